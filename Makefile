@@ -1,0 +1,51 @@
+# ioportal: `make run` starts the whole portal, `make test` runs the tests.
+# Both set up what they need first and can be run again at any time.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+FAKEIO_PORT ?= 8001
+
+.PHONY: run test setup setup-test lint typecheck messages clean
+
+run: setup
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo
+	HOST=$(HOST) PORT=$(PORT) FAKEIO_PORT=$(FAKEIO_PORT) scripts/run-portal
+
+test: setup-test
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+setup: $(VENV)/.installed node_modules/.installed .env messages
+
+setup-test: setup
+	scripts/ensure-chromium
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+.env:
+	cp .env.example .env
+
+messages: $(VENV)/.installed
+	@command -v msgfmt >/dev/null || scripts/apt-install gettext
+	$(PY) manage.py compilemessages --ignore=.venv --ignore=node_modules -v 0
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(VENV)/.installed
+	$(VENV)/bin/mypy ioportal
+
+clean:
+	rm -rf $(VENV) node_modules staticfiles

@@ -1,0 +1,92 @@
+"""Access helpers: every view gets its objects through these, never through a bare query.
+
+Objects of another organization answer 404 (their existence is not revealed); a role
+that is too low answers 403.
+"""
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
+
+from ioportal.accounts.models import Membership, Organization, User
+
+View = TypeVar("View", bound=Callable[..., HttpResponse])
+
+
+def active_memberships(user: User) -> list[Membership]:
+    """The memberships a user can act through, in a stable order."""
+    return list(
+        Membership.objects.filter(user=user, is_active=True, organization__is_active=True)
+        .select_related("organization")
+        .order_by("organization__name")
+    )
+
+
+def current_membership(request: HttpRequest) -> Membership:
+    """The membership of the organization selected in the header, or 403 when there is none."""
+    membership: Membership | None = getattr(request, "membership", None)
+    if membership is None:
+        raise PermissionDenied
+    return membership
+
+
+def require_role(request: HttpRequest, role: str) -> Membership:
+    """The current membership if its role is `role` or higher; 403 otherwise."""
+    membership = current_membership(request)
+    if not membership.has_role(role):
+        raise PermissionDenied
+    return membership
+
+
+def role_required(role: str) -> Callable[[View], View]:
+    """Decorator: signed in, an organization selected, and at least `role` in it."""
+
+    def decorator(view: View) -> View:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            require_role(request, role)
+            return view(request, *args, **kwargs)
+
+        return login_required(wrapper)  # type: ignore[return-value]
+
+    return decorator
+
+
+def superuser_required(view: View) -> View:
+    """Decorator for installation-wide pages (organizations)."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.is_superuser:
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return login_required(wrapper)  # type: ignore[return-value]
+
+
+def get_membership_for_admin(request: HttpRequest, public_id: Any) -> Membership:
+    """A membership of the current organization, for its admins. Other organizations: 404."""
+    admin = require_role(request, Membership.Role.ADMIN)
+    return get_object_or_404(
+        Membership.objects.select_related("user", "organization"),
+        organization=admin.organization,
+        user__public_id=public_id,
+    )
+
+
+def get_organization_for_user(user: User, public_id: Any) -> Organization:
+    """An organization the user belongs to (any installation one for superusers), else 404."""
+    if user.is_superuser:
+        return get_object_or_404(Organization, public_id=public_id)
+    return get_object_or_404(
+        Organization,
+        public_id=public_id,
+        is_active=True,
+        memberships__user=user,
+        memberships__is_active=True,
+    )

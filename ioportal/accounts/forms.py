@@ -1,0 +1,67 @@
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from ioportal.accounts.models import Membership, Organization
+
+
+class OrganizationForm(forms.ModelForm):
+    """Installation superusers: every field of an organization."""
+
+    class Meta:
+        model = Organization
+        fields = ["name", "fiscal_code", "rate_tier", "custom_rate_limit", "require_2fa_for_all"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("rate_tier") == Organization.RateTier.CUSTOM and not data.get(
+            "custom_rate_limit"
+        ):
+            self.add_error(
+                "custom_rate_limit",
+                _("Indica il limite concordato con PagoPA (chiamate ogni 5 secondi)."),
+            )
+        return data
+
+
+class OrganizationSettingsForm(forms.ModelForm):
+    """Organization admins: what they may change themselves."""
+
+    class Meta:
+        model = Organization
+        fields = ["name", "require_2fa_for_all"]
+
+
+class InviteForm(forms.Form):
+    email = forms.EmailField(label=_("E-mail"))
+    first_name = forms.CharField(label=_("Nome"), max_length=150, required=False)
+    last_name = forms.CharField(label=_("Cognome"), max_length=150, required=False)
+    username = forms.CharField(
+        label=_("Nome utente"),
+        max_length=150,
+        required=False,
+        help_text=_("Se vuoto si usa l'indirizzo e-mail."),
+    )
+    role = forms.ChoiceField(label=_("Ruolo"), choices=Membership.Role.choices)
+
+
+class RoleForm(forms.Form):
+    role = forms.ChoiceField(label=_("Ruolo"), choices=Membership.Role.choices)
+
+
+class TokenForm(forms.Form):
+    token = forms.CharField(
+        label=_("Codice a 6 cifre"),
+        min_length=6,
+        max_length=6,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "pattern": "[0-9]{6}"}
+        ),
+    )
+
+    def clean_token(self) -> str:
+        token: str = self.cleaned_data["token"].strip()
+        if not token.isdigit():
+            raise forms.ValidationError(_("Il codice è composto da 6 cifre."))
+        return token

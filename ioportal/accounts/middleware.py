@@ -1,0 +1,101 @@
+import time
+from urllib.parse import urlencode
+from collections.abc import Callable
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.translation import gettext as _
+
+from ioportal.accounts.access import active_memberships
+from ioportal.core.services import Action, audit_log
+
+SESSION_ORG_KEY = "ioportal_org"
+SESSION_AUTH_AT_KEY = "ioportal_auth_at"
+
+Handler = Callable[[HttpRequest], HttpResponse]
+
+
+class SessionLimitsMiddleware:
+    """Ends a session past its absolute lifetime (the idle limit is the cookie age)."""
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.user.is_authenticated:
+            started = request.session.get(SESSION_AUTH_AT_KEY)
+            if started is None:
+                request.session[SESSION_AUTH_AT_KEY] = time.time()
+            elif time.time() - float(started) > settings.SESSION_ABSOLUTE_TIMEOUT:
+                audit_log(action=Action.SESSION_EXPIRED, actor=request.user, request=request)
+                logout(request)
+                messages.info(request, _("La sessione è scaduta: accedi di nuovo."))
+                return redirect(settings.LOGIN_URL)
+        return self.get_response(request)
+
+
+class OrganizationMiddleware:
+    """Sets `request.membership` and `request.organization` from the header's selector."""
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request.memberships = []  # type: ignore[attr-defined]
+        request.membership = None  # type: ignore[attr-defined]
+        request.organization = None  # type: ignore[attr-defined]
+        if request.user.is_authenticated:
+            memberships = active_memberships(request.user)  # type: ignore[arg-type]
+            chosen = request.session.get(SESSION_ORG_KEY)
+            current = next(
+                (m for m in memberships if str(m.organization.public_id) == chosen),
+                memberships[0] if memberships else None,
+            )
+            request.memberships = memberships  # type: ignore[attr-defined]
+            request.membership = current  # type: ignore[attr-defined]
+            request.organization = current.organization if current else None  # type: ignore[attr-defined]
+        return self.get_response(request)
+
+
+OTP_EXEMPT_PREFIXES = ("/static/", "/i18n/", "/favicon.ico")
+OTP_EXEMPT_NAMES = (
+    "accounts:login",
+    "accounts:logout",
+    "accounts:otp_setup",
+    "accounts:otp_verify",
+)
+
+
+def two_factor_required(request: HttpRequest) -> bool:
+    user = request.user
+    if user.is_superuser:
+        return True
+    return any(m.requires_2fa for m in getattr(request, "memberships", []))
+
+
+class TwoFactorMiddleware:
+    """Sends a signed-in user who must use TOTP to verification (or enrolment) first."""
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+        self.exempt_paths: tuple[str, ...] | None = None
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = request.user
+        if user.is_authenticated and not user.is_verified():  # type: ignore[union-attr]
+            if self.exempt_paths is None:
+                self.exempt_paths = tuple(reverse(name) for name in OTP_EXEMPT_NAMES)
+            path = request.path
+            exempt = path.startswith(OTP_EXEMPT_PREFIXES) or path in self.exempt_paths
+            if not exempt:
+                from django_otp import devices_for_user
+
+                if any(True for _d in devices_for_user(user, confirmed=True)):
+                    return redirect(f"{reverse('accounts:otp_verify')}?{urlencode({'next': path})}")
+                if two_factor_required(request):
+                    return redirect(f"{reverse('accounts:otp_setup')}?{urlencode({'next': path})}")
+        return self.get_response(request)

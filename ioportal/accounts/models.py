@@ -1,0 +1,137 @@
+import uuid
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from ioportal.core.validators import validate_organization_fiscal_code
+
+
+class User(AbstractUser):
+    """A person who signs in. What they may do depends on their memberships."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    email = models.EmailField(_("indirizzo e-mail"), blank=True)
+
+    class Meta(AbstractUser.Meta):
+        verbose_name = _("utente")
+        verbose_name_plural = _("utenti")
+
+    def __str__(self) -> str:
+        full = self.get_full_name()
+        return f"{full} ({self.username})" if full else self.username
+
+
+class Organization(models.Model):
+    """A public administration (ente) and its IO account."""
+
+    class RateTier(models.IntegerChoices):
+        STANDARD = 150, _("150 chiamate ogni 5 secondi")
+        HIGH = 250, _("250 chiamate ogni 5 secondi")
+        CUSTOM = 0, _("Valore personalizzato")
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(_("nome"), max_length=200)
+    fiscal_code = models.CharField(
+        _("codice fiscale"),
+        max_length=11,
+        unique=True,
+        validators=[validate_organization_fiscal_code],
+        help_text=_("Codice fiscale dell'ente: 11 cifre."),
+    )
+    rate_tier = models.IntegerField(
+        _("limite dell'account IO"), choices=RateTier.choices, default=RateTier.STANDARD
+    )
+    custom_rate_limit = models.PositiveIntegerField(
+        _("limite personalizzato (chiamate ogni 5 secondi)"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(10000)],
+    )
+    require_2fa_for_all = models.BooleanField(
+        _("verifica in due passaggi per tutti"),
+        default=False,
+        help_text=_(
+            "Se attivo, anche gli operatori devono usare un'app di autenticazione. "
+            "Amministratori e supervisori la usano sempre."
+        ),
+    )
+    is_active = models.BooleanField(_("attivo"), default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("ente")
+        verbose_name_plural = _("enti")
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                name="organization_custom_rate_set_when_custom",
+                condition=~models.Q(rate_tier=0) | models.Q(custom_rate_limit__isnull=False),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def rate_limit(self) -> int:
+        """Calls per 5 seconds that IO allows this organization's account."""
+        if self.rate_tier == self.RateTier.CUSTOM and self.custom_rate_limit:
+            return self.custom_rate_limit
+        return int(self.rate_tier)
+
+
+class Membership(models.Model):
+    """A user's role in one organization."""
+
+    class Role(models.TextChoices):
+        OPERATOR = "operator", _("Operatore")
+        SUPERVISOR = "supervisor", _("Supervisore")
+        ADMIN = "admin", _("Amministratore")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(_("ruolo"), max_length=16, choices=Role.choices)
+    is_active = models.BooleanField(_("attivo"), default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("appartenenza")
+        verbose_name_plural = _("appartenenze")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "organization"], name="membership_one_per_user_and_org"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.organization} ({self.get_role_display()})"
+
+    RANK = {Role.OPERATOR: 1, Role.SUPERVISOR: 2, Role.ADMIN: 3}
+
+    def has_role(self, role: str) -> bool:
+        """True when this membership's role is `role` or a higher one."""
+        return self.RANK[self.Role(self.role)] >= self.RANK[self.Role(role)]
+
+    @property
+    def requires_2fa(self) -> bool:
+        return self.role != self.Role.OPERATOR or self.organization.require_2fa_for_all
+
+
+class UserSession(models.Model):
+    """The sessions a user holds, so they can be ended when the user is deactivated."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tracked_sessions"
+    )
+    session_key = models.CharField(max_length=40, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.user_id}:{self.session_key[:6]}…"

@@ -1,0 +1,41 @@
+from django.contrib.auth import views as auth_views
+from django.urls import path, reverse_lazy
+
+from ioportal.accounts import views
+
+app_name = "accounts"
+
+urlpatterns = [
+    path("accesso/", views.LoginView.as_view(), name="login"),
+    path("uscita/", auth_views.LogoutView.as_view(), name="logout"),
+    path("password/", views.PasswordChangeView.as_view(), name="password_change"),
+    path("password/reimposta/", views.PasswordResetView.as_view(), name="password_reset"),
+    path(
+        "password/reimposta/inviata/",
+        auth_views.PasswordResetDoneView.as_view(template_name="accounts/password_reset_done.html"),
+        name="password_reset_done",
+    ),
+    path(
+        "password/reimposta/<uidb64>/<token>/",
+        views.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path(
+        "password/reimposta/completata/",
+        auth_views.PasswordResetCompleteView.as_view(
+            template_name="accounts/password_reset_complete.html",
+            extra_context={"login_url": reverse_lazy("accounts:login")},
+        ),
+        name="password_reset_complete",
+    ),
+    path("verifica/configura/", views.otp_setup, name="otp_setup"),
+    path("verifica/", views.otp_verify, name="otp_verify"),
+    path("ente/cambia/", views.switch_organization, name="switch_organization"),
+    path("ente/impostazioni/", views.organization_settings, name="organization_settings"),
+    path("ente/utenti/", views.member_list, name="member_list"),
+    path("ente/utenti/invita/", views.member_invite, name="member_invite"),
+    path("ente/utenti/<uuid:public_id>/", views.member_edit, name="member_edit"),
+    path("enti/", views.organization_list, name="organization_list"),
+    path("enti/nuovo/", views.organization_create, name="organization_create"),
+    path("enti/<uuid:public_id>/", views.organization_edit, name="organization_edit"),
+]

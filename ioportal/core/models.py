@@ -1,0 +1,70 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Action(models.TextChoices):
+    LOGIN = "auth.login", _("Accesso")
+    LOGOUT = "auth.logout", _("Uscita")
+    LOGIN_FAILED = "auth.login_failed", _("Accesso non riuscito")
+    LOCKOUT = "auth.lockout", _("Blocco per troppi tentativi")
+    PASSWORD_CHANGED = "auth.password_changed", _("Password cambiata")
+    PASSWORD_RESET_REQUESTED = "auth.password_reset_requested", _("Richiesta reimpostazione")
+    OTP_ENROLLED = "auth.otp_enrolled", _("App di autenticazione configurata")
+    OTP_FAILED = "auth.otp_failed", _("Codice di verifica errato")
+    SESSION_EXPIRED = "auth.session_expired", _("Sessione scaduta")
+    ORG_CREATED = "org.created", _("Ente creato")
+    ORG_UPDATED = "org.updated", _("Ente modificato")
+    USER_INVITED = "user.invited", _("Utente invitato")
+    USER_UPDATED = "user.updated", _("Utente modificato")
+    USER_DEACTIVATED = "user.deactivated", _("Utente disattivato")
+    MEMBERSHIP_ADDED = "membership.added", _("Ruolo assegnato")
+    MEMBERSHIP_CHANGED = "membership.changed", _("Ruolo cambiato")
+    MEMBERSHIP_REMOVED = "membership.removed", _("Accesso all'ente revocato")
+
+
+class AuditEvent(models.Model):
+    """Who did what to which object, when and from where. Written only by `audit_log`."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    created_at = models.DateTimeField(_("data"), auto_now_add=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("autore"),
+    )
+    # Kept as text too, so the trail survives the deletion of the user.
+    actor_label = models.CharField(_("autore"), max_length=200, blank=True)
+    organization = models.ForeignKey(
+        "accounts.Organization",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="audit_events",
+    )
+    action = models.CharField(_("azione"), max_length=64, choices=Action.choices)
+    target_type = models.CharField(_("tipo di oggetto"), max_length=64, blank=True)
+    target_id = models.CharField(_("oggetto"), max_length=64, blank=True)
+    target_label = models.CharField(_("descrizione"), max_length=200, blank=True)
+    changes = models.JSONField(_("modifiche"), default=dict, blank=True)
+    ip_address = models.GenericIPAddressField(_("indirizzo IP"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("evento di audit")
+        verbose_name_plural = _("eventi di audit")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # The audit page of one organization, newest first, filtered by action.
+            models.Index(
+                fields=["organization", "-created_at"], name="audit_org_created_idx"
+            ),
+            models.Index(fields=["organization", "action"], name="audit_org_action_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.action} {self.target_label}"

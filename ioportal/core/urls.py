@@ -1,0 +1,10 @@
+from django.urls import path
+
+from ioportal.core import views
+
+app_name = "core"
+
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("registro/", views.audit_list, name="audit_list"),
+]

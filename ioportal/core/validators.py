@@ -1,0 +1,37 @@
+"""Validators of Italian identifiers, backed by python-stdnum."""
+
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+from stdnum.exceptions import ValidationError as StdnumError
+from stdnum.it import codicefiscale, iva
+
+
+def validate_organization_fiscal_code(value: str) -> None:
+    """An organization's fiscal code: 11 digits with a valid check digit."""
+    if not value.isdigit() or len(value) != 11:
+        raise ValidationError(
+            _("Il codice fiscale dell'ente è composto da 11 cifre."), code="format"
+        )
+    try:
+        iva.validate(value)
+    except StdnumError as exc:
+        raise ValidationError(
+            _("Il codice fiscale dell'ente non è valido: controlla le cifre."),
+            code="checksum",
+        ) from exc
+
+
+def validate_citizen_fiscal_code(value: str) -> None:
+    """A person's fiscal code (16 characters, omocodia included) with its check character."""
+    try:
+        codicefiscale.validate(value)
+    except StdnumError as exc:
+        raise ValidationError(
+            _("Il codice fiscale «%(value)s» non è valido."),
+            code="invalid",
+            params={"value": value},
+        ) from exc
+    if len(codicefiscale.compact(value)) != 16:
+        raise ValidationError(
+            _("Il codice fiscale di una persona ha 16 caratteri."), code="format"
+        )

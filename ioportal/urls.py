@@ -1,0 +1,17 @@
+from django.contrib import admin
+from django.urls import include, path
+from django_otp.admin import OTPAdminSite
+
+# The admin site asks for the second factor like the rest of the portal.
+admin.site.__class__ = OTPAdminSite
+
+urlpatterns = [
+    path("", include("ioportal.core.urls")),
+    path("account/", include("ioportal.accounts.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("admin/", admin.site.urls),
+]
+
+handler403 = "ioportal.core.errors.permission_denied"
+handler404 = "ioportal.core.errors.page_not_found"
+handler500 = "ioportal.core.errors.server_error"
