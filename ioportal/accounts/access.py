@@ -4,13 +4,14 @@ Objects of another organization answer 404 (their existence is not revealed); a 
 that is too low answers 403.
 """
 
+import uuid
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 
 from ioportal.accounts.models import Membership, Organization, User
@@ -79,8 +80,17 @@ def get_membership_for_admin(request: HttpRequest, public_id: Any) -> Membership
     )
 
 
+def parse_public_id(value: Any) -> uuid.UUID:
+    """A public id from a URL or a form; anything malformed is a 404, never a 500."""
+    try:
+        return uuid.UUID(str(value))
+    except ValueError as exc:
+        raise Http404 from exc
+
+
 def get_organization_for_user(user: User, public_id: Any) -> Organization:
     """An organization the user belongs to (any installation one for superusers), else 404."""
+    public_id = parse_public_id(public_id)
     if user.is_superuser:
         return get_object_or_404(Organization, public_id=public_id)
     return get_object_or_404(

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
 from django_otp import match_token
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from ioportal.accounts import services
 from ioportal.accounts.access import (
@@ -89,6 +90,21 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     post_reset_login = False
 
 
+def _token_failed(request: HttpRequest, form: TokenForm, throttled: bool) -> None:
+    audit_log(action=Action.OTP_FAILED, actor=request.user, target=request.user, request=request)  # type: ignore[arg-type]
+    if throttled:
+        form.add_error(
+            "token", _("Troppi codici errati: attendi qualche secondo prima di riprovare.")
+        )
+    else:
+        form.add_error("token", _("Il codice non è corretto o è scaduto: riprova."))
+
+
+def _is_throttled(device: TOTPDevice | None) -> bool:
+    # django-otp doubles the wait after each wrong code; say so instead of "wrong code".
+    return device is not None and not device.verify_is_allowed()[0]
+
+
 @login_required
 def otp_setup(request: HttpRequest) -> HttpResponse:
     """Enrol an authenticator app: show the QR code, confirm with a first code."""
@@ -96,13 +112,13 @@ def otp_setup(request: HttpRequest) -> HttpResponse:
     device = services.otp_device_start(user=user)  # type: ignore[arg-type]
     form = TokenForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
+        throttled = _is_throttled(device)
         if device.verify_token(form.cleaned_data["token"]):
             services.otp_device_confirm(device=device, actor=user, request=request)  # type: ignore[arg-type]
             otp_login(request, device)
             messages.success(request, _("App di autenticazione configurata."))
             return redirect(_safe_next(request, str(reverse_lazy("core:dashboard"))))
-        audit_log(action=Action.OTP_FAILED, actor=user, target=user, request=request)  # type: ignore[arg-type]
-        form.add_error("token", _("Il codice non è corretto o è scaduto: riprova."))
+        _token_failed(request, form, throttled)
     image = qrcode.make(device.config_url, image_factory=qrcode.image.svg.SvgPathImage)
     buffer = BytesIO()
     image.save(buffer)
@@ -124,12 +140,12 @@ def otp_verify(request: HttpRequest) -> HttpResponse:
     """Second step of the login for users with an authenticator app."""
     form = TokenForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
+        throttled = _is_throttled(TOTPDevice.objects.filter(user=request.user).first())
         device = match_token(request.user, form.cleaned_data["token"])
         if device is not None:
             otp_login(request, device)
             return redirect(_safe_next(request, str(reverse_lazy("core:dashboard"))))
-        audit_log(action=Action.OTP_FAILED, actor=request.user, target=request.user, request=request)  # type: ignore[arg-type]
-        form.add_error("token", _("Il codice non è corretto o è scaduto: riprova."))
+        _token_failed(request, form, throttled)
     return render(
         request, "accounts/otp_verify.html", {"form": form, "next": _safe_next(request, "")}
     )

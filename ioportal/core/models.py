@@ -68,3 +68,13 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.action} {self.target_label}"
+
+
+class WorkerHeartbeat(models.Model):
+    """The last time each worker cluster ran a task, shown to admins on the dashboard."""
+
+    cluster = models.CharField(max_length=100, unique=True)
+    seen_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.cluster} @ {self.seen_at:%Y-%m-%d %H:%M:%S}"

@@ -1,0 +1,25 @@
+from typing import Any
+
+from django.core.management.base import BaseCommand
+from django_q.models import Schedule
+
+SCHEDULES = [
+    ("ioportal.core.tasks.heartbeat", "Segnale di vita dei worker", 1),
+]
+
+
+class Command(BaseCommand):
+    help = "Registra (o aggiorna) le attività periodiche dei worker. Idempotente."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        for func, name, minutes in SCHEDULES:
+            Schedule.objects.update_or_create(
+                name=name,
+                defaults={
+                    "func": func,
+                    "schedule_type": Schedule.MINUTES,
+                    "minutes": minutes,
+                    "repeats": -1,
+                },
+            )
+        self.stdout.write(f"{len(SCHEDULES)} attività periodiche registrate.")

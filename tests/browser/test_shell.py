@@ -1,0 +1,110 @@
+"""The shell in a real browser: each role signs in, sees its navigation, and every page
+passes the automated accessibility check."""
+
+import pytest
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from ioportal.accounts.models import Membership
+
+pytestmark = pytest.mark.browser
+
+NAV = {
+    Membership.Role.OPERATOR: ["Scrivania", "Password"],
+    Membership.Role.SUPERVISOR: ["Scrivania", "Registro attività", "Password"],
+    Membership.Role.ADMIN: [
+        "Scrivania",
+        "Registro attività",
+        "Utenti",
+        "Impostazioni ente",
+        "Password",
+    ],
+}
+
+
+def nav_labels(page) -> list[str]:
+    return [t.strip() for t in page.locator("#navigazione .nav-link").all_inner_texts()]
+
+
+@pytest.mark.parametrize("role", list(NAV))
+def test_each_role_signs_in_and_sees_its_navigation(
+    page, sign_in, axe_check, make_user, organization, role
+):
+    user = make_user(role, organization, username=f"u-{role}")
+    if role != Membership.Role.OPERATOR:
+        TOTPDevice.objects.create(user=user, name="default", confirmed=True)
+    sign_in(page, user)
+    assert nav_labels(page) == NAV[role]
+    assert page.get_by_role("heading", level=1).inner_text().startswith("Buongiorno")
+    axe_check(page, f"dashboard-{role}")
+
+
+def test_login_and_public_pages_are_accessible(page, axe_check, db):
+    page.goto("/account/accesso/")
+    axe_check(page, "login")
+    page.goto("/account/password/reimposta/")
+    axe_check(page, "password-reset")
+    page.goto("/account/password/reimposta/MQ/scaduto-0123/")
+    axe_check(page, "password-reset-invalid")
+
+
+def test_admin_pages_are_accessible(page, sign_in, axe_check, make_user, organization):
+    admin = make_user(Membership.Role.ADMIN, organization, username="capo")
+    TOTPDevice.objects.create(user=admin, name="default", confirmed=True)
+    member = make_user(Membership.Role.OPERATOR, organization, username="collega")
+    sign_in(page, admin)
+    for path, name in [
+        ("/registro/", "audit"),
+        ("/account/ente/utenti/", "members"),
+        ("/account/ente/utenti/invita/", "member-invite"),
+        (f"/account/ente/utenti/{member.public_id}/", "member-edit"),
+        ("/account/ente/impostazioni/", "organization-settings"),
+        ("/account/password/", "password-change"),
+        ("/pagina-che-non-esiste/", "not-found"),
+    ]:
+        page.goto(path)
+        axe_check(page, name)
+
+
+def test_superuser_pages_are_accessible(page, sign_in, axe_check, make_user, organization):
+    root = make_user(superuser=True, username="root")
+    TOTPDevice.objects.create(user=root, name="default", confirmed=True)
+    sign_in(page, root)
+    page.goto("/account/enti/")
+    axe_check(page, "organizations")
+    page.goto("/account/enti/nuovo/")
+    axe_check(page, "organization-new")
+
+
+def test_second_factor_enrolment_is_accessible(page, axe_check, make_user, organization):
+    user = make_user(Membership.Role.SUPERVISOR, organization, username="nuovo")
+    page.goto("/account/accesso/")
+    page.get_by_label("Nome utente").fill(user.username)
+    page.get_by_label("Password").fill("Una-password-lunga-2026")
+    page.get_by_role("button", name="Accedi").click()
+    page.wait_for_url("**/verifica/configura/**")
+    axe_check(page, "otp-setup")
+
+
+def test_language_switch_to_english_and_back(page, sign_in, make_user, organization):
+    user = make_user(Membership.Role.OPERATOR, organization, username="lingua")
+    sign_in(page, user)
+    page.get_by_role("button", name="EN").click()
+    page.wait_for_load_state()
+    assert page.locator("html").get_attribute("lang") == "en"
+    assert "Dashboard" in nav_labels(page)
+    page.get_by_role("button", name="IT").click()
+    page.wait_for_load_state()
+    assert page.locator("html").get_attribute("lang") == "it"
+    assert "Scrivania" in nav_labels(page)
+
+
+def test_organization_switcher(page, sign_in, make_user, organization, other_organization):
+    user = make_user(Membership.Role.OPERATOR, organization, username="doppio")
+    Membership.objects.create(
+        user=user, organization=other_organization, role=Membership.Role.OPERATOR
+    )
+    sign_in(page, user)
+    page.get_by_label("Ente").select_option(label=other_organization.name)
+    page.get_by_role("button", name="Cambia").click()
+    page.wait_for_load_state()
+    assert other_organization.name in page.locator("main").inner_text()

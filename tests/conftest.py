@@ -1,0 +1,92 @@
+"""Shared fixtures: organizations, users by role, signed-in clients."""
+
+import os
+from collections.abc import Callable
+
+import pytest
+from django.test import Client
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from ioportal.accounts.models import Membership, Organization, User
+
+PASSWORD = "Una-password-lunga-2026"
+
+
+def require_service(name: str, available: bool, how: str) -> None:
+    """Skip when a service is missing, except in CI where every test must run."""
+    if available:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"{name} is required in CI: {how}")
+    pytest.skip(f"{name} not available: {how}")
+
+
+@pytest.fixture
+def organization(db: None) -> Organization:
+    return Organization.objects.create(name="Comune di Prova", fiscal_code="80001230582")
+
+
+@pytest.fixture
+def other_organization(db: None) -> Organization:
+    return Organization.objects.create(name="Comune Altro", fiscal_code="00123450587")
+
+
+@pytest.fixture
+def make_user(db: None) -> Callable[..., User]:
+    counter = iter(range(1, 10_000))
+
+    def make(
+        role: str | None = None,
+        organization: Organization | None = None,
+        *,
+        username: str | None = None,
+        superuser: bool = False,
+    ) -> User:
+        name = username or f"utente{next(counter)}"
+        user = User.objects.create_user(
+            username=name,
+            email=f"{name}@esempio.invalid",
+            password=PASSWORD,
+            is_superuser=superuser,
+            is_staff=superuser,
+        )
+        if role and organization:
+            Membership.objects.create(user=user, organization=organization, role=role)
+        return user
+
+    return make
+
+
+def verified_login(client: Client, user: User) -> Client:
+    """Sign in as `user` with the second factor already passed (a confirmed TOTP device)."""
+    device, _ = TOTPDevice.objects.get_or_create(
+        user=user, name="default", defaults={"confirmed": True}
+    )
+    client.force_login(user)
+    session = client.session
+    session["otp_device_id"] = device.persistent_id
+    session.save()
+    return client
+
+
+@pytest.fixture
+def login(client: Client) -> Callable[[User], Client]:
+    def do(user: User) -> Client:
+        return verified_login(client, user)
+
+    return do
+
+
+@pytest.fixture
+def admin_user(make_user: Callable[..., User], organization: Organization) -> User:
+    return make_user(Membership.Role.ADMIN, organization, username="admin")
+
+
+@pytest.fixture
+def supervisor_user(make_user: Callable[..., User], organization: Organization) -> User:
+    return make_user(Membership.Role.SUPERVISOR, organization, username="supervisor")
+
+
+@pytest.fixture
+def operator_user(make_user: Callable[..., User], organization: Organization) -> User:
+    return make_user(Membership.Role.OPERATOR, organization, username="operator")
