@@ -242,5 +242,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"axes": {"level": "WARNING"}},
+    # urllib3 logs request URLs at DEBUG, and IO's get-message URL holds a fiscal code.
+    "loggers": {"axes": {"level": "WARNING"}, "urllib3": {"level": "INFO"}},
 }

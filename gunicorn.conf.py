@@ -1,0 +1,20 @@
+"""gunicorn settings for ioportal (see docs/deployment.md).
+
+IO sends the citizen's fiscal code to the remote-content endpoints in a header named
+`fiscal_code`. gunicorn >= 22 drops headers with underscores unless told otherwise, and the
+portal needs that one: `header_map = "dangerous"` keeps it (as HTTP_FISCAL_CODE). nginx in
+front must keep it too (`underscores_in_headers on;`) and must strip any client-sent
+`fiscal-code` variant, which the docs show.
+"""
+
+import os
+
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("GUNICORN_WORKERS", "3"))
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+timeout = 60
+graceful_timeout = 30
+forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1")
+header_map = "dangerous"
+accesslog = "-"
+errorlog = "-"

@@ -1,0 +1,69 @@
+"""Citizen fiscal codes (codice fiscale): validation, masking and the feed hash.
+
+A fiscal code is personal data. Code in this package never logs one unmasked and never puts one
+in an exception message: use `mask_fiscal_code` for a single value and
+`mask_fiscal_codes_in_text` for free text that may contain some (IO's error details, URLs).
+"""
+
+import hashlib
+import re
+
+from stdnum.it import codicefiscale
+
+# IO's own pattern (io-ts-commons `FiscalCode`): upper case only, omocodia letters allowed.
+FISCAL_CODE_RE = re.compile(
+    r"^[A-Z]{6}[0-9LMNPQRSTUV]{2}[ABCDEHLMPRST][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]$"
+)
+
+# IO's sandbox recipient (IO-API.md §4). It matches IO's pattern but has neither a valid check
+# character nor a valid birth date, so the checksum test must let it through explicitly.
+SANDBOX_FISCAL_CODE = "AAAAAA00A00A000A"
+SANDBOX_FISCAL_CODES = frozenset({SANDBOX_FISCAL_CODE})
+
+# Same pattern without anchors, case-insensitive, for finding fiscal codes inside free text.
+_FISCAL_CODE_IN_TEXT_RE = re.compile(
+    r"(?<![A-Za-z0-9])[A-Z]{6}[0-9LMNPQRSTUV]{2}[ABCDEHLMPRST][0-9LMNPQRSTUV]{2}[A-Z]"
+    r"[0-9LMNPQRSTUV]{3}[A-Z](?![A-Za-z0-9])",
+    re.IGNORECASE,
+)
+
+
+def normalize_fiscal_code(value: str) -> str:
+    """Strip surrounding whitespace and upper-case: IO accepts upper case only."""
+    return value.strip().upper()
+
+
+def is_valid_fiscal_code(value: str, *, allow_sandbox: bool = True) -> bool:
+    """True when `value` (already normalized) is a fiscal code IO will accept.
+
+    Checks IO's pattern, then the check character and birth date with python-stdnum (which
+    understands omocodia). The sandbox code passes IO's pattern only, and is accepted when
+    `allow_sandbox` is true.
+    """
+    if not FISCAL_CODE_RE.match(value):
+        return False
+    if allow_sandbox and value in SANDBOX_FISCAL_CODES:
+        return True
+    return codicefiscale.is_valid(value)
+
+
+def mask_fiscal_code(value: str) -> str:
+    """Mask a fiscal code for logs and lists: first 3 and last character kept.
+
+    `RSSMRA85T10A562S` becomes `RSS************S`. The surname consonants and the check
+    character are not enough to identify a person; birth date and place are hidden. Values
+    shorter than 5 characters are masked completely.
+    """
+    if len(value) < 5:
+        return "*" * len(value)
+    return value[:3] + "*" * (len(value) - 4) + value[-1]
+
+
+def mask_fiscal_codes_in_text(text: str) -> str:
+    """Replace every fiscal code found in `text` with its masked form."""
+    return _FISCAL_CODE_IN_TEXT_RE.sub(lambda m: mask_fiscal_code(m.group(0)), text)
+
+
+def fiscal_code_hash(value: str) -> str:
+    """The hash IO uses in the subscriptions feed: lowercase(hex(sha256(uppercase(CF))))."""
+    return hashlib.sha256(normalize_fiscal_code(value).encode("utf-8")).hexdigest()
