@@ -47,7 +47,8 @@ class AuditEvent(models.Model):
         blank=True,
         related_name="audit_events",
     )
-    action = models.CharField(_("azione"), max_length=64, choices=Action.choices)
+    # No `choices`: new action codes must not need a migration; labels come from Action.
+    action = models.CharField(_("azione"), max_length=64)
     target_type = models.CharField(_("tipo di oggetto"), max_length=64, blank=True)
     target_id = models.CharField(_("oggetto"), max_length=64, blank=True)
     target_label = models.CharField(_("descrizione"), max_length=200, blank=True)
@@ -60,14 +61,20 @@ class AuditEvent(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [
             # The audit page of one organization, newest first, filtered by action.
-            models.Index(
-                fields=["organization", "-created_at"], name="audit_org_created_idx"
-            ),
+            models.Index(fields=["organization", "-created_at"], name="audit_org_created_idx"),
             models.Index(fields=["organization", "action"], name="audit_org_action_idx"),
         ]
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.action} {self.target_label}"
+
+    @property
+    def action_label(self) -> str:
+        """The action in words, or its code when it is not a known one."""
+        try:
+            return str(Action(self.action).label)
+        except ValueError:
+            return self.action
 
 
 class WorkerHeartbeat(models.Model):

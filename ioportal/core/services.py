@@ -51,7 +51,7 @@ def audit_log(
         actor=user,
         actor_label=str(user) if user else (str(actor) if actor else ""),
         organization=organization,
-        target_type=target._meta.model_name if target is not None else "",
+        target_type=(target._meta.model_name or "") if target is not None else "",
         target_id=str(getattr(target, "public_id", None) or getattr(target, "pk", "") or ""),
         target_label=(target_label or str(target or ""))[:200],
         changes=mask_changes(changes or {}),

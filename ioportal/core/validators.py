@@ -32,6 +32,4 @@ def validate_citizen_fiscal_code(value: str) -> None:
             params={"value": value},
         ) from exc
     if len(codicefiscale.compact(value)) != 16:
-        raise ValidationError(
-            _("Il codice fiscale di una persona ha 16 caratteri."), code="format"
-        )
+        raise ValidationError(_("Il codice fiscale di una persona ha 16 caratteri."), code="format")
