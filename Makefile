@@ -19,7 +19,10 @@ run: setup
 test: setup-test
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
-setup: $(VENV)/.installed node_modules/.installed .env messages
+setup: $(VENV)/.installed node_modules/.installed .env messages var
+
+var:
+	mkdir -p var
 
 setup-test: setup
 	scripts/ensure-chromium

@@ -4,6 +4,7 @@ Every variable is listed in `.env.example` and in the README. A `.env` file next
 `manage.py` is read when present; real environment variables win over it.
 """
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -102,8 +103,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"timeout": 20, "transaction_mode": "IMMEDIATE"}
     )
-    # A file, not memory, so integration tests can share it with real worker processes.
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / "test-db.sqlite3")}
+    # A file, not memory, so integration tests can share it with real worker processes;
+    # one per test run, so two runs in one checkout do not clash.
+    DATABASES["default"]["TEST"] = {
+        "NAME": str(BASE_DIR / "var" / f"test-db-{os.getpid()}.sqlite3")
+    }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
