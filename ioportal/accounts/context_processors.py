@@ -5,8 +5,14 @@ from django.http import HttpRequest
 
 def organization(request: HttpRequest) -> dict[str, Any]:
     """The current organization and membership, for the header and the navigation."""
+    from ioportal.accounts.middleware import two_factor_required
+
     membership = getattr(request, "membership", None)
+    user = request.user
+    verified = bool(getattr(user, "is_verified", lambda: False)())
     return {
+        # Until the second factor is passed, the navigation would only lead back to it.
+        "show_navigation": user.is_authenticated and (verified or not two_factor_required(request)),
         "current_membership": membership,
         "current_organization": getattr(request, "organization", None),
         "user_memberships": getattr(request, "memberships", []),

@@ -1,6 +1,6 @@
 import time
-from urllib.parse import urlencode
 from collections.abc import Callable
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
@@ -49,7 +49,7 @@ class OrganizationMiddleware:
         request.membership = None  # type: ignore[attr-defined]
         request.organization = None  # type: ignore[attr-defined]
         if request.user.is_authenticated:
-            memberships = active_memberships(request.user)  # type: ignore[arg-type]
+            memberships = active_memberships(request.user)
             chosen = request.session.get(SESSION_ORG_KEY)
             current = next(
                 (m for m in memberships if str(m.organization.public_id) == chosen),
@@ -86,7 +86,7 @@ class TwoFactorMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = request.user
-        if user.is_authenticated and not user.is_verified():  # type: ignore[union-attr]
+        if user.is_authenticated and not user.is_verified():  # type: ignore[attr-defined]
             if self.exempt_paths is None:
                 self.exempt_paths = tuple(reverse(name) for name in OTP_EXEMPT_NAMES)
             path = request.path

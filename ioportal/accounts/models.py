@@ -16,8 +16,8 @@ class User(AbstractUser):
     email = models.EmailField(_("indirizzo e-mail"), blank=True)
 
     class Meta(AbstractUser.Meta):
-        verbose_name = _("utente")
-        verbose_name_plural = _("utenti")
+        verbose_name = _("utente")  # type: ignore[assignment]
+        verbose_name_plural = _("utenti")  # type: ignore[assignment]
 
     def __str__(self) -> str:
         full = self.get_full_name()

@@ -61,7 +61,10 @@ def organization_create(
 
 @transaction.atomic
 def organization_update(
-    *, organization: Organization, actor: User, request: HttpRequest | None = None,
+    *,
+    organization: Organization,
+    actor: User,
+    request: HttpRequest | None = None,
     **fields: Any,
 ) -> Organization:
     """Change an organization's settings; the audit event lists the fields that changed."""
@@ -93,7 +96,6 @@ def send_password_setup(*, user: User, request: HttpRequest | None) -> None:
             from_email=settings.DEFAULT_FROM_EMAIL,
             subject_template_name="registration/invite_subject.txt",
             email_template_name="registration/invite_email.txt",
-            extra_email_context={"invited": True},
         )
 
 

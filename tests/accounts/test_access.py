@@ -41,9 +41,7 @@ def test_member_edit_same_org(client, login, admin_user, make_user, organization
     assert response.status_code == 200
 
 
-def test_member_edit_other_org_is_404(
-    client, login, admin_user, make_user, other_organization
-):
+def test_member_edit_other_org_is_404(client, login, admin_user, make_user, other_organization):
     stranger = make_user(Membership.Role.OPERATOR, other_organization)
     login(admin_user)
     url = reverse("accounts:member_edit", args=[stranger.public_id])
@@ -59,9 +57,7 @@ def test_member_edit_needs_admin(client, login, supervisor_user, make_user, orga
     assert response.status_code == 403
 
 
-def test_switch_to_own_organization(
-    client, login, make_user, organization, other_organization
-):
+def test_switch_to_own_organization(client, login, make_user, organization, other_organization):
     user = make_user(Membership.Role.OPERATOR, organization)
     Membership.objects.create(
         user=user, organization=other_organization, role=Membership.Role.ADMIN
@@ -77,9 +73,7 @@ def test_switch_to_own_organization(
     assert other_organization.name in page.content.decode()
 
 
-def test_switch_to_foreign_organization_is_404(
-    client, login, operator_user, other_organization
-):
+def test_switch_to_foreign_organization_is_404(client, login, operator_user, other_organization):
     login(operator_user)
     response = client.post(
         reverse("accounts:switch_organization"),
@@ -95,9 +89,7 @@ def test_switch_with_forged_id_is_404(client, login, operator_user, value):
     assert response.status_code == 404
 
 
-def test_organization_pages_are_for_superusers(
-    client, login, admin_user, make_user, organization
-):
+def test_organization_pages_are_for_superusers(client, login, admin_user, make_user, organization):
     login(admin_user)
     for url in (
         reverse("accounts:organization_list"),

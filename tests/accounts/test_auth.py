@@ -20,9 +20,7 @@ LOGIN = "accounts:login"
 
 
 def post_login(client: Client, username: str, password: str, ip: str = "10.0.0.1"):
-    return client.post(
-        reverse(LOGIN), {"username": username, "password": password}, REMOTE_ADDR=ip
-    )
+    return client.post(reverse(LOGIN), {"username": username, "password": password}, REMOTE_ADDR=ip)
 
 
 def current_token(device: TOTPDevice) -> str:
@@ -51,9 +49,7 @@ def test_wrong_password_has_clear_message_and_is_audited(client, operator_user):
     assert event.ip_address == "10.0.0.1"
 
 
-def test_lockout_after_repeated_failures_keyed_on_username_and_ip(
-    client, operator_user, settings
-):
+def test_lockout_after_repeated_failures_keyed_on_username_and_ip(client, operator_user, settings):
     for _ in range(settings.AXES_FAILURE_LIMIT):
         post_login(client, "operator", "sbagliata", ip="10.0.0.9")
     locked = post_login(client, "operator", PASSWORD, ip="10.0.0.9")
@@ -108,9 +104,7 @@ def test_enrolled_user_must_verify_each_login(client, supervisor_user):
     assert client.get(reverse("core:audit_list")).status_code == 200
 
 
-def test_organization_can_require_second_factor_for_everyone(
-    client, operator_user, organization
-):
+def test_organization_can_require_second_factor_for_everyone(client, operator_user, organization):
     post_login(client, "operator", PASSWORD)
     assert client.get(reverse("core:dashboard")).status_code == 200
     organization.require_2fa_for_all = True
@@ -201,16 +195,14 @@ def test_absolute_session_lifetime(client, operator_user, settings):
 def test_idle_timeout_is_the_cookie_age(client, operator_user, settings):
     post_login(client, "operator", PASSWORD)
     session = Session.objects.get()
-    remaining = (session.expire_date - session.expire_date.now(tz=session.expire_date.tzinfo))
+    remaining = session.expire_date - session.expire_date.now(tz=session.expire_date.tzinfo)
     assert remaining.total_seconds() <= settings.SESSION_COOKIE_AGE
     assert settings.SESSION_SAVE_EVERY_REQUEST
 
 
 def test_missing_csrf_token_gets_a_clear_page(operator_user):
     client = Client(enforce_csrf_checks=True)
-    response = client.post(
-        reverse(LOGIN), {"username": "operator", "password": PASSWORD}
-    )
+    response = client.post(reverse(LOGIN), {"username": "operator", "password": PASSWORD})
     assert response.status_code == 403
     assert "Modulo scaduto" in response.content.decode()
 

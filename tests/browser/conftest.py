@@ -44,7 +44,10 @@ def browser() -> Iterator[object]:
 def page(browser, live_server, transactional_db):  # type: ignore[no-untyped-def]
     # bypass_csp only lets the test inject axe-core; the portal's own policy stays strict.
     context = browser.new_context(
-        base_url=live_server.url, locale="it-IT", bypass_csp=True, viewport={"width": 1280, "height": 900}
+        base_url=live_server.url,
+        locale="it-IT",
+        bypass_csp=True,
+        viewport={"width": 1280, "height": 900},
     )
     page = context.new_page()
     page.set_default_timeout(15_000)
