@@ -65,7 +65,8 @@ def _is_timestamp(value: Any) -> bool:
 
 def _string_in_range(report: Report, data: dict, key: str, path: str, low: int, high: int) -> None:
     value = data.get(key, _MISSING)
-    if not isinstance(value, str) or not low <= len(value) <= high:
+    # IO's io-ts validators measure JavaScript string length: UTF-16 code units.
+    if not isinstance(value, str) or not low <= len(value.encode("utf-16-le")) // 2 <= high:
         report.add(value, f"{path}.{key}", f"string of length >= {low} and < {high + 1}")
 
 

@@ -72,7 +72,7 @@ class Command(BaseCommand):
 
         out = self.stdout
         out.write(self.style.SUCCESS(f"Ente dimostrativo: {organization.name}"))
-        out.write("Credenziali di accesso (http://127.0.0.1:8000/):")
+        out.write("Credenziali di accesso:")
         for username, _first, _last, role in DEMO_USERS:
             label = Membership.Role(role).label if role else "amministratore dell'installazione"
             out.write(f"  {username:<15} {credentials[username]:<20} {label}")
