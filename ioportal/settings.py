@@ -4,11 +4,14 @@ Every variable is listed in `.env.example` and in the README. A `.env` file next
 `manage.py` is read when present; real environment variables win over it.
 """
 
+import base64
+import hashlib
 import os
 from datetime import timedelta
 from pathlib import Path
 
 import environ
+from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -29,6 +32,38 @@ if not SECRET_KEY:
             "docs/deployment.md), or set DEBUG=true for a development installation."
         )
     SECRET_KEY = "development-only-insecure-key-never-use-in-production-0123456789"
+
+# Encryption of third-party secrets stored in the database (IO API keys), independent of
+# SECRET_KEY so either can be rotated alone. Comma-separated Fernet keys, newest first: the
+# first encrypts, all decrypt (docs/ioservices.md, "Rotating the encryption key").
+FIELD_ENCRYPTION_KEYS: list[str] = [
+    key.strip() for key in env.list("FIELD_ENCRYPTION_KEYS", default=[]) if key.strip()
+]
+if not FIELD_ENCRYPTION_KEYS:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            'FIELD_ENCRYPTION_KEYS is not set. Generate a key with `python -c "from '
+            'cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"` and '
+            "set it in the environment (see .env.example and docs/ioservices.md), or set "
+            "DEBUG=true for a development installation."
+        )
+    # Development only: a fixed key, so every process of a checkout reads the same data.
+    FIELD_ENCRYPTION_KEYS = [
+        base64.urlsafe_b64encode(
+            hashlib.sha256(b"ioportal development-only field encryption key").digest()
+        ).decode()
+    ]
+for _position, _key in enumerate(FIELD_ENCRYPTION_KEYS, start=1):
+    try:
+        Fernet(_key.encode())
+    except (ValueError, TypeError):
+        # The value itself is never echoed: it is a secret even when malformed.
+        raise ImproperlyConfigured(
+            f"FIELD_ENCRYPTION_KEYS: key number {_position} is not a valid Fernet key "
+            "(44 characters of URL-safe base64 encoding 32 bytes). Generate one with "
+            '`python -c "from cryptography.fernet import Fernet; '
+            'print(Fernet.generate_key().decode())"`.'
+        ) from None
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])

@@ -8,6 +8,7 @@ admin.site.__class__ = OTPAdminSite
 urlpatterns = [
     path("", include("ioportal.core.urls")),
     path("account/", include("ioportal.accounts.urls")),
+    path("servizi-io/", include("ioportal.ioservices.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
 ]

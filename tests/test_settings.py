@@ -34,6 +34,7 @@ def test_deploy_checks_pass_with_documented_production_values():
             "DEBUG": "false",
             "SECRET_KEY": "k3y-for-the-deploy-check-only-" + "x9Qz" * 10,
             "ALLOWED_HOSTS": "ioportal.example.it",
+            "FIELD_ENCRYPTION_KEYS": "q8sOAPvO8rpkxJEFbs1zDxZR_3t8LTAzb5L6WYr9H0c=",
         },
         "--deploy",
         "--fail-level",

@@ -23,6 +23,17 @@ class Action(models.TextChoices):
     MEMBERSHIP_ADDED = "membership.added", _("Ruolo assegnato")
     MEMBERSHIP_CHANGED = "membership.changed", _("Ruolo cambiato")
     MEMBERSHIP_REMOVED = "membership.removed", _("Accesso all'ente revocato")
+    IOSERVICE_CREATED = "ioservice.created", _("Servizio IO creato")
+    IOSERVICE_UPDATED = "ioservice.updated", _("Servizio IO modificato")
+    IOSERVICE_ACTIVE_KEY_CHANGED = "ioservice.active_key_changed", _("Chiave in uso cambiata")
+    IOSERVICE_KEY_SWITCHED = (
+        "ioservice.key_switched",
+        _("Chiave rifiutata da IO: passaggio automatico all'altra"),
+    )
+    IOSERVICE_KEY_PROBLEM = "ioservice.key_problem", _("Chiavi del servizio IO rifiutate")
+    IOSERVICE_KEY_RESTORED = "ioservice.key_restored", _("Chiavi del servizio IO di nuovo valide")
+    IOSERVICE_CHECK_REQUESTED = "ioservice.check_requested", _("Verifica del servizio IO")
+    ENCRYPTION_KEYS_ROTATED = "crypto.rotated", _("Chiavi API cifrate di nuovo")
 
 
 class AuditEvent(models.Model):

@@ -8,12 +8,19 @@ from ioportal.accounts.access import require_role, role_required
 from ioportal.accounts.models import Membership
 from ioportal.core.selectors import audit_events_for_organization
 from ioportal.core.services import Action
+from ioportal.ioservices.selectors import ioservices_with_key_problem
 
 
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     """Home page: what the signed-in user can do in the current organization."""
-    return render(request, "core/dashboard.html")
+    membership = getattr(request, "membership", None)
+    context: dict[str, object] = {}
+    if membership is not None and membership.has_role(Membership.Role.ADMIN):
+        context["key_problem_services"] = list(
+            ioservices_with_key_problem(organization=membership.organization)
+        )
+    return render(request, "core/dashboard.html", context)
 
 
 @role_required(Membership.Role.SUPERVISOR)

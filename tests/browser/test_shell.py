@@ -10,10 +10,11 @@ pytestmark = pytest.mark.browser
 
 NAV = {
     Membership.Role.OPERATOR: ["Scrivania", "Password"],
-    Membership.Role.SUPERVISOR: ["Scrivania", "Registro attività", "Password"],
+    Membership.Role.SUPERVISOR: ["Scrivania", "Registro attività", "Servizi IO", "Password"],
     Membership.Role.ADMIN: [
         "Scrivania",
         "Registro attività",
+        "Servizi IO",
         "Utenti",
         "Impostazioni ente",
         "Password",

@@ -1,0 +1,260 @@
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from ioportal.accounts.models import Membership, Organization, User
+from ioportal.ioservices.models import IOService
+from ioportal.ioservices.validators import (
+    DEFAULT_AUTHORIZED_RECIPIENTS,
+    MAX_PAYMENT_AMOUNT_CENTS,
+    parse_authorized_recipients,
+)
+
+MAX_PAYMENT_EUR = Decimal(MAX_PAYMENT_AMOUNT_CENTS) / 100
+
+# Errors raised by the service functions, by model field, shown next to these form fields.
+SERVICE_TO_FORM_FIELD = {"max_allowed_payment_amount": "max_payment_eur"}
+
+
+def _key_field(label: Any, help_text: Any) -> forms.CharField:
+    # render_value=False: a key typed into a form that fails validation is not sent back.
+    return forms.CharField(
+        label=label,
+        required=False,
+        strip=True,
+        max_length=200,
+        help_text=help_text,
+        widget=forms.PasswordInput(
+            render_value=False, attrs={"autocomplete": "new-password", "spellcheck": "false"}
+        ),
+    )
+
+
+class IOServiceForm(forms.Form):
+    """An IO service's settings and keys, for organization admins.
+
+    Only parses what was typed; the rules (formats, duplicates, IO's bounds) are checked by
+    the service functions, whose errors `add_service_errors` puts next to the fields.
+    """
+
+    service_id = forms.CharField(
+        label=_("Identificativo del servizio IO"),
+        max_length=64,
+        help_text=_("Dal Back Office di IO: di solito 26 caratteri (ULID)."),
+        widget=forms.TextInput(attrs={"spellcheck": "false", "autocomplete": "off"}),
+    )
+    name = forms.CharField(label=_("Nome del servizio"), max_length=200)
+    department_name = forms.CharField(label=_("Ufficio"), max_length=200, required=False)
+    is_active = forms.BooleanField(
+        label=_("Servizio attivo"),
+        required=False,
+        initial=True,
+        help_text=_("Un servizio disattivato non può essere usato per nuovi invii."),
+    )
+    premium_enabled = forms.BooleanField(
+        label=_("Premium abilitato"),
+        required=False,
+        help_text=_("Il servizio può inviare messaggi Premium (ADVANCED)."),
+    )
+    payments_enabled = forms.BooleanField(
+        label=_("Pagamenti consentiti"),
+        required=False,
+        help_text=_("I messaggi possono contenere un avviso di pagamento pagoPA."),
+    )
+    max_payment_eur = forms.DecimalField(
+        label=_("Importo massimo per messaggio (euro)"),
+        required=False,
+        min_value=Decimal(0),
+        max_value=MAX_PAYMENT_EUR,
+        max_digits=12,
+        decimal_places=2,
+        localize=True,
+        help_text=_("Lo stesso valore configurato in IO (massimo 99.999.999,99 euro)."),
+        error_messages={
+            "invalid": _("Scrivi un importo in euro, ad esempio 1500,00."),
+            "min_value": _("L'importo massimo non può essere negativo."),
+            "max_value": _("L'importo massimo consentito da IO è 99.999.999,99 euro."),
+            "max_decimal_places": _("Indica al massimo due decimali (i centesimi)."),
+            "max_digits": _("L'importo massimo consentito da IO è 99.999.999,99 euro."),
+            "max_whole_digits": _("L'importo massimo consentito da IO è 99.999.999,99 euro."),
+        },
+    )
+    test_mode = forms.BooleanField(
+        label=_("In modalità di test"),
+        required=False,
+        help_text=_("IO consente l'invio solo ai destinatari autorizzati."),
+    )
+    authorized_recipients = forms.CharField(
+        label=_("Destinatari autorizzati"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false"}),
+        help_text=_(
+            "Codici fiscali, uno per riga. AAAAAA00A00A000A è il codice di prova di IO: "
+            "i messaggi arrivano all'indirizzo e-mail del referente del servizio."
+        ),
+    )
+    remote_content_configuration_id = forms.CharField(
+        label=_("Configurazione dei contenuti remoti"),
+        required=False,
+        max_length=64,
+        help_text=_(
+            "Per gli allegati dei messaggi Premium: l'identificativo (ULID) della "
+            "configurazione registrata in IO."
+        ),
+        widget=forms.TextInput(attrs={"spellcheck": "false", "autocomplete": "off"}),
+    )
+    api_base_url = forms.URLField(
+        label=_("Indirizzo API di IO"),
+        required=False,
+        assume_scheme="https",
+        help_text=_(
+            "Solo per prove e dimostrazioni (ad esempio il simulatore). Vuoto: l'indirizzo "
+            "configurato per l'installazione."
+        ),
+    )
+    all_operators = forms.BooleanField(
+        label=_("Tutti gli operatori possono usarlo"),
+        required=False,
+        initial=True,
+    )
+    allowed_members = forms.ModelMultipleChoiceField(
+        label=_("Operatori abilitati"),
+        required=False,
+        queryset=Membership.objects.none(),
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("Usato solo se il servizio non è aperto a tutti gli operatori."),
+    )
+    primary_key = _key_field(
+        _("Chiave primaria"),
+        _("32 caratteri, dal Back Office di IO. Lascia vuoto per non cambiarla."),
+    )
+    secondary_key = _key_field(
+        _("Chiave secondaria"),
+        _("32 caratteri, dal Back Office di IO. Lascia vuoto per non cambiarla."),
+    )
+    active_slot = forms.ChoiceField(
+        label=_("Chiave usata per gli invii"),
+        choices=[
+            (IOService.KeySlot.PRIMARY, _("La primaria")),
+            (IOService.KeySlot.SECONDARY, _("La secondaria")),
+        ],
+        initial=IOService.KeySlot.PRIMARY,
+        widget=forms.RadioSelect,
+    )
+
+    def __init__(
+        self,
+        *args: Any,
+        organization: Organization,
+        user: User,
+        instance: IOService | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.instance = instance
+        if instance is not None:
+            kwargs.setdefault("initial", self.initial_from(instance))
+        super().__init__(*args, **kwargs)
+        if not self.is_bound and instance is None:
+            self.fields["authorized_recipients"].initial = "\n".join(DEFAULT_AUTHORIZED_RECIPIENTS)
+            self.fields["test_mode"].initial = True
+        members = self.fields["allowed_members"]
+        assert isinstance(members, forms.ModelMultipleChoiceField)
+        members.queryset = (
+            Membership.objects.filter(
+                organization=organization, is_active=True, role=Membership.Role.OPERATOR
+            )
+            .select_related("user")
+            .order_by("user__last_name", "user__username")
+        )
+        members.label_from_instance = lambda obj: str(obj.user)  # type: ignore[method-assign]
+        if instance is None:
+            del self.fields["is_active"]
+            self.fields["primary_key"].required = True
+            self.fields["primary_key"].help_text = _("32 caratteri, dal Back Office di IO.")
+            self.fields["secondary_key"].help_text = _(
+                "32 caratteri, dal Back Office di IO. Facoltativa, ma serve per cambiare le "
+                "chiavi senza interrompere gli invii."
+            )
+        if not user.is_superuser:
+            # Pointing a service elsewhere is an installation decision (simulator, tests).
+            del self.fields["api_base_url"]
+
+    @staticmethod
+    def initial_from(service: IOService) -> dict[str, Any]:
+        return {
+            "service_id": service.service_id,
+            "name": service.name,
+            "department_name": service.department_name,
+            "is_active": service.is_active,
+            "premium_enabled": service.premium_enabled,
+            "payments_enabled": service.payments_enabled,
+            "max_payment_eur": (
+                Decimal(service.max_allowed_payment_amount) / 100
+                if service.payments_enabled
+                else None
+            ),
+            "test_mode": service.test_mode,
+            "authorized_recipients": "\n".join(service.authorized_recipients),
+            "remote_content_configuration_id": service.remote_content_configuration_id,
+            "api_base_url": service.api_base_url,
+            "all_operators": service.all_operators,
+            "allowed_members": list(service.allowed_members.all()),
+            "active_slot": service.active_slot,
+        }
+
+    def clean_authorized_recipients(self) -> list[str]:
+        # Parsed here too, so that an invalid code is reported by its line in the box.
+        return parse_authorized_recipients(self.cleaned_data["authorized_recipients"].splitlines())
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        amount_missing = data.get("payments_enabled") and not data.get("max_payment_eur")
+        if amount_missing and "max_payment_eur" not in self.errors:
+            self.add_error(
+                "max_payment_eur",
+                _("Indica l'importo massimo che il servizio può chiedere ai cittadini."),
+            )
+        return data
+
+    def service_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for ioservice_create / ioservice_update."""
+        data = self.cleaned_data
+        amount = data.get("max_payment_eur") or Decimal(0)
+        kwargs: dict[str, Any] = {
+            "service_id": data["service_id"],
+            "name": data["name"],
+            "department_name": data["department_name"],
+            "premium_enabled": data["premium_enabled"],
+            "payments_enabled": data["payments_enabled"],
+            "max_allowed_payment_amount": (
+                int((amount * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+                if data["payments_enabled"]
+                else 0
+            ),
+            "test_mode": data["test_mode"],
+            "authorized_recipients": data["authorized_recipients"],
+            "remote_content_configuration_id": data["remote_content_configuration_id"],
+            "all_operators": data["all_operators"],
+            "allowed_members": list(data["allowed_members"]),
+            "active_slot": data["active_slot"],
+            "primary_key": data["primary_key"],
+            "secondary_key": data["secondary_key"],
+        }
+        if "is_active" in self.fields:
+            kwargs["is_active"] = data["is_active"]
+        if "api_base_url" in self.fields:
+            kwargs["api_base_url"] = data["api_base_url"]
+        return kwargs
+
+    def add_service_errors(self, error: ValidationError) -> None:
+        """Show the errors of a service function next to the matching fields."""
+        for field, messages in error.message_dict.items():
+            name = SERVICE_TO_FORM_FIELD.get(field, field)
+            self.add_error(name if name in self.fields else None, messages)
+
+
+class ActiveSlotForm(forms.Form):
+    active_slot = forms.ChoiceField(choices=IOService.KeySlot.choices)
