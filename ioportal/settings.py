@@ -65,6 +65,17 @@ for _position, _key in enumerate(FIELD_ENCRYPTION_KEYS, start=1):
             'print(Fernet.generate_key().decode())"`.'
         ) from None
 
+# Keyed hash of citizens' fiscal codes (exact search, one citizen per dispatch). Changing it
+# breaks both for stored deliveries, so it is set once per installation.
+FISCAL_CODE_HMAC_KEY = env.str("FISCAL_CODE_HMAC_KEY", default="")
+if not FISCAL_CODE_HMAC_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "FISCAL_CODE_HMAC_KEY is not set. Generate one with `python -c \"import secrets; "
+            "print(secrets.token_urlsafe(48))\"` and set it once for the installation."
+        )
+    FISCAL_CODE_HMAC_KEY = "development-only-fiscal-code-hmac-key"
+
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -84,6 +95,7 @@ INSTALLED_APPS = [
     "ioportal.core",
     "ioportal.accounts",
     "ioportal.ioservices",
+    "ioportal.messaging",
     "ioportal.fakeio",
 ]
 

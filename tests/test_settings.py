@@ -35,6 +35,7 @@ def test_deploy_checks_pass_with_documented_production_values():
             "SECRET_KEY": "k3y-for-the-deploy-check-only-" + "x9Qz" * 10,
             "ALLOWED_HOSTS": "ioportal.example.it",
             "FIELD_ENCRYPTION_KEYS": "q8sOAPvO8rpkxJEFbs1zDxZR_3t8LTAzb5L6WYr9H0c=",
+            "FISCAL_CODE_HMAC_KEY": "hmac-key-for-the-deploy-check-only-" + "p4Lm" * 8,
         },
         "--deploy",
         "--fail-level",
@@ -42,3 +43,16 @@ def test_deploy_checks_pass_with_documented_production_values():
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_production_without_fiscal_code_hmac_key_refuses_to_start():
+    result = run_check(
+        {
+            "DEBUG": "false",
+            "SECRET_KEY": "k3y-for-the-deploy-check-only-" + "x9Qz" * 10,
+            "FIELD_ENCRYPTION_KEYS": "q8sOAPvO8rpkxJEFbs1zDxZR_3t8LTAzb5L6WYr9H0c=",
+            "FISCAL_CODE_HMAC_KEY": "",
+        }
+    )
+    assert result.returncode != 0
+    assert "FISCAL_CODE_HMAC_KEY is not set" in result.stderr

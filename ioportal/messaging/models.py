@@ -1,0 +1,279 @@
+"""Templates, dispatches and deliveries: what is sent, to whom, and where each message is.
+
+A Delivery's `state` is the single source of truth about whether a citizen gets a message:
+the broker only carries "wake up" signals. Transitions are made by service functions in
+`ioportal.sending.transitions`, each with a guard on the current state.
+"""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+class FeatureLevel(models.TextChoices):
+    STANDARD = "standard", _("Standard")
+    ADVANCED = "advanced", _("Premium")
+
+
+class MessageTemplate(models.Model):
+    """Subject and markdown with typed placeholders, reused by an organization's operators.
+
+    Versions: editing a template that a dispatch already used creates a new row with the same
+    `family` and `version + 1`; the dispatch keeps pointing at the version it was sent with.
+    """
+
+    class PlaceholderType(models.TextChoices):
+        TEXT = "text", _("Testo")
+        INTEGER = "integer", _("Numero intero")
+        DECIMAL = "decimal", _("Numero decimale")
+        DATE = "date", _("Data")
+        EURO = "euro", _("Importo in euro")
+        NOTICE_NUMBER = "notice_number", _("Codice avviso pagoPA")
+        FISCAL_CODE = "fiscal_code", _("Codice fiscale")
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organization = models.ForeignKey(
+        "accounts.Organization", on_delete=models.CASCADE, related_name="message_templates"
+    )
+    family = models.UUIDField(default=uuid.uuid4, editable=False)
+    version = models.PositiveIntegerField(default=1, editable=False)
+    is_current = models.BooleanField(default=True, editable=False)
+    name = models.CharField(_("nome"), max_length=200)
+    subject = models.CharField(_("oggetto"), max_length=500)
+    markdown = models.TextField(_("testo (markdown)"))
+    # [{"name": "nome", "type": "text", "required": true, "pattern": ""}, ...]
+    placeholders = models.JSONField(_("segnaposto"), default=list, blank=True)
+    default_service = models.ForeignKey(
+        "ioservices.IOService",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("servizio predefinito"),
+    )
+    feature_level = models.CharField(
+        _("tipo di messaggio"),
+        max_length=16,
+        choices=FeatureLevel.choices,
+        default=FeatureLevel.STANDARD,
+    )
+    has_due_date = models.BooleanField(_("con scadenza"), default=False)
+    has_payment = models.BooleanField(_("con avviso di pagamento"), default=False)
+    # The last column mapping used with this template: {"fiscal_code": "CF", "nome": "Nome"}.
+    column_mapping = models.JSONField(default=dict, blank=True, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    is_archived = models.BooleanField(_("archiviato"), default=False)
+
+    class Meta:
+        verbose_name = _("modello di messaggio")
+        verbose_name_plural = _("modelli di messaggio")
+        ordering = ["name", "-version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["family", "version"], name="template_family_version_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["family"],
+                condition=Q(is_current=True),
+                name="template_one_current_version",
+            ),
+        ]
+        indexes = [
+            # The template list of an organization: current versions only.
+            models.Index(
+                fields=["organization", "is_current", "name"], name="template_org_current_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} (v{self.version})"
+
+
+class Dispatch(models.Model):
+    """One send job ("invio"): a service, frozen content, and its deliveries."""
+
+    class State(models.TextChoices):
+        DRAFT = "draft", _("Bozza")
+        AWAITING_APPROVAL = "awaiting_approval", _("In attesa di approvazione")
+        REJECTED = "rejected", _("Respinto")
+        SCHEDULED = "scheduled", _("Programmato")
+        RUNNING = "running", _("In corso")
+        PAUSED = "paused", _("In pausa")
+        CANCELLED = "cancelled", _("Annullato")
+        COMPLETED = "completed", _("Completato")
+
+    class Kind(models.TextChoices):
+        LIST = "list", _("Elenco")
+        SINGLE = "single", _("Singolo cittadino")
+        TEST = "test", _("Invio di prova")
+        API = "api", _("API")
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organization = models.ForeignKey(
+        "accounts.Organization", on_delete=models.CASCADE, related_name="dispatches"
+    )
+    service = models.ForeignKey(
+        "ioservices.IOService", on_delete=models.PROTECT, related_name="dispatches"
+    )
+    template = models.ForeignKey(
+        MessageTemplate,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="dispatches",
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.LIST)
+    title = models.CharField(_("titolo"), max_length=200)
+    # Frozen content: placeholders are filled per delivery from Delivery.variables.
+    subject = models.CharField(_("oggetto"), max_length=500)
+    markdown = models.TextField(_("testo (markdown)"))
+    placeholders = models.JSONField(default=list, blank=True)
+    feature_level = models.CharField(
+        max_length=16, choices=FeatureLevel.choices, default=FeatureLevel.STANDARD
+    )
+    state = models.CharField(_("stato"), max_length=24, choices=State.choices, default=State.DRAFT)
+    scheduled_at = models.DateTimeField(_("invio programmato"), null=True, blank=True)
+    source_name = models.CharField(_("file di origine"), max_length=255, blank=True)
+    # Idempotency of the launch: one dispatch per confirmation form, however many clicks.
+    launch_token = models.UUIDField(null=True, blank=True, unique=True, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
+    rejection_reason = models.TextField(blank=True)
+    # Set by the pipeline when it pauses a dispatch by itself (key refused, many failures).
+    pause_reason = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("invio")
+        verbose_name_plural = _("invii")
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                name="dispatch_approval_not_by_author",
+                condition=Q(approved_by__isnull=True) | ~Q(approved_by=models.F("created_by")),
+            ),
+        ]
+        indexes = [
+            # The history page of an organization, newest first.
+            models.Index(fields=["organization", "-created_at"], name="dispatch_org_created_idx"),
+            # The sweeper: running dispatches and scheduled ones that are due.
+            models.Index(fields=["state", "scheduled_at"], name="dispatch_state_sched_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Delivery(models.Model):
+    """One citizen of one dispatch, and where their message is."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Da verificare")
+        CHECKING = "checking", _("Verifica in corso")
+        READY = "ready", _("Pronto all'invio")
+        RETRY_WAIT = "retry_wait", _("In attesa di un nuovo tentativo")
+        SUBMITTING = "submitting", _("Invio in corso")
+        SUBMITTED = "submitted", _("Accettato da IO")
+        PROCESSED = "processed", _("Consegnato")
+        REJECTED = "rejected", _("Rifiutato da IO")
+        SKIPPED = "skipped", _("Non raggiungibile")
+        FAILED = "failed", _("Non riuscito")
+        UNCERTAIN = "uncertain", _("Esito incerto")
+        CANCELLED = "cancelled", _("Annullato")
+
+    # States in which IO has (or had) the message: an IO id exists, never submit again.
+    WITH_IO_ID = ("submitted", "processed", "rejected")
+    FINAL = ("processed", "rejected", "skipped", "failed", "cancelled")
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    dispatch = models.ForeignKey(Dispatch, on_delete=models.CASCADE, related_name="deliveries")
+    row_number = models.PositiveIntegerField(_("riga"), null=True, blank=True)
+    # The fiscal code: encrypted at rest, with a keyed hash for search and uniqueness and a
+    # masked form for lists (ioportal.messaging.fiscal_codes).
+    fiscal_code_encrypted = models.TextField(editable=False)
+    fiscal_code_hmac = models.CharField(max_length=64, editable=False)
+    fiscal_code_masked = models.CharField(_("codice fiscale"), max_length=16, editable=False)
+    variables = models.JSONField(default=dict, blank=True)
+    due_date = models.DateTimeField(null=True, blank=True)
+    payment_amount = models.PositiveBigIntegerField(null=True, blank=True)  # euro cents
+    notice_number = models.CharField(max_length=18, blank=True)
+    invalid_after_due_date = models.BooleanField(default=False)
+    payee_fiscal_code = models.CharField(max_length=11, blank=True)
+
+    state = models.CharField(
+        _("stato"), max_length=16, choices=State.choices, default=State.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    first_attempt_at = models.DateTimeField(null=True, blank=True)
+    claim_token = models.UUIDField(null=True, blank=True, editable=False)
+    claimed_by = models.CharField(max_length=100, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+
+    skip_reason = models.CharField(max_length=32, blank=True)
+    last_error_code = models.CharField(max_length=64, blank=True)
+    last_error_detail = models.TextField(blank=True)
+    uncertain_since = models.DateTimeField(null=True, blank=True)
+
+    # NULL, not "", so the partial unique constraint below ignores deliveries without an id.
+    io_message_id = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
+    io_status = models.CharField(max_length=32, blank=True)
+    read_status = models.CharField(max_length=32, blank=True)
+    payment_status = models.CharField(max_length=32, blank=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    next_poll_at = models.DateTimeField(null=True, blank=True)
+    polls = models.PositiveIntegerField(default=0)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("consegna")
+        verbose_name_plural = _("consegne")
+        ordering = ["dispatch", "row_number", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["dispatch", "fiscal_code_hmac"], name="delivery_one_per_citizen"
+            ),
+            models.UniqueConstraint(
+                fields=["io_message_id"],
+                condition=Q(io_message_id__isnull=False),
+                name="delivery_io_message_id_unique",
+            ),
+            models.CheckConstraint(
+                name="delivery_io_id_when_submitted",
+                condition=~Q(state__in=("submitted", "processed", "rejected"))
+                | Q(io_message_id__isnull=False),
+            ),
+        ]
+        indexes = [
+            # Claiming: due work by state and time.
+            models.Index(fields=["state", "next_attempt_at"], name="delivery_state_due_idx"),
+            # Status refresh: submitted deliveries whose poll is due.
+            models.Index(fields=["state", "next_poll_at"], name="delivery_state_poll_idx"),
+            # Counters of a dispatch by state.
+            models.Index(fields=["dispatch", "state"], name="delivery_dispatch_state_idx"),
+            # Search by citizen across dispatches.
+            models.Index(fields=["fiscal_code_hmac"], name="delivery_cf_hmac_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.fiscal_code_masked} ({self.get_state_display()})"
