@@ -71,8 +71,8 @@ FISCAL_CODE_HMAC_KEY = env.str("FISCAL_CODE_HMAC_KEY", default="")
 if not FISCAL_CODE_HMAC_KEY:
     if not DEBUG:
         raise ImproperlyConfigured(
-            "FISCAL_CODE_HMAC_KEY is not set. Generate one with `python -c \"import secrets; "
-            "print(secrets.token_urlsafe(48))\"` and set it once for the installation."
+            'FISCAL_CODE_HMAC_KEY is not set. Generate one with `python -c "import secrets; '
+            'print(secrets.token_urlsafe(48))"` and set it once for the installation.'
         )
     FISCAL_CODE_HMAC_KEY = "development-only-fiscal-code-hmac-key"
 
