@@ -4,7 +4,11 @@ from cryptography.fernet import Fernet
 
 from tests.test_settings import run_check
 
-PRODUCTION = {"DEBUG": "false", "SECRET_KEY": "k3y-for-the-check-only-" + "x9Qz" * 10}
+PRODUCTION = {
+    "DEBUG": "false",
+    "SECRET_KEY": "k3y-for-the-check-only-" + "x9Qz" * 10,
+    "FISCAL_CODE_HMAC_KEY": "hmac-key-for-the-check-only-" + "p4Lm" * 8,
+}
 
 
 def test_missing_encryption_key_stops_production():
