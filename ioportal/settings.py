@@ -265,7 +265,11 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="ioportal@localhost")
 # task twice on its own: retry > timeout, one attempt, failures acknowledged.
 REDIS_URL = env.str("REDIS_URL", default="")
 Q_CLUSTER: dict[str, object] = {
-    "name": "ioportal",
+    # Also the Redis queue's key; each test run gets its own (see tests/processes.py).
+    "name": env.str(
+        "Q_CLUSTER_NAME",
+        default=f"ioportal-test-{os.getpid()}" if "PYTEST_VERSION" in os.environ else "ioportal",
+    ),
     "workers": env.int("Q_WORKERS", default=2),
     "timeout": env.int("Q_TIMEOUT", default=300),
     "retry": env.int("Q_RETRY", default=600),

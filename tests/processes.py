@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from django.conf import settings
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,8 +24,15 @@ def database_url() -> str:
 
 
 def process_env(**extra: str) -> dict[str, str]:
+    """The environment of a child process that shares this test run's database and queue."""
     env = dict(os.environ)
-    env.update({"DATABASE_URL": database_url(), "PYTHONUNBUFFERED": "1"})
+    env.update(
+        {
+            "DATABASE_URL": database_url(),
+            "Q_CLUSTER_NAME": str(settings.Q_CLUSTER["name"]),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     env.update(extra)
     return env
 
@@ -40,6 +48,13 @@ def manage(*args: str, env: dict[str, str] | None = None, **kwargs: object):
         text=True,
         **kwargs,  # type: ignore[arg-type]
     )
+
+
+def purge_task_queue() -> None:
+    """Drop tasks that earlier tests enqueued, so a real cluster runs only this test's."""
+    from django_q.brokers import get_broker
+
+    get_broker().purge_queue()
 
 
 def free_port() -> int:

@@ -7,12 +7,13 @@ from django.conf import settings
 from django_q.tasks import async_task
 
 from ioportal.core.models import WorkerHeartbeat
-from tests.processes import manage
+from tests.processes import manage, purge_task_queue
 
 
 @pytest.mark.integration
 @pytest.mark.django_db(transaction=True)
 def test_qcluster_runs_a_task():
+    purge_task_queue()
     worker = manage("qcluster")
     try:
         async_task("ioportal.core.tasks.heartbeat")
