@@ -96,7 +96,10 @@ INSTALLED_APPS = [
     "ioportal.accounts",
     "ioportal.ioservices",
     "ioportal.messaging",
+    "ioportal.sending",
+    "ioportal.recipients",
     "ioportal.fakeio",
+    "ioportal.remotecontent",
 ]
 
 MIDDLEWARE = [
@@ -144,11 +147,19 @@ TEMPLATES = [
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
 }
-DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=0))
+DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
+# Persistent connections (the ORM broker otherwise opens one per enqueue and dequeue),
+# checked before reuse.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Web, workers and simulator share one file: wait for locks instead of failing at once.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"timeout": 20, "transaction_mode": "IMMEDIATE"}
+        {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            # WAL: readers never block the workers' short write transactions.
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
     )
     # A file, not memory, so integration tests can share it with real worker processes;
     # one per test run, so two runs in one checkout do not clash.
@@ -278,6 +289,9 @@ Q_CLUSTER: dict[str, object] = {
     "save_limit": 1000,
     "catch_up": False,
     "label": "Django Q2",
+    # Few tasks wait in a cluster's memory: a queued task never outlives `retry`, and a
+    # crash with the Redis broker loses little (the sweeper re-enqueues it anyway).
+    "queue_limit": env.int("Q_WORKERS", default=2),
 }
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
@@ -289,7 +303,57 @@ else:
 IO_API_BASE_URL = env.str("IO_API_BASE_URL", default="https://api.io.pagopa.it/api/v1")
 IO_API_CONNECT_TIMEOUT = env.float("IO_API_CONNECT_TIMEOUT", default=5.0)
 IO_API_READ_TIMEOUT = env.float("IO_API_READ_TIMEOUT", default=20.0)
+# Remote content: Premium PDF attachments served to IO (docs/remotecontent.md).
+REMOTE_CONTENT_MAX_PDF_BYTES = env.int("REMOTE_CONTENT_MAX_PDF_BYTES", default=10 * 1024 * 1024)
+REMOTE_CONTENT_MAX_PDF_PAGES = env.int("REMOTE_CONTENT_MAX_PDF_PAGES", default=500)
+# Attachments are deleted this many days after upload (IO shows an error after that).
+REMOTE_CONTENT_RETENTION_DAYS = env.int("REMOTE_CONTENT_RETENTION_DAYS", default=365)
+# Retry-After (seconds) sent to IO while an attachment is not ready yet.
+REMOTE_CONTENT_RETRY_AFTER_SECONDS = env.int("REMOTE_CONTENT_RETRY_AFTER_SECONDS", default=30)
 IO_SPEC_DIR = env.path("IO_SPEC_DIR", default=str(BASE_DIR.parent / "shared" / "io-spec"))
+
+# Recipient lists (CSV/XLSX upload): limits, and how long an unsent list is kept.
+RECIPIENTS_MAX_UPLOAD_BYTES = env.int("RECIPIENTS_MAX_UPLOAD_MB", default=20) * 1_000_000
+RECIPIENTS_MAX_ROWS = env.int("RECIPIENTS_MAX_ROWS", default=100_000)
+RECIPIENTS_XLSX_MAX_UNCOMPRESSED_BYTES = (
+    env.int("RECIPIENTS_XLSX_MAX_UNCOMPRESSED_MB", default=200) * 1_000_000
+)
+RECIPIENTS_LIST_TTL_HOURS = env.int("RECIPIENTS_LIST_TTL_HOURS", default=24)
+# Uploads up to the limit stay in memory: never written to a temporary file.
+FILE_UPLOAD_MAX_MEMORY_SIZE = RECIPIENTS_MAX_UPLOAD_BYTES + 1_000_000
+
+# Sending pipeline (docs/sending.md).
+# Share of the IO account's limit used, and the burst, both as fractions of calls per 5 s.
+SENDING_RATE_TARGET = env.float("SENDING_RATE_TARGET", default=0.93)
+SENDING_RATE_BURST = env.float("SENDING_RATE_BURST", default=0.02)
+# "db" forces the database limiter even when REDIS_URL is set (default: Redis when set).
+SENDING_LIMITER = env.str("SENDING_LIMITER", default="auto")
+SENDING_BATCH_SIZE = env.int("SENDING_BATCH_SIZE", default=10)
+SENDING_WORKERS_PER_ACCOUNT = env.int("SENDING_WORKERS_PER_ACCOUNT", default=4)
+SENDING_TASK_BUDGET = env.int("SENDING_TASK_BUDGET", default=60)
+SENDING_LEASE_SECONDS = env.int("SENDING_LEASE_SECONDS", default=180)
+SENDING_MAX_ATTEMPTS = env.int("SENDING_MAX_ATTEMPTS", default=8)
+SENDING_MAX_AGE_HOURS = env.float("SENDING_MAX_AGE_HOURS", default=24)
+SENDING_BACKOFF_BASE = env.float("SENDING_BACKOFF_BASE", default=5)
+SENDING_BACKOFF_CAP = env.float("SENDING_BACKOFF_CAP", default=900)
+# A 5xx answer to a submission: "strict" = uncertain (IO may have stored it), "lenient" =
+# retry (rare duplicates accepted).
+SENDING_SUBMIT_5XX_POLICY = env.str("SENDING_SUBMIT_5XX_POLICY", default="strict")
+if SENDING_SUBMIT_5XX_POLICY not in ("strict", "lenient"):
+    raise ImproperlyConfigured("SENDING_SUBMIT_5XX_POLICY must be strict or lenient.")
+SENDING_BREAKER_THRESHOLD = env.int("SENDING_BREAKER_THRESHOLD", default=10)
+SENDING_BREAKER_COOLDOWN = env.float("SENDING_BREAKER_COOLDOWN", default=30)
+SENDING_POLL_INTERVALS = [
+    int(v) for v in env.list("SENDING_POLL_INTERVALS", default=["30", "60", "300", "1800", "3600"])
+]
+SENDING_POLL_HORIZON_DAYS = env.float("SENDING_POLL_HORIZON_DAYS", default=14)
+SENDING_PREMIUM_POLL_SECONDS = env.int("SENDING_PREMIUM_POLL_SECONDS", default=6 * 3600)
+# Auto-pause: at least MIN of the first WINDOW outcomes, RATE of them refused by IO.
+SENDING_AUTOPAUSE_MIN = env.int("SENDING_AUTOPAUSE_MIN", default=20)
+SENDING_AUTOPAUSE_RATE = env.float("SENDING_AUTOPAUSE_RATE", default=0.5)
+SENDING_AUTOPAUSE_WINDOW = env.int("SENDING_AUTOPAUSE_WINDOW", default=200)
+# The dashboard warns when no worker ran its heartbeat for this long.
+WORKER_HEARTBEAT_STALE_SECONDS = env.int("WORKER_HEARTBEAT_STALE_SECONDS", default=180)
 
 LOGGING = {
     "version": 1,

@@ -9,6 +9,11 @@ urlpatterns = [
     path("", include("ioportal.core.urls")),
     path("account/", include("ioportal.accounts.urls")),
     path("servizi-io/", include("ioportal.ioservices.urls")),
+    path("messaggi/", include("ioportal.messaging.urls")),
+    path("contenuti-remoti/", include("ioportal.remotecontent.urls")),
+    # Called by IO, not by people: no session, see docs/remotecontent.md.
+    path("io/remote-content/", include("ioportal.remotecontent.io_urls")),
+    path("invii/", include("ioportal.sending.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
 ]

@@ -34,6 +34,37 @@ class Action(models.TextChoices):
     IOSERVICE_KEY_RESTORED = "ioservice.key_restored", _("Chiavi del servizio IO di nuovo valide")
     IOSERVICE_CHECK_REQUESTED = "ioservice.check_requested", _("Verifica del servizio IO")
     ENCRYPTION_KEYS_ROTATED = "crypto.rotated", _("Chiavi API cifrate di nuovo")
+    RC_CONFIGURATION_CREATED = (
+        "remotecontent.configuration_created",
+        _("Configurazione contenuti remoti registrata"),
+    )
+    RC_CONFIGURATION_KEY_REGENERATED = (
+        "remotecontent.key_regenerated",
+        _("Chiave dei contenuti remoti rigenerata"),
+    )
+    TEMPLATE_CREATED = "template.created", _("Modello di messaggio creato")
+    TEMPLATE_UPDATED = "template.updated", _("Modello di messaggio modificato")
+    RECIPIENTS_UPLOADED = "recipients.uploaded", _("Elenco di destinatari caricato")
+    RECIPIENTS_REJECTED_EXPORTED = (
+        "recipients.rejected_exported",
+        _("Righe scartate di un elenco scaricate"),
+    )
+    DISPATCH_TEST_SENT = "dispatch.test_sent", _("Invio di prova")
+    DISPATCH_LAUNCHED = "dispatch.launched", _("Invio avviato")
+    DISPATCH_APPROVAL_REQUESTED = (
+        "dispatch.approval_requested",
+        _("Invio in attesa di approvazione"),
+    )
+    DISPATCH_APPROVED = "dispatch.approved", _("Invio approvato")
+    DISPATCH_REJECTED = "dispatch.rejected", _("Invio respinto")
+    APPROVAL_POLICY_CHANGED = "org.approval_policy_changed", _("Regola di approvazione cambiata")
+    DISPATCH_PAUSED = "dispatch.paused", _("Invio sospeso")
+    DISPATCH_AUTO_PAUSED = "dispatch.auto_paused", _("Invio sospeso automaticamente")
+    DISPATCH_RESUMED = "dispatch.resumed", _("Invio ripreso")
+    DISPATCH_CANCELLED = "dispatch.cancelled", _("Invio annullato")
+    DISPATCH_RETRY_FAILED = "dispatch.retry_failed", _("Nuovo tentativo per i non riusciti")
+    DELIVERY_MARKED_SENT = "delivery.marked_sent", _("Esito incerto segnato come inviato")
+    DELIVERY_RESENT = "delivery.resent", _("Esito incerto: messaggio inviato di nuovo")
 
 
 class AuditEvent(models.Model):

@@ -60,12 +60,25 @@ class Service:
 
 
 @dataclass(frozen=True)
+class RemoteContentEndpoint:
+    """Where IO fetches a configuration's remote content, and how it authenticates
+    (the `prod_environment` of IO's remote-content configuration)."""
+
+    configuration_id: str
+    base_url: str
+    header_key_name: str
+    key: str
+
+
+@dataclass(frozen=True)
 class Account:
     name: str
     rate_limit: int = 150
     organization_fiscal_code: str = "00000000000"
     rc_configurations: frozenset[str] = frozenset()
     services: tuple[Service, ...] = ()
+    # Only for configurations given as objects; plain ids have no server to call.
+    rc_endpoints: tuple[RemoteContentEndpoint, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -146,7 +159,8 @@ DEMO_CONFIG: dict[str, Any] = {
 }
 
 _TOP_KEYS = {f.name for f in dataclasses.fields(Config)}
-_ACCOUNT_KEYS = {f.name for f in dataclasses.fields(Account)}
+_ACCOUNT_KEYS = {f.name for f in dataclasses.fields(Account)} - {"rc_endpoints"}
+_ENDPOINT_KEYS = {f.name for f in dataclasses.fields(RemoteContentEndpoint)}
 _SERVICE_KEYS = {f.name for f in dataclasses.fields(Service)} - {"account"}
 _FAULT_KEYS = {f.name for f in dataclasses.fields(Faults)}
 
@@ -247,6 +261,25 @@ def parse_service(data: Any, account: str, where: str) -> Service:
     )
 
 
+def parse_rc_endpoint(data: Any, where: str) -> RemoteContentEndpoint:
+    """A remote-content configuration with its server: {configuration_id, base_url,
+    header_key_name, key}. Also used by `PUT /__fakeio__/rc-configurations/{id}`."""
+    data = _object(data, where)
+    _check_keys(data, _ENDPOINT_KEYS, where)
+    for key in sorted(_ENDPOINT_KEYS):
+        if key not in data:
+            raise ConfigError(f"{where}: missing {key}")
+    base_url = _string(data["base_url"], f"{where}.base_url")
+    if not base_url.startswith(("http://", "https://")):
+        raise ConfigError(f"{where}.base_url: expected an http(s) URL")
+    return RemoteContentEndpoint(
+        configuration_id=_string(data["configuration_id"], f"{where}.configuration_id"),
+        base_url=base_url.rstrip("/"),
+        header_key_name=_string(data["header_key_name"], f"{where}.header_key_name"),
+        key=_string(data["key"], f"{where}.key"),
+    )
+
+
 def parse_account(data: Any, where: str) -> Account:
     data = _object(data, where)
     _check_keys(data, _ACCOUNT_KEYS, where)
@@ -256,10 +289,22 @@ def parse_account(data: Any, where: str) -> Account:
     )
     if not ORGANIZATION_FISCAL_CODE_RE.match(organization_fiscal_code):
         raise ConfigError(f"{where}.organization_fiscal_code: expected 11 digits")
-    configurations = _string_list(data.get("rc_configurations", []), f"{where}.rc_configurations")
-    for configuration_id in configurations:
+    items = data.get("rc_configurations", [])
+    if not isinstance(items, list):
+        raise ConfigError(f"{where}.rc_configurations: expected a list")
+    configurations: list[str] = []
+    endpoints: list[RemoteContentEndpoint] = []
+    for index, item in enumerate(items):
+        item_where = f"{where}.rc_configurations[{index}]"
+        if isinstance(item, Mapping):
+            endpoint = parse_rc_endpoint(item, item_where)
+            endpoints.append(endpoint)
+            configuration_id = endpoint.configuration_id
+        else:
+            configuration_id = _string(item, item_where)
         if not ULID_RE.match(configuration_id):
             raise ConfigError(f"{where}.rc_configurations: {configuration_id!r} is not a ULID")
+        configurations.append(configuration_id)
     services = data.get("services", [])
     if not isinstance(services, list):
         raise ConfigError(f"{where}.services: expected a list")
@@ -268,6 +313,7 @@ def parse_account(data: Any, where: str) -> Account:
         rate_limit=_integer(data.get("rate_limit", 150), f"{where}.rate_limit", 0),
         organization_fiscal_code=organization_fiscal_code,
         rc_configurations=frozenset(configurations),
+        rc_endpoints=tuple(endpoints),
         services=tuple(
             parse_service(item, name, f"{where}.services[{index}]")
             for index, item in enumerate(services)

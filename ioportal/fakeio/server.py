@@ -308,6 +308,19 @@ class FakeIOHandler(BaseHTTPRequestHandler):
             return Reply(200, {"reset": True})
         if method == "GET" and name == "config":
             return Reply(200, sim.config_summary())
+        parts = name.split("/")
+        if method == "POST" and len(parts) == 3 and parts[0] == "messages" and parts[2] == "open":
+            try:
+                options = json.loads(raw_body) if raw_body else {}
+            except ValueError:
+                return Reply(400, {"error": "the body must be JSON"})
+            return sim.open_message(unquote(parts[1]), options)
+        if method == "PUT" and len(parts) == 2 and parts[0] == "rc-configurations":
+            try:
+                endpoint = sim.set_rc_endpoint(unquote(parts[1]), json.loads(raw_body or b"{}"))
+            except (ValueError, ConfigError) as exc:
+                return Reply(400, {"error": str(exc)})
+            return Reply(200, dataclasses.asdict(endpoint) | {"key": "••••"})
         return Reply(404, {"error": f"no inspection endpoint {method} {path}"}, JSON_TYPE)
 
 

@@ -23,8 +23,16 @@ from datetime import UTC, date, datetime
 from email.utils import formatdate
 from typing import Any
 
-from ioportal.fakeio import citizens
-from ioportal.fakeio.config import Config, Faults, Service, parse_faults
+from ioportal.fakeio import citizens, remote_content
+from ioportal.fakeio.config import (
+    Config,
+    ConfigError,
+    Faults,
+    RemoteContentEndpoint,
+    Service,
+    parse_faults,
+    parse_rc_endpoint,
+)
 from ioportal.fakeio.validation import (
     FISCAL_CODE_TYPE,
     check_fiscal_code_param,
@@ -98,6 +106,7 @@ class StoredMessage:
     read_at: float | None  # None: never read
     read_denied: bool
     paid_at: float | None  # None: no payment, or never paid
+    opened: int = 0  # successful "citizen opens the message" actions
 
     def status(self, now: float) -> str:
         return self.final_status if now >= self.final_at else "ACCEPTED"
@@ -116,6 +125,11 @@ class Simulator:
             configuration_id: account.name
             for account in config.accounts
             for configuration_id in account.rc_configurations
+        }
+        self.rc_endpoints: dict[str, RemoteContentEndpoint] = {
+            endpoint.configuration_id: endpoint
+            for account in config.accounts
+            for endpoint in account.rc_endpoints
         }
         self.rng = random.Random(config.seed)
         self.messages: dict[str, StoredMessage] = {}
@@ -496,9 +510,60 @@ class Simulator:
                 rejection_reason=message.rejection_reason if rejected else None,
                 final_at=iso_timestamp(message.final_at),
                 content=message.content,
+                opened=message.opened,
             )
             entries.append(entry)
         return entries
+
+    # --- the citizen's app (remote content) -------------------------------------------------
+    def set_rc_endpoint(self, configuration_id: str, data: Any) -> RemoteContentEndpoint:
+        """Point a configured remote-content configuration at a server (raises ConfigError)."""
+        if configuration_id not in self.configuration_owner:
+            raise ConfigError(f"unknown rc configuration {configuration_id}")
+        if isinstance(data, dict):
+            data = {**data, "configuration_id": configuration_id}
+        endpoint = parse_rc_endpoint(data, "rc_configuration")
+        with self.lock:
+            self.rc_endpoints[configuration_id] = endpoint
+        return endpoint
+
+    def open_message(self, message_id: str, options: Any) -> Reply:
+        """The citizen opens a message in the app: for a Premium message with
+        `third_party_data`, fetch the details and attachments from the sender's server.
+
+        `options` may override `fiscal_code` and `key` to play a wrong caller.
+        """
+        options = options if isinstance(options, dict) else {}
+        with self.lock:
+            message = self.messages.get(message_id)
+        if message is None:
+            return Reply(404, {"error": f"no message {message_id}"})
+        now = time.time()
+        if message.status(now) != "PROCESSED":
+            return Reply(409, {"error": "the message is not in the citizen's inbox yet"})
+        third_party = message.content.get("third_party_data")
+        if message.feature_level_type != "ADVANCED" or not isinstance(third_party, dict):
+            return Reply(409, {"error": "not an ADVANCED message with third_party_data"})
+        configuration_id = third_party.get("configuration_id", "")
+        with self.lock:
+            endpoint = self.rc_endpoints.get(configuration_id)
+        if endpoint is None:
+            return Reply(409, {"error": f"no server configured for {configuration_id}"})
+        result = remote_content.open_message(
+            endpoint=endpoint,
+            message_id=str(third_party.get("id", "")),
+            fiscal_code=str(options.get("fiscal_code") or message.fiscal_code),
+            has_attachments=third_party.get("has_attachments") is True,
+            key=options.get("key"),
+        )
+        if result.get("status") == 200 and not result.get("error"):
+            with self.lock:
+                # Opening the message is what makes IO report it as READ.
+                if message.read_at is None or message.read_at > now:
+                    message.read_at = now
+                message.opened = message.opened + 1
+        result["message_id"] = message_id
+        return Reply(200, result)
 
     def config_summary(self) -> dict[str, Any]:
         return {

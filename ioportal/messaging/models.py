@@ -277,3 +277,69 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.fiscal_code_masked} ({self.get_state_display()})"
+
+
+class ApprovalPolicy(models.Model):
+    """When an organization's dispatches wait for a supervisor (four-eyes approval).
+
+    No row means no approval is required.
+    """
+
+    organization = models.OneToOneField(
+        "accounts.Organization", on_delete=models.CASCADE, related_name="approval_policy"
+    )
+    threshold = models.PositiveIntegerField(
+        _("approvazione oltre i destinatari"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "Gli invii con più destinatari di questo numero attendono l'approvazione di un "
+            "supervisore. Vuoto: nessuna soglia."
+        ),
+    )
+    always_for_premium = models.BooleanField(
+        _("approvazione sempre per i messaggi Premium"), default=False
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("regola di approvazione")
+        verbose_name_plural = _("regole di approvazione")
+
+    def __str__(self) -> str:
+        return f"{self.organization_id}: >{self.threshold} premium={self.always_for_premium}"
+
+    def requires_approval(self, *, recipients: int, feature_level: str) -> bool:
+        if self.always_for_premium and feature_level == FeatureLevel.ADVANCED:
+            return True
+        return self.threshold is not None and recipients > self.threshold
+
+
+class Notification(models.Model):
+    """A note for one user on their dashboard (a dispatch approved or rejected)."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+    )
+    organization = models.ForeignKey(
+        "accounts.Organization", on_delete=models.CASCADE, related_name="+"
+    )
+    dispatch = models.ForeignKey(
+        Dispatch, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    text = models.CharField(max_length=500)
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            # The dashboard: a user's unread notifications in the current organization.
+            models.Index(
+                fields=["user", "organization", "read_at"], name="notification_unread_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.text[:50]

@@ -9,14 +9,26 @@ from ioportal.accounts.models import Membership
 pytestmark = pytest.mark.browser
 
 NAV = {
-    Membership.Role.OPERATOR: ["Scrivania", "Password"],
-    Membership.Role.SUPERVISOR: ["Scrivania", "Registro attività", "Servizi IO", "Password"],
+    Membership.Role.OPERATOR: ["Scrivania", "Invii", "Nuovo messaggio", "Modelli", "Password"],
+    Membership.Role.SUPERVISOR: [
+        "Scrivania",
+        "Invii",
+        "Nuovo messaggio",
+        "Modelli",
+        "Registro attività",
+        "Servizi IO",
+        "Password",
+    ],
     Membership.Role.ADMIN: [
         "Scrivania",
+        "Invii",
+        "Nuovo messaggio",
+        "Modelli",
         "Registro attività",
         "Servizi IO",
         "Utenti",
         "Impostazioni ente",
+        "Contenuti remoti",
         "Password",
     ],
 }

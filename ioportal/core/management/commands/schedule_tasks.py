@@ -5,6 +5,7 @@ from django_q.models import Schedule
 
 SCHEDULES = [
     ("ioportal.core.tasks.heartbeat", "Segnale di vita dei worker", 1),
+    ("ioportal.sending.tasks.sending_sweep", "Invii: ripresa del lavoro in sospeso", 1),
 ]
 
 

@@ -1,0 +1,387 @@
+"""Forms of the compose flow. They parse input; rules about IO live in ioapi and services."""
+
+import re
+import uuid
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from ioportal.ioapi import FeatureLevel as IOFeatureLevel
+from ioportal.ioapi import NewMessage, PaymentData, validate_new_message
+from ioportal.ioapi.payloads import MARKDOWN_MAX, SUBJECT_MAX
+from ioportal.ioservices.models import IOService
+from ioportal.messaging.models import FeatureLevel, MessageTemplate
+from ioportal.messaging.rendering import PLACEHOLDER_NAME_RE, placeholder_names
+from ioportal.recipients.validation import (
+    SPECIAL_FIELDS,
+    ValueProblem,
+    guess_mapping,
+    parse_due_date,
+    parse_euro_cents,
+    special_field_labels,
+)
+
+MAX_SCHEDULE_DAYS = 30
+UPLOAD_EXTENSIONS = (".csv", ".txt", ".xlsx")
+
+
+def _counted(widget: forms.Widget, limit: int) -> forms.Widget:
+    """Mark a field for the live character counter of static/js/compose.js."""
+    widget.attrs.update({"data-io-limit": str(limit)})
+    return widget
+
+
+class TemplateForm(forms.ModelForm):
+    class Meta:
+        model = MessageTemplate
+        fields = [
+            "name",
+            "subject",
+            "markdown",
+            "default_service",
+            "feature_level",
+            "has_due_date",
+            "has_payment",
+        ]
+        widgets = {
+            "subject": _counted(forms.TextInput(), SUBJECT_MAX),
+            "markdown": _counted(forms.Textarea(attrs={"rows": 12}), MARKDOWN_MAX),
+        }
+        help_texts = {
+            "subject": _(
+                "Da 10 a 120 caratteri, senza dati personali. Per i segnaposto scrivi {{ nome }}."
+            ),
+            "markdown": _(
+                "Da 80 a 10.000 caratteri. Titoli (#), **grassetto**, *corsivo*, elenchi e link. "
+                "Segnaposto: {{ nome }}."
+            ),
+        }
+
+    def __init__(self, *args: Any, services: QuerySet[IOService], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["default_service"].queryset = services  # type: ignore[attr-defined]
+
+
+class PlaceholderForm(forms.Form):
+    name = forms.CharField(label=_("Nome"), max_length=40, required=False)
+    type = forms.ChoiceField(
+        label=_("Tipo"), choices=MessageTemplate.PlaceholderType.choices, required=False
+    )
+    required = forms.BooleanField(label=_("Obbligatorio"), required=False, initial=True)
+    pattern = forms.CharField(
+        label=_("Formato (espressione regolare)"), max_length=200, required=False
+    )
+
+    def clean_name(self) -> str:
+        name = str(self.cleaned_data.get("name") or "").strip()
+        if name and not PLACEHOLDER_NAME_RE.match(name):
+            raise ValidationError(
+                _("Usa lettere minuscole, cifre e _ (massimo 40), iniziando con una lettera.")
+            )
+        return name
+
+    def clean_pattern(self) -> str:
+        pattern = str(self.cleaned_data.get("pattern") or "")
+        if pattern:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValidationError(
+                    _("Espressione regolare non valida: %(error)s") % {"error": exc}
+                ) from exc
+        return pattern
+
+
+PlaceholderFormSet = forms.formset_factory(PlaceholderForm, extra=2, can_delete=True)
+
+
+def placeholders_from(formset: Any, subject: str, markdown: str) -> tuple[list[dict], list[str]]:
+    """The declared placeholders, plus those used in the texts but not declared (added as
+    required text). Returns (placeholders, names added)."""
+    declared: list[dict[str, Any]] = []
+    for form in formset.forms:
+        data = form.cleaned_data
+        if not data or data.get("DELETE") or not data.get("name"):
+            continue
+        if any(p["name"] == data["name"] for p in declared):
+            continue
+        declared.append(
+            {
+                "name": data["name"],
+                "type": data.get("type") or "text",
+                "required": bool(data.get("required")),
+                "pattern": data.get("pattern") or "",
+            }
+        )
+    added = []
+    for name in placeholder_names(subject, markdown):
+        if not any(p["name"] == name for p in declared):
+            declared.append({"name": name, "type": "text", "required": True, "pattern": ""})
+            added.append(name)
+    return declared, added
+
+
+class UploadForm(forms.Form):
+    template = forms.ModelChoiceField(label=_("Modello"), queryset=MessageTemplate.objects.none())
+    service = forms.ModelChoiceField(label=_("Servizio IO"), queryset=IOService.objects.none())
+    file = forms.FileField(
+        label=_("File dei destinatari (CSV o Excel .xlsx)"),
+        help_text=_(
+            "La prima riga contiene i nomi delle colonne. CSV con qualsiasi separatore, in "
+            "UTF-8 o Windows-1252."
+        ),
+    )
+
+    def __init__(
+        self,
+        *args: Any,
+        templates: QuerySet[MessageTemplate],
+        services: QuerySet[IOService],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["template"].queryset = templates  # type: ignore[attr-defined]
+        self.fields["service"].queryset = services  # type: ignore[attr-defined]
+
+    def clean_file(self) -> Any:
+        upload = self.cleaned_data["file"]
+        if not upload.name.lower().endswith(UPLOAD_EXTENSIONS):
+            raise ValidationError(_("Carica un file .csv o .xlsx."))
+        return upload
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        template, service = data.get("template"), data.get("service")
+        if template and service:
+            check_service_for(template.feature_level, template.has_payment, service, self)
+        return data
+
+
+def check_service_for(
+    feature_level: str, has_payment: bool, service: IOService, form: forms.Form
+) -> None:
+    if feature_level == FeatureLevel.ADVANCED and not service.premium_enabled:
+        form.add_error("service", _("Questo servizio non è abilitato ai messaggi Premium."))
+    if has_payment and not service.payments_enabled:
+        form.add_error("service", _("Questo servizio non è abilitato ai pagamenti."))
+
+
+class MappingForm(forms.Form):
+    """One select per target (fiscal code, each placeholder, special fields): which column."""
+
+    def __init__(
+        self,
+        *args: Any,
+        headers: list[str],
+        template: MessageTemplate,
+        saved: dict[str, str],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        choices = [("", _("— nessuna colonna —")), *((h, h) for h in headers if h)]
+        labels = special_field_labels()
+        self.placeholder_targets = [str(p["name"]) for p in template.placeholders or []]
+        targets = ["fiscal_code", *self.placeholder_targets] + [
+            t for t in SPECIAL_FIELDS if t != "fiscal_code"
+        ]
+        guess = guess_mapping(headers, targets)
+        for target in targets:
+            initial = saved.get(target) if saved.get(target) in headers else guess.get(target, "")
+            label = (
+                labels[target]
+                if target in labels
+                else _("Segnaposto «%(name)s»") % {"name": target}
+            )
+            self.fields[f"map_{target}"] = forms.ChoiceField(
+                label=label, choices=choices, required=False, initial=initial
+            )
+
+    def mapping(self) -> dict[str, str]:
+        return {
+            name.removeprefix("map_"): value
+            for name, value in self.cleaned_data.items()
+            if name.startswith("map_") and value
+        }
+
+    def placeholder_fields(self) -> list[forms.BoundField]:
+        return [self[f"map_{t}"] for t in self.placeholder_targets]
+
+    def special_fields(self) -> list[forms.BoundField]:
+        return [self[f"map_{t}"] for t in SPECIAL_FIELDS if t != "fiscal_code"]
+
+
+class ScheduleForm(forms.Form):
+    when = forms.ChoiceField(
+        label=_("Quando inviare"),
+        choices=[("now", _("Subito")), ("later", _("Più tardi, alla data e ora indicate"))],
+        initial="now",
+        widget=forms.RadioSelect,
+    )
+    scheduled_at = forms.DateTimeField(
+        label=_("Data e ora dell'invio"),
+        required=False,
+        input_formats=["%Y-%m-%dT%H:%M", "%d/%m/%Y %H:%M"],
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("when") == "later":
+            when: datetime | None = data.get("scheduled_at")
+            if when is None:
+                self.add_error("scheduled_at", _("Indica data e ora dell'invio."))
+            elif when <= timezone.now():
+                self.add_error("scheduled_at", _("Data e ora devono essere nel futuro."))
+            elif when > timezone.now() + timedelta(days=MAX_SCHEDULE_DAYS):
+                self.add_error(
+                    "scheduled_at",
+                    _("Si può programmare al massimo %(days)s giorni avanti.")
+                    % {"days": MAX_SCHEDULE_DAYS},
+                )
+        else:
+            data["scheduled_at"] = None
+        return data
+
+
+class RejectForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Motivo del rifiuto"),
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("L'autore dell'invio lo leggerà sulla sua scrivania."),
+    )
+
+
+class ApprovalPolicyForm(forms.Form):
+    threshold = forms.IntegerField(
+        label=_("Approvazione per gli invii con più destinatari di"),
+        min_value=0,
+        required=False,
+        help_text=_("Lascia vuoto per non chiedere approvazioni in base al numero."),
+    )
+    always_for_premium = forms.BooleanField(
+        label=_("Approvazione sempre per i messaggi Premium"), required=False
+    )
+
+
+class SingleMessageForm(forms.Form):
+    """A message to one citizen, for the front office. The text is sent as written."""
+
+    service = forms.ModelChoiceField(label=_("Servizio IO"), queryset=IOService.objects.none())
+    feature_level = forms.ChoiceField(
+        label=_("Tipo di messaggio"), choices=FeatureLevel.choices, initial=FeatureLevel.STANDARD
+    )
+    fiscal_code = forms.CharField(
+        label=_("Codice fiscale del cittadino"),
+        max_length=16,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+    subject = forms.CharField(
+        label=_("Oggetto"),
+        max_length=SUBJECT_MAX * 2,
+        widget=_counted(forms.TextInput(), SUBJECT_MAX),
+        help_text=_("Da 10 a 120 caratteri, senza dati personali."),
+    )
+    markdown = forms.CharField(
+        label=_("Testo"),
+        strip=False,
+        widget=_counted(forms.Textarea(attrs={"rows": 8}), MARKDOWN_MAX),
+        help_text=_("Da 80 a 10.000 caratteri."),
+    )
+    due_date = forms.CharField(
+        label=_("Scadenza (facoltativa)"),
+        required=False,
+        help_text=_("Esempio: 31/12/2026 oppure 31/12/2026 12:00."),
+    )
+    amount = forms.CharField(
+        label=_("Importo in euro (facoltativo)"),
+        required=False,
+        help_text=_("Con il codice avviso, il messaggio include un avviso di pagamento pagoPA."),
+    )
+    notice_number = forms.CharField(label=_("Codice avviso pagoPA"), max_length=18, required=False)
+    invalid_after_due_date = forms.BooleanField(
+        label=_("Non pagabile dopo la scadenza"), required=False
+    )
+    launch_token = forms.UUIDField(widget=forms.HiddenInput)
+
+    IO_FIELDS = {
+        "fiscal_code": "fiscal_code",
+        "content.subject": "subject",
+        "content.markdown": "markdown",
+        "content.due_date": "due_date",
+        "content.payment_data.amount": "amount",
+        "content.payment_data.notice_number": "notice_number",
+    }
+
+    def __init__(self, *args: Any, services: QuerySet[IOService], **kwargs: Any) -> None:
+        kwargs.setdefault("initial", {}).setdefault("launch_token", uuid.uuid4())
+        super().__init__(*args, **kwargs)
+        self.fields["service"].queryset = services  # type: ignore[attr-defined]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        service: IOService | None = data.get("service")
+        if service:
+            check_service_for(
+                data.get("feature_level", ""), bool(data.get("amount")), service, self
+            )
+        due, amount = None, None
+        if data.get("due_date"):
+            try:
+                due = parse_due_date(data["due_date"])
+            except ValueProblem as problem:
+                self.add_error("due_date", str(problem))
+            else:
+                if due < timezone.now():
+                    self.add_error("due_date", _("La data di scadenza è già passata."))
+        if data.get("amount"):
+            try:
+                amount = parse_euro_cents(data["amount"])
+            except ValueProblem as problem:
+                self.add_error("amount", str(problem))
+            if not data.get("notice_number"):
+                self.add_error("notice_number", _("Indica il codice avviso per l'importo."))
+        elif data.get("notice_number"):
+            self.add_error("amount", _("Indica l'importo dell'avviso."))
+        if data.get("invalid_after_due_date") and due is None:
+            self.add_error("due_date", _("Un avviso non pagabile dopo la scadenza la richiede."))
+        data["due"] = due
+        data["amount_cents"] = amount
+        if self.errors or not service:
+            return data
+        payment = (
+            PaymentData(
+                amount=amount,
+                notice_number=data["notice_number"],
+                invalid_after_due_date=bool(data.get("invalid_after_due_date")),
+            )
+            if amount is not None
+            else None
+        )
+        message = NewMessage(
+            fiscal_code=data.get("fiscal_code", ""),
+            subject=data.get("subject", ""),
+            markdown=data.get("markdown", ""),
+            feature_level_type=(
+                IOFeatureLevel.ADVANCED
+                if data.get("feature_level") == FeatureLevel.ADVANCED
+                else IOFeatureLevel.STANDARD
+            ),
+            due_date=due,
+            payment_data=payment,
+        )
+        for io_problem in validate_new_message(
+            message, max_allowed_payment_amount=service.effective_max_payment_amount
+        ):
+            self.add_error(self.IO_FIELDS.get(io_problem.field), io_problem.message)
+        return data
+
+
+def euro(cents: int) -> Decimal:
+    return Decimal(cents) / 100

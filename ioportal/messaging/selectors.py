@@ -1,0 +1,74 @@
+"""Reads shared by the compose views and the dashboard cards."""
+
+from typing import Any
+
+from django.db.models import Count, QuerySet
+
+from ioportal.accounts.models import Organization, User
+from ioportal.messaging.models import (
+    ApprovalPolicy,
+    Delivery,
+    Dispatch,
+    MessageTemplate,
+    Notification,
+)
+
+
+def templates_for_organization(*, organization: Organization) -> QuerySet[MessageTemplate]:
+    """Current, not archived versions: the template list and the compose choices."""
+    return MessageTemplate.objects.filter(
+        organization=organization, is_current=True, is_archived=False
+    ).order_by("name")
+
+
+def template_versions(*, template: MessageTemplate) -> QuerySet[MessageTemplate]:
+    return MessageTemplate.objects.filter(family=template.family).order_by("-version")
+
+
+def approval_policy(*, organization: Organization) -> ApprovalPolicy:
+    """The organization's policy; an unsaved empty one (no approval) when none is set."""
+    policy = ApprovalPolicy.objects.filter(organization=organization).first()
+    return policy or ApprovalPolicy(organization=organization)
+
+
+def dispatches_awaiting_approval(*, organization: Organization) -> QuerySet[Dispatch]:
+    return (
+        Dispatch.objects.filter(organization=organization, state=Dispatch.State.AWAITING_APPROVAL)
+        .select_related("created_by", "service")
+        .annotate(recipients=Count("deliveries"))
+        .order_by("created_at")
+    )
+
+
+def unread_notifications(*, user: User, organization: Organization) -> QuerySet[Notification]:
+    return Notification.objects.filter(
+        user=user, organization=organization, read_at__isnull=True
+    ).select_related("dispatch")
+
+
+def delivery_counts(*, dispatch: Dispatch) -> dict[str, Any]:
+    """Deliveries by state, with labels, and the total."""
+    rows = (
+        Delivery.objects.filter(dispatch=dispatch)
+        .values("state")
+        .annotate(n=Count("id"))
+        .order_by("state")
+    )
+    labels = dict(Delivery.State.choices)
+    by_state = [(labels.get(r["state"], r["state"]), r["n"]) for r in rows]
+    return {"by_state": by_state, "total": sum(n for _label, n in by_state)}
+
+
+def recent_test_sends(*, template: MessageTemplate, user: User, since: Any) -> list[Dispatch]:
+    """The recent test sends of a user with a template, newest first, with their deliveries."""
+    dispatches = list(
+        Dispatch.objects.filter(
+            kind=Dispatch.Kind.TEST,
+            template__family=template.family,
+            created_by=user,
+            created_at__gte=since,
+        ).order_by("-created_at")[:5]
+    )
+    for dispatch in dispatches:
+        dispatch.test_deliveries = list(dispatch.deliveries.order_by("id"))  # type: ignore[attr-defined]
+    return dispatches

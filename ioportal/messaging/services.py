@@ -1,0 +1,553 @@
+"""Templates, launching dispatches, test sends and four-eyes approval.
+
+Views call these functions; they never talk to IO. A launched dispatch is handed to the
+sending pipeline (`ioportal.sending`) by `wake_pipeline` once the transaction has committed.
+"""
+
+import importlib
+import logging
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from ioportal.accounts.models import Organization, User
+from ioportal.core.services import Action, audit_log, changed_fields
+from ioportal.ioapi import SANDBOX_FISCAL_CODE, normalize_fiscal_code
+from ioportal.ioservices.models import IOService
+from ioportal.messaging.fiscal_codes import protect_fiscal_code
+from ioportal.messaging.models import (
+    ApprovalPolicy,
+    Delivery,
+    Dispatch,
+    FeatureLevel,
+    MessageTemplate,
+    Notification,
+)
+from ioportal.recipients.models import RecipientList
+
+logger = logging.getLogger(__name__)
+
+DELIVERY_BATCH = 1000
+TEMPLATE_FIELDS = (
+    "name",
+    "subject",
+    "markdown",
+    "placeholders",
+    "default_service",
+    "feature_level",
+    "has_due_date",
+    "has_payment",
+)
+
+
+# --- the pipeline's entry point -------------------------------------------------------------
+
+
+def wake_pipeline(*, organization_id: int) -> None:
+    """Tell the sending pipeline that an organization has work. Call it in on_commit.
+
+    The pipeline lives in `ioportal.sending.triggers`; while it is not installed the dispatch
+    simply waits in the database for the pipeline's periodic sweep.
+    """
+    try:
+        triggers = importlib.import_module("ioportal.sending.triggers")
+    except ImportError:
+        logger.warning("sending pipeline not installed: dispatch waits for the sweep")
+        return
+    triggers.wake_up(organization_id=organization_id)
+
+
+def _wake_on_commit(dispatch: Dispatch) -> None:
+    if dispatch.state in (Dispatch.State.RUNNING, Dispatch.State.SCHEDULED):
+        organization_id = dispatch.organization_id
+        transaction.on_commit(lambda: wake_pipeline(organization_id=organization_id))
+
+
+# --- templates ----------------------------------------------------------------------------
+
+
+def template_create(
+    *,
+    organization: Organization,
+    actor: User,
+    name: str,
+    subject: str,
+    markdown: str,
+    placeholders: list[dict[str, Any]],
+    default_service: IOService | None = None,
+    feature_level: str = FeatureLevel.STANDARD,
+    has_due_date: bool = False,
+    has_payment: bool = False,
+    request: HttpRequest | None = None,
+) -> MessageTemplate:
+    """Create version 1 of a template and audit it."""
+    template = MessageTemplate.objects.create(
+        organization=organization,
+        created_by=actor,
+        name=name,
+        subject=subject,
+        markdown=markdown,
+        placeholders=placeholders,
+        default_service=default_service,
+        feature_level=feature_level,
+        has_due_date=has_due_date,
+        has_payment=has_payment,
+    )
+    audit_log(
+        action=Action.TEMPLATE_CREATED,
+        actor=actor,
+        organization=organization,
+        target=template,
+        request=request,
+    )
+    return template
+
+
+@transaction.atomic
+def template_update(
+    *, template: MessageTemplate, actor: User, request: HttpRequest | None = None, **fields: Any
+) -> MessageTemplate:
+    """Change a template. Returns the template now current.
+
+    If a dispatch already used this version, a new version (same family, version + 1) is
+    created and becomes current, so past dispatches keep what they were sent with; otherwise
+    the row is changed in place and lists checked against it must be checked again. Audited.
+    """
+    unknown = set(fields) - set(TEMPLATE_FIELDS)
+    if unknown:
+        raise TypeError(f"unknown template fields: {sorted(unknown)}")
+    before = {name: getattr(template, name) for name in fields}
+    changes = changed_fields(before, fields)
+    if not changes:
+        return template
+    if template.dispatches.exists():
+        MessageTemplate.objects.filter(pk=template.pk).update(is_current=False)
+        new = MessageTemplate.objects.create(
+            organization=template.organization,
+            family=template.family,
+            version=template.version + 1,
+            is_current=True,
+            column_mapping=template.column_mapping,
+            created_by=actor,
+            **{name: getattr(template, name) for name in TEMPLATE_FIELDS if name not in fields},
+            **fields,
+        )
+        changes["version"] = [template.version, new.version]
+        template = new
+    else:
+        for name, value in fields.items():
+            setattr(template, name, value)
+        template.save()
+        RecipientList.objects.filter(template=template, dispatch__isnull=True).update(
+            state=RecipientList.State.UPLOADED
+        )
+    audit_log(
+        action=Action.TEMPLATE_UPDATED,
+        actor=actor,
+        organization=template.organization,
+        target=template,
+        changes=changes,
+        request=request,
+    )
+    return template
+
+
+def template_remember_mapping(*, template: MessageTemplate, mapping: dict[str, str]) -> None:
+    """Store the column mapping on the template's current version for the next upload."""
+    MessageTemplate.objects.filter(family=template.family, is_current=True).update(
+        column_mapping=mapping
+    )
+
+
+# --- approval policy ----------------------------------------------------------------------
+
+
+def approval_policy_update(
+    *,
+    organization: Organization,
+    actor: User,
+    threshold: int | None,
+    always_for_premium: bool,
+    request: HttpRequest | None = None,
+) -> ApprovalPolicy:
+    """Set when dispatches need a supervisor's approval. Audited."""
+    policy, _created = ApprovalPolicy.objects.get_or_create(organization=organization)
+    after = {"threshold": threshold, "always_for_premium": always_for_premium}
+    changes = changed_fields(
+        {"threshold": policy.threshold, "always_for_premium": policy.always_for_premium}, after
+    )
+    policy.threshold = threshold
+    policy.always_for_premium = always_for_premium
+    policy.save()
+    if changes:
+        audit_log(
+            action=Action.APPROVAL_POLICY_CHANGED,
+            actor=actor,
+            organization=organization,
+            target=organization,
+            changes=changes,
+            request=request,
+        )
+    return policy
+
+
+def _needs_approval(organization: Organization, recipients: int, feature_level: str) -> bool:
+    policy = ApprovalPolicy.objects.filter(organization=organization).first()
+    return bool(
+        policy and policy.requires_approval(recipients=recipients, feature_level=feature_level)
+    )
+
+
+def _state_when_cleared(scheduled_at: datetime | None) -> str:
+    if scheduled_at is not None and scheduled_at > timezone.now():
+        return Dispatch.State.SCHEDULED
+    return Dispatch.State.RUNNING
+
+
+# --- deliveries -----------------------------------------------------------------------------
+
+
+def _deliveries(dispatch: Dispatch, rows: Iterable[dict[str, Any]]) -> int:
+    """Create the dispatch's deliveries from validated rows, in batches. Returns the count."""
+    batch: list[Delivery] = []
+    count = 0
+    for row in rows:
+        due = row.get("due_date")
+        batch.append(
+            Delivery(
+                dispatch=dispatch,
+                row_number=row.get("line"),
+                variables=row.get("variables") or {},
+                due_date=datetime.fromisoformat(due) if due else None,
+                payment_amount=row.get("amount"),
+                notice_number=row.get("notice_number") or "",
+                invalid_after_due_date=bool(row.get("invalid_after_due_date")),
+                payee_fiscal_code=row.get("payee_fiscal_code") or "",
+                **protect_fiscal_code(row["fiscal_code"]),
+            )
+        )
+        if len(batch) >= DELIVERY_BATCH:
+            Delivery.objects.bulk_create(batch)
+            count += len(batch)
+            batch = []
+    if batch:
+        Delivery.objects.bulk_create(batch)
+        count += len(batch)
+    return count
+
+
+def _validate_schedule(scheduled_at: datetime | None) -> None:
+    if scheduled_at is not None and scheduled_at <= timezone.now():
+        raise ValidationError(_("L'orario programmato deve essere nel futuro."))
+
+
+# --- launching a list -----------------------------------------------------------------------
+
+
+def dispatch_launch_list(
+    *,
+    recipient_list: RecipientList,
+    actor: User,
+    scheduled_at: datetime | None = None,
+    request: HttpRequest | None = None,
+) -> tuple[Dispatch, bool]:
+    """Create the dispatch of a checked list, with one delivery per valid row.
+
+    Idempotent: the list's `launch_token` becomes the dispatch's, so double clicks, reloads
+    and two tabs all get the one dispatch back, with `created` False. The dispatch waits for
+    approval when the organization's policy asks for it; otherwise it is running (or
+    scheduled) and the pipeline is woken after commit. The list's rows are then erased.
+    Raises ValidationError when the list is not checked or has no valid rows.
+    """
+    _validate_schedule(scheduled_at)
+    try:
+        return _launch_list(
+            recipient_list=recipient_list, actor=actor, scheduled_at=scheduled_at, request=request
+        )
+    except IntegrityError:
+        # Another request launched the same list between our check and our insert.
+        existing = Dispatch.objects.filter(launch_token=recipient_list.launch_token).first()
+        if existing is None:
+            raise
+        return existing, False
+
+
+@transaction.atomic
+def _launch_list(
+    *,
+    recipient_list: RecipientList,
+    actor: User,
+    scheduled_at: datetime | None,
+    request: HttpRequest | None,
+) -> tuple[Dispatch, bool]:
+    locked = RecipientList.objects.select_for_update().get(pk=recipient_list.pk)
+    existing = Dispatch.objects.filter(launch_token=locked.launch_token).first()
+    if existing is not None:
+        return existing, False
+    if locked.state != RecipientList.State.VALIDATED or locked.valid_count == 0:
+        raise ValidationError(_("L'elenco non è stato controllato o non ha righe valide."))
+    template = locked.template
+    needs_approval = _needs_approval(
+        locked.organization, locked.valid_count, template.feature_level
+    )
+    dispatch = Dispatch.objects.create(
+        organization=locked.organization,
+        service=locked.service,
+        template=template,
+        kind=Dispatch.Kind.LIST,
+        title=f"{template.name} – {locked.file_name}"[:200],
+        subject=template.subject,
+        markdown=template.markdown,
+        placeholders=template.placeholders,
+        feature_level=template.feature_level,
+        state=(
+            Dispatch.State.AWAITING_APPROVAL
+            if needs_approval
+            else _state_when_cleared(scheduled_at)
+        ),
+        scheduled_at=scheduled_at,
+        source_name=locked.file_name[:255],
+        launch_token=locked.launch_token,
+        created_by=actor,
+    )
+    count = _deliveries(dispatch, locked.get_valid())
+    locked.dispatch = dispatch
+    locked.state = RecipientList.State.LAUNCHED
+    locked.rows_sealed = locked.valid_sealed = locked.rejected_sealed = ""
+    locked.save()
+    audit_log(
+        action=(Action.DISPATCH_APPROVAL_REQUESTED if needs_approval else Action.DISPATCH_LAUNCHED),
+        actor=actor,
+        organization=dispatch.organization,
+        target=dispatch,
+        changes={"deliveries": count, "scheduled_at": str(scheduled_at or "")},
+        request=request,
+    )
+    _wake_on_commit(dispatch)
+    return dispatch, True
+
+
+# --- single citizen -----------------------------------------------------------------------
+
+
+@transaction.atomic
+def dispatch_create_single(
+    *,
+    organization: Organization,
+    service: IOService,
+    actor: User,
+    fiscal_code: str,
+    subject: str,
+    markdown: str,
+    launch_token: uuid.UUID,
+    feature_level: str = FeatureLevel.STANDARD,
+    due_date: datetime | None = None,
+    amount: int | None = None,
+    notice_number: str = "",
+    invalid_after_due_date: bool = False,
+    request: HttpRequest | None = None,
+) -> tuple[Dispatch, bool]:
+    """A dispatch to one citizen with the text as written (no placeholders are filled).
+
+    Idempotent on `launch_token` (the form's hidden token). Approval rules apply as for
+    lists. The caller has validated the content with IO's rules.
+    """
+    existing = Dispatch.objects.filter(launch_token=launch_token).first()
+    if existing is not None:
+        return existing, False
+    needs_approval = _needs_approval(organization, 1, feature_level)
+    dispatch = Dispatch.objects.create(
+        organization=organization,
+        service=service,
+        kind=Dispatch.Kind.SINGLE,
+        title=subject[:200],
+        subject=subject,
+        markdown=markdown,
+        placeholders=[],
+        feature_level=feature_level,
+        state=Dispatch.State.AWAITING_APPROVAL if needs_approval else Dispatch.State.RUNNING,
+        launch_token=launch_token,
+        created_by=actor,
+    )
+    _deliveries(
+        dispatch,
+        [
+            {
+                "line": 1,
+                "fiscal_code": normalize_fiscal_code(fiscal_code),
+                "variables": {},
+                "due_date": due_date.isoformat() if due_date else None,
+                "amount": amount,
+                "notice_number": notice_number,
+                "invalid_after_due_date": invalid_after_due_date,
+            }
+        ],
+    )
+    audit_log(
+        action=(Action.DISPATCH_APPROVAL_REQUESTED if needs_approval else Action.DISPATCH_LAUNCHED),
+        actor=actor,
+        organization=organization,
+        target=dispatch,
+        changes={"deliveries": 1, "kind": "single"},
+        request=request,
+    )
+    _wake_on_commit(dispatch)
+    return dispatch, True
+
+
+# --- test sends -----------------------------------------------------------------------------
+
+
+def recipients_for_test_send(service: IOService) -> list[str]:
+    """The service's authorized recipients, or IO's sandbox fiscal code when it has none."""
+    codes = [normalize_fiscal_code(str(c)) for c in (service.authorized_recipients or [])]
+    return list(dict.fromkeys(c for c in codes if c)) or [SANDBOX_FISCAL_CODE]
+
+
+@transaction.atomic
+def dispatch_send_test(
+    *,
+    recipient_list: RecipientList,
+    row: dict[str, Any],
+    actor: User,
+    request: HttpRequest | None = None,
+) -> Dispatch:
+    """Send the message rendered for `row` to the service's test recipients.
+
+    Goes through the normal pipeline as a dispatch of kind `test` (no approval needed): its
+    deliveries carry `row`'s values and payment data with the test recipients' fiscal codes.
+    """
+    template = recipient_list.template
+    dispatch = Dispatch.objects.create(
+        organization=recipient_list.organization,
+        service=recipient_list.service,
+        template=template,
+        kind=Dispatch.Kind.TEST,
+        title=(_("Prova: %(name)s") % {"name": template.name})[:200],
+        subject=template.subject,
+        markdown=template.markdown,
+        placeholders=template.placeholders,
+        feature_level=template.feature_level,
+        state=Dispatch.State.RUNNING,
+        source_name=recipient_list.file_name[:255],
+        created_by=actor,
+    )
+    rows = [
+        {**row, "fiscal_code": code, "line": row.get("line")}
+        for code in recipients_for_test_send(recipient_list.service)
+    ]
+    _deliveries(dispatch, rows)
+    audit_log(
+        action=Action.DISPATCH_TEST_SENT,
+        actor=actor,
+        organization=dispatch.organization,
+        target=dispatch,
+        changes={"recipients": len(rows), "row": row.get("line")},
+        request=request,
+    )
+    _wake_on_commit(dispatch)
+    return dispatch
+
+
+# --- four-eyes approval -------------------------------------------------------------------
+
+
+def _notify(dispatch: Dispatch, text: str) -> None:
+    Notification.objects.create(
+        user=dispatch.created_by,
+        organization=dispatch.organization,
+        dispatch=dispatch,
+        text=text[:500],
+    )
+
+
+@transaction.atomic
+def dispatch_approve(
+    *, dispatch: Dispatch, actor: User, request: HttpRequest | None = None
+) -> Dispatch:
+    """Approve a dispatch awaiting approval: it starts (or waits for its time).
+
+    Nobody approves their own dispatch (PermissionDenied; the database refuses it too). A
+    dispatch no longer awaiting approval raises ValidationError, so a second click is
+    harmless. Audited; the author is notified on the dashboard.
+    """
+    if dispatch.created_by_id == actor.pk:
+        raise PermissionDenied(_("Non puoi approvare un invio che hai creato tu."))
+    state = _state_when_cleared(dispatch.scheduled_at)
+    updated = Dispatch.objects.filter(
+        pk=dispatch.pk, state=Dispatch.State.AWAITING_APPROVAL
+    ).update(state=state, approved_by=actor, approved_at=timezone.now())
+    if not updated:
+        raise ValidationError(_("Questo invio non è più in attesa di approvazione."))
+    dispatch.refresh_from_db()
+    audit_log(
+        action=Action.DISPATCH_APPROVED,
+        actor=actor,
+        organization=dispatch.organization,
+        target=dispatch,
+        request=request,
+    )
+    _notify(
+        dispatch,
+        _("%(who)s ha approvato il tuo invio «%(title)s».")
+        % {"who": actor.get_full_name() or actor.username, "title": dispatch.title},
+    )
+    _wake_on_commit(dispatch)
+    return dispatch
+
+
+@transaction.atomic
+def dispatch_reject(
+    *, dispatch: Dispatch, actor: User, reason: str, request: HttpRequest | None = None
+) -> Dispatch:
+    """Reject a dispatch awaiting approval, with a reason for its author. Nothing is sent.
+
+    Same guards as `dispatch_approve`. Audited; the author is notified on the dashboard.
+    """
+    if dispatch.created_by_id == actor.pk:
+        raise PermissionDenied(_("Non puoi respingere un invio che hai creato tu."))
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError(_("Scrivi il motivo: l'autore lo leggerà."))
+    now = timezone.now()
+    updated = Dispatch.objects.filter(
+        pk=dispatch.pk, state=Dispatch.State.AWAITING_APPROVAL
+    ).update(state=Dispatch.State.REJECTED, rejection_reason=reason, finished_at=now)
+    if not updated:
+        raise ValidationError(_("Questo invio non è più in attesa di approvazione."))
+    Delivery.objects.filter(dispatch=dispatch, state=Delivery.State.PENDING).update(
+        state=Delivery.State.CANCELLED, finished_at=now
+    )
+    dispatch.refresh_from_db()
+    audit_log(
+        action=Action.DISPATCH_REJECTED,
+        actor=actor,
+        organization=dispatch.organization,
+        target=dispatch,
+        changes={"reason": reason},
+        request=request,
+    )
+    _notify(
+        dispatch,
+        _("%(who)s ha respinto il tuo invio «%(title)s»: %(reason)s")
+        % {
+            "who": actor.get_full_name() or actor.username,
+            "title": dispatch.title,
+            "reason": reason,
+        },
+    )
+    return dispatch
+
+
+def notifications_mark_read(*, user: User, organization: Organization, ids: Sequence[str]) -> int:
+    """Mark some of a user's notifications as read. Returns how many changed."""
+    return Notification.objects.filter(
+        user=user, organization=organization, public_id__in=ids, read_at__isnull=True
+    ).update(read_at=timezone.now())

@@ -1,0 +1,568 @@
+"""Compose: templates, recipient lists, preview, test send, launch, approval, single message.
+
+Thin views: decorators, access helper, form, service, redirect or render.
+"""
+
+import uuid
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from ioportal.accounts.access import require_role, role_required
+from ioportal.accounts.models import Membership, User
+from ioportal.ioservices.selectors import ioservices_usable_by
+from ioportal.messaging import selectors, services
+from ioportal.messaging.access import (
+    get_dispatch_for_user,
+    get_recipient_list_for_user,
+    get_template_for_user,
+)
+from ioportal.messaging.forms import (
+    ApprovalPolicyForm,
+    MappingForm,
+    PlaceholderFormSet,
+    RejectForm,
+    ScheduleForm,
+    SingleMessageForm,
+    TemplateForm,
+    UploadForm,
+    placeholders_from,
+)
+from ioportal.messaging.models import Dispatch, FeatureLevel
+from ioportal.messaging.preview import content_warnings, render_preview
+from ioportal.messaging.rendering import render as fill
+from ioportal.recipients import services as recipient_services
+from ioportal.recipients.models import RecipientList
+from ioportal.recipients.parsing import ImportFileError
+from ioportal.recipients.validation import format_cents, mapping_errors
+
+OPERATOR = Membership.Role.OPERATOR
+SUPERVISOR = Membership.Role.SUPERVISOR
+ADMIN = Membership.Role.ADMIN
+REJECTED_SHOWN = 200
+
+
+def _user(request: HttpRequest) -> User:
+    return request.user  # type: ignore[return-value]
+
+
+# --- templates ----------------------------------------------------------------------------
+
+
+@role_required(OPERATOR)
+def template_list(request: HttpRequest) -> HttpResponse:
+    membership = require_role(request, OPERATOR)
+    templates = selectors.templates_for_organization(organization=membership.organization)
+    return render(request, "messaging/template_list.html", {"templates": templates})
+
+
+def _template_form_page(
+    request: HttpRequest, membership: Membership, template: Any = None
+) -> HttpResponse:
+    usable = ioservices_usable_by(membership=membership)
+    data = request.POST if request.method == "POST" else None
+    form = TemplateForm(data, instance=template, services=usable)
+    formset = PlaceholderFormSet(
+        data, prefix="ph", initial=(template.placeholders if template else None)
+    )
+    if request.method == "POST" and form.is_valid() and formset.is_valid():
+        fields = {name: form.cleaned_data[name] for name in form.Meta.fields}
+        placeholders, added = placeholders_from(formset, fields["subject"], fields["markdown"])
+        fields["placeholders"] = placeholders
+        if template is None:
+            template = services.template_create(
+                organization=membership.organization,
+                actor=_user(request),
+                request=request,
+                **fields,
+            )
+            messages.success(request, _("Modello creato."))
+        else:
+            old_version = template.version
+            template = services.template_update(
+                template=template, actor=_user(request), request=request, **fields
+            )
+            if template.version != old_version:
+                messages.success(
+                    request,
+                    _(
+                        "Il modello era già stato usato: è stata creata la versione %(v)s. Gli "
+                        "invii passati conservano la versione con cui sono partiti."
+                    )
+                    % {"v": template.version},
+                )
+            else:
+                messages.success(request, _("Modello salvato."))
+        if added:
+            messages.info(
+                request,
+                _("Aggiunti come testo obbligatorio i segnaposto usati nel testo: %(names)s.")
+                % {"names": ", ".join(added)},
+            )
+        return redirect("messaging:template_edit", public_id=template.public_id)
+    preview = warnings = None
+    if template is not None:
+        preview = render_preview(subject=template.subject, markdown=template.markdown)
+        warnings = content_warnings(
+            subject=template.subject, markdown=template.markdown, recipients=2
+        )
+    return render(
+        request,
+        "messaging/template_form.html",
+        {
+            "form": form,
+            "formset": formset,
+            "template": template,
+            "preview": preview,
+            "warnings": warnings,
+            "versions": selectors.template_versions(template=template) if template else [],
+        },
+    )
+
+
+@role_required(OPERATOR)
+def template_create(request: HttpRequest) -> HttpResponse:
+    membership = require_role(request, OPERATOR)
+    return _template_form_page(request, membership)
+
+
+@role_required(OPERATOR)
+def template_edit(request: HttpRequest, public_id: str) -> HttpResponse:
+    template = get_template_for_user(request, public_id)
+    membership = require_role(request, OPERATOR)
+    if not template.is_current:
+        current = selectors.template_versions(template=template).filter(is_current=True).first()
+        if current is not None and request.method == "POST":
+            messages.warning(request, _("Stavi modificando una versione superata."))
+            return redirect("messaging:template_edit", public_id=current.public_id)
+    return _template_form_page(request, membership, template)
+
+
+# --- recipient lists ------------------------------------------------------------------------
+
+
+@role_required(OPERATOR)
+def compose(request: HttpRequest) -> HttpResponse:
+    """Step 1: template, service and the recipients' file."""
+    membership = require_role(request, OPERATOR)
+    templates = selectors.templates_for_organization(organization=membership.organization)
+    usable = ioservices_usable_by(membership=membership)
+    initial: dict[str, Any] = {}
+    if request.GET.get("modello"):
+        chosen = (
+            templates.filter(public_id=request.GET["modello"]).first()
+            if _is_uuid(request.GET["modello"])
+            else None
+        )
+        if chosen is not None:
+            initial = {"template": chosen, "service": chosen.default_service}
+    form = UploadForm(
+        request.POST or None,
+        request.FILES or None,
+        templates=templates,
+        services=usable,
+        initial=initial,
+    )
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            recipient_list = recipient_services.recipient_list_upload(
+                organization=membership.organization,
+                actor=_user(request),
+                template=form.cleaned_data["template"],
+                service=form.cleaned_data["service"],
+                file_name=upload.name,
+                data=upload.read(),
+                request=request,
+            )
+        except ImportFileError as exc:
+            form.add_error("file", str(exc))
+        else:
+            return redirect("messaging:list_mapping", public_id=recipient_list.public_id)
+    return render(
+        request,
+        "messaging/compose.html",
+        {"form": form, "has_templates": templates.exists(), "has_services": usable.exists()},
+    )
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _not_launched(recipient_list: RecipientList) -> HttpResponse | None:
+    if recipient_list.dispatch_id is not None:
+        return redirect("messaging:dispatch_summary", public_id=recipient_list.dispatch.public_id)  # type: ignore[union-attr]
+    return None
+
+
+@role_required(OPERATOR)
+def list_mapping(request: HttpRequest, public_id: str) -> HttpResponse:
+    """Step 2: which column holds the fiscal code, each placeholder and the special fields."""
+    recipient_list = get_recipient_list_for_user(request, public_id)
+    if (done := _not_launched(recipient_list)) is not None:
+        return done
+    form = MappingForm(
+        request.POST if request.method == "POST" else None,
+        headers=recipient_list.headers,
+        template=recipient_list.template,
+        saved=recipient_list.column_mapping,
+    )
+    if request.method == "POST" and form.is_valid():
+        mapping = form.mapping()
+        spec = recipient_services.message_spec(
+            template=recipient_list.template, service=recipient_list.service
+        )
+        problems = mapping_errors(headers=recipient_list.headers, mapping=mapping, spec=spec)
+        for target, problem in problems.items():
+            form.add_error(f"map_{target}", problem)
+        if not problems:
+            recipient_services.recipient_list_validate(
+                recipient_list=recipient_list, mapping=mapping
+            )
+            return redirect("messaging:list_result", public_id=recipient_list.public_id)
+    rows, _lines = recipient_list.get_rows()
+    return render(
+        request,
+        "messaging/list_mapping.html",
+        {"form": form, "list": recipient_list, "sample": rows[:3]},
+    )
+
+
+def _checked(recipient_list: RecipientList) -> HttpResponse | None:
+    if (done := _not_launched(recipient_list)) is not None:
+        return done
+    if recipient_list.state != RecipientList.State.VALIDATED:
+        return redirect("messaging:list_mapping", public_id=recipient_list.public_id)
+    return None
+
+
+@role_required(OPERATOR)
+def list_result(request: HttpRequest, public_id: str) -> HttpResponse:
+    """Step 3: counts, each rejected row with its line and reason, file warnings."""
+    recipient_list = get_recipient_list_for_user(request, public_id)
+    if (redirect_to := _checked(recipient_list)) is not None:
+        return redirect_to
+    rejected = recipient_list.get_rejected()
+    template = recipient_list.template
+    return render(
+        request,
+        "messaging/list_result.html",
+        {
+            "list": recipient_list,
+            "rejected": rejected[:REJECTED_SHOWN],
+            "rejected_more": max(0, len(rejected) - REJECTED_SHOWN),
+            "total_amount": format_cents(recipient_list.total_amount),
+            "warnings": content_warnings(
+                subject=template.subject,
+                markdown=template.markdown,
+                recipients=recipient_list.valid_count,
+            ),
+        },
+    )
+
+
+@role_required(OPERATOR)
+def list_rejected_csv(request: HttpRequest, public_id: str) -> HttpResponse:
+    recipient_list = get_recipient_list_for_user(request, public_id)
+    if (redirect_to := _checked(recipient_list)) is not None:
+        return redirect_to
+    body = recipient_services.rejected_rows_csv(
+        recipient_list=recipient_list, actor=_user(request), request=request
+    )
+    response = HttpResponse(body, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="righe-scartate.csv"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _row_message(recipient_list: RecipientList, row: dict[str, Any]) -> tuple[str, str]:
+    template = recipient_list.template
+    known = [str(p["name"]) for p in template.placeholders or []]
+    variables = row.get("variables") or {}
+    return fill(template.subject, variables, known), fill(template.markdown, variables, known)
+
+
+@role_required(OPERATOR)
+def list_preview(request: HttpRequest, public_id: str) -> HttpResponse:
+    """Step 4: each citizen's message as the IO app shows it, one row at a time; test send."""
+    recipient_list = get_recipient_list_for_user(request, public_id)
+    if (redirect_to := _checked(recipient_list)) is not None:
+        return redirect_to
+    valid = recipient_list.get_valid()
+    page = Paginator(valid, 1).get_page(request.GET.get("riga"))
+    row = page.object_list[0] if valid else None
+    preview = None
+    if row is not None:
+        subject, markdown = _row_message(recipient_list, row)
+        preview = render_preview(subject=subject, markdown=markdown)
+    return render(
+        request,
+        "messaging/list_preview.html",
+        {
+            "list": recipient_list,
+            "page": page,
+            "row": row,
+            "row_amount": format_cents(row["amount"]) if row and row.get("amount") else "",
+            "preview": preview,
+            "test_recipients": services.recipients_for_test_send(recipient_list.service),
+            "test_sends": selectors.recent_test_sends(
+                template=recipient_list.template,
+                user=_user(request),
+                since=recipient_list.created_at,
+            ),
+        },
+    )
+
+
+@require_POST
+@role_required(OPERATOR)
+def list_test_send(request: HttpRequest, public_id: str) -> HttpResponse:
+    recipient_list = get_recipient_list_for_user(request, public_id)
+    if (redirect_to := _checked(recipient_list)) is not None:
+        return redirect_to
+    valid = recipient_list.get_valid()
+    try:
+        index = int(request.POST.get("riga", "1"))
+    except ValueError:
+        index = 1
+    index = min(max(index, 1), len(valid))
+    services.dispatch_send_test(
+        recipient_list=recipient_list, row=valid[index - 1], actor=_user(request), request=request
+    )
+    messages.success(
+        request,
+        _("Messaggio di prova inviato ai destinatari di test: l'esito compare qui sotto."),
+    )
+    url = reverse("messaging:list_preview", args=[recipient_list.public_id])
+    return redirect(f"{url}?riga={index}#prove")
+
+
+@role_required(OPERATOR)
+def list_confirm(request: HttpRequest, public_id: str) -> HttpResponse:
+    """Step 5: the summary, the schedule, and the launch (idempotent on the list's token)."""
+    recipient_list = get_recipient_list_for_user(request, public_id)
+    if request.method == "POST" and recipient_list.dispatch_id is not None:
+        messages.info(request, _("Questo invio era già stato avviato."))
+    if (redirect_to := _checked(recipient_list)) is not None:
+        return redirect_to
+    membership = require_role(request, OPERATOR)
+    form = ScheduleForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        if str(recipient_list.launch_token) != request.POST.get("launch_token"):
+            messages.error(request, _("Il modulo non corrisponde a questo elenco: riprova."))
+            return redirect("messaging:list_confirm", public_id=recipient_list.public_id)
+        try:
+            dispatch, created = services.dispatch_launch_list(
+                recipient_list=recipient_list,
+                actor=_user(request),
+                scheduled_at=form.cleaned_data["scheduled_at"],
+                request=request,
+            )
+        except ValidationError as exc:
+            for message in exc.messages:
+                messages.error(request, message)
+            return redirect("messaging:list_result", public_id=recipient_list.public_id)
+        if not created:
+            messages.info(request, _("Questo invio era già stato avviato."))
+        elif dispatch.state == Dispatch.State.AWAITING_APPROVAL:
+            messages.success(request, _("Invio creato: attende l'approvazione di un supervisore."))
+        else:
+            messages.success(request, _("Invio avviato."))
+        return redirect("messaging:dispatch_summary", public_id=dispatch.public_id)
+    valid = recipient_list.get_valid()
+    sample = None
+    if valid:
+        subject, markdown = _row_message(recipient_list, valid[0])
+        sample = render_preview(subject=subject, markdown=markdown)
+    policy = selectors.approval_policy(organization=membership.organization)
+    return render(
+        request,
+        "messaging/list_confirm.html",
+        {
+            "list": recipient_list,
+            "form": form,
+            "sample": sample,
+            "total_amount": format_cents(recipient_list.total_amount),
+            "needs_approval": policy.requires_approval(
+                recipients=recipient_list.valid_count,
+                feature_level=recipient_list.template.feature_level,
+            ),
+            "is_premium": recipient_list.template.feature_level == FeatureLevel.ADVANCED,
+        },
+    )
+
+
+# --- dispatches -----------------------------------------------------------------------------
+
+
+@role_required(OPERATOR)
+def dispatch_summary(request: HttpRequest, public_id: str) -> HttpResponse:
+    dispatch = get_dispatch_for_user(request, public_id)
+    membership = require_role(request, OPERATOR)
+    try:
+        pipeline_url = reverse("sending:dispatch_detail", args=[dispatch.public_id])
+    except NoReverseMatch:
+        pipeline_url = ""
+    first = dispatch.deliveries.order_by("id").first()
+    sample = None
+    if first is not None:
+        known = [str(p["name"]) for p in dispatch.placeholders or []]
+        sample = render_preview(
+            subject=fill(dispatch.subject, first.variables or {}, known),
+            markdown=fill(dispatch.markdown, first.variables or {}, known),
+        )
+    can_decide = (
+        dispatch.state == Dispatch.State.AWAITING_APPROVAL
+        and membership.has_role(SUPERVISOR)
+        and dispatch.created_by_id != request.user.pk
+    )
+    return render(
+        request,
+        "messaging/dispatch_summary.html",
+        {
+            "dispatch": dispatch,
+            "counts": selectors.delivery_counts(dispatch=dispatch),
+            "sample": sample,
+            "pipeline_url": pipeline_url,
+            "can_decide": can_decide,
+            "own": dispatch.created_by_id == request.user.pk,
+            "reject_form": RejectForm(),
+        },
+    )
+
+
+@require_POST
+@role_required(SUPERVISOR)
+def dispatch_approve(request: HttpRequest, public_id: str) -> HttpResponse:
+    dispatch = get_dispatch_for_user(request, public_id, SUPERVISOR)
+    try:
+        services.dispatch_approve(dispatch=dispatch, actor=_user(request), request=request)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, _("Invio approvato: parte ora o all'orario programmato."))
+    return redirect("messaging:dispatch_summary", public_id=dispatch.public_id)
+
+
+@require_POST
+@role_required(SUPERVISOR)
+def dispatch_reject(request: HttpRequest, public_id: str) -> HttpResponse:
+    dispatch = get_dispatch_for_user(request, public_id, SUPERVISOR)
+    form = RejectForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Scrivi il motivo del rifiuto: l'autore lo leggerà."))
+        return redirect("messaging:dispatch_summary", public_id=dispatch.public_id)
+    try:
+        services.dispatch_reject(
+            dispatch=dispatch,
+            actor=_user(request),
+            reason=form.cleaned_data["reason"],
+            request=request,
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, _("Invio respinto: l'autore riceverà il motivo."))
+    return redirect("messaging:dispatch_summary", public_id=dispatch.public_id)
+
+
+@role_required(SUPERVISOR)
+def approvals(request: HttpRequest) -> HttpResponse:
+    membership = require_role(request, SUPERVISOR)
+    return render(
+        request,
+        "messaging/approvals.html",
+        {
+            "dispatches": selectors.dispatches_awaiting_approval(
+                organization=membership.organization
+            )
+        },
+    )
+
+
+# --- single message -------------------------------------------------------------------------
+
+
+@role_required(OPERATOR)
+def single_message(request: HttpRequest) -> HttpResponse:
+    membership = require_role(request, OPERATOR)
+    form = SingleMessageForm(
+        request.POST or None, services=ioservices_usable_by(membership=membership)
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        dispatch, created = services.dispatch_create_single(
+            organization=membership.organization,
+            service=data["service"],
+            actor=_user(request),
+            fiscal_code=data["fiscal_code"],
+            subject=data["subject"],
+            markdown=data["markdown"],
+            feature_level=data["feature_level"],
+            launch_token=data["launch_token"],
+            due_date=data["due"],
+            amount=data["amount_cents"],
+            notice_number=data.get("notice_number") or "",
+            invalid_after_due_date=bool(data.get("invalid_after_due_date")),
+            request=request,
+        )
+        if not created:
+            messages.info(request, _("Questo messaggio era già stato inviato."))
+        elif dispatch.state == Dispatch.State.AWAITING_APPROVAL:
+            messages.success(request, _("Messaggio creato: attende l'approvazione."))
+        else:
+            messages.success(request, _("Messaggio in invio."))
+        return redirect("messaging:dispatch_summary", public_id=dispatch.public_id)
+    preview = None
+    if form.is_bound and form.data.get("subject") is not None:
+        preview = render_preview(
+            subject=form.data.get("subject", ""), markdown=form.data.get("markdown", "")
+        )
+    return render(request, "messaging/single.html", {"form": form, "preview": preview})
+
+
+# --- settings and notifications ---------------------------------------------------------
+
+
+@role_required(ADMIN)
+def approval_settings(request: HttpRequest) -> HttpResponse:
+    membership = require_role(request, ADMIN)
+    policy = selectors.approval_policy(organization=membership.organization)
+    form = ApprovalPolicyForm(
+        request.POST or None,
+        initial={"threshold": policy.threshold, "always_for_premium": policy.always_for_premium},
+    )
+    if request.method == "POST" and form.is_valid():
+        services.approval_policy_update(
+            organization=membership.organization,
+            actor=_user(request),
+            threshold=form.cleaned_data["threshold"],
+            always_for_premium=form.cleaned_data["always_for_premium"],
+            request=request,
+        )
+        messages.success(request, _("Regola di approvazione salvata."))
+        return redirect("messaging:approval_settings")
+    return render(request, "messaging/approval_settings.html", {"form": form})
+
+
+@require_POST
+@role_required(OPERATOR)
+def notifications_read(request: HttpRequest) -> HttpResponse:
+    membership = require_role(request, OPERATOR)
+    ids = [i for i in request.POST.getlist("notification") if _is_uuid(i)]
+    services.notifications_mark_read(
+        user=_user(request), organization=membership.organization, ids=ids
+    )
+    return redirect("core:dashboard")

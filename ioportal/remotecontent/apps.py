@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class RemotecontentConfig(AppConfig):
+    name = "ioportal.remotecontent"
+    verbose_name = "Remote content (Premium attachments)"

@@ -1,0 +1,152 @@
+"""Claiming deliveries: a claim is committed before any IO call and fences every later write.
+
+PostgreSQL: `SELECT ... FOR UPDATE SKIP LOCKED` on the candidate rows, then an UPDATE, in one
+short transaction, so concurrent workers never wait for or share a row. SQLite (one host, no
+row locks): compare-and-set per candidate (`UPDATE ... WHERE id=? AND <still claimable>`,
+keep the rows where one row changed) inside an IMMEDIATE transaction.
+
+Times come from the worker's clock (synchronise the machines' clocks).
+"""
+
+import uuid
+from datetime import timedelta
+
+from django.db import connection, transaction
+from django.db.models import Q, QuerySet
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from ioportal.messaging.models import Delivery, Dispatch
+from ioportal.sending.conf import sending_settings
+
+S = Delivery.State
+
+
+def _due_work(now) -> Q:
+    free = Q(lease_until__isnull=True) | Q(lease_until__lt=now)
+    due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+    return (Q(state__in=(S.PENDING, S.RETRY_WAIT)) & due) | (Q(state=S.READY) & free)
+
+
+def work_queryset(*, organization_id: int, now=None) -> QuerySet[Delivery]:
+    """Deliveries of the organization's running dispatches that a worker may claim now."""
+    now = now or timezone.now()
+    return Delivery.objects.filter(
+        _due_work(now),
+        dispatch__organization_id=organization_id,
+        dispatch__state=Dispatch.State.RUNNING,
+        io_message_id__isnull=True,
+    )
+
+
+def poll_queryset(*, organization_id: int, now=None) -> QuerySet[Delivery]:
+    """Submitted (or Premium processed) deliveries whose status refresh is due."""
+    now = now or timezone.now()
+    return Delivery.objects.filter(
+        Q(lease_until__isnull=True) | Q(lease_until__lt=now),
+        dispatch__organization_id=organization_id,
+        state__in=(S.SUBMITTED, S.PROCESSED),
+        next_poll_at__lte=now,
+    )
+
+
+def _claim(
+    candidates: QuerySet[Delivery], claimable: Q, *, limit: int, worker: str, to_checking: bool
+) -> tuple[uuid.UUID, list[int]]:
+    token = uuid.uuid4()
+    now = timezone.now()
+    lease = now + timedelta(seconds=sending_settings().lease_seconds)
+    common = {
+        "claim_token": token,
+        "claimed_by": worker[:100],
+        "claimed_at": now,
+        "lease_until": lease,
+    }
+    claimed: list[int] = []
+    with transaction.atomic():
+        if connection.features.has_select_for_update_skip_locked:
+            rows = list(
+                candidates.select_for_update(skip_locked=True, of=("self",))
+                .order_by("id")
+                .values_list("id", "state")[:limit]
+            )
+            claimed = [pk for pk, _state in rows]
+            _apply(rows, common, now, to_checking)
+        else:
+            rows = list(candidates.order_by("id").values_list("id", "state")[:limit])
+            for pk, state in rows:
+                # Compare-and-set: only if the row is still claimable as it was read.
+                if Delivery.objects.filter(claimable, pk=pk, state=state).update(
+                    **_fields(state, common, now, to_checking)
+                ):
+                    claimed.append(pk)
+    return token, claimed
+
+
+def _fields(state: str, common: dict, now, to_checking: bool) -> dict:
+    fields = dict(common)
+    if to_checking and state in (S.PENDING, S.RETRY_WAIT):
+        fields["state"] = S.CHECKING
+        fields["first_attempt_at"] = Coalesce("first_attempt_at", now)
+    return fields
+
+
+def _apply(rows: list[tuple[int, str]], common: dict, now, to_checking: bool) -> None:
+    by_state: dict[str, list[int]] = {}
+    for pk, state in rows:
+        by_state.setdefault(state, []).append(pk)
+    for state, pks in by_state.items():
+        Delivery.objects.filter(pk__in=pks).update(**_fields(state, common, now, to_checking))
+
+
+def claim_work(*, organization_id: int, worker: str, limit: int) -> tuple[uuid.UUID, list[int]]:
+    """Claim up to `limit` deliveries of the organization's running dispatches.
+
+    Pending and retry-wait ones become CHECKING; READY ones (profile already checked) keep
+    their state. All get one new claim token and a lease. Committed on return. Returns
+    (token, ids claimed). Idempotent in effect: a row is claimed by one worker at a time.
+    """
+    now = timezone.now()
+    return _claim(
+        work_queryset(organization_id=organization_id, now=now),
+        _due_work(now) & Q(io_message_id__isnull=True),
+        limit=limit,
+        worker=worker,
+        to_checking=True,
+    )
+
+
+def claim_polls(*, organization_id: int, worker: str, limit: int) -> tuple[uuid.UUID, list[int]]:
+    """Claim up to `limit` deliveries whose status refresh is due (state unchanged)."""
+    now = timezone.now()
+    return _claim(
+        poll_queryset(organization_id=organization_id, now=now),
+        (Q(lease_until__isnull=True) | Q(lease_until__lt=now)) & Q(next_poll_at__lte=now),
+        limit=limit,
+        worker=worker,
+        to_checking=False,
+    )
+
+
+def claim_submission(*, delivery_id: int, token: uuid.UUID) -> uuid.UUID | None:
+    """READY → SUBMITTING, committed before the call, with a fresh token.
+
+    Only if the caller still holds `token`, the delivery has no IO id and its dispatch is
+    still running: a pause or cancel stops every submission not yet claimed. Returns the new
+    token, or None when the delivery may not be submitted (nothing changed).
+    """
+    new_token = uuid.uuid4()
+    now = timezone.now()
+    updated = Delivery.objects.filter(
+        pk=delivery_id,
+        state=S.READY,
+        claim_token=token,
+        io_message_id__isnull=True,
+        dispatch__state=Dispatch.State.RUNNING,
+    ).update(
+        state=S.SUBMITTING,
+        claim_token=new_token,
+        claimed_at=now,
+        lease_until=now + timedelta(seconds=sending_settings().lease_seconds),
+    )
+    return new_token if updated else None

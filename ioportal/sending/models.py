@@ -1,0 +1,127 @@
+"""State of the sending pipeline that is not per delivery: IO calls, accounts, worker slots.
+
+The per-delivery state machine lives on `messaging.Delivery`; this app owns the rows every
+worker of an IO account shares (rate limiter, circuit breaker, worker slots) and the log of
+IO calls.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class ApiCall(models.Model):
+    """One HTTP call to IO. Never holds a key, a fiscal code or message text."""
+
+    organization = models.ForeignKey(
+        "accounts.Organization", on_delete=models.CASCADE, related_name="+"
+    )
+    service = models.ForeignKey(
+        "ioservices.IOService", on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    delivery = models.ForeignKey(
+        "messaging.Delivery", on_delete=models.SET_NULL, null=True, related_name="api_calls"
+    )
+    operation = models.CharField(max_length=40)
+    status_code = models.PositiveSmallIntegerField(null=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+    # "ok" or the client's error class name (RateLimitedError, AmbiguousError, ...).
+    outcome = models.CharField(max_length=40)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("chiamata a IO")
+        verbose_name_plural = _("chiamate a IO")
+        indexes = [
+            # Calls of one account over time (utilisation, 429 counts in benchmarks and pages).
+            models.Index(fields=["organization", "created_at"], name="apicall_org_created_idx"),
+            # The calls of one delivery, on its detail.
+            models.Index(fields=["delivery"], name="apicall_delivery_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.operation} {self.status_code or '-'} {self.outcome}"
+
+
+class AccountState(models.Model):
+    """One row per IO account (organization): the shared DB token bucket and circuit breaker.
+
+    Times are Unix seconds (float) read from the workers' clocks, which must be synchronised
+    (NTP); the Redis limiter uses Redis's clock instead.
+    """
+
+    organization = models.OneToOneField(
+        "accounts.Organization",
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="sending_state",
+    )
+    tokens = models.FloatField(default=0)
+    refilled_at = models.FloatField(default=0)
+    # After a 429 every worker of the account waits until this moment.
+    paused_until = models.FloatField(default=0)
+    # AIMD: halved on a 429, grows back linearly to 1.
+    rate_factor = models.FloatField(default=1)
+    factor_at = models.FloatField(default=0)
+    # Circuit breaker: consecutive failures; open until `breaker_open_until`.
+    breaker_failures = models.PositiveIntegerField(default=0)
+    breaker_open_until = models.FloatField(default=0)
+    last_429_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("stato dell'account IO")
+        verbose_name_plural = _("stati degli account IO")
+
+    def __str__(self) -> str:
+        return f"account {self.organization_id}"
+
+
+class WorkerSlot(models.Model):
+    """At most SENDING_WORKERS_PER_ACCOUNT account workers run at once: each holds a slot.
+
+    A slot is taken by compare-and-set on an expired lease, so a crashed worker's slot frees
+    itself when its lease passes.
+    """
+
+    organization = models.ForeignKey(
+        "accounts.Organization", on_delete=models.CASCADE, related_name="+"
+    )
+    number = models.PositiveSmallIntegerField()
+    holder = models.UUIDField(null=True, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "number"], name="workerslot_org_number_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"slot {self.number} of {self.organization_id}"
+
+
+class UncertainResolution(models.Model):
+    """A person's decision about an uncertain delivery (also in the audit trail)."""
+
+    class Decision(models.TextChoices):
+        MARK_SENT = "mark_sent", _("Segnato come inviato")
+        RESEND = "resend", _("Inviato di nuovo")
+
+    delivery = models.ForeignKey(
+        "messaging.Delivery", on_delete=models.CASCADE, related_name="uncertain_resolutions"
+    )
+    decision = models.CharField(max_length=16, choices=Decision.choices)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            # The resolutions of one delivery, on its dispatch page.
+            models.Index(fields=["delivery", "decided_at"], name="uncertainres_delivery_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.delivery_id} {self.decision}"

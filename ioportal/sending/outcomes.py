@@ -1,0 +1,97 @@
+"""Codes stored in Delivery.skip_reason / last_error_code, and what they mean in Italian."""
+
+from django.utils.translation import gettext_lazy as _
+
+from ioportal.messaging.models import Delivery
+
+# Not reachable: never counted as technical failures.
+NOT_ON_IO = "not_on_io"
+BLOCKED = "blocked"
+NOT_AUTHORIZED = "not_authorized"  # service in test mode, recipient not authorised
+MARKED_SENT = "marked_sent"  # an uncertain delivery a supervisor declared as sent
+
+# Failures and uncertain outcomes.
+RETRIES_EXHAUSTED = "retries_exhausted"
+TOO_OLD = "too_old"
+AMOUNT_OVER_MAX = "amount_over_max"
+CONTENT_REFUSED = "content_refused"
+INVALID_CONTENT = "invalid_content"
+FORBIDDEN = "forbidden"
+REFUSED = "refused"
+CF_UNREADABLE = "cf_unreadable"
+IO_FAILED = "io_failed"
+AMBIGUOUS = "ambiguous"
+SERVER_ERROR = "server_error"
+LEASE_EXPIRED = "lease_expired"
+TRANSIENT = "transient"
+RATE_LIMITED = "rate_limited"
+KEY_REJECTED = "key_rejected"
+KEY_UNAVAILABLE = "key_unavailable"
+
+# Failures that "retry only the failed ones" may retry: nothing reached IO for them, or IO
+# was unavailable; content or permission problems would fail again.
+TECHNICAL_FAILURES = (RETRIES_EXHAUSTED, TOO_OLD)
+
+TEXTS = {
+    NOT_ON_IO: _("Il cittadino non usa l'app IO (o ha disattivato la ricezione dei messaggi)."),
+    BLOCKED: _("Il cittadino ha bloccato i messaggi di questo servizio."),
+    NOT_AUTHORIZED: _(
+        "Il servizio è in modalità di test e il cittadino non è tra i destinatari autorizzati."
+    ),
+    MARKED_SENT: _("Esito incerto: un supervisore lo ha segnato come inviato."),
+    RETRIES_EXHAUSTED: _("IO non era raggiungibile: tentativi esauriti. Puoi riprovare."),
+    TOO_OLD: _("IO non era raggiungibile per troppo tempo: invio interrotto. Puoi riprovare."),
+    AMOUNT_OVER_MAX: _("L'importo supera il massimo consentito per questo servizio."),
+    CONTENT_REFUSED: _("IO ha rifiutato il messaggio perché non valido."),
+    INVALID_CONTENT: _("Il messaggio non rispetta i limiti di IO (oggetto, testo o importo)."),
+    FORBIDDEN: _("IO non consente a questo servizio di inviare questo messaggio."),
+    REFUSED: _("IO ha rifiutato la richiesta."),
+    CF_UNREADABLE: _("Il codice fiscale non è leggibile (chiave di cifratura errata)."),
+    IO_FAILED: _("IO non è riuscito a consegnare il messaggio."),
+    AMBIGUOUS: _(
+        "Nessuna risposta da IO dopo l'invio: il messaggio potrebbe essere arrivato. "
+        "Serve una verifica prima di inviarlo di nuovo."
+    ),
+    SERVER_ERROR: _(
+        "IO ha risposto con un errore interno dopo l'invio: il messaggio potrebbe essere "
+        "arrivato. Serve una verifica prima di inviarlo di nuovo."
+    ),
+    LEASE_EXPIRED: _(
+        "Il worker si è interrotto durante l'invio: il messaggio potrebbe essere arrivato. "
+        "Serve una verifica prima di inviarlo di nuovo."
+    ),
+    TRANSIENT: _("IO non era raggiungibile: nuovo tentativo programmato."),
+    RATE_LIMITED: _("IO ha chiesto di rallentare: nuovo tentativo programmato."),
+    KEY_REJECTED: _("IO ha rifiutato la chiave del servizio: invio sospeso."),
+    KEY_UNAVAILABLE: _("La chiave del servizio non è impostata o non è leggibile: invio sospeso."),
+}
+
+STATE_TEXTS: dict[str, object] = {
+    Delivery.State.PENDING: _("In attesa della verifica del destinatario."),
+    Delivery.State.CHECKING: _("Verifica del destinatario in corso."),
+    Delivery.State.READY: _("Destinatario verificato, in attesa dell'invio."),
+    Delivery.State.SUBMITTING: _("Invio in corso."),
+    Delivery.State.SUBMITTED: _("Accettato da IO, in attesa della consegna."),
+    Delivery.State.PROCESSED: _("Consegnato nell'app IO del cittadino."),
+    Delivery.State.REJECTED: _(
+        "Rifiutato da IO: il cittadino non usa IO o ha bloccato il servizio."
+    ),
+    Delivery.State.CANCELLED: _("Annullato."),
+}
+
+
+def describe_delivery(delivery: Delivery) -> str:
+    """The outcome of a delivery in a sentence an office operator understands."""
+    code = delivery.skip_reason or delivery.last_error_code
+    if delivery.state in (
+        Delivery.State.SKIPPED,
+        Delivery.State.FAILED,
+        Delivery.State.UNCERTAIN,
+        Delivery.State.RETRY_WAIT,
+    ) or (delivery.state == Delivery.State.CANCELLED and code == MARKED_SENT):
+        text = TEXTS.get(code)
+        if text is not None:
+            return str(text)
+        if delivery.last_error_detail:
+            return delivery.last_error_detail
+    return str(STATE_TEXTS.get(delivery.state, delivery.get_state_display()))

@@ -1,0 +1,253 @@
+"""What people (and the pipeline itself) do to dispatches and deliveries once they run.
+
+Every action is a compare-and-set on the current state, audited in the same transaction,
+and wakes the account's workers after commit when there is work to do.
+"""
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Count, Q
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from ioportal.accounts.models import User
+from ioportal.core.services import Action, audit_log
+from ioportal.ioservices.services import SYSTEM_ACTOR
+from ioportal.messaging.models import Delivery, Dispatch
+from ioportal.sending import outcomes
+from ioportal.sending.conf import sending_settings
+from ioportal.sending.models import UncertainResolution
+from ioportal.sending.triggers import wake_up
+
+logger = logging.getLogger(__name__)
+S = Delivery.State
+D = Dispatch.State
+# Deliveries nothing has been sent for yet: a cancel turns them into CANCELLED.
+NOT_STARTED = (S.PENDING, S.CHECKING, S.READY, S.RETRY_WAIT)
+OPEN = (*NOT_STARTED, S.SUBMITTING)
+
+
+def _wake_after_commit(organization_id: int) -> None:
+    transaction.on_commit(lambda: wake_up(organization_id=organization_id))
+
+
+def _set_state(dispatch: Dispatch, from_states: Iterable[str], **fields: Any) -> bool:
+    changed = Dispatch.objects.filter(pk=dispatch.pk, state__in=tuple(from_states)).update(**fields)
+    if changed:
+        dispatch.refresh_from_db()
+    return bool(changed)
+
+
+@transaction.atomic
+def dispatch_pause(*, dispatch: Dispatch, actor: User, request: HttpRequest | None = None) -> bool:
+    """RUNNING or SCHEDULED → PAUSED. No submission is claimed after the commit (in-flight
+    calls finish). Returns False (nothing changed) from any other state. Audited."""
+    if not _set_state(dispatch, (D.RUNNING, D.SCHEDULED), state=D.PAUSED, pause_reason=""):
+        return False
+    audit_log(
+        action=Action.DISPATCH_PAUSED,
+        actor=actor,
+        organization=dispatch.organization,
+        target=dispatch,
+        request=request,
+    )
+    return True
+
+
+@transaction.atomic
+def dispatch_resume(*, dispatch: Dispatch, actor: User, request: HttpRequest | None = None) -> bool:
+    """PAUSED → RUNNING (or SCHEDULED when its time is still to come); wakes the workers.
+    Returns False from any other state. Audited."""
+    target = (
+        D.SCHEDULED
+        if dispatch.scheduled_at and dispatch.scheduled_at > timezone.now()
+        else D.RUNNING
+    )
+    fields: dict[str, Any] = {"state": target, "pause_reason": ""}
+    if target == D.RUNNING and dispatch.started_at is None:
+        fields["started_at"] = timezone.now()
+    if not _set_state(dispatch, (D.PAUSED,), **fields):
+        return False
+    audit_log(
+        action=Action.DISPATCH_RESUMED,
+        actor=actor,
+        organization=dispatch.organization,
+        target=dispatch,
+        request=request,
+    )
+    _wake_after_commit(dispatch.organization_id)
+    return True
+
+
+@transaction.atomic
+def dispatch_cancel(*, dispatch: Dispatch, actor: User, request: HttpRequest | None = None) -> int:
+    """RUNNING / PAUSED / SCHEDULED → CANCELLED; every delivery not yet being submitted
+    becomes CANCELLED (a worker holding one loses its claim). Returns the deliveries
+    cancelled, or -1 when the dispatch could not be cancelled. Audited."""
+    if not _set_state(
+        dispatch, (D.RUNNING, D.PAUSED, D.SCHEDULED), state=D.CANCELLED, finished_at=timezone.now()
+    ):
+        return -1
+    count = Delivery.objects.filter(dispatch=dispatch, state__in=NOT_STARTED).update(
+        state=S.CANCELLED, finished_at=timezone.now(), claim_token=None, lease_until=None
+    )
+    audit_log(
+        action=Action.DISPATCH_CANCELLED,
+        actor=actor,
+        organization=dispatch.organization,
+        target=dispatch,
+        changes={"cancelled_deliveries": count},
+        request=request,
+    )
+    return count
+
+
+@transaction.atomic
+def dispatch_auto_pause(*, dispatch: Dispatch, reason: str) -> int:
+    """The pipeline pauses a running dispatch by itself (key refused, many failures), with a
+    reason shown on its page. Returns 1 when it paused it. Audited as the system."""
+    if not _set_state(dispatch, (D.RUNNING,), state=D.PAUSED, pause_reason=reason[:300]):
+        return 0
+    logger.warning("dispatch %s paused automatically", dispatch.public_id)
+    audit_log(
+        action=Action.DISPATCH_AUTO_PAUSED,
+        actor=str(SYSTEM_ACTOR),
+        organization=dispatch.organization,
+        target=dispatch,
+        changes={"reason": reason},
+    )
+    return 1
+
+
+def dispatch_check_failure_rate(*, dispatch_id: int) -> bool:
+    """Pause a dispatch whose first deliveries fail permanently at a high rate (a wrong
+    template or service), for a person to look. One aggregate query. Returns True if paused."""
+    conf = sending_settings()
+    counts = Delivery.objects.filter(dispatch_id=dispatch_id).aggregate(
+        failed=Count(
+            "id", filter=Q(state=S.FAILED) & ~Q(last_error_code__in=outcomes.TECHNICAL_FAILURES)
+        ),
+        done=Count("id", filter=Q(state__in=(S.FAILED, S.SUBMITTED, S.PROCESSED, S.REJECTED))),
+    )
+    done, failed = counts["done"], counts["failed"]
+    if (
+        done < conf.autopause_min
+        or done > conf.autopause_window
+        or failed < done * conf.autopause_rate
+    ):
+        return False
+    dispatch = Dispatch.objects.get(pk=dispatch_id)
+    reason = _(
+        "Sospeso automaticamente: %(failed)s dei primi %(done)s messaggi sono stati rifiutati "
+        "da IO. Controlla il testo e il servizio, poi riprendi o annulla."
+    ) % {"failed": failed, "done": done}
+    return bool(dispatch_auto_pause(dispatch=dispatch, reason=reason))
+
+
+@transaction.atomic
+def dispatch_retry_failed(
+    *, dispatch: Dispatch, actor: User, request: HttpRequest | None = None
+) -> int:
+    """Give the technically failed deliveries (IO unreachable until the attempts or the age
+    ran out, no IO id) a new round of attempts; reopens a completed dispatch. Deliveries IO
+    refused, skipped or uncertain ones are left alone. Returns how many. Audited."""
+    if dispatch.state not in (D.RUNNING, D.PAUSED, D.COMPLETED):
+        raise ValidationError(_("Questo invio non può essere ripreso."))
+    count = Delivery.objects.filter(
+        dispatch=dispatch,
+        state=S.FAILED,
+        io_message_id__isnull=True,
+        last_error_code__in=outcomes.TECHNICAL_FAILURES,
+    ).update(
+        state=S.RETRY_WAIT,
+        attempts=0,
+        first_attempt_at=None,
+        next_attempt_at=timezone.now(),
+        finished_at=None,
+    )
+    if not count:
+        return 0
+    _set_state(dispatch, (D.COMPLETED,), state=D.RUNNING, finished_at=None)
+    audit_log(
+        action=Action.DISPATCH_RETRY_FAILED,
+        actor=actor,
+        organization=dispatch.organization,
+        target=dispatch,
+        changes={"deliveries": count},
+        request=request,
+    )
+    _wake_after_commit(dispatch.organization_id)
+    return count
+
+
+@transaction.atomic
+def deliveries_resolve_uncertain(
+    *,
+    dispatch: Dispatch,
+    delivery_ids: Iterable[int],
+    decision: str,
+    actor: User,
+    confirmed: bool,
+    request: HttpRequest | None = None,
+) -> int:
+    """A supervisor's decision on uncertain deliveries of `dispatch` (one or many).
+
+    "mark_sent": the delivery is closed as sent (CANCELLED with reason marked_sent: nothing
+    more is sent). "resend": back to READY for one new submission, which may duplicate the
+    message if IO had it: it needs `confirmed` True (else ValidationError). Only deliveries
+    still UNCERTAIN and without an IO id change. One audit event listing them. Returns how
+    many changed.
+    """
+    if decision not in UncertainResolution.Decision.values:
+        raise ValidationError(_("Decisione non valida."))
+    if decision == UncertainResolution.Decision.RESEND and not confirmed:
+        raise ValidationError(
+            _("Conferma di aver verificato che il cittadino non ha ricevuto il messaggio.")
+        )
+    rows = list(
+        Delivery.objects.select_for_update()
+        .filter(
+            dispatch=dispatch,
+            pk__in=list(delivery_ids),
+            state=S.UNCERTAIN,
+            io_message_id__isnull=True,
+        )
+        .values_list("pk", "public_id")
+    )
+    pks = [pk for pk, _public in rows]
+    if not pks:
+        return 0
+    if decision == UncertainResolution.Decision.MARK_SENT:
+        Delivery.objects.filter(pk__in=pks).update(
+            state=S.CANCELLED, skip_reason=outcomes.MARKED_SENT, finished_at=timezone.now()
+        )
+        action = Action.DELIVERY_MARKED_SENT
+    else:
+        Delivery.objects.filter(pk__in=pks).update(
+            state=S.READY,
+            claim_token=None,
+            lease_until=None,
+            uncertain_since=None,
+            last_error_code="",
+            last_error_detail="",
+        )
+        _set_state(dispatch, (D.COMPLETED,), state=D.RUNNING, finished_at=None)
+        action = Action.DELIVERY_RESENT
+        _wake_after_commit(dispatch.organization_id)
+    UncertainResolution.objects.bulk_create(
+        UncertainResolution(delivery_id=pk, decision=decision, decided_by=actor) for pk in pks
+    )
+    audit_log(
+        action=action,
+        actor=actor,
+        organization=dispatch.organization,
+        target=dispatch,
+        changes={"deliveries": [str(public) for _pk, public in rows]},
+        request=request,
+    )
+    return len(pks)

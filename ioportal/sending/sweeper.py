@@ -1,0 +1,90 @@
+"""The periodic safety net: reaps expired claims, starts and completes dispatches, and wakes
+the workers of every account with due work (so a lost task delays work, never loses it)."""
+
+import logging
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from ioportal.messaging.models import Delivery, Dispatch
+from ioportal.sending import outcomes
+from ioportal.sending.services import OPEN
+from ioportal.sending.triggers import wake_up
+from ioportal.sending.worker import has_due_work
+
+logger = logging.getLogger(__name__)
+S = Delivery.State
+D = Dispatch.State
+
+
+def reap_expired_claims() -> dict[str, int]:
+    """SUBMITTING past its lease → UNCERTAIN (the worker died during or right after the call:
+    IO may have the message, never re-sent automatically). CHECKING past its lease →
+    RETRY_WAIT (nothing was sent). Idempotent."""
+    now = timezone.now()
+    uncertain = Delivery.objects.filter(state=S.SUBMITTING, lease_until__lt=now).update(
+        state=S.UNCERTAIN,
+        uncertain_since=now,
+        last_error_code=outcomes.LEASE_EXPIRED,
+        claim_token=None,
+        lease_until=None,
+    )
+    if uncertain:
+        logger.warning("%d deliveries became uncertain (expired submission lease)", uncertain)
+    retried = Delivery.objects.filter(state=S.CHECKING, lease_until__lt=now).update(
+        state=S.RETRY_WAIT,
+        attempts=F("attempts") + 1,
+        next_attempt_at=now,
+        claim_token=None,
+        lease_until=None,
+    )
+    return {"uncertain": uncertain, "rechecked": retried}
+
+
+def start_scheduled() -> list[int]:
+    """SCHEDULED dispatches whose time has come → RUNNING. Returns their organizations."""
+    now = timezone.now()
+    organizations: list[int] = []
+    for dispatch in Dispatch.objects.filter(state=D.SCHEDULED, scheduled_at__lte=now):
+        if Dispatch.objects.filter(pk=dispatch.pk, state=D.SCHEDULED).update(
+            state=D.RUNNING, started_at=now
+        ):
+            organizations.append(dispatch.organization_id)
+    return organizations
+
+
+def complete_finished() -> int:
+    """RUNNING dispatches with nothing left to send → COMPLETED (status polls go on;
+    uncertain deliveries wait for a person and do not keep the dispatch open)."""
+    now = timezone.now()
+    open_dispatches = Delivery.objects.filter(state__in=OPEN).values("dispatch_id")
+    return (
+        Dispatch.objects.filter(state=D.RUNNING)
+        .exclude(pk__in=open_dispatches)
+        .update(state=D.COMPLETED, finished_at=now)
+    )
+
+
+def sweep() -> dict[str, int]:
+    """One sweeper tick. Safe to run concurrently and repeatedly (compare-and-set updates)."""
+    with transaction.atomic():
+        reaped = reap_expired_claims()
+    started = start_scheduled()
+    completed = complete_finished()
+    now = timezone.now()
+    candidates = (
+        set(started)
+        | set(Dispatch.objects.filter(state=D.RUNNING).values_list("organization_id", flat=True))
+        | set(
+            Delivery.objects.filter(state__in=(S.SUBMITTED, S.PROCESSED), next_poll_at__lte=now)
+            .values_list("dispatch__organization_id", flat=True)
+            .distinct()
+        )
+    )
+    woken = 0
+    for organization_id in candidates:
+        if has_due_work(organization_id=organization_id):
+            wake_up(organization_id=organization_id)
+            woken += 1
+    return {**reaped, "started": len(started), "completed": completed, "woken": woken}

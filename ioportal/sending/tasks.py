@@ -1,0 +1,24 @@
+"""django-q2 tasks of the pipeline: thin wrappers that take ids (never personal data)."""
+
+from django.db import close_old_connections
+
+from ioportal.sending.sweeper import sweep
+from ioportal.sending.triggers import wake_up
+from ioportal.sending.worker import has_due_work, run_account_worker
+
+
+def run_account(organization_id: int) -> dict[str, int]:
+    """Work for one IO account for up to SENDING_TASK_BUDGET seconds, then, when work is left,
+    enqueue the next run. Idempotent: see `run_account_worker`."""
+    stats = run_account_worker(organization_id=organization_id)
+    close_old_connections()
+    if not ({"no_slot", "breaker_open"} & stats.keys()) and has_due_work(
+        organization_id=organization_id
+    ):
+        wake_up(organization_id=organization_id)
+    return stats
+
+
+def sending_sweep() -> dict[str, int]:
+    """The sweeper schedule (every minute)."""
+    return sweep()

@@ -1,0 +1,234 @@
+"""Every change of a claimed delivery's state: one guarded function per transition.
+
+Each write is an UPDATE fenced on (id, expected state, claim token): a worker whose claim was
+taken over (lease expired, reaper, cancel) changes nothing. Each returns True when the row
+changed. None of them calls IO; the caller records the IO call it made (ApiCall) in the same
+transaction when it has one.
+"""
+
+import logging
+import random
+import uuid
+from datetime import timedelta
+
+from django.db.models import F
+from django.utils import timezone
+
+from ioportal.ioapi import MessageInfo, MessageStatus, ReadStatus
+from ioportal.messaging.models import Delivery, FeatureLevel
+from ioportal.sending import outcomes
+from ioportal.sending.conf import sending_settings
+
+logger = logging.getLogger(__name__)
+S = Delivery.State
+
+RELEASED = {"claim_token": None, "lease_until": None}
+
+
+def _move(
+    delivery_id: int, token: uuid.UUID, from_states: tuple[str, ...], **fields: object
+) -> bool:
+    changed = Delivery.objects.filter(
+        pk=delivery_id, state__in=from_states, claim_token=token
+    ).update(**fields)
+    if not changed:
+        logger.warning("delivery %s: claim lost, result not written", delivery_id)
+    return bool(changed)
+
+
+def backoff_delay(
+    *, attempts: int, retry_after: float = 0.0, rng: random.Random | None = None
+) -> float:
+    """Full-jitter exponential backoff: uniform(0, min(cap, base * 2^attempts)), but never
+    shorter than IO's retry-after."""
+    conf = sending_settings()
+    ceiling = min(conf.backoff_cap, conf.backoff_base * (2 ** max(0, attempts)))
+    return max((rng or random).uniform(0, ceiling), retry_after)
+
+
+def check_passed(*, delivery_id: int, token: uuid.UUID) -> bool:
+    """CHECKING → READY: the citizen can receive messages from the service. Keeps the claim
+    (the same worker submits next)."""
+    return _move(delivery_id, token, (S.CHECKING,), state=S.READY)
+
+
+def check_skipped(*, delivery_id: int, token: uuid.UUID, reason: str) -> bool:
+    """CHECKING → SKIPPED (not on IO, service blocked, not authorised): final, not a failure."""
+    return _move(
+        delivery_id,
+        token,
+        (S.CHECKING,),
+        state=S.SKIPPED,
+        skip_reason=reason,
+        finished_at=timezone.now(),
+        **RELEASED,
+    )
+
+
+def fail(
+    *, delivery_id: int, token: uuid.UUID, from_state: str, code: str, detail: str = ""
+) -> bool:
+    """CHECKING/SUBMITTING → FAILED with a reason (IO refused; retrying would not help)."""
+    return _move(
+        delivery_id,
+        token,
+        (from_state,),
+        state=S.FAILED,
+        last_error_code=code,
+        last_error_detail=detail[:2000],
+        finished_at=timezone.now(),
+        **RELEASED,
+    )
+
+
+def retry_later(
+    *,
+    delivery: Delivery,
+    token: uuid.UUID,
+    from_state: str,
+    code: str,
+    detail: str = "",
+    retry_after: float = 0.0,
+    count_attempt: bool = True,
+) -> bool:
+    """CHECKING/SUBMITTING → RETRY_WAIT (the request certainly had no effect), or FAILED when
+    the attempts or the age are exhausted. `count_attempt` False for 429 and key problems,
+    which are not the delivery's fault. RETRY_WAIT goes through the profile check again."""
+    conf = sending_settings()
+    now = timezone.now()
+    attempts = delivery.attempts + (1 if count_attempt else 0)
+    first = delivery.first_attempt_at or now
+    if attempts >= conf.max_attempts or (now - first).total_seconds() > conf.max_age_seconds:
+        final_code = (
+            outcomes.RETRIES_EXHAUSTED if attempts >= conf.max_attempts else outcomes.TOO_OLD
+        )
+        return _move(
+            delivery.pk,
+            token,
+            (from_state,),
+            state=S.FAILED,
+            attempts=attempts,
+            last_error_code=final_code,
+            last_error_detail=detail[:2000],
+            finished_at=now,
+            **RELEASED,
+        )
+    delay = (
+        backoff_delay(attempts=attempts, retry_after=retry_after) if count_attempt else retry_after
+    )
+    return _move(
+        delivery.pk,
+        token,
+        (from_state,),
+        state=S.RETRY_WAIT,
+        attempts=attempts,
+        next_attempt_at=now + timedelta(seconds=delay),
+        last_error_code=code,
+        last_error_detail=detail[:2000],
+        **RELEASED,
+    )
+
+
+def release(*, delivery_id: int, token: uuid.UUID) -> bool:
+    """Give back a claim without a result: CHECKING → PENDING, READY stays READY. Nothing
+    was sent for it."""
+    checking = Delivery.objects.filter(pk=delivery_id, state=S.CHECKING, claim_token=token).update(
+        state=S.PENDING, **RELEASED
+    )
+    other = Delivery.objects.filter(
+        pk=delivery_id, state__in=(S.READY, S.SUBMITTED, S.PROCESSED), claim_token=token
+    ).update(**RELEASED)
+    return bool(checking or other)
+
+
+def submitted(*, delivery_id: int, token: uuid.UUID, io_message_id: str) -> bool:
+    """SUBMITTING → SUBMITTED with IO's id; the first status poll is scheduled."""
+    now = timezone.now()
+    first_poll = sending_settings().poll_intervals[0]
+    return _move(
+        delivery_id,
+        token,
+        (S.SUBMITTING,),
+        state=S.SUBMITTED,
+        io_message_id=io_message_id,
+        io_status=MessageStatus.ACCEPTED.value,
+        submitted_at=now,
+        next_poll_at=now + timedelta(seconds=first_poll),
+        last_error_code="",
+        last_error_detail="",
+        **RELEASED,
+    )
+
+
+def uncertain(*, delivery_id: int, token: uuid.UUID, code: str, detail: str = "") -> bool:
+    """SUBMITTING → UNCERTAIN: IO may have the message. Never re-sent without a person."""
+    return _move(
+        delivery_id,
+        token,
+        (S.SUBMITTING,),
+        state=S.UNCERTAIN,
+        uncertain_since=timezone.now(),
+        last_error_code=code,
+        last_error_detail=detail[:2000],
+        **RELEASED,
+    )
+
+
+def _poll_delay(polls: int) -> float:
+    intervals = sending_settings().poll_intervals
+    return float(intervals[min(polls, len(intervals) - 1)])
+
+
+def polled(*, delivery: Delivery, token: uuid.UUID, info: MessageInfo) -> bool:
+    """Record a status read: SUBMITTED → PROCESSED / REJECTED / FAILED at a final IO status,
+    else the next poll with a growing interval until the horizon. Premium messages keep a
+    slower refresh of read and payment status after PROCESSED."""
+    conf = sending_settings()
+    now = timezone.now()
+    status = info.status
+    fields: dict[str, object] = {
+        "io_status": info.status_raw or "",
+        "polls": F("polls") + 1,
+        **RELEASED,
+    }
+    if info.read_status_raw:
+        fields["read_status"] = info.read_status_raw
+    if info.payment_status_raw:
+        fields["payment_status"] = info.payment_status_raw
+    age = (now - (delivery.submitted_at or now)).total_seconds()
+    within_horizon = age < conf.poll_horizon_seconds
+    next_poll = None
+    if status == MessageStatus.PROCESSED:
+        fields["state"] = S.PROCESSED
+        if delivery.state == S.SUBMITTED:
+            fields["finished_at"] = now
+        premium = delivery.dispatch.feature_level == FeatureLevel.ADVANCED
+        settled = info.read_status in (ReadStatus.READ, ReadStatus.UNAVAILABLE) and (
+            not delivery.payment_amount or info.payment_status_raw == "PAID"
+        )
+        if premium and within_horizon and not settled:
+            next_poll = now + timedelta(seconds=conf.premium_poll_seconds)
+    elif status == MessageStatus.REJECTED:
+        fields.update(state=S.REJECTED, finished_at=now)
+    elif status == MessageStatus.FAILED:
+        fields.update(state=S.FAILED, finished_at=now, last_error_code=outcomes.IO_FAILED)
+    elif within_horizon:
+        next_poll = now + timedelta(seconds=_poll_delay(delivery.polls + 1))
+    fields["next_poll_at"] = next_poll
+    return _move(delivery.pk, token, (S.SUBMITTED, S.PROCESSED), **fields)
+
+
+def poll_failed(*, delivery: Delivery, token: uuid.UUID, retry_after: float = 0.0) -> bool:
+    """A status read failed (IO unavailable, 429, not found yet): try again later."""
+    conf = sending_settings()
+    now = timezone.now()
+    age = (now - (delivery.submitted_at or now)).total_seconds()
+    delay = max(_poll_delay(delivery.polls + 1), retry_after)
+    return _move(
+        delivery.pk,
+        token,
+        (S.SUBMITTED, S.PROCESSED),
+        polls=F("polls") + 1,
+        next_poll_at=now + timedelta(seconds=delay) if age < conf.poll_horizon_seconds else None,
+        **RELEASED,
+    )

@@ -1,0 +1,15 @@
+from django.urls import path
+
+from ioportal.sending import views
+
+app_name = "sending"
+
+urlpatterns = [
+    path("", views.dispatch_list, name="dispatch_list"),
+    path("<uuid:public_id>/", views.dispatch_detail, name="dispatch_detail"),
+    path("<uuid:public_id>/sospendi/", views.dispatch_pause, name="dispatch_pause"),
+    path("<uuid:public_id>/riprendi/", views.dispatch_resume, name="dispatch_resume"),
+    path("<uuid:public_id>/annulla/", views.dispatch_cancel, name="dispatch_cancel"),
+    path("<uuid:public_id>/riprova/", views.dispatch_retry_failed, name="dispatch_retry_failed"),
+    path("<uuid:public_id>/esiti-incerti/", views.uncertain_resolve, name="uncertain_resolve"),
+]

@@ -1,0 +1,165 @@
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from ioportal.accounts.access import require_role, role_required
+from ioportal.accounts.models import Membership
+from ioportal.messaging.models import Delivery
+from ioportal.sending import selectors, services
+from ioportal.sending.access import (
+    ACT_OWN,
+    SUPERVISE,
+    can_control,
+    dispatches_visible_to,
+    get_dispatch_for_user,
+)
+from ioportal.sending.outcomes import describe_delivery
+
+OPERATOR = Membership.Role.OPERATOR
+
+
+@role_required(OPERATOR)
+def dispatch_list(request: HttpRequest) -> HttpResponse:
+    """The organization's dispatches, newest first, with counters by state."""
+    membership = require_role(request, OPERATOR)
+    dispatches = dispatches_visible_to(membership).select_related("service").order_by("-created_at")
+    page = Paginator(dispatches, 25).get_page(request.GET.get("page"))
+    counts = selectors.counts_by_dispatch(dispatch_ids=[d.pk for d in page])
+    rows = [(d, counts.get(d.pk, {})) for d in page]
+    return render(request, "sending/dispatch_list.html", {"page": page, "rows": rows})
+
+
+@role_required(OPERATOR)
+def dispatch_detail(request: HttpRequest, public_id: str) -> HttpResponse:
+    membership = require_role(request, OPERATOR)
+    dispatch = get_dispatch_for_user(request, public_id)
+    counts = selectors.delivery_counts(dispatch=dispatch)
+    state = request.GET.get("stato", "")
+    deliveries = Delivery.objects.filter(dispatch=dispatch).order_by("row_number", "id")
+    if state in Delivery.State.values:
+        deliveries = deliveries.filter(state=state)
+    page = Paginator(deliveries, 50).get_page(request.GET.get("page"))
+    supervisor = membership.has_role(Membership.Role.SUPERVISOR)
+    uncertain = (
+        list(Delivery.objects.filter(dispatch=dispatch, state=Delivery.State.UNCERTAIN)[:200])
+        if supervisor
+        else []
+    )
+    return render(
+        request,
+        "sending/dispatch_detail.html",
+        {
+            "dispatch": dispatch,
+            "counts": counts,
+            "states": [
+                (value, label, counts.get(value, 0)) for value, label in Delivery.State.choices
+            ],
+            "state_filter": state,
+            "page": page,
+            "rows": [(d, describe_delivery(d)) for d in page],
+            "can_control": can_control(membership, dispatch),
+            "is_supervisor": supervisor,
+            "uncertain": [(d, describe_delivery(d)) for d in uncertain],
+        },
+    )
+
+
+def _done(request: HttpRequest, dispatch_public_id: object, ok: bool, success: str) -> HttpResponse:
+    if ok:
+        messages.success(request, success)
+    else:
+        messages.warning(request, _("L'invio non è in uno stato che consente questa azione."))
+    return redirect("sending:dispatch_detail", public_id=dispatch_public_id)
+
+
+@require_POST
+@role_required(OPERATOR)
+def dispatch_pause(request: HttpRequest, public_id: str) -> HttpResponse:
+    dispatch = get_dispatch_for_user(request, public_id, ACT_OWN)
+    ok = services.dispatch_pause(dispatch=dispatch, actor=request.user, request=request)  # type: ignore[arg-type]
+    return _done(
+        request, dispatch.public_id, ok, _("Invio sospeso: nessun nuovo messaggio partirà.")
+    )
+
+
+@require_POST
+@role_required(OPERATOR)
+def dispatch_resume(request: HttpRequest, public_id: str) -> HttpResponse:
+    dispatch = get_dispatch_for_user(request, public_id, ACT_OWN)
+    ok = services.dispatch_resume(dispatch=dispatch, actor=request.user, request=request)  # type: ignore[arg-type]
+    return _done(request, dispatch.public_id, ok, _("Invio ripreso."))
+
+
+@require_POST
+@role_required(OPERATOR)
+def dispatch_cancel(request: HttpRequest, public_id: str) -> HttpResponse:
+    dispatch = get_dispatch_for_user(request, public_id, ACT_OWN)
+    count = services.dispatch_cancel(dispatch=dispatch, actor=request.user, request=request)  # type: ignore[arg-type]
+    return _done(
+        request,
+        dispatch.public_id,
+        count >= 0,
+        _("Invio annullato: %(count)s messaggi non saranno inviati.") % {"count": count},
+    )
+
+
+@require_POST
+@role_required(Membership.Role.SUPERVISOR)
+def dispatch_retry_failed(request: HttpRequest, public_id: str) -> HttpResponse:
+    dispatch = get_dispatch_for_user(request, public_id, SUPERVISE)
+    try:
+        actor: Any = request.user
+        count = services.dispatch_retry_failed(dispatch=dispatch, actor=actor, request=request)
+    except ValidationError:
+        count = -1
+    return _done(
+        request,
+        dispatch.public_id,
+        count >= 0,
+        _("Nuovo tentativo programmato per %(count)s messaggi non riusciti.") % {"count": count},
+    )
+
+
+@require_POST
+@role_required(Membership.Role.SUPERVISOR)
+def uncertain_resolve(request: HttpRequest, public_id: str) -> HttpResponse:
+    dispatch = get_dispatch_for_user(request, public_id, SUPERVISE)
+    selected = request.POST.getlist("delivery")
+    ids = list(
+        Delivery.objects.filter(dispatch=dispatch, public_id__in=_uuids(selected)).values_list(
+            "pk", flat=True
+        )
+    )
+    try:
+        count = services.deliveries_resolve_uncertain(
+            dispatch=dispatch,
+            delivery_ids=ids,
+            decision=request.POST.get("decision", ""),
+            actor=request.user,  # type: ignore[arg-type]
+            confirmed=request.POST.get("confirm") == "1",
+            request=request,
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("sending:dispatch_detail", public_id=dispatch.public_id)
+    return _done(
+        request, dispatch.public_id, True, _("Esiti incerti risolti: %(count)s.") % {"count": count}
+    )
+
+
+def _uuids(values: list[str]) -> list[str]:
+    import uuid
+
+    result = []
+    for value in values:
+        try:
+            result.append(str(uuid.UUID(value)))
+        except ValueError:
+            continue
+    return result

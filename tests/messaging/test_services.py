@@ -1,0 +1,183 @@
+"""Versions, launch idempotency, approval (four eyes), test sends, rejected-rows export."""
+
+from datetime import timedelta
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils import timezone
+
+from ioportal.accounts.models import Membership
+from ioportal.core.models import Action, AuditEvent
+from ioportal.messaging import services
+from ioportal.messaging.fiscal_codes import reveal_fiscal_code
+from ioportal.messaging.models import ApprovalPolicy, Delivery, Dispatch, Notification
+from ioportal.messaging.rendering import delivery_content
+from ioportal.recipients.models import RecipientList
+from ioportal.recipients.services import rejected_rows_csv
+
+
+@pytest.fixture
+def checked(make_template, make_list, service, organization, operator_user):
+    template = make_template(organization, operator_user)
+    return make_list(template, service, operator_user)
+
+
+def test_list_counts_and_reasons(checked):
+    assert (checked.valid_count, checked.rejected_count) == (2, 2)
+    assert checked.total_amount == 0  # amounts here are placeholders, not payment notices
+    lines = [r["line"] for r in checked.get_rejected()]
+    assert lines == [4, 5]
+
+
+def test_template_edit_versions_only_when_used(checked, operator_user, woken):
+    template = checked.template
+    services.dispatch_launch_list(recipient_list=checked, actor=operator_user)
+    new = services.template_update(
+        template=template, actor=operator_user, subject="Avviso TARI nuovo"
+    )
+    assert new.pk != template.pk and new.version == 2 and new.is_current
+    template.refresh_from_db()
+    assert not template.is_current and template.subject == "Avviso TARI 2026"
+    assert Dispatch.objects.get().template == template
+
+
+def test_launch_is_idempotent(checked, operator_user, woken, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        first, created = services.dispatch_launch_list(recipient_list=checked, actor=operator_user)
+    again, created_again = services.dispatch_launch_list(
+        recipient_list=checked, actor=operator_user
+    )
+    assert created and not created_again and first == again
+    assert Dispatch.objects.count() == 1
+    assert first.state == Dispatch.State.RUNNING and first.launch_token == checked.launch_token
+    assert woken == [checked.organization_id]
+    deliveries = list(first.deliveries.order_by("row_number"))
+    assert [reveal_fiscal_code(d.fiscal_code_encrypted) for d in deliveries] == [
+        "RSSMRA85T10A562S",
+        "VRDGPP75C15F205S",
+    ]
+    subject, markdown = delivery_content(first, deliveries[1])
+    assert "Bruno {{ x }} <b>" in markdown and "30,00 euro" in markdown
+    checked.refresh_from_db()
+    assert checked.state == RecipientList.State.LAUNCHED and not checked.valid_sealed
+    assert AuditEvent.objects.filter(action=Action.DISPATCH_LAUNCHED).count() == 1
+
+
+def test_scheduled_launch(checked, operator_user, woken, django_capture_on_commit_callbacks):
+    when = timezone.now() + timedelta(hours=2)
+    with django_capture_on_commit_callbacks(execute=True):
+        dispatch, _ = services.dispatch_launch_list(
+            recipient_list=checked, actor=operator_user, scheduled_at=when
+        )
+    assert dispatch.state == Dispatch.State.SCHEDULED and woken
+    with pytest.raises(ValidationError):
+        services.dispatch_launch_list(
+            recipient_list=checked, actor=operator_user, scheduled_at=timezone.now()
+        )
+
+
+def test_approval_flow(
+    checked, operator_user, supervisor_user, organization, woken, django_capture_on_commit_callbacks
+):
+    ApprovalPolicy.objects.create(organization=organization, threshold=1)
+    with django_capture_on_commit_callbacks(execute=True):
+        dispatch, _ = services.dispatch_launch_list(recipient_list=checked, actor=operator_user)
+    assert dispatch.state == Dispatch.State.AWAITING_APPROVAL and woken == []
+    with pytest.raises(PermissionDenied):
+        services.dispatch_approve(dispatch=dispatch, actor=operator_user)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.dispatch_approve(dispatch=dispatch, actor=supervisor_user)
+    dispatch.refresh_from_db()
+    assert dispatch.state == Dispatch.State.RUNNING and dispatch.approved_by == supervisor_user
+    assert woken == [organization.pk]
+    with pytest.raises(ValidationError):
+        services.dispatch_approve(dispatch=dispatch, actor=supervisor_user)
+    note = Notification.objects.get(user=operator_user)
+    assert "ha approvato" in note.text
+    assert AuditEvent.objects.filter(action=Action.DISPATCH_APPROVED).exists()
+
+
+def test_reject_needs_reason_and_cancels(
+    checked, operator_user, supervisor_user, organization, woken
+):
+    ApprovalPolicy.objects.create(organization=organization, always_for_premium=False, threshold=0)
+    dispatch, _ = services.dispatch_launch_list(recipient_list=checked, actor=operator_user)
+    with pytest.raises(ValidationError):
+        services.dispatch_reject(dispatch=dispatch, actor=supervisor_user, reason="  ")
+    services.dispatch_reject(dispatch=dispatch, actor=supervisor_user, reason="Importi errati")
+    dispatch.refresh_from_db()
+    assert dispatch.state == Dispatch.State.REJECTED
+    assert dispatch.rejection_reason == "Importi errati"
+    assert not Delivery.objects.filter(dispatch=dispatch).exclude(state="cancelled").exists()
+    assert "Importi errati" in Notification.objects.get(user=operator_user).text
+    event = AuditEvent.objects.get(action=Action.DISPATCH_REJECTED)
+    assert event.changes == {"reason": "Importi errati"}
+
+
+def test_premium_always_needs_approval(organization):
+    policy = ApprovalPolicy(organization=organization, always_for_premium=True)
+    assert policy.requires_approval(recipients=1, feature_level="advanced")
+    assert not policy.requires_approval(recipients=1000, feature_level="standard")
+
+
+def test_supervisor_cannot_approve_own(make_template, make_list, service, organization, make_user):
+    author = make_user(Membership.Role.SUPERVISOR, organization)
+    template = make_template(organization, author)
+    recipient_list = make_list(template, service, author)
+    ApprovalPolicy.objects.create(organization=organization, threshold=0)
+    dispatch, _ = services.dispatch_launch_list(recipient_list=recipient_list, actor=author)
+    with pytest.raises(PermissionDenied):
+        services.dispatch_approve(dispatch=dispatch, actor=author)
+
+
+def test_send_test_goes_to_authorized_recipients(checked, operator_user, woken, service):
+    service.authorized_recipients = ["AAAAAA00A00A000A", "rssmra85t10a562s"]
+    service.save()
+    row = checked.get_valid()[1]
+    dispatch = services.dispatch_send_test(recipient_list=checked, row=row, actor=operator_user)
+    assert dispatch.kind == Dispatch.Kind.TEST and dispatch.state == Dispatch.State.RUNNING
+    codes = [reveal_fiscal_code(d.fiscal_code_encrypted) for d in dispatch.deliveries.all()]
+    assert sorted(codes) == ["AAAAAA00A00A000A", "RSSMRA85T10A562S"]
+    assert all(d.variables["nome"] == "Bruno {{ x }} <b>" for d in dispatch.deliveries.all())
+
+
+def test_single_message_idempotent(organization, service, operator_user, woken):
+    import uuid
+
+    token = uuid.uuid4()
+    kwargs = dict(
+        organization=organization,
+        service=service,
+        actor=operator_user,
+        fiscal_code="rssmra85t10a562s",
+        subject="Documento pronto",
+        markdown="Il documento è pronto {{ x }}." * 5,
+        launch_token=token,
+    )
+    first, created = services.dispatch_create_single(**kwargs)
+    second, created_again = services.dispatch_create_single(**kwargs)
+    assert created and not created_again and first == second
+    delivery = first.deliveries.get()
+    assert delivery_content(first, delivery)[1].startswith("Il documento è pronto {{ x }}.")
+
+
+def test_rejected_csv_neutralises_formulas(make_template, make_list, service, organization):
+    from ioportal.accounts.models import User
+
+    author = User.objects.create(username="a")
+    template = make_template(organization, author)
+    data = b'Codice fiscale;Nome;Importo\n=HYPERLINK("x");+SUM(1);-3\n'
+    recipient_list = make_list(template, service, author, data=data)
+    body = rejected_rows_csv(recipient_list=recipient_list, actor=author)
+    assert body.startswith("\ufeff")
+    assert '"\'=HYPERLINK(""x"")"' in body and '"\'+SUM(1)"' in body and '"\'-3"' in body
+    assert AuditEvent.objects.filter(action=Action.RECIPIENTS_REJECTED_EXPORTED).exists()
+
+
+def test_template_edit_in_place_when_unused(checked, operator_user):
+    template = checked.template
+    same = services.template_update(template=template, actor=operator_user, name="TARI")
+    assert same.pk == template.pk and same.version == 1
+    checked.refresh_from_db()
+    assert checked.state == RecipientList.State.UPLOADED  # must be checked again
+    assert AuditEvent.objects.filter(action=Action.TEMPLATE_UPDATED).exists()

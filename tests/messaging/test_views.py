@@ -1,0 +1,241 @@
+"""Every compose page: same organization works, another organization's objects 404, a role
+too low 403; and the flow through HTTP: upload, map, check, download, preview, test, launch."""
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from ioportal.accounts.models import Membership
+from ioportal.messaging.models import ApprovalPolicy, Dispatch
+from ioportal.recipients.models import RecipientList
+from tests.messaging.conftest import CSV
+
+ROLES = [Membership.Role.OPERATOR, Membership.Role.SUPERVISOR, Membership.Role.ADMIN]
+PAGES = [
+    ("messaging:compose", Membership.Role.OPERATOR),
+    ("messaging:single", Membership.Role.OPERATOR),
+    ("messaging:template_list", Membership.Role.OPERATOR),
+    ("messaging:template_create", Membership.Role.OPERATOR),
+    ("messaging:approvals", Membership.Role.SUPERVISOR),
+    ("messaging:approval_settings", Membership.Role.ADMIN),
+]
+LIST_PAGES = ["list_mapping", "list_result", "list_rejected_csv", "list_preview", "list_confirm"]
+
+
+@pytest.mark.parametrize(("name", "minimum"), PAGES)
+@pytest.mark.parametrize("role", ROLES)
+def test_page_by_role(client, login, make_user, organization, name, minimum, role):
+    login(make_user(role, organization))
+    response = client.get(reverse(name))
+    assert response.status_code == (200 if Membership(role=role).has_role(minimum) else 403)
+
+
+@pytest.mark.parametrize(("name", "minimum"), PAGES)
+def test_pages_need_login(client, name, minimum):
+    assert client.get(reverse(name)).status_code == 302
+
+
+@pytest.fixture
+def other_list(make_template, make_list, make_service, other_organization, make_user):
+    stranger = make_user(Membership.Role.OPERATOR, other_organization)
+    template = make_template(other_organization, stranger)
+    return make_list(template, make_service(other_organization), stranger)
+
+
+@pytest.fixture
+def own_list(make_template, make_list, service, organization, operator_user):
+    return make_list(make_template(organization, operator_user), service, operator_user)
+
+
+@pytest.mark.parametrize("page", LIST_PAGES)
+def test_list_pages_same_org(client, login, operator_user, own_list, page):
+    login(operator_user)
+    response = client.get(reverse(f"messaging:{page}", args=[own_list.public_id]))
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("page", [*LIST_PAGES, "list_test_send"])
+def test_list_pages_other_org_404(client, login, operator_user, other_list, page):
+    login(operator_user)
+    url = reverse(f"messaging:{page}", args=[other_list.public_id])
+    assert client.get(url).status_code in (404, 405)
+    assert client.post(url).status_code == 404
+
+
+@pytest.mark.parametrize("page", LIST_PAGES)
+def test_list_of_another_operator_403(client, login, make_user, organization, own_list, page):
+    login(make_user(Membership.Role.OPERATOR, organization))
+    assert client.get(reverse(f"messaging:{page}", args=[own_list.public_id])).status_code == 403
+
+
+def test_list_of_an_operator_readable_by_supervisor(client, login, supervisor_user, own_list):
+    login(supervisor_user)
+    url = reverse("messaging:list_result", args=[own_list.public_id])
+    assert client.get(url).status_code == 200
+
+
+def test_malformed_id_is_404(client, login, operator_user):
+    login(operator_user)
+    assert client.get("/messaggi/elenchi/nonuuid/controllo/").status_code == 404
+
+
+def test_template_edit_access(
+    client, login, make_user, organization, other_organization, make_template
+):
+    user = make_user(Membership.Role.OPERATOR, organization)
+    own = make_template(organization, user)
+    other = make_template(other_organization, user)
+    login(user)
+    assert client.get(reverse("messaging:template_edit", args=[own.public_id])).status_code == 200
+    assert client.get(reverse("messaging:template_edit", args=[other.public_id])).status_code == 404
+
+
+def test_dispatch_pages_access(
+    client, login, make_user, organization, own_list, operator_user, woken
+):
+    from ioportal.messaging.services import dispatch_launch_list
+
+    ApprovalPolicy.objects.create(organization=organization, threshold=0)
+    dispatch, _ = dispatch_launch_list(recipient_list=own_list, actor=operator_user)
+    summary = reverse("messaging:dispatch_summary", args=[dispatch.public_id])
+    approve = reverse("messaging:dispatch_approve", args=[dispatch.public_id])
+    login(operator_user)
+    assert client.get(summary).status_code == 200
+    assert client.post(approve).status_code == 403  # operators cannot approve
+    supervisor = make_user(Membership.Role.SUPERVISOR, organization)
+    login(supervisor)
+    response = client.get(summary)
+    assert "Approva e invia" in response.content.decode()
+    assert client.post(approve).status_code == 302
+    dispatch.refresh_from_db()
+    assert dispatch.state == Dispatch.State.RUNNING and dispatch.approved_by == supervisor
+
+
+def test_dispatch_other_org_404(client, login, admin_user, other_list, woken):
+    from ioportal.messaging.services import dispatch_launch_list
+
+    dispatch, _ = dispatch_launch_list(recipient_list=other_list, actor=other_list.created_by)
+    login(admin_user)
+    assert (
+        client.get(reverse("messaging:dispatch_summary", args=[dispatch.public_id])).status_code
+        == 404
+    )
+    for name in ("dispatch_approve", "dispatch_reject"):
+        url = reverse(f"messaging:{name}", args=[dispatch.public_id])
+        assert client.post(url, {"reason": "x"}).status_code == 404
+
+
+def test_whole_flow_over_http(
+    client, login, operator_user, organization, service, make_template, woken
+):
+    template = make_template(organization, operator_user)
+    login(operator_user)
+    upload = SimpleUploadedFile("tari.csv", CSV, content_type="text/csv")
+    response = client.post(
+        reverse("messaging:compose"),
+        {"template": template.pk, "service": service.pk, "file": upload},
+    )
+    assert response.status_code == 302
+    recipient_list = RecipientList.objects.get()
+    response = client.get(response.url)
+    assert "Codice fiscale" in response.content.decode()
+    response = client.post(
+        reverse("messaging:list_mapping", args=[recipient_list.public_id]),
+        {"map_fiscal_code": "Codice fiscale", "map_nome": "Nome", "map_importo": "Importo"},
+    )
+    assert response.status_code == 302
+    page = client.get(response.url).content.decode()
+    assert "carattere di controllo" in page and "«nome» è obbligatorio ma è vuoto." in page
+    csv_response = client.get(
+        reverse("messaging:list_rejected_csv", args=[recipient_list.public_id])
+    )
+    assert "RSSMRA85T10A562A" in csv_response.content.decode()
+    preview = client.get(
+        reverse("messaging:list_preview", args=[recipient_list.public_id]) + "?riga=2"
+    )
+    body = preview.content.decode()
+    assert "Bruno {{ x }} &lt;b&gt;" in body and "30,00" in body
+    client.post(reverse("messaging:list_test_send", args=[recipient_list.public_id]), {"riga": "2"})
+    assert Dispatch.objects.filter(kind=Dispatch.Kind.TEST).count() == 1
+    confirm = reverse("messaging:list_confirm", args=[recipient_list.public_id])
+    assert client.get(confirm).status_code == 200
+    data = {"when": "now", "launch_token": str(recipient_list.launch_token)}
+    first = client.post(confirm, data)
+    second = client.post(confirm, data)
+    assert first.status_code == second.status_code == 302
+    assert Dispatch.objects.filter(kind=Dispatch.Kind.LIST).count() == 1
+    assert first.url == second.url
+
+
+def test_mapping_errors_shown(client, login, operator_user, own_list):
+    login(operator_user)
+    url = reverse("messaging:list_mapping", args=[own_list.public_id])
+    response = client.post(url, {"map_nome": "Nome"})
+    assert "Indica la colonna con il codice fiscale" in response.content.decode()
+
+
+def test_upload_limit_message(
+    client, login, operator_user, organization, service, make_template, settings
+):
+    settings.RECIPIENTS_MAX_ROWS = 1
+    template = make_template(organization, operator_user)
+    login(operator_user)
+    upload = SimpleUploadedFile("tari.csv", CSV, content_type="text/csv")
+    response = client.post(
+        reverse("messaging:compose"),
+        {"template": template.pk, "service": service.pk, "file": upload},
+    )
+    assert "troppe righe: il massimo è 1" in response.content.decode()
+
+
+def test_single_message_form(client, login, operator_user, service, woken):
+    login(operator_user)
+    bad = client.post(
+        reverse("messaging:single"),
+        {
+            "service": service.pk,
+            "feature_level": "standard",
+            "fiscal_code": "RSSMRA85T10A562A",
+            "subject": "corto",
+            "markdown": "x",
+            "launch_token": "6b3c1b52-0d7c-4f2e-9a53-1f8f0c1f5e11",
+        },
+    )
+    body = bad.content.decode()
+    assert "carattere di controllo" in body and "L&#x27;oggetto deve avere da 10 a 120" in body
+    good = {
+        "service": service.pk,
+        "feature_level": "standard",
+        "fiscal_code": "RSSMRA85T10A562S",
+        "subject": "Documento pronto",
+        "markdown": "Il documento richiesto è pronto per il ritiro allo sportello anagrafe. " * 2,
+        "launch_token": "6b3c1b52-0d7c-4f2e-9a53-1f8f0c1f5e11",
+    }
+    assert client.post(reverse("messaging:single"), good).status_code == 302
+    assert client.post(reverse("messaging:single"), good).status_code == 302
+    assert Dispatch.objects.filter(kind=Dispatch.Kind.SINGLE).count() == 1
+
+
+def test_template_create_adds_undeclared_placeholders(client, login, operator_user):
+    login(operator_user)
+    data = {
+        "name": "Carta d'identità",
+        "subject": "Carta d'identità in scadenza",
+        "markdown": "Gentile {{ nome }}, la sua carta scade il {{ scadenza }}. " * 3,
+        "feature_level": "standard",
+        "ph-TOTAL_FORMS": "1",
+        "ph-INITIAL_FORMS": "0",
+        "ph-MIN_NUM_FORMS": "0",
+        "ph-MAX_NUM_FORMS": "1000",
+        "ph-0-name": "scadenza",
+        "ph-0-type": "date",
+        "ph-0-required": "on",
+        "ph-0-pattern": "",
+    }
+    response = client.post(reverse("messaging:template_create"), data)
+    assert response.status_code == 302
+    from ioportal.messaging.models import MessageTemplate
+
+    template = MessageTemplate.objects.get()
+    assert [p["name"] for p in template.placeholders] == ["scadenza", "nome"]
+    assert template.placeholders[0]["type"] == "date"

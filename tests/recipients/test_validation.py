@@ -1,0 +1,240 @@
+"""Every validation rule of a recipient row, with its Italian message."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from ioportal.recipients.validation import (
+    ATTACHMENT_KEY,
+    MessageSpec,
+    guess_mapping,
+    mapping_errors,
+    validate_rows,
+)
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+GOOD = "RSSMRA85T10A562S"
+OTHER = "VRDGPP75C15F205S"
+OMOCODIA = "RSSMRA85T10A56NH"  # omocodia: digits replaced by letters, valid check char
+MARKDOWN = (
+    "Gentile {{ nome }}, questo è un messaggio di prova abbastanza lungo da superare il minimo."
+)
+HEADERS = ["CF", "Nome", "Importo", "Avviso", "Scadenza", "Codice", "Nota"]
+MAPPING = {"fiscal_code": "CF", "nome": "Nome"}
+
+
+def spec(**overrides):
+    values = dict(
+        subject="Avviso dal Comune",
+        markdown=MARKDOWN,
+        placeholders=[{"name": "nome", "type": "text", "required": True, "pattern": ""}],
+    )
+    values.update(overrides)
+    return MessageSpec(**values)
+
+
+def check(rows, mapping=None, **spec_overrides):
+    return validate_rows(
+        headers=HEADERS, rows=rows, mapping=mapping or MAPPING, spec=spec(**spec_overrides), now=NOW
+    )
+
+
+def reasons(outcome):
+    return [reason for row in outcome.rejected for reason in row["reasons"]]
+
+
+def test_valid_row():
+    outcome = check([[GOOD, "Anna"]])
+    assert not outcome.rejected
+    assert outcome.valid[0]["fiscal_code"] == GOOD
+    assert outcome.valid[0]["variables"] == {"nome": "Anna"}
+    assert outcome.valid[0]["line"] == 2
+
+
+def test_omocodia_and_lower_case_accepted():
+    outcome = check([[OMOCODIA, "Anna"], [OTHER.lower(), "Bruno"]])
+    assert not outcome.rejected
+    assert outcome.valid[1]["fiscal_code"] == OTHER
+
+
+def test_wrong_check_character():
+    outcome = check([[GOOD[:-1] + "A", "Anna"]])
+    assert "carattere di controllo" in reasons(outcome)[0]
+    assert outcome.rejected[0]["line"] == 2
+
+
+def test_bad_format_and_missing_fiscal_code():
+    outcome = check([["ABC", "Anna"], ["", "Bruno"]])
+    assert "non ha il formato corretto" in reasons(outcome)[0]
+    assert "obbligatorio" in reasons(outcome)[1]
+
+
+def test_duplicate_in_file_names_the_first_line():
+    outcome = check([[GOOD, "Anna"], [OTHER, "Bruno"], [GOOD.lower(), "Anna"]])
+    assert reasons(outcome) == ["Codice fiscale già presente alla riga 2."]
+    assert outcome.rejected[0]["line"] == 4
+
+
+def test_required_placeholder_empty():
+    outcome = check([[GOOD, ""]])
+    assert "«nome» è obbligatorio ma è vuoto." in reasons(outcome)
+
+
+def test_pattern():
+    placeholders = [{"name": "nome", "type": "text", "required": True, "pattern": "[A-Z]+"}]
+    outcome = check([[GOOD, "anna"]], placeholders=placeholders)
+    assert "«nome» non rispetta il formato richiesto dal modello." in reasons(outcome)
+
+
+@pytest.mark.parametrize(
+    ("kind", "value", "shown", "problem"),
+    [
+        ("integer", "42", "42", None),
+        ("integer", "4,2", None, "non è un numero intero"),
+        ("decimal", "1.234,5", "1.234,5", None),
+        ("decimal", "abc", None, "non è un numero"),
+        ("date", "31/12/2026", "31/12/2026", None),
+        ("date", "2026-12-31", "31/12/2026", None),
+        ("date", "31/02/2026", None, "non è una data valida"),
+        ("euro", "1234,5", "1.234,50", None),
+        ("euro", "12,345", None, "ha più di due decimali"),
+        ("euro", "dieci", None, "non è un importo in euro"),
+        ("notice_number", "302000100000009424", "302000100000009424", None),
+        ("notice_number", "12345", None, "non è un codice avviso pagoPA"),
+        ("fiscal_code", OTHER.lower(), OTHER, None),
+        ("fiscal_code", "XYZ", None, "non è un codice fiscale valido"),
+    ],
+)
+def test_placeholder_types(kind, value, shown, problem):
+    placeholders = [
+        {"name": "nome", "type": "text", "required": True, "pattern": ""},
+        {"name": "valore", "type": kind, "required": True, "pattern": ""},
+    ]
+    outcome = check(
+        [[GOOD, "Anna", "", "", "", "", value]],
+        mapping={**MAPPING, "valore": "Nota"},
+        placeholders=placeholders,
+    )
+    if problem:
+        assert any(r.startswith(f"«valore» {problem}") for r in reasons(outcome))
+    else:
+        assert outcome.valid[0]["variables"]["valore"] == shown
+
+
+def test_values_are_data_not_code():
+    value = "{{ nome }} {% if x %}<b>HTML</b>{% endif %}"
+    outcome = check([[GOOD, value]])
+    assert outcome.valid[0]["variables"]["nome"] == value
+
+
+def test_rendered_subject_too_long():
+    outcome = check([[GOOD, "A" * 130]], subject="Per {{ nome }}")
+    assert "L'oggetto deve avere da 10 a 120 caratteri (ora ne ha 134)." in reasons(outcome)
+
+
+def test_rendered_markdown_too_short():
+    outcome = check([[GOOD, "A"]], markdown="Ciao {{ nome }}")
+    assert any("Il testo deve avere da 80 a 10000 caratteri" in r for r in reasons(outcome))
+
+
+def test_rendered_markdown_too_long():
+    outcome = check([[GOOD, "x" * 10_000]])
+    assert any("Il testo deve avere da 80 a 10000" in r for r in reasons(outcome))
+
+
+PAY = {**MAPPING, "amount": "Importo", "notice_number": "Avviso", "due_date": "Scadenza"}
+
+
+def pay_row(amount="12,50", notice="302000100000009424", due="31/12/2030"):
+    return [GOOD, "Anna", amount, notice, due, "", ""]
+
+
+def test_payment_ok():
+    outcome = check([pay_row()], mapping=PAY, has_payment=True, max_payment_amount=100_000)
+    row = outcome.valid[0]
+    assert row["amount"] == 1250 and row["notice_number"] == "302000100000009424"
+    assert row["due_date"].startswith("2030-12-31T23:59:59")
+    assert outcome.total_amount == 1250
+
+
+def test_amount_over_service_maximum():
+    outcome = check([pay_row("2000,00")], mapping=PAY, has_payment=True, max_payment_amount=100_000)
+    assert any("supera il massimo consentito per questo servizio" in r for r in reasons(outcome))
+
+
+def test_amount_out_of_io_range():
+    outcome = check([pay_row("0,00")], mapping=PAY, has_payment=True)
+    assert any("L'importo deve essere compreso tra 1 e" in r for r in reasons(outcome))
+
+
+def test_amount_missing_and_notice_invalid():
+    outcome = check([pay_row("", "99")], mapping=PAY, has_payment=True)
+    found = reasons(outcome)
+    assert "L'importo è obbligatorio per l'avviso di pagamento." in found
+    assert any("Il numero avviso pagoPA deve avere 18 cifre" in r for r in found)
+
+
+def test_notice_missing():
+    outcome = check([pay_row(notice="")], mapping=PAY, has_payment=True)
+    assert "Il codice avviso pagoPA è obbligatorio." in reasons(outcome)
+
+
+def test_due_date_invalid_and_past():
+    outcome = check([pay_row(due="domani"), pay_row(due="01/01/2020")], mapping=PAY)
+    found = reasons(outcome)
+    assert any(r.startswith("Data di scadenza: non è una data valida") for r in found)
+    assert "La data di scadenza è già passata." in found
+
+
+def test_due_date_required_by_template():
+    outcome = check([[GOOD, "Anna"]], has_due_date=True)
+    assert "La data di scadenza è obbligatoria ma è vuota." in reasons(outcome)
+
+
+def test_invalid_after_due_date_and_payee():
+    mapping = {**PAY, "invalid_after_due_date": "Codice", "payee_fiscal_code": "Nota"}
+    row = pay_row()
+    row[5], row[6] = "forse", "123"
+    outcome = check([row], mapping=mapping, has_payment=True)
+    found = reasons(outcome)
+    assert "Avviso non pagabile dopo la scadenza: deve essere sì o no." in found
+    assert any("ente creditore deve essere composto da 11 cifre" in r for r in found)
+    row[5], row[6] = "sì", "80001230582"
+    valid = check([row], mapping=mapping, has_payment=True).valid[0]
+    assert valid["invalid_after_due_date"] is True and valid["payee_fiscal_code"] == "80001230582"
+
+
+def test_attachment_file_name():
+    mapping = {**MAPPING, "attachment": "Nota"}
+    rows = [
+        [GOOD, "Anna", "", "", "", "", "avviso 2026.pdf"],
+        [OTHER, "Bruno", "", "", "", "", "../etc/passwd"],
+        [OMOCODIA, "Carla", "", "", "", "", ""],
+    ]
+    outcome = check(rows, mapping=mapping, feature_level="advanced")
+    assert outcome.valid[0]["variables"][ATTACHMENT_KEY] == "avviso 2026.pdf"
+    found = reasons(outcome)
+    assert any("nome del file allegato non è valido" in r for r in found)
+    assert "Il nome del file allegato è vuoto." in found
+
+
+def test_every_reason_of_a_row_is_listed():
+    outcome = check([["XX", ""]])
+    assert len(outcome.rejected[0]["reasons"]) >= 2
+
+
+def test_mapping_errors():
+    s = spec(has_payment=True, has_due_date=True, max_payment_amount=0)
+    errors = mapping_errors(
+        headers=HEADERS, mapping={"nome": "Assente", "attachment": "Nota"}, spec=s
+    )
+    assert errors["fiscal_code"] == "Indica la colonna con il codice fiscale dei destinatari."
+    assert errors["nome"] == "La colonna «Assente» non è nel file."
+    assert errors["amount"] == "Il servizio scelto non è abilitato ai pagamenti."
+    assert "notice_number" in errors and "due_date" in errors
+    assert errors["attachment"] == "Gli allegati sono disponibili solo per i messaggi Premium."
+
+
+def test_guess_mapping():
+    guess = guess_mapping(["Codice Fiscale", "NOME", "Importo"], ["fiscal_code", "nome", "amount"])
+    assert guess == {"fiscal_code": "Codice Fiscale", "nome": "NOME", "amount": "Importo"}

@@ -1,0 +1,132 @@
+"""Builders for the sending tests: an organization whose IO service points at a simulator,
+dispatches with many deliveries, and the simulator configuration matching them."""
+
+import itertools
+from typing import Any
+
+from ioportal.accounts.models import Organization, User
+from ioportal.fakeio.citizens import check_character
+from ioportal.ioservices.models import IOService
+from ioportal.ioservices.services import ioservice_create
+from ioportal.messaging.fiscal_codes import protect_fiscal_code
+from ioportal.messaging.models import Delivery, Dispatch
+
+PRIMARY_KEY = "a1" + "0" * 30
+SECONDARY_KEY = "b2" + "0" * 30
+SERVICE_ID = "01JSEND0SERV1CE00000000001"
+SUBJECT = "Avviso di pagamento TARI 2026"
+MARKDOWN = (
+    "Gentile {{ nome }}, ti ricordiamo che è disponibile l'avviso di pagamento della tassa "
+    "sui rifiuti per l'anno 2026. Puoi pagarlo dall'app IO entro la scadenza indicata."
+)
+LETTERS = "BCDFGHLMPRSTV"
+
+
+def fiscal_code(first15: str) -> str:
+    return first15 + check_character(first15)
+
+
+def fiscal_codes(count: int, *, not_on_io_every: int = 0, blocked_every: int = 0) -> list[str]:
+    """`count` distinct valid codes; every n-th one not on IO (XXX) or blocking (YYY)."""
+    codes = []
+    names = ("".join(p) for p in itertools.product(LETTERS, repeat=3))
+    for i, name in zip(range(count), names, strict=False):
+        surname = "RSS"
+        if not_on_io_every and i % not_on_io_every == 1:
+            surname = "XXX"
+        elif blocked_every and i % blocked_every == 2:
+            surname = "YYY"
+        codes.append(fiscal_code(f"{surname}{name}80A01H501"))
+    return codes
+
+
+def simulator_config(
+    organization: Organization, *, rate_limit: int, **extra: Any
+) -> dict[str, Any]:
+    return {
+        "status_delay": 0.5,
+        "slow_status_delay": 5,
+        "read_delay": 1,
+        "idle_timeout": 30,
+        "seed": 11,
+        **extra,
+        "accounts": [
+            {
+                "name": f"ente-{organization.fiscal_code}",
+                "rate_limit": rate_limit,
+                "organization_fiscal_code": organization.fiscal_code,
+                "services": [
+                    {
+                        "service_id": SERVICE_ID,
+                        "name": "Tributi",
+                        "primary_key": PRIMARY_KEY,
+                        "secondary_key": SECONDARY_KEY,
+                        "premium": True,
+                        "max_allowed_payment_amount": 100_000,
+                    }
+                ],
+            }
+        ],
+    }
+
+
+def make_service(organization: Organization, api_url: str, **fields: Any) -> IOService:
+    values: dict[str, Any] = {
+        "service_id": SERVICE_ID,
+        "name": "Tributi",
+        "test_mode": False,
+        "api_base_url": api_url,
+        "premium_enabled": True,
+        "payments_enabled": True,
+        "max_allowed_payment_amount": 100_000,
+    }
+    values.update(fields)
+    return ioservice_create(
+        organization=organization,
+        actor="test",
+        primary_key=PRIMARY_KEY,
+        secondary_key=SECONDARY_KEY,
+        **values,
+    )
+
+
+def make_dispatch(
+    service: IOService,
+    user: User,
+    codes: list[str],
+    *,
+    state: str = Dispatch.State.RUNNING,
+    **fields: Any,
+) -> Dispatch:
+    dispatch = Dispatch.objects.create(
+        organization=service.organization,
+        service=service,
+        title="TARI 2026",
+        subject=SUBJECT,
+        markdown=MARKDOWN,
+        placeholders=[{"name": "nome", "type": "text", "required": True}],
+        state=state,
+        created_by=user,
+        **fields,
+    )
+    Delivery.objects.bulk_create(
+        Delivery(
+            dispatch=dispatch,
+            row_number=number,
+            variables={"nome": f"Cittadino {number}"},
+            **protect_fiscal_code(code),
+        )
+        for number, code in enumerate(codes, start=1)
+    )
+    return dispatch
+
+
+def state_counts(dispatch: Dispatch) -> dict[str, int]:
+    from django.db.models import Count
+
+    return dict(
+        Delivery.objects.filter(dispatch=dispatch)
+        .values_list("state")
+        .annotate(n=Count("id"))
+        .values_list("state", "n")
+    )

@@ -1,0 +1,286 @@
+"""The account worker against a mocked IO (`responses`): classification and transitions."""
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import requests
+import responses
+from django.core.checks import Error
+from django.test import override_settings
+
+from ioportal.accounts.models import Membership, Organization
+from ioportal.messaging.models import Delivery, Dispatch
+from ioportal.sending import checks, claims, limiter, outcomes, services, transitions
+from ioportal.sending.models import AccountState, ApiCall
+from ioportal.sending.sweeper import reap_expired_claims, sweep
+from ioportal.sending.worker import run_account_worker
+from tests.sending.support import fiscal_codes, make_dispatch, make_service
+
+IO = "https://api.io.pagopa.it/api/v1"
+PROFILES = f"{IO}/profiles"
+MESSAGES = f"{IO}/messages"
+
+
+@pytest.fixture(autouse=True)
+def _db_limiter(settings: Any) -> None:
+    settings.SENDING_LIMITER = "db"
+    settings.SENDING_AUTOPAUSE_MIN = 1000
+
+
+@pytest.fixture
+def dispatch(organization: Organization, make_user: Callable[..., Any]) -> Dispatch:
+    user = make_user(Membership.Role.OPERATOR, organization)
+    service = make_service(organization, "")
+    return make_dispatch(service, user, fiscal_codes(1))
+
+
+def run(dispatch: Dispatch) -> Delivery:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("ioportal.sending.triggers.async_task", lambda *a, **k: None)
+        run_account_worker(organization_id=dispatch.organization_id, budget=2)
+    return Delivery.objects.get(dispatch=dispatch)
+
+
+def profile_ok(rsps: responses.RequestsMock, allowed: bool = True) -> None:
+    rsps.post(PROFILES, json={"sender_allowed": allowed}, status=200)
+
+
+@responses.activate
+def test_reachable_citizen_is_submitted(dispatch: Dispatch) -> None:
+    profile_ok(responses.mock)
+    responses.post(MESSAGES, json={"id": "01JABCDEFGHJKMNPQRSTVWXYZ0"}, status=201)
+    delivery = run(dispatch)
+    assert delivery.state == "submitted"
+    assert delivery.io_message_id == "01JABCDEFGHJKMNPQRSTVWXYZ0"
+    assert delivery.next_poll_at is not None
+    body = responses.calls[1].request.body
+    assert b"Cittadino 1" in body and b"{{" not in body
+    assert ApiCall.objects.filter(delivery=delivery).count() == 2
+    # Never submitted again: nothing is claimable.
+    assert not claims.work_queryset(organization_id=dispatch.organization_id).exists()
+
+
+@pytest.mark.parametrize(
+    ("profile", "reason"),
+    [
+        (
+            {"status": 404, "json": {"title": "Profile not found", "status": 404}},
+            outcomes.NOT_ON_IO,
+        ),
+        ({"status": 200, "json": {"sender_allowed": False}}, outcomes.BLOCKED),
+        (
+            {"status": 403, "json": {"title": "Recipient forbidden", "status": 403}},
+            outcomes.NOT_AUTHORIZED,
+        ),
+    ],
+)
+@responses.activate
+def test_not_reachable_is_skipped_with_reason(
+    dispatch: Dispatch, profile: dict, reason: str
+) -> None:
+    responses.post(PROFILES, **profile)
+    delivery = run(dispatch)
+    assert (delivery.state, delivery.skip_reason) == ("skipped", reason)
+    assert outcomes.describe_delivery(delivery) == str(outcomes.TEXTS[reason])
+
+
+@pytest.mark.parametrize(
+    ("submission", "state", "code"),
+    [
+        (
+            {"body": requests.exceptions.ReadTimeout("read timed out")},
+            "uncertain",
+            outcomes.AMBIGUOUS,
+        ),
+        (
+            {"status": 500, "json": {"title": "Internal server error"}},
+            "uncertain",
+            outcomes.SERVER_ERROR,
+        ),
+        ({"body": requests.exceptions.ConnectTimeout("connect")}, "retry_wait", outcomes.TRANSIENT),
+        (
+            {
+                "status": 400,
+                "json": {"title": "Error while sending payment metadata", "status": 400},
+            },
+            "failed",
+            outcomes.AMOUNT_OVER_MAX,
+        ),
+        (
+            {"status": 400, "json": {"title": "Invalid message structure"}},
+            "failed",
+            outcomes.CONTENT_REFUSED,
+        ),
+    ],
+)
+@responses.activate
+def test_submission_outcomes(dispatch: Dispatch, submission: dict, state: str, code: str) -> None:
+    profile_ok(responses.mock)
+    responses.post(MESSAGES, **submission)
+    delivery = run(dispatch)
+    assert (delivery.state, delivery.last_error_code) == (state, code)
+    assert delivery.io_message_id is None
+    if state == "uncertain":
+        assert delivery.uncertain_since is not None
+        assert len([c for c in responses.calls if c.request.url == MESSAGES]) == 1
+
+
+@responses.activate
+def test_lenient_5xx_policy_retries(dispatch: Dispatch, settings: Any) -> None:
+    settings.SENDING_SUBMIT_5XX_POLICY = "lenient"
+    profile_ok(responses.mock)
+    responses.post(MESSAGES, status=503, json={"statusCode": 503, "message": "busy"})
+    delivery = run(dispatch)
+    assert (delivery.state, delivery.attempts) == ("retry_wait", 1)
+
+
+@responses.activate
+def test_429_pauses_the_account_and_is_not_an_attempt(dispatch: Dispatch) -> None:
+    profile_ok(responses.mock)
+    responses.post(
+        MESSAGES, status=429, json={"statusCode": 429}, headers={"x-rate-limit-retry-after": "7"}
+    )
+    delivery = run(dispatch)
+    assert (delivery.state, delivery.attempts) == ("retry_wait", 0)
+    state = AccountState.objects.get(organization_id=dispatch.organization_id)
+    assert state.paused_until > 0 and state.rate_factor <= 0.5
+    wait = limiter.take_token(organization_id=dispatch.organization_id, limit=150)
+    assert 5 < wait <= 7.5
+
+
+@responses.activate
+def test_401_on_both_keys_pauses_the_service_dispatches(dispatch: Dispatch) -> None:
+    responses.post(PROFILES, status=401, json={"statusCode": 401, "message": "Access denied"})
+    delivery = run(dispatch)
+    dispatch.refresh_from_db()
+    assert (delivery.state, delivery.attempts) == ("retry_wait", 0)
+    assert dispatch.state == "paused" and dispatch.pause_reason
+    assert len(responses.calls) == 2  # the active key, then the other one
+
+
+def test_retries_stop_at_max_attempts(dispatch: Dispatch, settings: Any) -> None:
+    settings.SENDING_MAX_ATTEMPTS = 2
+    delivery = Delivery.objects.get(dispatch=dispatch)
+    for expected in ("retry_wait", "failed"):
+        Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=None)
+        token, ids = claims.claim_work(
+            organization_id=dispatch.organization_id, worker="t", limit=5
+        )
+        assert ids == [delivery.pk]
+        delivery.refresh_from_db()
+        transitions.retry_later(
+            delivery=delivery, token=token, from_state="checking", code="transient"
+        )
+        delivery.refresh_from_db()
+        assert delivery.state == expected
+    assert delivery.last_error_code == outcomes.RETRIES_EXHAUSTED
+
+
+def test_backoff_has_full_jitter_and_honours_retry_after() -> None:
+    import random
+
+    rng = random.Random(1)
+    delays = [transitions.backoff_delay(attempts=3, rng=rng) for _ in range(200)]
+    assert 0 <= min(delays) < 5 and max(delays) <= 40
+    assert transitions.backoff_delay(attempts=0, retry_after=30, rng=rng) >= 30
+
+
+def test_writes_are_fenced_on_the_claim(dispatch: Dispatch) -> None:
+    token, ids = claims.claim_work(organization_id=dispatch.organization_id, worker="t", limit=5)
+    assert not transitions.check_passed(delivery_id=ids[0], token=uuid.uuid4())
+    assert transitions.check_passed(delivery_id=ids[0], token=token)
+    # A second claim finds nothing: the READY row is leased by the first.
+    assert claims.claim_work(organization_id=dispatch.organization_id, worker="u", limit=5)[1] == []
+    new = claims.claim_submission(delivery_id=ids[0], token=token)
+    assert new is not None and claims.claim_submission(delivery_id=ids[0], token=token) is None
+
+
+def test_paused_dispatch_is_not_claimed_and_expired_submission_becomes_uncertain(
+    dispatch: Dispatch, supervisor_user: Any
+) -> None:
+    token, ids = claims.claim_work(organization_id=dispatch.organization_id, worker="t", limit=5)
+    transitions.check_passed(delivery_id=ids[0], token=token)
+    services.dispatch_pause(dispatch=dispatch, actor=supervisor_user)
+    assert claims.claim_submission(delivery_id=ids[0], token=token) is None
+    services.dispatch_resume(dispatch=dispatch, actor=supervisor_user)
+    assert claims.claim_submission(delivery_id=ids[0], token=token) is not None
+    Delivery.objects.filter(pk=ids[0]).update(lease_until="2000-01-01T00:00:00Z")
+    assert reap_expired_claims()["uncertain"] == 1
+    delivery = Delivery.objects.get(pk=ids[0])
+    assert (delivery.state, delivery.last_error_code) == ("uncertain", outcomes.LEASE_EXPIRED)
+
+
+def test_uncertain_resolution_needs_confirmation_to_resend(
+    dispatch: Dispatch, supervisor_user: Any
+) -> None:
+    from django.core.exceptions import ValidationError
+
+    delivery = Delivery.objects.get(dispatch=dispatch)
+    Delivery.objects.filter(pk=delivery.pk).update(state="uncertain")
+    with pytest.raises(ValidationError):
+        services.deliveries_resolve_uncertain(
+            dispatch=dispatch,
+            delivery_ids=[delivery.pk],
+            decision="resend",
+            actor=supervisor_user,
+            confirmed=False,
+        )
+    assert (
+        services.deliveries_resolve_uncertain(
+            dispatch=dispatch,
+            delivery_ids=[delivery.pk],
+            decision="resend",
+            actor=supervisor_user,
+            confirmed=True,
+        )
+        == 1
+    )
+    assert Delivery.objects.get(pk=delivery.pk).state == "ready"
+
+
+def test_sweep_completes_and_starts_dispatches(dispatch: Dispatch) -> None:
+    from django.utils import timezone
+
+    Delivery.objects.filter(dispatch=dispatch).update(state="skipped")
+    scheduled = Dispatch.objects.create(
+        organization=dispatch.organization,
+        service=dispatch.service,
+        title="dopo",
+        subject="x" * 10,
+        markdown="y" * 80,
+        state="scheduled",
+        scheduled_at=timezone.now(),
+        created_by=dispatch.created_by,
+    )
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("ioportal.sending.triggers.async_task", lambda *a, **k: None)
+        result = sweep()
+    assert result["completed"] >= 1 and result["started"] == 1
+    dispatch.refresh_from_db()
+    scheduled.refresh_from_db()
+    assert dispatch.state == "completed"
+    assert scheduled.state in ("running", "completed")
+
+
+def test_cancel_cancels_what_was_not_started(dispatch: Dispatch, supervisor_user: Any) -> None:
+    assert services.dispatch_cancel(dispatch=dispatch, actor=supervisor_user) == 1
+    assert services.dispatch_cancel(dispatch=dispatch, actor=supervisor_user) == -1
+
+
+@pytest.mark.parametrize(
+    ("q_cluster", "ids"),
+    [
+        ({"timeout": 300, "retry": 600, "max_attempts": 1, "ack_failures": True}, []),
+        ({"timeout": 300, "retry": 300, "max_attempts": 1, "ack_failures": True}, ["sending.E001"]),
+        ({"timeout": 300, "retry": 600, "max_attempts": 0, "ack_failures": True}, ["sending.E002"]),
+        ({"timeout": 300, "retry": 600, "max_attempts": 1}, ["sending.E003"]),
+        ({"timeout": 90, "retry": 600, "max_attempts": 1, "ack_failures": True}, ["sending.E004"]),
+    ],
+)
+def test_system_check_refuses_dangerous_q_cluster(q_cluster: dict, ids: list[str]) -> None:
+    with override_settings(Q_CLUSTER=q_cluster, SENDING_TASK_BUDGET=60):
+        errors = checks.check_q_cluster()
+    assert [e.id for e in errors] == ids
+    assert all(isinstance(e, Error) for e in errors)

@@ -1,0 +1,292 @@
+"""The pipeline with real processes: qcluster workers, the IO simulator, SIGKILL.
+
+These run on SQLite with the ORM broker and, in CI, on PostgreSQL with the Redis broker and
+the Redis limiter (REDIS_URL set). The simulator runs in this process (threads), so the
+test can read its ledger and wrap its rate limiter.
+"""
+
+import contextlib
+import os
+import random
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from django.conf import settings
+
+from ioportal.accounts.models import Membership, Organization
+from ioportal.messaging.models import Delivery, Dispatch
+from ioportal.sending import services
+from ioportal.sending.models import ApiCall
+from ioportal.sending.sweeper import sweep
+from ioportal.sending.triggers import wake_up
+from tests.processes import manage, process_env
+from tests.sending.conftest import Simulator
+from tests.sending.support import (
+    fiscal_codes,
+    make_dispatch,
+    make_service,
+    simulator_config,
+    state_counts,
+)
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+SUBMIT = "submitMessageforUserWithFiscalCodeInBody"
+OPEN_STATES = ("pending", "checking", "ready", "retry_wait", "submitting")
+
+WORKER_SETTINGS = {
+    "SENDING_LEASE_SECONDS": "8",
+    "SENDING_TASK_BUDGET": "15",
+    "SENDING_POLL_INTERVALS": "1,2,3",
+    "SENDING_BACKOFF_BASE": "0.3",
+    "SENDING_BACKOFF_CAP": "2",
+    "SENDING_MAX_ATTEMPTS": "15",
+    "SENDING_BREAKER_THRESHOLD": "40",
+    "SENDING_BREAKER_COOLDOWN": "2",
+    "IO_API_READ_TIMEOUT": "2",
+    "Q_WORKERS": "2",
+}
+
+
+@pytest.fixture
+def fast_settings(settings: Any) -> Any:
+    settings.SENDING_LEASE_SECONDS = 8
+    settings.SENDING_POLL_INTERVALS = [1, 2, 3]
+    settings.SENDING_TASK_BUDGET = 15
+    return settings
+
+
+@pytest.fixture
+def clusters() -> Iterator[Callable[..., subprocess.Popen[str]]]:
+    started: list[subprocess.Popen[str]] = []
+
+    def start(**extra: str) -> subprocess.Popen[str]:
+        env = process_env(**WORKER_SETTINGS, **extra)
+        process = manage("qcluster", env=env, start_new_session=True)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        stop(process)
+
+
+def stop(process: subprocess.Popen[str], *, kill: bool = False) -> None:
+    if process.poll() is not None:
+        return
+    if kill:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+        return
+    process.terminate()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=15)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=10)
+
+
+@pytest.fixture
+def org_user(make_user: Callable[..., Any]) -> tuple[Organization, Any]:
+    organization = Organization.objects.create(name="Comune di Prova", fiscal_code="80001230582")
+    user = make_user(Membership.Role.SUPERVISOR, organization)
+    return organization, user
+
+
+def wait_until(
+    condition: Callable[[], bool], *, timeout: float, tick: Callable[[], Any] | None = None
+) -> bool:
+    deadline = time.monotonic() + timeout
+    last_tick = 0.0
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        if tick is not None and time.monotonic() - last_tick > 2:
+            tick()
+            last_tick = time.monotonic()
+        time.sleep(0.3)
+    return condition()
+
+
+def open_count(dispatch: Dispatch) -> int:
+    return Delivery.objects.filter(dispatch=dispatch, state__in=OPEN_STATES).count()
+
+
+def test_chaos_no_duplicates_no_losses(
+    start_simulator: Callable[[dict[str, Any]], Simulator],
+    clusters: Callable[..., subprocess.Popen[str]],
+    org_user: tuple[Organization, Any],
+    fast_settings: Any,
+) -> None:
+    organization, user = org_user
+    organization.rate_tier = Organization.RateTier.CUSTOM
+    organization.custom_rate_limit = 1000
+    organization.save()
+    simulator = start_simulator(simulator_config(organization, rate_limit=1000))
+    simulator.set_faults(
+        latency_ms=20,
+        jitter_ms=40,
+        error_rate=0.02,
+        error_after_store_rate=0.01,
+        drop_rate=0.01,
+        lost_answer_rate=0.01,
+        throttle_rate=0.01,
+        slow_rate=0.005,
+        slow_ms=3000,
+    )
+    service = make_service(organization, simulator.api_url)
+    count = 400
+    dispatch = make_dispatch(
+        service, user, fiscal_codes(count, not_on_io_every=15, blocked_every=20)
+    )
+    rng = random.Random(20260101)
+    workers = [clusters(), clusters()]
+    wake_up(organization_id=organization.pk)
+
+    kills = 0
+    chaos_until = time.monotonic() + 25
+    while time.monotonic() < chaos_until and open_count(dispatch):
+        time.sleep(rng.uniform(2.0, 4.0))
+        victim = rng.randrange(len(workers))
+        stop(workers[victim], kill=True)
+        kills += 1
+        workers[victim] = clusters()
+        sweep()
+
+    simulator.set_faults(
+        error_rate=0,
+        error_after_store_rate=0,
+        drop_rate=0,
+        lost_answer_rate=0,
+        throttle_rate=0,
+        slow_rate=0,
+    )
+    done = wait_until(lambda: open_count(dispatch) == 0, timeout=120, tick=sweep)
+    counts = state_counts(dispatch)
+    assert done, f"deliveries still open: {counts}"
+    for process in workers:
+        stop(process)
+
+    # Every delivery final, uncertain, or accepted by IO and still being polled.
+    assert set(counts) <= set(Delivery.FINAL) | {"uncertain", "submitted"}, counts
+    assert sum(counts.values()) == count
+
+    # At most one submission per citizen, and every IO id we hold is in the simulator.
+    assert simulator.inspect("ledger", duplicates="1") == []
+    ledger = simulator.inspect("ledger")
+    stored = sum(entry["count"] for entry in ledger)
+    with_id = Delivery.objects.filter(dispatch=dispatch, io_message_id__isnull=False).count()
+    uncertain = counts.get("uncertain", 0)
+    assert with_id <= stored <= with_id + uncertain
+    ids = {mid for entry in ledger for mid in entry["message_ids"]}
+    assert (
+        set(
+            Delivery.objects.filter(dispatch=dispatch, io_message_id__isnull=False).values_list(
+                "io_message_id", flat=True
+            )
+        )
+        <= ids
+    )
+
+    # Uncertain only where the outcome really was ambiguous.
+    stats = simulator.inspect("stats")
+    submit_calls = stats["calls"].get(SUBMIT, {})
+    ambiguous_faults = (
+        submit_calls.get("500", 0)
+        + submit_calls.get("dropped", 0)
+        + submit_calls.get("lost_answer", 0)
+        + stats["faults"].get("slow", 0)
+    )
+    in_flight_per_kill = int(WORKER_SETTINGS["Q_WORKERS"])
+    assert uncertain <= ambiguous_faults + kills * in_flight_per_kill, (
+        uncertain,
+        ambiguous_faults,
+        kills,
+    )
+    # Not reachable citizens are skipped with their reason, not failed.
+    assert counts.get("skipped", 0) >= count // 20
+    print(f"\nchaos: {counts} kills={kills} ambiguous={ambiguous_faults} calls={stats['calls']}")
+
+
+def test_limiter_shared_by_several_workers(
+    start_simulator: Callable[[dict[str, Any]], Simulator],
+    clusters: Callable[..., subprocess.Popen[str]],
+    org_user: tuple[Organization, Any],
+    fast_settings: Any,
+) -> None:
+    organization, user = org_user
+    limit = 60
+    organization.rate_tier = Organization.RateTier.CUSTOM
+    organization.custom_rate_limit = limit
+    organization.save()
+    simulator = start_simulator(simulator_config(organization, rate_limit=limit))
+    simulator.set_faults(latency_ms=30, jitter_ms=30)
+    # Record the moment of every call the simulator's gateway sees.
+    moments: list[float] = []
+    original = simulator.sim.take_call
+
+    def recording_take_call(account: str) -> Any:
+        moments.append(time.monotonic())
+        return original(account)
+
+    simulator.sim.take_call = recording_take_call  # type: ignore[method-assign]
+    service = make_service(organization, simulator.api_url)
+    dispatch = make_dispatch(service, user, fiscal_codes(120))
+    workers = [clusters(), clusters(), clusters()]
+    wake_up(organization_id=organization.pk)
+    done = wait_until(lambda: open_count(dispatch) == 0, timeout=150, tick=sweep)
+    for process in workers:
+        stop(process)
+    assert done, state_counts(dispatch)
+
+    assert simulator.sim.rate_limited == 0, "IO answered 429 in steady state"
+    worst = 0
+    start = 0
+    for end, moment in enumerate(moments):
+        while moments[start] <= moment - 5:
+            start += 1
+        worst = max(worst, end - start + 1)
+    assert worst <= limit
+    span = moments[-1] - moments[0]
+    print(f"\nlimiter: {len(moments)} calls in {span:.1f}s, busiest 5 s window {worst}/{limit}")
+    assert not ApiCall.objects.filter(organization=organization, status_code=429).exists()
+
+
+def test_cancel_stops_new_submissions(
+    start_simulator: Callable[[dict[str, Any]], Simulator],
+    clusters: Callable[..., subprocess.Popen[str]],
+    org_user: tuple[Organization, Any],
+    fast_settings: Any,
+) -> None:
+    organization, user = org_user
+    organization.rate_tier = Organization.RateTier.CUSTOM
+    organization.custom_rate_limit = 1000
+    organization.save()
+    simulator = start_simulator(simulator_config(organization, rate_limit=1000))
+    simulator.set_faults(latency_ms=80)
+    service = make_service(organization, simulator.api_url)
+    dispatch = make_dispatch(service, user, fiscal_codes(300))
+    worker = clusters()
+    wake_up(organization_id=organization.pk)
+
+    assert wait_until(lambda: simulator.sim.stats()["messages"] >= 30, timeout=90)
+    cancelled = services.dispatch_cancel(dispatch=dispatch, actor=user)
+    submitting = Delivery.objects.filter(dispatch=dispatch, state="submitting").count()
+    with_id = Delivery.objects.filter(dispatch=dispatch, io_message_id__isnull=False).count()
+    assert cancelled > 0
+    time.sleep(6)
+    stop(worker)
+    stored = simulator.sim.stats()["messages"]
+    # In flight at the cancel: the submitting ones, plus at most one claim per worker slot
+    # racing with the cancel's commit.
+    assert stored <= with_id + submitting + settings.SENDING_WORKERS_PER_ACCOUNT
+    counts = state_counts(dispatch)
+    assert counts.get("cancelled", 0) >= 300 - stored - counts.get("skipped", 0) - counts.get(
+        "uncertain", 0
+    ) - counts.get("submitted", 0) - counts.get("processed", 0)
+    assert not set(counts) & {"pending", "checking", "ready", "retry_wait"}
+    print(f"\ncancel: stored={stored} with_id_at_cancel={with_id} submitting={submitting} {counts}")

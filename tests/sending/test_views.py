@@ -1,0 +1,134 @@
+"""Sending pages: same organization ok, other organization 404, low role 403."""
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from ioportal.accounts.models import Membership, Organization
+from ioportal.core.models import AuditEvent
+from ioportal.messaging.models import Delivery, Dispatch
+from tests.conftest import verified_login
+from tests.sending.support import fiscal_codes, make_dispatch, make_service
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _no_broker(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("ioportal.sending.triggers.async_task", lambda *a, **k: None)
+
+
+@pytest.fixture
+def dispatch(organization: Organization, make_user: Callable[..., Any]) -> Dispatch:
+    author = make_user(Membership.Role.OPERATOR, organization, username="autore")
+    service = make_service(organization, "")
+    return make_dispatch(service, author, fiscal_codes(3))
+
+
+def client_for(user: Any) -> Client:
+    return verified_login(Client(), user)
+
+
+def test_list_and_detail_for_operator(dispatch: Dispatch, operator_user: Any) -> None:
+    client = client_for(operator_user)
+    response = client.get(reverse("sending:dispatch_list"))
+    assert response.status_code == 200 and dispatch.title in response.content.decode()
+    detail = client.get(reverse("sending:dispatch_detail", args=[dispatch.public_id]))
+    assert detail.status_code == 200
+    text = detail.content.decode()
+    assert "RSSBBB" not in text  # only masked codes
+    assert "Esiti incerti" not in text
+
+
+def test_other_organization_gets_404(
+    dispatch: Dispatch, other_organization: Organization, make_user: Callable[..., Any]
+) -> None:
+    outsider = make_user(Membership.Role.ADMIN, other_organization)
+    client = client_for(outsider)
+    for name in ("dispatch_detail",):
+        assert client.get(reverse(f"sending:{name}", args=[dispatch.public_id])).status_code == 404
+    for name in ("dispatch_pause", "dispatch_cancel", "dispatch_retry_failed", "uncertain_resolve"):
+        assert client.post(reverse(f"sending:{name}", args=[dispatch.public_id])).status_code == 404
+    assert dispatch.title not in client.get(reverse("sending:dispatch_list")).content.decode()
+
+
+def test_operator_cannot_control_others_dispatch_nor_supervise(
+    dispatch: Dispatch, operator_user: Any
+) -> None:
+    client = client_for(operator_user)
+    for name in ("dispatch_pause", "dispatch_resume", "dispatch_cancel"):
+        assert client.post(reverse(f"sending:{name}", args=[dispatch.public_id])).status_code == 403
+    for name in ("dispatch_retry_failed", "uncertain_resolve"):
+        assert client.post(reverse(f"sending:{name}", args=[dispatch.public_id])).status_code == 403
+    dispatch.refresh_from_db()
+    assert dispatch.state == Dispatch.State.RUNNING
+
+
+def test_author_pauses_resumes_and_cancels(dispatch: Dispatch) -> None:
+    client = client_for(dispatch.created_by)
+    url = lambda name: reverse(f"sending:{name}", args=[dispatch.public_id])  # noqa: E731
+    assert client.post(url("dispatch_pause")).status_code == 302
+    dispatch.refresh_from_db()
+    assert dispatch.state == "paused"
+    client.post(url("dispatch_resume"))
+    dispatch.refresh_from_db()
+    assert dispatch.state == "running"
+    client.post(url("dispatch_cancel"))
+    dispatch.refresh_from_db()
+    assert dispatch.state == "cancelled"
+    assert set(Delivery.objects.filter(dispatch=dispatch).values_list("state", flat=True)) == {
+        "cancelled"
+    }
+    assert AuditEvent.objects.filter(action="dispatch.cancelled").count() == 1
+
+
+def test_get_on_actions_is_refused(dispatch: Dispatch, supervisor_user: Any) -> None:
+    client = client_for(supervisor_user)
+    assert (
+        client.get(reverse("sending:dispatch_pause", args=[dispatch.public_id])).status_code == 405
+    )
+
+
+def test_supervisor_resolves_uncertain_in_bulk(dispatch: Dispatch, supervisor_user: Any) -> None:
+    Delivery.objects.filter(dispatch=dispatch).update(
+        state="uncertain", last_error_code="ambiguous"
+    )
+    client = client_for(supervisor_user)
+    detail = client.get(reverse("sending:dispatch_detail", args=[dispatch.public_id]))
+    assert "Esiti incerti" in detail.content.decode()
+    ids = [
+        str(p)
+        for p in Delivery.objects.filter(dispatch=dispatch).values_list("public_id", flat=True)
+    ]
+    url = reverse("sending:uncertain_resolve", args=[dispatch.public_id])
+    client.post(url, {"delivery": ids[:1], "decision": "resend"})  # no confirmation
+    assert Delivery.objects.filter(dispatch=dispatch, state="uncertain").count() == 3
+    client.post(url, {"delivery": ids[:1], "decision": "resend", "confirm": "1"})
+    client.post(url, {"delivery": ids[1:], "decision": "mark_sent"})
+    states = sorted(Delivery.objects.filter(dispatch=dispatch).values_list("state", flat=True))
+    assert states == ["cancelled", "cancelled", "ready"]
+    assert (
+        AuditEvent.objects.filter(action__in=("delivery.resent", "delivery.marked_sent")).count()
+        == 2
+    )
+
+
+def test_retry_only_failed_technical(dispatch: Dispatch, supervisor_user: Any) -> None:
+    first, second, third = Delivery.objects.filter(dispatch=dispatch).order_by("id")
+    Delivery.objects.filter(pk=first.pk).update(state="failed", last_error_code="retries_exhausted")
+    Delivery.objects.filter(pk=second.pk).update(state="failed", last_error_code="content_refused")
+    client = client_for(supervisor_user)
+    client.post(reverse("sending:dispatch_retry_failed", args=[dispatch.public_id]))
+    assert Delivery.objects.get(pk=first.pk).state == "retry_wait"
+    assert Delivery.objects.get(pk=second.pk).state == "failed"
+
+
+def test_dashboard_warns_without_workers_and_lists_paused(
+    dispatch: Dispatch, supervisor_user: Any
+) -> None:
+    Dispatch.objects.filter(pk=dispatch.pk).update(state="paused", pause_reason="Chiave rifiutata")
+    text = client_for(supervisor_user).get(reverse("core:dashboard")).content.decode()
+    assert "Nessun worker attivo" in text and "Chiave rifiutata" in text
