@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 from markdown_it import MarkdownIt
 
 from ioportal.ioapi.payloads import MARKDOWN_MAX, MARKDOWN_MIN, SUBJECT_MAX, SUBJECT_MIN, js_length
@@ -27,11 +27,11 @@ FISCAL_CODE_IN_TEXT_RE = re.compile(
 AMOUNT_IN_TEXT_RE = re.compile(r"€|\beur(?:o)?\b\s*\d|\d+[.,]\d{2}\b", re.IGNORECASE)
 LINK_RE = re.compile(r"https?://|\]\(", re.IGNORECASE)
 UNSUPPORTED = [
-    (re.compile(r"!\["), "immagini"),
-    (re.compile(r"^\s*\|.*\|\s*$", re.MULTILINE), "tabelle"),
-    (re.compile(r"<[A-Za-z/!][^>]*>"), "codice HTML"),
-    (re.compile(r"```|`[^`\n]+`"), "codice"),
-    (re.compile(r"^\s{0,3}>", re.MULTILINE), "citazioni"),
+    (re.compile(r"!\["), gettext_lazy("immagini")),
+    (re.compile(r"^\s*\|.*\|\s*$", re.MULTILINE), gettext_lazy("tabelle")),
+    (re.compile(r"<[A-Za-z/!][^>]*>"), gettext_lazy("codice HTML")),
+    (re.compile(r"```|`[^`\n]+`"), gettext_lazy("codice")),
+    (re.compile(r"^\s{0,3}>", re.MULTILINE), gettext_lazy("citazioni")),
 ]
 
 _renderer = MarkdownIt("zero", {"html": False, "linkify": False, "typographer": False}).enable(
@@ -141,7 +141,7 @@ def content_warnings(*, subject: str, markdown: str, recipients: int = 1) -> lis
                 "link accorciati."
             )
         )
-    found = [label for pattern, label in UNSUPPORTED if pattern.search(body)]
+    found = [str(label) for pattern, label in UNSUPPORTED if pattern.search(body)]
     if found:
         warnings.append(
             _("L'app IO non mostra %(what)s: il cittadino vedrebbe i simboli così come sono.")
