@@ -61,6 +61,7 @@ def main() -> None:
     server.sim.set_faults({"latency_ms": args.latency_ms})
     service = make_service(org, server.url + "/api/v1")
     codes = fiscal_codes(args.recipients)
+    assert len(set(codes)) == args.recipients, "not enough distinct fiscal codes"
     dispatch = make_dispatch(service, user, codes)
     env = dict(os.environ)
     started = time.monotonic()

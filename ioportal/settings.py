@@ -352,6 +352,10 @@ SENDING_PREMIUM_POLL_SECONDS = env.int("SENDING_PREMIUM_POLL_SECONDS", default=6
 SENDING_AUTOPAUSE_MIN = env.int("SENDING_AUTOPAUSE_MIN", default=20)
 SENDING_AUTOPAUSE_RATE = env.float("SENDING_AUTOPAUSE_RATE", default=0.5)
 SENDING_AUTOPAUSE_WINDOW = env.int("SENDING_AUTOPAUSE_WINDOW", default=200)
+# Subscriptions feed (services with feed access): days fetched back at most, and how many
+# days the last synced day may lag behind yesterday before the pipeline stops trusting it.
+SENDING_FEED_BACKFILL_DAYS = env.int("SENDING_FEED_BACKFILL_DAYS", default=30)
+SENDING_FEED_MAX_LAG_DAYS = env.int("SENDING_FEED_MAX_LAG_DAYS", default=2)
 # The dashboard warns when no worker ran its heartbeat for this long.
 WORKER_HEARTBEAT_STALE_SECONDS = env.int("WORKER_HEARTBEAT_STALE_SECONDS", default=180)
 

@@ -82,6 +82,15 @@ class IOServiceForm(forms.Form):
             "max_whole_digits": _("L'importo massimo consentito da IO è 99.999.999,99 euro."),
         },
     )
+    feed_access = forms.BooleanField(
+        label=_("Accesso al feed delle iscrizioni"),
+        required=False,
+        help_text=_(
+            "IO ha concesso al servizio la lettura del feed giornaliero delle iscrizioni: "
+            "per i cittadini di cui il feed indica il consenso non serve la verifica del "
+            "profilo prima dell'invio."
+        ),
+    )
     test_mode = forms.BooleanField(
         label=_("In modalità di test"),
         required=False,
@@ -197,6 +206,7 @@ class IOServiceForm(forms.Form):
                 else None
             ),
             "test_mode": service.test_mode,
+            "feed_access": service.feed_access,
             "authorized_recipients": "\n".join(service.authorized_recipients),
             "remote_content_configuration_id": service.remote_content_configuration_id,
             "api_base_url": service.api_base_url,
@@ -235,6 +245,7 @@ class IOServiceForm(forms.Form):
                 else 0
             ),
             "test_mode": data["test_mode"],
+            "feed_access": data["feed_access"],
             "authorized_recipients": data["authorized_recipients"],
             "remote_content_configuration_id": data["remote_content_configuration_id"],
             "all_operators": data["all_operators"],

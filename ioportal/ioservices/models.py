@@ -43,6 +43,9 @@ class IOService(models.Model):
         _("importo massimo (centesimi)"), default=0, validators=[validate_payment_amount_cents]
     )
     test_mode = models.BooleanField(_("in modalità di test"), default=True)
+    # IO granted ApiSubscriptionsFeedRead: the pipeline syncs the feed daily and skips the
+    # profile call for citizens whose consent the feed tells (sending.feed).
+    feed_access = models.BooleanField(_("accesso al feed delle iscrizioni"), default=False)
     authorized_recipients = models.JSONField(_("destinatari autorizzati"), default=list, blank=True)
     remote_content_configuration_id = models.CharField(
         _("configurazione contenuti remoti"),

@@ -59,6 +59,7 @@ SERVICE_FIELDS = (
     "payments_enabled",
     "max_allowed_payment_amount",
     "test_mode",
+    "feed_access",
     "authorized_recipients",
     "remote_content_configuration_id",
     "api_base_url",

@@ -28,6 +28,7 @@ from ioportal.recipients.validation import (
 )
 
 MAX_SCHEDULE_DAYS = 30
+ZIP_MAX_UPLOAD_BYTES = 200_000_000
 UPLOAD_EXTENSIONS = (".csv", ".txt", ".xlsx")
 
 
@@ -137,6 +138,19 @@ class UploadForm(forms.Form):
             "UTF-8 o Windows-1252."
         ),
     )
+    shared_pdf = forms.FileField(
+        label=_("Allegato PDF per tutti i destinatari (facoltativo, solo Premium)"),
+        required=False,
+        help_text=_("Un PDF, preferibilmente PDF/A, che ogni cittadino riceve con il messaggio."),
+    )
+    attachments_zip = forms.FileField(
+        label=_("ZIP di PDF, uno per destinatario (facoltativo, solo Premium)"),
+        required=False,
+        help_text=_(
+            "Ogni file è abbinato alla riga che ne riporta il nome nella colonna «nome del file "
+            "allegato». Le righe il cui file manca o non è valido vengono scartate."
+        ),
+    )
 
     def __init__(
         self,
@@ -155,11 +169,31 @@ class UploadForm(forms.Form):
             raise ValidationError(_("Carica un file .csv o .xlsx."))
         return upload
 
+    def clean_attachments_zip(self) -> Any:
+        upload = self.cleaned_data.get("attachments_zip")
+        if upload and not upload.name.lower().endswith(".zip"):
+            raise ValidationError(_("Carica un archivio .zip."))
+        if upload and upload.size > ZIP_MAX_UPLOAD_BYTES:
+            raise ValidationError(
+                _("Lo ZIP supera %(mb)s MB.") % {"mb": ZIP_MAX_UPLOAD_BYTES // 1_000_000}
+            )
+        return upload
+
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         template, service = data.get("template"), data.get("service")
         if template and service:
             check_service_for(template.feature_level, template.has_payment, service, self)
+        if template and template.feature_level != FeatureLevel.ADVANCED:
+            for name in ("shared_pdf", "attachments_zip"):
+                if data.get(name):
+                    self.add_error(
+                        name,
+                        _(
+                            "Gli allegati sono disponibili solo per i messaggi Premium: scegli "
+                            "un modello Premium."
+                        ),
+                    )
         return data
 
 

@@ -318,6 +318,9 @@ def _launch_list(
         created_by=actor,
     )
     count = _deliveries(dispatch, locked.get_valid())
+    from ioportal.remotecontent.services import list_attachments_hand_over
+
+    attachments = list_attachments_hand_over(recipient_list=locked, dispatch=dispatch)
     locked.dispatch = dispatch
     locked.state = RecipientList.State.LAUNCHED
     locked.rows_sealed = locked.valid_sealed = locked.rejected_sealed = ""
@@ -327,7 +330,11 @@ def _launch_list(
         actor=actor,
         organization=dispatch.organization,
         target=dispatch,
-        changes={"deliveries": count, "scheduled_at": str(scheduled_at or "")},
+        changes={
+            "deliveries": count,
+            "scheduled_at": str(scheduled_at or ""),
+            "attachments": attachments,
+        },
         request=request,
     )
     _wake_on_commit(dispatch)

@@ -9,6 +9,7 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
@@ -42,6 +43,11 @@ from ioportal.recipients import services as recipient_services
 from ioportal.recipients.models import RecipientList
 from ioportal.recipients.parsing import ImportFileError
 from ioportal.recipients.validation import format_cents, mapping_errors
+from ioportal.remotecontent.services import (
+    AttachmentUploadError,
+    list_attachments_summary,
+    list_attachments_upload,
+)
 
 OPERATOR = Membership.Role.OPERATOR
 SUPERVISOR = Membership.Role.SUPERVISOR
@@ -172,18 +178,41 @@ def compose(request: HttpRequest) -> HttpResponse:
     )
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
+        shared, bundle = (
+            form.cleaned_data.get("shared_pdf"),
+            form.cleaned_data.get("attachments_zip"),
+        )
         try:
-            recipient_list = recipient_services.recipient_list_upload(
-                organization=membership.organization,
-                actor=_user(request),
-                template=form.cleaned_data["template"],
-                service=form.cleaned_data["service"],
-                file_name=upload.name,
-                data=upload.read(),
-                request=request,
-            )
+            with transaction.atomic():
+                recipient_list = recipient_services.recipient_list_upload(
+                    organization=membership.organization,
+                    actor=_user(request),
+                    template=form.cleaned_data["template"],
+                    service=form.cleaned_data["service"],
+                    file_name=upload.name,
+                    data=upload.read(),
+                    request=request,
+                )
+                if shared or bundle:
+                    counts = list_attachments_upload(
+                        recipient_list=recipient_list,
+                        shared_name=shared.name if shared else "",
+                        shared_data=shared.read() if shared else None,
+                        zip_upload=bundle,
+                    )
+                    if counts["refused"]:
+                        messages.warning(
+                            request,
+                            _(
+                                "%(n)s file dello ZIP sono stati rifiutati: le righe che li "
+                                "indicano saranno scartate con il motivo."
+                            )
+                            % {"n": counts["refused"]},
+                        )
         except ImportFileError as exc:
             form.add_error("file", str(exc))
+        except AttachmentUploadError as exc:
+            form.add_error(exc.field, exc.messages)
         else:
             return redirect("messaging:list_mapping", public_id=recipient_list.public_id)
     return render(
@@ -222,7 +251,9 @@ def list_mapping(request: HttpRequest, public_id: str) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         mapping = form.mapping()
         spec = recipient_services.message_spec(
-            template=recipient_list.template, service=recipient_list.service
+            template=recipient_list.template,
+            service=recipient_list.service,
+            recipient_list=recipient_list,
         )
         problems = mapping_errors(headers=recipient_list.headers, mapping=mapping, spec=spec)
         for target, problem in problems.items():
@@ -264,6 +295,7 @@ def list_result(request: HttpRequest, public_id: str) -> HttpResponse:
             "rejected": rejected[:REJECTED_SHOWN],
             "rejected_more": max(0, len(rejected) - REJECTED_SHOWN),
             "total_amount": format_cents(recipient_list.total_amount),
+            "attachments": list_attachments_summary(recipient_list=recipient_list),
             "warnings": content_warnings(
                 subject=template.subject,
                 markdown=template.markdown,
@@ -400,6 +432,7 @@ def list_confirm(request: HttpRequest, public_id: str) -> HttpResponse:
                 feature_level=recipient_list.template.feature_level,
             ),
             "is_premium": recipient_list.template.feature_level == FeatureLevel.ADVANCED,
+            "attachments": list_attachments_summary(recipient_list=recipient_list),
         },
     )
 

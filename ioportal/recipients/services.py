@@ -21,8 +21,19 @@ from ioportal.recipients.validation import MessageSpec, validate_rows
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\x00")
 
 
-def message_spec(*, template: MessageTemplate, service: IOService) -> MessageSpec:
-    """What each row is checked against: the template's texts and the service's maximum."""
+def message_spec(
+    *,
+    template: MessageTemplate,
+    service: IOService,
+    recipient_list: RecipientList | None = None,
+) -> MessageSpec:
+    """What each row is checked against: the template's texts, the service's maximum and,
+    given the list, the per-recipient files uploaded with it (Premium attachments)."""
+    attachments = None
+    if recipient_list is not None and recipient_list.pk:
+        from ioportal.remotecontent.services import list_attachment_index
+
+        attachments = list_attachment_index(recipient_list=recipient_list)
     return MessageSpec(
         subject=template.subject,
         markdown=template.markdown,
@@ -31,6 +42,7 @@ def message_spec(*, template: MessageTemplate, service: IOService) -> MessageSpe
         has_due_date=template.has_due_date,
         has_payment=template.has_payment,
         max_payment_amount=service.effective_max_payment_amount,
+        attachments=attachments,
     )
 
 
@@ -100,7 +112,11 @@ def recipient_list_validate(
         rows=rows,
         lines=lines,
         mapping=mapping,
-        spec=message_spec(template=recipient_list.template, service=recipient_list.service),
+        spec=message_spec(
+            template=recipient_list.template,
+            service=recipient_list.service,
+            recipient_list=recipient_list,
+        ),
     )
     recipient_list.column_mapping = mapping
     recipient_list.valid_sealed = seal(outcome.valid)

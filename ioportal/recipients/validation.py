@@ -85,6 +85,10 @@ class MessageSpec:
     has_payment: bool = False
     # Euro cents; None when unknown. 0 means the service may not send payment notices.
     max_payment_amount: int | None = None
+    # Files of the uploaded ZIP: {casefolded name: reasons it was refused, empty if valid},
+    # empty when no ZIP was uploaded; None when files are not checked (the cell's format
+    # still is). Compare with `attachment_key`.
+    attachments: Mapping[str, Sequence[str]] | None = None
 
 
 @dataclass
@@ -267,10 +271,46 @@ def mapping_errors(
         errors[DUE_DATE] = _("Il modello prevede una scadenza: indica la colonna.")
     if mapping.get(ATTACHMENT) and spec.feature_level != "advanced":
         errors[ATTACHMENT] = _("Gli allegati sono disponibili solo per i messaggi Premium.")
+    elif spec.attachments and not mapping.get(ATTACHMENT):
+        errors[ATTACHMENT] = _(
+            "Hai caricato uno ZIP di allegati: indica la colonna con il nome del file di "
+            "ciascun destinatario."
+        )
     return errors
 
 
 # --- rows ---------------------------------------------------------------------------------
+
+
+def attachment_key(name: str) -> str:
+    """How a file-name cell is compared with the ZIP's files: casefolded."""
+    return name.strip().casefold()
+
+
+def _attachment_problems(
+    name: str, line: int, spec: MessageSpec, seen_files: dict[str, int]
+) -> list[str]:
+    key = attachment_key(name)
+    if key in seen_files:
+        # A per-recipient file is personal: two citizens never get the same one.
+        return [
+            _("Il file allegato «%(name)s» è già assegnato alla riga %(line)s.")
+            % {"name": name, "line": seen_files[key]}
+        ]
+    seen_files[key] = line
+    if spec.attachments is None:
+        return []
+    if not spec.attachments:
+        return [_("Il file allegato «%(name)s» non è disponibile: carica lo ZIP.") % {"name": name}]
+    if key not in spec.attachments:
+        return [_("Il file allegato «%(name)s» non è nello ZIP.") % {"name": name}]
+    problems = spec.attachments[key]
+    if problems:
+        return [
+            _("Il file allegato «%(name)s» è stato rifiutato: %(problems)s")
+            % {"name": name, "problems": " ".join(problems)}
+        ]
+    return []
 
 
 def validate_rows(
@@ -303,6 +343,7 @@ def validate_rows(
     ]
     known = [name for name, *_rest in placeholders]
     seen: dict[str, int] = {}
+    seen_files: dict[str, int] = {}
     outcome = ValidationOutcome()
     line_numbers = lines or [n + 2 for n in range(len(rows))]
 
@@ -397,6 +438,8 @@ def validate_rows(
                         ". _ ( ) -, senza cartelle."
                     )
                 )
+            else:
+                reasons += _attachment_problems(attachment, line, spec, seen_files)
 
         message = NewMessage(
             fiscal_code=fiscal_code,

@@ -8,9 +8,10 @@ import hashlib
 import hmac
 import re
 import secrets
+import zipfile
 from collections.abc import Iterable
 from datetime import timedelta
-from typing import Any
+from typing import IO, Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -26,10 +27,11 @@ from ioportal.core.services import Action, audit_log, client_ip
 from ioportal.messaging.models import Delivery, Dispatch, FeatureLevel
 from ioportal.remotecontent.models import (
     Attachment,
+    ListAttachment,
     RemoteContentAccess,
     RemoteContentConfiguration,
 )
-from ioportal.remotecontent.pdf import validate_pdf
+from ioportal.remotecontent.pdf import PdfValidationError, validate_pdf
 
 # An HTTP token without underscores: a header with "_" would be dropped by proxies.
 HEADER_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,62}[A-Za-z0-9]$")
@@ -265,6 +267,7 @@ def attachments_cleanup(*, now: Any = None) -> dict[str, int]:
     except FileNotFoundError:
         files = []
     known = set(Attachment.objects.values_list("file", flat=True))
+    known |= set(ListAttachment.objects.values_list("file", flat=True))
     # A file written in the last hour may belong to an upload still in its transaction.
     grace = now - timedelta(hours=1)
     for filename in files:
@@ -377,3 +380,241 @@ def access_record(
         lollipop=lollipop_record(request, delivery.fiscal_code_hmac if delivery else ""),
         ip_address=client_ip(request),
     )
+
+
+# --- files uploaded with a recipient list (compose flow) -----------------------------------
+
+ZIP_MAX_ENTRIES = 5000
+ZIP_MAX_TOTAL_BYTES = 500 * 1024 * 1024
+ZIP_READ_CHUNK = 64 * 1024
+
+
+class AttachmentUploadError(Exception):
+    """The shared PDF or the ZIP is refused as a whole; `messages` are in Italian."""
+
+    def __init__(self, messages: list[str], field: str = "attachments_zip") -> None:
+        super().__init__("; ".join(messages))
+        self.messages = messages
+        self.field = field
+
+
+def match_name(name: str) -> str:
+    """The key a file-name cell is matched with: last path component, casefolded."""
+    return _display_name(name).casefold()
+
+
+def zip_entries(*, upload: IO[bytes]) -> list[zipfile.ZipInfo]:
+    """Check a ZIP of PDFs before anything is read: returns the file entries to read.
+
+    Refused as a whole (AttachmentUploadError): not a ZIP, more than ZIP_MAX_ENTRIES files,
+    declared uncompressed total above ZIP_MAX_TOTAL_BYTES, a name with a folder path that
+    climbs (`..`) or is absolute, two entries with the same name (case-insensitive).
+    Directories and macOS metadata (`__MACOSX/`) are ignored.
+    """
+    try:
+        archive = zipfile.ZipFile(upload)
+        infos = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise AttachmentUploadError([_("Il file caricato non è un archivio ZIP valido.")]) from exc
+    entries: list[zipfile.ZipInfo] = []
+    seen: dict[str, str] = {}
+    problems: list[str] = []
+    total = 0
+    for info in infos:
+        name = info.filename.replace("\\", "/")
+        if info.is_dir() or name.endswith("/"):
+            continue
+        parts = name.split("/")
+        if name.startswith("/") or ".." in parts or (parts and ":" in parts[0]):
+            problems.append(
+                _("Lo ZIP contiene un percorso non ammesso: «%(name)s».") % {"name": name[:100]}
+            )
+            continue
+        if parts[0] == "__MACOSX" or parts[-1].startswith("._"):
+            continue
+        key = match_name(name)
+        if key in seen:
+            problems.append(
+                _("Lo ZIP contiene due file con lo stesso nome: «%(name)s».")
+                % {"name": parts[-1][:100]}
+            )
+            continue
+        seen[key] = name
+        total += info.file_size
+        entries.append(info)
+    if len(entries) > ZIP_MAX_ENTRIES:
+        problems.append(_("Lo ZIP contiene più di %(max)s file.") % {"max": ZIP_MAX_ENTRIES})
+    if total > ZIP_MAX_TOTAL_BYTES:
+        problems.append(
+            _("I file dello ZIP, decompressi, superano %(mb)s MB.")
+            % {"mb": ZIP_MAX_TOTAL_BYTES // (1024 * 1024)}
+        )
+    if problems:
+        raise AttachmentUploadError(problems)
+    if not entries:
+        raise AttachmentUploadError([_("Lo ZIP non contiene file.")])
+    return entries
+
+
+def _read_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes | None:
+    """At most `limit` bytes of an entry, whatever its header declares; None when bigger."""
+    chunks: list[bytes] = []
+    size = 0
+    with archive.open(info) as stream:
+        while chunk := stream.read(ZIP_READ_CHUNK):
+            size += len(chunk)
+            if size > limit:
+                return None
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _stage(
+    *, recipient_list: Any, name: str, data: bytes | None, shared: bool, problems: list[str]
+) -> ListAttachment:
+    staged = ListAttachment(
+        recipient_list=recipient_list,
+        shared=shared,
+        original_name=_display_name(name),
+        match_name=match_name(name),
+        problems=problems,
+    )
+    if data is not None and not problems:
+        try:
+            check = validate_pdf(data, name=staged.original_name)
+        except PdfValidationError as exc:
+            staged.problems = exc.messages
+        else:
+            staged.size = check.size
+            staged.sha256 = hashlib.sha256(data).hexdigest()
+            staged.page_count = check.page_count
+            staged.pdfa_declared = check.pdfa
+            staged.warnings = check.warnings
+            staged.file.save("upload.pdf", ContentFile(data), save=False)
+    staged.save()
+    return staged
+
+
+def list_attachments_upload(
+    *,
+    recipient_list: Any,
+    shared_name: str = "",
+    shared_data: bytes | None = None,
+    zip_upload: IO[bytes] | None = None,
+) -> dict[str, int]:
+    """Validate and store the files uploaded with a recipient list (Premium only).
+
+    The shared PDF must be valid (else AttachmentUploadError). Each ZIP entry is validated
+    on its own: a refused one is kept with its reasons, so the rows naming it are rejected.
+    Returns {"accepted": n, "refused": n}.
+    """
+    counts = {"accepted": 0, "refused": 0}
+    if shared_data is not None:
+        try:
+            validate_pdf(shared_data, name=shared_name)
+        except PdfValidationError as exc:
+            raise AttachmentUploadError(exc.messages, field="shared_pdf") from exc
+        _stage(
+            recipient_list=recipient_list,
+            name=shared_name,
+            data=shared_data,
+            shared=True,
+            problems=[],
+        )
+        counts["accepted"] += 1
+    if zip_upload is not None:
+        entries = zip_entries(upload=zip_upload)
+        limit = settings.REMOTE_CONTENT_MAX_PDF_BYTES
+        with zipfile.ZipFile(zip_upload) as archive:
+            for info in entries:
+                problems: list[str] = []
+                data: bytes | None = None
+                try:
+                    data = _read_entry(archive, info, limit)
+                except (zipfile.BadZipFile, NotImplementedError, RuntimeError, OSError):
+                    problems.append(_("Il file non si può estrarre dallo ZIP."))
+                else:
+                    if data is None:
+                        problems.append(
+                            _("Il file supera %(mb)s MB.") % {"mb": limit // (1024 * 1024)}
+                        )
+                staged = _stage(
+                    recipient_list=recipient_list,
+                    name=info.filename,
+                    data=data,
+                    shared=False,
+                    problems=problems,
+                )
+                counts["refused" if staged.problems else "accepted"] += 1
+    return counts
+
+
+def list_attachment_index(*, recipient_list: Any) -> dict[str, list[str]]:
+    """The per-recipient files of a list for row validation: {casefolded name: reasons},
+    empty reasons when the file is valid; empty when no ZIP was uploaded."""
+    rows = ListAttachment.objects.filter(recipient_list=recipient_list, shared=False)
+    return {row.match_name: list(row.problems or []) for row in rows}
+
+
+def list_attachments_summary(*, recipient_list: Any) -> dict[str, Any]:
+    """What the compose pages show: the shared file, and counts of the ZIP's files."""
+    rows = list(ListAttachment.objects.filter(recipient_list=recipient_list))
+    return {
+        "shared": [row for row in rows if row.shared],
+        "accepted": sum(1 for row in rows if not row.shared and not row.problems),
+        "refused": [row for row in rows if not row.shared and row.problems],
+        "any": bool(rows),
+    }
+
+
+def list_attachments_hand_over(*, recipient_list: Any, dispatch: Dispatch) -> int:
+    """At launch: the shared file becomes the dispatch's attachment, each delivery's file
+    (named in Delivery.variables["__attachment__"]) its own. Stored files are handed over,
+    not copied; the staged rows are deleted, and files no delivery uses go after commit.
+    Returns the number of attachments created.
+    """
+    from ioportal.recipients.validation import ATTACHMENT_KEY
+
+    staged = list(ListAttachment.objects.filter(recipient_list=recipient_list))
+    if not staged:
+        return 0
+    by_name = {row.match_name: row for row in staged if not row.shared and not row.problems}
+    created: list[Attachment] = []
+    used: set[int] = set()
+
+    def attachment(row: ListAttachment, **owner: Any) -> Attachment:
+        return Attachment(
+            original_name=row.original_name,
+            file=row.file.name,
+            size=row.size,
+            sha256=row.sha256,
+            content_type="application/pdf",
+            page_count=row.page_count,
+            pdfa_declared=row.pdfa_declared,
+            warnings=row.warnings,
+            validated=True,
+            **owner,
+        )
+
+    for row in staged:
+        if row.shared and row.file:
+            created.append(attachment(row, dispatch=dispatch))
+            used.add(row.pk)
+    deliveries = Delivery.objects.filter(dispatch=dispatch).only("id", "variables")
+    for delivery in deliveries.iterator():
+        name = (delivery.variables or {}).get(ATTACHMENT_KEY)
+        row_for = by_name.get(match_name(name)) if name else None
+        if row_for is None or row_for.pk in used:
+            continue
+        created.append(attachment(row_for, delivery=delivery))
+        used.add(row_for.pk)
+    Attachment.objects.bulk_create(created)
+    unused = [row.file.name for row in staged if row.pk not in used and row.file]
+    ListAttachment.objects.filter(pk__in=[row.pk for row in staged]).delete()
+
+    def remove_files() -> None:
+        for name in unused:
+            _delete_file(name or "")
+
+    transaction.on_commit(remove_files)
+    return len(created)

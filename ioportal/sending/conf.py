@@ -28,6 +28,8 @@ class SendingSettings:
     autopause_rate: float
     autopause_window: int
     limiter: str  # "db" or "redis"
+    feed_backfill_days: int
+    feed_max_lag_days: int
 
 
 def sending_settings() -> SendingSettings:
@@ -54,4 +56,6 @@ def sending_settings() -> SendingSettings:
         autopause_rate=s.SENDING_AUTOPAUSE_RATE,
         autopause_window=s.SENDING_AUTOPAUSE_WINDOW,
         limiter="redis" if s.REDIS_URL and s.SENDING_LIMITER != "db" else "db",
+        feed_backfill_days=s.SENDING_FEED_BACKFILL_DAYS,
+        feed_max_lag_days=s.SENDING_FEED_MAX_LAG_DAYS,
     )

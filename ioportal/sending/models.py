@@ -125,3 +125,46 @@ class UncertainResolution(models.Model):
 
     def __str__(self) -> str:
         return f"{self.delivery_id} {self.decision}"
+
+
+class FeedSubscription(models.Model):
+    """What IO's subscriptions feed last said about one citizen for one service.
+
+    Only IO's hash of the fiscal code (SHA-256 hex), never the code. `subscribed` is the
+    latest event seen (True = subscription, False = unsubscription) and `day` its feed day.
+    """
+
+    service = models.ForeignKey("ioservices.IOService", on_delete=models.CASCADE, related_name="+")
+    fiscal_code_hash = models.CharField(max_length=64)
+    subscribed = models.BooleanField()
+    day = models.DateField()
+
+    class Meta:
+        constraints = [
+            # Also the index of the recipient check's lookup (service, hash).
+            models.UniqueConstraint(
+                fields=["service", "fiscal_code_hash"], name="feedsub_service_hash_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.service_id} {self.fiscal_code_hash[:8]}… {self.subscribed}"
+
+
+class FeedDay(models.Model):
+    """One UTC day of a service's subscriptions feed that was fetched and applied."""
+
+    service = models.ForeignKey("ioservices.IOService", on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    subscriptions = models.PositiveIntegerField(default=0)
+    unsubscriptions = models.PositiveIntegerField(default=0)
+    fetched_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            # Also the index for "latest day synced" and "missing days" of a service.
+            models.UniqueConstraint(fields=["service", "day"], name="feedday_service_day_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.service_id} {self.day}"

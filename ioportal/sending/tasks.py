@@ -22,3 +22,26 @@ def run_account(organization_id: int) -> dict[str, int]:
 def sending_sweep() -> dict[str, int]:
     """The sweeper schedule (every minute)."""
     return sweep()
+
+
+def sync_feed(service_id: int) -> dict[str, int]:
+    """Fetch the missing past days of one service's subscriptions feed. Idempotent."""
+    from ioportal.sending.feed import sync_service_feed
+
+    return sync_service_feed(service_id=service_id)
+
+
+def sync_feeds() -> int:
+    """The daily schedule: enqueue `sync_feed` for every active service with feed access."""
+    from django_q.tasks import async_task
+
+    from ioportal.ioservices.models import IOService
+
+    ids = list(
+        IOService.objects.filter(feed_access=True, is_active=True).values_list("pk", flat=True)
+    )
+    for service_id in ids:
+        async_task(
+            "ioportal.sending.tasks.sync_feed", service_id, task_name=f"sending-feed-{service_id}"
+        )
+    return len(ids)

@@ -34,6 +34,7 @@ from ioportal.ioapi import (
     PaymentData,
     PermanentError,
     RateLimitedError,
+    ThirdPartyData,
     TransientError,
     describe_error_it,
     validate_new_message,
@@ -42,7 +43,7 @@ from ioportal.ioservices.models import IOService
 from ioportal.ioservices.services import ServiceKeyUnavailableError, call_with_key_fallback
 from ioportal.messaging.fiscal_codes import reveal_fiscal_code
 from ioportal.messaging.models import Delivery, Dispatch
-from ioportal.sending import claims, limiter, outcomes, transitions
+from ioportal.sending import claims, feed, limiter, outcomes, transitions
 from ioportal.sending.conf import sending_settings
 from ioportal.sending.models import ApiCall, WorkerSlot
 
@@ -98,6 +99,11 @@ def build_message(delivery: Delivery, fiscal_code: str) -> NewMessage:
         if delivery.dispatch.feature_level == "advanced"
         else FeatureLevel.STANDARD
     )
+    # Premium attachments: IO fetches them from the portal's remote-content server. Raises
+    # RemoteContentNotConfigured when the service cannot serve them.
+    from ioportal.remotecontent.services import third_party_data_for
+
+    third_party = third_party_data_for(delivery)
     return NewMessage(
         fiscal_code=fiscal_code,
         subject=subject,
@@ -105,6 +111,7 @@ def build_message(delivery: Delivery, fiscal_code: str) -> NewMessage:
         feature_level_type=level,
         due_date=delivery.due_date,
         payment_data=payment,
+        third_party_data=ThirdPartyData(**third_party) if third_party else None,
     )
 
 
@@ -324,6 +331,15 @@ class AccountRun:
                 code=outcomes.CF_UNREADABLE,
             )
             return False
+        # Services with feed access: consent known from the subscriptions feed saves the call.
+        known = feed.known_consent(service=service, fiscal_code=fiscal_code)
+        if known is not None:
+            self.stats["feed_known"] += 1
+            if known:
+                return transitions.check_passed(delivery_id=delivery.pk, token=token)
+            transitions.check_skipped(delivery_id=delivery.pk, token=token, reason=outcomes.BLOCKED)
+            self.stats["skipped"] += 1
+            return False
         try:
             profile = self.io_call(
                 service=service, delivery=delivery, fn=lambda c: c.get_profile(fiscal_code)
@@ -380,7 +396,20 @@ class AccountRun:
             fiscal_code = reveal_fiscal_code(delivery.fiscal_code_encrypted)
         except crypto.DecryptionError:
             fiscal_code = ""
-        message = build_message(delivery, fiscal_code) if fiscal_code else None
+        from ioportal.remotecontent.services import RemoteContentNotConfigured
+
+        try:
+            message = build_message(delivery, fiscal_code) if fiscal_code else None
+        except RemoteContentNotConfigured as exc:
+            transitions.fail(
+                delivery_id=delivery.pk,
+                token=batch_token,
+                from_state=S.READY,
+                code=outcomes.INVALID_CONTENT,
+                detail=str(exc),
+            )
+            self.stats["failed"] += 1
+            return
         max_amount = service.effective_max_payment_amount
         errors = (
             validate_new_message(message, max_allowed_payment_amount=max_amount) if message else []

@@ -232,3 +232,16 @@ def test_api_base_url_only_for_installation_superusers(
     client.post(url, data)
     service.refresh_from_db()
     assert service.api_base_url == "http://127.0.0.1:9/api/v1"
+
+
+def test_feed_access_is_saved_audited_and_shown(client, login, admin_user, service):
+    login(admin_user)
+    data = dict(VALID, service_id=service.service_id, primary_key="", feed_access="on")
+    response = client.post(reverse("ioservices:edit", args=[service.public_id]), data)
+    assert response.status_code == 302
+    service.refresh_from_db()
+    assert service.feed_access
+    event = AuditEvent.objects.get(action="ioservice.updated")
+    assert event.changes["feed_access"] == [False, True]
+    page = client.get(reverse("ioservices:detail", args=[service.public_id])).content.decode()
+    assert "Accesso concesso da IO" in page

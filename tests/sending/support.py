@@ -29,14 +29,18 @@ def fiscal_code(first15: str) -> str:
 def fiscal_codes(count: int, *, not_on_io_every: int = 0, blocked_every: int = 0) -> list[str]:
     """`count` distinct valid codes; every n-th one not on IO (XXX) or blocking (YYY)."""
     codes = []
-    names = ("".join(p) for p in itertools.product(LETTERS, repeat=3))
-    for i, name in zip(range(count), names, strict=False):
+    names = ["".join(p) for p in itertools.product(LETTERS, repeat=3)]
+    if count > len(names) * 20:
+        raise ValueError(f"at most {len(names) * 20} distinct codes")
+    for i in range(count):
+        # 2197 names per birth year (1980, 1981, ...): the first 2197 codes never change.
+        name, year = names[i % len(names)], 80 + i // len(names)
         surname = "RSS"
         if not_on_io_every and i % not_on_io_every == 1:
             surname = "XXX"
         elif blocked_every and i % blocked_every == 2:
             surname = "YYY"
-        codes.append(fiscal_code(f"{surname}{name}80A01H501"))
+        codes.append(fiscal_code(f"{surname}{name}{year}A01H501"))
     return codes
 
 

@@ -6,6 +6,7 @@ from django_q.models import Schedule
 SCHEDULES = [
     ("ioportal.core.tasks.heartbeat", "Segnale di vita dei worker", 1),
     ("ioportal.sending.tasks.sending_sweep", "Invii: ripresa del lavoro in sospeso", 1),
+    ("ioportal.sending.tasks.sync_feeds", "Invii: feed delle iscrizioni a IO", 24 * 60),
 ]
 
 

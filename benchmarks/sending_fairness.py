@@ -1,0 +1,217 @@
+"""Fairness benchmark: many organizations (IO accounts) sending at once through real qcluster
+workers, each account with its own limit in the simulator.
+
+    .venv/bin/python benchmarks/sending_fairness.py --orgs 20 --recipients 300 --limits 150,250
+
+Uses a throw-away SQLite database in var/ (or DATABASE_URL). Every organization gets one IO
+service and one dispatch of --recipients citizens; account limits cycle through --limits
+(calls per 5 s). Prints the aggregate throughput (deliveries/s and IO calls/s) and, per
+account, its throughput and its share of its own limit (calls/s ÷ (limit / 5 s)) measured
+until its dispatch finished; fairness is that share's min/max ratio and Jain's index
+((Σx)² / (n·Σx²), 1 = perfectly fair). Also the 429s served and the workers' CPU and peak RSS.
+"""
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def service_id(number: int) -> str:
+    return f"01JFA1RSERV1CE{number:012d}"
+
+
+def key(number: int) -> str:
+    return f"c{number:031d}"
+
+
+def simulator_config(orgs: list[Any], limits: dict[int, int]) -> dict[str, Any]:
+    return {
+        "status_delay": 0.5,
+        "slow_status_delay": 5,
+        "read_delay": 1,
+        "idle_timeout": 30,
+        "seed": 11,
+        "accounts": [
+            {
+                "name": f"ente-{org.fiscal_code}",
+                "rate_limit": limits[org.pk],
+                "organization_fiscal_code": org.fiscal_code,
+                "services": [
+                    {
+                        "service_id": service_id(number),
+                        "name": f"Tributi {number}",
+                        "primary_key": key(number),
+                        "secondary_key": key(1000 + number),
+                        "max_allowed_payment_amount": 100_000,
+                    }
+                ],
+            }
+            for number, org in enumerate(orgs)
+        ],
+    }
+
+
+def jain(values: list[float]) -> float:
+    total = sum(values)
+    squares = sum(v * v for v in values)
+    return total * total / (len(values) * squares) if squares else 0.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--orgs", type=int, default=20)
+    parser.add_argument("--recipients", type=int, default=300, help="per organization")
+    parser.add_argument("--limits", default="150,250", help="calls per 5 s, cycled over orgs")
+    parser.add_argument("--latency-ms", type=int, default=50)
+    parser.add_argument("--clusters", type=int, default=1)
+    parser.add_argument(
+        "--workers", type=int, default=0, help="Q_WORKERS per cluster (default: --orgs)"
+    )
+    parser.add_argument("--per-account", type=int, default=1, help="worker slots per account")
+    args = parser.parse_args()
+    workers = args.workers or args.orgs
+
+    db = ROOT / "var" / f"bench-fair-{os.getpid()}.sqlite3"
+    os.environ.setdefault("DATABASE_URL", f"sqlite:///{db}")
+    os.environ.setdefault("DEBUG", "true")
+    os.environ["SENDING_POLL_INTERVALS"] = "3600"
+    os.environ["Q_WORKERS"] = str(workers)
+    os.environ["SENDING_WORKERS_PER_ACCOUNT"] = str(args.per_account)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ioportal.settings")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db.models import Count
+
+    call_command("migrate", verbosity=0)
+    from ioportal.accounts.models import Organization, User
+    from ioportal.fakeio.config import parse_config
+    from ioportal.fakeio.server import make_server
+    from ioportal.ioservices.services import ioservice_create
+    from ioportal.messaging.models import Delivery
+    from ioportal.sending.models import ApiCall
+    from ioportal.sending.triggers import wake_up
+    from tests.sending.support import fiscal_codes, make_dispatch
+
+    cycle = [int(v) for v in args.limits.split(",")]
+    orgs = [
+        Organization.objects.create(
+            name=f"Ente {n}",
+            fiscal_code=f"{80000000000 + n:011d}",
+            rate_tier=0,
+            custom_rate_limit=cycle[n % len(cycle)],
+        )
+        for n in range(args.orgs)
+    ]
+    limits = {org.pk: cycle[n % len(cycle)] for n, org in enumerate(orgs)}
+    server = make_server(parse_config(simulator_config(orgs, limits))).start()
+    server.sim.set_faults({"latency_ms": args.latency_ms})
+    user = User.objects.create_user(username=f"bench{os.getpid()}", password="x" * 20)
+    codes = fiscal_codes(args.recipients)
+    dispatches = {}
+    for number, org in enumerate(orgs):
+        service = ioservice_create(
+            organization=org,
+            actor="bench",
+            primary_key=key(number),
+            secondary_key=key(1000 + number),
+            service_id=service_id(number),
+            name=f"Tributi {number}",
+            test_mode=False,
+            api_base_url=server.url + "/api/v1",
+            payments_enabled=True,
+            max_allowed_payment_amount=100_000,
+        )
+        dispatches[org.pk] = make_dispatch(service, user, codes).pk
+
+    clusters = [
+        subprocess.Popen(
+            [sys.executable, str(ROOT / "manage.py"), "qcluster"],
+            cwd=ROOT,
+            env=dict(os.environ),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(args.clusters)
+    ]
+    started = time.monotonic()
+    for org in orgs:
+        wake_up(organization_id=org.pk)
+    open_states = ("pending", "checking", "ready", "retry_wait", "submitting")
+    done: dict[int, float] = {}
+    while len(done) < len(orgs) and time.monotonic() - started < 3600:
+        time.sleep(0.5)
+        still_open = set(
+            Delivery.objects.filter(state__in=open_states)
+            .values("dispatch_id")
+            .annotate(n=Count("id"))
+            .values_list("dispatch_id", flat=True)
+        )
+        now = time.monotonic() - started
+        for org_id, dispatch_id in dispatches.items():
+            if org_id not in done and dispatch_id not in still_open:
+                done[org_id] = now
+    elapsed = time.monotonic() - started
+    for process in clusters:
+        process.terminate()
+    for process in clusters:
+        process.wait(timeout=60)
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    stats = server.sim.stats()
+    calls_by_org = dict(
+        ApiCall.objects.values("organization_id")
+        .annotate(n=Count("id"))
+        .values_list("organization_id", "n")
+    )
+    total_calls = sum(calls_by_org.values())
+    submitted = Delivery.objects.filter(io_message_id__isnull=False).count()
+    print(
+        f"orgs={args.orgs} recipients/org={args.recipients} limits={args.limits}/5s "
+        f"latency={args.latency_ms}ms clusters={args.clusters}x{workers} "
+        f"slots/account={args.per_account}"
+    )
+    print(
+        f"elapsed={elapsed:.1f}s (includes cluster start-up) deliveries={len(codes) * len(orgs)} "
+        f"submitted={submitted} calls={total_calls} 429={stats['rate_limited']} "
+        f"duplicates={stats['duplicates']}"
+    )
+    print(
+        f"aggregate: {len(codes) * len(orgs) / elapsed:.1f} deliveries/s, "
+        f"{total_calls / elapsed:.1f} calls/s (sum of limits "
+        f"{sum(limits.values()) / 5:.0f} calls/s)"
+    )
+    shares, rates = [], []
+    for number, org in enumerate(orgs):
+        took = done.get(org.pk, elapsed)
+        rate = calls_by_org.get(org.pk, 0) / took
+        share = rate / (limits[org.pk] / 5)
+        shares.append(share)
+        rates.append(rate)
+        print(
+            f"  account {number:2d} limit={limits[org.pk]:3d}/5s done_at={took:6.1f}s "
+            f"{args.recipients / took:6.1f} deliveries/s {rate:6.1f} calls/s "
+            f"share_of_limit={share:.1%}"
+        )
+    print(f"fairness (calls/s): min/max={min(rates) / max(rates):.2f} jain={jain(rates):.3f}")
+    print(
+        f"fairness (share of own limit): min={min(shares):.1%} max={max(shares):.1%} "
+        f"min/max={min(shares) / max(shares):.2f} jain={jain(shares):.3f}"
+    )
+    print(
+        f"workers cpu={usage.ru_utime + usage.ru_stime:.1f}s "
+        f"peak_rss(one process)={usage.ru_maxrss / 1024:.0f}MB"
+    )
+    server.stop()
+
+
+if __name__ == "__main__":
+    main()

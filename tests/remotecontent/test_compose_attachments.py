@@ -1,0 +1,291 @@
+"""Premium attachments in the compose flow (shared PDF, ZIP matched by a column) and in the
+payload the pipeline sends (third_party_data)."""
+
+import io
+import json
+import zipfile
+from typing import Any
+
+import pytest
+import responses
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from ioportal.accounts.models import Membership
+from ioportal.messaging.models import Delivery, Dispatch, FeatureLevel
+from ioportal.messaging.services import template_create
+from ioportal.recipients.models import RecipientList
+from ioportal.remotecontent import services
+from ioportal.remotecontent.models import Attachment, ListAttachment
+from ioportal.sending import outcomes
+from ioportal.sending.worker import run_account_worker
+from tests.remotecontent.conftest import CONFIGURATION_ID, make_pdf
+from tests.sending.support import make_dispatch, make_service
+
+MARKDOWN = (
+    "Gentile {{ nome }},\n\nin allegato trova l'avviso TARI 2026 e il prospetto di calcolo "
+    "della tariffa per la sua utenza domestica."
+)
+CSV = (
+    "Codice fiscale;Nome;Allegato\n"
+    "RSSMRA80A01H501U;Anna;anna.pdf\n"
+    "VRDGPP75C15F205S;Bruno;bruno.pdf\n"
+    "RSSMRA85T10A562S;Carla;carla.pdf\n"
+    "BNCLCU90D45L219H;Dario;anna.pdf\n"
+)
+
+
+def zip_of(files: dict[str, bytes], *, with_dir: bool = False) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        if with_dir:
+            archive.writestr("cartella/", b"")
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def template(organization: Any, operator_user: Any) -> Any:
+    return template_create(
+        organization=organization,
+        actor=operator_user,
+        name="TARI Premium",
+        subject="Avviso TARI 2026",
+        markdown=MARKDOWN,
+        placeholders=[{"name": "nome", "type": "text", "required": True, "pattern": ""}],
+        feature_level=FeatureLevel.ADVANCED,
+    )
+
+
+def upload(client: Any, template: Any, service: Any, **files: Any) -> Any:
+    data = {
+        "template": template.pk,
+        "service": service.pk,
+        "file": SimpleUploadedFile("tari.csv", CSV.encode(), content_type="text/csv"),
+        **files,
+    }
+    return client.post(reverse("messaging:compose"), data)
+
+
+def test_shared_and_per_recipient_files_through_the_flow(
+    client, login, operator_user, template, premium_service, rc, monkeypatch
+):
+    monkeypatch.setattr("ioportal.messaging.services.wake_pipeline", lambda **_: None)
+    login(operator_user)
+    bundle = zip_of(
+        {
+            "anna.pdf": make_pdf(pdfa=True),
+            "sub/bruno.pdf": make_pdf(javascript=True),
+            "extra.pdf": make_pdf(),
+        },
+        with_dir=True,
+    )
+    response = upload(
+        client,
+        template,
+        premium_service,
+        shared_pdf=SimpleUploadedFile("informativa.pdf", make_pdf(pdfa=True)),
+        attachments_zip=SimpleUploadedFile("allegati.zip", bundle),
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    recipient_list = RecipientList.objects.get()
+    assert ListAttachment.objects.filter(recipient_list=recipient_list).count() == 4
+    # Without the file-name column the mapping is refused.
+    mapping_url = reverse("messaging:list_mapping", args=[recipient_list.public_id])
+    page = client.post(mapping_url, {"map_fiscal_code": "Codice fiscale", "map_nome": "Nome"})
+    assert "indica la colonna con il nome del file" in page.content.decode()
+    response = client.post(
+        mapping_url,
+        {"map_fiscal_code": "Codice fiscale", "map_nome": "Nome", "map_attachment": "Allegato"},
+    )
+    assert response.status_code == 302
+    recipient_list.refresh_from_db()
+    assert (recipient_list.valid_count, recipient_list.rejected_count) == (1, 3)
+    page = client.get(response.url).content.decode()
+    assert "«bruno.pdf» è stato rifiutato" in page and "JavaScript" in page
+    assert "«carla.pdf» non è nello ZIP" in page
+    assert "già assegnato alla riga 2" in page
+    assert "informativa.pdf" in page
+    rejected = client.get(
+        reverse("messaging:list_rejected_csv", args=[recipient_list.public_id])
+    ).content.decode()
+    assert "carla.pdf» non è nello ZIP" in rejected
+    confirm = reverse("messaging:list_confirm", args=[recipient_list.public_id])
+    client.post(confirm, {"when": "now", "launch_token": str(recipient_list.launch_token)})
+    dispatch = Dispatch.objects.get(kind=Dispatch.Kind.LIST)
+    delivery = Delivery.objects.get(dispatch=dispatch)
+    shared = Attachment.objects.get(dispatch=dispatch)
+    own = Attachment.objects.get(delivery=delivery)
+    assert (shared.original_name, own.original_name) == ("informativa.pdf", "anna.pdf")
+    assert own.file.read().startswith(b"%PDF-")
+    assert not ListAttachment.objects.exists()
+    assert services.third_party_data_for(delivery) == {
+        "id": str(delivery.public_id),
+        "configuration_id": CONFIGURATION_ID,
+        "has_attachments": True,
+    }
+
+
+def test_invalid_shared_pdf_refuses_the_upload(
+    client, login, operator_user, template, premium_service
+):
+    login(operator_user)
+    exe = SimpleUploadedFile("avviso.pdf", b"MZ\x90\x00" + b"\x00" * 100)
+    response = upload(client, template, premium_service, shared_pdf=exe)
+    assert response.status_code == 200
+    assert not RecipientList.objects.exists()
+    assert "PDF" in response.content.decode()
+
+
+def test_attachments_need_a_premium_template(
+    client, login, operator_user, organization, premium_service
+):
+    standard = template_create(
+        organization=organization,
+        actor=operator_user,
+        name="TARI",
+        subject="Avviso TARI 2026",
+        markdown=MARKDOWN,
+        placeholders=[{"name": "nome", "type": "text", "required": True, "pattern": ""}],
+    )
+    login(operator_user)
+    response = upload(
+        client, standard, premium_service, shared_pdf=SimpleUploadedFile("a.pdf", make_pdf())
+    )
+    assert "solo per i messaggi Premium" in response.content.decode()
+    assert not RecipientList.objects.exists()
+
+
+def test_premium_template_on_a_non_premium_service_says_why(
+    client, login, operator_user, template, premium_service
+):
+    premium_service.premium_enabled = False
+    premium_service.save()
+    login(operator_user)
+    response = upload(client, template, premium_service)
+    assert "non è abilitato ai messaggi Premium" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        ({"../../etc/evil.pdf": b"x"}, "percorso non ammesso"),
+        ({"/abs.pdf": b"x"}, "percorso non ammesso"),
+        ({"a/doc.pdf": b"x", "b/DOC.pdf": b"y"}, "stesso nome"),
+        ({}, "non contiene file"),
+    ],
+)
+def test_unsafe_zips_are_refused(files: dict[str, bytes], expected: str) -> None:
+    with pytest.raises(services.AttachmentUploadError) as caught:
+        services.zip_entries(upload=io.BytesIO(zip_of(files)))
+    assert expected in " ".join(caught.value.messages)
+
+
+def test_not_a_zip_and_limits(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(services.AttachmentUploadError, match="non è un archivio ZIP"):
+        services.zip_entries(upload=io.BytesIO(b"PK not really"))
+    monkeypatch.setattr(services, "ZIP_MAX_ENTRIES", 2)
+    with pytest.raises(services.AttachmentUploadError, match="più di 2 file"):
+        services.zip_entries(upload=io.BytesIO(zip_of({f"{n}.pdf": b"x" for n in range(3)})))
+    monkeypatch.setattr(services, "ZIP_MAX_TOTAL_BYTES", 1000)
+    with pytest.raises(services.AttachmentUploadError, match="decompressi"):
+        services.zip_entries(upload=io.BytesIO(zip_of({"a.pdf": b"\x00" * 2000})))
+
+
+def test_zip_bomb_entry_is_refused_without_reading_it_all(
+    settings, operator_user, template, premium_service
+):
+    settings.REMOTE_CONTENT_MAX_PDF_BYTES = 50_000
+    recipient_list = RecipientList.objects.create(
+        organization=template.organization,
+        created_by=operator_user,
+        template=template,
+        service=premium_service,
+        file_name="tari.csv",
+        file_format="csv",
+        expires_at="2099-01-01T00:00:00Z",
+    )
+    bomb = zip_of({"anna.pdf": b"\x00" * 50_000_000, "bruno.pdf": make_pdf()})
+    assert len(bomb) < 100_000
+    counts = services.list_attachments_upload(
+        recipient_list=recipient_list, zip_upload=io.BytesIO(bomb)
+    )
+    assert counts == {"accepted": 1, "refused": 1}
+    index = services.list_attachment_index(recipient_list=recipient_list)
+    assert index is not None and "supera" in " ".join(index["anna.pdf"]) and not index["bruno.pdf"]
+
+
+# --- the pipeline's payload -----------------------------------------------------------------
+
+IO = "https://api.io.pagopa.it/api/v1"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_limiter(settings: Any) -> Any:
+    from ioportal.sending import limiter
+
+    settings.SENDING_LIMITER = "db"
+    limiter._known_rows.clear()
+    yield
+    limiter._known_rows.clear()
+
+
+@pytest.fixture
+def premium_dispatch(organization, make_user):
+    user = make_user(Membership.Role.OPERATOR, organization)
+    service = make_service(organization, "", remote_content_configuration_id=CONFIGURATION_ID)
+    return make_dispatch(service, user, ["RSSMRA80A01H501U"], feature_level=FeatureLevel.ADVANCED)
+
+
+def run(dispatch: Dispatch) -> Delivery:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("ioportal.sending.triggers.async_task", lambda *a, **k: None)
+        run_account_worker(organization_id=dispatch.organization_id, budget=2)
+    return Delivery.objects.get(dispatch=dispatch)
+
+
+@responses.activate
+def test_payload_carries_third_party_data(settings, premium_dispatch, rc, add_attachment):
+    settings.SENDING_LIMITER = "db"
+    add_attachment(dispatch=premium_dispatch)
+    responses.post(f"{IO}/profiles", json={"sender_allowed": True}, status=200)
+    responses.post(f"{IO}/messages", json={"id": "01JABCDEFGHJKMNPQRSTVWXYZ0"}, status=201)
+    delivery = run(premium_dispatch)
+    assert delivery.state == "submitted"
+    body = json.loads(responses.calls[1].request.body)
+    assert body["feature_level_type"] == "ADVANCED"
+    assert body["content"]["third_party_data"] == {
+        "id": str(delivery.public_id),
+        "configuration_id": CONFIGURATION_ID,
+        "has_attachments": True,
+    }
+
+
+@responses.activate
+def test_premium_with_attachments_without_configuration_fails_in_italian(
+    settings, premium_dispatch, add_attachment
+):
+    settings.SENDING_LIMITER = "db"
+    add_attachment(dispatch=premium_dispatch)  # no configuration registered in the portal
+    responses.post(f"{IO}/profiles", json={"sender_allowed": True}, status=200)
+    delivery = run(premium_dispatch)
+    assert delivery.state == "failed"
+    assert delivery.last_error_code == outcomes.INVALID_CONTENT
+    assert "contenuti remoti" in delivery.last_error_detail
+    assert len(responses.calls) == 1  # the profile only: nothing was sent
+
+
+def test_file_column_without_zip_rejects_the_rows(
+    client, login, operator_user, template, premium_service
+):
+    login(operator_user)
+    upload(client, template, premium_service)
+    recipient_list = RecipientList.objects.get()
+    client.post(
+        reverse("messaging:list_mapping", args=[recipient_list.public_id]),
+        {"map_fiscal_code": "Codice fiscale", "map_nome": "Nome", "map_attachment": "Allegato"},
+    )
+    recipient_list.refresh_from_db()
+    assert recipient_list.valid_count == 0
+    assert "carica lo ZIP" in " ".join(recipient_list.get_rejected()[0]["reasons"])
