@@ -112,6 +112,18 @@ def wait_until(
     return condition()
 
 
+def account_with_limit(
+    organization: Organization,
+    limit: int,
+    start_simulator: Callable[[dict[str, Any]], Simulator],
+) -> Simulator:
+    """Give the organization's IO account `limit` calls per 5 s, at the portal and at IO."""
+    organization.rate_tier = Organization.RateTier.CUSTOM
+    organization.custom_rate_limit = limit
+    organization.save()
+    return start_simulator(simulator_config(organization, rate_limit=limit))
+
+
 def open_count(dispatch: Dispatch) -> int:
     return Delivery.objects.filter(dispatch=dispatch, state__in=OPEN_STATES).count()
 
@@ -123,10 +135,7 @@ def test_chaos_no_duplicates_no_losses(
     fast_settings: Any,
 ) -> None:
     organization, user = org_user
-    organization.rate_tier = Organization.RateTier.CUSTOM
-    organization.custom_rate_limit = 1000
-    organization.save()
-    simulator = start_simulator(simulator_config(organization, rate_limit=1000))
+    simulator = account_with_limit(organization, 1000, start_simulator)
     simulator.set_faults(
         latency_ms=20,
         jitter_ms=40,
@@ -220,10 +229,7 @@ def test_limiter_shared_by_several_workers(
 ) -> None:
     organization, user = org_user
     limit = 60
-    organization.rate_tier = Organization.RateTier.CUSTOM
-    organization.custom_rate_limit = limit
-    organization.save()
-    simulator = start_simulator(simulator_config(organization, rate_limit=limit))
+    simulator = account_with_limit(organization, limit, start_simulator)
     simulator.set_faults(latency_ms=30, jitter_ms=30)
     # Record the moment of every call the simulator's gateway sees.
     moments: list[float] = []
@@ -263,10 +269,7 @@ def test_cancel_stops_new_submissions(
     fast_settings: Any,
 ) -> None:
     organization, user = org_user
-    organization.rate_tier = Organization.RateTier.CUSTOM
-    organization.custom_rate_limit = 1000
-    organization.save()
-    simulator = start_simulator(simulator_config(organization, rate_limit=1000))
+    simulator = account_with_limit(organization, 1000, start_simulator)
     simulator.set_faults(latency_ms=80)
     service = make_service(organization, simulator.api_url)
     dispatch = make_dispatch(service, user, fiscal_codes(300))
