@@ -1,13 +1,15 @@
 """Shared fixtures: organizations, users by role, signed-in clients."""
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from django.test import Client
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from ioportal.accounts.models import Membership, Organization, User
+from tests.processes import Clusters
 
 PASSWORD = "Una-password-lunga-2026"
 
@@ -19,6 +21,14 @@ def require_service(name: str, available: bool, how: str) -> None:
     if os.environ.get("CI"):
         pytest.fail(f"{name} is required in CI: {how}")
     pytest.skip(f"{name} not available: {how}")
+
+
+@pytest.fixture
+def clusters(tmp_path: Path) -> Iterator[Clusters]:
+    """Real qcluster processes with the fast pipeline settings; stopped after the test."""
+    started = Clusters(tmp_path)
+    yield started
+    started.stop_all()
 
 
 @pytest.fixture

@@ -1,15 +1,36 @@
 """Helpers to run the portal's own commands as real processes in tests."""
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# Pipeline settings for worker processes in tests: short leases, budgets and back-offs so a
+# test sees crashes recovered and polls repeated within seconds.
+FAST_WORKER_SETTINGS = {
+    "SENDING_LEASE_SECONDS": "8",
+    "SENDING_TASK_BUDGET": "15",
+    "SENDING_POLL_INTERVALS": "1,2,3",
+    "SENDING_PREMIUM_POLL_SECONDS": "1",
+    "SENDING_BACKOFF_BASE": "0.3",
+    "SENDING_BACKOFF_CAP": "2",
+    "SENDING_MAX_ATTEMPTS": "15",
+    "SENDING_BREAKER_THRESHOLD": "40",
+    "SENDING_BREAKER_COOLDOWN": "2",
+    "IO_API_READ_TIMEOUT": "2",
+    "Q_WORKERS": "2",
+}
 
 
 def database_url() -> str:
@@ -61,3 +82,74 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+class Clusters:
+    """qcluster processes sharing the test database, each in its own process group (so a
+    SIGKILL takes its workers too), logging to files (a full pipe would stall them)."""
+
+    def __init__(self, log_dir: Path, **settings: str) -> None:
+        self.log_dir = log_dir
+        self.settings = {**FAST_WORKER_SETTINGS, **settings}
+        self.started: list[tuple[subprocess.Popen[str], Path]] = []
+
+    def start(self, **extra: str) -> subprocess.Popen[str]:
+        log = self.log_dir / f"qcluster-{len(self.started) + 1}.log"
+        with log.open("w") as output:
+            process = subprocess.Popen(
+                [sys.executable, str(ROOT / "manage.py"), "qcluster"],
+                cwd=ROOT,
+                env=process_env(**self.settings, **extra),
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                text=True,
+                start_new_session=True,
+            )
+        self.started.append((process, log))
+        return process
+
+    def stop_all(self, *, grace: float = 5) -> None:
+        for process, _log in self.started:
+            stop_process(process, grace=grace)
+
+    def logs(self, lines: int = 40) -> str:
+        """The end of every cluster's log, for a failure message."""
+        parts = []
+        for _process, log in self.started:
+            tail = log.read_text(errors="replace").splitlines()[-lines:]
+            parts.append(f"--- {log.name}\n" + "\n".join(tail))
+        return "\n".join(parts)
+
+
+def stop_process(process: subprocess.Popen[Any], *, kill: bool = False, grace: float = 15) -> None:
+    """SIGKILL the process group, or SIGTERM it and wait up to `grace` seconds for running
+    tasks (then SIGKILL what is left)."""
+    if process.poll() is not None:
+        return
+    if kill:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+        return
+    process.terminate()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=grace)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=10)
+
+
+def wait_until(
+    condition: Callable[[], bool], *, timeout: float, tick: Callable[[], Any] | None = None
+) -> bool:
+    """Poll `condition` until it holds or `timeout` passes; call `tick` every 2 s meanwhile
+    (the sweeper, in pipeline tests, since no scheduler runs)."""
+    deadline = time.monotonic() + timeout
+    last_tick = 0.0
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        if tick is not None and time.monotonic() - last_tick > 2:
+            tick()
+            last_tick = time.monotonic()
+        time.sleep(0.3)
+    return condition()

@@ -429,7 +429,8 @@ def dispatch_send_test(
     """Send the message rendered for `row` to the service's test recipients.
 
     Goes through the normal pipeline as a dispatch of kind `test` (no approval needed): its
-    deliveries carry `row`'s values and payment data with the test recipients' fiscal codes.
+    deliveries carry `row`'s values and payment data with the test recipients' fiscal codes,
+    and a Premium message the list's shared file and the row's own file (copies).
     """
     template = recipient_list.template
     dispatch = Dispatch.objects.create(
@@ -451,12 +452,15 @@ def dispatch_send_test(
         for code in recipients_for_test_send(recipient_list.service)
     ]
     _deliveries(dispatch, rows)
+    from ioportal.remotecontent.services import list_attachments_copy_for_test
+
+    attachments = list_attachments_copy_for_test(recipient_list=recipient_list, dispatch=dispatch)
     audit_log(
         action=Action.DISPATCH_TEST_SENT,
         actor=actor,
         organization=dispatch.organization,
         target=dispatch,
-        changes={"recipients": len(rows), "row": row.get("line")},
+        changes={"recipients": len(rows), "row": row.get("line"), "attachments": attachments},
         request=request,
     )
     _wake_on_commit(dispatch)

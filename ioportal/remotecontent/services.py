@@ -618,3 +618,39 @@ def list_attachments_hand_over(*, recipient_list: Any, dispatch: Dispatch) -> in
 
     transaction.on_commit(remove_files)
     return len(created)
+
+
+def list_attachments_copy_for_test(*, recipient_list: Any, dispatch: Dispatch) -> int:
+    """For a test send of one row: copies of the list's shared file and of the row's own file
+    (named in the test deliveries' variables) become attachments of the test dispatch, so
+    the test recipients open the message as a citizen would. The staged files stay with the
+    list for the real launch. Returns the number of attachments created.
+    """
+    from ioportal.recipients.validation import ATTACHMENT_KEY
+
+    first = Delivery.objects.filter(dispatch=dispatch).only("variables").first()
+    own_name = ((first.variables or {}) if first else {}).get(ATTACHMENT_KEY)
+    wanted = match_name(own_name) if own_name else None
+    staged = ListAttachment.objects.filter(recipient_list=recipient_list).order_by("-shared", "pk")
+    created = 0
+    for row in staged:
+        if not row.file or row.problems or not (row.shared or row.match_name == wanted):
+            continue
+        with row.file.open("rb") as handle:
+            data = handle.read()
+        copy = Attachment(
+            dispatch=dispatch,
+            original_name=row.original_name,
+            size=row.size,
+            sha256=row.sha256,
+            content_type="application/pdf",
+            page_count=row.page_count,
+            pdfa_declared=row.pdfa_declared,
+            warnings=row.warnings,
+            validated=True,
+        )
+        # A copy under its own random name: either side may be deleted first.
+        copy.file.save("upload.pdf", ContentFile(data), save=False)
+        copy.save()
+        created += 1
+    return created

@@ -14,6 +14,7 @@ from ioportal.messaging.models import ApprovalPolicy, Delivery, Dispatch, Notifi
 from ioportal.messaging.rendering import delivery_content
 from ioportal.recipients.models import RecipientList
 from ioportal.recipients.services import rejected_rows_csv
+from ioportal.recipients.tasks import purge_expired_lists
 
 
 @pytest.fixture
@@ -181,3 +182,12 @@ def test_template_edit_in_place_when_unused(checked, operator_user):
     checked.refresh_from_db()
     assert checked.state == RecipientList.State.UPLOADED  # must be checked again
     assert AuditEvent.objects.filter(action=Action.TEMPLATE_UPDATED).exists()
+
+
+def test_expired_lists_are_purged_by_the_hourly_task(checked):
+    assert purge_expired_lists() == 0  # not expired yet
+    RecipientList.objects.filter(pk=checked.pk).update(
+        expires_at=timezone.now() - timedelta(minutes=1)
+    )
+    assert purge_expired_lists() >= 1
+    assert not RecipientList.objects.filter(pk=checked.pk).exists()

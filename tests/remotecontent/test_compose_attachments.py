@@ -289,3 +289,50 @@ def test_file_column_without_zip_rejects_the_rows(
     recipient_list.refresh_from_db()
     assert recipient_list.valid_count == 0
     assert "carica lo ZIP" in " ".join(recipient_list.get_rejected()[0]["reasons"])
+
+
+def test_test_send_carries_copies_of_the_rows_files(
+    client, login, operator_user, template, premium_service, rc, monkeypatch
+):
+    """The test recipients open the Premium message with the same files a citizen would get;
+    the list keeps its staged files for the real launch."""
+    monkeypatch.setattr("ioportal.messaging.services.wake_pipeline", lambda **_: None)
+    login(operator_user)
+    anna = make_pdf(pages=2, pdfa=True)
+    response = upload(
+        client,
+        template,
+        premium_service,
+        shared_pdf=SimpleUploadedFile("informativa.pdf", make_pdf(pdfa=True)),
+        attachments_zip=SimpleUploadedFile("allegati.zip", zip_of({"anna.pdf": anna})),
+    )
+    assert response.status_code == 302
+    recipient_list = RecipientList.objects.get()
+    client.post(
+        reverse("messaging:list_mapping", args=[recipient_list.public_id]),
+        {"map_fiscal_code": "Codice fiscale", "map_nome": "Nome", "map_attachment": "Allegato"},
+    )
+    staged = {row.file.name for row in ListAttachment.objects.all()}
+    response = client.post(
+        reverse("messaging:list_test_send", args=[recipient_list.public_id]), {"riga": "1"}
+    )
+    assert response.status_code == 302
+    test_dispatch = Dispatch.objects.get(kind=Dispatch.Kind.TEST)
+    copies = list(Attachment.objects.filter(dispatch=test_dispatch).order_by("pk"))
+    assert [a.original_name for a in copies] == ["informativa.pdf", "anna.pdf"]
+    assert copies[1].file.read() == anna
+    assert not {a.file.name for a in copies} & staged  # copies, not the list's own files
+    assert {row.file.name for row in ListAttachment.objects.all()} == staged
+    delivery = Delivery.objects.filter(dispatch=test_dispatch).first()
+    assert delivery is not None
+    assert services.third_party_data_for(delivery) == {
+        "id": str(delivery.public_id),
+        "configuration_id": CONFIGURATION_ID,
+        "has_attachments": True,
+    }
+    # The launch still hands the staged files over to the real dispatch.
+    confirm = reverse("messaging:list_confirm", args=[recipient_list.public_id])
+    client.post(confirm, {"when": "now", "launch_token": str(recipient_list.launch_token)})
+    dispatch = Dispatch.objects.get(kind=Dispatch.Kind.LIST)
+    assert Attachment.objects.filter(delivery__dispatch=dispatch).count() == 1
+    assert Attachment.objects.filter(dispatch=dispatch).count() == 1

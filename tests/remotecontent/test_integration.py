@@ -13,14 +13,20 @@ from typing import Any
 
 import pytest
 import requests
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
 
 from ioportal.fakeio.config import parse_config
 from ioportal.fakeio.server import make_server
-from ioportal.messaging.models import Delivery
+from ioportal.messaging.fiscal_codes import fiscal_code_hmac
+from ioportal.messaging.models import Delivery, Dispatch, FeatureLevel
+from ioportal.messaging.services import template_create
+from ioportal.recipients.models import RecipientList
 from ioportal.remotecontent.models import RemoteContentAccess
 from ioportal.remotecontent.selectors import delivery_access_summary
-from ioportal.remotecontent.services import third_party_data_for
-from tests.processes import ROOT, free_port, process_env
+from ioportal.remotecontent.services import rc_configuration_create, third_party_data_for
+from ioportal.sending.sweeper import sweep
+from tests.processes import ROOT, free_port, process_env, wait_until
 from tests.remotecontent.conftest import (
     CITIZEN,
     CONFIGURATION_ID,
@@ -28,8 +34,15 @@ from tests.remotecontent.conftest import (
     OTHER_CITIZEN,
     make_pdf,
 )
+from tests.remotecontent.test_compose_attachments import zip_of
+from tests.sending.support import fiscal_code, make_service, simulator_config
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
 
 FAKEIO_KEY = "alpha-prod-primary"
 
@@ -209,3 +222,180 @@ def test_simulator_opens_each_message_through_gunicorn(gunicorn, premium_deliver
     assert summary["refused"] == 1
     refused = RemoteContentAccess.objects.filter(configuration=rc.configuration)
     assert refused.filter(outcome="unauthorized").count() == 1
+
+
+# -- end to end: compose → qcluster → simulator → citizen opens through gunicorn → status ----
+
+E2E_CSV_HEADER = "Codice fiscale;Nome;Allegato;Importo;Codice avviso\n"
+PAID = "012345678901234568"  # the simulator's citizen pays notices ending with an even digit
+UNPAID = "012345678901234567"
+
+
+def test_premium_dispatch_end_to_end(
+    gunicorn, clusters, client, login, organization, operator_user, admin_user, media_root
+):
+    """A Premium dispatch with a shared PDF and one PDF per citizen, composed through the
+    pages, sent by real workers to the simulator; the simulator's citizens open their
+    messages, which makes IO call the portal's remote-content server through gunicorn; the
+    status refresh brings READ and PAID back to the dispatch page."""
+    # The simulator's citizens whose name part is NNN never read a message unless they open it.
+    citizens = {
+        name: fiscal_code(first15)
+        for name, first15 in (
+            ("anna", "RSSNNN80A41H501"),
+            ("bruno", "VRDNNN75C15F205"),
+            ("carla", "BNCNNN85T50A562"),
+        )
+    }
+    notices = {"anna": PAID, "bruno": UNPAID, "carla": PAID}
+    # Files told apart by their page count.
+    own_files = {
+        name: make_pdf(pages=pages, pdfa=True)
+        for name, pages in (("anna", 2), ("bruno", 3), ("carla", 4))
+    }
+    shared_file = make_pdf(pages=1, pdfa=True)
+
+    # IO's side: the account, the Premium service, the remote-content configuration.
+    configuration, rc_key = rc_configuration_create(
+        organization=organization,
+        configuration_id=CONFIGURATION_ID,
+        name="Tributi",
+        header_name=HEADER,
+        actor=admin_user,
+    )
+    config = simulator_config(organization, rate_limit=0, status_delay=0.3, read_delay=1)
+    config["accounts"][0]["rc_configurations"] = [
+        {
+            "configuration_id": CONFIGURATION_ID,
+            "base_url": f"{gunicorn}/io/remote-content/{CONFIGURATION_ID}",
+            "header_key_name": HEADER,
+            "key": rc_key,
+        }
+    ]
+    server = make_server(parse_config(config)).start()
+    try:
+        service = make_service(
+            organization,
+            server.url + "/api/v1",
+            remote_content_configuration_id=CONFIGURATION_ID,
+        )
+        template = template_create(
+            organization=organization,
+            actor=operator_user,
+            name="TARI Premium",
+            subject="Avviso di pagamento TARI 2026",
+            markdown=(
+                "Gentile {{ nome }},\n\nin allegato trova l'avviso TARI 2026 e l'informativa "
+                "sul calcolo della tariffa. Può pagare direttamente dall'app IO."
+            ),
+            placeholders=[{"name": "nome", "type": "text", "required": True, "pattern": ""}],
+            feature_level=FeatureLevel.ADVANCED,
+            has_payment=True,
+        )
+
+        # The operator composes: recipient list with a file column, the ZIP, a shared PDF.
+        login(operator_user)
+        bundle = {f"{name}.pdf": data for name, data in own_files.items()}
+        rows = "".join(
+            f"{citizens[name]};{name.title()};{name}.pdf;125,00;{notices[name]}\n"
+            for name in citizens
+        )
+        response = client.post(
+            reverse("messaging:compose"),
+            {
+                "template": template.pk,
+                "service": service.pk,
+                "file": SimpleUploadedFile("tari.csv", (E2E_CSV_HEADER + rows).encode()),
+                "shared_pdf": SimpleUploadedFile("informativa.pdf", shared_file),
+                "attachments_zip": SimpleUploadedFile("allegati.zip", zip_of(bundle)),
+            },
+        )
+        assert response.status_code == 302, response.content.decode()[:2000]
+        recipient_list = RecipientList.objects.get()
+        response = client.post(
+            reverse("messaging:list_mapping", args=[recipient_list.public_id]),
+            {
+                "map_fiscal_code": "Codice fiscale",
+                "map_nome": "Nome",
+                "map_attachment": "Allegato",
+                "map_amount": "Importo",
+                "map_notice_number": "Codice avviso",
+            },
+        )
+        assert response.status_code == 302, response.content.decode()[:2000]
+        recipient_list.refresh_from_db()
+        assert (recipient_list.valid_count, recipient_list.rejected_count) == (3, 0)
+        response = client.post(
+            reverse("messaging:list_confirm", args=[recipient_list.public_id]),
+            {"when": "now", "launch_token": str(recipient_list.launch_token)},
+        )
+        assert response.status_code == 302, response.content.decode()[:2000]
+        dispatch = Dispatch.objects.get(kind=Dispatch.Kind.LIST)
+
+        # Real workers send it (the compose step enqueued the account's task).
+        clusters.start()
+        deliveries = Delivery.objects.filter(dispatch=dispatch)
+        sent = wait_until(
+            lambda: deliveries.filter(state="processed").count() == 3, timeout=90, tick=sweep
+        )
+        assert sent, f"{list(deliveries.values_list('state', flat=True))}\n{clusters.logs()}"
+        io_ids = {
+            name: deliveries.get(fiscal_code_hmac=fiscal_code_hmac(code)).io_message_id
+            for name, code in citizens.items()
+        }
+        stored = requests.get(f"{server.url}/__fakeio__/messages", timeout=5).json()
+        assert {entry["message"]["feature_level_type"] for entry in stored} == {"ADVANCED"}
+        for entry in stored:
+            content = entry["content"]
+            assert content["third_party_data"]["configuration_id"] == CONFIGURATION_ID
+            assert content["third_party_data"]["has_attachments"] is True
+            assert content["payment_data"]["amount"] == 12500  # 125,00 euro, sent in cents
+
+        def open_message(name: str, **options: str) -> dict[str, Any]:
+            response = requests.post(
+                f"{server.url}/__fakeio__/messages/{io_ids[name]}/open", json=options, timeout=30
+            )
+            assert response.status_code == 200, response.text
+            return response.json()
+
+        # Anna and Bruno open their message: each gets the shared file and their own only.
+        for name in ("anna", "bruno"):
+            result = open_message(name)
+            assert result["status"] == 200 and result["error"] is None, result
+            assert all(item["status"] == 200 for item in result["attachments"])
+            got = sorted(item["sha256"] for item in result["attachments"])
+            want = sorted(sha256(data) for data in (shared_file, own_files[name]))
+            assert got == want
+        # Someone else's fiscal code, or a wrong key, gets nothing.
+        wrong_cf = open_message("anna", fiscal_code=citizens["bruno"])
+        assert wrong_cf["status"] == 404 and wrong_cf["attachments"] == []
+        wrong_key = open_message("carla", key="not-the-key")
+        assert wrong_key["status"] == 401 and wrong_key["attachments"] == []
+
+        # The status refresh brings read and payment status back.
+        def settled() -> bool:
+            status = {
+                d.fiscal_code_hmac: (d.read_status, d.payment_status) for d in deliveries.all()
+            }
+            return status == {
+                fiscal_code_hmac(citizens["anna"]): ("READ", "PAID"),
+                fiscal_code_hmac(citizens["bruno"]): ("READ", "NOT_PAID"),
+                fiscal_code_hmac(citizens["carla"]): ("UNREAD", "PAID"),
+            }
+
+        assert wait_until(settled, timeout=60, tick=sweep), (
+            list(deliveries.values_list("read_status", "payment_status")),
+            clusters.logs(),
+        )
+    finally:
+        server.stop()
+
+    # The dispatch page shows the read rate, the paid rate and who opened what.
+    page = client.get(reverse("sending:dispatch_detail", args=[dispatch.public_id]))
+    assert page.status_code == 200
+    summary = page.content.decode()
+    assert "Letti: 2 (67%)" in summary and "Pagati: 2 (67%)" in summary
+    assert "Aperti: 2" in summary and "Con allegati scaricati: 2" in summary
+    assert summary.count("aperto, scaricato") == 2
+    refused = RemoteContentAccess.objects.filter(configuration=configuration).exclude(outcome="ok")
+    assert sorted(refused.values_list("outcome", flat=True)) == ["unauthorized", "wrong_recipient"]

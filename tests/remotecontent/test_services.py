@@ -13,6 +13,7 @@ from ioportal.remotecontent import services
 from ioportal.remotecontent.models import Attachment, RemoteContentConfiguration
 from ioportal.remotecontent.pdf import PdfValidationError
 from ioportal.remotecontent.selectors import monthly_message_counts
+from ioportal.remotecontent.tasks import attachments_retention
 from tests.remotecontent.conftest import CITIZEN, CONFIGURATION_ID, OTHER_CITIZEN, make_pdf
 
 
@@ -66,7 +67,7 @@ def test_cleanup_deletes_expired_and_orphans(make_delivery, add_attachment, medi
     orphan = default_storage.save("attachments/orphan.pdf", __import__("io").BytesIO(b"%PDF-"))
     two_hours_ago = (timezone.now() - timedelta(hours=2)).timestamp()
     os.utime(media_root / orphan, (two_hours_ago, two_hours_ago))
-    result = services.attachments_cleanup()
+    result = attachments_retention()  # the daily worker schedule
     assert result == {"expired": 1, "orphans": 1}
     assert list(Attachment.objects.all()) == [recent]
     assert not (media_root / old.file.name).exists()

@@ -5,13 +5,9 @@ the Redis limiter (REDIS_URL set). The simulator runs in this process (threads),
 test can read its ledger and wrap its rate limiter.
 """
 
-import contextlib
-import os
 import random
-import signal
-import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -23,7 +19,7 @@ from ioportal.sending import services
 from ioportal.sending.models import ApiCall
 from ioportal.sending.sweeper import sweep
 from ioportal.sending.triggers import wake_up
-from tests.processes import manage, process_env
+from tests.processes import FAST_WORKER_SETTINGS, Clusters, stop_process, wait_until
 from tests.sending.conftest import Simulator
 from tests.sending.support import (
     fiscal_codes,
@@ -38,19 +34,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 SUBMIT = "submitMessageforUserWithFiscalCodeInBody"
 OPEN_STATES = ("pending", "checking", "ready", "retry_wait", "submitting")
 
-WORKER_SETTINGS = {
-    "SENDING_LEASE_SECONDS": "8",
-    "SENDING_TASK_BUDGET": "15",
-    "SENDING_POLL_INTERVALS": "1,2,3",
-    "SENDING_BACKOFF_BASE": "0.3",
-    "SENDING_BACKOFF_CAP": "2",
-    "SENDING_MAX_ATTEMPTS": "15",
-    "SENDING_BREAKER_THRESHOLD": "40",
-    "SENDING_BREAKER_COOLDOWN": "2",
-    "IO_API_READ_TIMEOUT": "2",
-    "Q_WORKERS": "2",
-}
-
 
 @pytest.fixture
 def fast_settings(settings: Any) -> Any:
@@ -61,55 +44,10 @@ def fast_settings(settings: Any) -> Any:
 
 
 @pytest.fixture
-def clusters() -> Iterator[Callable[..., subprocess.Popen[str]]]:
-    started: list[subprocess.Popen[str]] = []
-
-    def start(**extra: str) -> subprocess.Popen[str]:
-        env = process_env(**WORKER_SETTINGS, **extra)
-        process = manage("qcluster", env=env, start_new_session=True)
-        started.append(process)
-        return process
-
-    yield start
-    for process in started:
-        stop(process)
-
-
-def stop(process: subprocess.Popen[str], *, kill: bool = False) -> None:
-    if process.poll() is not None:
-        return
-    if kill:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
-        return
-    process.terminate()
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        process.wait(timeout=15)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait(timeout=10)
-
-
-@pytest.fixture
 def org_user(make_user: Callable[..., Any]) -> tuple[Organization, Any]:
     organization = Organization.objects.create(name="Comune di Prova", fiscal_code="80001230582")
     user = make_user(Membership.Role.SUPERVISOR, organization)
     return organization, user
-
-
-def wait_until(
-    condition: Callable[[], bool], *, timeout: float, tick: Callable[[], Any] | None = None
-) -> bool:
-    deadline = time.monotonic() + timeout
-    last_tick = 0.0
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        if tick is not None and time.monotonic() - last_tick > 2:
-            tick()
-            last_tick = time.monotonic()
-        time.sleep(0.3)
-    return condition()
 
 
 def account_with_limit(
@@ -130,7 +68,7 @@ def open_count(dispatch: Dispatch) -> int:
 
 def test_chaos_no_duplicates_no_losses(
     start_simulator: Callable[[dict[str, Any]], Simulator],
-    clusters: Callable[..., subprocess.Popen[str]],
+    clusters: Clusters,
     org_user: tuple[Organization, Any],
     fast_settings: Any,
 ) -> None:
@@ -148,22 +86,22 @@ def test_chaos_no_duplicates_no_losses(
         slow_ms=3000,
     )
     service = make_service(organization, simulator.api_url)
-    count = 400
+    count = 2000
     dispatch = make_dispatch(
         service, user, fiscal_codes(count, not_on_io_every=15, blocked_every=20)
     )
     rng = random.Random(20260101)
-    workers = [clusters(), clusters()]
+    workers = [clusters.start(), clusters.start()]
     wake_up(organization_id=organization.pk)
 
     kills = 0
-    chaos_until = time.monotonic() + 25
+    chaos_until = time.monotonic() + 40
     while time.monotonic() < chaos_until and open_count(dispatch):
         time.sleep(rng.uniform(2.0, 4.0))
         victim = rng.randrange(len(workers))
-        stop(workers[victim], kill=True)
+        stop_process(workers[victim], kill=True)
         kills += 1
-        workers[victim] = clusters()
+        workers[victim] = clusters.start()
         sweep()
 
     simulator.set_faults(
@@ -174,11 +112,11 @@ def test_chaos_no_duplicates_no_losses(
         throttle_rate=0,
         slow_rate=0,
     )
-    done = wait_until(lambda: open_count(dispatch) == 0, timeout=120, tick=sweep)
+    done = wait_until(lambda: open_count(dispatch) == 0, timeout=240, tick=sweep)
     counts = state_counts(dispatch)
-    assert done, f"deliveries still open: {counts}"
+    assert done, f"deliveries still open: {counts}\n{clusters.logs()}"
     for process in workers:
-        stop(process)
+        stop_process(process)
 
     # Every delivery final, uncertain, or accepted by IO and still being polled.
     assert set(counts) <= set(Delivery.FINAL) | {"uncertain", "submitted"}, counts
@@ -210,7 +148,7 @@ def test_chaos_no_duplicates_no_losses(
         + submit_calls.get("lost_answer", 0)
         + stats["faults"].get("slow", 0)
     )
-    in_flight_per_kill = int(WORKER_SETTINGS["Q_WORKERS"])
+    in_flight_per_kill = int(FAST_WORKER_SETTINGS["Q_WORKERS"])
     assert uncertain <= ambiguous_faults + kills * in_flight_per_kill, (
         uncertain,
         ambiguous_faults,
@@ -223,7 +161,7 @@ def test_chaos_no_duplicates_no_losses(
 
 def test_limiter_shared_by_several_workers(
     start_simulator: Callable[[dict[str, Any]], Simulator],
-    clusters: Callable[..., subprocess.Popen[str]],
+    clusters: Clusters,
     org_user: tuple[Organization, Any],
     fast_settings: Any,
 ) -> None:
@@ -242,11 +180,11 @@ def test_limiter_shared_by_several_workers(
     simulator.sim.take_call = recording_take_call  # type: ignore[method-assign]
     service = make_service(organization, simulator.api_url)
     dispatch = make_dispatch(service, user, fiscal_codes(120))
-    workers = [clusters(), clusters(), clusters()]
+    workers = [clusters.start(), clusters.start(), clusters.start()]
     wake_up(organization_id=organization.pk)
     done = wait_until(lambda: open_count(dispatch) == 0, timeout=150, tick=sweep)
     for process in workers:
-        stop(process)
+        stop_process(process)
     assert done, state_counts(dispatch)
 
     assert simulator.sim.rate_limited == 0, "IO answered 429 in steady state"
@@ -264,7 +202,7 @@ def test_limiter_shared_by_several_workers(
 
 def test_cancel_stops_new_submissions(
     start_simulator: Callable[[dict[str, Any]], Simulator],
-    clusters: Callable[..., subprocess.Popen[str]],
+    clusters: Clusters,
     org_user: tuple[Organization, Any],
     fast_settings: Any,
 ) -> None:
@@ -273,7 +211,7 @@ def test_cancel_stops_new_submissions(
     simulator.set_faults(latency_ms=80)
     service = make_service(organization, simulator.api_url)
     dispatch = make_dispatch(service, user, fiscal_codes(300))
-    worker = clusters()
+    worker = clusters.start()
     wake_up(organization_id=organization.pk)
 
     assert wait_until(lambda: simulator.sim.stats()["messages"] >= 30, timeout=90)
@@ -282,7 +220,7 @@ def test_cancel_stops_new_submissions(
     with_id = Delivery.objects.filter(dispatch=dispatch, io_message_id__isnull=False).count()
     assert cancelled > 0
     time.sleep(6)
-    stop(worker)
+    stop_process(worker)
     stored = simulator.sim.stats()["messages"]
     # In flight at the cancel: the submitting ones, plus at most one claim per worker slot
     # racing with the cancel's commit.

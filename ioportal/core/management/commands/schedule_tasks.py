@@ -7,6 +7,8 @@ SCHEDULES = [
     ("ioportal.core.tasks.heartbeat", "Segnale di vita dei worker", 1),
     ("ioportal.sending.tasks.sending_sweep", "Invii: ripresa del lavoro in sospeso", 1),
     ("ioportal.sending.tasks.sync_feeds", "Invii: feed delle iscrizioni a IO", 24 * 60),
+    ("ioportal.recipients.tasks.purge_expired_lists", "Elenchi di destinatari scaduti", 60),
+    ("ioportal.remotecontent.tasks.attachments_retention", "Allegati: conservazione", 24 * 60),
 ]
 
 

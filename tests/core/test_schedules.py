@@ -1,0 +1,25 @@
+"""The periodic work the workers do: every schedule registered, every function importable."""
+
+import pytest
+from django.core.management import call_command
+from django.utils.module_loading import import_string
+from django_q.models import Schedule
+
+from ioportal.core.management.commands.schedule_tasks import SCHEDULES
+
+pytestmark = pytest.mark.django_db
+
+
+def test_schedule_tasks_registers_every_schedule_once():
+    call_command("schedule_tasks")
+    call_command("schedule_tasks")  # idempotent
+    registered = {s.func: s.minutes for s in Schedule.objects.all()}
+    assert registered == {func: minutes for func, _name, minutes in SCHEDULES}
+    for func in registered:
+        assert callable(import_string(func))
+
+
+def test_retention_schedules_exist():
+    funcs = {func for func, _name, _minutes in SCHEDULES}
+    assert "ioportal.remotecontent.tasks.attachments_retention" in funcs
+    assert "ioportal.recipients.tasks.purge_expired_lists" in funcs
