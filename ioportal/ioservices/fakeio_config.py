@@ -46,6 +46,7 @@ def fakeio_config_for(services: Iterable[IOService]) -> dict[str, Any]:
                 "authorized_recipients": list(service.authorized_recipients),
                 "premium": service.premium_enabled,
                 "max_allowed_payment_amount": service.effective_max_payment_amount,
+                "feed_access": service.feed_access,
             }
         )
     return {"accounts": list(accounts.values())}

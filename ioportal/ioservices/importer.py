@@ -31,6 +31,7 @@ COLUMNS = (
     "premium_enabled",
     "max_allowed_payment_amount",
     "test_mode",
+    "feed_access",
     "authorized_recipients",
     "remote_content_configuration_id",
     "api_base_url",
@@ -40,7 +41,12 @@ COLUMNS = (
     "operators",
 )
 REQUIRED = ("organization_fiscal_code", "service_id", "name")
-BOOLEAN_COLUMNS = {"is_active": True, "premium_enabled": False, "test_mode": True}
+BOOLEAN_COLUMNS = {
+    "is_active": True,
+    "premium_enabled": False,
+    "test_mode": True,
+    "feed_access": False,
+}
 TRUE = {"true", "1", "si", "sì", "yes", "vero", "x"}
 FALSE = {"false", "0", "no", "falso", ""}
 LIST_SPLIT_RE = re.compile(r"[\s,;]+")
@@ -58,6 +64,8 @@ o {"services": [...]}). Colonne / chiavi:
   max_allowed_payment_amount importo massimo in CENTESIMI come in IO; 0 o vuoto = niente
                              pagamenti (massimo 9999999999)
   test_mode                  sì/no (predefinito sì)
+  feed_access                sì/no (predefinito no): il servizio può leggere il feed delle
+                             iscrizioni di IO
   authorized_recipients      codici fiscali separati da spazi, virgole o ; (JSON: elenco)
   remote_content_configuration_id   ULID della configurazione dei contenuti remoti
   api_base_url               solo per prove: indirizzo API (vuoto = IO_API_BASE_URL)

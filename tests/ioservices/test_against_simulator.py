@@ -55,3 +55,12 @@ def test_fallback_against_the_simulator(simulated):
     test_mode.refresh_from_db()
     assert test_mode.active_slot == "secondary"
     assert test_mode.key_value("secondary") == SECONDARY_KEY
+
+
+def test_feed_access_reaches_the_simulator(tmp_path, make_service, organization):
+    with_feed = make_service(organization, feed_access=True)
+    path = write_fakeio_config(tmp_path / "fakeio.json", IOService.objects.all())
+    config = json.loads(path.read_text())
+    (entry,) = config["accounts"][0]["services"]
+    assert entry["service_id"] == with_feed.service_id and entry["feed_access"] is True
+    assert parse_config(config).accounts[0].services[0].feed_access

@@ -23,13 +23,13 @@ from tests.processes import ROOT, process_env
 
 HEADER = (
     "organization_fiscal_code,service_id,name,test_mode,authorized_recipients,"
-    "max_allowed_payment_amount,premium_enabled,primary_key,secondary_key\n"
+    "max_allowed_payment_amount,premium_enabled,primary_key,secondary_key,feed_access\n"
 )
 ROW_A = (
     "80001230582,01JD3M0SERV1CE000000000C01,Tributi,sì,AAAAAA00A00A000A RSSMRA80A01H501U,"
-    f"150000,no,{PRIMARY_KEY},{SECONDARY_KEY}\n"
+    f"150000,no,{PRIMARY_KEY},{SECONDARY_KEY},sì\n"
 )
-ROW_B = f"00123450587,01JD3M0SERV1CE000000000C02,Anagrafe,no,,0,sì,{NEW_KEY},\n"
+ROW_B = f"00123450587,01JD3M0SERV1CE000000000C02,Anagrafe,no,,0,sì,{NEW_KEY},,\n"
 
 
 def run(text, *args):
@@ -48,7 +48,7 @@ def test_csv_from_stdin_creates_services(organization, other_organization):
     assert "2 servizi creati, 0 aggiornati" in out
     tributi = IOService.objects.get(service_id="01JD3M0SERV1CE000000000C01")
     assert tributi.organization == organization
-    assert tributi.test_mode and not tributi.premium_enabled
+    assert tributi.test_mode and not tributi.premium_enabled and tributi.feed_access
     assert tributi.payments_enabled and tributi.max_allowed_payment_amount == 150000
     assert tributi.authorized_recipients == ["AAAAAA00A00A000A", "RSSMRA80A01H501U"]
     assert tributi.key_value("primary") == PRIMARY_KEY
@@ -56,6 +56,7 @@ def test_csv_from_stdin_creates_services(organization, other_organization):
     anagrafe = IOService.objects.get(service_id="01JD3M0SERV1CE000000000C02")
     assert anagrafe.organization == other_organization
     assert anagrafe.premium_enabled and not anagrafe.test_mode and not anagrafe.payments_enabled
+    assert not anagrafe.feed_access
     events = AuditEvent.objects.filter(action="ioservice.created")
     assert events.count() == 2
     assert all(e.actor_label == "manage.py import_ioservices" for e in events)
