@@ -198,10 +198,12 @@ class Delivery(models.Model):
         FAILED = "failed", _("Non riuscito")
         UNCERTAIN = "uncertain", _("Esito incerto")
         CANCELLED = "cancelled", _("Annullato")
+        # An uncertain outcome a supervisor closed as received by the citizen.
+        MARKED_SENT = "marked_sent", _("Segnato come inviato")
 
     # States in which IO has (or had) the message: an IO id exists, never submit again.
     WITH_IO_ID = ("submitted", "processed", "rejected")
-    FINAL = ("processed", "rejected", "skipped", "failed", "cancelled")
+    FINAL = ("processed", "rejected", "skipped", "failed", "cancelled", "marked_sent")
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     dispatch = models.ForeignKey(Dispatch, on_delete=models.CASCADE, related_name="deliveries")

@@ -88,7 +88,8 @@ def describe_delivery(delivery: Delivery) -> str:
         Delivery.State.FAILED,
         Delivery.State.UNCERTAIN,
         Delivery.State.RETRY_WAIT,
-    ) or (delivery.state == Delivery.State.CANCELLED and code == MARKED_SENT):
+        Delivery.State.MARKED_SENT,
+    ):
         text = TEXTS.get(code)
         if text is not None:
             return str(text)

@@ -197,11 +197,10 @@ def deliveries_resolve_uncertain(
 ) -> int:
     """A supervisor's decision on uncertain deliveries of `dispatch` (one or many).
 
-    "mark_sent": the delivery is closed as sent (CANCELLED with reason marked_sent: nothing
-    more is sent). "resend": back to READY for one new submission, which may duplicate the
-    message if IO had it: it needs `confirmed` True (else ValidationError). Only deliveries
-    still UNCERTAIN and without an IO id change. One audit event listing them. Returns how
-    many changed.
+    "mark_sent": the delivery is closed as MARKED_SENT (nothing more is sent). "resend":
+    back to READY for one new submission, which may duplicate the message if IO had it: it
+    needs `confirmed` True (else ValidationError). Only deliveries still UNCERTAIN and
+    without an IO id change. One audit event listing them. Returns how many changed.
     """
     if decision not in UncertainResolution.Decision.values:
         raise ValidationError(_("Decisione non valida."))
@@ -224,7 +223,7 @@ def deliveries_resolve_uncertain(
         return 0
     if decision == UncertainResolution.Decision.MARK_SENT:
         Delivery.objects.filter(pk__in=pks).update(
-            state=S.CANCELLED, skip_reason=outcomes.MARKED_SENT, finished_at=timezone.now()
+            state=S.MARKED_SENT, skip_reason=outcomes.MARKED_SENT, finished_at=timezone.now()
         )
         action = Action.DELIVERY_MARKED_SENT
     else:
