@@ -4,9 +4,10 @@
     .venv/bin/python benchmarks/sending_pipeline.py --recipients 2000 --limit 0   # no rate limit
 
 Uses a throw-away SQLite database in var/ (or DATABASE_URL). Prints total time against the
-ideal (calls ÷ (limit / 5 s)), rate-budget utilisation, 429s served, and the workers' CPU
-seconds and peak RSS. With --limit 0 it also times a bare `requests` loop making the same
-calls, for the ratio.
+ideal (calls ÷ (limit / 5 s)), rate-budget utilisation, 429s served, the busiest 5-second
+window the simulator saw (429s included), the calls by operation, and the workers' CPU seconds
+and peak RSS. With --limit 0 it also times a bare `requests` loop making the same calls, for
+the ratio.
 """
 
 import argparse
@@ -48,7 +49,14 @@ def main() -> None:
     from ioportal.fakeio.server import make_server
     from ioportal.messaging.models import Delivery
     from ioportal.sending.triggers import wake_up
-    from tests.sending.support import fiscal_codes, make_dispatch, make_service, simulator_config
+    from tests.sending.support import (
+        busiest_window,
+        fiscal_codes,
+        make_dispatch,
+        make_service,
+        record_calls,
+        simulator_config,
+    )
 
     org = Organization.objects.create(
         name="Bench",
@@ -59,6 +67,7 @@ def main() -> None:
     user = User.objects.create_user(username=f"bench{os.getpid()}", password="x" * 20)
     server = make_server(parse_config(simulator_config(org, rate_limit=args.limit))).start()
     server.sim.set_faults({"latency_ms": args.latency_ms})
+    moments = record_calls(server.sim)  # every call the simulator's gateway sees
     service = make_service(org, server.url + "/api/v1")
     codes = fiscal_codes(args.recipients)
     assert len(set(codes)) == args.recipients, "not enough distinct fiscal codes"
@@ -98,6 +107,15 @@ def main() -> None:
         f"elapsed={elapsed:.1f}s (includes cluster start-up) calls={calls} submitted={submitted}"
         f" 429={stats['rate_limited']} duplicates={stats['duplicates']}"
     )
+    print(
+        "calls by operation: "
+        + ", ".join(f"{op}={counts}" for op, counts in stats["calls"].items())
+    )
+    if moments:
+        print(
+            f"busiest 5 s window={busiest_window(moments, 5.0)}/{args.limit or '-'} "
+            f"first call at {moments[0] - started:.1f}s, last at {moments[-1] - started:.1f}s"
+        )
     if args.limit:
         ideal = calls / (args.limit / 5)
         print(f"ideal={ideal:.1f}s utilisation={ideal / elapsed:.1%}")

@@ -14,9 +14,9 @@ from datetime import timedelta
 from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.db.models.functions import Coalesce
-from django.utils import timezone
 
 from ioportal.messaging.models import Delivery, Dispatch
+from ioportal.sending import clock
 from ioportal.sending.conf import sending_settings
 
 S = Delivery.State
@@ -30,7 +30,7 @@ def _due_work(now) -> Q:
 
 def work_queryset(*, organization_id: int, now=None) -> QuerySet[Delivery]:
     """Deliveries of the organization's running dispatches that a worker may claim now."""
-    now = now or timezone.now()
+    now = now or clock.now()
     return Delivery.objects.filter(
         _due_work(now),
         dispatch__organization_id=organization_id,
@@ -41,7 +41,7 @@ def work_queryset(*, organization_id: int, now=None) -> QuerySet[Delivery]:
 
 def poll_queryset(*, organization_id: int, now=None) -> QuerySet[Delivery]:
     """Submitted (or Premium processed) deliveries whose status refresh is due."""
-    now = now or timezone.now()
+    now = now or clock.now()
     return Delivery.objects.filter(
         Q(lease_until__isnull=True) | Q(lease_until__lt=now),
         dispatch__organization_id=organization_id,
@@ -54,7 +54,7 @@ def _claim(
     candidates: QuerySet[Delivery], claimable: Q, *, limit: int, worker: str, to_checking: bool
 ) -> tuple[uuid.UUID, list[int]]:
     token = uuid.uuid4()
-    now = timezone.now()
+    now = clock.now()
     lease = now + timedelta(seconds=sending_settings().lease_seconds)
     common = {
         "claim_token": token,
@@ -106,7 +106,7 @@ def claim_work(*, organization_id: int, worker: str, limit: int) -> tuple[uuid.U
     their state. All get one new claim token and a lease. Committed on return. Returns
     (token, ids claimed). Idempotent in effect: a row is claimed by one worker at a time.
     """
-    now = timezone.now()
+    now = clock.now()
     return _claim(
         work_queryset(organization_id=organization_id, now=now),
         _due_work(now) & Q(io_message_id__isnull=True),
@@ -118,7 +118,7 @@ def claim_work(*, organization_id: int, worker: str, limit: int) -> tuple[uuid.U
 
 def claim_polls(*, organization_id: int, worker: str, limit: int) -> tuple[uuid.UUID, list[int]]:
     """Claim up to `limit` deliveries whose status refresh is due (state unchanged)."""
-    now = timezone.now()
+    now = clock.now()
     return _claim(
         poll_queryset(organization_id=organization_id, now=now),
         (Q(lease_until__isnull=True) | Q(lease_until__lt=now)) & Q(next_poll_at__lte=now),
@@ -136,7 +136,7 @@ def claim_submission(*, delivery_id: int, token: uuid.UUID) -> uuid.UUID | None:
     token, or None when the delivery may not be submitted (nothing changed).
     """
     new_token = uuid.uuid4()
-    now = timezone.now()
+    now = clock.now()
     updated = Delivery.objects.filter(
         pk=delivery_id,
         state=S.READY,

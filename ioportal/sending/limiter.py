@@ -1,19 +1,25 @@
 """One token bucket per IO account, shared by every worker process, plus the circuit breaker.
 
-IO counts 150 (or 250) calls per 5 s per account, over all services and endpoints. The bucket
-refills at `SENDING_RATE_TARGET` of that rate and holds at most `SENDING_RATE_BURST` of it, so
-that in any 5-second window the calls stay under the limit even with a few hundred ms of
-delay between taking a token and the request reaching IO. Two implementations with the same
-behaviour: a row per account in the database (default), or a Redis hash updated by one Lua
-script (when REDIS_URL is set). Both fail closed: no token, no call.
+IO counts 150 (or 250) calls per 5 s per account, over all services and endpoints, in an
+exact sliding window. The bucket refills at `SENDING_RATE_TARGET` of that rate and holds
+`SENDING_RATE_BURST` × limit tokens, at least one. In any 5-second window IO then sees at most
+capacity + rate × (5 s + spread of the delay between taking a token and the request reaching
+IO) calls: with the defaults (0.96, 0.01) 1.5 + 144 + 28.8/s × spread at 150 calls/5 s, under
+the limit while that spread stays below ~150 ms. The half token above one is not a burst: a
+bucket of exactly one token drops whatever accrues between the token becoming whole and the
+next taker reaching the limiter (~1 ms a call: sleep overshoot, lock or round trip, Redis's
+1 ms waits), 3% of the rate at 150 calls/5 s.
+
+Two implementations with the same behaviour: a row per account in the database (default), or
+a Redis hash updated by one Lua script (when REDIS_URL is set). Both fail closed: no token, no
+call.
 
 On a 429 every worker of the account waits for IO's retry-after and the rate is halved
-(AIMD), then grows back by RECOVERY_PER_SECOND. Low-priority calls (status polls) need a
-reserve in the bucket, so they only use budget the submissions leave.
+(AIMD), then grows back by RECOVERY_PER_SECOND. Low-priority calls (status polls, feed) need
+a reserve on top of their token (`_need`), so they only use budget the submissions leave.
 """
 
 import logging
-import time
 from functools import cache
 
 from django.conf import settings
@@ -21,6 +27,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from ioportal.sending import clock
 from ioportal.sending.conf import sending_settings
 from ioportal.sending.models import AccountState
 
@@ -35,6 +42,15 @@ LOW_PRIORITY_RESERVE = 0.5  # share of the bucket a poll must leave for submissi
 def _rate_and_capacity(limit: int) -> tuple[float, float]:
     conf = sending_settings()
     return limit * conf.rate_target / conf.rate_window, max(1.0, limit * conf.rate_burst)
+
+
+def _need(capacity: float, low_priority: bool) -> float:
+    """Tokens accrued (counted without the cap) before a call is granted: 1, or for a
+    low-priority call 1 plus LOW_PRIORITY_RESERVE of the capacity. With a bucket of less than
+    two tokens that is more than it holds: a poll then goes only once the full bucket has been
+    left untaken for a while (~26 ms with 1.5 tokens at 150 calls/5 s), so a submission
+    waiting for a token always wins it and polls use only the budget submissions leave."""
+    return 1.0 + (capacity * LOW_PRIORITY_RESERVE if low_priority else 0.0)
 
 
 def _ensure_row(organization_id: int) -> None:
@@ -54,22 +70,23 @@ def _take_db(organization_id: int, limit: int, low_priority: bool) -> float:
     _ensure_row(organization_id)
     with transaction.atomic():
         state = AccountState.objects.select_for_update().get(organization_id=organization_id)
-        now = time.time()
+        now = clock.time()
         if state.paused_until > now:
             return state.paused_until - now
         factor = 1.0
         if state.factor_at:
             factor = min(1.0, state.rate_factor + RECOVERY_PER_SECOND * (now - state.factor_at))
         effective = rate * factor
+        need = _need(capacity, low_priority)
         if state.refilled_at:
-            tokens = min(capacity, state.tokens + effective * max(0.0, now - state.refilled_at))
+            # Uncapped: a low-priority call may need more than the capacity (see _need).
+            accrued = state.tokens + effective * max(0.0, now - state.refilled_at)
         else:
-            tokens = capacity
-        need = 1.0 + (capacity * LOW_PRIORITY_RESERVE if low_priority else 0.0)
-        if tokens < need:
-            return (need - tokens) / effective
+            accrued = max(capacity, need)  # never used: idle
+        if accrued < need:
+            return (need - accrued) / effective
         AccountState.objects.filter(organization_id=organization_id).update(
-            tokens=tokens - 1, refilled_at=now, rate_factor=factor, factor_at=now
+            tokens=min(capacity, accrued) - 1, refilled_at=now, rate_factor=factor, factor_at=now
         )
         return 0.0
 
@@ -78,7 +95,7 @@ def _rate_limited_db(organization_id: int, retry_after: float) -> None:
     _ensure_row(organization_id)
     with transaction.atomic():
         state = AccountState.objects.select_for_update().get(organization_id=organization_id)
-        now = time.time()
+        now = clock.time()
         factor = state.rate_factor
         if state.factor_at:
             factor = min(1.0, factor + RECOVERY_PER_SECOND * (now - state.factor_at))
@@ -117,10 +134,11 @@ end
 if paused > now then return math.ceil((paused - now) * 1000) end
 local eff = rate * factor
 local at = tonumber(h[2])
-local tokens = cap
-if at then tokens = math.min(cap, tonumber(h[1]) + eff * math.max(0, now - at)) end
+local tokens = math.max(cap, need)
+if at then tokens = tonumber(h[1]) + eff * math.max(0, now - at) end
 if tokens < need then return math.max(1, math.ceil((need - tokens) / eff * 1000)) end
-redis.call('HSET', KEYS[1], 'tokens', tokens - 1, 'at', now, 'factor', factor, 'fat', now)
+redis.call('HSET', KEYS[1], 'tokens', math.min(cap, tokens) - 1, 'at', now, 'factor', factor,
+           'fat', now)
 redis.call('EXPIRE', KEYS[1], 86400)
 return 0
 """
@@ -143,7 +161,7 @@ def _redis_call(
     organization_id: int, limit: int, low_priority: bool, mode: str, retry: float
 ) -> float:
     rate, capacity = _rate_and_capacity(limit)
-    need = 1.0 + (capacity * LOW_PRIORITY_RESERVE if low_priority else 0.0)
+    need = _need(capacity, low_priority)
     try:
         waited = _redis_script()(
             keys=[redis_key(organization_id)],
@@ -197,7 +215,7 @@ def breaker_allows(*, organization_id: int) -> tuple[bool, bool]:
     conf = sending_settings()
     if state.breaker_failures < conf.breaker_threshold:
         return True, False
-    now = time.time()
+    now = clock.time()
     if state.breaker_open_until > now:
         return False, False
     won = AccountState.objects.filter(
@@ -215,8 +233,8 @@ def breaker_failure(*, organization_id: int) -> None:
     AccountState.objects.filter(
         organization_id=organization_id,
         breaker_failures__gte=conf.breaker_threshold,
-        breaker_open_until__lte=time.time(),
-    ).update(breaker_open_until=time.time() + conf.breaker_cooldown)
+        breaker_open_until__lte=clock.time(),
+    ).update(breaker_open_until=clock.time() + conf.breaker_cooldown)
 
 
 def breaker_success(*, organization_id: int) -> None:

@@ -12,14 +12,13 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, Q
 from django.http import HttpRequest
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ioportal.accounts.models import User
 from ioportal.core.services import Action, audit_log
 from ioportal.ioservices.services import SYSTEM_ACTOR
 from ioportal.messaging.models import Delivery, Dispatch
-from ioportal.sending import outcomes
+from ioportal.sending import clock, outcomes
 from ioportal.sending.conf import sending_settings
 from ioportal.sending.models import UncertainResolution
 from ioportal.sending.triggers import wake_up
@@ -64,13 +63,11 @@ def dispatch_resume(*, dispatch: Dispatch, actor: User, request: HttpRequest | N
     """PAUSED → RUNNING (or SCHEDULED when its time is still to come); wakes the workers.
     Returns False from any other state. Audited."""
     target = (
-        D.SCHEDULED
-        if dispatch.scheduled_at and dispatch.scheduled_at > timezone.now()
-        else D.RUNNING
+        D.SCHEDULED if dispatch.scheduled_at and dispatch.scheduled_at > clock.now() else D.RUNNING
     )
     fields: dict[str, Any] = {"state": target, "pause_reason": ""}
     if target == D.RUNNING and dispatch.started_at is None:
-        fields["started_at"] = timezone.now()
+        fields["started_at"] = clock.now()
     if not _set_state(dispatch, (D.PAUSED,), **fields):
         return False
     audit_log(
@@ -90,11 +87,11 @@ def dispatch_cancel(*, dispatch: Dispatch, actor: User, request: HttpRequest | N
     becomes CANCELLED (a worker holding one loses its claim). Returns the deliveries
     cancelled, or -1 when the dispatch could not be cancelled. Audited."""
     if not _set_state(
-        dispatch, (D.RUNNING, D.PAUSED, D.SCHEDULED), state=D.CANCELLED, finished_at=timezone.now()
+        dispatch, (D.RUNNING, D.PAUSED, D.SCHEDULED), state=D.CANCELLED, finished_at=clock.now()
     ):
         return -1
     count = Delivery.objects.filter(dispatch=dispatch, state__in=NOT_STARTED).update(
-        state=S.CANCELLED, finished_at=timezone.now(), claim_token=None, lease_until=None
+        state=S.CANCELLED, finished_at=clock.now(), claim_token=None, lease_until=None
     )
     audit_log(
         action=Action.DISPATCH_CANCELLED,
@@ -167,7 +164,7 @@ def dispatch_retry_failed(
         state=S.RETRY_WAIT,
         attempts=0,
         first_attempt_at=None,
-        next_attempt_at=timezone.now(),
+        next_attempt_at=clock.now(),
         finished_at=None,
     )
     if not count:
@@ -223,7 +220,7 @@ def deliveries_resolve_uncertain(
         return 0
     if decision == UncertainResolution.Decision.MARK_SENT:
         Delivery.objects.filter(pk__in=pks).update(
-            state=S.MARKED_SENT, skip_reason=outcomes.MARKED_SENT, finished_at=timezone.now()
+            state=S.MARKED_SENT, skip_reason=outcomes.MARKED_SENT, finished_at=clock.now()
         )
         action = Action.DELIVERY_MARKED_SENT
     else:

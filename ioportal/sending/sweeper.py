@@ -5,10 +5,9 @@ import logging
 
 from django.db import transaction
 from django.db.models import F
-from django.utils import timezone
 
 from ioportal.messaging.models import Delivery, Dispatch
-from ioportal.sending import outcomes
+from ioportal.sending import clock, outcomes
 from ioportal.sending.services import OPEN
 from ioportal.sending.triggers import wake_up
 from ioportal.sending.worker import has_due_work
@@ -22,7 +21,7 @@ def reap_expired_claims() -> dict[str, int]:
     """SUBMITTING past its lease → UNCERTAIN (the worker died during or right after the call:
     IO may have the message, never re-sent automatically). CHECKING past its lease →
     RETRY_WAIT (nothing was sent). Idempotent."""
-    now = timezone.now()
+    now = clock.now()
     uncertain = Delivery.objects.filter(state=S.SUBMITTING, lease_until__lt=now).update(
         state=S.UNCERTAIN,
         uncertain_since=now,
@@ -44,7 +43,7 @@ def reap_expired_claims() -> dict[str, int]:
 
 def start_scheduled() -> list[int]:
     """SCHEDULED dispatches whose time has come → RUNNING. Returns their organizations."""
-    now = timezone.now()
+    now = clock.now()
     organizations: list[int] = []
     for dispatch in Dispatch.objects.filter(state=D.SCHEDULED, scheduled_at__lte=now):
         if Dispatch.objects.filter(pk=dispatch.pk, state=D.SCHEDULED).update(
@@ -57,7 +56,7 @@ def start_scheduled() -> list[int]:
 def complete_finished() -> int:
     """RUNNING dispatches with nothing left to send → COMPLETED (status polls go on;
     uncertain deliveries wait for a person and do not keep the dispatch open)."""
-    now = timezone.now()
+    now = clock.now()
     open_dispatches = Delivery.objects.filter(state__in=OPEN).values("dispatch_id")
     return (
         Dispatch.objects.filter(state=D.RUNNING)
@@ -72,7 +71,7 @@ def sweep() -> dict[str, int]:
         reaped = reap_expired_claims()
     started = start_scheduled()
     completed = complete_finished()
-    now = timezone.now()
+    now = clock.now()
     candidates = (
         set(started)
         | set(Dispatch.objects.filter(state=D.RUNNING).values_list("organization_id", flat=True))

@@ -12,11 +12,10 @@ import uuid
 from datetime import timedelta
 
 from django.db.models import F
-from django.utils import timezone
 
 from ioportal.ioapi import MessageInfo, MessageStatus, ReadStatus
 from ioportal.messaging.models import Delivery, FeatureLevel
-from ioportal.sending import outcomes
+from ioportal.sending import clock, outcomes
 from ioportal.sending.conf import sending_settings
 
 logger = logging.getLogger(__name__)
@@ -60,7 +59,7 @@ def check_skipped(*, delivery_id: int, token: uuid.UUID, reason: str) -> bool:
         (S.CHECKING,),
         state=S.SKIPPED,
         skip_reason=reason,
-        finished_at=timezone.now(),
+        finished_at=clock.now(),
         **RELEASED,
     )
 
@@ -76,7 +75,7 @@ def fail(
         state=S.FAILED,
         last_error_code=code,
         last_error_detail=detail[:2000],
-        finished_at=timezone.now(),
+        finished_at=clock.now(),
         **RELEASED,
     )
 
@@ -95,7 +94,7 @@ def retry_later(
     the attempts or the age are exhausted. `count_attempt` False for 429 and key problems,
     which are not the delivery's fault. RETRY_WAIT goes through the profile check again."""
     conf = sending_settings()
-    now = timezone.now()
+    now = clock.now()
     attempts = delivery.attempts + (1 if count_attempt else 0)
     first = delivery.first_attempt_at or now
     if attempts >= conf.max_attempts or (now - first).total_seconds() > conf.max_age_seconds:
@@ -143,7 +142,7 @@ def release(*, delivery_id: int, token: uuid.UUID) -> bool:
 
 def submitted(*, delivery_id: int, token: uuid.UUID, io_message_id: str) -> bool:
     """SUBMITTING → SUBMITTED with IO's id; the first status poll is scheduled."""
-    now = timezone.now()
+    now = clock.now()
     first_poll = sending_settings().poll_intervals[0]
     return _move(
         delivery_id,
@@ -167,7 +166,7 @@ def uncertain(*, delivery_id: int, token: uuid.UUID, code: str, detail: str = ""
         token,
         (S.SUBMITTING,),
         state=S.UNCERTAIN,
-        uncertain_since=timezone.now(),
+        uncertain_since=clock.now(),
         last_error_code=code,
         last_error_detail=detail[:2000],
         **RELEASED,
@@ -184,7 +183,7 @@ def polled(*, delivery: Delivery, token: uuid.UUID, info: MessageInfo) -> bool:
     else the next poll with a growing interval until the horizon. Premium messages keep a
     slower refresh of read and payment status after PROCESSED."""
     conf = sending_settings()
-    now = timezone.now()
+    now = clock.now()
     status = info.status
     fields: dict[str, object] = {
         "io_status": info.status_raw or "",
@@ -221,7 +220,7 @@ def polled(*, delivery: Delivery, token: uuid.UUID, info: MessageInfo) -> bool:
 def poll_failed(*, delivery: Delivery, token: uuid.UUID, retry_after: float = 0.0) -> bool:
     """A status read failed (IO unavailable, 429, not found yet): try again later."""
     conf = sending_settings()
-    now = timezone.now()
+    now = clock.now()
     age = (now - (delivery.submitted_at or now)).total_seconds()
     delay = max(_poll_delay(delivery.polls + 1), retry_after)
     return _move(

@@ -18,7 +18,6 @@ from typing import TypeVar
 
 from django.db import transaction
 from django.db.models import Min, Q
-from django.utils import timezone
 
 from ioportal.accounts.models import Organization
 from ioportal.core import crypto
@@ -43,7 +42,7 @@ from ioportal.ioservices.models import IOService
 from ioportal.ioservices.services import ServiceKeyUnavailableError, call_with_key_fallback
 from ioportal.messaging.fiscal_codes import reveal_fiscal_code
 from ioportal.messaging.models import Delivery, Dispatch
-from ioportal.sending import claims, feed, limiter, outcomes, transitions
+from ioportal.sending import claims, clock, feed, limiter, outcomes, transitions
 from ioportal.sending.conf import sending_settings
 from ioportal.sending.models import ApiCall, WorkerSlot
 
@@ -122,14 +121,14 @@ def free_slots(*, organization_id: int) -> int:
     """How many more account workers may start now."""
     k = sending_settings().workers_per_account
     busy = WorkerSlot.objects.filter(
-        organization_id=organization_id, lease_until__gte=timezone.now(), number__lt=k
+        organization_id=organization_id, lease_until__gte=clock.now(), number__lt=k
     ).count()
     return max(0, k - busy)
 
 
 def take_slot(*, organization_id: int, holder: uuid.UUID) -> int | None:
     conf = sending_settings()
-    now = timezone.now()
+    now = clock.now()
     for number in range(conf.workers_per_account):
         WorkerSlot.objects.get_or_create(organization_id=organization_id, number=number)
         if (
@@ -143,7 +142,7 @@ def take_slot(*, organization_id: int, holder: uuid.UUID) -> int | None:
 
 def renew_slot(*, holder: uuid.UUID) -> None:
     WorkerSlot.objects.filter(holder=holder).update(
-        lease_until=timezone.now() + timedelta(seconds=sending_settings().lease_seconds)
+        lease_until=clock.now() + timedelta(seconds=sending_settings().lease_seconds)
     )
 
 
@@ -296,7 +295,7 @@ class AccountRun:
         moments = [m for m in (next_retry, next_poll) if m is not None]
         if not moments:
             return False
-        wait = (min(moments) - timezone.now()).total_seconds()
+        wait = (min(moments) - clock.now()).total_seconds()
         if wait > LOOKAHEAD or time.monotonic() + wait > self.deadline:
             return False
         time.sleep(max(0.2, wait))
@@ -514,7 +513,7 @@ class AccountRun:
             Delivery.objects.filter(pk=delivery.pk, state=from_state, claim_token=token).update(
                 state=S.SKIPPED,
                 skip_reason=code,
-                finished_at=timezone.now(),
+                finished_at=clock.now(),
                 claim_token=None,
                 lease_until=None,
             )
@@ -601,7 +600,7 @@ def run_account_worker(*, organization_id: int, budget: float | None = None) -> 
 
 
 def has_due_work(*, organization_id: int) -> bool:
-    now = timezone.now()
+    now = clock.now()
     return (
         claims.work_queryset(organization_id=organization_id, now=now).exists()
         or claims.poll_queryset(organization_id=organization_id, now=now).exists()

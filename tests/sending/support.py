@@ -2,6 +2,7 @@
 dispatches with many deliveries, and the simulator configuration matching them."""
 
 import itertools
+import time
 from typing import Any
 
 from ioportal.accounts.models import Organization, User
@@ -134,3 +135,29 @@ def state_counts(dispatch: Dispatch) -> dict[str, int]:
         .annotate(n=Count("id"))
         .values_list("state", "n")
     )
+
+
+def record_calls(sim: Any) -> list[float]:
+    """Wrap the simulator's gateway so it notes the moment (monotonic) of every call it sees,
+    429s included; returns the list it fills."""
+    moments: list[float] = []
+    take_call = sim.take_call
+
+    def recording_take_call(account: str) -> Any:
+        moments.append(time.monotonic())
+        return take_call(account)
+
+    sim.take_call = recording_take_call
+    return moments
+
+
+def busiest_window(moments: list[float], length: float = 5.0) -> int:
+    """The largest number of moments (sorted) in any half-open window of `length` seconds, as
+    the simulator's sliding window counts them."""
+    worst = 0
+    start = 0
+    for end, moment in enumerate(moments):
+        while moments[start] <= moment - length:
+            start += 1
+        worst = max(worst, end - start + 1)
+    return worst

@@ -29,6 +29,19 @@ def _db_limiter(settings: Any) -> None:
     settings.SENDING_AUTOPAUSE_MIN = 1000
 
 
+class _LongestJitter:
+    @staticmethod
+    def uniform(low: float, high: float) -> float:
+        return high
+
+
+@pytest.fixture(autouse=True)
+def _longest_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Backoff at its ceiling: a retry never falls inside a test's short worker run (full
+    jitter could draw a delay near zero and make the counts of attempts random)."""
+    monkeypatch.setattr(transitions, "random", _LongestJitter)
+
+
 @pytest.fixture
 def dispatch(organization: Organization, make_user: Callable[..., Any]) -> Dispatch:
     user = make_user(Membership.Role.OPERATOR, organization)

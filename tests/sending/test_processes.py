@@ -22,9 +22,11 @@ from ioportal.sending.triggers import wake_up
 from tests.processes import FAST_WORKER_SETTINGS, Clusters, stop_process, wait_until
 from tests.sending.conftest import Simulator
 from tests.sending.support import (
+    busiest_window,
     fiscal_codes,
     make_dispatch,
     make_service,
+    record_calls,
     simulator_config,
     state_counts,
 )
@@ -169,15 +171,7 @@ def test_limiter_shared_by_several_workers(
     limit = 60
     simulator = account_with_limit(organization, limit, start_simulator)
     simulator.set_faults(latency_ms=30, jitter_ms=30)
-    # Record the moment of every call the simulator's gateway sees.
-    moments: list[float] = []
-    original = simulator.sim.take_call
-
-    def recording_take_call(account: str) -> Any:
-        moments.append(time.monotonic())
-        return original(account)
-
-    simulator.sim.take_call = recording_take_call  # type: ignore[method-assign]
+    moments = record_calls(simulator.sim)  # every call the simulator's gateway sees
     service = make_service(organization, simulator.api_url)
     dispatch = make_dispatch(service, user, fiscal_codes(120))
     workers = [clusters.start(), clusters.start(), clusters.start()]
@@ -188,12 +182,7 @@ def test_limiter_shared_by_several_workers(
     assert done, state_counts(dispatch)
 
     assert simulator.sim.rate_limited == 0, "IO answered 429 in steady state"
-    worst = 0
-    start = 0
-    for end, moment in enumerate(moments):
-        while moments[start] <= moment - 5:
-            start += 1
-        worst = max(worst, end - start + 1)
+    worst = busiest_window(moments)
     assert worst <= limit
     span = moments[-1] - moments[0]
     print(f"\nlimiter: {len(moments)} calls in {span:.1f}s, busiest 5 s window {worst}/{limit}")
