@@ -3,12 +3,13 @@ workers, each account with its own limit in the simulator.
 
     .venv/bin/python benchmarks/sending_fairness.py --orgs 20 --recipients 300 --limits 150,250
 
-Uses a throw-away SQLite database in var/ (or DATABASE_URL). Every organization gets one IO
-service and one dispatch of --recipients citizens; account limits cycle through --limits
-(calls per 5 s). Prints the aggregate throughput (deliveries/s and IO calls/s) and, per
-account, its throughput and its share of its own limit (calls/s ÷ (limit / 5 s)) measured
-until its dispatch finished; fairness is that share's min/max ratio and Jain's index
-((Σx)² / (n·Σx²), 1 = perfectly fair). Also the 429s served and the workers' CPU and peak RSS.
+Uses a throw-away SQLite database in var/, deleted at the end (or DATABASE_URL). Every
+organization gets one IO service and one dispatch of --recipients citizens; account limits
+cycle through --limits (calls per 5 s). Prints the aggregate throughput (deliveries/s and IO
+calls/s) and, per account, its throughput and its share of its own limit (calls/s ÷ (limit /
+5 s)) measured until its dispatch finished; fairness is that share's min/max ratio and
+Jain's index ((Σx)² / (n·Σx²), 1 = perfectly fair). Also the 429s served and the workers'
+CPU and peak RSS.
 """
 
 import argparse
@@ -22,6 +23,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from benchmarks.common import remove_throwaway_database, use_throwaway_database  # noqa: E402
 
 
 def service_id(number: int) -> str:
@@ -79,8 +82,7 @@ def main() -> None:
     args = parser.parse_args()
     workers = args.workers or args.orgs
 
-    db = ROOT / "var" / f"bench-fair-{os.getpid()}.sqlite3"
-    os.environ.setdefault("DATABASE_URL", f"sqlite:///{db}")
+    db = use_throwaway_database("bench-fair")
     os.environ.setdefault("DEBUG", "true")
     os.environ["SENDING_POLL_INTERVALS"] = "3600"
     os.environ["Q_WORKERS"] = str(workers)
@@ -211,6 +213,7 @@ def main() -> None:
         f"peak_rss(one process)={usage.ru_maxrss / 1024:.0f}MB"
     )
     server.stop()
+    remove_throwaway_database(db)
 
 
 if __name__ == "__main__":

@@ -3,11 +3,11 @@
     .venv/bin/python benchmarks/sending_pipeline.py --recipients 10000 --limit 150 --latency-ms 50
     .venv/bin/python benchmarks/sending_pipeline.py --recipients 2000 --limit 0   # no rate limit
 
-Uses a throw-away SQLite database in var/ (or DATABASE_URL). Prints total time against the
-ideal (calls ÷ (limit / 5 s)), rate-budget utilisation, 429s served, the busiest 5-second
-window the simulator saw (429s included), the calls by operation, and the workers' CPU seconds
-and peak RSS. With --limit 0 it also times a bare `requests` loop making the same calls, for
-the ratio.
+Uses a throw-away SQLite database in var/, deleted at the end (or DATABASE_URL). Prints
+total time against the ideal (calls ÷ (limit / 5 s)), rate-budget utilisation, 429s served,
+the busiest 5-second window the simulator saw (429s included), the calls by operation, and
+the workers' CPU seconds and peak RSS. With --limit 0 it also times a bare `requests` loop
+making the same calls, for the ratio.
 """
 
 import argparse
@@ -21,6 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.common import remove_throwaway_database, use_throwaway_database  # noqa: E402
+
 
 def main() -> None:
     parser = argparse.ArgumentParser()
@@ -31,8 +33,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4, help="Q_WORKERS per cluster")
     args = parser.parse_args()
 
-    db = ROOT / "var" / f"bench-{os.getpid()}.sqlite3"
-    os.environ.setdefault("DATABASE_URL", f"sqlite:///{db}")
+    db = use_throwaway_database("bench")
     os.environ.setdefault("DEBUG", "true")
     os.environ["SENDING_POLL_INTERVALS"] = "3600"
     os.environ["Q_WORKERS"] = str(args.workers)
@@ -148,6 +149,7 @@ def main() -> None:
         f"peak_rss={usage.ru_maxrss / 1024:.0f}MB"
     )
     server.stop()
+    remove_throwaway_database(db)
 
 
 if __name__ == "__main__":

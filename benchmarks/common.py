@@ -1,0 +1,27 @@
+"""What the benchmark scripts share: a throw-away SQLite database in var/."""
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def use_throwaway_database(name: str) -> Path | None:
+    """Point DATABASE_URL at a new SQLite file in var/, unless the caller chose a database.
+    Call before django.setup(). Returns the file, or None when DATABASE_URL was given."""
+    if os.environ.get("DATABASE_URL"):
+        return None
+    db = ROOT / "var" / f"{name}-{os.getpid()}.sqlite3"
+    os.environ["DATABASE_URL"] = f"sqlite:///{db}"
+    return db
+
+
+def remove_throwaway_database(db: Path | None) -> None:
+    """Delete the file made by use_throwaway_database (and its WAL files), if any."""
+    if db is None:
+        return
+    from django.db import connections
+
+    connections.close_all()
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
