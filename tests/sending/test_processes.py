@@ -220,3 +220,36 @@ def test_cancel_stops_new_submissions(
     ) - counts.get("submitted", 0) - counts.get("processed", 0)
     assert not set(counts) & {"pending", "checking", "ready", "retry_wait"}
     print(f"\ncancel: stored={stored} with_id_at_cancel={with_id} submitting={submitting} {counts}")
+
+
+def test_graceful_stop_loses_nothing_and_leaves_nothing_uncertain(
+    start_simulator: Callable[[dict[str, Any]], Simulator],
+    clusters: Clusters,
+    org_user: tuple[Organization, Any],
+    fast_settings: Any,
+) -> None:
+    """SIGTERM mid-dispatch (a deployment restarting the workers): the cluster finishes its
+    tasks, no call is cut off, and a new cluster completes the rest."""
+    organization, user = org_user
+    simulator = account_with_limit(organization, 1000, start_simulator)
+    simulator.set_faults(latency_ms=40)
+    service = make_service(organization, simulator.api_url)
+    count = 1200
+    dispatch = make_dispatch(service, user, fiscal_codes(count))
+    first = clusters.start()
+    wake_up(organization_id=organization.pk)
+    assert wait_until(lambda: simulator.sim.stats()["messages"] >= 40, timeout=90)
+    stop_process(first, grace=60)  # SIGTERM, then wait for the running tasks
+    assert first.returncode is not None
+    stopped_at = state_counts(dispatch)
+    assert "submitting" not in stopped_at and "uncertain" not in stopped_at, stopped_at
+    assert open_count(dispatch) > 0, "the stop came too late to be mid-dispatch"
+    clusters.start()
+    wake_up(organization_id=organization.pk)
+    done = wait_until(lambda: open_count(dispatch) == 0, timeout=120, tick=sweep)
+    counts = state_counts(dispatch)
+    assert done, f"{counts}\n{clusters.logs()}"
+    assert "uncertain" not in counts, counts
+    assert simulator.inspect("ledger", duplicates="1") == []
+    assert simulator.sim.stats()["messages"] == count
+    print(f"\ngraceful stop: at stop {stopped_at}, at the end {counts}")
