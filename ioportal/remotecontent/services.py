@@ -567,6 +567,22 @@ def list_attachments_summary(*, recipient_list: Any) -> dict[str, Any]:
     }
 
 
+def _from_staged(row: ListAttachment, **fields: Any) -> Attachment:
+    """An unsaved attachment with a staged file's validated metadata; `fields` give the owner
+    (dispatch= or delivery=) and, to hand the stored file over, file=."""
+    return Attachment(
+        original_name=row.original_name,
+        size=row.size,
+        sha256=row.sha256,
+        content_type="application/pdf",
+        page_count=row.page_count,
+        pdfa_declared=row.pdfa_declared,
+        warnings=row.warnings,
+        validated=True,
+        **fields,
+    )
+
+
 def list_attachments_hand_over(*, recipient_list: Any, dispatch: Dispatch) -> int:
     """At launch: the shared file becomes the dispatch's attachment, each delivery's file
     (named in Delivery.variables["__attachment__"]) its own. Stored files are handed over,
@@ -582,23 +598,9 @@ def list_attachments_hand_over(*, recipient_list: Any, dispatch: Dispatch) -> in
     created: list[Attachment] = []
     used: set[int] = set()
 
-    def attachment(row: ListAttachment, **owner: Any) -> Attachment:
-        return Attachment(
-            original_name=row.original_name,
-            file=row.file.name,
-            size=row.size,
-            sha256=row.sha256,
-            content_type="application/pdf",
-            page_count=row.page_count,
-            pdfa_declared=row.pdfa_declared,
-            warnings=row.warnings,
-            validated=True,
-            **owner,
-        )
-
     for row in staged:
         if row.shared and row.file:
-            created.append(attachment(row, dispatch=dispatch))
+            created.append(_from_staged(row, file=row.file.name, dispatch=dispatch))
             used.add(row.pk)
     deliveries = Delivery.objects.filter(dispatch=dispatch).only("id", "variables")
     for delivery in deliveries.iterator():
@@ -606,7 +608,7 @@ def list_attachments_hand_over(*, recipient_list: Any, dispatch: Dispatch) -> in
         row_for = by_name.get(match_name(name)) if name else None
         if row_for is None or row_for.pk in used:
             continue
-        created.append(attachment(row_for, delivery=delivery))
+        created.append(_from_staged(row_for, file=row_for.file.name, delivery=delivery))
         used.add(row_for.pk)
     Attachment.objects.bulk_create(created)
     unused = [row.file.name for row in staged if row.pk not in used and row.file]
@@ -638,17 +640,7 @@ def list_attachments_copy_for_test(*, recipient_list: Any, dispatch: Dispatch) -
             continue
         with row.file.open("rb") as handle:
             data = handle.read()
-        copy = Attachment(
-            dispatch=dispatch,
-            original_name=row.original_name,
-            size=row.size,
-            sha256=row.sha256,
-            content_type="application/pdf",
-            page_count=row.page_count,
-            pdfa_declared=row.pdfa_declared,
-            warnings=row.warnings,
-            validated=True,
-        )
+        copy = _from_staged(row, dispatch=dispatch)
         # A copy under its own random name: either side may be deleted first.
         copy.file.save("upload.pdf", ContentFile(data), save=False)
         copy.save()

@@ -61,6 +61,6 @@ def now() -> datetime:
 
 
 def forget() -> None:
-    """Measure again at the next read (tests, and after a fork to another machine's DB)."""
+    """Measure the offset again at the next read (tests)."""
     global _measured_at
     _measured_at = None

@@ -47,7 +47,7 @@ def test_supervisor_reads_and_steers_a_premium_dispatch(
     page.wait_for_load_state()
     body = page.content()
     assert "Letti: 1 (50%)" in body
-    assert "non raggiungibile" in body.lower() or "non usa l'app io" in body.lower()
+    assert "Non raggiungibile: 1" in body and "Esito incerto: 2" in body
     axe_check(page, "sending-detail-premium")
 
     # Mark one uncertain delivery as sent.
