@@ -23,6 +23,17 @@ def require_service(name: str, available: bool, how: str) -> None:
     pytest.skip(f"{name} not available: {how}")
 
 
+# What `make run` reads to place its processes; a developer's values (shell or `.env`) must
+# not change what a test expects.
+RUN_ONLY_VARIABLES = ("HOST", "PORT", "FAKEIO_PORT")
+
+
+@pytest.fixture(autouse=True)
+def _without_run_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in RUN_ONLY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture
 def clusters(tmp_path: Path) -> Iterator[Clusters]:
     """Real qcluster processes with the fast pipeline settings; stopped after the test."""

@@ -46,7 +46,8 @@ def database_url() -> str:
 
 def process_env(**extra: str) -> dict[str, str]:
     """The environment of a child process that shares this test run's database and queue."""
-    env = dict(os.environ)
+    # `make run`'s placement variables never reach a test's processes.
+    env = {k: v for k, v in os.environ.items() if k not in ("HOST", "PORT", "FAKEIO_PORT")}
     env.update(
         {
             "DATABASE_URL": database_url(),
