@@ -558,3 +558,21 @@ def test_admin_site_shows_no_second_factor_secrets(client, login, make_user):
     ):
         assert client.get(path).status_code == 404, path
     assert device.key not in body
+
+
+def test_admin_sign_in_goes_through_the_portal(client, make_user):
+    root = make_user(superuser=True, username="root")
+    _device, codes = enrol(root)
+    response = client.get("/admin/")
+    assert response.url.startswith("/admin/login/")
+    response = client.get(response.url)
+    assert response.status_code == 302
+    assert response.url == f"{reverse('accounts:login')}?next=/admin/"
+    # The admin's own form (password and a recovery code) signs no one in.
+    response = client.post(
+        "/admin/login/",
+        {"username": "root", "password": PASSWORD, "otp_token": codes[0]},
+    )
+    assert response.url.startswith(reverse("accounts:login"))
+    assert client.get("/admin/").status_code == 302
+    assert StaticToken.objects.filter(token=codes[0]).exists()
