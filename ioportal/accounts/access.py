@@ -13,6 +13,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
+from django_otp import devices_for_user
 
 from ioportal.accounts.models import Membership, Organization, User
 
@@ -100,3 +101,63 @@ def get_organization_for_user(user: User, public_id: Any) -> Organization:
         memberships__user=user,
         memberships__is_active=True,
     )
+
+
+def is_verified(request: HttpRequest) -> bool:
+    """True once the session has passed the second factor (django-otp's OTPMiddleware)."""
+    return bool(getattr(request.user, "is_verified", lambda: False)())
+
+
+def has_confirmed_device(user: User) -> bool:
+    """True when the user has a confirmed second factor (authenticator app or recovery codes)."""
+    return any(True for _device in devices_for_user(user, confirmed=True))
+
+
+def otp_enrolment_allowed(*, user: User, verified: bool) -> bool:
+    """Whether this session may enrol an authenticator app.
+
+    Without the second factor only an account that has none may enrol: otherwise the
+    password alone would be enough to replace the real authenticator (issue 11).
+    """
+    return verified or not has_confirmed_device(user)
+
+
+def otp_reset_allowed(*, actor: User, target: User) -> bool:
+    """Whether `actor` may reset `target`'s second factor (devices deleted, re-enrolment).
+
+    Installation superusers may reset anyone but themselves. An organization admin may
+    reset a member who is not an admin anywhere, not an installation superuser, and whose
+    every active membership is in an organization where the actor is an active admin: a
+    reset weakens the account everywhere, so no admin may weaken it where they do not rule.
+    """
+    if actor.pk == target.pk or not actor.is_active:
+        return False
+    if actor.is_superuser:
+        return True
+    if target.is_superuser or target.is_staff:
+        return False
+    ruled = {
+        m.organization_id for m in active_memberships(actor) if m.role == Membership.Role.ADMIN
+    }
+    target_memberships = active_memberships(target)
+    return bool(ruled) and all(
+        m.role != Membership.Role.ADMIN and m.organization_id in ruled for m in target_memberships
+    )
+
+
+def get_user_for_otp_reset(request: HttpRequest, public_id: Any) -> User:
+    """The person whose second factor the signed-in user resets.
+
+    Superusers reach any account; an organization admin reaches the members of the current
+    organization (others: 404, a role below admin: 403). Someone the rule of
+    `otp_reset_allowed` protects (themselves, an admin, a superuser, a member of an
+    organization the actor does not administer): 403.
+    """
+    actor: User = request.user  # type: ignore[assignment]
+    if actor.is_superuser:
+        target = get_object_or_404(User, public_id=parse_public_id(public_id))
+    else:
+        target = get_membership_for_admin(request, public_id).user
+    if not otp_reset_allowed(actor=actor, target=target):
+        raise PermissionDenied
+    return target

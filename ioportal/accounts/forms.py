@@ -65,3 +65,21 @@ class TokenForm(forms.Form):
         if not token.isdigit():
             raise forms.ValidationError(_("Il codice è composto da 6 cifre."))
         return token
+
+
+class RecoveryCodeForm(forms.Form):
+    """One of the recovery codes given at enrolment: 8 letters and digits, any case or spacing."""
+
+    code = forms.CharField(
+        label=_("Codice di recupero"),
+        max_length=20,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "off", "autocapitalize": "none", "spellcheck": "false"}
+        ),
+    )
+
+    def clean_code(self) -> str:
+        code = "".join(self.cleaned_data["code"].split()).replace("-", "").lower()
+        if len(code) != 8 or not code.isalnum() or not code.isascii():
+            raise forms.ValidationError(_("Il codice di recupero è composto da 8 lettere e cifre."))
+        return code

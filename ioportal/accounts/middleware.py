@@ -10,7 +10,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from ioportal.accounts.access import active_memberships
+from ioportal.accounts.access import active_memberships, has_confirmed_device, is_verified
 from ioportal.core.services import Action, audit_log
 
 SESSION_ORG_KEY = "ioportal_org"
@@ -62,12 +62,15 @@ class OrganizationMiddleware:
 
 
 OTP_EXEMPT_PREFIXES = ("/static/", "/i18n/", "/favicon.ico")
+# Reachable between the password and the second factor. Enrolment is added only for an
+# account that has no confirmed device: otherwise the password alone would replace it.
 OTP_EXEMPT_NAMES = (
     "accounts:login",
     "accounts:logout",
-    "accounts:otp_setup",
     "accounts:otp_verify",
+    "accounts:otp_recovery",
 )
+OTP_ENROLMENT_NAME = "accounts:otp_setup"
 
 
 def two_factor_required(request: HttpRequest) -> bool:
@@ -78,7 +81,11 @@ def two_factor_required(request: HttpRequest) -> bool:
 
 
 class TwoFactorMiddleware:
-    """Sends a signed-in user who must use TOTP to verification (or enrolment) first."""
+    """Sends a signed-in user who must use TOTP to verification (or enrolment) first.
+
+    An account with a confirmed device goes to verification from every page but the
+    exempt ones, enrolment included; one without goes to enrolment when its role needs it.
+    """
 
     def __init__(self, get_response: Handler) -> None:
         self.get_response = get_response
@@ -86,16 +93,16 @@ class TwoFactorMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = request.user
-        if user.is_authenticated and not user.is_verified():  # type: ignore[attr-defined]
+        if user.is_authenticated and not is_verified(request):
             if self.exempt_paths is None:
                 self.exempt_paths = tuple(reverse(name) for name in OTP_EXEMPT_NAMES)
             path = request.path
             exempt = path.startswith(OTP_EXEMPT_PREFIXES) or path in self.exempt_paths
             if not exempt:
-                from django_otp import devices_for_user
-
-                if any(True for _d in devices_for_user(user, confirmed=True)):
-                    return redirect(f"{reverse('accounts:otp_verify')}?{urlencode({'next': path})}")
-                if two_factor_required(request):
-                    return redirect(f"{reverse('accounts:otp_setup')}?{urlencode({'next': path})}")
+                query = urlencode({"next": path})
+                if has_confirmed_device(user):
+                    return redirect(f"{reverse('accounts:otp_verify')}?{query}")
+                enrolment = reverse(OTP_ENROLMENT_NAME)
+                if path != enrolment and two_factor_required(request):
+                    return redirect(f"{enrolment}?{query}")
         return self.get_response(request)

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
-from ioportal.accounts import views
+from ioportal.accounts import otp_views, views
 
 app_name = "accounts"
 
@@ -28,8 +28,14 @@ urlpatterns = [
         ),
         name="password_reset_complete",
     ),
-    path("verifica/configura/", views.otp_setup, name="otp_setup"),
-    path("verifica/", views.otp_verify, name="otp_verify"),
+    path("verifica/configura/", otp_views.otp_setup, name="otp_setup"),
+    path("verifica/", otp_views.otp_verify, name="otp_verify"),
+    path("verifica/codice-di-recupero/", otp_views.otp_recovery, name="otp_recovery"),
+    path("sicurezza/", otp_views.otp_account, name="otp_account"),
+    path("sicurezza/codici/", otp_views.otp_codes, name="otp_codes"),
+    path("sicurezza/codici/scarica/", otp_views.otp_codes_download, name="otp_codes_download"),
+    path("sicurezza/codici/rigenera/", otp_views.otp_codes_regenerate, name="otp_codes_regenerate"),
+    path("ente/utenti/<uuid:public_id>/verifica/azzera/", otp_views.otp_reset, name="otp_reset"),
     path("ente/cambia/", views.switch_organization, name="switch_organization"),
     path("ente/impostazioni/", views.organization_settings, name="organization_settings"),
     path("ente/utenti/", views.member_list, name="member_list"),

@@ -1,9 +1,5 @@
-import base64
-from io import BytesIO
 from typing import Any
 
-import qrcode
-import qrcode.image.svg
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
@@ -14,9 +10,6 @@ from django.urls import reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
-from django_otp import login as otp_login
-from django_otp import match_token
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from ioportal.accounts import services
 from ioportal.accounts.access import (
@@ -31,7 +24,6 @@ from ioportal.accounts.forms import (
     OrganizationForm,
     OrganizationSettingsForm,
     RoleForm,
-    TokenForm,
 )
 from ioportal.accounts.middleware import SESSION_ORG_KEY
 from ioportal.accounts.models import Membership, Organization
@@ -88,67 +80,6 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     template_name = "accounts/password_reset_confirm.html"
     success_url = reverse_lazy("accounts:password_reset_complete")
     post_reset_login = False
-
-
-def _token_failed(request: HttpRequest, form: TokenForm, throttled: bool) -> None:
-    audit_log(action=Action.OTP_FAILED, actor=request.user, target=request.user, request=request)  # type: ignore[arg-type]
-    if throttled:
-        form.add_error(
-            "token", _("Troppi codici errati: attendi qualche secondo prima di riprovare.")
-        )
-    else:
-        form.add_error("token", _("Il codice non è corretto o è scaduto: riprova."))
-
-
-def _is_throttled(device: TOTPDevice | None) -> bool:
-    # django-otp doubles the wait after each wrong code; say so instead of "wrong code".
-    return device is not None and not device.verify_is_allowed()[0]
-
-
-@login_required
-def otp_setup(request: HttpRequest) -> HttpResponse:
-    """Enrol an authenticator app: show the QR code, confirm with a first code."""
-    user = request.user
-    device = services.otp_device_start(user=user)  # type: ignore[arg-type]
-    form = TokenForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        throttled = _is_throttled(device)
-        if device.verify_token(form.cleaned_data["token"]):
-            services.otp_device_confirm(device=device, actor=user, request=request)  # type: ignore[arg-type]
-            otp_login(request, device)
-            messages.success(request, _("App di autenticazione configurata."))
-            return redirect(_safe_next(request, str(reverse_lazy("core:dashboard"))))
-        _token_failed(request, form, throttled)
-    image = qrcode.make(device.config_url, image_factory=qrcode.image.svg.SvgPathImage)
-    buffer = BytesIO()
-    image.save(buffer)
-    secret = base64.b32encode(device.bin_key).decode()
-    return render(
-        request,
-        "accounts/otp_setup.html",
-        {
-            "form": form,
-            "qr_svg_b64": base64.b64encode(buffer.getvalue()).decode(),
-            "secret": " ".join(secret[i : i + 4] for i in range(0, len(secret), 4)),
-            "next": _safe_next(request, ""),
-        },
-    )
-
-
-@login_required
-def otp_verify(request: HttpRequest) -> HttpResponse:
-    """Second step of the login for users with an authenticator app."""
-    form = TokenForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        throttled = _is_throttled(TOTPDevice.objects.filter(user=request.user).first())
-        device = match_token(request.user, form.cleaned_data["token"])
-        if device is not None:
-            otp_login(request, device)
-            return redirect(_safe_next(request, str(reverse_lazy("core:dashboard"))))
-        _token_failed(request, form, throttled)
-    return render(
-        request, "accounts/otp_verify.html", {"form": form, "next": _safe_next(request, "")}
-    )
 
 
 @require_POST

@@ -14,6 +14,13 @@ class Action(models.TextChoices):
     PASSWORD_RESET_REQUESTED = "auth.password_reset_requested", _("Richiesta reimpostazione")
     OTP_ENROLLED = "auth.otp_enrolled", _("App di autenticazione configurata")
     OTP_FAILED = "auth.otp_failed", _("Codice di verifica errato")
+    OTP_REPLACED = "auth.otp_replaced", _("App di autenticazione sostituita")
+    OTP_RESET = "auth.otp_reset", _("Verifica in due passaggi azzerata")
+    OTP_RECOVERY_USED = "auth.otp_recovery_used", _("Codice di recupero usato")
+    OTP_RECOVERY_REGENERATED = (
+        "auth.otp_recovery_regenerated",
+        _("Nuovi codici di recupero generati"),
+    )
     SESSION_EXPIRED = "auth.session_expired", _("Sessione scaduta")
     ORG_CREATED = "org.created", _("Ente creato")
     ORG_UPDATED = "org.updated", _("Ente modificato")
