@@ -6,7 +6,7 @@ from django.utils.translation import gettext as _
 
 from ioportal.accounts.access import require_role, role_required
 from ioportal.accounts.models import Membership
-from ioportal.core.selectors import audit_events_for_organization
+from ioportal.core.selectors import audit_events_for_organization, sign_in_events_for_user
 from ioportal.core.services import Action
 from ioportal.ioservices.selectors import ioservices_with_key_problem
 
@@ -47,6 +47,14 @@ def audit_list(request: HttpRequest) -> HttpResponse:
             "query": query.urlencode(),
         },
     )
+
+
+@login_required
+def my_sign_ins(request: HttpRequest) -> HttpResponse:
+    """ "I miei accessi": the signed-in person's own sign-in events, 50 a page."""
+    events = sign_in_events_for_user(user=request.user)  # type: ignore[arg-type]
+    page = Paginator(events, 50).get_page(request.GET.get("page"))
+    return render(request, "core/my_sign_ins.html", {"page": page, "query": ""})
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
