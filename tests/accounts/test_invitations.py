@@ -189,13 +189,16 @@ def test_existing_account_can_refuse(
     invitation.refresh_from_db()
     assert invitation.status == Invitation.Status.REFUSED
     assert not Membership.objects.filter(user=colleague, organization=organization).exists()
-    assert "Nessun invito in attesa" in person.get(reverse("accounts:my_invitations")).content.decode()
+    assert (
+        "Nessun invito in attesa" in person.get(reverse("accounts:my_invitations")).content.decode()
+    )
     assert AuditEvent.objects.filter(
         action=Action.INVITATION_REFUSED, organization=organization
     ).exists()
-    assert person.post(
-        reverse("accounts:invitation_accept", args=[invitation.public_id])
-    ).status_code == 404
+    assert (
+        person.post(reverse("accounts:invitation_accept", args=[invitation.public_id])).status_code
+        == 404
+    )
 
 
 def test_nobody_else_can_answer_an_invitation(
@@ -357,9 +360,7 @@ def test_the_last_used_organization_opens_after_sign_in(
 ):
     # "Comune Altro" comes first alphabetically; the person last worked for "Comune di Prova".
     person = make_user(Membership.Role.OPERATOR, other_organization, username="doppia")
-    Membership.objects.create(
-        user=person, organization=organization, role=Membership.Role.OPERATOR
-    )
+    Membership.objects.create(user=person, organization=organization, role=Membership.Role.OPERATOR)
     first = sign_in("doppia", PASSWORD)
     assert "Comune Altro</strong>" in first.get(reverse("core:dashboard")).content.decode()
     first.post(
