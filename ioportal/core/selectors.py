@@ -23,6 +23,21 @@ def audit_events_for_organization(
     organization invites them.
     """
     events = AuditEvent.objects.filter(organization=organization).select_related("actor")
+    return _filtered(events, action=action, actor=actor, date_from=date_from, date_to=date_to)
+
+
+def audit_events_for_installation(
+    *, action: str = "", actor: str = "", date_from: str = "", date_to: str = ""
+) -> QuerySet[AuditEvent]:
+    """The events of no organization (sign-ins, second factor, deactivations, key rotation),
+    for the installation admin; filters as `audit_events_for_organization`."""
+    events = AuditEvent.objects.filter(organization__isnull=True).select_related("actor")
+    return _filtered(events, action=action, actor=actor, date_from=date_from, date_to=date_to)
+
+
+def _filtered(
+    events: QuerySet[AuditEvent], *, action: str, actor: str, date_from: str, date_to: str
+) -> QuerySet[AuditEvent]:
     if action:
         events = events.filter(action=action)
     if actor:

@@ -123,3 +123,22 @@ def test_my_sign_ins_lists_only_my_own_events(client, make_user, organization):
     assert "10.9.9.3" in theirs
     for address in ("10.9.9.1", "10.9.9.2", "10.9.9.4"):
         assert address not in theirs
+
+
+def test_installation_log_is_for_superusers(client, make_user, organization, admin_user):
+    root = make_user(superuser=True, username="root")
+    Client().post(
+        reverse("accounts:login"),
+        {"username": admin_user.username, "password": "sbagliata"},
+        REMOTE_ADDR="10.7.7.7",
+    )
+    audit_log(action=Action.ORG_UPDATED, actor=admin_user, organization=organization)
+    url = reverse("core:installation_audit_list")
+    assert verified_login(Client(), admin_user).get(url).status_code == 403
+    response = verified_login(Client(), root).get(url)
+    assert response.status_code == 200
+    assert "Registro dell&#x27;installazione" in response.content.decode()
+    actions = {e.action for e in response.context["page"].object_list}
+    assert Action.LOGIN_FAILED in actions
+    assert Action.ORG_UPDATED not in actions
+    assert "10.7.7.7" in response.content.decode()
