@@ -10,7 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.sessions.models import Session
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -139,46 +139,67 @@ def invitation_create(
     taken) before anything is saved; InvitationEmailError after the invitation is saved,
     when the e-mail could not leave (the admin can send it again).
     """
-    with transaction.atomic():
-        user = User.objects.filter(email__iexact=email).order_by("pk").first()
-        if user is None:
-            user = User(
+    try:
+        invitation = _invitation_record(
+            organization=organization,
+            actor=actor,
+            email=email,
+            role=role,
+            new_user=User(
                 username=username or email,
                 email=email,
                 first_name=first_name,
                 last_name=last_name,
-            )
-            user.set_unusable_password()
-            user.full_clean()
-            user.save()
-        elif Membership.objects.filter(
-            user=user, organization=organization, is_active=True
-        ).exists():
-            raise AlreadyMemberError
-        invitation = (
-            Invitation.objects.select_for_update()
-            .filter(organization=organization, user=user, status=Invitation.Status.PENDING)
-            .first()
-        )
-        if invitation is not None and not invitation.is_expired:
-            raise InvitationPendingError
-        if invitation is None:
-            invitation = Invitation(organization=organization, user=user)
-        invitation.email = email
-        invitation.role = role
-        invitation.invited_by = actor
-        invitation.expires_at = timezone.now()
-        invitation.save()
-        audit_log(
-            action=Action.USER_INVITED,
-            actor=actor,
-            organization=organization,
-            target=invitation,
-            target_label=email,
-            changes={"email": email, "role": role},
+            ),
             request=request,
         )
+    except IntegrityError as exc:  # the same person invited twice at the same moment
+        raise InvitationPendingError from exc
     invitation_send(invitation=invitation, request=request)
+    return invitation
+
+
+@transaction.atomic
+def _invitation_record(
+    *,
+    organization: Organization,
+    actor: User,
+    email: str,
+    role: str,
+    new_user: User,
+    request: HttpRequest,
+) -> Invitation:
+    user = User.objects.filter(email__iexact=email).order_by("pk").first()
+    if user is None:
+        user = new_user
+        user.set_unusable_password()
+        user.full_clean()
+        user.save()
+    elif Membership.objects.filter(user=user, organization=organization, is_active=True).exists():
+        raise AlreadyMemberError
+    invitation = (
+        Invitation.objects.select_for_update()
+        .filter(organization=organization, user=user, status=Invitation.Status.PENDING)
+        .first()
+    )
+    if invitation is not None and not invitation.is_expired:
+        raise InvitationPendingError
+    if invitation is None:
+        invitation = Invitation(organization=organization, user=user)
+    invitation.email = email
+    invitation.role = role
+    invitation.invited_by = actor
+    invitation.expires_at = timezone.now()  # until `invitation_send` gives it a link
+    invitation.save()
+    audit_log(
+        action=Action.USER_INVITED,
+        actor=actor,
+        organization=organization,
+        target=invitation,
+        target_label=email,
+        changes={"email": email, "role": role},
+        request=request,
+    )
     return invitation
 
 
