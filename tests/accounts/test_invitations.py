@@ -372,3 +372,23 @@ def test_the_last_used_organization_opens_after_sign_in(
     Membership.objects.filter(user=person, organization=organization).update(is_active=False)
     last = sign_in("doppia", PASSWORD)
     assert "Comune Altro</strong>" in last.get(reverse("core:dashboard")).content.decode()
+
+
+def test_superuser_resends_and_withdraws_from_the_organization_page(
+    client, login, make_user, organization
+):
+    login(make_user(superuser=True, username="root"))
+    client.post(
+        reverse("accounts:organization_admin_invite", args=[organization.public_id]),
+        {"email": "capo@esempio.invalid"},
+    )
+    invitation = Invitation.objects.get()
+    back = reverse("accounts:organization_edit", args=[organization.public_id])
+    resent = client.post(reverse("accounts:invitation_resend", args=[invitation.public_id]))
+    assert resent.url == back
+    assert len(mail.outbox) == 2
+    withdrawn = client.post(reverse("accounts:invitation_withdraw", args=[invitation.public_id]))
+    assert withdrawn.url == back
+    invitation.refresh_from_db()
+    assert invitation.status == Invitation.Status.WITHDRAWN
+    assert Client().get(link_in(mail.outbox[1])).status_code == 404
