@@ -278,6 +278,12 @@ def member_list(request: HttpRequest) -> HttpResponse:
     )
 
 
+_EMAIL_FAILED = gettext_lazy(
+    "Invito a %(email)s registrato, ma l'e-mail non è partita: controlla la configurazione "
+    "della posta e usa «Invia di nuovo»."
+)
+
+
 def _invite(request: HttpRequest, form: InviteForm, organization: Organization, role: str) -> bool:
     """Create the invitation from a valid form; False (with the form's errors) when refused."""
     data = {k: v for k, v in form.cleaned_data.items() if k != "role"}
@@ -306,12 +312,6 @@ def _invite(request: HttpRequest, form: InviteForm, organization: Organization, 
         messages.success(request, _("Invito inviato a %(email)s.") % {"email": data["email"]})
         return True
     return False
-
-
-_EMAIL_FAILED = gettext_lazy(
-    "Invito a %(email)s registrato, ma l'e-mail non è partita: controlla la configurazione "
-    "della posta e usa «Invia di nuovo»."
-)
 
 
 @role_required(Membership.Role.ADMIN)
