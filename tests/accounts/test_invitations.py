@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from django.core import mail
+from django.db import IntegrityError
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -392,3 +393,15 @@ def test_superuser_resends_and_withdraws_from_the_organization_page(
     invitation.refresh_from_db()
     assert invitation.status == Invitation.Status.WITHDRAWN
     assert Client().get(link_in(mail.outbox[1])).status_code == 404
+
+
+def test_simultaneous_invitations_get_a_clear_refusal(client, login, admin_user, monkeypatch):
+    def clash(**kwargs):
+        raise IntegrityError("invitation_one_pending_per_user_and_org")
+
+    monkeypatch.setattr("ioportal.accounts.services._invitation_record", clash)
+    login(admin_user)
+    response = invite(client, "gara@esempio.invalid")
+    assert response.status_code == 200
+    assert "già in attesa" in response.content.decode()
+    assert mail.outbox == []
