@@ -190,6 +190,8 @@ LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "core:dashboard"
 LOGOUT_REDIRECT_URL = "accounts:login"
 PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3600)
+# Seconds an invitation link stays valid: colleagues may read it days later.
+INVITATION_TIMEOUT = env.int("INVITATION_TIMEOUT", default=7 * 24 * 60 * 60)
 
 # Sessions: an idle timeout (cookie age renewed on every request) and an absolute limit
 # enforced by SessionLimitsMiddleware.

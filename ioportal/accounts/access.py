@@ -11,11 +11,13 @@ from typing import Any, TypeVar
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from django_otp import devices_for_user
 
-from ioportal.accounts.models import Membership, Organization, User
+from ioportal.accounts.models import Invitation, Membership, Organization, User
 
 View = TypeVar("View", bound=Callable[..., HttpResponse])
 
@@ -26,6 +28,17 @@ def active_memberships(user: User) -> list[Membership]:
         Membership.objects.filter(user=user, is_active=True, organization__is_active=True)
         .select_related("organization")
         .order_by("organization__name")
+    )
+
+
+def pending_invitations(user: User) -> QuerySet[Invitation]:
+    """The invitations waiting for the user's answer (unexpired), oldest first."""
+    return (
+        Invitation.objects.filter(
+            user=user, status=Invitation.Status.PENDING, expires_at__gt=timezone.now()
+        )
+        .select_related("organization", "invited_by")
+        .order_by("created_at")
     )
 
 
@@ -117,7 +130,7 @@ def otp_enrolment_allowed(*, user: User, verified: bool) -> bool:
     """Whether this session may enrol an authenticator app.
 
     Without the second factor only an account that has none may enrol: otherwise the
-    password alone would be enough to replace the real authenticator (issue 11).
+    password alone would be enough to replace the real authenticator.
     """
     return verified or not has_confirmed_device(user)
 
@@ -161,3 +174,37 @@ def get_user_for_otp_reset(request: HttpRequest, public_id: Any) -> User:
     if not otp_reset_allowed(actor=actor, target=target):
         raise PermissionDenied
     return target
+
+
+def get_invitation_for_invitee(request: HttpRequest, public_id: Any) -> Invitation:
+    """A pending invitation addressed to the signed-in user; anyone else's is a 404."""
+    return get_object_or_404(
+        Invitation.objects.select_related("organization"),
+        public_id=parse_public_id(public_id),
+        user_id=request.user.pk,
+        status=Invitation.Status.PENDING,
+    )
+
+
+def get_invitation_for_manager(request: HttpRequest, public_id: Any) -> Invitation:
+    """An invitation, for the admins of its organization (the current one) or superusers.
+    Another organization's invitation is a 404; a role below admin is a 403.
+    """
+    invitations = Invitation.objects.select_related("organization", "user")
+    if request.user.is_superuser:
+        return get_object_or_404(invitations, public_id=parse_public_id(public_id))
+    admin = require_role(request, Membership.Role.ADMIN)
+    return get_object_or_404(
+        invitations, public_id=parse_public_id(public_id), organization=admin.organization
+    )
+
+
+def get_invitation_by_token(token: str) -> Invitation | None:
+    """The invitation an e-mailed link points to, whatever its state; None when unknown."""
+    if not token or len(token) > 100:
+        return None
+    return (
+        Invitation.objects.select_related("organization", "user")
+        .filter(token_digest=Invitation.digest(token))
+        .first()
+    )

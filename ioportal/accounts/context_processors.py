@@ -2,6 +2,8 @@ from typing import Any
 
 from django.http import HttpRequest
 
+from ioportal.accounts.access import pending_invitations
+
 
 def organization(request: HttpRequest) -> dict[str, Any]:
     """The current organization and membership, for the header and the navigation."""
@@ -18,4 +20,8 @@ def organization(request: HttpRequest) -> dict[str, Any]:
         "user_memberships": getattr(request, "memberships", []),
         "is_org_admin": bool(membership and membership.has_role("admin")),
         "is_org_supervisor": bool(membership and membership.has_role("supervisor")),
+        # Called only when a template reads it (the header, for signed-in people).
+        "pending_invitation_count": lambda: (
+            pending_invitations(user).count() if user.is_authenticated else 0
+        ),
     }

@@ -46,6 +46,14 @@ class InviteForm(forms.Form):
     role = forms.ChoiceField(label=_("Ruolo"), choices=Membership.Role.choices)
 
 
+class AdminInviteForm(InviteForm):
+    """Installation superusers: invite an organization's admin (the role is fixed)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        del self.fields["role"]
+
+
 class RoleForm(forms.Form):
     role = forms.ChoiceField(label=_("Ruolo"), choices=Membership.Role.choices)
 

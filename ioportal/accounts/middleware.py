@@ -39,7 +39,10 @@ class SessionLimitsMiddleware:
 
 
 class OrganizationMiddleware:
-    """Sets `request.membership` and `request.organization` from the header's selector."""
+    """Sets `request.membership` and `request.organization` from the header's selector.
+
+    Only accepted, active memberships count: a pending invitation gives no organization.
+    """
 
     def __init__(self, get_response: Handler) -> None:
         self.get_response = get_response
@@ -51,9 +54,14 @@ class OrganizationMiddleware:
         if request.user.is_authenticated:
             memberships = active_memberships(request.user)
             chosen = request.session.get(SESSION_ORG_KEY)
+            last_used = getattr(request.user, "last_organization_id", None)
+            # The header's choice in this session, else the one used last time, else the first.
             current = next(
                 (m for m in memberships if str(m.organization.public_id) == chosen),
-                memberships[0] if memberships else None,
+                next(
+                    (m for m in memberships if m.organization_id == last_used),
+                    memberships[0] if memberships else None,
+                ),
             )
             request.memberships = memberships  # type: ignore[attr-defined]
             request.membership = current  # type: ignore[attr-defined]

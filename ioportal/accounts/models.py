@@ -1,9 +1,11 @@
+import hashlib
 import uuid
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from ioportal.core.validators import validate_organization_fiscal_code
@@ -14,6 +16,15 @@ class User(AbstractUser):
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     email = models.EmailField(_("indirizzo e-mail"), blank=True)
+    # The organization the portal opens after sign-in: the one last chosen in the header.
+    last_organization = models.ForeignKey(
+        "Organization",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("ultimo ente usato"),
+    )
 
     class Meta(AbstractUser.Meta):
         verbose_name = _("utente")  # type: ignore[assignment]
@@ -122,6 +133,77 @@ class Membership(models.Model):
     @property
     def requires_2fa(self) -> bool:
         return self.role != self.Role.OPERATOR or self.organization.require_2fa_for_all
+
+
+class Invitation(models.Model):
+    """An offer of a role in an organization, made to one account, until it is answered.
+
+    It grants nothing while pending: the Membership exists only once the person accepts.
+    The link in the e-mail carries a random token; only its SHA-256 digest is stored, it is
+    replaced at each sending and cleared once the invitation is answered or withdrawn.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("In attesa")
+        ACCEPTED = "accepted", _("Accettato")
+        REFUSED = "refused", _("Rifiutato")
+        WITHDRAWN = "withdrawn", _("Ritirato")
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="invitations"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="invitations"
+    )
+    # The address as the inviter typed it: shown to the organization instead of the account.
+    email = models.EmailField(_("indirizzo e-mail"))
+    role = models.CharField(_("ruolo"), max_length=16, choices=Membership.Role.choices)
+    status = models.CharField(
+        _("stato"), max_length=16, choices=Status.choices, default=Status.PENDING
+    )
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    token_digest = models.CharField(max_length=64, blank=True)
+    expires_at = models.DateTimeField(_("scadenza"))
+    # Null until an e-mail has left (or after a failed attempt): the list says so.
+    sent_at = models.DateTimeField(_("inviato il"), null=True, blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("invito")
+        verbose_name_plural = _("inviti")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "user"],
+                condition=models.Q(status="pending"),
+                name="invitation_one_pending_per_user_and_org",
+            ),
+        ]
+        indexes = [
+            # The link in the e-mail: the invitation whose token has this digest.
+            models.Index(fields=["token_digest"], name="invitation_token_idx"),
+            # The pending invitations of the signed-in person (banner and their page).
+            models.Index(fields=["user", "status"], name="invitation_user_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} @ {self.organization} ({self.get_status_display()})"
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at <= timezone.now()
+
+    @staticmethod
+    def digest(token: str) -> str:
+        """The SHA-256 hex digest stored in place of a link's token (64 characters)."""
+        return hashlib.sha256(token.encode()).hexdigest()
 
 
 class UserSession(models.Model):

@@ -1,19 +1,22 @@
 """Business logic of users, organizations and memberships. Each change is audited."""
 
 import logging
+import secrets
 import smtplib
 import time
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.forms import PasswordResetForm
 from django.contrib.sessions.models import Session
 from django.core.exceptions import PermissionDenied
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django_otp import devices_for_user
 from django_otp import login as otp_login
 from django_otp.models import Device
@@ -21,7 +24,7 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from ioportal.accounts.access import otp_enrolment_allowed
-from ioportal.accounts.models import Membership, Organization, User, UserSession
+from ioportal.accounts.models import Invitation, Membership, Organization, User, UserSession
 from ioportal.core.services import Action, audit_log, changed_fields
 
 logger = logging.getLogger(__name__)
@@ -99,21 +102,27 @@ def organization_update(
     return organization
 
 
-def send_password_setup(*, user: User, request: HttpRequest | None) -> None:
-    """E-mail the user a link to choose a password (Django's reset token, single use)."""
-    form = PasswordResetForm(data={"email": user.email})
-    if form.is_valid():
-        form.save(
-            request=request,
-            use_https=bool(request and request.is_secure()),
-            from_email=settings.DEFAULT_FROM_EMAIL,
-            subject_template_name="registration/invite_subject.txt",
-            email_template_name="registration/invite_email.txt",
-        )
+class AlreadyMemberError(ValueError):
+    """Raised when the person invited already has an active role in the organization."""
 
 
-@transaction.atomic
-def member_invite(
+class InvitationPendingError(ValueError):
+    """Raised when an unexpired invitation to the same person is still waiting for an answer."""
+
+
+class InvitationEmailError(Exception):
+    """Raised when the invitation e-mail could not be handed to the mail server."""
+
+
+class InvitationUnavailableError(ValueError):
+    """Raised when an invitation can no longer be answered; `reason` says why, in Italian."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def invitation_create(
     *,
     organization: Organization,
     actor: User,
@@ -122,54 +131,272 @@ def member_invite(
     username: str = "",
     first_name: str = "",
     last_name: str = "",
-    request: HttpRequest | None = None,
-) -> Membership:
-    """Give a person a role in the organization, creating their account when needed.
+    request: HttpRequest,
+) -> Invitation:
+    """Invite a person to a role in the organization and e-mail them the link.
 
-    An existing account (matched by e-mail) just gets the membership; a new one is
-    created without a usable password and receives a link to choose it.
-    Raises ValueError when the person is already a member.
+    The invitation grants nothing until the person accepts it (`invitation_accept`). An
+    address without an account gets one, without a usable password: the link sets it. An
+    address with an account (the oldest, when several share it) is invited as that account,
+    which accepts or refuses after signing in. An expired invitation to the same person is
+    renewed with the new role.
+
+    Raises AlreadyMemberError, InvitationPendingError, ValidationError (a username already
+    taken) before anything is saved; InvitationEmailError after the invitation is saved,
+    when the e-mail could not leave (the admin can send it again).
     """
-    user = User.objects.filter(email__iexact=email).first()
-    created = user is None
-    if user is None:
-        user = User(
-            username=username or email,
+    try:
+        invitation = _invitation_record(
+            organization=organization,
+            actor=actor,
             email=email,
-            first_name=first_name,
-            last_name=last_name,
+            role=role,
+            new_user=User(
+                username=username or email,
+                email=email,
+                first_name=first_name,
+                last_name=last_name,
+            ),
+            request=request,
         )
+    except IntegrityError as exc:  # the same person invited twice at the same moment
+        raise InvitationPendingError from exc
+    invitation_send(invitation=invitation, request=request)
+    return invitation
+
+
+@transaction.atomic
+def _invitation_record(
+    *,
+    organization: Organization,
+    actor: User,
+    email: str,
+    role: str,
+    new_user: User,
+    request: HttpRequest,
+) -> Invitation:
+    user = User.objects.filter(email__iexact=email).order_by("pk").first()
+    if user is None:
+        user = new_user
         user.set_unusable_password()
         user.full_clean()
         user.save()
+    elif Membership.objects.filter(user=user, organization=organization, is_active=True).exists():
+        raise AlreadyMemberError
+    invitation = (
+        Invitation.objects.select_for_update()
+        .filter(organization=organization, user=user, status=Invitation.Status.PENDING)
+        .first()
+    )
+    if invitation is not None and not invitation.is_expired:
+        raise InvitationPendingError
+    if invitation is None:
+        invitation = Invitation(organization=organization, user=user)
+    invitation.email = email
+    invitation.role = role
+    invitation.invited_by = actor
+    invitation.expires_at = timezone.now()  # until `invitation_send` gives it a link
+    invitation.save()
+    audit_log(
+        action=Action.USER_INVITED,
+        actor=actor,
+        organization=organization,
+        target=invitation,
+        target_label=email,
+        changes={"email": email, "role": role},
+        request=request,
+    )
+    return invitation
+
+
+def invitation_send(*, invitation: Invitation, request: HttpRequest) -> None:
+    """Give the invitation a new link, valid for settings.INVITATION_TIMEOUT seconds, and
+    e-mail it. Any earlier link stops working.
+
+    Sets `sent_at` only once the mail server took the message; raises InvitationEmailError
+    when it did not (SMTP error or unreachable server).
+    """
+    token = secrets.token_urlsafe(32)
+    invitation.token_digest = Invitation.digest(token)
+    invitation.expires_at = timezone.now() + timedelta(seconds=settings.INVITATION_TIMEOUT)
+    invitation.sent_at = None
+    invitation.save(update_fields=["token_digest", "expires_at", "sent_at"])
+    user = invitation.user
+    context = {
+        "organization": invitation.organization,
+        "role": invitation.get_role_display(),
+        "username": user.get_username(),
+        "needs_password": not user.has_usable_password(),
+        "link": request.build_absolute_uri(reverse("accounts:invitation_open", args=[token])),
+        "expires_at": invitation.expires_at,
+    }
+    subject = render_to_string("registration/invite_subject.txt", context).strip()
+    body = render_to_string("registration/invite_email.txt", context)
+    try:
+        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [invitation.email])
+    except (smtplib.SMTPException, OSError) as exc:
+        logger.warning("invitation %s: e-mail not sent: %s", invitation.public_id, exc)
+        raise InvitationEmailError from exc
+    invitation.sent_at = timezone.now()
+    invitation.save(update_fields=["sent_at"])
+
+
+def invitation_resend(*, invitation: Invitation, actor: User, request: HttpRequest) -> None:
+    """Send a pending invitation again with a new link (also renews an expired one).
+
+    Raises InvitationUnavailableError when it was answered or withdrawn meanwhile,
+    InvitationEmailError as `invitation_send`.
+    """
+    with transaction.atomic():
+        locked = _lock_pending(invitation)
         audit_log(
-            action=Action.USER_INVITED,
+            action=Action.INVITATION_RESENT,
             actor=actor,
-            organization=organization,
-            target=user,
-            changes={"email": email, "username": user.username},
+            organization=locked.organization,
+            target=locked,
+            target_label=locked.email,
             request=request,
         )
-    membership, made = Membership.objects.get_or_create(
-        user=user, organization=organization, defaults={"role": role}
+    invitation_send(invitation=locked, request=request)
+
+
+@transaction.atomic
+def invitation_withdraw(
+    *, invitation: Invitation, actor: User, request: HttpRequest | None = None
+) -> None:
+    """Withdraw a pending invitation: its link stops working and it can no longer be accepted.
+
+    Raises InvitationUnavailableError when it was answered or withdrawn meanwhile.
+    """
+    locked = _lock_pending(invitation)
+    _close(locked, Invitation.Status.WITHDRAWN)
+    audit_log(
+        action=Action.INVITATION_WITHDRAWN,
+        actor=actor,
+        organization=locked.organization,
+        target=locked,
+        target_label=locked.email,
+        request=request,
+    )
+
+
+@transaction.atomic
+def invitation_accept(
+    *, invitation: Invitation, user: User, request: HttpRequest | None = None
+) -> Membership:
+    """The invited person accepts: from now on they have the role in the organization.
+
+    `user` must be the invited account, already signed in or just proved by the link (the
+    caller checks which). The organization becomes the one the portal opens for them.
+    Raises InvitationUnavailableError when the invitation was answered, withdrawn, has
+    expired or is for someone else, or when the person is already an active member.
+    """
+    locked = _lock_pending(invitation)
+    if locked.user_id != user.pk or not user.is_active:
+        raise InvitationUnavailableError(_("Questo invito non è per il tuo account."))
+    if locked.is_expired:
+        raise InvitationUnavailableError(
+            _("L'invito è scaduto: chiedi all'amministratore dell'ente di inviarlo di nuovo.")
+        )
+    membership, made = Membership.objects.select_for_update().get_or_create(
+        user=user, organization=locked.organization, defaults={"role": locked.role}
     )
     if not made:
         if membership.is_active:
-            raise ValueError("already a member")
+            raise InvitationUnavailableError(_("Fai già parte di questo ente."))
         membership.is_active = True
-        membership.role = role
+        membership.role = locked.role
         membership.save(update_fields=["is_active", "role"])
+    _close(locked, Invitation.Status.ACCEPTED)
+    user.last_organization = locked.organization
+    user.save(update_fields=["last_organization"])
     audit_log(
-        action=Action.MEMBERSHIP_ADDED,
-        actor=actor,
-        organization=organization,
-        target=user,
-        changes={"role": role},
+        action=Action.INVITATION_ACCEPTED,
+        actor=user,
+        organization=locked.organization,
+        target=locked,
+        target_label=locked.email,
+        changes={"role": locked.role},
         request=request,
     )
-    if created:
-        transaction.on_commit(lambda: send_password_setup(user=user, request=request))
     return membership
+
+
+@transaction.atomic
+def invitation_accept_with_password(
+    *, invitation: Invitation, token: str, password: str, request: HttpRequest | None = None
+) -> Membership:
+    """Accept through the e-mailed link for an account that has no password yet, setting it.
+
+    Only the link (`token`) proves the person here, so it works only while the account has
+    no usable password; an account with one must sign in and accept (`invitation_accept`).
+    `password` must already be validated (SetPasswordForm). Raises InvitationUnavailableError.
+    """
+    user = User.objects.select_for_update().get(pk=invitation.user_id)
+    if not Invitation.objects.filter(
+        pk=invitation.pk, token_digest=Invitation.digest(token)
+    ).exists():
+        raise InvitationUnavailableError(
+            _("L'invito non è più valido: è già stato usato, rifiutato o ritirato.")
+        )
+    if user.has_usable_password():
+        raise InvitationUnavailableError(
+            _("Questo account ha già una password: accedi e accetta l'invito.")
+        )
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    audit_log(action=Action.PASSWORD_CHANGED, actor=user, target=user, request=request)
+    return invitation_accept(invitation=invitation, user=user, request=request)
+
+
+@transaction.atomic
+def invitation_refuse(
+    *, invitation: Invitation, user: User, request: HttpRequest | None = None
+) -> None:
+    """The invited person declines: the invitation is closed and grants nothing.
+
+    Raises InvitationUnavailableError when it was answered or withdrawn meanwhile, or is
+    for someone else.
+    """
+    locked = _lock_pending(invitation)
+    if locked.user_id != user.pk:
+        raise InvitationUnavailableError(_("Questo invito non è per il tuo account."))
+    _close(locked, Invitation.Status.REFUSED)
+    audit_log(
+        action=Action.INVITATION_REFUSED,
+        actor=user,
+        organization=locked.organization,
+        target=locked,
+        target_label=locked.email,
+        request=request,
+    )
+
+
+def _lock_pending(invitation: Invitation) -> Invitation:
+    locked = (
+        Invitation.objects.select_for_update()
+        .select_related("organization", "user")
+        .get(pk=invitation.pk)
+    )
+    if locked.status != Invitation.Status.PENDING:
+        raise InvitationUnavailableError(
+            _("L'invito non è più valido: è già stato usato, rifiutato o ritirato.")
+        )
+    return locked
+
+
+def _close(invitation: Invitation, status: str) -> None:
+    invitation.status = status
+    invitation.token_digest = ""
+    invitation.answered_at = timezone.now()
+    invitation.save(update_fields=["status", "token_digest", "answered_at"])
+
+
+def organization_remember(*, user: User, organization: Organization) -> None:
+    """Remember the organization the user chose, so the next sign-in opens it."""
+    if user.last_organization_id != organization.pk:
+        user.last_organization = organization
+        user.save(update_fields=["last_organization"])
 
 
 @transaction.atomic

@@ -30,7 +30,7 @@ def on_login_failed(
     sender: Any, credentials: dict[str, Any], request: HttpRequest | None = None, **kwargs: Any
 ) -> None:
     username = str(credentials.get("username", ""))[:150]
-    # The attacked account, when it exists, so its organization's admins see the attempt.
+    # The attacked account, when it exists, so its owner sees the attempt in "I miei accessi".
     user = User.objects.filter(username=username).first()
     audit_log(
         action=Action.LOGIN_FAILED,

@@ -41,7 +41,22 @@ urlpatterns = [
     path("ente/utenti/", views.member_list, name="member_list"),
     path("ente/utenti/invita/", views.member_invite, name="member_invite"),
     path("ente/utenti/<uuid:public_id>/", views.member_edit, name="member_edit"),
+    path("ente/inviti/<uuid:public_id>/invia/", views.invitation_resend, name="invitation_resend"),
+    path(
+        "ente/inviti/<uuid:public_id>/ritira/",
+        views.invitation_withdraw,
+        name="invitation_withdraw",
+    ),
+    path("invito/<str:token>/", views.invitation_open, name="invitation_open"),
+    path("inviti/", views.my_invitations, name="my_invitations"),
+    path("inviti/<uuid:public_id>/accetta/", views.invitation_accept, name="invitation_accept"),
+    path("inviti/<uuid:public_id>/rifiuta/", views.invitation_refuse, name="invitation_refuse"),
     path("enti/", views.organization_list, name="organization_list"),
     path("enti/nuovo/", views.organization_create, name="organization_create"),
     path("enti/<uuid:public_id>/", views.organization_edit, name="organization_edit"),
+    path(
+        "enti/<uuid:public_id>/invita/",
+        views.organization_admin_invite,
+        name="organization_admin_invite",
+    ),
 ]

@@ -1,32 +1,42 @@
 from typing import Any
+from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import SetPasswordForm
 from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse_lazy
+from django.urls import reverse, reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from ioportal.accounts import services
 from ioportal.accounts.access import (
+    get_invitation_by_token,
+    get_invitation_for_invitee,
+    get_invitation_for_manager,
     get_membership_for_admin,
     get_organization_for_user,
+    pending_invitations,
     require_role,
     role_required,
     superuser_required,
 )
 from ioportal.accounts.forms import (
+    AdminInviteForm,
     InviteForm,
     OrganizationForm,
     OrganizationSettingsForm,
     RoleForm,
 )
 from ioportal.accounts.middleware import SESSION_ORG_KEY
-from ioportal.accounts.models import Membership, Organization
+from ioportal.accounts.models import Invitation, Membership, Organization
 from ioportal.core.services import Action, audit_log
 
 
@@ -91,6 +101,7 @@ def switch_organization(request: HttpRequest) -> HttpResponse:
         request.POST.get("organization", ""),
     )
     request.session[SESSION_ORG_KEY] = str(organization.public_id)
+    services.organization_remember(user=request.user, organization=organization)  # type: ignore[arg-type]
     messages.info(request, _("Ora stai lavorando per %(name)s.") % {"name": organization.name})
     return redirect("core:dashboard")
 
@@ -129,7 +140,34 @@ def organization_edit(request: HttpRequest, public_id: str) -> HttpResponse:
         messages.success(request, _("Ente aggiornato."))
         return redirect("accounts:organization_list")
     return render(
-        request, "accounts/organization_form.html", {"form": form, "organization": organization}
+        request,
+        "accounts/organization_form.html",
+        {
+            "form": form,
+            "organization": organization,
+            "admins": Membership.objects.filter(
+                organization=organization, role=Membership.Role.ADMIN, is_active=True
+            ).select_related("user"),
+            "invitations": _pending_for_organization(organization),
+        },
+    )
+
+
+@superuser_required
+def organization_admin_invite(request: HttpRequest, public_id: str) -> HttpResponse:
+    """Installation superusers appoint an organization's admin, by invitation."""
+    organization = get_organization_for_user(request.user, public_id)  # type: ignore[arg-type]
+    form = AdminInviteForm(request.POST or None)
+    if (
+        request.method == "POST"
+        and form.is_valid()
+        and _invite(request, form, organization, Membership.Role.ADMIN)
+    ):
+        return redirect("accounts:organization_edit", public_id=organization.public_id)
+    return render(
+        request,
+        "accounts/organization_admin_invite.html",
+        {"form": form, "organization": organization},
     )
 
 
@@ -150,6 +188,12 @@ def organization_settings(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/organization_settings.html", {"form": form})
 
 
+def _pending_for_organization(organization: Organization) -> QuerySet[Invitation]:
+    return Invitation.objects.filter(
+        organization=organization, status=Invitation.Status.PENDING
+    ).order_by("email")
+
+
 @role_required(Membership.Role.ADMIN)
 def member_list(request: HttpRequest) -> HttpResponse:
     membership = require_role(request, Membership.Role.ADMIN)
@@ -158,33 +202,212 @@ def member_list(request: HttpRequest) -> HttpResponse:
         .select_related("user")
         .order_by("-is_active", "user__last_name", "user__username")
     )
-    return render(request, "accounts/member_list.html", {"members": members})
+    return render(
+        request,
+        "accounts/member_list.html",
+        {"members": members, "invitations": _pending_for_organization(membership.organization)},
+    )
+
+
+_EMAIL_FAILED = gettext_lazy(
+    "Invito a %(email)s registrato, ma l'e-mail non è partita: controlla la configurazione "
+    "della posta e usa «Invia di nuovo»."
+)
+
+
+def _invite(request: HttpRequest, form: InviteForm, organization: Organization, role: str) -> bool:
+    """Create the invitation from a valid form; False (with the form's errors) when refused."""
+    data = {k: v for k, v in form.cleaned_data.items() if k != "role"}
+    try:
+        services.invitation_create(
+            organization=organization,
+            actor=request.user,  # type: ignore[arg-type]
+            role=role,
+            request=request,
+            **data,
+        )
+    except services.AlreadyMemberError:
+        form.add_error("email", _("Questa persona fa già parte dell'ente."))
+    except services.InvitationPendingError:
+        form.add_error(
+            "email",
+            _("Un invito a questo indirizzo è già in attesa: puoi inviarlo di nuovo dall'elenco."),
+        )
+    except ValidationError as exc:  # a username already taken, from full_clean()
+        for field, errors in exc.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    except services.InvitationEmailError:
+        messages.warning(request, _EMAIL_FAILED % {"email": data["email"]})
+        return True
+    else:
+        messages.success(request, _("Invito inviato a %(email)s.") % {"email": data["email"]})
+        return True
+    return False
 
 
 @role_required(Membership.Role.ADMIN)
 def member_invite(request: HttpRequest) -> HttpResponse:
     membership = require_role(request, Membership.Role.ADMIN)
     form = InviteForm(request.POST or None)
+    if (
+        request.method == "POST"
+        and form.is_valid()
+        and _invite(request, form, membership.organization, form.cleaned_data["role"])
+    ):
+        return redirect("accounts:member_list")
+    return render(
+        request,
+        "accounts/member_invite.html",
+        {"form": form, "timeout_days": settings.INVITATION_TIMEOUT // 86400},
+    )
+
+
+def _manager_next(request: HttpRequest, invitation: Invitation) -> str:
+    if request.user.is_superuser and not (
+        request.organization and request.organization.pk == invitation.organization_id  # type: ignore[attr-defined]
+    ):
+        return reverse("accounts:organization_edit", args=[invitation.organization.public_id])
+    return reverse("accounts:member_list")
+
+
+@require_POST
+@login_required
+def invitation_resend(request: HttpRequest, public_id: str) -> HttpResponse:
+    """An admin (or a superuser) sends a pending invitation again, with a new link."""
+    invitation = get_invitation_for_manager(request, public_id)
+    try:
+        services.invitation_resend(
+            invitation=invitation,
+            actor=request.user,  # type: ignore[arg-type]
+            request=request,
+        )
+    except services.InvitationUnavailableError as exc:
+        messages.error(request, exc.reason)
+    except services.InvitationEmailError:
+        messages.warning(request, _EMAIL_FAILED % {"email": invitation.email})
+    else:
+        messages.success(request, _("Invito inviato a %(email)s.") % {"email": invitation.email})
+    return redirect(_manager_next(request, invitation))
+
+
+@require_POST
+@login_required
+def invitation_withdraw(request: HttpRequest, public_id: str) -> HttpResponse:
+    """An admin (or a superuser) withdraws a pending invitation; its link stops working."""
+    invitation = get_invitation_for_manager(request, public_id)
+    try:
+        services.invitation_withdraw(
+            invitation=invitation,
+            actor=request.user,  # type: ignore[arg-type]
+            request=request,
+        )
+    except services.InvitationUnavailableError as exc:
+        messages.error(request, exc.reason)
+    else:
+        messages.success(request, _("Invito a %(email)s ritirato.") % {"email": invitation.email})
+    return redirect(_manager_next(request, invitation))
+
+
+def invitation_open(request: HttpRequest, token: str) -> HttpResponse:
+    """The link in the invitation e-mail.
+
+    An account without a password chooses it here, which accepts the invitation; an account
+    with one is sent to sign in and answer from "Inviti". The link never signs anyone in.
+    """
+    invitation = get_invitation_by_token(token)
+    context: dict[str, Any] = {"invitation": invitation}
+    if invitation is None or invitation.status != Invitation.Status.PENDING:
+        context["problem"] = _("Il collegamento non è valido o è già stato usato.")
+        return render(request, "accounts/invitation_open.html", context, status=404)
+    if invitation.is_expired:
+        context["problem"] = _(
+            "L'invito è scaduto: chiedi all'amministratore dell'ente di inviarlo di nuovo."
+        )
+        return render(request, "accounts/invitation_open.html", context, status=410)
+    invited = invitation.user
+    if not invited.is_active:
+        context["problem"] = _("L'account invitato è disattivato.")
+        return render(request, "accounts/invitation_open.html", context, status=410)
+    if request.user.is_authenticated and request.user.pk != invited.pk:
+        context["problem"] = _(
+            "Questo invito è per un altro account: esci e apri di nuovo il collegamento."
+        )
+        return render(request, "accounts/invitation_open.html", context, status=403)
+    if invited.has_usable_password():
+        if request.user.is_authenticated:
+            return redirect("accounts:my_invitations")
+        messages.info(request, _("Accedi con il tuo account per accettare o rifiutare l'invito."))
+        query = urlencode({"next": reverse("accounts:my_invitations")})
+        return redirect(f"{reverse('accounts:login')}?{query}")
+    form = SetPasswordForm(invited, request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            services.member_invite(
-                organization=membership.organization,
-                actor=request.user,  # type: ignore[arg-type]
+            services.invitation_accept_with_password(
+                invitation=invitation,
+                token=token,
+                password=form.cleaned_data["new_password1"],
                 request=request,
-                **form.cleaned_data,
             )
-        except ValueError:
-            form.add_error("email", _("Questa persona fa già parte dell'ente."))
-        except ValidationError as exc:  # a username already taken, from full_clean()
-            for field, errors in exc.message_dict.items():
-                form.add_error(field if field in form.fields else None, errors)
-        else:
-            messages.success(
-                request,
-                _("Invito inviato a %(email)s.") % {"email": form.cleaned_data["email"]},
-            )
-            return redirect("accounts:member_list")
-    return render(request, "accounts/member_invite.html", {"form": form})
+        except services.InvitationUnavailableError as exc:
+            messages.error(request, exc.reason)
+            return redirect("accounts:login")
+        messages.success(
+            request,
+            _("Password impostata e invito accettato: ora accedi con il nome utente %(u)s.")
+            % {"u": invited.get_username()},
+        )
+        return redirect("accounts:login")
+    context["form"] = form
+    return render(request, "accounts/invitation_open.html", context)
+
+
+@login_required
+def my_invitations(request: HttpRequest) -> HttpResponse:
+    """The invitations waiting for the signed-in person's answer."""
+    invitations = pending_invitations(request.user)  # type: ignore[arg-type]
+    return render(request, "accounts/my_invitations.html", {"invitations": invitations})
+
+
+@require_POST
+@login_required
+def invitation_accept(request: HttpRequest, public_id: str) -> HttpResponse:
+    invitation = get_invitation_for_invitee(request, public_id)
+    try:
+        services.invitation_accept(
+            invitation=invitation,
+            user=request.user,  # type: ignore[arg-type]
+            request=request,
+        )
+    except services.InvitationUnavailableError as exc:
+        messages.error(request, exc.reason)
+        return redirect("accounts:my_invitations")
+    request.session[SESSION_ORG_KEY] = str(invitation.organization.public_id)
+    messages.success(
+        request,
+        _("Ora fai parte di %(name)s e stai lavorando per questo ente.")
+        % {"name": invitation.organization.name},
+    )
+    return redirect("core:dashboard")
+
+
+@require_POST
+@login_required
+def invitation_refuse(request: HttpRequest, public_id: str) -> HttpResponse:
+    invitation = get_invitation_for_invitee(request, public_id)
+    try:
+        services.invitation_refuse(
+            invitation=invitation,
+            user=request.user,  # type: ignore[arg-type]
+            request=request,
+        )
+    except services.InvitationUnavailableError as exc:
+        messages.error(request, exc.reason)
+    else:
+        messages.success(
+            request,
+            _("Invito di %(name)s rifiutato.") % {"name": invitation.organization.name},
+        )
+    return redirect("accounts:my_invitations")
 
 
 @role_required(Membership.Role.ADMIN)

@@ -3,8 +3,8 @@ from datetime import date
 from django.db.models import Q, QuerySet
 from django.utils.dateparse import parse_date
 
-from ioportal.accounts.models import Membership, Organization
-from ioportal.core.models import AuditEvent
+from ioportal.accounts.models import Organization, User
+from ioportal.core.models import Action, AuditEvent
 
 
 def audit_events_for_organization(
@@ -15,15 +15,29 @@ def audit_events_for_organization(
     date_from: str = "",
     date_to: str = "",
 ) -> QuerySet[AuditEvent]:
-    """The organization's audit trail, plus the sign-in events of its members.
+    """The organization's audit trail: only what happened inside it.
 
-    Sign-in events belong to no organization, so they are matched through the members.
+    Installation-level events (sign-ins, failed codes, second factor: no organization) never
+    appear here, not even a member's: a person's sign-in history and addresses belong to
+    them and to the installation admin (`sign_in_events_for_user`), not to whichever
+    organization invites them.
     """
-    members = Membership.objects.filter(organization=organization).values("user_id")
-    events = AuditEvent.objects.filter(
-        Q(organization=organization)
-        | Q(organization__isnull=True, action__startswith="auth.", actor_id__in=members)
-    ).select_related("actor")
+    events = AuditEvent.objects.filter(organization=organization).select_related("actor")
+    return _filtered(events, action=action, actor=actor, date_from=date_from, date_to=date_to)
+
+
+def audit_events_for_installation(
+    *, action: str = "", actor: str = "", date_from: str = "", date_to: str = ""
+) -> QuerySet[AuditEvent]:
+    """The events of no organization (sign-ins, second factor, deactivations, key rotation),
+    for the installation admin; filters as `audit_events_for_organization`."""
+    events = AuditEvent.objects.filter(organization__isnull=True).select_related("actor")
+    return _filtered(events, action=action, actor=actor, date_from=date_from, date_to=date_to)
+
+
+def _filtered(
+    events: QuerySet[AuditEvent], *, action: str, actor: str, date_from: str, date_to: str
+) -> QuerySet[AuditEvent]:
     if action:
         events = events.filter(action=action)
     if actor:
@@ -37,3 +51,20 @@ def audit_events_for_organization(
     if end:
         events = events.filter(created_at__date__lte=end)
     return events.order_by("-created_at", "-id")
+
+
+def sign_in_events_for_user(*, user: User) -> QuerySet[AuditEvent]:
+    """The installation-level sign-in events about one person, newest first.
+
+    Sign-ins and sign-outs, failed attempts on their username, lockouts, second-factor
+    events, password changes, and reset requests for their address. Events of an
+    organization are not included (they are in its log).
+    """
+    about_user = Q(actor=user) | Q(target_type="user", target_id=str(user.public_id))
+    if user.email:
+        about_user |= Q(action=Action.PASSWORD_RESET_REQUESTED, target_label__iexact=user.email)
+    return (
+        AuditEvent.objects.filter(organization__isnull=True, action__startswith="auth.")
+        .filter(about_user)
+        .order_by("-created_at", "-id")
+    )

@@ -1,12 +1,18 @@
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
-from ioportal.accounts.access import require_role, role_required
+from ioportal.accounts.access import require_role, role_required, superuser_required
 from ioportal.accounts.models import Membership
-from ioportal.core.selectors import audit_events_for_organization
+from ioportal.core.models import AuditEvent
+from ioportal.core.selectors import (
+    audit_events_for_installation,
+    audit_events_for_organization,
+    sign_in_events_for_user,
+)
 from ioportal.core.services import Action
 from ioportal.ioservices.selectors import ioservices_with_key_problem
 
@@ -23,17 +29,18 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     return render(request, "core/dashboard.html", context)
 
 
-@role_required(Membership.Role.SUPERVISOR)
-def audit_list(request: HttpRequest) -> HttpResponse:
-    """The audit trail of the current organization, filterable, 50 events a page."""
-    membership = require_role(request, Membership.Role.SUPERVISOR)
-    filters = {
+def _audit_filters(request: HttpRequest) -> dict[str, str]:
+    return {
         "action": request.GET.get("action", ""),
         "actor": request.GET.get("actor", "").strip(),
         "date_from": request.GET.get("date_from", ""),
         "date_to": request.GET.get("date_to", ""),
     }
-    events = audit_events_for_organization(organization=membership.organization, **filters)
+
+
+def _audit_page(
+    request: HttpRequest, events: QuerySet[AuditEvent], filters: dict[str, str], title: str
+) -> HttpResponse:
     page = Paginator(events, 50).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
@@ -45,8 +52,34 @@ def audit_list(request: HttpRequest) -> HttpResponse:
             "filters": filters,
             "actions": Action.choices,
             "query": query.urlencode(),
+            "title": title,
         },
     )
+
+
+@role_required(Membership.Role.SUPERVISOR)
+def audit_list(request: HttpRequest) -> HttpResponse:
+    """The audit trail of the current organization, filterable, 50 events a page."""
+    membership = require_role(request, Membership.Role.SUPERVISOR)
+    filters = _audit_filters(request)
+    events = audit_events_for_organization(organization=membership.organization, **filters)
+    return _audit_page(request, events, filters, _("Registro attività"))
+
+
+@superuser_required
+def installation_audit_list(request: HttpRequest) -> HttpResponse:
+    """Installation superusers: the events of no organization (sign-ins, second factor…)."""
+    filters = _audit_filters(request)
+    events = audit_events_for_installation(**filters)
+    return _audit_page(request, events, filters, _("Registro dell'installazione"))
+
+
+@login_required
+def my_sign_ins(request: HttpRequest) -> HttpResponse:
+    """ "I miei accessi": the signed-in person's own sign-in events, 50 a page."""
+    events = sign_in_events_for_user(user=request.user)  # type: ignore[arg-type]
+    page = Paginator(events, 50).get_page(request.GET.get("page"))
+    return render(request, "core/my_sign_ins.html", {"page": page, "query": ""})
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:

@@ -1,15 +1,25 @@
 """The shell in a real browser: each role signs in, sees its navigation, and every page
 passes the automated accessibility check."""
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from ioportal.accounts.models import Membership
+from ioportal.accounts.models import Invitation, Membership
 
 pytestmark = pytest.mark.browser
 
 NAV = {
-    Membership.Role.OPERATOR: ["Scrivania", "Invii", "Nuovo messaggio", "Modelli", "Password"],
+    Membership.Role.OPERATOR: [
+        "Scrivania",
+        "Invii",
+        "Nuovo messaggio",
+        "Modelli",
+        "Password",
+        "I miei accessi",
+    ],
     Membership.Role.SUPERVISOR: [
         "Scrivania",
         "Invii",
@@ -18,6 +28,7 @@ NAV = {
         "Registro attività",
         "Servizi IO",
         "Password",
+        "I miei accessi",
     ],
     Membership.Role.ADMIN: [
         "Scrivania",
@@ -30,6 +41,7 @@ NAV = {
         "Impostazioni ente",
         "Contenuti remoti",
         "Password",
+        "I miei accessi",
     ],
 }
 
@@ -64,9 +76,19 @@ def test_admin_pages_are_accessible(page, sign_in, axe_check, make_user, organiz
     admin = make_user(Membership.Role.ADMIN, organization, username="capo")
     TOTPDevice.objects.create(user=admin, name="default", confirmed=True)
     member = make_user(Membership.Role.OPERATOR, organization, username="collega")
+    Invitation.objects.create(
+        organization=organization,
+        user=make_user(username="invitata"),
+        email="invitata@esempio.invalid",
+        role=Membership.Role.OPERATOR,
+        token_digest=Invitation.digest("a" * 43),
+        expires_at=timezone.now() + timedelta(days=1),
+    )
     sign_in(page, admin)
     for path, name in [
         ("/registro/", "audit"),
+        ("/i-miei-accessi/", "my-sign-ins"),
+        ("/account/inviti/", "my-invitations"),
         ("/account/ente/utenti/", "members"),
         ("/account/ente/utenti/invita/", "member-invite"),
         (f"/account/ente/utenti/{member.public_id}/", "member-edit"),
@@ -86,6 +108,28 @@ def test_superuser_pages_are_accessible(page, sign_in, axe_check, make_user, org
     axe_check(page, "organizations")
     page.goto("/account/enti/nuovo/")
     axe_check(page, "organization-new")
+    page.goto(f"/account/enti/{organization.public_id}/")
+    axe_check(page, "organization-edit")
+    page.goto(f"/account/enti/{organization.public_id}/invita/")
+    axe_check(page, "organization-admin-invite")
+
+
+def test_invitation_link_page_is_accessible(page, axe_check, make_user, organization):
+    person = make_user(username="invitata")
+    person.set_unusable_password()
+    person.save()
+    Invitation.objects.create(
+        organization=organization,
+        user=person,
+        email="invitata@esempio.invalid",
+        role=Membership.Role.OPERATOR,
+        token_digest=Invitation.digest("a" * 43),
+        expires_at=timezone.now() + timedelta(days=1),
+    )
+    page.goto("/account/invito/" + "a" * 43 + "/")
+    axe_check(page, "invitation-set-password")
+    page.goto("/account/invito/" + "b" * 43 + "/")
+    axe_check(page, "invitation-invalid")
 
 
 def test_second_factor_enrolment_is_accessible(page, axe_check, make_user, organization):
