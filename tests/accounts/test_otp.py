@@ -213,11 +213,13 @@ def test_enrolment_gives_recovery_codes_once(
     post_login(client, "admin")
     client.get(reverse(SETUP))
     device = TOTPDevice.objects.get(user=admin_user, confirmed=False)
+    before = client.cookies["sessionid"].value
     with django_capture_on_commit_callbacks(execute=True):
         done = client.post(
             reverse(SETUP) + "?next=/account/ente/utenti/", {"token": token_of(device)}
         )
     assert done.url.startswith(reverse("accounts:otp_codes"))
+    assert client.cookies["sessionid"].value != before
     page = client.get(done.url)
     assert page.status_code == 200
     assert "no-store" in page["Cache-Control"]
@@ -234,6 +236,9 @@ def test_enrolment_gives_recovery_codes_once(
     assert "no-store" in download["Cache-Control"]
     assert all(code in download.content.decode() for code in shown)
 
+    evil = client.post(reverse("accounts:otp_codes"), {"next": "https://evil.example/"})
+    assert evil.url == reverse("accounts:otp_account")
+    assert client.get(reverse("accounts:otp_codes")).status_code == 302  # forgotten
     saved = client.post(done.url)
     assert saved.url == "/account/ente/utenti/"
     again = client.get(reverse("accounts:otp_codes"))

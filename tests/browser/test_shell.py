@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from ioportal.accounts.models import Invitation, Membership
@@ -18,6 +19,7 @@ NAV = {
         "Nuovo messaggio",
         "Modelli",
         "Password",
+        "Sicurezza",
         "I miei accessi",
     ],
     Membership.Role.SUPERVISOR: [
@@ -28,6 +30,7 @@ NAV = {
         "Registro attività",
         "Servizi IO",
         "Password",
+        "Sicurezza",
         "I miei accessi",
     ],
     Membership.Role.ADMIN: [
@@ -41,6 +44,7 @@ NAV = {
         "Impostazioni ente",
         "Contenuti remoti",
         "Password",
+        "Sicurezza",
         "I miei accessi",
     ],
 }
@@ -94,6 +98,7 @@ def test_admin_pages_are_accessible(page, sign_in, axe_check, make_user, organiz
         (f"/account/ente/utenti/{member.public_id}/", "member-edit"),
         ("/account/ente/impostazioni/", "organization-settings"),
         ("/account/password/", "password-change"),
+        (f"/account/ente/utenti/{member.public_id}/verifica/azzera/", "otp-reset"),
         ("/pagina-che-non-esiste/", "not-found"),
     ]:
         page.goto(path)
@@ -165,3 +170,27 @@ def test_organization_switcher(page, sign_in, make_user, organization, other_org
     page.get_by_role("button", name="Cambia").click()
     page.wait_for_load_state()
     assert other_organization.name in page.locator("main").inner_text()
+
+
+def test_enrolment_with_recovery_codes_is_accessible(page, axe_check, make_user, organization):
+    user = make_user(Membership.Role.ADMIN, organization, username="nuova")
+    page.goto("/account/accesso/")
+    page.get_by_label("Nome utente").fill(user.username)
+    page.get_by_label("Password").fill("Una-password-lunga-2026")
+    page.get_by_role("button", name="Accedi").click()
+    page.wait_for_url("**/verifica/configura/**")
+    device = TOTPDevice.objects.get(user=user, confirmed=False)
+    code = totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits)
+    page.get_by_label("Codice a 6 cifre").fill(f"{code:06d}")
+    page.get_by_role("button", name="Conferma").click()
+    page.wait_for_url("**/sicurezza/codici/**")
+    assert page.get_by_test_id("otp-recovery-codes").locator("li").count() == 10
+    axe_check(page, "otp-recovery-codes")
+    page.get_by_role("button", name="Ho salvato i codici").click()
+    page.wait_for_load_state()
+    assert page.get_by_role("heading", level=1).inner_text().startswith("Buongiorno")
+    page.goto("/account/sicurezza/")
+    assert "Ti restano 10 codici di recupero" in page.get_by_test_id("otp-codes-left").inner_text()
+    axe_check(page, "otp-account")
+    page.goto("/account/verifica/codice-di-recupero/")
+    axe_check(page, "otp-recovery")
