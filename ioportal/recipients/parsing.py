@@ -252,41 +252,47 @@ def _delimiter_score(sample: str, delimiter: str, whole: bool) -> tuple[int, int
     return sum(1 for r in data if _fits(header, r)), len(data), width
 
 
+def _delimiter_choices() -> list[tuple[str, str]]:
+    return [(d, delimiter_label(d)) for d in CSV_DELIMITERS]
+
+
 def _choose_delimiter(text: str, chosen: str) -> str:
     """The operator's separator, or the one under which the most rows have the header's
-    columns (then the one giving more columns, then ; , tab |). Raises ImportChoiceNeeded
-    when no separator gives any row the header's columns."""
+    columns (then the one giving more columns, then ; , tab |). Whether the rows really fit
+    is checked on the whole file by _parse_csv. Raises ImportChoiceNeeded when the operator's
+    separator leaves the header in one column while another separator splits it."""
     sample = text[:SNIFF_BYTES]
     whole = len(text) <= SNIFF_BYTES
-    choices = [(d, delimiter_label(d)) for d in CSV_DELIMITERS]
+    scores = {d: _delimiter_score(sample, d, whole) for d in CSV_DELIMITERS}
     if chosen:
-        fitting, total, width = _delimiter_score(sample, chosen, whole)
-        if total and not fitting:
+        if scores[chosen][2] <= 1 and any(score[2] > 1 for score in scores.values()):
             raise ImportChoiceNeeded(
                 _(
-                    "Con il separatore %(delimiter)s nessuna riga ha le colonne "
-                    "dell'intestazione: scegli un altro separatore e carica di nuovo il file."
+                    "Con il separatore %(delimiter)s l'intestazione è una sola colonna: scegli "
+                    "un altro separatore e carica di nuovo il file."
                 )
                 % {"delimiter": delimiter_label(chosen)},
                 field="delimiter",
-                choices=choices,
+                choices=_delimiter_choices(),
             )
         return chosen
-    scores = {d: _delimiter_score(sample, d, whole) for d in CSV_DELIMITERS}
     # A separator must split the header to count, unless none does (a one-column file).
     splitting = [d for d in CSV_DELIMITERS if scores[d][2] > 1] or [","]
-    best = max(splitting, key=lambda d: (scores[d][0], scores[d][2], -CSV_DELIMITERS.index(d)))
-    fitting, total, _width = scores.get(best, (0, 0, 0))
-    if total and not fitting and best in scores:
-        raise ImportChoiceNeeded(
-            _(
-                "Non è chiaro quale carattere separi le colonne: nessuna riga ha le colonne "
-                "dell'intestazione. Scegli il separatore e carica di nuovo il file."
-            ),
-            field="delimiter",
-            choices=choices,
+    return max(splitting, key=lambda d: (scores[d][0], scores[d][2], -CSV_DELIMITERS.index(d)))
+
+
+def _no_row_fits(delimiter: str, chosen: str) -> ImportChoiceNeeded:
+    if chosen:
+        message = _(
+            "Con il separatore %(delimiter)s nessuna riga ha le colonne dell'intestazione: "
+            "scegli un altro separatore e carica di nuovo il file."
+        ) % {"delimiter": delimiter_label(delimiter)}
+    else:
+        message = _(
+            "Non è chiaro quale carattere separi le colonne: nessuna riga ha le colonne "
+            "dell'intestazione. Scegli il separatore e carica di nuovo il file."
         )
-    return best
+    return ImportChoiceNeeded(message, field="delimiter", choices=_delimiter_choices())
 
 
 def _swallowing_quote(record: Sequence[str], header: Sequence[str], delimiter: str) -> bool:
@@ -312,6 +318,7 @@ def _parse_csv(data: bytes, options: ReadOptions) -> ParsedTable:
     rows: list[list[str]] = []
     lines: list[int] = []
     problems: dict[int, str] = {}
+    misfits = 0
     # The spreadsheet row of the record being read: one per record, however many line
     # breaks (LF, CRLF, lone CR) its quoted cells hold.
     line = 0
@@ -332,6 +339,7 @@ def _parse_csv(data: bytes, options: ReadOptions) -> ParsedTable:
                 raise _too_many_rows()
             cells = [cell.strip() for cell in record]
             if not _fits(headers, cells):
+                misfits += 1
                 problems[line] = _(
                     "Con il separatore %(delimiter)s la riga ha %(found)s colonne invece delle "
                     "%(expected)s dell'intestazione: i valori sarebbero spostati. Controlla "
@@ -354,6 +362,8 @@ def _parse_csv(data: bytes, options: ReadOptions) -> ParsedTable:
     # A quote never closed takes everything up to the end of the file into its cell.
     if last is not None and odd_quotes and last[0] == (lines[-1] if lines else 0):
         raise _unclosed_quote(last[0])
+    if rows and misfits == len(rows):
+        raise _no_row_fits(delimiter, options.delimiter)
     if problems:
         warnings.append(
             ngettext(
@@ -539,10 +549,10 @@ def _sheet_choices(workbook: Any) -> list[tuple[str, str]]:
 
 
 def _choose_sheet(workbook: Any, chosen: str) -> ReadOnlyWorksheet:
-    """The operator's sheet; else the only sheet, or the only visible one holding data.
+    """The operator's sheet; else the only sheet, or the only one holding data if visible.
 
-    Raises ImportChoiceNeeded when the workbook has several candidates: a first sheet of
-    instructions must never become a list of recipients."""
+    Raises ImportChoiceNeeded otherwise: a first sheet of instructions must never become a
+    list of recipients."""
     sheets = list(workbook.worksheets)
     if chosen:
         for sheet in sheets:
@@ -556,8 +566,9 @@ def _choose_sheet(workbook: Any, chosen: str) -> ReadOnlyWorksheet:
         )
     if len(sheets) == 1:
         return sheets[0]
-    with_data = [s for s in sheets if s.sheet_state == "visible" and _has_data(s)]
-    if len(with_data) == 1:
+    # A hidden sheet with data (a lookup list, the real data) makes the choice the operator's.
+    with_data = [s for s in sheets if _has_data(s)]
+    if len(with_data) == 1 and with_data[0].sheet_state == "visible":
         return with_data[0]
     raise ImportChoiceNeeded(
         _(

@@ -195,7 +195,9 @@ def test_a_wrong_separator_chosen_by_the_operator_is_refused(
         client, template, service, "semicolon_with_quotes_in_text.csv", delimiter=","
     )
     assert response.status_code == 200
-    assert "Con il separatore virgola (,) nessuna riga ha le colonne" in response.content.decode()
+    page = response.content.decode()
+    assert "Con il separatore virgola (,) l&#x27;intestazione è una sola colonna" in page
+    assert "scegli un altro separatore" in page
     assert not RecipientList.objects.exists()
 
 
@@ -244,3 +246,56 @@ def test_payment_columns_guessed_from_the_template_placeholders(
     assert fields["map_notice_number"].initial == "numero_avviso"
     assert fields["map_due_date"].initial == "scadenza"
     assert fields["map_fiscal_code"].initial == "codice_fiscale"
+
+
+def _post_bytes(client, template, service, name, data, **choices):
+    upload = SimpleUploadedFile(name, data)
+    body = {"template": template.pk, "service": service.pk, "file": upload, **choices}
+    return client.post(reverse("messaging:compose"), body)
+
+
+def test_a_row_with_shifted_columns_is_rejected_with_its_reason(
+    client, operator, organization, service, make_template
+):
+    template = _template(make_template, organization, operator, "nome")
+    data = (
+        b"cf;nome;nota\r\n"
+        b"RSSMRA85T10A562S;Anna;a\r\n"
+        b"VRDGPP75C15F205S;Bruno;Rossi;b\r\n"  # an unquoted ";" inside the name
+        b"BNCLCU90D45L219H;Carla;c\r\n"
+    )
+    response = _post_bytes(client, template, service, "elenco.csv", data)
+    recipient_list = _check(client, response, {"fiscal_code": "cf", "nome": "nome"})
+    assert [row["line"] for row in recipient_list.get_valid()] == [2, 4]
+    rejected = recipient_list.get_rejected()
+    assert [row["line"] for row in rejected] == [3]
+    assert "4 colonne invece delle 3" in rejected[0]["reasons"][0]
+    exported = _rejected_csv(client, recipient_list)
+    assert exported[0]["riga"] == "3" and "4 colonne" in exported[0]["motivo"]
+
+
+def test_an_unclosed_quote_refuses_the_file_naming_its_row(
+    client, operator, organization, service, make_template
+):
+    template = _template(make_template, organization, operator, "nome")
+    data = (
+        b"cf;nome;nota\r\n"
+        b'RSSMRA85T10A562S;"Anna;a\r\n'
+        b"VRDGPP75C15F205S;Bruno;b\r\n"
+        b"BNCLCU90D45L219H;Carla;c\r\n"
+    )
+    response = _post_bytes(client, template, service, "elenco.csv", data)
+    assert response.status_code == 200
+    assert "Alla riga 2 una virgoletta" in response.content.decode()
+    assert not RecipientList.objects.exists()
+
+
+def test_separator_choice_offered_when_none_fits(
+    client, operator, organization, service, make_template
+):
+    template = _template(make_template, organization, operator, "nome")
+    data = b"cf;nome\r\nRSSMRA85T10A562S,Anna\r\n"
+    response = _post_bytes(client, template, service, "elenco.csv", data)
+    page = response.content.decode()
+    assert "Non è chiaro quale carattere separi le colonne" in page
+    assert '<option value="|">barra verticale (|)</option>' in page
