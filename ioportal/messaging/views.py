@@ -41,7 +41,7 @@ from ioportal.messaging.preview import content_warnings, render_preview
 from ioportal.messaging.rendering import render as fill
 from ioportal.recipients import services as recipient_services
 from ioportal.recipients.models import RecipientList
-from ioportal.recipients.parsing import ImportChoiceNeeded, ImportFileError
+from ioportal.recipients.parsing import ImportChoiceNeeded, ImportFileError, delimiter_label
 from ioportal.recipients.validation import format_cents, mapping_errors
 from ioportal.remotecontent.services import (
     AttachmentUploadError,
@@ -271,7 +271,14 @@ def list_mapping(request: HttpRequest, public_id: str) -> HttpResponse:
     return render(
         request,
         "messaging/list_mapping.html",
-        {"form": form, "list": recipient_list, "sample": rows[:3]},
+        {
+            "form": form,
+            "list": recipient_list,
+            "sample": rows[:3],
+            "delimiter": delimiter_label(recipient_list.delimiter)
+            if recipient_list.file_format == "csv"
+            else "",
+        },
     )
 
 

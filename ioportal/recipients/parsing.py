@@ -433,8 +433,8 @@ def _ole_file_error(data: bytes) -> ImportFileError:
         )
     return ImportFileError(
         _(
-            "Il file è nel vecchio formato Excel 97-2003 (.xls) o di Office precedente: "
-            "salvalo come cartella di lavoro Excel (.xlsx) o come CSV UTF-8."
+            "Il file è nel vecchio formato di Excel 97-2003 (.xls): salvalo come cartella di "
+            "lavoro Excel (.xlsx) o come CSV UTF-8."
         )
     )
 
