@@ -350,9 +350,7 @@ def _parse_csv(data: bytes, options: ReadOptions) -> ParsedTable:
                     "expected": len(headers),
                 }
             elif any(len(cell) > MAX_CELL_CHARS for cell in cells):
-                problems[line] = _("Una cella supera %(max)s caratteri.") % {
-                    "max": f"{MAX_CELL_CHARS:,}".replace(",", ".")
-                }
+                problems[line] = _too_long()
             if len(cells) > len(headers):
                 cells = cells[: len(headers)]  # only empty cells beyond the header (see _fits)
             rows.append(cells)
@@ -387,6 +385,13 @@ def _parse_csv(data: bytes, options: ReadOptions) -> ParsedTable:
         warnings=warnings,
         row_problems=problems,
     )
+
+
+def _too_long() -> str:
+    """A cell is never cut: its row is rejected (IO's longest text is 10,000 characters)."""
+    return _("Una cella supera %(max)s caratteri.") % {
+        "max": f"{MAX_CELL_CHARS:,}".replace(",", ".")
+    }
 
 
 def _unclosed_quote(line: int) -> ImportFileError:
@@ -453,7 +458,7 @@ def _xlsx_cell(value: object) -> str:
     if isinstance(value, float):
         # Excel stores every number as a float: 12.0 is the integer 12, 0.1 stays 0.1.
         return str(int(value)) if value.is_integer() else str(Decimal(repr(value)))
-    return str(value).strip()[:MAX_CELL_CHARS]
+    return str(value).strip()
 
 
 def _check_workbook_archive(data: bytes) -> None:
@@ -597,6 +602,7 @@ def _parse_xlsx(data: bytes, options: ReadOptions) -> ParsedTable:
         rows: list[list[str]] = []
         lines: list[int] = []
         hidden_lines: list[int] = []
+        problems: dict[int, str] = {}
         for line, hidden, values in _sheet_rows(sheet):
             if not headers:
                 # The first row holding anything names the columns.
@@ -614,6 +620,8 @@ def _parse_xlsx(data: bytes, options: ReadOptions) -> ParsedTable:
                     continue
             if len(rows) >= max_rows:
                 raise _too_many_rows()
+            if any(len(cell) > MAX_CELL_CHARS for cell in record):
+                problems[line] = _too_long()
             rows.append(record)
             lines.append(line)
     except ImportFileError:
@@ -635,6 +643,7 @@ def _parse_xlsx(data: bytes, options: ReadOptions) -> ParsedTable:
         lines=lines,
         file_format="xlsx",
         warnings=warnings,
+        row_problems=problems,
         sheet=sheet.title,
         hidden_lines=hidden_lines,
     )

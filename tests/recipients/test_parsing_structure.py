@@ -362,6 +362,13 @@ def test_a_cell_over_the_limit_is_a_row_problem_not_cut():
     assert len(table.rows[0][1]) == 10_001
 
 
+def test_a_long_xlsx_cell_is_a_row_problem_not_cut():
+    data = _save(_workbook([["cf", "nota"], [CF1, "x" * 10_001], [CF2, "ok"]]))
+    table = parse_table(data=data, filename="e.xlsx")
+    assert table.row_problems == {2: "Una cella supera 10.000 caratteri."}
+    assert len(table.rows[0][1]) == 10_001
+
+
 # --- headers -----------------------------------------------------------------------------------
 
 
