@@ -318,7 +318,7 @@ def _parse_csv(data: bytes, options: ReadOptions) -> ParsedTable:
     rows: list[list[str]] = []
     lines: list[int] = []
     problems: dict[int, str] = {}
-    misfits = 0
+    misfits: list[int] = []
     # The spreadsheet row of the record being read: one per record, however many line
     # breaks (LF, CRLF, lone CR) its quoted cells hold.
     line = 0
@@ -339,7 +339,7 @@ def _parse_csv(data: bytes, options: ReadOptions) -> ParsedTable:
                 raise _too_many_rows()
             cells = [cell.strip() for cell in record]
             if not _fits(headers, cells):
-                misfits += 1
+                misfits.append(line)
                 problems[line] = _(
                     "Con il separatore %(delimiter)s la riga ha %(found)s colonne invece delle "
                     "%(expected)s dell'intestazione: i valori sarebbero spostati. Controlla "
@@ -360,9 +360,9 @@ def _parse_csv(data: bytes, options: ReadOptions) -> ParsedTable:
     # A quote never closed takes everything up to the end of the file into its cell.
     if last is not None and odd_quotes and last[0] == (lines[-1] if lines else 0):
         raise _unclosed_quote(last[0])
-    if rows and misfits == len(rows):
+    if rows and len(misfits) == len(rows):
         raise _no_row_fits(delimiter, options.delimiter)
-    if problems:
+    if misfits:
         warnings.append(
             ngettext(
                 "La riga %(lines)s non ha le colonne dell'intestazione: sarà scartata con il "
@@ -371,9 +371,9 @@ def _parse_csv(data: bytes, options: ReadOptions) -> ParsedTable:
                 "%(count)s righe non hanno le colonne dell'intestazione (righe %(lines)s): "
                 "saranno scartate con il motivo. Se il separatore è sbagliato, scegline un "
                 "altro e carica di nuovo il file.",
-                len(problems),
+                len(misfits),
             )
-            % {"count": len(problems), "lines": _lines_text(sorted(problems))}
+            % {"count": len(misfits), "lines": _lines_text(misfits)}
         )
     return ParsedTable(
         headers=headers,
