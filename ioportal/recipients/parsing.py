@@ -20,6 +20,7 @@ operator; a missing choice raises `ImportChoiceNeeded`. Nothing is written to di
 
 import csv
 import io
+import re
 import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -43,6 +44,7 @@ MAX_CELL_CHARS = 10_000
 # A cell this long can only come from a quote that is never closed.
 CSV_FIELD_LIMIT = MAX_CELL_CHARS * 10
 LINES_LISTED = 10
+SEP_LINE_RE = re.compile(r"\Asep=([;,\t|])[ \t]*(?:\r\n|\n|\r)")
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 # The stream an encrypted (password-protected) OOXML file keeps inside its OLE container
 # ([MS-OFFCRYPTO] 2.3.4.4): directory entry names are UTF-16LE.
@@ -311,7 +313,11 @@ def _has_line_break(record: Sequence[str]) -> bool:
 
 def _parse_csv(data: bytes, options: ReadOptions) -> ParsedTable:
     text, encoding, warnings = _decode(data)
-    delimiter = _choose_delimiter(text, options.delimiter)
+    # Excel writes, and honours, a first line "sep=;" that it does not show as a row.
+    hint = SEP_LINE_RE.match(text)
+    if hint:
+        text = text[hint.end() :]
+    delimiter = _choose_delimiter(text, options.delimiter or (hint.group(1) if hint else ""))
     max_rows = settings.RECIPIENTS_MAX_ROWS
     odd_quotes = text.count('"') % 2 == 1
     headers: list[str] = []

@@ -68,6 +68,17 @@ def test_declared_sheet_size_is_never_trusted(declared):
     assert table.lines == [2, 3]
 
 
+def test_rows_and_cells_without_references_are_numbered_in_order():
+    data = _save(_workbook([["cf", "nome"], [CF1, "Anna"], [CF2, "Bruno"]]))
+    data = _rewrite(
+        data,
+        "xl/worksheets/sheet1.xml",
+        lambda xml: re.sub(r' r="[A-Z]*[0-9]+"', "", re.sub(r"<dimension[^>]*/>", "", xml)),
+    )
+    table = parse_table(data=data, filename="elenco.xlsx")
+    assert table.rows == [[CF1, "Anna"], [CF2, "Bruno"]] and table.lines == [2, 3]
+
+
 def test_rows_before_the_header_and_gaps_keep_spreadsheet_numbers():
     workbook = Workbook()
     sheet = workbook.active
@@ -279,6 +290,14 @@ def test_no_separator_fits_asks_the_operator():
     data = f"cf;nome\n{CF1},Anna\n{CF2}|Bruno\n"
     with pytest.raises(ImportChoiceNeeded, match="Non è chiaro quale carattere"):
         parse_table(data=data.encode(), filename="a.csv")
+
+
+def test_excel_sep_line_sets_the_separator_and_is_not_a_row():
+    data = f"sep=,\r\ncf,nome;cognome\r\n{CF1},Anna;Rossi\r\n"
+    table = parse_table(data=data.encode(), filename="a.csv")
+    assert table.delimiter == ","
+    assert table.headers == ["cf", "nome;cognome"]
+    assert table.rows == [[CF1, "Anna;Rossi"]] and table.lines == [2]
 
 
 def test_one_column_file():
