@@ -154,7 +154,8 @@ def distinct_headers(headers: Sequence[str]) -> tuple[list[str], list[str]]:
     """Headers where a repeated name is told apart by its column letter, and a warning per
     repeated name: ["cf", "nome", "cf"] -> ["cf (colonna A)", "nome", "cf (colonna C)"].
 
-    Without this the mapping would take the last column of that name without a word."""
+    Without this the mapping would take the last column of that name without a word. Raises
+    ImportFileError if a told-apart name is itself a header of the file."""
     positions: dict[str, list[int]] = {}
     for position, header in enumerate(headers):
         if header:
@@ -176,6 +177,14 @@ def distinct_headers(headers: Sequence[str]) -> tuple[list[str], list[str]]:
                 "nell'abbinamento scegli quale usare, indicata con la sua lettera."
             )
             % {"header": header, "count": len(found), "letters": _letters_text(letters)}
+        )
+    named = [header for header in result if header]
+    if len(set(named)) != len(named):
+        # Only a header already spelled "x (colonna B)" next to two "x" gets here.
+        clash = next(header for header in named if named.count(header) > 1)
+        raise ImportFileError(
+            _("La colonna «%(header)s» compare più volte: rinomina le colonne e riprova.")
+            % {"header": clash}
         )
     return result, warnings
 

@@ -400,6 +400,11 @@ def test_repeated_headers_told_apart_by_column_letter():
     ]
 
 
+def test_repeated_headers_that_cannot_be_told_apart_are_refused():
+    with pytest.raises(ImportFileError, match="«cf \\(colonna B\\)» compare più volte"):
+        distinct_headers(["cf", "cf", "cf (colonna B)"])
+
+
 def test_repeated_headers_in_xlsx():
     data = _save(_workbook([["cf", "nome", "cf"], [CF1, "Anna", CF2]]))
     table = parse_table(data=data, filename="e.xlsx")
