@@ -88,12 +88,13 @@ class RecipientList(models.Model):
         self.rows_sealed = seal({"rows": rows, "lines": lines, "problems": sealed_problems})
 
     def get_rows(self) -> tuple[list[list[str]], list[int]]:
-        data = unseal(self.rows_sealed) or {"rows": [], "lines": []}
-        return data["rows"], data["lines"]
+        rows, lines, _problems = self.get_rows_and_problems()
+        return rows, lines
 
-    def get_row_problems(self) -> dict[int, str]:
+    def get_rows_and_problems(self) -> tuple[list[list[str]], list[int], dict[int, str]]:
         data = unseal(self.rows_sealed) or {}
-        return {int(line): reason for line, reason in (data.get("problems") or {}).items()}
+        problems = {int(line): reason for line, reason in (data.get("problems") or {}).items()}
+        return data.get("rows", []), data.get("lines", []), problems
 
     def get_valid(self) -> list[dict[str, Any]]:
         return list(unseal(self.valid_sealed) or [])

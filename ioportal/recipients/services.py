@@ -111,8 +111,7 @@ def recipient_list_validate(
     A row the file's structure made unreadable (its columns do not match the header) is
     rejected with that reason alone: its values would be shifted.
     """
-    all_rows, all_lines = recipient_list.get_rows()
-    problems = recipient_list.get_row_problems()
+    all_rows, all_lines, problems = recipient_list.get_rows_and_problems()
     rows = [row for row, line in zip(all_rows, all_lines, strict=True) if line not in problems]
     lines = [line for line in all_lines if line not in problems]
     outcome = validate_rows(
