@@ -34,7 +34,7 @@ from django.utils.translation import ngettext
 from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._read_only import ReadOnlyWorksheet
-from openpyxl.worksheet._reader import WorkSheetParser
+from openpyxl.worksheet._reader import FORMULA_TAG, WorkSheetParser
 
 # In the order preferred when several fit equally well: Italian spreadsheets write ";".
 CSV_DELIMITERS = ";,\t|"
@@ -520,8 +520,27 @@ def _check_workbook_archive(data: bytes) -> None:
         )
 
 
-def _sheet_rows(sheet: ReadOnlyWorksheet) -> Iterator[tuple[int, bool, list[Any]]]:
-    """Each row the sheet's XML holds: (row number, hidden, values from column A on).
+class _SheetParser(WorkSheetParser):
+    """openpyxl's sheet parser, also telling which formula cells hold no saved result (a file
+    written by a program, never opened in Excel): read as empty, they would change a value
+    the spreadsheet shows."""
+
+    def parse_cell(self, element: Any) -> dict[str, Any]:
+        cell: dict[str, Any] = super().parse_cell(element)
+        cell["uncalculated"] = cell["value"] is None and element.find(FORMULA_TAG) is not None
+        return cell
+
+
+@dataclass
+class _SheetRow:
+    number: int
+    hidden: bool
+    values: list[Any]  # from column A on
+    uncalculated: list[int]  # 0-based columns of formulas without a saved result
+
+
+def _sheet_rows(sheet: ReadOnlyWorksheet) -> Iterator[_SheetRow]:
+    """Each row the sheet's XML holds, numbered as Excel shows it.
 
     Read as openpyxl's read-only `iter_rows` reads them (same parser, same values), but
     without its reliance on the declared sheet size (`<dimension ref="A1">` would stop it at
@@ -529,7 +548,7 @@ def _sheet_rows(sheet: ReadOnlyWorksheet) -> Iterator[tuple[int, bool, list[Any]
     grouping has hidden="1" (or a zero height)."""
     workbook = sheet.parent
     with sheet._get_source() as source:
-        parser = WorkSheetParser(
+        parser = _SheetParser(
             source,
             sheet._shared_strings,
             data_only=True,
@@ -546,13 +565,14 @@ def _sheet_rows(sheet: ReadOnlyWorksheet) -> Iterator[tuple[int, bool, list[Any]
             values: list[Any] = [None] * max((cell["column"] for cell in cells), default=0)
             for cell in cells:
                 values[cell["column"] - 1] = cell["value"]
-            yield number, hidden, values
+            uncalculated = [cell["column"] - 1 for cell in cells if cell["uncalculated"]]
+            yield _SheetRow(number, hidden, values, uncalculated)
 
 
 def _has_data(sheet: ReadOnlyWorksheet) -> bool:
     return any(
-        any(_xlsx_cell(value) for value in values)
-        for _number, _hidden, values in _sheet_rows(sheet)
+        row.uncalculated or any(_xlsx_cell(value) for value in row.values)
+        for row in _sheet_rows(sheet)
     )
 
 
@@ -618,7 +638,8 @@ def _parse_xlsx(data: bytes, options: ReadOptions) -> ParsedTable:
         lines: list[int] = []
         hidden_lines: list[int] = []
         problems: dict[int, str] = {}
-        for line, hidden, values in _sheet_rows(sheet):
+        for row in _sheet_rows(sheet):
+            line, hidden, values = row.number, row.hidden, row.values
             if not headers:
                 # The first row holding anything names the columns.
                 headers = [_xlsx_cell(value) for value in values]
@@ -626,7 +647,8 @@ def _parse_xlsx(data: bytes, options: ReadOptions) -> ParsedTable:
                     headers.pop()
                 continue
             record = [_xlsx_cell(value) for value in values[: len(headers)]]
-            if not any(record):
+            uncalculated = [column for column in row.uncalculated if column < len(headers)]
+            if not any(record) and not uncalculated:
                 continue
             record += [""] * (len(headers) - len(record))
             if hidden:
@@ -635,7 +657,12 @@ def _parse_xlsx(data: bytes, options: ReadOptions) -> ParsedTable:
                     continue
             if len(rows) >= max_rows:
                 raise _too_many_rows()
-            if any(len(cell) > MAX_CELL_CHARS for cell in record):
+            if uncalculated:
+                problems[line] = _(
+                    "La cella %(cell)s contiene una formula di cui il file non ha salvato il "
+                    "risultato: apri il file con Excel o LibreOffice, salvalo e caricalo di nuovo."
+                ) % {"cell": f"{get_column_letter(uncalculated[0] + 1)}{line}"}
+            elif any(len(cell) > MAX_CELL_CHARS for cell in record):
                 problems[line] = _too_long()
             rows.append(record)
             lines.append(line)

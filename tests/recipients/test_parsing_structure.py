@@ -97,6 +97,24 @@ def test_short_rows_are_padded_to_the_header():
     assert table.rows == [[CF1, "Anna", ""]]
 
 
+def test_a_formula_without_saved_result_is_a_row_problem_not_an_empty_cell():
+    workbook = _workbook([["cf", "nome", "totale"], [CF1, "Anna", "=1+1"], [CF2, "Bruno", 3]])
+    table = parse_table(data=_save(workbook), filename="e.xlsx")  # openpyxl saves no result
+    assert list(table.row_problems) == [2]
+    assert "La cella C2 contiene una formula" in table.row_problems[2]
+    assert table.rows[1] == [CF2, "Bruno", "3"]
+
+
+def test_a_formula_with_its_saved_result_reads_the_result():
+    data = _rewrite(
+        _save(_workbook([["cf", "totale"], [CF1, "=1+1"]])),
+        "xl/worksheets/sheet1.xml",
+        lambda xml: xml.replace("<f>1+1</f><v />", "<f>1+1</f><v>2</v>"),
+    )
+    table = parse_table(data=data, filename="e.xlsx")
+    assert table.rows == [[CF1, "2"]] and table.row_problems == {}
+
+
 # --- XLSX: hidden rows --------------------------------------------------------------------
 
 
