@@ -18,6 +18,14 @@ from ioportal.ioapi.payloads import MARKDOWN_MAX, SUBJECT_MAX
 from ioportal.ioservices.models import IOService
 from ioportal.messaging.models import FeatureLevel, MessageTemplate
 from ioportal.messaging.rendering import PLACEHOLDER_NAME_RE, placeholder_names
+from ioportal.recipients.parsing import (
+    CSV_DELIMITERS,
+    HiddenRows,
+    ImportChoiceNeeded,
+    ReadOptions,
+    delimiter_label,
+    hidden_rows_choices,
+)
 from ioportal.recipients.validation import (
     SPECIAL_FIELDS,
     ValueProblem,
@@ -138,6 +146,24 @@ class UploadForm(forms.Form):
             "UTF-8 o Windows-1252."
         ),
     )
+    delimiter = forms.ChoiceField(
+        label=_("Separatore delle colonne (solo CSV)"),
+        required=False,
+        help_text=_(
+            "Di solito si riconosce da solo: è quello con cui ogni riga ha le colonne "
+            "dell'intestazione. Sceglilo se il file usa un separatore diverso."
+        ),
+    )
+    # Offered only when the workbook has several sheets (see offer()).
+    sheet = forms.CharField(
+        label=_("Foglio con i destinatari"), required=False, widget=forms.HiddenInput
+    )
+    hidden_rows = forms.ChoiceField(
+        label=_("Righe nascoste del foglio (per esempio da un filtro)"),
+        required=False,
+        initial=HiddenRows.ASK,
+        widget=forms.HiddenInput,
+    )
     shared_pdf = forms.FileField(
         label=_("Allegato PDF per tutti i destinatari (facoltativo, solo Premium)"),
         required=False,
@@ -162,6 +188,33 @@ class UploadForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["template"].queryset = templates  # type: ignore[attr-defined]
         self.fields["service"].queryset = services  # type: ignore[attr-defined]
+        self.fields["delimiter"].choices = [  # type: ignore[attr-defined]
+            ("", _("Riconosci da solo")),
+            *((d, delimiter_label(d)) for d in CSV_DELIMITERS),
+        ]
+        self.fields["hidden_rows"].choices = [  # type: ignore[attr-defined]
+            (HiddenRows.ASK, _("Chiedimelo")),
+            *hidden_rows_choices(),
+        ]
+
+    def read_options(self) -> ReadOptions:
+        """The operator's choices about the file's structure, from a valid form."""
+        return ReadOptions(
+            delimiter=self.cleaned_data.get("delimiter") or "",
+            sheet=self.cleaned_data.get("sheet") or "",
+            hidden_rows=self.cleaned_data.get("hidden_rows") or HiddenRows.ASK,
+        )
+
+    def offer(self, needed: ImportChoiceNeeded) -> None:
+        """Show the choice the file needs (a sheet, hidden rows, a separator) with its reason;
+        the operator picks and uploads the file again (a browser never keeps a chosen file)."""
+        field = self.fields[needed.field]
+        if needed.field == "sheet":
+            field.widget = forms.Select(choices=[("", "—"), *needed.choices])
+        elif needed.field == "hidden_rows":
+            field.choices = needed.choices  # type: ignore[attr-defined]
+            field.widget = forms.RadioSelect(choices=needed.choices)
+        self.add_error(needed.field, str(needed))
 
     def clean_file(self) -> Any:
         upload = self.cleaned_data["file"]
@@ -215,6 +268,7 @@ class MappingForm(forms.Form):
         headers: list[str],
         template: MessageTemplate,
         saved: dict[str, str],
+        payments_allowed: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
@@ -224,7 +278,14 @@ class MappingForm(forms.Form):
         targets = ["fiscal_code", *self.placeholder_targets] + [
             t for t in SPECIAL_FIELDS if t != "fiscal_code"
         ]
-        guess = guess_mapping(headers, targets)
+        guess = guess_mapping(
+            headers,
+            targets,
+            placeholders=template.placeholders or [],
+            has_payment=template.has_payment,
+            has_due_date=template.has_due_date,
+            payments_allowed=payments_allowed,
+        )
         for target in targets:
             initial = saved.get(target) if saved.get(target) in headers else guess.get(target, "")
             label = (

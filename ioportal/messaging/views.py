@@ -41,7 +41,7 @@ from ioportal.messaging.preview import content_warnings, render_preview
 from ioportal.messaging.rendering import render as fill
 from ioportal.recipients import services as recipient_services
 from ioportal.recipients.models import RecipientList
-from ioportal.recipients.parsing import ImportFileError
+from ioportal.recipients.parsing import ImportChoiceNeeded, ImportFileError, delimiter_label
 from ioportal.recipients.validation import format_cents, mapping_errors
 from ioportal.remotecontent.services import (
     AttachmentUploadError,
@@ -191,6 +191,7 @@ def compose(request: HttpRequest) -> HttpResponse:
                     service=form.cleaned_data["service"],
                     file_name=upload.name,
                     data=upload.read(),
+                    options=form.read_options(),
                     request=request,
                 )
                 if shared or bundle:
@@ -209,6 +210,8 @@ def compose(request: HttpRequest) -> HttpResponse:
                             )
                             % {"n": counts["refused"]},
                         )
+        except ImportChoiceNeeded as exc:
+            form.offer(exc)
         except ImportFileError as exc:
             form.add_error("file", str(exc))
         except AttachmentUploadError as exc:
@@ -247,6 +250,7 @@ def list_mapping(request: HttpRequest, public_id: str) -> HttpResponse:
         headers=recipient_list.headers,
         template=recipient_list.template,
         saved=recipient_list.column_mapping,
+        payments_allowed=recipient_list.service.effective_max_payment_amount > 0,
     )
     if request.method == "POST" and form.is_valid():
         mapping = form.mapping()
@@ -267,7 +271,14 @@ def list_mapping(request: HttpRequest, public_id: str) -> HttpResponse:
     return render(
         request,
         "messaging/list_mapping.html",
-        {"form": form, "list": recipient_list, "sample": rows[:3]},
+        {
+            "form": form,
+            "list": recipient_list,
+            "sample": rows[:3],
+            "delimiter": delimiter_label(recipient_list.delimiter)
+            if recipient_list.file_format == "csv"
+            else "",
+        },
     )
 
 

@@ -41,7 +41,7 @@ class RecipientList(models.Model):
     headers = models.JSONField(default=list)
     row_count = models.PositiveIntegerField(default=0)
     file_warnings = models.JSONField(default=list, blank=True)
-    # Sealed JSON: {"rows": [[cell, ...]], "lines": [n, ...]}
+    # Sealed JSON: {"rows": [[cell, ...]], "lines": [n, ...], "problems": {"n": reason}}
     rows_sealed = models.TextField(blank=True, editable=False)
     column_mapping = models.JSONField(default=dict, blank=True)
     state = models.CharField(max_length=16, choices=State.choices, default=State.UPLOADED)
@@ -80,12 +80,21 @@ class RecipientList(models.Model):
     def __str__(self) -> str:
         return self.file_name
 
-    def set_rows(self, rows: list[list[str]], lines: list[int]) -> None:
-        self.rows_sealed = seal({"rows": rows, "lines": lines})
+    def set_rows(
+        self, rows: list[list[str]], lines: list[int], problems: dict[int, str] | None = None
+    ) -> None:
+        """`problems`: rows the file's structure makes unreadable (line -> reason)."""
+        sealed_problems = {str(line): reason for line, reason in (problems or {}).items()}
+        self.rows_sealed = seal({"rows": rows, "lines": lines, "problems": sealed_problems})
 
     def get_rows(self) -> tuple[list[list[str]], list[int]]:
-        data = unseal(self.rows_sealed) or {"rows": [], "lines": []}
-        return data["rows"], data["lines"]
+        rows, lines, _problems = self.get_rows_and_problems()
+        return rows, lines
+
+    def get_rows_and_problems(self) -> tuple[list[list[str]], list[int], dict[int, str]]:
+        data = unseal(self.rows_sealed) or {}
+        problems = {int(line): reason for line, reason in (data.get("problems") or {}).items()}
+        return data.get("rows", []), data.get("lines", []), problems
 
     def get_valid(self) -> list[dict[str, Any]]:
         return list(unseal(self.valid_sealed) or [])

@@ -1,49 +1,111 @@
 """Reading an uploaded CSV or XLSX file into a header row and data rows of strings.
 
-CSV: UTF-8 (with or without BOM) or Windows-1252 (with a warning), delimiter found by
-`csv.Sniffer` among the usual ones. XLSX: the zip archive is checked (entries, uncompressed
-size) before openpyxl opens it in read-only mode. Every limit is a setting; exceeding one raises
-`ImportFileError` with a sentence for the operator. Nothing is written to disk.
+Nothing about the file's structure is guessed silently (issue 16, "import you can trust"):
+
+- CSV: UTF-8 (with or without BOM), UTF-16 with a BOM, or Windows-1252 (with a warning). The
+  separator is the one among `;` `,` tab `|` under which the rows have the header's number of
+  columns, or the operator's choice; a row with another number of columns is kept with a
+  structure problem (it is rejected at the check, never read with shifted values). Rows are
+  numbered as a spreadsheet shows them, whatever line breaks their cells hold. A quote that
+  opens a cell and swallows the following rows refuses the file, naming its row.
+- XLSX: the declared sheet size is ignored (some office suites write "A1"); with several sheets
+  holding data the operator names one; hidden rows (a filter, a grouping) are included or
+  excluded only on the operator's word. Password-protected workbooks (an encrypted OLE
+  container), old .xls files and ZIPs that are not workbooks are refused saying so.
+- Repeated column names are offered distinctly, each with its column letter.
+
+Every limit is a setting; exceeding one raises `ImportFileError` with a sentence for the
+operator; a missing choice raises `ImportChoiceNeeded`. Nothing is written to disk.
 """
 
 import csv
 import io
+import re
 import zipfile
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+from openpyxl import load_workbook
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet._read_only import ReadOnlyWorksheet
+from openpyxl.worksheet._reader import FORMULA_TAG, WorkSheetParser
 
-CSV_DELIMITERS = ",;\t|"
+# In the order preferred when several fit equally well: Italian spreadsheets write ";".
+CSV_DELIMITERS = ";,\t|"
 SNIFF_BYTES = 64 * 1024
 XLSX_MAX_ENTRIES = 1000
 MAX_CELL_CHARS = 10_000
+# A cell this long can only come from a quote that is never closed.
+CSV_FIELD_LIMIT = MAX_CELL_CHARS * 10
+LINES_LISTED = 10
+SEP_LINE_RE = re.compile(r"\Asep=([;,\t|])[ \t]*(?:\r\n|\n|\r)")
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+# The stream an encrypted (password-protected) OOXML file keeps inside its OLE container
+# ([MS-OFFCRYPTO] 2.3.4.4): directory entry names are UTF-16LE.
+ENCRYPTED_PACKAGE = "EncryptedPackage".encode("utf-16-le")
+
+
+class HiddenRows:
+    """What to do with the rows of a sheet that Excel does not show (a filter, a grouping)."""
+
+    ASK = "ask"
+    INCLUDE = "include"
+    EXCLUDE = "exclude"
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """The operator's choices about the file's structure; empty means "not chosen yet"."""
+
+    delimiter: str = ""  # one of CSV_DELIMITERS, or "" to recognise it
+    sheet: str = ""  # a sheet name of the workbook
+    hidden_rows: str = HiddenRows.ASK
 
 
 class ImportFileError(Exception):
     """The file cannot be read; the message is shown to the operator as it is."""
 
 
+class ImportChoiceNeeded(ImportFileError):
+    """The file can be read only once the operator chooses: `field` is the ReadOptions field
+    ("delimiter", "sheet", "hidden_rows"), `choices` the (value, label) pairs to offer."""
+
+    def __init__(self, message: str, *, field: str, choices: Sequence[tuple[str, str]] = ()):
+        super().__init__(message)
+        self.field = field
+        self.choices = list(choices)
+
+
 @dataclass
 class ParsedTable:
     headers: list[str]
     rows: list[list[str]]
-    # The line of the file each row comes from, as the operator's spreadsheet numbers it.
+    # The row each data row comes from, as the operator's spreadsheet numbers it.
     lines: list[int]
     file_format: str  # "csv" | "xlsx"
     encoding: str = ""
     delimiter: str = ""
     warnings: list[str] = field(default_factory=list)
+    # Rows that cannot be read as the header says, by line: they are rejected with the reason.
+    row_problems: dict[int, str] = field(default_factory=dict)
+    sheet: str = ""
+    hidden_lines: list[int] = field(default_factory=list)
 
 
-def parse_table(*, data: bytes, filename: str) -> ParsedTable:
+def parse_table(*, data: bytes, filename: str, options: ReadOptions | None = None) -> ParsedTable:
     """The header row and the data rows of an uploaded file, every cell as a stripped string.
 
     Raises ImportFileError when the file is too large, has too many rows, no header, or is
-    not a readable CSV/XLSX file. Empty rows are skipped. No side effects.
+    not a readable CSV/XLSX file; ImportChoiceNeeded when the operator must choose the sheet,
+    what to do with hidden rows or the separator. Empty rows are skipped. No side effects.
     """
+    options = options or ReadOptions()
     max_bytes = settings.RECIPIENTS_MAX_UPLOAD_BYTES
     if len(data) > max_bytes:
         raise ImportFileError(
@@ -52,14 +114,18 @@ def parse_table(*, data: bytes, filename: str) -> ParsedTable:
         )
     if not data.strip():
         raise ImportFileError(_("Il file è vuoto."))
+    if data.startswith(OLE_MAGIC):
+        raise _ole_file_error(data)
     if data[:4] == b"PK\x03\x04" or filename.lower().endswith(".xlsx"):
-        table = _parse_xlsx(data)
+        table = _parse_xlsx(data, options)
     else:
-        table = _parse_csv(data)
+        table = _parse_csv(data, options)
     if not any(table.headers):
         raise ImportFileError(_("La prima riga del file deve contenere i nomi delle colonne."))
     if not table.rows:
         raise ImportFileError(_("Il file non contiene righe di dati dopo l'intestazione."))
+    table.headers, repeated = distinct_headers(table.headers)
+    table.warnings += repeated
     return table
 
 
@@ -70,9 +136,87 @@ def _too_many_rows() -> ImportFileError:
     )
 
 
+def _lines_text(lines: Sequence[int]) -> str:
+    shown = ", ".join(str(line) for line in lines[:LINES_LISTED])
+    return shown + (" …" if len(lines) > LINES_LISTED else "")
+
+
+def _letters_text(letters: Sequence[str]) -> str:
+    """'A ed E', 'A, C e F': Italian puts "ed" before a word starting with e."""
+    if len(letters) == 1:
+        return letters[0]
+    last = letters[-1]
+    joiner = _(" ed ") if last.startswith("E") else _(" e ")
+    return ", ".join(letters[:-1]) + joiner + last
+
+
+def distinct_headers(headers: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Headers where a repeated name is told apart by its column letter, and a warning per
+    repeated name: ["cf", "nome", "cf"] -> ["cf (colonna A)", "nome", "cf (colonna C)"].
+
+    Without this the mapping would take the last column of that name without a word. Raises
+    ImportFileError if a told-apart name is itself a header of the file."""
+    positions: dict[str, list[int]] = {}
+    for position, header in enumerate(headers):
+        if header:
+            positions.setdefault(header, []).append(position)
+    result = list(headers)
+    warnings = []
+    for header, found in positions.items():
+        if len(found) < 2:
+            continue
+        letters = [get_column_letter(position + 1) for position in found]
+        for position, letter in zip(found, letters, strict=True):
+            result[position] = _("%(header)s (colonna %(letter)s)") % {
+                "header": header,
+                "letter": letter,
+            }
+        warnings.append(
+            _(
+                "La colonna «%(header)s» compare %(count)s volte (colonne %(letters)s): "
+                "nell'abbinamento scegli quale usare, indicata con la sua lettera."
+            )
+            % {"header": header, "count": len(found), "letters": _letters_text(letters)}
+        )
+    named = [header for header in result if header]
+    if len(set(named)) != len(named):
+        # Only a header already spelled "x (colonna B)" next to two "x" gets here.
+        clash = next(header for header in named if named.count(header) > 1)
+        raise ImportFileError(
+            _("La colonna «%(header)s» compare più volte: rinomina le colonne e riprova.")
+            % {"header": clash}
+        )
+    return result, warnings
+
+
+def delimiter_label(delimiter: str) -> str:
+    labels = {
+        ";": _("punto e virgola (;)"),
+        ",": _("virgola (,)"),
+        "\t": _("tabulazione"),
+        "|": _("barra verticale (|)"),
+    }
+    return labels.get(delimiter, delimiter)
+
+
+# --- CSV ----------------------------------------------------------------------------------
+
+
 def _decode(data: bytes) -> tuple[str, str, list[str]]:
     if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8", errors="strict"), "utf-8-sig", []
+        try:
+            return data[3:].decode("utf-8"), "utf-8-sig", []
+        except UnicodeDecodeError as exc:
+            raise _not_text() from exc
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        # Excel's "Unicode text" and some exports: UTF-16 announced by its byte order mark.
+        try:
+            return data.decode("utf-16"), "utf-16", []
+        except UnicodeDecodeError as exc:
+            raise _not_text() from exc
+    if b"\x00" in data[:SNIFF_BYTES]:
+        # UTF-16 without a byte order mark, or not a text at all.
+        raise _not_text()
     try:
         return data.decode("utf-8"), "utf-8", []
     except UnicodeDecodeError:
@@ -80,9 +224,7 @@ def _decode(data: bytes) -> tuple[str, str, list[str]]:
     try:
         text = data.decode("cp1252")
     except UnicodeDecodeError as exc:
-        raise ImportFileError(
-            _("Il file non è un testo leggibile: salvalo come CSV UTF-8 e riprova.")
-        ) from exc
+        raise _not_text() from exc
     warning = _(
         "Il file non è in UTF-8: è stato letto come Windows-1252. Controlla nell'anteprima che "
         "le lettere accentate siano corrette."
@@ -90,41 +232,164 @@ def _decode(data: bytes) -> tuple[str, str, list[str]]:
     return text, "cp1252", [warning]
 
 
-def _parse_csv(data: bytes) -> ParsedTable:
-    text, encoding, warnings = _decode(data)
-    if "\x00" in text[:SNIFF_BYTES]:
-        raise ImportFileError(_("Il file non è un CSV valido (contiene dati binari)."))
-    sample = text[:SNIFF_BYTES]
+def _not_text() -> ImportFileError:
+    return ImportFileError(_("Il file non è un testo leggibile: salvalo come CSV UTF-8 e riprova."))
+
+
+def _reader(text: str, delimiter: str) -> Iterator[list[str]]:
+    csv.field_size_limit(CSV_FIELD_LIMIT)
+    return csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar='"')
+
+
+def _fits(header: Sequence[str], record: Sequence[str]) -> bool:
+    """Same columns as the header, ignoring empty cells past the last column of either."""
+    width = min(len(header), len(record))
+    longer = header if len(header) > len(record) else record
+    return not any(cell.strip() for cell in longer[width:])
+
+
+def _delimiter_score(sample: str, delimiter: str, whole: bool) -> tuple[int, int, int]:
+    """(data rows with the header's columns, data rows, header columns) in the sample."""
     try:
-        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(
-            sample, delimiters=CSV_DELIMITERS
-        )
-        delimiter = dialect.delimiter
+        records = [r for r in _reader(sample, delimiter) if any(c.strip() for c in r)]
     except csv.Error:
-        # One column, or a sample the sniffer cannot decide on: the first line tells.
-        first_line = sample.splitlines()[0] if sample else ""
-        delimiter = max(CSV_DELIMITERS, key=first_line.count) if first_line else ","
-        if first_line.count(delimiter) == 0:
-            delimiter = ","
-    csv.field_size_limit(MAX_CELL_CHARS * 10)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar='"')
+        return 0, 1, 0
+    if not whole and len(records) > 1:
+        records.pop()  # the sample may end inside the last record
+    if not records:
+        return 0, 0, 0
+    header, data = records[0], records[1:]
+    width = len([c for c in header if c.strip()])
+    return sum(1 for r in data if _fits(header, r)), len(data), width
+
+
+def _delimiter_choices() -> list[tuple[str, str]]:
+    return [(d, delimiter_label(d)) for d in CSV_DELIMITERS]
+
+
+def _choose_delimiter(text: str, chosen: str) -> str:
+    """The operator's separator, or the one under which the most rows have the header's
+    columns (then the one giving more columns, then ; , tab |). Whether the rows really fit
+    is checked on the whole file by _parse_csv. Raises ImportChoiceNeeded when the operator's
+    separator leaves the header in one column while another separator splits it."""
+    sample = text[:SNIFF_BYTES]
+    whole = len(text) <= SNIFF_BYTES
+    scores = {d: _delimiter_score(sample, d, whole) for d in CSV_DELIMITERS}
+    if chosen:
+        if scores[chosen][2] <= 1 and any(score[2] > 1 for score in scores.values()):
+            raise ImportChoiceNeeded(
+                _(
+                    "Con il separatore %(delimiter)s l'intestazione è una sola colonna: scegli "
+                    "un altro separatore e carica di nuovo il file."
+                )
+                % {"delimiter": delimiter_label(chosen)},
+                field="delimiter",
+                choices=_delimiter_choices(),
+            )
+        return chosen
+    # A separator must split the header to count, unless none does (a one-column file).
+    splitting = [d for d in CSV_DELIMITERS if scores[d][2] > 1] or [","]
+    return max(splitting, key=lambda d: (scores[d][0], scores[d][2], -CSV_DELIMITERS.index(d)))
+
+
+def _no_row_fits(delimiter: str, chosen: str) -> ImportChoiceNeeded:
+    if chosen:
+        message = _(
+            "Con il separatore %(delimiter)s nessuna riga ha le colonne dell'intestazione: "
+            "scegli un altro separatore e carica di nuovo il file."
+        ) % {"delimiter": delimiter_label(delimiter)}
+    else:
+        message = _(
+            "Non è chiaro quale carattere separi le colonne: nessuna riga ha le colonne "
+            "dell'intestazione. Scegli il separatore e carica di nuovo il file."
+        )
+    return ImportChoiceNeeded(message, field="delimiter", choices=_delimiter_choices())
+
+
+def _swallowing_quote(record: Sequence[str], header: Sequence[str], delimiter: str) -> bool:
+    """A cell holding whole rows: a quote opened it and closed only rows later (or never)."""
+    width = max(2, len([c for c in header if c.strip()]))
+    for cell in record:
+        lines = cell.splitlines()
+        if len(lines) > 1 and any(line.count(delimiter) + 1 >= width for line in lines[1:]):
+            return True
+    return False
+
+
+def _has_line_break(record: Sequence[str]) -> bool:
+    return any("\n" in cell or "\r" in cell for cell in record)
+
+
+def _parse_csv(data: bytes, options: ReadOptions) -> ParsedTable:
+    text, encoding, warnings = _decode(data)
+    # Excel writes, and honours, a first line "sep=;" that it does not show as a row.
+    hint = SEP_LINE_RE.match(text)
+    if hint:
+        text = text[hint.end() :]
+    delimiter = _choose_delimiter(text, options.delimiter or (hint.group(1) if hint else ""))
     max_rows = settings.RECIPIENTS_MAX_ROWS
+    odd_quotes = text.count('"') % 2 == 1
+    headers: list[str] = []
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    problems: dict[int, str] = {}
+    misfits: list[int] = []
+    # The spreadsheet row of the record being read: one per record, however many line
+    # breaks (LF, CRLF, lone CR) its quoted cells hold.
+    line = 0
+    reader = _reader(text, delimiter)
+    last: tuple[int, list[str]] | None = None
     try:
-        headers = [cell.strip() for cell in next(reader, [])]
-        rows: list[list[str]] = []
-        lines: list[int] = []
-        for record in reader:
+        for line, record in enumerate(reader, start=1):
+            if line == 1:
+                headers = [cell.strip() for cell in record]
+                continue
             if not any(cell.strip() for cell in record):
                 continue
+            if _has_line_break(record):
+                if not _fits(headers, record) or _swallowing_quote(record, headers, delimiter):
+                    raise _unclosed_quote(line)
+                last = (line, record)
             if len(rows) >= max_rows:
                 raise _too_many_rows()
-            rows.append([cell.strip()[:MAX_CELL_CHARS] for cell in record])
-            lines.append(reader.line_num)
+            cells = [cell.strip() for cell in record]
+            if not _fits(headers, cells):
+                misfits.append(line)
+                problems[line] = _(
+                    "Con il separatore %(delimiter)s la riga ha %(found)s colonne invece delle "
+                    "%(expected)s dell'intestazione: i valori sarebbero spostati. Controlla "
+                    "separatori e virgolette nella riga."
+                ) % {
+                    "delimiter": delimiter_label(delimiter),
+                    "found": len(cells),
+                    "expected": len(headers),
+                }
+            elif any(len(cell) > MAX_CELL_CHARS for cell in cells):
+                problems[line] = _too_long()
+            if len(cells) > len(headers):
+                cells = cells[: len(headers)]  # only empty cells beyond the header (see _fits)
+            rows.append(cells)
+            lines.append(line)
     except csv.Error as exc:
-        raise ImportFileError(
-            _("Il file CSV non è leggibile alla riga %(line)s: %(error)s")
-            % {"line": reader.line_num, "error": exc}
-        ) from exc
+        raise _csv_error(exc, line + 1) from exc
+    # A quote never closed takes everything up to the end of the file into its cell.
+    if last is not None and odd_quotes and last[0] == (lines[-1] if lines else 0):
+        raise _unclosed_quote(last[0])
+    if rows and len(misfits) == len(rows):
+        raise _no_row_fits(delimiter, options.delimiter)
+    if misfits:
+        warnings.append(
+            ngettext(
+                "La riga %(lines)s non ha le colonne dell'intestazione: sarà scartata con il "
+                "motivo. Se il separatore è sbagliato, scegline un altro e carica di nuovo il "
+                "file.",
+                "%(count)s righe non hanno le colonne dell'intestazione (righe %(lines)s): "
+                "saranno scartate con il motivo. Se il separatore è sbagliato, scegline un "
+                "altro e carica di nuovo il file.",
+                len(misfits),
+            )
+            % {"count": len(misfits), "lines": _lines_text(misfits)}
+        )
     return ParsedTable(
         headers=headers,
         rows=rows,
@@ -133,6 +398,64 @@ def _parse_csv(data: bytes) -> ParsedTable:
         encoding=encoding,
         delimiter=delimiter,
         warnings=warnings,
+        row_problems=problems,
+    )
+
+
+def _too_long() -> str:
+    """A cell is never cut: its row is rejected (IO's longest text is 10,000 characters)."""
+    return _("Una cella supera %(max)s caratteri.") % {
+        "max": f"{MAX_CELL_CHARS:,}".replace(",", ".")
+    }
+
+
+def _unclosed_quote(line: int) -> ImportFileError:
+    return ImportFileError(
+        _(
+            'Alla riga %(line)s una virgoletta (") apre una cella che non viene chiusa: le righe '
+            "seguenti finirebbero dentro quella cella. Chiudi o togli la virgoletta e carica di "
+            "nuovo il file."
+        )
+        % {"line": line}
+    )
+
+
+def _csv_error(exc: csv.Error, line: int) -> ImportFileError:
+    """The csv module's English error as an Italian sentence for the operator."""
+    if "field limit" in str(exc):
+        return ImportFileError(
+            _(
+                "Alla riga %(line)s una cella non finisce più: probabilmente una virgoletta "
+                '(") la apre e non la chiude. Correggi la riga e carica di nuovo il file.'
+            )
+            % {"line": line}
+        )
+    return ImportFileError(
+        _(
+            "Il file CSV non è leggibile alla riga %(line)s: controlla virgolette e separatori, "
+            "oppure salvalo di nuovo come CSV UTF-8."
+        )
+        % {"line": line}
+    )
+
+
+# --- XLSX ---------------------------------------------------------------------------------
+
+
+def _ole_file_error(data: bytes) -> ImportFileError:
+    if ENCRYPTED_PACKAGE in data:
+        return ImportFileError(
+            _(
+                "Il file Excel è protetto da password: il portale non può leggerlo. Salvalo "
+                "senza password (File > Informazioni > Proteggi cartella di lavoro) o come CSV "
+                "UTF-8 e caricalo di nuovo."
+            )
+        )
+    return ImportFileError(
+        _(
+            "Il file è nel vecchio formato di Excel 97-2003 (.xls): salvalo come cartella di "
+            "lavoro Excel (.xlsx) o come CSV UTF-8."
+        )
     )
 
 
@@ -150,12 +473,11 @@ def _xlsx_cell(value: object) -> str:
     if isinstance(value, float):
         # Excel stores every number as a float: 12.0 is the integer 12, 0.1 stays 0.1.
         return str(int(value)) if value.is_integer() else str(Decimal(repr(value)))
-    return str(value).strip()[:MAX_CELL_CHARS]
+    return str(value).strip()
 
 
-def _parse_xlsx(data: bytes) -> ParsedTable:
-    from openpyxl import load_workbook
-
+def _check_workbook_archive(data: bytes) -> None:
+    """Refuse, saying why, a ZIP that is not an Excel workbook or is too large unpacked."""
     unreadable = ImportFileError(
         _("Il file Excel non è leggibile: salvalo di nuovo in formato .xlsx o come CSV.")
     )
@@ -164,41 +486,251 @@ def _parse_xlsx(data: bytes) -> ParsedTable:
             entries = archive.infolist()
             if len(entries) > XLSX_MAX_ENTRIES:
                 raise unreadable
+            names = {entry.filename for entry in entries}
             uncompressed = sum(entry.file_size for entry in entries)
+            mimetype = archive.read("mimetype")[:100] if "mimetype" in names else b""
     except zipfile.BadZipFile as exc:
         raise unreadable from exc
+    if b"opendocument" in mimetype:
+        raise ImportFileError(
+            _(
+                "Il file è un foglio di calcolo OpenDocument (.ods): salvalo come cartella di "
+                "lavoro Excel (.xlsx) o come CSV UTF-8."
+            )
+        )
+    if "xl/workbook.bin" in names:
+        raise ImportFileError(
+            _(
+                "Il file è una cartella di lavoro binaria di Excel (.xlsb): salvala come "
+                "cartella di lavoro Excel (.xlsx) o come CSV UTF-8."
+            )
+        )
+    if "[Content_Types].xml" not in names or not any(
+        name.startswith("xl/") and name.endswith("workbook.xml") for name in names
+    ):
+        raise ImportFileError(
+            _(
+                "Il file è un archivio ZIP ma non una cartella di lavoro Excel: carica il file "
+                ".xlsx dell'elenco o un CSV."
+            )
+        )
     if uncompressed > settings.RECIPIENTS_XLSX_MAX_UNCOMPRESSED_BYTES:
         raise ImportFileError(
             _("Il file Excel è troppo grande una volta decompresso: dividilo in più file.")
         )
+
+
+class _SheetParser(WorkSheetParser):
+    """openpyxl's sheet parser, also telling which formula cells hold no saved result (a file
+    written by a program, never opened in Excel): read as empty, they would change a value
+    the spreadsheet shows."""
+
+    def parse_cell(self, element: Any) -> dict[str, Any]:
+        cell: dict[str, Any] = super().parse_cell(element)
+        cell["uncalculated"] = cell["value"] is None and element.find(FORMULA_TAG) is not None
+        return cell
+
+
+@dataclass
+class _SheetRow:
+    number: int
+    hidden: bool
+    values: list[Any]  # from column A on
+    uncalculated: list[int]  # 0-based columns of formulas without a saved result
+
+
+def _sheet_rows(sheet: ReadOnlyWorksheet) -> Iterator[_SheetRow]:
+    """Each row the sheet's XML holds, numbered as Excel shows it.
+
+    Read as openpyxl's read-only `iter_rows` reads them (same parser, same values), but
+    without its reliance on the declared sheet size (`<dimension ref="A1">` would stop it at
+    the first cell) and keeping the row attributes it drops: a row hidden by a filter or a
+    grouping has hidden="1" (or a zero height)."""
+    workbook = sheet.parent
+    with sheet._get_source() as source:
+        parser = _SheetParser(
+            source,
+            sheet._shared_strings,
+            data_only=True,
+            epoch=workbook.epoch,
+            date_formats=workbook._date_formats,
+            timedelta_formats=workbook._timedelta_formats,
+        )
+        for number, cells in parser.parse():
+            attributes = parser.row_dimensions.get(str(number), {})
+            hidden = attributes.get("hidden") in ("1", "true") or attributes.get("ht") in (
+                "0",
+                "0.0",
+            )
+            values: list[Any] = [None] * max((cell["column"] for cell in cells), default=0)
+            for cell in cells:
+                values[cell["column"] - 1] = cell["value"]
+            uncalculated = [cell["column"] - 1 for cell in cells if cell["uncalculated"]]
+            yield _SheetRow(number, hidden, values, uncalculated)
+
+
+def _has_data(sheet: ReadOnlyWorksheet) -> bool:
+    return any(
+        row.uncalculated or any(_xlsx_cell(value) for value in row.values)
+        for row in _sheet_rows(sheet)
+    )
+
+
+def _sheet_choices(workbook: Any) -> list[tuple[str, str]]:
+    return [
+        (
+            sheet.title,
+            sheet.title
+            if sheet.sheet_state == "visible"
+            else _("%(sheet)s (foglio nascosto)") % {"sheet": sheet.title},
+        )
+        for sheet in workbook.worksheets
+    ]
+
+
+def _choose_sheet(workbook: Any, chosen: str) -> ReadOnlyWorksheet:
+    """The operator's sheet; else the only sheet, or the only one holding data if visible.
+
+    Raises ImportChoiceNeeded otherwise: a first sheet of instructions must never become a
+    list of recipients."""
+    sheets = list(workbook.worksheets)
+    if chosen:
+        for sheet in sheets:
+            if sheet.title == chosen:
+                return sheet
+        raise ImportChoiceNeeded(
+            _("Il foglio «%(sheet)s» non è nel file: scegli uno dei suoi fogli.")
+            % {"sheet": chosen},
+            field="sheet",
+            choices=_sheet_choices(workbook),
+        )
+    if len(sheets) == 1:
+        return sheets[0]
+    # A hidden sheet with data (a lookup list, the real data) makes the choice the operator's.
+    with_data = [s for s in sheets if _has_data(s)]
+    if len(with_data) == 1 and with_data[0].sheet_state == "visible":
+        return with_data[0]
+    raise ImportChoiceNeeded(
+        _(
+            "Il file ha più fogli (%(sheets)s): scegli quello con i destinatari e carica di "
+            "nuovo il file."
+        )
+        % {"sheets": ", ".join(f"«{s.title}»" for s in sheets)},
+        field="sheet",
+        choices=_sheet_choices(workbook),
+    )
+
+
+def _parse_xlsx(data: bytes, options: ReadOptions) -> ParsedTable:
+    _check_workbook_archive(data)
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for a damaged file
-        raise unreadable from exc
+        raise ImportFileError(
+            _("Il file Excel non è leggibile: salvalo di nuovo in formato .xlsx o come CSV.")
+        ) from exc
     try:
-        sheet = workbook.worksheets[0]
-        iterator = sheet.iter_rows(values_only=True)
-        first = next(iterator, None)
-        headers = [_xlsx_cell(value) for value in (first or ())]
-        while headers and not headers[-1]:
-            headers.pop()
+        sheet = _choose_sheet(workbook, options.sheet)
+        several = len(workbook.worksheets) > 1
+        headers: list[str] = []
         max_rows = settings.RECIPIENTS_MAX_ROWS
         rows: list[list[str]] = []
         lines: list[int] = []
-        for line, values in enumerate(iterator, start=2):
-            record = [_xlsx_cell(value) for value in values[: len(headers)]]
-            if not any(record):
+        hidden_lines: list[int] = []
+        problems: dict[int, str] = {}
+        for row in _sheet_rows(sheet):
+            line, hidden, values = row.number, row.hidden, row.values
+            if not headers:
+                # The first row holding anything names the columns.
+                headers = [_xlsx_cell(value) for value in values]
+                while headers and not headers[-1]:
+                    headers.pop()
                 continue
+            record = [_xlsx_cell(value) for value in values[: len(headers)]]
+            uncalculated = [column for column in row.uncalculated if column < len(headers)]
+            if not any(record) and not uncalculated:
+                continue
+            record += [""] * (len(headers) - len(record))
+            if hidden:
+                hidden_lines.append(line)
+                if options.hidden_rows != HiddenRows.INCLUDE:
+                    continue
             if len(rows) >= max_rows:
                 raise _too_many_rows()
+            if uncalculated:
+                problems[line] = _(
+                    "La cella %(cell)s contiene una formula di cui il file non ha salvato il "
+                    "risultato: apri il file con Excel o LibreOffice, salvalo e caricalo di nuovo."
+                ) % {"cell": f"{get_column_letter(uncalculated[0] + 1)}{line}"}
+            elif any(len(cell) > MAX_CELL_CHARS for cell in record):
+                problems[line] = _too_long()
             rows.append(record)
             lines.append(line)
-        sheets = len(workbook.worksheets)
+    except ImportFileError:
+        raise
+    except Exception as exc:  # a damaged sheet part
+        raise ImportFileError(
+            _("Il file Excel non è leggibile: salvalo di nuovo in formato .xlsx o come CSV.")
+        ) from exc
     finally:
         workbook.close()
     warnings = []
-    if sheets > 1:
-        warnings.append(_("Il file ha più fogli: è stato letto solo il primo."))
+    if several:
+        warnings.append(_("È stato letto il foglio «%(sheet)s».") % {"sheet": sheet.title})
+    if hidden_lines:
+        warnings.append(_hidden_rows_outcome(sheet.title, hidden_lines, options.hidden_rows))
     return ParsedTable(
-        headers=headers, rows=rows, lines=lines, file_format="xlsx", warnings=warnings
+        headers=headers,
+        rows=rows,
+        lines=lines,
+        file_format="xlsx",
+        warnings=warnings,
+        row_problems=problems,
+        sheet=sheet.title,
+        hidden_lines=hidden_lines,
     )
+
+
+def _hidden_rows_outcome(sheet: str, lines: list[int], choice: str) -> str:
+    """The sentence about hidden rows; raises ImportChoiceNeeded if the operator has not
+    said whether they are recipients."""
+    values = {"count": len(lines), "lines": _lines_text(lines), "sheet": sheet}
+    if choice == HiddenRows.INCLUDE:
+        return (
+            ngettext(
+                "La riga nascosta del foglio (riga %(lines)s) è stata letta, come hai scelto.",
+                "Le %(count)s righe nascoste del foglio (righe %(lines)s) sono state lette, come "
+                "hai scelto.",
+                len(lines),
+            )
+            % values
+        )
+    if choice == HiddenRows.EXCLUDE:
+        return (
+            ngettext(
+                "La riga nascosta del foglio (riga %(lines)s) non è stata letta, come hai scelto.",
+                "Le %(count)s righe nascoste del foglio (righe %(lines)s) non sono state lette, "
+                "come hai scelto.",
+                len(lines),
+            )
+            % values
+        )
+    raise ImportChoiceNeeded(
+        ngettext(
+            "Il foglio «%(sheet)s» ha una riga nascosta (riga %(lines)s), per esempio da un "
+            "filtro: scegli se è un destinatario e carica di nuovo il file.",
+            "Il foglio «%(sheet)s» ha %(count)s righe nascoste (righe %(lines)s), per esempio "
+            "da un filtro: scegli se sono destinatari e carica di nuovo il file.",
+            len(lines),
+        )
+        % values,
+        field="hidden_rows",
+        choices=hidden_rows_choices(),
+    )
+
+
+def hidden_rows_choices() -> list[tuple[str, str]]:
+    return [
+        (HiddenRows.EXCLUDE, _("Escludi le righe nascoste: non sono destinatari")),
+        (HiddenRows.INCLUDE, _("Includi le righe nascoste: sono destinatari anche loro")),
+    ]

@@ -14,7 +14,7 @@ from ioportal.core.services import Action, audit_log
 from ioportal.ioservices.models import IOService
 from ioportal.messaging.models import MessageTemplate
 from ioportal.recipients.models import RecipientList
-from ioportal.recipients.parsing import parse_table
+from ioportal.recipients.parsing import ReadOptions, parse_table
 from ioportal.recipients.sealing import seal
 from ioportal.recipients.validation import MessageSpec, validate_rows
 
@@ -60,14 +60,17 @@ def recipient_list_upload(
     service: IOService,
     file_name: str,
     data: bytes,
+    options: ReadOptions | None = None,
     request: HttpRequest | None = None,
 ) -> RecipientList:
     """Read an uploaded CSV/XLSX into a new list (rows sealed, the file itself discarded).
 
-    Raises parsing.ImportFileError with an Italian sentence when the file cannot be used.
-    Expired lists are purged on the way. Audited (file name and row count only).
+    `options` carry the operator's choices of separator, sheet and hidden rows. Raises
+    parsing.ImportFileError with an Italian sentence when the file cannot be used, and its
+    subclass ImportChoiceNeeded when the operator must choose first. Expired lists are purged
+    on the way. Audited (file name and row count only).
     """
-    table = parse_table(data=data, filename=file_name)
+    table = parse_table(data=data, filename=file_name, options=options)
     recipient_lists_purge_expired()
     recipient_list = RecipientList(
         organization=organization,
@@ -84,7 +87,7 @@ def recipient_list_upload(
         column_mapping=dict(template.column_mapping or {}),
         expires_at=timezone.now() + timedelta(hours=settings.RECIPIENTS_LIST_TTL_HOURS),
     )
-    recipient_list.set_rows(table.rows, table.lines)
+    recipient_list.set_rows(table.rows, table.lines, table.row_problems)
     recipient_list.save()
     audit_log(
         action=Action.RECIPIENTS_UPLOADED,
@@ -105,8 +108,12 @@ def recipient_list_validate(
 
     The mapping is remembered on the template for the next upload. All or nothing: the list
     holds the valid rows and the rejected ones, and nothing is queued until it is launched.
+    A row the file's structure made unreadable (its columns do not match the header) is
+    rejected with that reason alone: its values would be shifted.
     """
-    rows, lines = recipient_list.get_rows()
+    all_rows, all_lines, problems = recipient_list.get_rows_and_problems()
+    rows = [row for row, line in zip(all_rows, all_lines, strict=True) if line not in problems]
+    lines = [line for line in all_lines if line not in problems]
     outcome = validate_rows(
         headers=recipient_list.headers,
         rows=rows,
@@ -118,6 +125,13 @@ def recipient_list_validate(
             recipient_list=recipient_list,
         ),
     )
+    if problems:
+        unreadable = [
+            {"line": line, "reasons": [problems[line]], "cells": list(row)}
+            for row, line in zip(all_rows, all_lines, strict=True)
+            if line in problems
+        ]
+        outcome.rejected = sorted([*outcome.rejected, *unreadable], key=lambda r: r["line"])
     recipient_list.column_mapping = mapping
     recipient_list.valid_sealed = seal(outcome.valid)
     recipient_list.rejected_sealed = seal(outcome.rejected)

@@ -212,8 +212,24 @@ def typed_value(kind: str, value: str) -> str:
 # --- mapping ------------------------------------------------------------------------------
 
 
-def guess_mapping(headers: Sequence[str], targets: Sequence[str]) -> dict[str, str]:
-    """A first guess of the mapping: a column whose simplified name equals the target's."""
+def guess_mapping(
+    headers: Sequence[str],
+    targets: Sequence[str],
+    *,
+    placeholders: Sequence[Mapping[str, Any]] = (),
+    has_payment: bool = False,
+    has_due_date: bool = False,
+    payments_allowed: bool = True,
+) -> dict[str, str]:
+    """A first guess of the mapping: a column whose simplified name equals the target's.
+
+    Two columns whose names simplify alike ("Codice fiscale", "codice_fiscale") are not
+    guessed: the operator chooses. The payment targets (amount, notice number) and the due
+    date take the column of the template's only placeholder of that type (euro, notice
+    number, date) when the template asks for them, or, for the payment, when it has both
+    placeholders and the service may send notices: the citizen's notice then carries the
+    amount the message states.
+    """
     aliases = {
         FISCAL_CODE: {"codicefiscale", "cf", "fiscalcode", "taxcode", "codfiscale"},
         DUE_DATE: {"scadenza", "datascadenza", "duedate"},
@@ -227,7 +243,16 @@ def guess_mapping(headers: Sequence[str], targets: Sequence[str]) -> dict[str, s
     def simple(text: str) -> str:
         return re.sub(r"[^a-z0-9]", "", text.lower())
 
-    by_name = {simple(h): h for h in headers if h}
+    by_name: dict[str, str] = {}
+    ambiguous: set[str] = set()
+    for header in headers:
+        if header:
+            name = simple(header)
+            if name in by_name:
+                ambiguous.add(name)
+            by_name[name] = header
+    for name in ambiguous:
+        del by_name[name]
     guess: dict[str, str] = {}
     for target in targets:
         names = [simple(target), *sorted(aliases.get(target, set()))]
@@ -237,6 +262,27 @@ def guess_mapping(headers: Sequence[str], targets: Sequence[str]) -> dict[str, s
             if name in by_name and by_name[name] not in guess.values():
                 guess[target] = by_name[name]
                 break
+
+    def placeholder_column(kind: str) -> str:
+        columns = {
+            guess[str(p["name"])]
+            for p in placeholders
+            if p.get("type") == kind and str(p["name"]) in guess
+        }
+        return columns.pop() if len(columns) == 1 else ""
+
+    kinds = {str(p.get("type")) for p in placeholders}
+    payment = has_payment or (payments_allowed and {"euro", "notice_number"} <= kinds)
+    wanted = {
+        AMOUNT: ("euro", payment),
+        NOTICE_NUMBER: ("notice_number", payment),
+        DUE_DATE: ("date", has_due_date),
+    }
+    for target, (kind, asked) in wanted.items():
+        if asked and target in targets and target not in guess:
+            column = placeholder_column(kind)
+            if column:
+                guess[target] = column
     return guess
 
 
