@@ -30,7 +30,7 @@ from ioportal.ioapi import (
 )
 from ioportal.ioapi import messages_it as io_texts
 from ioportal.ioapi.payloads import NOTICE_NUMBER_RE
-from ioportal.messaging.rendering import render
+from ioportal.messaging.rendering import APP_BR_RE, fill_message
 
 # Targets of the column mapping besides the template's placeholders.
 FISCAL_CODE = "fiscal_code"
@@ -380,6 +380,17 @@ def validate_rows(
                 variables[name] = typed_value(kind, raw)
             except ValueProblem as problem:
                 reasons.append(_("«%(name)s» %(problem)s.") % {"name": name, "problem": problem})
+                continue
+            if tag := APP_BR_RE.search(variables[name]):
+                # Values are sent literally, but the app turns a <br> in any text into a
+                # line break: the value could not be shown as written.
+                reasons.append(
+                    _(
+                        "«%(name)s» contiene «%(tag)s», che l'app IO mostra come un a capo: "
+                        "toglilo dal file."
+                    )
+                    % {"name": name, "tag": tag.group(0)}
+                )
 
         due_date: datetime | None = None
         raw_due = cell(row, DUE_DATE)
@@ -441,10 +452,13 @@ def validate_rows(
             else:
                 reasons += _attachment_problems(attachment, line, spec, seen_files)
 
+        subject, markdown = fill_message(
+            subject=spec.subject, markdown=spec.markdown, variables=variables, known=known
+        )
         message = NewMessage(
             fiscal_code=fiscal_code,
-            subject=render(spec.subject, variables, known),
-            markdown=render(spec.markdown, variables, known),
+            subject=subject,
+            markdown=markdown,
             feature_level_type=level,
             due_date=due_date,
             payment_data=payment,
