@@ -17,6 +17,7 @@ from ioportal.ioapi import NewMessage, PaymentData, validate_new_message
 from ioportal.ioapi.payloads import MARKDOWN_MAX, SUBJECT_MAX
 from ioportal.ioservices.models import IOService
 from ioportal.messaging.models import FeatureLevel, MessageTemplate
+from ioportal.messaging.preview import cta_check
 from ioportal.messaging.rendering import PLACEHOLDER_NAME_RE, placeholder_names
 from ioportal.recipients.validation import (
     SPECIAL_FIELDS,
@@ -67,6 +68,15 @@ class TemplateForm(forms.ModelForm):
     def __init__(self, *args: Any, services: QuerySet[IOService], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["default_service"].queryset = services  # type: ignore[attr-defined]
+
+    def clean_markdown(self) -> str:
+        """Refuse CTA front matter with which the IO app shows no button at all, or an error
+        instead of the message; the other CTA problems are warnings on the edit page."""
+        markdown = str(self.cleaned_data.get("markdown") or "")
+        errors = cta_check(markdown).errors
+        if errors:
+            raise ValidationError(errors)
+        return markdown
 
 
 class PlaceholderForm(forms.Form):
