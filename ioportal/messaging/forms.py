@@ -1,6 +1,5 @@
 """Forms of the compose flow. They parse input; rules about IO live in ioapi and services."""
 
-import re
 import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -25,6 +24,7 @@ from ioportal.recipients.validation import (
     guess_mapping,
     parse_due_date,
     parse_euro_cents,
+    pattern_problem,
     special_field_labels,
 )
 
@@ -99,13 +99,8 @@ class PlaceholderForm(forms.Form):
 
     def clean_pattern(self) -> str:
         pattern = str(self.cleaned_data.get("pattern") or "")
-        if pattern:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValidationError(
-                    _("Espressione regolare non valida: %(error)s") % {"error": exc}
-                ) from exc
+        if pattern and (problem := pattern_problem(pattern)):
+            raise ValidationError(problem)
         return pattern
 
 
