@@ -9,6 +9,7 @@ rejected with its line number. Pure functions: no database, no side effects.
 """
 
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -55,7 +56,9 @@ SPECIAL_FIELDS = (
 # are resolved by ioportal.remotecontent.
 ATTACHMENT_KEY = "__attachment__"
 
-SAFE_FILE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._()\-]{0,199}$")
+# A file name without folders: letters of any alphabet ("fattura_più.pdf"), digits, spaces
+# and . _ ( ) -, starting with a letter or digit.
+SAFE_FILE_NAME_RE = re.compile(r"^[^\W_][\w .()\-]{0,199}$")
 TRUE_WORDS = frozenset({"1", "si", "sì", "s", "true", "vero", "x", "yes", "y"})
 FALSE_WORDS = frozenset({"", "0", "no", "n", "false", "falso"})
 DATE_FORMATS = ("%d/%m/%Y", "%Y-%m-%d", "%d-%m-%Y", "%d.%m.%Y", "%d/%m/%y")
@@ -354,8 +357,10 @@ def mapping_errors(
 
 
 def attachment_key(name: str) -> str:
-    """How a file-name cell is compared with the ZIP's files: casefolded."""
-    return name.strip().casefold()
+    """How a file-name cell is compared with the ZIP's files: Unicode NFC ("più" typed
+    composed or decomposed is the same name), casefolded. Same rule as
+    `ioportal.remotecontent.services.match_name`."""
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", name.strip()).casefold())
 
 
 def _attachment_problems(
@@ -533,7 +538,10 @@ def validate_rows(
         if ATTACHMENT in columns:
             if not attachment:
                 reasons.append(_("Il nome del file allegato è vuoto."))
-            elif not SAFE_FILE_NAME_RE.match(attachment) or ".." in attachment:
+            elif (
+                not SAFE_FILE_NAME_RE.fullmatch(unicodedata.normalize("NFC", attachment))
+                or ".." in attachment
+            ):
                 reasons.append(
                     _(
                         "Il nome del file allegato non è valido: usa lettere, cifre, spazi e "
