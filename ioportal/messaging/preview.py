@@ -37,6 +37,11 @@ FISCAL_CODE_IN_TEXT_RE = re.compile(
     r"[A-Za-z][0-9LMNPQRSTUVlmnpqrstuv]{3}[A-Za-z](?![A-Za-z0-9])"
 )
 AMOUNT_IN_TEXT_RE = re.compile(r"€|\beur(?:o)?\b\s*\d|\d+[.,]\d{2}\b", re.IGNORECASE)
+# A placeholder inside a code span or an autolink: there markdown keeps backslashes, so the
+# escaping that keeps values literal (rendering.escape_markdown) would show.
+PLACEHOLDER_UNESCAPED_CONTEXT_RE = re.compile(
+    r"`[^`\n]*\{\{\s*[A-Za-z_]\w*\s*\}\}[^`\n]*`|<[A-Za-z][A-Za-z0-9+.\-]{1,31}:[^<>\s]*\{\{"
+)
 LINK_RE = re.compile(r"https?://|\]\(", re.IGNORECASE)
 UNSUPPORTED = [
     (re.compile(r"(?<!\\)!\["), gettext_lazy("immagini")),
@@ -303,6 +308,14 @@ def content_warnings(*, subject: str, markdown: str, recipients: int = 1) -> lis
                 recipients,
             )
             % {"n": recipients}
+        )
+    if PLACEHOLDER_UNESCAPED_CONTEXT_RE.search(body):
+        warnings.append(
+            _(
+                "Un segnaposto è dentro un codice tra apici inversi (`) o un indirizzo tra < >: "
+                "lì i simboli dei valori comparirebbero preceduti da \\. Usa testo normale o "
+                "un link [testo](indirizzo)."
+            )
         )
     if LINK_RE.search(body):
         warnings.append(

@@ -10,6 +10,7 @@ from markdown_it.common.utils import escapeHtml
 
 from ioportal.ioapi.payloads import js_length
 from ioportal.messaging.models import Delivery, Dispatch
+from ioportal.messaging.preview import content_warnings
 from ioportal.messaging.rendering import delivery_content, escape_markdown, fill_message
 from ioportal.recipients.models import RecipientList
 from ioportal.recipients.validation import MessageSpec, validate_rows
@@ -185,3 +186,16 @@ def test_markdown_in_a_cell_over_http(
         assert "<a " not in html and "<img" not in html
     summary = client.get(reverse("messaging:dispatch_summary", args=[dispatch.public_id]))
     assert phone_body(summary).startswith("<p>Gentile [Paga qui](https://esempio.invalid/paga),")
+
+
+@pytest.mark.parametrize(
+    "markdown",
+    ["Codice: `{{ nome }}` da conservare.", "Paga su <https://esempio.invalid/{{ nome }}>."],
+)
+def test_placeholders_where_escapes_would_show_are_warned(markdown):
+    warnings = content_warnings(subject="Avviso di pagamento", markdown=markdown)
+    assert any("comparirebbero preceduti da \\" in w for w in warnings)
+    assert not any(
+        "comparirebbero" in w
+        for w in content_warnings(subject="Avviso", markdown="[Paga](https://x.invalid/{{ n }})")
+    )
