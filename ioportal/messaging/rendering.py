@@ -19,6 +19,8 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+import yaml
+
 PLACEHOLDER_RE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 PLACEHOLDER_NAME_RE = re.compile(r"^[a-z_][a-z0-9_]{0,39}$")
 # The characters that mean something in CommonMark or GFM as the IO app parses them: emphasis
@@ -112,6 +114,36 @@ def fill_message(
         render(subject, values, names),
         render(head, values, names) + render(body, values, names, escape=escape_markdown),
     )
+
+
+def _yaml_shape(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {str(key): _yaml_shape(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_yaml_shape(item) for item in node]
+    return type(node).__name__
+
+
+def front_matter_changed(markdown: str, filled: str) -> bool:
+    """Whether the values filled into `markdown` (giving `filled`) change its CTA front
+    matter's structure: YAML that no longer parses, keys added or removed, a text that became
+    a number. Values are literal there (YAML has no escaping that suits every quoting style),
+    so a value like `x"` or a line break with new keys must not reach the app."""
+    front = app_front_matter(markdown)
+    if front is None or front.start() != 0:
+        return False
+    reference = PLACEHOLDER_RE.sub("x", front.group(3))
+    after = app_front_matter(filled)
+    if after is None or after.start() != 0:
+        return True
+    try:
+        expected = _yaml_shape(yaml.safe_load(reference))
+    except yaml.YAMLError:
+        return False  # the template's own problem, reported on the template
+    try:
+        return _yaml_shape(yaml.safe_load(after.group(3))) != expected
+    except yaml.YAMLError:
+        return True
 
 
 def delivery_content(dispatch: Any, delivery: Any) -> tuple[str, str]:

@@ -33,7 +33,7 @@ from ioportal.ioapi import (
 )
 from ioportal.ioapi import messages_it as io_texts
 from ioportal.ioapi.payloads import NOTICE_NUMBER_RE
-from ioportal.messaging.rendering import APP_BR_RE, fill_message
+from ioportal.messaging.rendering import APP_BR_RE, fill_message, front_matter_changed
 
 # Targets of the column mapping besides the template's placeholders.
 FISCAL_CODE = "fiscal_code"
@@ -554,6 +554,13 @@ def validate_rows(
         subject, markdown = fill_message(
             subject=spec.subject, markdown=spec.markdown, variables=variables, known=known
         )
+        if front_matter_changed(spec.markdown, markdown):
+            reasons.append(
+                _(
+                    "I valori della riga rendono non valida l'intestazione con i pulsanti (CTA): "
+                    "l'app IO non mostrerebbe il messaggio o i pulsanti come nel modello."
+                )
+            )
         message = NewMessage(
             fiscal_code=fiscal_code,
             subject=subject,

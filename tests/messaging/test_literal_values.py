@@ -199,3 +199,36 @@ def test_placeholders_where_escapes_would_show_are_warned(markdown):
         "comparirebbero" in w
         for w in content_warnings(subject="Avviso", markdown="[Paga](https://x.invalid/{{ n }})")
     )
+
+
+CTA_TEMPLATE = (
+    "---\nit:\n    cta_1:\n        text: {{ nome }}\n"
+    '        action: "ioit://SERVICE?id={{ nome }}"\n'
+    "---\nGentile {{ nome }}, " + "prenoti l'appuntamento con il pulsante qui sotto. " * 2
+)
+
+
+@pytest.mark.parametrize(
+    ("value", "accepted"),
+    [
+        ("Anna Rossi", True),
+        ('Anna"', False),  # closes the quoted action: YAML no longer parses
+        ("123", False),  # a number where the app wants a text: no button
+        ("Anna\n    cta_2:\n        text: x", False),  # a line break that adds keys
+    ],
+)
+def test_values_in_the_cta_front_matter_must_keep_its_structure(value, accepted):
+    spec = MessageSpec(
+        subject="Prenotazione",
+        markdown=CTA_TEMPLATE,
+        placeholders=[{"name": "nome", "type": "text", "required": True, "pattern": ""}],
+    )
+    outcome = validate_rows(
+        headers=["cf", "nome"],
+        rows=[["RSSMRA85T10A562S", value]],
+        mapping={"fiscal_code": "cf", "nome": "nome"},
+        spec=spec,
+    )
+    assert bool(outcome.valid) is accepted
+    if not accepted:
+        assert "rendono non valida l'intestazione" in outcome.rejected[0]["reasons"][0]
