@@ -15,6 +15,7 @@ text, which is what is sent.
 of a recipient list and every preview go through it.
 """
 
+import functools
 import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -124,24 +125,36 @@ def _yaml_shape(node: Any) -> Any:
     return type(node).__name__
 
 
+_NO_CHECK = object()
+
+
+@functools.lru_cache(maxsize=64)
+def _front_matter_reference(markdown: str) -> Any:
+    """The YAML shape of `markdown`'s front matter with every placeholder filled with "x", or
+    _NO_CHECK when there is nothing to compare (no front matter, no placeholder in it, or
+    YAML the template itself gets wrong, which is reported on the template)."""
+    front = app_front_matter(markdown)
+    if front is None or front.start() != 0 or not PLACEHOLDER_RE.search(front.group(3)):
+        return _NO_CHECK
+    try:
+        return _yaml_shape(yaml.safe_load(PLACEHOLDER_RE.sub("x", front.group(3))))
+    except yaml.YAMLError:
+        return _NO_CHECK
+
+
 def front_matter_changed(markdown: str, filled: str) -> bool:
     """Whether the values filled into `markdown` (giving `filled`) change its CTA front
     matter's structure: YAML that no longer parses, keys added or removed, a text that became
     a number. Values are literal there (YAML has no escaping that suits every quoting style),
     so a value like `x"` or a line break with new keys must not reach the app."""
-    front = app_front_matter(markdown)
-    if front is None or front.start() != 0:
+    expected = _front_matter_reference(markdown)
+    if expected is _NO_CHECK:
         return False
-    reference = PLACEHOLDER_RE.sub("x", front.group(3))
     after = app_front_matter(filled)
     if after is None or after.start() != 0:
         return True
     try:
-        expected = _yaml_shape(yaml.safe_load(reference))
-    except yaml.YAMLError:
-        return False  # the template's own problem, reported on the template
-    try:
-        return _yaml_shape(yaml.safe_load(after.group(3))) != expected
+        return bool(_yaml_shape(yaml.safe_load(after.group(3))) != expected)
     except yaml.YAMLError:
         return True
 
