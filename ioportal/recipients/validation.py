@@ -56,9 +56,9 @@ SPECIAL_FIELDS = (
 # are resolved by ioportal.remotecontent.
 ATTACHMENT_KEY = "__attachment__"
 
-# A file name without folders: letters of any alphabet ("fattura_più.pdf"), digits, spaces
-# and . _ ( ) -, starting with a letter or digit.
-SAFE_FILE_NAME_RE = re.compile(r"^[^\W_][\w .()\-]{0,199}$")
+# A file name without folders: letters of any alphabet ("fattura_più.pdf"), digits, spaces,
+# apostrophes ("dell'anno") and . _ ( ) -, starting with a letter or digit.
+SAFE_FILE_NAME_RE = re.compile(r"^[^\W_][\w .'’()\-]{0,199}$")
 TRUE_WORDS = frozenset({"1", "si", "sì", "s", "true", "vero", "x", "yes", "y"})
 FALSE_WORDS = frozenset({"", "0", "no", "n", "false", "falso"})
 DATE_FORMATS = ("%d/%m/%Y", "%Y-%m-%d", "%d-%m-%Y", "%d.%m.%Y", "%d/%m/%y")
@@ -544,8 +544,8 @@ def validate_rows(
             ):
                 reasons.append(
                     _(
-                        "Il nome del file allegato non è valido: usa lettere, cifre, spazi e "
-                        ". _ ( ) -, senza cartelle."
+                        "Il nome del file allegato non è valido: usa lettere (anche accentate), "
+                        "cifre, spazi, apostrofi e . _ ( ) -, senza cartelle."
                     )
                 )
             else:
