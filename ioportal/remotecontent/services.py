@@ -8,8 +8,10 @@ import hashlib
 import hmac
 import re
 import secrets
+import struct
 import unicodedata
 import zipfile
+import zlib
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import IO, Any
@@ -406,17 +408,42 @@ def match_name(name: str) -> str:
     return unicodedata.normalize("NFC", _display_name(name).casefold())
 
 
+def _unicode_path_extra(info: zipfile.ZipInfo, raw_name: bytes) -> str | None:
+    """The UTF-8 name of Info-ZIP's Unicode Path extra field (0x7075), which WinZip, WinRAR
+    and others add next to a name in the OEM code page; None when absent or stale (its CRC
+    is of the legacy name it stands for)."""
+    extra = info.extra
+    at = 0
+    while at + 4 <= len(extra):
+        tag, size = struct.unpack_from("<HH", extra, at)
+        body = extra[at + 4 : at + 4 + size]
+        at += 4 + size
+        if tag != 0x7075 or len(body) < 5 or body[0] != 1:
+            continue
+        if struct.unpack_from("<I", body, 1)[0] != zlib.crc32(raw_name):
+            return None
+        try:
+            return body[5:].decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    return None
+
+
 def zip_entry_name(info: zipfile.ZipInfo) -> str:
     """The entry's name as its author typed it.
 
-    With the UTF-8 flag (bit 11) Python has decoded it already. Without it the bytes are in
-    the writer's code page: tools that write UTF-8 anyway are recognised by the bytes being
-    valid UTF-8; otherwise Windows' Western European OEM code page (cp850), which agrees with
-    Python's cp437 on the accented lower-case letters and is right for the capitals.
+    With the UTF-8 flag (bit 11) Python has decoded it already. Without it: the Unicode Path
+    extra field when present; else tools that write UTF-8 anyway are recognised by the bytes
+    being valid UTF-8; otherwise Windows' Western European OEM code page (cp850), which
+    agrees with Python's cp437 on the accented lower-case letters and is right for the
+    capitals.
     """
     if info.flag_bits & 0x800:
         return info.filename
-    raw = info.filename.encode("cp437")
+    raw = info.orig_filename.encode("cp437")
+    unicode_path = _unicode_path_extra(info, raw)
+    if unicode_path:
+        return unicode_path
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:

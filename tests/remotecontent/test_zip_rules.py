@@ -167,6 +167,19 @@ def test_an_accented_name_matches_its_entry(recipient_list, entry_name, flags, c
     assert services.match_name(cell) == attachment_key(cell)
 
 
+def test_the_unicode_path_extra_field_gives_the_name(recipient_list):
+    legacy = b"fattura_pi_.pdf"  # what WinZip writes when the OEM code page lacks a letter
+    info = zipfile.ZipInfo(legacy.decode())
+    info.extra = struct.pack("<HHBI", 0x7075, 5 + len(NFC.encode()), 1, zlib.crc32(legacy))
+    info.extra += NFC.encode()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(info, make_pdf())
+    services.list_attachments_upload(recipient_list=recipient_list, zip_upload=buffer)
+    staged = ListAttachment.objects.get()
+    assert (staged.original_name, staged.match_name) == (NFC, NFC)
+
+
 def test_two_entries_that_normalize_equal_are_refused(recipient_list):
     raw = zip_of([(NFC, make_pdf()), (NFD, make_pdf())])
     with pytest.raises(services.AttachmentUploadError, match="due file con lo stesso nome"):
