@@ -1,6 +1,5 @@
 """Forms of the compose flow. They parse input; rules about IO live in ioapi and services."""
 
-import re
 import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -17,6 +16,7 @@ from ioportal.ioapi import NewMessage, PaymentData, validate_new_message
 from ioportal.ioapi.payloads import MARKDOWN_MAX, SUBJECT_MAX
 from ioportal.ioservices.models import IOService
 from ioportal.messaging.models import FeatureLevel, MessageTemplate
+from ioportal.messaging.preview import cta_check
 from ioportal.messaging.rendering import PLACEHOLDER_NAME_RE, placeholder_names
 from ioportal.recipients.parsing import (
     CSV_DELIMITERS,
@@ -32,6 +32,7 @@ from ioportal.recipients.validation import (
     guess_mapping,
     parse_due_date,
     parse_euro_cents,
+    pattern_problem,
     special_field_labels,
 )
 
@@ -76,6 +77,15 @@ class TemplateForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.fields["default_service"].queryset = services  # type: ignore[attr-defined]
 
+    def clean_markdown(self) -> str:
+        """Refuse CTA front matter with which the IO app shows no button at all, or an error
+        instead of the message; the other CTA problems are warnings on the edit page."""
+        markdown = str(self.cleaned_data.get("markdown") or "")
+        errors = cta_check(markdown).errors
+        if errors:
+            raise ValidationError(errors)
+        return markdown
+
 
 class PlaceholderForm(forms.Form):
     name = forms.CharField(label=_("Nome"), max_length=40, required=False)
@@ -97,13 +107,8 @@ class PlaceholderForm(forms.Form):
 
     def clean_pattern(self) -> str:
         pattern = str(self.cleaned_data.get("pattern") or "")
-        if pattern:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValidationError(
-                    _("Espressione regolare non valida: %(error)s") % {"error": exc}
-                ) from exc
+        if pattern and (problem := pattern_problem(pattern)):
+            raise ValidationError(problem)
         return pattern
 
 

@@ -1,9 +1,16 @@
 """The message as the IO app shows it, and the content checks that help follow IO's rules.
 
-Markdown is rendered with markdown-it-py restricted to what the IO app displays (headings,
-bold and italic, lists, links, paragraphs and line breaks); raw HTML is never rendered, so a
-value with HTML in it shows as text. A YAML front matter at the top with `cta_1`/`cta_2` is
-shown as buttons, as PagoPA's own messages do.
+The rules are those of the IO app's message screen (pagopa/io-app, `IOMarkdown` with the
+messages' rules, and `features/messages/utils/ctas.ts`):
+
+- markdown: headings, bold and italic, lists, links, paragraphs; a line break inside a
+  paragraph is shown as a line break; `<br>`, `<br/>`, `<br />` are line breaks; any other HTML
+  is shown as text. Rendered with markdown-it-py restricted to that subset, never raw HTML.
+- CTA buttons: a YAML front matter as the `front-matter` package reads it (first line exactly
+  `---`, closed by a line `---`), with a block per app language, `it` and `en` (an app in
+  German uses `it`); a block needs `cta_1` (`cta_2` is optional), each with string `text` and
+  `action`, and at least one action the app handles. Otherwise the app shows no button; a
+  front matter that is not valid YAML makes the app show an error instead of the message.
 """
 
 import re
@@ -16,27 +23,38 @@ from django.utils.translation import gettext_lazy, ngettext
 from markdown_it import MarkdownIt
 
 from ioportal.ioapi.payloads import MARKDOWN_MAX, MARKDOWN_MIN, SUBJECT_MAX, SUBJECT_MIN, js_length
-from ioportal.messaging.rendering import placeholder_names
+from ioportal.messaging.rendering import app_front_matter, placeholder_names
 
-FRONT_MATTER_RE = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
-CTA_ACTION_PREFIXES = ("ioit://", "iohandledlink://", "iosso://")
+# The languages that have a CTA block in the app; an app in any other language reads "it".
+CTA_LANGUAGES = ("it", "en")
+HANDLED_LINK_PREFIX = "iohandledlink://"
+HANDLED_LINK_SCHEMES = frozenset({"http", "https", "sms", "tel", "mailto", "copy"})
+# Text that was meant as CTA front matter but that the app would not read as such.
+LOOKS_LIKE_CTA_RE = re.compile(r"^\s*(?:it|en)\s*:\s*$[\s\S]*\bcta_[12]\s*:", re.MULTILINE)
+ESCAPED_BR_RE = re.compile(r"&lt;br\s*/?&gt;", re.IGNORECASE)
 FISCAL_CODE_IN_TEXT_RE = re.compile(
     r"(?<![A-Za-z0-9])[A-Za-z]{6}[0-9LMNPQRSTUVlmnpqrstuv]{2}[A-Za-z][0-9LMNPQRSTUVlmnpqrstuv]{2}"
     r"[A-Za-z][0-9LMNPQRSTUVlmnpqrstuv]{3}[A-Za-z](?![A-Za-z0-9])"
 )
 AMOUNT_IN_TEXT_RE = re.compile(r"€|\beur(?:o)?\b\s*\d|\d+[.,]\d{2}\b", re.IGNORECASE)
+# A placeholder inside a code span or an autolink: there markdown keeps backslashes, so the
+# escaping that keeps values literal (rendering.escape_markdown) would show.
+PLACEHOLDER_UNESCAPED_CONTEXT_RE = re.compile(
+    r"`[^`\n]*\{\{\s*[A-Za-z_]\w*\s*\}\}[^`\n]*`|<[A-Za-z][A-Za-z0-9+.\-]{1,31}:[^<>\s]*\{\{"
+)
 LINK_RE = re.compile(r"https?://|\]\(", re.IGNORECASE)
 UNSUPPORTED = [
-    (re.compile(r"!\["), gettext_lazy("immagini")),
+    (re.compile(r"(?<!\\)!\["), gettext_lazy("immagini")),
     (re.compile(r"^\s*\|.*\|\s*$", re.MULTILINE), gettext_lazy("tabelle")),
-    (re.compile(r"<[A-Za-z/!][^>]*>"), gettext_lazy("codice HTML")),
+    (re.compile(r"<(?!br\s*/?>)[A-Za-z/!][^>]*>", re.IGNORECASE), gettext_lazy("codice HTML")),
     (re.compile(r"```|`[^`\n]+`"), gettext_lazy("codice")),
     (re.compile(r"^\s{0,3}>", re.MULTILINE), gettext_lazy("citazioni")),
 ]
 
-_renderer = MarkdownIt("zero", {"html": False, "linkify": False, "typographer": False}).enable(
-    ["heading", "lheading", "list", "emphasis", "link", "newline", "escape"]
-)
+# "breaks": a soft line break is a line break, as the app's text components show "\n".
+_renderer = MarkdownIt(
+    "zero", {"html": False, "linkify": False, "typographer": False, "breaks": True}
+).enable(["heading", "lheading", "list", "emphasis", "link", "newline", "escape", "entity"])
 
 
 @dataclass
@@ -57,46 +75,203 @@ class Preview:
         return MARKDOWN_MIN <= self.markdown_length <= MARKDOWN_MAX
 
 
+@dataclass
+class CtaCheck:
+    """What the app makes of a message's CTA front matter.
+
+    `errors`: the app shows no button at all, or an error instead of the message (a template
+    with one is refused); `warnings`: some citizens see no button, or a button does nothing;
+    `buttons`: per CTA language, the buttons the app shows (text and action).
+    """
+
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    buttons: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+    front_matter: dict[str, Any] | None = None
+    body: str = ""
+
+
 def split_front_matter(markdown: str) -> tuple[dict[str, Any] | None, str, str]:
-    """(parsed front matter or None, body, problem). A front matter that is not valid YAML
-    is left in the body and reported."""
-    match = FRONT_MATTER_RE.match(markdown)
-    if not match:
+    """(parsed front matter or None, body, problem), as the IO app splits the message.
+
+    A front matter that is not valid YAML is left in the body and reported: the app then shows
+    an error instead of the message.
+    """
+    front = app_front_matter(markdown)
+    if front is None:
         return None, markdown, ""
     try:
-        data = yaml.safe_load(match.group(1))
+        data = yaml.safe_load(front.group(3).strip())
     except yaml.YAMLError:
-        return None, markdown, _("L'intestazione con i pulsanti (CTA) non è YAML valido.")
-    if not isinstance(data, dict):
-        return None, markdown, _("L'intestazione con i pulsanti (CTA) non è YAML valido.")
-    return data, markdown[match.end() :], ""
+        return (
+            None,
+            markdown,
+            _(
+                "L'intestazione con i pulsanti (CTA) non è YAML valido: l'app IO mostrerebbe "
+                "un avviso di errore al posto del messaggio."
+            ),
+        )
+    body = markdown[: front.start()] + markdown[front.end() :]
+    return (data if isinstance(data, dict) else {}), body, ""
+
+
+def _is_cta(value: Any) -> bool:
+    return (
+        isinstance(value, dict)
+        and isinstance(value.get("text"), str)
+        and isinstance(value.get("action"), str)
+    )
+
+
+def cta_action_ok(action: str) -> bool:
+    """Whether the app does something with a CTA's action: an internal route (`ioit://`), a
+    single sign-on link (`iosso://`) or `iohandledlink://` with http(s), sms, tel, mailto or
+    copy followed by `:`."""
+    lowered = action.lower()
+    if lowered.startswith(("ioit://", "iosso://")):
+        return True
+    if HANDLED_LINK_PREFIX not in lowered:
+        return False
+    cleaned = re.sub(re.escape(HANDLED_LINK_PREFIX), "", action.strip(), flags=re.IGNORECASE)
+    scheme, colon, _rest = cleaned.partition(":")
+    return bool(colon) and scheme.lower() in HANDLED_LINK_SCHEMES
+
+
+def _language_problems(block: Any, language: str) -> tuple[list[str], list[dict[str, str]]]:
+    """(errors, buttons) of one language block."""
+    names = {"lang": language}
+    if not isinstance(block, dict) or block.get("cta_1") is None:
+        if isinstance(block, dict) and "cta_2" in block:
+            message = _(
+                "Nel blocco «%(lang)s» c'è cta_2 senza cta_1: l'app IO non mostra alcun "
+                "pulsante. Chiama cta_1 il primo pulsante."
+            )
+        else:
+            message = _("Il blocco «%(lang)s» non ha cta_1: l'app IO non mostra alcun pulsante.")
+        return [message % names], []
+    errors = []
+    for key in ("cta_1", "cta_2"):
+        if key in block and not _is_cta(block[key]):
+            errors.append(
+                _(
+                    "Nel blocco «%(lang)s», %(key)s deve avere «text» e «action», entrambi "
+                    "testi: l'app IO non mostra alcun pulsante."
+                )
+                % {**names, "key": key}
+            )
+    if errors:
+        return errors, []
+    buttons = [
+        {"text": block[key]["text"], "action": block[key]["action"].strip()}
+        for key in ("cta_1", "cta_2")
+        if key in block
+    ]
+    if not any(cta_action_ok(button["action"]) for button in buttons):
+        errors.append(
+            _(
+                "Nel blocco «%(lang)s» nessun pulsante ha un'azione che l'app IO sa eseguire "
+                "(ioit://, iosso://, iohandledlink://https://…): l'app non mostra alcun pulsante."
+            )
+            % names
+        )
+        return errors, []
+    return [], buttons
+
+
+def cta_check(markdown: str) -> CtaCheck:
+    """The CTA buttons of `markdown` as the IO app reads them, with the operator's problems.
+
+    Source: pagopa/io-app `features/messages/utils/ctas.ts` and `types/LocalizedCTAs.ts`.
+    No side effects.
+    """
+    data, body, problem = split_front_matter(markdown)
+    check = CtaCheck(front_matter=data, body=body)
+    if problem:
+        check.errors.append(problem)
+        return check
+    if data is None:
+        if LOOKS_LIKE_CTA_RE.search(markdown):
+            check.errors.append(
+                _(
+                    "Il testo sembra contenere pulsanti (CTA), ma l'app IO non li legge: "
+                    "l'intestazione deve iniziare alla prima riga con una riga di soli tre "
+                    "trattini (---), senza spazi, e chiudersi con un'altra riga ---. Così il "
+                    "cittadino la vedrebbe come testo."
+                )
+            )
+        return check
+    languages = [language for language in CTA_LANGUAGES if language in data]
+    if not languages:
+        check.errors.append(
+            _("L'intestazione non ha un blocco «it» o «en»: l'app IO non mostra alcun pulsante.")
+        )
+    for key in data:
+        if key not in CTA_LANGUAGES:
+            check.warnings.append(
+                _("Il blocco «%(key)s» dell'intestazione è ignorato: l'app IO legge «it» ed «en».")
+                % {"key": key}
+            )
+    for language in languages:
+        errors, buttons = _language_problems(data[language], language)
+        check.errors += errors
+        if buttons:
+            check.buttons[language] = buttons
+    for language_buttons in check.buttons.values():
+        for button in language_buttons:
+            if not cta_action_ok(button["action"]):
+                check.warnings.append(
+                    _("Il pulsante «%(text)s» non ha un'azione IO valida (ioit://…).")
+                    % {"text": button["text"]}
+                )
+    if "it" in check.buttons and "en" not in check.buttons:
+        check.warnings.append(
+            _(
+                "I pulsanti ci sono solo in italiano: chi ha l'app IO in inglese non vede alcun "
+                "pulsante. Aggiungi il blocco «en»."
+            )
+        )
+    elif "en" in check.buttons and "it" not in check.buttons:
+        check.warnings.append(
+            _(
+                "I pulsanti ci sono solo in inglese: chi ha l'app IO in italiano o in tedesco "
+                "non vede alcun pulsante. Aggiungi il blocco «it»."
+            )
+        )
+    return check
 
 
 def cta_buttons(front_matter: dict[str, Any] | None, language: str = "it") -> list[dict[str, str]]:
+    """The buttons the app shows in `language` (an app in German reads "it"), or []."""
     if not front_matter:
         return []
-    block = front_matter.get(language) or front_matter.get("it") or {}
-    buttons = []
-    if isinstance(block, dict):
-        for key in ("cta_1", "cta_2"):
-            cta = block.get(key)
-            if isinstance(cta, dict) and cta.get("text"):
-                buttons.append({"text": str(cta["text"]), "action": str(cta.get("action", ""))})
-    return buttons
+    language = language if language in CTA_LANGUAGES else "it"
+    if language not in front_matter:
+        return []
+    errors, buttons = _language_problems(front_matter[language], language)
+    return [] if errors else buttons
+
+
+def render_body(body: str) -> str:
+    """HTML of a message body as the app shows it: `<br>` tags are line breaks (the app
+    replaces them in HTML and in text alike), other HTML shows as text."""
+    return ESCAPED_BR_RE.sub("<br>\n", _renderer.render(body))
 
 
 def render_preview(*, subject: str, markdown: str) -> Preview:
-    """Subject and markdown as the IO app shows them, with IO's length counts (UTF-16)."""
-    front_matter, body, problem = split_front_matter(markdown)
+    """Subject and markdown as the IO app shows them, with IO's length counts (UTF-16).
+
+    The buttons are those of an app in Italian; `notes` tell what the app does differently
+    (no button for some languages, an error instead of the message).
+    """
+    check = cta_check(markdown)
     preview = Preview(
         subject=subject,
-        html=_renderer.render(body),
-        buttons=cta_buttons(front_matter),
+        html=render_body(check.body),
+        buttons=check.buttons.get("it", []),
         subject_length=js_length(subject),
         markdown_length=js_length(markdown),
     )
-    if problem:
-        preview.notes.append(problem)
+    preview.notes += check.errors + check.warnings
     return preview
 
 
@@ -123,7 +298,7 @@ def content_warnings(*, subject: str, markdown: str, recipients: int = 1) -> lis
         warnings.append(
             _("L'oggetto sembra contenere un importo: spostalo nel testo del messaggio.")
         )
-    front_matter, body, problem = split_front_matter(markdown)
+    body = split_front_matter(markdown)[1]
     if recipients > 1 and not placeholder_names(subject, markdown):
         warnings.append(
             ngettext(
@@ -133,6 +308,14 @@ def content_warnings(*, subject: str, markdown: str, recipients: int = 1) -> lis
                 recipients,
             )
             % {"n": recipients}
+        )
+    if PLACEHOLDER_UNESCAPED_CONTEXT_RE.search(body):
+        warnings.append(
+            _(
+                "Un segnaposto è dentro un codice tra apici inversi (`) o un indirizzo tra < >: "
+                "lì i simboli dei valori comparirebbero preceduti da \\. Usa testo normale o "
+                "un link [testo](indirizzo)."
+            )
         )
     if LINK_RE.search(body):
         warnings.append(
@@ -147,20 +330,13 @@ def content_warnings(*, subject: str, markdown: str, recipients: int = 1) -> lis
             _("L'app IO non mostra %(what)s: il cittadino vedrebbe i simboli così come sono.")
             % {"what": ", ".join(found)}
         )
-    if problem:
-        warnings.append(problem)
-    buttons = cta_buttons(front_matter)
-    if buttons:
+    check = cta_check(markdown)
+    if check.buttons:
         warnings.append(
             _(
                 "Il messaggio ha pulsanti (CTA): PagoPA li usa nei propri messaggi, ma il loro "
                 "uso da parte degli enti non è confermato."
             )
         )
-        for button in buttons:
-            if not button["action"].startswith(CTA_ACTION_PREFIXES):
-                warnings.append(
-                    _("Il pulsante «%(text)s» non ha un'azione IO valida (ioit://…).")
-                    % {"text": button["text"]}
-                )
+    warnings += check.errors + check.warnings
     return warnings

@@ -4,15 +4,42 @@ A placeholder is `{{ name }}` in the subject or the markdown. Values are data: o
 regular expression replaces each known placeholder with its value, so a value containing
 `{{ x }}`, `{% ... %}` or HTML is sent literally, and unknown names stay as they are.
 
-The sending pipeline builds each citizen's message with `delivery_content`.
+A value is content, never markup: in the markdown body every character of a value that markdown
+could read as syntax is backslash-escaped (CommonMark §2.4), so `[Paga qui](https://…)`,
+`![x](…)`, `**`, `#`, `<b>` or a bare `https://` show in the IO app as the characters typed,
+never as a live link, an image or formatting. The subject is plain text in IO and the CTA front
+matter is YAML: values go there as they are. IO's length limits are checked on the escaped
+text, which is what is sent.
+
+`fill_message` is the one renderer: the sending pipeline (`delivery_content`), the row check
+of a recipient list and every preview go through it.
 """
 
+import functools
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
+
+import yaml
 
 PLACEHOLDER_RE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 PLACEHOLDER_NAME_RE = re.compile(r"^[a-z_][a-z0-9_]{0,39}$")
+# The characters that mean something in CommonMark or GFM as the IO app parses them: emphasis
+# (* _), strikethrough (~), code (`), links and images (! [ ] ( )), HTML, autolinks and quotes
+# (< >), entities (&), headings (#), lists and rules (+ - = . ), tables (|), bare URLs and
+# e-mail addresses (: @ .), and the backslash itself. Each is escapable (CommonMark §2.4).
+MARKDOWN_SPECIAL_RE = re.compile(r"([\\`*_~\[\]()!<>&#+\-=.|:@])")
+# The front matter as the IO app finds it: the `front-matter` package's pattern (a line that
+# is exactly `---` or `= yaml =`, up to the next line that is the same delimiter or `...`),
+# with JavaScript's multiline `^`/`$` (any line terminator) spelled out for Python.
+_JS_BOL = r"(?:\A|(?<=[\n\r\u2028\u2029]))"
+_JS_EOL = r"(?=[\n\r\u2028\u2029]|\Z)"
+APP_FRONT_MATTER_RE = re.compile(
+    rf"{_JS_BOL}(\ufeff?(= yaml =|---){_JS_EOL}([\s\S]*?){_JS_BOL}(?:\2|\.\.\.)\s*{_JS_EOL}\n?)"
+)
+APP_FIRST_LINE_RE = re.compile(r"= yaml =|---")
+# What the app shows as a line break, in HTML and in text alike (its messages' render rules).
+APP_BR_RE = re.compile(r"<br\s*/?>", re.IGNORECASE)
 
 
 def placeholder_names(*texts: str) -> list[str]:
@@ -24,11 +51,38 @@ def placeholder_names(*texts: str) -> list[str]:
     return list(seen)
 
 
-def render(text: str, variables: Mapping[str, str], known: Iterable[str] | None = None) -> str:
+def app_front_matter(markdown: str) -> re.Match[str] | None:
+    """The front matter the IO app reads from `markdown`, or None when it sees none.
+
+    As the app's `front-matter` package does: the first line must contain `---` (or
+    `= yaml =`), then the first block delimited by lines that are exactly `---` is the front
+    matter (group 3 is its YAML); the app removes it from the body. A delimiter with trailing
+    spaces, or the block not on the first line, is no front matter: the YAML shows as text.
+    """
+    first_line = re.split(r"\r?\n", markdown, maxsplit=1)[0]
+    if not first_line or not APP_FIRST_LINE_RE.search(first_line):
+        return None
+    return APP_FRONT_MATTER_RE.search(markdown)
+
+
+def escape_markdown(value: str) -> str:
+    """`value` with a backslash before each character that markdown (CommonMark and GFM, as
+    the IO app parses them) could read as syntax, so that it shows literally."""
+    return MARKDOWN_SPECIAL_RE.sub(r"\\\1", value)
+
+
+def render(
+    text: str,
+    variables: Mapping[str, str],
+    known: Iterable[str] | None = None,
+    *,
+    escape: Callable[[str], str] | None = None,
+) -> str:
     """`text` with each `{{ name }}` replaced by `variables[name]` in a single pass.
 
     Only names in `known` (default: the keys of `variables`) are replaced; a missing value
-    of a known name becomes the empty string. No side effects.
+    of a known name becomes the empty string. `escape`, when given, is applied to each value
+    (see `fill_message`). No side effects.
     """
     names = set(variables if known is None else known)
 
@@ -36,17 +90,81 @@ def render(text: str, variables: Mapping[str, str], known: Iterable[str] | None 
         name = match.group(1)
         if name not in names:
             return match.group(0)
-        return str(variables.get(name, ""))
+        value = str(variables.get(name, ""))
+        return escape(value) if escape else value
 
     return PLACEHOLDER_RE.sub(substitute, text)
+
+
+def fill_message(
+    *,
+    subject: str,
+    markdown: str,
+    variables: Mapping[str, Any],
+    known: Iterable[str] | None = None,
+) -> tuple[str, str]:
+    """The (subject, markdown) one citizen receives: values literal in the subject and in the
+    CTA front matter, markdown-escaped in the body. `known` as in `render`; variables whose
+    name starts with `__` (internal, e.g. the attachment's file name) are never substituted."""
+    values = {str(k): str(v) for k, v in variables.items() if not str(k).startswith("__")}
+    names = list(values if known is None else known)
+    front = app_front_matter(markdown)
+    head = markdown[: front.end()] if front is not None and front.start() == 0 else ""
+    body = markdown[len(head) :]
+    return (
+        render(subject, values, names),
+        render(head, values, names) + render(body, values, names, escape=escape_markdown),
+    )
+
+
+def _yaml_shape(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {str(key): _yaml_shape(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_yaml_shape(item) for item in node]
+    return type(node).__name__
+
+
+_NO_CHECK = object()
+
+
+@functools.lru_cache(maxsize=64)
+def _front_matter_reference(markdown: str) -> Any:
+    """The YAML shape of `markdown`'s front matter with every placeholder filled with "x", or
+    _NO_CHECK when there is nothing to compare (no front matter, no placeholder in it, or
+    YAML the template itself gets wrong, which is reported on the template)."""
+    front = app_front_matter(markdown)
+    if front is None or front.start() != 0 or not PLACEHOLDER_RE.search(front.group(3)):
+        return _NO_CHECK
+    try:
+        return _yaml_shape(yaml.safe_load(PLACEHOLDER_RE.sub("x", front.group(3))))
+    except yaml.YAMLError:
+        return _NO_CHECK
+
+
+def front_matter_changed(markdown: str, filled: str) -> bool:
+    """Whether the values filled into `markdown` (giving `filled`) change its CTA front
+    matter's structure: YAML that no longer parses, keys added or removed, a text that became
+    a number. Values are literal there (YAML has no escaping that suits every quoting style),
+    so a value like `x"` or a line break with new keys must not reach the app."""
+    expected = _front_matter_reference(markdown)
+    if expected is _NO_CHECK:
+        return False
+    after = app_front_matter(filled)
+    if after is None or after.start() != 0:
+        return True
+    try:
+        return bool(_yaml_shape(yaml.safe_load(after.group(3))) != expected)
+    except yaml.YAMLError:
+        return True
 
 
 def delivery_content(dispatch: Any, delivery: Any) -> tuple[str, str]:
     """The subject and markdown one citizen receives: the dispatch's frozen texts filled with
     the delivery's variables. Only the dispatch's declared placeholders are replaced."""
-    known = [str(p.get("name", "")) for p in (dispatch.placeholders or [])]
-    variables = {k: v for k, v in (delivery.variables or {}).items() if not k.startswith("__")}
-    return (
-        render(dispatch.subject, variables, known),
-        render(dispatch.markdown, variables, known),
+    return fill_message(
+        subject=dispatch.subject,
+        markdown=dispatch.markdown,
+        variables=delivery.variables or {},
+        known=[str(p.get("name", "")) for p in (dispatch.placeholders or [])],
     )

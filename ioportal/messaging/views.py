@@ -38,7 +38,7 @@ from ioportal.messaging.forms import (
 )
 from ioportal.messaging.models import Dispatch, FeatureLevel
 from ioportal.messaging.preview import content_warnings, render_preview
-from ioportal.messaging.rendering import render as fill
+from ioportal.messaging.rendering import delivery_content, fill_message
 from ioportal.recipients import services as recipient_services
 from ioportal.recipients.models import RecipientList
 from ioportal.recipients.parsing import ImportChoiceNeeded, ImportFileError, delimiter_label
@@ -332,9 +332,12 @@ def list_rejected_csv(request: HttpRequest, public_id: str) -> HttpResponse:
 
 def _row_message(recipient_list: RecipientList, row: dict[str, Any]) -> tuple[str, str]:
     template = recipient_list.template
-    known = [str(p["name"]) for p in template.placeholders or []]
-    variables = row.get("variables") or {}
-    return fill(template.subject, variables, known), fill(template.markdown, variables, known)
+    return fill_message(
+        subject=template.subject,
+        markdown=template.markdown,
+        variables=row.get("variables") or {},
+        known=[str(p["name"]) for p in template.placeholders or []],
+    )
 
 
 @role_required(OPERATOR)
@@ -462,11 +465,8 @@ def dispatch_summary(request: HttpRequest, public_id: str) -> HttpResponse:
     first = dispatch.deliveries.order_by("id").first()
     sample = None
     if first is not None:
-        known = [str(p["name"]) for p in dispatch.placeholders or []]
-        sample = render_preview(
-            subject=fill(dispatch.subject, first.variables or {}, known),
-            markdown=fill(dispatch.markdown, first.variables or {}, known),
-        )
+        subject, markdown = delivery_content(dispatch, first)
+        sample = render_preview(subject=subject, markdown=markdown)
     can_decide = (
         dispatch.state == Dispatch.State.AWAITING_APPROVAL
         and membership.has_role(SUPERVISOR)

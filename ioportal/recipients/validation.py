@@ -9,13 +9,16 @@ rejected with its line number. Pure functions: no database, no side effects.
 """
 
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from time import thread_time
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import regex
 from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -30,7 +33,7 @@ from ioportal.ioapi import (
 )
 from ioportal.ioapi import messages_it as io_texts
 from ioportal.ioapi.payloads import NOTICE_NUMBER_RE
-from ioportal.messaging.rendering import render
+from ioportal.messaging.rendering import APP_BR_RE, fill_message, front_matter_changed
 
 # Targets of the column mapping besides the template's placeholders.
 FISCAL_CODE = "fiscal_code"
@@ -53,12 +56,28 @@ SPECIAL_FIELDS = (
 # are resolved by ioportal.remotecontent.
 ATTACHMENT_KEY = "__attachment__"
 
-SAFE_FILE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._()\-]{0,199}$")
+# A file name without folders: letters of any alphabet ("fattura_più.pdf"), digits, spaces,
+# apostrophes ("dell'anno") and . _ ( ) -, starting with a letter or digit.
+SAFE_FILE_NAME_RE = re.compile(r"^[^\W_][\w .'’()\-]{0,199}$")
 TRUE_WORDS = frozenset({"1", "si", "sì", "s", "true", "vero", "x", "yes", "y"})
 FALSE_WORDS = frozenset({"", "0", "no", "n", "false", "falso"})
 DATE_FORMATS = ("%d/%m/%Y", "%Y-%m-%d", "%d-%m-%Y", "%d.%m.%Y", "%d/%m/%y")
 DATETIME_FORMATS = ("%d/%m/%Y %H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S")
 INTEGER_RE = re.compile(r"^[+-]?\d{1,15}$")
+# Operators' patterns run with the `regex` engine under a budget of CPU time (the unit of the
+# engine's `timeout`): a pattern that backtracks catastrophically (e.g. `(a|aa)+b`) must not
+# hold the web worker, where a list is checked. The budget starts at PATTERN_BUDGET_SECONDS and
+# each value checked adds PATTERN_SECONDS_PER_VALUE (an ordinary pattern takes ~3 µs), so a
+# long list of ordinary values never runs out and a slow pattern stops within a fraction of a
+# second plus a few µs per row.
+PATTERN_BUDGET_SECONDS = 0.25
+PATTERN_SECONDS_PER_VALUE = 0.00002
+# When a pattern is saved it is tried on these strings (repeated characters followed by one
+# that breaks the match: what makes backtracking explode) within this CPU time, all together.
+PATTERN_PROBE_SECONDS = 0.2
+PATTERN_PROBES = tuple(
+    char * 32 + end for char in ("a", "A", "1", " ", ".", "-", "_", ",") for end in ("!", "")
+)
 
 
 def special_field_labels() -> dict[str, str]:
@@ -209,6 +228,61 @@ def typed_value(kind: str, value: str) -> str:
     return value
 
 
+# --- operators' patterns ------------------------------------------------------------------
+
+
+def compile_pattern(pattern: str) -> regex.Pattern[str]:
+    """An operator's pattern compiled with the `regex` engine; ValueProblem when invalid."""
+    try:
+        return regex.compile(pattern)
+    except (regex.error, ValueError, OverflowError, RecursionError) as exc:
+        raise ValueProblem(
+            _("Espressione regolare non valida: %(error)s") % {"error": exc}
+        ) from exc
+
+
+def pattern_problem(pattern: str) -> str:
+    """Why an operator's pattern cannot be saved ("" when it can): not valid, or so slow on
+    short strings (catastrophic backtracking) that checking a list would stall. At most
+    about PATTERN_PROBE_SECONDS of CPU time. No side effects."""
+    try:
+        compiled = compile_pattern(pattern)
+    except ValueProblem as problem:
+        return str(problem)
+    budget = PatternBudget(PATTERN_PROBE_SECONDS)
+    for probe in PATTERN_PROBES:
+        if budget.fullmatch(compiled, probe) is None:
+            return _(
+                "L'espressione regolare richiede troppo tempo anche su testi brevi (ad "
+                "esempio alternative che si sovrappongono dentro una ripetizione, come "
+                "(a|aa)+): semplificala."
+            )
+    return ""
+
+
+class PatternBudget:
+    """CPU time left for matching operators' patterns (`seconds`, plus `per_value` earned by
+    each value checked); once spent, no pattern runs any more."""
+
+    def __init__(self, seconds: float, per_value: float = 0.0) -> None:
+        self.remaining = seconds
+        self.per_value = per_value
+
+    def fullmatch(self, pattern: regex.Pattern[str], value: str) -> bool | None:
+        """Whether `value` matches all of `pattern`; None when the budget ran out."""
+        if self.remaining <= 0:
+            return None
+        self.remaining += self.per_value
+        started = thread_time()
+        try:
+            return pattern.fullmatch(value, timeout=self.remaining) is not None
+        except TimeoutError:
+            self.remaining = 0
+            return None
+        finally:
+            self.remaining -= thread_time() - started
+
+
 # --- mapping ------------------------------------------------------------------------------
 
 
@@ -329,8 +403,10 @@ def mapping_errors(
 
 
 def attachment_key(name: str) -> str:
-    """How a file-name cell is compared with the ZIP's files: casefolded."""
-    return name.strip().casefold()
+    """How a file-name cell is compared with the ZIP's files: Unicode NFC ("più" typed
+    composed or decomposed is the same name), casefolded. Same rule as
+    `ioportal.remotecontent.services.match_name`."""
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", name.strip()).casefold())
 
 
 def _attachment_problems(
@@ -378,15 +454,17 @@ def validate_rows(
     index = {header: position for position, header in enumerate(headers)}
     columns = {target: index[column] for target, column in mapping.items() if column in index}
     level = FeatureLevel.ADVANCED if spec.feature_level == "advanced" else FeatureLevel.STANDARD
-    placeholders = [
-        (
-            str(p["name"]),
-            str(p.get("type") or "text"),
-            bool(p.get("required")),
-            re.compile(p["pattern"]) if p.get("pattern") else None,
+    placeholders: list[tuple[str, str, bool, regex.Pattern[str] | ValueProblem | None]] = []
+    for p in spec.placeholders:
+        compiled: regex.Pattern[str] | ValueProblem | None = None
+        try:
+            compiled = compile_pattern(p["pattern"]) if p.get("pattern") else None
+        except ValueProblem as problem:
+            compiled = problem
+        placeholders.append(
+            (str(p["name"]), str(p.get("type") or "text"), bool(p.get("required")), compiled)
         )
-        for p in spec.placeholders
-    ]
+    budget = PatternBudget(PATTERN_BUDGET_SECONDS, PATTERN_SECONDS_PER_VALUE)
     known = [name for name, *_rest in placeholders]
     seen: dict[str, int] = {}
     seen_files: dict[str, int] = {}
@@ -417,15 +495,44 @@ def validate_rows(
                     reasons.append(_("«%(name)s» è obbligatorio ma è vuoto.") % {"name": name})
                 variables[name] = ""
                 continue
-            if pattern is not None and not pattern.fullmatch(raw):
+            if isinstance(pattern, ValueProblem):
                 reasons.append(
-                    _("«%(name)s» non rispetta il formato richiesto dal modello.") % {"name": name}
+                    _("Il formato di «%(name)s» nel modello non si può usare: %(problem)s")
+                    % {"name": name, "problem": pattern}
                 )
                 continue
+            if pattern is not None:
+                matched = budget.fullmatch(pattern, raw)
+                if matched is None:
+                    reasons.append(
+                        _(
+                            "Il formato di «%(name)s» nel modello richiede troppo tempo per "
+                            "essere verificato: semplifica l'espressione regolare."
+                        )
+                        % {"name": name}
+                    )
+                    continue
+                if not matched:
+                    reasons.append(
+                        _("«%(name)s» non rispetta il formato richiesto dal modello.")
+                        % {"name": name}
+                    )
+                    continue
             try:
                 variables[name] = typed_value(kind, raw)
             except ValueProblem as problem:
                 reasons.append(_("«%(name)s» %(problem)s.") % {"name": name, "problem": problem})
+                continue
+            if tag := APP_BR_RE.search(variables[name]):
+                # Values are sent literally, but the app turns a <br> in any text into a
+                # line break: the value could not be shown as written.
+                reasons.append(
+                    _(
+                        "«%(name)s» contiene «%(tag)s», che l'app IO mostra come un a capo: "
+                        "toglilo dal file."
+                    )
+                    % {"name": name, "tag": tag.group(0)}
+                )
 
         due_date: datetime | None = None
         raw_due = cell(row, DUE_DATE)
@@ -477,20 +584,33 @@ def validate_rows(
         if ATTACHMENT in columns:
             if not attachment:
                 reasons.append(_("Il nome del file allegato è vuoto."))
-            elif not SAFE_FILE_NAME_RE.match(attachment) or ".." in attachment:
+            elif (
+                not SAFE_FILE_NAME_RE.fullmatch(unicodedata.normalize("NFC", attachment))
+                or ".." in attachment
+            ):
                 reasons.append(
                     _(
-                        "Il nome del file allegato non è valido: usa lettere, cifre, spazi e "
-                        ". _ ( ) -, senza cartelle."
+                        "Il nome del file allegato non è valido: usa lettere (anche accentate), "
+                        "cifre, spazi, apostrofi e . _ ( ) -, senza cartelle."
                     )
                 )
             else:
                 reasons += _attachment_problems(attachment, line, spec, seen_files)
 
+        subject, markdown = fill_message(
+            subject=spec.subject, markdown=spec.markdown, variables=variables, known=known
+        )
+        if front_matter_changed(spec.markdown, markdown):
+            reasons.append(
+                _(
+                    "I valori della riga rendono non valida l'intestazione con i pulsanti (CTA): "
+                    "l'app IO non mostrerebbe il messaggio o i pulsanti come nel modello."
+                )
+            )
         message = NewMessage(
             fiscal_code=fiscal_code,
-            subject=render(spec.subject, variables, known),
-            markdown=render(spec.markdown, variables, known),
+            subject=subject,
+            markdown=markdown,
             feature_level_type=level,
             due_date=due_date,
             payment_data=payment,

@@ -1,6 +1,7 @@
 """Validation of PDF attachments before they are stored (RELIABILITY.md §3.7).
 
-The file must be a PDF by content (magic bytes and a successful parse with pypdf), within
+The file must be a PDF by content (magic bytes and a successful parse with pypdf, and no HTML
+or script markup outside its streams, which would make it a PDF/HTML polyglot), within
 the size and page limits, not encrypted, and without active content: JavaScript, automatic
 actions, launch actions or embedded files. IO asks for PDF/A: a missing PDF/A declaration
 in the XMP metadata is a warning, not an error (the declaration is not proof of
@@ -43,6 +44,15 @@ FORBIDDEN_ACTIONS = {
 FORBIDDEN_TYPES = {"/EmbeddedFile": "embedded_file"}
 FORBIDDEN_SUBTYPES = {"/FileAttachment": "embedded_file", "/RichMedia": "embedded_file"}
 
+# Markup that makes a browser, a mail client or a preview read the file as a web page (a
+# PDF/HTML polyglot). Inside streams it is page content or metadata (XMP is XML), so only the
+# bytes outside `stream … endstream` are searched; a stream starts after a dictionary's `>>`.
+MARKUP_RE = re.compile(
+    rb"<\s*/?\s*(?:script|html|body|head|iframe|frame|svg|object|embed|meta|img|link|style|"
+    rb"form|!doctype)\b",
+    re.IGNORECASE,
+)
+STREAM_RE = re.compile(rb">>\s*stream(?:\r\n|\n|\r).*?(?:endstream|\Z)", re.DOTALL)
 PDFA_PART_RE = re.compile(rb"pdfaid:part(?:>|\s*=\s*[\"'])\s*([1-4])")
 PDFA_CONFORMANCE_RE = re.compile(rb"pdfaid:conformance(?:>|\s*=\s*[\"'])\s*([ABUFEabufe])")
 
@@ -141,6 +151,11 @@ def _pdfa_declaration(reader: PdfReader) -> str:
     return f"PDF/A-{part.group(1).decode()}{suffix}"
 
 
+def markup_outside_streams(data: bytes) -> bool:
+    """Whether the file carries HTML or script markup outside its streams."""
+    return MARKUP_RE.search(STREAM_RE.sub(b">> ", data)) is not None
+
+
 def validate_pdf(data: bytes, *, name: str = "") -> PdfCheck:
     """Check `data` (the whole file) as a Premium attachment.
 
@@ -162,6 +177,16 @@ def validate_pdf(data: bytes, *, name: str = "") -> PdfCheck:
         )
     if not data.startswith(PDF_MAGIC):
         raise PdfValidationError([_("Il file non è un PDF (il contenuto non inizia con %PDF-).")])
+    if markup_outside_streams(data):
+        raise PdfValidationError(
+            [
+                _(
+                    "Il file contiene codice HTML o script fuori dal contenuto del PDF: un "
+                    "browser potrebbe aprirlo come pagina web. Rigeneralo dal programma "
+                    "originale."
+                )
+            ]
+        )
     try:
         reader = PdfReader(io.BytesIO(data), strict=False)
         if reader.is_encrypted:

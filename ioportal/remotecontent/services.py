@@ -8,7 +8,10 @@ import hashlib
 import hmac
 import re
 import secrets
+import struct
+import unicodedata
 import zipfile
+import zlib
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import IO, Any
@@ -208,8 +211,8 @@ def attachment_create(
 
 
 def _display_name(name: str) -> str:
-    # Only the last path component, printable, bounded: it is shown and sent to IO.
-    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    # Only the last path component, printable, NFC, bounded: it is shown and sent to IO.
+    base = unicodedata.normalize("NFC", name).replace("\\", "/").rsplit("/", 1)[-1]
     base = "".join(ch for ch in base if ch.isprintable()).strip() or "allegato.pdf"
     return base[-255:]
 
@@ -399,29 +402,76 @@ class AttachmentUploadError(Exception):
 
 
 def match_name(name: str) -> str:
-    """The key a file-name cell is matched with: last path component, casefolded."""
-    return _display_name(name).casefold()
+    """The key a file-name cell is matched with: last path component, Unicode NFC (macOS
+    writes "più" decomposed, Windows composed), casefolded. Same rule as
+    `ioportal.recipients.validation.attachment_key`."""
+    return unicodedata.normalize("NFC", _display_name(name).casefold())
+
+
+def _unicode_path_extra(info: zipfile.ZipInfo, raw_name: bytes) -> str | None:
+    """The UTF-8 name of Info-ZIP's Unicode Path extra field (0x7075), which WinZip, WinRAR
+    and others add next to a name in the OEM code page; None when absent or stale (its CRC
+    is of the legacy name it stands for)."""
+    extra = info.extra
+    at = 0
+    while at + 4 <= len(extra):
+        tag, size = struct.unpack_from("<HH", extra, at)
+        body = extra[at + 4 : at + 4 + size]
+        at += 4 + size
+        if tag != 0x7075 or len(body) < 5 or body[0] != 1:
+            continue
+        if struct.unpack_from("<I", body, 1)[0] != zlib.crc32(raw_name):
+            return None
+        try:
+            return body[5:].decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    return None
+
+
+def zip_entry_name(info: zipfile.ZipInfo) -> str:
+    """The entry's name as its author typed it.
+
+    With the UTF-8 flag (bit 11) Python has decoded it already. Without it: the Unicode Path
+    extra field when present; else tools that write UTF-8 anyway are recognised by the bytes
+    being valid UTF-8; otherwise Windows' Western European OEM code page (cp850), which
+    agrees with Python's cp437 on the accented lower-case letters and is right for the
+    capitals.
+    """
+    if info.flag_bits & 0x800:
+        return info.filename
+    raw = info.orig_filename.encode("cp437")
+    unicode_path = _unicode_path_extra(info, raw)
+    if unicode_path:
+        return unicode_path
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("cp850")
 
 
 def zip_entries(*, upload: IO[bytes]) -> list[zipfile.ZipInfo]:
     """Check a ZIP of PDFs before anything is read: returns the file entries to read.
 
     Refused as a whole (AttachmentUploadError): not a ZIP, more than ZIP_MAX_ENTRIES files,
-    declared uncompressed total above ZIP_MAX_TOTAL_BYTES, a name with a folder path that
-    climbs (`..`) or is absolute, two entries with the same name (case-insensitive).
-    Directories and macOS metadata (`__MACOSX/`) are ignored.
+    declared uncompressed total above ZIP_MAX_TOTAL_BYTES, an entry declared bigger than
+    REMOTE_CONTENT_MAX_PDF_BYTES, an encrypted entry, a name with a folder path that climbs
+    (`..`) or is absolute, two entries whose names match the same cell (`match_name`:
+    case-insensitive and Unicode-normalized). Directories and macOS metadata (`__MACOSX/`)
+    are ignored. Each returned entry's `filename` is the decoded name (`zip_entry_name`).
     """
     try:
         archive = zipfile.ZipFile(upload)
         infos = archive.infolist()
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
         raise AttachmentUploadError([_("Il file caricato non è un archivio ZIP valido.")]) from exc
+    limit: int = settings.REMOTE_CONTENT_MAX_PDF_BYTES
     entries: list[zipfile.ZipInfo] = []
     seen: dict[str, str] = {}
     problems: list[str] = []
     total = 0
     for info in infos:
-        name = info.filename.replace("\\", "/")
+        name = zip_entry_name(info).replace("\\", "/")
         if info.is_dir() or name.endswith("/"):
             continue
         parts = name.split("/")
@@ -432,6 +482,17 @@ def zip_entries(*, upload: IO[bytes]) -> list[zipfile.ZipInfo]:
             continue
         if parts[0] == "__MACOSX" or parts[-1].startswith("._"):
             continue
+        if info.flag_bits & 0x1:
+            problems.append(
+                _("Lo ZIP contiene un file cifrato: «%(name)s».") % {"name": parts[-1][:100]}
+            )
+            continue
+        if info.file_size > limit:
+            problems.append(
+                _("Il file «%(name)s» dello ZIP supera la dimensione massima di %(mb).1f MB.")
+                % {"name": parts[-1][:100], "mb": limit / (1024 * 1024)}
+            )
+            continue
         key = match_name(name)
         if key in seen:
             problems.append(
@@ -441,6 +502,7 @@ def zip_entries(*, upload: IO[bytes]) -> list[zipfile.ZipInfo]:
             continue
         seen[key] = name
         total += info.file_size
+        info.filename = name
         entries.append(info)
     if len(entries) > ZIP_MAX_ENTRIES:
         problems.append(_("Lo ZIP contiene più di %(max)s file.") % {"max": ZIP_MAX_ENTRIES})
@@ -456,41 +518,67 @@ def zip_entries(*, upload: IO[bytes]) -> list[zipfile.ZipInfo]:
     return entries
 
 
-def _read_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes | None:
-    """At most `limit` bytes of an entry, whatever its header declares; None when bigger."""
+def _unreadable(info: zipfile.ZipInfo) -> AttachmentUploadError:
+    return AttachmentUploadError(
+        [
+            _(
+                "Il file «%(name)s» non si può estrarre dallo ZIP (danneggiato o diverso da "
+                "quanto dichiarato): nessun file dello ZIP è stato caricato."
+            )
+            % {"name": _display_name(info.filename)[:100]}
+        ]
+    )
+
+
+def _read_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    """The entry's bytes, exactly as many as its header declares (already checked against
+    the cap); AttachmentUploadError when it cannot be read, its data is longer or shorter
+    than declared (zipfile then fails the CRC or ends early), or the checksum is wrong."""
     chunks: list[bytes] = []
     size = 0
-    with archive.open(info) as stream:
-        while chunk := stream.read(ZIP_READ_CHUNK):
-            size += len(chunk)
-            if size > limit:
-                return None
-            chunks.append(chunk)
+    try:
+        with archive.open(info) as stream:
+            while chunk := stream.read(ZIP_READ_CHUNK):
+                size += len(chunk)
+                if size > info.file_size:
+                    raise zipfile.BadZipFile("longer than declared")
+                chunks.append(chunk)
+    except Exception as exc:  # untrusted input: whatever the decompressor raises is "unreadable"
+        raise _unreadable(info) from exc
+    if size != info.file_size:
+        raise _unreadable(info)
     return b"".join(chunks)
 
 
 def _stage(
-    *, recipient_list: Any, name: str, data: bytes | None, shared: bool, problems: list[str]
+    *,
+    recipient_list: Any,
+    name: str,
+    data: bytes,
+    shared: bool,
+    written: list[str],
 ) -> ListAttachment:
+    """Validate one file and stage it with the list: stored when valid, kept with its reasons
+    when not. The stored file's name is appended to `written`."""
     staged = ListAttachment(
         recipient_list=recipient_list,
         shared=shared,
         original_name=_display_name(name),
         match_name=match_name(name),
-        problems=problems,
+        problems=[],
     )
-    if data is not None and not problems:
-        try:
-            check = validate_pdf(data, name=staged.original_name)
-        except PdfValidationError as exc:
-            staged.problems = exc.messages
-        else:
-            staged.size = check.size
-            staged.sha256 = hashlib.sha256(data).hexdigest()
-            staged.page_count = check.page_count
-            staged.pdfa_declared = check.pdfa
-            staged.warnings = check.warnings
-            staged.file.save("upload.pdf", ContentFile(data), save=False)
+    try:
+        check = validate_pdf(data, name=staged.original_name)
+    except PdfValidationError as exc:
+        staged.problems = exc.messages
+    else:
+        staged.size = check.size
+        staged.sha256 = hashlib.sha256(data).hexdigest()
+        staged.page_count = check.page_count
+        staged.pdfa_declared = check.pdfa
+        staged.warnings = check.warnings
+        staged.file.save("upload.pdf", ContentFile(data), save=False)
+        written.append(staged.file.name or "")
     staged.save()
     return staged
 
@@ -504,48 +592,45 @@ def list_attachments_upload(
 ) -> dict[str, int]:
     """Validate and store the files uploaded with a recipient list (Premium only).
 
-    The shared PDF must be valid (else AttachmentUploadError). Each ZIP entry is validated
-    on its own: a refused one is kept with its reasons, so the rows naming it are rejected.
-    Returns {"accepted": n, "refused": n}.
+    The shared PDF must be valid; the ZIP must pass `zip_entries` and every entry must be
+    readable (`_read_entry`): otherwise AttachmentUploadError, and nothing of the upload is
+    kept, neither rows nor files (the files written so far are deleted at once). An entry
+    that reads but is not an acceptable PDF is kept with its reasons, so the rows naming it
+    are rejected. Returns {"accepted": n, "refused": n}.
     """
     counts = {"accepted": 0, "refused": 0}
-    if shared_data is not None:
-        try:
-            validate_pdf(shared_data, name=shared_name)
-        except PdfValidationError as exc:
-            raise AttachmentUploadError(exc.messages, field="shared_pdf") from exc
-        _stage(
-            recipient_list=recipient_list,
-            name=shared_name,
-            data=shared_data,
-            shared=True,
-            problems=[],
-        )
-        counts["accepted"] += 1
-    if zip_upload is not None:
-        entries = zip_entries(upload=zip_upload)
-        limit = settings.REMOTE_CONTENT_MAX_PDF_BYTES
-        with zipfile.ZipFile(zip_upload) as archive:
-            for info in entries:
-                problems: list[str] = []
-                data: bytes | None = None
+    written: list[str] = []
+    try:
+        with transaction.atomic():
+            if shared_data is not None:
                 try:
-                    data = _read_entry(archive, info, limit)
-                except (zipfile.BadZipFile, NotImplementedError, RuntimeError, OSError):
-                    problems.append(_("Il file non si può estrarre dallo ZIP."))
-                else:
-                    if data is None:
-                        problems.append(
-                            _("Il file supera %(mb)s MB.") % {"mb": limit // (1024 * 1024)}
-                        )
-                staged = _stage(
+                    validate_pdf(shared_data, name=shared_name)
+                except PdfValidationError as exc:
+                    raise AttachmentUploadError(exc.messages, field="shared_pdf") from exc
+                _stage(
                     recipient_list=recipient_list,
-                    name=info.filename,
-                    data=data,
-                    shared=False,
-                    problems=problems,
+                    name=shared_name,
+                    data=shared_data,
+                    shared=True,
+                    written=written,
                 )
-                counts["refused" if staged.problems else "accepted"] += 1
+                counts["accepted"] += 1
+            if zip_upload is not None:
+                entries = zip_entries(upload=zip_upload)
+                with zipfile.ZipFile(zip_upload) as archive:
+                    for info in entries:
+                        staged = _stage(
+                            recipient_list=recipient_list,
+                            name=info.filename,
+                            data=_read_entry(archive, info),
+                            shared=False,
+                            written=written,
+                        )
+                        counts["refused" if staged.problems else "accepted"] += 1
+    except BaseException:
+        for name in written:
+            _delete_file(name)
+        raise
     return counts
 
 

@@ -6,7 +6,6 @@ and takes every IO call's token from the account's shared limiter first.
 """
 
 import logging
-import re
 import socket
 import time
 import uuid
@@ -42,6 +41,7 @@ from ioportal.ioservices.models import IOService
 from ioportal.ioservices.services import ServiceKeyUnavailableError, call_with_key_fallback
 from ioportal.messaging.fiscal_codes import reveal_fiscal_code
 from ioportal.messaging.models import Delivery, Dispatch
+from ioportal.messaging.rendering import delivery_content
 from ioportal.sending import claims, clock, feed, limiter, outcomes, transitions
 from ioportal.sending.conf import sending_settings
 from ioportal.sending.models import ApiCall, WorkerSlot
@@ -49,7 +49,6 @@ from ioportal.sending.models import ApiCall, WorkerSlot
 logger = logging.getLogger(__name__)
 S = Delivery.State
 T = TypeVar("T")
-PLACEHOLDER_RE = re.compile(r"{{\s*(\w+)\s*}}")
 # Sleep at most this long between attempts to take a token, so a pause acts quickly.
 MAX_TOKEN_SLEEP = 0.5
 # With nothing due, wait for work due within this many seconds instead of exiting.
@@ -64,22 +63,8 @@ class OutOfTime(Exception):
     """The run's budget ended while waiting for a token: nothing was sent."""
 
 
-def render(text: str, variables: dict[str, object]) -> str:
-    """Fill `{{ name }}` placeholders with the delivery's values: values are data, never
-    template code."""
-    return PLACEHOLDER_RE.sub(lambda m: str(variables.get(m.group(1), "")), text)
-
-
 def render_delivery(delivery: Delivery) -> tuple[str, str]:
-    """The citizen's subject and markdown (messaging's renderer when present)."""
-    try:
-        from ioportal.messaging.rendering import delivery_content
-    except ImportError:  # pragma: no cover - the messaging renderer is optional
-        variables = delivery.variables or {}
-        return (
-            render(delivery.dispatch.subject, variables),
-            render(delivery.dispatch.markdown, variables),
-        )
+    """The citizen's subject and markdown, through messaging's one renderer."""
     return delivery_content(delivery.dispatch, delivery)
 
 

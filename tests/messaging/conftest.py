@@ -26,6 +26,13 @@ CSV = (
 )
 
 
+def phone_body(response) -> str:
+    """The message body in the page's phone preview."""
+    page = response.content.decode()
+    start = page.index('<div class="io-phone-body">') + len('<div class="io-phone-body">')
+    return page[start : page.index("</div>", start)]
+
+
 @pytest.fixture
 def make_service(db: None) -> Callable[..., IOService]:
     counter = iter(range(1, 1000))

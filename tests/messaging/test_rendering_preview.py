@@ -1,6 +1,6 @@
 """Placeholders are filled by plain substitution; the preview follows IO's markdown subset."""
 
-from ioportal.messaging.preview import content_warnings, render_preview
+from ioportal.messaging.preview import content_warnings, cta_check, render_preview
 from ioportal.messaging.rendering import placeholder_names, render
 
 
@@ -62,7 +62,17 @@ def test_warning_links_and_unsupported_markdown():
 
 
 def test_warning_cta_and_bad_action():
-    markdown = "---\nit:\n  cta_1:\n    text: Vai\n    action: https://x.it\n---\nTesto"
+    markdown = (
+        "---\nit:\n  cta_1:\n    text: Vai\n    action: https://x.it\n"
+        "  cta_2:\n    text: Apri\n    action: ioit://PROFILE_MAIN\n---\nTesto"
+    )
     warnings = content_warnings(subject="Avviso", markdown=markdown)
     assert any("pulsanti (CTA)" in w for w in warnings)
     assert any("Il pulsante «Vai» non ha un'azione IO valida" in w for w in warnings)
+
+
+def test_no_valid_action_means_no_button():
+    markdown = "---\nit:\n  cta_1:\n    text: Vai\n    action: https://x.it\n---\nTesto"
+    check = cta_check(markdown)
+    assert check.buttons == {}
+    assert any("nessun pulsante ha un'azione" in e for e in check.errors)

@@ -208,12 +208,9 @@ def test_zip_bomb_entry_is_refused_without_reading_it_all(
     )
     bomb = zip_of({"anna.pdf": b"\x00" * 50_000_000, "bruno.pdf": make_pdf()})
     assert len(bomb) < 100_000
-    counts = services.list_attachments_upload(
-        recipient_list=recipient_list, zip_upload=io.BytesIO(bomb)
-    )
-    assert counts == {"accepted": 1, "refused": 1}
-    index = services.list_attachment_index(recipient_list=recipient_list)
-    assert index is not None and "supera" in " ".join(index["anna.pdf"]) and not index["bruno.pdf"]
+    with pytest.raises(services.AttachmentUploadError, match="«anna.pdf» dello ZIP supera"):
+        services.list_attachments_upload(recipient_list=recipient_list, zip_upload=io.BytesIO(bomb))
+    assert not ListAttachment.objects.exists()
 
 
 # --- the pipeline's payload -----------------------------------------------------------------
