@@ -41,6 +41,7 @@ from ioportal.messaging.preview import content_warnings, render_preview
 from ioportal.messaging.rendering import render as fill
 from ioportal.recipients import services as recipient_services
 from ioportal.recipients.models import RecipientList
+from ioportal.recipients.numbers import NUMBER_FORMAT_CHOICES
 from ioportal.recipients.parsing import ImportFileError
 from ioportal.recipients.validation import format_cents, mapping_errors
 from ioportal.remotecontent.services import (
@@ -191,6 +192,7 @@ def compose(request: HttpRequest) -> HttpResponse:
                     service=form.cleaned_data["service"],
                     file_name=upload.name,
                     data=upload.read(),
+                    number_format=form.cleaned_data["number_format"],
                     request=request,
                 )
                 if shared or bundle:
@@ -267,7 +269,12 @@ def list_mapping(request: HttpRequest, public_id: str) -> HttpResponse:
     return render(
         request,
         "messaging/list_mapping.html",
-        {"form": form, "list": recipient_list, "sample": rows[:3]},
+        {
+            "form": form,
+            "list": recipient_list,
+            "sample": rows[:3],
+            "number_format": dict(NUMBER_FORMAT_CHOICES).get(recipient_list.number_format, ""),
+        },
     )
 
 

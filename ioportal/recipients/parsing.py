@@ -4,17 +4,25 @@ CSV: UTF-8 (with or without BOM) or Windows-1252 (with a warning), delimiter fou
 `csv.Sniffer` among the usual ones. XLSX: the zip archive is checked (entries, uncompressed
 size) before openpyxl opens it in read-only mode. Every limit is a setting; exceeding one raises
 `ImportFileError` with a sentence for the operator. Nothing is written to disk.
+
+A NUL character anywhere refuses the file: it is never text a person typed, and PostgreSQL cannot
+store it. XLSX Number cells are written as Excel shows them (`numbers.excel_number_text`) in the
+number convention chosen for the upload, and remembered (`ParsedTable.number_cells`) so that the
+validation can refuse identifiers that Excel stored as numbers and read serial dates.
 """
 
 import csv
 import io
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
-from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.utils.translation import gettext as _
+
+from ioportal.recipients.numbers import DEFAULT_NUMBER_FORMAT, excel_number_text
 
 CSV_DELIMITERS = ",;\t|"
 SNIFF_BYTES = 64 * 1024
@@ -36,13 +44,22 @@ class ParsedTable:
     encoding: str = ""
     delimiter: str = ""
     warnings: list[str] = field(default_factory=list)
+    # XLSX: for each row, the positions of its cells that were Number cells (not text, not
+    # dates); empty for CSV.
+    number_cells: list[list[int]] = field(default_factory=list)
+    # XLSX: the workbook's date system, 1900 or 1904 (serial numbers count days from it).
+    date_system: int | None = None
 
 
-def parse_table(*, data: bytes, filename: str) -> ParsedTable:
+def parse_table(
+    *, data: bytes, filename: str, number_format: str = DEFAULT_NUMBER_FORMAT
+) -> ParsedTable:
     """The header row and the data rows of an uploaded file, every cell as a stripped string.
 
-    Raises ImportFileError when the file is too large, has too many rows, no header, or is
-    not a readable CSV/XLSX file. Empty rows are skipped. No side effects.
+    `number_format` ("it" or "en", `numbers.NUMBER_FORMATS`) is how XLSX Number cells are
+    written. Raises ImportFileError when the file is too large, has too many rows, no header,
+    holds a NUL character, or is not a readable CSV/XLSX file. Empty rows are skipped. No side
+    effects.
     """
     max_bytes = settings.RECIPIENTS_MAX_UPLOAD_BYTES
     if len(data) > max_bytes:
@@ -53,7 +70,7 @@ def parse_table(*, data: bytes, filename: str) -> ParsedTable:
     if not data.strip():
         raise ImportFileError(_("Il file è vuoto."))
     if data[:4] == b"PK\x03\x04" or filename.lower().endswith(".xlsx"):
-        table = _parse_xlsx(data)
+        table = _parse_xlsx(data, number_format)
     else:
         table = _parse_csv(data)
     if not any(table.headers):
@@ -61,6 +78,15 @@ def parse_table(*, data: bytes, filename: str) -> ParsedTable:
     if not table.rows:
         raise ImportFileError(_("Il file non contiene righe di dati dopo l'intestazione."))
     return table
+
+
+def _binary_content() -> ImportFileError:
+    return ImportFileError(
+        _(
+            "Il file contiene dati binari (il carattere NUL) e non è un elenco leggibile: "
+            "esportalo di nuovo dal foglio di calcolo come CSV UTF-8 o .xlsx."
+        )
+    )
 
 
 def _too_many_rows() -> ImportFileError:
@@ -92,8 +118,8 @@ def _decode(data: bytes) -> tuple[str, str, list[str]]:
 
 def _parse_csv(data: bytes) -> ParsedTable:
     text, encoding, warnings = _decode(data)
-    if "\x00" in text[:SNIFF_BYTES]:
-        raise ImportFileError(_("Il file non è un CSV valido (contiene dati binari)."))
+    if "\x00" in text:
+        raise _binary_content()
     sample = text[:SNIFF_BYTES]
     try:
         dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(
@@ -147,14 +173,29 @@ def _xlsx_cell(value: object) -> str:
         return value.isoformat()
     if isinstance(value, bool):
         return "sì" if value else "no"
-    if isinstance(value, float):
-        # Excel stores every number as a float: 12.0 is the integer 12, 0.1 stays 0.1.
-        return str(int(value)) if value.is_integer() else str(Decimal(repr(value)))
-    return str(value).strip()[:MAX_CELL_CHARS]
+    text = str(value)
+    if "\x00" in text:
+        raise _binary_content()
+    return text.strip()[:MAX_CELL_CHARS]
 
 
-def _parse_xlsx(data: bytes) -> ParsedTable:
+def _xlsx_row(cells: Sequence[Any], number_format: str) -> tuple[list[str], list[int]]:
+    """The texts of a row of read-only cells and the positions of its Number cells."""
+    texts: list[str] = []
+    numbers: list[int] = []
+    for position, cell in enumerate(cells):
+        value = cell.value
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            texts.append(excel_number_text(value, cell.number_format or "General", number_format))
+            numbers.append(position)
+        else:
+            texts.append(_xlsx_cell(value))
+    return texts, numbers
+
+
+def _parse_xlsx(data: bytes, number_format: str) -> ParsedTable:
     from openpyxl import load_workbook
+    from openpyxl.utils.datetime import CALENDAR_MAC_1904
 
     unreadable = ImportFileError(
         _("Il file Excel non è leggibile: salvalo di nuovo in formato .xlsx o come CSV.")
@@ -177,28 +218,37 @@ def _parse_xlsx(data: bytes) -> ParsedTable:
         raise unreadable from exc
     try:
         sheet = workbook.worksheets[0]
-        iterator = sheet.iter_rows(values_only=True)
+        iterator = sheet.iter_rows()
         first = next(iterator, None)
-        headers = [_xlsx_cell(value) for value in (first or ())]
+        headers, _numbers = _xlsx_row(first or (), number_format)
         while headers and not headers[-1]:
             headers.pop()
         max_rows = settings.RECIPIENTS_MAX_ROWS
         rows: list[list[str]] = []
         lines: list[int] = []
-        for line, values in enumerate(iterator, start=2):
-            record = [_xlsx_cell(value) for value in values[: len(headers)]]
+        number_cells: list[list[int]] = []
+        for line, cells in enumerate(iterator, start=2):
+            record, numbers = _xlsx_row(cells[: len(headers)], number_format)
             if not any(record):
                 continue
             if len(rows) >= max_rows:
                 raise _too_many_rows()
             rows.append(record)
             lines.append(line)
+            number_cells.append(numbers)
         sheets = len(workbook.worksheets)
+        date_system = 1904 if workbook.epoch == CALENDAR_MAC_1904 else 1900
     finally:
         workbook.close()
     warnings = []
     if sheets > 1:
         warnings.append(_("Il file ha più fogli: è stato letto solo il primo."))
     return ParsedTable(
-        headers=headers, rows=rows, lines=lines, file_format="xlsx", warnings=warnings
+        headers=headers,
+        rows=rows,
+        lines=lines,
+        file_format="xlsx",
+        warnings=warnings,
+        number_cells=number_cells,
+        date_system=date_system,
     )

@@ -14,6 +14,7 @@ from ioportal.core.services import Action, audit_log
 from ioportal.ioservices.models import IOService
 from ioportal.messaging.models import MessageTemplate
 from ioportal.recipients.models import RecipientList
+from ioportal.recipients.numbers import DEFAULT_NUMBER_FORMAT, NUMBER_FORMATS
 from ioportal.recipients.parsing import parse_table
 from ioportal.recipients.sealing import seal
 from ioportal.recipients.validation import MessageSpec, validate_rows
@@ -60,14 +61,19 @@ def recipient_list_upload(
     service: IOService,
     file_name: str,
     data: bytes,
+    number_format: str = DEFAULT_NUMBER_FORMAT,
     request: HttpRequest | None = None,
 ) -> RecipientList:
     """Read an uploaded CSV/XLSX into a new list (rows sealed, the file itself discarded).
 
-    Raises parsing.ImportFileError with an Italian sentence when the file cannot be used.
-    Expired lists are purged on the way. Audited (file name and row count only).
+    `number_format` ("it" or "en", `numbers.NUMBER_FORMATS`) is the convention the file's
+    numbers are written in; the list keeps it for the validation. Raises
+    parsing.ImportFileError with an Italian sentence when the file cannot be used. Expired
+    lists are purged on the way. Audited (file name and row count only).
     """
-    table = parse_table(data=data, filename=file_name)
+    if number_format not in NUMBER_FORMATS:
+        raise ValueError(f"unknown number format {number_format!r}")
+    table = parse_table(data=data, filename=file_name, number_format=number_format)
     recipient_lists_purge_expired()
     recipient_list = RecipientList(
         organization=organization,
@@ -81,17 +87,25 @@ def recipient_list_upload(
         headers=table.headers,
         row_count=len(table.rows),
         file_warnings=table.warnings,
+        number_format=number_format,
         column_mapping=dict(template.column_mapping or {}),
         expires_at=timezone.now() + timedelta(hours=settings.RECIPIENTS_LIST_TTL_HOURS),
     )
-    recipient_list.set_rows(table.rows, table.lines)
+    recipient_list.set_rows(
+        table.rows, table.lines, number_cells=table.number_cells, date_system=table.date_system
+    )
     recipient_list.save()
     audit_log(
         action=Action.RECIPIENTS_UPLOADED,
         actor=actor,
         organization=organization,
         target=recipient_list,
-        changes={"rows": len(table.rows), "template": template.name, "service": service.name},
+        changes={
+            "rows": len(table.rows),
+            "template": template.name,
+            "service": service.name,
+            "number_format": number_format,
+        },
         request=request,
     )
     return recipient_list
@@ -107,6 +121,7 @@ def recipient_list_validate(
     holds the valid rows and the rejected ones, and nothing is queued until it is launched.
     """
     rows, lines = recipient_list.get_rows()
+    number_cells, date_system = recipient_list.get_cell_sources()
     outcome = validate_rows(
         headers=recipient_list.headers,
         rows=rows,
@@ -117,8 +132,12 @@ def recipient_list_validate(
             service=recipient_list.service,
             recipient_list=recipient_list,
         ),
+        number_format=recipient_list.number_format,
+        number_cells=number_cells,
+        date_system=date_system,
     )
     recipient_list.column_mapping = mapping
+    recipient_list.check_warnings = outcome.warnings
     recipient_list.valid_sealed = seal(outcome.valid)
     recipient_list.rejected_sealed = seal(outcome.rejected)
     recipient_list.valid_count = len(outcome.valid)
