@@ -51,6 +51,11 @@ class ValueProblem(ValueError):
     """A cell that cannot be read as its type; the message is the Italian reason."""
 
 
+class OtherNumberFormat(ValueProblem):
+    """A number that fits the other convention, not the chosen one ("1,000.00" read as
+    Italian): refused all the same; the list page suggests uploading with the other one."""
+
+
 @dataclass(frozen=True)
 class NumberFormat:
     code: str
@@ -134,11 +139,10 @@ def read_number(text: str, number_format: str = DEFAULT_NUMBER_FORMAT) -> Decima
     if number is None:
         other = NUMBER_FORMATS[ENGLISH if chosen.code == ITALIAN else ITALIAN]
         if _parse(cleaned, other) is not None:
-            raise ValueProblem(
+            raise OtherNumberFormat(
                 _(
-                    "è scritto nel formato %(other)s (%(other_example)s), ma per questo file è "
-                    "stato scelto il formato %(chosen)s (%(example)s): correggi il valore o carica "
-                    "di nuovo il file scegliendo il formato %(other)s"
+                    "è scritto nel formato %(other)s (%(other_example)s), ma è atteso il formato "
+                    "%(chosen)s (%(example)s)"
                 )
                 % {
                     "other": number_format_name(other.code),
@@ -173,7 +177,8 @@ def read_euro_cents(text: str, number_format: str = DEFAULT_NUMBER_FORMAT) -> in
     try:
         number = read_number(text, number_format)
     except ValueProblem as problem:
-        raise ValueProblem(
+        # Same class: a number of the other convention stays recognisable as such.
+        raise type(problem)(
             _("non è un importo in euro: %(problem)s") % {"problem": problem}
         ) from problem
     if number != number.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP):

@@ -41,11 +41,15 @@ from ioportal.recipients.notices import (
 )
 from ioportal.recipients.numbers import (
     DEFAULT_NUMBER_FORMAT,
+    ENGLISH,
+    ITALIAN,
+    OtherNumberFormat,
     ValueProblem,
     clean_identifier,
     format_cents,
     format_decimal,
     lost_digits,
+    number_format_name,
     read_euro_cents,
     read_integer,
     read_number,
@@ -78,8 +82,6 @@ TRUE_WORDS = frozenset({"1", "si", "sì", "s", "true", "vero", "x", "yes", "y"})
 FALSE_WORDS = frozenset({"", "0", "no", "n", "false", "falso"})
 DATE_FORMATS = ("%d/%m/%Y", "%Y-%m-%d", "%d-%m-%Y", "%d.%m.%Y", "%d/%m/%y")
 DATETIME_FORMATS = ("%d/%m/%Y %H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S")
-# Placeholder types whose value is an identifier, never a quantity.
-IDENTIFIER_KINDS = frozenset({"text", "notice_number", "fiscal_code"})
 WARNING_LINES_SHOWN = 10
 
 
@@ -201,6 +203,17 @@ def typed_value(kind: str, value: str, number_format: str = DEFAULT_NUMBER_FORMA
             raise ValueProblem(_("non è un codice fiscale valido"))
         return code
     return value
+
+
+def _changed_by_excel(kind: str, text: str) -> bool:
+    """Whether an identifier placeholder from an XLSX Number cell may differ from what was
+    typed: more than 15 digits, a notice number shorter than 18 digits (leading zeros gone), or
+    a fiscal code (a citizen's has letters). Quantities and dates are never identifiers."""
+    if kind == "fiscal_code":
+        return True
+    if kind == "notice_number":
+        return lost_digits(text) or not is_notice_number(normalize_notice_number(text))
+    return kind == "text" and lost_digits(text)
 
 
 def _serial_date_text(moment: datetime) -> str:
@@ -365,6 +378,7 @@ def validate_rows(
     line_numbers = lines or [n + 2 for n in range(len(rows))]
     no_numbers: Collection[int] = ()
     check_digit_lines: list[int] = []
+    other_format_lines: list[int] = []
     # Per column: the serial numbers read as dates, as (line, serial, date shown).
     serial_dates: dict[str, list[tuple[int, str, str]]] = {}
 
@@ -414,11 +428,7 @@ def validate_rows(
                     reasons.append(_("«%(name)s» è obbligatorio ma è vuoto.") % {"name": name})
                 variables[name] = ""
                 continue
-            if (
-                kind in IDENTIFIER_KINDS
-                and is_number_cell(name)
-                and (lost_digits(raw) or kind != "text")
-            ):
+            if is_number_cell(name) and _changed_by_excel(kind, raw):
                 reasons.append(stored_as_number(f"«{name}»"))
                 continue
             if pattern is not None and not pattern.fullmatch(raw):
@@ -432,6 +442,8 @@ def validate_rows(
                 variables[name] = typed_value(kind, raw, number_format)
             except ValueProblem as problem:
                 reasons.append(_("«%(name)s» %(problem)s.") % {"name": name, "problem": problem})
+                if isinstance(problem, OtherNumberFormat):
+                    other_format_lines.append(line)
 
         due_date: datetime | None = None
         raw_due = cell(row, DUE_DATE)
@@ -460,6 +472,8 @@ def validate_rows(
                     amount = read_euro_cents(raw_amount, number_format)
                 except ValueProblem as problem:
                     reasons.append(_("Importo: %(problem)s.") % {"problem": problem})
+                    if isinstance(problem, OtherNumberFormat):
+                        other_format_lines.append(line)
             if not notice:
                 reasons.append(_("Il codice avviso pagoPA è obbligatorio."))
             elif is_number_cell(NOTICE_NUMBER) and (
@@ -551,6 +565,27 @@ def validate_rows(
                 "notice_number": notice if payment else "",
                 "invalid_after_due_date": invalid_after if payment else False,
                 "payee_fiscal_code": payee if payment else "",
+            }
+        )
+    if other_format_lines:
+        lines_with_other = sorted(set(other_format_lines))
+        other = number_format_name(ENGLISH if number_format == ITALIAN else ITALIAN)
+        outcome.warnings.append(
+            ngettext(
+                "Riga %(lines)s: numeri scritti nel formato %(other)s, scartati perché per "
+                "questo file è stato scelto il formato %(chosen)s. Se il file usa il formato "
+                "%(other)s, caricalo di nuovo scegliendolo: nessun numero viene mai "
+                "interpretato in un formato diverso da quello scelto.",
+                "Righe %(lines)s: numeri scritti nel formato %(other)s, scartati perché per "
+                "questo file è stato scelto il formato %(chosen)s. Se il file usa il formato "
+                "%(other)s, caricalo di nuovo scegliendolo: nessun numero viene mai "
+                "interpretato in un formato diverso da quello scelto.",
+                len(lines_with_other),
+            )
+            % {
+                "lines": _lines_text(lines_with_other),
+                "other": other,
+                "chosen": number_format_name(number_format),
             }
         )
     if check_digit_lines:

@@ -91,6 +91,7 @@ def test_amounts_written_the_italian_way(
     assert "L'importo (12.345,00 €) supera il massimo consentito" in rejected[6]
     assert "(10.000,00 €)" in rejected[6] and "centesimi" not in rejected[6]
     assert "è scritto nel formato inglese" in page
+    assert "Riga 5: numeri scritti nel formato inglese" in page
     assert recipient_list.total_amount == 150000 + 123456 + 200000
 
 
@@ -233,3 +234,26 @@ def test_nul_after_the_first_64_kib_refuses_the_file(
     assert response.status_code == 200
     assert "carattere NUL" in response.content.decode()
     assert not RecipientList.objects.exists()
+
+
+def test_single_message_amount_uses_the_same_reader(
+    client, login, operator_user, payments_service, woken
+):
+    from ioportal.messaging.models import Delivery
+
+    login(operator_user)
+    message = {
+        "service": payments_service.pk,
+        "feature_level": "standard",
+        "fiscal_code": "RSSMRA85T10A562S",
+        "subject": "Avviso di pagamento",
+        "markdown": "Il Comune le ricorda il pagamento della rata, con l'avviso pagoPA. " * 2,
+        "notice_number": "302001234567890136",
+        "launch_token": "6b3c1b52-0d7c-4f2e-9a53-1f8f0c1f5e11",
+    }
+    refused = client.post(reverse("messaging:single"), {**message, "amount": "1,000.00"})
+    assert refused.status_code == 200
+    assert "è scritto nel formato inglese" in refused.content.decode()
+    accepted = client.post(reverse("messaging:single"), {**message, "amount": "1.500"})
+    assert accepted.status_code == 302
+    assert Delivery.objects.get().payment_amount == 150000

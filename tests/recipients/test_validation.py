@@ -251,7 +251,10 @@ def test_amounts_follow_the_chosen_number_format():
     rows[1][0] = OTHER
     italian = check(rows, mapping=PAY, has_payment=True)
     assert [row["amount"] for row in italian.valid] == [150000]
-    assert any("formato inglese" in r for r in reasons(italian))
+    assert reasons(italian)[0].startswith(
+        "Importo: non è un importo in euro: è scritto nel formato"
+    )
+    assert italian.warnings[0].startswith("Riga 3: numeri scritti nel formato inglese")
     english = validate_rows(
         headers=HEADERS,
         rows=rows,
@@ -387,3 +390,35 @@ def test_serial_numbers_in_date_columns():
         r.startswith("Data di scadenza: contiene un numero, non una data") for r in reasons(as_text)
     )
     assert any(r.startswith("«giorno» contiene un numero, non una data") for r in reasons(as_text))
+
+
+@pytest.mark.parametrize(
+    ("kind", "value", "refused"),
+    [
+        ("notice_number", "000001234567890123", False),  # cell format 000…0: digits intact
+        ("notice_number", "1234567890123", True),  # leading zeros gone
+        ("notice_number", "302001234567890000", True),  # more than 15 digits
+        ("fiscal_code", "12345678901", True),
+        ("text", "123456789012345", False),
+        ("text", "1234567890123456", True),
+        ("integer", "1234567890123", False),
+    ],
+)
+def test_placeholders_from_number_cells(kind, value, refused):
+    placeholders = [
+        {"name": "nome", "type": "text", "required": True, "pattern": ""},
+        {"name": "valore", "type": kind, "required": True, "pattern": ""},
+    ]
+    outcome = validate_rows(
+        headers=HEADERS,
+        rows=[[GOOD, "Anna", "", "", "", "", value]],
+        mapping={**MAPPING, "valore": "Nota"},
+        spec=spec(placeholders=placeholders),
+        now=NOW,
+        number_cells=[[6]],
+        date_system=1900,
+    )
+    stored = any(r.startswith(f"«valore» è {STORED_AS_NUMBER}") for r in reasons(outcome))
+    assert stored is refused
+    if not refused:
+        assert outcome.valid[0]["variables"]["valore"] == value
