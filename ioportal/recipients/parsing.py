@@ -179,6 +179,15 @@ def _xlsx_cell(value: object) -> str:
     return text.strip()[:MAX_CELL_CHARS]
 
 
+def _excel_format(cell: Any) -> str:
+    """The cell's number format code; "General" when the style it points to is missing, as in
+    workbooks written by some tools (openpyxl itself never needs it to read the value)."""
+    try:
+        return str(cell.number_format or "General")
+    except (IndexError, KeyError, AttributeError):
+        return "General"
+
+
 def _xlsx_row(cells: Sequence[Any], number_format: str) -> tuple[list[str], list[int]]:
     """The texts of a row of read-only cells and the positions of its Number cells."""
     texts: list[str] = []
@@ -186,7 +195,7 @@ def _xlsx_row(cells: Sequence[Any], number_format: str) -> tuple[list[str], list
     for position, cell in enumerate(cells):
         value = cell.value
         if isinstance(value, int | float) and not isinstance(value, bool):
-            texts.append(excel_number_text(value, cell.number_format or "General", number_format))
+            texts.append(excel_number_text(value, _excel_format(cell), number_format))
             numbers.append(position)
         else:
             texts.append(_xlsx_cell(value))

@@ -147,3 +147,18 @@ def test_csv_has_no_number_cells():
     )
     assert table.number_cells == [] and table.date_system is None
     assert [row[1] for row in table.rows] == ["1.500", "1.234,56", "2.000", "1,000.00", "12.345"]
+
+
+def test_xlsx_number_cell_with_a_missing_style():
+    import zipfile
+
+    written = zipfile.ZipFile(io.BytesIO(_xlsx([["CF", "N"], ["RSSMRA85T10A562S", 12.5]])))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as damaged:
+        for name in written.namelist():
+            content = written.read(name)
+            if name == "xl/worksheets/sheet1.xml":
+                content = content.replace(b'<c r="B2" t="n">', b'<c r="B2" s="57" t="n">')
+            damaged.writestr(name, content)
+    table = parse_table(data=buffer.getvalue(), filename="x.xlsx")
+    assert table.rows == [["RSSMRA85T10A562S", "12,5"]]
