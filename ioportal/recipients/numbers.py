@@ -21,6 +21,7 @@ date columns become dates with the workbook's date system (`serial_to_datetime`)
 """
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -37,14 +38,8 @@ EXCEL_SIGNIFICANT_DIGITS = 15
 EXCEL_MAX_SERIAL = 2_958_465
 DATE_SYSTEMS = {1900: CALENDAR_WINDOWS_1900, 1904: CALENDAR_MAC_1904}
 
-# Formatting characters that come along when a value is copied from a web page, a PDF or a word
-# processor; they are invisible in the cell, so they are never part of what the person sees.
-# Zero-width space, non-joiner and joiner, word joiner, soft hyphen, byte order mark,
-# left-to-right and right-to-left marks.
-INVISIBLE_CHARACTERS = "\u200b\u200c\u200d\u2060\u00ad\ufeff\u200e\u200f"
-# Spaces that do not look different from a plain space: no-break and narrow no-break space.
-SPACE_CHARACTERS = "\u00a0\u202f"
-_INVISIBLE_TABLE = str.maketrans("", "", INVISIBLE_CHARACTERS)
+# A currency word or sign written next to an amount: "€ 12", "12,50 €", "1.500 EUR", "12 euro".
+CURRENCY_RE = re.compile(r"^(?:euro|eur|€)\s*|\s*(?:euro|eur|€)$", re.IGNORECASE)
 
 
 class ValueProblem(ValueError):
@@ -71,6 +66,7 @@ def _pattern(thousands: str, decimal: str) -> re.Pattern[str]:
     return re.compile(rf"^[+-]?(?:[1-9]\d{{0,2}}(?:{t}\d{{3}})+|\d+)(?:{d}\d+)?$")
 
 
+SPACE_GROUPS_RE = re.compile(r"^[+-]?[1-9]\d{0,2}(?: \d{3})+$")
 NUMBER_FORMATS = {
     ITALIAN: NumberFormat(ITALIAN, ".", ",", "1.234,56", _pattern(".", ",")),
     ENGLISH: NumberFormat(ENGLISH, ",", ".", "1,234.56", _pattern(",", ".")),
@@ -86,17 +82,21 @@ def number_format_name(code: str) -> str:
 
 
 def strip_invisible(value: str) -> str:
-    """`value` without invisible formatting characters (INVISIBLE_CHARACTERS) anywhere."""
-    return value.translate(_INVISIBLE_TABLE)
+    """`value` without invisible formatting characters anywhere: every Unicode format
+    character (category Cf), such as the zero-width space, non-joiner and joiner, the word
+    joiner, the soft hyphen, the byte order mark and the direction marks. They come along when
+    a value is copied from a web page, a PDF or a word processor and the cell does not show
+    them, so they are never part of what the person sees."""
+    if value.isascii():
+        return value
+    return "".join(ch for ch in value if unicodedata.category(ch) != "Cf")
 
 
 def clean_identifier(value: str) -> str:
-    """An identifier (fiscal code, notice number) as the person sees it: invisible formatting
-    characters and no-break spaces removed anywhere, surrounding whitespace stripped."""
-    cleaned = strip_invisible(value)
-    for space in SPACE_CHARACTERS:
-        cleaned = cleaned.replace(space, "")
-    return cleaned.strip()
+    """An identifier (fiscal code, notice number, payee code) as the person reads it:
+    invisible formatting characters and every space (plain, no-break, narrow no-break, thin...)
+    removed anywhere, since an identifier has none."""
+    return "".join(strip_invisible(value).split())
 
 
 def _number_format(code: str) -> NumberFormat:
@@ -104,20 +104,19 @@ def _number_format(code: str) -> NumberFormat:
 
 
 def _plain(text: str) -> str:
-    """The number part of a cell: invisible characters dropped; spaces and a euro sign allowed
-    around it ("€ 12", "12 €"), never inside it."""
-    cleaned = strip_invisible(text)
-    for space in SPACE_CHARACTERS:
-        cleaned = cleaned.replace(space, " ")
-    cleaned = cleaned.strip()
-    if cleaned.startswith("€"):
-        cleaned = cleaned[1:].lstrip()
-    elif cleaned.endswith("€"):
-        cleaned = cleaned[:-1].rstrip()
-    return cleaned
+    """The number part of a cell: invisible characters dropped, every kind of space made a
+    plain one, a currency sign or word around it ("€ 12", "12 €", "1.500 EUR") removed."""
+    cleaned = " ".join(strip_invisible(text).split())
+    return CURRENCY_RE.sub("", cleaned, count=1)
 
 
 def _parse(cleaned: str, number_format: NumberFormat) -> Decimal | None:
+    if " " in cleaned:
+        # Thousands may also be grouped by spaces, in groups of three ("1 234,56").
+        whole, decimal, fraction = cleaned.partition(number_format.decimal)
+        if not SPACE_GROUPS_RE.match(whole):
+            return None
+        cleaned = whole.replace(" ", number_format.thousands) + decimal + fraction
     if not number_format.pattern.match(cleaned):
         return None
     canonical = cleaned.replace(number_format.thousands, "").replace(number_format.decimal, ".")

@@ -35,6 +35,12 @@ from ioportal.recipients.validation import typed_value
         ("12,50 €", Decimal("12.50")),
         ("12,50\u00a0€", Decimal("12.50")),
         ("\u200b1.500", Decimal(1500)),
+        ("1 000", Decimal(1000)),  # thousands grouped by spaces, in threes
+        ("1\u00a0234,56", Decimal("1234.56")),
+        ("1\u202f234\u202f567,8", Decimal("1234567.8")),
+        ("1.500 EUR", Decimal(1500)),
+        ("euro 12", Decimal(12)),
+        ("12 Euro", Decimal(12)),
     ],
 )
 def test_italian_numbers(text, number):
@@ -66,7 +72,9 @@ def test_italian_looking_numbers_are_refused_under_the_english_format(text):
         read_number(text, ENGLISH)
 
 
-@pytest.mark.parametrize("text", ["1 000", "dieci", "1.2.3", ",5", "12-5", "1e3", "1.5E+17"])
+@pytest.mark.parametrize(
+    "text", ["12 5", "1 0000", "dieci", "1.2.3", ",5", "12-5", "1e3", "1.5E+17", "1.000 000"]
+)
 def test_not_numbers(text):
     with pytest.raises(ValueProblem, match="non è un numero nel formato italiano"):
         read_number(text, ITALIAN)
@@ -188,6 +196,8 @@ def test_serial_numbers_outside_excel_dates(text):
         "RSS\u200cMRA\u200d80A01H501U",  # zero-width non-joiner and joiner
         "RSSMRA80\u2060A01H501U",  # word joiner
         "RSSMRA80A01H501U\u202f",  # narrow no-break space
+        "RSSMRA 80A01\u2009H501U",  # a plain and a thin space
+        "\u2066RSSMRA80A01H501U\u2069",  # bidirectional isolates (format characters)
     ],
 )
 def test_invisible_characters_leave_identifiers(text):
