@@ -33,7 +33,7 @@ AUX_DIGITS_WITH_CHECK = frozenset("023")
 def normalize_notice_number(value: str) -> str:
     """The notice number as the person reads it: invisible characters and every space removed
     (notices print it in groups, "3020 0012 3456 7890 13")."""
-    return re.sub(r"\s", "", clean_identifier(value))
+    return clean_identifier(value)
 
 
 def is_notice_number(value: str) -> bool:

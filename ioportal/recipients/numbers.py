@@ -96,7 +96,10 @@ def clean_identifier(value: str) -> str:
     """An identifier (fiscal code, notice number, payee code) as the person reads it:
     invisible formatting characters and every space (plain, no-break, narrow no-break, thin...)
     removed anywhere, since an identifier has none."""
-    return "".join(strip_invisible(value).split())
+    stripped = value.strip()
+    if stripped.isascii() and " " not in stripped and "\t" not in stripped:
+        return stripped  # the usual case, without the per-character scan
+    return "".join(strip_invisible(stripped).split())
 
 
 def _number_format(code: str) -> NumberFormat:
@@ -106,7 +109,11 @@ def _number_format(code: str) -> NumberFormat:
 def _plain(text: str) -> str:
     """The number part of a cell: invisible characters dropped, every kind of space made a
     plain one, a currency sign or word around it ("€ 12", "12 €", "1.500 EUR") removed."""
-    cleaned = " ".join(strip_invisible(text).split())
+    cleaned = text.strip()
+    if not cleaned.isascii() or " " in cleaned or "\t" in cleaned:
+        cleaned = " ".join(strip_invisible(cleaned).split())
+    if cleaned[-1:].isdigit() and cleaned[:1].isdigit():
+        return cleaned  # the usual case: no currency sign or word around the number
     return CURRENCY_RE.sub("", cleaned, count=1)
 
 

@@ -388,6 +388,21 @@ def validate_rows(
             return ""
         return row[position]
 
+    numeric: Collection[int] = no_numbers
+
+    def is_number_cell(target: str) -> bool:
+        return bool(numeric) and columns.get(target, -1) in numeric
+
+    def date_text(target: str, raw: str, line: int) -> str:
+        """A serial number in a date column becomes the date Excel shows for it."""
+        if not raw or date_system is None or not is_number_cell(target):
+            return raw
+        moment = serial_to_datetime(raw, date_system=date_system, number_format=number_format)
+        midnight = moment.time() == time(0, 0)
+        shown = moment.strftime("%d/%m/%Y" if midnight else "%d/%m/%Y %H:%M")
+        serial_dates.setdefault(mapping[target], []).append((line, raw, shown))
+        return _serial_date_text(moment)
+
     for row_index, (row, line) in enumerate(zip(rows, line_numbers, strict=False)):
         reasons: list[str] = []
         numeric = (
@@ -395,20 +410,6 @@ def validate_rows(
             if number_cells is not None and row_index < len(number_cells)
             else no_numbers
         )
-
-        def is_number_cell(target: str, numeric: Collection[int] = numeric) -> bool:
-            return columns.get(target, -1) in numeric
-
-        def date_text(target: str, raw: str, line: int = line) -> str:
-            """A serial number in a date column becomes the date Excel shows for it."""
-            if not raw or date_system is None or not is_number_cell(target):
-                return raw
-            moment = serial_to_datetime(raw, date_system=date_system, number_format=number_format)
-            midnight = moment.time() == time(0, 0)
-            shown = moment.strftime("%d/%m/%Y" if midnight else "%d/%m/%Y %H:%M")
-            serial_dates.setdefault(mapping[target], []).append((line, raw, shown))
-            return _serial_date_text(moment)
-
         fiscal_code = normalize_fiscal_code(clean_identifier(cell(row, FISCAL_CODE)))
         fiscal_code_as_number = is_number_cell(FISCAL_CODE) and bool(fiscal_code)
         if fiscal_code_as_number:
@@ -438,7 +439,7 @@ def validate_rows(
                 continue
             try:
                 if kind == "date":
-                    raw = date_text(name, raw)
+                    raw = date_text(name, raw, line)
                 variables[name] = typed_value(kind, raw, number_format)
             except ValueProblem as problem:
                 reasons.append(_("«%(name)s» %(problem)s.") % {"name": name, "problem": problem})
@@ -449,7 +450,7 @@ def validate_rows(
         raw_due = cell(row, DUE_DATE)
         if raw_due:
             try:
-                due_date = parse_due_date(date_text(DUE_DATE, raw_due))
+                due_date = parse_due_date(date_text(DUE_DATE, raw_due, line))
             except ValueProblem as problem:
                 reasons.append(_("Data di scadenza: %(problem)s.") % {"problem": problem})
             else:
