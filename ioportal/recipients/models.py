@@ -101,7 +101,7 @@ class RecipientList(models.Model):
         self.rows_sealed = seal(data)
 
     def _row_data(self) -> dict[str, Any]:
-        # Unsealed once per instance and sealed value: a list can hold 100,000 rows.
+        # Unsealed once per instance (and sealed value): a list can hold 100,000 rows.
         cached = getattr(self, "_row_data_cache", None)
         if cached is None or cached[0] != self.rows_sealed:
             cached = (self.rows_sealed, unseal(self.rows_sealed) or {"rows": [], "lines": []})
