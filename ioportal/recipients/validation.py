@@ -379,8 +379,9 @@ def validate_rows(
     no_numbers: Collection[int] = ()
     check_digit_lines: list[int] = []
     other_format_lines: list[int] = []
-    # Per column: the serial numbers read as dates, as (line, serial, date shown).
-    serial_dates: dict[str, list[tuple[int, str, str]]] = {}
+    # Per column and line (a column may fill the due date and a placeholder): the serial
+    # numbers read as dates, as (serial, date shown).
+    serial_dates: dict[str, dict[int, tuple[str, str]]] = {}
 
     def cell(row: Sequence[str], target: str) -> str:
         position = columns.get(target)
@@ -400,7 +401,7 @@ def validate_rows(
         moment = serial_to_datetime(raw, date_system=date_system, number_format=number_format)
         midnight = moment.time() == time(0, 0)
         shown = moment.strftime("%d/%m/%Y" if midnight else "%d/%m/%Y %H:%M")
-        serial_dates.setdefault(mapping[target], []).append((line, raw, shown))
+        serial_dates.setdefault(mapping[target], {})[line] = (raw, shown)
         return _serial_date_text(moment)
 
     for row_index, (row, line) in enumerate(zip(rows, line_numbers, strict=False)):
@@ -603,7 +604,8 @@ def validate_rows(
             % {"lines": _lines_text(check_digit_lines)}
         )
     for column, found in serial_dates.items():
-        first_line, serial, shown = found[0]
+        first_line = next(iter(found))
+        serial, shown = found[first_line]
         outcome.warnings.append(
             ngettext(
                 "La colonna «%(column)s» contiene %(count)s data salvata come numero: è stata "

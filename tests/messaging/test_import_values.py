@@ -176,7 +176,11 @@ def test_date_as_serial_number(
         organization,
         operator_user,
         markdown="Gentile {{ nome }}, " + MARKDOWN,
-        placeholders=[{"name": "nome", "type": "text", "required": True, "pattern": ""}, IMPORTO],
+        placeholders=[
+            {"name": "nome", "type": "text", "required": True, "pattern": ""},
+            IMPORTO,
+            {"name": "scadenza", "type": "date", "required": True, "pattern": ""},
+        ],
         has_payment=True,
         has_due_date=True,
     )
@@ -192,9 +196,11 @@ def test_date_as_serial_number(
             "amount": "importo",
             "notice_number": "numero_avviso",
             "due_date": "scadenza",
+            "scadenza": "scadenza",
         },
     )
     (row,) = recipient_list.get_valid()
+    assert row["variables"]["scadenza"] == "30/06/2030"
     # 47664 in the workbook's 1900 date system is 30 June 2030, due at the end of that day.
     assert row["due_date"] == "2030-06-30T23:59:59+02:00"
     assert row["amount"] == 1000 and row["notice_number"] == "301000000000000017"
