@@ -219,8 +219,10 @@ def excel_number_text(
 ) -> str:
     """A Number cell as Excel shows it, written in the chosen convention without grouping.
 
-    15 significant digits (0.30000000000000004 -> "0,3"); a format of zeros only ("000000")
-    pads whole numbers with leading zeros as Excel does; a percentage format shows "5%".
+    15 significant digits (0.30000000000000004 -> "0,3"); a format with fixed decimals
+    ("#,##0.00 €") pads them with zeros ("12,50"), never rounds (a value with more decimals
+    keeps them, and an amount is then refused); a format of zeros only ("000000") pads whole
+    numbers with leading zeros as Excel does; a percentage format shows "5%".
     """
     number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
     percent = "%" in excel_format
@@ -235,9 +237,22 @@ def excel_number_text(
         text = "0"
     if re.fullmatch(r"0{2,}", excel_format) and text.isdigit():
         text = text.zfill(len(excel_format))
+    places = _fixed_decimals(excel_format)
+    whole, _dot, fraction = text.partition(".")
+    if len(fraction) < places:
+        text = f"{whole}.{fraction.ljust(places, '0')}"
     if percent:
         text += "%"
     return text.replace(".", _number_format(number_format).decimal)
+
+
+def _fixed_decimals(excel_format: str) -> int:
+    """How many decimals the positive section of an Excel number format always shows."""
+    section = excel_format.split(";", 1)[0]
+    # Quoted text, [colour/currency/locale] blocks and escaped characters are not digits.
+    section = re.sub(r'"[^"]*"|\[[^\]]*\]|\\.', "", section)
+    match = re.search(r"\.(0+)", section)
+    return len(match.group(1)) if match else 0
 
 
 def lost_digits(text: str) -> bool:
