@@ -224,6 +224,11 @@ def excel_number_text(
     keeps them, and an amount is then refused); a format of zeros only ("000000") pads whole
     numbers with leading zeros as Excel does; a percentage format shows "5%".
     """
+    decimal_separator = _number_format(number_format).decimal
+    if excel_format == "General":
+        plain = _plain_number(value)
+        if plain is not None:
+            return plain.replace(".", decimal_separator)
     number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
     percent = "%" in excel_format
     if percent:
@@ -243,7 +248,20 @@ def excel_number_text(
         text = f"{whole}.{fraction.ljust(places, '0')}"
     if percent:
         text += "%"
-    return text.replace(".", _number_format(number_format).decimal)
+    return text.replace(".", decimal_separator)
+
+
+def _plain_number(value: int | float) -> str | None:
+    """The usual cell (General format, at most 15 significant digits) without Decimal
+    arithmetic: Python's shortest repr is then what Excel shows. None for any other."""
+    text = str(value) if isinstance(value, int) else repr(value)
+    if "e" in text or "n" in text:  # exponent, nan, inf
+        return None
+    if len(text.lstrip("-").replace(".", "").lstrip("0")) > EXCEL_SIGNIFICANT_DIGITS:
+        return None
+    if text.endswith(".0"):
+        text = text[:-2]
+    return "0" if text == "-0" else text
 
 
 def _fixed_decimals(excel_format: str) -> int:
