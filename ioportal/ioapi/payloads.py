@@ -88,6 +88,13 @@ def validate_fiscal_code(value: str, field: str = "fiscal_code") -> list[FieldEr
     return []
 
 
+def format_euro(cents: int) -> str:
+    """Cents as an Italian euro amount: 123456 -> "1.234,56 €"."""
+    whole, rest = divmod(abs(cents), 100)
+    sign = "-" if cents < 0 else ""
+    return f"{sign}{whole:,}".replace(",", ".") + f",{rest:02d} €"
+
+
 def _validate_payment(payment: PaymentData, max_allowed_amount: int | None) -> list[FieldError]:
     prefix = "content.payment_data"
     errors: list[FieldError] = []
@@ -96,13 +103,18 @@ def _validate_payment(payment: PaymentData, max_allowed_amount: int | None) -> l
         errors.append(FieldError(f"{prefix}.amount", it.AMOUNT_TYPE))
     elif not AMOUNT_MIN <= payment.amount <= AMOUNT_MAX:
         errors.append(
-            FieldError(f"{prefix}.amount", it.AMOUNT_RANGE.format(min=AMOUNT_MIN, max=AMOUNT_MAX))
+            FieldError(
+                f"{prefix}.amount",
+                it.AMOUNT_RANGE.format(min=format_euro(AMOUNT_MIN), max=format_euro(AMOUNT_MAX)),
+            )
         )
     elif max_allowed_amount is not None and payment.amount > max_allowed_amount:
         errors.append(
             FieldError(
                 f"{prefix}.amount",
-                it.AMOUNT_OVER_SERVICE_MAX.format(amount=payment.amount, max=max_allowed_amount),
+                it.AMOUNT_OVER_SERVICE_MAX.format(
+                    amount=format_euro(payment.amount), max=format_euro(max_allowed_amount)
+                ),
             )
         )
     if not NOTICE_NUMBER_RE.match(payment.notice_number):

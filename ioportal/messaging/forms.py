@@ -18,6 +18,11 @@ from ioportal.ioservices.models import IOService
 from ioportal.messaging.models import FeatureLevel, MessageTemplate
 from ioportal.messaging.preview import cta_check
 from ioportal.messaging.rendering import PLACEHOLDER_NAME_RE, placeholder_names
+from ioportal.recipients.numbers import (
+    DEFAULT_NUMBER_FORMAT,
+    NUMBER_FORMAT_CHOICES,
+    read_euro_cents,
+)
 from ioportal.recipients.parsing import (
     CSV_DELIMITERS,
     HiddenRows,
@@ -31,7 +36,6 @@ from ioportal.recipients.validation import (
     ValueProblem,
     guess_mapping,
     parse_due_date,
-    parse_euro_cents,
     pattern_problem,
     special_field_labels,
 )
@@ -151,6 +155,17 @@ class UploadForm(forms.Form):
             "UTF-8 o Windows-1252."
         ),
     )
+    number_format = forms.ChoiceField(
+        label=_("Come sono scritti i numeri nel file"),
+        choices=NUMBER_FORMAT_CHOICES,
+        initial=DEFAULT_NUMBER_FORMAT,
+        required=False,
+        widget=forms.RadioSelect,
+        help_text=_(
+            "Vale per importi e numeri scritti come testo. Un valore che non rispetta il formato "
+            "scelto viene scartato con il motivo, mai interpretato in un altro modo."
+        ),
+    )
     delimiter = forms.ChoiceField(
         label=_("Separatore delle colonne (solo CSV)"),
         required=False,
@@ -226,6 +241,9 @@ class UploadForm(forms.Form):
         if not upload.name.lower().endswith(UPLOAD_EXTENSIONS):
             raise ValidationError(_("Carica un file .csv o .xlsx."))
         return upload
+
+    def clean_number_format(self) -> str:
+        return str(self.cleaned_data.get("number_format") or DEFAULT_NUMBER_FORMAT)
 
     def clean_attachments_zip(self) -> Any:
         upload = self.cleaned_data.get("attachments_zip")
@@ -442,7 +460,7 @@ class SingleMessageForm(forms.Form):
                     self.add_error("due_date", _("La data di scadenza è già passata."))
         if data.get("amount"):
             try:
-                amount = parse_euro_cents(data["amount"])
+                amount = read_euro_cents(data["amount"])
             except ValueProblem as problem:
                 self.add_error("amount", str(problem))
             if not data.get("notice_number"):

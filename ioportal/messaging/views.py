@@ -41,6 +41,7 @@ from ioportal.messaging.preview import content_warnings, render_preview
 from ioportal.messaging.rendering import delivery_content, fill_message
 from ioportal.recipients import services as recipient_services
 from ioportal.recipients.models import RecipientList
+from ioportal.recipients.numbers import NUMBER_FORMAT_CHOICES
 from ioportal.recipients.parsing import ImportChoiceNeeded, ImportFileError, delimiter_label
 from ioportal.recipients.validation import format_cents, mapping_errors
 from ioportal.remotecontent.services import (
@@ -192,6 +193,7 @@ def compose(request: HttpRequest) -> HttpResponse:
                     file_name=upload.name,
                     data=upload.read(),
                     options=form.read_options(),
+                    number_format=form.cleaned_data["number_format"],
                     request=request,
                 )
                 if shared or bundle:
@@ -278,6 +280,7 @@ def list_mapping(request: HttpRequest, public_id: str) -> HttpResponse:
             "delimiter": delimiter_label(recipient_list.delimiter)
             if recipient_list.file_format == "csv"
             else "",
+            "number_format": dict(NUMBER_FORMAT_CHOICES).get(recipient_list.number_format, ""),
         },
     )
 

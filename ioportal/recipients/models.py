@@ -41,7 +41,13 @@ class RecipientList(models.Model):
     headers = models.JSONField(default=list)
     row_count = models.PositiveIntegerField(default=0)
     file_warnings = models.JSONField(default=list, blank=True)
-    # Sealed JSON: {"rows": [[cell, ...]], "lines": [n, ...], "problems": {"n": reason}}
+    # How numbers written as text are read (recipients.numbers.NUMBER_FORMATS), chosen at upload.
+    number_format = models.CharField(max_length=2, default="it")
+    # Sentences about the last validation that block nothing (check digits, serial dates).
+    check_warnings = models.JSONField(default=list, blank=True)
+    # Sealed JSON: {"rows": [[cell, ...]], "lines": [n, ...], "problems": {"n": reason}} and,
+    # for XLSX, "number_cells" (per row, the positions of Number cells) and "date_system"
+    # (1900 or 1904).
     rows_sealed = models.TextField(blank=True, editable=False)
     column_mapping = models.JSONField(default=dict, blank=True)
     state = models.CharField(max_length=16, choices=State.choices, default=State.UPLOADED)
@@ -81,20 +87,48 @@ class RecipientList(models.Model):
         return self.file_name
 
     def set_rows(
-        self, rows: list[list[str]], lines: list[int], problems: dict[int, str] | None = None
+        self,
+        rows: list[list[str]],
+        lines: list[int],
+        problems: dict[int, str] | None = None,
+        *,
+        number_cells: list[list[int]] | None = None,
+        date_system: int | None = None,
     ) -> None:
-        """`problems`: rows the file's structure makes unreadable (line -> reason)."""
-        sealed_problems = {str(line): reason for line, reason in (problems or {}).items()}
-        self.rows_sealed = seal({"rows": rows, "lines": lines, "problems": sealed_problems})
+        """`problems`: rows the file's structure makes unreadable (line -> reason);
+        `number_cells` and `date_system` as in `parsing.ParsedTable`."""
+        data: dict[str, Any] = {
+            "rows": rows,
+            "lines": lines,
+            "problems": {str(line): reason for line, reason in (problems or {}).items()},
+        }
+        if number_cells and any(number_cells):
+            data["number_cells"] = number_cells
+        if date_system is not None:
+            data["date_system"] = date_system
+        self.rows_sealed = seal(data)
+
+    def _row_data(self) -> dict[str, Any]:
+        # Unsealed once per instance (and sealed value): a list can hold 100,000 rows.
+        cached = getattr(self, "_row_data_cache", None)
+        if cached is None or cached[0] != self.rows_sealed:
+            cached = (self.rows_sealed, unseal(self.rows_sealed) or {})
+            self._row_data_cache = cached
+        return cached[1]
 
     def get_rows(self) -> tuple[list[list[str]], list[int]]:
         rows, lines, _problems = self.get_rows_and_problems()
         return rows, lines
 
     def get_rows_and_problems(self) -> tuple[list[list[str]], list[int], dict[int, str]]:
-        data = unseal(self.rows_sealed) or {}
+        data = self._row_data()
         problems = {int(line): reason for line, reason in (data.get("problems") or {}).items()}
         return data.get("rows", []), data.get("lines", []), problems
+
+    def get_cell_sources(self) -> tuple[list[list[int]], int | None]:
+        """Per row, the positions of XLSX Number cells; and the workbook's date system."""
+        data = self._row_data()
+        return data.get("number_cells") or [], data.get("date_system")
 
     def get_valid(self) -> list[dict[str, Any]]:
         return list(unseal(self.valid_sealed) or [])

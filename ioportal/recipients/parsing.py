@@ -13,6 +13,12 @@ Nothing about the file's structure is guessed silently (issue 16, "import you ca
   excluded only on the operator's word. Password-protected workbooks (an encrypted OLE
   container), old .xls files and ZIPs that are not workbooks are refused saying so.
 - Repeated column names are offered distinctly, each with its column letter.
+- A NUL character anywhere refuses the file: it is never text a person typed, and PostgreSQL
+  cannot store it.
+- XLSX Number cells are written as Excel shows them (`numbers.excel_number_text`, with the
+  cell's number format) in the number convention chosen for the upload, and remembered
+  (`ParsedTable.number_cells`) with the workbook's date system, so that the validation can
+  refuse identifiers that Excel stored as numbers and read serial dates.
 
 Every limit is a setting; exceeding one raises `ImportFileError` with a sentence for the
 operator; a missing choice raises `ImportChoiceNeeded`. Nothing is written to disk.
@@ -25,16 +31,19 @@ import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
-from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from openpyxl import load_workbook
+from openpyxl.styles.numbers import BUILTIN_FORMATS, BUILTIN_FORMATS_MAX_SIZE
 from openpyxl.utils import get_column_letter
+from openpyxl.utils.datetime import CALENDAR_MAC_1904
 from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 from openpyxl.worksheet._reader import FORMULA_TAG, WorkSheetParser
+
+from ioportal.recipients.numbers import DEFAULT_NUMBER_FORMAT, excel_number_text
 
 # In the order preferred when several fit equally well: Italian spreadsheets write ";".
 CSV_DELIMITERS = ";,\t|"
@@ -96,14 +105,27 @@ class ParsedTable:
     row_problems: dict[int, str] = field(default_factory=dict)
     sheet: str = ""
     hidden_lines: list[int] = field(default_factory=list)
+    # XLSX: for each row, the positions of its cells that were Number cells (not text, not
+    # dates); empty for CSV.
+    number_cells: list[list[int]] = field(default_factory=list)
+    # XLSX: the workbook's date system, 1900 or 1904 (serial numbers count days from it).
+    date_system: int | None = None
 
 
-def parse_table(*, data: bytes, filename: str, options: ReadOptions | None = None) -> ParsedTable:
+def parse_table(
+    *,
+    data: bytes,
+    filename: str,
+    options: ReadOptions | None = None,
+    number_format: str = DEFAULT_NUMBER_FORMAT,
+) -> ParsedTable:
     """The header row and the data rows of an uploaded file, every cell as a stripped string.
 
-    Raises ImportFileError when the file is too large, has too many rows, no header, or is
-    not a readable CSV/XLSX file; ImportChoiceNeeded when the operator must choose the sheet,
-    what to do with hidden rows or the separator. Empty rows are skipped. No side effects.
+    `number_format` ("it" or "en", `numbers.NUMBER_FORMATS`) is how XLSX Number cells are
+    written. Raises ImportFileError when the file is too large, has too many rows, no header,
+    holds a NUL character, or is not a readable CSV/XLSX file; ImportChoiceNeeded when the
+    operator must choose the sheet, what to do with hidden rows or the separator. Empty rows
+    are skipped. No side effects.
     """
     options = options or ReadOptions()
     max_bytes = settings.RECIPIENTS_MAX_UPLOAD_BYTES
@@ -117,7 +139,7 @@ def parse_table(*, data: bytes, filename: str, options: ReadOptions | None = Non
     if data.startswith(OLE_MAGIC):
         raise _ole_file_error(data)
     if data[:4] == b"PK\x03\x04" or filename.lower().endswith(".xlsx"):
-        table = _parse_xlsx(data, options)
+        table = _parse_xlsx(data, options, number_format)
     else:
         table = _parse_csv(data, options)
     if not any(table.headers):
@@ -127,6 +149,15 @@ def parse_table(*, data: bytes, filename: str, options: ReadOptions | None = Non
     table.headers, repeated = distinct_headers(table.headers)
     table.warnings += repeated
     return table
+
+
+def _binary_content() -> ImportFileError:
+    return ImportFileError(
+        _(
+            "Il file contiene dati binari (il carattere NUL) e non è un elenco leggibile: "
+            "esportalo di nuovo dal foglio di calcolo come CSV UTF-8 o .xlsx."
+        )
+    )
 
 
 def _too_many_rows() -> ImportFileError:
@@ -214,8 +245,7 @@ def _decode(data: bytes) -> tuple[str, str, list[str]]:
             return data.decode("utf-16"), "utf-16", []
         except UnicodeDecodeError as exc:
             raise _not_text() from exc
-    if b"\x00" in data[:SNIFF_BYTES]:
-        # UTF-16 without a byte order mark, or not a text at all.
+    if _utf16_without_bom(data[:SNIFF_BYTES]):
         raise _not_text()
     try:
         return data.decode("utf-8"), "utf-8", []
@@ -230,6 +260,15 @@ def _decode(data: bytes) -> tuple[str, str, list[str]]:
         "le lettere accentate siano corrette."
     )
     return text, "cp1252", [warning]
+
+
+def _utf16_without_bom(sample: bytes) -> bool:
+    """UTF-16 without a byte order mark: a NUL byte in every other position, as Latin text
+    has (any other NUL refuses the file as binary content, see `_binary_content`)."""
+    if b"\x00" not in sample:
+        return False
+    half = len(sample) // 2
+    return max(sample[0::2].count(0), sample[1::2].count(0)) * 2 > half
 
 
 def _not_text() -> ImportFileError:
@@ -322,6 +361,8 @@ def _has_line_break(record: Sequence[str]) -> bool:
 
 def _parse_csv(data: bytes, options: ReadOptions) -> ParsedTable:
     text, encoding, warnings = _decode(data)
+    if "\x00" in text:
+        raise _binary_content()
     # Excel writes, and honours, a first line "sep=;" that it does not show as a row.
     hint = SEP_LINE_RE.match(text)
     if hint:
@@ -470,10 +511,41 @@ def _xlsx_cell(value: object) -> str:
         return value.isoformat()
     if isinstance(value, bool):
         return "sì" if value else "no"
-    if isinstance(value, float):
-        # Excel stores every number as a float: 12.0 is the integer 12, 0.1 stays 0.1.
-        return str(int(value)) if value.is_integer() else str(Decimal(repr(value)))
-    return str(value).strip()
+    text = str(value)
+    if "\x00" in text:
+        raise _binary_content()
+    return text.strip()
+
+
+def _is_number(value: object) -> bool:
+    """An XLSX Number cell's value (openpyxl gives dates and booleans their own types)."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+class _NumberFormats:
+    """The number format code of each cell style of a workbook (a cell's `s` attribute), as
+    openpyxl's read-only cells look it up, once per style."""
+
+    def __init__(self, workbook: Any) -> None:
+        self.workbook = workbook
+        self.codes: dict[int, str] = {}
+
+    def code(self, style_id: int) -> str:
+        """The format code of `style_id`; "General" when the style is missing, as in
+        workbooks written by some tools (openpyxl itself never needs it to read the value)."""
+        code = self.codes.get(style_id)
+        if code is None:
+            try:
+                format_id = self.workbook._cell_styles[style_id].numFmtId
+                if format_id < BUILTIN_FORMATS_MAX_SIZE:
+                    code = BUILTIN_FORMATS.get(format_id, "General")
+                else:
+                    code = self.workbook._number_formats[format_id - BUILTIN_FORMATS_MAX_SIZE]
+            except (IndexError, KeyError, AttributeError, TypeError):
+                code = "General"
+            code = str(code or "General")
+            self.codes[style_id] = code
+        return code
 
 
 def _check_workbook_archive(data: bytes) -> None:
@@ -536,7 +608,24 @@ class _SheetRow:
     number: int
     hidden: bool
     values: list[Any]  # from column A on
+    styles: list[int]  # the cell style of each value (its number format), 0 when none
     uncalculated: list[int]  # 0-based columns of formulas without a saved result
+
+    def texts(
+        self, width: int, formats: _NumberFormats, number_format: str
+    ) -> tuple[list[str], list[int]]:
+        """The texts of the first `width` cells and the positions of the Number cells among
+        them, written as Excel shows them in the chosen number convention."""
+        texts: list[str] = []
+        numbers: list[int] = []
+        for position, value in enumerate(self.values[:width]):
+            if _is_number(value):
+                excel_format = formats.code(self.styles[position])
+                texts.append(excel_number_text(value, excel_format, number_format))
+                numbers.append(position)
+            else:
+                texts.append(_xlsx_cell(value))
+        return texts, numbers
 
 
 def _sheet_rows(sheet: ReadOnlyWorksheet) -> Iterator[_SheetRow]:
@@ -562,16 +651,19 @@ def _sheet_rows(sheet: ReadOnlyWorksheet) -> Iterator[_SheetRow]:
                 "0",
                 "0.0",
             )
-            values: list[Any] = [None] * max((cell["column"] for cell in cells), default=0)
+            width = max((cell["column"] for cell in cells), default=0)
+            values: list[Any] = [None] * width
+            styles = [0] * width
             for cell in cells:
                 values[cell["column"] - 1] = cell["value"]
+                styles[cell["column"] - 1] = cell["style_id"]
             uncalculated = [cell["column"] - 1 for cell in cells if cell["uncalculated"]]
-            yield _SheetRow(number, hidden, values, uncalculated)
+            yield _SheetRow(number, hidden, values, styles, uncalculated)
 
 
 def _has_data(sheet: ReadOnlyWorksheet) -> bool:
     return any(
-        row.uncalculated or any(_xlsx_cell(value) for value in row.values)
+        row.uncalculated or any(_is_number(value) or _xlsx_cell(value) for value in row.values)
         for row in _sheet_rows(sheet)
     )
 
@@ -621,7 +713,7 @@ def _choose_sheet(workbook: Any, chosen: str) -> ReadOnlyWorksheet:
     )
 
 
-def _parse_xlsx(data: bytes, options: ReadOptions) -> ParsedTable:
+def _parse_xlsx(data: bytes, options: ReadOptions, number_format: str) -> ParsedTable:
     _check_workbook_archive(data)
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
@@ -632,21 +724,24 @@ def _parse_xlsx(data: bytes, options: ReadOptions) -> ParsedTable:
     try:
         sheet = _choose_sheet(workbook, options.sheet)
         several = len(workbook.worksheets) > 1
+        date_system = 1904 if workbook.epoch == CALENDAR_MAC_1904 else 1900
+        formats = _NumberFormats(workbook)
         headers: list[str] = []
         max_rows = settings.RECIPIENTS_MAX_ROWS
         rows: list[list[str]] = []
         lines: list[int] = []
+        number_cells: list[list[int]] = []
         hidden_lines: list[int] = []
         problems: dict[int, str] = {}
         for row in _sheet_rows(sheet):
-            line, hidden, values = row.number, row.hidden, row.values
+            line, hidden = row.number, row.hidden
             if not headers:
                 # The first row holding anything names the columns.
-                headers = [_xlsx_cell(value) for value in values]
+                headers, _numbers = row.texts(len(row.values), formats, number_format)
                 while headers and not headers[-1]:
                     headers.pop()
                 continue
-            record = [_xlsx_cell(value) for value in values[: len(headers)]]
+            record, numbers = row.texts(len(headers), formats, number_format)
             uncalculated = [column for column in row.uncalculated if column < len(headers)]
             if not any(record) and not uncalculated:
                 continue
@@ -666,6 +761,7 @@ def _parse_xlsx(data: bytes, options: ReadOptions) -> ParsedTable:
                 problems[line] = _too_long()
             rows.append(record)
             lines.append(line)
+            number_cells.append(numbers)
     except ImportFileError:
         raise
     except Exception as exc:  # a damaged sheet part
@@ -688,6 +784,8 @@ def _parse_xlsx(data: bytes, options: ReadOptions) -> ParsedTable:
         row_problems=problems,
         sheet=sheet.title,
         hidden_lines=hidden_lines,
+        number_cells=number_cells,
+        date_system=date_system,
     )
 
 

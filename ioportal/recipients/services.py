@@ -14,6 +14,7 @@ from ioportal.core.services import Action, audit_log
 from ioportal.ioservices.models import IOService
 from ioportal.messaging.models import MessageTemplate
 from ioportal.recipients.models import RecipientList
+from ioportal.recipients.numbers import DEFAULT_NUMBER_FORMAT, NUMBER_FORMATS
 from ioportal.recipients.parsing import ReadOptions, parse_table
 from ioportal.recipients.sealing import seal
 from ioportal.recipients.validation import MessageSpec, validate_rows
@@ -61,16 +62,21 @@ def recipient_list_upload(
     file_name: str,
     data: bytes,
     options: ReadOptions | None = None,
+    number_format: str = DEFAULT_NUMBER_FORMAT,
     request: HttpRequest | None = None,
 ) -> RecipientList:
     """Read an uploaded CSV/XLSX into a new list (rows sealed, the file itself discarded).
 
-    `options` carry the operator's choices of separator, sheet and hidden rows. Raises
+    `options` carry the operator's choices of separator, sheet and hidden rows;
+    `number_format` ("it" or "en", `numbers.NUMBER_FORMATS`) is the convention the file's
+    numbers are written in, and the list keeps it for the validation. Raises
     parsing.ImportFileError with an Italian sentence when the file cannot be used, and its
     subclass ImportChoiceNeeded when the operator must choose first. Expired lists are purged
     on the way. Audited (file name and row count only).
     """
-    table = parse_table(data=data, filename=file_name, options=options)
+    if number_format not in NUMBER_FORMATS:
+        raise ValueError(f"unknown number format {number_format!r}")
+    table = parse_table(data=data, filename=file_name, options=options, number_format=number_format)
     recipient_lists_purge_expired()
     recipient_list = RecipientList(
         organization=organization,
@@ -84,17 +90,29 @@ def recipient_list_upload(
         headers=table.headers,
         row_count=len(table.rows),
         file_warnings=table.warnings,
+        number_format=number_format,
         column_mapping=dict(template.column_mapping or {}),
         expires_at=timezone.now() + timedelta(hours=settings.RECIPIENTS_LIST_TTL_HOURS),
     )
-    recipient_list.set_rows(table.rows, table.lines, table.row_problems)
+    recipient_list.set_rows(
+        table.rows,
+        table.lines,
+        table.row_problems,
+        number_cells=table.number_cells,
+        date_system=table.date_system,
+    )
     recipient_list.save()
     audit_log(
         action=Action.RECIPIENTS_UPLOADED,
         actor=actor,
         organization=organization,
         target=recipient_list,
-        changes={"rows": len(table.rows), "template": template.name, "service": service.name},
+        changes={
+            "rows": len(table.rows),
+            "template": template.name,
+            "service": service.name,
+            "number_format": number_format,
+        },
         request=request,
     )
     return recipient_list
@@ -112,8 +130,14 @@ def recipient_list_validate(
     rejected with that reason alone: its values would be shifted.
     """
     all_rows, all_lines, problems = recipient_list.get_rows_and_problems()
-    rows = [row for row, line in zip(all_rows, all_lines, strict=True) if line not in problems]
-    lines = [line for line in all_lines if line not in problems]
+    all_number_cells, date_system = recipient_list.get_cell_sources()
+    readable = [index for index, line in enumerate(all_lines) if line not in problems]
+    rows = [all_rows[index] for index in readable]
+    lines = [all_lines[index] for index in readable]
+    # Per row, like the rows (an XLSX file's; empty for a CSV file).
+    number_cells = [
+        all_number_cells[index] if index < len(all_number_cells) else [] for index in readable
+    ]
     outcome = validate_rows(
         headers=recipient_list.headers,
         rows=rows,
@@ -124,6 +148,9 @@ def recipient_list_validate(
             service=recipient_list.service,
             recipient_list=recipient_list,
         ),
+        number_format=recipient_list.number_format,
+        number_cells=number_cells,
+        date_system=date_system,
     )
     if problems:
         unreadable = [
@@ -133,6 +160,7 @@ def recipient_list_validate(
         ]
         outcome.rejected = sorted([*outcome.rejected, *unreadable], key=lambda r: r["line"])
     recipient_list.column_mapping = mapping
+    recipient_list.check_warnings = outcome.warnings
     recipient_list.valid_sealed = seal(outcome.valid)
     recipient_list.rejected_sealed = seal(outcome.rejected)
     recipient_list.valid_count = len(outcome.valid)

@@ -6,14 +6,17 @@ and markdown lengths after the placeholders are filled, amount range and service
 notice number, payee), plus what only the file can tell: duplicates, placeholder types, required
 values, patterns, dates. Every problem gets an Italian sentence; a row with at least one is
 rejected with its line number. Pure functions: no database, no side effects.
+
+Values are read exactly as the person sees them, or refused: numbers with the convention chosen
+at upload (`numbers.read_number`), identifiers without invisible formatting characters, and
+identifiers that Excel stored as numbers (digits lost) refused with what to change.
 """
 
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from time import thread_time
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,6 +25,7 @@ import regex
 from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from ioportal.ioapi import (
     FeatureLevel,
@@ -32,8 +36,28 @@ from ioportal.ioapi import (
     validate_new_message,
 )
 from ioportal.ioapi import messages_it as io_texts
-from ioportal.ioapi.payloads import NOTICE_NUMBER_RE
 from ioportal.messaging.rendering import APP_BR_RE, fill_message, front_matter_changed
+from ioportal.recipients.notices import (
+    has_valid_check_digits,
+    is_notice_number,
+    normalize_notice_number,
+)
+from ioportal.recipients.numbers import (
+    DEFAULT_NUMBER_FORMAT,
+    ENGLISH,
+    ITALIAN,
+    OtherNumberFormat,
+    ValueProblem,
+    clean_identifier,
+    format_cents,
+    format_decimal,
+    lost_digits,
+    number_format_name,
+    read_euro_cents,
+    read_integer,
+    read_number,
+    serial_to_datetime,
+)
 
 # Targets of the column mapping besides the template's placeholders.
 FISCAL_CODE = "fiscal_code"
@@ -63,7 +87,7 @@ TRUE_WORDS = frozenset({"1", "si", "sì", "s", "true", "vero", "x", "yes", "y"})
 FALSE_WORDS = frozenset({"", "0", "no", "n", "false", "falso"})
 DATE_FORMATS = ("%d/%m/%Y", "%Y-%m-%d", "%d-%m-%Y", "%d.%m.%Y", "%d/%m/%y")
 DATETIME_FORMATS = ("%d/%m/%Y %H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S")
-INTEGER_RE = re.compile(r"^[+-]?\d{1,15}$")
+WARNING_LINES_SHOWN = 10
 # Operators' patterns run with the `regex` engine under a budget of CPU time (the unit of the
 # engine's `timeout`): a pattern that backtracks catastrophically (e.g. `(a|aa)+b`) must not
 # hold the web worker, where a list is checked. The budget starts at PATTERN_BUDGET_SECONDS and
@@ -114,51 +138,24 @@ class MessageSpec:
 class ValidationOutcome:
     valid: list[dict[str, Any]] = field(default_factory=list)
     rejected: list[dict[str, Any]] = field(default_factory=list)
+    # Sentences for the operator that block nothing (check digits, serial dates read as dates).
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def total_amount(self) -> int:
         return sum(row.get("amount") or 0 for row in self.valid)
 
 
-class ValueProblem(ValueError):
-    """A cell that cannot be read as its type; the message is the Italian reason."""
-
-
 # --- value parsers ------------------------------------------------------------------------
 
 
-def parse_integer(value: str) -> int:
-    cleaned = value.replace(".", "").replace(" ", "") if "," not in value else value
-    if not INTEGER_RE.match(cleaned):
-        raise ValueProblem(_("non è un numero intero"))
-    return int(cleaned)
-
-
-def parse_decimal(value: str) -> Decimal:
-    """A number written the Italian way (1.234,5) or the English way (1234.5)."""
-    cleaned = value.replace(" ", "").replace("€", "")
-    if "," in cleaned:
-        cleaned = cleaned.replace(".", "").replace(",", ".")
-    elif cleaned.count(".") > 1:
-        cleaned = cleaned.replace(".", "")
-    try:
-        number = Decimal(cleaned)
-    except InvalidOperation as exc:
-        raise ValueProblem(_("non è un numero")) from exc
-    if not number.is_finite() or abs(number) >= Decimal(10) ** 15:
-        raise ValueProblem(_("non è un numero"))
-    return number
-
-
-def parse_euro_cents(value: str) -> int:
-    """An amount in euro ("1.234,56", "1234.56", "€ 12") as integer cents."""
-    try:
-        number = parse_decimal(value)
-    except ValueProblem as exc:
-        raise ValueProblem(_("non è un importo in euro (esempio: 1234,56)")) from exc
-    if number != number.quantize(Decimal("0.01")):
-        raise ValueProblem(_("ha più di due decimali"))
-    return int((number * 100).to_integral_value(rounding=ROUND_HALF_UP))
+def stored_as_number(what: str) -> str:
+    """The reason for an identifier that Excel stored as a Number cell: at most 15 significant
+    digits are kept and leading zeros are dropped, so its digits may have changed."""
+    return _(
+        "%(what)s è salvato come numero: formatta la colonna come testo e riscrivilo (un numero "
+        "di Excel conserva solo 15 cifre e perde gli zeri iniziali)."
+    ) % {"what": what}
 
 
 def parse_date(value: str) -> date:
@@ -167,7 +164,16 @@ def parse_date(value: str) -> date:
             return datetime.strptime(value, fmt).date()
         except ValueError:
             continue
-    raise ValueProblem(_("non è una data valida (esempio: 31/12/2026)"))
+    try:
+        read_number(value)
+    except ValueProblem:
+        raise ValueProblem(_("non è una data valida (esempio: 31/12/2026)")) from None
+    raise ValueProblem(
+        _(
+            "contiene un numero, non una data: scrivi la data come 31/12/2026 o formatta la "
+            "colonna come data"
+        )
+    )
 
 
 def parse_due_date(value: str) -> datetime:
@@ -191,37 +197,27 @@ def parse_bool(value: str) -> bool:
     raise ValueProblem(_("deve essere sì o no"))
 
 
-def format_decimal(number: Decimal, places: int | None = None) -> str:
-    """Italian notation: thousands with a dot, decimals with a comma."""
-    if places is not None:
-        number = number.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
-    sign = "-" if number < 0 else ""
-    text = f"{abs(number):f}"
-    whole, _sep, fraction = text.partition(".")
-    groups = f"{int(whole):,}".replace(",", ".")
-    return f"{sign}{groups},{fraction}" if fraction else f"{sign}{groups}"
+def typed_value(kind: str, value: str, number_format: str = DEFAULT_NUMBER_FORMAT) -> str:
+    """The text that replaces a placeholder of type `kind`, or ValueProblem.
 
-
-def format_cents(cents: int) -> str:
-    return format_decimal(Decimal(cents) / 100, 2)
-
-
-def typed_value(kind: str, value: str) -> str:
-    """The text that replaces a placeholder of type `kind`, or ValueProblem."""
+    Numbers are read with `number_format` (the file's convention) and written the Italian
+    way for the citizen: the same cell gives the same number for every numeric type.
+    """
     if kind == "integer":
-        return str(parse_integer(value))
+        return str(read_integer(value, number_format))
     if kind == "decimal":
-        return format_decimal(parse_decimal(value))
+        return format_decimal(read_number(value, number_format))
     if kind == "date":
         return parse_date(value).strftime("%d/%m/%Y")
     if kind == "euro":
-        return format_cents(parse_euro_cents(value))
+        return format_cents(read_euro_cents(value, number_format))
     if kind == "notice_number":
-        if not NOTICE_NUMBER_RE.match(value):
+        notice = normalize_notice_number(value)
+        if not is_notice_number(notice):
             raise ValueProblem(_("non è un codice avviso pagoPA (18 cifre, inizia con 0-3)"))
-        return value
+        return notice
     if kind == "fiscal_code":
-        code = normalize_fiscal_code(value)
+        code = normalize_fiscal_code(clean_identifier(value))
         if validate_fiscal_code(code):
             raise ValueProblem(_("non è un codice fiscale valido"))
         return code
@@ -281,6 +277,32 @@ class PatternBudget:
             return None
         finally:
             self.remaining -= thread_time() - started
+
+
+def _changed_by_excel(kind: str, text: str) -> bool:
+    """Whether an identifier placeholder from an XLSX Number cell may differ from what was
+    typed: more than 15 digits, a notice number shorter than 18 digits (leading zeros gone), or
+    a fiscal code (a citizen's has letters). Quantities and dates are never identifiers."""
+    if kind == "fiscal_code":
+        return True
+    if kind == "notice_number":
+        return lost_digits(text) or not is_notice_number(normalize_notice_number(text))
+    return kind == "text" and lost_digits(text)
+
+
+def _serial_date_text(moment: datetime) -> str:
+    """A date read from a serial number, as the text an XLSX date cell gives."""
+    if moment.time() == time(0, 0):
+        return moment.date().isoformat()
+    return moment.isoformat(sep=" ", timespec="seconds")
+
+
+def _lines_text(lines: Sequence[int]) -> str:
+    shown = ", ".join(str(line) for line in lines[:WARNING_LINES_SHOWN])
+    more = len(lines) - WARNING_LINES_SHOWN
+    if more > 0:
+        shown += " " + _("e altre %(n)s") % {"n": more}
+    return shown
 
 
 # --- mapping ------------------------------------------------------------------------------
@@ -443,9 +465,16 @@ def validate_rows(
     mapping: Mapping[str, str],
     spec: MessageSpec,
     now: datetime | None = None,
+    number_format: str = DEFAULT_NUMBER_FORMAT,
+    number_cells: Sequence[Collection[int]] | None = None,
+    date_system: int | None = None,
 ) -> ValidationOutcome:
     """Check every row; return the valid ones ready to become deliveries and the rejected ones
     with their line number and reasons. No side effects.
+
+    `number_format` is the file's number convention ("it" or "en"); for XLSX files,
+    `number_cells` gives per row the positions of Number cells and `date_system` the workbook's
+    date system (1900 or 1904), used to read serial numbers in date columns.
 
     A valid row is {"line", "fiscal_code", "variables", "due_date" (ISO or None), "amount"
     (cents or None), "notice_number", "invalid_after_due_date", "payee_fiscal_code"}.
@@ -467,9 +496,16 @@ def validate_rows(
     budget = PatternBudget(PATTERN_BUDGET_SECONDS, PATTERN_SECONDS_PER_VALUE)
     known = [name for name, *_rest in placeholders]
     seen: dict[str, int] = {}
+    seen_notices: dict[str, int] = {}
     seen_files: dict[str, int] = {}
     outcome = ValidationOutcome()
     line_numbers = lines or [n + 2 for n in range(len(rows))]
+    no_numbers: Collection[int] = ()
+    check_digit_lines: list[int] = []
+    other_format_lines: list[int] = []
+    # Per column and line (a column may fill the due date and a placeholder): the serial
+    # numbers read as dates, as (serial, date shown).
+    serial_dates: dict[str, dict[int, tuple[str, str]]] = {}
 
     def cell(row: Sequence[str], target: str) -> str:
         position = columns.get(target)
@@ -477,10 +513,33 @@ def validate_rows(
             return ""
         return row[position]
 
-    for row, line in zip(rows, line_numbers, strict=False):
+    numeric: Collection[int] = no_numbers
+
+    def is_number_cell(target: str) -> bool:
+        return bool(numeric) and columns.get(target, -1) in numeric
+
+    def date_text(target: str, raw: str, line: int) -> str:
+        """A serial number in a date column becomes the date Excel shows for it."""
+        if not raw or date_system is None or not is_number_cell(target):
+            return raw
+        moment = serial_to_datetime(raw, date_system=date_system, number_format=number_format)
+        midnight = moment.time() == time(0, 0)
+        shown = moment.strftime("%d/%m/%Y" if midnight else "%d/%m/%Y %H:%M")
+        serial_dates.setdefault(mapping[target], {})[line] = (raw, shown)
+        return _serial_date_text(moment)
+
+    for row_index, (row, line) in enumerate(zip(rows, line_numbers, strict=False)):
         reasons: list[str] = []
-        fiscal_code = normalize_fiscal_code(cell(row, FISCAL_CODE))
-        if fiscal_code in seen:
+        numeric = (
+            number_cells[row_index]
+            if number_cells is not None and row_index < len(number_cells)
+            else no_numbers
+        )
+        fiscal_code = normalize_fiscal_code(clean_identifier(cell(row, FISCAL_CODE)))
+        fiscal_code_as_number = is_number_cell(FISCAL_CODE) and bool(fiscal_code)
+        if fiscal_code_as_number:
+            reasons.append(stored_as_number(_("Il codice fiscale")))
+        elif fiscal_code in seen:
             reasons.append(
                 _("Codice fiscale già presente alla riga %(line)s.") % {"line": seen[fiscal_code]}
             )
@@ -494,6 +553,9 @@ def validate_rows(
                 if required:
                     reasons.append(_("«%(name)s» è obbligatorio ma è vuoto.") % {"name": name})
                 variables[name] = ""
+                continue
+            if is_number_cell(name) and _changed_by_excel(kind, raw):
+                reasons.append(stored_as_number(f"«{name}»"))
                 continue
             if isinstance(pattern, ValueProblem):
                 reasons.append(
@@ -519,9 +581,13 @@ def validate_rows(
                     )
                     continue
             try:
-                variables[name] = typed_value(kind, raw)
+                if kind == "date":
+                    raw = date_text(name, raw, line)
+                variables[name] = typed_value(kind, raw, number_format)
             except ValueProblem as problem:
                 reasons.append(_("«%(name)s» %(problem)s.") % {"name": name, "problem": problem})
+                if isinstance(problem, OtherNumberFormat):
+                    other_format_lines.append(line)
                 continue
             if tag := APP_BR_RE.search(variables[name]):
                 # Values are sent literally, but the app turns a <br> in any text into a
@@ -538,7 +604,7 @@ def validate_rows(
         raw_due = cell(row, DUE_DATE)
         if raw_due:
             try:
-                due_date = parse_due_date(raw_due)
+                due_date = parse_due_date(date_text(DUE_DATE, raw_due, line))
             except ValueProblem as problem:
                 reasons.append(_("Data di scadenza: %(problem)s.") % {"problem": problem})
             else:
@@ -549,28 +615,56 @@ def validate_rows(
 
         payment: PaymentData | None = None
         amount: int | None = None
-        raw_amount, notice = cell(row, AMOUNT), cell(row, NOTICE_NUMBER).replace(" ", "")
+        raw_amount, notice = cell(row, AMOUNT), normalize_notice_number(cell(row, NOTICE_NUMBER))
+        notice_refused = False
         invalid_after = False
-        payee = cell(row, PAYEE_FISCAL_CODE)
+        payee = clean_identifier(cell(row, PAYEE_FISCAL_CODE))
         if raw_amount or notice or spec.has_payment:
             if not raw_amount:
                 reasons.append(_("L'importo è obbligatorio per l'avviso di pagamento."))
             else:
                 try:
-                    amount = parse_euro_cents(raw_amount)
+                    amount = read_euro_cents(raw_amount, number_format)
                 except ValueProblem as problem:
                     reasons.append(_("Importo: %(problem)s.") % {"problem": problem})
+                    if isinstance(problem, OtherNumberFormat):
+                        other_format_lines.append(line)
             if not notice:
                 reasons.append(_("Il codice avviso pagoPA è obbligatorio."))
-            elif amount is None and not NOTICE_NUMBER_RE.match(notice):
+            elif is_number_cell(NOTICE_NUMBER) and (
+                lost_digits(notice) or not is_notice_number(notice)
+            ):
+                reasons.append(stored_as_number(_("Il numero avviso")))
+                notice_refused = True
+            elif not is_notice_number(notice):
                 reasons.append(io_texts.NOTICE_NUMBER_FORMAT)
+                notice_refused = True
+            elif notice in seen_notices:
+                reasons.append(
+                    _(
+                        "Codice avviso già presente alla riga %(line)s: ogni avviso va a un solo "
+                        "destinatario."
+                    )
+                    % {"line": seen_notices[notice]}
+                )
+            else:
+                seen_notices[notice] = line
+                if not has_valid_check_digits(notice):
+                    check_digit_lines.append(line)
+            if (
+                payee
+                and is_number_cell(PAYEE_FISCAL_CODE)
+                and (lost_digits(payee) or len(payee) != 11)
+            ):
+                reasons.append(stored_as_number(_("Il codice fiscale dell'ente creditore")))
+                payee = ""
             try:
                 invalid_after = parse_bool(cell(row, INVALID_AFTER_DUE_DATE))
             except ValueProblem as problem:
                 reasons.append(
                     _("Avviso non pagabile dopo la scadenza: %(problem)s.") % {"problem": problem}
                 )
-            if amount is not None and notice:
+            if amount is not None and notice and not notice_refused:
                 payment = PaymentData(
                     amount=amount,
                     notice_number=notice,
@@ -620,6 +714,8 @@ def validate_rows(
         ):
             if io_problem.field.endswith("payment_data.amount") and amount is None:
                 continue
+            if io_problem.field == "fiscal_code" and fiscal_code_as_number:
+                continue
             reasons.append(io_problem.message)
 
         if reasons:
@@ -637,6 +733,64 @@ def validate_rows(
                 "notice_number": notice if payment else "",
                 "invalid_after_due_date": invalid_after if payment else False,
                 "payee_fiscal_code": payee if payment else "",
+            }
+        )
+    if other_format_lines:
+        lines_with_other = sorted(set(other_format_lines))
+        other = number_format_name(ENGLISH if number_format == ITALIAN else ITALIAN)
+        outcome.warnings.append(
+            ngettext(
+                "Riga %(lines)s: numeri scritti nel formato %(other)s, scartati perché per "
+                "questo file è stato scelto il formato %(chosen)s. Se il file usa il formato "
+                "%(other)s, caricalo di nuovo scegliendolo: nessun numero viene mai "
+                "interpretato in un formato diverso da quello scelto.",
+                "Righe %(lines)s: numeri scritti nel formato %(other)s, scartati perché per "
+                "questo file è stato scelto il formato %(chosen)s. Se il file usa il formato "
+                "%(other)s, caricalo di nuovo scegliendolo: nessun numero viene mai "
+                "interpretato in un formato diverso da quello scelto.",
+                len(lines_with_other),
+            )
+            % {
+                "lines": _lines_text(lines_with_other),
+                "other": other,
+                "chosen": number_format_name(number_format),
+            }
+        )
+    if check_digit_lines:
+        outcome.warnings.append(
+            ngettext(
+                "Riga %(lines)s: il codice avviso non supera il controllo delle due cifre "
+                "finali previsto da pagoPA. Verifica che sia trascritto correttamente: con un "
+                "codice sbagliato il cittadino non riesce a pagare.",
+                "Righe %(lines)s: il codice avviso non supera il controllo delle due cifre "
+                "finali previsto da pagoPA. Verifica che sia trascritto correttamente: con un "
+                "codice sbagliato il cittadino non riesce a pagare.",
+                len(check_digit_lines),
+            )
+            % {"lines": _lines_text(check_digit_lines)}
+        )
+    for column, found in serial_dates.items():
+        first_line = next(iter(found))
+        serial, shown = found[first_line]
+        outcome.warnings.append(
+            ngettext(
+                "La colonna «%(column)s» contiene %(count)s data salvata come numero: è stata "
+                "letta con il sistema di date del file (%(system)s), come Excel la mostra se "
+                "formatti la cella come data. Alla riga %(line)s %(serial)s è il %(date)s: "
+                "controlla la data nell'anteprima.",
+                "La colonna «%(column)s» contiene %(count)s date salvate come numeri: sono state "
+                "lette con il sistema di date del file (%(system)s), come Excel le mostra se "
+                "formatti le celle come data. Ad esempio alla riga %(line)s %(serial)s è il "
+                "%(date)s: controlla le date nell'anteprima.",
+                len(found),
+            )
+            % {
+                "column": column,
+                "count": len(found),
+                "system": date_system,
+                "line": first_line,
+                "serial": serial,
+                "date": shown,
             }
         )
     return outcome

@@ -134,6 +134,8 @@ def _upload_and_check(client, template, service, name: str) -> RecipientList:
             "template": template.pk,
             "service": service.pk,
             "file": SimpleUploadedFile(name, data, content_type="text/csv"),
+            # The case file writes amounts the English way ("10.00").
+            "number_format": "en",
         },
     )
     assert response.status_code == 302, response.content.decode()

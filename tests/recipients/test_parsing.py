@@ -1,6 +1,7 @@
 """Reading CSV and XLSX uploads: encodings, delimiters, limits with clear messages."""
 
 import io
+from pathlib import Path
 
 import pytest
 from openpyxl import Workbook
@@ -79,7 +80,9 @@ def test_xlsx_read_only_with_types():
     )
     table = parse_table(data=data, filename="elenco.xlsx")
     assert table.file_format == "xlsx"
-    assert table.rows == [["RSSMRA85T10A562S", "12.5", "2030-01-31", "7"]]
+    # Number cells are written in the upload's number convention (Italian by default).
+    assert table.rows == [["RSSMRA85T10A562S", "12,5", "2030-01-31", "7"]]
+    assert table.number_cells == [[1, 3]] and table.date_system == 1900
 
 
 def test_xlsx_damaged():
@@ -92,3 +95,70 @@ def test_xlsx_uncompressed_size_checked(settings):
     data = _xlsx([["CF"], ["RSSMRA85T10A562S"]])
     with pytest.raises(ImportFileError, match="decompresso"):
         parse_table(data=data, filename="x.xlsx")
+
+
+CASES = Path(__file__).resolve().parent.parent / "cases" / "import"
+
+
+@pytest.mark.parametrize("at", [10, 70_000, 300_000])
+def test_nul_anywhere_refuses_a_csv(at):
+    line = b"RSSMRA85T10A562S;Anna\n"
+    data = b"CF;Nome\n" + line * (at // len(line)) + b"RSSMRA85T10A562S;An\x00na\n" + line
+    with pytest.raises(ImportFileError, match="carattere NUL"):
+        parse_table(data=data, filename="a.csv")
+
+
+def test_xlsx_numbers_as_excel_shows_them_in_the_chosen_format():
+    data = _xlsx([["CF", "A", "B"], ["RSSMRA85T10A562S", 0.1 + 0.2, 1234.5]])
+    assert parse_table(data=data, filename="x.xlsx").rows == [["RSSMRA85T10A562S", "0,3", "1234,5"]]
+    english = parse_table(data=data, filename="x.xlsx", number_format="en")
+    assert english.rows == [["RSSMRA85T10A562S", "0.3", "1234.5"]]
+
+
+def test_xlsx_notice_numbers_stored_as_numbers_are_marked():
+    table = parse_table(
+        data=(CASES / "notice_numbers_in_number_cells.xlsx").read_bytes(), filename="n.xlsx"
+    )
+    assert [row[2] for row in table.rows] == ["302001234567890000", "302001234567890000"]
+    assert table.number_cells == [[1, 2], [1, 2]]
+
+
+def test_xlsx_date_system_1904():
+    from datetime import date
+
+    from openpyxl.utils.datetime import CALENDAR_MAC_1904
+
+    workbook = Workbook()
+    workbook.epoch = CALENDAR_MAC_1904
+    sheet = workbook.active
+    sheet.append(["CF", "Scadenza", "Seriale"])
+    sheet.append(["RSSMRA85T10A562S", date(2030, 6, 30), 47664])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    table = parse_table(data=buffer.getvalue(), filename="x.xlsx")
+    assert table.date_system == 1904
+    assert table.rows == [["RSSMRA85T10A562S", "2030-06-30", "47664"]]
+    assert table.number_cells == [[2]]
+
+
+def test_csv_has_no_number_cells():
+    table = parse_table(
+        data=(CASES / "amounts_thousands_separator.csv").read_bytes(), filename="a.csv"
+    )
+    assert table.number_cells == [] and table.date_system is None
+    assert [row[1] for row in table.rows] == ["1.500", "1.234,56", "2.000", "1,000.00", "12.345"]
+
+
+def test_xlsx_number_cell_with_a_missing_style():
+    import zipfile
+
+    written = zipfile.ZipFile(io.BytesIO(_xlsx([["CF", "N"], ["RSSMRA85T10A562S", 12.5]])))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as damaged:
+        for name in written.namelist():
+            content = written.read(name)
+            if name == "xl/worksheets/sheet1.xml":
+                content = content.replace(b'<c r="B2" t="n">', b'<c r="B2" s="57" t="n">')
+            damaged.writestr(name, content)
+    table = parse_table(data=buffer.getvalue(), filename="x.xlsx")
+    assert table.rows == [["RSSMRA85T10A562S", "12,5"]]

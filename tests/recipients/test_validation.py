@@ -164,7 +164,7 @@ def test_amount_over_service_maximum():
 
 def test_amount_out_of_io_range():
     outcome = check([pay_row("0,00")], mapping=PAY, has_payment=True)
-    assert any("L'importo deve essere compreso tra 1 e" in r for r in reasons(outcome))
+    assert "L'importo deve essere compreso tra 0,01 € e 99.999.999,99 €." in reasons(outcome)
 
 
 def test_amount_missing_and_notice_invalid():
@@ -238,3 +238,187 @@ def test_mapping_errors():
 def test_guess_mapping():
     guess = guess_mapping(["Codice Fiscale", "NOME", "Importo"], ["fiscal_code", "nome", "amount"])
     assert guess == {"fiscal_code": "Codice Fiscale", "nome": "NOME", "amount": "Importo"}
+
+
+# --- numbers, dates and identifiers as the person sees them -------------------------------
+
+VALID_NOTICE = "302001234567890136"  # 3020012345678901 mod 93 = 36
+OTHER_NOTICE = "302001234567890237"
+
+
+def test_amounts_follow_the_chosen_number_format():
+    rows = [pay_row("1.500", VALID_NOTICE), pay_row("1,000.00", OTHER_NOTICE)]
+    rows[1][0] = OTHER
+    italian = check(rows, mapping=PAY, has_payment=True)
+    assert [row["amount"] for row in italian.valid] == [150000]
+    assert reasons(italian)[0].startswith(
+        "Importo: non è un importo in euro: è scritto nel formato"
+    )
+    assert italian.warnings[0].startswith("Riga 3: numeri scritti nel formato inglese")
+    english = validate_rows(
+        headers=HEADERS,
+        rows=rows,
+        mapping=PAY,
+        spec=spec(has_payment=True),
+        now=NOW,
+        number_format="en",
+    )
+    assert [row["amount"] for row in english.valid] == [150, 100000]
+
+
+def test_service_maximum_in_euro():
+    outcome = check([pay_row("12.345")], mapping=PAY, has_payment=True, max_payment_amount=500_000)
+    assert (
+        "L'importo (12.345,00 €) supera il massimo consentito per questo servizio (5.000,00 €)."
+        in reasons(outcome)
+    )
+
+
+def test_same_notice_number_on_two_rows():
+    second = pay_row(notice="3020 0123 4567 8901 36")
+    second[0] = OTHER
+    outcome = check([pay_row(notice=VALID_NOTICE), second], mapping=PAY, has_payment=True)
+    assert len(outcome.valid) == 1
+    assert outcome.rejected[0]["line"] == 3
+    assert reasons(outcome) == [
+        "Codice avviso già presente alla riga 2: ogni avviso va a un solo destinatario."
+    ]
+
+
+def test_wrong_check_digits_are_flagged_not_hidden():
+    outcome = check([pay_row(notice=VALID_NOTICE[:-2] + "99")], mapping=PAY, has_payment=True)
+    assert len(outcome.valid) == 1
+    assert outcome.warnings and outcome.warnings[0].startswith("Riga 2: il codice avviso")
+    clean = check([pay_row(notice=VALID_NOTICE)], mapping=PAY, has_payment=True)
+    assert clean.warnings == []
+
+
+def test_invisible_characters_in_identifiers():
+    row = pay_row(notice="\u200b" + VALID_NOTICE + "\u00a0")
+    row[0] = "RSSMRA85T10\u00adA562S\ufeff"
+    row[6] = "80001230582\u200b"
+    mapping = {**PAY, "payee_fiscal_code": "Nota"}
+    outcome = check([row], mapping=mapping, has_payment=True)
+    assert not outcome.rejected
+    valid = outcome.valid[0]
+    assert valid["fiscal_code"] == GOOD and valid["notice_number"] == VALID_NOTICE
+    assert valid["payee_fiscal_code"] == "80001230582"
+
+
+STORED_AS_NUMBER = "salvato come numero: formatta la colonna come testo"
+
+
+def test_identifiers_from_number_cells_that_lost_digits():
+    placeholders = [
+        {"name": "nome", "type": "text", "required": True, "pattern": ""},
+        {"name": "pratica", "type": "text", "required": True, "pattern": ""},
+    ]
+    headers = ["CF", "Nome", "Importo", "Avviso", "Scadenza", "Pratica"]
+    mapping = {**PAY, "pratica": "Pratica"}
+    rows = [
+        [GOOD, "Anna", "12,5", "302001234567890000", "31/12/2030", "1234567890123450000"],
+        [OTHER, "Bruno", "80", VALID_NOTICE, "31/12/2030", "00123"],
+    ]
+    outcome = validate_rows(
+        headers=headers,
+        rows=rows,
+        mapping=mapping,
+        spec=spec(placeholders=placeholders, has_payment=True),
+        now=NOW,
+        number_cells=[[2, 3, 5], [2]],
+        date_system=1900,
+    )
+    found = reasons(outcome)
+    assert any(r.startswith(f"Il numero avviso è {STORED_AS_NUMBER}") for r in found)
+    assert any(r.startswith(f"«pratica» è {STORED_AS_NUMBER}") for r in found)
+    assert [row["line"] for row in outcome.valid] == [3]
+    assert outcome.valid[0]["variables"]["pratica"] == "00123"  # a text cell: as typed
+
+
+def test_notice_number_in_a_number_cell_that_lost_its_leading_zero():
+    row = pay_row(notice="12345678901234567")
+    outcome = validate_rows(
+        headers=HEADERS,
+        rows=[row],
+        mapping=PAY,
+        spec=spec(has_payment=True),
+        now=NOW,
+        number_cells=[[3]],
+        date_system=1900,
+    )
+    assert any(f"Il numero avviso è {STORED_AS_NUMBER}" in r for r in reasons(outcome))
+    assert not any("18 cifre" in r for r in reasons(outcome))
+
+
+def test_payee_and_fiscal_code_in_number_cells():
+    row = pay_row(notice=VALID_NOTICE)
+    row[6] = "1230582"  # 00001230582 without its zeros
+    mapping = {**PAY, "payee_fiscal_code": "Nota"}
+    outcome = validate_rows(
+        headers=HEADERS,
+        rows=[row, [OTHER, "Bruno"]],
+        mapping=mapping,
+        spec=spec(),
+        now=NOW,
+        number_cells=[[6], [0]],
+        date_system=1900,
+    )
+    found = reasons(outcome)
+    assert f"Il codice fiscale dell'ente creditore è {STORED_AS_NUMBER}" in found[0]
+    assert f"Il codice fiscale è {STORED_AS_NUMBER}" in found[1]
+
+
+def test_serial_numbers_in_date_columns():
+    placeholders = [
+        {"name": "nome", "type": "text", "required": True, "pattern": ""},
+        {"name": "giorno", "type": "date", "required": True, "pattern": ""},
+    ]
+    mapping = {**MAPPING, "due_date": "Scadenza", "giorno": "Codice"}
+    rows = [[GOOD, "Anna", "", "", "47664", "47665", ""]]
+    options = dict(
+        headers=HEADERS, rows=rows, mapping=mapping, spec=spec(placeholders=placeholders), now=NOW
+    )
+    excel = validate_rows(**options, number_cells=[[4, 5]], date_system=1900)
+    assert excel.valid[0]["due_date"].startswith("2030-06-30T23:59:59")
+    assert excel.valid[0]["variables"]["giorno"] == "01/07/2030"
+    assert any("«Scadenza»" in w and "47664 è il 30/06/2030" in w for w in excel.warnings)
+    mac = validate_rows(**options, number_cells=[[4, 5]], date_system=1904)
+    assert mac.valid[0]["due_date"].startswith("2034-07-01")
+    # The same digits typed as text, or in a CSV: a number, not a date.
+    as_text = validate_rows(**options)
+    assert any(
+        r.startswith("Data di scadenza: contiene un numero, non una data") for r in reasons(as_text)
+    )
+    assert any(r.startswith("«giorno» contiene un numero, non una data") for r in reasons(as_text))
+
+
+@pytest.mark.parametrize(
+    ("kind", "value", "refused"),
+    [
+        ("notice_number", "000001234567890123", False),  # cell format 000…0: digits intact
+        ("notice_number", "1234567890123", True),  # leading zeros gone
+        ("notice_number", "302001234567890000", True),  # more than 15 digits
+        ("fiscal_code", "12345678901", True),
+        ("text", "123456789012345", False),
+        ("text", "1234567890123456", True),
+        ("integer", "1234567890123", False),
+    ],
+)
+def test_placeholders_from_number_cells(kind, value, refused):
+    placeholders = [
+        {"name": "nome", "type": "text", "required": True, "pattern": ""},
+        {"name": "valore", "type": kind, "required": True, "pattern": ""},
+    ]
+    outcome = validate_rows(
+        headers=HEADERS,
+        rows=[[GOOD, "Anna", "", "", "", "", value]],
+        mapping={**MAPPING, "valore": "Nota"},
+        spec=spec(placeholders=placeholders),
+        now=NOW,
+        number_cells=[[6]],
+        date_system=1900,
+    )
+    stored = any(r.startswith(f"«valore» è {STORED_AS_NUMBER}") for r in reasons(outcome))
+    assert stored is refused
+    if not refused:
+        assert outcome.valid[0]["variables"]["valore"] == value

@@ -228,6 +228,7 @@ def test_simulator_opens_each_message_through_gunicorn(gunicorn, premium_deliver
 
 E2E_CSV_HEADER = "Codice fiscale;Nome;Allegato;Importo;Codice avviso\n"
 PAID = "012345678901234568"  # the simulator's citizen pays notices ending with an even digit
+PAID_TOO = "012345678901234566"  # a notice goes to one citizen only
 UNPAID = "012345678901234567"
 
 
@@ -247,7 +248,7 @@ def test_premium_dispatch_end_to_end(
             ("carla", "BNCNNN85T50A562"),
         )
     }
-    notices = {"anna": PAID, "bruno": UNPAID, "carla": PAID}
+    notices = {"anna": PAID, "bruno": UNPAID, "carla": PAID_TOO}
     # Files told apart by their page count.
     own_files = {
         name: make_pdf(pages=pages, pdfa=True)
