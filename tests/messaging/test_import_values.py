@@ -263,3 +263,39 @@ def test_single_message_amount_uses_the_same_reader(
     accepted = client.post(reverse("messaging:single"), {**message, "amount": "1.500"})
     assert accepted.status_code == 302
     assert Delivery.objects.get().payment_amount == 150000
+
+
+def test_number_cells_stay_with_their_rows_when_structure_problems_are_set_aside(
+    client, login, operator_user, payment_template, payments_service
+):
+    """Row 2 is unreadable (a formula without its result), row 3 hidden and excluded: the
+    notice number of row 5, typed into a Number cell, is still known to be one."""
+    import io
+
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(["codice_fiscale", "importo", "codice_avviso", "nota"])
+    sheet.append(["RSSMRA85T10A562S", 10.5, "302001234567890136", "=1+1"])
+    sheet.append(["VRDGPP75C15F205S", 11, 302001234567890144, "nascosta"])
+    sheet.append(["BNCLCU90D45L219H", "12,50", "302001234567890152", ""])
+    sheet.append(["RSSMRA80A01H501U", 13, 302001234567890160.0, ""])
+    sheet.row_dimensions[3].hidden = True
+    buffer = io.BytesIO()
+    workbook.save(buffer)  # openpyxl saves no result for the formula
+    login(operator_user)
+    response = upload(
+        client,
+        payment_template,
+        payments_service,
+        "elenco.xlsx",
+        data=buffer.getvalue(),
+        hidden_rows="exclude",
+    )
+    recipient_list, _page = map_and_check(client, response, AMOUNTS_MAPPING)
+    assert [row["line"] for row in recipient_list.get_valid()] == [4]
+    rejected = {row["line"]: " ".join(row["reasons"]) for row in recipient_list.get_rejected()}
+    assert set(rejected) == {2, 5}
+    assert "La cella D2 contiene una formula" in rejected[2]
+    assert "Il numero avviso è salvato come numero" in rejected[5]

@@ -162,3 +162,68 @@ def test_xlsx_number_cell_with_a_missing_style():
             damaged.writestr(name, content)
     table = parse_table(data=buffer.getvalue(), filename="x.xlsx")
     assert table.rows == [["RSSMRA85T10A562S", "12,5"]]
+
+
+def _structured_workbook():
+    """A sheet of instructions, then the list: declared size "A1", the 1904 date system,
+    amounts formatted #,##0.00, and a hidden row whose Number cell is in another column."""
+    import re
+    import zipfile
+
+    from openpyxl.utils.datetime import CALENDAR_MAC_1904
+
+    workbook = Workbook()
+    workbook.epoch = CALENDAR_MAC_1904
+    workbook.active.title = "Istruzioni"
+    workbook.active.append(["Compila il foglio Elenco"])
+    sheet = workbook.create_sheet("Elenco")
+    sheet.append(["CF", "Importo", "Rata"])
+    sheet.append(["RSSMRA85T10A562S", 12.5, "prima"])
+    sheet.append(["VRDGPP75C15F205S", "12,50", 2])
+    sheet.append(["BNCLCU90D45L219H", 7, "terza"])
+    for row in (2, 4):
+        sheet.cell(row=row, column=2).number_format = "#,##0.00"
+    sheet.row_dimensions[3].hidden = True
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    source = zipfile.ZipFile(io.BytesIO(buffer.getvalue()))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as target:
+        for name in source.namelist():
+            content = source.read(name)
+            if name == "xl/worksheets/sheet2.xml":
+                content = re.sub(rb'<dimension ref="[^"]*"', b'<dimension ref="A1"', content)
+            target.writestr(name, content)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("hidden_rows", "lines", "number_cells"),
+    [("exclude", [2, 4], [[1], [1]]), ("include", [2, 3, 4], [[1], [2], [1]])],
+)
+def test_number_cells_follow_the_rows_of_the_chosen_sheet(hidden_rows, lines, number_cells):
+    from ioportal.recipients.parsing import ReadOptions
+
+    table = parse_table(
+        data=_structured_workbook(),
+        filename="e.xlsx",
+        options=ReadOptions(sheet="Elenco", hidden_rows=hidden_rows),
+    )
+    assert table.sheet == "Elenco" and table.date_system == 1904
+    assert table.lines == lines and table.number_cells == number_cells
+    assert table.rows[0] == ["RSSMRA85T10A562S", "12,50", "prima"]
+    assert table.rows[-1] == ["BNCLCU90D45L219H", "7,00", "terza"]
+    english = parse_table(
+        data=_structured_workbook(),
+        filename="e.xlsx",
+        options=ReadOptions(sheet="Elenco", hidden_rows=hidden_rows),
+        number_format="en",
+    )
+    assert english.rows[0] == ["RSSMRA85T10A562S", "12.50", "prima"]
+
+
+def test_a_stray_nul_is_binary_content_and_utf16_without_bom_is_not_text():
+    with pytest.raises(ImportFileError, match="carattere NUL"):
+        parse_table(data=b"CF;Nome\nRSSMRA85T10A562S;An\x00na\n", filename="a.csv")
+    with pytest.raises(ImportFileError, match="salvalo come CSV UTF-8"):
+        parse_table(data="CF;Nome\nRSSMRA85T10A562S;Anna\n".encode("utf-16-be"), filename="a.csv")
