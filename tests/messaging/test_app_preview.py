@@ -10,7 +10,7 @@ from ioportal.messaging.models import MessageTemplate
 from ioportal.messaging.preview import cta_check, render_preview
 from tests.messaging.conftest import phone_body
 
-CASES = Path(__file__).resolve().parent.parent / "fixtures" / "import_cases"
+CASES = Path(__file__).resolve().parent.parent / "cases" / "import"
 EN_MISSING = "chi ha l'app IO in inglese non vede alcun pulsante"
 CTA2_ALONE = "c'è cta_2 senza cta_1: l'app IO non mostra alcun pulsante"
 TEXT = "Gentile cittadino, la sua carta d'identità scade il 31/12/2026. Prenoti l'appuntamento."

@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from ioportal.recipients.models import RecipientList
 
-CASES = Path(__file__).resolve().parent.parent / "recipients" / "cases"
+CASES = Path(__file__).resolve().parent.parent / "cases" / "import"
 TEXT = "text"
 
 

@@ -16,7 +16,7 @@ from ioportal.recipients.models import RecipientList
 from ioportal.recipients.validation import MessageSpec, validate_rows
 from tests.messaging.conftest import phone_body
 
-CASES = Path(__file__).resolve().parent.parent / "fixtures" / "import_cases"
+CASES = Path(__file__).resolve().parent.parent / "cases" / "import"
 BODY = (
     "Gentile {{ nome }},\n\nl'avviso n. {{ numero_avviso }} di {{ importo }} euro scade il "
     "{{ scadenza }}. Può pagarlo dall'app IO con l'avviso pagoPA."

@@ -21,7 +21,7 @@ from ioportal.remotecontent.models import Attachment, ListAttachment
 from ioportal.remotecontent.pdf import PdfValidationError, validate_pdf
 from tests.remotecontent.conftest import make_pdf
 
-CASES = Path(__file__).resolve().parent.parent / "fixtures" / "import_cases"
+CASES = Path(__file__).resolve().parent.parent / "cases" / "import"
 MARKDOWN = (
     "Gentile {{ nome }},\n\nin allegato trova la fattura del servizio di refezione scolastica "
     "e il prospetto dei pasti del mese."
