@@ -263,12 +263,12 @@ def _decode(data: bytes) -> tuple[str, str, list[str]]:
 
 
 def _utf16_without_bom(sample: bytes) -> bool:
-    """UTF-16 without a byte order mark: a NUL byte in every other position, as Latin text
-    has (any other NUL refuses the file as binary content, see `_binary_content`)."""
+    """UTF-16 without a byte order mark: Latin text then has a NUL in every other byte (more
+    than half of the even or of the odd bytes are NUL). Any other NUL refuses the file as
+    binary content (`_binary_content`)."""
     if b"\x00" not in sample:
         return False
-    half = len(sample) // 2
-    return max(sample[0::2].count(0), sample[1::2].count(0)) * 2 > half
+    return max(sample[0::2].count(0), sample[1::2].count(0)) > len(sample) // 4
 
 
 def _not_text() -> ImportFileError:
