@@ -123,28 +123,32 @@ def template_update(
     unknown = set(fields) - set(TEMPLATE_FIELDS)
     if unknown:
         raise TypeError(f"unknown template fields: {sorted(unknown)}")
-    before = {name: getattr(template, name) for name in fields}
+    # Compared with the stored row, not with `template`: a bound ModelForm has already
+    # copied the submitted values onto the instance it was given.
+    stored = MessageTemplate.objects.select_for_update().get(pk=template.pk)
+    before = {name: getattr(stored, name) for name in fields}
     changes = changed_fields(before, fields)
     if not changes:
-        return template
-    if template.dispatches.exists():
-        MessageTemplate.objects.filter(pk=template.pk).update(is_current=False)
+        return stored
+    if stored.dispatches.exists():
+        MessageTemplate.objects.filter(pk=stored.pk).update(is_current=False)
         new = MessageTemplate.objects.create(
-            organization=template.organization,
-            family=template.family,
-            version=template.version + 1,
+            organization=stored.organization,
+            family=stored.family,
+            version=stored.version + 1,
             is_current=True,
-            column_mapping=template.column_mapping,
+            column_mapping=stored.column_mapping,
             created_by=actor,
-            **{name: getattr(template, name) for name in TEMPLATE_FIELDS if name not in fields},
+            **{name: getattr(stored, name) for name in TEMPLATE_FIELDS if name not in fields},
             **fields,
         )
-        changes["version"] = [template.version, new.version]
+        changes["version"] = [stored.version, new.version]
         template = new
     else:
         for name, value in fields.items():
-            setattr(template, name, value)
-        template.save()
+            setattr(stored, name, value)
+        stored.save()
+        template = stored
         RecipientList.objects.filter(template=template, dispatch__isnull=True).update(
             state=RecipientList.State.UPLOADED
         )
