@@ -8,14 +8,16 @@ import importlib
 import logging
 import uuid
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django_q.tasks import async_task
 
 from ioportal.accounts.models import Organization, User
 from ioportal.core.services import Action, audit_log, changed_fields
@@ -30,11 +32,16 @@ from ioportal.messaging.models import (
     MessageTemplate,
     Notification,
 )
-from ioportal.recipients.models import RecipientList
+from ioportal.recipients.models import CHUNK_ROWS, RecipientChunk, RecipientList
 
 logger = logging.getLogger(__name__)
 
 DELIVERY_BATCH = 1000
+# Lists up to this many valid rows get their deliveries inside the launch request (a
+# fraction of a second); bigger ones from the `prepare_dispatch` worker task.
+PREPARE_INLINE_MAX = CHUNK_ROWS
+# A preparation with no step for this long is enqueued again by the sending sweeper.
+PREPARE_STALLED_AFTER = timedelta(minutes=2)
 TEMPLATE_FIELDS = (
     "name",
     "subject",
@@ -262,12 +269,17 @@ def dispatch_launch_list(
     scheduled_at: datetime | None = None,
     request: HttpRequest | None = None,
 ) -> tuple[Dispatch, bool]:
-    """Create the dispatch of a checked list, with one delivery per valid row.
+    """Create the dispatch of a checked list; its deliveries (one per valid row) follow.
+
+    The dispatch starts PREPARING, a state the sending pipeline never picks up. A list of up
+    to PREPARE_INLINE_MAX valid rows is prepared at once, in this transaction; a bigger one by
+    the `prepare_dispatch` task, enqueued after commit, so the request returns at once and the
+    dispatch page shows the progress. When every delivery exists the dispatch waits for
+    approval when the organization's policy asked for it at launch; otherwise it is running
+    (or scheduled) and the pipeline is woken. The list's rows are erased.
 
     Idempotent: the list's `launch_token` becomes the dispatch's, so double clicks, reloads
-    and two tabs all get the one dispatch back, with `created` False. The dispatch waits for
-    approval when the organization's policy asks for it; otherwise it is running (or
-    scheduled) and the pipeline is woken after commit. The list's rows are then erased.
+    and two tabs all get the one dispatch back, with `created` False.
     Raises ValidationError when the list is not checked or has no valid rows.
     """
     _validate_schedule(scheduled_at)
@@ -311,38 +323,127 @@ def _launch_list(
         markdown=template.markdown,
         placeholders=template.placeholders,
         feature_level=template.feature_level,
-        state=(
-            Dispatch.State.AWAITING_APPROVAL
-            if needs_approval
-            else _state_when_cleared(scheduled_at)
-        ),
+        state=Dispatch.State.PREPARING,
+        approval_required=needs_approval,
+        deliveries_expected=locked.valid_count,
+        prepared_at=timezone.now(),
         scheduled_at=scheduled_at,
         source_name=locked.file_name[:255],
         launch_token=locked.launch_token,
         created_by=actor,
     )
-    count = _deliveries(dispatch, locked.get_valid())
-    from ioportal.remotecontent.services import list_attachments_hand_over
-
-    attachments = list_attachments_hand_over(recipient_list=locked, dispatch=dispatch)
     locked.dispatch = dispatch
     locked.state = RecipientList.State.LAUNCHED
-    locked.rows_sealed = locked.valid_sealed = locked.rejected_sealed = ""
     locked.save()
+    # The valid rows stay until they are deliveries; nothing else is needed any more.
+    locked.erase(RecipientChunk.Kind.ROWS, RecipientChunk.Kind.REJECTED)
     audit_log(
         action=(Action.DISPATCH_APPROVAL_REQUESTED if needs_approval else Action.DISPATCH_LAUNCHED),
         actor=actor,
         organization=dispatch.organization,
         target=dispatch,
-        changes={
-            "deliveries": count,
-            "scheduled_at": str(scheduled_at or ""),
-            "attachments": attachments,
-        },
+        changes={"deliveries": locked.valid_count, "scheduled_at": str(scheduled_at or "")},
         request=request,
     )
-    _wake_on_commit(dispatch)
+    if locked.valid_count <= PREPARE_INLINE_MAX:
+        dispatch_prepare(dispatch_id=dispatch.pk)
+        dispatch.refresh_from_db()
+    else:
+        dispatch_id = dispatch.pk
+        transaction.on_commit(lambda: _enqueue_preparation(dispatch_id=dispatch_id))
     return dispatch, True
+
+
+def _enqueue_preparation(*, dispatch_id: int) -> None:
+    async_task(
+        "ioportal.messaging.tasks.prepare_dispatch",
+        dispatch_id,
+        task_name=f"messaging-prepare-{dispatch_id}",
+    )
+
+
+def dispatches_resume_preparation(*, stalled_after: timedelta = PREPARE_STALLED_AFTER) -> int:
+    """Enqueue `prepare_dispatch` again for dispatches whose preparation made no step for
+    `stalled_after` (its task was lost with a worker). Harmless when the task is only slow:
+    two runs share the work chunk by chunk. Returns how many were enqueued."""
+    since = timezone.now() - stalled_after
+    ids = list(
+        Dispatch.objects.filter(state=Dispatch.State.PREPARING, prepared_at__lt=since).values_list(
+            "pk", flat=True
+        )
+    )
+    for dispatch_id in ids:
+        _enqueue_preparation(dispatch_id=dispatch_id)
+    return len(ids)
+
+
+def dispatch_prepare(*, dispatch_id: int) -> int:
+    """Turn a PREPARING dispatch's list into deliveries, one chunk of CHUNK_ROWS rows per
+    transaction, then release the dispatch (see `dispatch_launch_list`). Returns how many
+    deliveries this call created.
+
+    Resumable and idempotent: the dispatch counts the chunks done, and each chunk's
+    deliveries are written in the transaction that advances the count with a compare-and-set,
+    so a crash loses at most an uncommitted chunk, and a second run (or two at once) creates
+    nothing twice (the one-delivery-per-citizen constraint holds besides). A dispatch no
+    longer PREPARING (cancelled, or done) is left alone, and its list emptied.
+    """
+    created = 0
+    while (step := _prepare_step(dispatch_id)) is not None:
+        created += step
+    return created
+
+
+@transaction.atomic
+def _prepare_step(dispatch_id: int) -> int | None:
+    """One chunk (returns its size, 0 when another run took it), the release, or None when
+    there is nothing left to do."""
+    dispatch = Dispatch.objects.filter(pk=dispatch_id).first()
+    if dispatch is None:
+        return None
+    recipient_list = RecipientList.objects.filter(dispatch=dispatch).first()
+    if dispatch.state != Dispatch.State.PREPARING:
+        if recipient_list is not None:
+            recipient_list.erase()
+        return None
+    if recipient_list is None:
+        logger.error("dispatch %s: its list is gone before its deliveries", dispatch.public_id)
+        return None
+    index = dispatch.prepared_chunks
+    rows = recipient_list.chunk(RecipientChunk.Kind.VALID, index)
+    pending = Dispatch.objects.filter(
+        pk=dispatch.pk, state=Dispatch.State.PREPARING, prepared_chunks=index
+    )
+    now = timezone.now()
+    if rows:
+        # The compare-and-set comes first: it holds the dispatch's row until commit.
+        if not pending.update(
+            prepared_chunks=index + 1,
+            deliveries_prepared=F("deliveries_prepared") + len(rows),
+            prepared_at=now,
+        ):
+            return 0
+        return _deliveries(dispatch, rows)
+    state: str = (
+        Dispatch.State.AWAITING_APPROVAL
+        if dispatch.approval_required
+        else _state_when_cleared(dispatch.scheduled_at)
+    )
+    if not pending.update(state=state, prepared_at=now):
+        return 0
+    from ioportal.remotecontent.services import list_attachments_hand_over
+
+    attachments = list_attachments_hand_over(recipient_list=recipient_list, dispatch=dispatch)
+    recipient_list.erase()
+    dispatch.state = state
+    logger.info(
+        "dispatch %s prepared: %d deliveries, %d attachments",
+        dispatch.public_id,
+        dispatch.deliveries_prepared,
+        attachments,
+    )
+    _wake_on_commit(dispatch)
+    return None
 
 
 # --- single citizen -----------------------------------------------------------------------

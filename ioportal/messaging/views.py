@@ -40,7 +40,7 @@ from ioportal.messaging.models import Dispatch, FeatureLevel
 from ioportal.messaging.preview import content_warnings, render_preview
 from ioportal.messaging.rendering import render as fill
 from ioportal.recipients import services as recipient_services
-from ioportal.recipients.models import RecipientList
+from ioportal.recipients.models import RecipientChunk, RecipientList, StoredItems
 from ioportal.recipients.parsing import ImportFileError
 from ioportal.recipients.validation import format_cents, mapping_errors
 from ioportal.remotecontent.services import (
@@ -263,11 +263,11 @@ def list_mapping(request: HttpRequest, public_id: str) -> HttpResponse:
                 recipient_list=recipient_list, mapping=mapping
             )
             return redirect("messaging:list_result", public_id=recipient_list.public_id)
-    rows, _lines = recipient_list.get_rows()
+    sample = [row for _line, row in recipient_list.items(RecipientChunk.Kind.ROWS, 0, 3)]
     return render(
         request,
         "messaging/list_mapping.html",
-        {"form": form, "list": recipient_list, "sample": rows[:3]},
+        {"form": form, "list": recipient_list, "sample": sample},
     )
 
 
@@ -285,15 +285,15 @@ def list_result(request: HttpRequest, public_id: str) -> HttpResponse:
     recipient_list = get_recipient_list_for_user(request, public_id)
     if (redirect_to := _checked(recipient_list)) is not None:
         return redirect_to
-    rejected = recipient_list.get_rejected()
+    rejected = recipient_list.items(RecipientChunk.Kind.REJECTED, 0, REJECTED_SHOWN)
     template = recipient_list.template
     return render(
         request,
         "messaging/list_result.html",
         {
             "list": recipient_list,
-            "rejected": rejected[:REJECTED_SHOWN],
-            "rejected_more": max(0, len(rejected) - REJECTED_SHOWN),
+            "rejected": rejected,
+            "rejected_more": max(0, recipient_list.rejected_count - len(rejected)),
             "total_amount": format_cents(recipient_list.total_amount),
             "attachments": list_attachments_summary(recipient_list=recipient_list),
             "warnings": content_warnings(
@@ -332,9 +332,9 @@ def list_preview(request: HttpRequest, public_id: str) -> HttpResponse:
     recipient_list = get_recipient_list_for_user(request, public_id)
     if (redirect_to := _checked(recipient_list)) is not None:
         return redirect_to
-    valid = recipient_list.get_valid()
+    valid = StoredItems(recipient_list, RecipientChunk.Kind.VALID, recipient_list.valid_count)
     page = Paginator(valid, 1).get_page(request.GET.get("riga"))
-    row = page.object_list[0] if valid else None
+    row = page.object_list[0] if page.object_list else None
     preview = None
     if row is not None:
         subject, markdown = _row_message(recipient_list, row)
@@ -364,11 +364,13 @@ def list_test_send(request: HttpRequest, public_id: str) -> HttpResponse:
     recipient_list = get_recipient_list_for_user(request, public_id)
     if (redirect_to := _checked(recipient_list)) is not None:
         return redirect_to
-    valid = recipient_list.get_valid()
+    valid = StoredItems(recipient_list, RecipientChunk.Kind.VALID, recipient_list.valid_count)
     try:
         index = int(request.POST.get("riga", "1"))
     except ValueError:
         index = 1
+    if not valid:
+        return redirect("messaging:list_result", public_id=recipient_list.public_id)
     index = min(max(index, 1), len(valid))
     services.dispatch_send_test(
         recipient_list=recipient_list, row=valid[index - 1], actor=_user(request), request=request
@@ -413,10 +415,10 @@ def list_confirm(request: HttpRequest, public_id: str) -> HttpResponse:
         else:
             messages.success(request, _("Invio avviato."))
         return redirect("messaging:dispatch_summary", public_id=dispatch.public_id)
-    valid = recipient_list.get_valid()
+    first = recipient_list.items(RecipientChunk.Kind.VALID, 0, 1)
     sample = None
-    if valid:
-        subject, markdown = _row_message(recipient_list, valid[0])
+    if first:
+        subject, markdown = _row_message(recipient_list, first[0])
         sample = render_preview(subject=subject, markdown=markdown)
     policy = selectors.approval_policy(organization=membership.organization)
     return render(

@@ -1,18 +1,25 @@
 """Recipient lists between upload and launch.
 
 A list keeps what the next steps need (rows, mapping, validation result), sealed with the
-portal's encryption keys (`sealing.py`); the uploaded file itself is never stored. A list is
-emptied when its dispatch is launched and deleted once it expires (RECIPIENTS_LIST_TTL_HOURS).
+portal's encryption keys (`sealing.py`) in chunks of CHUNK_ROWS rows, so a page that shows
+one row or a worker that creates deliveries decrypts one chunk, never the whole list; counts
+are stored on the list. The uploaded file itself is never stored. A list is emptied once its
+dispatch's deliveries exist and deleted once it expires (RECIPIENTS_LIST_TTL_HOURS).
 """
 
 import uuid
-from typing import Any
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import islice
+from typing import Any, overload
 
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from ioportal.recipients.sealing import seal, unseal
+
+# Rows sealed together: one preview page or one worker step decrypts one chunk.
+CHUNK_ROWS = 1000
 
 
 class RecipientList(models.Model):
@@ -41,16 +48,11 @@ class RecipientList(models.Model):
     headers = models.JSONField(default=list)
     row_count = models.PositiveIntegerField(default=0)
     file_warnings = models.JSONField(default=list, blank=True)
-    # Sealed JSON: {"rows": [[cell, ...]], "lines": [n, ...]}
-    rows_sealed = models.TextField(blank=True, editable=False)
     column_mapping = models.JSONField(default=dict, blank=True)
     state = models.CharField(max_length=16, choices=State.choices, default=State.UPLOADED)
     valid_count = models.PositiveIntegerField(default=0)
     rejected_count = models.PositiveIntegerField(default=0)
     total_amount = models.PositiveBigIntegerField(default=0)  # euro cents
-    # Sealed JSON lists: the valid rows ready to become deliveries, the rejected ones.
-    valid_sealed = models.TextField(blank=True, editable=False)
-    rejected_sealed = models.TextField(blank=True, editable=False)
     # One launch per list, however many clicks or tabs: it becomes Dispatch.launch_token.
     launch_token = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     dispatch = models.OneToOneField(
@@ -81,14 +83,119 @@ class RecipientList(models.Model):
         return self.file_name
 
     def set_rows(self, rows: list[list[str]], lines: list[int]) -> None:
-        self.rows_sealed = seal({"rows": rows, "lines": lines})
+        """Store the file's rows (the list must be saved), each with its line number."""
+        self.store(RecipientChunk.Kind.ROWS, map(list, zip(lines, rows, strict=True)))
 
     def get_rows(self) -> tuple[list[list[str]], list[int]]:
-        data = unseal(self.rows_sealed) or {"rows": [], "lines": []}
-        return data["rows"], data["lines"]
+        """Every row of the file and its line number (decrypts the whole list)."""
+        rows: list[list[str]] = []
+        lines: list[int] = []
+        for line, row in self.iter_items(RecipientChunk.Kind.ROWS):
+            lines.append(line)
+            rows.append(row)
+        return rows, lines
 
     def get_valid(self) -> list[dict[str, Any]]:
-        return list(unseal(self.valid_sealed) or [])
+        return list(self.iter_items(RecipientChunk.Kind.VALID))
 
     def get_rejected(self) -> list[dict[str, Any]]:
-        return list(unseal(self.rejected_sealed) or [])
+        return list(self.iter_items(RecipientChunk.Kind.REJECTED))
+
+    def store(self, kind: str, items: Iterable[Any]) -> int:
+        """Replace the list's items of `kind` with `items` (JSON-serialisable), sealed in
+        chunks of CHUNK_ROWS. Returns the number of chunks written."""
+        RecipientChunk.objects.filter(recipient_list=self, kind=kind).delete()
+        iterator = iter(items)
+        index = 0
+        while batch := list(islice(iterator, CHUNK_ROWS)):
+            RecipientChunk.objects.create(
+                recipient_list=self, kind=kind, index=index, size=len(batch), sealed=seal(batch)
+            )
+            index += 1
+        return index
+
+    def chunk(self, kind: str, index: int) -> list[Any]:
+        """The items of one chunk (empty when there is no such chunk)."""
+        stored = (
+            RecipientChunk.objects.filter(recipient_list=self, kind=kind, index=index)
+            .values_list("sealed", flat=True)
+            .first()
+        )
+        return list(unseal(stored) or []) if stored else []
+
+    def iter_items(self, kind: str) -> Iterator[Any]:
+        """Every item of `kind` in order, decrypting one chunk at a time."""
+        indexes = RecipientChunk.objects.filter(recipient_list=self, kind=kind).order_by("index")
+        for index in indexes.values_list("index", flat=True):
+            yield from self.chunk(kind, index)
+
+    def items(self, kind: str, start: int, stop: int) -> list[Any]:
+        """Items `start` to `stop` (0-based, stop excluded), decrypting only their chunks."""
+        found: list[Any] = []
+        if stop <= start:
+            return found
+        for index in range(max(start, 0) // CHUNK_ROWS, (max(stop, 1) - 1) // CHUNK_ROWS + 1):
+            items = self.chunk(kind, index)
+            base = index * CHUNK_ROWS
+            found += items[max(start - base, 0) : max(stop - base, 0)]
+        return found
+
+    def erase(self, *kinds: str) -> None:
+        """Delete the stored items of `kinds` (all of them when none is given)."""
+        chunks = RecipientChunk.objects.filter(recipient_list=self)
+        (chunks.filter(kind__in=kinds) if kinds else chunks).delete()
+
+
+class StoredItems(Sequence[Any]):
+    """A list's items of one kind as a read-only sequence for a Paginator: its length is the
+    stored count and a slice decrypts only the chunks it needs."""
+
+    def __init__(self, recipient_list: RecipientList, kind: str, count: int) -> None:
+        self.recipient_list, self.kind, self.length = recipient_list, kind, count
+
+    def __len__(self) -> int:
+        return self.length
+
+    @overload
+    def __getitem__(self, key: int) -> Any: ...
+
+    @overload
+    def __getitem__(self, key: slice) -> list[Any]: ...
+
+    def __getitem__(self, key: int | slice) -> Any:
+        if isinstance(key, slice):
+            start, stop, _step = key.indices(self.length)
+            return self.recipient_list.items(self.kind, start, stop)
+        if not -self.length <= key < self.length:
+            raise IndexError(key)
+        position = key % self.length
+        return self.recipient_list.items(self.kind, position, position + 1)[0]
+
+
+class RecipientChunk(models.Model):
+    """Up to CHUNK_ROWS items of a list, sealed together: the file's rows (`[line, cells]`),
+    the valid rows (what deliveries are made of) or the rejected ones (line, cells, reasons)."""
+
+    class Kind(models.TextChoices):
+        ROWS = "rows", _("Righe del file")
+        VALID = "valid", _("Righe valide")
+        REJECTED = "rejected", _("Righe scartate")
+
+    recipient_list = models.ForeignKey(
+        RecipientList, on_delete=models.CASCADE, related_name="chunks"
+    )
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    index = models.PositiveIntegerField()
+    size = models.PositiveIntegerField()
+    sealed = models.TextField(editable=False)
+
+    class Meta:
+        constraints = [
+            # Also the index of every read: one chunk of a list by kind and position.
+            models.UniqueConstraint(
+                fields=["recipient_list", "kind", "index"], name="recipientchunk_position_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.recipient_list_id}/{self.kind}/{self.index}"

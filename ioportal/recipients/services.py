@@ -13,9 +13,8 @@ from ioportal.accounts.models import Organization, User
 from ioportal.core.services import Action, audit_log
 from ioportal.ioservices.models import IOService
 from ioportal.messaging.models import MessageTemplate
-from ioportal.recipients.models import RecipientList
+from ioportal.recipients.models import RecipientChunk, RecipientList
 from ioportal.recipients.parsing import parse_table
-from ioportal.recipients.sealing import seal
 from ioportal.recipients.validation import MessageSpec, validate_rows
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\x00")
@@ -47,9 +46,16 @@ def message_spec(
 
 
 def recipient_lists_purge_expired(*, now: datetime | None = None) -> int:
-    """Delete lists past their expiry (their rows hold personal data). Returns the count."""
-    deleted, _detail = RecipientList.objects.filter(expires_at__lte=now or timezone.now()).delete()
-    return deleted
+    """Delete lists past their expiry (their rows hold personal data). Returns the count.
+
+    A list whose dispatch is still being prepared is kept: its valid rows are becoming
+    deliveries, and the preparation empties it when done.
+    """
+    expired = RecipientList.objects.filter(expires_at__lte=now or timezone.now()).exclude(
+        dispatch__state="preparing"  # messaging.Dispatch.State.PREPARING (a layer above)
+    )
+    _total, deleted = expired.delete()
+    return deleted.get(RecipientList._meta.label, 0)
 
 
 def recipient_list_upload(
@@ -84,8 +90,8 @@ def recipient_list_upload(
         column_mapping=dict(template.column_mapping or {}),
         expires_at=timezone.now() + timedelta(hours=settings.RECIPIENTS_LIST_TTL_HOURS),
     )
-    recipient_list.set_rows(table.rows, table.lines)
     recipient_list.save()
+    recipient_list.set_rows(table.rows, table.lines)
     audit_log(
         action=Action.RECIPIENTS_UPLOADED,
         actor=actor,
@@ -119,8 +125,8 @@ def recipient_list_validate(
         ),
     )
     recipient_list.column_mapping = mapping
-    recipient_list.valid_sealed = seal(outcome.valid)
-    recipient_list.rejected_sealed = seal(outcome.rejected)
+    recipient_list.store(RecipientChunk.Kind.VALID, outcome.valid)
+    recipient_list.store(RecipientChunk.Kind.REJECTED, outcome.rejected)
     recipient_list.valid_count = len(outcome.valid)
     recipient_list.rejected_count = len(outcome.rejected)
     recipient_list.total_amount = outcome.total_amount
@@ -145,7 +151,7 @@ def rejected_rows_csv(
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=recipient_list.delimiter or ";", quoting=csv.QUOTE_ALL)
     writer.writerow([csv_safe(h) for h in [*recipient_list.headers, "riga", "motivo"]])
-    rejected = recipient_list.get_rejected()
+    rejected = recipient_list.iter_items(RecipientChunk.Kind.REJECTED)
     for row in rejected:
         cells = list(row["cells"]) + [""] * (len(recipient_list.headers) - len(row["cells"]))
         writer.writerow(
@@ -156,7 +162,7 @@ def rejected_rows_csv(
         actor=actor,
         organization=recipient_list.organization,
         target=recipient_list,
-        changes={"rows": len(rejected)},
+        changes={"rows": recipient_list.rejected_count},
         request=request,
     )
     # A BOM so that Excel opens the accented letters correctly.

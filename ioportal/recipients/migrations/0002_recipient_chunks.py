@@ -1,0 +1,97 @@
+"""Recipient lists stored in sealed chunks instead of three whole-list blobs."""
+
+from itertools import islice
+
+import django.db.models.deletion
+from django.db import migrations, models
+
+CHUNK_ROWS = 1000
+
+
+def _store(Chunk, recipient_list, kind, items):
+    from ioportal.recipients.sealing import seal
+
+    iterator = iter(items)
+    index = 0
+    while batch := list(islice(iterator, CHUNK_ROWS)):
+        Chunk.objects.create(
+            recipient_list=recipient_list, kind=kind, index=index, size=len(batch), sealed=seal(batch)
+        )
+        index += 1
+
+
+def to_chunks(apps, schema_editor):
+    from ioportal.recipients.sealing import unseal
+
+    RecipientList = apps.get_model("recipients", "RecipientList")
+    Chunk = apps.get_model("recipients", "RecipientChunk")
+    for recipient_list in RecipientList.objects.iterator():
+        if recipient_list.rows_sealed:
+            data = unseal(recipient_list.rows_sealed)
+            _store(Chunk, recipient_list, "rows", zip(data["lines"], data["rows"]))
+        if recipient_list.valid_sealed:
+            _store(Chunk, recipient_list, "valid", unseal(recipient_list.valid_sealed))
+        if recipient_list.rejected_sealed:
+            _store(Chunk, recipient_list, "rejected", unseal(recipient_list.rejected_sealed))
+
+
+def from_chunks(apps, schema_editor):
+    from ioportal.recipients.sealing import seal, unseal
+
+    RecipientList = apps.get_model("recipients", "RecipientList")
+    Chunk = apps.get_model("recipients", "RecipientChunk")
+    for recipient_list in RecipientList.objects.iterator():
+        items = {"rows": [], "valid": [], "rejected": []}
+        for chunk in Chunk.objects.filter(recipient_list=recipient_list).order_by("kind", "index"):
+            items[chunk.kind] += unseal(chunk.sealed)
+        if items["rows"]:
+            recipient_list.rows_sealed = seal(
+                {"rows": [row for _line, row in items["rows"]], "lines": [n for n, _r in items["rows"]]}
+            )
+        recipient_list.valid_sealed = seal(items["valid"]) if items["valid"] else ""
+        recipient_list.rejected_sealed = seal(items["rejected"]) if items["rejected"] else ""
+        recipient_list.save()
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("recipients", "0001_initial"),
+    ]
+
+    operations = [
+        migrations.CreateModel(
+            name="RecipientChunk",
+            fields=[
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("rows", "Righe del file"), ("valid", "Righe valide"), ("rejected", "Righe scartate")],
+                        max_length=8,
+                    ),
+                ),
+                ("index", models.PositiveIntegerField()),
+                ("size", models.PositiveIntegerField()),
+                ("sealed", models.TextField(editable=False)),
+                (
+                    "recipient_list",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="chunks",
+                        to="recipients.recipientlist",
+                    ),
+                ),
+            ],
+            options={
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("recipient_list", "kind", "index"), name="recipientchunk_position_unique"
+                    )
+                ],
+            },
+        ),
+        migrations.RunPython(to_chunks, from_chunks),
+        migrations.RemoveField(model_name="recipientlist", name="rows_sealed"),
+        migrations.RemoveField(model_name="recipientlist", name="valid_sealed"),
+        migrations.RemoveField(model_name="recipientlist", name="rejected_sealed"),
+    ]
