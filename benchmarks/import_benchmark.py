@@ -37,6 +37,10 @@ import django  # noqa: E402
 
 django.setup()
 
+from django.conf import settings  # noqa: E402
+
+settings.DEBUG = False  # as in production: no query log, no SQL formatting per query
+
 from stdnum.it import codicefiscale  # noqa: E402
 
 MONTHS = "ABCDEHLMPRST"
@@ -134,11 +138,17 @@ def run(rows: int) -> None:
     times: dict[str, float] = {}
     peaks: dict[str, float] = {}
 
-    def step(name: str, started: float) -> None:
-        times[name] = time.perf_counter() - started
-        peaks[name] = peak_mb()
+    cpu: dict[str, float] = {}
+    cpu_started = time.process_time()
 
-    started = time.perf_counter()
+    def step(name: str, started: float) -> None:
+        nonlocal cpu_started
+        times[name] = time.perf_counter() - started
+        cpu[name] = time.process_time() - cpu_started
+        peaks[name] = peak_mb()
+        cpu_started = time.process_time()
+
+    started, cpu_started = time.perf_counter(), time.process_time()
     recipient_list = recipient_list_upload(
         organization=organization,
         actor=user,
@@ -152,18 +162,18 @@ def run(rows: int) -> None:
         recipient_list.headers, ["fiscal_code", "amount", "notice_number", "due_date", "nome"]
     )
     mapping["importo"] = "Importo"
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     recipient_list = recipient_list_validate(recipient_list=recipient_list, mapping=mapping)
     step("check", started)
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     valid = StoredItems(recipient_list, RecipientChunk.Kind.VALID, recipient_list.valid_count)
     middle = valid[len(valid) // 2]
     step("preview", started)
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     dispatch, _created = services.dispatch_launch_list(recipient_list=recipient_list, actor=user)
     step("launch", started)
     assert enqueued == [dispatch.pk], "the launch did not enqueue the preparation"
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     created = prepare_dispatch(dispatch.pk)
     step("worker", started)
     dispatch.refresh_from_db()
@@ -173,6 +183,7 @@ def run(rows: int) -> None:
     assert middle["fiscal_code"]
 
     total = sum(times[name] for name in ("upload", "check", "launch", "worker"))
+    total_cpu = sum(cpu[name] for name in ("upload", "check", "launch", "worker"))
     peak = peak_mb()
     print(f"valid {recipient_list.valid_count}, rejected {recipient_list.rejected_count}")
     print(f"deliveries {created}, dispatch {dispatch.state}")
@@ -183,8 +194,12 @@ def run(rows: int) -> None:
         ("launch", "launch request"),
         ("worker", "worker (create deliveries)"),
     ):
-        print(f"{label:30} {times[name]:6.2f} s   peak RSS so far {peaks[name]:5.0f} MB")
-    print(f"{'upload + check + launch + worker':30} {total:6.2f} s   (target < 10 s)")
+        print(
+            f"{label:30} {times[name]:6.2f} s  (CPU {cpu[name]:6.2f} s)"
+            f"  peak RSS so far {peaks[name]:4.0f} MB"
+        )
+    print(f"{'upload + check + launch + worker':30} {total:6.2f} s  (CPU {total_cpu:6.2f} s)")
+    print("  target < 10 s (CPU time shows the figure on a machine not shared with others)")
     print(f"{'launch request':30} {times['launch']:6.2f} s   (target < 1 s)")
     print(f"{'peak RSS':30} {peak:6.0f} MB  (target < 500 MB)")
     if total >= 10 or times["launch"] >= 1 or peak >= 500:

@@ -12,7 +12,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, router, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import F
 from django.http import HttpRequest
 from django.utils import timezone
@@ -225,33 +226,70 @@ def _state_when_cleared(scheduled_at: datetime | None) -> str:
 # --- deliveries -----------------------------------------------------------------------------
 
 
+# The columns a validated row fills; every other column takes the model's default.
+ROW_FIELDS = (
+    "public_id",
+    "row_number",
+    "variables",
+    "due_date",
+    "payment_amount",
+    "notice_number",
+    "invalid_after_due_date",
+    "payee_fiscal_code",
+    "fiscal_code_encrypted",
+    "fiscal_code_hmac",
+    "fiscal_code_masked",
+)
+
+
 def _deliveries(dispatch: Dispatch, rows: Iterable[dict[str, Any]]) -> int:
-    """Create the dispatch's deliveries from validated rows, in batches. Returns the count."""
-    batch: list[Delivery] = []
+    """Create the dispatch's deliveries from validated rows, in batches. Returns the count.
+
+    One INSERT statement run over each batch (executemany) with the values prepared by the
+    model's own fields: `bulk_create` compiles all 33 fields of every row into statements of
+    30 rows on SQLite, a quarter of a millisecond a row, 25 s for a 100,000-row list.
+    """
+    db = connections[router.db_for_write(Delivery)]  # resolved once: this loop is hot
+    fields = [f for f in Delivery._meta.concrete_fields if not f.primary_key]
+    by_name = {f.name: f for f in fields}
+    prototype = Delivery(dispatch=dispatch, created_at=timezone.now())
+    constant = [f.get_db_prep_save(getattr(prototype, f.attname), db) for f in fields]
+    positions = [(fields.index(by_name[name]), by_name[name]) for name in ROW_FIELDS]
+    table = db.ops.quote_name(Delivery._meta.db_table)
+    columns = ", ".join(db.ops.quote_name(str(f.column)) for f in fields)
+    # Names from the model, quoted; every value a parameter.
+    sql = f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(fields))})"  # noqa: S608
+    batch: list[list[Any]] = []
     count = 0
     for row in rows:
         due = row.get("due_date")
-        batch.append(
-            Delivery(
-                dispatch=dispatch,
-                row_number=row.get("line"),
-                variables=row.get("variables") or {},
-                due_date=datetime.fromisoformat(due) if due else None,
-                payment_amount=row.get("amount"),
-                notice_number=row.get("notice_number") or "",
-                invalid_after_due_date=bool(row.get("invalid_after_due_date")),
-                payee_fiscal_code=row.get("payee_fiscal_code") or "",
-                **protect_fiscal_code(row["fiscal_code"]),
-            )
-        )
+        values: dict[str, Any] = {
+            "public_id": uuid.uuid4(),
+            "row_number": row.get("line"),
+            "variables": row.get("variables") or {},
+            "due_date": datetime.fromisoformat(due) if due else None,
+            "payment_amount": row.get("amount"),
+            "notice_number": row.get("notice_number") or "",
+            "invalid_after_due_date": bool(row.get("invalid_after_due_date")),
+            "payee_fiscal_code": row.get("payee_fiscal_code") or "",
+            **protect_fiscal_code(row["fiscal_code"]),
+        }
+        params = list(constant)
+        for position, field in positions:
+            params[position] = field.get_db_prep_save(values[field.name], db)
+        batch.append(params)
         if len(batch) >= DELIVERY_BATCH:
-            Delivery.objects.bulk_create(batch)
-            count += len(batch)
+            count += _insert(db, sql, batch)
             batch = []
     if batch:
-        Delivery.objects.bulk_create(batch)
-        count += len(batch)
+        count += _insert(db, sql, batch)
     return count
+
+
+def _insert(db: BaseDatabaseWrapper, sql: str, batch: list[list[Any]]) -> int:
+    with db.cursor() as cursor:
+        cursor.executemany(sql, batch)
+    return len(batch)
 
 
 def _validate_schedule(scheduled_at: datetime | None) -> None:

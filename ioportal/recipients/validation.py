@@ -9,11 +9,12 @@ rejected with its line number. Pure functions: no database, no side effects.
 """
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -59,6 +60,9 @@ FALSE_WORDS = frozenset({"", "0", "no", "n", "false", "falso"})
 DATE_FORMATS = ("%d/%m/%Y", "%Y-%m-%d", "%d-%m-%Y", "%d.%m.%Y", "%d/%m/%y")
 DATETIME_FORMATS = ("%d/%m/%Y %H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S")
 INTEGER_RE = re.compile(r"^[+-]?\d{1,15}$")
+# Distinct texts a validation remembers per parser (see `memoized`).
+MEMO_SIZE = 10_000
+T = TypeVar("T")
 
 
 def special_field_labels() -> dict[str, str]:
@@ -209,6 +213,27 @@ def typed_value(kind: str, value: str) -> str:
     return value
 
 
+def memoized(parse: Callable[[str], T]) -> Callable[[str], T]:
+    """`parse` remembering its answer for each text (the value, or the ValueProblem it
+    raised), for one validation: a column of due dates or amounts repeats its values."""
+    seen: dict[str, T | ValueProblem] = {}
+
+    def cached(value: str) -> T:
+        outcome = seen.get(value)
+        if outcome is None:
+            try:
+                outcome = parse(value)
+            except ValueProblem as problem:
+                outcome = problem
+            if len(seen) < MEMO_SIZE:
+                seen[value] = outcome
+        if isinstance(outcome, ValueProblem):
+            raise ValueProblem(*outcome.args)
+        return outcome
+
+    return cached
+
+
 # --- mapping ------------------------------------------------------------------------------
 
 
@@ -342,6 +367,8 @@ def validate_rows(
         for p in spec.placeholders
     ]
     known = [name for name, *_rest in placeholders]
+    typed = {kind: memoized(partial(typed_value, kind)) for _n, kind, *_r in placeholders}
+    due_date_of, cents_of = memoized(parse_due_date), memoized(parse_euro_cents)
     seen: dict[str, int] = {}
     seen_files: dict[str, int] = {}
     outcome = ValidationOutcome()
@@ -377,7 +404,7 @@ def validate_rows(
                 )
                 continue
             try:
-                variables[name] = typed_value(kind, raw)
+                variables[name] = typed[kind](raw)
             except ValueProblem as problem:
                 reasons.append(_("«%(name)s» %(problem)s.") % {"name": name, "problem": problem})
 
@@ -385,7 +412,7 @@ def validate_rows(
         raw_due = cell(row, DUE_DATE)
         if raw_due:
             try:
-                due_date = parse_due_date(raw_due)
+                due_date = due_date_of(raw_due)
             except ValueProblem as problem:
                 reasons.append(_("Data di scadenza: %(problem)s.") % {"problem": problem})
             else:
@@ -404,7 +431,7 @@ def validate_rows(
                 reasons.append(_("L'importo è obbligatorio per l'avviso di pagamento."))
             else:
                 try:
-                    amount = parse_euro_cents(raw_amount)
+                    amount = cents_of(raw_amount)
                 except ValueProblem as problem:
                     reasons.append(_("Importo: %(problem)s.") % {"problem": problem})
             if not notice:
