@@ -27,10 +27,9 @@ MARKDOWN_LENGTH = "Il testo deve avere da {min} a {max} caratteri (ora ne ha {ac
 DUE_DATE_NAIVE = "La data di scadenza deve indicare il fuso orario."
 FEATURE_LEVEL_UNKNOWN = "Il tipo di messaggio deve essere STANDARD o ADVANCED (Premium)."
 AMOUNT_TYPE = "L'importo deve essere un numero intero di centesimi di euro."
-AMOUNT_RANGE = "L'importo deve essere compreso tra {min} e {max} centesimi di euro."
+AMOUNT_RANGE = "L'importo deve essere compreso tra {min} € e {max} €."
 AMOUNT_OVER_SERVICE_MAX = (
-    "L'importo ({amount} centesimi) supera il massimo consentito per questo servizio "
-    "({max} centesimi)."
+    "L'importo ({amount} €) supera il massimo consentito per questo servizio ({max} €)."
 )
 NOTICE_NUMBER_FORMAT = "Il numero avviso pagoPA deve avere 18 cifre e iniziare con 0, 1, 2 o 3."
 PAYEE_FISCAL_CODE_FORMAT = "Il codice fiscale dell'ente creditore deve essere composto da 11 cifre."
@@ -43,6 +42,14 @@ CONFIGURATION_ID_FORMAT = (
 )
 ATTACHMENTS_NEED_ADVANCED = "Gli allegati sono disponibili solo per i messaggi Premium (ADVANCED)."
 MESSAGE_ID_REQUIRED = "L'identificativo del messaggio IO è obbligatorio."
+
+
+def euro(cents: int) -> str:
+    """Euro cents as an operator reads them: 123456 → "1.234,56"."""
+    whole, rest = divmod(abs(cents), 100)
+    sign = "-" if cents < 0 else ""
+    return f"{sign}{whole:,}".replace(",", ".") + f",{rest:02d}"
+
 
 # Outcomes of IO calls (describe_error_it).
 KEY_REJECTED = (

@@ -96,13 +96,18 @@ def _validate_payment(payment: PaymentData, max_allowed_amount: int | None) -> l
         errors.append(FieldError(f"{prefix}.amount", it.AMOUNT_TYPE))
     elif not AMOUNT_MIN <= payment.amount <= AMOUNT_MAX:
         errors.append(
-            FieldError(f"{prefix}.amount", it.AMOUNT_RANGE.format(min=AMOUNT_MIN, max=AMOUNT_MAX))
+            FieldError(
+                f"{prefix}.amount",
+                it.AMOUNT_RANGE.format(min=it.euro(AMOUNT_MIN), max=it.euro(AMOUNT_MAX)),
+            )
         )
     elif max_allowed_amount is not None and payment.amount > max_allowed_amount:
         errors.append(
             FieldError(
                 f"{prefix}.amount",
-                it.AMOUNT_OVER_SERVICE_MAX.format(amount=payment.amount, max=max_allowed_amount),
+                it.AMOUNT_OVER_SERVICE_MAX.format(
+                    amount=it.euro(payment.amount), max=it.euro(max_allowed_amount)
+                ),
             )
         )
     if not NOTICE_NUMBER_RE.match(payment.notice_number):

@@ -14,6 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from ioportal.accounts.access import require_role, role_required
@@ -42,6 +43,7 @@ from ioportal.messaging.rendering import render as fill
 from ioportal.recipients import services as recipient_services
 from ioportal.recipients.models import RecipientChunk, RecipientList, StoredItems
 from ioportal.recipients.parsing import ImportFileError
+from ioportal.recipients.services import rejected_problems
 from ioportal.recipients.validation import format_cents, mapping_errors
 from ioportal.remotecontent.services import (
     AttachmentUploadError,
@@ -203,9 +205,12 @@ def compose(request: HttpRequest) -> HttpResponse:
                     if counts["refused"]:
                         messages.warning(
                             request,
-                            _(
+                            ngettext(
+                                "%(n)s file dello ZIP è stato rifiutato: la riga che lo indica "
+                                "sarà scartata con il motivo.",
                                 "%(n)s file dello ZIP sono stati rifiutati: le righe che li "
-                                "indicano saranno scartate con il motivo."
+                                "indicano saranno scartate con il motivo.",
+                                counts["refused"],
                             )
                             % {"n": counts["refused"]},
                         )
@@ -285,7 +290,10 @@ def list_result(request: HttpRequest, public_id: str) -> HttpResponse:
     recipient_list = get_recipient_list_for_user(request, public_id)
     if (redirect_to := _checked(recipient_list)) is not None:
         return redirect_to
-    rejected = recipient_list.items(RecipientChunk.Kind.REJECTED, 0, REJECTED_SHOWN)
+    rejected = [
+        {**row, "problems": rejected_problems(row)}
+        for row in recipient_list.items(RecipientChunk.Kind.REJECTED, 0, REJECTED_SHOWN)
+    ]
     template = recipient_list.template
     return render(
         request,

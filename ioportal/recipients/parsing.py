@@ -16,6 +16,8 @@ from decimal import Decimal
 from django.conf import settings
 from django.utils.translation import gettext as _
 
+from ioportal.core.sizes import megabytes
+
 CSV_DELIMITERS = ",;\t|"
 SNIFF_BYTES = 64 * 1024
 XLSX_MAX_ENTRIES = 1000
@@ -47,8 +49,7 @@ def parse_table(*, data: bytes, filename: str) -> ParsedTable:
     max_bytes = settings.RECIPIENTS_MAX_UPLOAD_BYTES
     if len(data) > max_bytes:
         raise ImportFileError(
-            _("Il file è troppo grande: il massimo è %(max)s MB.")
-            % {"max": f"{max_bytes / 1_000_000:g}"}
+            _("Il file è troppo grande: il massimo è %(max)s MB.") % {"max": megabytes(max_bytes)}
         )
     if not data.strip():
         raise ImportFileError(_("Il file è vuoto."))

@@ -3,11 +3,13 @@
 import csv
 import io
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from ioportal.accounts.models import Organization, User
 from ioportal.core.services import Action, audit_log
@@ -138,6 +140,21 @@ def recipient_list_validate(
     return recipient_list
 
 
+def rejected_problems(row: dict[str, Any]) -> list[dict[str, str]]:
+    """A rejected row's problems, {"column", "value", "reason"} (validation.validate_rows);
+    rows checked before values were kept give their reasons alone."""
+    if "problems" in row:
+        return list(row["problems"])
+    return [{"column": "", "value": "", "reason": reason} for reason in row["reasons"]]
+
+
+def problem_text(problem: dict[str, str]) -> str:
+    """One problem as a sentence: `Importo «12,3,4»: non è un importo in euro.`"""
+    if not problem["column"]:
+        return problem["reason"]
+    return _("%(column)s «%(value)s»: %(reason)s") % problem
+
+
 def csv_safe(value: str) -> str:
     """A cell that a spreadsheet will not run as a formula (ASVS 5.0 1.2.10)."""
     return "'" + value if value.startswith(FORMULA_PREFIXES) else value
@@ -154,9 +171,8 @@ def rejected_rows_csv(
     rejected = recipient_list.iter_items(RecipientChunk.Kind.REJECTED)
     for row in rejected:
         cells = list(row["cells"]) + [""] * (len(recipient_list.headers) - len(row["cells"]))
-        writer.writerow(
-            [csv_safe(str(c)) for c in [*cells, row["line"], " | ".join(row["reasons"])]]
-        )
+        reasons = " | ".join(problem_text(problem) for problem in rejected_problems(row))
+        writer.writerow([csv_safe(str(c)) for c in [*cells, row["line"], reasons]])
     audit_log(
         action=Action.RECIPIENTS_REJECTED_EXPORTED,
         actor=actor,

@@ -25,6 +25,7 @@ from ioportal.ioapi import (
     FeatureLevel,
     NewMessage,
     PaymentData,
+    mask_fiscal_code,
     normalize_fiscal_code,
     validate_fiscal_code,
     validate_new_message,
@@ -53,6 +54,15 @@ SPECIAL_FIELDS = (
 # Where the attachment file name travels in Delivery.variables until Premium attachments
 # are resolved by ioportal.remotecontent.
 ATTACHMENT_KEY = "__attachment__"
+
+# The IO rule a message breaks → the target whose cell it comes from.
+IO_FIELD_TARGETS = {
+    "fiscal_code": FISCAL_CODE,
+    "content.due_date": DUE_DATE,
+    "content.payment_data.amount": AMOUNT,
+    "content.payment_data.notice_number": NOTICE_NUMBER,
+    "content.payment_data.payee.fiscal_code": PAYEE_FISCAL_CODE,
+}
 
 SAFE_FILE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._()\-]{0,199}$")
 TRUE_WORDS = frozenset({"1", "si", "sì", "s", "true", "vero", "x", "yes", "y"})
@@ -338,6 +348,34 @@ def _attachment_problems(
     return []
 
 
+class RowProblems:
+    """The problems of one row, at most one per cell (a cell read for several targets, such as
+    an amount that is both a placeholder and the payment, is reported with its first), each
+    with its column and the value as typed, fiscal codes masked."""
+
+    def __init__(
+        self,
+        *,
+        value_of: Callable[[str], str],
+        mapping: Mapping[str, str],
+        masked: set[str],
+    ) -> None:
+        self.value_of, self.mapping, self.masked = value_of, mapping, masked
+        self.items: list[dict[str, str]] = []
+        self.reported: set[str] = set()
+
+    def add(self, reason: str, target: str | None = None) -> None:
+        column = self.mapping.get(target, "") if target else ""
+        if column and column in self.reported:
+            return
+        if column:
+            self.reported.add(column)
+        value = self.value_of(target) if target else ""
+        if target in self.masked:
+            value = mask_fiscal_code(value)
+        self.items.append({"column": column, "value": value, "reason": reason})
+
+
 def validate_rows(
     *,
     headers: Sequence[str],
@@ -349,6 +387,11 @@ def validate_rows(
 ) -> ValidationOutcome:
     """Check every row; return the valid ones ready to become deliveries and the rejected ones
     with their line number and reasons. No side effects.
+
+    A rejected row is {"line", "cells", "reasons": [text], "problems": [{"column", "value",
+    "reason"}]}: each problem names the column and the value as typed (fiscal codes masked,
+    ioapi.mask_fiscal_code), at most one per cell; a problem of the whole message (its
+    length) has no column.
 
     A valid row is {"line", "fiscal_code", "variables", "due_date" (ISO or None), "amount"
     (cents or None), "notice_number", "invalid_after_due_date", "payee_fiscal_code"}.
@@ -367,6 +410,10 @@ def validate_rows(
         for p in spec.placeholders
     ]
     known = [name for name, *_rest in placeholders]
+    # Targets whose value is a fiscal code: shown masked beside a reason.
+    masked_targets = {FISCAL_CODE, PAYEE_FISCAL_CODE} | {
+        name for name, kind, *_rest in placeholders if kind == "fiscal_code"
+    }
     typed = {kind: memoized(partial(typed_value, kind)) for _n, kind, *_r in placeholders}
     due_date_of, cents_of = memoized(parse_due_date), memoized(parse_euro_cents)
     seen: dict[str, int] = {}
@@ -381,11 +428,16 @@ def validate_rows(
         return row[position]
 
     for row, line in zip(rows, line_numbers, strict=False):
-        reasons: list[str] = []
+        found = RowProblems(
+            value_of=partial(cell, row),
+            mapping=mapping,
+            masked=masked_targets,
+        )
         fiscal_code = normalize_fiscal_code(cell(row, FISCAL_CODE))
         if fiscal_code in seen:
-            reasons.append(
-                _("Codice fiscale già presente alla riga %(line)s.") % {"line": seen[fiscal_code]}
+            found.add(
+                _("Codice fiscale già presente alla riga %(line)s.") % {"line": seen[fiscal_code]},
+                FISCAL_CODE,
             )
         elif fiscal_code:
             seen[fiscal_code] = line
@@ -395,31 +447,32 @@ def validate_rows(
             raw = cell(row, name)
             if not raw:
                 if required:
-                    reasons.append(_("«%(name)s» è obbligatorio ma è vuoto.") % {"name": name})
+                    found.add(_("«%(name)s» è obbligatorio ma è vuoto.") % {"name": name}, name)
                 variables[name] = ""
                 continue
             if pattern is not None and not pattern.fullmatch(raw):
-                reasons.append(
-                    _("«%(name)s» non rispetta il formato richiesto dal modello.") % {"name": name}
+                found.add(
+                    _("«%(name)s» non rispetta il formato richiesto dal modello.") % {"name": name},
+                    name,
                 )
                 continue
             try:
                 variables[name] = typed[kind](raw)
-            except ValueProblem as problem:
-                reasons.append(_("«%(name)s» %(problem)s.") % {"name": name, "problem": problem})
+            except ValueProblem as wrong:
+                found.add(_("«%(name)s» %(problem)s.") % {"name": name, "problem": wrong}, name)
 
         due_date: datetime | None = None
         raw_due = cell(row, DUE_DATE)
         if raw_due:
             try:
                 due_date = due_date_of(raw_due)
-            except ValueProblem as problem:
-                reasons.append(_("Data di scadenza: %(problem)s.") % {"problem": problem})
+            except ValueProblem as wrong:
+                found.add(_("Data di scadenza: %(problem)s.") % {"problem": wrong}, DUE_DATE)
             else:
                 if due_date < now:
-                    reasons.append(_("La data di scadenza è già passata."))
+                    found.add(_("La data di scadenza è già passata."), DUE_DATE)
         elif spec.has_due_date:
-            reasons.append(_("La data di scadenza è obbligatoria ma è vuota."))
+            found.add(_("La data di scadenza è obbligatoria ma è vuota."), DUE_DATE)
 
         payment: PaymentData | None = None
         amount: int | None = None
@@ -428,21 +481,22 @@ def validate_rows(
         payee = cell(row, PAYEE_FISCAL_CODE)
         if raw_amount or notice or spec.has_payment:
             if not raw_amount:
-                reasons.append(_("L'importo è obbligatorio per l'avviso di pagamento."))
+                found.add(_("L'importo è obbligatorio per l'avviso di pagamento."), AMOUNT)
             else:
                 try:
                     amount = cents_of(raw_amount)
-                except ValueProblem as problem:
-                    reasons.append(_("Importo: %(problem)s.") % {"problem": problem})
+                except ValueProblem as wrong:
+                    found.add(_("Importo: %(problem)s.") % {"problem": wrong}, AMOUNT)
             if not notice:
-                reasons.append(_("Il codice avviso pagoPA è obbligatorio."))
+                found.add(_("Il codice avviso pagoPA è obbligatorio."), NOTICE_NUMBER)
             elif amount is None and not NOTICE_NUMBER_RE.match(notice):
-                reasons.append(io_texts.NOTICE_NUMBER_FORMAT)
+                found.add(io_texts.NOTICE_NUMBER_FORMAT, NOTICE_NUMBER)
             try:
                 invalid_after = parse_bool(cell(row, INVALID_AFTER_DUE_DATE))
-            except ValueProblem as problem:
-                reasons.append(
-                    _("Avviso non pagabile dopo la scadenza: %(problem)s.") % {"problem": problem}
+            except ValueProblem as wrong:
+                found.add(
+                    _("Avviso non pagabile dopo la scadenza: %(problem)s.") % {"problem": wrong},
+                    INVALID_AFTER_DUE_DATE,
                 )
             if amount is not None and notice:
                 payment = PaymentData(
@@ -452,21 +506,26 @@ def validate_rows(
                     payee_fiscal_code=payee or None,
                 )
             if invalid_after and due_date is None:
-                reasons.append(_("Un avviso non pagabile dopo la scadenza richiede una scadenza."))
+                found.add(
+                    _("Un avviso non pagabile dopo la scadenza richiede una scadenza."),
+                    INVALID_AFTER_DUE_DATE,
+                )
 
         attachment = cell(row, ATTACHMENT)
         if ATTACHMENT in columns:
             if not attachment:
-                reasons.append(_("Il nome del file allegato è vuoto."))
+                found.add(_("Il nome del file allegato è vuoto."), ATTACHMENT)
             elif not SAFE_FILE_NAME_RE.match(attachment) or ".." in attachment:
-                reasons.append(
+                found.add(
                     _(
                         "Il nome del file allegato non è valido: usa lettere, cifre, spazi e "
                         ". _ ( ) -, senza cartelle."
-                    )
+                    ),
+                    ATTACHMENT,
                 )
             else:
-                reasons += _attachment_problems(attachment, line, spec, seen_files)
+                for text in _attachment_problems(attachment, line, spec, seen_files):
+                    found.add(text, ATTACHMENT)
 
         message = NewMessage(
             fiscal_code=fiscal_code,
@@ -481,10 +540,17 @@ def validate_rows(
         ):
             if io_problem.field.endswith("payment_data.amount") and amount is None:
                 continue
-            reasons.append(io_problem.message)
+            found.add(io_problem.message, IO_FIELD_TARGETS.get(io_problem.field))
 
-        if reasons:
-            outcome.rejected.append({"line": line, "reasons": reasons, "cells": list(row)})
+        if found.items:
+            outcome.rejected.append(
+                {
+                    "line": line,
+                    "reasons": [p["reason"] for p in found.items],
+                    "problems": found.items,
+                    "cells": list(row),
+                }
+            )
             continue
         if attachment:
             variables[ATTACHMENT_KEY] = attachment

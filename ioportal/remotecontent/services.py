@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 
 from ioportal.accounts.models import Organization
 from ioportal.core.services import Action, audit_log, client_ip
+from ioportal.core.sizes import megabytes
 from ioportal.messaging.models import Delivery, Dispatch, FeatureLevel
 from ioportal.remotecontent.models import (
     Attachment,
@@ -385,7 +386,7 @@ def access_record(
 # --- files uploaded with a recipient list (compose flow) -----------------------------------
 
 ZIP_MAX_ENTRIES = 5000
-ZIP_MAX_TOTAL_BYTES = 500 * 1024 * 1024
+ZIP_MAX_TOTAL_BYTES = 500_000_000
 ZIP_READ_CHUNK = 64 * 1024
 
 
@@ -447,7 +448,7 @@ def zip_entries(*, upload: IO[bytes]) -> list[zipfile.ZipInfo]:
     if total > ZIP_MAX_TOTAL_BYTES:
         problems.append(
             _("I file dello ZIP, decompressi, superano %(mb)s MB.")
-            % {"mb": ZIP_MAX_TOTAL_BYTES // (1024 * 1024)}
+            % {"mb": megabytes(ZIP_MAX_TOTAL_BYTES)}
         )
     if problems:
         raise AttachmentUploadError(problems)
@@ -535,9 +536,7 @@ def list_attachments_upload(
                     problems.append(_("Il file non si può estrarre dallo ZIP."))
                 else:
                     if data is None:
-                        problems.append(
-                            _("Il file supera %(mb)s MB.") % {"mb": limit // (1024 * 1024)}
-                        )
+                        problems.append(_("Il file supera %(mb)s MB.") % {"mb": megabytes(limit)})
                 staged = _stage(
                     recipient_list=recipient_list,
                     name=info.filename,

@@ -306,3 +306,35 @@ def test_template_edit_after_a_dispatch_makes_a_new_version(
     assert "(v1)" in summary.content.decode()
     dispatch.refresh_from_db()
     assert dispatch.template == template and dispatch.markdown == template.markdown
+
+
+def test_rejected_rows_show_their_values_with_plurals(
+    client, login, operator_user, organization, service, make_template, make_list
+):
+    template = make_template(organization, operator_user)
+    data = b"Codice fiscale;Nome;Importo\nRSSMRA85T10A562S;Anna;12,50\nRSSMRA85T10A562A;Carla;1x\n"
+    recipient_list = make_list(template, service, operator_user, data=data)
+    login(operator_user)
+    page = client.get(reverse("messaging:list_result", args=[recipient_list.public_id]))
+    text = page.content.decode()
+    assert '1</p><p class="mb-0">riga valida' in text.replace("\n", "")
+    assert "riga scartata" in text and "righe scartate</p>" not in text
+    assert 'Codice fiscale: <span class="rejected-value">«RSS************A»</span>' in text
+    assert 'Importo: <span class="rejected-value">«1x»</span>' in text
+    assert "RSSMRA85T10A562A" not in text
+    body = client.get(
+        reverse("messaging:list_rejected_csv", args=[recipient_list.public_id])
+    ).content.decode("utf-8-sig")
+    assert "Importo «1x»: «importo» non è un importo in euro" in body
+    assert "Codice fiscale «RSS************A»: Il codice fiscale" in body
+
+
+def test_sizes_are_in_one_unit():
+    from ioportal.core.sizes import megabytes
+
+    assert [megabytes(n) for n in (20_000_000, 10 * 1024 * 1024, 200_000_000, 1_250_000)] == [
+        "20",
+        "10,5",
+        "200",
+        "1,2",
+    ]
