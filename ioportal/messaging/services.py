@@ -226,12 +226,12 @@ def _state_when_cleared(scheduled_at: datetime | None) -> str:
 # --- deliveries -----------------------------------------------------------------------------
 
 
-# The columns a validated row fills; every other column takes the model's default.
-ROW_FIELDS = (
-    "public_id",
+# The columns a validated row fills (every other column takes the model's default): those
+# whose database value differs by backend go through their field; the others are plain
+# str, int, bool or None, the same on every backend.
+CONVERTED_FIELDS = ("public_id", "variables", "due_date")
+PLAIN_FIELDS = (
     "row_number",
-    "variables",
-    "due_date",
     "payment_amount",
     "notice_number",
     "invalid_after_due_date",
@@ -254,7 +254,8 @@ def _deliveries(dispatch: Dispatch, rows: Iterable[dict[str, Any]]) -> int:
     by_name = {f.name: f for f in fields}
     prototype = Delivery(dispatch=dispatch, created_at=timezone.now())
     constant = [f.get_db_prep_save(getattr(prototype, f.attname), db) for f in fields]
-    positions = [(fields.index(by_name[name]), by_name[name]) for name in ROW_FIELDS]
+    converted = [(fields.index(by_name[name]), by_name[name]) for name in CONVERTED_FIELDS]
+    plain = [(fields.index(by_name[name]), name) for name in PLAIN_FIELDS]
     table = db.ops.quote_name(Delivery._meta.db_table)
     columns = ", ".join(db.ops.quote_name(str(f.column)) for f in fields)
     # Names from the model, quoted; every value a parameter.
@@ -275,8 +276,10 @@ def _deliveries(dispatch: Dispatch, rows: Iterable[dict[str, Any]]) -> int:
             **protect_fiscal_code(row["fiscal_code"]),
         }
         params = list(constant)
-        for position, field in positions:
+        for position, field in converted:
             params[position] = field.get_db_prep_save(values[field.name], db)
+        for position, name in plain:
+            params[position] = values[name]
         batch.append(params)
         if len(batch) >= DELIVERY_BATCH:
             count += _insert(db, sql, batch)
