@@ -60,6 +60,7 @@ def recipient_lists_purge_expired(*, now: datetime | None = None) -> int:
     return deleted.get(RecipientList._meta.label, 0)
 
 
+@transaction.atomic
 def recipient_list_upload(
     *,
     organization: Organization,
@@ -73,7 +74,8 @@ def recipient_list_upload(
     """Read an uploaded CSV/XLSX into a new list (rows sealed, the file itself discarded).
 
     Raises parsing.ImportFileError with an Italian sentence when the file cannot be used.
-    Expired lists are purged on the way. Audited (file name and row count only).
+    Expired lists are purged on the way. Audited (file name and row count only). One
+    transaction: a list is never left without its rows.
     """
     table = parse_table(data=data, filename=file_name)
     recipient_lists_purge_expired()
