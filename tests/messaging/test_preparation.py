@@ -32,8 +32,9 @@ CSV = (
 
 @pytest.fixture
 def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
-    """One row per chunk, and every list prepared by the worker task."""
+    """One row per chunk and per step, and every list prepared by the worker task."""
     monkeypatch.setattr(recipient_models, "CHUNK_ROWS", 1)
+    monkeypatch.setattr(services, "PREPARE_STEP_CHUNKS", 1)
     monkeypatch.setattr(services, "PREPARE_INLINE_MAX", 0)
 
 
@@ -58,7 +59,7 @@ def _launch(recipient_list: RecipientList, user: Any, capture: Any) -> Dispatch:
 
 
 def test_launch_enqueues_the_preparation_and_nothing_is_sent_meanwhile(
-    big_list, operator_user, enqueued, woken, django_capture_on_commit_callbacks
+    big_list, operator_user, enqueued, woken, django_capture_on_commit_callbacks, monkeypatch
 ):
     assert big_list.chunks.filter(kind=RecipientChunk.Kind.VALID).count() == 3
     dispatch = _launch(big_list, operator_user, django_capture_on_commit_callbacks)
@@ -82,6 +83,7 @@ def test_launch_enqueues_the_preparation_and_nothing_is_sent_meanwhile(
     assert dispatch.state == Dispatch.State.PREPARING
 
     # The task runs again (twice): it resumes, and creates nothing twice.
+    monkeypatch.setattr(services, "PREPARE_STEP_CHUNKS", 5)
     with django_capture_on_commit_callbacks(execute=True):
         assert prepare_dispatch(dispatch.pk) == 2
         assert prepare_dispatch(dispatch.pk) == 0
