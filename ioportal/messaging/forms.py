@@ -11,6 +11,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from ioportal.core.sizes import megabytes
 from ioportal.ioapi import FeatureLevel as IOFeatureLevel
 from ioportal.ioapi import NewMessage, PaymentData, validate_new_message
 from ioportal.ioapi.payloads import MARKDOWN_MAX, SUBJECT_MAX
@@ -251,7 +252,7 @@ class UploadForm(forms.Form):
             raise ValidationError(_("Carica un archivio .zip."))
         if upload and upload.size > ZIP_MAX_UPLOAD_BYTES:
             raise ValidationError(
-                _("Lo ZIP supera %(mb)s MB.") % {"mb": ZIP_MAX_UPLOAD_BYTES // 1_000_000}
+                _("Lo ZIP supera %(mb)s MB.") % {"mb": megabytes(ZIP_MAX_UPLOAD_BYTES)}
             )
         return upload
 

@@ -12,6 +12,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from ioportal.core.fields import EncryptedJSONField
+
 
 class FeatureLevel(models.TextChoices):
     STANDARD = "standard", _("Standard")
@@ -101,6 +103,8 @@ class Dispatch(models.Model):
 
     class State(models.TextChoices):
         DRAFT = "draft", _("Bozza")
+        # Deliveries are being created by a worker task; nothing is sent in this state.
+        PREPARING = "preparing", _("In preparazione")
         AWAITING_APPROVAL = "awaiting_approval", _("In attesa di approvazione")
         REJECTED = "rejected", _("Respinto")
         SCHEDULED = "scheduled", _("Programmato")
@@ -155,6 +159,14 @@ class Dispatch(models.Model):
     )
     approved_at = models.DateTimeField(null=True, blank=True)
     rejection_reason = models.TextField(blank=True)
+    # Preparation (kind "list"): how many deliveries the checked list gives, how many exist,
+    # how many chunks of the list were turned into deliveries, and when the last one was.
+    # Whether it then waits for a supervisor was decided at launch.
+    deliveries_expected = models.PositiveIntegerField(default=0, editable=False)
+    deliveries_prepared = models.PositiveIntegerField(default=0, editable=False)
+    prepared_chunks = models.PositiveIntegerField(default=0, editable=False)
+    prepared_at = models.DateTimeField(null=True, blank=True, editable=False)
+    approval_required = models.BooleanField(default=False, editable=False)
     # Set by the pipeline when it pauses a dispatch by itself (key refused, many failures).
     pause_reason = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -213,7 +225,8 @@ class Delivery(models.Model):
     fiscal_code_encrypted = models.TextField(editable=False)
     fiscal_code_hmac = models.CharField(max_length=64, editable=False)
     fiscal_code_masked = models.CharField(_("codice fiscale"), max_length=16, editable=False)
-    variables = models.JSONField(default=dict, blank=True)
+    # Every placeholder value (names, amounts, other people's fiscal codes): encrypted.
+    variables = EncryptedJSONField()
     due_date = models.DateTimeField(null=True, blank=True)
     payment_amount = models.PositiveBigIntegerField(null=True, blank=True)  # euro cents
     notice_number = models.CharField(max_length=18, blank=True)

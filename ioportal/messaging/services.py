@@ -8,14 +8,17 @@ import importlib
 import logging
 import uuid
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, router, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import F
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django_q.tasks import async_task
 
 from ioportal.accounts.models import Organization, User
 from ioportal.core.services import Action, audit_log, changed_fields
@@ -30,11 +33,19 @@ from ioportal.messaging.models import (
     MessageTemplate,
     Notification,
 )
-from ioportal.recipients.models import RecipientList
+from ioportal.recipients.models import CHUNK_ROWS, RecipientChunk, RecipientList
 
 logger = logging.getLogger(__name__)
 
 DELIVERY_BATCH = 1000
+# Lists up to this many valid rows get their deliveries inside the launch request (a
+# fraction of a second); bigger ones from the `prepare_dispatch` worker task.
+PREPARE_INLINE_MAX = CHUNK_ROWS
+# Chunks turned into deliveries per transaction: fewer commits, each index page written
+# once for several chunks (SQLite's cost grows with the pages a commit dirties).
+PREPARE_STEP_CHUNKS = 5
+# A preparation with no step for this long is enqueued again by the sending sweeper.
+PREPARE_STALLED_AFTER = timedelta(minutes=2)
 TEMPLATE_FIELDS = (
     "name",
     "subject",
@@ -123,28 +134,32 @@ def template_update(
     unknown = set(fields) - set(TEMPLATE_FIELDS)
     if unknown:
         raise TypeError(f"unknown template fields: {sorted(unknown)}")
-    before = {name: getattr(template, name) for name in fields}
+    # Compared with the stored row, not with `template`: a bound ModelForm has already
+    # copied the submitted values onto the instance it was given.
+    stored = MessageTemplate.objects.select_for_update().get(pk=template.pk)
+    before = {name: getattr(stored, name) for name in fields}
     changes = changed_fields(before, fields)
     if not changes:
-        return template
-    if template.dispatches.exists():
-        MessageTemplate.objects.filter(pk=template.pk).update(is_current=False)
+        return stored
+    if stored.dispatches.exists():
+        MessageTemplate.objects.filter(pk=stored.pk).update(is_current=False)
         new = MessageTemplate.objects.create(
-            organization=template.organization,
-            family=template.family,
-            version=template.version + 1,
+            organization=stored.organization,
+            family=stored.family,
+            version=stored.version + 1,
             is_current=True,
-            column_mapping=template.column_mapping,
+            column_mapping=stored.column_mapping,
             created_by=actor,
-            **{name: getattr(template, name) for name in TEMPLATE_FIELDS if name not in fields},
+            **{name: getattr(stored, name) for name in TEMPLATE_FIELDS if name not in fields},
             **fields,
         )
-        changes["version"] = [template.version, new.version]
+        changes["version"] = [stored.version, new.version]
         template = new
     else:
         for name, value in fields.items():
-            setattr(template, name, value)
-        template.save()
+            setattr(stored, name, value)
+        stored.save()
+        template = stored
         RecipientList.objects.filter(template=template, dispatch__isnull=True).update(
             state=RecipientList.State.UPLOADED
         )
@@ -214,33 +229,73 @@ def _state_when_cleared(scheduled_at: datetime | None) -> str:
 # --- deliveries -----------------------------------------------------------------------------
 
 
+# The columns a validated row fills (every other column takes the model's default): those
+# whose database value differs by backend go through their field; the others are plain
+# str, int, bool or None, the same on every backend.
+CONVERTED_FIELDS = ("public_id", "variables", "due_date")
+PLAIN_FIELDS = (
+    "row_number",
+    "payment_amount",
+    "notice_number",
+    "invalid_after_due_date",
+    "payee_fiscal_code",
+    "fiscal_code_encrypted",
+    "fiscal_code_hmac",
+    "fiscal_code_masked",
+)
+
+
 def _deliveries(dispatch: Dispatch, rows: Iterable[dict[str, Any]]) -> int:
-    """Create the dispatch's deliveries from validated rows, in batches. Returns the count."""
-    batch: list[Delivery] = []
+    """Create the dispatch's deliveries from validated rows, in batches. Returns the count.
+
+    One INSERT statement run over each batch (executemany) with the values prepared by the
+    model's own fields: `bulk_create` compiles all 33 fields of every row into statements of
+    30 rows on SQLite, a quarter of a millisecond a row, 25 s for a 100,000-row list.
+    """
+    db = connections[router.db_for_write(Delivery)]  # resolved once: this loop is hot
+    fields = [f for f in Delivery._meta.concrete_fields if not f.primary_key]
+    by_name = {f.name: f for f in fields}
+    prototype = Delivery(dispatch=dispatch, created_at=timezone.now())
+    constant = [f.get_db_prep_save(getattr(prototype, f.attname), db) for f in fields]
+    converted = [(fields.index(by_name[name]), by_name[name]) for name in CONVERTED_FIELDS]
+    plain = [(fields.index(by_name[name]), name) for name in PLAIN_FIELDS]
+    table = db.ops.quote_name(Delivery._meta.db_table)
+    columns = ", ".join(db.ops.quote_name(str(f.column)) for f in fields)
+    # Names from the model, quoted; every value a parameter.
+    sql = f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(fields))})"  # noqa: S608
+    batch: list[list[Any]] = []
     count = 0
     for row in rows:
         due = row.get("due_date")
-        batch.append(
-            Delivery(
-                dispatch=dispatch,
-                row_number=row.get("line"),
-                variables=row.get("variables") or {},
-                due_date=datetime.fromisoformat(due) if due else None,
-                payment_amount=row.get("amount"),
-                notice_number=row.get("notice_number") or "",
-                invalid_after_due_date=bool(row.get("invalid_after_due_date")),
-                payee_fiscal_code=row.get("payee_fiscal_code") or "",
-                **protect_fiscal_code(row["fiscal_code"]),
-            )
-        )
+        values: dict[str, Any] = {
+            "public_id": uuid.uuid4(),
+            "row_number": row.get("line"),
+            "variables": row.get("variables") or {},
+            "due_date": datetime.fromisoformat(due) if due else None,
+            "payment_amount": row.get("amount"),
+            "notice_number": row.get("notice_number") or "",
+            "invalid_after_due_date": bool(row.get("invalid_after_due_date")),
+            "payee_fiscal_code": row.get("payee_fiscal_code") or "",
+            **protect_fiscal_code(row["fiscal_code"]),
+        }
+        params = list(constant)
+        for position, field in converted:
+            params[position] = field.get_db_prep_save(values[field.name], db)
+        for position, name in plain:
+            params[position] = values[name]
+        batch.append(params)
         if len(batch) >= DELIVERY_BATCH:
-            Delivery.objects.bulk_create(batch)
-            count += len(batch)
+            count += _insert(db, sql, batch)
             batch = []
     if batch:
-        Delivery.objects.bulk_create(batch)
-        count += len(batch)
+        count += _insert(db, sql, batch)
     return count
+
+
+def _insert(db: BaseDatabaseWrapper, sql: str, batch: list[list[Any]]) -> int:
+    with db.cursor() as cursor:
+        cursor.executemany(sql, batch)
+    return len(batch)
 
 
 def _validate_schedule(scheduled_at: datetime | None) -> None:
@@ -258,12 +313,17 @@ def dispatch_launch_list(
     scheduled_at: datetime | None = None,
     request: HttpRequest | None = None,
 ) -> tuple[Dispatch, bool]:
-    """Create the dispatch of a checked list, with one delivery per valid row.
+    """Create the dispatch of a checked list; its deliveries (one per valid row) follow.
+
+    The dispatch starts PREPARING, a state the sending pipeline never picks up. A list of up
+    to PREPARE_INLINE_MAX valid rows is prepared at once, in this transaction; a bigger one by
+    the `prepare_dispatch` task, enqueued after commit, so the request returns at once and the
+    dispatch page shows the progress. When every delivery exists the dispatch waits for
+    approval when the organization's policy asked for it at launch; otherwise it is running
+    (or scheduled) and the pipeline is woken. The list's rows are erased.
 
     Idempotent: the list's `launch_token` becomes the dispatch's, so double clicks, reloads
-    and two tabs all get the one dispatch back, with `created` False. The dispatch waits for
-    approval when the organization's policy asks for it; otherwise it is running (or
-    scheduled) and the pipeline is woken after commit. The list's rows are then erased.
+    and two tabs all get the one dispatch back, with `created` False.
     Raises ValidationError when the list is not checked or has no valid rows.
     """
     _validate_schedule(scheduled_at)
@@ -307,38 +367,131 @@ def _launch_list(
         markdown=template.markdown,
         placeholders=template.placeholders,
         feature_level=template.feature_level,
-        state=(
-            Dispatch.State.AWAITING_APPROVAL
-            if needs_approval
-            else _state_when_cleared(scheduled_at)
-        ),
+        state=Dispatch.State.PREPARING,
+        approval_required=needs_approval,
+        deliveries_expected=locked.valid_count,
+        prepared_at=timezone.now(),
         scheduled_at=scheduled_at,
         source_name=locked.file_name[:255],
         launch_token=locked.launch_token,
         created_by=actor,
     )
-    count = _deliveries(dispatch, locked.get_valid())
-    from ioportal.remotecontent.services import list_attachments_hand_over
-
-    attachments = list_attachments_hand_over(recipient_list=locked, dispatch=dispatch)
     locked.dispatch = dispatch
     locked.state = RecipientList.State.LAUNCHED
-    locked.rows_sealed = locked.valid_sealed = locked.rejected_sealed = ""
     locked.save()
+    # The valid rows stay until they are deliveries; nothing else is needed any more.
+    locked.erase(RecipientChunk.Kind.ROWS, RecipientChunk.Kind.REJECTED)
     audit_log(
         action=(Action.DISPATCH_APPROVAL_REQUESTED if needs_approval else Action.DISPATCH_LAUNCHED),
         actor=actor,
         organization=dispatch.organization,
         target=dispatch,
-        changes={
-            "deliveries": count,
-            "scheduled_at": str(scheduled_at or ""),
-            "attachments": attachments,
-        },
+        changes={"deliveries": locked.valid_count, "scheduled_at": str(scheduled_at or "")},
         request=request,
     )
-    _wake_on_commit(dispatch)
+    if locked.valid_count <= PREPARE_INLINE_MAX:
+        dispatch_prepare(dispatch_id=dispatch.pk)
+        dispatch.refresh_from_db()
+    else:
+        dispatch_id = dispatch.pk
+        transaction.on_commit(lambda: _enqueue_preparation(dispatch_id=dispatch_id))
     return dispatch, True
+
+
+def _enqueue_preparation(*, dispatch_id: int) -> None:
+    async_task(
+        "ioportal.messaging.tasks.prepare_dispatch",
+        dispatch_id,
+        task_name=f"messaging-prepare-{dispatch_id}",
+    )
+
+
+def dispatches_resume_preparation(*, stalled_after: timedelta = PREPARE_STALLED_AFTER) -> int:
+    """Enqueue `prepare_dispatch` again for dispatches whose preparation made no step for
+    `stalled_after` (its task was lost with a worker). Harmless when the task is only slow:
+    two runs share the work chunk by chunk. Returns how many were enqueued."""
+    since = timezone.now() - stalled_after
+    ids = list(
+        Dispatch.objects.filter(state=Dispatch.State.PREPARING, prepared_at__lt=since).values_list(
+            "pk", flat=True
+        )
+    )
+    for dispatch_id in ids:
+        _enqueue_preparation(dispatch_id=dispatch_id)
+    return len(ids)
+
+
+def dispatch_prepare(*, dispatch_id: int) -> int:
+    """Turn a PREPARING dispatch's list into deliveries, PREPARE_STEP_CHUNKS chunks of
+    CHUNK_ROWS rows per transaction, then release the dispatch (see `dispatch_launch_list`).
+    Returns how many deliveries this call created.
+
+    Resumable and idempotent: the dispatch counts the chunks done, and each step's
+    deliveries are written in the transaction that advances the count with a compare-and-set,
+    so a crash loses at most an uncommitted step, and a second run (or two at once) creates
+    nothing twice (the one-delivery-per-citizen constraint holds besides). A dispatch no
+    longer PREPARING (cancelled, or done) is left alone, and its list emptied.
+    """
+    created = 0
+    while (step := _prepare_step(dispatch_id)) is not None:
+        created += step
+    return created
+
+
+@transaction.atomic
+def _prepare_step(dispatch_id: int) -> int | None:
+    """Up to PREPARE_STEP_CHUNKS chunks (returns their rows, 0 when another run took them),
+    the release, or None when there is nothing left to do."""
+    dispatch = Dispatch.objects.filter(pk=dispatch_id).first()
+    if dispatch is None:
+        return None
+    recipient_list = RecipientList.objects.filter(dispatch=dispatch).first()
+    if dispatch.state != Dispatch.State.PREPARING:
+        if recipient_list is not None:
+            recipient_list.erase()
+        return None
+    if recipient_list is None:
+        logger.error("dispatch %s: its list is gone before its deliveries", dispatch.public_id)
+        return None
+    index = dispatch.prepared_chunks
+    chunks = [
+        rows
+        for offset in range(PREPARE_STEP_CHUNKS)
+        if (rows := recipient_list.chunk(RecipientChunk.Kind.VALID, index + offset))
+    ]
+    pending = Dispatch.objects.filter(
+        pk=dispatch.pk, state=Dispatch.State.PREPARING, prepared_chunks=index
+    )
+    now = timezone.now()
+    if chunks:
+        # The compare-and-set comes first: it holds the dispatch's row until commit.
+        if not pending.update(
+            prepared_chunks=index + len(chunks),
+            deliveries_prepared=F("deliveries_prepared") + sum(len(rows) for rows in chunks),
+            prepared_at=now,
+        ):
+            return 0
+        return _deliveries(dispatch, (row for rows in chunks for row in rows))
+    state: str = (
+        Dispatch.State.AWAITING_APPROVAL
+        if dispatch.approval_required
+        else _state_when_cleared(dispatch.scheduled_at)
+    )
+    if not pending.update(state=state, prepared_at=now):
+        return 0
+    from ioportal.remotecontent.services import list_attachments_hand_over
+
+    attachments = list_attachments_hand_over(recipient_list=recipient_list, dispatch=dispatch)
+    recipient_list.erase()
+    dispatch.state = state
+    logger.info(
+        "dispatch %s prepared: %d deliveries, %d attachments",
+        dispatch.public_id,
+        dispatch.deliveries_prepared,
+        attachments,
+    )
+    _wake_on_commit(dispatch)
+    return None
 
 
 # --- single citizen -----------------------------------------------------------------------

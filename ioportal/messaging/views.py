@@ -14,6 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from ioportal.accounts.access import require_role, role_required
@@ -40,9 +41,10 @@ from ioportal.messaging.models import Dispatch, FeatureLevel
 from ioportal.messaging.preview import content_warnings, render_preview
 from ioportal.messaging.rendering import delivery_content, fill_message
 from ioportal.recipients import services as recipient_services
-from ioportal.recipients.models import RecipientList
+from ioportal.recipients.models import RecipientChunk, RecipientList, StoredItems, row_cells
 from ioportal.recipients.numbers import NUMBER_FORMAT_CHOICES
 from ioportal.recipients.parsing import ImportChoiceNeeded, ImportFileError, delimiter_label
+from ioportal.recipients.services import rejected_problems
 from ioportal.recipients.validation import format_cents, mapping_errors
 from ioportal.remotecontent.services import (
     AttachmentUploadError,
@@ -206,9 +208,12 @@ def compose(request: HttpRequest) -> HttpResponse:
                     if counts["refused"]:
                         messages.warning(
                             request,
-                            _(
+                            ngettext(
+                                "%(n)s file dello ZIP è stato rifiutato: la riga che lo indica "
+                                "sarà scartata con il motivo.",
                                 "%(n)s file dello ZIP sono stati rifiutati: le righe che li "
-                                "indicano saranno scartate con il motivo."
+                                "indicano saranno scartate con il motivo.",
+                                counts["refused"],
                             )
                             % {"n": counts["refused"]},
                         )
@@ -269,14 +274,14 @@ def list_mapping(request: HttpRequest, public_id: str) -> HttpResponse:
                 recipient_list=recipient_list, mapping=mapping
             )
             return redirect("messaging:list_result", public_id=recipient_list.public_id)
-    rows, _lines = recipient_list.get_rows()
+    sample = [row_cells(item) for item in recipient_list.items(RecipientChunk.Kind.ROWS, 0, 3)]
     return render(
         request,
         "messaging/list_mapping.html",
         {
             "form": form,
             "list": recipient_list,
-            "sample": rows[:3],
+            "sample": sample,
             "delimiter": delimiter_label(recipient_list.delimiter)
             if recipient_list.file_format == "csv"
             else "",
@@ -299,15 +304,18 @@ def list_result(request: HttpRequest, public_id: str) -> HttpResponse:
     recipient_list = get_recipient_list_for_user(request, public_id)
     if (redirect_to := _checked(recipient_list)) is not None:
         return redirect_to
-    rejected = recipient_list.get_rejected()
+    rejected = [
+        {**row, "problems": rejected_problems(row)}
+        for row in recipient_list.items(RecipientChunk.Kind.REJECTED, 0, REJECTED_SHOWN)
+    ]
     template = recipient_list.template
     return render(
         request,
         "messaging/list_result.html",
         {
             "list": recipient_list,
-            "rejected": rejected[:REJECTED_SHOWN],
-            "rejected_more": max(0, len(rejected) - REJECTED_SHOWN),
+            "rejected": rejected,
+            "rejected_more": max(0, recipient_list.rejected_count - len(rejected)),
             "total_amount": format_cents(recipient_list.total_amount),
             "attachments": list_attachments_summary(recipient_list=recipient_list),
             "warnings": content_warnings(
@@ -349,9 +357,9 @@ def list_preview(request: HttpRequest, public_id: str) -> HttpResponse:
     recipient_list = get_recipient_list_for_user(request, public_id)
     if (redirect_to := _checked(recipient_list)) is not None:
         return redirect_to
-    valid = recipient_list.get_valid()
+    valid = StoredItems(recipient_list, RecipientChunk.Kind.VALID, recipient_list.valid_count)
     page = Paginator(valid, 1).get_page(request.GET.get("riga"))
-    row = page.object_list[0] if valid else None
+    row = page.object_list[0] if page.object_list else None
     preview = None
     if row is not None:
         subject, markdown = _row_message(recipient_list, row)
@@ -381,11 +389,13 @@ def list_test_send(request: HttpRequest, public_id: str) -> HttpResponse:
     recipient_list = get_recipient_list_for_user(request, public_id)
     if (redirect_to := _checked(recipient_list)) is not None:
         return redirect_to
-    valid = recipient_list.get_valid()
+    valid = StoredItems(recipient_list, RecipientChunk.Kind.VALID, recipient_list.valid_count)
     try:
         index = int(request.POST.get("riga", "1"))
     except ValueError:
         index = 1
+    if not valid:
+        return redirect("messaging:list_result", public_id=recipient_list.public_id)
     index = min(max(index, 1), len(valid))
     services.dispatch_send_test(
         recipient_list=recipient_list, row=valid[index - 1], actor=_user(request), request=request
@@ -430,10 +440,10 @@ def list_confirm(request: HttpRequest, public_id: str) -> HttpResponse:
         else:
             messages.success(request, _("Invio avviato."))
         return redirect("messaging:dispatch_summary", public_id=dispatch.public_id)
-    valid = recipient_list.get_valid()
+    first = recipient_list.items(RecipientChunk.Kind.VALID, 0, 1)
     sample = None
-    if valid:
-        subject, markdown = _row_message(recipient_list, valid[0])
+    if first:
+        subject, markdown = _row_message(recipient_list, first[0])
         sample = render_preview(subject=subject, markdown=markdown)
     policy = selectors.approval_policy(organization=membership.organization)
     return render(

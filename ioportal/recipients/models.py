@@ -1,18 +1,26 @@
 """Recipient lists between upload and launch.
 
 A list keeps what the next steps need (rows, mapping, validation result), sealed with the
-portal's encryption keys (`sealing.py`); the uploaded file itself is never stored. A list is
-emptied when its dispatch is launched and deleted once it expires (RECIPIENTS_LIST_TTL_HOURS).
+portal's encryption keys (`sealing.py`) in chunks of CHUNK_ROWS rows, so a page that shows
+one row or a worker that creates deliveries decrypts one chunk, never the whole list; counts
+are stored on the list. The uploaded file itself is never stored. A list is emptied once its
+dispatch's deliveries exist and deleted once it expires (RECIPIENTS_LIST_TTL_HOURS).
 """
 
 import uuid
-from typing import Any
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import Any, overload
 
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from ioportal.recipients.sealing import seal, unseal
+
+# Rows sealed together: one preview page or one worker step decrypts one chunk.
+CHUNK_ROWS = 1000
 
 
 class RecipientList(models.Model):
@@ -43,20 +51,15 @@ class RecipientList(models.Model):
     file_warnings = models.JSONField(default=list, blank=True)
     # How numbers written as text are read (recipients.numbers.NUMBER_FORMATS), chosen at upload.
     number_format = models.CharField(max_length=2, default="it")
+    # An XLSX workbook's date system (1900 or 1904) for its serial dates; None for CSV.
+    date_system = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
     # Sentences about the last validation that block nothing (check digits, serial dates).
     check_warnings = models.JSONField(default=list, blank=True)
-    # Sealed JSON: {"rows": [[cell, ...]], "lines": [n, ...], "problems": {"n": reason}} and,
-    # for XLSX, "number_cells" (per row, the positions of Number cells) and "date_system"
-    # (1900 or 1904).
-    rows_sealed = models.TextField(blank=True, editable=False)
     column_mapping = models.JSONField(default=dict, blank=True)
     state = models.CharField(max_length=16, choices=State.choices, default=State.UPLOADED)
     valid_count = models.PositiveIntegerField(default=0)
     rejected_count = models.PositiveIntegerField(default=0)
     total_amount = models.PositiveBigIntegerField(default=0)  # euro cents
-    # Sealed JSON lists: the valid rows ready to become deliveries, the rejected ones.
-    valid_sealed = models.TextField(blank=True, editable=False)
-    rejected_sealed = models.TextField(blank=True, editable=False)
     # One launch per list, however many clicks or tabs: it becomes Dispatch.launch_token.
     launch_token = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     dispatch = models.OneToOneField(
@@ -95,43 +98,190 @@ class RecipientList(models.Model):
         number_cells: list[list[int]] | None = None,
         date_system: int | None = None,
     ) -> None:
-        """`problems`: rows the file's structure makes unreadable (line -> reason);
-        `number_cells` and `date_system` as in `parsing.ParsedTable`."""
-        data: dict[str, Any] = {
-            "rows": rows,
-            "lines": lines,
-            "problems": {str(line): reason for line, reason in (problems or {}).items()},
-        }
-        if number_cells and any(number_cells):
-            data["number_cells"] = number_cells
-        if date_system is not None:
-            data["date_system"] = date_system
-        self.rows_sealed = seal(data)
+        """Store the file's rows (the list must be saved), each with its line number.
 
-    def _row_data(self) -> dict[str, Any]:
-        # Unsealed once per instance (and sealed value): a list can hold 100,000 rows.
-        cached = getattr(self, "_row_data_cache", None)
-        if cached is None or cached[0] != self.rows_sealed:
-            cached = (self.rows_sealed, unseal(self.rows_sealed) or {})
-            self._row_data_cache = cached
-        return cached[1]
+        `problems`: rows the file's structure makes unreadable (line -> reason);
+        `number_cells` (per row, the positions of XLSX Number cells; empty for CSV) and
+        `date_system` as in `parsing.ParsedTable`. Each row is sealed with its line, its
+        problem ("" when none) and its Number cells, so one chunk is all a page needs; the
+        date system, one per workbook, is saved on the list.
+        """
+        problems = problems or {}
+        number_cells = number_cells or []
+        self.store(
+            RecipientChunk.Kind.ROWS,
+            (
+                [
+                    line,
+                    row,
+                    problems.get(line, ""),
+                    number_cells[index] if index < len(number_cells) else [],
+                ]
+                for index, (line, row) in enumerate(zip(lines, rows, strict=True))
+            ),
+        )
+        if self.date_system != date_system:
+            self.date_system = date_system
+            self.save(update_fields=["date_system"])
+
+    def read_rows(self) -> "StoredRows":
+        """Every row of the file with its line, structure problem and Number cells (decrypts
+        the whole list once per instance: the validation needs all of it)."""
+        cached: StoredRows | None = getattr(self, "_rows_cache", None)
+        if cached is None:
+            cached = StoredRows()
+            for item in self.iter_items(RecipientChunk.Kind.ROWS):
+                cached.add(item)
+            self._rows_cache = cached
+        return cached
 
     def get_rows(self) -> tuple[list[list[str]], list[int]]:
-        rows, lines, _problems = self.get_rows_and_problems()
-        return rows, lines
+        """Every row of the file and its line number (decrypts the whole list)."""
+        stored = self.read_rows()
+        return stored.rows, stored.lines
 
     def get_rows_and_problems(self) -> tuple[list[list[str]], list[int], dict[int, str]]:
-        data = self._row_data()
-        problems = {int(line): reason for line, reason in (data.get("problems") or {}).items()}
-        return data.get("rows", []), data.get("lines", []), problems
+        """The rows, their lines and the structure problems (line -> reason)."""
+        stored = self.read_rows()
+        return stored.rows, stored.lines, stored.problems
 
     def get_cell_sources(self) -> tuple[list[list[int]], int | None]:
-        """Per row, the positions of XLSX Number cells; and the workbook's date system."""
-        data = self._row_data()
-        return data.get("number_cells") or [], data.get("date_system")
+        """Per row, the positions of XLSX Number cells (empty when there is none); and the
+        workbook's date system."""
+        stored = self.read_rows()
+        return (stored.number_cells if any(stored.number_cells) else []), self.date_system
 
     def get_valid(self) -> list[dict[str, Any]]:
-        return list(unseal(self.valid_sealed) or [])
+        return list(self.iter_items(RecipientChunk.Kind.VALID))
 
     def get_rejected(self) -> list[dict[str, Any]]:
-        return list(unseal(self.rejected_sealed) or [])
+        return list(self.iter_items(RecipientChunk.Kind.REJECTED))
+
+    def store(self, kind: str, items: Iterable[Any]) -> int:
+        """Replace the list's items of `kind` with `items` (JSON-serialisable), sealed in
+        chunks of CHUNK_ROWS. Returns the number of chunks written."""
+        if kind == RecipientChunk.Kind.ROWS:
+            self.__dict__.pop("_rows_cache", None)
+        RecipientChunk.objects.filter(recipient_list=self, kind=kind).delete()
+        iterator = iter(items)
+        index = 0
+        while batch := list(islice(iterator, CHUNK_ROWS)):
+            RecipientChunk.objects.create(
+                recipient_list=self, kind=kind, index=index, size=len(batch), sealed=seal(batch)
+            )
+            index += 1
+        return index
+
+    def chunk(self, kind: str, index: int) -> list[Any]:
+        """The items of one chunk (empty when there is no such chunk)."""
+        stored = (
+            RecipientChunk.objects.filter(recipient_list=self, kind=kind, index=index)
+            .values_list("sealed", flat=True)
+            .first()
+        )
+        return list(unseal(stored) or []) if stored else []
+
+    def iter_items(self, kind: str) -> Iterator[Any]:
+        """Every item of `kind` in order, decrypting one chunk at a time."""
+        indexes = RecipientChunk.objects.filter(recipient_list=self, kind=kind).order_by("index")
+        for index in indexes.values_list("index", flat=True):
+            yield from self.chunk(kind, index)
+
+    def items(self, kind: str, start: int, stop: int) -> list[Any]:
+        """Items `start` to `stop` (0-based, stop excluded), decrypting only their chunks."""
+        found: list[Any] = []
+        if stop <= start:
+            return found
+        for index in range(max(start, 0) // CHUNK_ROWS, (max(stop, 1) - 1) // CHUNK_ROWS + 1):
+            items = self.chunk(kind, index)
+            base = index * CHUNK_ROWS
+            found += items[max(start - base, 0) : max(stop - base, 0)]
+        return found
+
+    def erase(self, *kinds: str) -> None:
+        """Delete the stored items of `kinds` (all of them when none is given)."""
+        if not kinds or RecipientChunk.Kind.ROWS in kinds:
+            self.__dict__.pop("_rows_cache", None)
+        chunks = RecipientChunk.objects.filter(recipient_list=self)
+        (chunks.filter(kind__in=kinds) if kinds else chunks).delete()
+
+
+@dataclass
+class StoredRows:
+    """A list's file rows as the validation reads them: parallel lists, and the structure
+    problems by line."""
+
+    rows: list[list[str]] = field(default_factory=list)
+    lines: list[int] = field(default_factory=list)
+    problems: dict[int, str] = field(default_factory=dict)
+    number_cells: list[list[int]] = field(default_factory=list)
+
+    def add(self, item: Sequence[Any]) -> None:
+        """One stored row: [line, cells, problem, Number cell positions] (`set_rows`)."""
+        line, row, *extra = item
+        self.lines.append(line)
+        self.rows.append(row)
+        if extra and extra[0]:
+            self.problems[line] = extra[0]
+        self.number_cells.append(list(extra[1]) if len(extra) > 1 else [])
+
+
+def row_cells(item: Sequence[Any]) -> list[str]:
+    """The cells of one stored file row (`RecipientList.set_rows`)."""
+    return list(item[1])
+
+
+class StoredItems(Sequence[Any]):
+    """A list's items of one kind as a read-only sequence for a Paginator: its length is the
+    stored count and a slice decrypts only the chunks it needs."""
+
+    def __init__(self, recipient_list: RecipientList, kind: str, count: int) -> None:
+        self.recipient_list, self.kind, self.length = recipient_list, kind, count
+
+    def __len__(self) -> int:
+        return self.length
+
+    @overload
+    def __getitem__(self, key: int) -> Any: ...
+
+    @overload
+    def __getitem__(self, key: slice) -> list[Any]: ...
+
+    def __getitem__(self, key: int | slice) -> Any:
+        if isinstance(key, slice):
+            start, stop, _step = key.indices(self.length)
+            return self.recipient_list.items(self.kind, start, stop)
+        if not -self.length <= key < self.length:
+            raise IndexError(key)
+        position = key % self.length
+        return self.recipient_list.items(self.kind, position, position + 1)[0]
+
+
+class RecipientChunk(models.Model):
+    """Up to CHUNK_ROWS items of a list, sealed together: the file's rows (`[line, cells,
+    structure problem, Number cell positions]`, `RecipientList.set_rows`), the valid rows
+    (what deliveries are made of) or the rejected ones (line, cells, reasons, problems)."""
+
+    class Kind(models.TextChoices):
+        ROWS = "rows", _("Righe del file")
+        VALID = "valid", _("Righe valide")
+        REJECTED = "rejected", _("Righe scartate")
+
+    recipient_list = models.ForeignKey(
+        RecipientList, on_delete=models.CASCADE, related_name="chunks"
+    )
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    index = models.PositiveIntegerField()
+    size = models.PositiveIntegerField()
+    sealed = models.TextField(editable=False)
+
+    class Meta:
+        constraints = [
+            # Also the index of every read: one chunk of a list by kind and position.
+            models.UniqueConstraint(
+                fields=["recipient_list", "kind", "index"], name="recipientchunk_position_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.recipient_list_id}/{self.kind}/{self.index}"

@@ -43,6 +43,7 @@ from openpyxl.utils.datetime import CALENDAR_MAC_1904
 from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 from openpyxl.worksheet._reader import FORMULA_TAG, WorkSheetParser
 
+from ioportal.core.sizes import megabytes
 from ioportal.recipients.numbers import DEFAULT_NUMBER_FORMAT, excel_number_text
 
 # In the order preferred when several fit equally well: Italian spreadsheets write ";".
@@ -131,8 +132,7 @@ def parse_table(
     max_bytes = settings.RECIPIENTS_MAX_UPLOAD_BYTES
     if len(data) > max_bytes:
         raise ImportFileError(
-            _("Il file è troppo grande: il massimo è %(max)s MB.")
-            % {"max": f"{max_bytes / 1_000_000:g}"}
+            _("Il file è troppo grande: il massimo è %(max)s MB.") % {"max": megabytes(max_bytes)}
         )
     if not data.strip():
         raise ImportFileError(_("Il file è vuoto."))

@@ -3,20 +3,21 @@
 import csv
 import io
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from ioportal.accounts.models import Organization, User
 from ioportal.core.services import Action, audit_log
 from ioportal.ioservices.models import IOService
 from ioportal.messaging.models import MessageTemplate
-from ioportal.recipients.models import RecipientList
+from ioportal.recipients.models import RecipientChunk, RecipientList
 from ioportal.recipients.numbers import DEFAULT_NUMBER_FORMAT, NUMBER_FORMATS
 from ioportal.recipients.parsing import ReadOptions, parse_table
-from ioportal.recipients.sealing import seal
 from ioportal.recipients.validation import MessageSpec, validate_rows
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\x00")
@@ -48,11 +49,19 @@ def message_spec(
 
 
 def recipient_lists_purge_expired(*, now: datetime | None = None) -> int:
-    """Delete lists past their expiry (their rows hold personal data). Returns the count."""
-    deleted, _detail = RecipientList.objects.filter(expires_at__lte=now or timezone.now()).delete()
-    return deleted
+    """Delete lists past their expiry (their rows hold personal data). Returns the count.
+
+    A list whose dispatch is still being prepared is kept: its valid rows are becoming
+    deliveries, and the preparation empties it when done.
+    """
+    expired = RecipientList.objects.filter(expires_at__lte=now or timezone.now()).exclude(
+        dispatch__state="preparing"  # messaging.Dispatch.State.PREPARING (a layer above)
+    )
+    _total, deleted = expired.delete()
+    return deleted.get(RecipientList._meta.label, 0)
 
 
+@transaction.atomic
 def recipient_list_upload(
     *,
     organization: Organization,
@@ -72,7 +81,8 @@ def recipient_list_upload(
     numbers are written in, and the list keeps it for the validation. Raises
     parsing.ImportFileError with an Italian sentence when the file cannot be used, and its
     subclass ImportChoiceNeeded when the operator must choose first. Expired lists are purged
-    on the way. Audited (file name and row count only).
+    on the way. Audited (file name and row count only). One transaction: a list is never left
+    without its rows.
     """
     if number_format not in NUMBER_FORMATS:
         raise ValueError(f"unknown number format {number_format!r}")
@@ -94,6 +104,7 @@ def recipient_list_upload(
         column_mapping=dict(template.column_mapping or {}),
         expires_at=timezone.now() + timedelta(hours=settings.RECIPIENTS_LIST_TTL_HOURS),
     )
+    recipient_list.save()
     recipient_list.set_rows(
         table.rows,
         table.lines,
@@ -101,7 +112,6 @@ def recipient_list_upload(
         number_cells=table.number_cells,
         date_system=table.date_system,
     )
-    recipient_list.save()
     audit_log(
         action=Action.RECIPIENTS_UPLOADED,
         actor=actor,
@@ -154,15 +164,20 @@ def recipient_list_validate(
     )
     if problems:
         unreadable = [
-            {"line": line, "reasons": [problems[line]], "cells": list(row)}
+            {
+                "line": line,
+                "reasons": [problems[line]],
+                "problems": [{"column": "", "value": "", "reason": problems[line]}],
+                "cells": list(row),
+            }
             for row, line in zip(all_rows, all_lines, strict=True)
             if line in problems
         ]
         outcome.rejected = sorted([*outcome.rejected, *unreadable], key=lambda r: r["line"])
     recipient_list.column_mapping = mapping
     recipient_list.check_warnings = outcome.warnings
-    recipient_list.valid_sealed = seal(outcome.valid)
-    recipient_list.rejected_sealed = seal(outcome.rejected)
+    recipient_list.store(RecipientChunk.Kind.VALID, outcome.valid)
+    recipient_list.store(RecipientChunk.Kind.REJECTED, outcome.rejected)
     recipient_list.valid_count = len(outcome.valid)
     recipient_list.rejected_count = len(outcome.rejected)
     recipient_list.total_amount = outcome.total_amount
@@ -172,6 +187,24 @@ def recipient_list_validate(
 
     template_remember_mapping(template=recipient_list.template, mapping=mapping)
     return recipient_list
+
+
+def rejected_problems(row: dict[str, Any]) -> list[dict[str, str]]:
+    """A rejected row's problems, {"column", "value", "reason"} (validation.validate_rows);
+    rows checked before values were kept give their reasons alone."""
+    if "problems" in row:
+        return list(row["problems"])
+    return [{"column": "", "value": "", "reason": reason} for reason in row["reasons"]]
+
+
+def problem_text(problem: dict[str, str]) -> str:
+    """One problem as a sentence: `Importo «12,3,4»: non è un importo in euro.`; without the
+    value when none is shown (an empty cell, a number Excel changed)."""
+    if not problem["column"]:
+        return problem["reason"]
+    if not problem["value"]:
+        return _("%(column)s: %(reason)s") % problem
+    return _("%(column)s «%(value)s»: %(reason)s") % problem
 
 
 def csv_safe(value: str) -> str:
@@ -187,18 +220,17 @@ def rejected_rows_csv(
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=recipient_list.delimiter or ";", quoting=csv.QUOTE_ALL)
     writer.writerow([csv_safe(h) for h in [*recipient_list.headers, "riga", "motivo"]])
-    rejected = recipient_list.get_rejected()
+    rejected = recipient_list.iter_items(RecipientChunk.Kind.REJECTED)
     for row in rejected:
         cells = list(row["cells"]) + [""] * (len(recipient_list.headers) - len(row["cells"]))
-        writer.writerow(
-            [csv_safe(str(c)) for c in [*cells, row["line"], " | ".join(row["reasons"])]]
-        )
+        reasons = " | ".join(problem_text(problem) for problem in rejected_problems(row))
+        writer.writerow([csv_safe(str(c)) for c in [*cells, row["line"], reasons]])
     audit_log(
         action=Action.RECIPIENTS_REJECTED_EXPORTED,
         actor=actor,
         organization=recipient_list.organization,
         target=recipient_list,
-        changes={"rows": len(rejected)},
+        changes={"rows": recipient_list.rejected_count},
         request=request,
     )
     # A BOM so that Excel opens the accented letters correctly.

@@ -14,11 +14,12 @@ identifiers that Excel stored as numbers (digits lost) refused with what to chan
 
 import re
 import unicodedata
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
+from functools import partial
 from time import thread_time
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import regex
@@ -31,6 +32,7 @@ from ioportal.ioapi import (
     FeatureLevel,
     NewMessage,
     PaymentData,
+    mask_fiscal_code,
     normalize_fiscal_code,
     validate_fiscal_code,
     validate_new_message,
@@ -80,6 +82,15 @@ SPECIAL_FIELDS = (
 # are resolved by ioportal.remotecontent.
 ATTACHMENT_KEY = "__attachment__"
 
+# The IO rule a message breaks → the target whose cell it comes from.
+IO_FIELD_TARGETS = {
+    "fiscal_code": FISCAL_CODE,
+    "content.due_date": DUE_DATE,
+    "content.payment_data.amount": AMOUNT,
+    "content.payment_data.notice_number": NOTICE_NUMBER,
+    "content.payment_data.payee.fiscal_code": PAYEE_FISCAL_CODE,
+}
+
 # A file name without folders: letters of any alphabet ("fattura_più.pdf"), digits, spaces,
 # apostrophes ("dell'anno") and . _ ( ) -, starting with a letter or digit.
 SAFE_FILE_NAME_RE = re.compile(r"^[^\W_][\w .'’()\-]{0,199}$")
@@ -88,6 +99,9 @@ FALSE_WORDS = frozenset({"", "0", "no", "n", "false", "falso"})
 DATE_FORMATS = ("%d/%m/%Y", "%Y-%m-%d", "%d-%m-%Y", "%d.%m.%Y", "%d/%m/%y")
 DATETIME_FORMATS = ("%d/%m/%Y %H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S")
 WARNING_LINES_SHOWN = 10
+# Distinct texts a validation remembers per reader (see `memoized`).
+MEMO_SIZE = 10_000
+T = TypeVar("T")
 # Operators' patterns run with the `regex` engine under a budget of CPU time (the unit of the
 # engine's `timeout`): a pattern that backtracks catastrophically (e.g. `(a|aa)+b`) must not
 # hold the web worker, where a list is checked. The budget starts at PATTERN_BUDGET_SECONDS and
@@ -222,6 +236,28 @@ def typed_value(kind: str, value: str, number_format: str = DEFAULT_NUMBER_FORMA
             raise ValueProblem(_("non è un codice fiscale valido"))
         return code
     return value
+
+
+def memoized(parse: Callable[[str], T]) -> Callable[[str], T]:
+    """`parse` remembering its answer for each text (the value, or the ValueProblem it
+    raised, of the same class), for one validation: a column of due dates or amounts repeats
+    its values."""
+    seen: dict[str, T | ValueProblem] = {}
+
+    def cached(value: str) -> T:
+        outcome = seen.get(value)
+        if outcome is None:
+            try:
+                outcome = parse(value)
+            except ValueProblem as problem:
+                outcome = problem
+            if len(seen) < MEMO_SIZE:
+                seen[value] = outcome
+        if isinstance(outcome, ValueProblem):
+            raise type(outcome)(*outcome.args)
+        return outcome
+
+    return cached
 
 
 # --- operators' patterns ------------------------------------------------------------------
@@ -457,6 +493,36 @@ def _attachment_problems(
     return []
 
 
+class RowProblems:
+    """The problems of one row, at most one per cell (a cell read for several targets, such as
+    an amount that is both a placeholder and the payment, is reported with its first), each
+    with its column and the value as typed, fiscal codes masked."""
+
+    def __init__(
+        self,
+        *,
+        value_of: Callable[[str], str],
+        mapping: Mapping[str, str],
+        masked: set[str],
+    ) -> None:
+        self.value_of, self.mapping, self.masked = value_of, mapping, masked
+        self.items: list[dict[str, str]] = []
+        self.reported: set[str] = set()
+
+    def add(self, reason: str, target: str | None = None, *, shown: bool = True) -> None:
+        """`shown` False leaves the value out: an identifier Excel stored as a number is not
+        what the person typed (its digits may have changed), so it is not shown as theirs."""
+        column = self.mapping.get(target, "") if target else ""
+        if column and column in self.reported:
+            return
+        if column:
+            self.reported.add(column)
+        value = self.value_of(target) if target and shown else ""
+        if value and target in self.masked:
+            value = mask_fiscal_code(value)
+        self.items.append({"column": column, "value": value, "reason": reason})
+
+
 def validate_rows(
     *,
     headers: Sequence[str],
@@ -475,6 +541,12 @@ def validate_rows(
     `number_format` is the file's number convention ("it" or "en"); for XLSX files,
     `number_cells` gives per row the positions of Number cells and `date_system` the workbook's
     date system (1900 or 1904), used to read serial numbers in date columns.
+
+    A rejected row is {"line", "cells", "reasons": [text], "problems": [{"column", "value",
+    "reason"}]}: each problem names the column and the value as typed (fiscal codes masked,
+    ioapi.mask_fiscal_code; "" for an identifier Excel stored as a number, whose digits may
+    have changed), at most one per cell; a problem of the whole message (its length, its
+    buttons) has no column.
 
     A valid row is {"line", "fiscal_code", "variables", "due_date" (ISO or None), "amount"
     (cents or None), "notice_number", "invalid_after_due_date", "payee_fiscal_code"}.
@@ -495,6 +567,17 @@ def validate_rows(
         )
     budget = PatternBudget(PATTERN_BUDGET_SECONDS, PATTERN_SECONDS_PER_VALUE)
     known = [name for name, *_rest in placeholders]
+    # Targets whose value is a fiscal code: shown masked beside a reason.
+    masked_targets = {FISCAL_CODE, PAYEE_FISCAL_CODE} | {
+        name for name, kind, *_rest in placeholders if kind == "fiscal_code"
+    }
+    # One reader per type for this validation (numbers.py), remembering each distinct text.
+    typed = {
+        kind: memoized(partial(typed_value, kind, number_format=number_format))
+        for _n, kind, *_r in placeholders
+    }
+    due_date_of = memoized(parse_due_date)
+    cents_of = memoized(partial(read_euro_cents, number_format=number_format))
     seen: dict[str, int] = {}
     seen_notices: dict[str, int] = {}
     seen_files: dict[str, int] = {}
@@ -529,7 +612,7 @@ def validate_rows(
         return _serial_date_text(moment)
 
     for row_index, (row, line) in enumerate(zip(rows, line_numbers, strict=False)):
-        reasons: list[str] = []
+        found = RowProblems(value_of=partial(cell, row), mapping=mapping, masked=masked_targets)
         numeric = (
             number_cells[row_index]
             if number_cells is not None and row_index < len(number_cells)
@@ -538,10 +621,11 @@ def validate_rows(
         fiscal_code = normalize_fiscal_code(clean_identifier(cell(row, FISCAL_CODE)))
         fiscal_code_as_number = is_number_cell(FISCAL_CODE) and bool(fiscal_code)
         if fiscal_code_as_number:
-            reasons.append(stored_as_number(_("Il codice fiscale")))
+            found.add(stored_as_number(_("Il codice fiscale")), FISCAL_CODE, shown=False)
         elif fiscal_code in seen:
-            reasons.append(
-                _("Codice fiscale già presente alla riga %(line)s.") % {"line": seen[fiscal_code]}
+            found.add(
+                _("Codice fiscale già presente alla riga %(line)s.") % {"line": seen[fiscal_code]},
+                FISCAL_CODE,
             )
         elif fiscal_code:
             seen[fiscal_code] = line
@@ -551,67 +635,71 @@ def validate_rows(
             raw = cell(row, name)
             if not raw:
                 if required:
-                    reasons.append(_("«%(name)s» è obbligatorio ma è vuoto.") % {"name": name})
+                    found.add(_("«%(name)s» è obbligatorio ma è vuoto.") % {"name": name}, name)
                 variables[name] = ""
                 continue
             if is_number_cell(name) and _changed_by_excel(kind, raw):
-                reasons.append(stored_as_number(f"«{name}»"))
+                found.add(stored_as_number(f"«{name}»"), name, shown=False)
                 continue
             if isinstance(pattern, ValueProblem):
-                reasons.append(
+                found.add(
                     _("Il formato di «%(name)s» nel modello non si può usare: %(problem)s")
-                    % {"name": name, "problem": pattern}
+                    % {"name": name, "problem": pattern},
+                    name,
                 )
                 continue
             if pattern is not None:
                 matched = budget.fullmatch(pattern, raw)
                 if matched is None:
-                    reasons.append(
+                    found.add(
                         _(
                             "Il formato di «%(name)s» nel modello richiede troppo tempo per "
                             "essere verificato: semplifica l'espressione regolare."
                         )
-                        % {"name": name}
+                        % {"name": name},
+                        name,
                     )
                     continue
                 if not matched:
-                    reasons.append(
+                    found.add(
                         _("«%(name)s» non rispetta il formato richiesto dal modello.")
-                        % {"name": name}
+                        % {"name": name},
+                        name,
                     )
                     continue
             try:
                 if kind == "date":
                     raw = date_text(name, raw, line)
-                variables[name] = typed_value(kind, raw, number_format)
+                variables[name] = typed[kind](raw)
             except ValueProblem as problem:
-                reasons.append(_("«%(name)s» %(problem)s.") % {"name": name, "problem": problem})
+                found.add(_("«%(name)s» %(problem)s.") % {"name": name, "problem": problem}, name)
                 if isinstance(problem, OtherNumberFormat):
                     other_format_lines.append(line)
                 continue
             if tag := APP_BR_RE.search(variables[name]):
                 # Values are sent literally, but the app turns a <br> in any text into a
                 # line break: the value could not be shown as written.
-                reasons.append(
+                found.add(
                     _(
                         "«%(name)s» contiene «%(tag)s», che l'app IO mostra come un a capo: "
                         "toglilo dal file."
                     )
-                    % {"name": name, "tag": tag.group(0)}
+                    % {"name": name, "tag": tag.group(0)},
+                    name,
                 )
 
         due_date: datetime | None = None
         raw_due = cell(row, DUE_DATE)
         if raw_due:
             try:
-                due_date = parse_due_date(date_text(DUE_DATE, raw_due, line))
+                due_date = due_date_of(date_text(DUE_DATE, raw_due, line))
             except ValueProblem as problem:
-                reasons.append(_("Data di scadenza: %(problem)s.") % {"problem": problem})
+                found.add(_("Data di scadenza: %(problem)s.") % {"problem": problem}, DUE_DATE)
             else:
                 if due_date < now:
-                    reasons.append(_("La data di scadenza è già passata."))
+                    found.add(_("La data di scadenza è già passata."), DUE_DATE)
         elif spec.has_due_date:
-            reasons.append(_("La data di scadenza è obbligatoria ma è vuota."))
+            found.add(_("La data di scadenza è obbligatoria ma è vuota."), DUE_DATE)
 
         payment: PaymentData | None = None
         amount: int | None = None
@@ -621,31 +709,32 @@ def validate_rows(
         payee = clean_identifier(cell(row, PAYEE_FISCAL_CODE))
         if raw_amount or notice or spec.has_payment:
             if not raw_amount:
-                reasons.append(_("L'importo è obbligatorio per l'avviso di pagamento."))
+                found.add(_("L'importo è obbligatorio per l'avviso di pagamento."), AMOUNT)
             else:
                 try:
-                    amount = read_euro_cents(raw_amount, number_format)
+                    amount = cents_of(raw_amount)
                 except ValueProblem as problem:
-                    reasons.append(_("Importo: %(problem)s.") % {"problem": problem})
+                    found.add(_("Importo: %(problem)s.") % {"problem": problem}, AMOUNT)
                     if isinstance(problem, OtherNumberFormat):
                         other_format_lines.append(line)
             if not notice:
-                reasons.append(_("Il codice avviso pagoPA è obbligatorio."))
+                found.add(_("Il codice avviso pagoPA è obbligatorio."), NOTICE_NUMBER)
             elif is_number_cell(NOTICE_NUMBER) and (
                 lost_digits(notice) or not is_notice_number(notice)
             ):
-                reasons.append(stored_as_number(_("Il numero avviso")))
+                found.add(stored_as_number(_("Il numero avviso")), NOTICE_NUMBER, shown=False)
                 notice_refused = True
             elif not is_notice_number(notice):
-                reasons.append(io_texts.NOTICE_NUMBER_FORMAT)
+                found.add(io_texts.NOTICE_NUMBER_FORMAT, NOTICE_NUMBER)
                 notice_refused = True
             elif notice in seen_notices:
-                reasons.append(
+                found.add(
                     _(
                         "Codice avviso già presente alla riga %(line)s: ogni avviso va a un solo "
                         "destinatario."
                     )
-                    % {"line": seen_notices[notice]}
+                    % {"line": seen_notices[notice]},
+                    NOTICE_NUMBER,
                 )
             else:
                 seen_notices[notice] = line
@@ -656,13 +745,18 @@ def validate_rows(
                 and is_number_cell(PAYEE_FISCAL_CODE)
                 and (lost_digits(payee) or len(payee) != 11)
             ):
-                reasons.append(stored_as_number(_("Il codice fiscale dell'ente creditore")))
+                found.add(
+                    stored_as_number(_("Il codice fiscale dell'ente creditore")),
+                    PAYEE_FISCAL_CODE,
+                    shown=False,
+                )
                 payee = ""
             try:
                 invalid_after = parse_bool(cell(row, INVALID_AFTER_DUE_DATE))
             except ValueProblem as problem:
-                reasons.append(
-                    _("Avviso non pagabile dopo la scadenza: %(problem)s.") % {"problem": problem}
+                found.add(
+                    _("Avviso non pagabile dopo la scadenza: %(problem)s.") % {"problem": problem},
+                    INVALID_AFTER_DUE_DATE,
                 )
             if amount is not None and notice and not notice_refused:
                 payment = PaymentData(
@@ -672,30 +766,35 @@ def validate_rows(
                     payee_fiscal_code=payee or None,
                 )
             if invalid_after and due_date is None:
-                reasons.append(_("Un avviso non pagabile dopo la scadenza richiede una scadenza."))
+                found.add(
+                    _("Un avviso non pagabile dopo la scadenza richiede una scadenza."),
+                    INVALID_AFTER_DUE_DATE,
+                )
 
         attachment = cell(row, ATTACHMENT)
         if ATTACHMENT in columns:
             if not attachment:
-                reasons.append(_("Il nome del file allegato è vuoto."))
+                found.add(_("Il nome del file allegato è vuoto."), ATTACHMENT)
             elif (
                 not SAFE_FILE_NAME_RE.fullmatch(unicodedata.normalize("NFC", attachment))
                 or ".." in attachment
             ):
-                reasons.append(
+                found.add(
                     _(
                         "Il nome del file allegato non è valido: usa lettere (anche accentate), "
                         "cifre, spazi, apostrofi e . _ ( ) -, senza cartelle."
-                    )
+                    ),
+                    ATTACHMENT,
                 )
             else:
-                reasons += _attachment_problems(attachment, line, spec, seen_files)
+                for text in _attachment_problems(attachment, line, spec, seen_files):
+                    found.add(text, ATTACHMENT)
 
         subject, markdown = fill_message(
             subject=spec.subject, markdown=spec.markdown, variables=variables, known=known
         )
         if front_matter_changed(spec.markdown, markdown):
-            reasons.append(
+            found.add(
                 _(
                     "I valori della riga rendono non valida l'intestazione con i pulsanti (CTA): "
                     "l'app IO non mostrerebbe il messaggio o i pulsanti come nel modello."
@@ -716,10 +815,17 @@ def validate_rows(
                 continue
             if io_problem.field == "fiscal_code" and fiscal_code_as_number:
                 continue
-            reasons.append(io_problem.message)
+            found.add(io_problem.message, IO_FIELD_TARGETS.get(io_problem.field))
 
-        if reasons:
-            outcome.rejected.append({"line": line, "reasons": reasons, "cells": list(row)})
+        if found.items:
+            outcome.rejected.append(
+                {
+                    "line": line,
+                    "reasons": [p["reason"] for p in found.items],
+                    "problems": found.items,
+                    "cells": list(row),
+                }
+            )
             continue
         if attachment:
             variables[ATTACHMENT_KEY] = attachment
@@ -769,9 +875,9 @@ def validate_rows(
             )
             % {"lines": _lines_text(check_digit_lines)}
         )
-    for column, found in serial_dates.items():
-        first_line = next(iter(found))
-        serial, shown = found[first_line]
+    for column, dates in serial_dates.items():
+        first_line = next(iter(dates))
+        serial, shown = dates[first_line]
         outcome.warnings.append(
             ngettext(
                 "La colonna «%(column)s» contiene %(count)s data salvata come numero: è stata "
@@ -782,11 +888,11 @@ def validate_rows(
                 "lette con il sistema di date del file (%(system)s), come Excel le mostra se "
                 "formatti le celle come data. Ad esempio alla riga %(line)s %(serial)s è il "
                 "%(date)s: controlla le date nell'anteprima.",
-                len(found),
+                len(dates),
             )
             % {
                 "column": column,
-                "count": len(found),
+                "count": len(dates),
                 "system": date_system,
                 "line": first_line,
                 "serial": serial,

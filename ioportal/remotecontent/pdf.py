@@ -18,6 +18,8 @@ from django.utils.translation import gettext as _
 from pypdf import PdfReader
 from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, StreamObject
 
+from ioportal.core.sizes import megabytes
+
 PDF_MAGIC = b"%PDF-"
 # Walking a pathological object graph must not take the web process down.
 MAX_OBJECTS = 200_000
@@ -170,10 +172,7 @@ def validate_pdf(data: bytes, *, name: str = "") -> PdfCheck:
         raise PdfValidationError([_("Il file è vuoto.")])
     if len(data) > max_bytes:
         raise PdfValidationError(
-            [
-                _("Il file supera la dimensione massima di %(mb).1f MB.")
-                % {"mb": max_bytes / (1024 * 1024)}
-            ]
+            [_("Il file supera la dimensione massima di %(mb)s MB.") % {"mb": megabytes(max_bytes)}]
         )
     if not data.startswith(PDF_MAGIC):
         raise PdfValidationError([_("Il file non è un PDF (il contenuto non inizia con %PDF-).")])

@@ -27,6 +27,7 @@ from django.utils.translation import gettext as _
 
 from ioportal.accounts.models import Organization
 from ioportal.core.services import Action, audit_log, client_ip
+from ioportal.core.sizes import megabytes
 from ioportal.messaging.models import Delivery, Dispatch, FeatureLevel
 from ioportal.remotecontent.models import (
     Attachment,
@@ -388,7 +389,7 @@ def access_record(
 # --- files uploaded with a recipient list (compose flow) -----------------------------------
 
 ZIP_MAX_ENTRIES = 5000
-ZIP_MAX_TOTAL_BYTES = 500 * 1024 * 1024
+ZIP_MAX_TOTAL_BYTES = 500_000_000
 ZIP_READ_CHUNK = 64 * 1024
 
 
@@ -489,8 +490,8 @@ def zip_entries(*, upload: IO[bytes]) -> list[zipfile.ZipInfo]:
             continue
         if info.file_size > limit:
             problems.append(
-                _("Il file «%(name)s» dello ZIP supera la dimensione massima di %(mb).1f MB.")
-                % {"name": parts[-1][:100], "mb": limit / (1024 * 1024)}
+                _("Il file «%(name)s» dello ZIP supera la dimensione massima di %(mb)s MB.")
+                % {"name": parts[-1][:100], "mb": megabytes(limit)}
             )
             continue
         key = match_name(name)
@@ -509,7 +510,7 @@ def zip_entries(*, upload: IO[bytes]) -> list[zipfile.ZipInfo]:
     if total > ZIP_MAX_TOTAL_BYTES:
         problems.append(
             _("I file dello ZIP, decompressi, superano %(mb)s MB.")
-            % {"mb": ZIP_MAX_TOTAL_BYTES // (1024 * 1024)}
+            % {"mb": megabytes(ZIP_MAX_TOTAL_BYTES)}
         )
     if problems:
         raise AttachmentUploadError(problems)

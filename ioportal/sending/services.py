@@ -83,11 +83,15 @@ def dispatch_resume(*, dispatch: Dispatch, actor: User, request: HttpRequest | N
 
 @transaction.atomic
 def dispatch_cancel(*, dispatch: Dispatch, actor: User, request: HttpRequest | None = None) -> int:
-    """RUNNING / PAUSED / SCHEDULED → CANCELLED; every delivery not yet being submitted
-    becomes CANCELLED (a worker holding one loses its claim). Returns the deliveries
-    cancelled, or -1 when the dispatch could not be cancelled. Audited."""
+    """PREPARING / RUNNING / PAUSED / SCHEDULED → CANCELLED; every delivery not yet being
+    submitted becomes CANCELLED (a worker holding one loses its claim; a preparation stops
+    at its next chunk). Returns the deliveries cancelled, or -1 when the dispatch could not
+    be cancelled. Audited."""
     if not _set_state(
-        dispatch, (D.RUNNING, D.PAUSED, D.SCHEDULED), state=D.CANCELLED, finished_at=clock.now()
+        dispatch,
+        (D.PREPARING, D.RUNNING, D.PAUSED, D.SCHEDULED),
+        state=D.CANCELLED,
+        finished_at=clock.now(),
     ):
         return -1
     count = Delivery.objects.filter(dispatch=dispatch, state__in=NOT_STARTED).update(

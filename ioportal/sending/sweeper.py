@@ -1,5 +1,6 @@
-"""The periodic safety net: reaps expired claims, starts and completes dispatches, and wakes
-the workers of every account with due work (so a lost task delays work, never loses it)."""
+"""The periodic safety net: reaps expired claims, starts and completes dispatches, resumes
+stalled preparations, and wakes the workers of every account with due work (so a lost task
+delays work, never loses it)."""
 
 import logging
 
@@ -7,6 +8,7 @@ from django.db import transaction
 from django.db.models import F
 
 from ioportal.messaging.models import Delivery, Dispatch
+from ioportal.messaging.services import dispatches_resume_preparation
 from ioportal.sending import clock, outcomes
 from ioportal.sending.services import OPEN
 from ioportal.sending.triggers import wake_up
@@ -71,6 +73,7 @@ def sweep() -> dict[str, int]:
         reaped = reap_expired_claims()
     started = start_scheduled()
     completed = complete_finished()
+    preparations = dispatches_resume_preparation()
     now = clock.now()
     candidates = (
         set(started)
@@ -86,4 +89,10 @@ def sweep() -> dict[str, int]:
         if has_due_work(organization_id=organization_id):
             wake_up(organization_id=organization_id)
             woken += 1
-    return {**reaped, "started": len(started), "completed": completed, "woken": woken}
+    return {
+        **reaped,
+        "started": len(started),
+        "completed": completed,
+        "preparations": preparations,
+        "woken": woken,
+    }

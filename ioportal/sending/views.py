@@ -6,6 +6,7 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from ioportal.accounts.access import require_role, role_required
@@ -123,7 +124,12 @@ def dispatch_cancel(request: HttpRequest, public_id: str) -> HttpResponse:
         request,
         dispatch.public_id,
         count >= 0,
-        _("Invio annullato: %(count)s messaggi non saranno inviati.") % {"count": count},
+        ngettext(
+            "Invio annullato: %(count)s messaggio non sarà inviato.",
+            "Invio annullato: %(count)s messaggi non saranno inviati.",
+            count,
+        )
+        % {"count": count},
     )
 
 
@@ -140,7 +146,12 @@ def dispatch_retry_failed(request: HttpRequest, public_id: str) -> HttpResponse:
         request,
         dispatch.public_id,
         count >= 0,
-        _("Nuovo tentativo programmato per %(count)s messaggi non riusciti.") % {"count": count},
+        ngettext(
+            "Nuovo tentativo programmato per %(count)s messaggio non riuscito.",
+            "Nuovo tentativo programmato per %(count)s messaggi non riusciti.",
+            count,
+        )
+        % {"count": count},
     )
 
 

@@ -217,7 +217,7 @@ def test_line_breaks_in_cells_keep_the_spreadsheet_row_numbers(
     rejected = recipient_list.get_rejected()
     assert [row["line"] for row in rejected] == [3]
     result = client.get(reverse("messaging:list_result", args=[recipient_list.public_id]))
-    assert '<th scope="row">3</th>' in result.content.decode()
+    assert '<th scope="row" rowspan="1">3</th>' in result.content.decode()
     exported = _rejected_csv(client, recipient_list)
     assert [(row["codice_fiscale"], row["riga"]) for row in exported] == [("FNTMRC80A01H501A", "3")]
 

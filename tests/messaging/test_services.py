@@ -61,7 +61,7 @@ def test_launch_is_idempotent(checked, operator_user, woken, django_capture_on_c
     # Values are content: markdown-escaped in the body, never markup.
     assert "Bruno {{ x }} \\<b\\>" in markdown and "30,00 euro" in markdown
     checked.refresh_from_db()
-    assert checked.state == RecipientList.State.LAUNCHED and not checked.valid_sealed
+    assert checked.state == RecipientList.State.LAUNCHED and not checked.chunks.exists()
     assert AuditEvent.objects.filter(action=Action.DISPATCH_LAUNCHED).count() == 1
 
 

@@ -239,3 +239,102 @@ def test_template_create_adds_undeclared_placeholders(client, login, operator_us
     template = MessageTemplate.objects.get()
     assert [p["name"] for p in template.placeholders] == ["scadenza", "nome"]
     assert template.placeholders[0]["type"] == "date"
+
+
+def _template_post(template, **changes):
+    data = {
+        "name": template.name,
+        "subject": template.subject,
+        "markdown": template.markdown,
+        "default_service": "",
+        "feature_level": template.feature_level,
+        "ph-TOTAL_FORMS": str(len(template.placeholders)),
+        "ph-INITIAL_FORMS": str(len(template.placeholders)),
+        "ph-MIN_NUM_FORMS": "0",
+        "ph-MAX_NUM_FORMS": "1000",
+    }
+    for number, placeholder in enumerate(template.placeholders):
+        data[f"ph-{number}-name"] = placeholder["name"]
+        data[f"ph-{number}-type"] = placeholder["type"]
+        data[f"ph-{number}-required"] = "on" if placeholder["required"] else ""
+        data[f"ph-{number}-pattern"] = placeholder["pattern"]
+    data.update(changes)
+    return data
+
+
+def test_template_edit_is_saved(client, login, operator_user, organization, make_template):
+    from ioportal.core.models import Action, AuditEvent
+
+    template = make_template(organization, operator_user)
+    login(operator_user)
+    url = reverse("messaging:template_edit", args=[template.public_id])
+    edited = "Gentile {{ nome }}, il nuovo testo della TARI: {{ importo }} euro.\n" * 2 + "Fine"
+    response = client.post(url, _template_post(template, markdown=edited, subject="Nuova TARI"))
+    assert response.status_code == 302
+    page = client.get(response["Location"]).content.decode()
+    assert "il nuovo testo della TARI" in page and 'value="Nuova TARI"' in page
+    template.refresh_from_db()
+    assert (template.markdown, template.subject, template.version) == (edited, "Nuova TARI", 1)
+    event = AuditEvent.objects.get(action=Action.TEMPLATE_UPDATED)
+    assert event.changes["subject"] == ["Avviso TARI 2026", "Nuova TARI"]
+
+
+def test_template_edit_after_a_dispatch_makes_a_new_version(
+    client, login, operator_user, organization, make_template, make_list, service, woken
+):
+    from ioportal.messaging.models import MessageTemplate
+    from ioportal.messaging.services import dispatch_launch_list
+
+    template = make_template(organization, operator_user)
+    dispatch, _ = dispatch_launch_list(
+        recipient_list=make_list(template, service, operator_user), actor=operator_user
+    )
+    login(operator_user)
+    edited = "Gentile {{ nome }}, la versione due dell'avviso: {{ importo }} euro.\n" * 2 + "Fine."
+    response = client.post(
+        reverse("messaging:template_edit", args=[template.public_id]),
+        _template_post(template, markdown=edited),
+    )
+    assert response.status_code == 302
+    current = MessageTemplate.objects.get(family=template.family, is_current=True)
+    assert current.version == 2 and current.markdown == edited
+    assert response["Location"] == reverse("messaging:template_edit", args=[current.public_id])
+    assert "la versione due" in client.get(response["Location"]).content.decode()
+    template.refresh_from_db()
+    assert template.version == 1 and template.markdown != edited
+    summary = client.get(reverse("messaging:dispatch_summary", args=[dispatch.public_id]))
+    assert "(v1)" in summary.content.decode()
+    dispatch.refresh_from_db()
+    assert dispatch.template == template and dispatch.markdown == template.markdown
+
+
+def test_rejected_rows_show_their_values_with_plurals(
+    client, login, operator_user, organization, service, make_template, make_list
+):
+    template = make_template(organization, operator_user)
+    data = b"Codice fiscale;Nome;Importo\nRSSMRA85T10A562S;Anna;12,50\nRSSMRA85T10A562A;Carla;1x\n"
+    recipient_list = make_list(template, service, operator_user, data=data)
+    login(operator_user)
+    page = client.get(reverse("messaging:list_result", args=[recipient_list.public_id]))
+    text = page.content.decode()
+    assert '1</p><p class="mb-0">riga valida' in text.replace("\n", "")
+    assert "riga scartata" in text and "righe scartate</p>" not in text
+    assert 'Codice fiscale: <span class="rejected-value">«RSS************A»</span>' in text
+    assert 'Importo: <span class="rejected-value">«1x»</span>' in text
+    assert "RSSMRA85T10A562A" not in text
+    body = client.get(
+        reverse("messaging:list_rejected_csv", args=[recipient_list.public_id])
+    ).content.decode("utf-8-sig")
+    assert "Importo «1x»: «importo» non è un importo in euro" in body
+    assert "Codice fiscale «RSS************A»: Il codice fiscale" in body
+
+
+def test_sizes_are_in_one_unit():
+    from ioportal.core.sizes import megabytes
+
+    assert [megabytes(n) for n in (20_000_000, 10 * 1024 * 1024, 200_000_000, 1_250_000)] == [
+        "20",
+        "10,5",
+        "200",
+        "1,2",
+    ]

@@ -422,3 +422,73 @@ def test_placeholders_from_number_cells(kind, value, refused):
     assert stored is refused
     if not refused:
         assert outcome.valid[0]["variables"]["valore"] == value
+
+
+def problems(outcome):
+    return [problem for row in outcome.rejected for problem in row["problems"]]
+
+
+def test_each_reason_comes_with_the_value_as_typed_and_fiscal_codes_masked():
+    placeholders = [
+        {"name": "nome", "type": "text", "required": True, "pattern": ""},
+        {"name": "figlio", "type": "fiscal_code", "required": True, "pattern": ""},
+    ]
+    outcome = check(
+        [[GOOD[:-1] + "A", "Anna", "", "", "", "", "vrdgpp75c15f205x"]],
+        mapping={**MAPPING, "figlio": "Nota"},
+        placeholders=placeholders,
+    )
+    found = problems(outcome)
+    assert [(p["column"], p["value"]) for p in found] == [
+        ("Nota", "vrd************x"),
+        ("CF", "RSS************A"),
+    ]
+    assert found[0]["reason"] == "«figlio» non è un codice fiscale valido."
+    assert "carattere di controllo" in found[1]["reason"]
+    assert GOOD[3:15] not in str(outcome.rejected[0]["problems"])
+
+
+def test_amount_errors_are_in_euro():
+    outcome = check([pay_row("2000,00")], mapping=PAY, has_payment=True, max_payment_amount=100_000)
+    assert problems(outcome) == [
+        {
+            "column": "Importo",
+            "value": "2000,00",
+            "reason": "L'importo (2.000,00 €) supera il massimo consentito per questo servizio "
+            "(1.000,00 €).",
+        }
+    ]
+
+
+def test_each_cell_is_reported_once_per_row():
+    placeholders = [
+        {"name": "nome", "type": "text", "required": True, "pattern": ""},
+        {"name": "importo", "type": "euro", "required": True, "pattern": ""},
+        {"name": "avviso", "type": "notice_number", "required": True, "pattern": ""},
+    ]
+    mapping = {**PAY, "importo": "Importo", "avviso": "Avviso"}
+    outcome = check(
+        [pay_row("dieci", "12345")], mapping=mapping, placeholders=placeholders, has_payment=True
+    )
+    columns = [p["column"] for p in problems(outcome)]
+    assert sorted(columns) == ["Avviso", "Importo"]
+    assert [p["value"] for p in problems(outcome)] == ["dieci", "12345"]
+
+
+def test_a_repeated_date_or_amount_is_read_once_and_judged_alike():
+    # Each notice goes to one citizen: the two rows share the amount and the date only.
+    outcome = check(
+        [pay_row("12,50"), [OTHER, "Bruno", "12,50", VALID_NOTICE, "31/12/2030", "", ""]],
+        mapping=PAY,
+        has_payment=True,
+    )
+    assert [row["amount"] for row in outcome.valid] == [1250, 1250]
+    bad = check(
+        [
+            pay_row(due="31/02/2030"),
+            [OTHER, "Bruno", *pay_row(notice=VALID_NOTICE, due="31/02/2030")[2:]],
+        ],
+        mapping=PAY,
+        has_payment=True,
+    )
+    assert [len(row["problems"]) for row in bad.rejected] == [1, 1]

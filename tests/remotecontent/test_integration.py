@@ -233,12 +233,22 @@ UNPAID = "012345678901234567"
 
 
 def test_premium_dispatch_end_to_end(
-    gunicorn, clusters, client, login, organization, operator_user, admin_user, media_root
+    gunicorn,
+    clusters,
+    client,
+    login,
+    organization,
+    operator_user,
+    admin_user,
+    media_root,
+    monkeypatch,
 ):
     """A Premium dispatch with a shared PDF and one PDF per citizen, composed through the
-    pages, sent by real workers to the simulator; the simulator's citizens open their
-    messages, which makes IO call the portal's remote-content server through gunicorn; the
-    status refresh brings READ and PAID back to the dispatch page."""
+    pages, prepared and sent by real workers to the simulator; the simulator's citizens open
+    their messages, which makes IO call the portal's remote-content server through gunicorn;
+    the status refresh brings READ and PAID back to the dispatch page."""
+    # The launch hands the list to the workers' preparation task, as for a big list.
+    monkeypatch.setattr("ioportal.messaging.services.PREPARE_INLINE_MAX", 0)
     # The simulator's citizens whose name part is NNN never read a message unless they open it.
     citizens = {
         name: fiscal_code(first15)
@@ -332,8 +342,9 @@ def test_premium_dispatch_end_to_end(
         )
         assert response.status_code == 302, response.content.decode()[:2000]
         dispatch = Dispatch.objects.get(kind=Dispatch.Kind.LIST)
+        assert dispatch.state == Dispatch.State.PREPARING and not dispatch.deliveries.exists()
 
-        # Real workers send it (the compose step enqueued the account's task).
+        # Real workers prepare it (the launch enqueued the task), then send it.
         clusters.start()
         deliveries = Delivery.objects.filter(dispatch=dispatch)
         sent = wait_until(

@@ -1,0 +1,58 @@
+"""The migration that encrypts the placeholder values of existing deliveries."""
+
+import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+BEFORE = [("messaging", "0004_dispatch_preparation")]
+AFTER = [("messaging", "0005_delivery_variables_encrypted")]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_existing_variables_are_encrypted_and_still_read():
+    executor = MigrationExecutor(connection)
+    executor.migrate(BEFORE)
+    # Every other app at its newest state, messaging before the encryption.
+    others = [node for node in executor.loader.graph.leaf_nodes() if node[0] != "messaging"]
+    old = executor.loader.project_state([*others, *BEFORE]).apps
+    organization = old.get_model("accounts", "Organization").objects.create(
+        name="Comune", fiscal_code="80001230582"
+    )
+    user = old.get_model("accounts", "User").objects.create(username="autore")
+    service = old.get_model("ioservices", "IOService").objects.create(
+        organization=organization, service_id="01JD3M0SERV1CE00000000M001", name="Tributi"
+    )
+    dispatch = old.get_model("messaging", "Dispatch").objects.create(
+        organization=organization, service=service, title="TARI", subject="TARI", created_by=user
+    )
+    rows = old.get_model("messaging", "Delivery").objects
+    rows.create(
+        dispatch=dispatch,
+        fiscal_code_hmac="a",
+        variables={"nome": "Anna Verdi", "figlio": "VRDGPP75C15F205S"},
+    )
+    rows.create(dispatch=dispatch, fiscal_code_hmac="b", variables={})
+    try:
+        executor = MigrationExecutor(connection)
+        executor.migrate(AFTER)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT variables FROM messaging_delivery ORDER BY fiscal_code_hmac")
+            stored = [row[0] for row in cursor.fetchall()]
+        assert stored[1] == ""
+        assert "Anna" not in stored[0] and "VRDGPP" not in stored[0] and "nome" not in stored[0]
+        from ioportal.messaging.models import Delivery
+
+        assert Delivery.objects.get(fiscal_code_hmac="a").variables == {
+            "nome": "Anna Verdi",
+            "figlio": "VRDGPP75C15F205S",
+        }
+        # And back: the reverse migration decrypts.
+        executor = MigrationExecutor(connection)
+        executor.migrate(BEFORE)
+        back = executor.loader.project_state([*others, *BEFORE]).apps
+        assert back.get_model("messaging", "Delivery").objects.get(
+            fiscal_code_hmac="a"
+        ).variables == {"nome": "Anna Verdi", "figlio": "VRDGPP75C15F205S"}
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())

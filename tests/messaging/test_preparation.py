@@ -1,0 +1,203 @@
+"""A big list's deliveries are created by a worker task: the launch returns at once, nothing
+is sent before every delivery exists, the task is idempotent and resumable, and the pages
+of a list decrypt only the chunk they show."""
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.urls import reverse
+from django.utils import timezone
+
+from ioportal.messaging import services
+from ioportal.messaging.models import Delivery, Dispatch
+from ioportal.messaging.tasks import prepare_dispatch
+from ioportal.recipients import models as recipient_models
+from ioportal.recipients.models import RecipientChunk, RecipientList
+from ioportal.recipients.services import recipient_lists_purge_expired
+from ioportal.sending import claims
+from ioportal.sending.services import dispatch_cancel
+from ioportal.sending.sweeper import complete_finished
+from ioportal.sending.worker import has_due_work
+
+CSV = (
+    b"Codice fiscale;Nome;Importo\n"
+    b"RSSMRA85T10A562S;Anna;12,50\n"
+    b"VRDGPP75C15F205S;Bruno;30\n"
+    b"BNCLCU90D45L219X;Carla;5\n"  # wrong check character: rejected
+    b"MRARSS80A01H501T;Dario;7\n"
+)
+
+
+@pytest.fixture
+def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One row per chunk and per step, and every list prepared by the worker task."""
+    monkeypatch.setattr(recipient_models, "CHUNK_ROWS", 1)
+    monkeypatch.setattr(services, "PREPARE_STEP_CHUNKS", 1)
+    monkeypatch.setattr(services, "PREPARE_INLINE_MAX", 0)
+
+
+@pytest.fixture
+def enqueued(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
+    calls: list[tuple[Any, ...]] = []
+    monkeypatch.setattr(services, "async_task", lambda *args, **kwargs: calls.append(args))
+    return calls
+
+
+@pytest.fixture
+def big_list(small_chunks, make_template, make_list, service, organization, operator_user):
+    template = make_template(organization, operator_user)
+    return make_list(template, service, operator_user, data=CSV)
+
+
+def _launch(recipient_list: RecipientList, user: Any, capture: Any) -> Dispatch:
+    with capture(execute=True):
+        dispatch, created = services.dispatch_launch_list(recipient_list=recipient_list, actor=user)
+    assert created
+    return dispatch
+
+
+def test_launch_enqueues_the_preparation_and_nothing_is_sent_meanwhile(
+    big_list, operator_user, enqueued, woken, django_capture_on_commit_callbacks, monkeypatch
+):
+    assert big_list.chunks.filter(kind=RecipientChunk.Kind.VALID).count() == 3
+    dispatch = _launch(big_list, operator_user, django_capture_on_commit_callbacks)
+    assert dispatch.state == Dispatch.State.PREPARING
+    assert (dispatch.deliveries_expected, dispatch.deliveries_prepared) == (3, 0)
+    assert enqueued == [("ioportal.messaging.tasks.prepare_dispatch", dispatch.pk)]
+    assert not Delivery.objects.exists() and woken == []
+    # Only the valid rows are kept until they are deliveries.
+    kinds = set(big_list.chunks.values_list("kind", flat=True))
+    assert kinds == {RecipientChunk.Kind.VALID}
+
+    # A worker crashed after the first chunk: the pipeline ignores the partial dispatch.
+    assert services._prepare_step(dispatch.pk) == 1
+    dispatch.refresh_from_db()
+    assert (dispatch.deliveries_prepared, dispatch.prepared_chunks) == (1, 1)
+    assert Delivery.objects.filter(dispatch=dispatch).count() == 1
+    assert not has_due_work(organization_id=dispatch.organization_id)
+    assert not claims.work_queryset(organization_id=dispatch.organization_id).exists()
+    assert complete_finished() == 0
+    dispatch.refresh_from_db()
+    assert dispatch.state == Dispatch.State.PREPARING
+
+    # The task runs again (twice): it resumes, and creates nothing twice.
+    monkeypatch.setattr(services, "PREPARE_STEP_CHUNKS", 5)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert prepare_dispatch(dispatch.pk) == 2
+        assert prepare_dispatch(dispatch.pk) == 0
+    dispatch.refresh_from_db()
+    assert dispatch.state == Dispatch.State.RUNNING
+    assert (dispatch.deliveries_prepared, dispatch.prepared_chunks) == (3, 3)
+    rows = list(dispatch.deliveries.order_by("row_number").values_list("row_number", flat=True))
+    assert rows == [2, 3, 5]
+    assert dispatch.deliveries.get(row_number=5).variables == {
+        "nome": "Dario",
+        "importo": "7,00",
+    }
+    assert woken == [dispatch.organization_id]
+    assert has_due_work(organization_id=dispatch.organization_id)
+    assert not RecipientChunk.objects.exists()
+
+
+def test_prepared_dispatch_waits_for_approval_decided_at_launch(
+    big_list, operator_user, organization, enqueued, woken, django_capture_on_commit_callbacks
+):
+    from ioportal.messaging.models import ApprovalPolicy
+
+    ApprovalPolicy.objects.create(organization=organization, threshold=2)
+    dispatch = _launch(big_list, operator_user, django_capture_on_commit_callbacks)
+    assert dispatch.state == Dispatch.State.PREPARING and dispatch.approval_required
+    with django_capture_on_commit_callbacks(execute=True):
+        prepare_dispatch(dispatch.pk)
+    dispatch.refresh_from_db()
+    assert dispatch.state == Dispatch.State.AWAITING_APPROVAL and woken == []
+    assert dispatch.deliveries.count() == 3
+
+
+def test_cancel_during_preparation_stops_it(
+    big_list, operator_user, enqueued, woken, django_capture_on_commit_callbacks
+):
+    dispatch = _launch(big_list, operator_user, django_capture_on_commit_callbacks)
+    services._prepare_step(dispatch.pk)
+    assert dispatch_cancel(dispatch=dispatch, actor=operator_user) == 1
+    assert prepare_dispatch(dispatch.pk) == 0
+    dispatch.refresh_from_db()
+    assert dispatch.state == Dispatch.State.CANCELLED
+    assert list(dispatch.deliveries.values_list("state", flat=True)) == ["cancelled"]
+    assert not RecipientChunk.objects.exists() and woken == []
+
+
+def test_stalled_preparation_is_enqueued_again_and_its_list_kept(
+    big_list, operator_user, enqueued, django_capture_on_commit_callbacks
+):
+    dispatch = _launch(big_list, operator_user, django_capture_on_commit_callbacks)
+    assert services.dispatches_resume_preparation() == 0  # it has just started
+    Dispatch.objects.filter(pk=dispatch.pk).update(
+        prepared_at=timezone.now() - timedelta(minutes=5)
+    )
+    RecipientList.objects.filter(pk=big_list.pk).update(
+        expires_at=timezone.now() - timedelta(minutes=1)
+    )
+    assert recipient_lists_purge_expired() == 0
+    assert services.dispatches_resume_preparation() == 1
+    assert enqueued[-1] == ("ioportal.messaging.tasks.prepare_dispatch", dispatch.pk)
+
+
+def test_dispatch_page_shows_the_preparation_progress(
+    client, login, big_list, operator_user, enqueued, django_capture_on_commit_callbacks
+):
+    dispatch = _launch(big_list, operator_user, django_capture_on_commit_callbacks)
+    services._prepare_step(dispatch.pk)
+    login(operator_user)
+    url = reverse("messaging:dispatch_summary", args=[dispatch.public_id])
+    page = client.get(url).content.decode()
+    assert "1 di 3 messaggi pronti" in page and "js/progress.js" in page
+    assert 'max="3" value="1"' in page
+    prepare_dispatch(dispatch.pk)
+    page = client.get(url).content.decode()
+    assert "messaggi pronti" not in page and "js/progress.js" not in page
+
+
+def test_list_pages_decrypt_only_the_rows_they_show(
+    client, login, big_list, operator_user, monkeypatch
+):
+    opened: list[int] = []
+    real_unseal = recipient_models.unseal
+
+    def counting(stored: str) -> Any:
+        items = real_unseal(stored)
+        opened.append(len(items))  # rows decrypted
+        return items
+
+    monkeypatch.setattr(recipient_models, "unseal", counting)
+    login(operator_user)
+    preview = reverse("messaging:list_preview", args=[big_list.public_id])
+    page = client.get(preview, {"riga": 3}).content.decode()
+    assert "Dario" in page and "Cittadino 3 di 3" in page and opened == [1]
+    opened.clear()
+    page = client.get(reverse("messaging:list_confirm", args=[big_list.public_id]))
+    assert "Anna" in page.content.decode() and opened == [1]
+
+
+def test_delivery_variables_are_encrypted_at_rest(
+    big_list, operator_user, woken, django_capture_on_commit_callbacks, monkeypatch
+):
+    monkeypatch.setattr(services, "PREPARE_INLINE_MAX", 1000)
+    dispatch = _launch(big_list, operator_user, django_capture_on_commit_callbacks)
+    delivery = dispatch.deliveries.get(row_number=2)
+    assert delivery.variables == {"nome": "Anna", "importo": "12,50"}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT variables FROM messaging_delivery WHERE dispatch_id = %s", [dispatch.pk]
+        )
+        stored = [row[0] for row in cursor.fetchall()]
+    assert len(stored) == 3
+    for raw in stored:
+        assert "Anna" not in raw and "Bruno" not in raw and "12,50" not in raw
+        assert "nome" not in raw and raw.count(":") == 1  # "<key id>:<Fernet token>"
+    from ioportal.messaging.rendering import delivery_content
+
+    subject, markdown = delivery_content(dispatch, delivery)
+    assert "Gentile Anna" in markdown and "12,50 euro" in markdown
