@@ -12,7 +12,7 @@ FAKEIO_PORT ?= 8001
 
 run: setup
 	$(PY) manage.py migrate --noinput
-	FAKEIO_PORT=$(FAKEIO_PORT) $(PY) manage.py seed_demo
+	HOST=$(HOST) PORT=$(PORT) FAKEIO_PORT=$(FAKEIO_PORT) $(PY) manage.py seed_demo
 	$(PY) manage.py schedule_tasks
 	HOST=$(HOST) PORT=$(PORT) FAKEIO_PORT=$(FAKEIO_PORT) scripts/run-portal
 
