@@ -3,6 +3,8 @@
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
+# bootstrap-italia's stylesheet without embedded fonts, which the CSP refuses (see the script).
+CSP_CSS := node_modules/bootstrap-italia/dist/css/bootstrap-italia.csp.min.css
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
@@ -19,7 +21,7 @@ run: setup
 test: setup-test
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
-setup: $(VENV)/.installed node_modules/.installed .env messages var
+setup: $(VENV)/.installed node_modules/.installed $(CSP_CSS) .env messages var
 
 var:
 	mkdir -p var
@@ -36,6 +38,9 @@ $(VENV)/.installed: pyproject.toml
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
+
+$(CSP_CSS): node_modules/.installed scripts/csp-safe-css
+	$(PYTHON) scripts/csp-safe-css
 
 .env:
 	cp .env.example .env

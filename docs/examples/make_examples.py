@@ -39,7 +39,7 @@ SLOW = ("Marta", code("ZZZMRA80A01H501"))
 NEVER_READS = ("Nadia", code("RSSNNN80A01H501"))
 READ_STATUS_DENIED = ("Ugo", code("RSSUUU80A01H501"))
 WRONG_CHECK = code("GLLPLA61T22F205")[:15] + "A"  # check character wrong on purpose
-if WRONG_CHECK == code("GLLPLA61T22F205"):
+if code("GLLPLA61T22F205") == WRONG_CHECK:
     WRONG_CHECK = WRONG_CHECK[:15] + "B"
 
 
