@@ -7,13 +7,23 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from django.core.management import call_command
 
+from ioportal.accounts.models import User
 from ioportal.fakeio.config import parse_config
 from ioportal.ioservices.models import IOService
 from ioportal.messaging.models import Delivery, Dispatch, FeatureLevel, MessageTemplate
+from ioportal.recipients.services import (
+    message_spec,
+    recipient_list_upload,
+    recipient_list_validate,
+)
+from ioportal.recipients.validation import SPECIAL_FIELDS, guess_mapping, mapping_errors
 from ioportal.remotecontent.models import RemoteContentConfiguration
 from ioportal.remotecontent.services import key_matches
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
 
 
 def seed(tmp_path: Path, *args: str) -> str:
@@ -120,3 +130,36 @@ def test_seed_gives_templates_and_a_finished_history(db, tmp_path):
     reads = set(premium.deliveries.values_list("read_status", flat=True))
     assert {"READ", "UNREAD", "UNAVAILABLE"} <= reads
     assert "/__fakeio__/" in output and "docs/examples/" in output
+
+
+@pytest.mark.parametrize(
+    ("template_name", "file_name", "valid", "rejected"),
+    [
+        ("TARI 2026 – avviso di pagamento", "tari-2026.csv", 11, 4),
+        ("Carta d'identità in scadenza", "carta-identita.xlsx", 10, 3),
+        ("Accertamento IMU (Premium, con PDF)", "accertamento-imu.csv", 10, 2),
+    ],
+)
+def test_sample_lists_fit_their_templates(db, tmp_path, template_name, file_name, valid, rejected):
+    seed(tmp_path)
+    template = MessageTemplate.objects.get(name=template_name)
+    data = (EXAMPLES / file_name).read_bytes()
+    recipient_list = recipient_list_upload(
+        organization=template.organization,
+        actor=User.objects.get(username="operatore"),
+        template=template,
+        service=template.default_service,
+        file_name=file_name,
+        data=data,
+    )
+    targets = ["fiscal_code", *(p["name"] for p in template.placeholders), *SPECIAL_FIELDS]
+    mapping = guess_mapping(recipient_list.headers, targets)
+    spec = message_spec(template=template, service=template.default_service)
+    assert mapping_errors(headers=recipient_list.headers, mapping=mapping, spec=spec) == {}
+
+    checked = recipient_list_validate(recipient_list=recipient_list, mapping=mapping)
+
+    assert (checked.valid_count, checked.rejected_count) == (valid, rejected)
+    codes = {row["fiscal_code"] for row in checked.get_valid()}
+    # Every kind of simulated citizen is among the valid rows (docs/fakeio.md).
+    assert {code[:3] for code in codes} >= {"XXX", "YYY", "ZZZ", "RSS"}

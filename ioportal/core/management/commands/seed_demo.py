@@ -402,7 +402,8 @@ class Command(BaseCommand):
             out.write(f"Servizio IO: {service.name} ({service.service_id}), {mode}")
         out.write(
             f"Simulatore IO: {fakeio_url}/__fakeio__/ (configurazione: {fakeio_config.name}); "
-            f"apre i messaggi Premium chiamando {rc_endpoint['base_url']}"
+            f"apre i messaggi Premium dal portale ({portal_url}, configurazione "
+            f"«{configuration.name}»)"
         )
         out.write(
             f"Modelli: {len(DEMO_TEMPLATES)}; invii passati creati ora: {history}; "
