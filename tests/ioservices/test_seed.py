@@ -21,9 +21,16 @@ from ioportal.recipients.services import (
 )
 from ioportal.recipients.validation import SPECIAL_FIELDS, guess_mapping, mapping_errors
 from ioportal.remotecontent.models import RemoteContentConfiguration
+from ioportal.remotecontent.selectors import dispatch_access_counts
 from ioportal.remotecontent.services import key_matches
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
+
+
+@pytest.fixture(autouse=True)
+def _media_root(settings: Any, tmp_path: Path) -> None:
+    # The history's Premium dispatch stores the sample PDF.
+    settings.MEDIA_ROOT = str(tmp_path / "media")
 
 
 def seed(tmp_path: Path, *args: str) -> str:
@@ -129,6 +136,9 @@ def test_seed_gives_templates_and_a_finished_history(db, tmp_path):
     premium = Dispatch.objects.get(feature_level=FeatureLevel.ADVANCED)
     reads = set(premium.deliveries.values_list("read_status", flat=True))
     assert {"READ", "UNREAD", "UNAVAILABLE"} <= reads
+    counts = dispatch_access_counts(dispatch=premium)
+    read = premium.deliveries.filter(read_status="READ").count()
+    assert read and counts == {"opened": read, "downloaded": read}
     assert "/__fakeio__/" in output and "docs/examples/" in output
 
 

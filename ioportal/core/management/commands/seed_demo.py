@@ -12,7 +12,7 @@ import json
 import os
 import secrets
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +30,9 @@ from ioportal.ioservices.validators import new_ulid
 from ioportal.messaging.fiscal_codes import protect_fiscal_code
 from ioportal.messaging.models import Delivery, Dispatch, FeatureLevel, MessageTemplate
 from ioportal.messaging.services import template_create
-from ioportal.remotecontent.models import RemoteContentConfiguration
+from ioportal.remotecontent.models import RemoteContentAccess, RemoteContentConfiguration
 from ioportal.remotecontent.services import (
+    attachment_create,
     key_matches,
     rc_configuration_create,
     rc_configuration_regenerate_key,
@@ -56,6 +57,8 @@ RC_NAME = "Contenuti remoti demo"
 RC_HEADER = "X-Ioportal-Key"
 # Where the remote-content key lives in the credentials file (users' names never start so).
 RC_KEY_ENTRY = "_remote_content_key"
+# The sample PDF of docs/examples, attached to the Premium dispatch of the history.
+SAMPLE_PDF = Path(settings.BASE_DIR) / "docs" / "examples" / "accertamento-imu.pdf"
 HISTORY_NAMESPACE = uuid.UUID("6f1b8a52-3c1e-4f7a-9d55-0b7c2d9e4a10")
 
 TARI_MARKDOWN = (
@@ -239,7 +242,41 @@ HISTORY = [
 ]
 
 
-def _history(organization: Organization, actor: User, service: IOService) -> int:
+def _premium_accesses(
+    dispatch: Dispatch, configuration: RemoteContentConfiguration, when: datetime
+) -> None:
+    """The PDF of a Premium dispatch, and IO's calls for it: every citizen who read the
+    message opened it and downloaded the file (the log rows the portal writes for IO)."""
+    attachment = attachment_create(
+        data=SAMPLE_PDF.read_bytes(), original_name=SAMPLE_PDF.name, dispatch=dispatch
+    )
+    rows = []
+    for delivery in dispatch.deliveries.filter(read_status="READ"):
+        for operation, file in (
+            (RemoteContentAccess.Operation.DETAILS, None),
+            (RemoteContentAccess.Operation.ATTACHMENT, attachment),
+        ):
+            rows.append(
+                RemoteContentAccess(
+                    configuration=configuration,
+                    delivery=delivery,
+                    attachment=file,
+                    operation=operation,
+                    outcome=RemoteContentAccess.Outcome.OK,
+                    http_status=200,
+                    message_ref=str(delivery.public_id)[:64],
+                )
+            )
+    RemoteContentAccess.objects.bulk_create(rows)
+    RemoteContentAccess.objects.filter(delivery__dispatch=dispatch).update(created_at=when)
+
+
+def _history(
+    organization: Organization,
+    actor: User,
+    service: IOService,
+    configuration: RemoteContentConfiguration,
+) -> int:
     """Finished dispatches with realistic outcomes, created once (fixed launch tokens)."""
     created = 0
     templates = [
@@ -289,6 +326,8 @@ def _history(organization: Organization, actor: User, service: IOService) -> int
                 )
             )
         Delivery.objects.bulk_create(deliveries)
+        if premium:
+            _premium_accesses(dispatch, configuration, started + timedelta(hours=2))
         Dispatch.objects.filter(pk=dispatch.pk).update(created_at=started)
         Delivery.objects.filter(dispatch=dispatch).update(created_at=started)
         created += 1
@@ -380,7 +419,7 @@ class Command(BaseCommand):
                 organization, production.remote_content_configuration_id, credentials
             )
             _templates(organization, users["amministratore"], production)
-            history = _history(organization, users["supervisore"], production)
+            history = _history(organization, users["supervisore"], production, configuration)
         _save_credentials(credentials_file, credentials)
         rc_endpoint = {
             "base_url": f"{portal_url}/io/remote-content/{configuration.configuration_id}",
