@@ -198,18 +198,18 @@ def demo_fiscal_code(surname: str, name: str, birth: str) -> str:
 # The history: (title, template index, days ago, [(citizen, outcome)]). Outcomes follow the
 # simulator's rule for the same citizens (docs/fakeio.md), as a real run would have ended.
 _PEOPLE = [
-    ("RSS", "MRA", "80A01H501"),
-    ("VRD", "GPP", "75C15F205"),
-    ("BNC", "LCU", "90D45L219"),
-    ("FRR", "GLI", "68E12F839"),
-    ("CLM", "FNC", "82H55A662"),
-    ("RCC", "SFN", "77M08D969"),
-    ("MRN", "LRA", "95R41H501"),
-    ("GLL", "PLA", "61T22F205"),
-    ("XXX", "MRA", "80A01H501"),
-    ("YYY", "MRA", "80A01H501"),
-    ("RSS", "NNN", "80A01H501"),
-    ("RSS", "UUU", "80A01H501"),
+    ("Mario", "RSS", "MRA", "80A01H501"),
+    ("Giuseppe", "VRD", "GPP", "75C15F205"),
+    ("Lucia", "BNC", "LCU", "90D45L219"),
+    ("Luigi", "FRR", "GLI", "68E12F839"),
+    ("Francesca", "CLM", "FNC", "82H55A662"),
+    ("Stefano", "RCC", "SFN", "77M08D969"),
+    ("Laura", "MRN", "LRA", "95R41H501"),
+    ("Paola", "GLL", "PLA", "61T22F205"),
+    ("Marco", "XXX", "MRA", "80A01H501"),
+    ("Maria", "YYY", "MRA", "80A01H501"),
+    ("Nadia", "RSS", "NNN", "80A01H501"),
+    ("Ugo", "RSS", "UUU", "80A01H501"),
 ]
 
 
@@ -307,11 +307,21 @@ def _history(
             finished_at=started + timedelta(minutes=4),
         )
         deliveries = []
-        for row, (surname, name, birth) in enumerate(_PEOPLE, start=1):
+        for row, (first_name, surname, name, birth) in enumerate(_PEOPLE, start=1):
             code = demo_fiscal_code(surname, name, birth)
-            variables: dict[str, Any] = {"nome": name.title()}
+            outcome = _outcome(code, premium, row)
+            if outcome["state"] == Delivery.State.PROCESSED:
+                outcome["submitted_at"] = started + timedelta(seconds=row)
+            variables: dict[str, Any] = {"nome": first_name}
+            payment: dict[str, Any] = {}
             if template_index == 1:
                 variables["scadenza_documento"] = "30/11/2026"
+            if template.has_payment:
+                # Euro cents and an 18-digit pagoPA notice number.
+                payment = {
+                    "payment_amount": 9_850 + 1_275 * row,
+                    "notice_number": f"30200010{row:010d}",
+                }
             deliveries.append(
                 Delivery(
                     dispatch=dispatch,
@@ -319,9 +329,9 @@ def _history(
                     variables=variables,
                     attempts=1,
                     first_attempt_at=started,
-                    submitted_at=started + timedelta(seconds=row),
                     finished_at=started + timedelta(minutes=1),
-                    **_outcome(code, premium, row),
+                    **payment,
+                    **outcome,
                     **protect_fiscal_code(code),
                 )
             )
