@@ -121,9 +121,12 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
-if not DEBUG:
-    # Production serves collected static files itself (or nginx does, see docs/deployment.md).
-    MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
+# The portal serves its static files itself through whitenoise (or nginx does, see
+# docs/deployment.md): collected files in production; in development (`make run`, gunicorn)
+# straight from the app and package folders, picking up changes without a restart.
+MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
 
 ROOT_URLCONF = "ioportal.urls"
 WSGI_APPLICATION = "ioportal.wsgi.application"
