@@ -175,9 +175,9 @@ def start_gunicorn(port: int, **extra: str) -> subprocess.Popen[str]:
     deadline = time.monotonic() + 30
     while True:
         try:
-            requests.get(f"http://127.0.0.1:{port}/account/accesso/", timeout=2)
+            requests.get(f"http://127.0.0.1:{port}/account/accesso/", timeout=10)
             return process
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
             if process.poll() is not None or time.monotonic() > deadline:
                 stop_process(process, kill=True)
                 output = process.stdout.read() if process.stdout else ""
