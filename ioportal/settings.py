@@ -104,11 +104,16 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Answers under /io/remote-content/ as problem+json, whichever layer below produced them.
+    "ioportal.remotecontent.middleware.RemoteContentProblemMiddleware",
+    # Before anything reads a cookie, a parameter or a form field (core/middleware.py).
+    "ioportal.core.middleware.HostileInputMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "ioportal.core.middleware.NoStoreForSignedInMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "ioportal.accounts.middleware.SessionLimitsMiddleware",

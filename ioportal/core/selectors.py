@@ -1,7 +1,6 @@
 from datetime import date
 
 from django.db.models import Q, QuerySet
-from django.utils.dateparse import parse_date
 
 from ioportal.accounts.models import Membership, Organization
 from ioportal.core.models import AuditEvent
@@ -12,12 +11,13 @@ def audit_events_for_organization(
     organization: Organization,
     action: str = "",
     actor: str = "",
-    date_from: str = "",
-    date_to: str = "",
+    date_from: date | None = None,
+    date_to: date | None = None,
 ) -> QuerySet[AuditEvent]:
     """The organization's audit trail, plus the sign-in events of its members.
 
     Sign-in events belong to no organization, so they are matched through the members.
+    `date_from` and `date_to` are days in the current time zone, both included.
     """
     members = Membership.objects.filter(organization=organization).values("user_id")
     events = AuditEvent.objects.filter(
@@ -30,10 +30,8 @@ def audit_events_for_organization(
         events = events.filter(
             Q(actor__username__icontains=actor) | Q(actor_label__icontains=actor)
         )
-    start: date | None = parse_date(date_from) if date_from else None
-    end: date | None = parse_date(date_to) if date_to else None
-    if start:
-        events = events.filter(created_at__date__gte=start)
-    if end:
-        events = events.filter(created_at__date__lte=end)
+    if date_from:
+        events = events.filter(created_at__date__gte=date_from)
+    if date_to:
+        events = events.filter(created_at__date__lte=date_to)
     return events.order_by("-created_at", "-id")

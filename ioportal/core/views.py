@@ -6,6 +6,7 @@ from django.utils.translation import gettext as _
 
 from ioportal.accounts.access import require_role, role_required
 from ioportal.accounts.models import Membership
+from ioportal.core.forms import AuditFilterForm
 from ioportal.core.selectors import audit_events_for_organization
 from ioportal.core.services import Action
 from ioportal.ioservices.selectors import ioservices_with_key_problem
@@ -27,13 +28,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 def audit_list(request: HttpRequest) -> HttpResponse:
     """The audit trail of the current organization, filterable, 50 events a page."""
     membership = require_role(request, Membership.Role.SUPERVISOR)
-    filters = {
-        "action": request.GET.get("action", ""),
-        "actor": request.GET.get("actor", "").strip(),
-        "date_from": request.GET.get("date_from", ""),
-        "date_to": request.GET.get("date_to", ""),
-    }
-    events = audit_events_for_organization(organization=membership.organization, **filters)
+    form = AuditFilterForm(request.GET)
+    events = audit_events_for_organization(organization=membership.organization, **form.filters())
     page = Paginator(events, 50).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
@@ -42,7 +38,8 @@ def audit_list(request: HttpRequest) -> HttpResponse:
         "core/audit_list.html",
         {
             "page": page,
-            "filters": filters,
+            "form": form,
+            "filters": {name: form[name].value() or "" for name in form.fields},
             "actions": Action.choices,
             "query": query.urlencode(),
         },
