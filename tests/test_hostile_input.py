@@ -338,6 +338,10 @@ class Attack:
                 response = self.client.post(
                     url, data, content_type="application/x-www-form-urlencoded", **headers
                 )
+        user = getattr(response.wsgi_request, "user", None)
+        if user is not None and user.is_authenticated and response.status_code < 300:
+            if "no-store" not in response.get("Cache-Control", ""):
+                self.failures.append(f"{method} {url[:200]}: no Cache-Control: no-store")
         if response.status_code >= 500:
             self.failures.append(
                 f"{method} {url[:200]} {str(data)[:200]} -> {response.status_code}"
