@@ -339,9 +339,10 @@ class Attack:
                     url, data, content_type="application/x-www-form-urlencoded", **headers
                 )
         user = getattr(response.wsgi_request, "user", None)
-        if user is not None and user.is_authenticated and response.status_code < 300:
-            if "no-store" not in response.get("Cache-Control", ""):
-                self.failures.append(f"{method} {url[:200]}: no Cache-Control: no-store")
+        signed_in = user is not None and user.is_authenticated
+        cache_control = response.get("Cache-Control", "")
+        if signed_in and response.status_code < 300 and "no-store" not in cache_control:
+            self.failures.append(f"{method} {url[:200]}: no Cache-Control: no-store")
         if response.status_code >= 500:
             self.failures.append(
                 f"{method} {url[:200]} {str(data)[:200]} -> {response.status_code}"
