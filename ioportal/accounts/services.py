@@ -1,6 +1,8 @@
 """Business logic of users, organizations and memberships. Each change is audited."""
 
+import logging
 import time
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -8,10 +10,21 @@ from django.contrib.auth.forms import PasswordResetForm
 from django.contrib.sessions.models import Session
 from django.db import transaction
 from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_q.tasks import async_task
 
-from ioportal.accounts.models import Membership, Organization, User, UserSession
-from ioportal.core.services import Action, audit_log, changed_fields
+from ioportal.accounts.models import (
+    Membership,
+    Organization,
+    PasswordResetRequest,
+    User,
+    UserSession,
+)
+from ioportal.core.services import Action, audit_log, changed_fields, client_ip
+
+logger = logging.getLogger(__name__)
 
 ORG_FIELDS = ("name", "fiscal_code", "rate_tier", "custom_rate_limit", "require_2fa_for_all")
 
@@ -243,3 +256,75 @@ def otp_device_confirm(
     device.confirmed = True
     device.save(update_fields=["confirmed"])
     audit_log(action=Action.OTP_ENROLLED, actor=actor, target=actor, request=request)
+
+
+# Password reset requests accepted per window, per e-mail address and per client address.
+PASSWORD_RESET_WINDOW = timedelta(hours=1)
+PASSWORD_RESET_PER_EMAIL = 3
+PASSWORD_RESET_PER_CLIENT = 10
+
+
+class PasswordResetLimited(Exception):
+    """Too many reset requests for this address or from this client in the window."""
+
+
+def _email_digest(email: str) -> str:
+    return salted_hmac("ioportal.password_reset", email.strip().lower()).hexdigest()
+
+
+@transaction.atomic
+def password_reset_request(*, email: str, request: HttpRequest) -> None:
+    """Accept a password-reset request and e-mail the link from a background task.
+
+    The same work is done whether or not `email` belongs to an account (a row, an audit event,
+    a task enqueued on commit): neither the answer nor its time tells. The task looks the
+    account up and sends the mail (`accounts.tasks.send_password_reset`).
+
+    Raises PasswordResetLimited past `PASSWORD_RESET_PER_EMAIL` requests for the address or
+    `PASSWORD_RESET_PER_CLIENT` from the client address in `PASSWORD_RESET_WINDOW` (refused
+    requests are not counted, so the limit ends by itself, like the sign-in lockout).
+    """
+    now = timezone.now()
+    since = now - PASSWORD_RESET_WINDOW
+    PasswordResetRequest.objects.filter(created_at__lt=since).delete()
+    digest = _email_digest(email)
+    ip = client_ip(request)
+    recent = PasswordResetRequest.objects.filter(created_at__gte=since)
+    if recent.filter(email_digest=digest).count() >= PASSWORD_RESET_PER_EMAIL or (
+        ip and recent.filter(ip_address=ip).count() >= PASSWORD_RESET_PER_CLIENT
+    ):
+        logger.warning("password reset refused: limit reached (client %s)", ip)
+        raise PasswordResetLimited
+    PasswordResetRequest.objects.create(email_digest=digest, ip_address=ip)
+    # Audited without revealing whether the address belongs to anyone.
+    audit_log(action=Action.PASSWORD_RESET_REQUESTED, target_label=email[:200], request=request)
+    domain, use_https = request.get_host(), request.is_secure()
+    transaction.on_commit(
+        lambda: async_task(
+            "ioportal.accounts.tasks.send_password_reset",
+            email,
+            domain,
+            use_https,
+            task_name=f"password-reset-{digest[:12]}-{now.timestamp():.0f}",
+        )
+    )
+
+
+def password_reset_send(*, email: str, domain: str, use_https: bool) -> int:
+    """E-mail a reset link to each active account with `email` (Django's single-use token).
+
+    `domain` is the host the request came to (validated by ALLOWED_HOSTS). Returns the number
+    of mails sent (0 for an unknown address). SMTP errors propagate (the task fails visibly).
+    """
+    form = PasswordResetForm(data={"email": email})
+    if not form.is_valid():
+        return 0
+    users = list(form.get_users(email))
+    form.save(
+        domain_override=domain,
+        use_https=use_https,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        subject_template_name="registration/password_reset_subject.txt",
+        email_template_name="registration/password_reset_email.txt",
+    )
+    return len(users)
