@@ -5,6 +5,7 @@ import time
 from datetime import timedelta
 from typing import Any
 
+from axes.helpers import get_client_ip_address
 from django.conf import settings
 from django.contrib.auth.forms import PasswordResetForm
 from django.contrib.sessions.models import Session
@@ -22,7 +23,7 @@ from ioportal.accounts.models import (
     User,
     UserSession,
 )
-from ioportal.core.services import Action, audit_log, changed_fields, client_ip
+from ioportal.core.services import Action, audit_log, changed_fields
 
 logger = logging.getLogger(__name__)
 
@@ -288,7 +289,8 @@ def password_reset_request(*, email: str, request: HttpRequest) -> None:
     since = now - PASSWORD_RESET_WINDOW
     PasswordResetRequest.objects.filter(created_at__lt=since).delete()
     digest = _email_digest(email)
-    ip = client_ip(request)
+    # The client as the sign-in lockout sees it: one rule for both.
+    ip = get_client_ip_address(request)
     recent = PasswordResetRequest.objects.filter(created_at__gte=since)
     if recent.filter(email_digest=digest).count() >= PASSWORD_RESET_PER_EMAIL or (
         ip and recent.filter(ip_address=ip).count() >= PASSWORD_RESET_PER_CLIENT
