@@ -15,13 +15,14 @@ import logging
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import quote, urlencode
 
 import pytest
 from django.contrib.auth.tokens import default_token_generator
-from django.db import transaction
+from django.db import DataError, transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils.encoding import force_bytes
@@ -32,7 +33,14 @@ from ioportal.accounts.models import Membership, Organization, User
 from ioportal.ioservices.models import IOService
 from ioportal.ioservices.services import ioservice_create
 from ioportal.messaging.fiscal_codes import protect_fiscal_code
-from ioportal.messaging.models import Delivery, Dispatch, FeatureLevel, MessageTemplate
+from ioportal.messaging.forms import MAX_PLACEHOLDERS
+from ioportal.messaging.models import (
+    ApprovalPolicy,
+    Delivery,
+    Dispatch,
+    FeatureLevel,
+    MessageTemplate,
+)
 from ioportal.messaging.services import template_create
 from ioportal.recipients.services import recipient_list_upload, recipient_list_validate
 from ioportal.remotecontent import services as rc_services
@@ -452,3 +460,90 @@ def test_test_send_of_a_list_without_valid_rows_is_refused_with_a_message(
     assert response.status_code == 200
     assert "non ha righe valide" in response.content.decode()
     assert not Dispatch.objects.filter(kind=Dispatch.Kind.TEST).exists()
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        {"path": "/invii/%00/"},
+        {"path": "/registro/?actor=%00"},
+        {"path": "/account/ente/cambia/", "method": "post", "data": {"organization": "\x00"}},
+        {"path": "/", "cookie": "abc\x00defghijk"},  # PostgreSQL: 500 in the session lookup
+        {"path": "/", "headers": {"HTTP_ACCEPT_LANGUAGE": "it\x00"}},
+    ],
+)
+def test_a_nul_byte_anywhere_is_a_400_before_any_lookup(
+    hostile: dict[str, Any],
+    organization: Organization,
+    make_user: Callable[..., User],
+    django_assert_max_num_queries: Any,
+) -> None:
+    client = verified_login(
+        Client(raise_request_exception=False), make_user(Membership.Role.ADMIN, organization)
+    )
+    if "cookie" in hostile:
+        client.cookies["sessionid"] = hostile["cookie"]
+    method = getattr(client, hostile.get("method", "get"))
+    with django_assert_max_num_queries(0):
+        response = method(hostile["path"], hostile.get("data"), **hostile.get("headers", {}))
+    assert response.status_code == 400
+    assert "Richiesta non valida" in response.content.decode()
+
+
+def test_invalid_audit_filters_are_shown_as_errors(
+    organization: Organization, make_user: Callable[..., User]
+) -> None:
+    client = verified_login(Client(), make_user(Membership.Role.SUPERVISOR, organization))
+    response = client.get("/registro/?date_from=2026-02-30&action=nessuna&date_to=2026-03-01")
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "Dal: Inserisci una data valida." in body
+    assert "Azione: Scegli un&#x27;opzione valida" in body
+    assert response.context["form"].filters() == {"date_to": date(2026, 3, 1)}
+
+
+def test_approval_threshold_beyond_the_column_is_a_form_error(
+    organization: Organization, make_user: Callable[..., User]
+) -> None:
+    client = verified_login(Client(), make_user(Membership.Role.ADMIN, organization))
+    response = client.post("/messaggi/approvazione/", {"threshold": LONG_DIGITS})
+    assert response.status_code == 200
+    assert "threshold" in response.context["form"].errors
+    assert not ApprovalPolicy.objects.exists()
+
+
+def test_placeholder_rows_are_bounded(
+    organization: Organization, make_user: Callable[..., User]
+) -> None:
+    client = verified_login(Client(), make_user(Membership.Role.ADMIN, organization))
+    response = client.post(
+        "/messaggi/modelli/nuovo/",
+        {"name": "a", "ph-TOTAL_FORMS": LONG_DIGITS, "ph-INITIAL_FORMS": "0"},
+    )
+    assert response.status_code == 200
+    assert len(response.context["formset"].forms) == MAX_PLACEHOLDERS
+
+
+def test_integer_ids_beyond_64_bits_are_not_found(make_user: Callable[..., User]) -> None:
+    client = verified_login(Client(raise_request_exception=False), make_user(superuser=True))
+    response = client.get(f"/admin/otp_totp/totpdevice/{LONG_DIGITS}/config/")
+    assert response.status_code == 404
+
+
+def test_a_value_the_database_cannot_hold_is_a_400_and_logged(
+    organization: Organization,
+    make_user: Callable[..., User],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def overflow(**kwargs: Any) -> None:
+        raise DataError("integer out of range")
+
+    monkeypatch.setattr("ioportal.core.views.audit_events_for_organization", overflow)
+    client = verified_login(
+        Client(raise_request_exception=False), make_user(Membership.Role.ADMIN, organization)
+    )
+    response = client.get("/registro/")
+    assert response.status_code == 400
+    assert "Richiesta non valida" in response.content.decode()
+    assert "cannot hold" in caplog.text
