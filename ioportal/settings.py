@@ -233,6 +233,9 @@ AXES_IPWARE_PROXY_COUNT = env.int("AXES_PROXY_COUNT", default=0)
 AXES_VERBOSE = False
 
 OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="ioportal")
+# The admin never shows a user's TOTP secret or QR code: whoever saw it could pass that
+# user's second factor (and django-otp's views answer 500 for a device that does not exist).
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 LANGUAGE_CODE = "it"
 LANGUAGES = [("it", "Italiano"), ("en", "English")]

@@ -48,7 +48,16 @@ from tests.conftest import verified_login
 from tests.remotecontent.conftest import make_pdf
 
 LONG_DIGITS = "9" * 40
+CONFIGURATION_ID = "01JA1PHA0C0NF1G00000000001"
+OTHER_CONFIGURATION_ID = "01JBETA00C0NF1G00000000001"
 HOSTILE_SEGMENTS = ["%00", LONG_DIGITS, "not-a-uuid", "..", "x" * 3000]
+# A value a converter refuses never reaches a view: one is enough. Those it takes are kept.
+HOSTILE_BY_CONVERTER = {
+    "uuid": ["not-a-uuid"],
+    "int": [LONG_DIGITS, "123456789"],  # beyond 64 bits; no such row
+    # An id with something after it must not be taken for the id.
+    "configuration_id": ["%00", CONFIGURATION_ID + "EXTRA"],
+}
 # Every query parameter a page reads, and then some.
 QUERY_NAMES = [
     "page", "riga", "stato", "action", "actor", "date_from", "date_to", "modello", "next",
@@ -69,8 +78,6 @@ HOSTILE_HEADERS = {
     "HTTP_REFERER": "http://[broken",
 }
 
-CONFIGURATION_ID = "01JA1PHA0C0NF1G00000000001"
-OTHER_CONFIGURATION_ID = "01JBETA00C0NF1G00000000001"
 CITIZEN = "RSSMRA85T10A562S"
 CSV = b"Codice fiscale;Nome\nRSSMRA85T10A562S;Anna\nRSSMRA85T10A562A;Carla\n"
 
@@ -168,11 +175,12 @@ REGEX_GROUP = re.compile(r"\(\?P<(?P<name>\w+)>[^)]*\)")
 @dataclass
 class Route:
     name: str  # namespace:name, or the route itself when unnamed
-    template: str  # "/invii/<public_id>/", placeholders by parameter name
+    template: str  # "/invii/<uuid:public_id>/", placeholders as in path()
 
     @property
-    def parameters(self) -> list[str]:
-        return [m["name"] for m in PLACEHOLDER.finditer(self.template)]
+    def parameters(self) -> dict[str, str]:
+        """{parameter: its converter}."""
+        return {m["name"]: m["converter"] or "str" for m in PLACEHOLDER.finditer(self.template)}
 
 
 def _routes() -> list[Route]:
@@ -191,9 +199,9 @@ def _routes() -> list[Route]:
 
 def _as_template(pattern: Any) -> str:
     text = str(pattern)
-    if hasattr(pattern, "regex") and text.startswith("^") or text.endswith("$"):
+    if text.startswith("^") or text.endswith("$"):  # a regular expression (the admin's)
         text = REGEX_GROUP.sub(lambda m: f"<{m['name']}>", text).lstrip("^").rstrip("$")
-    return PLACEHOLDER.sub(lambda m: f"<{m['name']}>", text)
+    return text
 
 
 def _valid_value(route: Route, parameter: str, objects: Objects) -> str:
@@ -235,13 +243,9 @@ def _urls(route: Route, own: Objects, other: Objects) -> Iterator[tuple[str, str
     valid = {p: quote(_valid_value(route, p, own)) for p in parameters}
     yield _fill(route, valid), "own"
     yield _fill(route, {p: quote(_valid_value(route, p, other)) for p in parameters}), "other"
-    for parameter in parameters:
-        for hostile in HOSTILE_SEGMENTS:
+    for parameter, converter in parameters.items():
+        for hostile in HOSTILE_BY_CONVERTER.get(converter, HOSTILE_SEGMENTS):
             yield _fill(route, {**valid, parameter: hostile}), "hostile"
-    if route.name.startswith("remotecontent_io:"):
-        # An id with something after it must not be taken for the id.
-        extra = {**valid, "configuration_id": valid["configuration_id"] + "EXTRA"}
-        yield _fill(route, extra), "hostile"
 
 
 # --- forms found on pages ----------------------------------------------------------------
@@ -314,12 +318,20 @@ def _forms(html: str) -> list[Form]:
     return [form for form in parser.forms if form.action != "\0get" and form.fields]
 
 
+def _shape(name: str) -> str:
+    """The field of a formset row whatever the row: "ph-1-name" is "ph-#-name"."""
+    return re.sub(r"-\d+-", "-#-", name)
+
+
 def _variants(form: Form, values: list[str]) -> Iterator[list[tuple[str, str]]]:
-    """The form with all fields NUL, then one field at a time hostile, then every field
-    repeated."""
+    """The form with all fields NUL, then one field at a time hostile (of a formset, the
+    fields of the first row), then every field repeated."""
     yield [(name, "\x00") for name, _value in form.fields]
     names = sorted({name for name, _value in form.fields if name != "csrfmiddlewaretoken"})
+    first_of_shape = {}
     for name in names:
+        first_of_shape.setdefault(_shape(name), name)
+    for name in first_of_shape.values():
         for value in values:
             yield [(n, value if n == name else v) for n, v in form.fields]
     yield form.fields + [(name, "x") for name in names]
@@ -362,7 +374,8 @@ class Attack:
             return
         for form in _forms(response.content.decode()):
             target = form.action or url
-            key = (target.split("?")[0], tuple(sorted({n for n, _v in form.fields})))
+            # The same form on another page (a template's creation and its edition) once.
+            key = (target.split("/")[1], tuple(sorted({_shape(n) for n, _v in form.fields})))
             if key in self.seen_forms:
                 continue
             self.seen_forms.add(key)
