@@ -49,7 +49,7 @@ class HostileInputMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if self._carries_nul(request):
-            logger.info("request refused: NUL byte in %s %s", request.method, request.path[:200])
+            logger.info("request refused: NUL byte in %s %r", request.method, request.path[:200])
             return bad_request_response()
         return self.get_response(request)
 
