@@ -4,7 +4,9 @@ The URL patterns are walked from the root resolver, so a new page is covered wit
 this file. Path parameters get hostile values (NUL, over-long digits, a malformed id, `..`,
 very long strings) and the ids of real objects of the user's organization and of another
 one; query strings and forms get invalid dates, NUL bytes, 40-digit numbers, negative page
-numbers and repeated keys. Each role signs in with its second factor verified.
+numbers and repeated keys. Each role signs in with its second factor verified. POSTs use
+the test client's default, which skips the CSRF check, so that the view itself is reached.
+Every answer to a signed-in user must also carry `Cache-Control: no-store`.
 
 Forms found on a page are also posted back one field at a time with a hostile value, the
 other fields keeping what the page proposed, so that validation is reached past the first
