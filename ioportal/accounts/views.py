@@ -77,13 +77,22 @@ class PasswordResetView(auth_views.PasswordResetView):
     success_url = reverse_lazy("accounts:password_reset_done")
 
     def form_valid(self, form: Any) -> HttpResponse:
-        # Audited without revealing whether the address belongs to anyone.
-        audit_log(
-            action=Action.PASSWORD_RESET_REQUESTED,
-            target_label=form.cleaned_data["email"][:200],
-            request=self.request,
-        )
-        return super().form_valid(form)
+        # Django's form_valid would look the account up and send the mail here; the
+        # service does the same for every address and leaves both to a background task.
+        try:
+            services.password_reset_request(email=form.cleaned_data["email"], request=self.request)
+        except services.PasswordResetLimited:
+            form.add_error(
+                None,
+                _(
+                    "Troppe richieste di reimpostazione della password per questo indirizzo o "
+                    "da questa rete: riprova tra un'ora."
+                ),
+            )
+            response = self.form_invalid(form)
+            response.status_code = 429
+            return response
+        return redirect(self.get_success_url())
 
 
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
