@@ -41,8 +41,12 @@ from ioportal.core.services import Action, audit_log
 
 
 def _safe_next(request: HttpRequest, default: str = "/") -> str:
+    """The `next` path of the request when it is a path of this site, else `default`.
+
+    Only absolute paths: `redirect()` would read any other string as a view name.
+    """
     target = request.POST.get("next") or request.GET.get("next") or default
-    if url_has_allowed_host_and_scheme(
+    if target.startswith("/") and url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         return target
