@@ -3,6 +3,8 @@
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
+# bootstrap-italia's stylesheet without embedded fonts, which the CSP refuses (see the script).
+CSP_CSS := node_modules/bootstrap-italia/dist/css/bootstrap-italia.csp.min.css
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
@@ -12,14 +14,14 @@ FAKEIO_PORT ?= 8001
 
 run: setup
 	$(PY) manage.py migrate --noinput
-	FAKEIO_PORT=$(FAKEIO_PORT) $(PY) manage.py seed_demo
+	HOST=$(HOST) PORT=$(PORT) FAKEIO_PORT=$(FAKEIO_PORT) $(PY) manage.py seed_demo
 	$(PY) manage.py schedule_tasks
 	HOST=$(HOST) PORT=$(PORT) FAKEIO_PORT=$(FAKEIO_PORT) scripts/run-portal
 
 test: setup-test
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
-setup: $(VENV)/.installed node_modules/.installed .env messages var
+setup: $(VENV)/.installed node_modules/.installed $(CSP_CSS) .env messages var
 
 var:
 	mkdir -p var
@@ -36,6 +38,9 @@ $(VENV)/.installed: pyproject.toml
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
+
+$(CSP_CSS): node_modules/.installed scripts/csp-safe-css
+	$(PYTHON) scripts/csp-safe-css
 
 .env:
 	cp .env.example .env

@@ -105,11 +105,16 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Answers under /io/remote-content/ as problem+json, whichever layer below produced them.
+    "ioportal.remotecontent.middleware.RemoteContentProblemMiddleware",
+    # Before anything reads a cookie, a parameter or a form field (core/middleware.py).
+    "ioportal.core.middleware.HostileInputMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "ioportal.core.middleware.NoStoreForSignedInMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "ioportal.accounts.middleware.SessionLimitsMiddleware",
@@ -121,9 +126,12 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
-if not DEBUG:
-    # Production serves collected static files itself (or nginx does, see docs/deployment.md).
-    MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
+# The portal serves its static files itself through whitenoise (or nginx does, see
+# docs/deployment.md): collected files in production; in development (`make run`, gunicorn)
+# straight from the app and package folders, picking up changes without a restart.
+MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
 
 ROOT_URLCONF = "ioportal.urls"
 WSGI_APPLICATION = "ioportal.wsgi.application"
@@ -231,6 +239,9 @@ AXES_IPWARE_PROXY_COUNT = env.int("AXES_PROXY_COUNT", default=0)
 AXES_VERBOSE = False
 
 OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="ioportal")
+# The admin never shows a user's TOTP secret or QR code: whoever saw it could pass that
+# user's second factor (and django-otp's views answer 500 for a device that does not exist).
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 LANGUAGE_CODE = "it"
 LANGUAGES = [("it", "Italiano"), ("en", "English")]

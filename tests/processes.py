@@ -154,3 +154,32 @@ def wait_until(
             last_tick = time.monotonic()
         time.sleep(0.3)
     return condition()
+
+
+def start_gunicorn(port: int, **extra: str) -> subprocess.Popen[str]:
+    """The portal under gunicorn with the shipped gunicorn.conf.py (as `make run` and
+    production serve it), sharing the test database; ready when this returns."""
+    import requests
+
+    process = subprocess.Popen(
+        [str(ROOT / ".venv" / "bin" / "gunicorn"), "-c", "gunicorn.conf.py", "ioportal.wsgi"],
+        cwd=ROOT,
+        env=process_env(
+            GUNICORN_BIND=f"127.0.0.1:{port}", GUNICORN_WORKERS="1", GUNICORN_THREADS="4", **extra
+        ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            requests.get(f"http://127.0.0.1:{port}/account/accesso/", timeout=10)
+            return process
+        except (requests.ConnectionError, requests.Timeout):
+            if process.poll() is not None or time.monotonic() > deadline:
+                stop_process(process, kill=True)
+                output = process.stdout.read() if process.stdout else ""
+                raise RuntimeError(f"gunicorn did not start:\n{output}") from None
+            time.sleep(0.2)

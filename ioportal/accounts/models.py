@@ -217,3 +217,26 @@ class UserSession(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}:{self.session_key[:6]}…"
+
+
+class PasswordResetRequest(models.Model):
+    """One accepted password-reset request, counted to limit them per address and per client
+    (accounts/services.py, `password_reset_request`). The address is kept as a keyed hash.
+    Rows older than the limits' window are deleted as new ones arrive."""
+
+    email_digest = models.CharField(max_length=64)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            # The requests for one address in the window.
+            models.Index(fields=["email_digest", "created_at"], name="pwreset_email_created_idx"),
+            # The requests from one client address in the window.
+            models.Index(fields=["ip_address", "created_at"], name="pwreset_ip_created_idx"),
+            # The deletion of rows past the window.
+            models.Index(fields=["created_at"], name="pwreset_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email_digest[:8]}… {self.ip_address} {self.created_at:%Y-%m-%d %H:%M}"

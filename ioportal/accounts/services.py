@@ -7,7 +7,9 @@ import time
 from datetime import timedelta
 from typing import Any
 
+from axes.helpers import get_client_ip_address
 from django.conf import settings
+from django.contrib.auth.forms import PasswordResetForm
 from django.contrib.sessions.models import Session
 from django.core.exceptions import PermissionDenied
 from django.core.mail import send_mail
@@ -16,15 +18,24 @@ from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
 from django_otp import devices_for_user
 from django_otp import login as otp_login
 from django_otp.models import Device
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_q.tasks import async_task
 
 from ioportal.accounts.access import otp_enrolment_allowed
-from ioportal.accounts.models import Invitation, Membership, Organization, User, UserSession
+from ioportal.accounts.models import (
+    Invitation,
+    Membership,
+    Organization,
+    PasswordResetRequest,
+    User,
+    UserSession,
+)
 from ioportal.core.services import Action, audit_log, changed_fields
 
 logger = logging.getLogger(__name__)
@@ -667,3 +678,76 @@ def _otp_notify(
             logger.exception("Second-factor notice to user %s not sent", user.pk)
 
     transaction.on_commit(send)
+
+
+# Password reset requests accepted per window, per e-mail address and per client address.
+PASSWORD_RESET_WINDOW = timedelta(hours=1)
+PASSWORD_RESET_PER_EMAIL = 3
+PASSWORD_RESET_PER_CLIENT = 10
+
+
+class PasswordResetLimited(Exception):
+    """Too many reset requests for this address or from this client in the window."""
+
+
+def _email_digest(email: str) -> str:
+    return salted_hmac("ioportal.password_reset", email.strip().lower()).hexdigest()
+
+
+@transaction.atomic
+def password_reset_request(*, email: str, request: HttpRequest) -> None:
+    """Accept a password-reset request and e-mail the link from a background task.
+
+    The same work is done whether or not `email` belongs to an account (a row, an audit event,
+    a task enqueued on commit): neither the answer nor its time tells. The task looks the
+    account up and sends the mail (`accounts.tasks.send_password_reset`).
+
+    Raises PasswordResetLimited past `PASSWORD_RESET_PER_EMAIL` requests for the address or
+    `PASSWORD_RESET_PER_CLIENT` from the client address in `PASSWORD_RESET_WINDOW` (refused
+    requests are not counted, so the limit ends by itself, like the sign-in lockout).
+    """
+    now = timezone.now()
+    since = now - PASSWORD_RESET_WINDOW
+    PasswordResetRequest.objects.filter(created_at__lt=since).delete()
+    digest = _email_digest(email)
+    # The client as the sign-in lockout sees it: one rule for both.
+    ip = get_client_ip_address(request)
+    recent = PasswordResetRequest.objects.filter(created_at__gte=since)
+    if recent.filter(email_digest=digest).count() >= PASSWORD_RESET_PER_EMAIL or (
+        ip and recent.filter(ip_address=ip).count() >= PASSWORD_RESET_PER_CLIENT
+    ):
+        logger.warning("password reset refused: limit reached (client %s)", ip)
+        raise PasswordResetLimited
+    PasswordResetRequest.objects.create(email_digest=digest, ip_address=ip)
+    # Audited without revealing whether the address belongs to anyone.
+    audit_log(action=Action.PASSWORD_RESET_REQUESTED, target_label=email[:200], request=request)
+    domain, use_https = request.get_host(), request.is_secure()
+    transaction.on_commit(
+        lambda: async_task(
+            "ioportal.accounts.tasks.send_password_reset",
+            email,
+            domain,
+            use_https,
+            task_name=f"password-reset-{digest[:12]}-{now.timestamp():.0f}",
+        )
+    )
+
+
+def password_reset_send(*, email: str, domain: str, use_https: bool) -> int:
+    """E-mail a reset link to each active account with `email` (Django's single-use token).
+
+    `domain` is the host the request came to (validated by ALLOWED_HOSTS). Returns the number
+    of mails sent (0 for an unknown address). SMTP errors propagate (the task fails visibly).
+    """
+    form = PasswordResetForm(data={"email": email})
+    if not form.is_valid():
+        return 0
+    users = list(form.get_users(email))
+    form.save(
+        domain_override=domain,
+        use_https=use_https,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        subject_template_name="registration/password_reset_subject.txt",
+        email_template_name="registration/password_reset_email.txt",
+    )
+    return len(users)

@@ -41,8 +41,12 @@ from ioportal.core.services import Action, audit_log
 
 
 def _safe_next(request: HttpRequest, default: str = "/") -> str:
+    """The `next` path of the request when it is a path of this site, else `default`.
+
+    Only absolute paths: `redirect()` would read any other string as a view name.
+    """
     target = request.POST.get("next") or request.GET.get("next") or default
-    if url_has_allowed_host_and_scheme(
+    if target.startswith("/") and url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         return target
@@ -77,13 +81,22 @@ class PasswordResetView(auth_views.PasswordResetView):
     success_url = reverse_lazy("accounts:password_reset_done")
 
     def form_valid(self, form: Any) -> HttpResponse:
-        # Audited without revealing whether the address belongs to anyone.
-        audit_log(
-            action=Action.PASSWORD_RESET_REQUESTED,
-            target_label=form.cleaned_data["email"][:200],
-            request=self.request,
-        )
-        return super().form_valid(form)
+        # Django's form_valid would look the account up and send the mail here; the
+        # service does the same for every address and leaves both to a background task.
+        try:
+            services.password_reset_request(email=form.cleaned_data["email"], request=self.request)
+        except services.PasswordResetLimited:
+            form.add_error(
+                None,
+                _(
+                    "Troppe richieste di reimpostazione della password per questo indirizzo o "
+                    "da questa rete: riprova tra un'ora."
+                ),
+            )
+            response = self.form_invalid(form)
+            response.status_code = 429
+            return response
+        return redirect(self.get_success_url())
 
 
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):

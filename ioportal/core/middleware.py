@@ -1,6 +1,119 @@
+import logging
 from collections.abc import Callable
+from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.db import DataError
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.template import loader
+from django.utils.cache import patch_cache_control
+
+from ioportal.core.errors import page_not_found
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[HttpRequest], HttpResponse]
+
+# The largest value of a 64-bit signed integer column (BigAutoField, BigIntegerField).
+MAX_DB_INTEGER = 2**63 - 1
+
+
+def bad_request_response() -> HttpResponse:
+    """The 400 page: standalone (like 500.html), since it may be answered before the session
+    and the user are known."""
+    return HttpResponseBadRequest(loader.get_template("400.html").render())
+
+
+def _has_nul(value: Any) -> bool:
+    return isinstance(value, str) and "\x00" in value
+
+
+class HostileInputMiddleware:
+    """Refuses, before anything reads them, inputs no page can use and that break the database.
+
+    - A NUL byte anywhere in the path, the query string, the form fields, the names of
+      uploaded files, the cookies or the headers: 400. PostgreSQL cannot store or even compare
+      a text with NUL ("A string literal cannot contain NUL"), so one such byte in any filter
+      would otherwise be a 500.
+    - An integer path parameter (`<int:...>`) beyond a 64-bit database integer: 404 (no row
+      can have that id; SQLite raises OverflowError when binding it).
+    - A `DataError` or `OverflowError` escaping a view (a value the database cannot hold that
+      a form failed to bound): 400, logged with its traceback so that the form gets fixed.
+      Forms must bound their values themselves; this is the safety net behind them.
+
+    First in the middleware list (after SecurityMiddleware), so that the session and the
+    authentication never look a NUL-bearing cookie up.
+    """
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if self._carries_nul(request):
+            logger.info("request refused: NUL byte in %s %r", request.method, request.path[:200])
+            return bad_request_response()
+        return self.get_response(request)
+
+    @staticmethod
+    def _carries_nul(request: HttpRequest) -> bool:
+        if _has_nul(request.path_info) or "%00" in request.META.get("QUERY_STRING", ""):
+            return True
+        if any(_has_nul(key) or _has_nul(value) for key, value in request.META.items()):
+            return True
+        if any(_has_nul(key) or _has_nul(value) for key, value in request.COOKIES.items()):
+            return True
+        if any(_has_nul(v) for key, values in request.GET.lists() for v in [key, *values]):
+            return True
+        if request.method == "POST":
+            fields = request.POST.lists()
+            if any(_has_nul(v) for key, values in fields for v in [key, *values]):
+                return True
+            uploads = [upload for _key, files in request.FILES.lists() for upload in files]
+            if any(_has_nul(upload.name) for upload in uploads):
+                return True
+        return False
+
+    def process_view(
+        self,
+        request: HttpRequest,
+        view_func: Callable[..., Any],
+        view_args: tuple[Any, ...],
+        view_kwargs: dict[str, Any],
+    ) -> HttpResponse | None:
+        for value in [*view_args, *view_kwargs.values()]:
+            if isinstance(value, int) and not -MAX_DB_INTEGER <= value <= MAX_DB_INTEGER:
+                return page_not_found(request)
+        return None
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, DataError | OverflowError):
+            logger.warning(
+                "request refused: a value the database cannot hold reached it (%s %s)",
+                request.method,
+                request.path[:200],
+                exc_info=exception,
+            )
+            return bad_request_response()
+        return None
+
+
+class NoStoreForSignedInMiddleware:
+    """Every answer to a signed-in user carries `Cache-Control: no-store`: pages of the portal
+    show personal data (fiscal codes in previews and deliveries, the audit log, mapping
+    samples), which no browser or proxy cache may keep after the session ends. An answer that
+    sets its own Cache-Control keeps it, with no-store added when missing."""
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            if "Cache-Control" not in response:
+                response["Cache-Control"] = "no-store"
+            elif "no-store" not in response["Cache-Control"]:
+                patch_cache_control(response, no_store=True)
+        return response
 
 
 class SecurityHeadersMiddleware:

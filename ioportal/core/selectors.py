@@ -1,7 +1,6 @@
 from datetime import date
 
 from django.db.models import Q, QuerySet
-from django.utils.dateparse import parse_date
 
 from ioportal.accounts.models import Organization, User
 from ioportal.core.models import Action, AuditEvent
@@ -12,8 +11,8 @@ def audit_events_for_organization(
     organization: Organization,
     action: str = "",
     actor: str = "",
-    date_from: str = "",
-    date_to: str = "",
+    date_from: date | None = None,
+    date_to: date | None = None,
 ) -> QuerySet[AuditEvent]:
     """The organization's audit trail: only what happened inside it.
 
@@ -21,13 +20,18 @@ def audit_events_for_organization(
     appear here, not even a member's: a person's sign-in history and addresses belong to
     them and to the installation admin (`sign_in_events_for_user`), not to whichever
     organization invites them.
+    `date_from` and `date_to` are days in the current time zone, both included.
     """
     events = AuditEvent.objects.filter(organization=organization).select_related("actor")
     return _filtered(events, action=action, actor=actor, date_from=date_from, date_to=date_to)
 
 
 def audit_events_for_installation(
-    *, action: str = "", actor: str = "", date_from: str = "", date_to: str = ""
+    *,
+    action: str = "",
+    actor: str = "",
+    date_from: date | None = None,
+    date_to: date | None = None,
 ) -> QuerySet[AuditEvent]:
     """The events of no organization (sign-ins, second factor, deactivations, key rotation),
     for the installation admin; filters as `audit_events_for_organization`."""
@@ -36,7 +40,12 @@ def audit_events_for_installation(
 
 
 def _filtered(
-    events: QuerySet[AuditEvent], *, action: str, actor: str, date_from: str, date_to: str
+    events: QuerySet[AuditEvent],
+    *,
+    action: str,
+    actor: str,
+    date_from: date | None,
+    date_to: date | None,
 ) -> QuerySet[AuditEvent]:
     if action:
         events = events.filter(action=action)
@@ -44,12 +53,10 @@ def _filtered(
         events = events.filter(
             Q(actor__username__icontains=actor) | Q(actor_label__icontains=actor)
         )
-    start: date | None = parse_date(date_from) if date_from else None
-    end: date | None = parse_date(date_to) if date_to else None
-    if start:
-        events = events.filter(created_at__date__gte=start)
-    if end:
-        events = events.filter(created_at__date__lte=end)
+    if date_from:
+        events = events.filter(created_at__date__gte=date_from)
+    if date_to:
+        events = events.filter(created_at__date__lte=date_to)
     return events.order_by("-created_at", "-id")
 
 

@@ -1,6 +1,8 @@
 """Validators of Italian identifiers, backed by python-stdnum."""
 
 from django.core.exceptions import ValidationError
+from django.db.backends.base.operations import BaseDatabaseOperations
+from django.db.models import Field
 from django.utils.translation import gettext_lazy as _
 from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.it import codicefiscale, iva
@@ -33,3 +35,12 @@ def validate_citizen_fiscal_code(value: str) -> None:
         ) from exc
     if len(codicefiscale.compact(value)) != 16:
         raise ValidationError(_("Il codice fiscale di una persona ha 16 caratteri."), code="format")
+
+
+def db_integer_range(field: Field) -> tuple[int | None, int | None]:
+    """(lowest, highest) value an integer model field holds on every supported database.
+
+    The SQL ranges (PostgreSQL enforces them; SQLite takes 64 bits for every column): a plain
+    form field bound with them fails as a form error where the database would fail as a 500.
+    """
+    return BaseDatabaseOperations.integer_field_ranges.get(field.get_internal_type(), (None, None))

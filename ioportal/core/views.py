@@ -7,6 +7,7 @@ from django.utils.translation import gettext as _
 
 from ioportal.accounts.access import require_role, role_required, superuser_required
 from ioportal.accounts.models import Membership
+from ioportal.core.forms import AuditFilterForm
 from ioportal.core.models import AuditEvent
 from ioportal.core.selectors import (
     audit_events_for_installation,
@@ -29,17 +30,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     return render(request, "core/dashboard.html", context)
 
 
-def _audit_filters(request: HttpRequest) -> dict[str, str]:
-    return {
-        "action": request.GET.get("action", ""),
-        "actor": request.GET.get("actor", "").strip(),
-        "date_from": request.GET.get("date_from", ""),
-        "date_to": request.GET.get("date_to", ""),
-    }
-
-
 def _audit_page(
-    request: HttpRequest, events: QuerySet[AuditEvent], filters: dict[str, str], title: str
+    request: HttpRequest, events: QuerySet[AuditEvent], form: AuditFilterForm, title: str
 ) -> HttpResponse:
     page = Paginator(events, 50).get_page(request.GET.get("page"))
     query = request.GET.copy()
@@ -49,7 +41,8 @@ def _audit_page(
         "core/audit_list.html",
         {
             "page": page,
-            "filters": filters,
+            "form": form,
+            "filters": {name: form[name].value() or "" for name in form.fields},
             "actions": Action.choices,
             "query": query.urlencode(),
             "title": title,
@@ -61,17 +54,17 @@ def _audit_page(
 def audit_list(request: HttpRequest) -> HttpResponse:
     """The audit trail of the current organization, filterable, 50 events a page."""
     membership = require_role(request, Membership.Role.SUPERVISOR)
-    filters = _audit_filters(request)
-    events = audit_events_for_organization(organization=membership.organization, **filters)
-    return _audit_page(request, events, filters, _("Registro attività"))
+    form = AuditFilterForm(request.GET)
+    events = audit_events_for_organization(organization=membership.organization, **form.filters())
+    return _audit_page(request, events, form, _("Registro attività"))
 
 
 @superuser_required
 def installation_audit_list(request: HttpRequest) -> HttpResponse:
     """Installation superusers: the events of no organization (sign-ins, second factor…)."""
-    filters = _audit_filters(request)
-    events = audit_events_for_installation(**filters)
-    return _audit_page(request, events, filters, _("Registro dell'installazione"))
+    form = AuditFilterForm(request.GET)
+    events = audit_events_for_installation(**form.filters())
+    return _audit_page(request, events, form, _("Registro dell'installazione"))
 
 
 @login_required

@@ -28,6 +28,18 @@ from ioportal.fakeio.simulator import JSON_TYPE, Reply, Simulator, problem
 
 API_PREFIX = "/api/v1/"
 INSPECTION_PREFIX = "/__fakeio__/"
+# What GET /__fakeio__/ lists: the address printed at start must answer something useful.
+INSPECTION_INDEX = [
+    "GET /__fakeio__/stats",
+    "GET /__fakeio__/ledger[?duplicates=1]",
+    "GET /__fakeio__/messages[?service_id=&fiscal_code=]",
+    "GET /__fakeio__/faults",
+    "PUT /__fakeio__/faults",
+    "GET /__fakeio__/config",
+    "POST /__fakeio__/reset",
+    "POST /__fakeio__/messages/{id}/open",
+    "PUT /__fakeio__/rc-configurations/{configuration_id}",
+]
 KEY_HEADER = "Ocp-Apim-Subscription-Key"
 
 # Azure API Management's default gateway answers (not in PagoPA's repositories, IO-API.md §1).
@@ -287,6 +299,8 @@ class FakeIOHandler(BaseHTTPRequestHandler):
         """The test-facing API; see docs/fakeio.md."""
         sim = self.app.sim
         name = path[len(INSPECTION_PREFIX) :].rstrip("/")
+        if method == "GET" and name == "":
+            return Reply(200, {"inspection_api": INSPECTION_INDEX, "docs": "docs/fakeio.md"})
         if method == "GET" and name == "stats":
             return Reply(200, sim.stats())
         if method == "GET" and name == "ledger":

@@ -7,7 +7,7 @@ file holds keys in clear: it is for the simulator only, written readable by its 
 import json
 import os
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +17,17 @@ from ioportal.fakeio.config import parse_config
 from ioportal.ioservices.models import IOService
 
 
-@sensitive_variables("config")
-def fakeio_config_for(services: Iterable[IOService]) -> dict[str, Any]:
-    """One simulator account per organization, with its services and their keys."""
+@sensitive_variables("config", "rc_endpoints")
+def fakeio_config_for(
+    services: Iterable[IOService], rc_endpoints: Mapping[str, dict[str, str]] | None = None
+) -> dict[str, Any]:
+    """One simulator account per organization, with its services and their keys.
+
+    `rc_endpoints` maps a remote-content configuration id to the server the simulator calls
+    when a citizen opens a Premium message: `{"base_url", "header_key_name", "key"}`
+    (docs/fakeio.md); configurations without an entry are written as bare ids.
+    """
+    rc_endpoints = rc_endpoints or {}
     accounts: dict[int, dict[str, Any]] = {}
     for service in services:
         organization = service.organization
@@ -34,8 +42,15 @@ def fakeio_config_for(services: Iterable[IOService]) -> dict[str, Any]:
             },
         )
         configuration_id = service.remote_content_configuration_id
-        if configuration_id and configuration_id not in account["rc_configurations"]:
-            account["rc_configurations"].append(configuration_id)
+        known = [
+            item if isinstance(item, str) else item["configuration_id"]
+            for item in account["rc_configurations"]
+        ]
+        if configuration_id and configuration_id not in known:
+            endpoint = rc_endpoints.get(configuration_id)
+            account["rc_configurations"].append(
+                {"configuration_id": configuration_id, **endpoint} if endpoint else configuration_id
+            )
         account["services"].append(
             {
                 "service_id": service.service_id,
@@ -57,15 +72,19 @@ def _key_or_placeholder(service: IOService, slot: str) -> str:
     return service.key_value(slot) if service.has_key(slot) else secrets.token_hex(16)
 
 
-@sensitive_variables("config")
-def write_fakeio_config(path: str | Path, services: Iterable[IOService]) -> Path:
+@sensitive_variables("config", "rc_endpoints")
+def write_fakeio_config(
+    path: str | Path,
+    services: Iterable[IOService],
+    rc_endpoints: Mapping[str, dict[str, str]] | None = None,
+) -> Path:
     """Write the simulator's JSON configuration for `services` to `path` (mode 0600).
 
     The content is checked with the simulator's own parser first, so a format change on its
     side fails here instead of at the simulator's start. Atomic: a temporary file is renamed.
     """
     path = Path(path)
-    config = fakeio_config_for(services)
+    config = fakeio_config_for(services, rc_endpoints)
     parse_config(config)
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(path.suffix + ".tmp")

@@ -12,11 +12,12 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from ioportal.core.sizes import megabytes
+from ioportal.core.validators import db_integer_range
 from ioportal.ioapi import FeatureLevel as IOFeatureLevel
 from ioportal.ioapi import NewMessage, PaymentData, validate_new_message
 from ioportal.ioapi.payloads import MARKDOWN_MAX, SUBJECT_MAX
 from ioportal.ioservices.models import IOService
-from ioportal.messaging.models import FeatureLevel, MessageTemplate
+from ioportal.messaging.models import ApprovalPolicy, FeatureLevel, MessageTemplate
 from ioportal.messaging.preview import cta_check
 from ioportal.messaging.rendering import PLACEHOLDER_NAME_RE, placeholder_names
 from ioportal.recipients.numbers import (
@@ -117,7 +118,17 @@ class PlaceholderForm(forms.Form):
         return pattern
 
 
-PlaceholderFormSet = forms.formset_factory(PlaceholderForm, extra=2, can_delete=True)
+# A bound on the placeholder rows a request may ask for: the management form is client input,
+# and Django would otherwise build (and render) up to 1000 more forms than declared.
+MAX_PLACEHOLDERS = 50
+PlaceholderFormSet = forms.formset_factory(
+    PlaceholderForm,
+    extra=2,
+    can_delete=True,
+    max_num=MAX_PLACEHOLDERS,
+    validate_max=True,
+    absolute_max=MAX_PLACEHOLDERS,
+)
 
 
 def placeholders_from(formset: Any, subject: str, markdown: str) -> tuple[list[dict], list[str]]:
@@ -381,6 +392,7 @@ class ApprovalPolicyForm(forms.Form):
     threshold = forms.IntegerField(
         label=_("Approvazione per gli invii con più destinatari di"),
         min_value=0,
+        max_value=db_integer_range(ApprovalPolicy._meta.get_field("threshold"))[1],
         required=False,
         help_text=_("Lascia vuoto per non chiedere approvazioni in base al numero."),
     )

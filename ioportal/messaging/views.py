@@ -390,6 +390,9 @@ def list_test_send(request: HttpRequest, public_id: str) -> HttpResponse:
     if (redirect_to := _checked(recipient_list)) is not None:
         return redirect_to
     valid = StoredItems(recipient_list, RecipientChunk.Kind.VALID, recipient_list.valid_count)
+    if not recipient_list.valid_count:
+        messages.error(request, _("L'elenco non ha righe valide: non c'è nulla da provare."))
+        return redirect("messaging:list_result", public_id=recipient_list.public_id)
     try:
         index = int(request.POST.get("riga", "1"))
     except ValueError:

@@ -107,7 +107,7 @@ class _Call:
         configuration = (
             RemoteContentConfiguration.objects.select_related("organization")
             .filter(
-                configuration_id=self.configuration_id[:26],
+                configuration_id=self.configuration_id,
                 is_active=True,
                 organization__is_active=True,
             )

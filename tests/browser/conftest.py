@@ -17,6 +17,7 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+AXE_SOURCE = AXE.read_text(encoding="utf-8") if AXE.exists() else ""
 SCREENSHOTS = os.environ.get("SCREENSHOT_DIR", "")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -40,19 +41,47 @@ def browser() -> Iterator[object]:
         browser.close()
 
 
+class ConsoleErrors(list[str]):
+    """What the browser reported as an error while a test ran: console errors (CSP
+    violations included), uncaught exceptions and failed requests. A page that works logs
+    none; a test that provokes one on purpose removes it (`console_errors.clear()`)."""
+
+    def watch(self, page) -> None:  # type: ignore[no-untyped-def]
+        page.on(
+            "console",
+            lambda message: (
+                self.append(f"{page.url}: {message.text}") if message.type == "error" else None
+            ),
+        )
+        page.on("pageerror", lambda error: self.append(f"{page.url}: uncaught {error}"))
+
+
 @pytest.fixture
-def page(browser, live_server, transactional_db):  # type: ignore[no-untyped-def]
-    # bypass_csp only lets the test inject axe-core; the portal's own policy stays strict.
+def console_errors() -> ConsoleErrors:
+    return ConsoleErrors()
+
+
+def new_page(browser, base_url: str, console_errors: ConsoleErrors, **options):  # type: ignore[no-untyped-def]
+    """A page on a fresh context, under the portal's real Content-Security-Policy (axe-core
+    is injected through the DevTools protocol, which the policy does not govern)."""
     context = browser.new_context(
-        base_url=live_server.url,
+        base_url=base_url,
         locale="it-IT",
-        bypass_csp=True,
         viewport={"width": 1280, "height": 900},
+        **options,
     )
     page = context.new_page()
     page.set_default_timeout(15_000)
+    console_errors.watch(page)
+    return page
+
+
+@pytest.fixture
+def page(browser, live_server, transactional_db, console_errors):  # type: ignore[no-untyped-def]
+    page = new_page(browser, live_server.url, console_errors)
     yield page
-    context.close()
+    page.context.close()
+    assert not console_errors, "the browser logged errors:\n" + "\n".join(console_errors)
 
 
 def current_token(user: User) -> str:
@@ -84,7 +113,8 @@ def axe_check() -> Callable[..., None]:
         if SCREENSHOTS:
             Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
             page.screenshot(path=f"{SCREENSHOTS}/{name}.png", full_page=True)
-        page.add_script_tag(path=str(AXE))
+        if not page.evaluate("() => typeof window.axe === 'object'"):
+            page.evaluate(AXE_SOURCE)
         violations = page.evaluate(
             """async () => (await axe.run(document, {
                 runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}

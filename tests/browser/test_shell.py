@@ -76,7 +76,9 @@ def test_login_and_public_pages_are_accessible(page, axe_check, db):
     axe_check(page, "password-reset-invalid")
 
 
-def test_admin_pages_are_accessible(page, sign_in, axe_check, make_user, organization):
+def test_admin_pages_are_accessible(
+    page, sign_in, axe_check, make_user, organization, console_errors
+):
     admin = make_user(Membership.Role.ADMIN, organization, username="capo")
     TOTPDevice.objects.create(user=admin, name="default", confirmed=True)
     member = make_user(Membership.Role.OPERATOR, organization, username="collega")
@@ -103,6 +105,23 @@ def test_admin_pages_are_accessible(page, sign_in, axe_check, make_user, organiz
     ]:
         page.goto(path)
         axe_check(page, name)
+    # The 404 page itself is the only error the browser reports (its status).
+    assert len(console_errors) == 1 and "404" in console_errors[0], console_errors
+    console_errors.clear()
+
+
+def test_admin_navigation_fits_one_line_at_1366_px(page, sign_in, make_user, organization):
+    admin = make_user(Membership.Role.ADMIN, organization, username="largo")
+    TOTPDevice.objects.create(user=admin, name="default", confirmed=True)
+    page.set_viewport_size({"width": 1366, "height": 900})
+    sign_in(page, admin)
+    links = page.locator("#navigazione .nav-link")
+    boxes = [links.nth(i).bounding_box() for i in range(links.count())]
+    container = page.locator("#navigazione").bounding_box()
+    assert len(boxes) == len(NAV[Membership.Role.ADMIN])
+    assert len({round(box["y"]) for box in boxes}) == 1, boxes  # one row
+    assert len({round(box["height"]) for box in boxes}) == 1, boxes  # no label wraps
+    assert boxes[-1]["x"] + boxes[-1]["width"] <= container["x"] + container["width"]
 
 
 def test_superuser_pages_are_accessible(page, sign_in, axe_check, make_user, organization):

@@ -19,6 +19,16 @@ def test_schedule_tasks_registers_every_schedule_once():
         assert callable(import_string(func))
 
 
+def test_schedule_tasks_queues_a_first_heartbeat(monkeypatch):
+    queued = []
+    monkeypatch.setattr(
+        "ioportal.core.management.commands.schedule_tasks.async_task",
+        lambda func, *args, **kwargs: queued.append(func),
+    )
+    call_command("schedule_tasks")
+    assert queued == ["ioportal.core.tasks.heartbeat"]
+
+
 def test_retention_schedules_exist():
     funcs = {func for func, _name, _minutes in SCHEDULES}
     assert "ioportal.remotecontent.tasks.attachments_retention" in funcs

@@ -129,3 +129,12 @@ def test_concurrent_submissions_are_all_stored_once(fakeio: FakeIO) -> None:
     assert errors == []
     assert fakeio.inspect("stats")["messages"] == 200
     assert fakeio.inspect("ledger", duplicates="1") == []
+
+
+def test_the_printed_inspection_address_lists_the_endpoints(fakeio: FakeIO) -> None:
+    # The simulator prints `{url}/__fakeio__/` at start: that address must answer.
+    response = requests.get(fakeio.url + "/__fakeio__/", timeout=5)
+
+    assert response.status_code == 200
+    assert "GET /__fakeio__/stats" in response.json()["inspection_api"]
+    assert requests.get(fakeio.url + "/__fakeio__/nothing", timeout=5).status_code == 404

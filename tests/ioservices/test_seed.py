@@ -1,38 +1,175 @@
-"""The demo seed creates one IO service on the simulator and writes the simulator's config
-with the same keys."""
+"""The demo seed: two IO services on the simulator (one in test mode, one in production), the
+simulator's config with the same keys and the portal's remote-content server, templates and
+a finished history; a second run changes nothing."""
 
 import io
 import json
+from pathlib import Path
+from typing import Any
 
+import pytest
 from django.core.management import call_command
 
-from ioportal.core.management.commands import seed_demo
+from ioportal.accounts.models import User
 from ioportal.fakeio.config import parse_config
 from ioportal.ioservices.models import IOService
+from ioportal.messaging.models import Delivery, Dispatch, FeatureLevel, MessageTemplate
+from ioportal.recipients.services import (
+    message_spec,
+    recipient_list_upload,
+    recipient_list_validate,
+)
+from ioportal.recipients.validation import SPECIAL_FIELDS, guess_mapping, mapping_errors
+from ioportal.remotecontent.models import RemoteContentConfiguration
+from ioportal.remotecontent.selectors import dispatch_access_counts
+from ioportal.remotecontent.services import key_matches
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
 
 
-def test_seed_creates_demo_service_and_simulator_config(db, tmp_path, monkeypatch):
-    config_file = tmp_path / "var" / "fakeio.json"
-    monkeypatch.setattr(seed_demo, "FAKEIO_CONFIG_FILE", config_file)
-    monkeypatch.setattr(seed_demo, "CREDENTIALS_FILE", tmp_path / "credentials.json")
-    call_command("seed_demo", stdout=io.StringIO())
-    call_command("seed_demo", stdout=io.StringIO())  # idempotent
+@pytest.fixture(autouse=True)
+def _media_root(settings: Any, tmp_path: Path) -> None:
+    # The history's Premium dispatch stores the sample PDF.
+    settings.MEDIA_ROOT = str(tmp_path / "media")
 
-    service = IOService.objects.get()
-    assert service.name == "Servizio demo"
+
+def seed(tmp_path: Path, *args: str) -> str:
+    out = io.StringIO()
+    call_command(
+        "seed_demo",
+        "--credentials-file",
+        str(tmp_path / "credentials.json"),
+        "--fakeio-config",
+        str(tmp_path / "var" / "fakeio.json"),
+        *args,
+        stdout=out,
+    )
+    return out.getvalue()
+
+
+def snapshot() -> dict[str, Any]:
+    return {
+        "services": list(IOService.objects.values_list("service_id", "name", "test_mode")),
+        "templates": list(MessageTemplate.objects.values_list("public_id", "name", "version")),
+        "dispatches": list(Dispatch.objects.values_list("public_id", "state")),
+        "deliveries": Delivery.objects.count(),
+        "rc": list(RemoteContentConfiguration.objects.values_list("configuration_id", flat=True)),
+    }
+
+
+def test_seed_creates_services_and_simulator_config(db, tmp_path):
+    seed(tmp_path)
+    first = snapshot()
+    seed(tmp_path)  # idempotent
+    assert snapshot() == first
+
+    service = IOService.objects.get(name="Servizio demo")
     assert service.test_mode and service.premium_enabled and service.payments_enabled
     assert "AAAAAA00A00A000A" in service.authorized_recipients
     assert len(service.authorized_recipients) == 3
     assert service.api_base_url == "http://127.0.0.1:8001/api/v1"
-    assert service.remote_content_configuration_id
+    production = IOService.objects.get(name="Tributi")
+    assert not production.test_mode and production.premium_enabled
+    assert production.remote_content_configuration_id == service.remote_content_configuration_id
 
+    config_file = tmp_path / "var" / "fakeio.json"
     assert config_file.stat().st_mode & 0o077 == 0  # readable by its owner only
     config = parse_config(json.loads(config_file.read_text()))
-    (simulated,) = config.services()
-    assert simulated.service_id == service.service_id
-    assert simulated.primary_key == service.key_value("primary")
-    assert simulated.secondary_key == service.key_value("secondary")
-    assert simulated.test_mode and simulated.premium
-    assert simulated.max_allowed_payment_amount == service.max_allowed_payment_amount
-    assert set(service.authorized_recipients) <= simulated.authorized_recipients
-    assert service.remote_content_configuration_id in config.accounts[0].rc_configurations
+    simulated = {s.service_id: s for s in config.services()}
+    assert set(simulated) == {service.service_id, production.service_id}
+    assert simulated[service.service_id].primary_key == service.key_value("primary")
+    assert simulated[service.service_id].secondary_key == service.key_value("secondary")
+    assert simulated[service.service_id].test_mode and simulated[service.service_id].premium
+    assert not simulated[production.service_id].test_mode
+    assert set(service.authorized_recipients) <= simulated[service.service_id].authorized_recipients
+
+
+def test_seed_registers_the_portal_as_remote_content_server(db, tmp_path):
+    seed(tmp_path, "--portal-url", "http://127.0.0.1:8100", "--fakeio-url", "http://127.0.0.1:8101")
+    seed(tmp_path, "--portal-url", "http://127.0.0.1:8100", "--fakeio-url", "http://127.0.0.1:8101")
+
+    configuration = RemoteContentConfiguration.objects.get()
+    config = parse_config(json.loads((tmp_path / "var" / "fakeio.json").read_text()))
+    (endpoint,) = config.accounts[0].rc_endpoints
+    assert endpoint.configuration_id == configuration.configuration_id
+    assert endpoint.base_url == (
+        f"http://127.0.0.1:8100/io/remote-content/{configuration.configuration_id}"
+    )
+    assert endpoint.header_key_name == configuration.header_name
+    assert key_matches(configuration, endpoint.key)
+    assert IOService.objects.get(name="Tributi").api_base_url == "http://127.0.0.1:8101/api/v1"
+
+
+def test_seed_regenerates_a_lost_remote_content_key(db, tmp_path):
+    seed(tmp_path)
+    credentials = tmp_path / "credentials.json"
+    data = json.loads(credentials.read_text())
+    old_key = data.pop("_remote_content_key")
+    credentials.write_text(json.dumps(data))
+
+    seed(tmp_path)
+
+    configuration = RemoteContentConfiguration.objects.get()
+    new_key = json.loads(credentials.read_text())["_remote_content_key"]
+    assert new_key != old_key and key_matches(configuration, new_key)
+    assert not key_matches(configuration, old_key)
+
+
+def test_seed_gives_templates_and_a_finished_history(db, tmp_path):
+    output = seed(tmp_path)
+
+    names = set(MessageTemplate.objects.values_list("name", flat=True))
+    assert names == {
+        "TARI 2026 – avviso di pagamento",
+        "Carta d'identità in scadenza",
+        "Accertamento IMU (Premium, con PDF)",
+    }
+    assert MessageTemplate.objects.get(name__startswith="TARI").has_payment
+    assert "cta_1" in MessageTemplate.objects.get(name__startswith="Carta").markdown
+    assert MessageTemplate.objects.get(name__startswith="Accertamento").feature_level == (
+        FeatureLevel.ADVANCED
+    )
+    assert Dispatch.objects.count() == 3
+    assert set(Dispatch.objects.values_list("state", flat=True)) == {Dispatch.State.COMPLETED}
+    states = set(Delivery.objects.values_list("state", flat=True))
+    assert states == {Delivery.State.PROCESSED, Delivery.State.SKIPPED}
+    premium = Dispatch.objects.get(feature_level=FeatureLevel.ADVANCED)
+    reads = set(premium.deliveries.values_list("read_status", flat=True))
+    assert {"READ", "UNREAD", "UNAVAILABLE"} <= reads
+    counts = dispatch_access_counts(dispatch=premium)
+    read = premium.deliveries.filter(read_status="READ").count()
+    assert read and counts == {"opened": read, "downloaded": read}
+    assert "/__fakeio__/" in output and "docs/examples/" in output
+
+
+@pytest.mark.parametrize(
+    ("template_name", "file_name", "valid", "rejected"),
+    [
+        ("TARI 2026 – avviso di pagamento", "tari-2026.csv", 11, 4),
+        ("Carta d'identità in scadenza", "carta-identita.xlsx", 10, 3),
+        ("Accertamento IMU (Premium, con PDF)", "accertamento-imu.csv", 10, 2),
+    ],
+)
+def test_sample_lists_fit_their_templates(db, tmp_path, template_name, file_name, valid, rejected):
+    seed(tmp_path)
+    template = MessageTemplate.objects.get(name=template_name)
+    data = (EXAMPLES / file_name).read_bytes()
+    recipient_list = recipient_list_upload(
+        organization=template.organization,
+        actor=User.objects.get(username="operatore"),
+        template=template,
+        service=template.default_service,
+        file_name=file_name,
+        data=data,
+    )
+    targets = ["fiscal_code", *(p["name"] for p in template.placeholders), *SPECIAL_FIELDS]
+    mapping = guess_mapping(recipient_list.headers, targets)
+    spec = message_spec(template=template, service=template.default_service)
+    assert mapping_errors(headers=recipient_list.headers, mapping=mapping, spec=spec) == {}
+
+    checked = recipient_list_validate(recipient_list=recipient_list, mapping=mapping)
+
+    assert (checked.valid_count, checked.rejected_count) == (valid, rejected)
+    codes = {row["fiscal_code"] for row in checked.get_valid()}
+    # Every kind of simulated citizen is among the valid rows (docs/fakeio.md).
+    assert {code[:3] for code in codes} >= {"XXX", "YYY", "ZZZ", "RSS"}

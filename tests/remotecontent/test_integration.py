@@ -68,9 +68,9 @@ def gunicorn(media_root: Any) -> Iterator[str]:
         deadline = time.monotonic() + 30
         while True:
             try:
-                requests.get(f"{url}/io/remote-content/x/messages/y", timeout=2)
+                requests.get(f"{url}/io/remote-content/x/messages/y", timeout=10)
                 break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
                 if process.poll() is not None or time.monotonic() > deadline:
                     output = process.stdout.read() if process.stdout else ""
                     pytest.fail(f"gunicorn did not start:\n{output}")

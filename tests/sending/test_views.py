@@ -132,3 +132,26 @@ def test_dashboard_warns_without_workers_and_lists_paused(
     Dispatch.objects.filter(pk=dispatch.pk).update(state="paused", pause_reason="Chiave rifiutata")
     text = client_for(supervisor_user).get(reverse("core:dashboard")).content.decode()
     assert "Nessun worker attivo" in text and "Chiave rifiutata" in text
+
+
+def test_dashboard_lists_the_latest_dispatches_with_delivered_counts(
+    dispatch: Dispatch, operator_user: Any, other_organization: Organization, make_user: Any
+) -> None:
+    Delivery.objects.filter(pk=dispatch.deliveries.order_by("id")[0].pk).update(
+        state=Delivery.State.PROCESSED, io_message_id="01JABCDEFGHJKMNPQRSTVWXYZ1"
+    )
+    stranger = make_user(Membership.Role.OPERATOR, other_organization, username="estraneo")
+    foreign = make_dispatch(
+        make_service(other_organization, "", service_id="01JSEND0SERV1CE00000000002"),
+        stranger,
+        fiscal_codes(1),
+    )
+    Dispatch.objects.filter(pk=foreign.pk).update(title="Invio di un altro ente")
+
+    response = client_for(operator_user).get(reverse("core:dashboard"))
+
+    text = response.content.decode()
+    assert response.status_code == 200
+    assert "Ultimi invii" in text and "1 consegnato su 3" in text
+    assert reverse("sending:dispatch_detail", args=[dispatch.public_id]) in text
+    assert "Invio di un altro ente" not in text

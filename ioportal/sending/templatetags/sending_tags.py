@@ -3,20 +3,39 @@ from typing import Any
 from django import template
 
 from ioportal.accounts.models import Membership
+from ioportal.messaging.models import Delivery, Dispatch
 from ioportal.sending import selectors
+from ioportal.sending.access import dispatches_visible_to
 
 register = template.Library()
+
+# Dispatches listed on the dashboard; the full history is on the "Invii" page.
+RECENT_DISPATCHES = 3
 
 
 @register.inclusion_tag("sending/_dashboard_cards.html", takes_context=True)
 def sending_dashboard_cards(context: dict[str, Any]) -> dict[str, Any]:
-    """Dashboard cards for supervisors: no worker alive, paused dispatches."""
+    """Dashboard cards: the latest dispatches the member may see, with how many messages
+    were delivered; for supervisors also no worker alive and paused dispatches."""
     request = context.get("request")
     membership = getattr(request, "membership", None)
-    if membership is None or not membership.has_role(Membership.Role.SUPERVISOR):
+    if membership is None:
         return {"show": False}
+    latest = list(
+        dispatches_visible_to(membership)
+        .exclude(kind=Dispatch.Kind.TEST)
+        .order_by("-created_at")[:RECENT_DISPATCHES]
+    )
+    counts = selectors.counts_by_dispatch(dispatch_ids=[d.pk for d in latest])
+    recent = [
+        (d, counts[d.pk].get(Delivery.State.PROCESSED, 0), sum(counts[d.pk].values()))
+        for d in latest
+    ]
+    if not membership.has_role(Membership.Role.SUPERVISOR):
+        return {"show": False, "recent": recent}
     return {
         "show": True,
+        "recent": recent,
         "workers_alive": selectors.workers_alive(),
         "paused": list(selectors.paused_dispatches(organization=membership.organization)[:10]),
     }

@@ -2,6 +2,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 from django_q.models import Schedule
+from django_q.tasks import async_task
 
 SCHEDULES = [
     ("ioportal.core.tasks.heartbeat", "Segnale di vita dei worker", 1),
@@ -26,4 +27,7 @@ class Command(BaseCommand):
                     "repeats": -1,
                 },
             )
+        # The first heartbeat as soon as a worker runs rather than at the scheduler's next
+        # pass (up to half a minute later): a fresh start must not show "no worker".
+        async_task("ioportal.core.tasks.heartbeat")
         self.stdout.write(f"{len(SCHEDULES)} attività periodiche registrate.")
