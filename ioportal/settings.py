@@ -101,6 +101,8 @@ INSTALLED_APPS = [
     "ioportal.recipients",
     "ioportal.fakeio",
     "ioportal.remotecontent",
+    "ioportal.dashboard",
+    "ioportal.demo",
 ]
 
 MIDDLEWARE = [
@@ -195,7 +197,7 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LOGIN_URL = "accounts:login"
-LOGIN_REDIRECT_URL = "core:dashboard"
+LOGIN_REDIRECT_URL = "dashboard:dashboard"
 LOGOUT_REDIRECT_URL = "accounts:login"
 PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3600)
 # Seconds an invitation link stays valid: colleagues may read it days later.

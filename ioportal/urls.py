@@ -6,7 +6,7 @@ from django_otp.admin import OTPAdminSite
 admin.site.__class__ = OTPAdminSite
 
 urlpatterns = [
-    path("", include("ioportal.core.urls")),
+    path("", include("ioportal.dashboard.urls")),
     path("account/", include("ioportal.accounts.urls")),
     path("servizi-io/", include("ioportal.ioservices.urls")),
     path("messaggi/", include("ioportal.messaging.urls")),

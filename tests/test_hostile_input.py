@@ -571,7 +571,7 @@ def test_a_value_the_database_cannot_hold_is_a_400_and_logged(
     def overflow(**kwargs: Any) -> None:
         raise DataError("integer out of range")
 
-    monkeypatch.setattr("ioportal.core.views.audit_events_for_organization", overflow)
+    monkeypatch.setattr("ioportal.dashboard.views.audit_events_for_organization", overflow)
     client = verified_login(
         Client(raise_request_exception=False), make_user(Membership.Role.ADMIN, organization)
     )

@@ -11,7 +11,8 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from ioportal.accounts.access import active_memberships, has_confirmed_device, is_verified
-from ioportal.core.services import Action, audit_log
+from ioportal.accounts.audit import Action
+from ioportal.core.services import audit_log
 
 SESSION_ORG_KEY = "ioportal_org"
 SESSION_AUTH_AT_KEY = "ioportal_auth_at"

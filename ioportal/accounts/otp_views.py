@@ -30,10 +30,11 @@ from ioportal.accounts.access import (
     is_verified,
     otp_enrolment_allowed,
 )
+from ioportal.accounts.audit import Action
 from ioportal.accounts.forms import RecoveryCodeForm, TokenForm
 from ioportal.accounts.models import Membership, User
 from ioportal.accounts.views import _safe_next
-from ioportal.core.services import Action, audit_log
+from ioportal.core.services import audit_log
 
 SESSION_PENDING_DEVICE_KEY = "ioportal_otp_pending_device"
 SESSION_NEW_CODES_KEY = "ioportal_otp_new_codes"
@@ -50,7 +51,7 @@ def _to_verification(request: HttpRequest) -> HttpResponse:
 
 
 def _dashboard() -> str:
-    return reverse("core:dashboard")
+    return reverse("dashboard:dashboard")
 
 
 def _token_failed(request: HttpRequest, form: TokenForm | RecoveryCodeForm, field: str) -> None:
@@ -289,5 +290,5 @@ def otp_reset(request: HttpRequest, public_id: str) -> HttpResponse:
         membership = getattr(request, "membership", None)
         if membership is not None and membership.has_role(Membership.Role.ADMIN):
             return redirect("accounts:member_list")
-        return redirect("core:dashboard")
+        return redirect("dashboard:dashboard")
     return render(request, "accounts/otp_reset_confirm.html", {"target": target})

@@ -28,6 +28,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_q.tasks import async_task
 
 from ioportal.accounts.access import otp_enrolment_allowed
+from ioportal.accounts.audit import Action
 from ioportal.accounts.models import (
     Invitation,
     Membership,
@@ -36,7 +37,7 @@ from ioportal.accounts.models import (
     User,
     UserSession,
 )
-from ioportal.core.services import Action, audit_log, changed_fields
+from ioportal.core.services import audit_log, changed_fields
 
 logger = logging.getLogger(__name__)
 

@@ -9,8 +9,9 @@ from django.dispatch import receiver
 from django.http import HttpRequest
 
 from ioportal.accounts import services
+from ioportal.accounts.audit import Action
 from ioportal.accounts.models import User
-from ioportal.core.services import Action, audit_log
+from ioportal.core.services import audit_log
 
 
 @receiver(user_logged_in)

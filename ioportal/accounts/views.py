@@ -28,6 +28,7 @@ from ioportal.accounts.access import (
     role_required,
     superuser_required,
 )
+from ioportal.accounts.audit import Action
 from ioportal.accounts.forms import (
     AdminInviteForm,
     InviteForm,
@@ -37,7 +38,7 @@ from ioportal.accounts.forms import (
 )
 from ioportal.accounts.middleware import SESSION_ORG_KEY
 from ioportal.accounts.models import Invitation, Membership, Organization
-from ioportal.core.services import Action, audit_log
+from ioportal.core.services import audit_log
 
 
 def _safe_next(request: HttpRequest, default: str = "/") -> str:
@@ -60,7 +61,7 @@ class LoginView(auth_views.LoginView):
 
 class PasswordChangeView(auth_views.PasswordChangeView):
     template_name = "accounts/password_change.html"
-    success_url = reverse_lazy("core:dashboard")
+    success_url = reverse_lazy("dashboard:dashboard")
 
     def form_valid(self, form: Any) -> HttpResponse:
         response = super().form_valid(form)
@@ -116,7 +117,7 @@ def switch_organization(request: HttpRequest) -> HttpResponse:
     request.session[SESSION_ORG_KEY] = str(organization.public_id)
     services.organization_remember(user=request.user, organization=organization)  # type: ignore[arg-type]
     messages.info(request, _("Ora stai lavorando per %(name)s.") % {"name": organization.name})
-    return redirect("core:dashboard")
+    return redirect("dashboard:dashboard")
 
 
 @superuser_required
@@ -400,7 +401,7 @@ def invitation_accept(request: HttpRequest, public_id: str) -> HttpResponse:
         _("Ora fai parte di %(name)s e stai lavorando per questo ente.")
         % {"name": invitation.organization.name},
     )
-    return redirect("core:dashboard")
+    return redirect("dashboard:dashboard")
 
 
 @require_POST

@@ -6,9 +6,9 @@ from typing import Any
 from django.db import models
 from django.http import HttpRequest
 
-from ioportal.core.models import Action, AuditEvent
+from ioportal.core.models import AuditEvent
 
-__all__ = ["Action", "audit_log", "changed_fields", "mask_changes"]
+__all__ = ["audit_log", "changed_fields", "mask_changes"]
 
 SECRET_MARKERS = ("password", "secret", "token", "key", "otp")
 MASK = "••••"

@@ -23,7 +23,7 @@ from django_q.tasks import async_task
 
 from ioportal.accounts.models import Membership, Organization, User
 from ioportal.core import crypto
-from ioportal.core.services import Action, audit_log
+from ioportal.core.services import audit_log
 from ioportal.ioapi import (
     SANDBOX_FISCAL_CODE,
     CallInfo,
@@ -35,6 +35,7 @@ from ioportal.ioapi import (
     describe_error_it,
     mask_fiscal_code,
 )
+from ioportal.ioservices.audit import Action
 from ioportal.ioservices.models import IOService, ServiceCheck
 from ioportal.ioservices.validators import (
     ITEM,

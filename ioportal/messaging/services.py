@@ -21,9 +21,10 @@ from django.utils.translation import gettext as _
 from django_q.tasks import async_task
 
 from ioportal.accounts.models import Organization, User
-from ioportal.core.services import Action, audit_log, changed_fields
+from ioportal.core.services import audit_log, changed_fields
 from ioportal.ioapi import SANDBOX_FISCAL_CODE, normalize_fiscal_code
 from ioportal.ioservices.models import IOService
+from ioportal.messaging.audit import Action
 from ioportal.messaging.fiscal_codes import protect_fiscal_code
 from ioportal.messaging.models import (
     ApprovalPolicy,

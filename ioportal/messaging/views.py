@@ -625,4 +625,4 @@ def notifications_read(request: HttpRequest) -> HttpResponse:
     services.notifications_mark_read(
         user=_user(request), organization=membership.organization, ids=ids
     )
-    return redirect("core:dashboard")
+    return redirect("dashboard:dashboard")

@@ -12,9 +12,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ioportal.accounts.models import Organization, User
-from ioportal.core.services import Action, audit_log
+from ioportal.core.services import audit_log
 from ioportal.ioservices.models import IOService
 from ioportal.messaging.models import MessageTemplate
+from ioportal.recipients.audit import Action
 from ioportal.recipients.models import RecipientChunk, RecipientList
 from ioportal.recipients.numbers import DEFAULT_NUMBER_FORMAT, NUMBER_FORMATS
 from ioportal.recipients.parsing import ReadOptions, parse_table

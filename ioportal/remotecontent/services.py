@@ -26,9 +26,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ioportal.accounts.models import Organization
-from ioportal.core.services import Action, audit_log, client_ip
+from ioportal.core.services import audit_log, client_ip
 from ioportal.core.sizes import megabytes
 from ioportal.messaging.models import Delivery, Dispatch, FeatureLevel
+from ioportal.remotecontent.audit import Action
 from ioportal.remotecontent.models import (
     Attachment,
     ListAttachment,

@@ -11,9 +11,10 @@ from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
 from ioportal.accounts.models import User
-from ioportal.core.services import Action, audit_log
+from ioportal.core.services import audit_log
 from ioportal.messaging.models import Delivery, Dispatch, FeatureLevel
 from ioportal.recipients.services import csv_safe
+from ioportal.remotecontent.audit import Action
 from ioportal.remotecontent.models import RemoteContentAccess
 
 Operation = RemoteContentAccess.Operation

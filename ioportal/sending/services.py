@@ -15,10 +15,11 @@ from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
 from ioportal.accounts.models import User
-from ioportal.core.services import Action, audit_log
+from ioportal.core.services import audit_log
 from ioportal.ioservices.services import SYSTEM_ACTOR
 from ioportal.messaging.models import Delivery, Dispatch
 from ioportal.sending import clock, outcomes
+from ioportal.sending.audit import Action
 from ioportal.sending.conf import sending_settings
 from ioportal.sending.models import UncertainResolution
 from ioportal.sending.triggers import wake_up

@@ -6,8 +6,8 @@ from django.urls import reverse
 from ioportal.accounts.models import Membership
 
 ROLE_PAGES = [
-    ("core:dashboard", Membership.Role.OPERATOR),
-    ("core:audit_list", Membership.Role.SUPERVISOR),
+    ("dashboard:dashboard", Membership.Role.OPERATOR),
+    ("dashboard:audit_list", Membership.Role.SUPERVISOR),
     ("accounts:member_list", Membership.Role.ADMIN),
     ("accounts:member_invite", Membership.Role.ADMIN),
     ("accounts:organization_settings", Membership.Role.ADMIN),

@@ -9,9 +9,10 @@ from django.urls import reverse
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from ioportal.accounts.audit import Action
 from ioportal.accounts.middleware import SESSION_AUTH_AT_KEY
 from ioportal.accounts.models import Membership
-from ioportal.core.models import Action, AuditEvent
+from ioportal.core.models import AuditEvent
 from tests.conftest import PASSWORD
 
 LOGIN = "accounts:login"
@@ -34,7 +35,7 @@ def test_login_page_is_italian(client, db):
 def test_operator_logs_in_without_second_factor(client, operator_user):
     response = post_login(client, "operator", PASSWORD)
     assert response.status_code == 302
-    assert client.get(reverse("core:dashboard")).status_code == 200
+    assert client.get(reverse("dashboard:dashboard")).status_code == 200
     assert AuditEvent.objects.filter(action=Action.LOGIN, actor=operator_user).exists()
 
 
@@ -93,7 +94,7 @@ def test_admin_must_enrol_second_factor(client, admin_user):
 def test_enrolled_user_must_verify_each_login(client, supervisor_user):
     device = TOTPDevice.objects.create(user=supervisor_user, name="default", confirmed=True)
     post_login(client, "supervisor", PASSWORD)
-    response = client.get(reverse("core:audit_list"))
+    response = client.get(reverse("dashboard:audit_list"))
     assert response.url.startswith(reverse("accounts:otp_verify"))
     assert client.post(response.url, {"token": "12ab56"}).status_code == 200
     assert client.post(response.url, {"token": "000000"}).status_code == 200
@@ -101,15 +102,15 @@ def test_enrolled_user_must_verify_each_login(client, supervisor_user):
     device.throttle_reset()
     ok = client.post(response.url, {"token": current_token(device)})
     assert ok.status_code == 302
-    assert client.get(reverse("core:audit_list")).status_code == 200
+    assert client.get(reverse("dashboard:audit_list")).status_code == 200
 
 
 def test_organization_can_require_second_factor_for_everyone(client, operator_user, organization):
     post_login(client, "operator", PASSWORD)
-    assert client.get(reverse("core:dashboard")).status_code == 200
+    assert client.get(reverse("dashboard:dashboard")).status_code == 200
     organization.require_2fa_for_all = True
     organization.save()
-    response = client.get(reverse("core:dashboard"))
+    response = client.get(reverse("dashboard:dashboard"))
     assert response.url.startswith(reverse("accounts:otp_setup"))
 
 
@@ -120,7 +121,7 @@ def test_next_parameter_cannot_leave_the_site(client, operator_user):
         reverse("accounts:otp_verify") + "?next=https://evil.example/",
         {"token": current_token(device)},
     )
-    assert response.url == reverse("core:dashboard")
+    assert response.url == reverse("dashboard:dashboard")
 
 
 def test_expired_reset_link_is_refused(client, operator_user):
@@ -148,14 +149,14 @@ def test_deactivating_a_user_ends_their_sessions(client, operator_user):
     operator_user.is_active = False
     operator_user.save()
     assert Session.objects.count() == 0
-    response = client.get(reverse("core:dashboard"))
+    response = client.get(reverse("dashboard:dashboard"))
     assert response.url.startswith(reverse(LOGIN))
 
 
 def test_removed_membership_loses_access_at_once(client, login, operator_user, organization):
     login(operator_user)
     Membership.objects.filter(user=operator_user).update(is_active=False)
-    assert client.get(reverse("core:audit_list")).status_code == 403
+    assert client.get(reverse("dashboard:audit_list")).status_code == 403
 
 
 def test_absolute_session_lifetime(client, operator_user, settings):
@@ -163,10 +164,10 @@ def test_absolute_session_lifetime(client, operator_user, settings):
     session = client.session
     session[SESSION_AUTH_AT_KEY] = time.time() - settings.SESSION_ABSOLUTE_TIMEOUT - 1
     session.save()
-    response = client.get(reverse("core:dashboard"))
+    response = client.get(reverse("dashboard:dashboard"))
     assert response.url == reverse(LOGIN)
     assert AuditEvent.objects.filter(action=Action.SESSION_EXPIRED).exists()
-    assert client.get(reverse("core:dashboard")).status_code == 302
+    assert client.get(reverse("dashboard:dashboard")).status_code == 302
 
 
 def test_idle_timeout_is_the_cookie_age(client, operator_user, settings):

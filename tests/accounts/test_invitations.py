@@ -11,8 +11,9 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from ioportal.accounts.audit import Action
 from ioportal.accounts.models import Invitation, Membership, User
-from ioportal.core.models import Action, AuditEvent
+from ioportal.core.models import AuditEvent
 from tests.conftest import PASSWORD, verified_login
 
 NEW_PASSWORD = "Password-scelta-da-me-2026"
@@ -63,10 +64,10 @@ def test_new_person_receives_link_sets_password_and_signs_in(
     assert done.status_code == 302
     assert done.url == reverse("accounts:login")
     # The link never signs anyone in: the person signs in with the password just chosen.
-    assert visitor.get(reverse("core:dashboard")).status_code == 302
+    assert visitor.get(reverse("dashboard:dashboard")).status_code == 302
 
     person_client = sign_in("nuova", NEW_PASSWORD)
-    dashboard = person_client.get(reverse("core:dashboard")).content.decode()
+    dashboard = person_client.get(reverse("dashboard:dashboard")).content.decode()
     assert "Stai lavorando per <strong>Comune di Prova</strong> come Operatore" in dashboard
     membership = Membership.objects.get(user=person, organization=organization)
     assert membership.role == Membership.Role.OPERATOR
@@ -148,7 +149,7 @@ def test_existing_account_gets_a_pending_invitation_that_grants_nothing(
     assert colleague.check_password(PASSWORD)
 
     person = verified_login(Client(), colleague)
-    dashboard = person.get(reverse("core:dashboard")).content.decode()
+    dashboard = person.get(reverse("dashboard:dashboard")).content.decode()
     assert "Hai 1 invito in attesa di risposta." in dashboard
     assert "Comune Altro" in dashboard
     # Not in the switcher, not selectable, no access to its pages.
@@ -159,7 +160,7 @@ def test_existing_account_gets_a_pending_invitation_that_grants_nothing(
     )
     assert switch.status_code == 404
     assert person.get(reverse("accounts:member_list")).status_code == 403
-    assert person.get(reverse("core:audit_list")).status_code == 403
+    assert person.get(reverse("dashboard:audit_list")).status_code == 403
 
     pending = person.get(reverse("accounts:my_invitations")).content.decode()
     assert organization.name in pending
@@ -349,7 +350,7 @@ def test_admin_invite_page_is_for_superusers(client, login, admin_user, organiza
     assert not Invitation.objects.exists()
 
 
-@pytest.mark.parametrize("name", ["accounts:my_invitations", "core:my_sign_ins"])
+@pytest.mark.parametrize("name", ["accounts:my_invitations", "dashboard:my_sign_ins"])
 def test_personal_pages_need_login(client, name):
     response = client.get(reverse(name))
     assert response.status_code == 302
@@ -363,16 +364,16 @@ def test_the_last_used_organization_opens_after_sign_in(
     person = make_user(Membership.Role.OPERATOR, other_organization, username="doppia")
     Membership.objects.create(user=person, organization=organization, role=Membership.Role.OPERATOR)
     first = sign_in("doppia", PASSWORD)
-    assert "Comune Altro</strong>" in first.get(reverse("core:dashboard")).content.decode()
+    assert "Comune Altro</strong>" in first.get(reverse("dashboard:dashboard")).content.decode()
     first.post(
         reverse("accounts:switch_organization"), {"organization": str(organization.public_id)}
     )
     later = sign_in("doppia", PASSWORD)
-    assert "Comune di Prova</strong>" in later.get(reverse("core:dashboard")).content.decode()
+    assert "Comune di Prova</strong>" in later.get(reverse("dashboard:dashboard")).content.decode()
     # Once that membership ends, the portal falls back to the one left.
     Membership.objects.filter(user=person, organization=organization).update(is_active=False)
     last = sign_in("doppia", PASSWORD)
-    assert "Comune Altro</strong>" in last.get(reverse("core:dashboard")).content.decode()
+    assert "Comune Altro</strong>" in last.get(reverse("dashboard:dashboard")).content.decode()
 
 
 def test_superuser_resends_and_withdraws_from_the_organization_page(

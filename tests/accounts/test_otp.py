@@ -20,8 +20,9 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from ioportal.accounts import services
+from ioportal.accounts.audit import Action
 from ioportal.accounts.models import Membership, User, UserSession
-from ioportal.core.models import Action, AuditEvent
+from ioportal.core.models import AuditEvent
 from tests.conftest import PASSWORD, verified_login
 
 VERIFY = "accounts:otp_verify"
@@ -86,7 +87,7 @@ def routes(member: User) -> Iterator[tuple[str, str]]:
 def test_routes_cover_the_portal(db, make_user):
     names = {name for name, _path in routes(make_user())}
     assert {
-        "core:dashboard",
+        "dashboard:dashboard",
         SETUP,
         "accounts:otp_reset",
         "admin",
@@ -183,7 +184,7 @@ def test_account_without_device_gets_only_enrolment(client, person, make_user, o
 
 def test_operator_without_device_signs_in_with_password(client, operator_user):
     post_login(client, "operator")
-    assert client.get(reverse("core:dashboard")).status_code == 200
+    assert client.get(reverse("dashboard:dashboard")).status_code == 200
     page = client.get(reverse("accounts:otp_account")).content.decode()
     assert "Non attiva" in page
     # Nothing to renew without an authenticator app.
@@ -268,11 +269,11 @@ def test_session_key_rotates_at_the_second_factor(client, supervisor_user):
     # The session id seen before the second factor gives nothing.
     stale = Client()
     stale.cookies["sessionid"] = before
-    assert stale.get(reverse("core:dashboard")).url.startswith(reverse("accounts:login"))
+    assert stale.get(reverse("dashboard:dashboard")).url.startswith(reverse("accounts:login"))
     # Deactivation still ends the rotated session.
     supervisor_user.is_active = False
     supervisor_user.save()
-    assert client.get(reverse("core:dashboard")).url.startswith(reverse("accounts:login"))
+    assert client.get(reverse("dashboard:dashboard")).url.startswith(reverse("accounts:login"))
 
 
 def test_recovery_code_works_once(client, supervisor_user, django_capture_on_commit_callbacks):
@@ -285,7 +286,7 @@ def test_recovery_code_works_once(client, supervisor_user, django_capture_on_com
         response = client.post(reverse(RECOVERY), {"code": typed})
     assert response.status_code == 302
     assert client.cookies["sessionid"].value != before
-    assert client.get(reverse("core:audit_list")).status_code == 200
+    assert client.get(reverse("dashboard:audit_list")).status_code == 200
     account = client.get(reverse("accounts:otp_account")).content.decode()
     assert "Ti restano 9 codici di recupero" in account
     event = AuditEvent.objects.get(action=Action.OTP_RECOVERY_USED)
@@ -374,7 +375,7 @@ def test_replacing_the_authenticator_needs_verification_first(
     assert not StaticToken.objects.filter(token__in=old_codes[1:]).exists()
     assert AuditEvent.objects.filter(action=Action.OTP_REPLACED, actor=supervisor_user).exists()
     assert [m.subject for m in mail.outbox] == ["ioportal: App di autenticazione sostituita"]
-    assert client.get(reverse("core:audit_list")).status_code == 200
+    assert client.get(reverse("dashboard:audit_list")).status_code == 200
     assert not TOTPDevice.objects.filter(pk=old.pk).exists()
 
 
@@ -390,7 +391,7 @@ def test_other_sessions_verify_again_after_a_replacement(supervisor_user):
     new = TOTPDevice.objects.get(user=supervisor_user, confirmed=False)
     first.post(reverse(SETUP), {"token": token_of(new)})
     assert is_verified(first)
-    assert second.get(reverse("core:audit_list")).url.startswith(reverse(VERIFY))
+    assert second.get(reverse("dashboard:audit_list")).url.startswith(reverse(VERIFY))
 
 
 def test_confirming_a_replacement_needs_verification(supervisor_user, rf):
@@ -443,12 +444,14 @@ def test_admin_resets_a_member(
     assert mail.outbox[0].to == [enrolled_operator.email]
     assert "ha azzerato la verifica in due passaggi" in mail.outbox[0].body
     # Their sessions end; with the organization asking for it, the next sign-in enrols.
-    assert member_session.get(reverse("core:dashboard")).url.startswith(reverse("accounts:login"))
+    assert member_session.get(reverse("dashboard:dashboard")).url.startswith(
+        reverse("accounts:login")
+    )
     organization.require_2fa_for_all = True
     organization.save()
     again = Client()
     post_login(again, "operatore")
-    assert again.get(reverse("core:dashboard")).url.startswith(reverse(SETUP))
+    assert again.get(reverse("dashboard:dashboard")).url.startswith(reverse(SETUP))
 
 
 def test_reset_needs_csrf(admin_user, enrolled_operator):
@@ -526,7 +529,7 @@ def test_superuser_without_membership_resets_anyone(client, login, make_user, ad
     login(root)
     url = reverse("accounts:otp_reset", args=[admin_user.public_id])
     assert client.get(url).status_code == 200
-    assert client.post(url, {"confirm": "1"}).url == reverse("core:dashboard")
+    assert client.post(url, {"confirm": "1"}).url == reverse("dashboard:dashboard")
     assert not TOTPDevice.objects.filter(user=admin_user).exists()
 
 

@@ -11,9 +11,10 @@ from django.urls import reverse
 from django_q.conf import Conf
 
 from ioportal.accounts import services
+from ioportal.accounts.audit import Action
 from ioportal.accounts.models import PasswordResetRequest, User
 from ioportal.accounts.tasks import send_password_reset
-from ioportal.core.models import Action, AuditEvent
+from ioportal.core.models import AuditEvent
 from tests.accounts.test_auth import post_login
 
 RESET = "accounts:password_reset"

@@ -4,14 +4,14 @@ from django.test import Client
 from django.urls import reverse
 
 from ioportal.accounts import services
+from ioportal.accounts.audit import Action
 from ioportal.accounts.models import Invitation, Membership
-from ioportal.core.models import Action
 from ioportal.core.services import audit_log
 from tests.conftest import PASSWORD, verified_login
 
 
 def listed(client: Client) -> list:
-    response = client.get(reverse("core:audit_list"))
+    response = client.get(reverse("dashboard:audit_list"))
     assert response.status_code == 200
     return list(response.context["page"].object_list)
 
@@ -59,12 +59,12 @@ def test_audit_log_of_b_shows_nothing_of_a(
     events = listed(b_client)
     assert {e.action for e in events} == {Action.USER_INVITED, Action.INVITATION_ACCEPTED}
     assert all(e.organization_id == other_organization.pk for e in events)
-    page = b_client.get(reverse("core:audit_list")).content.decode()
+    page = b_client.get(reverse("dashboard:audit_list")).content.decode()
     for address in ("10.6.6.6", "10.1.1.1", "10.2.2.2", "10.3.3.3"):
         assert address not in page
     # Filtering by a sign-in action finds nothing either.
     assert (
-        not b_client.get(reverse("core:audit_list"), {"action": Action.LOGIN})
+        not b_client.get(reverse("dashboard:audit_list"), {"action": Action.LOGIN})
         .context["page"]
         .object_list
     )
@@ -106,7 +106,7 @@ def test_my_sign_ins_lists_only_my_own_events(client, make_user, organization):
     )
     audit_log(action=Action.ORG_UPDATED, actor=person, organization=organization)
 
-    mine = verified_login(Client(), person).get(reverse("core:my_sign_ins"))
+    mine = verified_login(Client(), person).get(reverse("dashboard:my_sign_ins"))
     assert mine.status_code == 200
     actions = [e.action for e in mine.context["page"].object_list]
     # Two sign-ins: the one from 10.9.9.2 and the one opening this page.
@@ -119,7 +119,7 @@ def test_my_sign_ins_lists_only_my_own_events(client, make_user, organization):
         assert address in body
     assert "10.9.9.3" not in body
 
-    theirs = verified_login(Client(), other).get(reverse("core:my_sign_ins")).content.decode()
+    theirs = verified_login(Client(), other).get(reverse("dashboard:my_sign_ins")).content.decode()
     assert "10.9.9.3" in theirs
     for address in ("10.9.9.1", "10.9.9.2", "10.9.9.4"):
         assert address not in theirs
@@ -133,7 +133,7 @@ def test_installation_log_is_for_superusers(client, make_user, organization, adm
         REMOTE_ADDR="10.7.7.7",
     )
     audit_log(action=Action.ORG_UPDATED, actor=admin_user, organization=organization)
-    url = reverse("core:installation_audit_list")
+    url = reverse("dashboard:installation_audit_list")
     assert verified_login(Client(), admin_user).get(url).status_code == 403
     response = verified_login(Client(), root).get(url)
     assert response.status_code == 200

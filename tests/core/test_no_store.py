@@ -13,8 +13,8 @@ from tests.test_hostile_input import _build_objects
 
 # (URL name, the object whose id it takes): one page of each kind that shows personal data.
 PAGES = [
-    ("core:dashboard", None),
-    ("core:audit_list", None),
+    ("dashboard:dashboard", None),
+    ("dashboard:audit_list", None),
     ("messaging:template_edit", "template"),
     ("messaging:list_mapping", "list"),  # samples of the file's columns
     ("messaging:list_result", "list"),

@@ -118,5 +118,5 @@ def test_navigation_item_for_supervisors_and_admins(client, login, make_user, or
         (Membership.Role.ADMIN, True),
     ]:
         login(make_user(role, organization))
-        page = client.get(reverse("core:dashboard")).content.decode()
+        page = client.get(reverse("dashboard:dashboard")).content.decode()
         assert (reverse("ioservices:list") in page) is visible, role

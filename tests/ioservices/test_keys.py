@@ -169,7 +169,7 @@ def test_both_keys_rejected_marks_key_problem_and_raises(service, client, login,
 
     # The admins see it on the dashboard.
     login(admin_user)
-    page = client.get(reverse("core:dashboard")).content.decode()
+    page = client.get(reverse("dashboard:dashboard")).content.decode()
     assert "Chiavi IO rifiutate" in page
     assert reverse("ioservices:detail", args=[service.public_id]) in page
 

@@ -7,11 +7,13 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
 from ioportal.accounts.models import Membership
-from ioportal.core.models import Action, AuditEvent
+from ioportal.core.models import AuditEvent
 from ioportal.messaging import services
+from ioportal.messaging.audit import Action
 from ioportal.messaging.fiscal_codes import reveal_fiscal_code
 from ioportal.messaging.models import ApprovalPolicy, Delivery, Dispatch, Notification
 from ioportal.messaging.rendering import delivery_content
+from ioportal.recipients.audit import Action as RecipientsAction
 from ioportal.recipients.models import RecipientList
 from ioportal.recipients.services import rejected_rows_csv
 from ioportal.recipients.tasks import purge_expired_lists
@@ -173,7 +175,7 @@ def test_rejected_csv_neutralises_formulas(make_template, make_list, service, or
     body = rejected_rows_csv(recipient_list=recipient_list, actor=author)
     assert body.startswith("\ufeff")
     assert '"\'=HYPERLINK(""x"")"' in body and '"\'+SUM(1)"' in body and '"\'-3"' in body
-    assert AuditEvent.objects.filter(action=Action.RECIPIENTS_REJECTED_EXPORTED).exists()
+    assert AuditEvent.objects.filter(action=RecipientsAction.RECIPIENTS_REJECTED_EXPORTED).exists()
 
 
 def test_template_edit_in_place_when_unused(checked, operator_user):

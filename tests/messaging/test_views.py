@@ -263,7 +263,8 @@ def _template_post(template, **changes):
 
 
 def test_template_edit_is_saved(client, login, operator_user, organization, make_template):
-    from ioportal.core.models import Action, AuditEvent
+    from ioportal.core.models import AuditEvent
+    from ioportal.messaging.audit import Action
 
     template = make_template(organization, operator_user)
     login(operator_user)

@@ -130,7 +130,7 @@ def test_dashboard_warns_without_workers_and_lists_paused(
     dispatch: Dispatch, supervisor_user: Any
 ) -> None:
     Dispatch.objects.filter(pk=dispatch.pk).update(state="paused", pause_reason="Chiave rifiutata")
-    text = client_for(supervisor_user).get(reverse("core:dashboard")).content.decode()
+    text = client_for(supervisor_user).get(reverse("dashboard:dashboard")).content.decode()
     assert "Nessun worker attivo" in text and "Chiave rifiutata" in text
 
 
@@ -148,7 +148,7 @@ def test_dashboard_lists_the_latest_dispatches_with_delivered_counts(
     )
     Dispatch.objects.filter(pk=foreign.pk).update(title="Invio di un altro ente")
 
-    response = client_for(operator_user).get(reverse("core:dashboard"))
+    response = client_for(operator_user).get(reverse("dashboard:dashboard"))
 
     text = response.content.decode()
     assert response.status_code == 200

@@ -2,8 +2,9 @@ from datetime import date
 
 from django.db.models import Q, QuerySet
 
+from ioportal.accounts.audit import Action
 from ioportal.accounts.models import Organization, User
-from ioportal.core.models import Action, AuditEvent
+from ioportal.core.models import AuditEvent
 
 
 def audit_events_for_organization(

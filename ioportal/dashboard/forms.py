@@ -3,7 +3,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from ioportal.core.models import Action
+from ioportal.core.audit import action_choices
 
 
 class AuditFilterForm(forms.Form):
@@ -13,8 +13,9 @@ class AuditFilterForm(forms.Form):
     is shown as an error and not applied, the valid ones still are.
     """
 
+    # A callable: the actions are those the apps declare (core/audit.py), read at each form.
     action = forms.ChoiceField(
-        label=_("Azione"), choices=[("", _("Tutte")), *Action.choices], required=False
+        label=_("Azione"), choices=lambda: [("", _("Tutte")), *action_choices()], required=False
     )
     actor = forms.CharField(label=_("Autore"), max_length=200, required=False)
     date_from = forms.DateField(label=_("Dal"), required=False, input_formats=["%Y-%m-%d"])

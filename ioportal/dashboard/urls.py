@@ -1,8 +1,8 @@
 from django.urls import path
 
-from ioportal.core import views
+from ioportal.dashboard import views
 
-app_name = "core"
+app_name = "dashboard"
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),

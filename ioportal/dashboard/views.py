@@ -1,0 +1,77 @@
+"""The pages that show everything: the dashboard and the activity logs."""
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils.translation import gettext as _
+
+from ioportal.accounts.access import require_role, role_required, superuser_required
+from ioportal.accounts.models import Membership
+from ioportal.core.audit import action_choices
+from ioportal.core.models import AuditEvent
+from ioportal.dashboard.forms import AuditFilterForm
+from ioportal.dashboard.selectors import (
+    audit_events_for_installation,
+    audit_events_for_organization,
+    sign_in_events_for_user,
+)
+from ioportal.ioservices.selectors import ioservices_with_key_problem
+
+
+@login_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    """Home page: what the signed-in user can do in the current organization."""
+    membership = getattr(request, "membership", None)
+    context: dict[str, object] = {}
+    if membership is not None and membership.has_role(Membership.Role.ADMIN):
+        context["key_problem_services"] = list(
+            ioservices_with_key_problem(organization=membership.organization)
+        )
+    return render(request, "dashboard/dashboard.html", context)
+
+
+def _audit_page(
+    request: HttpRequest, events: QuerySet[AuditEvent], form: AuditFilterForm, title: str
+) -> HttpResponse:
+    page = Paginator(events, 50).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "dashboard/audit_list.html",
+        {
+            "page": page,
+            "form": form,
+            "filters": {name: form[name].value() or "" for name in form.fields},
+            "actions": action_choices(),
+            "query": query.urlencode(),
+            "title": title,
+        },
+    )
+
+
+@role_required(Membership.Role.SUPERVISOR)
+def audit_list(request: HttpRequest) -> HttpResponse:
+    """The audit trail of the current organization, filterable, 50 events a page."""
+    membership = require_role(request, Membership.Role.SUPERVISOR)
+    form = AuditFilterForm(request.GET)
+    events = audit_events_for_organization(organization=membership.organization, **form.filters())
+    return _audit_page(request, events, form, _("Registro attività"))
+
+
+@superuser_required
+def installation_audit_list(request: HttpRequest) -> HttpResponse:
+    """Installation superusers: the events of no organization (sign-ins, second factor…)."""
+    form = AuditFilterForm(request.GET)
+    events = audit_events_for_installation(**form.filters())
+    return _audit_page(request, events, form, _("Registro dell'installazione"))
+
+
+@login_required
+def my_sign_ins(request: HttpRequest) -> HttpResponse:
+    """ "I miei accessi": the signed-in person's own sign-in events, 50 a page."""
+    events = sign_in_events_for_user(user=request.user)  # type: ignore[arg-type]
+    page = Paginator(events, 50).get_page(request.GET.get("page"))
+    return render(request, "dashboard/my_sign_ins.html", {"page": page, "query": ""})

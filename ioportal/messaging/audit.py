@@ -1,0 +1,21 @@
+"""The audit actions of `messaging`: templates, dispatches and their approval.
+
+Named on the app's AppConfig (`audit_actions`), read by `ioportal.core.audit`.
+"""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Action(models.TextChoices):
+    TEMPLATE_CREATED = "template.created", _("Modello di messaggio creato")
+    TEMPLATE_UPDATED = "template.updated", _("Modello di messaggio modificato")
+    DISPATCH_TEST_SENT = "dispatch.test_sent", _("Invio di prova")
+    DISPATCH_LAUNCHED = "dispatch.launched", _("Invio avviato")
+    DISPATCH_APPROVAL_REQUESTED = (
+        "dispatch.approval_requested",
+        _("Invio in attesa di approvazione"),
+    )
+    DISPATCH_APPROVED = "dispatch.approved", _("Invio approvato")
+    DISPATCH_REJECTED = "dispatch.rejected", _("Invio respinto")
+    APPROVAL_POLICY_CHANGED = "org.approval_policy_changed", _("Regola di approvazione cambiata")

@@ -1,0 +1,17 @@
+"""The audit actions of `sending`: the sending of a dispatch and the outcomes of its deliveries.
+
+Named on the app's AppConfig (`audit_actions`), read by `ioportal.core.audit`.
+"""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Action(models.TextChoices):
+    DISPATCH_PAUSED = "dispatch.paused", _("Invio sospeso")
+    DISPATCH_AUTO_PAUSED = "dispatch.auto_paused", _("Invio sospeso automaticamente")
+    DISPATCH_RESUMED = "dispatch.resumed", _("Invio ripreso")
+    DISPATCH_CANCELLED = "dispatch.cancelled", _("Invio annullato")
+    DISPATCH_RETRY_FAILED = "dispatch.retry_failed", _("Nuovo tentativo per i non riusciti")
+    DELIVERY_MARKED_SENT = "delivery.marked_sent", _("Esito incerto segnato come inviato")
+    DELIVERY_RESENT = "delivery.resent", _("Esito incerto: messaggio inviato di nuovo")
