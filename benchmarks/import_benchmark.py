@@ -98,10 +98,10 @@ def run(rows: int) -> None:
     from ioportal.accounts.models import Organization, User
     from ioportal.ioservices.services import ioservice_create
     from ioportal.messaging import services
+    from ioportal.messaging.lists import recipient_list_upload, recipient_list_validate
     from ioportal.messaging.models import Delivery
     from ioportal.messaging.tasks import prepare_dispatch
     from ioportal.recipients.models import RecipientChunk, StoredItems
-    from ioportal.recipients.services import recipient_list_upload, recipient_list_validate
     from ioportal.recipients.validation import guess_mapping
 
     data = generate(rows)

@@ -36,6 +36,7 @@ from ioportal.ioservices.models import IOService
 from ioportal.ioservices.services import ioservice_create
 from ioportal.messaging.fiscal_codes import protect_fiscal_code
 from ioportal.messaging.forms import MAX_PLACEHOLDERS
+from ioportal.messaging.lists import recipient_list_upload, recipient_list_validate
 from ioportal.messaging.models import (
     ApprovalPolicy,
     Delivery,
@@ -44,7 +45,6 @@ from ioportal.messaging.models import (
     MessageTemplate,
 )
 from ioportal.messaging.services import template_create
-from ioportal.recipients.services import recipient_list_upload, recipient_list_validate
 from ioportal.remotecontent import services as rc_services
 from tests.conftest import verified_login
 from tests.remotecontent.conftest import make_pdf

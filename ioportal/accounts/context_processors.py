@@ -3,12 +3,11 @@ from typing import Any
 from django.http import HttpRequest
 
 from ioportal.accounts.access import pending_invitations
+from ioportal.accounts.middleware import two_factor_required
 
 
 def organization(request: HttpRequest) -> dict[str, Any]:
     """The current organization and membership, for the header and the navigation."""
-    from ioportal.accounts.middleware import two_factor_required
-
     membership = getattr(request, "membership", None)
     user = request.user
     verified = bool(getattr(user, "is_verified", lambda: False)())

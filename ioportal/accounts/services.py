@@ -29,6 +29,7 @@ from django_q.tasks import async_task
 
 from ioportal.accounts.access import otp_enrolment_allowed
 from ioportal.accounts.audit import Action
+from ioportal.accounts.middleware import SESSION_AUTH_AT_KEY
 from ioportal.accounts.models import (
     Invitation,
     Membership,
@@ -46,8 +47,6 @@ ORG_FIELDS = ("name", "fiscal_code", "rate_tier", "custom_rate_limit", "require_
 
 def session_started(*, user: User, request: HttpRequest) -> None:
     """Remember the session of a fresh login, so deactivation can end it."""
-    from ioportal.accounts.middleware import SESSION_AUTH_AT_KEY
-
     request.session[SESSION_AUTH_AT_KEY] = time.time()
     if request.session.session_key is None:
         request.session.save()

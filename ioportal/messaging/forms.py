@@ -19,7 +19,6 @@ from ioportal.ioapi.payloads import MARKDOWN_MAX, SUBJECT_MAX
 from ioportal.ioservices.models import IOService
 from ioportal.messaging.models import ApprovalPolicy, FeatureLevel, MessageTemplate
 from ioportal.messaging.preview import cta_check
-from ioportal.messaging.rendering import PLACEHOLDER_NAME_RE, placeholder_names
 from ioportal.recipients.numbers import (
     DEFAULT_NUMBER_FORMAT,
     NUMBER_FORMAT_CHOICES,
@@ -33,6 +32,7 @@ from ioportal.recipients.parsing import (
     delimiter_label,
     hidden_rows_choices,
 )
+from ioportal.recipients.rendering import PLACEHOLDER_NAME_RE, placeholder_names
 from ioportal.recipients.validation import (
     SPECIAL_FIELDS,
     ValueProblem,

@@ -23,7 +23,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from markdown_it import MarkdownIt
 
 from ioportal.ioapi.payloads import MARKDOWN_MAX, MARKDOWN_MIN, SUBJECT_MAX, SUBJECT_MIN, js_length
-from ioportal.messaging.rendering import app_front_matter, placeholder_names
+from ioportal.recipients.rendering import app_front_matter, placeholder_names
 
 # The languages that have a CTA block in the app; an app in any other language reads "it".
 CTA_LANGUAGES = ("it", "en")

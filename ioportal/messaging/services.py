@@ -4,7 +4,6 @@ Views call these functions; they never talk to IO. A launched dispatch is handed
 sending pipeline (`ioportal.sending`) by `wake_pipeline` once the transaction has committed.
 """
 
-import importlib
 import logging
 import uuid
 from collections.abc import Iterable, Sequence
@@ -34,7 +33,14 @@ from ioportal.messaging.models import (
     MessageTemplate,
     Notification,
 )
+from ioportal.messaging.signals import work_ready
 from ioportal.recipients.models import CHUNK_ROWS, RecipientChunk, RecipientList
+
+# Premium files uploaded with a list: see the layers contract in pyproject.toml.
+from ioportal.remotecontent.services import (
+    list_attachments_copy_for_test,
+    list_attachments_hand_over,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -65,15 +71,9 @@ TEMPLATE_FIELDS = (
 def wake_pipeline(*, organization_id: int) -> None:
     """Tell the sending pipeline that an organization has work. Call it in on_commit.
 
-    The pipeline lives in `ioportal.sending.triggers`; while it is not installed the dispatch
-    simply waits in the database for the pipeline's periodic sweep.
+    The pipeline is a layer above: it listens to `signals.work_ready` (sending/apps.py).
     """
-    try:
-        triggers = importlib.import_module("ioportal.sending.triggers")
-    except ImportError:
-        logger.warning("sending pipeline not installed: dispatch waits for the sweep")
-        return
-    triggers.wake_up(organization_id=organization_id)
+    work_ready.send(sender=Dispatch, organization_id=organization_id)
 
 
 def _wake_on_commit(dispatch: Dispatch) -> None:
@@ -480,8 +480,6 @@ def _prepare_step(dispatch_id: int) -> int | None:
     )
     if not pending.update(state=state, prepared_at=now):
         return 0
-    from ioportal.remotecontent.services import list_attachments_hand_over
-
     attachments = list_attachments_hand_over(recipient_list=recipient_list, dispatch=dispatch)
     recipient_list.erase()
     dispatch.state = state
@@ -606,8 +604,6 @@ def dispatch_send_test(
         for code in recipients_for_test_send(recipient_list.service)
     ]
     _deliveries(dispatch, rows)
-    from ioportal.remotecontent.services import list_attachments_copy_for_test
-
     attachments = list_attachments_copy_for_test(recipient_list=recipient_list, dispatch=dispatch)
     audit_log(
         action=Action.DISPATCH_TEST_SENT,

@@ -20,7 +20,7 @@ from django.views.decorators.http import require_POST
 from ioportal.accounts.access import require_role, role_required
 from ioportal.accounts.models import Membership, User
 from ioportal.ioservices.selectors import ioservices_usable_by
-from ioportal.messaging import selectors, services
+from ioportal.messaging import lists, selectors, services
 from ioportal.messaging.access import (
     get_dispatch_for_user,
     get_recipient_list_for_user,
@@ -39,11 +39,11 @@ from ioportal.messaging.forms import (
 )
 from ioportal.messaging.models import Dispatch, FeatureLevel
 from ioportal.messaging.preview import content_warnings, render_preview
-from ioportal.messaging.rendering import delivery_content, fill_message
 from ioportal.recipients import services as recipient_services
 from ioportal.recipients.models import RecipientChunk, RecipientList, StoredItems, row_cells
 from ioportal.recipients.numbers import NUMBER_FORMAT_CHOICES
 from ioportal.recipients.parsing import ImportChoiceNeeded, ImportFileError, delimiter_label
+from ioportal.recipients.rendering import delivery_content, fill_message
 from ioportal.recipients.services import rejected_problems
 from ioportal.recipients.validation import format_cents, mapping_errors
 from ioportal.remotecontent.services import (
@@ -187,7 +187,7 @@ def compose(request: HttpRequest) -> HttpResponse:
         )
         try:
             with transaction.atomic():
-                recipient_list = recipient_services.recipient_list_upload(
+                recipient_list = lists.recipient_list_upload(
                     organization=membership.organization,
                     actor=_user(request),
                     template=form.cleaned_data["template"],
@@ -261,7 +261,7 @@ def list_mapping(request: HttpRequest, public_id: str) -> HttpResponse:
     )
     if request.method == "POST" and form.is_valid():
         mapping = form.mapping()
-        spec = recipient_services.message_spec(
+        spec = lists.message_spec(
             template=recipient_list.template,
             service=recipient_list.service,
             recipient_list=recipient_list,
@@ -270,9 +270,7 @@ def list_mapping(request: HttpRequest, public_id: str) -> HttpResponse:
         for target, problem in problems.items():
             form.add_error(f"map_{target}", problem)
         if not problems:
-            recipient_services.recipient_list_validate(
-                recipient_list=recipient_list, mapping=mapping
-            )
+            lists.recipient_list_validate(recipient_list=recipient_list, mapping=mapping)
             return redirect("messaging:list_result", public_id=recipient_list.public_id)
     sample = [row_cells(item) for item in recipient_list.items(RecipientChunk.Kind.ROWS, 0, 3)]
     return render(

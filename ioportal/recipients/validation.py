@@ -38,7 +38,6 @@ from ioportal.ioapi import (
     validate_new_message,
 )
 from ioportal.ioapi import messages_it as io_texts
-from ioportal.messaging.rendering import APP_BR_RE, fill_message, front_matter_changed
 from ioportal.recipients.notices import (
     has_valid_check_digits,
     is_notice_number,
@@ -60,6 +59,7 @@ from ioportal.recipients.numbers import (
     read_number,
     serial_to_datetime,
 )
+from ioportal.recipients.rendering import APP_BR_RE, fill_message, front_matter_changed
 
 # Targets of the column mapping besides the template's placeholders.
 FISCAL_CODE = "fiscal_code"

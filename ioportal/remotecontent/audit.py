@@ -1,4 +1,4 @@
-"""The audit actions of `remotecontent`: Premium configurations, a dispatch's outcomes exported.
+"""The audit actions of `remotecontent`: the configurations IO calls for Premium content.
 
 Named on the app's AppConfig (`audit_actions`), read by `ioportal.core.audit`.
 """
@@ -15,8 +15,4 @@ class Action(models.TextChoices):
     RC_CONFIGURATION_KEY_REGENERATED = (
         "remotecontent.key_regenerated",
         _("Chiave dei contenuti remoti rigenerata"),
-    )
-    DISPATCH_DELIVERIES_EXPORTED = (
-        "dispatch.deliveries_exported",
-        _("Esiti dei destinatari di un invio scaricati"),
     )

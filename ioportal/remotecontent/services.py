@@ -28,7 +28,9 @@ from django.utils.translation import gettext as _
 from ioportal.accounts.models import Organization
 from ioportal.core.services import audit_log, client_ip
 from ioportal.core.sizes import megabytes
+from ioportal.messaging.fiscal_codes import fiscal_code_hmac
 from ioportal.messaging.models import Delivery, Dispatch, FeatureLevel
+from ioportal.recipients.validation import ATTACHMENT_KEY
 from ioportal.remotecontent.audit import Action
 from ioportal.remotecontent.models import (
     Attachment,
@@ -343,8 +345,6 @@ def lollipop_record(request: HttpRequest, expected_fiscal_code_hmac: str = "") -
 
     Never raises and never refuses: verification is not implemented yet.
     """
-    from ioportal.messaging.fiscal_codes import fiscal_code_hmac
-
     record: dict[str, Any] = {}
     for header in LOLLIPOP_HEADERS:
         value = request.headers.get(header)
@@ -676,8 +676,6 @@ def list_attachments_hand_over(*, recipient_list: Any, dispatch: Dispatch) -> in
     not copied; the staged rows are deleted, and files no delivery uses go after commit.
     Returns the number of attachments created.
     """
-    from ioportal.recipients.validation import ATTACHMENT_KEY
-
     staged = list(ListAttachment.objects.filter(recipient_list=recipient_list))
     if not staged:
         return 0
@@ -715,8 +713,6 @@ def list_attachments_copy_for_test(*, recipient_list: Any, dispatch: Dispatch) -
     the test recipients open the message as a citizen would. The staged files stay with the
     list for the real launch. Returns the number of attachments created.
     """
-    from ioportal.recipients.validation import ATTACHMENT_KEY
-
     first = Delivery.objects.filter(dispatch=dispatch).only("variables").first()
     own_name = ((first.variables or {}) if first else {}).get(ATTACHMENT_KEY)
     wanted = match_name(own_name) if own_name else None

@@ -1,5 +1,6 @@
 from django.apps import AppConfig
 
+from ioportal.messaging.signals import work_ready
 from ioportal.sending.audit import Action
 
 
@@ -13,4 +14,11 @@ class SendingConfig(AppConfig):
     )
 
     def ready(self) -> None:
+        # Imported once the app registry is ready: they use models and django-q2.
         from ioportal.sending import checks  # noqa: F401  (registers the system checks)
+        from ioportal.sending.triggers import wake_up
+
+        def on_work_ready(sender: object, *, organization_id: int, **kwargs: object) -> None:
+            wake_up(organization_id=organization_id)
+
+        work_ready.connect(on_work_ready, dispatch_uid="sending.wake_up", weak=False)

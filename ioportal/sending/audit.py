@@ -15,3 +15,7 @@ class Action(models.TextChoices):
     DISPATCH_RETRY_FAILED = "dispatch.retry_failed", _("Nuovo tentativo per i non riusciti")
     DELIVERY_MARKED_SENT = "delivery.marked_sent", _("Esito incerto segnato come inviato")
     DELIVERY_RESENT = "delivery.resent", _("Esito incerto: messaggio inviato di nuovo")
+    DISPATCH_DELIVERIES_EXPORTED = (
+        "dispatch.deliveries_exported",
+        _("Esiti dei destinatari di un invio scaricati"),
+    )

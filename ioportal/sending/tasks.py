@@ -1,7 +1,10 @@
 """django-q2 tasks of the pipeline: thin wrappers that take ids (never personal data)."""
 
 from django.db import close_old_connections
+from django_q.tasks import async_task
 
+from ioportal.ioservices.models import IOService
+from ioportal.sending.feed import sync_service_feed
 from ioportal.sending.sweeper import sweep
 from ioportal.sending.triggers import wake_up
 from ioportal.sending.worker import has_due_work, run_account_worker
@@ -26,17 +29,11 @@ def sending_sweep() -> dict[str, int]:
 
 def sync_feed(service_id: int) -> dict[str, int]:
     """Fetch the missing past days of one service's subscriptions feed. Idempotent."""
-    from ioportal.sending.feed import sync_service_feed
-
     return sync_service_feed(service_id=service_id)
 
 
 def sync_feeds() -> int:
     """The daily schedule: enqueue `sync_feed` for every active service with feed access."""
-    from django_q.tasks import async_task
-
-    from ioportal.ioservices.models import IOService
-
     ids = list(
         IOService.objects.filter(feed_access=True, is_active=True).values_list("pk", flat=True)
     )

@@ -13,6 +13,7 @@ from ioportal.accounts.access import require_role, role_required
 from ioportal.accounts.models import Membership
 from ioportal.messaging.models import Delivery
 from ioportal.sending import selectors, services
+from ioportal.sending import status as premium
 from ioportal.sending.access import (
     ACT_OWN,
     SUPERVISE,
@@ -21,6 +22,7 @@ from ioportal.sending.access import (
     get_dispatch_for_user,
 )
 from ioportal.sending.outcomes import describe_delivery
+from ioportal.sending.status import deliveries_csv
 
 OPERATOR = Membership.Role.OPERATOR
 
@@ -52,8 +54,6 @@ def dispatch_detail(request: HttpRequest, public_id: str) -> HttpResponse:
         if supervisor
         else []
     )
-    from ioportal.remotecontent import status as premium
-
     premium_rows = premium.premium_status_rows(deliveries=page.object_list)
     return render(
         request,
@@ -80,8 +80,6 @@ def dispatch_detail(request: HttpRequest, public_id: str) -> HttpResponse:
 def dispatch_export_csv(request: HttpRequest, public_id: str) -> HttpResponse:
     """The dispatch's deliveries as CSV (masked fiscal codes), for supervisors. Audited."""
     dispatch = get_dispatch_for_user(request, public_id, SUPERVISE)
-    from ioportal.remotecontent.status import deliveries_csv
-
     body = deliveries_csv(dispatch=dispatch, actor=request.user, request=request)  # type: ignore[arg-type]
     response = HttpResponse(body, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="esiti-invio.csv"'

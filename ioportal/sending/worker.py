@@ -41,7 +41,8 @@ from ioportal.ioservices.models import IOService
 from ioportal.ioservices.services import ServiceKeyUnavailableError, call_with_key_fallback
 from ioportal.messaging.fiscal_codes import reveal_fiscal_code
 from ioportal.messaging.models import Delivery, Dispatch
-from ioportal.messaging.rendering import delivery_content
+from ioportal.recipients.rendering import delivery_content
+from ioportal.remotecontent.services import RemoteContentNotConfigured, third_party_data_for
 from ioportal.sending import claims, clock, feed, limiter, outcomes, transitions
 from ioportal.sending.conf import sending_settings
 from ioportal.sending.models import ApiCall, WorkerSlot
@@ -85,8 +86,6 @@ def build_message(delivery: Delivery, fiscal_code: str) -> NewMessage:
     )
     # Premium attachments: IO fetches them from the portal's remote-content server. Raises
     # RemoteContentNotConfigured when the service cannot serve them.
-    from ioportal.remotecontent.services import third_party_data_for
-
     third_party = third_party_data_for(delivery)
     return NewMessage(
         fiscal_code=fiscal_code,
@@ -380,8 +379,6 @@ class AccountRun:
             fiscal_code = reveal_fiscal_code(delivery.fiscal_code_encrypted)
         except crypto.DecryptionError:
             fiscal_code = ""
-        from ioportal.remotecontent.services import RemoteContentNotConfigured
-
         try:
             message = build_message(delivery, fiscal_code) if fiscal_code else None
         except RemoteContentNotConfigured as exc:

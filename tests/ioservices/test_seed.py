@@ -13,12 +13,12 @@ from django.core.management import call_command
 from ioportal.accounts.models import User
 from ioportal.fakeio.config import parse_config
 from ioportal.ioservices.models import IOService
-from ioportal.messaging.models import Delivery, Dispatch, FeatureLevel, MessageTemplate
-from ioportal.recipients.services import (
+from ioportal.messaging.lists import (
     message_spec,
     recipient_list_upload,
     recipient_list_validate,
 )
+from ioportal.messaging.models import Delivery, Dispatch, FeatureLevel, MessageTemplate
 from ioportal.recipients.validation import SPECIAL_FIELDS, guess_mapping, mapping_errors
 from ioportal.remotecontent.models import RemoteContentConfiguration
 from ioportal.remotecontent.selectors import dispatch_access_counts

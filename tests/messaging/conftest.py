@@ -8,10 +8,10 @@ import pytest
 from ioportal.accounts.models import Organization, User
 from ioportal.ioservices.models import IOService
 from ioportal.ioservices.services import ioservice_create
+from ioportal.messaging.lists import recipient_list_upload, recipient_list_validate
 from ioportal.messaging.models import MessageTemplate
 from ioportal.messaging.services import template_create
 from ioportal.recipients.models import RecipientList
-from ioportal.recipients.services import recipient_list_upload, recipient_list_validate
 
 MARKDOWN = (
     "Gentile {{ nome }},\n\nla TARI 2026 è di **{{ importo }} euro**. Può pagarla con l'avviso "

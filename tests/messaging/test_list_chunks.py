@@ -3,8 +3,9 @@ structure problem and its XLSX Number cells, wherever the row falls among the ch
 
 from typing import Any
 
+from ioportal.messaging.lists import recipient_list_validate
 from ioportal.recipients.models import CHUNK_ROWS, RecipientChunk, RecipientList, row_cells
-from ioportal.recipients.services import problem_text, recipient_list_validate
+from ioportal.recipients.services import problem_text
 
 GOOD = "RSSMRA85T10A562S"
 ROWS = 2 * CHUNK_ROWS + 500

@@ -11,8 +11,8 @@ from markdown_it.common.utils import escapeHtml
 from ioportal.ioapi.payloads import js_length
 from ioportal.messaging.models import Delivery, Dispatch
 from ioportal.messaging.preview import content_warnings
-from ioportal.messaging.rendering import delivery_content, escape_markdown, fill_message
 from ioportal.recipients.models import RecipientList
+from ioportal.recipients.rendering import delivery_content, escape_markdown, fill_message
 from ioportal.recipients.validation import MessageSpec, validate_rows
 from tests.messaging.conftest import phone_body
 

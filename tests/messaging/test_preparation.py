@@ -197,7 +197,7 @@ def test_delivery_variables_are_encrypted_at_rest(
     for raw in stored:
         assert "Anna" not in raw and "Bruno" not in raw and "12,50" not in raw
         assert "nome" not in raw and raw.count(":") == 1  # "<key id>:<Fernet token>"
-    from ioportal.messaging.rendering import delivery_content
+    from ioportal.recipients.rendering import delivery_content
 
     subject, markdown = delivery_content(dispatch, delivery)
     assert "Gentile Anna" in markdown and "12,50 euro" in markdown

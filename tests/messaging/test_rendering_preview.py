@@ -1,7 +1,7 @@
 """Placeholders are filled by plain substitution; the preview follows IO's markdown subset."""
 
 from ioportal.messaging.preview import content_warnings, cta_check, render_preview
-from ioportal.messaging.rendering import placeholder_names, render
+from ioportal.recipients.rendering import placeholder_names, render
 
 
 def test_values_are_sent_literally():

@@ -12,9 +12,9 @@ from ioportal.messaging import services
 from ioportal.messaging.audit import Action
 from ioportal.messaging.fiscal_codes import reveal_fiscal_code
 from ioportal.messaging.models import ApprovalPolicy, Delivery, Dispatch, Notification
-from ioportal.messaging.rendering import delivery_content
 from ioportal.recipients.audit import Action as RecipientsAction
 from ioportal.recipients.models import RecipientList
+from ioportal.recipients.rendering import delivery_content
 from ioportal.recipients.services import rejected_rows_csv
 from ioportal.recipients.tasks import purge_expired_lists
 

@@ -14,8 +14,10 @@ from ioportal.accounts.models import User
 from ioportal.core.services import audit_log
 from ioportal.messaging.models import Delivery, Dispatch, FeatureLevel
 from ioportal.recipients.services import csv_safe
-from ioportal.remotecontent.audit import Action
 from ioportal.remotecontent.models import RemoteContentAccess
+from ioportal.remotecontent.selectors import dispatch_access_counts
+from ioportal.sending.audit import Action
+from ioportal.sending.outcomes import describe_delivery
 
 Operation = RemoteContentAccess.Operation
 Outcome = RemoteContentAccess.Outcome
@@ -80,7 +82,6 @@ def premium_summary(*, dispatch: Dispatch) -> dict[str, Any] | None:
         with_payment=Count("id", filter=Q(payment_amount__gt=0)),
         paid=Count("id", filter=Q(payment_status="PAID")),
     )
-    from ioportal.remotecontent.selectors import dispatch_access_counts
 
     def rate(part: int, whole: int) -> int | None:
         return round(100 * part / whole) if whole else None
@@ -97,8 +98,6 @@ def deliveries_csv(*, dispatch: Dispatch, actor: User, request: HttpRequest | No
     """A dispatch's deliveries as CSV: row, masked fiscal code, state, outcome in Italian, IO
     id, read and payment status, opened / downloaded. Formula-looking cells are neutralised.
     Audited: it is personal data."""
-    from ioportal.sending.outcomes import describe_delivery
-
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";", quoting=csv.QUOTE_ALL)
     writer.writerow(

@@ -1,0 +1,176 @@
+"""Recipient lists for a template: upload, column mapping and the check of every row.
+
+The list itself (parsing, sealed rows, row checks) is `ioportal.recipients`; here it meets the
+template and service it is for, and the files uploaded with it (Premium attachments).
+"""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from ioportal.accounts.models import Organization, User
+from ioportal.core.services import audit_log
+from ioportal.ioservices.models import IOService
+from ioportal.messaging.models import MessageTemplate
+from ioportal.messaging.services import template_remember_mapping
+from ioportal.recipients.audit import Action
+from ioportal.recipients.models import RecipientChunk, RecipientList
+from ioportal.recipients.numbers import DEFAULT_NUMBER_FORMAT, NUMBER_FORMATS
+from ioportal.recipients.parsing import ReadOptions, parse_table
+from ioportal.recipients.services import recipient_lists_purge_expired
+from ioportal.recipients.validation import MessageSpec, validate_rows
+
+# Premium files uploaded with a list: see the layers contract in pyproject.toml.
+from ioportal.remotecontent.services import list_attachment_index
+
+
+def message_spec(
+    *,
+    template: MessageTemplate,
+    service: IOService,
+    recipient_list: RecipientList | None = None,
+) -> MessageSpec:
+    """What each row is checked against: the template's texts, the service's maximum and,
+    given the list, the per-recipient files uploaded with it (Premium attachments)."""
+    attachments = None
+    if recipient_list is not None and recipient_list.pk:
+        attachments = list_attachment_index(recipient_list=recipient_list)
+    return MessageSpec(
+        subject=template.subject,
+        markdown=template.markdown,
+        placeholders=template.placeholders or [],
+        feature_level=template.feature_level,
+        has_due_date=template.has_due_date,
+        has_payment=template.has_payment,
+        max_payment_amount=service.effective_max_payment_amount,
+        attachments=attachments,
+    )
+
+
+@transaction.atomic
+def recipient_list_upload(
+    *,
+    organization: Organization,
+    actor: User,
+    template: MessageTemplate,
+    service: IOService,
+    file_name: str,
+    data: bytes,
+    options: ReadOptions | None = None,
+    number_format: str = DEFAULT_NUMBER_FORMAT,
+    request: HttpRequest | None = None,
+) -> RecipientList:
+    """Read an uploaded CSV/XLSX into a new list (rows sealed, the file itself discarded).
+
+    `options` carry the operator's choices of separator, sheet and hidden rows;
+    `number_format` ("it" or "en", `numbers.NUMBER_FORMATS`) is the convention the file's
+    numbers are written in, and the list keeps it for the validation. Raises
+    parsing.ImportFileError with an Italian sentence when the file cannot be used, and its
+    subclass ImportChoiceNeeded when the operator must choose first. Expired lists are purged
+    on the way. Audited (file name and row count only). One transaction: a list is never left
+    without its rows.
+    """
+    if number_format not in NUMBER_FORMATS:
+        raise ValueError(f"unknown number format {number_format!r}")
+    table = parse_table(data=data, filename=file_name, options=options, number_format=number_format)
+    recipient_lists_purge_expired()
+    recipient_list = RecipientList(
+        organization=organization,
+        created_by=actor,
+        template=template,
+        service=service,
+        file_name=file_name[:255],
+        file_format=table.file_format,
+        encoding=table.encoding,
+        delimiter=table.delimiter,
+        headers=table.headers,
+        row_count=len(table.rows),
+        file_warnings=table.warnings,
+        number_format=number_format,
+        column_mapping=dict(template.column_mapping or {}),
+        expires_at=timezone.now() + timedelta(hours=settings.RECIPIENTS_LIST_TTL_HOURS),
+    )
+    recipient_list.save()
+    recipient_list.set_rows(
+        table.rows,
+        table.lines,
+        table.row_problems,
+        number_cells=table.number_cells,
+        date_system=table.date_system,
+    )
+    audit_log(
+        action=Action.RECIPIENTS_UPLOADED,
+        actor=actor,
+        organization=organization,
+        target=recipient_list,
+        changes={
+            "rows": len(table.rows),
+            "template": template.name,
+            "service": service.name,
+            "number_format": number_format,
+        },
+        request=request,
+    )
+    return recipient_list
+
+
+@transaction.atomic
+def recipient_list_validate(
+    *, recipient_list: RecipientList, mapping: dict[str, str]
+) -> RecipientList:
+    """Check every row with `mapping` (target -> column) and store the outcome.
+
+    The mapping is remembered on the template for the next upload. All or nothing: the list
+    holds the valid rows and the rejected ones, and nothing is queued until it is launched.
+    A row the file's structure made unreadable (its columns do not match the header) is
+    rejected with that reason alone: its values would be shifted.
+    """
+    all_rows, all_lines, problems = recipient_list.get_rows_and_problems()
+    all_number_cells, date_system = recipient_list.get_cell_sources()
+    readable = [index for index, line in enumerate(all_lines) if line not in problems]
+    rows = [all_rows[index] for index in readable]
+    lines = [all_lines[index] for index in readable]
+    # Per row, like the rows (an XLSX file's; empty for a CSV file).
+    number_cells = [
+        all_number_cells[index] if index < len(all_number_cells) else [] for index in readable
+    ]
+    outcome = validate_rows(
+        headers=recipient_list.headers,
+        rows=rows,
+        lines=lines,
+        mapping=mapping,
+        spec=message_spec(
+            template=recipient_list.template,
+            service=recipient_list.service,
+            recipient_list=recipient_list,
+        ),
+        number_format=recipient_list.number_format,
+        number_cells=number_cells,
+        date_system=date_system,
+    )
+    if problems:
+        unreadable = [
+            {
+                "line": line,
+                "reasons": [problems[line]],
+                "problems": [{"column": "", "value": "", "reason": problems[line]}],
+                "cells": list(row),
+            }
+            for row, line in zip(all_rows, all_lines, strict=True)
+            if line in problems
+        ]
+        outcome.rejected = sorted([*outcome.rejected, *unreadable], key=lambda r: r["line"])
+    recipient_list.column_mapping = mapping
+    recipient_list.check_warnings = outcome.warnings
+    recipient_list.store(RecipientChunk.Kind.VALID, outcome.valid)
+    recipient_list.store(RecipientChunk.Kind.REJECTED, outcome.rejected)
+    recipient_list.valid_count = len(outcome.valid)
+    recipient_list.rejected_count = len(outcome.rejected)
+    recipient_list.total_amount = outcome.total_amount
+    recipient_list.state = RecipientList.State.VALIDATED
+    recipient_list.save()
+    template_remember_mapping(template=recipient_list.template, mapping=mapping)
+    return recipient_list
