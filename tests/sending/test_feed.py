@@ -109,7 +109,7 @@ def test_daily_task_enqueues_feed_services_only(
 ) -> None:
     with_feed = make_service(organization, "", feed_access=True)
     enqueued: list[tuple[Any, ...]] = []
-    monkeypatch.setattr("django_q.tasks.async_task", lambda *a, **k: enqueued.append(a))
+    monkeypatch.setattr("ioportal.sending.tasks.async_task", lambda *a, **k: enqueued.append(a))
     assert tasks.sync_feeds() == 1
     assert enqueued == [("ioportal.sending.tasks.sync_feed", with_feed.pk)]
 
