@@ -12,7 +12,7 @@ from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
@@ -22,7 +22,6 @@ from ioportal.accounts.models import Membership, User
 from ioportal.ioservices.selectors import ioservices_usable_by
 from ioportal.messaging import selectors, services
 from ioportal.messaging.access import (
-    get_dispatch_for_user,
     get_recipient_list_for_user,
     get_template_for_user,
 )
@@ -39,7 +38,7 @@ from ioportal.messaging.forms import (
 )
 from ioportal.messaging.models import Dispatch, FeatureLevel
 from ioportal.messaging.preview import content_warnings, render_preview
-from ioportal.messaging.rendering import delivery_content, fill_message
+from ioportal.messaging.rendering import fill_message
 from ioportal.recipients import services as recipient_services
 from ioportal.recipients.models import RecipientChunk, RecipientList, StoredItems, row_cells
 from ioportal.recipients.numbers import NUMBER_FORMAT_CHOICES
@@ -51,6 +50,7 @@ from ioportal.remotecontent.services import (
     list_attachments_summary,
     list_attachments_upload,
 )
+from ioportal.sending.access import SUPERVISE, get_dispatch_for_user
 
 OPERATOR = Membership.Role.OPERATOR
 SUPERVISOR = Membership.Role.SUPERVISOR
@@ -242,7 +242,7 @@ def _is_uuid(value: str) -> bool:
 
 def _not_launched(recipient_list: RecipientList) -> HttpResponse | None:
     if recipient_list.dispatch_id is not None:
-        return redirect("messaging:dispatch_summary", public_id=recipient_list.dispatch.public_id)  # type: ignore[union-attr]
+        return redirect("sending:dispatch_detail", public_id=recipient_list.dispatch.public_id)  # type: ignore[union-attr]
     return None
 
 
@@ -442,7 +442,7 @@ def list_confirm(request: HttpRequest, public_id: str) -> HttpResponse:
             messages.success(request, _("Invio creato: attende l'approvazione di un supervisore."))
         else:
             messages.success(request, _("Invio avviato."))
-        return redirect("messaging:dispatch_summary", public_id=dispatch.public_id)
+        return redirect("sending:dispatch_detail", public_id=dispatch.public_id)
     first = recipient_list.items(RecipientChunk.Kind.VALID, 0, 1)
     sample = None
     if first:
@@ -472,58 +472,32 @@ def list_confirm(request: HttpRequest, public_id: str) -> HttpResponse:
 
 @role_required(OPERATOR)
 def dispatch_summary(request: HttpRequest, public_id: str) -> HttpResponse:
+    """The old address of a dispatch: the one dispatch page is sending:dispatch_detail."""
     dispatch = get_dispatch_for_user(request, public_id)
-    membership = require_role(request, OPERATOR)
-    try:
-        pipeline_url = reverse("sending:dispatch_detail", args=[dispatch.public_id])
-    except NoReverseMatch:
-        pipeline_url = ""
-    first = dispatch.deliveries.order_by("id").first()
-    sample = None
-    if first is not None:
-        subject, markdown = delivery_content(dispatch, first)
-        sample = render_preview(subject=subject, markdown=markdown)
-    can_decide = (
-        dispatch.state == Dispatch.State.AWAITING_APPROVAL
-        and membership.has_role(SUPERVISOR)
-        and dispatch.created_by_id != request.user.pk
-    )
-    return render(
-        request,
-        "messaging/dispatch_summary.html",
-        {
-            "dispatch": dispatch,
-            "counts": selectors.delivery_counts(dispatch=dispatch),
-            "sample": sample,
-            "pipeline_url": pipeline_url,
-            "can_decide": can_decide,
-            "own": dispatch.created_by_id == request.user.pk,
-            "reject_form": RejectForm(),
-        },
-    )
+    return redirect("sending:dispatch_detail", public_id=dispatch.public_id)
 
 
 @require_POST
 @role_required(SUPERVISOR)
 def dispatch_approve(request: HttpRequest, public_id: str) -> HttpResponse:
-    dispatch = get_dispatch_for_user(request, public_id, SUPERVISOR)
+    dispatch = get_dispatch_for_user(request, public_id, SUPERVISE)
     try:
         services.dispatch_approve(dispatch=dispatch, actor=_user(request), request=request)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
         messages.success(request, _("Invio approvato: parte ora o all'orario programmato."))
-    return redirect("messaging:dispatch_summary", public_id=dispatch.public_id)
+    return redirect("sending:dispatch_detail", public_id=dispatch.public_id)
 
 
 @require_POST
 @role_required(SUPERVISOR)
 def dispatch_reject(request: HttpRequest, public_id: str) -> HttpResponse:
-    dispatch = get_dispatch_for_user(request, public_id, SUPERVISOR)
+    dispatch = get_dispatch_for_user(request, public_id, SUPERVISE)
     form = RejectForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("Scrivi il motivo del rifiuto: l'autore lo leggerà."))
-        return redirect("messaging:dispatch_summary", public_id=dispatch.public_id)
+        return redirect("sending:dispatch_detail", public_id=dispatch.public_id)
     try:
         services.dispatch_reject(
             dispatch=dispatch,
@@ -535,7 +509,7 @@ def dispatch_reject(request: HttpRequest, public_id: str) -> HttpResponse:
         messages.error(request, " ".join(exc.messages))
     else:
         messages.success(request, _("Invio respinto: l'autore riceverà il motivo."))
-    return redirect("messaging:dispatch_summary", public_id=dispatch.public_id)
+    return redirect("sending:dispatch_detail", public_id=dispatch.public_id)
 
 
 @role_required(SUPERVISOR)
@@ -584,7 +558,7 @@ def single_message(request: HttpRequest) -> HttpResponse:
             messages.success(request, _("Messaggio creato: attende l'approvazione."))
         else:
             messages.success(request, _("Messaggio in invio."))
-        return redirect("messaging:dispatch_summary", public_id=dispatch.public_id)
+        return redirect("sending:dispatch_detail", public_id=dispatch.public_id)
     preview = None
     if form.is_bound and form.data.get("subject") is not None:
         preview = render_preview(

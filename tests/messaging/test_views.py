@@ -97,9 +97,11 @@ def test_dispatch_pages_access(
 
     ApprovalPolicy.objects.create(organization=organization, threshold=0)
     dispatch, _ = dispatch_launch_list(recipient_list=own_list, actor=operator_user)
-    summary = reverse("messaging:dispatch_summary", args=[dispatch.public_id])
+    old = reverse("messaging:dispatch_summary", args=[dispatch.public_id])
+    summary = reverse("sending:dispatch_detail", args=[dispatch.public_id])
     approve = reverse("messaging:dispatch_approve", args=[dispatch.public_id])
     login(operator_user)
+    assert client.get(old)["Location"] == summary  # the old address leads to the one page
     assert client.get(summary).status_code == 200
     assert client.post(approve).status_code == 403  # operators cannot approve
     supervisor = make_user(Membership.Role.SUPERVISOR, organization)
@@ -302,8 +304,8 @@ def test_template_edit_after_a_dispatch_makes_a_new_version(
     assert "la versione due" in client.get(response["Location"]).content.decode()
     template.refresh_from_db()
     assert template.version == 1 and template.markdown != edited
-    summary = client.get(reverse("messaging:dispatch_summary", args=[dispatch.public_id]))
-    assert "(v1)" in summary.content.decode()
+    summary = client.get(reverse("sending:dispatch_detail", args=[dispatch.public_id]))
+    assert "versione 1" in summary.content.decode()
     dispatch.refresh_from_db()
     assert dispatch.template == template and dispatch.markdown == template.markdown
 
