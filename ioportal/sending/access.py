@@ -35,7 +35,7 @@ ACTIONS = (VIEW, ACT_OWN, SUPERVISE, APPROVE)
 
 
 def _service_allowed(membership: Membership) -> Q:
-    allowed = IOService.allowed_members.through.objects.filter(  # type: ignore[attr-defined]
+    allowed = IOService.allowed_members.through.objects.filter(
         ioservice_id=OuterRef("service_id"), membership_id=membership.pk
     )
     return Q(service__all_operators=True) | Q(Exists(allowed))

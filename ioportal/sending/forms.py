@@ -4,7 +4,7 @@ Every field is optional and validated: bad input gives an Italian message on the
 a 500.
 """
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.db.models import QuerySet
@@ -59,13 +59,13 @@ class HistoryFilterForm(forms.Form):
         services = IOService.objects.filter(organization_id=membership.organization_id).order_by(
             "name"
         )
-        self.fields["servizio"].choices = [("", _("Tutti"))] + [
+        cast(forms.ChoiceField, self.fields["servizio"]).choices = [("", _("Tutti"))] + [
             (str(s.public_id), s.name) for s in services
         ]
         authors = User.objects.filter(
             memberships__organization_id=membership.organization_id
         ).order_by("username")
-        self.fields["autore"].choices = [("", _("Tutti"))] + [
+        cast(forms.ChoiceField, self.fields["autore"]).choices = [("", _("Tutti"))] + [
             (str(u.public_id), str(u)) for u in authors
         ]
 
