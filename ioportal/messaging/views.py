@@ -36,7 +36,7 @@ from ioportal.messaging.forms import (
     UploadForm,
     placeholders_from,
 )
-from ioportal.messaging.models import Dispatch, FeatureLevel
+from ioportal.messaging.models import Delivery, Dispatch, FeatureLevel
 from ioportal.messaging.preview import content_warnings, render_preview
 from ioportal.messaging.rendering import fill_message
 from ioportal.recipients import services as recipient_services
@@ -374,13 +374,29 @@ def list_preview(request: HttpRequest, public_id: str) -> HttpResponse:
             "row_amount": format_cents(row["amount"]) if row and row.get("amount") else "",
             "preview": preview,
             "test_recipients": services.recipients_for_test_send(recipient_list.service),
-            "test_sends": selectors.recent_test_sends(
-                template=recipient_list.template,
-                user=_user(request),
-                since=recipient_list.created_at,
-            ),
+            **_test_outcomes(request, recipient_list),
         },
     )
+
+
+def _test_outcomes(request: HttpRequest, recipient_list: RecipientList) -> dict[str, Any]:
+    """The user's recent test sends with this template, and whether one is still going."""
+    sends = selectors.recent_test_sends(
+        template=recipient_list.template, user=_user(request), since=recipient_list.created_at
+    )
+    pending = any(
+        d.state not in Delivery.FINAL
+        for send in sends
+        for d in send.test_deliveries  # type: ignore[attr-defined]
+    )
+    return {"list": recipient_list, "test_sends": sends, "test_pending": pending}
+
+
+@role_required(OPERATOR)
+def list_test_sends(request: HttpRequest, public_id: str) -> HttpResponse:
+    """The outcome of the test sends alone, polled by the preview page until they end."""
+    recipient_list = get_recipient_list_for_user(request, public_id)
+    return render(request, "messaging/_test_outcomes.html", _test_outcomes(request, recipient_list))
 
 
 @require_POST
@@ -403,10 +419,11 @@ def list_test_send(request: HttpRequest, public_id: str) -> HttpResponse:
     services.dispatch_send_test(
         recipient_list=recipient_list, row=valid[index - 1], actor=_user(request), request=request
     )
-    messages.success(
-        request,
-        _("Messaggio di prova inviato ai destinatari di test: l'esito compare qui sotto."),
-    )
+    sent = _("Messaggio di prova inviato ai destinatari di test: l'esito compare qui sotto.")
+    if request.headers.get("HX-Request") == "true":
+        context = _test_outcomes(request, recipient_list)
+        return render(request, "messaging/_test_outcomes.html", {**context, "test_message": sent})
+    messages.success(request, sent)
     url = reverse("messaging:list_preview", args=[recipient_list.public_id])
     return redirect(f"{url}?riga={index}#prove")
 

@@ -6,7 +6,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from ioportal.accounts.models import Membership
-from ioportal.messaging.models import ApprovalPolicy, Dispatch
+from ioportal.messaging.models import ApprovalPolicy, Delivery, Dispatch
 from ioportal.recipients.models import RecipientList
 from tests.messaging.conftest import CSV
 
@@ -54,7 +54,7 @@ def test_list_pages_same_org(client, login, operator_user, own_list, page):
     assert response.status_code == 200
 
 
-@pytest.mark.parametrize("page", [*LIST_PAGES, "list_test_send"])
+@pytest.mark.parametrize("page", [*LIST_PAGES, "list_test_send", "list_test_sends"])
 def test_list_pages_other_org_404(client, login, operator_user, other_list, page):
     login(operator_user)
     url = reverse(f"messaging:{page}", args=[other_list.public_id])
@@ -340,3 +340,23 @@ def test_sizes_are_in_one_unit():
         "200",
         "1,2",
     ]
+
+
+def test_test_send_outcome_arrives_without_reloading(client, login, operator_user, own_list):
+    """htmx: the test send answers with the outcome block, which polls until every test
+    delivery has an outcome; without JavaScript the form still posts and redirects."""
+    login(operator_user)
+    url = reverse("messaging:list_test_send", args=[own_list.public_id])
+    poll = reverse("messaging:list_test_sends", args=[own_list.public_id])
+    fragment = client.post(url, {"riga": "1"}, headers={"HX-Request": "true"})
+    text = fragment.content.decode()
+    assert fragment.status_code == 200 and text.startswith('<div id="test-outcomes-block"')
+    assert "Messaggio di prova inviato" in text and f'hx-get="{poll}"' in text
+    assert client.post(url, {"riga": "1"}).status_code == 302
+    Delivery.objects.filter(dispatch__kind=Dispatch.Kind.TEST).update(
+        state=Delivery.State.SKIPPED, skip_reason="not_authorized"
+    )
+    text = client.get(poll).content.decode()
+    assert "Non raggiungibile" in text and "hx-get" not in text
+    preview = client.get(reverse("messaging:list_preview", args=[own_list.public_id]))
+    assert "htmx/htmx.min.js" in preview.content.decode()
