@@ -361,5 +361,5 @@ def test_pages_make_a_bounded_number_of_queries(
         reverse("sending:delivery_search") + f"?codice_fiscale={CODES[0]}",
     ]
     for url in pages:
-        with django_assert_max_num_queries(22):
+        with django_assert_max_num_queries(20):
             assert client.get(url).status_code == 200, url
