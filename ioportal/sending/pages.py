@@ -197,6 +197,7 @@ def dispatch_context(
         Delivery.objects.filter(dispatch=dispatch).order_by("row_number", "id")
     )
     page = Paginator(deliveries, DELIVERIES_PAGE_SIZE).get_page(request.GET.get("page"))
+    page.object_list = list(page.object_list)  # read once, shown and looked up
     premium_rows = (
         premium_status_rows(deliveries=page.object_list)
         if dispatch.feature_level == FeatureLevel.ADVANCED
