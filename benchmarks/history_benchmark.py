@@ -103,7 +103,7 @@ def _seed(total: int) -> None:
     )
     ids = [d.pk for d in dispatches]
     big = ids[-1]  # the newest: first on the history page
-    per_dispatch = (total - BIG) // (DISPATCHES - 1)
+    per_dispatch, remainder = divmod(total - BIG, DISPATCHES - 1)
     code = protect_fiscal_code("BNCMRA80A01H501X")
     variables = crypto.encrypt('{"nome": "Cittadino del benchmark"}')
     with connection.cursor() as cursor:
@@ -143,7 +143,7 @@ def _seed(total: int) -> None:
         """
         start = 1
         for number, dispatch in enumerate(dispatches):
-            size = BIG if dispatch.pk == big else per_dispatch
+            size = BIG if dispatch.pk == big else per_dispatch + (number < remainder)
             cursor.execute(
                 insert,
                 {
@@ -164,7 +164,7 @@ def _seed(total: int) -> None:
     Delivery.objects.bulk_create(
         Delivery(
             dispatch_id=pk,
-            row_number=per_dispatch + 1,
+            row_number=per_dispatch + 2,
             variables={"nome": "Mario Rossi"},
             state=Delivery.State.PROCESSED,
             io_message_id=f"C{n:025d}",
