@@ -257,6 +257,8 @@ STATIC_ROOT = env.path("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
 STATICFILES_DIRS = [
     BASE_DIR / "static",
     ("bootstrap-italia", BASE_DIR / "node_modules" / "bootstrap-italia" / "dist"),
+    # htmx: the supervision pages refresh their counters by themselves.
+    ("htmx", BASE_DIR / "node_modules" / "htmx.org" / "dist"),
 ]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

@@ -171,6 +171,7 @@ def _build_objects(organization: Organization, author: User, number: int) -> Obj
         "rc": str(configuration.public_id),
         "configuration_id": configuration.configuration_id,
         "message_id": str(delivery.public_id),
+        "delivery": str(delivery.public_id),
         "attachment_url": str(attachment.public_id),
         "uidb64": urlsafe_base64_encode(force_bytes(author.pk)),
         "token": default_token_generator.make_token(author),
@@ -228,6 +229,8 @@ def _valid_value(route: Route, parameter: str, objects: Objects) -> str:
             return objects.ids["service"]
         if app == "remotecontent":
             return objects.ids["rc"]
+        if app == "sending" and view.startswith("delivery"):
+            return objects.ids["delivery"]
         if app == "sending" or view.startswith("dispatch"):
             return objects.ids["dispatch"]
         if view.startswith("template"):

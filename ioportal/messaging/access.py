@@ -1,4 +1,6 @@
-"""Access to templates, recipient lists and dispatches: every view goes through these.
+"""Access to templates and recipient lists: every view goes through these.
+
+Dispatches and deliveries have their one rule in `ioportal.messaging.dispatch_access`.
 
 Another organization's objects answer 404; a role that is too low answers 403.
 """
@@ -11,7 +13,7 @@ from django.shortcuts import get_object_or_404
 
 from ioportal.accounts.access import current_membership, parse_public_id
 from ioportal.accounts.models import Membership
-from ioportal.messaging.models import Dispatch, MessageTemplate
+from ioportal.messaging.models import MessageTemplate
 from ioportal.recipients.models import RecipientList
 
 
@@ -46,17 +48,3 @@ def get_recipient_list_for_user(request: HttpRequest, public_id: Any) -> Recipie
     ):
         raise PermissionDenied
     return recipient_list
-
-
-def get_dispatch_for_user(
-    request: HttpRequest, public_id: Any, min_role: str = Membership.Role.OPERATOR
-) -> Dispatch:
-    membership = current_membership(request)
-    dispatch = get_object_or_404(
-        Dispatch.objects.select_related("service", "template", "created_by", "approved_by"),
-        organization=membership.organization,
-        public_id=parse_public_id(public_id),
-    )
-    if not membership.has_role(min_role):
-        raise PermissionDenied
-    return dispatch

@@ -284,8 +284,12 @@ class Delivery(models.Model):
             models.Index(fields=["state", "next_attempt_at"], name="delivery_state_due_idx"),
             # Status refresh: submitted deliveries whose poll is due.
             models.Index(fields=["state", "next_poll_at"], name="delivery_state_poll_idx"),
-            # Counters of a dispatch by state.
-            models.Index(fields=["dispatch", "state"], name="delivery_dispatch_state_idx"),
+            # Outcomes of a dispatch (claims by state too): the history and dispatch pages
+            # count a dispatch's deliveries from this index alone (sending.selectors).
+            models.Index(
+                fields=["dispatch", "state", "skip_reason", "read_status", "payment_status"],
+                name="delivery_dispatch_outcome_idx",
+            ),
             # Search by citizen across dispatches.
             models.Index(fields=["fiscal_code_hmac"], name="delivery_cf_hmac_idx"),
         ]

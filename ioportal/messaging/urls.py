@@ -15,6 +15,7 @@ urlpatterns = [
     path("elenchi/<str:public_id>/scarti.csv", views.list_rejected_csv, name="list_rejected_csv"),
     path("elenchi/<str:public_id>/anteprima/", views.list_preview, name="list_preview"),
     path("elenchi/<str:public_id>/prova/", views.list_test_send, name="list_test_send"),
+    path("elenchi/<str:public_id>/prove/", views.list_test_sends, name="list_test_sends"),
     path("elenchi/<str:public_id>/conferma/", views.list_confirm, name="list_confirm"),
     path("invii/<str:public_id>/", views.dispatch_summary, name="dispatch_summary"),
     path("invii/<str:public_id>/approva/", views.dispatch_approve, name="dispatch_approve"),

@@ -12,7 +12,7 @@ from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
@@ -22,10 +22,10 @@ from ioportal.accounts.models import Membership, User
 from ioportal.ioservices.selectors import ioservices_usable_by
 from ioportal.messaging import lists, selectors, services
 from ioportal.messaging.access import (
-    get_dispatch_for_user,
     get_recipient_list_for_user,
     get_template_for_user,
 )
+from ioportal.messaging.dispatch_access import SUPERVISE, get_dispatch_for_user
 from ioportal.messaging.forms import (
     ApprovalPolicyForm,
     MappingForm,
@@ -37,13 +37,13 @@ from ioportal.messaging.forms import (
     UploadForm,
     placeholders_from,
 )
-from ioportal.messaging.models import Dispatch, FeatureLevel
+from ioportal.messaging.models import Delivery, Dispatch, FeatureLevel
 from ioportal.messaging.preview import content_warnings, render_preview
 from ioportal.recipients import services as recipient_services
 from ioportal.recipients.models import RecipientChunk, RecipientList, StoredItems, row_cells
 from ioportal.recipients.numbers import NUMBER_FORMAT_CHOICES
 from ioportal.recipients.parsing import ImportChoiceNeeded, ImportFileError, delimiter_label
-from ioportal.recipients.rendering import delivery_content, fill_message
+from ioportal.recipients.rendering import fill_message
 from ioportal.recipients.services import rejected_problems
 from ioportal.recipients.validation import format_cents, mapping_errors
 from ioportal.remotecontent.services import (
@@ -242,7 +242,7 @@ def _is_uuid(value: str) -> bool:
 
 def _not_launched(recipient_list: RecipientList) -> HttpResponse | None:
     if recipient_list.dispatch_id is not None:
-        return redirect("messaging:dispatch_summary", public_id=recipient_list.dispatch.public_id)  # type: ignore[union-attr]
+        return redirect("sending:dispatch_detail", public_id=recipient_list.dispatch.public_id)  # type: ignore[union-attr]
     return None
 
 
@@ -372,13 +372,29 @@ def list_preview(request: HttpRequest, public_id: str) -> HttpResponse:
             "row_amount": format_cents(row["amount"]) if row and row.get("amount") else "",
             "preview": preview,
             "test_recipients": services.recipients_for_test_send(recipient_list.service),
-            "test_sends": selectors.recent_test_sends(
-                template=recipient_list.template,
-                user=_user(request),
-                since=recipient_list.created_at,
-            ),
+            **_test_outcomes(request, recipient_list),
         },
     )
+
+
+def _test_outcomes(request: HttpRequest, recipient_list: RecipientList) -> dict[str, Any]:
+    """The user's recent test sends with this template, and whether one is still going."""
+    sends = selectors.recent_test_sends(
+        template=recipient_list.template, user=_user(request), since=recipient_list.created_at
+    )
+    pending = any(
+        d.state not in Delivery.FINAL
+        for send in sends
+        for d in send.test_deliveries  # type: ignore[attr-defined]
+    )
+    return {"list": recipient_list, "test_sends": sends, "test_pending": pending}
+
+
+@role_required(OPERATOR)
+def list_test_sends(request: HttpRequest, public_id: str) -> HttpResponse:
+    """The outcome of the test sends alone, polled by the preview page until they end."""
+    recipient_list = get_recipient_list_for_user(request, public_id)
+    return render(request, "messaging/_test_outcomes.html", _test_outcomes(request, recipient_list))
 
 
 @require_POST
@@ -401,10 +417,11 @@ def list_test_send(request: HttpRequest, public_id: str) -> HttpResponse:
     services.dispatch_send_test(
         recipient_list=recipient_list, row=valid[index - 1], actor=_user(request), request=request
     )
-    messages.success(
-        request,
-        _("Messaggio di prova inviato ai destinatari di test: l'esito compare qui sotto."),
-    )
+    sent = _("Messaggio di prova inviato ai destinatari di test: l'esito compare qui sotto.")
+    if request.headers.get("HX-Request") == "true":
+        context = _test_outcomes(request, recipient_list)
+        return render(request, "messaging/_test_outcomes.html", {**context, "test_message": sent})
+    messages.success(request, sent)
     url = reverse("messaging:list_preview", args=[recipient_list.public_id])
     return redirect(f"{url}?riga={index}#prove")
 
@@ -440,7 +457,7 @@ def list_confirm(request: HttpRequest, public_id: str) -> HttpResponse:
             messages.success(request, _("Invio creato: attende l'approvazione di un supervisore."))
         else:
             messages.success(request, _("Invio avviato."))
-        return redirect("messaging:dispatch_summary", public_id=dispatch.public_id)
+        return redirect("sending:dispatch_detail", public_id=dispatch.public_id)
     first = recipient_list.items(RecipientChunk.Kind.VALID, 0, 1)
     sample = None
     if first:
@@ -470,58 +487,32 @@ def list_confirm(request: HttpRequest, public_id: str) -> HttpResponse:
 
 @role_required(OPERATOR)
 def dispatch_summary(request: HttpRequest, public_id: str) -> HttpResponse:
+    """The old address of a dispatch: the one dispatch page is sending:dispatch_detail."""
     dispatch = get_dispatch_for_user(request, public_id)
-    membership = require_role(request, OPERATOR)
-    try:
-        pipeline_url = reverse("sending:dispatch_detail", args=[dispatch.public_id])
-    except NoReverseMatch:
-        pipeline_url = ""
-    first = dispatch.deliveries.order_by("id").first()
-    sample = None
-    if first is not None:
-        subject, markdown = delivery_content(dispatch, first)
-        sample = render_preview(subject=subject, markdown=markdown)
-    can_decide = (
-        dispatch.state == Dispatch.State.AWAITING_APPROVAL
-        and membership.has_role(SUPERVISOR)
-        and dispatch.created_by_id != request.user.pk
-    )
-    return render(
-        request,
-        "messaging/dispatch_summary.html",
-        {
-            "dispatch": dispatch,
-            "counts": selectors.delivery_counts(dispatch=dispatch),
-            "sample": sample,
-            "pipeline_url": pipeline_url,
-            "can_decide": can_decide,
-            "own": dispatch.created_by_id == request.user.pk,
-            "reject_form": RejectForm(),
-        },
-    )
+    return redirect("sending:dispatch_detail", public_id=dispatch.public_id)
 
 
 @require_POST
 @role_required(SUPERVISOR)
 def dispatch_approve(request: HttpRequest, public_id: str) -> HttpResponse:
-    dispatch = get_dispatch_for_user(request, public_id, SUPERVISOR)
+    dispatch = get_dispatch_for_user(request, public_id, SUPERVISE)
     try:
         services.dispatch_approve(dispatch=dispatch, actor=_user(request), request=request)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
         messages.success(request, _("Invio approvato: parte ora o all'orario programmato."))
-    return redirect("messaging:dispatch_summary", public_id=dispatch.public_id)
+    return redirect("sending:dispatch_detail", public_id=dispatch.public_id)
 
 
 @require_POST
 @role_required(SUPERVISOR)
 def dispatch_reject(request: HttpRequest, public_id: str) -> HttpResponse:
-    dispatch = get_dispatch_for_user(request, public_id, SUPERVISOR)
+    dispatch = get_dispatch_for_user(request, public_id, SUPERVISE)
     form = RejectForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("Scrivi il motivo del rifiuto: l'autore lo leggerà."))
-        return redirect("messaging:dispatch_summary", public_id=dispatch.public_id)
+        return redirect("sending:dispatch_detail", public_id=dispatch.public_id)
     try:
         services.dispatch_reject(
             dispatch=dispatch,
@@ -533,7 +524,7 @@ def dispatch_reject(request: HttpRequest, public_id: str) -> HttpResponse:
         messages.error(request, " ".join(exc.messages))
     else:
         messages.success(request, _("Invio respinto: l'autore riceverà il motivo."))
-    return redirect("messaging:dispatch_summary", public_id=dispatch.public_id)
+    return redirect("sending:dispatch_detail", public_id=dispatch.public_id)
 
 
 @role_required(SUPERVISOR)
@@ -582,7 +573,7 @@ def single_message(request: HttpRequest) -> HttpResponse:
             messages.success(request, _("Messaggio creato: attende l'approvazione."))
         else:
             messages.success(request, _("Messaggio in invio."))
-        return redirect("messaging:dispatch_summary", public_id=dispatch.public_id)
+        return redirect("sending:dispatch_detail", public_id=dispatch.public_id)
     preview = None
     if form.is_bound and form.data.get("subject") is not None:
         preview = render_preview(

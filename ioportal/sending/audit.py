@@ -19,3 +19,8 @@ class Action(models.TextChoices):
         "dispatch.deliveries_exported",
         _("Esiti dei destinatari di un invio scaricati"),
     )
+    DELIVERY_FISCAL_CODE_SHOWN = (
+        "delivery.fiscal_code_shown",
+        _("Codice fiscale di un destinatario mostrato"),
+    )
+    DELIVERY_SEARCHED = "delivery.searched", _("Ricerca di un cittadino per codice fiscale")

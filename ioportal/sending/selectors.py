@@ -1,6 +1,7 @@
 """Reads for the sending pages and the dashboard."""
 
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db.models import Count, Q, QuerySet
@@ -43,3 +44,84 @@ def workers_alive() -> bool:
     """True when some worker cluster ran its heartbeat recently."""
     since = timezone.now() - timedelta(seconds=settings.WORKER_HEARTBEAT_STALE_SECONDS)
     return WorkerHeartbeat.objects.filter(seen_at__gte=since).exists()
+
+
+# --- outcomes of dispatches, for the history and the dispatch page ----------------------------
+
+S = Delivery.State
+
+# The outcome groups shown to people, in the order of the bar: (key, states).
+OUTCOME_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("delivered", (S.PROCESSED, S.MARKED_SENT)),
+    ("accepted", (S.SUBMITTED,)),
+    ("unreachable", (S.SKIPPED, S.REJECTED)),
+    ("failed", (S.FAILED,)),
+    ("uncertain", (S.UNCERTAIN,)),
+    ("cancelled", (S.CANCELLED,)),
+    ("waiting", (S.PENDING, S.CHECKING, S.READY, S.RETRY_WAIT, S.SUBMITTING)),
+)
+GROUP_OF_STATE = {state: key for key, states in OUTCOME_GROUPS for state in states}
+ACTIVE_DISPATCH_STATES = (Dispatch.State.PREPARING, Dispatch.State.RUNNING)
+
+
+def _empty_outcomes() -> dict[str, Any]:
+    return {
+        "total": 0,
+        "states": {},
+        "groups": {key: 0 for key, _states in OUTCOME_GROUPS},
+        "unreachable_by_reason": {},
+        "read": 0,
+        "unread": 0,
+        "paid": 0,
+        "with_payment_status": 0,
+    }
+
+
+def outcomes_by_dispatch(*, dispatch_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """{dispatch id: outcomes} for some dispatches, in ONE grouped query answered from the
+    index `delivery_dispatch_outcome_idx` (dispatch, state, skip_reason, read_status,
+    payment_status): on PostgreSQL an index-only scan of the dispatches' entries, never a
+    scan of all deliveries.
+
+    outcomes = {"total": n, "states": {state: n}, "groups": {group key: n} (OUTCOME_GROUPS),
+    "unreachable_by_reason": {skip_reason or "": n}, "read", "unread", "paid",
+    "with_payment_status": n}. "read"/"unread" come from IO's read_status (Premium only);
+    "paid" over "with_payment_status" (PAID or NOT_PAID reported by IO).
+    """
+    result = {pk: _empty_outcomes() for pk in dispatch_ids}
+    if not dispatch_ids:
+        return result
+    rows = (
+        Delivery.objects.filter(dispatch_id__in=dispatch_ids)
+        .values_list("dispatch_id", "state", "skip_reason", "read_status", "payment_status")
+        .annotate(n=Count("*"))
+        .order_by()
+    )
+    for dispatch_id, state, reason, read_status, payment_status, n in rows:
+        outcome = result[dispatch_id]
+        outcome["total"] += n
+        outcome["states"][state] = outcome["states"].get(state, 0) + n
+        group = GROUP_OF_STATE.get(state, "waiting")
+        outcome["groups"][group] += n
+        if group == "unreachable":
+            key = reason or ("rejected" if state == S.REJECTED else "")
+            outcome["unreachable_by_reason"][key] = outcome["unreachable_by_reason"].get(key, 0) + n
+        if read_status == "READ":
+            outcome["read"] += n
+        elif read_status == "UNREAD":
+            outcome["unread"] += n
+        if payment_status:
+            outcome["with_payment_status"] += n
+            if payment_status == "PAID":
+                outcome["paid"] += n
+    return result
+
+
+def outcomes(*, dispatch: Dispatch) -> dict[str, Any]:
+    """The outcomes of one dispatch (see outcomes_by_dispatch), in one query."""
+    return outcomes_by_dispatch(dispatch_ids=[dispatch.pk])[dispatch.pk]
+
+
+def any_active(dispatches: list[Dispatch]) -> bool:
+    """True while one of them is being prepared or sent: the pages keep refreshing."""
+    return any(d.state in ACTIVE_DISPATCH_STATES for d in dispatches)

@@ -6,7 +6,11 @@ app_name = "sending"
 
 urlpatterns = [
     path("", views.dispatch_list, name="dispatch_list"),
+    path("cerca/", views.delivery_search, name="delivery_search"),
+    path("consegne/<uuid:public_id>/", views.delivery_detail, name="delivery_detail"),
+    path("consegne/<uuid:public_id>/mostra/", views.delivery_reveal, name="delivery_reveal"),
     path("<uuid:public_id>/", views.dispatch_detail, name="dispatch_detail"),
+    path("<uuid:public_id>/avanzamento/", views.dispatch_progress, name="dispatch_progress"),
     path("<uuid:public_id>/sospendi/", views.dispatch_pause, name="dispatch_pause"),
     path("<uuid:public_id>/riprendi/", views.dispatch_resume, name="dispatch_resume"),
     path("<uuid:public_id>/annulla/", views.dispatch_cancel, name="dispatch_cancel"),

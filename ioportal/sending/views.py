@@ -1,3 +1,4 @@
+import uuid
 from typing import Any
 
 from django.contrib import messages
@@ -11,69 +12,144 @@ from django.views.decorators.http import require_POST
 
 from ioportal.accounts.access import require_role, role_required
 from ioportal.accounts.models import Membership
-from ioportal.messaging.models import Delivery
-from ioportal.sending import selectors, services
-from ioportal.sending import status as premium
-from ioportal.sending.access import (
+from ioportal.core.crypto import DecryptionError
+from ioportal.core.services import audit_log
+from ioportal.messaging.dispatch_access import (
     ACT_OWN,
     SUPERVISE,
-    can_control,
+    deliveries_visible_to,
     dispatches_visible_to,
+    get_delivery_for_user,
     get_dispatch_for_user,
 )
-from ioportal.sending.outcomes import describe_delivery
+from ioportal.messaging.fiscal_codes import fiscal_code_hmac, reveal_fiscal_code
+from ioportal.messaging.models import Delivery
+from ioportal.sending import pages, services
+from ioportal.sending.audit import Action
+from ioportal.sending.forms import FiscalCodeSearchForm, HistoryFilterForm
 from ioportal.sending.status import deliveries_csv
 
 OPERATOR = Membership.Role.OPERATOR
+HISTORY_PAGE_SIZE = 25
+SEARCH_LIMIT = 200
+
+
+def _is_htmx(request: HttpRequest) -> bool:
+    return request.headers.get("HX-Request") == "true"
 
 
 @role_required(OPERATOR)
 def dispatch_list(request: HttpRequest) -> HttpResponse:
-    """The organization's dispatches, newest first, with counters by state."""
+    """The history: the organization's dispatches the member may see, filtered, sorted and
+    paginated, with outcome counts and a bar each. An htmx request (the page refreshing
+    itself while something is sending) gets only the rows."""
     membership = require_role(request, OPERATOR)
-    dispatches = dispatches_visible_to(membership).select_related("service").order_by("-created_at")
-    page = Paginator(dispatches, 25).get_page(request.GET.get("page"))
-    counts = selectors.counts_by_dispatch(dispatch_ids=[d.pk for d in page])
-    rows = [(d, counts.get(d.pk, {})) for d in page]
-    return render(request, "sending/dispatch_list.html", {"page": page, "rows": rows})
+    form = HistoryFilterForm(request.GET or None, membership=membership)
+    dispatches = form.apply(
+        dispatches_visible_to(membership).select_related("service", "created_by", "approved_by")
+    )
+    page = Paginator(dispatches, HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
+    context = pages.history_context(request, page)
+    context["form"] = form
+    context["search_form"] = FiscalCodeSearchForm()
+    context["can_search"] = membership.has_role(Membership.Role.SUPERVISOR)
+    template = "sending/_history_rows.html" if _is_htmx(request) else "sending/dispatch_list.html"
+    response = render(request, template, context)
+    response["Vary"] = "HX-Request"
+    return response
 
 
 @role_required(OPERATOR)
 def dispatch_detail(request: HttpRequest, public_id: str) -> HttpResponse:
+    """The one page of a dispatch: content as sent, people, timeline, outcomes, actions by
+    role and the deliveries."""
     membership = require_role(request, OPERATOR)
     dispatch = get_dispatch_for_user(request, public_id)
-    counts = selectors.delivery_counts(dispatch=dispatch)
-    state = request.GET.get("stato", "")
-    deliveries = Delivery.objects.filter(dispatch=dispatch).order_by("row_number", "id")
-    if state in Delivery.State.values:
-        deliveries = deliveries.filter(state=state)
-    page = Paginator(deliveries, 50).get_page(request.GET.get("page"))
-    supervisor = membership.has_role(Membership.Role.SUPERVISOR)
-    uncertain = (
-        list(Delivery.objects.filter(dispatch=dispatch, state=Delivery.State.UNCERTAIN)[:200])
-        if supervisor
-        else []
-    )
-    premium_rows = premium.premium_status_rows(deliveries=page.object_list)
     return render(
         request,
         "sending/dispatch_detail.html",
-        {
-            "dispatch": dispatch,
-            "counts": counts,
-            "premium": premium.premium_summary(dispatch=dispatch),
-            "premium_rows": premium_rows,
-            "states": [
-                (value, label, counts.get(value, 0)) for value, label in Delivery.State.choices
-            ],
-            "state_filter": state,
-            "page": page,
-            "rows": [(d, describe_delivery(d), premium_rows.get(d.pk)) for d in page],
-            "can_control": can_control(membership, dispatch),
-            "is_supervisor": supervisor,
-            "uncertain": [(d, describe_delivery(d)) for d in uncertain],
-        },
+        pages.dispatch_context(request, membership, dispatch),
     )
+
+
+@role_required(OPERATOR)
+def dispatch_progress(request: HttpRequest, public_id: str) -> HttpResponse:
+    """The outcome block of a dispatch alone, polled by its page while it is sending."""
+    membership = require_role(request, OPERATOR)
+    dispatch = get_dispatch_for_user(request, public_id)
+    response = render(
+        request,
+        "sending/_dispatch_progress.html",
+        pages.progress_context(membership, dispatch),
+    )
+    return response
+
+
+@role_required(OPERATOR)
+def delivery_detail(request: HttpRequest, public_id: str) -> HttpResponse:
+    """One delivery's story: the message as the citizen got it, IO calls, status history,
+    Premium read / payment status and IO's downloads. Fiscal code masked."""
+    delivery = get_delivery_for_user(request, public_id)
+    return render(request, "sending/delivery_detail.html", pages.delivery_context(delivery))
+
+
+@require_POST
+@role_required(OPERATOR)
+def delivery_reveal(request: HttpRequest, public_id: str) -> HttpResponse:
+    """Show the fiscal code in clear ("mostra"), audited as a read of personal data."""
+    delivery = get_delivery_for_user(request, public_id)
+    try:
+        clear = reveal_fiscal_code(delivery.fiscal_code_encrypted)
+    except DecryptionError:
+        messages.error(
+            request, _("Il codice fiscale non è leggibile (chiave di cifratura errata).")
+        )
+        return redirect("sending:delivery_detail", public_id=delivery.public_id)
+    audit_log(
+        action=Action.DELIVERY_FISCAL_CODE_SHOWN,
+        actor=request.user,
+        organization=delivery.dispatch.organization,
+        target=delivery,
+        target_label=f"{delivery.dispatch.title} – {delivery.fiscal_code_masked}",
+        request=request,
+    )
+    context = pages.delivery_context(delivery)
+    context["fiscal_code_clear"] = clear
+    response = render(request, "sending/delivery_detail.html", context)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@role_required(Membership.Role.SUPERVISOR)
+def delivery_search(request: HttpRequest) -> HttpResponse:
+    """Search one citizen by fiscal code across every dispatch of the organization: exact
+    match through the keyed hash (the code is never stored in clear), audited."""
+    membership = require_role(request, Membership.Role.SUPERVISOR)
+    form = FiscalCodeSearchForm(request.GET or None)
+    results = None
+    if request.GET and form.is_valid():
+        code = form.cleaned_data["codice_fiscale"]
+        results = list(
+            deliveries_visible_to(membership)
+            .filter(fiscal_code_hmac=fiscal_code_hmac(code))
+            .select_related("dispatch__service", "dispatch__created_by")
+            .order_by("-created_at", "-id")[:SEARCH_LIMIT]
+        )
+        audit_log(
+            action=Action.DELIVERY_SEARCHED,
+            actor=request.user,
+            organization=membership.organization,
+            target_label=results[0].fiscal_code_masked if results else "",
+            changes={"results": len(results)},
+            request=request,
+        )
+    response = render(
+        request,
+        "sending/delivery_search.html",
+        {"form": form, "results": pages.search_rows(results) if results is not None else None},
+    )
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 @role_required(Membership.Role.SUPERVISOR)
@@ -181,8 +257,6 @@ def uncertain_resolve(request: HttpRequest, public_id: str) -> HttpResponse:
 
 
 def _uuids(values: list[str]) -> list[str]:
-    import uuid
-
     result = []
     for value in values:
         try:

@@ -7,7 +7,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from ioportal.accounts.models import Membership
 from ioportal.ioservices.services import ioservice_create
-from ioportal.messaging.models import ApprovalPolicy, Dispatch, MessageTemplate
+from ioportal.messaging.models import ApprovalPolicy, Delivery, Dispatch, MessageTemplate
 from ioportal.messaging.services import template_create
 
 pytestmark = pytest.mark.browser
@@ -105,10 +105,20 @@ def test_operator_composes_and_supervisor_approves(
             page.wait_for_load_state()
     assert "Anna" in seen[0] and "Bruno {{ x }}" in seen[1] and "30,00 euro" in seen[1]
 
+    preview_url = page.url
     page.get_by_role("button", name="Invia una prova").click()
-    page.wait_for_load_state()
-    assert "Messaggio di prova inviato" in page.content()
+    page.locator("#test-outcomes").wait_for()
+    assert "Messaggio di prova inviato" in page.locator("#test-outcomes-block").inner_text()
     assert "AAA************A" in page.locator("#test-outcomes").inner_text()
+    # The outcome follows by itself, on the same page.
+    Delivery.objects.filter(dispatch__kind=Dispatch.Kind.TEST).update(
+        state=Delivery.State.SKIPPED, skip_reason="not_on_io"
+    )
+    page.wait_for_function(
+        "() => document.querySelector('#test-outcomes').textContent.includes('Non raggiungibile')",
+        timeout=15_000,
+    )
+    assert page.url == preview_url
     axe_check(page, "compose-test-sent")
 
     page.get_by_role("link", name="Prosegui alla conferma").click()

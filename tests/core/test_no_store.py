@@ -21,11 +21,12 @@ PAGES = [
     ("messaging:list_preview", "list"),  # a citizen's message, fiscal code included
     ("messaging:list_confirm", "list"),
     ("messaging:list_rejected_csv", "list"),
-    ("messaging:dispatch_summary", "dispatch"),
     ("messaging:approvals", None),
     ("sending:dispatch_list", None),
     ("sending:dispatch_detail", "dispatch"),  # the deliveries
     ("sending:dispatch_export_csv", "dispatch"),
+    ("sending:delivery_detail", "delivery"),  # the message of one citizen
+    ("sending:delivery_search", None),
     ("accounts:member_list", None),
     ("ioservices:detail", "service"),
     ("remotecontent:list", None),

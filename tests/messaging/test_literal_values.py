@@ -186,7 +186,8 @@ def test_markdown_in_a_cell_over_http(
     for markdown in sent:
         html = COMMONMARK.render(markdown)
         assert "<a " not in html and "<img" not in html
-    summary = client.get(reverse("messaging:dispatch_summary", args=[dispatch.public_id]))
+    first = Delivery.objects.filter(dispatch=dispatch).order_by("row_number").first()
+    summary = client.get(reverse("sending:delivery_detail", args=[first.public_id]))
     assert phone_body(summary).startswith("<p>Gentile [Paga qui](https://esempio.invalid/paga),")
 
 

@@ -151,13 +151,14 @@ def test_dispatch_page_shows_the_preparation_progress(
     dispatch = _launch(big_list, operator_user, django_capture_on_commit_callbacks)
     services._prepare_step(dispatch.pk)
     login(operator_user)
-    url = reverse("messaging:dispatch_summary", args=[dispatch.public_id])
+    url = reverse("sending:dispatch_detail", args=[dispatch.public_id])
     page = client.get(url).content.decode()
-    assert "1 di 3 messaggi pronti" in page and "js/progress.js" in page
-    assert 'max="3" value="1"' in page
+    progress = reverse("sending:dispatch_progress", args=[dispatch.public_id])
+    assert "1 di 3 messaggi pronti" in page and f'hx-get="{progress}"' in page
+    assert 'max="3" value="1"' in page and "htmx/htmx.min.js" in page
     prepare_dispatch(dispatch.pk)
-    page = client.get(url).content.decode()
-    assert "messaggi pronti" not in page and "js/progress.js" not in page
+    page = client.get(progress).content.decode()
+    assert "messaggi pronti" not in page
 
 
 def test_list_pages_decrypt_only_the_rows_they_show(

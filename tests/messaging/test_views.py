@@ -6,7 +6,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from ioportal.accounts.models import Membership
-from ioportal.messaging.models import ApprovalPolicy, Dispatch
+from ioportal.messaging.models import ApprovalPolicy, Delivery, Dispatch
 from ioportal.recipients.models import RecipientList
 from tests.messaging.conftest import CSV
 
@@ -54,7 +54,7 @@ def test_list_pages_same_org(client, login, operator_user, own_list, page):
     assert response.status_code == 200
 
 
-@pytest.mark.parametrize("page", [*LIST_PAGES, "list_test_send"])
+@pytest.mark.parametrize("page", [*LIST_PAGES, "list_test_send", "list_test_sends"])
 def test_list_pages_other_org_404(client, login, operator_user, other_list, page):
     login(operator_user)
     url = reverse(f"messaging:{page}", args=[other_list.public_id])
@@ -97,9 +97,11 @@ def test_dispatch_pages_access(
 
     ApprovalPolicy.objects.create(organization=organization, threshold=0)
     dispatch, _ = dispatch_launch_list(recipient_list=own_list, actor=operator_user)
-    summary = reverse("messaging:dispatch_summary", args=[dispatch.public_id])
+    old = reverse("messaging:dispatch_summary", args=[dispatch.public_id])
+    summary = reverse("sending:dispatch_detail", args=[dispatch.public_id])
     approve = reverse("messaging:dispatch_approve", args=[dispatch.public_id])
     login(operator_user)
+    assert client.get(old)["Location"] == summary  # the old address leads to the one page
     assert client.get(summary).status_code == 200
     assert client.post(approve).status_code == 403  # operators cannot approve
     supervisor = make_user(Membership.Role.SUPERVISOR, organization)
@@ -303,8 +305,8 @@ def test_template_edit_after_a_dispatch_makes_a_new_version(
     assert "la versione due" in client.get(response["Location"]).content.decode()
     template.refresh_from_db()
     assert template.version == 1 and template.markdown != edited
-    summary = client.get(reverse("messaging:dispatch_summary", args=[dispatch.public_id]))
-    assert "(v1)" in summary.content.decode()
+    summary = client.get(reverse("sending:dispatch_detail", args=[dispatch.public_id]))
+    assert "versione 1" in summary.content.decode()
     dispatch.refresh_from_db()
     assert dispatch.template == template and dispatch.markdown == template.markdown
 
@@ -339,3 +341,23 @@ def test_sizes_are_in_one_unit():
         "200",
         "1,2",
     ]
+
+
+def test_test_send_outcome_arrives_without_reloading(client, login, operator_user, own_list):
+    """htmx: the test send answers with the outcome block, which polls until every test
+    delivery has an outcome; without JavaScript the form still posts and redirects."""
+    login(operator_user)
+    url = reverse("messaging:list_test_send", args=[own_list.public_id])
+    poll = reverse("messaging:list_test_sends", args=[own_list.public_id])
+    fragment = client.post(url, {"riga": "1"}, headers={"HX-Request": "true"})
+    text = fragment.content.decode()
+    assert fragment.status_code == 200 and text.startswith('<div id="test-outcomes-block"')
+    assert "Messaggio di prova inviato" in text and f'hx-get="{poll}"' in text
+    assert client.post(url, {"riga": "1"}).status_code == 302
+    Delivery.objects.filter(dispatch__kind=Dispatch.Kind.TEST).update(
+        state=Delivery.State.SKIPPED, skip_reason="not_authorized"
+    )
+    text = client.get(poll).content.decode()
+    assert "Non raggiungibile" in text and "hx-get" not in text
+    preview = client.get(reverse("messaging:list_preview", args=[own_list.public_id]))
+    assert "htmx/htmx.min.js" in preview.content.decode()

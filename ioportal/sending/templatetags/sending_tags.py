@@ -3,9 +3,9 @@ from typing import Any
 from django import template
 
 from ioportal.accounts.models import Membership
+from ioportal.messaging.dispatch_access import dispatches_visible_to
 from ioportal.messaging.models import Delivery, Dispatch
 from ioportal.sending import selectors
-from ioportal.sending.access import dispatches_visible_to
 
 register = template.Library()
 

@@ -1,0 +1,144 @@
+"""Filters of the dispatch history and of a dispatch's deliveries, and the fiscal-code search.
+
+Every field is optional and validated: bad input gives an Italian message on the form, never
+a 500.
+"""
+
+from typing import Any, cast
+
+from django import forms
+from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy as _
+
+from ioportal.accounts.models import Membership, User
+from ioportal.ioapi import normalize_fiscal_code
+from ioportal.ioapi.fiscalcode import is_valid_fiscal_code
+from ioportal.ioservices.models import IOService
+from ioportal.messaging.models import Delivery, Dispatch
+from ioportal.sending import selectors
+
+SORTS = {
+    "recenti": ("-created_at", _("Creati di recente")),
+    "meno-recenti": ("created_at", _("Creati meno di recente")),
+    "avvio": ("-started_at", _("Avviati di recente")),
+    "fine": ("-finished_at", _("Conclusi di recente")),
+    "titolo": ("title", _("Titolo (A-Z)")),
+}
+
+
+class HistoryFilterForm(forms.Form):
+    """GET filters of the dispatch history: service, author, state, kind, period, title."""
+
+    q = forms.CharField(label=_("Titolo contiene"), required=False, max_length=200)
+    servizio = forms.ChoiceField(label=_("Servizio"), required=False)
+    autore = forms.ChoiceField(label=_("Autore"), required=False)
+    stato = forms.ChoiceField(
+        label=_("Stato"),
+        required=False,
+        choices=[("", _("Tutti"))] + list(Dispatch.State.choices),
+    )
+    tipo = forms.ChoiceField(
+        label=_("Tipo"),
+        required=False,
+        choices=[("", _("Tutti"))] + list(Dispatch.Kind.choices),
+    )
+    dal = forms.DateField(
+        label=_("Creati dal"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    al = forms.DateField(
+        label=_("Creati fino al"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    ordine = forms.ChoiceField(
+        label=_("Ordina per"),
+        required=False,
+        choices=[(key, label) for key, (_field, label) in SORTS.items()],
+    )
+
+    def __init__(self, *args: Any, membership: Membership, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        services = IOService.objects.filter(organization_id=membership.organization_id).order_by(
+            "name"
+        )
+        cast(forms.ChoiceField, self.fields["servizio"]).choices = [("", _("Tutti"))] + [
+            (str(s.public_id), s.name) for s in services
+        ]
+        authors = User.objects.filter(
+            memberships__organization_id=membership.organization_id
+        ).order_by("username")
+        cast(forms.ChoiceField, self.fields["autore"]).choices = [("", _("Tutti"))] + [
+            (str(u.public_id), str(u)) for u in authors
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("dal") and data.get("al") and data["dal"] > data["al"]:
+            raise forms.ValidationError(_("La data iniziale è successiva a quella finale."))
+        return data
+
+    def apply(self, dispatches: QuerySet[Dispatch]) -> QuerySet[Dispatch]:
+        """The dispatches filtered and sorted; unfiltered when the form is not valid."""
+        if not self.is_valid():
+            return dispatches.order_by("-created_at", "-id")
+        data = self.cleaned_data
+        if data["q"]:
+            dispatches = dispatches.filter(title__icontains=data["q"])
+        if data["servizio"]:
+            dispatches = dispatches.filter(service__public_id=data["servizio"])
+        if data["autore"]:
+            dispatches = dispatches.filter(created_by__public_id=data["autore"])
+        if data["stato"]:
+            dispatches = dispatches.filter(state=data["stato"])
+        if data["tipo"]:
+            dispatches = dispatches.filter(kind=data["tipo"])
+        if data["dal"]:
+            dispatches = dispatches.filter(created_at__date__gte=data["dal"])
+        if data["al"]:
+            dispatches = dispatches.filter(created_at__date__lte=data["al"])
+        field = SORTS.get(data["ordine"] or "recenti", SORTS["recenti"])[0]
+        return dispatches.order_by(field, "-id")
+
+
+GROUP_LABELS = {
+    "delivered": _("Consegnati"),
+    "accepted": _("Accettati da IO, in consegna"),
+    "unreachable": _("Non raggiungibili"),
+    "failed": _("Non riusciti"),
+    "uncertain": _("Esito incerto"),
+    "cancelled": _("Annullati"),
+    "waiting": _("In attesa o in corso"),
+}
+
+
+class DeliveryFilterForm(forms.Form):
+    """GET filter of a dispatch's deliveries by outcome group."""
+
+    esito = forms.ChoiceField(
+        label=_("Esito"),
+        required=False,
+        choices=[("", _("Tutti"))]
+        + [(key, GROUP_LABELS[key]) for key, _s in selectors.OUTCOME_GROUPS],
+    )
+
+    def apply(self, deliveries: QuerySet[Delivery]) -> QuerySet[Delivery]:
+        if self.is_valid() and self.cleaned_data["esito"]:
+            states = dict(selectors.OUTCOME_GROUPS)[self.cleaned_data["esito"]]
+            deliveries = deliveries.filter(state__in=states)
+        return deliveries
+
+
+class FiscalCodeSearchForm(forms.Form):
+    """One citizen's fiscal code, checked (check character included) before the search."""
+
+    codice_fiscale = forms.CharField(label=_("Codice fiscale"), max_length=32)
+
+    def clean_codice_fiscale(self) -> str:
+        code = normalize_fiscal_code(self.cleaned_data["codice_fiscale"])
+        if not is_valid_fiscal_code(code):
+            raise forms.ValidationError(
+                _("Il codice fiscale non è valido: controlla i 16 caratteri.")
+            )
+        return code
+
+
+def has_filters(data: Any) -> bool:
+    return any(data.get(name) for name in ("q", "servizio", "autore", "stato", "tipo", "dal", "al"))

@@ -1,0 +1,296 @@
+"""What the supervision pages show: the history rows, the dispatch page, its outcome block and
+the delivery page, each built in a fixed, small number of queries (asserted in the tests).
+"""
+
+from collections import Counter
+from typing import Any
+
+from django.core.paginator import Page, Paginator
+from django.http import HttpRequest
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from ioportal.accounts.models import Membership
+from ioportal.core.models import AuditEvent
+from ioportal.messaging.dispatch_access import ACT_OWN, APPROVE, SUPERVISE, allowed
+from ioportal.messaging.models import Delivery, Dispatch, FeatureLevel
+from ioportal.messaging.preview import render_preview
+from ioportal.recipients.rendering import delivery_content
+from ioportal.remotecontent.models import RemoteContentAccess
+from ioportal.sending import outcomes as outcome_texts
+from ioportal.sending import selectors
+from ioportal.sending.audit import Action
+from ioportal.sending.forms import GROUP_LABELS, DeliveryFilterForm
+from ioportal.sending.models import ApiCall, UncertainResolution
+from ioportal.sending.status import (
+    payment_status_text,
+    premium_status_rows,
+    read_status_text,
+)
+
+DELIVERIES_PAGE_SIZE = 50
+# Seconds between two refreshes of a page while something is being sent.
+REFRESH_SECONDS = 3
+
+OPERATION_LABELS = {
+    "get_profile": gettext_lazy("Verifica del destinatario"),
+    "submit_message": gettext_lazy("Invio del messaggio"),
+    "get_message": gettext_lazy("Lettura dello stato"),
+}
+UNREACHABLE_REJECTED = "rejected"
+
+
+def _query_without_page(request: HttpRequest) -> str:
+    query = request.GET.copy()
+    query.pop("page", None)
+    return query.urlencode()
+
+
+def bar(outcome: dict[str, Any]) -> list[dict[str, Any]]:
+    """The segments of a stacked outcome bar: key, label, count, x and width in percent of
+    the recipients (an SVG bar: no inline style, which the CSP refuses)."""
+    total = outcome["total"]
+    segments = []
+    x = 0.0
+    for key, _states in selectors.OUTCOME_GROUPS:
+        n = outcome["groups"][key]
+        if not n or not total:
+            continue
+        width = 100.0 * n / total
+        segments.append(
+            {
+                "key": key,
+                "label": GROUP_LABELS[key],
+                "n": n,
+                # Strings: a localized float ("12,5") is not an SVG length.
+                "x": f"{x:.3f}",
+                "width": f"{width:.3f}",
+            }
+        )
+        x += width
+    return segments
+
+
+def bar_text(outcome: dict[str, Any]) -> str:
+    """The bar in words, for screen readers."""
+    parts = [
+        f"{GROUP_LABELS[key]}: {outcome['groups'][key]}"
+        for key, _s in selectors.OUTCOME_GROUPS
+        if outcome["groups"][key]
+    ]
+    return _("%(total)s destinatari. ") % {"total": outcome["total"]} + "; ".join(parts)
+
+
+def history_context(request: HttpRequest, page: Page) -> dict[str, Any]:
+    """Rows of the history page: (dispatch, outcomes, bar, bar text), one grouped query."""
+    dispatches = list(page.object_list)
+    counts = selectors.outcomes_by_dispatch(dispatch_ids=[d.pk for d in dispatches])
+    rows = [(d, counts[d.pk], bar(counts[d.pk]), bar_text(counts[d.pk])) for d in dispatches]
+    return {
+        "page": page,
+        "rows": rows,
+        "active": selectors.any_active(dispatches),
+        "refresh_seconds": REFRESH_SECONDS,
+        "query": _query_without_page(request),
+    }
+
+
+def _rate(part: int, whole: int) -> int | None:
+    return round(100 * part / whole) if whole else None
+
+
+def progress_context(membership: Membership, dispatch: Dispatch) -> dict[str, Any]:
+    """The outcome block: counts per group in plain Italian, the bar, rates, the reasons for
+    not reachable citizens, Premium read / paid / opened / downloaded."""
+    outcome = selectors.outcomes(dispatch=dispatch)
+    total = outcome["total"]
+    groups = outcome["groups"]
+    delivered = groups["delivered"]
+    reasons = [
+        (
+            str(outcome_texts.TEXTS.get(reason))
+            if reason in outcome_texts.TEXTS
+            else (
+                str(outcome_texts.STATE_TEXTS[Delivery.State.REJECTED])
+                if reason == UNREACHABLE_REJECTED
+                else _("Motivo non indicato.")
+            ),
+            n,
+        )
+        for reason, n in sorted(outcome["unreachable_by_reason"].items(), key=lambda item: -item[1])
+    ]
+    premium = None
+    if dispatch.feature_level == FeatureLevel.ADVANCED:
+        from ioportal.remotecontent.selectors import dispatch_access_counts
+
+        premium = {
+            "read": outcome["read"],
+            "read_rate": _rate(outcome["read"], delivered),
+            "paid": outcome["paid"],
+            "with_payment": outcome["with_payment_status"],
+            "paid_rate": _rate(outcome["paid"], outcome["with_payment_status"]),
+            **dispatch_access_counts(dispatch=dispatch),
+        }
+    finished = total - groups["waiting"] - groups["accepted"]
+    return {
+        "dispatch": dispatch,
+        "outcome": outcome,
+        "groups": [
+            (key, GROUP_LABELS[key], groups[key], _rate(groups[key], total))
+            for key, _s in selectors.OUTCOME_GROUPS
+        ],
+        "bar": bar(outcome),
+        "bar_text": bar_text(outcome),
+        "finished": finished,
+        "finished_rate": _rate(finished, total) or 0,
+        "reasons": reasons,
+        "premium": premium,
+        "active": dispatch.state in selectors.ACTIVE_DISPATCH_STATES,
+        "refresh_seconds": REFRESH_SECONDS,
+        "is_supervisor": allowed(membership, dispatch, SUPERVISE),
+    }
+
+
+TIMELINE_ACTIONS = {
+    Action.DISPATCH_PAUSED: gettext_lazy("Sospeso"),
+    Action.DISPATCH_AUTO_PAUSED: gettext_lazy("Sospeso automaticamente"),
+    Action.DISPATCH_RESUMED: gettext_lazy("Ripreso"),
+    Action.DISPATCH_CANCELLED: gettext_lazy("Annullato"),
+}
+
+
+def timeline(dispatch: Dispatch) -> list[tuple[Any, str, str]]:
+    """(when, what, who) of a dispatch, oldest first: created, approved or rejected,
+    scheduled, started, paused / resumed / cancelled (from the audit trail), finished."""
+    events: list[tuple[Any, str, str]] = [
+        (dispatch.created_at, _("Creato"), str(dispatch.created_by))
+    ]
+    if dispatch.approved_at:
+        events.append((dispatch.approved_at, _("Approvato"), str(dispatch.approved_by or "")))
+    if dispatch.scheduled_at:
+        events.append((dispatch.scheduled_at, _("Programmato per"), ""))
+    if dispatch.started_at:
+        events.append((dispatch.started_at, _("Avviato"), ""))
+    changes = AuditEvent.objects.filter(
+        organization_id=dispatch.organization_id,
+        target_type="dispatch",
+        target_id=str(dispatch.public_id),
+        action__in=list(TIMELINE_ACTIONS),
+    ).order_by("created_at")[:50]
+    for event in changes:
+        events.append(
+            (event.created_at, str(TIMELINE_ACTIONS[event.action]), event.actor_label)  # type: ignore[index]
+        )
+    if dispatch.finished_at:
+        label = _("Respinto") if dispatch.state == Dispatch.State.REJECTED else _("Concluso")
+        events.append((dispatch.finished_at, label, ""))
+    return sorted(events, key=lambda event: event[0])
+
+
+def dispatch_context(
+    request: HttpRequest, membership: Membership, dispatch: Dispatch
+) -> dict[str, Any]:
+    """Everything the dispatch page shows."""
+    from ioportal.messaging.forms import RejectForm
+
+    filter_form = DeliveryFilterForm(request.GET or None)
+    deliveries = filter_form.apply(
+        Delivery.objects.filter(dispatch=dispatch).order_by("row_number", "id")
+    )
+    page = Paginator(deliveries, DELIVERIES_PAGE_SIZE).get_page(request.GET.get("page"))
+    page.object_list = list(page.object_list)  # read once, shown and looked up
+    premium_rows = (
+        premium_status_rows(deliveries=page.object_list)
+        if dispatch.feature_level == FeatureLevel.ADVANCED
+        else {}
+    )
+    supervisor = allowed(membership, dispatch, SUPERVISE)
+    uncertain = (
+        list(Delivery.objects.filter(dispatch=dispatch, state=Delivery.State.UNCERTAIN)[:200])
+        if supervisor
+        else []
+    )
+    return {
+        **progress_context(membership, dispatch),
+        "content": render_preview(subject=dispatch.subject, markdown=dispatch.markdown),
+        "timeline": timeline(dispatch),
+        "filter_form": filter_form,
+        "page": page,
+        "query": _query_without_page(request),
+        "rows": [(d, outcome_texts.describe_delivery(d), premium_rows.get(d.pk)) for d in page],
+        "can_control": allowed(membership, dispatch, ACT_OWN),
+        "can_approve": allowed(membership, dispatch, APPROVE),
+        "own": dispatch.created_by_id == membership.user_id,
+        "uncertain": [(d, outcome_texts.describe_delivery(d)) for d in uncertain],
+        "reject_form": RejectForm(),
+    }
+
+
+def delivery_context(delivery: Delivery) -> dict[str, Any]:
+    """Everything the delivery page shows."""
+    dispatch = delivery.dispatch
+    subject, markdown = delivery_content(dispatch, delivery)
+    calls = list(ApiCall.objects.filter(delivery=delivery).order_by("created_at", "id")[:500])
+    attempts: Counter[str] = Counter()
+    call_rows = []
+    for call in calls:
+        attempts[call.operation] += 1
+        call_rows.append(
+            {
+                "call": call,
+                "operation": OPERATION_LABELS.get(call.operation, call.operation),
+                "attempt": attempts[call.operation],
+                "ok": call.outcome == "ok",
+            }
+        )
+    accesses = list(
+        RemoteContentAccess.objects.filter(delivery=delivery)
+        .select_related("attachment")
+        .order_by("created_at", "id")[:200]
+    )
+    resolutions = list(
+        UncertainResolution.objects.filter(delivery=delivery)
+        .select_related("decided_by")
+        .order_by("decided_at")
+    )
+    history: list[tuple[Any, str]] = [(delivery.created_at, _("Messaggio preparato"))]
+    if delivery.first_attempt_at:
+        history.append((delivery.first_attempt_at, _("Primo tentativo")))
+    if delivery.submitted_at:
+        history.append((delivery.submitted_at, _("Accettato da IO")))
+    if delivery.uncertain_since:
+        history.append((delivery.uncertain_since, _("Esito incerto")))
+    for resolution in resolutions:
+        history.append(
+            (
+                resolution.decided_at,
+                f"{resolution.get_decision_display()} ({resolution.decided_by})",
+            )
+        )
+    if delivery.finished_at:
+        history.append((delivery.finished_at, delivery.get_state_display()))
+    for access in accesses:
+        if access.outcome == RemoteContentAccess.Outcome.OK:
+            history.append((access.created_at, str(access.get_operation_display())))
+    history.sort(key=lambda item: item[0])
+    payment = ""
+    if delivery.payment_amount:
+        euros, cents = divmod(delivery.payment_amount, 100)
+        payment = f"{euros:,}".replace(",", ".") + f",{cents:02d}"
+    return {
+        "delivery": delivery,
+        "dispatch": dispatch,
+        "outcome_text": outcome_texts.describe_delivery(delivery),
+        "message": render_preview(subject=subject, markdown=markdown),
+        "payment": payment,
+        "calls": call_rows,
+        "history": history,
+        "accesses": accesses,
+        "is_premium": dispatch.feature_level == FeatureLevel.ADVANCED,
+        "read_text": read_status_text(delivery.read_status),
+        "payment_text": payment_status_text(delivery.payment_status),
+    }
+
+
+def search_rows(results: list[Delivery]) -> list[tuple[Delivery, str]]:
+    return [(d, outcome_texts.describe_delivery(d)) for d in results]
