@@ -34,7 +34,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from ioportal.accounts.models import Membership, Organization, User
 from ioportal.ioservices.models import IOService
 from ioportal.ioservices.services import ioservice_create
-from ioportal.messaging.fiscal_codes import protect_fiscal_code
+from ioportal.core.fiscalcode import protect_fiscal_code
 from ioportal.messaging.forms import MAX_PLACEHOLDERS
 from ioportal.messaging.models import (
     ApprovalPolicy,

@@ -471,13 +471,6 @@ def _ensure_another_admin(membership: Membership) -> None:
         raise LastAdminError
 
 
-def user_deactivate(*, user: User, actor: User, request: HttpRequest | None = None) -> None:
-    """Disable an account everywhere and end its sessions (installation superusers only)."""
-    user.is_active = False
-    user.save(update_fields=["is_active"])  # the post_save receiver ends the sessions
-    audit_log(action=Action.USER_DEACTIVATED, actor=actor, target=user, request=request)
-
-
 # Two-step verification. Every change is audited and e-mailed to the person (issue 11).
 
 RECOVERY_CODE_COUNT = 10

@@ -23,17 +23,16 @@ from django_q.tasks import async_task
 
 from ioportal.accounts.models import Membership, Organization, User
 from ioportal.core import crypto
-from ioportal.core.services import Action, audit_log
+from ioportal.core.fiscalcode import SANDBOX_FISCAL_CODE, mask_fiscal_code
+from ioportal.core.io_texts import describe_io_error
+from ioportal.core.services import Action, audit_log, changed_fields
 from ioportal.ioapi import (
-    SANDBOX_FISCAL_CODE,
     CallInfo,
     IOApiError,
     IOClient,
     KeyRejectedError,
     NotFoundError,
     PermanentError,
-    describe_error_it,
-    mask_fiscal_code,
 )
 from ioportal.ioservices.models import IOService, ServiceCheck
 from ioportal.ioservices.validators import (
@@ -96,14 +95,6 @@ def _audit_values(service: IOService) -> dict[str, Any]:
 
 def _member_labels(service: IOService) -> list[str]:
     return sorted(m.user.username for m in service.allowed_members.select_related("user"))
-
-
-def _diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        field: [before.get(field), value]
-        for field, value in after.items()
-        if before.get(field) != value
-    }
 
 
 def _normalize(service: IOService) -> None:
@@ -277,7 +268,7 @@ def ioservice_update(
         service.key_problem_since = None
     service.save()
     _set_members(service, service.organization, allowed_members)
-    changes = _diff(before, _audit_values(service))
+    changes = changed_fields(before, _audit_values(service))
     members_after = _member_labels(service)
     if members_after != members_before:
         changes["allowed_members"] = [members_before, members_after]
@@ -577,7 +568,7 @@ def ioservice_check_run(*, check_id: int) -> ServiceCheck:
             _("IO ha rifiutato la chiave in uso (%(slot)s).") % {"slot": _slot_label(slot)}
         )
     if error is not None and not isinstance(error, KeyRejectedError | NotFoundError):
-        lines.append(describe_error_it(error))
+        lines.append(describe_io_error(error))
 
     if service.has_key(other):
         try:
@@ -609,7 +600,7 @@ def ioservice_check_run(*, check_id: int) -> ServiceCheck:
             if works is False:
                 ioservice_key_problem(service=service)
         elif other_error is not None:
-            lines.append(describe_error_it(other_error))
+            lines.append(describe_io_error(other_error))
         if remaining is None and other_call is not None:
             remaining = other_call.rate_limit_remaining
     else:

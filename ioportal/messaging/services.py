@@ -1,10 +1,10 @@
 """Templates, launching dispatches, test sends and four-eyes approval.
 
 Views call these functions; they never talk to IO. A launched dispatch is handed to the
-sending pipeline (`ioportal.sending`) by `wake_pipeline` once the transaction has committed.
+sending pipeline (`ioportal.sending`) by `wake_pipeline` (the `dispatch_ready` signal) once
+the transaction has committed.
 """
 
-import importlib
 import logging
 import uuid
 from collections.abc import Iterable, Sequence
@@ -21,10 +21,13 @@ from django.utils.translation import gettext as _
 from django_q.tasks import async_task
 
 from ioportal.accounts.models import Organization, User
+from ioportal.core.fiscalcode import (
+    SANDBOX_FISCAL_CODE,
+    normalize_fiscal_code,
+    protect_fiscal_code,
+)
 from ioportal.core.services import Action, audit_log, changed_fields
-from ioportal.ioapi import SANDBOX_FISCAL_CODE, normalize_fiscal_code
 from ioportal.ioservices.models import IOService
-from ioportal.messaging.fiscal_codes import protect_fiscal_code
 from ioportal.messaging.models import (
     ApprovalPolicy,
     Delivery,
@@ -33,6 +36,7 @@ from ioportal.messaging.models import (
     MessageTemplate,
     Notification,
 )
+from ioportal.messaging.signals import dispatch_ready
 from ioportal.recipients.models import CHUNK_ROWS, RecipientChunk, RecipientList
 
 logger = logging.getLogger(__name__)
@@ -62,17 +66,9 @@ TEMPLATE_FIELDS = (
 
 
 def wake_pipeline(*, organization_id: int) -> None:
-    """Tell the sending pipeline that an organization has work. Call it in on_commit.
-
-    The pipeline lives in `ioportal.sending.triggers`; while it is not installed the dispatch
-    simply waits in the database for the pipeline's periodic sweep.
-    """
-    try:
-        triggers = importlib.import_module("ioportal.sending.triggers")
-    except ImportError:
-        logger.warning("sending pipeline not installed: dispatch waits for the sweep")
-        return
-    triggers.wake_up(organization_id=organization_id)
+    """Tell the sending pipeline that an organization has work (signals.dispatch_ready).
+    Call it in on_commit."""
+    dispatch_ready.send(sender=Dispatch, organization_id=organization_id)
 
 
 def _wake_on_commit(dispatch: Dispatch) -> None:

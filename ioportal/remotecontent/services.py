@@ -26,6 +26,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ioportal.accounts.models import Organization
+from ioportal.core.fiscalcode import fiscal_code_hmac
 from ioportal.core.services import Action, audit_log, client_ip
 from ioportal.core.sizes import megabytes
 from ioportal.messaging.models import Delivery, Dispatch, FeatureLevel
@@ -342,8 +343,6 @@ def lollipop_record(request: HttpRequest, expected_fiscal_code_hmac: str = "") -
 
     Never raises and never refuses: verification is not implemented yet.
     """
-    from ioportal.messaging.fiscal_codes import fiscal_code_hmac
-
     record: dict[str, Any] = {}
     for header in LOLLIPOP_HEADERS:
         value = request.headers.get(header)

@@ -16,7 +16,7 @@ from ioportal.accounts.models import Organization
 from ioportal.fakeio.config import parse_config
 from ioportal.fakeio.server import make_server
 from ioportal.ioservices.models import IOService
-from ioportal.messaging.fiscal_codes import fiscal_code_hmac
+from ioportal.core.fiscalcode import fiscal_code_hmac
 from ioportal.messaging.models import Delivery, Dispatch
 from ioportal.sending.worker import run_account_worker
 from tests.browser.conftest import new_page

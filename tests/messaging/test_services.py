@@ -9,7 +9,7 @@ from django.utils import timezone
 from ioportal.accounts.models import Membership
 from ioportal.core.models import Action, AuditEvent
 from ioportal.messaging import services
-from ioportal.messaging.fiscal_codes import reveal_fiscal_code
+from ioportal.core.fiscalcode import reveal_fiscal_code
 from ioportal.messaging.models import ApprovalPolicy, Delivery, Dispatch, Notification
 from ioportal.messaging.rendering import delivery_content
 from ioportal.recipients.models import RecipientList
