@@ -7,9 +7,9 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
 from ioportal.accounts.models import Membership
+from ioportal.core.fiscalcode import reveal_fiscal_code
 from ioportal.core.models import Action, AuditEvent
 from ioportal.messaging import services
-from ioportal.core.fiscalcode import reveal_fiscal_code
 from ioportal.messaging.models import ApprovalPolicy, Delivery, Dispatch, Notification
 from ioportal.messaging.rendering import delivery_content
 from ioportal.recipients.models import RecipientList
@@ -192,3 +192,15 @@ def test_expired_lists_are_purged_by_the_hourly_task(checked):
     )
     assert purge_expired_lists() >= 1
     assert not RecipientList.objects.filter(pk=checked.pk).exists()
+
+
+def test_a_ready_dispatch_wakes_the_sending_pipeline(monkeypatch, organization):
+    """messaging signals `dispatch_ready`; the sending app, built on it, enqueues workers."""
+    from ioportal.messaging.signals import dispatch_ready
+
+    queued: list[tuple] = []
+    monkeypatch.setattr(
+        "ioportal.sending.triggers.async_task", lambda *args, **kwargs: queued.append(args)
+    )
+    dispatch_ready.send(sender=None, organization_id=organization.pk)
+    assert queued and queued[0] == ("ioportal.sending.tasks.run_account", organization.pk)

@@ -16,9 +16,9 @@ import requests
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from ioportal.core.fiscalcode import fiscal_code_hmac
 from ioportal.fakeio.config import parse_config
 from ioportal.fakeio.server import make_server
-from ioportal.core.fiscalcode import fiscal_code_hmac
 from ioportal.messaging.models import Delivery, Dispatch, FeatureLevel
 from ioportal.messaging.services import template_create
 from ioportal.recipients.models import RecipientList
