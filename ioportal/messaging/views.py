@@ -12,7 +12,7 @@ from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
@@ -474,10 +474,7 @@ def list_confirm(request: HttpRequest, public_id: str) -> HttpResponse:
 def dispatch_summary(request: HttpRequest, public_id: str) -> HttpResponse:
     dispatch = get_dispatch_for_user(request, public_id)
     membership = require_role(request, OPERATOR)
-    try:
-        pipeline_url = reverse("sending:dispatch_detail", args=[dispatch.public_id])
-    except NoReverseMatch:
-        pipeline_url = ""
+    pipeline_url = reverse("sending:dispatch_detail", args=[dispatch.public_id])
     first = dispatch.deliveries.order_by("id").first()
     sample = None
     if first is not None:
