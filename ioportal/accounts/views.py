@@ -243,13 +243,8 @@ def _invite(
             request=request,
             **data,
         )
-    except services.AlreadyMemberError:
-        form.add_error("email", _("Questa persona fa già parte dell'ente."))
-    except services.InvitationPendingError:
-        form.add_error(
-            "email",
-            _("Un invito a questo indirizzo è già in attesa: puoi inviarlo di nuovo dall'elenco."),
-        )
+    except (services.AlreadyMemberError, services.InvitationPendingError) as exc:
+        form.add_error("email", exc.message)
     except ValidationError as exc:  # a username already taken, from full_clean()
         for field, errors in exc.message_dict.items():
             form.add_error(field if field in form.fields else None, errors)
@@ -299,7 +294,7 @@ def invitation_resend(request: AuthenticatedHttpRequest, public_id: str) -> Http
             request=request,
         )
     except services.InvitationUnavailableError as exc:
-        messages.error(request, exc.reason)
+        messages.error(request, exc.message)
     except services.InvitationEmailError:
         messages.warning(request, _EMAIL_FAILED % {"email": invitation.email})
     else:
@@ -319,7 +314,7 @@ def invitation_withdraw(request: AuthenticatedHttpRequest, public_id: str) -> Ht
             request=request,
         )
     except services.InvitationUnavailableError as exc:
-        messages.error(request, exc.reason)
+        messages.error(request, exc.message)
     else:
         messages.success(request, _("Invito a %(email)s ritirato.") % {"email": invitation.email})
     return redirect(_manager_next(request, invitation))
@@ -366,7 +361,7 @@ def invitation_open(request: HttpRequest, token: str) -> HttpResponse:
                 request=request,
             )
         except services.InvitationUnavailableError as exc:
-            messages.error(request, exc.reason)
+            messages.error(request, exc.message)
             return redirect("accounts:login")
         messages.success(
             request,
@@ -396,7 +391,7 @@ def invitation_accept(request: AuthenticatedHttpRequest, public_id: str) -> Http
             request=request,
         )
     except services.InvitationUnavailableError as exc:
-        messages.error(request, exc.reason)
+        messages.error(request, exc.message)
         return redirect("accounts:my_invitations")
     request.session[SESSION_ORG_KEY] = str(invitation.organization.public_id)
     messages.success(
@@ -418,7 +413,7 @@ def invitation_refuse(request: AuthenticatedHttpRequest, public_id: str) -> Http
             request=request,
         )
     except services.InvitationUnavailableError as exc:
-        messages.error(request, exc.reason)
+        messages.error(request, exc.message)
     else:
         messages.success(
             request,
@@ -450,9 +445,6 @@ def member_edit(request: AuthenticatedHttpRequest, public_id: str) -> HttpRespon
                 )
                 messages.success(request, _("Ruolo aggiornato."))
                 return redirect("accounts:member_list")
-        except services.LastAdminError:
-            messages.error(
-                request,
-                _("L'ente deve avere almeno un amministratore attivo: nomina prima un altro."),
-            )
+        except services.LastAdminError as exc:
+            messages.error(request, exc.message)
     return render(request, "accounts/member_edit.html", {"form": form, "member": member})

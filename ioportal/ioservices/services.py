@@ -23,6 +23,7 @@ from django_q.tasks import async_task
 
 from ioportal.accounts.models import Membership, Organization, User
 from ioportal.core import crypto
+from ioportal.core.errors import NotAllowed
 from ioportal.core.fiscalcode import SANDBOX_FISCAL_CODE, mask_fiscal_code
 from ioportal.core.io_texts import describe_io_error
 from ioportal.core.services import Action, audit_log, changed_fields
@@ -292,14 +293,12 @@ def ioservice_set_active_slot(
 ) -> IOService:
     """Choose which key the workers use (step of a rotation without downtime).
 
-    Raises ValidationError when the slot has no key. Idempotent; audited when it changes.
+    Raises NotAllowed when the slot has no key. Idempotent; audited when it changes.
     """
     service = IOService.objects.select_for_update().get(pk=service.pk)
     slot = IOService.KeySlot(slot)
     if not service.has_key(slot):
-        raise ValidationError(
-            {"active_slot": [_("Questa chiave non è impostata: inseriscila prima di usarla.")]}
-        )
+        raise NotAllowed(_("Questa chiave non è impostata: inseriscila prima di usarla."))
     if service.active_slot == slot:
         return service
     before = service.active_slot

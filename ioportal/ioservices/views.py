@@ -10,6 +10,7 @@ from django.views.decorators.http import require_POST
 from ioportal.accounts.access import require_role, role_required
 from ioportal.accounts.http import AuthenticatedHttpRequest
 from ioportal.accounts.models import Membership
+from ioportal.core.errors import NotAllowed
 from ioportal.ioservices import selectors, services
 from ioportal.ioservices.access import get_ioservice_for_user
 from ioportal.ioservices.forms import ActiveSlotForm, IOServiceForm
@@ -132,9 +133,8 @@ def ioservice_active_slot(request: AuthenticatedHttpRequest, public_id: str) -> 
                 slot=form.cleaned_data["active_slot"],
                 request=request,
             )
-        except ValidationError as exc:
-            for message in exc.messages:
-                messages.error(request, message)
+        except NotAllowed as exc:
+            messages.error(request, exc.message)
         else:
             messages.success(request, _("Chiave in uso aggiornata."))
     else:

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connections, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import F
@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from django_q.tasks import async_task
 
 from ioportal.accounts.models import Organization, User
+from ioportal.core.errors import NotAllowed
 from ioportal.core.fiscalcode import (
     SANDBOX_FISCAL_CODE,
     normalize_fiscal_code,
@@ -320,7 +321,8 @@ def dispatch_launch_list(
 
     Idempotent: the list's `launch_token` becomes the dispatch's, so double clicks, reloads
     and two tabs all get the one dispatch back, with `created` False.
-    Raises ValidationError when the list is not checked or has no valid rows.
+    Raises NotAllowed when the list is not checked or has no valid rows, ValidationError for
+    a scheduled time not in the future.
     """
     _validate_schedule(scheduled_at)
     try:
@@ -348,7 +350,7 @@ def _launch_list(
     if existing is not None:
         return existing, False
     if locked.state != RecipientList.State.VALIDATED or locked.valid_count == 0:
-        raise ValidationError(_("L'elenco non è stato controllato o non ha righe valide."))
+        raise NotAllowed(_("L'elenco non è stato controllato o non ha righe valide."))
     template = locked.template
     needs_approval = _needs_approval(
         locked.organization, locked.valid_count, template.feature_level
@@ -634,18 +636,18 @@ def dispatch_approve(
 ) -> Dispatch:
     """Approve a dispatch awaiting approval: it starts (or waits for its time).
 
-    Nobody approves their own dispatch (PermissionDenied; the database refuses it too). A
-    dispatch no longer awaiting approval raises ValidationError, so a second click is
-    harmless. Audited; the author is notified on the dashboard.
+    Nobody approves their own dispatch (NotAllowed; the database refuses it too). A
+    dispatch no longer awaiting approval raises NotAllowed, so a second click is harmless.
+    Audited; the author is notified on the dashboard.
     """
     if dispatch.created_by_id == actor.pk:
-        raise PermissionDenied(_("Non puoi approvare un invio che hai creato tu."))
+        raise NotAllowed(_("Non puoi approvare un invio che hai creato tu."))
     state = _state_when_cleared(dispatch.scheduled_at)
     updated = Dispatch.objects.filter(
         pk=dispatch.pk, state=Dispatch.State.AWAITING_APPROVAL
     ).update(state=state, approved_by=actor, approved_at=timezone.now())
     if not updated:
-        raise ValidationError(_("Questo invio non è più in attesa di approvazione."))
+        raise NotAllowed(_("Questo invio non è più in attesa di approvazione."))
     dispatch.refresh_from_db()
     audit_log(
         action=Action.DISPATCH_APPROVED,
@@ -672,7 +674,7 @@ def dispatch_reject(
     Same guards as `dispatch_approve`. Audited; the author is notified on the dashboard.
     """
     if dispatch.created_by_id == actor.pk:
-        raise PermissionDenied(_("Non puoi respingere un invio che hai creato tu."))
+        raise NotAllowed(_("Non puoi respingere un invio che hai creato tu."))
     reason = reason.strip()
     if not reason:
         raise ValidationError(_("Scrivi il motivo: l'autore lo leggerà."))
@@ -681,7 +683,7 @@ def dispatch_reject(
         pk=dispatch.pk, state=Dispatch.State.AWAITING_APPROVAL
     ).update(state=Dispatch.State.REJECTED, rejection_reason=reason, finished_at=now)
     if not updated:
-        raise ValidationError(_("Questo invio non è più in attesa di approvazione."))
+        raise NotAllowed(_("Questo invio non è più in attesa di approvazione."))
     Delivery.objects.filter(dispatch=dispatch, state=Delivery.State.PENDING).update(
         state=Delivery.State.CANCELLED, finished_at=now
     )

@@ -1,5 +1,3 @@
-from typing import Any
-
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -10,7 +8,9 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from ioportal.accounts.access import require_role, role_required
+from ioportal.accounts.http import AuthenticatedHttpRequest
 from ioportal.accounts.models import Membership
+from ioportal.core.errors import NotAllowed
 from ioportal.messaging.models import Delivery
 from ioportal.sending import selectors, services
 from ioportal.sending.access import (
@@ -89,41 +89,49 @@ def dispatch_export_csv(request: HttpRequest, public_id: str) -> HttpResponse:
     return response
 
 
-def _done(request: HttpRequest, dispatch_public_id: object, ok: bool, success: str) -> HttpResponse:
-    if ok:
-        messages.success(request, success)
-    else:
-        messages.warning(request, _("L'invio non è in uno stato che consente questa azione."))
+def _done(request: HttpRequest, dispatch_public_id: object, success: str) -> HttpResponse:
+    messages.success(request, success)
+    return redirect("sending:dispatch_detail", public_id=dispatch_public_id)
+
+
+def _refused(request: HttpRequest, dispatch_public_id: object, error: NotAllowed) -> HttpResponse:
+    messages.warning(request, error.message)
     return redirect("sending:dispatch_detail", public_id=dispatch_public_id)
 
 
 @require_POST
 @role_required(OPERATOR)
-def dispatch_pause(request: HttpRequest, public_id: str) -> HttpResponse:
+def dispatch_pause(request: AuthenticatedHttpRequest, public_id: str) -> HttpResponse:
     dispatch = get_dispatch_for_user(request, public_id, ACT_OWN)
-    ok = services.dispatch_pause(dispatch=dispatch, actor=request.user, request=request)  # type: ignore[arg-type]
-    return _done(
-        request, dispatch.public_id, ok, _("Invio sospeso: nessun nuovo messaggio partirà.")
-    )
+    try:
+        services.dispatch_pause(dispatch=dispatch, actor=request.user, request=request)
+    except NotAllowed as error:
+        return _refused(request, dispatch.public_id, error)
+    return _done(request, dispatch.public_id, _("Invio sospeso: nessun nuovo messaggio partirà."))
 
 
 @require_POST
 @role_required(OPERATOR)
-def dispatch_resume(request: HttpRequest, public_id: str) -> HttpResponse:
+def dispatch_resume(request: AuthenticatedHttpRequest, public_id: str) -> HttpResponse:
     dispatch = get_dispatch_for_user(request, public_id, ACT_OWN)
-    ok = services.dispatch_resume(dispatch=dispatch, actor=request.user, request=request)  # type: ignore[arg-type]
-    return _done(request, dispatch.public_id, ok, _("Invio ripreso."))
+    try:
+        services.dispatch_resume(dispatch=dispatch, actor=request.user, request=request)
+    except NotAllowed as error:
+        return _refused(request, dispatch.public_id, error)
+    return _done(request, dispatch.public_id, _("Invio ripreso."))
 
 
 @require_POST
 @role_required(OPERATOR)
-def dispatch_cancel(request: HttpRequest, public_id: str) -> HttpResponse:
+def dispatch_cancel(request: AuthenticatedHttpRequest, public_id: str) -> HttpResponse:
     dispatch = get_dispatch_for_user(request, public_id, ACT_OWN)
-    count = services.dispatch_cancel(dispatch=dispatch, actor=request.user, request=request)  # type: ignore[arg-type]
+    try:
+        count = services.dispatch_cancel(dispatch=dispatch, actor=request.user, request=request)
+    except NotAllowed as error:
+        return _refused(request, dispatch.public_id, error)
     return _done(
         request,
         dispatch.public_id,
-        count >= 0,
         ngettext(
             "Invio annullato: %(count)s messaggio non sarà inviato.",
             "Invio annullato: %(count)s messaggi non saranno inviati.",
@@ -135,17 +143,17 @@ def dispatch_cancel(request: HttpRequest, public_id: str) -> HttpResponse:
 
 @require_POST
 @role_required(Membership.Role.SUPERVISOR)
-def dispatch_retry_failed(request: HttpRequest, public_id: str) -> HttpResponse:
+def dispatch_retry_failed(request: AuthenticatedHttpRequest, public_id: str) -> HttpResponse:
     dispatch = get_dispatch_for_user(request, public_id, SUPERVISE)
     try:
-        actor: Any = request.user
-        count = services.dispatch_retry_failed(dispatch=dispatch, actor=actor, request=request)
-    except ValidationError:
-        count = -1
+        count = services.dispatch_retry_failed(
+            dispatch=dispatch, actor=request.user, request=request
+        )
+    except NotAllowed as error:
+        return _refused(request, dispatch.public_id, error)
     return _done(
         request,
         dispatch.public_id,
-        count >= 0,
         ngettext(
             "Nuovo tentativo programmato per %(count)s messaggio non riuscito.",
             "Nuovo tentativo programmato per %(count)s messaggi non riusciti.",
@@ -178,7 +186,7 @@ def uncertain_resolve(request: HttpRequest, public_id: str) -> HttpResponse:
         messages.error(request, " ".join(exc.messages))
         return redirect("sending:dispatch_detail", public_id=dispatch.public_id)
     return _done(
-        request, dispatch.public_id, True, _("Esiti incerti risolti: %(count)s.") % {"count": count}
+        request, dispatch.public_id, _("Esiti incerti risolti: %(count)s.") % {"count": count}
     )
 
 

@@ -3,10 +3,11 @@
 from datetime import timedelta
 
 import pytest
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from ioportal.accounts.models import Membership
+from ioportal.core.errors import NotAllowed
 from ioportal.core.fiscalcode import reveal_fiscal_code
 from ioportal.core.models import Action, AuditEvent
 from ioportal.messaging import services
@@ -85,14 +86,14 @@ def test_approval_flow(
     with django_capture_on_commit_callbacks(execute=True):
         dispatch, _ = services.dispatch_launch_list(recipient_list=checked, actor=operator_user)
     assert dispatch.state == Dispatch.State.AWAITING_APPROVAL and woken == []
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(NotAllowed):
         services.dispatch_approve(dispatch=dispatch, actor=operator_user)
     with django_capture_on_commit_callbacks(execute=True):
         services.dispatch_approve(dispatch=dispatch, actor=supervisor_user)
     dispatch.refresh_from_db()
     assert dispatch.state == Dispatch.State.RUNNING and dispatch.approved_by == supervisor_user
     assert woken == [organization.pk]
-    with pytest.raises(ValidationError):
+    with pytest.raises(NotAllowed, match="non è più in attesa"):
         services.dispatch_approve(dispatch=dispatch, actor=supervisor_user)
     note = Notification.objects.get(user=operator_user)
     assert "ha approvato" in note.text
@@ -128,7 +129,7 @@ def test_supervisor_cannot_approve_own(make_template, make_list, service, organi
     recipient_list = make_list(template, service, author)
     ApprovalPolicy.objects.create(organization=organization, threshold=0)
     dispatch, _ = services.dispatch_launch_list(recipient_list=recipient_list, actor=author)
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(NotAllowed, match="hai creato tu"):
         services.dispatch_approve(dispatch=dispatch, actor=author)
 
 
