@@ -71,7 +71,7 @@ def upload(client: Any, template: Any, service: Any, **files: Any) -> Any:
 def test_shared_and_per_recipient_files_through_the_flow(
     client, login, operator_user, template, premium_service, rc, monkeypatch
 ):
-    monkeypatch.setattr("ioportal.messaging.services.wake_pipeline", lambda **_: None)
+    monkeypatch.setattr("ioportal.messaging.services.pipeline.wake_pipeline", lambda **_: None)
     login(operator_user)
     bundle = zip_of(
         {
@@ -293,7 +293,7 @@ def test_test_send_carries_copies_of_the_rows_files(
 ):
     """The test recipients open the Premium message with the same files a citizen would get;
     the list keeps its staged files for the real launch."""
-    monkeypatch.setattr("ioportal.messaging.services.wake_pipeline", lambda **_: None)
+    monkeypatch.setattr("ioportal.messaging.services.pipeline.wake_pipeline", lambda **_: None)
     login(operator_user)
     anna = make_pdf(pages=2, pdfa=True)
     response = upload(
