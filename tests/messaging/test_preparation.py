@@ -35,14 +35,14 @@ CSV = (
 def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     """One row per chunk and per step, and every list prepared by the worker task."""
     monkeypatch.setattr(recipient_models, "CHUNK_ROWS", 1)
-    monkeypatch.setattr(services, "PREPARE_STEP_CHUNKS", 1)
+    monkeypatch.setattr(preparation, "PREPARE_STEP_CHUNKS", 1)
     monkeypatch.setattr(dispatches, "PREPARE_INLINE_MAX", 0)
 
 
 @pytest.fixture
 def enqueued(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
     calls: list[tuple[Any, ...]] = []
-    monkeypatch.setattr(services, "async_task", lambda *args, **kwargs: calls.append(args))
+    monkeypatch.setattr(preparation, "async_task", lambda *args, **kwargs: calls.append(args))
     return calls
 
 
@@ -84,7 +84,7 @@ def test_launch_enqueues_the_preparation_and_nothing_is_sent_meanwhile(
     assert dispatch.state == Dispatch.State.PREPARING
 
     # The task runs again (twice): it resumes, and creates nothing twice.
-    monkeypatch.setattr(services, "PREPARE_STEP_CHUNKS", 5)
+    monkeypatch.setattr(preparation, "PREPARE_STEP_CHUNKS", 5)
     with django_capture_on_commit_callbacks(execute=True):
         assert prepare_dispatch(dispatch.pk) == 2
         assert prepare_dispatch(dispatch.pk) == 0
