@@ -274,9 +274,9 @@ def member_invite(request: AuthenticatedHttpRequest) -> HttpResponse:
     )
 
 
-def _manager_next(request: HttpRequest, invitation: Invitation) -> str:
+def _manager_next(request: AuthenticatedHttpRequest, invitation: Invitation) -> str:
     if request.user.is_superuser and not (
-        request.organization and request.organization.pk == invitation.organization_id  # type: ignore[attr-defined]
+        request.organization and request.organization.pk == invitation.organization_id
     ):
         return reverse("accounts:organization_edit", args=[invitation.organization.public_id])
     return reverse("accounts:member_list")

@@ -77,12 +77,12 @@ def dispatch_detail(request: HttpRequest, public_id: str) -> HttpResponse:
 
 
 @role_required(Membership.Role.SUPERVISOR)
-def dispatch_export_csv(request: HttpRequest, public_id: str) -> HttpResponse:
+def dispatch_export_csv(request: AuthenticatedHttpRequest, public_id: str) -> HttpResponse:
     """The dispatch's deliveries as CSV (masked fiscal codes), for supervisors. Audited."""
     dispatch = get_dispatch_for_user(request, public_id, SUPERVISE)
     from ioportal.remotecontent.status import deliveries_csv
 
-    body = deliveries_csv(dispatch=dispatch, actor=request.user, request=request)  # type: ignore[arg-type]
+    body = deliveries_csv(dispatch=dispatch, actor=request.user, request=request)
     response = HttpResponse(body, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="esiti-invio.csv"'
     response["Cache-Control"] = "no-store"
@@ -165,7 +165,7 @@ def dispatch_retry_failed(request: AuthenticatedHttpRequest, public_id: str) -> 
 
 @require_POST
 @role_required(Membership.Role.SUPERVISOR)
-def uncertain_resolve(request: HttpRequest, public_id: str) -> HttpResponse:
+def uncertain_resolve(request: AuthenticatedHttpRequest, public_id: str) -> HttpResponse:
     dispatch = get_dispatch_for_user(request, public_id, SUPERVISE)
     selected = request.POST.getlist("delivery")
     ids = list(
@@ -178,7 +178,7 @@ def uncertain_resolve(request: HttpRequest, public_id: str) -> HttpResponse:
             dispatch=dispatch,
             delivery_ids=ids,
             decision=request.POST.get("decision", ""),
-            actor=request.user,  # type: ignore[arg-type]
+            actor=request.user,
             confirmed=request.POST.get("confirm") == "1",
             request=request,
         )
