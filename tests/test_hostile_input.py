@@ -32,9 +32,9 @@ from django.utils.http import urlsafe_base64_encode
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from ioportal.accounts.models import Membership, Organization, User
+from ioportal.core.fiscalcode import protect_fiscal_code
 from ioportal.ioservices.models import IOService
 from ioportal.ioservices.services import ioservice_create
-from ioportal.messaging.fiscal_codes import protect_fiscal_code
 from ioportal.messaging.forms import MAX_PLACEHOLDERS
 from ioportal.messaging.lists import recipient_list_upload, recipient_list_validate
 from ioportal.messaging.models import (

@@ -17,6 +17,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django_otp import devices_for_user
 
+from ioportal.accounts.http import AuthenticatedHttpRequest
 from ioportal.accounts.models import Invitation, Membership, Organization, User
 
 View = TypeVar("View", bound=Callable[..., HttpResponse])
@@ -158,7 +159,7 @@ def otp_reset_allowed(*, actor: User, target: User) -> bool:
     )
 
 
-def get_user_for_otp_reset(request: HttpRequest, public_id: Any) -> User:
+def get_user_for_otp_reset(request: AuthenticatedHttpRequest, public_id: Any) -> User:
     """The person whose second factor the signed-in user resets.
 
     Superusers reach any account; an organization admin reaches the members of the current
@@ -166,7 +167,7 @@ def get_user_for_otp_reset(request: HttpRequest, public_id: Any) -> User:
     `otp_reset_allowed` protects (themselves, an admin, a superuser, a member of an
     organization the actor does not administer): 403.
     """
-    actor: User = request.user  # type: ignore[assignment]
+    actor: User = request.user
     if actor.is_superuser:
         target = get_object_or_404(User, public_id=parse_public_id(public_id))
     else:

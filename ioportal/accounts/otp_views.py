@@ -32,7 +32,8 @@ from ioportal.accounts.access import (
 )
 from ioportal.accounts.audit import Action
 from ioportal.accounts.forms import RecoveryCodeForm, TokenForm
-from ioportal.accounts.models import Membership, User
+from ioportal.accounts.http import AuthenticatedHttpRequest
+from ioportal.accounts.models import Membership
 from ioportal.accounts.views import _safe_next
 from ioportal.core.services import audit_log
 
@@ -40,10 +41,6 @@ SESSION_PENDING_DEVICE_KEY = "ioportal_otp_pending_device"
 SESSION_NEW_CODES_KEY = "ioportal_otp_new_codes"
 # New recovery codes stay readable (page and download) this long, then never again.
 NEW_CODES_LIFETIME = 10 * 60
-
-
-def _user(request: HttpRequest) -> User:
-    return request.user  # type: ignore[return-value]
 
 
 def _to_verification(request: HttpRequest) -> HttpResponse:
@@ -54,8 +51,10 @@ def _dashboard() -> str:
     return reverse("dashboard:dashboard")
 
 
-def _token_failed(request: HttpRequest, form: TokenForm | RecoveryCodeForm, field: str) -> None:
-    audit_log(action=Action.OTP_FAILED, actor=request.user, target=_user(request), request=request)
+def _token_failed(
+    request: AuthenticatedHttpRequest, form: TokenForm | RecoveryCodeForm, field: str
+) -> None:
+    audit_log(action=Action.OTP_FAILED, actor=request.user, target=request.user, request=request)
     form.add_error(field, _("Il codice non è corretto o è scaduto: riprova."))
 
 
@@ -64,20 +63,20 @@ def _throttled(form: TokenForm | RecoveryCodeForm, field: str) -> None:
     form.add_error(field, _("Troppi codici errati: attendi qualche secondo prima di riprovare."))
 
 
-def _stash_codes(request: HttpRequest, codes: list[str]) -> None:
+def _stash_codes(request: AuthenticatedHttpRequest, codes: list[str]) -> None:
     request.session[SESSION_NEW_CODES_KEY] = {
-        "user": _user(request).pk,
+        "user": request.user.pk,
         "at": time.time(),
         "codes": [f"{code[:4]}-{code[4:]}" for code in codes],
     }
 
 
-def _stashed_codes(request: HttpRequest) -> list[str]:
+def _stashed_codes(request: AuthenticatedHttpRequest) -> list[str]:
     stash = request.session.get(SESSION_NEW_CODES_KEY)
     if not isinstance(stash, dict):
         return []
     fresh = time.time() - float(stash.get("at", 0)) <= NEW_CODES_LIFETIME
-    if stash.get("user") != _user(request).pk or not fresh or not is_verified(request):
+    if stash.get("user") != request.user.pk or not fresh or not is_verified(request):
         request.session.pop(SESSION_NEW_CODES_KEY, None)
         return []
     return list(stash.get("codes", []))
@@ -85,12 +84,12 @@ def _stashed_codes(request: HttpRequest) -> list[str]:
 
 @never_cache
 @login_required
-def otp_setup(request: HttpRequest) -> HttpResponse:
+def otp_setup(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Enrol an authenticator app (QR code, then a first code); also replaces one.
 
     Reachable before the second factor only by an account that has none.
     """
-    user = _user(request)
+    user = request.user
     verified = is_verified(request)
     if not otp_enrolment_allowed(user=user, verified=verified):
         return _to_verification(request)
@@ -137,12 +136,12 @@ def otp_setup(request: HttpRequest) -> HttpResponse:
 
 @never_cache
 @login_required
-def otp_verify(request: HttpRequest) -> HttpResponse:
+def otp_verify(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Second step of the sign-in: a code of the authenticator app."""
     form = TokenForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            device = services.otp_totp_verify(user=_user(request), token=form.cleaned_data["token"])
+            device = services.otp_totp_verify(user=request.user, token=form.cleaned_data["token"])
         except services.OtpThrottledError:
             _throttled(form, "token")
         else:
@@ -157,20 +156,20 @@ def otp_verify(request: HttpRequest) -> HttpResponse:
 
 @never_cache
 @login_required
-def otp_recovery(request: HttpRequest) -> HttpResponse:
+def otp_recovery(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Second step of the sign-in with a recovery code, when the phone is not at hand."""
     form = RecoveryCodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
             device = services.otp_recovery_verify(
-                user=_user(request), code=form.cleaned_data["code"], request=request
+                user=request.user, code=form.cleaned_data["code"], request=request
             )
         except services.OtpThrottledError:
             _throttled(form, "code")
         else:
             if device is not None:
                 services.otp_session_verify(request=request, device=device)
-                left = services.otp_recovery_codes_left(user=_user(request))
+                left = services.otp_recovery_codes_left(user=request.user)
                 messages.warning(
                     request,
                     ngettext(
@@ -191,9 +190,9 @@ def otp_recovery(request: HttpRequest) -> HttpResponse:
 
 @never_cache
 @login_required
-def otp_account(request: HttpRequest) -> HttpResponse:
+def otp_account(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The person's own security page: authenticator app and recovery codes left."""
-    user = _user(request)
+    user = request.user
     return render(
         request,
         "accounts/otp_account.html",
@@ -207,15 +206,15 @@ def otp_account(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @login_required
-def otp_codes_regenerate(request: HttpRequest) -> HttpResponse:
+def otp_codes_regenerate(request: AuthenticatedHttpRequest) -> HttpResponse:
     """A new set of recovery codes, after the second factor; the old ones stop working."""
     if not is_verified(request):
-        if has_confirmed_device(_user(request)):
+        if has_confirmed_device(request.user):
             return _to_verification(request)
         messages.error(request, _("Configura prima un'app di autenticazione."))
         return redirect("accounts:otp_account")
     try:
-        codes = services.otp_recovery_codes_regenerate(user=_user(request), request=request)
+        codes = services.otp_recovery_codes_regenerate(user=request.user, request=request)
     except services.NoSecondFactorError:
         messages.error(request, _("Configura prima un'app di autenticazione."))
         return redirect("accounts:otp_account")
@@ -226,7 +225,7 @@ def otp_codes_regenerate(request: HttpRequest) -> HttpResponse:
 
 @never_cache
 @login_required
-def otp_codes(request: HttpRequest) -> HttpResponse:
+def otp_codes(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The recovery codes just issued, shown once; "I saved them" forgets them for good."""
     if request.method == "POST":
         request.session.pop(SESSION_NEW_CODES_KEY, None)
@@ -250,12 +249,12 @@ def otp_codes(request: HttpRequest) -> HttpResponse:
 
 @never_cache
 @login_required
-def otp_codes_download(request: HttpRequest) -> HttpResponse:
+def otp_codes_download(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The recovery codes just issued, as a text file (never cached)."""
     codes = _stashed_codes(request)
     if not codes:
         return redirect("accounts:otp_codes")
-    user = _user(request)
+    user = request.user
     lines = [
         _("Codici di recupero di ioportal per %(username)s") % {"username": user.username},
         _("Ogni codice vale una volta sola, al posto del codice dell'app di autenticazione."),
@@ -269,13 +268,13 @@ def otp_codes_download(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def otp_reset(request: HttpRequest, public_id: str) -> HttpResponse:
+def otp_reset(request: AuthenticatedHttpRequest, public_id: str) -> HttpResponse:
     """An admin resets a member's second factor, after confirming (POST with `confirm`)."""
     target = get_user_for_otp_reset(request, public_id)
     if request.method == "POST" and request.POST.get("confirm") == "1":
         services.otp_reset(
             user=target,
-            actor=_user(request),
+            actor=request.user,
             organization=getattr(request, "organization", None),
             request=request,
         )

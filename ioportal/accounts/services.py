@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django_otp import devices_for_user
 from django_otp import login as otp_login
 from django_otp.models import Device
@@ -38,6 +39,7 @@ from ioportal.accounts.models import (
     User,
     UserSession,
 )
+from ioportal.core.errors import NotAllowed
 from ioportal.core.services import audit_log, changed_fields
 
 logger = logging.getLogger(__name__)
@@ -113,24 +115,26 @@ def organization_update(
     return organization
 
 
-class AlreadyMemberError(ValueError):
+class AlreadyMemberError(NotAllowed):
     """Raised when the person invited already has an active role in the organization."""
 
+    default_message = gettext_lazy("Questa persona fa già parte dell'ente.")
 
-class InvitationPendingError(ValueError):
+
+class InvitationPendingError(NotAllowed):
     """Raised when an unexpired invitation to the same person is still waiting for an answer."""
+
+    default_message = gettext_lazy(
+        "Un invito a questo indirizzo è già in attesa: puoi inviarlo di nuovo dall'elenco."
+    )
 
 
 class InvitationEmailError(Exception):
     """Raised when the invitation e-mail could not be handed to the mail server."""
 
 
-class InvitationUnavailableError(ValueError):
-    """Raised when an invitation can no longer be answered; `reason` says why, in Italian."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+class InvitationUnavailableError(NotAllowed):
+    """Raised when an invitation can no longer be answered; `message` says why, in Italian."""
 
 
 def invitation_create(
@@ -452,8 +456,12 @@ def membership_remove(
     )
 
 
-class LastAdminError(ValueError):
+class LastAdminError(NotAllowed):
     """Raised when a change would leave an organization without an active admin."""
+
+    default_message = gettext_lazy(
+        "L'ente deve avere almeno un amministratore attivo: nomina prima un altro."
+    )
 
 
 def _ensure_another_admin(membership: Membership) -> None:
@@ -469,13 +477,6 @@ def _ensure_another_admin(membership: Membership) -> None:
     )
     if not others.exists():
         raise LastAdminError
-
-
-def user_deactivate(*, user: User, actor: User, request: HttpRequest | None = None) -> None:
-    """Disable an account everywhere and end its sessions (installation superusers only)."""
-    user.is_active = False
-    user.save(update_fields=["is_active"])  # the post_save receiver ends the sessions
-    audit_log(action=Action.USER_DEACTIVATED, actor=actor, target=user, request=request)
 
 
 # Two-step verification. Every change is audited and e-mailed to the person (issue 11).

@@ -36,6 +36,7 @@ from ioportal.accounts.forms import (
     OrganizationSettingsForm,
     RoleForm,
 )
+from ioportal.accounts.http import AuthenticatedHttpRequest
 from ioportal.accounts.middleware import SESSION_ORG_KEY
 from ioportal.accounts.models import Invitation, Membership, Organization
 from ioportal.core.services import audit_log
@@ -60,6 +61,7 @@ class LoginView(auth_views.LoginView):
 
 
 class PasswordChangeView(auth_views.PasswordChangeView):
+    request: AuthenticatedHttpRequest
     template_name = "accounts/password_change.html"
     success_url = reverse_lazy("dashboard:dashboard")
 
@@ -68,7 +70,7 @@ class PasswordChangeView(auth_views.PasswordChangeView):
         audit_log(
             action=Action.PASSWORD_CHANGED,
             actor=self.request.user,
-            target=self.request.user,  # type: ignore[arg-type]
+            target=self.request.user,
             request=self.request,
         )
         messages.success(self.request, _("Password cambiata."))
@@ -108,14 +110,14 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
 
 @require_POST
 @login_required
-def switch_organization(request: HttpRequest) -> HttpResponse:
+def switch_organization(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Choose the organization to work in; someone else's organization answers 404."""
     organization = get_organization_for_user(
-        request.user,  # type: ignore[arg-type]
+        request.user,
         request.POST.get("organization", ""),
     )
     request.session[SESSION_ORG_KEY] = str(organization.public_id)
-    services.organization_remember(user=request.user, organization=organization)  # type: ignore[arg-type]
+    services.organization_remember(user=request.user, organization=organization)
     messages.info(request, _("Ora stai lavorando per %(name)s.") % {"name": organization.name})
     return redirect("dashboard:dashboard")
 
@@ -127,11 +129,11 @@ def organization_list(request: HttpRequest) -> HttpResponse:
 
 
 @superuser_required
-def organization_create(request: HttpRequest) -> HttpResponse:
+def organization_create(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = OrganizationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         organization = services.organization_create(
-            actor=request.user,  # type: ignore[arg-type]
+            actor=request.user,
             request=request,
             **form.cleaned_data,
         )
@@ -141,13 +143,13 @@ def organization_create(request: HttpRequest) -> HttpResponse:
 
 
 @superuser_required
-def organization_edit(request: HttpRequest, public_id: str) -> HttpResponse:
-    organization = get_organization_for_user(request.user, public_id)  # type: ignore[arg-type]
+def organization_edit(request: AuthenticatedHttpRequest, public_id: str) -> HttpResponse:
+    organization = get_organization_for_user(request.user, public_id)
     form = OrganizationForm(request.POST or None, instance=organization)
     if request.method == "POST" and form.is_valid():
         services.organization_update(
             organization=Organization.objects.get(pk=organization.pk),
-            actor=request.user,  # type: ignore[arg-type]
+            actor=request.user,
             request=request,
             **form.cleaned_data,
         )
@@ -168,9 +170,9 @@ def organization_edit(request: HttpRequest, public_id: str) -> HttpResponse:
 
 
 @superuser_required
-def organization_admin_invite(request: HttpRequest, public_id: str) -> HttpResponse:
+def organization_admin_invite(request: AuthenticatedHttpRequest, public_id: str) -> HttpResponse:
     """Installation superusers appoint an organization's admin, by invitation."""
-    organization = get_organization_for_user(request.user, public_id)  # type: ignore[arg-type]
+    organization = get_organization_for_user(request.user, public_id)
     form = AdminInviteForm(request.POST or None)
     if (
         request.method == "POST"
@@ -186,14 +188,14 @@ def organization_admin_invite(request: HttpRequest, public_id: str) -> HttpRespo
 
 
 @role_required(Membership.Role.ADMIN)
-def organization_settings(request: HttpRequest) -> HttpResponse:
+def organization_settings(request: AuthenticatedHttpRequest) -> HttpResponse:
     membership = require_role(request, Membership.Role.ADMIN)
     organization = Organization.objects.get(pk=membership.organization_id)
     form = OrganizationSettingsForm(request.POST or None, instance=organization)
     if request.method == "POST" and form.is_valid():
         services.organization_update(
             organization=Organization.objects.get(pk=organization.pk),
-            actor=request.user,  # type: ignore[arg-type]
+            actor=request.user,
             request=request,
             **form.cleaned_data,
         )
@@ -229,24 +231,21 @@ _EMAIL_FAILED = gettext_lazy(
 )
 
 
-def _invite(request: HttpRequest, form: InviteForm, organization: Organization, role: str) -> bool:
+def _invite(
+    request: AuthenticatedHttpRequest, form: InviteForm, organization: Organization, role: str
+) -> bool:
     """Create the invitation from a valid form; False (with the form's errors) when refused."""
     data = {k: v for k, v in form.cleaned_data.items() if k != "role"}
     try:
         services.invitation_create(
             organization=organization,
-            actor=request.user,  # type: ignore[arg-type]
+            actor=request.user,
             role=role,
             request=request,
             **data,
         )
-    except services.AlreadyMemberError:
-        form.add_error("email", _("Questa persona fa già parte dell'ente."))
-    except services.InvitationPendingError:
-        form.add_error(
-            "email",
-            _("Un invito a questo indirizzo è già in attesa: puoi inviarlo di nuovo dall'elenco."),
-        )
+    except (services.AlreadyMemberError, services.InvitationPendingError) as exc:
+        form.add_error("email", exc.message)
     except ValidationError as exc:  # a username already taken, from full_clean()
         for field, errors in exc.message_dict.items():
             form.add_error(field if field in form.fields else None, errors)
@@ -260,7 +259,7 @@ def _invite(request: HttpRequest, form: InviteForm, organization: Organization, 
 
 
 @role_required(Membership.Role.ADMIN)
-def member_invite(request: HttpRequest) -> HttpResponse:
+def member_invite(request: AuthenticatedHttpRequest) -> HttpResponse:
     membership = require_role(request, Membership.Role.ADMIN)
     form = InviteForm(request.POST or None)
     if (
@@ -276,9 +275,9 @@ def member_invite(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _manager_next(request: HttpRequest, invitation: Invitation) -> str:
+def _manager_next(request: AuthenticatedHttpRequest, invitation: Invitation) -> str:
     if request.user.is_superuser and not (
-        request.organization and request.organization.pk == invitation.organization_id  # type: ignore[attr-defined]
+        request.organization and request.organization.pk == invitation.organization_id
     ):
         return reverse("accounts:organization_edit", args=[invitation.organization.public_id])
     return reverse("accounts:member_list")
@@ -286,17 +285,17 @@ def _manager_next(request: HttpRequest, invitation: Invitation) -> str:
 
 @require_POST
 @login_required
-def invitation_resend(request: HttpRequest, public_id: str) -> HttpResponse:
+def invitation_resend(request: AuthenticatedHttpRequest, public_id: str) -> HttpResponse:
     """An admin (or a superuser) sends a pending invitation again, with a new link."""
     invitation = get_invitation_for_manager(request, public_id)
     try:
         services.invitation_resend(
             invitation=invitation,
-            actor=request.user,  # type: ignore[arg-type]
+            actor=request.user,
             request=request,
         )
     except services.InvitationUnavailableError as exc:
-        messages.error(request, exc.reason)
+        messages.error(request, exc.message)
     except services.InvitationEmailError:
         messages.warning(request, _EMAIL_FAILED % {"email": invitation.email})
     else:
@@ -306,17 +305,17 @@ def invitation_resend(request: HttpRequest, public_id: str) -> HttpResponse:
 
 @require_POST
 @login_required
-def invitation_withdraw(request: HttpRequest, public_id: str) -> HttpResponse:
+def invitation_withdraw(request: AuthenticatedHttpRequest, public_id: str) -> HttpResponse:
     """An admin (or a superuser) withdraws a pending invitation; its link stops working."""
     invitation = get_invitation_for_manager(request, public_id)
     try:
         services.invitation_withdraw(
             invitation=invitation,
-            actor=request.user,  # type: ignore[arg-type]
+            actor=request.user,
             request=request,
         )
     except services.InvitationUnavailableError as exc:
-        messages.error(request, exc.reason)
+        messages.error(request, exc.message)
     else:
         messages.success(request, _("Invito a %(email)s ritirato.") % {"email": invitation.email})
     return redirect(_manager_next(request, invitation))
@@ -363,7 +362,7 @@ def invitation_open(request: HttpRequest, token: str) -> HttpResponse:
                 request=request,
             )
         except services.InvitationUnavailableError as exc:
-            messages.error(request, exc.reason)
+            messages.error(request, exc.message)
             return redirect("accounts:login")
         messages.success(
             request,
@@ -376,24 +375,24 @@ def invitation_open(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @login_required
-def my_invitations(request: HttpRequest) -> HttpResponse:
+def my_invitations(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The invitations waiting for the signed-in person's answer."""
-    invitations = pending_invitations(request.user)  # type: ignore[arg-type]
+    invitations = pending_invitations(request.user)
     return render(request, "accounts/my_invitations.html", {"invitations": invitations})
 
 
 @require_POST
 @login_required
-def invitation_accept(request: HttpRequest, public_id: str) -> HttpResponse:
+def invitation_accept(request: AuthenticatedHttpRequest, public_id: str) -> HttpResponse:
     invitation = get_invitation_for_invitee(request, public_id)
     try:
         services.invitation_accept(
             invitation=invitation,
-            user=request.user,  # type: ignore[arg-type]
+            user=request.user,
             request=request,
         )
     except services.InvitationUnavailableError as exc:
-        messages.error(request, exc.reason)
+        messages.error(request, exc.message)
         return redirect("accounts:my_invitations")
     request.session[SESSION_ORG_KEY] = str(invitation.organization.public_id)
     messages.success(
@@ -406,16 +405,16 @@ def invitation_accept(request: HttpRequest, public_id: str) -> HttpResponse:
 
 @require_POST
 @login_required
-def invitation_refuse(request: HttpRequest, public_id: str) -> HttpResponse:
+def invitation_refuse(request: AuthenticatedHttpRequest, public_id: str) -> HttpResponse:
     invitation = get_invitation_for_invitee(request, public_id)
     try:
         services.invitation_refuse(
             invitation=invitation,
-            user=request.user,  # type: ignore[arg-type]
+            user=request.user,
             request=request,
         )
     except services.InvitationUnavailableError as exc:
-        messages.error(request, exc.reason)
+        messages.error(request, exc.message)
     else:
         messages.success(
             request,
@@ -425,7 +424,7 @@ def invitation_refuse(request: HttpRequest, public_id: str) -> HttpResponse:
 
 
 @role_required(Membership.Role.ADMIN)
-def member_edit(request: HttpRequest, public_id: str) -> HttpResponse:
+def member_edit(request: AuthenticatedHttpRequest, public_id: str) -> HttpResponse:
     member = get_membership_for_admin(request, public_id)
     form = RoleForm(request.POST or None, initial={"role": member.role})
     if request.method == "POST":
@@ -433,7 +432,7 @@ def member_edit(request: HttpRequest, public_id: str) -> HttpResponse:
             if "remove" in request.POST:
                 services.membership_remove(
                     membership=member,
-                    actor=request.user,  # type: ignore[arg-type]
+                    actor=request.user,
                     request=request,
                 )
                 messages.success(request, _("Accesso revocato."))
@@ -441,15 +440,12 @@ def member_edit(request: HttpRequest, public_id: str) -> HttpResponse:
             if form.is_valid():
                 services.membership_update(
                     membership=member,
-                    actor=request.user,  # type: ignore[arg-type]
+                    actor=request.user,
                     role=form.cleaned_data["role"],
                     request=request,
                 )
                 messages.success(request, _("Ruolo aggiornato."))
                 return redirect("accounts:member_list")
-        except services.LastAdminError:
-            messages.error(
-                request,
-                _("L'ente deve avere almeno un amministratore attivo: nomina prima un altro."),
-            )
+        except services.LastAdminError as exc:
+            messages.error(request, exc.message)
     return render(request, "accounts/member_edit.html", {"form": form, "member": member})

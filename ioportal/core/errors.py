@@ -1,7 +1,23 @@
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.template import loader
+from django.utils.functional import Promise as StrPromise
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+
+class NotAllowed(Exception):
+    """A service refuses an action that is not allowed now: the object's state does not permit
+    it (a dispatch no longer awaiting approval, a key slot still empty) or the rule of the action
+    excludes this person (approving one's own dispatch). The one way services say so; the view
+    shows `message` (Italian, through gettext) and changes nothing. Input errors stay
+    ValidationError, a role too low for the page stays PermissionDenied (403)."""
+
+    default_message = gettext_lazy("Questa azione non è consentita ora.")
+
+    def __init__(self, message: "str | StrPromise | None" = None) -> None:
+        self.message = str(message or self.default_message)
+        super().__init__(self.message)
 
 
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

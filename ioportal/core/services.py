@@ -69,6 +69,12 @@ def changed_fields(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[
 
 
 def _plain(value: Any) -> Any:
+    """`value` as JSON keeps it: lists and dicts element by element, anything else not a JSON
+    scalar (a date, a UUID, a Decimal) as its text."""
     if value is None or isinstance(value, bool | int | float | str):
         return value
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    if isinstance(value, dict):
+        return {str(key): _plain(item) for key, item in value.items()}
     return str(value)

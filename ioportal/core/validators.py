@@ -5,7 +5,7 @@ from django.db.backends.base.operations import BaseDatabaseOperations
 from django.db.models import Field
 from django.utils.translation import gettext_lazy as _
 from stdnum.exceptions import ValidationError as StdnumError
-from stdnum.it import codicefiscale, iva
+from stdnum.it import iva
 
 
 def validate_organization_fiscal_code(value: str) -> None:
@@ -21,20 +21,6 @@ def validate_organization_fiscal_code(value: str) -> None:
             _("Il codice fiscale dell'ente non è valido: controlla le cifre."),
             code="checksum",
         ) from exc
-
-
-def validate_citizen_fiscal_code(value: str) -> None:
-    """A person's fiscal code (16 characters, omocodia included) with its check character."""
-    try:
-        codicefiscale.validate(value)
-    except StdnumError as exc:
-        raise ValidationError(
-            _("Il codice fiscale «%(value)s» non è valido."),
-            code="invalid",
-            params={"value": value},
-        ) from exc
-    if len(codicefiscale.compact(value)) != 16:
-        raise ValidationError(_("Il codice fiscale di una persona ha 16 caratteri."), code="format")
 
 
 def db_integer_range(field: Field) -> tuple[int | None, int | None]:

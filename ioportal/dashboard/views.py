@@ -8,6 +8,7 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 
 from ioportal.accounts.access import require_role, role_required, superuser_required
+from ioportal.accounts.http import AuthenticatedHttpRequest
 from ioportal.accounts.models import Membership
 from ioportal.core.audit import action_choices
 from ioportal.core.models import AuditEvent
@@ -70,8 +71,8 @@ def installation_audit_list(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def my_sign_ins(request: HttpRequest) -> HttpResponse:
+def my_sign_ins(request: AuthenticatedHttpRequest) -> HttpResponse:
     """ "I miei accessi": the signed-in person's own sign-in events, 50 a page."""
-    events = sign_in_events_for_user(user=request.user)  # type: ignore[arg-type]
+    events = sign_in_events_for_user(user=request.user)
     page = Paginator(events, 50).get_page(request.GET.get("page"))
     return render(request, "dashboard/my_sign_ins.html", {"page": page, "query": ""})

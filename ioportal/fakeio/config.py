@@ -17,7 +17,9 @@ from typing import Any
 # IO's sandbox recipient: always an authorised test recipient (IO-API.md §4).
 SANDBOX_FISCAL_CODE = "AAAAAA00A00A000A"
 
-# io-ts-commons `FiscalCode`, the only check IO makes on a citizen's fiscal code.
+# io-ts-commons `FiscalCode`, the only check IO makes on a citizen's fiscal code. Written here
+# again on purpose, not imported from ioapi: the simulator stands for IO, so a mistake in the
+# client's pattern must show up as a refusal in tests against it, not be mirrored.
 FISCAL_CODE_RE = re.compile(
     r"^[A-Z]{6}[0-9LMNPQRSTUV]{2}[ABCDEHLMPRST][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]$"
 )

@@ -372,7 +372,7 @@ class IOClient:
         """
         errors = validate_fiscal_code(fiscal_code)
         if not message_id.strip():
-            errors.append(FieldError("id", it.MESSAGE_ID_REQUIRED))
+            errors.append(FieldError.of("id", it.MESSAGE_ID_REQUIRED))
         if errors:
             raise PayloadInvalidError(errors)
         normalized = normalize_fiscal_code(fiscal_code)

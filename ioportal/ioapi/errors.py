@@ -21,10 +21,22 @@ from .results import CallInfo
 
 @dataclass(frozen=True)
 class FieldError:
-    """One validation problem: `field` is a dotted path in IO's payload, `message` Italian text."""
+    """One validation problem: `field` is a dotted path in IO's payload, `message` Italian text.
+
+    `template` is the text of `messages_it` the message was made from and `params` the values
+    filled into it with str.format, as (name, value) pairs: the portal translates `template`
+    and fills it again (ioportal.core.io_texts). An empty template means `message` is it.
+    """
 
     field: str
     message: str
+    template: str = ""
+    params: tuple[tuple[str, str | int], ...] = ()
+
+    @classmethod
+    def of(cls, field: str, template: str, **params: str | int) -> "FieldError":
+        """The problem of `field` told by `template` (a messages_it text) with `params`."""
+        return cls(field, template.format(**params), template, tuple(params.items()))
 
 
 class IOApiError(Exception):

@@ -7,6 +7,7 @@ in an exception message: use `mask_fiscal_code` for a single value and
 
 import hashlib
 import re
+import unicodedata
 
 from stdnum.it import codicefiscale
 
@@ -29,8 +30,16 @@ _FISCAL_CODE_IN_TEXT_RE = re.compile(
 
 
 def normalize_fiscal_code(value: str) -> str:
-    """Strip surrounding whitespace and upper-case: IO accepts upper case only."""
-    return value.strip().upper()
+    """`value` as IO accepts it: upper case, without any space or invisible character.
+
+    A fiscal code has no spaces, so every space (plain, no-break, thin, tab...) is removed
+    anywhere, and so is every invisible formatting character (Unicode category Cf: zero-width
+    space and joiners, soft hyphen, byte order mark, direction marks), which comes along when a
+    code is copied from a web page, a PDF or a spreadsheet.
+    """
+    if not value.isascii():
+        value = "".join(ch for ch in value if unicodedata.category(ch) != "Cf")
+    return "".join(value.split()).upper()
 
 
 def is_valid_fiscal_code(value: str, *, allow_sandbox: bool = True) -> bool:
@@ -62,6 +71,11 @@ def mask_fiscal_code(value: str) -> str:
 def mask_fiscal_codes_in_text(text: str) -> str:
     """Replace every fiscal code found in `text` with its masked form."""
     return _FISCAL_CODE_IN_TEXT_RE.sub(lambda m: mask_fiscal_code(m.group(0)), text)
+
+
+def contains_fiscal_code(text: str) -> bool:
+    """Whether `text` contains something shaped like a fiscal code, in either case."""
+    return _FISCAL_CODE_IN_TEXT_RE.search(text) is not None
 
 
 def fiscal_code_hash(value: str) -> str:

@@ -1,5 +1,11 @@
-"""Italian texts shown to office operators. Kept in one module so they can be wrapped for
-translation later without importing Django here."""
+"""Italian texts shown to office operators, the msgids of the portal's English catalog.
+
+This package does not import Django: a text is used here as it is (with str.format
+placeholders), and the portal translates it through gettext (ioportal.core.io_texts), from
+`FieldError.template` and `explain_error`.
+"""
+
+from typing import Any
 
 from .errors import (
     AmbiguousError,
@@ -75,35 +81,44 @@ UNKNOWN = "Errore imprevisto nella comunicazione con IO."
 NO_DETAIL = "nessun dettaglio"
 
 
-def describe_error_it(error: IOApiError) -> str:
-    """A sentence an office operator understands for any error raised by the IO client."""
-    if isinstance(error, PayloadInvalidError):
-        return " ".join(e.message for e in error.errors)
+def explain_error(error: IOApiError) -> tuple[str, dict[str, Any]]:
+    """The text of this module for an error of the IO client other than PayloadInvalidError
+    (whose `errors` carry their own), and the values to fill into it with str.format."""
     if isinstance(error, KeyRejectedError):
-        return KEY_REJECTED
+        return KEY_REJECTED, {}
     if isinstance(error, NotFoundError):
         if error.title == "Profile not found" or error.operation == "get_profile":
-            return PROFILE_NOT_FOUND
+            return PROFILE_NOT_FOUND, {}
         if error.title == "Data not available yet":
-            return FEED_NOT_READY
-        return MESSAGE_NOT_FOUND
+            return FEED_NOT_READY, {}
+        return MESSAGE_NOT_FOUND, {}
     if isinstance(error, PermanentError):
         if error.status_code is None:
-            return CONFIGURATION  # refused before sending: bad base URL
+            return CONFIGURATION, {}  # refused before sending: bad base URL
+        # IO's own words (English), shown as they are.
         detail = error.detail or error.title or NO_DETAIL
         if error.is_recipient_forbidden:
-            return RECIPIENT_FORBIDDEN
+            return RECIPIENT_FORBIDDEN, {}
         if error.status_code == 403:
-            return FORBIDDEN.format(detail=detail)
+            return FORBIDDEN, {"detail": detail}
         if error.title == "Error while sending payment metadata":
-            return AMOUNT_REFUSED
+            return AMOUNT_REFUSED, {}
         if error.status_code == 400:
-            return CONTENT_REFUSED.format(detail=detail)
-        return REFUSED.format(status=error.status_code, detail=detail)
+            return CONTENT_REFUSED, {"detail": detail}
+        return REFUSED, {"status": error.status_code, "detail": detail}
     if isinstance(error, RateLimitedError):
-        return RATE_LIMITED.format(seconds=round(error.retry_after))
+        return RATE_LIMITED, {"seconds": round(error.retry_after)}
     if isinstance(error, TransientError):
-        return TRANSIENT_MAYBE_PROCESSED if error.maybe_processed else TRANSIENT
+        return (TRANSIENT_MAYBE_PROCESSED if error.maybe_processed else TRANSIENT), {}
     if isinstance(error, AmbiguousError):
-        return AMBIGUOUS
-    return UNKNOWN
+        return AMBIGUOUS, {}
+    return UNKNOWN, {}
+
+
+def describe_error_it(error: IOApiError) -> str:
+    """A sentence an office operator understands for any error raised by the IO client, in
+    Italian (the portal uses ioportal.core.io_texts.describe_io_error, translated)."""
+    if isinstance(error, PayloadInvalidError):
+        return " ".join(e.message for e in error.errors)
+    template, params = explain_error(error)
+    return template.format(**params)

@@ -80,11 +80,11 @@ def validate_fiscal_code(value: str, field: str = "fiscal_code") -> list[FieldEr
     """Problems with a citizen fiscal code (IO's pattern, then check character and date)."""
     normalized = normalize_fiscal_code(value)
     if not normalized:
-        return [FieldError(field, it.FISCAL_CODE_REQUIRED)]
+        return [FieldError.of(field, it.FISCAL_CODE_REQUIRED)]
     if not FISCAL_CODE_RE.match(normalized):
-        return [FieldError(field, it.FISCAL_CODE_FORMAT)]
+        return [FieldError.of(field, it.FISCAL_CODE_FORMAT)]
     if not is_valid_fiscal_code(normalized):
-        return [FieldError(field, it.FISCAL_CODE_CHECKSUM)]
+        return [FieldError.of(field, it.FISCAL_CODE_CHECKSUM)]
     return []
 
 
@@ -100,29 +100,31 @@ def _validate_payment(payment: PaymentData, max_allowed_amount: int | None) -> l
     errors: list[FieldError] = []
     # bool is an int in Python; IO would reject true/false as an amount.
     if not isinstance(payment.amount, int) or isinstance(payment.amount, bool):
-        errors.append(FieldError(f"{prefix}.amount", it.AMOUNT_TYPE))
+        errors.append(FieldError.of(f"{prefix}.amount", it.AMOUNT_TYPE))
     elif not AMOUNT_MIN <= payment.amount <= AMOUNT_MAX:
         errors.append(
-            FieldError(
+            FieldError.of(
                 f"{prefix}.amount",
-                it.AMOUNT_RANGE.format(min=format_euro(AMOUNT_MIN), max=format_euro(AMOUNT_MAX)),
+                it.AMOUNT_RANGE,
+                min=format_euro(AMOUNT_MIN),
+                max=format_euro(AMOUNT_MAX),
             )
         )
     elif max_allowed_amount is not None and payment.amount > max_allowed_amount:
         errors.append(
-            FieldError(
+            FieldError.of(
                 f"{prefix}.amount",
-                it.AMOUNT_OVER_SERVICE_MAX.format(
-                    amount=format_euro(payment.amount), max=format_euro(max_allowed_amount)
-                ),
+                it.AMOUNT_OVER_SERVICE_MAX,
+                amount=format_euro(payment.amount),
+                max=format_euro(max_allowed_amount),
             )
         )
     if not NOTICE_NUMBER_RE.match(payment.notice_number):
-        errors.append(FieldError(f"{prefix}.notice_number", it.NOTICE_NUMBER_FORMAT))
+        errors.append(FieldError.of(f"{prefix}.notice_number", it.NOTICE_NUMBER_FORMAT))
     if payment.payee_fiscal_code is not None and not ORGANIZATION_FISCAL_CODE_RE.match(
         payment.payee_fiscal_code
     ):
-        errors.append(FieldError(f"{prefix}.payee.fiscal_code", it.PAYEE_FISCAL_CODE_FORMAT))
+        errors.append(FieldError.of(f"{prefix}.payee.fiscal_code", it.PAYEE_FISCAL_CODE_FORMAT))
     return errors
 
 
@@ -131,14 +133,14 @@ def _validate_third_party(data: ThirdPartyData, level: FeatureLevel | None) -> l
     errors: list[FieldError] = []
     if not THIRD_PARTY_ID_RE.match(data.id):
         errors.append(
-            FieldError(f"{prefix}.id", it.THIRD_PARTY_ID_FORMAT.format(max=THIRD_PARTY_ID_MAX))
+            FieldError.of(f"{prefix}.id", it.THIRD_PARTY_ID_FORMAT, max=THIRD_PARTY_ID_MAX)
         )
     # IO answers 403 without configuration_id, so it is required here although the schema
     # marks it optional.
     if not ULID_RE.match(data.configuration_id):
-        errors.append(FieldError(f"{prefix}.configuration_id", it.CONFIGURATION_ID_FORMAT))
+        errors.append(FieldError.of(f"{prefix}.configuration_id", it.CONFIGURATION_ID_FORMAT))
     if data.has_attachments and level is not FeatureLevel.ADVANCED:
-        errors.append(FieldError(f"{prefix}.has_attachments", it.ATTACHMENTS_NEED_ADVANCED))
+        errors.append(FieldError.of(f"{prefix}.has_attachments", it.ATTACHMENTS_NEED_ADVANCED))
     return errors
 
 
@@ -154,22 +156,36 @@ def validate_new_message(
 
     subject_length = js_length(message.subject)
     if not SUBJECT_MIN <= subject_length <= SUBJECT_MAX:
-        text = it.SUBJECT_LENGTH.format(min=SUBJECT_MIN, max=SUBJECT_MAX, actual=subject_length)
-        errors.append(FieldError("content.subject", text))
+        errors.append(
+            FieldError.of(
+                "content.subject",
+                it.SUBJECT_LENGTH,
+                min=SUBJECT_MIN,
+                max=SUBJECT_MAX,
+                actual=subject_length,
+            )
+        )
     markdown_length = js_length(message.markdown)
     if not MARKDOWN_MIN <= markdown_length <= MARKDOWN_MAX:
-        text = it.MARKDOWN_LENGTH.format(min=MARKDOWN_MIN, max=MARKDOWN_MAX, actual=markdown_length)
-        errors.append(FieldError("content.markdown", text))
+        errors.append(
+            FieldError.of(
+                "content.markdown",
+                it.MARKDOWN_LENGTH,
+                min=MARKDOWN_MIN,
+                max=MARKDOWN_MAX,
+                actual=markdown_length,
+            )
+        )
 
     level: FeatureLevel | None
     try:
         level = FeatureLevel(message.feature_level_type)
     except ValueError:
         level = None
-        errors.append(FieldError("feature_level_type", it.FEATURE_LEVEL_UNKNOWN))
+        errors.append(FieldError.of("feature_level_type", it.FEATURE_LEVEL_UNKNOWN))
 
     if message.due_date is not None and message.due_date.utcoffset() is None:
-        errors.append(FieldError("content.due_date", it.DUE_DATE_NAIVE))
+        errors.append(FieldError.of("content.due_date", it.DUE_DATE_NAIVE))
     if message.payment_data is not None:
         errors += _validate_payment(message.payment_data, max_allowed_payment_amount)
     if message.third_party_data is not None:

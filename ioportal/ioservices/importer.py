@@ -18,6 +18,7 @@ from django.db import transaction
 from django.views.decorators.debug import sensitive_variables
 
 from ioportal.accounts.models import Membership, Organization
+from ioportal.core.yesno import read_yes_no
 from ioportal.ioservices import services
 from ioportal.ioservices.models import IOService
 from ioportal.ioservices.validators import normalize_service_id
@@ -47,8 +48,6 @@ BOOLEAN_COLUMNS = {
     "test_mode": True,
     "feed_access": False,
 }
-TRUE = {"true", "1", "si", "sì", "yes", "vero", "x"}
-FALSE = {"false", "0", "no", "falso", ""}
 LIST_SPLIT_RE = re.compile(r"[\s,;]+")
 
 DOC = """\
@@ -152,12 +151,12 @@ def _boolean(value: Any, default: bool) -> bool:
         return value
     if value is None or value == "":
         return default
-    text = str(value).strip().lower()
-    if text in TRUE:
-        return True
-    if text in FALSE:
-        return False
-    raise ValueError("usa sì o no")
+    answer = read_yes_no(str(value))
+    if answer is None:
+        if not str(value).strip():
+            return default
+        raise ValueError("usa sì o no")
+    return answer
 
 
 def _amount(value: Any) -> int:

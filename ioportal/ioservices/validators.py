@@ -12,7 +12,11 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from ioportal.ioapi import SANDBOX_FISCAL_CODE, is_valid_fiscal_code, normalize_fiscal_code
+from ioportal.core.fiscalcode import (
+    SANDBOX_FISCAL_CODE,
+    is_valid_fiscal_code,
+    normalize_fiscal_code,
+)
 
 # IO's own bounds for max_allowed_payment_amount, in euro cents (definitions_v2 MaxAllowed…).
 MAX_PAYMENT_AMOUNT_CENTS = 9_999_999_999

@@ -8,7 +8,9 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
 from ioportal.accounts.access import require_role, role_required
+from ioportal.accounts.http import AuthenticatedHttpRequest
 from ioportal.accounts.models import Membership
+from ioportal.core.errors import NotAllowed
 from ioportal.ioservices import selectors, services
 from ioportal.ioservices.access import get_ioservice_for_user
 from ioportal.ioservices.forms import ActiveSlotForm, IOServiceForm
@@ -31,18 +33,18 @@ def ioservice_list(request: HttpRequest) -> HttpResponse:
 
 @sensitive_post_parameters(*KEY_FIELDS)
 @role_required(Membership.Role.ADMIN)
-def ioservice_create(request: HttpRequest) -> HttpResponse:
+def ioservice_create(request: AuthenticatedHttpRequest) -> HttpResponse:
     membership = require_role(request, Membership.Role.ADMIN)
     form = IOServiceForm(
         request.POST or None,
         organization=membership.organization,
-        user=request.user,  # type: ignore[arg-type]
+        user=request.user,
     )
     if request.method == "POST" and form.is_valid():
         try:
             service = services.ioservice_create(
                 organization=membership.organization,
-                actor=request.user,  # type: ignore[arg-type]
+                actor=request.user,
                 request=request,
                 **form.service_kwargs(),
             )
@@ -78,19 +80,19 @@ def ioservice_detail(request: HttpRequest, public_id: str) -> HttpResponse:
 
 @sensitive_post_parameters(*KEY_FIELDS)
 @login_required
-def ioservice_edit(request: HttpRequest, public_id: str) -> HttpResponse:
+def ioservice_edit(request: AuthenticatedHttpRequest, public_id: str) -> HttpResponse:
     service = get_ioservice_for_user(request, public_id, Membership.Role.ADMIN)
     form = IOServiceForm(
         request.POST or None,
         organization=service.organization,
-        user=request.user,  # type: ignore[arg-type]
+        user=request.user,
         instance=service,
     )
     if request.method == "POST" and form.is_valid():
         try:
             services.ioservice_update(
                 service=service,
-                actor=request.user,  # type: ignore[arg-type]
+                actor=request.user,
                 request=request,
                 **form.service_kwargs(),
             )
@@ -104,11 +106,11 @@ def ioservice_edit(request: HttpRequest, public_id: str) -> HttpResponse:
 
 @require_POST
 @login_required
-def ioservice_check(request: HttpRequest, public_id: str) -> HttpResponse:
+def ioservice_check(request: AuthenticatedHttpRequest, public_id: str) -> HttpResponse:
     service = get_ioservice_for_user(request, public_id, Membership.Role.ADMIN)
     services.ioservice_check_request(
         service=service,
-        actor=request.user,  # type: ignore[arg-type]
+        actor=request.user,
         request=request,
     )
     messages.info(
@@ -120,20 +122,19 @@ def ioservice_check(request: HttpRequest, public_id: str) -> HttpResponse:
 
 @require_POST
 @login_required
-def ioservice_active_slot(request: HttpRequest, public_id: str) -> HttpResponse:
+def ioservice_active_slot(request: AuthenticatedHttpRequest, public_id: str) -> HttpResponse:
     service = get_ioservice_for_user(request, public_id, Membership.Role.ADMIN)
     form = ActiveSlotForm(request.POST)
     if form.is_valid():
         try:
             services.ioservice_set_active_slot(
                 service=service,
-                actor=request.user,  # type: ignore[arg-type]
+                actor=request.user,
                 slot=form.cleaned_data["active_slot"],
                 request=request,
             )
-        except ValidationError as exc:
-            for message in exc.messages:
-                messages.error(request, message)
+        except NotAllowed as exc:
+            messages.error(request, exc.message)
         else:
             messages.success(request, _("Chiave in uso aggiornata."))
     else:

@@ -11,10 +11,11 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from ioportal.core.fiscalcode import normalize_fiscal_code
+from ioportal.core.io_texts import field_error_text
 from ioportal.core.sizes import megabytes
 from ioportal.core.validators import db_integer_range
-from ioportal.ioapi import FeatureLevel as IOFeatureLevel
-from ioportal.ioapi import NewMessage, PaymentData, validate_new_message
+from ioportal.ioapi import validate_new_message
 from ioportal.ioapi.payloads import MARKDOWN_MAX, SUBJECT_MAX
 from ioportal.ioservices.models import IOService
 from ioportal.messaging.models import ApprovalPolicy, FeatureLevel, MessageTemplate
@@ -32,7 +33,7 @@ from ioportal.recipients.parsing import (
     delimiter_label,
     hidden_rows_choices,
 )
-from ioportal.recipients.rendering import PLACEHOLDER_NAME_RE, placeholder_names
+from ioportal.recipients.rendering import PLACEHOLDER_NAME_RE, io_message, placeholder_names
 from ioportal.recipients.validation import (
     SPECIAL_FIELDS,
     ValueProblem,
@@ -410,7 +411,8 @@ class SingleMessageForm(forms.Form):
     )
     fiscal_code = forms.CharField(
         label=_("Codice fiscale del cittadino"),
-        max_length=16,
+        # 16 characters, with room for the spaces and invisible characters of a pasted code.
+        max_length=40,
         widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
     )
     subject = forms.CharField(
@@ -455,6 +457,9 @@ class SingleMessageForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["service"].queryset = services  # type: ignore[attr-defined]
 
+    def clean_fiscal_code(self) -> str:
+        return normalize_fiscal_code(self.cleaned_data["fiscal_code"])
+
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         service: IOService | None = data.get("service")
@@ -486,31 +491,20 @@ class SingleMessageForm(forms.Form):
         data["amount_cents"] = amount
         if self.errors or not service:
             return data
-        payment = (
-            PaymentData(
-                amount=amount,
-                notice_number=data["notice_number"],
-                invalid_after_due_date=bool(data.get("invalid_after_due_date")),
-            )
-            if amount is not None
-            else None
-        )
-        message = NewMessage(
+        message = io_message(
             fiscal_code=data.get("fiscal_code", ""),
             subject=data.get("subject", ""),
             markdown=data.get("markdown", ""),
-            feature_level_type=(
-                IOFeatureLevel.ADVANCED
-                if data.get("feature_level") == FeatureLevel.ADVANCED
-                else IOFeatureLevel.STANDARD
-            ),
+            feature_level=data.get("feature_level", ""),
             due_date=due,
-            payment_data=payment,
+            amount=amount,
+            notice_number=data.get("notice_number", ""),
+            invalid_after_due_date=bool(data.get("invalid_after_due_date")),
         )
         for io_problem in validate_new_message(
             message, max_allowed_payment_amount=service.effective_max_payment_amount
         ):
-            self.add_error(self.IO_FIELDS.get(io_problem.field), io_problem.message)
+            self.add_error(self.IO_FIELDS.get(io_problem.field), field_error_text(io_problem))
         return data
 
 

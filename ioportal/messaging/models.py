@@ -221,7 +221,7 @@ class Delivery(models.Model):
     dispatch = models.ForeignKey(Dispatch, on_delete=models.CASCADE, related_name="deliveries")
     row_number = models.PositiveIntegerField(_("riga"), null=True, blank=True)
     # The fiscal code: encrypted at rest, with a keyed hash for search and uniqueness and a
-    # masked form for lists (ioportal.messaging.fiscal_codes).
+    # masked form for lists (ioportal.core.fiscalcode).
     fiscal_code_encrypted = models.TextField(editable=False)
     fiscal_code_hmac = models.CharField(max_length=64, editable=False)
     fiscal_code_masked = models.CharField(_("codice fiscale"), max_length=16, editable=False)

@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from markdown_it import MarkdownIt
 
+from ioportal.core.fiscalcode import contains_fiscal_code
 from ioportal.ioapi.payloads import MARKDOWN_MAX, MARKDOWN_MIN, SUBJECT_MAX, SUBJECT_MIN, js_length
 from ioportal.recipients.rendering import app_front_matter, placeholder_names
 
@@ -32,10 +33,6 @@ HANDLED_LINK_SCHEMES = frozenset({"http", "https", "sms", "tel", "mailto", "copy
 # Text that was meant as CTA front matter but that the app would not read as such.
 LOOKS_LIKE_CTA_RE = re.compile(r"^\s*(?:it|en)\s*:\s*$[\s\S]*\bcta_[12]\s*:", re.MULTILINE)
 ESCAPED_BR_RE = re.compile(r"&lt;br\s*/?&gt;", re.IGNORECASE)
-FISCAL_CODE_IN_TEXT_RE = re.compile(
-    r"(?<![A-Za-z0-9])[A-Za-z]{6}[0-9LMNPQRSTUVlmnpqrstuv]{2}[A-Za-z][0-9LMNPQRSTUVlmnpqrstuv]{2}"
-    r"[A-Za-z][0-9LMNPQRSTUVlmnpqrstuv]{3}[A-Za-z](?![A-Za-z0-9])"
-)
 AMOUNT_IN_TEXT_RE = re.compile(r"€|\beur(?:o)?\b\s*\d|\d+[.,]\d{2}\b", re.IGNORECASE)
 # A placeholder inside a code span or an autolink: there markdown keeps backslashes, so the
 # escaping that keeps values literal (rendering.escape_markdown) would show.
@@ -292,7 +289,7 @@ def content_warnings(*, subject: str, markdown: str, recipients: int = 1) -> lis
             )
             % {"names": ", ".join(f"«{name}»" for name in in_subject)}
         )
-    if FISCAL_CODE_IN_TEXT_RE.search(subject):
+    if contains_fiscal_code(subject):
         warnings.append(_("L'oggetto sembra contenere un codice fiscale: IO lo vieta."))
     if AMOUNT_IN_TEXT_RE.search(subject):
         warnings.append(

@@ -1,8 +1,9 @@
-"""What messaging tells the apps above it, which it does not import (the layers, README)."""
+"""Signals messaging sends to the apps built on it, so that it never imports them."""
 
 from django.dispatch import Signal
 
-# An organization has a dispatch ready to run (or scheduled); keyword `organization_id`.
-# Sent on commit by `services.wake_pipeline`; the sending pipeline listens (sending/apps.py)
-# and starts its workers. Without a listener the dispatch waits for the periodic sweep.
-work_ready = Signal()
+# A dispatch of the organization may have work for the sending pipeline: sent after the
+# transaction that launched, approved or resumed it has committed. Argument: organization_id
+# (int). `ioportal.sending` connects its `triggers.wake_up`; a lost signal only delays work,
+# since the pipeline's sweeper wakes every organization with due work each minute.
+dispatch_ready = Signal()

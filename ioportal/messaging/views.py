@@ -19,6 +19,7 @@ from django.views.decorators.http import require_POST
 
 from ioportal.accounts.access import require_role, role_required
 from ioportal.accounts.models import Membership, User
+from ioportal.core.errors import NotAllowed
 from ioportal.ioservices.selectors import ioservices_usable_by
 from ioportal.messaging import lists, selectors, services
 from ioportal.messaging.access import (
@@ -451,6 +452,9 @@ def list_confirm(request: HttpRequest, public_id: str) -> HttpResponse:
             for message in exc.messages:
                 messages.error(request, message)
             return redirect("messaging:list_result", public_id=recipient_list.public_id)
+        except NotAllowed as exc:
+            messages.error(request, exc.message)
+            return redirect("messaging:list_result", public_id=recipient_list.public_id)
         if not created:
             messages.info(request, _("Questo invio era già stato avviato."))
         elif dispatch.state == Dispatch.State.AWAITING_APPROVAL:
@@ -498,8 +502,8 @@ def dispatch_approve(request: HttpRequest, public_id: str) -> HttpResponse:
     dispatch = get_dispatch_for_user(request, public_id, SUPERVISE)
     try:
         services.dispatch_approve(dispatch=dispatch, actor=_user(request), request=request)
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
+    except NotAllowed as exc:
+        messages.error(request, exc.message)
     else:
         messages.success(request, _("Invio approvato: parte ora o all'orario programmato."))
     return redirect("sending:dispatch_detail", public_id=dispatch.public_id)
@@ -520,8 +524,8 @@ def dispatch_reject(request: HttpRequest, public_id: str) -> HttpResponse:
             reason=form.cleaned_data["reason"],
             request=request,
         )
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
+    except NotAllowed as exc:
+        messages.error(request, exc.message)
     else:
         messages.success(request, _("Invio respinto: l'autore riceverà il motivo."))
     return redirect("sending:dispatch_detail", public_id=dispatch.public_id)

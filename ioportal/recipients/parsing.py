@@ -44,6 +44,7 @@ from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 from openpyxl.worksheet._reader import FORMULA_TAG, WorkSheetParser
 
 from ioportal.core.sizes import megabytes
+from ioportal.core.yesno import NO, YES
 from ioportal.recipients.numbers import DEFAULT_NUMBER_FORMAT, excel_number_text
 
 # In the order preferred when several fit equally well: Italian spreadsheets write ";".
@@ -510,7 +511,7 @@ def _xlsx_cell(value: object) -> str:
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, bool):
-        return "sì" if value else "no"
+        return YES if value else NO
     text = str(value)
     if "\x00" in text:
         raise _binary_content()

@@ -1,4 +1,6 @@
-"""Filling placeholders: plain substitution, never a template engine.
+"""The message a citizen receives: placeholders filled, then IO's message body.
+
+Filling placeholders is plain substitution, never a template engine.
 
 A placeholder is `{{ name }}` in the subject or the markdown. Values are data: one pass of a
 regular expression replaces each known placeholder with its value, so a value containing
@@ -12,15 +14,20 @@ matter is YAML: values go there as they are. IO's length limits are checked on t
 text, which is what is sent.
 
 `fill_message` is the one renderer: the sending pipeline (`delivery_content`), the row check
-of a recipient list and every preview go through it.
+of a recipient list and every preview go through it. `io_message` is the one place that turns
+a message's data into IO's `NewMessage`: the single-message form and the row check validate it,
+the worker (`delivery_message`) sends it, test sends included.
 """
 
 import functools
 import re
 from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 import yaml
+
+from ioportal.ioapi import FeatureLevel, NewMessage, PaymentData, ThirdPartyData
 
 PLACEHOLDER_RE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 PLACEHOLDER_NAME_RE = re.compile(r"^[a-z_][a-z0-9_]{0,39}$")
@@ -167,4 +174,63 @@ def delivery_content(dispatch: Any, delivery: Any) -> tuple[str, str]:
         markdown=dispatch.markdown,
         variables=delivery.variables or {},
         known=[str(p.get("name", "")) for p in (dispatch.placeholders or [])],
+    )
+
+
+def io_message(
+    *,
+    fiscal_code: str,
+    subject: str,
+    markdown: str,
+    feature_level: str,
+    due_date: datetime | None = None,
+    amount: int | None = None,
+    notice_number: str = "",
+    invalid_after_due_date: bool = False,
+    payee_fiscal_code: str = "",
+    third_party_data: ThirdPartyData | None = None,
+) -> NewMessage:
+    """IO's message for already filled texts. `feature_level` is the portal's value
+    ("standard" or "advanced", messaging.models.FeatureLevel); `amount` is in euro cents. The
+    message has a pagoPA payment notice only when it has both an amount and a notice number;
+    an empty payee fiscal code means the service's organization (IO's default)."""
+    payment = None
+    if amount is not None and notice_number:
+        payment = PaymentData(
+            amount=amount,
+            notice_number=notice_number,
+            invalid_after_due_date=invalid_after_due_date,
+            payee_fiscal_code=payee_fiscal_code or None,
+        )
+    return NewMessage(
+        fiscal_code=fiscal_code,
+        subject=subject,
+        markdown=markdown,
+        feature_level_type=(
+            FeatureLevel.ADVANCED if feature_level == "advanced" else FeatureLevel.STANDARD
+        ),
+        due_date=due_date,
+        payment_data=payment,
+        third_party_data=third_party_data,
+    )
+
+
+def delivery_message(
+    delivery: Any, fiscal_code: str, *, third_party_data: ThirdPartyData | None = None
+) -> NewMessage:
+    """IO's message for one delivery of a dispatch (`delivery_content` filled into
+    `io_message`), with the citizen's fiscal code in clear."""
+    dispatch = delivery.dispatch
+    subject, markdown = delivery_content(dispatch, delivery)
+    return io_message(
+        fiscal_code=fiscal_code,
+        subject=subject,
+        markdown=markdown,
+        feature_level=dispatch.feature_level,
+        due_date=delivery.due_date,
+        amount=delivery.payment_amount,
+        notice_number=delivery.notice_number,
+        invalid_after_due_date=delivery.invalid_after_due_date,
+        payee_fiscal_code=delivery.payee_fiscal_code,
+        third_party_data=third_party_data,
     )

@@ -28,16 +28,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from ioportal.core.fiscalcode import mask_fiscal_code, normalize_fiscal_code
+from ioportal.core.io_texts import field_error_text, io_text
+from ioportal.core.yesno import read_yes_no
+from ioportal.ioapi import messages_it as io_texts
 from ioportal.ioapi import (
-    FeatureLevel,
-    NewMessage,
-    PaymentData,
-    mask_fiscal_code,
-    normalize_fiscal_code,
     validate_fiscal_code,
     validate_new_message,
 )
-from ioportal.ioapi import messages_it as io_texts
 from ioportal.recipients.notices import (
     has_valid_check_digits,
     is_notice_number,
@@ -59,7 +57,12 @@ from ioportal.recipients.numbers import (
     read_number,
     serial_to_datetime,
 )
-from ioportal.recipients.rendering import APP_BR_RE, fill_message, front_matter_changed
+from ioportal.recipients.rendering import (
+    APP_BR_RE,
+    fill_message,
+    front_matter_changed,
+    io_message,
+)
 
 # Targets of the column mapping besides the template's placeholders.
 FISCAL_CODE = "fiscal_code"
@@ -94,8 +97,6 @@ IO_FIELD_TARGETS = {
 # A file name without folders: letters of any alphabet ("fattura_più.pdf"), digits, spaces,
 # apostrophes ("dell'anno") and . _ ( ) -, starting with a letter or digit.
 SAFE_FILE_NAME_RE = re.compile(r"^[^\W_][\w .'’()\-]{0,199}$")
-TRUE_WORDS = frozenset({"1", "si", "sì", "s", "true", "vero", "x", "yes", "y"})
-FALSE_WORDS = frozenset({"", "0", "no", "n", "false", "falso"})
 DATE_FORMATS = ("%d/%m/%Y", "%Y-%m-%d", "%d-%m-%Y", "%d.%m.%Y", "%d/%m/%y")
 DATETIME_FORMATS = ("%d/%m/%Y %H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S")
 WARNING_LINES_SHOWN = 10
@@ -203,12 +204,13 @@ def parse_due_date(value: str) -> datetime:
 
 
 def parse_bool(value: str) -> bool:
-    word = value.strip().lower()
-    if word in TRUE_WORDS:
-        return True
-    if word in FALSE_WORDS:
+    """A yes/no cell (core.yesno's words); empty means no."""
+    if not value.strip():
         return False
-    raise ValueProblem(_("deve essere sì o no"))
+    answer = read_yes_no(value)
+    if answer is None:
+        raise ValueProblem(_("deve essere sì o no"))
+    return answer
 
 
 def typed_value(kind: str, value: str, number_format: str = DEFAULT_NUMBER_FORMAT) -> str:
@@ -231,7 +233,7 @@ def typed_value(kind: str, value: str, number_format: str = DEFAULT_NUMBER_FORMA
             raise ValueProblem(_("non è un codice avviso pagoPA (18 cifre, inizia con 0-3)"))
         return notice
     if kind == "fiscal_code":
-        code = normalize_fiscal_code(clean_identifier(value))
+        code = normalize_fiscal_code(value)
         if validate_fiscal_code(code):
             raise ValueProblem(_("non è un codice fiscale valido"))
         return code
@@ -554,7 +556,6 @@ def validate_rows(
     now = now or timezone.now()
     index = {header: position for position, header in enumerate(headers)}
     columns = {target: index[column] for target, column in mapping.items() if column in index}
-    level = FeatureLevel.ADVANCED if spec.feature_level == "advanced" else FeatureLevel.STANDARD
     placeholders: list[tuple[str, str, bool, regex.Pattern[str] | ValueProblem | None]] = []
     for p in spec.placeholders:
         compiled: regex.Pattern[str] | ValueProblem | None = None
@@ -618,7 +619,7 @@ def validate_rows(
             if number_cells is not None and row_index < len(number_cells)
             else no_numbers
         )
-        fiscal_code = normalize_fiscal_code(clean_identifier(cell(row, FISCAL_CODE)))
+        fiscal_code = normalize_fiscal_code(cell(row, FISCAL_CODE))
         fiscal_code_as_number = is_number_cell(FISCAL_CODE) and bool(fiscal_code)
         if fiscal_code_as_number:
             found.add(stored_as_number(_("Il codice fiscale")), FISCAL_CODE, shown=False)
@@ -701,7 +702,6 @@ def validate_rows(
         elif spec.has_due_date:
             found.add(_("La data di scadenza è obbligatoria ma è vuota."), DUE_DATE)
 
-        payment: PaymentData | None = None
         amount: int | None = None
         raw_amount, notice = cell(row, AMOUNT), normalize_notice_number(cell(row, NOTICE_NUMBER))
         notice_refused = False
@@ -725,7 +725,7 @@ def validate_rows(
                 found.add(stored_as_number(_("Il numero avviso")), NOTICE_NUMBER, shown=False)
                 notice_refused = True
             elif not is_notice_number(notice):
-                found.add(io_texts.NOTICE_NUMBER_FORMAT, NOTICE_NUMBER)
+                found.add(io_text(io_texts.NOTICE_NUMBER_FORMAT), NOTICE_NUMBER)
                 notice_refused = True
             elif notice in seen_notices:
                 found.add(
@@ -757,13 +757,6 @@ def validate_rows(
                 found.add(
                     _("Avviso non pagabile dopo la scadenza: %(problem)s.") % {"problem": problem},
                     INVALID_AFTER_DUE_DATE,
-                )
-            if amount is not None and notice and not notice_refused:
-                payment = PaymentData(
-                    amount=amount,
-                    notice_number=notice,
-                    invalid_after_due_date=invalid_after,
-                    payee_fiscal_code=payee or None,
                 )
             if invalid_after and due_date is None:
                 found.add(
@@ -800,13 +793,16 @@ def validate_rows(
                     "l'app IO non mostrerebbe il messaggio o i pulsanti come nel modello."
                 )
             )
-        message = NewMessage(
+        message = io_message(
             fiscal_code=fiscal_code,
             subject=subject,
             markdown=markdown,
-            feature_level_type=level,
+            feature_level=spec.feature_level,
             due_date=due_date,
-            payment_data=payment,
+            amount=amount,
+            notice_number="" if notice_refused else notice,
+            invalid_after_due_date=invalid_after,
+            payee_fiscal_code=payee,
         )
         for io_problem in validate_new_message(
             message, max_allowed_payment_amount=spec.max_payment_amount
@@ -815,7 +811,7 @@ def validate_rows(
                 continue
             if io_problem.field == "fiscal_code" and fiscal_code_as_number:
                 continue
-            found.add(io_problem.message, IO_FIELD_TARGETS.get(io_problem.field))
+            found.add(field_error_text(io_problem), IO_FIELD_TARGETS.get(io_problem.field))
 
         if found.items:
             outcome.rejected.append(
@@ -829,6 +825,7 @@ def validate_rows(
             continue
         if attachment:
             variables[ATTACHMENT_KEY] = attachment
+        payment = message.payment_data is not None
         outcome.valid.append(
             {
                 "line": line,

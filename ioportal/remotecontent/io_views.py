@@ -11,7 +11,6 @@ recipient's → the same 404 body; attachment not ready → 503 with Retry-After
 
 import hmac
 import logging
-import re
 import uuid
 from typing import Any
 
@@ -22,7 +21,7 @@ from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
-from ioportal.messaging.fiscal_codes import fiscal_code_hmac
+from ioportal.core.fiscalcode import FISCAL_CODE_RE, fiscal_code_hmac
 from ioportal.messaging.models import Delivery, FeatureLevel
 from ioportal.remotecontent import services
 from ioportal.remotecontent.models import (
@@ -34,10 +33,6 @@ from ioportal.remotecontent.models import (
 logger = logging.getLogger(__name__)
 
 PROBLEM_TYPE = "application/problem+json"
-# The spec's FiscalCode pattern, anchored.
-FISCAL_CODE_RE = re.compile(
-    r"^[A-Z]{6}[0-9LMNPQRSTUV]{2}[ABCDEHLMPRST][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]$"
-)
 # Compared against when the configuration is unknown, so both paths cost the same.
 _DUMMY_DIGEST = services.key_digest("no configuration")
 

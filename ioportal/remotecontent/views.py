@@ -2,37 +2,21 @@
 
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from ioportal.accounts.access import (
-    current_membership,
-    parse_public_id,
     require_role,
     role_required,
 )
 from ioportal.accounts.models import Membership
 from ioportal.remotecontent import selectors, services
+from ioportal.remotecontent.access import get_rc_configuration_for_user
 from ioportal.remotecontent.forms import RemoteContentConfigurationForm
 from ioportal.remotecontent.models import RemoteContentConfiguration
 
 ADMIN = Membership.Role.ADMIN
-
-
-def get_rc_configuration_for_user(
-    request: HttpRequest, public_id: object, min_role: str = ADMIN
-) -> RemoteContentConfiguration:
-    """A configuration of the current organization: another organization's is a 404, a
-    role below `min_role` a 403."""
-    membership = current_membership(request)
-    configuration = get_object_or_404(
-        RemoteContentConfiguration.objects.select_related("organization"),
-        organization=membership.organization,
-        public_id=parse_public_id(public_id),
-    )
-    require_role(request, min_role)
-    return configuration
 
 
 def _key_page(

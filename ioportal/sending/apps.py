@@ -1,6 +1,6 @@
 from django.apps import AppConfig
 
-from ioportal.messaging.signals import work_ready
+from ioportal.messaging.signals import dispatch_ready
 from ioportal.sending.audit import Action
 
 
@@ -18,7 +18,7 @@ class SendingConfig(AppConfig):
         from ioportal.sending import checks  # noqa: F401  (registers the system checks)
         from ioportal.sending.triggers import wake_up
 
-        def on_work_ready(sender: object, *, organization_id: int, **kwargs: object) -> None:
+        def on_dispatch_ready(sender: object, *, organization_id: int, **kwargs: object) -> None:
             wake_up(organization_id=organization_id)
 
-        work_ready.connect(on_work_ready, dispatch_uid="sending.wake_up", weak=False)
+        dispatch_ready.connect(on_dispatch_ready, dispatch_uid="sending.wake_up", weak=False)

@@ -17,8 +17,8 @@ from functools import partial
 
 from django.db import transaction
 
+from ioportal.core.fiscalcode import fiscal_code_hash
 from ioportal.ioapi import IOApiError, IOClient, NotFoundError, SubscriptionsFeed
-from ioportal.ioapi.fiscalcode import fiscal_code_hash
 from ioportal.ioservices.models import IOService
 from ioportal.ioservices.services import ServiceKeyUnavailableError
 from ioportal.sending.conf import sending_settings

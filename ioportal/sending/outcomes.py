@@ -1,7 +1,12 @@
-"""Codes stored in Delivery.skip_reason / last_error_code, and what they mean in Italian."""
+"""Codes stored in Delivery.skip_reason / last_error_code, and what they mean in Italian.
+
+Where an outcome is what an IO answer says, its text is the IO client's (ioapi.messages_it,
+translated through gettext like every text of ioportal.core.io_texts): one sentence per
+meaning."""
 
 from django.utils.translation import gettext_lazy as _
 
+from ioportal.ioapi import messages_it as io_texts
 from ioportal.messaging.models import Delivery
 
 # Not reachable: never counted as technical failures.
@@ -33,11 +38,9 @@ KEY_UNAVAILABLE = "key_unavailable"
 TECHNICAL_FAILURES = (RETRIES_EXHAUSTED, TOO_OLD)
 
 TEXTS = {
-    NOT_ON_IO: _("Il cittadino non usa l'app IO (o ha disattivato la ricezione dei messaggi)."),
+    NOT_ON_IO: _(io_texts.PROFILE_NOT_FOUND),
     BLOCKED: _("Il cittadino ha bloccato i messaggi di questo servizio."),
-    NOT_AUTHORIZED: _(
-        "Il servizio è in modalità di test e il cittadino non è tra i destinatari autorizzati."
-    ),
+    NOT_AUTHORIZED: _(io_texts.RECIPIENT_FORBIDDEN),
     MARKED_SENT: _("Esito incerto: un supervisore lo ha segnato come inviato."),
     RETRIES_EXHAUSTED: _("IO non era raggiungibile: tentativi esauriti. Puoi riprovare."),
     TOO_OLD: _("IO non era raggiungibile per troppo tempo: invio interrotto. Puoi riprovare."),
@@ -48,10 +51,7 @@ TEXTS = {
     REFUSED: _("IO ha rifiutato la richiesta."),
     CF_UNREADABLE: _("Il codice fiscale non è leggibile (chiave di cifratura errata)."),
     IO_FAILED: _("IO non è riuscito a consegnare il messaggio."),
-    AMBIGUOUS: _(
-        "Nessuna risposta da IO dopo l'invio: il messaggio potrebbe essere arrivato. "
-        "Serve una verifica prima di inviarlo di nuovo."
-    ),
+    AMBIGUOUS: _(io_texts.AMBIGUOUS),
     SERVER_ERROR: _(
         "IO ha risposto con un errore interno dopo l'invio: il messaggio potrebbe essere "
         "arrivato. Serve una verifica prima di inviarlo di nuovo."

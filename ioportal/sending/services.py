@@ -13,8 +13,10 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from ioportal.accounts.models import User
+from ioportal.core.errors import NotAllowed
 from ioportal.core.services import audit_log
 from ioportal.ioservices.services import SYSTEM_ACTOR
 from ioportal.messaging.models import Delivery, Dispatch
@@ -30,6 +32,7 @@ D = Dispatch.State
 # Deliveries nothing has been sent for yet: a cancel turns them into CANCELLED.
 NOT_STARTED = (S.PENDING, S.CHECKING, S.READY, S.RETRY_WAIT)
 OPEN = (*NOT_STARTED, S.SUBMITTING)
+STATE_REFUSED = gettext_lazy("L'invio non è in uno stato che consente questa azione.")
 
 
 def _wake_after_commit(organization_id: int) -> None:
@@ -44,11 +47,11 @@ def _set_state(dispatch: Dispatch, from_states: Iterable[str], **fields: Any) ->
 
 
 @transaction.atomic
-def dispatch_pause(*, dispatch: Dispatch, actor: User, request: HttpRequest | None = None) -> bool:
+def dispatch_pause(*, dispatch: Dispatch, actor: User, request: HttpRequest | None = None) -> None:
     """RUNNING or SCHEDULED → PAUSED. No submission is claimed after the commit (in-flight
-    calls finish). Returns False (nothing changed) from any other state. Audited."""
+    calls finish). Raises NotAllowed (nothing changed) from any other state. Audited."""
     if not _set_state(dispatch, (D.RUNNING, D.SCHEDULED), state=D.PAUSED, pause_reason=""):
-        return False
+        raise NotAllowed(STATE_REFUSED)
     audit_log(
         action=Action.DISPATCH_PAUSED,
         actor=actor,
@@ -56,13 +59,12 @@ def dispatch_pause(*, dispatch: Dispatch, actor: User, request: HttpRequest | No
         target=dispatch,
         request=request,
     )
-    return True
 
 
 @transaction.atomic
-def dispatch_resume(*, dispatch: Dispatch, actor: User, request: HttpRequest | None = None) -> bool:
+def dispatch_resume(*, dispatch: Dispatch, actor: User, request: HttpRequest | None = None) -> None:
     """PAUSED → RUNNING (or SCHEDULED when its time is still to come); wakes the workers.
-    Returns False from any other state. Audited."""
+    Raises NotAllowed from any other state. Audited."""
     target = (
         D.SCHEDULED if dispatch.scheduled_at and dispatch.scheduled_at > clock.now() else D.RUNNING
     )
@@ -70,7 +72,7 @@ def dispatch_resume(*, dispatch: Dispatch, actor: User, request: HttpRequest | N
     if target == D.RUNNING and dispatch.started_at is None:
         fields["started_at"] = clock.now()
     if not _set_state(dispatch, (D.PAUSED,), **fields):
-        return False
+        raise NotAllowed(STATE_REFUSED)
     audit_log(
         action=Action.DISPATCH_RESUMED,
         actor=actor,
@@ -79,22 +81,21 @@ def dispatch_resume(*, dispatch: Dispatch, actor: User, request: HttpRequest | N
         request=request,
     )
     _wake_after_commit(dispatch.organization_id)
-    return True
 
 
 @transaction.atomic
 def dispatch_cancel(*, dispatch: Dispatch, actor: User, request: HttpRequest | None = None) -> int:
     """PREPARING / RUNNING / PAUSED / SCHEDULED → CANCELLED; every delivery not yet being
     submitted becomes CANCELLED (a worker holding one loses its claim; a preparation stops
-    at its next chunk). Returns the deliveries cancelled, or -1 when the dispatch could not
-    be cancelled. Audited."""
+    at its next chunk). Returns the deliveries cancelled; raises NotAllowed when the dispatch
+    can no longer be cancelled. Audited."""
     if not _set_state(
         dispatch,
         (D.PREPARING, D.RUNNING, D.PAUSED, D.SCHEDULED),
         state=D.CANCELLED,
         finished_at=clock.now(),
     ):
-        return -1
+        raise NotAllowed(STATE_REFUSED)
     count = Delivery.objects.filter(dispatch=dispatch, state__in=NOT_STARTED).update(
         state=S.CANCELLED, finished_at=clock.now(), claim_token=None, lease_until=None
     )
@@ -157,9 +158,10 @@ def dispatch_retry_failed(
 ) -> int:
     """Give the technically failed deliveries (IO unreachable until the attempts or the age
     ran out, no IO id) a new round of attempts; reopens a completed dispatch. Deliveries IO
-    refused, skipped or uncertain ones are left alone. Returns how many. Audited."""
+    refused, skipped or uncertain ones are left alone. Returns how many; raises NotAllowed
+    for a dispatch in another state. Audited."""
     if dispatch.state not in (D.RUNNING, D.PAUSED, D.COMPLETED):
-        raise ValidationError(_("Questo invio non può essere ripreso."))
+        raise NotAllowed(_("Questo invio non può essere ripreso."))
     count = Delivery.objects.filter(
         dispatch=dispatch,
         state=S.FAILED,

@@ -1,5 +1,4 @@
 import uuid
-from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -11,8 +10,11 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from ioportal.accounts.access import require_role, role_required
+from ioportal.accounts.http import AuthenticatedHttpRequest
 from ioportal.accounts.models import Membership
 from ioportal.core.crypto import DecryptionError
+from ioportal.core.errors import NotAllowed
+from ioportal.core.fiscalcode import fiscal_code_hmac, reveal_fiscal_code
 from ioportal.core.services import audit_log
 from ioportal.messaging.dispatch_access import (
     ACT_OWN,
@@ -22,7 +24,6 @@ from ioportal.messaging.dispatch_access import (
     get_delivery_for_user,
     get_dispatch_for_user,
 )
-from ioportal.messaging.fiscal_codes import fiscal_code_hmac, reveal_fiscal_code
 from ioportal.messaging.models import Delivery
 from ioportal.sending import pages, services
 from ioportal.sending.audit import Action
@@ -153,51 +154,59 @@ def delivery_search(request: HttpRequest) -> HttpResponse:
 
 
 @role_required(Membership.Role.SUPERVISOR)
-def dispatch_export_csv(request: HttpRequest, public_id: str) -> HttpResponse:
+def dispatch_export_csv(request: AuthenticatedHttpRequest, public_id: str) -> HttpResponse:
     """The dispatch's deliveries as CSV (masked fiscal codes), for supervisors. Audited."""
     dispatch = get_dispatch_for_user(request, public_id, SUPERVISE)
-    body = deliveries_csv(dispatch=dispatch, actor=request.user, request=request)  # type: ignore[arg-type]
+    body = deliveries_csv(dispatch=dispatch, actor=request.user, request=request)
     response = HttpResponse(body, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="esiti-invio.csv"'
     response["Cache-Control"] = "no-store"
     return response
 
 
-def _done(request: HttpRequest, dispatch_public_id: object, ok: bool, success: str) -> HttpResponse:
-    if ok:
-        messages.success(request, success)
-    else:
-        messages.warning(request, _("L'invio non è in uno stato che consente questa azione."))
+def _done(request: HttpRequest, dispatch_public_id: object, success: str) -> HttpResponse:
+    messages.success(request, success)
+    return redirect("sending:dispatch_detail", public_id=dispatch_public_id)
+
+
+def _refused(request: HttpRequest, dispatch_public_id: object, error: NotAllowed) -> HttpResponse:
+    messages.warning(request, error.message)
     return redirect("sending:dispatch_detail", public_id=dispatch_public_id)
 
 
 @require_POST
 @role_required(OPERATOR)
-def dispatch_pause(request: HttpRequest, public_id: str) -> HttpResponse:
+def dispatch_pause(request: AuthenticatedHttpRequest, public_id: str) -> HttpResponse:
     dispatch = get_dispatch_for_user(request, public_id, ACT_OWN)
-    ok = services.dispatch_pause(dispatch=dispatch, actor=request.user, request=request)  # type: ignore[arg-type]
-    return _done(
-        request, dispatch.public_id, ok, _("Invio sospeso: nessun nuovo messaggio partirà.")
-    )
+    try:
+        services.dispatch_pause(dispatch=dispatch, actor=request.user, request=request)
+    except NotAllowed as error:
+        return _refused(request, dispatch.public_id, error)
+    return _done(request, dispatch.public_id, _("Invio sospeso: nessun nuovo messaggio partirà."))
 
 
 @require_POST
 @role_required(OPERATOR)
-def dispatch_resume(request: HttpRequest, public_id: str) -> HttpResponse:
+def dispatch_resume(request: AuthenticatedHttpRequest, public_id: str) -> HttpResponse:
     dispatch = get_dispatch_for_user(request, public_id, ACT_OWN)
-    ok = services.dispatch_resume(dispatch=dispatch, actor=request.user, request=request)  # type: ignore[arg-type]
-    return _done(request, dispatch.public_id, ok, _("Invio ripreso."))
+    try:
+        services.dispatch_resume(dispatch=dispatch, actor=request.user, request=request)
+    except NotAllowed as error:
+        return _refused(request, dispatch.public_id, error)
+    return _done(request, dispatch.public_id, _("Invio ripreso."))
 
 
 @require_POST
 @role_required(OPERATOR)
-def dispatch_cancel(request: HttpRequest, public_id: str) -> HttpResponse:
+def dispatch_cancel(request: AuthenticatedHttpRequest, public_id: str) -> HttpResponse:
     dispatch = get_dispatch_for_user(request, public_id, ACT_OWN)
-    count = services.dispatch_cancel(dispatch=dispatch, actor=request.user, request=request)  # type: ignore[arg-type]
+    try:
+        count = services.dispatch_cancel(dispatch=dispatch, actor=request.user, request=request)
+    except NotAllowed as error:
+        return _refused(request, dispatch.public_id, error)
     return _done(
         request,
         dispatch.public_id,
-        count >= 0,
         ngettext(
             "Invio annullato: %(count)s messaggio non sarà inviato.",
             "Invio annullato: %(count)s messaggi non saranno inviati.",
@@ -209,17 +218,17 @@ def dispatch_cancel(request: HttpRequest, public_id: str) -> HttpResponse:
 
 @require_POST
 @role_required(Membership.Role.SUPERVISOR)
-def dispatch_retry_failed(request: HttpRequest, public_id: str) -> HttpResponse:
+def dispatch_retry_failed(request: AuthenticatedHttpRequest, public_id: str) -> HttpResponse:
     dispatch = get_dispatch_for_user(request, public_id, SUPERVISE)
     try:
-        actor: Any = request.user
-        count = services.dispatch_retry_failed(dispatch=dispatch, actor=actor, request=request)
-    except ValidationError:
-        count = -1
+        count = services.dispatch_retry_failed(
+            dispatch=dispatch, actor=request.user, request=request
+        )
+    except NotAllowed as error:
+        return _refused(request, dispatch.public_id, error)
     return _done(
         request,
         dispatch.public_id,
-        count >= 0,
         ngettext(
             "Nuovo tentativo programmato per %(count)s messaggio non riuscito.",
             "Nuovo tentativo programmato per %(count)s messaggi non riusciti.",
@@ -231,7 +240,7 @@ def dispatch_retry_failed(request: HttpRequest, public_id: str) -> HttpResponse:
 
 @require_POST
 @role_required(Membership.Role.SUPERVISOR)
-def uncertain_resolve(request: HttpRequest, public_id: str) -> HttpResponse:
+def uncertain_resolve(request: AuthenticatedHttpRequest, public_id: str) -> HttpResponse:
     dispatch = get_dispatch_for_user(request, public_id, SUPERVISE)
     selected = request.POST.getlist("delivery")
     ids = list(
@@ -244,7 +253,7 @@ def uncertain_resolve(request: HttpRequest, public_id: str) -> HttpResponse:
             dispatch=dispatch,
             delivery_ids=ids,
             decision=request.POST.get("decision", ""),
-            actor=request.user,  # type: ignore[arg-type]
+            actor=request.user,
             confirmed=request.POST.get("confirm") == "1",
             request=request,
         )
@@ -252,7 +261,7 @@ def uncertain_resolve(request: HttpRequest, public_id: str) -> HttpResponse:
         messages.error(request, " ".join(exc.messages))
         return redirect("sending:dispatch_detail", public_id=dispatch.public_id)
     return _done(
-        request, dispatch.public_id, True, _("Esiti incerti risolti: %(count)s.") % {"count": count}
+        request, dispatch.public_id, _("Esiti incerti risolti: %(count)s.") % {"count": count}
     )
 
 

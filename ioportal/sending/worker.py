@@ -20,28 +20,26 @@ from django.db.models import Min, Q
 
 from ioportal.accounts.models import Organization
 from ioportal.core import crypto
+from ioportal.core.fiscalcode import reveal_fiscal_code
+from ioportal.core.io_texts import describe_io_error, field_error_text
 from ioportal.ioapi import (
     AmbiguousError,
-    FeatureLevel,
     IOApiError,
     IOClient,
     KeyRejectedError,
     MessageInfo,
     NewMessage,
     NotFoundError,
-    PaymentData,
     PermanentError,
     RateLimitedError,
     ThirdPartyData,
     TransientError,
-    describe_error_it,
     validate_new_message,
 )
 from ioportal.ioservices.models import IOService
 from ioportal.ioservices.services import ServiceKeyUnavailableError, call_with_key_fallback
-from ioportal.messaging.fiscal_codes import reveal_fiscal_code
 from ioportal.messaging.models import Delivery, Dispatch
-from ioportal.recipients.rendering import delivery_content
+from ioportal.recipients.rendering import delivery_message
 from ioportal.remotecontent.services import RemoteContentNotConfigured, third_party_data_for
 from ioportal.sending import claims, clock, feed, limiter, outcomes, transitions
 from ioportal.sending.conf import sending_settings
@@ -64,36 +62,14 @@ class OutOfTime(Exception):
     """The run's budget ended while waiting for a token: nothing was sent."""
 
 
-def render_delivery(delivery: Delivery) -> tuple[str, str]:
-    """The citizen's subject and markdown, through messaging's one renderer."""
-    return delivery_content(delivery.dispatch, delivery)
-
-
 def build_message(delivery: Delivery, fiscal_code: str) -> NewMessage:
-    subject, markdown = render_delivery(delivery)
-    payment = None
-    if delivery.payment_amount and delivery.notice_number:
-        payment = PaymentData(
-            amount=delivery.payment_amount,
-            notice_number=delivery.notice_number,
-            invalid_after_due_date=delivery.invalid_after_due_date,
-            payee_fiscal_code=delivery.payee_fiscal_code or None,
-        )
-    level = (
-        FeatureLevel.ADVANCED
-        if delivery.dispatch.feature_level == "advanced"
-        else FeatureLevel.STANDARD
-    )
+    """IO's message for `delivery`, built by messaging's one builder."""
     # Premium attachments: IO fetches them from the portal's remote-content server. Raises
     # RemoteContentNotConfigured when the service cannot serve them.
     third_party = third_party_data_for(delivery)
-    return NewMessage(
-        fiscal_code=fiscal_code,
-        subject=subject,
-        markdown=markdown,
-        feature_level_type=level,
-        due_date=delivery.due_date,
-        payment_data=payment,
+    return delivery_message(
+        delivery,
+        fiscal_code,
         third_party_data=ThirdPartyData(**third_party) if third_party else None,
     )
 
@@ -361,7 +337,7 @@ class AccountRun:
                 token=token,
                 from_state=S.CHECKING,
                 code=outcomes.TRANSIENT,
-                detail=describe_error_it(exc),
+                detail=describe_io_error(exc),
             )
             self.stats["retry"] += 1
             return False
@@ -403,7 +379,7 @@ class AccountRun:
                 and delivery.payment_amount > max_amount
             ):
                 code = outcomes.AMOUNT_OVER_MAX
-            detail = " ".join(e.message for e in errors)
+            detail = " ".join(field_error_text(e) for e in errors)
             # READY is claimed by this worker; fail it through SUBMITTING's sibling guard.
             transitions.fail(
                 delivery_id=delivery.pk,
@@ -463,7 +439,7 @@ class AccountRun:
                     token=token,
                     from_state=S.SUBMITTING,
                     code=outcomes.TRANSIENT,
-                    detail=describe_error_it(exc),
+                    detail=describe_io_error(exc),
                 )
                 self.stats["retry"] += 1
             return
@@ -506,7 +482,7 @@ class AccountRun:
             token=token,
             from_state=from_state,
             code=code,
-            detail=describe_error_it(exc),
+            detail=describe_io_error(exc),
         )
         self.stats["failed"] += 1
         from ioportal.sending.services import dispatch_check_failure_rate

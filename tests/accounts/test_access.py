@@ -104,3 +104,15 @@ def test_superuser_manages_organizations(client, login, make_user, organization)
     assert client.get(reverse("accounts:organization_list")).status_code == 200
     url = reverse("accounts:organization_edit", args=[organization.public_id])
     assert client.get(url).status_code == 200
+
+
+def test_the_last_admin_is_kept_with_a_message(client, login, admin_user, organization):
+    """membership_update raises LastAdminError (a NotAllowed): the page says why."""
+    login(admin_user)
+    url = reverse("accounts:member_edit", args=[admin_user.public_id])
+    response = client.post(url, {"role": Membership.Role.OPERATOR})
+    assert response.status_code == 200
+    assert "almeno un amministratore attivo" in response.content.decode()
+    assert Membership.objects.get(user=admin_user, organization=organization).role == (
+        Membership.Role.ADMIN
+    )

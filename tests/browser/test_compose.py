@@ -29,7 +29,7 @@ MARKDOWN = (
 def test_operator_composes_and_supervisor_approves(
     page, sign_in, axe_check, make_user, organization, tmp_path, monkeypatch
 ):
-    monkeypatch.setattr("ioportal.messaging.services.wake_pipeline", lambda **kw: None)
+    monkeypatch.setattr("ioportal.messaging.services.pipeline.wake_pipeline", lambda **kw: None)
     operator = make_user(Membership.Role.OPERATOR, organization, username="olga")
     supervisor = make_user(Membership.Role.SUPERVISOR, organization, username="sara")
     TOTPDevice.objects.create(user=supervisor, name="default", confirmed=True)
@@ -157,7 +157,7 @@ def test_operator_composes_and_supervisor_approves(
 
 
 def test_single_message_page(page, sign_in, axe_check, make_user, organization, monkeypatch):
-    monkeypatch.setattr("ioportal.messaging.services.wake_pipeline", lambda **kw: None)
+    monkeypatch.setattr("ioportal.messaging.services.pipeline.wake_pipeline", lambda **kw: None)
     operator = make_user(Membership.Role.OPERATOR, organization, username="otto")
     ioservice_create(
         organization=organization,

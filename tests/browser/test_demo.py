@@ -13,10 +13,10 @@ import requests
 from django.core.management import call_command
 
 from ioportal.accounts.models import Organization
+from ioportal.core.fiscalcode import fiscal_code_hmac
 from ioportal.fakeio.config import parse_config
 from ioportal.fakeio.server import make_server
 from ioportal.ioservices.models import IOService
-from ioportal.messaging.fiscal_codes import fiscal_code_hmac
 from ioportal.messaging.models import Delivery, Dispatch
 from ioportal.sending.worker import run_account_worker
 from tests.browser.conftest import new_page

@@ -204,3 +204,11 @@ def test_real_standard_input_in_a_separate_process(organization):
     assert result.returncode == 0, result.stderr
     assert IOService.objects.get().key_value("primary") == PRIMARY_KEY
     assert_no_key_in(result.stdout + result.stderr, PRIMARY_KEY, SECONDARY_KEY)
+
+
+def test_authorized_recipients_are_normalized_as_everywhere():
+    from ioportal.ioservices.validators import parse_authorized_recipients
+
+    assert parse_authorized_recipients(["rssmra85t10a562s\u200b", "RSS MRA85T10A562S"]) == [
+        "RSSMRA85T10A562S"
+    ]

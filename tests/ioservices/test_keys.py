@@ -17,6 +17,7 @@ from ioportal.core.models import AuditEvent
 from ioportal.ioapi import KeyRejectedError
 from ioportal.ioservices import services
 from ioportal.ioservices.models import IOService, ServiceCheck
+from ioportal.ioservices.services import checks
 from ioportal.ioservices.tasks import ioservice_check
 from ioportal.ioservices.validators import TEST_MODE_PROBE_FISCAL_CODE
 from tests.ioservices.conftest import (
@@ -264,7 +265,7 @@ def test_check_button_enqueues_a_task_with_ids_only(
     client, login, admin_user, service, monkeypatch, django_capture_on_commit_callbacks
 ):
     queued = []
-    monkeypatch.setattr(services, "async_task", lambda *args, **kwargs: queued.append(args))
+    monkeypatch.setattr(checks, "async_task", lambda *args, **kwargs: queued.append(args))
     login(admin_user)
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(reverse("ioservices:check", args=[service.public_id]))

@@ -100,7 +100,7 @@ def woken(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The pipeline's wake-up calls, instead of the real pipeline."""
     calls: list[int] = []
     monkeypatch.setattr(
-        "ioportal.messaging.services.wake_pipeline",
+        "ioportal.messaging.services.pipeline.wake_pipeline",
         lambda *, organization_id: calls.append(organization_id),
     )
     return calls

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from ioportal.messaging import services
 from ioportal.messaging.models import Delivery, Dispatch
+from ioportal.messaging.services import dispatches, preparation
 from ioportal.messaging.tasks import prepare_dispatch
 from ioportal.recipients import models as recipient_models
 from ioportal.recipients.models import RecipientChunk, RecipientList
@@ -34,14 +35,14 @@ CSV = (
 def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     """One row per chunk and per step, and every list prepared by the worker task."""
     monkeypatch.setattr(recipient_models, "CHUNK_ROWS", 1)
-    monkeypatch.setattr(services, "PREPARE_STEP_CHUNKS", 1)
-    monkeypatch.setattr(services, "PREPARE_INLINE_MAX", 0)
+    monkeypatch.setattr(preparation, "PREPARE_STEP_CHUNKS", 1)
+    monkeypatch.setattr(dispatches, "PREPARE_INLINE_MAX", 0)
 
 
 @pytest.fixture
 def enqueued(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
     calls: list[tuple[Any, ...]] = []
-    monkeypatch.setattr(services, "async_task", lambda *args, **kwargs: calls.append(args))
+    monkeypatch.setattr(preparation, "async_task", lambda *args, **kwargs: calls.append(args))
     return calls
 
 
@@ -72,7 +73,7 @@ def test_launch_enqueues_the_preparation_and_nothing_is_sent_meanwhile(
     assert kinds == {RecipientChunk.Kind.VALID}
 
     # A worker crashed after the first chunk: the pipeline ignores the partial dispatch.
-    assert services._prepare_step(dispatch.pk) == 1
+    assert preparation._prepare_step(dispatch.pk) == 1
     dispatch.refresh_from_db()
     assert (dispatch.deliveries_prepared, dispatch.prepared_chunks) == (1, 1)
     assert Delivery.objects.filter(dispatch=dispatch).count() == 1
@@ -83,7 +84,7 @@ def test_launch_enqueues_the_preparation_and_nothing_is_sent_meanwhile(
     assert dispatch.state == Dispatch.State.PREPARING
 
     # The task runs again (twice): it resumes, and creates nothing twice.
-    monkeypatch.setattr(services, "PREPARE_STEP_CHUNKS", 5)
+    monkeypatch.setattr(preparation, "PREPARE_STEP_CHUNKS", 5)
     with django_capture_on_commit_callbacks(execute=True):
         assert prepare_dispatch(dispatch.pk) == 2
         assert prepare_dispatch(dispatch.pk) == 0
@@ -120,7 +121,7 @@ def test_cancel_during_preparation_stops_it(
     big_list, operator_user, enqueued, woken, django_capture_on_commit_callbacks
 ):
     dispatch = _launch(big_list, operator_user, django_capture_on_commit_callbacks)
-    services._prepare_step(dispatch.pk)
+    preparation._prepare_step(dispatch.pk)
     assert dispatch_cancel(dispatch=dispatch, actor=operator_user) == 1
     assert prepare_dispatch(dispatch.pk) == 0
     dispatch.refresh_from_db()
@@ -149,7 +150,7 @@ def test_dispatch_page_shows_the_preparation_progress(
     client, login, big_list, operator_user, enqueued, django_capture_on_commit_callbacks
 ):
     dispatch = _launch(big_list, operator_user, django_capture_on_commit_callbacks)
-    services._prepare_step(dispatch.pk)
+    preparation._prepare_step(dispatch.pk)
     login(operator_user)
     url = reverse("sending:dispatch_detail", args=[dispatch.public_id])
     page = client.get(url).content.decode()
@@ -185,7 +186,7 @@ def test_list_pages_decrypt_only_the_rows_they_show(
 def test_delivery_variables_are_encrypted_at_rest(
     big_list, operator_user, woken, django_capture_on_commit_callbacks, monkeypatch
 ):
-    monkeypatch.setattr(services, "PREPARE_INLINE_MAX", 1000)
+    monkeypatch.setattr(dispatches, "PREPARE_INLINE_MAX", 1000)
     dispatch = _launch(big_list, operator_user, django_capture_on_commit_callbacks)
     delivery = dispatch.deliveries.get(row_number=2)
     assert delivery.variables == {"nome": "Anna", "importo": "12,50"}

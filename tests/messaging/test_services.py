@@ -3,14 +3,15 @@
 from datetime import timedelta
 
 import pytest
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from ioportal.accounts.models import Membership
+from ioportal.core.errors import NotAllowed
+from ioportal.core.fiscalcode import reveal_fiscal_code
 from ioportal.core.models import AuditEvent
 from ioportal.messaging import services
 from ioportal.messaging.audit import Action
-from ioportal.messaging.fiscal_codes import reveal_fiscal_code
 from ioportal.messaging.models import ApprovalPolicy, Delivery, Dispatch, Notification
 from ioportal.recipients.audit import Action as RecipientsAction
 from ioportal.recipients.models import RecipientList
@@ -87,14 +88,14 @@ def test_approval_flow(
     with django_capture_on_commit_callbacks(execute=True):
         dispatch, _ = services.dispatch_launch_list(recipient_list=checked, actor=operator_user)
     assert dispatch.state == Dispatch.State.AWAITING_APPROVAL and woken == []
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(NotAllowed):
         services.dispatch_approve(dispatch=dispatch, actor=operator_user)
     with django_capture_on_commit_callbacks(execute=True):
         services.dispatch_approve(dispatch=dispatch, actor=supervisor_user)
     dispatch.refresh_from_db()
     assert dispatch.state == Dispatch.State.RUNNING and dispatch.approved_by == supervisor_user
     assert woken == [organization.pk]
-    with pytest.raises(ValidationError):
+    with pytest.raises(NotAllowed, match="non è più in attesa"):
         services.dispatch_approve(dispatch=dispatch, actor=supervisor_user)
     note = Notification.objects.get(user=operator_user)
     assert "ha approvato" in note.text
@@ -130,7 +131,7 @@ def test_supervisor_cannot_approve_own(make_template, make_list, service, organi
     recipient_list = make_list(template, service, author)
     ApprovalPolicy.objects.create(organization=organization, threshold=0)
     dispatch, _ = services.dispatch_launch_list(recipient_list=recipient_list, actor=author)
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(NotAllowed, match="hai creato tu"):
         services.dispatch_approve(dispatch=dispatch, actor=author)
 
 
@@ -194,3 +195,15 @@ def test_expired_lists_are_purged_by_the_hourly_task(checked):
     )
     assert purge_expired_lists() >= 1
     assert not RecipientList.objects.filter(pk=checked.pk).exists()
+
+
+def test_a_ready_dispatch_wakes_the_sending_pipeline(monkeypatch, organization):
+    """messaging signals `dispatch_ready`; the sending app, built on it, enqueues workers."""
+    from ioportal.messaging.signals import dispatch_ready
+
+    queued: list[tuple] = []
+    monkeypatch.setattr(
+        "ioportal.sending.triggers.async_task", lambda *args, **kwargs: queued.append(args)
+    )
+    dispatch_ready.send(sender=None, organization_id=organization.pk)
+    assert queued and queued[0] == ("ioportal.sending.tasks.run_account", organization.pk)

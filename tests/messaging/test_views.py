@@ -361,3 +361,22 @@ def test_test_send_outcome_arrives_without_reloading(client, login, operator_use
     assert "Non raggiungibile" in text and "hx-get" not in text
     preview = client.get(reverse("messaging:list_preview", args=[own_list.public_id]))
     assert "htmx/htmx.min.js" in preview.content.decode()
+
+
+def test_single_message_takes_a_pasted_fiscal_code(client, login, operator_user, service, woken):
+    """The same normalization as a list's cells: spaces and invisible characters removed."""
+    login(operator_user)
+    response = client.post(
+        reverse("messaging:single"),
+        {
+            "service": service.pk,
+            "feature_level": "standard",
+            "fiscal_code": "\u200brssmra85t10a562s\u00a0",
+            "subject": "Documento pronto",
+            "markdown": "Il documento richiesto è pronto per il ritiro allo sportello. " * 2,
+            "launch_token": "6b3c1b52-0d7c-4f2e-9a53-1f8f0c1f5e12",
+        },
+    )
+    assert response.status_code == 302
+    delivery = Dispatch.objects.get(kind=Dispatch.Kind.SINGLE).deliveries.get()
+    assert delivery.fiscal_code_masked == "RSS************S"

@@ -17,8 +17,8 @@ from pypdf.generic import (
 )
 
 from ioportal.accounts.models import Organization, User
+from ioportal.core.fiscalcode import protect_fiscal_code
 from ioportal.ioservices.models import IOService
-from ioportal.messaging.fiscal_codes import protect_fiscal_code
 from ioportal.messaging.models import Delivery, Dispatch, FeatureLevel
 from ioportal.remotecontent import services
 from ioportal.remotecontent.models import Attachment, RemoteContentConfiguration

@@ -17,6 +17,7 @@ from ioportal.messaging.services import template_create
 from ioportal.recipients.models import RecipientList
 from ioportal.remotecontent import services
 from ioportal.remotecontent.models import Attachment, ListAttachment
+from ioportal.remotecontent.services import uploads
 from ioportal.sending import outcomes
 from ioportal.sending.worker import run_account_worker
 from tests.remotecontent.conftest import CONFIGURATION_ID, make_pdf
@@ -71,7 +72,7 @@ def upload(client: Any, template: Any, service: Any, **files: Any) -> Any:
 def test_shared_and_per_recipient_files_through_the_flow(
     client, login, operator_user, template, premium_service, rc, monkeypatch
 ):
-    monkeypatch.setattr("ioportal.messaging.services.wake_pipeline", lambda **_: None)
+    monkeypatch.setattr("ioportal.messaging.services.pipeline.wake_pipeline", lambda **_: None)
     login(operator_user)
     bundle = zip_of(
         {
@@ -185,10 +186,10 @@ def test_unsafe_zips_are_refused(files: dict[str, bytes], expected: str) -> None
 def test_not_a_zip_and_limits(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(services.AttachmentUploadError, match="non è un archivio ZIP"):
         services.zip_entries(upload=io.BytesIO(b"PK not really"))
-    monkeypatch.setattr(services, "ZIP_MAX_ENTRIES", 2)
+    monkeypatch.setattr(uploads, "ZIP_MAX_ENTRIES", 2)
     with pytest.raises(services.AttachmentUploadError, match="più di 2 file"):
         services.zip_entries(upload=io.BytesIO(zip_of({f"{n}.pdf": b"x" for n in range(3)})))
-    monkeypatch.setattr(services, "ZIP_MAX_TOTAL_BYTES", 1000)
+    monkeypatch.setattr(uploads, "ZIP_MAX_TOTAL_BYTES", 1000)
     with pytest.raises(services.AttachmentUploadError, match="decompressi"):
         services.zip_entries(upload=io.BytesIO(zip_of({"a.pdf": b"\x00" * 2000})))
 
@@ -293,7 +294,7 @@ def test_test_send_carries_copies_of_the_rows_files(
 ):
     """The test recipients open the Premium message with the same files a citizen would get;
     the list keeps its staged files for the real launch."""
-    monkeypatch.setattr("ioportal.messaging.services.wake_pipeline", lambda **_: None)
+    monkeypatch.setattr("ioportal.messaging.services.pipeline.wake_pipeline", lambda **_: None)
     login(operator_user)
     anna = make_pdf(pages=2, pdfa=True)
     response = upload(

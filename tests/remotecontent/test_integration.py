@@ -16,9 +16,9 @@ import requests
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from ioportal.core.fiscalcode import fiscal_code_hmac
 from ioportal.fakeio.config import parse_config
 from ioportal.fakeio.server import make_server
-from ioportal.messaging.fiscal_codes import fiscal_code_hmac
 from ioportal.messaging.models import Delivery, Dispatch, FeatureLevel
 from ioportal.messaging.services import template_create
 from ioportal.recipients.models import RecipientList
@@ -248,7 +248,7 @@ def test_premium_dispatch_end_to_end(
     their messages, which makes IO call the portal's remote-content server through gunicorn;
     the status refresh brings READ and PAID back to the dispatch page."""
     # The launch hands the list to the workers' preparation task, as for a big list.
-    monkeypatch.setattr("ioportal.messaging.services.PREPARE_INLINE_MAX", 0)
+    monkeypatch.setattr("ioportal.messaging.services.dispatches.PREPARE_INLINE_MAX", 0)
     # The simulator's citizens whose name part is NNN never read a message unless they open it.
     citizens = {
         name: fiscal_code(first15)

@@ -112,7 +112,7 @@ def stored_files() -> list[str]:
 def test_accented_attachment_names_case_over_http(
     client, login, operator_user, template, premium_service, rc, monkeypatch
 ):
-    monkeypatch.setattr("ioportal.messaging.services.wake_pipeline", lambda **_: None)
+    monkeypatch.setattr("ioportal.messaging.services.pipeline.wake_pipeline", lambda **_: None)
     login(operator_user)
     response = client.post(
         reverse("messaging:compose"),

@@ -6,10 +6,10 @@ import time
 from typing import Any
 
 from ioportal.accounts.models import Organization, User
+from ioportal.core.fiscalcode import protect_fiscal_code
 from ioportal.fakeio.citizens import check_character
 from ioportal.ioservices.models import IOService
 from ioportal.ioservices.services import ioservice_create
-from ioportal.messaging.fiscal_codes import protect_fiscal_code
 from ioportal.messaging.models import Delivery, Dispatch
 
 PRIMARY_KEY = "a1" + "0" * 30

@@ -8,8 +8,8 @@ import pytest
 import responses
 
 from ioportal.accounts.models import Membership, Organization
+from ioportal.core.fiscalcode import fiscal_code_hash
 from ioportal.fakeio.citizens import feed_fiscal_codes
-from ioportal.ioapi.fiscalcode import fiscal_code_hash
 from ioportal.messaging.models import Delivery, Dispatch
 from ioportal.sending import outcomes, tasks
 from ioportal.sending.feed import known_consent, missing_days, sync_service_feed, utc_today

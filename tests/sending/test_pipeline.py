@@ -11,6 +11,7 @@ from django.core.checks import Error
 from django.test import override_settings
 
 from ioportal.accounts.models import Membership, Organization
+from ioportal.core.errors import NotAllowed
 from ioportal.messaging.models import Delivery, Dispatch
 from ioportal.sending import checks, claims, limiter, outcomes, services, transitions
 from ioportal.sending.models import AccountState, ApiCall
@@ -279,7 +280,8 @@ def test_sweep_completes_and_starts_dispatches(dispatch: Dispatch) -> None:
 
 def test_cancel_cancels_what_was_not_started(dispatch: Dispatch, supervisor_user: Any) -> None:
     assert services.dispatch_cancel(dispatch=dispatch, actor=supervisor_user) == 1
-    assert services.dispatch_cancel(dispatch=dispatch, actor=supervisor_user) == -1
+    with pytest.raises(NotAllowed):
+        services.dispatch_cancel(dispatch=dispatch, actor=supervisor_user)
 
 
 @pytest.mark.parametrize(

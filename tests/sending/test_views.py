@@ -155,3 +155,14 @@ def test_dashboard_lists_the_latest_dispatches_with_delivered_counts(
     assert "Ultimi invii" in text and "1 consegnato su 3" in text
     assert reverse("sending:dispatch_detail", args=[dispatch.public_id]) in text
     assert "Invio di un altro ente" not in text
+
+
+def test_an_action_not_allowed_now_is_a_message(dispatch: Dispatch) -> None:
+    """The service raises NotAllowed; the page says why and nothing changes."""
+    client = client_for(dispatch.created_by)
+    url = lambda name: reverse(f"sending:{name}", args=[dispatch.public_id])  # noqa: E731
+    response = client.post(url("dispatch_resume"), follow=True)  # running: nothing to resume
+    assert "non è in uno stato che consente questa azione" in response.content.decode()
+    dispatch.refresh_from_db()
+    assert dispatch.state == "running"
+    assert not AuditEvent.objects.filter(action="dispatch.resumed").exists()

@@ -22,12 +22,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from ioportal.accounts.models import Membership, Organization, User
+from ioportal.core.fiscalcode import protect_fiscal_code
 from ioportal.fakeio.citizens import check_character
 from ioportal.ioservices.fakeio_config import write_fakeio_config
 from ioportal.ioservices.models import IOService
 from ioportal.ioservices.services import ioservice_create
 from ioportal.ioservices.validators import new_ulid
-from ioportal.messaging.fiscal_codes import protect_fiscal_code
 from ioportal.messaging.models import Delivery, Dispatch, FeatureLevel, MessageTemplate
 from ioportal.messaging.services import template_create
 from ioportal.remotecontent.models import RemoteContentAccess, RemoteContentConfiguration

@@ -1,0 +1,35 @@
+"""What IO's answers mean, in the operator's language: the IO client's Italian texts
+(ioportal.ioapi.messages_it, Django-free) translated through gettext.
+
+Every portal page, form and stored outcome that tells an IO problem goes through here, so the
+English catalog has one entry per text. The pipeline's own outcomes (ioportal.sending.outcomes)
+reuse these texts where they mean the same thing.
+"""
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.utils.translation import gettext
+
+from ioportal.ioapi import FieldError, IOApiError, PayloadInvalidError
+from ioportal.ioapi.messages_it import explain_error
+
+
+def io_text(template: str, params: Mapping[str, Any] | None = None) -> str:
+    """`template` (a text of ioapi.messages_it) translated, then filled with `params`."""
+    return gettext(template).format(**(params or {}))
+
+
+def field_error_text(error: FieldError) -> str:
+    """One problem of IO's payload validation, translated."""
+    if not error.template:
+        return error.message
+    return io_text(error.template, dict(error.params))
+
+
+def describe_io_error(error: IOApiError) -> str:
+    """A sentence an office operator understands for any error raised by the IO client."""
+    if isinstance(error, PayloadInvalidError):
+        return " ".join(field_error_text(e) for e in error.errors)
+    template, params = explain_error(error)
+    return io_text(template, params)
