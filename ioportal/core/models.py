@@ -69,6 +69,7 @@ class Action(models.TextChoices):
     DISPATCH_APPROVED = "dispatch.approved", _("Invio approvato")
     DISPATCH_REJECTED = "dispatch.rejected", _("Invio respinto")
     APPROVAL_POLICY_CHANGED = "org.approval_policy_changed", _("Regola di approvazione cambiata")
+    SEND_WINDOWS_CHANGED = "org.send_windows_changed", _("Finestre di invio cambiate")
     DISPATCH_PAUSED = "dispatch.paused", _("Invio sospeso")
     DISPATCH_AUTO_PAUSED = "dispatch.auto_paused", _("Invio sospeso automaticamente")
     DISPATCH_RESUMED = "dispatch.resumed", _("Invio ripreso")

@@ -56,6 +56,29 @@ PRESET_WORKING_DAYS = Schedule(
 )
 
 
+def _parse_time(value: str) -> time:
+    hours, minutes = value.split(":")
+    return time(int(hours), int(minutes))
+
+
+def schedule_from_hours(stored: Mapping[str, list[str]], *, skip_holidays: bool) -> Schedule:
+    """A Schedule from its stored form {"0": ["08:00", "20:00"], …}. Raises ValueError."""
+    return Schedule(
+        hours={
+            int(day): (_parse_time(pair[0]), _parse_time(pair[1])) for day, pair in stored.items()
+        },
+        skip_holidays=skip_holidays,
+    )
+
+
+def hours_to_stored(hours: Mapping[int, tuple[time, time]]) -> dict[str, list[str]]:
+    """The stored form of Schedule.hours (see `schedule_from_hours`)."""
+    return {
+        str(day): [start.strftime("%H:%M"), end.strftime("%H:%M")]
+        for day, (start, end) in sorted(hours.items())
+    }
+
+
 @dataclass(frozen=True)
 class Pacing:
     """How one dispatch is spread: `daily_cap` submissions per local day at most (None: no

@@ -250,3 +250,13 @@ def test_shortfall_refuses_a_deadline_the_cap_cannot_meet() -> None:
     # The account's rate alone can make it impossible: 1/s for 10 hours is 36,000.
     assert shortfall(P, Pacing(send_by=rome(2026, 12, 9, 20)), start, 40_000, 1.0) is not None
     assert shortfall(P, Pacing(daily_cap=10), start, 40_000, 1.0) is None  # no deadline
+
+
+def test_stored_form_round_trips() -> None:
+    from ioportal.sending.windows import hours_to_stored, schedule_from_hours
+
+    stored = hours_to_stored(P.hours)
+    assert stored["0"] == ["08:00", "20:00"] and "6" not in stored
+    assert schedule_from_hours(stored, skip_holidays=True) == P
+    with pytest.raises(ValueError):
+        schedule_from_hours({"0": ["25:00", "26:00"]}, skip_holidays=True)
