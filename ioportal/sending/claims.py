@@ -127,7 +127,7 @@ def claim_work(*, organization_id: int, worker: str, limit: int) -> tuple[uuid.U
         small = within.small(limit)
         if not small:
             return _claim(candidates, claimable, limit=limit, worker=worker, to_checking=True)
-        token, ids = uuid.uuid4(), []
+        token, ids = uuid.uuid4(), list[int]()
         for dispatch_id, left in small.items():
             if len(ids) < limit:
                 ids += _claim(

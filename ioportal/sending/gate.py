@@ -83,9 +83,7 @@ def quota(dispatch: Dispatch, *, now: datetime, schedule: windows.Schedule | Non
     if not dispatch.pacing.is_paced:
         return None
     used, remaining = usage(dispatch_id=dispatch.pk, now=now)
-    return windows.quota_today(
-        schedule, dispatch.pacing, now, remaining=remaining, used_today=used
-    )
+    return windows.quota_today(schedule, dispatch.pacing, now, remaining=remaining, used_today=used)
 
 
 @dataclass
@@ -158,7 +156,9 @@ def estimate_last(
 ) -> datetime | None:
     """When the last of `count` deliveries would be submitted (see windows.estimate_last)."""
     schedule = schedule_for(organization_id=organization.pk, cached=False)
-    return windows.estimate_last(schedule, pacing, start, count, deliveries_per_second(organization))
+    return windows.estimate_last(
+        schedule, pacing, start, count, deliveries_per_second(organization)
+    )
 
 
 def shortfall(

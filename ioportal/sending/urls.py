@@ -6,6 +6,7 @@ app_name = "sending"
 
 urlpatterns = [
     path("", views.dispatch_list, name="dispatch_list"),
+    path("finestre/", views.send_windows, name="send_windows"),
     path("<uuid:public_id>/", views.dispatch_detail, name="dispatch_detail"),
     path("<uuid:public_id>/sospendi/", views.dispatch_pause, name="dispatch_pause"),
     path("<uuid:public_id>/riprendi/", views.dispatch_resume, name="dispatch_resume"),

@@ -255,7 +255,9 @@ def estimate_last(
         day_end = day_start(day + timedelta(days=1), tz)
         intervals = list(open_intervals(schedule, moment, day_end))
         if intervals:
-            quota = quota_today(schedule, pacing, intervals[0][0], remaining=remaining, used_today=0)
+            quota = quota_today(
+                schedule, pacing, intervals[0][0], remaining=remaining, used_today=0
+            )
             today = remaining if quota is None else min(remaining, quota)
             for opens, closes in intervals:
                 if today <= 0:
