@@ -9,7 +9,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.utils import timezone
-from django.utils.formats import date_format, number_format
+from django.utils.formats import number_format
 from django.utils.translation import gettext_lazy as _
 
 from ioportal.core.sizes import megabytes
@@ -476,9 +476,10 @@ class ScheduleForm(forms.Form):
 
 
 def _when(moment: datetime) -> str:
-    """A moment as Italians read it, in the portal's time zone: "venerdì 11 dicembre 2026,
-    20:00"."""
-    return date_format(timezone.localtime(moment), "l j F Y, H:i")
+    """A moment as read in a sentence: "venerdì 11 dicembre 2026, 20:00"."""
+    from ioportal.sending.windows import describe_moment
+
+    return describe_moment(moment)
 
 
 class RejectForm(forms.Form):

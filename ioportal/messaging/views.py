@@ -52,7 +52,7 @@ from ioportal.remotecontent.services import (
     list_attachments_summary,
     list_attachments_upload,
 )
-from ioportal.sending import gate, windows
+from ioportal.sending import clock, gate, windows
 from ioportal.sending.windows import Pacing
 
 OPERATOR = Membership.Role.OPERATOR
@@ -534,7 +534,7 @@ def dispatch_summary(request: HttpRequest, public_id: str) -> HttpResponse:
             "can_decide": can_decide,
             "own": dispatch.created_by_id == request.user.pk,
             "reject_form": RejectForm(),
-            "waiting": gate.dispatch_waiting(dispatch, now=timezone.now()),
+            "waiting": gate.dispatch_waiting(dispatch, now=clock.now()),
         },
     )
 

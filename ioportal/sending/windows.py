@@ -288,3 +288,15 @@ def shortfall(
     if last is None or last > pacing.send_by:
         return last or start + timedelta(days=HORIZON_DAYS)
     return None
+
+
+def describe_moment(moment: datetime) -> str:
+    """A moment for a sentence, in the portal's time zone and language: "lunedì 14 dicembre
+    2026, 08:00" (Italian writes weekdays and months in lower case), "Monday 14 December
+    2026, 08:00"."""
+    from django.utils import timezone
+    from django.utils.formats import date_format
+    from django.utils.translation import get_language
+
+    text = date_format(timezone.localtime(moment), "l j F Y, H:i")
+    return text.lower() if (get_language() or "it").startswith("it") else text
