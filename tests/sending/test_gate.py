@@ -29,11 +29,13 @@ SUNDAY_12 = datetime(2026, 12, 13, 12, 0, tzinfo=ROME)
 
 
 class MovableClock:
-    """The pipeline's clock, set to a chosen moment and running on from there."""
+    """The pipeline's clock, set to a chosen moment and running on from there. It replaces
+    `clock.time` itself (on PostgreSQL a shifted local clock would be corrected back to the
+    server's)."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.offset = 0.0
-        monkeypatch.setattr(clock, "_local_time", lambda: time.time() + self.offset)
+        monkeypatch.setattr(clock, "time", lambda: time.time() + self.offset)
         clock.forget()
 
     def to(self, moment: datetime) -> None:

@@ -129,7 +129,7 @@ def test_dispatch_pages_say_until_when_they_wait(
     client = verified_login(Client(), admin_user)
     client.post(URL, form_data())
     sunday = datetime(2026, 12, 13, 12, 0, tzinfo=ROME).timestamp()
-    monkeypatch.setattr(clock, "_local_time", lambda: sunday + (time.time() % 1))
+    monkeypatch.setattr(clock, "time", lambda: sunday + (time.time() % 1))
     clock.forget()
     dispatch = make_dispatch(make_service(organization, ""), admin_user, fiscal_codes(2))
     for url in (
