@@ -626,7 +626,19 @@ def single_message(request: HttpRequest) -> HttpResponse:
         preview = render_preview(
             subject=form.data.get("subject", ""), markdown=form.data.get("markdown", "")
         )
-    return render(request, "messaging/single.html", {"form": form, "preview": preview})
+    schedule = gate.schedule_for(organization_id=membership.organization_id, cached=False)
+    now = clock.now()
+    return render(
+        request,
+        "messaging/single.html",
+        {
+            "form": form,
+            "preview": preview,
+            "window_opens_at": None
+            if windows.is_open(schedule, now)
+            else windows.next_opening(schedule, now),
+        },
+    )
 
 
 # --- settings and notifications ---------------------------------------------------------

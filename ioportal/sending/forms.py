@@ -50,13 +50,16 @@ class SendWindowsForm(forms.Form):
         for number, name in enumerate(WEEKDAYS):
             self.fields[f"day_{number}"] = forms.BooleanField(label=name, required=False)
             self.fields[f"start_{number}"] = forms.TimeField(
-                label=_("dalle"), required=False, widget=TIME_WIDGET, input_formats=["%H:%M"]
+                label=_("dalle"),
+                required=False,
+                widget=TIME_WIDGET,
+                input_formats=["%H:%M", "%H:%M:%S"],
             )
             self.fields[f"end_{number}"] = forms.TimeField(
                 label=_("alle"),
                 required=False,
                 widget=TIME_WIDGET,
-                input_formats=["%H:%M"],
+                input_formats=["%H:%M", "%H:%M:%S"],
                 help_text=_("00:00 vuol dire fino a mezzanotte."),
             )
 

@@ -139,3 +139,16 @@ def test_dispatch_pages_say_until_when_they_wait(
         page = client.get(url).content.decode()
         assert "In attesa della finestra di invio fino a lunedì 14 dicembre 2026, 08:00" in page
     clock.forget()
+
+
+def test_single_message_page_says_the_window_is_closed(
+    organization: Organization, admin_user: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = verified_login(Client(), admin_user)
+    single = reverse("messaging:single")
+    assert "finestra-chiusa" not in client.get(single).content.decode()
+    client.post(URL, form_data())
+    sunday = datetime(2026, 12, 13, 12, 0, tzinfo=ROME).timestamp()
+    monkeypatch.setattr(clock, "time", lambda: sunday)
+    page = client.get(single).content.decode()
+    assert "il messaggio resterà in coda fino a lunedì 14 dicembre 2026, 08:00" in page
