@@ -117,6 +117,8 @@ def claim_work(*, organization_id: int, worker: str, limit: int) -> tuple[uuid.U
     Pending and retry-wait ones become CHECKING; READY ones (profile already checked) keep
     their state. All get one new claim token and a lease. Committed on return. Returns
     (token, ids claimed). Idempotent in effect: a row is claimed by one worker at a time.
+    Outside the organization's send window only test sends are claimed, and a paced
+    dispatch gives at most the quota it has left today (`gate.py`).
     """
     now = clock.now()
     claimable = _due_work(now) & Q(io_message_id__isnull=True)
