@@ -244,3 +244,39 @@ def test_worker_stops_at_the_daily_cap_and_goes_on_the_next_day(
     assert simulator.sim.stats()["messages"] == 5
     assert Delivery.objects.filter(dispatch=capped, state="skipped").count() == 2
     assert simulator.sim.stats()["duplicates"] == 0
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_claims_never_pass_the_daily_cap(
+    organization: Organization, author: Any, moved: MovableClock
+) -> None:
+    """Claims of one capped dispatch from several threads at once (own connections): the
+    row lock on the dispatch makes each claim count the others' in-flight deliveries."""
+    import threading
+
+    from django.db import connection, connections
+
+    if connection.vendor != "postgresql":
+        pytest.skip("concurrent claims from threads need PostgreSQL")
+    moved.to(MONDAY_10)
+    capped = make_dispatch(make_service(organization, ""), author, fiscal_codes(60), daily_cap=7)
+    claimed: list[int] = []
+    start = threading.Barrier(4)
+
+    def worker() -> None:
+        try:
+            start.wait()
+            for _ in range(5):
+                ids = claims.claim_work(organization_id=organization.pk, worker="t", limit=3)[1]
+                claimed.extend(ids)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(claimed) == len(set(claimed)) == 7
+    assert Delivery.objects.filter(dispatch=capped, state="checking").count() == 7
