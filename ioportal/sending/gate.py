@@ -156,9 +156,10 @@ def estimate_last(
 ) -> datetime | None:
     """When the last of `count` deliveries would be submitted (see windows.estimate_last)."""
     schedule = schedule_for(organization_id=organization.pk, cached=False)
-    return windows.estimate_last(
-        schedule, pacing, start, count, deliveries_per_second(organization)
-    )
+    rate = deliveries_per_second(organization)
+    if rate <= 0:  # an account allowed no calls at all: never
+        return None
+    return windows.estimate_last(schedule, pacing, start, count, rate)
 
 
 def shortfall(
@@ -166,4 +167,7 @@ def shortfall(
 ) -> datetime | None:
     """The estimated last submission when it misses `pacing.send_by`, else None."""
     schedule = schedule_for(organization_id=organization.pk, cached=False)
-    return windows.shortfall(schedule, pacing, start, count, deliveries_per_second(organization))
+    rate = deliveries_per_second(organization)
+    if rate <= 0:
+        return start + timedelta(days=windows.HORIZON_DAYS) if pacing.send_by else None
+    return windows.shortfall(schedule, pacing, start, count, rate)

@@ -120,3 +120,18 @@ def test_other_organization_cannot_confirm(
     response = post(client, own_list, daily_cap="5")
     assert response.status_code == 404
     assert not Dispatch.objects.filter(kind=Dispatch.Kind.LIST).exists()
+
+
+def test_an_account_without_calls_gives_no_500(
+    client, login, operator_user, own_list, organization
+) -> None:
+    from ioportal.accounts.models import Organization
+
+    Organization.objects.filter(pk=organization.pk).update(
+        rate_tier=Organization.RateTier.CUSTOM, custom_rate_limit=0
+    )
+    login(operator_user)
+    page = client.get(reverse("messaging:list_confirm", args=[own_list.public_id]))
+    assert "fra più di un anno" in page.content.decode()
+    refused = post(client, own_list, send_by=local(timezone.now() + timedelta(days=2)))
+    assert "dopo la scadenza" in refused.content.decode()
