@@ -34,6 +34,16 @@ def _without_run_variables(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_send_windows() -> Iterator[None]:
+    """Each test reads organizations' send windows afresh (ids are reused across tests)."""
+    from ioportal.sending import gate
+
+    gate.forget()
+    yield
+    gate.forget()
+
+
 @pytest.fixture
 def clusters(tmp_path: Path) -> Iterator[Clusters]:
     """Real qcluster processes with the fast pipeline settings; stopped after the test."""

@@ -9,6 +9,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.formats import number_format
 from django.utils.translation import gettext_lazy as _
 
 from ioportal.core.fiscalcode import normalize_fiscal_code
@@ -18,7 +19,7 @@ from ioportal.core.validators import db_integer_range
 from ioportal.ioapi import validate_new_message
 from ioportal.ioapi.payloads import MARKDOWN_MAX, SUBJECT_MAX
 from ioportal.ioservices.models import IOService
-from ioportal.messaging.models import ApprovalPolicy, FeatureLevel, MessageTemplate
+from ioportal.messaging.models import ApprovalPolicy, Dispatch, FeatureLevel, MessageTemplate
 from ioportal.messaging.preview import cta_check
 from ioportal.recipients.numbers import (
     DEFAULT_NUMBER_FORMAT,
@@ -44,6 +45,8 @@ from ioportal.recipients.validation import (
 )
 
 MAX_SCHEDULE_DAYS = 30
+# A deadline at most this many days after the start of the dispatch.
+MAX_PACING_DAYS = 60
 ZIP_MAX_UPLOAD_BYTES = 200_000_000
 UPLOAD_EXTENSIONS = (".csv", ".txt", ".xlsx")
 
@@ -348,6 +351,13 @@ class MappingForm(forms.Form):
 
 
 class ScheduleForm(forms.Form):
+    """When a list's dispatch starts and how it is spread (`ioportal.sending.windows`).
+
+    With `organization` and `recipients`, a deadline the daily cap, the account's rate and
+    the organization's send windows cannot meet is refused, saying when the last message
+    would go.
+    """
+
     when = forms.ChoiceField(
         label=_("Quando inviare"),
         choices=[("now", _("Subito")), ("later", _("Più tardi, alla data e ora indicate"))],
@@ -360,6 +370,34 @@ class ScheduleForm(forms.Form):
         input_formats=["%Y-%m-%dT%H:%M", "%d/%m/%Y %H:%M"],
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
     )
+    send_by = forms.DateTimeField(
+        label=_("Da inviare entro (facoltativo)"),
+        required=False,
+        input_formats=["%Y-%m-%dT%H:%M", "%d/%m/%Y %H:%M"],
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        help_text=_(
+            "I messaggi si distribuiscono in parti uguali sui giorni con una finestra di invio "
+            "fino a questa data, così l'ufficio non riceve tutte le richieste insieme."
+        ),
+    )
+    daily_cap = forms.IntegerField(
+        label=_("Al massimo, messaggi al giorno (facoltativo)"),
+        required=False,
+        min_value=1,
+        max_value=db_integer_range(Dispatch._meta.get_field("daily_cap"))[1],
+        help_text=_("Conta i messaggi inviati in ogni giorno di calendario, ora italiana."),
+    )
+
+    def __init__(
+        self,
+        *args: Any,
+        organization: Any = None,
+        recipients: int = 0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.organization = organization
+        self.recipients = recipients
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -377,7 +415,72 @@ class ScheduleForm(forms.Form):
                 )
         else:
             data["scheduled_at"] = None
+        self._clean_pacing(data)
         return data
+
+    def _clean_pacing(self, data: dict[str, Any]) -> None:
+        send_by: datetime | None = data.get("send_by")
+        if send_by is None or self.errors:
+            return
+        start = data.get("scheduled_at") or timezone.now()
+        if send_by <= start:
+            self.add_error(
+                "send_by",
+                _("La scadenza deve venire dopo l'inizio dell'invio (%(start)s).")
+                % {"start": _when(start)},
+            )
+            return
+        if send_by > start + timedelta(days=MAX_PACING_DAYS):
+            self.add_error(
+                "send_by",
+                _("La scadenza può essere al massimo %(days)s giorni dopo l'inizio dell'invio.")
+                % {"days": MAX_PACING_DAYS},
+            )
+            return
+        if self.organization is None or not self.recipients:
+            return
+        from ioportal.sending import gate
+        from ioportal.sending.windows import Pacing
+
+        cap = data.get("daily_cap")
+        last = gate.shortfall(
+            organization=self.organization,
+            count=self.recipients,
+            start=start,
+            pacing=Pacing(daily_cap=cap, send_by=send_by),
+        )
+        if last is None:
+            return
+        if cap:
+            reason = _(
+                "Con al massimo %(cap)s messaggi al giorno, il limite dell'account IO e le "
+                "finestre di invio dell'ente, l'ultimo dei %(n)s messaggi partirebbe "
+                "%(last)s, dopo la scadenza (%(by)s). Aumenta il massimo giornaliero o sposta "
+                "la scadenza."
+            )
+        else:
+            reason = _(
+                "Con il limite dell'account IO e le finestre di invio dell'ente, l'ultimo dei "
+                "%(n)s messaggi partirebbe %(last)s, dopo la scadenza (%(by)s). Sposta la "
+                "scadenza."
+            )
+        self.add_error(
+            "send_by",
+            reason
+            % {
+                "cap": number_format(cap or 0, force_grouping=True),
+                "n": number_format(self.recipients, force_grouping=True),
+                "last": _when(last),
+                "by": _when(send_by),
+            },
+        )
+
+
+def _when(moment: datetime) -> str:
+    """A moment as read in a sentence: "venerdì 11 dicembre 2026, 20:00"."""
+    from ioportal.sending.windows import describe_moment
+
+    return describe_moment(moment)
 
 
 class RejectForm(forms.Form):

@@ -144,6 +144,12 @@ class Dispatch(models.Model):
     )
     state = models.CharField(_("stato"), max_length=24, choices=State.choices, default=State.DRAFT)
     scheduled_at = models.DateTimeField(_("invio programmato"), null=True, blank=True)
+    # Pacing (ioportal.sending.windows): every submission by `send_by` (spread evenly over
+    # the days with a send window), at most `daily_cap` per day in Europe/Rome time.
+    send_by = models.DateTimeField(_("da inviare entro"), null=True, blank=True)
+    daily_cap = models.PositiveIntegerField(
+        _("massimo di messaggi al giorno"), null=True, blank=True
+    )
     source_name = models.CharField(_("file di origine"), max_length=255, blank=True)
     # Idempotency of the launch: one dispatch per confirmation form, however many clicks.
     launch_token = models.UUIDField(null=True, blank=True, unique=True, editable=False)
@@ -192,6 +198,12 @@ class Dispatch(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    @property
+    def pacing(self):  # -> ioportal.sending.windows.Pacing
+        from ioportal.sending.windows import Pacing
+
+        return Pacing(daily_cap=self.daily_cap, send_by=self.send_by)
 
 
 class Delivery(models.Model):

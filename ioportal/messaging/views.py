@@ -13,6 +13,7 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
@@ -52,6 +53,8 @@ from ioportal.remotecontent.services import (
     list_attachments_summary,
     list_attachments_upload,
 )
+from ioportal.sending import clock, gate, windows
+from ioportal.sending.windows import Pacing
 
 OPERATOR = Membership.Role.OPERATOR
 SUPERVISOR = Membership.Role.SUPERVISOR
@@ -436,8 +439,13 @@ def list_confirm(request: HttpRequest, public_id: str) -> HttpResponse:
     if (redirect_to := _checked(recipient_list)) is not None:
         return redirect_to
     membership = require_role(request, OPERATOR)
-    form = ScheduleForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    form = ScheduleForm(
+        request.POST or None,
+        organization=membership.organization,
+        recipients=recipient_list.valid_count,
+    )
+    estimate_only = "stima" in request.POST
+    if request.method == "POST" and form.is_valid() and not estimate_only:
         if str(recipient_list.launch_token) != request.POST.get("launch_token"):
             messages.error(request, _("Il modulo non corrisponde a questo elenco: riprova."))
             return redirect("messaging:list_confirm", public_id=recipient_list.public_id)
@@ -446,6 +454,8 @@ def list_confirm(request: HttpRequest, public_id: str) -> HttpResponse:
                 recipient_list=recipient_list,
                 actor=_user(request),
                 scheduled_at=form.cleaned_data["scheduled_at"],
+                send_by=form.cleaned_data.get("send_by"),
+                daily_cap=form.cleaned_data.get("daily_cap"),
                 request=request,
             )
         except ValidationError as exc:
@@ -482,8 +492,33 @@ def list_confirm(request: HttpRequest, public_id: str) -> HttpResponse:
             ),
             "is_premium": recipient_list.template.feature_level == FeatureLevel.ADVANCED,
             "attachments": list_attachments_summary(recipient_list=recipient_list),
+            "estimate": _send_estimate(membership, form, recipient_list.valid_count),
         },
     )
+
+
+def _send_estimate(membership: Membership, form: ScheduleForm, count: int) -> dict[str, Any]:
+    """When the last message would go, for the confirmation page: from the count, the
+    account's rate, the organization's send windows and the pacing typed (when valid)."""
+    now = timezone.now()
+    start, pacing = now, Pacing()
+    if form.is_bound and form.is_valid():
+        data = form.cleaned_data
+        start = data.get("scheduled_at") or now
+        pacing = Pacing(daily_cap=data.get("daily_cap"), send_by=data.get("send_by"))
+    organization = membership.organization
+    schedule = gate.schedule_for(organization_id=organization.pk, cached=False)
+    return {
+        "last": gate.estimate_last(
+            organization=organization, count=count, start=start, pacing=pacing
+        ),
+        "per_minute": round(gate.deliveries_per_second(organization) * 60),
+        "limited": schedule is not None,
+        "opens_at": None
+        if windows.is_open(schedule, start)
+        else windows.next_opening(schedule, start),
+        "pacing": pacing,
+    }
 
 
 # --- dispatches -----------------------------------------------------------------------------
@@ -583,7 +618,19 @@ def single_message(request: HttpRequest) -> HttpResponse:
         preview = render_preview(
             subject=form.data.get("subject", ""), markdown=form.data.get("markdown", "")
         )
-    return render(request, "messaging/single.html", {"form": form, "preview": preview})
+    schedule = gate.schedule_for(organization_id=membership.organization_id, cached=False)
+    now = clock.now()
+    return render(
+        request,
+        "messaging/single.html",
+        {
+            "form": form,
+            "preview": preview,
+            "window_opens_at": None
+            if windows.is_open(schedule, now)
+            else windows.next_opening(schedule, now),
+        },
+    )
 
 
 # --- settings and notifications ---------------------------------------------------------

@@ -24,3 +24,4 @@ class Action(models.TextChoices):
         _("Codice fiscale di un destinatario mostrato"),
     )
     DELIVERY_SEARCHED = "delivery.searched", _("Ricerca di un cittadino per codice fiscale")
+    SEND_WINDOWS_CHANGED = "org.send_windows_changed", _("Finestre di invio cambiate")

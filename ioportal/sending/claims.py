@@ -16,7 +16,7 @@ from django.db.models import Q, QuerySet
 from django.db.models.functions import Coalesce
 
 from ioportal.messaging.models import Delivery, Dispatch
-from ioportal.sending import clock
+from ioportal.sending import clock, gate
 from ioportal.sending.conf import sending_settings
 
 S = Delivery.State
@@ -28,11 +28,17 @@ def _due_work(now) -> Q:
     return (Q(state__in=(S.PENDING, S.RETRY_WAIT)) & due) | (Q(state=S.READY) & free)
 
 
-def work_queryset(*, organization_id: int, now=None) -> QuerySet[Delivery]:
-    """Deliveries of the organization's running dispatches that a worker may claim now."""
+def work_queryset(
+    *, organization_id: int, now=None, within: gate.Gate | None = None
+) -> QuerySet[Delivery]:
+    """Deliveries of the organization's running dispatches that a worker may claim now
+    (inside the send window, with daily quota left: `gate.py`)."""
     now = now or clock.now()
+    if within is None:
+        within = gate.gate(organization_id=organization_id, now=now)
     return Delivery.objects.filter(
         _due_work(now),
+        within.q(),
         dispatch__organization_id=organization_id,
         dispatch__state=Dispatch.State.RUNNING,
         io_message_id__isnull=True,
@@ -51,9 +57,15 @@ def poll_queryset(*, organization_id: int, now=None) -> QuerySet[Delivery]:
 
 
 def _claim(
-    candidates: QuerySet[Delivery], claimable: Q, *, limit: int, worker: str, to_checking: bool
+    candidates: QuerySet[Delivery],
+    claimable: Q,
+    *,
+    limit: int,
+    worker: str,
+    to_checking: bool,
+    token: uuid.UUID | None = None,
 ) -> tuple[uuid.UUID, list[int]]:
-    token = uuid.uuid4()
+    token = token or uuid.uuid4()
     now = clock.now()
     lease = now + timedelta(seconds=sending_settings().lease_seconds)
     common = {
@@ -105,15 +117,39 @@ def claim_work(*, organization_id: int, worker: str, limit: int) -> tuple[uuid.U
     Pending and retry-wait ones become CHECKING; READY ones (profile already checked) keep
     their state. All get one new claim token and a lease. Committed on return. Returns
     (token, ids claimed). Idempotent in effect: a row is claimed by one worker at a time.
+    Outside the organization's send window only test sends are claimed, and a paced
+    dispatch gives at most the quota it has left today (`gate.py`).
     """
     now = clock.now()
-    return _claim(
-        work_queryset(organization_id=organization_id, now=now),
-        _due_work(now) & Q(io_message_id__isnull=True),
-        limit=limit,
-        worker=worker,
-        to_checking=True,
-    )
+    claimable = _due_work(now) & Q(io_message_id__isnull=True)
+    with transaction.atomic():
+        # Send windows and daily quotas; paced dispatches locked until the claim commits.
+        within = gate.gate(organization_id=organization_id, now=now, lock=True)
+        candidates = work_queryset(organization_id=organization_id, now=now, within=within)
+        small = within.small(limit)
+        if not small:
+            return _claim(candidates, claimable, limit=limit, worker=worker, to_checking=True)
+        token, ids = uuid.uuid4(), list[int]()
+        for dispatch_id, left in small.items():
+            if len(ids) < limit:
+                ids += _claim(
+                    candidates.filter(dispatch_id=dispatch_id),
+                    claimable,
+                    limit=min(left, limit - len(ids)),
+                    worker=worker,
+                    to_checking=True,
+                    token=token,
+                )[1]
+        if len(ids) < limit:
+            ids += _claim(
+                candidates.exclude(dispatch_id__in=small),
+                claimable,
+                limit=limit - len(ids),
+                worker=worker,
+                to_checking=True,
+                token=token,
+            )[1]
+        return token, ids
 
 
 def claim_polls(*, organization_id: int, worker: str, limit: int) -> tuple[uuid.UUID, list[int]]:

@@ -168,3 +168,35 @@ class FeedDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.service_id} {self.day}"
+
+
+class SendWindowPolicy(models.Model):
+    """When an organization's messages may reach citizens (`sending.windows`).
+
+    No row, or `enabled` False, means at any moment. `hours` maps a weekday ("0" = Monday …
+    "6" = Sunday) to ["HH:MM", "HH:MM"] in Europe/Rome time ("00:00" as end = midnight); an
+    absent weekday is closed. Test sends (to the service's test recipients) ignore it.
+    """
+
+    organization = models.OneToOneField(
+        "accounts.Organization", on_delete=models.CASCADE, related_name="send_window_policy"
+    )
+    enabled = models.BooleanField(_("limita gli invii alle finestre"), default=False)
+    hours = models.JSONField(default=dict, blank=True)
+    skip_holidays = models.BooleanField(_("escludi le festività nazionali"), default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("finestre di invio")
+        verbose_name_plural = _("finestre di invio")
+
+    def __str__(self) -> str:
+        return f"{self.organization_id}: {'on' if self.enabled else 'off'}"
+
+    def schedule(self):  # -> windows.Schedule | None
+        """The windows as a `sending.windows.Schedule`, or None when not enabled."""
+        from ioportal.sending.windows import schedule_from_hours
+
+        if not self.enabled:
+            return None
+        return schedule_from_hours(self.hours, skip_holidays=self.skip_holidays)

@@ -15,16 +15,17 @@ from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from ioportal.accounts.models import User
+from ioportal.accounts.models import Organization, User
 from ioportal.core.errors import NotAllowed
-from ioportal.core.services import audit_log
+from ioportal.core.services import audit_log, changed_fields
 from ioportal.ioservices.services import SYSTEM_ACTOR
 from ioportal.messaging.models import Delivery, Dispatch
 from ioportal.sending import clock, outcomes
 from ioportal.sending.audit import Action
 from ioportal.sending.conf import sending_settings
-from ioportal.sending.models import UncertainResolution
+from ioportal.sending.models import SendWindowPolicy, UncertainResolution
 from ioportal.sending.triggers import wake_up
+from ioportal.sending.windows import schedule_from_hours
 
 logger = logging.getLogger(__name__)
 S = Delivery.State
@@ -254,3 +255,44 @@ def deliveries_resolve_uncertain(
         request=request,
     )
     return len(pks)
+
+
+# --- send windows ---------------------------------------------------------------------------
+
+
+def send_windows_update(
+    *,
+    organization: Organization,
+    actor: User,
+    enabled: bool,
+    hours: dict[str, list[str]],
+    skip_holidays: bool,
+    request: HttpRequest | None = None,
+) -> SendWindowPolicy:
+    """Set when the organization's messages may reach citizens (`sending.windows`): `hours`
+    in the stored form {"0": ["08:00", "20:00"], …}. Audited with the changes. Workers read
+    it within `gate.POLICY_CACHE_SECONDS`. Raises ValueError on hours no Schedule accepts."""
+    schedule_from_hours(hours, skip_holidays=skip_holidays)  # validates
+    policy, _created = SendWindowPolicy.objects.get_or_create(organization=organization)
+    before = {
+        "enabled": policy.enabled,
+        "hours": policy.hours,
+        "skip_holidays": policy.skip_holidays,
+    }
+    after = {"enabled": enabled, "hours": hours, "skip_holidays": skip_holidays}
+    changes = changed_fields(before, after)
+    policy.enabled, policy.hours, policy.skip_holidays = enabled, hours, skip_holidays
+    policy.save()
+    if changes:
+        audit_log(
+            action=Action.SEND_WINDOWS_CHANGED,
+            actor=actor,
+            organization=organization,
+            target=organization,
+            changes=changes,
+            request=request,
+        )
+        # Work that waited for a window may be due now; the sweeper would find it within a
+        # minute anyway.
+        _wake_after_commit(organization.pk)
+    return policy

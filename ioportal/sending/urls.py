@@ -9,6 +9,7 @@ urlpatterns = [
     path("cerca/", views.delivery_search, name="delivery_search"),
     path("consegne/<uuid:public_id>/", views.delivery_detail, name="delivery_detail"),
     path("consegne/<uuid:public_id>/mostra/", views.delivery_reveal, name="delivery_reveal"),
+    path("finestre/", views.send_windows, name="send_windows"),
     path("<uuid:public_id>/", views.dispatch_detail, name="dispatch_detail"),
     path("<uuid:public_id>/avanzamento/", views.dispatch_progress, name="dispatch_progress"),
     path("<uuid:public_id>/sospendi/", views.dispatch_pause, name="dispatch_pause"),

@@ -5,8 +5,8 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from ioportal.accounts.access import require_role, role_required
@@ -25,10 +25,13 @@ from ioportal.messaging.dispatch_access import (
     get_dispatch_for_user,
 )
 from ioportal.messaging.models import Delivery
-from ioportal.sending import pages, services
+from ioportal.sending import clock, gate, pages, services, windows
 from ioportal.sending.audit import Action
 from ioportal.sending.forms import FiscalCodeSearchForm, HistoryFilterForm
+from ioportal.sending.models import SendWindowPolicy
 from ioportal.sending.status import deliveries_csv
+from ioportal.sending.window_forms import SendWindowsForm
+from ioportal.sending.windows import schedule_from_hours
 
 OPERATOR = Membership.Role.OPERATOR
 HISTORY_PAGE_SIZE = 25
@@ -69,7 +72,10 @@ def dispatch_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     return render(
         request,
         "sending/dispatch_detail.html",
-        pages.dispatch_context(request, membership, dispatch),
+        {
+            **pages.dispatch_context(request, membership, dispatch),
+            "waiting": gate.dispatch_waiting(dispatch, now=clock.now()),
+        },
     )
 
 
@@ -273,3 +279,60 @@ def _uuids(values: list[str]) -> list[str]:
         except ValueError:
             continue
     return result
+
+
+# --- send windows ---------------------------------------------------------------------------
+
+
+@role_required(Membership.Role.ADMIN)
+def send_windows(request: HttpRequest) -> HttpResponse:
+    """The organization's send windows (admins). "Usa il modello" fills the form with the
+    preset without saving it; "Salva" saves, audited."""
+    membership = require_role(request, Membership.Role.ADMIN)
+    organization = membership.organization
+    if request.method == "POST" and "preset" in request.POST:
+        form = SendWindowsForm.preset()
+        messages.info(
+            request,
+            _("Modello «giorni feriali 8–20, festività escluse» inserito: controlla e salva."),
+        )
+    elif request.method == "POST":
+        form = SendWindowsForm(request.POST)
+        if form.is_valid():
+            services.send_windows_update(
+                organization=organization,
+                actor=request.user,  # type: ignore[arg-type]
+                enabled=form.cleaned_data["enabled"],
+                hours=form.cleaned_data["hours"],
+                skip_holidays=form.cleaned_data["skip_holidays"],
+                request=request,
+            )
+            messages.success(request, _("Finestre di invio salvate."))
+            return redirect("sending:send_windows")
+    else:
+        policy = SendWindowPolicy.objects.filter(organization=organization).first()
+        stored = None
+        if policy is not None and policy.hours:
+            stored = schedule_from_hours(policy.hours, skip_holidays=policy.skip_holidays)
+        form = SendWindowsForm(
+            initial=SendWindowsForm.initial_for(
+                enabled=bool(policy and policy.enabled),
+                schedule=stored or windows.PRESET_WORKING_DAYS,
+            )
+        )
+    now = clock.now()
+    schedule = gate.schedule_for(organization_id=organization.pk, cached=False)
+    language = "en_US" if get_language() == "en" else "it_IT"
+    return render(
+        request,
+        "sending/send_windows.html",
+        {
+            "form": form,
+            "days": form.days(),
+            "limited": schedule is not None,
+            "open_now": windows.is_open(schedule, now),
+            "closes_at": windows.closing(schedule, now),
+            "opens_at": windows.next_opening(schedule, now),
+            "holidays": windows.upcoming_holidays(windows.local_day(now), language=language)[:8],
+        },
+    )

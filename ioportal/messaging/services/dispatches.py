@@ -53,8 +53,13 @@ def dispatch_launch_list(
     actor: User,
     scheduled_at: datetime | None = None,
     request: HttpRequest | None = None,
+    send_by: datetime | None = None,
+    daily_cap: int | None = None,
 ) -> tuple[Dispatch, bool]:
     """Create the dispatch of a checked list; its deliveries (one per valid row) follow.
+
+    `send_by` and `daily_cap` pace it (`ioportal.sending.windows`; checked by the
+    confirmation form against the account's rate and the send windows).
 
     The dispatch starts PREPARING, a state the sending pipeline never picks up. A list of up
     to PREPARE_INLINE_MAX valid rows is prepared at once, in this transaction; a bigger one by
@@ -71,7 +76,11 @@ def dispatch_launch_list(
     _validate_schedule(scheduled_at)
     try:
         return _launch_list(
-            recipient_list=recipient_list, actor=actor, scheduled_at=scheduled_at, request=request
+            recipient_list=recipient_list,
+            actor=actor,
+            scheduled_at=scheduled_at,
+            request=request,
+            pacing={"send_by": send_by, "daily_cap": daily_cap},
         )
     except IntegrityError:
         # Another request launched the same list between our check and our insert.
@@ -88,6 +97,7 @@ def _launch_list(
     actor: User,
     scheduled_at: datetime | None,
     request: HttpRequest | None,
+    pacing: dict[str, Any],
 ) -> tuple[Dispatch, bool]:
     locked = RecipientList.objects.select_for_update().get(pk=recipient_list.pk)
     existing = Dispatch.objects.filter(launch_token=locked.launch_token).first()
@@ -117,6 +127,7 @@ def _launch_list(
         source_name=locked.file_name[:255],
         launch_token=locked.launch_token,
         created_by=actor,
+        **pacing,
     )
     locked.dispatch = dispatch
     locked.state = RecipientList.State.LAUNCHED
@@ -128,7 +139,11 @@ def _launch_list(
         actor=actor,
         organization=dispatch.organization,
         target=dispatch,
-        changes={"deliveries": locked.valid_count, "scheduled_at": str(scheduled_at or "")},
+        changes={
+            "deliveries": locked.valid_count,
+            "scheduled_at": str(scheduled_at or ""),
+            **{name: str(value) for name, value in pacing.items() if value is not None},
+        },
         request=request,
     )
     if locked.valid_count <= PREPARE_INLINE_MAX:

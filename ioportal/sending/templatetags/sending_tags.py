@@ -39,3 +39,23 @@ def sending_dashboard_cards(context: dict[str, Any]) -> dict[str, Any]:
         "workers_alive": selectors.workers_alive(),
         "paused": list(selectors.paused_dispatches(organization=membership.organization)[:10]),
     }
+
+
+@register.filter
+def moment(value: Any) -> str:
+    """A datetime as `sending.windows.describe_moment` writes it ("" for None)."""
+    from ioportal.sending.windows import describe_moment
+
+    return describe_moment(value) if value else ""
+
+
+@register.filter
+def long_day(value: Any) -> str:
+    """A date at the start of a line: "Martedì 8 dicembre 2026", "Tuesday 8 December 2026"."""
+    from django.utils.formats import date_format
+    from django.utils.translation import get_language
+
+    text = date_format(value, "l j F Y")
+    if (get_language() or "it").startswith("it"):
+        text = text[:1] + text[1:].lower()
+    return text

@@ -1,0 +1,155 @@
+"""The send windows page (admins only, audited), and the waiting notice on dispatch pages."""
+
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from ioportal.accounts.models import Membership, Organization
+from ioportal.core.models import AuditEvent
+from ioportal.sending import clock
+from ioportal.sending.audit import Action
+from ioportal.sending.models import SendWindowPolicy
+from ioportal.sending.windows import ROME
+from tests.conftest import verified_login
+from tests.sending.support import fiscal_codes, make_dispatch, make_service
+
+pytestmark = pytest.mark.django_db
+URL = "/invii/finestre/"
+
+
+@pytest.fixture(autouse=True)
+def _no_broker(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("ioportal.sending.triggers.async_task", lambda *a, **k: None)
+
+
+def form_data(**changes: str) -> dict[str, str]:
+    data = {"enabled": "1", "skip_holidays": "on"}
+    for day in range(6):
+        data |= {f"day_{day}": "on", f"start_{day}": "08:00", f"end_{day}": "20:00"}
+    data |= {"start_6": "08:00", "end_6": "20:00"}
+    data.update(changes)
+    return {k: v for k, v in data.items() if v != ""}
+
+
+def test_url_name() -> None:
+    assert reverse("sending:send_windows") == URL
+
+
+@pytest.mark.parametrize("role", [Membership.Role.OPERATOR, Membership.Role.SUPERVISOR])
+def test_only_admins(role: str, organization: Organization, make_user: Callable[..., Any]) -> None:
+    client = verified_login(Client(), make_user(role, organization))
+    assert client.get(URL).status_code == 403
+    assert client.post(URL, form_data()).status_code == 403
+    assert not SendWindowPolicy.objects.exists()
+
+
+def test_anonymous_goes_to_sign_in() -> None:
+    response = Client().get(URL)
+    assert response.status_code == 302 and "accesso" in response.url
+
+
+def test_default_is_no_window(admin_user: Any) -> None:
+    page = verified_login(Client(), admin_user).get(URL).content.decode()
+    assert "i messaggi partono subito" in page
+    assert 'value="0" id="id_enabled_0" checked' in page
+
+
+def test_preset_fills_the_form_without_saving(admin_user: Any) -> None:
+    client = verified_login(Client(), admin_user)
+    page = client.post(URL, {"preset": "1"}).content.decode()
+    assert "controlla e salva" in page
+    assert 'value="1" id="id_enabled_1" checked' in page
+    assert 'name="day_5" id="id_day_5" checked' in page  # Saturday
+    assert 'name="day_6" id="id_day_6">' in page  # Sunday not ticked
+    assert 'value="08:00"' in page and 'value="20:00"' in page
+    assert not SendWindowPolicy.objects.exists()
+
+
+def test_save_is_audited_once_per_change(admin_user: Any, organization: Organization) -> None:
+    client = verified_login(Client(), admin_user)
+    response = client.post(URL, form_data())
+    assert response.status_code == 302
+    policy = SendWindowPolicy.objects.get(organization=organization)
+    assert policy.enabled and policy.skip_holidays
+    assert policy.hours == {str(d): ["08:00", "20:00"] for d in range(6)}
+    events = AuditEvent.objects.filter(action=Action.SEND_WINDOWS_CHANGED)
+    assert events.count() == 1 and events.get().organization_id == organization.pk
+    client.post(URL, form_data())  # unchanged: no new event
+    assert events.count() == 1
+    client.post(URL, form_data(day_5="", end_0="00:00"))
+    policy.refresh_from_db()
+    assert "5" not in policy.hours and policy.hours["0"] == ["08:00", "00:00"]
+    assert events.count() == 2
+    page = client.get(URL).content.decode()
+    assert "La finestra è" in page
+
+
+def test_an_admin_sets_only_their_own_organization(
+    organization: Organization, other_organization: Organization, make_user: Callable[..., Any]
+) -> None:
+    outsider = make_user(Membership.Role.ADMIN, other_organization)
+    verified_login(Client(), outsider).post(URL, form_data())
+    assert not SendWindowPolicy.objects.filter(organization=organization).exists()
+    assert SendWindowPolicy.objects.filter(organization=other_organization).exists()
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({**{f"day_{d}": "" for d in range(7)}}, "Scegli almeno un giorno"),
+        ({"start_2": "20:00", "end_2": "08:00"}, "Per mercoledì l&#x27;ora di fine deve venire"),
+        ({"start_3": ""}, "Indica l&#x27;ora di inizio e quella di fine per giovedì."),
+        ({"start_1": "25:99"}, "Inserisci un&#x27;ora valida."),
+    ],
+)
+def test_invalid_windows_are_refused_in_italian(
+    admin_user: Any, changes: dict[str, str], message: str
+) -> None:
+    response = verified_login(Client(), admin_user).post(URL, form_data(**changes))
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert not SendWindowPolicy.objects.exists()
+
+
+def test_no_window_needed_when_sending_at_any_time(admin_user: Any) -> None:
+    data = form_data(enabled="0", **{f"day_{d}": "" for d in range(7)})
+    assert verified_login(Client(), admin_user).post(URL, data).status_code == 302
+    assert SendWindowPolicy.objects.get().enabled is False
+
+
+def test_dispatch_pages_say_until_when_they_wait(
+    organization: Organization,
+    admin_user: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    client = verified_login(Client(), admin_user)
+    client.post(URL, form_data())
+    sunday = datetime(2026, 12, 13, 12, 0, tzinfo=ROME).timestamp()
+    monkeypatch.setattr(clock, "time", lambda: sunday + (time.time() % 1))
+    clock.forget()
+    dispatch = make_dispatch(make_service(organization, ""), admin_user, fiscal_codes(2))
+    for url in (
+        reverse("sending:dispatch_detail", args=[dispatch.public_id]),
+        reverse("messaging:dispatch_summary", args=[dispatch.public_id]),
+    ):
+        page = client.get(url).content.decode()
+        assert "In attesa della finestra di invio fino a lunedì 14 dicembre 2026, 08:00" in page
+    clock.forget()
+
+
+def test_single_message_page_says_the_window_is_closed(
+    organization: Organization, admin_user: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = verified_login(Client(), admin_user)
+    single = reverse("messaging:single")
+    assert "finestra-chiusa" not in client.get(single).content.decode()
+    client.post(URL, form_data())
+    sunday = datetime(2026, 12, 13, 12, 0, tzinfo=ROME).timestamp()
+    monkeypatch.setattr(clock, "time", lambda: sunday)
+    page = client.get(single).content.decode()
+    assert "il messaggio resterà in coda fino a lunedì 14 dicembre 2026, 08:00" in page
