@@ -578,6 +578,10 @@ def validate_rows(
     }
     due_date_of = memoized(parse_due_date)
     cents_of = memoized(partial(read_euro_cents, number_format=number_format))
+    if "euro" in typed:
+        # What typed_value does for a euro placeholder, on the amount's reading: a column that
+        # fills both the placeholder and the payment is read once per value.
+        typed["euro"] = memoized(lambda text: format_cents(cents_of(text)))
     seen: dict[str, int] = {}
     seen_notices: dict[str, int] = {}
     seen_files: dict[str, int] = {}
