@@ -179,57 +179,105 @@ def compose(request: HttpRequest) -> HttpResponse:
         services=usable,
         initial=initial,
     )
-    if request.method == "POST" and form.is_valid():
-        upload = form.cleaned_data["file"]
-        shared, bundle = (
-            form.cleaned_data.get("shared_pdf"),
-            form.cleaned_data.get("attachments_zip"),
-        )
-        try:
-            with transaction.atomic():
-                recipient_list = recipient_services.recipient_list_upload(
-                    organization=membership.organization,
-                    actor=_user(request),
-                    template=form.cleaned_data["template"],
-                    service=form.cleaned_data["service"],
-                    file_name=upload.name,
-                    data=upload.read(),
-                    options=form.read_options(),
-                    number_format=form.cleaned_data["number_format"],
-                    request=request,
-                )
-                if shared or bundle:
-                    counts = list_attachments_upload(
-                        recipient_list=recipient_list,
-                        shared_name=shared.name if shared else "",
-                        shared_data=shared.read() if shared else None,
-                        zip_upload=bundle,
-                    )
-                    if counts["refused"]:
-                        messages.warning(
-                            request,
-                            ngettext(
-                                "%(n)s file dello ZIP è stato rifiutato: la riga che lo indica "
-                                "sarà scartata con il motivo.",
-                                "%(n)s file dello ZIP sono stati rifiutati: le righe che li "
-                                "indicano saranno scartate con il motivo.",
-                                counts["refused"],
-                            )
-                            % {"n": counts["refused"]},
-                        )
-        except ImportChoiceNeeded as exc:
-            form.offer(exc)
-        except ImportFileError as exc:
-            form.add_error("file", str(exc))
-        except AttachmentUploadError as exc:
-            form.add_error(exc.field, exc.messages)
-        else:
-            return redirect("messaging:list_mapping", public_id=recipient_list.public_id)
+    if (
+        request.method == "POST"
+        and form.is_valid()
+        and (created := _compose_upload(request, membership, form)) is not None
+    ):
+        return redirect("messaging:list_mapping", public_id=created.public_id)
     return render(
         request,
         "messaging/compose.html",
         {"form": form, "has_templates": templates.exists(), "has_services": usable.exists()},
     )
+
+
+def _compose_upload(
+    request: HttpRequest, membership: Membership, form: UploadForm
+) -> RecipientList | None:
+    """Read the submitted file, or the one kept for a choice, into a list (None when it could
+    not be: the reasons are on the form). A file that needs a choice is kept (`PendingUpload`)
+    so that the choice does not mean selecting it again; it is deleted once read into a list
+    or refused."""
+    actor = _user(request)
+    upload = form.cleaned_data["file"]
+    pending = None
+    if form.cleaned_data.get("pending_file"):
+        pending = recipient_services.pending_upload_get(
+            organization=membership.organization,
+            actor=actor,
+            public_id=form.cleaned_data["pending_file"],
+        )
+    if upload:
+        file_name, data = upload.name, upload.read()
+    elif pending is not None:
+        file_name, data = pending.file_name, recipient_services.pending_upload_read(pending)
+    else:
+        form.add_error(
+            "file",
+            _("Il file caricato prima non è più disponibile (è scaduto): selezionalo di nuovo."),
+        )
+        return None
+    shared, bundle = (
+        form.cleaned_data.get("shared_pdf"),
+        form.cleaned_data.get("attachments_zip"),
+    )
+    try:
+        with transaction.atomic():
+            recipient_list = recipient_services.recipient_list_upload(
+                organization=membership.organization,
+                actor=actor,
+                template=form.cleaned_data["template"],
+                service=form.cleaned_data["service"],
+                file_name=file_name,
+                data=data,
+                options=form.read_options(),
+                number_format=form.cleaned_data["number_format"],
+                request=request,
+            )
+            if shared or bundle:
+                counts = list_attachments_upload(
+                    recipient_list=recipient_list,
+                    shared_name=shared.name if shared else "",
+                    shared_data=shared.read() if shared else None,
+                    zip_upload=bundle,
+                )
+                if counts["refused"]:
+                    messages.warning(
+                        request,
+                        ngettext(
+                            "%(n)s file dello ZIP è stato rifiutato: la riga che lo indica "
+                            "sarà scartata con il motivo.",
+                            "%(n)s file dello ZIP sono stati rifiutati: le righe che li "
+                            "indicano saranno scartate con il motivo.",
+                            counts["refused"],
+                        )
+                        % {"n": counts["refused"]},
+                    )
+    except (ImportChoiceNeeded, AttachmentUploadError) as exc:
+        # The file itself is readable once the choice is made: keep it for the next step.
+        if upload or pending is None:
+            pending = recipient_services.pending_upload_store(
+                organization=membership.organization,
+                actor=actor,
+                file_name=file_name,
+                data=data,
+                replaces=pending,
+            )
+        form.keep_file(pending)
+        if isinstance(exc, ImportChoiceNeeded):
+            form.offer(exc)
+        else:
+            form.add_error(exc.field, exc.messages)
+        return None
+    except ImportFileError as exc:
+        if pending is not None:
+            pending.delete()
+        form.add_error("file", str(exc))
+        return None
+    if pending is not None:
+        pending.delete()
+    return recipient_list
 
 
 def _is_uuid(value: str) -> bool:

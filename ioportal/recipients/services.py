@@ -2,6 +2,7 @@
 
 import csv
 import io
+import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,9 +16,15 @@ from ioportal.accounts.models import Organization, User
 from ioportal.core.services import Action, audit_log
 from ioportal.ioservices.models import IOService
 from ioportal.messaging.models import MessageTemplate
-from ioportal.recipients.models import RecipientChunk, RecipientList
+from ioportal.recipients.models import (
+    PENDING_UPLOAD_TTL,
+    PendingUpload,
+    RecipientChunk,
+    RecipientList,
+)
 from ioportal.recipients.numbers import DEFAULT_NUMBER_FORMAT, NUMBER_FORMATS
-from ioportal.recipients.parsing import ReadOptions, parse_table
+from ioportal.recipients.parsing import ImportFileError, ReadOptions, parse_table
+from ioportal.recipients.sealing import seal_bytes, unseal_bytes
 from ioportal.recipients.validation import MessageSpec, validate_rows
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\x00")
@@ -54,11 +61,62 @@ def recipient_lists_purge_expired(*, now: datetime | None = None) -> int:
     A list whose dispatch is still being prepared is kept: its valid rows are becoming
     deliveries, and the preparation empties it when done.
     """
-    expired = RecipientList.objects.filter(expires_at__lte=now or timezone.now()).exclude(
+    now = now or timezone.now()
+    expired = RecipientList.objects.filter(expires_at__lte=now).exclude(
         dispatch__state="preparing"  # messaging.Dispatch.State.PREPARING (a layer above)
     )
     _total, deleted = expired.delete()
+    PendingUpload.objects.filter(expires_at__lte=now).delete()
     return deleted.get(RecipientList._meta.label, 0)
+
+
+def pending_upload_store(
+    *,
+    organization: Organization,
+    actor: User,
+    file_name: str,
+    data: bytes,
+    replaces: PendingUpload | None = None,
+) -> PendingUpload:
+    """Keep an uploaded file that needs the operator's choice (sealed, PENDING_UPLOAD_TTL).
+
+    `replaces` (the author's previous pending file) is deleted. Raises ImportFileError when
+    the file is over RECIPIENTS_MAX_UPLOAD_MB (parse_table refuses it before any choice).
+    """
+    if len(data) > settings.RECIPIENTS_MAX_UPLOAD_BYTES:
+        raise ImportFileError(_("Il file è troppo grande."))
+    if replaces is not None:
+        replaces.delete()
+    return PendingUpload.objects.create(
+        organization=organization,
+        created_by=actor,
+        file_name=file_name[:255],
+        size=len(data),
+        sealed=seal_bytes(data),
+        expires_at=timezone.now() + PENDING_UPLOAD_TTL,
+    )
+
+
+def pending_upload_get(
+    *, organization: Organization, actor: User, public_id: Any
+) -> PendingUpload | None:
+    """The author's pending file of this organization by its public id, unless expired or
+    unknown (None; a malformed id too)."""
+    try:
+        key = uuid.UUID(str(public_id))
+    except ValueError:
+        return None
+    return PendingUpload.objects.filter(
+        organization=organization,
+        created_by=actor,
+        public_id=key,
+        expires_at__gt=timezone.now(),
+    ).first()
+
+
+def pending_upload_read(pending: PendingUpload) -> bytes:
+    """The content of a pending file."""
+    return unseal_bytes(pending.sealed)
 
 
 @transaction.atomic
