@@ -473,6 +473,15 @@ class SingleMessageForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["service"].queryset = services  # type: ignore[attr-defined]
 
+    def clean_markdown(self) -> str:
+        """Refuse, as the template form does, CTA front matter with which the IO app shows no
+        button at all or an error instead of the message (`preview.cta_check`)."""
+        markdown = str(self.cleaned_data.get("markdown") or "")
+        errors = cta_check(markdown).errors
+        if errors:
+            raise ValidationError(errors)
+        return markdown
+
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         service: IOService | None = data.get("service")
