@@ -42,7 +42,13 @@ from ioportal.messaging.preview import content_warnings, render_preview
 from ioportal.messaging.rendering import delivery_content, fill_message
 from ioportal.recipients import services as recipient_services
 from ioportal.recipients.models import RecipientChunk, RecipientList, StoredItems, row_cells
-from ioportal.recipients.numbers import NUMBER_FORMAT_CHOICES
+from ioportal.recipients.numbers import (
+    ENGLISH,
+    ITALIAN,
+    NUMBER_FORMAT_CHOICES,
+    NUMBER_FORMATS,
+    number_format_name,
+)
 from ioportal.recipients.parsing import ImportChoiceNeeded, ImportFileError, delimiter_label
 from ioportal.recipients.services import rejected_problems
 from ioportal.recipients.validation import format_cents, mapping_errors
@@ -334,8 +340,39 @@ def list_mapping(request: HttpRequest, public_id: str) -> HttpResponse:
             if recipient_list.file_format == "csv"
             else "",
             "number_format": dict(NUMBER_FORMAT_CHOICES).get(recipient_list.number_format, ""),
+            "other_number_format": _other_number_format(recipient_list),
         },
     )
+
+
+@require_POST
+@role_required(OPERATOR)
+def list_number_format(request: HttpRequest, public_id: str) -> HttpResponse:
+    """Read the list's numbers in the other convention, without a new upload; a checked list
+    is checked again (`recipient_list_change_number_format`)."""
+    recipient_list = get_recipient_list_for_user(request, public_id)
+    if (done := _not_launched(recipient_list)) is not None:
+        return done
+    chosen = str(request.POST.get("number_format", ""))
+    names = dict(NUMBER_FORMAT_CHOICES)
+    if chosen not in names:
+        messages.error(request, _("Scegli il formato dei numeri."))
+        return redirect("messaging:list_mapping", public_id=recipient_list.public_id)
+    recipient_list = recipient_services.recipient_list_change_number_format(
+        recipient_list=recipient_list, number_format=chosen
+    )
+    messages.success(
+        request, _("Numeri del file letti nel formato: %(format)s.") % {"format": names[chosen]}
+    )
+    if recipient_list.state == RecipientList.State.VALIDATED:
+        return redirect("messaging:list_result", public_id=recipient_list.public_id)
+    return redirect("messaging:list_mapping", public_id=recipient_list.public_id)
+
+
+def _other_number_format(recipient_list: RecipientList) -> dict[str, str]:
+    """The convention the list is not read with: {"code", "name"}, for its button."""
+    code = ENGLISH if recipient_list.number_format != ENGLISH else ITALIAN
+    return {"code": code, "name": number_format_name(code), "example": NUMBER_FORMATS[code].example}
 
 
 def _checked(recipient_list: RecipientList) -> HttpResponse | None:
@@ -366,6 +403,7 @@ def list_result(request: HttpRequest, public_id: str) -> HttpResponse:
             "rejected_more": max(0, recipient_list.rejected_count - len(rejected)),
             "total_amount": format_cents(recipient_list.total_amount),
             "attachments": list_attachments_summary(recipient_list=recipient_list),
+            "other_number_format": _other_number_format(recipient_list),
             "warnings": content_warnings(
                 subject=template.subject,
                 markdown=template.markdown,

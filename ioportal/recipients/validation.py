@@ -852,12 +852,12 @@ def validate_rows(
             ngettext(
                 "Riga %(lines)s: numeri scritti nel formato %(other)s, scartati perché per "
                 "questo file è stato scelto il formato %(chosen)s. Se il file usa il formato "
-                "%(other)s, caricalo di nuovo scegliendolo: nessun numero viene mai "
-                "interpretato in un formato diverso da quello scelto.",
+                "%(other)s, premi «Leggi i numeri nel formato %(other)s»: nessun numero "
+                "viene mai interpretato in un formato diverso da quello scelto.",
                 "Righe %(lines)s: numeri scritti nel formato %(other)s, scartati perché per "
                 "questo file è stato scelto il formato %(chosen)s. Se il file usa il formato "
-                "%(other)s, caricalo di nuovo scegliendolo: nessun numero viene mai "
-                "interpretato in un formato diverso da quello scelto.",
+                "%(other)s, premi «Leggi i numeri nel formato %(other)s»: nessun numero "
+                "viene mai interpretato in un formato diverso da quello scelto.",
                 len(lines_with_other),
             )
             % {
