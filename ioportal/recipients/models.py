@@ -3,8 +3,8 @@
 A list keeps what the next steps need (rows, mapping, validation result), sealed with the
 portal's encryption keys (`sealing.py`) in chunks of CHUNK_ROWS rows, so a page that shows
 one row or a worker that creates deliveries decrypts one chunk, never the whole list; counts
-are stored on the list. The uploaded file itself is never stored. A list is emptied once its
-dispatch's deliveries exist and deleted once it expires (RECIPIENTS_LIST_TTL_HOURS).
+are stored on the list. The uploaded file itself is not part of a list. A list is emptied
+once its dispatch's deliveries exist and deleted once it expires (RECIPIENTS_LIST_TTL_HOURS).
 
 A file that needs the operator's choice before it can be read (sheet, hidden rows, separator)
 is kept, sealed the same way, as a `PendingUpload` until the choice is made (PENDING_UPLOAD_TTL
