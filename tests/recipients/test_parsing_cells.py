@@ -128,3 +128,17 @@ def test_a_merge_on_rows_already_rejected_keeps_the_first_reason():
     table = _parse(_xlsx(rows, merge=["B3:B4"]))
     assert "#N/D" in table.row_problems[3]
     assert "celle unite" in table.row_problems[4]
+
+
+def test_a_date_cell_outside_excels_dates_rejects_its_row_without_an_invented_error():
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(["codice_fiscale", "scadenza"])
+    sheet.append([CF1, 10**9])
+    sheet["B2"].number_format = "dd/mm/yyyy"
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    with pytest.warns(UserWarning):  # openpyxl's own note, turned into the row's reason
+        table = _parse(buffer.getvalue())
+    reason = table.row_problems[2]
+    assert "B2" in reason and "non è una data di Excel" in reason and "#VAL" not in reason
