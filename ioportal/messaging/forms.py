@@ -166,11 +166,14 @@ class UploadForm(forms.Form):
     service = forms.ModelChoiceField(label=_("Servizio IO"), queryset=IOService.objects.none())
     file = forms.FileField(
         label=_("File dei destinatari (CSV o Excel .xlsx)"),
+        required=False,
         help_text=_(
             "La prima riga contiene i nomi delle colonne. CSV con qualsiasi separatore, in "
             "UTF-8 o Windows-1252."
         ),
     )
+    # The public id of the file kept while the operator makes a choice (keep_file()).
+    pending_file = forms.CharField(required=False, widget=forms.HiddenInput)
     number_format = forms.ChoiceField(
         label=_("Come sono scritti i numeri nel file"),
         choices=NUMBER_FORMAT_CHOICES,
@@ -252,8 +255,23 @@ class UploadForm(forms.Form):
             field.widget = forms.RadioSelect(choices=needed.choices)
         self.add_error(needed.field, str(needed))
 
+    def keep_file(self, pending: Any) -> None:
+        """Say that the file `pending` (recipients.models.PendingUpload) is kept: the next
+        submission reads it unless another file is selected."""
+        data = self.data.copy()  # type: ignore[attr-defined]  # a QueryDict
+        data["pending_file"] = str(pending.public_id)
+        self.data = data
+        self.fields["file"].help_text = self["file"].help_text = _(
+            "Il file «%(name)s» è già caricato: fai la scelta richiesta e premi «Carica e "
+            "prosegui», senza selezionarlo di nuovo. Seleziona un file solo per sostituirlo."
+        ) % {"name": pending.file_name}
+
     def clean_file(self) -> Any:
         upload = self.cleaned_data["file"]
+        if not upload:
+            if not self.data.get("pending_file"):
+                raise ValidationError(_("Seleziona il file dei destinatari."))
+            return None
         if not upload.name.lower().endswith(UPLOAD_EXTENSIONS):
             raise ValidationError(_("Carica un file .csv o .xlsx."))
         return upload
@@ -562,6 +580,15 @@ class SingleMessageForm(forms.Form):
 
     def clean_fiscal_code(self) -> str:
         return normalize_fiscal_code(self.cleaned_data["fiscal_code"])
+
+    def clean_markdown(self) -> str:
+        """Refuse, as the template form does, CTA front matter with which the IO app shows no
+        button at all or an error instead of the message (`preview.cta_check`)."""
+        markdown = str(self.cleaned_data.get("markdown") or "")
+        errors = cta_check(markdown).errors
+        if errors:
+            raise ValidationError(errors)
+        return markdown
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

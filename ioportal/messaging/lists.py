@@ -174,3 +174,48 @@ def recipient_list_validate(
     recipient_list.save()
     template_remember_mapping(template=recipient_list.template, mapping=mapping)
     return recipient_list
+
+
+@transaction.atomic
+def recipient_list_change_number_format(
+    *, recipient_list: RecipientList, number_format: str
+) -> RecipientList:
+    """Read the list's numbers in another convention ("it" or "en") without a new upload.
+
+    Text cells stay as typed: the check reads them with the new convention. An XLSX Number
+    cell's text was written by the reader with the chosen convention's decimal separator and
+    no other separator (`numbers.excel_number_text`), so it gets the new one: the same text
+    the reader gives with the new choice. A checked list is checked again with its mapping.
+    Raises ValueError for an unknown convention.
+    """
+    if number_format not in NUMBER_FORMATS:
+        raise ValueError(f"unknown number format {number_format!r}")
+    if number_format == recipient_list.number_format:
+        return recipient_list
+    stored = recipient_list.read_rows()
+    if any(stored.number_cells):
+        swap = str.maketrans(
+            NUMBER_FORMATS[recipient_list.number_format].decimal,
+            NUMBER_FORMATS[number_format].decimal,
+        )
+        rows = [
+            [
+                cell.translate(swap) if position in numbers else cell
+                for position, cell in enumerate(row)
+            ]
+            for row, numbers in zip(stored.rows, stored.number_cells, strict=True)
+        ]
+        recipient_list.set_rows(
+            rows,
+            list(stored.lines),
+            dict(stored.problems),
+            number_cells=list(stored.number_cells),
+            date_system=recipient_list.date_system,
+        )
+    recipient_list.number_format = number_format
+    recipient_list.save(update_fields=["number_format"])
+    if recipient_list.state == RecipientList.State.VALIDATED:
+        recipient_list = recipient_list_validate(
+            recipient_list=recipient_list, mapping=dict(recipient_list.column_mapping)
+        )
+    return recipient_list

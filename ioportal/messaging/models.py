@@ -230,7 +230,11 @@ class Delivery(models.Model):
     FINAL = ("processed", "rejected", "skipped", "failed", "cancelled", "marked_sent")
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    dispatch = models.ForeignKey(Dispatch, on_delete=models.CASCADE, related_name="deliveries")
+    # No index of its own: the two below that start with the dispatch serve its lookups
+    # (one per citizen, counters by state), and each index costs every insert.
+    dispatch = models.ForeignKey(
+        Dispatch, on_delete=models.CASCADE, related_name="deliveries", db_index=False
+    )
     row_number = models.PositiveIntegerField(_("riga"), null=True, blank=True)
     # The fiscal code: encrypted at rest, with a keyed hash for search and uniqueness and a
     # masked form for lists (ioportal.core.fiscalcode).

@@ -11,6 +11,11 @@ urlpatterns = [
     path("modelli/nuovo/", views.template_create, name="template_create"),
     path("modelli/<uuid:public_id>/", views.template_edit, name="template_edit"),
     path("elenchi/<uuid:public_id>/colonne/", views.list_mapping, name="list_mapping"),
+    path(
+        "elenchi/<uuid:public_id>/formato-numeri/",
+        views.list_number_format,
+        name="list_number_format",
+    ),
     path("elenchi/<uuid:public_id>/controllo/", views.list_result, name="list_result"),
     path("elenchi/<uuid:public_id>/scarti.csv", views.list_rejected_csv, name="list_rejected_csv"),
     path("elenchi/<uuid:public_id>/anteprima/", views.list_preview, name="list_preview"),

@@ -43,7 +43,13 @@ from ioportal.messaging.models import Delivery, Dispatch, FeatureLevel
 from ioportal.messaging.preview import content_warnings, render_preview
 from ioportal.recipients import services as recipient_services
 from ioportal.recipients.models import RecipientChunk, RecipientList, StoredItems, row_cells
-from ioportal.recipients.numbers import NUMBER_FORMAT_CHOICES
+from ioportal.recipients.numbers import (
+    ENGLISH,
+    ITALIAN,
+    NUMBER_FORMAT_CHOICES,
+    NUMBER_FORMATS,
+    number_format_name,
+)
 from ioportal.recipients.parsing import ImportChoiceNeeded, ImportFileError, delimiter_label
 from ioportal.recipients.rendering import fill_message
 from ioportal.recipients.services import rejected_problems
@@ -183,57 +189,105 @@ def compose(request: HttpRequest) -> HttpResponse:
         services=usable,
         initial=initial,
     )
-    if request.method == "POST" and form.is_valid():
-        upload = form.cleaned_data["file"]
-        shared, bundle = (
-            form.cleaned_data.get("shared_pdf"),
-            form.cleaned_data.get("attachments_zip"),
-        )
-        try:
-            with transaction.atomic():
-                recipient_list = lists.recipient_list_upload(
-                    organization=membership.organization,
-                    actor=_user(request),
-                    template=form.cleaned_data["template"],
-                    service=form.cleaned_data["service"],
-                    file_name=upload.name,
-                    data=upload.read(),
-                    options=form.read_options(),
-                    number_format=form.cleaned_data["number_format"],
-                    request=request,
-                )
-                if shared or bundle:
-                    counts = list_attachments_upload(
-                        recipient_list=recipient_list,
-                        shared_name=shared.name if shared else "",
-                        shared_data=shared.read() if shared else None,
-                        zip_upload=bundle,
-                    )
-                    if counts["refused"]:
-                        messages.warning(
-                            request,
-                            ngettext(
-                                "%(n)s file dello ZIP è stato rifiutato: la riga che lo indica "
-                                "sarà scartata con il motivo.",
-                                "%(n)s file dello ZIP sono stati rifiutati: le righe che li "
-                                "indicano saranno scartate con il motivo.",
-                                counts["refused"],
-                            )
-                            % {"n": counts["refused"]},
-                        )
-        except ImportChoiceNeeded as exc:
-            form.offer(exc)
-        except ImportFileError as exc:
-            form.add_error("file", str(exc))
-        except AttachmentUploadError as exc:
-            form.add_error(exc.field, exc.messages)
-        else:
-            return redirect("messaging:list_mapping", public_id=recipient_list.public_id)
+    if (
+        request.method == "POST"
+        and form.is_valid()
+        and (created := _compose_upload(request, membership, form)) is not None
+    ):
+        return redirect("messaging:list_mapping", public_id=created.public_id)
     return render(
         request,
         "messaging/compose.html",
         {"form": form, "has_templates": templates.exists(), "has_services": usable.exists()},
     )
+
+
+def _compose_upload(
+    request: HttpRequest, membership: Membership, form: UploadForm
+) -> RecipientList | None:
+    """Read the submitted file, or the one kept for a choice, into a list (None when it could
+    not be: the reasons are on the form). A file that needs a choice is kept (`PendingUpload`)
+    so that the choice does not mean selecting it again; it is deleted once read into a list
+    or refused."""
+    actor = _user(request)
+    upload = form.cleaned_data["file"]
+    pending = None
+    if form.cleaned_data.get("pending_file"):
+        pending = recipient_services.pending_upload_get(
+            organization=membership.organization,
+            actor=actor,
+            public_id=form.cleaned_data["pending_file"],
+        )
+    if upload:
+        file_name, data = upload.name, upload.read()
+    elif pending is not None:
+        file_name, data = pending.file_name, recipient_services.pending_upload_read(pending)
+    else:
+        form.add_error(
+            "file",
+            _("Il file caricato prima non è più disponibile (è scaduto): selezionalo di nuovo."),
+        )
+        return None
+    shared, bundle = (
+        form.cleaned_data.get("shared_pdf"),
+        form.cleaned_data.get("attachments_zip"),
+    )
+    try:
+        with transaction.atomic():
+            recipient_list = lists.recipient_list_upload(
+                organization=membership.organization,
+                actor=actor,
+                template=form.cleaned_data["template"],
+                service=form.cleaned_data["service"],
+                file_name=file_name,
+                data=data,
+                options=form.read_options(),
+                number_format=form.cleaned_data["number_format"],
+                request=request,
+            )
+            if shared or bundle:
+                counts = list_attachments_upload(
+                    recipient_list=recipient_list,
+                    shared_name=shared.name if shared else "",
+                    shared_data=shared.read() if shared else None,
+                    zip_upload=bundle,
+                )
+                if counts["refused"]:
+                    messages.warning(
+                        request,
+                        ngettext(
+                            "%(n)s file dello ZIP è stato rifiutato: la riga che lo indica "
+                            "sarà scartata con il motivo.",
+                            "%(n)s file dello ZIP sono stati rifiutati: le righe che li "
+                            "indicano saranno scartate con il motivo.",
+                            counts["refused"],
+                        )
+                        % {"n": counts["refused"]},
+                    )
+    except (ImportChoiceNeeded, AttachmentUploadError) as exc:
+        # The file itself is readable once the choice is made: keep it for the next step.
+        if upload or pending is None:
+            pending = recipient_services.pending_upload_store(
+                organization=membership.organization,
+                actor=actor,
+                file_name=file_name,
+                data=data,
+                replaces=pending,
+            )
+        form.keep_file(pending)
+        if isinstance(exc, ImportChoiceNeeded):
+            form.offer(exc)
+        else:
+            form.add_error(exc.field, exc.messages)
+        return None
+    except ImportFileError as exc:
+        if pending is not None:
+            pending.delete()
+        form.add_error("file", str(exc))
+        return None
+    if pending is not None:
+        pending.delete()
+    return recipient_list
 
 
 def _is_uuid(value: str) -> bool:
@@ -288,8 +342,39 @@ def list_mapping(request: HttpRequest, public_id: str) -> HttpResponse:
             if recipient_list.file_format == "csv"
             else "",
             "number_format": dict(NUMBER_FORMAT_CHOICES).get(recipient_list.number_format, ""),
+            "other_number_format": _other_number_format(recipient_list),
         },
     )
+
+
+@require_POST
+@role_required(OPERATOR)
+def list_number_format(request: HttpRequest, public_id: str) -> HttpResponse:
+    """Read the list's numbers in the other convention, without a new upload; a checked list
+    is checked again (`recipient_list_change_number_format`)."""
+    recipient_list = get_recipient_list_for_user(request, public_id)
+    if (done := _not_launched(recipient_list)) is not None:
+        return done
+    chosen = str(request.POST.get("number_format", ""))
+    names = dict(NUMBER_FORMAT_CHOICES)
+    if chosen not in names:
+        messages.error(request, _("Scegli il formato dei numeri."))
+        return redirect("messaging:list_mapping", public_id=recipient_list.public_id)
+    recipient_list = lists.recipient_list_change_number_format(
+        recipient_list=recipient_list, number_format=chosen
+    )
+    messages.success(
+        request, _("Numeri del file letti nel formato: %(format)s.") % {"format": names[chosen]}
+    )
+    if recipient_list.state == RecipientList.State.VALIDATED:
+        return redirect("messaging:list_result", public_id=recipient_list.public_id)
+    return redirect("messaging:list_mapping", public_id=recipient_list.public_id)
+
+
+def _other_number_format(recipient_list: RecipientList) -> dict[str, str]:
+    """The convention the list is not read with: {"code", "name"}, for its button."""
+    code = ENGLISH if recipient_list.number_format != ENGLISH else ITALIAN
+    return {"code": code, "name": number_format_name(code), "example": NUMBER_FORMATS[code].example}
 
 
 def _checked(recipient_list: RecipientList) -> HttpResponse | None:
@@ -320,6 +405,7 @@ def list_result(request: HttpRequest, public_id: str) -> HttpResponse:
             "rejected_more": max(0, recipient_list.rejected_count - len(rejected)),
             "total_amount": format_cents(recipient_list.total_amount),
             "attachments": list_attachments_summary(recipient_list=recipient_list),
+            "other_number_format": _other_number_format(recipient_list),
             "warnings": content_warnings(
                 subject=template.subject,
                 markdown=template.markdown,

@@ -3,13 +3,18 @@
 A list keeps what the next steps need (rows, mapping, validation result), sealed with the
 portal's encryption keys (`sealing.py`) in chunks of CHUNK_ROWS rows, so a page that shows
 one row or a worker that creates deliveries decrypts one chunk, never the whole list; counts
-are stored on the list. The uploaded file itself is never stored. A list is emptied once its
-dispatch's deliveries exist and deleted once it expires (RECIPIENTS_LIST_TTL_HOURS).
+are stored on the list. The uploaded file itself is not part of a list. A list is emptied
+once its dispatch's deliveries exist and deleted once it expires (RECIPIENTS_LIST_TTL_HOURS).
+
+A file that needs the operator's choice before it can be read (sheet, hidden rows, separator)
+is kept, sealed the same way, as a `PendingUpload` until the choice is made (PENDING_UPLOAD_TTL
+at most), so choosing does not mean selecting the file again.
 """
 
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from itertools import islice
 from typing import Any, overload
 
@@ -285,3 +290,36 @@ class RecipientChunk(models.Model):
 
     def __str__(self) -> str:
         return f"{self.recipient_list_id}/{self.kind}/{self.index}"
+
+
+# How long an uploaded file waits for the operator's choice (sheet, hidden rows, separator).
+PENDING_UPLOAD_TTL = timedelta(hours=1)
+
+
+class PendingUpload(models.Model):
+    """A recipients file waiting for a choice about its structure, so that the choice re-reads
+    it without a new upload. Private: sealed in the database (never on disk or under
+    MEDIA_ROOT), within RECIPIENTS_MAX_UPLOAD_MB, reachable only by its author in its
+    organization, deleted once read into a list, replaced or refused, and after
+    PENDING_UPLOAD_TTL (`recipients.services.pending_upload_*`)."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organization = models.ForeignKey(
+        "accounts.Organization", on_delete=models.CASCADE, related_name="+"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    file_name = models.CharField(_("file"), max_length=255)
+    size = models.PositiveIntegerField()  # bytes of the file as uploaded
+    sealed = models.TextField(editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("file in attesa di una scelta")
+        verbose_name_plural = _("file in attesa di una scelta")
+        indexes = [models.Index(fields=["expires_at"], name="pendingupload_expires_idx")]
+
+    def __str__(self) -> str:
+        return self.file_name

@@ -38,7 +38,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from openpyxl import load_workbook
 from openpyxl.styles.numbers import BUILTIN_FORMATS, BUILTIN_FORMATS_MAX_SIZE
-from openpyxl.utils import get_column_letter
+from openpyxl.utils import get_column_letter, range_boundaries
 from openpyxl.utils.datetime import CALENDAR_MAC_1904
 from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 from openpyxl.worksheet._reader import FORMULA_TAG, WorkSheetParser
@@ -60,6 +60,22 @@ OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 # The stream an encrypted (password-protected) OOXML file keeps inside its OLE container
 # ([MS-OFFCRYPTO] 2.3.4.4): directory entry names are UTF-16LE.
 ENCRYPTED_PACKAGE = "EncryptedPackage".encode("utf-16-le")
+
+
+# Excel's error values as a workbook stores them, and as Italian Excel shows them.
+EXCEL_ERRORS_ITALIAN = {
+    "#N/A": "#N/D",
+    "#VALUE!": "#VALORE!",
+    "#REF!": "#RIF!",
+    "#NAME?": "#NOME?",
+    "#DIV/0!": "#DIV/0!",
+    "#NUM!": "#NUM!",
+    "#NULL!": "#NULLO!",
+    "#SPILL!": "#ESPANSIONE!",
+    "#CALC!": "#CALC!",
+}
+# `_SheetParser`'s mark for a date cell whose serial number is outside Excel's dates.
+OUT_OF_RANGE_DATE = "date out of range"
 
 
 class HiddenRows:
@@ -601,6 +617,11 @@ class _SheetParser(WorkSheetParser):
     def parse_cell(self, element: Any) -> dict[str, Any]:
         cell: dict[str, Any] = super().parse_cell(element)
         cell["uncalculated"] = cell["value"] is None and element.find(FORMULA_TAG) is not None
+        # An error value (#N/A, #DIV/0!...) Excel saved; openpyxl also turns a date serial out
+        # of Excel's range into "#VALUE!", which is not what the person sees.
+        cell["error"] = ""
+        if cell["data_type"] == "e":
+            cell["error"] = str(cell["value"]) if element.get("t") == "e" else OUT_OF_RANGE_DATE
         return cell
 
 
@@ -611,6 +632,7 @@ class _SheetRow:
     values: list[Any]  # from column A on
     styles: list[int]  # the cell style of each value (its number format), 0 when none
     uncalculated: list[int]  # 0-based columns of formulas without a saved result
+    errors: list[tuple[int, str]]  # 0-based columns holding an error value, and the value
 
     def texts(
         self, width: int, formats: _NumberFormats, number_format: str
@@ -629,13 +651,14 @@ class _SheetRow:
         return texts, numbers
 
 
-def _sheet_rows(sheet: ReadOnlyWorksheet) -> Iterator[_SheetRow]:
+def _sheet_rows(sheet: ReadOnlyWorksheet, merged: list[str] | None = None) -> Iterator[_SheetRow]:
     """Each row the sheet's XML holds, numbered as Excel shows it.
 
     Read as openpyxl's read-only `iter_rows` reads them (same parser, same values), but
     without its reliance on the declared sheet size (`<dimension ref="A1">` would stop it at
     the first cell) and keeping the row attributes it drops: a row hidden by a filter or a
-    grouping has hidden="1" (or a zero height)."""
+    grouping has hidden="1" (or a zero height). Once every row is read, `merged` (when given)
+    receives the sheet's merged ranges ("A2:A3"), which its XML lists after the rows."""
     workbook = sheet.parent
     with sheet._get_source() as source:
         parser = _SheetParser(
@@ -659,7 +682,10 @@ def _sheet_rows(sheet: ReadOnlyWorksheet) -> Iterator[_SheetRow]:
                 values[cell["column"] - 1] = cell["value"]
                 styles[cell["column"] - 1] = cell["style_id"]
             uncalculated = [cell["column"] - 1 for cell in cells if cell["uncalculated"]]
-            yield _SheetRow(number, hidden, values, styles, uncalculated)
+            errors = [(cell["column"] - 1, cell["error"]) for cell in cells if cell["error"]]
+            yield _SheetRow(number, hidden, values, styles, uncalculated, errors)
+        if merged is not None and parser.merged_cells is not None:
+            merged += [str(cell_range.ref) for cell_range in parser.merged_cells.mergeCell]
 
 
 def _has_data(sheet: ReadOnlyWorksheet) -> bool:
@@ -734,16 +760,29 @@ def _parse_xlsx(data: bytes, options: ReadOptions, number_format: str) -> Parsed
         number_cells: list[list[int]] = []
         hidden_lines: list[int] = []
         problems: dict[int, str] = {}
-        for row in _sheet_rows(sheet):
+        merged: list[str] = []
+        header_line = 0
+        for row in _sheet_rows(sheet, merged):
             line, hidden = row.number, row.hidden
             if not headers:
                 # The first row holding anything names the columns.
                 headers, _numbers = row.texts(len(row.values), formats, number_format)
                 while headers and not headers[-1]:
                     headers.pop()
+                header_line = line
+                if row.errors:
+                    column, error = row.errors[0]
+                    raise ImportFileError(
+                        _(
+                            "L'intestazione ha un errore di Excel nella cella %(cell)s "
+                            "(%(error)s): scrivi il nome della colonna e carica di nuovo il file."
+                        )
+                        % {"cell": f"{get_column_letter(column + 1)}{line}", "error": error}
+                    )
                 continue
             record, numbers = row.texts(len(headers), formats, number_format)
             uncalculated = [column for column in row.uncalculated if column < len(headers)]
+            errors = [(column, error) for column, error in row.errors if column < len(headers)]
             if not any(record) and not uncalculated:
                 continue
             record += [""] * (len(headers) - len(record))
@@ -758,11 +797,14 @@ def _parse_xlsx(data: bytes, options: ReadOptions, number_format: str) -> Parsed
                     "La cella %(cell)s contiene una formula di cui il file non ha salvato il "
                     "risultato: apri il file con Excel o LibreOffice, salvalo e caricalo di nuovo."
                 ) % {"cell": f"{get_column_letter(uncalculated[0] + 1)}{line}"}
+            elif errors:
+                problems[line] = _error_cell_problem(*errors[0], line)
             elif any(len(cell) > MAX_CELL_CHARS for cell in record):
                 problems[line] = _too_long()
             rows.append(record)
             lines.append(line)
             number_cells.append(numbers)
+        _merged_cells_problems(merged, len(headers), header_line, lines, problems)
     except ImportFileError:
         raise
     except Exception as exc:  # a damaged sheet part
@@ -788,6 +830,60 @@ def _parse_xlsx(data: bytes, options: ReadOptions, number_format: str) -> Parsed
         number_cells=number_cells,
         date_system=date_system,
     )
+
+
+def _error_cell_problem(column: int, error: str, line: int) -> str:
+    """The reason a row is rejected for its cell holding an Excel error value."""
+    cell = f"{get_column_letter(column + 1)}{line}"
+    if error == OUT_OF_RANGE_DATE:
+        return _(
+            "La cella %(cell)s è formattata come data ma contiene un numero che non è una data "
+            "di Excel: correggi il valore nel file e caricalo di nuovo."
+        ) % {"cell": cell}
+    return _(
+        "La cella %(cell)s contiene l'errore di Excel «%(error)s» al posto di un valore: "
+        "correggi la formula o il dato nel file e caricalo di nuovo."
+    ) % {"cell": cell, "error": EXCEL_ERRORS_ITALIAN.get(error, error)}
+
+
+def _merged_cells_problems(
+    merged: Sequence[str],
+    width: int,
+    header_line: int,
+    lines: Sequence[int],
+    problems: dict[int, str],
+) -> None:
+    """Reject the rows crossed by merged cells (their value shows on several cells but is
+    saved in the first one only, so the others would read as empty), or refuse the file when
+    the header has merged cells. Ranges right of the header's columns are ignored; each row
+    is visited once however many ranges cover it."""
+    ranges = []
+    for ref in merged:
+        min_col, min_row, _max_col, max_row = range_boundaries(ref)
+        if min_col is None or min_row is None or max_row is None or min_col > width:
+            continue
+        if min_row <= header_line <= max_row:
+            raise ImportFileError(
+                _(
+                    "L'intestazione ha celle unite (%(cells)s): separale, scrivi il nome di ogni "
+                    "colonna nella sua cella e carica di nuovo il file."
+                )
+                % {"cells": ref}
+            )
+        ranges.append((min_row, max_row, ref))
+    if not ranges or not lines:
+        return
+    present = set(lines)
+    covered = header_line
+    for min_row, max_row, ref in sorted(ranges):
+        for line in range(max(min_row, covered + 1), min(max_row, lines[-1]) + 1):
+            if line in present and line not in problems:
+                problems[line] = _(
+                    "La riga è in un gruppo di celle unite (%(cells)s): Excel mostra il valore "
+                    "su più celle ma lo salva in una sola, quindi le altre risultano vuote. "
+                    "Separa le celle, scrivi il valore in ognuna e carica di nuovo il file."
+                ) % {"cells": ref}
+        covered = max(covered, max_row)
 
 
 def _hidden_rows_outcome(sheet: str, lines: list[int], choice: str) -> str:

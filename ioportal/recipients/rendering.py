@@ -36,6 +36,8 @@ PLACEHOLDER_NAME_RE = re.compile(r"^[a-z_][a-z0-9_]{0,39}$")
 # (< >), entities (&), headings (#), lists and rules (+ - = . ), tables (|), bare URLs and
 # e-mail addresses (: @ .), and the backslash itself. Each is escapable (CommonMark §2.4).
 MARKDOWN_SPECIAL_RE = re.compile(r"([\\`*_~\[\]()!<>&#+\-=.|:@])")
+# A line break in a value with the blank lines, spaces and tabs around it (escape_markdown).
+VALUE_LINE_BREAKS_RE = re.compile(r"[ \t]*(?:\r\n?|\n)(?:[ \t]*(?:\r\n?|\n))*[ \t]*")
 # The front matter as the IO app finds it: the `front-matter` package's pattern (a line that
 # is exactly `---` or `= yaml =`, up to the next line that is the same delimiter or `...`),
 # with JavaScript's multiline `^`/`$` (any line terminator) spelled out for Python.
@@ -74,8 +76,17 @@ def app_front_matter(markdown: str) -> re.Match[str] | None:
 
 def escape_markdown(value: str) -> str:
     """`value` with a backslash before each character that markdown (CommonMark and GFM, as
-    the IO app parses them) could read as syntax, so that it shows literally."""
-    return MARKDOWN_SPECIAL_RE.sub(r"\\\1", value)
+    the IO app parses them) could read as syntax, so that it shows literally.
+
+    Line breaks are what escaping cannot reach: a blank line ends the paragraph, and a line
+    indented by four spaces after it is a code block (CommonMark §4.4). So each line break of
+    a value (CRLF, CR, LF) becomes one LF, which the app shows as a line break, with the blank
+    lines and the spaces and tabs around it dropped; the value neither starts nor ends with a
+    line break, nor starts with a space or tab. Inside a paragraph no block can start, and
+    the characters the citizen reads are the value's (markdown never shows the spaces that
+    start a line)."""
+    text = VALUE_LINE_BREAKS_RE.sub("\n", value).lstrip(" \t\n").rstrip("\n")
+    return MARKDOWN_SPECIAL_RE.sub(r"\\\1", text)
 
 
 def render(

@@ -24,3 +24,13 @@ def unseal(stored: str) -> Any:
         return None
     packed = base64.b64decode(crypto.decrypt(stored))
     return json.loads(zlib.decompress(packed))
+
+
+def seal_bytes(data: bytes) -> str:
+    """`data` (a file's content) compressed and encrypted, as text for a TextField."""
+    return crypto.encrypt(base64.b64encode(zlib.compress(data, level=1)).decode("ascii"))
+
+
+def unseal_bytes(stored: str) -> bytes:
+    """The bytes given to `seal_bytes`. Raises crypto.DecryptionError when no key can read it."""
+    return zlib.decompress(base64.b64decode(crypto.decrypt(stored)))

@@ -5,17 +5,26 @@ A list is uploaded and checked for a template in `ioportal.messaging.lists`.
 
 import csv
 import io
+import uuid
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from ioportal.accounts.models import User
+from ioportal.accounts.models import Organization, User
 from ioportal.core.services import audit_log
 from ioportal.recipients.audit import Action
-from ioportal.recipients.models import RecipientChunk, RecipientList
+from ioportal.recipients.models import (
+    PENDING_UPLOAD_TTL,
+    PendingUpload,
+    RecipientChunk,
+    RecipientList,
+)
+from ioportal.recipients.parsing import ImportFileError
+from ioportal.recipients.sealing import seal_bytes, unseal_bytes
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\x00")
 
@@ -26,11 +35,62 @@ def recipient_lists_purge_expired(*, now: datetime | None = None) -> int:
     A list whose dispatch is still being prepared is kept: its valid rows are becoming
     deliveries, and the preparation empties it when done.
     """
-    expired = RecipientList.objects.filter(expires_at__lte=now or timezone.now()).exclude(
+    now = now or timezone.now()
+    expired = RecipientList.objects.filter(expires_at__lte=now).exclude(
         dispatch__state="preparing"  # messaging.Dispatch.State.PREPARING (a layer above)
     )
     _total, deleted = expired.delete()
+    PendingUpload.objects.filter(expires_at__lte=now).delete()
     return deleted.get(RecipientList._meta.label, 0)
+
+
+def pending_upload_store(
+    *,
+    organization: Organization,
+    actor: User,
+    file_name: str,
+    data: bytes,
+    replaces: PendingUpload | None = None,
+) -> PendingUpload:
+    """Keep an uploaded file that needs the operator's choice (sealed, PENDING_UPLOAD_TTL).
+
+    `replaces` (the author's previous pending file) is deleted. Raises ImportFileError when
+    the file is over RECIPIENTS_MAX_UPLOAD_MB (parse_table refuses it before any choice).
+    """
+    if len(data) > settings.RECIPIENTS_MAX_UPLOAD_BYTES:
+        raise ImportFileError(_("Il file è troppo grande."))
+    if replaces is not None:
+        replaces.delete()
+    return PendingUpload.objects.create(
+        organization=organization,
+        created_by=actor,
+        file_name=file_name[:255],
+        size=len(data),
+        sealed=seal_bytes(data),
+        expires_at=timezone.now() + PENDING_UPLOAD_TTL,
+    )
+
+
+def pending_upload_get(
+    *, organization: Organization, actor: User, public_id: Any
+) -> PendingUpload | None:
+    """The author's pending file of this organization by its public id, unless expired or
+    unknown (None; a malformed id too)."""
+    try:
+        key = uuid.UUID(str(public_id))
+    except ValueError:
+        return None
+    return PendingUpload.objects.filter(
+        organization=organization,
+        created_by=actor,
+        public_id=key,
+        expires_at__gt=timezone.now(),
+    ).first()
+
+
+def pending_upload_read(pending: PendingUpload) -> bytes:
+    """The content of a pending file."""
+    return unseal_bytes(pending.sealed)
 
 
 def rejected_problems(row: dict[str, Any]) -> list[dict[str, str]]:

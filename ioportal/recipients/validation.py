@@ -578,7 +578,21 @@ def validate_rows(
         for _n, kind, *_r in placeholders
     }
     due_date_of = memoized(parse_due_date)
+    iso_dates: dict[datetime, str] = {}  # a list's rows usually share their due date
+
+    def iso_date(moment: datetime) -> str:
+        text = iso_dates.get(moment)
+        if text is None:
+            text = moment.isoformat()
+            if len(iso_dates) < MEMO_SIZE:
+                iso_dates[moment] = text
+        return text
+
     cents_of = memoized(partial(read_euro_cents, number_format=number_format))
+    if "euro" in typed:
+        # What typed_value does for a euro placeholder, on the amount's reading: a column that
+        # fills both the placeholder and the payment is read once per value.
+        typed["euro"] = memoized(lambda text: format_cents(cents_of(text)))
     seen: dict[str, int] = {}
     seen_notices: dict[str, int] = {}
     seen_files: dict[str, int] = {}
@@ -831,7 +845,7 @@ def validate_rows(
                 "line": line,
                 "fiscal_code": fiscal_code,
                 "variables": variables,
-                "due_date": due_date.isoformat() if due_date else None,
+                "due_date": iso_date(due_date) if due_date else None,
                 "amount": amount if payment else None,
                 "notice_number": notice if payment else "",
                 "invalid_after_due_date": invalid_after if payment else False,
@@ -845,12 +859,12 @@ def validate_rows(
             ngettext(
                 "Riga %(lines)s: numeri scritti nel formato %(other)s, scartati perché per "
                 "questo file è stato scelto il formato %(chosen)s. Se il file usa il formato "
-                "%(other)s, caricalo di nuovo scegliendolo: nessun numero viene mai "
-                "interpretato in un formato diverso da quello scelto.",
+                "%(other)s, premi «Leggi i numeri nel formato %(other)s»: nessun numero "
+                "viene mai interpretato in un formato diverso da quello scelto.",
                 "Righe %(lines)s: numeri scritti nel formato %(other)s, scartati perché per "
                 "questo file è stato scelto il formato %(chosen)s. Se il file usa il formato "
-                "%(other)s, caricalo di nuovo scegliendolo: nessun numero viene mai "
-                "interpretato in un formato diverso da quello scelto.",
+                "%(other)s, premi «Leggi i numeri nel formato %(other)s»: nessun numero "
+                "viene mai interpretato in un formato diverso da quello scelto.",
                 len(lines_with_other),
             )
             % {

@@ -57,3 +57,33 @@ def test_feed_hash_is_sha256_of_upper_case() -> None:
     assert fiscal_code_hash("") == (
         "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
     )
+
+
+def test_validity_is_python_stdnums_for_every_kind_of_code():
+    """The check character and the birth date are stdnum's routines called directly: the
+    answer is stdnum's for valid codes, omocodia, wrong check characters and impossible dates
+    (30 February, day 00 or 32, 29 February in a leap year and not)."""
+    import random
+
+    from stdnum.it import codicefiscale
+
+    rng = random.Random(16)
+    letters, digits = "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "0123456789LMNPQRSTUV"
+    codes = ["RSSMRA00B29H501", "RSSMRA01B29H501", "RSSMRA80B30H501", "RSSMRA80A00H501"]
+    codes += ["RSSMRA80A32H501", "RSSMRA80A71H501", "RSSMRALMALNH501", "RSSMRA80A41H501"]
+    for _ in range(20_000):
+        codes.append(
+            "".join(rng.choice(letters) for _ in range(6))
+            + "".join(rng.choice(digits) for _ in range(2))
+            + rng.choice("ABCDEHLMPRST")
+            + "".join(rng.choice(digits) for _ in range(2))
+            + rng.choice(letters)
+            + "".join(rng.choice(digits) for _ in range(3))
+        )
+    checked = [code + codicefiscale.calc_check_digit(code) for code in codes]
+    checked += [code + rng.choice(letters) for code in codes]
+    valid = [code for code in checked if codicefiscale.is_valid(code)]
+    assert 5_000 < len(valid) < len(checked) - 5_000  # both answers are exercised
+    assert [is_valid_fiscal_code(c, allow_sandbox=False) for c in checked] == [
+        codicefiscale.is_valid(c) for c in checked
+    ]

@@ -299,3 +299,38 @@ def test_separator_choice_offered_when_none_fits(
     page = response.content.decode()
     assert "Non è chiaro quale carattere separi le colonne" in page
     assert '<option value="|">barra verticale (|)</option>' in page
+
+
+def test_excel_errors_and_merged_cells_reject_their_rows_through_the_web_flow(
+    client, operator, organization, service, make_template
+):
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(["codice_fiscale", "nome"])
+    sheet.append(["RSSMRA80A01H501U", "Anna"])
+    sheet.append(["BNCLCU90D45L219H", "#N/A"])  # an error cell: Italian Excel shows #N/D
+    sheet.append(["VRDGPP75C15F205S", "Bruno"])
+    sheet.append(["FRRLRA00B69L219T", None])  # B4:B5 merged: Excel shows "Bruno" here too
+    sheet.append(["RSSMRA8LA01H501F", "Carla"])
+    sheet.merge_cells("B4:B5")
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    template = _template(make_template, organization, operator, "nome")
+    response = client.post(
+        reverse("messaging:compose"),
+        {
+            "template": template.pk,
+            "service": service.pk,
+            "file": SimpleUploadedFile("elenco.xlsx", buffer.getvalue()),
+        },
+    )
+    recipient_list = _check(client, response, {"fiscal_code": "codice_fiscale", "nome": "nome"})
+    assert [row["line"] for row in recipient_list.get_valid()] == [2, 6]
+    rejected = {row["riga"]: row["motivo"] for row in _rejected_csv(client, recipient_list)}
+    assert list(rejected) == ["3", "4", "5"]
+    assert "La cella B3 contiene l'errore di Excel «#N/D»" in rejected["3"]
+    assert "celle unite (B4:B5)" in rejected["4"] and "celle unite (B4:B5)" in rejected["5"]
+    page = client.get(reverse("messaging:list_result", args=[recipient_list.public_id]))
+    assert "«#N/D»" in page.content.decode()

@@ -235,3 +235,43 @@ def test_values_in_the_cta_front_matter_must_keep_its_structure(value, accepted)
     assert bool(outcome.valid) is accepted
     if not accepted:
         assert "rendono non valida l'intestazione" in outcome.rejected[0]["reasons"][0]
+
+
+STRUCTURE_VALUES = [
+    "Via Roma 1\n\n    codice indentato",
+    "Via Roma 1\r\n\r\n    codice indentato",
+    "Via Roma 1\r\r\tcodice con tab",
+    "prima\n   \n\n        seconda",
+    "\n\n    inizio indentato",
+    "    inizio indentato",
+    "fine con a capo\n\n",
+    "uno\n    due\n\n    tre",
+]
+
+
+@pytest.mark.parametrize("value", STRUCTURE_VALUES)
+@pytest.mark.parametrize(
+    "markdown",
+    [
+        "Gentile cittadino, ecco i dati: {{ nome }} come risultano all'ufficio.",
+        "Gentile cittadino, ecco i dati.\n\n{{ nome }}\n\nCordiali saluti dall'ufficio.",
+    ],
+)
+def test_line_breaks_and_indents_in_a_value_never_make_a_block(value, markdown):
+    _subject, filled = fill_message(
+        subject="Avviso di pagamento", markdown=markdown, variables={"nome": value}
+    )
+    html = COMMONMARK.render(filled)
+    assert "<pre>" not in html and "<code>" not in html
+    # The value stays inside one paragraph: the template's own paragraphs, no more.
+    assert html.count("<p>") == markdown.count("\n\n") + 1
+    # Every word of the value reaches the citizen, in order, each line on its own line.
+    words = [line.strip() for line in value.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    lines = [line for line in words if line]
+    assert "\n".join(lines) in filled
+
+
+def test_a_single_line_break_is_kept_as_the_apps_line_break():
+    assert escape_markdown("Via Roma 1\r\n00100 Roma") == "Via Roma 1\n00100 Roma"
+    assert escape_markdown("a\n\n\nb") == "a\nb"
+    assert escape_markdown("uno  \n   due") == "uno\ndue"

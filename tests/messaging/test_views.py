@@ -380,3 +380,37 @@ def test_single_message_takes_a_pasted_fiscal_code(client, login, operator_user,
     assert response.status_code == 302
     delivery = Dispatch.objects.get(kind=Dispatch.Kind.SINGLE).deliveries.get()
     assert delivery.fiscal_code_masked == "RSS************S"
+
+
+@pytest.mark.parametrize(
+    ("markdown", "error"),
+    [
+        (
+            "---\nit:\n    cta_2:\n        text: Prenota\n        action: ioit://PROFILE_MAIN\n---\n",
+            "c&#x27;è cta_2 senza cta_1",
+        ),
+        (
+            "---\nit:\n    cta_1:\n        text: Prenota\n        action: https://x.it\n---\n",
+            "nessun pulsante",
+        ),
+    ],
+)
+def test_single_message_refuses_cta_problems_like_the_template_form(
+    client, login, operator_user, service, woken, markdown, error
+):
+    login(operator_user)
+    response = client.post(
+        reverse("messaging:single"),
+        {
+            "service": service.pk,
+            "feature_level": "standard",
+            "fiscal_code": "RSSMRA85T10A562S",
+            "subject": "Documento pronto",
+            "markdown": markdown
+            + "Il documento richiesto è pronto per il ritiro allo sportello. " * 2,
+            "launch_token": "6b3c1b52-0d7c-4f2e-9a53-1f8f0c1f5e12",
+        },
+    )
+    assert response.status_code == 200
+    assert error in response.content.decode()
+    assert not Dispatch.objects.filter(kind=Dispatch.Kind.SINGLE).exists()
