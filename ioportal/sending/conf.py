@@ -3,12 +3,31 @@
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+LIMITER_BACKENDS = ("auto", "db", "redis")
+
+
+def limiter_backend(value: str, redis_url: str) -> str:
+    """The rate limiter's backend, "db" or "redis", for `SENDING_LIMITER` ("auto": Redis when
+    REDIS_URL is set, else the database) and REDIS_URL. Raises ImproperlyConfigured for any
+    other value, and for "redis" without REDIS_URL (docs/sending.md)."""
+    choice = (value or "").strip().lower()
+    if choice not in LIMITER_BACKENDS:
+        raise ImproperlyConfigured(
+            f"SENDING_LIMITER must be one of {', '.join(LIMITER_BACKENDS)}, not {value!r}."
+        )
+    if choice == "redis" and not redis_url:
+        raise ImproperlyConfigured("SENDING_LIMITER=redis needs REDIS_URL.")
+    if choice == "auto":
+        return "redis" if redis_url else "db"
+    return choice
 
 
 @dataclass(frozen=True)
 class SendingSettings:
-    rate_target: float  # share of IO's limit the bucket refills at
-    rate_burst: float  # bucket capacity as a share of the limit
+    rate_target: float  # share of IO's limit granted in any window (the budget)
+    rate_burst: float  # pacing tolerance, in calls, as a share of the limit
     rate_window: float  # IO's window (5 s)
     batch_size: int
     workers_per_account: int
@@ -55,7 +74,7 @@ def sending_settings() -> SendingSettings:
         autopause_min=s.SENDING_AUTOPAUSE_MIN,
         autopause_rate=s.SENDING_AUTOPAUSE_RATE,
         autopause_window=s.SENDING_AUTOPAUSE_WINDOW,
-        limiter="redis" if s.REDIS_URL and s.SENDING_LIMITER != "db" else "db",
+        limiter=limiter_backend(s.SENDING_LIMITER, s.REDIS_URL),
         feed_backfill_days=s.SENDING_FEED_BACKFILL_DAYS,
         feed_max_lag_days=s.SENDING_FEED_MAX_LAG_DAYS,
     )
