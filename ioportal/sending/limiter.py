@@ -137,9 +137,10 @@ def judge_429(
     """Classify a 429 (its moment already in `rejections`, pruned in place to the window);
     `budget` is the account's full budget (factor 1).
 
-    Returns ("isolated", None): nothing to do for the other calls; or ("overrun" when we
-    were at our budget (`AT_BUDGET` of it), "foreign" when IO counted calls we did not make, new budget share):
-    pause the account and lower the budget to the calls IO accepted in the window."""
+    Returns ("isolated", None): nothing to do for the other calls; or (kind, new budget
+    share): pause the account and lower the budget to the calls IO accepted in the window;
+    kind "overrun" when we were at our budget (`AT_BUDGET` of it), "foreign" when IO counted
+    calls we did not make."""
     while rejections and rejections[0] <= now - WINDOW:
         rejections.pop(0)
     own = sum(1 for at in calls if now - WINDOW < at <= now)
@@ -220,7 +221,8 @@ def _rate_limited_db(organization_id: int, limit: int, retry_after: float) -> st
 # KEYS: the account's hash (next, paused, factor, fat, seq), its calls (sorted set, score =
 # moment), its 429s (sorted set). ARGV: mode ("take" / "429"), limit, target, window, burst,
 # recovery, min factor, low-priority reserve, count, horizon, low priority (0/1), retry after,
-# isolated share, edge, at budget. "take" returns {wait µs, granted offsets µs...}; "429" returns {kind, 0}.
+# isolated share, edge, at budget. "take" returns {wait µs, granted offsets µs...};
+# "429" returns {kind, 0}.
 LUA = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
