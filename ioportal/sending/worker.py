@@ -42,7 +42,7 @@ from ioportal.ioservices.services import ServiceKeyUnavailableError, call_with_k
 from ioportal.messaging.fiscal_codes import reveal_fiscal_code
 from ioportal.messaging.models import Delivery, Dispatch
 from ioportal.messaging.rendering import delivery_content
-from ioportal.sending import claims, clock, feed, limiter, outcomes, transitions
+from ioportal.sending import claims, clock, feed, limiter, outcomes, testmode, transitions
 from ioportal.sending.conf import sending_settings
 from ioportal.sending.models import ApiCall, WorkerSlot
 
@@ -204,11 +204,12 @@ class AccountRun:
             self.record(service, delivery, exc.call)
             if isinstance(exc, RateLimitedError):
                 self.stats["429"] += 1
-                limiter.rate_limited(
+                kind = limiter.rate_limited(
                     organization_id=self.organization.pk,
                     limit=self.limit,
                     retry_after=exc.retry_after,
                 )
+                self.stats[f"429_{kind}"] += 1
             elif isinstance(exc, AmbiguousError | TransientError):
                 self.saw_failure = True
                 limiter.breaker_failure(organization_id=self.organization.pk)
@@ -314,6 +315,14 @@ class AccountRun:
                 from_state=S.CHECKING,
                 code=outcomes.CF_UNREADABLE,
             )
+            return False
+        # Test mode: IO would answer 403 for a recipient the service is not authorised for.
+        if testmode.skipped_in_test_mode(service, fiscal_code):
+            transitions.check_skipped(
+                delivery_id=delivery.pk, token=token, reason=outcomes.NOT_AUTHORIZED
+            )
+            self.stats["skipped"] += 1
+            self.stats["test_mode_skipped"] += 1
             return False
         # Services with feed access: consent known from the subscriptions feed saves the call.
         known = feed.known_consent(service=service, fiscal_code=fiscal_code)
