@@ -1,7 +1,6 @@
 """The account worker against a mocked IO (`responses`): classification and transitions."""
 
 import uuid
-from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
