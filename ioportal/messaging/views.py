@@ -51,6 +51,7 @@ from ioportal.remotecontent.services import (
     list_attachments_summary,
     list_attachments_upload,
 )
+from ioportal.sending.testmode import list_test_mode_skips
 
 OPERATOR = Membership.Role.OPERATOR
 SUPERVISOR = Membership.Role.SUPERVISOR
@@ -318,6 +319,7 @@ def list_result(request: HttpRequest, public_id: str) -> HttpResponse:
             "rejected_more": max(0, recipient_list.rejected_count - len(rejected)),
             "total_amount": format_cents(recipient_list.total_amount),
             "attachments": list_attachments_summary(recipient_list=recipient_list),
+            "test_mode_skips": list_test_mode_skips(recipient_list),
             "warnings": content_warnings(
                 subject=template.subject,
                 markdown=template.markdown,
@@ -463,6 +465,7 @@ def list_confirm(request: HttpRequest, public_id: str) -> HttpResponse:
             ),
             "is_premium": recipient_list.template.feature_level == FeatureLevel.ADVANCED,
             "attachments": list_attachments_summary(recipient_list=recipient_list),
+            "test_mode_skips": list_test_mode_skips(recipient_list),
         },
     )
 
