@@ -364,7 +364,15 @@ SENDING_POLL_INTERVALS = [
     int(v) for v in env.list("SENDING_POLL_INTERVALS", default=["30", "60", "300", "1800", "3600"])
 ]
 SENDING_POLL_HORIZON_DAYS = env.float("SENDING_POLL_HORIZON_DAYS", default=14)
-SENDING_PREMIUM_POLL_SECONDS = env.int("SENDING_PREMIUM_POLL_SECONDS", default=6 * 3600)
+# Premium read and payment status after PROCESSED, by the delivery's age (docs/sending.md):
+# "AGE:INTERVAL" seconds, ascending ages, the last one a bare INTERVAL for older deliveries.
+# Default: every 10 min in the first hour, 30 min up to 6 h, 2 h up to a day, 6 h up to
+# three days, then daily. SENDING_PREMIUM_POLL_SECONDS > 0 caps every interval (demo, tests).
+SENDING_PREMIUM_POLL_SCHEDULE = env.list(
+    "SENDING_PREMIUM_POLL_SCHEDULE",
+    default=["3600:600", "21600:1800", "86400:7200", "259200:21600", "86400"],
+)
+SENDING_PREMIUM_POLL_SECONDS = env.int("SENDING_PREMIUM_POLL_SECONDS", default=0)
 # Auto-pause: at least MIN of the first WINDOW outcomes, RATE of them refused by IO.
 SENDING_AUTOPAUSE_MIN = env.int("SENDING_AUTOPAUSE_MIN", default=20)
 SENDING_AUTOPAUSE_RATE = env.float("SENDING_AUTOPAUSE_RATE", default=0.5)

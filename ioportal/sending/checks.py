@@ -73,3 +73,17 @@ def check_limiter(app_configs: Any = None, **kwargs: Any) -> list[Error]:
             )
         )
     return errors
+
+
+@register()
+def check_premium_poll_schedule(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    """`SENDING_PREMIUM_POLL_SCHEDULE` parses (conf.premium_poll_schedule)."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from ioportal.sending.conf import premium_poll_schedule
+
+    try:
+        premium_poll_schedule(settings.SENDING_PREMIUM_POLL_SCHEDULE)
+    except ImproperlyConfigured as exc:
+        return [Error(str(exc), id="sending.E007")]
+    return []

@@ -24,6 +24,34 @@ def limiter_backend(value: str, redis_url: str) -> str:
     return choice
 
 
+def premium_poll_schedule(entries: list[str]) -> tuple[tuple[float, float], ...]:
+    """Parse `SENDING_PREMIUM_POLL_SCHEDULE`: "AGE:INTERVAL" entries in seconds with rising
+    ages, the last a bare "INTERVAL" (for every older delivery). Returns ((age, interval),
+    ..., (inf, interval)). Raises ImproperlyConfigured on anything else."""
+    steps: list[tuple[float, float]] = []
+    problem = "SENDING_PREMIUM_POLL_SCHEDULE: "
+    for position, entry in enumerate(entries):
+        last = position == len(entries) - 1
+        parts = str(entry).strip().split(":")
+        try:
+            numbers = [float(p) for p in parts]
+        except ValueError:
+            raise ImproperlyConfigured(f"{problem}{entry!r} is not AGE:INTERVAL in seconds.")
+        if last and len(numbers) == 1:
+            numbers = [float("inf"), numbers[0]]
+        if len(numbers) != 2 or numbers[1] <= 0:
+            raise ImproperlyConfigured(
+                f"{problem}{entry!r}: AGE:INTERVAL (seconds, interval > 0), the last one a "
+                "bare INTERVAL."
+            )
+        if steps and numbers[0] <= steps[-1][0]:
+            raise ImproperlyConfigured(f"{problem}ages must rise ({entry!r}).")
+        steps.append((numbers[0], numbers[1]))
+    if not steps or steps[-1][0] != float("inf"):
+        raise ImproperlyConfigured(f"{problem}the last entry is a bare INTERVAL.")
+    return tuple(steps)
+
+
 @dataclass(frozen=True)
 class SendingSettings:
     rate_target: float  # share of IO's limit granted in any window (the budget)
@@ -42,7 +70,8 @@ class SendingSettings:
     breaker_cooldown: float
     poll_intervals: tuple[int, ...]
     poll_horizon_seconds: float
-    premium_poll_seconds: float
+    premium_poll_seconds: float  # caps every interval of the schedule when > 0
+    premium_poll_schedule: tuple[tuple[float, float], ...]  # (up to age, interval), s
     autopause_min: int
     autopause_rate: float
     autopause_window: int
@@ -71,6 +100,7 @@ def sending_settings() -> SendingSettings:
         poll_intervals=tuple(s.SENDING_POLL_INTERVALS),
         poll_horizon_seconds=s.SENDING_POLL_HORIZON_DAYS * 86400,
         premium_poll_seconds=s.SENDING_PREMIUM_POLL_SECONDS,
+        premium_poll_schedule=premium_poll_schedule(s.SENDING_PREMIUM_POLL_SCHEDULE),
         autopause_min=s.SENDING_AUTOPAUSE_MIN,
         autopause_rate=s.SENDING_AUTOPAUSE_RATE,
         autopause_window=s.SENDING_AUTOPAUSE_WINDOW,
