@@ -36,7 +36,9 @@ def premium_poll_schedule(entries: list[str]) -> tuple[tuple[float, float], ...]
         try:
             numbers = [float(p) for p in parts]
         except ValueError:
-            raise ImproperlyConfigured(f"{problem}{entry!r} is not AGE:INTERVAL in seconds.")
+            raise ImproperlyConfigured(
+                f"{problem}{entry!r} is not AGE:INTERVAL in seconds."
+            ) from None
         if last and len(numbers) == 1:
             numbers = [float("inf"), numbers[0]]
         if len(numbers) != 2 or numbers[1] <= 0:
