@@ -7,8 +7,13 @@ authorised recipients are the service's `authorized_recipients` (kept equal to I
 service form) plus IO's sandbox citizen, which IO appends to every service's list (§4).
 """
 
+from typing import TYPE_CHECKING
+
 from ioportal.ioapi import SANDBOX_FISCAL_CODE, normalize_fiscal_code
 from ioportal.ioservices.models import IOService
+
+if TYPE_CHECKING:
+    from ioportal.recipients.models import RecipientList
 
 
 def authorized_recipients(service: IOService) -> frozenset[str] | None:
@@ -25,7 +30,7 @@ def skipped_in_test_mode(service: IOService, fiscal_code: str) -> bool:
     return allowed is not None and normalize_fiscal_code(fiscal_code) not in allowed
 
 
-def list_test_mode_skips(recipient_list) -> int:  # type: ignore[no-untyped-def]
+def list_test_mode_skips(recipient_list: "RecipientList") -> int:
     """How many valid rows of a recipient list test mode will skip (0 in production mode).
     Reads the list's valid rows (decrypting them) only for a test-mode service."""
     from ioportal.recipients.models import RecipientChunk
