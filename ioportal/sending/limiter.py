@@ -1,7 +1,7 @@
 """The rate limiter of each IO account, shared by every worker process, and the circuit breaker.
 
 IO counts 150 (or 250) calls per 5 s per account, over all services and endpoints, in an
-exact sliding window (docs/IO-API: APIM `rate-limit-by-key`). The limiter knows the calls it
+exact sliding window (shared/IO-API.md §5: APIM `rate-limit-by-key`). The limiter knows the calls it
 granted in the last 5 s and grants a call only while fewer than the account's *budget* lie in
 the window: floor(`SENDING_RATE_TARGET` × limit), default 0.98, so 147 of 150 and 245 of 250.
 The budget is exact (no bucket to round down), so the rate reaches the budget; the calls the
@@ -11,8 +11,9 @@ between the grant and the request reaching IO (~100 ms at 30 calls/s).
 Calls are also paced at IO's own rate (limit / 5 s) with a tolerance of
 `SENDING_RATE_BURST` × limit calls (GCRA; default 0.01 = 1.5 calls), so a window's budget is
 spread over the window instead of leaving in one burst. Low-priority calls (status polls,
-feed) wait for half the tolerance more than a submission, so a submission waiting for a call
-always gets it first and polls use the budget submissions leave.
+feed) wait `LOW_PRIORITY_RESERVE` × 1.5 intervals more than a submission (0.75 of an interval
+by default), so a submission waiting for a call always gets it first and polls use the budget
+submissions leave.
 
 Time is the database server's (`clock.time()`) for the database backend, Redis's `TIME` for
 Redis. Backends, chosen by `SENDING_LIMITER`:
@@ -26,11 +27,12 @@ Both fail closed: no state, no call.
 429 policy (`rate_limited`): the refused call waits IO's retry-after (the caller schedules
 it). The account is paused for IO's wait and slowed down only when the 429s are not isolated:
 more than `ISOLATED_429_SHARE` of the calls granted in the last window (and at least two).
-Then the budget drops to the calls IO accepted in that window, whether the overrun is our own
-(we were at the budget: the spread or a wrong limit) or caused by calls we did not make
-(another client of the same account), and grows back by `RECOVERY_PER_SECOND`. An isolated
-429 (a spike of another client, a throttle of IO's) changes nothing for the other calls: today
-2 % spurious 429s no longer halve the rate.
+Then the budget drops to the calls IO accepted in that window (at least `MIN_FACTOR` of it),
+whether the overrun is our own (we were at the budget: the spread or a wrong limit) or caused
+by calls we did not make (another client of the same account), and grows back by
+`RECOVERY_PER_SECOND`. An isolated
+429 (a spike of another client, a throttle of IO's) changes nothing for the other calls (the
+former policy halved the rate on every 429: 2 % spurious 429s cut throughput by 62 %).
 """
 
 import logging
@@ -54,7 +56,7 @@ WINDOW = 5.0  # IO's window, seconds
 RECOVERY_PER_SECOND = 0.1  # budget share regained per second after a slow-down (0.5 -> 1: 5 s)
 MIN_FACTOR = 0.25
 FAIL_CLOSED_WAIT = 1.0
-LOW_PRIORITY_RESERVE = 0.5  # share of the pacing tolerance a poll waits on top of its turn
+LOW_PRIORITY_RESERVE = 0.5  # share of the pacing capacity a poll waits on top of its turn
 ISOLATED_429_SHARE = 0.05  # 429s up to this share of the window's calls are isolated
 AT_BUDGET = 0.95  # 429s with this share of the budget used in the window: our own overrun
 EDGE = 0.001  # a call leaves the window this long after 5 s, not at the exact instant
