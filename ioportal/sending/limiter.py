@@ -3,7 +3,8 @@
 IO counts 150 (or 250) calls per 5 s per account, over all services and endpoints, in an
 exact sliding window (shared/IO-API.md §5: APIM `rate-limit-by-key`). The limiter knows the calls it
 granted in the last 5 s and grants a call only while fewer than the account's *budget* lie in
-the window: floor(`SENDING_RATE_TARGET` × limit), default 0.98, so 147 of 150 and 245 of 250.
+the window: floor(`SENDING_RATE_TARGET` × limit), default 0.98, so 147 of 150 and 245 of 250,
+and at least `MIN_MARGIN` calls below the limit (57 of 60).
 The budget is exact (no bucket to round down), so the rate reaches the budget; the calls the
 budget keeps below IO's limit (3 at 150, 5 at 250) are the margin for the spread of the delay
 between the grant and the request reaching IO (~100 ms at 30 calls/s).
@@ -59,6 +60,7 @@ FAIL_CLOSED_WAIT = 1.0
 LOW_PRIORITY_RESERVE = 0.5  # share of the pacing capacity a poll waits on top of its turn
 ISOLATED_429_SHARE = 0.05  # 429s up to this share of the window's calls are isolated
 AT_BUDGET = 0.95  # 429s with this share of the budget used in the window: our own overrun
+MIN_MARGIN = 3  # the budget stays at least this many calls below IO's limit
 EDGE = 0.001  # a call leaves the window this long after 5 s, not at the exact instant
 
 
@@ -79,9 +81,11 @@ class Plan:
 
 
 def plan(limit: int, factor: float = 1.0) -> Plan:
-    """The plan for an account of `limit` calls per 5 s at `factor` (0.25–1) of its budget."""
+    """The plan for an account of `limit` calls per 5 s at `factor` (0.25–1) of its budget:
+    floor(limit × target), at most limit − MIN_MARGIN, at least one call."""
     conf = sending_settings()
-    budget = max(1, math.floor(limit * conf.rate_target * factor + 1e-9))
+    full = max(1, min(math.floor(limit * conf.rate_target + 1e-9), limit - MIN_MARGIN))
+    budget = max(1, math.floor(full * factor + 1e-9))
     interval = conf.rate_window / max(1e-9, limit * factor)
     capacity = max(1.0, limit * conf.rate_burst)
     return Plan(
@@ -233,7 +237,7 @@ def _rate_limited_db(organization_id: int, limit: int, retry_after: float) -> st
 # KEYS: the account's hash (next, paused, factor, fat, seq), its calls (sorted set, score =
 # moment), its 429s (sorted set). ARGV: mode ("take" / "429"), limit, target, window, burst,
 # recovery, min factor, low-priority reserve, count, horizon, low priority (0/1), retry after,
-# isolated share, edge, at budget. "take" returns {wait µs, granted offsets µs...};
+# isolated share, edge, at budget, min margin. "take" returns {wait µs, granted offsets µs...};
 # "429" returns {kind, 0}.
 LUA = """
 local t = redis.call('TIME')
@@ -244,6 +248,7 @@ local burst, recovery, minf = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARG
 local reserve_share, count, horizon = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
 local low, retry, isolated = ARGV[11] == '1', tonumber(ARGV[12]), tonumber(ARGV[13])
 local edge_margin, at_budget = tonumber(ARGV[14]), tonumber(ARGV[15])
+local min_margin = tonumber(ARGV[16])
 local h = redis.call('HMGET', KEYS[1], 'next', 'paused', 'factor', 'fat', 'seq')
 local nxt = tonumber(h[1]) or 0
 local paused = tonumber(h[2]) or 0
@@ -251,8 +256,8 @@ local factor = tonumber(h[3]) or 1
 local fat = tonumber(h[4]) or 0
 local seq = tonumber(h[5]) or 0
 if fat > 0 then factor = math.min(1, factor + recovery * math.max(0, now - fat)) end
-local full = math.max(1, math.floor(limit * target + 1e-9))
-local budget = math.max(1, math.floor(limit * target * factor + 1e-9))
+local full = math.max(1, math.min(math.floor(limit * target + 1e-9), limit - min_margin))
+local budget = math.max(1, math.floor(full * factor + 1e-9))
 local interval = window / math.max(1e-9, limit * factor)
 local capacity = math.max(1, limit * burst)
 local tolerance = (capacity - 1) * interval
@@ -351,6 +356,7 @@ def _redis_call(
             ISOLATED_429_SHARE,
             EDGE,
             AT_BUDGET,
+            MIN_MARGIN,
         ],
     )
 

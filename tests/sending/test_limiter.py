@@ -252,9 +252,10 @@ def test_backend_holds_the_window_budget(
     settings.SENDING_RATE_BURST = 1.0  # the whole limit at once: only the window binds
     limit = 20
     granted = [limiter.take_token(organization_id=organization.pk, limit=limit) for _ in range(20)]
-    assert granted[:19] == [0.0] * 19  # floor(0.98 × 20)
-    assert 4.5 < granted[19] <= 5.0
-    assert limiter.state(organization_id=organization.pk, limit=limit)["calls"] == 19
+    # floor(0.98 × 20) = 19, but at least 3 calls of margin: 17
+    assert granted[:17] == [0.0] * 17
+    assert all(4.5 < wait <= 5.01 for wait in granted[17:])
+    assert limiter.state(organization_id=organization.pk, limit=limit)["calls"] == 17
 
 
 def test_backend_paces_and_reserves(organization: Organization, backend: str) -> None:
