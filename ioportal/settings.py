@@ -341,13 +341,13 @@ RECIPIENTS_LIST_TTL_HOURS = env.int("RECIPIENTS_LIST_TTL_HOURS", default=24)
 FILE_UPLOAD_MAX_MEMORY_SIZE = RECIPIENTS_MAX_UPLOAD_BYTES + 1_000_000
 
 # Sending pipeline (docs/sending.md).
-# Share of the IO account's limit the token bucket refills at, and its capacity, both as
-# fractions of the calls per 5 s; the capacity is at least one token. 0.01 = 1.5 tokens at
-# 150 calls/5 s: IO's exact sliding window sees no burst, and no refill is lost to the
-# workers' ms of lateness (ioportal/sending/limiter.py).
-SENDING_RATE_TARGET = env.float("SENDING_RATE_TARGET", default=0.96)
+# Share of the IO account's limit the rate limiter grants in any 5 s window (0.98 = 147 of
+# 150 calls, 245 of 250; the rest is the margin for the spread of network delays), and the
+# pacing tolerance in calls as a share of the limit (0.01 = 1.5 calls at 150: no bursts).
+SENDING_RATE_TARGET = env.float("SENDING_RATE_TARGET", default=0.98)
 SENDING_RATE_BURST = env.float("SENDING_RATE_BURST", default=0.01)
-# "db" forces the database limiter even when REDIS_URL is set (default: Redis when set).
+# "auto" (Redis when REDIS_URL is set, else the database), "db" or "redis"
+# (ioportal/sending/limiter.py); another value stops the start.
 SENDING_LIMITER = env.str("SENDING_LIMITER", default="auto")
 SENDING_BATCH_SIZE = env.int("SENDING_BATCH_SIZE", default=10)
 SENDING_WORKERS_PER_ACCOUNT = env.int("SENDING_WORKERS_PER_ACCOUNT", default=4)
@@ -368,7 +368,15 @@ SENDING_POLL_INTERVALS = [
     int(v) for v in env.list("SENDING_POLL_INTERVALS", default=["30", "60", "300", "1800", "3600"])
 ]
 SENDING_POLL_HORIZON_DAYS = env.float("SENDING_POLL_HORIZON_DAYS", default=14)
-SENDING_PREMIUM_POLL_SECONDS = env.int("SENDING_PREMIUM_POLL_SECONDS", default=6 * 3600)
+# Premium read and payment status after PROCESSED, by the delivery's age (docs/sending.md):
+# "AGE:INTERVAL" seconds, ascending ages, the last one a bare INTERVAL for older deliveries.
+# Default: every 10 min in the first hour, 30 min up to 6 h, 2 h up to a day, 6 h up to
+# three days, then daily. SENDING_PREMIUM_POLL_SECONDS > 0 caps every interval (demo, tests).
+SENDING_PREMIUM_POLL_SCHEDULE = env.list(
+    "SENDING_PREMIUM_POLL_SCHEDULE",
+    default=["3600:600", "21600:1800", "86400:7200", "259200:21600", "86400"],
+)
+SENDING_PREMIUM_POLL_SECONDS = env.int("SENDING_PREMIUM_POLL_SECONDS", default=0)
 # Auto-pause: at least MIN of the first WINDOW outcomes, RATE of them refused by IO.
 SENDING_AUTOPAUSE_MIN = env.int("SENDING_AUTOPAUSE_MIN", default=20)
 SENDING_AUTOPAUSE_RATE = env.float("SENDING_AUTOPAUSE_RATE", default=0.5)

@@ -49,3 +49,41 @@ def check_q_cluster(app_configs: Any = None, **kwargs: Any) -> list[Error]:
             )
         )
     return errors
+
+
+@register()
+def check_limiter(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    """`SENDING_LIMITER` is auto, db or redis (redis needs REDIS_URL); the budget is a share
+    of IO's limit in (0, 1]."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from ioportal.sending.conf import limiter_backend
+
+    errors: list[Error] = []
+    try:
+        limiter_backend(settings.SENDING_LIMITER, settings.REDIS_URL)
+    except ImproperlyConfigured as exc:
+        errors.append(Error(str(exc), id="sending.E005"))
+    if not 0 < settings.SENDING_RATE_TARGET <= 1:
+        errors.append(
+            Error(
+                "SENDING_RATE_TARGET must be more than 0 and at most 1.",
+                hint="It is the share of IO's limit the workers use in any 5 s window.",
+                id="sending.E006",
+            )
+        )
+    return errors
+
+
+@register()
+def check_premium_poll_schedule(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    """`SENDING_PREMIUM_POLL_SCHEDULE` parses (conf.premium_poll_schedule)."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from ioportal.sending.conf import premium_poll_schedule
+
+    try:
+        premium_poll_schedule(settings.SENDING_PREMIUM_POLL_SCHEDULE)
+    except ImproperlyConfigured as exc:
+        return [Error(str(exc), id="sending.E007")]
+    return []

@@ -3,12 +3,61 @@
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+LIMITER_BACKENDS = ("auto", "db", "redis")
+
+
+def limiter_backend(value: str, redis_url: str) -> str:
+    """The rate limiter's backend, "db" or "redis", for `SENDING_LIMITER` ("auto": Redis when
+    REDIS_URL is set, else the database) and REDIS_URL. Raises ImproperlyConfigured for any
+    other value, and for "redis" without REDIS_URL (docs/sending.md)."""
+    choice = (value or "").strip().lower()
+    if choice not in LIMITER_BACKENDS:
+        raise ImproperlyConfigured(
+            f"SENDING_LIMITER must be one of {', '.join(LIMITER_BACKENDS)}, not {value!r}."
+        )
+    if choice == "redis" and not redis_url:
+        raise ImproperlyConfigured("SENDING_LIMITER=redis needs REDIS_URL.")
+    if choice == "auto":
+        return "redis" if redis_url else "db"
+    return choice
+
+
+def premium_poll_schedule(entries: list[str]) -> tuple[tuple[float, float], ...]:
+    """Parse `SENDING_PREMIUM_POLL_SCHEDULE`: "AGE:INTERVAL" entries in seconds with rising
+    ages, the last a bare "INTERVAL" (for every older delivery). Returns ((age, interval),
+    ..., (inf, interval)). Raises ImproperlyConfigured on anything else."""
+    steps: list[tuple[float, float]] = []
+    problem = "SENDING_PREMIUM_POLL_SCHEDULE: "
+    for position, entry in enumerate(entries):
+        last = position == len(entries) - 1
+        parts = str(entry).strip().split(":")
+        try:
+            numbers = [float(p) for p in parts]
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{problem}{entry!r} is not AGE:INTERVAL in seconds."
+            ) from None
+        if last and len(numbers) == 1:
+            numbers = [float("inf"), numbers[0]]
+        if len(numbers) != 2 or numbers[1] <= 0:
+            raise ImproperlyConfigured(
+                f"{problem}{entry!r}: AGE:INTERVAL (seconds, interval > 0), the last one a "
+                "bare INTERVAL."
+            )
+        if steps and numbers[0] <= steps[-1][0]:
+            raise ImproperlyConfigured(f"{problem}ages must rise ({entry!r}).")
+        steps.append((numbers[0], numbers[1]))
+    if not steps or steps[-1][0] != float("inf"):
+        raise ImproperlyConfigured(f"{problem}the last entry is a bare INTERVAL.")
+    return tuple(steps)
 
 
 @dataclass(frozen=True)
 class SendingSettings:
-    rate_target: float  # share of IO's limit the bucket refills at
-    rate_burst: float  # bucket capacity as a share of the limit
+    rate_target: float  # share of IO's limit granted in any window (the budget)
+    rate_burst: float  # pacing tolerance, in calls, as a share of the limit
     rate_window: float  # IO's window (5 s)
     batch_size: int
     workers_per_account: int
@@ -23,7 +72,8 @@ class SendingSettings:
     breaker_cooldown: float
     poll_intervals: tuple[int, ...]
     poll_horizon_seconds: float
-    premium_poll_seconds: float
+    premium_poll_seconds: float  # caps every interval of the schedule when > 0
+    premium_poll_schedule: tuple[tuple[float, float], ...]  # (up to age, interval), s
     autopause_min: int
     autopause_rate: float
     autopause_window: int
@@ -52,10 +102,11 @@ def sending_settings() -> SendingSettings:
         poll_intervals=tuple(s.SENDING_POLL_INTERVALS),
         poll_horizon_seconds=s.SENDING_POLL_HORIZON_DAYS * 86400,
         premium_poll_seconds=s.SENDING_PREMIUM_POLL_SECONDS,
+        premium_poll_schedule=premium_poll_schedule(s.SENDING_PREMIUM_POLL_SCHEDULE),
         autopause_min=s.SENDING_AUTOPAUSE_MIN,
         autopause_rate=s.SENDING_AUTOPAUSE_RATE,
         autopause_window=s.SENDING_AUTOPAUSE_WINDOW,
-        limiter="redis" if s.REDIS_URL and s.SENDING_LIMITER != "db" else "db",
+        limiter=limiter_backend(s.SENDING_LIMITER, s.REDIS_URL),
         feed_backfill_days=s.SENDING_FEED_BACKFILL_DAYS,
         feed_max_lag_days=s.SENDING_FEED_MAX_LAG_DAYS,
     )

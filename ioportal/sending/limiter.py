@@ -1,25 +1,45 @@
-"""One token bucket per IO account, shared by every worker process, plus the circuit breaker.
+"""The rate limiter of each IO account, shared by every worker process, and the circuit breaker.
 
 IO counts 150 (or 250) calls per 5 s per account, over all services and endpoints, in an
-exact sliding window. The bucket refills at `SENDING_RATE_TARGET` of that rate and holds
-`SENDING_RATE_BURST` × limit tokens, at least one. In any 5-second window IO then sees at most
-capacity + rate × (5 s + spread of the delay between taking a token and the request reaching
-IO) calls: with the defaults (0.96, 0.01) 1.5 + 144 + 28.8/s × spread at 150 calls/5 s, under
-the limit while that spread stays below ~150 ms. The half token above one is not a burst: a
-bucket of exactly one token drops whatever accrues between the token becoming whole and the
-next taker reaching the limiter (~1 ms a call: sleep overshoot, lock or round trip, Redis's
-1 ms waits), 3% of the rate at 150 calls/5 s.
+exact sliding window (shared/IO-API.md §5: APIM `rate-limit-by-key`). The limiter knows the calls it
+granted in the last 5 s and grants a call only while fewer than the account's *budget* lie in
+the window: floor(`SENDING_RATE_TARGET` × limit), default 0.98, so 147 of 150 and 245 of 250,
+and at least `MIN_MARGIN` calls below the limit (57 of 60).
+The budget is exact (no bucket to round down), so the rate reaches the budget; the calls the
+budget keeps below IO's limit (3 at 150, 5 at 250) are the margin for the spread of the delay
+between the grant and the request reaching IO (~100 ms at 30 calls/s).
 
-Two implementations with the same behaviour: a row per account in the database (default), or
-a Redis hash updated by one Lua script (when REDIS_URL is set). Both fail closed: no token, no
-call.
+Calls are also paced at IO's own rate (limit / 5 s) with a tolerance of
+`SENDING_RATE_BURST` × limit calls (GCRA; default 0.01 = 1.5 calls), so a window's budget is
+spread over the window instead of leaving in one burst. Low-priority calls (status polls,
+feed) wait `LOW_PRIORITY_RESERVE` × 1.5 intervals more than a submission (0.75 of an interval
+by default), so a submission waiting for a call always gets it first and polls use the budget
+submissions leave.
 
-On a 429 every worker of the account waits for IO's retry-after and the rate is halved
-(AIMD), then grows back by RECOVERY_PER_SECOND. Low-priority calls (status polls, feed) need
-a reserve on top of their token (`_need`), so they only use budget the submissions leave.
+Time is the database server's (`clock.time()`) for the database backend, Redis's `TIME` for
+Redis. Backends, chosen by `SENDING_LIMITER`:
+- `db`: the `AccountState` row, locked for a short transaction; `take_tokens` reserves several
+  calls (due within a short horizon) in one transaction, for callers making concurrent calls.
+- `redis`: a hash and two sorted sets updated by one Lua script, atomically, without a
+  transaction (one round trip per take).
+- `auto` (default): `redis` when REDIS_URL is set, else `db`.
+Both fail closed: no state, no call.
+
+429 policy (`rate_limited`): the refused call waits IO's retry-after (the caller schedules
+it). The account is paused for IO's wait and slowed down only when the 429s are not isolated:
+more than `ISOLATED_429_SHARE` of the calls granted in the last window (and at least two).
+Then the budget drops to the calls IO accepted in that window (at least `MIN_FACTOR` of it),
+whether the overrun is our own (we were at the budget: the spread or a wrong limit) or caused
+by calls we did not make (another client of the same account), and grows back by
+`RECOVERY_PER_SECOND`. An isolated
+429 (a spike of another client, a throttle of IO's) changes nothing for the other calls (the
+former policy halved the rate on every 429: 2 % spurious 429s cut throughput by 62 %).
 """
 
 import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import cache
 
 from django.conf import settings
@@ -33,24 +53,113 @@ from ioportal.sending.models import AccountState
 
 logger = logging.getLogger(__name__)
 
-RECOVERY_PER_SECOND = 0.05  # rate factor regained per second after a 429 (0.5 -> 1 in 10 s)
+WINDOW = 5.0  # IO's window, seconds
+RECOVERY_PER_SECOND = 0.1  # budget share regained per second after a slow-down (0.5 -> 1: 5 s)
 MIN_FACTOR = 0.25
 FAIL_CLOSED_WAIT = 1.0
-LOW_PRIORITY_RESERVE = 0.5  # share of the bucket a poll must leave for submissions
+LOW_PRIORITY_RESERVE = 0.5  # share of the pacing capacity a poll waits on top of its turn
+ISOLATED_429_SHARE = 0.05  # 429s up to this share of the window's calls are isolated
+AT_BUDGET = 0.95  # 429s with this share of the budget used in the window: our own overrun
+MIN_MARGIN = 3  # the budget stays at least this many calls below IO's limit
+EDGE = 0.001  # a call leaves the window this long after 5 s, not at the exact instant
 
 
-def _rate_and_capacity(limit: int) -> tuple[float, float]:
+def backend() -> str:
+    """The backend in use: "db" or "redis" (`conf.limiter_backend`)."""
+    return sending_settings().limiter
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the limiter allows an account: `budget` calls in any `WINDOW`, paced one every
+    `interval` s with `tolerance` s of early start (GCRA)."""
+
+    budget: int
+    interval: float
+    tolerance: float
+    low_priority_delay: float
+
+
+def plan(limit: int, factor: float = 1.0) -> Plan:
+    """The plan for an account of `limit` calls per 5 s at `factor` (0.25–1) of its budget:
+    floor(limit × target), at most limit − MIN_MARGIN, at least one call."""
     conf = sending_settings()
-    return limit * conf.rate_target / conf.rate_window, max(1.0, limit * conf.rate_burst)
+    full = max(1, min(math.floor(limit * conf.rate_target + 1e-9), limit - MIN_MARGIN))
+    budget = max(1, math.floor(full * factor + 1e-9))
+    interval = conf.rate_window / max(1e-9, limit * factor)
+    capacity = max(1.0, limit * conf.rate_burst)
+    return Plan(
+        budget=budget,
+        interval=interval,
+        tolerance=(capacity - 1) * interval,
+        low_priority_delay=capacity * LOW_PRIORITY_RESERVE * interval,
+    )
 
 
-def _need(capacity: float, low_priority: bool) -> float:
-    """Tokens accrued (counted without the cap) before a call is granted: 1, or for a
-    low-priority call 1 plus LOW_PRIORITY_RESERVE of the capacity. With a bucket of less than
-    two tokens that is more than it holds: a poll then goes only once the full bucket has been
-    left untaken for a while (~26 ms with 1.5 tokens at 150 calls/5 s), so a submission
-    waiting for a token always wins it and polls use only the budget submissions leave."""
-    return 1.0 + (capacity * LOW_PRIORITY_RESERVE if low_priority else 0.0)
+def _factor(factor: float, factor_at: float, now: float) -> float:
+    if factor_at <= 0:
+        return 1.0
+    return min(1.0, factor + RECOVERY_PER_SECOND * max(0.0, now - factor_at))
+
+
+def reserve(
+    *,
+    now: float,
+    calls: list[float],
+    next_call_at: float,
+    plan: Plan,
+    count: int,
+    horizon: float,
+    low_priority: bool,
+) -> tuple[list[float], float, float]:
+    """The scheduling rule both backends apply (the Lua script mirrors it).
+
+    `calls`: moments granted in the last window, ascending (pruned in place, grants appended).
+    Returns (moments granted, each within `horizon` s of `now`; the wait in s before the next
+    call could be granted when none was; the new `next_call_at`)."""
+    while calls and calls[0] <= now - WINDOW:
+        calls.pop(0)
+    granted: list[float] = []
+    wait = 0.0
+    for _ in range(count):
+        at = max(now, next_call_at - plan.tolerance)
+        if low_priority:
+            at = max(at, next_call_at - plan.tolerance + plan.low_priority_delay)
+        if len(calls) >= plan.budget:
+            at = max(at, calls[-plan.budget] + WINDOW + EDGE)
+        if at > now + horizon:
+            if not granted:
+                wait = at - now
+            break
+        granted.append(at)
+        calls.append(at)
+        next_call_at = max(next_call_at, at) + plan.interval
+    return granted, wait, next_call_at
+
+
+def judge_429(
+    *, now: float, calls: Sequence[float], rejections: list[float], budget: int
+) -> tuple[str, float | None]:
+    """Classify a 429 (its moment already in `rejections`, pruned in place to the window);
+    `budget` is the account's full budget (factor 1).
+
+    Returns ("isolated", None): nothing to do for the other calls; or (kind, new budget
+    share): pause the account and lower the budget to the calls IO accepted in the window;
+    kind "overrun" when we were at our budget (`AT_BUDGET` of it), "foreign" when IO counted
+    calls we did not make."""
+    while rejections and rejections[0] <= now - WINDOW:
+        rejections.pop(0)
+    own = sum(1 for at in calls if now - WINDOW < at <= now)
+    refused = len(rejections)
+    if refused < 2 or refused <= ISOLATED_429_SHARE * own:
+        return "isolated", None
+    kind = "overrun" if own >= AT_BUDGET * budget else "foreign"
+    return kind, max(0.0, own - refused) / max(1, budget)
+
+
+# -- database ---------------------------------------------------------------------------------
+
+_known_rows: set[int] = set()
 
 
 def _ensure_row(organization_id: int) -> None:
@@ -59,88 +168,143 @@ def _ensure_row(organization_id: int) -> None:
         _known_rows.add(organization_id)
 
 
-_known_rows: set[int] = set()
+def _not_durable() -> None:
+    """On PostgreSQL, commit this transaction without waiting for the disk: a limiter update
+    lost in a crash of the database server costs nothing (the calls it counted are minutes
+    old by the time the server is back), and the fsync was most of a take's time."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
-# -- database ---------------------------------------------------------------------------------
-
-
-def _take_db(organization_id: int, limit: int, low_priority: bool) -> float:
-    rate, capacity = _rate_and_capacity(limit)
+def _take_db(
+    organization_id: int, limit: int, count: int, horizon: float, low_priority: bool
+) -> tuple[list[float], float]:
     _ensure_row(organization_id)
     with transaction.atomic():
+        _not_durable()
         state = AccountState.objects.select_for_update().get(organization_id=organization_id)
         now = clock.time()
         if state.paused_until > now:
-            return state.paused_until - now
-        factor = 1.0
-        if state.factor_at:
-            factor = min(1.0, state.rate_factor + RECOVERY_PER_SECOND * (now - state.factor_at))
-        effective = rate * factor
-        need = _need(capacity, low_priority)
-        if state.refilled_at:
-            # Uncapped: a low-priority call may need more than the capacity (see _need).
-            accrued = state.tokens + effective * max(0.0, now - state.refilled_at)
-        else:
-            accrued = max(capacity, need)  # never used: idle
-        if accrued < need:
-            return (need - accrued) / effective
-        AccountState.objects.filter(organization_id=organization_id).update(
-            tokens=min(capacity, accrued) - 1, refilled_at=now, rate_factor=factor, factor_at=now
+            return [], state.paused_until - now
+        factor = _factor(state.rate_factor, state.factor_at, now)
+        calls = [float(at) for at in state.recent_calls]
+        granted, wait, next_call_at = reserve(
+            now=now,
+            calls=calls,
+            next_call_at=state.next_call_at,
+            plan=plan(limit, factor),
+            count=count,
+            horizon=horizon,
+            low_priority=low_priority,
         )
-        return 0.0
+        if granted:
+            AccountState.objects.filter(organization_id=organization_id).update(
+                recent_calls=[round(at, 6) for at in calls], next_call_at=next_call_at
+            )
+        return [max(0.0, at - now) for at in granted], wait
 
 
-def _rate_limited_db(organization_id: int, retry_after: float) -> None:
+def _rate_limited_db(organization_id: int, limit: int, retry_after: float) -> str:
     _ensure_row(organization_id)
     with transaction.atomic():
         state = AccountState.objects.select_for_update().get(organization_id=organization_id)
         now = clock.time()
-        factor = state.rate_factor
-        if state.factor_at:
-            factor = min(1.0, factor + RECOVERY_PER_SECOND * (now - state.factor_at))
-        until = max(state.paused_until, now + retry_after)
-        AccountState.objects.filter(organization_id=organization_id).update(
-            paused_until=until,
-            tokens=0,
-            refilled_at=until,
-            rate_factor=max(MIN_FACTOR, factor / 2),
-            factor_at=until,
-            last_429_at=timezone.now(),
+        factor = _factor(state.rate_factor, state.factor_at, now)
+        rejections = [float(at) for at in state.recent_429s] + [now]
+        kind, share = judge_429(
+            now=now,
+            calls=state.recent_calls,
+            rejections=rejections,
+            budget=plan(limit).budget,
         )
+        fields: dict[str, object] = {"recent_429s": rejections, "last_429_at": timezone.now()}
+        if share is not None:
+            until = max(state.paused_until, now + retry_after)
+            fields.update(
+                paused_until=until,
+                rate_factor=max(MIN_FACTOR, min(factor, share)),
+                factor_at=until,
+                # After the pause the window starts again from the calls IO accepted.
+                next_call_at=until,
+            )
+        AccountState.objects.filter(organization_id=organization_id).update(**fields)
+        return kind
 
 
 # -- Redis ------------------------------------------------------------------------------------
 
-# KEYS[1] = the account's hash. ARGV: rate, capacity, need, recovery, min_factor, mode, retry.
-# mode "take": returns wait in ms (0 = token granted). mode "429": pauses and halves the rate.
+# KEYS: the account's hash (next, paused, factor, fat, seq), its calls (sorted set, score =
+# moment), its 429s (sorted set). ARGV: mode ("take" / "429"), limit, target, window, burst,
+# recovery, min factor, low-priority reserve, count, horizon, low priority (0/1), retry after,
+# isolated share, edge, at budget, min margin. "take" returns {wait µs, granted offsets µs...};
+# "429" returns {kind, 0}.
 LUA = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local h = redis.call('HMGET', KEYS[1], 'tokens', 'at', 'paused', 'factor', 'fat')
-local rate, cap, need = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local recovery, minf = tonumber(ARGV[4]), tonumber(ARGV[5])
-local paused = tonumber(h[3]) or 0
-local factor = tonumber(h[4]) or 1
-local fat = tonumber(h[5]) or 0
+local mode = ARGV[1]
+local limit, target, window = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local burst, recovery, minf = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local reserve_share, count, horizon = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
+local low, retry, isolated = ARGV[11] == '1', tonumber(ARGV[12]), tonumber(ARGV[13])
+local edge_margin, at_budget = tonumber(ARGV[14]), tonumber(ARGV[15])
+local min_margin = tonumber(ARGV[16])
+local h = redis.call('HMGET', KEYS[1], 'next', 'paused', 'factor', 'fat', 'seq')
+local nxt = tonumber(h[1]) or 0
+local paused = tonumber(h[2]) or 0
+local factor = tonumber(h[3]) or 1
+local fat = tonumber(h[4]) or 0
+local seq = tonumber(h[5]) or 0
 if fat > 0 then factor = math.min(1, factor + recovery * math.max(0, now - fat)) end
-if ARGV[6] == '429' then
-  local untl = math.max(paused, now + tonumber(ARGV[7]))
-  redis.call('HSET', KEYS[1], 'tokens', 0, 'at', untl, 'paused', untl,
-             'factor', math.max(minf, factor / 2), 'fat', untl)
+local full = math.max(1, math.min(math.floor(limit * target + 1e-9), limit - min_margin))
+local budget = math.max(1, math.floor(full * factor + 1e-9))
+local interval = window / math.max(1e-9, limit * factor)
+local capacity = math.max(1, limit * burst)
+local tolerance = (capacity - 1) * interval
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - window)
+if mode == '429' then
+  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - window)
+  seq = seq + 1
+  redis.call('ZADD', KEYS[3], now, tostring(seq))
+  redis.call('HSET', KEYS[1], 'seq', seq)
+  local own = redis.call('ZCOUNT', KEYS[2], '(' .. (now - window), now)
+  local refused = redis.call('ZCARD', KEYS[3])
   redis.call('EXPIRE', KEYS[1], 86400)
-  return 0
+  redis.call('EXPIRE', KEYS[3], 60)
+  if refused < 2 or refused <= isolated * own then return {'isolated', 0} end
+  local kind = 'foreign'
+  if own >= at_budget * full then kind = 'overrun' end
+  local share = math.max(0, own - refused) / full
+  local untl = math.max(paused, now + retry)
+  redis.call('HSET', KEYS[1], 'paused', untl, 'factor', math.max(minf, math.min(factor, share)),
+             'fat', untl, 'next', untl)
+  return {kind, 0}
 end
-if paused > now then return math.ceil((paused - now) * 1000) end
-local eff = rate * factor
-local at = tonumber(h[2])
-local tokens = math.max(cap, need)
-if at then tokens = tonumber(h[1]) + eff * math.max(0, now - at) end
-if tokens < need then return math.max(1, math.ceil((need - tokens) / eff * 1000)) end
-redis.call('HSET', KEYS[1], 'tokens', math.min(cap, tokens) - 1, 'at', now, 'factor', factor,
-           'fat', now)
-redis.call('EXPIRE', KEYS[1], 86400)
-return 0
+if paused > now then return {math.ceil((paused - now) * 1000000)} end
+local result = {0}
+for i = 1, count do
+  local at = math.max(now, nxt - tolerance)
+  if low then at = math.max(at, nxt - tolerance + capacity * reserve_share * interval) end
+  local n = redis.call('ZCARD', KEYS[2])
+  if n >= budget then
+    local edge = redis.call('ZRANGE', KEYS[2], n - budget, n - budget, 'WITHSCORES')
+    at = math.max(at, tonumber(edge[2]) + window + edge_margin)
+  end
+  if at > now + horizon then
+    if i == 1 then result[1] = math.max(1, math.ceil((at - now) * 1000000)) end
+    break
+  end
+  seq = seq + 1
+  redis.call('ZADD', KEYS[2], at, tostring(seq))
+  result[#result + 1] = math.floor((at - now) * 1000000)
+  nxt = math.max(nxt, at) + interval
+end
+if #result > 1 then
+  redis.call('HSET', KEYS[1], 'next', nxt, 'factor', factor, 'fat', now, 'seq', seq)
+  redis.call('EXPIRE', KEYS[1], 86400)
+  redis.call('EXPIRE', KEYS[2], 60)
+end
+return result
 """
 
 
@@ -157,50 +321,168 @@ def redis_key(organization_id: int) -> str:
     return f"ioportal:limiter:{connection.settings_dict['NAME']}:{organization_id}"
 
 
+def redis_keys(organization_id: int) -> list[str]:
+    """The account's hash, its calls and its 429s."""
+    key = redis_key(organization_id)
+    return [key, f"{key}:calls", f"{key}:429"]
+
+
 def _redis_call(
-    organization_id: int, limit: int, low_priority: bool, mode: str, retry: float
-) -> float:
-    rate, capacity = _rate_and_capacity(limit)
-    need = _need(capacity, low_priority)
-    try:
-        waited = _redis_script()(
-            keys=[redis_key(organization_id)],
-            args=[rate, capacity, need, RECOVERY_PER_SECOND, MIN_FACTOR, mode, retry],
-        )
-    except Exception:  # any Redis failure: fail closed
-        logger.warning("rate limiter unavailable (Redis): no call for %ss", FAIL_CLOSED_WAIT)
-        return FAIL_CLOSED_WAIT
-    return int(waited) / 1000
+    organization_id: int,
+    limit: int,
+    mode: str,
+    *,
+    count: int = 1,
+    horizon: float = 0.0,
+    low_priority: bool = False,
+    retry: float = 0.0,
+) -> list:
+    conf = sending_settings()
+    return _redis_script()(
+        keys=redis_keys(organization_id),
+        args=[
+            mode,
+            limit,
+            conf.rate_target,
+            conf.rate_window,
+            conf.rate_burst,
+            RECOVERY_PER_SECOND,
+            MIN_FACTOR,
+            LOW_PRIORITY_RESERVE,
+            count,
+            horizon,
+            1 if low_priority else 0,
+            retry,
+            ISOLATED_429_SHARE,
+            EDGE,
+            AT_BUDGET,
+            MIN_MARGIN,
+        ],
+    )
 
 
 # -- public API -------------------------------------------------------------------------------
 
 
-def take_token(*, organization_id: int, limit: int, low_priority: bool = False) -> float:
-    """Try to take one call from the account's budget.
+def take_tokens(
+    *,
+    organization_id: int,
+    limit: int,
+    count: int,
+    horizon: float = 0.1,
+    low_priority: bool = False,
+) -> tuple[list[float], float]:
+    """Reserve up to `count` calls from the account's budget in one round trip.
 
-    Returns 0.0 when granted (the caller may make exactly one IO call), else the seconds to
-    wait before trying again. Side effect: spends a token. Fails closed: when the backing
-    store is unavailable it returns a wait, never a grant.
+    Returns (delays, wait): `delays` in seconds from now, ascending, each ≤ `horizon`: the
+    caller may make exactly one IO call at (not before) each; when empty, `wait` is the
+    seconds to wait before trying again. A reserved call not made is lost budget, so keep
+    `horizon` short (the default 0.1 s is 3 calls at 150/5 s). Fails closed: when the backing
+    store is unavailable, ([], FAIL_CLOSED_WAIT).
     """
-    if sending_settings().limiter == "redis":
-        return _redis_call(organization_id, limit, low_priority, "take", 0)
+    if count < 1:
+        return [], 0.0
+    if backend() == "redis":
+        try:
+            reply = _redis_call(
+                organization_id,
+                limit,
+                "take",
+                count=count,
+                horizon=horizon,
+                low_priority=low_priority,
+            )
+        except Exception:  # any Redis failure: fail closed
+            logger.warning("rate limiter unavailable (Redis): no call for %ss", FAIL_CLOSED_WAIT)
+            return [], FAIL_CLOSED_WAIT
+        delays = [int(v) / 1_000_000 for v in reply[1:]]
+        return delays, 0.0 if delays else int(reply[0]) / 1_000_000
     try:
-        return _take_db(organization_id, limit, low_priority)
+        return _take_db(organization_id, limit, count, horizon, low_priority)
     except Exception:
         logger.exception("rate limiter unavailable (database): no call")
-        return FAIL_CLOSED_WAIT
+        return [], FAIL_CLOSED_WAIT
 
 
-def rate_limited(*, organization_id: int, limit: int, retry_after: float) -> None:
-    """IO answered 429: pause every worker of the account for `retry_after` and halve the rate.
+def take_token(*, organization_id: int, limit: int, low_priority: bool = False) -> float:
+    """Try to take one call from the account's budget, now.
 
-    Idempotent in effect (the pause takes the later of the two ends).
+    Returns 0.0 when granted (the caller may make exactly one IO call), else the seconds to
+    wait before trying again. Fails closed: when the backing store is unavailable it returns
+    a wait, never a grant.
     """
-    logger.warning("IO 429 for account %s: pausing %.1fs", organization_id, retry_after)
-    if sending_settings().limiter == "redis":
-        _redis_call(organization_id, limit, False, "429", retry_after)
-    _rate_limited_db(organization_id, retry_after)
+    delays, wait = take_tokens(
+        organization_id=organization_id,
+        limit=limit,
+        count=1,
+        horizon=0.0,
+        low_priority=low_priority,
+    )
+    return 0.0 if delays else max(wait, 1e-6)
+
+
+def rate_limited(*, organization_id: int, limit: int, retry_after: float) -> str:
+    """IO answered 429 to one of the account's calls: record it and decide (module docstring).
+
+    Returns "isolated" (the other calls go on at the same rate), "overrun" or "foreign" (every
+    worker of the account waits `retry_after` s and the budget drops to what IO accepted in
+    the last window), or "unknown" when the store is unavailable. The refused call itself
+    must wait `retry_after` (its caller schedules it)."""
+    try:
+        if backend() == "redis":
+            kind = _decode(_redis_call(organization_id, limit, "429", retry=retry_after))
+        else:
+            kind = _rate_limited_db(organization_id, limit, retry_after)
+    except Exception:
+        logger.exception(
+            "rate limiter unavailable: 429 of account %s not recorded", organization_id
+        )
+        return "unknown"
+    if kind == "isolated":
+        logger.info("IO 429 for account %s: isolated, rate unchanged", organization_id)
+    else:
+        logger.warning(
+            "IO 429s for account %s (%s): pausing %.1fs and slowing down",
+            organization_id,
+            kind,
+            retry_after,
+        )
+    return kind
+
+
+def _decode(reply: list) -> str:
+    kind = reply[0]
+    return kind.decode() if isinstance(kind, bytes) else str(kind)
+
+
+def state(*, organization_id: int, limit: int) -> dict[str, float]:
+    """The account's limiter now (pages, benchmarks, tests): calls granted in the last
+    window, its budget, the budget share in force and seconds of pause left."""
+    if backend() == "redis":
+        import redis
+
+        client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2)
+        key, calls_key, _ = redis_keys(organization_id)
+        seconds, micros = client.time()
+        now = seconds + micros / 1_000_000
+        raw = client.hmget(key, "paused", "factor", "fat")
+        paused, factor, fat = (float(v) if v is not None else 0.0 for v in raw)
+        if raw[1] is None:
+            factor = 1.0
+        calls = client.zcount(calls_key, f"({now - WINDOW}", now)
+    else:
+        _ensure_row(organization_id)
+        row = AccountState.objects.get(organization_id=organization_id)
+        now = clock.time()
+        paused, factor, fat = row.paused_until, row.rate_factor, row.factor_at
+        calls = sum(1 for at in row.recent_calls if now - WINDOW < at <= now)
+    factor = _factor(factor, fat, now)
+    return {
+        "calls": calls,
+        "budget": plan(limit, factor).budget,
+        "factor": factor,
+        "paused": max(0.0, paused - now),
+    }
 
 
 # -- circuit breaker --------------------------------------------------------------------------

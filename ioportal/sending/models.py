@@ -44,10 +44,10 @@ class ApiCall(models.Model):
 
 
 class AccountState(models.Model):
-    """One row per IO account (organization): the shared DB token bucket and circuit breaker.
+    """One row per IO account (organization): the shared DB rate limiter and circuit breaker.
 
-    Times are Unix seconds (float) read from the workers' clocks, which must be synchronised
-    (NTP); the Redis limiter uses Redis's clock instead.
+    Times are Unix seconds (float) by the database server's clock (`clock.py`); the Redis
+    limiter keeps its state in Redis, on Redis's clock.
     """
 
     organization = models.OneToOneField(
@@ -56,11 +56,18 @@ class AccountState(models.Model):
         primary_key=True,
         related_name="sending_state",
     )
+    # Unused since the sliding-window limiter (kept for rolling upgrades).
     tokens = models.FloatField(default=0)
     refilled_at = models.FloatField(default=0)
+    # Sliding-window limiter (limiter.py): the pacing's next due moment (GCRA theoretical
+    # arrival time), the moments of the calls granted in the last window (Unix seconds,
+    # ascending, possibly a few ms ahead for reserved calls), and of the 429s seen in it.
+    next_call_at = models.FloatField(default=0)
+    recent_calls = models.JSONField(default=list)
+    recent_429s = models.JSONField(default=list)
     # After a 429 every worker of the account waits until this moment.
     paused_until = models.FloatField(default=0)
-    # AIMD: halved on a 429, grows back linearly to 1.
+    # Share of the budget in use: lowered when IO keeps refusing calls, grows back to 1.
     rate_factor = models.FloatField(default=1)
     factor_at = models.FloatField(default=0)
     # Circuit breaker: consecutive failures; open until `breaker_open_until`.

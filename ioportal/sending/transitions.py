@@ -178,6 +178,17 @@ def _poll_delay(polls: int) -> float:
     return float(intervals[min(polls, len(intervals) - 1)])
 
 
+def premium_poll_delay(age: float) -> float:
+    """Seconds until the next read/payment status poll of a PROCESSED Premium message
+    `age` seconds after its submission: `SENDING_PREMIUM_POLL_SCHEDULE` (often in the first
+    hours, when citizens read, then rarely), capped by `SENDING_PREMIUM_POLL_SECONDS` > 0."""
+    conf = sending_settings()
+    interval = next(i for up_to, i in conf.premium_poll_schedule if age < up_to)
+    if conf.premium_poll_seconds > 0:
+        interval = min(interval, conf.premium_poll_seconds)
+    return interval
+
+
 def polled(*, delivery: Delivery, token: uuid.UUID, info: MessageInfo) -> bool:
     """Record a status read: SUBMITTED → PROCESSED / REJECTED / FAILED at a final IO status,
     else the next poll with a growing interval until the horizon. Premium messages keep a
@@ -206,7 +217,7 @@ def polled(*, delivery: Delivery, token: uuid.UUID, info: MessageInfo) -> bool:
             not delivery.payment_amount or info.payment_status_raw == "PAID"
         )
         if premium and within_horizon and not settled:
-            next_poll = now + timedelta(seconds=conf.premium_poll_seconds)
+            next_poll = now + timedelta(seconds=premium_poll_delay(age))
     elif status == MessageStatus.REJECTED:
         fields.update(state=S.REJECTED, finished_at=now)
     elif status == MessageStatus.FAILED:

@@ -39,6 +39,7 @@ from ioportal.ioapi import (
 from ioportal.ioservices.models import IOService
 from ioportal.ioservices.services import ServiceKeyUnavailableError, call_with_key_fallback
 from ioportal.messaging.models import Delivery, Dispatch
+from ioportal.recipients import testmode
 from ioportal.recipients.rendering import delivery_message
 from ioportal.remotecontent.services import RemoteContentNotConfigured, third_party_data_for
 from ioportal.sending import claims, clock, feed, limiter, outcomes, transitions
@@ -179,11 +180,12 @@ class AccountRun:
             self.record(service, delivery, exc.call)
             if isinstance(exc, RateLimitedError):
                 self.stats["429"] += 1
-                limiter.rate_limited(
+                kind = limiter.rate_limited(
                     organization_id=self.organization.pk,
                     limit=self.limit,
                     retry_after=exc.retry_after,
                 )
+                self.stats[f"429_{kind}"] += 1
             elif isinstance(exc, AmbiguousError | TransientError):
                 self.saw_failure = True
                 limiter.breaker_failure(organization_id=self.organization.pk)
@@ -289,6 +291,14 @@ class AccountRun:
                 from_state=S.CHECKING,
                 code=outcomes.CF_UNREADABLE,
             )
+            return False
+        # Test mode: IO would answer 403 for a recipient the service is not authorised for.
+        if testmode.skipped_in_test_mode(service, fiscal_code):
+            transitions.check_skipped(
+                delivery_id=delivery.pk, token=token, reason=outcomes.NOT_AUTHORIZED
+            )
+            self.stats["skipped"] += 1
+            self.stats["test_mode_skipped"] += 1
             return False
         # Services with feed access: consent known from the subscriptions feed saves the call.
         known = feed.known_consent(service=service, fiscal_code=fiscal_code)

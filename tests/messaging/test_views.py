@@ -414,3 +414,25 @@ def test_single_message_refuses_cta_problems_like_the_template_form(
     assert response.status_code == 200
     assert error in response.content.decode()
     assert not Dispatch.objects.filter(kind=Dispatch.Kind.SINGLE).exists()
+
+
+@pytest.mark.parametrize("page", ["list_result", "list_confirm"])
+def test_pages_say_how_many_recipients_test_mode_skips(
+    client, login, operator_user, organization, make_service, make_template, make_list, page
+):
+    template = make_template(organization, operator_user)
+    # Two valid rows; only the second citizen is authorised (lower case: normalised).
+    testing = make_service(organization, test_mode=True, authorized_recipients=["vrdgpp75c15f205s"])
+    production = make_service(organization, test_mode=False)
+    login(operator_user)
+    text = client.get(
+        reverse(f"messaging:{page}", args=[make_list(template, testing, operator_user).public_id])
+    ).content.decode()
+    assert 'id="test-mode-skips"' in text
+    assert "1 destinatario su 2 non è autorizzato e sarà saltato senza chiamare IO" in text
+    text = client.get(
+        reverse(
+            f"messaging:{page}", args=[make_list(template, production, operator_user).public_id]
+        )
+    ).content.decode()
+    assert 'id="test-mode-skips"' not in text

@@ -9,6 +9,7 @@ import requests
 import responses
 from django.core.checks import Error
 from django.test import override_settings
+from django.utils import timezone
 
 from ioportal.accounts.models import Membership, Organization
 from ioportal.core.errors import NotAllowed
@@ -151,17 +152,87 @@ def test_lenient_5xx_policy_retries(dispatch: Dispatch, settings: Any) -> None:
 
 
 @responses.activate
-def test_429_pauses_the_account_and_is_not_an_attempt(dispatch: Dispatch) -> None:
+def test_an_isolated_429_delays_its_delivery_only(dispatch: Dispatch) -> None:
     profile_ok(responses.mock)
     responses.post(
         MESSAGES, status=429, json={"statusCode": 429}, headers={"x-rate-limit-retry-after": "7"}
     )
+    before = timezone.now()
     delivery = run(dispatch)
+    # The refused call waits IO's retry-after and is not an attempt ...
     assert (delivery.state, delivery.attempts) == ("retry_wait", 0)
+    assert delivery.last_error_code == outcomes.RATE_LIMITED
+    assert (delivery.next_attempt_at - before).total_seconds() >= 7
+    # ... and the account goes on: no pause, the budget intact.
     state = AccountState.objects.get(organization_id=dispatch.organization_id)
-    assert state.paused_until > 0 and state.rate_factor <= 0.5
-    wait = limiter.take_token(organization_id=dispatch.organization_id, limit=150)
-    assert 5 < wait <= 7.5
+    assert state.paused_until == 0 and state.rate_factor == 1
+    assert state.last_429_at is not None
+    assert limiter.take_token(organization_id=dispatch.organization_id, limit=150) < 0.1
+
+
+@responses.activate
+def test_repeated_429s_pause_the_account_and_slow_it_down(
+    organization: Organization, make_user: Callable[..., Any]
+) -> None:
+    user = make_user(Membership.Role.OPERATOR, organization)
+    dispatch = make_dispatch(make_service(organization, ""), user, fiscal_codes(4))
+    responses.post(PROFILES, json={"sender_allowed": True}, status=200)
+    answers = iter(
+        [(429, {"x-rate-limit-retry-after": "1"}, '{"statusCode": 429}')] * 2
+        + [(201, {}, f'{{"id": "01JABCDEFGHJKMNPQRSTVWXY{n:02d}"}}') for n in range(10)]
+    )
+    responses.add_callback(responses.POST, MESSAGES, callback=lambda request: next(answers))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("ioportal.sending.triggers.async_task", lambda *a, **k: None)
+        stats = run_account_worker(organization_id=organization.pk, budget=3)
+    # The second 429 among 4 calls of ours is not isolated: IO counts calls we did not make.
+    assert stats["429_isolated"] == 1 and stats["429_foreign"] == 1
+    state = AccountState.objects.get(organization_id=organization.pk)
+    assert state.paused_until > 0
+    assert state.rate_factor == limiter.MIN_FACTOR  # IO accepted 2 of our 147-call budget
+    # Every worker waited IO's wait before the next call.
+    calls = list(
+        ApiCall.objects.filter(organization=organization)
+        .order_by("id")
+        .values_list("status_code", "created_at")
+    )
+    after = [i for i, (status, _at) in enumerate(calls) if status == 429][-1]
+    assert (calls[after + 1][1] - calls[after][1]).total_seconds() >= 0.9
+    # The two refused ones wait their turn (or were sent after it), not counted as attempts.
+    deliveries = Delivery.objects.filter(dispatch=dispatch)
+    assert {d.state for d in deliveries} <= {"retry_wait", "submitted"}
+    assert sum(d.state == "submitted" for d in deliveries) >= 2
+    assert {d.attempts for d in deliveries if d.state == "retry_wait"} <= {0}
+
+
+@responses.activate
+def test_test_mode_skips_unauthorised_recipients_without_calling_io(
+    organization: Organization, make_user: Callable[..., Any]
+) -> None:
+    user = make_user(Membership.Role.OPERATOR, organization)
+    codes = fiscal_codes(3)
+    service = make_service(organization, "", test_mode=True, authorized_recipients=[codes[0]])
+    dispatch = make_dispatch(service, user, [*codes, "AAAAAA00A00A000A"])
+    profile_ok(responses.mock)
+    ids = iter(f'{{"id": "01JABCDEFGHJKMNPQRSTVWXY{n:02d}"}}' for n in range(10))
+    responses.add_callback(responses.POST, MESSAGES, callback=lambda r: (201, {}, next(ids)))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("ioportal.sending.triggers.async_task", lambda *a, **k: None)
+        stats = run_account_worker(organization_id=organization.pk, budget=2)
+    states = {
+        d.fiscal_code_masked: (d.state, d.skip_reason)
+        for d in Delivery.objects.filter(dispatch=dispatch)
+    }
+    assert sorted(states.values()) == [
+        ("skipped", outcomes.NOT_AUTHORIZED),
+        ("skipped", outcomes.NOT_AUTHORIZED),
+        ("submitted", ""),
+        ("submitted", ""),  # the sandbox citizen: authorised for every service
+    ]
+    assert stats["test_mode_skipped"] == 2
+    # Two profile calls and two submissions: none for the unauthorised citizens.
+    assert len(responses.calls) == 4
+    assert ApiCall.objects.filter(organization=organization).count() == 4
 
 
 @responses.activate

@@ -1,0 +1,38 @@
+"""Test mode: a service in test mode may write only to its authorised recipients.
+
+IO answers any other citizen's profile (and message) with 403 "Recipient forbidden"
+(shared/IO-API.md §4), so the pipeline skips them without calling IO (outcome
+`not_authorized`), and the list pages say in advance how many recipients that is. The
+authorised recipients are the service's `authorized_recipients` (kept equal to IO's in the
+service form) plus IO's sandbox citizen, which IO appends to every service's list (§4).
+"""
+
+from ioportal.ioapi import SANDBOX_FISCAL_CODE, normalize_fiscal_code
+from ioportal.ioservices.models import IOService
+from ioportal.recipients.models import RecipientChunk, RecipientList
+
+
+def authorized_recipients(service: IOService) -> frozenset[str] | None:
+    """The fiscal codes the service may reach while in test mode; None in production mode."""
+    if not service.test_mode:
+        return None
+    codes = (normalize_fiscal_code(str(code)) for code in service.authorized_recipients or [])
+    return frozenset({*(c for c in codes if c), SANDBOX_FISCAL_CODE})
+
+
+def skipped_in_test_mode(service: IOService, fiscal_code: str) -> bool:
+    """True when the service is in test mode and `fiscal_code` is not authorised."""
+    allowed = authorized_recipients(service)
+    return allowed is not None and normalize_fiscal_code(fiscal_code) not in allowed
+
+
+def list_test_mode_skips(recipient_list: RecipientList) -> int:
+    """How many valid rows of a recipient list test mode will skip (0 in production mode).
+    Reads the list's valid rows (decrypting them) only for a test-mode service."""
+    allowed = authorized_recipients(recipient_list.service)
+    if allowed is None:
+        return 0
+    rows = recipient_list.items(RecipientChunk.Kind.VALID, 0, recipient_list.valid_count)
+    return sum(
+        1 for row in rows if normalize_fiscal_code(str(row.get("fiscal_code", ""))) not in allowed
+    )
