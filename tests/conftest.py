@@ -1,4 +1,4 @@
-"""Shared fixtures: organizations, users by role, signed-in clients."""
+"""Shared fixtures: the network guard, organizations, users by role, signed-in clients."""
 
 import os
 from collections.abc import Callable, Iterator
@@ -9,6 +9,7 @@ from django.test import Client
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from ioportal.accounts.models import Membership, Organization, User
+from tests import network_guard
 from tests.processes import Clusters
 
 PASSWORD = "Una-password-lunga-2026"
@@ -26,6 +27,22 @@ def require_service(name: str, available: bool, how: str) -> None:
 # What `make run` reads to place its processes; a developer's values (shell or `.env`) must
 # not change what a test expects.
 RUN_ONLY_VARIABLES = ("HOST", "PORT", "FAKEIO_PORT")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    network_guard.install()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    network_guard.uninstall()
+
+
+@pytest.fixture(autouse=True)
+def _no_network_beyond_localhost() -> Iterator[None]:
+    """Fails a test that tried to reach another machine (tests/network_guard.py)."""
+    network_guard.attempts.clear()
+    yield
+    network_guard.fail_on_attempts()
 
 
 @pytest.fixture(autouse=True)
