@@ -86,8 +86,8 @@ def install() -> None:
 def uninstall() -> None:
     if not _originals:
         return
-    socket.socket.connect = _originals["connect"]  # type: ignore[method-assign, assignment]
-    socket.socket.connect_ex = _originals["connect_ex"]  # type: ignore[method-assign, assignment]
+    socket.socket.connect = _originals["connect"]  # type: ignore[method-assign]
+    socket.socket.connect_ex = _originals["connect_ex"]  # type: ignore[method-assign]
     socket.getaddrinfo = _originals["getaddrinfo"]
     _originals.clear()
 
