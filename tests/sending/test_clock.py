@@ -12,7 +12,8 @@ from django.db import connection
 from ioportal.accounts.models import Membership
 from ioportal.messaging.models import Delivery
 from ioportal.sending import claims, clock
-from tests.sending.support import fiscal_codes, make_dispatch, make_service
+from tests import builders
+from tests.sending.support import fiscal_codes, simulated_service
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -48,12 +49,12 @@ def test_a_skewed_worker_reads_the_servers_time(skewed: Any) -> None:
 
 
 @pytest.mark.postgres
-def test_a_skewed_worker_claims_by_the_servers_clock(
-    skewed: Any, organization: Any, make_user: Any
-) -> None:
-    user = make_user(Membership.Role.SUPERVISOR, organization)
-    dispatch = make_dispatch(
-        make_service(organization, "http://127.0.0.1:9/api/v1"), user, fiscal_codes(3)
+def test_a_skewed_worker_claims_by_the_servers_clock(skewed: Any, organization: Any) -> None:
+    user = builders.user(Membership.Role.SUPERVISOR, organization)
+    dispatch = builders.dispatch(
+        builders.service(organization, **simulated_service("http://127.0.0.1:9/api/v1")),
+        user,
+        fiscal_codes(3),
     )
     server_now = datetime.fromtimestamp(server_time(), tz=UTC)
     first, second, third = Delivery.objects.filter(dispatch=dispatch).order_by("id")
