@@ -11,6 +11,32 @@ from collections.abc import Iterable, Mapping
 
 from django.core.exceptions import ImproperlyConfigured
 
+# Variables earlier versions read that are now constants in the code; settings.py refuses
+# to start while one is set.
+NO_LONGER_READ = (
+    "DB_CONN_MAX_AGE",
+    "Q_TIMEOUT",
+    "Q_RETRY",
+    "IO_API_CONNECT_TIMEOUT",
+    "IO_API_READ_TIMEOUT",
+    "REMOTE_CONTENT_RETRY_AFTER_SECONDS",
+    "RECIPIENTS_XLSX_MAX_UNCOMPRESSED_MB",
+    "SENDING_RATE_BURST",
+    "SENDING_BATCH_SIZE",
+    "SENDING_TASK_BUDGET",
+    "SENDING_LEASE_SECONDS",
+    "SENDING_BACKOFF_BASE",
+    "SENDING_BACKOFF_CAP",
+    "SENDING_BREAKER_THRESHOLD",
+    "SENDING_BREAKER_COOLDOWN",
+    "SENDING_AUTOPAUSE_MIN",
+    "SENDING_AUTOPAUSE_RATE",
+    "SENDING_AUTOPAUSE_WINDOW",
+    "SENDING_FEED_BACKFILL_DAYS",
+    "SENDING_FEED_MAX_LAG_DAYS",
+    "WORKER_HEARTBEAT_STALE_SECONDS",
+)
+
 TRUE_WORDS = frozenset({"true", "yes", "on", "1"})
 FALSE_WORDS = frozenset({"false", "no", "off", "0"})
 

@@ -14,7 +14,7 @@ import environ
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
-from ioportal.environment import Environment
+from ioportal.environment import NO_LONGER_READ, Environment
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -389,6 +389,14 @@ SENDING_PREMIUM_POLL_SECONDS = env.get_int(
 )
 # The dashboard warns when no worker ran its heartbeat for 3 minutes (beats every minute).
 WORKER_HEARTBEAT_STALE_SECONDS = 180
+
+# Variables earlier versions read are refused rather than ignored in silence.
+_still_set = [name for name in NO_LONGER_READ if env.raw(name) is not None]
+if _still_set:
+    raise ImproperlyConfigured(
+        f"{', '.join(_still_set)}: no longer read from the environment (now constants in the "
+        "code, see the README's Configuration section); remove them from the environment/.env."
+    )
 
 LOGGING = {
     "version": 1,

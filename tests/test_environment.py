@@ -144,3 +144,18 @@ def test_the_portal_refuses_to_start_with_an_invalid_value() -> None:
     result = run_check({"DEBUG": "true", "REDIS_URL": "", "SENDING_LIMITER": "redis"})
     assert result.returncode != 0
     assert "ImproperlyConfigured: SENDING_LIMITER=redis needs REDIS_URL" in result.stderr
+
+
+def test_a_variable_that_is_now_a_constant_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ImproperlyConfigured, match="Q_TIMEOUT, SENDING_BATCH_SIZE: no longer read"):
+        load_settings(monkeypatch, SENDING_BATCH_SIZE="20", Q_TIMEOUT="300")
+
+
+def test_the_suite_runs_on_its_own_settings(settings: Any) -> None:
+    """tests/settings.py: the fast hasher, and the caller's operator variables emptied."""
+    import os
+
+    assert settings.PASSWORD_HASHERS == ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    assert os.environ["SENDING_MAX_ATTEMPTS"] == ""
+    assert os.environ["SENDING_BATCH_SIZE"] == ""
+    assert settings.SENDING_MAX_ATTEMPTS == 8
