@@ -27,9 +27,9 @@ class NetworkBlocked(ConnectionRefusedError):
 
 
 def is_local(host: object) -> bool:
-    """True for loopback and unspecified addresses and for `localhost` names; None (the
-    passive lookup of `getaddrinfo(None, port)`) is local too."""
-    if host is None:
+    """True for loopback and unspecified addresses and for `localhost` names; None and ""
+    (the passive lookup of `getaddrinfo(None, port)`, "any address") are local too."""
+    if host is None or host in ("", b""):
         return True
     if isinstance(host, bytes):
         host = host.decode("ascii", "replace")

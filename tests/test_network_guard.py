@@ -84,6 +84,7 @@ def test_processes_on_this_machine_are_reachable(host: str) -> None:
         ("LOCALHOST", True),
         ("portale.localhost", True),
         (None, True),
+        ("", True),
         (b"127.0.0.1", True),
         ("203.0.113.1", False),
         ("10.0.0.1", False),

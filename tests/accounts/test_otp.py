@@ -543,7 +543,7 @@ def test_reset_command_for_the_installation_admin(admin_user, django_capture_on_
 # The Django admin
 
 
-def test_admin_site_shows_no_second_factor_secrets(client, login):
+def test_admin_site_shows_no_second_factor_secrets(client, login, db):
     root = builders.user(superuser=True)
     login(root)
     device = TOTPDevice.objects.get(user=root)
@@ -564,7 +564,7 @@ def test_admin_site_shows_no_second_factor_secrets(client, login):
     assert device.key not in body
 
 
-def test_admin_sign_in_goes_through_the_portal(client):
+def test_admin_sign_in_goes_through_the_portal(client, db):
     root = builders.user(superuser=True, username="root")
     _device, codes = enrol(root)
     response = client.get("/admin/")
