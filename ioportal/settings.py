@@ -161,6 +161,12 @@ DATABASES = {
         env.get_str("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
     ),
 }
+if not DATABASES["default"].get("ENGINE"):
+    # The URL itself is not echoed: it may hold a password.
+    raise ImproperlyConfigured(
+        "DATABASE_URL must be a database URL such as postgres://user@host:5432/name or "
+        "sqlite:///path/to/file.sqlite3; its scheme is not one of a known database."
+    )
 # Persistent connections for a minute (the ORM broker otherwise opens one per enqueue and
 # dequeue), checked before reuse.
 DATABASES["default"].setdefault("CONN_MAX_AGE", 60)

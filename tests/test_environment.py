@@ -102,6 +102,7 @@ def load_settings(monkeypatch: pytest.MonkeyPatch, **variables: str) -> dict[str
         ({"EMAIL_PORT": "smtp"}, "EMAIL_PORT must be a whole number"),
         ({"LOG_LEVEL": "verbose"}, "LOG_LEVEL must be one of DEBUG, INFO"),
         ({"REDIS_URL": "127.0.0.1:6379"}, "REDIS_URL must start with redis://"),
+        ({"DATABASE_URL": "postgres//x:secret@db/portal"}, "DATABASE_URL must be a database URL"),
         (
             {"SESSION_IDLE_TIMEOUT": "7200", "SESSION_ABSOLUTE_TIMEOUT": "3600"},
             "SESSION_ABSOLUTE_TIMEOUT must be a whole number at least 7200",
