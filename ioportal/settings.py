@@ -156,17 +156,14 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {
-    "default": environ.Env.db_url_config(
-        env.get_str("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
-    ),
-}
-if not DATABASES["default"].get("ENGINE"):
+_database_url = env.get_str("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
+if "://" not in _database_url:
     # The URL itself is not echoed: it may hold a password.
     raise ImproperlyConfigured(
         "DATABASE_URL must be a database URL such as postgres://user@host:5432/name or "
-        "sqlite:///path/to/file.sqlite3; its scheme is not one of a known database."
+        "sqlite:///path/to/file.sqlite3."
     )
+DATABASES = {"default": environ.Env.db_url_config(_database_url)}
 # Persistent connections for a minute (the ORM broker otherwise opens one per enqueue and
 # dequeue), checked before reuse.
 DATABASES["default"].setdefault("CONN_MAX_AGE", 60)

@@ -6,12 +6,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from django.conf import settings
 from django.db import connection
 
 from ioportal.accounts.models import Membership
 from ioportal.messaging.models import Delivery
 from ioportal.sending import claims, clock
+from ioportal.sending.conf import sending_settings
 from tests import builders
 from tests.sending.support import fiscal_codes, simulated_service
 
@@ -70,5 +70,5 @@ def test_a_skewed_worker_claims_by_the_servers_clock(skewed: Any, organization: 
     third.refresh_from_db()
     assert third.lease_until is not None
     lease = third.lease_until.timestamp() - server_time()
-    # SENDING_LEASE_SECONDS from the server's now, not an hour later.
-    assert 0 < lease <= settings.SENDING_LEASE_SECONDS + 1
+    # The lease (sending/conf.py) from the server's now, not an hour later.
+    assert 0 < lease <= sending_settings().lease_seconds + 1
