@@ -10,7 +10,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 FAKEIO_PORT ?= 8001
 
-.PHONY: run test setup setup-test lint typecheck messages clean
+.PHONY: run test test-fast setup setup-test lint typecheck messages clean
 
 run: setup
 	$(PY) manage.py migrate --noinput
@@ -20,6 +20,13 @@ run: setup
 
 test: setup-test
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# The unit tier: no browser, no real processes (IO simulator over HTTP, qcluster, gunicorn),
+# no PostgreSQL or Redis; the IO boundary is mocked.
+UNIT_TIER := not integration and not browser and not postgres and not redis
+
+test-fast: setup
+	$(VENV)/bin/pytest -m "$(UNIT_TIER)" $(PYTEST_ARGS)
 
 setup: $(VENV)/.installed node_modules/.installed $(CSP_CSS) .env messages var
 

@@ -48,8 +48,8 @@ from django_otp.plugins.otp_totp.models import TOTPDevice  # noqa: E402
 
 from ioportal.accounts.models import Membership, Organization, User  # noqa: E402
 from ioportal.core import crypto  # noqa: E402
+from ioportal.core.fiscalcode import protect_fiscal_code  # noqa: E402
 from ioportal.ioservices.services import ioservice_create  # noqa: E402
-from ioportal.messaging.fiscal_codes import protect_fiscal_code  # noqa: E402
 from ioportal.messaging.models import Delivery, Dispatch, FeatureLevel  # noqa: E402
 from ioportal.sending.models import ApiCall  # noqa: E402
 

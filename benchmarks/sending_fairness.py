@@ -102,7 +102,8 @@ def main() -> None:
     from ioportal.messaging.models import Delivery
     from ioportal.sending.models import ApiCall
     from ioportal.sending.triggers import wake_up
-    from tests.sending.support import fiscal_codes, make_dispatch
+    from tests import builders
+    from tests.sending.support import fiscal_codes
 
     cycle = [int(v) for v in args.limits.split(",")]
     orgs = [
@@ -133,7 +134,7 @@ def main() -> None:
             payments_enabled=True,
             max_allowed_payment_amount=100_000,
         )
-        dispatches[org.pk] = make_dispatch(service, user, codes).pk
+        dispatches[org.pk] = builders.dispatch(service, user, codes).pk
 
     clusters = [
         subprocess.Popen(

@@ -50,12 +50,12 @@ def main() -> None:
     from ioportal.fakeio.server import make_server
     from ioportal.messaging.models import Delivery
     from ioportal.sending.triggers import wake_up
+    from tests import builders
     from tests.sending.support import (
         busiest_window,
         fiscal_codes,
-        make_dispatch,
-        make_service,
         record_calls,
+        simulated_service,
         simulator_config,
     )
 
@@ -69,10 +69,10 @@ def main() -> None:
     server = make_server(parse_config(simulator_config(org, rate_limit=args.limit))).start()
     server.sim.set_faults({"latency_ms": args.latency_ms})
     moments = record_calls(server.sim)  # every call the simulator's gateway sees
-    service = make_service(org, server.url + "/api/v1")
+    service = builders.service(org, **simulated_service(server.url + "/api/v1"))
     codes = fiscal_codes(args.recipients)
     assert len(set(codes)) == args.recipients, "not enough distinct fiscal codes"
-    dispatch = make_dispatch(service, user, codes)
+    dispatch = builders.dispatch(service, user, codes)
     env = dict(os.environ)
     started = time.monotonic()
     clusters = [

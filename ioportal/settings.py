@@ -14,17 +14,20 @@ import environ
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
+from ioportal.environment import NO_LONGER_READ, Environment
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-env = environ.Env()
 env_file = BASE_DIR / ".env"
 if env_file.exists():
-    env.read_env(str(env_file), overwrite=False)
+    environ.Env.read_env(str(env_file), overwrite=False)
+# Every getter refuses a malformed or out-of-range value at start (ioportal/environment.py).
+env = Environment()
 
-DEBUG = env.bool("DEBUG", default=False)
+DEBUG = env.get_bool("DEBUG", default=False)
 
 # Development gets a fixed throw-away key; production refuses to start without one.
-SECRET_KEY = env.str("SECRET_KEY", default="")
+SECRET_KEY = env.get_str("SECRET_KEY", default="")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured(
@@ -37,7 +40,7 @@ if not SECRET_KEY:
 # SECRET_KEY so either can be rotated alone. Comma-separated Fernet keys, newest first: the
 # first encrypts, all decrypt (docs/ioservices.md, "Rotating the encryption key").
 FIELD_ENCRYPTION_KEYS: list[str] = [
-    key.strip() for key in env.list("FIELD_ENCRYPTION_KEYS", default=[]) if key.strip()
+    key.strip() for key in env.get_list("FIELD_ENCRYPTION_KEYS", default=[]) if key.strip()
 ]
 if not FIELD_ENCRYPTION_KEYS:
     if not DEBUG:
@@ -67,7 +70,7 @@ for _position, _key in enumerate(FIELD_ENCRYPTION_KEYS, start=1):
 
 # Keyed hash of citizens' fiscal codes (exact search, one citizen per dispatch). Changing it
 # breaks both for stored deliveries, so it is set once per installation.
-FISCAL_CODE_HMAC_KEY = env.str("FISCAL_CODE_HMAC_KEY", default="")
+FISCAL_CODE_HMAC_KEY = env.get_str("FISCAL_CODE_HMAC_KEY", default="")
 if not FISCAL_CODE_HMAC_KEY:
     if not DEBUG:
         raise ImproperlyConfigured(
@@ -76,8 +79,8 @@ if not FISCAL_CODE_HMAC_KEY:
         )
     FISCAL_CODE_HMAC_KEY = "development-only-fiscal-code-hmac-key"
 
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
-CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+ALLOWED_HOSTS = env.get_list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.get_list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -155,12 +158,17 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {
-    "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
-}
-DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
-# Persistent connections (the ORM broker otherwise opens one per enqueue and dequeue),
-# checked before reuse.
+_database_url = env.get_str("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
+if "://" not in _database_url:
+    # The URL itself is not echoed: it may hold a password.
+    raise ImproperlyConfigured(
+        "DATABASE_URL must be a database URL such as postgres://user@host:5432/name or "
+        "sqlite:///path/to/file.sqlite3."
+    )
+DATABASES = {"default": environ.Env.db_url_config(_database_url)}
+# Persistent connections for a minute (the ORM broker otherwise opens one per enqueue and
+# dequeue), checked before reuse.
+DATABASES["default"].setdefault("CONN_MAX_AGE", 60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Web, workers and simulator share one file: wait for locks instead of failing at once.
@@ -199,48 +207,52 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "dashboard:dashboard"
 LOGOUT_REDIRECT_URL = "accounts:login"
-PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3600)
+PASSWORD_RESET_TIMEOUT = env.get_int("PASSWORD_RESET_TIMEOUT", default=3600, minimum=60)
 # Seconds an invitation link stays valid: colleagues may read it days later.
-INVITATION_TIMEOUT = env.int("INVITATION_TIMEOUT", default=7 * 24 * 60 * 60)
+INVITATION_TIMEOUT = env.get_int("INVITATION_TIMEOUT", default=7 * 24 * 60 * 60, minimum=60)
 
 # Sessions: an idle timeout (cookie age renewed on every request) and an absolute limit
 # enforced by SessionLimitsMiddleware.
-SESSION_COOKIE_AGE = env.int("SESSION_IDLE_TIMEOUT", default=30 * 60)
+SESSION_COOKIE_AGE = env.get_int("SESSION_IDLE_TIMEOUT", default=30 * 60, minimum=60)
 SESSION_SAVE_EVERY_REQUEST = True
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
-SESSION_ABSOLUTE_TIMEOUT = env.int("SESSION_ABSOLUTE_TIMEOUT", default=10 * 60 * 60)
+SESSION_ABSOLUTE_TIMEOUT = env.get_int(
+    "SESSION_ABSOLUTE_TIMEOUT", default=10 * 60 * 60, minimum=SESSION_COOKIE_AGE
+)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = True
 CSRF_FAILURE_VIEW = "ioportal.core.views.csrf_failure"
 
 # Production hardening: on whenever DEBUG is off, each one can be relaxed explicitly.
-SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
-SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
-CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
-SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
-SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+SECURE_SSL_REDIRECT = env.get_bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SESSION_COOKIE_SECURE = env.get_bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.get_bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+SECURE_HSTS_SECONDS = env.get_int(
+    "SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000, minimum=0
+)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.get_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+SECURE_HSTS_PRELOAD = env.get_bool("SECURE_HSTS_PRELOAD", default=False)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-if env.bool("USE_X_FORWARDED_PROTO", default=False):
+if env.get_bool("USE_X_FORWARDED_PROTO", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-if env.bool("SILENCE_HSTS_PRELOAD_WARNING", default=True):
+if env.get_bool("SILENCE_HSTS_PRELOAD_WARNING", default=True):
     SILENCED_SYSTEM_CHECKS = ["security.W021"]
 
 # Lockout after repeated failures, keyed on username *and* IP: an attacker elsewhere cannot
 # lock a victim out, and every lockout ends by itself after the cool-off.
-AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
-AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_FAILURE_LIMIT = env.get_int("AXES_FAILURE_LIMIT", default=5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env.get_int("AXES_COOLOFF_MINUTES", default=15, minimum=1))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "accounts/lockout.html"
-AXES_IPWARE_PROXY_COUNT = env.int("AXES_PROXY_COUNT", default=0)
+AXES_IPWARE_PROXY_COUNT = env.get_int("AXES_PROXY_COUNT", default=0, minimum=0)
 AXES_VERBOSE = False
 
-OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="ioportal")
+OTP_TOTP_ISSUER = env.get_str("OTP_TOTP_ISSUER", default="ioportal")
 # The admin never shows a user's TOTP secret or QR code: whoever saw it could pass that
 # user's second factor (and django-otp's views answer 500 for a device that does not exist).
 OTP_ADMIN_HIDE_SENSITIVE_DATA = True
@@ -253,7 +265,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = env.path("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
+STATIC_ROOT = Path(env.get_str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 STATICFILES_DIRS = [
     BASE_DIR / "static",
     ("bootstrap-italia", BASE_DIR / "node_modules" / "bootstrap-italia" / "dist"),
@@ -270,12 +282,12 @@ STORAGES = {
         )
     },
 }
-MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(BASE_DIR / "media"))
+MEDIA_ROOT = Path(env.get_str("MEDIA_ROOT", default=str(BASE_DIR / "media")))
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 
-EMAIL_BACKEND = env.str(
+EMAIL_BACKEND = env.get_str(
     "EMAIL_BACKEND",
     default=(
         "django.core.mail.backends.console.EmailBackend"
@@ -283,25 +295,33 @@ EMAIL_BACKEND = env.str(
         else "django.core.mail.backends.smtp.EmailBackend"
     ),
 )
-EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
-EMAIL_PORT = env.int("EMAIL_PORT", default=25)
-EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
-EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
-EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
-DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="ioportal@localhost")
+EMAIL_HOST = env.get_str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.get_int("EMAIL_PORT", default=25, minimum=1, maximum=65535)
+EMAIL_HOST_USER = env.get_str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.get_str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.get_bool("EMAIL_USE_TLS", default=False)
+DEFAULT_FROM_EMAIL = env.get_str("DEFAULT_FROM_EMAIL", default="ioportal@localhost")
 
 # django-q2. Retries belong to the delivery state machine, so the broker must never run a
 # task twice on its own: retry > timeout, one attempt, failures acknowledged.
-REDIS_URL = env.str("REDIS_URL", default="")
+REDIS_URL = env.get_str("REDIS_URL", default="")
+if REDIS_URL and not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
+    raise ImproperlyConfigured(
+        f"REDIS_URL must start with redis://, rediss:// or unix://; got {REDIS_URL!r}."
+    )
+# Workers per qcluster process: the operator sizes them to the machine.
+Q_WORKERS = env.get_int("Q_WORKERS", default=2, minimum=1)
 Q_CLUSTER: dict[str, object] = {
     # Also the Redis queue's key; each test run gets its own (see tests/processes.py).
-    "name": env.str(
+    "name": env.get_str(
         "Q_CLUSTER_NAME",
         default=f"ioportal-test-{os.getpid()}" if "PYTEST_VERSION" in os.environ else "ioportal",
     ),
-    "workers": env.int("Q_WORKERS", default=2),
-    "timeout": env.int("Q_TIMEOUT", default=300),
-    "retry": env.int("Q_RETRY", default=600),
+    "workers": Q_WORKERS,
+    # A task is stopped after 5 minutes (far above the pipeline's 60 s task budget) and only
+    # re-offered after 10: timeout below retry, so no task ever runs twice at once.
+    "timeout": 300,
+    "retry": 600,
     "max_attempts": 1,
     "ack_failures": True,
     "save_limit": 1000,
@@ -309,7 +329,7 @@ Q_CLUSTER: dict[str, object] = {
     "label": "Django Q2",
     # Few tasks wait in a cluster's memory: a queued task never outlives `retry`, and a
     # crash with the Redis broker loses little (the sweeper re-enqueues it anyway).
-    "queue_limit": env.int("Q_WORKERS", default=2),
+    "queue_limit": Q_WORKERS,
 }
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
@@ -318,82 +338,91 @@ else:
     Q_CLUSTER["poll"] = 0.5
 
 # IO
-IO_API_BASE_URL = env.str("IO_API_BASE_URL", default="https://api.io.pagopa.it/api/v1")
-IO_API_CONNECT_TIMEOUT = env.float("IO_API_CONNECT_TIMEOUT", default=5.0)
-IO_API_READ_TIMEOUT = env.float("IO_API_READ_TIMEOUT", default=20.0)
+IO_API_BASE_URL = env.get_str("IO_API_BASE_URL", default="https://api.io.pagopa.it/api/v1")
+if not IO_API_BASE_URL.startswith(("https://", "http://")):
+    raise ImproperlyConfigured(f"IO_API_BASE_URL must be an http(s) URL; got {IO_API_BASE_URL!r}.")
+# Seconds to open a connection to IO and to wait for its answer (a submission answers in
+# about a second; the worker retries a timeout as an uncertain outcome).
+IO_API_CONNECT_TIMEOUT = 5.0
+IO_API_READ_TIMEOUT = 20.0
+IO_SPEC_DIR = Path(env.get_str("IO_SPEC_DIR", default=str(BASE_DIR.parent / "shared" / "io-spec")))
+
 # Remote content: Premium PDF attachments served to IO (docs/remotecontent.md).
-REMOTE_CONTENT_MAX_PDF_BYTES = env.int("REMOTE_CONTENT_MAX_PDF_BYTES", default=10 * 1024 * 1024)
-REMOTE_CONTENT_MAX_PDF_PAGES = env.int("REMOTE_CONTENT_MAX_PDF_PAGES", default=500)
+REMOTE_CONTENT_MAX_PDF_BYTES = env.get_int(
+    "REMOTE_CONTENT_MAX_PDF_BYTES", default=10 * 1024 * 1024, minimum=1024
+)
+REMOTE_CONTENT_MAX_PDF_PAGES = env.get_int("REMOTE_CONTENT_MAX_PDF_PAGES", default=500, minimum=1)
 # Attachments are deleted this many days after upload (IO shows an error after that).
-REMOTE_CONTENT_RETENTION_DAYS = env.int("REMOTE_CONTENT_RETENTION_DAYS", default=365)
+REMOTE_CONTENT_RETENTION_DAYS = env.get_int("REMOTE_CONTENT_RETENTION_DAYS", default=365, minimum=1)
 # Retry-After (seconds) sent to IO while an attachment is not ready yet.
-REMOTE_CONTENT_RETRY_AFTER_SECONDS = env.int("REMOTE_CONTENT_RETRY_AFTER_SECONDS", default=30)
-IO_SPEC_DIR = env.path("IO_SPEC_DIR", default=str(BASE_DIR.parent / "shared" / "io-spec"))
+REMOTE_CONTENT_RETRY_AFTER_SECONDS = 30
 
 # Recipient lists (CSV/XLSX upload): limits, and how long an unsent list is kept.
-RECIPIENTS_MAX_UPLOAD_BYTES = env.int("RECIPIENTS_MAX_UPLOAD_MB", default=20) * 1_000_000
-RECIPIENTS_MAX_ROWS = env.int("RECIPIENTS_MAX_ROWS", default=100_000)
-RECIPIENTS_XLSX_MAX_UNCOMPRESSED_BYTES = (
-    env.int("RECIPIENTS_XLSX_MAX_UNCOMPRESSED_MB", default=200) * 1_000_000
+RECIPIENTS_MAX_UPLOAD_BYTES = (
+    env.get_int("RECIPIENTS_MAX_UPLOAD_MB", default=20, minimum=1, maximum=1000) * 1_000_000
 )
-RECIPIENTS_LIST_TTL_HOURS = env.int("RECIPIENTS_LIST_TTL_HOURS", default=24)
+RECIPIENTS_MAX_ROWS = env.get_int("RECIPIENTS_MAX_ROWS", default=100_000, minimum=1)
+# An XLSX is a zip: refused when its sheets would unpack to more than 200 MB (zip bomb).
+RECIPIENTS_XLSX_MAX_UNCOMPRESSED_BYTES = 200 * 1_000_000
+RECIPIENTS_LIST_TTL_HOURS = env.get_int("RECIPIENTS_LIST_TTL_HOURS", default=24, minimum=1)
 # Uploads up to the limit stay in memory: never written to a temporary file.
 FILE_UPLOAD_MAX_MEMORY_SIZE = RECIPIENTS_MAX_UPLOAD_BYTES + 1_000_000
 
-# Sending pipeline (docs/sending.md).
+# Sending pipeline (docs/sending.md): what the operator decides. The pipeline's internal
+# tuning (batch size, leases, back-off, breaker, auto-pause, feed) is in sending/conf.py.
 # Share of the IO account's limit the rate limiter grants in any 5 s window (0.98 = 147 of
-# 150 calls, 245 of 250; the rest is the margin for the spread of network delays), and the
-# pacing tolerance in calls as a share of the limit (0.01 = 1.5 calls at 150: no bursts).
-SENDING_RATE_TARGET = env.float("SENDING_RATE_TARGET", default=0.98)
-SENDING_RATE_BURST = env.float("SENDING_RATE_BURST", default=0.01)
-# "auto" (Redis when REDIS_URL is set, else the database), "db" or "redis"
-# (ioportal/sending/limiter.py); another value stops the start.
-SENDING_LIMITER = env.str("SENDING_LIMITER", default="auto")
-SENDING_BATCH_SIZE = env.int("SENDING_BATCH_SIZE", default=10)
-SENDING_WORKERS_PER_ACCOUNT = env.int("SENDING_WORKERS_PER_ACCOUNT", default=4)
-SENDING_TASK_BUDGET = env.int("SENDING_TASK_BUDGET", default=60)
-SENDING_LEASE_SECONDS = env.int("SENDING_LEASE_SECONDS", default=180)
-SENDING_MAX_ATTEMPTS = env.int("SENDING_MAX_ATTEMPTS", default=8)
-SENDING_MAX_AGE_HOURS = env.float("SENDING_MAX_AGE_HOURS", default=24)
-SENDING_BACKOFF_BASE = env.float("SENDING_BACKOFF_BASE", default=5)
-SENDING_BACKOFF_CAP = env.float("SENDING_BACKOFF_CAP", default=900)
+# 150 calls, 245 of 250; the rest is the margin for the spread of network delays).
+SENDING_RATE_TARGET = env.get_float("SENDING_RATE_TARGET", default=0.98, above=0, maximum=1)
+# "auto": Redis when REDIS_URL is set, else the database; "db" forces the database;
+# "redis" requires REDIS_URL.
+SENDING_LIMITER = env.get_choice("SENDING_LIMITER", default="auto", choices=("auto", "db", "redis"))
+if SENDING_LIMITER == "redis" and not REDIS_URL:
+    raise ImproperlyConfigured("SENDING_LIMITER=redis needs REDIS_URL to be set.")
+SENDING_WORKERS_PER_ACCOUNT = env.get_int("SENDING_WORKERS_PER_ACCOUNT", default=4, minimum=1)
+SENDING_MAX_ATTEMPTS = env.get_int("SENDING_MAX_ATTEMPTS", default=8, minimum=1)
+SENDING_MAX_AGE_HOURS = env.get_float("SENDING_MAX_AGE_HOURS", default=24, above=0)
 # A 5xx answer to a submission: "strict" = uncertain (IO may have stored it), "lenient" =
 # retry (rare duplicates accepted).
-SENDING_SUBMIT_5XX_POLICY = env.str("SENDING_SUBMIT_5XX_POLICY", default="strict")
-if SENDING_SUBMIT_5XX_POLICY not in ("strict", "lenient"):
-    raise ImproperlyConfigured("SENDING_SUBMIT_5XX_POLICY must be strict or lenient.")
-SENDING_BREAKER_THRESHOLD = env.int("SENDING_BREAKER_THRESHOLD", default=10)
-SENDING_BREAKER_COOLDOWN = env.float("SENDING_BREAKER_COOLDOWN", default=30)
-SENDING_POLL_INTERVALS = [
-    int(v) for v in env.list("SENDING_POLL_INTERVALS", default=["30", "60", "300", "1800", "3600"])
-]
-SENDING_POLL_HORIZON_DAYS = env.float("SENDING_POLL_HORIZON_DAYS", default=14)
+SENDING_SUBMIT_5XX_POLICY = env.get_choice(
+    "SENDING_SUBMIT_5XX_POLICY", default="strict", choices=("strict", "lenient")
+)
+# Seconds between status polls of a sent message (the last one repeats), and for how long.
+SENDING_POLL_INTERVALS = env.get_int_list(
+    "SENDING_POLL_INTERVALS", default=[30, 60, 300, 1800, 3600], minimum=1
+)
+SENDING_POLL_HORIZON_DAYS = env.get_float("SENDING_POLL_HORIZON_DAYS", default=14, above=0)
 # Premium read and payment status after PROCESSED, by the delivery's age (docs/sending.md):
 # "AGE:INTERVAL" seconds, ascending ages, the last one a bare INTERVAL for older deliveries.
 # Default: every 10 min in the first hour, 30 min up to 6 h, 2 h up to a day, 6 h up to
-# three days, then daily. SENDING_PREMIUM_POLL_SECONDS > 0 caps every interval (demo, tests).
-SENDING_PREMIUM_POLL_SCHEDULE = env.list(
+# three days, then daily (checked by sending.E007). SENDING_PREMIUM_POLL_SECONDS > 0 caps
+# every interval (demo, tests).
+SENDING_PREMIUM_POLL_SCHEDULE = env.get_list(
     "SENDING_PREMIUM_POLL_SCHEDULE",
     default=["3600:600", "21600:1800", "86400:7200", "259200:21600", "86400"],
 )
-SENDING_PREMIUM_POLL_SECONDS = env.int("SENDING_PREMIUM_POLL_SECONDS", default=0)
-# Auto-pause: at least MIN of the first WINDOW outcomes, RATE of them refused by IO.
-SENDING_AUTOPAUSE_MIN = env.int("SENDING_AUTOPAUSE_MIN", default=20)
-SENDING_AUTOPAUSE_RATE = env.float("SENDING_AUTOPAUSE_RATE", default=0.5)
-SENDING_AUTOPAUSE_WINDOW = env.int("SENDING_AUTOPAUSE_WINDOW", default=200)
-# Subscriptions feed (services with feed access): days fetched back at most, and how many
-# days the last synced day may lag behind yesterday before the pipeline stops trusting it.
-SENDING_FEED_BACKFILL_DAYS = env.int("SENDING_FEED_BACKFILL_DAYS", default=30)
-SENDING_FEED_MAX_LAG_DAYS = env.int("SENDING_FEED_MAX_LAG_DAYS", default=2)
-# The dashboard warns when no worker ran its heartbeat for this long.
-WORKER_HEARTBEAT_STALE_SECONDS = env.int("WORKER_HEARTBEAT_STALE_SECONDS", default=180)
+SENDING_PREMIUM_POLL_SECONDS = env.get_int("SENDING_PREMIUM_POLL_SECONDS", default=0, minimum=0)
+# The dashboard warns when no worker ran its heartbeat for 3 minutes (beats every minute).
+WORKER_HEARTBEAT_STALE_SECONDS = 180
+
+# Variables earlier versions read are refused rather than ignored in silence.
+_still_set = [name for name in NO_LONGER_READ if env.raw(name) is not None]
+if _still_set:
+    raise ImproperlyConfigured(
+        f"{', '.join(_still_set)}: no longer read from the environment (now constants in the "
+        "code, see the README's Configuration section); remove them from the environment/.env."
+    )
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "root": {
+        "handlers": ["console"],
+        "level": env.get_choice(
+            "LOG_LEVEL", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+        ),
+    },
     # urllib3 logs request URLs at DEBUG, and IO's get-message URL holds a fiscal code.
     "loggers": {"axes": {"level": "WARNING"}, "urllib3": {"level": "INFO"}},
 }

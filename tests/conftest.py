@@ -1,4 +1,4 @@
-"""Shared fixtures: organizations, users by role, signed-in clients."""
+"""Shared fixtures: the network guard, organizations, users by role, signed-in clients."""
 
 import os
 from collections.abc import Callable, Iterator
@@ -9,9 +9,11 @@ from django.test import Client
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from ioportal.accounts.models import Membership, Organization, User
+from tests import builders, network_guard
+from tests.builders import PASSWORD
 from tests.processes import Clusters
 
-PASSWORD = "Una-password-lunga-2026"
+__all__ = ["PASSWORD", "require_service", "verified_login"]
 
 
 def require_service(name: str, available: bool, how: str) -> None:
@@ -26,6 +28,27 @@ def require_service(name: str, available: bool, how: str) -> None:
 # What `make run` reads to place its processes; a developer's values (shell or `.env`) must
 # not change what a test expects.
 RUN_ONLY_VARIABLES = ("HOST", "PORT", "FAKEIO_PORT")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    network_guard.install()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    network_guard.uninstall()
+
+
+@pytest.fixture(autouse=True)
+def _no_network_beyond_localhost() -> Iterator[None]:
+    """Fails a test that tried to reach another machine (tests/network_guard.py)."""
+    network_guard.attempts.clear()
+    yield
+    network_guard.fail_on_attempts()
+
+
+@pytest.fixture(autouse=True)
+def _numbering_from_one() -> None:
+    builders.reset_numbering()
 
 
 @pytest.fixture(autouse=True)
@@ -54,38 +77,12 @@ def clusters(tmp_path: Path) -> Iterator[Clusters]:
 
 @pytest.fixture
 def organization(db: None) -> Organization:
-    return Organization.objects.create(name="Comune di Prova", fiscal_code="80001230582")
+    return builders.organization()
 
 
 @pytest.fixture
 def other_organization(db: None) -> Organization:
-    return Organization.objects.create(name="Comune Altro", fiscal_code="00123450587")
-
-
-@pytest.fixture
-def make_user(db: None) -> Callable[..., User]:
-    counter = iter(range(1, 10_000))
-
-    def make(
-        role: str | None = None,
-        organization: Organization | None = None,
-        *,
-        username: str | None = None,
-        superuser: bool = False,
-    ) -> User:
-        name = username or f"utente{next(counter)}"
-        user = User.objects.create_user(
-            username=name,
-            email=f"{name}@esempio.invalid",
-            password=PASSWORD,
-            is_superuser=superuser,
-            is_staff=superuser,
-        )
-        if role and organization:
-            Membership.objects.create(user=user, organization=organization, role=role)
-        return user
-
-    return make
+    return builders.organization("Comune Altro", "00123450587")
 
 
 def verified_login(client: Client, user: User) -> Client:
@@ -109,15 +106,15 @@ def login(client: Client) -> Callable[[User], Client]:
 
 
 @pytest.fixture
-def admin_user(make_user: Callable[..., User], organization: Organization) -> User:
-    return make_user(Membership.Role.ADMIN, organization, username="admin")
+def admin_user(organization: Organization) -> User:
+    return builders.user(Membership.Role.ADMIN, organization, username="admin")
 
 
 @pytest.fixture
-def supervisor_user(make_user: Callable[..., User], organization: Organization) -> User:
-    return make_user(Membership.Role.SUPERVISOR, organization, username="supervisor")
+def supervisor_user(organization: Organization) -> User:
+    return builders.user(Membership.Role.SUPERVISOR, organization, username="supervisor")
 
 
 @pytest.fixture
-def operator_user(make_user: Callable[..., User], organization: Organization) -> User:
-    return make_user(Membership.Role.OPERATOR, organization, username="operator")
+def operator_user(organization: Organization) -> User:
+    return builders.user(Membership.Role.OPERATOR, organization, username="operator")

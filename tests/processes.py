@@ -16,19 +16,14 @@ from django.db import connection
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# Pipeline settings for worker processes in tests: short leases, budgets and back-offs so a
-# test sees crashes recovered and polls repeated within seconds.
+# Environment of worker processes in tests: the fast pipeline tuning of
+# tests/settings_workers.py (short leases, budgets and back-offs, so a test sees crashes
+# recovered within seconds) and the operator's values that make polls repeat within seconds.
 FAST_WORKER_SETTINGS = {
-    "SENDING_LEASE_SECONDS": "8",
-    "SENDING_TASK_BUDGET": "15",
+    "DJANGO_SETTINGS_MODULE": "tests.settings_workers",
     "SENDING_POLL_INTERVALS": "1,2,3",
     "SENDING_PREMIUM_POLL_SECONDS": "1",
-    "SENDING_BACKOFF_BASE": "0.3",
-    "SENDING_BACKOFF_CAP": "2",
     "SENDING_MAX_ATTEMPTS": "15",
-    "SENDING_BREAKER_THRESHOLD": "40",
-    "SENDING_BREAKER_COOLDOWN": "2",
-    "IO_API_READ_TIMEOUT": "2",
     "Q_WORKERS": "2",
 }
 

@@ -15,7 +15,7 @@ error and a value too large for its database column gets as far as the save.
 
 import logging
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from html.parser import HTMLParser
@@ -46,6 +46,7 @@ from ioportal.messaging.models import (
 )
 from ioportal.messaging.services import template_create
 from ioportal.remotecontent import services as rc_services
+from tests import builders
 from tests.conftest import verified_login
 from tests.remotecontent.conftest import make_pdf
 
@@ -413,23 +414,22 @@ def test_no_url_answers_5xx_to_hostile_input(
     role: str,
     organization: Organization,
     other_organization: Organization,
-    make_user: Callable[..., User],
     settings: Any,
     tmp_path: Any,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     settings.MEDIA_ROOT = str(tmp_path)
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    author = make_user(Membership.Role.ADMIN, organization)
+    author = builders.user(Membership.Role.ADMIN, organization)
     own = _build_objects(organization, author, 1)
     other = _build_objects(
-        other_organization, make_user(Membership.Role.ADMIN, other_organization), 2
+        other_organization, builders.user(Membership.Role.ADMIN, other_organization), 2
     )
     user = None
     if role == "superuser":
-        user = make_user(superuser=True)
+        user = builders.user(superuser=True)
     elif role != "anonymous":
-        user = make_user(role, organization)
+        user = builders.user(role, organization)
     client = Client(raise_request_exception=False)
     attack = Attack(client)
     # In this order: the capture handler takes the level of the last call.
@@ -473,10 +473,10 @@ def test_no_url_answers_5xx_to_hostile_input(
 
 
 def test_test_send_of_a_list_without_valid_rows_is_refused_with_a_message(
-    organization: Organization, make_user: Callable[..., User], settings: Any, tmp_path: Any
+    organization: Organization, settings: Any, tmp_path: Any
 ) -> None:
     settings.MEDIA_ROOT = str(tmp_path)
-    author = make_user(Membership.Role.ADMIN, organization)
+    author = builders.user(Membership.Role.ADMIN, organization)
     own = _build_objects(organization, author, 1)
     recipient_list = recipient_list_validate(
         recipient_list=recipient_list_upload(
@@ -510,11 +510,10 @@ def test_test_send_of_a_list_without_valid_rows_is_refused_with_a_message(
 def test_a_nul_byte_anywhere_is_a_400_before_any_lookup(
     hostile: dict[str, Any],
     organization: Organization,
-    make_user: Callable[..., User],
     django_assert_max_num_queries: Any,
 ) -> None:
     client = verified_login(
-        Client(raise_request_exception=False), make_user(Membership.Role.ADMIN, organization)
+        Client(raise_request_exception=False), builders.user(Membership.Role.ADMIN, organization)
     )
     if "cookie" in hostile:
         client.cookies["sessionid"] = hostile["cookie"]
@@ -525,10 +524,8 @@ def test_a_nul_byte_anywhere_is_a_400_before_any_lookup(
     assert "Richiesta non valida" in response.content.decode()
 
 
-def test_invalid_audit_filters_are_shown_as_errors(
-    organization: Organization, make_user: Callable[..., User]
-) -> None:
-    client = verified_login(Client(), make_user(Membership.Role.SUPERVISOR, organization))
+def test_invalid_audit_filters_are_shown_as_errors(organization: Organization) -> None:
+    client = verified_login(Client(), builders.user(Membership.Role.SUPERVISOR, organization))
     response = client.get("/registro/?date_from=2026-02-30&action=nessuna&date_to=2026-03-01")
     assert response.status_code == 200
     body = response.content.decode()
@@ -537,20 +534,16 @@ def test_invalid_audit_filters_are_shown_as_errors(
     assert response.context["form"].filters() == {"date_to": date(2026, 3, 1)}
 
 
-def test_approval_threshold_beyond_the_column_is_a_form_error(
-    organization: Organization, make_user: Callable[..., User]
-) -> None:
-    client = verified_login(Client(), make_user(Membership.Role.ADMIN, organization))
+def test_approval_threshold_beyond_the_column_is_a_form_error(organization: Organization) -> None:
+    client = verified_login(Client(), builders.user(Membership.Role.ADMIN, organization))
     response = client.post("/messaggi/approvazione/", {"threshold": LONG_DIGITS})
     assert response.status_code == 200
     assert "threshold" in response.context["form"].errors
     assert not ApprovalPolicy.objects.exists()
 
 
-def test_placeholder_rows_are_bounded(
-    organization: Organization, make_user: Callable[..., User]
-) -> None:
-    client = verified_login(Client(), make_user(Membership.Role.ADMIN, organization))
+def test_placeholder_rows_are_bounded(organization: Organization) -> None:
+    client = verified_login(Client(), builders.user(Membership.Role.ADMIN, organization))
     response = client.post(
         "/messaggi/modelli/nuovo/",
         {"name": "a", "ph-TOTAL_FORMS": LONG_DIGITS, "ph-INITIAL_FORMS": "0"},
@@ -559,15 +552,14 @@ def test_placeholder_rows_are_bounded(
     assert len(response.context["formset"].forms) == MAX_PLACEHOLDERS
 
 
-def test_integer_ids_beyond_64_bits_are_not_found(make_user: Callable[..., User]) -> None:
-    client = verified_login(Client(raise_request_exception=False), make_user(superuser=True))
+def test_integer_ids_beyond_64_bits_are_not_found(db: None) -> None:
+    client = verified_login(Client(raise_request_exception=False), builders.user(superuser=True))
     response = client.get(f"/admin/otp_totp/totpdevice/{LONG_DIGITS}/config/")
     assert response.status_code == 404
 
 
 def test_a_value_the_database_cannot_hold_is_a_400_and_logged(
     organization: Organization,
-    make_user: Callable[..., User],
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -576,7 +568,7 @@ def test_a_value_the_database_cannot_hold_is_a_400_and_logged(
 
     monkeypatch.setattr("ioportal.dashboard.views.audit_events_for_organization", overflow)
     client = verified_login(
-        Client(raise_request_exception=False), make_user(Membership.Role.ADMIN, organization)
+        Client(raise_request_exception=False), builders.user(Membership.Role.ADMIN, organization)
     )
     response = client.get("/registro/")
     assert response.status_code == 400

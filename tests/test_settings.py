@@ -8,7 +8,8 @@ from tests.processes import ROOT
 
 
 def run_check(env_overrides: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    dropped = ("SECRET_KEY", "DEBUG", "DJANGO_ALLOW_ASYNC_UNSAFE")  # the last set by browser tests
+    # The portal's own settings, not the test suite's; the last one is set by browser tests.
+    dropped = ("SECRET_KEY", "DEBUG", "DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE")
     env = {k: v for k, v in os.environ.items() if k not in dropped}
     env.update(env_overrides)
     return subprocess.run(

@@ -5,6 +5,8 @@ from typing import Any
 from django.conf import settings
 from django.core.checks import Error, register
 
+from ioportal.sending.conf import sending_settings
+
 
 @register()
 def check_q_cluster(app_configs: Any = None, **kwargs: Any) -> list[Error]:
@@ -39,7 +41,7 @@ def check_q_cluster(app_configs: Any = None, **kwargs: Any) -> list[Error]:
                 id="sending.E003",
             )
         )
-    budget = getattr(settings, "SENDING_TASK_BUDGET", 60)
+    budget = sending_settings().task_budget
     if timeout is not None and budget + 60 > timeout:
         errors.append(
             Error(

@@ -1,6 +1,13 @@
-"""The pipeline's settings, read at call time so tests can override them."""
+"""The pipeline's settings, read at call time so tests can override them.
+
+The operator's choices come from the environment through `ioportal.settings` (SENDING_*,
+listed in the README). The constants below are the pipeline's own tuning, not meant to be
+changed per installation; a Django setting of the same name (SENDING_<NAME>) overrides one,
+which only tests do (tests/settings_workers.py runs worker processes with short leases).
+"""
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -54,6 +61,35 @@ def premium_poll_schedule(entries: list[str]) -> tuple[tuple[float, float], ...]
     return tuple(steps)
 
 
+# IO's rate-limit window, in seconds (docs/sending.md).
+RATE_WINDOW = 5.0
+# Token-bucket capacity as a share of the calls per window, at least one token: 0.01 = 1.5
+# tokens at 150 calls/5 s, so IO's exact sliding window sees no burst (sending/limiter.py).
+RATE_BURST = 0.01
+# Deliveries claimed per database round trip by an account worker.
+BATCH_SIZE = 10
+# Seconds an account worker claims new work before handing over (fairness between accounts;
+# stop a qcluster with this plus a minute of grace).
+TASK_BUDGET = 60
+# Seconds a claimed delivery stays reserved; after that the sweeper gives it to another worker.
+LEASE_SECONDS = 180
+# Retry back-off: uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2**attempts)) seconds.
+BACKOFF_BASE = 5.0
+BACKOFF_CAP = 900.0
+# Circuit breaker per account: this many consecutive IO failures pause calls for COOLDOWN s.
+BREAKER_THRESHOLD = 10
+BREAKER_COOLDOWN = 30.0
+# Auto-pause: at least AUTOPAUSE_MIN of the first AUTOPAUSE_WINDOW outcomes, AUTOPAUSE_RATE of
+# them refused by IO (a wrong list or template stops before it reaches everyone).
+AUTOPAUSE_MIN = 20
+AUTOPAUSE_RATE = 0.5
+AUTOPAUSE_WINDOW = 200
+# Subscriptions feed: days fetched back at most, and how many days the last synced day may
+# lag behind yesterday before the pipeline stops trusting it.
+FEED_BACKFILL_DAYS = 30
+FEED_MAX_LAG_DAYS = 2
+
+
 @dataclass(frozen=True)
 class SendingSettings:
     rate_target: float  # share of IO's limit granted in any window (the budget)
@@ -82,31 +118,36 @@ class SendingSettings:
     feed_max_lag_days: int
 
 
+def _tuning(name: str) -> Any:
+    """The constant `name` of this module, unless a test set SENDING_<name>."""
+    return getattr(settings, f"SENDING_{name}", globals()[name])
+
+
 def sending_settings() -> SendingSettings:
     s = settings
     return SendingSettings(
         rate_target=s.SENDING_RATE_TARGET,
-        rate_burst=s.SENDING_RATE_BURST,
-        rate_window=5.0,
-        batch_size=s.SENDING_BATCH_SIZE,
+        rate_burst=_tuning("RATE_BURST"),
+        rate_window=RATE_WINDOW,
+        batch_size=_tuning("BATCH_SIZE"),
         workers_per_account=s.SENDING_WORKERS_PER_ACCOUNT,
-        task_budget=s.SENDING_TASK_BUDGET,
-        lease_seconds=s.SENDING_LEASE_SECONDS,
+        task_budget=_tuning("TASK_BUDGET"),
+        lease_seconds=_tuning("LEASE_SECONDS"),
         max_attempts=s.SENDING_MAX_ATTEMPTS,
         max_age_seconds=s.SENDING_MAX_AGE_HOURS * 3600,
-        backoff_base=s.SENDING_BACKOFF_BASE,
-        backoff_cap=s.SENDING_BACKOFF_CAP,
+        backoff_base=_tuning("BACKOFF_BASE"),
+        backoff_cap=_tuning("BACKOFF_CAP"),
         lenient_5xx=s.SENDING_SUBMIT_5XX_POLICY == "lenient",
-        breaker_threshold=s.SENDING_BREAKER_THRESHOLD,
-        breaker_cooldown=s.SENDING_BREAKER_COOLDOWN,
+        breaker_threshold=_tuning("BREAKER_THRESHOLD"),
+        breaker_cooldown=_tuning("BREAKER_COOLDOWN"),
         poll_intervals=tuple(s.SENDING_POLL_INTERVALS),
         poll_horizon_seconds=s.SENDING_POLL_HORIZON_DAYS * 86400,
         premium_poll_seconds=s.SENDING_PREMIUM_POLL_SECONDS,
         premium_poll_schedule=premium_poll_schedule(s.SENDING_PREMIUM_POLL_SCHEDULE),
-        autopause_min=s.SENDING_AUTOPAUSE_MIN,
-        autopause_rate=s.SENDING_AUTOPAUSE_RATE,
-        autopause_window=s.SENDING_AUTOPAUSE_WINDOW,
+        autopause_min=_tuning("AUTOPAUSE_MIN"),
+        autopause_rate=_tuning("AUTOPAUSE_RATE"),
+        autopause_window=_tuning("AUTOPAUSE_WINDOW"),
         limiter=limiter_backend(s.SENDING_LIMITER, s.REDIS_URL),
-        feed_backfill_days=s.SENDING_FEED_BACKFILL_DAYS,
-        feed_max_lag_days=s.SENDING_FEED_MAX_LAG_DAYS,
+        feed_backfill_days=_tuning("FEED_BACKFILL_DAYS"),
+        feed_max_lag_days=_tuning("FEED_MAX_LAG_DAYS"),
     )

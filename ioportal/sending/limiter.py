@@ -10,7 +10,7 @@ budget keeps below IO's limit (3 at 150, 5 at 250) are the margin for the spread
 between the grant and the request reaching IO (~100 ms at 30 calls/s).
 
 Calls are also paced at IO's own rate (limit / 5 s) with a tolerance of
-`SENDING_RATE_BURST` × limit calls (GCRA; default 0.01 = 1.5 calls), so a window's budget is
+`RATE_BURST` (sending/conf.py) × limit calls (GCRA; 0.01 = 1.5 calls), so a window's budget is
 spread over the window instead of leaving in one burst. Low-priority calls (status polls,
 feed) wait `LOW_PRIORITY_RESERVE` × 1.5 intervals more than a submission (0.75 of an interval
 by default), so a submission waiting for a call always gets it first and polls use the budget

@@ -4,6 +4,7 @@ import pytest
 from django.urls import reverse
 
 from ioportal.accounts.models import Membership
+from tests import builders
 
 ROLE_PAGES = [
     ("dashboard:dashboard", Membership.Role.OPERATOR),
@@ -18,8 +19,8 @@ ROLES = [Membership.Role.OPERATOR, Membership.Role.SUPERVISOR, Membership.Role.A
 
 @pytest.mark.parametrize(("name", "minimum"), ROLE_PAGES)
 @pytest.mark.parametrize("role", ROLES)
-def test_page_by_role(client, login, make_user, organization, name, minimum, role):
-    login(make_user(role, organization))
+def test_page_by_role(client, login, organization, name, minimum, role):
+    login(builders.user(role, organization))
     response = client.get(reverse(name))
     allowed = Membership(role=role).has_role(minimum)
     assert response.status_code == (200 if allowed else 403)
@@ -34,15 +35,15 @@ def test_pages_need_login(client, name, minimum):
     assert response.url.startswith(reverse("accounts:login"))
 
 
-def test_member_edit_same_org(client, login, admin_user, make_user, organization):
-    member = make_user(Membership.Role.OPERATOR, organization)
+def test_member_edit_same_org(client, login, admin_user, organization):
+    member = builders.user(Membership.Role.OPERATOR, organization)
     login(admin_user)
     response = client.get(reverse("accounts:member_edit", args=[member.public_id]))
     assert response.status_code == 200
 
 
-def test_member_edit_other_org_is_404(client, login, admin_user, make_user, other_organization):
-    stranger = make_user(Membership.Role.OPERATOR, other_organization)
+def test_member_edit_other_org_is_404(client, login, admin_user, other_organization):
+    stranger = builders.user(Membership.Role.OPERATOR, other_organization)
     login(admin_user)
     url = reverse("accounts:member_edit", args=[stranger.public_id])
     assert client.get(url).status_code == 404
@@ -50,15 +51,15 @@ def test_member_edit_other_org_is_404(client, login, admin_user, make_user, othe
     assert Membership.objects.get(user=stranger).role == Membership.Role.OPERATOR
 
 
-def test_member_edit_needs_admin(client, login, supervisor_user, make_user, organization):
-    member = make_user(Membership.Role.OPERATOR, organization)
+def test_member_edit_needs_admin(client, login, supervisor_user, organization):
+    member = builders.user(Membership.Role.OPERATOR, organization)
     login(supervisor_user)
     response = client.get(reverse("accounts:member_edit", args=[member.public_id]))
     assert response.status_code == 403
 
 
-def test_switch_to_own_organization(client, login, make_user, organization, other_organization):
-    user = make_user(Membership.Role.OPERATOR, organization)
+def test_switch_to_own_organization(client, login, organization, other_organization):
+    user = builders.user(Membership.Role.OPERATOR, organization)
     Membership.objects.create(
         user=user, organization=other_organization, role=Membership.Role.ADMIN
     )
@@ -89,7 +90,7 @@ def test_switch_with_forged_id_is_404(client, login, operator_user, value):
     assert response.status_code == 404
 
 
-def test_organization_pages_are_for_superusers(client, login, admin_user, make_user, organization):
+def test_organization_pages_are_for_superusers(client, login, admin_user, organization):
     login(admin_user)
     for url in (
         reverse("accounts:organization_list"),
@@ -99,8 +100,8 @@ def test_organization_pages_are_for_superusers(client, login, admin_user, make_u
         assert client.get(url).status_code == 403
 
 
-def test_superuser_manages_organizations(client, login, make_user, organization):
-    login(make_user(superuser=True))
+def test_superuser_manages_organizations(client, login, organization):
+    login(builders.user(superuser=True))
     assert client.get(reverse("accounts:organization_list")).status_code == 200
     url = reverse("accounts:organization_edit", args=[organization.public_id])
     assert client.get(url).status_code == 200

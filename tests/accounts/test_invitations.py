@@ -14,6 +14,7 @@ from django.utils import timezone
 from ioportal.accounts.audit import Action
 from ioportal.accounts.models import Invitation, Membership, User
 from ioportal.core.models import AuditEvent
+from tests import builders
 from tests.conftest import PASSWORD, verified_login
 
 NEW_PASSWORD = "Password-scelta-da-me-2026"
@@ -130,9 +131,9 @@ def test_weak_password_is_refused_on_the_link(client, login, admin_user):
 
 
 def test_existing_account_gets_a_pending_invitation_that_grants_nothing(
-    client, login, admin_user, make_user, organization, other_organization
+    client, login, admin_user, organization, other_organization
 ):
-    colleague = make_user(Membership.Role.OPERATOR, other_organization, username="collega")
+    colleague = builders.user(Membership.Role.OPERATOR, other_organization, username="collega")
     login(admin_user)
     invite(client, colleague.email.upper(), role=Membership.Role.ADMIN)
     assert len(mail.outbox) == 1
@@ -178,10 +179,8 @@ def test_existing_account_gets_a_pending_invitation_that_grants_nothing(
     assert again.status_code == 404
 
 
-def test_existing_account_can_refuse(
-    client, login, admin_user, make_user, organization, other_organization
-):
-    colleague = make_user(Membership.Role.OPERATOR, other_organization)
+def test_existing_account_can_refuse(client, login, admin_user, organization, other_organization):
+    colleague = builders.user(Membership.Role.OPERATOR, other_organization)
     login(admin_user)
     invite(client, colleague.email)
     invitation = Invitation.objects.get(user=colleague)
@@ -204,10 +203,10 @@ def test_existing_account_can_refuse(
 
 
 def test_nobody_else_can_answer_an_invitation(
-    client, login, admin_user, make_user, organization, other_organization
+    client, login, admin_user, organization, other_organization
 ):
-    colleague = make_user(Membership.Role.OPERATOR, other_organization)
-    intruder = make_user(Membership.Role.OPERATOR, other_organization)
+    colleague = builders.user(Membership.Role.OPERATOR, other_organization)
+    intruder = builders.user(Membership.Role.OPERATOR, other_organization)
     login(admin_user)
     invite(client, colleague.email, role=Membership.Role.ADMIN)
     invitation = Invitation.objects.get(user=colleague)
@@ -257,13 +256,13 @@ def test_admin_withdraws(client, login, admin_user):
 
 
 def test_managing_invitations_is_for_the_organizations_admins(
-    client, login, admin_user, make_user, organization, other_organization
+    client, login, admin_user, organization, other_organization
 ):
     login(admin_user)
     invite(client, "qualcuno@esempio.invalid")
     invitation = Invitation.objects.get()
-    stranger = verified_login(Client(), make_user(Membership.Role.ADMIN, other_organization))
-    supervisor = verified_login(Client(), make_user(Membership.Role.SUPERVISOR, organization))
+    stranger = verified_login(Client(), builders.user(Membership.Role.ADMIN, other_organization))
+    supervisor = verified_login(Client(), builders.user(Membership.Role.SUPERVISOR, organization))
     for name in ("accounts:invitation_resend", "accounts:invitation_withdraw"):
         url = reverse(name, args=[invitation.public_id])
         assert stranger.post(url).status_code == 404
@@ -320,8 +319,8 @@ def test_mail_server_down_is_said_and_can_be_retried(client, login, admin_user, 
     assert len(mail.outbox) == 1
 
 
-def test_superuser_appoints_the_first_admin_by_invitation(client, login, make_user, organization):
-    root = make_user(superuser=True, username="root")
+def test_superuser_appoints_the_first_admin_by_invitation(client, login, organization):
+    root = builders.user(superuser=True, username="root")
     login(root)
     page = client.get(reverse("accounts:organization_edit", args=[organization.public_id]))
     assert "Nessun amministratore" in page.content.decode()
@@ -357,11 +356,9 @@ def test_personal_pages_need_login(client, name):
     assert response.url.startswith(reverse("accounts:login"))
 
 
-def test_the_last_used_organization_opens_after_sign_in(
-    make_user, organization, other_organization
-):
+def test_the_last_used_organization_opens_after_sign_in(organization, other_organization):
     # "Comune Altro" comes first alphabetically; the person last worked for "Comune di Prova".
-    person = make_user(Membership.Role.OPERATOR, other_organization, username="doppia")
+    person = builders.user(Membership.Role.OPERATOR, other_organization, username="doppia")
     Membership.objects.create(user=person, organization=organization, role=Membership.Role.OPERATOR)
     first = sign_in("doppia", PASSWORD)
     assert "Comune Altro</strong>" in first.get(reverse("dashboard:dashboard")).content.decode()
@@ -376,10 +373,8 @@ def test_the_last_used_organization_opens_after_sign_in(
     assert "Comune Altro</strong>" in last.get(reverse("dashboard:dashboard")).content.decode()
 
 
-def test_superuser_resends_and_withdraws_from_the_organization_page(
-    client, login, make_user, organization
-):
-    login(make_user(superuser=True, username="root"))
+def test_superuser_resends_and_withdraws_from_the_organization_page(client, login, organization):
+    login(builders.user(superuser=True, username="root"))
     client.post(
         reverse("accounts:organization_admin_invite", args=[organization.public_id]),
         {"email": "capo@esempio.invalid"},

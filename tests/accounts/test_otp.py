@@ -23,6 +23,7 @@ from ioportal.accounts import services
 from ioportal.accounts.audit import Action
 from ioportal.accounts.models import Membership, User, UserSession
 from ioportal.core.models import AuditEvent
+from tests import builders
 from tests.conftest import PASSWORD, verified_login
 
 VERIFY = "accounts:otp_verify"
@@ -84,8 +85,8 @@ def routes(member: User) -> Iterator[tuple[str, str]]:
     return walk(get_resolver().url_patterns, "", "")
 
 
-def test_routes_cover_the_portal(db, make_user):
-    names = {name for name, _path in routes(make_user())}
+def test_routes_cover_the_portal(db):
+    names = {name for name, _path in routes(builders.user())}
     assert {
         "dashboard:dashboard",
         SETUP,
@@ -108,26 +109,24 @@ ROLES = ["operator", "operator-required", "supervisor", "admin", "superuser"]
 
 
 @pytest.fixture
-def person(request, make_user, organization, other_organization) -> User:
+def person(request, organization, other_organization) -> User:
     """A person of the role under test, with an admin membership elsewhere for admins."""
     role = request.param
     if role == "superuser":
-        return make_user(superuser=True, username="root")
+        return builders.user(superuser=True, username="root")
     if role == "operator-required":
         organization.require_2fa_for_all = True
         organization.save()
         role = Membership.Role.OPERATOR
-    user = make_user(role, organization, username=f"persona-{role}")
+    user = builders.user(role, organization, username=f"persona-{role}")
     if role == Membership.Role.ADMIN:
         Membership.objects.create(user=user, organization=other_organization, role=role)
     return user
 
 
 @pytest.mark.parametrize("person", ROLES, indirect=True)
-def test_no_page_before_verification_gives_more_than_the_password(
-    client, person, make_user, organization
-):
-    member = make_user(Membership.Role.OPERATOR, organization)
+def test_no_page_before_verification_gives_more_than_the_password(client, person, organization):
+    member = builders.user(Membership.Role.OPERATOR, organization)
     enrol(member)
     enrol(person)
     before = secrets_of(person), secrets_of(member)
@@ -165,8 +164,8 @@ def test_no_page_before_verification_gives_more_than_the_password(
 
 # An operator whose organization does not ask for it signs in with the password alone.
 @pytest.mark.parametrize("person", [r for r in ROLES if r != "operator"], indirect=True)
-def test_account_without_device_gets_only_enrolment(client, person, make_user, organization):
-    member = make_user(Membership.Role.OPERATOR, organization)
+def test_account_without_device_gets_only_enrolment(client, person, organization):
+    member = builders.user(Membership.Role.OPERATOR, organization)
     post_login(client, person.username)
     setup_url = reverse(SETUP)
     for name, path in routes(member):
@@ -406,8 +405,8 @@ def test_confirming_a_replacement_needs_verification(supervisor_user, rf):
 
 
 @pytest.fixture
-def enrolled_operator(make_user, organization) -> User:
-    user = make_user(Membership.Role.OPERATOR, organization, username="operatore")
+def enrolled_operator(organization) -> User:
+    user = builders.user(Membership.Role.OPERATOR, organization, username="operatore")
     enrol(user)
     return user
 
@@ -462,18 +461,18 @@ def test_reset_needs_csrf(admin_user, enrolled_operator):
     assert TOTPDevice.objects.filter(user=enrolled_operator).exists()
 
 
-def test_reset_refusals(client, login, admin_user, make_user, organization, other_organization):
-    other_admin = make_user(Membership.Role.ADMIN, organization)
-    supervisor_elsewhere_admin = make_user(Membership.Role.SUPERVISOR, organization)
+def test_reset_refusals(client, login, admin_user, organization, other_organization):
+    other_admin = builders.user(Membership.Role.ADMIN, organization)
+    supervisor_elsewhere_admin = builders.user(Membership.Role.SUPERVISOR, organization)
     Membership.objects.create(
         user=supervisor_elsewhere_admin, organization=other_organization, role="admin"
     )
-    operator_elsewhere = make_user(Membership.Role.OPERATOR, organization)
+    operator_elsewhere = builders.user(Membership.Role.OPERATOR, organization)
     Membership.objects.create(
         user=operator_elsewhere, organization=other_organization, role="operator"
     )
-    root_member = make_user(Membership.Role.OPERATOR, organization, superuser=True)
-    stranger = make_user(Membership.Role.OPERATOR, other_organization)
+    root_member = builders.user(Membership.Role.OPERATOR, organization, superuser=True)
+    stranger = builders.user(Membership.Role.OPERATOR, other_organization)
     everyone = [admin_user, other_admin, supervisor_elsewhere_admin, operator_elsewhere]
     for user in [*everyone, root_member, stranger]:
         enrol(user)
@@ -498,16 +497,16 @@ def test_reset_refusals(client, login, admin_user, make_user, organization, othe
 
 
 @pytest.mark.parametrize("role", [Membership.Role.OPERATOR, Membership.Role.SUPERVISOR])
-def test_reset_needs_an_admin(client, login, make_user, organization, enrolled_operator, role):
-    login(make_user(role, organization))
+def test_reset_needs_an_admin(client, login, organization, enrolled_operator, role):
+    login(builders.user(role, organization))
     url = reverse("accounts:otp_reset", args=[enrolled_operator.public_id])
     assert client.post(url, {"confirm": "1"}).status_code == 403
     assert TOTPDevice.objects.filter(user=enrolled_operator).exists()
 
 
-def test_superuser_resets_an_admin(client, login, make_user, admin_user, organization):
+def test_superuser_resets_an_admin(client, login, admin_user, organization):
     enrol(admin_user)
-    root = make_user(Membership.Role.ADMIN, organization, superuser=True)
+    root = builders.user(Membership.Role.ADMIN, organization, superuser=True)
     login(root)
     page = client.get(reverse("accounts:member_list")).content.decode()
     url = reverse("accounts:otp_reset", args=[admin_user.public_id])
@@ -523,9 +522,9 @@ def test_superuser_resets_an_admin(client, login, make_user, admin_user, organiz
     )
 
 
-def test_superuser_without_membership_resets_anyone(client, login, make_user, admin_user):
+def test_superuser_without_membership_resets_anyone(client, login, admin_user):
     enrol(admin_user)
-    root = make_user(superuser=True)
+    root = builders.user(superuser=True)
     login(root)
     url = reverse("accounts:otp_reset", args=[admin_user.public_id])
     assert client.get(url).status_code == 200
@@ -547,8 +546,8 @@ def test_reset_command_for_the_installation_admin(admin_user, django_capture_on_
 # The Django admin
 
 
-def test_admin_site_shows_no_second_factor_secrets(client, login, make_user):
-    root = make_user(superuser=True)
+def test_admin_site_shows_no_second_factor_secrets(client, login, db):
+    root = builders.user(superuser=True)
     login(root)
     device = TOTPDevice.objects.get(user=root)
     index = client.get("/admin/")
@@ -568,8 +567,8 @@ def test_admin_site_shows_no_second_factor_secrets(client, login, make_user):
     assert device.key not in body
 
 
-def test_admin_sign_in_goes_through_the_portal(client, make_user):
-    root = make_user(superuser=True, username="root")
+def test_admin_sign_in_goes_through_the_portal(client, db):
+    root = builders.user(superuser=True, username="root")
     _device, codes = enrol(root)
     response = client.get("/admin/")
     assert response.url.startswith("/admin/login/")

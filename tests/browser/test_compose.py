@@ -9,6 +9,7 @@ from ioportal.accounts.models import Membership
 from ioportal.ioservices.services import ioservice_create
 from ioportal.messaging.models import ApprovalPolicy, Delivery, Dispatch, MessageTemplate
 from ioportal.messaging.services import template_create
+from tests import builders
 
 pytestmark = pytest.mark.browser
 
@@ -27,11 +28,11 @@ MARKDOWN = (
 
 
 def test_operator_composes_and_supervisor_approves(
-    page, sign_in, axe_check, make_user, organization, tmp_path, monkeypatch
+    page, sign_in, axe_check, organization, tmp_path, monkeypatch
 ):
     monkeypatch.setattr("ioportal.messaging.services.pipeline.wake_pipeline", lambda **kw: None)
-    operator = make_user(Membership.Role.OPERATOR, organization, username="olga")
-    supervisor = make_user(Membership.Role.SUPERVISOR, organization, username="sara")
+    operator = builders.user(Membership.Role.OPERATOR, organization, username="olga")
+    supervisor = builders.user(Membership.Role.SUPERVISOR, organization, username="sara")
     TOTPDevice.objects.create(user=supervisor, name="default", confirmed=True)
     ApprovalPolicy.objects.create(organization=organization, threshold=2)
     service = ioservice_create(
@@ -156,9 +157,9 @@ def test_operator_composes_and_supervisor_approves(
     axe_check(page, "compose-dashboard-author")
 
 
-def test_single_message_page(page, sign_in, axe_check, make_user, organization, monkeypatch):
+def test_single_message_page(page, sign_in, axe_check, organization, monkeypatch):
     monkeypatch.setattr("ioportal.messaging.services.pipeline.wake_pipeline", lambda **kw: None)
-    operator = make_user(Membership.Role.OPERATOR, organization, username="otto")
+    operator = builders.user(Membership.Role.OPERATOR, organization, username="otto")
     ioservice_create(
         organization=organization,
         actor="test",

@@ -7,6 +7,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from ioportal.accounts.models import Membership
 from ioportal.ioservices.models import IOService
 from ioportal.ioservices.services import ioservice_create
+from tests import builders
 
 pytestmark = pytest.mark.browser
 
@@ -14,10 +15,10 @@ PRIMARY = "3f1c0a9b7e4412d5a6b8c9d0e1f2a3b4"
 SECONDARY = "9b7e44d5a6b8c9d0e1f2a3b43f1c0a12"
 
 
-def test_admin_registers_and_views_a_service(page, sign_in, axe_check, make_user, organization):
-    admin = make_user(Membership.Role.ADMIN, organization, username="capo")
+def test_admin_registers_and_views_a_service(page, sign_in, axe_check, organization):
+    admin = builders.user(Membership.Role.ADMIN, organization, username="capo")
     TOTPDevice.objects.create(user=admin, name="default", confirmed=True)
-    make_user(Membership.Role.OPERATOR, organization, username="olga")
+    builders.user(Membership.Role.OPERATOR, organization, username="olga")
     sign_in(page, admin)
 
     page.get_by_role("link", name="Servizi IO").click()
@@ -64,8 +65,8 @@ def test_admin_registers_and_views_a_service(page, sign_in, axe_check, make_user
     axe_check(page, "ioservices-list")
 
 
-def test_supervisor_reads_settings_without_keys(page, sign_in, axe_check, make_user, organization):
-    supervisor = make_user(Membership.Role.SUPERVISOR, organization, username="sergio")
+def test_supervisor_reads_settings_without_keys(page, sign_in, axe_check, organization):
+    supervisor = builders.user(Membership.Role.SUPERVISOR, organization, username="sergio")
     TOTPDevice.objects.create(user=supervisor, name="default", confirmed=True)
     service = ioservice_create(
         organization=organization,

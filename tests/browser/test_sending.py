@@ -8,18 +8,17 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from ioportal.accounts.models import Membership
 from ioportal.messaging.models import Delivery, FeatureLevel
 from ioportal.sending import outcomes
-from tests.sending.support import fiscal_codes, make_dispatch, make_service
+from tests import builders
+from tests.sending.support import fiscal_codes, simulated_service
 
 pytestmark = pytest.mark.browser
 
 
-def test_supervisor_reads_and_steers_a_premium_dispatch(
-    page, sign_in, axe_check, make_user, organization
-):
-    supervisor = make_user(Membership.Role.SUPERVISOR, organization, username="sara")
+def test_supervisor_reads_and_steers_a_premium_dispatch(page, sign_in, axe_check, organization):
+    supervisor = builders.user(Membership.Role.SUPERVISOR, organization, username="sara")
     TOTPDevice.objects.create(user=supervisor, name="default", confirmed=True)
-    service = make_service(organization, "http://127.0.0.1:9/api/v1")
-    dispatch = make_dispatch(
+    service = builders.service(organization, **simulated_service("http://127.0.0.1:9/api/v1"))
+    dispatch = builders.dispatch(
         service, supervisor, fiscal_codes(5), feature_level=FeatureLevel.ADVANCED
     )
     rows = list(Delivery.objects.filter(dispatch=dispatch).order_by("row_number"))

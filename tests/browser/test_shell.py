@@ -9,6 +9,7 @@ from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from ioportal.accounts.models import Invitation, Membership
+from tests import builders
 
 pytestmark = pytest.mark.browser
 
@@ -49,10 +50,8 @@ def nav_labels(page) -> list[str]:
 
 
 @pytest.mark.parametrize("role", list(NAV))
-def test_each_role_signs_in_and_sees_its_navigation(
-    page, sign_in, axe_check, make_user, organization, role
-):
-    user = make_user(role, organization, username=f"u-{role}")
+def test_each_role_signs_in_and_sees_its_navigation(page, sign_in, axe_check, organization, role):
+    user = builders.user(role, organization, username=f"u-{role}")
     if role != Membership.Role.OPERATOR:
         TOTPDevice.objects.create(user=user, name="default", confirmed=True)
     sign_in(page, user)
@@ -70,15 +69,13 @@ def test_login_and_public_pages_are_accessible(page, axe_check, db):
     axe_check(page, "password-reset-invalid")
 
 
-def test_admin_pages_are_accessible(
-    page, sign_in, axe_check, make_user, organization, console_errors
-):
-    admin = make_user(Membership.Role.ADMIN, organization, username="capo")
+def test_admin_pages_are_accessible(page, sign_in, axe_check, organization, console_errors):
+    admin = builders.user(Membership.Role.ADMIN, organization, username="capo")
     TOTPDevice.objects.create(user=admin, name="default", confirmed=True)
-    member = make_user(Membership.Role.OPERATOR, organization, username="collega")
+    member = builders.user(Membership.Role.OPERATOR, organization, username="collega")
     Invitation.objects.create(
         organization=organization,
-        user=make_user(username="invitata"),
+        user=builders.user(username="invitata"),
         email="invitata@esempio.invalid",
         role=Membership.Role.OPERATOR,
         token_digest=Invitation.digest("a" * 43),
@@ -104,8 +101,8 @@ def test_admin_pages_are_accessible(
     console_errors.clear()
 
 
-def test_admin_navigation_fits_one_line_at_1366_px(page, sign_in, make_user, organization):
-    admin = make_user(Membership.Role.ADMIN, organization, username="largo")
+def test_admin_navigation_fits_one_line_at_1366_px(page, sign_in, organization):
+    admin = builders.user(Membership.Role.ADMIN, organization, username="largo")
     TOTPDevice.objects.create(user=admin, name="default", confirmed=True)
     page.set_viewport_size({"width": 1366, "height": 900})
     sign_in(page, admin)
@@ -118,8 +115,8 @@ def test_admin_navigation_fits_one_line_at_1366_px(page, sign_in, make_user, org
     assert boxes[-1]["x"] + boxes[-1]["width"] <= container["x"] + container["width"]
 
 
-def test_superuser_pages_are_accessible(page, sign_in, axe_check, make_user, organization):
-    root = make_user(superuser=True, username="root")
+def test_superuser_pages_are_accessible(page, sign_in, axe_check, organization):
+    root = builders.user(superuser=True, username="root")
     TOTPDevice.objects.create(user=root, name="default", confirmed=True)
     sign_in(page, root)
     page.goto("/account/enti/")
@@ -132,10 +129,8 @@ def test_superuser_pages_are_accessible(page, sign_in, axe_check, make_user, org
     axe_check(page, "organization-admin-invite")
 
 
-def test_invitation_link_page_is_accessible(
-    page, axe_check, make_user, organization, console_errors
-):
-    person = make_user(username="invitata")
+def test_invitation_link_page_is_accessible(page, axe_check, organization, console_errors):
+    person = builders.user(username="invitata")
     person.set_unusable_password()
     person.save()
     Invitation.objects.create(
@@ -155,8 +150,8 @@ def test_invitation_link_page_is_accessible(
     console_errors.clear()
 
 
-def test_second_factor_enrolment_is_accessible(page, axe_check, make_user, organization):
-    user = make_user(Membership.Role.SUPERVISOR, organization, username="nuovo")
+def test_second_factor_enrolment_is_accessible(page, axe_check, organization):
+    user = builders.user(Membership.Role.SUPERVISOR, organization, username="nuovo")
     page.goto("/account/accesso/")
     page.get_by_label("Nome utente").fill(user.username)
     page.get_by_label("Password").fill("Una-password-lunga-2026")
@@ -165,8 +160,8 @@ def test_second_factor_enrolment_is_accessible(page, axe_check, make_user, organ
     axe_check(page, "otp-setup")
 
 
-def test_language_switch_to_english_and_back(page, sign_in, make_user, organization):
-    user = make_user(Membership.Role.OPERATOR, organization, username="lingua")
+def test_language_switch_to_english_and_back(page, sign_in, organization):
+    user = builders.user(Membership.Role.OPERATOR, organization, username="lingua")
     sign_in(page, user)
     page.get_by_role("button", name="EN").click()
     page.wait_for_load_state()
@@ -178,8 +173,8 @@ def test_language_switch_to_english_and_back(page, sign_in, make_user, organizat
     assert "Scrivania" in nav_labels(page)
 
 
-def test_organization_switcher(page, sign_in, make_user, organization, other_organization):
-    user = make_user(Membership.Role.OPERATOR, organization, username="doppio")
+def test_organization_switcher(page, sign_in, organization, other_organization):
+    user = builders.user(Membership.Role.OPERATOR, organization, username="doppio")
     Membership.objects.create(
         user=user, organization=other_organization, role=Membership.Role.OPERATOR
     )
@@ -190,8 +185,8 @@ def test_organization_switcher(page, sign_in, make_user, organization, other_org
     assert other_organization.name in page.locator("main").inner_text()
 
 
-def test_enrolment_with_recovery_codes_is_accessible(page, axe_check, make_user, organization):
-    user = make_user(Membership.Role.ADMIN, organization, username="nuova")
+def test_enrolment_with_recovery_codes_is_accessible(page, axe_check, organization):
+    user = builders.user(Membership.Role.ADMIN, organization, username="nuova")
     page.goto("/account/accesso/")
     page.get_by_label("Nome utente").fill(user.username)
     page.get_by_label("Password").fill("Una-password-lunga-2026")

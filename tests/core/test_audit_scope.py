@@ -7,6 +7,7 @@ from ioportal.accounts import services
 from ioportal.accounts.audit import Action
 from ioportal.accounts.models import Invitation, Membership
 from ioportal.core.services import audit_log
+from tests import builders
 from tests.conftest import PASSWORD, verified_login
 
 
@@ -16,10 +17,8 @@ def listed(client: Client) -> list:
     return list(response.context["page"].object_list)
 
 
-def test_audit_log_of_b_shows_nothing_of_a(
-    make_user, organization, other_organization, admin_user, rf
-):
-    person = make_user(Membership.Role.OPERATOR, organization, username="persona")
+def test_audit_log_of_b_shows_nothing_of_a(organization, other_organization, admin_user, rf):
+    person = builders.user(Membership.Role.OPERATOR, organization, username="persona")
     # Sign-ins (installation level) and an event inside A, each from its own address.
     Client().post(
         reverse("accounts:login"),
@@ -41,7 +40,7 @@ def test_audit_log_of_b_shows_nothing_of_a(
     )
 
     # Organization B invites the same account, which accepts.
-    b_admin = make_user(Membership.Role.ADMIN, other_organization, username="admin_b")
+    b_admin = builders.user(Membership.Role.ADMIN, other_organization, username="admin_b")
     b_client = verified_login(Client(), b_admin)
     b_client.post(
         reverse("accounts:member_invite"),
@@ -85,9 +84,9 @@ def test_audit_log_of_b_shows_nothing_of_a(
     }
 
 
-def test_my_sign_ins_lists_only_my_own_events(client, make_user, organization):
-    person = make_user(Membership.Role.OPERATOR, organization, username="io")
-    other = make_user(Membership.Role.OPERATOR, organization, username="altro")
+def test_my_sign_ins_lists_only_my_own_events(client, organization):
+    person = builders.user(Membership.Role.OPERATOR, organization, username="io")
+    other = builders.user(Membership.Role.OPERATOR, organization, username="altro")
     Client().post(
         reverse("accounts:login"),
         {"username": "io", "password": "sbagliata"},
@@ -125,8 +124,8 @@ def test_my_sign_ins_lists_only_my_own_events(client, make_user, organization):
         assert address not in theirs
 
 
-def test_installation_log_is_for_superusers(client, make_user, organization, admin_user):
-    root = make_user(superuser=True, username="root")
+def test_installation_log_is_for_superusers(client, organization, admin_user):
+    root = builders.user(superuser=True, username="root")
     Client().post(
         reverse("accounts:login"),
         {"username": admin_user.username, "password": "sbagliata"},

@@ -1,13 +1,13 @@
 """Pages shown to a signed-in user are never kept by a browser or proxy cache."""
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 from django.test import Client
 from django.urls import reverse
 
-from ioportal.accounts.models import Membership, Organization, User
+from ioportal.accounts.models import Membership, Organization
+from tests import builders
 from tests.conftest import verified_login
 from tests.test_hostile_input import _build_objects
 
@@ -38,12 +38,11 @@ def test_signed_in_pages_are_not_stored(
     name: str,
     kind: str | None,
     organization: Organization,
-    make_user: Callable[..., User],
     settings: Any,
     tmp_path: Any,
 ) -> None:
     settings.MEDIA_ROOT = str(tmp_path)
-    admin = make_user(Membership.Role.ADMIN, organization)
+    admin = builders.user(Membership.Role.ADMIN, organization)
     objects = _build_objects(organization, admin, 1)
     client = verified_login(Client(), admin)
     url = reverse(name, args=[objects.ids[kind]] if kind else [])

@@ -5,6 +5,7 @@ import pytest
 from django.urls import reverse
 
 from ioportal.accounts.models import Membership
+from tests import builders
 from tests.ioservices.conftest import PRIMARY_KEY, SECONDARY_KEY, assert_no_key_in
 
 ROLES = [Membership.Role.OPERATOR, Membership.Role.SUPERVISOR, Membership.Role.ADMIN]
@@ -28,9 +29,9 @@ def url_for(name, needs_service, service):
 @pytest.mark.parametrize(("name", "needs_service", "minimum", "method"), PAGES)
 @pytest.mark.parametrize("role", ROLES)
 def test_pages_by_role(
-    client, login, make_user, organization, service, name, needs_service, minimum, method, role
+    client, login, organization, service, name, needs_service, minimum, method, role
 ):
-    login(make_user(role, organization))
+    login(builders.user(role, organization))
     response = getattr(client, method)(url_for(name, needs_service, service))
     allowed = Membership(role=role).has_role(minimum)
     if not allowed:
@@ -52,35 +53,29 @@ def test_pages_need_login(client, service, name, needs_service, minimum, method)
 def test_other_organization_service_is_404_for_everyone(
     client,
     login,
-    make_user,
     organization,
     other_organization,
-    make_service,
     name,
     needs_service,
     minimum,
     method,
     role,
 ):
-    foreign = make_service(other_organization)
-    login(make_user(role, organization))
+    foreign = builders.service(other_organization)
+    login(builders.user(role, organization))
     response = getattr(client, method)(url_for(name, needs_service, foreign))
     assert response.status_code == 404
 
 
-def test_admin_of_other_organization_gets_404(
-    client, login, make_user, other_organization, service
-):
-    login(make_user(Membership.Role.ADMIN, other_organization))
+def test_admin_of_other_organization_gets_404(client, login, other_organization, service):
+    login(builders.user(Membership.Role.ADMIN, other_organization))
     for name in ("ioservices:detail", "ioservices:edit"):
         assert client.get(reverse(name, args=[service.public_id])).status_code == 404
     assert client.post(reverse("ioservices:check", args=[service.public_id])).status_code == 404
 
 
-def test_other_organization_service_not_listed(
-    client, login, admin_user, other_organization, make_service
-):
-    foreign = make_service(other_organization, name="Servizio altrui")
+def test_other_organization_service_not_listed(client, login, admin_user, other_organization):
+    foreign = builders.service(other_organization, name="Servizio altrui")
     login(admin_user)
     page = client.get(reverse("ioservices:list")).content.decode()
     assert "Servizio altrui" not in page
@@ -111,12 +106,12 @@ def test_admin_sees_only_last_four_characters(client, login, admin_user, service
     assert_no_key_in(page, PRIMARY_KEY, SECONDARY_KEY)
 
 
-def test_navigation_item_for_supervisors_and_admins(client, login, make_user, organization):
+def test_navigation_item_for_supervisors_and_admins(client, login, organization):
     for role, visible in [
         (Membership.Role.OPERATOR, False),
         (Membership.Role.SUPERVISOR, True),
         (Membership.Role.ADMIN, True),
     ]:
-        login(make_user(role, organization))
+        login(builders.user(role, organization))
         page = client.get(reverse("dashboard:dashboard")).content.decode()
         assert (reverse("ioservices:list") in page) is visible, role

@@ -9,16 +9,17 @@ from ioportal.fakeio.server import make_server
 from ioportal.ioservices import services
 from ioportal.ioservices.fakeio_config import write_fakeio_config
 from ioportal.ioservices.models import IOService, ServiceCheck
+from tests import builders
 from tests.ioservices.conftest import NEW_KEY, SECONDARY_KEY
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def simulated(tmp_path, make_service, organization):
+def simulated(tmp_path, organization):
     """Two services (test mode, production) served by a simulator built from their config."""
-    test_mode = make_service(organization, test_mode=True)
-    production = make_service(organization, test_mode=False, premium_enabled=True)
+    test_mode = builders.service(organization, test_mode=True)
+    production = builders.service(organization, test_mode=False, premium_enabled=True)
     path = write_fakeio_config(tmp_path / "fakeio.json", IOService.objects.all())
     server = make_server(parse_config(json.loads(path.read_text()))).start()
     base = f"{server.url}/api/v1"
@@ -57,8 +58,8 @@ def test_fallback_against_the_simulator(simulated):
     assert test_mode.key_value("secondary") == SECONDARY_KEY
 
 
-def test_feed_access_reaches_the_simulator(tmp_path, make_service, organization):
-    with_feed = make_service(organization, feed_access=True)
+def test_feed_access_reaches_the_simulator(tmp_path, organization):
+    with_feed = builders.service(organization, feed_access=True)
     path = write_fakeio_config(tmp_path / "fakeio.json", IOService.objects.all())
     config = json.loads(path.read_text())
     (entry,) = config["accounts"][0]["services"]

@@ -12,6 +12,7 @@ from django.core.management.base import CommandError
 from ioportal.accounts.models import Membership
 from ioportal.core.models import AuditEvent
 from ioportal.ioservices.models import IOService
+from tests import builders
 from tests.ioservices.conftest import (
     NEW_KEY,
     PRIMARY_KEY,
@@ -64,9 +65,9 @@ def test_csv_from_stdin_creates_services(organization, other_organization):
     assert_no_key_in(out, PRIMARY_KEY, SECONDARY_KEY, NEW_KEY)
 
 
-def test_json_updates_existing_service_and_keeps_blank_keys(organization, make_user):
+def test_json_updates_existing_service_and_keeps_blank_keys(organization):
     run(HEADER + ROW_A)
-    make_user(Membership.Role.OPERATOR, organization, username="mario")
+    builders.user(Membership.Role.OPERATOR, organization, username="mario")
     data = {
         "services": [
             {
@@ -125,10 +126,8 @@ def test_all_or_nothing_with_row_numbers(organization, other_organization):
     assert_no_key_in(messages, PRIMARY_KEY, SECONDARY_KEY, NEW_KEY)
 
 
-def test_negative_amount_and_foreign_service_are_errors(
-    organization, other_organization, make_service
-):
-    make_service(other_organization, service_id="01JD3M0SERV1CE000000000C09")
+def test_negative_amount_and_foreign_service_are_errors(organization, other_organization):
+    builders.service(other_organization, service_id="01JD3M0SERV1CE000000000C09")
     text = (
         HEADER
         + f"80001230582,01JD3M0SERV1CE000000000C08,Neg,sì,,-5,no,{NEW_KEY},\n"

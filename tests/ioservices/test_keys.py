@@ -20,6 +20,7 @@ from ioportal.ioservices.models import IOService, ServiceCheck
 from ioportal.ioservices.services import checks
 from ioportal.ioservices.tasks import ioservice_check
 from ioportal.ioservices.validators import TEST_MODE_PROBE_FISCAL_CODE
+from tests import builders
 from tests.ioservices.conftest import (
     IO_BASE,
     PRIMARY_KEY,
@@ -74,12 +75,12 @@ def test_tampered_value_fails_closed(service):
 
 
 def test_rotation_leaves_every_key_readable_with_the_new_key_only(
-    make_service, organization, other_organization, settings
+    organization, other_organization, settings
 ):
     old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
     settings.FIELD_ENCRYPTION_KEYS = [old]
-    first = make_service(organization)
-    second = make_service(other_organization, secondary_key="")
+    first = builders.service(organization)
+    second = builders.service(other_organization, secondary_key="")
     expected = {s.pk: (s.key_value("primary"), s.has_key("secondary")) for s in (first, second)}
     expected_secondary = first.key_value("secondary")
 
@@ -176,8 +177,8 @@ def test_both_keys_rejected_marks_key_problem_and_raises(service, client, login,
 
 
 @responses.activate
-def test_only_key_rejected_marks_key_problem_without_switching(make_service, organization):
-    service = make_service(organization, secondary_key="")
+def test_only_key_rejected_marks_key_problem_without_switching(organization):
+    service = builders.service(organization, secondary_key="")
     profile_reply(PRIMARY_KEY, 401, UNAUTHORIZED)
     with pytest.raises(KeyRejectedError):
         services.call_with_key_fallback(
@@ -226,8 +227,8 @@ def test_concurrent_failures_interleaved_switch_exactly_once(service):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_threads_switch_exactly_once(organization, make_service):
-    service = make_service(organization)
+def test_concurrent_threads_switch_exactly_once(organization):
+    service = builders.service(organization)
     barrier = threading.Barrier(4)
     results = []
 
@@ -247,8 +248,8 @@ def test_concurrent_threads_switch_exactly_once(organization, make_service):
 
 
 @responses.activate
-def test_client_uses_service_base_url_override(make_service, organization):
-    service = make_service(organization, api_base_url="http://127.0.0.1:8001/api/v1")
+def test_client_uses_service_base_url_override(organization):
+    service = builders.service(organization, api_base_url="http://127.0.0.1:8001/api/v1")
     responses.add(
         responses.POST, "http://127.0.0.1:8001/api/v1/profiles", json={"sender_allowed": True}
     )

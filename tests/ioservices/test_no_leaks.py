@@ -13,6 +13,7 @@ from ioportal.accounts.models import Membership
 from ioportal.ioservices import services
 from ioportal.ioservices.models import ServiceCheck
 from ioportal.ioservices.tasks import ioservice_check
+from tests import builders
 from tests.ioservices.conftest import (
     IO_BASE,
     NEW_KEY,
@@ -48,7 +49,7 @@ def crawl(client, start="/", limit=200):
 
 
 @pytest.fixture
-def busy_service(service, make_user, organization):
+def busy_service(service, organization):
     """A service with a finished check, a key switch and edits in the audit trail."""
     with responses.RequestsMock() as mocked:
         mocked.add(responses.POST, f"{IO_BASE}/profiles", json={"sender_allowed": True})
@@ -60,11 +61,9 @@ def busy_service(service, make_user, organization):
 
 
 @pytest.mark.parametrize("role", [Membership.Role.ADMIN, Membership.Role.SUPERVISOR])
-def test_every_page_is_free_of_keys(
-    client, login, make_user, organization, busy_service, role, caplog
-):
+def test_every_page_is_free_of_keys(client, login, organization, busy_service, role, caplog):
     caplog.set_level(logging.DEBUG)
-    login(make_user(role, organization))
+    login(builders.user(role, organization))
     pages = crawl(client)
     assert len(pages) >= 5, sorted(pages)
     assert reverse("ioservices:detail", args=[busy_service.public_id]) in pages
@@ -77,8 +76,8 @@ def test_every_page_is_free_of_keys(
     assert_no_key_in_audit(PRIMARY_KEY, SECONDARY_KEY, NEW_KEY)
 
 
-def test_superuser_pages_are_free_of_keys(client, login, make_user, organization, busy_service):
-    root = make_user(Membership.Role.ADMIN, organization, username="root", superuser=True)
+def test_superuser_pages_are_free_of_keys(client, login, organization, busy_service):
+    root = builders.user(Membership.Role.ADMIN, organization, username="root", superuser=True)
     login(root)
     pages = crawl(client)
     assert reverse("accounts:organization_list") in pages

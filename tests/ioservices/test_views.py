@@ -11,6 +11,7 @@ from ioportal.accounts.models import Membership
 from ioportal.core.models import AuditEvent
 from ioportal.ioservices.models import IOService
 from ioportal.ioservices.selectors import ioservices_usable_by
+from tests import builders
 from tests.ioservices.conftest import (
     NEW_KEY,
     PRIMARY_KEY,
@@ -120,10 +121,10 @@ def test_admin_can_disable_a_service(client, login, admin_user, service):
 
 
 def test_only_listed_operators_when_not_open_to_all(
-    client, login, admin_user, make_user, organization, service
+    client, login, admin_user, organization, service
 ):
-    chosen = make_user(Membership.Role.OPERATOR, organization, username="scelto")
-    make_user(Membership.Role.OPERATOR, organization, username="escluso")
+    chosen = builders.user(Membership.Role.OPERATOR, organization, username="scelto")
+    builders.user(Membership.Role.OPERATOR, organization, username="escluso")
     membership = Membership.objects.get(user=chosen)
     login(admin_user)
     data = dict(
@@ -204,8 +205,8 @@ def test_switch_active_key_from_the_detail_page(client, login, admin_user, servi
     assert event.changes == {"active_slot": ["primary", "secondary"]}
 
 
-def test_cannot_switch_to_a_missing_key(client, login, admin_user, make_service, organization):
-    service = make_service(organization, secondary_key="")
+def test_cannot_switch_to_a_missing_key(client, login, admin_user, organization):
+    service = builders.service(organization, secondary_key="")
     login(admin_user)
     url = reverse("ioservices:active_slot", args=[service.public_id])
     response = client.post(url, {"active_slot": "secondary"}, follow=True)
@@ -215,7 +216,7 @@ def test_cannot_switch_to_a_missing_key(client, login, admin_user, make_service,
 
 
 def test_api_base_url_only_for_installation_superusers(
-    client, login, admin_user, make_user, organization, service
+    client, login, admin_user, organization, service
 ):
     login(admin_user)
     url = reverse("ioservices:edit", args=[service.public_id])
@@ -226,7 +227,7 @@ def test_api_base_url_only_for_installation_superusers(
     service.refresh_from_db()
     assert service.api_base_url == ""
 
-    root = make_user(Membership.Role.ADMIN, organization, username="root", superuser=True)
+    root = builders.user(Membership.Role.ADMIN, organization, username="root", superuser=True)
     login(root)
     assert 'name="api_base_url"' in client.get(url).content.decode()
     client.post(url, data)

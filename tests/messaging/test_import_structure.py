@@ -12,6 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from ioportal.recipients.models import RecipientList
+from tests import builders
 
 CASES = Path(__file__).resolve().parent.parent / "cases" / "import"
 TEXT = "text"
@@ -21,10 +22,10 @@ def _placeholders(*names):
     return [{"name": n, "type": TEXT, "required": True, "pattern": ""} for n in names]
 
 
-def _template(make_template, organization, author, *names, **overrides):
+def _template(organization, author, *names, **overrides):
     markdown = "Gentile cittadino,\n\n" + "\n\n".join(f"{n}: {{{{ {n} }}}}" for n in names)
     markdown += "\n\nIl Comune ti ricorda di controllare i dati indicati sopra, grazie."
-    return make_template(
+    return builders.template(
         organization, author, markdown=markdown, placeholders=_placeholders(*names), **overrides
     )
 
@@ -60,10 +61,8 @@ def operator(client, login, operator_user):
     return operator_user
 
 
-def test_declared_size_a1_reads_all_five_rows(
-    client, operator, organization, service, make_template
-):
-    template = _template(make_template, organization, operator, "nominativo")
+def test_declared_size_a1_reads_all_five_rows(client, operator, organization, service):
+    template = _template(organization, operator, "nominativo")
     response = _upload(client, template, service, "xlsx_declared_size_A1.xlsx")
     recipient_list = _check(
         client,
@@ -84,9 +83,9 @@ def test_declared_size_a1_reads_all_five_rows(
 
 
 def test_filtered_rows_are_asked_about_then_excluded_or_included(
-    client, operator, organization, service, make_template
+    client, operator, organization, service
 ):
-    template = _template(make_template, organization, operator, "nominativo")
+    template = _template(organization, operator, "nominativo")
     response = _upload(client, template, service, "xlsx_filtered_rows.xlsx")
     page = response.content.decode()
     assert response.status_code == 200
@@ -115,10 +114,8 @@ def test_filtered_rows_are_asked_about_then_excluded_or_included(
     assert any("sono state lette" in w for w in included.file_warnings)
 
 
-def test_several_sheets_the_operator_picks_one_by_name(
-    client, operator, organization, service, make_template
-):
-    template = _template(make_template, organization, operator, "nome")
+def test_several_sheets_the_operator_picks_one_by_name(client, operator, organization, service):
+    template = _template(organization, operator, "nome")
     response = _upload(client, template, service, "data_on_second_sheet.xlsx")
     page = response.content.decode()
     assert response.status_code == 200
@@ -138,9 +135,9 @@ def test_several_sheets_the_operator_picks_one_by_name(
 
 
 def test_instructions_sheet_chosen_by_mistake_gives_no_recipient(
-    client, operator, organization, service, make_template
+    client, operator, organization, service
 ):
-    template = _template(make_template, organization, operator, "nome")
+    template = _template(organization, operator, "nome")
     response = _upload(client, template, service, "data_on_second_sheet.xlsx", sheet="Istruzioni")
     assert response.status_code == 200
     assert "non contiene righe di dati" in response.content.decode()
@@ -148,9 +145,9 @@ def test_instructions_sheet_chosen_by_mistake_gives_no_recipient(
 
 
 def test_repeated_header_is_offered_with_its_column_letters(
-    client, operator, organization, service, make_template
+    client, operator, organization, service
 ):
-    template = _template(make_template, organization, operator, "alunno")
+    template = _template(organization, operator, "alunno")
     response = _upload(client, template, service, "duplicate_header_names.csv")
     assert response.status_code == 302
     mapping_page = client.get(response.url)
@@ -171,10 +168,8 @@ def test_repeated_header_is_offered_with_its_column_letters(
     assert [row["variables"]["alunno"] for row in valid] == ["Laura Ferri", "Marco Rossi"]
 
 
-def test_semicolon_file_with_quotes_and_commas_in_text(
-    client, operator, organization, service, make_template
-):
-    template = _template(make_template, organization, operator, "causale")
+def test_semicolon_file_with_quotes_and_commas_in_text(client, operator, organization, service):
+    template = _template(organization, operator, "causale")
     recipient_list = _check(
         client,
         _upload(client, template, service, "semicolon_with_quotes_in_text.csv"),
@@ -188,9 +183,9 @@ def test_semicolon_file_with_quotes_and_commas_in_text(
 
 
 def test_a_wrong_separator_chosen_by_the_operator_is_refused(
-    client, operator, organization, service, make_template
+    client, operator, organization, service
 ):
-    template = _template(make_template, organization, operator, "causale")
+    template = _template(organization, operator, "causale")
     response = _upload(
         client, template, service, "semicolon_with_quotes_in_text.csv", delimiter=","
     )
@@ -202,9 +197,9 @@ def test_a_wrong_separator_chosen_by_the_operator_is_refused(
 
 
 def test_line_breaks_in_cells_keep_the_spreadsheet_row_numbers(
-    client, operator, organization, service, make_template
+    client, operator, organization, service
 ):
-    template = _template(make_template, organization, operator, "nome", "indirizzo")
+    template = _template(organization, operator, "nome", "indirizzo")
     recipient_list = _check(
         client,
         _upload(client, template, service, "line_break_inside_a_cell.csv"),
@@ -222,11 +217,11 @@ def test_line_breaks_in_cells_keep_the_spreadsheet_row_numbers(
     assert [(row["codice_fiscale"], row["riga"]) for row in exported] == [("FNTMRC80A01H501A", "3")]
 
 
-def test_payment_columns_guessed_from_the_template_placeholders(
-    client, operator, organization, make_service, make_template
-):
-    service = make_service(organization, payments_enabled=True, max_allowed_payment_amount=100000)
-    template = make_template(
+def test_payment_columns_guessed_from_the_template_placeholders(client, operator, organization):
+    service = builders.service(
+        organization, payments_enabled=True, max_allowed_payment_amount=100000
+    )
+    template = builders.template(
         organization,
         operator,
         has_payment=True,
@@ -255,9 +250,9 @@ def _post_bytes(client, template, service, name, data, **choices):
 
 
 def test_a_row_with_shifted_columns_is_rejected_with_its_reason(
-    client, operator, organization, service, make_template
+    client, operator, organization, service
 ):
-    template = _template(make_template, organization, operator, "nome")
+    template = _template(organization, operator, "nome")
     data = (
         b"cf;nome;nota\r\n"
         b"RSSMRA85T10A562S;Anna;a\r\n"
@@ -274,10 +269,8 @@ def test_a_row_with_shifted_columns_is_rejected_with_its_reason(
     assert exported[0]["riga"] == "3" and "4 colonne" in exported[0]["motivo"]
 
 
-def test_an_unclosed_quote_refuses_the_file_naming_its_row(
-    client, operator, organization, service, make_template
-):
-    template = _template(make_template, organization, operator, "nome")
+def test_an_unclosed_quote_refuses_the_file_naming_its_row(client, operator, organization, service):
+    template = _template(organization, operator, "nome")
     data = (
         b"cf;nome;nota\r\n"
         b'RSSMRA85T10A562S;"Anna;a\r\n'
@@ -290,10 +283,8 @@ def test_an_unclosed_quote_refuses_the_file_naming_its_row(
     assert not RecipientList.objects.exists()
 
 
-def test_separator_choice_offered_when_none_fits(
-    client, operator, organization, service, make_template
-):
-    template = _template(make_template, organization, operator, "nome")
+def test_separator_choice_offered_when_none_fits(client, operator, organization, service):
+    template = _template(organization, operator, "nome")
     data = b"cf;nome\r\nRSSMRA85T10A562S,Anna\r\n"
     response = _post_bytes(client, template, service, "elenco.csv", data)
     page = response.content.decode()

@@ -8,6 +8,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from ioportal.recipients.models import RecipientList
+from tests import builders
 
 CASES = Path(__file__).resolve().parent.parent / "cases" / "import"
 MARKDOWN = (
@@ -18,14 +19,16 @@ IMPORTO = {"name": "importo", "type": "euro", "required": True, "pattern": ""}
 
 
 @pytest.fixture
-def payments_service(make_service, organization):
+def payments_service(organization):
     # 10.000,00 € per notice.
-    return make_service(organization, payments_enabled=True, max_allowed_payment_amount=1_000_000)
+    return builders.service(
+        organization, payments_enabled=True, max_allowed_payment_amount=1_000_000
+    )
 
 
 @pytest.fixture
-def payment_template(make_template, organization, operator_user, payments_service):
-    return make_template(
+def payment_template(organization, operator_user, payments_service):
+    return builders.template(
         organization,
         operator_user,
         markdown=MARKDOWN,
@@ -169,10 +172,8 @@ def test_notice_numbers_in_number_cells(
     assert "302001234567890000" not in page
 
 
-def test_date_as_serial_number(
-    client, login, operator_user, make_template, organization, payments_service
-):
-    template = make_template(
+def test_date_as_serial_number(client, login, operator_user, organization, payments_service):
+    template = builders.template(
         organization,
         operator_user,
         markdown="Gentile {{ nome }}, " + MARKDOWN,
@@ -208,10 +209,10 @@ def test_date_as_serial_number(
     assert "47664 è il 30/06/2030" in page
 
 
-def test_invisible_characters_in_fiscal_codes(
-    client, login, operator_user, make_template, organization, service
-):
-    template = make_template(organization, operator_user, markdown=MARKDOWN, placeholders=[IMPORTO])
+def test_invisible_characters_in_fiscal_codes(client, login, operator_user, organization, service):
+    template = builders.template(
+        organization, operator_user, markdown=MARKDOWN, placeholders=[IMPORTO]
+    )
     login(operator_user)
     response = upload(client, template, service, "invisible_characters_in_fiscal_codes.csv")
     recipient_list, _page = map_and_check(
@@ -228,10 +229,12 @@ def test_invisible_characters_in_fiscal_codes(
 
 @pytest.mark.django_db(transaction=True)
 def test_nul_after_the_first_64_kib_refuses_the_file(
-    client, login, operator_user, make_template, organization, service
+    client, login, operator_user, organization, service
 ):
     """Run on PostgreSQL too (DATABASE_URL): it cannot store NUL, the launch used to fail."""
-    template = make_template(organization, operator_user, markdown=MARKDOWN, placeholders=[IMPORTO])
+    template = builders.template(
+        organization, operator_user, markdown=MARKDOWN, placeholders=[IMPORTO]
+    )
     line = b"RSSMRA80A01H501U;10,00\n"
     data = b"codice_fiscale;importo\n" + line * 4000 + b"BNCLCU90D45L219H;1\x000,00\n"
     assert len(data) > 64 * 1024

@@ -6,6 +6,7 @@ from typing import Any
 from ioportal.messaging.lists import recipient_list_validate
 from ioportal.recipients.models import CHUNK_ROWS, RecipientChunk, RecipientList, row_cells
 from ioportal.recipients.services import problem_text
+from tests import builders
 
 GOOD = "RSSMRA85T10A562S"
 ROWS = 2 * CHUNK_ROWS + 500
@@ -14,8 +15,8 @@ NUMBER_INDEX = 2 * CHUNK_ROWS + 100  # in the third chunk
 SHIFTED = "La riga ha 4 colonne invece di 3: i valori sarebbero spostati."
 
 
-def _list(make_template: Any, organization: Any, operator: Any, service: Any) -> RecipientList:
-    template = make_template(organization, operator)
+def _list(organization: Any, operator: Any, service: Any) -> RecipientList:
+    template = builders.template(organization, operator)
     recipient_list = RecipientList.objects.create(
         organization=organization,
         created_by=operator,
@@ -42,9 +43,9 @@ def _list(make_template: Any, organization: Any, operator: Any, service: Any) ->
 
 
 def test_structure_problems_and_number_cells_travel_with_their_rows(
-    make_template, organization, operator_user, service
+    organization, operator_user, service
 ):
-    created = _list(make_template, organization, operator_user, service)
+    created = _list(organization, operator_user, service)
     recipient_list = RecipientList.objects.get(pk=created.pk)
     assert RecipientChunk.objects.filter(recipient_list=recipient_list, kind="rows").count() == 3
     rows, lines, problems = recipient_list.get_rows_and_problems()
@@ -59,8 +60,8 @@ def test_structure_problems_and_number_cells_travel_with_their_rows(
     assert row_cells(item) == [GOOD, f"Persona {NUMBER_INDEX}", "12,50"]
 
 
-def test_validation_reads_them_from_the_chunks(make_template, organization, operator_user, service):
-    recipient_list = _list(make_template, organization, operator_user, service)
+def test_validation_reads_them_from_the_chunks(organization, operator_user, service):
+    recipient_list = _list(organization, operator_user, service)
     recipient_list_validate(
         recipient_list=RecipientList.objects.get(pk=recipient_list.pk),
         mapping={"fiscal_code": "CF", "nome": "Nome", "importo": "Importo"},

@@ -14,6 +14,7 @@ from ioportal.messaging.preview import content_warnings
 from ioportal.recipients.models import RecipientList
 from ioportal.recipients.rendering import delivery_content, escape_markdown, fill_message
 from ioportal.recipients.validation import MessageSpec, validate_rows
+from tests import builders
 from tests.messaging.conftest import phone_body
 
 CASES = Path(__file__).resolve().parent.parent / "cases" / "import"
@@ -155,10 +156,10 @@ def _upload_and_check(client, template, service, name: str) -> RecipientList:
     return recipient_list
 
 
-def test_markdown_in_a_cell_over_http(
-    client, login, operator_user, organization, service, make_template, woken
-):
-    template = make_template(organization, operator_user, markdown=BODY, placeholders=PLACEHOLDERS)
+def test_markdown_in_a_cell_over_http(client, login, operator_user, organization, service, woken):
+    template = builders.template(
+        organization, operator_user, markdown=BODY, placeholders=PLACEHOLDERS
+    )
     login(operator_user)
     recipient_list = _upload_and_check(client, template, service, "markdown_in_a_cell.csv")
     assert recipient_list.valid_count == 2 and recipient_list.rejected_count == 0

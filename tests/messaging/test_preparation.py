@@ -21,6 +21,7 @@ from ioportal.sending import claims
 from ioportal.sending.services import dispatch_cancel
 from ioportal.sending.sweeper import complete_finished
 from ioportal.sending.worker import has_due_work
+from tests import builders
 
 CSV = (
     b"Codice fiscale;Nome;Importo\n"
@@ -47,9 +48,9 @@ def enqueued(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
 
 
 @pytest.fixture
-def big_list(small_chunks, make_template, make_list, service, organization, operator_user):
-    template = make_template(organization, operator_user)
-    return make_list(template, service, operator_user, data=CSV)
+def big_list(small_chunks, service, organization, operator_user):
+    template = builders.template(organization, operator_user)
+    return builders.recipient_list(template, service, operator_user, data=CSV)
 
 
 def _launch(recipient_list: RecipientList, user: Any, capture: Any) -> Dispatch:

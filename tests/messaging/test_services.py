@@ -18,12 +18,13 @@ from ioportal.recipients.models import RecipientList
 from ioportal.recipients.rendering import delivery_content
 from ioportal.recipients.services import rejected_rows_csv
 from ioportal.recipients.tasks import purge_expired_lists
+from tests import builders
 
 
 @pytest.fixture
-def checked(make_template, make_list, service, organization, operator_user):
-    template = make_template(organization, operator_user)
-    return make_list(template, service, operator_user)
+def checked(service, organization, operator_user):
+    template = builders.template(organization, operator_user)
+    return builders.recipient_list(template, service, operator_user)
 
 
 def test_list_counts_and_reasons(checked):
@@ -125,10 +126,10 @@ def test_premium_always_needs_approval(organization):
     assert not policy.requires_approval(recipients=1000, feature_level="standard")
 
 
-def test_supervisor_cannot_approve_own(make_template, make_list, service, organization, make_user):
-    author = make_user(Membership.Role.SUPERVISOR, organization)
-    template = make_template(organization, author)
-    recipient_list = make_list(template, service, author)
+def test_supervisor_cannot_approve_own(service, organization):
+    author = builders.user(Membership.Role.SUPERVISOR, organization)
+    template = builders.template(organization, author)
+    recipient_list = builders.recipient_list(template, service, author)
     ApprovalPolicy.objects.create(organization=organization, threshold=0)
     dispatch, _ = services.dispatch_launch_list(recipient_list=recipient_list, actor=author)
     with pytest.raises(NotAllowed, match="hai creato tu"):
@@ -166,13 +167,13 @@ def test_single_message_idempotent(organization, service, operator_user, woken):
     assert delivery_content(first, delivery)[1].startswith("Il documento è pronto {{ x }}.")
 
 
-def test_rejected_csv_neutralises_formulas(make_template, make_list, service, organization):
+def test_rejected_csv_neutralises_formulas(service, organization):
     from ioportal.accounts.models import User
 
     author = User.objects.create(username="a")
-    template = make_template(organization, author)
+    template = builders.template(organization, author)
     data = b'Codice fiscale;Nome;Importo\n=HYPERLINK("x");+SUM(1);-3\n'
-    recipient_list = make_list(template, service, author, data=data)
+    recipient_list = builders.recipient_list(template, service, author, data=data)
     body = rejected_rows_csv(recipient_list=recipient_list, actor=author)
     assert body.startswith("\ufeff")
     assert '"\'=HYPERLINK(""x"")"' in body and '"\'+SUM(1)"' in body and '"\'-3"' in body

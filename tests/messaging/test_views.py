@@ -8,6 +8,7 @@ from django.urls import reverse
 from ioportal.accounts.models import Membership
 from ioportal.messaging.models import ApprovalPolicy, Delivery, Dispatch
 from ioportal.recipients.models import RecipientList
+from tests import builders
 from tests.messaging.conftest import CSV
 
 ROLES = [Membership.Role.OPERATOR, Membership.Role.SUPERVISOR, Membership.Role.ADMIN]
@@ -24,8 +25,8 @@ LIST_PAGES = ["list_mapping", "list_result", "list_rejected_csv", "list_preview"
 
 @pytest.mark.parametrize(("name", "minimum"), PAGES)
 @pytest.mark.parametrize("role", ROLES)
-def test_page_by_role(client, login, make_user, organization, name, minimum, role):
-    login(make_user(role, organization))
+def test_page_by_role(client, login, organization, name, minimum, role):
+    login(builders.user(role, organization))
     response = client.get(reverse(name))
     assert response.status_code == (200 if Membership(role=role).has_role(minimum) else 403)
 
@@ -36,15 +37,17 @@ def test_pages_need_login(client, name, minimum):
 
 
 @pytest.fixture
-def other_list(make_template, make_list, make_service, other_organization, make_user):
-    stranger = make_user(Membership.Role.OPERATOR, other_organization)
-    template = make_template(other_organization, stranger)
-    return make_list(template, make_service(other_organization), stranger)
+def other_list(other_organization):
+    stranger = builders.user(Membership.Role.OPERATOR, other_organization)
+    template = builders.template(other_organization, stranger)
+    return builders.recipient_list(template, builders.service(other_organization), stranger)
 
 
 @pytest.fixture
-def own_list(make_template, make_list, service, organization, operator_user):
-    return make_list(make_template(organization, operator_user), service, operator_user)
+def own_list(service, organization, operator_user):
+    return builders.recipient_list(
+        builders.template(organization, operator_user), service, operator_user
+    )
 
 
 @pytest.mark.parametrize("page", LIST_PAGES)
@@ -63,8 +66,8 @@ def test_list_pages_other_org_404(client, login, operator_user, other_list, page
 
 
 @pytest.mark.parametrize("page", LIST_PAGES)
-def test_list_of_another_operator_403(client, login, make_user, organization, own_list, page):
-    login(make_user(Membership.Role.OPERATOR, organization))
+def test_list_of_another_operator_403(client, login, organization, own_list, page):
+    login(builders.user(Membership.Role.OPERATOR, organization))
     assert client.get(reverse(f"messaging:{page}", args=[own_list.public_id])).status_code == 403
 
 
@@ -79,20 +82,16 @@ def test_malformed_id_is_404(client, login, operator_user):
     assert client.get("/messaggi/elenchi/nonuuid/controllo/").status_code == 404
 
 
-def test_template_edit_access(
-    client, login, make_user, organization, other_organization, make_template
-):
-    user = make_user(Membership.Role.OPERATOR, organization)
-    own = make_template(organization, user)
-    other = make_template(other_organization, user)
+def test_template_edit_access(client, login, organization, other_organization):
+    user = builders.user(Membership.Role.OPERATOR, organization)
+    own = builders.template(organization, user)
+    other = builders.template(other_organization, user)
     login(user)
     assert client.get(reverse("messaging:template_edit", args=[own.public_id])).status_code == 200
     assert client.get(reverse("messaging:template_edit", args=[other.public_id])).status_code == 404
 
 
-def test_dispatch_pages_access(
-    client, login, make_user, organization, own_list, operator_user, woken
-):
+def test_dispatch_pages_access(client, login, organization, own_list, operator_user, woken):
     from ioportal.messaging.services import dispatch_launch_list
 
     ApprovalPolicy.objects.create(organization=organization, threshold=0)
@@ -104,7 +103,7 @@ def test_dispatch_pages_access(
     assert client.get(old)["Location"] == summary  # the old address leads to the one page
     assert client.get(summary).status_code == 200
     assert client.post(approve).status_code == 403  # operators cannot approve
-    supervisor = make_user(Membership.Role.SUPERVISOR, organization)
+    supervisor = builders.user(Membership.Role.SUPERVISOR, organization)
     login(supervisor)
     response = client.get(summary)
     assert "Approva e invia" in response.content.decode()
@@ -127,10 +126,8 @@ def test_dispatch_other_org_404(client, login, admin_user, other_list, woken):
         assert client.post(url, {"reason": "x"}).status_code == 404
 
 
-def test_whole_flow_over_http(
-    client, login, operator_user, organization, service, make_template, woken
-):
-    template = make_template(organization, operator_user)
+def test_whole_flow_over_http(client, login, operator_user, organization, service, woken):
+    template = builders.template(organization, operator_user)
     login(operator_user)
     upload = SimpleUploadedFile("tari.csv", CSV, content_type="text/csv")
     response = client.post(
@@ -176,11 +173,9 @@ def test_mapping_errors_shown(client, login, operator_user, own_list):
     assert "Indica la colonna con il codice fiscale" in response.content.decode()
 
 
-def test_upload_limit_message(
-    client, login, operator_user, organization, service, make_template, settings
-):
+def test_upload_limit_message(client, login, operator_user, organization, service, settings):
     settings.RECIPIENTS_MAX_ROWS = 1
-    template = make_template(organization, operator_user)
+    template = builders.template(organization, operator_user)
     login(operator_user)
     upload = SimpleUploadedFile("tari.csv", CSV, content_type="text/csv")
     response = client.post(
@@ -264,11 +259,11 @@ def _template_post(template, **changes):
     return data
 
 
-def test_template_edit_is_saved(client, login, operator_user, organization, make_template):
+def test_template_edit_is_saved(client, login, operator_user, organization):
     from ioportal.core.models import AuditEvent
     from ioportal.messaging.audit import Action
 
-    template = make_template(organization, operator_user)
+    template = builders.template(organization, operator_user)
     login(operator_user)
     url = reverse("messaging:template_edit", args=[template.public_id])
     edited = "Gentile {{ nome }}, il nuovo testo della TARI: {{ importo }} euro.\n" * 2 + "Fine"
@@ -283,14 +278,15 @@ def test_template_edit_is_saved(client, login, operator_user, organization, make
 
 
 def test_template_edit_after_a_dispatch_makes_a_new_version(
-    client, login, operator_user, organization, make_template, make_list, service, woken
+    client, login, operator_user, organization, service, woken
 ):
     from ioportal.messaging.models import MessageTemplate
     from ioportal.messaging.services import dispatch_launch_list
 
-    template = make_template(organization, operator_user)
+    template = builders.template(organization, operator_user)
     dispatch, _ = dispatch_launch_list(
-        recipient_list=make_list(template, service, operator_user), actor=operator_user
+        recipient_list=builders.recipient_list(template, service, operator_user),
+        actor=operator_user,
     )
     login(operator_user)
     edited = "Gentile {{ nome }}, la versione due dell'avviso: {{ importo }} euro.\n" * 2 + "Fine."
@@ -312,11 +308,11 @@ def test_template_edit_after_a_dispatch_makes_a_new_version(
 
 
 def test_rejected_rows_show_their_values_with_plurals(
-    client, login, operator_user, organization, service, make_template, make_list
+    client, login, operator_user, organization, service
 ):
-    template = make_template(organization, operator_user)
+    template = builders.template(organization, operator_user)
     data = b"Codice fiscale;Nome;Importo\nRSSMRA85T10A562S;Anna;12,50\nRSSMRA85T10A562A;Carla;1x\n"
-    recipient_list = make_list(template, service, operator_user, data=data)
+    recipient_list = builders.recipient_list(template, service, operator_user, data=data)
     login(operator_user)
     page = client.get(reverse("messaging:list_result", args=[recipient_list.public_id]))
     text = page.content.decode()

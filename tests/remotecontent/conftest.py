@@ -1,4 +1,5 @@
-"""Builders for remote-content tests: PDFs made with pypdf, Premium deliveries, a key."""
+"""Remote-content fixtures: PDFs made with pypdf, Premium deliveries and a configuration key
+(data from tests/builders.py)."""
 
 import io
 from collections.abc import Callable
@@ -17,15 +18,17 @@ from pypdf.generic import (
 )
 
 from ioportal.accounts.models import Organization, User
-from ioportal.core.fiscalcode import protect_fiscal_code
 from ioportal.ioservices.models import IOService
 from ioportal.messaging.models import Delivery, Dispatch, FeatureLevel
 from ioportal.remotecontent import services
 from ioportal.remotecontent.models import Attachment, RemoteContentConfiguration
+from tests import builders
+from tests.builders import CITIZEN
+
+__all__ = ["CITIZEN"]
 
 CONFIGURATION_ID = "01JA1PHA0C0NF1G00000000001"
 OTHER_CONFIGURATION_ID = "01JBETA00C0NF1G00000000001"
-CITIZEN = "RSSMRA80A01H501U"
 OTHER_CITIZEN = "VRDGPP75C15F205S"
 HEADER = "X-Ioportal-Key"
 
@@ -105,8 +108,8 @@ def media_root(settings: Any, tmp_path: Any) -> Any:
 
 @pytest.fixture
 def premium_service(organization: Organization) -> IOService:
-    return IOService.objects.create(
-        organization=organization,
+    return builders.service(
+        organization,
         service_id="01JD3M0SERV1CE000000000AAA",
         name="Tributi",
         premium_enabled=True,
@@ -123,12 +126,8 @@ class Configured:
 
 @pytest.fixture
 def rc(organization: Organization, admin_user: User) -> Configured:
-    configuration, key = services.rc_configuration_create(
-        organization=organization,
-        configuration_id=CONFIGURATION_ID,
-        name="Tributi",
-        header_name=HEADER,
-        actor=admin_user,
+    configuration, key = builders.rc_configuration(
+        organization, admin_user, configuration_id=CONFIGURATION_ID, header_name=HEADER
     )
     return Configured(configuration, key)
 
@@ -147,18 +146,16 @@ def make_delivery(premium_service: IOService, admin_user: User) -> Callable[...,
         service = service or premium_service
         key = f"{service.pk}-{feature_level}"
         if key not in dispatches:
-            dispatches[key] = Dispatch.objects.create(
-                organization=service.organization,
-                service=service,
-                title="TARI 2026",
+            dispatches[key] = builders.dispatch(
+                service,
+                admin_user,
+                state=Dispatch.State.DRAFT,
                 subject="Avviso TARI 2026",
                 markdown="Gentile cittadino, " + "ecco il suo avviso. " * 5,
+                placeholders=[],
                 feature_level=feature_level,
-                created_by=admin_user,
             )
-        return Delivery.objects.create(
-            dispatch=dispatches[key], **protect_fiscal_code(fiscal_code), **fields
-        )
+        return builders.delivery(dispatches[key], fiscal_code, **fields)
 
     return make
 

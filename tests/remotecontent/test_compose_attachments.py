@@ -20,8 +20,9 @@ from ioportal.remotecontent.models import Attachment, ListAttachment
 from ioportal.remotecontent.services import uploads
 from ioportal.sending import outcomes
 from ioportal.sending.worker import run_account_worker
+from tests import builders
 from tests.remotecontent.conftest import CONFIGURATION_ID, make_pdf
-from tests.sending.support import make_dispatch, make_service
+from tests.sending.support import simulated_service
 
 MARKDOWN = (
     "Gentile {{ nome }},\n\nin allegato trova l'avviso TARI 2026 e il prospetto di calcolo "
@@ -230,10 +231,14 @@ def _fresh_limiter(settings: Any) -> Any:
 
 
 @pytest.fixture
-def premium_dispatch(organization, make_user):
-    user = make_user(Membership.Role.OPERATOR, organization)
-    service = make_service(organization, "", remote_content_configuration_id=CONFIGURATION_ID)
-    return make_dispatch(service, user, ["RSSMRA80A01H501U"], feature_level=FeatureLevel.ADVANCED)
+def premium_dispatch(organization):
+    user = builders.user(Membership.Role.OPERATOR, organization)
+    service = builders.service(
+        organization, **simulated_service("", remote_content_configuration_id=CONFIGURATION_ID)
+    )
+    return builders.dispatch(
+        service, user, ["RSSMRA80A01H501U"], feature_level=FeatureLevel.ADVANCED
+    )
 
 
 def run(dispatch: Dispatch) -> Delivery:

@@ -26,6 +26,7 @@ from ioportal.remotecontent.models import RemoteContentAccess
 from ioportal.remotecontent.selectors import delivery_access_summary
 from ioportal.remotecontent.services import rc_configuration_create, third_party_data_for
 from ioportal.sending.sweeper import sweep
+from tests import builders
 from tests.processes import ROOT, free_port, process_env, wait_until
 from tests.remotecontent.conftest import (
     CITIZEN,
@@ -35,7 +36,7 @@ from tests.remotecontent.conftest import (
     make_pdf,
 )
 from tests.remotecontent.test_compose_attachments import zip_of
-from tests.sending.support import fiscal_code, make_service, simulator_config
+from tests.sending.support import fiscal_code, simulated_service, simulator_config
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -285,10 +286,11 @@ def test_premium_dispatch_end_to_end(
     ]
     server = make_server(parse_config(config)).start()
     try:
-        service = make_service(
+        service = builders.service(
             organization,
-            server.url + "/api/v1",
-            remote_content_configuration_id=CONFIGURATION_ID,
+            **simulated_service(
+                server.url + "/api/v1", remote_content_configuration_id=CONFIGURATION_ID
+            ),
         )
         template = template_create(
             organization=organization,

@@ -10,6 +10,7 @@ from ioportal.accounts.models import Membership
 from ioportal.core.models import AuditEvent
 from ioportal.messaging.models import Delivery
 from ioportal.remotecontent.models import RemoteContentAccess
+from tests import builders
 from tests.remotecontent.conftest import CITIZEN, OTHER_CITIZEN
 
 Operation = RemoteContentAccess.Operation
@@ -76,11 +77,11 @@ def test_export_csv(client, login, supervisor_user, deliveries):
     assert AuditEvent.objects.filter(action="dispatch.deliveries_exported").count() == 1
 
 
-def test_export_access(client, login, make_user, organization, other_organization, deliveries):
+def test_export_access(client, login, organization, other_organization, deliveries):
     url = reverse("sending:dispatch_export_csv", args=[deliveries[0].dispatch.public_id])
-    login(make_user(Membership.Role.OPERATOR, organization))
+    login(builders.user(Membership.Role.OPERATOR, organization))
     assert client.get(url).status_code == 403
-    login(make_user(Membership.Role.SUPERVISOR, other_organization))
+    login(builders.user(Membership.Role.SUPERVISOR, other_organization))
     assert client.get(url).status_code == 404
-    login(make_user(Membership.Role.ADMIN, organization))
+    login(builders.user(Membership.Role.ADMIN, organization))
     assert client.get(url).status_code == 200

@@ -6,6 +6,7 @@ from ioportal.accounts.models import Membership
 from ioportal.core.models import AuditEvent
 from ioportal.remotecontent.models import RemoteContentConfiguration
 from ioportal.remotecontent.services import key_matches, rc_configuration_create
+from tests import builders
 from tests.remotecontent.conftest import CONFIGURATION_ID, OTHER_CONFIGURATION_ID
 
 PAGES = ["/contenuti-remoti/", "/contenuti-remoti/nuova/", "/contenuti-remoti/messaggi-mensili/"]
@@ -13,8 +14,8 @@ PAGES = ["/contenuti-remoti/", "/contenuti-remoti/nuova/", "/contenuti-remoti/me
 
 @pytest.mark.parametrize("path", PAGES)
 @pytest.mark.parametrize("role", [Membership.Role.OPERATOR, Membership.Role.SUPERVISOR])
-def test_low_roles_get_403(make_user, organization, login, path, role):
-    client = login(make_user(role, organization))
+def test_low_roles_get_403(organization, login, path, role):
+    client = login(builders.user(role, organization))
     assert client.get(path).status_code == 403
 
 
@@ -98,8 +99,8 @@ def test_regenerate_confirms_then_shows_new_key(admin_user, login, organization)
     assert AuditEvent.objects.filter(action="remotecontent.key_regenerated").count() == 1
 
 
-def test_regenerate_other_organization_is_404(admin_user, login, make_user, other_organization):
-    other_admin = make_user(Membership.Role.ADMIN, other_organization)
+def test_regenerate_other_organization_is_404(admin_user, login, other_organization):
+    other_admin = builders.user(Membership.Role.ADMIN, other_organization)
     configuration, key = _configuration(other_organization, other_admin, OTHER_CONFIGURATION_ID)
     client = login(admin_user)
     url = f"/contenuti-remoti/{configuration.public_id}/rigenera-chiave/"
@@ -111,9 +112,9 @@ def test_regenerate_other_organization_is_404(admin_user, login, make_user, othe
 
 
 @pytest.mark.parametrize("role", [Membership.Role.OPERATOR, Membership.Role.SUPERVISOR])
-def test_regenerate_low_role_is_403(make_user, organization, login, admin_user, role):
+def test_regenerate_low_role_is_403(organization, login, admin_user, role):
     configuration, key = _configuration(organization, admin_user)
-    client = login(make_user(role, organization))
+    client = login(builders.user(role, organization))
     url = f"/contenuti-remoti/{configuration.public_id}/rigenera-chiave/"
     assert client.get(url).status_code == 403
     assert client.post(url).status_code == 403

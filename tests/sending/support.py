@@ -1,25 +1,17 @@
-"""Builders for the sending tests: an organization whose IO service points at a simulator,
-dispatches with many deliveries, and the simulator configuration matching them."""
+"""Data for the sending tests: fiscal codes in bulk, the simulator configuration and the
+service fields matching it (built with tests/builders.py), and call recorders."""
 
 import itertools
 import time
 from typing import Any
 
-from ioportal.accounts.models import Organization, User
-from ioportal.core.fiscalcode import protect_fiscal_code
+from ioportal.accounts.models import Organization
 from ioportal.fakeio.citizens import check_character
-from ioportal.ioservices.models import IOService
-from ioportal.ioservices.services import ioservice_create
 from ioportal.messaging.models import Delivery, Dispatch
 
 PRIMARY_KEY = "a1" + "0" * 30
 SECONDARY_KEY = "b2" + "0" * 30
 SERVICE_ID = "01JSEND0SERV1CE00000000001"
-SUBJECT = "Avviso di pagamento TARI 2026"
-MARKDOWN = (
-    "Gentile {{ nome }}, ti ricordiamo che è disponibile l'avviso di pagamento della tassa "
-    "sui rifiuti per l'anno 2026. Puoi pagarlo dall'app IO entro la scadenza indicata."
-)
 LETTERS = "BCDFGHLMPRSTV"
 
 
@@ -75,8 +67,10 @@ def simulator_config(
     }
 
 
-def make_service(organization: Organization, api_url: str, **fields: Any) -> IOService:
-    values: dict[str, Any] = {
+def simulated_service(api_url: str, **fields: Any) -> dict[str, Any]:
+    """The fields for `builders.service` of the Premium production service that
+    `simulator_config` knows (same id and keys), at `api_url` ("" = the settings' IO URL)."""
+    return {
         "service_id": SERVICE_ID,
         "name": "Tributi",
         "test_mode": False,
@@ -84,46 +78,11 @@ def make_service(organization: Organization, api_url: str, **fields: Any) -> IOS
         "premium_enabled": True,
         "payments_enabled": True,
         "max_allowed_payment_amount": 100_000,
-    }
-    values.update(fields)
-    return ioservice_create(
-        organization=organization,
-        actor="test",
-        primary_key=PRIMARY_KEY,
-        secondary_key=SECONDARY_KEY,
-        **values,
-    )
-
-
-def make_dispatch(
-    service: IOService,
-    user: User,
-    codes: list[str],
-    *,
-    state: str = Dispatch.State.RUNNING,
-    **fields: Any,
-) -> Dispatch:
-    dispatch = Dispatch.objects.create(
-        organization=service.organization,
-        service=service,
-        title="TARI 2026",
-        subject=SUBJECT,
-        markdown=MARKDOWN,
-        placeholders=[{"name": "nome", "type": "text", "required": True}],
-        state=state,
-        created_by=user,
+        "authorized_recipients": [],
+        "primary_key": PRIMARY_KEY,
+        "secondary_key": SECONDARY_KEY,
         **fields,
-    )
-    Delivery.objects.bulk_create(
-        Delivery(
-            dispatch=dispatch,
-            row_number=number,
-            variables={"nome": f"Cittadino {number}"},
-            **protect_fiscal_code(code),
-        )
-        for number, code in enumerate(codes, start=1)
-    )
-    return dispatch
+    }
 
 
 def state_counts(dispatch: Dispatch) -> dict[str, int]:

@@ -6,13 +6,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from django.conf import settings
 from django.db import connection
 
 from ioportal.accounts.models import Membership
 from ioportal.messaging.models import Delivery
 from ioportal.sending import claims, clock
-from tests.sending.support import fiscal_codes, make_dispatch, make_service
+from ioportal.sending.conf import sending_settings
+from tests import builders
+from tests.sending.support import fiscal_codes, simulated_service
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -48,12 +49,12 @@ def test_a_skewed_worker_reads_the_servers_time(skewed: Any) -> None:
 
 
 @pytest.mark.postgres
-def test_a_skewed_worker_claims_by_the_servers_clock(
-    skewed: Any, organization: Any, make_user: Any
-) -> None:
-    user = make_user(Membership.Role.SUPERVISOR, organization)
-    dispatch = make_dispatch(
-        make_service(organization, "http://127.0.0.1:9/api/v1"), user, fiscal_codes(3)
+def test_a_skewed_worker_claims_by_the_servers_clock(skewed: Any, organization: Any) -> None:
+    user = builders.user(Membership.Role.SUPERVISOR, organization)
+    dispatch = builders.dispatch(
+        builders.service(organization, **simulated_service("http://127.0.0.1:9/api/v1")),
+        user,
+        fiscal_codes(3),
     )
     server_now = datetime.fromtimestamp(server_time(), tz=UTC)
     first, second, third = Delivery.objects.filter(dispatch=dispatch).order_by("id")
@@ -69,5 +70,5 @@ def test_a_skewed_worker_claims_by_the_servers_clock(
     third.refresh_from_db()
     assert third.lease_until is not None
     lease = third.lease_until.timestamp() - server_time()
-    # SENDING_LEASE_SECONDS from the server's now, not an hour later.
-    assert 0 < lease <= settings.SENDING_LEASE_SECONDS + 1
+    # The lease (sending/conf.py) from the server's now, not an hour later.
+    assert 0 < lease <= sending_settings().lease_seconds + 1

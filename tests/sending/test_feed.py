@@ -15,11 +15,11 @@ from ioportal.sending import outcomes, tasks
 from ioportal.sending.feed import known_consent, missing_days, sync_service_feed, utc_today
 from ioportal.sending.models import AccountState, ApiCall, FeedDay, FeedSubscription
 from ioportal.sending.worker import run_account_worker
+from tests import builders
 from tests.sending.support import (
     SERVICE_ID,
     fiscal_codes,
-    make_dispatch,
-    make_service,
+    simulated_service,
     simulator_config,
     state_counts,
 )
@@ -55,7 +55,7 @@ def not_ready(day: date) -> dict[str, Any]:
 def test_sync_applies_missing_days_in_order_and_latest_event_wins(
     organization: Organization,
 ) -> None:
-    service = make_service(organization, "", feed_access=True)
+    service = builders.service(organization, **simulated_service("", feed_access=True))
     d1, d2, d3 = (TODAY - timedelta(days=n) for n in (3, 2, 1))
     responses.get(feed_url(d1), json=feed_body(d1, [A, B], []))
     responses.get(feed_url(d2), json=feed_body(d2, [C], [A]))
@@ -75,7 +75,7 @@ def test_sync_applies_missing_days_in_order_and_latest_event_wins(
 
 @responses.activate
 def test_sync_stops_at_day_not_available_and_resumes(organization: Organization) -> None:
-    service = make_service(organization, "", feed_access=True)
+    service = builders.service(organization, **simulated_service("", feed_access=True))
     d1, d2, d3 = (TODAY - timedelta(days=n) for n in (3, 2, 1))
     responses.get(feed_url(d1), json=feed_body(d1, [A], []))
     responses.get(feed_url(d2), **not_ready(d2))
@@ -86,7 +86,7 @@ def test_sync_stops_at_day_not_available_and_resumes(organization: Organization)
 
 @responses.activate
 def test_backfilled_old_day_does_not_undo_newer_news(organization: Organization) -> None:
-    service = make_service(organization, "", feed_access=True)
+    service = builders.service(organization, **simulated_service("", feed_access=True))
     d1, d2, d3 = (TODAY - timedelta(days=n) for n in (3, 2, 1))
     FeedDay.objects.create(service=service, day=d2)
     FeedSubscription.objects.create(service=service, fiscal_code_hash=A, subscribed=False, day=d2)
@@ -99,7 +99,7 @@ def test_backfilled_old_day_does_not_undo_newer_news(organization: Organization)
 
 @responses.activate
 def test_service_without_feed_access_makes_no_call(organization: Organization) -> None:
-    service = make_service(organization, "")
+    service = builders.service(organization, **simulated_service(""))
     assert sync_service_feed(service_id=service.pk, today=TODAY)["days"] == 0
     assert len(responses.calls) == 0
 
@@ -107,7 +107,7 @@ def test_service_without_feed_access_makes_no_call(organization: Organization) -
 def test_daily_task_enqueues_feed_services_only(
     organization: Organization, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with_feed = make_service(organization, "", feed_access=True)
+    with_feed = builders.service(organization, **simulated_service("", feed_access=True))
     enqueued: list[tuple[Any, ...]] = []
     monkeypatch.setattr("ioportal.sending.tasks.async_task", lambda *a, **k: enqueued.append(a))
     assert tasks.sync_feeds() == 1
@@ -118,10 +118,10 @@ def test_daily_task_enqueues_feed_services_only(
 
 
 @pytest.fixture
-def feed_dispatch(organization: Organization, make_user: Callable[..., Any]) -> Dispatch:
-    user = make_user(Membership.Role.OPERATOR, organization)
-    service = make_service(organization, "", feed_access=True)
-    return make_dispatch(service, user, fiscal_codes(3))
+def feed_dispatch(organization: Organization) -> Dispatch:
+    user = builders.user(Membership.Role.OPERATOR, organization)
+    service = builders.service(organization, **simulated_service("", feed_access=True))
+    return builders.dispatch(service, user, fiscal_codes(3))
 
 
 def run(dispatch: Dispatch) -> dict[int, Delivery]:
@@ -186,7 +186,6 @@ def test_no_feed_access_means_unknown(feed_dispatch: Dispatch) -> None:
 @pytest.mark.django_db(transaction=True)
 def test_feed_sync_and_sending_against_the_simulator(
     organization: Organization,
-    make_user: Callable[..., Any],
     start_simulator: Callable[[dict[str, Any]], Any],
     settings: Any,
 ) -> None:
@@ -194,15 +193,15 @@ def test_feed_sync_and_sending_against_the_simulator(
     config = simulator_config(organization, rate_limit=150, feed_size=6)
     config["accounts"][0]["services"][0]["feed_access"] = True
     sim = start_simulator(config)
-    service = make_service(organization, sim.api_url, feed_access=True)
+    service = builders.service(organization, **simulated_service(sim.api_url, feed_access=True))
     stats = sync_service_feed(service_id=service.pk)
     assert stats == {"days": 2, "subscriptions": 6, "unsubscriptions": 6, "errors": 0}
     assert FeedSubscription.objects.filter(service=service).count() == 12
     yesterday = (utc_today() - timedelta(days=1)).isoformat()
     subscribed, unsubscribed = feed_fiscal_codes(yesterday, SERVICE_ID, 6)
     unknown = fiscal_codes(2)
-    user = make_user(Membership.Role.OPERATOR, organization)
-    dispatch = make_dispatch(service, user, subscribed + unsubscribed + unknown)
+    user = builders.user(Membership.Role.OPERATOR, organization)
+    dispatch = builders.dispatch(service, user, subscribed + unsubscribed + unknown)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr("ioportal.sending.triggers.async_task", lambda *a, **k: None)
         run_account_worker(organization_id=organization.pk, budget=5)

@@ -1,7 +1,6 @@
 """The account worker against a mocked IO (`responses`): classification and transitions."""
 
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -18,7 +17,8 @@ from ioportal.sending import checks, claims, limiter, outcomes, services, transi
 from ioportal.sending.models import AccountState, ApiCall
 from ioportal.sending.sweeper import reap_expired_claims, sweep
 from ioportal.sending.worker import run_account_worker
-from tests.sending.support import fiscal_codes, make_dispatch, make_service
+from tests import builders
+from tests.sending.support import fiscal_codes, simulated_service
 
 IO = "https://api.io.pagopa.it/api/v1"
 PROFILES = f"{IO}/profiles"
@@ -45,10 +45,10 @@ def _longest_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def dispatch(organization: Organization, make_user: Callable[..., Any]) -> Dispatch:
-    user = make_user(Membership.Role.OPERATOR, organization)
-    service = make_service(organization, "")
-    return make_dispatch(service, user, fiscal_codes(1))
+def dispatch(organization: Organization) -> Dispatch:
+    user = builders.user(Membership.Role.OPERATOR, organization)
+    service = builders.service(organization, **simulated_service(""))
+    return builders.dispatch(service, user, fiscal_codes(1))
 
 
 def run(dispatch: Dispatch) -> Delivery:

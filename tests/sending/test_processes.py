@@ -20,14 +20,14 @@ from ioportal.sending import services
 from ioportal.sending.models import ApiCall
 from ioportal.sending.sweeper import sweep
 from ioportal.sending.triggers import wake_up
+from tests import builders
 from tests.processes import FAST_WORKER_SETTINGS, Clusters, stop_process, wait_until
 from tests.sending.conftest import Simulator
 from tests.sending.support import (
     busiest_window,
     fiscal_codes,
-    make_dispatch,
-    make_service,
     record_calls,
+    simulated_service,
     simulator_config,
     state_counts,
 )
@@ -47,9 +47,9 @@ def fast_settings(settings: Any) -> Any:
 
 
 @pytest.fixture
-def org_user(make_user: Callable[..., Any]) -> tuple[Organization, Any]:
-    organization = Organization.objects.create(name="Comune di Prova", fiscal_code="80001230582")
-    user = make_user(Membership.Role.SUPERVISOR, organization)
+def org_user(db: None) -> tuple[Organization, Any]:
+    organization = builders.organization()
+    user = builders.user(Membership.Role.SUPERVISOR, organization)
     return organization, user
 
 
@@ -88,9 +88,9 @@ def test_chaos_no_duplicates_no_losses(
         slow_rate=0.005,
         slow_ms=3000,
     )
-    service = make_service(organization, simulator.api_url)
+    service = builders.service(organization, **simulated_service(simulator.api_url))
     count = 2000
-    dispatch = make_dispatch(
+    dispatch = builders.dispatch(
         service, user, fiscal_codes(count, not_on_io_every=15, blocked_every=20)
     )
     rng = random.Random(20260101)
@@ -173,8 +173,8 @@ def test_limiter_shared_by_several_workers(
     simulator = account_with_limit(organization, limit, start_simulator)
     simulator.set_faults(latency_ms=30, jitter_ms=30)
     moments = record_calls(simulator.sim)  # every call the simulator's gateway sees
-    service = make_service(organization, simulator.api_url)
-    dispatch = make_dispatch(service, user, fiscal_codes(120))
+    service = builders.service(organization, **simulated_service(simulator.api_url))
+    dispatch = builders.dispatch(service, user, fiscal_codes(120))
     workers = [clusters.start(), clusters.start(), clusters.start()]
     wake_up(organization_id=organization.pk)
     done = wait_until(lambda: open_count(dispatch) == 0, timeout=150, tick=sweep)
@@ -243,8 +243,8 @@ def test_cancel_stops_new_submissions(
     organization, user = org_user
     simulator = account_with_limit(organization, 1000, start_simulator)
     simulator.set_faults(latency_ms=80)
-    service = make_service(organization, simulator.api_url)
-    dispatch = make_dispatch(service, user, fiscal_codes(300))
+    service = builders.service(organization, **simulated_service(simulator.api_url))
+    dispatch = builders.dispatch(service, user, fiscal_codes(300))
     worker = clusters.start()
     wake_up(organization_id=organization.pk)
 
@@ -278,9 +278,9 @@ def test_graceful_stop_loses_nothing_and_leaves_nothing_uncertain(
     organization, user = org_user
     simulator = account_with_limit(organization, 1000, start_simulator)
     simulator.set_faults(latency_ms=40)
-    service = make_service(organization, simulator.api_url)
+    service = builders.service(organization, **simulated_service(simulator.api_url))
     count = 1200
-    dispatch = make_dispatch(service, user, fiscal_codes(count))
+    dispatch = builders.dispatch(service, user, fiscal_codes(count))
     first = clusters.start()
     wake_up(organization_id=organization.pk)
     assert wait_until(lambda: simulator.sim.stats()["messages"] >= 40, timeout=90)

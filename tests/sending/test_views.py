@@ -1,6 +1,5 @@
 """Sending pages: same organization ok, other organization 404, low role 403."""
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -10,8 +9,9 @@ from django.urls import reverse
 from ioportal.accounts.models import Membership, Organization
 from ioportal.core.models import AuditEvent
 from ioportal.messaging.models import Delivery, Dispatch
+from tests import builders
 from tests.conftest import verified_login
-from tests.sending.support import fiscal_codes, make_dispatch, make_service
+from tests.sending.support import fiscal_codes, simulated_service
 
 pytestmark = pytest.mark.django_db
 
@@ -22,10 +22,10 @@ def _no_broker(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def dispatch(organization: Organization, make_user: Callable[..., Any]) -> Dispatch:
-    author = make_user(Membership.Role.OPERATOR, organization, username="autore")
-    service = make_service(organization, "")
-    return make_dispatch(service, author, fiscal_codes(3))
+def dispatch(organization: Organization) -> Dispatch:
+    author = builders.user(Membership.Role.OPERATOR, organization, username="autore")
+    service = builders.service(organization, **simulated_service(""))
+    return builders.dispatch(service, author, fiscal_codes(3))
 
 
 def client_for(user: Any) -> Client:
@@ -43,10 +43,8 @@ def test_list_and_detail_for_operator(dispatch: Dispatch, operator_user: Any) ->
     assert "Esiti incerti" not in text
 
 
-def test_other_organization_gets_404(
-    dispatch: Dispatch, other_organization: Organization, make_user: Callable[..., Any]
-) -> None:
-    outsider = make_user(Membership.Role.ADMIN, other_organization)
+def test_other_organization_gets_404(dispatch: Dispatch, other_organization: Organization) -> None:
+    outsider = builders.user(Membership.Role.ADMIN, other_organization)
     client = client_for(outsider)
     for name in ("dispatch_detail",):
         assert client.get(reverse(f"sending:{name}", args=[dispatch.public_id])).status_code == 404
@@ -135,14 +133,16 @@ def test_dashboard_warns_without_workers_and_lists_paused(
 
 
 def test_dashboard_lists_the_latest_dispatches_with_delivered_counts(
-    dispatch: Dispatch, operator_user: Any, other_organization: Organization, make_user: Any
+    dispatch: Dispatch, operator_user: Any, other_organization: Organization
 ) -> None:
     Delivery.objects.filter(pk=dispatch.deliveries.order_by("id")[0].pk).update(
         state=Delivery.State.PROCESSED, io_message_id="01JABCDEFGHJKMNPQRSTVWXYZ1"
     )
-    stranger = make_user(Membership.Role.OPERATOR, other_organization, username="estraneo")
-    foreign = make_dispatch(
-        make_service(other_organization, "", service_id="01JSEND0SERV1CE00000000002"),
+    stranger = builders.user(Membership.Role.OPERATOR, other_organization, username="estraneo")
+    foreign = builders.dispatch(
+        builders.service(
+            other_organization, **simulated_service("", service_id="01JSEND0SERV1CE00000000002")
+        ),
         stranger,
         fiscal_codes(1),
     )
