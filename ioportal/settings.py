@@ -347,6 +347,10 @@ SENDING_RATE_BURST = env.float("SENDING_RATE_BURST", default=0.01)
 SENDING_LIMITER = env.str("SENDING_LIMITER", default="auto")
 SENDING_BATCH_SIZE = env.int("SENDING_BATCH_SIZE", default=10)
 SENDING_WORKERS_PER_ACCOUNT = env.int("SENDING_WORKERS_PER_ACCOUNT", default=4)
+# IO calls in flight per account worker (0: from the account's limit, see sending.gateway) and
+# accounts one worker process serves at once (each in its own thread).
+SENDING_CONCURRENCY = env.int("SENDING_CONCURRENCY", default=0)
+SENDING_ACCOUNTS_PER_WORKER = env.int("SENDING_ACCOUNTS_PER_WORKER", default=32)
 SENDING_TASK_BUDGET = env.int("SENDING_TASK_BUDGET", default=60)
 SENDING_LEASE_SECONDS = env.int("SENDING_LEASE_SECONDS", default=180)
 SENDING_MAX_ATTEMPTS = env.int("SENDING_MAX_ATTEMPTS", default=8)

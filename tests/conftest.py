@@ -111,3 +111,14 @@ def supervisor_user(make_user: Callable[..., User], organization: Organization) 
 @pytest.fixture
 def operator_user(make_user: Callable[..., User], organization: Organization) -> User:
     return make_user(Membership.Role.OPERATOR, organization, username="operator")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_limiter_rows() -> Iterator[None]:
+    """The limiter remembers which accounts have their row; a test's rollback removes rows,
+    and every IO call (the IO gateway's) takes a token, so forget them around each test."""
+    from ioportal.sending import limiter
+
+    limiter._known_rows.clear()
+    yield
+    limiter._known_rows.clear()

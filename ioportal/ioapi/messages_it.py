@@ -95,7 +95,7 @@ def describe_error_it(error: IOApiError) -> str:
             return RECIPIENT_FORBIDDEN
         if error.status_code == 403:
             return FORBIDDEN.format(detail=detail)
-        if error.title == "Error while sending payment metadata":
+        if error.is_amount_over_max:
             return AMOUNT_REFUSED
         if error.status_code == 400:
             return CONTENT_REFUSED.format(detail=detail)

@@ -3,15 +3,15 @@
 Every change is an audit event listing the fields that changed; for a key only the fact that
 it changed ("primary_key": "changed"), never a value. Key values enter through
 `ioservice_create` / `ioservice_update` (validated, then encrypted at once) and leave only
-through `build_io_client`, into the IO client's request header.
+through `service_api_key`, into the request header of the IO gateway's client
+(`ioportal.sending.gateway`, which also does the 401 fallback with `ioservice_key_rejected`).
 """
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest
@@ -28,7 +28,6 @@ from ioportal.ioapi import (
     SANDBOX_FISCAL_CODE,
     CallInfo,
     IOApiError,
-    IOClient,
     KeyRejectedError,
     NotFoundError,
     PermanentError,
@@ -47,7 +46,6 @@ from ioportal.ioservices.validators import (
 
 logger = logging.getLogger(__name__)
 
-T = TypeVar("T")
 
 # Fields an admin (or the import) sets; keys and operators are handled apart.
 SERVICE_FIELDS = (
@@ -329,9 +327,8 @@ def ioservice_set_active_slot(
 
 
 @sensitive_variables("key")
-def build_io_client(*, service: IOService, slot: str) -> IOClient:
-    """An IO client authenticated with the key of `slot`, on the service's API base URL
-    (settings.IO_API_BASE_URL unless the service overrides it).
+def service_api_key(*, service: IOService, slot: str) -> str:
+    """The key of `slot` in clear, for the IO gateway's client (`sending.gateway`) only.
 
     Raises ServiceKeyUnavailableError (no key in that slot, or undecryptable).
     """
@@ -345,53 +342,7 @@ def build_io_client(*, service: IOService, slot: str) -> IOClient:
         raise ServiceKeyUnavailableError(
             f"the {slot} key of IO service {service.public_id} cannot be decrypted: {exc}"
         ) from None
-    return IOClient(
-        key,
-        base_url=service.io_api_base_url,
-        connect_timeout=settings.IO_API_CONNECT_TIMEOUT,
-        read_timeout=settings.IO_API_READ_TIMEOUT,
-    )
-
-
-def _call_with_slot(service: IOService, slot: str, call: Callable[[IOClient], T]) -> T:
-    with build_io_client(service=service, slot=slot) as client:
-        return call(client)
-
-
-def call_with_key_fallback(*, service: IOService, call: Callable[[IOClient], T]) -> T:
-    """Run `call(client)` with the service's active key; on a 401, switch once to the other.
-
-    - 401 with the active key: `ioservice_key_rejected` makes the other key the active one
-      (compare-and-set: only if the failed key is still the active one, so concurrent workers
-      switch once, never back and forth), then `call` is retried once with the other key.
-    - 401 with that one too, or no other key: the service is marked "key problem" (shown to
-      the admins on the dashboard) and KeyRejectedError is raised.
-    - A service already marked "key problem" tries its active key only, without switching.
-    Other errors of `call` propagate unchanged (no retry here). `call` may thus run twice:
-    give it only operations that are safe to repeat after a 401 (IO processed nothing).
-    Raises ServiceKeyUnavailableError when a key is missing or undecryptable.
-    """
-    slot = service.active_slot
-    try:
-        result = _call_with_slot(service, slot, call)
-    except KeyRejectedError:
-        if service.key_problem:
-            raise
-        other = IOService.other_slot(slot)
-        service.refresh_from_db(fields=[f"{other}_key_encrypted"])
-        if not service.has_key(other):
-            ioservice_key_problem(service=service)
-            raise
-        ioservice_key_rejected(service=service, key_slot=slot)
-        try:
-            result = _call_with_slot(service, other, call)
-        except KeyRejectedError:
-            ioservice_key_problem(service=service)
-            raise
-        ioservice_key_worked(service=service, key_slot=other)
-        return result
-    ioservice_key_worked(service=service, key_slot=slot)
-    return result
+    return key
 
 
 @transaction.atomic
@@ -515,9 +466,20 @@ def ioservice_check_request(
 def _probe(
     service: IOService, slot: str, fiscal_code: str
 ) -> tuple[bool | None, IOApiError | None, CallInfo | None]:
-    """One profile call: (key accepted?, error, call info)."""
+    """One profile call with the key of `slot`, through the account's IO gateway (a limiter
+    token, an ApiCall row): (key accepted?, error, call info)."""
+    from ioportal.sending.gateway import OutOfTime, gateway_for, get_profile
+
+    gateway = gateway_for(service.organization)
     try:
-        profile = _call_with_slot(service, slot, lambda client: client.get_profile(fiscal_code))
+        profile = gateway.call(
+            service,
+            get_profile(fiscal_code),
+            slot=slot,
+            max_wait=PROBE_MAX_WAIT,
+        )
+    except OutOfTime:
+        return None, None, None
     except KeyRejectedError as exc:
         return False, exc, exc.call
     except PermanentError as exc:
@@ -527,6 +489,9 @@ def _probe(
         return None, exc, exc.call
     return True, None, profile.call
 
+
+# Seconds a check waits for the account's token (a dispatch may be using the whole budget).
+PROBE_MAX_WAIT = 30.0
 
 SLOT_ADJECTIVES = {"primary": gettext_lazy("primaria"), "secondary": gettext_lazy("secondaria")}
 
@@ -556,6 +521,10 @@ def ioservice_check_run(*, check_id: int) -> ServiceCheck:
 
     try:
         works, error, call = _probe(service, slot, SANDBOX_FISCAL_CODE)
+        if works is None and error is None:
+            lines.append(
+                _("IO è occupato dagli invii di questo ente: riprova la verifica tra poco.")
+            )
     except ServiceKeyUnavailableError:
         works, error, call = False, None, None
         lines.append(

@@ -129,7 +129,8 @@ def claim_polls(*, organization_id: int, worker: str, limit: int) -> tuple[uuid.
 
 
 def claim_submission(*, delivery_id: int, token: uuid.UUID) -> uuid.UUID | None:
-    """READY → SUBMITTING, committed before the call, with a fresh token.
+    """READY (or CHECKING whose profile check just passed) → SUBMITTING, with a fresh token,
+    in one UPDATE that the caller commits before the call.
 
     Only if the caller still holds `token`, the delivery has no IO id and its dispatch is
     still running: a pause or cancel stops every submission not yet claimed. Returns the new
@@ -139,7 +140,7 @@ def claim_submission(*, delivery_id: int, token: uuid.UUID) -> uuid.UUID | None:
     now = clock.now()
     updated = Delivery.objects.filter(
         pk=delivery_id,
-        state=S.READY,
+        state__in=(S.READY, S.CHECKING),
         claim_token=token,
         io_message_id__isnull=True,
         dispatch__state=Dispatch.State.RUNNING,

@@ -2,9 +2,10 @@
 
 from django.db import close_old_connections
 
+from ioportal.sending.runner import run_account_worker
 from ioportal.sending.sweeper import sweep
 from ioportal.sending.triggers import wake_up
-from ioportal.sending.worker import has_due_work, run_account_worker
+from ioportal.sending.worker import has_due_work
 
 
 def run_account(organization_id: int) -> dict[str, int]:

@@ -18,7 +18,7 @@ from ioportal.recipients.models import RecipientList
 from ioportal.remotecontent import services
 from ioportal.remotecontent.models import Attachment, ListAttachment
 from ioportal.sending import outcomes
-from ioportal.sending.worker import run_account_worker
+from ioportal.sending.runner import run_account_worker
 from tests.remotecontent.conftest import CONFIGURATION_ID, make_pdf
 from tests.sending.support import make_dispatch, make_service
 

@@ -14,8 +14,8 @@ from ioportal.accounts.models import Membership, Organization
 from ioportal.messaging.models import Delivery, Dispatch
 from ioportal.sending import checks, claims, limiter, outcomes, services, transitions
 from ioportal.sending.models import AccountState, ApiCall
+from ioportal.sending.runner import run_account_worker
 from ioportal.sending.sweeper import reap_expired_claims, sweep
-from ioportal.sending.worker import run_account_worker
 from tests.sending.support import fiscal_codes, make_dispatch, make_service
 
 IO = "https://api.io.pagopa.it/api/v1"
