@@ -149,6 +149,12 @@ class Gateway:
         self._clients: dict[tuple[int, str], IOClient] = {}
         self._clients_lock = threading.Lock()
         self._saw_failure = False
+        self._confirmed: set[tuple[int, str]] = set()
+
+    def key_confirmed(self, service: IOService) -> bool:
+        """Has IO accepted the service's active key in this run? Until then a caller keeps one
+        call in flight per service, so a revoked key costs one 401, not one per call."""
+        return (service.pk, service.active_slot) in self._confirmed
 
     def service(self, service: IOService) -> IOService:
         """The gateway's one instance of `service`: a key switch is seen by every later call."""
@@ -255,6 +261,7 @@ class Gateway:
         if isinstance(error, KeyRejectedError):
             return self._key_rejected(service, attempt)
         if error is None or (isinstance(error, IOApiError) and error.call is not None):
+            self._confirmed.add((service.pk, attempt.slot))
             ioservice_key_worked(service=service, key_slot=attempt.slot)
         return False
 

@@ -266,12 +266,16 @@ class AccountRun:
         has a token for the first queued call, 0.0 when nothing waits for one."""
         while self.queue and len(self.running) < self.concurrency:
             job = self.queue[0]
+            service = job.delivery.dispatch.service
+            if not self.gateway.key_confirmed(service) and any(
+                other.delivery.dispatch.service.pk == service.pk for other in self.running.values()
+            ):
+                return COLLECT_TICK  # the first answer tells whether the key works
             wait = self.gateway.try_token(low_priority=job.kind == "poll")
             if wait > 0:
                 return wait
             self.queue.popleft()
             delivery = job.delivery
-            service = delivery.dispatch.service
             if job.kind == "submit":
                 if not job.claimed and not self.claim_submission(job):
                     continue
