@@ -311,7 +311,7 @@ class Gateway:
                 row.save()
             again = self.settle(attempt, fallback=slot is None)
             if attempt.error is None:
-                return attempt.result  # type: ignore[no-any-return]
+                return attempt.result
             if not again:
                 raise attempt.error
             after_switch = True

@@ -231,7 +231,9 @@ def test_graceful_stop_loses_nothing_and_leaves_nothing_uncertain(
     """SIGTERM mid-dispatch (a deployment restarting the workers): the cluster finishes its
     tasks, no call is cut off, and a new cluster completes the rest."""
     organization, user = org_user
-    simulator = account_with_limit(organization, 1000, start_simulator)
+    # 60 calls/s: the 2,400 calls take ~40 s, longer than the task budget the stopping
+    # cluster is allowed to finish (concurrent calls would end a faster dispatch in it).
+    simulator = account_with_limit(organization, 300, start_simulator)
     simulator.set_faults(latency_ms=40)
     service = make_service(organization, simulator.api_url)
     count = 1200
