@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.common import remove_throwaway_database, use_throwaway_database  # noqa: E402
 
 
-def setup(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def start_django() -> None:
     os.environ.setdefault("DEBUG", "true")
     os.environ["SENDING_POLL_INTERVALS"] = "3600"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ioportal.settings")
@@ -47,6 +47,9 @@ def setup(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
+
+
+def setup(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from ioportal.accounts.models import Organization, User
 
     run = uuid.uuid4().int % 10**9
@@ -234,6 +237,7 @@ def main() -> None:
     args = parser.parse_args()
     args.recipients = args.recipients or (2000 if args.efficiency else 10_000)
     db = use_throwaway_database("bench")
+    start_django()
     if args.efficiency:
         args.limit = 0
         efficiency_figure(args)
