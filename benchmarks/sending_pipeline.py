@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -175,9 +176,13 @@ def efficiency_figure(args: argparse.Namespace) -> None:
     dispatch = make_dispatch(service, user, codes)
 
     statements = {"all": 0, "commits": 0}
+    shapes: Counter[str] = Counter()
 
     def count(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
         statements["all"] += 1
+        words = sql.split()
+        table = next((w for w in words if w.startswith('"') and "_" in w), "?")
+        shapes[f"{words[0]} {table}"] += 1
         return execute(sql, params, many, context)
 
     import django.db.backends.base.base as base_backend
@@ -225,6 +230,10 @@ def efficiency_figure(args: argparse.Namespace) -> None:
         f"cpu {bare_cpu * 1000 / n:.2f} ms/delivery"
     )
     print(f"efficiency ratio (pipeline/bare deliveries/s) = {bare / elapsed:.2f}")
+    print(
+        "SQL per delivery by statement: "
+        + ", ".join(f"{shape} {k / n:.2f}" for shape, k in shapes.most_common(8))
+    )
 
 
 def main() -> None:
