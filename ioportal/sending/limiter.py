@@ -65,14 +65,21 @@ _known_rows: set[int] = set()
 # -- database ---------------------------------------------------------------------------------
 
 
-def _take_db(organization_id: int, limit: int, low_priority: bool) -> float:
+def _take_db(organization_id: int, limit: int, low_priority: bool, count: int = 1) -> float:
+    granted, wait = _take_many_db(organization_id, limit, low_priority, count)
+    return 0.0 if granted else wait
+
+
+def _take_many_db(
+    organization_id: int, limit: int, low_priority: bool, count: int
+) -> tuple[int, float]:
     rate, capacity = _rate_and_capacity(limit)
     _ensure_row(organization_id)
     with transaction.atomic():
         state = AccountState.objects.select_for_update().get(organization_id=organization_id)
         now = clock.time()
         if state.paused_until > now:
-            return state.paused_until - now
+            return 0, state.paused_until - now
         factor = 1.0
         if state.factor_at:
             factor = min(1.0, state.rate_factor + RECOVERY_PER_SECOND * (now - state.factor_at))
@@ -84,11 +91,16 @@ def _take_db(organization_id: int, limit: int, low_priority: bool) -> float:
         else:
             accrued = max(capacity, need)  # never used: idle
         if accrued < need:
-            return (need - accrued) / effective
+            return 0, (need - accrued) / effective
+        # As many as the bucket holds (never more than its capacity), at least one.
+        granted = max(1, min(count, int(min(capacity, accrued) - need) + 1))
         AccountState.objects.filter(organization_id=organization_id).update(
-            tokens=min(capacity, accrued) - 1, refilled_at=now, rate_factor=factor, factor_at=now
+            tokens=min(capacity, accrued) - granted,
+            refilled_at=now,
+            rate_factor=factor,
+            factor_at=now,
         )
-        return 0.0
+        return granted, 0.0
 
 
 def _rate_limited_db(organization_id: int, retry_after: float) -> None:
@@ -190,6 +202,26 @@ def take_token(*, organization_id: int, limit: int, low_priority: bool = False) 
     except Exception:
         logger.exception("rate limiter unavailable (database): no call")
         return FAIL_CLOSED_WAIT
+
+
+def take_tokens(
+    *, organization_id: int, limit: int, count: int, low_priority: bool = False
+) -> tuple[int, float]:
+    """Take up to `count` calls from the account's budget at once: (granted, wait).
+
+    `granted` ≥ 1 when the bucket had a token (the caller may make that many IO calls, now:
+    tokens kept for later would bunch calls past the bucket's spread), else 0 and the seconds
+    to wait. The database backend grants them in one transaction (one per call otherwise);
+    Redis, whose script costs no transaction, grants one. Fails closed like `take_token`.
+    """
+    if count <= 1 or sending_settings().limiter == "redis":
+        wait = take_token(organization_id=organization_id, limit=limit, low_priority=low_priority)
+        return (0, wait) if wait > 0 else (1, 0.0)
+    try:
+        return _take_many_db(organization_id, limit, low_priority, count)
+    except Exception:
+        logger.exception("rate limiter unavailable (database): no call")
+        return 0, FAIL_CLOSED_WAIT
 
 
 def rate_limited(*, organization_id: int, limit: int, retry_after: float) -> None:

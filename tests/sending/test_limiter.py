@@ -168,3 +168,16 @@ def test_redis_bucket_holds_a_token_and_a_half_and_serves_idle_polls(
         assert take(organization, low_priority=True) == 0
     finally:
         client.delete(key)
+
+
+def test_take_tokens_grants_what_the_bucket_holds_in_one_go(
+    organization: Organization, clock: Clock, settings: Any
+) -> None:
+    settings.SENDING_RATE_BURST = 0.1  # 15 tokens at 150 calls / 5 s
+    granted, wait = limiter.take_tokens(organization_id=organization.pk, limit=150, count=40)
+    assert (granted, wait) == (15, 0.0)
+    granted, wait = limiter.take_tokens(organization_id=organization.pk, limit=150, count=40)
+    assert granted == 0 and wait > 0
+    clock.now += 0.1  # 2.88 tokens accrued at 28.8/s
+    granted, _wait = limiter.take_tokens(organization_id=organization.pk, limit=150, count=40)
+    assert granted == 2
