@@ -61,6 +61,8 @@ MAX_TOKEN_SLEEP = 0.5
 # IO's latency the automatic concurrency allows for: calls in flight = calls/s × this.
 LATENCY_ALLOWANCE = 0.5
 MIN_CONCURRENCY, MAX_CONCURRENCY = 2, 32
+# Seconds a token granted in a batch (`try_token(wanted=n)`) stays usable.
+TOKEN_KEEP = 0.05
 
 
 # The operations callers pass to `send` and `call` (the client stays inside this module).
@@ -150,6 +152,7 @@ class Gateway:
         self._clients_lock = threading.Lock()
         self._saw_failure = False
         self._confirmed: set[tuple[int, str]] = set()
+        self._spare, self._spare_at = 0, 0.0
 
     def key_confirmed(self, service: IOService) -> bool:
         """Has IO accepted the service's active key in this run? Until then a caller keeps one
@@ -162,11 +165,26 @@ class Gateway:
 
     # tokens ---------------------------------------------------------------------------------
 
-    def try_token(self, *, low_priority: bool = False) -> float:
-        """0.0 when a token was taken (exactly one call may be made), else seconds to wait."""
-        return limiter.take_token(
-            organization_id=self.organization_id, limit=self.limit, low_priority=low_priority
+    def try_token(self, *, low_priority: bool = False, wanted: int = 1) -> float:
+        """0.0 when a token was taken (exactly one call may be made), else seconds to wait.
+
+        `wanted`: calls the caller is about to make right now; the database limiter then
+        grants up to that many in one transaction and the rest are kept for TOKEN_KEEP
+        seconds only (a token kept longer would bunch calls past the limiter's spread)."""
+        now = time.monotonic()
+        if self._spare and now - self._spare_at <= TOKEN_KEEP and not low_priority:
+            self._spare -= 1
+            return 0.0
+        self._spare = 0
+        granted, wait = limiter.take_tokens(
+            organization_id=self.organization_id,
+            limit=self.limit,
+            count=1 if low_priority else max(1, wanted),
+            low_priority=low_priority,
         )
+        if granted > 1:
+            self._spare, self._spare_at = granted - 1, now
+        return 0.0 if granted else wait
 
     def take_token(self, *, low_priority: bool = False, max_wait: float | None = None) -> None:
         """Wait for a token; raises OutOfTime after `max_wait` seconds without one."""

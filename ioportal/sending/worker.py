@@ -264,49 +264,69 @@ class AccountRun:
     def launch(self) -> float:
         """Start calls while there is room and budget. Returns the seconds until the limiter
         has a token for the first queued call, 0.0 when nothing waits for one."""
-        while self.queue and len(self.running) < self.concurrency:
+        to_claim: list[Job] = []
+        wait = 0.0
+        while self.queue and len(self.running) + len(to_claim) < self.concurrency:
             job = self.queue[0]
             service = job.delivery.dispatch.service
             if not self.gateway.key_confirmed(service) and any(
-                other.delivery.dispatch.service.pk == service.pk for other in self.running.values()
+                other.delivery.dispatch.service.pk == service.pk
+                for other in [*self.running.values(), *to_claim]
             ):
-                return COLLECT_TICK  # the first answer tells whether the key works
-            wait = self.gateway.try_token(low_priority=job.kind == "poll")
-            if wait > 0:
-                return wait
-            self.queue.popleft()
-            delivery = job.delivery
-            if job.kind == "submit":
-                if not job.claimed and not self.claim_submission(job):
-                    continue
-                assert job.message is not None
-                operation = gateway.submit_message(
-                    job.message, max_amount=service.effective_max_payment_amount
-                )
-            elif job.kind == "check":
-                operation = gateway.get_profile(job.fiscal_code)
-            else:
-                operation = gateway.get_message(job.fiscal_code, delivery.io_message_id or "")
-            future = self.executor.submit(
-                self.gateway.send, service, operation, after_switch=job.after_switch
+                wait = COLLECT_TICK  # the first answer tells whether the key works
+                break
+            room = self.concurrency - len(self.running) - len(to_claim)
+            wait = self.gateway.try_token(
+                low_priority=job.kind == "poll", wanted=min(len(self.queue), room)
             )
-            self.running[future] = job
-        return 0.0
+            if wait > 0:
+                break
+            self.queue.popleft()
+            if job.kind == "submit" and not job.claimed:
+                to_claim.append(job)
+            else:
+                self.start(job)
+        if to_claim:
+            for job in self.claim_submissions(to_claim):
+                self.start(job)
+        return wait
 
-    def claim_submission(self, job: Job) -> bool:
-        """READY/CHECKING → SUBMITTING, committed with the rows of the delivery's earlier
-        calls before the request starts. False when the dispatch no longer runs."""
+    def start(self, job: Job) -> None:
+        delivery = job.delivery
+        service = delivery.dispatch.service
+        if job.kind == "submit":
+            assert job.message is not None
+            operation = gateway.submit_message(
+                job.message, max_amount=service.effective_max_payment_amount
+            )
+        elif job.kind == "check":
+            operation = gateway.get_profile(job.fiscal_code)
+        else:
+            operation = gateway.get_message(job.fiscal_code, delivery.io_message_id or "")
+        future = self.executor.submit(
+            self.gateway.send, service, operation, after_switch=job.after_switch
+        )
+        self.running[future] = job
+
+    def claim_submissions(self, jobs: list[Job]) -> list[Job]:
+        """READY/CHECKING → SUBMITTING for `jobs`, committed in one transaction with the rows
+        of their earlier calls before any request starts. Returns the jobs claimed; the
+        others (dispatch paused or cancelled) are released as READY."""
         with transaction.atomic():
-            ApiCall.objects.bulk_create(job.calls)
-            job.calls = []
-            token = claims.claim_submission(delivery_id=job.delivery.pk, token=job.token)
-            if token is None:
-                transitions.ready_released(delivery_id=job.delivery.pk, token=job.token)
-                return False
-        job.token = token
-        job.claimed = True
-        job.delivery.state = S.SUBMITTING
-        return True
+            ApiCall.objects.bulk_create([row for job in jobs for row in job.calls])
+            token, ids = claims.claim_submissions(
+                claimed=[(job.delivery.pk, job.token) for job in jobs]
+            )
+            claimed = []
+            for job in jobs:
+                job.calls = []
+                if job.delivery.pk in ids:
+                    job.token, job.claimed = token, True
+                    job.delivery.state = S.SUBMITTING
+                    claimed.append(job)
+                else:
+                    transitions.ready_released(delivery_id=job.delivery.pk, token=job.token)
+        return claimed
 
     def collect(self, *, timeout: float | None) -> None:
         """Write the outcomes of the calls that ended (waiting up to `timeout`), all in one
