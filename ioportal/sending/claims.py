@@ -177,9 +177,9 @@ def claim_submissions(*, claimed: list[tuple[int, uuid.UUID]]) -> tuple[uuid.UUI
         claimed_at=now,
         lease_until=now + timedelta(seconds=sending_settings().lease_seconds),
     )
-    ids = set(
+    changed = set(
         Delivery.objects.filter(
             pk__in=[pk for pk, _token in claimed], claim_token=new_token
         ).values_list("pk", flat=True)
     )
-    return new_token, ids
+    return new_token, changed

@@ -25,6 +25,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from concurrent import futures
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -117,6 +118,23 @@ def connection_pool(organization_id: int, size: int) -> ConnectionPool:
             pool = ConnectionPool(maxsize=size, max_idle_seconds=1.0)
             _pools[key] = pool
         return pool
+
+
+_executors: dict[tuple[int, int], futures.ThreadPoolExecutor] = {}
+_executors_lock = threading.Lock()
+
+
+def executor_for(organization_id: int, size: int) -> futures.ThreadPoolExecutor:
+    """The account's request threads in this process (created on demand, kept for reuse)."""
+    key = (os.getpid(), organization_id)
+    with _executors_lock:
+        executor = _executors.get(key)
+        if executor is None or executor._max_workers < size:
+            executor = futures.ThreadPoolExecutor(
+                max_workers=size, thread_name_prefix=f"io-{organization_id}"
+            )
+            _executors[key] = executor
+        return executor
 
 
 @dataclass

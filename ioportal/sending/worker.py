@@ -16,8 +16,6 @@ before its request starts, so a crash leaves it UNCERTAIN, never re-sent automat
 """
 
 import logging
-import os
-import threading
 import time
 import uuid
 from collections import deque
@@ -45,7 +43,7 @@ from ioportal.sending import (
     transitions,
 )
 from ioportal.sending.conf import sending_settings
-from ioportal.sending.gateway import Attempt, Gateway
+from ioportal.sending.gateway import Attempt, Gateway, executor_for
 from ioportal.sending.models import ApiCall
 
 logger = logging.getLogger(__name__)
@@ -56,22 +54,6 @@ LOOKAHEAD = 10.0
 COLLECT_TICK = 0.5
 # After a claim found nothing, the next one waits this long (while calls are in flight).
 EMPTY_CLAIM_PAUSE = 1.0
-
-_executors: dict[tuple[int, int], futures.ThreadPoolExecutor] = {}
-_executors_lock = threading.Lock()
-
-
-def executor_for(organization_id: int, size: int) -> futures.ThreadPoolExecutor:
-    """The account's request threads in this process (created on demand, kept for reuse)."""
-    key = (os.getpid(), organization_id)
-    with _executors_lock:
-        executor = _executors.get(key)
-        if executor is None or executor._max_workers < size:
-            executor = futures.ThreadPoolExecutor(
-                max_workers=size, thread_name_prefix=f"io-{organization_id}"
-            )
-            _executors[key] = executor
-        return executor
 
 
 @dataclass
