@@ -3,13 +3,17 @@ workers, each account with its own limit in the simulator.
 
     .venv/bin/python benchmarks/sending_fairness.py --orgs 20 --recipients 300 --limits 150,250
 
-Uses a throw-away SQLite database in var/, deleted at the end (or DATABASE_URL). Every
+The project's default deployment unless told otherwise (one cluster of Q_WORKERS processes,
+default slots per account, concurrency and accounts per worker process), latency 200 ms.
+Uses a throw-away SQLite database in var/, deleted at the end (or DATABASE_URL; runs can be
+repeated on one database: each makes its own organizations and services). Every
 organization gets one IO service and one dispatch of --recipients citizens; account limits
 cycle through --limits (calls per 5 s). Prints the aggregate throughput (deliveries/s and IO
 calls/s) and, per account, its throughput and its share of its own limit (calls/s ÷ (limit /
 5 s)) measured until its dispatch finished; fairness is that share's min/max ratio and
 Jain's index ((Σx)² / (n·Σx²), 1 = perfectly fair). Also the 429s served and the workers'
-CPU and peak RSS.
+CPU (and the share of the machine's cores it used: near 100 % the run is CPU-bound and the
+aggregate calls/s is the machine's ceiling) and peak RSS.
 """
 
 import argparse
@@ -18,6 +22,7 @@ import resource
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +31,15 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import remove_throwaway_database, use_throwaway_database  # noqa: E402
 
+RUN = uuid.uuid4().int % 10**6
+
 
 def service_id(number: int) -> str:
-    return f"01JFA1RSERV1CE{number:012d}"
+    return f"01JFA1RSERV1CE{RUN:06d}{number:06d}"
 
 
 def key(number: int) -> str:
-    return f"c{number:031d}"
+    return f"c{RUN:06d}{number:025d}"
 
 
 def simulator_config(orgs: list[Any], limits: dict[int, int]) -> dict[str, Any]:
@@ -73,24 +80,28 @@ def main() -> None:
     parser.add_argument("--orgs", type=int, default=20)
     parser.add_argument("--recipients", type=int, default=300, help="per organization")
     parser.add_argument("--limits", default="150,250", help="calls per 5 s, cycled over orgs")
-    parser.add_argument("--latency-ms", type=int, default=50)
+    parser.add_argument("--latency-ms", type=int, default=200)
     parser.add_argument("--clusters", type=int, default=1)
     parser.add_argument(
-        "--workers", type=int, default=0, help="Q_WORKERS per cluster (default: --orgs)"
+        "--workers", type=int, default=0, help="Q_WORKERS per cluster (default: the project's)"
     )
-    parser.add_argument("--per-account", type=int, default=1, help="worker slots per account")
+    parser.add_argument(
+        "--per-account", type=int, default=0, help="worker slots per account (default: project's)"
+    )
     args = parser.parse_args()
-    workers = args.workers or args.orgs
 
     db = use_throwaway_database("bench-fair")
     os.environ.setdefault("DEBUG", "true")
     os.environ["SENDING_POLL_INTERVALS"] = "3600"
-    os.environ["Q_WORKERS"] = str(workers)
-    os.environ["SENDING_WORKERS_PER_ACCOUNT"] = str(args.per_account)
+    if args.workers:
+        os.environ["Q_WORKERS"] = str(args.workers)
+    if args.per_account:
+        os.environ["SENDING_WORKERS_PER_ACCOUNT"] = str(args.per_account)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ioportal.settings")
     import django
 
     django.setup()
+    from django.conf import settings
     from django.core.management import call_command
     from django.db.models import Count
 
@@ -108,8 +119,8 @@ def main() -> None:
     cycle = [int(v) for v in args.limits.split(",")]
     orgs = [
         Organization.objects.create(
-            name=f"Ente {n}",
-            fiscal_code=f"{80000000000 + n:011d}",
+            name=f"Ente {RUN}-{n}",
+            fiscal_code=f"{RUN:06d}{n:05d}",
             rate_tier=0,
             custom_rate_limit=cycle[n % len(cycle)],
         )
@@ -118,7 +129,7 @@ def main() -> None:
     limits = {org.pk: cycle[n % len(cycle)] for n, org in enumerate(orgs)}
     server = make_server(parse_config(simulator_config(orgs, limits))).start()
     server.sim.set_faults({"latency_ms": args.latency_ms})
-    user = User.objects.create_user(username=f"bench{os.getpid()}", password="x" * 20)
+    user = User.objects.create_user(username=f"bench{RUN}", password="x" * 20)
     codes = fiscal_codes(args.recipients)
     dispatches = {}
     for number, org in enumerate(orgs):
@@ -143,6 +154,7 @@ def main() -> None:
             env=dict(os.environ),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
         for _ in range(args.clusters)
     ]
@@ -154,7 +166,7 @@ def main() -> None:
     while len(done) < len(orgs) and time.monotonic() - started < 3600:
         time.sleep(0.5)
         still_open = set(
-            Delivery.objects.filter(state__in=open_states)
+            Delivery.objects.filter(dispatch_id__in=dispatches.values(), state__in=open_states)
             .values("dispatch_id")
             .annotate(n=Count("id"))
             .values_list("dispatch_id", flat=True)
@@ -171,16 +183,21 @@ def main() -> None:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     stats = server.sim.stats()
     calls_by_org = dict(
-        ApiCall.objects.values("organization_id")
+        ApiCall.objects.filter(organization__in=orgs)
+        .values("organization_id")
         .annotate(n=Count("id"))
         .values_list("organization_id", "n")
     )
     total_calls = sum(calls_by_org.values())
-    submitted = Delivery.objects.filter(io_message_id__isnull=False).count()
+    submitted = Delivery.objects.filter(
+        dispatch_id__in=dispatches.values(), io_message_id__isnull=False
+    ).count()
     print(
         f"orgs={args.orgs} recipients/org={args.recipients} limits={args.limits}/5s "
-        f"latency={args.latency_ms}ms clusters={args.clusters}x{workers} "
-        f"slots/account={args.per_account}"
+        f"latency={args.latency_ms}ms clusters={args.clusters} "
+        f"Q_WORKERS={settings.Q_CLUSTER['workers']} "
+        f"slots/account={settings.SENDING_WORKERS_PER_ACCOUNT} "
+        f"accounts/process={settings.SENDING_ACCOUNTS_PER_WORKER}"
     )
     print(
         f"elapsed={elapsed:.1f}s (includes cluster start-up) deliveries={len(codes) * len(orgs)} "
@@ -209,10 +226,15 @@ def main() -> None:
         f"fairness (share of own limit): min={min(shares):.1%} max={max(shares):.1%} "
         f"min/max={min(shares) / max(shares):.2f} jain={jain(shares):.3f}"
     )
+    cpu = usage.ru_utime + usage.ru_stime
+    cores = os.cpu_count() or 1
     print(
-        f"workers cpu={usage.ru_utime + usage.ru_stime:.1f}s "
-        f"peak_rss(one process)={usage.ru_maxrss / 1024:.0f}MB"
+        f"workers cpu={cpu:.1f}s = {cpu / elapsed / cores:.0%} of {cores} cores over the run; "
+        f"{cpu * 1000 / max(1, len(codes) * len(orgs)):.2f} ms/delivery; "
+        f"peak_rss(one process)={usage.ru_maxrss / 1024:.0f}MB; "
+        f"last account done at {max(done.values(), default=elapsed):.1f}s"
     )
+    print(f"machine load average at the end: {os.getloadavg()}")
     server.stop()
     remove_throwaway_database(db)
 

@@ -381,6 +381,10 @@ if SENDING_LIMITER == "redis" and not REDIS_URL:
 SENDING_WORKERS_PER_ACCOUNT = env.get_int("SENDING_WORKERS_PER_ACCOUNT", default=4, minimum=1)
 SENDING_MAX_ATTEMPTS = env.get_int("SENDING_MAX_ATTEMPTS", default=8, minimum=1)
 SENDING_MAX_AGE_HOURS = env.get_float("SENDING_MAX_AGE_HOURS", default=24, above=0)
+# IO calls in flight per account worker (0: from the account's limit, see sending.gateway) and
+# accounts one worker process serves at once (each in its own thread); docs/sending.md, "Sizing".
+SENDING_CONCURRENCY = env.get_int("SENDING_CONCURRENCY", default=0, minimum=0, maximum=256)
+SENDING_ACCOUNTS_PER_WORKER = env.get_int("SENDING_ACCOUNTS_PER_WORKER", default=32, minimum=1)
 # A 5xx answer to a submission: "strict" = uncertain (IO may have stored it), "lenient" =
 # retry (rare duplicates accepted).
 SENDING_SUBMIT_5XX_POLICY = env.get_choice(

@@ -118,3 +118,14 @@ def supervisor_user(organization: Organization) -> User:
 @pytest.fixture
 def operator_user(organization: Organization) -> User:
     return builders.user(Membership.Role.OPERATOR, organization, username="operator")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_limiter_rows() -> Iterator[None]:
+    """The limiter remembers which accounts have their row; a test's rollback removes rows,
+    and every IO call (the IO gateway's) takes a token, so forget them around each test."""
+    from ioportal.sending import limiter
+
+    limiter._known_rows.clear()
+    yield
+    limiter._known_rows.clear()

@@ -6,6 +6,7 @@ A plain package: no Django models and no Django import, so it can be used and te
 from .client import (
     DEFAULT_BASE_URL,
     OPERATIONS,
+    ConnectionPool,
     IOClient,
     Operation,
     classify_transport_error,
@@ -60,6 +61,7 @@ __all__ = [
     "SANDBOX_FISCAL_CODE",
     "AmbiguousError",
     "CallInfo",
+    "ConnectionPool",
     "CreatedMessage",
     "FeatureLevel",
     "FieldError",

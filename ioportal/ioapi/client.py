@@ -1,6 +1,8 @@
 """HTTP client for the IO services API (the calls an entity makes to send messages).
 
-One `IOClient` per IO service key, one per thread (a `requests.Session` is not thread-safe).
+One `IOClient` per IO service key. Clients of one IO account share a `ConnectionPool` (a
+`requests.Session` whose HTTPAdapter is sized to the calls in flight), so connections are
+kept alive across calls and threads; a client without a pool gets its own.
 The client never retries: retries belong to the delivery state machine, which needs to know
 whether a request may have reached IO (see errors.py). Every call is logged through the
 `ioportal.ioapi.client` logger with the operation, HTTP status, outcome, duration and the
@@ -14,6 +16,7 @@ in its path; keep that logger at INFO or above in production.
 import logging
 import re
 import ssl
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -253,11 +256,70 @@ def _str_or_none(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
+class ConnectionPool:
+    """Keep-alive HTTP connections to IO shared by the clients of one account in one process.
+
+    `maxsize` connections per host (size it to the calls made at once: more callers wait
+    for a free connection, never open extra ones). Thread-safe: requests' Session and
+    urllib3's pools may be used by several threads; the only state added here is the
+    idle check. Connections left idle longer than `max_idle_seconds` are dropped before the
+    next call, but only when no call is in flight (a server that closes an idle keep-alive
+    connection while a request is written produces a needless AmbiguousError on a
+    submission, RELIABILITY.md §2.5). None keeps idle connections forever.
+    """
+
+    def __init__(
+        self,
+        *,
+        maxsize: int = 4,
+        max_idle_seconds: float | None = None,
+        user_agent: str = "ioportal-ioapi/1",
+    ) -> None:
+        self.maxsize = max(1, maxsize)
+        self.session = requests.Session()
+        self.session.headers.update({"User-Agent": user_agent, "Accept": "application/json"})
+        # max_retries=0: urllib3 must never resend a POST on its own. pool_block: callers
+        # beyond maxsize wait for a connection instead of opening and discarding one.
+        adapter = HTTPAdapter(
+            pool_connections=4, pool_maxsize=self.maxsize, max_retries=0, pool_block=True
+        )
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", adapter)
+        self._max_idle_seconds = max_idle_seconds
+        self._lock = threading.Lock()
+        self._in_flight = 0
+        self._last_used: float | None = None
+
+    def begin(self) -> None:
+        """Called before a request: drop idle connections if nothing is in flight."""
+        with self._lock:
+            idle = (
+                self._max_idle_seconds is not None
+                and self._in_flight == 0
+                and self._last_used is not None
+                and time.monotonic() - self._last_used > self._max_idle_seconds
+            )
+            if idle:
+                for adapter in self.session.adapters.values():
+                    adapter.close()  # the pools are recreated on the next request
+            self._in_flight += 1
+
+    def end(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
+            self._last_used = time.monotonic()
+
+    def close(self) -> None:
+        self.session.close()
+
+
 class IOClient:
     """Client of the IO services API for one subscription key (one IO service).
 
-    Not thread-safe: create one per thread or process. Calls never retry; each raises one of
-    the classes in errors.py on failure. Use as a context manager or call `close()`.
+    Thread-safe when given a `pool` (the pool is shared, the client holds no other state);
+    without one it makes its own, for one caller at a time. Calls never retry; each raises
+    one of the classes in errors.py on failure. Use as a context manager or call `close()`
+    (which closes only a pool the client made).
     """
 
     def __init__(
@@ -267,13 +329,13 @@ class IOClient:
         base_url: str = DEFAULT_BASE_URL,
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         read_timeout: float = DEFAULT_READ_TIMEOUT,
-        pool_connections: int = 2,
         pool_maxsize: int = 4,
         max_idle_seconds: float | None = DEFAULT_MAX_IDLE_SECONDS,
         user_agent: str = "ioportal-ioapi/1",
+        pool: ConnectionPool | None = None,
     ) -> None:
         """`read_timeout` bounds each wait for data, not the whole call. `max_idle_seconds`
-        None keeps idle connections forever."""
+        None keeps idle connections forever (only for a pool the client makes itself)."""
         # A key with whitespace or control characters would break or inject headers; the
         # message must not echo the key.
         if not api_key.isascii() or not api_key.isprintable() or " " in api_key or not api_key:
@@ -281,16 +343,11 @@ class IOClient:
         self._api_key = api_key
         self.base_url = base_url.rstrip("/")
         self.timeout = (connect_timeout, read_timeout)
-        self._max_idle_seconds = max_idle_seconds
-        self._last_used: float | None = None
-        self._session = requests.Session()
-        self._session.headers.update({"User-Agent": user_agent, "Accept": "application/json"})
-        # max_retries=0: urllib3 must never resend a POST on its own.
-        adapter = HTTPAdapter(
-            pool_connections=pool_connections, pool_maxsize=pool_maxsize, max_retries=0
+        self._owns_pool = pool is None
+        self._pool = pool or ConnectionPool(
+            maxsize=pool_maxsize, max_idle_seconds=max_idle_seconds, user_agent=user_agent
         )
-        self._session.mount("https://", adapter)
-        self._session.mount("http://", adapter)
+        self._session = self._pool.session
 
     def __repr__(self) -> str:
         return f"IOClient(base_url={self.base_url!r})"
@@ -302,8 +359,9 @@ class IOClient:
         self.close()
 
     def close(self) -> None:
-        """Close the pooled connections."""
-        self._session.close()
+        """Close the pooled connections, when the pool is the client's own."""
+        if self._owns_pool:
+            self._pool.close()
 
     # -- operations ---------------------------------------------------------------------------
 
@@ -460,13 +518,6 @@ class IOClient:
             text = text[:MAX_DETAIL_CHARS] + "…"
         return text
 
-    def _drop_idle_connections(self) -> None:
-        if self._max_idle_seconds is None or self._last_used is None:
-            return
-        if time.monotonic() - self._last_used > self._max_idle_seconds:
-            for adapter in self._session.adapters.values():
-                adapter.close()  # the pools are recreated on the next request
-
     def _log(self, call: CallInfo, error: IOApiError | None = None) -> None:
         # INFO whatever the outcome: a 404 (not on IO) or a 429 is routine in a large
         # dispatch; the caller decides what deserves a warning.
@@ -496,7 +547,7 @@ class IOClient:
             duration_ms = int((time.monotonic() - started) * 1000)
             return CallInfo(op.name, op.method, status, duration_ms, outcome, masked, remaining)
 
-        self._drop_idle_connections()
+        self._pool.begin()
         started = time.monotonic()
         try:
             response = self._session.request(
@@ -518,7 +569,7 @@ class IOClient:
             # fiscal code for get_message; `text` keeps its scrubbed description.
             raise error from None
         finally:
-            self._last_used = time.monotonic()
+            self._pool.end()
 
         status = response.status_code
         remaining = _parse_int(response.headers.get("x-rate-limit-remaining"))

@@ -142,6 +142,31 @@ class PermanentError(IOApiError):
         not among its authorized recipients."""
         return self.status_code == 403 and self.title == "Recipient forbidden"
 
+    @property
+    def is_amount_over_max(self) -> bool:
+        """400 "Error while sending payment metadata": the payment amount is above the
+        service's `max_allowed_payment_amount` (IO-API.md, submitMessage)."""
+        return self.status_code == 400 and self.title == "Error while sending payment metadata"
+
+    @property
+    def refusal(self) -> str:
+        """What IO refused, for the caller's outcome: "recipient_forbidden" (test mode, not an
+        authorised recipient), "amount_over_max", "forbidden" (other 403), "content" (other
+        400), "not_found" (404), "key" (401) or "other"."""
+        if self.is_recipient_forbidden:
+            return "recipient_forbidden"
+        if self.is_amount_over_max:
+            return "amount_over_max"
+        if self.status_code == 401:
+            return "key"
+        if self.status_code == 403:
+            return "forbidden"
+        if self.status_code == 404:
+            return "not_found"
+        if self.status_code == 400:
+            return "content"
+        return "other"
+
 
 class KeyRejectedError(PermanentError):
     """401: the gateway rejected the subscription key. Every call with this key will fail

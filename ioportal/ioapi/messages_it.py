@@ -101,7 +101,7 @@ def explain_error(error: IOApiError) -> tuple[str, dict[str, Any]]:
             return RECIPIENT_FORBIDDEN, {}
         if error.status_code == 403:
             return FORBIDDEN, {"detail": detail}
-        if error.title == "Error while sending payment metadata":
+        if error.is_amount_over_max:
             return AMOUNT_REFUSED, {}
         if error.status_code == 400:
             return CONTENT_REFUSED, {"detail": detail}

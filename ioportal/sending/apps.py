@@ -15,8 +15,12 @@ class SendingConfig(AppConfig):
 
     def ready(self) -> None:
         # Imported once the app registry is ready: they use models and django-q2.
+        from ioportal.ioservices.services.checks import register_profile_probe
         from ioportal.sending import checks  # noqa: F401  (registers the system checks)
+        from ioportal.sending.gateway import probe_profile
         from ioportal.sending.triggers import wake_up
+
+        register_profile_probe(probe_profile)
 
         def on_dispatch_ready(sender: object, *, organization_id: int, **kwargs: object) -> None:
             wake_up(organization_id=organization_id)

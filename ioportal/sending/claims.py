@@ -165,7 +165,8 @@ def claim_polls(*, organization_id: int, worker: str, limit: int) -> tuple[uuid.
 
 
 def claim_submission(*, delivery_id: int, token: uuid.UUID) -> uuid.UUID | None:
-    """READY → SUBMITTING, committed before the call, with a fresh token.
+    """READY (or CHECKING whose profile check just passed) → SUBMITTING, with a fresh token,
+    in one UPDATE that the caller commits before the call.
 
     Only if the caller still holds `token`, the delivery has no IO id and its dispatch is
     still running: a pause or cancel stops every submission not yet claimed. Returns the new
@@ -175,7 +176,7 @@ def claim_submission(*, delivery_id: int, token: uuid.UUID) -> uuid.UUID | None:
     now = clock.now()
     updated = Delivery.objects.filter(
         pk=delivery_id,
-        state=S.READY,
+        state__in=(S.READY, S.CHECKING),
         claim_token=token,
         io_message_id__isnull=True,
         dispatch__state=Dispatch.State.RUNNING,
@@ -186,3 +187,35 @@ def claim_submission(*, delivery_id: int, token: uuid.UUID) -> uuid.UUID | None:
         lease_until=now + timedelta(seconds=sending_settings().lease_seconds),
     )
     return new_token if updated else None
+
+
+def claim_submissions(*, claimed: list[tuple[int, uuid.UUID]]) -> tuple[uuid.UUID, set[int]]:
+    """`claim_submission` for several deliveries at once: one UPDATE (and one SELECT of the
+    rows it changed) under one new token, with the same conditions per row (the caller's
+    token, no IO id, dispatch running). Returns (new token, ids claimed); the caller commits
+    before any request leaves."""
+    new_token = uuid.uuid4()
+    now = clock.now()
+    by_token: dict[uuid.UUID, list[int]] = {}
+    for delivery_id, token in claimed:
+        by_token.setdefault(token, []).append(delivery_id)
+    mine = Q()
+    for token, ids in by_token.items():
+        mine |= Q(pk__in=ids, claim_token=token)
+    Delivery.objects.filter(
+        mine,
+        state__in=(S.READY, S.CHECKING),
+        io_message_id__isnull=True,
+        dispatch__state=Dispatch.State.RUNNING,
+    ).update(
+        state=S.SUBMITTING,
+        claim_token=new_token,
+        claimed_at=now,
+        lease_until=now + timedelta(seconds=sending_settings().lease_seconds),
+    )
+    changed = set(
+        Delivery.objects.filter(
+            pk__in=[pk for pk, _token in claimed], claim_token=new_token
+        ).values_list("pk", flat=True)
+    )
+    return new_token, changed

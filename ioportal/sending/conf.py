@@ -97,6 +97,8 @@ class SendingSettings:
     rate_window: float  # IO's window (5 s)
     batch_size: int
     workers_per_account: int
+    concurrency: int  # IO calls in flight per account worker; 0 = from the account's limit
+    accounts_per_worker: int  # accounts one worker process serves at once
     task_budget: float  # seconds an account worker claims new work for
     lease_seconds: float
     max_attempts: int
@@ -131,6 +133,8 @@ def sending_settings() -> SendingSettings:
         rate_window=RATE_WINDOW,
         batch_size=_tuning("BATCH_SIZE"),
         workers_per_account=s.SENDING_WORKERS_PER_ACCOUNT,
+        concurrency=s.SENDING_CONCURRENCY,
+        accounts_per_worker=s.SENDING_ACCOUNTS_PER_WORKER,
         task_budget=_tuning("TASK_BUDGET"),
         lease_seconds=_tuning("LEASE_SECONDS"),
         max_attempts=s.SENDING_MAX_ATTEMPTS,

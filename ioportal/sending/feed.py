@@ -13,12 +13,11 @@ stopped syncing falls back to profile calls instead of acting on stale consent.
 
 import logging
 from datetime import UTC, date, datetime, timedelta
-from functools import partial
 
 from django.db import transaction
 
 from ioportal.core.fiscalcode import fiscal_code_hash
-from ioportal.ioapi import IOApiError, IOClient, NotFoundError, SubscriptionsFeed
+from ioportal.ioapi import IOApiError, NotFoundError, SubscriptionsFeed
 from ioportal.ioservices.models import IOService
 from ioportal.ioservices.services import ServiceKeyUnavailableError
 from ioportal.sending.conf import sending_settings
@@ -29,10 +28,6 @@ CHUNK = 500
 # A sync run waits at most this long for the account's tokens before giving up until the
 # next run (the feed is an optimisation: sending has priority).
 SYNC_BUDGET = 120.0
-
-
-def _get_feed(client: IOClient, *, day: date) -> SubscriptionsFeed:
-    return client.get_subscriptions_feed(day)
 
 
 def utc_today() -> date:
@@ -97,26 +92,22 @@ def apply_feed_day(*, service: IOService, feed: SubscriptionsFeed) -> FeedDay:
 def sync_service_feed(*, service_id: int, today: date | None = None) -> dict[str, int]:
     """Fetch and apply every missing past day of one service's subscriptions feed.
 
-    Each call takes a token from the account's shared limiter and is recorded as an ApiCall
-    (through the account worker's `io_call`: key fallback on 401, 429 pauses the account).
+    Each call goes through the account's IO gateway: a token from the shared limiter (low
+    priority), an ApiCall row, key fallback on 401, a 429 pauses the account.
     Stops at the first day not available yet or at any error; the next run resumes from the
     first missing day. Does nothing for services without feed access. Returns counters.
     """
-    from ioportal.sending.worker import AccountRun, OutOfTime
+    from ioportal.sending.gateway import OutOfTime, gateway_for, get_subscriptions_feed
 
     service = IOService.objects.select_related("organization").get(pk=service_id)
     stats = {"days": 0, "subscriptions": 0, "unsubscriptions": 0, "errors": 0}
     if not (service.feed_access and service.is_active):
         return stats
-    run = AccountRun(service.organization, budget=SYNC_BUDGET)
+    gateway = gateway_for(service.organization)
     for day in missing_days(service=service, today=today):
         try:
-            feed = run.io_call(
-                service=service,
-                delivery=None,
-                fn=partial(_get_feed, day=day),
-                low_priority=True,
-                max_wait=SYNC_BUDGET,
+            feed = gateway.call(
+                service, get_subscriptions_feed(day), low_priority=True, max_wait=SYNC_BUDGET
             )
         except NotFoundError as exc:
             if exc.title != "Data not available yet":

@@ -1,4 +1,5 @@
-"""The periodic safety net: reaps expired claims, starts and completes dispatches, resumes
+"""The periodic safety net: frees the slots and claims of dead workers (heartbeat lapsed,
+slots.py), reaps expired claims, starts and completes dispatches, resumes
 stalled preparations, and wakes the workers of every account with due work (so a lost task
 delays work, never loses it)."""
 
@@ -9,7 +10,7 @@ from django.db.models import F
 
 from ioportal.messaging.models import Delivery, Dispatch
 from ioportal.messaging.services import dispatches_resume_preparation
-from ioportal.sending import clock, outcomes
+from ioportal.sending import clock, outcomes, slots
 from ioportal.sending.services import OPEN
 from ioportal.sending.triggers import wake_up
 from ioportal.sending.worker import has_due_work
@@ -69,8 +70,12 @@ def complete_finished() -> int:
 
 def sweep() -> dict[str, int]:
     """One sweeper tick. Safe to run concurrently and repeatedly (compare-and-set updates)."""
+    dead = slots.reap_dead()
     with transaction.atomic():
         reaped = reap_expired_claims()
+    reaped["uncertain"] += dead["uncertain"]
+    reaped["rechecked"] += dead["rechecked"]
+    reaped["dead_slots"] = dead["slots"]
     started = start_scheduled()
     completed = complete_finished()
     preparations = dispatches_resume_preparation()

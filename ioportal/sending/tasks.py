@@ -5,9 +5,10 @@ from django_q.tasks import async_task
 
 from ioportal.ioservices.models import IOService
 from ioportal.sending.feed import sync_service_feed
+from ioportal.sending.runner import run_account_worker
 from ioportal.sending.sweeper import sweep
 from ioportal.sending.triggers import wake_up
-from ioportal.sending.worker import has_due_work, run_account_worker
+from ioportal.sending.worker import has_due_work
 
 
 def run_account(organization_id: int) -> dict[str, int]:

@@ -64,6 +64,26 @@ def check_skipped(*, delivery_id: int, token: uuid.UUID, reason: str) -> bool:
     )
 
 
+def skip_refused(*, delivery_id: int, token: uuid.UUID, from_state: str) -> bool:
+    """CHECKING/SUBMITTING → SKIPPED not_authorized: IO answered 403 "Recipient forbidden"
+    (service in test mode), so nothing was stored."""
+    return _move(
+        delivery_id,
+        token,
+        (from_state,),
+        state=S.SKIPPED,
+        skip_reason=outcomes.NOT_AUTHORIZED,
+        finished_at=clock.now(),
+        **RELEASED,
+    )
+
+
+def ready_released(*, delivery_id: int, token: uuid.UUID) -> bool:
+    """CHECKING (check passed) or READY → READY with the claim given back: the submission
+    was not claimed (dispatch paused or cancelled, run over). No IO call is owed."""
+    return _move(delivery_id, token, (S.CHECKING, S.READY), state=S.READY, **RELEASED)
+
+
 def fail(
     *, delivery_id: int, token: uuid.UUID, from_state: str, code: str, detail: str = ""
 ) -> bool:

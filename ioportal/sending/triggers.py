@@ -10,7 +10,7 @@ def wake_up(*, organization_id: int) -> None:
     call any number of times: extra workers find no free slot or no work and return at once.
     A lost wake-up only delays work: the sweeper wakes every account with due work each minute.
     """
-    from ioportal.sending.worker import free_slots
+    from ioportal.sending.slots import free_slots
 
     for _ in range(max(1, free_slots(organization_id=organization_id))):
         async_task(

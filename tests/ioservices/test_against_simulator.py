@@ -9,10 +9,16 @@ from ioportal.fakeio.server import make_server
 from ioportal.ioservices import services
 from ioportal.ioservices.fakeio_config import write_fakeio_config
 from ioportal.ioservices.models import IOService, ServiceCheck
+from ioportal.sending.gateway import gateway_for
 from tests import builders
 from tests.ioservices.conftest import NEW_KEY, SECONDARY_KEY
 
 pytestmark = pytest.mark.integration
+
+
+def gateway_call(service, operation):
+    """One call through the account's IO gateway (token, ApiCall row, key fallback)."""
+    return gateway_for(service.organization).call(service, operation)
 
 
 @pytest.fixture
@@ -49,9 +55,7 @@ def test_fallback_against_the_simulator(simulated):
     # The portal holds a primary key IO no longer knows (regenerated in the Back Office).
     services.ioservice_update(service=test_mode, actor="test", primary_key=NEW_KEY)
     test_mode.refresh_from_db()
-    profile = services.call_with_key_fallback(
-        service=test_mode, call=lambda io: io.get_profile("AAAAAA00A00A000A")
-    )
+    profile = gateway_call(test_mode, lambda io: io.get_profile("AAAAAA00A00A000A"))
     assert profile.sender_allowed
     test_mode.refresh_from_db()
     assert test_mode.active_slot == "secondary"

@@ -20,6 +20,7 @@ from ioportal.ioservices.models import IOService, ServiceCheck
 from ioportal.ioservices.services import checks
 from ioportal.ioservices.tasks import ioservice_check
 from ioportal.ioservices.validators import TEST_MODE_PROBE_FISCAL_CODE
+from ioportal.sending.gateway import gateway_for
 from tests import builders
 from tests.ioservices.conftest import (
     IO_BASE,
@@ -31,6 +32,11 @@ from tests.ioservices.conftest import (
 
 PROFILES = f"{IO_BASE}/profiles"
 UNAUTHORIZED = {"statusCode": 401, "message": "Access denied due to invalid subscription key."}
+
+
+def gateway_call(service, operation):
+    """One call through the account's IO gateway (token, ApiCall row, key fallback)."""
+    return gateway_for(service.organization).call(service, operation)
 
 
 def profile_reply(key, status=200, body=None, fiscal_code=None, headers=None):
@@ -64,7 +70,7 @@ def test_wrong_encryption_key_fails_closed(service, settings):
         service.key_value("primary")
     assert "FIELD_ENCRYPTION_KEYS" in str(info.value)
     with pytest.raises(services.ServiceKeyUnavailableError):
-        services.build_io_client(service=service, slot="primary")
+        services.service_api_key(service=service, slot="primary")
 
 
 def test_tampered_value_fails_closed(service):
@@ -120,9 +126,7 @@ def test_fallback_switches_to_the_other_key_once_and_tells_the_admins(
     caplog.set_level(logging.DEBUG)
     profile_reply(PRIMARY_KEY, 401, UNAUTHORIZED)
     profile_reply(SECONDARY_KEY)
-    profile = services.call_with_key_fallback(
-        service=service, call=lambda io: io.get_profile("RSSMRA80A01H501U")
-    )
+    profile = gateway_call(service, lambda io: io.get_profile("RSSMRA80A01H501U"))
     assert profile.sender_allowed
     service.refresh_from_db()
     assert service.active_slot == "secondary"
@@ -132,9 +136,7 @@ def test_fallback_switches_to_the_other_key_once_and_tells_the_admins(
     event = AuditEvent.objects.get(action="ioservice.key_switched")
     assert event.changes["active_slot"] == ["primary", "secondary"]
     # Later calls use the secondary key directly.
-    services.call_with_key_fallback(
-        service=service, call=lambda io: io.get_profile("RSSMRA80A01H501U")
-    )
+    gateway_call(service, lambda io: io.get_profile("RSSMRA80A01H501U"))
     assert [c.request.headers["Ocp-Apim-Subscription-Key"] for c in responses.calls] == [
         PRIMARY_KEY,
         SECONDARY_KEY,
@@ -150,9 +152,7 @@ def test_both_keys_rejected_marks_key_problem_and_raises(service, client, login,
     profile_reply(PRIMARY_KEY, 401, UNAUTHORIZED)
     profile_reply(SECONDARY_KEY, 401, UNAUTHORIZED)
     with pytest.raises(KeyRejectedError) as info:
-        services.call_with_key_fallback(
-            service=service, call=lambda io: io.get_profile("RSSMRA80A01H501U")
-        )
+        gateway_call(service, lambda io: io.get_profile("RSSMRA80A01H501U"))
     assert_no_key_in(str(info.value) + repr(info.value), PRIMARY_KEY, SECONDARY_KEY)
     service.refresh_from_db()
     assert service.key_problem and service.key_problem_since
@@ -162,9 +162,7 @@ def test_both_keys_rejected_marks_key_problem_and_raises(service, client, login,
 
     # Once marked, workers keep the active key and do not flip-flop.
     with pytest.raises(KeyRejectedError):
-        services.call_with_key_fallback(
-            service=service, call=lambda io: io.get_profile("RSSMRA80A01H501U")
-        )
+        gateway_call(service, lambda io: io.get_profile("RSSMRA80A01H501U"))
     service.refresh_from_db()
     assert service.active_slot == "secondary"
     assert AuditEvent.objects.filter(action="ioservice.key_switched").count() == 1
@@ -181,9 +179,7 @@ def test_only_key_rejected_marks_key_problem_without_switching(organization):
     service = builders.service(organization, secondary_key="")
     profile_reply(PRIMARY_KEY, 401, UNAUTHORIZED)
     with pytest.raises(KeyRejectedError):
-        services.call_with_key_fallback(
-            service=service, call=lambda io: io.get_profile("RSSMRA80A01H501U")
-        )
+        gateway_call(service, lambda io: io.get_profile("RSSMRA80A01H501U"))
     service.refresh_from_db()
     assert service.active_slot == "primary" and service.key_problem
     assert not AuditEvent.objects.filter(action="ioservice.key_switched").exists()
@@ -213,13 +209,11 @@ def test_concurrent_failures_interleaved_switch_exactly_once(service):
     def call_a(io):
         if not outcomes:
             outcomes.append(
-                services.call_with_key_fallback(
-                    service=worker_b, call=lambda io_b: io_b.get_profile("RSSMRA80A01H501U")
-                )
+                gateway_call(worker_b, lambda io_b: io_b.get_profile("RSSMRA80A01H501U"))
             )
         return io.get_profile("RSSMRA80A01H501U")
 
-    outcomes.append(services.call_with_key_fallback(service=worker_a, call=call_a))
+    outcomes.append(gateway_call(worker_a, call_a))
     assert len(outcomes) == 2 and all(p.sender_allowed for p in outcomes)
     assert IOService.objects.get(pk=service.pk).active_slot == "secondary"
     assert AuditEvent.objects.filter(action="ioservice.key_switched").count() == 1
@@ -253,9 +247,7 @@ def test_client_uses_service_base_url_override(organization):
     responses.add(
         responses.POST, "http://127.0.0.1:8001/api/v1/profiles", json={"sender_allowed": True}
     )
-    services.call_with_key_fallback(
-        service=service, call=lambda io: io.get_profile("RSSMRA80A01H501U")
-    )
+    gateway_call(service, lambda io: io.get_profile("RSSMRA80A01H501U"))
     assert len(responses.calls) == 1
 
 

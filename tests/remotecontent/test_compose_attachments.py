@@ -19,7 +19,7 @@ from ioportal.remotecontent import services
 from ioportal.remotecontent.models import Attachment, ListAttachment
 from ioportal.remotecontent.services import uploads
 from ioportal.sending import outcomes
-from ioportal.sending.worker import run_account_worker
+from ioportal.sending.runner import run_account_worker
 from tests import builders
 from tests.remotecontent.conftest import CONFIGURATION_ID, make_pdf
 from tests.sending.support import simulated_service

@@ -14,7 +14,7 @@ from ioportal.messaging.models import Delivery, Dispatch
 from ioportal.sending import outcomes, tasks
 from ioportal.sending.feed import known_consent, missing_days, sync_service_feed, utc_today
 from ioportal.sending.models import AccountState, ApiCall, FeedDay, FeedSubscription
-from ioportal.sending.worker import run_account_worker
+from ioportal.sending.runner import run_account_worker
 from tests import builders
 from tests.sending.support import (
     SERVICE_ID,

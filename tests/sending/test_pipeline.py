@@ -15,8 +15,8 @@ from ioportal.core.errors import NotAllowed
 from ioportal.messaging.models import Delivery, Dispatch
 from ioportal.sending import checks, claims, limiter, outcomes, services, transitions
 from ioportal.sending.models import AccountState, ApiCall
+from ioportal.sending.runner import run_account_worker
 from ioportal.sending.sweeper import reap_expired_claims, sweep
-from ioportal.sending.worker import run_account_worker
 from tests import builders
 from tests.sending.support import fiscal_codes, simulated_service
 
@@ -172,10 +172,12 @@ def test_an_isolated_429_delays_its_delivery_only(dispatch: Dispatch) -> None:
 
 @responses.activate
 def test_repeated_429s_pause_the_account_and_slow_it_down(
-    organization: Organization, make_user: Callable[..., Any]
+    organization: Organization,
 ) -> None:
-    user = make_user(Membership.Role.OPERATOR, organization)
-    dispatch = make_dispatch(make_service(organization, ""), user, fiscal_codes(4))
+    user = builders.user(Membership.Role.OPERATOR, organization)
+    dispatch = builders.dispatch(
+        builders.service(organization, **simulated_service("")), user, fiscal_codes(4)
+    )
     responses.post(PROFILES, json={"sender_allowed": True}, status=200)
     answers = iter(
         [(429, {"x-rate-limit-retry-after": "1"}, '{"statusCode": 429}')] * 2
@@ -207,12 +209,15 @@ def test_repeated_429s_pause_the_account_and_slow_it_down(
 
 @responses.activate
 def test_test_mode_skips_unauthorised_recipients_without_calling_io(
-    organization: Organization, make_user: Callable[..., Any]
+    organization: Organization,
 ) -> None:
-    user = make_user(Membership.Role.OPERATOR, organization)
+    user = builders.user(Membership.Role.OPERATOR, organization)
     codes = fiscal_codes(3)
-    service = make_service(organization, "", test_mode=True, authorized_recipients=[codes[0]])
-    dispatch = make_dispatch(service, user, [*codes, "AAAAAA00A00A000A"])
+    service = builders.service(
+        organization,
+        **{**simulated_service(""), "test_mode": True, "authorized_recipients": [codes[0]]},
+    )
+    dispatch = builders.dispatch(service, user, [*codes, "AAAAAA00A00A000A"])
     profile_ok(responses.mock)
     ids = iter(f'{{"id": "01JABCDEFGHJKMNPQRSTVWXY{n:02d}"}}' for n in range(10))
     responses.add_callback(responses.POST, MESSAGES, callback=lambda r: (201, {}, next(ids)))
@@ -370,3 +375,82 @@ def test_system_check_refuses_dangerous_q_cluster(q_cluster: dict, ids: list[str
         errors = checks.check_q_cluster()
     assert [e.id for e in errors] == ids
     assert all(isinstance(e, Error) for e in errors)
+
+
+@responses.activate
+def test_key_switch_happens_once_and_the_batch_uses_the_new_key(
+    organization: Organization,
+) -> None:
+    """Ten claimed deliveries, primary key revoked: one 401, every later call with the
+    secondary key, and the refused call is an ApiCall row too."""
+    from tests.sending.support import PRIMARY_KEY, SECONDARY_KEY
+
+    user = builders.user(Membership.Role.OPERATOR, organization)
+    service = builders.service(organization, **simulated_service(""))
+    dispatch = builders.dispatch(service, user, fiscal_codes(10))
+    primary = responses.matchers.header_matcher({"Ocp-Apim-Subscription-Key": PRIMARY_KEY})
+    responses.post(PROFILES, status=401, json={"message": "Access denied"}, match=[primary])
+    responses.post(PROFILES, json={"sender_allowed": True})
+    ids = iter(range(100))
+    responses.add_callback(
+        responses.POST,
+        MESSAGES,
+        callback=lambda request: (201, {}, f'{{"id": "01JABCDEFGHJKMNPQRSTVW{next(ids):04d}"}}'),
+    )
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("ioportal.sending.triggers.async_task", lambda *a, **k: None)
+        run_account_worker(organization_id=organization.pk, budget=5)
+    keys = [c.request.headers["Ocp-Apim-Subscription-Key"] for c in responses.calls]
+    assert keys.count(PRIMARY_KEY) == 1, keys
+    assert keys.count(SECONDARY_KEY) == 20
+    assert Delivery.objects.filter(dispatch=dispatch, state="submitted").count() == 10
+    assert ApiCall.objects.filter(organization=organization, status_code=401).count() == 1
+    assert ApiCall.objects.filter(organization=organization).count() == 21
+
+
+@pytest.mark.django_db(transaction=True)
+def test_dead_worker_slot_and_claims_are_released_by_the_heartbeat(
+    organization: Organization,
+) -> None:
+    """A run killed mid-batch: once its slot's heartbeat lapses, the next look (a live run's
+    heartbeat, a new run taking a slot, the sweeper) frees the slot, makes its submission
+    UNCERTAIN (never re-sent) and its checks due again — long before the claims' lease."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from ioportal.sending import slots
+    from ioportal.sending.models import WorkerSlot
+
+    user = builders.user(Membership.Role.OPERATOR, organization)
+    service = builders.service(organization, **simulated_service(""))
+    dispatch = builders.dispatch(service, user, fiscal_codes(3))
+    dead = uuid.uuid4()
+    assert slots.take_slot(organization_id=organization.pk, holder=dead) == 0
+    token, ids = claims.claim_work(
+        organization_id=organization.pk, worker=slots.worker_name(dead), limit=3
+    )
+    assert len(ids) == 3
+    Delivery.objects.filter(pk=ids[0]).update(state="ready")
+    assert claims.claim_submission(delivery_id=ids[0], token=token)
+    # The heartbeat is still fresh: nothing is reaped.
+    assert sweep()["dead_slots"] == 0
+    WorkerSlot.objects.filter(holder=dead).update(lease_until=timezone.now() - timedelta(seconds=1))
+    live = uuid.uuid4()
+    assert slots.take_slot(organization_id=organization.pk, holder=live) is not None
+    states = dict(Delivery.objects.filter(dispatch=dispatch).values_list("id", "state"))
+    assert states == {ids[0]: "uncertain", ids[1]: "retry_wait", ids[2]: "retry_wait"}
+    assert not Delivery.objects.filter(dispatch=dispatch, claim_token__isnull=False).exists()
+    assert not WorkerSlot.objects.filter(holder=dead).exists()
+    assert slots.heartbeat(organization_id=organization.pk, holder=live)
+    assert not slots.heartbeat(organization_id=organization.pk, holder=dead)
+
+
+def test_concurrency_follows_the_account_limit(settings: Any) -> None:
+    from ioportal.sending.gateway import concurrency_for
+
+    settings.SENDING_CONCURRENCY = 0
+    assert (concurrency_for(150), concurrency_for(250), concurrency_for(5)) == (15, 25, 2)
+    assert concurrency_for(100_000) == 32
+    settings.SENDING_CONCURRENCY = 7
+    assert concurrency_for(150) == 7

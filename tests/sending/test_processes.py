@@ -206,8 +206,8 @@ def test_spurious_429s_neither_pause_nor_slow_the_account(
     simulator = account_with_limit(organization, limit, start_simulator)
     simulator.set_faults(latency_ms=30, jitter_ms=20, throttle_rate=0.02)
     moments = record_calls(simulator.sim)
-    service = make_service(organization, simulator.api_url)
-    dispatch = make_dispatch(service, user, fiscal_codes(400))
+    service = builders.service(organization, **simulated_service(simulator.api_url))
+    dispatch = builders.dispatch(service, user, fiscal_codes(400))
     workers = [clusters.start(), clusters.start()]
     wake_up(organization_id=organization.pk)
     done = wait_until(lambda: open_count(dispatch) == 0, timeout=240, tick=sweep)
@@ -276,7 +276,9 @@ def test_graceful_stop_loses_nothing_and_leaves_nothing_uncertain(
     """SIGTERM mid-dispatch (a deployment restarting the workers): the cluster finishes its
     tasks, no call is cut off, and a new cluster completes the rest."""
     organization, user = org_user
-    simulator = account_with_limit(organization, 1000, start_simulator)
+    # 60 calls/s: the 2,400 calls take ~40 s, longer than the task budget the stopping
+    # cluster is allowed to finish (concurrent calls would end a faster dispatch in it).
+    simulator = account_with_limit(organization, 300, start_simulator)
     simulator.set_faults(latency_ms=40)
     service = builders.service(organization, **simulated_service(simulator.api_url))
     count = 1200

@@ -11,12 +11,11 @@ from ioportal.ioservices.services.checks import ioservice_check_request, ioservi
 from ioportal.ioservices.services.keys import (
     SYSTEM_ACTOR,
     ServiceKeyUnavailableError,
-    build_io_client,
-    call_with_key_fallback,
     ioservice_key_problem,
     ioservice_key_rejected,
     ioservice_key_worked,
     ioservice_keys_reencrypt,
+    service_api_key,
 )
 from ioportal.ioservices.services.service import (
     SERVICE_FIELDS,
@@ -29,8 +28,7 @@ __all__ = [
     "SERVICE_FIELDS",
     "SYSTEM_ACTOR",
     "ServiceKeyUnavailableError",
-    "build_io_client",
-    "call_with_key_fallback",
+    "service_api_key",
     "ioservice_check_request",
     "ioservice_check_run",
     "ioservice_create",

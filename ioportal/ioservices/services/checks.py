@@ -2,6 +2,7 @@
 and records what it found.
 """
 
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.db import transaction
@@ -15,12 +16,18 @@ from ioportal.accounts.models import User
 from ioportal.core.fiscalcode import SANDBOX_FISCAL_CODE
 from ioportal.core.io_texts import describe_io_error
 from ioportal.core.services import audit_log
-from ioportal.ioapi import CallInfo, IOApiError, KeyRejectedError, NotFoundError, PermanentError
+from ioportal.ioapi import (
+    CallInfo,
+    IOApiError,
+    KeyRejectedError,
+    NotFoundError,
+    PermanentError,
+    Profile,
+)
 from ioportal.ioservices.audit import Action
 from ioportal.ioservices.models import IOService, ServiceCheck
 from ioportal.ioservices.services.keys import (
     ServiceKeyUnavailableError,
-    _call_with_slot,
     ioservice_key_problem,
     ioservice_key_worked,
 )
@@ -69,12 +76,31 @@ def ioservice_check_request(
     return check
 
 
+# Seconds a check waits for the account's token (a dispatch may be using the whole budget).
+PROBE_MAX_WAIT = 30.0
+
+# (service, key slot, fiscal code, max wait in seconds) -> the profile, or None when no token
+# came within the wait; raises IOApiError. Every IO call goes through the sending app's
+# gateway (a limiter token, an ApiCall row), a layer above this one: it registers the probe
+# when the apps are ready (sending/apps.py).
+ProfileProbe = Callable[[IOService, str, str, float], Profile | None]
+_profile_probe: list[ProfileProbe] = []
+
+
+def register_profile_probe(probe: ProfileProbe) -> None:
+    """Set how a check asks IO for a profile (called once by `ioportal.sending`)."""
+    _profile_probe[:] = [probe]
+
+
 def _probe(
     service: IOService, slot: str, fiscal_code: str
 ) -> tuple[bool | None, IOApiError | None, CallInfo | None]:
-    """One profile call: (key accepted?, error, call info)."""
+    """One profile call with the key of `slot`, through the account's IO gateway:
+    (key accepted?, error, call info); (None, None, None) when no token came in time."""
+    if not _profile_probe:
+        raise RuntimeError("no IO gateway registered: is ioportal.sending installed?")
     try:
-        profile = _call_with_slot(service, slot, lambda client: client.get_profile(fiscal_code))
+        profile = _profile_probe[0](service, slot, fiscal_code, PROBE_MAX_WAIT)
     except KeyRejectedError as exc:
         return False, exc, exc.call
     except PermanentError as exc:
@@ -82,6 +108,8 @@ def _probe(
         return True, exc, exc.call
     except IOApiError as exc:
         return None, exc, exc.call
+    if profile is None:
+        return None, None, None
     return True, None, profile.call
 
 
@@ -113,6 +141,10 @@ def ioservice_check_run(*, check_id: int) -> ServiceCheck:
 
     try:
         works, error, call = _probe(service, slot, SANDBOX_FISCAL_CODE)
+        if works is None and error is None:
+            lines.append(
+                _("IO è occupato dagli invii di questo ente: riprova la verifica tra poco.")
+            )
     except ServiceKeyUnavailableError:
         works, error, call = False, None, None
         lines.append(

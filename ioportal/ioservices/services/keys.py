@@ -1,16 +1,14 @@
-"""The service's keys at work: the IO client of a key slot, the fallback to the other key on
-IO's 401, the key's state as the workers see it, and re-encryption after a key rotation.
+"""The service's keys at work: the key of a slot for the IO gateway, the switch to the other
+key on IO's 401, the key's state as the workers see it, and re-encryption after a key rotation.
 
-A key value leaves the database only through `build_io_client`, into the IO client's request
-header.
+A key value leaves the database only through `service_api_key`, into the request header of the
+IO gateway's client (`ioportal.sending.gateway`, which also does the 401 fallback with
+`ioservice_key_rejected`).
 """
 
 import logging
-from collections.abc import Callable
 from datetime import timedelta
-from typing import TypeVar
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
@@ -18,14 +16,11 @@ from django.views.decorators.debug import sensitive_variables
 
 from ioportal.core import crypto
 from ioportal.core.services import audit_log
-from ioportal.ioapi import IOClient, KeyRejectedError
 from ioportal.ioservices.audit import Action
 from ioportal.ioservices.models import IOService
 from ioportal.ioservices.services.service import Actor
 
 logger = logging.getLogger(__name__)
-
-T = TypeVar("T")
 
 
 SLOTS = (IOService.KeySlot.PRIMARY, IOService.KeySlot.SECONDARY)
@@ -40,18 +35,17 @@ class ServiceKeyUnavailableError(Exception):
     configured FIELD_ENCRYPTION_KEYS. Sending must pause until an admin fixes it."""
 
 
-# -- keys at work: client, 401 fallback -------------------------------------------------------
+# -- keys at work: the key of a slot, the 401 switch ----------------------------------------
 
 
 @sensitive_variables("key")
-def build_io_client(*, service: IOService, slot: str) -> IOClient:
-    """An IO client authenticated with the key of `slot`, on the service's API base URL
-    (settings.IO_API_BASE_URL unless the service overrides it).
+def service_api_key(*, service: IOService, slot: str) -> str:
+    """The key of `slot` in clear, for the IO gateway's client (`sending.gateway`) only.
 
     Raises ServiceKeyUnavailableError (no key in that slot, or undecryptable).
     """
     try:
-        key = service.key_value(slot)
+        return service.key_value(slot)
     except LookupError:
         raise ServiceKeyUnavailableError(
             f"IO service {service.public_id} has no {slot} key"
@@ -60,53 +54,6 @@ def build_io_client(*, service: IOService, slot: str) -> IOClient:
         raise ServiceKeyUnavailableError(
             f"the {slot} key of IO service {service.public_id} cannot be decrypted: {exc}"
         ) from None
-    return IOClient(
-        key,
-        base_url=service.io_api_base_url,
-        connect_timeout=settings.IO_API_CONNECT_TIMEOUT,
-        read_timeout=settings.IO_API_READ_TIMEOUT,
-    )
-
-
-def _call_with_slot(service: IOService, slot: str, call: Callable[[IOClient], T]) -> T:
-    with build_io_client(service=service, slot=slot) as client:
-        return call(client)
-
-
-def call_with_key_fallback(*, service: IOService, call: Callable[[IOClient], T]) -> T:
-    """Run `call(client)` with the service's active key; on a 401, switch once to the other.
-
-    - 401 with the active key: `ioservice_key_rejected` makes the other key the active one
-      (compare-and-set: only if the failed key is still the active one, so concurrent workers
-      switch once, never back and forth), then `call` is retried once with the other key.
-    - 401 with that one too, or no other key: the service is marked "key problem" (shown to
-      the admins on the dashboard) and KeyRejectedError is raised.
-    - A service already marked "key problem" tries its active key only, without switching.
-    Other errors of `call` propagate unchanged (no retry here). `call` may thus run twice:
-    give it only operations that are safe to repeat after a 401 (IO processed nothing).
-    Raises ServiceKeyUnavailableError when a key is missing or undecryptable.
-    """
-    slot = service.active_slot
-    try:
-        result = _call_with_slot(service, slot, call)
-    except KeyRejectedError:
-        if service.key_problem:
-            raise
-        other = IOService.other_slot(slot)
-        service.refresh_from_db(fields=[f"{other}_key_encrypted"])
-        if not service.has_key(other):
-            ioservice_key_problem(service=service)
-            raise
-        ioservice_key_rejected(service=service, key_slot=slot)
-        try:
-            result = _call_with_slot(service, other, call)
-        except KeyRejectedError:
-            ioservice_key_problem(service=service)
-            raise
-        ioservice_key_worked(service=service, key_slot=other)
-        return result
-    ioservice_key_worked(service=service, key_slot=slot)
-    return result
 
 
 @transaction.atomic

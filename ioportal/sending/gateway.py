@@ -1,0 +1,383 @@
+"""The IO gateway: one per IO account, the only way the portal calls IO.
+
+Every call of the pipeline (profile check, submission, status refresh), of the subscriptions
+feed and of the service check goes through a `Gateway`, which
+
+- takes the call's token from the account's shared limiter (`limiter.take_token`);
+- sends it through the account's keep-alive connection pool (one per account and process,
+  sized to the calls the account makes at once, `concurrency_for`);
+- classifies the outcome with `ioapi`'s errors and feeds the breaker and the limiter (a 429
+  pauses the account, timeouts and 5xx count towards the breaker);
+- handles the service's two keys: a 401 switches the service to the other key once
+  (`ioservice_key_rejected`, compare-and-set) and every later call of the gateway uses the
+  new key, since all deliveries of a service share one `IOService` instance per gateway;
+- describes each HTTP request as an `ApiCall` row, 401s and 429s included, for the caller
+  to write with the transition it belongs to (or writes it at once, in `call`).
+
+`send` makes only the HTTP request (no database access) and is safe to run in several
+threads; everything else runs in the caller's thread.
+"""
+
+import logging
+import math
+import os
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent import futures
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from django.conf import settings
+
+from ioportal.accounts.models import Organization
+from ioportal.ioapi import (
+    AmbiguousError,
+    CallInfo,
+    ConnectionPool,
+    IOApiError,
+    IOClient,
+    KeyRejectedError,
+    Profile,
+    RateLimitedError,
+    TransientError,
+)
+from ioportal.ioservices.models import IOService
+from ioportal.ioservices.services import (
+    ServiceKeyUnavailableError,
+    ioservice_key_problem,
+    ioservice_key_rejected,
+    ioservice_key_worked,
+    service_api_key,
+)
+from ioportal.sending import limiter
+from ioportal.sending.conf import sending_settings
+from ioportal.sending.models import ApiCall
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# Sleep at most this long between attempts to take a token, so a pause acts quickly.
+MAX_TOKEN_SLEEP = 0.5
+# IO's latency the automatic concurrency allows for: calls in flight = calls/s × this.
+LATENCY_ALLOWANCE = 0.5
+MIN_CONCURRENCY, MAX_CONCURRENCY = 2, 32
+# Seconds a token granted in a batch (`try_token(wanted=n)`) stays usable.
+TOKEN_KEEP = 0.05
+
+
+# The operations callers pass to `send` and `call` (the client stays inside this module).
+
+
+def get_profile(fiscal_code: str) -> Callable[[IOClient], Any]:
+    """The profile check of a citizen (POST /profiles)."""
+    return lambda client: client.get_profile(fiscal_code)
+
+
+def submit_message(message: Any, *, max_amount: int | None) -> Callable[[IOClient], Any]:
+    """A submission (POST /messages); `message` is an ioapi.NewMessage."""
+    return lambda client: client.submit_message(message, max_allowed_payment_amount=max_amount)
+
+
+def get_message(fiscal_code: str, message_id: str) -> Callable[[IOClient], Any]:
+    """A message's status (GET /messages/{fiscal_code}/{id})."""
+    return lambda client: client.get_message(fiscal_code, message_id)
+
+
+def get_subscriptions_feed(day: Any) -> Callable[[IOClient], Any]:
+    """One day of the subscriptions feed (GET /subscriptions-feed/{date})."""
+    return lambda client: client.get_subscriptions_feed(day)
+
+
+class OutOfTime(Exception):
+    """No token came within the allowed wait: nothing was sent."""
+
+
+def concurrency_for(limit: int) -> int:
+    """Calls an account worker keeps in flight: SENDING_CONCURRENCY when set, else enough for
+    the account's rate at LATENCY_ALLOWANCE seconds per call (15 at 150 calls / 5 s, 25 at
+    250), within [2, 32]. One worker process then saturates the account while IO answers
+    within LATENCY_ALLOWANCE; more latency needs more workers (docs/sending.md)."""
+    configured = sending_settings().concurrency
+    if configured:
+        return configured
+    wanted = math.ceil(limit / sending_settings().rate_window * LATENCY_ALLOWANCE)
+    return max(MIN_CONCURRENCY, min(MAX_CONCURRENCY, wanted))
+
+
+_pools: dict[tuple[int, int], ConnectionPool] = {}
+_pools_lock = threading.Lock()
+
+
+def connection_pool(organization_id: int, size: int) -> ConnectionPool:
+    """The account's keep-alive pool in this process (a forked child makes its own)."""
+    key = (os.getpid(), organization_id)
+    with _pools_lock:
+        pool = _pools.get(key)
+        if pool is None or pool.maxsize < size:
+            pool = ConnectionPool(maxsize=size, max_idle_seconds=1.0)
+            _pools[key] = pool
+        return pool
+
+
+_executors: dict[tuple[int, int], futures.ThreadPoolExecutor] = {}
+_executors_lock = threading.Lock()
+
+
+def executor_for(organization_id: int, size: int) -> futures.ThreadPoolExecutor:
+    """The account's request threads in this process (created on demand, kept for reuse)."""
+    key = (os.getpid(), organization_id)
+    with _executors_lock:
+        executor = _executors.get(key)
+        if executor is None or executor._max_workers < size:
+            executor = futures.ThreadPoolExecutor(
+                max_workers=size, thread_name_prefix=f"io-{organization_id}"
+            )
+            _executors[key] = executor
+        return executor
+
+
+@dataclass
+class Attempt:
+    """One HTTP request and its outcome: `result` or `error` (an IOApiError, or
+    ServiceKeyUnavailableError when no request was made). `after_switch`: a retry made
+    because the key was switched (a 401 then means both keys are refused)."""
+
+    service: IOService
+    slot: str
+    result: Any = None
+    error: Exception | None = None
+    after_switch: bool = False
+
+    @property
+    def call(self) -> CallInfo | None:
+        if self.error is not None:
+            return getattr(self.error, "call", None)
+        return getattr(self.result, "call", None)
+
+
+class Gateway:
+    """The IO calls of one account in one run. Not shared between threads, except `send`."""
+
+    def __init__(self, organization: Organization) -> None:
+        self.organization_id = organization.pk
+        self.limit = organization.rate_limit
+        self.concurrency = concurrency_for(self.limit)
+        self.pool = connection_pool(self.organization_id, self.concurrency)
+        self.stats: Counter[str] = Counter()
+        self._services: dict[int, IOService] = {}
+        self._clients: dict[tuple[int, str], IOClient] = {}
+        self._clients_lock = threading.Lock()
+        self._saw_failure = False
+        self._confirmed: set[tuple[int, str]] = set()
+        # Moments (time.monotonic) of calls the limiter reserved for this gateway, ascending.
+        self._reserved: list[float] = []
+
+    def key_confirmed(self, service: IOService) -> bool:
+        """Has IO accepted the service's active key in this run? Until then a caller keeps one
+        call in flight per service, so a revoked key costs one 401, not one per call."""
+        return (service.pk, service.active_slot) in self._confirmed
+
+    def service(self, service: IOService) -> IOService:
+        """The gateway's one instance of `service`: a key switch is seen by every later call."""
+        return self._services.setdefault(service.pk, service)
+
+    # tokens ---------------------------------------------------------------------------------
+
+    def try_token(self, *, low_priority: bool = False, wanted: int = 1) -> float:
+        """0.0 when a token was taken (exactly one call may be made now), else seconds to wait.
+
+        `wanted`: calls the caller is about to make; the limiter then reserves up to that many
+        in one round trip, each at its own moment a few ms apart (`limiter.take_tokens`). A
+        reserved call is made at, not before, its moment; one not made within TOKEN_KEEP of
+        it is dropped (lost budget rather than calls bunched past the limiter's spread)."""
+        now = time.monotonic()
+        while self._reserved and now - self._reserved[0] > TOKEN_KEEP:
+            self._reserved.pop(0)
+        if not self._reserved:
+            delays, wait = limiter.take_tokens(
+                organization_id=self.organization_id,
+                limit=self.limit,
+                count=1 if low_priority else max(1, wanted),
+                low_priority=low_priority,
+            )
+            if not delays:
+                return wait
+            self._reserved = [now + delay for delay in delays]
+        due = self._reserved[0]
+        if due > now:
+            return due - now
+        self._reserved.pop(0)
+        return 0.0
+
+    def take_token(self, *, low_priority: bool = False, max_wait: float | None = None) -> None:
+        """Wait for a token; raises OutOfTime after `max_wait` seconds without one."""
+        started = time.monotonic()
+        while (wait := self.try_token(low_priority=low_priority)) > 0:
+            if max_wait is not None and time.monotonic() - started + wait > max_wait:
+                raise OutOfTime
+            time.sleep(min(wait, MAX_TOKEN_SLEEP))
+
+    # requests -------------------------------------------------------------------------------
+
+    def _client(self, service: IOService, slot: str) -> IOClient:
+        key = (service.pk, slot)
+        client = self._clients.get(key)
+        if client is None:
+            with self._clients_lock:
+                client = self._clients.get(key)
+                if client is None:
+                    client = IOClient(
+                        service_api_key(service=service, slot=slot),
+                        base_url=service.io_api_base_url,
+                        connect_timeout=settings.IO_API_CONNECT_TIMEOUT,
+                        read_timeout=settings.IO_API_READ_TIMEOUT,
+                        pool=self.pool,
+                    )
+                    self._clients[key] = client
+        return client
+
+    def send(
+        self,
+        service: IOService,
+        operation: Callable[[IOClient], Any],
+        *,
+        slot: str | None = None,
+        after_switch: bool = False,
+    ) -> Attempt:
+        """Make one HTTP request with the service's active key (or `slot`); the token must
+        have been taken. No database access: safe in any thread. Never raises for IO's
+        answers: they are in the Attempt."""
+        slot = slot or service.active_slot
+        attempt = Attempt(service=service, slot=slot, after_switch=after_switch)
+        try:
+            attempt.result = operation(self._client(service, slot))
+        except (IOApiError, ServiceKeyUnavailableError) as exc:
+            attempt.error = exc
+        return attempt
+
+    def api_call(self, attempt: Attempt, *, delivery_id: int | None) -> ApiCall | None:
+        """The ApiCall row of an attempt (unsaved), or None when nothing was sent."""
+        call = attempt.call
+        if call is None:
+            return None
+        self.stats["calls"] += 1
+        return ApiCall(
+            organization_id=self.organization_id,
+            service_id=attempt.service.pk,
+            delivery_id=delivery_id,
+            operation=call.operation[:40],
+            status_code=call.status_code,
+            duration_ms=max(0, call.duration_ms),
+            outcome=call.outcome[:40],
+        )
+
+    def settle(self, attempt: Attempt, *, fallback: bool = True) -> bool:
+        """Feed an attempt's outcome to the limiter, the breaker and the service's keys.
+
+        Returns True when the call should be made again with the service's (new) active key:
+        IO refused the key (401, nothing processed) and the service has switched to the
+        other one, here or in another worker. A 401 after the switch, or with no other key,
+        marks the service "key problem". `fallback` False (the service check probes a given
+        key): no switch."""
+        error = attempt.error
+        if isinstance(error, RateLimitedError):
+            self.stats["429"] += 1
+            verdict = limiter.rate_limited(
+                organization_id=self.organization_id,
+                limit=self.limit,
+                retry_after=error.retry_after,
+            )
+            self.stats[f"429_{verdict}"] += 1
+        elif isinstance(error, AmbiguousError | TransientError):
+            self._saw_failure = True
+            limiter.breaker_failure(organization_id=self.organization_id)
+        elif self._saw_failure and (
+            error is None or (isinstance(error, IOApiError) and error.call is not None)
+        ):
+            # IO answered (a refusal is an answer too): the account is reachable.
+            limiter.breaker_success(organization_id=self.organization_id)
+            self._saw_failure = False
+        if not fallback:
+            return False
+        service = self.service(attempt.service)
+        if isinstance(error, KeyRejectedError):
+            return self._key_rejected(service, attempt)
+        if error is None or (isinstance(error, IOApiError) and error.call is not None):
+            self._confirmed.add((service.pk, attempt.slot))
+            ioservice_key_worked(service=service, key_slot=attempt.slot)
+        return False
+
+    def _key_rejected(self, service: IOService, attempt: Attempt) -> bool:
+        self.stats["401"] += 1
+        if attempt.after_switch:
+            ioservice_key_problem(service=service)
+            return False
+        if service.active_slot != attempt.slot:
+            return True  # already switched by an earlier call of this batch
+        if service.key_problem:
+            return False
+        other = IOService.other_slot(attempt.slot)
+        service.refresh_from_db(fields=[f"{other}_key_encrypted", "active_slot"])
+        if service.active_slot != attempt.slot:
+            return True  # switched by another worker
+        if not service.has_key(other):
+            ioservice_key_problem(service=service)
+            return False
+        ioservice_key_rejected(service=service, key_slot=attempt.slot)
+        return service.active_slot != attempt.slot
+
+    # one synchronous call -------------------------------------------------------------------
+
+    def call(
+        self,
+        service: IOService,
+        operation: Callable[[IOClient], T],
+        *,
+        delivery_id: int | None = None,
+        low_priority: bool = False,
+        max_wait: float | None = None,
+        slot: str | None = None,
+    ) -> T:
+        """One IO call, start to end: token, request, ApiCall rows (written at once), limiter
+        and breaker feedback, one retry with the other key after a 401 (unless `slot` is
+        given: then that key only). Returns the operation's result or raises its IOApiError
+        (ServiceKeyUnavailableError when the key cannot be read; OutOfTime when no token came
+        within `max_wait`)."""
+        service = self.service(service)
+        after_switch = False
+        while True:
+            self.take_token(low_priority=low_priority, max_wait=max_wait)
+            attempt = self.send(service, operation, slot=slot, after_switch=after_switch)
+            row = self.api_call(attempt, delivery_id=delivery_id)
+            if row is not None:
+                row.save()
+            again = self.settle(attempt, fallback=slot is None)
+            if attempt.error is None:
+                return attempt.result
+            if not again:
+                raise attempt.error
+            after_switch = True
+
+
+def gateway_for(organization: Organization | int) -> Gateway:
+    """A gateway for the account of `organization` (an instance or its id)."""
+    if not isinstance(organization, Organization):
+        organization = Organization.objects.get(pk=organization)
+    return Gateway(organization)
+
+
+def probe_profile(
+    service: IOService, slot: str, fiscal_code: str, max_wait: float
+) -> Profile | None:
+    """The service check's profile call (`ioservices.services.checks`), through the account's
+    gateway with the key of `slot`, no key switch: the profile, or None when no token came
+    within `max_wait` seconds. Raises IOApiError as IO answered."""
+    try:
+        result: Profile = gateway_for(service.organization).call(
+            service, get_profile(fiscal_code), slot=slot, max_wait=max_wait
+        )
+    except OutOfTime:
+        return None
+    return result
