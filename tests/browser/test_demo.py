@@ -18,7 +18,7 @@ from ioportal.fakeio.config import parse_config
 from ioportal.fakeio.server import make_server
 from ioportal.ioservices.models import IOService
 from ioportal.messaging.models import Delivery, Dispatch
-from ioportal.sending.worker import run_account_worker
+from ioportal.sending.runner import run_account_worker
 from tests.browser.conftest import new_page
 from tests.processes import ROOT, free_port, start_gunicorn, stop_process, wait_until
 

@@ -16,7 +16,8 @@ from ioportal.messaging.models import Delivery, Dispatch
 from ioportal.sending import claims, clock, gate
 from ioportal.sending.models import SendWindowPolicy
 from ioportal.sending.windows import PRESET_WORKING_DAYS, ROME, hours_to_stored
-from ioportal.sending.worker import has_due_work, run_account_worker
+from ioportal.sending.runner import run_account_worker
+from ioportal.sending.worker import has_due_work
 from tests.sending.conftest import Simulator
 from tests.sending.support import fiscal_codes, make_dispatch, make_service, simulator_config
 
