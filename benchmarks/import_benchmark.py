@@ -100,6 +100,7 @@ def run(rows: int) -> None:
     from ioportal.messaging import services
     from ioportal.messaging.lists import recipient_list_upload, recipient_list_validate
     from ioportal.messaging.models import Delivery
+    from ioportal.messaging.services import pipeline, preparation
     from ioportal.messaging.tasks import prepare_dispatch
     from ioportal.recipients.models import RecipientChunk, StoredItems
     from ioportal.recipients.validation import guess_mapping
@@ -132,8 +133,8 @@ def run(rows: int) -> None:
     )
     enqueued: list[int] = []
     # The launch request enqueues the task; here the "worker" runs it right after.
-    services.async_task = lambda _name, dispatch_id, **_kw: enqueued.append(dispatch_id)
-    services.wake_pipeline = lambda **_kw: None
+    preparation.async_task = lambda _name, dispatch_id, **_kw: enqueued.append(dispatch_id)
+    pipeline.wake_pipeline = lambda **_kw: None
 
     times: dict[str, float] = {}
     peaks: dict[str, float] = {}

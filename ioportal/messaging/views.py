@@ -406,6 +406,7 @@ def list_result(request: HttpRequest, public_id: str) -> HttpResponse:
             "rejected_more": max(0, recipient_list.rejected_count - len(rejected)),
             "total_amount": format_cents(recipient_list.total_amount),
             "attachments": list_attachments_summary(recipient_list=recipient_list),
+            "other_number_format": _other_number_format(recipient_list),
             "test_mode_skips": list_test_mode_skips(recipient_list),
             "warnings": content_warnings(
                 subject=template.subject,
@@ -580,6 +581,7 @@ def list_confirm(request: HttpRequest, public_id: str) -> HttpResponse:
             "is_premium": recipient_list.template.feature_level == FeatureLevel.ADVANCED,
             "attachments": list_attachments_summary(recipient_list=recipient_list),
             "test_mode_skips": list_test_mode_skips(recipient_list),
+            "estimate": _send_estimate(membership, form, recipient_list.valid_count),
         },
     )
 

@@ -8,12 +8,13 @@ from ioportal.accounts.models import Membership
 from ioportal.core.models import AuditEvent
 from ioportal.sending.audit import Action
 from ioportal.sending.models import SendWindowPolicy
+from tests import builders
 
 pytestmark = pytest.mark.browser
 
 
-def test_admin_sets_the_send_windows(page, sign_in, axe_check, make_user, organization):
-    admin = make_user(Membership.Role.ADMIN, organization, username="capo")
+def test_admin_sets_the_send_windows(page, sign_in, axe_check, organization):
+    admin = builders.user(Membership.Role.ADMIN, organization, username="capo")
     TOTPDevice.objects.create(user=admin, name="default", confirmed=True)
     sign_in(page, admin)
 

@@ -9,7 +9,8 @@ from ioportal.accounts.models import Membership
 from ioportal.core.models import AuditEvent
 from ioportal.messaging.models import Delivery, Dispatch
 from ioportal.sending.models import ApiCall
-from tests.sending.support import fiscal_codes, make_dispatch, make_service
+from tests import builders
+from tests.sending.support import fiscal_codes, simulated_service
 
 pytestmark = pytest.mark.browser
 
@@ -17,14 +18,14 @@ CODES = fiscal_codes(6)
 
 
 def test_supervisor_follows_a_dispatch_live_and_finds_a_citizen(
-    page, sign_in, axe_check, make_user, organization
+    page, sign_in, axe_check, organization
 ):
-    supervisor = make_user(Membership.Role.SUPERVISOR, organization, username="sara")
+    supervisor = builders.user(Membership.Role.SUPERVISOR, organization, username="sara")
     TOTPDevice.objects.create(user=supervisor, name="default", confirmed=True)
-    author = make_user(Membership.Role.OPERATOR, organization, username="otto")
-    service = make_service(organization, "http://127.0.0.1:9/api/v1")
-    running = make_dispatch(service, author, CODES)
-    done = make_dispatch(service, author, CODES[:2], state=Dispatch.State.COMPLETED)
+    author = builders.user(Membership.Role.OPERATOR, organization, username="otto")
+    service = builders.service(organization, **simulated_service("http://127.0.0.1:9/api/v1"))
+    running = builders.dispatch(service, author, CODES)
+    done = builders.dispatch(service, author, CODES[:2], state=Dispatch.State.COMPLETED)
     Dispatch.objects.filter(pk=done.pk).update(title="Carta d'identità in scadenza")
 
     sign_in(page, supervisor)

@@ -15,6 +15,7 @@ from ioportal.accounts.models import Membership
 from ioportal.recipients.models import PendingUpload, RecipientList
 from ioportal.recipients.sealing import unseal_bytes
 from ioportal.recipients.services import recipient_lists_purge_expired
+from tests import builders
 
 CASES = Path(__file__).resolve().parent.parent / "cases" / "import"
 PENDING_RE = re.compile(r'name="pending_file" value="([0-9a-f-]{36})"')
@@ -27,8 +28,8 @@ def operator(client, login, operator_user):
 
 
 @pytest.fixture
-def template(make_template, organization, operator):
-    return make_template(
+def template(organization, operator):
+    return builders.template(
         organization,
         operator,
         markdown="Gentile cittadino,\n\nnome: {{ nome }}\n\nIl Comune ti ricorda la scadenza.",
@@ -136,10 +137,10 @@ def test_an_expired_kept_file_is_not_read_and_is_purged(client, operator, servic
 
 
 def test_another_users_kept_file_is_out_of_reach(
-    client, login, make_user, organization, service, template, operator
+    client, login, organization, service, template, operator
 ):
     pending_id = _pending_id(_post(client, template, service, "data_on_second_sheet.xlsx"))
-    colleague = make_user(Membership.Role.SUPERVISOR, organization, username="collega")
+    colleague = builders.user(Membership.Role.SUPERVISOR, organization, username="collega")
     login(colleague)
     response = _post(client, template, service, pending_file=pending_id, sheet="Destinatari")
     assert "non è più disponibile" in response.content.decode()

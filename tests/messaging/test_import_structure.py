@@ -293,7 +293,7 @@ def test_separator_choice_offered_when_none_fits(client, operator, organization,
 
 
 def test_excel_errors_and_merged_cells_reject_their_rows_through_the_web_flow(
-    client, operator, organization, service, make_template
+    client, operator, organization, service
 ):
     from openpyxl import Workbook
 
@@ -308,7 +308,7 @@ def test_excel_errors_and_merged_cells_reject_their_rows_through_the_web_flow(
     sheet.merge_cells("B4:B5")
     buffer = io.BytesIO()
     workbook.save(buffer)
-    template = _template(make_template, organization, operator, "nome")
+    template = _template(organization, operator, "nome")
     response = client.post(
         reverse("messaging:compose"),
         {

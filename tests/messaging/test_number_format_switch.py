@@ -9,6 +9,7 @@ from django.urls import reverse
 from openpyxl import Workbook
 
 from ioportal.recipients.models import RecipientList
+from tests import builders
 
 ENGLISH_CSV = (
     b"Codice fiscale;Nome;Importo\n"
@@ -44,9 +45,9 @@ def _switch(client, recipient_list, code):
 
 
 def test_english_numbers_rejected_then_read_after_choosing_english(
-    client, operator, organization, service, make_template
+    client, operator, organization, service
 ):
-    template = make_template(organization, operator)
+    template = builders.template(organization, operator)
     recipient_list = _upload(client, template, service, "elenco.csv", ENGLISH_CSV)
     assert (recipient_list.valid_count, recipient_list.rejected_count) == (1, 2)
     page = client.get(reverse("messaging:list_result", args=[recipient_list.public_id]))
@@ -67,7 +68,7 @@ def test_english_numbers_rejected_then_read_after_choosing_english(
 
 
 def test_xlsx_number_cells_keep_their_value_in_either_format(
-    client, operator, organization, service, make_template
+    client, operator, organization, service
 ):
     workbook = Workbook()
     sheet = workbook.active
@@ -76,7 +77,7 @@ def test_xlsx_number_cells_keep_their_value_in_either_format(
     sheet.append(["VRDGPP75C15F205S", "Bruno", "1.500,00"])  # text, Italian
     buffer = io.BytesIO()
     workbook.save(buffer)
-    template = make_template(organization, operator)
+    template = builders.template(organization, operator)
     recipient_list = _upload(client, template, service, "elenco.xlsx", buffer.getvalue())
     assert [r["variables"]["importo"] for r in recipient_list.get_valid()] == ["12,50", "1.500,00"]
 
@@ -88,9 +89,9 @@ def test_xlsx_number_cells_keep_their_value_in_either_format(
 
 
 def test_before_the_check_the_choice_returns_to_the_mapping(
-    client, operator, organization, service, make_template
+    client, operator, organization, service
 ):
-    template = make_template(organization, operator)
+    template = builders.template(organization, operator)
     response = client.post(
         reverse("messaging:compose"),
         {
@@ -111,10 +112,8 @@ def test_before_the_check_the_choice_returns_to_the_mapping(
 
 
 @pytest.mark.parametrize("code", ["", "fr", "it' OR 1=1"])
-def test_an_unknown_format_changes_nothing(
-    client, operator, organization, service, make_template, code
-):
-    template = make_template(organization, operator)
+def test_an_unknown_format_changes_nothing(client, operator, organization, service, code):
+    template = builders.template(organization, operator)
     recipient_list = _upload(client, template, service, "elenco.csv", ENGLISH_CSV)
     response = _switch(client, recipient_list, code)
     assert response.status_code == 302
@@ -122,21 +121,19 @@ def test_an_unknown_format_changes_nothing(
     assert recipient_list.number_format == "it"
 
 
-def test_another_operators_list_is_out_of_reach(
-    client, login, make_user, operator, organization, service, make_template
-):
+def test_another_operators_list_is_out_of_reach(client, login, operator, organization, service):
     from ioportal.accounts.models import Membership
 
-    template = make_template(organization, operator)
+    template = builders.template(organization, operator)
     recipient_list = _upload(client, template, service, "elenco.csv", ENGLISH_CSV)
-    login(make_user(Membership.Role.OPERATOR, organization, username="altro"))
+    login(builders.user(Membership.Role.OPERATOR, organization, username="altro"))
     assert _switch(client, recipient_list, "en").status_code == 403
     recipient_list.refresh_from_db()
     assert recipient_list.number_format == "it"
 
 
-def test_only_post(client, operator, organization, service, make_template):
-    template = make_template(organization, operator)
+def test_only_post(client, operator, organization, service):
+    template = builders.template(organization, operator)
     recipient_list = _upload(client, template, service, "elenco.csv", ENGLISH_CSV)
     url = reverse("messaging:list_number_format", args=[recipient_list.public_id])
     assert client.get(url).status_code == 405

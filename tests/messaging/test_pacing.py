@@ -11,13 +11,16 @@ from django.utils import timezone
 from ioportal.messaging.models import Dispatch
 from ioportal.sending.models import SendWindowPolicy
 from ioportal.sending.windows import PRESET_WORKING_DAYS, hours_to_stored
+from tests import builders
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def own_list(make_template, make_list, service, organization, operator_user):
-    return make_list(make_template(organization, operator_user), service, operator_user)
+def own_list(service, organization, operator_user):
+    return builders.recipient_list(
+        builders.template(organization, operator_user), service, operator_user
+    )
 
 
 def local(moment) -> str:
@@ -111,12 +114,10 @@ def test_pacing_is_stored_on_the_dispatch(
     assert "Al massimo 2000 messaggi al giorno." in summary
 
 
-def test_other_organization_cannot_confirm(
-    client, login, make_user, other_organization, own_list
-) -> None:
+def test_other_organization_cannot_confirm(client, login, other_organization, own_list) -> None:
     from ioportal.accounts.models import Membership
 
-    login(make_user(Membership.Role.ADMIN, other_organization))
+    login(builders.user(Membership.Role.ADMIN, other_organization))
     response = post(client, own_list, daily_cap="5")
     assert response.status_code == 404
     assert not Dispatch.objects.filter(kind=Dispatch.Kind.LIST).exists()

@@ -414,21 +414,27 @@ def test_single_message_refuses_cta_problems_like_the_template_form(
 
 @pytest.mark.parametrize("page", ["list_result", "list_confirm"])
 def test_pages_say_how_many_recipients_test_mode_skips(
-    client, login, operator_user, organization, make_service, make_template, make_list, page
+    client, login, operator_user, organization, page
 ):
-    template = make_template(organization, operator_user)
+    template = builders.template(organization, operator_user)
     # Two valid rows; only the second citizen is authorised (lower case: normalised).
-    testing = make_service(organization, test_mode=True, authorized_recipients=["vrdgpp75c15f205s"])
-    production = make_service(organization, test_mode=False)
+    testing = builders.service(
+        organization, test_mode=True, authorized_recipients=["vrdgpp75c15f205s"]
+    )
+    production = builders.service(organization, test_mode=False)
     login(operator_user)
     text = client.get(
-        reverse(f"messaging:{page}", args=[make_list(template, testing, operator_user).public_id])
+        reverse(
+            f"messaging:{page}",
+            args=[builders.recipient_list(template, testing, operator_user).public_id],
+        )
     ).content.decode()
     assert 'id="test-mode-skips"' in text
     assert "1 destinatario su 2 non è autorizzato e sarà saltato senza chiamare IO" in text
     text = client.get(
         reverse(
-            f"messaging:{page}", args=[make_list(template, production, operator_user).public_id]
+            f"messaging:{page}",
+            args=[builders.recipient_list(template, production, operator_user).public_id],
         )
     ).content.decode()
     assert 'id="test-mode-skips"' not in text

@@ -15,11 +15,12 @@ from ioportal.accounts.models import Membership, Organization
 from ioportal.messaging.models import Delivery, Dispatch
 from ioportal.sending import claims, clock, gate
 from ioportal.sending.models import SendWindowPolicy
-from ioportal.sending.windows import PRESET_WORKING_DAYS, ROME, hours_to_stored
 from ioportal.sending.runner import run_account_worker
+from ioportal.sending.windows import PRESET_WORKING_DAYS, ROME, hours_to_stored
 from ioportal.sending.worker import has_due_work
+from tests import builders
 from tests.sending.conftest import Simulator
-from tests.sending.support import fiscal_codes, make_dispatch, make_service, simulator_config
+from tests.sending.support import fiscal_codes, simulated_service, simulator_config
 
 pytestmark = pytest.mark.django_db
 
@@ -66,8 +67,8 @@ def preset(organization: Organization) -> None:
 
 
 @pytest.fixture
-def author(organization: Organization, make_user: Callable[..., Any]) -> Any:
-    return make_user(Membership.Role.OPERATOR, organization)
+def author(organization: Organization) -> Any:
+    return builders.user(Membership.Role.OPERATOR, organization)
 
 
 def claim(organization: Organization, limit: int = 10) -> list[int]:
@@ -81,7 +82,9 @@ def test_no_windows_claims_at_any_time(
     organization: Organization, author: Any, moved: MovableClock
 ) -> None:
     moved.to(SUNDAY_12)
-    make_dispatch(make_service(organization, ""), author, fiscal_codes(3))
+    builders.dispatch(
+        builders.service(organization, **simulated_service("")), author, fiscal_codes(3)
+    )
     assert len(claim(organization)) == 3
 
 
@@ -89,9 +92,9 @@ def test_outside_the_window_only_test_sends_are_claimed(
     organization: Organization, author: Any, moved: MovableClock
 ) -> None:
     preset(organization)
-    service = make_service(organization, "")
-    listed = make_dispatch(service, author, fiscal_codes(3))
-    test_send = make_dispatch(service, author, fiscal_codes(1), kind=Dispatch.Kind.TEST)
+    service = builders.service(organization, **simulated_service(""))
+    listed = builders.dispatch(service, author, fiscal_codes(3))
+    test_send = builders.dispatch(service, author, fiscal_codes(1), kind=Dispatch.Kind.TEST)
     moved.to(SUNDAY_12)
     due = claims.work_queryset(organization_id=organization.pk)
     assert set(due.values_list("dispatch_id", flat=True)) == {test_send.pk}
@@ -117,9 +120,9 @@ def test_daily_cap_counts_submitted_and_in_flight(
     organization: Organization, author: Any, moved: MovableClock
 ) -> None:
     moved.to(MONDAY_10)
-    service = make_service(organization, "")
-    capped = make_dispatch(service, author, fiscal_codes(12), daily_cap=5)
-    other = make_dispatch(service, author, fiscal_codes(30)[20:])
+    service = builders.service(organization, **simulated_service(""))
+    capped = builders.dispatch(service, author, fiscal_codes(12), daily_cap=5)
+    other = builders.dispatch(service, author, fiscal_codes(30)[20:])
     # Two went this morning (one submitted, one delivered), one yesterday.
     sent = list(Delivery.objects.filter(dispatch=capped).order_by("id")[:3])
     today, yesterday = clock.now() - timedelta(hours=1), clock.now() - timedelta(days=1)
@@ -160,9 +163,9 @@ def test_deadline_spreads_the_claims(
 ) -> None:
     preset(organization)
     moved.to(datetime(2026, 12, 9, 10, 0, tzinfo=ROME))  # Wednesday
-    service = make_service(organization, "")
+    service = builders.service(organization, **simulated_service(""))
     # 20 by Saturday 12 at 20:00: Wed, Thu, Fri, Sat → 5 a day.
-    spread = make_dispatch(
+    spread = builders.dispatch(
         service, author, fiscal_codes(20), send_by=datetime(2026, 12, 12, 20, 0, tzinfo=ROME)
     )
     assert len(claim(organization, limit=50)) == 5
@@ -180,10 +183,10 @@ def test_worker_waits_outside_the_window_polls_and_resumes(
     start_simulator: Callable[[dict[str, Any]], Simulator],
 ) -> None:
     simulator = start_simulator(simulator_config(organization, rate_limit=1000))
-    service = make_service(organization, simulator.api_url)
+    service = builders.service(organization, **simulated_service(simulator.api_url))
     preset(organization)
     moved.to(MONDAY_10)
-    early = make_dispatch(service, author, fiscal_codes(2))
+    early = builders.dispatch(service, author, fiscal_codes(2))
     run_account_worker(organization_id=organization.pk, budget=3)
     assert simulator.sim.stats()["messages"] == 2
     assert (
@@ -192,7 +195,7 @@ def test_worker_waits_outside_the_window_polls_and_resumes(
 
     # Monday evening: the window is closed. A new dispatch waits; status refresh goes on.
     moved.to(MONDAY_21)
-    late = make_dispatch(service, author, fiscal_codes(10)[2:7])
+    late = builders.dispatch(service, author, fiscal_codes(10)[2:7])
     # Their status refresh is due (as if IO had not processed them yet).
     Delivery.objects.filter(dispatch=early).update(state="submitted", next_poll_at=clock.now())
     polls_before = sum(Delivery.objects.filter(dispatch=early).values_list("polls", flat=True))
@@ -231,11 +234,11 @@ def test_worker_stops_at_the_daily_cap_and_goes_on_the_next_day(
 ) -> None:
     settings.SENDING_BATCH_SIZE = 2
     simulator = start_simulator(simulator_config(organization, rate_limit=1000))
-    service = make_service(organization, simulator.api_url)
+    service = builders.service(organization, **simulated_service(simulator.api_url))
     moved.to(MONDAY_10)
     # 7 citizens, two of whom are not on IO (the 2nd and the 7th: skipped, they take no
     # place), 3 a day: the first day checks 4 and sends 3.
-    capped = make_dispatch(service, author, fiscal_codes(7, not_on_io_every=5), daily_cap=3)
+    capped = builders.dispatch(service, author, fiscal_codes(7, not_on_io_every=5), daily_cap=3)
     run_account_worker(organization_id=organization.pk, budget=3)
     assert simulator.sim.stats()["messages"] == 3
     assert Delivery.objects.filter(dispatch=capped, state="skipped").count() == 1
@@ -261,7 +264,12 @@ def test_concurrent_claims_never_pass_the_daily_cap(
     if connection.vendor != "postgresql":
         pytest.skip("concurrent claims from threads need PostgreSQL")
     moved.to(MONDAY_10)
-    capped = make_dispatch(make_service(organization, ""), author, fiscal_codes(60), daily_cap=7)
+    capped = builders.dispatch(
+        builders.service(organization, **simulated_service("")),
+        author,
+        fiscal_codes(60),
+        daily_cap=7,
+    )
     claimed: list[int] = []
     start = threading.Barrier(4)
 

@@ -1,7 +1,6 @@
 """Premium read and payment status: polled often in the first hours, then rarely."""
 
 import uuid
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -14,7 +13,8 @@ from ioportal.messaging.models import Delivery
 from ioportal.sending import clock, transitions
 from ioportal.sending.checks import check_premium_poll_schedule
 from ioportal.sending.conf import premium_poll_schedule
-from tests.sending.support import fiscal_codes, make_dispatch, make_service
+from tests import builders
+from tests.sending.support import fiscal_codes, simulated_service
 
 HOUR = 3600
 
@@ -84,13 +84,12 @@ def message_info(read: str, payment: str | None = None) -> MessageInfo:
 @pytest.mark.parametrize(("age_hours", "interval"), [(0.01, 600), (2, 1800), (30, 21600)])
 def test_processed_premium_message_is_polled_by_its_age(
     organization: Organization,
-    make_user: Callable[..., Any],
     age_hours: float,
     interval: float,
 ) -> None:
-    user = make_user(Membership.Role.OPERATOR, organization)
-    service = make_service(organization, "")
-    dispatch = make_dispatch(service, user, fiscal_codes(1), feature_level="advanced")
+    user = builders.user(Membership.Role.OPERATOR, organization)
+    service = builders.service(organization, **simulated_service(""))
+    dispatch = builders.dispatch(service, user, fiscal_codes(1), feature_level="advanced")
     token = uuid.uuid4()
     now = clock.now()
     Delivery.objects.filter(dispatch=dispatch).update(

@@ -1,7 +1,6 @@
 """The send windows page (admins only, audited), and the waiting notice on dispatch pages."""
 
 import time
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -15,8 +14,9 @@ from ioportal.sending import clock
 from ioportal.sending.audit import Action
 from ioportal.sending.models import SendWindowPolicy
 from ioportal.sending.windows import ROME
+from tests import builders
 from tests.conftest import verified_login
-from tests.sending.support import fiscal_codes, make_dispatch, make_service
+from tests.sending.support import fiscal_codes, simulated_service
 
 pytestmark = pytest.mark.django_db
 URL = "/invii/finestre/"
@@ -41,8 +41,8 @@ def test_url_name() -> None:
 
 
 @pytest.mark.parametrize("role", [Membership.Role.OPERATOR, Membership.Role.SUPERVISOR])
-def test_only_admins(role: str, organization: Organization, make_user: Callable[..., Any]) -> None:
-    client = verified_login(Client(), make_user(role, organization))
+def test_only_admins(role: str, organization: Organization) -> None:
+    client = verified_login(Client(), builders.user(role, organization))
     assert client.get(URL).status_code == 403
     assert client.post(URL, form_data()).status_code == 403
     assert not SendWindowPolicy.objects.exists()
@@ -90,9 +90,9 @@ def test_save_is_audited_once_per_change(admin_user: Any, organization: Organiza
 
 
 def test_an_admin_sets_only_their_own_organization(
-    organization: Organization, other_organization: Organization, make_user: Callable[..., Any]
+    organization: Organization, other_organization: Organization
 ) -> None:
-    outsider = make_user(Membership.Role.ADMIN, other_organization)
+    outsider = builders.user(Membership.Role.ADMIN, other_organization)
     verified_login(Client(), outsider).post(URL, form_data())
     assert not SendWindowPolicy.objects.filter(organization=organization).exists()
     assert SendWindowPolicy.objects.filter(organization=other_organization).exists()
@@ -132,12 +132,15 @@ def test_dispatch_pages_say_until_when_they_wait(
     sunday = datetime(2026, 12, 13, 12, 0, tzinfo=ROME).timestamp()
     monkeypatch.setattr(clock, "time", lambda: sunday + (time.time() % 1))
     clock.forget()
-    dispatch = make_dispatch(make_service(organization, ""), admin_user, fiscal_codes(2))
+    dispatch = builders.dispatch(
+        builders.service(organization, **simulated_service("")), admin_user, fiscal_codes(2)
+    )
     for url in (
         reverse("sending:dispatch_detail", args=[dispatch.public_id]),
+        # The old address of a dispatch leads to the one dispatch page.
         reverse("messaging:dispatch_summary", args=[dispatch.public_id]),
     ):
-        page = client.get(url).content.decode()
+        page = client.get(url, follow=True).content.decode()
         assert "In attesa della finestra di invio fino a lunedì 14 dicembre 2026, 08:00" in page
     clock.forget()
 

@@ -1,7 +1,6 @@
 """Supervision pages: the one access rule for dispatches and deliveries, the history, the
 dispatch page, the delivery page and the fiscal-code search; query counts bounded."""
 
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -15,8 +14,9 @@ from ioportal.core.models import AuditEvent
 from ioportal.messaging.models import Delivery, Dispatch, FeatureLevel
 from ioportal.sending import selectors
 from ioportal.sending.models import ApiCall
+from tests import builders
 from tests.conftest import verified_login
-from tests.sending.support import fiscal_codes, make_dispatch, make_service
+from tests.sending.support import fiscal_codes, simulated_service
 
 pytestmark = pytest.mark.django_db
 
@@ -29,27 +29,29 @@ def _no_broker(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def people(organization: Organization, make_user: Callable[..., Any]) -> dict[str, User]:
+def people(organization: Organization) -> dict[str, User]:
     """One user per role, an operator not allowed on the restricted service, and an admin
     of another organization."""
     other = Organization.objects.create(name="Altro ente", fiscal_code="99999999999")
     return {
-        "author": make_user(Membership.Role.OPERATOR, organization, username="autore"),
-        "operator": make_user(Membership.Role.OPERATOR, organization, username="operatrice"),
-        "excluded": make_user(Membership.Role.OPERATOR, organization, username="esclusa"),
-        "supervisor": make_user(Membership.Role.SUPERVISOR, organization, username="supervisora"),
-        "admin": make_user(Membership.Role.ADMIN, organization, username="amministratrice"),
-        "outsider": make_user(Membership.Role.ADMIN, other, username="estranea"),
+        "author": builders.user(Membership.Role.OPERATOR, organization, username="autore"),
+        "operator": builders.user(Membership.Role.OPERATOR, organization, username="operatrice"),
+        "excluded": builders.user(Membership.Role.OPERATOR, organization, username="esclusa"),
+        "supervisor": builders.user(
+            Membership.Role.SUPERVISOR, organization, username="supervisora"
+        ),
+        "admin": builders.user(Membership.Role.ADMIN, organization, username="amministratrice"),
+        "outsider": builders.user(Membership.Role.ADMIN, other, username="estranea"),
     }
 
 
 @pytest.fixture
 def dispatch(organization: Organization, people: dict[str, User]) -> Dispatch:
     """A running dispatch on a service open to the author and "operator" only."""
-    service = make_service(organization, "", all_operators=False)
+    service = builders.service(organization, **simulated_service("", all_operators=False))
     for name in ("author", "operator"):
         service.allowed_members.add(Membership.objects.get(user=people[name]))
-    dispatch = make_dispatch(service, people["author"], CODES)
+    dispatch = builders.dispatch(service, people["author"], CODES)
     first = dispatch.deliveries.order_by("row_number")[0]
     Delivery.objects.filter(pk=first.pk).update(
         state=Delivery.State.PROCESSED,
@@ -214,7 +216,7 @@ def test_deliveries_filtered_by_outcome(dispatch: Dispatch, people: dict[str, Us
 def test_history_filters_search_and_sort(
     dispatch: Dispatch, organization: Organization, people: dict[str, User]
 ) -> None:
-    other = make_dispatch(
+    other = builders.dispatch(
         dispatch.service, people["operator"], fiscal_codes(2), state=Dispatch.State.COMPLETED
     )
     Dispatch.objects.filter(pk=other.pk).update(
@@ -312,11 +314,12 @@ def test_showing_the_fiscal_code_is_audited(dispatch: Dispatch, people: dict[str
 def test_search_by_fiscal_code_across_dispatches_is_audited(
     dispatch: Dispatch, people: dict[str, User], organization: Organization
 ) -> None:
-    second = make_dispatch(dispatch.service, people["author"], CODES[:1])
-    foreign_service = make_service(
-        Organization.objects.get(name="Altro ente"), "", service_id="01JSEND0SERV1CE00000000009"
+    second = builders.dispatch(dispatch.service, people["author"], CODES[:1])
+    foreign_service = builders.service(
+        Organization.objects.get(name="Altro ente"),
+        **simulated_service("", service_id="01JSEND0SERV1CE00000000009"),
     )
-    make_dispatch(foreign_service, people["outsider"], CODES[:1])
+    builders.dispatch(foreign_service, people["outsider"], CODES[:1])
     url = reverse("sending:delivery_search")
     client = client_for(people["supervisor"])
     text = client.get(url, {"codice_fiscale": CODES[0].lower()}).content.decode()
@@ -339,7 +342,7 @@ def test_pages_make_a_bounded_number_of_queries(
     dispatch: Dispatch, people: dict[str, User], django_assert_max_num_queries: Any
 ) -> None:
     for number in range(30):
-        extra = make_dispatch(dispatch.service, people["author"], fiscal_codes(5))
+        extra = builders.dispatch(dispatch.service, people["author"], fiscal_codes(5))
         Dispatch.objects.filter(pk=extra.pk).update(title=f"Invio {number}")
     Dispatch.objects.filter(pk=dispatch.pk).update(feature_level=FeatureLevel.ADVANCED)
     client = client_for(people["supervisor"])
