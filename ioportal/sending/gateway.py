@@ -284,6 +284,9 @@ class Gateway:
         error = attempt.error
         if isinstance(error, RateLimitedError):
             self.stats["429"] += 1
+            # Calls reserved before IO's 429 must not go out during the pause the limiter may
+            # now impose: ask the limiter again for the next one.
+            self._reserved.clear()
             verdict = limiter.rate_limited(
                 organization_id=self.organization_id,
                 limit=self.limit,
