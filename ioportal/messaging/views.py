@@ -41,6 +41,8 @@ from ioportal.messaging.forms import (
 )
 from ioportal.messaging.models import Delivery, Dispatch, FeatureLevel
 from ioportal.messaging.preview import content_warnings, render_preview
+from ioportal.messaging.send_conditions import estimate_last, send_conditions
+from ioportal.messaging.windows import Pacing, is_open, next_opening
 from ioportal.recipients import services as recipient_services
 from ioportal.recipients.models import RecipientChunk, RecipientList, StoredItems, row_cells
 from ioportal.recipients.numbers import (
@@ -60,8 +62,6 @@ from ioportal.remotecontent.services import (
     list_attachments_summary,
     list_attachments_upload,
 )
-from ioportal.sending import clock, gate, windows
-from ioportal.sending.windows import Pacing
 
 OPERATOR = Membership.Role.OPERATOR
 SUPERVISOR = Membership.Role.SUPERVISOR
@@ -596,16 +596,12 @@ def _send_estimate(membership: Membership, form: ScheduleForm, count: int) -> di
         start = data.get("scheduled_at") or now
         pacing = Pacing(daily_cap=data.get("daily_cap"), send_by=data.get("send_by"))
     organization = membership.organization
-    schedule = gate.schedule_for(organization_id=organization.pk, cached=False)
+    schedule = send_conditions().schedule_for(organization.pk)
     return {
-        "last": gate.estimate_last(
-            organization=organization, count=count, start=start, pacing=pacing
-        ),
-        "per_minute": round(gate.deliveries_per_second(organization) * 60),
+        "last": estimate_last(organization=organization, count=count, start=start, pacing=pacing),
+        "per_minute": round(send_conditions().deliveries_per_second(organization) * 60),
         "limited": schedule is not None,
-        "opens_at": None
-        if windows.is_open(schedule, start)
-        else windows.next_opening(schedule, start),
+        "opens_at": None if is_open(schedule, start) else next_opening(schedule, start),
         "pacing": pacing,
     }
 
@@ -707,17 +703,16 @@ def single_message(request: HttpRequest) -> HttpResponse:
         preview = render_preview(
             subject=form.data.get("subject", ""), markdown=form.data.get("markdown", "")
         )
-    schedule = gate.schedule_for(organization_id=membership.organization_id, cached=False)
-    now = clock.now()
+    conditions = send_conditions()
+    schedule = conditions.schedule_for(membership.organization_id)
+    now = conditions.now()
     return render(
         request,
         "messaging/single.html",
         {
             "form": form,
             "preview": preview,
-            "window_opens_at": None
-            if windows.is_open(schedule, now)
-            else windows.next_opening(schedule, now),
+            "window_opens_at": None if is_open(schedule, now) else next_opening(schedule, now),
         },
     )
 
