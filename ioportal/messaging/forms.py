@@ -21,6 +21,8 @@ from ioportal.ioapi.payloads import MARKDOWN_MAX, SUBJECT_MAX
 from ioportal.ioservices.models import IOService
 from ioportal.messaging.models import ApprovalPolicy, Dispatch, FeatureLevel, MessageTemplate
 from ioportal.messaging.preview import cta_check
+from ioportal.messaging.send_conditions import shortfall
+from ioportal.messaging.windows import Pacing, describe_moment
 from ioportal.recipients.numbers import (
     DEFAULT_NUMBER_FORMAT,
     NUMBER_FORMAT_CHOICES,
@@ -369,7 +371,7 @@ class MappingForm(forms.Form):
 
 
 class ScheduleForm(forms.Form):
-    """When a list's dispatch starts and how it is spread (`ioportal.sending.windows`).
+    """When a list's dispatch starts and how it is spread (`ioportal.messaging.windows`).
 
     With `organization` and `recipients`, a deadline the daily cap, the account's rate and
     the organization's send windows cannot meet is refused, saying when the last message
@@ -457,11 +459,8 @@ class ScheduleForm(forms.Form):
             return
         if self.organization is None or not self.recipients:
             return
-        from ioportal.sending import gate
-        from ioportal.sending.windows import Pacing
-
         cap = data.get("daily_cap")
-        last = gate.shortfall(
+        last = shortfall(
             organization=self.organization,
             count=self.recipients,
             start=start,
@@ -496,8 +495,6 @@ class ScheduleForm(forms.Form):
 
 def _when(moment: datetime) -> str:
     """A moment as read in a sentence: "venerdì 11 dicembre 2026, 20:00"."""
-    from ioportal.sending.windows import describe_moment
-
     return describe_moment(moment)
 
 

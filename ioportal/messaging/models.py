@@ -13,6 +13,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from ioportal.core.fields import EncryptedJSONField
+from ioportal.messaging.windows import Pacing
 
 
 class FeatureLevel(models.TextChoices):
@@ -144,7 +145,7 @@ class Dispatch(models.Model):
     )
     state = models.CharField(_("stato"), max_length=24, choices=State.choices, default=State.DRAFT)
     scheduled_at = models.DateTimeField(_("invio programmato"), null=True, blank=True)
-    # Pacing (ioportal.sending.windows): every submission by `send_by` (spread evenly over
+    # Pacing (ioportal.messaging.windows): every submission by `send_by` (spread evenly over
     # the days with a send window), at most `daily_cap` per day in Europe/Rome time.
     send_by = models.DateTimeField(_("da inviare entro"), null=True, blank=True)
     daily_cap = models.PositiveIntegerField(
@@ -200,9 +201,7 @@ class Dispatch(models.Model):
         return self.title
 
     @property
-    def pacing(self):  # -> ioportal.sending.windows.Pacing
-        from ioportal.sending.windows import Pacing
-
+    def pacing(self) -> Pacing:
         return Pacing(daily_cap=self.daily_cap, send_by=self.send_by)
 
 

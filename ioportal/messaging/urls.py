@@ -1,27 +1,31 @@
 from django.urls import path
 
-from ioportal.messaging import views
+from ioportal.messaging import launch_views, list_views, views
 
 app_name = "messaging"
 
 urlpatterns = [
-    path("nuovo/", views.compose, name="compose"),
+    path("nuovo/", list_views.compose, name="compose"),
     path("singolo/", views.single_message, name="single"),
     path("modelli/", views.template_list, name="template_list"),
     path("modelli/nuovo/", views.template_create, name="template_create"),
     path("modelli/<uuid:public_id>/", views.template_edit, name="template_edit"),
-    path("elenchi/<uuid:public_id>/colonne/", views.list_mapping, name="list_mapping"),
+    path("elenchi/<uuid:public_id>/colonne/", list_views.list_mapping, name="list_mapping"),
     path(
         "elenchi/<uuid:public_id>/formato-numeri/",
-        views.list_number_format,
+        list_views.list_number_format,
         name="list_number_format",
     ),
-    path("elenchi/<uuid:public_id>/controllo/", views.list_result, name="list_result"),
-    path("elenchi/<uuid:public_id>/scarti.csv", views.list_rejected_csv, name="list_rejected_csv"),
-    path("elenchi/<uuid:public_id>/anteprima/", views.list_preview, name="list_preview"),
-    path("elenchi/<uuid:public_id>/prova/", views.list_test_send, name="list_test_send"),
-    path("elenchi/<uuid:public_id>/prove/", views.list_test_sends, name="list_test_sends"),
-    path("elenchi/<uuid:public_id>/conferma/", views.list_confirm, name="list_confirm"),
+    path("elenchi/<uuid:public_id>/controllo/", list_views.list_result, name="list_result"),
+    path(
+        "elenchi/<uuid:public_id>/scarti.csv",
+        list_views.list_rejected_csv,
+        name="list_rejected_csv",
+    ),
+    path("elenchi/<uuid:public_id>/anteprima/", launch_views.list_preview, name="list_preview"),
+    path("elenchi/<uuid:public_id>/prova/", launch_views.list_test_send, name="list_test_send"),
+    path("elenchi/<uuid:public_id>/prove/", launch_views.list_test_sends, name="list_test_sends"),
+    path("elenchi/<uuid:public_id>/conferma/", launch_views.list_confirm, name="list_confirm"),
     path("invii/<uuid:public_id>/", views.dispatch_summary, name="dispatch_summary"),
     path("invii/<uuid:public_id>/approva/", views.dispatch_approve, name="dispatch_approve"),
     path("invii/<uuid:public_id>/respingi/", views.dispatch_reject, name="dispatch_reject"),

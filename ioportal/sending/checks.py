@@ -5,7 +5,7 @@ from typing import Any
 from django.conf import settings
 from django.core.checks import Error, register
 
-from ioportal.sending.conf import sending_settings
+from ioportal.sending.conf import limiter_backend, premium_poll_schedule, sending_settings
 
 
 @register()
@@ -59,8 +59,6 @@ def check_limiter(app_configs: Any = None, **kwargs: Any) -> list[Error]:
     of IO's limit in (0, 1]."""
     from django.core.exceptions import ImproperlyConfigured
 
-    from ioportal.sending.conf import limiter_backend
-
     errors: list[Error] = []
     try:
         limiter_backend(settings.SENDING_LIMITER, settings.REDIS_URL)
@@ -81,8 +79,6 @@ def check_limiter(app_configs: Any = None, **kwargs: Any) -> list[Error]:
 def check_premium_poll_schedule(app_configs: Any = None, **kwargs: Any) -> list[Error]:
     """`SENDING_PREMIUM_POLL_SCHEDULE` parses (conf.premium_poll_schedule)."""
     from django.core.exceptions import ImproperlyConfigured
-
-    from ioportal.sending.conf import premium_poll_schedule
 
     try:
         premium_poll_schedule(settings.SENDING_PREMIUM_POLL_SCHEDULE)

@@ -21,6 +21,7 @@ from ioportal.ioapi import IOApiError, NotFoundError, SubscriptionsFeed
 from ioportal.ioservices.models import IOService
 from ioportal.ioservices.services import ServiceKeyUnavailableError
 from ioportal.sending.conf import sending_settings
+from ioportal.sending.gateway import OutOfTime, gateway_for, get_subscriptions_feed
 from ioportal.sending.models import FeedDay, FeedSubscription
 
 logger = logging.getLogger(__name__)
@@ -97,8 +98,6 @@ def sync_service_feed(*, service_id: int, today: date | None = None) -> dict[str
     Stops at the first day not available yet or at any error; the next run resumes from the
     first missing day. Does nothing for services without feed access. Returns counters.
     """
-    from ioportal.sending.gateway import OutOfTime, gateway_for, get_subscriptions_feed
-
     service = IOService.objects.select_related("organization").get(pk=service_id)
     stats = {"days": 0, "subscriptions": 0, "unsubscriptions": 0, "errors": 0}
     if not (service.feed_access and service.is_active):

@@ -1,6 +1,6 @@
 """Which running dispatches of an IO account may give work now: send windows and pacing.
 
-The database side of `sending.windows`, hooked into `claims.work_queryset` and
+The database side of `messaging.windows`, hooked into `claims.work_queryset` and
 `claims.claim_work`; status refresh (`claims.poll_queryset`) is never gated.
 
 - Outside the organization's send window only test sends (to the service's own test
@@ -24,8 +24,8 @@ from datetime import datetime, timedelta
 from django.db import connection
 from django.db.models import Count, Q
 
+from ioportal.messaging import windows
 from ioportal.messaging.models import Delivery, Dispatch
-from ioportal.sending import windows
 from ioportal.sending.conf import sending_settings
 from ioportal.sending.models import SendWindowPolicy
 
@@ -145,29 +145,3 @@ def dispatch_waiting(dispatch: Dispatch, *, now: datetime) -> Waiting | None:
         tomorrow = windows.day_start(windows.local_day(now) + timedelta(days=1))
         return Waiting("daily_quota", windows.next_opening(schedule, tomorrow))
     return None
-
-
-def estimate_last(
-    *,
-    organization,
-    count: int,
-    start: datetime,
-    pacing: windows.Pacing,
-) -> datetime | None:
-    """When the last of `count` deliveries would be submitted (see windows.estimate_last)."""
-    schedule = schedule_for(organization_id=organization.pk, cached=False)
-    rate = deliveries_per_second(organization)
-    if rate <= 0:  # an account allowed no calls at all: never
-        return None
-    return windows.estimate_last(schedule, pacing, start, count, rate)
-
-
-def shortfall(
-    *, organization, count: int, start: datetime, pacing: windows.Pacing
-) -> datetime | None:
-    """The estimated last submission when it misses `pacing.send_by`, else None."""
-    schedule = schedule_for(organization_id=organization.pk, cached=False)
-    rate = deliveries_per_second(organization)
-    if rate <= 0:
-        return start + timedelta(days=windows.HORIZON_DAYS) if pacing.send_by else None
-    return windows.shortfall(schedule, pacing, start, count, rate)

@@ -9,6 +9,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from ioportal.messaging.windows import Schedule, schedule_from_hours
+
 
 class ApiCall(models.Model):
     """One HTTP call to IO. Never holds a key, a fiscal code or message text."""
@@ -178,7 +180,7 @@ class FeedDay(models.Model):
 
 
 class SendWindowPolicy(models.Model):
-    """When an organization's messages may reach citizens (`sending.windows`).
+    """When an organization's messages may reach citizens (`messaging.windows`).
 
     No row, or `enabled` False, means at any moment. `hours` maps a weekday ("0" = Monday …
     "6" = Sunday) to ["HH:MM", "HH:MM"] in Europe/Rome time ("00:00" as end = midnight); an
@@ -200,10 +202,8 @@ class SendWindowPolicy(models.Model):
     def __str__(self) -> str:
         return f"{self.organization_id}: {'on' if self.enabled else 'off'}"
 
-    def schedule(self):  # -> windows.Schedule | None
-        """The windows as a `sending.windows.Schedule`, or None when not enabled."""
-        from ioportal.sending.windows import schedule_from_hours
-
+    def schedule(self) -> Schedule | None:
+        """The windows as a `messaging.windows.Schedule`, or None when not enabled."""
         if not self.enabled:
             return None
         return schedule_from_hours(self.hours, skip_holidays=self.skip_holidays)

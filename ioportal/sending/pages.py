@@ -13,10 +13,12 @@ from django.utils.translation import gettext_lazy
 from ioportal.accounts.models import Membership
 from ioportal.core.models import AuditEvent
 from ioportal.messaging.dispatch_access import ACT_OWN, APPROVE, SUPERVISE, allowed
+from ioportal.messaging.forms import RejectForm
 from ioportal.messaging.models import Delivery, Dispatch, FeatureLevel
 from ioportal.messaging.preview import render_preview
 from ioportal.recipients.rendering import delivery_content
 from ioportal.remotecontent.models import RemoteContentAccess
+from ioportal.remotecontent.selectors import dispatch_access_counts
 from ioportal.sending import outcomes as outcome_texts
 from ioportal.sending import selectors
 from ioportal.sending.audit import Action
@@ -121,8 +123,6 @@ def progress_context(membership: Membership, dispatch: Dispatch) -> dict[str, An
     ]
     premium = None
     if dispatch.feature_level == FeatureLevel.ADVANCED:
-        from ioportal.remotecontent.selectors import dispatch_access_counts
-
         premium = {
             "read": outcome["read"],
             "read_rate": _rate(outcome["read"], delivered),
@@ -191,8 +191,6 @@ def dispatch_context(
     request: HttpRequest, membership: Membership, dispatch: Dispatch
 ) -> dict[str, Any]:
     """Everything the dispatch page shows."""
-    from ioportal.messaging.forms import RejectForm
-
     filter_form = DeliveryFilterForm(request.GET or None)
     deliveries = filter_form.apply(
         Delivery.objects.filter(dispatch=dispatch).order_by("row_number", "id")

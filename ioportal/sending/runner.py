@@ -18,6 +18,7 @@ from ioportal.accounts.models import Organization
 from ioportal.messaging.models import Delivery, Dispatch
 from ioportal.sending import clock, slots
 from ioportal.sending.conf import sending_settings
+from ioportal.sending.triggers import wake_up
 from ioportal.sending.worker import AccountRun, has_due_work
 
 logger = logging.getLogger(__name__)
@@ -140,8 +141,6 @@ def run_account_worker(*, organization_id: int, budget: float | None = None) -> 
     conf = sending_settings()
     host = Host(conf.task_budget if budget is None else budget)
     stats = host.run(organization_id)
-    from ioportal.sending.triggers import wake_up
-
     for other, result in host.results.items():
         if other == organization_id or {"no_slot", "breaker_open", "error"} & result.keys():
             continue

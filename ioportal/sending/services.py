@@ -20,12 +20,12 @@ from ioportal.core.errors import NotAllowed
 from ioportal.core.services import audit_log, changed_fields
 from ioportal.ioservices.services import SYSTEM_ACTOR
 from ioportal.messaging.models import Delivery, Dispatch
+from ioportal.messaging.windows import schedule_from_hours
 from ioportal.sending import clock, outcomes
 from ioportal.sending.audit import Action
 from ioportal.sending.conf import sending_settings
 from ioportal.sending.models import SendWindowPolicy, UncertainResolution
 from ioportal.sending.triggers import wake_up
-from ioportal.sending.windows import schedule_from_hours
 
 logger = logging.getLogger(__name__)
 S = Delivery.State
@@ -269,7 +269,7 @@ def send_windows_update(
     skip_holidays: bool,
     request: HttpRequest | None = None,
 ) -> SendWindowPolicy:
-    """Set when the organization's messages may reach citizens (`sending.windows`): `hours`
+    """Set when the organization's messages may reach citizens (`messaging.windows`): `hours`
     in the stored form {"0": ["08:00", "20:00"], …}. Audited with the changes. Workers read
     it within `gate.POLICY_CACHE_SECONDS`. Raises ValueError on hours no Schedule accepts."""
     schedule_from_hours(hours, skip_holidays=skip_holidays)  # validates

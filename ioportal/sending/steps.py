@@ -32,6 +32,7 @@ from ioportal.recipients.rendering import delivery_message
 from ioportal.remotecontent.services import RemoteContentNotConfigured, third_party_data_for
 from ioportal.sending import outcomes, transitions
 from ioportal.sending.conf import sending_settings
+from ioportal.sending.services import dispatch_auto_pause
 
 S = Delivery.State
 
@@ -70,8 +71,6 @@ def prepare_message(
 
 def pause_service_dispatches(*, service: IOService, code: str) -> int:
     """Pause every running dispatch of `service` (key refused or unreadable). Audited."""
-    from ioportal.sending.services import dispatch_auto_pause
-
     paused = 0
     for dispatch in Dispatch.objects.filter(service=service, state=Dispatch.State.RUNNING):
         paused += dispatch_auto_pause(dispatch=dispatch, reason=str(outcomes.TEXTS[code]))

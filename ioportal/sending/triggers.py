@@ -2,6 +2,8 @@
 
 from django_q.tasks import async_task
 
+from ioportal.sending.slots import free_slots
+
 
 def wake_up(*, organization_id: int) -> None:
     """Enqueue account workers for the organization (one per free worker slot, at least one).
@@ -10,8 +12,6 @@ def wake_up(*, organization_id: int) -> None:
     call any number of times: extra workers find no free slot or no work and return at once.
     A lost wake-up only delays work: the sweeper wakes every account with due work each minute.
     """
-    from ioportal.sending.slots import free_slots
-
     for _ in range(max(1, free_slots(organization_id=organization_id))):
         async_task(
             "ioportal.sending.tasks.run_account",

@@ -16,6 +16,7 @@ from ioportal.core.crypto import DecryptionError
 from ioportal.core.errors import NotAllowed
 from ioportal.core.fiscalcode import fiscal_code_hmac, reveal_fiscal_code
 from ioportal.core.services import audit_log
+from ioportal.messaging import windows
 from ioportal.messaging.dispatch_access import (
     ACT_OWN,
     SUPERVISE,
@@ -25,13 +26,13 @@ from ioportal.messaging.dispatch_access import (
     get_dispatch_for_user,
 )
 from ioportal.messaging.models import Delivery
-from ioportal.sending import clock, gate, pages, services, windows
+from ioportal.messaging.windows import schedule_from_hours
+from ioportal.sending import clock, gate, pages, services
 from ioportal.sending.audit import Action
 from ioportal.sending.forms import FiscalCodeSearchForm, HistoryFilterForm
 from ioportal.sending.models import SendWindowPolicy
 from ioportal.sending.status import deliveries_csv
 from ioportal.sending.window_forms import SendWindowsForm
-from ioportal.sending.windows import schedule_from_hours
 
 OPERATOR = Membership.Role.OPERATOR
 HISTORY_PAGE_SIZE = 25

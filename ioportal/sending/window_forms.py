@@ -6,7 +6,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from ioportal.sending.windows import MIDNIGHT, PRESET_WORKING_DAYS, Schedule, hours_to_stored
+from ioportal.messaging.windows import MIDNIGHT, PRESET_WORKING_DAYS, Schedule, hours_to_stored
 
 WEEKDAYS = [
     _("lunedì"),

@@ -46,6 +46,7 @@ from ioportal.sending import (
 from ioportal.sending.conf import sending_settings
 from ioportal.sending.gateway import Attempt, Gateway, executor_for
 from ioportal.sending.models import ApiCall
+from ioportal.sending.services import dispatch_check_failure_rate
 
 logger = logging.getLogger(__name__)
 S = Delivery.State
@@ -348,8 +349,6 @@ class AccountRun:
                 job.calls = []
             ApiCall.objects.bulk_create(rows)
         for dispatch_id in self.to_check:
-            from ioportal.sending.services import dispatch_check_failure_rate
-
             dispatch_check_failure_rate(dispatch_id=dispatch_id)
         self.to_check.clear()
 

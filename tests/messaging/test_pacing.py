@@ -9,8 +9,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from ioportal.messaging.models import Dispatch
+from ioportal.messaging.windows import PRESET_WORKING_DAYS, hours_to_stored
 from ioportal.sending.models import SendWindowPolicy
-from ioportal.sending.windows import PRESET_WORKING_DAYS, hours_to_stored
 from tests import builders
 
 pytestmark = pytest.mark.django_db

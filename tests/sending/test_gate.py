@@ -13,10 +13,10 @@ import pytest
 
 from ioportal.accounts.models import Membership, Organization
 from ioportal.messaging.models import Delivery, Dispatch
+from ioportal.messaging.windows import PRESET_WORKING_DAYS, ROME, hours_to_stored
 from ioportal.sending import claims, clock, gate
 from ioportal.sending.models import SendWindowPolicy
 from ioportal.sending.runner import run_account_worker
-from ioportal.sending.windows import PRESET_WORKING_DAYS, ROME, hours_to_stored
 from ioportal.sending.worker import has_due_work
 from tests import builders
 from tests.sending.conftest import Simulator

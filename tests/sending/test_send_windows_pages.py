@@ -10,10 +10,10 @@ from django.urls import reverse
 
 from ioportal.accounts.models import Membership, Organization
 from ioportal.core.models import AuditEvent
+from ioportal.messaging.windows import ROME
 from ioportal.sending import clock
 from ioportal.sending.audit import Action
 from ioportal.sending.models import SendWindowPolicy
-from ioportal.sending.windows import ROME
 from tests import builders
 from tests.conftest import verified_login
 from tests.sending.support import fiscal_codes, simulated_service

@@ -4,7 +4,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
-from ioportal.sending.windows import (
+from ioportal.messaging.windows import (
     PRESET_WORKING_DAYS,
     ROME,
     Pacing,
@@ -253,7 +253,7 @@ def test_shortfall_refuses_a_deadline_the_cap_cannot_meet() -> None:
 
 
 def test_stored_form_round_trips() -> None:
-    from ioportal.sending.windows import hours_to_stored, schedule_from_hours
+    from ioportal.messaging.windows import hours_to_stored, schedule_from_hours
 
     stored = hours_to_stored(P.hours)
     assert stored["0"] == ["08:00", "20:00"] and "6" not in stored

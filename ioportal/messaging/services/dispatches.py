@@ -58,7 +58,7 @@ def dispatch_launch_list(
 ) -> tuple[Dispatch, bool]:
     """Create the dispatch of a checked list; its deliveries (one per valid row) follow.
 
-    `send_by` and `daily_cap` pace it (`ioportal.sending.windows`; checked by the
+    `send_by` and `daily_cap` pace it (`ioportal.messaging.windows`; checked by the
     confirmation form against the account's rate and the send windows).
 
     The dispatch starts PREPARING, a state the sending pipeline never picks up. A list of up

@@ -5,6 +5,7 @@ from django import template
 from ioportal.accounts.models import Membership
 from ioportal.messaging.dispatch_access import dispatches_visible_to
 from ioportal.messaging.models import Delivery, Dispatch
+from ioportal.messaging.windows import describe_moment
 from ioportal.sending import selectors
 
 register = template.Library()
@@ -43,9 +44,7 @@ def sending_dashboard_cards(context: dict[str, Any]) -> dict[str, Any]:
 
 @register.filter
 def moment(value: Any) -> str:
-    """A datetime as `sending.windows.describe_moment` writes it ("" for None)."""
-    from ioportal.sending.windows import describe_moment
-
+    """A datetime as `messaging.windows.describe_moment` writes it ("" for None)."""
     return describe_moment(value) if value else ""
 
 

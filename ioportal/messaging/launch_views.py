@@ -1,0 +1,220 @@
+"""Launch a recipient list: preview of the messages, test sends to the service's test
+recipients, confirmation (with the estimate of when a paced dispatch's last message goes).
+
+Thin views: decorators, access helper, form, service, redirect or render.
+"""
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from ioportal.accounts.access import require_role, role_required
+from ioportal.accounts.http import AuthenticatedHttpRequest
+from ioportal.accounts.models import Membership
+from ioportal.core.errors import NotAllowed
+from ioportal.messaging import selectors, services
+from ioportal.messaging.access import (
+    get_recipient_list_for_user,
+)
+from ioportal.messaging.forms import (
+    ScheduleForm,
+)
+from ioportal.messaging.list_views import checked
+from ioportal.messaging.models import Delivery, Dispatch, FeatureLevel
+from ioportal.messaging.preview import render_preview
+from ioportal.messaging.send_conditions import estimate_last, send_conditions
+from ioportal.messaging.windows import Pacing, is_open, next_opening
+from ioportal.recipients.models import RecipientChunk, RecipientList, StoredItems
+from ioportal.recipients.rendering import fill_message
+from ioportal.recipients.testmode import list_test_mode_skips
+from ioportal.recipients.validation import format_cents
+from ioportal.remotecontent.services import (
+    list_attachments_summary,
+)
+
+OPERATOR = Membership.Role.OPERATOR
+
+
+def _row_message(recipient_list: RecipientList, row: dict[str, Any]) -> tuple[str, str]:
+    template = recipient_list.template
+    return fill_message(
+        subject=template.subject,
+        markdown=template.markdown,
+        variables=row.get("variables") or {},
+        known=[str(p["name"]) for p in template.placeholders or []],
+    )
+
+
+@role_required(OPERATOR)
+def list_preview(request: AuthenticatedHttpRequest, public_id: str) -> HttpResponse:
+    """Step 4: each citizen's message as the IO app shows it, one row at a time; test send."""
+    recipient_list = get_recipient_list_for_user(request, public_id)
+    if (redirect_to := checked(recipient_list)) is not None:
+        return redirect_to
+    valid = StoredItems(recipient_list, RecipientChunk.Kind.VALID, recipient_list.valid_count)
+    page = Paginator(valid, 1).get_page(request.GET.get("riga"))
+    row = page.object_list[0] if page.object_list else None
+    preview = None
+    if row is not None:
+        subject, markdown = _row_message(recipient_list, row)
+        preview = render_preview(subject=subject, markdown=markdown)
+    return render(
+        request,
+        "messaging/list_preview.html",
+        {
+            "list": recipient_list,
+            "page": page,
+            "row": row,
+            "row_amount": format_cents(row["amount"]) if row and row.get("amount") else "",
+            "preview": preview,
+            "test_recipients": services.recipients_for_test_send(recipient_list.service),
+            **_test_outcomes(request, recipient_list),
+        },
+    )
+
+
+def _test_outcomes(
+    request: AuthenticatedHttpRequest, recipient_list: RecipientList
+) -> dict[str, Any]:
+    """The user's recent test sends with this template, and whether one is still going."""
+    sends = selectors.recent_test_sends(
+        template=recipient_list.template, user=request.user, since=recipient_list.created_at
+    )
+    pending = any(
+        d.state not in Delivery.FINAL
+        for send in sends
+        for d in send.test_deliveries  # type: ignore[attr-defined]
+    )
+    return {"list": recipient_list, "test_sends": sends, "test_pending": pending}
+
+
+@role_required(OPERATOR)
+def list_test_sends(request: AuthenticatedHttpRequest, public_id: str) -> HttpResponse:
+    """The outcome of the test sends alone, polled by the preview page until they end."""
+    recipient_list = get_recipient_list_for_user(request, public_id)
+    return render(request, "messaging/_test_outcomes.html", _test_outcomes(request, recipient_list))
+
+
+@require_POST
+@role_required(OPERATOR)
+def list_test_send(request: AuthenticatedHttpRequest, public_id: str) -> HttpResponse:
+    recipient_list = get_recipient_list_for_user(request, public_id)
+    if (redirect_to := checked(recipient_list)) is not None:
+        return redirect_to
+    valid = StoredItems(recipient_list, RecipientChunk.Kind.VALID, recipient_list.valid_count)
+    if not recipient_list.valid_count:
+        messages.error(request, _("L'elenco non ha righe valide: non c'è nulla da provare."))
+        return redirect("messaging:list_result", public_id=recipient_list.public_id)
+    try:
+        index = int(request.POST.get("riga", "1"))
+    except ValueError:
+        index = 1
+    if not valid:
+        return redirect("messaging:list_result", public_id=recipient_list.public_id)
+    index = min(max(index, 1), len(valid))
+    services.dispatch_send_test(
+        recipient_list=recipient_list, row=valid[index - 1], actor=request.user, request=request
+    )
+    sent = _("Messaggio di prova inviato ai destinatari di test: l'esito compare qui sotto.")
+    if request.headers.get("HX-Request") == "true":
+        context = _test_outcomes(request, recipient_list)
+        return render(request, "messaging/_test_outcomes.html", {**context, "test_message": sent})
+    messages.success(request, sent)
+    url = reverse("messaging:list_preview", args=[recipient_list.public_id])
+    return redirect(f"{url}?riga={index}#prove")
+
+
+@role_required(OPERATOR)
+def list_confirm(request: AuthenticatedHttpRequest, public_id: str) -> HttpResponse:
+    """Step 5: the summary, the schedule, and the launch (idempotent on the list's token)."""
+    recipient_list = get_recipient_list_for_user(request, public_id)
+    if request.method == "POST" and recipient_list.dispatch_id is not None:
+        messages.info(request, _("Questo invio era già stato avviato."))
+    if (redirect_to := checked(recipient_list)) is not None:
+        return redirect_to
+    membership = require_role(request, OPERATOR)
+    form = ScheduleForm(
+        request.POST or None,
+        organization=membership.organization,
+        recipients=recipient_list.valid_count,
+    )
+    estimate_only = "stima" in request.POST
+    if request.method == "POST" and form.is_valid() and not estimate_only:
+        if str(recipient_list.launch_token) != request.POST.get("launch_token"):
+            messages.error(request, _("Il modulo non corrisponde a questo elenco: riprova."))
+            return redirect("messaging:list_confirm", public_id=recipient_list.public_id)
+        try:
+            dispatch, created = services.dispatch_launch_list(
+                recipient_list=recipient_list,
+                actor=request.user,
+                scheduled_at=form.cleaned_data["scheduled_at"],
+                send_by=form.cleaned_data.get("send_by"),
+                daily_cap=form.cleaned_data.get("daily_cap"),
+                request=request,
+            )
+        except ValidationError as exc:
+            for message in exc.messages:
+                messages.error(request, message)
+            return redirect("messaging:list_result", public_id=recipient_list.public_id)
+        except NotAllowed as exc:
+            messages.error(request, exc.message)
+            return redirect("messaging:list_result", public_id=recipient_list.public_id)
+        if not created:
+            messages.info(request, _("Questo invio era già stato avviato."))
+        elif dispatch.state == Dispatch.State.AWAITING_APPROVAL:
+            messages.success(request, _("Invio creato: attende l'approvazione di un supervisore."))
+        else:
+            messages.success(request, _("Invio avviato."))
+        return redirect("sending:dispatch_detail", public_id=dispatch.public_id)
+    first = recipient_list.items(RecipientChunk.Kind.VALID, 0, 1)
+    sample = None
+    if first:
+        subject, markdown = _row_message(recipient_list, first[0])
+        sample = render_preview(subject=subject, markdown=markdown)
+    policy = selectors.approval_policy(organization=membership.organization)
+    return render(
+        request,
+        "messaging/list_confirm.html",
+        {
+            "list": recipient_list,
+            "form": form,
+            "sample": sample,
+            "total_amount": format_cents(recipient_list.total_amount),
+            "needs_approval": policy.requires_approval(
+                recipients=recipient_list.valid_count,
+                feature_level=recipient_list.template.feature_level,
+            ),
+            "is_premium": recipient_list.template.feature_level == FeatureLevel.ADVANCED,
+            "attachments": list_attachments_summary(recipient_list=recipient_list),
+            "test_mode_skips": list_test_mode_skips(recipient_list),
+            "estimate": _send_estimate(membership, form, recipient_list.valid_count),
+        },
+    )
+
+
+def _send_estimate(membership: Membership, form: ScheduleForm, count: int) -> dict[str, Any]:
+    """When the last message would go, for the confirmation page: from the count, the
+    account's rate, the organization's send windows and the pacing typed (when valid)."""
+    now = timezone.now()
+    start, pacing = now, Pacing()
+    if form.is_bound and form.is_valid():
+        data = form.cleaned_data
+        start = data.get("scheduled_at") or now
+        pacing = Pacing(daily_cap=data.get("daily_cap"), send_by=data.get("send_by"))
+    organization = membership.organization
+    schedule = send_conditions().schedule_for(organization.pk)
+    return {
+        "last": estimate_last(organization=organization, count=count, start=start, pacing=pacing),
+        "per_minute": round(send_conditions().deliveries_per_second(organization) * 60),
+        "limited": schedule is not None,
+        "opens_at": None if is_open(schedule, start) else next_opening(schedule, start),
+        "pacing": pacing,
+    }

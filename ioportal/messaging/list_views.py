@@ -1,0 +1,322 @@
+"""Compose from a recipient list: upload (with the Premium files), column mapping, number
+format, check result and rejected rows. Preview, test sends and confirmation are in
+`messaging.launch_views`.
+
+Thin views: decorators, access helper, form, service, redirect or render.
+"""
+
+import uuid
+from typing import Any
+
+from django.contrib import messages
+from django.db import transaction
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+from django.views.decorators.http import require_POST
+
+from ioportal.accounts.access import require_role, role_required
+from ioportal.accounts.http import AuthenticatedHttpRequest
+from ioportal.accounts.models import Membership
+from ioportal.ioservices.selectors import ioservices_usable_by
+from ioportal.messaging import lists, selectors
+from ioportal.messaging.access import (
+    get_recipient_list_for_user,
+)
+from ioportal.messaging.forms import (
+    MappingForm,
+    UploadForm,
+)
+from ioportal.messaging.preview import content_warnings
+from ioportal.recipients import services as recipient_services
+from ioportal.recipients.models import RecipientChunk, RecipientList, row_cells
+from ioportal.recipients.numbers import (
+    ENGLISH,
+    ITALIAN,
+    NUMBER_FORMAT_CHOICES,
+    NUMBER_FORMATS,
+    number_format_name,
+)
+from ioportal.recipients.parsing import ImportChoiceNeeded, ImportFileError, delimiter_label
+from ioportal.recipients.services import rejected_problems
+from ioportal.recipients.testmode import list_test_mode_skips
+from ioportal.recipients.validation import format_cents, mapping_errors
+from ioportal.remotecontent.services import (
+    AttachmentUploadError,
+    list_attachments_summary,
+    list_attachments_upload,
+)
+
+OPERATOR = Membership.Role.OPERATOR
+REJECTED_SHOWN = 200
+
+
+# --- recipient lists ------------------------------------------------------------------------
+
+
+@role_required(OPERATOR)
+def compose(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """Step 1: template, service and the recipients' file."""
+    membership = require_role(request, OPERATOR)
+    templates = selectors.templates_for_organization(organization=membership.organization)
+    usable = ioservices_usable_by(membership=membership)
+    initial: dict[str, Any] = {}
+    if request.GET.get("modello"):
+        chosen = (
+            templates.filter(public_id=request.GET["modello"]).first()
+            if is_uuid(request.GET["modello"])
+            else None
+        )
+        if chosen is not None:
+            initial = {"template": chosen, "service": chosen.default_service}
+    form = UploadForm(
+        request.POST or None,
+        request.FILES or None,
+        templates=templates,
+        services=usable,
+        initial=initial,
+    )
+    if (
+        request.method == "POST"
+        and form.is_valid()
+        and (created := _compose_upload(request, membership, form)) is not None
+    ):
+        return redirect("messaging:list_mapping", public_id=created.public_id)
+    return render(
+        request,
+        "messaging/compose.html",
+        {"form": form, "has_templates": templates.exists(), "has_services": usable.exists()},
+    )
+
+
+def _compose_upload(
+    request: AuthenticatedHttpRequest, membership: Membership, form: UploadForm
+) -> RecipientList | None:
+    """Read the submitted file, or the one kept for a choice, into a list (None when it could
+    not be: the reasons are on the form). A file that needs a choice is kept (`PendingUpload`)
+    so that the choice does not mean selecting it again; it is deleted once read into a list
+    or refused."""
+    actor = request.user
+    upload = form.cleaned_data["file"]
+    pending = None
+    if form.cleaned_data.get("pending_file"):
+        pending = recipient_services.pending_upload_get(
+            organization=membership.organization,
+            actor=actor,
+            public_id=form.cleaned_data["pending_file"],
+        )
+    if upload:
+        file_name, data = upload.name, upload.read()
+    elif pending is not None:
+        file_name, data = pending.file_name, recipient_services.pending_upload_read(pending)
+    else:
+        form.add_error(
+            "file",
+            _("Il file caricato prima non è più disponibile (è scaduto): selezionalo di nuovo."),
+        )
+        return None
+    shared, bundle = (
+        form.cleaned_data.get("shared_pdf"),
+        form.cleaned_data.get("attachments_zip"),
+    )
+    try:
+        with transaction.atomic():
+            recipient_list = lists.recipient_list_upload(
+                organization=membership.organization,
+                actor=actor,
+                template=form.cleaned_data["template"],
+                service=form.cleaned_data["service"],
+                file_name=file_name,
+                data=data,
+                options=form.read_options(),
+                number_format=form.cleaned_data["number_format"],
+                request=request,
+            )
+            if shared or bundle:
+                counts = list_attachments_upload(
+                    recipient_list=recipient_list,
+                    shared_name=shared.name if shared else "",
+                    shared_data=shared.read() if shared else None,
+                    zip_upload=bundle,
+                )
+                if counts["refused"]:
+                    messages.warning(
+                        request,
+                        ngettext(
+                            "%(n)s file dello ZIP è stato rifiutato: la riga che lo indica "
+                            "sarà scartata con il motivo.",
+                            "%(n)s file dello ZIP sono stati rifiutati: le righe che li "
+                            "indicano saranno scartate con il motivo.",
+                            counts["refused"],
+                        )
+                        % {"n": counts["refused"]},
+                    )
+    except (ImportChoiceNeeded, AttachmentUploadError) as exc:
+        # The file itself is readable once the choice is made: keep it for the next step.
+        if upload or pending is None:
+            pending = recipient_services.pending_upload_store(
+                organization=membership.organization,
+                actor=actor,
+                file_name=file_name,
+                data=data,
+                replaces=pending,
+            )
+        form.keep_file(pending)
+        if isinstance(exc, ImportChoiceNeeded):
+            form.offer(exc)
+        else:
+            form.add_error(exc.field, exc.messages)
+        return None
+    except ImportFileError as exc:
+        if pending is not None:
+            pending.delete()
+        form.add_error("file", str(exc))
+        return None
+    if pending is not None:
+        pending.delete()
+    return recipient_list
+
+
+def is_uuid(value: str) -> bool:
+    """Whether `value` (a query or form value) reads as a UUID, before a lookup by public id."""
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+def not_launched(recipient_list: RecipientList) -> HttpResponse | None:
+    """A redirect to the dispatch once the list is launched, else None (the list pages)."""
+    if recipient_list.dispatch_id is not None:
+        return redirect("sending:dispatch_detail", public_id=recipient_list.dispatch.public_id)  # type: ignore[union-attr]
+    return None
+
+
+@role_required(OPERATOR)
+def list_mapping(request: AuthenticatedHttpRequest, public_id: str) -> HttpResponse:
+    """Step 2: which column holds the fiscal code, each placeholder and the special fields."""
+    recipient_list = get_recipient_list_for_user(request, public_id)
+    if (done := not_launched(recipient_list)) is not None:
+        return done
+    form = MappingForm(
+        request.POST if request.method == "POST" else None,
+        headers=recipient_list.headers,
+        template=recipient_list.template,
+        saved=recipient_list.column_mapping,
+        payments_allowed=recipient_list.service.effective_max_payment_amount > 0,
+    )
+    if request.method == "POST" and form.is_valid():
+        mapping = form.mapping()
+        spec = lists.message_spec(
+            template=recipient_list.template,
+            service=recipient_list.service,
+            recipient_list=recipient_list,
+        )
+        problems = mapping_errors(headers=recipient_list.headers, mapping=mapping, spec=spec)
+        for target, problem in problems.items():
+            form.add_error(f"map_{target}", problem)
+        if not problems:
+            lists.recipient_list_validate(recipient_list=recipient_list, mapping=mapping)
+            return redirect("messaging:list_result", public_id=recipient_list.public_id)
+    sample = [row_cells(item) for item in recipient_list.items(RecipientChunk.Kind.ROWS, 0, 3)]
+    return render(
+        request,
+        "messaging/list_mapping.html",
+        {
+            "form": form,
+            "list": recipient_list,
+            "sample": sample,
+            "delimiter": delimiter_label(recipient_list.delimiter)
+            if recipient_list.file_format == "csv"
+            else "",
+            "number_format": dict(NUMBER_FORMAT_CHOICES).get(recipient_list.number_format, ""),
+            "other_number_format": _other_number_format(recipient_list),
+        },
+    )
+
+
+@require_POST
+@role_required(OPERATOR)
+def list_number_format(request: AuthenticatedHttpRequest, public_id: str) -> HttpResponse:
+    """Read the list's numbers in the other convention, without a new upload; a checked list
+    is checked again (`recipient_list_change_number_format`)."""
+    recipient_list = get_recipient_list_for_user(request, public_id)
+    if (done := not_launched(recipient_list)) is not None:
+        return done
+    chosen = str(request.POST.get("number_format", ""))
+    names = dict(NUMBER_FORMAT_CHOICES)
+    if chosen not in names:
+        messages.error(request, _("Scegli il formato dei numeri."))
+        return redirect("messaging:list_mapping", public_id=recipient_list.public_id)
+    recipient_list = lists.recipient_list_change_number_format(
+        recipient_list=recipient_list, number_format=chosen
+    )
+    messages.success(
+        request, _("Numeri del file letti nel formato: %(format)s.") % {"format": names[chosen]}
+    )
+    if recipient_list.state == RecipientList.State.VALIDATED:
+        return redirect("messaging:list_result", public_id=recipient_list.public_id)
+    return redirect("messaging:list_mapping", public_id=recipient_list.public_id)
+
+
+def _other_number_format(recipient_list: RecipientList) -> dict[str, str]:
+    """The convention the list is not read with: {"code", "name"}, for its button."""
+    code = ENGLISH if recipient_list.number_format != ENGLISH else ITALIAN
+    return {"code": code, "name": number_format_name(code), "example": NUMBER_FORMATS[code].example}
+
+
+def checked(recipient_list: RecipientList) -> HttpResponse | None:
+    """A redirect when the list is launched or not checked yet, else None (the pages after
+    the check)."""
+    if (done := not_launched(recipient_list)) is not None:
+        return done
+    if recipient_list.state != RecipientList.State.VALIDATED:
+        return redirect("messaging:list_mapping", public_id=recipient_list.public_id)
+    return None
+
+
+@role_required(OPERATOR)
+def list_result(request: AuthenticatedHttpRequest, public_id: str) -> HttpResponse:
+    """Step 3: counts, each rejected row with its line and reason, file warnings."""
+    recipient_list = get_recipient_list_for_user(request, public_id)
+    if (redirect_to := checked(recipient_list)) is not None:
+        return redirect_to
+    rejected = [
+        {**row, "problems": rejected_problems(row)}
+        for row in recipient_list.items(RecipientChunk.Kind.REJECTED, 0, REJECTED_SHOWN)
+    ]
+    template = recipient_list.template
+    return render(
+        request,
+        "messaging/list_result.html",
+        {
+            "list": recipient_list,
+            "rejected": rejected,
+            "rejected_more": max(0, recipient_list.rejected_count - len(rejected)),
+            "total_amount": format_cents(recipient_list.total_amount),
+            "attachments": list_attachments_summary(recipient_list=recipient_list),
+            "other_number_format": _other_number_format(recipient_list),
+            "test_mode_skips": list_test_mode_skips(recipient_list),
+            "warnings": content_warnings(
+                subject=template.subject,
+                markdown=template.markdown,
+                recipients=recipient_list.valid_count,
+            ),
+        },
+    )
+
+
+@role_required(OPERATOR)
+def list_rejected_csv(request: AuthenticatedHttpRequest, public_id: str) -> HttpResponse:
+    recipient_list = get_recipient_list_for_user(request, public_id)
+    if (redirect_to := checked(recipient_list)) is not None:
+        return redirect_to
+    body = recipient_services.rejected_rows_csv(
+        recipient_list=recipient_list, actor=request.user, request=request
+    )
+    response = HttpResponse(body, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="righe-scartate.csv"'
+    response["Cache-Control"] = "no-store"
+    return response
