@@ -91,7 +91,10 @@ CHOICE_FIELDS: dict[str, models.Field[Any, Any]] = {
 # Values that stand for a secret that changed: the trail never holds the secret itself.
 SECRET_VALUES = (MASK, "changed")
 
-ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$")
+# "2026-01-31", or a date-time as `str(datetime)` or ISO 8601 writes it.
+ISO_DATE = re.compile(
+    r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$"
+)
 
 
 def is_change_action(action: str) -> bool:
