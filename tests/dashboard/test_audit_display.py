@@ -193,3 +193,15 @@ def test_an_event_recorded_with_a_date_and_a_fiscal_code(organization):
     shown = lines(recorded)
     assert shown["Programmato per"] == "03/02/2026"
     assert CODE not in shown["Destinatari"]
+
+
+def test_a_key_problem_is_shown_as_yes_no_and_keys_stay_masked(organization):
+    from ioportal.ioservices.services.keys import ioservice_key_problem
+
+    service = builders.service(organization)
+    assert ioservice_key_problem(service=service)
+    recorded = last("ioservice.key_problem")
+    assert recorded.changes == {"key_problem": [False, True]}
+    assert lines(recorded) == {"Problema con le chiavi": "da No a Sì"}
+    masked = audit_log(action="x", changes={"primary_key": "k", "api_key_id": "k", "otp": "1"})
+    assert set(masked.changes.values()) == {"••••"}
