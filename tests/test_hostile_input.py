@@ -529,7 +529,7 @@ def test_invalid_audit_filters_are_shown_as_errors(organization: Organization) -
     response = client.get("/registro/?date_from=2026-02-30&action=nessuna&date_to=2026-03-01")
     assert response.status_code == 200
     body = response.content.decode()
-    assert "Dal: Inserisci una data valida." in body
+    assert "Dal: Inserisci una data esistente nel formato gg/mm/aaaa" in body
     assert "Azione: Scegli un&#x27;opzione valida" in body
     assert response.context["form"].filters() == {"date_to": date(2026, 3, 1)}
 

@@ -12,13 +12,15 @@ __all__ = ["audit_log", "changed_fields", "mask_changes"]
 
 SECRET_MARKERS = ("password", "secret", "token", "key", "otp")
 MASK = "••••"
+# Names that hold a marker but no secret: whether IO refused a service's keys (a boolean).
+NOT_SECRET = frozenset({"key_problem"})
 
 
 def mask_changes(changes: Mapping[str, Any]) -> dict[str, Any]:
     """Replace the values of secret-looking fields so the trail never holds a secret."""
     masked: dict[str, Any] = {}
     for field, value in changes.items():
-        if any(marker in field.lower() for marker in SECRET_MARKERS):
+        if field not in NOT_SECRET and any(marker in field.lower() for marker in SECRET_MARKERS):
             masked[field] = MASK
         elif isinstance(value, Mapping):
             masked[field] = mask_changes(value)

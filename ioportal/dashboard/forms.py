@@ -1,9 +1,15 @@
+from datetime import date
 from typing import Any
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from ioportal.core.audit import action_choices
+
+# Italian format first (gg/mm/aaaa); ISO (aaaa-mm-gg) is still read, for links made before.
+DATE_FORMAT = "%d/%m/%Y"
+DATE_INPUT_FORMATS = [DATE_FORMAT, "%d/%m/%y", "%Y-%m-%d"]
+DATE_ERROR = _("Inserisci una data esistente nel formato gg/mm/aaaa, per esempio 31/01/2026.")
 
 
 class AuditFilterForm(forms.Form):
@@ -18,8 +24,38 @@ class AuditFilterForm(forms.Form):
         label=_("Azione"), choices=lambda: [("", _("Tutte")), *action_choices()], required=False
     )
     actor = forms.CharField(label=_("Autore"), max_length=200, required=False)
-    date_from = forms.DateField(label=_("Dal"), required=False, input_formats=["%Y-%m-%d"])
-    date_to = forms.DateField(label=_("Al"), required=False, input_formats=["%Y-%m-%d"])
+    date_from = forms.DateField(
+        label=_("Dal"),
+        required=False,
+        input_formats=DATE_INPUT_FORMATS,
+        error_messages={"invalid": DATE_ERROR},
+    )
+    date_to = forms.DateField(
+        label=_("Al"),
+        required=False,
+        input_formats=DATE_INPUT_FORMATS,
+        error_messages={"invalid": DATE_ERROR},
+    )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        start, end = cleaned.get("date_from"), cleaned.get("date_to")
+        if start and end and start > end:
+            self.add_error("date_to", _("La data finale viene prima di quella iniziale."))
+        return cleaned
+
+    def shown(self) -> dict[str, str]:
+        """The filters as the page shows them back: valid dates as gg/mm/aaaa, anything else
+        as typed."""
+        self.is_valid()
+        shown: dict[str, str] = {}
+        for name in self.fields:
+            value = self.cleaned_data.get(name) if name not in self.errors else None
+            if isinstance(value, date):
+                shown[name] = value.strftime(DATE_FORMAT)
+            else:
+                shown[name] = str(self[name].value() or "")
+        return shown
 
     def filters(self) -> dict[str, Any]:
         """The valid filters, as keyword arguments of `audit_events_for_organization`."""

@@ -1,7 +1,7 @@
 """The pages that show everything: the dashboard and the activity logs."""
 
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
+from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -12,6 +12,7 @@ from ioportal.accounts.http import AuthenticatedHttpRequest
 from ioportal.accounts.models import Membership
 from ioportal.core.audit import action_choices
 from ioportal.core.models import AuditEvent
+from ioportal.dashboard.audit_display import change_lines
 from ioportal.dashboard.forms import AuditFilterForm
 from ioportal.dashboard.selectors import (
     audit_events_for_installation,
@@ -33,10 +34,19 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     return render(request, "dashboard/dashboard.html", context)
 
 
+def _with_change_lines(page: Page[AuditEvent]) -> Page[AuditEvent]:
+    """The page with each event's `change_lines` ([(label, text)], `audit_display`)."""
+    events = list(page.object_list)
+    for event in events:
+        event.change_lines = change_lines(event)  # type: ignore[attr-defined]
+    page.object_list = events
+    return page
+
+
 def _audit_page(
     request: HttpRequest, events: QuerySet[AuditEvent], form: AuditFilterForm, title: str
 ) -> HttpResponse:
-    page = Paginator(events, 50).get_page(request.GET.get("page"))
+    page = _with_change_lines(Paginator(events, 50).get_page(request.GET.get("page")))
     query = request.GET.copy()
     query.pop("page", None)
     return render(
@@ -45,7 +55,7 @@ def _audit_page(
         {
             "page": page,
             "form": form,
-            "filters": {name: form[name].value() or "" for name in form.fields},
+            "filters": form.shown(),
             "actions": action_choices(),
             "query": query.urlencode(),
             "title": title,
@@ -74,5 +84,5 @@ def installation_audit_list(request: HttpRequest) -> HttpResponse:
 def my_sign_ins(request: AuthenticatedHttpRequest) -> HttpResponse:
     """ "I miei accessi": the signed-in person's own sign-in events, 50 a page."""
     events = sign_in_events_for_user(user=request.user)
-    page = Paginator(events, 50).get_page(request.GET.get("page"))
+    page = _with_change_lines(Paginator(events, 50).get_page(request.GET.get("page")))
     return render(request, "dashboard/my_sign_ins.html", {"page": page, "query": ""})

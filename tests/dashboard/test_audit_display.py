@@ -1,0 +1,207 @@
+"""`change_lines`: an audit event's changes in Italian words, for each kind of value and for
+events written by the real services."""
+
+from datetime import date
+
+import pytest
+from django.utils import timezone, translation
+
+from ioportal.accounts import services as accounts
+from ioportal.accounts.models import Membership
+from ioportal.core.models import AuditEvent
+from ioportal.core.services import audit_log
+from ioportal.dashboard.audit_display import change_lines, format_value, is_change_action
+from ioportal.ioservices.models import IOService
+from ioportal.ioservices.services import ioservice_update
+from ioportal.messaging.models import Dispatch
+from ioportal.messaging.services.approvals import (
+    approval_policy_update,
+    dispatch_approve,
+    dispatch_reject,
+)
+from tests import builders
+
+CODE = "RSSMRA80A01H501U"
+
+
+@pytest.fixture(autouse=True)
+def _italian():
+    with translation.override("it"):
+        yield
+
+
+def lines(event: AuditEvent) -> dict[str, str]:
+    return dict(change_lines(event))
+
+
+def event(action: str = "x.other", target_type: str = "", **changes) -> AuditEvent:
+    return AuditEvent(action=action, target_type=target_type, changes=changes)
+
+
+# --- each kind of value --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (True, "Sì"),
+        (False, "No"),
+        (None, "—"),
+        ("", "—"),
+        ([], "—"),
+        (1234, "1.234"),
+        (["uno", "due", "tre"], "uno, due, tre"),
+        ({"old": False, "new": True}, "da No a Sì"),
+        ({"old": None, "new": "x"}, "da — a x"),
+        ({"righe": 3, "ok": True}, "Righe: 3; Ok: Sì"),
+        ("2026-01-31", "31/01/2026"),
+        (date(2026, 1, 31), "31/01/2026"),
+        ("testo libero", "testo libero"),
+        ("2026-13-45", "2026-13-45"),
+    ],
+)
+def test_each_kind_of_value(value, text):
+    assert format_value(value) == text
+
+
+def test_a_datetime_is_in_italian_format_and_local_time(settings):
+    settings.TIME_ZONE = "Europe/Rome"
+    with timezone.override("Europe/Rome"):
+        assert format_value("2026-07-01 08:30:00+00:00") == "01/07/2026 10:30"
+
+
+def test_fiscal_codes_are_masked_in_lists_and_text():
+    text = format_value([CODE, "BNCGNN85T10F205X"])
+    assert CODE not in text and "BNCGNN85T10F205X" not in text
+    assert text.count(",") == 1
+    assert CODE not in format_value(f"cittadino {CODE}")
+
+
+def test_a_secret_is_cambiata_without_any_value():
+    shown = lines(event("ioservice.updated", "ioservice", primary_key="changed", secret="••••"))
+    assert shown == {"Chiave primaria": "cambiata", "Secret": "cambiata"}
+
+
+def test_labels_come_from_the_target_model_then_the_map_then_the_key():
+    shown = lines(event("x.other", "ioservice", test_mode=True, reason="r", strange_key_x=1))
+    assert shown == {"In modalità di test": "Sì", "Motivo": "r", "Strange key x": "1"}
+
+
+def test_a_pair_is_a_change_only_on_actions_that_record_changes():
+    assert lines(event("org.updated", "organization", foo=[1, 2])) == {"Foo": "da 1 a 2"}
+    assert lines(event("delivery.marked_sent", "dispatch", foo=["a", "b"])) == {"Foo": "a, b"}
+    assert is_change_action("membership.changed")
+    assert not is_change_action("dispatch.launched")
+
+
+def test_choices_are_shown_by_their_label():
+    shown = lines(event("membership.changed", "user", role=["operator", "admin"]))
+    assert shown == {"Ruolo": "da Operatore a Amministratore"}
+
+
+def test_no_python_repr_for_odd_shapes():
+    shown = lines(AuditEvent(action="x", changes={"a": {"b": None}, "c": [[1, True]]}))
+    assert shown == {"A": "B: —", "C": "1, Sì"}
+    assert lines(AuditEvent(action="x", changes=["not", "a", "dict"])) == {}
+    for text in shown.values():
+        assert "None" not in text and "True" not in text and "{" not in text
+
+
+# --- events written by the real services ---------------------------------------------------
+
+
+def last(action: str) -> AuditEvent:
+    return AuditEvent.objects.filter(action=action).latest("id")
+
+
+def test_service_created(organization):
+    builders.service(organization, name="Tributi")
+    shown = lines(last("ioservice.created"))
+    assert shown["Nome"] == "Tributi"
+    assert shown["In modalità di test"] == "Sì"
+    assert shown["Chiave primaria"] == "cambiata"
+    assert shown["Chiave secondaria"] == "cambiata"
+    assert builders.PRIMARY_KEY not in " ".join(shown.values())
+    assert "True" not in " ".join(shown.values())
+
+
+def test_service_key_and_recipients_changed(organization, admin_user):
+    service = builders.service(organization)
+    ioservice_update(
+        service=service,
+        actor=admin_user,
+        primary_key="0" * 32,
+        name="Tributi nuovi",
+        authorized_recipients=[CODE],
+        test_mode=False,
+    )
+    shown = lines(last("ioservice.updated"))
+    assert shown["Chiave primaria"] == "cambiata"
+    assert "0" * 32 not in str(shown)
+    assert shown["In modalità di test"] == "da Sì a No"
+    assert shown["Nome"].startswith("da Tributi ") and shown["Nome"].endswith(" a Tributi nuovi")
+    assert CODE not in shown["Destinatari autorizzati"]
+    assert shown["Destinatari autorizzati"].startswith("da ")
+
+
+def test_active_slot_changed(organization, admin_user):
+    from ioportal.ioservices.services import ioservice_set_active_slot
+
+    service = builders.service(organization)
+    ioservice_set_active_slot(service=service, actor=admin_user, slot=IOService.KeySlot.SECONDARY)
+    (label, text), *_ = change_lines(last("ioservice.active_key_changed"))
+    assert text.startswith("da ") and "primary" not in text and "secondary" not in text
+
+
+def test_role_changed(organization, admin_user):
+    person = builders.user(Membership.Role.OPERATOR, organization)
+    accounts.membership_update(
+        membership=Membership.objects.get(user=person),
+        actor=admin_user,
+        role=Membership.Role.SUPERVISOR,
+    )
+    assert lines(last("membership.changed")) == {"Ruolo": "da Operatore a Supervisore"}
+
+
+def test_approval_policy_changed(organization, admin_user):
+    approval_policy_update(
+        organization=organization, actor=admin_user, threshold=100, always_for_premium=True
+    )
+    shown = lines(last("org.approval_policy_changed"))
+    assert shown == {
+        "Soglia di destinatari": "da — a 100",
+        "Approvazione sempre per i messaggi Premium": "da No a Sì",
+    }
+
+
+def test_dispatch_approved_and_rejected(organization, operator_user, supervisor_user):
+    service = builders.service(organization)
+    first = builders.dispatch(service, operator_user, state=Dispatch.State.AWAITING_APPROVAL)
+    dispatch_approve(dispatch=first, actor=supervisor_user)
+    assert change_lines(last("dispatch.approved")) == []
+    second = builders.dispatch(service, operator_user, state=Dispatch.State.AWAITING_APPROVAL)
+    dispatch_reject(dispatch=second, actor=supervisor_user, reason="Importo errato")
+    assert lines(last("dispatch.rejected")) == {"Motivo": "Importo errato"}
+
+
+def test_an_event_recorded_with_a_date_and_a_fiscal_code(organization):
+    recorded = audit_log(
+        action="delivery.searched",
+        organization=organization,
+        changes={"scheduled_at": "2026-02-03", "deliveries": [CODE]},
+    )
+    shown = lines(recorded)
+    assert shown["Programmato per"] == "03/02/2026"
+    assert CODE not in shown["Destinatari"]
+
+
+def test_a_key_problem_is_shown_as_yes_no_and_keys_stay_masked(organization):
+    from ioportal.ioservices.services.keys import ioservice_key_problem
+
+    service = builders.service(organization)
+    assert ioservice_key_problem(service=service)
+    recorded = last("ioservice.key_problem")
+    assert recorded.changes == {"key_problem": [False, True]}
+    assert lines(recorded) == {"Problema con le chiavi": "da No a Sì"}
+    masked = audit_log(action="x", changes={"primary_key": "k", "api_key_id": "k", "otp": "1"})
+    assert set(masked.changes.values()) == {"••••"}
