@@ -164,8 +164,8 @@ def supervisor_overview(membership: Membership, period: str) -> dict[str, Any]:
 
 
 def sending_health(membership: Membership) -> dict[str, Any]:
-    """Calls to IO in the last minute against the account's budget (ApiCall rows and the
-    limiter's state), 429 answers in the last hour, services paused by a key problem,
+    """Calls to IO in the last minute (ApiCall rows) against the account's limit per minute,
+    the limiter's state (calls in the current 5-second window against its budget), 429 answers in the last hour, services paused by a key problem,
     paused dispatches and worker clusters alive (WORKER_HEARTBEAT_STALE_SECONDS)."""
     organization = membership.organization
     now = timezone.now()
@@ -185,7 +185,8 @@ def sending_health(membership: Membership) -> dict[str, Any]:
     return {
         "calls_last_minute": calls["last_minute"],
         "rate_limited_last_hour": calls["rate_limited"],
-        "rate_limit": organization.rate_limit,
+        # The account's limit is per IO window (limiter.WINDOW, 5 s): per minute here.
+        "rate_limit_per_minute": round(organization.rate_limit * 60 / limiter.WINDOW),
         "limiter": limiter_state,
         "key_problem_services": list(ioservices_with_key_problem(organization=organization)),
         "paused_dispatches": list(selectors.paused_dispatches(organization=organization)[:10]),

@@ -115,6 +115,8 @@ def test_supervisor_sees_volumes_rates_and_health_of_own_organization_only(
     health = overview["health"]
     assert health["calls_last_minute"] == 2 and health["rate_limited_last_hour"] == 1
     assert health["workers_alive"] == 1
+    assert health["rate_limit_per_minute"] == organization.rate_limit * 12
+    assert f"2 su {organization.rate_limit * 12} al minuto" in text
     assert 'id="dashboard-charts"' in text and 'id="chart-volume"' in text
     assert "Dati del grafico in tabella" in text and "Salute degli invii" in text
     assert "Il tuo lavoro" not in text
@@ -180,8 +182,8 @@ def test_dashboard_queries_are_bounded(
     stats.refresh_daily_stats()
     client = login(supervisor)
     client.get(reverse("dashboard:dashboard"))  # warm the session and caches
-    with django_assert_max_num_queries(30):
+    with django_assert_max_num_queries(22):
         assert client.get(reverse("dashboard:dashboard")).status_code == 200
     operator_client = login(operator)
-    with django_assert_max_num_queries(30):
+    with django_assert_max_num_queries(16):
         assert operator_client.get(reverse("dashboard:dashboard")).status_code == 200
