@@ -164,9 +164,10 @@ def supervisor_overview(membership: Membership, period: str) -> dict[str, Any]:
 
 
 def sending_health(membership: Membership) -> dict[str, Any]:
-    """Calls to IO in the last minute (ApiCall rows) against the account's limit per minute,
-    the limiter's state (calls in the current 5-second window against its budget), 429 answers in the last hour, services paused by a key problem,
-    paused dispatches and worker clusters alive (WORKER_HEARTBEAT_STALE_SECONDS)."""
+    """Calls to IO in the last minute (ApiCall rows) against the account's limit per
+    minute, the limiter's state (calls in the current 5-second window against its budget),
+    429 answers in the last hour, services paused by a key problem, paused dispatches and
+    worker clusters alive (WORKER_HEARTBEAT_STALE_SECONDS)."""
     organization = membership.organization
     now = timezone.now()
     calls = ApiCall.objects.filter(
