@@ -271,6 +271,8 @@ STATICFILES_DIRS = [
     ("bootstrap-italia", BASE_DIR / "node_modules" / "bootstrap-italia" / "dist"),
     # htmx: the supervision pages refresh their counters by themselves.
     ("htmx", BASE_DIR / "node_modules" / "htmx.org" / "dist"),
+    # Chart.js: the dashboard's charts.
+    ("chartjs", BASE_DIR / "node_modules" / "chart.js" / "dist"),
 ]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

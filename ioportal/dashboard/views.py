@@ -12,6 +12,7 @@ from ioportal.accounts.http import AuthenticatedHttpRequest
 from ioportal.accounts.models import Membership
 from ioportal.core.audit import action_choices
 from ioportal.core.models import AuditEvent
+from ioportal.dashboard import overview
 from ioportal.dashboard.audit_display import change_lines
 from ioportal.dashboard.forms import AuditFilterForm
 from ioportal.dashboard.selectors import (
@@ -31,6 +32,13 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         context["key_problem_services"] = list(
             ioservices_with_key_problem(organization=membership.organization)
         )
+    if membership is not None and membership.has_role(Membership.Role.SUPERVISOR):
+        period = request.GET.get("periodo", "")
+        if period not in overview.PERIODS:
+            period = "giorno"
+        context["overview"] = overview.supervisor_overview(membership, period)
+    elif membership is not None and membership.has_role(Membership.Role.OPERATOR):
+        context["operator"] = overview.operator_overview(membership)
     return render(request, "dashboard/dashboard.html", context)
 
 

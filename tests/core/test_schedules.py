@@ -32,6 +32,7 @@ def test_schedule_tasks_queues_a_first_heartbeat(monkeypatch):
 def test_each_app_registers_its_own_schedules():
     assert {func.split(".")[1] for func, _name, _minutes in app_schedules()} == {
         "core",
+        "dashboard",
         "sending",
         "recipients",
         "remotecontent",
