@@ -30,7 +30,6 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ioportal.settings")
 os.environ.setdefault("DEBUG", "true")
-os.environ.setdefault("DB_CONN_MAX_AGE", "600")
 
 if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
     sys.exit("Set DATABASE_URL to a PostgreSQL database (it is migrated and filled).")
