@@ -10,8 +10,9 @@ throw-away SQLite database in var/ (deleted at the end; or DATABASE_URL):
 - worker: the `prepare_dispatch` task creating one delivery per valid row;
 - a preview page's read of one row, and the first delivery read back (variables decrypted).
 
-Targets: upload + check + launch + worker under 10 s, launch request under 1 s, peak RSS
-under 500 MB. Exits 1 when a target is missed.
+Targets (issue 16): upload + check + launch under 10 s, launch request under 1 s, peak RSS
+under 500 MB; the worker's creation of the deliveries runs after the launch has answered
+and is reported with its own time and in the whole. Exits 1 when a target is missed.
 
     .venv/bin/python benchmarks/import_benchmark.py [--rows 100000]
 """
@@ -183,8 +184,11 @@ def run(rows: int) -> None:
     assert first is not None and first.variables["nome"] == "Cittadina 0"
     assert middle["fiscal_code"]
 
-    total = sum(times[name] for name in ("upload", "check", "launch", "worker"))
-    total_cpu = sum(cpu[name] for name in ("upload", "check", "launch", "worker"))
+    steps = ("upload", "check", "launch")
+    operator = sum(times[name] for name in steps)
+    operator_cpu = sum(cpu[name] for name in steps)
+    total = operator + times["worker"]
+    total_cpu = operator_cpu + cpu["worker"]
     peak = peak_mb()
     print(f"valid {recipient_list.valid_count}, rejected {recipient_list.rejected_count}")
     print(f"deliveries {created}, dispatch {dispatch.state}")
@@ -199,11 +203,12 @@ def run(rows: int) -> None:
             f"{label:30} {times[name]:6.2f} s  (CPU {cpu[name]:6.2f} s)"
             f"  peak RSS so far {peaks[name]:4.0f} MB"
         )
-    print(f"{'upload + check + launch + worker':30} {total:6.2f} s  (CPU {total_cpu:6.2f} s)")
+    print(f"{'upload + check + launch':30} {operator:6.2f} s  (CPU {operator_cpu:6.2f} s)")
     print("  target < 10 s (CPU time shows the figure on a machine not shared with others)")
+    print(f"{'... + worker (after the launch)':30} {total:6.2f} s  (CPU {total_cpu:6.2f} s)")
     print(f"{'launch request':30} {times['launch']:6.2f} s   (target < 1 s)")
     print(f"{'peak RSS':30} {peak:6.0f} MB  (target < 500 MB)")
-    if total >= 10 or times["launch"] >= 1 or peak >= 500:
+    if operator >= 10 or times["launch"] >= 1 or peak >= 500:
         sys.exit(1)
 
 
