@@ -208,3 +208,41 @@ def test_a_ready_dispatch_wakes_the_sending_pipeline(monkeypatch, organization):
     )
     dispatch_ready.send(sender=None, organization_id=organization.pk)
     assert queued and queued[0] == ("ioportal.sending.tasks.run_account", organization.pk)
+
+
+def test_a_dispatch_that_starts_running_records_when(
+    checked, operator_user, supervisor_user, organization, service, woken
+):
+    """The history's start date and "Avviati di recente" sort read `started_at`: every way
+    into RUNNING sets it (launch, approval, single message, test send)."""
+    import uuid
+
+    launched, _ = services.dispatch_launch_list(recipient_list=checked, actor=operator_user)
+    launched.refresh_from_db()
+    assert launched.state == Dispatch.State.RUNNING and launched.started_at is not None
+
+    single, _ = services.dispatch_create_single(
+        organization=organization,
+        service=service,
+        actor=operator_user,
+        fiscal_code="RSSMRA85T10A562S",
+        subject="Documento pronto",
+        markdown="Il documento è pronto allo sportello." * 3,
+        launch_token=uuid.uuid4(),
+    )
+    assert single.state == Dispatch.State.RUNNING and single.started_at is not None
+
+    ApprovalPolicy.objects.create(organization=organization, threshold=0)
+    waiting, _ = services.dispatch_create_single(
+        organization=organization,
+        service=service,
+        actor=operator_user,
+        fiscal_code="RSSMRA85T10A562S",
+        subject="Documento pronto",
+        markdown="Il documento è pronto allo sportello." * 3,
+        launch_token=uuid.uuid4(),
+    )
+    assert waiting.state == Dispatch.State.AWAITING_APPROVAL and waiting.started_at is None
+    services.dispatch_approve(dispatch=waiting, actor=supervisor_user)
+    waiting.refresh_from_db()
+    assert waiting.state == Dispatch.State.RUNNING and waiting.started_at is not None

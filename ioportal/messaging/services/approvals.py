@@ -15,7 +15,11 @@ from ioportal.core.errors import NotAllowed
 from ioportal.core.services import audit_log, changed_fields
 from ioportal.messaging.audit import Action
 from ioportal.messaging.models import ApprovalPolicy, Delivery, Dispatch, Notification
-from ioportal.messaging.services.pipeline import state_when_cleared, wake_on_commit
+from ioportal.messaging.services.pipeline import (
+    started_fields,
+    state_when_cleared,
+    wake_on_commit,
+)
 
 # --- approval policy ----------------------------------------------------------------------
 
@@ -81,9 +85,10 @@ def dispatch_approve(
     if dispatch.created_by_id == actor.pk:
         raise NotAllowed(_("Non puoi approvare un invio che hai creato tu."))
     state = state_when_cleared(dispatch.scheduled_at)
+    now = timezone.now()
     updated = Dispatch.objects.filter(
         pk=dispatch.pk, state=Dispatch.State.AWAITING_APPROVAL
-    ).update(state=state, approved_by=actor, approved_at=timezone.now())
+    ).update(state=state, approved_by=actor, approved_at=now, **started_fields(state, now))
     if not updated:
         raise NotAllowed(_("Questo invio non è più in attesa di approvazione."))
     dispatch.refresh_from_db()

@@ -194,6 +194,7 @@ def dispatch_create_single(
         placeholders=[],
         feature_level=feature_level,
         state=Dispatch.State.AWAITING_APPROVAL if needs_approval else Dispatch.State.RUNNING,
+        started_at=None if needs_approval else timezone.now(),
         launch_token=launch_token,
         created_by=actor,
     )
@@ -258,6 +259,7 @@ def dispatch_send_test(
         placeholders=template.placeholders,
         feature_level=template.feature_level,
         state=Dispatch.State.RUNNING,
+        started_at=timezone.now(),
         source_name=recipient_list.file_name[:255],
         created_by=actor,
     )

@@ -25,6 +25,12 @@ def wake_on_commit(dispatch: Dispatch) -> None:
         transaction.on_commit(lambda: wake_pipeline(organization_id=organization_id))
 
 
+def started_fields(state: str, now: datetime) -> dict[str, datetime]:
+    """The fields a dispatch entering `state` at `now` sets besides its state: `started_at`
+    when it starts running (the history's start date, sort and the page's timeline)."""
+    return {"started_at": now} if state == Dispatch.State.RUNNING else {}
+
+
 def state_when_cleared(scheduled_at: datetime | None) -> str:
     if scheduled_at is not None and scheduled_at > timezone.now():
         return Dispatch.State.SCHEDULED

@@ -17,7 +17,11 @@ from django_q.tasks import async_task
 
 from ioportal.core.fiscalcode import protect_fiscal_code
 from ioportal.messaging.models import Delivery, Dispatch
-from ioportal.messaging.services.pipeline import state_when_cleared, wake_on_commit
+from ioportal.messaging.services.pipeline import (
+    started_fields,
+    state_when_cleared,
+    wake_on_commit,
+)
 from ioportal.recipients.models import RecipientChunk, RecipientList
 
 # Premium files uploaded with a list: see the layers contract in pyproject.toml.
@@ -220,7 +224,7 @@ def _prepare_step(dispatch_id: int) -> int | None:
         if dispatch.approval_required
         else state_when_cleared(dispatch.scheduled_at)
     )
-    if not pending.update(state=state, prepared_at=now):
+    if not pending.update(state=state, prepared_at=now, **started_fields(state, now)):
         return 0
     attachments = list_attachments_hand_over(recipient_list=recipient_list, dispatch=dispatch)
     recipient_list.erase()
