@@ -7,7 +7,7 @@ a 500.
 from typing import Any, cast
 
 from django import forms
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from ioportal.accounts.models import Membership, User
@@ -95,7 +95,10 @@ class HistoryFilterForm(forms.Form):
         if data["al"]:
             dispatches = dispatches.filter(created_at__date__lte=data["al"])
         field = SORTS.get(data["ordine"] or "recenti", SORTS["recenti"])[0]
-        return dispatches.order_by(field, "-id")
+        name = field.lstrip("-")
+        # Dispatches without the date (not started, not finished) last on every database.
+        order = F(name).desc(nulls_last=True) if field.startswith("-") else F(name).asc()
+        return dispatches.order_by(order, "-id")
 
 
 GROUP_LABELS = {

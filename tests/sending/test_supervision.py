@@ -335,6 +335,30 @@ def test_search_by_fiscal_code_across_dispatches_is_audited(
     assert client_for(people["operator"]).get(url).status_code == 403
 
 
+def test_history_sorts_by_start_and_end_put_the_dates_first(
+    dispatch: Dispatch, people: dict[str, User]
+) -> None:
+    """ "Conclusi di recente" and "Avviati di recente" list the dispatches that have the date
+    first, on every database (PostgreSQL puts NULLs first in a descending order)."""
+    now = timezone.now()
+    Dispatch.objects.filter(pk=dispatch.pk).update(
+        title="Titolo-senza-date", started_at=None, finished_at=None
+    )
+    done = make_dispatch(
+        dispatch.service, people["author"], fiscal_codes(2), state=Dispatch.State.COMPLETED
+    )
+    Dispatch.objects.filter(pk=done.pk).update(
+        title="Titolo-con-date",
+        started_at=now - timedelta(hours=2),
+        finished_at=now - timedelta(hours=1),
+    )
+    client = client_for(people["supervisor"])
+    url = reverse("sending:dispatch_list")
+    for order in ("fine", "avvio"):
+        text = client.get(url, {"ordine": order}).content.decode()
+        assert text.index("Titolo-con-date") < text.index("Titolo-senza-date"), order
+
+
 # --- bounded queries ----------------------------------------------------------------------
 
 
