@@ -731,8 +731,8 @@ def _choose_sheet(workbook: Any, chosen: str) -> ReadOnlyWorksheet:
         return with_data[0]
     raise ImportChoiceNeeded(
         _(
-            "Il file ha più fogli (%(sheets)s): scegli quello con i destinatari e carica di "
-            "nuovo il file."
+            "Il file ha più fogli (%(sheets)s): scegli quello con i destinatari e premi "
+            "«Carica e prosegui»."
         )
         % {"sheets": ", ".join(f"«{s.title}»" for s in sheets)},
         field="sheet",
@@ -913,9 +913,9 @@ def _hidden_rows_outcome(sheet: str, lines: list[int], choice: str) -> str:
     raise ImportChoiceNeeded(
         ngettext(
             "Il foglio «%(sheet)s» ha una riga nascosta (riga %(lines)s), per esempio da un "
-            "filtro: scegli se è un destinatario e carica di nuovo il file.",
+            "filtro: scegli se è un destinatario e premi «Carica e prosegui».",
             "Il foglio «%(sheet)s» ha %(count)s righe nascoste (righe %(lines)s), per esempio "
-            "da un filtro: scegli se sono destinatari e carica di nuovo il file.",
+            "da un filtro: scegli se sono destinatari e premi «Carica e prosegui».",
             len(lines),
         )
         % values,

@@ -120,6 +120,9 @@ def test_several_sheets_the_operator_picks_one_by_name(client, operator, organiz
     page = response.content.decode()
     assert response.status_code == 200
     assert "scegli quello con i destinatari" in page
+    # The file is kept for the choice: nothing tells the operator to upload it again.
+    assert "carica di nuovo il file" not in page
+    assert "premi «Carica e prosegui»" in page
     assert '<option value="Istruzioni">Istruzioni</option>' in page
     assert '<option value="Destinatari">Destinatari</option>' in page
     assert not RecipientList.objects.exists()
