@@ -137,3 +137,12 @@ def test_only_post(client, operator, organization, service):
     recipient_list = _upload(client, template, service, "elenco.csv", ENGLISH_CSV)
     url = reverse("messaging:list_number_format", args=[recipient_list.public_id])
     assert client.get(url).status_code == 405
+
+
+def test_the_result_page_button_offers_the_other_format(client, operator, organization, service):
+    template = builders.template(organization, operator)
+    recipient_list = _upload(client, template, service, "elenco.csv", ENGLISH_CSV)
+    page = client.get(reverse("messaging:list_result", args=[recipient_list.public_id]))
+    html = page.content.decode()
+    assert '<input type="hidden" name="number_format" value="en">' in html
+    assert "Leggi i numeri nel formato inglese (1,234.56)</button>" in html
