@@ -10,7 +10,6 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
-from ioportal.ioservices.models import IOService
 from ioportal.messaging import services
 from ioportal.messaging.models import Delivery, Dispatch
 from ioportal.messaging.services import dispatches, preparation
@@ -175,9 +174,6 @@ def test_list_pages_decrypt_only_the_rows_they_show(
         opened.append(len(items))  # rows decrypted
         return items
 
-    # A production service: in test mode the pages read every row on purpose, to count the
-    # recipients test mode will skip (recipients.testmode.list_test_mode_skips).
-    IOService.objects.filter(pk=big_list.service_id).update(test_mode=False)
     monkeypatch.setattr(recipient_models, "unseal", counting)
     login(operator_user)
     preview = reverse("messaging:list_preview", args=[big_list.public_id])
