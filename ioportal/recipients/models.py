@@ -65,6 +65,9 @@ class RecipientList(models.Model):
     valid_count = models.PositiveIntegerField(default=0)
     rejected_count = models.PositiveIntegerField(default=0)
     total_amount = models.PositiveBigIntegerField(default=0)  # euro cents
+    # Valid rows a service in test mode will skip (not among its authorised recipients),
+    # counted at the check so the list pages never decrypt every row; None before a check.
+    test_mode_skips = models.PositiveIntegerField(null=True, blank=True)
     # One launch per list, however many clicks or tabs: it becomes Dispatch.launch_token.
     launch_token = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     dispatch = models.OneToOneField(

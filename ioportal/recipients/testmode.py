@@ -7,6 +7,9 @@ authorised recipients are the service's `authorized_recipients` (kept equal to I
 service form) plus IO's sandbox citizen, which IO appends to every service's list (§4).
 """
 
+from collections.abc import Iterable, Mapping
+from typing import Any
+
 from ioportal.ioapi import SANDBOX_FISCAL_CODE, normalize_fiscal_code
 from ioportal.ioservices.models import IOService
 from ioportal.recipients.models import RecipientChunk, RecipientList
@@ -26,13 +29,24 @@ def skipped_in_test_mode(service: IOService, fiscal_code: str) -> bool:
     return allowed is not None and normalize_fiscal_code(fiscal_code) not in allowed
 
 
-def list_test_mode_skips(recipient_list: RecipientList) -> int:
-    """How many valid rows of a recipient list test mode will skip (0 in production mode).
-    Reads the list's valid rows (decrypting them) only for a test-mode service."""
-    allowed = authorized_recipients(recipient_list.service)
+def count_test_mode_skips(service: IOService, rows: Iterable[Mapping[str, Any]]) -> int:
+    """How many of `rows` (valid rows, each with its "fiscal_code") test mode will skip; 0 in
+    production mode."""
+    allowed = authorized_recipients(service)
     if allowed is None:
         return 0
-    rows = recipient_list.items(RecipientChunk.Kind.VALID, 0, recipient_list.valid_count)
     return sum(
         1 for row in rows if normalize_fiscal_code(str(row.get("fiscal_code", ""))) not in allowed
     )
+
+
+def list_test_mode_skips(recipient_list: RecipientList) -> int:
+    """How many valid rows of a recipient list test mode will skip (0 in production mode):
+    the count stored by the check (`RecipientList.test_mode_skips`), so a page never decrypts
+    the list for it; a list checked before that count existed is counted from its rows."""
+    if authorized_recipients(recipient_list.service) is None:
+        return 0
+    if recipient_list.test_mode_skips is not None:
+        return recipient_list.test_mode_skips
+    rows = recipient_list.items(RecipientChunk.Kind.VALID, 0, recipient_list.valid_count)
+    return count_test_mode_skips(recipient_list.service, rows)

@@ -344,7 +344,7 @@ def test_history_sorts_by_start_and_end_put_the_dates_first(
     Dispatch.objects.filter(pk=dispatch.pk).update(
         title="Titolo-senza-date", started_at=None, finished_at=None
     )
-    done = make_dispatch(
+    done = builders.dispatch(
         dispatch.service, people["author"], fiscal_codes(2), state=Dispatch.State.COMPLETED
     )
     Dispatch.objects.filter(pk=done.pk).update(
