@@ -10,7 +10,7 @@ throw-away SQLite database in var/ (deleted at the end; or DATABASE_URL):
 - worker: the `prepare_dispatch` task creating one delivery per valid row;
 - a preview page's read of one row, and the first delivery read back (variables decrypted).
 
-Targets (issue 16): upload + check + launch under 10 s, launch request under 1 s, peak RSS
+Targets: upload + check + launch under 10 s, launch request under 1 s, peak RSS
 under 500 MB; the worker's creation of the deliveries runs after the launch has answered
 and is reported with its own time and in the whole. Exits 1 when a target is missed.
 

@@ -1,6 +1,6 @@
 """Two-step verification pages: enrolment, verification, recovery codes, reset by an admin.
 
-The rule of every page here (issue 11): no step gives more than the person already proved.
+The rule of every page here: no step gives more than the person already proved.
 Without the second factor only an account that has none may enrol; replacing the
 authenticator, renewing recovery codes and seeing them need a verified session.
 """

@@ -479,7 +479,7 @@ def _ensure_another_admin(membership: Membership) -> None:
         raise LastAdminError
 
 
-# Two-step verification. Every change is audited and e-mailed to the person (issue 11).
+# Two-step verification. Every change is audited and e-mailed to the person.
 
 RECOVERY_CODE_COUNT = 10
 RECOVERY_DEVICE_NAME = "recovery"

@@ -1,6 +1,6 @@
 """Reading an uploaded CSV or XLSX file into a header row and data rows of strings.
 
-Nothing about the file's structure is guessed silently (issue 16, "import you can trust"):
+Nothing about the file's structure is guessed silently:
 
 - CSV: UTF-8 (with or without BOM), UTF-16 with a BOM, or Windows-1252 (with a warning). The
   separator is the one among `;` `,` tab `|` under which the rows have the header's number of

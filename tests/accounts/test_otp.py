@@ -1,4 +1,4 @@
-"""Two-step verification cannot be got around (issue 11).
+"""Two-step verification cannot be got around.
 
 Between the password and the second factor no page gives more than the password proved:
 every route of the portal is tried, for every role, through HTTP.

@@ -1,6 +1,6 @@
 """A file that needs a choice (sheet, hidden rows, separator) is kept, sealed, so that the
 choice re-reads it without selecting it again; only its author in its organization reaches
-it, and it is gone once read, refused or expired (issue 16)."""
+it, and it is gone once read, refused or expired."""
 
 import re
 from datetime import timedelta

@@ -1,7 +1,7 @@
 """The structure of real office files through the web flow (upload -> mapping -> check): the
 declared sheet size, hidden rows, several sheets, repeated headers, separators, line breaks
 in cells. Each value is read as the spreadsheet shows it, or the file is refused or the
-operator asked; never guessed silently (issue 16)."""
+operator asked; never guessed silently."""
 
 import csv
 import io

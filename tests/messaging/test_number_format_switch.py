@@ -1,5 +1,5 @@
 """The number format is chosen again on the list, without a new upload: text cells are read
-with the new convention, XLSX Number cells keep their value (issue 16)."""
+with the new convention, XLSX Number cells keep their value."""
 
 import io
 
