@@ -105,6 +105,9 @@ INSTALLED_APPS = [
     "ioportal.fakeio",
     "ioportal.remotecontent",
     "ioportal.dashboard",
+    "ioportal.reports",
+    "ioportal.reachability",
+    "ioportal.retention",
     "ioportal.demo",
 ]
 

@@ -14,6 +14,9 @@ urlpatterns = [
     # Called by IO, not by people: no session, see docs/remotecontent.md.
     path("io/remote-content/", include("ioportal.remotecontent.io_urls")),
     path("invii/", include("ioportal.sending.urls")),
+    path("rapporti/", include("ioportal.reports.urls")),
+    path("verifiche/", include("ioportal.reachability.urls")),
+    path("conservazione/", include("ioportal.retention.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
 ]

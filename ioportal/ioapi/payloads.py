@@ -203,7 +203,17 @@ def build_message_payload(
     errors = validate_new_message(message, max_allowed_payment_amount=max_allowed_payment_amount)
     if errors:
         raise PayloadInvalidError(errors)
+    return {
+        "fiscal_code": normalize_fiscal_code(message.fiscal_code),
+        "feature_level_type": FeatureLevel(message.feature_level_type).value,
+        "content": message_content(message),
+    }
 
+
+def message_content(message: NewMessage) -> dict[str, Any]:
+    """The `content` object of POST /messages (MessageContent in io-spec), unvalidated:
+    subject, markdown, and when set require_secure_channels, due_date (UTC timestamp),
+    payment_data (amount in euro cents) and third_party_data."""
     content: dict[str, Any] = {"subject": message.subject, "markdown": message.markdown}
     if message.require_secure_channels is not None:
         content["require_secure_channels"] = message.require_secure_channels
@@ -226,11 +236,7 @@ def build_message_payload(
             "configuration_id": third_party.configuration_id,
             "has_attachments": third_party.has_attachments,
         }
-    return {
-        "fiscal_code": normalize_fiscal_code(message.fiscal_code),
-        "feature_level_type": FeatureLevel(message.feature_level_type).value,
-        "content": content,
-    }
+    return content
 
 
 def build_profile_payload(fiscal_code: str) -> dict[str, Any]:

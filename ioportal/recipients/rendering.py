@@ -20,6 +20,8 @@ the worker (`delivery_message`) sends it, test sends included.
 """
 
 import functools
+import hashlib
+import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
@@ -28,6 +30,7 @@ from typing import Any
 import yaml
 
 from ioportal.ioapi import FeatureLevel, NewMessage, PaymentData, ThirdPartyData
+from ioportal.ioapi.payloads import message_content
 
 PLACEHOLDER_RE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 PLACEHOLDER_NAME_RE = re.compile(r"^[a-z_][a-z0-9_]{0,39}$")
@@ -245,3 +248,23 @@ def delivery_message(
         payee_fiscal_code=delivery.payee_fiscal_code,
         third_party_data=third_party_data,
     )
+
+
+def content_sha256(message: NewMessage) -> str:
+    """SHA-256 (64 hex digits) of what the citizen reads: the message's `feature_level_type`
+    and its IO `content` (subject, markdown, due date, payment data; ioapi.payloads
+    `message_content`) as canonical JSON (sorted keys, no spaces, UTF-8).
+
+    Not hashed: the fiscal code (the recipient is named apart) and `third_party_data`, whose
+    id differs for every delivery. The same message always gives the same hash, so it serves
+    both the proof of sending and the search for a content sent twice to the same citizen.
+    """
+    content = message_content(message)
+    content.pop("third_party_data", None)
+    canonical = json.dumps(
+        {"feature_level_type": FeatureLevel(message.feature_level_type).value, "content": content},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
