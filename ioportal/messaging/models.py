@@ -270,6 +270,10 @@ class Delivery(models.Model):
     read_status = models.CharField(max_length=32, blank=True)
     payment_status = models.CharField(max_length=32, blank=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
+    # When the portal first learned from IO that the message was read / the notice paid
+    # (IO gives no time of its own): set once by the status refresh, never moved.
+    read_at = models.DateTimeField(null=True, blank=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
     next_poll_at = models.DateTimeField(null=True, blank=True)
     polls = models.PositiveIntegerField(default=0)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -11,7 +11,8 @@ import random
 import uuid
 from datetime import timedelta
 
-from django.db.models import F
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce
 
 from ioportal.ioapi import MessageInfo, MessageStatus, ReadStatus
 from ioportal.messaging.models import Delivery, FeatureLevel
@@ -223,8 +224,12 @@ def polled(*, delivery: Delivery, token: uuid.UUID, info: MessageInfo) -> bool:
     }
     if info.read_status_raw:
         fields["read_status"] = info.read_status_raw
+        if info.read_status == ReadStatus.READ:
+            fields["read_at"] = Coalesce(F("read_at"), Value(now))
     if info.payment_status_raw:
         fields["payment_status"] = info.payment_status_raw
+        if info.payment_status_raw == "PAID":
+            fields["paid_at"] = Coalesce(F("paid_at"), Value(now))
     age = (now - (delivery.submitted_at or now)).total_seconds()
     within_horizon = age < conf.poll_horizon_seconds
     next_poll = None

@@ -110,3 +110,33 @@ def test_processed_premium_message_is_polled_by_its_age(
     assert transitions.polled(delivery=delivery, token=token, info=message_info("READ"))
     delivery.refresh_from_db()
     assert delivery.next_poll_at is None and delivery.read_status == "READ"
+
+
+def test_read_and_paid_times_are_set_once(organization: Organization) -> None:
+    user = builders.user(Membership.Role.OPERATOR, organization)
+    service = builders.service(organization, **simulated_service(""))
+    dispatch = builders.dispatch(service, user, fiscal_codes(1), feature_level="advanced")
+    token = uuid.uuid4()
+    Delivery.objects.filter(dispatch=dispatch).update(
+        state=Delivery.State.SUBMITTED,
+        claim_token=token,
+        io_message_id="01JABCDEFGHJKMNPQRSTVWXYZ0",
+        submitted_at=clock.now(),
+        payment_amount=1000,
+        notice_number="302000100000000001",
+    )
+
+    def poll(read: str, payment: str) -> Delivery:
+        Delivery.objects.filter(dispatch=dispatch).update(claim_token=token)
+        delivery = Delivery.objects.select_related("dispatch").get(dispatch=dispatch)
+        assert transitions.polled(delivery=delivery, token=token, info=message_info(read, payment))
+        return Delivery.objects.get(pk=delivery.pk)
+
+    unread = poll("UNREAD", "NOT_PAID")
+    assert unread.read_at is None and unread.paid_at is None
+    read = poll("READ", "NOT_PAID")
+    assert read.read_at is not None and read.paid_at is None
+    paid = poll("READ", "PAID")
+    assert paid.read_at == read.read_at and paid.paid_at is not None
+    again = poll("READ", "PAID")
+    assert (again.read_at, again.paid_at) == (read.read_at, paid.paid_at)

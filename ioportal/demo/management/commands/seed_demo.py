@@ -312,6 +312,8 @@ def _history(
             outcome = _outcome(code, premium, row)
             if outcome["state"] == Delivery.State.PROCESSED:
                 outcome["submitted_at"] = started + timedelta(seconds=row)
+                if outcome.get("read_status") == "READ":
+                    outcome["read_at"] = started + timedelta(hours=2)
             variables: dict[str, Any] = {"nome": first_name}
             payment: dict[str, Any] = {}
             if template_index == 1:
