@@ -35,6 +35,14 @@ class User(AbstractUser):
         return f"{full} ({self.username})" if full else self.username
 
 
+# Days a dispatch's personal data are kept after it finished (Organization.retention_days):
+# one year by default, long enough for reminders, hand-off and disputes about a payment
+# notice; at least a month, so the hand-off after a send is always possible.
+DEFAULT_RETENTION_DAYS = 365
+MIN_RETENTION_DAYS = 30
+MAX_RETENTION_DAYS = 3650
+
+
 class Organization(models.Model):
     """A public administration (ente) and its IO account."""
 
@@ -67,6 +75,16 @@ class Organization(models.Model):
         help_text=_(
             "Se attivo, anche gli operatori devono usare un'app di autenticazione. "
             "Amministratori e supervisori la usano sempre."
+        ),
+    )
+    retention_days = models.PositiveIntegerField(
+        _("conservazione dei dati personali (giorni)"),
+        default=DEFAULT_RETENTION_DAYS,
+        validators=[MinValueValidator(MIN_RETENTION_DAYS), MaxValueValidator(MAX_RETENTION_DAYS)],
+        help_text=_(
+            "Dopo questi giorni dalla fine di un invio, i dati personali dei destinatari "
+            "(codici fiscali, valori, testi, allegati) vengono cancellati; restano conteggi, "
+            "esiti, statistiche e registro attività."
         ),
     )
     is_active = models.BooleanField(_("attivo"), default=True)

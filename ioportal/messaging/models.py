@@ -179,6 +179,9 @@ class Dispatch(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # When the retention purge removed the personal data of its deliveries (fiscal codes,
+    # values, rendered content, attachments); counts and outcomes stay.
+    personal_data_purged_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("invio")

@@ -1,0 +1,21 @@
+"""How long a dispatch's personal data are kept: the organization's `retention_days` after
+the dispatch finished (accounts.models.Organization). The purge itself is the retention
+app's scheduled task; the pages that show personal data (hand-off lists, proofs) say until
+when they are available."""
+
+from datetime import datetime, timedelta
+
+from ioportal.messaging.models import Dispatch
+
+
+def personal_data_until(dispatch: Dispatch) -> datetime | None:
+    """When the dispatch's personal data will be purged (aware datetime), or None while the
+    dispatch has not finished (the date is not set yet) or once they have been purged."""
+    if dispatch.personal_data_purged_at is not None or dispatch.finished_at is None:
+        return None
+    return dispatch.finished_at + timedelta(days=dispatch.organization.retention_days)
+
+
+def personal_data_purged(dispatch: Dispatch) -> bool:
+    """True once the retention purge removed the dispatch's personal data."""
+    return dispatch.personal_data_purged_at is not None
