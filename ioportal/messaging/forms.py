@@ -11,6 +11,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.formats import number_format
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from ioportal.core.fiscalcode import normalize_fiscal_code
 from ioportal.core.io_texts import field_error_text
@@ -469,11 +470,16 @@ class ScheduleForm(forms.Form):
         if last is None:
             return
         if cap:
-            reason = _(
+            reason = ngettext(
+                "Con al massimo %(cap)s messaggio al giorno, il limite dell'account IO e le "
+                "finestre di invio dell'ente, l'ultimo dei %(n)s messaggi partirebbe "
+                "%(last)s, dopo la scadenza (%(by)s). Aumenta il massimo giornaliero o sposta "
+                "la scadenza.",
                 "Con al massimo %(cap)s messaggi al giorno, il limite dell'account IO e le "
                 "finestre di invio dell'ente, l'ultimo dei %(n)s messaggi partirebbe "
                 "%(last)s, dopo la scadenza (%(by)s). Aumenta il massimo giornaliero o sposta "
-                "la scadenza."
+                "la scadenza.",
+                cap,
             )
         else:
             reason = _(

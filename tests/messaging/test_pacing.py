@@ -60,7 +60,7 @@ def test_a_deadline_the_cap_cannot_meet_is_refused(client, login, operator_user,
     response = post(client, own_list, daily_cap="1", send_by=local(by))
     assert response.status_code == 200
     text = response.content.decode()
-    assert "Con al massimo 1 messaggi al giorno" in text
+    assert "Con al massimo 1 messaggio al giorno" in text
     assert "dopo la scadenza" in text and "Aumenta il massimo giornaliero" in text
     assert not Dispatch.objects.filter(kind=Dispatch.Kind.LIST).exists()
 
