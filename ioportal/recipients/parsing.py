@@ -74,6 +74,9 @@ EXCEL_ERRORS_ITALIAN = {
     "#SPILL!": "#ESPANSIONE!",
     "#CALC!": "#CALC!",
 }
+# What a CSV saved by Excel holds in place of a formula's error: the error as Excel shows it
+# in the language it runs in (Italian or English), alone in the cell.
+CSV_ERROR_TEXTS = frozenset(EXCEL_ERRORS_ITALIAN) | frozenset(EXCEL_ERRORS_ITALIAN.values())
 # `_SheetParser`'s mark for a date cell whose serial number is outside Excel's dates.
 OUT_OF_RANGE_DATE = "date out of range"
 
@@ -422,6 +425,8 @@ def _parse_csv(data: bytes, options: ReadOptions) -> ParsedTable:
                     "found": len(cells),
                     "expected": len(headers),
                 }
+            elif errors := [(i, c) for i, c in enumerate(cells) if c in CSV_ERROR_TEXTS]:
+                problems[line] = _error_cell_problem(*errors[0], line)
             elif any(len(cell) > MAX_CELL_CHARS for cell in cells):
                 problems[line] = _too_long()
             if len(cells) > len(headers):

@@ -1,4 +1,4 @@
-"""XLSX cells whose value is not what the person sees: merged cells and Excel error values.
+"""Cells whose value is not what the person sees: merged cells and Excel error values.
 Their rows (or, in the header, the file) are refused with an Italian reason, never read as
 empty or as the error's text."""
 
@@ -8,7 +8,7 @@ import zipfile
 import pytest
 from openpyxl import Workbook
 
-from ioportal.recipients.parsing import ImportFileError, parse_table
+from ioportal.recipients.parsing import EXCEL_ERRORS_ITALIAN, ImportFileError, parse_table
 
 CF1, CF2, CF3, CF4 = "RSSMRA85T10A562S", "VRDGPP75C15F205S", "BNCLCU90D45L219H", "RSSMRA80A01H501U"
 
@@ -142,3 +142,22 @@ def test_a_date_cell_outside_excels_dates_rejects_its_row_without_an_invented_er
         table = _parse(buffer.getvalue())
     reason = table.row_problems[2]
     assert "B2" in reason and "non è una data di Excel" in reason and "#VAL" not in reason
+
+
+@pytest.mark.parametrize("text", ["#N/D", "#VALORE!", "#RIF!", "#N/A", "#DIV/0!", "#NOME?"])
+def test_a_csv_cell_holding_an_excel_error_rejects_its_row(text):
+    # Excel saves a formula's error into a CSV as the error's text, in its own language.
+    data = f"codice_fiscale;nome;importo\n{CF1};Anna;10\n{CF2};Bruno; {text} \n".encode()
+    table = parse_table(data=data, filename="elenco.csv")
+    assert table.lines == [2, 3]
+    assert list(table.row_problems) == [3]
+    reason = table.row_problems[3]
+    assert "C3" in reason and "errore di Excel" in reason
+    assert f"«{EXCEL_ERRORS_ITALIAN.get(text, text)}»" in reason
+
+
+def test_a_csv_text_that_only_contains_an_error_word_is_a_value():
+    data = f"codice_fiscale;nome\n{CF1};Anna #N/D\n{CF2};#N/Dario\n".encode()
+    table = parse_table(data=data, filename="elenco.csv")
+    assert table.row_problems == {}
+    assert [row[1] for row in table.rows] == ["Anna #N/D", "#N/Dario"]
