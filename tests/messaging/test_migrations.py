@@ -3,7 +3,7 @@
 import pytest
 from django.db import connection
 
-from tests.migrating import latest, migrate, migrate_all
+from tests.migrating import latest, migrate, migrate_all, seed_service
 
 BEFORE = [("messaging", "0004_dispatch_preparation")]
 AFTER = [("messaging", "0005_delivery_variables_encrypted")]
@@ -12,13 +12,7 @@ AFTER = [("messaging", "0005_delivery_variables_encrypted")]
 @pytest.mark.django_db(transaction=True)
 def test_existing_variables_are_encrypted_and_still_read():
     old = migrate(BEFORE)
-    organization = old.get_model("accounts", "Organization").objects.create(
-        name="Comune", fiscal_code="80001230582"
-    )
-    user = old.get_model("accounts", "User").objects.create(username="autore")
-    service = old.get_model("ioservices", "IOService").objects.create(
-        organization=organization, service_id="01JD3M0SERV1CE00000000M001", name="Tributi"
-    )
+    organization, user, service = seed_service(old)
     dispatch = old.get_model("messaging", "Dispatch").objects.create(
         organization=organization, service=service, title="TARI", subject="TARI", created_by=user
     )

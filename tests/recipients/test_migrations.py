@@ -5,9 +5,10 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 
 from ioportal.recipients.sealing import seal, unseal
-from tests.migrating import latest, migrate, migrate_all
+from tests.migrating import latest, migrate, migrate_all, seed_service
 
 BEFORE = [("recipients", "0002_recipientlist_number_format_check_warnings")]
+BEFORE_MOVE = [("recipients", "0005_recipientlist_test_mode_skips")]
 ROWS = {
     "rows": [["RSSMRA85T10A562S", "Anna"], ["VRDGPP75C15F205S", "Bruno", "x"], ["1", "Carla"]],
     "lines": [2, 4, 5],
@@ -17,22 +18,13 @@ ROWS = {
 }
 
 
-@pytest.mark.django_db(transaction=True)
-def test_rows_problems_number_cells_and_date_system_move_into_chunks_and_back():
-    old = migrate(BEFORE)
-    organization = old.get_model("accounts", "Organization").objects.create(
-        name="Comune", fiscal_code="80001230582"
-    )
-    user = old.get_model("accounts", "User").objects.create(username="autore")
-    service = old.get_model("ioservices", "IOService").objects.create(
-        organization=organization, service_id="01JD3M0SERV1CE00000000M001", name="Tributi"
-    )
-    template = old.get_model("messaging", "MessageTemplate").objects.create(
+def historical_list(apps, **fields):
+    """A recipient list, with `fields`, written with the historical models `apps`."""
+    organization, user, service = seed_service(apps)
+    template = apps.get_model("messaging", "MessageTemplate").objects.create(
         organization=organization, name="TARI", subject="Avviso TARI 2026", markdown="x" * 80
     )
-    valid = [{"line": 2, "fiscal_code": "RSSMRA85T10A562S", "variables": {"nome": "Anna"}}]
-    rejected = [{"line": 4, "reasons": ["La riga ha 3 colonne invece di 2."], "cells": []}]
-    old.get_model("recipients", "RecipientList").objects.create(
+    return apps.get_model("recipients", "RecipientList").objects.create(
         organization=organization,
         created_by=user,
         template=template,
@@ -40,6 +32,17 @@ def test_rows_problems_number_cells_and_date_system_move_into_chunks_and_back():
         file_name="elenco.xlsx",
         file_format="xlsx",
         expires_at="2099-01-01T00:00:00Z",
+        **fields,
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rows_problems_number_cells_and_date_system_move_into_chunks_and_back():
+    old = migrate(BEFORE)
+    valid = [{"line": 2, "fiscal_code": "RSSMRA85T10A562S", "variables": {"nome": "Anna"}}]
+    rejected = [{"line": 4, "reasons": ["La riga ha 3 colonne invece di 2."], "cells": []}]
+    historical_list(
+        old,
         rows_sealed=seal(ROWS),
         valid_sealed=seal(valid),
         rejected_sealed=seal(rejected),
@@ -70,32 +73,6 @@ def test_rows_problems_number_cells_and_date_system_move_into_chunks_and_back():
         migrate_all()
 
 
-BEFORE_MOVE = [("recipients", "0005_recipientlist_test_mode_skips")]
-
-
-def make_list(apps):
-    """A recipient list with the historical models `apps`; returns it."""
-    organization = apps.get_model("accounts", "Organization").objects.create(
-        name="Comune", fiscal_code="80001230582"
-    )
-    user = apps.get_model("accounts", "User").objects.create(username="autore")
-    service = apps.get_model("ioservices", "IOService").objects.create(
-        organization=organization, service_id="01JD3M0SERV1CE00000000M001", name="Tributi"
-    )
-    template = apps.get_model("messaging", "MessageTemplate").objects.create(
-        organization=organization, name="TARI", subject="Avviso TARI 2026", markdown="x" * 80
-    )
-    return apps.get_model("recipients", "RecipientList").objects.create(
-        organization=organization,
-        created_by=user,
-        template=template,
-        service=service,
-        file_name="elenco.xlsx",
-        file_format="xlsx",
-        expires_at="2099-01-01T00:00:00Z",
-    )
-
-
 def tables() -> set[str]:
     with connection.cursor() as cursor:
         return set(connection.introspection.table_names(cursor))
@@ -105,7 +82,7 @@ def tables() -> set[str]:
 def test_the_files_uploaded_with_a_list_move_to_recipients_with_their_rows_and_back():
     old = migrate(BEFORE_MOVE)
     assert "remotecontent_listattachment" in tables()
-    recipient_list = make_list(old)
+    recipient_list = historical_list(old)
     staged = old.get_model("remotecontent", "ListAttachment").objects
     staged.create(
         recipient_list=recipient_list,
