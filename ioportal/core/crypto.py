@@ -1,4 +1,4 @@
-"""Encryption of third-party secrets stored in the database (RELIABILITY.md §3.6).
+"""Encryption of third-party secrets stored in the database.
 
 Fernet (authenticated encryption) with the keys in `settings.FIELD_ENCRYPTION_KEYS`, newest
 first: the first key encrypts, any configured key decrypts. A stored value is

@@ -20,26 +20,25 @@ class NotAllowed(Exception):
         super().__init__(self.message)
 
 
+def error_page(request: HttpRequest, *, title: str, message: str, status: int) -> HttpResponse:
+    """The portal's error page (`core/error.html`): a title and a sentence in Italian."""
+    return render(request, "core/error.html", {"title": title, "message": message}, status=status)
+
+
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return render(
+    return error_page(
         request,
-        "core/error.html",
-        {
-            "title": _("Accesso non consentito"),
-            "message": _("Il tuo ruolo in questo ente non permette di aprire questa pagina."),
-        },
+        title=_("Accesso non consentito"),
+        message=_("Il tuo ruolo in questo ente non permette di aprire questa pagina."),
         status=403,
     )
 
 
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return render(
+    return error_page(
         request,
-        "core/error.html",
-        {
-            "title": _("Pagina non trovata"),
-            "message": _("La pagina non esiste o non appartiene all'ente in cui stai lavorando."),
-        },
+        title=_("Pagina non trovata"),
+        message=_("La pagina non esiste o non appartiene all'ente in cui stai lavorando."),
         status=404,
     )
 

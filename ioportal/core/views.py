@@ -1,19 +1,17 @@
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
 from django.utils.translation import gettext as _
+
+from ioportal.core.errors import error_page
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     """A clear page instead of Django's technical one when a form has no valid token."""
-    return render(
+    return error_page(
         request,
-        "core/error.html",
-        {
-            "title": _("Modulo scaduto"),
-            "message": _(
-                "Il modulo non è più valido (la pagina era aperta da troppo tempo o i cookie "
-                "sono disattivati). Torna indietro, ricarica la pagina e riprova."
-            ),
-        },
+        title=_("Modulo scaduto"),
+        message=_(
+            "Il modulo non è più valido (la pagina era aperta da troppo tempo o i cookie "
+            "sono disattivati). Torna indietro, ricarica la pagina e riprova."
+        ),
         status=403,
     )

@@ -118,30 +118,27 @@ def _model_for(target_type: str) -> type[models.Model] | None:
     return None
 
 
-def _field(target_type: str, key: str) -> models.Field[Any, Any] | None:
+def _model_field(target_type: str, key: str) -> models.Field[Any, Any] | None:
+    """The field `key` of the target's model, when there is one."""
     model = _model_for(target_type)
-    if model is not None:
-        try:
-            field = model._meta.get_field(key)
-        except FieldDoesNotExist:
-            pass
-        else:
-            if isinstance(field, models.Field):
-                return field
-    return CHOICE_FIELDS.get(key)
+    if model is None:
+        return None
+    try:
+        field = model._meta.get_field(key)
+    except FieldDoesNotExist:
+        return None
+    return field if isinstance(field, models.Field) else None
+
+
+def _field(target_type: str, key: str) -> models.Field[Any, Any] | None:
+    return _model_field(target_type, key) or CHOICE_FIELDS.get(key)
 
 
 def _label(target_type: str, key: str) -> str:
-    model = _model_for(target_type)
-    if model is not None:
-        try:
-            field = model._meta.get_field(key)
-        except FieldDoesNotExist:
-            pass
-        else:
-            verbose = getattr(field, "verbose_name", None)
-            if verbose and str(verbose) != key.replace("_", " "):
-                return capfirst(str(verbose))
+    field = _model_field(target_type, key)
+    verbose = field.verbose_name if field is not None else None
+    if verbose and str(verbose) != key.replace("_", " "):
+        return capfirst(str(verbose))
     if key in KEY_LABELS:
         return capfirst(str(KEY_LABELS[key]))
     return capfirst(key.replace("_", " ").strip()) or key

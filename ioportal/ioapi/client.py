@@ -58,7 +58,7 @@ DEFAULT_CONNECT_TIMEOUT = 5.0
 DEFAULT_READ_TIMEOUT = 15.0
 # Pooled connections idle longer than this are dropped before the next call. A server that
 # closes an idle keep-alive connection while our request is in flight produces a reset after
-# sending, i.e. a needless AmbiguousError on a submission (RELIABILITY.md §2.5). A new TLS
+# sending, i.e. a needless AmbiguousError on a submission. A new TLS
 # handshake is cheap next to that; at full sending rate connections are reused anyway.
 DEFAULT_MAX_IDLE_SECONDS = 1.0
 # Used when a 429 carries no usable wait; PagoPA's own bulk tool waited 5 s (IO-API.md §5).
@@ -265,7 +265,7 @@ class ConnectionPool:
     idle check. Connections left idle longer than `max_idle_seconds` are dropped before the
     next call, but only when no call is in flight (a server that closes an idle keep-alive
     connection while a request is written produces a needless AmbiguousError on a
-    submission, RELIABILITY.md §2.5). None keeps idle connections forever.
+    submission). None keeps idle connections forever.
     """
 
     def __init__(

@@ -9,7 +9,7 @@
         ├── NotFoundError           404 (profile not on IO, message or feed day not found)
         └── PayloadInvalidError     refused locally before sending, with per-field errors
 
-The split follows RELIABILITY.md §2.5: only a failure that *certainly* did not reach IO is
+The split: only a failure that *certainly* did not reach IO is
 Transient; anything that may have been received after the request was written is Ambiguous.
 Messages and reprs never contain the subscription key, and fiscal codes in them are masked.
 """

@@ -32,13 +32,11 @@ from ioportal.messaging.models import Delivery, Dispatch, FeatureLevel
 from ioportal.messaging.preview import render_preview
 from ioportal.messaging.send_conditions import estimate_last, send_conditions
 from ioportal.messaging.windows import Pacing, is_open, next_opening
+from ioportal.recipients.attachments import list_attachments_summary
 from ioportal.recipients.models import RecipientChunk, RecipientList, StoredItems
 from ioportal.recipients.rendering import fill_message
 from ioportal.recipients.testmode import list_test_mode_skips
 from ioportal.recipients.validation import format_cents
-from ioportal.remotecontent.services import (
-    list_attachments_summary,
-)
 
 OPERATOR = Membership.Role.OPERATOR
 

@@ -30,6 +30,11 @@ from ioportal.messaging.forms import (
 )
 from ioportal.messaging.preview import content_warnings
 from ioportal.recipients import services as recipient_services
+from ioportal.recipients.attachments import (
+    AttachmentUploadError,
+    list_attachments_summary,
+    list_attachments_upload,
+)
 from ioportal.recipients.models import RecipientChunk, RecipientList, row_cells
 from ioportal.recipients.numbers import (
     ENGLISH,
@@ -42,11 +47,6 @@ from ioportal.recipients.parsing import ImportChoiceNeeded, ImportFileError, del
 from ioportal.recipients.services import rejected_problems
 from ioportal.recipients.testmode import list_test_mode_skips
 from ioportal.recipients.validation import format_cents, mapping_errors
-from ioportal.remotecontent.services import (
-    AttachmentUploadError,
-    list_attachments_summary,
-    list_attachments_upload,
-)
 
 OPERATOR = Membership.Role.OPERATOR
 REJECTED_SHOWN = 200

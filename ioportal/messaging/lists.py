@@ -16,6 +16,7 @@ from ioportal.core.services import audit_log
 from ioportal.ioservices.models import IOService
 from ioportal.messaging.models import MessageTemplate
 from ioportal.messaging.services import template_remember_mapping
+from ioportal.recipients.attachments import list_attachment_index
 from ioportal.recipients.audit import Action
 from ioportal.recipients.models import RecipientChunk, RecipientList
 from ioportal.recipients.numbers import DEFAULT_NUMBER_FORMAT, NUMBER_FORMATS
@@ -23,9 +24,6 @@ from ioportal.recipients.parsing import ReadOptions, parse_table
 from ioportal.recipients.services import recipient_lists_purge_expired
 from ioportal.recipients.testmode import count_test_mode_skips
 from ioportal.recipients.validation import MessageSpec, validate_rows
-
-# Premium files uploaded with a list: see the layers contract in pyproject.toml.
-from ioportal.remotecontent.services import list_attachment_index
 
 
 def message_spec(

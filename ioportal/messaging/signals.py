@@ -7,3 +7,10 @@ from django.dispatch import Signal
 # (int). `ioportal.sending` connects its `triggers.wake_up`; a lost signal only delays work,
 # since the pipeline's sweeper wakes every organization with due work each minute.
 dispatch_ready = Signal()
+
+# A dispatch made from a recipient list needs the files uploaded with the list (Premium):
+# sent inside the transaction that makes it, before the list is emptied. Arguments: dispatch,
+# recipient_list, test (bool: a test send gets copies, the list keeps its files for the
+# launch; otherwise the files are handed over to the dispatch). Each receiver returns the
+# number of attachments it created. `ioportal.remotecontent` connects its hand-over.
+list_files_needed = Signal()

@@ -326,3 +326,47 @@ class PendingUpload(models.Model):
 
     def __str__(self) -> str:
         return self.file_name
+
+
+def attachment_upload_to(_instance: models.Model, _filename: str) -> str:
+    """Where a PDF is stored in the default storage, for the files uploaded with a list and
+    for Premium attachments alike: `attachments/<random>.pdf`. Never derived from the uploaded
+    name: no traversal, no guessing (ASVS 5.3.1/5.3.2). MEDIA_ROOT is never served directly."""
+    return f"attachments/{uuid.uuid4().hex}.pdf"
+
+
+class ListAttachment(models.Model):
+    """A file uploaded with a recipient list, before launch: the shared PDF or one ZIP entry.
+
+    A refused entry keeps its name and `problems` (Italian reasons, no file) so that the rows
+    naming it are rejected with the reason. At launch the files become Premium attachments of
+    the dispatch (the stored file is handed over, not copied) and these rows are deleted.
+    """
+
+    recipient_list = models.ForeignKey(
+        RecipientList, on_delete=models.CASCADE, related_name="list_attachments"
+    )
+    shared = models.BooleanField(default=False)
+    original_name = models.CharField(max_length=255)
+    # `filenames.attachment_key` of the name: what the list's file-name column is matched with
+    match_name = models.CharField(max_length=255)
+    file = models.FileField(upload_to=attachment_upload_to, max_length=255, blank=True)
+    size = models.PositiveBigIntegerField(default=0)
+    sha256 = models.CharField(max_length=64, blank=True)
+    page_count = models.PositiveIntegerField(null=True, blank=True)
+    pdfa_declared = models.CharField(max_length=16, blank=True)
+    warnings = models.JSONField(default=list, blank=True)
+    problems = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["recipient_list", "shared", "match_name"],
+                name="listattachment_list_name_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.original_name

@@ -36,6 +36,7 @@ from ioportal.ioapi import (
     validate_fiscal_code,
     validate_new_message,
 )
+from ioportal.recipients.filenames import attachment_key
 from ioportal.recipients.notices import (
     has_valid_check_digits,
     is_notice_number,
@@ -81,8 +82,8 @@ SPECIAL_FIELDS = (
     PAYEE_FISCAL_CODE,
     ATTACHMENT,
 )
-# Where the attachment file name travels in Delivery.variables until Premium attachments
-# are resolved by ioportal.remotecontent.
+# Where the attachment file name travels in Delivery.variables until the files uploaded with
+# the list are handed over to the dispatch at launch.
 ATTACHMENT_KEY = "__attachment__"
 
 # The IO rule a message breaks → the target whose cell it comes from.
@@ -143,9 +144,9 @@ class MessageSpec:
     has_payment: bool = False
     # Euro cents; None when unknown. 0 means the service may not send payment notices.
     max_payment_amount: int | None = None
-    # Files of the uploaded ZIP: {casefolded name: reasons it was refused, empty if valid},
-    # empty when no ZIP was uploaded; None when files are not checked (the cell's format
-    # still is). Compare with `attachment_key`.
+    # Files of the uploaded ZIP: {`attachment_key` of the name: reasons it was refused, empty
+    # if valid}, empty when no ZIP was uploaded; None when files are not checked (the cell's
+    # format still is).
     attachments: Mapping[str, Sequence[str]] | None = None
 
 
@@ -460,13 +461,6 @@ def mapping_errors(
 
 
 # --- rows ---------------------------------------------------------------------------------
-
-
-def attachment_key(name: str) -> str:
-    """How a file-name cell is compared with the ZIP's files: Unicode NFC ("più" typed
-    composed or decomposed is the same name), casefolded. Same rule as
-    `ioportal.remotecontent.services.match_name`."""
-    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", name.strip()).casefold())
 
 
 def _attachment_problems(

@@ -1,5 +1,8 @@
+from typing import Any
+
 from django.apps import AppConfig
 
+from ioportal.messaging.signals import list_files_needed
 from ioportal.remotecontent.audit import Action
 
 
@@ -14,3 +17,22 @@ class RemotecontentConfig(AppConfig):
             24 * 60,
         ),
     )
+
+    def ready(self) -> None:
+        # Imported once the app registry is ready: it uses models.
+        from ioportal.remotecontent.services import handover
+
+        def on_list_files_needed(
+            sender: object, *, dispatch: Any, recipient_list: Any, test: bool, **kwargs: object
+        ) -> int:
+            if test:
+                return handover.list_attachments_copy_for_test(
+                    recipient_list=recipient_list, dispatch=dispatch
+                )
+            return handover.list_attachments_hand_over(
+                recipient_list=recipient_list, dispatch=dispatch
+            )
+
+        list_files_needed.connect(
+            on_list_files_needed, dispatch_uid="remotecontent.hand_over", weak=False
+        )

@@ -2,7 +2,7 @@
 
 IO does not take uploads: when a citizen opens a Premium message whose `third_party_data`
 says `has_attachments`, IO calls the portal (docs/remotecontent.md). Files live in the
-default storage under `attachments/<random>.pdf`; MEDIA_ROOT is never served directly.
+default storage (`recipients.models.attachment_upload_to`); MEDIA_ROOT is never served.
 """
 
 import uuid
@@ -13,10 +13,8 @@ from django.utils.translation import gettext_lazy as _
 
 from ioportal.ioservices.validators import validate_configuration_id
 
-
-def attachment_upload_to(_instance: "Attachment", _filename: str) -> str:
-    # Never derived from the uploaded name: no traversal, no guessing (ASVS 5.3.1/5.3.2).
-    return f"attachments/{uuid.uuid4().hex}.pdf"
+# The storage rule of every PDF; named here too because this app's migrations refer to it.
+from ioportal.recipients.models import attachment_upload_to
 
 
 class RemoteContentConfiguration(models.Model):
@@ -173,40 +171,3 @@ class RemoteContentAccess(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.operation} {self.outcome}"
-
-
-class ListAttachment(models.Model):
-    """A file uploaded with a recipient list, before launch: the shared PDF or one ZIP entry.
-
-    A refused entry keeps its name and `problems` (Italian reasons, no file) so that the rows
-    naming it are rejected with the reason. At launch the files become `Attachment` rows
-    (the stored file is handed over, not copied) and these rows are deleted.
-    """
-
-    recipient_list = models.ForeignKey(
-        "recipients.RecipientList", on_delete=models.CASCADE, related_name="list_attachments"
-    )
-    shared = models.BooleanField(default=False)
-    original_name = models.CharField(max_length=255)
-    # casefolded name, the key the list's file-name column is matched with
-    match_name = models.CharField(max_length=255)
-    file = models.FileField(upload_to=attachment_upload_to, max_length=255, blank=True)
-    size = models.PositiveBigIntegerField(default=0)
-    sha256 = models.CharField(max_length=64, blank=True)
-    page_count = models.PositiveIntegerField(null=True, blank=True)
-    pdfa_declared = models.CharField(max_length=16, blank=True)
-    warnings = models.JSONField(default=list, blank=True)
-    problems = models.JSONField(default=list, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["id"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["recipient_list", "shared", "match_name"],
-                name="listattachment_list_name_unique",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return self.original_name

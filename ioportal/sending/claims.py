@@ -10,6 +10,7 @@ Times come from the worker's clock (synchronise the machines' clocks).
 
 import uuid
 from datetime import timedelta
+from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import Q, QuerySet
@@ -164,6 +165,28 @@ def claim_polls(*, organization_id: int, worker: str, limit: int) -> tuple[uuid.
     )
 
 
+def _submittable(mine: Q) -> QuerySet[Delivery]:
+    """The deliveries of `mine` (ids with the token their caller holds) that may be claimed
+    for submission: READY or CHECKING, no IO id yet, dispatch running."""
+    return Delivery.objects.filter(
+        mine,
+        state__in=(S.READY, S.CHECKING),
+        io_message_id__isnull=True,
+        dispatch__state=Dispatch.State.RUNNING,
+    )
+
+
+def _submitting(new_token: uuid.UUID) -> dict[str, Any]:
+    """The fields a submission claim writes: SUBMITTING under `new_token`, leased from now."""
+    now = clock.now()
+    return {
+        "state": S.SUBMITTING,
+        "claim_token": new_token,
+        "claimed_at": now,
+        "lease_until": now + timedelta(seconds=sending_settings().lease_seconds),
+    }
+
+
 def claim_submission(*, delivery_id: int, token: uuid.UUID) -> uuid.UUID | None:
     """READY (or CHECKING whose profile check just passed) → SUBMITTING, with a fresh token,
     in one UPDATE that the caller commits before the call.
@@ -173,19 +196,7 @@ def claim_submission(*, delivery_id: int, token: uuid.UUID) -> uuid.UUID | None:
     token, or None when the delivery may not be submitted (nothing changed).
     """
     new_token = uuid.uuid4()
-    now = clock.now()
-    updated = Delivery.objects.filter(
-        pk=delivery_id,
-        state__in=(S.READY, S.CHECKING),
-        claim_token=token,
-        io_message_id__isnull=True,
-        dispatch__state=Dispatch.State.RUNNING,
-    ).update(
-        state=S.SUBMITTING,
-        claim_token=new_token,
-        claimed_at=now,
-        lease_until=now + timedelta(seconds=sending_settings().lease_seconds),
-    )
+    updated = _submittable(Q(pk=delivery_id, claim_token=token)).update(**_submitting(new_token))
     return new_token if updated else None
 
 
@@ -195,24 +206,13 @@ def claim_submissions(*, claimed: list[tuple[int, uuid.UUID]]) -> tuple[uuid.UUI
     token, no IO id, dispatch running). Returns (new token, ids claimed); the caller commits
     before any request leaves."""
     new_token = uuid.uuid4()
-    now = clock.now()
     by_token: dict[uuid.UUID, list[int]] = {}
     for delivery_id, token in claimed:
         by_token.setdefault(token, []).append(delivery_id)
     mine = Q()
     for token, ids in by_token.items():
         mine |= Q(pk__in=ids, claim_token=token)
-    Delivery.objects.filter(
-        mine,
-        state__in=(S.READY, S.CHECKING),
-        io_message_id__isnull=True,
-        dispatch__state=Dispatch.State.RUNNING,
-    ).update(
-        state=S.SUBMITTING,
-        claim_token=new_token,
-        claimed_at=now,
-        lease_until=now + timedelta(seconds=sending_settings().lease_seconds),
-    )
+    _submittable(mine).update(**_submitting(new_token))
     changed = set(
         Delivery.objects.filter(
             pk__in=[pk for pk, _token in claimed], claim_token=new_token

@@ -87,6 +87,21 @@ def key_problem(delivery: Delivery, token: uuid.UUID, from_state: str, exc: Exce
     pause_service_dispatches(service=delivery.dispatch.service, code=code)
 
 
+def rate_limited(
+    delivery: Delivery, token: uuid.UUID, from_state: str, exc: RateLimitedError
+) -> None:
+    """IO answered 429: nothing was processed. The delivery waits what IO asked (Retry-After),
+    not counted as an attempt."""
+    transitions.retry_later(
+        delivery=delivery,
+        token=token,
+        from_state=from_state,
+        code=outcomes.RATE_LIMITED,
+        retry_after=exc.retry_after,
+        count_attempt=False,
+    )
+
+
 def _refusal_code(exc: PermanentError, *, submission: bool) -> str:
     refusal = exc.refusal
     if refusal == "recipient_forbidden":
@@ -148,14 +163,7 @@ def apply_check_failure(
     if isinstance(error, PermanentError):
         return permanent(delivery, token, S.CHECKING, error, stats)
     if isinstance(error, RateLimitedError):
-        transitions.retry_later(
-            delivery=delivery,
-            token=token,
-            from_state=S.CHECKING,
-            code=outcomes.RATE_LIMITED,
-            retry_after=error.retry_after,
-            count_attempt=False,
-        )
+        rate_limited(delivery, token, S.CHECKING, error)
         return False
     # Transient or ambiguous: a profile read is safe to retry.
     detail = describe_io_error(error) if isinstance(error, IOApiError) else str(error)
@@ -188,14 +196,7 @@ def apply_submission(
         key_problem(delivery, token, S.SUBMITTING, error)
         return False
     if isinstance(error, RateLimitedError):
-        transitions.retry_later(
-            delivery=delivery,
-            token=token,
-            from_state=S.SUBMITTING,
-            code=outcomes.RATE_LIMITED,
-            retry_after=error.retry_after,
-            count_attempt=False,
-        )
+        rate_limited(delivery, token, S.SUBMITTING, error)
         return False
     if isinstance(error, AmbiguousError):
         transitions.uncertain(

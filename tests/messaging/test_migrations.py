@@ -2,7 +2,8 @@
 
 import pytest
 from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
+
+from tests.migrating import latest, migrate, migrate_all, seed_service
 
 BEFORE = [("messaging", "0004_dispatch_preparation")]
 AFTER = [("messaging", "0005_delivery_variables_encrypted")]
@@ -10,18 +11,8 @@ AFTER = [("messaging", "0005_delivery_variables_encrypted")]
 
 @pytest.mark.django_db(transaction=True)
 def test_existing_variables_are_encrypted_and_still_read():
-    executor = MigrationExecutor(connection)
-    executor.migrate(BEFORE)
-    # Every other app at its newest state, messaging before the encryption.
-    others = [node for node in executor.loader.graph.leaf_nodes() if node[0] != "messaging"]
-    old = executor.loader.project_state([*others, *BEFORE]).apps
-    organization = old.get_model("accounts", "Organization").objects.create(
-        name="Comune", fiscal_code="80001230582"
-    )
-    user = old.get_model("accounts", "User").objects.create(username="autore")
-    service = old.get_model("ioservices", "IOService").objects.create(
-        organization=organization, service_id="01JD3M0SERV1CE00000000M001", name="Tributi"
-    )
+    old = migrate(BEFORE)
+    organization, user, service = seed_service(old)
     dispatch = old.get_model("messaging", "Dispatch").objects.create(
         organization=organization, service=service, title="TARI", subject="TARI", created_by=user
     )
@@ -33,28 +24,24 @@ def test_existing_variables_are_encrypted_and_still_read():
     )
     rows.create(dispatch=dispatch, fiscal_code_hmac="b", variables={})
     try:
-        executor = MigrationExecutor(connection)
-        executor.migrate(AFTER)
+        migrate(AFTER)
         with connection.cursor() as cursor:
             cursor.execute("SELECT variables FROM messaging_delivery ORDER BY fiscal_code_hmac")
             stored = [row[0] for row in cursor.fetchall()]
         assert stored[1] == ""
         assert "Anna" not in stored[0] and "VRDGPP" not in stored[0] and "nome" not in stored[0]
-        # Read with the model as it was right after the encryption (its encrypted field
-        # decrypts): later migrations add columns the table does not have yet.
-        after = executor.loader.project_state([*others, *AFTER]).apps
-        delivery = after.get_model("messaging", "Delivery")
-        assert delivery.objects.get(fiscal_code_hmac="a").variables == {
+        # The current models describe the app's latest state (later migrations add columns).
+        migrate(latest("messaging"))
+        from ioportal.messaging.models import Delivery
+
+        assert Delivery.objects.get(fiscal_code_hmac="a").variables == {
             "nome": "Anna Verdi",
             "figlio": "VRDGPP75C15F205S",
         }
         # And back: the reverse migration decrypts.
-        executor = MigrationExecutor(connection)
-        executor.migrate(BEFORE)
-        back = executor.loader.project_state([*others, *BEFORE]).apps
+        back = migrate(BEFORE)
         assert back.get_model("messaging", "Delivery").objects.get(
             fiscal_code_hmac="a"
         ).variables == {"nome": "Anna Verdi", "figlio": "VRDGPP75C15F205S"}
     finally:
-        executor = MigrationExecutor(connection)
-        executor.migrate(executor.loader.graph.leaf_nodes())
+        migrate_all()

@@ -4,7 +4,8 @@ import unicodedata
 
 import pytest
 
-from ioportal.recipients.validation import MessageSpec, attachment_key, validate_rows
+from ioportal.recipients.filenames import attachment_key
+from ioportal.recipients.validation import MessageSpec, validate_rows
 
 MARKDOWN = "Gentile {{ nome }}, " + "in allegato trova la fattura del servizio di refezione. " * 2
 FILES = ["fattura_più.pdf", "Ricevuta_Perché.pdf", "avviso dell'anno.pdf", "ÉLÈVE.pdf"]

@@ -14,10 +14,15 @@ from django.urls import reverse
 from ioportal.accounts.models import Membership
 from ioportal.messaging.models import Delivery, Dispatch, FeatureLevel
 from ioportal.messaging.services import template_create
-from ioportal.recipients.models import RecipientList
+from ioportal.recipients import attachments as uploads
+from ioportal.recipients.attachments import (
+    AttachmentUploadError,
+    list_attachments_upload,
+    zip_entries,
+)
+from ioportal.recipients.models import ListAttachment, RecipientList
 from ioportal.remotecontent import services
-from ioportal.remotecontent.models import Attachment, ListAttachment
-from ioportal.remotecontent.services import uploads
+from ioportal.remotecontent.models import Attachment
 from ioportal.sending import outcomes
 from ioportal.sending.runner import run_account_worker
 from tests import builders
@@ -179,20 +184,20 @@ def test_premium_template_on_a_non_premium_service_says_why(
     ],
 )
 def test_unsafe_zips_are_refused(files: dict[str, bytes], expected: str) -> None:
-    with pytest.raises(services.AttachmentUploadError) as caught:
-        services.zip_entries(upload=io.BytesIO(zip_of(files)))
+    with pytest.raises(AttachmentUploadError) as caught:
+        zip_entries(upload=io.BytesIO(zip_of(files)))
     assert expected in " ".join(caught.value.messages)
 
 
 def test_not_a_zip_and_limits(monkeypatch: pytest.MonkeyPatch) -> None:
-    with pytest.raises(services.AttachmentUploadError, match="non è un archivio ZIP"):
-        services.zip_entries(upload=io.BytesIO(b"PK not really"))
+    with pytest.raises(AttachmentUploadError, match="non è un archivio ZIP"):
+        zip_entries(upload=io.BytesIO(b"PK not really"))
     monkeypatch.setattr(uploads, "ZIP_MAX_ENTRIES", 2)
-    with pytest.raises(services.AttachmentUploadError, match="più di 2 file"):
-        services.zip_entries(upload=io.BytesIO(zip_of({f"{n}.pdf": b"x" for n in range(3)})))
+    with pytest.raises(AttachmentUploadError, match="più di 2 file"):
+        zip_entries(upload=io.BytesIO(zip_of({f"{n}.pdf": b"x" for n in range(3)})))
     monkeypatch.setattr(uploads, "ZIP_MAX_TOTAL_BYTES", 1000)
-    with pytest.raises(services.AttachmentUploadError, match="decompressi"):
-        services.zip_entries(upload=io.BytesIO(zip_of({"a.pdf": b"\x00" * 2000})))
+    with pytest.raises(AttachmentUploadError, match="decompressi"):
+        zip_entries(upload=io.BytesIO(zip_of({"a.pdf": b"\x00" * 2000})))
 
 
 def test_zip_bomb_entry_is_refused_without_reading_it_all(
@@ -210,8 +215,8 @@ def test_zip_bomb_entry_is_refused_without_reading_it_all(
     )
     bomb = zip_of({"anna.pdf": b"\x00" * 50_000_000, "bruno.pdf": make_pdf()})
     assert len(bomb) < 100_000
-    with pytest.raises(services.AttachmentUploadError, match="«anna.pdf» dello ZIP supera"):
-        services.list_attachments_upload(recipient_list=recipient_list, zip_upload=io.BytesIO(bomb))
+    with pytest.raises(AttachmentUploadError, match="«anna.pdf» dello ZIP supera"):
+        list_attachments_upload(recipient_list=recipient_list, zip_upload=io.BytesIO(bomb))
     assert not ListAttachment.objects.exists()
 
 

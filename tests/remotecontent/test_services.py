@@ -9,9 +9,9 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from ioportal.messaging.models import FeatureLevel
+from ioportal.recipients.pdf import PdfValidationError
 from ioportal.remotecontent import services
 from ioportal.remotecontent.models import Attachment, RemoteContentConfiguration
-from ioportal.remotecontent.pdf import PdfValidationError
 from ioportal.remotecontent.selectors import monthly_message_counts
 from ioportal.remotecontent.tasks import attachments_retention
 from tests.remotecontent.conftest import CITIZEN, CONFIGURATION_ID, OTHER_CITIZEN, make_pdf

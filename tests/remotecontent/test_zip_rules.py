@@ -15,10 +15,14 @@ from django.urls import reverse
 
 from ioportal.messaging.models import Delivery, Dispatch, FeatureLevel
 from ioportal.messaging.services import template_create
-from ioportal.recipients.models import RecipientList
-from ioportal.remotecontent import services
-from ioportal.remotecontent.models import Attachment, ListAttachment
-from ioportal.remotecontent.pdf import PdfValidationError, validate_pdf
+from ioportal.recipients.attachments import (
+    AttachmentUploadError,
+    list_attachment_index,
+    list_attachments_upload,
+)
+from ioportal.recipients.models import ListAttachment, RecipientList
+from ioportal.recipients.pdf import PdfValidationError, markup_outside_streams, validate_pdf
+from ioportal.remotecontent.models import Attachment
 from tests.remotecontent.conftest import make_pdf
 
 CASES = Path(__file__).resolve().parent.parent / "cases" / "import"
@@ -156,15 +160,12 @@ def test_an_accented_name_matches_its_entry(recipient_list, entry_name, flags, c
     placeholder = b"x" * len(entry_name)
     raw = zip_of([(placeholder.decode(), make_pdf())])
     raw = patch(raw, placeholder, new_name=entry_name, set_flags=flags)
-    counts = services.list_attachments_upload(
-        recipient_list=recipient_list, zip_upload=io.BytesIO(raw)
-    )
+    counts = list_attachments_upload(recipient_list=recipient_list, zip_upload=io.BytesIO(raw))
     assert counts == {"accepted": 1, "refused": 0}
-    index = services.list_attachment_index(recipient_list=recipient_list)
+    index = list_attachment_index(recipient_list=recipient_list)
     from ioportal.recipients.validation import attachment_key
 
     assert index == {attachment_key(cell): []}
-    assert services.match_name(cell) == attachment_key(cell)
 
 
 def test_the_unicode_path_extra_field_gives_the_name(recipient_list):
@@ -175,15 +176,15 @@ def test_the_unicode_path_extra_field_gives_the_name(recipient_list):
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr(info, make_pdf())
-    services.list_attachments_upload(recipient_list=recipient_list, zip_upload=buffer)
+    list_attachments_upload(recipient_list=recipient_list, zip_upload=buffer)
     staged = ListAttachment.objects.get()
     assert (staged.original_name, staged.match_name) == (NFC, NFC)
 
 
 def test_two_entries_that_normalize_equal_are_refused(recipient_list):
     raw = zip_of([(NFC, make_pdf()), (NFD, make_pdf())])
-    with pytest.raises(services.AttachmentUploadError, match="due file con lo stesso nome"):
-        services.list_attachments_upload(recipient_list=recipient_list, zip_upload=io.BytesIO(raw))
+    with pytest.raises(AttachmentUploadError, match="due file con lo stesso nome"):
+        list_attachments_upload(recipient_list=recipient_list, zip_upload=io.BytesIO(raw))
     assert not ListAttachment.objects.exists() and stored_files() == []
 
 
@@ -191,8 +192,8 @@ def test_two_entries_that_normalize_equal_are_refused(recipient_list):
 
 
 def _refused_whole(recipient_list: Any, raw: bytes, match: str) -> None:
-    with pytest.raises(services.AttachmentUploadError, match=match):
-        services.list_attachments_upload(
+    with pytest.raises(AttachmentUploadError, match=match):
+        list_attachments_upload(
             recipient_list=recipient_list,
             shared_name="informativa.pdf",
             shared_data=make_pdf(),
@@ -276,7 +277,5 @@ def test_markup_inside_a_stream_is_page_content():
     stream = b"<< /Length %d >>\nstream\n%s\nendstream" % (len(content), content)
     assert validate_pdf(pdf).page_count == 1
     assert b"<script>" not in pdf
-    from ioportal.remotecontent.pdf import markup_outside_streams
-
     assert not markup_outside_streams(b"%PDF-1.7\n1 0 obj\n" + stream + b"\nendobj\n")
     assert markup_outside_streams(b"%PDF-1.7\n(endstream) <script>\n")

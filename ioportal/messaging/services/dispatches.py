@@ -25,14 +25,12 @@ from ioportal.messaging.models import Dispatch, FeatureLevel
 from ioportal.messaging.services.approvals import approval_required
 from ioportal.messaging.services.pipeline import wake_on_commit
 from ioportal.messaging.services.preparation import (
+    attach_list_files,
     create_deliveries,
     dispatch_prepare,
     enqueue_preparation,
 )
 from ioportal.recipients.models import CHUNK_ROWS, RecipientChunk, RecipientList
-
-# Premium files uploaded with a list: see the layers contract in pyproject.toml.
-from ioportal.remotecontent.services import list_attachments_copy_for_test
 
 # Lists up to this many valid rows get their deliveries inside the launch request (a
 # fraction of a second); bigger ones from the `prepare_dispatch` worker task.
@@ -268,7 +266,7 @@ def dispatch_send_test(
         for code in recipients_for_test_send(recipient_list.service)
     ]
     create_deliveries(dispatch, rows)
-    attachments = list_attachments_copy_for_test(recipient_list=recipient_list, dispatch=dispatch)
+    attachments = attach_list_files(recipient_list=recipient_list, dispatch=dispatch, test=True)
     audit_log(
         action=Action.DISPATCH_TEST_SENT,
         actor=actor,

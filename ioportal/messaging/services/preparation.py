@@ -22,10 +22,8 @@ from ioportal.messaging.services.pipeline import (
     state_when_cleared,
     wake_on_commit,
 )
+from ioportal.messaging.signals import list_files_needed
 from ioportal.recipients.models import RecipientChunk, RecipientList
-
-# Premium files uploaded with a list: see the layers contract in pyproject.toml.
-from ioportal.remotecontent.services import list_attachments_hand_over
 
 logger = logging.getLogger(__name__)
 
@@ -185,6 +183,18 @@ def dispatch_prepare(*, dispatch_id: int) -> int:
     return created
 
 
+def attach_list_files(
+    *, recipient_list: RecipientList, dispatch: Dispatch, test: bool = False
+) -> int:
+    """Give `dispatch` the files uploaded with `recipient_list` (signals.list_files_needed):
+    handed over at launch, copies for a test send. Call it inside the transaction that makes
+    the dispatch. Returns the number of attachments created."""
+    answers = list_files_needed.send(
+        sender=Dispatch, dispatch=dispatch, recipient_list=recipient_list, test=test
+    )
+    return sum(int(count or 0) for _receiver, count in answers)
+
+
 @transaction.atomic
 def _prepare_step(dispatch_id: int) -> int | None:
     """Up to PREPARE_STEP_CHUNKS chunks (returns their rows, 0 when another run took them),
@@ -226,7 +236,7 @@ def _prepare_step(dispatch_id: int) -> int | None:
     )
     if not pending.update(state=state, prepared_at=now, **started_fields(state, now)):
         return 0
-    attachments = list_attachments_hand_over(recipient_list=recipient_list, dispatch=dispatch)
+    attachments = attach_list_files(recipient_list=recipient_list, dispatch=dispatch)
     recipient_list.erase()
     dispatch.state = state
     logger.info(

@@ -2,7 +2,8 @@
 
 - `configurations`: the address and key IO uses to fetch Premium content;
 - `attachments`: a Premium message's attachments, described to IO and deleted with their files;
-- `uploads`: the ZIP and PDFs uploaded with a recipient list, staged, then handed over;
+- `handover`: the files uploaded with a recipient list (`ioportal.recipients.attachments`)
+  handed over to the dispatch at launch, or copied for a test send;
 - `calls`: the log of IO's calls to the remote-content endpoints.
 """
 
@@ -23,20 +24,12 @@ from ioportal.remotecontent.services.configurations import (
     rc_configuration_regenerate_key,
     validate_header_name,
 )
-from ioportal.remotecontent.services.uploads import (
-    AttachmentUploadError,
-    list_attachment_index,
+from ioportal.remotecontent.services.handover import (
     list_attachments_copy_for_test,
     list_attachments_hand_over,
-    list_attachments_summary,
-    list_attachments_upload,
-    match_name,
-    zip_entries,
-    zip_entry_name,
 )
 
 __all__ = [
-    "AttachmentUploadError",
     "RemoteContentNotConfigured",
     "access_record",
     "attachment_create",
@@ -46,17 +39,11 @@ __all__ = [
     "attachments_for_delivery",
     "key_digest",
     "key_matches",
-    "list_attachment_index",
     "list_attachments_copy_for_test",
     "list_attachments_hand_over",
-    "list_attachments_summary",
-    "list_attachments_upload",
     "lollipop_record",
-    "match_name",
     "rc_configuration_create",
     "rc_configuration_regenerate_key",
     "third_party_data_for",
     "validate_header_name",
-    "zip_entries",
-    "zip_entry_name",
 ]

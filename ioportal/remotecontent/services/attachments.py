@@ -6,7 +6,6 @@ by signals.
 """
 
 import hashlib
-import unicodedata
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
@@ -14,13 +13,15 @@ from typing import Any
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ioportal.messaging.models import Delivery, Dispatch, FeatureLevel
-from ioportal.remotecontent.models import Attachment, ListAttachment, RemoteContentConfiguration
-from ioportal.remotecontent.pdf import validate_pdf
+from ioportal.recipients.attachments import delete_stored_file, delete_stored_files_on_commit
+from ioportal.recipients.filenames import attachment_display_name
+from ioportal.recipients.models import ListAttachment
+from ioportal.recipients.pdf import validate_pdf
+from ioportal.remotecontent.models import Attachment, RemoteContentConfiguration
 
 
 class RemoteContentNotConfigured(Exception):
@@ -65,18 +66,6 @@ def attachment_create(
     return attachment
 
 
-def attachment_display_name(name: str) -> str:
-    # Only the last path component, printable, NFC, bounded: it is shown and sent to IO.
-    base = unicodedata.normalize("NFC", name).replace("\\", "/").rsplit("/", 1)[-1]
-    base = "".join(ch for ch in base if ch.isprintable()).strip() or "allegato.pdf"
-    return base[-255:]
-
-
-def delete_stored_file(name: str) -> None:
-    if name:
-        default_storage.delete(name)
-
-
 def attachments_delete(*, attachments: Iterable[Attachment]) -> int:
     """Delete attachment rows, and their files once the transaction commits.
 
@@ -86,12 +75,7 @@ def attachments_delete(*, attachments: Iterable[Attachment]) -> int:
     items = list(attachments)
     names = [item.file.name or "" for item in items]
     Attachment.objects.filter(pk__in=[item.pk for item in items]).delete()
-
-    def remove_files() -> None:
-        for name in names:
-            delete_stored_file(name)
-
-    transaction.on_commit(remove_files)
+    delete_stored_files_on_commit(names)
     return len(items)
 
 

@@ -1,4 +1,4 @@
-"""Validation of PDF attachments before they are stored (RELIABILITY.md §3.7).
+"""Validation of PDF attachments before they are stored.
 
 The file must be a PDF by content (magic bytes and a successful parse with pypdf, and no HTML
 or script markup outside its streams, which would make it a PDF/HTML polyglot), within

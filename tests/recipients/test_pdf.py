@@ -2,7 +2,7 @@
 
 import pytest
 
-from ioportal.remotecontent.pdf import PdfValidationError, validate_pdf
+from ioportal.recipients.pdf import PdfValidationError, validate_pdf
 from tests.remotecontent.conftest import make_pdf
 
 

@@ -1,27 +1,26 @@
-"""Files uploaded with a recipient list (compose flow): the ZIP read safely, each PDF
-checked and staged with the list, then handed over to the dispatch.
+"""Files uploaded with a recipient list (compose flow, Premium): the ZIP read safely, each
+PDF checked (`pdf.validate_pdf`) and staged with the list as a `ListAttachment`, until the
+launch hands them over to the dispatch (`ioportal.remotecontent`, on the
+`messaging.signals.list_files_needed` signal).
 """
 
 import hashlib
 import struct
-import unicodedata
 import zipfile
 import zlib
+from collections.abc import Iterable
 from typing import IO, Any
 
 from django.conf import settings
 from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils.translation import gettext as _
 
 from ioportal.core.sizes import megabytes
-from ioportal.messaging.models import Delivery, Dispatch
-from ioportal.recipients.validation import ATTACHMENT_KEY
-from ioportal.remotecontent.models import Attachment, ListAttachment
-from ioportal.remotecontent.pdf import PdfValidationError, validate_pdf
-from ioportal.remotecontent.services.attachments import attachment_display_name, delete_stored_file
-
-# --- files uploaded with a recipient list (compose flow) -----------------------------------
+from ioportal.recipients.filenames import attachment_display_name, attachment_key
+from ioportal.recipients.models import ListAttachment, RecipientList
+from ioportal.recipients.pdf import PdfValidationError, validate_pdf
 
 ZIP_MAX_ENTRIES = 5000
 ZIP_MAX_TOTAL_BYTES = 500_000_000
@@ -37,11 +36,22 @@ class AttachmentUploadError(Exception):
         self.field = field
 
 
-def match_name(name: str) -> str:
-    """The key a file-name cell is matched with: last path component, Unicode NFC (macOS
-    writes "più" decomposed, Windows composed), casefolded. Same rule as
-    `ioportal.recipients.validation.attachment_key`."""
-    return unicodedata.normalize("NFC", attachment_display_name(name).casefold())
+def delete_stored_file(name: str) -> None:
+    """Remove a stored file by its storage name; nothing for an empty name."""
+    if name:
+        default_storage.delete(name)
+
+
+def delete_stored_files_on_commit(names: Iterable[str]) -> None:
+    """Remove stored files once the current transaction commits (the rows that named them
+    are deleted in it); never if it rolls back."""
+    names = list(names)
+
+    def remove_files() -> None:
+        for name in names:
+            delete_stored_file(name)
+
+    transaction.on_commit(remove_files)
 
 
 def _unicode_path_extra(info: zipfile.ZipInfo, raw_name: bytes) -> str | None:
@@ -92,7 +102,7 @@ def zip_entries(*, upload: IO[bytes]) -> list[zipfile.ZipInfo]:
     Refused as a whole (AttachmentUploadError): not a ZIP, more than ZIP_MAX_ENTRIES files,
     declared uncompressed total above ZIP_MAX_TOTAL_BYTES, an entry declared bigger than
     REMOTE_CONTENT_MAX_PDF_BYTES, an encrypted entry, a name with a folder path that climbs
-    (`..`) or is absolute, two entries whose names match the same cell (`match_name`:
+    (`..`) or is absolute, two entries whose names match the same cell (`attachment_key`:
     case-insensitive and Unicode-normalized). Directories and macOS metadata (`__MACOSX/`)
     are ignored. Each returned entry's `filename` is the decoded name (`zip_entry_name`).
     """
@@ -129,7 +139,7 @@ def zip_entries(*, upload: IO[bytes]) -> list[zipfile.ZipInfo]:
                 % {"name": parts[-1][:100], "mb": megabytes(limit)}
             )
             continue
-        key = match_name(name)
+        key = attachment_key(name)
         if key in seen:
             problems.append(
                 _("Lo ZIP contiene due file con lo stesso nome: «%(name)s».")
@@ -188,7 +198,7 @@ def _read_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
 
 def _stage(
     *,
-    recipient_list: Any,
+    recipient_list: RecipientList,
     name: str,
     data: bytes,
     shared: bool,
@@ -200,7 +210,7 @@ def _stage(
         recipient_list=recipient_list,
         shared=shared,
         original_name=attachment_display_name(name),
-        match_name=match_name(name),
+        match_name=attachment_key(name),
         problems=[],
     )
     try:
@@ -221,7 +231,7 @@ def _stage(
 
 def list_attachments_upload(
     *,
-    recipient_list: Any,
+    recipient_list: RecipientList,
     shared_name: str = "",
     shared_data: bytes | None = None,
     zip_upload: IO[bytes] | None = None,
@@ -270,14 +280,14 @@ def list_attachments_upload(
     return counts
 
 
-def list_attachment_index(*, recipient_list: Any) -> dict[str, list[str]]:
-    """The per-recipient files of a list for row validation: {casefolded name: reasons},
+def list_attachment_index(*, recipient_list: RecipientList) -> dict[str, list[str]]:
+    """The per-recipient files of a list for row validation: {`attachment_key`: reasons},
     empty reasons when the file is valid; empty when no ZIP was uploaded."""
     rows = ListAttachment.objects.filter(recipient_list=recipient_list, shared=False)
     return {row.match_name: list(row.problems or []) for row in rows}
 
 
-def list_attachments_summary(*, recipient_list: Any) -> dict[str, Any]:
+def list_attachments_summary(*, recipient_list: RecipientList) -> dict[str, Any]:
     """What the compose pages show: the shared file, and counts of the ZIP's files."""
     rows = list(ListAttachment.objects.filter(recipient_list=recipient_list))
     return {
@@ -286,80 +296,3 @@ def list_attachments_summary(*, recipient_list: Any) -> dict[str, Any]:
         "refused": [row for row in rows if not row.shared and row.problems],
         "any": bool(rows),
     }
-
-
-def _from_staged(row: ListAttachment, **fields: Any) -> Attachment:
-    """An unsaved attachment with a staged file's validated metadata; `fields` give the owner
-    (dispatch= or delivery=) and, to hand the stored file over, file=."""
-    return Attachment(
-        original_name=row.original_name,
-        size=row.size,
-        sha256=row.sha256,
-        content_type="application/pdf",
-        page_count=row.page_count,
-        pdfa_declared=row.pdfa_declared,
-        warnings=row.warnings,
-        validated=True,
-        **fields,
-    )
-
-
-def list_attachments_hand_over(*, recipient_list: Any, dispatch: Dispatch) -> int:
-    """At launch: the shared file becomes the dispatch's attachment, each delivery's file
-    (named in Delivery.variables["__attachment__"]) its own. Stored files are handed over,
-    not copied; the staged rows are deleted, and files no delivery uses go after commit.
-    Returns the number of attachments created.
-    """
-    staged = list(ListAttachment.objects.filter(recipient_list=recipient_list))
-    if not staged:
-        return 0
-    by_name = {row.match_name: row for row in staged if not row.shared and not row.problems}
-    created: list[Attachment] = []
-    used: set[int] = set()
-
-    for row in staged:
-        if row.shared and row.file:
-            created.append(_from_staged(row, file=row.file.name, dispatch=dispatch))
-            used.add(row.pk)
-    deliveries = Delivery.objects.filter(dispatch=dispatch).only("id", "variables")
-    for delivery in deliveries.iterator():
-        name = (delivery.variables or {}).get(ATTACHMENT_KEY)
-        row_for = by_name.get(match_name(name)) if name else None
-        if row_for is None or row_for.pk in used:
-            continue
-        created.append(_from_staged(row_for, file=row_for.file.name, delivery=delivery))
-        used.add(row_for.pk)
-    Attachment.objects.bulk_create(created)
-    unused = [row.file.name for row in staged if row.pk not in used and row.file]
-    ListAttachment.objects.filter(pk__in=[row.pk for row in staged]).delete()
-
-    def remove_files() -> None:
-        for name in unused:
-            delete_stored_file(name or "")
-
-    transaction.on_commit(remove_files)
-    return len(created)
-
-
-def list_attachments_copy_for_test(*, recipient_list: Any, dispatch: Dispatch) -> int:
-    """For a test send of one row: copies of the list's shared file and of the row's own file
-    (named in the test deliveries' variables) become attachments of the test dispatch, so
-    the test recipients open the message as a citizen would. The staged files stay with the
-    list for the real launch. Returns the number of attachments created.
-    """
-    first = Delivery.objects.filter(dispatch=dispatch).only("variables").first()
-    own_name = ((first.variables or {}) if first else {}).get(ATTACHMENT_KEY)
-    wanted = match_name(own_name) if own_name else None
-    staged = ListAttachment.objects.filter(recipient_list=recipient_list).order_by("-shared", "pk")
-    created = 0
-    for row in staged:
-        if not row.file or row.problems or not (row.shared or row.match_name == wanted):
-            continue
-        with row.file.open("rb") as handle:
-            data = handle.read()
-        copy = _from_staged(row, dispatch=dispatch)
-        # A copy under its own random name: either side may be deleted first.
-        copy.file.save("upload.pdf", ContentFile(data), save=False)
-        copy.save()
-        created += 1
-    return created
