@@ -291,7 +291,7 @@ class Export:
 
 def _write_csv(dispatch: Dispatch, reasons: Sequence[Reason], out: IO[bytes]) -> int:
     # UTF-8 with a BOM and ";": what Excel in Italian opens as columns, accents included.
-    text = io.TextIOWrapper(out, encoding="utf-8-sig", newline="")  # type: ignore[type-var]
+    text = io.TextIOWrapper(out, encoding="utf-8-sig", newline="")
     writer = csv.writer(text, delimiter=";", quoting=csv.QUOTE_ALL)
     writer.writerow([safe_cell(name) for name in header(dispatch)])
     count = 0
@@ -362,7 +362,8 @@ def handoff_export(
     if personal_data_purged(dispatch):
         raise NotAllowed(
             _(
-                "I dati personali di questo invio sono stati cancellati: l'elenco non è più disponibile."
+                "I dati personali di questo invio sono stati cancellati: l'elenco non è più "
+                "disponibile."
             )
         )
     reasons = [REASONS_BY_KEY[reason]] if reason else list(REASONS)

@@ -3,12 +3,13 @@ get 403, another organization's dispatch 404 (messaging.dispatch_access)."""
 
 from django import forms
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from ioportal.accounts.access import role_required
+from ioportal.accounts.access import require_role, role_required
 from ioportal.accounts.http import AuthenticatedHttpRequest
 from ioportal.accounts.models import Membership
 from ioportal.core.errors import NotAllowed
@@ -47,9 +48,14 @@ def handoff_page(request: AuthenticatedHttpRequest, public_id: str) -> HttpRespo
 
 
 @require_POST
-@role_required(SUPERVISOR)
-def handoff_download(request: AuthenticatedHttpRequest, public_id: str) -> HttpResponse:
-    """The list as CSV or XLSX, of every reason or one: personal data in clear, audited."""
+@login_required
+def handoff_download(
+    request: AuthenticatedHttpRequest, public_id: str
+) -> HttpResponse | FileResponse:
+    """The list as CSV or XLSX, of every reason or one: personal data in clear, audited.
+    A file response is no HttpResponse, so the role is checked here rather than by
+    `role_required` (the same check)."""
+    require_role(request, SUPERVISOR)
     dispatch = get_dispatch_for_user(request, public_id, SUPERVISE)
     form = HandoffDownloadForm(request.POST)
     if not form.is_valid():
