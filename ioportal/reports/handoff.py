@@ -251,7 +251,7 @@ def _row(delivery: Delivery, names: list[str], reason: Reason) -> list[str]:
         values = {}
     detail = describe_delivery(delivery)
     if unreadable:
-        detail = f"{detail} {_('Dati non leggibili (chiave di cifratura errata).')}"
+        detail = detail + " " + _("Dati non leggibili (chiave di cifratura errata).")
     due = timezone.localtime(delivery.due_date).strftime("%d/%m/%Y") if delivery.due_date else ""
     cells: list[object] = [
         delivery.row_number or "",
