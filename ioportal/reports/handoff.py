@@ -59,6 +59,8 @@ S = Delivery.State
 
 # Deliveries read (and decrypted) per query.
 CHUNK_SIZE = 1000
+# Decodes the stored values (Delivery.variables) as the model does.
+VARIABLES_FIELD = Delivery._meta.get_field("variables")
 
 CSV = "csv"
 XLSX = "xlsx"
@@ -236,22 +238,49 @@ def safe_cell(value: object) -> str:
     return csv_safe(ILLEGAL_CHARACTERS_RE.sub("", str(value)))
 
 
-def _row(delivery: Delivery, names: list[str], reason: Reason) -> list[str]:
+# Outcome texts remembered per export: a list has few distinct outcomes, and translating
+# one per row is most of the time of an export.
+TEXTS_REMEMBERED = 1000
+
+
+class _Texts:
+    """The reason labels and outcome sentences of one export, each translated once."""
+
+    def __init__(self) -> None:
+        self.labels = {reason.key: str(reason.label) for reason in REASONS}
+        self.unreadable = _("Dati non leggibili (chiave di cifratura errata).")
+        self._details: dict[tuple[str, str, str, str], str] = {}
+
+    def detail(self, delivery: Delivery) -> str:
+        key = (
+            delivery.state,
+            delivery.skip_reason,
+            delivery.last_error_code,
+            delivery.last_error_detail,
+        )
+        text = self._details.get(key)
+        if text is None:
+            text = describe_delivery(delivery)
+            if len(self._details) < TEXTS_REMEMBERED:
+                self._details[key] = text
+        return text
+
+
+def _row(delivery: Delivery, names: list[str], reason: Reason, texts: _Texts) -> list[str]:
     unreadable = False
     try:
         fiscal_code = reveal_fiscal_code(delivery.fiscal_code_encrypted)
     except DecryptionError:
         fiscal_code, unreadable = "", True
     try:
-        field = Delivery._meta.get_field("variables")
-        values = field.to_python(getattr(delivery, "variables_raw", "") or "")
+        values = VARIABLES_FIELD.to_python(getattr(delivery, "variables_raw", "") or "")
     except (DecryptionError, ValueError):
         values, unreadable = {}, True
     if not isinstance(values, dict):
         values = {}
-    detail = describe_delivery(delivery)
+    detail = texts.detail(delivery)
     if unreadable:
-        detail = detail + " " + _("Dati non leggibili (chiave di cifratura errata).")
+        detail = f"{detail} {texts.unreadable}"
     due = timezone.localtime(delivery.due_date).strftime("%d/%m/%Y") if delivery.due_date else ""
     cells: list[object] = [
         delivery.row_number or "",
@@ -260,7 +289,7 @@ def _row(delivery: Delivery, names: list[str], reason: Reason) -> list[str]:
         euros(delivery.payment_amount),
         delivery.notice_number,
         due,
-        reason.label,
+        texts.labels[reason.key],
         detail,
     ]
     return [safe_cell("" if cell is None else cell) for cell in cells]
@@ -273,10 +302,11 @@ def handoff_rows(
     fiscal code, the row's values, amount, notice number, due date, reason, detail in
     Italian. A value no key decrypts is left empty and the detail says so."""
     names = value_names(dispatch)
+    texts = _Texts()
     for delivery in _deliveries(dispatch, reasons):
         reason = reason_of(delivery.state, delivery.skip_reason)
         if reason is not None:
-            yield reason, _row(delivery, names, reason)
+            yield reason, _row(delivery, names, reason, texts)
 
 
 @dataclass
