@@ -42,7 +42,6 @@ def handoff_page(request: AuthenticatedHttpRequest, public_id: str) -> HttpRespo
             "purged": personal_data_purged(dispatch),
             "available_until": personal_data_until(dispatch),
             "retention_days": dispatch.organization.retention_days,
-            "finished": dispatch.finished_at is not None,
         },
     )
 

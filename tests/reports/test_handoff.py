@@ -10,6 +10,7 @@ import openpyxl
 import pytest
 from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.formats import date_format
@@ -490,3 +491,24 @@ def test_no_link_when_io_reached_everyone(
     )
     assert page.status_code == 200
     assert page_url(reached) not in page.content.decode()
+
+
+def test_the_page_takes_the_same_queries_however_many_citizens(
+    dispatch: Dispatch, people: dict[str, User]
+) -> None:
+    client = client_for(people["supervisor"])
+    client.get(page_url(dispatch))  # the session and the membership read once
+    with CaptureQueriesContext(connection) as few:
+        client.get(page_url(dispatch))
+    for number in range(30):
+        builders.delivery(
+            dispatch,
+            f"RSSMRA80A01H5{number:02d}X",
+            row_number=100 + number,
+            state=S.SKIPPED,
+            skip_reason=outcomes.NOT_ON_IO,
+        )
+    with CaptureQueriesContext(connection) as many:
+        page = client.get(page_url(dispatch)).content.decode()
+    assert 'data-reason="not_on_io">31<' in page
+    assert len(many) == len(few) <= 12
