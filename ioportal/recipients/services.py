@@ -26,7 +26,21 @@ from ioportal.recipients.models import (
 from ioportal.recipients.parsing import ImportFileError
 from ioportal.recipients.sealing import seal_bytes, unseal_bytes
 
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\x00")
+# What a spreadsheet may run as a formula when a cell starts with it; the full-width forms
+# too (＝ ＋ － ＠), which spreadsheets with East Asian input settings read as their ASCII twins.
+FORMULA_PREFIXES = (
+    "=",
+    "+",
+    "-",
+    "@",
+    "\t",
+    "\r",
+    "\x00",
+    "\uff1d",
+    "\uff0b",
+    "\uff0d",
+    "\uff20",
+)
 
 
 def recipient_lists_purge_expired(*, now: datetime | None = None) -> int:

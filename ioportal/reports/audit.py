@@ -1,0 +1,15 @@
+"""The audit actions of `reports`: exports and proofs of what was sent.
+
+Named on the app's AppConfig (`audit_actions`), read by `ioportal.core.audit`.
+"""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Action(models.TextChoices):
+    # --- hand-off list of the citizens IO did not reach (reports.handoff) ---
+    HANDOFF_EXPORTED = (
+        "reports.handoff_exported",
+        _("Elenco dei cittadini non raggiunti scaricato"),
+    )
