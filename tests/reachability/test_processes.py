@@ -126,3 +126,46 @@ def test_checks_through_real_workers_submit_nothing(
     assert stats["messages"] == 0
     assert simulator.inspect("ledger") == []
     assert ApiCall.objects.filter(organization=organization).count() == profile_calls
+
+
+def test_a_killed_worker_leaves_nothing_unchecked(
+    start_simulator: Callable[[dict[str, Any]], Simulator],
+    clusters: Clusters,
+    organization_user: tuple[Organization, Any],
+) -> None:
+    organization, author = organization_user
+    simulator = start(organization, start_simulator)
+    simulator.set_faults(latency_ms=40, jitter_ms=20)
+    production = builders.service(organization, **simulated_service(simulator.api_url))
+    codes = fiscal_codes(300, not_on_io_every=10, blocked_every=10)
+    purge_task_queue()
+    first = clusters.start()
+    check = create_check(production, author, codes)
+    started = wait_until(
+        lambda: (
+            ReachabilityRow.objects.filter(check_run=check)
+            .exclude(result=ReachabilityRow.Result.PENDING)
+            .count()
+            >= 20
+        ),
+        timeout=60,
+    )
+    assert started, clusters.logs()
+    stop_process(first, kill=True)
+    check.refresh_from_db()
+    assert check.state == ReachabilityCheck.State.RUNNING and check.lease_until is not None
+    second = clusters.start()
+    done = wait_until(lambda: finished(check), timeout=180, tick=runs.sweep)
+    stop_process(second)
+    assert done, clusters.logs()
+    check.refresh_from_db()
+    assert check.state == ReachabilityCheck.State.DONE and check.errors == 0
+    assert check.checked == check.total == 300
+    assert check.not_on_io == sum(code.startswith("XXX") for code in codes)
+    assert check.blocked == sum(code.startswith("YYY") for code in codes)
+    stats = simulator.inspect("stats")
+    reads = sum(stats["calls"].get("getProfileByPOST", {}).values())
+    # The rows the killed run was reading are read again: a few more calls, no submission.
+    assert 300 <= reads <= 300 + 5, reads
+    assert stats["messages"] == 0 and simulator.inspect("ledger") == []
+    print(f"\nkilled worker: {reads} profile reads for 300 citizens")
