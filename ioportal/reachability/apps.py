@@ -13,4 +13,9 @@ class ReachabilityConfig(AppConfig):
             "Verifiche di raggiungibilità: ripresa del lavoro in sospeso",
             1,
         ),
+        (
+            "ioportal.reachability.tasks.reachability_purge",
+            "Verifiche di raggiungibilità: cancellazione dei dati scaduti",
+            24 * 60,
+        ),
     )

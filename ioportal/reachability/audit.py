@@ -10,3 +10,7 @@ class Action(models.TextChoices):
         "reachability.exported",
         _("Esito di una verifica di raggiungibilità scaricato"),
     )
+    CHECK_PURGED = (
+        "reachability.purged",
+        _("Codici fiscali di una verifica di raggiungibilità cancellati (conservazione)"),
+    )

@@ -49,6 +49,9 @@ class ReachabilityCheck(models.Model):
     lease_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # When the rows (fiscal codes) were deleted at the end of the retention period; the
+    # counts stay.
+    purged_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("verifica di raggiungibilità")

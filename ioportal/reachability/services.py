@@ -7,6 +7,7 @@ Nothing here sends a message: the only IO call a check makes is the profile read
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.db.models import Count
@@ -140,6 +141,33 @@ def reachability_check_create(
     else:
         transaction.on_commit(lambda: enqueue_run(check_id=check.pk))
     return check
+
+
+def reachability_checks_purge_expired(*, now: datetime | None = None) -> int:
+    """Delete the rows (fiscal codes and results) of checks that finished more than their
+    organization's `retention_days` ago, as for dispatches; the check and its counts stay.
+    One audit event per check, with the number of rows. Returns the number of checks purged.
+    Idempotent."""
+    now = now or timezone.now()
+    purged = 0
+    expired = ReachabilityCheck.objects.filter(
+        purged_at__isnull=True, finished_at__isnull=False
+    ).select_related("organization", "service")
+    for check in expired.iterator():
+        if check.finished_at + timedelta(days=check.organization.retention_days) > now:
+            continue
+        with transaction.atomic():
+            rows, _by_model = ReachabilityRow.objects.filter(check_run=check).delete()
+            ReachabilityCheck.objects.filter(pk=check.pk).update(purged_at=now)
+            audit_log(
+                action=Action.CHECK_PURGED,
+                organization=check.organization,
+                target=check,
+                target_label=check.service.name,
+                changes={"rows": rows},
+            )
+        purged += 1
+    return purged
 
 
 def enqueue_run(*, check_id: int) -> None:

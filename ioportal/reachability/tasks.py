@@ -2,7 +2,7 @@
 
 from django.db import close_old_connections
 
-from ioportal.reachability import runs
+from ioportal.reachability import runs, services
 
 
 def run_check(check_id: int) -> dict[str, int]:
@@ -15,3 +15,8 @@ def run_check(check_id: int) -> dict[str, int]:
 def reachability_sweep() -> int:
     """The schedule (every minute): a run for every unfinished check no live run holds."""
     return runs.sweep()
+
+
+def reachability_purge() -> int:
+    """The daily schedule: delete the rows of checks past their retention period."""
+    return services.reachability_checks_purge_expired()

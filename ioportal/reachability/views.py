@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
@@ -10,7 +12,7 @@ from ioportal.ioservices.selectors import ioservices_usable_by
 from ioportal.reachability import exports, services
 from ioportal.reachability.access import checks_visible_to, get_check_for_user
 from ioportal.reachability.forms import CheckUploadForm
-from ioportal.reachability.models import ReachabilityCheck
+from ioportal.reachability.models import ReachabilityCheck, ReachabilityRow
 from ioportal.recipients.parsing import ImportChoiceNeeded, ImportFileError, parse_table
 
 OPERATOR = Membership.Role.OPERATOR
@@ -75,8 +77,12 @@ def _detail_context(request: HttpRequest, check: ReachabilityCheck) -> dict[str,
         ("not_authorized", check.not_authorized),
         ("error", check.errors),
     ]
-    labels = dict(check.rows.model.Result.choices)
+    labels = dict(ReachabilityRow.Result.choices)
+    available_until = None
+    if check.finished_at and not check.purged_at:
+        available_until = check.finished_at + timedelta(days=check.organization.retention_days)
     return {
+        "available_until": available_until,
         "check": check,
         "counts": [(key, labels[key], n) for key, n in counts],
         "active": check.is_active,
@@ -104,9 +110,10 @@ def check_export(
     request: AuthenticatedHttpRequest, public_id: str, file_format: str
 ) -> HttpResponse:
     """The result as CSV or XLSX: masked fiscal codes, or in clear (`?in_chiaro=1`) for
-    supervisors and admins only (403 for operators). Audited as an export."""
+    supervisors and admins only (403 for operators). Audited as an export. 404 once the
+    rows were deleted at the end of the retention period."""
     check = get_check_for_user(request, public_id)
-    if file_format not in CONTENT_TYPES:
+    if file_format not in CONTENT_TYPES or check.purged_at:
         raise Http404
     in_clear = request.GET.get("in_chiaro") == "1"
     if in_clear and not require_role(request, OPERATOR).has_role(SUPERVISOR):

@@ -4,19 +4,21 @@ download audited."""
 
 import csv
 import io
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from openpyxl import load_workbook
 
 from ioportal.accounts.models import Membership, Organization
 from ioportal.core.models import AuditEvent
 from ioportal.reachability.audit import Action
 from ioportal.reachability.models import ReachabilityCheck, ReachabilityRow
-from ioportal.reachability.services import refresh_counts
+from ioportal.reachability.services import reachability_checks_purge_expired, refresh_counts
 from tests import builders
 from tests.conftest import verified_login
 from tests.sending.support import fiscal_code, simulated_service
@@ -215,3 +217,29 @@ def test_supervisors_and_admins_download_codes_in_clear(
     assert codes[:2] == [NORMAL, BLOCKED]
     event = AuditEvent.objects.get(action=Action.RESULT_EXPORTED)
     assert event.changes["in_clear"] is True and event.changes["format"] == "xlsx"
+
+
+def test_rows_are_purged_after_the_retention_period_counts_and_audit_stay(
+    check: ReachabilityCheck, operator_user: Any, organization: Organization
+) -> None:
+    organization.retention_days = 30
+    organization.save()
+    check.finished_at = timezone.now() - timedelta(days=29)
+    check.save()
+    client = client_for(operator_user)
+    assert "check-retention" in client.get(url("check_detail", check)).content.decode()
+    assert reachability_checks_purge_expired() == 0
+    assert check.rows.count() == 2
+
+    later = timezone.now() + timedelta(days=2)
+    assert reachability_checks_purge_expired(now=later) == 1
+    assert reachability_checks_purge_expired(now=later) == 0  # idempotent
+    check.refresh_from_db()
+    assert check.purged_at == later and not check.rows.exists()
+    assert (check.reachable, check.blocked, check.total) == (1, 1, 2)
+    event = AuditEvent.objects.get(action=Action.CHECK_PURGED)
+    assert event.changes == {"rows": 2} and event.target_id == str(check.public_id)
+    detail = client.get(url("check_detail", check)).content.decode()
+    assert "check-purged" in detail and "check-downloads" not in detail
+    assert 'data-result="reachable">1<' in detail
+    assert client.get(url("check_export", check, "csv")).status_code == 404
