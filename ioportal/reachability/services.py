@@ -154,7 +154,8 @@ def reachability_checks_purge_expired(*, now: datetime | None = None) -> int:
         purged_at__isnull=True, finished_at__isnull=False
     ).select_related("organization", "service")
     for check in expired.iterator():
-        if check.finished_at + timedelta(days=check.organization.retention_days) > now:
+        finished = check.finished_at
+        if finished is None or finished + timedelta(days=check.organization.retention_days) > now:
             continue
         with transaction.atomic():
             rows, _by_model = ReachabilityRow.objects.filter(check_run=check).delete()
