@@ -18,7 +18,7 @@ def checks_visible_to(membership: Membership) -> QuerySet[ReachabilityCheck]:
     checks = ReachabilityCheck.objects.filter(organization=membership.organization)
     if not membership.has_role(Membership.Role.SUPERVISOR):
         checks = checks.filter(created_by=membership.user)
-    return checks.select_related("service", "created_by")
+    return checks.select_related("service", "created_by").defer("pending_rows")
 
 
 def get_check_for_user(request: HttpRequest, public_id: Any) -> ReachabilityCheck:
@@ -26,7 +26,9 @@ def get_check_for_user(request: HttpRequest, public_id: Any) -> ReachabilityChec
     or a malformed id, answers 404; below operator, or an operator's colleague's check, 403."""
     membership = current_membership(request)
     check = get_object_or_404(
-        ReachabilityCheck.objects.select_related("service", "created_by", "organization"),
+        ReachabilityCheck.objects.select_related("service", "created_by", "organization").defer(
+            "pending_rows"
+        ),
         organization=membership.organization,
         public_id=parse_public_id(public_id),
     )

@@ -37,6 +37,9 @@ class ReachabilityCheck(models.Model):
     failure_reason = models.CharField(max_length=300, blank=True)
     # Rows of the file refused before any check: [{"line", "reasons": [text]}], codes masked.
     rejected = models.JSONField(default=list, blank=True)
+    # The valid rows as the upload left them, [[line, fiscal code]] sealed (recipients.sealing),
+    # until the first run turns them into ReachabilityRow; then empty.
+    pending_rows = models.TextField(blank=True, editable=False)
     # Counts of the rows by result, refreshed as the workers go (`ReachabilityRow.Result`).
     total = models.PositiveIntegerField(default=0)
     reachable = models.PositiveIntegerField(default=0)

@@ -34,6 +34,7 @@ from ioportal.core.fiscalcode import reveal_fiscal_code
 from ioportal.ioapi import IOApiError, Profile
 from ioportal.ioservices.models import IOService
 from ioportal.ioservices.services import ServiceKeyUnavailableError
+from ioportal.reachability import services
 from ioportal.reachability.models import ReachabilityCheck, ReachabilityRow
 from ioportal.reachability.services import (
     Verdict,
@@ -114,6 +115,12 @@ class CheckRun:
 
     def loop(self, check: ReachabilityCheck) -> bool:
         """True when the run stopped only for its budget (the next run follows at once)."""
+        try:
+            services.reachability_rows_create(check=check)
+        except crypto.DecryptionError:
+            reason = _("L'elenco non è leggibile (chiave di cifratura errata).")
+            self.fail(check, Verdict(R.ERROR, reason))
+            return False
         service = check.service
         if not service.is_active:
             reason = _("Il servizio IO è disattivato: la verifica è stata interrotta.")

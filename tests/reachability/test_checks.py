@@ -15,7 +15,7 @@ from openpyxl import Workbook
 
 from ioportal.accounts.models import Membership, Organization
 from ioportal.core import crypto
-from ioportal.core.fiscalcode import fiscal_code_hash, fiscal_code_hmac
+from ioportal.core.fiscalcode import fiscal_code_hash, fiscal_code_hmac, protect_fiscal_code
 from ioportal.ioapi import (
     AmbiguousError,
     CallInfo,
@@ -159,6 +159,11 @@ def test_create_from_csv_keeps_valid_codes_protected_and_refuses_invalid(
             service=service, table=table, column=column, source_name="elenco.csv", actor=author
         )
     assert check.total == 2 and check.state == ReachabilityCheck.State.QUEUED
+    assert not check.rows.exists() and NORMAL not in check.pending_rows  # sealed
+    assert services.reachability_rows_create(check=check) == 2
+    assert services.reachability_rows_create(check=check) == 0  # once
+    check.refresh_from_db()
+    assert check.pending_rows == ""
     rows = list(check.rows.order_by("line"))
     assert [r.line for r in rows] == [2, 5]
     assert rows[0].fiscal_code_hmac == fiscal_code_hmac(NORMAL)
@@ -319,3 +324,22 @@ def test_finished_checks_are_not_run_again(service: Any, author: Any) -> None:
     check = builders.reachability_check(service, author, [NORMAL], state="done")
     assert runs.run_check(check_id=check.pk, budget=5) == {"busy": 1}
     assert runs.sweep() == 0
+
+
+@responses.activate
+def test_a_run_stores_the_uploaded_rows_first_even_after_a_crash(service: Any, author: Any) -> None:
+    profile_answers(responses.mock)
+    table = parse_table(
+        data=f"cf\n{NORMAL}\n{BLOCKED}\n{NOT_ON_IO}\n".encode(), filename="elenco.csv"
+    )
+    check = services.reachability_check_create(
+        service=service, table=table, column="cf", source_name="elenco.csv", actor=author
+    )
+    # A run killed after storing one row: the next one stores the others, once each.
+    ReachabilityRow.objects.create(check_run=check, line=2, **protect_fiscal_code(NORMAL))
+    runs.run_check(check_id=check.pk, budget=10)
+    check.refresh_from_db()
+    assert check.rows.count() == 3 and check.pending_rows == ""
+    assert (check.reachable, check.blocked, check.not_on_io) == (1, 1, 1)
+    assert check.state == ReachabilityCheck.State.DONE
+    no_submission(responses.mock)
