@@ -2,15 +2,18 @@
 HTTP. The checks read profiles and submit nothing: the simulator's ledger stays empty."""
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.db.models import Max, Min
 
 from ioportal.accounts.models import Membership, Organization
 from ioportal.reachability import runs, services
 from ioportal.reachability.models import ReachabilityCheck, ReachabilityRow
 from ioportal.recipients.parsing import parse_table
 from ioportal.sending.models import ApiCall
+from ioportal.sending.triggers import wake_up
 from tests import builders
 from tests.processes import Clusters, purge_task_queue, stop_process, wait_until
 from tests.sending.conftest import Simulator
@@ -169,3 +172,37 @@ def test_a_killed_worker_leaves_nothing_unchecked(
     assert 300 <= reads <= 300 + 5, reads
     assert stats["messages"] == 0 and simulator.inspect("ledger") == []
     print(f"\nkilled worker: {reads} profile reads for 300 citizens")
+
+
+def test_a_dispatch_of_the_same_account_goes_first(
+    start_simulator: Callable[[dict[str, Any]], Simulator],
+    clusters: Clusters,
+    organization_user: tuple[Organization, Any],
+) -> None:
+    organization, author = organization_user
+    simulator = start(organization, start_simulator)
+    production = builders.service(organization, **simulated_service(simulator.api_url))
+    codes = fiscal_codes(160)
+    dispatch = builders.dispatch(production, author, codes[:120])
+    purge_task_queue()
+    workers = [clusters.start()]
+    check = create_check(production, author, codes[120:])
+    wake_up(organization_id=organization.pk)
+
+    done = wait_until(lambda: finished(check), timeout=180, tick=runs.sweep)
+    for process in workers:
+        stop_process(process)
+    assert done, clusters.logs()
+    check.refresh_from_db()
+    assert check.state == ReachabilityCheck.State.DONE and check.reachable == 40
+
+    submissions = ApiCall.objects.filter(delivery__dispatch=dispatch, operation__icontains="submit")
+    assert submissions.count() == 120
+    last_submission = submissions.aggregate(at=Max("created_at"))["at"]
+    first_read = ApiCall.objects.filter(organization=organization, delivery__isnull=True).aggregate(
+        at=Min("created_at")
+    )["at"]
+    # The check waits while the dispatch has deliveries to check or submit: its first read
+    # comes once the last submission has left (its row is written at the answer).
+    assert first_read >= last_submission - timedelta(seconds=2), (first_read, last_submission)
+    assert sum(entry["count"] for entry in simulator.inspect("ledger")) == 120
