@@ -18,6 +18,7 @@ from ioportal.ioservices.services import ioservice_create
 from ioportal.messaging.lists import recipient_list_upload, recipient_list_validate
 from ioportal.messaging.models import Delivery, Dispatch, MessageTemplate
 from ioportal.messaging.services import template_create
+from ioportal.reachability.models import ReachabilityCheck, ReachabilityRow
 from ioportal.recipients.models import RecipientList
 from ioportal.remotecontent import services as remotecontent_services
 from ioportal.remotecontent.models import RemoteContentConfiguration
@@ -215,3 +216,23 @@ def rc_configuration(
         header_name=header_name,
         actor=actor,
     )
+
+
+def reachability_check(
+    service: IOService, author: User, fiscal_codes: Iterable[str] = (), **fields: Any
+) -> ReachabilityCheck:
+    """A queued reachability check of `service` with one pending row per fiscal code, its
+    lines numbered from 2 (the file's first data row)."""
+    codes = list(fiscal_codes)
+    check = ReachabilityCheck.objects.create(
+        organization=service.organization,
+        service=service,
+        created_by=author,
+        total=len(codes),
+        **fields,
+    )
+    ReachabilityRow.objects.bulk_create(
+        ReachabilityRow(check_run=check, line=line, **protect_fiscal_code(code))
+        for line, code in enumerate(codes, start=2)
+    )
+    return check

@@ -19,6 +19,7 @@ NAV = {
         "Invii",
         "Nuovo messaggio",
         "Modelli",
+        "Raggiungibilità",
         "Account",
     ],
     Membership.Role.SUPERVISOR: [
@@ -26,6 +27,7 @@ NAV = {
         "Invii",
         "Nuovo messaggio",
         "Modelli",
+        "Raggiungibilità",
         "Registro attività",
         "Servizi IO",
         "Account",
@@ -35,6 +37,7 @@ NAV = {
         "Invii",
         "Nuovo messaggio",
         "Modelli",
+        "Raggiungibilità",
         "Registro attività",
         "Servizi IO",
         "Utenti",

@@ -36,6 +36,7 @@ def test_each_app_registers_its_own_schedules():
         "sending",
         "recipients",
         "remotecontent",
+        "reachability",
     }
 
 
@@ -43,3 +44,4 @@ def test_retention_schedules_exist():
     funcs = {func for func, _name, _minutes in app_schedules()}
     assert "ioportal.remotecontent.tasks.attachments_retention" in funcs
     assert "ioportal.recipients.tasks.purge_expired_lists" in funcs
+    assert "ioportal.reachability.tasks.reachability_purge" in funcs

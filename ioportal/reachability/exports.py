@@ -1,0 +1,121 @@
+"""The result of a check as CSV or XLSX: one line per citizen (masked fiscal code, or in clear
+for supervisors and admins), the result in words and when it was found; the rows refused in
+the file follow with their reasons. Every download is audited (`reachability.exported`)."""
+
+import csv
+import io
+from collections.abc import Iterator
+
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+from openpyxl import Workbook
+
+from ioportal.accounts.models import User
+from ioportal.core import crypto
+from ioportal.core.fiscalcode import reveal_fiscal_code
+from ioportal.core.services import audit_log
+from ioportal.reachability.audit import Action
+from ioportal.reachability.models import ReachabilityCheck, ReachabilityRow
+from ioportal.recipients.services import csv_safe
+from ioportal.sending.outcomes import TEXTS as OUTCOME_TEXTS
+
+CSV, XLSX = "csv", "xlsx"
+CHUNK = 2000
+
+_RESULT_REASONS = {
+    ReachabilityRow.Result.NOT_ON_IO: "not_on_io",
+    ReachabilityRow.Result.BLOCKED: "blocked",
+    ReachabilityRow.Result.NOT_AUTHORIZED: "not_authorized",
+}
+
+
+def result_text(row: ReachabilityRow) -> str:
+    """The row's result in a sentence (the pipeline's texts for the same outcomes)."""
+    if row.detail:
+        return row.detail
+    code = _RESULT_REASONS.get(ReachabilityRow.Result(row.result))
+    if code is not None:
+        return str(OUTCOME_TEXTS[code])
+    if row.result == ReachabilityRow.Result.REACHABLE:
+        return _("Il cittadino è su IO e riceve i messaggi di questo servizio.")
+    return str(row.get_result_display())
+
+
+def header() -> list[str]:
+    return [_("Riga del file"), _("Codice fiscale"), _("Esito"), _("Dettaglio"), _("Verificato il")]
+
+
+def lines(check: ReachabilityCheck, *, in_clear: bool) -> Iterator[list[str]]:
+    """The export's lines after the header, read in chunks."""
+    rows = ReachabilityRow.objects.filter(check_run=check).order_by("id")  # file order
+    last = 0
+    while True:
+        chunk = list(rows.filter(id__gt=last)[:CHUNK])
+        if not chunk:
+            break
+        for row in chunk:
+            code = row.fiscal_code_masked
+            if in_clear:
+                try:
+                    code = reveal_fiscal_code(row.fiscal_code_encrypted)
+                except crypto.DecryptionError:
+                    code = row.fiscal_code_masked
+            checked = (
+                date_format(timezone.localtime(row.checked_at), "SHORT_DATETIME_FORMAT")
+                if row.checked_at
+                else ""
+            )
+            yield [str(row.line), code, str(row.get_result_display()), result_text(row), checked]
+        last = chunk[-1].pk
+    for refused in check.rejected:
+        yield [
+            str(refused.get("line", "")),
+            "",
+            _("Scartato"),
+            " | ".join(str(reason) for reason in refused.get("reasons", [])),
+            "",
+        ]
+
+
+def export(
+    *,
+    check: ReachabilityCheck,
+    file_format: str,
+    in_clear: bool,
+    actor: User,
+    request: HttpRequest | None = None,
+) -> bytes:
+    """The check's result as a CSV (UTF-8 with BOM, ";") or XLSX file. `in_clear`: fiscal
+    codes in clear (the caller checks the role). Audited, with the format and whether codes
+    were in clear. Raises ValueError for another format."""
+    if file_format not in (CSV, XLSX):
+        raise ValueError(file_format)
+    if file_format == CSV:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, delimiter=";")
+        writer.writerow(header())
+        for line in lines(check, in_clear=in_clear):
+            writer.writerow([csv_safe(cell) for cell in line])
+        body = ("\ufeff" + buffer.getvalue()).encode("utf-8")
+    else:
+        workbook = Workbook(write_only=True)
+        sheet = workbook.create_sheet(_("Esito"))
+        sheet.append(header())
+        for line in lines(check, in_clear=in_clear):
+            # Every cell as text: a spreadsheet never runs it as a formula.
+            sheet.append([csv_safe(cell) for cell in line])
+        output = io.BytesIO()
+        workbook.save(output)
+        body = output.getvalue()
+    audit_log(
+        action=Action.RESULT_EXPORTED,
+        actor=actor,
+        organization=check.organization,
+        target=check,
+        target_label=check.service.name,
+        changes={"format": file_format, "in_clear": in_clear, "rows": check.total},
+        request=request,
+    )
+    return body

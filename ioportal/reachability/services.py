@@ -1,0 +1,263 @@
+"""Reachability checks: creating one from an uploaded list, counting its results, and the
+classification of a profile read.
+
+Nothing here sends a message: the only IO call a check makes is the profile read
+(POST /profiles), in `runs.py`, through the sending pipeline's gateway.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import Count
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django_q.tasks import async_task
+
+from ioportal.accounts.models import User
+from ioportal.core.fiscalcode import protect_fiscal_code
+from ioportal.core.io_texts import describe_io_error
+from ioportal.core.services import audit_log
+from ioportal.ioapi import (
+    IOApiError,
+    KeyRejectedError,
+    NotFoundError,
+    PermanentError,
+    Profile,
+    RateLimitedError,
+)
+from ioportal.ioservices.models import IOService
+from ioportal.ioservices.services import ServiceKeyUnavailableError
+from ioportal.reachability.audit import Action
+from ioportal.reachability.models import ReachabilityCheck, ReachabilityRow
+from ioportal.recipients.parsing import ParsedTable
+from ioportal.recipients.sealing import seal, unseal
+from ioportal.recipients.services import problem_text, rejected_problems
+from ioportal.recipients.validation import (
+    FISCAL_CODE,
+    MessageSpec,
+    guess_mapping,
+    validate_rows,
+)
+
+R = ReachabilityRow.Result
+CHUNK = 1000
+# A row whose profile read failed for a transient reason this many times ends as "error".
+MAX_ATTEMPTS = 3
+# The rows are checked as messages would be, with a placeholder content long enough for IO's
+# limits, so the only problems found are the fiscal code's.
+_SPEC = MessageSpec(
+    subject="Verifica di raggiungibilità",
+    markdown="Verifica di raggiungibilità senza invio di messaggi. " * 3,
+)
+
+
+class NoFiscalCodeColumn(Exception):
+    """The file has no column recognisable as the fiscal code; the message says so."""
+
+
+def fiscal_code_column(headers: Sequence[str], chosen: str = "") -> str:
+    """The column holding the fiscal codes: `chosen` when it is a header, else the one the
+    recipients' import recognises by name ("codice_fiscale", "CF", …), else the only column.
+    Raises NoFiscalCodeColumn with an Italian sentence."""
+    if chosen:
+        if chosen in headers:
+            return chosen
+        raise NoFiscalCodeColumn(_("La colonna «%(column)s» non è nel file.") % {"column": chosen})
+    guessed = guess_mapping(headers, [FISCAL_CODE]).get(FISCAL_CODE, "")
+    if guessed:
+        return guessed
+    named = [h for h in headers if h]
+    if len(named) == 1:
+        return named[0]
+    raise NoFiscalCodeColumn(
+        _(
+            "Non trovo la colonna del codice fiscale: chiamala «codice_fiscale» oppure "
+            "scrivi il suo nome nel campo «Colonna del codice fiscale»."
+        )
+    )
+
+
+@transaction.atomic
+def reachability_check_create(
+    *,
+    service: IOService,
+    table: ParsedTable,
+    column: str,
+    source_name: str,
+    actor: User,
+    request: HttpRequest | None = None,
+) -> ReachabilityCheck:
+    """Create a check of the valid fiscal codes of `table` (column `column`) for `service` and
+    enqueue its run once committed. Invalid or repeated codes are kept as rejected lines with
+    the import's Italian reasons (codes masked); the valid ones are kept sealed on the check
+    until its first run stores them one row each (`reachability_rows_create`), so that a
+    100,000-row upload answers quickly. Audited. Raises nothing for bad rows."""
+    outcome = validate_rows(
+        headers=table.headers,
+        rows=table.rows,
+        lines=table.lines,
+        mapping={FISCAL_CODE: column},
+        spec=_SPEC,
+        number_cells=table.number_cells or None,
+        date_system=table.date_system,
+    )
+    rejected = [
+        {
+            "line": row["line"],
+            "reasons": [problem_text(problem) for problem in rejected_problems(row)],
+        }
+        for row in outcome.rejected
+    ]
+    check = ReachabilityCheck.objects.create(
+        organization=service.organization,
+        service=service,
+        created_by=actor,
+        source_name=source_name[:200],
+        rejected=rejected,
+        total=len(outcome.valid),
+        pending_rows=seal([[row["line"], row["fiscal_code"]] for row in outcome.valid])
+        if outcome.valid
+        else "",
+    )
+    audit_log(
+        action=Action.CHECK_CREATED,
+        actor=actor,
+        organization=service.organization,
+        target=check,
+        target_label=service.name,
+        changes={"rows": check.total, "rejected": len(rejected)},
+        request=request,
+    )
+    if check.total == 0:
+        check.state = ReachabilityCheck.State.DONE
+        check.finished_at = timezone.now()
+        check.save(update_fields=["state", "finished_at"])
+    else:
+        transaction.on_commit(lambda: enqueue_run(check_id=check.pk))
+    return check
+
+
+def reachability_checks_purge_expired(*, now: datetime | None = None) -> int:
+    """Delete the rows (fiscal codes and results) of checks that finished more than their
+    organization's `retention_days` ago, as for dispatches; the check and its counts stay.
+    One audit event per check, with the number of rows. Returns the number of checks purged.
+    Idempotent."""
+    now = now or timezone.now()
+    purged = 0
+    expired = ReachabilityCheck.objects.filter(
+        purged_at__isnull=True, finished_at__isnull=False
+    ).select_related("organization", "service")
+    for check in expired.iterator():
+        finished = check.finished_at
+        if finished is None or finished + timedelta(days=check.organization.retention_days) > now:
+            continue
+        with transaction.atomic():
+            rows, _by_model = ReachabilityRow.objects.filter(check_run=check).delete()
+            ReachabilityCheck.objects.filter(pk=check.pk).update(purged_at=now)
+            audit_log(
+                action=Action.CHECK_PURGED,
+                organization=check.organization,
+                target=check,
+                target_label=check.service.name,
+                changes={"rows": rows},
+            )
+        purged += 1
+    return purged
+
+
+def reachability_rows_create(*, check: ReachabilityCheck) -> int:
+    """Turn the check's pending rows into ReachabilityRow (fiscal code encrypted, keyed hash,
+    masked), in chunks, then forget them. Idempotent: a row already stored is skipped (one
+    per citizen and check), so a run killed half-way is finished by the next one. Returns
+    the rows stored. Raises crypto.DecryptionError when no key reads the pending rows."""
+    if not check.pending_rows:
+        return 0
+    pending = unseal(check.pending_rows)
+    for start in range(0, len(pending), CHUNK):
+        ReachabilityRow.objects.bulk_create(
+            [
+                ReachabilityRow(check_run=check, line=line, **protect_fiscal_code(code))
+                for line, code in pending[start : start + CHUNK]
+            ],
+            ignore_conflicts=True,
+        )
+    ReachabilityCheck.objects.filter(pk=check.pk).update(pending_rows="")
+    check.pending_rows = ""
+    return len(pending)
+
+
+def enqueue_run(*, check_id: int) -> None:
+    """Start a worker task for the check (several at once are harmless: one holds the lease,
+    the others return at once)."""
+    async_task(
+        "ioportal.reachability.tasks.run_check", check_id, task_name=f"reachability-{check_id}"
+    )
+
+
+def refresh_counts(check: ReachabilityCheck) -> None:
+    """Store the check's counts by result (one grouped query)."""
+    counts = dict(
+        ReachabilityRow.objects.filter(check_run=check)
+        .values_list("result")
+        .annotate(n=Count("id"))
+        .values_list("result", "n")
+    )
+    check.reachable = counts.get(R.REACHABLE, 0)
+    check.not_on_io = counts.get(R.NOT_ON_IO, 0)
+    check.blocked = counts.get(R.BLOCKED, 0)
+    check.not_authorized = counts.get(R.NOT_AUTHORIZED, 0)
+    check.errors = counts.get(R.ERROR, 0)
+    ReachabilityCheck.objects.filter(pk=check.pk).update(
+        reachable=check.reachable,
+        not_on_io=check.not_on_io,
+        blocked=check.blocked,
+        not_authorized=check.not_authorized,
+        errors=check.errors,
+    )
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What one profile read means for a row: a final `result` with its `detail`, or
+    `retry` (nothing is known yet: the row stays pending), or `stop` (the service's keys do
+    not work: the whole check stops with `detail`)."""
+
+    result: str = R.PENDING
+    detail: str = ""
+    retry: bool = False
+    stop: bool = False
+
+
+def classify(result: Profile | None, error: Exception | None, *, attempts: int) -> Verdict:
+    """The verdict of a profile read, after `attempts` reads of the row (this one included).
+
+    Follows the pipeline's recipient check (`sending.steps.check_outcome`): a profile with
+    `sender_allowed` is reachable, without it the citizen blocked the service; 404 is "not on
+    IO"; 403 "recipient forbidden" is a test-mode recipient not authorised. A 429 is retried
+    without counting; a transient or ambiguous failure is retried up to MAX_ATTEMPTS reads;
+    any other refusal is an error with IO's reason; refused or unreadable keys stop the check.
+    """
+    if error is None:
+        assert result is not None
+        return Verdict(R.REACHABLE if result.sender_allowed else R.BLOCKED)
+    if isinstance(error, NotFoundError):
+        return Verdict(R.NOT_ON_IO)
+    if isinstance(error, KeyRejectedError | ServiceKeyUnavailableError):
+        return Verdict(
+            R.ERROR,
+            _("IO ha rifiutato la chiave del servizio, o la chiave non è leggibile."),
+            stop=True,
+        )
+    if isinstance(error, PermanentError):
+        if error.is_recipient_forbidden:
+            return Verdict(R.NOT_AUTHORIZED)
+        return Verdict(R.ERROR, describe_io_error(error))
+    if isinstance(error, RateLimitedError):
+        return Verdict(retry=True)
+    if attempts < MAX_ATTEMPTS:
+        return Verdict(retry=True)
+    detail = describe_io_error(error) if isinstance(error, IOApiError) else str(error)
+    return Verdict(R.ERROR, detail)

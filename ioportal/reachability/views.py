@@ -1,0 +1,134 @@
+from datetime import timedelta
+
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from ioportal.accounts.access import require_role, role_required
+from ioportal.accounts.http import AuthenticatedHttpRequest
+from ioportal.accounts.models import Membership
+from ioportal.ioservices.selectors import ioservices_usable_by
+from ioportal.reachability import exports, services
+from ioportal.reachability.access import checks_visible_to, get_check_for_user
+from ioportal.reachability.forms import CheckUploadForm
+from ioportal.reachability.models import ReachabilityCheck, ReachabilityRow
+from ioportal.recipients.parsing import ImportChoiceNeeded, ImportFileError, parse_table
+
+OPERATOR = Membership.Role.OPERATOR
+SUPERVISOR = Membership.Role.SUPERVISOR
+PAGE_SIZE = 25
+REFRESH_SECONDS = 3
+CONTENT_TYPES = {
+    exports.CSV: "text/csv; charset=utf-8",
+    exports.XLSX: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+@role_required(OPERATOR)
+def check_list(request: HttpRequest) -> HttpResponse:
+    """The checks the member may see, newest first."""
+    membership = require_role(request, OPERATOR)
+    checks = checks_visible_to(membership).order_by("-created_at", "-id")
+    page = Paginator(checks, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "reachability/check_list.html", {"page": page})
+
+
+@role_required(OPERATOR)
+def check_new(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """Upload a list and choose the service: the check starts at once in the background."""
+    membership = require_role(request, OPERATOR)
+    usable = ioservices_usable_by(membership=membership)
+    form = CheckUploadForm(request.POST or None, request.FILES or None, services=usable)
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            table = parse_table(
+                data=upload.read(), filename=upload.name, options=form.read_options()
+            )
+            column = services.fiscal_code_column(table.headers, form.cleaned_data["column"])
+        except ImportChoiceNeeded as exc:
+            form.offer(exc)
+        except ImportFileError as exc:
+            form.add_error("file", str(exc))
+        except services.NoFiscalCodeColumn as exc:
+            form.add_error("column", str(exc))
+        else:
+            check = services.reachability_check_create(
+                service=form.cleaned_data["service"],
+                table=table,
+                column=column,
+                source_name=upload.name,
+                actor=request.user,
+                request=request,
+            )
+            return redirect("reachability:check_detail", public_id=check.public_id)
+    return render(
+        request, "reachability/check_new.html", {"form": form, "has_services": usable.exists()}
+    )
+
+
+def _detail_context(request: HttpRequest, check: ReachabilityCheck) -> dict[str, object]:
+    membership = require_role(request, OPERATOR)
+    counts = [
+        ("reachable", check.reachable),
+        ("not_on_io", check.not_on_io),
+        ("blocked", check.blocked),
+        ("not_authorized", check.not_authorized),
+        ("error", check.errors),
+    ]
+    labels = dict(ReachabilityRow.Result.choices)
+    available_until = None
+    if check.finished_at and not check.purged_at:
+        available_until = check.finished_at + timedelta(days=check.organization.retention_days)
+    return {
+        "available_until": available_until,
+        "check": check,
+        "counts": [(key, labels[key], n) for key, n in counts],
+        "active": check.is_active,
+        "refresh_seconds": REFRESH_SECONDS,
+        "can_reveal": membership.has_role(SUPERVISOR),
+    }
+
+
+@role_required(OPERATOR)
+def check_detail(request: HttpRequest, public_id: str) -> HttpResponse:
+    """A check: its progress (refreshed while it runs), counts, refused rows, downloads."""
+    check = get_check_for_user(request, public_id)
+    return render(request, "reachability/check_detail.html", _detail_context(request, check))
+
+
+@role_required(OPERATOR)
+def check_progress(request: HttpRequest, public_id: str) -> HttpResponse:
+    """The progress block alone, polled by the check's page while it runs."""
+    check = get_check_for_user(request, public_id)
+    return render(request, "reachability/_progress.html", _detail_context(request, check))
+
+
+@role_required(OPERATOR)
+def check_export(
+    request: AuthenticatedHttpRequest, public_id: str, file_format: str
+) -> HttpResponse:
+    """The result as CSV or XLSX: masked fiscal codes, or in clear (`?in_chiaro=1`) for
+    supervisors and admins only (403 for operators). Audited as an export. 404 once the
+    rows were deleted at the end of the retention period."""
+    check = get_check_for_user(request, public_id)
+    if file_format not in CONTENT_TYPES or check.purged_at:
+        raise Http404
+    in_clear = request.GET.get("in_chiaro") == "1"
+    if in_clear and not require_role(request, OPERATOR).has_role(SUPERVISOR):
+        raise PermissionDenied
+    body = exports.export(
+        check=check,
+        file_format=file_format,
+        in_clear=in_clear,
+        actor=request.user,
+        request=request,
+    )
+    suffix = "-in-chiaro" if in_clear else ""
+    response = HttpResponse(body, content_type=CONTENT_TYPES[file_format])
+    response["Content-Disposition"] = (
+        f'attachment; filename="verifica-raggiungibilita{suffix}.{file_format}"'
+    )
+    response["Cache-Control"] = "no-store"
+    return response
