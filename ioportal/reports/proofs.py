@@ -15,6 +15,7 @@ A proof exists only for a delivery with an IO message id, and only until the ret
 removed the dispatch's personal data (messaging.retention).
 """
 
+import logging
 import re
 import zipfile
 from collections.abc import Iterator
@@ -45,11 +46,15 @@ from ioportal.sending.status import payment_status_text, read_status_text
 FONTS = Path(__file__).resolve().parent / "fonts"
 FONT = "DejaVuSans"
 # A4 portrait, millimetres.
-LABEL_WIDTH = 52
+LABEL_WIDTH = 46  # leaves 134 mm: a SHA-256 of 64 digits at 9 pt needs 130
 LINE_HEIGHT = 5.5
 # Deliveries read per query while a ZIP is written.
 ZIP_CHUNK = 200
 SAFE_NAME_RE = re.compile(r"[^A-Za-z0-9_-]")
+
+# fpdf2 reduces the fonts to the characters used through fontTools, which logs a dozen INFO
+# lines per PDF: thousands for one ZIP.
+logging.getLogger("fontTools.subset").setLevel(logging.WARNING)
 
 
 class ProofUnavailable(Exception):
@@ -315,8 +320,9 @@ def _facts(delivery: Delivery, fiscal_code: str, attachments: list[Attachment]) 
             (
                 _("Allegati"),
                 [
-                    (a.original_name, f"SHA-256 {a.sha256}" if a.sha256 else "–")
+                    row
                     for a in attachments
+                    for row in ((_("File"), a.original_name), ("SHA-256", a.sha256 or "–"))
                 ],
                 "",
             )
