@@ -8,6 +8,7 @@ with CSRF, as the reveal is, and each is one audit event.
 """
 
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.views.decorators.http import require_POST
 
@@ -101,7 +102,7 @@ def dispatch_proofs(request: HttpRequest, public_id: str) -> HttpResponse:
 
 @require_POST
 @role_required(SUPERVISOR)
-def dispatch_proofs_zip(request: AuthenticatedHttpRequest, public_id: str) -> HttpResponse:
+def dispatch_proofs_zip(request: AuthenticatedHttpRequest, public_id: str) -> HttpResponseBase:
     """Every proof of a dispatch in one ZIP, streamed (one PDF in memory at a time), audited
     once with the number of proofs. Without proofs the page says why (409)."""
     dispatch = get_dispatch_for_user(request, public_id, SUPERVISE)

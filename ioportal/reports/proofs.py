@@ -15,6 +15,7 @@ A proof exists only for a delivery with an IO message id, and only until the ret
 removed the dispatch's personal data (messaging.retention).
 """
 
+import io
 import logging
 import re
 import zipfile
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from django.db.models import QuerySet
 from django.utils import formats, timezone, translation
@@ -172,13 +173,17 @@ def dispatch_proofs_zip(dispatch: Dispatch) -> Iterator[bytes]:
     yield sink.take()
 
 
-class _ZipSink:
-    """A write-only stream for zipfile: without `seek`, zipfile writes each entry's sizes
-    after its data, so every entry can leave as soon as it is written."""
+class _ZipSink(io.RawIOBase):
+    """A write-only stream for zipfile: it cannot seek, so zipfile writes each entry's sizes
+    after its data and every entry can leave as soon as it is written."""
 
     def __init__(self) -> None:
+        super().__init__()
         self._chunks: list[bytes] = []
         self._position = 0
+
+    def writable(self) -> bool:
+        return True
 
     def write(self, data: Any) -> int:
         chunk = bytes(data)
@@ -188,9 +193,6 @@ class _ZipSink:
 
     def tell(self) -> int:
         return self._position
-
-    def flush(self) -> None:
-        pass
 
     def take(self) -> bytes:
         data = b"".join(self._chunks)
@@ -387,9 +389,13 @@ def _section(pdf: FPDF, heading: str) -> None:
 def _row(pdf: FPDF, label: str, value: str) -> None:
     value_width = pdf.epw - LABEL_WIDTH
     pdf.set_font(FONT, "B", 9)
-    label_height = pdf.multi_cell(LABEL_WIDTH, LINE_HEIGHT, label, dry_run=True, output="HEIGHT")
+    label_height = cast(
+        float, pdf.multi_cell(LABEL_WIDTH, LINE_HEIGHT, label, dry_run=True, output="HEIGHT")
+    )
     pdf.set_font(FONT, "", 9)
-    value_height = pdf.multi_cell(value_width, LINE_HEIGHT, value, dry_run=True, output="HEIGHT")
+    value_height = cast(
+        float, pdf.multi_cell(value_width, LINE_HEIGHT, value, dry_run=True, output="HEIGHT")
+    )
     height = max(label_height, value_height)
     # A row never splits across two pages.
     if pdf.will_page_break(height):

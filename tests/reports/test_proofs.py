@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import translation
 from pypdf import PdfReader
 
 from ioportal.accounts.models import Membership, Organization, User
@@ -81,7 +82,9 @@ def dispatch(organization: Organization, people: dict[str, User]) -> Dispatch:
         io_message_id="01JPR00F000000000000000002",
         submitted_at=SUBMITTED + timedelta(seconds=1),
     )
-    Delivery.objects.filter(pk=third.pk).update(state=Delivery.State.SKIPPED, skip_reason="not_on_io")
+    Delivery.objects.filter(pk=third.pk).update(
+        state=Delivery.State.SKIPPED, skip_reason="not_on_io"
+    )
     Attachment.objects.create(
         dispatch=dispatch,
         original_name="avviso-accertamento.pdf",
@@ -177,8 +180,6 @@ def test_the_same_delivery_gives_the_same_bytes_and_the_same_content_hash(
 
 
 def test_the_pdf_does_not_depend_on_the_user_s_language(dispatch: Dispatch) -> None:
-    from django.utils import translation
-
     delivery = _delivery(dispatch, 2)
     italian = proofs.proof_pdf(delivery)
     with translation.override("en"):
@@ -211,8 +212,9 @@ def test_a_proof_follows_the_rule_of_showing_the_fiscal_code(
     assert reveal.status_code == status  # the same rule as "mostra"
     if status == 200:
         assert response["Content-Type"] == "application/pdf"
-        assert 'filename="prova-invio-01JPR00F000000000000000001.pdf"' in (
-            response["Content-Disposition"]
+        assert (
+            'filename="prova-invio-01JPR00F000000000000000001.pdf"'
+            in (response["Content-Disposition"])
         )
         assert "no-store" in response["Cache-Control"]
         assert CODES[0] in _text(response.content)
@@ -355,12 +357,13 @@ def test_the_pages_say_until_when_proofs_are_available(
     ):
         page = client.get(url).content.decode()
         assert "fino al 01 Aprile 2026" in page, url
-    assert "2 prove di invio" in client.get(
-        reverse("reports:dispatch_proofs", args=[dispatch.public_id])
-    ).content.decode()
-    Dispatch.objects.filter(pk=dispatch.pk).update(
-        finished_at=None, state=Dispatch.State.RUNNING
+    assert (
+        "2 prove di invio"
+        in client.get(
+            reverse("reports:dispatch_proofs", args=[dispatch.public_id])
+        ).content.decode()
     )
+    Dispatch.objects.filter(pk=dispatch.pk).update(finished_at=None, state=Dispatch.State.RUNNING)
     page = client.get(reverse("reports:delivery_proof", args=[delivery.public_id]))
     assert "fino a 30 giorni dopo la conclusione" in page.content.decode()
 
