@@ -387,25 +387,25 @@ def _section(pdf: FPDF, heading: str) -> None:
 
 
 def _row(pdf: FPDF, label: str, value: str) -> None:
-    value_width = pdf.epw - LABEL_WIDTH
-    pdf.set_font(FONT, "B", 9)
-    label_height = cast(
-        float, pdf.multi_cell(LABEL_WIDTH, LINE_HEIGHT, label, dry_run=True, output="HEIGHT")
-    )
-    pdf.set_font(FONT, "", 9)
-    value_height = cast(
-        float, pdf.multi_cell(value_width, LINE_HEIGHT, value, dry_run=True, output="HEIGHT")
-    )
-    height = max(label_height, value_height)
-    # A row never splits across two pages.
-    if pdf.will_page_break(height):
+    # Rows are one to four lines: one that would reach the bottom margin starts a new page,
+    # so a label and its value stay together (measuring each row first would double the time).
+    if pdf.will_page_break(LINE_HEIGHT * 4):
         pdf.add_page()
     top = pdf.get_y()
     pdf.set_font(FONT, "B", 9)
-    pdf.multi_cell(LABEL_WIDTH, LINE_HEIGHT, label, new_x=XPos.RIGHT, new_y=YPos.TOP)
+    label_height = pdf.multi_cell(
+        LABEL_WIDTH, LINE_HEIGHT, label, new_x=XPos.RIGHT, new_y=YPos.TOP, output="HEIGHT"
+    )
     pdf.set_font(FONT, "", 9)
-    pdf.multi_cell(value_width, LINE_HEIGHT, value, new_x=XPos.LMARGIN, new_y=YPos.TOP)
-    pdf.set_y(top + height)
+    value_height = pdf.multi_cell(
+        pdf.epw - LABEL_WIDTH,
+        LINE_HEIGHT,
+        value,
+        new_x=XPos.LMARGIN,
+        new_y=YPos.TOP,
+        output="HEIGHT",
+    )
+    pdf.set_y(top + max(cast(float, label_height), cast(float, value_height)))
 
 
 def _text_block(pdf: FPDF, markdown: str) -> None:

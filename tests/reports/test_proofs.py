@@ -380,3 +380,23 @@ def test_the_delivery_and_dispatch_pages_link_to_the_proofs(
     dispatch_url = reverse("sending:dispatch_detail", args=[dispatch.public_id])
     assert zip_page not in operator.get(dispatch_url).content.decode()
     assert zip_page in client_for(people["supervisor"]).get(dispatch_url).content.decode()
+
+
+def test_a_long_text_runs_over_pages_and_stays_whole(dispatch: Dispatch) -> None:
+    paragraph = "Informativa sul tributo, rate e scadenze: è possibile pagare anche in tre rate."
+    long_markdown = "\n\n".join(f"{n}. {paragraph}" for n in range(1, 80))
+    Dispatch.objects.filter(pk=dispatch.pk).update(markdown=long_markdown, placeholders=[])
+    delivery = _delivery(dispatch, 2)
+    pdf = proofs.proof_pdf(delivery)
+    pages = len(PdfReader(io.BytesIO(pdf)).pages)
+    assert pages >= 2
+    text = _text(pdf)
+    assert f"Pagina {pages} di {pages}" in text
+    assert f"79. {paragraph}" in text and f"1. {paragraph}" in text
+    assert content_sha256(delivery_message(delivery, CODES[1])) in text
+
+
+def test_the_file_name_keeps_only_safe_characters_of_the_io_id(dispatch: Dispatch) -> None:
+    delivery = _delivery(dispatch, 2)
+    delivery.io_message_id = '01J"; filename=x/../y'
+    assert proofs.proof_filename(delivery) == "prova-invio-01J___filename_x____y.pdf"
