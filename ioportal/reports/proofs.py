@@ -166,10 +166,9 @@ def dispatch_proofs_zip(dispatch: Dispatch) -> Iterator[bytes]:
             archive.writestr(info, pdf)
             yield sink.take()
         if skipped:
-            with translation.override("it"):
-                header = _("Consegne senza prova di invio")
             info = zipfile.ZipInfo("non-incluse.txt", _zip_time(timezone.now()))
-            archive.writestr(info, "\n".join([header, *skipped, ""]).encode("utf-8"))
+            lines = [_("Consegne senza prova di invio"), *skipped, ""]
+            archive.writestr(info, "\n".join(lines).encode("utf-8"))
     yield sink.take()
 
 
@@ -367,9 +366,11 @@ def _render(facts: _Facts) -> bytes:
     pdf.set_auto_page_break(True, margin=18)
     pdf.add_page()
     pdf.set_font(FONT, "B", 15)
-    pdf.multi_cell(0, 8, facts.title, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.multi_cell(0, 8, facts.title, new_x=XPos.LMARGIN, new_y=YPos.NEXT, align="L")
     pdf.set_font(FONT, "", 10)
-    pdf.multi_cell(0, LINE_HEIGHT, facts.organization, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.multi_cell(
+        0, LINE_HEIGHT, facts.organization, new_x=XPos.LMARGIN, new_y=YPos.NEXT, align="L"
+    )
     for heading, rows, text in facts.sections:
         _section(pdf, heading)
         for label, value in rows:
@@ -382,7 +383,7 @@ def _render(facts: _Facts) -> bytes:
 def _section(pdf: FPDF, heading: str) -> None:
     pdf.ln(3)
     pdf.set_font(FONT, "B", 12)
-    pdf.multi_cell(0, 7, heading, border="B", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.multi_cell(0, 7, heading, border="B", new_x=XPos.LMARGIN, new_y=YPos.NEXT, align="L")
     pdf.ln(1)
 
 
@@ -394,7 +395,13 @@ def _row(pdf: FPDF, label: str, value: str) -> None:
     top = pdf.get_y()
     pdf.set_font(FONT, "B", 9)
     label_height = pdf.multi_cell(
-        LABEL_WIDTH, LINE_HEIGHT, label, new_x=XPos.RIGHT, new_y=YPos.TOP, output="HEIGHT"
+        LABEL_WIDTH,
+        LINE_HEIGHT,
+        label,
+        new_x=XPos.RIGHT,
+        new_y=YPos.TOP,
+        output="HEIGHT",
+        align="L",
     )
     pdf.set_font(FONT, "", 9)
     value_height = pdf.multi_cell(
@@ -404,6 +411,7 @@ def _row(pdf: FPDF, label: str, value: str) -> None:
         new_x=XPos.LMARGIN,
         new_y=YPos.TOP,
         output="HEIGHT",
+        align="L",
     )
     pdf.set_y(top + max(cast(float, label_height), cast(float, value_height)))
 
@@ -416,4 +424,6 @@ def _text_block(pdf: FPDF, markdown: str) -> None:
     )
     pdf.set_font(FONT, "", 9)
     pdf.set_fill_color(242, 242, 242)
-    pdf.multi_cell(0, LINE_HEIGHT, markdown, fill=True, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.multi_cell(
+        0, LINE_HEIGHT, markdown, fill=True, new_x=XPos.LMARGIN, new_y=YPos.NEXT, align="L"
+    )
