@@ -400,3 +400,17 @@ def test_the_file_name_keeps_only_safe_characters_of_the_io_id(dispatch: Dispatc
     delivery = _delivery(dispatch, 2)
     delivery.io_message_id = '01J"; filename=x/../y'
     assert proofs.proof_filename(delivery) == "prova-invio-01J___filename_x____y.pdf"
+
+
+def test_the_proof_pages_are_translated_and_the_pdf_stays_italian(
+    dispatch: Dispatch, people: dict[str, User]
+) -> None:
+    delivery = _delivery(dispatch, 1)
+    client = client_for(people["supervisor"])
+    english = {"HTTP_ACCEPT_LANGUAGE": "en"}
+    page = client.get(reverse("reports:delivery_proof", args=[delivery.public_id]), **english)
+    assert "Download the proof of sending (PDF)" in page.content.decode()
+    zip_page = client.get(reverse("reports:dispatch_proofs", args=[dispatch.public_id]), **english)
+    assert "2 proofs of sending" in zip_page.content.decode()
+    pdf = client.post(_pdf_url(delivery), **english)
+    assert "Prova di invio di un messaggio tramite l'app IO" in _text(pdf.content)
