@@ -1,4 +1,4 @@
-"""The audit actions of `reports`: exports and proofs of what was sent.
+"""The audit actions of `reports`: exports, hand-off lists and proofs of what was sent.
 
 Named on the app's AppConfig (`audit_actions`), read by `ioportal.core.audit`.
 """
@@ -12,4 +12,13 @@ class Action(models.TextChoices):
     HANDOFF_EXPORTED = (
         "reports.handoff_exported",
         _("Elenco dei cittadini non raggiunti scaricato"),
+    )
+    # Proofs of sending (reports.proofs): the fiscal code in clear, as a reveal.
+    DELIVERY_PROOF_DOWNLOADED = (
+        "delivery.proof_downloaded",
+        _("Prova di invio di un messaggio scaricata"),
+    )
+    DISPATCH_PROOFS_DOWNLOADED = (
+        "dispatch.proofs_downloaded",
+        _("Prove di invio di un invio scaricate (ZIP)"),
     )

@@ -1,6 +1,6 @@
 from django.urls import URLPattern, URLResolver, path
 
-from ioportal.reports import handoff_views
+from ioportal.reports import handoff_views, proof_views
 
 app_name = "reports"
 
@@ -15,5 +15,18 @@ urlpatterns: list[URLPattern | URLResolver] = [
         "invii/<uuid:public_id>/non-raggiunti/scarica/",
         handoff_views.handoff_download,
         name="handoff_download",
+    ),
+    # Proofs of sending
+    path("consegne/<uuid:public_id>/prova/", proof_views.delivery_proof, name="delivery_proof"),
+    path(
+        "consegne/<uuid:public_id>/prova.pdf",
+        proof_views.delivery_proof_pdf,
+        name="delivery_proof_pdf",
+    ),
+    path("invii/<uuid:public_id>/prove/", proof_views.dispatch_proofs, name="dispatch_proofs"),
+    path(
+        "invii/<uuid:public_id>/prove.zip",
+        proof_views.dispatch_proofs_zip,
+        name="dispatch_proofs_zip",
     ),
 ]
