@@ -213,9 +213,7 @@ class PremiumCarnet(models.Model):
     """
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    service = models.ForeignKey(
-        IOService, on_delete=models.CASCADE, related_name="premium_carnets"
-    )
+    service = models.ForeignKey(IOService, on_delete=models.CASCADE, related_name="premium_carnets")
     starts_on = models.DateField(_("valido dal"))
     ends_on = models.DateField(_("valido fino al"))
     purchased = models.PositiveIntegerField(_("messaggi Premium acquistati"))

@@ -9,5 +9,9 @@ class MessagingConfig(AppConfig):
     audit_actions = Action
     # django-q2 schedules: (task, name shown in the admin, every N minutes).
     schedules = (
-        ("ioportal.messaging.tasks.premium_carnet_alerts", "Messaggi: avvisi dei carnet Premium", 15),
+        (
+            "ioportal.messaging.tasks.premium_carnet_alerts",
+            "Messaggi: avvisi dei carnet Premium",
+            15,
+        ),
     )

@@ -95,9 +95,7 @@ def carnet_usage(carnet: PremiumCarnet) -> CarnetUsage:
         submitted_at__gte=_day_bounds(carnet.starts_on),
         submitted_at__lt=_day_bounds(carnet.ends_on + datetime.timedelta(days=1)),
     ).count()
-    reserved = premium.filter(
-        state__in=NOT_YET_SUBMITTED, dispatch__state__in=WILL_SEND
-    ).count()
+    reserved = premium.filter(state__in=NOT_YET_SUBMITTED, dispatch__state__in=WILL_SEND).count()
     return CarnetUsage(carnet=carnet, submitted=submitted, reserved=reserved)
 
 
@@ -160,14 +158,20 @@ def _alert_text(usage: CarnetUsage, threshold: int) -> str:
         "purchased": usage.purchased,
     }
     if threshold >= 100:
-        return _(
-            "Carnet Premium esaurito per il servizio «%(service)s»: usati %(used)s messaggi "
-            "su %(purchased)s acquistati."
-        ) % values
-    return _(
-        "Carnet Premium del servizio «%(service)s» all'80%%: usati %(used)s messaggi su "
-        "%(purchased)s acquistati."
-    ) % values
+        return (
+            _(
+                "Carnet Premium esaurito per il servizio «%(service)s»: usati %(used)s messaggi "
+                "su %(purchased)s acquistati."
+            )
+            % values
+        )
+    return (
+        _(
+            "Carnet Premium del servizio «%(service)s» all'80%%: usati %(used)s messaggi su "
+            "%(purchased)s acquistati."
+        )
+        % values
+    )
 
 
 def carnet_alerts_notify(*, day: datetime.date | None = None) -> int:
@@ -177,9 +181,9 @@ def carnet_alerts_notify(*, day: datetime.date | None = None) -> int:
     it, so two runs at once never notify twice). Returns the alerts sent."""
     day = day or timezone.localdate()
     sent = 0
-    carnets = PremiumCarnet.objects.filter(
-        starts_on__lte=day, ends_on__gte=day
-    ).filter(Q(alerted_80_at__isnull=True) | Q(alerted_100_at__isnull=True))
+    carnets = PremiumCarnet.objects.filter(starts_on__lte=day, ends_on__gte=day).filter(
+        Q(alerted_80_at__isnull=True) | Q(alerted_100_at__isnull=True)
+    )
     for carnet in carnets.select_related("service", "service__organization").iterator():
         usage = carnet_usage(carnet)
         for threshold in ALERT_THRESHOLDS:

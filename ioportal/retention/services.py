@@ -13,8 +13,9 @@ What a purge changes, per dispatch (docs/reports.md, "Conservazione dei dati"):
   IO id and times stay;
 - a dispatch of one citizen (kind "single", "test" or "api"): its subject and text, written
   for that person, are replaced by `PURGED_CONTENT`;
-- remote-content attachments of the dispatch and of its deliveries: files and rows; the IO
-  access log keeps its rows without the Lollipop headers (they carry the citizen's code);
+- remote-content attachments of the dispatch and of its deliveries: files and rows; IO's
+  access log keeps its rows without their Lollipop headers (hashes and the citizen's
+  signing key reference: pseudonymous data of the citizen);
 - the recipient list of the dispatch: its sealed rows (RecipientChunk) and its uploaded
   PDFs (remotecontent.ListAttachment, files and rows).
 
@@ -41,6 +42,7 @@ from ioportal.ioservices.services import SYSTEM_ACTOR
 from ioportal.messaging.models import Delivery, Dispatch
 from ioportal.recipients.models import RecipientChunk, RecipientList
 from ioportal.remotecontent.models import Attachment, ListAttachment, RemoteContentAccess
+from ioportal.remotecontent.services import attachments_delete
 from ioportal.retention.audit import Action
 
 logger = logging.getLogger(__name__)
@@ -107,30 +109,33 @@ def _purge_deliveries(dispatch: Dispatch) -> bool:
                 notice_number="",
                 last_error_detail="",
             )
-            RemoteContentAccess.objects.filter(delivery_id__in=ids).exclude(
-                lollipop={}
-            ).update(lollipop={})
+            RemoteContentAccess.objects.filter(delivery_id__in=ids).update(lollipop={})
 
 
-def _delete_files(queryset: QuerySet[Attachment] | QuerySet[ListAttachment]) -> int:
-    """Delete the rows of `queryset` and their stored files, FILE_CHUNK at a time. A file
-    already missing is not an error (a previous run may have removed it)."""
-    deleted = 0
+def _delete_attachments(dispatch: Dispatch) -> None:
+    """The dispatch's attachments (shared and per delivery), FILE_CHUNK rows per transaction;
+    `attachments_delete` removes each file once its transaction commits."""
+    queryset = Attachment.objects.filter(Q(dispatch=dispatch) | Q(delivery__dispatch=dispatch))
     while True:
-        batch = list(queryset.order_by("pk")[:FILE_CHUNK])
-        if not batch:
-            return deleted
-        for item in batch:
-            if item.file:
-                item.file.storage.delete(item.file.name)
-        deleted += type(batch[0]).objects.filter(pk__in=[item.pk for item in batch]).delete()[0]
+        with transaction.atomic():
+            if not attachments_delete(attachments=queryset.order_by("pk")[:FILE_CHUNK]):
+                return
+
+
+def _delete_list_files(recipient_list: RecipientList) -> None:
+    """Files still staged with the dispatch's list, and their rows (a missing file is fine:
+    a previous run may have removed it)."""
+    for staged in ListAttachment.objects.filter(recipient_list=recipient_list).iterator():
+        if staged.file:
+            staged.file.storage.delete(staged.file.name)
+        staged.delete()
 
 
 def _purge_dispatch_data(dispatch: Dispatch) -> None:
-    _delete_files(Attachment.objects.filter(Q(dispatch=dispatch) | Q(delivery__dispatch=dispatch)))
+    _delete_attachments(dispatch)
     recipient_list = RecipientList.objects.filter(dispatch=dispatch).first()
     if recipient_list is not None:
-        _delete_files(ListAttachment.objects.filter(recipient_list=recipient_list))
+        _delete_list_files(recipient_list)
         RecipientChunk.objects.filter(recipient_list=recipient_list).delete()
     if dispatch.kind in ONE_CITIZEN_KINDS:
         Dispatch.objects.filter(pk=dispatch.pk).update(

@@ -232,7 +232,9 @@ def dispatch_context(
 def delivery_context(delivery: Delivery) -> dict[str, Any]:
     """Everything the delivery page shows."""
     dispatch = delivery.dispatch
-    subject, markdown = ("", "") if personal_data_purged(dispatch) else delivery_content(dispatch, delivery)
+    subject, markdown = (
+        ("", "") if personal_data_purged(dispatch) else delivery_content(dispatch, delivery)
+    )
     calls = list(ApiCall.objects.filter(delivery=delivery).order_by("created_at", "id")[:500])
     attempts: Counter[str] = Counter()
     call_rows = []

@@ -138,7 +138,7 @@ def premium_carnet_delete(
             organization=carnet.service.organization,
             target=carnet,
             target_label=_label(carnet),
-            changes={f: [new, old] for f, (old, new) in changed_fields({}, _values(carnet)).items()},
+            changes=changed_fields(_values(carnet), dict.fromkeys(CARNET_FIELDS)),
             request=request,
         )
         carnet.delete()
