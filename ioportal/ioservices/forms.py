@@ -293,7 +293,7 @@ class PremiumCarnetForm(forms.Form):
     )
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         starts_on, ends_on = data.get("starts_on"), data.get("ends_on")
         if starts_on and ends_on and starts_on > ends_on:
             self.add_error("ends_on", _("La data di fine non può precedere quella di inizio."))

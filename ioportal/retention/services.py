@@ -126,7 +126,7 @@ def _delete_list_files(recipient_list: RecipientList) -> None:
     """Files still staged with the dispatch's list, and their rows (a missing file is fine:
     a previous run may have removed it)."""
     for staged in ListAttachment.objects.filter(recipient_list=recipient_list).iterator():
-        if staged.file:
+        if staged.file.name:
             staged.file.storage.delete(staged.file.name)
         staged.delete()
 
