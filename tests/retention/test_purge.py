@@ -391,3 +391,13 @@ def test_operators_and_supervisors_cannot_change_the_days(
 
 def test_media_root_is_a_temporary_directory(media_root):
     assert Path(default_storage.location) == media_root
+
+
+def test_the_command_runs_the_purge(old):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("retention_purge", stdout=out)
+    assert out.getvalue().strip() == "dispatches purged: 1, deliveries: 3"
