@@ -41,7 +41,10 @@ def service(organization):
     return builders.service(organization, premium_enabled=True, test_mode=False)
 
 
-def carnet(service, admin, start=D(2026, 1, 1), end=D(2026, 12, 31), purchased=100, **kw):
+YEAR_START, YEAR_END = D(2026, 1, 1), D(2026, 12, 31)
+
+
+def carnet(service, admin, start=YEAR_START, end=YEAR_END, purchased=100, **kw):
     return carnet_services.premium_carnet_create(
         service=service, actor=admin, starts_on=start, ends_on=end, purchased=purchased, **kw
     )
