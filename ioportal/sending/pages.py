@@ -17,7 +17,7 @@ from ioportal.messaging.dispatch_access import ACT_OWN, APPROVE, SUPERVISE, allo
 from ioportal.messaging.forms import RejectForm
 from ioportal.messaging.models import Delivery, Dispatch, FeatureLevel
 from ioportal.messaging.preview import render_preview
-from ioportal.messaging.retention import personal_data_purged
+from ioportal.messaging.retention import personal_data_purged, personal_data_until
 from ioportal.recipients.rendering import delivery_content
 from ioportal.remotecontent.models import RemoteContentAccess
 from ioportal.remotecontent.selectors import dispatch_access_counts
@@ -223,6 +223,7 @@ def dispatch_context(
         "own": dispatch.created_by_id == membership.user_id,
         "uncertain": [(d, outcome_texts.describe_delivery(d)) for d in uncertain],
         "reject_form": RejectForm(),
+        "personal_data_until": personal_data_until(dispatch),
         "carnet_need": (
             dispatch_carnet_need(dispatch) if allowed(membership, dispatch, APPROVE) else None
         ),

@@ -329,10 +329,14 @@ def test_a_purged_or_expired_dispatch_cannot_be_sent_again(old, operator_user):
 
 
 def test_pages_after_the_purge_say_the_data_were_deleted(client, login, supervisor_user, old):
-    retention_purge(now=NOW)
     login(supervisor_user)
+    until = timezone.localdate(old.finished_at + datetime.timedelta(days=30))
+    before = client.get(reverse("sending:dispatch_detail", args=[old.public_id])).content
+    assert f"restano disponibili fino al {until:%d/%m/%Y}" in before.decode()
+    retention_purge(now=NOW)
     dispatch_page = client.get(reverse("sending:dispatch_detail", args=[old.public_id]))
     assert dispatch_page.status_code == 200
+    assert "sono stati cancellati il" in dispatch_page.content.decode()
     delivery = old.deliveries.order_by("row_number").first()
     page = client.get(reverse("sending:delivery_detail", args=[delivery.public_id]))
     assert page.status_code == 200
