@@ -405,3 +405,13 @@ def test_the_command_runs_the_purge(old):
     out = StringIO()
     call_command("retention_purge", stdout=out)
     assert out.getvalue().strip() == "dispatches purged: 1, deliveries: 3"
+
+
+@pytest.mark.parametrize(
+    "page", ["list_mapping", "list_result", "list_rejected_csv", "list_preview", "list_confirm"]
+)
+def test_the_list_pages_of_a_purged_dispatch_do_not_fail(client, login, operator_user, old, page):
+    login(operator_user)
+    url = reverse(f"messaging:{page}", args=[old.recipient_list.public_id])
+    retention_purge(now=NOW)
+    assert client.get(url, follow=True).status_code == 200
