@@ -3,7 +3,6 @@
 
 import datetime
 import threading
-from pathlib import Path
 
 import pytest
 from django.core.files.storage import default_storage
@@ -391,10 +390,6 @@ def test_operators_and_supervisors_cannot_change_the_days(
     assert client.post(url, {"name": "X", "retention_days": "30"}).status_code == 403
     organization.refresh_from_db()
     assert organization.retention_days == 365
-
-
-def test_media_root_is_a_temporary_directory(media_root):
-    assert Path(default_storage.location) == media_root
 
 
 def test_the_command_runs_the_purge(old):
