@@ -140,15 +140,21 @@ def dispatch_carnet_need(dispatch: Dispatch) -> CarnetNeed | None:
     return carnet_need(service=dispatch.service, needed=needed or dispatch.deliveries_expected)
 
 
-def carnet_alerts_for(*, organization_id: int) -> list[CarnetUsage]:
-    """The carnets in effect today of the organization's services that are at 80 % or more,
-    for the admins' banner."""
+def carnet_alerts_for(*, organization_id: int) -> list[PremiumCarnet]:
+    """The carnets in effect today of the organization's services that reached 80 % (or
+    100 %: `alerted_100_at` set), for the admins' banner. Read from the marks the alert
+    schedule sets, so the dashboard counts no deliveries (it follows within 15 minutes)."""
     today = timezone.localdate()
-    carnets = PremiumCarnet.objects.filter(
-        service__organization_id=organization_id, starts_on__lte=today, ends_on__gte=today
-    ).select_related("service")
-    usages = [carnet_usage(carnet) for carnet in carnets]
-    return [u for u in usages if u.percent_used >= ALERT_THRESHOLDS[0]]
+    return list(
+        PremiumCarnet.objects.filter(
+            service__organization_id=organization_id,
+            starts_on__lte=today,
+            ends_on__gte=today,
+            alerted_80_at__isnull=False,
+        )
+        .select_related("service")
+        .order_by("service__name")
+    )
 
 
 def _alert_text(usage: CarnetUsage, threshold: int) -> str:

@@ -384,16 +384,23 @@ def test_carnet_pages_for_admins_of_the_service_organization_only(
 
 
 def test_dashboard_banner_for_admins(client, login, admin_user, operator_user, service):
-    carnet(service, admin_user, D(2020, 1, 1), D(2099, 12, 31), purchased=2)
+    carnet(service, admin_user, D(2020, 1, 1), D(2099, 12, 31), purchased=5)
     sent = builders.dispatch(
         service, operator_user, state=Dispatch.State.COMPLETED, feature_level=PREMIUM
     )
     login(admin_user)
     assert 'id="carnet-alerts"' not in client.get(reverse("dashboard:dashboard")).content.decode()
-    submitted(sent, datetime.datetime.now(tz=ROME), 1)
-    submitted(sent, datetime.datetime.now(tz=ROME), 2)
+    for number in range(4):
+        submitted(sent, datetime.datetime.now(tz=ROME), number)
     page = client.get(reverse("dashboard:dashboard")).content.decode()
-    assert 'id="carnet-alerts"' in page and "esaurito" in page
+    assert 'id="carnet-alerts"' not in page  # until the alert schedule ran
+    carnet_alerts_notify()
+    page = client.get(reverse("dashboard:dashboard")).content.decode()
+    assert 'id="carnet-alerts"' in page and "usato oltre l'80%" in page
+    submitted(sent, datetime.datetime.now(tz=ROME), 4)
+    carnet_alerts_notify()
+    page = client.get(reverse("dashboard:dashboard")).content.decode()
+    assert "carnet esaurito" in page
 
 
 def test_approval_page_shows_the_carnet_figures(
