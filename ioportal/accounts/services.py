@@ -44,7 +44,14 @@ from ioportal.core.services import audit_log, changed_fields
 
 logger = logging.getLogger(__name__)
 
-ORG_FIELDS = ("name", "fiscal_code", "rate_tier", "custom_rate_limit", "require_2fa_for_all")
+ORG_FIELDS = (
+    "name",
+    "fiscal_code",
+    "rate_tier",
+    "custom_rate_limit",
+    "require_2fa_for_all",
+    "retention_days",
+)
 
 
 def session_started(*, user: User, request: HttpRequest) -> None:

@@ -21,6 +21,7 @@ from ioportal.dashboard.selectors import (
     sign_in_events_for_user,
 )
 from ioportal.ioservices.selectors import ioservices_with_key_problem
+from ioportal.messaging.carnet import carnet_alerts_for
 
 
 @login_required
@@ -32,6 +33,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         context["key_problem_services"] = list(
             ioservices_with_key_problem(organization=membership.organization)
         )
+        context["carnet_alerts"] = carnet_alerts_for(organization_id=membership.organization_id)
     if membership is not None and membership.has_role(Membership.Role.SUPERVISOR):
         period = request.GET.get("periodo", "")
         if period not in overview.PERIODS:

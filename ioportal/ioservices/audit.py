@@ -19,3 +19,7 @@ class Action(models.TextChoices):
     IOSERVICE_KEY_RESTORED = "ioservice.key_restored", _("Chiavi del servizio IO di nuovo valide")
     IOSERVICE_CHECK_REQUESTED = "ioservice.check_requested", _("Verifica del servizio IO")
     ENCRYPTION_KEYS_ROTATED = "crypto.rotated", _("Chiavi API cifrate di nuovo")
+    PREMIUM_CARNET_CREATED = "ioservice.carnet_created", _("Carnet Premium registrato")
+    PREMIUM_CARNET_UPDATED = "ioservice.carnet_updated", _("Carnet Premium modificato")
+    PREMIUM_CARNET_DELETED = "ioservice.carnet_deleted", _("Carnet Premium eliminato")
+    PREMIUM_CARNET_ALERT = "ioservice.carnet_alert", _("Carnet Premium quasi esaurito o esaurito")

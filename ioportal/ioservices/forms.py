@@ -269,3 +269,32 @@ class IOServiceForm(forms.Form):
 
 class ActiveSlotForm(forms.Form):
     active_slot = forms.ChoiceField(choices=IOService.KeySlot.choices)
+
+
+class PremiumCarnetForm(forms.Form):
+    """A carnet's period and count; the overlap with other carnets is checked by the service
+    (`ioservices.services.carnet`), whose ValidationError the view shows on the form."""
+
+    starts_on = forms.DateField(
+        label=_("Valido dal"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
+    ends_on = forms.DateField(
+        label=_("Valido fino al (compreso)"),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+    purchased = forms.IntegerField(
+        label=_("Messaggi Premium acquistati"), min_value=0, max_value=100_000_000
+    )
+    note = forms.CharField(
+        label=_("Nota"),
+        required=False,
+        max_length=500,
+        help_text=_("Per esempio il riferimento dell'ordine."),
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        starts_on, ends_on = data.get("starts_on"), data.get("ends_on")
+        if starts_on and ends_on and starts_on > ends_on:
+            self.add_error("ends_on", _("La data di fine non può precedere quella di inizio."))
+        return data

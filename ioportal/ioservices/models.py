@@ -201,3 +201,45 @@ class ServiceCheck(models.Model):
 
     def __str__(self) -> str:
         return f"{self.service_id} {self.requested_at:%Y-%m-%d %H:%M} {self.status}"
+
+
+class PremiumCarnet(models.Model):
+    """Premium messages an organization bought for one service and one period ("carnet").
+
+    A service may have several carnets, never two whose periods overlap (checked by
+    `ioservices.services.carnet`, which locks the service while it checks). Dates are
+    inclusive and in Europe/Rome time. How many messages a carnet has used is counted from
+    the deliveries by `ioportal.messaging.carnet`.
+    """
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    service = models.ForeignKey(IOService, on_delete=models.CASCADE, related_name="premium_carnets")
+    starts_on = models.DateField(_("valido dal"))
+    ends_on = models.DateField(_("valido fino al"))
+    purchased = models.PositiveIntegerField(_("messaggi Premium acquistati"))
+    note = models.CharField(_("nota"), max_length=500, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    # When the admins were told that 80 % / 100 % of the carnet was used (once each).
+    alerted_80_at = models.DateTimeField(null=True, blank=True, editable=False)
+    alerted_100_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("carnet Premium")
+        verbose_name_plural = _("carnet Premium")
+        ordering = ["-starts_on", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                name="premiumcarnet_period_ordered",
+                condition=models.Q(starts_on__lte=models.F("ends_on")),
+            ),
+        ]
+        indexes = [
+            # The carnet of a service at a date, and a service's carnet list.
+            models.Index(fields=["service", "starts_on", "ends_on"], name="carnet_service_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.service_id} {self.starts_on}–{self.ends_on}: {self.purchased}"

@@ -7,3 +7,11 @@ class MessagingConfig(AppConfig):
     name = "ioportal.messaging"
     verbose_name = "Messaging"
     audit_actions = Action
+    # django-q2 schedules: (task, name shown in the admin, every N minutes).
+    schedules = (
+        (
+            "ioportal.messaging.tasks.premium_carnet_alerts",
+            "Messaggi: avvisi dei carnet Premium",
+            15,
+        ),
+    )

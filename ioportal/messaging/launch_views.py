@@ -24,6 +24,7 @@ from ioportal.messaging import selectors, services
 from ioportal.messaging.access import (
     get_recipient_list_for_user,
 )
+from ioportal.messaging.carnet import carnet_need
 from ioportal.messaging.forms import (
     ScheduleForm,
 )
@@ -178,6 +179,13 @@ def list_confirm(request: AuthenticatedHttpRequest, public_id: str) -> HttpRespo
         subject, markdown = _row_message(recipient_list, first[0])
         sample = render_preview(subject=subject, markdown=markdown)
     policy = selectors.approval_policy(organization=membership.organization)
+    is_premium = recipient_list.template.feature_level == FeatureLevel.ADVANCED
+    need = None
+    if is_premium:
+        need = carnet_need(
+            service=recipient_list.service,
+            needed=recipient_list.valid_count - (recipient_list.test_mode_skips or 0),
+        )
     return render(
         request,
         "messaging/list_confirm.html",
@@ -190,7 +198,13 @@ def list_confirm(request: AuthenticatedHttpRequest, public_id: str) -> HttpRespo
                 recipients=recipient_list.valid_count,
                 feature_level=recipient_list.template.feature_level,
             ),
-            "is_premium": recipient_list.template.feature_level == FeatureLevel.ADVANCED,
+            "is_premium": is_premium,
+            "carnet_need": need,
+            "carnet_hint_service": (
+                recipient_list.service
+                if is_premium and need is None and membership.has_role(Membership.Role.ADMIN)
+                else None
+            ),
             "attachments": list_attachments_summary(recipient_list=recipient_list),
             "test_mode_skips": list_test_mode_skips(recipient_list),
             "estimate": _send_estimate(membership, form, recipient_list.valid_count),

@@ -19,3 +19,12 @@ def personal_data_until(dispatch: Dispatch) -> datetime | None:
 def personal_data_purged(dispatch: Dispatch) -> bool:
     """True once the retention purge removed the dispatch's personal data."""
     return dispatch.personal_data_purged_at is not None
+
+
+def personal_data_expired(dispatch: Dispatch, now: datetime) -> bool:
+    """True once the dispatch's personal data are purged or due for the purge (`now` past
+    `personal_data_until`): the dispatch may then no longer be reopened to send again."""
+    if personal_data_purged(dispatch):
+        return True
+    until = personal_data_until(dispatch)
+    return until is not None and until <= now

@@ -1,10 +1,26 @@
 from django.urls import path
 
-from ioportal.messaging import launch_views, list_views, views
+from ioportal.messaging import carnet_views, launch_views, list_views, views
 
 app_name = "messaging"
 
 urlpatterns = [
+    path("carnet-premium/<uuid:public_id>/", carnet_views.carnet_list, name="carnet_list"),
+    path(
+        "carnet-premium/<uuid:public_id>/nuovo/",
+        carnet_views.carnet_create,
+        name="carnet_create",
+    ),
+    path(
+        "carnet-premium/<uuid:public_id>/<uuid:carnet_id>/",
+        carnet_views.carnet_edit,
+        name="carnet_edit",
+    ),
+    path(
+        "carnet-premium/<uuid:public_id>/<uuid:carnet_id>/elimina/",
+        carnet_views.carnet_delete,
+        name="carnet_delete",
+    ),
     path("nuovo/", list_views.compose, name="compose"),
     path("singolo/", views.single_message, name="single"),
     path("modelli/", views.template_list, name="template_list"),

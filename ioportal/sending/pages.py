@@ -12,10 +12,12 @@ from django.utils.translation import gettext_lazy
 
 from ioportal.accounts.models import Membership
 from ioportal.core.models import AuditEvent
+from ioportal.messaging.carnet import dispatch_carnet_need
 from ioportal.messaging.dispatch_access import ACT_OWN, APPROVE, SUPERVISE, allowed
 from ioportal.messaging.forms import RejectForm
 from ioportal.messaging.models import Delivery, Dispatch, FeatureLevel
 from ioportal.messaging.preview import render_preview
+from ioportal.messaging.retention import personal_data_purged, personal_data_until
 from ioportal.recipients.rendering import delivery_content
 from ioportal.remotecontent.models import RemoteContentAccess
 from ioportal.remotecontent.selectors import dispatch_access_counts
@@ -221,13 +223,19 @@ def dispatch_context(
         "own": dispatch.created_by_id == membership.user_id,
         "uncertain": [(d, outcome_texts.describe_delivery(d)) for d in uncertain],
         "reject_form": RejectForm(),
+        "personal_data_until": personal_data_until(dispatch),
+        "carnet_need": (
+            dispatch_carnet_need(dispatch) if allowed(membership, dispatch, APPROVE) else None
+        ),
     }
 
 
 def delivery_context(delivery: Delivery) -> dict[str, Any]:
     """Everything the delivery page shows."""
     dispatch = delivery.dispatch
-    subject, markdown = delivery_content(dispatch, delivery)
+    subject, markdown = (
+        ("", "") if personal_data_purged(dispatch) else delivery_content(dispatch, delivery)
+    )
     calls = list(ApiCall.objects.filter(delivery=delivery).order_by("created_at", "id")[:500])
     attempts: Counter[str] = Counter()
     call_rows = []
@@ -278,6 +286,7 @@ def delivery_context(delivery: Delivery) -> dict[str, Any]:
     return {
         "delivery": delivery,
         "dispatch": dispatch,
+        "purged_at": dispatch.personal_data_purged_at,
         "outcome_text": outcome_texts.describe_delivery(delivery),
         "message": render_preview(subject=subject, markdown=markdown),
         "payment": payment,

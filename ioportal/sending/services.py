@@ -20,6 +20,7 @@ from ioportal.core.errors import NotAllowed
 from ioportal.core.services import audit_log, changed_fields
 from ioportal.ioservices.services import SYSTEM_ACTOR
 from ioportal.messaging.models import Delivery, Dispatch
+from ioportal.messaging.retention import personal_data_expired
 from ioportal.messaging.windows import schedule_from_hours
 from ioportal.sending import clock, outcomes
 from ioportal.sending.audit import Action
@@ -153,6 +154,18 @@ def dispatch_check_failure_rate(*, dispatch_id: int) -> bool:
     return bool(dispatch_auto_pause(dispatch=dispatch, reason=reason))
 
 
+def _refuse_when_expired(dispatch: Dispatch) -> None:
+    """NotAllowed once the dispatch's personal data are purged or due for the retention purge:
+    its fiscal codes can no longer be used to send."""
+    if personal_data_expired(dispatch, clock.now()):
+        raise NotAllowed(
+            _(
+                "I dati personali di questo invio sono stati cancellati (o stanno per esserlo) "
+                "secondo la politica di conservazione dell'ente: non può essere inviato di nuovo."
+            )
+        )
+
+
 @transaction.atomic
 def dispatch_retry_failed(
     *, dispatch: Dispatch, actor: User, request: HttpRequest | None = None
@@ -163,6 +176,7 @@ def dispatch_retry_failed(
     for a dispatch in another state. Audited."""
     if dispatch.state not in (D.RUNNING, D.PAUSED, D.COMPLETED):
         raise NotAllowed(_("Questo invio non può essere ripreso."))
+    _refuse_when_expired(dispatch)
     count = Delivery.objects.filter(
         dispatch=dispatch,
         state=S.FAILED,
@@ -223,6 +237,8 @@ def deliveries_resolve_uncertain(
         )
         .values_list("pk", "public_id")
     )
+    if decision == UncertainResolution.Decision.RESEND:
+        _refuse_when_expired(dispatch)
     pks = [pk for pk, _public in rows]
     if not pks:
         return 0

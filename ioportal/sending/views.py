@@ -26,6 +26,7 @@ from ioportal.messaging.dispatch_access import (
     get_dispatch_for_user,
 )
 from ioportal.messaging.models import Delivery
+from ioportal.messaging.retention import personal_data_purged
 from ioportal.messaging.windows import schedule_from_hours
 from ioportal.sending import clock, gate, pages, services
 from ioportal.sending.audit import Action
@@ -106,6 +107,15 @@ def delivery_detail(request: HttpRequest, public_id: str) -> HttpResponse:
 def delivery_reveal(request: HttpRequest, public_id: str) -> HttpResponse:
     """Show the fiscal code in clear ("mostra"), audited as a read of personal data."""
     delivery = get_delivery_for_user(request, public_id)
+    if personal_data_purged(delivery.dispatch):
+        messages.info(
+            request,
+            _(
+                "Il codice fiscale è stato cancellato secondo la politica di conservazione "
+                "dei dati dell'ente."
+            ),
+        )
+        return redirect("sending:delivery_detail", public_id=delivery.public_id)
     try:
         clear = reveal_fiscal_code(delivery.fiscal_code_encrypted)
     except DecryptionError:

@@ -33,6 +33,8 @@ def test_each_app_registers_its_own_schedules():
     assert {func.split(".")[1] for func, _name, _minutes in app_schedules()} == {
         "core",
         "dashboard",
+        "messaging",
+        "retention",
         "sending",
         "recipients",
         "remotecontent",
