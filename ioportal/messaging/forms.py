@@ -482,10 +482,12 @@ class ScheduleForm(forms.Form):
                 cap,
             )
         else:
-            reason = _(
-                "Con il limite dell'account IO e le finestre di invio dell'ente, l'ultimo dei "
-                "%(n)s messaggi partirebbe %(last)s, dopo la scadenza (%(by)s). Sposta la "
-                "scadenza."
+            reason = str(
+                _(
+                    "Con il limite dell'account IO e le finestre di invio dell'ente, l'ultimo "
+                    "dei %(n)s messaggi partirebbe %(last)s, dopo la scadenza (%(by)s). Sposta "
+                    "la scadenza."
+                )
             )
         self.add_error(
             "send_by",

@@ -17,7 +17,7 @@ What a purge changes, per dispatch (docs/reports.md, "Conservazione dei dati"):
   access log keeps its rows without their Lollipop headers (hashes and the citizen's
   signing key reference: pseudonymous data of the citizen);
 - the recipient list of the dispatch: its sealed rows (RecipientChunk) and its uploaded
-  PDFs (remotecontent.ListAttachment, files and rows).
+  PDFs (recipients.ListAttachment, files and rows).
 
 Then `Dispatch.personal_data_purged_at` is set and one audit event ("retention.purged")
 records the number of deliveries. Idempotent (purged deliveries are recognised by their
@@ -41,7 +41,8 @@ from ioportal.core.services import audit_log
 from ioportal.ioservices.services import SYSTEM_ACTOR
 from ioportal.messaging.models import Delivery, Dispatch
 from ioportal.recipients.models import RecipientChunk, RecipientList
-from ioportal.remotecontent.models import Attachment, ListAttachment, RemoteContentAccess
+from ioportal.recipients.models import ListAttachment
+from ioportal.remotecontent.models import Attachment, RemoteContentAccess
 from ioportal.remotecontent.services import attachments_delete
 from ioportal.retention.audit import Action
 
