@@ -1,6 +1,9 @@
 from django.apps import AppConfig
 
+from ioportal.reports.audit import Action
+
 
 class ReportsConfig(AppConfig):
     name = "ioportal.reports"
     verbose_name = "Rapporti ed esportazioni"
+    audit_actions = Action
