@@ -13,6 +13,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django_otp import devices_for_user
@@ -20,7 +21,8 @@ from django_otp import devices_for_user
 from ioportal.accounts.http import AuthenticatedHttpRequest
 from ioportal.accounts.models import Invitation, Membership, Organization, User
 
-View = TypeVar("View", bound=Callable[..., HttpResponse])
+# HttpResponseBase: streamed downloads (StreamingHttpResponse, FileResponse) are views too.
+View = TypeVar("View", bound=Callable[..., HttpResponseBase])
 
 
 def active_memberships(user: User) -> list[Membership]:
@@ -64,7 +66,7 @@ def role_required(role: str) -> Callable[[View], View]:
 
     def decorator(view: View) -> View:
         @wraps(view)
-        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             require_role(request, role)
             return view(request, *args, **kwargs)
 
@@ -77,7 +79,7 @@ def superuser_required(view: View) -> View:
     """Decorator for installation-wide pages (organizations)."""
 
     @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not request.user.is_superuser:
             raise PermissionDenied
         return view(request, *args, **kwargs)

@@ -6,7 +6,8 @@ row count and filters before the first byte is sent."""
 from collections.abc import Iterator
 
 from django.db.models import QuerySet
-from django.http import HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.http import HttpResponseRedirect, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
@@ -76,7 +77,9 @@ def dispatch_deliveries_export(
 
 
 @role_required(SUPERVISOR)
-def search_deliveries_export(request: AuthenticatedHttpRequest, file_format: str) -> HttpResponse:
+def search_deliveries_export(
+    request: AuthenticatedHttpRequest, file_format: str
+) -> HttpResponseBase:
     """GET `?codice_fiscale=`: the search page's results (every one, not only the first page)
     as `file_format`, newest first, with the dispatch and service of each. An invalid or
     missing code goes back to the search page, which says why."""
