@@ -144,12 +144,16 @@ class _Texts:
 def delivery_rows(deliveries: QuerySet[Delivery], *, with_dispatch: bool) -> Iterator[list[Cell]]:
     """The export's rows for `deliveries` (in its order), one list of cells per delivery, in
     the order of `header()`: str, int, Decimal euro amount, aware datetime or None. Reads the
-    database CHUNK_SIZE rows at a time (a server-side cursor on PostgreSQL)."""
-    texts = _Texts.build()
+    database CHUNK_SIZE rows at a time (a server-side cursor on PostgreSQL). The texts are
+    translated now, in the request's language, not when the server reads the rows."""
     fields = (*_DISPATCH_FIELDS, *_FIELDS) if with_dispatch else _FIELDS
     values = _annotated(deliveries).values_list(*fields)
+    return _rows(values.iterator(chunk_size=CHUNK_SIZE), _Texts.build(), with_dispatch)
+
+
+def _rows(records: Iterator[Any], texts: _Texts, with_dispatch: bool) -> Iterator[list[Cell]]:
     hundred = Decimal(100)
-    for record in values.iterator(chunk_size=CHUNK_SIZE):
+    for record in records:
         if with_dispatch:
             prefix: list[Cell] = [record[0], record[1]]
             record = record[2:]
@@ -221,8 +225,12 @@ def _csv_cell(value: Cell, zone: Any) -> str:
 
 
 def stream_csv(titles: list[str], rows: Iterable[list[Cell]]) -> Iterator[bytes]:
-    """The CSV file as chunks of bytes: BOM, header, then FLUSH_ROWS rows per chunk."""
-    zone = timezone.get_current_timezone()
+    """The CSV file as chunks of bytes: BOM, header, then FLUSH_ROWS rows per chunk. Times
+    in the request's time zone."""
+    return _csv_chunks(titles, rows, timezone.get_current_timezone())
+
+
+def _csv_chunks(titles: list[str], rows: Iterable[list[Cell]], zone: Any) -> Iterator[bytes]:
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";", quoting=csv.QUOTE_ALL)
     buffer.write("\ufeff")
@@ -372,8 +380,14 @@ def stream_xlsx(
     titles: list[str], rows: Iterable[list[Cell]], *, sheet_name: str
 ) -> Iterator[bytes]:
     """The XLSX workbook as chunks of bytes: one sheet per XLSX_MAX_ROWS rows ("name",
-    "name (2)"…), each with the header row; the workbook's own parts last."""
-    zone = timezone.get_current_timezone()
+    "name (2)"…), each with the header row; the workbook's own parts last. Times in the
+    request's time zone."""
+    return _xlsx_chunks(titles, rows, sheet_name, timezone.get_current_timezone())
+
+
+def _xlsx_chunks(
+    titles: list[str], rows: Iterable[list[Cell]], sheet_name: str, zone: Any
+) -> Iterator[bytes]:
     letters = _column_letters(len(titles))
     header_row = (
         '<row r="1">'

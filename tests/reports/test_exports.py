@@ -11,6 +11,8 @@ import pytest
 from django.http import StreamingHttpResponse
 from django.test import Client
 from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext
 
 from ioportal.accounts.models import Membership, Organization, User
 from ioportal.core.models import AuditEvent
@@ -360,3 +362,13 @@ def test_search_export_is_for_supervisors(
     verified_login(client, builders.user(Membership.Role.OPERATOR, organization))
     assert client.get(_search_url("csv")).status_code == 403
     assert client.get(_search_url("xlsx")).status_code == 403
+
+
+def test_the_export_speaks_the_language_of_the_request(
+    client: Client, supervisor_user: User, dispatch: Dispatch
+) -> None:
+    verified_login(client, supervisor_user)
+    rows = _csv(client.get(_url("csv", dispatch), HTTP_ACCEPT_LANGUAGE="en"))
+    with translation.override("en"):
+        assert rows[0][:3] == [gettext("riga"), gettext("codice fiscale"), gettext("stato")]
+        assert rows[1][2] == str(Delivery.State.PROCESSED.label) != "Consegnato"
