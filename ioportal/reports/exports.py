@@ -235,6 +235,10 @@ def _csv_chunks(titles: list[str], rows: Iterable[list[Cell]], zone: Any) -> Ite
     writer = csv.writer(buffer, delimiter=";", quoting=csv.QUOTE_ALL)
     buffer.write("\ufeff")
     writer.writerow([csv_safe(title) for title in titles])
+    # The header at once: the download starts while the database prepares the rows.
+    yield buffer.getvalue().encode("utf-8")
+    buffer.seek(0)
+    buffer.truncate()
     for number, row in enumerate(rows, start=1):
         writer.writerow([_csv_cell(value, zone) for value in row])
         if number % FLUSH_ROWS == 0:
@@ -401,12 +405,17 @@ def _xlsx_chunks(
     names: list[str] = []
     with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as package:
         rows = iter(rows)
-        pending = next(rows, None)
+        pending: list[Cell] | None = None
         while pending is not None or not names:
             names.append(sheet_name if not names else f"{sheet_name} ({len(names) + 1})")
             path = f"xl/worksheets/sheet{len(names)}.xml"
             with package.open(path, "w") as entry:
                 entry.write((_SHEET_START + header_row).encode("utf-8"))
+                if len(names) == 1:
+                    # The first bytes at once: the download starts while the database
+                    # prepares the rows.
+                    yield sink.take()
+                    pending = next(rows, None)
                 parts: list[str] = []
                 number = 1
                 while pending is not None and number <= XLSX_MAX_ROWS:

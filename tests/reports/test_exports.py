@@ -273,6 +273,16 @@ def test_the_download_is_streamed_in_chunks(
     assert response.streaming and not hasattr(response, "_container")
     chunks = [chunk for chunk in response.streaming_content if chunk]
     assert len(chunks) >= 3  # a chunk per row at least, not one body built beforehand
+    if kind == "csv":  # the header alone first, before any row is read
+        assert (
+            chunks[0].decode("utf-8")
+            == "\ufeff"
+            + '"riga";"codice fiscale";'
+            + (";".join(f'"{t}"' for t in exports.header(with_dispatch=False)[2:]))
+            + "\r\n"
+        )
+    else:
+        assert chunks[0].startswith(b"PK\x03\x04")
 
 
 def test_rows_are_read_with_a_bounded_iterator(monkeypatch: Any, dispatch: Dispatch) -> None:
