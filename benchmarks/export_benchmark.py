@@ -264,8 +264,8 @@ def main() -> int:
         "in-process test client, body read to the end\n"
     )
     print(
-        f"{'export':8} {'first byte':>11} {'first rows':>11} {'total':>9} {'rows/s':>9} {'size':>10} "
-        f"{'peak RSS':>10} {'RSS growth':>11} {'py peak':>9}"
+        f"{'export':8} {'first byte':>11} {'first rows':>11} {'total':>9} {'rows/s':>9} "
+        f"{'size':>10} {'peak RSS':>10} {'RSS growth':>11} {'py peak':>9}"
     )
     for kind in ("csv", "xlsx"):
         url = reverse(f"reports:dispatch_deliveries_{kind}", args=[dispatch.public_id])
