@@ -21,7 +21,7 @@ from django_otp import devices_for_user
 from ioportal.accounts.http import AuthenticatedHttpRequest
 from ioportal.accounts.models import Invitation, Membership, Organization, User
 
-# HttpResponseBase: a streamed download (StreamingHttpResponse) is a view's answer too.
+# HttpResponseBase: streamed downloads (StreamingHttpResponse, FileResponse) are views too.
 View = TypeVar("View", bound=Callable[..., HttpResponseBase])
 
 

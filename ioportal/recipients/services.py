@@ -26,21 +26,9 @@ from ioportal.recipients.models import (
 from ioportal.recipients.parsing import ImportFileError
 from ioportal.recipients.sealing import seal_bytes, unseal_bytes
 
-# What a spreadsheet may run as a formula when a cell starts with it; the full-width forms
-# too (＝ ＋ － ＠), which spreadsheets with East Asian input settings read as their ASCII twins.
-FORMULA_PREFIXES = (
-    "=",
-    "+",
-    "-",
-    "@",
-    "\t",
-    "\r",
-    "\x00",
-    "\uff1d",
-    "\uff0b",
-    "\uff0d",
-    "\uff20",
-)
+# What a spreadsheet may read as the start of a formula: the ASCII signs, tab, CR, NUL, and the
+# full-width signs (U+FF1D, U+FF0B, U+FF0D, U+FF20) that some spreadsheets fold to ASCII.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\x00", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 
 
 def recipient_lists_purge_expired(*, now: datetime | None = None) -> int:

@@ -22,3 +22,12 @@ class Action(models.TextChoices):
         "dispatch.proofs_downloaded",
         _("Prove di invio di un invio scaricate (ZIP)"),
     )
+    # Exports of deliveries (reports.exports): fiscal codes masked.
+    DISPATCH_DELIVERIES_EXPORTED = (
+        "export.dispatch_deliveries",
+        _("Consegne di un invio esportate"),
+    )
+    SEARCH_RESULTS_EXPORTED = (
+        "export.search_results",
+        _("Risultati della ricerca per codice fiscale esportati"),
+    )

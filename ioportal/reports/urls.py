@@ -1,6 +1,6 @@
 from django.urls import URLPattern, URLResolver, path
 
-from ioportal.reports import handoff_views, proof_views
+from ioportal.reports import export_views, handoff_views, proof_views
 
 app_name = "reports"
 
@@ -28,5 +28,30 @@ urlpatterns: list[URLPattern | URLResolver] = [
         "invii/<uuid:public_id>/prove.zip",
         proof_views.dispatch_proofs_zip,
         name="dispatch_proofs_zip",
+    ),
+    # Exports of deliveries (reports/exports.py).
+    path(
+        "invii/<uuid:public_id>/consegne.csv",
+        export_views.dispatch_deliveries_export,
+        {"file_format": "csv"},
+        name="dispatch_deliveries_csv",
+    ),
+    path(
+        "invii/<uuid:public_id>/consegne.xlsx",
+        export_views.dispatch_deliveries_export,
+        {"file_format": "xlsx"},
+        name="dispatch_deliveries_xlsx",
+    ),
+    path(
+        "ricerca/consegne.csv",
+        export_views.search_deliveries_export,
+        {"file_format": "csv"},
+        name="search_deliveries_csv",
+    ),
+    path(
+        "ricerca/consegne.xlsx",
+        export_views.search_deliveries_export,
+        {"file_format": "xlsx"},
+        name="search_deliveries_xlsx",
     ),
 ]

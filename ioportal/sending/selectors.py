@@ -7,9 +7,23 @@ from django.conf import settings
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from ioportal.accounts.models import Organization
+from ioportal.accounts.models import Membership, Organization
+from ioportal.core.fiscalcode import fiscal_code_hmac
 from ioportal.core.models import WorkerHeartbeat
+from ioportal.messaging.dispatch_access import deliveries_visible_to
 from ioportal.messaging.models import Delivery, Dispatch
+
+
+def deliveries_of_citizen(*, membership: Membership, fiscal_code: str) -> QuerySet[Delivery]:
+    """The search by fiscal code: the deliveries to that citizen in every dispatch
+    `membership` sees, newest first. Exact match through the keyed hash; `fiscal_code` is
+    already normalised and valid (FiscalCodeSearchForm). Used by the search page and its
+    exports, so both apply the same filter and scoping."""
+    return (
+        deliveries_visible_to(membership)
+        .filter(fiscal_code_hmac=fiscal_code_hmac(fiscal_code))
+        .order_by("-created_at", "-id")
+    )
 
 
 def delivery_counts(*, dispatch: Dispatch) -> dict[str, int]:

@@ -1,23 +1,15 @@
 """Premium status for the sending pages: read and payment status from IO's status refresh,
-"opened / downloaded" from the remote-content log, and the CSV export of a dispatch."""
+"opened / downloaded" from the remote-content log."""
 
-import csv
-import io
 from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import Count, Q
-from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
-from ioportal.accounts.models import User
-from ioportal.core.services import audit_log
 from ioportal.messaging.models import Delivery, Dispatch, FeatureLevel
-from ioportal.recipients.services import csv_safe
 from ioportal.remotecontent.models import RemoteContentAccess
 from ioportal.remotecontent.selectors import dispatch_access_counts
-from ioportal.sending.audit import Action
-from ioportal.sending.outcomes import describe_delivery
 
 Operation = RemoteContentAccess.Operation
 Outcome = RemoteContentAccess.Outcome
@@ -92,54 +84,3 @@ def premium_summary(*, dispatch: Dispatch) -> dict[str, Any] | None:
         "paid_rate": rate(counts["paid"], counts["with_payment"]),
         **dispatch_access_counts(dispatch=dispatch),
     }
-
-
-def deliveries_csv(*, dispatch: Dispatch, actor: User, request: HttpRequest | None = None) -> str:
-    """A dispatch's deliveries as CSV: row, masked fiscal code, state, outcome in Italian, IO
-    id, read and payment status, opened / downloaded. Formula-looking cells are neutralised.
-    Audited: it is personal data."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=";", quoting=csv.QUOTE_ALL)
-    writer.writerow(
-        [
-            _("riga"),
-            _("codice fiscale"),
-            _("stato"),
-            _("esito"),
-            _("id messaggio IO"),
-            _("lettura"),
-            _("pagamento"),
-            _("aperto"),
-            _("scaricato"),
-        ]
-    )
-    deliveries = Delivery.objects.filter(dispatch=dispatch).order_by("row_number", "id")
-    count = 0
-    yes, no = _("sì"), _("no")
-    for start in range(0, deliveries.count(), 1000):
-        chunk = list(deliveries[start : start + 1000])
-        status = premium_status_rows(deliveries=chunk)
-        for delivery in chunk:
-            row = status[delivery.pk]
-            cells = [
-                delivery.row_number or "",
-                delivery.fiscal_code_masked,
-                delivery.get_state_display(),
-                describe_delivery(delivery),
-                delivery.io_message_id or "",
-                row["read"],
-                row["payment"],
-                yes if row["opened"] else no,
-                yes if row["downloaded"] else no,
-            ]
-            writer.writerow([csv_safe(str(cell)) for cell in cells])
-            count += 1
-    audit_log(
-        action=Action.DISPATCH_DELIVERIES_EXPORTED,
-        actor=actor,
-        organization=dispatch.organization,
-        target=dispatch,
-        changes={"rows": count},
-        request=request,
-    )
-    return "\ufeff" + buffer.getvalue()

@@ -17,5 +17,4 @@ urlpatterns = [
     path("<uuid:public_id>/annulla/", views.dispatch_cancel, name="dispatch_cancel"),
     path("<uuid:public_id>/riprova/", views.dispatch_retry_failed, name="dispatch_retry_failed"),
     path("<uuid:public_id>/esiti-incerti/", views.uncertain_resolve, name="uncertain_resolve"),
-    path("<uuid:public_id>/esiti.csv", views.dispatch_export_csv, name="dispatch_export_csv"),
 ]

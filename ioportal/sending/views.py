@@ -14,13 +14,12 @@ from ioportal.accounts.http import AuthenticatedHttpRequest
 from ioportal.accounts.models import Membership
 from ioportal.core.crypto import DecryptionError
 from ioportal.core.errors import NotAllowed
-from ioportal.core.fiscalcode import fiscal_code_hmac, reveal_fiscal_code
+from ioportal.core.fiscalcode import reveal_fiscal_code
 from ioportal.core.services import audit_log
 from ioportal.messaging import windows
 from ioportal.messaging.dispatch_access import (
     ACT_OWN,
     SUPERVISE,
-    deliveries_visible_to,
     dispatches_visible_to,
     get_delivery_for_user,
     get_dispatch_for_user,
@@ -28,11 +27,10 @@ from ioportal.messaging.dispatch_access import (
 from ioportal.messaging.models import Delivery
 from ioportal.messaging.retention import personal_data_purged
 from ioportal.messaging.windows import schedule_from_hours
-from ioportal.sending import clock, gate, pages, services
+from ioportal.sending import clock, gate, pages, selectors, services
 from ioportal.sending.audit import Action
 from ioportal.sending.forms import FiscalCodeSearchForm, HistoryFilterForm
 from ioportal.sending.models import SendWindowPolicy
-from ioportal.sending.status import deliveries_csv
 from ioportal.sending.window_forms import SendWindowsForm
 
 OPERATOR = Membership.Role.OPERATOR
@@ -148,10 +146,9 @@ def delivery_search(request: HttpRequest) -> HttpResponse:
     if request.GET and form.is_valid():
         code = form.cleaned_data["codice_fiscale"]
         results = list(
-            deliveries_visible_to(membership)
-            .filter(fiscal_code_hmac=fiscal_code_hmac(code))
-            .select_related("dispatch__service", "dispatch__created_by")
-            .order_by("-created_at", "-id")[:SEARCH_LIMIT]
+            selectors.deliveries_of_citizen(membership=membership, fiscal_code=code).select_related(
+                "dispatch__service", "dispatch__created_by"
+            )[:SEARCH_LIMIT]
         )
         audit_log(
             action=Action.DELIVERY_SEARCHED,
@@ -166,17 +163,6 @@ def delivery_search(request: HttpRequest) -> HttpResponse:
         "sending/delivery_search.html",
         {"form": form, "results": pages.search_rows(results) if results is not None else None},
     )
-    response["Cache-Control"] = "no-store"
-    return response
-
-
-@role_required(Membership.Role.SUPERVISOR)
-def dispatch_export_csv(request: AuthenticatedHttpRequest, public_id: str) -> HttpResponse:
-    """The dispatch's deliveries as CSV (masked fiscal codes), for supervisors. Audited."""
-    dispatch = get_dispatch_for_user(request, public_id, SUPERVISE)
-    body = deliveries_csv(dispatch=dispatch, actor=request.user, request=request)
-    response = HttpResponse(body, content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="esiti-invio.csv"'
     response["Cache-Control"] = "no-store"
     return response
 

@@ -24,7 +24,8 @@ PAGES = [
     ("messaging:approvals", None),
     ("sending:dispatch_list", None),
     ("sending:dispatch_detail", "dispatch"),  # the deliveries
-    ("sending:dispatch_export_csv", "dispatch"),
+    ("reports:dispatch_deliveries_csv", "dispatch"),
+    ("reports:dispatch_deliveries_xlsx", "dispatch"),
     ("sending:delivery_detail", "delivery"),  # the message of one citizen
     ("sending:delivery_search", None),
     ("accounts:member_list", None),

@@ -1,5 +1,5 @@
 """Premium status on the sending pages: read / payment status, opened / downloaded, read and
-paid rates, and the CSV export of a dispatch's deliveries."""
+paid rates, and the CSV export of a dispatch's deliveries (tests/reports for the rest)."""
 
 from typing import Any
 
@@ -59,26 +59,28 @@ def test_detail_page_shows_premium_status(client, login, supervisor_user, delive
     assert "pagato" in page and "non pagato" in page
     assert "aperto, scaricato" in page
     assert "(50%)" in page  # read rate and paid rate: 1 of 2
-    assert "esiti.csv" in page
+    assert "consegne.csv" in page and "consegne.xlsx" in page
 
 
 def test_export_csv(client, login, supervisor_user, deliveries):
     first = deliveries[0]
     Delivery.objects.filter(pk=first.pk).update(io_message_id="=HYPERLINK(1)")
     login(supervisor_user)
-    response = client.get(reverse("sending:dispatch_export_csv", args=[first.dispatch.public_id]))
+    response = client.get(
+        reverse("reports:dispatch_deliveries_csv", args=[first.dispatch.public_id])
+    )
     assert response.status_code == 200
     assert response["Cache-Control"] == "no-store"
-    body = response.content.decode()
+    body = b"".join(response.streaming_content).decode()
     assert CITIZEN not in body and first.fiscal_code_masked in body
     assert "'=HYPERLINK(1)" in body
-    assert '"letto";"pagato";"sì";"sì"' in body
-    assert '"non letto";"non pagato";"no";"no"' in body
-    assert AuditEvent.objects.filter(action="dispatch.deliveries_exported").count() == 1
+    assert '"letto";"pagato";"12,50";"012345678901234567";"sì";"sì"' in body
+    assert '"non letto";"non pagato";"30,00";"012345678901234568";"no";"no"' in body
+    assert AuditEvent.objects.filter(action="export.dispatch_deliveries").count() == 1
 
 
 def test_export_access(client, login, organization, other_organization, deliveries):
-    url = reverse("sending:dispatch_export_csv", args=[deliveries[0].dispatch.public_id])
+    url = reverse("reports:dispatch_deliveries_csv", args=[deliveries[0].dispatch.public_id])
     login(builders.user(Membership.Role.OPERATOR, organization))
     assert client.get(url).status_code == 403
     login(builders.user(Membership.Role.SUPERVISOR, other_organization))

@@ -100,7 +100,7 @@ def test_every_page_of_a_dispatch_follows_the_same_rule(
     assert reveal.status_code == status
     history = client.get(reverse("sending:dispatch_list")).content.decode()
     assert (dispatch.title in history) == (status == 200)
-    export = client.get(reverse("sending:dispatch_export_csv", args=[dispatch.public_id]))
+    export = client.get(reverse("reports:dispatch_deliveries_csv", args=[dispatch.public_id]))
     expected_export = {"supervisor": 200, "admin": 200, "outsider": 404}.get(who, 403)
     assert export.status_code == expected_export
 
@@ -135,7 +135,8 @@ def test_actions_by_role_on_the_dispatch_page(dispatch: Dispatch, people: dict[s
     author = client_for(people["author"]).get(url).content.decode()
     supervisor = client_for(people["supervisor"]).get(url).content.decode()
     assert "Sospendi" not in operator and "Sospendi" in author and "Sospendi" in supervisor
-    assert "Scarica gli esiti" not in author and "Scarica gli esiti" in supervisor
+    assert "Esporta CSV" not in author and "Esporta CSV" in supervisor
+    assert "Esporta Excel" not in author and "Esporta Excel" in supervisor
     Dispatch.objects.filter(pk=dispatch.pk).update(state=Dispatch.State.AWAITING_APPROVAL)
     assert "Approva e invia" in client_for(people["supervisor"]).get(url).content.decode()
     assert "Approva e invia" not in client_for(people["author"]).get(url).content.decode()
