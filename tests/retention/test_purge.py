@@ -17,8 +17,8 @@ from ioportal.dashboard.models import DailyDeliveryStats
 from ioportal.dashboard.stats import refresh_daily_stats
 from ioportal.messaging.models import Delivery, Dispatch, FeatureLevel
 from ioportal.messaging.retention import personal_data_expired
-from ioportal.recipients.models import RecipientChunk
-from ioportal.remotecontent.models import Attachment, ListAttachment, RemoteContentAccess
+from ioportal.recipients.models import ListAttachment, RecipientChunk
+from ioportal.remotecontent.models import Attachment, RemoteContentAccess
 from ioportal.remotecontent.services import attachment_create
 from ioportal.retention import services as retention
 from ioportal.retention.services import PURGED_MASK, retention_purge
