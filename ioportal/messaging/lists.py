@@ -172,6 +172,7 @@ def recipient_list_validate(
     recipient_list.rejected_count = len(outcome.rejected)
     recipient_list.test_mode_skips = count_test_mode_skips(recipient_list.service, outcome.valid)
     recipient_list.total_amount = outcome.total_amount
+    recipient_list.repeated_excluded = 0
     recipient_list.state = RecipientList.State.VALIDATED
     recipient_list.save()
     template_remember_mapping(template=recipient_list.template, mapping=mapping)

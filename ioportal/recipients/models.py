@@ -77,6 +77,19 @@ class RecipientList(models.Model):
         blank=True,
         related_name="recipient_list",
     )
+    # A list built from a dispatch's deliveries for a follow-up: the dispatch it reminds,
+    # handed to the follow-up dispatch at launch.
+    origin = models.ForeignKey(
+        "messaging.Dispatch",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+    )
+    # Valid rows left out because their citizens already received the same content
+    # (messaging.repeated); 0 after every check, which restores them.
+    repeated_excluded = models.PositiveIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
 

@@ -1,0 +1,204 @@
+"""The same content to the same citizen: the content hash of every delivery, and the warning
+before a list is launched.
+
+Every delivery keeps `content_sha256`, the SHA-256 of what its citizen reads
+(`recipients.rendering.content_sha256`: subject, markdown, due date and payment data as IO
+gets them). Before launch, the confirmation page looks for citizens of the list who received
+(or are about to receive) a delivery with the same hash from the same service in the last
+REPEATED_CONTENT_DAYS days, and names those earlier dispatches; the operator may leave those
+citizens out with one click (`recipient_list_exclude_repeated`).
+
+Bounded work: the list's valid rows are read one sealed chunk at a time (CHUNK_ROWS rows), and
+each chunk costs one query by fiscal-code hash (the `delivery_cf_content_idx` index).
+"""
+
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.http import HttpRequest
+from django.utils import timezone
+
+from ioportal.accounts.models import User
+from ioportal.core.fiscalcode import fiscal_code_hmac
+from ioportal.core.services import audit_log
+from ioportal.messaging.audit import Action
+from ioportal.messaging.models import Delivery, Dispatch
+from ioportal.recipients.models import RecipientChunk, RecipientList
+from ioportal.recipients.rendering import content_sha256, fill_message, io_message
+from ioportal.recipients.testmode import count_test_mode_skips
+
+# Deliveries that never reached their citizen and never will: they do not count as received.
+NOT_RECEIVED = (
+    Delivery.State.SKIPPED,
+    Delivery.State.FAILED,
+    Delivery.State.REJECTED,
+    Delivery.State.CANCELLED,
+)
+
+
+def row_content_sha256(
+    *,
+    subject: str,
+    markdown: str,
+    placeholders: Sequence[Mapping[str, Any]],
+    feature_level: str,
+    row: Mapping[str, Any],
+) -> str:
+    """The content hash of the message a valid row gives (the row as `validate_rows` makes
+    it: "variables", "due_date" ISO or None, "amount" in cents...), with the texts and
+    placeholders of a template or of a dispatch. The same as the hash of the delivery made
+    from that row (`delivery_message` then `content_sha256`), which depends neither on the
+    fiscal code nor on the Premium attachment."""
+    filled_subject, filled_markdown = fill_message(
+        subject=subject,
+        markdown=markdown,
+        variables=row.get("variables") or {},
+        known=[str(p.get("name", "")) for p in placeholders],
+    )
+    due = row.get("due_date")
+    return content_sha256(
+        io_message(
+            fiscal_code="",
+            subject=filled_subject,
+            markdown=filled_markdown,
+            feature_level=feature_level,
+            due_date=datetime.fromisoformat(due) if due else None,
+            amount=row.get("amount"),
+            notice_number=row.get("notice_number") or "",
+            invalid_after_due_date=bool(row.get("invalid_after_due_date")),
+            payee_fiscal_code=row.get("payee_fiscal_code") or "",
+        )
+    )
+
+
+@dataclass
+class Repeated:
+    """Citizens of a list who already received the same content from the same service.
+
+    `count`: how many of the list's valid rows; `dispatches`: each earlier dispatch with how
+    many of those citizens it reached, most first; `lines`: the rows' line numbers.
+    """
+
+    days: int
+    count: int = 0
+    dispatches: list[tuple[Dispatch, int]] = field(default_factory=list)
+    lines: set[int] = field(default_factory=set)
+
+
+def _valid_chunks(recipient_list: RecipientList) -> Iterator[list[dict[str, Any]]]:
+    indexes = RecipientChunk.objects.filter(
+        recipient_list=recipient_list, kind=RecipientChunk.Kind.VALID
+    ).order_by("index")
+    for index in indexes.values_list("index", flat=True):
+        yield recipient_list.chunk(RecipientChunk.Kind.VALID, index)
+
+
+def repeated_content(
+    recipient_list: RecipientList, *, days: int | None = None, now: datetime | None = None
+) -> Repeated:
+    """Which valid rows of `recipient_list` would send its citizen a content that the list's
+    service already sent them (or is sending: any delivery not skipped, failed, rejected or
+    cancelled) in the last `days` days (REPEATED_CONTENT_DAYS by default), compared by the
+    content hash and the fiscal-code hash. Test sends do not count, nor does the dispatch a
+    follow-up list reminds (`RecipientList.origin`): sending again is its purpose. Reads the
+    list one chunk at a time, one query per chunk."""
+    days = settings.REPEATED_CONTENT_DAYS if days is None else days
+    since = (now or timezone.now()) - timedelta(days=days)
+    template = recipient_list.template
+    earlier = (
+        Delivery.objects.filter(dispatch__service_id=recipient_list.service_id)
+        .exclude(state__in=NOT_RECEIVED)
+        .exclude(dispatch__kind=Dispatch.Kind.TEST)
+        .filter(
+            Q(submitted_at__gte=since) | Q(submitted_at__isnull=True, created_at__gte=since)
+        )
+    )
+    if recipient_list.origin_id is not None:
+        earlier = earlier.exclude(dispatch_id=recipient_list.origin_id)
+    if recipient_list.dispatch_id is not None:
+        earlier = earlier.exclude(dispatch_id=recipient_list.dispatch_id)
+    found = Repeated(days=days)
+    per_dispatch: Counter[int] = Counter()
+    for rows in _valid_chunks(recipient_list):
+        wanted: dict[tuple[str, str], int] = {}
+        for row in rows:
+            digest = row_content_sha256(
+                subject=template.subject,
+                markdown=template.markdown,
+                placeholders=template.placeholders or [],
+                feature_level=template.feature_level,
+                row=row,
+            )
+            wanted[(fiscal_code_hmac(row["fiscal_code"]), digest)] = row["line"]
+        matches = earlier.filter(
+            fiscal_code_hmac__in={key for key, _digest in wanted},
+            content_sha256__in={digest for _key, digest in wanted},
+        ).values_list("fiscal_code_hmac", "content_sha256", "dispatch_id")
+        seen: set[tuple[int, int]] = set()
+        for key, digest, dispatch_id in matches:
+            line = wanted.get((key, digest))
+            if line is None or (line, dispatch_id) in seen:
+                continue
+            seen.add((line, dispatch_id))
+            found.lines.add(line)
+            per_dispatch[dispatch_id] += 1
+    found.count = len(found.lines)
+    if per_dispatch:
+        by_id = Dispatch.objects.in_bulk(list(per_dispatch))
+        found.dispatches = [
+            (by_id[pk], count)
+            for pk, count in sorted(per_dispatch.items(), key=lambda item: (-item[1], item[0]))
+            if pk in by_id
+        ]
+    return found
+
+
+@transaction.atomic
+def recipient_list_exclude_repeated(
+    *, recipient_list: RecipientList, actor: User, request: HttpRequest | None = None
+) -> int:
+    """Leave out of a checked, not launched list the rows `repeated_content` finds now (not
+    what a page showed earlier): they are removed from the list's valid rows, so no delivery
+    is made of them, and counted in `repeated_excluded`; the list's counts and total follow.
+    A new check of the list brings them back. Audited (how many, the earlier dispatches).
+    Returns how many rows were left out (0 when the list is launched or not checked)."""
+    locked = RecipientList.objects.select_for_update().get(pk=recipient_list.pk)
+    if locked.state != RecipientList.State.VALIDATED or locked.dispatch_id is not None:
+        return 0
+    found = repeated_content(locked)
+    if not found.count:
+        return 0
+    kept = [
+        row
+        for rows in _valid_chunks(locked)
+        for row in rows
+        if row["line"] not in found.lines
+    ]
+    locked.store(RecipientChunk.Kind.VALID, kept)
+    locked.valid_count = len(kept)
+    locked.total_amount = sum(row.get("amount") or 0 for row in kept)
+    locked.test_mode_skips = count_test_mode_skips(locked.service, kept)
+    locked.repeated_excluded += found.count
+    locked.save(
+        update_fields=["valid_count", "total_amount", "test_mode_skips", "repeated_excluded"]
+    )
+    audit_log(
+        action=Action.RECIPIENTS_REPEATED_EXCLUDED,
+        actor=actor,
+        organization=locked.organization,
+        target=locked,
+        changes={
+            "excluded": found.count,
+            "days": found.days,
+            "dispatches": [str(d.public_id) for d, _count in found.dispatches],
+        },
+        request=request,
+    )
+    recipient_list.refresh_from_db()
+    return found.count
