@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from ioportal.accounts.models import User
+from ioportal.accounts.models import Membership, User
 from ioportal.core.crypto import DecryptionError
 from ioportal.core.errors import NotAllowed
 from ioportal.core.fiscalcode import reveal_fiscal_code
@@ -28,6 +28,7 @@ from ioportal.core.services import audit_log
 from ioportal.core.yesno import YES
 from ioportal.ioservices.models import IOService
 from ioportal.messaging.audit import Action
+from ioportal.messaging.dispatch_access import dispatches_visible_to
 from ioportal.messaging.lists import message_spec, recipient_list_validate
 from ioportal.messaging.models import Delivery, Dispatch, FeatureLevel, MessageTemplate
 from ioportal.recipients.models import RecipientList
@@ -290,3 +291,18 @@ def follow_up_list_create(
     if not mapping_errors(headers=recipient_list.headers, mapping=mapping, spec=spec):
         recipient_list = recipient_list_validate(recipient_list=recipient_list, mapping=mapping)
     return recipient_list
+
+
+def follow_up_links(membership: Membership, dispatch: Dispatch) -> dict[str, Any]:
+    """For the dispatch page: whether the member may start a follow-up of `dispatch`
+    (operators and above, `can_follow_up`), its origin and its follow-ups, each only when
+    the member sees it (`dispatches_visible_to`)."""
+    visible = dispatches_visible_to(membership)
+    origin = None
+    if dispatch.origin_id is not None:
+        origin = visible.filter(pk=dispatch.origin_id).first()
+    return {
+        "can_follow_up": membership.has_role(Membership.Role.OPERATOR) and can_follow_up(dispatch),
+        "follow_up_origin": origin,
+        "follow_ups": list(visible.filter(origin=dispatch).order_by("created_at")[:50]),
+    }

@@ -115,9 +115,7 @@ def repeated_content(
         Delivery.objects.filter(dispatch__service_id=recipient_list.service_id)
         .exclude(state__in=NOT_RECEIVED)
         .exclude(dispatch__kind=Dispatch.Kind.TEST)
-        .filter(
-            Q(submitted_at__gte=since) | Q(submitted_at__isnull=True, created_at__gte=since)
-        )
+        .filter(Q(submitted_at__gte=since) | Q(submitted_at__isnull=True, created_at__gte=since))
     )
     if recipient_list.origin_id is not None:
         earlier = earlier.exclude(dispatch_id=recipient_list.origin_id)
@@ -174,12 +172,7 @@ def recipient_list_exclude_repeated(
     found = repeated_content(locked)
     if not found.count:
         return 0
-    kept = [
-        row
-        for rows in _valid_chunks(locked)
-        for row in rows
-        if row["line"] not in found.lines
-    ]
+    kept = [row for rows in _valid_chunks(locked) for row in rows if row["line"] not in found.lines]
     locked.store(RecipientChunk.Kind.VALID, kept)
     locked.valid_count = len(kept)
     locked.total_amount = sum(row.get("amount") or 0 for row in kept)

@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy
 from ioportal.accounts.models import Membership
 from ioportal.core.models import AuditEvent
 from ioportal.messaging.dispatch_access import ACT_OWN, APPROVE, SUPERVISE, allowed
+from ioportal.messaging.followups import follow_up_links
 from ioportal.messaging.forms import RejectForm
 from ioportal.messaging.models import Delivery, Dispatch, FeatureLevel
 from ioportal.messaging.preview import render_preview
@@ -221,6 +222,7 @@ def dispatch_context(
         "own": dispatch.created_by_id == membership.user_id,
         "uncertain": [(d, outcome_texts.describe_delivery(d)) for d in uncertain],
         "reject_form": RejectForm(),
+        **follow_up_links(membership, dispatch),
     }
 
 

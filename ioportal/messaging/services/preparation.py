@@ -87,7 +87,7 @@ def create_deliveries(dispatch: Dispatch, rows: Iterable[dict[str, Any]]) -> int
     sql = f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(fields))})"  # noqa: S608
     batch: list[list[Any]] = []
     count = 0
-    texts = {
+    texts: dict[str, Any] = {
         "subject": dispatch.subject,
         "markdown": dispatch.markdown,
         "placeholders": dispatch.placeholders or [],

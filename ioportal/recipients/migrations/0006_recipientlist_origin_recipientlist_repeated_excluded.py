@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('messaging', '0011_remove_delivery_delivery_cf_hmac_idx_and_more'),
+        ('messaging', '0011_delivery_content_sha256_dispatch_origin'),
         ('recipients', '0005_recipientlist_test_mode_skips'),
     ]
 
