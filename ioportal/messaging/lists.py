@@ -15,6 +15,7 @@ from ioportal.accounts.models import Organization, User
 from ioportal.core.services import audit_log
 from ioportal.ioservices.models import IOService
 from ioportal.messaging.models import MessageTemplate
+from ioportal.messaging.repeated import store_content_keys
 from ioportal.messaging.services import template_remember_mapping
 from ioportal.recipients.audit import Action
 from ioportal.recipients.models import RecipientChunk, RecipientList
@@ -175,6 +176,7 @@ def recipient_list_validate(
     recipient_list.repeated_excluded = 0
     recipient_list.state = RecipientList.State.VALIDATED
     recipient_list.save()
+    store_content_keys(recipient_list, outcome.valid)
     template_remember_mapping(template=recipient_list.template, mapping=mapping)
     return recipient_list
 

@@ -8,19 +8,20 @@ gets them). Before launch, the confirmation page looks for citizens of the list 
 REPEATED_CONTENT_DAYS days, and names those earlier dispatches; the operator may leave those
 citizens out with one click (`recipient_list_exclude_repeated`).
 
-Bounded work: the list's valid rows are read one sealed chunk at a time (CHUNK_ROWS rows), and
-each chunk costs one query by fiscal-code hash (the `delivery_cf_content_idx` index).
+Bounded work: the check of a list, which has every valid row at hand, writes each row's two
+hashes (`RecipientContentKey`, in batches); the page then asks the database, which matches
+them with the deliveries through the `delivery_cf_content_idx` index, and decrypts nothing.
 """
 
-from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import islice
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -29,7 +30,7 @@ from ioportal.core.fiscalcode import fiscal_code_hmac
 from ioportal.core.services import audit_log
 from ioportal.messaging.audit import Action
 from ioportal.messaging.models import Delivery, Dispatch
-from ioportal.recipients.models import RecipientChunk, RecipientList
+from ioportal.recipients.models import RecipientChunk, RecipientContentKey, RecipientList
 from ioportal.recipients.rendering import content_sha256, fill_message, io_message
 from ioportal.recipients.testmode import count_test_mode_skips
 
@@ -82,78 +83,96 @@ class Repeated:
     """Citizens of a list who already received the same content from the same service.
 
     `count`: how many of the list's valid rows; `dispatches`: each earlier dispatch with how
-    many of those citizens it reached, most first; `lines`: the rows' line numbers.
+    many of those citizens it reached, most first.
     """
 
     days: int
     count: int = 0
     dispatches: list[tuple[Dispatch, int]] = field(default_factory=list)
-    lines: set[int] = field(default_factory=set)
 
 
-def _valid_chunks(recipient_list: RecipientList) -> Iterator[list[dict[str, Any]]]:
-    indexes = RecipientChunk.objects.filter(
-        recipient_list=recipient_list, kind=RecipientChunk.Kind.VALID
-    ).order_by("index")
-    for index in indexes.values_list("index", flat=True):
-        yield recipient_list.chunk(RecipientChunk.Kind.VALID, index)
+# Content keys written per INSERT statement.
+KEY_BATCH = 1000
 
 
-def repeated_content(
-    recipient_list: RecipientList, *, days: int | None = None, now: datetime | None = None
-) -> Repeated:
-    """Which valid rows of `recipient_list` would send its citizen a content that the list's
-    service already sent them (or is sending: any delivery not skipped, failed, rejected or
-    cancelled) in the last `days` days (REPEATED_CONTENT_DAYS by default), compared by the
-    content hash and the fiscal-code hash. Test sends do not count, nor does the dispatch a
-    follow-up list reminds (`RecipientList.origin`): sending again is its purpose. Reads the
-    list one chunk at a time, one query per chunk."""
-    days = settings.REPEATED_CONTENT_DAYS if days is None else days
-    since = (now or timezone.now()) - timedelta(days=days)
+def store_content_keys(recipient_list: RecipientList, rows: Iterable[Mapping[str, Any]]) -> int:
+    """Replace the list's content keys with those of `rows` (its valid rows): per row its
+    line, the fiscal-code hash and `row_content_sha256` with the list's template. Returns
+    how many were written."""
+    RecipientContentKey.objects.filter(recipient_list=recipient_list).delete()
     template = recipient_list.template
+    texts: dict[str, Any] = {
+        "subject": template.subject,
+        "markdown": template.markdown,
+        "placeholders": template.placeholders or [],
+        "feature_level": template.feature_level,
+    }
+    keys = (
+        RecipientContentKey(
+            recipient_list=recipient_list,
+            line=row["line"],
+            fiscal_code_hmac=fiscal_code_hmac(row["fiscal_code"]),
+            content_sha256=row_content_sha256(**texts, row=row),
+        )
+        for row in rows
+    )
+    written = 0
+    while batch := list(islice(keys, KEY_BATCH)):
+        RecipientContentKey.objects.bulk_create(batch)
+        written += len(batch)
+    return written
+
+
+def _earlier(recipient_list: RecipientList, since: datetime) -> QuerySet[Delivery]:
+    """The deliveries of the list's service that count as received since `since`."""
     earlier = (
         Delivery.objects.filter(dispatch__service_id=recipient_list.service_id)
         .exclude(state__in=NOT_RECEIVED)
         .exclude(dispatch__kind=Dispatch.Kind.TEST)
         .filter(Q(submitted_at__gte=since) | Q(submitted_at__isnull=True, created_at__gte=since))
     )
-    if recipient_list.origin_id is not None:
-        earlier = earlier.exclude(dispatch_id=recipient_list.origin_id)
-    if recipient_list.dispatch_id is not None:
-        earlier = earlier.exclude(dispatch_id=recipient_list.dispatch_id)
-    found = Repeated(days=days)
-    per_dispatch: Counter[int] = Counter()
-    for rows in _valid_chunks(recipient_list):
-        wanted: dict[tuple[str, str], int] = {}
-        for row in rows:
-            digest = row_content_sha256(
-                subject=template.subject,
-                markdown=template.markdown,
-                placeholders=template.placeholders or [],
-                feature_level=template.feature_level,
-                row=row,
-            )
-            wanted[(fiscal_code_hmac(row["fiscal_code"]), digest)] = row["line"]
-        matches = earlier.filter(
-            fiscal_code_hmac__in={key for key, _digest in wanted},
-            content_sha256__in={digest for _key, digest in wanted},
-        ).values_list("fiscal_code_hmac", "content_sha256", "dispatch_id")
-        seen: set[tuple[int, int]] = set()
-        for key, digest, dispatch_id in matches:
-            line = wanted.get((key, digest))
-            if line is None or (line, dispatch_id) in seen:
-                continue
-            seen.add((line, dispatch_id))
-            found.lines.add(line)
-            per_dispatch[dispatch_id] += 1
-    found.count = len(found.lines)
-    if per_dispatch:
-        by_id = Dispatch.objects.in_bulk(list(per_dispatch))
-        found.dispatches = [
-            (by_id[pk], count)
-            for pk, count in sorted(per_dispatch.items(), key=lambda item: (-item[1], item[0]))
-            if pk in by_id
-        ]
+    for own in (recipient_list.origin_id, recipient_list.dispatch_id):
+        if own is not None:
+            earlier = earlier.exclude(dispatch_id=own)
+    return earlier
+
+
+def _repeated_keys(recipient_list: RecipientList, since: datetime) -> QuerySet[RecipientContentKey]:
+    same = _earlier(recipient_list, since).filter(
+        fiscal_code_hmac=OuterRef("fiscal_code_hmac"), content_sha256=OuterRef("content_sha256")
+    )
+    return RecipientContentKey.objects.filter(recipient_list=recipient_list).filter(Exists(same))
+
+
+def repeated_content(
+    recipient_list: RecipientList, *, days: int | None = None, now: datetime | None = None
+) -> Repeated:
+    """Which valid rows of a checked `recipient_list` would send its citizen a content that
+    the list's service already sent them (or is sending: any delivery not skipped, failed,
+    rejected or cancelled) in the last `days` days (REPEATED_CONTENT_DAYS by default),
+    compared by the fiscal-code hash and the content hash (`store_content_keys`, written by
+    the check). Test sends do not count, nor does the dispatch a follow-up list reminds
+    (`RecipientList.origin`): sending again is its purpose. Two queries, nothing decrypted."""
+    days = settings.REPEATED_CONTENT_DAYS if days is None else days
+    since = (now or timezone.now()) - timedelta(days=days)
+    found = Repeated(days=days, count=_repeated_keys(recipient_list, since).count())
+    if not found.count:
+        return found
+    keys = RecipientContentKey.objects.filter(
+        recipient_list=recipient_list,
+        fiscal_code_hmac=OuterRef("fiscal_code_hmac"),
+        content_sha256=OuterRef("content_sha256"),
+    )
+    per_dispatch = (
+        _earlier(recipient_list, since)
+        .filter(Exists(keys))
+        .values("dispatch_id")
+        .annotate(citizens=Count("fiscal_code_hmac", distinct=True))
+        .order_by("-citizens", "dispatch_id")
+    )
+    counts = {row["dispatch_id"]: row["citizens"] for row in per_dispatch}
+    by_id = Dispatch.objects.in_bulk(list(counts))
+    found.dispatches = [(by_id[pk], n) for pk, n in counts.items() if pk in by_id]
     return found
 
 
@@ -172,12 +191,15 @@ def recipient_list_exclude_repeated(
     found = repeated_content(locked)
     if not found.count:
         return 0
-    kept = [row for rows in _valid_chunks(locked) for row in rows if row["line"] not in found.lines]
+    since = timezone.now() - timedelta(days=found.days)
+    lines = set(_repeated_keys(locked, since).values_list("line", flat=True))
+    kept = [row for row in locked.iter_items(RecipientChunk.Kind.VALID) if row["line"] not in lines]
+    RecipientContentKey.objects.filter(recipient_list=locked, line__in=lines).delete()
     locked.store(RecipientChunk.Kind.VALID, kept)
     locked.valid_count = len(kept)
     locked.total_amount = sum(row.get("amount") or 0 for row in kept)
     locked.test_mode_skips = count_test_mode_skips(locked.service, kept)
-    locked.repeated_excluded += found.count
+    locked.repeated_excluded += len(lines)
     locked.save(
         update_fields=["valid_count", "total_amount", "test_mode_skips", "repeated_excluded"]
     )
@@ -187,11 +209,11 @@ def recipient_list_exclude_repeated(
         organization=locked.organization,
         target=locked,
         changes={
-            "excluded": found.count,
+            "excluded": len(lines),
             "days": found.days,
             "dispatches": [str(d.public_id) for d, _count in found.dispatches],
         },
         request=request,
     )
     recipient_list.refresh_from_db()
-    return found.count
+    return len(lines)
