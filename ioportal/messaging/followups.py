@@ -149,9 +149,9 @@ def audience(
 
 def _origin_columns(origin: Dispatch, deliveries: QuerySet[Delivery]) -> dict[str, str]:
     """target -> column name of the follow-up list: the origin list's own columns while it
-    is kept (so the template's remembered mapping fits), else DEFAULT_COLUMNS and the
-    placeholders' names. Only targets the origin's deliveries have a value for; a column
-    that filled several targets appears once (its first target gives the value)."""
+    is kept (so the template's remembered mapping fits; only the targets it mapped), else
+    DEFAULT_COLUMNS and the placeholders' names. Only targets the origin's deliveries may
+    have a value for. Two targets may share a column, as in the origin's file."""
     names = [str(p.get("name", "")) for p in origin.placeholders or [] if p.get("name")]
     targets = [FISCAL_CODE, *names]
     if deliveries.filter(due_date__isnull=False).exists():
@@ -160,18 +160,15 @@ def _origin_columns(origin: Dispatch, deliveries: QuerySet[Delivery]) -> dict[st
         targets += list(PAYMENT_TARGETS)
     kept = RecipientList.objects.filter(dispatch=origin).values_list("column_mapping", flat=True)
     saved: dict[str, str] = dict(kept.first() or {})
+    if saved:
+        return {target: saved[target] for target in targets if saved.get(target)}
     columns: dict[str, str] = {}
-    used: set[str] = set()
     for target in targets:
-        name = saved.get(target) or DEFAULT_COLUMNS.get(target, target)
-        if target not in saved:
-            base, number = name, 2
-            while name in used:
-                name, number = f"{base}_{number}", number + 1
-        if name in used:
-            continue
+        base = name = DEFAULT_COLUMNS.get(target, target)
+        number = 2
+        while name in columns.values():
+            name, number = f"{base}_{number}", number + 1
         columns[target] = name
-        used.add(name)
     return columns
 
 
@@ -234,7 +231,10 @@ def follow_up_list_create(
     if not count:
         raise NotAllowed(_("Nessun cittadino corrisponde alla scelta: il sollecito non serve."))
     columns = _origin_columns(origin, deliveries)
-    targets = list(columns)
+    # One column per name; a shared column takes the value of its first target.
+    first_target = {name: target for target, name in reversed(columns.items())}
+    headers = list(dict.fromkeys(columns.values()))
+    targets = [first_target[name] for name in headers]
     try:
         rows = list(_rows(deliveries, targets))
     except DecryptionError:
@@ -249,7 +249,7 @@ def follow_up_list_create(
         service=service,
         file_name=file_name,
         file_format="origin",
-        headers=list(columns.values()),
+        headers=headers,
         row_count=len(rows),
         number_format=ITALIAN,
         column_mapping={},
