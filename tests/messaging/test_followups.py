@@ -1,6 +1,7 @@
 """Follow-ups of a dispatch: who each criterion reaches (`followups.audience`), the list built
 from the origin's deliveries, its launch linked to the origin, the pages and their access."""
 
+from collections import Counter
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -13,6 +14,8 @@ from ioportal.accounts.models import Membership
 from ioportal.core.errors import NotAllowed
 from ioportal.core.fiscalcode import fiscal_code_hmac
 from ioportal.core.models import AuditEvent
+from ioportal.fakeio.config import parse_config
+from ioportal.fakeio.server import make_server
 from ioportal.messaging import services
 from ioportal.messaging.audit import Action
 from ioportal.messaging.followups import (
@@ -24,7 +27,10 @@ from ioportal.messaging.followups import (
 )
 from ioportal.messaging.models import Delivery, Dispatch, FeatureLevel
 from ioportal.recipients.models import RecipientChunk, RecipientList
+from ioportal.sending.sweeper import sweep
 from tests import builders
+from tests.processes import wait_until
+from tests.sending.support import fiscal_code, simulated_service, simulator_config
 
 ROME = ZoneInfo("Europe/Rome")
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=ROME)
@@ -556,3 +562,151 @@ def test_a_test_send_has_no_follow_up(client, login, origin, operator_user):
     response = client.get(url)
     assert response.status_code == 302
     assert response["Location"] == reverse("sending:dispatch_detail", args=[origin.public_id])
+
+
+# --- end to end: real workers and the IO simulator -----------------------------------------
+
+# What the simulator does with each citizen (docs/fakeio.md): the name part NNN never reads;
+# a notice ending with an even digit is paid, with an odd one never. IO's own maximum amount
+# (200,00 euro) is below the one the portal knows, so the 300,00 euro message fails at IO.
+CITIZENS = {
+    "reads_pays": ("RSSMRA80A01H501", "302000100000009420", "125,00"),
+    "never_reads": ("RSSNNN80A01H501", "302000100000009431", "125,00"),
+    "pays_unread": ("VRDNNN75C15F205", "302000100000009442", "125,00"),
+    "reads_unpaid": ("BNCMRA85T50A562", "302000100000009453", "125,00"),
+    "fails": ("VRDMRA75C15F205", "302000100000009464", "300,00"),
+}
+REMINDER_MARKDOWN = (
+    "Gentile {{ nome }}, le ricordiamo il messaggio del Comune sulla TARI 2026: lo trova "
+    "nell'app IO, nella sezione Messaggi, insieme all'avviso di pagamento."
+)
+
+
+@pytest.mark.integration
+@pytest.mark.django_db(transaction=True)
+def test_follow_ups_reach_exactly_the_chosen_citizens(clusters, organization, supervisor_user):
+    codes = {name: fiscal_code(first15) for name, (first15, _n, _a) in CITIZENS.items()}
+    config = simulator_config(organization, rate_limit=0, status_delay=0.3, read_delay=1)
+    config["accounts"][0]["services"][0]["max_allowed_payment_amount"] = 20_000
+    server = make_server(parse_config(config)).start()
+    try:
+        service = builders.service(organization, **simulated_service(server.url + "/api/v1"))
+        author = supervisor_user
+        tari = builders.template(
+            organization,
+            author,
+            name="TARI Premium",
+            subject="Avviso di pagamento TARI 2026",
+            markdown=(
+                "Gentile {{ nome }},\n\nè disponibile l'avviso TARI 2026: può pagarlo "
+                "direttamente dall'app IO entro la scadenza indicata nell'avviso."
+            ),
+            placeholders=[{"name": "nome", "type": "text", "required": True, "pattern": ""}],
+            feature_level=FeatureLevel.ADVANCED,
+            has_payment=True,
+        )
+        reminder = builders.template(
+            organization,
+            author,
+            name="Promemoria",
+            subject="Promemoria TARI 2026",
+            markdown=REMINDER_MARKDOWN,
+            placeholders=[{"name": "nome", "type": "text", "required": True, "pattern": ""}],
+        )
+        rows = "".join(
+            f"{codes[name]};{name};{amount};{notice}\n"
+            for name, (_f, notice, amount) in CITIZENS.items()
+        )
+        checked = builders.recipient_list(
+            tari,
+            service,
+            author,
+            f"Codice fiscale;Nome;Importo;Codice avviso\n{rows}".encode(),
+            mapping={
+                "fiscal_code": "Codice fiscale",
+                "nome": "Nome",
+                "amount": "Importo",
+                "notice_number": "Codice avviso",
+            },
+        )
+        assert checked.valid_count == len(CITIZENS), checked.get_rejected()
+        origin, _created = services.dispatch_launch_list(recipient_list=checked, actor=author)
+        clusters.start()
+
+        deliveries = Delivery.objects.filter(dispatch=origin)
+        expected = {
+            fiscal_code_hmac(codes["reads_pays"]): ("processed", "READ", "PAID"),
+            fiscal_code_hmac(codes["never_reads"]): ("processed", "UNREAD", "NOT_PAID"),
+            fiscal_code_hmac(codes["pays_unread"]): ("processed", "UNREAD", "PAID"),
+            fiscal_code_hmac(codes["reads_unpaid"]): ("processed", "READ", "NOT_PAID"),
+            fiscal_code_hmac(codes["fails"]): ("failed", "", ""),
+        }
+
+        def origin_settled() -> bool:
+            status = {
+                d.fiscal_code_hmac: (d.state, d.read_status, d.payment_status)
+                for d in deliveries.all()
+            }
+            return status == expected
+
+        assert wait_until(origin_settled, timeout=90, tick=sweep), (
+            list(deliveries.values_list("state", "read_status", "payment_status")),
+            clusters.logs(),
+        )
+        origin.refresh_from_db()
+
+        choices = {
+            Criterion.NOT_READ: (reminder, {"days": 0}, {"never_reads", "pays_unread"}),
+            Criterion.NOT_PAID: (
+                tari,
+                {"paid_by": timezone.localdate()},
+                {"never_reads", "reads_unpaid"},
+            ),
+            Criterion.FAILED: (reminder, {}, {"fails"}),
+        }
+        follow_ups = {}
+        for criterion, (template, parameters, _names) in choices.items():
+            built = follow_up_list_create(
+                origin=origin,
+                criterion=criterion,
+                template=template,
+                service=service,
+                actor=author,
+                **parameters,
+            )
+            assert built.state == RecipientList.State.VALIDATED, criterion
+            follow_ups[criterion], _created = services.dispatch_launch_list(
+                recipient_list=built, actor=author
+            )
+        sent = Delivery.objects.filter(dispatch__origin=origin)
+        done = wait_until(
+            lambda: sent.count() == 5 and not sent.exclude(state="processed").exists(),
+            timeout=90,
+            tick=sweep,
+        )
+        assert done, (list(sent.values_list("state", "last_error_code")), clusters.logs())
+        stored = dict(server.sim.messages)
+    finally:
+        server.stop()
+
+    for criterion, (template, _parameters, names) in choices.items():
+        follow_up = follow_ups[criterion]
+        assert follow_up.origin == origin
+        ids = follow_up.deliveries.values_list("io_message_id", flat=True)
+        assert {stored[i].fiscal_code for i in ids} == {codes[n] for n in names}, criterion
+        assert {stored[i].content["subject"] for i in ids} == {template.subject}
+    # The notice reminder carries each citizen's own notice again; the others none.
+    unpaid_ids = follow_ups[Criterion.NOT_PAID].deliveries.values_list("io_message_id", flat=True)
+    notices = {stored[i].fiscal_code: stored[i].content["payment_data"] for i in unpaid_ids}
+    assert notices[codes["never_reads"]]["notice_number"] == CITIZENS["never_reads"][1]
+    assert notices[codes["reads_unpaid"]]["amount"] == 12_500
+    # IO got one message per citizen and follow-up, besides the origin's (the failed one
+    # never reached IO's store).
+    per_citizen = Counter(message.fiscal_code for message in stored.values())
+    assert per_citizen == {
+        codes["reads_pays"]: 1,
+        codes["never_reads"]: 3,
+        codes["pays_unread"]: 2,
+        codes["reads_unpaid"]: 2,
+        codes["fails"]: 1,
+    }
