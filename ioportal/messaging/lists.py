@@ -176,7 +176,7 @@ def recipient_list_validate(
     recipient_list.repeated_excluded = 0
     recipient_list.state = RecipientList.State.VALIDATED
     recipient_list.save()
-    store_content_keys(recipient_list, outcome.valid)
+    store_content_keys(recipient_list, outcome.valid, outcome.content_hashes)
     template_remember_mapping(template=recipient_list.template, mapping=mapping)
     return recipient_list
 

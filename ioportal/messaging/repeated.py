@@ -13,7 +13,7 @@ hashes (`RecipientContentKey`, in batches); the page then asks the database, whi
 them with the deliveries through the `delivery_cf_content_idx` index, and decrypts nothing.
 """
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import islice
@@ -95,26 +95,22 @@ class Repeated:
 KEY_BATCH = 1000
 
 
-def store_content_keys(recipient_list: RecipientList, rows: Iterable[Mapping[str, Any]]) -> int:
+def store_content_keys(
+    recipient_list: RecipientList, rows: Sequence[Mapping[str, Any]], hashes: Sequence[str]
+) -> int:
     """Replace the list's content keys with those of `rows` (its valid rows): per row its
-    line, the fiscal-code hash and `row_content_sha256` with the list's template. Returns
-    how many were written."""
+    line, the fiscal-code hash and the hash of its message, `hashes` in the same order (as
+    the check computes them: `ValidationOutcome.content_hashes`, equal to
+    `row_content_sha256` with the list's template). Returns how many were written."""
     RecipientContentKey.objects.filter(recipient_list=recipient_list).delete()
-    template = recipient_list.template
-    texts: dict[str, Any] = {
-        "subject": template.subject,
-        "markdown": template.markdown,
-        "placeholders": template.placeholders or [],
-        "feature_level": template.feature_level,
-    }
     keys = (
         RecipientContentKey(
             recipient_list=recipient_list,
             line=row["line"],
             fiscal_code_hmac=fiscal_code_hmac(row["fiscal_code"]),
-            content_sha256=row_content_sha256(**texts, row=row),
+            content_sha256=digest,
         )
-        for row in rows
+        for row, digest in zip(rows, hashes, strict=True)
     )
     written = 0
     while batch := list(islice(keys, KEY_BATCH)):

@@ -20,6 +20,7 @@ from ioportal.messaging.repeated import recipient_list_exclude_repeated, repeate
 from ioportal.recipients.models import RecipientContentKey, RecipientList
 from ioportal.recipients.rendering import content_sha256, delivery_message
 from tests import builders
+from tests.messaging.test_followups import PAYMENT_CSV, PAYMENT_MAPPING
 
 ANNA, BRUNO, LUCA = "RSSMRA85T10A562S", "VRDGPP75C15F205S", "BNCLCU90D45L219H"
 # Anna and Bruno as in builders.RECIPIENTS_CSV (same values: same content), and Luca.
@@ -257,3 +258,27 @@ def test_exclusion_access(
     assert client.post(url).status_code == 302
     second.refresh_from_db()
     assert second.repeated_excluded == 2
+
+
+def test_the_check_hashes_each_row_as_the_worker_will(organization, operator_user, woken):
+    """With a due date, an amount and a notice: the hash the check writes for each row is the
+    one its delivery gets."""
+    service = builders.service(
+        organization, payments_enabled=True, max_allowed_payment_amount=500_000
+    )
+    template = builders.template(organization, operator_user, has_payment=True, has_due_date=True)
+    checked = builders.recipient_list(
+        template, service, operator_user, PAYMENT_CSV, mapping=PAYMENT_MAPPING
+    )
+    keys = dict(
+        RecipientContentKey.objects.filter(recipient_list=checked).values_list(
+            "fiscal_code_hmac", "content_sha256"
+        )
+    )
+    assert len(keys) == checked.valid_count == 3
+    dispatch = launch(checked, operator_user)
+    for delivery in Delivery.objects.filter(dispatch=dispatch).select_related("dispatch"):
+        code = reveal_fiscal_code(delivery.fiscal_code_encrypted)
+        assert keys[delivery.fiscal_code_hmac] == delivery.content_sha256
+        assert delivery.content_sha256 == content_sha256(delivery_message(delivery, code))
+        assert delivery.notice_number and delivery.due_date
