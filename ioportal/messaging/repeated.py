@@ -10,7 +10,8 @@ citizens out with one click (`recipient_list_exclude_repeated`).
 
 Bounded work: the check of a list, which has every valid row at hand, writes each row's two
 hashes (`RecipientContentKey`, in batches); the page then asks the database, which matches
-them with the deliveries through the `delivery_cf_content_idx` index, and decrypts nothing.
+them with the deliveries through the fiscal-code hash index (`delivery_cf_hmac_idx`; a
+citizen has few deliveries, whose content hashes are compared), and decrypts nothing.
 """
 
 from collections.abc import Mapping, Sequence
