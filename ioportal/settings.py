@@ -370,6 +370,9 @@ RECIPIENTS_MAX_ROWS = env.get_int("RECIPIENTS_MAX_ROWS", default=100_000, minimu
 # An XLSX is a zip: refused when its sheets would unpack to more than 200 MB (zip bomb).
 RECIPIENTS_XLSX_MAX_UNCOMPRESSED_BYTES = 200 * 1_000_000
 RECIPIENTS_LIST_TTL_HOURS = env.get_int("RECIPIENTS_LIST_TTL_HOURS", default=24, minimum=1)
+# Before launch, a list warns about citizens who received the same content from the same
+# service in this many days (ioportal.messaging.repeated).
+REPEATED_CONTENT_DAYS = env.get_int("REPEATED_CONTENT_DAYS", default=30, minimum=1, maximum=3650)
 # Uploads up to the limit stay in memory: never written to a temporary file.
 FILE_UPLOAD_MAX_MEMORY_SIZE = RECIPIENTS_MAX_UPLOAD_BYTES + 1_000_000
 

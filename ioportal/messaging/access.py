@@ -36,7 +36,7 @@ def get_recipient_list_for_user(request: HttpRequest, public_id: Any) -> Recipie
     personal data); supervisors and admins reach every list of the organization."""
     membership = current_membership(request)
     recipient_list = get_object_or_404(
-        RecipientList.objects.select_related("template", "service", "dispatch"),
+        RecipientList.objects.select_related("template", "service", "dispatch", "origin"),
         organization=membership.organization,
         public_id=parse_public_id(public_id),
     )

@@ -18,4 +18,9 @@ class Action(models.TextChoices):
     )
     DISPATCH_APPROVED = "dispatch.approved", _("Invio approvato")
     DISPATCH_REJECTED = "dispatch.rejected", _("Invio respinto")
+    DISPATCH_FOLLOW_UP_STARTED = "dispatch.follow_up_started", _("Sollecito preparato")
+    RECIPIENTS_REPEATED_EXCLUDED = (
+        "recipients.repeated_excluded",
+        _("Esclusi i cittadini che hanno già ricevuto lo stesso contenuto"),
+    )
     APPROVAL_POLICY_CHANGED = "org.approval_policy_changed", _("Regola di approvazione cambiata")

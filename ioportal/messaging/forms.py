@@ -645,3 +645,57 @@ class SingleMessageForm(forms.Form):
 
 def euro(cents: int) -> Decimal:
     return Decimal(cents) / 100
+
+
+class FollowUpForm(forms.Form):
+    """Who gets a follow-up of a dispatch (`messaging.followups.audience`), and with which
+    template and service."""
+
+    criterion = forms.ChoiceField(label=_("A chi inviare il sollecito"), widget=forms.RadioSelect)
+    days = forms.IntegerField(
+        label=_("Giorni dall'invio senza lettura"),
+        min_value=1,
+        max_value=3650,
+        initial=7,
+        required=False,
+        help_text=_(
+            "Solo per «non hanno letto»: giorni trascorsi da quando IO ha accettato il messaggio."
+        ),
+    )
+    paid_by = forms.DateField(
+        label=_("Non pagato entro il giorno"),
+        required=False,
+        input_formats=["%Y-%m-%d", "%d/%m/%Y"],
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        help_text=_("Solo per «non hanno pagato»: oggi o un giorno passato."),
+    )
+    template = forms.ModelChoiceField(label=_("Modello"), queryset=MessageTemplate.objects.none())
+    service = forms.ModelChoiceField(label=_("Servizio IO"), queryset=IOService.objects.none())
+
+    def __init__(
+        self,
+        *args: Any,
+        criteria: list[tuple[str, Any]],
+        templates: QuerySet[MessageTemplate],
+        services: QuerySet[IOService],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["criterion"].choices = criteria  # type: ignore[attr-defined]
+        self.fields["template"].queryset = templates  # type: ignore[attr-defined]
+        self.fields["service"].queryset = services  # type: ignore[attr-defined]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        criterion = data.get("criterion")
+        if criterion == "not_read" and data.get("days") is None and "days" not in self.errors:
+            self.add_error("days", _("Indica dopo quanti giorni."))
+        if criterion == "not_paid":
+            paid_by = data.get("paid_by")
+            if paid_by is None and "paid_by" not in self.errors:
+                self.add_error("paid_by", _("Indica il giorno."))
+            elif paid_by is not None and paid_by > timezone.localdate():
+                self.add_error(
+                    "paid_by", _("Il giorno non può essere nel futuro: il pagamento non è noto.")
+                )
+        return data

@@ -20,7 +20,7 @@ from ioportal.accounts.access import require_role, role_required
 from ioportal.accounts.http import AuthenticatedHttpRequest
 from ioportal.accounts.models import Membership
 from ioportal.core.errors import NotAllowed
-from ioportal.messaging import selectors, services
+from ioportal.messaging import repeated, selectors, services
 from ioportal.messaging.access import (
     get_recipient_list_for_user,
 )
@@ -208,6 +208,7 @@ def list_confirm(request: AuthenticatedHttpRequest, public_id: str) -> HttpRespo
             "attachments": list_attachments_summary(recipient_list=recipient_list),
             "test_mode_skips": list_test_mode_skips(recipient_list),
             "estimate": _send_estimate(membership, form, recipient_list.valid_count),
+            "repeated": repeated.repeated_content(recipient_list),
         },
     )
 

@@ -15,6 +15,7 @@ from ioportal.accounts.models import Organization, User
 from ioportal.core.services import audit_log
 from ioportal.ioservices.models import IOService
 from ioportal.messaging.models import MessageTemplate
+from ioportal.messaging.repeated import store_content_keys
 from ioportal.messaging.services import template_remember_mapping
 from ioportal.recipients.attachments import list_attachment_index
 from ioportal.recipients.audit import Action
@@ -170,8 +171,10 @@ def recipient_list_validate(
     recipient_list.rejected_count = len(outcome.rejected)
     recipient_list.test_mode_skips = count_test_mode_skips(recipient_list.service, outcome.valid)
     recipient_list.total_amount = outcome.total_amount
+    recipient_list.repeated_excluded = 0
     recipient_list.state = RecipientList.State.VALIDATED
     recipient_list.save()
+    store_content_keys(recipient_list, outcome.valid, outcome.content_hashes)
     template_remember_mapping(template=recipient_list.template, mapping=mapping)
     return recipient_list
 

@@ -182,6 +182,16 @@ class Dispatch(models.Model):
     # When the retention purge removed the personal data of its deliveries (fiscal codes,
     # values, rendered content, attachments); counts and outcomes stay.
     personal_data_purged_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # A follow-up ("sollecito") names the dispatch whose citizens it reminds
+    # (ioportal.messaging.followups).
+    origin = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="follow_ups",
+        editable=False,
+    )
 
     class Meta:
         verbose_name = _("invio")
@@ -281,6 +291,9 @@ class Delivery(models.Model):
     polls = models.PositiveIntegerField(default=0)
     finished_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # SHA-256 of the content the citizen gets (recipients.rendering.content_sha256), set when
+    # the delivery is created: finds the same content sent twice to the same citizen.
+    content_sha256 = models.CharField(max_length=64, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("consegna")
@@ -312,7 +325,9 @@ class Delivery(models.Model):
                 fields=["dispatch", "state", "skip_reason", "read_status", "payment_status"],
                 name="delivery_dispatch_outcome_idx",
             ),
-            # Search by citizen across dispatches.
+            # Search by citizen across dispatches, and the same content to the same citizen
+            # (ioportal.messaging.repeated: a citizen has few deliveries, so the content hash
+            # is compared on them; a wider index would cost every insert).
             models.Index(fields=["fiscal_code_hmac"], name="delivery_cf_hmac_idx"),
         ]
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from ioportal.messaging import carnet_views, launch_views, list_views, views
+from ioportal.messaging import carnet_views, followup_views, launch_views, list_views, views
 
 app_name = "messaging"
 
@@ -42,6 +42,16 @@ urlpatterns = [
     path("elenchi/<uuid:public_id>/prova/", launch_views.list_test_send, name="list_test_send"),
     path("elenchi/<uuid:public_id>/prove/", launch_views.list_test_sends, name="list_test_sends"),
     path("elenchi/<uuid:public_id>/conferma/", launch_views.list_confirm, name="list_confirm"),
+    path(
+        "elenchi/<uuid:public_id>/escludi-ripetuti/",
+        followup_views.list_exclude_repeated,
+        name="list_exclude_repeated",
+    ),
+    path(
+        "invii/<uuid:public_id>/sollecito/",
+        followup_views.dispatch_follow_up,
+        name="dispatch_follow_up",
+    ),
     path("invii/<uuid:public_id>/", views.dispatch_summary, name="dispatch_summary"),
     path("invii/<uuid:public_id>/approva/", views.dispatch_approve, name="dispatch_approve"),
     path("invii/<uuid:public_id>/respingi/", views.dispatch_reject, name="dispatch_reject"),

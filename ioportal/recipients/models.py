@@ -77,6 +77,19 @@ class RecipientList(models.Model):
         blank=True,
         related_name="recipient_list",
     )
+    # A list built from a dispatch's deliveries for a follow-up: the dispatch it reminds,
+    # handed to the follow-up dispatch at launch.
+    origin = models.ForeignKey(
+        "messaging.Dispatch",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+    )
+    # Valid rows left out because their citizens already received the same content
+    # (messaging.repeated); 0 after every check, which restores them.
+    repeated_excluded = models.PositiveIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
 
@@ -210,6 +223,8 @@ class RecipientList(models.Model):
         """Delete the stored items of `kinds` (all of them when none is given)."""
         if not kinds or RecipientChunk.Kind.ROWS in kinds:
             self.__dict__.pop("_rows_cache", None)
+        if not kinds or RecipientChunk.Kind.VALID in kinds:
+            RecipientContentKey.objects.filter(recipient_list=self).delete()
         chunks = RecipientChunk.objects.filter(recipient_list=self)
         (chunks.filter(kind__in=kinds) if kinds else chunks).delete()
 
@@ -293,6 +308,31 @@ class RecipientChunk(models.Model):
 
     def __str__(self) -> str:
         return f"{self.recipient_list_id}/{self.kind}/{self.index}"
+
+
+class RecipientContentKey(models.Model):
+    """One valid row of a checked list as the search for repeated content needs it: the
+    citizen's fiscal-code hash and the hash of the content they would get, the same two
+    values a delivery keeps (`Delivery.fiscal_code_hmac`, `Delivery.content_sha256`), so the
+    confirmation page compares a whole list with earlier deliveries in SQL, without
+    decrypting it (messaging.repeated). Written by the check, gone with the valid rows."""
+
+    recipient_list = models.ForeignKey(
+        RecipientList, on_delete=models.CASCADE, related_name="content_keys"
+    )
+    line = models.PositiveIntegerField()
+    fiscal_code_hmac = models.CharField(max_length=64)
+    content_sha256 = models.CharField(max_length=64)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["recipient_list", "fiscal_code_hmac"], name="recipientkey_list_cf_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.recipient_list_id}/{self.line}"
 
 
 # How long an uploaded file waits for the operator's choice (sheet, hidden rows, separator).

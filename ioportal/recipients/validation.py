@@ -60,6 +60,7 @@ from ioportal.recipients.numbers import (
 )
 from ioportal.recipients.rendering import (
     APP_BR_RE,
+    content_sha256,
     fill_message,
     front_matter_changed,
     io_message,
@@ -156,6 +157,8 @@ class ValidationOutcome:
     rejected: list[dict[str, Any]] = field(default_factory=list)
     # Sentences for the operator that block nothing (check digits, serial dates read as dates).
     warnings: list[str] = field(default_factory=list)
+    # Per valid row, in the same order, the hash of its message (rendering.content_sha256).
+    content_hashes: list[str] = field(default_factory=list)
 
     @property
     def total_amount(self) -> int:
@@ -834,6 +837,7 @@ def validate_rows(
         if attachment:
             variables[ATTACHMENT_KEY] = attachment
         payment = message.payment_data is not None
+        outcome.content_hashes.append(content_sha256(message))
         outcome.valid.append(
             {
                 "line": line,

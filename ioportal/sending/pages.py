@@ -14,6 +14,7 @@ from ioportal.accounts.models import Membership
 from ioportal.core.models import AuditEvent
 from ioportal.messaging.carnet import dispatch_carnet_need
 from ioportal.messaging.dispatch_access import ACT_OWN, APPROVE, SUPERVISE, allowed
+from ioportal.messaging.followups import follow_up_links
 from ioportal.messaging.forms import RejectForm
 from ioportal.messaging.models import Delivery, Dispatch, FeatureLevel
 from ioportal.messaging.preview import render_preview
@@ -227,6 +228,7 @@ def dispatch_context(
         "carnet_need": (
             dispatch_carnet_need(dispatch) if allowed(membership, dispatch, APPROVE) else None
         ),
+        **follow_up_links(membership, dispatch),
     }
 
 

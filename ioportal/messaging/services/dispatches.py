@@ -125,6 +125,7 @@ def _launch_list(
         source_name=locked.file_name[:255],
         launch_token=locked.launch_token,
         created_by=actor,
+        origin=locked.origin,
         **pacing,
     )
     locked.dispatch = dispatch
@@ -140,6 +141,8 @@ def _launch_list(
         changes={
             "deliveries": locked.valid_count,
             "scheduled_at": str(scheduled_at or ""),
+            **({"origin": str(locked.origin.public_id)} if locked.origin else {}),
+            **({"repeated_excluded": locked.repeated_excluded} if locked.repeated_excluded else {}),
             **{name: str(value) for name, value in pacing.items() if value is not None},
         },
         request=request,

@@ -1,0 +1,308 @@
+"""Follow-ups ("solleciti"): a new dispatch to some citizens of an earlier one.
+
+From a dispatch that is sending or done, the operator chooses who gets a reminder
+(`audience`, the one definition of each criterion), and the portal builds a recipient list of
+those citizens with the values their deliveries were sent with (`follow_up_list_create`). The
+list then goes through the normal compose flow (template, mapping, check, preview, approval,
+confirmation) and its dispatch links to the origin (`Dispatch.origin`).
+"""
+
+from collections.abc import Iterator
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import models, transaction
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from ioportal.accounts.models import Membership, User
+from ioportal.core.crypto import DecryptionError
+from ioportal.core.errors import NotAllowed
+from ioportal.core.fiscalcode import reveal_fiscal_code
+from ioportal.core.services import audit_log
+from ioportal.core.yesno import YES
+from ioportal.ioservices.models import IOService
+from ioportal.messaging.audit import Action
+from ioportal.messaging.dispatch_access import dispatches_visible_to
+from ioportal.messaging.lists import message_spec, recipient_list_validate
+from ioportal.messaging.models import Delivery, Dispatch, FeatureLevel, MessageTemplate
+from ioportal.recipients.models import RecipientList
+from ioportal.recipients.numbers import ITALIAN, format_cents
+from ioportal.recipients.validation import (
+    AMOUNT,
+    DUE_DATE,
+    FISCAL_CODE,
+    INVALID_AFTER_DUE_DATE,
+    NOTICE_NUMBER,
+    PAYEE_FISCAL_CODE,
+    mapping_errors,
+)
+
+NO = "no"
+
+
+class Criterion(models.TextChoices):
+    NOT_READ = "not_read", gettext_lazy("Non hanno letto il messaggio dopo alcuni giorni")
+    NOT_PAID = "not_paid", gettext_lazy("Non hanno pagato l'avviso entro una data")
+    FAILED = "failed", gettext_lazy("Il messaggio non è stato consegnato")
+
+
+# A dispatch may be followed up once it has sent something: while it runs or after.
+FOLLOW_UP_STATES = (
+    Dispatch.State.RUNNING,
+    Dispatch.State.PAUSED,
+    Dispatch.State.COMPLETED,
+    Dispatch.State.CANCELLED,
+)
+# Citizens whose message IO accepted (and did not refuse afterwards).
+RECEIVED = (Delivery.State.SUBMITTED, Delivery.State.PROCESSED)
+# Citizens IO did not deliver to: refused by IO, or failed for good. Uncertain outcomes are
+# left out until a supervisor closes them (as sent, or again to send).
+NOT_DELIVERED = (Delivery.State.FAILED, Delivery.State.REJECTED)
+
+# Column names of a follow-up list when the origin's list is gone (placeholders keep theirs).
+DEFAULT_COLUMNS = {
+    FISCAL_CODE: "codice_fiscale",
+    DUE_DATE: "scadenza",
+    AMOUNT: "importo_avviso",
+    NOTICE_NUMBER: "codice_avviso",
+    INVALID_AFTER_DUE_DATE: "non_pagabile_dopo_scadenza",
+    PAYEE_FISCAL_CODE: "cf_ente_creditore",
+}
+PAYMENT_TARGETS = (AMOUNT, NOTICE_NUMBER, INVALID_AFTER_DUE_DATE, PAYEE_FISCAL_CODE)
+
+
+def criteria_for(dispatch: Dispatch) -> list[Criterion]:
+    """The criteria that make sense for `dispatch`: read and payment status are known only
+    for Premium messages."""
+    if dispatch.feature_level == FeatureLevel.ADVANCED:
+        return [Criterion.NOT_READ, Criterion.NOT_PAID, Criterion.FAILED]
+    return [Criterion.FAILED]
+
+
+def can_follow_up(dispatch: Dispatch) -> bool:
+    """Whether `dispatch` may have a follow-up: a real dispatch (not a test send) that is
+    sending or done, whose personal data are still kept."""
+    return (
+        dispatch.kind != Dispatch.Kind.TEST
+        and dispatch.state in FOLLOW_UP_STATES
+        and dispatch.personal_data_purged_at is None
+    )
+
+
+def end_of_day(day: date) -> datetime:
+    """The last moment of `day` in Italy (TIME_ZONE), aware."""
+    return datetime.combine(day, time.max, tzinfo=ZoneInfo(settings.TIME_ZONE))
+
+
+def audience(
+    dispatch: Dispatch,
+    criterion: str,
+    *,
+    days: int | None = None,
+    paid_by: date | None = None,
+    now: datetime | None = None,
+) -> QuerySet[Delivery]:
+    """The deliveries of `dispatch` whose citizens a follow-up with `criterion` reaches.
+
+    - NOT_READ (Premium only; `days` ≥ 0): IO accepted the message at least `days` days
+      before `now` and the last read status from IO is not READ (UNREAD, not allowed by the
+      citizen, or not known yet).
+    - NOT_PAID (Premium only; `paid_by`, a day not after today): IO accepted a message with a
+      pagoPA notice, and the notice was not paid by the end of `paid_by` (Italian time): IO
+      never reported it PAID, or the portal learned it later (`paid_at`).
+    - FAILED: IO refused the message (REJECTED) or it failed for good (FAILED). Citizens
+      not on IO or who blocked the service (SKIPPED) are not reached by IO anyway: they are
+      in the hand-off list.
+
+    Raises ValueError for an unknown criterion, one the dispatch does not allow
+    (`criteria_for`), or a missing or invalid parameter.
+    """
+    if criterion not in Criterion.values:
+        raise ValueError(f"unknown criterion {criterion!r}")
+    if criterion not in criteria_for(dispatch):
+        raise ValueError(f"criterion {criterion!r} needs a Premium dispatch")
+    now = now or timezone.now()
+    deliveries = Delivery.objects.filter(dispatch=dispatch)
+    if criterion == Criterion.NOT_READ:
+        if days is None or days < 0:
+            raise ValueError("NOT_READ needs days >= 0")
+        return deliveries.filter(
+            state__in=RECEIVED, submitted_at__lte=now - timedelta(days=days)
+        ).exclude(read_status="READ")
+    if criterion == Criterion.NOT_PAID:
+        if paid_by is None or paid_by > timezone.localdate(now):
+            raise ValueError("NOT_PAID needs a day not after today")
+        cutoff = end_of_day(paid_by)
+        return (
+            deliveries.filter(state__in=RECEIVED)
+            .exclude(notice_number="")
+            .filter(~Q(payment_status="PAID") | Q(paid_at__gt=cutoff))
+        )
+    return deliveries.filter(state__in=NOT_DELIVERED)
+
+
+def _origin_columns(origin: Dispatch, deliveries: QuerySet[Delivery]) -> dict[str, str]:
+    """target -> column name of the follow-up list: the origin list's own columns while it
+    is kept (so the template's remembered mapping fits; only the targets it mapped), else
+    DEFAULT_COLUMNS and the placeholders' names. Only targets the origin's deliveries may
+    have a value for. Two targets may share a column, as in the origin's file."""
+    names = [str(p.get("name", "")) for p in origin.placeholders or [] if p.get("name")]
+    targets = [FISCAL_CODE, *names]
+    if deliveries.filter(due_date__isnull=False).exists():
+        targets.append(DUE_DATE)
+    if deliveries.exclude(notice_number="").exists():
+        targets += list(PAYMENT_TARGETS)
+    kept = RecipientList.objects.filter(dispatch=origin).values_list("column_mapping", flat=True)
+    saved: dict[str, str] = dict(kept.first() or {})
+    if saved:
+        return {target: saved[target] for target in targets if saved.get(target)}
+    columns: dict[str, str] = {}
+    for target in targets:
+        base = name = DEFAULT_COLUMNS.get(target, target)
+        number = 2
+        while name in columns.values():
+            name, number = f"{base}_{number}", number + 1
+        columns[target] = name
+    return columns
+
+
+def _value(delivery: Delivery, fiscal_code: str, target: str) -> str:
+    """The text of a delivery's value for one column, as a file would have it (Italian
+    numbers; a due date in Italian time to the second)."""
+    if target == FISCAL_CODE:
+        return fiscal_code
+    if target == DUE_DATE:
+        if delivery.due_date is None:
+            return ""
+        return timezone.localtime(delivery.due_date).strftime("%Y-%m-%d %H:%M:%S")
+    if target == AMOUNT:
+        return "" if delivery.payment_amount is None else format_cents(delivery.payment_amount)
+    if target == NOTICE_NUMBER:
+        return delivery.notice_number
+    if target == INVALID_AFTER_DUE_DATE:
+        return YES if delivery.invalid_after_due_date else NO
+    if target == PAYEE_FISCAL_CODE:
+        return delivery.payee_fiscal_code
+    return str((delivery.variables or {}).get(target, ""))
+
+
+def _rows(deliveries: QuerySet[Delivery], targets: list[str]) -> Iterator[list[str]]:
+    for delivery in deliveries.order_by("row_number", "id").iterator(chunk_size=1000):
+        fiscal_code = reveal_fiscal_code(delivery.fiscal_code_encrypted)
+        yield [_value(delivery, fiscal_code, target) for target in targets]
+
+
+@transaction.atomic
+def follow_up_list_create(
+    *,
+    origin: Dispatch,
+    criterion: str,
+    template: MessageTemplate,
+    service: IOService,
+    actor: User,
+    days: int | None = None,
+    paid_by: date | None = None,
+    request: HttpRequest | None = None,
+) -> RecipientList:
+    """A recipient list of the `audience` of `origin`, for `template` and `service`, with
+    the fiscal code and the values each citizen's delivery was sent with (decrypted, then
+    sealed like an uploaded list), and `origin` recorded on it (the launch copies it to the
+    new dispatch). When every column the template needs is there, the list is checked at
+    once (the normal check: a due date already past rejects its row); otherwise it waits for
+    the column mapping. Premium attachments are not carried over.
+
+    The caller checks that the actor sees `origin` and may use `service`. Raises NotAllowed
+    (Italian message) when `origin` may not be followed up (`can_follow_up`), its
+    organization is not the template's or the service's, or nobody matches; ValueError as
+    `audience` does. Audited: who, origin, criterion and its parameter, how many citizens.
+    """
+    if not can_follow_up(origin):
+        raise NotAllowed(_("Questo invio non consente un sollecito."))
+    if not (origin.organization_id == template.organization_id == service.organization_id):
+        raise NotAllowed(_("Il modello o il servizio non appartengono a questo ente."))
+    deliveries = audience(origin, criterion, days=days, paid_by=paid_by)
+    count = deliveries.count()
+    if not count:
+        raise NotAllowed(_("Nessun cittadino corrisponde alla scelta: il sollecito non serve."))
+    columns = _origin_columns(origin, deliveries)
+    # One column per name; a shared column takes the value of its first target.
+    first_target = {name: target for target, name in reversed(columns.items())}
+    headers = list(dict.fromkeys(columns.values()))
+    targets = [first_target[name] for name in headers]
+    try:
+        rows = list(_rows(deliveries, targets))
+    except DecryptionError:
+        raise NotAllowed(
+            _("I codici fiscali dell'invio non sono leggibili (chiave di cifratura errata).")
+        ) from None
+    file_name = (_("Sollecito di «%(title)s»") % {"title": origin.title})[:255]
+    recipient_list = RecipientList.objects.create(
+        organization=origin.organization,
+        created_by=actor,
+        template=template,
+        service=service,
+        file_name=file_name,
+        file_format="origin",
+        headers=headers,
+        row_count=len(rows),
+        number_format=ITALIAN,
+        column_mapping={},
+        origin=origin,
+        expires_at=timezone.now() + timedelta(hours=settings.RECIPIENTS_LIST_TTL_HOURS),
+    )
+    recipient_list.set_rows(rows, list(range(2, len(rows) + 2)))
+    spec = message_spec(template=template, service=service, recipient_list=recipient_list)
+    # The origin's template (any version) keeps its optional due date and notice.
+    same = origin.template is not None and origin.template.family == template.family
+    wanted = [FISCAL_CODE, *(str(p["name"]) for p in template.placeholders or [])]
+    if template.has_due_date or same:
+        wanted.append(DUE_DATE)
+    if template.has_payment or same:
+        wanted += PAYMENT_TARGETS
+    mapping = {target: columns[target] for target in wanted if target in columns}
+    recipient_list.column_mapping = mapping
+    recipient_list.save(update_fields=["column_mapping"])
+    parameter: dict[str, Any] = {}
+    if criterion == Criterion.NOT_READ:
+        parameter = {"days": days}
+    elif criterion == Criterion.NOT_PAID:
+        parameter = {"paid_by": str(paid_by)}
+    audit_log(
+        action=Action.DISPATCH_FOLLOW_UP_STARTED,
+        actor=actor,
+        organization=origin.organization,
+        target=origin,
+        changes={
+            "criterion": criterion,
+            **parameter,
+            "citizens": count,
+            "list": str(recipient_list.public_id),
+            "template": template.name,
+            "service": service.name,
+        },
+        request=request,
+    )
+    if not mapping_errors(headers=recipient_list.headers, mapping=mapping, spec=spec):
+        recipient_list = recipient_list_validate(recipient_list=recipient_list, mapping=mapping)
+    return recipient_list
+
+
+def follow_up_links(membership: Membership, dispatch: Dispatch) -> dict[str, Any]:
+    """For the dispatch page: whether the member may start a follow-up of `dispatch`
+    (operators and above, `can_follow_up`), its origin and its follow-ups, each only when
+    the member sees it (`dispatches_visible_to`)."""
+    visible = dispatches_visible_to(membership)
+    origin = None
+    if dispatch.origin_id is not None:
+        origin = visible.filter(pk=dispatch.origin_id).first()
+    return {
+        "can_follow_up": membership.has_role(Membership.Role.OPERATOR) and can_follow_up(dispatch),
+        "follow_up_origin": origin,
+        "follow_ups": list(visible.filter(origin=dispatch).order_by("created_at")[:50]),
+    }

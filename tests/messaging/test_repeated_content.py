@@ -1,0 +1,284 @@
+"""The same content to the same citizen: each delivery's content hash, the warning before
+launch (counts, earlier dispatches) and leaving those citizens out with one click."""
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from ioportal.accounts.models import Membership
+from ioportal.core.fiscalcode import fiscal_code_hmac, reveal_fiscal_code
+from ioportal.core.models import AuditEvent
+from ioportal.messaging import services
+from ioportal.messaging.audit import Action
+from ioportal.messaging.followups import Criterion, follow_up_list_create
+from ioportal.messaging.lists import recipient_list_validate
+from ioportal.messaging.models import Delivery, Dispatch
+from ioportal.messaging.repeated import recipient_list_exclude_repeated, repeated_content
+from ioportal.recipients.models import RecipientContentKey, RecipientList
+from ioportal.recipients.rendering import content_sha256, delivery_message
+from tests import builders
+from tests.messaging.test_followups import PAYMENT_CSV, PAYMENT_MAPPING
+
+ANNA, BRUNO, LUCA = "RSSMRA85T10A562S", "VRDGPP75C15F205S", "BNCLCU90D45L219H"
+# Anna and Bruno as in builders.RECIPIENTS_CSV (same values: same content), and Luca.
+AGAIN_CSV = (
+    "Codice fiscale;Nome;Importo\n"
+    f"{ANNA};Anna;12,50\n"
+    f"{BRUNO};Bruno {{{{ x }}}} <b>;30\n"
+    f"{LUCA};Luca;7\n"
+).encode()
+
+
+@pytest.fixture
+def template(organization, operator_user):
+    return builders.template(organization, operator_user)
+
+
+def launch(recipient_list: RecipientList, actor) -> Dispatch:
+    dispatch, _created = services.dispatch_launch_list(recipient_list=recipient_list, actor=actor)
+    return dispatch
+
+
+def received(dispatch: Dispatch, *, days_ago: float = 0, state: str = "processed") -> None:
+    """Every delivery of `dispatch` in `state`, submitted `days_ago` days ago."""
+    for number, delivery in enumerate(Delivery.objects.filter(dispatch=dispatch)):
+        delivery.state = state
+        delivery.submitted_at = timezone.now() - timedelta(days=days_ago)
+        if state in Delivery.WITH_IO_ID:
+            delivery.io_message_id = f"01IO{dispatch.pk:04d}{number:04d}"
+        delivery.save()
+
+
+@pytest.fixture
+def first(template, service, operator_user, woken) -> Dispatch:
+    """builders' list (Anna and Bruno) launched and received."""
+    dispatch = launch(builders.recipient_list(template, service, operator_user), operator_user)
+    received(dispatch)
+    return dispatch
+
+
+def again(template, service, author, data: bytes = AGAIN_CSV) -> RecipientList:
+    return builders.recipient_list(template, service, author, data, file_name="di-nuovo.csv")
+
+
+# --- the content hash of a delivery ------------------------------------------------------
+
+
+def test_each_delivery_has_the_hash_of_what_the_worker_sends(first):
+    deliveries = list(Delivery.objects.filter(dispatch=first).select_related("dispatch"))
+    assert len(deliveries) == 2
+    for delivery in deliveries:
+        code = reveal_fiscal_code(delivery.fiscal_code_encrypted)
+        assert delivery.content_sha256 == content_sha256(delivery_message(delivery, code))
+    # Different names: different content.
+    assert deliveries[0].content_sha256 != deliveries[1].content_sha256
+
+
+def test_single_messages_get_their_hash_too(organization, service, operator_user, woken):
+    dispatch, _created = services.dispatch_create_single(
+        organization=organization,
+        service=service,
+        actor=operator_user,
+        fiscal_code=ANNA,
+        subject="Avviso TARI 2026 per lei",
+        markdown="Gentile cittadina, l'avviso TARI 2026 è disponibile nell'app IO da oggi.",
+        launch_token=uuid.uuid4(),
+    )
+    delivery = Delivery.objects.select_related("dispatch").get(dispatch=dispatch)
+    assert delivery.content_sha256 == content_sha256(delivery_message(delivery, ANNA))
+
+
+# --- the warning ---------------------------------------------------------------------------
+
+
+def test_the_same_content_is_found_with_its_dispatch(first, template, service, operator_user):
+    second = again(template, service, operator_user)
+    assert RecipientContentKey.objects.filter(recipient_list=second).count() == 3
+    found = repeated_content(second)
+    assert found.count == 2 and found.days == 30
+    assert found.dispatches == [(first, 2)]
+
+
+def test_a_different_value_is_a_different_content(first, template, service, operator_user):
+    changed = AGAIN_CSV.replace(b"Anna;12,50", b"Anna;12,51")
+    assert repeated_content(again(template, service, operator_user, changed)).count == 1
+
+
+def test_counted_per_earlier_dispatch(first, template, service, operator_user, woken):
+    only_bruno = f"Codice fiscale;Nome;Importo\n{BRUNO};Bruno {{{{ x }}}} <b>;30\n".encode()
+    later = launch(again(template, service, operator_user, only_bruno), operator_user)
+    received(later)
+    found = repeated_content(again(template, service, operator_user))
+    assert found.count == 2
+    assert found.dispatches == [(first, 2), (later, 1)]
+
+
+def test_the_window_is_the_setting(first, template, service, operator_user, settings):
+    second = again(template, service, operator_user)
+    received(first, days_ago=31)
+    assert repeated_content(second).count == 0
+    settings.REPEATED_CONTENT_DAYS = 45
+    assert repeated_content(second).count == 2
+    assert repeated_content(second, days=10).count == 0
+
+
+def test_in_flight_deliveries_count_undelivered_ones_do_not(
+    first, template, service, operator_user
+):
+    second = again(template, service, operator_user)
+    Delivery.objects.filter(dispatch=first).update(
+        state="pending", submitted_at=None, io_message_id=None
+    )
+    assert repeated_content(second).count == 2
+    for state in ("skipped", "failed", "cancelled"):
+        Delivery.objects.filter(dispatch=first).update(state=state)
+        assert repeated_content(second).count == 0, state
+
+
+def test_another_service_or_a_test_send_does_not_count(
+    first, template, service, organization, operator_user
+):
+    other_service = builders.service(organization)
+    assert repeated_content(again(template, other_service, operator_user)).count == 0
+    Dispatch.objects.filter(pk=first.pk).update(kind=Dispatch.Kind.TEST)
+    assert repeated_content(again(template, service, operator_user)).count == 0
+
+
+def test_a_follow_up_does_not_warn_about_its_origin(first, template, service, operator_user):
+    Delivery.objects.filter(dispatch=first).update(state="rejected")
+    Delivery.objects.filter(dispatch=first, fiscal_code_hmac=fiscal_code_hmac(ANNA)).update(
+        state="processed"
+    )
+    # Anna got it; a follow-up to Bruno (rejected), and a new list to both.
+    follow_up = follow_up_list_create(
+        origin=first,
+        criterion=Criterion.FAILED,
+        template=template,
+        service=service,
+        actor=operator_user,
+    )
+    assert repeated_content(follow_up).count == 0
+    assert repeated_content(again(template, service, operator_user)).count == 1
+
+
+def test_the_confirm_page_names_the_earlier_dispatch(
+    client, login, first, template, service, operator_user
+):
+    second = again(template, service, operator_user)
+    login(operator_user)
+    page = client.get(reverse("messaging:list_confirm", args=[second.public_id])).content.decode()
+    assert "2 cittadini di questo elenco hanno già ricevuto lo stesso contenuto" in page
+    assert reverse("sending:dispatch_detail", args=[first.public_id]) in page
+    assert first.title in page and "Escludi questi 2 cittadini" in page
+    fresh = builders.recipient_list(
+        template,
+        service,
+        operator_user,
+        f"Codice fiscale;Nome;Importo\n{LUCA};Luca;7\n".encode(),
+    )
+    page = client.get(reverse("messaging:list_confirm", args=[fresh.public_id])).content.decode()
+    assert "stesso contenuto" not in page
+
+
+# --- leaving them out ----------------------------------------------------------------------
+
+
+def test_one_click_leaves_them_out(client, login, first, template, service, operator_user, woken):
+    second = again(template, service, operator_user)
+    login(operator_user)
+    url = reverse("messaging:list_exclude_repeated", args=[second.public_id])
+    response = client.post(url)
+    assert response["Location"] == reverse("messaging:list_confirm", args=[second.public_id])
+    second.refresh_from_db()
+    assert (second.valid_count, second.repeated_excluded, second.total_amount) == (1, 2, 0)
+    assert [row["fiscal_code"] for row in second.get_valid()] == [LUCA]
+    assert repeated_content(second).count == 0
+    event = AuditEvent.objects.get(action=Action.RECIPIENTS_REPEATED_EXCLUDED)
+    assert event.changes["excluded"] == 2 and event.actor == operator_user
+    assert event.changes["dispatches"] == [str(first.public_id)]
+    page = client.get(reverse("messaging:list_confirm", args=[second.public_id])).content.decode()
+    assert 'id="confirm-repeated-excluded">2<' in page and "Escludi questi" not in page
+
+    dispatch = launch(second, operator_user)
+    assert [d.fiscal_code_hmac for d in dispatch.deliveries.all()] == [fiscal_code_hmac(LUCA)]
+    assert dispatch.deliveries_expected == 1
+    launch_event = AuditEvent.objects.get(
+        action=Action.DISPATCH_LAUNCHED, target_id=dispatch.public_id
+    )
+    assert launch_event.changes["repeated_excluded"] == 2
+
+
+def test_a_new_check_brings_them_back(first, template, service, operator_user):
+    second = again(template, service, operator_user)
+    assert recipient_list_exclude_repeated(recipient_list=second, actor=operator_user) == 2
+    checked = recipient_list_validate(recipient_list=second, mapping=builders.RECIPIENTS_MAPPING)
+    assert (checked.valid_count, checked.repeated_excluded) == (3, 0)
+    assert repeated_content(checked).count == 2
+
+
+def test_nothing_to_leave_out_changes_nothing(template, service, operator_user, client, login):
+    fresh = again(template, service, operator_user)
+    login(operator_user)
+    client.post(reverse("messaging:list_exclude_repeated", args=[fresh.public_id]))
+    fresh.refresh_from_db()
+    assert (fresh.valid_count, fresh.repeated_excluded) == (3, 0)
+    assert not AuditEvent.objects.filter(action=Action.RECIPIENTS_REPEATED_EXCLUDED).exists()
+
+
+def test_a_launched_list_is_not_changed(first, operator_user):
+    launched = RecipientList.objects.get(dispatch=first)
+    assert recipient_list_exclude_repeated(recipient_list=launched, actor=operator_user) == 0
+
+
+def test_the_keys_go_with_the_rows(first, template, service, operator_user, woken):
+    second = again(template, service, operator_user)
+    launch(second, operator_user)
+    assert not RecipientContentKey.objects.filter(recipient_list=second).exists()
+
+
+# --- access ----------------------------------------------------------------------------------
+
+
+def test_exclusion_access(
+    client, login, first, template, service, operator_user, organization, other_organization
+):
+    second = again(template, service, operator_user)
+    url = reverse("messaging:list_exclude_repeated", args=[second.public_id])
+    login(builders.user(Membership.Role.ADMIN, other_organization))
+    assert client.post(url).status_code == 404
+    login(builders.user(Membership.Role.OPERATOR, organization))  # not the list's author
+    assert client.post(url).status_code == 403
+    assert client.get(url).status_code == 405
+    second.refresh_from_db()
+    assert second.repeated_excluded == 0
+    login(builders.user(Membership.Role.SUPERVISOR, organization))
+    assert client.post(url).status_code == 302
+    second.refresh_from_db()
+    assert second.repeated_excluded == 2
+
+
+def test_the_check_hashes_each_row_as_the_worker_will(organization, operator_user, woken):
+    """With a due date, an amount and a notice: the hash the check writes for each row is the
+    one its delivery gets."""
+    service = builders.service(
+        organization, payments_enabled=True, max_allowed_payment_amount=500_000
+    )
+    template = builders.template(organization, operator_user, has_payment=True, has_due_date=True)
+    checked = builders.recipient_list(
+        template, service, operator_user, PAYMENT_CSV, mapping=PAYMENT_MAPPING
+    )
+    keys = dict(
+        RecipientContentKey.objects.filter(recipient_list=checked).values_list(
+            "fiscal_code_hmac", "content_sha256"
+        )
+    )
+    assert len(keys) == checked.valid_count == 3
+    dispatch = launch(checked, operator_user)
+    for delivery in Delivery.objects.filter(dispatch=dispatch).select_related("dispatch"):
+        code = reveal_fiscal_code(delivery.fiscal_code_encrypted)
+        assert keys[delivery.fiscal_code_hmac] == delivery.content_sha256
+        assert delivery.content_sha256 == content_sha256(delivery_message(delivery, code))
+        assert delivery.notice_number and delivery.due_date
