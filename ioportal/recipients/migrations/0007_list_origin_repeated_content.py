@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('messaging', '0002_approvalpolicy_notification'),
-        ('recipients', '0005_recipientlist_test_mode_skips'),
+        ('recipients', '0006_listattachment_from_remotecontent'),
     ]
 
     operations = [
