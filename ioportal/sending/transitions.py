@@ -11,7 +11,7 @@ import random
 import uuid
 from datetime import timedelta
 
-from django.db.models import F, Value
+from django.db.models import Case, CharField, F, Q, Value, When
 from django.db.models.functions import Coalesce
 
 from ioportal.ioapi import MessageInfo, MessageStatus, ReadStatus
@@ -178,6 +178,49 @@ def submitted(*, delivery_id: int, token: uuid.UUID, io_message_id: str) -> bool
         last_error_detail="",
         **RELEASED,
     )
+
+
+def submitted_many(*, accepted: list[tuple[int, uuid.UUID, str]]) -> set[int]:
+    """`submitted` for several deliveries in one UPDATE: `accepted` holds (delivery id, claim
+    token, IO's message id). Each row changes only if it is still SUBMITTING under its
+    token. Returns the ids that changed (one more SELECT only when some claim was lost)."""
+    if not accepted:
+        return set()
+    now = clock.now()
+    first_poll = sending_settings().poll_intervals[0]
+    by_token: dict[uuid.UUID, list[int]] = {}
+    for delivery_id, token, _io_id in accepted:
+        by_token.setdefault(token, []).append(delivery_id)
+    mine = Q()
+    for token, ids in by_token.items():
+        mine |= Q(pk__in=ids, claim_token=token)
+    ids = [delivery_id for delivery_id, _token, _io_id in accepted]
+    changed = Delivery.objects.filter(mine, state=S.SUBMITTING).update(
+        state=S.SUBMITTED,
+        io_message_id=Case(
+            *(When(pk=delivery_id, then=Value(io_id)) for delivery_id, _t, io_id in accepted),
+            output_field=CharField(),
+        ),
+        io_status=MessageStatus.ACCEPTED.value,
+        submitted_at=now,
+        next_poll_at=now + timedelta(seconds=first_poll),
+        last_error_code="",
+        last_error_detail="",
+        **RELEASED,
+    )
+    if changed == len(ids):
+        return set(ids)
+    ours = {delivery_id: io_id for delivery_id, _token, io_id in accepted}
+    done = {
+        pk
+        for pk, io_id in Delivery.objects.filter(pk__in=ids, state=S.SUBMITTED).values_list(
+            "pk", "io_message_id"
+        )
+        if io_id == ours[pk]
+    }
+    for delivery_id in sorted(set(ids) - done):
+        logger.warning("delivery %s: claim lost, result not written", delivery_id)
+    return done
 
 
 def uncertain(*, delivery_id: int, token: uuid.UUID, code: str, detail: str = "") -> bool:

@@ -331,6 +331,8 @@ class AccountRun:
             return
         with transaction.atomic():
             rows: list[ApiCall] = []
+            # IO's ids of the submissions it accepted: one UPDATE for all of them.
+            accepted: list[tuple[int, uuid.UUID, str]] = []
             for future in done:
                 job = self.running.pop(future)
                 attempt = future.result()
@@ -343,10 +345,13 @@ class AccountRun:
                     job.after_switch = True
                     self.queue.appendleft(job)
                     continue
-                if self.apply(job, attempt):
+                if job.kind == "submit" and attempt.error is None:
+                    accepted.append((job.delivery.pk, job.token, attempt.result.id))
+                elif self.apply(job, attempt):
                     continue  # its rows go with the submission's claim
                 rows.extend(job.calls)
                 job.calls = []
+            self.stats["submitted"] += len(transitions.submitted_many(accepted=accepted))
             ApiCall.objects.bulk_create(rows)
         for dispatch_id in self.to_check:
             dispatch_check_failure_rate(dispatch_id=dispatch_id)
