@@ -88,6 +88,9 @@ def main() -> None:
     parser.add_argument(
         "--per-account", type=int, default=0, help="worker slots per account (default: project's)"
     )
+    parser.add_argument(
+        "--cluster-log", default="", help="append the clusters' output (logs) to this file"
+    )
     args = parser.parse_args()
 
     db = use_throwaway_database("bench-fair")
@@ -147,13 +150,14 @@ def main() -> None:
         )
         dispatches[org.pk] = builders.dispatch(service, user, codes).pk
 
+    log = open(args.cluster_log, "ab") if args.cluster_log else subprocess.DEVNULL  # noqa: SIM115
     clusters = [
         subprocess.Popen(
             [sys.executable, str(ROOT / "manage.py"), "qcluster"],
             cwd=ROOT,
             env=dict(os.environ),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
             start_new_session=True,
         )
         for _ in range(args.clusters)
