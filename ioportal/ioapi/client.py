@@ -281,11 +281,11 @@ class _Session(requests.Session):
         self, url: str, proxies: Any, stream: Any, verify: Any, cert: Any
     ) -> dict[str, Any]:
         if proxies:  # a caller's own proxies: requests' ordinary merge
-            return super().merge_environment_settings(url, proxies, stream, verify, cert)
+            return dict(super().merge_environment_settings(url, proxies, stream, verify, cert))
         key = (*urlsplit(url)[:2], stream, verify, cert)
         settings = self._environment.get(key)
         if settings is None:
-            settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
+            settings = dict(super().merge_environment_settings(url, proxies, stream, verify, cert))
             with self._environment_lock:
                 self._environment[key] = settings
         return {**settings, "proxies": dict(settings["proxies"])}

@@ -10,9 +10,10 @@ import logging
 import random
 import uuid
 from datetime import timedelta
+from typing import Any
 
 from django.db import connection
-from django.db.models import F, Value
+from django.db.models import F, Field, Value
 from django.db.models.functions import Coalesce
 
 from ioportal.ioapi import MessageInfo, MessageStatus, ReadStatus
@@ -193,13 +194,17 @@ def submitted_many(*, accepted: list[tuple[int, uuid.UUID, str]]) -> set[int]:
         return set()
     now = clock.now()
     first_poll = sending_settings().poll_intervals[0]
-    field = Delivery._meta.get_field
     quote = connection.ops.quote_name
 
-    def column(name: str) -> str:
-        return quote(field(name).column)
+    def field(name: str) -> Field:
+        found = Delivery._meta.get_field(name)
+        assert isinstance(found, Field)
+        return found
 
-    def value(name: str, raw: object) -> object:
+    def column(name: str) -> str:
+        return quote(str(field(name).column))
+
+    def value(name: str, raw: object) -> Any:
         return field(name).get_db_prep_save(raw, connection)
 
     # Identifiers from the model's metadata, every value a parameter.
