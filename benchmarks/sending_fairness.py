@@ -115,6 +115,7 @@ def main() -> None:
     from ioportal.ioservices.services import ioservice_create
     from ioportal.messaging.models import Delivery
     from ioportal.sending.models import ApiCall
+    from ioportal.sending.sweeper import sweep
     from ioportal.sending.triggers import wake_up
     from tests import builders
     from tests.sending.support import fiscal_codes
@@ -167,8 +168,12 @@ def main() -> None:
         wake_up(organization_id=org.pk)
     open_states = ("pending", "checking", "ready", "retry_wait", "submitting")
     done: dict[int, float] = {}
+    next_sweep = started + 60
     while len(done) < len(orgs) and time.monotonic() - started < 3600:
         time.sleep(0.5)
+        if time.monotonic() >= next_sweep:  # the deployment's minute sweep (schedule_tasks)
+            sweep()
+            next_sweep += 60
         still_open = set(
             Delivery.objects.filter(dispatch_id__in=dispatches.values(), state__in=open_states)
             .values("dispatch_id")
@@ -196,6 +201,9 @@ def main() -> None:
     submitted = Delivery.objects.filter(
         dispatch_id__in=dispatches.values(), io_message_id__isnull=False
     ).count()
+    uncertain = Delivery.objects.filter(
+        dispatch_id__in=dispatches.values(), state=Delivery.State.UNCERTAIN
+    ).count()
     print(
         f"orgs={args.orgs} recipients/org={args.recipients} limits={args.limits}/5s "
         f"latency={args.latency_ms}ms clusters={args.clusters} "
@@ -205,7 +213,8 @@ def main() -> None:
     )
     print(
         f"elapsed={elapsed:.1f}s (includes cluster start-up) deliveries={len(codes) * len(orgs)} "
-        f"submitted={submitted} calls={total_calls} 429={stats['rate_limited']} "
+        f"submitted={submitted} uncertain={uncertain} calls={total_calls} "
+        f"429={stats['rate_limited']} "
         f"duplicates={stats['duplicates']}"
     )
     print(
