@@ -247,6 +247,13 @@ def main() -> None:
         f"peak_rss(one process)={usage.ru_maxrss / 1024:.0f}MB; "
         f"last account done at {max(done.values(), default=elapsed):.1f}s"
     )
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    own_cpu = own.ru_utime + own.ru_stime
+    print(
+        f"this process (the IO simulator and the progress queries) cpu={own_cpu:.1f}s = "
+        f"{own_cpu / elapsed / cores:.0%} of {cores} cores; workers and it together "
+        f"{(cpu + own_cpu) / elapsed / cores:.0%}"
+    )
     print(f"machine load average at the end: {os.getloadavg()}")
     server.stop()
     remove_throwaway_database(db)
