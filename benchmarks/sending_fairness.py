@@ -88,6 +88,9 @@ def main() -> None:
     parser.add_argument(
         "--per-account", type=int, default=0, help="worker slots per account (default: project's)"
     )
+    parser.add_argument(
+        "--cluster-log", default="", help="append the clusters' output (logs) to this file"
+    )
     args = parser.parse_args()
 
     db = use_throwaway_database("bench-fair")
@@ -112,6 +115,7 @@ def main() -> None:
     from ioportal.ioservices.services import ioservice_create
     from ioportal.messaging.models import Delivery
     from ioportal.sending.models import ApiCall
+    from ioportal.sending.sweeper import sweep
     from ioportal.sending.triggers import wake_up
     from tests import builders
     from tests.sending.support import fiscal_codes
@@ -147,13 +151,14 @@ def main() -> None:
         )
         dispatches[org.pk] = builders.dispatch(service, user, codes).pk
 
+    log = open(args.cluster_log, "ab") if args.cluster_log else subprocess.DEVNULL  # noqa: SIM115
     clusters = [
         subprocess.Popen(
             [sys.executable, str(ROOT / "manage.py"), "qcluster"],
             cwd=ROOT,
             env=dict(os.environ),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
             start_new_session=True,
         )
         for _ in range(args.clusters)
@@ -163,8 +168,12 @@ def main() -> None:
         wake_up(organization_id=org.pk)
     open_states = ("pending", "checking", "ready", "retry_wait", "submitting")
     done: dict[int, float] = {}
+    next_sweep = started + 60
     while len(done) < len(orgs) and time.monotonic() - started < 3600:
         time.sleep(0.5)
+        if time.monotonic() >= next_sweep:  # the deployment's minute sweep (schedule_tasks)
+            sweep()
+            next_sweep += 60
         still_open = set(
             Delivery.objects.filter(dispatch_id__in=dispatches.values(), state__in=open_states)
             .values("dispatch_id")
@@ -192,6 +201,9 @@ def main() -> None:
     submitted = Delivery.objects.filter(
         dispatch_id__in=dispatches.values(), io_message_id__isnull=False
     ).count()
+    uncertain = Delivery.objects.filter(
+        dispatch_id__in=dispatches.values(), state=Delivery.State.UNCERTAIN
+    ).count()
     print(
         f"orgs={args.orgs} recipients/org={args.recipients} limits={args.limits}/5s "
         f"latency={args.latency_ms}ms clusters={args.clusters} "
@@ -201,7 +213,8 @@ def main() -> None:
     )
     print(
         f"elapsed={elapsed:.1f}s (includes cluster start-up) deliveries={len(codes) * len(orgs)} "
-        f"submitted={submitted} calls={total_calls} 429={stats['rate_limited']} "
+        f"submitted={submitted} uncertain={uncertain} calls={total_calls} "
+        f"429={stats['rate_limited']} "
         f"duplicates={stats['duplicates']}"
     )
     print(
@@ -233,6 +246,13 @@ def main() -> None:
         f"{cpu * 1000 / max(1, len(codes) * len(orgs)):.2f} ms/delivery; "
         f"peak_rss(one process)={usage.ru_maxrss / 1024:.0f}MB; "
         f"last account done at {max(done.values(), default=elapsed):.1f}s"
+    )
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    own_cpu = own.ru_utime + own.ru_stime
+    print(
+        f"this process (the IO simulator and the progress queries) cpu={own_cpu:.1f}s = "
+        f"{own_cpu / elapsed / cores:.0%} of {cores} cores; workers and it together "
+        f"{(cpu + own_cpu) / elapsed / cores:.0%}"
     )
     print(f"machine load average at the end: {os.getloadavg()}")
     server.stop()

@@ -148,6 +148,7 @@ def pipeline_figure(args: argparse.Namespace) -> None:
 
 def efficiency_figure(args: argparse.Namespace) -> None:
     import requests
+    from django.conf import settings
     from django.db import connection
 
     from ioportal.messaging.models import Delivery
@@ -200,6 +201,8 @@ def efficiency_figure(args: argparse.Namespace) -> None:
         return original_commit(self)
 
     base_backend.BaseDatabaseWrapper._commit = counting_commit  # type: ignore[method-assign]
+    # The worker as deployed (DEBUG=false): Django keeps no copy of every SQL statement.
+    settings.DEBUG = False
     cpu0, t0 = time.process_time(), time.monotonic()
     with connection.execute_wrapper(count):
         while Delivery.objects.filter(dispatch=dispatch, io_message_id__isnull=True).exists():

@@ -86,13 +86,24 @@ def _claim(
             claimed = [pk for pk, _state in rows]
             _apply(rows, common, now, to_checking)
         else:
+            # SQLite: the transaction is IMMEDIATE (settings.py), so it holds the database's
+            # write lock from its start and no other writer can change the rows read here
+            # before the UPDATE; the claimable condition is checked again all the same.
             rows = list(candidates.order_by("id").values_list("id", "state")[:limit])
+            by_state: dict[str, list[int]] = {}
             for pk, state in rows:
-                # Compare-and-set: only if the row is still claimable as it was read.
-                if Delivery.objects.filter(claimable, pk=pk, state=state).update(
-                    **_fields(state, common, now, to_checking)
-                ):
-                    claimed.append(pk)
+                by_state.setdefault(state, []).append(pk)
+            for state, pks in by_state.items():
+                fields = _fields(state, common, now, to_checking)
+                changed = Delivery.objects.filter(claimable, pk__in=pks, state=state).update(
+                    **fields
+                )
+                if changed == len(pks):
+                    claimed += pks
+                else:  # another writer got in between (a deferred transaction)
+                    claimed += Delivery.objects.filter(pk__in=pks, claim_token=token).values_list(
+                        "pk", flat=True
+                    )
     return token, claimed
 
 

@@ -10,8 +10,10 @@ import logging
 import random
 import uuid
 from datetime import timedelta
+from typing import Any
 
-from django.db.models import F, Value
+from django.db import connection
+from django.db.models import F, Field, Value
 from django.db.models.functions import Coalesce
 
 from ioportal.ioapi import MessageInfo, MessageStatus, ReadStatus
@@ -178,6 +180,77 @@ def submitted(*, delivery_id: int, token: uuid.UUID, io_message_id: str) -> bool
         last_error_detail="",
         **RELEASED,
     )
+
+
+def submitted_many(*, accepted: list[tuple[int, uuid.UUID, str]]) -> set[int]:
+    """`submitted` for several deliveries in one round trip: `accepted` holds (delivery id,
+    claim token, IO's message id). Each row changes only if it is still SUBMITTING under its
+    token. Returns the ids that changed (one more SELECT only when some claim was lost).
+
+    One statement executed for every row (`executemany`: compiled once, sent in one call),
+    where the ORM would compile a CASE expression per row, the larger part of a
+    submission's CPU in the worker."""
+    if not accepted:
+        return set()
+    now = clock.now()
+    first_poll = sending_settings().poll_intervals[0]
+    quote = connection.ops.quote_name
+
+    def field(name: str) -> Field:
+        found = Delivery._meta.get_field(name)
+        assert isinstance(found, Field)
+        return found
+
+    def column(name: str) -> str:
+        return quote(str(field(name).column))
+
+    def value(name: str, raw: object) -> Any:
+        return field(name).get_db_prep_save(raw, connection)
+
+    # Identifiers from the model's metadata, every value a parameter.
+    sql = (
+        f"UPDATE {quote(Delivery._meta.db_table)} SET {column('state')} = %s, "  # noqa: S608
+        f"{column('io_message_id')} = %s, {column('io_status')} = %s, "
+        f"{column('submitted_at')} = %s, {column('next_poll_at')} = %s, "
+        f"{column('last_error_code')} = '', {column('last_error_detail')} = '', "
+        f"{column('claim_token')} = NULL, {column('lease_until')} = NULL "
+        f"WHERE {column('id')} = %s AND {column('state')} = %s AND {column('claim_token')} = %s"
+    )
+    submitted_at = value("submitted_at", now)
+    next_poll_at = value("next_poll_at", now + timedelta(seconds=first_poll))
+    status = MessageStatus.ACCEPTED.value
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            sql,
+            [
+                (
+                    S.SUBMITTED,
+                    io_id,
+                    status,
+                    submitted_at,
+                    next_poll_at,
+                    delivery_id,
+                    S.SUBMITTING,
+                    value("claim_token", token),
+                )
+                for delivery_id, token, io_id in accepted
+            ],
+        )
+        changed = cursor.rowcount
+    ids = [delivery_id for delivery_id, _token, _io_id in accepted]
+    if changed == len(ids):
+        return set(ids)
+    ours = {delivery_id: io_id for delivery_id, _token, io_id in accepted}
+    done = {
+        pk
+        for pk, io_id in Delivery.objects.filter(pk__in=ids, state=S.SUBMITTED).values_list(
+            "pk", "io_message_id"
+        )
+        if io_id == ours[pk]
+    }
+    for delivery_id in sorted(set(ids) - done):
+        logger.warning("delivery %s: claim lost, result not written", delivery_id)
+    return done
 
 
 def uncertain(*, delivery_id: int, token: uuid.UUID, code: str, detail: str = "") -> bool:

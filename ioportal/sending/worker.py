@@ -69,6 +69,8 @@ class Job:
     message: NewMessage | None = None
     after_switch: bool = False
     claimed: bool = False  # a submission already SUBMITTING (retried after a key switch)
+    # `steps.prepare_message`'s answer, when built before the transaction that uses it.
+    prepared: tuple[NewMessage | None, str, str] | None = None
     # ApiCall rows not written yet: they go with the delivery's next write.
     calls: list[ApiCall] = field(default_factory=list)
 
@@ -184,10 +186,12 @@ class AccountRun:
             .select_related("dispatch", "dispatch__service")
             .order_by("id")
         )
-        with transaction.atomic():
-            for delivery in deliveries:
-                delivery.dispatch.service = self.gateway.service(delivery.dispatch.service)
-                self.enqueue(delivery, token, polls=polls)
+        # No transaction around the batch: on SQLite it would hold the database's write lock
+        # (IMMEDIATE) while the fiscal codes are decrypted and messages built; the writes
+        # here (a delivery that cannot be sent or is known to be skipped) are rare.
+        for delivery in deliveries:
+            delivery.dispatch.service = self.gateway.service(delivery.dispatch.service)
+            self.enqueue(delivery, token, polls=polls)
         return True
 
     def enqueue(self, delivery: Delivery, token: uuid.UUID, *, polls: bool) -> None:
@@ -234,9 +238,10 @@ class AccountRun:
         """The recipient may get the message: build it and queue its submission (first in
         line, so a delivery started is finished first), or fail it if it cannot be sent."""
         delivery = job.delivery
-        message, code, detail = steps.prepare_message(
+        message, code, detail = job.prepared or steps.prepare_message(
             delivery, job.fiscal_code, delivery.dispatch.service
         )
+        job.prepared = None
         if message is None:
             transitions.fail(
                 delivery_id=delivery.pk,
@@ -329,24 +334,41 @@ class AccountRun:
         )
         if not done:
             return
+        finished: list[tuple[Job, Attempt]] = []
+        for future in done:
+            job = self.running.pop(future)
+            attempt = future.result()
+            row = self.gateway.api_call(attempt, delivery_id=job.delivery.pk)
+            if row is not None:
+                job.calls.append(row)
+            if self.gateway.settle(attempt):
+                # IO refused the key and the service switched: the same call again, first
+                # in line (a submission stays SUBMITTING: IO stored nothing on a 401).
+                job.after_switch = True
+                self.queue.appendleft(job)
+                continue
+            if (
+                job.kind == "check"
+                and steps.check_outcome(job.delivery, job.token, attempt.result, attempt.error)[0]
+            ):
+                # The message is built before the transaction: on SQLite the transaction
+                # holds the database's write lock, which the other workers wait for.
+                job.prepared = steps.prepare_message(
+                    job.delivery, job.fiscal_code, job.delivery.dispatch.service
+                )
+            finished.append((job, attempt))
         with transaction.atomic():
             rows: list[ApiCall] = []
-            for future in done:
-                job = self.running.pop(future)
-                attempt = future.result()
-                row = self.gateway.api_call(attempt, delivery_id=job.delivery.pk)
-                if row is not None:
-                    job.calls.append(row)
-                if self.gateway.settle(attempt):
-                    # IO refused the key and the service switched: the same call again, first
-                    # in line (a submission stays SUBMITTING: IO stored nothing on a 401).
-                    job.after_switch = True
-                    self.queue.appendleft(job)
-                    continue
-                if self.apply(job, attempt):
+            # IO's ids of the submissions it accepted: one UPDATE for all of them.
+            accepted: list[tuple[int, uuid.UUID, str]] = []
+            for job, attempt in finished:
+                if job.kind == "submit" and attempt.error is None:
+                    accepted.append((job.delivery.pk, job.token, attempt.result.id))
+                elif self.apply(job, attempt):
                     continue  # its rows go with the submission's claim
                 rows.extend(job.calls)
                 job.calls = []
+            self.stats["submitted"] += len(transitions.submitted_many(accepted=accepted))
             ApiCall.objects.bulk_create(rows)
         for dispatch_id in self.to_check:
             dispatch_check_failure_rate(dispatch_id=dispatch_id)

@@ -5,7 +5,10 @@ the Redis limiter (REDIS_URL set). The simulator runs in this process (threads),
 test can read its ledger and wrap its rate limiter.
 """
 
+import contextlib
+import os
 import random
+import signal
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -303,3 +306,40 @@ def test_graceful_stop_loses_nothing_and_leaves_nothing_uncertain(
     assert simulator.inspect("ledger", duplicates="1") == []
     assert simulator.sim.stats()["messages"] == count
     print(f"\ngraceful stop: at stop {stopped_at}, at the end {counts}")
+
+
+def test_only_a_process_group_stop_stops_the_io_calls(
+    start_simulator: Callable[[dict[str, Any]], Simulator],
+    clusters: Clusters,
+    org_user: tuple[Organization, Any],
+    fast_settings: Any,
+) -> None:
+    """docs/deployment.md: killing qcluster's main process alone leaves its worker processes
+    calling IO; stopping the process group stops every call."""
+    organization, user = org_user
+    simulator = account_with_limit(organization, 300, start_simulator)
+    simulator.set_faults(latency_ms=40)
+    service = builders.service(organization, **simulated_service(simulator.api_url))
+    dispatch = builders.dispatch(service, user, fiscal_codes(1200))
+    cluster = clusters.start()
+    wake_up(organization_id=organization.pk)
+
+    def calls() -> int:
+        return sum(
+            n for by_status in simulator.sim.stats()["calls"].values() for n in by_status.values()
+        )
+
+    assert wait_until(lambda: simulator.sim.stats()["messages"] >= 20, timeout=90)
+    os.kill(cluster.pid, signal.SIGKILL)  # the main process only
+    cluster.wait(timeout=10)
+    after_main = calls()
+    time.sleep(3)
+    assert calls() > after_main, "the workers stopped with the main process"
+
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(cluster.pid, signal.SIGKILL)  # the group: the workers too
+    time.sleep(1)  # answers to requests already sent
+    after_group = calls()
+    time.sleep(4)
+    assert calls() == after_group
+    assert open_count(dispatch) > 0, "the dispatch ended before the stop"
