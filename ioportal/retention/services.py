@@ -40,8 +40,7 @@ from ioportal.accounts.models import Organization
 from ioportal.core.services import audit_log
 from ioportal.ioservices.services import SYSTEM_ACTOR
 from ioportal.messaging.models import Delivery, Dispatch
-from ioportal.recipients.models import RecipientChunk, RecipientList
-from ioportal.recipients.models import ListAttachment
+from ioportal.recipients.models import ListAttachment, RecipientChunk, RecipientList
 from ioportal.remotecontent.models import Attachment, RemoteContentAccess
 from ioportal.remotecontent.services import attachments_delete
 from ioportal.retention.audit import Action
