@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 
 from ioportal.accounts.models import Organization, User
 from ioportal.core.services import audit_log
+from ioportal.core.spreadsheets import FORMULA_PREFIXES as FORMULA_PREFIXES
 from ioportal.core.spreadsheets import formula_safe
 from ioportal.recipients.audit import Action
 from ioportal.recipients.models import (
