@@ -1,8 +1,8 @@
-"""Exports of deliveries (a dispatch's, or the search by fiscal code's) as CSV and XLSX,
-streamed: rows are read from the database in chunks and written out as they come, so an
-export of 1,000,000 deliveries holds one chunk in memory, never the whole list.
+"""Exports of deliveries (a dispatch's, or the search by fiscal code's) as CSV and XLSX: rows
+are read from the database in chunks and written out as they come, so an export of
+1,000,000 deliveries holds one chunk in memory, never the whole list.
 
-- CSV: UTF-8 with BOM, `;` as separator, every cell quoted (what Excel in Italian opens
+- CSV, streamed: UTF-8 with BOM, `;` as separator, every cell quoted (what Excel in Italian opens
   with one double click), times as "dd/mm/yyyy hh:mm:ss" in the portal's time zone, amounts
   as "1234,56".
 - XLSX: written by `core.spreadsheets` (XlsxWriter, constant-memory mode) into a temporary
