@@ -1,24 +1,25 @@
 """The result of a check as CSV or XLSX: one line per citizen (masked fiscal code, or in clear
 for supervisors and admins), the result in words and when it was found; the rows refused in
-the file follow with their reasons. Every download is audited (`reachability.exported`)."""
+the file follow with their reasons. Every download is audited (`reachability.exported`).
+The XLSX is written by `core.spreadsheets` into a temporary file, every cell as text."""
 
 import csv
 import io
 from collections.abc import Iterator
+from typing import IO
 
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
-from openpyxl import Workbook
 
 from ioportal.accounts.models import User
 from ioportal.core import crypto
 from ioportal.core.fiscalcode import reveal_fiscal_code
 from ioportal.core.services import audit_log
+from ioportal.core.spreadsheets import TEXT, Sheet, formula_safe, write_xlsx
 from ioportal.reachability.audit import Action
 from ioportal.reachability.models import ReachabilityCheck, ReachabilityRow
-from ioportal.recipients.services import csv_safe
 from ioportal.sending.outcomes import TEXTS as OUTCOME_TEXTS
 
 CSV, XLSX = "csv", "xlsx"
@@ -86,29 +87,30 @@ def export(
     in_clear: bool,
     actor: User,
     request: HttpRequest | None = None,
-) -> bytes:
-    """The check's result as a CSV (UTF-8 with BOM, ";") or XLSX file. `in_clear`: fiscal
-    codes in clear (the caller checks the role). Audited, with the format and whether codes
-    were in clear. Raises ValueError for another format."""
+) -> IO[bytes]:
+    """The check's result as a CSV (UTF-8 with BOM, ";") or XLSX file, at its start: the
+    caller sends and closes it (an XLSX is a temporary file, deleted once closed). `in_clear`:
+    fiscal codes in clear (the caller checks the role). Audited, with the format and whether
+    codes were in clear. Raises ValueError for another format."""
     if file_format not in (CSV, XLSX):
         raise ValueError(file_format)
+    body: IO[bytes]
     if file_format == CSV:
         buffer = io.StringIO()
         writer = csv.writer(buffer, delimiter=";")
         writer.writerow(header())
         for line in lines(check, in_clear=in_clear):
-            writer.writerow([csv_safe(cell) for cell in line])
-        body = ("\ufeff" + buffer.getvalue()).encode("utf-8")
+            writer.writerow([formula_safe(cell) for cell in line])
+        body = io.BytesIO(("\ufeff" + buffer.getvalue()).encode("utf-8"))
     else:
-        workbook = Workbook(write_only=True)
-        sheet = workbook.create_sheet(_("Esito"))
-        sheet.append(header())
-        for line in lines(check, in_clear=in_clear):
-            # Every cell as text: a spreadsheet never runs it as a formula.
-            sheet.append([csv_safe(cell) for cell in line])
-        output = io.BytesIO()
-        workbook.save(output)
-        body = output.getvalue()
+        titles = header()
+        sheet = Sheet(
+            _("Esito"),
+            titles,
+            lines(check, in_clear=in_clear),
+            formats=dict.fromkeys(range(len(titles)), TEXT),
+        )
+        body = write_xlsx([sheet])
     audit_log(
         action=Action.RESULT_EXPORTED,
         actor=actor,

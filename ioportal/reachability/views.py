@@ -2,12 +2,14 @@ from datetime import timedelta
 
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from ioportal.accounts.access import require_role, role_required
 from ioportal.accounts.http import AuthenticatedHttpRequest
 from ioportal.accounts.models import Membership
+from ioportal.core.spreadsheets import CHUNK_BYTES
+from ioportal.core.spreadsheets import CONTENT_TYPE as XLSX_CONTENT_TYPE
 from ioportal.ioservices.selectors import ioservices_usable_by
 from ioportal.reachability import exports, services
 from ioportal.reachability.access import checks_visible_to, get_check_for_user
@@ -21,7 +23,7 @@ PAGE_SIZE = 25
 REFRESH_SECONDS = 3
 CONTENT_TYPES = {
     exports.CSV: "text/csv; charset=utf-8",
-    exports.XLSX: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    exports.XLSX: XLSX_CONTENT_TYPE,
 }
 
 
@@ -108,7 +110,7 @@ def check_progress(request: HttpRequest, public_id: str) -> HttpResponse:
 @role_required(OPERATOR)
 def check_export(
     request: AuthenticatedHttpRequest, public_id: str, file_format: str
-) -> HttpResponse:
+) -> FileResponse:
     """The result as CSV or XLSX: masked fiscal codes, or in clear (`?in_chiaro=1`) for
     supervisors and admins only (403 for operators). Audited as an export. 404 once the
     rows were deleted at the end of the retention period."""
@@ -126,9 +128,12 @@ def check_export(
         request=request,
     )
     suffix = "-in-chiaro" if in_clear else ""
-    response = HttpResponse(body, content_type=CONTENT_TYPES[file_format])
-    response["Content-Disposition"] = (
-        f'attachment; filename="verifica-raggiungibilita{suffix}.{file_format}"'
+    response = FileResponse(
+        body,
+        as_attachment=True,
+        filename=f"verifica-raggiungibilita{suffix}.{file_format}",
+        content_type=CONTENT_TYPES[file_format],
     )
+    response.block_size = CHUNK_BYTES
     response["Cache-Control"] = "no-store"
     return response

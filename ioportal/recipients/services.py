@@ -16,6 +16,8 @@ from django.utils.translation import gettext as _
 
 from ioportal.accounts.models import Organization, User
 from ioportal.core.services import audit_log
+from ioportal.core.spreadsheets import FORMULA_PREFIXES as FORMULA_PREFIXES
+from ioportal.core.spreadsheets import formula_safe
 from ioportal.recipients.audit import Action
 from ioportal.recipients.models import (
     PENDING_UPLOAD_TTL,
@@ -26,9 +28,8 @@ from ioportal.recipients.models import (
 from ioportal.recipients.parsing import ImportFileError
 from ioportal.recipients.sealing import seal_bytes, unseal_bytes
 
-# What a spreadsheet may read as the start of a formula: the ASCII signs, tab, CR, NUL, and the
-# full-width signs (U+FF1D, U+FF0B, U+FF0D, U+FF20) that some spreadsheets fold to ASCII.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\x00", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+# The formula-safety rule of every CSV and XLSX cell lives in core (core.spreadsheets).
+csv_safe = formula_safe
 
 
 def recipient_lists_purge_expired(*, now: datetime | None = None) -> int:
@@ -111,11 +112,6 @@ def problem_text(problem: dict[str, str]) -> str:
     if not problem["value"]:
         return _("%(column)s: %(reason)s") % problem
     return _("%(column)s «%(value)s»: %(reason)s") % problem
-
-
-def csv_safe(value: str) -> str:
-    """A cell that a spreadsheet will not run as a formula (ASVS 5.0 1.2.10)."""
-    return "'" + value if value.startswith(FORMULA_PREFIXES) else value
 
 
 def rejected_rows_csv(

@@ -1,12 +1,11 @@
 """Downloads of deliveries as CSV and XLSX: a dispatch's (optionally one outcome group, as on
 its page) and the search by fiscal code's. Supervisors and admins only, through the dispatch
 access rule (`SUPERVISE`), the same as the search page; each download is audited with its
-row count and filters before the first byte is sent."""
-
-from collections.abc import Iterator
+row count and filters before the file is written. CSV streams from the first row; XLSX
+is sent once complete (see `reports.exports`)."""
 
 from django.db.models import QuerySet
-from django.http import HttpResponseRedirect, StreamingHttpResponse
+from django.http import FileResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.urls import reverse
 from django.utils import timezone
@@ -17,6 +16,7 @@ from django.utils.translation import gettext as _
 from ioportal.accounts.access import require_role, role_required
 from ioportal.accounts.http import AuthenticatedHttpRequest
 from ioportal.accounts.models import Membership
+from ioportal.core import spreadsheets
 from ioportal.core.services import audit_log
 from ioportal.messaging.dispatch_access import SUPERVISE, get_dispatch_for_user
 from ioportal.messaging.models import Delivery
@@ -28,25 +28,33 @@ from ioportal.sending.selectors import deliveries_of_citizen
 SUPERVISOR = Membership.Role.SUPERVISOR
 
 
-def _download(chunks: Iterator[bytes], *, file_format: str, filename: str) -> StreamingHttpResponse:
-    content_type = exports.CSV_CONTENT_TYPE if file_format == "csv" else exports.XLSX_CONTENT_TYPE
-    response = StreamingHttpResponse(chunks, content_type=content_type)
-    response["Content-Disposition"] = content_disposition_header(
-        as_attachment=True, filename=f"{filename}.{file_format}"
-    )
-    response["Cache-Control"] = "no-store"
-    response["X-Accel-Buffering"] = "no"  # nginx: pass the rows on as they come
-    return response
-
-
-def _stream(
-    deliveries: QuerySet[Delivery], *, file_format: str, with_dispatch: bool
-) -> Iterator[bytes]:
+def _download(
+    deliveries: QuerySet[Delivery], *, file_format: str, with_dispatch: bool, filename: str
+) -> StreamingHttpResponse:
+    """CSV streamed as its rows are read; XLSX written whole into a temporary file first,
+    then sent in chunks (the file is deleted when the response closes it)."""
     titles = exports.header(with_dispatch=with_dispatch)
     rows = exports.delivery_rows(deliveries, with_dispatch=with_dispatch)
+    attachment = f"{filename}.{file_format}"
+    response: StreamingHttpResponse
     if file_format == "csv":
-        return exports.stream_csv(titles, rows)
-    return exports.stream_xlsx(titles, rows, sheet_name=_("Consegne"))
+        response = StreamingHttpResponse(
+            exports.stream_csv(titles, rows), content_type=exports.CSV_CONTENT_TYPE
+        )
+        response["Content-Disposition"] = content_disposition_header(
+            as_attachment=True, filename=attachment
+        )
+        response["X-Accel-Buffering"] = "no"  # nginx: pass the rows on as they come
+    else:
+        file = exports.write_xlsx(
+            titles, rows, sheet_name=_("Consegne"), with_dispatch=with_dispatch
+        )
+        response = FileResponse(
+            file, as_attachment=True, filename=attachment, content_type=exports.XLSX_CONTENT_TYPE
+        )
+        response.block_size = spreadsheets.CHUNK_BYTES
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 @role_required(SUPERVISOR)
@@ -70,9 +78,7 @@ def dispatch_deliveries_export(
     )
     name = slugify(dispatch.title)[:60] or "invio"
     return _download(
-        _stream(deliveries, file_format=file_format, with_dispatch=False),
-        file_format=file_format,
-        filename=f"esiti-{name}",
+        deliveries, file_format=file_format, with_dispatch=False, filename=f"esiti-{name}"
     )
 
 
@@ -102,7 +108,8 @@ def search_deliveries_export(
         request=request,
     )
     return _download(
-        _stream(deliveries, file_format=file_format, with_dispatch=True),
+        deliveries,
         file_format=file_format,
+        with_dispatch=True,
         filename=f"ricerca-{timezone.localdate():%Y-%m-%d}",
     )

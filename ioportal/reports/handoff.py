@@ -37,20 +37,15 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
 
 from ioportal.accounts.models import User
 from ioportal.core.crypto import DecryptionError
 from ioportal.core.errors import NotAllowed
 from ioportal.core.fiscalcode import reveal_fiscal_code
 from ioportal.core.services import audit_log
+from ioportal.core.spreadsheets import CONTENT_TYPE, TEXT, Sheet, XlsxFile, sheet_name, xlsx_text
 from ioportal.messaging.models import Delivery, Dispatch
 from ioportal.messaging.retention import personal_data_purged
-from ioportal.recipients.services import csv_safe
 from ioportal.reports.audit import Action
 from ioportal.sending import outcomes
 from ioportal.sending.outcomes import describe_delivery
@@ -229,9 +224,10 @@ def euros(cents: int | None) -> str:
 
 
 def safe_cell(value: object) -> str:
-    """A cell as text that neither a spreadsheet runs as a formula (recipients.csv_safe,
-    full-width signs included) nor openpyxl refuses (control characters removed)."""
-    return csv_safe(ILLEGAL_CHARACTERS_RE.sub("", str(value)))
+    """A cell as text that a spreadsheet never runs as a formula and an XLSX can hold
+    (core.spreadsheets.xlsx_text: control characters removed, formula-safe, full-width signs
+    included, at most 32,767 characters)."""
+    return xlsx_text(str(value))
 
 
 # Outcome texts remembered per export: a list has few distinct outcomes, and translating
@@ -331,37 +327,27 @@ def _write_csv(dispatch: Dispatch, reasons: Sequence[Reason], out: IO[bytes]) ->
 
 def sheet_title(label: object) -> str:
     """An XLSX sheet name: at most 31 characters, none of : \\ / ? * [ ]."""
-    text = str(label)
-    for char in ":\\/?*[]":
-        text = text.replace(char, " ")
-    return text[:31].strip() or "-"
+    return sheet_name(label)
 
 
 def _write_xlsx(dispatch: Dispatch, reasons: Sequence[Reason], out: IO[bytes]) -> int:
     # One sheet per reason, always all of them in the same order: an office's mail-merge
-    # document points to the sheet of the citizens it writes to, the same every time.
-    workbook = Workbook(write_only=True)
+    # document points to the sheet of the citizens it writes to, the same every time. The
+    # rows come in the list's order, each appended to its reason's sheet.
+    book = XlsxFile(out)
     columns = [safe_cell(name) for name in header(dispatch)]
-    bold = Font(bold=True)
-    sheets = {}
-    for reason in reasons:
-        sheet = workbook.create_sheet(sheet_title(reason.label))
-        for position, name in enumerate(columns, start=1):
-            sheet.column_dimensions[get_column_letter(position)].width = max(12, len(name) + 2)
-        sheet.column_dimensions[get_column_letter(2)].width = 20
-        sheet.freeze_panes = "A2"
-        cells = []
-        for name in columns:
-            cell = WriteOnlyCell(sheet, value=name)
-            cell.font = bold
-            cells.append(cell)
-        sheet.append(cells)
-        sheets[reason.key] = sheet
+    text = dict.fromkeys(range(len(columns)), TEXT)
+    sheets = {
+        reason.key: book.sheet(
+            Sheet(sheet_title(reason.label), columns, formats=text, widths={1: 20})
+        )
+        for reason in reasons
+    }
     count = 0
     for reason, row in handoff_rows(dispatch=dispatch, reasons=reasons):
         sheets[reason.key].append(row)
         count += 1
-    workbook.save(out)
+    book.finish()
     return count
 
 
@@ -400,7 +386,7 @@ def handoff_export(
             content_type = "text/csv; charset=utf-8"
         else:
             rows = _write_xlsx(dispatch, reasons, out)
-            content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+            content_type = CONTENT_TYPE
         out.seek(0)
     except BaseException:
         out.close()

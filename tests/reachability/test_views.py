@@ -19,6 +19,7 @@ from ioportal.core.models import AuditEvent
 from ioportal.reachability.audit import Action
 from ioportal.reachability.models import ReachabilityCheck, ReachabilityRow
 from ioportal.reachability.services import reachability_checks_purge_expired, refresh_counts
+from ioportal.reachability.views import CONTENT_TYPES
 from tests import builders
 from tests.conftest import verified_login
 from tests.sending.support import fiscal_code, simulated_service
@@ -181,23 +182,39 @@ def read_csv(body: bytes) -> list[list[str]]:
     return list(csv.reader(io.StringIO(body.decode("utf-8-sig")), delimiter=";"))
 
 
+def body(response: Any) -> bytes:
+    """A download's bytes: files are sent in chunks (FileResponse)."""
+    return b"".join(response.streaming_content)
+
+
 def test_operator_downloads_masked_codes_and_each_download_is_audited(
     check: ReachabilityCheck, operator_user: Any
 ) -> None:
     client = client_for(operator_user)
     response = client.get(url("check_export", check, "csv"))
     assert response.status_code == 200 and response["Cache-Control"] == "no-store"
-    lines = read_csv(response.content)
+    assert response["Content-Disposition"] == (
+        'attachment; filename="verifica-raggiungibilita.csv"'
+    )
+    content = body(response)
+    lines = read_csv(content)
     assert lines[0][:3] == ["Riga del file", "Codice fiscale", "Esito"]
     assert [line[0] for line in lines[1:]] == ["2", "3", "4"]
-    assert NORMAL not in response.content.decode("utf-8-sig")
+    assert NORMAL not in content.decode("utf-8-sig")
     assert lines[1][2] == "Raggiungibile" and lines[2][2] == "Ha bloccato il servizio"
     assert lines[3][2] == "Scartato"
     assert client.get(url("check_export", check, "csv") + "?in_chiaro=1").status_code == 403
     xlsx = client.get(url("check_export", check, "xlsx"))
-    sheet = load_workbook(io.BytesIO(xlsx.content)).active
+    assert xlsx["Content-Type"] == CONTENT_TYPES["xlsx"]
+    workbook = load_workbook(io.BytesIO(body(xlsx)))
+    assert workbook.sheetnames == ["Esito"]
+    sheet = workbook.active
     values = [[c.value for c in row] for row in sheet.iter_rows()]
+    assert values[0][:3] == ["Riga del file", "Codice fiscale", "Esito"]
+    assert [row[0] for row in values[1:]] == ["2", "3", "4"]  # every cell text, as in the CSV
+    assert all(c.data_type == "s" for row in sheet.iter_rows(min_row=2) for c in row if c.value)
     assert values[1][1] == check.rows.get(line=2).fiscal_code_masked
+    assert values[3][2] == "Scartato"
     events = AuditEvent.objects.filter(action=Action.RESULT_EXPORTED, target_id=check.public_id)
     assert [e.changes["format"] for e in events.order_by("id")] == ["csv", "xlsx"]
     assert not any(e.changes["in_clear"] for e in events)
@@ -212,7 +229,7 @@ def test_supervisors_and_admins_download_codes_in_clear(
     assert "in chiaro" in detail
     response = client.get(url("check_export", check, "xlsx") + "?in_chiaro=1")
     assert response.status_code == 200
-    sheet = load_workbook(io.BytesIO(response.content)).active
+    sheet = load_workbook(io.BytesIO(body(response))).active
     codes = [row[1].value for row in sheet.iter_rows(min_row=2)]
     assert codes[:2] == [NORMAL, BLOCKED]
     event = AuditEvent.objects.get(action=Action.RESULT_EXPORTED)

@@ -8,13 +8,14 @@ from typing import Any
 
 import openpyxl
 import pytest
-from django.http import StreamingHttpResponse
+from django.http import FileResponse, StreamingHttpResponse
 from django.test import Client
 from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext
 
 from ioportal.accounts.models import Membership, Organization, User
+from ioportal.core import spreadsheets
 from ioportal.core.models import AuditEvent
 from ioportal.messaging.models import Delivery, Dispatch
 from ioportal.recipients.services import csv_safe
@@ -189,6 +190,11 @@ def test_dispatch_xlsx_has_dates_numbers_and_the_same_words(
     assert delivered[9] == datetime(2026, 7, 2, 17, 0)
     assert delivered[11:14] == ("letto", "pagato", 1234.56)
     assert sheet["F2"].number_format == "dd/mm/yyyy hh:mm:ss"
+    assert sheet["N2"].data_type == "n" and sheet["N2"].number_format == "#,##0.00"
+    # 18 digits stay text: as a number Excel would keep 15 of them.
+    assert sheet["O2"].value == "012345678901234567" and sheet["O2"].data_type == "s"
+    assert sheet["O2"].number_format == "@"
+    assert sheet.freeze_panes == "A2"
     assert rows[2][4] == str(outcomes.TEXTS[outcomes.NOT_ON_IO])
     assert rows[2][7] is None
     assert len(rows) == 4
@@ -197,7 +203,7 @@ def test_dispatch_xlsx_has_dates_numbers_and_the_same_words(
 def test_xlsx_continues_on_a_new_sheet_past_the_row_limit(
     client: Client, supervisor_user: User, dispatch: Dispatch, monkeypatch: Any
 ) -> None:
-    monkeypatch.setattr(exports, "XLSX_MAX_ROWS", 2)
+    monkeypatch.setattr(spreadsheets, "MAX_ROWS", 2)
     verified_login(client, supervisor_user)
     workbook = _xlsx(client.get(_url("xlsx", dispatch)))
     assert workbook.sheetnames == ["Consegne", "Consegne (2)"]
@@ -262,27 +268,51 @@ def test_access_follows_the_dispatch_rule(
     assert AuditEvent.objects.filter(action="export.dispatch_deliveries").count() == 2
 
 
-@pytest.mark.parametrize("kind", ["csv", "xlsx"])
-def test_the_download_is_streamed_in_chunks(
-    kind: str, client: Client, supervisor_user: User, dispatch: Dispatch, monkeypatch: Any
+def test_the_csv_is_streamed_in_chunks(
+    client: Client, supervisor_user: User, dispatch: Dispatch, monkeypatch: Any
 ) -> None:
     monkeypatch.setattr(exports, "FLUSH_ROWS", 1)
     verified_login(client, supervisor_user)
-    response = client.get(_url(kind, dispatch))
+    response = client.get(_url("csv", dispatch))
     assert isinstance(response, StreamingHttpResponse)
     assert response.streaming and not hasattr(response, "_container")
     chunks = [chunk for chunk in response.streaming_content if chunk]
     assert len(chunks) >= 3  # a chunk per row at least, not one body built beforehand
-    if kind == "csv":  # the header alone first, before any row is read
-        assert (
-            chunks[0].decode("utf-8")
-            == "\ufeff"
-            + '"riga";"codice fiscale";'
-            + (";".join(f'"{t}"' for t in exports.header(with_dispatch=False)[2:]))
-            + "\r\n"
-        )
-    else:
-        assert chunks[0].startswith(b"PK\x03\x04")
+    # The header alone first, before any row is read.
+    assert (
+        chunks[0].decode("utf-8")
+        == "\ufeff"
+        + '"riga";"codice fiscale";'
+        + (";".join(f'"{t}"' for t in exports.header(with_dispatch=False)[2:]))
+        + "\r\n"
+    )
+
+
+def test_the_xlsx_is_sent_in_chunks_from_a_temporary_file_closed_at_the_end(
+    client: Client, supervisor_user: User, dispatch: Dispatch, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(spreadsheets, "CHUNK_BYTES", 1024)
+    files: list[Any] = []
+    write = exports.write_xlsx
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        files.append(write(*args, **kwargs))
+        return files[-1]
+
+    monkeypatch.setattr(exports, "write_xlsx", spy)
+    verified_login(client, supervisor_user)
+    response = client.get(_url("xlsx", dispatch))
+    assert isinstance(response, FileResponse)
+    assert response["Content-Disposition"] == 'attachment; filename="esiti-tari-2026.xlsx"'
+    assert response["Cache-Control"] == "no-store"
+    [file] = files
+    assert not file.closed
+    chunks = list(response.streaming_content)
+    assert chunks[0].startswith(b"PK\x03\x04")
+    assert len(chunks) >= 3 and all(len(chunk) <= 1024 for chunk in chunks)
+    assert int(response["Content-Length"]) == sum(len(chunk) for chunk in chunks)
+    response.close()
+    assert file.closed  # a temporary file: deleted once closed
 
 
 def test_rows_are_read_with_a_bounded_iterator(monkeypatch: Any, dispatch: Dispatch) -> None:

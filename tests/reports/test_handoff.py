@@ -251,11 +251,13 @@ def xlsx_sheets(response: Any) -> dict[str, list[list[str]]]:
     workbook = openpyxl.load_workbook(io.BytesIO(b"".join(response.streaming_content)))
     sheets = {}
     for sheet in workbook.worksheets:
+        assert sheet.freeze_panes == "A2" and sheet["A1"].font.b
         for row in sheet.iter_rows(min_row=2):
             for cell in row:
                 # Text, never a formula nor a number (codes keep their digits).
                 assert cell.data_type != "f", cell.coordinate
                 assert cell.value is None or isinstance(cell.value, str), cell.coordinate
+                assert cell.value is None or cell.number_format == "@", cell.coordinate
         sheets[sheet.title] = [
             ["" if value is None else value for value in row]
             for row in sheet.iter_rows(values_only=True)
