@@ -14,6 +14,8 @@ them with the deliveries through the fiscal-code hash index (`delivery_cf_hmac_i
 citizen has few deliveries, whose content hashes are compared), and decrypts nothing.
 """
 
+import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -77,6 +79,26 @@ def row_content_sha256(
             payee_fiscal_code=row.get("payee_fiscal_code") or "",
         )
     )
+
+
+def content_fingerprint(
+    *,
+    subject: str,
+    markdown: str,
+    placeholders: Sequence[Mapping[str, Any]],
+    feature_level: str,
+) -> str:
+    """SHA-256 (64 hex digits) of what `row_content_sha256` takes besides the row: the
+    texts, the placeholder names (which are filled) and the feature level. Two sets of texts
+    with the same fingerprint give every row the same content hash, so the worker may copy
+    the hash the check computed (`validate_rows`, the row's "content_sha256") instead of
+    rendering the row again."""
+    canonical = json.dumps(
+        [subject, markdown, sorted({str(p.get("name", "")) for p in placeholders}), feature_level],
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 @dataclass

@@ -17,7 +17,7 @@ from django_q.tasks import async_task
 
 from ioportal.core.fiscalcode import protect_fiscal_code
 from ioportal.messaging.models import Delivery, Dispatch
-from ioportal.messaging.repeated import row_content_sha256
+from ioportal.messaging.repeated import content_fingerprint, row_content_sha256
 from ioportal.messaging.services.pipeline import (
     started_fields,
     state_when_cleared,
@@ -59,7 +59,9 @@ PLAIN_FIELDS = (
 )
 
 
-def create_deliveries(dispatch: Dispatch, rows: Iterable[dict[str, Any]]) -> int:
+def create_deliveries(
+    dispatch: Dispatch, rows: Iterable[dict[str, Any]], *, checked_fingerprint: str = ""
+) -> int:
     """Create the dispatch's deliveries from validated rows, in batches. Returns the count.
 
     One INSERT statement run over each batch (executemany) with the values prepared by the
@@ -67,7 +69,10 @@ def create_deliveries(dispatch: Dispatch, rows: Iterable[dict[str, Any]]) -> int
     30 rows on SQLite, a quarter of a millisecond a row, 25 s for a 100,000-row list. A due
     date is converted once per distinct value (a list usually has one). On SQLite the
     connection's page cache is raised to SQLITE_BULK_CACHE_KIB meanwhile (`_sqlite_cache`).
-    Each delivery gets the hash of its content (`repeated.row_content_sha256`).
+    Each delivery gets the hash of its content (`repeated.row_content_sha256`): the row's
+    own "content_sha256", computed by the check, when `checked_fingerprint` (the list's
+    `content_fingerprint`) is that of the dispatch's frozen texts; else, as for a template
+    edited between the check and the launch, the row is rendered again.
     """
     db = connections[router.db_for_write(Delivery)]  # resolved once: this loop is hot
     fields = [f for f in Delivery._meta.concrete_fields if not f.primary_key]
@@ -91,6 +96,7 @@ def create_deliveries(dispatch: Dispatch, rows: Iterable[dict[str, Any]]) -> int
         "placeholders": dispatch.placeholders or [],
         "feature_level": dispatch.feature_level,
     }
+    checked = bool(checked_fingerprint) and checked_fingerprint == content_fingerprint(**texts)
     with _sqlite_cache(db):
         for row in rows:
             values: dict[str, Any] = {
@@ -101,7 +107,8 @@ def create_deliveries(dispatch: Dispatch, rows: Iterable[dict[str, Any]]) -> int
                 "notice_number": row.get("notice_number") or "",
                 "invalid_after_due_date": bool(row.get("invalid_after_due_date")),
                 "payee_fiscal_code": row.get("payee_fiscal_code") or "",
-                "content_sha256": row_content_sha256(**texts, row=row),
+                "content_sha256": (checked and row.get("content_sha256"))
+                or row_content_sha256(**texts, row=row),
                 **protect_fiscal_code(row["fiscal_code"]),
             }
             params = list(constant)
@@ -238,7 +245,11 @@ def _prepare_step(dispatch_id: int) -> int | None:
             prepared_at=now,
         ):
             return 0
-        return create_deliveries(dispatch, (row for rows in chunks for row in rows))
+        return create_deliveries(
+            dispatch,
+            (row for rows in chunks for row in rows),
+            checked_fingerprint=recipient_list.content_fingerprint,
+        )
     state: str = (
         Dispatch.State.AWAITING_APPROVAL
         if dispatch.approval_required
