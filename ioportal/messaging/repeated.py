@@ -31,6 +31,7 @@ from django.utils import timezone
 from ioportal.accounts.models import User
 from ioportal.core.fiscalcode import fiscal_code_hmac
 from ioportal.core.services import audit_log
+from ioportal.core.sqlite import bulk_page_cache
 from ioportal.messaging.audit import Action
 from ioportal.messaging.models import Delivery, Dispatch
 from ioportal.recipients.models import RecipientChunk, RecipientContentKey, RecipientList
@@ -127,7 +128,9 @@ def store_content_keys(
     `row_content_sha256` with the list's template). Returns how many were written.
 
     One INSERT run over each batch of KEY_BATCH rows (executemany): model instances and
-    `bulk_create` would cost more than the check's own work on the rows."""
+    `bulk_create` would cost more than the check's own work on the rows. On SQLite the page
+    cache is raised meanwhile (`core.sqlite.bulk_page_cache`): the index on the fiscal-code
+    hash takes its rows in random order."""
     RecipientContentKey.objects.filter(recipient_list=recipient_list).delete()
     model = RecipientContentKey._meta
     db = connections[router.db_for_write(RecipientContentKey)]
@@ -143,7 +146,7 @@ def store_content_keys(
         for row, digest in zip(rows, hashes, strict=True)
     )
     written = 0
-    with db.cursor() as cursor:
+    with bulk_page_cache(db), db.cursor() as cursor:
         while batch := list(islice(values, KEY_BATCH)):
             cursor.executemany(sql, batch)
             written += len(batch)
