@@ -350,7 +350,7 @@ def test_unchanged_texts_the_worker_copies_the_checked_hash(
     "edit",
     [
         {"subject": "Avviso TARI 2026, rettifica"},
-        {"markdown": "Gentile {{ nome }},\n\nla TARI 2026 è di **{{ importo }} euro** (rettifica)."},
+        {"markdown": "Gentile {{ nome }},\n\nla TARI è di **{{ importo }} euro**, rettifica."},
         {"placeholders": [{"name": "nome", "type": "text", "required": True, "pattern": ""}]},
         {"feature_level": "advanced"},
     ],
