@@ -7,6 +7,7 @@ or a CSV import can show them all; `build_message_payload` returns the JSON body
 never be sent.
 """
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -70,8 +71,10 @@ def js_length(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
+@functools.lru_cache(maxsize=256)
 def format_timestamp(value: datetime) -> str:
-    """IO's Timestamp: ISO-8601 in UTC with milliseconds and `Z`, e.g. 2026-01-31T23:59:59.000Z."""
+    """IO's Timestamp: ISO-8601 in UTC with milliseconds and `Z`, e.g. 2026-01-31T23:59:59.000Z.
+    Remembered per value: a list's messages usually share one due date."""
     utc = value.astimezone(UTC)
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 

@@ -15,7 +15,7 @@ from ioportal.accounts.models import Organization, User
 from ioportal.core.services import audit_log
 from ioportal.ioservices.models import IOService
 from ioportal.messaging.models import MessageTemplate
-from ioportal.messaging.repeated import store_content_keys
+from ioportal.messaging.repeated import content_fingerprint, store_content_keys
 from ioportal.messaging.services import template_remember_mapping
 from ioportal.recipients.attachments import list_attachment_index
 from ioportal.recipients.audit import Action
@@ -137,16 +137,17 @@ def recipient_list_validate(
     number_cells = [
         all_number_cells[index] if index < len(all_number_cells) else [] for index in readable
     ]
+    spec = message_spec(
+        template=recipient_list.template,
+        service=recipient_list.service,
+        recipient_list=recipient_list,
+    )
     outcome = validate_rows(
         headers=recipient_list.headers,
         rows=rows,
         lines=lines,
         mapping=mapping,
-        spec=message_spec(
-            template=recipient_list.template,
-            service=recipient_list.service,
-            recipient_list=recipient_list,
-        ),
+        spec=spec,
         number_format=recipient_list.number_format,
         number_cells=number_cells,
         date_system=date_system,
@@ -172,6 +173,12 @@ def recipient_list_validate(
     recipient_list.test_mode_skips = count_test_mode_skips(recipient_list.service, outcome.valid)
     recipient_list.total_amount = outcome.total_amount
     recipient_list.repeated_excluded = 0
+    recipient_list.content_fingerprint = content_fingerprint(
+        subject=spec.subject,
+        markdown=spec.markdown,
+        placeholders=spec.placeholders,
+        feature_level=spec.feature_level,
+    )
     recipient_list.state = RecipientList.State.VALIDATED
     recipient_list.save()
     store_content_keys(recipient_list, outcome.valid, outcome.content_hashes)

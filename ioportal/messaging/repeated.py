@@ -14,6 +14,8 @@ them with the deliveries through the fiscal-code hash index (`delivery_cf_hmac_i
 citizen has few deliveries, whose content hashes are compared), and decrypts nothing.
 """
 
+import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -29,6 +31,7 @@ from django.utils import timezone
 from ioportal.accounts.models import User
 from ioportal.core.fiscalcode import fiscal_code_hmac
 from ioportal.core.services import audit_log
+from ioportal.core.sqlite import bulk_page_cache
 from ioportal.messaging.audit import Action
 from ioportal.messaging.models import Delivery, Dispatch
 from ioportal.recipients.models import RecipientChunk, RecipientContentKey, RecipientList
@@ -79,6 +82,26 @@ def row_content_sha256(
     )
 
 
+def content_fingerprint(
+    *,
+    subject: str,
+    markdown: str,
+    placeholders: Sequence[Mapping[str, Any]],
+    feature_level: str,
+) -> str:
+    """SHA-256 (64 hex digits) of what `row_content_sha256` takes besides the row: the
+    texts, the placeholder names (which are filled) and the feature level. Two sets of texts
+    with the same fingerprint give every row the same content hash, so the worker may copy
+    the hash the check computed (`validate_rows`, the row's "content_sha256") instead of
+    rendering the row again."""
+    canonical = json.dumps(
+        [subject, markdown, sorted({str(p.get("name", "")) for p in placeholders}), feature_level],
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
 @dataclass
 class Repeated:
     """Citizens of a list who already received the same content from the same service.
@@ -105,7 +128,9 @@ def store_content_keys(
     `row_content_sha256` with the list's template). Returns how many were written.
 
     One INSERT run over each batch of KEY_BATCH rows (executemany): model instances and
-    `bulk_create` would cost more than the check's own work on the rows."""
+    `bulk_create` would cost more than the check's own work on the rows. On SQLite the page
+    cache is raised meanwhile (`core.sqlite.bulk_page_cache`): the index on the fiscal-code
+    hash takes its rows in random order."""
     RecipientContentKey.objects.filter(recipient_list=recipient_list).delete()
     model = RecipientContentKey._meta
     db = connections[router.db_for_write(RecipientContentKey)]
@@ -121,7 +146,7 @@ def store_content_keys(
         for row, digest in zip(rows, hashes, strict=True)
     )
     written = 0
-    with db.cursor() as cursor:
+    with bulk_page_cache(db), db.cursor() as cursor:
         while batch := list(islice(values, KEY_BATCH)):
             cursor.executemany(sql, batch)
             written += len(batch)

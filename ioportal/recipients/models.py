@@ -90,6 +90,10 @@ class RecipientList(models.Model):
     # Valid rows left out because their citizens already received the same content
     # (messaging.repeated); 0 after every check, which restores them.
     repeated_excluded = models.PositiveIntegerField(default=0, editable=False)
+    # What the content hashes of the valid rows were computed with at the check (texts,
+    # placeholder names, feature level: messaging.repeated.content_fingerprint): the worker
+    # copies each row's hash when the dispatch's frozen texts give the same; "" before a check.
+    content_fingerprint = models.CharField(max_length=64, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
 

@@ -261,10 +261,11 @@ def content_sha256(message: NewMessage) -> str:
     """
     content = message_content(message)
     content.pop("third_party_data", None)
-    canonical = json.dumps(
-        {"feature_level_type": FeatureLevel(message.feature_level_type).value, "content": content},
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
+    canonical = _CANONICAL_JSON.encode(
+        {"feature_level_type": FeatureLevel(message.feature_level_type).value, "content": content}
     )
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+# One encoder for every hash: `json.dumps` with options builds a new one per call.
+_CANONICAL_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)

@@ -548,7 +548,9 @@ def validate_rows(
     buttons) has no column.
 
     A valid row is {"line", "fiscal_code", "variables", "due_date" (ISO or None), "amount"
-    (cents or None), "notice_number", "invalid_after_due_date", "payee_fiscal_code"}.
+    (cents or None), "notice_number", "invalid_after_due_date", "payee_fiscal_code",
+    "content_sha256" (the hash of its message, rendering.content_sha256, with the spec's texts:
+    the worker copies it when the dispatch's texts are those)}.
     """
     now = now or timezone.now()
     index = {header: position for position, header in enumerate(headers)}
@@ -837,7 +839,8 @@ def validate_rows(
         if attachment:
             variables[ATTACHMENT_KEY] = attachment
         payment = message.payment_data is not None
-        outcome.content_hashes.append(content_sha256(message))
+        digest = content_sha256(message)
+        outcome.content_hashes.append(digest)
         outcome.valid.append(
             {
                 "line": line,
@@ -848,6 +851,7 @@ def validate_rows(
                 "notice_number": notice if payment else "",
                 "invalid_after_due_date": invalid_after if payment else False,
                 "payee_fiscal_code": payee if payment else "",
+                "content_sha256": digest,
             }
         )
     if other_format_lines:

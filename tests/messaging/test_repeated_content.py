@@ -15,8 +15,13 @@ from ioportal.messaging import services
 from ioportal.messaging.audit import Action
 from ioportal.messaging.followups import Criterion, follow_up_list_create
 from ioportal.messaging.lists import recipient_list_validate
-from ioportal.messaging.models import Delivery, Dispatch
-from ioportal.messaging.repeated import recipient_list_exclude_repeated, repeated_content
+from ioportal.messaging.models import Delivery, Dispatch, MessageTemplate
+from ioportal.messaging.repeated import (
+    content_fingerprint,
+    recipient_list_exclude_repeated,
+    repeated_content,
+)
+from ioportal.messaging.services import preparation
 from ioportal.recipients.models import RecipientContentKey, RecipientList
 from ioportal.recipients.rendering import content_sha256, delivery_message
 from tests import builders
@@ -282,3 +287,118 @@ def test_the_check_hashes_each_row_as_the_worker_will(organization, operator_use
         assert keys[delivery.fiscal_code_hmac] == delivery.content_sha256
         assert delivery.content_sha256 == content_sha256(delivery_message(delivery, code))
         assert delivery.notice_number and delivery.due_date
+
+
+# --- the worker copies the check's hash when the texts are those checked ---------------------
+
+
+@pytest.fixture
+def payment_list(organization, operator_user) -> RecipientList:
+    """Three valid rows with a due date, an amount and a notice, checked."""
+    service = builders.service(
+        organization, payments_enabled=True, max_allowed_payment_amount=500_000
+    )
+    template = builders.template(organization, operator_user, has_payment=True, has_due_date=True)
+    return builders.recipient_list(
+        template, service, operator_user, PAYMENT_CSV, mapping=PAYMENT_MAPPING
+    )
+
+
+@pytest.fixture
+def rendered(monkeypatch) -> list[int]:
+    """The worker's renderings of a row for its hash (`row_content_sha256`), counted."""
+    calls: list[int] = []
+    real = preparation.row_content_sha256
+
+    def counted(**kwargs):
+        calls.append(kwargs["row"]["line"])
+        return real(**kwargs)
+
+    monkeypatch.setattr(preparation, "row_content_sha256", counted)
+    return calls
+
+
+def checked_keys(recipient_list: RecipientList) -> dict[str, str]:
+    return dict(
+        RecipientContentKey.objects.filter(recipient_list=recipient_list).values_list(
+            "fiscal_code_hmac", "content_sha256"
+        )
+    )
+
+
+def assert_hash_of_what_is_sent(dispatch: Dispatch) -> list[Delivery]:
+    deliveries = list(Delivery.objects.filter(dispatch=dispatch).select_related("dispatch"))
+    for delivery in deliveries:
+        code = reveal_fiscal_code(delivery.fiscal_code_encrypted)
+        assert delivery.content_sha256 == content_sha256(delivery_message(delivery, code))
+    return deliveries
+
+
+def test_unchanged_texts_the_worker_copies_the_checked_hash(
+    payment_list, operator_user, woken, rendered
+):
+    keys = checked_keys(payment_list)
+    assert payment_list.content_fingerprint
+    assert all(row["content_sha256"] for row in payment_list.get_valid())
+    deliveries = assert_hash_of_what_is_sent(launch(payment_list, operator_user))
+    assert rendered == []
+    assert len(deliveries) == len(keys) == 3
+    assert {d.fiscal_code_hmac: d.content_sha256 for d in deliveries} == keys
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        {"subject": "Avviso TARI 2026, rettifica"},
+        {"markdown": "Gentile {{ nome }},\n\nla TARI è di **{{ importo }} euro**, rettifica."},
+        {"placeholders": [{"name": "nome", "type": "text", "required": True, "pattern": ""}]},
+        {"feature_level": "advanced"},
+    ],
+    ids=["subject", "markdown", "placeholders", "feature-level"],
+)
+def test_texts_edited_after_the_check_the_worker_hashes_what_it_sends(
+    payment_list, operator_user, woken, rendered, edit
+):
+    """A template edited in place between the check and the launch, without the check being
+    undone (as a concurrent edit can): the dispatch freezes the new texts, and each delivery
+    gets the hash of what it sends, not the check's."""
+    keys = checked_keys(payment_list)
+    lines = [row["line"] for row in payment_list.get_valid()]
+    MessageTemplate.objects.filter(pk=payment_list.template_id).update(**edit)
+    deliveries = assert_hash_of_what_is_sent(launch(payment_list, operator_user))
+    assert sorted(rendered) == lines
+    assert len(deliveries) == 3
+    for delivery in deliveries:
+        assert delivery.content_sha256 != keys[delivery.fiscal_code_hmac]
+
+
+def test_a_list_checked_without_fingerprint_is_hashed_by_the_worker(
+    payment_list, operator_user, woken, rendered
+):
+    """A list checked before fingerprints were kept: its rows are rendered again."""
+    keys = checked_keys(payment_list)
+    RecipientList.objects.filter(pk=payment_list.pk).update(content_fingerprint="")
+    payment_list.refresh_from_db()
+    deliveries = assert_hash_of_what_is_sent(launch(payment_list, operator_user))
+    assert len(rendered) == len(deliveries) == 3
+    assert {d.fiscal_code_hmac: d.content_sha256 for d in deliveries} == keys
+
+
+def test_the_fingerprint_follows_what_the_hash_depends_on():
+    texts = {
+        "subject": "Avviso",
+        "markdown": "Gentile {{ nome }}",
+        "placeholders": [{"name": "nome", "type": "text"}, {"name": "importo", "type": "euro"}],
+        "feature_level": "standard",
+    }
+    same = content_fingerprint(**texts)
+    # The placeholders' order and types fill nothing differently.
+    reordered = [{"name": "importo", "type": "text"}, {"name": "nome", "type": "euro"}]
+    assert content_fingerprint(**{**texts, "placeholders": reordered}) == same
+    for change in (
+        {"subject": "Avviso!"},
+        {"markdown": "Gentile {{ nome }}."},
+        {"placeholders": [{"name": "nome", "type": "text"}]},
+        {"feature_level": "advanced"},
+    ):
+        assert content_fingerprint(**{**texts, **change}) != same

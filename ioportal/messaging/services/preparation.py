@@ -4,8 +4,7 @@
 
 import logging
 import uuid
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,8 +15,9 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from ioportal.core.fiscalcode import protect_fiscal_code
+from ioportal.core.sqlite import bulk_page_cache
 from ioportal.messaging.models import Delivery, Dispatch
-from ioportal.messaging.repeated import row_content_sha256
+from ioportal.messaging.repeated import content_fingerprint, row_content_sha256
 from ioportal.messaging.services.pipeline import (
     started_fields,
     state_when_cleared,
@@ -59,15 +59,20 @@ PLAIN_FIELDS = (
 )
 
 
-def create_deliveries(dispatch: Dispatch, rows: Iterable[dict[str, Any]]) -> int:
+def create_deliveries(
+    dispatch: Dispatch, rows: Iterable[dict[str, Any]], *, checked_fingerprint: str = ""
+) -> int:
     """Create the dispatch's deliveries from validated rows, in batches. Returns the count.
 
     One INSERT statement run over each batch (executemany) with the values prepared by the
     model's own fields: `bulk_create` compiles all 33 fields of every row into statements of
     30 rows on SQLite, a quarter of a millisecond a row, 25 s for a 100,000-row list. A due
     date is converted once per distinct value (a list usually has one). On SQLite the
-    connection's page cache is raised to SQLITE_BULK_CACHE_KIB meanwhile (`_sqlite_cache`).
-    Each delivery gets the hash of its content (`repeated.row_content_sha256`).
+    connection's page cache is raised meanwhile (`core.sqlite.bulk_page_cache`).
+    Each delivery gets the hash of its content (`repeated.row_content_sha256`): the row's
+    own "content_sha256", computed by the check, when `checked_fingerprint` (the list's
+    `content_fingerprint`) is that of the dispatch's frozen texts; else, as for a template
+    edited between the check and the launch, the row is rendered again.
     """
     db = connections[router.db_for_write(Delivery)]  # resolved once: this loop is hot
     fields = [f for f in Delivery._meta.concrete_fields if not f.primary_key]
@@ -91,7 +96,8 @@ def create_deliveries(dispatch: Dispatch, rows: Iterable[dict[str, Any]]) -> int
         "placeholders": dispatch.placeholders or [],
         "feature_level": dispatch.feature_level,
     }
-    with _sqlite_cache(db):
+    checked = bool(checked_fingerprint) and checked_fingerprint == content_fingerprint(**texts)
+    with bulk_page_cache(db):
         for row in rows:
             values: dict[str, Any] = {
                 "public_id": uuid.uuid4(),
@@ -101,7 +107,8 @@ def create_deliveries(dispatch: Dispatch, rows: Iterable[dict[str, Any]]) -> int
                 "notice_number": row.get("notice_number") or "",
                 "invalid_after_due_date": bool(row.get("invalid_after_due_date")),
                 "payee_fiscal_code": row.get("payee_fiscal_code") or "",
-                "content_sha256": row_content_sha256(**texts, row=row),
+                "content_sha256": (checked and row.get("content_sha256"))
+                or row_content_sha256(**texts, row=row),
                 **protect_fiscal_code(row["fiscal_code"]),
             }
             params = list(constant)
@@ -121,30 +128,6 @@ def create_deliveries(dispatch: Dispatch, rows: Iterable[dict[str, Any]]) -> int
         if batch:
             count += _insert(db, sql, batch)
     return count
-
-
-# SQLite's page cache while deliveries are inserted, in KiB: the default 2 MiB cannot hold
-# the pages of the table's unique keys (a random public id and fiscal-code hash per row),
-# so each insert read them again; 64 MiB holds those of a 100,000-row dispatch.
-SQLITE_BULK_CACHE_KIB = 64 * 1024
-
-
-@contextmanager
-def _sqlite_cache(db: BaseDatabaseWrapper) -> Iterator[None]:
-    """On SQLite, the connection's page cache at SQLITE_BULK_CACHE_KIB for the block, then
-    back to what it was; elsewhere nothing."""
-    if db.vendor != "sqlite":
-        yield
-        return
-    with db.cursor() as cursor:
-        cursor.execute("PRAGMA cache_size")
-        (previous,) = cursor.fetchone() or (-2000,)
-        cursor.execute(f"PRAGMA cache_size = -{SQLITE_BULK_CACHE_KIB}")
-    try:
-        yield
-    finally:
-        with db.cursor() as cursor:
-            cursor.execute(f"PRAGMA cache_size = {previous}")
 
 
 def _insert(db: BaseDatabaseWrapper, sql: str, batch: list[list[Any]]) -> int:
@@ -238,7 +221,11 @@ def _prepare_step(dispatch_id: int) -> int | None:
             prepared_at=now,
         ):
             return 0
-        return create_deliveries(dispatch, (row for rows in chunks for row in rows))
+        return create_deliveries(
+            dispatch,
+            (row for rows in chunks for row in rows),
+            checked_fingerprint=recipient_list.content_fingerprint,
+        )
     state: str = (
         Dispatch.State.AWAITING_APPROVAL
         if dispatch.approval_required
