@@ -15,6 +15,7 @@ from ioportal.ioservices.services import carnet as carnet_services
 from ioportal.messaging.carnet import (
     carnet_alerts_notify,
     carnet_need,
+    carnet_usage,
     dispatch_carnet_need,
     premium_remaining,
 )
@@ -439,3 +440,43 @@ def test_confirm_page_shows_the_carnet_figures_or_a_hint_for_admins(
     assert needed > 0
     assert f"Questo invio usa {needed} dei 100 messaggi Premium rimasti." in page
     assert "superano quelli rimasti" not in page
+
+
+@pytest.mark.parametrize(
+    ("start", "end"), [("2026-01-01", "9999-12-31"), ("0001-01-01", "2026-12-31")]
+)
+def test_form_refuses_dates_outside_the_sensible_years(
+    client, login, admin_user, service, start, end
+):
+    login(admin_user)
+    response = client.post(
+        reverse("messaging:carnet_create", args=[service.public_id]),
+        {"starts_on": start, "ends_on": end, "purchased": "5"},
+    )
+    assert response.status_code == 200
+    assert "Indica una data tra il 01/01/2000 e il 31/12/2100." in response.content.decode()
+    assert not PremiumCarnet.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [(D(2020, 1, 1), datetime.date.max), (datetime.date.min, D(2099, 12, 31))],
+)
+def test_extreme_dates_already_stored_break_no_page(
+    client, login, admin_user, operator_user, service, start, end
+):
+    bought = PremiumCarnet.objects.create(
+        service=service, starts_on=start, ends_on=end, purchased=10, created_by=admin_user
+    )
+    sent = builders.dispatch(
+        service, operator_user, state=Dispatch.State.COMPLETED, feature_level=PREMIUM
+    )
+    submitted(sent, datetime.datetime.now(tz=ROME), 1)
+    assert carnet_usage(bought).submitted == 1
+    assert carnet_alerts_notify() == 0
+    premium = builders.template(service.organization, admin_user, feature_level=PREMIUM)
+    checked = builders.recipient_list(premium, service, operator_user)
+    login(admin_user)
+    assert client.get(reverse("messaging:carnet_list", args=[service.public_id])).status_code == 200
+    confirm = client.get(reverse("messaging:list_confirm", args=[checked.public_id]))
+    assert confirm.status_code == 200 and 'id="carnet-premium"' in confirm.content.decode()
