@@ -6,7 +6,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import translation
 
 from ioportal.accounts.models import Membership
 from ioportal.core.models import AuditEvent
@@ -418,7 +420,7 @@ def test_approval_page_shows_the_carnet_figures(
     )
     login(supervisor_user)
     page = client.get(reverse("sending:dispatch_detail", args=[waiting.public_id])).content.decode()
-    assert "Questo invio usa 7 dei 5 messaggi Premium rimasti." in page
+    assert "Questo invio usa 7 messaggi Premium, ma nel carnet ne restano solo 5." in page
     assert "superano quelli rimasti" in page
 
 
@@ -480,3 +482,33 @@ def test_extreme_dates_already_stored_break_no_page(
     assert client.get(reverse("messaging:carnet_list", args=[service.public_id])).status_code == 200
     confirm = client.get(reverse("messaging:list_confirm", args=[checked.public_id]))
     assert confirm.status_code == 200 and 'id="carnet-premium"' in confirm.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("needed", "purchased", "italian", "english"),
+    [
+        (3, 10, "Questo invio usa 3 dei 10 messaggi Premium rimasti.", "uses 3 of the 10"),
+        (1, 1, "Questo invio usa 1 messaggio Premium: l'ultimo rimasto", "the last one left"),
+        (7, 1, "usa 7 messaggi Premium, ma nel carnet ne resta solo 1.", "only 1 is left"),
+        (7, 5, "usa 7 messaggi Premium, ma nel carnet ne restano solo 5.", "only 5 are left"),
+        (
+            10,
+            0,
+            "usa 10 messaggi Premium, ma nel carnet ne restano 0: il carnet è esaurito",
+            "0 are",
+        ),
+        (1, 0, "usa 1 messaggio Premium, ma nel carnet ne restano 0", "1 Premium message, but 0"),
+    ],
+)
+def test_carnet_sentence_agrees_with_its_numbers(
+    service, admin_user, needed, purchased, italian, english
+):
+    carnet(service, admin_user, D(2020, 1, 1), D(2099, 12, 31), purchased=purchased)
+    need = carnet_need(service=service, needed=needed)
+    with translation.override("it"):
+        page = render_to_string("messaging/_carnet_need.html", {"carnet_need": need})
+    assert italian in " ".join(page.split())
+    assert "dei 0" not in page
+    with translation.override("en"):
+        page = render_to_string("messaging/_carnet_need.html", {"carnet_need": need})
+    assert english in " ".join(page.split())
