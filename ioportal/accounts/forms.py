@@ -4,9 +4,6 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from ioportal.accounts.models import (
-    DEFAULT_RETENTION_DAYS,
-    MAX_RETENTION_DAYS,
-    MIN_RETENTION_DAYS,
     Membership,
     Organization,
 )
@@ -36,20 +33,7 @@ class OrganizationSettingsForm(forms.ModelForm):
 
     class Meta:
         model = Organization
-        fields = ["name", "require_2fa_for_all", "retention_days"]
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["retention_days"].help_text = _(
-            "Dopo questi giorni dalla fine di un invio, i dati personali dei destinatari "
-            "(codici fiscali, valori, testi, allegati) vengono cancellati; restano conteggi, "
-            "esiti, statistiche e registro attività. Predefinito: %(default)s giorni; "
-            "da %(min)s a %(max)s."
-        ) % {
-            "default": DEFAULT_RETENTION_DAYS,
-            "min": MIN_RETENTION_DAYS,
-            "max": MAX_RETENTION_DAYS,
-        }
+        fields = ["name", "require_2fa_for_all"]
 
 
 class InviteForm(forms.Form):

@@ -19,13 +19,13 @@ from .errors import (
 )
 
 # Payload validation (payloads.py). Placeholders are filled with str.format.
-FISCAL_CODE_REQUIRED = "Il codice fiscale del destinatario è obbligatorio."
+FISCAL_CODE_REQUIRED = "Il codice fiscale è obbligatorio."
 FISCAL_CODE_FORMAT = (
-    "Il codice fiscale del destinatario non ha il formato corretto "
+    "Il codice fiscale non ha il formato corretto "
     "(16 caratteri: 6 lettere, 2 cifre, 1 lettera, 2 cifre, 1 lettera, 3 cifre, 1 lettera)."
 )
 FISCAL_CODE_CHECKSUM = (
-    "Il codice fiscale del destinatario non è valido: il carattere di controllo o la data di "
+    "Il codice fiscale non è valido: il carattere di controllo o la data di "
     "nascita non corrispondono."
 )
 SUBJECT_LENGTH = "L'oggetto deve avere da {min} a {max} caratteri (ora ne ha {actual})."

@@ -271,6 +271,10 @@ class ActiveSlotForm(forms.Form):
     active_slot = forms.ChoiceField(choices=IOService.KeySlot.choices)
 
 
+# The years a carnet's period may fall in.
+CARNET_FIRST_YEAR, CARNET_LAST_YEAR = 2000, 2100
+
+
 class PremiumCarnetForm(forms.Form):
     """A carnet's period and count; the overlap with other carnets is checked by the service
     (`ioservices.services.carnet`), whose ValidationError the view shows on the form."""
@@ -295,6 +299,14 @@ class PremiumCarnetForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         starts_on, ends_on = data.get("starts_on"), data.get("ends_on")
+        for name, day in (("starts_on", starts_on), ("ends_on", ends_on)):
+            if day and not CARNET_FIRST_YEAR <= day.year <= CARNET_LAST_YEAR:
+                self.add_error(
+                    name,
+                    _("Indica una data tra il %(first)s e il %(last)s.")
+                    % {"first": f"01/01/{CARNET_FIRST_YEAR}", "last": f"31/12/{CARNET_LAST_YEAR}"},
+                )
+                starts_on = ends_on = None
         if starts_on and ends_on and starts_on > ends_on:
             self.add_error("ends_on", _("La data di fine non può precedere quella di inizio."))
         return data

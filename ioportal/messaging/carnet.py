@@ -71,8 +71,22 @@ class CarnetUsage:
         return self.used * 100 // self.purchased
 
 
-def _day_bounds(day: datetime.date) -> datetime.datetime:
+# The days whose midnight (and the next one) exist as aware instants in any time zone: a
+# carnet recorded with an extreme date (before the form refused them) still counts.
+_FIRST_DAY = datetime.date.min + datetime.timedelta(days=2)
+_LAST_DAY = datetime.date.max - datetime.timedelta(days=2)
+
+
+def _day_start(day: datetime.date) -> datetime.datetime:
+    """Midnight (local time) starting `day`, aware; `day` clamped to years 1–9999 minus two
+    days at each end, so no arithmetic overflows."""
+    day = min(max(day, _FIRST_DAY), _LAST_DAY)
     return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+
+
+def _day_after(day: datetime.date) -> datetime.datetime:
+    """Midnight (local time) ending `day`, aware, clamped like `_day_start`."""
+    return _day_start(min(day, _LAST_DAY) + datetime.timedelta(days=1))
 
 
 def carnet_at(*, service: IOService, day: datetime.date) -> PremiumCarnet | None:
@@ -92,8 +106,8 @@ def carnet_usage(carnet: PremiumCarnet) -> CarnetUsage:
     )
     submitted = premium.filter(
         io_message_id__isnull=False,
-        submitted_at__gte=_day_bounds(carnet.starts_on),
-        submitted_at__lt=_day_bounds(carnet.ends_on + datetime.timedelta(days=1)),
+        submitted_at__gte=_day_start(carnet.starts_on),
+        submitted_at__lt=_day_after(carnet.ends_on),
     ).count()
     reserved = premium.filter(state__in=NOT_YET_SUBMITTED, dispatch__state__in=WILL_SEND).count()
     return CarnetUsage(carnet=carnet, submitted=submitted, reserved=reserved)

@@ -522,6 +522,17 @@ class RowProblems:
         self.items.append({"column": column, "value": value, "reason": reason})
 
 
+def column_problem(problem: ValueProblem, *, subject: str = "", column: str = "") -> str:
+    """A value's problem as the reason of its column. The column is named once, by whoever
+    shows the reason next to it (the check page, `services.problem_text`), so the reason
+    names only a `subject` (a placeholder) read from a column of another name:
+    "Non è un importo in euro…", "«figlio» non è un codice fiscale valido."."""
+    text = str(problem).rstrip(".")
+    if subject and subject.casefold() != column.strip().casefold():
+        return _("«%(name)s» %(problem)s.") % {"name": subject, "problem": text}
+    return f"{text[:1].upper()}{text[1:]}."
+
+
 def validate_rows(
     *,
     headers: Sequence[str],
@@ -686,7 +697,10 @@ def validate_rows(
                     raw = date_text(name, raw, line)
                 variables[name] = typed[kind](raw)
             except ValueProblem as problem:
-                found.add(_("«%(name)s» %(problem)s.") % {"name": name, "problem": problem}, name)
+                found.add(
+                    column_problem(problem, subject=name, column=found.mapping.get(name, "")),
+                    name,
+                )
                 if isinstance(problem, OtherNumberFormat):
                     other_format_lines.append(line)
                 continue
@@ -708,7 +722,7 @@ def validate_rows(
             try:
                 due_date = due_date_of(date_text(DUE_DATE, raw_due, line))
             except ValueProblem as problem:
-                found.add(_("Data di scadenza: %(problem)s.") % {"problem": problem}, DUE_DATE)
+                found.add(column_problem(problem), DUE_DATE)
             else:
                 if due_date < now:
                     found.add(_("La data di scadenza è già passata."), DUE_DATE)
@@ -727,7 +741,7 @@ def validate_rows(
                 try:
                     amount = cents_of(raw_amount)
                 except ValueProblem as problem:
-                    found.add(_("Importo: %(problem)s.") % {"problem": problem}, AMOUNT)
+                    found.add(column_problem(problem), AMOUNT)
                     if isinstance(problem, OtherNumberFormat):
                         other_format_lines.append(line)
             if not notice:

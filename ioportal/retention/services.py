@@ -76,6 +76,37 @@ def dispatches_due(*, organization: Organization, now: datetime.datetime) -> Que
     ).order_by("finished_at", "pk")
 
 
+@dataclass(frozen=True)
+class PurgePreview:
+    """What the next purge would remove if the organization kept personal data `days` days."""
+
+    days: int
+    cutoff: datetime.datetime  # dispatches finished before this instant are due
+    dispatches: int
+    deliveries: int
+    oldest: datetime.datetime | None  # when the oldest due dispatch finished
+
+
+def purge_preview(
+    *, organization: Organization, days: int, now: datetime.datetime | None = None
+) -> PurgePreview:
+    """The dispatches (and their deliveries) whose personal data the next hourly purge would
+    remove with a retention of `days` days (two queries), for the confirmation shown before a
+    shorter retention is saved. The organization row is not changed."""
+    now = now or timezone.now()
+    due = dispatches_due(
+        organization=Organization(pk=organization.pk, retention_days=days), now=now
+    )
+    oldest = due.values_list("finished_at", flat=True).first()
+    return PurgePreview(
+        days=days,
+        cutoff=now - datetime.timedelta(days=days),
+        dispatches=due.count(),
+        deliveries=Delivery.objects.filter(dispatch__in=due.values("pk")).count(),
+        oldest=oldest,
+    )
+
+
 def _still_finished(dispatch_id: int) -> bool:
     """Lock the dispatch row for the current transaction; True while it is still finished
     (a dispatch reopened meanwhile is left alone)."""

@@ -12,6 +12,7 @@ ROLE_PAGES = [
     ("accounts:member_list", Membership.Role.ADMIN),
     ("accounts:member_invite", Membership.Role.ADMIN),
     ("accounts:organization_settings", Membership.Role.ADMIN),
+    ("retention:settings", Membership.Role.ADMIN),
     ("accounts:password_change", Membership.Role.OPERATOR),
 ]
 ROLES = [Membership.Role.OPERATOR, Membership.Role.SUPERVISOR, Membership.Role.ADMIN]

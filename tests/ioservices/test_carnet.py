@@ -6,7 +6,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import translation
 
 from ioportal.accounts.models import Membership
 from ioportal.core.models import AuditEvent
@@ -15,6 +17,7 @@ from ioportal.ioservices.services import carnet as carnet_services
 from ioportal.messaging.carnet import (
     carnet_alerts_notify,
     carnet_need,
+    carnet_usage,
     dispatch_carnet_need,
     premium_remaining,
 )
@@ -417,7 +420,7 @@ def test_approval_page_shows_the_carnet_figures(
     )
     login(supervisor_user)
     page = client.get(reverse("sending:dispatch_detail", args=[waiting.public_id])).content.decode()
-    assert "Questo invio usa 7 dei 5 messaggi Premium rimasti." in page
+    assert "Questo invio usa 7 messaggi Premium, ma nel carnet ne restano solo 5." in page
     assert "superano quelli rimasti" in page
 
 
@@ -439,3 +442,73 @@ def test_confirm_page_shows_the_carnet_figures_or_a_hint_for_admins(
     assert needed > 0
     assert f"Questo invio usa {needed} dei 100 messaggi Premium rimasti." in page
     assert "superano quelli rimasti" not in page
+
+
+@pytest.mark.parametrize(
+    ("start", "end"), [("2026-01-01", "9999-12-31"), ("0001-01-01", "2026-12-31")]
+)
+def test_form_refuses_dates_outside_the_sensible_years(
+    client, login, admin_user, service, start, end
+):
+    login(admin_user)
+    response = client.post(
+        reverse("messaging:carnet_create", args=[service.public_id]),
+        {"starts_on": start, "ends_on": end, "purchased": "5"},
+    )
+    assert response.status_code == 200
+    assert "Indica una data tra il 01/01/2000 e il 31/12/2100." in response.content.decode()
+    assert not PremiumCarnet.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [(D(2020, 1, 1), datetime.date.max), (datetime.date.min, D(2099, 12, 31))],
+)
+def test_extreme_dates_already_stored_break_no_page(
+    client, login, admin_user, operator_user, service, start, end
+):
+    bought = PremiumCarnet.objects.create(
+        service=service, starts_on=start, ends_on=end, purchased=10, created_by=admin_user
+    )
+    sent = builders.dispatch(
+        service, operator_user, state=Dispatch.State.COMPLETED, feature_level=PREMIUM
+    )
+    submitted(sent, datetime.datetime.now(tz=ROME), 1)
+    assert carnet_usage(bought).submitted == 1
+    assert carnet_alerts_notify() == 0
+    premium = builders.template(service.organization, admin_user, feature_level=PREMIUM)
+    checked = builders.recipient_list(premium, service, operator_user)
+    login(admin_user)
+    assert client.get(reverse("messaging:carnet_list", args=[service.public_id])).status_code == 200
+    confirm = client.get(reverse("messaging:list_confirm", args=[checked.public_id]))
+    assert confirm.status_code == 200 and 'id="carnet-premium"' in confirm.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("needed", "purchased", "italian", "english"),
+    [
+        (3, 10, "Questo invio usa 3 dei 10 messaggi Premium rimasti.", "uses 3 of the 10"),
+        (1, 1, "Questo invio usa 1 messaggio Premium: l'ultimo rimasto", "the last one left"),
+        (7, 1, "usa 7 messaggi Premium, ma nel carnet ne resta solo 1.", "only 1 is left"),
+        (7, 5, "usa 7 messaggi Premium, ma nel carnet ne restano solo 5.", "only 5 are left"),
+        (
+            10,
+            0,
+            "usa 10 messaggi Premium, ma nel carnet ne restano 0: il carnet è esaurito",
+            "0 are",
+        ),
+        (1, 0, "usa 1 messaggio Premium, ma nel carnet ne restano 0", "1 Premium message, but 0"),
+    ],
+)
+def test_carnet_sentence_agrees_with_its_numbers(
+    service, admin_user, needed, purchased, italian, english
+):
+    carnet(service, admin_user, D(2020, 1, 1), D(2099, 12, 31), purchased=purchased)
+    need = carnet_need(service=service, needed=needed)
+    with translation.override("it"):
+        page = render_to_string("messaging/_carnet_need.html", {"carnet_need": need})
+    assert italian in " ".join(page.split())
+    assert "dei 0" not in page
+    with translation.override("en"):
+        page = render_to_string("messaging/_carnet_need.html", {"carnet_need": need})
+    assert english in " ".join(page.split())

@@ -710,3 +710,12 @@ def test_follow_ups_reach_exactly_the_chosen_citizens(clusters, organization, su
         codes["reads_unpaid"]: 2,
         codes["fails"]: 1,
     }
+
+
+@pytest.mark.parametrize("day", [date.min, date(1, 1, 2)])
+def test_not_paid_by_the_first_possible_day_does_not_overflow(premium, day):
+    notice = {"notice_number": "302000100000009424", "payment_amount": 1250}
+    received = {"state": "processed", "submitted_at": NOW - timedelta(days=20)}
+    add(premium, builders_codes[0], **received, **notice, payment_status="NOT_PAID")
+    found = audience(premium, Criterion.NOT_PAID, paid_by=day, now=NOW)
+    assert hmacs(found) == who(builders_codes[0])

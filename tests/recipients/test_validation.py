@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from ioportal.recipients.services import problem_text
 from ioportal.recipients.validation import (
     ATTACHMENT_KEY,
     MessageSpec,
@@ -182,7 +183,7 @@ def test_notice_missing():
 def test_due_date_invalid_and_past():
     outcome = check([pay_row(due="domani"), pay_row(due="01/01/2020")], mapping=PAY)
     found = reasons(outcome)
-    assert any(r.startswith("Data di scadenza: non è una data valida") for r in found)
+    assert any(r.startswith("Non è una data valida") for r in found)
     assert "La data di scadenza è già passata." in found
 
 
@@ -251,9 +252,7 @@ def test_amounts_follow_the_chosen_number_format():
     rows[1][0] = OTHER
     italian = check(rows, mapping=PAY, has_payment=True)
     assert [row["amount"] for row in italian.valid] == [150000]
-    assert reasons(italian)[0].startswith(
-        "Importo: non è un importo in euro: è scritto nel formato"
-    )
+    assert reasons(italian)[0].startswith("Non è un importo in euro: è scritto nel formato")
     assert italian.warnings[0].startswith("Riga 3: numeri scritti nel formato inglese")
     english = validate_rows(
         headers=HEADERS,
@@ -386,9 +385,7 @@ def test_serial_numbers_in_date_columns():
     assert mac.valid[0]["due_date"].startswith("2034-07-01")
     # The same digits typed as text, or in a CSV: a number, not a date.
     as_text = validate_rows(**options)
-    assert any(
-        r.startswith("Data di scadenza: contiene un numero, non una data") for r in reasons(as_text)
-    )
+    assert any(r.startswith("Contiene un numero, non una data") for r in reasons(as_text))
     assert any(r.startswith("«giorno» contiene un numero, non una data") for r in reasons(as_text))
 
 
@@ -492,3 +489,18 @@ def test_a_repeated_date_or_amount_is_read_once_and_judged_alike():
         has_payment=True,
     )
     assert [len(row["problems"]) for row in bad.rejected] == [1, 1]
+
+
+@pytest.mark.parametrize(
+    ("row", "expected"),
+    [
+        (pay_row(amount="settanta"), "Importo «settanta»: Non è un importo in euro"),
+        (pay_row(amount="99999999999999999999,00"), "Importo «99999999999999999999,00»: "),
+        (pay_row(due="domani"), "Scadenza «domani»: Non è una data valida"),
+    ],
+)
+def test_a_value_s_problem_names_its_column_once(row, expected):
+    texts = [problem_text(p) for p in problems(check([row], mapping=PAY))]
+    assert len(texts) == 1 and texts[0].startswith(expected)
+    assert texts[0].count("Importo") + texts[0].count("Scadenza") == 1
+    assert "Data di scadenza:" not in texts[0]

@@ -356,7 +356,7 @@ def test_the_pages_say_until_when_proofs_are_available(
         reverse("reports:dispatch_proofs", args=[dispatch.public_id]),
     ):
         page = client.get(url).content.decode()
-        assert "fino al 01 Aprile 2026" in page, url
+        assert "fino al 01/04/2026" in page, url
     assert (
         "2 prove di invio"
         in client.get(

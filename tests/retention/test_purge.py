@@ -363,31 +363,69 @@ def test_the_task_runs_the_purge(old):
     assert purge_personal_data() == 1
 
 
-def test_admin_sets_the_retention_days_on_the_settings_page(
+def test_admin_sets_the_retention_days_on_the_retention_page(
     client, login, admin_user, organization
 ):
     login(admin_user)
-    url = reverse("accounts:organization_settings")
+    settings_page = client.get(reverse("accounts:organization_settings")).content.decode()
+    url = reverse("retention:settings")
+    assert url == "/conservazione/" and url in settings_page
     page = client.get(url).content.decode()
     assert "Predefinito: 365 giorni" in page and 'value="365"' in page
-    data = {"name": organization.name, "retention_days": "20"}
-    refused = client.post(url, data)
-    assert refused.status_code == 200
+    for wrong in ("-1", "0", "29", "3651", "tanti", ""):
+        refused = client.post(url, {"retention_days": wrong})
+        assert refused.status_code == 200
+        assert "Indica un numero di giorni da 30 a 3650." in refused.content.decode()
     organization.refresh_from_db()
     assert organization.retention_days == 365
-    assert client.post(url, {**data, "retention_days": "90"}).status_code == 302
+    assert client.post(url, {"retention_days": "90"}).status_code == 302  # nothing due
     organization.refresh_from_db()
     assert organization.retention_days == 90
     event = AuditEvent.objects.get(action="org.updated")
     assert event.changes["retention_days"] == [365, 90]
 
 
+def test_a_shorter_retention_that_purges_asks_for_confirmation(
+    client, login, admin_user, operator_user, organization, service
+):
+    finished(service, operator_user, days_ago=100)
+    finished(service, operator_user, days_ago=50, fiscal_codes=CODES[:2])
+    kept = finished(service, operator_user, days_ago=10)
+    login(admin_user)
+    url = reverse("retention:settings")
+    asked = client.post(url, {"retention_days": "40"})
+    assert asked.status_code == 200
+    page = " ".join(asked.content.decode().split())
+    assert 'id="retention-purge-preview"' in page
+    assert "2 invii" in page and "con 5 messaggi" in page
+    oldest = timezone.localtime(NOW - datetime.timedelta(days=100)).strftime("%d/%m/%Y")
+    assert f"il più vecchio il {oldest}" in page
+    assert 'name="confirmed" value="on"' in page
+    organization.refresh_from_db()
+    assert organization.retention_days == 365  # nothing saved without the confirmation
+    assert not AuditEvent.objects.filter(action="org.updated").exists()
+
+    assert client.post(url, {"retention_days": "40", "confirmed": "on"}).status_code == 302
+    organization.refresh_from_db()
+    assert organization.retention_days == 40
+    assert retention_purge(now=timezone.now()).dispatches == 2
+    kept.refresh_from_db()
+    assert kept.personal_data_purged_at is None
+
+    # Longer, or shorter with nothing due: saved at once.
+    assert client.post(url, {"retention_days": "400"}).status_code == 302
+    assert client.post(url, {"retention_days": "30"}).status_code == 302
+    organization.refresh_from_db()
+    assert organization.retention_days == 30
+
+
 def test_operators_and_supervisors_cannot_change_the_days(
     client, login, supervisor_user, organization
 ):
     login(supervisor_user)
-    url = reverse("accounts:organization_settings")
-    assert client.post(url, {"name": "X", "retention_days": "30"}).status_code == 403
+    url = reverse("retention:settings")
+    assert client.get(url).status_code == 403
+    assert client.post(url, {"retention_days": "30", "confirmed": "on"}).status_code == 403
     organization.refresh_from_db()
     assert organization.retention_days == 365
 
