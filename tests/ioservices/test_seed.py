@@ -19,9 +19,9 @@ from ioportal.messaging.lists import (
     recipient_list_validate,
 )
 from ioportal.messaging.models import Delivery, Dispatch, FeatureLevel, MessageTemplate
+from ioportal.recipients.notices import has_valid_check_digits
 from ioportal.recipients.validation import SPECIAL_FIELDS, guess_mapping, mapping_errors
 from ioportal.remotecontent.models import RemoteContentConfiguration
-from ioportal.recipients.notices import has_valid_check_digits
 from ioportal.remotecontent.selectors import dispatch_access_counts
 from ioportal.remotecontent.services import key_matches
 

@@ -123,7 +123,10 @@ def origin_attachments_carry_over(*, origin: Dispatch, recipient_list: Recipient
             _missing(
                 recipient_list,
                 name,
-                _("Il file dell'invio originale non è più disponibile: il sollecito partirà senza."),
+                _(
+                    "Il file dell'invio originale non è più disponibile: il sollecito "
+                    "partirà senza."
+                ),
             )
             continue
         row = ListAttachment(
