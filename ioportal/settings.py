@@ -128,6 +128,8 @@ MIDDLEWARE = [
     "ioportal.accounts.middleware.SessionLimitsMiddleware",
     "ioportal.accounts.middleware.OrganizationMiddleware",
     "ioportal.accounts.middleware.TwoFactorMiddleware",
+    # A blank 405 (a POST-only URL opened by hand) becomes the Italian error page.
+    "ioportal.core.middleware.MethodNotAllowedPageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "ioportal.core.middleware.SecurityHeadersMiddleware",
     # Last, so that lockouts are answered before any view runs.

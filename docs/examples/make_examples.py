@@ -16,6 +16,7 @@ from pypdf import PdfWriter
 from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
 
 from ioportal.fakeio.citizens import check_character
+from ioportal.recipients.notices import expected_check_digits
 
 HERE = Path(__file__).resolve().parent
 
@@ -44,8 +45,15 @@ if code("GLLPLA61T22F205") == WRONG_CHECK:
 
 
 def notice(number: int) -> str:
-    """An 18-digit pagoPA notice number; an even last digit is paid in the simulator."""
-    return f"3020001000000{number:05d}"
+    """An 18-digit pagoPA notice number (aux digit 3, segregation code 02) with valid check
+    digits; its last digit is even (paid in the simulator) when `number` is even, odd when
+    it is odd."""
+    for extra in range(10):
+        first16 = f"3020001000{number:05d}{extra}"
+        number_ = first16 + (expected_check_digits(first16 + "00") or "")
+        if int(number_[-1]) % 2 == number % 2:
+            return number_
+    raise AssertionError(number)
 
 
 def write_csv(name: str, header: list[str], rows: list[list[str]]) -> None:

@@ -6,8 +6,9 @@ from django.db import DataError
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.template import loader
 from django.utils.cache import patch_cache_control
+from django.utils.translation import gettext as _
 
-from ioportal.core.errors import page_not_found
+from ioportal.core.errors import error_page, page_not_found
 
 logger = logging.getLogger(__name__)
 
@@ -138,3 +139,31 @@ class SecurityHeadersMiddleware:
             "Permissions-Policy", "camera=(), microphone=(), geolocation=()"
         )
         return response
+
+
+class MethodNotAllowedPageMiddleware:
+    """A 405 with an empty body (`require_POST` and the like, e.g. a download button's URL
+    opened by hand) gets the portal's error page in Italian, with the same status and Allow
+    header: never a blank page."""
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if response.status_code != 405 or getattr(response, "streaming", False):
+            return response
+        if response.content:
+            return response
+        page = error_page(
+            request,
+            title=_("Pagina non disponibile così"),
+            message=_(
+                "Questa pagina si apre solo dal pulsante che la richiama: torna alla pagina "
+                "precedente e usa il pulsante."
+            ),
+            status=405,
+        )
+        if response.has_header("Allow"):
+            page["Allow"] = response["Allow"]
+        return page

@@ -31,6 +31,7 @@ from ioportal.messaging.audit import Action
 from ioportal.messaging.dispatch_access import dispatches_visible_to
 from ioportal.messaging.lists import message_spec, recipient_list_validate
 from ioportal.messaging.models import Delivery, Dispatch, FeatureLevel, MessageTemplate
+from ioportal.messaging.signals import follow_up_list_created
 from ioportal.recipients.models import RecipientList
 from ioportal.recipients.numbers import ITALIAN, format_cents
 from ioportal.recipients.validation import (
@@ -215,7 +216,9 @@ def follow_up_list_create(
     sealed like an uploaded list), and `origin` recorded on it (the launch copies it to the
     new dispatch). When every column the template needs is there, the list is checked at
     once (the normal check: a due date already past rejects its row); otherwise it waits for
-    the column mapping. Premium attachments are not carried over.
+    the column mapping. The origin's Premium files are carried over by the receivers of
+    `signals.follow_up_list_created` (the shared PDF; what cannot be carried is listed with
+    the list's files, with the reason).
 
     The caller checks that the actor sees `origin` and may use `service`. Raises NotAllowed
     (Italian message) when `origin` may not be followed up (`can_follow_up`), its
@@ -257,6 +260,7 @@ def follow_up_list_create(
         expires_at=timezone.now() + timedelta(hours=settings.RECIPIENTS_LIST_TTL_HOURS),
     )
     recipient_list.set_rows(rows, list(range(2, len(rows) + 2)))
+    follow_up_list_created.send(sender=Dispatch, origin=origin, recipient_list=recipient_list)
     spec = message_spec(template=template, service=service, recipient_list=recipient_list)
     # The origin's template (any version) keeps its optional due date and notice.
     same = origin.template is not None and origin.template.family == template.family

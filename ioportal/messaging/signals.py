@@ -14,3 +14,9 @@ dispatch_ready = Signal()
 # launch; otherwise the files are handed over to the dispatch). Each receiver returns the
 # number of attachments it created. `ioportal.remotecontent` connects its hand-over.
 list_files_needed = Signal()
+
+# A follow-up list of a dispatch has been made (`followups.follow_up_list_create`): sent
+# inside its transaction. Arguments: origin (Dispatch), recipient_list. Receivers give the
+# list the origin's files (as files uploaded with it) and return how many they carried.
+# `ioportal.remotecontent` connects its carry-over.
+follow_up_list_created = Signal()

@@ -2,8 +2,16 @@ from datetime import timedelta
 
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    HttpResponseNotAllowed,
+)
 from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
 
 from ioportal.accounts.access import require_role, role_required
 from ioportal.accounts.http import AuthenticatedHttpRequest
@@ -107,17 +115,21 @@ def check_progress(request: HttpRequest, public_id: str) -> HttpResponse:
     return render(request, "reachability/_progress.html", _detail_context(request, check))
 
 
+@require_http_methods(["GET", "POST"])
 @role_required(OPERATOR)
 def check_export(
     request: AuthenticatedHttpRequest, public_id: str, file_format: str
-) -> FileResponse:
-    """The result as CSV or XLSX: masked fiscal codes, or in clear (`?in_chiaro=1`) for
-    supervisors and admins only (403 for operators). Audited as an export. 404 once the
-    rows were deleted at the end of the retention period."""
+) -> HttpResponseBase:
+    """The result as CSV or XLSX: masked fiscal codes (GET), or in clear (POST with CSRF,
+    `in_chiaro=1`) for supervisors and admins only (403 for operators); a GET asking for
+    codes in clear is refused (405, POST only). Audited as an export. 404 once the rows
+    were deleted at the end of the retention period."""
+    if request.method == "GET" and "in_chiaro" in request.GET:
+        return HttpResponseNotAllowed(["POST"])
     check = get_check_for_user(request, public_id)
     if file_format not in CONTENT_TYPES or check.purged_at:
         raise Http404
-    in_clear = request.GET.get("in_chiaro") == "1"
+    in_clear = request.method == "POST" and request.POST.get("in_chiaro") == "1"
     if in_clear and not require_role(request, OPERATOR).has_role(SUPERVISOR):
         raise PermissionDenied
     body = exports.export(

@@ -288,10 +288,12 @@ def list_attachment_index(*, recipient_list: RecipientList) -> dict[str, list[st
 
 
 def list_attachments_summary(*, recipient_list: RecipientList) -> dict[str, Any]:
-    """What the compose pages show: the shared file, and counts of the ZIP's files."""
+    """What the compose pages show: the shared file, and counts of the ZIP's files; shared
+    rows without file (a follow-up's origin file that could not be carried) as "missing"."""
     rows = list(ListAttachment.objects.filter(recipient_list=recipient_list))
     return {
-        "shared": [row for row in rows if row.shared],
+        "shared": [row for row in rows if row.shared and not row.problems],
+        "missing": [row for row in rows if row.shared and row.problems],
         "accepted": sum(1 for row in rows if not row.shared and not row.problems),
         "refused": [row for row in rows if not row.shared and row.problems],
         "any": bool(rows),

@@ -2,7 +2,7 @@ from typing import Any
 
 from django.apps import AppConfig
 
-from ioportal.messaging.signals import list_files_needed
+from ioportal.messaging.signals import follow_up_list_created, list_files_needed
 from ioportal.remotecontent.audit import Action
 
 
@@ -35,4 +35,15 @@ class RemotecontentConfig(AppConfig):
 
         list_files_needed.connect(
             on_list_files_needed, dispatch_uid="remotecontent.hand_over", weak=False
+        )
+
+        def on_follow_up_list_created(
+            sender: object, *, origin: Any, recipient_list: Any, **kwargs: object
+        ) -> int:
+            return handover.origin_attachments_carry_over(
+                origin=origin, recipient_list=recipient_list
+            )
+
+        follow_up_list_created.connect(
+            on_follow_up_list_created, dispatch_uid="remotecontent.carry_over", weak=False
         )

@@ -59,6 +59,10 @@ def test_supervisor_follows_a_dispatch_live_and_finds_a_citizen(
     )
     assert page.evaluate("() => window.stillTheSamePage === true")
     assert page.locator("svg.outcome-bar rect.outcome-delivered").count() == 1
+    # The outcome bar is as wide as the progress bar above it: equal shares look equal.
+    bar = page.locator("svg.outcome-bar").first.bounding_box()
+    progress = page.locator("#progress-bar").bounding_box()
+    assert bar and progress and abs(bar["width"] - progress["width"]) < 1
     assert "Il cittadino non usa l'app IO" in page.locator("#unreachable-reasons").inner_text()
     axe_check(page, "dispatch-live")
 

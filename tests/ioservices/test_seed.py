@@ -19,6 +19,7 @@ from ioportal.messaging.lists import (
     recipient_list_validate,
 )
 from ioportal.messaging.models import Delivery, Dispatch, FeatureLevel, MessageTemplate
+from ioportal.recipients.notices import has_valid_check_digits
 from ioportal.recipients.validation import SPECIAL_FIELDS, guess_mapping, mapping_errors
 from ioportal.remotecontent.models import RemoteContentConfiguration
 from ioportal.remotecontent.selectors import dispatch_access_counts
@@ -170,6 +171,14 @@ def test_sample_lists_fit_their_templates(db, tmp_path, template_name, file_name
     checked = recipient_list_validate(recipient_list=recipient_list, mapping=mapping)
 
     assert (checked.valid_count, checked.rejected_count) == (valid, rejected)
+    # The sample notice numbers pass pagoPA's check digits (recipients/notices.py), and the
+    # simulator's rule (even last digit: paid) has both outcomes among the valid rows.
+    warnings = " ".join([*checked.check_warnings, *checked.file_warnings])
+    assert "due cifre finali" not in warnings, warnings
+    notices = [row["notice_number"] for row in checked.get_valid() if row.get("notice_number")]
+    assert all(has_valid_check_digits(n) for n in notices)
+    if notices:
+        assert {int(n[-1]) % 2 for n in notices} == {0, 1}
     codes = {row["fiscal_code"] for row in checked.get_valid()}
     # Every kind of simulated citizen is among the valid rows (docs/fakeio.md).
     assert {code[:3] for code in codes} >= {"XXX", "YYY", "ZZZ", "RSS"}

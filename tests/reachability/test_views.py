@@ -203,7 +203,7 @@ def test_operator_downloads_masked_codes_and_each_download_is_audited(
     assert NORMAL not in content.decode("utf-8-sig")
     assert lines[1][2] == "Raggiungibile" and lines[2][2] == "Ha bloccato il servizio"
     assert lines[3][2] == "Scartato"
-    assert client.get(url("check_export", check, "csv") + "?in_chiaro=1").status_code == 403
+    assert client.post(url("check_export", check, "csv"), {"in_chiaro": "1"}).status_code == 403
     xlsx = client.get(url("check_export", check, "xlsx"))
     assert xlsx["Content-Type"] == CONTENT_TYPES["xlsx"]
     workbook = load_workbook(io.BytesIO(body(xlsx)))
@@ -227,7 +227,12 @@ def test_supervisors_and_admins_download_codes_in_clear(
     client = client_for(builders.user(role, organization))
     detail = client.get(url("check_detail", check)).content.decode()
     assert "in chiaro" in detail
-    response = client.get(url("check_export", check, "xlsx") + "?in_chiaro=1")
+    assert 'name="in_chiaro"' in detail and "?in_chiaro=1" not in detail
+    # A plain link (GET) never gives the codes in clear.
+    refused = client.get(url("check_export", check, "xlsx") + "?in_chiaro=1")
+    assert refused.status_code == 405 and NORMAL.encode() not in refused.content
+    assert "Questa pagina si apre solo dal pulsante" in refused.content.decode()
+    response = client.post(url("check_export", check, "xlsx"), {"in_chiaro": "1"})
     assert response.status_code == 200
     sheet = load_workbook(io.BytesIO(body(response))).active
     codes = [row[1].value for row in sheet.iter_rows(min_row=2)]

@@ -3,13 +3,17 @@ dispatch made from it: handed over at launch, copied for a test send. Messaging 
 with the `messaging.signals.list_files_needed` signal, which this app answers (apps.py).
 """
 
+from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.files.base import ContentFile
+from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from ioportal.messaging.models import Delivery, Dispatch
+from ioportal.messaging.models import Delivery, Dispatch, FeatureLevel
 from ioportal.recipients.attachments import delete_stored_files_on_commit
-from ioportal.recipients.filenames import attachment_key
+from ioportal.recipients.filenames import attachment_display_name, attachment_key
 from ioportal.recipients.models import ListAttachment, RecipientList
 from ioportal.recipients.validation import ATTACHMENT_KEY
 from ioportal.remotecontent.models import Attachment
@@ -85,3 +89,86 @@ def list_attachments_copy_for_test(*, recipient_list: RecipientList, dispatch: D
         copy.save()
         created += 1
     return created
+
+
+def _missing(recipient_list: RecipientList, name: str, reason: str) -> ListAttachment:
+    """A shared row without a file: the list's pages show `name` and `reason` before launch;
+    the launch hands nothing over for it."""
+    return ListAttachment.objects.create(
+        recipient_list=recipient_list,
+        shared=True,
+        original_name=name[:255],
+        match_name=attachment_key(name)[:255],
+        problems=[reason],
+    )
+
+
+def origin_attachments_carry_over(*, origin: Dispatch, recipient_list: RecipientList) -> int:
+    """For a follow-up list of `origin`: a copy of each shared file of the origin becomes a
+    shared file of the list (same bytes, so the same SHA-256), as if uploaded with it; the
+    launch then hands it over as usual. What cannot be carried becomes a shared row without
+    file whose reason (Italian) the list's pages show: a file missing from storage, the
+    files deleted by retention (REMOTE_CONTENT_RETENTION_DAYS after the origin), the origin's
+    per-citizen files (a follow-up list has no file-name column). Returns the number of
+    files carried.
+    """
+    carried = 0
+    shared = list(Attachment.objects.filter(dispatch=origin).order_by("created_at", "id"))
+    for attachment in shared:
+        name = attachment_display_name(attachment.original_name)
+        try:
+            with attachment.file.open("rb") as handle:
+                data = handle.read()
+        except (FileNotFoundError, OSError, ValueError):
+            _missing(
+                recipient_list,
+                name,
+                _(
+                    "Il file dell'invio originale non è più disponibile: il sollecito "
+                    "partirà senza."
+                ),
+            )
+            continue
+        row = ListAttachment(
+            recipient_list=recipient_list,
+            shared=True,
+            original_name=name,
+            match_name=attachment_key(name),
+            size=attachment.size,
+            sha256=attachment.sha256,
+            page_count=attachment.page_count,
+            pdfa_declared=attachment.pdfa_declared,
+            warnings=attachment.warnings,
+            problems=[],
+        )
+        # A copy under its own random name: the origin keeps its file.
+        row.file.save("upload.pdf", ContentFile(data), save=False)
+        row.save()
+        carried += 1
+    own = Attachment.objects.filter(delivery__dispatch=origin).count()
+    if own:
+        _missing(
+            recipient_list,
+            _("File per destinatario dell'invio originale (%(n)s)") % {"n": own},
+            _(
+                "I file per destinatario non sono riportati nel sollecito: partirà solo con "
+                "gli allegati per tutti elencati qui."
+            ),
+        )
+    retention = timedelta(days=settings.REMOTE_CONTENT_RETENTION_DAYS)
+    if (
+        not shared
+        and not own
+        and origin.feature_level == FeatureLevel.ADVANCED
+        and origin.created_at < timezone.now() - retention
+    ):
+        _missing(
+            recipient_list,
+            _("Allegati dell'invio originale"),
+            _(
+                "Gli allegati dell'invio originale, se c'erano, sono stati cancellati dopo "
+                "%(days)s giorni di conservazione: il sollecito partirà senza allegati."
+            )
+            % {"days": settings.REMOTE_CONTENT_RETENTION_DAYS},
+        )
+    return carried

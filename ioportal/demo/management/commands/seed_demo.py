@@ -30,6 +30,7 @@ from ioportal.ioservices.services import ioservice_create
 from ioportal.ioservices.validators import new_ulid
 from ioportal.messaging.models import Delivery, Dispatch, FeatureLevel, MessageTemplate
 from ioportal.messaging.services import template_create
+from ioportal.recipients.notices import expected_check_digits
 from ioportal.remotecontent.models import RemoteContentAccess, RemoteContentConfiguration
 from ioportal.remotecontent.services import (
     attachment_create,
@@ -319,10 +320,11 @@ def _history(
             if template_index == 1:
                 variables["scadenza_documento"] = "30/11/2026"
             if template.has_payment:
-                # Euro cents and an 18-digit pagoPA notice number.
+                # Euro cents and an 18-digit pagoPA notice number with its check digits.
+                first16 = f"30200010{row:08d}"
                 payment = {
                     "payment_amount": 9_850 + 1_275 * row,
-                    "notice_number": f"30200010{row:010d}",
+                    "notice_number": first16 + (expected_check_digits(first16 + "00") or ""),
                 }
             deliveries.append(
                 Delivery(
