@@ -5,7 +5,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.test import Client
+from django.utils import translation
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from ioportal.accounts.models import Membership, Organization, User
@@ -44,6 +46,15 @@ def _no_network_beyond_localhost() -> Iterator[None]:
     network_guard.attempts.clear()
     yield
     network_guard.fail_on_attempts()
+
+
+@pytest.fixture(autouse=True)
+def _language_of_the_site() -> Iterator[None]:
+    """Each test starts in the site's language: a request in another language (the test
+    client's Accept-Language) leaves that language active in the thread after it."""
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
 
 
 @pytest.fixture(autouse=True)
