@@ -24,18 +24,11 @@ from ioportal.messaging.models import ApprovalPolicy, Dispatch, FeatureLevel, Me
 from ioportal.messaging.preview import cta_check
 from ioportal.messaging.send_conditions import shortfall
 from ioportal.messaging.windows import Pacing, describe_moment
+from ioportal.recipients.forms import FileStructureForm
 from ioportal.recipients.numbers import (
     DEFAULT_NUMBER_FORMAT,
     NUMBER_FORMAT_CHOICES,
     read_euro_cents,
-)
-from ioportal.recipients.parsing import (
-    CSV_DELIMITERS,
-    HiddenRows,
-    ImportChoiceNeeded,
-    ReadOptions,
-    delimiter_label,
-    hidden_rows_choices,
 )
 from ioportal.recipients.rendering import PLACEHOLDER_NAME_RE, io_message, placeholder_names
 from ioportal.recipients.validation import (
@@ -164,7 +157,20 @@ def placeholders_from(formset: Any, subject: str, markdown: str) -> tuple[list[d
     return declared, added
 
 
-class UploadForm(forms.Form):
+class UploadForm(FileStructureForm):
+    field_order = (
+        "template",
+        "service",
+        "file",
+        "pending_file",
+        "number_format",
+        "delimiter",
+        "sheet",
+        "hidden_rows",
+        "shared_pdf",
+        "attachments_zip",
+    )
+
     template = forms.ModelChoiceField(label=_("Modello"), queryset=MessageTemplate.objects.none())
     service = forms.ModelChoiceField(label=_("Servizio IO"), queryset=IOService.objects.none())
     file = forms.FileField(
@@ -187,24 +193,6 @@ class UploadForm(forms.Form):
             "Vale per importi e numeri scritti come testo. Un valore che non rispetta il formato "
             "scelto viene scartato con il motivo, mai interpretato in un altro modo."
         ),
-    )
-    delimiter = forms.ChoiceField(
-        label=_("Separatore delle colonne (solo CSV)"),
-        required=False,
-        help_text=_(
-            "Di solito si riconosce da solo: è quello con cui ogni riga ha le colonne "
-            "dell'intestazione. Sceglilo se il file usa un separatore diverso."
-        ),
-    )
-    # Offered only when the workbook has several sheets (see offer()).
-    sheet = forms.CharField(
-        label=_("Foglio con i destinatari"), required=False, widget=forms.HiddenInput
-    )
-    hidden_rows = forms.ChoiceField(
-        label=_("Righe nascoste del foglio (per esempio da un filtro)"),
-        required=False,
-        initial=HiddenRows.ASK,
-        widget=forms.HiddenInput,
     )
     shared_pdf = forms.FileField(
         label=_("Allegato PDF per tutti i destinatari (facoltativo, solo Premium)"),
@@ -230,33 +218,6 @@ class UploadForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["template"].queryset = templates  # type: ignore[attr-defined]
         self.fields["service"].queryset = services  # type: ignore[attr-defined]
-        self.fields["delimiter"].choices = [  # type: ignore[attr-defined]
-            ("", _("Riconosci da solo")),
-            *((d, delimiter_label(d)) for d in CSV_DELIMITERS),
-        ]
-        self.fields["hidden_rows"].choices = [  # type: ignore[attr-defined]
-            (HiddenRows.ASK, _("Chiedimelo")),
-            *hidden_rows_choices(),
-        ]
-
-    def read_options(self) -> ReadOptions:
-        """The operator's choices about the file's structure, from a valid form."""
-        return ReadOptions(
-            delimiter=self.cleaned_data.get("delimiter") or "",
-            sheet=self.cleaned_data.get("sheet") or "",
-            hidden_rows=self.cleaned_data.get("hidden_rows") or HiddenRows.ASK,
-        )
-
-    def offer(self, needed: ImportChoiceNeeded) -> None:
-        """Show the choice the file needs (a sheet, hidden rows, a separator) with its reason;
-        the operator picks and uploads the file again (a browser never keeps a chosen file)."""
-        field = self.fields[needed.field]
-        if needed.field == "sheet":
-            field.widget = forms.Select(choices=[("", "—"), *needed.choices])
-        elif needed.field == "hidden_rows":
-            field.choices = needed.choices  # type: ignore[attr-defined]
-            field.widget = forms.RadioSelect(choices=needed.choices)
-        self.add_error(needed.field, str(needed))
 
     def keep_file(self, pending: Any) -> None:
         """Say that the file `pending` (recipients.models.PendingUpload) is kept: the next
