@@ -61,6 +61,16 @@ def require_role(request: HttpRequest, role: str) -> Membership:
     return membership
 
 
+def require_own_or_supervised(membership: Membership, author_id: int | None) -> None:
+    """The rule for objects with personal data an operator makes (recipient lists,
+    reachability checks): operators reach only their own, supervisors and admins every one
+    of the organization. 403 otherwise, and below operator."""
+    if not membership.has_role(Membership.Role.OPERATOR):
+        raise PermissionDenied
+    if not membership.has_role(Membership.Role.SUPERVISOR) and author_id != membership.user_id:
+        raise PermissionDenied
+
+
 def role_required(role: str) -> Callable[[View], View]:
     """Decorator: signed in, an organization selected, and at least `role` in it."""
 

@@ -11,7 +11,11 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 
-from ioportal.accounts.access import current_membership, parse_public_id
+from ioportal.accounts.access import (
+    current_membership,
+    parse_public_id,
+    require_own_or_supervised,
+)
 from ioportal.accounts.models import Membership
 from ioportal.messaging.models import MessageTemplate
 from ioportal.recipients.models import RecipientList
@@ -40,11 +44,5 @@ def get_recipient_list_for_user(request: HttpRequest, public_id: Any) -> Recipie
         organization=membership.organization,
         public_id=parse_public_id(public_id),
     )
-    if not membership.has_role(Membership.Role.OPERATOR):
-        raise PermissionDenied
-    if (
-        not membership.has_role(Membership.Role.SUPERVISOR)
-        and recipient_list.created_by_id != request.user.pk
-    ):
-        raise PermissionDenied
+    require_own_or_supervised(membership, recipient_list.created_by_id)
     return recipient_list

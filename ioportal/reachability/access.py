@@ -2,12 +2,15 @@
 
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 
-from ioportal.accounts.access import current_membership, parse_public_id
+from ioportal.accounts.access import (
+    current_membership,
+    parse_public_id,
+    require_own_or_supervised,
+)
 from ioportal.accounts.models import Membership
 from ioportal.reachability.models import ReachabilityCheck
 
@@ -32,11 +35,5 @@ def get_check_for_user(request: HttpRequest, public_id: Any) -> ReachabilityChec
         organization=membership.organization,
         public_id=parse_public_id(public_id),
     )
-    if not membership.has_role(Membership.Role.OPERATOR):
-        raise PermissionDenied
-    if (
-        not membership.has_role(Membership.Role.SUPERVISOR)
-        and check.created_by_id != membership.user_id
-    ):
-        raise PermissionDenied
+    require_own_or_supervised(membership, check.created_by_id)
     return check
