@@ -64,7 +64,9 @@ def test_the_budget_is_shared_and_never_runs_once_spent():
 
 
 def test_ordinary_values_earn_their_time():
-    budget = PatternBudget(0.0001, per_value=validation.PATTERN_SECONDS_PER_VALUE)
+    # 10 ms to start with (a first match may take longer than a budget of a few values);
+    # 20,000 matches cost more than that, so without what each value earns the budget runs out.
+    budget = PatternBudget(0.01, per_value=validation.PATTERN_SECONDS_PER_VALUE)
     pattern = compile_pattern(r"[A-Z]{2}\d{5}")
     assert all(budget.fullmatch(pattern, "AB12345") for _ in range(20_000))
 
