@@ -375,6 +375,13 @@ RECIPIENTS_LIST_TTL_HOURS = env.get_int("RECIPIENTS_LIST_TTL_HOURS", default=24,
 # Before launch, a list warns about citizens who received the same content from the same
 # service in this many days (ioportal.messaging.repeated).
 REPEATED_CONTENT_DAYS = env.get_int("REPEATED_CONTENT_DAYS", default=30, minimum=1, maximum=3650)
+# Exports of deliveries (docs/reports.md): an XLSX of more rows than this is prepared by a
+# worker and downloaded from a page, not written while the browser waits (XlsxWriter sends
+# nothing until the file is complete: about 0.25 ms a row, so 50,000 rows take some 13 s,
+# well within a proxy's 60 s read timeout).
+EXPORT_XLSX_INLINE_MAX_ROWS = env.get_int(
+    "EXPORT_XLSX_INLINE_MAX_ROWS", default=50_000, minimum=0, maximum=1_000_000
+)
 # Uploads up to the limit stay in memory: never written to a temporary file.
 FILE_UPLOAD_MAX_MEMORY_SIZE = RECIPIENTS_MAX_UPLOAD_BYTES + 1_000_000
 

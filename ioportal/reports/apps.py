@@ -7,3 +7,11 @@ class ReportsConfig(AppConfig):
     name = "ioportal.reports"
     verbose_name = "Rapporti ed esportazioni"
     audit_actions = Action
+    # django-q2 schedules: (task, name shown in the admin, every N minutes).
+    schedules = (
+        (
+            "ioportal.reports.tasks.purge_exports",
+            "Esportazioni preparate: cancellazione dei file scaduti",
+            15,
+        ),
+    )

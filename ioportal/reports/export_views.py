@@ -2,28 +2,46 @@
 its page) and the search by fiscal code's. Supervisors and admins only, through the dispatch
 access rule (`SUPERVISE`), the same as the search page; each download is audited with its
 row count and filters before the file is written. CSV streams from the first row; XLSX
-is sent once complete (see `reports.exports`)."""
+is sent once complete (see `reports.exports`), and one of more than
+`EXPORT_XLSX_INLINE_MAX_ROWS` rows is prepared by a worker instead (`reports.prepared`): the
+button's POST leads to a page that follows the preparation and offers the download, audited
+then. A GET of such an XLSX shows a page with the button (a GET changes nothing)."""
 
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.db.models import QuerySet
-from django.http import FileResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.http import (
+    FileResponse,
+    HttpResponse,
+    HttpResponseRedirect,
+    StreamingHttpResponse,
+)
 from django.http.response import HttpResponseBase
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
 
 from ioportal.accounts.access import require_role, role_required
 from ioportal.accounts.http import AuthenticatedHttpRequest
 from ioportal.accounts.models import Membership
-from ioportal.core import spreadsheets
+from ioportal.core import crypto, spreadsheets
+from ioportal.core.fiscalcode import fiscal_code_hmac
 from ioportal.core.services import audit_log
 from ioportal.messaging.dispatch_access import SUPERVISE, get_dispatch_for_user
 from ioportal.messaging.models import Delivery
-from ioportal.reports import exports
+from ioportal.reports import exports, prepared
 from ioportal.reports.audit import Action
+from ioportal.reports.models import PreparedExport
 from ioportal.sending.forms import DeliveryFilterForm, FiscalCodeSearchForm
 from ioportal.sending.selectors import deliveries_of_citizen
+
+# Seconds between two looks of the preparation page at its export.
+REFRESH_SECONDS = 2
 
 SUPERVISOR = Membership.Role.SUPERVISOR
 
@@ -57,59 +75,146 @@ def _download(
     return response
 
 
+def _prepared(
+    request: AuthenticatedHttpRequest, what: prepared.Request, rows: int
+) -> HttpResponseBase:
+    """An XLSX too large to write while the browser waits: on GET a page with the button
+    (nothing starts), on POST the preparation (joined if the same one is under way), then
+    its page."""
+    if request.method != "POST":
+        return render(
+            request,
+            "reports/export_prepare.html",
+            {"rows": rows, "limit": settings.EXPORT_XLSX_INLINE_MAX_ROWS, "kind": what.kind},
+        )
+    membership = require_role(request, SUPERVISOR)
+    export = prepared.prepared_export_request(membership=membership, request=what)
+    return redirect("reports:prepared_export", public_id=export.public_id)
+
+
+@require_http_methods(["GET", "POST"])
 @role_required(SUPERVISOR)
 def dispatch_deliveries_export(
     request: AuthenticatedHttpRequest, public_id: str, file_format: str
-) -> StreamingHttpResponse:
-    """GET: the dispatch's deliveries as `file_format` ("csv" or "xlsx"), in row order,
-    filtered by `?esito=` like the dispatch page (an unknown value exports every row).
-    404 for a dispatch the member does not see, 403 below supervisor."""
+) -> HttpResponseBase:
+    """GET or POST (the button): the dispatch's deliveries as `file_format` ("csv" or
+    "xlsx"), in row order, filtered by `?esito=` like the dispatch page (an unknown value
+    exports every row). 404 for a dispatch the member does not see, 403 below supervisor.
+    An XLSX of more than EXPORT_XLSX_INLINE_MAX_ROWS rows is prepared (`_prepared`)."""
     dispatch = get_dispatch_for_user(request, public_id, SUPERVISE)
     form = DeliveryFilterForm(request.GET or None)
-    deliveries = form.apply(Delivery.objects.filter(dispatch=dispatch)).order_by("row_number", "id")
     group = form.cleaned_data.get("esito", "") if form.is_bound and form.is_valid() else ""
+    deliveries = prepared.dispatch_export_deliveries(dispatch=dispatch, group=group)
+    rows = deliveries.count()
+    name = f"esiti-{slugify(dispatch.title)[:60] or 'invio'}"
+    if file_format == "xlsx" and rows > settings.EXPORT_XLSX_INLINE_MAX_ROWS:
+        what = prepared.Request(
+            kind=PreparedExport.Kind.DISPATCH,
+            dispatch=dispatch,
+            filters={"esito": group},
+            target_label="",
+            filename=name,
+        )
+        return _prepared(request, what, rows)
     audit_log(
         action=Action.DISPATCH_DELIVERIES_EXPORTED,
         actor=request.user,
         organization=dispatch.organization,
         target=dispatch,
-        changes={"rows": deliveries.count(), "format": file_format, "esito": group},
+        changes={"rows": rows, "format": file_format, "esito": group},
         request=request,
     )
-    name = slugify(dispatch.title)[:60] or "invio"
-    return _download(
-        deliveries, file_format=file_format, with_dispatch=False, filename=f"esiti-{name}"
-    )
+    return _download(deliveries, file_format=file_format, with_dispatch=False, filename=name)
 
 
+@require_http_methods(["GET", "POST"])
 @role_required(SUPERVISOR)
 def search_deliveries_export(
     request: AuthenticatedHttpRequest, file_format: str
 ) -> HttpResponseBase:
-    """GET `?codice_fiscale=`: the search page's results (every one, not only the first page)
-    as `file_format`, newest first, with the dispatch and service of each. An invalid or
-    missing code goes back to the search page, which says why."""
+    """GET or POST `?codice_fiscale=`: the search page's results (every one, not only the
+    first page) as `file_format`, newest first, with the dispatch and service of each. An
+    invalid or missing code goes back to the search page, which says why. A large XLSX is
+    prepared (`_prepared`) by the code's keyed hash: the code itself is not kept."""
     membership = require_role(request, SUPERVISOR)
     form = FiscalCodeSearchForm(request.GET or None)
     if not form.is_valid():
         return HttpResponseRedirect(
             reverse("sending:delivery_search") + "?" + request.GET.urlencode()
         )
-    deliveries = deliveries_of_citizen(
-        membership=membership, fiscal_code=form.cleaned_data["codice_fiscale"]
-    )
+    code = form.cleaned_data["codice_fiscale"]
+    deliveries = deliveries_of_citizen(membership=membership, fiscal_code=code)
     first = deliveries.values_list("fiscal_code_masked", flat=True).first()
+    rows = deliveries.count()
+    filename = f"ricerca-{timezone.localdate():%Y-%m-%d}"
+    if file_format == "xlsx" and rows > settings.EXPORT_XLSX_INLINE_MAX_ROWS:
+        what = prepared.Request(
+            kind=PreparedExport.Kind.SEARCH,
+            dispatch=None,
+            filters={"fiscal_code_hmac": fiscal_code_hmac(code)},
+            target_label=first or "",
+            filename=filename,
+        )
+        return _prepared(request, what, rows)
     audit_log(
         action=Action.SEARCH_RESULTS_EXPORTED,
         actor=request.user,
         organization=membership.organization,
         target_label=first or "",
-        changes={"rows": deliveries.count(), "format": file_format, "filters": ["codice_fiscale"]},
+        changes={"rows": rows, "format": file_format, "filters": ["codice_fiscale"]},
         request=request,
     )
-    return _download(
-        deliveries,
-        file_format=file_format,
-        with_dispatch=True,
-        filename=f"ricerca-{timezone.localdate():%Y-%m-%d}",
+    return _download(deliveries, file_format=file_format, with_dispatch=True, filename=filename)
+
+
+def _prepared_context(export: PreparedExport) -> dict[str, object]:
+    return {
+        "export": export,
+        "active": export.state in PreparedExport.ACTIVE,
+        "refresh_seconds": REFRESH_SECONDS,
+    }
+
+
+@role_required(SUPERVISOR)
+def prepared_export_page(request: AuthenticatedHttpRequest, public_id: str) -> HttpResponse:
+    """The page of a prepared export: being prepared (it refreshes by itself), ready (the
+    download button, until when), failed (why) or no longer available. Only its requester,
+    while still allowed to export it (`prepared.get_prepared_export_for_user`)."""
+    export = prepared.get_prepared_export_for_user(request, public_id)
+    return render(request, "reports/prepared_export.html", _prepared_context(export))
+
+
+@role_required(SUPERVISOR)
+def prepared_export_status(request: AuthenticatedHttpRequest, public_id: str) -> HttpResponse:
+    """The status part of the page, for htmx's refresh."""
+    export = prepared.get_prepared_export_for_user(request, public_id)
+    return render(request, "reports/_prepared_status.html", _prepared_context(export))
+
+
+@require_POST
+@login_required
+def prepared_export_download(request: AuthenticatedHttpRequest, public_id: str) -> HttpResponseBase:
+    """POST (CSRF): the prepared file, decrypted as it is sent, audited. Back to the page
+    with a message when it is not ready, expired or unreadable."""
+    require_role(request, SUPERVISOR)
+    export = prepared.get_prepared_export_for_user(request, public_id)
+    try:
+        content = prepared.prepared_export_stream(
+            export=export, actor=request.user, request=request
+        )
+    except crypto.DecryptionError:
+        messages.error(
+            request,
+            _("Il file non si può leggere con le chiavi di cifratura attuali: esportalo di nuovo."),
+        )
+        return redirect("reports:prepared_export", public_id=export.public_id)
+    if content is None:
+        messages.warning(request, _("Il file non è più disponibile: esportalo di nuovo."))
+        return redirect("reports:prepared_export", public_id=export.public_id)
+    response = StreamingHttpResponse(content, content_type=exports.XLSX_CONTENT_TYPE)
+    response["Content-Disposition"] = content_disposition_header(
+        as_attachment=True, filename=f"{export.filename}.xlsx"
     )
+    response["Content-Length"] = str(export.size)
+    response["Cache-Control"] = "no-store"
+    return response

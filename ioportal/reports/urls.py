@@ -54,4 +54,20 @@ urlpatterns: list[URLPattern | URLResolver] = [
         {"file_format": "xlsx"},
         name="search_deliveries_xlsx",
     ),
+    # XLSX exports prepared by a worker (reports/prepared.py).
+    path(
+        "esportazioni/<uuid:public_id>/",
+        export_views.prepared_export_page,
+        name="prepared_export",
+    ),
+    path(
+        "esportazioni/<uuid:public_id>/stato/",
+        export_views.prepared_export_status,
+        name="prepared_export_status",
+    ),
+    path(
+        "esportazioni/<uuid:public_id>/scarica/",
+        export_views.prepared_export_download,
+        name="prepared_export_download",
+    ),
 ]

@@ -19,9 +19,19 @@ def deliveries_of_citizen(*, membership: Membership, fiscal_code: str) -> QueryS
     `membership` sees, newest first. Exact match through the keyed hash; `fiscal_code` is
     already normalised and valid (FiscalCodeSearchForm). Used by the search page and its
     exports, so both apply the same filter and scoping."""
+    return deliveries_of_citizen_hash(
+        membership=membership, fiscal_code_hmac=fiscal_code_hmac(fiscal_code)
+    )
+
+
+def deliveries_of_citizen_hash(
+    *, membership: Membership, fiscal_code_hmac: str
+) -> QuerySet[Delivery]:
+    """`deliveries_of_citizen` by the code's keyed hash (`core.fiscalcode.fiscal_code_hmac`),
+    for work done later without keeping the code (a prepared export)."""
     return (
         deliveries_visible_to(membership)
-        .filter(fiscal_code_hmac=fiscal_code_hmac(fiscal_code))
+        .filter(fiscal_code_hmac=fiscal_code_hmac)
         .order_by("-created_at", "-id")
     )
 
