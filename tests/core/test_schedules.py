@@ -39,6 +39,7 @@ def test_each_app_registers_its_own_schedules():
         "recipients",
         "remotecontent",
         "reachability",
+        "reports",
     }
 
 
@@ -47,3 +48,4 @@ def test_retention_schedules_exist():
     assert "ioportal.remotecontent.tasks.attachments_retention" in funcs
     assert "ioportal.recipients.tasks.purge_expired_lists" in funcs
     assert "ioportal.reachability.tasks.reachability_purge" in funcs
+    assert "ioportal.reports.tasks.purge_exports" in funcs
