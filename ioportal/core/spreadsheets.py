@@ -70,7 +70,10 @@ def formula_safe(value: str) -> str:
 def xlsx_text(value: str) -> str:
     """`value` as an XLSX text cell holds it: without the characters XML refuses, formula-safe,
     at most 32,767 characters."""
-    return formula_safe(_NOT_XML.sub("", value))[:_TEXT_MAX]
+    # Nearly every text is printable (no control character, surrogate or non-character):
+    # the test costs a tenth of the substitution, which runs once a cell.
+    clean = value if value.isprintable() else _NOT_XML.sub("", value)
+    return formula_safe(clean)[:_TEXT_MAX]
 
 
 def sheet_name(label: object) -> str:
