@@ -8,7 +8,8 @@ are read from the database in chunks and written out as they come, so an export 
 - XLSX: written by `core.spreadsheets` (XlsxWriter, constant-memory mode) into a temporary
   file, sent once complete: a bold frozen header row, true dates and numbers, the notice
   number as text, a new sheet every 1,048,575 rows (Excel's limit). Memory stays bounded,
-  but the first byte leaves only when the whole file is written.
+  but the first byte leaves only when the whole file is written: above
+  `EXPORT_XLSX_INLINE_MAX_ROWS` rows a worker writes it (`reports.prepared`).
 
 Fiscal codes stay masked; every text cell goes through `core.spreadsheets.formula_safe`, so
 nothing a spreadsheet could run as a formula reaches it. Texts (states, outcomes, read and
