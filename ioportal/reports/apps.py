@@ -12,6 +12,6 @@ class ReportsConfig(AppConfig):
         (
             "ioportal.reports.tasks.purge_exports",
             "Esportazioni preparate: cancellazione dei file scaduti",
-            15,
+            5,
         ),
     )

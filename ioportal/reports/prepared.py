@@ -13,7 +13,7 @@ whole workbook is written: a million rows take minutes, past any proxy's read ti
   `EXPIRY` (24 h).
 - `prepared_export_stream` (the download view) audits the download with the same event as
   a direct export and gives the decrypted bytes frame by frame.
-- `prepared_exports_purge` (a schedule, every 15 minutes) deletes the files past their
+- `prepared_exports_purge` (a schedule, every 5 minutes) deletes the files past their
   expiry, the files of a dispatch whose personal data the retention purge removed (for a
   search: of any dispatch of the organization purged since the export was made), and fails
   exports left queued or running by a worker that died.
@@ -62,7 +62,8 @@ EXPIRY = timedelta(hours=24)
 # `retry` (600 s), so a running export is never offered to a second worker. A million rows
 # take about four and a half minutes.
 TASK_TIMEOUT = 540
-# A queued or running export older than this was lost (a worker killed, a queue emptied).
+# A queued export older than this was lost (a queue emptied); a running one is lost a minute
+# after its task's timeout (the worker was stopped).
 STALE_AFTER = timedelta(hours=1)
 # Expired and failed exports are forgotten this long after they were made.
 KEEP_ROWS = timedelta(days=30)
@@ -334,9 +335,9 @@ def _purged_filter() -> QuerySet[PreparedExport]:
 
 def prepared_exports_purge(*, now: datetime | None = None) -> int:
     """Delete the files of ready exports past their expiry or whose data the retention purge
-    removed, and mark them expired (their filters forgotten); fail exports queued or running
-    for longer than STALE_AFTER; forget the rows of exports ended KEEP_ROWS ago. Returns the
-    number of files deleted. Idempotent."""
+    removed, and mark them expired (their filters forgotten); fail exports queued for longer
+    than STALE_AFTER or running past their task's timeout; forget the rows of exports ended
+    KEEP_ROWS ago. Returns the number of files deleted. Idempotent."""
     now = now or timezone.now()
     deleted = 0
     due = P.objects.filter(state=S.READY).filter(
@@ -349,7 +350,10 @@ def prepared_exports_purge(*, now: datetime | None = None) -> int:
         if won and name:
             default_storage.delete(name)
             deleted += 1
-    P.objects.filter(state__in=P.ACTIVE, created_at__lte=now - STALE_AFTER).update(
+    lost = Q(state=S.PENDING, created_at__lte=now - STALE_AFTER) | Q(
+        state=S.RUNNING, started_at__lte=now - timedelta(seconds=TASK_TIMEOUT + 60)
+    )
+    P.objects.filter(lost).update(
         state=S.FAILED,
         failure_reason=_("La preparazione si è interrotta. Riprova."),
         finished_at=now,

@@ -14,5 +14,5 @@ def build_export(export_id: int) -> str:
 
 
 def purge_exports() -> int:
-    """The schedule (every 15 minutes): delete expired or purged prepared exports."""
+    """The schedule (every 5 minutes): delete expired or purged prepared exports."""
     return prepared.prepared_exports_purge()

@@ -422,6 +422,24 @@ def test_an_export_left_by_a_dead_worker_fails_after_an_hour(
     assert prepared.prepared_export_build(export_id=export.pk) == ""
 
 
+def test_an_export_running_past_its_task_s_timeout_fails(
+    client: Client,
+    supervisor_user: User,
+    dispatch: Dispatch,
+    enqueued: list[int],
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> None:
+    export = _request(client, supervisor_user, dispatch, django_capture_on_commit_callbacks)
+    started = timezone.now()
+    PreparedExport.objects.filter(pk=export.pk).update(state=S.RUNNING, started_at=started)
+    prepared.prepared_exports_purge(now=started + timedelta(seconds=prepared.TASK_TIMEOUT))
+    export.refresh_from_db()
+    assert export.state == S.RUNNING
+    prepared.prepared_exports_purge(now=started + timedelta(seconds=prepared.TASK_TIMEOUT + 60))
+    export.refresh_from_db()
+    assert export.state == S.FAILED
+
+
 def test_the_worker_task_is_enqueued_with_its_own_timeout(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
