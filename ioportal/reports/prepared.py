@@ -9,8 +9,7 @@ whole workbook is written: a million rows take minutes, past any proxy's read ti
 - `prepared_export_build` (the worker) writes the workbook with `reports.exports` (the same
   rows, texts and formats as a direct download, in the requester's language and time zone)
   into a temporary file, then stores it encrypted (`core.crypto.encrypt_file`: Fernet frames
-  of 1 MiB, constant memory) in the default storage. The file is ready for
-  `EXPIRY` (24 h).
+  of 1 MiB, constant memory) in the default storage, downloadable for `EXPIRY` (24 h).
 - `prepared_export_stream` (the download view) audits the download with the same event as
   a direct export and gives the decrypted bytes frame by frame.
 - `prepared_exports_purge` (a schedule, every 5 minutes) deletes the files past their
@@ -194,7 +193,7 @@ def _write(export: PreparedExport) -> tuple[str, int, int]:
     )
     workbook = exports.write_xlsx(
         exports.header(with_dispatch=with_dispatch),
-        iter(rows),
+        rows,
         sheet_name=_("Consegne"),
         with_dispatch=with_dispatch,
     )
