@@ -240,6 +240,14 @@ class _Texts:
 
     def __init__(self) -> None:
         self.labels = {reason.key: str(reason.label) for reason in REASONS}
+        # The sentence every row of a reason would have as its detail, repeating the column
+        # "Motivo": left out. Failures have many causes, so their detail is always written.
+        self.said = {
+            NOT_ON_IO: str(outcomes.TEXTS[outcomes.NOT_ON_IO]),
+            BLOCKED: str(outcomes.TEXTS[outcomes.BLOCKED]),
+            NOT_AUTHORIZED: str(outcomes.TEXTS[outcomes.NOT_AUTHORIZED]),
+            REJECTED: str(outcomes.STATE_TEXTS[S.REJECTED]),
+        }
         self.unreadable = _("Dati non leggibili (chiave di cifratura errata).")
         self._details: dict[tuple[str, str, str, str], str] = {}
 
@@ -271,8 +279,10 @@ def _row(delivery: Delivery, names: list[str], reason: Reason, texts: _Texts) ->
     if not isinstance(values, dict):
         values = {}
     detail = texts.detail(delivery)
+    if detail == texts.said.get(reason.key):
+        detail = ""
     if unreadable:
-        detail = f"{detail} {texts.unreadable}"
+        detail = f"{detail} {texts.unreadable}".lstrip()
     due = timezone.localtime(delivery.due_date).strftime("%d/%m/%Y") if delivery.due_date else ""
     cells: list[object] = [
         delivery.row_number or "",
@@ -291,8 +301,9 @@ def handoff_rows(
     *, dispatch: Dispatch, reasons: Sequence[Reason] = REASONS
 ) -> Iterator[tuple[Reason, list[str]]]:
     """(reason, cells in the order of `header`) for each citizen of the list, in clear:
-    fiscal code, the row's values, amount, notice number, due date, reason, detail in
-    Italian. A value no key decrypts is left empty and the detail says so."""
+    fiscal code, the row's values, amount, notice number, due date, reason, and a detail in
+    Italian only where it adds to the reason (why a message failed; empty when it would repeat
+    the reason). A value no key decrypts is left empty and the detail says so."""
     names = value_names(dispatch)
     texts = _Texts()
     for delivery in _deliveries(dispatch, reasons):

@@ -85,8 +85,9 @@ def _detail(code: str) -> str:
     return str(outcomes.TEXTS[code])
 
 
-REJECTED_TEXT = str(outcomes.STATE_TEXTS[S.REJECTED])
-# The list, exactly, in the order of the rows: what the files hold (header left out).
+# The list, exactly, in the order of the rows: what the files hold (header left out). The
+# detail is written only where it adds to the reason: why a message failed, or a citizen
+# whose skip has no reason of its own.
 EXPECTED: dict[str, list[list[str]]] = {
     handoff.NOT_ON_IO: [
         [
@@ -98,7 +99,7 @@ EXPECTED: dict[str, list[list[str]]] = {
             "",
             "",
             "Non usa IO",
-            _detail(outcomes.NOT_ON_IO),
+            "",
         ]
     ],
     handoff.BLOCKED: [
@@ -111,7 +112,7 @@ EXPECTED: dict[str, list[list[str]]] = {
             "301000000000000012",
             "",
             "Ha bloccato il servizio",
-            _detail(outcomes.BLOCKED),
+            "",
         ]
     ],
     handoff.NOT_AUTHORIZED: [
@@ -124,7 +125,7 @@ EXPECTED: dict[str, list[list[str]]] = {
             "",
             "01/05/2026",
             "Non autorizzato (prova)",
-            _detail(outcomes.NOT_AUTHORIZED),
+            "",
         ]
     ],
     handoff.REJECTED: [
@@ -137,7 +138,7 @@ EXPECTED: dict[str, list[list[str]]] = {
             "",
             "",
             "Rifiutato da IO",
-            REJECTED_TEXT,
+            "",
         ],
         [
             "6",
@@ -330,6 +331,21 @@ def test_rows_are_read_in_chunks_and_keep_the_order_of_the_list(
     monkeypatch.setattr(handoff, "CHUNK_SIZE", 2)
     rows = [cells for _reason, cells in handoff.handoff_rows(dispatch=dispatch)]
     assert rows == ALL_ROWS
+
+
+def test_no_row_repeats_its_reason_in_the_detail(dispatch: Dispatch) -> None:
+    said = {
+        str(outcomes.TEXTS[outcomes.NOT_ON_IO]),
+        str(outcomes.TEXTS[outcomes.BLOCKED]),
+        str(outcomes.TEXTS[outcomes.NOT_AUTHORIZED]),
+        str(outcomes.STATE_TEXTS[S.REJECTED]),
+    }
+    for reason, cells in handoff.handoff_rows(dispatch=dispatch):
+        detail = cells[-1]
+        assert detail not in said
+        assert not detail or str(reason.label) not in detail
+        if reason.key == handoff.FAILED:
+            assert detail
 
 
 def test_formula_looking_values_are_neutralised() -> None:
