@@ -10,8 +10,9 @@ are read from the database in chunks and written out as they come, so an export 
   number as text, a new sheet every 1,048,575 rows (Excel's limit). Memory stays bounded,
   but the first byte leaves only when the whole file is written.
 
-Fiscal codes stay masked; every text cell goes through `core.spreadsheets.formula_safe`, so
-nothing a spreadsheet could run as a formula reaches it. Texts (states, outcomes, read and
+Fiscal codes stay masked; every CSV text cell goes through `core.spreadsheets.formula_safe`,
+so nothing a spreadsheet could run as a formula reaches it (an XLSX text cell is a string,
+never a formula, and is written as it is). Texts (states, outcomes, read and
 payment status) are translated once per export, not once per row.
 """
 

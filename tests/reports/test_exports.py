@@ -150,17 +150,20 @@ def test_dispatch_csv_has_the_words_times_and_amounts(
     assert builders.CITIZEN not in body and OTHER_CITIZEN not in body
 
 
-def test_cells_that_look_like_formulas_are_neutralised_in_both_formats(
+def test_cells_that_look_like_formulas_are_guarded_in_csv_and_kept_in_xlsx(
     client: Client, supervisor_user: User, dispatch: Dispatch
 ) -> None:
     verified_login(client, supervisor_user)
     failed = _csv(client.get(_url("csv", dispatch)))[3]
     assert failed[3] == '\'=HYPERLINK("http://x")'
     assert failed[13] == "'\uff1d1+1"
+    # In the XLSX a text cell is a string, never a formula: kept as it is, with Excel's quote
+    # prefix (no `'` added to the value).
     sheet = _xlsx(client.get(_url("xlsx", dispatch))).worksheets[0]
-    assert sheet["D4"].value == '\'=HYPERLINK("http://x")'
-    assert sheet["D4"].data_type == "s"
-    assert sheet["N4"].value == "'\uff1d1+1"
+    assert sheet["D4"].value == '=HYPERLINK("http://x")'
+    assert sheet["D4"].data_type == "s" and sheet["D4"].quotePrefix
+    assert sheet["N4"].value == "\uff1d1+1" and sheet["N4"].quotePrefix
+    assert not sheet["C4"].quotePrefix
 
 
 @pytest.mark.parametrize(
@@ -380,7 +383,7 @@ def test_search_export_has_exactly_the_search_results(
     assert sorted(row[0] for row in rows[1:]) == ["'=Primo", "Secondo"]
     sheet = _xlsx(client.get(_search_url("xlsx"))).worksheets[0]
     assert sorted(r[0] for r in sheet.iter_rows(min_row=2, values_only=True)) == [
-        "'=Primo",
+        "=Primo",  # a string cell, never a formula: as it is
         "Secondo",
     ]
     events = AuditEvent.objects.filter(action="export.search_results")
