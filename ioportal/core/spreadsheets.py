@@ -13,9 +13,10 @@ Cells, by their Python type: `str` as text, always through `write_string` (never
 never converted to a number, URL or date), after the control characters that XML cannot hold
 are removed, otherwise as given: no leading `'` is added to a value that looks like a
 formula, since a string cell is never run; such a cell gets Excel's "quote prefix" style
-(shown as it is, and still text if someone edits it and presses Enter); `int` as a number (with 15 digits or more as text:
-Excel keeps 15 significant digits); `Decimal` and `float` as numbers; aware `datetime` in the
-current time zone, naive as it is; `date`; None and "" as empty cells. Every sheet has a
+(shown as it is, and still text if someone edits it and presses Enter); `int` as a number
+(with 15 digits or more as text: Excel keeps 15 significant digits); `Decimal` and `float`
+as numbers; aware `datetime` in the current time zone, naive as it is; `date`; None and ""
+as empty cells. Every sheet has a
 bold, frozen header row and continues on a new sheet ("Name (2)"…) past `MAX_ROWS` rows.
 """
 
