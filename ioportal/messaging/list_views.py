@@ -99,8 +99,8 @@ def _compose_upload(
 ) -> RecipientList | None:
     """Read the submitted file, or the one kept for a choice, into a list (None when it could
     not be: the reasons are on the form). A file that needs a choice is kept (`PendingUpload`)
-    so that the choice does not mean selecting it again; it is deleted once read into a list
-    or refused."""
+    so that the choice does not mean selecting it again, and so are the attachments selected
+    with it (`_keep_attachments`); they are deleted once read into a list or refused."""
     actor = request.user
     upload = form.cleaned_data["file"]
     pending = None
