@@ -62,7 +62,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/lint-imports
 
 typecheck: $(VENV)/.installed
-	$(VENV)/bin/mypy ioportal
+	$(VENV)/bin/mypy ioportal benchmarks
 
 clean:
 	rm -rf $(VENV) node_modules staticfiles

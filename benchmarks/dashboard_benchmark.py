@@ -31,11 +31,11 @@ import django  # noqa: E402
 # Set up before importing the history benchmark: its environment defaults are not needed.
 django.setup()
 
-import history_benchmark as history  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.urls import reverse  # noqa: E402
 
+from benchmarks import history_benchmark as history  # noqa: E402
 from ioportal.accounts.models import Organization, User  # noqa: E402
 from ioportal.dashboard import stats  # noqa: E402
 from ioportal.dashboard.models import DailyDeliveryStats  # noqa: E402

@@ -76,11 +76,11 @@ import django  # noqa: E402
 django.setup()
 
 # history_benchmark sets up Django itself on import; its defaults are the same as ours.
-import history_benchmark as history  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, connections, transaction  # noqa: E402
 from django.urls import reverse  # noqa: E402
 
+from benchmarks import history_benchmark as history  # noqa: E402
 from ioportal.accounts.models import Membership, Organization, User  # noqa: E402
 from ioportal.core import crypto  # noqa: E402
 from ioportal.core.fiscalcode import protect_fiscal_code  # noqa: E402

@@ -437,6 +437,7 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "filters": {"expected_403": {"()": "ioportal.core.logfilters.ExpectedForbidden"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {
         "handlers": ["console"],
@@ -444,6 +445,14 @@ LOGGING = {
             "LOG_LEVEL", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
         ),
     },
-    # urllib3 logs request URLs at DEBUG, and IO's get-message URL holds a fiscal code.
-    "loggers": {"axes": {"level": "WARNING"}, "urllib3": {"level": "INFO"}},
+    "loggers": {
+        "axes": {"level": "WARNING"},
+        # urllib3 logs request URLs at DEBUG, and IO's get-message URL holds a fiscal code.
+        "urllib3": {"level": "INFO"},
+        # Without handlers of its own (Django's default adds a console one in DEBUG, which
+        # printed every record a second time next to the root's): one line per record.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        # A 403 is an expected answer: a warning with path and user id, no traceback.
+        "django.request": {"filters": ["expected_403"]},
+    },
 }

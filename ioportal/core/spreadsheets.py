@@ -1,7 +1,8 @@
 """Spreadsheet cells and XLSX files, the same for every download of the portal.
 
-- `formula_safe`: the one guard of every CSV and XLSX cell the portal writes, so that no
-  spreadsheet runs a downloaded cell as a formula (OWASP ASVS 5.0 1.2.10).
+- `formula_safe`: the guard of every CSV cell the portal writes, so that no spreadsheet runs
+  a downloaded cell as a formula (OWASP ASVS 5.0 1.2.10). An XLSX needs no such change: its
+  text cells are strings, never formulas (see below).
 - `write_xlsx` / `XlsxFile`: an XLSX workbook written by XlsxWriter in constant-memory mode
   (each sheet's rows go to disk as they are written, in order, so memory does not grow with
   the number of rows) into a temporary file, returned at its start for the view to send in
@@ -10,9 +11,12 @@
 
 Cells, by their Python type: `str` as text, always through `write_string` (never a formula,
 never converted to a number, URL or date), after the control characters that XML cannot hold
-are removed and through `formula_safe`; `int` as a number (with 15 digits or more as text:
-Excel keeps 15 significant digits); `Decimal` and `float` as numbers; aware `datetime` in the
-current time zone, naive as it is; `date`; None and "" as empty cells. Every sheet has a
+are removed, otherwise as given: no leading `'` is added to a value that looks like a
+formula, since a string cell is never run; such a cell gets Excel's "quote prefix" style
+(shown as it is, and still text if someone edits it and presses Enter); `int` as a number
+(with 15 digits or more as text: Excel keeps 15 significant digits); `Decimal` and `float`
+as numbers; aware `datetime` in the current time zone, naive as it is; `date`; None and ""
+as empty cells. Every sheet has a
 bold, frozen header row and continues on a new sheet ("Name (2)"…) past `MAX_ROWS` rows.
 """
 
@@ -68,12 +72,13 @@ def formula_safe(value: str) -> str:
 
 
 def xlsx_text(value: str) -> str:
-    """`value` as an XLSX text cell holds it: without the characters XML refuses, formula-safe,
-    at most 32,767 characters."""
+    """`value` as an XLSX text cell holds it: without the characters XML refuses, at most
+    32,767 characters. Not formula-guarded: an XLSX string cell is never a formula (a CSV
+    cell made from it still goes through `formula_safe`)."""
     # Nearly every text is printable (no control character, surrogate or non-character):
     # the test costs a tenth of the substitution, which runs once a cell.
     clean = value if value.isprintable() else _NOT_XML.sub("", value)
-    return formula_safe(clean)[:_TEXT_MAX]
+    return clean[:_TEXT_MAX]
 
 
 def sheet_name(label: object) -> str:
@@ -110,8 +115,10 @@ class SheetWriter:
         self._parts = 0
         self._worksheet: Worksheet
         self._row = 0
-        # Per column, the format of a cell of each type (None: the default).
+        # Per column, the format of a cell of each type (None: the default), and of a text
+        # that looks like a formula (the same, with Excel's quote prefix).
         self._formats: list[dict[type, Format | None]] = []
+        self._quoted: list[Format] = []
         for column in range(len(sheet.titles)):
             kind = sheet.formats.get(column)
             self._formats.append(
@@ -120,6 +127,7 @@ class SheetWriter:
                     for kind_of in (str, int, float, Decimal, datetime, date)
                 }
             )
+            self._quoted.append(book.quoted_format(kind))
         self._open()
 
     def _open(self) -> None:
@@ -142,6 +150,12 @@ class SheetWriter:
         self._worksheet = worksheet
         self._row = 0
 
+    def _text(self, number: int, column: int, value: str) -> None:
+        text = xlsx_text(value)
+        quoted = text.startswith(FORMULA_PREFIXES)
+        fmt = self._quoted[column] if quoted else self._formats[column][str]
+        self._worksheet.write_string(number, column, text, fmt)
+
     def append(self, row: Sequence[Cell]) -> None:
         """Write `row` below the previous one. Raises ValueError for a NaN or infinite
         number (XlsxWriter's)."""
@@ -151,13 +165,16 @@ class SheetWriter:
         number = self._row
         worksheet = self._worksheet
         formats = self._formats
+        quoted = self._quoted
         zone = self._book.zone
         for column, value in enumerate(row):
             if value is None or value == "":
                 continue
             kind = type(value)
             if kind is str:
-                worksheet.write_string(number, column, xlsx_text(value), formats[column][str])  # type: ignore[arg-type]
+                text = xlsx_text(value)  # type: ignore[arg-type]
+                fmt = quoted[column] if text.startswith(FORMULA_PREFIXES) else formats[column][str]
+                worksheet.write_string(number, column, text, fmt)
             elif kind is datetime:
                 moment: datetime = value  # type: ignore[assignment]
                 if moment.tzinfo is not None:
@@ -170,7 +187,7 @@ class SheetWriter:
             elif kind is date:
                 worksheet.write_datetime(number, column, value, formats[column][date])
             else:  # a long integer, a bool, anything else: its text
-                worksheet.write_string(number, column, xlsx_text(str(value)), formats[column][str])
+                self._text(number, column, str(value))
 
 
 class XlsxFile:
@@ -212,6 +229,17 @@ class XlsxFile:
         if kind not in self._formats:
             self._formats[kind] = self.workbook.add_format({"num_format": _NUMBER_FORMATS[kind]})
         return self._formats[kind]
+
+    def quoted_format(self, kind: str | None) -> Format:
+        """The format of a text cell that looks like a formula in a column of format `kind`:
+        Excel's quote prefix, which shows the text as it is and keeps it text when edited."""
+        key = f"quoted:{kind}"
+        if key not in self._formats:
+            properties: dict[str, object] = {"quote_prefix": True}
+            if kind is not None:
+                properties["num_format"] = _NUMBER_FORMATS[kind]
+            self._formats[key] = self.workbook.add_format(properties)
+        return self._formats[key]
 
     def sheet(self, sheet: Sheet) -> SheetWriter:
         """A new sheet with its header row (`sheet.rows` is not read: append them)."""

@@ -157,6 +157,10 @@ def placeholders_from(formset: Any, subject: str, markdown: str) -> tuple[list[d
     return declared, added
 
 
+# The upload's attachment fields (Premium): a PDF for everyone, a ZIP of one PDF each.
+ATTACHMENT_FIELDS = ("shared_pdf", "attachments_zip")
+
+
 class UploadForm(FileStructureForm):
     field_order = (
         "template",
@@ -168,7 +172,11 @@ class UploadForm(FileStructureForm):
         "sheet",
         "hidden_rows",
         "shared_pdf",
+        "pending_shared_pdf",
+        "drop_shared_pdf",
         "attachments_zip",
+        "pending_attachments_zip",
+        "drop_attachments_zip",
     )
 
     template = forms.ModelChoiceField(label=_("Modello"), queryset=MessageTemplate.objects.none())
@@ -208,6 +216,13 @@ class UploadForm(FileStructureForm):
         ),
     )
 
+    # The attachments kept while the operator makes a choice about the recipients file
+    # (keep_attachment()), and a box to leave a kept one out.
+    pending_shared_pdf = forms.CharField(required=False, widget=forms.HiddenInput)
+    drop_shared_pdf = forms.BooleanField(required=False, widget=forms.HiddenInput)
+    pending_attachments_zip = forms.CharField(required=False, widget=forms.HiddenInput)
+    drop_attachments_zip = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
     def __init__(
         self,
         *args: Any,
@@ -218,6 +233,37 @@ class UploadForm(FileStructureForm):
         super().__init__(*args, **kwargs)
         self.fields["template"].queryset = templates  # type: ignore[attr-defined]
         self.fields["service"].queryset = services  # type: ignore[attr-defined]
+
+    def kept_attachment_id(self, name: str) -> str:
+        """The public id of the kept file of attachment field `name` ("shared_pdf",
+        "attachments_zip"), "" when none is kept or the operator chose to leave it out."""
+        if self.cleaned_data.get(f"drop_{name}"):
+            return ""
+        return str(self.cleaned_data.get(f"pending_{name}") or "")
+
+    def keep_attachment(self, name: str, pending: Any) -> None:
+        """Say that the file `pending` (a PendingUpload) of attachment field `name` is kept:
+        the next submission attaches it unless another file is selected or it is left out."""
+        data = self.data.copy()  # type: ignore[attr-defined]  # a QueryDict
+        data[f"pending_{name}"] = str(pending.public_id)
+        data.pop(f"drop_{name}", None)
+        self.data = data
+        self.fields[name].help_text = self[name].help_text = _(
+            "«%(name)s» è già caricato e resta allegato: non serve selezionarlo di nuovo. "
+            "Seleziona un file solo per sostituirlo."
+        ) % {"name": pending.file_name}
+        drop = self.fields[f"drop_{name}"]
+        drop.widget = forms.CheckboxInput()
+        drop.label = self[f"drop_{name}"].label = _("Non allegare «%(name)s»") % {
+            "name": pending.file_name
+        }
+
+    def forget_attachment(self, name: str) -> None:
+        """No file of attachment field `name` is kept any more."""
+        data = self.data.copy()  # type: ignore[attr-defined]  # a QueryDict
+        data.pop(f"pending_{name}", None)
+        data.pop(f"drop_{name}", None)
+        self.data = data
 
     def keep_file(self, pending: Any) -> None:
         """Say that the file `pending` (recipients.models.PendingUpload) is kept: the next
@@ -259,8 +305,8 @@ class UploadForm(FileStructureForm):
         if template and service:
             check_service_for(template.feature_level, template.has_payment, service, self)
         if template and template.feature_level != FeatureLevel.ADVANCED:
-            for name in ("shared_pdf", "attachments_zip"):
-                if data.get(name):
+            for name in ATTACHMENT_FIELDS:
+                if data.get(name) or self.kept_attachment_id(name):
                     self.add_error(
                         name,
                         _(

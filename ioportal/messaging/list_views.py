@@ -5,9 +5,11 @@ format, check result and rejected rows. Preview, test sends and confirmation are
 Thin views: decorators, access helper, form, service, redirect or render.
 """
 
+import io
 import uuid
-from typing import Any
+from typing import IO, Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.db import transaction
 from django.http import HttpResponse
@@ -19,12 +21,14 @@ from django.views.decorators.http import require_POST
 from ioportal.accounts.access import require_role, role_required
 from ioportal.accounts.http import AuthenticatedHttpRequest
 from ioportal.accounts.models import Membership
+from ioportal.core.sizes import megabytes
 from ioportal.ioservices.selectors import ioservices_usable_by
 from ioportal.messaging import lists, selectors
 from ioportal.messaging.access import (
     get_recipient_list_for_user,
 )
 from ioportal.messaging.forms import (
+    ATTACHMENT_FIELDS,
     MappingForm,
     UploadForm,
 )
@@ -35,7 +39,7 @@ from ioportal.recipients.attachments import (
     list_attachments_summary,
     list_attachments_upload,
 )
-from ioportal.recipients.models import RecipientChunk, RecipientList, row_cells
+from ioportal.recipients.models import PendingUpload, RecipientChunk, RecipientList, row_cells
 from ioportal.recipients.numbers import (
     ENGLISH,
     ITALIAN,
@@ -95,8 +99,8 @@ def _compose_upload(
 ) -> RecipientList | None:
     """Read the submitted file, or the one kept for a choice, into a list (None when it could
     not be: the reasons are on the form). A file that needs a choice is kept (`PendingUpload`)
-    so that the choice does not mean selecting it again; it is deleted once read into a list
-    or refused."""
+    so that the choice does not mean selecting it again, and so are the attachments selected
+    with it (`_keep_attachments`); they are deleted once read into a list or refused."""
     actor = request.user
     upload = form.cleaned_data["file"]
     pending = None
@@ -116,10 +120,20 @@ def _compose_upload(
             _("Il file caricato prima non è più disponibile (è scaduto): selezionalo di nuovo."),
         )
         return None
+    kept = _kept_attachments(request, membership, form)
     shared, bundle = (
         form.cleaned_data.get("shared_pdf"),
         form.cleaned_data.get("attachments_zip"),
     )
+    shared_name, shared_data = "", None
+    if shared:
+        shared_name, shared_data = shared.name, shared.read()
+    elif kept["shared_pdf"] is not None:
+        shared_name = kept["shared_pdf"].file_name
+        shared_data = recipient_services.pending_upload_read(kept["shared_pdf"])
+    zip_upload: IO[bytes] | None = bundle
+    if not bundle and kept["attachments_zip"] is not None:
+        zip_upload = io.BytesIO(recipient_services.pending_upload_read(kept["attachments_zip"]))
     try:
         with transaction.atomic():
             recipient_list = lists.recipient_list_upload(
@@ -133,12 +147,12 @@ def _compose_upload(
                 number_format=form.cleaned_data["number_format"],
                 request=request,
             )
-            if shared or bundle:
+            if shared_data is not None or zip_upload is not None:
                 counts = list_attachments_upload(
                     recipient_list=recipient_list,
-                    shared_name=shared.name if shared else "",
-                    shared_data=shared.read() if shared else None,
-                    zip_upload=bundle,
+                    shared_name=shared_name,
+                    shared_data=shared_data,
+                    zip_upload=zip_upload,
                 )
                 if counts["refused"]:
                     messages.warning(
@@ -163,19 +177,101 @@ def _compose_upload(
                 replaces=pending,
             )
         form.keep_file(pending)
+        refused = exc.field if isinstance(exc, AttachmentUploadError) else ""
+        _keep_attachments(
+            request,
+            membership,
+            form,
+            kept=kept,
+            uploads={"shared_pdf": (shared, shared_data), "attachments_zip": (bundle, None)},
+            refused=refused,
+        )
         if isinstance(exc, ImportChoiceNeeded):
             form.offer(exc)
         else:
             form.add_error(exc.field, exc.messages)
         return None
     except ImportFileError as exc:
-        if pending is not None:
-            pending.delete()
+        for done in (pending, *kept.values()):
+            if done is not None:
+                done.delete()
         form.add_error("file", str(exc))
         return None
-    if pending is not None:
-        pending.delete()
+    for done in (pending, *kept.values()):
+        if done is not None:
+            done.delete()
     return recipient_list
+
+
+def _kept_attachments(
+    request: AuthenticatedHttpRequest, membership: Membership, form: UploadForm
+) -> dict[str, PendingUpload | None]:
+    """The attachments kept from an earlier submission that asked for a choice (the files
+    the operator selected with the recipients file), per field; None when there is none, when
+    it expired, or when the operator left it out (then it is deleted)."""
+    kept: dict[str, PendingUpload | None] = {}
+    for name in ATTACHMENT_FIELDS:
+        found = None
+        public_id = form.cleaned_data.get(f"pending_{name}")
+        if public_id:
+            found = recipient_services.pending_upload_get(
+                organization=membership.organization, actor=request.user, public_id=public_id
+            )
+        if found is not None and (form.cleaned_data.get(name) or not form.kept_attachment_id(name)):
+            found.delete()  # replaced by a new file, or left out
+            found = None
+        kept[name] = found
+    return kept
+
+
+def _keep_attachments(
+    request: AuthenticatedHttpRequest,
+    membership: Membership,
+    form: UploadForm,
+    *,
+    kept: dict[str, PendingUpload | None],
+    uploads: dict[str, tuple[Any, bytes | None]],
+    refused: str,
+) -> None:
+    """While the operator makes a choice about the recipients file, keep the attachments
+    selected with it (sealed, like the file: PendingUpload), so that they are not lost
+    without a word. The one IO's rules refused (`refused`, a field name) is not kept: its
+    field says why, and another file must be selected. A ZIP too big to keep is not kept
+    either, and its field says to select it again."""
+    for name in ATTACHMENT_FIELDS:
+        upload, data = uploads[name]
+        if name == refused:
+            if kept[name] is not None:
+                kept[name].delete()  # type: ignore[union-attr]
+            form.forget_attachment(name)
+            continue
+        if not upload:
+            if kept[name] is not None:
+                form.keep_attachment(name, kept[name])
+            else:
+                form.forget_attachment(name)
+            continue
+        if upload.size > settings.RECIPIENTS_MAX_UPLOAD_BYTES:
+            form.forget_attachment(name)
+            form.add_error(
+                name,
+                _(
+                    "«%(name)s» non è stato conservato (supera %(mb)s MB): selezionalo di "
+                    "nuovo dopo aver fatto la scelta richiesta."
+                )
+                % {"name": upload.name, "mb": megabytes(settings.RECIPIENTS_MAX_UPLOAD_BYTES)},
+            )
+            continue
+        if data is None:
+            upload.seek(0)
+            data = upload.read()
+        stored = recipient_services.pending_upload_store(
+            organization=membership.organization,
+            actor=request.user,
+            file_name=upload.name,
+            data=data,
+        )
+        form.keep_attachment(name, stored)
 
 
 def is_uuid(value: str) -> bool:

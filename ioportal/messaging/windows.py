@@ -291,12 +291,10 @@ def shortfall(
 
 
 def describe_moment(moment: datetime) -> str:
-    """A moment for a sentence, in the portal's time zone and language: "lunedì 14 dicembre
-    2026, 08:00" (Italian writes weekdays and months in lower case), "Monday 14 December
-    2026, 08:00"."""
+    """A moment for a sentence, in the portal's time zone and the active language: "lunedì
+    14 dicembre 2026, 08:00", "Monday 14 December 2026, 08:00" (Django's names of weekdays and
+    months; the portal's Italian catalog writes them in lower case, as Italian does)."""
     from django.utils import timezone
     from django.utils.formats import date_format
-    from django.utils.translation import get_language
 
-    text = date_format(timezone.localtime(moment), "l j F Y, H:i")
-    return text.lower() if (get_language() or "it").startswith("it") else text
+    return date_format(timezone.localtime(moment), "l j F Y, H:i")

@@ -344,8 +344,9 @@ PENDING_UPLOAD_TTL = timedelta(hours=1)
 
 
 class PendingUpload(models.Model):
-    """A recipients file waiting for a choice about its structure, so that the choice re-reads
-    it without a new upload. Private: sealed in the database (never on disk or under
+    """A recipients file waiting for a choice about its structure (or an attachment selected
+    with it: the shared PDF, the ZIP), so that the choice re-reads it without a new upload.
+    Private: sealed in the database (never on disk or under
     MEDIA_ROOT), within RECIPIENTS_MAX_UPLOAD_MB, reachable only by its author in its
     organization, deleted once read into a list, replaced or refused, and after
     PENDING_UPLOAD_TTL (`recipients.services.pending_upload_*`)."""

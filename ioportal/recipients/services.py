@@ -28,7 +28,7 @@ from ioportal.recipients.models import (
 from ioportal.recipients.parsing import ImportFileError
 from ioportal.recipients.sealing import seal_bytes, unseal_bytes
 
-# The formula-safety rule of every CSV and XLSX cell lives in core (core.spreadsheets).
+# The formula-safety rule of every CSV cell lives in core (core.spreadsheets).
 csv_safe = formula_safe
 
 

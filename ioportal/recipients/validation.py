@@ -522,13 +522,19 @@ class RowProblems:
         self.items.append({"column": column, "value": value, "reason": reason})
 
 
-def column_problem(problem: ValueProblem, *, subject: str = "", column: str = "") -> str:
-    """A value's problem as the reason of its column. The column is named once, by whoever
-    shows the reason next to it (the check page, `services.problem_text`), so the reason
-    names only a `subject` (a placeholder) read from a column of another name:
-    "Non è un importo in euro…", "«figlio» non è un codice fiscale valido."."""
+def names_column(subject: str, column: str) -> bool:
+    """Whether `column`, shown next to a reason, already names placeholder `subject`."""
+    return subject.casefold() == column.strip().casefold()
+
+
+def column_problem(problem: ValueProblem | str, *, subject: str = "", column: str = "") -> str:
+    """A value's problem (a ValueProblem, or a predicate such as "è obbligatorio ma è vuoto")
+    as the reason of its column. The column is named once, by whoever shows the reason next
+    to it (the check page, `services.problem_text`), so the reason names only a `subject` (a
+    placeholder) read from a column of another name: "Non è un importo in euro…", "«figlio»
+    non è un codice fiscale valido."."""
     text = str(problem).rstrip(".")
-    if subject and subject.casefold() != column.strip().casefold():
+    if subject and not names_column(subject, column):
         return _("«%(name)s» %(problem)s.") % {"name": subject, "problem": text}
     return f"{text[:1].upper()}{text[1:]}."
 
@@ -658,13 +664,18 @@ def validate_rows(
         variables: dict[str, str] = {}
         for name, kind, required, pattern in placeholders:
             raw = cell(row, name)
+            column = found.mapping.get(name, "")
             if not raw:
                 if required:
-                    found.add(_("«%(name)s» è obbligatorio ma è vuoto.") % {"name": name}, name)
+                    found.add(
+                        column_problem(_("è obbligatorio ma è vuoto"), subject=name, column=column),
+                        name,
+                    )
                 variables[name] = ""
                 continue
             if is_number_cell(name) and _changed_by_excel(kind, raw):
-                found.add(stored_as_number(f"«{name}»"), name, shown=False)
+                what = _("Il valore") if names_column(name, column) else f"«{name}»"
+                found.add(stored_as_number(what), name, shown=False)
                 continue
             if isinstance(pattern, ValueProblem):
                 found.add(
@@ -687,8 +698,11 @@ def validate_rows(
                     continue
                 if not matched:
                     found.add(
-                        _("«%(name)s» non rispetta il formato richiesto dal modello.")
-                        % {"name": name},
+                        column_problem(
+                            _("non rispetta il formato richiesto dal modello"),
+                            subject=name,
+                            column=column,
+                        ),
                         name,
                     )
                     continue
@@ -697,10 +711,7 @@ def validate_rows(
                     raw = date_text(name, raw, line)
                 variables[name] = typed[kind](raw)
             except ValueProblem as problem:
-                found.add(
-                    column_problem(problem, subject=name, column=found.mapping.get(name, "")),
-                    name,
-                )
+                found.add(column_problem(problem, subject=name, column=column), name)
                 if isinstance(problem, OtherNumberFormat):
                     other_format_lines.append(line)
                 continue
@@ -708,11 +719,15 @@ def validate_rows(
                 # Values are sent literally, but the app turns a <br> in any text into a
                 # line break: the value could not be shown as written.
                 found.add(
-                    _(
-                        "«%(name)s» contiene «%(tag)s», che l'app IO mostra come un a capo: "
-                        "toglilo dal file."
-                    )
-                    % {"name": name, "tag": tag.group(0)},
+                    column_problem(
+                        _(
+                            "contiene «%(tag)s», che l'app IO mostra come un a capo: toglilo "
+                            "dal file"
+                        )
+                        % {"tag": tag.group(0)},
+                        subject=name,
+                        column=column,
+                    ),
                     name,
                 )
 

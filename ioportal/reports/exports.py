@@ -11,8 +11,9 @@ are read from the database in chunks and written out as they come, so an export 
   but the first byte leaves only when the whole file is written: above
   `EXPORT_XLSX_INLINE_MAX_ROWS` rows a worker writes it (`reports.prepared`).
 
-Fiscal codes stay masked; every text cell goes through `core.spreadsheets.formula_safe`, so
-nothing a spreadsheet could run as a formula reaches it. Texts (states, outcomes, read and
+Fiscal codes stay masked; every CSV text cell goes through `core.spreadsheets.formula_safe`,
+so nothing a spreadsheet could run as a formula reaches it (an XLSX text cell is a string,
+never a formula, and is written as it is). Texts (states, outcomes, read and
 payment status) are translated once per export, not once per row.
 """
 
@@ -33,7 +34,6 @@ from ioportal.core import spreadsheets
 from ioportal.core.spreadsheets import formula_safe
 from ioportal.messaging.models import Delivery
 from ioportal.remotecontent.models import RemoteContentAccess
-from ioportal.sending.outcomes import TEXTS as REASON_TEXTS
 from ioportal.sending.outcomes import outcome_describer
 from ioportal.sending.status import payment_status_text, read_status_text
 
@@ -74,7 +74,6 @@ def header(*, with_dispatch: bool) -> list[str]:
         _("codice fiscale"),
         _("stato"),
         _("esito"),
-        _("motivo del mancato invio"),
         _("creato il"),
         _("accettato da IO il"),
         _("consegnato il"),
@@ -119,7 +118,6 @@ class _Texts:
     """Every word an export row uses, translated once."""
 
     states: dict[str, str]
-    reasons: dict[str, str]
     read: dict[str, str]
     payment: dict[str, str]
     yes: str
@@ -130,7 +128,6 @@ class _Texts:
     def build(cls) -> "_Texts":
         return cls(
             states={state: str(label) for state, label in Delivery.State.choices},
-            reasons={code: str(text) for code, text in REASON_TEXTS.items()},
             read={key: read_status_text(key) for key in ("READ", "UNREAD", "UNAVAILABLE")},
             payment={key: payment_status_text(key) for key in ("PAID", "NOT_PAID")},
             yes=_("sì"),
@@ -182,8 +179,9 @@ def _rows(records: Iterator[Any], texts: _Texts, with_dispatch: bool) -> Iterato
             row_number,
             masked,
             texts.states.get(state, state),
+            # The outcome in a sentence: for a message not sent, its reason (one column, not
+            # a second one repeating the same words).
             texts.describe(state, skip_reason, error_code, detail[:DETAIL_MAX]),
-            texts.reasons.get(skip_reason, skip_reason),
             _time(created_at),
             _time(submitted_at),
             _time(finished_at) if state == Delivery.State.PROCESSED else None,
@@ -253,9 +251,9 @@ def xlsx_formats(*, with_dispatch: bool) -> dict[int, str]:
     """The column formats of the XLSX sheet (column index → core.spreadsheets format): the
     five times as dates with the time, the amount in euro, the notice number as text."""
     first = 2 if with_dispatch else 0
-    formats = {first + 5 + n: spreadsheets.DATETIME for n in range(len(_TIMES))}
-    formats[first + 13] = spreadsheets.EURO
-    formats[first + 14] = spreadsheets.TEXT
+    formats = {first + 4 + n: spreadsheets.DATETIME for n in range(len(_TIMES))}
+    formats[first + 12] = spreadsheets.EURO
+    formats[first + 13] = spreadsheets.TEXT
     return formats
 
 

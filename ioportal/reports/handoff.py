@@ -43,7 +43,15 @@ from ioportal.core.crypto import DecryptionError
 from ioportal.core.errors import NotAllowed
 from ioportal.core.fiscalcode import reveal_fiscal_code
 from ioportal.core.services import audit_log
-from ioportal.core.spreadsheets import CONTENT_TYPE, TEXT, Sheet, XlsxFile, sheet_name, xlsx_text
+from ioportal.core.spreadsheets import (
+    CONTENT_TYPE,
+    TEXT,
+    Sheet,
+    XlsxFile,
+    formula_safe,
+    sheet_name,
+    xlsx_text,
+)
 from ioportal.messaging.models import Delivery, Dispatch
 from ioportal.messaging.retention import personal_data_purged
 from ioportal.reports.audit import Action
@@ -223,11 +231,17 @@ def euros(cents: int | None) -> str:
     return f"{whole:,}".replace(",", ".") + f",{rest:02d}"
 
 
-def safe_cell(value: object) -> str:
-    """A cell as text that a spreadsheet never runs as a formula and an XLSX can hold
-    (core.spreadsheets.xlsx_text: control characters removed, formula-safe, full-width signs
-    included, at most 32,767 characters)."""
+def text_cell(value: object) -> str:
+    """A cell as text an XLSX can hold (core.spreadsheets.xlsx_text: control characters
+    removed, at most 32,767 characters), otherwise as it is: the XLSX writes it as a string,
+    never a formula."""
     return xlsx_text(str(value))
+
+
+def safe_cell(value: object) -> str:
+    """A CSV cell: `text_cell` that a spreadsheet never runs as a formula (a leading `'`
+    before `=`, `+`, `-`, `@`… full-width signs included: core.spreadsheets.formula_safe)."""
+    return formula_safe(text_cell(value))
 
 
 # Outcome texts remembered per export: a list has few distinct outcomes, and translating
@@ -240,6 +254,14 @@ class _Texts:
 
     def __init__(self) -> None:
         self.labels = {reason.key: str(reason.label) for reason in REASONS}
+        # The sentence every row of a reason would have as its detail, repeating the column
+        # "Motivo": left out. Failures have many causes, so their detail is always written.
+        self.said = {
+            NOT_ON_IO: str(outcomes.TEXTS[outcomes.NOT_ON_IO]),
+            BLOCKED: str(outcomes.TEXTS[outcomes.BLOCKED]),
+            NOT_AUTHORIZED: str(outcomes.TEXTS[outcomes.NOT_AUTHORIZED]),
+            REJECTED: str(outcomes.STATE_TEXTS[S.REJECTED]),
+        }
         self.unreadable = _("Dati non leggibili (chiave di cifratura errata).")
         self._details: dict[tuple[str, str, str, str], str] = {}
 
@@ -271,8 +293,10 @@ def _row(delivery: Delivery, names: list[str], reason: Reason, texts: _Texts) ->
     if not isinstance(values, dict):
         values = {}
     detail = texts.detail(delivery)
+    if detail == texts.said.get(reason.key):
+        detail = ""
     if unreadable:
-        detail = f"{detail} {texts.unreadable}"
+        detail = f"{detail} {texts.unreadable}".lstrip()
     due = timezone.localtime(delivery.due_date).strftime("%d/%m/%Y") if delivery.due_date else ""
     cells: list[object] = [
         delivery.row_number or "",
@@ -284,15 +308,17 @@ def _row(delivery: Delivery, names: list[str], reason: Reason, texts: _Texts) ->
         texts.labels[reason.key],
         detail,
     ]
-    return [safe_cell("" if cell is None else cell) for cell in cells]
+    return [text_cell("" if cell is None else cell) for cell in cells]
 
 
 def handoff_rows(
     *, dispatch: Dispatch, reasons: Sequence[Reason] = REASONS
 ) -> Iterator[tuple[Reason, list[str]]]:
     """(reason, cells in the order of `header`) for each citizen of the list, in clear:
-    fiscal code, the row's values, amount, notice number, due date, reason, detail in
-    Italian. A value no key decrypts is left empty and the detail says so."""
+    fiscal code, the row's values, amount, notice number, due date, reason, and a detail in
+    Italian only where it adds to the reason (why a message failed; empty when it would repeat
+    the reason). A value no key decrypts is left empty and the detail says so. Cells are
+    text as the XLSX holds it; the CSV adds the formula guard (`safe_cell`)."""
     names = value_names(dispatch)
     texts = _Texts()
     for delivery in _deliveries(dispatch, reasons):
@@ -318,7 +344,7 @@ def _write_csv(dispatch: Dispatch, reasons: Sequence[Reason], out: IO[bytes]) ->
     writer.writerow([safe_cell(name) for name in header(dispatch)])
     count = 0
     for _reason, cells in handoff_rows(dispatch=dispatch, reasons=reasons):
-        writer.writerow(cells)
+        writer.writerow([formula_safe(cell) for cell in cells])
         count += 1
     text.flush()
     text.detach()
@@ -335,7 +361,7 @@ def _write_xlsx(dispatch: Dispatch, reasons: Sequence[Reason], out: IO[bytes]) -
     # document points to the sheet of the citizens it writes to, the same every time. The
     # rows come in the list's order, each appended to its reason's sheet.
     book = XlsxFile(out)
-    columns = [safe_cell(name) for name in header(dispatch)]
+    columns = [text_cell(name) for name in header(dispatch)]
     text = dict.fromkeys(range(len(columns)), TEXT)
     sheets = {
         reason.key: book.sheet(

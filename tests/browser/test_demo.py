@@ -87,7 +87,7 @@ def test_first_run_sends_a_premium_notice_that_the_citizen_opens(
     assert "Accertamento IMU – primo invio" in page.locator("#recent-dispatches").inner_text()
     page.get_by_role("link", name="Invii").first.click()
     page.wait_for_load_state()
-    assert "TARI 2025 – saldo" in page.content()
+    assert "TARI 2026 – saldo" in page.content()
     page.get_by_role("link", name="Accertamento IMU – primo invio").click()
     page.wait_for_load_state()
     summary = page.locator("#premium-summary").inner_text()

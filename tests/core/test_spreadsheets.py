@@ -73,7 +73,7 @@ def test_cells_keep_their_types_and_formats() -> None:
         None,
         None,
         None,
-        "'-1000000000000000",  # as text, through the formula guard like any text
+        "-1000000000000000",  # as text, as it is (a string cell is never a formula)
     ]
     assert ws["A1"].font.b and ws.freeze_panes == "A2"
     assert ws["C2"].number_format == "#,##0.00"
@@ -91,20 +91,33 @@ def test_texts_are_never_formulas_numbers_or_links_and_lose_what_xml_refuses() -
     cells = [row[0] for row in ws.iter_rows(min_row=2)]
     assert all(cell.data_type == "s" for cell in cells)
     values = [cell.value for cell in cells]
-    assert values[:6] == ["'=1+1", "'\uff1dSUM(A1:A2)", "'@cmd", "123", "http://example.org", "ab"]
+    # Nothing silently changed: no `'` added; what looks like a formula gets Excel's quote
+    # prefix (shown as it is, still text when edited).
+    assert values[:6] == ["=1+1", "\uff1dSUM(A1:A2)", "@cmd", "123", "http://example.org", "ab"]
     assert values[6] == "x" * 32_767
     assert values[7] == "z"
+    assert [cell.quotePrefix for cell in cells] == [
+        True,
+        True,
+        True,
+        False,
+        False,
+        False,
+        False,
+        False,
+    ]
     assert all(cell.hyperlink is None for cell in cells)
 
 
 @pytest.mark.parametrize(
     "value", ["=1", "+1", "-1", "@A1", "\t1", "\r1", "\x001", "\uff1d1", "\uff0b1", "\uff0d1"]
 )
-def test_formula_safe_is_the_one_rule_of_csv_and_xlsx(value: str) -> None:
+def test_formula_safe_guards_csv_cells_and_leaves_xlsx_text_alone(value: str) -> None:
     assert formula_safe(value) == "'" + value
     assert formula_safe("a" + value) == "a" + value
     assert csv_safe(value) == formula_safe(value)
-    assert xlsx_text(xlsx_text(value)) == xlsx_text(value)  # safe twice is safe once
+    # An XLSX string cell is never a formula: only what XML cannot hold (NUL) is removed.
+    assert xlsx_text(value) == value.replace("\x00", "")
 
 
 def test_a_full_sheet_continues_on_a_new_one_with_the_header(monkeypatch: Any) -> None:

@@ -4,13 +4,17 @@ a finished history; a second run changes nothing."""
 
 import io
 import json
+import re
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.core.management import call_command
+from django.utils.formats import date_format
 
 from ioportal.accounts.models import User
+from ioportal.demo.management.commands.seed_demo import FIRST_TITLES, HISTORY
 from ioportal.fakeio.config import parse_config
 from ioportal.ioservices.models import IOService
 from ioportal.messaging.lists import (
@@ -141,6 +145,28 @@ def test_seed_gives_templates_and_a_finished_history(db, tmp_path):
     read = premium.deliveries.filter(read_status="READ").count()
     assert read and counts == {"opened": read, "downloaded": read}
     assert "/__fakeio__/" in output and "docs/examples/" in output
+
+
+def test_the_history_titles_name_what_their_templates_send(db, tmp_path):
+    seed(tmp_path)
+    for dispatch in Dispatch.objects.select_related("template"):
+        # The year a title names is the template's (no "TARI 2025" sent with "TARI 2026").
+        for year in re.findall(r"\b20\d\d\b", dispatch.title):
+            assert year in dispatch.subject and year in dispatch.template.name, dispatch.title
+    cards = Dispatch.objects.get(title__startswith="Carta d'identità")
+    expiry = {d.variables["scadenza_documento"] for d in cards.deliveries.all()}
+    (day,) = expiry
+    month = date_format(datetime.strptime(day, "%d/%m/%Y"), "F")
+    assert cards.title.endswith(month.lower()), (cards.title, day)
+
+
+def test_a_history_seeded_with_an_earlier_title_is_renamed_not_doubled(db, tmp_path):
+    seed(tmp_path)
+    for title, first_title in FIRST_TITLES.items():
+        Dispatch.objects.filter(title=title).update(title=first_title)
+    seed(tmp_path)
+    titles = sorted(Dispatch.objects.values_list("title", flat=True))
+    assert titles == sorted(title for title, *_rest in HISTORY)
 
 
 @pytest.mark.parametrize(

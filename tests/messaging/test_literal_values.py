@@ -123,7 +123,7 @@ def test_a_br_tag_in_a_value_is_rejected_with_the_reason():
         spec=spec,
     )
     assert outcome.rejected[0]["reasons"] == [
-        "«nome» contiene «<BR/>», che l'app IO mostra come un a capo: toglilo dal file."
+        "Contiene «<BR/>», che l'app IO mostra come un a capo: toglilo dal file."
     ]
 
 

@@ -144,7 +144,12 @@ def test_whole_flow_over_http(client, login, operator_user, organization, servic
     )
     assert response.status_code == 302
     page = client.get(response.url).content.decode()
-    assert "carattere di controllo" in page and "«nome» è obbligatorio ma è vuoto." in page
+    # The column "Nome" is named once, next to its reason.
+    assert (
+        "carattere di controllo" in page
+        and "<td>Nome</td><td>È obbligatorio ma è vuoto.</td>" in page
+    )
+    assert "«nome» è obbligatorio" not in page
     csv_response = client.get(
         reverse("messaging:list_rejected_csv", args=[recipient_list.public_id])
     )

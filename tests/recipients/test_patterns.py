@@ -40,9 +40,7 @@ def check(pattern: str, values: list[str]) -> validation.ValidationOutcome:
 def test_the_classic_catastrophic_pattern_is_answered():
     outcome = check(r"(a+)+b", ["a" * 32 + "!", "aaab"])
     assert [row["line"] for row in outcome.valid] == [3]
-    assert outcome.rejected[0]["reasons"] == [
-        "«codice» non rispetta il formato richiesto dal modello."
-    ]
+    assert outcome.rejected[0]["reasons"] == ["Non rispetta il formato richiesto dal modello."]
 
 
 def test_a_pattern_out_of_time_rejects_the_rows_with_the_reason():

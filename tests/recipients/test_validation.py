@@ -77,14 +77,38 @@ def test_duplicate_in_file_names_the_first_line():
 
 
 def test_required_placeholder_empty():
+    # The column "Nome" is shown next to the reason: the reason does not name it again.
     outcome = check([[GOOD, ""]])
-    assert "«nome» è obbligatorio ma è vuoto." in reasons(outcome)
+    assert reasons(outcome) == ["È obbligatorio ma è vuoto."]
+    assert outcome.rejected[0]["problems"][0]["column"] == "Nome"
 
 
 def test_pattern():
     placeholders = [{"name": "nome", "type": "text", "required": True, "pattern": "[A-Z]+"}]
     outcome = check([[GOOD, "anna"]], placeholders=placeholders)
-    assert "«nome» non rispetta il formato richiesto dal modello." in reasons(outcome)
+    assert reasons(outcome) == ["Non rispetta il formato richiesto dal modello."]
+
+
+def test_a_placeholder_read_from_a_column_of_another_name_is_named_in_the_reason():
+    placeholders = [{"name": "nome", "type": "text", "required": True, "pattern": "[A-Z]+"}]
+    mapping = {"fiscal_code": "CF", "nome": "Nota"}
+    empty = check([[GOOD, "", "", "", "", "", ""]], mapping=mapping)
+    assert reasons(empty) == ["«nome» è obbligatorio ma è vuoto."]
+    wrong = check([[GOOD, "", "", "", "", "", "anna"]], mapping=mapping, placeholders=placeholders)
+    assert reasons(wrong) == ["«nome» non rispetta il formato richiesto dal modello."]
+
+
+@pytest.mark.parametrize(
+    "reason",
+    ["È obbligatorio ma è vuoto.", "Non rispetta il formato richiesto dal modello."],
+)
+def test_no_reason_names_its_own_column_again(reason: str):
+    rows = [[GOOD, ""]] if reason.startswith("È") else [[GOOD, "anna"]]
+    placeholders = [{"name": "nome", "type": "text", "required": True, "pattern": "[A-Z]+"}]
+    outcome = check(rows, placeholders=placeholders)
+    (problem,) = outcome.rejected[0]["problems"]
+    assert problem["reason"] == reason
+    assert problem["column"].casefold() not in problem["reason"].casefold()
 
 
 @pytest.mark.parametrize(
@@ -329,7 +353,9 @@ def test_identifiers_from_number_cells_that_lost_digits():
     )
     found = reasons(outcome)
     assert any(r.startswith(f"Il numero avviso è {STORED_AS_NUMBER}") for r in found)
-    assert any(r.startswith(f"«pratica» è {STORED_AS_NUMBER}") for r in found)
+    # The column "Pratica" is named next to the reason, which does not name it again.
+    assert any(r.startswith(f"Il valore è {STORED_AS_NUMBER}") for r in found)
+    assert not any("«pratica»" in r for r in found)
     assert [row["line"] for row in outcome.valid] == [3]
     assert outcome.valid[0]["variables"]["pratica"] == "00123"  # a text cell: as typed
 

@@ -3,7 +3,9 @@ payload the pipeline sends (third_party_data)."""
 
 import io
 import json
+import re
 import zipfile
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,7 +22,7 @@ from ioportal.recipients.attachments import (
     list_attachments_upload,
     zip_entries,
 )
-from ioportal.recipients.models import ListAttachment, RecipientList
+from ioportal.recipients.models import ListAttachment, PendingUpload, RecipientList
 from ioportal.remotecontent import services
 from ioportal.remotecontent.models import Attachment
 from ioportal.sending import outcomes
@@ -344,3 +346,121 @@ def test_test_send_carries_copies_of_the_rows_files(
     dispatch = Dispatch.objects.get(kind=Dispatch.Kind.LIST)
     assert Attachment.objects.filter(delivery__dispatch=dispatch).count() == 1
     assert Attachment.objects.filter(dispatch=dispatch).count() == 1
+
+
+# --- attachments kept while the operator chooses the sheet ----------------------------------
+
+TWO_SHEETS = (
+    Path(__file__).resolve().parent.parent / "cases" / "import" / "data_on_second_sheet.xlsx"
+)
+
+
+def _kept_id(page: str, name: str) -> str:
+    found = re.search(rf'name="pending_{name}" value="([0-9a-f-]{{36}})"', page)
+    assert found, page[:3000]
+    return found.group(1)
+
+
+def _ask_for_the_sheet(client: Any, template: Any, service: Any, **files: Any) -> str:
+    response = client.post(
+        reverse("messaging:compose"),
+        {
+            "template": template.pk,
+            "service": service.pk,
+            "file": SimpleUploadedFile(TWO_SHEETS.name, TWO_SHEETS.read_bytes()),
+            **files,
+        },
+    )
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert 'name="sheet"' in page
+    return page
+
+
+def test_attachments_selected_with_a_multi_sheet_file_are_kept_across_the_sheet_choice(
+    client, login, operator_user, template, premium_service, rc
+):
+    login(operator_user)
+    bundle = zip_of({"anna.pdf": make_pdf(pdfa=True), "bruno.pdf": make_pdf(pdfa=True)})
+    page = _ask_for_the_sheet(
+        client,
+        template,
+        premium_service,
+        shared_pdf=SimpleUploadedFile("informativa.pdf", make_pdf(pdfa=True)),
+        attachments_zip=SimpleUploadedFile("allegati.zip", bundle),
+    )
+    # The page says that the files stay attached: no need to select them again.
+    assert "«informativa.pdf» è già caricato e resta allegato" in page
+    assert "«allegati.zip» è già caricato e resta allegato" in page
+    assert PendingUpload.objects.count() == 3
+    response = client.post(
+        reverse("messaging:compose"),
+        {
+            "template": template.pk,
+            "service": premium_service.pk,
+            "pending_file": re.search(r'name="pending_file" value="([0-9a-f-]{36})"', page).group(
+                1
+            ),
+            "sheet": "Destinatari",
+            "pending_shared_pdf": _kept_id(page, "shared_pdf"),
+            "pending_attachments_zip": _kept_id(page, "attachments_zip"),
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:3000]
+    recipient_list = RecipientList.objects.get()
+    files = ListAttachment.objects.filter(recipient_list=recipient_list)
+    assert sorted((f.shared, f.original_name) for f in files) == [
+        (False, "anna.pdf"),
+        (False, "bruno.pdf"),
+        (True, "informativa.pdf"),
+    ]
+    assert not PendingUpload.objects.exists()  # deleted once attached
+
+
+def test_a_kept_attachment_can_be_left_out_and_a_refused_zip_is_asked_again(
+    client, login, operator_user, template, premium_service, rc
+):
+    login(operator_user)
+    page = _ask_for_the_sheet(
+        client,
+        template,
+        premium_service,
+        shared_pdf=SimpleUploadedFile("informativa.pdf", make_pdf(pdfa=True)),
+        attachments_zip=SimpleUploadedFile("allegati.zip", b"not a zip"),
+    )
+    pending_file = re.search(r'name="pending_file" value="([0-9a-f-]{36})"', page).group(1)
+    assert "Non allegare «informativa.pdf»" in page
+    # The ZIP is read only once the sheet is chosen: refused then, its field says why and
+    # nothing of it is kept; the PDF stays.
+    refused = client.post(
+        reverse("messaging:compose"),
+        {
+            "template": template.pk,
+            "service": premium_service.pk,
+            "pending_file": pending_file,
+            "sheet": "Destinatari",
+            "pending_shared_pdf": _kept_id(page, "shared_pdf"),
+            "pending_attachments_zip": _kept_id(page, "attachments_zip"),
+        },
+    )
+    assert refused.status_code == 200
+    again = refused.content.decode()
+    assert "non è un archivio ZIP valido" in again
+    assert not re.search(r'name="pending_attachments_zip" value="[0-9a-f-]{36}"', again)
+    assert "«informativa.pdf» è già caricato e resta allegato" in again
+    assert PendingUpload.objects.count() == 2  # the recipients file and the PDF
+    # Left out: the list has no attachment, and nothing stays kept.
+    done = client.post(
+        reverse("messaging:compose"),
+        {
+            "template": template.pk,
+            "service": premium_service.pk,
+            "pending_file": pending_file,
+            "sheet": "Destinatari",
+            "pending_shared_pdf": _kept_id(again, "shared_pdf"),
+            "drop_shared_pdf": "on",
+        },
+    )
+    assert done.status_code == 302, done.content.decode()[:3000]
+    assert not ListAttachment.objects.exists()
+    assert not PendingUpload.objects.exists()

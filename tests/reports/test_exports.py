@@ -105,7 +105,6 @@ def test_dispatch_csv_has_the_words_times_and_amounts(
         "codice fiscale",
         "stato",
         "esito",
-        "motivo del mancato invio",
         "creato il",
         "accettato da IO il",
         "consegnato il",
@@ -126,7 +125,6 @@ def test_dispatch_csv_has_the_words_times_and_amounts(
         masked,
         "Consegnato",
         "Consegnato nell'app IO del cittadino.",
-        "",
         "01/03/2026 10:00:00",
         "01/03/2026 10:01:05",
         "01/03/2026 10:02:00",
@@ -141,24 +139,31 @@ def test_dispatch_csv_has_the_words_times_and_amounts(
         "no",
     ]
     assert skipped[2] == "Non raggiungibile"
-    assert skipped[4] == str(outcomes.TEXTS[outcomes.NOT_ON_IO]) != ""
-    assert skipped[7] == ""  # processed time only for delivered messages
+    # The reason a message was not sent is its outcome, in one column: no other cell of the
+    # row repeats it.
+    assert skipped[3] == str(outcomes.TEXTS[outcomes.NOT_ON_IO]) != ""
+    assert skipped.count(skipped[3]) == 1
+    assert skipped[6] == ""  # processed time only for delivered messages
     assert failed[2] == "Non riuscito"
+    assert all(len(row) == len(rows[0]) for row in rows)
     body = "".join(";".join(row) for row in rows)
     assert builders.CITIZEN not in body and OTHER_CITIZEN not in body
 
 
-def test_cells_that_look_like_formulas_are_neutralised_in_both_formats(
+def test_cells_that_look_like_formulas_are_guarded_in_csv_and_kept_in_xlsx(
     client: Client, supervisor_user: User, dispatch: Dispatch
 ) -> None:
     verified_login(client, supervisor_user)
     failed = _csv(client.get(_url("csv", dispatch)))[3]
     assert failed[3] == '\'=HYPERLINK("http://x")'
-    assert failed[14] == "'\uff1d1+1"
+    assert failed[13] == "'\uff1d1+1"
+    # In the XLSX a text cell is a string, never a formula: kept as it is, with Excel's quote
+    # prefix (no `'` added to the value).
     sheet = _xlsx(client.get(_url("xlsx", dispatch))).worksheets[0]
-    assert sheet["D4"].value == '\'=HYPERLINK("http://x")'
-    assert sheet["D4"].data_type == "s"
-    assert sheet["O4"].value == "'\uff1d1+1"
+    assert sheet["D4"].value == '=HYPERLINK("http://x")'
+    assert sheet["D4"].data_type == "s" and sheet["D4"].quotePrefix
+    assert sheet["N4"].value == "\uff1d1+1" and sheet["N4"].quotePrefix
+    assert not sheet["C4"].quotePrefix
 
 
 @pytest.mark.parametrize(
@@ -185,18 +190,19 @@ def test_dispatch_xlsx_has_dates_numbers_and_the_same_words(
     delivered = rows[1]
     assert delivered[0] == 1
     assert delivered[2:4] == ("Consegnato", "Consegnato nell'app IO del cittadino.")
-    assert delivered[5] == datetime(2026, 3, 1, 10, 0)
-    assert delivered[8] == datetime(2026, 7, 1, 10, 30)
-    assert delivered[9] == datetime(2026, 7, 2, 17, 0)
-    assert delivered[11:14] == ("letto", "pagato", 1234.56)
-    assert sheet["F2"].number_format == "dd/mm/yyyy hh:mm:ss"
-    assert sheet["N2"].data_type == "n" and sheet["N2"].number_format == "#,##0.00"
+    assert delivered[4] == datetime(2026, 3, 1, 10, 0)
+    assert delivered[7] == datetime(2026, 7, 1, 10, 30)
+    assert delivered[8] == datetime(2026, 7, 2, 17, 0)
+    assert delivered[10:13] == ("letto", "pagato", 1234.56)
+    assert sheet["E2"].number_format == "dd/mm/yyyy hh:mm:ss"
+    assert sheet["M2"].data_type == "n" and sheet["M2"].number_format == "#,##0.00"
     # 18 digits stay text: as a number Excel would keep 15 of them.
-    assert sheet["O2"].value == "012345678901234567" and sheet["O2"].data_type == "s"
-    assert sheet["O2"].number_format == "@"
+    assert sheet["N2"].value == "012345678901234567" and sheet["N2"].data_type == "s"
+    assert sheet["N2"].number_format == "@"
     assert sheet.freeze_panes == "A2"
-    assert rows[2][4] == str(outcomes.TEXTS[outcomes.NOT_ON_IO])
-    assert rows[2][7] is None
+    assert rows[2][3] == str(outcomes.TEXTS[outcomes.NOT_ON_IO])
+    assert list(rows[2]).count(rows[2][3]) == 1
+    assert rows[2][6] is None
     assert len(rows) == 4
 
 
@@ -377,7 +383,7 @@ def test_search_export_has_exactly_the_search_results(
     assert sorted(row[0] for row in rows[1:]) == ["'=Primo", "Secondo"]
     sheet = _xlsx(client.get(_search_url("xlsx"))).worksheets[0]
     assert sorted(r[0] for r in sheet.iter_rows(min_row=2, values_only=True)) == [
-        "'=Primo",
+        "=Primo",  # a string cell, never a formula: as it is
         "Secondo",
     ]
     events = AuditEvent.objects.filter(action="export.search_results")

@@ -17,6 +17,7 @@ from django.utils.formats import date_format
 
 from ioportal.accounts.models import Membership, Organization, User
 from ioportal.core.models import AuditEvent
+from ioportal.core.spreadsheets import formula_safe
 from ioportal.messaging.models import Delivery, Dispatch
 from ioportal.reports import handoff
 from ioportal.sending import outcomes
@@ -85,8 +86,10 @@ def _detail(code: str) -> str:
     return str(outcomes.TEXTS[code])
 
 
-REJECTED_TEXT = str(outcomes.STATE_TEXTS[S.REJECTED])
-# The list, exactly, in the order of the rows: what the files hold (header left out).
+# The list, exactly, in the order of the rows: what the files hold (header left out). The
+# detail is written only where it adds to the reason: why a message failed, or a citizen
+# whose skip has no reason of its own. Values as the XLSX holds them; the CSV's formula guard
+# is `in_csv`.
 EXPECTED: dict[str, list[list[str]]] = {
     handoff.NOT_ON_IO: [
         [
@@ -98,46 +101,46 @@ EXPECTED: dict[str, list[list[str]]] = {
             "",
             "",
             "Non usa IO",
-            _detail(outcomes.NOT_ON_IO),
+            "",
         ]
     ],
     handoff.BLOCKED: [
         [
             "3",
             "YYYMRA80A01H501C",
-            '\'=HYPERLINK("http://esempio.invalid")',
-            "'＝1+1",
+            '=HYPERLINK("http://esempio.invalid")',
+            "＝1+1",
             "",
             "301000000000000012",
             "",
             "Ha bloccato il servizio",
-            _detail(outcomes.BLOCKED),
+            "",
         ]
     ],
     handoff.NOT_AUTHORIZED: [
         [
             "4",
             "VRDGPP75C15F205S",
-            "'+39 333",
-            "'@SOMMA(A1)",
+            "+39 333",
+            "@SOMMA(A1)",
             "",
             "",
             "01/05/2026",
             "Non autorizzato (prova)",
-            _detail(outcomes.NOT_AUTHORIZED),
+            "",
         ]
     ],
     handoff.REJECTED: [
         [
             "5",
             "BNCLCU90D45L219H",
-            "'-5",
+            "-5",
             "Piazza Garibaldi2",
             "",
             "",
             "",
             "Rifiutato da IO",
-            REJECTED_TEXT,
+            "",
         ],
         [
             "6",
@@ -177,6 +180,13 @@ EXPECTED: dict[str, list[list[str]]] = {
     ],
 }
 ALL_ROWS = sorted((row for rows in EXPECTED.values() for row in rows), key=lambda r: int(r[0]))
+
+
+def in_csv(rows: list[list[str]]) -> list[list[str]]:
+    """`rows` as the CSV holds them: a leading `'` before what looks like a formula."""
+    return [[formula_safe(cell) for cell in row] for row in rows]
+
+
 HEADER = [
     "Riga",
     "Codice fiscale",
@@ -258,6 +268,10 @@ def xlsx_sheets(response: Any) -> dict[str, list[list[str]]]:
                 assert cell.data_type != "f", cell.coordinate
                 assert cell.value is None or isinstance(cell.value, str), cell.coordinate
                 assert cell.value is None or cell.number_format == "@", cell.coordinate
+                # What looks like a formula is kept as it is, with Excel's quote prefix
+                # (shown as typed, still text when edited), never a `'` added to the value.
+                looks_like_formula = formula_safe(cell.value or "") != (cell.value or "")
+                assert cell.quotePrefix == looks_like_formula, cell.coordinate
         sheets[sheet.title] = [
             ["" if value is None else value for value in row]
             for row in sheet.iter_rows(values_only=True)
@@ -290,7 +304,7 @@ def test_the_csv_holds_exactly_the_unreached_citizens_in_clear(
     assert response["Cache-Control"] == "no-store"
     assert 'filename="non-raggiunti-tari-2026.csv"' in response["Content-Disposition"]
     rows = csv_rows(response)
-    assert rows == [HEADER, *ALL_ROWS]
+    assert rows == [HEADER, *in_csv(ALL_ROWS)]
 
 
 def test_the_xlsx_has_one_sheet_per_reason_with_the_same_rows_as_the_csv(
@@ -304,7 +318,8 @@ def test_the_xlsx_has_one_sheet_per_reason_with_the_same_rows_as_the_csv(
     from_xlsx = sorted(
         (row for rows in sheets.values() for row in rows[1:]), key=lambda r: int(r[0])
     )
-    assert from_xlsx == csv_rows(download(client, dispatch, "csv"))[1:]
+    assert from_xlsx == ALL_ROWS
+    assert in_csv(from_xlsx) == csv_rows(download(client, dispatch, "csv"))[1:]
 
 
 def test_every_sheet_is_there_even_when_a_reason_has_no_citizen(
@@ -319,7 +334,10 @@ def test_every_sheet_is_there_even_when_a_reason_has_no_citizen(
 @pytest.mark.parametrize("reason", list(EXPECTED))
 def test_one_reason_alone(reason: str, dispatch: Dispatch, people: dict[str, User]) -> None:
     client = client_for(people["supervisor"])
-    assert csv_rows(download(client, dispatch, "csv", reason)) == [HEADER, *EXPECTED[reason]]
+    assert csv_rows(download(client, dispatch, "csv", reason)) == [
+        HEADER,
+        *in_csv(EXPECTED[reason]),
+    ]
     sheets = xlsx_sheets(download(client, dispatch, "xlsx", reason))
     assert list(sheets.values()) == [[HEADER, *EXPECTED[reason]]]
 
@@ -330,6 +348,34 @@ def test_rows_are_read_in_chunks_and_keep_the_order_of_the_list(
     monkeypatch.setattr(handoff, "CHUNK_SIZE", 2)
     rows = [cells for _reason, cells in handoff.handoff_rows(dispatch=dispatch)]
     assert rows == ALL_ROWS
+
+
+def test_no_row_repeats_its_reason_in_the_detail(dispatch: Dispatch) -> None:
+    said = {
+        str(outcomes.TEXTS[outcomes.NOT_ON_IO]),
+        str(outcomes.TEXTS[outcomes.BLOCKED]),
+        str(outcomes.TEXTS[outcomes.NOT_AUTHORIZED]),
+        str(outcomes.STATE_TEXTS[S.REJECTED]),
+    }
+    for reason, cells in handoff.handoff_rows(dispatch=dispatch):
+        detail = cells[-1]
+        assert detail not in said
+        assert not detail or str(reason.label) not in detail
+        if reason.key == handoff.FAILED:
+            assert detail
+
+
+def test_formula_looking_values_are_guarded_in_the_csv_and_kept_as_they_are_in_the_xlsx(
+    dispatch: Dispatch, people: dict[str, User]
+) -> None:
+    client = client_for(people["supervisor"])
+    blocked = csv_rows(download(client, dispatch, "csv", handoff.BLOCKED))[1]
+    assert blocked[2:4] == ['\'=HYPERLINK("http://esempio.invalid")', "'＝1+1"]
+    sheet = xlsx_sheets(download(client, dispatch, "xlsx", handoff.BLOCKED))
+    assert sheet["Ha bloccato il servizio"][1][2:4] == [
+        '=HYPERLINK("http://esempio.invalid")',
+        "＝1+1",
+    ]
 
 
 def test_formula_looking_values_are_neutralised() -> None:

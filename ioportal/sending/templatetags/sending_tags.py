@@ -50,11 +50,10 @@ def moment(value: Any) -> str:
 
 @register.filter
 def long_day(value: Any) -> str:
-    """A date at the start of a line: "Martedì 8 dicembre 2026", "Tuesday 8 December 2026"."""
+    """A date at the start of a line, in the active language: "Martedì 8 dicembre 2026",
+    "Tuesday 8 December 2026" (the first letter capitalised, the month as the language
+    writes it)."""
     from django.utils.formats import date_format
-    from django.utils.translation import get_language
+    from django.utils.text import capfirst
 
-    text = date_format(value, "l j F Y")
-    if (get_language() or "it").startswith("it"):
-        text = text[:1] + text[1:].lower()
-    return text
+    return capfirst(date_format(value, "l j F Y"))

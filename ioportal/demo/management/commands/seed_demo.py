@@ -236,11 +236,19 @@ def _outcome(code: str, premium: bool, index: int) -> dict[str, Any]:
     return values
 
 
+# (title, template, days ago, Premium): each title names what its template sends (the TARI
+# of the template's year, the month the identity cards expire in).
 HISTORY = [
-    ("TARI 2025 – saldo", 0, 40, False),
-    ("Carta d'identità in scadenza – ottobre", 1, 21, False),
+    ("TARI 2026 – saldo", 0, 40, False),
+    ("Carta d'identità in scadenza – novembre", 1, 21, False),
     ("Accertamento IMU – primo invio", 2, 6, True),
 ]
+# The titles earlier seeds gave: a dispatch keeps the launch token made from its first title,
+# so a demo database seeded before gets the new title instead of a second dispatch.
+FIRST_TITLES = {
+    "TARI 2026 – saldo": "TARI 2025 – saldo",
+    "Carta d'identità in scadenza – novembre": "Carta d'identità in scadenza – ottobre",
+}
 
 
 def _premium_accesses(
@@ -285,8 +293,11 @@ def _history(
         for spec in DEMO_TEMPLATES
     ]
     for title, template_index, days_ago, premium in HISTORY:
-        token = uuid.uuid5(HISTORY_NAMESPACE, f"{organization.fiscal_code}/{title}")
-        if Dispatch.objects.filter(launch_token=token).exists():
+        first_title = FIRST_TITLES.get(title, title)
+        token = uuid.uuid5(HISTORY_NAMESPACE, f"{organization.fiscal_code}/{first_title}")
+        seeded = Dispatch.objects.filter(launch_token=token)
+        if seeded.exists():
+            seeded.exclude(title=title).update(title=title)
             continue
         template = templates[template_index]
         started = timezone.now() - timedelta(days=days_ago)
