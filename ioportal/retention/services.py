@@ -40,6 +40,7 @@ from ioportal.accounts.models import Organization
 from ioportal.core.services import audit_log
 from ioportal.ioservices.services import SYSTEM_ACTOR
 from ioportal.messaging.models import Delivery, Dispatch
+from ioportal.messaging.retention import PURGED_HMAC_PREFIX
 from ioportal.recipients.models import ListAttachment, RecipientChunk, RecipientList
 from ioportal.remotecontent.models import Attachment, RemoteContentAccess
 from ioportal.remotecontent.services import attachments_delete
@@ -49,7 +50,6 @@ logger = logging.getLogger(__name__)
 
 CHUNK = 1000  # deliveries per transaction
 FILE_CHUNK = 200  # attachments per transaction
-PURGED_HMAC_PREFIX = "purged:"
 PURGED_MASK = "*" * 16
 PURGED_CONTENT = "—"
 # States in which a dispatch sends nothing more; `finished_at` is set on entering them.
