@@ -15,7 +15,7 @@ from ioportal.messaging.models import Delivery, Dispatch
 from ioportal.messaging.retention import PURGED_HMAC_PREFIX
 from ioportal.retention.services import PURGED_MASK
 from ioportal.sending import outcomes
-from ioportal.sending.services import dispatch_retry_failed
+from ioportal.sending.services import deliveries_resolve_uncertain, dispatch_retry_failed
 from tests import builders
 from tests.retention.test_purge import finished
 
@@ -62,6 +62,24 @@ def test_retry_refuses_a_dispatch_whose_purge_has_begun(recent, operator_user):
     recent.refresh_from_db()
     assert recent.state == Dispatch.State.COMPLETED
     assert failed_count(recent) == 1
+
+
+@pytest.mark.django_db
+def test_resending_an_uncertain_delivery_is_refused_once_the_purge_has_begun(
+    recent, supervisor_user
+):
+    uncertain = Delivery.objects.filter(dispatch=recent, state=Delivery.State.FAILED).get()
+    Delivery.objects.filter(pk=uncertain.pk).update(state=Delivery.State.UNCERTAIN)
+    purge_first_chunk(recent)
+    with pytest.raises(NotAllowed):
+        deliveries_resolve_uncertain(
+            dispatch=recent,
+            delivery_ids=[uncertain.pk],
+            decision="resend",
+            actor=supervisor_user,
+            confirmed=True,
+        )
+    assert Delivery.objects.get(pk=uncertain.pk).state == Delivery.State.UNCERTAIN
 
 
 @pytest.mark.django_db
