@@ -12,7 +12,8 @@ delivery submitted to IO, and a carnet covering the submissions. Prints:
 The purge changes the data: the next run needs --reseed.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/<db> \\
-        .venv/bin/python benchmarks/retention_benchmark.py [--deliveries 200000] [--reseed]
+        .venv/bin/python benchmarks/retention_benchmark.py [--deliveries 200000] [--reseed] \\
+        [--carnet-only]
 """
 
 import datetime
@@ -127,6 +128,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--deliveries", type=int, default=200_000)
     parser.add_argument("--reseed", action="store_true")
+    parser.add_argument(
+        "--carnet-only", action="store_true", help="measure premium_remaining, not the purge"
+    )
     args = parser.parse_args()
     call_command("migrate", verbosity=0)
     organization = Organization.objects.filter(fiscal_code=ORG_FISCAL_CODE).first()
@@ -135,6 +139,10 @@ def main() -> int:
         started = time.perf_counter()
         organization = _seed(args.deliveries)
         print(f"seeded in {time.perf_counter() - started:.0f} s")
+        # What autovacuum does soon after a load: statistics and the visibility map (without
+        # it an index-only scan still reads every row).
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE messaging_delivery")
     total = Delivery.objects.filter(dispatch__organization=organization).count()
     print(f"\nPostgreSQL {connection.pg_version}, {total:,} deliveries\n")  # type: ignore[attr-defined]
 
@@ -150,6 +158,8 @@ def main() -> int:
         f"premium_remaining: median {statistics.median(times):7.1f} ms, "
         f"max {max(times):7.1f} ms (used {usage.used:,})"
     )
+    if args.carnet_only:
+        return 0
 
     tracemalloc.start()
     started = time.perf_counter()

@@ -9,7 +9,7 @@ confirmation) and its dispatch links to the origin (`Dispatch.origin`).
 
 from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -36,6 +36,8 @@ from ioportal.recipients.models import RecipientList
 from ioportal.recipients.numbers import ITALIAN, format_cents
 from ioportal.recipients.validation import (
     AMOUNT,
+    ATTACHMENT,
+    ATTACHMENT_KEY,
     DUE_DATE,
     FISCAL_CODE,
     INVALID_AFTER_DUE_DATE,
@@ -74,6 +76,7 @@ DEFAULT_COLUMNS = {
     NOTICE_NUMBER: "codice_avviso",
     INVALID_AFTER_DUE_DATE: "non_pagabile_dopo_scadenza",
     PAYEE_FISCAL_CODE: "cf_ente_creditore",
+    ATTACHMENT: "allegato",
 }
 PAYMENT_TARGETS = (AMOUNT, NOTICE_NUMBER, INVALID_AFTER_DUE_DATE, PAYEE_FISCAL_CODE)
 
@@ -193,10 +196,29 @@ def _value(delivery: Delivery, fiscal_code: str, target: str) -> str:
     return str((delivery.variables or {}).get(target, ""))
 
 
-def _rows(deliveries: QuerySet[Delivery], targets: list[str]) -> Iterator[list[str]]:
+def _rows(
+    deliveries: QuerySet[Delivery], targets: list[str]
+) -> Iterator[tuple[int, str, list[str]]]:
+    """Per delivery, in the origin's order: its id, the name of its own file in the origin's
+    list ("" without), and its values for `targets`."""
     for delivery in deliveries.order_by("row_number", "id").iterator(chunk_size=1000):
         fiscal_code = reveal_fiscal_code(delivery.fiscal_code_encrypted)
-        yield [_value(delivery, fiscal_code, target) for target in targets]
+        own_file = str((delivery.variables or {}).get(ATTACHMENT_KEY) or "")
+        yield delivery.pk, own_file, [_value(delivery, fiscal_code, t) for t in targets]
+
+
+def _own_files_column(origin: Dispatch, columns: dict[str, str]) -> str:
+    """The name of the follow-up list's column with each citizen's own file: the origin
+    list's while it is kept, else "allegato" (made unique among `columns`)."""
+    kept = RecipientList.objects.filter(dispatch=origin).values_list("column_mapping", flat=True)
+    saved = str(dict(kept.first() or {}).get(ATTACHMENT) or "")
+    if saved and saved not in columns.values():
+        return saved
+    base = name = DEFAULT_COLUMNS[ATTACHMENT]
+    number = 2
+    while name in columns.values():
+        name, number = f"{base}_{number}", number + 1
+    return name
 
 
 @transaction.atomic
@@ -217,8 +239,9 @@ def follow_up_list_create(
     new dispatch). When every column the template needs is there, the list is checked at
     once (the normal check: a due date already past rejects its row); otherwise it waits for
     the column mapping. The origin's Premium files are carried over by the receivers of
-    `signals.follow_up_list_created` (the shared PDF; what cannot be carried is listed with
-    the list's files, with the reason).
+    `signals.follow_up_list_created`: the shared PDF, and each citizen's own PDF for exactly
+    the citizens of the follow-up (a file-name column, mapped, names them); what cannot be
+    carried is listed with the list's files, with the reason.
 
     The caller checks that the actor sees `origin` and may use `service`. Raises NotAllowed
     (Italian message) when `origin` may not be followed up (`can_follow_up`), its
@@ -239,7 +262,7 @@ def follow_up_list_create(
     headers = list(dict.fromkeys(columns.values()))
     targets = [first_target[name] for name in headers]
     try:
-        rows = list(_rows(deliveries, targets))
+        read = list(_rows(deliveries, targets))
     except DecryptionError:
         raise NotAllowed(
             _("I codici fiscali dell'invio non sono leggibili (chiave di cifratura errata).")
@@ -253,14 +276,33 @@ def follow_up_list_create(
         file_name=file_name,
         file_format="origin",
         headers=headers,
-        row_count=len(rows),
+        row_count=len(read),
         number_format=ITALIAN,
         column_mapping={},
         origin=origin,
         expires_at=timezone.now() + timedelta(hours=settings.RECIPIENTS_LIST_TTL_HOURS),
     )
+    answers = follow_up_list_created.send(
+        sender=Dispatch,
+        origin=origin,
+        recipient_list=recipient_list,
+        deliveries=deliveries,
+        own_files={pk: name for pk, name, _values in read if name},
+    )
+    own_files: dict[int, str] = {}
+    for _receiver, answer in answers:
+        own_files.update(cast(dict[int, str], answer or {}))
+    rows = [values for _pk, _name, values in read]
+    if own_files:
+        # Each citizen's own file, by the name the receivers gave it (no file: no name, and
+        # the check says so for that row).
+        columns[ATTACHMENT] = _own_files_column(origin, columns)
+        headers.append(columns[ATTACHMENT])
+        for (pk, _name, _values), row in zip(read, rows, strict=True):
+            row.append(own_files.get(pk, ""))
+    recipient_list.headers = headers
+    recipient_list.save(update_fields=["headers"])
     recipient_list.set_rows(rows, list(range(2, len(rows) + 2)))
-    follow_up_list_created.send(sender=Dispatch, origin=origin, recipient_list=recipient_list)
     spec = message_spec(template=template, service=service, recipient_list=recipient_list)
     # The origin's template (any version) keeps its optional due date and notice.
     same = origin.template is not None and origin.template.family == template.family
@@ -269,6 +311,8 @@ def follow_up_list_create(
         wanted.append(DUE_DATE)
     if template.has_payment or same:
         wanted += PAYMENT_TARGETS
+    if template.feature_level == FeatureLevel.ADVANCED:
+        wanted.append(ATTACHMENT)
     mapping = {target: columns[target] for target in wanted if target in columns}
     recipient_list.column_mapping = mapping
     recipient_list.save(update_fields=["column_mapping"])

@@ -184,7 +184,7 @@ def list_confirm(request: AuthenticatedHttpRequest, public_id: str) -> HttpRespo
     if is_premium:
         need = carnet_need(
             service=recipient_list.service,
-            needed=recipient_list.valid_count - (recipient_list.test_mode_skips or 0),
+            needed=recipient_list.valid_count - list_test_mode_skips(recipient_list),
         )
     return render(
         request,

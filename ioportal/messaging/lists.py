@@ -23,7 +23,7 @@ from ioportal.recipients.models import RecipientChunk, RecipientList
 from ioportal.recipients.numbers import DEFAULT_NUMBER_FORMAT, NUMBER_FORMATS
 from ioportal.recipients.parsing import ReadOptions, parse_table
 from ioportal.recipients.services import recipient_lists_purge_expired
-from ioportal.recipients.testmode import count_test_mode_skips
+from ioportal.recipients.testmode import test_mode_skips_record
 from ioportal.recipients.validation import MessageSpec, validate_rows
 
 
@@ -170,7 +170,7 @@ def recipient_list_validate(
     recipient_list.store(RecipientChunk.Kind.REJECTED, outcome.rejected)
     recipient_list.valid_count = len(outcome.valid)
     recipient_list.rejected_count = len(outcome.rejected)
-    recipient_list.test_mode_skips = count_test_mode_skips(recipient_list.service, outcome.valid)
+    test_mode_skips_record(recipient_list, outcome.valid)
     recipient_list.total_amount = outcome.total_amount
     recipient_list.repeated_excluded = 0
     recipient_list.content_fingerprint = content_fingerprint(

@@ -329,6 +329,13 @@ class Delivery(models.Model):
             # (ioportal.messaging.repeated: a citizen has few deliveries, so the content hash
             # is compared on them; a wider index would cost every insert).
             models.Index(fields=["fiscal_code_hmac"], name="delivery_cf_hmac_idx"),
+            # The Premium carnet (messaging.carnet.carnet_usage): the messages IO accepted
+            # per dispatch within a period, counted from this index alone.
+            models.Index(
+                fields=["dispatch", "submitted_at"],
+                condition=Q(io_message_id__isnull=False),
+                name="delivery_submitted_idx",
+            ),
         ]
 
     def __str__(self) -> str:

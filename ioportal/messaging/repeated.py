@@ -36,7 +36,7 @@ from ioportal.messaging.audit import Action
 from ioportal.messaging.models import Delivery, Dispatch
 from ioportal.recipients.models import RecipientChunk, RecipientContentKey, RecipientList
 from ioportal.recipients.rendering import content_sha256, fill_message, io_message
-from ioportal.recipients.testmode import count_test_mode_skips
+from ioportal.recipients.testmode import test_mode_skips_record
 
 # Deliveries that never reached their citizen and never will: they do not count as received.
 NOT_RECEIVED = (
@@ -228,10 +228,16 @@ def recipient_list_exclude_repeated(
     locked.store(RecipientChunk.Kind.VALID, kept)
     locked.valid_count = len(kept)
     locked.total_amount = sum(row.get("amount") or 0 for row in kept)
-    locked.test_mode_skips = count_test_mode_skips(locked.service, kept)
+    test_mode_skips_record(locked, kept)
     locked.repeated_excluded += len(lines)
     locked.save(
-        update_fields=["valid_count", "total_amount", "test_mode_skips", "repeated_excluded"]
+        update_fields=[
+            "valid_count",
+            "total_amount",
+            "test_mode_skips",
+            "test_mode_skips_key",
+            "repeated_excluded",
+        ]
     )
     audit_log(
         action=Action.RECIPIENTS_REPEATED_EXCLUDED,

@@ -5,7 +5,11 @@ when they are available."""
 
 from datetime import datetime, timedelta
 
-from ioportal.messaging.models import Dispatch
+from ioportal.messaging.models import Delivery, Dispatch
+
+# The keyed hash a purged delivery gets, `purged:<id>` (unique per delivery): how the purge
+# (ioportal.retention.services) recognises what it has done, and others that it has begun.
+PURGED_HMAC_PREFIX = "purged:"
 
 
 def personal_data_until(dispatch: Dispatch) -> datetime | None:
@@ -28,3 +32,11 @@ def personal_data_expired(dispatch: Dispatch, now: datetime) -> bool:
         return True
     until = personal_data_until(dispatch)
     return until is not None and until <= now
+
+
+def personal_data_purge_begun(dispatch: Dispatch) -> bool:
+    """True once the retention purge has blanked some of the dispatch's deliveries, even if
+    it has not finished (it works in chunks and sets `personal_data_purged_at` last)."""
+    return Delivery.objects.filter(
+        dispatch_id=dispatch.pk, fiscal_code_hmac__startswith=PURGED_HMAC_PREFIX
+    ).exists()

@@ -16,7 +16,10 @@ dispatch_ready = Signal()
 list_files_needed = Signal()
 
 # A follow-up list of a dispatch has been made (`followups.follow_up_list_create`): sent
-# inside its transaction. Arguments: origin (Dispatch), recipient_list. Receivers give the
-# list the origin's files (as files uploaded with it) and return how many they carried.
+# inside its transaction, before its rows are stored. Arguments: origin (Dispatch),
+# recipient_list, deliveries (the origin's deliveries of the follow-up's citizens), own_files
+# ({delivery id: name of the citizen's own file in the origin's list}). Receivers give the
+# list the origin's files (as files uploaded with it) and return {delivery id: file name} of
+# the citizens' own files they staged, which fills the list's file-name column.
 # `ioportal.remotecontent` connects its carry-over.
 follow_up_list_created = Signal()

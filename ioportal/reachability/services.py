@@ -10,13 +10,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django_q.tasks import async_task
 
-from ioportal.accounts.models import User
+from ioportal.accounts.models import Organization, User
 from ioportal.core.fiscalcode import protect_fiscal_code
 from ioportal.core.io_texts import describe_io_error
 from ioportal.core.services import audit_log
@@ -138,6 +139,42 @@ def reachability_check_create(
     else:
         transaction.on_commit(lambda: enqueue_run(check_id=check.pk))
     return check
+
+
+def reachability_checks_due(
+    *, organization: Organization, cutoff: datetime
+) -> QuerySet[ReachabilityCheck]:
+    """The organization's checks whose rows the purge removes once `cutoff` is the end of
+    their retention (finished at or before it, rows not yet deleted): what
+    `reachability_checks_purge_expired` purges with that retention."""
+    return ReachabilityCheck.objects.filter(
+        organization=organization,
+        purged_at__isnull=True,
+        finished_at__isnull=False,
+        finished_at__lte=cutoff,
+    )
+
+
+def reachability_purge_preview(*, organization: Organization, cutoff: datetime) -> list[str]:
+    """For the retention page (`accounts.retention.retention_due_requested`): the checks and
+    fiscal codes a purge with `cutoff` would delete, as an Italian sentence (two queries);
+    empty when none."""
+    due = reachability_checks_due(organization=organization, cutoff=cutoff)
+    checks = due.count()
+    if not checks:
+        return []
+    rows = ReachabilityRow.objects.filter(check_run__in=due.values("pk")).count()
+    return [
+        ngettext(
+            "%(checks)s verifica di raggiungibilità",
+            "%(checks)s verifiche di raggiungibilità",
+            checks,
+        )
+        % {"checks": checks}
+        + ", "
+        + ngettext("con %(rows)s codice fiscale", "con %(rows)s codici fiscali", rows)
+        % {"rows": rows}
+    ]
 
 
 def reachability_checks_purge_expired(*, now: datetime | None = None) -> int:

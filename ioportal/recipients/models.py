@@ -68,6 +68,9 @@ class RecipientList(models.Model):
     # Valid rows a service in test mode will skip (not among its authorised recipients),
     # counted at the check so the list pages never decrypt every row; None before a check.
     test_mode_skips = models.PositiveIntegerField(null=True, blank=True)
+    # Which authorised recipients that count was made against (`testmode.authorized_key`):
+    # when the service's list changes before the launch, the pages count again.
+    test_mode_skips_key = models.CharField(max_length=64, blank=True, editable=False)
     # One launch per list, however many clicks or tabs: it becomes Dispatch.launch_token.
     launch_token = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     dispatch = models.OneToOneField(

@@ -7,6 +7,7 @@ authorised recipients are the service's `authorized_recipients` (kept equal to I
 service form) plus IO's sandbox citizen, which IO appends to every service's list (§4).
 """
 
+import hashlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -21,6 +22,14 @@ def authorized_recipients(service: IOService) -> frozenset[str] | None:
         return None
     codes = (normalize_fiscal_code(str(code)) for code in service.authorized_recipients or [])
     return frozenset({*(c for c in codes if c), SANDBOX_FISCAL_CODE})
+
+
+def authorized_key(allowed: frozenset[str] | None) -> str:
+    """A digest of a set of authorised recipients (SHA-256 of the sorted codes), "" for
+    production mode: tells whether a stored count was made against the current list."""
+    if allowed is None:
+        return ""
+    return hashlib.sha256("\n".join(sorted(allowed)).encode()).hexdigest()
 
 
 def skipped_in_test_mode(service: IOService, fiscal_code: str) -> bool:
@@ -40,13 +49,32 @@ def count_test_mode_skips(service: IOService, rows: Iterable[Mapping[str, Any]])
     )
 
 
+def test_mode_skips_record(
+    recipient_list: RecipientList, rows: Iterable[Mapping[str, Any]]
+) -> None:
+    """Set (not save) the list's `test_mode_skips` for its valid `rows` and the key of the
+    authorised recipients it was counted against."""
+    service = recipient_list.service
+    recipient_list.test_mode_skips = count_test_mode_skips(service, rows)
+    recipient_list.test_mode_skips_key = authorized_key(authorized_recipients(service))
+
+
 def list_test_mode_skips(recipient_list: RecipientList) -> int:
-    """How many valid rows of a recipient list test mode will skip (0 in production mode):
-    the count stored by the check (`RecipientList.test_mode_skips`), so a page never decrypts
-    the list for it; a list checked before that count existed is counted from its rows."""
-    if authorized_recipients(recipient_list.service) is None:
+    """How many valid rows of a recipient list test mode will skip now (0 in production
+    mode): the count stored by the check (`RecipientList.test_mode_skips`), so a page never
+    decrypts the list for it, while the service's authorised recipients are those it was
+    counted against; otherwise (they changed since the upload, or a list checked before the
+    count existed) counted again from the rows and stored."""
+    allowed = authorized_recipients(recipient_list.service)
+    if allowed is None:
         return 0
-    if recipient_list.test_mode_skips is not None:
+    key = authorized_key(allowed)
+    if recipient_list.test_mode_skips is not None and recipient_list.test_mode_skips_key == key:
         return recipient_list.test_mode_skips
     rows = recipient_list.items(RecipientChunk.Kind.VALID, 0, recipient_list.valid_count)
-    return count_test_mode_skips(recipient_list.service, rows)
+    count = count_test_mode_skips(recipient_list.service, rows)
+    RecipientList.objects.filter(pk=recipient_list.pk).update(
+        test_mode_skips=count, test_mode_skips_key=key
+    )
+    recipient_list.test_mode_skips, recipient_list.test_mode_skips_key = count, key
+    return count

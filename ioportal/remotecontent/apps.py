@@ -38,10 +38,19 @@ class RemotecontentConfig(AppConfig):
         )
 
         def on_follow_up_list_created(
-            sender: object, *, origin: Any, recipient_list: Any, **kwargs: object
-        ) -> int:
+            sender: object,
+            *,
+            origin: Any,
+            recipient_list: Any,
+            deliveries: Any,
+            own_files: Any,
+            **kwargs: object,
+        ) -> dict[int, str]:
             return handover.origin_attachments_carry_over(
-                origin=origin, recipient_list=recipient_list
+                origin=origin,
+                recipient_list=recipient_list,
+                deliveries=deliveries,
+                own_files=own_files,
             )
 
         follow_up_list_created.connect(

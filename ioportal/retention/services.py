@@ -29,6 +29,7 @@ twice at once: the updates write the same values, and the conditional UPDATE of
 import datetime
 import logging
 from dataclasses import dataclass
+from typing import cast
 
 from django.db import transaction
 from django.db.models import CharField, Q, QuerySet, Value
@@ -37,9 +38,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ioportal.accounts.models import Organization
+from ioportal.accounts.retention import retention_due_requested
 from ioportal.core.services import audit_log
 from ioportal.ioservices.services import SYSTEM_ACTOR
 from ioportal.messaging.models import Delivery, Dispatch
+from ioportal.messaging.retention import PURGED_HMAC_PREFIX
 from ioportal.recipients.models import ListAttachment, RecipientChunk, RecipientList
 from ioportal.remotecontent.models import Attachment, RemoteContentAccess
 from ioportal.remotecontent.services import attachments_delete
@@ -49,7 +52,6 @@ logger = logging.getLogger(__name__)
 
 CHUNK = 1000  # deliveries per transaction
 FILE_CHUNK = 200  # attachments per transaction
-PURGED_HMAC_PREFIX = "purged:"
 PURGED_MASK = "*" * 16
 PURGED_CONTENT = "—"
 # States in which a dispatch sends nothing more; `finished_at` is set on entering them.
@@ -85,25 +87,40 @@ class PurgePreview:
     dispatches: int
     deliveries: int
     oldest: datetime.datetime | None  # when the oldest due dispatch finished
+    # What else the purge would remove, one Italian sentence per kind of data (reachability
+    # checks: `accounts.retention.retention_due_requested`).
+    others: tuple[str, ...] = ()
+
+    @property
+    def anything(self) -> bool:
+        return bool(self.dispatches or self.others)
 
 
 def purge_preview(
     *, organization: Organization, days: int, now: datetime.datetime | None = None
 ) -> PurgePreview:
-    """The dispatches (and their deliveries) whose personal data the next hourly purge would
-    remove with a retention of `days` days (two queries), for the confirmation shown before a
-    shorter retention is saved. The organization row is not changed."""
+    """The dispatches (and their deliveries) whose personal data the next purge would remove
+    with a retention of `days` days (two queries), and what else it would remove (the
+    receivers of `retention_due_requested`: reachability checks), for the confirmation shown
+    before a shorter retention is saved. The organization row is not changed."""
     now = now or timezone.now()
+    cutoff = now - datetime.timedelta(days=days)
     due = dispatches_due(
         organization=Organization(pk=organization.pk, retention_days=days), now=now
     )
     oldest = due.values_list("finished_at", flat=True).first()
+    answers = retention_due_requested.send(
+        sender=PurgePreview, organization=organization, days=days, cutoff=cutoff
+    )
     return PurgePreview(
         days=days,
-        cutoff=now - datetime.timedelta(days=days),
+        cutoff=cutoff,
         dispatches=due.count(),
         deliveries=Delivery.objects.filter(dispatch__in=due.values("pk")).count(),
         oldest=oldest,
+        others=tuple(
+            sentence for _receiver, sentences in answers for sentence in cast(list[str], sentences)
+        ),
     )
 
 

@@ -13,9 +13,10 @@ from ioportal.retention.services import purge_preview
 
 @role_required(Membership.Role.ADMIN)
 def retention_settings(request: AuthenticatedHttpRequest) -> HttpResponse:
-    """Admins set `retention_days`. A shorter value that would make finished dispatches due
-    for the next hourly purge is saved only after a confirmation page showing how many
-    dispatches and deliveries lose their personal data (a second POST with `confirmed`)."""
+    """Admins set `retention_days`. A shorter value that would make finished dispatches or
+    reachability checks due for the next purge is saved only after a confirmation page
+    showing how many dispatches and deliveries, and how many checks and fiscal codes, lose
+    their personal data (a second POST with `confirmed`)."""
     membership = require_role(request, Membership.Role.ADMIN)
     organization = Organization.objects.get(pk=membership.organization_id)
     form = RetentionForm(
@@ -25,7 +26,7 @@ def retention_settings(request: AuthenticatedHttpRequest) -> HttpResponse:
         days = form.cleaned_data["retention_days"]
         if days < organization.retention_days and not form.cleaned_data["confirmed"]:
             preview = purge_preview(organization=organization, days=days)
-            if preview.dispatches:
+            if preview.anything:
                 return render(
                     request,
                     "retention/confirm.html",

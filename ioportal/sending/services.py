@@ -20,7 +20,7 @@ from ioportal.core.errors import NotAllowed
 from ioportal.core.services import audit_log, changed_fields
 from ioportal.ioservices.services import SYSTEM_ACTOR
 from ioportal.messaging.models import Delivery, Dispatch
-from ioportal.messaging.retention import personal_data_expired
+from ioportal.messaging.retention import personal_data_expired, personal_data_purge_begun
 from ioportal.messaging.windows import schedule_from_hours
 from ioportal.sending import clock, outcomes
 from ioportal.sending.audit import Action
@@ -154,10 +154,21 @@ def dispatch_check_failure_rate(*, dispatch_id: int) -> bool:
     return bool(dispatch_auto_pause(dispatch=dispatch, reason=reason))
 
 
+def _lock_fresh(dispatch: Dispatch) -> None:
+    """Lock the dispatch row until the end of the transaction and reload it and its
+    organization (its retention may have been shortened meanwhile). The retention purge
+    locks the same row for each chunk it blanks: holding it, a reopening either sees the
+    purge's work (`_refuse_when_expired`) or makes the purge stop at its next chunk."""
+    Dispatch.objects.select_for_update().filter(pk=dispatch.pk).values_list("pk").first()
+    dispatch.refresh_from_db()
+    dispatch.organization.refresh_from_db()
+
+
 def _refuse_when_expired(dispatch: Dispatch) -> None:
-    """NotAllowed once the dispatch's personal data are purged or due for the retention purge:
-    its fiscal codes can no longer be used to send."""
-    if personal_data_expired(dispatch, clock.now()):
+    """NotAllowed once the dispatch's personal data are purged, due for the retention purge,
+    or being purged: its fiscal codes can no longer be used to send. Call with the dispatch
+    row locked (`_lock_fresh`)."""
+    if personal_data_expired(dispatch, clock.now()) or personal_data_purge_begun(dispatch):
         raise NotAllowed(
             _(
                 "I dati personali di questo invio sono stati cancellati (o stanno per esserlo) "
@@ -173,7 +184,10 @@ def dispatch_retry_failed(
     """Give the technically failed deliveries (IO unreachable until the attempts or the age
     ran out, no IO id) a new round of attempts; reopens a completed dispatch. Deliveries IO
     refused, skipped or uncertain ones are left alone. Returns how many; raises NotAllowed
-    for a dispatch in another state. Audited."""
+    for a dispatch in another state, or whose personal data are purged, due for the purge or
+    being purged (the dispatch row is locked first, so a purge and a retry never overlap).
+    Audited."""
+    _lock_fresh(dispatch)
     if dispatch.state not in (D.RUNNING, D.PAUSED, D.COMPLETED):
         raise NotAllowed(_("Questo invio non può essere ripreso."))
     _refuse_when_expired(dispatch)
@@ -227,6 +241,10 @@ def deliveries_resolve_uncertain(
         raise ValidationError(
             _("Conferma di aver verificato che il cittadino non ha ricevuto il messaggio.")
         )
+    if decision == UncertainResolution.Decision.RESEND:
+        # The dispatch row before the deliveries, in the retention purge's order.
+        _lock_fresh(dispatch)
+        _refuse_when_expired(dispatch)
     rows = list(
         Delivery.objects.select_for_update()
         .filter(
@@ -237,8 +255,6 @@ def deliveries_resolve_uncertain(
         )
         .values_list("pk", "public_id")
     )
-    if decision == UncertainResolution.Decision.RESEND:
-        _refuse_when_expired(dispatch)
     pks = [pk for pk, _public in rows]
     if not pks:
         return 0

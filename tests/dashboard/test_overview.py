@@ -187,3 +187,18 @@ def test_dashboard_queries_are_bounded(
     operator_client = login(operator)
     with django_assert_max_num_queries(16):
         assert operator_client.get(reverse("dashboard:dashboard")).status_code == 200
+
+
+def test_services_with_refused_keys_are_shown_once(
+    login: Any, organization: Organization, service: Any
+) -> None:
+    """Admins get the card with what to do, supervisors the row of the health table: each
+    sees every stopped service once."""
+    stopped = builders.service(organization, name="Servizio Tributi Fermo")
+    type(stopped).objects.filter(pk=stopped.pk).update(key_problem=True)
+    for role in (Membership.Role.ADMIN, Membership.Role.SUPERVISOR):
+        user = builders.user(role, organization, username=f"keys-{role}")
+        page = login(user).get(reverse("dashboard:dashboard")).content.decode()
+        assert page.count("Servizio Tributi Fermo") == 1, role
+        assert ("Chiavi IO rifiutate" in page) == (role == Membership.Role.ADMIN)
+        assert ('data-health="key-problem"' in page) == (role == Membership.Role.SUPERVISOR)

@@ -512,3 +512,28 @@ def test_carnet_sentence_agrees_with_its_numbers(
     with translation.override("en"):
         page = render_to_string("messaging/_carnet_need.html", {"carnet_need": need})
     assert english in " ".join(page.split())
+
+
+@pytest.mark.postgres
+def test_submitted_messages_are_counted_from_an_index_alone(service, admin_user, operator_user):
+    """The confirm and approval pages count a carnet's messages at every load: the count
+    reads the partial index of the accepted deliveries by dispatch and time, not their rows
+    (benchmarks/retention_benchmark.py --carnet-only gives the time at 200,000 deliveries)."""
+    from django.db import connection
+
+    from ioportal.messaging.carnet import carnet_submitted_deliveries
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the query plan is PostgreSQL's")
+    record = carnet(service, admin_user)
+    dispatch = builders.dispatch(
+        service, operator_user, [], state=Dispatch.State.COMPLETED, feature_level=PREMIUM
+    )
+    for number in range(3):
+        submitted(dispatch, at(D(2026, 5, 1)), number)
+    with connection.cursor() as cursor:
+        # The test tables are tiny: without this the planner reads them whole.
+        cursor.execute("SET LOCAL enable_seqscan = off")
+    plan = carnet_submitted_deliveries(record).values("dispatch_id").explain()
+    assert "Index Only Scan using delivery_submitted_idx" in plan, plan
+    assert carnet_submitted_deliveries(record).count() == 3

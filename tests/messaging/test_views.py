@@ -6,6 +6,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from ioportal.accounts.models import Membership
+from ioportal.ioservices.models import IOService
 from ioportal.messaging.models import ApprovalPolicy, Delivery, Dispatch
 from ioportal.recipients.models import RecipientList
 from tests import builders
@@ -444,3 +445,28 @@ def test_pages_say_how_many_recipients_test_mode_skips(
         )
     ).content.decode()
     assert 'id="test-mode-skips"' not in text
+
+
+@pytest.mark.parametrize("page", ["list_result", "list_confirm"])
+def test_test_mode_skips_follow_the_authorised_recipients_after_the_upload(
+    client, login, operator_user, organization, page
+):
+    """The count stored at the check is made against the authorised recipients of that
+    moment: when an admin authorises (or removes) a citizen before the confirmation, the
+    pages count against the list of now."""
+    template = builders.template(organization, operator_user)
+    testing = builders.service(
+        organization, test_mode=True, authorized_recipients=["VRDGPP75C15F205S"]
+    )
+    recipient_list = builders.recipient_list(template, testing, operator_user)
+    url = reverse(f"messaging:{page}", args=[recipient_list.public_id])
+    login(operator_user)
+    assert "1 destinatario su 2 non è autorizzato" in client.get(url).content.decode()
+
+    IOService.objects.filter(pk=testing.pk).update(
+        authorized_recipients=["VRDGPP75C15F205S", "RSSMRA85T10A562S"]
+    )
+    assert 'id="test-mode-skips"' not in client.get(url).content.decode()
+
+    IOService.objects.filter(pk=testing.pk).update(authorized_recipients=[])
+    assert "2 destinatari su 2 non sono autorizzati" in client.get(url).content.decode()

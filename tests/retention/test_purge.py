@@ -448,3 +448,36 @@ def test_the_list_pages_of_a_purged_dispatch_do_not_fail(client, login, operator
     url = reverse(f"messaging:{page}", args=[old.recipient_list.public_id])
     retention_purge(now=NOW)
     assert client.get(url, follow=True).status_code == 200
+
+
+def test_the_confirmation_counts_reachability_checks_too(
+    client, login, admin_user, operator_user, organization, service
+):
+    """Reachability checks lose their rows after the same retention: the confirmation says
+    how many (even when no dispatch is due) and the checks' purge then removes them."""
+    from ioportal.reachability.models import ReachabilityCheck
+    from ioportal.reachability.services import reachability_checks_purge_expired
+
+    def check(days_ago: float, codes: list[str]) -> ReachabilityCheck:
+        made = builders.reachability_check(service, operator_user, codes)
+        ReachabilityCheck.objects.filter(pk=made.pk).update(
+            state=ReachabilityCheck.State.DONE,
+            finished_at=NOW - datetime.timedelta(days=days_ago),
+        )
+        return made
+
+    check(100, CODES)
+    check(60, CODES[:2])
+    check(10, CODES)  # kept
+    login(admin_user)
+    url = reverse("retention:settings")
+    asked = client.post(url, {"retention_days": "40"})
+    assert asked.status_code == 200
+    page = " ".join(asked.content.decode().split())
+    assert 'id="retention-purge-preview"' in page
+    assert "2 verifiche di raggiungibilità, con 5 codici fiscali" in page
+    assert " invii, con " not in page  # no dispatch is due
+    organization.refresh_from_db()
+    assert organization.retention_days == 365
+    assert client.post(url, {"retention_days": "40", "confirmed": "on"}).status_code == 302
+    assert reachability_checks_purge_expired(now=timezone.now()) == 2

@@ -3,11 +3,13 @@ dispatch made from it: handed over at launch, copied for a test send. Messaging 
 with the `messaging.signals.list_files_needed` signal, which this app answers (apps.py).
 """
 
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core.files.base import ContentFile
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -103,16 +105,115 @@ def _missing(recipient_list: RecipientList, name: str, reason: str) -> ListAttac
     )
 
 
-def origin_attachments_carry_over(*, origin: Dispatch, recipient_list: RecipientList) -> int:
-    """For a follow-up list of `origin`: a copy of each shared file of the origin becomes a
-    shared file of the list (same bytes, so the same SHA-256), as if uploaded with it; the
-    launch then hands it over as usual. What cannot be carried becomes a shared row without
-    file whose reason (Italian) the list's pages show: a file missing from storage, the
-    files deleted by retention (REMOTE_CONTENT_RETENTION_DAYS after the origin), the origin's
-    per-citizen files (a follow-up list has no file-name column). Returns the number of
-    files carried.
-    """
+def _own_file_rows(
+    *,
+    origin: Dispatch,
+    recipient_list: RecipientList,
+    deliveries: QuerySet[Delivery],
+    own_files: Mapping[int, str],
+) -> dict[int, str]:
+    """Each citizen's own file of `origin`, for exactly the follow-up's `deliveries`: a copy
+    becomes a per-recipient file of the list (as if in its ZIP), under the name the citizen
+    received it with. A citizen whose file is gone (deleted from storage or by the
+    attachments' retention) gets a refused entry with the reason, so the check rejects that
+    row saying why. Returns {delivery id: file name} for the list's file-name column; empty
+    (and a note on the list's files) when none can be carried."""
+    found = Attachment.objects.filter(delivery__in=deliveries.values("pk")).order_by(
+        "delivery_id", "created_at", "id"
+    )
+    by_delivery: dict[int, Attachment] = {}
+    extra = 0
+    for each in found.iterator():
+        if each.delivery_id is None:
+            continue
+        if each.delivery_id in by_delivery:
+            extra += 1  # a list gives one own file per citizen
+        else:
+            by_delivery[each.delivery_id] = each
+    wanted = set(by_delivery) | set(own_files)
+    if not wanted:
+        return {}
+    gone = _("Il file dell'invio originale per questo cittadino non è più disponibile.")
+    names: dict[int, str] = {}
+    used: set[str] = set()
     carried = 0
+    for delivery_id in sorted(wanted):
+        attachment = by_delivery.get(delivery_id)
+        name = attachment_display_name(
+            attachment.original_name if attachment else own_files[delivery_id]
+        )
+        base, key, number = name, attachment_key(name), 2
+        while key in used:  # two citizens never share a file: a name of its own
+            stem, dot, ext = base.rpartition(".")
+            name = f"{stem} ({number}).{ext}" if dot else f"{base} ({number})"
+            key, number = attachment_key(name), number + 1
+        used.add(key)
+        names[delivery_id] = name
+        row = ListAttachment(
+            recipient_list=recipient_list,
+            shared=False,
+            original_name=name,
+            match_name=key,
+            problems=[gone],
+        )
+        data = None
+        if attachment is not None:
+            try:
+                with attachment.file.open("rb") as handle:
+                    data = handle.read()
+            except (FileNotFoundError, OSError, ValueError):
+                data = None
+        if data is not None and attachment is not None:
+            row.size, row.sha256 = attachment.size, attachment.sha256
+            row.page_count, row.pdfa_declared = attachment.page_count, attachment.pdfa_declared
+            row.warnings, row.problems = attachment.warnings, []
+            row.file.save("upload.pdf", ContentFile(data), save=False)
+            carried += 1
+        row.save()
+    if extra:
+        _missing(
+            recipient_list,
+            _("Altri file per destinatario dell'invio originale (%(n)s)") % {"n": extra},
+            _("Un sollecito riporta un solo file per cittadino: questi non sono riportati."),
+        )
+    if carried:
+        return names
+    # Nothing left to carry: the follow-up goes without own files (no column, no rejection).
+    ListAttachment.objects.filter(recipient_list=recipient_list, shared=False).delete()
+    _missing(
+        recipient_list,
+        _("File per destinatario dell'invio originale (%(n)s)") % {"n": len(names)},
+        _(
+            "I file per destinatario dell'invio originale non sono più disponibili (cancellati "
+            "dopo %(days)s giorni di conservazione degli allegati, o dall'archivio): il "
+            "sollecito partirà senza."
+        )
+        % {"days": settings.REMOTE_CONTENT_RETENTION_DAYS},
+    )
+    return {}
+
+
+def origin_attachments_carry_over(
+    *,
+    origin: Dispatch,
+    recipient_list: RecipientList,
+    deliveries: QuerySet[Delivery],
+    own_files: Mapping[int, str],
+) -> dict[int, str]:
+    """For a follow-up list of `origin` to the citizens of `deliveries` (`own_files`: the
+    name of each one's own file in the origin's list, from their values):
+
+    - a copy of each shared file of the origin becomes a shared file of the list (same
+      bytes, so the same SHA-256), as if uploaded with it;
+    - for a Premium template, each of these citizens' own file becomes a per-recipient file
+      of the list (`_own_file_rows`), and the returned {delivery id: file name} fills the
+      list's file-name column;
+
+    the launch then hands them over as usual. What cannot be carried becomes a row without
+    file whose reason (Italian) the list's pages show: a file missing from storage, files
+    deleted by retention (REMOTE_CONTENT_RETENTION_DAYS after the origin), own files for a
+    standard template.
+    """
     shared = list(Attachment.objects.filter(dispatch=origin).order_by("created_at", "id"))
     for attachment in shared:
         name = attachment_display_name(attachment.original_name)
@@ -144,16 +245,20 @@ def origin_attachments_carry_over(*, origin: Dispatch, recipient_list: Recipient
         # A copy under its own random name: the origin keeps its file.
         row.file.save("upload.pdf", ContentFile(data), save=False)
         row.save()
-        carried += 1
-    own = Attachment.objects.filter(delivery__dispatch=origin).count()
-    if own:
+    names: dict[int, str] = {}
+    own = Attachment.objects.filter(delivery__in=deliveries.values("pk")).exists() or own_files
+    if own and recipient_list.template.feature_level != FeatureLevel.ADVANCED:
         _missing(
             recipient_list,
-            _("File per destinatario dell'invio originale (%(n)s)") % {"n": own},
+            _("File per destinatario dell'invio originale"),
             _(
-                "I file per destinatario non sono riportati nel sollecito: partirà solo con "
-                "gli allegati per tutti elencati qui."
+                "Il modello scelto non è Premium: i file per destinatario dell'invio originale "
+                "non sono riportati nel sollecito."
             ),
+        )
+    elif own:
+        names = _own_file_rows(
+            origin=origin, recipient_list=recipient_list, deliveries=deliveries, own_files=own_files
         )
     retention = timedelta(days=settings.REMOTE_CONTENT_RETENTION_DAYS)
     if (
@@ -171,4 +276,4 @@ def origin_attachments_carry_over(*, origin: Dispatch, recipient_list: Recipient
             )
             % {"days": settings.REMOTE_CONTENT_RETENTION_DAYS},
         )
-    return carried
+    return names
