@@ -106,10 +106,25 @@ class ImportChoiceNeeded(ImportFileError):
     """The file can be read only once the operator chooses: `field` is the ReadOptions field
     ("delimiter", "sheet", "hidden_rows"), `choices` the (value, label) pairs to offer."""
 
-    def __init__(self, message: str, *, field: str, choices: Sequence[tuple[str, str]] = ()):
-        super().__init__(message)
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str,
+        choices: Sequence[tuple[str, str]] = (),
+        values: dict[str, Any] | None = None,
+    ):
+        # `message` may say which button sends the choice: "%(button)s" is filled by text().
+        self.message, self.values = message, dict(values or {})
+        super().__init__(message % {**self.values, "button": _("il pulsante del modulo")})
         self.field = field
         self.choices = list(choices)
+
+    def text(self, button: str) -> str:
+        """The message naming `button`, the label of the button that sends the choice on the
+        page that shows it (`FileStructureForm.submit_label`)."""
+        quoted = _("«%(button)s»") % {"button": button}
+        return self.message % {**self.values, "button": quoted}
 
 
 @dataclass
@@ -339,9 +354,9 @@ def _choose_delimiter(text: str, chosen: str) -> str:
             raise ImportChoiceNeeded(
                 _(
                     "Con il separatore %(delimiter)s l'intestazione è una sola colonna: scegli "
-                    "un altro separatore e carica di nuovo il file."
-                )
-                % {"delimiter": delimiter_label(chosen)},
+                    "un altro separatore e premi %(button)s."
+                ),
+                values={"delimiter": delimiter_label(chosen)},
                 field="delimiter",
                 choices=_delimiter_choices(),
             )
@@ -355,14 +370,19 @@ def _no_row_fits(delimiter: str, chosen: str) -> ImportChoiceNeeded:
     if chosen:
         message = _(
             "Con il separatore %(delimiter)s nessuna riga ha le colonne dell'intestazione: "
-            "scegli un altro separatore e carica di nuovo il file."
-        ) % {"delimiter": delimiter_label(delimiter)}
+            "scegli un altro separatore e premi %(button)s."
+        )
     else:
         message = _(
             "Non è chiaro quale carattere separi le colonne: nessuna riga ha le colonne "
-            "dell'intestazione. Scegli il separatore e carica di nuovo il file."
+            "dell'intestazione. Scegli il separatore e premi %(button)s."
         )
-    return ImportChoiceNeeded(message, field="delimiter", choices=_delimiter_choices())
+    return ImportChoiceNeeded(
+        message,
+        values={"delimiter": delimiter_label(delimiter)},
+        field="delimiter",
+        choices=_delimiter_choices(),
+    )
 
 
 def _swallowing_quote(record: Sequence[str], header: Sequence[str], delimiter: str) -> bool:
@@ -735,11 +755,8 @@ def _choose_sheet(workbook: Any, chosen: str) -> ReadOnlyWorksheet:
     if len(with_data) == 1 and with_data[0].sheet_state == "visible":
         return with_data[0]
     raise ImportChoiceNeeded(
-        _(
-            "Il file ha più fogli (%(sheets)s): scegli quello con i destinatari e premi "
-            "«Carica e prosegui»."
-        )
-        % {"sheets": ", ".join(f"«{s.title}»" for s in sheets)},
+        _("Il file ha più fogli (%(sheets)s): scegli quello con i destinatari e premi %(button)s."),
+        values={"sheets": ", ".join(f"«{s.title}»" for s in sheets)},
         field="sheet",
         choices=_sheet_choices(workbook),
     )
@@ -918,12 +935,12 @@ def _hidden_rows_outcome(sheet: str, lines: list[int], choice: str) -> str:
     raise ImportChoiceNeeded(
         ngettext(
             "Il foglio «%(sheet)s» ha una riga nascosta (riga %(lines)s), per esempio da un "
-            "filtro: scegli se è un destinatario e premi «Carica e prosegui».",
+            "filtro: scegli se è un destinatario e premi %(button)s.",
             "Il foglio «%(sheet)s» ha %(count)s righe nascoste (righe %(lines)s), per esempio "
-            "da un filtro: scegli se sono destinatari e premi «Carica e prosegui».",
+            "da un filtro: scegli se sono destinatari e premi %(button)s.",
             len(lines),
-        )
-        % values,
+        ),
+        values=values,
         field="hidden_rows",
         choices=hidden_rows_choices(),
     )
