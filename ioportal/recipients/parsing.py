@@ -784,6 +784,7 @@ def _parse_xlsx(data: bytes, options: ReadOptions, number_format: str) -> Parsed
         problems: dict[int, str] = {}
         merged: list[str] = []
         header_line = 0
+        title = ""
         for row in _sheet_rows(sheet, merged):
             line, hidden = row.number, row.hidden
             if not headers:
@@ -802,6 +803,9 @@ def _parse_xlsx(data: bytes, options: ReadOptions, number_format: str) -> Parsed
                         % {"cell": f"{get_column_letter(column + 1)}{line}", "error": error}
                     )
                 continue
+            if not lines and _title_above_header(headers, row.values):
+                # Said once the merged ranges are known: the title may be merged over columns.
+                title = f"{get_column_letter(_title_column(headers) + 1)}{header_line}"
             record, numbers = row.texts(len(headers), formats, number_format)
             uncalculated = [column for column in row.uncalculated if column < len(headers)]
             errors = [(column, error) for column, error in row.errors if column < len(headers)]
@@ -826,7 +830,9 @@ def _parse_xlsx(data: bytes, options: ReadOptions, number_format: str) -> Parsed
             rows.append(record)
             lines.append(line)
             number_cells.append(numbers)
-        _merged_cells_problems(merged, len(headers), header_line, lines, problems)
+        _merged_cells_problems(merged, headers, header_line, lines, problems)
+        if title:
+            raise _title_row(title)
     except ImportFileError:
         raise
     except Exception as exc:  # a damaged sheet part
@@ -868,22 +874,59 @@ def _error_cell_problem(column: int, error: str, line: int) -> str:
     ) % {"cell": cell, "error": EXCEL_ERRORS_ITALIAN.get(error, error)}
 
 
+def _title_column(headers: Sequence[str]) -> int:
+    """The 0-based column of the only named header cell, or -1 when there are not exactly one."""
+    named = [position for position, header in enumerate(headers) if header]
+    return named[0] if len(named) == 1 else -1
+
+
+def _title_above_header(headers: Sequence[str], values: Sequence[Any]) -> bool:
+    """Whether the first row is a title over the real header: a single named cell, above a
+    row of at least two texts (no numbers, no dates) reaching columns the first row leaves
+    empty, as a header does."""
+    column = _title_column(headers)
+    if column < 0:
+        return False
+    filled = [(position, value) for position, value in enumerate(values) if value is not None]
+    texts = [(p, v) for p, v in filled if isinstance(v, str) and v.strip()]
+    return (
+        len(texts) >= 2
+        and len(texts) == len([v for _p, v in filled if not isinstance(v, str) or v.strip()])
+        and any(position != column for position, _v in texts)
+    )
+
+
+def _title_row(cells: str) -> ImportFileError:
+    return ImportFileError(
+        _(
+            "La prima riga sembra un titolo (%(cells)s): eliminala, l'intestazione con i nomi "
+            "delle colonne deve essere la prima riga. Poi carica di nuovo il file."
+        )
+        % {"cells": cells}
+    )
+
+
 def _merged_cells_problems(
     merged: Sequence[str],
-    width: int,
+    headers: Sequence[str],
     header_line: int,
     lines: Sequence[int],
     problems: dict[int, str],
 ) -> None:
     """Reject the rows crossed by merged cells (their value shows on several cells but is
     saved in the first one only, so the others would read as empty), or refuse the file when
-    the header has merged cells. Ranges right of the header's columns are ignored; each row
+    the header has merged cells: saying that the first row is a title when it is one cell
+    merged over several columns. Ranges right of the header's columns are ignored; each row
     is visited once however many ranges cover it."""
+    width = len(headers)
     ranges = []
     for ref in merged:
-        min_col, min_row, _max_col, max_row = range_boundaries(ref)
+        min_col, min_row, max_col, max_row = range_boundaries(ref)
         if min_col is None or min_row is None or max_row is None or min_col > width:
             continue
+        title = min_row == max_row == header_line and min_col == _title_column(headers) + 1
+        if title and max_col is not None and max_col > min_col:
+            raise _title_row(ref)
         if min_row <= header_line <= max_row:
             raise ImportFileError(
                 _(
