@@ -273,6 +273,21 @@ def _fixed_decimals(excel_format: str) -> int:
     return len(match.group(1)) if match else 0
 
 
+# A number in scientific notation as Excel writes it in the CSV it saves ("3,02E+17" in Italian,
+# "1.23457E+17" in English): Excel always writes the exponent's sign.
+SCIENTIFIC_RE = re.compile(r"^[+-]?\d+(?:[.,]\d+)?E([+-]\d{1,3})$", re.IGNORECASE)
+# Excel's General format shows a whole number of more digits than this in scientific notation.
+EXCEL_GENERAL_DIGITS = 11
+
+
+def scientific_exponent(text: str) -> int | None:
+    """The exponent of a text that is a number in Excel's scientific notation ("3,02E+17" ->
+    17), else None. Such a text in a CSV is a number Excel changed: it kept only the digits
+    it showed, so the number cannot be read back."""
+    match = SCIENTIFIC_RE.match(text.strip())
+    return int(match.group(1)) if match else None
+
+
 def lost_digits(text: str) -> bool:
     """True when a Number cell's text (`excel_number_text`) has more than 15 significant digits
     before the decimals: Excel kept only the first 15, the others are zeros."""
