@@ -45,7 +45,11 @@ from openpyxl.worksheet._reader import FORMULA_TAG, WorkSheetParser
 
 from ioportal.core.sizes import megabytes
 from ioportal.core.yesno import NO, YES
-from ioportal.recipients.numbers import DEFAULT_NUMBER_FORMAT, excel_number_text
+from ioportal.recipients.numbers import (
+    DEFAULT_NUMBER_FORMAT,
+    excel_number_text,
+    excel_shown_text,
+)
 
 # In the order preferred when several fit equally well: Italian spreadsheets write ";".
 CSV_DELIMITERS = ";,\t|"
@@ -55,6 +59,8 @@ MAX_CELL_CHARS = 10_000
 # A cell this long can only come from a quote that is never closed.
 CSV_FIELD_LIMIT = MAX_CELL_CHARS * 10
 LINES_LISTED = 10
+# The first rows of a file shown to the operator to recognise its columns.
+PREVIEW_ROWS = 3
 SEP_LINE_RE = re.compile(r"\Asep=([;,\t|])[ \t]*(?:\r\n|\n|\r)")
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 # The stream an encrypted (password-protected) OOXML file keeps inside its OLE container
@@ -146,6 +152,9 @@ class ParsedTable:
     number_cells: list[list[int]] = field(default_factory=list)
     # XLSX: the workbook's date system, 1900 or 1904 (serial numbers count days from it).
     date_system: int | None = None
+    # XLSX: for each of the first PREVIEW_ROWS rows, the cells (position -> text) that Excel
+    # shows otherwise than the text read (dates, number formats): for a preview only.
+    shown_cells: list[dict[int, str]] = field(default_factory=list)
 
 
 def parse_table(
@@ -675,6 +684,24 @@ class _SheetRow:
                 texts.append(_xlsx_cell(value))
         return texts, numbers
 
+    def shown(self, texts: Sequence[str], formats: _NumberFormats) -> dict[int, str]:
+        """The cells among `texts` (from texts()) that Excel shows otherwise: dates as
+        dd/mm/yyyy, Number cells with their number format the Italian way."""
+        shown: dict[int, str] = {}
+        for position, value in enumerate(self.values[: len(texts)]):
+            if _is_number(value):
+                excel_text = excel_shown_text(value, formats.code(self.styles[position]))
+            elif isinstance(value, datetime):
+                midnight = value.time() == time(0, 0)
+                excel_text = value.strftime("%d/%m/%Y" if midnight else "%d/%m/%Y %H:%M")
+            elif isinstance(value, date):
+                excel_text = value.strftime("%d/%m/%Y")
+            else:
+                continue
+            if excel_text != texts[position]:
+                shown[position] = excel_text
+        return shown
+
 
 def _sheet_rows(sheet: ReadOnlyWorksheet, merged: list[str] | None = None) -> Iterator[_SheetRow]:
     """Each row the sheet's XML holds, numbered as Excel shows it.
@@ -780,6 +807,7 @@ def _parse_xlsx(data: bytes, options: ReadOptions, number_format: str) -> Parsed
         rows: list[list[str]] = []
         lines: list[int] = []
         number_cells: list[list[int]] = []
+        shown_cells: list[dict[int, str]] = []
         hidden_lines: list[int] = []
         problems: dict[int, str] = {}
         merged: list[str] = []
@@ -830,6 +858,8 @@ def _parse_xlsx(data: bytes, options: ReadOptions, number_format: str) -> Parsed
             rows.append(record)
             lines.append(line)
             number_cells.append(numbers)
+            if len(rows) <= PREVIEW_ROWS:
+                shown_cells.append(row.shown(record, formats))
         _merged_cells_problems(merged, headers, header_line, lines, problems)
         if title:
             raise _title_row(title)
@@ -857,6 +887,7 @@ def _parse_xlsx(data: bytes, options: ReadOptions, number_format: str) -> Parsed
         hidden_lines=hidden_lines,
         number_cells=number_cells,
         date_system=date_system,
+        shown_cells=shown_cells,
     )
 
 
