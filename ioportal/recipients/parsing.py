@@ -31,6 +31,7 @@ import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
+from itertools import islice
 from typing import Any
 
 from django.conf import settings
@@ -408,6 +409,39 @@ def _has_line_break(record: Sequence[str]) -> bool:
     return any("\n" in cell or "\r" in cell for cell in record)
 
 
+# A cell of data rather than a column name: a number, a date, a code (two digits in a row).
+DATA_LIKE_RE = re.compile(r"\d\d|^[\d\s.,/:+-]*$")
+
+
+def _header_like(cells: Sequence[Any]) -> bool:
+    """Whether a row reads as column names: at least two texts, none of them a number, a
+    date or a code (a fiscal code, an amount written as text)."""
+    texts = [cell.strip() for cell in cells if isinstance(cell, str) and cell.strip()]
+    filled = [cell for cell in cells if cell is not None and str(cell).strip()]
+    return (
+        len(texts) >= 2
+        and len(texts) == len(filled)
+        and not any(DATA_LIKE_RE.search(text) for text in texts)
+    )
+
+
+def _csv_title(sample: str, chosen: str) -> str:
+    """The cell ("A1") of a title line above the header, as Excel saves a title row: one
+    non-empty cell and the separators of the other columns ("Elenco;;"), then a line of as
+    many cells that reads as column names (`_header_like`). "" otherwise."""
+    for delimiter in chosen or CSV_DELIMITERS:
+        try:
+            records = list(islice(_reader(sample, delimiter), 2))
+        except csv.Error:
+            continue
+        if len(records) < 2 or len(records[0]) < 2 or len(records[0]) != len(records[1]):
+            continue
+        named = [position for position, cell in enumerate(records[0]) if cell.strip()]
+        if len(named) == 1 and _header_like(records[1]):
+            return f"{get_column_letter(named[0] + 1)}1"
+    return ""
+
+
 def _parse_csv(data: bytes, options: ReadOptions) -> ParsedTable:
     text, encoding, warnings = _decode(data)
     if "\x00" in text:
@@ -416,7 +450,10 @@ def _parse_csv(data: bytes, options: ReadOptions) -> ParsedTable:
     hint = SEP_LINE_RE.match(text)
     if hint:
         text = text[hint.end() :]
-    delimiter = _choose_delimiter(text, options.delimiter or (hint.group(1) if hint else ""))
+    chosen = options.delimiter or (hint.group(1) if hint else "")
+    if title := _csv_title(text[:SNIFF_BYTES], chosen):
+        raise _title_row(title)
+    delimiter = _choose_delimiter(text, chosen)
     max_rows = settings.RECIPIENTS_MAX_ROWS
     odd_quotes = text.count('"') % 2 == 1
     headers: list[str] = []
@@ -913,17 +950,13 @@ def _title_column(headers: Sequence[str]) -> int:
 
 def _title_above_header(headers: Sequence[str], values: Sequence[Any]) -> bool:
     """Whether the first row is a title over the real header: a single named cell, above a
-    row of at least two texts (no numbers, no dates) reaching columns the first row leaves
-    empty, as a header does."""
+    row that reads as column names (`_header_like`) and fills columns the first row leaves
+    empty."""
     column = _title_column(headers)
-    if column < 0:
-        return False
-    filled = [(position, value) for position, value in enumerate(values) if value is not None]
-    texts = [(p, v) for p, v in filled if isinstance(v, str) and v.strip()]
     return (
-        len(texts) >= 2
-        and len(texts) == len([v for _p, v in filled if not isinstance(v, str) or v.strip()])
-        and any(position != column for position, _v in texts)
+        column >= 0
+        and _header_like(values)
+        and any(v is not None for i, v in enumerate(values) if i != column)
     )
 
 

@@ -141,8 +141,10 @@ def test_a_one_column_file_is_not_a_title():
     # One named column above its values: a list of fiscal codes, not a title.
     table = _parse(_xlsx([["codice_fiscale"], [CF1], [CF2]]))
     assert table.headers == ["codice_fiscale"] and len(table.rows) == 2
-    # A single header whose next row holds numbers is no title either.
+    # A single named column whose next row holds data (a code, numbers) is no title either.
     table = _parse(_xlsx([["codice_fiscale"], [CF1, 10, 20]]))
+    assert table.rows == [[CF1]]
+    table = _parse(_xlsx([["codice_fiscale"], [CF1, "Mario", "Rossi"]]))
     assert table.rows == [[CF1]]
 
 
