@@ -24,7 +24,7 @@ from ioportal.messaging.models import ApprovalPolicy, Dispatch, FeatureLevel, Me
 from ioportal.messaging.preview import cta_check
 from ioportal.messaging.send_conditions import shortfall
 from ioportal.messaging.windows import Pacing, describe_moment
-from ioportal.recipients.forms import FileStructureForm
+from ioportal.recipients.forms import KeptFileForm
 from ioportal.recipients.numbers import (
     DEFAULT_NUMBER_FORMAT,
     NUMBER_FORMAT_CHOICES,
@@ -161,7 +161,8 @@ def placeholders_from(formset: Any, subject: str, markdown: str) -> tuple[list[d
 ATTACHMENT_FIELDS = ("shared_pdf", "attachments_zip")
 
 
-class UploadForm(FileStructureForm):
+class UploadForm(KeptFileForm):
+    missing_file_message = _("Seleziona il file dei destinatari.")
     field_order = (
         "template",
         "service",
@@ -189,8 +190,6 @@ class UploadForm(FileStructureForm):
             "UTF-8 o Windows-1252."
         ),
     )
-    # The public id of the file kept while the operator makes a choice (keep_file()).
-    pending_file = forms.CharField(required=False, widget=forms.HiddenInput)
     number_format = forms.ChoiceField(
         label=_("Come sono scritti i numeri nel file"),
         choices=NUMBER_FORMAT_CHOICES,
@@ -265,24 +264,9 @@ class UploadForm(FileStructureForm):
         data.pop(f"drop_{name}", None)
         self.data = data
 
-    def keep_file(self, pending: Any) -> None:
-        """Say that the file `pending` (recipients.models.PendingUpload) is kept: the next
-        submission reads it unless another file is selected."""
-        data = self.data.copy()  # type: ignore[attr-defined]  # a QueryDict
-        data["pending_file"] = str(pending.public_id)
-        self.data = data
-        self.fields["file"].help_text = self["file"].help_text = _(
-            "Il file «%(name)s» è già caricato: fai la scelta richiesta e premi «Carica e "
-            "prosegui», senza selezionarlo di nuovo. Seleziona un file solo per sostituirlo."
-        ) % {"name": pending.file_name}
-
     def clean_file(self) -> Any:
-        upload = self.cleaned_data["file"]
-        if not upload:
-            if not self.data.get("pending_file"):
-                raise ValidationError(_("Seleziona il file dei destinatari."))
-            return None
-        if not upload.name.lower().endswith(UPLOAD_EXTENSIONS):
+        upload = super().clean_file()
+        if upload and not upload.name.lower().endswith(UPLOAD_EXTENSIONS):
             raise ValidationError(_("Carica un file .csv o .xlsx."))
         return upload
 

@@ -47,7 +47,12 @@ from ioportal.recipients.numbers import (
     NUMBER_FORMATS,
     number_format_name,
 )
-from ioportal.recipients.parsing import ImportChoiceNeeded, ImportFileError, delimiter_label
+from ioportal.recipients.parsing import (
+    PREVIEW_ROWS,
+    ImportChoiceNeeded,
+    ImportFileError,
+    delimiter_label,
+)
 from ioportal.recipients.services import rejected_problems
 from ioportal.recipients.testmode import list_test_mode_skips
 from ioportal.recipients.validation import format_cents, mapping_errors
@@ -316,7 +321,8 @@ def list_mapping(request: AuthenticatedHttpRequest, public_id: str) -> HttpRespo
         if not problems:
             lists.recipient_list_validate(recipient_list=recipient_list, mapping=mapping)
             return redirect("messaging:list_result", public_id=recipient_list.public_id)
-    sample = [row_cells(item) for item in recipient_list.items(RecipientChunk.Kind.ROWS, 0, 3)]
+    rows = recipient_list.items(RecipientChunk.Kind.ROWS, 0, PREVIEW_ROWS)
+    sample = [row_cells(item) for item in rows]
     return render(
         request,
         "messaging/list_mapping.html",

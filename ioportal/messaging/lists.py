@@ -100,6 +100,7 @@ def recipient_list_upload(
         table.row_problems,
         number_cells=table.number_cells,
         date_system=table.date_system,
+        shown_cells=table.shown_cells,
     )
     audit_log(
         action=Action.RECIPIENTS_UPLOADED,
@@ -221,6 +222,7 @@ def recipient_list_change_number_format(
             dict(stored.problems),
             number_cells=list(stored.number_cells),
             date_system=recipient_list.date_system,
+            shown_cells=list(stored.shown_cells),
         )
     recipient_list.number_format = number_format
     recipient_list.save(update_fields=["number_format"])

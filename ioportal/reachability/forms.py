@@ -5,18 +5,29 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from ioportal.ioservices.models import IOService
-from ioportal.recipients.forms import FileStructureForm
+from ioportal.recipients.forms import KeptFileForm
 
 
-class CheckUploadForm(FileStructureForm):
+class CheckUploadForm(KeptFileForm):
     """A list of citizens and the service to check them for."""
 
-    field_order = ("service", "file", "column", "delimiter", "sheet", "hidden_rows")
+    field_order = (
+        "service",
+        "file",
+        "pending_file",
+        "column",
+        "delimiter",
+        "sheet",
+        "hidden_rows",
+    )
     sheet_label = _("Foglio con i cittadini")
+    submit_label = _("Avvia la verifica")
+    missing_file_message = _("Seleziona il file dei cittadini.")
 
     service = forms.ModelChoiceField(label=_("Servizio IO"), queryset=IOService.objects.none())
     file = forms.FileField(
         label=_("File dei cittadini (CSV o Excel .xlsx)"),
+        required=False,
         help_text=_(
             "La prima riga contiene i nomi delle colonne. Conta solo la colonna del codice "
             "fiscale: le altre sono ignorate."

@@ -11,6 +11,7 @@ from django.http import (
     HttpResponseNotAllowed,
 )
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from ioportal.accounts.access import require_role, role_required
@@ -24,6 +25,11 @@ from ioportal.reachability.access import checks_visible_to, get_check_for_user
 from ioportal.reachability.forms import CheckUploadForm
 from ioportal.reachability.models import ReachabilityCheck, ReachabilityRow
 from ioportal.recipients.parsing import ImportChoiceNeeded, ImportFileError, parse_table
+from ioportal.recipients.services import (
+    pending_upload_get,
+    pending_upload_read,
+    pending_upload_store,
+)
 
 OPERATOR = Membership.Role.OPERATOR
 SUPERVISOR = Membership.Role.SUPERVISOR
@@ -51,31 +57,73 @@ def check_new(request: AuthenticatedHttpRequest) -> HttpResponse:
     usable = ioservices_usable_by(membership=membership)
     form = CheckUploadForm(request.POST or None, request.FILES or None, services=usable)
     if request.method == "POST" and form.is_valid():
-        upload = form.cleaned_data["file"]
-        try:
-            table = parse_table(
-                data=upload.read(), filename=upload.name, options=form.read_options()
-            )
-            column = services.fiscal_code_column(table.headers, form.cleaned_data["column"])
-        except ImportChoiceNeeded as exc:
-            form.offer(exc)
-        except ImportFileError as exc:
-            form.add_error("file", str(exc))
-        except services.NoFiscalCodeColumn as exc:
-            form.add_error("column", str(exc))
-        else:
-            check = services.reachability_check_create(
-                service=form.cleaned_data["service"],
-                table=table,
-                column=column,
-                source_name=upload.name,
-                actor=request.user,
-                request=request,
-            )
+        check = _check_upload(request, membership, form)
+        if check is not None:
             return redirect("reachability:check_detail", public_id=check.public_id)
     return render(
         request, "reachability/check_new.html", {"form": form, "has_services": usable.exists()}
     )
+
+
+def _check_upload(
+    request: AuthenticatedHttpRequest, membership: Membership, form: CheckUploadForm
+) -> ReachabilityCheck | None:
+    """Read the submitted file, or the one kept for a question, into a check (None when it
+    could not be: the reasons are on the form). A readable file that needs an answer (a
+    sheet, hidden rows, a separator, the column) is kept as the compose keeps it
+    (`PendingUpload`), and deleted once read into a check or refused."""
+    organization, actor = membership.organization, request.user
+    upload = form.cleaned_data["file"]
+    pending = None
+    if form.cleaned_data.get("pending_file"):
+        pending = pending_upload_get(
+            organization=organization, actor=actor, public_id=form.cleaned_data["pending_file"]
+        )
+    if upload:
+        file_name, data = upload.name, upload.read()
+    elif pending is not None:
+        file_name, data = pending.file_name, pending_upload_read(pending)
+    else:
+        form.add_error(
+            "file",
+            _("Il file caricato prima non è più disponibile (è scaduto): selezionalo di nuovo."),
+        )
+        return None
+    try:
+        table = parse_table(data=data, filename=file_name, options=form.read_options())
+        column = services.fiscal_code_column(table.headers, form.cleaned_data["column"])
+    except (ImportChoiceNeeded, services.NoFiscalCodeColumn) as exc:
+        if upload or pending is None:
+            # Within the size limit: parse_table refuses a larger file before any question.
+            pending = pending_upload_store(
+                organization=organization,
+                actor=actor,
+                file_name=file_name,
+                data=data,
+                replaces=pending,
+            )
+        form.keep_file(pending)
+        if isinstance(exc, ImportChoiceNeeded):
+            form.offer(exc)
+        else:
+            form.add_error("column", str(exc))
+        return None
+    except ImportFileError as exc:
+        if pending is not None:
+            pending.delete()
+        form.add_error("file", str(exc))
+        return None
+    check = services.reachability_check_create(
+        service=form.cleaned_data["service"],
+        table=table,
+        column=column,
+        source_name=file_name,
+        actor=actor,
+        request=request,
+    )
+    if pending is not None:
+        pending.delete()
+    return check
 
 
 def _detail_context(request: HttpRequest, check: ReachabilityCheck) -> dict[str, object]:

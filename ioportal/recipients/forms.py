@@ -4,6 +4,7 @@
 from typing import Any
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from ioportal.recipients.parsing import (
@@ -21,6 +22,9 @@ class FileStructureForm(forms.Form):
     names its own fields' order in `field_order` and may say what the sheet holds."""
 
     sheet_label = _("Foglio con i destinatari")
+    # The label of the button that sends the form: the page shows it, and the questions about
+    # the file's structure name it (offer()).
+    submit_label = _("Carica e prosegui")
 
     delimiter = forms.ChoiceField(
         label=_("Separatore delle colonne (solo CSV)"),
@@ -68,4 +72,33 @@ class FileStructureForm(forms.Form):
         elif needed.field == "hidden_rows":
             field.choices = needed.choices  # type: ignore[attr-defined]
             field.widget = forms.RadioSelect(choices=needed.choices)
-        self.add_error(needed.field, str(needed))
+        self.add_error(needed.field, needed.text(str(self.submit_label)))
+
+
+class KeptFileForm(FileStructureForm):
+    """An upload form whose file is kept (`recipients.models.PendingUpload`) while the operator
+    answers a question about it: the next submission reads the kept file unless another one
+    is selected. A subclass declares `file` as a FileField with required=False."""
+
+    missing_file_message = _("Seleziona il file.")
+
+    # The public id of the file kept while the operator makes a choice (keep_file()).
+    pending_file = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def keep_file(self, pending: Any) -> None:
+        """Say that the file `pending` (a PendingUpload) is kept for the next submission."""
+        data = self.data.copy()  # type: ignore[attr-defined]  # a QueryDict
+        data["pending_file"] = str(pending.public_id)
+        self.data = data
+        self.fields["file"].help_text = self["file"].help_text = _(
+            "Il file «%(name)s» è già caricato: fai la scelta richiesta e premi «%(button)s», "
+            "senza selezionarlo di nuovo. Seleziona un file solo per sostituirlo."
+        ) % {"name": pending.file_name, "button": self.submit_label}
+
+    def clean_file(self) -> Any:
+        upload = self.cleaned_data["file"]
+        if not upload:
+            if not self.data.get("pending_file"):
+                raise ValidationError(self.missing_file_message)
+            return None
+        return upload

@@ -125,6 +125,7 @@ class RecipientList(models.Model):
         *,
         number_cells: list[list[int]] | None = None,
         date_system: int | None = None,
+        shown_cells: list[dict[int, str]] | None = None,
     ) -> None:
         """Store the file's rows (the list must be saved), each with its line number.
 
@@ -132,10 +133,13 @@ class RecipientList(models.Model):
         `number_cells` (per row, the positions of XLSX Number cells; empty for CSV) and
         `date_system` as in `parsing.ParsedTable`. Each row is sealed with its line, its
         problem ("" when none) and its Number cells, so one chunk is all a page needs; the
-        date system, one per workbook, is saved on the list.
+        date system, one per workbook, is saved on the list. `shown_cells` (the first rows'
+        cells as Excel shows them, `ParsedTable.shown_cells`) follow their row, for the preview
+        (`row_cells`).
         """
         problems = problems or {}
         number_cells = number_cells or []
+        shown_cells = shown_cells or []
         self.store(
             RecipientChunk.Kind.ROWS,
             (
@@ -144,6 +148,7 @@ class RecipientList(models.Model):
                     row,
                     problems.get(line, ""),
                     number_cells[index] if index < len(number_cells) else [],
+                    *([shown_cells[index]] if index < len(shown_cells) else []),
                 ]
                 for index, (line, row) in enumerate(zip(lines, rows, strict=True))
             ),
@@ -245,20 +250,30 @@ class StoredRows:
     lines: list[int] = field(default_factory=list)
     problems: dict[int, str] = field(default_factory=dict)
     number_cells: list[list[int]] = field(default_factory=list)
+    # The first rows' cells as Excel shows them (position -> text), for the preview.
+    shown_cells: list[dict[int, str]] = field(default_factory=list)
 
     def add(self, item: Sequence[Any]) -> None:
-        """One stored row: [line, cells, problem, Number cell positions] (`set_rows`)."""
+        """One stored row: [line, cells, problem, Number cell positions, and for the first
+        rows the cells as Excel shows them] (`set_rows`)."""
         line, row, *extra = item
         self.lines.append(line)
         self.rows.append(row)
         if extra and extra[0]:
             self.problems[line] = extra[0]
         self.number_cells.append(list(extra[1]) if len(extra) > 1 else [])
+        if len(extra) > 2:
+            self.shown_cells.append({int(k): v for k, v in extra[2].items()})
 
 
 def row_cells(item: Sequence[Any]) -> list[str]:
-    """The cells of one stored file row (`RecipientList.set_rows`)."""
-    return list(item[1])
+    """The cells of one stored file row (`RecipientList.set_rows`) as the person sees them
+    in the spreadsheet: dates and Number cells of the first rows as Excel shows them."""
+    cells = list(item[1])
+    for position, text in (item[4] if len(item) > 4 else {}).items():
+        if int(position) < len(cells):
+            cells[int(position)] = text
+    return cells
 
 
 class StoredItems(Sequence[Any]):

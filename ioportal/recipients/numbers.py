@@ -24,7 +24,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
 
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -34,6 +34,9 @@ ITALIAN = "it"
 ENGLISH = "en"
 DEFAULT_NUMBER_FORMAT = ITALIAN
 EXCEL_SIGNIFICANT_DIGITS = 15
+# Excel's General format shows a whole number of more digits than this in scientific notation
+# (in a column of the default width).
+EXCEL_GENERAL_DIGITS = 11
 # Excel's last date, 9999-12-31, as a serial number of the 1900 date system.
 EXCEL_MAX_SERIAL = 2_958_465
 DATE_SYSTEMS = {1900: CALENDAR_WINDOWS_1900, 1904: CALENDAR_MAC_1904}
@@ -251,6 +254,46 @@ def excel_number_text(
     return text.replace(".", decimal_separator)
 
 
+def excel_shown_text(value: int | float, excel_format: str = "General") -> str:
+    """A Number cell as Italian Excel shows it to the person (a preview, never what the
+    validation reads, which is `excel_number_text`): the format's scientific notation
+    ("0.00E+00": "3,02E+17"), thousands grouping ("#,##0": "1.234") and decimals, rounded as
+    Excel rounds for display; General shows a number of more than 11 digits in scientific
+    notation as a column of the default width does ("1,23457E+17"). Other formats (currency
+    signs, literal text, fractions) give the plain number of `excel_number_text`."""
+    section = re.sub(r'"[^"]*"|\[[^\]]*\]|\\.', "", excel_format.split(";", 1)[0])
+    number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    if not number.is_finite():
+        return excel_number_text(value, excel_format, ITALIAN)
+    exponent = re.search(r"E[+-]", section, re.IGNORECASE)
+    if excel_format == "General" and abs(number) >= Decimal(10) ** EXCEL_GENERAL_DIGITS:
+        mantissa, _e, power = f"{float(number):.5E}".partition("E")
+        mantissa = mantissa.rstrip("0").rstrip(".")
+        return f"{mantissa}E{power}".replace(".", ",")
+    if exponent:
+        mantissa_decimals = re.search(r"\.([0#?]*)", section[: exponent.start()])
+        digits = len(mantissa_decimals.group(1)) if mantissa_decimals else 0
+        return f"{float(number):.{digits}E}".replace(".", ",")
+    if excel_format == "General" or not re.search(r"[0#?]", section):
+        return excel_number_text(value, excel_format, ITALIAN)
+    if "%" in section:
+        number *= 100
+    decimals = re.search(r"\.([0#?]*)", section)
+    places = len(decimals.group(1)) if decimals else 0
+    fixed = decimals.group(1).count("0") if decimals else 0
+    with localcontext() as context:
+        context.prec = 400  # a double has at most 309 digits before the decimals
+        number = number.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    whole, _dot, fraction = f"{abs(number):f}".partition(".")
+    fraction = fraction.rstrip("0").ljust(fixed, "0")
+    whole = whole.zfill(section.split(".", 1)[0].count("0"))
+    if re.search(r"[0#?],[0#?]", section):
+        whole = f"{int(whole):,}".replace(",", ".")
+    sign = "-" if number < 0 else ""
+    text = f"{sign}{whole},{fraction}" if fraction else f"{sign}{whole}"
+    return text + ("%" if "%" in section else "")
+
+
 def _plain_number(value: int | float) -> str | None:
     """The usual cell (General format, at most 15 significant digits) without Decimal
     arithmetic: Python's shortest repr is then what Excel shows. None for any other."""
@@ -271,6 +314,19 @@ def _fixed_decimals(excel_format: str) -> int:
     section = re.sub(r'"[^"]*"|\[[^\]]*\]|\\.', "", section)
     match = re.search(r"\.(0+)", section)
     return len(match.group(1)) if match else 0
+
+
+# A number in scientific notation as Excel writes it in the CSV it saves ("3,02E+17" in Italian,
+# "1.23457E+17" in English): Excel always writes the exponent's sign.
+SCIENTIFIC_RE = re.compile(r"^[+-]?\d+(?:[.,]\d+)?E([+-]\d{1,3})$", re.IGNORECASE)
+
+
+def scientific_exponent(text: str) -> int | None:
+    """The exponent of a text that is a number in Excel's scientific notation ("3,02E+17" ->
+    17), else None. Such a text in a CSV is a number Excel changed: it kept only the digits
+    it showed, so the number cannot be read back."""
+    match = SCIENTIFIC_RE.match(text.strip())
+    return int(match.group(1)) if match else None
 
 
 def lost_digits(text: str) -> bool:

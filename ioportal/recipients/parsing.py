@@ -31,6 +31,7 @@ import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
+from itertools import islice
 from typing import Any
 
 from django.conf import settings
@@ -45,7 +46,11 @@ from openpyxl.worksheet._reader import FORMULA_TAG, WorkSheetParser
 
 from ioportal.core.sizes import megabytes
 from ioportal.core.yesno import NO, YES
-from ioportal.recipients.numbers import DEFAULT_NUMBER_FORMAT, excel_number_text
+from ioportal.recipients.numbers import (
+    DEFAULT_NUMBER_FORMAT,
+    excel_number_text,
+    excel_shown_text,
+)
 
 # In the order preferred when several fit equally well: Italian spreadsheets write ";".
 CSV_DELIMITERS = ";,\t|"
@@ -55,6 +60,8 @@ MAX_CELL_CHARS = 10_000
 # A cell this long can only come from a quote that is never closed.
 CSV_FIELD_LIMIT = MAX_CELL_CHARS * 10
 LINES_LISTED = 10
+# The first rows of a file shown to the operator to recognise its columns.
+PREVIEW_ROWS = 3
 SEP_LINE_RE = re.compile(r"\Asep=([;,\t|])[ \t]*(?:\r\n|\n|\r)")
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 # The stream an encrypted (password-protected) OOXML file keeps inside its OLE container
@@ -106,10 +113,25 @@ class ImportChoiceNeeded(ImportFileError):
     """The file can be read only once the operator chooses: `field` is the ReadOptions field
     ("delimiter", "sheet", "hidden_rows"), `choices` the (value, label) pairs to offer."""
 
-    def __init__(self, message: str, *, field: str, choices: Sequence[tuple[str, str]] = ()):
-        super().__init__(message)
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str,
+        choices: Sequence[tuple[str, str]] = (),
+        values: dict[str, Any] | None = None,
+    ):
+        # `message` may say which button sends the choice: "%(button)s" is filled by text().
+        self.message, self.values = message, dict(values or {})
+        super().__init__(message % {**self.values, "button": _("il pulsante del modulo")})
         self.field = field
         self.choices = list(choices)
+
+    def text(self, button: str) -> str:
+        """The message naming `button`, the label of the button that sends the choice on the
+        page that shows it (`FileStructureForm.submit_label`)."""
+        quoted = _("«%(button)s»") % {"button": button}
+        return self.message % {**self.values, "button": quoted}
 
 
 @dataclass
@@ -131,6 +153,9 @@ class ParsedTable:
     number_cells: list[list[int]] = field(default_factory=list)
     # XLSX: the workbook's date system, 1900 or 1904 (serial numbers count days from it).
     date_system: int | None = None
+    # XLSX: for each of the first PREVIEW_ROWS rows, the cells (position -> text) that Excel
+    # shows otherwise than the text read (dates, number formats): for a preview only.
+    shown_cells: list[dict[int, str]] = field(default_factory=list)
 
 
 def parse_table(
@@ -339,9 +364,9 @@ def _choose_delimiter(text: str, chosen: str) -> str:
             raise ImportChoiceNeeded(
                 _(
                     "Con il separatore %(delimiter)s l'intestazione è una sola colonna: scegli "
-                    "un altro separatore e carica di nuovo il file."
-                )
-                % {"delimiter": delimiter_label(chosen)},
+                    "un altro separatore e premi %(button)s."
+                ),
+                values={"delimiter": delimiter_label(chosen)},
                 field="delimiter",
                 choices=_delimiter_choices(),
             )
@@ -355,14 +380,19 @@ def _no_row_fits(delimiter: str, chosen: str) -> ImportChoiceNeeded:
     if chosen:
         message = _(
             "Con il separatore %(delimiter)s nessuna riga ha le colonne dell'intestazione: "
-            "scegli un altro separatore e carica di nuovo il file."
-        ) % {"delimiter": delimiter_label(delimiter)}
+            "scegli un altro separatore e premi %(button)s."
+        )
     else:
         message = _(
             "Non è chiaro quale carattere separi le colonne: nessuna riga ha le colonne "
-            "dell'intestazione. Scegli il separatore e carica di nuovo il file."
+            "dell'intestazione. Scegli il separatore e premi %(button)s."
         )
-    return ImportChoiceNeeded(message, field="delimiter", choices=_delimiter_choices())
+    return ImportChoiceNeeded(
+        message,
+        values={"delimiter": delimiter_label(delimiter)},
+        field="delimiter",
+        choices=_delimiter_choices(),
+    )
 
 
 def _swallowing_quote(record: Sequence[str], header: Sequence[str], delimiter: str) -> bool:
@@ -379,6 +409,39 @@ def _has_line_break(record: Sequence[str]) -> bool:
     return any("\n" in cell or "\r" in cell for cell in record)
 
 
+# A cell of data rather than a column name: a number, a date, a code (two digits in a row).
+DATA_LIKE_RE = re.compile(r"\d\d|^[\d\s.,/:+-]*$")
+
+
+def _header_like(cells: Sequence[Any]) -> bool:
+    """Whether a row reads as column names: at least two texts, none of them a number, a
+    date or a code (a fiscal code, an amount written as text)."""
+    texts = [cell.strip() for cell in cells if isinstance(cell, str) and cell.strip()]
+    filled = [cell for cell in cells if cell is not None and str(cell).strip()]
+    return (
+        len(texts) >= 2
+        and len(texts) == len(filled)
+        and not any(DATA_LIKE_RE.search(text) for text in texts)
+    )
+
+
+def _csv_title(sample: str, chosen: str) -> str:
+    """The cell ("A1") of a title line above the header, as Excel saves a title row: one
+    non-empty cell and the separators of the other columns ("Elenco;;"), then a line of as
+    many cells that reads as column names (`_header_like`). "" otherwise."""
+    for delimiter in chosen or CSV_DELIMITERS:
+        try:
+            records = list(islice(_reader(sample, delimiter), 2))
+        except csv.Error:
+            continue
+        if len(records) < 2 or len(records[0]) < 2 or len(records[0]) != len(records[1]):
+            continue
+        named = [position for position, cell in enumerate(records[0]) if cell.strip()]
+        if len(named) == 1 and _header_like(records[1]):
+            return f"{get_column_letter(named[0] + 1)}1"
+    return ""
+
+
 def _parse_csv(data: bytes, options: ReadOptions) -> ParsedTable:
     text, encoding, warnings = _decode(data)
     if "\x00" in text:
@@ -387,7 +450,10 @@ def _parse_csv(data: bytes, options: ReadOptions) -> ParsedTable:
     hint = SEP_LINE_RE.match(text)
     if hint:
         text = text[hint.end() :]
-    delimiter = _choose_delimiter(text, options.delimiter or (hint.group(1) if hint else ""))
+    chosen = options.delimiter or (hint.group(1) if hint else "")
+    if title := _csv_title(text[:SNIFF_BYTES], chosen):
+        raise _title_row(title)
+    delimiter = _choose_delimiter(text, chosen)
     max_rows = settings.RECIPIENTS_MAX_ROWS
     odd_quotes = text.count('"') % 2 == 1
     headers: list[str] = []
@@ -655,6 +721,24 @@ class _SheetRow:
                 texts.append(_xlsx_cell(value))
         return texts, numbers
 
+    def shown(self, texts: Sequence[str], formats: _NumberFormats) -> dict[int, str]:
+        """The cells among `texts` (from texts()) that Excel shows otherwise: dates as
+        dd/mm/yyyy, Number cells with their number format the Italian way."""
+        shown: dict[int, str] = {}
+        for position, value in enumerate(self.values[: len(texts)]):
+            if _is_number(value):
+                excel_text = excel_shown_text(value, formats.code(self.styles[position]))
+            elif isinstance(value, datetime):
+                midnight = value.time() == time(0, 0)
+                excel_text = value.strftime("%d/%m/%Y" if midnight else "%d/%m/%Y %H:%M")
+            elif isinstance(value, date):
+                excel_text = value.strftime("%d/%m/%Y")
+            else:
+                continue
+            if excel_text != texts[position]:
+                shown[position] = excel_text
+        return shown
+
 
 def _sheet_rows(sheet: ReadOnlyWorksheet, merged: list[str] | None = None) -> Iterator[_SheetRow]:
     """Each row the sheet's XML holds, numbered as Excel shows it.
@@ -735,11 +819,8 @@ def _choose_sheet(workbook: Any, chosen: str) -> ReadOnlyWorksheet:
     if len(with_data) == 1 and with_data[0].sheet_state == "visible":
         return with_data[0]
     raise ImportChoiceNeeded(
-        _(
-            "Il file ha più fogli (%(sheets)s): scegli quello con i destinatari e premi "
-            "«Carica e prosegui»."
-        )
-        % {"sheets": ", ".join(f"«{s.title}»" for s in sheets)},
+        _("Il file ha più fogli (%(sheets)s): scegli quello con i destinatari e premi %(button)s."),
+        values={"sheets": ", ".join(f"«{s.title}»" for s in sheets)},
         field="sheet",
         choices=_sheet_choices(workbook),
     )
@@ -763,10 +844,12 @@ def _parse_xlsx(data: bytes, options: ReadOptions, number_format: str) -> Parsed
         rows: list[list[str]] = []
         lines: list[int] = []
         number_cells: list[list[int]] = []
+        shown_cells: list[dict[int, str]] = []
         hidden_lines: list[int] = []
         problems: dict[int, str] = {}
         merged: list[str] = []
         header_line = 0
+        title = ""
         for row in _sheet_rows(sheet, merged):
             line, hidden = row.number, row.hidden
             if not headers:
@@ -785,6 +868,9 @@ def _parse_xlsx(data: bytes, options: ReadOptions, number_format: str) -> Parsed
                         % {"cell": f"{get_column_letter(column + 1)}{line}", "error": error}
                     )
                 continue
+            if not lines and _title_above_header(headers, row.values):
+                # Said once the merged ranges are known: the title may be merged over columns.
+                title = f"{get_column_letter(_title_column(headers) + 1)}{header_line}"
             record, numbers = row.texts(len(headers), formats, number_format)
             uncalculated = [column for column in row.uncalculated if column < len(headers)]
             errors = [(column, error) for column, error in row.errors if column < len(headers)]
@@ -809,7 +895,11 @@ def _parse_xlsx(data: bytes, options: ReadOptions, number_format: str) -> Parsed
             rows.append(record)
             lines.append(line)
             number_cells.append(numbers)
-        _merged_cells_problems(merged, len(headers), header_line, lines, problems)
+            if len(rows) <= PREVIEW_ROWS:
+                shown_cells.append(row.shown(record, formats))
+        _merged_cells_problems(merged, headers, header_line, lines, problems)
+        if title:
+            raise _title_row(title)
     except ImportFileError:
         raise
     except Exception as exc:  # a damaged sheet part
@@ -834,6 +924,7 @@ def _parse_xlsx(data: bytes, options: ReadOptions, number_format: str) -> Parsed
         hidden_lines=hidden_lines,
         number_cells=number_cells,
         date_system=date_system,
+        shown_cells=shown_cells,
     )
 
 
@@ -851,22 +942,55 @@ def _error_cell_problem(column: int, error: str, line: int) -> str:
     ) % {"cell": cell, "error": EXCEL_ERRORS_ITALIAN.get(error, error)}
 
 
+def _title_column(headers: Sequence[str]) -> int:
+    """The 0-based column of the only named header cell, or -1 when there are not exactly one."""
+    named = [position for position, header in enumerate(headers) if header]
+    return named[0] if len(named) == 1 else -1
+
+
+def _title_above_header(headers: Sequence[str], values: Sequence[Any]) -> bool:
+    """Whether the first row is a title over the real header: a single named cell, above a
+    row that reads as column names (`_header_like`) and fills columns the first row leaves
+    empty."""
+    column = _title_column(headers)
+    return (
+        column >= 0
+        and _header_like(values)
+        and any(v is not None for i, v in enumerate(values) if i != column)
+    )
+
+
+def _title_row(cells: str) -> ImportFileError:
+    return ImportFileError(
+        _(
+            "La prima riga sembra un titolo (%(cells)s): eliminala, l'intestazione con i nomi "
+            "delle colonne deve essere la prima riga. Poi carica di nuovo il file."
+        )
+        % {"cells": cells}
+    )
+
+
 def _merged_cells_problems(
     merged: Sequence[str],
-    width: int,
+    headers: Sequence[str],
     header_line: int,
     lines: Sequence[int],
     problems: dict[int, str],
 ) -> None:
     """Reject the rows crossed by merged cells (their value shows on several cells but is
     saved in the first one only, so the others would read as empty), or refuse the file when
-    the header has merged cells. Ranges right of the header's columns are ignored; each row
+    the header has merged cells: saying that the first row is a title when it is one cell
+    merged over several columns. Ranges right of the header's columns are ignored; each row
     is visited once however many ranges cover it."""
+    width = len(headers)
     ranges = []
     for ref in merged:
-        min_col, min_row, _max_col, max_row = range_boundaries(ref)
+        min_col, min_row, max_col, max_row = range_boundaries(ref)
         if min_col is None or min_row is None or max_row is None or min_col > width:
             continue
+        title = min_row == max_row == header_line and min_col == _title_column(headers) + 1
+        if title and max_col is not None and max_col > min_col:
+            raise _title_row(ref)
         if min_row <= header_line <= max_row:
             raise ImportFileError(
                 _(
@@ -918,12 +1042,12 @@ def _hidden_rows_outcome(sheet: str, lines: list[int], choice: str) -> str:
     raise ImportChoiceNeeded(
         ngettext(
             "Il foglio «%(sheet)s» ha una riga nascosta (riga %(lines)s), per esempio da un "
-            "filtro: scegli se è un destinatario e premi «Carica e prosegui».",
+            "filtro: scegli se è un destinatario e premi %(button)s.",
             "Il foglio «%(sheet)s» ha %(count)s righe nascoste (righe %(lines)s), per esempio "
-            "da un filtro: scegli se sono destinatari e premi «Carica e prosegui».",
+            "da un filtro: scegli se sono destinatari e premi %(button)s.",
             len(lines),
-        )
-        % values,
+        ),
+        values=values,
         field="hidden_rows",
         choices=hidden_rows_choices(),
     )

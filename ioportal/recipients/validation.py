@@ -45,6 +45,7 @@ from ioportal.recipients.notices import (
 from ioportal.recipients.numbers import (
     DEFAULT_NUMBER_FORMAT,
     ENGLISH,
+    EXCEL_GENERAL_DIGITS,
     ITALIAN,
     OtherNumberFormat,
     ValueProblem,
@@ -56,6 +57,7 @@ from ioportal.recipients.numbers import (
     read_euro_cents,
     read_integer,
     read_number,
+    scientific_exponent,
     serial_to_datetime,
 )
 from ioportal.recipients.rendering import (
@@ -175,6 +177,25 @@ def stored_as_number(what: str) -> str:
         "%(what)s è salvato come numero: formatta la colonna come testo e riscrivilo (un numero "
         "di Excel conserva solo 15 cifre e perde gli zeri iniziali)."
     ) % {"what": what}
+
+
+def written_in_scientific_notation(what: str) -> str:
+    """The reason for a value of a file saved by Excel in scientific notation ("3,02E+17"):
+    as for a Number cell (`stored_as_number`), Excel changed the number it held."""
+    return _(
+        "%(what)s è scritto in notazione scientifica: Excel lo ha salvato come numero e ne ha "
+        "perso le cifre. In Excel formatta la colonna come testo, riscrivi i valori ed esporta "
+        "di nuovo il file."
+    ) % {"what": what}
+
+
+def _scientific_by_excel(kind: str, text: str) -> bool:
+    """Whether a placeholder's text is a number Excel wrote in scientific notation: for every
+    identifier and number type; for a text, only a long number (General format)."""
+    exponent = scientific_exponent(text)
+    if exponent is None or kind == "date":
+        return False
+    return kind != "text" or exponent >= EXCEL_GENERAL_DIGITS
 
 
 def parse_date(value: str) -> date:
@@ -653,6 +674,9 @@ def validate_rows(
         fiscal_code_as_number = is_number_cell(FISCAL_CODE) and bool(fiscal_code)
         if fiscal_code_as_number:
             found.add(stored_as_number(_("Il codice fiscale")), FISCAL_CODE, shown=False)
+        elif scientific_exponent(fiscal_code) is not None:
+            found.add(written_in_scientific_notation(_("Il codice fiscale")), FISCAL_CODE)
+            fiscal_code_as_number = True
         elif fiscal_code in seen:
             found.add(
                 _("Codice fiscale già presente alla riga %(line)s.") % {"line": seen[fiscal_code]},
@@ -676,6 +700,9 @@ def validate_rows(
             if is_number_cell(name) and _changed_by_excel(kind, raw):
                 what = _("Il valore") if names_column(name, column) else f"«{name}»"
                 found.add(stored_as_number(what), name, shown=False)
+                continue
+            if _scientific_by_excel(kind, raw):
+                found.add(written_in_scientific_notation(f"«{name}»"), name)
                 continue
             if isinstance(pattern, ValueProblem):
                 found.add(
@@ -752,6 +779,8 @@ def validate_rows(
         if raw_amount or notice or spec.has_payment:
             if not raw_amount:
                 found.add(_("L'importo è obbligatorio per l'avviso di pagamento."), AMOUNT)
+            elif scientific_exponent(raw_amount) is not None:
+                found.add(written_in_scientific_notation(_("L'importo")), AMOUNT)
             else:
                 try:
                     amount = cents_of(raw_amount)
@@ -765,6 +794,9 @@ def validate_rows(
                 lost_digits(notice) or not is_notice_number(notice)
             ):
                 found.add(stored_as_number(_("Il numero avviso")), NOTICE_NUMBER, shown=False)
+                notice_refused = True
+            elif scientific_exponent(notice) is not None:
+                found.add(written_in_scientific_notation(_("Il numero avviso")), NOTICE_NUMBER)
                 notice_refused = True
             elif not is_notice_number(notice):
                 found.add(io_text(io_texts.NOTICE_NUMBER_FORMAT), NOTICE_NUMBER)
@@ -791,6 +823,12 @@ def validate_rows(
                     stored_as_number(_("Il codice fiscale dell'ente creditore")),
                     PAYEE_FISCAL_CODE,
                     shown=False,
+                )
+                payee = ""
+            elif payee and scientific_exponent(payee) is not None:
+                found.add(
+                    written_in_scientific_notation(_("Il codice fiscale dell'ente creditore")),
+                    PAYEE_FISCAL_CODE,
                 )
                 payee = ""
             try:

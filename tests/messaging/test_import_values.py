@@ -1,13 +1,16 @@
 """Real office files through the upload flow: every value read as the person sees it in the
 file, or its row (or the file) refused with a reason. Files: tests/cases/import/."""
 
+import io
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from openpyxl import Workbook
 
-from ioportal.recipients.models import RecipientList
+from ioportal.recipients.models import RecipientChunk, RecipientList
 from tests import builders
 
 CASES = Path(__file__).resolve().parent.parent / "cases" / "import"
@@ -302,3 +305,46 @@ def test_number_cells_stay_with_their_rows_when_structure_problems_are_set_aside
     assert set(rejected) == {2, 5}
     assert "La cella D2 contiene una formula" in rejected[2]
     assert "Il numero avviso è salvato come numero" in rejected[5]
+
+
+def test_preview_shows_cells_as_excel_shows_them_and_the_check_reads_them_as_before(
+    client, login, operator_user, payment_template, payments_service
+):
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(["codice_fiscale", "importo", "codice_avviso", "scadenza", "pratica"])
+    sheet.append(["RSSMRA85T10A562S", 1234.5, 302000100000012000, datetime(2027, 1, 15), "P-1"])
+    sheet.append(["VRDGPP75C15F205S", 12.345, "302000100000011023", "05/12/2026", 42])
+    sheet["B2"].number_format = sheet["B3"].number_format = "#,##0.00"
+    sheet["C2"].number_format = "0.00E+00"
+    sheet["D2"].number_format = "yyyy-mm-dd"
+    sheet["E3"].number_format = "000000"
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    login(operator_user)
+    response = upload(
+        client, payment_template, payments_service, "scadenze.xlsx", buffer.getvalue()
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    recipient_list = RecipientList.objects.get()
+    page = client.get(response.url).content.decode()
+    preview = page[page.index("Prime righe del file") :]
+    for shown in ("1.234,50", "3,02E+17", "15/01/2027", "12,35", "000042", "05/12/2026"):
+        assert f"<td>{shown}</td>" in preview, shown
+    for raw in ("302000100000012000", "2027-01-15", "1234,5"):
+        assert raw not in preview, raw
+    # What the check reads is unchanged: the cells as read, not as shown.
+    rows, _lines = recipient_list.get_rows()
+    assert rows[0][1:4] == ["1234,50", "302000100000012000,00", "2027-01-15"]
+    assert rows[1][1] == "12,345" and rows[1][4] == "000042"
+    # The number convention switched: the preview still shows what Excel shows.
+    client.post(
+        reverse("messaging:list_number_format", args=[recipient_list.public_id]),
+        {"number_format": "en"},
+    )
+    recipient_list = RecipientList.objects.get()
+    assert recipient_list.number_format == "en"
+    assert recipient_list.get_rows()[0][0][1] == "1234.50"
+    page = client.get(response.url).content.decode()
+    assert "<td>1.234,50</td>" in page and "<td>3,02E+17</td>" in page
+    assert len(recipient_list.items(RecipientChunk.Kind.ROWS, 0, 3)[0]) == 5

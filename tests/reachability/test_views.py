@@ -12,7 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
-from openpyxl import load_workbook
+from openpyxl import Workbook, load_workbook
 
 from ioportal.accounts.models import Membership, Organization
 from ioportal.core.models import AuditEvent
@@ -20,6 +20,8 @@ from ioportal.reachability.audit import Action
 from ioportal.reachability.models import ReachabilityCheck, ReachabilityRow
 from ioportal.reachability.services import reachability_checks_purge_expired, refresh_counts
 from ioportal.reachability.views import CONTENT_TYPES
+from ioportal.recipients.models import PendingUpload
+from ioportal.recipients.services import pending_upload_store
 from tests import builders
 from tests.conftest import verified_login
 from tests.sending.support import fiscal_code, simulated_service
@@ -265,3 +267,86 @@ def test_rows_are_purged_after_the_retention_period_counts_and_audit_stay(
     assert "check-purged" in detail and "check-downloads" not in detail
     assert 'data-result="reachable">1<' in detail
     assert client.get(url("check_export", check, "csv")).status_code == 404
+
+
+def _two_questions_workbook() -> bytes:
+    """Two sheets with data (the sheet is asked), the chosen one with a hidden row."""
+    workbook = Workbook()
+    notes = workbook.active
+    notes.title = "Istruzioni"
+    notes.append(["Non modificare il foglio Dati"])
+    sheet = workbook.create_sheet("Dati")
+    sheet.append(["codice_fiscale", "nome"])
+    sheet.append([NORMAL, "Anna"])
+    sheet.append([BLOCKED, "Bruno"])
+    sheet.row_dimensions[3].hidden = True
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def test_upload_keeps_the_file_across_the_sheet_and_hidden_rows_questions(
+    service: Any, operator_user: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    client = client_for(operator_user)
+    upload = SimpleUploadedFile("elenco.xlsx", _two_questions_workbook())
+    asked = client.post(reverse("reachability:check_new"), {"service": service.pk, "file": upload})
+    page = asked.content.decode()
+    assert asked.status_code == 200
+    # The question names the button of this page, and the file is kept.
+    assert "scegli quello con i destinatari e premi «Avvia la verifica»" in page
+    assert "Carica e prosegui" not in page
+    assert "«elenco.xlsx» è già caricato" in page
+    kept = PendingUpload.objects.get()
+    assert kept.created_by == operator_user
+    pending_id = str(kept.public_id)
+    assert f'value="{pending_id}"' in page
+
+    # The sheet answered without selecting the file again: now the hidden row is asked.
+    second = client.post(
+        reverse("reachability:check_new"),
+        {"service": service.pk, "pending_file": pending_id, "sheet": "Dati"},
+    )
+    page = second.content.decode()
+    assert second.status_code == 200
+    assert "Questo campo è obbligatorio" not in page
+    assert "ha una riga nascosta (riga 3)" in page and "premi «Avvia la verifica»" in page
+    assert '<select name="sheet"' not in page and 'name="sheet" value="Dati"' in page
+    assert PendingUpload.objects.get().public_id == kept.public_id
+
+    with django_capture_on_commit_callbacks(execute=True):
+        done = client.post(
+            reverse("reachability:check_new"),
+            {
+                "service": service.pk,
+                "pending_file": pending_id,
+                "sheet": "Dati",
+                "hidden_rows": "exclude",
+            },
+        )
+    assert done.status_code == 302, done.content.decode()[:3000]
+    check = ReachabilityCheck.objects.get()
+    assert check.total == 1 and check.source_name == "elenco.xlsx"
+    assert not PendingUpload.objects.exists()
+
+
+def test_upload_without_a_file_or_a_kept_one_asks_for_it(
+    service: Any, operator_user: Any, organization: Organization
+) -> None:
+    client = client_for(operator_user)
+    response = client.post(reverse("reachability:check_new"), {"service": service.pk})
+    assert "Seleziona il file dei cittadini." in response.content.decode()
+    # A colleague's kept file is not reachable.
+    other = builders.user(Membership.Role.OPERATOR, organization)
+    foreign = pending_upload_store(
+        organization=organization,
+        actor=other,
+        file_name="altrui.csv",
+        data=f"codice_fiscale\n{NORMAL}\n".encode(),
+    )
+    response = client.post(
+        reverse("reachability:check_new"),
+        {"service": service.pk, "pending_file": str(foreign.public_id)},
+    )
+    assert "non è più disponibile" in response.content.decode()
+    assert not ReachabilityCheck.objects.exists()

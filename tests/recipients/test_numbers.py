@@ -11,6 +11,7 @@ from ioportal.recipients.numbers import (
     ValueProblem,
     clean_identifier,
     excel_number_text,
+    excel_shown_text,
     lost_digits,
     read_euro_cents,
     read_integer,
@@ -207,3 +208,25 @@ def test_serial_numbers_outside_excel_dates(text):
 )
 def test_invisible_characters_leave_identifiers(text):
     assert clean_identifier(text) == "RSSMRA80A01H501U"
+
+
+@pytest.mark.parametrize(
+    ("value", "excel_format", "shown"),
+    [
+        (3.020001000000122e17, "0.00E+00", "3,02E+17"),
+        (0.000015, "0.00E+00", "1,50E-05"),
+        (302000100000011000, "General", "3,02E+17"),
+        (123456789012345678, "General", "1,23457E+17"),
+        (99999999999, "General", "99999999999"),
+        (12.5, "General", "12,5"),
+        (1234.5, "#,##0.00", "1.234,50"),
+        (-1234.5, "#,##0.00;[Red]-#,##0.00", "-1.234,50"),
+        (12.345, "0.00", "12,35"),
+        (1.5, "0.0#", "1,5"),
+        (1234567, "#,##0", "1.234.567"),
+        (42, "000000", "000042"),
+        (0.05, "0%", "5%"),
+    ],
+)
+def test_a_number_cell_is_shown_as_italian_excel_shows_it(value, excel_format, shown):
+    assert excel_shown_text(value, excel_format) == shown

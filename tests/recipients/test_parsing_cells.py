@@ -122,6 +122,32 @@ def test_merged_header_cells_refuse_the_file():
         _parse(_xlsx(rows, merge=["B1:C1"]))
 
 
+def test_a_title_merged_over_the_columns_is_told_as_a_title():
+    rows = [["Elenco carte in scadenza", None, None], *ROWS]
+    with pytest.raises(ImportFileError) as caught:
+        _parse(_xlsx(rows, merge=["A1:C1"]))
+    message = str(caught.value)
+    assert message.startswith("La prima riga sembra un titolo (A1:C1): eliminala")
+    assert "celle unite" not in message
+
+
+def test_a_title_in_one_cell_above_the_header_is_told_as_a_title():
+    rows = [["Elenco carte in scadenza"], *ROWS]
+    with pytest.raises(ImportFileError, match=r"La prima riga sembra un titolo \(A1\)"):
+        _parse(_xlsx(rows))
+
+
+def test_a_one_column_file_is_not_a_title():
+    # One named column above its values: a list of fiscal codes, not a title.
+    table = _parse(_xlsx([["codice_fiscale"], [CF1], [CF2]]))
+    assert table.headers == ["codice_fiscale"] and len(table.rows) == 2
+    # A single named column whose next row holds data (a code, numbers) is no title either.
+    table = _parse(_xlsx([["codice_fiscale"], [CF1, 10, 20]]))
+    assert table.rows == [[CF1]]
+    table = _parse(_xlsx([["codice_fiscale"], [CF1, "Mario", "Rossi"]]))
+    assert table.rows == [[CF1]]
+
+
 def test_a_merge_on_rows_already_rejected_keeps_the_first_reason():
     rows = [list(row) for row in ROWS]
     rows[2][2] = "#N/A"

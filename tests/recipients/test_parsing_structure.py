@@ -468,3 +468,21 @@ def test_two_euro_placeholders_leave_the_amount_to_the_operator():
         [*HEADERS, "Acconto"], [*TARGETS, "acconto"], placeholders=placeholders, has_payment=True
     )
     assert "amount" not in guess and guess["notice_number"] == "Codice avviso"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        "Elenco carte in scadenza;;\ncodice_fiscale;nome;scadenza\n"
+        "RSSMRA85T10A562S;Anna;05/12/2026\n",
+        '"Elenco, anno 2026",,\ncodice_fiscale,nome,importo\nRSSMRA85T10A562S,Anna,5\n',
+    ],
+)
+def test_a_csv_title_line_above_the_header_is_told_as_a_title(data):
+    with pytest.raises(ImportFileError, match=r"^La prima riga sembra un titolo \(A1\): eliminala"):
+        parse_table(data=data.encode(), filename="a.csv")
+
+
+def test_a_csv_header_with_one_named_column_above_data_is_not_a_title():
+    table = parse_table(data=f"cf;;\n{CF1};Anna;Rossi\n".encode(), filename="a.csv")
+    assert table.headers[0].startswith("cf")

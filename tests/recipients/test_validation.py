@@ -530,3 +530,56 @@ def test_a_value_s_problem_names_its_column_once(row, expected):
     assert len(texts) == 1 and texts[0].startswith(expected)
     assert texts[0].count("Importo") + texts[0].count("Scadenza") == 1
     assert "Data di scadenza:" not in texts[0]
+
+
+SCIENTIFIC = "è scritto in notazione scientifica: Excel lo ha salvato come numero"
+
+
+@pytest.mark.parametrize("written", ["1,23457E+17", "1.23457E+17", "3,02E+17"])
+def test_csv_values_excel_wrote_in_scientific_notation_say_excel_changed_them(written):
+    placeholders = [
+        {"name": "nome", "type": "text", "required": True, "pattern": ""},
+        {"name": "pratica", "type": "text", "required": True, "pattern": ""},
+        {"name": "avviso", "type": "notice_number", "required": True, "pattern": ""},
+        {"name": "rata", "type": "euro", "required": True, "pattern": ""},
+    ]
+    headers = ["CF", "Nome", "Importo", "Avviso", "Scadenza", "Pratica", "Ente", "Av2", "Rata"]
+    mapping = {
+        **PAY,
+        "pratica": "Pratica",
+        "avviso": "Av2",
+        "rata": "Rata",
+        "payee_fiscal_code": "Ente",
+    }
+    row = [written, "Anna", written, written, "31/12/2030", written, "8,00012E+10"]
+    rows = [[*row, written, written]]
+    outcome = validate_rows(
+        headers=headers,
+        rows=rows,
+        mapping=mapping,
+        spec=spec(placeholders=placeholders, has_payment=True),
+        now=NOW,
+    )
+    found = reasons(outcome)
+    for what in (
+        "Il codice fiscale",
+        "Il numero avviso",
+        "L'importo",
+        "«pratica»",
+        "«avviso»",
+        "«rata»",
+        "Il codice fiscale dell'ente creditore",
+    ):
+        assert f"{what} {SCIENTIFIC}" in " | ".join(found), what
+    assert all("esporta di nuovo il file" in r for r in found if SCIENTIFIC in r)
+    # Neither the generic reasons nor a second reason for the same cells.
+    assert not any("deve avere 18 cifre" in r or "formato italiano" in r for r in found)
+    assert not any("codice fiscale non è valido" in r.lower() for r in found)
+    problems = outcome.rejected[0]["problems"]
+    assert f"«{written}»" in problem_text(next(p for p in problems if p["column"] == "Avviso"))
+
+
+def test_scientific_notation_in_a_short_text_is_kept_as_typed():
+    placeholders = [{"name": "nome", "type": "text", "required": True, "pattern": ""}]
+    outcome = check([[GOOD, "1,5E+03"]], placeholders=placeholders)
+    assert not outcome.rejected and outcome.valid[0]["variables"]["nome"] == "1,5E+03"
