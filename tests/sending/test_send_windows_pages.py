@@ -53,6 +53,16 @@ def test_anonymous_goes_to_sign_in() -> None:
     assert response.status_code == 302 and "accesso" in response.url
 
 
+@pytest.mark.parametrize("enabled", ["maybe", ""])
+def test_an_invalid_choice_is_refused_with_an_italian_error(admin_user: Any, enabled: str) -> None:
+    response = verified_login(Client(), admin_user).post(URL, form_data(enabled=enabled))
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert 'id="errori-finestre"' in page
+    assert "Scegli quando possono arrivare i messaggi" in page
+    assert not SendWindowPolicy.objects.exists()
+
+
 def test_default_is_no_window(admin_user: Any) -> None:
     page = verified_login(Client(), admin_user).get(URL).content.decode()
     assert "i messaggi partono subito" in page
