@@ -21,6 +21,6 @@ class Action(models.TextChoices):
     DISPATCH_FOLLOW_UP_STARTED = "dispatch.follow_up_started", _("Sollecito preparato")
     RECIPIENTS_REPEATED_EXCLUDED = (
         "recipients.repeated_excluded",
-        _("Esclusi i cittadini che hanno già ricevuto lo stesso contenuto"),
+        _("Esclusi i cittadini che hanno ricevuto o riceveranno lo stesso contenuto"),
     )
     APPROVAL_POLICY_CHANGED = "org.approval_policy_changed", _("Regola di approvazione cambiata")
