@@ -7,3 +7,4 @@ class ReportsConfig(AppConfig):
     name = "ioportal.reports"
     verbose_name = "Rapporti ed esportazioni"
     audit_actions = Action
+    audit_change_values = "ioportal.reports.audit.change_values"

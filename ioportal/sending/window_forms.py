@@ -4,6 +4,7 @@ from datetime import time
 from typing import Any
 
 from django import forms
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.utils.translation import gettext_lazy as _
 
 from ioportal.messaging.windows import MIDNIGHT, PRESET_WORKING_DAYS, Schedule, hours_to_stored
@@ -101,7 +102,7 @@ class SendWindowsForm(forms.Form):
         }
         errors = [str(error) for error in self.non_field_errors()]
         for name, field_errors in self.errors.items():
-            if name != forms.forms.NON_FIELD_ERRORS and name not in in_table:
+            if name != NON_FIELD_ERRORS and name not in in_table:
                 errors.extend(str(error) for error in field_errors)
         return errors
 
