@@ -4,9 +4,11 @@ access rule (`SUPERVISE`), the same as the search page; each download is audited
 row count and filters before the file is written. CSV streams from the first row; XLSX
 is sent once complete (see `reports.exports`)."""
 
+from django.contrib import messages
 from django.db.models import QuerySet
 from django.http import FileResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.http.response import HttpResponseBase
+from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
@@ -18,6 +20,7 @@ from ioportal.accounts.http import AuthenticatedHttpRequest
 from ioportal.accounts.models import Membership
 from ioportal.core import spreadsheets
 from ioportal.core.services import audit_log
+from ioportal.messaging import availability
 from ioportal.messaging.dispatch_access import SUPERVISE, get_dispatch_for_user
 from ioportal.messaging.models import Delivery
 from ioportal.reports import exports
@@ -60,11 +63,16 @@ def _download(
 @role_required(SUPERVISOR)
 def dispatch_deliveries_export(
     request: AuthenticatedHttpRequest, public_id: str, file_format: str
-) -> StreamingHttpResponse:
+) -> HttpResponseBase:
     """GET: the dispatch's deliveries as `file_format` ("csv" or "xlsx"), in row order,
     filtered by `?esito=` like the dispatch page (an unknown value exports every row).
-    404 for a dispatch the member does not see, 403 below supervisor."""
+    404 for a dispatch the member does not see, 403 below supervisor; before the dispatch
+    may send (`availability.deliveries_export_refusal`) back to its page with the reason."""
     dispatch = get_dispatch_for_user(request, public_id, SUPERVISE)
+    refusal = availability.deliveries_export_refusal(dispatch)
+    if refusal:
+        messages.warning(request, refusal)
+        return redirect("sending:dispatch_detail", public_id=dispatch.public_id)
     form = DeliveryFilterForm(request.GET or None)
     deliveries = form.apply(Delivery.objects.filter(dispatch=dispatch)).order_by("row_number", "id")
     group = form.cleaned_data.get("esito", "") if form.is_bound and form.is_valid() else ""
