@@ -51,6 +51,7 @@ from ioportal.core.models import AuditEvent
 from ioportal.core.services import MASK
 from ioportal.messaging.models import Dispatch
 from ioportal.recipients.models import RecipientList
+from ioportal.recipients.numbers import ENGLISH, ITALIAN
 from ioportal.sending.window_forms import WEEKDAYS
 
 __all__ = ["KEY_LABELS", "change_lines", "format_value", "is_change_action"]
@@ -155,6 +156,10 @@ ACTION_KEY_LABELS: dict[tuple[str, str], Any] = {
 VALUE_WORDS: dict[str, dict[str, Any]] = {
     "format": {"csv": "CSV", "xlsx": "Excel", "pdf": "PDF", "zip": "ZIP"},
     "filters": {"codice_fiscale": gettext_lazy("codice fiscale")},
+    "number_format": {
+        ITALIAN: gettext_lazy("italiano (1.234,56)"),
+        ENGLISH: gettext_lazy("inglese (1,234.56)"),
+    },
 }
 
 # Values that are percentages: {(action, key)}.

@@ -276,6 +276,11 @@ def test_a_key_problem_is_shown_as_yes_no_and_keys_stay_masked(organization):
             {"Identificativo del messaggio su IO": "01M95"},
         ),
         ("dispatch.proofs_downloaded", {"proofs": 8}, {"Prove di invio": "8"}),
+        (
+            "recipients.uploaded",
+            {"number_format": "it"},
+            {"Formato dei numeri": "italiano (1.234,56)"},
+        ),
     ],
 )
 def test_keys_and_codes_in_words(action, changes, expected, settings):
