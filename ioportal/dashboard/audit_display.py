@@ -5,9 +5,15 @@ the value is a plain value, a list, a dict, `[old, new]` (from `changed_fields` 
 hand) or a masked secret ("••••", or "changed" for a key that was replaced). `change_lines`
 turns it into [(label, text)], e.g. [("Ruolo", "da Operatore a Supervisore")]:
 
-- the label is the field's verbose_name on the event's target model (`target_type`), else
-  the label in `KEY_LABELS`, else the key humanized ("header_name" → "Header name");
-- a value whose field has choices is shown by its choice label;
+- the label is the one for the (action, key) in `ACTION_KEY_LABELS`, else the field's
+  verbose_name on the event's target model (`target_type`), else the label in `KEY_LABELS`
+  (every key the code writes has one: tests/dashboard/test_audit_keys.py), else the key
+  humanized ("header_name" → "Header name");
+- a value whose field has choices is shown by its choice label; a code is shown by its words
+  (`VALUE_WORDS`, and those the action's app declares: `core.audit.change_value_words`);
+- a percentage (`PERCENT_KEYS`) with "%", send windows ("hours") as "lunedì 08:00–20:00; …",
+  public ids of dispatches and lists of the event's organization (`OBJECT_KEYS`) by name;
+- on a creation or deletion, [None, x] or [x, None] (older events) is x;
 - booleans are "Sì"/"No", None and "" are "—", lists are joined with ", ";
 - a dict {"old": x, "new": y} and, on actions that record a change (`is_change_action`), a
   pair [old, new] are "da x a y";
@@ -23,6 +29,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from collections.abc import Mapping
 from datetime import date, datetime
 from functools import cache
@@ -38,39 +45,88 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from ioportal.accounts.models import Membership
+from ioportal.core.audit import change_value_words
 from ioportal.core.fiscalcode import mask_fiscal_codes_in_text
 from ioportal.core.models import AuditEvent
 from ioportal.core.services import MASK
+from ioportal.messaging.models import Dispatch
+from ioportal.recipients.models import RecipientList
+from ioportal.recipients.numbers import ENGLISH, ITALIAN
+from ioportal.sending.window_forms import WEEKDAYS
 
 __all__ = ["KEY_LABELS", "change_lines", "format_value", "is_change_action"]
 
 EMPTY = "—"
 
-# Keys that are not a field of the event's target model.
+# Every key an `audit_log(changes=…)` of the code writes has its words here (a test reads the
+# code and fails on a key missing); a field of the event's target model with its own
+# verbose_name is shown with that instead.
 KEY_LABELS: dict[str, Any] = {
-    "always_for_premium": gettext_lazy("approvazione sempre per i messaggi Premium"),
-    "enabled": gettext_lazy("attive"),
-    "hours": gettext_lazy("orari"),
-    "skip_holidays": gettext_lazy("esclusi i giorni festivi"),
-    "threshold": gettext_lazy("soglia di destinatari"),
+    "active_slot": gettext_lazy("chiave in uso"),
+    "all_operators": gettext_lazy("tutti gli operatori"),
     "allowed_members": gettext_lazy("utenti abilitati"),
+    "always_for_premium": gettext_lazy("approvazione sempre per i messaggi Premium"),
+    "api_base_url": gettext_lazy("indirizzo API di IO"),
     "attachments": gettext_lazy("allegati"),
+    "authorized_recipients": gettext_lazy("destinatari autorizzati"),
     "cancelled_deliveries": gettext_lazy("consegne annullate"),
     "cipher_id": gettext_lazy("chiave di cifratura"),
+    "citizens": gettext_lazy("cittadini"),
     "codes_left": gettext_lazy("codici di recupero rimasti"),
     "configuration_id": gettext_lazy("identificativo della configurazione"),
+    "criterion": gettext_lazy("criterio"),
+    "custom_rate_limit": gettext_lazy("limite personalizzato (chiamate ogni 5 secondi)"),
     "daily_cap": gettext_lazy("limite giornaliero"),
+    "days": gettext_lazy("giorni"),
+    "default_service": gettext_lazy("servizio predefinito"),
     "deliveries": gettext_lazy("destinatari"),
+    "department_name": gettext_lazy("ufficio"),
     "devices": gettext_lazy("dispositivi"),
+    "dispatches": gettext_lazy("invii"),
     "email": gettext_lazy("email"),
+    "enabled": gettext_lazy("attive"),
+    "ends_on": gettext_lazy("valido fino al"),
+    "esito": gettext_lazy("esito"),
+    "excluded": gettext_lazy("cittadini esclusi"),
+    "feature_level": gettext_lazy("tipo di messaggio"),
+    "feed_access": gettext_lazy("accesso al feed delle iscrizioni"),
+    "filters": gettext_lazy("filtri"),
+    "finished_at": gettext_lazy("concluso il"),
+    "fiscal_code": gettext_lazy("codice fiscale"),
+    "format": gettext_lazy("formato"),
+    "has_due_date": gettext_lazy("con scadenza"),
+    "has_payment": gettext_lazy("con avviso di pagamento"),
     "header_name": gettext_lazy("nome dell'intestazione"),
+    "hours": gettext_lazy("orari"),
+    "in_clear": gettext_lazy("codici fiscali in chiaro"),
+    "io_message_id": gettext_lazy("identificativo del messaggio su IO"),
+    "is_active": gettext_lazy("attivo"),
+    "key_problem": gettext_lazy("problema con le chiavi"),
     "kind": gettext_lazy("tipo"),
+    "list": gettext_lazy("elenco di destinatari"),
+    "markdown": gettext_lazy("testo (markdown)"),
+    "max_allowed_payment_amount": gettext_lazy("importo massimo (centesimi)"),
+    "name": gettext_lazy("nome"),
+    "note": gettext_lazy("nota"),
     "number_format": gettext_lazy("formato dei numeri"),
+    "origin": gettext_lazy("invio di origine"),
+    "paid_by": gettext_lazy("pagato entro"),
+    "payments_enabled": gettext_lazy("pagamenti consentiti"),
+    "placeholders": gettext_lazy("segnaposto"),
+    "premium_enabled": gettext_lazy("Premium abilitato"),
     "primary_key": gettext_lazy("chiave primaria"),
+    "proofs": gettext_lazy("prove di invio"),
+    "purchased": gettext_lazy("messaggi Premium acquistati"),
+    "rate_tier": gettext_lazy("limite dell'account IO"),
     "reason": gettext_lazy("motivo"),
     "recipients": gettext_lazy("destinatari"),
     "reencrypted": gettext_lazy("chiavi cifrate di nuovo"),
+    "rejected": gettext_lazy("righe scartate"),
+    "remote_content_configuration_id": gettext_lazy("configurazione contenuti remoti"),
+    "repeated_excluded": gettext_lazy("esclusi perché già destinatari dello stesso contenuto"),
+    "require_2fa_for_all": gettext_lazy("verifica in due passaggi per tutti"),
     "results": gettext_lazy("risultati"),
+    "retention_days": gettext_lazy("conservazione dei dati personali (giorni)"),
     "role": gettext_lazy("ruolo"),
     "row": gettext_lazy("riga"),
     "rows": gettext_lazy("righe"),
@@ -78,9 +134,43 @@ KEY_LABELS: dict[str, Any] = {
     "secondary_key": gettext_lazy("chiave secondaria"),
     "send_by": gettext_lazy("da completare entro"),
     "service": gettext_lazy("servizio"),
+    "service_id": gettext_lazy("identificativo del servizio IO"),
+    "skip_holidays": gettext_lazy("esclusi i giorni festivi"),
     "source": gettext_lazy("origine"),
+    "starts_on": gettext_lazy("valido dal"),
+    "subject": gettext_lazy("oggetto"),
     "template": gettext_lazy("modello"),
+    "test_mode": gettext_lazy("in modalità di test"),
+    "threshold": gettext_lazy("soglia di destinatari"),
+    "used": gettext_lazy("messaggi usati"),
     "version": gettext_lazy("versione"),
+}
+
+# A key whose meaning depends on the action: {(action, key): words}.
+ACTION_KEY_LABELS: dict[tuple[str, str], Any] = {
+    ("ioservice.carnet_alert", "threshold"): gettext_lazy("soglia"),
+}
+
+# Codes any action may hold as the value of a key: {key: {code: words}}. Codes that belong
+# to one app's actions are declared by that app (`core.audit.change_value_words`).
+VALUE_WORDS: dict[str, dict[str, Any]] = {
+    "format": {"csv": "CSV", "xlsx": "Excel", "pdf": "PDF", "zip": "ZIP"},
+    "filters": {"codice_fiscale": gettext_lazy("codice fiscale")},
+    "number_format": {
+        ITALIAN: gettext_lazy("italiano (1.234,56)"),
+        ENGLISH: gettext_lazy("inglese (1,234.56)"),
+    },
+}
+
+# Values that are percentages: {(action, key)}.
+PERCENT_KEYS = {("ioservice.carnet_alert", "threshold")}
+
+# Keys whose values are public ids of objects of the event's organization, shown by their
+# name: {key: (model, field shown)}.
+OBJECT_KEYS: dict[str, tuple[type[models.Model], str]] = {
+    "dispatches": (Dispatch, "title"),
+    "origin": (Dispatch, "title"),
+    "list": (RecipientList, "file_name"),
 }
 
 # Keys whose values are the choices of a field of another model than the target.
@@ -134,7 +224,9 @@ def _field(target_type: str, key: str) -> models.Field[Any, Any] | None:
     return _model_field(target_type, key) or CHOICE_FIELDS.get(key)
 
 
-def _label(target_type: str, key: str) -> str:
+def _label(target_type: str, key: str, action: str = "") -> str:
+    if (action, key) in ACTION_KEY_LABELS:
+        return capfirst(str(ACTION_KEY_LABELS[action, key]))
     field = _model_field(target_type, key)
     verbose = field.verbose_name if field is not None else None
     if verbose and str(verbose) != key.replace("_", " "):
@@ -200,6 +292,89 @@ def _pair(old: Any, new: Any, field: models.Field[Any, Any] | None) -> str:
     }
 
 
+def _hours_text(value: Mapping[Any, Any]) -> str | None:
+    """Send windows as stored ({"0": ["08:00", "20:00"], …}, 0 = Monday) in words:
+    "lunedì 08:00–20:00; martedì …"; None for another shape."""
+    parts = []
+    try:
+        days = sorted(value.items(), key=lambda item: int(item[0]))
+        for day, hours in days:
+            start, end = hours
+            parts.append(f"{WEEKDAYS[int(day)]} {start}–{end}")
+    except (TypeError, ValueError, IndexError):
+        return None
+    return "; ".join(parts) or EMPTY
+
+
+def _objects_text(event: AuditEvent, key: str, value: Any) -> str | None:
+    """Public ids of dispatches or lists of the event's organization by their names (the id's
+    first characters for one that is gone); None when the value holds no id."""
+    model, name_field = OBJECT_KEYS[key]
+    ids = value if isinstance(value, list) else [value]
+    wanted: list[uuid.UUID] = []
+    for item in ids:
+        try:
+            wanted.append(uuid.UUID(str(item)))
+        except ValueError:
+            return None
+    if not wanted:
+        return None
+    names = dict(
+        model._default_manager.filter(
+            organization_id=event.organization_id, public_id__in=wanted
+        ).values_list("public_id", name_field)
+    )
+    return ", ".join(
+        mask_fiscal_codes_in_text(str(names[item])) if item in names else f"{str(item)[:8]}…"
+        for item in wanted
+    )
+
+
+def _value_text(
+    event: AuditEvent, key: str, value: Any, field: models.Field[Any, Any] | None
+) -> str:
+    """One value of `key` in words: its code's words, a percentage, send windows, names of
+    objects, else `format_value`."""
+    if isinstance(value, str) and value in SECRET_VALUES:
+        return _("cambiata")
+    if (
+        (event.action, key) in PERCENT_KEYS
+        and isinstance(value, int | float)
+        and not isinstance(value, bool)
+    ):
+        return _("%(value)s %%") % {"value": formats.number_format(value)}
+    words = {**VALUE_WORDS.get(key, {}), **change_value_words(event.action, key)}
+    if words:
+        if isinstance(value, str) and value in words:
+            return str(words[value])
+        if (
+            isinstance(value, list)
+            and value
+            and all(isinstance(item, str) and item in words for item in value)
+        ):
+            return ", ".join(str(words[item]) for item in value)
+    if key == "hours" and isinstance(value, Mapping):
+        text = _hours_text(value)
+        if text is not None:
+            return text
+    if key in OBJECT_KEYS and value:
+        text = _objects_text(event, key, value)
+        if text is not None:
+            return text
+    return format_value(value, field)
+
+
+def _is_creation_pair(action: str, value: Any) -> bool:
+    """[None, value] or [value, None] on a creation or deletion (how `changed_fields` wrote
+    them before these events held plain values)."""
+    return (
+        action.endswith(("created", "deleted"))
+        and isinstance(value, list)
+        and len(value) == 2
+        and (value[0] is None) != (value[1] is None)
+    )
+
+
 def change_lines(event: AuditEvent) -> list[tuple[str, str]]:
     """The event's changes as [(label, text)] in the order they were recorded."""
     changes = event.changes if isinstance(event.changes, Mapping) else {}
@@ -207,11 +382,14 @@ def change_lines(event: AuditEvent) -> list[tuple[str, str]]:
     lines: list[tuple[str, str]] = []
     for key, value in changes.items():
         field = _field(event.target_type, key)
-        if isinstance(value, str) and value in SECRET_VALUES:
-            text = _("cambiata")
-        elif pairs and isinstance(value, list) and len(value) == 2:
-            text = _pair(value[0], value[1], field)
+        if _is_creation_pair(event.action, value):
+            value = value[1] if value[0] is None else value[0]
+        if pairs and isinstance(value, list) and len(value) == 2:
+            text = _("da %(old)s a %(new)s") % {
+                "old": _value_text(event, key, value[0], field),
+                "new": _value_text(event, key, value[1], field),
+            }
         else:
-            text = format_value(value, field)
-        lines.append((_label(event.target_type, key), text))
+            text = _value_text(event, key, value, field)
+        lines.append((_label(event.target_type, key, event.action), text))
     return lines

@@ -145,6 +145,8 @@ def supervisor_overview(membership: Membership, period: str) -> dict[str, Any]:
             "labels": [label for _key, label, _value in rate_items],
             "data": [value for _key, _label, value in rate_items],
             "label": _("Percentuale"),
+            # The bars are percentages, not counts: the axis says so.
+            "axis": _("Percentuale delle consegne (%)"),
         },
     }
     return {

@@ -287,7 +287,12 @@ class PremiumCarnetForm(forms.Form):
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
     purchased = forms.IntegerField(
-        label=_("Messaggi Premium acquistati"), min_value=0, max_value=100_000_000
+        label=_("Messaggi Premium acquistati"),
+        min_value=1,
+        max_value=100_000_000,
+        error_messages={
+            "min_value": _("Indica quanti messaggi Premium sono stati acquistati: almeno 1.")
+        },
     )
     note = forms.CharField(
         label=_("Nota"),

@@ -7,6 +7,7 @@ class MessagingConfig(AppConfig):
     name = "ioportal.messaging"
     verbose_name = "Messaging"
     audit_actions = Action
+    audit_change_values = "ioportal.messaging.audit.change_values"
     # django-q2 schedules: (task, name shown in the admin, every N minutes).
     schedules = (
         (

@@ -3,6 +3,9 @@
 Named on the app's AppConfig (`audit_actions`), read by `ioportal.core.audit`.
 """
 
+from collections.abc import Mapping
+from typing import Any
+
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -21,6 +24,14 @@ class Action(models.TextChoices):
     DISPATCH_FOLLOW_UP_STARTED = "dispatch.follow_up_started", _("Sollecito preparato")
     RECIPIENTS_REPEATED_EXCLUDED = (
         "recipients.repeated_excluded",
-        _("Esclusi i cittadini che hanno già ricevuto lo stesso contenuto"),
+        _("Esclusi i cittadini che hanno ricevuto o riceveranno lo stesso contenuto"),
     )
     APPROVAL_POLICY_CHANGED = "org.approval_policy_changed", _("Regola di approvazione cambiata")
+
+
+def change_values() -> dict[str, dict[str, Mapping[str, Any]]]:
+    """The words of the codes the events of `messaging` hold
+    (`core.audit.change_value_words`): a follow-up's criterion."""
+    from ioportal.messaging.followups import Criterion
+
+    return {Action.DISPATCH_FOLLOW_UP_STARTED: {"criterion": dict(Criterion.choices)}}

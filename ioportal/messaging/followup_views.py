@@ -102,8 +102,8 @@ def list_exclude_repeated(request: AuthenticatedHttpRequest, public_id: str) -> 
         messages.success(
             request,
             ngettext(
-                "Escluso %(n)s cittadino che aveva già ricevuto lo stesso contenuto.",
-                "Esclusi %(n)s cittadini che avevano già ricevuto lo stesso contenuto.",
+                "Escluso %(n)s cittadino che ha ricevuto o riceverà lo stesso contenuto.",
+                "Esclusi %(n)s cittadini che hanno ricevuto o riceveranno lo stesso contenuto.",
                 excluded,
             )
             % {"n": excluded},

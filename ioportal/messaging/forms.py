@@ -463,11 +463,11 @@ class ScheduleForm(forms.Form):
         if cap:
             reason = ngettext(
                 "Con al massimo %(cap)s messaggio al giorno, il limite dell'account IO e le "
-                "finestre di invio dell'ente, l'ultimo dei %(n)s messaggi partirebbe "
+                "finestre di invio dell'ente, l'ultimo messaggio (di %(n)s) partirebbe "
                 "%(last)s, dopo la scadenza (%(by)s). Aumenta il massimo giornaliero o sposta "
                 "la scadenza.",
                 "Con al massimo %(cap)s messaggi al giorno, il limite dell'account IO e le "
-                "finestre di invio dell'ente, l'ultimo dei %(n)s messaggi partirebbe "
+                "finestre di invio dell'ente, l'ultimo messaggio (di %(n)s) partirebbe "
                 "%(last)s, dopo la scadenza (%(by)s). Aumenta il massimo giornaliero o sposta "
                 "la scadenza.",
                 cap,
@@ -476,7 +476,7 @@ class ScheduleForm(forms.Form):
             reason = str(
                 _(
                     "Con il limite dell'account IO e le finestre di invio dell'ente, l'ultimo "
-                    "dei %(n)s messaggi partirebbe %(last)s, dopo la scadenza (%(by)s). Sposta "
+                    "messaggio (di %(n)s) partirebbe %(last)s, dopo la scadenza (%(by)s). Sposta "
                     "la scadenza."
                 )
             )

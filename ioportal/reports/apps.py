@@ -15,3 +15,4 @@ class ReportsConfig(AppConfig):
             5,
         ),
     )
+    audit_change_values = "ioportal.reports.audit.change_values"

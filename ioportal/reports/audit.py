@@ -3,6 +3,9 @@
 Named on the app's AppConfig (`audit_actions`), read by `ioportal.core.audit`.
 """
 
+from collections.abc import Mapping
+from typing import Any
+
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -31,3 +34,20 @@ class Action(models.TextChoices):
         "export.search_results",
         _("Risultati della ricerca per codice fiscale esportati"),
     )
+
+
+def change_values() -> dict[str, dict[str, Mapping[str, Any]]]:
+    """The words of the codes the events of `reports` hold (`core.audit.change_value_words`):
+    the hand-off list's reason ("all": the whole list), the outcome filter of an export ("":
+    every outcome)."""
+    from ioportal.reports.handoff import REASONS
+    from ioportal.sending.forms import GROUP_LABELS
+
+    reasons: dict[str, Any] = {"all": _("tutti i motivi")}
+    reasons.update({reason.key: reason.label for reason in REASONS})
+    groups: dict[str, Any] = {"": _("tutti")}
+    groups.update(GROUP_LABELS)
+    return {
+        Action.HANDOFF_EXPORTED: {"reason": reasons},
+        Action.DISPATCH_DELIVERIES_EXPORTED: {"esito": groups},
+    }

@@ -32,6 +32,7 @@ from ioportal.accounts.models import Membership
 from ioportal.core import crypto, spreadsheets
 from ioportal.core.fiscalcode import fiscal_code_hmac
 from ioportal.core.services import audit_log
+from ioportal.messaging import availability
 from ioportal.messaging.dispatch_access import SUPERVISE, get_dispatch_for_user
 from ioportal.messaging.models import Delivery
 from ioportal.reports import exports, prepared
@@ -99,9 +100,15 @@ def dispatch_deliveries_export(
 ) -> HttpResponseBase:
     """GET or POST (the button): the dispatch's deliveries as `file_format` ("csv" or
     "xlsx"), in row order, filtered by `?esito=` like the dispatch page (an unknown value
-    exports every row). 404 for a dispatch the member does not see, 403 below supervisor.
-    An XLSX of more than EXPORT_XLSX_INLINE_MAX_ROWS rows is prepared (`_prepared`)."""
+    exports every row). 404 for a dispatch the member does not see, 403 below supervisor;
+    before the dispatch may send (`availability.deliveries_export_refusal`) back to its page
+    with the reason. An XLSX of more than EXPORT_XLSX_INLINE_MAX_ROWS rows is prepared
+    (`_prepared`)."""
     dispatch = get_dispatch_for_user(request, public_id, SUPERVISE)
+    refusal = availability.deliveries_export_refusal(dispatch)
+    if refusal:
+        messages.warning(request, refusal)
+        return redirect("sending:dispatch_detail", public_id=dispatch.public_id)
     form = DeliveryFilterForm(request.GET or None)
     group = form.cleaned_data.get("esito", "") if form.is_bound and form.is_valid() else ""
     deliveries = prepared.dispatch_export_deliveries(dispatch=dispatch, group=group)

@@ -52,8 +52,8 @@ from ioportal.core.spreadsheets import (
     sheet_name,
     xlsx_text,
 )
+from ioportal.messaging import availability
 from ioportal.messaging.models import Delivery, Dispatch
-from ioportal.messaging.retention import personal_data_purged
 from ioportal.reports.audit import Action
 from ioportal.sending import outcomes
 from ioportal.sending.outcomes import describe_delivery
@@ -397,13 +397,9 @@ def handoff_export(
         raise ValueError(f"unknown format {file_format!r}")
     if reason and reason not in REASONS_BY_KEY:
         raise ValueError(f"unknown reason {reason!r}")
-    if personal_data_purged(dispatch):
-        raise NotAllowed(
-            _(
-                "I dati personali di questo invio sono stati cancellati: l'elenco non è più "
-                "disponibile."
-            )
-        )
+    refusal = availability.handoff_refusal(dispatch)
+    if refusal:
+        raise NotAllowed(refusal)
     reasons = [REASONS_BY_KEY[reason]] if reason else list(REASONS)
     out = tempfile.TemporaryFile()  # noqa: SIM115  (handed to the response, which closes it)
     try:

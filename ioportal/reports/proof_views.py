@@ -42,7 +42,8 @@ def _delivery_page(
         "until": personal_data_until(dispatch),
         "retention_days": dispatch.organization.retention_days,
         "content_sha256": "" if refusal else proofs.delivery_content_sha256(delivery),
-        "can_zip": allowed(current_membership(request), dispatch, SUPERVISE),
+        "can_zip": allowed(current_membership(request), dispatch, SUPERVISE)
+        and not proofs.dispatch_proof_refusal(dispatch),
     }
     return render(request, "reports/proof_delivery.html", context, status=status)
 

@@ -26,7 +26,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, cast
 
-from django.db.models import QuerySet
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 from fpdf import FPDF
@@ -35,8 +34,8 @@ from fpdf.enums import XPos, YPos
 from ioportal.core.crypto import DecryptionError
 from ioportal.core.fiscalcode import reveal_fiscal_code
 from ioportal.ioapi import NewMessage
+from ioportal.messaging import availability
 from ioportal.messaging.models import Delivery, Dispatch, FeatureLevel
-from ioportal.messaging.retention import personal_data_purged
 from ioportal.messaging.windows import ROME
 from ioportal.recipients.rendering import content_sha256, delivery_message
 from ioportal.remotecontent.models import Attachment
@@ -66,38 +65,10 @@ class ProofUnavailable(Exception):
         self.message = message
 
 
-def proof_refusal(delivery: Delivery) -> str:
-    """Why `delivery` has no proof (Italian sentence), or "" when it has one."""
-    if personal_data_purged(delivery.dispatch):
-        return _(
-            "I dati personali di questo invio sono stati cancellati al termine del periodo di "
-            "conservazione: la prova di invio non è più disponibile."
-        )
-    if not delivery.io_message_id:
-        return _(
-            "Il messaggio non è arrivato a IO (nessun id del messaggio in IO): non c'è una "
-            "prova di invio."
-        )
-    return ""
-
-
-def dispatch_proof_refusal(dispatch: Dispatch) -> str:
-    """Why `dispatch` has no ZIP of proofs (Italian sentence), or "" when it has one."""
-    if personal_data_purged(dispatch):
-        return _(
-            "I dati personali di questo invio sono stati cancellati al termine del periodo di "
-            "conservazione: le prove di invio non sono più disponibili."
-        )
-    if not proof_deliveries(dispatch).exists():
-        return _("Nessun messaggio di questo invio è arrivato a IO: non ci sono prove di invio.")
-    return ""
-
-
-def proof_deliveries(dispatch: Dispatch) -> QuerySet[Delivery]:
-    """The deliveries of `dispatch` that have a proof (an IO message id), in list order."""
-    return Delivery.objects.filter(dispatch=dispatch, io_message_id__isnull=False).order_by(
-        "row_number", "id"
-    )
+# Shared with the pages that offer the downloads (messaging.availability).
+proof_refusal = availability.delivery_proof_refusal
+dispatch_proof_refusal = availability.dispatch_proofs_refusal
+proof_deliveries = availability.proof_deliveries
 
 
 def delivery_content_sha256(delivery: Delivery) -> str:

@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy
 
 from ioportal.accounts.models import Membership
 from ioportal.core.models import AuditEvent
+from ioportal.messaging import availability
 from ioportal.messaging.carnet import dispatch_carnet_need
 from ioportal.messaging.dispatch_access import ACT_OWN, APPROVE, SUPERVISE, allowed
 from ioportal.messaging.followups import follow_up_links
@@ -225,6 +226,16 @@ def dispatch_context(
         "uncertain": [(d, outcome_texts.describe_delivery(d)) for d in uncertain],
         "reject_form": RejectForm(),
         "personal_data_until": personal_data_until(dispatch),
+        # Why each download cannot be had ("": offered), as its endpoint refuses it.
+        "refusals": (
+            {
+                "export": availability.deliveries_export_refusal(dispatch),
+                "handoff": availability.handoff_refusal(dispatch),
+                "proofs": availability.dispatch_proofs_refusal(dispatch),
+            }
+            if supervisor
+            else {}
+        ),
         "carnet_need": (
             dispatch_carnet_need(dispatch) if allowed(membership, dispatch, APPROVE) else None
         ),
@@ -288,6 +299,7 @@ def delivery_context(delivery: Delivery) -> dict[str, Any]:
     return {
         "delivery": delivery,
         "dispatch": dispatch,
+        "proof_refusal": availability.delivery_proof_refusal(delivery),
         "purged_at": dispatch.personal_data_purged_at,
         "outcome_text": outcome_texts.describe_delivery(delivery),
         "message": render_preview(subject=subject, markdown=markdown),

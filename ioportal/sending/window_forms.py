@@ -4,6 +4,7 @@ from datetime import time
 from typing import Any
 
 from django import forms
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.utils.translation import gettext_lazy as _
 
 from ioportal.messaging.windows import MIDNIGHT, PRESET_WORKING_DAYS, Schedule, hours_to_stored
@@ -38,6 +39,16 @@ class SendWindowsForm(forms.Form):
         coerce=lambda value: value == "1",
         widget=forms.RadioSelect,
         initial="0",
+        error_messages={
+            "required": _(
+                "Scegli quando possono arrivare i messaggi: «In qualsiasi momento» oppure "
+                "«Solo nei giorni e negli orari indicati»."
+            ),
+            "invalid_choice": _(
+                "Scegli quando possono arrivare i messaggi: «In qualsiasi momento» oppure "
+                "«Solo nei giorni e negli orari indicati»."
+            ),
+        },
     )
     skip_holidays = forms.BooleanField(
         label=_("Non inviare nelle festività nazionali"),
@@ -81,6 +92,19 @@ class SendWindowsForm(forms.Form):
     def preset(cls) -> "SendWindowsForm":
         """The unsaved form filled with "giorni feriali 8–20, festività escluse"."""
         return cls(initial=cls.initial_for(enabled=True, schedule=PRESET_WORKING_DAYS))
+
+    def top_errors(self) -> list[str]:
+        """The errors shown above the form: those of the whole form and of the fields that
+        are not in the days' table (`days` shows the others next to their day), so no invalid
+        input is refused without saying why."""
+        in_table = {
+            f"{prefix}_{number}" for prefix in ("day", "start", "end") for number in range(7)
+        }
+        errors = [str(error) for error in self.non_field_errors()]
+        for name, field_errors in self.errors.items():
+            if name != NON_FIELD_ERRORS and name not in in_table:
+                errors.extend(str(error) for error in field_errors)
+        return errors
 
     def days(self) -> list[dict[str, Any]]:
         """Per weekday: its name and its three bound fields, for the template's table."""

@@ -48,8 +48,22 @@
         indexAxis: "y",
         maintainAspectRatio: false,
         animation: reduced ? false : undefined,
-        plugins: { legend: { display: false } },
-        scales: { x: { min: 0, max: 100 } }
+        plugins: {
+          legend: { display: false },
+          tooltip: {
+            callbacks: {
+              label: function (context) { return context.formattedValue + " %"; }
+            }
+          }
+        },
+        scales: {
+          x: {
+            min: 0,
+            max: 100,
+            title: { display: true, text: data.rates.axis },
+            ticks: { callback: function (value) { return value + " %"; } }
+          }
+        }
       }
     });
     rates.setAttribute("data-rendered", "true");

@@ -32,7 +32,10 @@ def test_supervisor_dashboard_charts_render_with_their_tables(
             state="processed", io_message_id=f"01JDASHB0000000000000000{number:02d}"
         )
     Delivery.objects.filter(pk=rows[4].pk).update(state="skipped", skip_reason="not_on_io")
-    Dispatch.objects.filter(pk=sent.pk).update(created_at=timezone.now() - timedelta(days=1))
+    Dispatch.objects.filter(pk=sent.pk).update(
+        created_at=timezone.now() - timedelta(days=1),
+        title="TARI 2026 – avviso di pagamento – " + "elenco-dei-destinatari-" * 4 + ".csv",
+    )
     stats.refresh_daily_stats()
 
     sign_in(page, supervisor)
@@ -52,6 +55,20 @@ def test_supervisor_dashboard_charts_render_with_their_tables(
     assert "80" in page.locator('#rates-table [data-rate="delivered"]').inner_text()
     assert "5 consegne negli ultimi 30 giorni" in page.locator("#rates-summary").inner_text()
     assert "nessuno: gli invii sono fermi" in page.locator('[data-health="workers"]').inner_text()
+    # The rates' axis is in percent, not a count.
+    axis = page.evaluate(
+        "() => { const x = window.Chart.getChart(document.getElementById('chart-rates'))"
+        ".options.scales.x; return [x.title.display, x.title.text, x.ticks.callback(50)]; }"
+    )
+    assert axis == [True, "Percentuale delle consegne (%)", "50 %"]
+    # "Ultimi invii": a title that wraps starts on its bullet's line.
+    wrapped = page.evaluate(
+        "() => { const a = document.querySelector('#recent-dispatches li a');"
+        " const li = a.closest('li'); const rects = a.getClientRects();"
+        " return [getComputedStyle(a).display, rects.length,"
+        " Math.abs(rects[0].top - li.getBoundingClientRect().top)]; }"
+    )
+    assert wrapped[0] == "inline" and wrapped[1] > 1 and wrapped[2] < 4
     axe_check(page, "dashboard-supervisor")
 
     page.get_by_role("link", name="Per mese").click()

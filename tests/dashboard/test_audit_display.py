@@ -205,3 +205,115 @@ def test_a_key_problem_is_shown_as_yes_no_and_keys_stay_masked(organization):
     assert lines(recorded) == {"Problema con le chiavi": "da No a Sì"}
     masked = audit_log(action="x", changes={"primary_key": "k", "api_key_id": "k", "otp": "1"})
     assert set(masked.changes.values()) == {"••••"}
+
+
+# --- the keys and codes a trial found in English or raw ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("action", "changes", "expected"),
+    [
+        (
+            "export.search_results",
+            {"rows": 3, "format": "csv", "filters": ["codice_fiscale"]},
+            {"Righe": "3", "Formato": "CSV", "Filtri": "codice fiscale"},
+        ),
+        (
+            "export.dispatch_deliveries",
+            {"format": "xlsx", "esito": ""},
+            {"Formato": "Excel", "Esito": "tutti"},
+        ),
+        (
+            "reports.handoff_exported",
+            {"rows": 2, "format": "xlsx", "reason": "all"},
+            {"Motivo": "tutti i motivi"},
+        ),
+        ("reports.handoff_exported", {"reason": "not_on_io"}, {"Motivo": "Non usa IO"}),
+        # A free-text reason is kept as written.
+        ("dispatch.rejected", {"reason": "all"}, {"Motivo": "all"}),
+        (
+            "dispatch.follow_up_started",
+            {"criterion": "not_read", "days": 1, "citizens": 5},
+            {
+                "Criterio": "Non hanno letto il messaggio dopo alcuni giorni",
+                "Giorni": "1",
+                "Cittadini": "5",
+            },
+        ),
+        (
+            "ioservice.carnet_alert",
+            {"threshold": 80, "used": 10},
+            {"Soglia": "80 %", "Messaggi usati": "10"},
+        ),
+        (
+            "approval.policy_changed",
+            {"threshold": [None, 80]},
+            {"Soglia di destinatari": "da — a 80"},
+        ),
+        (
+            "sending.windows_changed",
+            {"hours": [None, {"0": ["08:00", "20:00"], "1": ["09:00", "13:00"]}]},
+            {"Orari": "da — a lunedì 08:00–20:00; martedì 09:00–13:00"},
+        ),
+        (
+            "ioservice.carnet_created",
+            {"starts_on": [None, "2026-12-01"], "purchased": [None, 12]},
+            {"Valido dal": "01/12/2026", "Messaggi Premium acquistati": "12"},
+        ),
+        (
+            "retention.personal_data_purged",
+            {"deliveries": 3, "retention_days": 30, "finished_at": "2026-10-27T08:15:00+00:00"},
+            {"Conservazione dei dati personali (giorni)": "30", "Concluso il": "27/10/2026 09:15"},
+        ),
+        (
+            "reachability.exported",
+            {"in_clear": True, "rejected": 4},
+            {"Codici fiscali in chiaro": "Sì", "Righe scartate": "4"},
+        ),
+        (
+            "delivery.proof_downloaded",
+            {"io_message_id": "01M95"},
+            {"Identificativo del messaggio su IO": "01M95"},
+        ),
+        ("dispatch.proofs_downloaded", {"proofs": 8}, {"Prove di invio": "8"}),
+        (
+            "recipients.uploaded",
+            {"number_format": "it"},
+            {"Formato dei numeri": "italiano (1.234,56)"},
+        ),
+    ],
+)
+def test_keys_and_codes_in_words(action, changes, expected, settings):
+    settings.TIME_ZONE = "Europe/Rome"
+    shown = lines(AuditEvent(action=action, changes=changes))
+    for label, text in expected.items():
+        assert shown[label] == text
+
+
+@pytest.mark.django_db
+def test_public_ids_are_shown_by_the_name_of_the_object_of_the_organization(
+    organization, operator_user, other_organization
+):
+    service = builders.service(organization)
+    mine = builders.dispatch(service, operator_user, title="Accertamento IMU")
+    other_service = builders.service(other_organization, service_id="01OTHER")
+    theirs = builders.dispatch(other_service, operator_user, title="Segreto altrui")
+    template = builders.template(organization, operator_user)
+    uploaded = builders.recipient_list(template, service, operator_user, file_name="imu.csv")
+    gone = "651201c2-231a-4297-acb3-69a48e53f86a"
+    shown = lines(
+        AuditEvent(
+            action="recipients.repeated_excluded",
+            organization=organization,
+            changes={
+                "excluded": 8,
+                "dispatches": [str(mine.public_id), str(theirs.public_id), gone],
+                "list": str(uploaded.public_id),
+                "origin": "not-an-id",
+            },
+        )
+    )
+    assert shown["Invii"] == "Accertamento IMU, " + f"{str(theirs.public_id)[:8]}…, 651201c2…"
+    assert shown["Elenco di destinatari"] == "imu.csv"
+    assert shown["Cittadini esclusi"] == "8"
+    assert shown["Invio di origine"] == "not-an-id"

@@ -110,6 +110,7 @@ def test_supervisor_sees_volumes_rates_and_health_of_own_organization_only(
     assert overview["rates"]["reachability"] == round(100 * 5 / 6, 1)
     assert overview["rates"]["read"] == 100.0
     assert overview["rates"]["paid"] is None
+    assert overview["charts"]["rates"]["axis"] == "Percentuale delle consegne (%)"
     assert overview["volume_rows"][-1]["counts"][:4] == [1, 0, 0, 1]  # today, counted live
     assert overview["volume_rows"][-3]["counts"][:4] == [3, 0, 1, 0]
     health = overview["health"]

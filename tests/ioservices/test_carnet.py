@@ -227,7 +227,10 @@ def test_exhausted_and_overdrawn(service, admin_user, operator_user):
 
 
 def test_empty_carnet_is_used_up(service, admin_user):
-    carnet(service, admin_user, purchased=0)
+    # Recorded before a carnet of 0 was refused: it still reads as used up.
+    PremiumCarnet.objects.create(
+        service=service, starts_on=YEAR_START, ends_on=YEAR_END, purchased=0, created_by=admin_user
+    )
     usage = premium_remaining(service=service, day=D(2026, 2, 2))
     assert (usage.remaining, usage.percent_used) == (0, 100)
 
@@ -353,8 +356,31 @@ def test_admin_records_edits_and_deletes_a_carnet(client, login, admin_user, ser
         "ioservice.carnet_deleted",
         "ioservice.carnet_updated",
     ]
+    created = AuditEvent.objects.get(action="ioservice.carnet_created")
+    assert created.changes["purchased"] == 500
+    assert created.changes["starts_on"] == "2026-01-01"
     deleted = AuditEvent.objects.get(action="ioservice.carnet_deleted")
-    assert deleted.changes["purchased"] == [600, None]
+    assert deleted.changes["purchased"] == 600
+
+
+def test_a_carnet_of_zero_messages_is_refused_with_an_italian_error(
+    client, login, admin_user, service
+):
+    login(admin_user)
+    data = {"starts_on": "2026-01-01", "ends_on": "2026-12-31", "purchased": "0", "note": ""}
+    response = client.post(reverse("messaging:carnet_create", args=[service.public_id]), data)
+    assert response.status_code == 200
+    assert "almeno 1" in response.content.decode()
+    assert not PremiumCarnet.objects.exists()
+    with pytest.raises(ValidationError):
+        carnet_services.premium_carnet_create(
+            service=service,
+            actor=admin_user,
+            starts_on=datetime.date(2026, 1, 1),
+            ends_on=datetime.date(2026, 12, 31),
+            purchased=0,
+        )
+    assert not PremiumCarnet.objects.exists()
 
 
 def test_carnet_pages_for_admins_of_the_service_organization_only(
@@ -503,7 +529,14 @@ def test_extreme_dates_already_stored_break_no_page(
 def test_carnet_sentence_agrees_with_its_numbers(
     service, admin_user, needed, purchased, italian, english
 ):
-    carnet(service, admin_user, D(2020, 1, 1), D(2099, 12, 31), purchased=purchased)
+    # A carnet of 0 can no longer be recorded, but one recorded before reads as used up.
+    PremiumCarnet.objects.create(
+        service=service,
+        starts_on=D(2020, 1, 1),
+        ends_on=D(2099, 12, 31),
+        purchased=purchased,
+        created_by=admin_user,
+    )
     need = carnet_need(service=service, needed=needed)
     with translation.override("it"):
         page = render_to_string("messaging/_carnet_need.html", {"carnet_need": need})

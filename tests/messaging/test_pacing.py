@@ -62,6 +62,8 @@ def test_a_deadline_the_cap_cannot_meet_is_refused(client, login, operator_user,
     text = response.content.decode()
     assert "Con al massimo 1 messaggio al giorno" in text
     assert "dopo la scadenza" in text and "Aumenta il massimo giornaliero" in text
+    # No article to agree with the number ("dei 8", "dei 11" are wrong Italian).
+    assert "ultimo messaggio (di " in text and "ultimo dei " not in text
     assert not Dispatch.objects.filter(kind=Dispatch.Kind.LIST).exists()
 
 

@@ -2,17 +2,21 @@
 
 import time
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from django.template.loader import render_to_string
 from django.test import Client
 from django.urls import reverse
+from django.utils import translation
 
 from ioportal.accounts.models import Membership, Organization
 from ioportal.core.models import AuditEvent
 from ioportal.messaging.windows import ROME
 from ioportal.sending import clock
 from ioportal.sending.audit import Action
+from ioportal.sending.gate import Waiting
 from ioportal.sending.models import SendWindowPolicy
 from tests import builders
 from tests.conftest import verified_login
@@ -51,6 +55,16 @@ def test_only_admins(role: str, organization: Organization) -> None:
 def test_anonymous_goes_to_sign_in() -> None:
     response = Client().get(URL)
     assert response.status_code == 302 and "accesso" in response.url
+
+
+@pytest.mark.parametrize("enabled", ["maybe", ""])
+def test_an_invalid_choice_is_refused_with_an_italian_error(admin_user: Any, enabled: str) -> None:
+    response = verified_login(Client(), admin_user).post(URL, form_data(enabled=enabled))
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert 'id="errori-finestre"' in page
+    assert "Scegli quando possono arrivare i messaggi" in page
+    assert not SendWindowPolicy.objects.exists()
 
 
 def test_default_is_no_window(admin_user: Any) -> None:
@@ -156,3 +170,30 @@ def test_single_message_page_says_the_window_is_closed(
     monkeypatch.setattr(clock, "time", lambda: sunday)
     page = client.get(single).content.decode()
     assert "il messaggio resterà in coda fino a lunedì 14 dicembre 2026, 08:00" in page
+
+
+@pytest.mark.parametrize(
+    ("reason", "expected", "absent"),
+    [
+        (
+            "daily_quota",
+            "Raggiunto il numero di messaggi previsto per oggi: l'invio riprende lunedì "
+            "7 dicembre 2026, 00:00.",
+            "finestra",
+        ),
+        ("window", "In attesa della finestra di invio fino a lunedì 7 dicembre 2026, 00:00.", ""),
+    ],
+)
+def test_waiting_notice_blames_a_window_only_when_waiting_for_one(
+    reason: str, expected: str, absent: str
+) -> None:
+    until = datetime(2026, 12, 7, 0, 0, tzinfo=ROME)
+    dispatch = SimpleNamespace(send_by=None, daily_cap=5)
+    with translation.override("it"):
+        html = render_to_string(
+            "sending/_waiting.html", {"dispatch": dispatch, "waiting": Waiting(reason, until)}
+        )
+    notice = html.split('id="attesa-finestra">', 1)[1]
+    assert expected in " ".join(notice.split())
+    if absent:
+        assert absent not in notice

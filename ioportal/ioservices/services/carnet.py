@@ -25,8 +25,24 @@ def _values(carnet: PremiumCarnet) -> dict[str, Any]:
     return {field: getattr(carnet, field) for field in CARNET_FIELDS}
 
 
+def _audit_values(carnet: PremiumCarnet) -> dict[str, Any]:
+    """The carnet's fields as the audit trail keeps them (dates as text), on its creation and
+    deletion: plain values, not [old, new] pairs."""
+    return {field: new for field, (_old, new) in changed_fields({}, _values(carnet)).items()}
+
+
 def _label(carnet: PremiumCarnet) -> str:
     return f"{carnet.service.name}: {carnet.starts_on:%d/%m/%Y}–{carnet.ends_on:%d/%m/%Y}"
+
+
+def _check_purchased(purchased: int) -> None:
+    """Raise ValidationError (Italian) when no message was bought: a carnet of 0 would be
+    "esaurito" from its first day."""
+    if purchased < 1:
+        raise ValidationError(
+            _("Indica quanti messaggi Premium sono stati acquistati: almeno 1."),
+            code="purchased_zero",
+        )
 
 
 def _check_period(
@@ -68,6 +84,7 @@ def premium_carnet_create(
 ) -> PremiumCarnet:
     """Record a carnet. Raises ValidationError (Italian) on a reversed or overlapping period."""
     with transaction.atomic():
+        _check_purchased(purchased)
         IOService.objects.select_for_update().filter(pk=service.pk).first()
         _check_period(service=service, starts_on=starts_on, ends_on=ends_on, exclude=None)
         carnet = PremiumCarnet.objects.create(
@@ -84,7 +101,7 @@ def premium_carnet_create(
             organization=service.organization,
             target=carnet,
             target_label=_label(carnet),
-            changes=changed_fields({}, _values(carnet)),
+            changes=_audit_values(carnet),
             request=request,
         )
     return carnet
@@ -103,6 +120,7 @@ def premium_carnet_update(
     """Change a carnet's period, count or note. Raises ValidationError (Italian) on a reversed
     or overlapping period. A count changed upwards lets the 80 % / 100 % alerts fire again."""
     with transaction.atomic():
+        _check_purchased(purchased)
         IOService.objects.select_for_update().filter(pk=carnet.service_id).first()
         before = _values(carnet)
         _check_period(
@@ -138,7 +156,7 @@ def premium_carnet_delete(
             organization=carnet.service.organization,
             target=carnet,
             target_label=_label(carnet),
-            changes=changed_fields(_values(carnet), dict.fromkeys(CARNET_FIELDS)),
+            changes=_audit_values(carnet),
             request=request,
         )
         carnet.delete()

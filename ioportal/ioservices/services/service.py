@@ -55,6 +55,10 @@ Actor = User | str | None
 # -- create / update --------------------------------------------------------------------------
 
 
+# The audit key of a replaced API key, by slot (its value is only ever "changed").
+KEY_CHANGES = {"primary": "primary_key", "secondary": "secondary_key"}
+
+
 def _audit_values(service: IOService) -> dict[str, Any]:
     values: dict[str, Any] = {field: getattr(service, field) for field in SERVICE_FIELDS}
     # Fiscal codes are personal data: the trail keeps them masked.
@@ -189,7 +193,7 @@ def ioservice_create(
     changes = _audit_values(service)
     changes["allowed_members"] = _member_labels(service)
     for slot in keys:
-        changes[f"{slot}_key"] = "changed"
+        changes[KEY_CHANGES[slot]] = "changed"
     audit_log(
         action=Action.IOSERVICE_CREATED,
         actor=actor,
@@ -244,7 +248,7 @@ def ioservice_update(
     if members_after != members_before:
         changes["allowed_members"] = [members_before, members_after]
     for slot in keys:
-        changes[f"{slot}_key"] = "changed"
+        changes[KEY_CHANGES[slot]] = "changed"
     if changes:
         audit_log(
             action=Action.IOSERVICE_UPDATED,

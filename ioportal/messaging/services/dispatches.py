@@ -35,6 +35,8 @@ from ioportal.recipients.models import CHUNK_ROWS, RecipientChunk, RecipientList
 # Lists up to this many valid rows get their deliveries inside the launch request (a
 # fraction of a second); bigger ones from the `prepare_dispatch` worker task.
 PREPARE_INLINE_MAX = CHUNK_ROWS
+# The pacing of a list dispatch (`dispatch_launch(pacing=…)`), as Dispatch fields.
+PACING_FIELDS = ("send_by", "daily_cap")
 
 
 def _validate_schedule(scheduled_at: datetime | None) -> None:
@@ -143,7 +145,7 @@ def _launch_list(
             "scheduled_at": str(scheduled_at or ""),
             **({"origin": str(locked.origin.public_id)} if locked.origin else {}),
             **({"repeated_excluded": locked.repeated_excluded} if locked.repeated_excluded else {}),
-            **{name: str(value) for name, value in pacing.items() if value is not None},
+            **{name: str(pacing[name]) for name in PACING_FIELDS if pacing.get(name) is not None},
         },
         request=request,
     )

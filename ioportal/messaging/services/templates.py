@@ -81,7 +81,9 @@ def template_update(
     # copied the submitted values onto the instance it was given.
     stored = MessageTemplate.objects.select_for_update().get(pk=template.pk)
     before = {name: getattr(stored, name) for name in fields}
-    changes = changed_fields(before, fields)
+    changes = changed_fields(
+        before, {name: fields[name] for name in TEMPLATE_FIELDS if name in fields}
+    )
     if not changes:
         return stored
     if stored.dispatches.exists():
