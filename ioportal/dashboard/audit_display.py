@@ -122,6 +122,7 @@ KEY_LABELS: dict[str, Any] = {
     "recipients": gettext_lazy("destinatari"),
     "reencrypted": gettext_lazy("chiavi cifrate di nuovo"),
     "rejected": gettext_lazy("righe scartate"),
+    "prepared": gettext_lazy("file preparato da un processo in background"),
     "remote_content_configuration_id": gettext_lazy("configurazione contenuti remoti"),
     "repeated_excluded": gettext_lazy("esclusi perché già destinatari dello stesso contenuto"),
     "require_2fa_for_all": gettext_lazy("verifica in due passaggi per tutti"),
