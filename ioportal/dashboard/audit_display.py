@@ -30,7 +30,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from functools import cache
 from typing import Any, cast
@@ -54,7 +54,7 @@ from ioportal.recipients.models import RecipientList
 from ioportal.recipients.numbers import ENGLISH, ITALIAN
 from ioportal.sending.window_forms import WEEKDAYS
 
-__all__ = ["KEY_LABELS", "change_lines", "format_value", "is_change_action"]
+__all__ = ["KEY_LABELS", "change_lines", "format_value", "is_change_action", "object_names"]
 
 EMPTY = "—"
 
@@ -307,32 +307,77 @@ def _hours_text(value: Mapping[Any, Any]) -> str | None:
     return "; ".join(parts) or EMPTY
 
 
-def _objects_text(event: AuditEvent, key: str, value: Any) -> str | None:
-    """Public ids of dispatches or lists of the event's organization by their names (the id's
-    first characters for one that is gone); None when the value holds no id."""
-    model, name_field = OBJECT_KEYS[key]
-    ids = value if isinstance(value, list) else [value]
+# Names of the objects the events of a page name: {(model, organization id, public id): name}.
+ObjectNames = dict[tuple[type[models.Model], Any, uuid.UUID], str]
+
+
+def _object_ids(key: str, value: Any) -> list[uuid.UUID] | None:
+    """The public ids `value` of key `key` holds, None when it holds something else."""
+    if key not in OBJECT_KEYS or not value:
+        return None
     wanted: list[uuid.UUID] = []
-    for item in ids:
+    for item in value if isinstance(value, list) else [value]:
         try:
             wanted.append(uuid.UUID(str(item)))
         except ValueError:
             return None
-    if not wanted:
+    return wanted or None
+
+
+def object_names(events: Iterable[AuditEvent]) -> ObjectNames:
+    """The names of every dispatch and list `events` name, one query per kind of object
+    (a page of the activity log asks this once, not once an event)."""
+    wanted: dict[type[models.Model], set[tuple[Any, uuid.UUID]]] = {}
+    for event in events:
+        changes = event.changes if isinstance(event.changes, Mapping) else {}
+        for key, value in changes.items():
+            values = value if isinstance(value, list) else [value]
+            for item in values:
+                ids = _object_ids(key, item)
+                if ids:
+                    model = OBJECT_KEYS[key][0]
+                    wanted.setdefault(model, set()).update(
+                        (event.organization_id, one) for one in ids
+                    )
+    names: ObjectNames = {}
+    for model, pairs in wanted.items():
+        name_field = next(field for kind, field in OBJECT_KEYS.values() if kind is model)
+        rows = model._default_manager.filter(
+            organization_id__in={organization for organization, _ in pairs},
+            public_id__in={one for _, one in pairs},
+        ).values_list("organization_id", "public_id", name_field)
+        names.update({(model, organization, one): str(name) for organization, one, name in rows})
+    return names
+
+
+def _objects_text(event: AuditEvent, key: str, value: Any, names: ObjectNames | None) -> str | None:
+    """Public ids of dispatches or lists of the event's organization by their names (the id's
+    first characters for one that is gone); None when the value holds no id. `names`
+    (`object_names`) saves the query."""
+    wanted = _object_ids(key, value)
+    if wanted is None:
         return None
-    names = dict(
-        model._default_manager.filter(
-            organization_id=event.organization_id, public_id__in=wanted
-        ).values_list("public_id", name_field)
-    )
-    return ", ".join(
-        mask_fiscal_codes_in_text(str(names[item])) if item in names else f"{str(item)[:8]}…"
-        for item in wanted
-    )
+    model, name_field = OBJECT_KEYS[key]
+    if names is None:
+        names = {
+            (model, event.organization_id, one): str(name)
+            for one, name in model._default_manager.filter(
+                organization_id=event.organization_id, public_id__in=wanted
+            ).values_list("public_id", name_field)
+        }
+    texts = []
+    for item in wanted:
+        name = names.get((model, event.organization_id, item))
+        texts.append(mask_fiscal_codes_in_text(name) if name is not None else f"{str(item)[:8]}…")
+    return ", ".join(texts)
 
 
 def _value_text(
-    event: AuditEvent, key: str, value: Any, field: models.Field[Any, Any] | None
+    event: AuditEvent,
+    key: str,
+    value: Any,
+    field: models.Field[Any, Any] | None,
+    names: ObjectNames | None = None,
 ) -> str:
     """One value of `key` in words: its code's words, a percentage, send windows, names of
     objects, else `format_value`."""
@@ -359,7 +404,7 @@ def _value_text(
         if text is not None:
             return text
     if key in OBJECT_KEYS and value:
-        text = _objects_text(event, key, value)
+        text = _objects_text(event, key, value, names)
         if text is not None:
             return text
     return format_value(value, field)
@@ -376,8 +421,9 @@ def _is_creation_pair(action: str, value: Any) -> bool:
     )
 
 
-def change_lines(event: AuditEvent) -> list[tuple[str, str]]:
-    """The event's changes as [(label, text)] in the order they were recorded."""
+def change_lines(event: AuditEvent, names: ObjectNames | None = None) -> list[tuple[str, str]]:
+    """The event's changes as [(label, text)] in the order they were recorded; `names`
+    (`object_names` of the page's events) saves a query per named object."""
     changes = event.changes if isinstance(event.changes, Mapping) else {}
     pairs = is_change_action(event.action)
     lines: list[tuple[str, str]] = []
@@ -387,10 +433,10 @@ def change_lines(event: AuditEvent) -> list[tuple[str, str]]:
             value = value[1] if value[0] is None else value[0]
         if pairs and isinstance(value, list) and len(value) == 2:
             text = _("da %(old)s a %(new)s") % {
-                "old": _value_text(event, key, value[0], field),
-                "new": _value_text(event, key, value[1], field),
+                "old": _value_text(event, key, value[0], field, names),
+                "new": _value_text(event, key, value[1], field, names),
             }
         else:
-            text = _value_text(event, key, value, field)
+            text = _value_text(event, key, value, field, names)
         lines.append((_label(event.target_type, key, event.action), text))
     return lines

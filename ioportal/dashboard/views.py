@@ -15,7 +15,7 @@ from ioportal.accounts.models import Membership
 from ioportal.core.audit import action_choices
 from ioportal.core.models import AuditEvent
 from ioportal.dashboard import overview
-from ioportal.dashboard.audit_display import change_lines
+from ioportal.dashboard.audit_display import change_lines, object_names
 from ioportal.dashboard.forms import AuditFilterForm
 from ioportal.dashboard.selectors import (
     audit_events_for_installation,
@@ -53,8 +53,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 def _with_change_lines(page: Page[AuditEvent]) -> Page[AuditEvent]:
     """The page with each event's `change_lines` ([(label, text)], `audit_display`)."""
     events = list(page.object_list)
+    names = object_names(events)
     for event in events:
-        event.change_lines = change_lines(event)  # type: ignore[attr-defined]
+        event.change_lines = change_lines(event, names)  # type: ignore[attr-defined]
     page.object_list = events
     return page
 

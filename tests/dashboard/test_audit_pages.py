@@ -137,3 +137,44 @@ def test_queries_are_bounded(client, organization, admin_user, django_assert_max
     with django_assert_max_num_queries(12):
         response = client.get(AUDIT)
     assert "da Sì a No" in response.content.decode()
+
+
+def _log_page_queries(client: Client) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(AUDIT).status_code == 200
+    return len(queries)
+
+
+@pytest.mark.django_db
+def test_named_dispatches_and_lists_cost_the_page_the_same_queries_however_many(
+    organization, admin_user
+):
+    """The names of the dispatches and lists a page's events name are read once for the page,
+    not once an event."""
+    service = builders.service(organization)
+    template = builders.template(organization, admin_user)
+    client = verified_login(Client(), admin_user)
+
+    def name_objects(count: int) -> None:
+        for number in range(count):
+            dispatch = builders.dispatch(service, admin_user, title=f"Invio {number}")
+            uploaded = builders.recipient_list(
+                template, service, admin_user, file_name=f"elenco-{number}.csv"
+            )
+            audit_log(
+                action="recipients.repeated_excluded",
+                actor=admin_user,
+                organization=organization,
+                changes={"dispatches": [str(dispatch.public_id)], "list": str(uploaded.public_id)},
+            )
+
+    name_objects(2)
+    few = _log_page_queries(client)
+    name_objects(10)
+    many = _log_page_queries(client)
+    assert many == few
+    page = client.get(AUDIT).content.decode()
+    assert "Invio 9" in page and "elenco-9.csv" in page
