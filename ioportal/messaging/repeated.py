@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import islice
+from operator import itemgetter
 from typing import Any
 
 from django.conf import settings
@@ -141,9 +142,16 @@ def store_content_keys(
     )
     # Names from the model, quoted; every value a parameter.
     sql = f"INSERT INTO {db.ops.quote_name(model.db_table)} ({columns}) VALUES (%s, %s, %s, %s)"  # noqa: S608
-    values = (
-        (recipient_list.pk, row["line"], fiscal_code_hmac(row["fiscal_code"]), digest)
-        for row, digest in zip(rows, hashes, strict=True)
+    # In the order of the fiscal-code hash, the index's second column: each insert then
+    # lands next to the previous one instead of on a random page of the index.
+    values = iter(
+        sorted(
+            (
+                (recipient_list.pk, row["line"], fiscal_code_hmac(row["fiscal_code"]), digest)
+                for row, digest in zip(rows, hashes, strict=True)
+            ),
+            key=itemgetter(2),
+        )
     )
     written = 0
     with bulk_page_cache(db), db.cursor() as cursor:

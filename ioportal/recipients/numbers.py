@@ -210,8 +210,11 @@ def format_decimal(number: Decimal, places: int | None = None) -> str:
 
 
 def format_cents(cents: int) -> str:
-    """Cents as euro in Italian notation without the sign: 123456 -> "1.234,56"."""
-    return format_decimal(Decimal(cents) / 100, 2)
+    """Cents as euro in Italian notation without the sign: 123456 -> "1.234,56" (what
+    `format_decimal` gives for the amount with two decimals, in integer arithmetic)."""
+    whole, rest = divmod(abs(cents), 100)
+    sign = "-" if cents < 0 else ""
+    return f"{sign}{whole:,}".replace(",", ".") + f",{rest:02d}"
 
 
 # --- XLSX Number cells ---------------------------------------------------------------------

@@ -39,6 +39,7 @@ PLACEHOLDER_NAME_RE = re.compile(r"^[a-z_][a-z0-9_]{0,39}$")
 # (< >), entities (&), headings (#), lists and rules (+ - = . ), tables (|), bare URLs and
 # e-mail addresses (: @ .), and the backslash itself. Each is escapable (CommonMark §2.4).
 MARKDOWN_SPECIAL_RE = re.compile(r"([\\`*_~\[\]()!<>&#+\-=.|:@])")
+_MARKDOWN_ESCAPES = str.maketrans({c: "\\" + c for c in "\\`*_~[]()!<>&#+-=.|:@"})
 # A line break in a value with the blank lines, spaces and tabs around it (escape_markdown).
 VALUE_LINE_BREAKS_RE = re.compile(r"[ \t]*(?:\r\n?|\n)(?:[ \t]*(?:\r\n?|\n))*[ \t]*")
 # The front matter as the IO app finds it: the `front-matter` package's pattern (a line that
@@ -88,8 +89,13 @@ def escape_markdown(value: str) -> str:
     line break, nor starts with a space or tab. Inside a paragraph no block can start, and
     the characters the citizen reads are the value's (markdown never shows the spaces that
     start a line)."""
-    text = VALUE_LINE_BREAKS_RE.sub("\n", value).lstrip(" \t\n").rstrip("\n")
-    return MARKDOWN_SPECIAL_RE.sub(r"\\\1", text)
+    if "\n" in value or "\r" in value:
+        text = VALUE_LINE_BREAKS_RE.sub("\n", value).lstrip(" \t\n").rstrip("\n")
+    else:
+        text = value.lstrip(" \t")  # the usual case: nothing to join
+    # str.translate does what MARKDOWN_SPECIAL_RE.sub(r"\\\1", text) does, without a match
+    # object per character; a value with no special character is returned as it is.
+    return text.translate(_MARKDOWN_ESCAPES) if MARKDOWN_SPECIAL_RE.search(text) else text
 
 
 def render(
@@ -128,14 +134,56 @@ def fill_message(
     CTA front matter, markdown-escaped in the body. `known` as in `render`; variables whose
     name starts with `__` (internal, e.g. the attachment's file name) are never substituted."""
     values = {str(k): str(v) for k, v in variables.items() if not str(k).startswith("__")}
-    names = list(values if known is None else known)
+    names = frozenset(values if known is None else known)
+    subject_parts, head_parts, body_parts = _message_parts(subject, markdown, names)
+    return (
+        _fill(subject_parts, values),
+        _fill(head_parts, values) + _fill(body_parts, values, escape=escape_markdown),
+    )
+
+
+# A text split at the placeholders to replace: ((literal, name), ...) and the final literal.
+_Parts = tuple[tuple[tuple[str, str], ...], str]
+
+
+def _parts(text: str, names: frozenset[str]) -> _Parts:
+    """`text` split at each `{{ name }}` with `name` in `names`, as `render`'s single pass
+    finds them (another placeholder stays in the literal text)."""
+    parts: list[tuple[str, str]] = []
+    start = 0
+    for match in PLACEHOLDER_RE.finditer(text):
+        if match.group(1) in names:
+            parts.append((text[start : match.start()], match.group(1)))
+            start = match.end()
+    return tuple(parts), text[start:]
+
+
+@functools.lru_cache(maxsize=64)
+def _message_parts(
+    subject: str, markdown: str, names: frozenset[str]
+) -> tuple[_Parts, _Parts, _Parts]:
+    """The subject, the markdown's CTA front matter and its body, split once per set of texts
+    (`_parts`): a list fills the same texts for every row."""
     front = app_front_matter(markdown)
     head = markdown[: front.end()] if front is not None and front.start() == 0 else ""
     body = markdown[len(head) :]
-    return (
-        render(subject, values, names),
-        render(head, values, names) + render(body, values, names, escape=escape_markdown),
-    )
+    return _parts(subject, names), _parts(head, names), _parts(body, names)
+
+
+def _fill(
+    parts: _Parts, values: Mapping[str, str], escape: Callable[[str], str] | None = None
+) -> str:
+    """What `render` gives for the text split into `parts`: each name's value (empty when
+    missing), passed through `escape` when given."""
+    pieces, tail = parts
+    if not pieces:
+        return tail
+    out: list[str] = []
+    for literal, name in pieces:
+        value = values.get(name, "")
+        out += (literal, escape(value) if escape else value)
+    out.append(tail)
+    return "".join(out)
 
 
 def _yaml_shape(node: Any) -> Any:

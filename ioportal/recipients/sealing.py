@@ -14,7 +14,9 @@ from ioportal.core import crypto
 
 def seal(value: Any) -> str:
     """`value` (JSON-serialisable) as an encrypted text for a TextField."""
-    packed = zlib.compress(json.dumps(value, separators=(",", ":")).encode(), level=6)
+    # Level 1: a checked list is sealed on the operator's request; level 6 took twice the
+    # time (0.6 s against 0.25 s for 100,000 valid rows) for a text 10% smaller.
+    packed = zlib.compress(json.dumps(value, separators=(",", ":")).encode(), level=1)
     return crypto.encrypt(base64.b64encode(packed).decode("ascii"))
 
 

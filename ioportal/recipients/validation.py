@@ -270,16 +270,23 @@ def memoized(parse: Callable[[str], T]) -> Callable[[str], T]:
     raised, of the same class), for one validation: a column of due dates or amounts repeats
     its values."""
     seen: dict[str, T | ValueProblem] = {}
+    # The last text read, also once `seen` is full: a row reads its amount for the payment
+    # and for a euro placeholder from the same cell.
+    last: list[Any] = [None, None]
 
     def cached(value: str) -> T:
-        outcome = seen.get(value)
-        if outcome is None:
-            try:
-                outcome = parse(value)
-            except ValueProblem as problem:
-                outcome = problem
-            if len(seen) < MEMO_SIZE:
-                seen[value] = outcome
+        if value == last[0]:
+            outcome = last[1]
+        else:
+            outcome = seen.get(value)
+            if outcome is None:
+                try:
+                    outcome = parse(value)
+                except ValueProblem as problem:
+                    outcome = problem
+                if len(seen) < MEMO_SIZE:
+                    seen[value] = outcome
+            last[:] = value, outcome
         if isinstance(outcome, ValueProblem):
             raise type(outcome)(*outcome.args)
         return outcome
