@@ -121,17 +121,26 @@ class ImportChoiceNeeded(ImportFileError):
         choices: Sequence[tuple[str, str]] = (),
         values: dict[str, Any] | None = None,
     ):
-        # `message` may say which button sends the choice: "%(button)s" is filled by text().
+        # `message` may say which button sends the choice ("%(button)s") and what the file
+        # holds ("%(holds)s"): text() fills them for the page that shows it.
         self.message, self.values = message, dict(values or {})
-        super().__init__(message % {**self.values, "button": _("il pulsante del modulo")})
+        super().__init__(
+            message
+            % {**self.values, "button": _("il pulsante del modulo"), "holds": _("i destinatari")}
+        )
         self.field = field
         self.choices = list(choices)
 
-    def text(self, button: str) -> str:
+    def text(self, button: str, holds: str = "") -> str:
         """The message naming `button`, the label of the button that sends the choice on the
-        page that shows it (`FileStructureForm.submit_label`)."""
+        page that shows it (`FileStructureForm.submit_label`), and `holds`, what the file's
+        rows are on that page ("i destinatari", "i cittadini": `FileStructureForm.holds`)."""
         quoted = _("«%(button)s»") % {"button": button}
-        return self.message % {**self.values, "button": quoted}
+        return self.message % {
+            **self.values,
+            "button": quoted,
+            "holds": holds or _("i destinatari"),
+        }
 
 
 @dataclass
@@ -819,7 +828,7 @@ def _choose_sheet(workbook: Any, chosen: str) -> ReadOnlyWorksheet:
     if len(with_data) == 1 and with_data[0].sheet_state == "visible":
         return with_data[0]
     raise ImportChoiceNeeded(
-        _("Il file ha più fogli (%(sheets)s): scegli quello con i destinatari e premi %(button)s."),
+        _("Il file ha più fogli (%(sheets)s): scegli quello con %(holds)s e premi %(button)s."),
         values={"sheets": ", ".join(f"«{s.title}»" for s in sheets)},
         field="sheet",
         choices=_sheet_choices(workbook),
