@@ -83,10 +83,9 @@ class FileStructureForm(forms.Form):
     def has_upload_errors(self) -> bool:
         """Whether the form has errors besides the question about the file (offer()): only
         those mean the upload failed."""
-        for field, errors in self.errors.items():
-            if any(str(e) != self.question for e in errors):
-                return True
-        return False
+        return any(
+            str(error) != self.question for errors in self.errors.values() for error in errors
+        )
 
 
 class KeptFileForm(FileStructureForm):
