@@ -404,6 +404,47 @@ def _no_row_fits(delimiter: str, chosen: str) -> ImportChoiceNeeded:
     )
 
 
+def _unnamed_header_columns(sample: str) -> ImportFileError | None:
+    """When no separator gives the rows the header's named columns, the one that does once
+    the header's columns without a name count: "Codice fiscale;;;" over rows of 4 fields.
+    The error names those columns (B, C, D) and says to name them; None when no separator
+    explains the file so."""
+    for delimiter in CSV_DELIMITERS:
+        try:
+            records = [r for r in _reader(sample, delimiter) if any(c.strip() for c in r)]
+        except csv.Error:
+            continue
+        if len(records) < 2 or len(records[0]) < 2:
+            continue
+        header, data = records[0], records[1:]
+        unnamed = [i for i, cell in enumerate(header) if not cell.strip()]
+        if not unnamed or not any(len(r) == len(header) for r in data):
+            continue
+        fitting = sum(1 for r in data if len(r) == len(header))
+        if fitting * 2 < len(data):
+            continue
+        letters = [get_column_letter(i + 1) for i in unnamed]
+        return ImportFileError(
+            ngettext(
+                "Con il separatore %(delimiter)s le righe hanno le %(count)s colonne "
+                "dell'intestazione, ma la colonna %(letters)s non ha un nome nella prima riga. "
+                "Scrivi nella prima riga il nome di ogni colonna (per esempio «Nome», "
+                "«Importo») e carica di nuovo il file.",
+                "Con il separatore %(delimiter)s le righe hanno le %(count)s colonne "
+                "dell'intestazione, ma le colonne %(letters)s non hanno un nome nella prima "
+                "riga. Scrivi nella prima riga il nome di ogni colonna (per esempio «Nome», "
+                "«Importo») e carica di nuovo il file.",
+                len(letters),
+            )
+            % {
+                "delimiter": delimiter_label(delimiter),
+                "count": len(header),
+                "letters": _letters_text(letters),
+            }
+        )
+    return None
+
+
 def _swallowing_quote(record: Sequence[str], header: Sequence[str], delimiter: str) -> bool:
     """A cell holding whole rows: a quote opened it and closed only rows later (or never)."""
     width = max(2, len([c for c in header if c.strip()]))
@@ -514,6 +555,8 @@ def _parse_csv(data: bytes, options: ReadOptions) -> ParsedTable:
     if last is not None and odd_quotes and last[0] == (lines[-1] if lines else 0):
         raise _unclosed_quote(last[0])
     if rows and len(misfits) == len(rows):
+        if not chosen and (unnamed := _unnamed_header_columns(text[:SNIFF_BYTES])):
+            raise unnamed
         raise _no_row_fits(delimiter, options.delimiter)
     if misfits:
         warnings.append(
