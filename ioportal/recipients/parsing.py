@@ -39,7 +39,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from openpyxl import load_workbook
 from openpyxl.styles.numbers import BUILTIN_FORMATS, BUILTIN_FORMATS_MAX_SIZE
-from openpyxl.utils import get_column_letter, range_boundaries
+from openpyxl.utils import column_index_from_string, get_column_letter, range_boundaries
 from openpyxl.utils.datetime import CALENDAR_MAC_1904
 from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 from openpyxl.worksheet._reader import FORMULA_TAG, WorkSheetParser
@@ -978,6 +978,15 @@ def _parse_xlsx(data: bytes, options: ReadOptions, number_format: str) -> Parsed
         date_system=date_system,
         shown_cells=shown_cells,
     )
+
+
+def problem_cell(reason: str, line: int) -> tuple[int, str] | None:
+    """The cell a structure problem of row `line` names ("La cella B2 contiene una
+    formula…"): its 0-based column and its reference ("B2"); None when it names none."""
+    match = re.search(rf"\b([A-Z]{{1,3}}){line}\b", reason)
+    if match is None:
+        return None
+    return column_index_from_string(match.group(1)) - 1, match.group(0)
 
 
 def _error_cell_problem(column: int, error: str, line: int) -> str:
