@@ -314,6 +314,19 @@ def list_attachment_index(*, recipient_list: RecipientList) -> dict[str, list[st
     return {row.match_name: list(row.problems or []) for row in rows}
 
 
+def row_attachment_names(*, recipient_list: RecipientList, own_name: str = "") -> list[str]:
+    """The files one citizen of the list gets, as they are named to IO: the shared file(s),
+    then the file its row names (`own_name`, the row's "nome del file allegato") when the ZIP
+    holds it valid. Empty when the list has no attachment."""
+    wanted = attachment_key(own_name) if own_name else None
+    rows = ListAttachment.objects.filter(recipient_list=recipient_list).order_by("-shared", "pk")
+    return [
+        row.original_name
+        for row in rows
+        if row.file and not row.problems and (row.shared or row.match_name == wanted)
+    ]
+
+
 def list_attachments_summary(*, recipient_list: RecipientList) -> dict[str, Any]:
     """What the compose pages show: the shared file, and counts of the ZIP's files; shared
     rows without file (a follow-up's origin file that could not be carried) as "missing"."""

@@ -120,6 +120,14 @@ def test_shared_and_per_recipient_files_through_the_flow(
         reverse("messaging:list_rejected_csv", args=[recipient_list.public_id])
     ).content.decode()
     assert "carla.pdf» non è nello ZIP" in rejected
+    # The preview lists the files the citizen gets: the shared one, then their own.
+    preview = client.get(
+        reverse("messaging:list_preview", args=[recipient_list.public_id])
+    ).content.decode()
+    shown = preview[preview.index('id="row-attachments"') :]
+    shown = shown[: shown.index("</section>")]
+    assert "Allegati che riceve questo cittadino (2)" in shown
+    assert re.findall(r"<li>([^<]*)</li>", shown) == ["informativa.pdf", "anna.pdf"]
     confirm = reverse("messaging:list_confirm", args=[recipient_list.public_id])
     client.post(confirm, {"when": "now", "launch_token": str(recipient_list.launch_token)})
     dispatch = Dispatch.objects.get(kind=Dispatch.Kind.LIST)
