@@ -33,11 +33,11 @@ from ioportal.messaging.models import Delivery, Dispatch, FeatureLevel
 from ioportal.messaging.preview import render_preview
 from ioportal.messaging.send_conditions import estimate_last, send_conditions
 from ioportal.messaging.windows import Pacing, is_open, next_opening
-from ioportal.recipients.attachments import list_attachments_summary
+from ioportal.recipients.attachments import list_attachments_summary, row_attachment_names
 from ioportal.recipients.models import RecipientChunk, RecipientList, StoredItems
 from ioportal.recipients.rendering import fill_message
 from ioportal.recipients.testmode import list_test_mode_skips
-from ioportal.recipients.validation import format_cents
+from ioportal.recipients.validation import ATTACHMENT_KEY, format_cents
 
 OPERATOR = Membership.Role.OPERATOR
 
@@ -62,9 +62,15 @@ def list_preview(request: AuthenticatedHttpRequest, public_id: str) -> HttpRespo
     page = Paginator(valid, 1).get_page(request.GET.get("riga"))
     row = page.object_list[0] if page.object_list else None
     preview = None
+    row_attachments: list[str] = []
     if row is not None:
         subject, markdown = _row_message(recipient_list, row)
         preview = render_preview(subject=subject, markdown=markdown)
+        if recipient_list.template.feature_level == FeatureLevel.ADVANCED:
+            row_attachments = row_attachment_names(
+                recipient_list=recipient_list,
+                own_name=str((row.get("variables") or {}).get(ATTACHMENT_KEY) or ""),
+            )
     return render(
         request,
         "messaging/list_preview.html",
@@ -74,6 +80,7 @@ def list_preview(request: AuthenticatedHttpRequest, public_id: str) -> HttpRespo
             "row": row,
             "row_amount": format_cents(row["amount"]) if row and row.get("amount") else "",
             "preview": preview,
+            "row_attachments": row_attachments,
             "test_recipients": services.recipients_for_test_send(recipient_list.service),
             **_test_outcomes(request, recipient_list),
         },

@@ -7,6 +7,7 @@ Thin views: decorators, access helper, form, service, redirect or render.
 
 import io
 import uuid
+from collections.abc import Collection
 from typing import IO, Any
 
 from django.conf import settings
@@ -36,6 +37,7 @@ from ioportal.messaging.preview import content_warnings
 from ioportal.recipients import services as recipient_services
 from ioportal.recipients.attachments import (
     AttachmentUploadError,
+    attachments_precheck,
     list_attachments_summary,
     list_attachments_upload,
 )
@@ -182,19 +184,25 @@ def _compose_upload(
                 replaces=pending,
             )
         form.keep_file(pending)
-        refused = exc.field if isinstance(exc, AttachmentUploadError) else ""
+        if isinstance(exc, AttachmentUploadError):
+            refused = {exc.field: exc.messages}
+        else:
+            # Attachments IO's rules refuse are said at once, not after the choice.
+            refused = attachments_precheck(
+                shared_name=shared_name, shared_data=shared_data, zip_upload=zip_upload
+            )
         _keep_attachments(
             request,
             membership,
             form,
             kept=kept,
             uploads={"shared_pdf": (shared, shared_data), "attachments_zip": (bundle, None)},
-            refused=refused,
+            refused=set(refused),
         )
         if isinstance(exc, ImportChoiceNeeded):
             form.offer(exc)
-        else:
-            form.add_error(exc.field, exc.messages)
+        for field, reasons in refused.items():
+            form.add_error(field, reasons)
         return None
     except ImportFileError as exc:
         for done in (pending, *kept.values()):
@@ -236,16 +244,16 @@ def _keep_attachments(
     *,
     kept: dict[str, PendingUpload | None],
     uploads: dict[str, tuple[Any, bytes | None]],
-    refused: str,
+    refused: Collection[str],
 ) -> None:
     """While the operator makes a choice about the recipients file, keep the attachments
     selected with it (sealed, like the file: PendingUpload), so that they are not lost
-    without a word. The one IO's rules refused (`refused`, a field name) is not kept: its
+    without a word. Those IO's rules refused (`refused`, field names) are not kept: its
     field says why, and another file must be selected. A ZIP too big to keep is not kept
     either, and its field says to select it again."""
     for name in ATTACHMENT_FIELDS:
         upload, data = uploads[name]
-        if name == refused:
+        if name in refused:
             if kept[name] is not None:
                 kept[name].delete()  # type: ignore[union-attr]
             form.forget_attachment(name)

@@ -21,7 +21,7 @@ from ioportal.recipients.attachments import list_attachment_index
 from ioportal.recipients.audit import Action
 from ioportal.recipients.models import RecipientChunk, RecipientList
 from ioportal.recipients.numbers import DEFAULT_NUMBER_FORMAT, NUMBER_FORMATS
-from ioportal.recipients.parsing import ReadOptions, parse_table
+from ioportal.recipients.parsing import ReadOptions, parse_table, problem_cell
 from ioportal.recipients.services import recipient_lists_purge_expired
 from ioportal.recipients.testmode import test_mode_skips_record
 from ioportal.recipients.validation import MessageSpec, validate_rows
@@ -118,6 +118,22 @@ def recipient_list_upload(
     return recipient_list
 
 
+def _structure_problem(
+    headers: list[str], row: list[str], line: int, reason: str
+) -> dict[str, str]:
+    """A row the file's structure made unreadable, as a rejected row's problem: with the
+    column and cell its reason names ("Nome (B2)", a formula without its result), so the
+    table of rejected rows says where it is."""
+    found = problem_cell(reason, line)
+    if found is None:
+        return {"column": "", "value": "", "reason": reason}
+    position, reference = found
+    header = headers[position] if position < len(headers) else ""
+    column = f"{header} ({reference})" if header else reference
+    value = row[position] if position < len(row) else ""
+    return {"column": column, "value": value, "reason": reason}
+
+
 @transaction.atomic
 def recipient_list_validate(
     *, recipient_list: RecipientList, mapping: dict[str, str]
@@ -158,7 +174,7 @@ def recipient_list_validate(
             {
                 "line": line,
                 "reasons": [problems[line]],
-                "problems": [{"column": "", "value": "", "reason": problems[line]}],
+                "problems": [_structure_problem(recipient_list.headers, row, line, problems[line])],
                 "cells": list(row),
             }
             for row, line in zip(all_rows, all_lines, strict=True)

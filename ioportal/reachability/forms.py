@@ -21,6 +21,7 @@ class CheckUploadForm(KeptFileForm):
         "hidden_rows",
     )
     sheet_label = _("Foglio con i cittadini")
+    holds = _("i cittadini")
     submit_label = _("Avvia la verifica")
     missing_file_message = _("Seleziona il file dei cittadini.")
 

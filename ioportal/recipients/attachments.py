@@ -280,11 +280,51 @@ def list_attachments_upload(
     return counts
 
 
+def attachments_precheck(
+    *,
+    shared_name: str = "",
+    shared_data: bytes | None = None,
+    zip_upload: IO[bytes] | None = None,
+) -> dict[str, list[str]]:
+    """What `list_attachments_upload` would refuse as a whole, checked before a list exists:
+    the shared PDF (`validate_pdf`) and the ZIP's directory (`zip_entries`, not its entries'
+    contents). Returns {field: reasons} for the refused ones ("shared_pdf",
+    "attachments_zip"), empty when both may be kept while the operator answers a question
+    about the recipients file."""
+    refused: dict[str, list[str]] = {}
+    if shared_data is not None:
+        try:
+            validate_pdf(shared_data, name=shared_name)
+        except PdfValidationError as exc:
+            refused["shared_pdf"] = list(exc.messages)
+    if zip_upload is not None:
+        try:
+            zip_entries(upload=zip_upload)
+        except AttachmentUploadError as exc:
+            refused[exc.field] = list(exc.messages)
+        finally:
+            zip_upload.seek(0)
+    return refused
+
+
 def list_attachment_index(*, recipient_list: RecipientList) -> dict[str, list[str]]:
     """The per-recipient files of a list for row validation: {`attachment_key`: reasons},
     empty reasons when the file is valid; empty when no ZIP was uploaded."""
     rows = ListAttachment.objects.filter(recipient_list=recipient_list, shared=False)
     return {row.match_name: list(row.problems or []) for row in rows}
+
+
+def row_attachment_names(*, recipient_list: RecipientList, own_name: str = "") -> list[str]:
+    """The files one citizen of the list gets, as they are named to IO: the shared file(s),
+    then the file its row names (`own_name`, the row's "nome del file allegato") when the ZIP
+    holds it valid. Empty when the list has no attachment."""
+    wanted = attachment_key(own_name) if own_name else None
+    rows = ListAttachment.objects.filter(recipient_list=recipient_list).order_by("-shared", "pk")
+    return [
+        row.original_name
+        for row in rows
+        if row.file and not row.problems and (row.shared or row.match_name == wanted)
+    ]
 
 
 def list_attachments_summary(*, recipient_list: RecipientList) -> dict[str, Any]:

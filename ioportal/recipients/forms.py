@@ -22,6 +22,8 @@ class FileStructureForm(forms.Form):
     names its own fields' order in `field_order` and may say what the sheet holds."""
 
     sheet_label = _("Foglio con i destinatari")
+    # What the file's rows are, in the questions about it ("scegli quello con i destinatari").
+    holds = _("i destinatari")
     # The label of the button that sends the form: the page shows it, and the questions about
     # the file's structure name it (offer()).
     submit_label = _("Carica e prosegui")
@@ -45,6 +47,9 @@ class FileStructureForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # The question offer() asks about the file, "" when none: the page shows it as a
+        # question, not as an upload error.
+        self.question = ""
         self.fields["sheet"].label = self.sheet_label
         self.fields["delimiter"].choices = [  # type: ignore[attr-defined]
             ("", _("Riconosci da solo")),
@@ -72,7 +77,15 @@ class FileStructureForm(forms.Form):
         elif needed.field == "hidden_rows":
             field.choices = needed.choices  # type: ignore[attr-defined]
             field.widget = forms.RadioSelect(choices=needed.choices)
-        self.add_error(needed.field, needed.text(str(self.submit_label)))
+        self.question = needed.text(str(self.submit_label), str(self.holds))
+        self.add_error(needed.field, self.question)
+
+    def has_upload_errors(self) -> bool:
+        """Whether the form has errors besides the question about the file (offer()): only
+        those mean the upload failed."""
+        return any(
+            str(error) != self.question for errors in self.errors.values() for error in errors
+        )
 
 
 class KeptFileForm(FileStructureForm):

@@ -22,6 +22,7 @@ date columns become dates with the workbook's date system (`serial_to_datetime`)
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
@@ -37,6 +38,8 @@ EXCEL_SIGNIFICANT_DIGITS = 15
 # Excel's General format shows a whole number of more digits than this in scientific notation
 # (in a column of the default width).
 EXCEL_GENERAL_DIGITS = 11
+# General shows a number closer to zero than this in scientific notation (1E-05).
+EXCEL_GENERAL_SMALLEST = Decimal("0.0001")
 # Excel's last date, 9999-12-31, as a serial number of the 1900 date system.
 EXCEL_MAX_SERIAL = 2_958_465
 DATE_SYSTEMS = {1900: CALENDAR_WINDOWS_1900, 1904: CALENDAR_MAC_1904}
@@ -47,6 +50,11 @@ CURRENCY_RE = re.compile(r"^(?:euro|eur|€)\s*|\s*(?:euro|eur|€)$", re.IGNORE
 
 class ValueProblem(ValueError):
     """A cell that cannot be read as its type; the message is the Italian reason."""
+
+
+class Percentage(ValueProblem):
+    """A number followed by "%" ("10,00%", a Number cell formatted as a percentage): refused
+    where a number or an amount is expected, saying so."""
 
 
 class OtherNumberFormat(ValueProblem):
@@ -136,6 +144,13 @@ def _parse(cleaned: str, number_format: NumberFormat) -> Decimal | None:
         return None
 
 
+def _is_percentage(text: str, chosen: NumberFormat) -> bool:
+    """Whether `text` is a number of the convention followed by "%" ("10,00%", as a Number
+    cell formatted as a percentage reads)."""
+    stripped = text.strip()
+    return stripped.endswith("%") and _parse(_plain(stripped[:-1]), chosen) is not None
+
+
 def read_number(text: str, number_format: str = DEFAULT_NUMBER_FORMAT) -> Decimal:
     """The number written in `text` under the convention `number_format` ("it" or "en").
 
@@ -145,6 +160,16 @@ def read_number(text: str, number_format: str = DEFAULT_NUMBER_FORMAT) -> Decima
     chosen = _number_format(number_format)
     cleaned = _plain(text)
     number = _parse(cleaned, chosen)
+    if number is None and _is_percentage(text, chosen):
+        # A cell formatted as a percentage shows 10% for 0,1: which of the two the message
+        # means is not for the portal to guess.
+        raise Percentage(
+            _(
+                "è una percentuale (%(text)s), non un numero: scrivi il numero senza %% e "
+                "formatta la cella come numero"
+            )
+            % {"text": text.strip()}
+        )
     if number is None:
         other = NUMBER_FORMATS[ENGLISH if chosen.code == ITALIAN else ITALIAN]
         if _parse(cleaned, other) is not None:
@@ -180,11 +205,15 @@ def read_integer(text: str, number_format: str = DEFAULT_NUMBER_FORMAT) -> int:
 def read_euro_cents(text: str, number_format: str = DEFAULT_NUMBER_FORMAT) -> int:
     """An amount in euro ("1.234,56", "€ 12") as integer cents; at most two decimals.
 
-    Raises ValueProblem with a reason that speaks of euro.
+    Raises ValueProblem with a reason that speaks of euro (Percentage for "10,00%").
     """
     chosen = _number_format(number_format)
     try:
         number = read_number(text, number_format)
+    except Percentage as problem:
+        raise Percentage(
+            _("è una percentuale (%(text)s), non un importo") % {"text": text.strip()}
+        ) from problem
     except ValueProblem as problem:
         # Same class: a number of the other convention stays recognisable as such.
         raise type(problem)(
@@ -257,19 +286,67 @@ def excel_number_text(
     return text.replace(".", decimal_separator)
 
 
+# The tokens of an Excel number format section, for its literal text: quoted text, a
+# [$€-410] currency block, another [...] block (colour, condition), an escaped character,
+# "_x" (a space as wide as x), "*x" (x repeated to fill the cell), any other character.
+FORMAT_TOKEN_RE = re.compile(r'"[^"]*"|\[\$[^\]]*\]|\[[^\]]*\]|\\.|_.|\*.|.', re.DOTALL)
+# A single character of a format section that is part of the number.
+NUMBER_FORMAT_CHARS = set("0#?.,")
+
+
+def _literal_text(tokens: Sequence[str]) -> str:
+    """The text the tokens of a format section (FORMAT_TOKEN_RE) show as they are."""
+    shown = []
+    for token in tokens:
+        if token.startswith('"'):
+            shown.append(token[1:-1])
+        elif token.startswith("[$"):
+            shown.append(token[2:-1].split("-", 1)[0])  # [$€-410] shows "€"
+        elif token.startswith("["):
+            continue
+        elif token.startswith("\\"):
+            shown.append(token[1:])
+        elif token.startswith("_"):
+            shown.append(" ")
+        elif token.startswith("*"):
+            continue
+        else:
+            shown.append(token)
+    return "".join(shown)
+
+
+def _format_affixes(section: str) -> tuple[str, str]:
+    """The literal text a format section shows before and after the number ("€ ", " €",
+    "%"): quoted text, currency blocks, escaped and plain characters."""
+    tokens = FORMAT_TOKEN_RE.findall(section)
+    digits = [i for i, token in enumerate(tokens) if token in ("0", "#", "?")]
+    if not digits:
+        return "", ""
+    first, last = digits[0], digits[-1]
+    # Separators right after the last digit (a trailing "," scales) belong to the number.
+    while last + 1 < len(tokens) and tokens[last + 1] in NUMBER_FORMAT_CHARS:
+        last += 1
+    return _literal_text(tokens[:first]), _literal_text(tokens[last + 1 :])
+
+
 def excel_shown_text(value: int | float, excel_format: str = "General") -> str:
     """A Number cell as Italian Excel shows it to the person (a preview, never what the
     validation reads, which is `excel_number_text`): the format's scientific notation
-    ("0.00E+00": "3,02E+17"), thousands grouping ("#,##0": "1.234") and decimals, rounded as
-    Excel rounds for display; General shows a number of more than 11 digits in scientific
-    notation as a column of the default width does ("1,23457E+17"). Other formats (currency
-    signs, literal text, fractions) give the plain number of `excel_number_text`."""
-    section = re.sub(r'"[^"]*"|\[[^\]]*\]|\\.', "", excel_format.split(";", 1)[0])
+    ("0.00E+00": "3,02E+17"), thousands grouping ("#,##0": "1.234"), decimals, rounded as
+    Excel rounds for display, and the format's literal text and currency (`#,##0.00 "€"`:
+    "1.234,50 €"; "0.00%": "10,00%"); General shows a number of more than 11 digits, or one
+    below 0,0001, in scientific notation as a column of the default width does ("1,23457E+17",
+    "1E-07"). Fractions give the plain number of `excel_number_text`."""
+    raw_section = excel_format.split(";", 1)[0]
+    section = re.sub(r'"[^"]*"|\[[^\]]*\]|\\.', "", raw_section)
     number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
     if not number.is_finite():
         return excel_number_text(value, excel_format, ITALIAN)
     exponent = re.search(r"E[+-]", section, re.IGNORECASE)
-    if excel_format == "General" and abs(number) >= Decimal(10) ** EXCEL_GENERAL_DIGITS:
+    if excel_format == "General" and (
+        abs(number) >= Decimal(10) ** EXCEL_GENERAL_DIGITS
+        or (number != 0 and abs(number) < EXCEL_GENERAL_SMALLEST)
+    ):
         mantissa, _e, power = f"{float(number):.5E}".partition("E")
         mantissa = mantissa.rstrip("0").rstrip(".")
         return f"{mantissa}E{power}".replace(".", ",")
@@ -277,7 +354,7 @@ def excel_shown_text(value: int | float, excel_format: str = "General") -> str:
         mantissa_decimals = re.search(r"\.([0#?]*)", section[: exponent.start()])
         digits = len(mantissa_decimals.group(1)) if mantissa_decimals else 0
         return f"{float(number):.{digits}E}".replace(".", ",")
-    if excel_format == "General" or not re.search(r"[0#?]", section):
+    if excel_format == "General" or not re.search(r"[0#?]", section) or "/" in section:
         return excel_number_text(value, excel_format, ITALIAN)
     if "%" in section:
         number *= 100
@@ -293,8 +370,9 @@ def excel_shown_text(value: int | float, excel_format: str = "General") -> str:
     if re.search(r"[0#?],[0#?]", section):
         whole = f"{int(whole):,}".replace(",", ".")
     sign = "-" if number < 0 else ""
-    text = f"{sign}{whole},{fraction}" if fraction else f"{sign}{whole}"
-    return text + ("%" if "%" in section else "")
+    before, after = _format_affixes(raw_section)
+    text = f"{whole},{fraction}" if fraction else whole
+    return f"{sign}{before}{text}{after}"
 
 
 def _plain_number(value: int | float) -> str | None:

@@ -39,7 +39,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from openpyxl import load_workbook
 from openpyxl.styles.numbers import BUILTIN_FORMATS, BUILTIN_FORMATS_MAX_SIZE
-from openpyxl.utils import get_column_letter, range_boundaries
+from openpyxl.utils import column_index_from_string, get_column_letter, range_boundaries
 from openpyxl.utils.datetime import CALENDAR_MAC_1904
 from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 from openpyxl.worksheet._reader import FORMULA_TAG, WorkSheetParser
@@ -121,17 +121,26 @@ class ImportChoiceNeeded(ImportFileError):
         choices: Sequence[tuple[str, str]] = (),
         values: dict[str, Any] | None = None,
     ):
-        # `message` may say which button sends the choice: "%(button)s" is filled by text().
+        # `message` may say which button sends the choice ("%(button)s") and what the file
+        # holds ("%(holds)s"): text() fills them for the page that shows it.
         self.message, self.values = message, dict(values or {})
-        super().__init__(message % {**self.values, "button": _("il pulsante del modulo")})
+        super().__init__(
+            message
+            % {**self.values, "button": _("il pulsante del modulo"), "holds": _("i destinatari")}
+        )
         self.field = field
         self.choices = list(choices)
 
-    def text(self, button: str) -> str:
+    def text(self, button: str, holds: str = "") -> str:
         """The message naming `button`, the label of the button that sends the choice on the
-        page that shows it (`FileStructureForm.submit_label`)."""
+        page that shows it (`FileStructureForm.submit_label`), and `holds`, what the file's
+        rows are on that page ("i destinatari", "i cittadini": `FileStructureForm.holds`)."""
         quoted = _("«%(button)s»") % {"button": button}
-        return self.message % {**self.values, "button": quoted}
+        return self.message % {
+            **self.values,
+            "button": quoted,
+            "holds": holds or _("i destinatari"),
+        }
 
 
 @dataclass
@@ -395,6 +404,47 @@ def _no_row_fits(delimiter: str, chosen: str) -> ImportChoiceNeeded:
     )
 
 
+def _unnamed_header_columns(sample: str) -> ImportFileError | None:
+    """When no separator gives the rows the header's named columns, the one that does once
+    the header's columns without a name count: "Codice fiscale;;;" over rows of 4 fields.
+    The error names those columns (B, C, D) and says to name them; None when no separator
+    explains the file so."""
+    for delimiter in CSV_DELIMITERS:
+        try:
+            records = [r for r in _reader(sample, delimiter) if any(c.strip() for c in r)]
+        except csv.Error:
+            continue
+        if len(records) < 2 or len(records[0]) < 2:
+            continue
+        header, data = records[0], records[1:]
+        unnamed = [i for i, cell in enumerate(header) if not cell.strip()]
+        if not unnamed or not any(len(r) == len(header) for r in data):
+            continue
+        fitting = sum(1 for r in data if len(r) == len(header))
+        if fitting * 2 < len(data):
+            continue
+        letters = [get_column_letter(i + 1) for i in unnamed]
+        return ImportFileError(
+            ngettext(
+                "Con il separatore %(delimiter)s le righe hanno le %(count)s colonne "
+                "dell'intestazione, ma la colonna %(letters)s non ha un nome nella prima riga. "
+                "Scrivi nella prima riga il nome di ogni colonna (per esempio «Nome», "
+                "«Importo») e carica di nuovo il file.",
+                "Con il separatore %(delimiter)s le righe hanno le %(count)s colonne "
+                "dell'intestazione, ma le colonne %(letters)s non hanno un nome nella prima "
+                "riga. Scrivi nella prima riga il nome di ogni colonna (per esempio «Nome», "
+                "«Importo») e carica di nuovo il file.",
+                len(letters),
+            )
+            % {
+                "delimiter": delimiter_label(delimiter),
+                "count": len(header),
+                "letters": _letters_text(letters),
+            }
+        )
+    return None
+
+
 def _swallowing_quote(record: Sequence[str], header: Sequence[str], delimiter: str) -> bool:
     """A cell holding whole rows: a quote opened it and closed only rows later (or never)."""
     width = max(2, len([c for c in header if c.strip()]))
@@ -505,6 +555,8 @@ def _parse_csv(data: bytes, options: ReadOptions) -> ParsedTable:
     if last is not None and odd_quotes and last[0] == (lines[-1] if lines else 0):
         raise _unclosed_quote(last[0])
     if rows and len(misfits) == len(rows):
+        if not chosen and (unnamed := _unnamed_header_columns(text[:SNIFF_BYTES])):
+            raise unnamed
         raise _no_row_fits(delimiter, options.delimiter)
     if misfits:
         warnings.append(
@@ -819,7 +871,7 @@ def _choose_sheet(workbook: Any, chosen: str) -> ReadOnlyWorksheet:
     if len(with_data) == 1 and with_data[0].sheet_state == "visible":
         return with_data[0]
     raise ImportChoiceNeeded(
-        _("Il file ha più fogli (%(sheets)s): scegli quello con i destinatari e premi %(button)s."),
+        _("Il file ha più fogli (%(sheets)s): scegli quello con %(holds)s e premi %(button)s."),
         values={"sheets": ", ".join(f"«{s.title}»" for s in sheets)},
         field="sheet",
         choices=_sheet_choices(workbook),
@@ -926,6 +978,15 @@ def _parse_xlsx(data: bytes, options: ReadOptions, number_format: str) -> Parsed
         date_system=date_system,
         shown_cells=shown_cells,
     )
+
+
+def problem_cell(reason: str, line: int) -> tuple[int, str] | None:
+    """The cell a structure problem of row `line` names ("La cella B2 contiene una
+    formula…"): its 0-based column and its reference ("B2"); None when it names none."""
+    match = re.search(rf"\b([A-Z]{{1,3}}){line}\b", reason)
+    if match is None:
+        return None
+    return column_index_from_string(match.group(1)) - 1, match.group(0)
 
 
 def _error_cell_problem(column: int, error: str, line: int) -> str:

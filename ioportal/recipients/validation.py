@@ -387,7 +387,10 @@ def guess_mapping(
     has_due_date: bool = False,
     payments_allowed: bool = True,
 ) -> dict[str, str]:
-    """A first guess of the mapping: a column whose simplified name equals the target's.
+    """A first guess of the mapping: a column whose simplified name (lower case, without
+    accents, spaces or punctuation) equals the target's, its label on the mapping page
+    (`special_field_labels`, "Codice avviso pagoPA") or one of its unambiguous synonyms
+    ("numero avviso"; never "IUV", which is not the notice number).
 
     Two columns whose names simplify alike ("Codice fiscale", "codice_fiscale") are not
     guessed: the operator chooses. The payment targets (amount, notice number) and the due
@@ -397,17 +400,59 @@ def guess_mapping(
     amount the message states.
     """
     aliases = {
-        FISCAL_CODE: {"codicefiscale", "cf", "fiscalcode", "taxcode", "codfiscale"},
-        DUE_DATE: {"scadenza", "datascadenza", "duedate"},
-        AMOUNT: {"importo", "amount", "importoeuro"},
-        NOTICE_NUMBER: {"codiceavviso", "numeroavviso", "noticenumber", "avviso"},
-        INVALID_AFTER_DUE_DATE: {"invalidafterduedate", "nonpagabiledoposcadenza"},
-        PAYEE_FISCAL_CODE: {"payeefiscalcode", "cfente", "codicefiscaleente", "payeetaxcode"},
-        ATTACHMENT: {"allegato", "attachment", "file", "nomefile"},
+        FISCAL_CODE: {
+            "codicefiscale",
+            "cf",
+            "fiscalcode",
+            "taxcode",
+            "codfiscale",
+            "codicefiscaledeldestinatario",
+            "codicefiscaledestinatario",
+        },
+        DUE_DATE: {"scadenza", "datascadenza", "datadiscadenza", "duedate"},
+        AMOUNT: {"importo", "amount", "importoeuro", "importoineuro", "importodapagare"},
+        NOTICE_NUMBER: {
+            "codiceavviso",
+            "numeroavviso",
+            "noticenumber",
+            "avviso",
+            "codiceavvisopagopa",
+            "numeroavvisopagopa",
+            "codiceavvisodipagamento",
+            "numeroavvisodipagamento",
+        },
+        INVALID_AFTER_DUE_DATE: {
+            "invalidafterduedate",
+            "nonpagabiledoposcadenza",
+            "avvisononpagabiledopolascadenza",
+        },
+        PAYEE_FISCAL_CODE: {
+            "payeefiscalcode",
+            "cfente",
+            "codicefiscaleente",
+            "payeetaxcode",
+            "codicefiscaledellentecreditore",
+            "codicefiscaleentecreditore",
+        },
+        ATTACHMENT: {
+            "allegato",
+            "attachment",
+            "file",
+            "nomefile",
+            "nomedelfileallegato",
+            "nomefileallegato",
+            "fileallegato",
+            "nomeallegato",
+        },
     }
 
     def simple(text: str) -> str:
-        return re.sub(r"[^a-z0-9]", "", text.lower())
+        text = unicodedata.normalize("NFKD", text.lower())
+        return re.sub(r"[^a-z0-9]", "", text)
+
+    # The label the mapping page shows, in the operator's language.
+    for target, label in special_field_labels().items():
+        aliases[target].add(simple(str(label)))
 
     by_name: dict[str, str] = {}
     ambiguous: set[str] = set()

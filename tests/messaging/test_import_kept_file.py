@@ -59,6 +59,10 @@ def test_a_sheet_choice_reads_the_kept_file_without_a_new_upload(
     pending_id = _pending_id(asked)
     page = asked.content.decode()
     assert "«data_on_second_sheet.xlsx» è già caricato" in page
+    # A question about the file, not an upload error.
+    assert "Serve una scelta sul file: Il file ha più fogli" in page
+    assert "scegli quello con i destinatari" in page
+    assert "Il file non è stato caricato" not in page
     kept = PendingUpload.objects.get()
     assert str(kept.public_id) == pending_id
     assert kept.created_by == operator and kept.organization == organization
@@ -110,6 +114,7 @@ def test_a_refused_file_is_not_kept(client, operator, service, template):
     refused = _post(client, template, service, pending_file=pending_id, sheet="Istruzioni")
     assert refused.status_code == 200
     assert "non contiene righe di dati" in refused.content.decode()
+    assert "Il file non è stato caricato: correggi i campi indicati." in refused.content.decode()
     assert not PendingUpload.objects.exists()
 
 

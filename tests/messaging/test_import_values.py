@@ -348,3 +348,34 @@ def test_preview_shows_cells_as_excel_shows_them_and_the_check_reads_them_as_bef
     page = client.get(response.url).content.decode()
     assert "<td>1.234,50</td>" in page and "<td>3,02E+17</td>" in page
     assert len(recipient_list.items(RecipientChunk.Kind.ROWS, 0, 3)[0]) == 5
+
+
+def test_a_percentage_cell_and_a_formula_row_are_rejected_naming_their_cell(
+    client, login, operator_user, payment_template, payments_service
+):
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(["codice_fiscale", "importo", "codice_avviso", "nota"])
+    sheet.append(["RSSMRA85T10A562S", 10.5, "302001234567890136", "=1+1"])
+    sheet.append(["VRDGPP75C15F205S", 0.1, "302001234567890144", ""])
+    sheet.append(["BNCLCU90D45L219H", 1234.5, "302001234567890152", ""])
+    sheet["B3"].number_format = "0.00%"
+    sheet["B4"].number_format = '#,##0.00 "€"'
+    buffer = io.BytesIO()
+    workbook.save(buffer)  # openpyxl saves no result for the formula
+    login(operator_user)
+    response = upload(client, payment_template, payments_service, "elenco.xlsx", buffer.getvalue())
+    mapping_page = client.get(response.url).content.decode()
+    preview = mapping_page[mapping_page.index("Prime righe del file") :]
+    assert "<td>10,00%</td>" in preview and "<td>1.234,50 €</td>" in preview
+    recipient_list, page = map_and_check(client, response, AMOUNTS_MAPPING)
+    assert [row["line"] for row in recipient_list.get_valid()] == [4]
+    rejected = {row["line"]: row["problems"] for row in recipient_list.get_rejected()}
+    # The formula's row names its column and cell.
+    assert rejected[2][0]["column"] == "nota (D2)"
+    assert "La cella D2 contiene una formula" in rejected[2][0]["reason"]
+    assert "nota (D2)" in page
+    # A percentage is a number, but not an amount in euro: said so.
+    reasons = " ".join(problem["reason"] for problem in rejected[3])
+    assert "È una percentuale (10,00%), non un importo." in reasons
+    assert "non è un numero nel formato italiano" not in reasons

@@ -293,8 +293,12 @@ def test_upload_keeps_the_file_across_the_sheet_and_hidden_rows_questions(
     asked = client.post(reverse("reachability:check_new"), {"service": service.pk, "file": upload})
     page = asked.content.decode()
     assert asked.status_code == 200
-    # The question names the button of this page, and the file is kept.
-    assert "scegli quello con i destinatari e premi «Avvia la verifica»" in page
+    # The question names what this page's file holds and its button, and the file is kept.
+    assert "scegli quello con i cittadini e premi «Avvia la verifica»" in page
+    assert "destinatari" not in page
+    # A question, not an upload error.
+    assert "Serve una scelta sul file: Il file ha più fogli" in page
+    assert "Il file non è stato caricato" not in page
     assert "Carica e prosegui" not in page
     assert "«elenco.xlsx» è già caricato" in page
     kept = PendingUpload.objects.get()

@@ -1,5 +1,6 @@
 """One number reader for every place: the chosen convention or a reason, never a guess."""
 
+import re
 from datetime import datetime
 from decimal import Decimal
 
@@ -226,7 +227,36 @@ def test_invisible_characters_leave_identifiers(text):
         (1234567, "#,##0", "1.234.567"),
         (42, "000000", "000042"),
         (0.05, "0%", "5%"),
+        (0.1, "0.00%", "10,00%"),
+        # The format's literal text and currency, where the format puts them.
+        (1234.5, '#,##0.00 "€"', "1.234,50 €"),
+        (1234.5, '#,##0.00\\ "€"', "1.234,50 €"),
+        (-1234.5, '#,##0.00 "€"', "-1.234,50 €"),
+        (1234.5, "[$€-410] #,##0.00", "€ 1.234,50"),
+        (1234.5, '"Euro "#,##0.00', "Euro 1.234,50"),
+        (12, '0" rate"', "12 rate"),
+        # General switches to scientific notation for a number this close to zero.
+        (1e-7, "General", "1E-07"),
+        (0.00001, "General", "1E-05"),
+        (0.000012345, "General", "1,2345E-05"),
+        (0.0001, "General", "0,0001"),
+        (0, "General", "0"),
     ],
 )
 def test_a_number_cell_is_shown_as_italian_excel_shows_it(value, excel_format, shown):
     assert excel_shown_text(value, excel_format) == shown
+
+
+@pytest.mark.parametrize("text", ["10,00%", "10%", " 7,5 % "])
+def test_a_percentage_is_neither_an_amount_nor_a_number(text):
+    shown = text.strip()
+    with pytest.raises(
+        ValueProblem, match=re.escape(f"è una percentuale ({shown}), non un importo")
+    ):
+        read_euro_cents(text)
+    with pytest.raises(
+        ValueProblem, match=re.escape(f"è una percentuale ({shown}), non un numero")
+    ):
+        read_number(text)
+    with pytest.raises(ValueProblem, match="non è un numero nel formato"):
+        read_number("abc%")

@@ -486,3 +486,26 @@ def test_a_csv_title_line_above_the_header_is_told_as_a_title(data):
 def test_a_csv_header_with_one_named_column_above_data_is_not_a_title():
     table = parse_table(data=f"cf;;\n{CF1};Anna;Rossi\n".encode(), filename="a.csv")
     assert table.headers[0].startswith("cf")
+
+
+def test_a_header_with_unnamed_columns_names_them_instead_of_blaming_the_separator():
+    # "Codice fiscale;;;" over rows of 4 fields: every row has the header's columns, but
+    # only the first has a name.
+    data = (
+        "Codice fiscale;;;\n"
+        f"{CF1};Mario;10,00;302000100000000107\n"
+        f"{CF2};Giuseppe;11,00;302000100000000208\n"
+    ).encode()
+    with pytest.raises(ImportFileError) as raised:
+        parse_table(data=data, filename="elenco.csv")
+    message = str(raised.value)
+    assert "le colonne B, C e D non hanno un nome nella prima riga" in message
+    assert "Scrivi nella prima riga il nome di ogni colonna" in message
+    assert "Non è chiaro quale carattere" not in message
+    assert not isinstance(raised.value, ImportChoiceNeeded)
+
+
+def test_one_unnamed_column_is_named_in_the_singular():
+    data = f"Codice fiscale;\n{CF1};Rossi, Mario\n{CF2};Verdi, Giuseppe\n".encode()
+    with pytest.raises(ImportFileError, match="la colonna B non ha un nome"):
+        parse_table(data=data, filename="elenco.csv")

@@ -265,6 +265,57 @@ def test_guess_mapping():
     assert guess == {"fiscal_code": "Codice Fiscale", "nome": "NOME", "amount": "Importo"}
 
 
+def test_guess_mapping_matches_the_labels_of_the_mapping_page_and_their_synonyms():
+    # The headers a Premium IMU list carries, named like the fields on the mapping page.
+    headers = [
+        "Codice fiscale",
+        "Nome",
+        "Importo",
+        "Codice avviso pagoPA",
+        "Nome del file allegato",
+    ]
+    targets = ["fiscal_code", "nome", "amount", "notice_number", "attachment"]
+    placeholders = [{"name": "nome", "type": "text"}]
+    guess = guess_mapping(headers, targets, placeholders=placeholders, has_payment=True)
+    assert guess == {
+        "fiscal_code": "Codice fiscale",
+        "nome": "Nome",
+        "amount": "Importo",
+        "notice_number": "Codice avviso pagoPA",
+        "attachment": "Nome del file allegato",
+    }
+    # Case, accents, spaces and punctuation do not matter; the other labels match too.
+    other = guess_mapping(
+        [
+            "CODICE FISCALE DEL DESTINATARIO",
+            "Data di scadenza",
+            "Importo in euro",
+            "numero avviso",
+            "Codice fiscale dell'ente creditore",
+            "Avviso non pagabile dopo la scadenza",
+        ],
+        [
+            "fiscal_code",
+            "due_date",
+            "amount",
+            "notice_number",
+            "payee_fiscal_code",
+            "invalid_after_due_date",
+        ],
+    )
+    assert set(other) == {
+        "fiscal_code",
+        "due_date",
+        "amount",
+        "notice_number",
+        "payee_fiscal_code",
+        "invalid_after_due_date",
+    }
+    assert guess_mapping(["Città"], ["citta"]) == {"citta": "Città"}
+    # The IUV is not the notice number: never guessed as it.
+    assert guess_mapping(["IUV"], ["notice_number"]) == {}
+
+
 # --- numbers, dates and identifiers as the person sees them -------------------------------
 
 VALID_NOTICE = "302001234567890136"  # 3020012345678901 mod 93 = 36

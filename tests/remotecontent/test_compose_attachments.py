@@ -120,6 +120,14 @@ def test_shared_and_per_recipient_files_through_the_flow(
         reverse("messaging:list_rejected_csv", args=[recipient_list.public_id])
     ).content.decode()
     assert "carla.pdf» non è nello ZIP" in rejected
+    # The preview lists the files the citizen gets: the shared one, then their own.
+    preview = client.get(
+        reverse("messaging:list_preview", args=[recipient_list.public_id])
+    ).content.decode()
+    shown = preview[preview.index('id="row-attachments"') :]
+    shown = shown[: shown.index("</section>")]
+    assert "Allegati che riceve questo cittadino (2)" in shown
+    assert re.findall(r"<li>([^<]*)</li>", shown) == ["informativa.pdf", "anna.pdf"]
     confirm = reverse("messaging:list_confirm", args=[recipient_list.public_id])
     client.post(confirm, {"when": "now", "launch_token": str(recipient_list.launch_token)})
     dispatch = Dispatch.objects.get(kind=Dispatch.Kind.LIST)
@@ -417,6 +425,27 @@ def test_attachments_selected_with_a_multi_sheet_file_are_kept_across_the_sheet_
     assert not PendingUpload.objects.exists()  # deleted once attached
 
 
+def test_a_shared_file_that_is_not_a_pdf_is_refused_with_the_sheet_question(
+    client, login, operator_user, template, premium_service, rc
+):
+    login(operator_user)
+    page = _ask_for_the_sheet(
+        client,
+        template,
+        premium_service,
+        shared_pdf=SimpleUploadedFile("fake.pdf", b"just some text, not a PDF"),
+        attachments_zip=SimpleUploadedFile("allegati.zip", zip_of({"anna.pdf": make_pdf()})),
+    )
+    # Refused at once, never announced as kept; the ZIP (valid) stays attached.
+    assert "Il file non è un PDF" in page
+    assert "«fake.pdf» è già caricato" not in page
+    assert not re.search(r'name="pending_shared_pdf" value="[0-9a-f-]{36}"', page)
+    assert "«allegati.zip» è già caricato e resta allegato" in page
+    # A real error besides the question: the page says the upload failed.
+    assert "Il file non è stato caricato: correggi i campi indicati." in page
+    assert PendingUpload.objects.count() == 2  # the recipients file and the ZIP
+
+
 def test_a_kept_attachment_can_be_left_out_and_a_refused_zip_is_asked_again(
     client, login, operator_user, template, premium_service, rc
 ):
@@ -430,25 +459,14 @@ def test_a_kept_attachment_can_be_left_out_and_a_refused_zip_is_asked_again(
     )
     pending_file = re.search(r'name="pending_file" value="([0-9a-f-]{36})"', page).group(1)
     assert "Non allegare «informativa.pdf»" in page
-    # The ZIP is read only once the sheet is chosen: refused then, its field says why and
-    # nothing of it is kept; the PDF stays.
-    refused = client.post(
-        reverse("messaging:compose"),
-        {
-            "template": template.pk,
-            "service": premium_service.pk,
-            "pending_file": pending_file,
-            "sheet": "Destinatari",
-            "pending_shared_pdf": _kept_id(page, "shared_pdf"),
-            "pending_attachments_zip": _kept_id(page, "attachments_zip"),
-        },
-    )
-    assert refused.status_code == 200
-    again = refused.content.decode()
-    assert "non è un archivio ZIP valido" in again
-    assert not re.search(r'name="pending_attachments_zip" value="[0-9a-f-]{36}"', again)
-    assert "«informativa.pdf» è già caricato e resta allegato" in again
+    # The ZIP is refused at once, with the sheet question: its field says why and nothing
+    # of it is kept; the PDF stays.
+    assert "non è un archivio ZIP valido" in page
+    assert "«allegati.zip» è già caricato" not in page
+    assert not re.search(r'name="pending_attachments_zip" value="[0-9a-f-]{36}"', page)
+    assert "«informativa.pdf» è già caricato e resta allegato" in page
     assert PendingUpload.objects.count() == 2  # the recipients file and the PDF
+    again = page
     # Left out: the list has no attachment, and nothing stays kept.
     done = client.post(
         reverse("messaging:compose"),
