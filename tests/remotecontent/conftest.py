@@ -149,7 +149,7 @@ def make_delivery(premium_service: IOService, admin_user: User) -> Callable[...,
             dispatches[key] = builders.dispatch(
                 service,
                 admin_user,
-                state=Dispatch.State.DRAFT,
+                state=Dispatch.State.RUNNING,
                 subject="Avviso TARI 2026",
                 markdown="Gentile cittadino, " + "ecco il suo avviso. " * 5,
                 placeholders=[],
