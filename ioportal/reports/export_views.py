@@ -188,7 +188,8 @@ def search_deliveries_export(
 
 
 def _prepared_context(export: PreparedExport) -> dict[str, object]:
-    group = export.parameters.get("esito", "") if export.kind == PreparedExport.Kind.DISPATCH else ""
+    is_dispatch = export.kind == PreparedExport.Kind.DISPATCH
+    group = export.parameters.get("esito", "") if is_dispatch else ""
     return {
         "export": export,
         "available": prepared.prepared_export_available(export),
