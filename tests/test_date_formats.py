@@ -9,9 +9,10 @@ import subprocess
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from django import forms
 from django.template import Context, Template
 from django.utils import translation
-from django.utils.formats import date_format
+from django.utils.formats import date_format, get_format, number_format
 
 from ioportal.messaging.windows import describe_moment
 from ioportal.sending.templatetags.sending_tags import long_day
@@ -68,3 +69,26 @@ def test_the_italian_catalog_passes_msgfmt_checks() -> None:
         text=True,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_english_writes_dates_day_first_and_a_24_hour_clock() -> None:
+    """An Italian PA portal in English still writes European dates (ioportal/formats/en):
+    1 December is 01/12/2026, never 12/01/2026, and 10:03 is never "10:03 a.m."."""
+    day = datetime.date(2026, 12, 1)
+    moment = datetime.datetime(2026, 6, 12, 22, 3, tzinfo=ZoneInfo("Europe/Rome"))
+    with translation.override("en"):
+        assert date_format(day, "SHORT_DATE_FORMAT") == "01/12/2026"
+        assert date_format(moment, "SHORT_DATETIME_FORMAT") == "12/06/2026 22:03"
+        assert date_format(moment, "TIME_FORMAT") == "22:03"
+        assert date_format(day) == "1 December 2026"
+        assert Template("{{ day|date }}").render(Context({"day": day})) == "1 December 2026"
+        assert get_format("DATE_INPUT_FORMATS")[0] == "%d/%m/%Y"
+        assert forms.DateField().clean("01/12/2026") == day
+        assert number_format(1000, force_grouping=True) == "1,000"
+    with translation.override("it"):
+        assert date_format(moment, "SHORT_DATETIME_FORMAT") == "12/06/2026 22:03"
+
+
+def test_the_english_catalog_says_fiscal_code_never_tax_code() -> None:
+    catalog = TEMPLATES.parent / "locale" / "en" / "LC_MESSAGES" / "django.po"
+    assert "tax code" not in catalog.read_text(encoding="utf-8").lower()

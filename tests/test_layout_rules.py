@@ -30,3 +30,14 @@ def test_the_callouts_before_the_estimate_keep_their_distance() -> None:
     assert re.search(r'class="callout[^"]*\bmt-4\b[^"]*" id="stima-invio"', confirm)
     repeated = (ROOT / "templates/messaging/_repeated.html").read_text()
     assert re.search(r'class="callout warning[^"]*\bmb-4\b', repeated)
+
+
+def test_card_texts_keep_the_page_font_not_bootstrap_italia_s_serif() -> None:
+    """Bootstrap Italia sets `.card .card-body .card-text` in Lora (serif); the dashboard's
+    cards with a `card-text` paragraph ("Messaggi", "Registro attività") then differed from
+    the others. The portal's stylesheet, loaded after it, gives them the page's font."""
+    base = (ROOT / "templates/base.html").read_text()
+    assert base.index("bootstrap-italia") < base.index("css/ioportal.css")
+    css = (ROOT / "static/css/ioportal.css").read_text()
+    rule = re.search(r"\.card \.card-body \.card-text\s*\{([^}]*)\}", css)
+    assert rule is not None and "font-family: inherit" in rule.group(1)

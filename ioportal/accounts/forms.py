@@ -7,12 +7,14 @@ from ioportal.accounts.models import (
     Membership,
     Organization,
 )
+from ioportal.core.forms import whole_number_formfield
 
 
 class OrganizationForm(forms.ModelForm):
     """Installation superusers: every field of an organization."""
 
     class Meta:
+        formfield_callback = whole_number_formfield
         model = Organization
         fields = ["name", "fiscal_code", "rate_tier", "custom_rate_limit", "require_2fa_for_all"]
 
@@ -32,6 +34,7 @@ class OrganizationSettingsForm(forms.ModelForm):
     """Organization admins: what they may change themselves."""
 
     class Meta:
+        formfield_callback = whole_number_formfield
         model = Organization
         fields = ["name", "require_2fa_for_all"]
 

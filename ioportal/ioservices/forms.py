@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from ioportal.accounts.models import Membership, Organization, User
+from ioportal.core.forms import WholeNumberField
 from ioportal.ioservices.models import IOService
 from ioportal.ioservices.validators import (
     DEFAULT_AUTHORIZED_RECIPIENTS,
@@ -286,7 +287,7 @@ class PremiumCarnetForm(forms.Form):
         label=_("Valido fino al (compreso)"),
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
-    purchased = forms.IntegerField(
+    purchased = WholeNumberField(
         label=_("Messaggi Premium acquistati"),
         min_value=1,
         max_value=100_000_000,

@@ -5,8 +5,8 @@ same sentence, so a page never offers what its endpoint refuses.
 
 - deliveries export (CSV/Excel): not before the dispatch has deliveries that may be sent
   (draft, being prepared, waiting for approval);
-- hand-off list of the citizens not reached: not once the retention purge removed the
-  dispatch's personal data;
+- hand-off list of the citizens not reached: not before the dispatch may send (as the
+  deliveries export), nor once the retention purge removed the dispatch's personal data;
 - proofs of sending (ZIP of a dispatch, PDF of a delivery): not once purged, nor without a
   message that reached IO.
 """
@@ -30,6 +30,8 @@ def deliveries_export_refusal(dispatch: Dispatch) -> str:
 
 def handoff_refusal(dispatch: Dispatch) -> str:
     """Why the list of the citizens not reached cannot be downloaded, or ""."""
+    if dispatch.state in NOT_STARTED:
+        return _("L'invio non è ancora partito: non ci sono cittadini non raggiunti da elencare.")
     if personal_data_purged(dispatch):
         return _(
             "I dati personali di questo invio sono stati cancellati: l'elenco non è più "

@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from ioportal.core.fiscalcode import normalize_fiscal_code
+from ioportal.core.forms import WholeNumberField, whole_number_formfield
 from ioportal.core.io_texts import field_error_text
 from ioportal.core.sizes import megabytes
 from ioportal.core.validators import db_integer_range
@@ -55,6 +56,7 @@ def _counted(widget: forms.Widget, limit: int) -> forms.Widget:
 
 class TemplateForm(forms.ModelForm):
     class Meta:
+        formfield_callback = whole_number_formfield
         model = MessageTemplate
         fields = [
             "name",
@@ -392,7 +394,7 @@ class ScheduleForm(forms.Form):
             "fino a questa data, così l'ufficio non riceve tutte le richieste insieme."
         ),
     )
-    daily_cap = forms.IntegerField(
+    daily_cap = WholeNumberField(
         label=_("Al massimo, messaggi al giorno (facoltativo)"),
         required=False,
         min_value=1,
@@ -507,7 +509,7 @@ class RejectForm(forms.Form):
 
 
 class ApprovalPolicyForm(forms.Form):
-    threshold = forms.IntegerField(
+    threshold = WholeNumberField(
         label=_("Approvazione per gli invii con più destinatari di"),
         min_value=0,
         max_value=db_integer_range(ApprovalPolicy._meta.get_field("threshold"))[1],
@@ -643,7 +645,7 @@ class FollowUpForm(forms.Form):
     template and service."""
 
     criterion = forms.ChoiceField(label=_("A chi inviare il sollecito"), widget=forms.RadioSelect)
-    days = forms.IntegerField(
+    days = WholeNumberField(
         label=_("Giorni dall'invio senza lettura"),
         min_value=1,
         max_value=3650,

@@ -38,7 +38,7 @@ from ioportal.messaging.models import Delivery
 from ioportal.reports import exports, prepared
 from ioportal.reports.audit import Action
 from ioportal.reports.models import PreparedExport
-from ioportal.sending.forms import DeliveryFilterForm, FiscalCodeSearchForm
+from ioportal.sending.forms import GROUP_LABELS, DeliveryFilterForm, FiscalCodeSearchForm
 from ioportal.sending.selectors import deliveries_of_citizen
 
 # Seconds between two looks of the preparation page at its export.
@@ -99,8 +99,9 @@ def dispatch_deliveries_export(
     request: AuthenticatedHttpRequest, public_id: str, file_format: str
 ) -> HttpResponseBase:
     """GET or POST (the button): the dispatch's deliveries as `file_format` ("csv" or
-    "xlsx"), in row order, filtered by `?esito=` like the dispatch page (an unknown value
-    exports every row). 404 for a dispatch the member does not see, 403 below supervisor;
+    "xlsx"), in row order, filtered by `?esito=` like the dispatch page (an unknown value goes
+    back to the page with a message: never every row for a filter not applied), the file
+    named after the outcome group. 404 for a dispatch the member does not see, 403 below supervisor;
     before the dispatch may send (`availability.deliveries_export_refusal`) back to its page
     with the reason. An XLSX of more than EXPORT_XLSX_INLINE_MAX_ROWS rows is prepared
     (`_prepared`)."""
@@ -110,10 +111,22 @@ def dispatch_deliveries_export(
         messages.warning(request, refusal)
         return redirect("sending:dispatch_detail", public_id=dispatch.public_id)
     form = DeliveryFilterForm(request.GET or None)
-    group = form.cleaned_data.get("esito", "") if form.is_bound and form.is_valid() else ""
+    if form.is_bound and not form.is_valid():
+        messages.warning(
+            request,
+            _(
+                "L'esito «%(value)s» non esiste: scegli uno degli esiti della pagina dell'invio. "
+                "Nessun file è stato esportato."
+            )
+            % {"value": request.GET.get("esito", "")[:40]},
+        )
+        return redirect("sending:dispatch_detail", public_id=dispatch.public_id)
+    group = form.cleaned_data.get("esito", "") if form.is_bound else ""
     deliveries = prepared.dispatch_export_deliveries(dispatch=dispatch, group=group)
     rows = deliveries.count()
     name = f"esiti-{slugify(dispatch.title)[:60] or 'invio'}"
+    if group:
+        name = f"{name}-{slugify(str(GROUP_LABELS[group]))}"
     if file_format == "xlsx" and rows > settings.EXPORT_XLSX_INLINE_MAX_ROWS:
         what = prepared.Request(
             kind=PreparedExport.Kind.DISPATCH,
@@ -175,8 +188,12 @@ def search_deliveries_export(
 
 
 def _prepared_context(export: PreparedExport) -> dict[str, object]:
+    is_dispatch = export.kind == PreparedExport.Kind.DISPATCH
+    group = export.parameters.get("esito", "") if is_dispatch else ""
     return {
         "export": export,
+        "available": prepared.prepared_export_available(export),
+        "outcome_label": GROUP_LABELS.get(group, ""),
         "active": export.state in PreparedExport.ACTIVE,
         "refresh_seconds": REFRESH_SECONDS,
     }

@@ -15,7 +15,7 @@ from ioportal.accounts.models import Membership
 from ioportal.core.errors import NotAllowed
 from ioportal.messaging import availability
 from ioportal.messaging.dispatch_access import SUPERVISE, get_dispatch_for_user
-from ioportal.messaging.retention import personal_data_until
+from ioportal.messaging.retention import personal_data_purged, personal_data_until
 from ioportal.reports import handoff
 
 SUPERVISOR = Membership.Role.SUPERVISOR
@@ -40,7 +40,8 @@ def handoff_page(request: AuthenticatedHttpRequest, public_id: str) -> HttpRespo
             "dispatch": dispatch,
             "counts": counts,
             "reasons": [(reason, counts[reason.key]) for reason in handoff.REASONS],
-            "purged": bool(availability.handoff_refusal(dispatch)),
+            "refusal": availability.handoff_refusal(dispatch),
+            "purged": personal_data_purged(dispatch),
             "available_until": personal_data_until(dispatch),
             "retention_days": dispatch.organization.retention_days,
         },

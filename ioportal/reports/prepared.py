@@ -278,7 +278,7 @@ def prepared_export_stream(
     no longer available). Writes the export's audit event (the same action and changes as a
     direct download, with "prepared": true) before the first byte. Raises
     crypto.DecryptionError when the file cannot be read with the configured keys."""
-    if export.state != S.READY or not export.file_name or _purged(export):
+    if not prepared_export_available(export):
         return None
     try:
         source = default_storage.open(export.file_name, "rb")
@@ -314,6 +314,12 @@ def _chained(first: bytes, frames: Iterator[bytes], source: Any) -> Iterator[byt
         yield from frames
     finally:
         source.close()
+
+
+def prepared_export_available(export: PreparedExport) -> bool:
+    """True when the export's file can be downloaded: ready, stored, and no retention purge
+    removed personal data it holds since. Its page offers the button on the same terms."""
+    return export.state == S.READY and bool(export.file_name) and not _purged(export)
 
 
 def _purged(export: PreparedExport) -> bool:

@@ -4,6 +4,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from ioportal.accounts.models import DEFAULT_RETENTION_DAYS, MAX_RETENTION_DAYS, MIN_RETENTION_DAYS
+from ioportal.core.forms import WholeNumberField
 
 OUT_OF_RANGE = _("Indica un numero di giorni da %(min)s a %(max)s.") % {
     "min": MIN_RETENTION_DAYS,
@@ -15,7 +16,7 @@ class RetentionForm(forms.Form):
     """The days an organization keeps its dispatches' personal data. One Italian message for
     any value out of MIN_RETENTION_DAYS..MAX_RETENTION_DAYS (accounts.models)."""
 
-    retention_days = forms.IntegerField(
+    retention_days = WholeNumberField(
         label=_("Giorni di conservazione dei dati personali"),
         min_value=MIN_RETENTION_DAYS,
         max_value=MAX_RETENTION_DAYS,
@@ -25,7 +26,6 @@ class RetentionForm(forms.Form):
             "invalid": OUT_OF_RANGE,
             "required": OUT_OF_RANGE,
         },
-        widget=forms.NumberInput(attrs={"min": MIN_RETENTION_DAYS, "max": MAX_RETENTION_DAYS}),
     )
     # Set by the confirmation page: the admin saw what a shorter retention purges.
     confirmed = forms.BooleanField(required=False, widget=forms.HiddenInput)

@@ -65,12 +65,20 @@ class SendWindowsForm(forms.Form):
                 required=False,
                 widget=TIME_WIDGET,
                 input_formats=["%H:%M", "%H:%M:%S"],
+                error_messages={
+                    "invalid": _("Per %(day)s l'ora di inizio non è valida: scrivila come 08:30.")
+                    % {"day": name}
+                },
             )
             self.fields[f"end_{number}"] = forms.TimeField(
                 label=_("alle"),
                 required=False,
                 widget=TIME_WIDGET,
                 input_formats=["%H:%M", "%H:%M:%S"],
+                error_messages={
+                    "invalid": _("Per %(day)s l'ora di fine non è valida: scrivila come 20:00.")
+                    % {"day": name}
+                },
                 help_text=_("00:00 vuol dire fino a mezzanotte."),
             )
 

@@ -107,3 +107,33 @@ def test_a_dispatch_waiting_for_approval_offers_no_export_and_no_proofs(
     assert not AuditEvent.objects.filter(action="export.dispatch_deliveries").exists()
     zipped = client.post(reverse("reports:dispatch_proofs_zip", args=[dispatch.public_id]))
     assert zipped.status_code == 409
+
+
+@pytest.mark.parametrize(
+    "state",
+    [Dispatch.State.AWAITING_APPROVAL, Dispatch.State.PREPARING, Dispatch.State.DRAFT],
+)
+def test_a_dispatch_not_started_has_no_handoff_list(
+    organization, operator_user, supervisor_user, state
+):
+    """Nothing was sent: the page says so instead of "IO ha raggiunto tutti…", offers no
+    download, and the endpoint refuses without writing a file or an audit event."""
+    dispatch = make(organization, operator_user, state=state)
+    client = verified_login(Client(), supervisor_user)
+    handoff_page = client.get(reverse("reports:handoff", args=[dispatch.public_id]))
+    shown = handoff_page.content.decode()
+    assert handoff_page.status_code == 200
+    assert "non è ancora partito" in shown
+    assert "IO ha raggiunto tutti" not in shown
+    assert reverse("reports:handoff_download", args=[dispatch.public_id]) not in shown
+    response = client.post(
+        reverse("reports:handoff_download", args=[dispatch.public_id]),
+        {"formato": "csv", "motivo": ""},
+        follow=True,
+    )
+    assert response.redirect_chain[0] == (
+        reverse("reports:handoff", args=[dispatch.public_id]),
+        302,
+    )
+    assert "non è ancora partito" in response.content.decode()
+    assert not AuditEvent.objects.filter(action="reports.handoff_exported").exists()

@@ -234,10 +234,13 @@ def test_the_outcome_filter_of_the_dispatch_page_applies(
     verified_login(client, supervisor_user)
     rows = _csv(client.get(_url("csv", dispatch) + "?esito=unreachable"))
     assert [row[0] for row in rows[1:]] == ["2"]
-    everything = _csv(client.get(_url("csv", dispatch) + "?esito=nonsense"))
-    assert len(everything) == 4
-    event = AuditEvent.objects.filter(action="export.dispatch_deliveries").first()
-    assert event is not None and event.changes["esito"] == ""
+    filtered = client.get(_url("csv", dispatch) + "?esito=unreachable")
+    assert filtered["Content-Disposition"].endswith('-non-raggiungibili.csv"')
+    # An unknown outcome is refused (tests/reports/test_prepared_exports.py), never "all".
+    refused = client.get(_url("csv", dispatch) + "?esito=nonsense")
+    assert refused.status_code == 302
+    events = AuditEvent.objects.filter(action="export.dispatch_deliveries")
+    assert [event.changes["esito"] for event in events] == ["unreachable"] * 2
 
 
 @pytest.mark.parametrize("kind", ["csv", "xlsx"])

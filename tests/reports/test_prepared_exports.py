@@ -120,6 +120,8 @@ def test_a_large_xlsx_is_prepared_then_downloaded_with_the_rows_of_a_direct_expo
     status = client.get(reverse("reports:prepared_export_status", args=[export.public_id]))
     text = status.content.decode()
     assert "Il file è pronto: 3 righe." in text
+    page = client.get(reverse("reports:prepared_export", args=[export.public_id])).content
+    assert 'class="breadcrumb"' in page.decode() and "Esiti esportati: tutti." in page.decode()
     assert "Scarica il file Excel" in text and "csrfmiddlewaretoken" in text
     assert "hx-trigger" not in text  # stops refreshing
     response = _download(client, export)
@@ -151,8 +153,39 @@ def test_the_outcome_filter_is_kept_for_the_worker(
         query="esito=unreachable",
     )
     _built(export)
-    sheet = _workbook(_download(client, export))["Consegne"]
+    page = client.get(reverse("reports:prepared_export", args=[export.public_id])).content
+    assert "Esiti esportati: solo «Non raggiungibili»." in page.decode()
+    response = _download(client, export)
+    assert response["Content-Disposition"] == (
+        'attachment; filename="esiti-tari-2026-non-raggiungibili.xlsx"'
+    )
+    sheet = _workbook(response)["Consegne"]
     assert [row[0] for row in sheet.iter_rows(min_row=2, values_only=True)] == [2]
+
+
+@pytest.mark.parametrize("file_format", ["xlsx", "csv"])
+def test_an_unknown_outcome_filter_is_refused_not_ignored(
+    client: Client,
+    supervisor_user: User,
+    dispatch: Dispatch,
+    enqueued: list[int],
+    settings: Any,
+    file_format: str,
+) -> None:
+    """`?esito=foo` would have exported every row: back to the dispatch page, nothing
+    prepared, nothing exported nor audited, for a prepared XLSX and an inline download."""
+    settings.EXPORT_XLSX_INLINE_MAX_ROWS = 0 if file_format == "xlsx" else 1000
+    verified_login(client, supervisor_user)
+    url = reverse(f"reports:dispatch_deliveries_{file_format}", args=[dispatch.public_id])
+    for method in (client.get, client.post):
+        response = method(f"{url}?esito=foo", follow=True)
+        assert response.redirect_chain[0] == (
+            reverse("sending:dispatch_detail", args=[dispatch.public_id]),
+            302,
+        )
+        assert "esito «foo» non esiste" in response.content.decode()
+    assert not PreparedExport.objects.exists() and enqueued == []
+    assert not AuditEvent.objects.filter(action="export.dispatch_deliveries").exists()
 
 
 def test_a_get_of_a_large_xlsx_shows_the_button_and_starts_nothing(
@@ -314,7 +347,12 @@ def test_the_retention_purge_of_the_dispatch_ends_its_exports(
     Dispatch.objects.filter(pk=dispatch.pk).update(finished_at=timezone.now() - timedelta(days=400))
     dispatch.refresh_from_db()
     assert dispatch_purge_personal_data(dispatch=dispatch) == 3
-    # Refused at once, before the scheduled purge deletes the file.
+    # Refused at once, before the scheduled purge deletes the file; the page says so at
+    # once too and offers no button (the download's own predicate).
+    page = client.get(reverse("reports:prepared_export", args=[export.public_id])).content
+    text = page.decode()
+    assert "Scarica il file Excel" not in text and "Il file è pronto" not in text
+    assert "Il file non è più disponibile" in text and "Non più disponibile" in text
     assert _download(client, export).status_code == 302
     assert tasks.purge_exports() == 1
     assert not default_storage.exists(export.file_name)

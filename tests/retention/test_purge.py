@@ -398,6 +398,8 @@ def test_a_shorter_retention_that_purges_asks_for_confirmation(
     page = " ".join(asked.content.decode().split())
     assert 'id="retention-purge-preview"' in page
     assert "2 invii" in page and "con 5 messaggi" in page
+    # No reachability check is counted: none is mentioned.
+    assert "queste verifiche" not in page and "verifiche di raggiungibilità" not in page
     oldest = timezone.localtime(NOW - datetime.timedelta(days=100)).strftime("%d/%m/%Y")
     assert f"il più vecchio il {oldest}" in page
     assert 'name="confirmed" value="on"' in page
@@ -477,6 +479,7 @@ def test_the_confirmation_counts_reachability_checks_too(
     assert 'id="retention-purge-preview"' in page
     assert "2 verifiche di raggiungibilità, con 5 codici fiscali" in page
     assert " invii, con " not in page  # no dispatch is due
+    assert "questi invii" not in page and "di queste verifiche non potranno" in page
     organization.refresh_from_db()
     assert organization.retention_days == 365
     assert client.post(url, {"retention_days": "40", "confirmed": "on"}).status_code == 302

@@ -118,7 +118,8 @@ def test_an_admin_sets_only_their_own_organization(
         ({**{f"day_{d}": "" for d in range(7)}}, "Scegli almeno un giorno"),
         ({"start_2": "20:00", "end_2": "08:00"}, "Per mercoledì l&#x27;ora di fine deve venire"),
         ({"start_3": ""}, "Indica l&#x27;ora di inizio e quella di fine per giovedì."),
-        ({"start_1": "25:99"}, "Inserisci un&#x27;ora valida."),
+        ({"start_1": "25:99"}, "Per martedì l&#x27;ora di inizio non è valida"),
+        ({"end_4": "8.30"}, "Per venerdì l&#x27;ora di fine non è valida"),
     ],
 )
 def test_invalid_windows_are_refused_in_italian(
