@@ -72,7 +72,7 @@ def test_the_italian_catalog_passes_msgfmt_checks() -> None:
 
 
 def test_english_writes_dates_day_first_and_a_24_hour_clock() -> None:
-    """An Italian PA portal in English still writes European dates (ioportal/formats/en):
+    """An Italian PA portal in English still writes European dates (ioportal/core/formats/en):
     1 December is 01/12/2026, never 12/01/2026, and 10:03 is never "10:03 a.m."."""
     day = datetime.date(2026, 12, 1)
     moment = datetime.datetime(2026, 6, 12, 22, 3, tzinfo=ZoneInfo("Europe/Rome"))
