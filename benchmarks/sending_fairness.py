@@ -29,7 +29,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import remove_throwaway_database, use_throwaway_database  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    remove_throwaway_database,
+    use_production_settings,
+    use_throwaway_database,
+)
 
 RUN = uuid.uuid4().int % 10**6
 
@@ -94,7 +98,7 @@ def main() -> None:
     args = parser.parse_args()
 
     db = use_throwaway_database("bench-fair")
-    os.environ.setdefault("DEBUG", "true")
+    use_production_settings()
     os.environ["SENDING_POLL_INTERVALS"] = "3600"
     if args.workers:
         os.environ["Q_WORKERS"] = str(args.workers)

@@ -35,11 +35,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import remove_throwaway_database, use_throwaway_database  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    remove_throwaway_database,
+    use_production_settings,
+    use_throwaway_database,
+)
 
 
 def start_django() -> None:
-    os.environ.setdefault("DEBUG", "true")
+    use_production_settings()
     os.environ["SENDING_POLL_INTERVALS"] = "3600"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ioportal.settings")
     import django

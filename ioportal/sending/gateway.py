@@ -173,6 +173,10 @@ class Gateway:
         self._confirmed: set[tuple[int, str]] = set()
         # Moments (time.monotonic) of calls the limiter reserved for this gateway, ascending.
         self._reserved: list[float] = []
+        # The moment (time.monotonic) before which the limiter said it would grant nothing,
+        # per priority: asking again before it costs a round trip (a write transaction with
+        # the database limiter) and cannot be granted.
+        self._no_token_until = {False: 0.0, True: 0.0}
 
     def key_confirmed(self, service: IOService) -> bool:
         """Has IO accepted the service's active key in this run? Until then a caller keeps one
@@ -196,6 +200,10 @@ class Gateway:
         while self._reserved and now - self._reserved[0] > TOKEN_KEEP:
             self._reserved.pop(0)
         if not self._reserved:
+            # A submission's turn comes no later than a poll's, so a poll waits for both.
+            until = max(self._no_token_until[False], self._no_token_until[low_priority])
+            if until > now:
+                return until - now
             delays, wait = limiter.take_tokens(
                 organization_id=self.organization_id,
                 limit=self.limit,
@@ -203,6 +211,7 @@ class Gateway:
                 low_priority=low_priority,
             )
             if not delays:
+                self._no_token_until[low_priority] = now + wait
                 return wait
             self._reserved = [now + delay for delay in delays]
         due = self._reserved[0]
@@ -287,6 +296,7 @@ class Gateway:
             # Calls reserved before IO's 429 must not go out during the pause the limiter may
             # now impose: ask the limiter again for the next one.
             self._reserved.clear()
+            self._no_token_until = {False: 0.0, True: 0.0}
             verdict = limiter.rate_limited(
                 organization_id=self.organization_id,
                 limit=self.limit,

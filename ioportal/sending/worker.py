@@ -15,15 +15,18 @@ on its claim token, so no two workers call IO for it; a submission is SUBMITTING
 before its request starts, so a crash leaves it UNCERTAIN, never re-sent automatically.
 """
 
+import itertools
 import logging
 import time
 import uuid
-from collections import deque
+from collections import Counter, deque
+from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeVar
 
-from django.db import transaction
+from django.db import OperationalError, transaction
 from django.db.models import Min
 
 from ioportal.accounts.models import Organization
@@ -56,6 +59,10 @@ LOOKAHEAD = 10.0
 COLLECT_TICK = 0.5
 # After a claim found nothing, the next one waits this long (while calls are in flight).
 EMPTY_CLAIM_PAUSE = 1.0
+# Writing outcomes after SQLite's "database is locked": attempts again (each waits up to the
+# connection's busy timeout, 20 s) after pauses from LOCK_RETRY_PAUSE doubling up to the max.
+LOCK_RETRIES = 10
+LOCK_RETRY_PAUSE, LOCK_RETRY_PAUSE_MAX = 0.1, 2.0
 
 
 @dataclass
@@ -75,6 +82,43 @@ class Job:
     calls: list[ApiCall] = field(default_factory=list)
 
 
+@dataclass
+class Outcome:
+    """What a run does in memory once the transaction writing its outcomes has committed."""
+
+    stats: Counter[str] = field(default_factory=Counter)
+    written: list[Job] = field(default_factory=list)  # their ApiCall rows are written
+    submissions: list[tuple[Job, NewMessage]] = field(default_factory=list)  # to queue
+    to_check: set[int] = field(default_factory=set)  # dispatches whose failure rate to check
+
+
+T = TypeVar("T")
+
+
+def is_lock_error(exc: OperationalError) -> bool:
+    """SQLite's "database is locked" (or "database table is locked"): the busy timeout ran
+    out waiting for another writer; the transaction was rolled back, nothing was written."""
+    return "locked" in str(exc)
+
+
+def retry_when_locked(write: Callable[[], T]) -> T:
+    """Run `write` (a transaction that changes nothing in memory) again after a lock error,
+    with a growing pause, until it commits. Only database writes are repeated, never an IO
+    call: the outcome of a submission IO accepted is written, not lost as UNCERTAIN. Should
+    the run's slot be reaped meanwhile (its heartbeat needs the same lock),
+    `transitions.submitted_many` still records what IO accepted."""
+    for attempt in itertools.count():
+        try:
+            return write()
+        except OperationalError as exc:
+            if not is_lock_error(exc) or attempt >= LOCK_RETRIES:
+                raise
+            pause = min(LOCK_RETRY_PAUSE_MAX, LOCK_RETRY_PAUSE * 2**attempt)
+            logger.warning("outcomes not written (%s): again in %.1f s", exc, pause)
+            time.sleep(pause)
+    raise AssertionError("unreachable")
+
+
 class AccountRun:
     def __init__(self, organization: Organization, *, budget: float) -> None:
         self.organization = organization
@@ -90,7 +134,6 @@ class AccountRun:
         self.next_heartbeat = time.monotonic() + slots.HEARTBEAT
         self.claim_after = 0.0
         self.stopping = False
-        self.to_check: set[int] = set()  # dispatches whose failure rate to check
 
     # the loop ------------------------------------------------------------------------------
 
@@ -237,11 +280,18 @@ class AccountRun:
     def ready_to_submit(self, job: Job) -> None:
         """The recipient may get the message: build it and queue its submission (first in
         line, so a delivery started is finished first), or fail it if it cannot be sent."""
+        message = self.submission_message(job, self.stats)
+        if message is not None:
+            self.queue_submission(job, message)
+
+    def submission_message(self, job: Job, stats: Counter[str]) -> NewMessage | None:
+        """The message to submit for `job`, or None after failing the delivery (it cannot
+        be sent). Changes nothing in memory but `stats`: inside a transaction that may be
+        retried, the caller queues the submission once it has committed."""
         delivery = job.delivery
         message, code, detail = job.prepared or steps.prepare_message(
             delivery, job.fiscal_code, delivery.dispatch.service
         )
-        job.prepared = None
         if message is None:
             transitions.fail(
                 delivery_id=delivery.pk,
@@ -250,8 +300,11 @@ class AccountRun:
                 code=code,
                 detail=detail,
             )
-            self.stats["failed"] += 1
-            return
+            stats["failed"] += 1
+        return message
+
+    def queue_submission(self, job: Job, message: NewMessage) -> None:
+        job.prepared = None
         job.kind, job.message = "submit", message
         self.queue.appendleft(job)
 
@@ -357,6 +410,21 @@ class AccountRun:
                     job.delivery, job.fiscal_code, job.delivery.dispatch.service
                 )
             finished.append((job, attempt))
+        outcome = retry_when_locked(lambda: self.write_outcomes(finished))
+        # Committed: now the run's memory follows (a retried transaction left it unchanged).
+        self.stats.update(outcome.stats)
+        for job in outcome.written:
+            job.calls = []
+        for job, message in outcome.submissions:
+            self.queue_submission(job, message)
+        for dispatch_id in outcome.to_check:
+            dispatch_check_failure_rate(dispatch_id=dispatch_id)
+
+    def write_outcomes(self, finished: list[tuple[Job, Attempt]]) -> "Outcome":
+        """Write the outcomes of `finished` with their ApiCall rows in one transaction.
+        Changes nothing in the run's memory, so it may be run again after a rollback
+        (`retry_when_locked`): what the run must do once it has committed is returned."""
+        outcome = Outcome()
         with transaction.atomic():
             rows: list[ApiCall] = []
             # IO's ids of the submissions it accepted: one UPDATE for all of them.
@@ -364,36 +432,42 @@ class AccountRun:
             for job, attempt in finished:
                 if job.kind == "submit" and attempt.error is None:
                     accepted.append((job.delivery.pk, job.token, attempt.result.id))
-                elif self.apply(job, attempt):
+                elif self.apply(job, attempt, outcome):
                     continue  # its rows go with the submission's claim
                 rows.extend(job.calls)
-                job.calls = []
-            self.stats["submitted"] += len(transitions.submitted_many(accepted=accepted))
+                outcome.written.append(job)
+            outcome.stats["submitted"] += len(
+                transitions.submitted_many(accepted=accepted, worker=self.worker)
+            )
+            for row in rows:
+                row.pk = None  # a rolled-back attempt's ids are not ours
             ApiCall.objects.bulk_create(rows)
-        for dispatch_id in self.to_check:
-            dispatch_check_failure_rate(dispatch_id=dispatch_id)
-        self.to_check.clear()
+        return outcome
 
-    def apply(self, job: Job, attempt: Attempt) -> bool:
-        """Write an attempt's outcome. True when the delivery goes on to its submission."""
-        delivery, token = job.delivery, job.token
+    def apply(self, job: Job, attempt: Attempt, outcome: "Outcome") -> bool:
+        """Write an attempt's outcome (in the caller's transaction; effects on the run's
+        memory go into `outcome`). True when the delivery goes on to its submission."""
+        delivery, token, stats = job.delivery, job.token, outcome.stats
         if job.kind == "poll":
-            steps.apply_poll(delivery, token, attempt.result, attempt.error, self.stats)
+            steps.apply_poll(delivery, token, attempt.result, attempt.error, stats)
         elif job.kind == "submit":
-            if steps.apply_submission(delivery, token, attempt.result, attempt.error, self.stats):
-                self.to_check.add(delivery.dispatch_id)
+            if steps.apply_submission(delivery, token, attempt.result, attempt.error, stats):
+                outcome.to_check.add(delivery.dispatch_id)
         else:
             passed, reason = steps.check_outcome(delivery, token, attempt.result, attempt.error)
             if passed:
-                self.ready_to_submit(job)
-                return job.kind == "submit"
+                message = self.submission_message(job, stats)
+                if message is None:
+                    return False
+                outcome.submissions.append((job, message))
+                return True
             if reason:
                 transitions.check_skipped(delivery_id=delivery.pk, token=token, reason=reason)
-                self.stats["skipped"] += 1
+                stats["skipped"] += 1
             else:
                 assert attempt.error is not None
-                if steps.apply_check_failure(delivery, token, attempt.error, self.stats):
-                    self.to_check.add(delivery.dispatch_id)
+                if steps.apply_check_failure(delivery, token, attempt.error, stats):
+                    outcome.to_check.add(delivery.dispatch_id)
         return False
 
     def give_back(self) -> None:

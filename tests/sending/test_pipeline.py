@@ -454,3 +454,78 @@ def test_concurrency_follows_the_account_limit(settings: Any) -> None:
     assert concurrency_for(100_000) == 32
     settings.SENDING_CONCURRENCY = 7
     assert concurrency_for(150) == 7
+
+
+@responses.activate
+def test_a_locked_database_while_writing_outcomes_is_written_again_without_resending(
+    dispatch: Dispatch, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite under load: "database is locked" on the first write of the check's outcome
+    and on the first write of the accepted submission. Both transactions are written
+    again (nothing in the run's memory changed with the rolled-back one): the delivery is
+    SUBMITTED with IO's id, not UNCERTAIN, and IO got one submission."""
+    from django.db import OperationalError
+
+    from ioportal.sending import worker
+
+    monkeypatch.setattr(worker, "LOCK_RETRY_PAUSE", 0.0)
+    real = transitions.submitted_many
+    locked: list[str] = []
+
+    def locked_once(*, accepted: list, worker: str = "") -> set[int]:
+        stage = "submission" if accepted else "check"
+        if stage not in locked:
+            locked.append(stage)
+            raise OperationalError("database is locked")
+        return real(accepted=accepted, worker=worker)
+
+    monkeypatch.setattr(transitions, "submitted_many", locked_once)
+    profile_ok(responses.mock)
+    responses.post(MESSAGES, json={"id": "01JABCDEFGHJKMNPQRSTVWXYZ0"}, status=201)
+    delivery = run(dispatch)
+    assert locked == ["check", "submission"]
+    assert (delivery.state, delivery.io_message_id) == ("submitted", "01JABCDEFGHJKMNPQRSTVWXYZ0")
+    assert [call.request.url for call in responses.calls] == [PROFILES, MESSAGES]
+    assert ApiCall.objects.filter(delivery=delivery).count() == 2
+
+
+def test_another_operational_error_is_not_retried(
+    dispatch: Dispatch, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django.db import OperationalError
+
+    from ioportal.sending import worker
+
+    attempts: list[int] = []
+
+    def broken() -> None:
+        attempts.append(1)
+        raise OperationalError("disk I/O error")
+
+    with pytest.raises(OperationalError):
+        worker.retry_when_locked(broken)
+    assert attempts == [1]
+
+
+def test_a_201_reaped_as_uncertain_is_written_submitted_for_its_own_run_only(
+    dispatch: Dispatch,
+) -> None:
+    """The run waited on the lock past its heartbeat; another run reaped its slot and made
+    the submission UNCERTAIN (lease_expired). IO's 201 the run holds proves IO has the
+    message once: it is written SUBMITTED. Another run's 201 changes nothing."""
+    from ioportal.sending import slots
+
+    holder = uuid.uuid4()
+    name = slots.worker_name(holder)
+    token, ids = claims.claim_work(organization_id=dispatch.organization_id, worker=name, limit=1)
+    new = claims.claim_submission(delivery_id=ids[0], token=token)
+    assert new is not None
+    slots.release_claims(holder=holder)
+    assert Delivery.objects.get(pk=ids[0]).state == "uncertain"
+    accepted = [(ids[0], new, "01JABCDEFGHJKMNPQRSTVWXYZ0")]
+    assert transitions.submitted_many(accepted=accepted, worker="other:" + "0" * 32) == set()
+    assert Delivery.objects.get(pk=ids[0]).state == "uncertain"
+    assert transitions.submitted_many(accepted=accepted, worker=name) == {ids[0]}
+    delivery = Delivery.objects.get(pk=ids[0])
+    assert (delivery.state, delivery.io_message_id) == ("submitted", "01JABCDEFGHJKMNPQRSTVWXYZ0")
+    assert delivery.uncertain_since is None
