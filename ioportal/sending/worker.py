@@ -119,6 +119,16 @@ def retry_when_locked(write: Callable[[], T]) -> T:
     raise AssertionError("unreachable")
 
 
+def passed_with_message(job: Job, attempt: Attempt) -> bool:
+    """A profile check that passed, its message built (`collect`)."""
+    return (
+        job.kind == "check"
+        and attempt.error is None
+        and job.prepared is not None
+        and job.prepared[0] is not None
+    )
+
+
 class AccountRun:
     def __init__(self, organization: Organization, *, budget: float) -> None:
         self.organization = organization
@@ -312,35 +322,41 @@ class AccountRun:
 
     def launch(self) -> float:
         """Start calls while there is room and budget. Returns the seconds until the limiter
-        has a token for the first queued call, 0.0 when nothing waits for one."""
-        to_claim: list[Job] = []
+        has a token for the next queued call, 0.0 when nothing waits for one.
+
+        A limiter reservation gives a few calls at moments up to `gateway.TOKEN_HORIZON`
+        ahead; their submissions are claimed in one transaction and each request leaves at
+        its moment (its thread waits for it)."""
+        to_claim: list[tuple[Job, float]] = []
         wait = 0.0
         while self.queue and len(self.running) + len(to_claim) < self.concurrency:
             job = self.queue[0]
             service = job.delivery.dispatch.service
             if not self.gateway.key_confirmed(service) and any(
                 other.delivery.dispatch.service.pk == service.pk
-                for other in [*self.running.values(), *to_claim]
+                for other in [*self.running.values(), *(job for job, _at in to_claim)]
             ):
                 wait = COLLECT_TICK  # the first answer tells whether the key works
                 break
             room = self.concurrency - len(self.running) - len(to_claim)
-            wait = self.gateway.try_token(
+            at, wait = self.gateway.next_token(
                 low_priority=job.kind == "poll", wanted=min(len(self.queue), room)
             )
             if wait > 0:
                 break
             self.queue.popleft()
             if job.kind == "submit" and not job.claimed:
-                to_claim.append(job)
+                to_claim.append((job, at))
             else:
-                self.start(job)
+                self.start(job, at)
         if to_claim:
-            for job in self.claim_submissions(to_claim):
-                self.start(job)
+            claimed = {id(job) for job in self.claim_submissions([job for job, _ in to_claim])}
+            for job, at in to_claim:
+                if id(job) in claimed:
+                    self.start(job, at)
         return wait
 
-    def start(self, job: Job) -> None:
+    def start(self, job: Job, at: float = 0.0) -> None:
         delivery = job.delivery
         service = delivery.dispatch.service
         if job.kind == "submit":
@@ -353,7 +369,7 @@ class AccountRun:
         else:
             operation = gateway.get_message(job.fiscal_code, delivery.io_message_id or "")
         future = self.executor.submit(
-            self.gateway.send, service, operation, after_switch=job.after_switch
+            self.gateway.send, service, operation, after_switch=job.after_switch, at=at
         )
         self.running[future] = job
 
@@ -425,6 +441,13 @@ class AccountRun:
         Changes nothing in the run's memory, so it may be run again after a rollback
         (`retry_when_locked`): what the run must do once it has committed is returned."""
         outcome = Outcome()
+        if all(passed_with_message(job, attempt) for job, attempt in finished):
+            # Checks that passed write nothing now (their rows go with the submission's
+            # claim): no transaction, which on SQLite would take the write lock for nothing.
+            for job, _attempt in finished:
+                assert job.prepared is not None and job.prepared[0] is not None
+                outcome.submissions.append((job, job.prepared[0]))
+            return outcome
         with transaction.atomic():
             rows: list[ApiCall] = []
             # IO's ids of the submissions it accepted: one UPDATE for all of them.
