@@ -152,6 +152,7 @@ class Attempt:
     result: Any = None
     error: Exception | None = None
     after_switch: bool = False
+    late: bool = False  # not sent: its token's moment had passed (`send`)
 
     @property
     def call(self) -> CallInfo | None:
@@ -298,6 +299,12 @@ class Gateway:
             time.sleep(min(early, MAX_TOKEN_SLEEP))
         slot = slot or service.active_slot
         attempt = Attempt(service=service, slot=slot, after_switch=after_switch)
+        if at and time.monotonic() > at + TOKEN_KEEP:
+            # Its moment passed (a busy machine, a pause for IO's 429s): sent now it could
+            # bunch with later calls past the limiter's margin. Nothing is sent; the caller
+            # asks for a new token.
+            attempt.late = True
+            return attempt
         try:
             attempt.result = operation(self._client(service, slot))
         except (IOApiError, ServiceKeyUnavailableError) as exc:

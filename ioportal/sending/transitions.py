@@ -87,6 +87,13 @@ def ready_released(*, delivery_id: int, token: uuid.UUID) -> bool:
     return _move(delivery_id, token, (S.CHECKING, S.READY), state=S.READY, **RELEASED)
 
 
+def submission_released(*, delivery_id: int, token: uuid.UUID) -> bool:
+    """SUBMITTING → READY with the claim given back, for a submission whose request was
+    never made (its token's moment passed before it could leave, and the run ended). No IO
+    call was made, so it may be claimed again."""
+    return _move(delivery_id, token, (S.SUBMITTING,), state=S.READY, **RELEASED)
+
+
 def fail(
     *, delivery_id: int, token: uuid.UUID, from_state: str, code: str, detail: str = ""
 ) -> bool:

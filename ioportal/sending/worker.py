@@ -407,6 +407,12 @@ class AccountRun:
         for future in done:
             job = self.running.pop(future)
             attempt = future.result()
+            if attempt.late:
+                # Nothing was sent: the call waits for a new token, first in line (a
+                # submission stays SUBMITTING under its claim, `job.claimed`).
+                self.stats["late"] += 1
+                self.queue.appendleft(job)
+                continue
             row = self.gateway.api_call(attempt, delivery_id=job.delivery.pk)
             if row is not None:
                 job.calls.append(row)
@@ -501,7 +507,9 @@ class AccountRun:
             while self.queue:
                 job = self.queue.popleft()
                 ApiCall.objects.bulk_create(job.calls)
-                if job.claimed:  # a retry after a key switch that cannot go out now
+                if job.claimed and not job.after_switch:  # its request was never made
+                    transitions.submission_released(delivery_id=job.delivery.pk, token=job.token)
+                elif job.claimed:  # a retry after a key switch that cannot go out now
                     transitions.retry_later(
                         delivery=job.delivery,
                         token=job.token,

@@ -528,3 +528,22 @@ def test_a_201_reaped_as_uncertain_is_written_submitted_for_its_own_run_only(
     delivery = Delivery.objects.get(pk=ids[0])
     assert (delivery.state, delivery.io_message_id) == ("submitted", "01JABCDEFGHJKMNPQRSTVWXYZ0")
     assert delivery.uncertain_since is None
+
+
+def test_a_call_whose_moment_has_passed_is_not_sent(organization: Organization) -> None:
+    """A reserved call whose thread woke too late is not sent (it could bunch with later
+    calls past the limiter's margin): the run asks for a new token."""
+    import time
+
+    from ioportal.sending.gateway import TOKEN_KEEP, Gateway, get_profile
+
+    gateway = Gateway(organization)
+    service = builders.service(organization, **simulated_service(""))
+    with responses.RequestsMock() as rsps:
+        rsps.post(PROFILES, json={"sender_allowed": True}, status=200)
+        late = gateway.send(service, get_profile("RSSMRA80A01H501U"), at=time.monotonic() - 1)
+        assert late.late and late.call is None and len(rsps.calls) == 0
+        due = gateway.send(
+            service, get_profile("RSSMRA80A01H501U"), at=time.monotonic() + TOKEN_KEEP / 2
+        )
+        assert not due.late and due.result.sender_allowed and len(rsps.calls) == 1
