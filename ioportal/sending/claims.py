@@ -211,15 +211,20 @@ def claim_submission(*, delivery_id: int, token: uuid.UUID) -> uuid.UUID | None:
     return new_token if updated else None
 
 
-def claim_submissions(*, claimed: list[tuple[int, uuid.UUID]]) -> tuple[uuid.UUID, set[int]]:
+def claim_submissions(
+    *, claimed: list[tuple[int, uuid.UUID]]
+) -> tuple[uuid.UUID, set[tuple[int, uuid.UUID]]]:
     """`claim_submission` for several deliveries at once, under one new token, with the same
     conditions per row (the caller's token, READY or CHECKING, no IO id, dispatch running).
-    Returns (new token, ids claimed); the caller commits before any request leaves.
+    Returns (new token, the (id, caller's token) pairs claimed); the caller commits before any
+    request leaves. A delivery may appear twice with different tokens (a run still holding
+    a job of an expired claim and one of the delivery's new claim): only the pair with the
+    row's token is claimed, so only that job may send.
 
     One statement executed for every row (`executemany`: compiled once, sent in one call),
     and a SELECT only when some row was not claimed: under the limiter's pacing a run claims
-    one or two submissions at a time, and building the ORM's UPDATE (and the SELECT of the
-    rows it changed) for each was the larger part of the run's CPU (figure 3)."""
+    a few submissions at a time, and building the ORM's UPDATE (and the SELECT of the rows
+    it changed) for each was the larger part of the run's CPU (figure 3)."""
     new_token = uuid.uuid4()
     if not claimed:
         return new_token, set()
@@ -250,28 +255,36 @@ def claim_submissions(*, claimed: list[tuple[int, uuid.UUID]]) -> tuple[uuid.UUI
     token_value = value("claim_token", new_token)
     claimed_at = value("claimed_at", fields["claimed_at"])
     lease_until = value("lease_until", fields["lease_until"])
-    with connection.cursor() as cursor:
-        cursor.executemany(
-            sql,
-            [
-                (
-                    S.SUBMITTING,
-                    token_value,
-                    claimed_at,
-                    lease_until,
-                    delivery_id,
-                    value("claim_token", token),
-                    S.READY,
-                    S.CHECKING,
-                    Dispatch.State.RUNNING,
-                )
-                for delivery_id, token in claimed
-            ],
+
+    def params(delivery_id: int, token: uuid.UUID) -> tuple:
+        return (
+            S.SUBMITTING,
+            token_value,
+            claimed_at,
+            lease_until,
+            delivery_id,
+            value("claim_token", token),
+            S.READY,
+            S.CHECKING,
+            Dispatch.State.RUNNING,
         )
-        changed = cursor.rowcount
+
     ids = [pk for pk, _token in claimed]
+    with connection.cursor() as cursor:
+        if len(set(ids)) < len(ids):
+            # The same delivery under two tokens: which pair matched is known per row only.
+            won = set()
+            for pair in claimed:
+                cursor.execute(sql, params(*pair))
+                if cursor.rowcount:
+                    won.add(pair)
+            return new_token, won
+        cursor.executemany(sql, [params(*pair) for pair in claimed])
+        changed = cursor.rowcount
     if changed == len(ids):
-        return new_token, set(ids)
-    return new_token, set(
+        return new_token, set(claimed)
+    # Each id appears once: the rows now under the new token are the pairs claimed.
+    mine = set(
         Delivery.objects.filter(pk__in=ids, claim_token=new_token).values_list("pk", flat=True)
     )
+    return new_token, {pair for pair in claimed if pair[0] in mine}

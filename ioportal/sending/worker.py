@@ -379,13 +379,14 @@ class AccountRun:
         others (dispatch paused or cancelled) are released as READY."""
         with transaction.atomic():
             ApiCall.objects.bulk_create([row for job in jobs for row in job.calls])
-            token, ids = claims.claim_submissions(
+            token, won = claims.claim_submissions(
                 claimed=[(job.delivery.pk, job.token) for job in jobs]
             )
             claimed = []
             for job in jobs:
                 job.calls = []
-                if job.delivery.pk in ids:
+                # By (id, token): the run may still hold a job of the delivery's expired claim.
+                if (job.delivery.pk, job.token) in won:
                     job.token, job.claimed = token, True
                     job.delivery.state = S.SUBMITTING
                     claimed.append(job)

@@ -547,3 +547,20 @@ def test_a_call_whose_moment_has_passed_is_not_sent(organization: Organization) 
             service, get_profile("RSSMRA80A01H501U"), at=time.monotonic() + TOKEN_KEEP / 2
         )
         assert not due.late and due.result.sender_allowed and len(rsps.calls) == 1
+
+
+def test_a_submission_claim_names_the_job_of_the_current_claim_only(dispatch: Dispatch) -> None:
+    """A run may still hold a job of a delivery's expired claim (the sweeper made it
+    RETRY_WAIT) next to the job of its new claim: claimed together, only the pair with the
+    row's token is claimed, so the delivery is sent once."""
+    org = dispatch.organization_id
+    old, ids = claims.claim_work(organization_id=org, worker="t", limit=1)
+    Delivery.objects.filter(pk=ids[0]).update(lease_until="2000-01-01T00:00:00Z")
+    assert reap_expired_claims()["rechecked"] == 1
+    new, again = claims.claim_work(organization_id=org, worker="t", limit=1)
+    assert again == ids
+    token, won = claims.claim_submissions(claimed=[(ids[0], old), (ids[0], new)])
+    assert won == {(ids[0], new)}
+    assert Delivery.objects.get(pk=ids[0]).claim_token == token
+    # One id per row: the same answer without the per-row path.
+    assert claims.claim_submissions(claimed=[(ids[0], new)])[1] == set()
