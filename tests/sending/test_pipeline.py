@@ -564,3 +564,26 @@ def test_a_submission_claim_names_the_job_of_the_current_claim_only(dispatch: Di
     assert Delivery.objects.get(pk=ids[0]).claim_token == token
     # One id per row: the same answer without the per-row path.
     assert claims.claim_submissions(claimed=[(ids[0], new)])[1] == set()
+
+
+@responses.activate
+def test_a_claimed_submission_never_sent_is_given_back_as_ready(
+    dispatch: Dispatch, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every submission's moment has passed when its thread gets to it (a starved machine):
+    nothing is sent, it waits for a new token again and again, and at the end of the run its
+    claim is given back as READY (not UNCERTAIN: no request was made)."""
+    import time
+
+    from ioportal.sending import worker
+
+    original = worker.AccountRun.start
+
+    def always_late(self: worker.AccountRun, job: worker.Job, at: float = 0.0) -> None:
+        original(self, job, time.monotonic() - 1 if job.kind == "submit" else at)
+
+    monkeypatch.setattr(worker.AccountRun, "start", always_late)
+    profile_ok(responses.mock)
+    delivery = run(dispatch)
+    assert [call.request.url for call in responses.calls] == [PROFILES]
+    assert (delivery.state, delivery.claim_token, delivery.io_message_id) == ("ready", None, None)
