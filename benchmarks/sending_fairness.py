@@ -13,7 +13,8 @@ calls/s) and, per account, its throughput and its share of its own limit (calls/
 5 s)) measured until its dispatch finished; fairness is that share's min/max ratio and
 Jain's index ((Σx)² / (n·Σx²), 1 = perfectly fair). Also the 429s served and the workers'
 CPU (and the share of the machine's cores it used: near 100 % the run is CPU-bound and the
-aggregate calls/s is the machine's ceiling) and peak RSS.
+aggregate calls/s is the machine's ceiling) and peak RSS. Runs as deployed: DEBUG off
+(`benchmarks.common.use_production_settings`).
 """
 
 import argparse
@@ -167,6 +168,7 @@ def main() -> None:
         )
         for _ in range(args.clusters)
     ]
+    load_at_start = os.getloadavg()
     started = time.monotonic()
     for org in orgs:
         wake_up(organization_id=org.pk)
@@ -258,7 +260,7 @@ def main() -> None:
         f"{own_cpu / elapsed / cores:.0%} of {cores} cores; workers and it together "
         f"{(cpu + own_cpu) / elapsed / cores:.0%}"
     )
-    print(f"machine load average at the end: {os.getloadavg()}")
+    print(f"machine load average at the start: {load_at_start}, at the end: {os.getloadavg()}")
     server.stop()
     remove_throwaway_database(db)
 

@@ -17,7 +17,8 @@ ratio, the pipeline's CPU ms per delivery (this process: the run and its request
 and SQL statements and commits per delivery.
 
 Uses a throw-away SQLite database in var/ (deleted at the end), or DATABASE_URL; runs can be
-repeated on one database (each run makes its own organization and service).
+repeated on one database (each run makes its own organization and service). Runs as
+deployed: DEBUG off (`benchmarks.common.use_production_settings`).
 """
 
 import argparse
