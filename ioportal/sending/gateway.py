@@ -204,27 +204,37 @@ class Gateway:
         reserved call is made at, not before, its moment; one not made within TOKEN_KEEP of
         it is dropped (lost budget rather than calls bunched past the limiter's spread)."""
         now = time.monotonic()
-        while self._reserved and now - self._reserved[0] > TOKEN_KEEP:
-            self._reserved.pop(0)
-        if not self._reserved:
-            # A submission's turn comes no later than a poll's, so a poll waits for both.
-            until = max(self._no_token_until[False], self._no_token_until[low_priority])
-            if until > now:
-                return until - now
-            delays, wait = limiter.take_tokens(
-                organization_id=self.organization_id,
-                limit=self.limit,
-                count=1 if low_priority else max(1, wanted),
-                low_priority=low_priority,
-            )
-            if not delays:
-                self._no_token_until[low_priority] = now + wait
-                return wait
-            self._reserved = [now + delay for delay in delays]
+        wait = self._reserve(now, low_priority=low_priority, wanted=wanted, horizon=0.1)
+        if wait > 0:
+            return wait
         due = self._reserved[0]
         if due > now:
             return due - now
         self._reserved.pop(0)
+        return 0.0
+
+    def _reserve(self, now: float, *, low_priority: bool, wanted: int, horizon: float) -> float:
+        """Drop the reserved calls whose moment passed; with none left, ask the limiter for up
+        to `wanted` calls due within `horizon` s. 0.0 when a call is reserved, else the wait."""
+        while self._reserved and now - self._reserved[0] > TOKEN_KEEP:
+            self._reserved.pop(0)
+        if self._reserved:
+            return 0.0
+        # A submission's turn comes no later than a poll's, so a poll waits for both.
+        until = max(self._no_token_until[False], self._no_token_until[low_priority])
+        if until > now:
+            return until - now
+        delays, wait = limiter.take_tokens(
+            organization_id=self.organization_id,
+            limit=self.limit,
+            count=1 if low_priority else max(1, wanted),
+            horizon=horizon,
+            low_priority=low_priority,
+        )
+        if not delays:
+            self._no_token_until[low_priority] = now + wait
+            return wait
+        self._reserved = [now + delay for delay in delays]
         return 0.0
 
     def next_token(self, *, low_priority: bool = False, wanted: int = 1) -> tuple[float, float]:
@@ -234,24 +244,11 @@ class Gateway:
         reservation at once and can prepare them together (the run claims their submissions
         in one transaction): the limiter is asked for up to `wanted` calls due within
         TOKEN_HORIZON."""
-        now = time.monotonic()
-        while self._reserved and now - self._reserved[0] > TOKEN_KEEP:
-            self._reserved.pop(0)
-        if not self._reserved:
-            until = max(self._no_token_until[False], self._no_token_until[low_priority])
-            if until > now:
-                return 0.0, until - now
-            delays, wait = limiter.take_tokens(
-                organization_id=self.organization_id,
-                limit=self.limit,
-                count=1 if low_priority else max(1, wanted),
-                horizon=TOKEN_HORIZON,
-                low_priority=low_priority,
-            )
-            if not delays:
-                self._no_token_until[low_priority] = now + wait
-                return 0.0, wait
-            self._reserved = [now + delay for delay in delays]
+        wait = self._reserve(
+            time.monotonic(), low_priority=low_priority, wanted=wanted, horizon=TOKEN_HORIZON
+        )
+        if wait > 0:
+            return 0.0, wait
         return self._reserved.pop(0), 0.0
 
     def take_token(self, *, low_priority: bool = False, max_wait: float | None = None) -> None:
