@@ -25,3 +25,18 @@ def remove_throwaway_database(db: Path | None) -> None:
     connections.close_all()
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
+
+
+def use_production_settings() -> None:
+    """Run with DEBUG off, as deployed (call before django.setup(); the qcluster processes a
+    benchmark starts inherit it): Django then keeps no copy of every SQL statement. The
+    secrets production requires are made up for the run, unless the caller set them."""
+    import base64
+    import secrets
+
+    os.environ["DEBUG"] = "false"
+    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
+    os.environ.setdefault(
+        "FIELD_ENCRYPTION_KEYS", base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+    )
+    os.environ.setdefault("FISCAL_CODE_HMAC_KEY", secrets.token_urlsafe(48))

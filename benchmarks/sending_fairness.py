@@ -13,7 +13,8 @@ calls/s) and, per account, its throughput and its share of its own limit (calls/
 5 s)) measured until its dispatch finished; fairness is that share's min/max ratio and
 Jain's index ((Σx)² / (n·Σx²), 1 = perfectly fair). Also the 429s served and the workers'
 CPU (and the share of the machine's cores it used: near 100 % the run is CPU-bound and the
-aggregate calls/s is the machine's ceiling) and peak RSS.
+aggregate calls/s is the machine's ceiling) and peak RSS. Runs as deployed: DEBUG off
+(`benchmarks.common.use_production_settings`).
 """
 
 import argparse
@@ -29,7 +30,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import remove_throwaway_database, use_throwaway_database  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    remove_throwaway_database,
+    use_production_settings,
+    use_throwaway_database,
+)
 
 RUN = uuid.uuid4().int % 10**6
 
@@ -94,7 +99,7 @@ def main() -> None:
     args = parser.parse_args()
 
     db = use_throwaway_database("bench-fair")
-    os.environ.setdefault("DEBUG", "true")
+    use_production_settings()
     os.environ["SENDING_POLL_INTERVALS"] = "3600"
     if args.workers:
         os.environ["Q_WORKERS"] = str(args.workers)
@@ -163,6 +168,7 @@ def main() -> None:
         )
         for _ in range(args.clusters)
     ]
+    load_at_start = os.getloadavg()
     started = time.monotonic()
     for org in orgs:
         wake_up(organization_id=org.pk)
@@ -254,7 +260,7 @@ def main() -> None:
         f"{own_cpu / elapsed / cores:.0%} of {cores} cores; workers and it together "
         f"{(cpu + own_cpu) / elapsed / cores:.0%}"
     )
-    print(f"machine load average at the end: {os.getloadavg()}")
+    print(f"machine load average at the start: {load_at_start}, at the end: {os.getloadavg()}")
     server.stop()
     remove_throwaway_database(db)
 

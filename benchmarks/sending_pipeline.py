@@ -17,7 +17,8 @@ ratio, the pipeline's CPU ms per delivery (this process: the run and its request
 and SQL statements and commits per delivery.
 
 Uses a throw-away SQLite database in var/ (deleted at the end), or DATABASE_URL; runs can be
-repeated on one database (each run makes its own organization and service).
+repeated on one database (each run makes its own organization and service). Runs as
+deployed: DEBUG off (`benchmarks.common.use_production_settings`).
 """
 
 import argparse
@@ -37,11 +38,15 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import remove_throwaway_database, use_throwaway_database  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    remove_throwaway_database,
+    use_production_settings,
+    use_throwaway_database,
+)
 
 
 def start_django() -> None:
-    os.environ.setdefault("DEBUG", "true")
+    use_production_settings()
     os.environ["SENDING_POLL_INTERVALS"] = "3600"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ioportal.settings")
     import django

@@ -65,6 +65,9 @@ LATENCY_ALLOWANCE = 0.5
 MIN_CONCURRENCY, MAX_CONCURRENCY = 2, 32
 # Seconds a token granted in a batch (`try_token(wanted=n)`) stays usable.
 TOKEN_KEEP = 0.05
+# How far ahead `next_token` reserves calls (seconds): at 30 calls/s about 5 calls per round
+# trip to the limiter, whose submissions a run claims in one transaction.
+TOKEN_HORIZON = 0.15
 
 
 # The operations callers pass to `send` and `call` (the client stays inside this module).
@@ -149,6 +152,7 @@ class Attempt:
     result: Any = None
     error: Exception | None = None
     after_switch: bool = False
+    late: bool = False  # not sent: its token's moment had passed (`send`)
 
     @property
     def call(self) -> CallInfo | None:
@@ -173,6 +177,13 @@ class Gateway:
         self._confirmed: set[tuple[int, str]] = set()
         # Moments (time.monotonic) of calls the limiter reserved for this gateway, ascending.
         self._reserved: list[float] = []
+        # The moment (time.monotonic) before which the limiter said it would grant nothing,
+        # per priority: asking again before it costs a round trip (a write transaction with
+        # the database limiter) and cannot be granted.
+        self._no_token_until = {False: 0.0, True: 0.0}
+        # Until this moment (time.monotonic) no request leaves: the account is paused for
+        # IO's 429s; calls reserved before the pause and waiting for their moment wait more.
+        self._hold_until = 0.0
 
     def key_confirmed(self, service: IOService) -> bool:
         """Has IO accepted the service's active key in this run? Until then a caller keeps one
@@ -193,23 +204,52 @@ class Gateway:
         reserved call is made at, not before, its moment; one not made within TOKEN_KEEP of
         it is dropped (lost budget rather than calls bunched past the limiter's spread)."""
         now = time.monotonic()
-        while self._reserved and now - self._reserved[0] > TOKEN_KEEP:
-            self._reserved.pop(0)
-        if not self._reserved:
-            delays, wait = limiter.take_tokens(
-                organization_id=self.organization_id,
-                limit=self.limit,
-                count=1 if low_priority else max(1, wanted),
-                low_priority=low_priority,
-            )
-            if not delays:
-                return wait
-            self._reserved = [now + delay for delay in delays]
+        wait = self._reserve(now, low_priority=low_priority, wanted=wanted, horizon=0.1)
+        if wait > 0:
+            return wait
         due = self._reserved[0]
         if due > now:
             return due - now
         self._reserved.pop(0)
         return 0.0
+
+    def _reserve(self, now: float, *, low_priority: bool, wanted: int, horizon: float) -> float:
+        """Drop the reserved calls whose moment passed; with none left, ask the limiter for up
+        to `wanted` calls due within `horizon` s. 0.0 when a call is reserved, else the wait."""
+        while self._reserved and now - self._reserved[0] > TOKEN_KEEP:
+            self._reserved.pop(0)
+        if self._reserved:
+            return 0.0
+        # A submission's turn comes no later than a poll's, so a poll waits for both.
+        until = max(self._no_token_until[False], self._no_token_until[low_priority])
+        if until > now:
+            return until - now
+        delays, wait = limiter.take_tokens(
+            organization_id=self.organization_id,
+            limit=self.limit,
+            count=1 if low_priority else max(1, wanted),
+            horizon=horizon,
+            low_priority=low_priority,
+        )
+        if not delays:
+            self._no_token_until[low_priority] = now + wait
+            return wait
+        self._reserved = [now + delay for delay in delays]
+        return 0.0
+
+    def next_token(self, *, low_priority: bool = False, wanted: int = 1) -> tuple[float, float]:
+        """(moment, 0.0): a call reserved at `moment` (time.monotonic, at most TOKEN_HORIZON
+        ahead), to be made at, not before, it (`send(at=moment)`); or (0.0, seconds to wait)
+        when none is reserved. Like `try_token`, but the caller gets the calls of a whole
+        reservation at once and can prepare them together (the run claims their submissions
+        in one transaction): the limiter is asked for up to `wanted` calls due within
+        TOKEN_HORIZON."""
+        wait = self._reserve(
+            time.monotonic(), low_priority=low_priority, wanted=wanted, horizon=TOKEN_HORIZON
+        )
+        if wait > 0:
+            return 0.0, wait
+        return self._reserved.pop(0), 0.0
 
     def take_token(self, *, low_priority: bool = False, max_wait: float | None = None) -> None:
         """Wait for a token; raises OutOfTime after `max_wait` seconds without one."""
@@ -245,12 +285,23 @@ class Gateway:
         *,
         slot: str | None = None,
         after_switch: bool = False,
+        at: float = 0.0,
     ) -> Attempt:
-        """Make one HTTP request with the service's active key (or `slot`); the token must
-        have been taken. No database access: safe in any thread. Never raises for IO's
-        answers: they are in the Attempt."""
+        """Make one HTTP request with the service's active key (or `slot`), not before `at`
+        (time.monotonic: the moment its token was reserved for); the token must have been
+        taken. No database access: safe in any thread. Never raises for IO's answers: they
+        are in the Attempt."""
+        # A call reserved before a pause for IO's 429s (`settle`) waits for the pause's end.
+        while (early := max(at, self._hold_until) - time.monotonic()) > 0:
+            time.sleep(min(early, MAX_TOKEN_SLEEP))
         slot = slot or service.active_slot
         attempt = Attempt(service=service, slot=slot, after_switch=after_switch)
+        if at and time.monotonic() > at + TOKEN_KEEP:
+            # Its moment passed (a busy machine, a pause for IO's 429s): sent now it could
+            # bunch with later calls past the limiter's margin. Nothing is sent; the caller
+            # asks for a new token.
+            attempt.late = True
+            return attempt
         try:
             attempt.result = operation(self._client(service, slot))
         except (IOApiError, ServiceKeyUnavailableError) as exc:
@@ -287,12 +338,15 @@ class Gateway:
             # Calls reserved before IO's 429 must not go out during the pause the limiter may
             # now impose: ask the limiter again for the next one.
             self._reserved.clear()
+            self._no_token_until = {False: 0.0, True: 0.0}
             verdict = limiter.rate_limited(
                 organization_id=self.organization_id,
                 limit=self.limit,
                 retry_after=error.retry_after,
             )
             self.stats[f"429_{verdict}"] += 1
+            if verdict in ("overrun", "foreign"):
+                self._hold_until = time.monotonic() + error.retry_after
         elif isinstance(error, AmbiguousError | TransientError):
             self._saw_failure = True
             limiter.breaker_failure(organization_id=self.organization_id)

@@ -87,6 +87,13 @@ def ready_released(*, delivery_id: int, token: uuid.UUID) -> bool:
     return _move(delivery_id, token, (S.CHECKING, S.READY), state=S.READY, **RELEASED)
 
 
+def submission_released(*, delivery_id: int, token: uuid.UUID) -> bool:
+    """SUBMITTING → READY with the claim given back, for a submission whose request was
+    never made (its token's moment passed before it could leave, and the run ended). No IO
+    call was made, so it may be claimed again."""
+    return _move(delivery_id, token, (S.SUBMITTING,), state=S.READY, **RELEASED)
+
+
 def fail(
     *, delivery_id: int, token: uuid.UUID, from_state: str, code: str, detail: str = ""
 ) -> bool:
@@ -182,10 +189,15 @@ def submitted(*, delivery_id: int, token: uuid.UUID, io_message_id: str) -> bool
     )
 
 
-def submitted_many(*, accepted: list[tuple[int, uuid.UUID, str]]) -> set[int]:
+def submitted_many(*, accepted: list[tuple[int, uuid.UUID, str]], worker: str = "") -> set[int]:
     """`submitted` for several deliveries in one round trip: `accepted` holds (delivery id,
     claim token, IO's message id). Each row changes only if it is still SUBMITTING under its
     token. Returns the ids that changed (one more SELECT only when some claim was lost).
+
+    `worker`: the run's `claimed_by`. A submission of its own that was made UNCERTAIN
+    (`lease_expired`) because the run's slot was reaped while the run waited (SQLite's write
+    lock under load) is written SUBMITTED after all: IO's 201 is proof it has the message,
+    once. Nothing else changes it (a person's resolution has already moved it on).
 
     One statement executed for every row (`executemany`: compiled once, sent in one call),
     where the ORM would compile a CASE expression per row, the larger part of a
@@ -249,7 +261,26 @@ def submitted_many(*, accepted: list[tuple[int, uuid.UUID, str]]) -> set[int]:
         if io_id == ours[pk]
     }
     for delivery_id in sorted(set(ids) - done):
-        logger.warning("delivery %s: claim lost, result not written", delivery_id)
+        if worker and Delivery.objects.filter(
+            pk=delivery_id,
+            state=S.UNCERTAIN,
+            last_error_code=outcomes.LEASE_EXPIRED,
+            claimed_by=worker[:100],
+            io_message_id__isnull=True,
+        ).update(
+            state=S.SUBMITTED,
+            io_message_id=ours[delivery_id],
+            io_status=status,
+            submitted_at=now,
+            next_poll_at=now + timedelta(seconds=first_poll),
+            uncertain_since=None,
+            last_error_code="",
+            last_error_detail="",
+        ):
+            logger.warning("delivery %s: reaped as uncertain, IO's 201 written", delivery_id)
+            done.add(delivery_id)
+        else:
+            logger.warning("delivery %s: claim lost, result not written", delivery_id)
     return done
 
 

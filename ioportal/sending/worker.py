@@ -15,15 +15,18 @@ on its claim token, so no two workers call IO for it; a submission is SUBMITTING
 before its request starts, so a crash leaves it UNCERTAIN, never re-sent automatically.
 """
 
+import itertools
 import logging
 import time
 import uuid
-from collections import deque
+from collections import Counter, deque
+from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeVar
 
-from django.db import transaction
+from django.db import OperationalError, transaction
 from django.db.models import Min
 
 from ioportal.accounts.models import Organization
@@ -56,6 +59,10 @@ LOOKAHEAD = 10.0
 COLLECT_TICK = 0.5
 # After a claim found nothing, the next one waits this long (while calls are in flight).
 EMPTY_CLAIM_PAUSE = 1.0
+# Writing outcomes after SQLite's "database is locked": attempts again (each waits up to the
+# connection's busy timeout, 20 s) after pauses from LOCK_RETRY_PAUSE doubling up to the max.
+LOCK_RETRIES = 10
+LOCK_RETRY_PAUSE, LOCK_RETRY_PAUSE_MAX = 0.1, 2.0
 
 
 @dataclass
@@ -75,6 +82,53 @@ class Job:
     calls: list[ApiCall] = field(default_factory=list)
 
 
+@dataclass
+class Outcome:
+    """What a run does in memory once the transaction writing its outcomes has committed."""
+
+    stats: Counter[str] = field(default_factory=Counter)
+    written: list[Job] = field(default_factory=list)  # their ApiCall rows are written
+    submissions: list[tuple[Job, NewMessage]] = field(default_factory=list)  # to queue
+    to_check: set[int] = field(default_factory=set)  # dispatches whose failure rate to check
+
+
+T = TypeVar("T")
+
+
+def is_lock_error(exc: OperationalError) -> bool:
+    """SQLite's "database is locked" (or "database table is locked"): the busy timeout ran
+    out waiting for another writer; the transaction was rolled back, nothing was written."""
+    return "locked" in str(exc)
+
+
+def retry_when_locked(write: Callable[[], T]) -> T:
+    """Run `write` (a transaction that changes nothing in memory) again after a lock error,
+    with a growing pause, until it commits. Only database writes are repeated, never an IO
+    call: the outcome of a submission IO accepted is written, not lost as UNCERTAIN. Should
+    the run's slot be reaped meanwhile (its heartbeat needs the same lock),
+    `transitions.submitted_many` still records what IO accepted."""
+    for attempt in itertools.count():
+        try:
+            return write()
+        except OperationalError as exc:
+            if not is_lock_error(exc) or attempt >= LOCK_RETRIES:
+                raise
+            pause = min(LOCK_RETRY_PAUSE_MAX, LOCK_RETRY_PAUSE * 2**attempt)
+            logger.warning("outcomes not written (%s): again in %.1f s", exc, pause)
+            time.sleep(pause)
+    raise AssertionError("unreachable")
+
+
+def passed_with_message(job: Job, attempt: Attempt) -> bool:
+    """A profile check that passed, its message built (`collect`)."""
+    return (
+        job.kind == "check"
+        and attempt.error is None
+        and job.prepared is not None
+        and job.prepared[0] is not None
+    )
+
+
 class AccountRun:
     def __init__(self, organization: Organization, *, budget: float) -> None:
         self.organization = organization
@@ -90,7 +144,6 @@ class AccountRun:
         self.next_heartbeat = time.monotonic() + slots.HEARTBEAT
         self.claim_after = 0.0
         self.stopping = False
-        self.to_check: set[int] = set()  # dispatches whose failure rate to check
 
     # the loop ------------------------------------------------------------------------------
 
@@ -237,11 +290,18 @@ class AccountRun:
     def ready_to_submit(self, job: Job) -> None:
         """The recipient may get the message: build it and queue its submission (first in
         line, so a delivery started is finished first), or fail it if it cannot be sent."""
+        message = self.submission_message(job, self.stats)
+        if message is not None:
+            self.queue_submission(job, message)
+
+    def submission_message(self, job: Job, stats: Counter[str]) -> NewMessage | None:
+        """The message to submit for `job`, or None after failing the delivery (it cannot
+        be sent). Changes nothing in memory but `stats`: inside a transaction that may be
+        retried, the caller queues the submission once it has committed."""
         delivery = job.delivery
         message, code, detail = job.prepared or steps.prepare_message(
             delivery, job.fiscal_code, delivery.dispatch.service
         )
-        job.prepared = None
         if message is None:
             transitions.fail(
                 delivery_id=delivery.pk,
@@ -250,8 +310,11 @@ class AccountRun:
                 code=code,
                 detail=detail,
             )
-            self.stats["failed"] += 1
-            return
+            stats["failed"] += 1
+        return message
+
+    def queue_submission(self, job: Job, message: NewMessage) -> None:
+        job.prepared = None
         job.kind, job.message = "submit", message
         self.queue.appendleft(job)
 
@@ -259,35 +322,41 @@ class AccountRun:
 
     def launch(self) -> float:
         """Start calls while there is room and budget. Returns the seconds until the limiter
-        has a token for the first queued call, 0.0 when nothing waits for one."""
-        to_claim: list[Job] = []
+        has a token for the next queued call, 0.0 when nothing waits for one.
+
+        A limiter reservation gives a few calls at moments up to `gateway.TOKEN_HORIZON`
+        ahead; their submissions are claimed in one transaction and each request leaves at
+        its moment (its thread waits for it)."""
+        to_claim: list[tuple[Job, float]] = []
         wait = 0.0
         while self.queue and len(self.running) + len(to_claim) < self.concurrency:
             job = self.queue[0]
             service = job.delivery.dispatch.service
             if not self.gateway.key_confirmed(service) and any(
                 other.delivery.dispatch.service.pk == service.pk
-                for other in [*self.running.values(), *to_claim]
+                for other in [*self.running.values(), *(job for job, _at in to_claim)]
             ):
                 wait = COLLECT_TICK  # the first answer tells whether the key works
                 break
             room = self.concurrency - len(self.running) - len(to_claim)
-            wait = self.gateway.try_token(
+            at, wait = self.gateway.next_token(
                 low_priority=job.kind == "poll", wanted=min(len(self.queue), room)
             )
             if wait > 0:
                 break
             self.queue.popleft()
             if job.kind == "submit" and not job.claimed:
-                to_claim.append(job)
+                to_claim.append((job, at))
             else:
-                self.start(job)
+                self.start(job, at)
         if to_claim:
-            for job in self.claim_submissions(to_claim):
-                self.start(job)
+            claimed = {id(job) for job in self.claim_submissions([job for job, _ in to_claim])}
+            for job, at in to_claim:
+                if id(job) in claimed:
+                    self.start(job, at)
         return wait
 
-    def start(self, job: Job) -> None:
+    def start(self, job: Job, at: float = 0.0) -> None:
         delivery = job.delivery
         service = delivery.dispatch.service
         if job.kind == "submit":
@@ -300,7 +369,7 @@ class AccountRun:
         else:
             operation = gateway.get_message(job.fiscal_code, delivery.io_message_id or "")
         future = self.executor.submit(
-            self.gateway.send, service, operation, after_switch=job.after_switch
+            self.gateway.send, service, operation, after_switch=job.after_switch, at=at
         )
         self.running[future] = job
 
@@ -310,13 +379,14 @@ class AccountRun:
         others (dispatch paused or cancelled) are released as READY."""
         with transaction.atomic():
             ApiCall.objects.bulk_create([row for job in jobs for row in job.calls])
-            token, ids = claims.claim_submissions(
+            token, won = claims.claim_submissions(
                 claimed=[(job.delivery.pk, job.token) for job in jobs]
             )
             claimed = []
             for job in jobs:
                 job.calls = []
-                if job.delivery.pk in ids:
+                # By (id, token): the run may still hold a job of the delivery's expired claim.
+                if (job.delivery.pk, job.token) in won:
                     job.token, job.claimed = token, True
                     job.delivery.state = S.SUBMITTING
                     claimed.append(job)
@@ -338,6 +408,12 @@ class AccountRun:
         for future in done:
             job = self.running.pop(future)
             attempt = future.result()
+            if attempt.late:
+                # Nothing was sent: the call waits for a new token, first in line (a
+                # submission stays SUBMITTING under its claim, `job.claimed`).
+                self.stats["late"] += 1
+                self.queue.appendleft(job)
+                continue
             row = self.gateway.api_call(attempt, delivery_id=job.delivery.pk)
             if row is not None:
                 job.calls.append(row)
@@ -357,6 +433,28 @@ class AccountRun:
                     job.delivery, job.fiscal_code, job.delivery.dispatch.service
                 )
             finished.append((job, attempt))
+        outcome = retry_when_locked(lambda: self.write_outcomes(finished))
+        # Committed: now the run's memory follows (a retried transaction left it unchanged).
+        self.stats.update(outcome.stats)
+        for job in outcome.written:
+            job.calls = []
+        for job, message in outcome.submissions:
+            self.queue_submission(job, message)
+        for dispatch_id in outcome.to_check:
+            dispatch_check_failure_rate(dispatch_id=dispatch_id)
+
+    def write_outcomes(self, finished: list[tuple[Job, Attempt]]) -> "Outcome":
+        """Write the outcomes of `finished` with their ApiCall rows in one transaction.
+        Changes nothing in the run's memory, so it may be run again after a rollback
+        (`retry_when_locked`): what the run must do once it has committed is returned."""
+        outcome = Outcome()
+        if all(passed_with_message(job, attempt) for job, attempt in finished):
+            # Checks that passed write nothing now (their rows go with the submission's
+            # claim): no transaction, which on SQLite would take the write lock for nothing.
+            for job, _attempt in finished:
+                assert job.prepared is not None and job.prepared[0] is not None
+                outcome.submissions.append((job, job.prepared[0]))
+            return outcome
         with transaction.atomic():
             rows: list[ApiCall] = []
             # IO's ids of the submissions it accepted: one UPDATE for all of them.
@@ -364,36 +462,42 @@ class AccountRun:
             for job, attempt in finished:
                 if job.kind == "submit" and attempt.error is None:
                     accepted.append((job.delivery.pk, job.token, attempt.result.id))
-                elif self.apply(job, attempt):
+                elif self.apply(job, attempt, outcome):
                     continue  # its rows go with the submission's claim
                 rows.extend(job.calls)
-                job.calls = []
-            self.stats["submitted"] += len(transitions.submitted_many(accepted=accepted))
+                outcome.written.append(job)
+            outcome.stats["submitted"] += len(
+                transitions.submitted_many(accepted=accepted, worker=self.worker)
+            )
+            for row in rows:
+                row.pk = None  # a rolled-back attempt's ids are not ours
             ApiCall.objects.bulk_create(rows)
-        for dispatch_id in self.to_check:
-            dispatch_check_failure_rate(dispatch_id=dispatch_id)
-        self.to_check.clear()
+        return outcome
 
-    def apply(self, job: Job, attempt: Attempt) -> bool:
-        """Write an attempt's outcome. True when the delivery goes on to its submission."""
-        delivery, token = job.delivery, job.token
+    def apply(self, job: Job, attempt: Attempt, outcome: "Outcome") -> bool:
+        """Write an attempt's outcome (in the caller's transaction; effects on the run's
+        memory go into `outcome`). True when the delivery goes on to its submission."""
+        delivery, token, stats = job.delivery, job.token, outcome.stats
         if job.kind == "poll":
-            steps.apply_poll(delivery, token, attempt.result, attempt.error, self.stats)
+            steps.apply_poll(delivery, token, attempt.result, attempt.error, stats)
         elif job.kind == "submit":
-            if steps.apply_submission(delivery, token, attempt.result, attempt.error, self.stats):
-                self.to_check.add(delivery.dispatch_id)
+            if steps.apply_submission(delivery, token, attempt.result, attempt.error, stats):
+                outcome.to_check.add(delivery.dispatch_id)
         else:
             passed, reason = steps.check_outcome(delivery, token, attempt.result, attempt.error)
             if passed:
-                self.ready_to_submit(job)
-                return job.kind == "submit"
+                message = self.submission_message(job, stats)
+                if message is None:
+                    return False
+                outcome.submissions.append((job, message))
+                return True
             if reason:
                 transitions.check_skipped(delivery_id=delivery.pk, token=token, reason=reason)
-                self.stats["skipped"] += 1
+                stats["skipped"] += 1
             else:
                 assert attempt.error is not None
-                if steps.apply_check_failure(delivery, token, attempt.error, self.stats):
-                    self.to_check.add(delivery.dispatch_id)
+                if steps.apply_check_failure(delivery, token, attempt.error, stats):
+                    outcome.to_check.add(delivery.dispatch_id)
         return False
 
     def give_back(self) -> None:
@@ -404,7 +508,9 @@ class AccountRun:
             while self.queue:
                 job = self.queue.popleft()
                 ApiCall.objects.bulk_create(job.calls)
-                if job.claimed:  # a retry after a key switch that cannot go out now
+                if job.claimed and not job.after_switch:  # its request was never made
+                    transitions.submission_released(delivery_id=job.delivery.pk, token=job.token)
+                elif job.claimed:  # a retry after a key switch that cannot go out now
                     transitions.retry_later(
                         delivery=job.delivery,
                         token=job.token,

@@ -454,3 +454,136 @@ def test_concurrency_follows_the_account_limit(settings: Any) -> None:
     assert concurrency_for(100_000) == 32
     settings.SENDING_CONCURRENCY = 7
     assert concurrency_for(150) == 7
+
+
+@responses.activate
+def test_a_locked_database_while_writing_outcomes_is_written_again_without_resending(
+    dispatch: Dispatch, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite under load: "database is locked" on the first write of the accepted
+    submission's outcome. The transaction is written again (nothing in the run's memory
+    changed with the rolled-back one): the delivery is SUBMITTED with IO's id, not
+    UNCERTAIN, and IO got one submission."""
+    from django.db import OperationalError
+
+    from ioportal.sending import worker
+
+    monkeypatch.setattr(worker, "LOCK_RETRY_PAUSE", 0.0)
+    real = transitions.submitted_many
+    locked: list[str] = []
+
+    def locked_once(*, accepted: list, worker: str = "") -> set[int]:
+        if accepted and not locked:
+            locked.append("submission")
+            raise OperationalError("database is locked")
+        return real(accepted=accepted, worker=worker)
+
+    monkeypatch.setattr(transitions, "submitted_many", locked_once)
+    profile_ok(responses.mock)
+    responses.post(MESSAGES, json={"id": "01JABCDEFGHJKMNPQRSTVWXYZ0"}, status=201)
+    delivery = run(dispatch)
+    assert locked == ["submission"]
+    assert (delivery.state, delivery.io_message_id) == ("submitted", "01JABCDEFGHJKMNPQRSTVWXYZ0")
+    assert [call.request.url for call in responses.calls] == [PROFILES, MESSAGES]
+    assert ApiCall.objects.filter(delivery=delivery).count() == 2
+
+
+def test_another_operational_error_is_not_retried(
+    dispatch: Dispatch, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django.db import OperationalError
+
+    from ioportal.sending import worker
+
+    attempts: list[int] = []
+
+    def broken() -> None:
+        attempts.append(1)
+        raise OperationalError("disk I/O error")
+
+    with pytest.raises(OperationalError):
+        worker.retry_when_locked(broken)
+    assert attempts == [1]
+
+
+def test_a_201_reaped_as_uncertain_is_written_submitted_for_its_own_run_only(
+    dispatch: Dispatch,
+) -> None:
+    """The run waited on the lock past its heartbeat; another run reaped its slot and made
+    the submission UNCERTAIN (lease_expired). IO's 201 the run holds proves IO has the
+    message once: it is written SUBMITTED. Another run's 201 changes nothing."""
+    from ioportal.sending import slots
+
+    holder = uuid.uuid4()
+    name = slots.worker_name(holder)
+    token, ids = claims.claim_work(organization_id=dispatch.organization_id, worker=name, limit=1)
+    new = claims.claim_submission(delivery_id=ids[0], token=token)
+    assert new is not None
+    slots.release_claims(holder=holder)
+    assert Delivery.objects.get(pk=ids[0]).state == "uncertain"
+    accepted = [(ids[0], new, "01JABCDEFGHJKMNPQRSTVWXYZ0")]
+    assert transitions.submitted_many(accepted=accepted, worker="other:" + "0" * 32) == set()
+    assert Delivery.objects.get(pk=ids[0]).state == "uncertain"
+    assert transitions.submitted_many(accepted=accepted, worker=name) == {ids[0]}
+    delivery = Delivery.objects.get(pk=ids[0])
+    assert (delivery.state, delivery.io_message_id) == ("submitted", "01JABCDEFGHJKMNPQRSTVWXYZ0")
+    assert delivery.uncertain_since is None
+
+
+def test_a_call_whose_moment_has_passed_is_not_sent(organization: Organization) -> None:
+    """A reserved call whose thread woke too late is not sent (it could bunch with later
+    calls past the limiter's margin): the run asks for a new token."""
+    import time
+
+    from ioportal.sending.gateway import TOKEN_KEEP, Gateway, get_profile
+
+    gateway = Gateway(organization)
+    service = builders.service(organization, **simulated_service(""))
+    with responses.RequestsMock() as rsps:
+        rsps.post(PROFILES, json={"sender_allowed": True}, status=200)
+        late = gateway.send(service, get_profile("RSSMRA80A01H501U"), at=time.monotonic() - 1)
+        assert late.late and late.call is None and len(rsps.calls) == 0
+        due = gateway.send(
+            service, get_profile("RSSMRA80A01H501U"), at=time.monotonic() + TOKEN_KEEP / 2
+        )
+        assert not due.late and due.result.sender_allowed and len(rsps.calls) == 1
+
+
+def test_a_submission_claim_names_the_job_of_the_current_claim_only(dispatch: Dispatch) -> None:
+    """A run may still hold a job of a delivery's expired claim (the sweeper made it
+    RETRY_WAIT) next to the job of its new claim: claimed together, only the pair with the
+    row's token is claimed, so the delivery is sent once."""
+    org = dispatch.organization_id
+    old, ids = claims.claim_work(organization_id=org, worker="t", limit=1)
+    Delivery.objects.filter(pk=ids[0]).update(lease_until="2000-01-01T00:00:00Z")
+    assert reap_expired_claims()["rechecked"] == 1
+    new, again = claims.claim_work(organization_id=org, worker="t", limit=1)
+    assert again == ids
+    token, won = claims.claim_submissions(claimed=[(ids[0], old), (ids[0], new)])
+    assert won == {(ids[0], new)}
+    assert Delivery.objects.get(pk=ids[0]).claim_token == token
+    # One id per row: the same answer without the per-row path.
+    assert claims.claim_submissions(claimed=[(ids[0], new)])[1] == set()
+
+
+@responses.activate
+def test_a_claimed_submission_never_sent_is_given_back_as_ready(
+    dispatch: Dispatch, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every submission's moment has passed when its thread gets to it (a starved machine):
+    nothing is sent, it waits for a new token again and again, and at the end of the run its
+    claim is given back as READY (not UNCERTAIN: no request was made)."""
+    import time
+
+    from ioportal.sending import worker
+
+    original = worker.AccountRun.start
+
+    def always_late(self: worker.AccountRun, job: worker.Job, at: float = 0.0) -> None:
+        original(self, job, time.monotonic() - 1 if job.kind == "submit" else at)
+
+    monkeypatch.setattr(worker.AccountRun, "start", always_late)
+    profile_ok(responses.mock)
+    delivery = run(dispatch)
+    assert [call.request.url for call in responses.calls] == [PROFILES]
+    assert (delivery.state, delivery.claim_token, delivery.io_message_id) == ("ready", None, None)
