@@ -265,7 +265,7 @@ OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 LANGUAGE_CODE = "it"
 LANGUAGES = [("it", "Italiano"), ("en", "English")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
-# English pages write dates day first and a 24-hour clock, as the Italian ones (ioportal/core/formats).
+# English pages write dates day first with a 24-hour clock, as Italian ones (core/formats).
 FORMAT_MODULE_PATH = ["ioportal.core.formats"]
 TIME_ZONE = "Europe/Rome"
 USE_I18N = True
