@@ -109,24 +109,10 @@ def _compose_upload(
     so that the choice does not mean selecting it again, and so are the attachments selected
     with it (`_keep_attachments`); they are deleted once read into a list or refused."""
     actor = request.user
-    upload = form.cleaned_data["file"]
-    pending = None
-    if form.cleaned_data.get("pending_file"):
-        pending = recipient_services.pending_upload_get(
-            organization=membership.organization,
-            actor=actor,
-            public_id=form.cleaned_data["pending_file"],
-        )
-    if upload:
-        file_name, data = upload.name, upload.read()
-    elif pending is not None:
-        file_name, data = pending.file_name, recipient_services.pending_upload_read(pending)
-    else:
-        form.add_error(
-            "file",
-            _("Il file caricato prima non è più disponibile (è scaduto): selezionalo di nuovo."),
-        )
+    submitted = form.submitted_file(organization=membership.organization, actor=actor)
+    if submitted is None:
         return None
+    file_name, data, pending = submitted
     kept = _kept_attachments(request, membership, form)
     shared, bundle = (
         form.cleaned_data.get("shared_pdf"),
@@ -175,15 +161,13 @@ def _compose_upload(
                     )
     except (ImportChoiceNeeded, AttachmentUploadError) as exc:
         # The file itself is readable once the choice is made: keep it for the next step.
-        if upload or pending is None:
-            pending = recipient_services.pending_upload_store(
-                organization=membership.organization,
-                actor=actor,
-                file_name=file_name,
-                data=data,
-                replaces=pending,
-            )
-        form.keep_file(pending)
+        pending = form.keep_for_question(
+            organization=membership.organization,
+            actor=actor,
+            file_name=file_name,
+            data=data,
+            pending=pending,
+        )
         if isinstance(exc, AttachmentUploadError):
             refused = {exc.field: exc.messages}
         else:

@@ -11,7 +11,6 @@ from django.http import (
     HttpResponseNotAllowed,
 )
 from django.shortcuts import redirect, render
-from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from ioportal.accounts.access import require_role, role_required
@@ -25,11 +24,6 @@ from ioportal.reachability.access import checks_visible_to, get_check_for_user
 from ioportal.reachability.forms import CheckUploadForm
 from ioportal.reachability.models import ReachabilityCheck, ReachabilityRow
 from ioportal.recipients.parsing import ImportChoiceNeeded, ImportFileError, parse_table
-from ioportal.recipients.services import (
-    pending_upload_get,
-    pending_upload_read,
-    pending_upload_store,
-)
 
 OPERATOR = Membership.Role.OPERATOR
 SUPERVISOR = Membership.Role.SUPERVISOR
@@ -73,36 +67,18 @@ def _check_upload(
     sheet, hidden rows, a separator, the column) is kept as the compose keeps it
     (`PendingUpload`), and deleted once read into a check or refused."""
     organization, actor = membership.organization, request.user
-    upload = form.cleaned_data["file"]
-    pending = None
-    if form.cleaned_data.get("pending_file"):
-        pending = pending_upload_get(
-            organization=organization, actor=actor, public_id=form.cleaned_data["pending_file"]
-        )
-    if upload:
-        file_name, data = upload.name, upload.read()
-    elif pending is not None:
-        file_name, data = pending.file_name, pending_upload_read(pending)
-    else:
-        form.add_error(
-            "file",
-            _("Il file caricato prima non è più disponibile (è scaduto): selezionalo di nuovo."),
-        )
+    submitted = form.submitted_file(organization=organization, actor=actor)
+    if submitted is None:
         return None
+    file_name, data, pending = submitted
     try:
         table = parse_table(data=data, filename=file_name, options=form.read_options())
         column = services.fiscal_code_column(table.headers, form.cleaned_data["column"])
     except (ImportChoiceNeeded, services.NoFiscalCodeColumn) as exc:
-        if upload or pending is None:
-            # Within the size limit: parse_table refuses a larger file before any question.
-            pending = pending_upload_store(
-                organization=organization,
-                actor=actor,
-                file_name=file_name,
-                data=data,
-                replaces=pending,
-            )
-        form.keep_file(pending)
+        # Within the size limit: parse_table refuses a larger file before any question.
+        pending = form.keep_for_question(
+            organization=organization, actor=actor, file_name=file_name, data=data, pending=pending
+        )
         if isinstance(exc, ImportChoiceNeeded):
             form.offer(exc)
         else:

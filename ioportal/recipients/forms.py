@@ -15,6 +15,11 @@ from ioportal.recipients.parsing import (
     delimiter_label,
     hidden_rows_choices,
 )
+from ioportal.recipients.services import (
+    pending_upload_get,
+    pending_upload_read,
+    pending_upload_store,
+)
 
 
 class FileStructureForm(forms.Form):
@@ -97,6 +102,43 @@ class KeptFileForm(FileStructureForm):
 
     # The public id of the file kept while the operator makes a choice (keep_file()).
     pending_file = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def submitted_file(self, *, organization: Any, actor: Any) -> tuple[str, bytes, Any] | None:
+        """(file name, content, kept PendingUpload or None) of a valid submission: the file
+        selected now, else the one kept for a question. None, with the reason on the form,
+        when the kept file has expired."""
+        upload = self.cleaned_data["file"]
+        pending = None
+        if self.cleaned_data.get("pending_file"):
+            pending = pending_upload_get(
+                organization=organization, actor=actor, public_id=self.cleaned_data["pending_file"]
+            )
+        if upload:
+            return upload.name, upload.read(), pending
+        if pending is not None:
+            return pending.file_name, pending_upload_read(pending), pending
+        self.add_error(
+            "file",
+            _("Il file caricato prima non è più disponibile (è scaduto): selezionalo di nuovo."),
+        )
+        return None
+
+    def keep_for_question(
+        self, *, organization: Any, actor: Any, file_name: str, data: bytes, pending: Any
+    ) -> Any:
+        """Keep the file read by this submission for the answer to a question (a file selected
+        now replaces the kept one) and say so on the form. Returns the PendingUpload.
+        Raises ImportFileError over RECIPIENTS_MAX_UPLOAD_MB (`pending_upload_store`)."""
+        if self.cleaned_data["file"] or pending is None:
+            pending = pending_upload_store(
+                organization=organization,
+                actor=actor,
+                file_name=file_name,
+                data=data,
+                replaces=pending,
+            )
+        self.keep_file(pending)
+        return pending
 
     def keep_file(self, pending: Any) -> None:
         """Say that the file `pending` (a PendingUpload) is kept for the next submission."""
