@@ -40,3 +40,19 @@ def use_production_settings() -> None:
         "FIELD_ENCRYPTION_KEYS", base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
     )
     os.environ.setdefault("FISCAL_CODE_HMAC_KEY", secrets.token_urlsafe(48))
+
+
+def run_counters(log: Path) -> dict[str, int]:
+    """The counters of every account run in a cluster's log, summed: the "run ended" lines
+    of `ioportal.sending.worker` (calls, submitted, late: calls whose reserved moment had
+    passed, not sent, and so on)."""
+    totals: dict[str, int] = {}
+    for line in log.read_text(errors="replace").splitlines():
+        _, found, counters = line.partition(": run ended: ")
+        if not found:
+            continue
+        for pair in counters.split():
+            name, _, value = pair.partition("=")
+            if value.isdigit():
+                totals[name] = totals.get(name, 0) + int(value)
+    return totals

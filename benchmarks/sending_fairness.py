@@ -22,6 +22,7 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -32,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import (  # noqa: E402
     remove_throwaway_database,
+    run_counters,
     use_production_settings,
     use_throwaway_database,
 )
@@ -156,7 +158,8 @@ def main() -> None:
         )
         dispatches[org.pk] = builders.dispatch(service, user, codes).pk
 
-    log = open(args.cluster_log, "ab") if args.cluster_log else subprocess.DEVNULL  # noqa: SIM115
+    log_path = Path(args.cluster_log or tempfile.mkstemp(suffix=".log", prefix="cluster-")[1])
+    log = open(log_path, "ab")  # noqa: SIM115
     clusters = [
         subprocess.Popen(
             [sys.executable, str(ROOT / "manage.py"), "qcluster"],
@@ -261,6 +264,11 @@ def main() -> None:
         f"{(cpu + own_cpu) / elapsed / cores:.0%}"
     )
     print(f"machine load average at the start: {load_at_start}, at the end: {os.getloadavg()}")
+    log.close()
+    counters = run_counters(log_path)
+    print("account runs (cluster log):", " ".join(f"{k}={v}" for k, v in sorted(counters.items())))
+    if not args.cluster_log:
+        log_path.unlink()
     server.stop()
     remove_throwaway_database(db)
 

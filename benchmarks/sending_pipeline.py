@@ -40,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import (  # noqa: E402
     remove_throwaway_database,
+    run_counters,
     use_production_settings,
     use_throwaway_database,
 )
@@ -98,13 +99,15 @@ def pipeline_figure(args: argparse.Namespace) -> None:
     assert len(set(codes)) == args.recipients, "not enough distinct fiscal codes"
     dispatch = builders.dispatch(service, user, codes)
     started = time.monotonic()
+    log_path = Path(tempfile.mkstemp(suffix=".log", prefix="cluster-")[1])
+    log = open(log_path, "ab")  # noqa: SIM115
     clusters = [
         subprocess.Popen(
             [sys.executable, str(ROOT / "manage.py"), "qcluster"],
             cwd=ROOT,
             env=dict(os.environ),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
             start_new_session=True,
         )
         for _ in range(args.clusters)
@@ -150,6 +153,10 @@ def pipeline_figure(args: argparse.Namespace) -> None:
         f"workers cpu={cpu:.1f}s = {cpu * 1000 / max(1, args.recipients):.2f} ms/delivery "
         f"peak_rss(one process)={usage.ru_maxrss / 1024:.0f}MB"
     )
+    log.close()
+    counters = run_counters(log_path)
+    log_path.unlink()
+    print("account runs (cluster log):", " ".join(f"{k}={v}" for k, v in sorted(counters.items())))
     server.stop()
 
 

@@ -207,7 +207,7 @@ class Gateway:
         wait = self._reserve(now, low_priority=low_priority, wanted=wanted, horizon=0.1)
         if wait > 0:
             return wait
-        due = self._reserved[0]
+        due, now = self._reserved[0], time.monotonic()
         if due > now:
             return due - now
         self._reserved.pop(0)
@@ -231,10 +231,15 @@ class Gateway:
             horizon=horizon,
             low_priority=low_priority,
         )
+        # The delays count from the limiter's clock reading, taken after its lock was
+        # acquired: from the answer's arrival, not from `now` before the round trip, which
+        # (waiting for the lock) would send the calls early by the wait, past the window's
+        # margin.
+        answered = time.monotonic()
         if not delays:
-            self._no_token_until[low_priority] = now + wait
+            self._no_token_until[low_priority] = answered + wait
             return wait
-        self._reserved = [now + delay for delay in delays]
+        self._reserved = [answered + delay for delay in delays]
         return 0.0
 
     def next_token(self, *, low_priority: bool = False, wanted: int = 1) -> tuple[float, float]:

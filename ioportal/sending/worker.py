@@ -159,6 +159,13 @@ class AccountRun:
                 self.give_back()
             finally:
                 slots.release_slot(holder=self.holder)
+        # One line per run (counters only, no personal data): what the run did, and the calls
+        # whose reserved moment had passed ("late": budget lost, nothing sent).
+        logger.info(
+            "account %s: run ended: %s",
+            self.organization.pk,
+            " ".join(f"{name}={count}" for name, count in sorted(self.stats.items())),
+        )
         return dict(self.stats)
 
     def loop(self) -> None:

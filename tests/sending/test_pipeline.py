@@ -549,6 +549,42 @@ def test_a_call_whose_moment_has_passed_is_not_sent(organization: Organization) 
         assert not due.late and due.result.sender_allowed and len(rsps.calls) == 1
 
 
+def test_reserved_moments_count_from_the_limiters_answer_not_from_the_question(
+    organization: Organization, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The limiter's delays count from its own clock reading, taken once its lock is held.
+    A round trip that waited 0.2 s for the lock must not make the calls leave 0.2 s early
+    (they would bunch with the calls of the window before, past its margin: IO's 429)."""
+    import time
+
+    from ioportal.sending.gateway import Gateway
+
+    clock = {"now": 100.0}
+    monkeypatch.setattr(time, "monotonic", lambda: clock["now"])
+
+    def slow_take(**kwargs: Any) -> tuple[list[float], float]:
+        clock["now"] += 0.2  # waiting for the limiter's lock
+        return [0.0, 0.04], 0.0
+
+    monkeypatch.setattr(limiter, "take_tokens", slow_take)
+    gateway = Gateway(organization)
+    first, wait = gateway.next_token(wanted=2)
+    second, _ = gateway.next_token(wanted=2)
+    assert wait == 0.0
+    assert (first, second) == (pytest.approx(100.2), pytest.approx(100.24))
+
+    def no_token(**kwargs: Any) -> tuple[list[float], float]:
+        clock["now"] += 0.2
+        return [], 0.5
+
+    monkeypatch.setattr(limiter, "take_tokens", no_token)
+    clock["now"] = 101.0
+    assert gateway.next_token()[1] == 0.5
+    # Not asked again before the wait it announced, counted from its answer.
+    clock["now"] = 101.6
+    assert gateway.next_token()[1] == pytest.approx(0.1)
+
+
 def test_a_submission_claim_names_the_job_of_the_current_claim_only(dispatch: Dispatch) -> None:
     """A run may still hold a job of a delivery's expired claim (the sweeper made it
     RETRY_WAIT) next to the job of its new claim: claimed together, only the pair with the
