@@ -76,6 +76,20 @@ def simulator_config(orgs: list[Any], limits: dict[int, int]) -> dict[str, Any]:
     }
 
 
+def record_calls_by_account(sim: Any) -> dict[str, list[float]]:
+    """Note the moment (monotonic) of every call the simulator's gateway sees, 429s
+    included, per account name; returns the dict it fills."""
+    moments: dict[str, list[float]] = {}
+    take_call = sim.take_call
+
+    def recording_take_call(account: str) -> Any:
+        moments.setdefault(account, []).append(time.monotonic())
+        return take_call(account)
+
+    sim.take_call = recording_take_call
+    return moments
+
+
 def jain(values: list[float]) -> float:
     total = sum(values)
     squares = sum(v * v for v in values)
@@ -125,7 +139,7 @@ def main() -> None:
     from ioportal.sending.sweeper import sweep
     from ioportal.sending.triggers import wake_up
     from tests import builders
-    from tests.sending.support import fiscal_codes
+    from tests.sending.support import busiest_window, fiscal_codes
 
     cycle = [int(v) for v in args.limits.split(",")]
     orgs = [
@@ -140,6 +154,7 @@ def main() -> None:
     limits = {org.pk: cycle[n % len(cycle)] for n, org in enumerate(orgs)}
     server = make_server(parse_config(simulator_config(orgs, limits))).start()
     server.sim.set_faults({"latency_ms": args.latency_ms})
+    moments = record_calls_by_account(server.sim)  # every call IO sees, per account
     user = User.objects.create_user(username=f"bench{RUN}", password="x" * 20)
     codes = fiscal_codes(args.recipients)
     dispatches = {}
@@ -231,22 +246,37 @@ def main() -> None:
         f"{total_calls / elapsed:.1f} calls/s (sum of limits "
         f"{sum(limits.values()) / 5:.0f} calls/s)"
     )
-    shares, rates = [], []
+    print(
+        "per account: share_of_limit = calls/s from the start until its dispatch ended, "
+        "÷ (limit / 5 s); while_sending = the same from its first call to its last, as IO "
+        "saw them; busiest = its busiest 5 s window at IO"
+    )
+    shares, rates, sending_shares = [], [], []
     for number, org in enumerate(orgs):
         took = done.get(org.pk, elapsed)
         rate = calls_by_org.get(org.pk, 0) / took
         share = rate / (limits[org.pk] / 5)
         shares.append(share)
         rates.append(rate)
+        seen = sorted(moments.get(f"ente-{org.fiscal_code}", []))
+        span = seen[-1] - seen[0] if len(seen) > 1 else 0.0
+        while_sending = (len(seen) - 1) / span / (limits[org.pk] / 5) if span else 0.0
+        sending_shares.append(while_sending)
+        first = seen[0] - started if seen else 0.0
         print(
-            f"  account {number:2d} limit={limits[org.pk]:3d}/5s done_at={took:6.1f}s "
-            f"{args.recipients / took:6.1f} deliveries/s {rate:6.1f} calls/s "
-            f"share_of_limit={share:.1%}"
+            f"  account {number:2d} limit={limits[org.pk]:3d}/5s first_call={first:5.1f}s "
+            f"done_at={took:6.1f}s {rate:6.1f} calls/s share_of_limit={share:.1%} "
+            f"while_sending={while_sending:.1%} busiest={busiest_window(seen, 5.0)}"
         )
     print(f"fairness (calls/s): min/max={min(rates) / max(rates):.2f} jain={jain(rates):.3f}")
     print(
         f"fairness (share of own limit): min={min(shares):.1%} max={max(shares):.1%} "
         f"min/max={min(shares) / max(shares):.2f} jain={jain(shares):.3f}"
+    )
+    print(
+        f"share of own limit while sending: min={min(sending_shares):.1%} "
+        f"median={sorted(sending_shares)[len(sending_shares) // 2]:.1%} "
+        f"max={max(sending_shares):.1%}"
     )
     cpu = usage.ru_utime + usage.ru_stime
     cores = os.cpu_count() or 1

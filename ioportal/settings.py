@@ -176,6 +176,8 @@ DATABASES = {"default": environ.Env.db_url_config(_database_url)}
 DATABASES["default"].setdefault("CONN_MAX_AGE", 60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Django's SQLite backend, with the writers of a process queued in it (see the module).
+    DATABASES["default"]["ENGINE"] = "ioportal.core.sqlitebackend"
     # Web, workers and simulator share one file: wait for locks instead of failing at once.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {

@@ -31,7 +31,7 @@ FAST_WORKER_SETTINGS = {
 def database_url() -> str:
     """The URL of the database the tests use, for processes that must share it."""
     settings = connection.settings_dict
-    if settings["ENGINE"] == "django.db.backends.sqlite3":
+    if connection.vendor == "sqlite":
         return f"sqlite:///{settings['NAME']}"
     user = settings.get("USER") or ""
     password = f":{settings['PASSWORD']}" if settings.get("PASSWORD") else ""

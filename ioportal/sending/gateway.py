@@ -242,6 +242,15 @@ class Gateway:
         self._reserved = [answered + delay for delay in delays]
         return 0.0
 
+    def may_ask_now(self, *, low_priority: bool = False) -> bool:
+        """Has a call reserved, or may ask the limiter now (it announced no wait still
+        running)? False while asking could not be granted (`_no_token_until`)."""
+        now = time.monotonic()
+        if any(now - moment <= TOKEN_KEEP for moment in self._reserved):
+            return True
+        until = max(self._no_token_until[False], self._no_token_until[low_priority])
+        return until <= now
+
     def next_token(self, *, low_priority: bool = False, wanted: int = 1) -> tuple[float, float]:
         """(moment, 0.0): a call reserved at `moment` (time.monotonic, at most TOKEN_HORIZON
         ahead), to be made at, not before, it (`send(at=moment)`); or (0.0, seconds to wait)

@@ -97,13 +97,16 @@ class Host:
                 room -= 1
 
     def watch(self, stop: threading.Event) -> None:
-        """Adopt accounts every ADOPT_EVERY seconds until `stop` or the budget's end."""
+        """Adopt accounts at once, then every ADOPT_EVERY seconds until `stop` or the
+        budget's end."""
         try:
-            while not stop.wait(ADOPT_EVERY) and time.monotonic() < self.deadline - ADOPT_MARGIN:
+            while time.monotonic() < self.deadline - ADOPT_MARGIN:
                 try:
                     self.adopt()
                 except Exception:
                     logger.exception("looking for accounts to adopt failed")
+                if stop.wait(ADOPT_EVERY):
+                    break
         finally:
             connections.close_all()
 

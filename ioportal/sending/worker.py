@@ -20,7 +20,7 @@ import logging
 import time
 import uuid
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent import futures
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -331,37 +331,64 @@ class AccountRun:
         """Start calls while there is room and budget. Returns the seconds until the limiter
         has a token for the next queued call, 0.0 when nothing waits for one.
 
-        A limiter reservation gives a few calls at moments up to `gateway.TOKEN_HORIZON`
-        ahead; their submissions are claimed in one transaction and each request leaves at
-        its moment (its thread waits for it)."""
-        to_claim: list[tuple[Job, float]] = []
+        The submissions at the head of the queue are claimed first (`preclaim`, one
+        transaction), then a limiter reservation gives a few calls at moments up to
+        `gateway.TOKEN_HORIZON` ahead, and each request is handed to its thread at once,
+        to leave at its moment. Nothing but the hand-off lies between the limiter's answer
+        and the requests: a transaction there (waiting for a lock on a busy database) made
+        calls miss their moment, and a call that misses it is not sent (`Gateway.send`), so
+        its share of the budget was lost."""
+        self.preclaim()
         wait = 0.0
-        while self.queue and len(self.running) + len(to_claim) < self.concurrency:
+        while self.queue and len(self.running) < self.concurrency:
             job = self.queue[0]
-            service = job.delivery.dispatch.service
-            if not self.gateway.key_confirmed(service) and any(
-                other.delivery.dispatch.service.pk == service.pk
-                for other in [*self.running.values(), *(job for job, _at in to_claim)]
-            ):
+            if self.waits_for_key(job, ()):
                 wait = COLLECT_TICK  # the first answer tells whether the key works
                 break
-            room = self.concurrency - len(self.running) - len(to_claim)
+            room = self.concurrency - len(self.running)
             at, wait = self.gateway.next_token(
                 low_priority=job.kind == "poll", wanted=min(len(self.queue), room)
             )
             if wait > 0:
                 break
             self.queue.popleft()
-            if job.kind == "submit" and not job.claimed:
-                to_claim.append((job, at))
-            else:
-                self.start(job, at)
-        if to_claim:
-            claimed = {id(job) for job in self.claim_submissions([job for job, _ in to_claim])}
-            for job, at in to_claim:
-                if id(job) in claimed:
-                    self.start(job, at)
+            # A submission not claimed by `preclaim` (rare: queued beyond its head) is
+            # claimed now; its moment may pass meanwhile (then it waits for a new token).
+            if job.kind == "submit" and not job.claimed and not self.claim_submissions([job]):
+                continue
+            self.start(job, at)
         return wait
+
+    def waits_for_key(self, job: Job, ahead: Iterable[Job]) -> bool:
+        """Until IO has accepted the service's active key in this run, one call per service is
+        in flight (or about to be: `ahead`): a revoked key costs one 401, not one per call."""
+        service = job.delivery.dispatch.service
+        return not self.gateway.key_confirmed(service) and any(
+            other.delivery.dispatch.service.pk == service.pk
+            for other in itertools.chain(self.running.values(), ahead)
+        )
+
+    def preclaim(self) -> None:
+        """Claim the submissions among the calls the next limiter reservation may start: the
+        queue's head, up to the room for calls in flight, while the limiter has announced no
+        wait. A claimed submission waits in the queue for its token (if the process dies
+        meanwhile it becomes UNCERTAIN, as one between its token and its request would; at
+        the run's end it is given back as READY, `give_back`)."""
+        room = self.concurrency - len(self.running)
+        if room <= 0 or not self.queue or not self.gateway.may_ask_now():
+            return
+        head: list[Job] = []
+        for job in itertools.islice(self.queue, room):
+            if self.waits_for_key(job, head):
+                break
+            head.append(job)
+        unclaimed = [job for job in head if job.kind == "submit" and not job.claimed]
+        if not unclaimed:
+            return
+        claimed = {id(job) for job in self.claim_submissions(unclaimed)}
+        if len(claimed) < len(unclaimed):
+            lost = {id(job) for job in unclaimed} - claimed
+            self.queue = deque(job for job in self.queue if id(job) not in lost)
 
     def start(self, job: Job, at: float = 0.0) -> None:
         delivery = job.delivery
