@@ -101,6 +101,7 @@ class SendingSettings:
     workers_per_account: int
     concurrency: int  # IO calls in flight per account worker; 0 = from the account's limit
     accounts_per_worker: int  # accounts one worker process serves at once
+    worker_processes: int  # the cluster's worker processes (Q_CLUSTER['workers'])
     task_budget: float  # seconds an account worker claims new work for
     lease_seconds: float
     max_attempts: int
@@ -156,6 +157,7 @@ def _read_settings() -> SendingSettings:
         workers_per_account=s.SENDING_WORKERS_PER_ACCOUNT,
         concurrency=s.SENDING_CONCURRENCY,
         accounts_per_worker=s.SENDING_ACCOUNTS_PER_WORKER,
+        worker_processes=int(getattr(s, "Q_CLUSTER", {}).get("workers", 1) or 1),
         task_budget=_tuning("TASK_BUDGET"),
         lease_seconds=_tuning("LEASE_SECONDS"),
         max_attempts=s.SENDING_MAX_ATTEMPTS,

@@ -9,6 +9,7 @@ the machine's CPU allows (docs/sending.md, "Sizing").
 """
 
 import logging
+import math
 import threading
 import time
 
@@ -44,6 +45,19 @@ def accounts_with_due_work() -> list[int]:
     return sorted(running | polls)
 
 
+def adoption_room(*, serving: int, due: int, processes: int, per_process: int) -> int:
+    """How many more accounts a worker process may adopt: its share of the `due` accounts
+    with due work, ceil(due / processes) for the cluster's worker `processes`, at most
+    SENDING_ACCOUNTS_PER_WORKER (`per_process`), less the accounts it is `serving`.
+
+    Each process then serves its own part of the accounts, one run per account, instead of
+    every process serving every account: an account's calls are not split between two runs
+    that each claim, reserve and write half-sized batches (twice the transactions and thread
+    wake-ups per call, docs/sending.md "Sizing"), and the processes share the CPU."""
+    share = min(per_process, max(1, math.ceil(due / max(1, processes))))
+    return max(0, share - serving)
+
+
 class Host:
     """The account runs of one task, each in a thread with its own database connection."""
 
@@ -76,21 +90,24 @@ class Host:
         thread.start()
 
     def adopt(self) -> None:
+        """Start runs for accounts with due work that no live run serves, up to this
+        process's share (`adoption_room`)."""
+        conf = sending_settings()
+        due = accounts_with_due_work()
         # The task's own account counts as one.
-        room = (
-            sending_settings().accounts_per_worker
-            - 1
-            - sum(t.is_alive() for t in self.threads.values())
+        room = adoption_room(
+            serving=1 + sum(t.is_alive() for t in self.threads.values()),
+            due=len(due),
+            processes=conf.worker_processes,
+            per_process=conf.accounts_per_worker,
         )
-        if room <= 0:
-            return
-        for organization_id in accounts_with_due_work():
+        for organization_id in due:
             if room <= 0:
                 break
             thread = self.threads.get(organization_id)
             if organization_id == self.first or (thread is not None and thread.is_alive()):
                 continue
-            if slots.free_slots(organization_id=organization_id) and has_due_work(
+            if slots.unserved(organization_id=organization_id) and has_due_work(
                 organization_id=organization_id
             ):
                 self.start(organization_id)

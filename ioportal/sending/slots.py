@@ -50,6 +50,13 @@ def free_slots(*, organization_id: int) -> int:
     return max(0, k - busy)
 
 
+def unserved(*, organization_id: int) -> bool:
+    """No live run holds a slot of the account (a dead one's lapsed lease does not count)."""
+    return not WorkerSlot.objects.filter(
+        organization_id=organization_id, holder__isnull=False, lease_until__gte=clock.now()
+    ).exists()
+
+
 def take_slot(*, organization_id: int, holder: uuid.UUID) -> int | None:
     """Take a free slot of the account (reaping a dead holder's first). Returns its number,
     or None when every slot is held by a live worker."""

@@ -623,3 +623,36 @@ def test_a_claimed_submission_never_sent_is_given_back_as_ready(
     delivery = run(dispatch)
     assert [call.request.url for call in responses.calls] == [PROFILES]
     assert (delivery.state, delivery.claim_token, delivery.io_message_id) == ("ready", None, None)
+
+
+def test_each_worker_process_adopts_its_share_of_the_accounts() -> None:
+    """20 accounts with due work and 2 worker processes: each process serves 10 (its task's
+    account included), not all 20; never more than SENDING_ACCOUNTS_PER_WORKER."""
+    from ioportal.sending.runner import adoption_room
+
+    assert adoption_room(serving=1, due=20, processes=2, per_process=32) == 9
+    assert adoption_room(serving=10, due=20, processes=2, per_process=32) == 0
+    assert adoption_room(serving=1, due=21, processes=2, per_process=32) == 10
+    assert adoption_room(serving=1, due=20, processes=1, per_process=8) == 7
+    assert adoption_room(serving=1, due=1, processes=2, per_process=32) == 0
+    assert adoption_room(serving=3, due=2, processes=4, per_process=32) == 0
+
+
+def test_an_account_is_unserved_when_no_live_run_holds_its_slot(
+    organization: Organization,
+) -> None:
+    """Adoption takes accounts that no live run serves; a dead run's lapsed slot does not
+    count as serving."""
+    from datetime import timedelta
+
+    from ioportal.sending import clock, slots
+    from ioportal.sending.models import WorkerSlot
+
+    holder = uuid.uuid4()
+    assert slots.unserved(organization_id=organization.pk)
+    assert slots.take_slot(organization_id=organization.pk, holder=holder) is not None
+    assert not slots.unserved(organization_id=organization.pk)
+    WorkerSlot.objects.filter(holder=holder).update(lease_until=clock.now() - timedelta(seconds=1))
+    assert slots.unserved(organization_id=organization.pk)
+    slots.release_slot(holder=holder)
+    assert slots.unserved(organization_id=organization.pk)
