@@ -12,6 +12,7 @@ import logging
 import math
 import threading
 import time
+import uuid
 
 from django.db import connection, connections
 
@@ -47,14 +48,15 @@ def accounts_with_due_work() -> list[int]:
 
 def adoption_room(*, serving: int, due: int, processes: int, per_process: int) -> int:
     """How many more accounts a worker process may adopt: its share of the `due` accounts
-    with due work, ceil(due / processes) for the cluster's worker `processes`, at most
+    with due work, ceil(due / processes) + 1 for the cluster's worker `processes` (one more:
+    its task's own account may be served by another process too), at most
     SENDING_ACCOUNTS_PER_WORKER (`per_process`), less the accounts it is `serving`.
 
     Each process then serves its own part of the accounts, one run per account, instead of
     every process serving every account: an account's calls are not split between two runs
     that each claim, reserve and write half-sized batches (twice the transactions and thread
     wake-ups per call, docs/sending.md "Sizing"), and the processes share the CPU."""
-    share = min(per_process, max(1, math.ceil(due / max(1, processes))))
+    share = min(per_process, math.ceil(due / max(1, processes)) + 1)
     return max(0, share - serving)
 
 
@@ -68,21 +70,24 @@ class Host:
         self.results: dict[int, dict[str, int]] = {}
         self.first = 0
 
-    def _serve(self, organization_id: int, budget: float) -> None:
+    def _serve(self, organization_id: int, budget: float, holder: uuid.UUID) -> None:
         try:
             organization = Organization.objects.get(pk=organization_id)
-            self.results[organization_id] = AccountRun(organization, budget=budget).run()
+            run = AccountRun(organization, budget=budget, holder=holder)
+            self.results[organization_id] = run.run()
         except Exception:
             logger.exception("account %s: run failed", organization_id)
             self.results[organization_id] = {"error": 1}
+            slots.release_slot(holder=holder)
         finally:
             connections.close_all()  # this thread's connections only
 
-    def start(self, organization_id: int) -> None:
+    def start(self, organization_id: int, holder: uuid.UUID) -> None:
+        """Serve the account in a thread, under the worker slot `holder` has taken."""
         budget = max(1.0, self.deadline - time.monotonic())
         thread = threading.Thread(
             target=self._serve,
-            args=(organization_id, budget),
+            args=(organization_id, budget, holder),
             name=f"account-{organization_id}",
             daemon=True,
         )
@@ -107,10 +112,15 @@ class Host:
             thread = self.threads.get(organization_id)
             if organization_id == self.first or (thread is not None and thread.is_alive()):
                 continue
-            if slots.unserved(organization_id=organization_id) and has_due_work(
-                organization_id=organization_id
+            holder = uuid.uuid4()
+            if (
+                slots.unserved(organization_id=organization_id)
+                and has_due_work(organization_id=organization_id)
+                # Another process adopting the same account at once: one of them wins.
+                and slots.take_slot(organization_id=organization_id, holder=holder, first_only=True)
+                is not None
             ):
-                self.start(organization_id)
+                self.start(organization_id, holder)
                 room -= 1
 
     def watch(self, stop: threading.Event) -> None:

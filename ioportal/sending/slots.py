@@ -57,16 +57,17 @@ def unserved(*, organization_id: int) -> bool:
     ).exists()
 
 
-def take_slot(*, organization_id: int, holder: uuid.UUID) -> int | None:
+def take_slot(*, organization_id: int, holder: uuid.UUID, first_only: bool = False) -> int | None:
     """Take a free slot of the account (reaping a dead holder's first). Returns its number,
-    or None when every slot is held by a live worker."""
+    or None when every slot is held by a live worker. `first_only`: slot 0 or none (an
+    adopting process: of several taking the same account at once, one wins)."""
     conf = sending_settings()
     now = clock.now()
     reap_dead(organization_id=organization_id)
     existing = set(
         WorkerSlot.objects.filter(organization_id=organization_id).values_list("number", flat=True)
     )
-    for number in range(conf.workers_per_account):
+    for number in range(1 if first_only else conf.workers_per_account):
         if number not in existing:
             WorkerSlot.objects.get_or_create(organization_id=organization_id, number=number)
         if (

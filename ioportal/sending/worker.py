@@ -130,12 +130,16 @@ def passed_with_message(job: Job, attempt: Attempt) -> bool:
 
 
 class AccountRun:
-    def __init__(self, organization: Organization, *, budget: float) -> None:
+    def __init__(
+        self, organization: Organization, *, budget: float, holder: uuid.UUID | None = None
+    ) -> None:
+        """`holder`: the caller has taken a worker slot for the run under this holder."""
         self.organization = organization
         self.gateway = Gateway(organization)
         self.concurrency = self.gateway.concurrency
         self.stats = self.gateway.stats
-        self.holder = uuid.uuid4()
+        self.slot_taken = holder is not None
+        self.holder = holder or uuid.uuid4()
         self.worker = slots.worker_name(self.holder)
         self.deadline = time.monotonic() + budget
         self.queue: deque[Job] = deque()
@@ -148,7 +152,10 @@ class AccountRun:
     # the loop ------------------------------------------------------------------------------
 
     def run(self) -> dict[str, int]:
-        if slots.take_slot(organization_id=self.organization.pk, holder=self.holder) is None:
+        if (
+            not self.slot_taken
+            and slots.take_slot(organization_id=self.organization.pk, holder=self.holder) is None
+        ):
             return {"no_slot": 1}
         try:
             self.loop()

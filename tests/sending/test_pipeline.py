@@ -626,15 +626,16 @@ def test_a_claimed_submission_never_sent_is_given_back_as_ready(
 
 
 def test_each_worker_process_adopts_its_share_of_the_accounts() -> None:
-    """20 accounts with due work and 2 worker processes: each process serves 10 (its task's
-    account included), not all 20; never more than SENDING_ACCOUNTS_PER_WORKER."""
+    """20 accounts with due work and 2 worker processes: each process serves 11 (its task's
+    account included, which the other process may serve too), not all 20; never more than
+    SENDING_ACCOUNTS_PER_WORKER."""
     from ioportal.sending.runner import adoption_room
 
-    assert adoption_room(serving=1, due=20, processes=2, per_process=32) == 9
-    assert adoption_room(serving=10, due=20, processes=2, per_process=32) == 0
-    assert adoption_room(serving=1, due=21, processes=2, per_process=32) == 10
+    assert adoption_room(serving=1, due=20, processes=2, per_process=32) == 10
+    assert adoption_room(serving=11, due=20, processes=2, per_process=32) == 0
+    assert adoption_room(serving=1, due=21, processes=2, per_process=32) == 11
     assert adoption_room(serving=1, due=20, processes=1, per_process=8) == 7
-    assert adoption_room(serving=1, due=1, processes=2, per_process=32) == 0
+    assert adoption_room(serving=1, due=1, processes=2, per_process=32) == 1
     assert adoption_room(serving=3, due=2, processes=4, per_process=32) == 0
 
 
