@@ -65,9 +65,13 @@ LATENCY_ALLOWANCE = 0.5
 MIN_CONCURRENCY, MAX_CONCURRENCY = 2, 32
 # Seconds a token granted in a batch (`try_token(wanted=n)`) stays usable.
 TOKEN_KEEP = 0.05
-# How far ahead `next_token` reserves calls (seconds): at 30 calls/s about 5 calls per round
-# trip to the limiter, whose submissions a run claims in one transaction.
-TOKEN_HORIZON = 0.15
+# How far ahead `next_token` reserves calls (seconds): at 30 calls/s about 9 calls per round
+# trip to the limiter, whose submissions a run claims in one transaction. The limiter's pacing
+# forgives a late asker only 1.5 calls (`conf.RATE_BURST`), so a run whose round of claims,
+# limiter and outcome writes takes longer than this loses the rest of its turn: on a busy
+# 2-core machine a round took 0.2–0.3 s, and at 0.15 s the accounts at 250 calls / 5 s got
+# about half of their limit (docs/sending.md, "Benchmarks").
+TOKEN_HORIZON = 0.3
 
 
 # The operations callers pass to `send` and `call` (the client stays inside this module).
@@ -241,6 +245,11 @@ class Gateway:
             return wait
         self._reserved = [answered + delay for delay in delays]
         return 0.0
+
+    def calls_per_reservation(self) -> int:
+        """At most how many calls one reservation (`next_token`) gives: TOKEN_HORIZON s of the
+        account's rate, and the pacing's tolerance."""
+        return math.ceil(TOKEN_HORIZON * self.limit / sending_settings().rate_window) + 2
 
     def may_ask_now(self, *, low_priority: bool = False) -> bool:
         """Has a call reserved, or may ask the limiter now (it announced no wait still

@@ -76,6 +76,11 @@ class AccountState(models.Model):
     breaker_failures = models.PositiveIntegerField(default=0)
     breaker_open_until = models.FloatField(default=0)
     last_429_at = models.DateTimeField(null=True, blank=True)
+    # Account runs enqueued and not started yet, and when the last were enqueued (Unix s):
+    # `triggers.wake_up` enqueues no more than the account can use (no queue of redundant
+    # runs that makes every other task wait).
+    queued_runs = models.PositiveIntegerField(default=0)
+    queued_runs_at = models.FloatField(default=0)
 
     class Meta:
         verbose_name = _("stato dell'account IO")

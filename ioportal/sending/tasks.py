@@ -7,13 +7,14 @@ from ioportal.ioservices.models import IOService
 from ioportal.sending.feed import sync_service_feed
 from ioportal.sending.runner import run_account_worker
 from ioportal.sending.sweeper import sweep
-from ioportal.sending.triggers import wake_up
+from ioportal.sending.triggers import run_started, wake_up
 from ioportal.sending.worker import has_due_work
 
 
 def run_account(organization_id: int) -> dict[str, int]:
     """Work for one IO account for up to SENDING_TASK_BUDGET seconds, then, when work is left,
     enqueue the next run. Idempotent: see `run_account_worker`."""
+    run_started(organization_id=organization_id)
     stats = run_account_worker(organization_id=organization_id)
     close_old_connections()
     if not ({"no_slot", "breaker_open"} & stats.keys()) and has_due_work(

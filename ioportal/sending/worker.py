@@ -377,11 +377,12 @@ class AccountRun:
 
     def preclaim(self) -> None:
         """Claim the submissions among the calls the next limiter reservation may start: the
-        queue's head, up to the room for calls in flight, while the limiter has announced no
-        wait. A claimed submission waits in the queue for its token (if the process dies
-        meanwhile it becomes UNCERTAIN, as one between its token and its request would; at
-        the run's end it is given back as READY, `give_back`)."""
-        room = self.concurrency - len(self.running)
+        queue's head, up to the room for calls in flight and what one reservation gives,
+        while the limiter has announced no wait. A claimed submission waits in the queue for
+        its token (if the process dies meanwhile it becomes UNCERTAIN, as one between its
+        token and its request would; at the run's end it is given back as READY,
+        `give_back`)."""
+        room = min(self.concurrency - len(self.running), self.gateway.calls_per_reservation())
         if room <= 0 or not self.queue or not self.gateway.may_ask_now():
             return
         head: list[Job] = []

@@ -657,3 +657,47 @@ def test_an_account_is_unserved_when_no_live_run_holds_its_slot(
     assert slots.unserved(organization_id=organization.pk)
     slots.release_slot(holder=holder)
     assert slots.unserved(organization_id=organization.pk)
+
+
+def test_waking_an_account_again_does_not_pile_up_runs_in_the_queue(
+    organization: Organization, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sweeper wakes every account with due work each minute, and every run wakes its
+    account at its end: runs already waiting count, so the queue holds at most one per
+    free worker slot (one when a live run serves the account), not a new batch each time,
+    which made a list's preparation wait minutes behind redundant runs."""
+    from ioportal.sending import clock, slots, triggers
+
+    enqueued: list[int] = []
+    monkeypatch.setattr(triggers, "async_task", lambda *args, **kwargs: enqueued.append(args[1]))
+    free = sending_settings_workers_per_account()
+    triggers.wake_up(organization_id=organization.pk)
+    assert len(enqueued) == free
+    for _ in range(5):
+        triggers.wake_up(organization_id=organization.pk)
+    assert len(enqueued) == free
+    # One run starts: one place is free again in the queue.
+    triggers.run_started(organization_id=organization.pk)
+    triggers.wake_up(organization_id=organization.pk)
+    assert len(enqueued) == free + 1
+    # A live run serves the account: one queued run is enough (it takes over at the end).
+    for _ in range(free):
+        triggers.run_started(organization_id=organization.pk)
+    holder = uuid.uuid4()
+    assert slots.take_slot(organization_id=organization.pk, holder=holder) is not None
+    triggers.wake_up(organization_id=organization.pk)
+    triggers.wake_up(organization_id=organization.pk)
+    assert len(enqueued) == free + 2
+    # Runs queued long ago were lost by the broker: they no longer count.
+    AccountState.objects.filter(organization=organization).update(
+        queued_runs_at=clock.time() - triggers.STALE_QUEUED_RUNS - 1
+    )
+    triggers.wake_up(organization_id=organization.pk)
+    assert len(enqueued) == free + 3
+    assert set(enqueued) == {organization.pk}
+
+
+def sending_settings_workers_per_account() -> int:
+    from ioportal.sending.conf import sending_settings
+
+    return sending_settings().workers_per_account
