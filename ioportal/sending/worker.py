@@ -59,6 +59,10 @@ LOOKAHEAD = 10.0
 COLLECT_TICK = 0.5
 # After a claim found nothing, the next one waits this long (while calls are in flight).
 EMPTY_CLAIM_PAUSE = 1.0
+# While a dispatch sends, due status refreshes are claimed too, at most this often
+# (seconds), up to a POLL_SHARE-th of a claim.
+POLLS_WHILE_SENDING_EVERY = 2.0
+POLL_SHARE = 4
 # Writing outcomes after SQLite's "database is locked": attempts again (each waits up to the
 # connection's busy timeout, 20 s) after pauses from LOCK_RETRY_PAUSE doubling up to the max.
 LOCK_RETRIES = 10
@@ -147,6 +151,7 @@ class AccountRun:
         self.executor = executor_for(organization.pk, self.concurrency)
         self.next_heartbeat = time.monotonic() + slots.HEARTBEAT
         self.claim_after = 0.0
+        self.polls_after = 0.0
         self.stopping = False
 
     # the loop ------------------------------------------------------------------------------
@@ -233,7 +238,8 @@ class AccountRun:
     # claims --------------------------------------------------------------------------------
 
     def refill(self) -> bool | None:
-        """Claim work (or, with none, status polls) for the queue. None: the breaker is open."""
+        """Claim work and due status polls for the queue (polls only a share while there is
+        work). None: the breaker is open."""
         allowed, probe = limiter.breaker_allows(organization_id=self.organization.pk)
         if not allowed:
             self.stats["breaker_open"] += 1
@@ -243,9 +249,20 @@ class AccountRun:
         limit = 1 if probe else max(conf.batch_size, room)
         org = self.organization.pk
         token, ids = claims.claim_work(organization_id=org, worker=self.worker, limit=limit)
-        polls = not ids
-        if polls:
-            token, ids = claims.claim_polls(organization_id=org, worker=self.worker, limit=limit)
+        found = self.load(token, ids, polls=False)
+        now = time.monotonic()
+        if not ids or (not probe and now >= self.polls_after):
+            # Status refreshes go on while a dispatch sends (a few per claim, every
+            # POLLS_WHILE_SENDING_EVERY s, low priority at the limiter): the first "Letti"
+            # of a delivery does not wait for the end of a large dispatch.
+            self.polls_after = now + POLLS_WHILE_SENDING_EVERY
+            share = limit if not ids else max(1, limit // POLL_SHARE)
+            token, ids = claims.claim_polls(organization_id=org, worker=self.worker, limit=share)
+            found = self.load(token, ids, polls=True) or found
+        return found
+
+    def load(self, token: uuid.UUID, ids: list[int], *, polls: bool) -> bool:
+        """Queue the claimed deliveries `ids` (claim `token`). False when there are none."""
         if not ids:
             return False
         deliveries = (

@@ -1,5 +1,7 @@
 """The account worker against a mocked IO (`responses`): classification and transitions."""
 
+import json
+import re
 import uuid
 from typing import Any
 
@@ -701,3 +703,52 @@ def sending_settings_workers_per_account() -> int:
     from ioportal.sending.conf import sending_settings
 
     return sending_settings().workers_per_account
+
+
+@responses.activate
+def test_status_refresh_goes_on_while_a_dispatch_sends(organization: Organization) -> None:
+    """A delivery of an earlier dispatch is due for its status refresh while a large
+    dispatch sends: the run refreshes it during the sending, not after the last submission
+    (the first "Letti" waited for the end of the dispatch)."""
+    user = builders.user(Membership.Role.OPERATOR, organization)
+    service = builders.service(organization, **simulated_service(""))
+    earlier = builders.dispatch(service, user, fiscal_codes(1))
+    Delivery.objects.filter(dispatch=earlier).update(
+        state="submitted",
+        io_message_id="01JABCDEFGHJKMNPQRSTVWXYZ0",
+        submitted_at=timezone.now(),
+        next_poll_at=timezone.now() - timezone.timedelta(seconds=1),
+    )
+    large = builders.dispatch(service, user, fiscal_codes(200)[1:])
+    # 20 calls/s: the run's 3 s end long before the dispatch does.
+    Organization.objects.filter(pk=organization.pk).update(rate_tier=0, custom_rate_limit=100)
+    order: list[str] = []
+
+    def answer(kind: str, status: int, body: dict[str, Any]) -> Any:
+        def reply(request: Any) -> tuple[int, dict[str, str], str]:
+            order.append(kind)
+            if kind == "submit":  # IO's ids are unique
+                return status, {}, json.dumps({"id": f"01JABCDEFGHJKMNPQRST{len(order):06d}"})
+            return status, {}, json.dumps(body)
+
+        return reply
+
+    responses.add_callback(
+        responses.POST, PROFILES, callback=answer("check", 200, {"sender_allowed": True})
+    )
+    responses.add_callback(
+        responses.POST,
+        MESSAGES,
+        callback=answer("submit", 201, {}),
+    )
+    responses.add_callback(
+        responses.GET,
+        re.compile(f"{MESSAGES}/.*"),
+        callback=answer("poll", 200, {"status": "PROCESSED", "message": {"id": "x"}}),
+    )
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("ioportal.sending.triggers.async_task", lambda *a, **k: None)
+        run_account_worker(organization_id=organization.pk, budget=3)
+    assert "poll" in order, order
+    assert Delivery.objects.filter(dispatch=large, state="pending").exists()
+    assert Delivery.objects.get(dispatch=earlier).state == "processed"
