@@ -260,6 +260,14 @@ class Gateway:
         until = max(self._no_token_until[False], self._no_token_until[low_priority])
         return until <= now
 
+    def reserve(self, *, wanted: int) -> float:
+        """Ask the limiter for up to `wanted` calls due within TOKEN_HORIZON now, unless calls
+        are reserved already (`next_token` then hands them out). Returns the wait announced
+        when none was granted, else 0.0."""
+        return self._reserve(
+            time.monotonic(), low_priority=False, wanted=wanted, horizon=TOKEN_HORIZON
+        )
+
     def next_token(self, *, low_priority: bool = False, wanted: int = 1) -> tuple[float, float]:
         """(moment, 0.0): a call reserved at `moment` (time.monotonic, at most TOKEN_HORIZON
         ahead), to be made at, not before, it (`send(at=moment)`); or (0.0, seconds to wait)

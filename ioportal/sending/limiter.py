@@ -181,8 +181,12 @@ def _take_db(
     organization_id: int, limit: int, count: int, horizon: float, low_priority: bool
 ) -> tuple[list[float], float]:
     _ensure_row(organization_id)
+    # Inside the caller's transaction (a run claiming submissions: one transaction, one
+    # write lock on SQLite, for both) the commit is the caller's, durable as it needs.
+    inside = connection.in_atomic_block
     with transaction.atomic():
-        _not_durable()
+        if not inside:
+            _not_durable()
         state = AccountState.objects.select_for_update().get(organization_id=organization_id)
         now = clock.time()
         if state.paused_until > now:

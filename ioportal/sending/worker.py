@@ -410,7 +410,13 @@ class AccountRun:
         unclaimed = [job for job in head if job.kind == "submit" and not job.claimed]
         if not unclaimed:
             return
-        claimed = {id(job) for job in self.claim_submissions(unclaimed)}
+        with transaction.atomic():
+            claimed = {id(job) for job in self.claim_submissions(unclaimed)}
+            if limiter.backend() == "db":
+                # The limiter's reservation in the same transaction: one write lock on
+                # SQLite instead of two (the calls' moments count from its answer, a
+                # commit before their requests).
+                self.gateway.reserve(wanted=len(head))
         if len(claimed) < len(unclaimed):
             lost = {id(job) for job in unclaimed} - claimed
             self.queue = deque(job for job in self.queue if id(job) not in lost)

@@ -26,13 +26,15 @@ class DatabaseWrapper(base.DatabaseWrapper):
     _has_turn = False
 
     def _start_transaction_under_autocommit(self) -> None:
-        if self.transaction_mode in ("IMMEDIATE", "EXCLUSIVE") and not self._has_turn:
+        # Django's private hooks (not in its type stubs): mypy is told so below.
+        mode = self.transaction_mode  # type: ignore[attr-defined]
+        if mode in ("IMMEDIATE", "EXCLUSIVE") and not self._has_turn:
             timeout = float(self.settings_dict.get("OPTIONS", {}).get("timeout", 5))
             if not _turn.acquire(timeout=timeout):
                 raise OperationalError("database is locked (no turn to write in this process)")
             self._has_turn = True
         try:
-            super()._start_transaction_under_autocommit()
+            super()._start_transaction_under_autocommit()  # type: ignore[misc]
         except BaseException:
             self._end_turn()
             raise
@@ -44,19 +46,19 @@ class DatabaseWrapper(base.DatabaseWrapper):
 
     def _commit(self) -> None:
         try:
-            super()._commit()
+            super()._commit()  # type: ignore[misc]
         finally:
             if not self.connection.in_transaction:
                 self._end_turn()
 
     def _rollback(self) -> None:
         try:
-            super()._rollback()
+            super()._rollback()  # type: ignore[misc]
         finally:
             self._end_turn()
 
     def _close(self) -> None:
         try:
-            super()._close()
+            super()._close()  # type: ignore[misc]
         finally:
             self._end_turn()
