@@ -186,6 +186,8 @@ def test_a_deadline_without_windows_spreads_over_every_day(
     assert day_of(today) not in box
     # Numbers grouped the Italian way.
     assert 'id="confirm-valid">1.200<' in text and "Invia a 1.200 cittadini" in text
+    result = client.get(reverse("messaging:list_result", args=[big.public_id])).content.decode()
+    assert 'id="valid-count">1.200<' in result
     assert not Dispatch.objects.filter(kind=Dispatch.Kind.LIST).exists()
 
 
