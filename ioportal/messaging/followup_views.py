@@ -36,7 +36,16 @@ def dispatch_follow_up(request: AuthenticatedHttpRequest, public_id: str) -> Htt
     membership = require_role(request, OPERATOR)
     origin = get_dispatch_for_user(request, public_id)
     if not followups.can_follow_up(origin):
-        messages.error(request, _("Questo invio non consente un sollecito."))
+        if origin.state in followups.FOLLOW_UP_STATES and not followups.has_outcomes(origin):
+            messages.error(
+                request,
+                _(
+                    "Questo invio non ha ancora inviato nessun messaggio: il sollecito sarà "
+                    "possibile quando ci saranno degli esiti."
+                ),
+            )
+        else:
+            messages.error(request, _("Questo invio non consente un sollecito."))
         return redirect("sending:dispatch_detail", public_id=origin.public_id)
     templates = selectors.templates_for_organization(organization=membership.organization)
     services = ioservices_usable_by(membership=membership)

@@ -55,7 +55,8 @@ class Criterion(models.TextChoices):
     FAILED = "failed", gettext_lazy("Il messaggio non è stato consegnato")
 
 
-# A dispatch may be followed up once it has sent something: while it runs or after.
+# A dispatch may be followed up once it has sent something (`has_outcomes`): while it runs
+# or after.
 FOLLOW_UP_STATES = (
     Dispatch.State.RUNNING,
     Dispatch.State.PAUSED,
@@ -89,13 +90,22 @@ def criteria_for(dispatch: Dispatch) -> list[Criterion]:
     return [Criterion.FAILED]
 
 
+def has_outcomes(dispatch: Dispatch) -> bool:
+    """Whether some citizen of `dispatch` has an outcome a criterion reaches: IO accepted the
+    message (RECEIVED) or did not deliver it (NOT_DELIVERED). A dispatch that has sent
+    nothing yet (all queued, waiting for its window or its share of the day, or all skipped)
+    has no one to remind."""
+    return Delivery.objects.filter(dispatch=dispatch, state__in=RECEIVED + NOT_DELIVERED).exists()
+
+
 def can_follow_up(dispatch: Dispatch) -> bool:
     """Whether `dispatch` may have a follow-up: a real dispatch (not a test send) that is
-    sending or done, whose personal data are still kept."""
+    sending or done, whose personal data are still kept, and that has sent something."""
     return (
         dispatch.kind != Dispatch.Kind.TEST
         and dispatch.state in FOLLOW_UP_STATES
         and dispatch.personal_data_purged_at is None
+        and has_outcomes(dispatch)
     )
 
 

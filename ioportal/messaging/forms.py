@@ -390,8 +390,9 @@ class ScheduleForm(forms.Form):
         input_formats=["%Y-%m-%dT%H:%M", "%d/%m/%Y %H:%M"],
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
         help_text=_(
-            "I messaggi si distribuiscono in parti uguali sui giorni con una finestra di invio "
-            "fino a questa data, così l'ufficio non riceve tutte le richieste insieme."
+            "I messaggi si distribuiscono in parti uguali sui giorni fino a questa data (solo "
+            "quelli con una finestra di invio, se l'ente ne ha impostate), così l'ufficio non "
+            "riceve tutte le richieste insieme."
         ),
     )
     daily_cap = WholeNumberField(

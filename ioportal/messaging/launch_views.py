@@ -32,7 +32,7 @@ from ioportal.messaging.list_views import checked
 from ioportal.messaging.models import Delivery, Dispatch, FeatureLevel
 from ioportal.messaging.preview import render_preview
 from ioportal.messaging.send_conditions import estimate_last, send_conditions
-from ioportal.messaging.windows import Pacing, is_open, next_opening
+from ioportal.messaging.windows import Pacing, is_open, next_opening, quota_today
 from ioportal.recipients.attachments import list_attachments_summary, row_attachment_names
 from ioportal.recipients.models import RecipientChunk, RecipientList, StoredItems
 from ioportal.recipients.rendering import fill_message
@@ -147,10 +147,14 @@ def list_confirm(request: AuthenticatedHttpRequest, public_id: str) -> HttpRespo
     if (redirect_to := checked(recipient_list)) is not None:
         return redirect_to
     membership = require_role(request, OPERATOR)
+    # Test mode skips some valid rows without calling IO: the rest are those really sent to,
+    # the count the button, the estimate and the deadline's check are about.
+    skips = list_test_mode_skips(recipient_list)
+    to_send = max(0, recipient_list.valid_count - skips)
     form = ScheduleForm(
         request.POST or None,
         organization=membership.organization,
-        recipients=recipient_list.valid_count,
+        recipients=to_send,
     )
     estimate_only = "stima" in request.POST
     if request.method == "POST" and form.is_valid() and not estimate_only:
@@ -189,10 +193,7 @@ def list_confirm(request: AuthenticatedHttpRequest, public_id: str) -> HttpRespo
     is_premium = recipient_list.template.feature_level == FeatureLevel.ADVANCED
     need = None
     if is_premium:
-        need = carnet_need(
-            service=recipient_list.service,
-            needed=recipient_list.valid_count - list_test_mode_skips(recipient_list),
-        )
+        need = carnet_need(service=recipient_list.service, needed=to_send)
     return render(
         request,
         "messaging/list_confirm.html",
@@ -213,8 +214,9 @@ def list_confirm(request: AuthenticatedHttpRequest, public_id: str) -> HttpRespo
                 else None
             ),
             "attachments": list_attachments_summary(recipient_list=recipient_list),
-            "test_mode_skips": list_test_mode_skips(recipient_list),
-            "estimate": _send_estimate(membership, form, recipient_list.valid_count),
+            "test_mode_skips": skips,
+            "to_send": to_send,
+            "estimate": _send_estimate(membership, form, to_send),
             "repeated": repeated.repeated_content(recipient_list),
         },
     )
@@ -222,19 +224,35 @@ def list_confirm(request: AuthenticatedHttpRequest, public_id: str) -> HttpRespo
 
 def _send_estimate(membership: Membership, form: ScheduleForm, count: int) -> dict[str, Any]:
     """When the last message would go, for the confirmation page: from the count, the
-    account's rate, the organization's send windows and the pacing typed (when valid)."""
+    account's rate, the organization's send windows and the pacing typed. A form with errors
+    gets no estimate (`refused`): the one of another start or pacing would contradict them;
+    nor does a list of which nobody is sent to (`nothing`).
+    `per_day`: with a deadline that spreads the messages over more than one day, the share of
+    the first day (the even spread, within the cap)."""
+    organization = membership.organization
+    per_minute = round(send_conditions().deliveries_per_second(organization) * 60)
+    if form.is_bound and not form.is_valid():
+        return {"refused": True, "per_minute": per_minute}
+    if not count:  # every valid row skipped (test mode): nothing goes to IO
+        return {"nothing": True, "per_minute": per_minute}
     now = timezone.now()
     start, pacing = now, Pacing()
-    if form.is_bound and form.is_valid():
+    if form.is_bound:
         data = form.cleaned_data
         start = data.get("scheduled_at") or now
         pacing = Pacing(daily_cap=data.get("daily_cap"), send_by=data.get("send_by"))
-    organization = membership.organization
     schedule = send_conditions().schedule_for(organization.pk)
+    opens_at = None if is_open(schedule, start) else next_opening(schedule, start)
+    per_day = None
+    if pacing.send_by is not None and count:
+        first = opens_at or start
+        per_day = quota_today(schedule, pacing, first, remaining=count, used_today=0)
     return {
+        "refused": False,
         "last": estimate_last(organization=organization, count=count, start=start, pacing=pacing),
-        "per_minute": round(send_conditions().deliveries_per_second(organization) * 60),
+        "per_minute": per_minute,
         "limited": schedule is not None,
-        "opens_at": None if is_open(schedule, start) else next_opening(schedule, start),
+        "opens_at": opens_at,
         "pacing": pacing,
+        "per_day": per_day if per_day is not None and per_day < count else None,
     }

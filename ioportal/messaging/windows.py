@@ -7,7 +7,8 @@ passed in by the caller, and the result is an aware datetime in UTC.
   interval of local time in `tz` (Europe/Rome, with its daylight saving time), optionally
   closed on Italy's national holidays (from the `holidays` library: New Year, Epiphany,
   Easter Monday, 25 April, 1 May, 2 June, 15 August, 4 October from 2026, 1 November,
-  8, 25 and 26 December). No schedule (`None`) means always open.
+  8, 25 and 26 December). No schedule (`None`) means always open: every local day is a
+  day with a window, from midnight to midnight.
 - An interval ending at 00:00 ends at the following midnight (a day of 23 or 25 hours on the
   days the clocks change is counted as it is). A local start or end that does not exist
   (the skipped hour in March) is read with the offset before the change, one that exists
@@ -148,12 +149,17 @@ def day_interval(schedule: Schedule, day: date) -> tuple[datetime, datetime] | N
 def open_intervals(
     schedule: Schedule | None, start: datetime, end: datetime | None = None
 ) -> Iterator[tuple[datetime, datetime]]:
-    """The open intervals from `start` (to `end`, or for HORIZON_DAYS), clipped, in order."""
+    """The open intervals from `start` (to `end`, or for HORIZON_DAYS), clipped, in order.
+    No schedule is open every day all day: one interval per local day (Europe/Rome), so
+    whoever counts the days with an open window counts each of them."""
     start = start.astimezone(UTC)
     limit = start + timedelta(days=HORIZON_DAYS) if end is None else end.astimezone(UTC)
     if schedule is None:
-        if limit > start:
-            yield start, limit
+        opens = start
+        while opens < limit:
+            closes = min(day_start(local_day(opens) + timedelta(days=1)), limit)
+            yield opens, closes
+            opens = closes
         return
     day = local_day(start, schedule.tz) - timedelta(days=1)  # an interval may end after 00:00
     while True:

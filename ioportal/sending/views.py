@@ -75,6 +75,7 @@ def dispatch_detail(request: HttpRequest, public_id: str) -> HttpResponse:
         {
             **pages.dispatch_context(request, membership, dispatch),
             "waiting": gate.dispatch_waiting(dispatch, now=clock.now()),
+            "send_windows": gate.schedule_for(organization_id=dispatch.organization_id) is not None,
         },
     )
 

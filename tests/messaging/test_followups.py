@@ -196,11 +196,28 @@ def test_which_dispatches_may_have_a_follow_up(organization, operator_user):
     service = builders.service(organization)
     for state in Dispatch.State.values:
         dispatch = builders.dispatch(service, operator_user, state=state)
+        add(dispatch, ANNA, state="processed", io_message_id=f"01IO{dispatch.pk}")
         expected = state in ("running", "paused", "completed", "cancelled")
         assert can_follow_up(dispatch) is expected, state
     test_send = builders.dispatch(service, operator_user, kind=Dispatch.Kind.TEST)
     purged = builders.dispatch(service, operator_user, personal_data_purged_at=timezone.now())
-    assert not can_follow_up(test_send) and not can_follow_up(purged)
+    for dispatch in (test_send, purged):
+        add(dispatch, ANNA, state="processed", io_message_id=f"01IO{dispatch.pk}")
+        assert not can_follow_up(dispatch)
+
+
+def test_a_dispatch_that_has_sent_nothing_has_no_follow_up(organization, operator_user):
+    # Running but waiting (for its window, its share of the day): nobody to remind yet. Nor
+    # when every citizen was skipped (not on IO, or not authorised in test mode).
+    service = builders.service(organization)
+    waiting = builders.dispatch(service, operator_user, [ANNA, BRUNO])
+    assert not can_follow_up(waiting)
+    skipped = builders.dispatch(service, operator_user, state=Dispatch.State.COMPLETED)
+    add(skipped, ANNA, state="skipped")
+    assert not can_follow_up(skipped)
+    # Once one message failed for good (or IO accepted one), there is someone to remind.
+    fail(waiting, ANNA)
+    assert can_follow_up(waiting)
 
 
 # --- the list of a follow-up ----------------------------------------------------------------
@@ -251,6 +268,14 @@ def launched(template, service, author, woken, data=PAYMENT_CSV, mapping=None) -
     dispatch.refresh_from_db()
     assert dispatch.state == Dispatch.State.RUNNING
     return dispatch
+
+
+def receive(dispatch: Dispatch, *codes: str) -> None:
+    """IO accepted the message of these citizens."""
+    for code in codes:
+        Delivery.objects.filter(dispatch=dispatch, fiscal_code_hmac=fiscal_code_hmac(code)).update(
+            state="processed", io_message_id=f"01IO{dispatch.pk}{code}", submitted_at=timezone.now()
+        )
 
 
 def fail(dispatch: Dispatch, *codes: str) -> None:
@@ -383,6 +408,7 @@ def test_nobody_to_remind_or_a_dispatch_without_follow_ups_is_refused(
 ):
     template = builders.template(organization, operator_user)
     origin = launched(template, service, operator_user, woken, None)
+    receive(origin, ANNA, BRUNO)  # sent, nobody failed
     arguments = {
         "criterion": Criterion.FAILED,
         "template": template,
@@ -426,6 +452,21 @@ def test_the_dispatch_page_offers_a_follow_up(client, login, origin, operator_us
     assert url not in page
 
 
+def test_a_dispatch_that_has_sent_nothing_offers_no_follow_up(
+    client, login, organization, service, operator_user
+):
+    waiting = builders.dispatch(service, operator_user, [ANNA, BRUNO])
+    login(operator_user)
+    detail = reverse("sending:dispatch_detail", args=[waiting.public_id])
+    url = reverse("messaging:dispatch_follow_up", args=[waiting.public_id])
+    page = client.get(detail).content.decode()
+    assert "Invia un sollecito" not in page and url not in page
+    # Its address answers with the reason, not a form.
+    response = client.get(url, follow=True)
+    assert response.redirect_chain[-1][0] == detail
+    assert "non ha ancora inviato nessun messaggio" in response.content.decode()
+
+
 def test_a_follow_up_through_the_pages(client, login, origin, operator_user):
     login(operator_user)
     url = reverse("messaging:dispatch_follow_up", args=[origin.public_id])
@@ -465,7 +506,7 @@ def hmacs_of_list(recipient_list: RecipientList) -> set[str]:
 
 
 def test_nobody_matching_is_said_on_the_form(client, login, origin, operator_user):
-    Delivery.objects.filter(dispatch=origin).update(state="skipped")
+    receive(origin, ANNA, BRUNO)
     login(operator_user)
     url = reverse("messaging:dispatch_follow_up", args=[origin.public_id])
     response = client.post(

@@ -9,17 +9,25 @@ from django.urls import reverse
 from django.utils import timezone
 
 from ioportal.messaging.models import Dispatch
-from ioportal.messaging.windows import PRESET_WORKING_DAYS, hours_to_stored
+from ioportal.messaging.windows import PRESET_WORKING_DAYS, describe_moment, hours_to_stored
 from ioportal.sending.models import SendWindowPolicy
 from tests import builders
+from tests.sending.support import fiscal_codes
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def own_list(service, organization, operator_user):
+def production(organization):
+    """A service in production mode: every valid row is sent to (in test mode the builders'
+    rows would all be skipped, and nothing would take time to send)."""
+    return builders.service(organization, test_mode=False)
+
+
+@pytest.fixture
+def own_list(production, organization, operator_user):
     return builders.recipient_list(
-        builders.template(organization, operator_user), service, operator_user
+        builders.template(organization, operator_user), production, operator_user
     )
 
 
@@ -113,7 +121,7 @@ def test_pacing_is_stored_on_the_dispatch(
     assert dispatch.send_by is not None
     assert abs(dispatch.send_by - by) < timedelta(minutes=1)
     summary = client.get(response.url).content.decode()
-    assert "Al massimo 2000 messaggi al giorno." in summary
+    assert "Al massimo 2.000 messaggi al giorno." in summary
 
 
 def test_other_organization_cannot_confirm(client, login, other_organization, own_list) -> None:
@@ -138,3 +146,101 @@ def test_an_account_without_calls_gives_no_500(
     assert "fra più di un anno" in page.content.decode()
     refused = post(client, own_list, send_by=local(timezone.now() + timedelta(days=2)))
     assert "dopo la scadenza" in refused.content.decode()
+
+
+def stima(text: str) -> str:
+    """The text of the estimate's box, spaces collapsed."""
+    box = text.split('id="stima-invio">', 1)[1].split("</div>\n<form", 1)[0]
+    return " ".join(box.split())
+
+
+def day_of(moment) -> str:
+    """The date part of a moment as the pages write it: "mercoledì 9 dicembre 2026"."""
+    return describe_moment(moment).rsplit(",", 1)[0]
+
+
+def test_a_deadline_without_windows_spreads_over_every_day(
+    client, login, operator_user, organization, production
+) -> None:
+    """No windows ("In qualsiasi momento"): 1,200 due in four days (today and three more)
+    go 300 a day, the last on the fourth day, and the page says so."""
+    rows = "".join(f"{code};Cittadino;10\n" for code in fiscal_codes(1200))
+    big = builders.recipient_list(
+        builders.template(organization, operator_user),
+        production,
+        operator_user,
+        ("Codice fiscale;Nome;Importo\n" + rows).encode(),
+    )
+    assert big.valid_count == 1200
+    login(operator_user)
+    today = timezone.localtime()
+    by = (today + timedelta(days=3)).replace(hour=20, minute=0, second=0, microsecond=0)
+    response = post(client, big, send_by=local(by), stima="1")
+    text = response.content.decode()
+    box = stima(text)
+    assert "distribuiti in parti uguali su ogni giorno fino alla scadenza: 300 il primo giorno" in (
+        box
+    )
+    assert "finestre di invio" not in box
+    assert f"l'ultimo messaggio partirà {day_of(by)}" in box.replace("&#x27;", "'")
+    assert day_of(today) not in box
+    # Numbers grouped the Italian way.
+    assert 'id="confirm-valid">1.200<' in text and "Invia a 1.200 cittadini" in text
+    result = client.get(reverse("messaging:list_result", args=[big.public_id])).content.decode()
+    assert 'id="valid-count">1.200<' in result
+    assert not Dispatch.objects.filter(kind=Dispatch.Kind.LIST).exists()
+
+
+def test_a_refused_pacing_shows_no_stale_estimate(client, login, operator_user, own_list) -> None:
+    login(operator_user)
+    # 2 at 1 a day cannot go within the hour: refused, and no estimate of another pacing.
+    refused = post(
+        client, own_list, daily_cap="1", send_by=local(timezone.now() + timedelta(hours=1))
+    )
+    text = refused.content.decode()
+    assert "dopo la scadenza" in text
+    box = stima(text)
+    assert "Stima:" not in box and 'id="stima-non-disponibile"' in text
+    # The same for a start in the past or the estimate button with an invalid cap.
+    past = post(
+        client, own_list, when="later", scheduled_at=local(timezone.now() - timedelta(hours=1))
+    )
+    assert "Stima:" not in stima(past.content.decode())
+    zero = post(client, own_list, daily_cap="0", stima="1")
+    assert "Stima:" not in stima(zero.content.decode())
+    # A valid request gets its estimate back.
+    fine = post(client, own_list, daily_cap="1", stima="1")
+    assert "Stima:" in stima(fine.content.decode())
+
+
+def test_test_mode_counts_only_those_really_sent_to(
+    client, login, operator_user, organization
+) -> None:
+    # Two valid rows; only the second citizen is authorised: one is sent to, one skipped.
+    testing = builders.service(
+        organization, test_mode=True, authorized_recipients=["VRDGPP75C15F205S"]
+    )
+    recipient_list = builders.recipient_list(
+        builders.template(organization, operator_user), testing, operator_user
+    )
+    login(operator_user)
+    text = client.get(reverse("messaging:list_confirm", args=[recipient_list.public_id]))
+    page = " ".join(text.content.decode().split())
+    assert "1 destinatario su 2 non è autorizzato" in page
+    assert "Invia a 1 cittadino (saltati: 1)" in page
+    assert "Invia a 2 cittadini" not in page
+
+
+def test_no_estimate_when_every_recipient_is_skipped(
+    client, login, operator_user, organization, service
+) -> None:
+    # The builders' service is in test mode with only the sandbox authorised: both valid rows
+    # are skipped, nothing goes to IO, so no moment of a last message.
+    skipped = builders.recipient_list(
+        builders.template(organization, operator_user), service, operator_user
+    )
+    login(operator_user)
+    text = client.get(reverse("messaging:list_confirm", args=[skipped.public_id])).content
+    box = stima(text.decode())
+    assert "Nessun messaggio partirà" in box and "Stima:" not in box
+    assert "Invia a 0 cittadini (saltati: 2)" in text.decode()

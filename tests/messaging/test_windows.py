@@ -162,6 +162,24 @@ def test_days_with_window() -> None:
     assert days_with_window(P, rome(2026, 12, 11, 21), rome(2026, 12, 14, 7)) == 1
 
 
+def test_without_a_schedule_every_day_is_a_sending_day() -> None:
+    # Wednesday 9 at 10:00 to Saturday 12 at 20:00: Wed, Thu, Fri, Sat, as with windows open
+    # on every one of those days, whatever the hour.
+    now, by = rome(2026, 12, 9, 10), rome(2026, 12, 12, 20)
+    assert days_with_window(None, now, by) == 4
+    assert days_with_window(None, now, rome(2026, 12, 9, 23)) == 1
+    # A deadline at midnight does not count the day it opens.
+    assert days_with_window(None, now, rome(2026, 12, 12, 0)) == 3
+    # The day of 25 hours (clocks back, 25 October) is one day.
+    assert days_with_window(None, rome(2026, 10, 24, 12), rome(2026, 10, 26, 12)) == 3
+    # 1,200 due in four days: 300 today, not all of them.
+    assert quota_today(None, Pacing(send_by=by), now, remaining=1200, used_today=0) == 300
+    assert quota_today(None, Pacing(send_by=by), now, remaining=900, used_today=300) == 0
+    # Open all along, in one interval per local day.
+    assert open_seconds(None, now, by) == (by - now).total_seconds()
+    assert next_opening(None, now) == now
+
+
 def test_daily_cap_quota() -> None:
     now = rome(2026, 12, 9, 10)
     cap = Pacing(daily_cap=2000)
@@ -232,6 +250,18 @@ def test_estimate_with_an_even_spread() -> None:
         P, Pacing(send_by=rome(2026, 12, 12, 20)), rome(2026, 12, 9, 10), 1000, 100.0
     )
     assert last == rome(2026, 12, 12, 8, 0, 2, 500000)
+
+
+def test_estimate_with_an_even_spread_and_no_schedule() -> None:
+    # 1,200 by Saturday 12 at 20:00 from Wednesday 9 at 10:00, no windows: 300 a day, the last
+    # 300 from Saturday's midnight, not all of them on Wednesday.
+    by = rome(2026, 12, 12, 20)
+    last = estimate_last(None, Pacing(send_by=by), rome(2026, 12, 9, 10), 1200, 15.0)
+    assert last == rome(2026, 12, 12, 0, 0, 20)
+    assert shortfall(None, Pacing(send_by=by), rome(2026, 12, 9, 10), 1200, 15.0) is None
+    # A cap alone without a schedule: 500 a day, the third day's 200 from its midnight.
+    last = estimate_last(None, Pacing(daily_cap=500), rome(2026, 12, 9, 10), 1200, 10.0)
+    assert last == rome(2026, 12, 11, 0, 0, 20)
 
 
 def test_estimate_beyond_the_horizon_is_none() -> None:

@@ -173,6 +173,31 @@ def test_deadline_spreads_the_claims(
     assert gate.dispatch_waiting(spread, now=clock.now()) is not None
 
 
+def test_deadline_spreads_the_claims_without_windows(
+    organization: Organization, author: Any, moved: MovableClock
+) -> None:
+    # No windows ("In qualsiasi momento"): every day is a sending day, so 20 by Saturday 12 at
+    # 20:00 from Wednesday 9 at 10:00 are 5 a day, not all of them on Wednesday.
+    moved.to(datetime(2026, 12, 9, 10, 0, tzinfo=ROME))
+    service = builders.service(organization, **simulated_service(""))
+    spread = builders.dispatch(
+        service, author, fiscal_codes(20), send_by=datetime(2026, 12, 12, 20, 0, tzinfo=ROME)
+    )
+    assert len(claim(organization, limit=50)) == 5
+    assert claim(organization, limit=50) == []
+    waiting = gate.dispatch_waiting(spread, now=clock.now())
+    assert waiting is not None and waiting.reason == "daily_quota"
+    assert waiting.until == datetime(2026, 12, 10, 0, 0, tzinfo=ROME)
+    # Thursday: the next share (the 5 in flight count as Wednesday's once submitted).
+    in_flight = Delivery.objects.filter(dispatch=spread, state="checking").order_by("id")
+    for number, delivery in enumerate(in_flight):
+        Delivery.objects.filter(pk=delivery.pk).update(
+            state="processed", io_message_id=f"01ID{number}", submitted_at=clock.now()
+        )
+    moved.to(datetime(2026, 12, 10, 9, 0, tzinfo=ROME))
+    assert len(claim(organization, limit=50)) == 5
+
+
 # -- the real worker on the simulator ----------------------------------------------------------
 
 

@@ -198,3 +198,27 @@ def test_waiting_notice_blames_a_window_only_when_waiting_for_one(
     assert expected in " ".join(notice.split())
     if absent:
         assert absent not in notice
+
+
+def test_dispatch_page_describes_the_spread_as_it_is(
+    organization: Organization, admin_user: Any
+) -> None:
+    """Without windows a deadline spreads the messages over every day; the page does not
+    speak of days with a send window the organization does not have. Numbers are grouped the
+    Italian way."""
+    client = verified_login(Client(), admin_user)
+    dispatch = builders.dispatch(
+        builders.service(organization, **simulated_service("")),
+        admin_user,
+        fiscal_codes(2),
+        send_by=datetime(2026, 12, 12, 20, 0, tzinfo=ROME),
+        daily_cap=2000,
+    )
+    url = reverse("sending:dispatch_detail", args=[dispatch.public_id])
+    pacing = client.get(url).content.decode().split('id="ritmo-invio">', 1)[1].split("</p>")[0]
+    assert "su ogni giorno fino alla scadenza" in pacing
+    assert "finestra di invio" not in pacing
+    assert "Al massimo 2.000 messaggi al giorno." in pacing
+    client.post(URL, form_data())
+    pacing = client.get(url).content.decode().split('id="ritmo-invio">', 1)[1].split("</p>")[0]
+    assert "sui giorni con una finestra di invio" in pacing
