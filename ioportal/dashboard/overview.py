@@ -58,7 +58,7 @@ def operator_overview(membership: Membership) -> dict[str, Any]:
     waiting_states = (Dispatch.State.DRAFT, Dispatch.State.AWAITING_APPROVAL, Dispatch.State.PAUSED)
     waiting = list(own.filter(state__in=waiting_states)[:30])
     latest = list(own.exclude(state=Dispatch.State.DRAFT)[:OPERATOR_SCANNED])
-    outcomes = selectors.outcomes_by_dispatch(dispatch_ids=[d.pk for d in latest])
+    outcomes = selectors.outcomes_of(latest)
     return {
         "recent": [(d, outcomes[d.pk]) for d in latest[:OPERATOR_RECENT]],
         "drafts": [d for d in waiting if d.state == Dispatch.State.DRAFT],

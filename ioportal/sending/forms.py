@@ -129,6 +129,19 @@ class DeliveryFilterForm(forms.Form):
         return deliveries
 
 
+class CancelConfirmForm(forms.Form):
+    """The confirmation a cancel needs: it cannot be undone."""
+
+    confirm = forms.BooleanField(
+        label=_(
+            "Ho capito: i messaggi non ancora partiti non saranno inviati e l'invio non potrà "
+            "essere ripreso."
+        ),
+        required=True,
+        error_messages={"required": _("Spunta la casella per confermare l'annullamento.")},
+    )
+
+
 class FiscalCodeSearchForm(forms.Form):
     """One citizen's fiscal code, checked (check character included) before the search."""
 

@@ -8,6 +8,15 @@ from collections.abc import Callable, Mapping
 
 from django.utils.translation import gettext_lazy as _
 
+from ioportal.ioapi import (
+    AmbiguousError,
+    KeyRejectedError,
+    NotFoundError,
+    PayloadInvalidError,
+    PermanentError,
+    RateLimitedError,
+    TransientError,
+)
 from ioportal.ioapi import messages_it as io_texts
 from ioportal.messaging.models import Delivery
 
@@ -68,6 +77,27 @@ TEXTS = {
     KEY_UNAVAILABLE: _("La chiave del servizio non è impostata o non è leggibile: invio sospeso."),
 }
 
+# ApiCall.outcome: "ok" or the name of the IO client's error class. What each means, shown
+# on the delivery page instead of the internal name.
+CALL_OK = "ok"
+CALL_OUTCOME_TEXTS = {
+    CALL_OK: _("riuscita"),
+    RateLimitedError.__name__: _("IO ha chiesto di rallentare: da ripetere più tardi"),
+    TransientError.__name__: _("IO non raggiungibile o in errore temporaneo"),
+    AmbiguousError.__name__: _("nessuna risposta chiara: IO potrebbe aver ricevuto la richiesta"),
+    PermanentError.__name__: _("rifiutata da IO"),
+    KeyRejectedError.__name__: _("chiave del servizio rifiutata da IO"),
+    NotFoundError.__name__: _("non trovato in IO"),
+    PayloadInvalidError.__name__: _("dati del messaggio non validi: nulla inviato"),
+}
+
+
+def call_outcome_text(code: str) -> str:
+    """The outcome of one IO call (ApiCall.outcome) in words, never a class name."""
+    text = CALL_OUTCOME_TEXTS.get(code)
+    return str(text) if text is not None else str(_("non riuscita"))
+
+
 STATE_TEXTS: dict[str, object] = {
     Delivery.State.PENDING: _("In attesa della verifica del destinatario."),
     Delivery.State.CHECKING: _("Verifica del destinatario in corso."),
@@ -124,7 +154,7 @@ def _describe(
     state_texts: Mapping[str, object],
     state_labels: Mapping[str, object],
 ) -> str:
-    if state in _WITH_REASON:
+    if state in WITH_REASON:
         text = texts.get(code)
         if text is not None:
             return str(text)
@@ -133,7 +163,7 @@ def _describe(
     return str(state_texts.get(state, state_labels.get(state, state)))
 
 
-_WITH_REASON = frozenset(
+WITH_REASON = frozenset(
     (
         Delivery.State.SKIPPED,
         Delivery.State.FAILED,

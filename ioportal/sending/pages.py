@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.paginator import Page, Paginator
 from django.http import HttpRequest
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -26,7 +27,7 @@ from ioportal.remotecontent.selectors import dispatch_access_counts
 from ioportal.sending import outcomes as outcome_texts
 from ioportal.sending import selectors
 from ioportal.sending.audit import Action
-from ioportal.sending.forms import GROUP_LABELS, DeliveryFilterForm
+from ioportal.sending.forms import GROUP_LABELS, DeliveryFilterForm, has_filters
 from ioportal.sending.models import ApiCall, UncertainResolution
 from ioportal.sending.status import (
     payment_status_text,
@@ -46,6 +47,11 @@ OPERATION_LABELS = {
 UNREACHABLE_REJECTED = "rejected"
 
 
+def grouped(n: int) -> str:
+    """A count as the active language writes it: "1.200" in Italian."""
+    return number_format(n, force_grouping=True)
+
+
 def _query_without_page(request: HttpRequest) -> str:
     query = request.GET.copy()
     query.pop("page", None)
@@ -55,7 +61,7 @@ def _query_without_page(request: HttpRequest) -> str:
 def bar(outcome: dict[str, Any]) -> list[dict[str, Any]]:
     """The segments of a stacked outcome bar: key, label, count, x and width in percent of
     the recipients (an SVG bar: no inline style, which the CSP refuses)."""
-    total = outcome["total"]
+    total = outcome["recipients"]
     segments = []
     x = 0.0
     for key, _states in selectors.OUTCOME_GROUPS:
@@ -80,17 +86,19 @@ def bar(outcome: dict[str, Any]) -> list[dict[str, Any]]:
 def bar_text(outcome: dict[str, Any]) -> str:
     """The bar in words, for screen readers."""
     parts = [
-        f"{GROUP_LABELS[key]}: {outcome['groups'][key]}"
+        f"{GROUP_LABELS[key]}: {grouped(outcome['groups'][key])}"
         for key, _s in selectors.OUTCOME_GROUPS
         if outcome["groups"][key]
     ]
-    return _("%(total)s destinatari. ") % {"total": outcome["total"]} + "; ".join(parts)
+    return _("%(total)s destinatari. ") % {"total": grouped(outcome["recipients"])} + "; ".join(
+        parts
+    )
 
 
 def history_context(request: HttpRequest, page: Page) -> dict[str, Any]:
     """Rows of the history page: (dispatch, outcomes, bar, bar text), one grouped query."""
     dispatches = list(page.object_list)
-    counts = selectors.outcomes_by_dispatch(dispatch_ids=[d.pk for d in dispatches])
+    counts = selectors.outcomes_of(dispatches)
     rows = [(d, counts[d.pk], bar(counts[d.pk]), bar_text(counts[d.pk])) for d in dispatches]
     return {
         "page": page,
@@ -98,6 +106,7 @@ def history_context(request: HttpRequest, page: Page) -> dict[str, Any]:
         "active": selectors.any_active(dispatches),
         "refresh_seconds": REFRESH_SECONDS,
         "query": _query_without_page(request),
+        "filtered": has_filters(request.GET),
     }
 
 
@@ -136,17 +145,20 @@ def progress_context(membership: Membership, dispatch: Dispatch) -> dict[str, An
             **dispatch_access_counts(dispatch=dispatch),
         }
     finished = total - groups["waiting"] - groups["accepted"]
+    # Over every recipient, also those of a list still being turned into deliveries.
+    recipients = outcome["recipients"]
     return {
         "dispatch": dispatch,
         "outcome": outcome,
+        "recipients": recipients,
         "groups": [
-            (key, GROUP_LABELS[key], groups[key], _rate(groups[key], total))
+            (key, GROUP_LABELS[key], groups[key], _rate(groups[key], recipients))
             for key, _s in selectors.OUTCOME_GROUPS
         ],
         "bar": bar(outcome),
         "bar_text": bar_text(outcome),
         "finished": finished,
-        "finished_rate": _rate(finished, total) or 0,
+        "finished_rate": _rate(finished, recipients) or 0,
         "reasons": reasons,
         "premium": premium,
         "active": dispatch.state in selectors.ACTIVE_DISPATCH_STATES,
@@ -217,6 +229,9 @@ def dispatch_context(
         "content": render_preview(subject=dispatch.subject, markdown=dispatch.markdown),
         "timeline": timeline(dispatch),
         "filter_form": filter_form,
+        "filtered": bool(filter_form.is_valid() and filter_form.cleaned_data["esito"]),
+        # While the list becomes deliveries the actions and the recipients refresh too.
+        "preparing": dispatch.state == Dispatch.State.PREPARING,
         "page": page,
         "query": _query_without_page(request),
         "rows": [(d, outcome_texts.describe_delivery(d), premium_rows.get(d.pk)) for d in page],
@@ -243,38 +258,54 @@ def dispatch_context(
     }
 
 
-def delivery_context(delivery: Delivery) -> dict[str, Any]:
-    """Everything the delivery page shows."""
-    dispatch = delivery.dispatch
-    subject, markdown = (
-        ("", "") if personal_data_purged(dispatch) else delivery_content(dispatch, delivery)
-    )
-    calls = list(ApiCall.objects.filter(delivery=delivery).order_by("created_at", "id")[:500])
+# Calls that are attempts at getting the message to the citizen (status reads are not).
+ATTEMPT_OPERATIONS = ("get_profile", "submit_message")
+
+
+def call_rows_of(calls: list[ApiCall]) -> list[dict[str, Any]]:
+    """The rows of a delivery's IO calls, oldest first: each call numbered as the attempt of
+    its operation (1 for the first profile check, 2 for the second, …), its outcome in
+    words."""
     attempts: Counter[str] = Counter()
-    call_rows = []
+    rows = []
     for call in calls:
         attempts[call.operation] += 1
-        call_rows.append(
+        rows.append(
             {
                 "call": call,
                 "operation": OPERATION_LABELS.get(call.operation, call.operation),
                 "attempt": attempts[call.operation],
-                "ok": call.outcome == "ok",
+                "ok": call.outcome == outcome_texts.CALL_OK,
+                "outcome": outcome_texts.call_outcome_text(call.outcome),
             }
         )
-    accesses = list(
-        RemoteContentAccess.objects.filter(delivery=delivery)
-        .select_related("attachment")
-        .order_by("created_at", "id")[:200]
+    return rows
+
+
+def attempts_made(call_rows: list[dict[str, Any]]) -> int:
+    """How many attempts were made for a delivery: the highest attempt number its IO calls
+    table shows for a profile check or a submission (0 when IO was never called)."""
+    return max(
+        (row["attempt"] for row in call_rows if row["call"].operation in ATTEMPT_OPERATIONS),
+        default=0,
     )
-    resolutions = list(
-        UncertainResolution.objects.filter(delivery=delivery)
-        .select_related("decided_by")
-        .order_by("decided_at")
-    )
+
+
+def delivery_history(
+    delivery: Delivery,
+    calls: list[ApiCall],
+    resolutions: list[UncertainResolution],
+    accesses: list[RemoteContentAccess],
+) -> list[tuple[Any, str]]:
+    """What happened to a delivery, oldest first, each event once: prepared, first attempt
+    (the first IO call; a check made without calling IO says so), accepted by IO, uncertain,
+    the people's decisions, the final state with its reason, IO's reads of the content."""
     history: list[tuple[Any, str]] = [(delivery.created_at, _("Messaggio preparato"))]
-    if delivery.first_attempt_at:
-        history.append((delivery.first_attempt_at, _("Primo tentativo")))
+    attempts = [call for call in calls if call.operation in ATTEMPT_OPERATIONS]
+    if attempts:
+        history.append((attempts[0].created_at, _("Primo tentativo")))
+    elif delivery.first_attempt_at:
+        history.append((delivery.first_attempt_at, _("Destinatario verificato senza chiamare IO")))
     if delivery.submitted_at:
         history.append((delivery.submitted_at, _("Accettato da IO")))
     if delivery.uncertain_since:
@@ -286,12 +317,42 @@ def delivery_context(delivery: Delivery) -> dict[str, Any]:
                 f"{resolution.get_decision_display()} ({resolution.decided_by})",
             )
         )
-    if delivery.finished_at:
-        history.append((delivery.finished_at, delivery.get_state_display()))
+    # A delivery marked as sent ends with the decision above, which names who took it.
+    closed_by_decision = delivery.state == Delivery.State.MARKED_SENT and any(
+        r.decision == UncertainResolution.Decision.MARK_SENT for r in resolutions
+    )
+    if delivery.finished_at and not closed_by_decision:
+        state = str(delivery.get_state_display())
+        reason = outcome_texts.describe_delivery(delivery)
+        if delivery.state in outcome_texts.WITH_REASON and reason != state:
+            state = f"{state}: {reason}"
+        history.append((delivery.finished_at, state))
     for access in accesses:
         if access.outcome == RemoteContentAccess.Outcome.OK:
             history.append((access.created_at, str(access.get_operation_display())))
     history.sort(key=lambda item: item[0])
+    return history
+
+
+def delivery_context(delivery: Delivery) -> dict[str, Any]:
+    """Everything the delivery page shows."""
+    dispatch = delivery.dispatch
+    subject, markdown = (
+        ("", "") if personal_data_purged(dispatch) else delivery_content(dispatch, delivery)
+    )
+    calls = list(ApiCall.objects.filter(delivery=delivery).order_by("created_at", "id")[:500])
+    call_rows = call_rows_of(calls)
+    accesses = list(
+        RemoteContentAccess.objects.filter(delivery=delivery)
+        .select_related("attachment")
+        .order_by("created_at", "id")[:200]
+    )
+    resolutions = list(
+        UncertainResolution.objects.filter(delivery=delivery)
+        .select_related("decided_by")
+        .order_by("decided_at")
+    )
+    history = delivery_history(delivery, calls, resolutions, accesses)
     payment = ""
     if delivery.payment_amount:
         euros, cents = divmod(delivery.payment_amount, 100)
@@ -305,6 +366,7 @@ def delivery_context(delivery: Delivery) -> dict[str, Any]:
         "message": render_preview(subject=subject, markdown=markdown),
         "payment": payment,
         "calls": call_rows,
+        "attempts": attempts_made(call_rows),
         "history": history,
         "accesses": accesses,
         "is_premium": dispatch.feature_level == FeatureLevel.ADVANCED,

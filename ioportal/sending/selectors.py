@@ -4,7 +4,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, QuerySet
 from django.utils import timezone
 
 from ioportal.accounts.models import Membership, Organization
@@ -34,28 +34,6 @@ def deliveries_of_citizen_hash(
         .filter(fiscal_code_hmac=fiscal_code_hmac)
         .order_by("-created_at", "-id")
     )
-
-
-def delivery_counts(*, dispatch: Dispatch) -> dict[str, int]:
-    """Deliveries of the dispatch by state, in one aggregate query."""
-    return Delivery.objects.filter(dispatch=dispatch).aggregate(
-        total=Count("id"),
-        **{state: Count("id", filter=Q(state=state)) for state in Delivery.State.values},
-    )
-
-
-def counts_by_dispatch(*, dispatch_ids: list[int]) -> dict[int, dict[str, int]]:
-    """{dispatch id: {state: n}} for a page of dispatches, in one query."""
-    result: dict[int, dict[str, int]] = {pk: {} for pk in dispatch_ids}
-    rows = (
-        Delivery.objects.filter(dispatch_id__in=dispatch_ids)
-        .values_list("dispatch_id", "state")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-    for dispatch_id, state, n in rows:
-        result[dispatch_id][state] = n
-    return result
 
 
 def paused_dispatches(*, organization: Organization) -> QuerySet[Dispatch]:
@@ -91,6 +69,7 @@ ACTIVE_DISPATCH_STATES = (Dispatch.State.PREPARING, Dispatch.State.RUNNING)
 def _empty_outcomes() -> dict[str, Any]:
     return {
         "total": 0,
+        "recipients": 0,
         "states": {},
         "groups": {key: 0 for key, _states in OUTCOME_GROUPS},
         "unreachable_by_reason": {},
@@ -107,7 +86,8 @@ def outcomes_by_dispatch(*, dispatch_ids: list[int]) -> dict[int, dict[str, Any]
     payment_status): on PostgreSQL an index-only scan of the dispatches' entries, never a
     scan of all deliveries.
 
-    outcomes = {"total": n, "states": {state: n}, "groups": {group key: n} (OUTCOME_GROUPS),
+    outcomes = {"total": n, "recipients": n (see outcomes_of), "states": {state: n},
+    "groups": {group key: n} (OUTCOME_GROUPS),
     "unreachable_by_reason": {skip_reason or "": n}, "read", "unread", "paid",
     "with_payment_status": n}. "read"/"unread" come from IO's read_status (Premium only);
     "paid" over "with_payment_status" (PAID or NOT_PAID reported by IO).
@@ -124,6 +104,7 @@ def outcomes_by_dispatch(*, dispatch_ids: list[int]) -> dict[int, dict[str, Any]
     for dispatch_id, state, reason, read_status, payment_status, n in rows:
         outcome = result[dispatch_id]
         outcome["total"] += n
+        outcome["recipients"] += n
         outcome["states"][state] = outcome["states"].get(state, 0) + n
         group = GROUP_OF_STATE.get(state, "waiting")
         outcome["groups"][group] += n
@@ -141,9 +122,25 @@ def outcomes_by_dispatch(*, dispatch_ids: list[int]) -> dict[int, dict[str, Any]
     return result
 
 
+def outcomes_of(dispatches: list[Dispatch]) -> dict[int, dict[str, Any]]:
+    """{dispatch id: outcomes} of some dispatches, in one query: THE counts every page shows
+    of a dispatch (history, dispatch page, dashboard cards, the operator's overview).
+
+    As outcomes_by_dispatch, with "recipients": how many citizens the dispatch is for. Its
+    deliveries, except while they are being created from the list: then the list's valid
+    rows (`deliveries_expected`), known from the launch ("0 consegnati su 3.000").
+    """
+    result = outcomes_by_dispatch(dispatch_ids=[d.pk for d in dispatches])
+    for dispatch in dispatches:
+        outcome = result[dispatch.pk]
+        if dispatch.state == Dispatch.State.PREPARING:
+            outcome["recipients"] = max(outcome["total"], dispatch.deliveries_expected)
+    return result
+
+
 def outcomes(*, dispatch: Dispatch) -> dict[str, Any]:
-    """The outcomes of one dispatch (see outcomes_by_dispatch), in one query."""
-    return outcomes_by_dispatch(dispatch_ids=[dispatch.pk])[dispatch.pk]
+    """The outcomes of one dispatch (see outcomes_of), in one query."""
+    return outcomes_of([dispatch])[dispatch.pk]
 
 
 def any_active(dispatches: list[Dispatch]) -> bool:

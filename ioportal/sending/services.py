@@ -34,6 +34,8 @@ D = Dispatch.State
 # Deliveries nothing has been sent for yet: a cancel turns them into CANCELLED.
 NOT_STARTED = (S.PENDING, S.CHECKING, S.READY, S.RETRY_WAIT)
 OPEN = (*NOT_STARTED, S.SUBMITTING)
+# Dispatches a person may still cancel.
+CANCELLABLE = (D.PREPARING, D.RUNNING, D.PAUSED, D.SCHEDULED)
 STATE_REFUSED = gettext_lazy("L'invio non è in uno stato che consente questa azione.")
 
 
@@ -93,7 +95,7 @@ def dispatch_cancel(*, dispatch: Dispatch, actor: User, request: HttpRequest | N
     can no longer be cancelled. Audited."""
     if not _set_state(
         dispatch,
-        (D.PREPARING, D.RUNNING, D.PAUSED, D.SCHEDULED),
+        CANCELLABLE,
         state=D.CANCELLED,
         finished_at=clock.now(),
     ):
@@ -109,6 +111,22 @@ def dispatch_cancel(*, dispatch: Dispatch, actor: User, request: HttpRequest | N
         changes={"cancelled_deliveries": count},
         request=request,
     )
+    return count
+
+
+def not_prepared(dispatch: Dispatch) -> int:
+    """The rows of a dispatch's list not turned into deliveries (yet, or ever once it was
+    cancelled while being prepared)."""
+    return max(0, dispatch.deliveries_expected - dispatch.deliveries_prepared)
+
+
+def dispatch_not_started(dispatch: Dispatch) -> int:
+    """How many messages of `dispatch` nothing has been sent for yet, which a cancel would
+    stop: its deliveries not started, and while it is being prepared the rows of its list
+    not yet turned into deliveries. One query."""
+    count = Delivery.objects.filter(dispatch=dispatch, state__in=NOT_STARTED).count()
+    if dispatch.state == D.PREPARING:
+        count += not_prepared(dispatch)
     return count
 
 
@@ -234,7 +252,11 @@ def deliveries_resolve_uncertain(
     back to READY for one new submission, which may duplicate the message if IO had it: it
     needs `confirmed` True (else ValidationError). Only deliveries still UNCERTAIN and
     without an IO id change. One audit event listing them. Returns how many changed.
+    Nothing chosen: ValidationError, nothing changes.
     """
+    delivery_ids = list(delivery_ids)
+    if not delivery_ids:
+        raise ValidationError(_("Scegli almeno un destinatario."))
     if decision not in UncertainResolution.Decision.values:
         raise ValidationError(_("Decisione non valida."))
     if decision == UncertainResolution.Decision.RESEND and not confirmed:
@@ -249,7 +271,7 @@ def deliveries_resolve_uncertain(
         Delivery.objects.select_for_update()
         .filter(
             dispatch=dispatch,
-            pk__in=list(delivery_ids),
+            pk__in=delivery_ids,
             state=S.UNCERTAIN,
             io_message_id__isnull=True,
         )

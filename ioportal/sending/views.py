@@ -7,7 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from ioportal.accounts.access import require_role, role_required
 from ioportal.accounts.http import AuthenticatedHttpRequest
@@ -24,13 +24,14 @@ from ioportal.messaging.dispatch_access import (
     get_delivery_for_user,
     get_dispatch_for_user,
 )
-from ioportal.messaging.models import Delivery
+from ioportal.messaging.models import Delivery, Dispatch
 from ioportal.messaging.retention import personal_data_purged
 from ioportal.messaging.windows import schedule_from_hours
 from ioportal.sending import clock, gate, pages, selectors, services
 from ioportal.sending.audit import Action
-from ioportal.sending.forms import FiscalCodeSearchForm, HistoryFilterForm
+from ioportal.sending.forms import CancelConfirmForm, FiscalCodeSearchForm, HistoryFilterForm
 from ioportal.sending.models import SendWindowPolicy
+from ioportal.sending.pages import grouped
 from ioportal.sending.window_forms import SendWindowsForm
 
 OPERATOR = Membership.Role.OPERATOR
@@ -173,6 +174,12 @@ def _done(request: HttpRequest, dispatch_public_id: object, success: str) -> Htt
     return redirect("sending:dispatch_detail", public_id=dispatch_public_id)
 
 
+def _nothing_changed(request: HttpRequest, dispatch_public_id: object, text: str) -> HttpResponse:
+    """A bulk action that found nothing to do: said as such, never as a success."""
+    messages.warning(request, text)
+    return redirect("sending:dispatch_detail", public_id=dispatch_public_id)
+
+
 def _refused(request: HttpRequest, dispatch_public_id: object, error: NotAllowed) -> HttpResponse:
     messages.warning(request, error.message)
     return redirect("sending:dispatch_detail", public_id=dispatch_public_id)
@@ -200,14 +207,34 @@ def dispatch_resume(request: AuthenticatedHttpRequest, public_id: str) -> HttpRe
     return _done(request, dispatch.public_id, _("Invio ripreso."))
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @role_required(OPERATOR)
 def dispatch_cancel(request: AuthenticatedHttpRequest, public_id: str) -> HttpResponse:
+    """Cancel a dispatch, which cannot be undone: GET shows what would stop and asks for a
+    confirmation; POST cancels only with the confirmation ticked (else the page again,
+    nothing changed)."""
     dispatch = get_dispatch_for_user(request, public_id, ACT_OWN)
+    if dispatch.state not in services.CANCELLABLE:
+        return _refused(request, dispatch.public_id, NotAllowed(services.STATE_REFUSED))
+    form = CancelConfirmForm(request.POST if request.method == "POST" else None)
+    if request.method != "POST" or not form.is_valid():
+        return render(
+            request,
+            "sending/dispatch_cancel.html",
+            {
+                "dispatch": dispatch,
+                "form": form,
+                "not_started": services.dispatch_not_started(dispatch),
+            },
+            status=400 if request.method == "POST" else 200,
+        )
+    was_preparing = dispatch.state == Dispatch.State.PREPARING
     try:
         count = services.dispatch_cancel(dispatch=dispatch, actor=request.user, request=request)
     except NotAllowed as error:
         return _refused(request, dispatch.public_id, error)
+    if was_preparing:  # the rows never made deliveries will not be sent either
+        count += services.not_prepared(dispatch)
     return _done(
         request,
         dispatch.public_id,
@@ -216,7 +243,7 @@ def dispatch_cancel(request: AuthenticatedHttpRequest, public_id: str) -> HttpRe
             "Invio annullato: %(count)s messaggi non saranno inviati.",
             count,
         )
-        % {"count": count},
+        % {"count": grouped(count)},
     )
 
 
@@ -230,6 +257,12 @@ def dispatch_retry_failed(request: AuthenticatedHttpRequest, public_id: str) -> 
         )
     except NotAllowed as error:
         return _refused(request, dispatch.public_id, error)
+    if not count:
+        return _nothing_changed(
+            request,
+            dispatch.public_id,
+            _("Nessun messaggio non riuscito da ritentare: nulla è cambiato."),
+        )
     return _done(
         request,
         dispatch.public_id,
@@ -238,7 +271,7 @@ def dispatch_retry_failed(request: AuthenticatedHttpRequest, public_id: str) -> 
             "Nuovo tentativo programmato per %(count)s messaggi non riusciti.",
             count,
         )
-        % {"count": count},
+        % {"count": grouped(count)},
     )
 
 
@@ -264,8 +297,21 @@ def uncertain_resolve(request: AuthenticatedHttpRequest, public_id: str) -> Http
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect("sending:dispatch_detail", public_id=dispatch.public_id)
+    if not count:
+        return _nothing_changed(
+            request,
+            dispatch.public_id,
+            _("Nessuno dei destinatari scelti ha ancora un esito incerto: nulla è cambiato."),
+        )
     return _done(
-        request, dispatch.public_id, _("Esiti incerti risolti: %(count)s.") % {"count": count}
+        request,
+        dispatch.public_id,
+        ngettext(
+            "Esito incerto risolto per %(count)s destinatario.",
+            "Esiti incerti risolti per %(count)s destinatari.",
+            count,
+        )
+        % {"count": grouped(count)},
     )
 
 

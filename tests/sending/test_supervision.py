@@ -291,7 +291,8 @@ def test_delivery_page_tells_the_story_with_io_calls(
         .content.decode()
     )
     assert "01JSUPERV1S10N0000000000001" in page
-    assert "Invio del messaggio" in page and "TransientError" in page and "120 ms" in page
+    assert "Invio del messaggio" in page and "120 ms" in page
+    assert "IO non raggiungibile o in errore temporaneo" in page and "TransientError" not in page
     assert "<td>2</td><td>201</td>" in page  # the second attempt
     assert "Gentile Cittadino 1" in page  # the message as the citizen got it
     assert CODES[0] not in page and delivery.fiscal_code_masked in page
@@ -391,3 +392,268 @@ def test_pages_make_a_bounded_number_of_queries(
     for url in pages:
         with django_assert_max_num_queries(20):
             assert client.get(url).status_code == 200, url
+
+
+# --- faults found by a first-time user -----------------------------------------------------
+
+
+def _call(delivery: Delivery, operation: str, status: int | None, outcome: str) -> ApiCall:
+    return ApiCall.objects.create(
+        organization=delivery.dispatch.organization,
+        service=delivery.dispatch.service,
+        delivery=delivery,
+        operation=operation,
+        status_code=status,
+        duration_ms=1200,
+        outcome=outcome,
+    )
+
+
+def _delivery_page(client: Client, delivery: Delivery) -> str:
+    response = client.get(reverse("sending:delivery_detail", args=[delivery.public_id]))
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def _history(page: str) -> str:
+    return page.split('id="delivery-history">', 1)[1].split("</ol>", 1)[0]
+
+
+def test_attempts_agree_with_the_history_and_the_calls(
+    dispatch: Dispatch, people: dict[str, User]
+) -> None:
+    """Accepted at the first submission: the delivery's own counter (failed attempts) is 0,
+    the page says 1 attempt, as its history and its calls do."""
+    delivery = _first(dispatch)
+    Delivery.objects.filter(pk=delivery.pk).update(first_attempt_at=timezone.now(), attempts=0)
+    _call(delivery, "get_profile", 200, "ok")
+    _call(delivery, "submit_message", 201, "ok")
+    page = _delivery_page(client_for(people["operator"]), delivery)
+    assert 'id="delivery-attempts">1<' in page
+    assert "Primo tentativo" in _history(page)
+    assert "<td>Invio del messaggio</td><td>1</td>" in page
+    assert "1.200 ms" in page  # numbers the Italian way
+
+
+def _error_classes() -> set[str]:
+    from ioportal.ioapi import IOApiError
+
+    found, todo = set(), [IOApiError]
+    while todo:
+        for sub in todo.pop().__subclasses__():
+            found.add(sub.__name__)
+            todo.append(sub)
+    return found
+
+
+def test_every_call_outcome_has_words_in_both_languages() -> None:
+    """ApiCall.outcome holds "ok" or the name of an IO client error class: each has an
+    Italian text with an English translation, and an unknown code is never shown as is."""
+    from django.utils import translation
+
+    from ioportal.sending import outcomes
+
+    codes = {"ok"} | _error_classes()
+    assert codes <= set(outcomes.CALL_OUTCOME_TEXTS)
+    for code in codes:
+        with translation.override("it"):
+            italian = outcomes.call_outcome_text(code)
+        with translation.override("en"):
+            english = outcomes.call_outcome_text(code)
+        assert italian and code not in italian and english != italian, code
+    assert outcomes.call_outcome_text("SomethingNewError") == "non riuscita"
+
+
+@pytest.mark.parametrize("code", sorted(_error_classes() | {"ok", "SomethingNewError"}))
+def test_delivery_page_shows_no_internal_outcome_name(
+    code: str, dispatch: Dispatch, people: dict[str, User]
+) -> None:
+    from ioportal.sending import outcomes
+
+    delivery = _first(dispatch)
+    _call(delivery, "submit_message", 500, code)
+    page = _delivery_page(client_for(people["operator"]), delivery)
+    table = page.split('id="api-calls"', 1)[1].split("</table>", 1)[0]
+    assert code not in table
+    assert f"<td>{outcomes.call_outcome_text(code)}</td>" in table
+
+
+def test_a_delivery_marked_as_sent_has_the_decision_once_with_the_name(
+    dispatch: Dispatch, people: dict[str, User]
+) -> None:
+    delivery = dispatch.deliveries.order_by("row_number")[1]
+    Delivery.objects.filter(pk=delivery.pk).update(
+        state="uncertain", last_error_code="ambiguous", uncertain_since=timezone.now()
+    )
+    client = client_for(people["supervisor"])
+    client.post(
+        reverse("sending:uncertain_resolve", args=[dispatch.public_id]),
+        {"delivery": [str(delivery.public_id)], "decision": "mark_sent"},
+    )
+    history = _history(_delivery_page(client, delivery))
+    assert history.count("Segnato come inviato") == 1
+    assert "Segnato come inviato (supervisora)" in history
+
+
+def test_a_test_mode_skip_says_what_happened(dispatch: Dispatch, people: dict[str, User]) -> None:
+    """Skipped without calling IO (service in test mode): no "first attempt", the history
+    says the check made no IO call and why the citizen was not reached."""
+    delivery = dispatch.deliveries.order_by("row_number")[1]
+    now = timezone.now()
+    Delivery.objects.filter(pk=delivery.pk).update(
+        state="skipped", skip_reason="not_authorized", first_attempt_at=now, finished_at=now
+    )
+    page = _delivery_page(client_for(people["operator"]), delivery)
+    history = _history(page)
+    assert "Primo tentativo" not in history
+    assert "Destinatario verificato senza chiamare IO" in history
+    assert "Non raggiungibile: Il servizio è in modalità di test" in history
+    assert 'id="delivery-attempts">0<' in page
+    assert "Nessuna chiamata a IO per questo cittadino." in page
+
+
+def test_resolving_nothing_is_not_a_success(dispatch: Dispatch, people: dict[str, User]) -> None:
+    rows = list(dispatch.deliveries.order_by("row_number"))
+    Delivery.objects.filter(pk=rows[1].pk).update(state="uncertain", last_error_code="ambiguous")
+    client = client_for(people["supervisor"])
+    url = reverse("sending:uncertain_resolve", args=[dispatch.public_id])
+    for data in ({"decision": "mark_sent"}, {"decision": "mark_sent", "delivery": ["x"]}):
+        page = client.post(url, data, follow=True).content.decode()
+        assert "Scegli almeno un destinatario." in page
+        assert "risolt" not in page
+    # Chosen, but no longer uncertain: nothing changes, and the page says so.
+    page = client.post(
+        url, {"decision": "mark_sent", "delivery": [str(rows[0].public_id)]}, follow=True
+    ).content.decode()
+    assert "nulla è cambiato" in page and "risolt" not in page
+    assert Delivery.objects.get(pk=rows[1].pk).state == "uncertain"
+    assert not AuditEvent.objects.filter(action="delivery.marked_sent").exists()
+    page = client.post(
+        url, {"decision": "mark_sent", "delivery": [str(rows[1].public_id)]}, follow=True
+    ).content.decode()
+    assert "Esito incerto risolto per 1 destinatario." in page
+
+
+def test_retrying_when_nothing_failed_is_not_a_success(
+    dispatch: Dispatch, people: dict[str, User]
+) -> None:
+    page = (
+        client_for(people["supervisor"])
+        .post(reverse("sending:dispatch_retry_failed", args=[dispatch.public_id]), follow=True)
+        .content.decode()
+    )
+    assert "Nessun messaggio non riuscito da ritentare: nulla è cambiato." in page
+    assert "Nuovo tentativo programmato" not in page
+
+
+def test_cancelling_asks_for_a_confirmation(dispatch: Dispatch, people: dict[str, User]) -> None:
+    url = reverse("sending:dispatch_cancel", args=[dispatch.public_id])
+    author = client_for(people["author"])
+    detail = author.get(reverse("sending:dispatch_detail", args=[dispatch.public_id]))
+    # The dispatch page links to the confirmation: no one-click cancel form.
+    assert f'id="cancel-link" href="{url}"' in detail.content.decode()
+    assert f'action="{url}"' not in detail.content.decode()
+    confirm = author.get(url)
+    text = confirm.content.decode()
+    assert confirm.status_code == 200
+    assert "3 messaggi non ancora partiti non saranno inviati." in text
+    assert 'name="confirm"' in text and "csrfmiddlewaretoken" in text
+    # Without the tick: the page again with the reason, nothing changed.
+    refused = author.post(url)
+    assert refused.status_code == 400
+    assert "Spunta la casella per confermare" in refused.content.decode()
+    dispatch.refresh_from_db()
+    assert dispatch.state == Dispatch.State.RUNNING
+    assert not AuditEvent.objects.filter(action="dispatch.cancelled").exists()
+    # Roles as before: an operator who is not the author, a member of another organization.
+    assert client_for(people["operator"]).get(url).status_code == 403
+    assert client_for(people["operator"]).post(url, {"confirm": "on"}).status_code == 403
+    assert client_for(people["outsider"]).get(url).status_code == 404
+    # CSRF-protected.
+    guarded = verified_login(Client(enforce_csrf_checks=True), people["author"])
+    assert guarded.post(url, {"confirm": "on"}).status_code == 403
+    done = author.post(url, {"confirm": "on"}, follow=True).content.decode()
+    assert "Invio annullato: 3 messaggi non saranno inviati." in done
+    dispatch.refresh_from_db()
+    assert dispatch.state == Dispatch.State.CANCELLED
+    # Once cancelled there is nothing to confirm.
+    again = author.get(url, follow=True).content.decode()
+    assert "non è in uno stato che consente questa azione" in again
+
+
+def test_dashboard_and_dispatch_page_count_the_same(
+    dispatch: Dispatch, people: dict[str, User]
+) -> None:
+    """Delivered = in the citizen's app (PROCESSED) or marked as sent, on every page;
+    accepted by IO and not yet delivered is not delivered."""
+    rows = list(dispatch.deliveries.order_by("row_number"))
+    Delivery.objects.filter(pk=rows[1].pk).update(state="marked_sent")
+    Delivery.objects.filter(pk=rows[2].pk).update(
+        state="submitted", io_message_id="01JSUPERV1S10N0000000000003"
+    )
+    client = client_for(people["author"])
+    detail = client.get(reverse("sending:dispatch_detail", args=[dispatch.public_id]))
+    assert 'data-outcome="delivered">2 (50%)' in detail.content.decode()
+    dashboard = client.get(reverse("dashboard:dashboard")).content.decode()
+    recent = dashboard.split('id="recent-dispatches"', 1)[1].split("</ul>", 1)[0]
+    own = dashboard.split('id="operator-recent"', 1)[1].split("</ul>", 1)[0]
+    assert "2 consegnati su 4" in recent and "2 consegnati su 4" in own
+    history = client.get(reverse("sending:dispatch_list")).content.decode()
+    assert 'class="count-delivered">2<' in history and "4 destinatari" in history
+
+
+def test_a_dispatch_being_prepared_counts_its_list(
+    dispatch: Dispatch, people: dict[str, User]
+) -> None:
+    Delivery.objects.filter(dispatch=dispatch).delete()
+    Dispatch.objects.filter(pk=dispatch.pk).update(
+        state=Dispatch.State.PREPARING, deliveries_expected=3000, deliveries_prepared=0
+    )
+    client = client_for(people["author"])
+    dashboard = client.get(reverse("dashboard:dashboard")).content.decode()
+    recent = dashboard.split('id="recent-dispatches"', 1)[1].split("</ul>", 1)[0]
+    own = dashboard.split('id="operator-recent"', 1)[1].split("</ul>", 1)[0]
+    assert "0 consegnati su 3.000" in recent and "0 consegnati su 3.000" in own
+    history = client.get(reverse("sending:dispatch_list")).content.decode()
+    assert "3.000 destinatari" in history
+    progress = client.get(
+        reverse("sending:dispatch_progress", args=[dispatch.public_id])
+    ).content.decode()
+    assert "0 di 3.000 destinatari con un esito" in progress
+    assert "0 di 3.000 messaggi pronti." in progress
+
+
+def test_the_dispatch_page_while_its_recipients_are_prepared(
+    dispatch: Dispatch, people: dict[str, User]
+) -> None:
+    Delivery.objects.filter(dispatch=dispatch).delete()
+    Dispatch.objects.filter(pk=dispatch.pk).update(
+        state=Dispatch.State.PREPARING, deliveries_expected=1200, deliveries_prepared=0
+    )
+    url = reverse("sending:dispatch_detail", args=[dispatch.public_id])
+    client = client_for(people["author"])
+    page = client.get(url).content.decode()
+    assert "Nessun destinatario con questo esito." not in page
+    assert "I destinatari sono in preparazione: 0 di 1.200 pronti." in page
+    # The actions and the recipients refresh with the rest of the progress (htmx).
+    actions = page.split('id="dispatch-actions"', 1)[1].split(">", 1)[0]
+    assert f'hx-get="{url}"' in actions and 'hx-trigger="every 3s"' in actions
+    assert 'hx-select="#dispatch-actions"' in actions
+    assert 'hx-select-oob="#deliveries-block"' in actions and 'id="deliveries-block"' in page
+    assert "Annulla l'invio" in page
+    # Prepared: the controls of a running dispatch, no more refreshing of them.
+    Dispatch.objects.filter(pk=dispatch.pk).update(state=Dispatch.State.RUNNING)
+    page = client.get(url, headers={"HX-Request": "true"}).content.decode()
+    actions = page.split('id="dispatch-actions"', 1)[1].split("</div>", 1)[0]
+    assert "Sospendi" in actions and "Annulla l'invio" in actions
+    assert "hx-trigger" not in actions.split(">", 1)[0]
+    assert "Nessun destinatario." in page and "in preparazione" not in page
+
+
+def test_an_empty_history_says_why(organization: Organization, people: dict[str, User]) -> None:
+    client = client_for(people["supervisor"])
+    url = reverse("sending:dispatch_list")
+    page = client.get(url).content.decode()
+    assert "Non ci sono ancora invii." in page and "corrisponde ai filtri" not in page
+    page = client.get(url, {"q": "TARI"}).content.decode()
+    assert "Nessun invio corrisponde ai filtri." in page

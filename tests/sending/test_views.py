@@ -74,7 +74,10 @@ def test_author_pauses_resumes_and_cancels(dispatch: Dispatch) -> None:
     client.post(url("dispatch_resume"))
     dispatch.refresh_from_db()
     assert dispatch.state == "running"
-    client.post(url("dispatch_cancel"))
+    client.post(url("dispatch_cancel"))  # not confirmed: nothing changes
+    dispatch.refresh_from_db()
+    assert dispatch.state == "running"
+    client.post(url("dispatch_cancel"), {"confirm": "on"})
     dispatch.refresh_from_db()
     assert dispatch.state == "cancelled"
     assert set(Delivery.objects.filter(dispatch=dispatch).values_list("state", flat=True)) == {

@@ -1,10 +1,11 @@
 from typing import Any
 
 from django import template
+from django.utils import formats
 
 from ioportal.accounts.models import Membership
 from ioportal.messaging.dispatch_access import dispatches_visible_to
-from ioportal.messaging.models import Delivery, Dispatch
+from ioportal.messaging.models import Dispatch
 from ioportal.messaging.windows import describe_moment
 from ioportal.sending import selectors
 
@@ -17,7 +18,8 @@ RECENT_DISPATCHES = 3
 @register.inclusion_tag("sending/_dashboard_cards.html", takes_context=True)
 def sending_dashboard_cards(context: dict[str, Any]) -> dict[str, Any]:
     """Dashboard cards: the latest dispatches the member may see, with how many messages
-    were delivered; for supervisors also no worker alive and paused dispatches."""
+    were delivered (the dispatch page's count, `selectors.outcomes_of`); for supervisors
+    also no worker alive and paused dispatches."""
     request = context.get("request")
     membership = getattr(request, "membership", None)
     if membership is None:
@@ -27,11 +29,8 @@ def sending_dashboard_cards(context: dict[str, Any]) -> dict[str, Any]:
         .exclude(kind=Dispatch.Kind.TEST)
         .order_by("-created_at")[:RECENT_DISPATCHES]
     )
-    counts = selectors.counts_by_dispatch(dispatch_ids=[d.pk for d in latest])
-    recent = [
-        (d, counts[d.pk].get(Delivery.State.PROCESSED, 0), sum(counts[d.pk].values()))
-        for d in latest
-    ]
+    outcomes = selectors.outcomes_of(latest)
+    recent = [(d, outcomes[d.pk]) for d in latest]
     if not membership.has_role(Membership.Role.SUPERVISOR):
         return {"show": False, "recent": recent}
     return {
@@ -40,6 +39,15 @@ def sending_dashboard_cards(context: dict[str, Any]) -> dict[str, Any]:
         "workers_alive": selectors.workers_alive(),
         "paused": list(selectors.paused_dispatches(organization=membership.organization)[:10]),
     }
+
+
+@register.filter
+def grouped(value: Any) -> str:
+    """A whole number with the active language's thousands separator ("1.200" in Italian),
+    by Django's `number_format` as the rest of the portal writes counts; "" for None."""
+    if value is None or value == "":
+        return ""
+    return formats.number_format(value, force_grouping=True)
 
 
 @register.filter
