@@ -617,23 +617,33 @@ class SingleMessageForm(forms.Form):
             self.add_error("due_date", _("Un avviso non pagabile dopo la scadenza la richiede."))
         data["due"] = due
         data["amount_cents"] = amount
-        if self.errors or not service:
-            return data
+        self._add_io_errors(data, due, amount, service)
+        return data
+
+    def _add_io_errors(
+        self, data: dict[str, Any], due: Any, amount: int | None, service: IOService | None
+    ) -> None:
+        """IO's own rules (fiscal code, lengths, notice number, amount range), checked with the
+        other errors so that the page shows every problem at once: a field with an error of
+        its own is not judged again. Without an amount that could be read, the notice number
+        is still checked (with a stand-in amount whose own problems are not reported)."""
+        notice = data.get("notice_number", "")
         message = io_message(
             fiscal_code=data.get("fiscal_code", ""),
             subject=data.get("subject", ""),
             markdown=data.get("markdown", ""),
             feature_level=data.get("feature_level", ""),
             due_date=due,
-            amount=amount,
-            notice_number=data.get("notice_number", ""),
+            amount=amount if amount is not None or not notice else 1,
+            notice_number=notice,
             invalid_after_due_date=bool(data.get("invalid_after_due_date")),
         )
-        for io_problem in validate_new_message(
-            message, max_allowed_payment_amount=service.effective_max_payment_amount
-        ):
-            self.add_error(self.IO_FIELDS.get(io_problem.field), field_error_text(io_problem))
-        return data
+        maximum = service.effective_max_payment_amount if service else None
+        for io_problem in validate_new_message(message, max_allowed_payment_amount=maximum):
+            field = self.IO_FIELDS.get(io_problem.field)
+            if field in self.errors or (field == "amount" and amount is None):
+                continue
+            self.add_error(field, field_error_text(io_problem))
 
 
 def euro(cents: int) -> Decimal:

@@ -470,3 +470,40 @@ def test_test_mode_skips_follow_the_authorised_recipients_after_the_upload(
 
     IOService.objects.filter(pk=testing.pk).update(authorized_recipients=[])
     assert "2 destinatari su 2 non sono autorizzati" in client.get(url).content.decode()
+
+
+def test_single_message_form_shows_every_error_at_once(client, login, operator_user, organization):
+    """A form with six faults shows the six at once, not those of the date and the amount
+    first and the others (IO's rules) only once these are fixed."""
+    service = builders.service(
+        organization, payments_enabled=True, max_allowed_payment_amount=100_000
+    )
+    login(operator_user)
+    response = client.post(
+        reverse("messaging:single"),
+        {
+            "service": service.pk,
+            "feature_level": "standard",
+            "fiscal_code": "RSSMRA85T10A562A",
+            "subject": "corto",
+            "markdown": "testo breve.",
+            "due_date": "31/02/2026",
+            "amount": "1.000,5x",
+            "notice_number": "12345",
+            "launch_token": "6b3c1b52-0d7c-4f2e-9a53-1f8f0c1f5e13",
+        },
+    )
+    assert response.status_code == 200
+    errors = response.context["form"].errors
+    assert set(errors) == {
+        "fiscal_code",
+        "subject",
+        "markdown",
+        "due_date",
+        "amount",
+        "notice_number",
+    }
+    assert all(len(messages) == 1 for messages in errors.values()), errors
+    assert "carattere di controllo" in errors["fiscal_code"][0]
+    assert "da 10 a 120" in errors["subject"][0]
+    assert not Dispatch.objects.exists()
