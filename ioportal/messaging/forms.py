@@ -33,6 +33,9 @@ from ioportal.recipients.numbers import (
 )
 from ioportal.recipients.rendering import PLACEHOLDER_NAME_RE, io_message, placeholder_names
 from ioportal.recipients.validation import (
+    AMOUNT,
+    DUE_DATE,
+    NOTICE_NUMBER,
     SPECIAL_FIELDS,
     ValueProblem,
     guess_mapping,
@@ -321,7 +324,6 @@ class MappingForm(forms.Form):
         headers: list[str],
         template: MessageTemplate,
         saved: dict[str, str],
-        payments_allowed: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
@@ -337,7 +339,6 @@ class MappingForm(forms.Form):
             placeholders=template.placeholders or [],
             has_payment=template.has_payment,
             has_due_date=template.has_due_date,
-            payments_allowed=payments_allowed,
         )
         for target in targets:
             initial = saved.get(target) if saved.get(target) in headers else guess.get(target, "")
@@ -348,6 +349,18 @@ class MappingForm(forms.Form):
             )
             self.fields[f"map_{target}"] = forms.ChoiceField(
                 label=label, choices=choices, required=False, initial=initial
+            )
+        # What the template does not ask for is never guessed (`guess_mapping`): say why.
+        if not template.has_payment:
+            for target in (AMOUNT, NOTICE_NUMBER):
+                self.fields[f"map_{target}"].help_text = _(
+                    "Il modello non prevede un avviso di pagamento: scegli una colonna solo "
+                    "per aggiungerlo ai messaggi."
+                )
+        if not template.has_due_date:
+            self.fields[f"map_{DUE_DATE}"].help_text = _(
+                "Il modello non prevede una scadenza: scegli una colonna solo per aggiungerla "
+                "ai messaggi."
             )
 
     def mapping(self) -> dict[str, str]:

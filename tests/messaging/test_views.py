@@ -507,3 +507,50 @@ def test_single_message_form_shows_every_error_at_once(client, login, operator_u
     assert "carattere di controllo" in errors["fiscal_code"][0]
     assert "da 10 a 120" in errors["subject"][0]
     assert not Dispatch.objects.exists()
+
+
+def test_mapping_adds_no_payment_to_a_template_without_one(
+    client, login, operator_user, organization
+):
+    """Columns named "Numero avviso" and "Importo" are not taken as a pagoPA notice for a
+    template without payment: the page offers them, the operator may choose them."""
+    service = builders.service(
+        organization,
+        premium_enabled=True,
+        payments_enabled=True,
+        max_allowed_payment_amount=100_000,
+    )
+    template = builders.template(
+        organization,
+        operator_user,
+        feature_level="advanced",
+        placeholders=[{"name": "nome", "type": "text", "required": True, "pattern": ""}],
+        markdown="Gentile {{ nome }}, il documento richiesto è pronto per il ritiro. " * 2,
+    )
+    data = (
+        b"Codice fiscale;Nome;Numero avviso;Importo;Scadenza\n"
+        b"RSSMRA85T10A562S;Anna;302001234567890136;12,50;31/12/2030\n"
+    )
+    recipient_list = builders.recipient_list(
+        template, service, operator_user, data, mapping={"fiscal_code": "Codice fiscale"}
+    )
+    login(operator_user)
+    url = reverse("messaging:list_mapping", args=[recipient_list.public_id])
+    page = client.get(url)
+    assert "Il modello non prevede un avviso di pagamento" in page.content.decode()
+    form = page.context["form"]
+    initial = {name: form[name].initial for name in form.fields}
+    assert initial["map_fiscal_code"] == "Codice fiscale" and initial["map_nome"] == "Nome"
+    assert initial["map_amount"] == initial["map_notice_number"] == ""
+    assert initial["map_due_date"] == ""
+    # Sent back as shown, the list has no payment.
+    response = client.post(url, {name: value for name, value in initial.items() if value})
+    assert response.status_code == 302
+    recipient_list.refresh_from_db()
+    assert "amount" not in recipient_list.column_mapping
+    assert "notice_number" not in recipient_list.column_mapping
+    # The operator may still add one, explicitly.
+    chosen = {**initial, "map_amount": "Importo", "map_notice_number": "Numero avviso"}
+    assert client.post(url, {k: v for k, v in chosen.items() if v}).status_code == 302
+    recipient_list.refresh_from_db()
+    assert recipient_list.column_mapping["amount"] == "Importo"
