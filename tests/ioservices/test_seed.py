@@ -190,7 +190,13 @@ def test_sample_lists_fit_their_templates(db, tmp_path, template_name, file_name
         data=data,
     )
     targets = ["fiscal_code", *(p["name"] for p in template.placeholders), *SPECIAL_FIELDS]
-    mapping = guess_mapping(recipient_list.headers, targets)
+    mapping = guess_mapping(
+        recipient_list.headers,
+        targets,
+        placeholders=template.placeholders,
+        has_payment=template.has_payment,
+        has_due_date=template.has_due_date,
+    )
     spec = message_spec(template=template, service=template.default_service)
     assert mapping_errors(headers=recipient_list.headers, mapping=mapping, spec=spec) == {}
 
