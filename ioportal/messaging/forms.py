@@ -21,7 +21,7 @@ from ioportal.core.validators import db_integer_range
 from ioportal.ioapi import validate_new_message
 from ioportal.ioapi.payloads import MARKDOWN_MAX, SUBJECT_MAX
 from ioportal.ioservices.models import IOService
-from ioportal.messaging.models import ApprovalPolicy, Dispatch, FeatureLevel, MessageTemplate
+from ioportal.messaging.models import Dispatch, FeatureLevel, MessageTemplate
 from ioportal.messaging.preview import cta_check
 from ioportal.messaging.send_conditions import shortfall
 from ioportal.messaging.windows import Pacing, describe_moment
@@ -521,11 +521,15 @@ class RejectForm(forms.Form):
     )
 
 
+# More recipients than any list or day of sending holds: a threshold above it asks nothing.
+MAX_APPROVAL_THRESHOLD = 10_000_000
+
+
 class ApprovalPolicyForm(forms.Form):
     threshold = WholeNumberField(
         label=_("Approvazione per gli invii con più destinatari di"),
         min_value=0,
-        max_value=db_integer_range(ApprovalPolicy._meta.get_field("threshold"))[1],
+        max_value=MAX_APPROVAL_THRESHOLD,
         required=False,
         help_text=_("Lascia vuoto per non chiedere approvazioni in base al numero."),
     )

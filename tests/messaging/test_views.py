@@ -506,6 +506,8 @@ def test_single_message_form_shows_every_error_at_once(client, login, operator_u
     assert all(len(messages) == 1 for messages in errors.values()), errors
     assert "carattere di controllo" in errors["fiscal_code"][0]
     assert "da 10 a 120" in errors["subject"][0]
+    # IO's limits are written the Italian way.
+    assert "da 80 a 10.000 caratteri" in errors["markdown"][0]
     assert not Dispatch.objects.exists()
 
 
@@ -554,3 +556,18 @@ def test_mapping_adds_no_payment_to_a_template_without_one(
     assert client.post(url, {k: v for k, v in chosen.items() if v}).status_code == 302
     recipient_list.refresh_from_db()
     assert recipient_list.column_mapping["amount"] == "Importo"
+
+
+def test_counts_and_limits_are_written_the_italian_way(client, login, admin_user, own_list):
+    """Counts on the pages and the limits in form errors have the thousands separator:
+    "2.000", not "2000"; a field's limit is a sensible number, not the database's maximum."""
+    own_list.valid_count, own_list.rejected_count = 2000, 12345
+    own_list.save(update_fields=["valid_count", "rejected_count"])
+    login(admin_user)
+    page = client.get(reverse("messaging:list_result", args=[own_list.public_id]))
+    body = page.content.decode()
+    assert 'id="valid-count">2.000<' in body and 'id="rejected-count">12.345<' in body
+    assert "12.343 righe scartate sono nel file CSV" in body
+    response = client.post(reverse("messaging:approval_settings"), {"threshold": "20.000.000"})
+    error = response.context["form"].errors["threshold"][0]
+    assert "10.000.000" in error and "2147483647" not in error
