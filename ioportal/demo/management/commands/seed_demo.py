@@ -473,7 +473,8 @@ class Command(BaseCommand):
             )
             out.write(f"Servizio IO: {service.name} ({service.service_id}), {mode}")
         out.write(
-            f"Simulatore IO: {fakeio_url}/__fakeio__/ (configurazione: {_shown_path(fakeio_config)}); "
+            f"Simulatore IO: {fakeio_url}/__fakeio__/ "
+            f"(configurazione: {_shown_path(fakeio_config)}); "
             f"apre i messaggi Premium dal portale ({portal_url}, configurazione "
             f"«{configuration.name}»)"
         )
