@@ -159,12 +159,12 @@ def test_rendered_subject_too_long():
 
 def test_rendered_markdown_too_short():
     outcome = check([[GOOD, "A"]], markdown="Ciao {{ nome }}")
-    assert any("Il testo deve avere da 80 a 10000 caratteri" in r for r in reasons(outcome))
+    assert any("Il testo deve avere da 80 a 10.000 caratteri" in r for r in reasons(outcome))
 
 
 def test_rendered_markdown_too_long():
     outcome = check([[GOOD, "x" * 10_000]])
-    assert any("Il testo deve avere da 80 a 10000" in r for r in reasons(outcome))
+    assert any("Il testo deve avere da 80 a 10.000" in r for r in reasons(outcome))
 
 
 PAY = {**MAPPING, "amount": "Importo", "notice_number": "Avviso", "due_date": "Scadenza"}
