@@ -159,6 +159,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "ioportal.accounts.context_processors.organization",
             ],
+            # `|grouped`: counts with the thousands separator (2.000), on every page.
+            "builtins": ["ioportal.core.templatetags.numbers"],
         },
     },
 ]

@@ -18,8 +18,10 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.utils.formats import get_format, number_format
+from django.utils.formats import get_format
 from django.utils.translation import gettext_lazy as _
+
+from ioportal.core.numbers import grouped
 
 # Spaces a person (or a copied spreadsheet cell) may put between groups of three digits.
 _SPACES = " \u00a0\u202f\u2009"
@@ -74,9 +76,24 @@ class WholeNumberField(forms.IntegerField):
             raise ValidationError(
                 self.error_messages["invalid"],
                 code="invalid",
-                params={"plain": "1000", "grouped": number_format(1000, force_grouping=True)},
+                params={"plain": "1000", "grouped": grouped(1000)},
             )
         return number
+
+    def run_validators(self, value: Any) -> None:
+        """Django's range messages with the limit written the Italian way ("minore o uguale
+        a 10.000.000"), not as a raw integer."""
+        try:
+            super().run_validators(value)
+        except ValidationError as error:
+            for problem in error.error_list:
+                if problem.params and "limit_value" in problem.params:
+                    problem.params = {
+                        **problem.params,
+                        "limit_value": grouped(problem.params["limit_value"]),
+                        "show_value": grouped(problem.params.get("show_value")),
+                    }
+            raise
 
     def widget_attrs(self, widget: forms.Widget) -> dict[str, Any]:
         attrs = super().widget_attrs(widget)

@@ -11,13 +11,19 @@ from typing import Any
 
 from django.utils.translation import gettext
 
+from ioportal.core.numbers import grouped
 from ioportal.ioapi import FieldError, IOApiError, PayloadInvalidError
 from ioportal.ioapi.messages_it import explain_error
 
 
 def io_text(template: str, params: Mapping[str, Any] | None = None) -> str:
-    """`template` (a text of ioapi.messages_it) translated, then filled with `params`."""
-    return gettext(template).format(**(params or {}))
+    """`template` (a text of ioapi.messages_it) translated, then filled with `params`, the
+    numbers written the reader's way ("da 80 a 10.000 caratteri")."""
+    shown = {
+        name: grouped(value) if isinstance(value, int) and not isinstance(value, bool) else value
+        for name, value in (params or {}).items()
+    }
+    return gettext(template).format(**shown)
 
 
 def field_error_text(error: FieldError) -> str:

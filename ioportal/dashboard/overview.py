@@ -13,6 +13,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from ioportal.accounts.models import Membership
 from ioportal.core.models import WorkerHeartbeat
@@ -98,9 +99,12 @@ def _bucket_starts(today: date, period: str) -> list[date]:
 def _bucket_label(start: date, period: str) -> str:
     if period == "mese":
         return date_format(start, "F Y")
+    # Django's "M" capitalises the short month ("Dic") whatever the language; Italian
+    # writes it in lower case ("3 dic", the "b" format), English capitalised ("3 Dec").
+    day_month = date_format(start, pgettext("date format: day and short month", "j b"))
     if period == "settimana":
-        return _("settimana dal %(day)s") % {"day": date_format(start, "j M")}
-    return date_format(start, "j M")
+        return _("settimana dal %(day)s") % {"day": day_month}
+    return day_month
 
 
 def supervisor_overview(membership: Membership, period: str) -> dict[str, Any]:

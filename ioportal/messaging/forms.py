@@ -21,7 +21,7 @@ from ioportal.core.validators import db_integer_range
 from ioportal.ioapi import validate_new_message
 from ioportal.ioapi.payloads import MARKDOWN_MAX, SUBJECT_MAX
 from ioportal.ioservices.models import IOService
-from ioportal.messaging.models import ApprovalPolicy, Dispatch, FeatureLevel, MessageTemplate
+from ioportal.messaging.models import Dispatch, FeatureLevel, MessageTemplate
 from ioportal.messaging.preview import cta_check
 from ioportal.messaging.send_conditions import shortfall
 from ioportal.messaging.windows import Pacing, describe_moment
@@ -33,6 +33,9 @@ from ioportal.recipients.numbers import (
 )
 from ioportal.recipients.rendering import PLACEHOLDER_NAME_RE, io_message, placeholder_names
 from ioportal.recipients.validation import (
+    AMOUNT,
+    DUE_DATE,
+    NOTICE_NUMBER,
     SPECIAL_FIELDS,
     ValueProblem,
     guess_mapping,
@@ -321,7 +324,6 @@ class MappingForm(forms.Form):
         headers: list[str],
         template: MessageTemplate,
         saved: dict[str, str],
-        payments_allowed: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
@@ -337,7 +339,6 @@ class MappingForm(forms.Form):
             placeholders=template.placeholders or [],
             has_payment=template.has_payment,
             has_due_date=template.has_due_date,
-            payments_allowed=payments_allowed,
         )
         for target in targets:
             initial = saved.get(target) if saved.get(target) in headers else guess.get(target, "")
@@ -348,6 +349,18 @@ class MappingForm(forms.Form):
             )
             self.fields[f"map_{target}"] = forms.ChoiceField(
                 label=label, choices=choices, required=False, initial=initial
+            )
+        # What the template does not ask for is never guessed (`guess_mapping`): say why.
+        if not template.has_payment:
+            for target in (AMOUNT, NOTICE_NUMBER):
+                self.fields[f"map_{target}"].help_text = _(
+                    "Il modello non prevede un avviso di pagamento: scegli una colonna solo "
+                    "per aggiungerlo ai messaggi."
+                )
+        if not template.has_due_date:
+            self.fields[f"map_{DUE_DATE}"].help_text = _(
+                "Il modello non prevede una scadenza: scegli una colonna solo per aggiungerla "
+                "ai messaggi."
             )
 
     def mapping(self) -> dict[str, str]:
@@ -509,11 +522,15 @@ class RejectForm(forms.Form):
     )
 
 
+# More recipients than any list or day of sending holds: a threshold above it asks nothing.
+MAX_APPROVAL_THRESHOLD = 10_000_000
+
+
 class ApprovalPolicyForm(forms.Form):
     threshold = WholeNumberField(
         label=_("Approvazione per gli invii con più destinatari di"),
         min_value=0,
-        max_value=db_integer_range(ApprovalPolicy._meta.get_field("threshold"))[1],
+        max_value=MAX_APPROVAL_THRESHOLD,
         required=False,
         help_text=_("Lascia vuoto per non chiedere approvazioni in base al numero."),
     )
@@ -618,23 +635,33 @@ class SingleMessageForm(forms.Form):
             self.add_error("due_date", _("Un avviso non pagabile dopo la scadenza la richiede."))
         data["due"] = due
         data["amount_cents"] = amount
-        if self.errors or not service:
-            return data
+        self._add_io_errors(data, due, amount, service)
+        return data
+
+    def _add_io_errors(
+        self, data: dict[str, Any], due: Any, amount: int | None, service: IOService | None
+    ) -> None:
+        """IO's own rules (fiscal code, lengths, notice number, amount range), checked with the
+        other errors so that the page shows every problem at once: a field with an error of
+        its own is not judged again. Without an amount that could be read, the notice number
+        is still checked (with a stand-in amount whose own problems are not reported)."""
+        notice = data.get("notice_number", "")
         message = io_message(
             fiscal_code=data.get("fiscal_code", ""),
             subject=data.get("subject", ""),
             markdown=data.get("markdown", ""),
             feature_level=data.get("feature_level", ""),
             due_date=due,
-            amount=amount,
-            notice_number=data.get("notice_number", ""),
+            amount=amount if amount is not None or not notice else 1,
+            notice_number=notice,
             invalid_after_due_date=bool(data.get("invalid_after_due_date")),
         )
-        for io_problem in validate_new_message(
-            message, max_allowed_payment_amount=service.effective_max_payment_amount
-        ):
-            self.add_error(self.IO_FIELDS.get(io_problem.field), field_error_text(io_problem))
-        return data
+        maximum = service.effective_max_payment_amount if service else None
+        for io_problem in validate_new_message(message, max_allowed_payment_amount=maximum):
+            field = self.IO_FIELDS.get(io_problem.field)
+            if field in self.errors or (field == "amount" and amount is None):
+                continue
+            self.add_error(field, field_error_text(io_problem))
 
 
 def euro(cents: int) -> Decimal:

@@ -298,7 +298,6 @@ def list_mapping(request: AuthenticatedHttpRequest, public_id: str) -> HttpRespo
         headers=recipient_list.headers,
         template=recipient_list.template,
         saved=recipient_list.column_mapping,
-        payments_allowed=recipient_list.service.effective_max_payment_amount > 0,
     )
     if request.method == "POST" and form.is_valid():
         mapping = form.mapping()

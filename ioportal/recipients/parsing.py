@@ -44,6 +44,7 @@ from openpyxl.utils.datetime import CALENDAR_MAC_1904
 from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 from openpyxl.worksheet._reader import FORMULA_TAG, WorkSheetParser
 
+from ioportal.core.numbers import grouped
 from ioportal.core.sizes import megabytes
 from ioportal.core.yesno import NO, YES
 from ioportal.recipients.numbers import (
@@ -217,7 +218,7 @@ def _binary_content() -> ImportFileError:
 def _too_many_rows() -> ImportFileError:
     return ImportFileError(
         _("Il file ha troppe righe: il massimo è %(max)s destinatari per elenco.")
-        % {"max": settings.RECIPIENTS_MAX_ROWS}
+        % {"max": grouped(settings.RECIPIENTS_MAX_ROWS)}
     )
 
 

@@ -85,6 +85,8 @@ SPECIAL_FIELDS = (
     PAYEE_FISCAL_CODE,
     ATTACHMENT,
 )
+# The targets that make a message's pagoPA payment notice.
+PAYMENT_TARGETS = (AMOUNT, NOTICE_NUMBER, INVALID_AFTER_DUE_DATE, PAYEE_FISCAL_CODE)
 # Where the attachment file name travels in Delivery.variables until the files uploaded with
 # the list are handed over to the dispatch at launch.
 ATTACHMENT_KEY = "__attachment__"
@@ -385,7 +387,6 @@ def guess_mapping(
     placeholders: Sequence[Mapping[str, Any]] = (),
     has_payment: bool = False,
     has_due_date: bool = False,
-    payments_allowed: bool = True,
 ) -> dict[str, str]:
     """A first guess of the mapping: a column whose simplified name (lower case, without
     accents, spaces or punctuation) equals the target's, its label on the mapping page
@@ -393,11 +394,13 @@ def guess_mapping(
     ("numero avviso"; never "IUV", which is not the notice number).
 
     Two columns whose names simplify alike ("Codice fiscale", "codice_fiscale") are not
-    guessed: the operator chooses. The payment targets (amount, notice number) and the due
-    date take the column of the template's only placeholder of that type (euro, notice
-    number, date) when the template asks for them, or, for the payment, when it has both
-    placeholders and the service may send notices: the citizen's notice then carries the
-    amount the message states.
+    guessed: the operator chooses. The payment targets (amount, notice number, payee, "not
+    payable after the due date") are guessed only when the template asks for a payment, and
+    the due date only when it asks for one: a template without them gets none from a column
+    that happens to be named "Importo" or "Scadenza" (the operator may still choose one).
+    When asked for, the amount, the notice number and the due date take the column of the
+    template's only placeholder of that type (euro, notice number, date) if none is named
+    like them.
     """
     aliases = {
         FISCAL_CODE: {
@@ -464,8 +467,14 @@ def guess_mapping(
             by_name[name] = header
     for name in ambiguous:
         del by_name[name]
+    # The targets that add content the template does not ask for are never guessed.
+    unasked = set(PAYMENT_TARGETS) if not has_payment else set()
+    if not has_due_date:
+        unasked.add(DUE_DATE)
     guess: dict[str, str] = {}
     for target in targets:
+        if target in unasked:
+            continue
         names = [simple(target), *sorted(aliases.get(target, set()))]
         for name in names:
             # A column goes to the first target that claims it (placeholders before the
@@ -482,11 +491,9 @@ def guess_mapping(
         }
         return columns.pop() if len(columns) == 1 else ""
 
-    kinds = {str(p.get("type")) for p in placeholders}
-    payment = has_payment or (payments_allowed and {"euro", "notice_number"} <= kinds)
     wanted = {
-        AMOUNT: ("euro", payment),
-        NOTICE_NUMBER: ("notice_number", payment),
+        AMOUNT: ("euro", has_payment),
+        NOTICE_NUMBER: ("notice_number", has_payment),
         DUE_DATE: ("date", has_due_date),
     }
     for target, (kind, asked) in wanted.items():

@@ -1,7 +1,7 @@
 """The dashboard per role: operators' own work, supervisors' volumes, rates and health, the
 daily aggregates behind them, and the bounded number of queries."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -117,7 +117,7 @@ def test_supervisor_sees_volumes_rates_and_health_of_own_organization_only(
     assert health["calls_last_minute"] == 2 and health["rate_limited_last_hour"] == 1
     assert health["workers_alive"] == 1
     assert health["rate_limit_per_minute"] == organization.rate_limit * 12
-    assert f"2 su {organization.rate_limit * 12} al minuto" in text
+    assert f"2 su {organization.rate_limit * 12:,} al minuto".replace(",", ".") in text
     assert 'id="dashboard-charts"' in text and 'id="chart-volume"' in text
     assert "Dati del grafico in tabella" in text and "Salute degli invii" in text
     assert "Il tuo lavoro" not in text
@@ -203,3 +203,18 @@ def test_services_with_refused_keys_are_shown_once(
         assert page.count("Servizio Tributi Fermo") == 1, role
         assert ("Chiavi IO rifiutate" in page) == (role == Membership.Role.ADMIN)
         assert ('data-health="key-problem"' in page) == (role == Membership.Role.SUPERVISOR)
+
+
+def test_chart_labels_write_months_as_each_language_does():
+    """Italian writes months in lower case ("3 dic", README), English capitalises them."""
+    from django.utils import translation
+
+    from ioportal.dashboard.overview import _bucket_label
+
+    day = date(2026, 12, 3)
+    with translation.override("it"):
+        assert _bucket_label(day, "giorno") == "3 dic"
+        assert _bucket_label(day, "settimana") == "settimana dal 3 dic"
+        assert _bucket_label(day, "mese") == "dicembre 2026"
+    with translation.override("en"):
+        assert _bucket_label(day, "giorno") == "3 Dec"

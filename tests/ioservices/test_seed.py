@@ -190,7 +190,13 @@ def test_sample_lists_fit_their_templates(db, tmp_path, template_name, file_name
         data=data,
     )
     targets = ["fiscal_code", *(p["name"] for p in template.placeholders), *SPECIAL_FIELDS]
-    mapping = guess_mapping(recipient_list.headers, targets)
+    mapping = guess_mapping(
+        recipient_list.headers,
+        targets,
+        placeholders=template.placeholders,
+        has_payment=template.has_payment,
+        has_due_date=template.has_due_date,
+    )
     spec = message_spec(template=template, service=template.default_service)
     assert mapping_errors(headers=recipient_list.headers, mapping=mapping, spec=spec) == {}
 
@@ -208,3 +214,12 @@ def test_sample_lists_fit_their_templates(db, tmp_path, template_name, file_name
     codes = {row["fiscal_code"] for row in checked.get_valid()}
     # Every kind of simulated citizen is among the valid rows (docs/fakeio.md).
     assert {code[:3] for code in codes} >= {"XXX", "YYY", "ZZZ", "RSS"}
+
+
+def test_seed_prints_where_the_simulator_configuration_is(db, tmp_path, settings):
+    """The path printed is the file's, from the repository root ("var/fakeio.json"), not
+    its bare name."""
+    settings.BASE_DIR = tmp_path
+    out = seed(tmp_path)
+    assert "(configurazione: var/fakeio.json)" in out
+    assert (tmp_path / "var" / "fakeio.json").exists()

@@ -470,3 +470,104 @@ def test_test_mode_skips_follow_the_authorised_recipients_after_the_upload(
 
     IOService.objects.filter(pk=testing.pk).update(authorized_recipients=[])
     assert "2 destinatari su 2 non sono autorizzati" in client.get(url).content.decode()
+
+
+def test_single_message_form_shows_every_error_at_once(client, login, operator_user, organization):
+    """A form with six faults shows the six at once, not those of the date and the amount
+    first and the others (IO's rules) only once these are fixed."""
+    service = builders.service(
+        organization, payments_enabled=True, max_allowed_payment_amount=100_000
+    )
+    login(operator_user)
+    response = client.post(
+        reverse("messaging:single"),
+        {
+            "service": service.pk,
+            "feature_level": "standard",
+            "fiscal_code": "RSSMRA85T10A562A",
+            "subject": "corto",
+            "markdown": "testo breve.",
+            "due_date": "31/02/2026",
+            "amount": "1.000,5x",
+            "notice_number": "12345",
+            "launch_token": "6b3c1b52-0d7c-4f2e-9a53-1f8f0c1f5e13",
+        },
+    )
+    assert response.status_code == 200
+    errors = response.context["form"].errors
+    assert set(errors) == {
+        "fiscal_code",
+        "subject",
+        "markdown",
+        "due_date",
+        "amount",
+        "notice_number",
+    }
+    assert all(len(messages) == 1 for messages in errors.values()), errors
+    assert "carattere di controllo" in errors["fiscal_code"][0]
+    assert "da 10 a 120" in errors["subject"][0]
+    # IO's limits are written the Italian way.
+    assert "da 80 a 10.000 caratteri" in errors["markdown"][0]
+    assert not Dispatch.objects.exists()
+
+
+def test_mapping_adds_no_payment_to_a_template_without_one(
+    client, login, operator_user, organization
+):
+    """Columns named "Numero avviso" and "Importo" are not taken as a pagoPA notice for a
+    template without payment: the page offers them, the operator may choose them."""
+    service = builders.service(
+        organization,
+        premium_enabled=True,
+        payments_enabled=True,
+        max_allowed_payment_amount=100_000,
+    )
+    template = builders.template(
+        organization,
+        operator_user,
+        feature_level="advanced",
+        placeholders=[{"name": "nome", "type": "text", "required": True, "pattern": ""}],
+        markdown="Gentile {{ nome }}, il documento richiesto è pronto per il ritiro. " * 2,
+    )
+    data = (
+        b"Codice fiscale;Nome;Numero avviso;Importo;Scadenza\n"
+        b"RSSMRA85T10A562S;Anna;302001234567890136;12,50;31/12/2030\n"
+    )
+    recipient_list = builders.recipient_list(
+        template, service, operator_user, data, mapping={"fiscal_code": "Codice fiscale"}
+    )
+    login(operator_user)
+    url = reverse("messaging:list_mapping", args=[recipient_list.public_id])
+    page = client.get(url)
+    assert "Il modello non prevede un avviso di pagamento" in page.content.decode()
+    form = page.context["form"]
+    initial = {name: form[name].initial for name in form.fields}
+    assert initial["map_fiscal_code"] == "Codice fiscale" and initial["map_nome"] == "Nome"
+    assert initial["map_amount"] == initial["map_notice_number"] == ""
+    assert initial["map_due_date"] == ""
+    # Sent back as shown, the list has no payment.
+    response = client.post(url, {name: value for name, value in initial.items() if value})
+    assert response.status_code == 302
+    recipient_list.refresh_from_db()
+    assert "amount" not in recipient_list.column_mapping
+    assert "notice_number" not in recipient_list.column_mapping
+    # The operator may still add one, explicitly.
+    chosen = {**initial, "map_amount": "Importo", "map_notice_number": "Numero avviso"}
+    assert client.post(url, {k: v for k, v in chosen.items() if v}).status_code == 302
+    recipient_list.refresh_from_db()
+    assert recipient_list.column_mapping["amount"] == "Importo"
+
+
+def test_counts_and_limits_are_written_the_italian_way(client, login, admin_user, own_list):
+    """Counts on the pages and the limits in form errors have the thousands separator:
+    "2.000", not "2000"; a field's limit is a sensible number, not the database's maximum."""
+    own_list.valid_count, own_list.rejected_count = 2000, 12345
+    own_list.save(update_fields=["valid_count", "rejected_count"])
+    login(admin_user)
+    page = client.get(reverse("messaging:list_result", args=[own_list.public_id]))
+    body = page.content.decode()
+    assert 'id="valid-count">2.000<' in body and 'id="rejected-count">12.345<' in body
+    assert "12.343 righe scartate sono nel file CSV" in body
+    response = client.post(reverse("messaging:approval_settings"), {"threshold": "20.000.000"})
+    error = response.context["form"].errors["threshold"][0]
+    assert "10.000.000" in error and "2147483647" not in error

@@ -227,3 +227,10 @@ def test_a_stray_nul_is_binary_content_and_utf16_without_bom_is_not_text():
         parse_table(data=b"CF;Nome\nRSSMRA85T10A562S;An\x00na\n", filename="a.csv")
     with pytest.raises(ImportFileError, match="salvalo come CSV UTF-8"):
         parse_table(data="CF;Nome\nRSSMRA85T10A562S;Anna\n".encode("utf-16-be"), filename="a.csv")
+
+
+def test_the_row_limit_is_written_the_italian_way(settings):
+    from ioportal.recipients.parsing import _too_many_rows
+
+    settings.RECIPIENTS_MAX_ROWS = 100_000
+    assert "il massimo è 100.000 destinatari" in str(_too_many_rows())

@@ -453,13 +453,12 @@ def test_payment_columns_follow_the_placeholders():
     assert guess["due_date"] == "Scadenza"
 
 
-def test_payment_columns_not_guessed_when_the_service_cannot_pay():
-    guess = guess_mapping(
-        HEADERS, TARGETS, placeholders=PAYMENT_PLACEHOLDERS, payments_allowed=False
-    )
+def test_payment_columns_not_guessed_for_a_template_without_payment():
+    """A template without a payment gets no pagoPA notice from a guess: neither from its
+    euro and notice-number placeholders nor from columns named like the payment fields."""
+    guess = guess_mapping(HEADERS, TARGETS, placeholders=PAYMENT_PLACEHOLDERS)
+    assert guess["importo"] == "Importo" and guess["codice_avviso"] == "Codice avviso"
     assert "amount" not in guess and "notice_number" not in guess and "due_date" not in guess
-    allowed = guess_mapping(HEADERS, TARGETS, placeholders=PAYMENT_PLACEHOLDERS)
-    assert allowed["amount"] == "Importo" and "due_date" not in allowed
 
 
 def test_two_euro_placeholders_leave_the_amount_to_the_operator():

@@ -159,12 +159,12 @@ def test_rendered_subject_too_long():
 
 def test_rendered_markdown_too_short():
     outcome = check([[GOOD, "A"]], markdown="Ciao {{ nome }}")
-    assert any("Il testo deve avere da 80 a 10000 caratteri" in r for r in reasons(outcome))
+    assert any("Il testo deve avere da 80 a 10.000 caratteri" in r for r in reasons(outcome))
 
 
 def test_rendered_markdown_too_long():
     outcome = check([[GOOD, "x" * 10_000]])
-    assert any("Il testo deve avere da 80 a 10000" in r for r in reasons(outcome))
+    assert any("Il testo deve avere da 80 a 10.000" in r for r in reasons(outcome))
 
 
 PAY = {**MAPPING, "amount": "Importo", "notice_number": "Avviso", "due_date": "Scadenza"}
@@ -261,7 +261,9 @@ def test_mapping_errors():
 
 
 def test_guess_mapping():
-    guess = guess_mapping(["Codice Fiscale", "NOME", "Importo"], ["fiscal_code", "nome", "amount"])
+    guess = guess_mapping(
+        ["Codice Fiscale", "NOME", "Importo"], ["fiscal_code", "nome", "amount"], has_payment=True
+    )
     assert guess == {"fiscal_code": "Codice Fiscale", "nome": "NOME", "amount": "Importo"}
 
 
@@ -302,6 +304,8 @@ def test_guess_mapping_matches_the_labels_of_the_mapping_page_and_their_synonyms
             "payee_fiscal_code",
             "invalid_after_due_date",
         ],
+        has_payment=True,
+        has_due_date=True,
     )
     assert set(other) == {
         "fiscal_code",
@@ -312,6 +316,11 @@ def test_guess_mapping_matches_the_labels_of_the_mapping_page_and_their_synonyms
         "invalid_after_due_date",
     }
     assert guess_mapping(["Città"], ["citta"]) == {"citta": "Città"}
+    # A template without payment or due date gets neither from columns named like them.
+    assert guess_mapping(
+        ["Codice fiscale", "Numero avviso", "Importo", "Scadenza", "CF ente"],
+        ["fiscal_code", "due_date", "amount", "notice_number", "payee_fiscal_code"],
+    ) == {"fiscal_code": "Codice fiscale"}
     # The IUV is not the notice number: never guessed as it.
     assert guess_mapping(["IUV"], ["notice_number"]) == {}
 

@@ -373,6 +373,14 @@ def _save_credentials(path: Path, credentials: dict[str, str]) -> None:
         json.dump(credentials, handle, indent=2)
 
 
+def _shown_path(path: Path) -> str:
+    """`path` as the reader finds it from the repository root (var/fakeio.json), else whole."""
+    try:
+        return str(path.resolve().relative_to(Path(settings.BASE_DIR).resolve()))
+    except ValueError:
+        return str(path)
+
+
 class Command(BaseCommand):
     help = "Crea (o aggiorna) i dati dimostrativi e stampa le credenziali di accesso."
 
@@ -465,7 +473,8 @@ class Command(BaseCommand):
             )
             out.write(f"Servizio IO: {service.name} ({service.service_id}), {mode}")
         out.write(
-            f"Simulatore IO: {fakeio_url}/__fakeio__/ (configurazione: {fakeio_config.name}); "
+            f"Simulatore IO: {fakeio_url}/__fakeio__/ "
+            f"(configurazione: {_shown_path(fakeio_config)}); "
             f"apre i messaggi Premium dal portale ({portal_url}, configurazione "
             f"«{configuration.name}»)"
         )
