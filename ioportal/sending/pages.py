@@ -7,12 +7,12 @@ from typing import Any
 
 from django.core.paginator import Page, Paginator
 from django.http import HttpRequest
-from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from ioportal.accounts.models import Membership
 from ioportal.core.models import AuditEvent
+from ioportal.core.numbers import grouped
 from ioportal.messaging import availability
 from ioportal.messaging.carnet import dispatch_carnet_need
 from ioportal.messaging.dispatch_access import ACT_OWN, APPROVE, SUPERVISE, allowed
@@ -45,11 +45,6 @@ OPERATION_LABELS = {
     "get_message": gettext_lazy("Lettura dello stato"),
 }
 UNREACHABLE_REJECTED = "rejected"
-
-
-def grouped(n: int) -> str:
-    """A count as the active language writes it: "1.200" in Italian."""
-    return number_format(n, force_grouping=True)
 
 
 def _query_without_page(request: HttpRequest) -> str:

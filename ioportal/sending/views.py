@@ -15,6 +15,7 @@ from ioportal.accounts.models import Membership
 from ioportal.core.crypto import DecryptionError
 from ioportal.core.errors import NotAllowed
 from ioportal.core.fiscalcode import reveal_fiscal_code
+from ioportal.core.numbers import grouped
 from ioportal.core.services import audit_log
 from ioportal.messaging import windows
 from ioportal.messaging.dispatch_access import (
@@ -31,7 +32,6 @@ from ioportal.sending import clock, gate, pages, selectors, services
 from ioportal.sending.audit import Action
 from ioportal.sending.forms import CancelConfirmForm, FiscalCodeSearchForm, HistoryFilterForm
 from ioportal.sending.models import SendWindowPolicy
-from ioportal.sending.pages import grouped
 from ioportal.sending.window_forms import SendWindowsForm
 
 OPERATOR = Membership.Role.OPERATOR

@@ -1,7 +1,6 @@
 from typing import Any
 
 from django import template
-from django.utils import formats
 
 from ioportal.accounts.models import Membership
 from ioportal.messaging.dispatch_access import dispatches_visible_to
@@ -39,15 +38,6 @@ def sending_dashboard_cards(context: dict[str, Any]) -> dict[str, Any]:
         "workers_alive": selectors.workers_alive(),
         "paused": list(selectors.paused_dispatches(organization=membership.organization)[:10]),
     }
-
-
-@register.filter
-def grouped(value: Any) -> str:
-    """A whole number with the active language's thousands separator ("1.200" in Italian),
-    by Django's `number_format` as the rest of the portal writes counts; "" for None."""
-    if value is None or value == "":
-        return ""
-    return formats.number_format(value, force_grouping=True)
 
 
 @register.filter
