@@ -389,8 +389,10 @@ def test_pages_make_a_bounded_number_of_queries(
         reverse("sending:delivery_detail", args=[delivery.public_id]),
         reverse("sending:delivery_search") + f"?codice_fiscale={CODES[0]}",
     ]
+    # The same bound whatever the number of dispatches, deliveries and calls: 21 on the
+    # dispatch page (with the follow-up rule's one EXISTS, `followups.has_outcomes`).
     for url in pages:
-        with django_assert_max_num_queries(20):
+        with django_assert_max_num_queries(21):
             assert client.get(url).status_code == 200, url
 
 
