@@ -16,6 +16,7 @@ from ioportal.accounts.models import Membership, Organization
 from ioportal.core.errors import NotAllowed
 from ioportal.messaging.models import Delivery, Dispatch
 from ioportal.sending import checks, claims, limiter, outcomes, services, transitions
+from ioportal.sending.conf import sending_settings
 from ioportal.sending.models import AccountState, ApiCall
 from ioportal.sending.runner import run_account_worker
 from ioportal.sending.sweeper import reap_expired_claims, sweep
@@ -672,7 +673,7 @@ def test_waking_an_account_again_does_not_pile_up_runs_in_the_queue(
 
     enqueued: list[int] = []
     monkeypatch.setattr(triggers, "async_task", lambda *args, **kwargs: enqueued.append(args[1]))
-    free = sending_settings_workers_per_account()
+    free = sending_settings().workers_per_account
     triggers.wake_up(organization_id=organization.pk)
     assert len(enqueued) == free
     for _ in range(5):
@@ -697,12 +698,6 @@ def test_waking_an_account_again_does_not_pile_up_runs_in_the_queue(
     triggers.wake_up(organization_id=organization.pk)
     assert len(enqueued) == free + 3
     assert set(enqueued) == {organization.pk}
-
-
-def sending_settings_workers_per_account() -> int:
-    from ioportal.sending.conf import sending_settings
-
-    return sending_settings().workers_per_account
 
 
 @responses.activate
