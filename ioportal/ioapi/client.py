@@ -554,9 +554,12 @@ class IOClient:
         return text
 
     def _log(self, call: CallInfo, error: IOApiError | None = None) -> None:
-        # INFO whatever the outcome: a 404 (not on IO) or a 429 is routine in a large
-        # dispatch; the caller decides what deserves a warning.
-        logger.info(
+        # DEBUG whatever the outcome: a 404 (not on IO) or a 429 is routine in a large
+        # dispatch, the caller decides what deserves a warning, and the pipeline records every
+        # call as an ApiCall row. At INFO, the line of every call of a worker process's
+        # hundreds of request threads queued them on the log handler's lock (py-spy on the
+        # fairness benchmark: a quarter of the request threads' time), delaying every answer.
+        logger.debug(
             "IO %s status=%s outcome=%s duration_ms=%d cf=%s remaining=%s%s",
             call.operation,
             call.status_code if call.status_code is not None else "-",

@@ -453,8 +453,8 @@ def test_concurrency_follows_the_account_limit(settings: Any) -> None:
     from ioportal.sending.gateway import concurrency_for
 
     settings.SENDING_CONCURRENCY = 0
-    assert (concurrency_for(150), concurrency_for(250), concurrency_for(5)) == (15, 25, 2)
-    assert concurrency_for(100_000) == 32
+    assert (concurrency_for(150), concurrency_for(250), concurrency_for(5)) == (30, 50, 2)
+    assert concurrency_for(100_000) == 64
     settings.SENDING_CONCURRENCY = 7
     assert concurrency_for(150) == 7
 
@@ -701,10 +701,16 @@ def test_waking_an_account_again_does_not_pile_up_runs_in_the_queue(
 
 
 @responses.activate
-def test_status_refresh_goes_on_while_a_dispatch_sends(organization: Organization) -> None:
+def test_status_refresh_goes_on_while_a_dispatch_sends(
+    organization: Organization, settings: Any
+) -> None:
     """A delivery of an earlier dispatch is due for its status refresh while a large
     dispatch sends: the run refreshes it during the sending, not after the last submission
     (the first "Letti" waited for the end of the dispatch)."""
+    # A queue of 2 × 10 claimed deliveries ahead of the refresh: it comes within the run's
+    # 3 s (the automatic concurrency would queue 2 × 20, whose checks and submissions take
+    # the whole 3 s at 20 calls/s).
+    settings.SENDING_CONCURRENCY = 10
     user = builders.user(Membership.Role.OPERATOR, organization)
     service = builders.service(organization, **simulated_service(""))
     earlier = builders.dispatch(service, user, fiscal_codes(1))
