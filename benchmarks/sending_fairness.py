@@ -13,7 +13,8 @@ calls/s) and, per account, its throughput and its share of its own limit (calls/
 5 s)) measured until its dispatch finished; fairness is that share's min/max ratio and
 Jain's index ((Σx)² / (n·Σx²), 1 = perfectly fair). Also the 429s served and the workers'
 CPU (and the share of the machine's cores it used: near 100 % the run is CPU-bound and the
-aggregate calls/s is the machine's ceiling) and peak RSS. Runs as deployed: DEBUG off
+aggregate calls/s is the machine's ceiling), the CPU-bound ceiling (the calls/s the cores
+could carry at the CPU the run spent per call) and peak RSS. Runs as deployed: DEBUG off
 (`benchmarks.common.use_production_settings`).
 """
 
@@ -292,6 +293,17 @@ def main() -> None:
         f"this process (the IO simulator and the progress queries) cpu={own_cpu:.1f}s = "
         f"{own_cpu / elapsed / cores:.0%} of {cores} cores; workers and it together "
         f"{(cpu + own_cpu) / elapsed / cores:.0%}"
+    )
+    # What the machine's cores could carry at the CPU this run spent per IO call (the workers,
+    # the simulator and the progress queries, not the database server): the aggregate rate
+    # at which the run would be CPU-bound.
+    per_call = (cpu + own_cpu) / max(1, total_calls)
+    ceiling = cores / per_call if per_call else 0.0
+    print(
+        f"CPU-bound ceiling: {ceiling:.0f} calls/s ({cores} cores at {per_call * 1000:.2f} ms "
+        f"of CPU per call, workers and simulator); the run reached "
+        f"{total_calls / elapsed / max(ceiling, 1e-9):.0%} of it, and "
+        f"{total_calls / elapsed / (sum(limits.values()) / 5):.0%} of the sum of the limits"
     )
     print(f"machine load average at the start: {load_at_start}, at the end: {os.getloadavg()}")
     log.close()
