@@ -38,6 +38,7 @@ from ioportal.recipients.validation import (
     NOTICE_NUMBER,
     SPECIAL_FIELDS,
     ValueProblem,
+    column_problem,
     guess_mapping,
     parse_due_date,
     pattern_problem,
@@ -618,7 +619,7 @@ class SingleMessageForm(forms.Form):
             try:
                 due = parse_due_date(data["due_date"])
             except ValueProblem as problem:
-                self.add_error("due_date", str(problem))
+                self.add_error("due_date", column_problem(problem))
             else:
                 if due < timezone.now():
                     self.add_error("due_date", _("La data di scadenza è già passata."))
@@ -626,7 +627,7 @@ class SingleMessageForm(forms.Form):
             try:
                 amount = read_euro_cents(data["amount"])
             except ValueProblem as problem:
-                self.add_error("amount", str(problem))
+                self.add_error("amount", column_problem(problem))
             if not data.get("notice_number"):
                 self.add_error("notice_number", _("Indica il codice avviso per l'importo."))
         elif data.get("notice_number"):
