@@ -17,7 +17,6 @@ from ioportal.core.fiscalcode import normalize_fiscal_code
 from ioportal.core.forms import WholeNumberField, whole_number_formfield
 from ioportal.core.io_texts import field_error_text
 from ioportal.core.sizes import megabytes
-from ioportal.core.validators import db_integer_range
 from ioportal.ioapi import validate_new_message
 from ioportal.ioapi.payloads import MARKDOWN_MAX, SUBJECT_MAX
 from ioportal.ioservices.models import IOService
@@ -48,6 +47,9 @@ from ioportal.recipients.validation import (
 MAX_SCHEDULE_DAYS = 30
 # A deadline at most this many days after the start of the dispatch.
 MAX_PACING_DAYS = 60
+# The largest daily cap: more than any organization sends in a day, so a cap above it is a
+# typing error (an empty field means no cap).
+DAILY_CAP_MAX = 1_000_000
 ZIP_MAX_UPLOAD_BYTES = 200_000_000
 UPLOAD_EXTENSIONS = (".csv", ".txt", ".xlsx")
 
@@ -413,8 +415,15 @@ class ScheduleForm(forms.Form):
         label=_("Al massimo, messaggi al giorno (facoltativo)"),
         required=False,
         min_value=1,
-        max_value=db_integer_range(Dispatch._meta.get_field("daily_cap"))[1],
+        max_value=DAILY_CAP_MAX,
         help_text=_("Conta i messaggi inviati in ogni giorno di calendario, ora italiana."),
+        error_messages={
+            "max_value": _(
+                "Il massimo giornaliero può essere al più %(limit_value)s messaggi: per non "
+                "porre un limite, lascia vuoto il campo."
+            ),
+            "min_value": _("Il massimo giornaliero deve essere almeno %(limit_value)s messaggio."),
+        },
     )
 
     def __init__(
@@ -448,8 +457,15 @@ class ScheduleForm(forms.Form):
         return data
 
     def _clean_pacing(self, data: dict[str, Any]) -> None:
+        """The deadline's checks, shown with the other fields' errors: only a check that
+        needs a value with an error of its own (the start, the daily cap) is left out."""
         send_by: datetime | None = data.get("send_by")
-        if send_by is None or self.errors:
+        if send_by is None:
+            return
+        if "scheduled_at" in self.errors:
+            # The start is not known: the deadline can still be judged against now.
+            if send_by <= timezone.now():
+                self.add_error("send_by", _("La scadenza deve essere nel futuro."))
             return
         start = data.get("scheduled_at") or timezone.now()
         if send_by <= start:
@@ -466,7 +482,7 @@ class ScheduleForm(forms.Form):
                 % {"days": MAX_PACING_DAYS},
             )
             return
-        if self.organization is None or not self.recipients:
+        if self.organization is None or not self.recipients or "daily_cap" in self.errors:
             return
         cap = data.get("daily_cap")
         last = shortfall(
