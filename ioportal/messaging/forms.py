@@ -18,7 +18,7 @@ from ioportal.core.forms import WholeNumberField, whole_number_formfield
 from ioportal.core.io_texts import field_error_text
 from ioportal.core.sizes import megabytes
 from ioportal.ioapi import validate_new_message
-from ioportal.ioapi.payloads import MARKDOWN_MAX, SUBJECT_MAX
+from ioportal.ioapi.payloads import MARKDOWN_MAX, MARKDOWN_MIN, SUBJECT_MAX, SUBJECT_MIN
 from ioportal.ioservices.models import IOService
 from ioportal.messaging.models import Dispatch, FeatureLevel, MessageTemplate
 from ioportal.messaging.preview import cta_check
@@ -54,9 +54,10 @@ ZIP_MAX_UPLOAD_BYTES = 200_000_000
 UPLOAD_EXTENSIONS = (".csv", ".txt", ".xlsx")
 
 
-def _counted(widget: forms.Widget, limit: int) -> forms.Widget:
-    """Mark a field for the live character counter of static/js/compose.js."""
-    widget.attrs.update({"data-io-limit": str(limit)})
+def _counted(widget: forms.Widget, minimum: int, limit: int) -> forms.Widget:
+    """Mark a field for the live character counter of static/js/compose.js (its words come
+    from the page: templates/messaging/_counter.html)."""
+    widget.attrs.update({"data-io-min": str(minimum), "data-io-limit": str(limit)})
     return widget
 
 
@@ -74,8 +75,8 @@ class TemplateForm(forms.ModelForm):
             "has_payment",
         ]
         widgets = {
-            "subject": _counted(forms.TextInput(), SUBJECT_MAX),
-            "markdown": _counted(forms.Textarea(attrs={"rows": 12}), MARKDOWN_MAX),
+            "subject": _counted(forms.TextInput(), SUBJECT_MIN, SUBJECT_MAX),
+            "markdown": _counted(forms.Textarea(attrs={"rows": 12}), MARKDOWN_MIN, MARKDOWN_MAX),
         }
         help_texts = {
             "subject": _(
@@ -572,13 +573,13 @@ class SingleMessageForm(forms.Form):
     subject = forms.CharField(
         label=_("Oggetto"),
         max_length=SUBJECT_MAX * 2,
-        widget=_counted(forms.TextInput(), SUBJECT_MAX),
+        widget=_counted(forms.TextInput(), SUBJECT_MIN, SUBJECT_MAX),
         help_text=_("Da 10 a 120 caratteri, senza dati personali."),
     )
     markdown = forms.CharField(
         label=_("Testo"),
         strip=False,
-        widget=_counted(forms.Textarea(attrs={"rows": 8}), MARKDOWN_MAX),
+        widget=_counted(forms.Textarea(attrs={"rows": 8}), MARKDOWN_MIN, MARKDOWN_MAX),
         help_text=_("Da 80 a 10.000 caratteri."),
     )
     due_date = forms.CharField(
