@@ -4,6 +4,7 @@ recipients, confirmation (with the estimate of when a paced dispatch's last mess
 Thin views: decorators, access helper, form, service, redirect or render.
 """
 
+import re
 from typing import Any
 
 from django.contrib import messages
@@ -40,6 +41,8 @@ from ioportal.recipients.testmode import list_test_mode_skips
 from ioportal.recipients.validation import ATTACHMENT_KEY, format_cents
 
 OPERATOR = Membership.Role.OPERATOR
+# Words with which a template announces a document: "in allegato", "allegati", "PDF".
+ANNOUNCED_ATTACHMENT_RE = re.compile(r"\ballegat|\bpdf\b", re.IGNORECASE)
 
 
 def _row_message(recipient_list: RecipientList, row: dict[str, Any]) -> tuple[str, str]:
@@ -194,6 +197,7 @@ def list_confirm(request: AuthenticatedHttpRequest, public_id: str) -> HttpRespo
     need = None
     if is_premium:
         need = carnet_need(service=recipient_list.service, needed=to_send)
+    attachments = list_attachments_summary(recipient_list=recipient_list)
     return render(
         request,
         "messaging/list_confirm.html",
@@ -213,13 +217,23 @@ def list_confirm(request: AuthenticatedHttpRequest, public_id: str) -> HttpRespo
                 if is_premium and need is None and membership.has_role(Membership.Role.ADMIN)
                 else None
             ),
-            "attachments": list_attachments_summary(recipient_list=recipient_list),
+            "attachments": attachments,
+            "no_pdf": is_premium and not (attachments["shared"] or attachments["accepted"]),
+            "announces_pdf": announces_attachment(recipient_list.template),
             "test_mode_skips": skips,
             "to_send": to_send,
             "estimate": _send_estimate(membership, form, to_send),
             "repeated": repeated.repeated_content(recipient_list),
         },
     )
+
+
+def announces_attachment(template: Any) -> bool:
+    """Whether a template's name or texts speak of a document sent with the message ("in
+    allegato", "PDF"): the confirmation page warns louder when none is attached. Templates
+    have no flag of their own for attachments, which stay optional (the operator decides)."""
+    text = " ".join((template.name, template.subject, template.markdown))
+    return bool(ANNOUNCED_ATTACHMENT_RE.search(text))
 
 
 def _send_estimate(membership: Membership, form: ScheduleForm, count: int) -> dict[str, Any]:
