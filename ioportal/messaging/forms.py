@@ -20,7 +20,7 @@ from ioportal.core.sizes import megabytes
 from ioportal.ioapi import validate_new_message
 from ioportal.ioapi.payloads import MARKDOWN_MAX, MARKDOWN_MIN, SUBJECT_MAX, SUBJECT_MIN
 from ioportal.ioservices.models import IOService
-from ioportal.messaging.models import Dispatch, FeatureLevel, MessageTemplate
+from ioportal.messaging.models import FeatureLevel, MessageTemplate
 from ioportal.messaging.preview import cta_check
 from ioportal.messaging.send_conditions import shortfall
 from ioportal.messaging.windows import Pacing, describe_moment

@@ -493,7 +493,9 @@ def test_a_premium_list_without_pdf_is_confirmed_with_a_warning(
     template's text announces a document; a standard message gets no such warning."""
     login(operator_user)
     announcing = builders.template(
-        organization, operator_user, feature_level=FeatureLevel.ADVANCED,
+        organization,
+        operator_user,
+        feature_level=FeatureLevel.ADVANCED,
         markdown="Gentile {{ nome }}, trova in allegato l'avviso TARI 2026 di {{ importo }} "
         "euro per la sua utenza domestica, da conservare.",
     )
