@@ -33,7 +33,13 @@ from ioportal.messaging.list_views import checked
 from ioportal.messaging.models import Delivery, Dispatch, FeatureLevel
 from ioportal.messaging.preview import render_preview
 from ioportal.messaging.send_conditions import estimate_last, send_conditions
-from ioportal.messaging.windows import Pacing, is_open, next_opening, quota_today
+from ioportal.messaging.windows import (
+    Pacing,
+    is_open,
+    next_opening,
+    pacing_schedule,
+    quota_today,
+)
 from ioportal.recipients.attachments import list_attachments_summary, row_attachment_names
 from ioportal.recipients.models import RecipientChunk, RecipientList, StoredItems
 from ioportal.recipients.rendering import fill_message
@@ -255,7 +261,8 @@ def _send_estimate(membership: Membership, form: ScheduleForm, count: int) -> di
         data = form.cleaned_data
         start = data.get("scheduled_at") or now
         pacing = Pacing(daily_cap=data.get("daily_cap"), send_by=data.get("send_by"))
-    schedule = send_conditions().schedule_for(organization.pk)
+    limited = send_conditions().schedule_for(organization.pk)
+    schedule = pacing_schedule(limited, pacing)
     opens_at = None if is_open(schedule, start) else next_opening(schedule, start)
     per_day = None
     if pacing.send_by is not None and count:
@@ -265,7 +272,7 @@ def _send_estimate(membership: Membership, form: ScheduleForm, count: int) -> di
         "refused": False,
         "last": estimate_last(organization=organization, count=count, start=start, pacing=pacing),
         "per_minute": per_minute,
-        "limited": schedule is not None,
+        "limited": limited is not None,
         "opens_at": opens_at,
         "pacing": pacing,
         "per_day": per_day if per_day is not None and per_day < count else None,

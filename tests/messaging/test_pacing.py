@@ -52,7 +52,12 @@ def test_confirm_page_shows_the_estimate(client, login, operator_user, own_list)
 
 def test_estimate_button_does_not_launch(client, login, operator_user, own_list) -> None:
     login(operator_user)
-    response = post(client, own_list, daily_cap="1", stima="1")
+    # From tomorrow at 10:00: a paced dispatch without windows sends 08:00–20:00, so the
+    # day of the last message does not depend on the hour the test runs.
+    start = (timezone.localtime() + timedelta(days=1)).replace(hour=10, minute=0)
+    response = post(
+        client, own_list, daily_cap="1", stima="1", when="later", scheduled_at=local(start)
+    )
     assert response.status_code == 200
     text = response.content.decode()
     # The cap is a sentence of its own, not a clause of the account's rate.
@@ -60,13 +65,19 @@ def test_estimate_button_does_not_launch(client, login, operator_user, own_list)
     assert "al minuto, al massimo" not in text
     english = client.post(
         reverse("messaging:list_confirm", args=[own_list.public_id]),
-        {"when": "now", "launch_token": str(own_list.launch_token), "daily_cap": "1000", "stima": "1"},
+        {
+            "when": "now",
+            "launch_token": str(own_list.launch_token),
+            "daily_cap": "1000",
+            "stima": "1",
+        },
         HTTP_ACCEPT_LANGUAGE="en",
     ).content.decode()
     assert "At most 1,000 messages are sent a day." in english
-    # 2 valid rows at 1 a day: the last goes tomorrow (local day), not today.
-    tomorrow = timezone.localtime() + timedelta(days=1)
-    assert f"{tomorrow.day} " in text.split("Stima:")[1][:120]
+    # 2 valid rows at 1 a day: the last goes the day after the start, at 08:00.
+    following = start + timedelta(days=1)
+    assert f"{following.day} " in text.split("Stima:")[1][:120]
+    assert "08:00" in text.split("Stima:")[1][:120]
     assert not Dispatch.objects.filter(kind=Dispatch.Kind.LIST).exists()
 
 
@@ -182,13 +193,18 @@ def test_a_deadline_without_windows_spreads_over_every_day(
     assert big.valid_count == 1200
     login(operator_user)
     today = timezone.localtime()
-    by = (today + timedelta(days=3)).replace(hour=20, minute=0, second=0, microsecond=0)
-    response = post(client, big, send_by=local(by), stima="1")
+    # Started tomorrow at 10:00 (a paced dispatch without windows sends 08:00–20:00: today
+    # may have no daytime left when the test runs), due four days later.
+    start = (today + timedelta(days=1)).replace(hour=10, minute=0, second=0, microsecond=0)
+    by = (start + timedelta(days=3)).replace(hour=20)
+    response = post(
+        client, big, when="later", scheduled_at=local(start), send_by=local(by), stima="1"
+    )
     text = response.content.decode()
     box = stima(text)
     assert (
-        "I messaggi si distribuiscono in parti uguali su ogni giorno fino alla scadenza: 300 "
-        "il primo giorno." in box
+        "I messaggi si distribuiscono in parti uguali su ogni giorno fino alla scadenza, "
+        "dalle 8 alle 20: 300 il primo giorno." in box
     )
     assert "al minuto, distribuiti" not in box and "al minuto." in box
     assert "finestre di invio" not in box
@@ -256,9 +272,7 @@ def test_no_estimate_when_every_recipient_is_skipped(
     assert "Invia a 0 cittadini (saltati: 2)" in text.decode()
 
 
-def test_pacing_errors_are_shown_with_the_others(
-    client, login, operator_user, own_list
-) -> None:
+def test_pacing_errors_are_shown_with_the_others(client, login, operator_user, own_list) -> None:
     """A deadline that cannot be met is reported together with another field's error, not
     only once that one is fixed."""
     login(operator_user)
