@@ -17,11 +17,10 @@ from ioportal.core.fiscalcode import normalize_fiscal_code
 from ioportal.core.forms import WholeNumberField, whole_number_formfield
 from ioportal.core.io_texts import field_error_text
 from ioportal.core.sizes import megabytes
-from ioportal.core.validators import db_integer_range
 from ioportal.ioapi import validate_new_message
-from ioportal.ioapi.payloads import MARKDOWN_MAX, SUBJECT_MAX
+from ioportal.ioapi.payloads import MARKDOWN_MAX, MARKDOWN_MIN, SUBJECT_MAX, SUBJECT_MIN
 from ioportal.ioservices.models import IOService
-from ioportal.messaging.models import Dispatch, FeatureLevel, MessageTemplate
+from ioportal.messaging.models import FeatureLevel, MessageTemplate
 from ioportal.messaging.preview import cta_check
 from ioportal.messaging.send_conditions import shortfall
 from ioportal.messaging.windows import Pacing, describe_moment
@@ -38,6 +37,7 @@ from ioportal.recipients.validation import (
     NOTICE_NUMBER,
     SPECIAL_FIELDS,
     ValueProblem,
+    column_problem,
     guess_mapping,
     parse_due_date,
     pattern_problem,
@@ -47,13 +47,17 @@ from ioportal.recipients.validation import (
 MAX_SCHEDULE_DAYS = 30
 # A deadline at most this many days after the start of the dispatch.
 MAX_PACING_DAYS = 60
+# The largest daily cap: more than any organization sends in a day, so a cap above it is a
+# typing error (an empty field means no cap).
+DAILY_CAP_MAX = 1_000_000
 ZIP_MAX_UPLOAD_BYTES = 200_000_000
 UPLOAD_EXTENSIONS = (".csv", ".txt", ".xlsx")
 
 
-def _counted(widget: forms.Widget, limit: int) -> forms.Widget:
-    """Mark a field for the live character counter of static/js/compose.js."""
-    widget.attrs.update({"data-io-limit": str(limit)})
+def _counted(widget: forms.Widget, minimum: int, limit: int) -> forms.Widget:
+    """Mark a field for the live character counter of static/js/compose.js (its words come
+    from the page: templates/messaging/_counter.html)."""
+    widget.attrs.update({"data-io-min": str(minimum), "data-io-limit": str(limit)})
     return widget
 
 
@@ -71,8 +75,8 @@ class TemplateForm(forms.ModelForm):
             "has_payment",
         ]
         widgets = {
-            "subject": _counted(forms.TextInput(), SUBJECT_MAX),
-            "markdown": _counted(forms.Textarea(attrs={"rows": 12}), MARKDOWN_MAX),
+            "subject": _counted(forms.TextInput(), SUBJECT_MIN, SUBJECT_MAX),
+            "markdown": _counted(forms.Textarea(attrs={"rows": 12}), MARKDOWN_MIN, MARKDOWN_MAX),
         }
         help_texts = {
             "subject": _(
@@ -412,8 +416,15 @@ class ScheduleForm(forms.Form):
         label=_("Al massimo, messaggi al giorno (facoltativo)"),
         required=False,
         min_value=1,
-        max_value=db_integer_range(Dispatch._meta.get_field("daily_cap"))[1],
+        max_value=DAILY_CAP_MAX,
         help_text=_("Conta i messaggi inviati in ogni giorno di calendario, ora italiana."),
+        error_messages={
+            "max_value": _(
+                "Il massimo giornaliero può essere al più %(limit_value)s messaggi: per non "
+                "porre un limite, lascia vuoto il campo."
+            ),
+            "min_value": _("Il massimo giornaliero deve essere almeno %(limit_value)s messaggio."),
+        },
     )
 
     def __init__(
@@ -447,8 +458,15 @@ class ScheduleForm(forms.Form):
         return data
 
     def _clean_pacing(self, data: dict[str, Any]) -> None:
+        """The deadline's checks, shown with the other fields' errors: only a check that
+        needs a value with an error of its own (the start, the daily cap) is left out."""
         send_by: datetime | None = data.get("send_by")
-        if send_by is None or self.errors:
+        if send_by is None:
+            return
+        if "scheduled_at" in self.errors:
+            # The start is not known: the deadline can still be judged against now.
+            if send_by <= timezone.now():
+                self.add_error("send_by", _("La scadenza deve essere nel futuro."))
             return
         start = data.get("scheduled_at") or timezone.now()
         if send_by <= start:
@@ -465,7 +483,7 @@ class ScheduleForm(forms.Form):
                 % {"days": MAX_PACING_DAYS},
             )
             return
-        if self.organization is None or not self.recipients:
+        if self.organization is None or not self.recipients or "daily_cap" in self.errors:
             return
         cap = data.get("daily_cap")
         last = shortfall(
@@ -555,13 +573,13 @@ class SingleMessageForm(forms.Form):
     subject = forms.CharField(
         label=_("Oggetto"),
         max_length=SUBJECT_MAX * 2,
-        widget=_counted(forms.TextInput(), SUBJECT_MAX),
+        widget=_counted(forms.TextInput(), SUBJECT_MIN, SUBJECT_MAX),
         help_text=_("Da 10 a 120 caratteri, senza dati personali."),
     )
     markdown = forms.CharField(
         label=_("Testo"),
         strip=False,
-        widget=_counted(forms.Textarea(attrs={"rows": 8}), MARKDOWN_MAX),
+        widget=_counted(forms.Textarea(attrs={"rows": 8}), MARKDOWN_MIN, MARKDOWN_MAX),
         help_text=_("Da 80 a 10.000 caratteri."),
     )
     due_date = forms.CharField(
@@ -618,7 +636,7 @@ class SingleMessageForm(forms.Form):
             try:
                 due = parse_due_date(data["due_date"])
             except ValueProblem as problem:
-                self.add_error("due_date", str(problem))
+                self.add_error("due_date", column_problem(problem))
             else:
                 if due < timezone.now():
                     self.add_error("due_date", _("La data di scadenza è già passata."))
@@ -626,7 +644,7 @@ class SingleMessageForm(forms.Form):
             try:
                 amount = read_euro_cents(data["amount"])
             except ValueProblem as problem:
-                self.add_error("amount", str(problem))
+                self.add_error("amount", column_problem(problem))
             if not data.get("notice_number"):
                 self.add_error("notice_number", _("Indica il codice avviso per l'importo."))
         elif data.get("notice_number"):

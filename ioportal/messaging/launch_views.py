@@ -4,6 +4,7 @@ recipients, confirmation (with the estimate of when a paced dispatch's last mess
 Thin views: decorators, access helper, form, service, redirect or render.
 """
 
+import re
 from typing import Any
 
 from django.contrib import messages
@@ -32,7 +33,13 @@ from ioportal.messaging.list_views import checked
 from ioportal.messaging.models import Delivery, Dispatch, FeatureLevel
 from ioportal.messaging.preview import render_preview
 from ioportal.messaging.send_conditions import estimate_last, send_conditions
-from ioportal.messaging.windows import Pacing, is_open, next_opening, quota_today
+from ioportal.messaging.windows import (
+    Pacing,
+    is_open,
+    next_opening,
+    pacing_schedule,
+    quota_today,
+)
 from ioportal.recipients.attachments import list_attachments_summary, row_attachment_names
 from ioportal.recipients.models import RecipientChunk, RecipientList, StoredItems
 from ioportal.recipients.rendering import fill_message
@@ -40,6 +47,8 @@ from ioportal.recipients.testmode import list_test_mode_skips
 from ioportal.recipients.validation import ATTACHMENT_KEY, format_cents
 
 OPERATOR = Membership.Role.OPERATOR
+# Words with which a template announces a document: "in allegato", "allegati", "PDF".
+ANNOUNCED_ATTACHMENT_RE = re.compile(r"\ballegat|\bpdf\b", re.IGNORECASE)
 
 
 def _row_message(recipient_list: RecipientList, row: dict[str, Any]) -> tuple[str, str]:
@@ -194,6 +203,7 @@ def list_confirm(request: AuthenticatedHttpRequest, public_id: str) -> HttpRespo
     need = None
     if is_premium:
         need = carnet_need(service=recipient_list.service, needed=to_send)
+    attachments = list_attachments_summary(recipient_list=recipient_list)
     return render(
         request,
         "messaging/list_confirm.html",
@@ -213,13 +223,23 @@ def list_confirm(request: AuthenticatedHttpRequest, public_id: str) -> HttpRespo
                 if is_premium and need is None and membership.has_role(Membership.Role.ADMIN)
                 else None
             ),
-            "attachments": list_attachments_summary(recipient_list=recipient_list),
+            "attachments": attachments,
+            "no_pdf": is_premium and not (attachments["shared"] or attachments["accepted"]),
+            "announces_pdf": announces_attachment(recipient_list.template),
             "test_mode_skips": skips,
             "to_send": to_send,
             "estimate": _send_estimate(membership, form, to_send),
             "repeated": repeated.repeated_content(recipient_list),
         },
     )
+
+
+def announces_attachment(template: Any) -> bool:
+    """Whether a template's name or texts speak of a document sent with the message ("in
+    allegato", "PDF"): the confirmation page warns louder when none is attached. Templates
+    have no flag of their own for attachments, which stay optional (the operator decides)."""
+    text = " ".join((template.name, template.subject, template.markdown))
+    return bool(ANNOUNCED_ATTACHMENT_RE.search(text))
 
 
 def _send_estimate(membership: Membership, form: ScheduleForm, count: int) -> dict[str, Any]:
@@ -241,7 +261,8 @@ def _send_estimate(membership: Membership, form: ScheduleForm, count: int) -> di
         data = form.cleaned_data
         start = data.get("scheduled_at") or now
         pacing = Pacing(daily_cap=data.get("daily_cap"), send_by=data.get("send_by"))
-    schedule = send_conditions().schedule_for(organization.pk)
+    limited = send_conditions().schedule_for(organization.pk)
+    schedule = pacing_schedule(limited, pacing)
     opens_at = None if is_open(schedule, start) else next_opening(schedule, start)
     per_day = None
     if pacing.send_by is not None and count:
@@ -251,7 +272,7 @@ def _send_estimate(membership: Membership, form: ScheduleForm, count: int) -> di
         "refused": False,
         "last": estimate_last(organization=organization, count=count, start=start, pacing=pacing),
         "per_minute": per_minute,
-        "limited": schedule is not None,
+        "limited": limited is not None,
         "opens_at": opens_at,
         "pacing": pacing,
         "per_day": per_day if per_day is not None and per_day < count else None,

@@ -16,6 +16,9 @@ passed in by the caller, and the result is an aware datetime in UTC.
 - A `Pacing` spreads one dispatch: at most `daily_cap` submissions per local day, and, with
   a `send_by` deadline, an even share of what is left per remaining day with an open window
   (never more than the cap). A deadline already passed no longer limits anything.
+- A paced dispatch of an organization without windows is sent in daytime
+  (`PACED_DAYTIME`, 08:00–20:00 local, every day): each day's share starts at 08:00, not at
+  midnight (`pacing_schedule`). A dispatch that is not paced still goes at once, at any hour.
 """
 
 import math
@@ -55,6 +58,22 @@ class Schedule:
 PRESET_WORKING_DAYS = Schedule(
     hours={weekday: (time(8, 0), time(20, 0)) for weekday in range(6)}, skip_holidays=True
 )
+
+
+# The hours of a paced dispatch (daily cap or deadline) when the organization has no send
+# windows: its daily shares reach citizens in daytime, every day of the week, holidays too
+# (without windows no day is closed), never at midnight when a new day's quota begins.
+PACED_DAYTIME = Schedule(
+    hours={weekday: (time(8, 0), time(20, 0)) for weekday in range(7)}, skip_holidays=False
+)
+
+
+def pacing_schedule(schedule: "Schedule | None", pacing: "Pacing") -> "Schedule | None":
+    """The hours in which a dispatch with `pacing` may send: the organization's windows, or,
+    without windows, PACED_DAYTIME for a paced dispatch and always (None) for the others."""
+    if schedule is None and pacing.is_paced:
+        return PACED_DAYTIME
+    return schedule
 
 
 def _parse_time(value: str) -> time:
@@ -225,8 +244,10 @@ def quota_today(
     """How many more submissions the dispatch may make today (local day of `now`).
 
     `remaining`: deliveries not yet submitted nor in flight; `used_today`: submitted since
-    local midnight plus in flight. None = no limit. Never negative.
+    local midnight plus in flight. None = no limit. Never negative. Without windows, the days
+    counted are those with daytime left (`pacing_schedule`).
     """
+    schedule = pacing_schedule(schedule, pacing)
     allowed: int | None = None
     if pacing.daily_cap is not None:
         allowed = pacing.daily_cap - used_today
@@ -253,6 +274,7 @@ def estimate_last(
         raise ValueError("per_second must be positive")
     if count <= 0:
         return start.astimezone(UTC)
+    schedule = pacing_schedule(schedule, pacing)
     tz = schedule.tz if schedule is not None else ROME
     remaining = count
     moment = start.astimezone(UTC)
@@ -290,6 +312,7 @@ def shortfall(
     estimate ignores the even spread a deadline itself asks for."""
     if pacing.send_by is None:
         return None
+    schedule = pacing_schedule(schedule, pacing)
     last = estimate_last(schedule, Pacing(daily_cap=pacing.daily_cap), start, count, per_second)
     if last is None or last > pacing.send_by:
         return last or start + timedelta(days=HORIZON_DAYS)

@@ -57,6 +57,10 @@ class Percentage(ValueProblem):
     where a number or an amount is expected, saying so."""
 
 
+class NotANumber(ValueProblem):
+    """Text that is a number in neither convention ("dieci", "12,3,4")."""
+
+
 class OtherNumberFormat(ValueProblem):
     """A number that fits the other convention, not the chosen one ("1,000.00" read as
     Italian): refused all the same; the list page suggests uploading with the other one."""
@@ -185,7 +189,7 @@ def read_number(text: str, number_format: str = DEFAULT_NUMBER_FORMAT) -> Decima
                     "example": chosen.example,
                 }
             )
-        raise ValueProblem(
+        raise NotANumber(
             _("non è un numero nel formato %(chosen)s (esempio: %(example)s)")
             % {"chosen": number_format_name(chosen.code), "example": chosen.example}
         )
@@ -213,6 +217,13 @@ def read_euro_cents(text: str, number_format: str = DEFAULT_NUMBER_FORMAT) -> in
     except Percentage as problem:
         raise Percentage(
             _("è una percentuale (%(text)s), non un importo") % {"text": text.strip()}
+        ) from problem
+    except NotANumber as problem:
+        # Said once: "non è un importo in euro nel formato italiano", not "non è un importo
+        # in euro: non è un numero nel formato italiano".
+        raise NotANumber(
+            _("non è un importo in euro nel formato %(chosen)s (esempio: %(example)s)")
+            % {"chosen": number_format_name(chosen.code), "example": chosen.example}
         ) from problem
     except ValueProblem as problem:
         # Same class: a number of the other convention stays recognisable as such.

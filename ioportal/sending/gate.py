@@ -13,6 +13,8 @@ The database side of `messaging.windows`, hooked into `claims.work_queryset` and
   skipped at the check gives its place back. Claims of paced dispatches are serialised by
   a row lock on the dispatch (PostgreSQL; SQLite's claim transaction is IMMEDIATE), so the
   cap is exact whatever the number of workers.
+- Without windows, a paced dispatch is claimed in daytime only (`windows.PACED_DAYTIME`,
+  08:00–20:00 local): its quota is 0 outside those hours, so no share starts at midnight.
 - A window is honoured at claim time: a batch claimed just before it closes is finished
   (at most SENDING_BATCH_SIZE deliveries per worker, seconds).
 """
@@ -82,6 +84,8 @@ def quota(dispatch: Dispatch, *, now: datetime, schedule: windows.Schedule | Non
     """How many more deliveries of `dispatch` may be claimed today (None: no limit)."""
     if not dispatch.pacing.is_paced:
         return None
+    if not windows.is_open(windows.pacing_schedule(schedule, dispatch.pacing), now):
+        return 0  # without windows, a paced dispatch sends in daytime only
     used, remaining = usage(dispatch_id=dispatch.pk, now=now)
     return windows.quota_today(schedule, dispatch.pacing, now, remaining=remaining, used_today=used)
 
@@ -129,7 +133,8 @@ def gate(*, organization_id: int, now: datetime, lock: bool = False) -> Gate:
 class Waiting:
     """Why a running dispatch sends nothing now, and until when (UTC; None: unknown)."""
 
-    reason: str  # "window" or "daily_quota"
+    # "window", "daily_quota", or "daytime" (paced, no windows: PACED_DAYTIME's night)
+    reason: str
     until: datetime | None
 
 
@@ -137,9 +142,11 @@ def dispatch_waiting(dispatch: Dispatch, *, now: datetime) -> Waiting | None:
     """For the dispatch pages: None when the dispatch may send now (or is not running)."""
     if dispatch.state != Dispatch.State.RUNNING or dispatch.kind == Dispatch.Kind.TEST:
         return None
-    schedule = schedule_for(organization_id=dispatch.organization_id, cached=False)
+    own = schedule_for(organization_id=dispatch.organization_id, cached=False)
+    schedule = windows.pacing_schedule(own, dispatch.pacing)
     if not windows.is_open(schedule, now):
-        return Waiting("window", windows.next_opening(schedule, now))
+        reason = "window" if own is not None else "daytime"
+        return Waiting(reason, windows.next_opening(schedule, now))
     left = quota(dispatch, now=now, schedule=schedule)
     if left is not None and left <= 0:
         tomorrow = windows.day_start(windows.local_day(now) + timedelta(days=1))

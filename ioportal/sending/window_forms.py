@@ -39,6 +39,10 @@ class SendWindowsForm(forms.Form):
         coerce=lambda value: value == "1",
         widget=forms.RadioSelect,
         initial="0",
+        help_text=_(
+            "Senza finestre, un invio distribuito (con una scadenza o un massimo giornaliero) "
+            "parte comunque solo di giorno, dalle 8 alle 20."
+        ),
         error_messages={
             "required": _(
                 "Scegli quando possono arrivare i messaggi: «In qualsiasi momento» oppure "

@@ -7,6 +7,16 @@
     return;
   }
   var data = JSON.parse(source.textContent);
+  // Numbers as the page's language writes them: 3.500 in Italian, 3,500 in English; Intl
+  // leaves four digits ungrouped in Italian unless asked to group always.
+  var lang = document.documentElement.lang || undefined;
+  var numbers;
+  try {
+    numbers = new Intl.NumberFormat(lang, { useGrouping: "always", maximumFractionDigits: 1 });
+  } catch (error) {
+    numbers = new Intl.NumberFormat(undefined, { useGrouping: "always", maximumFractionDigits: 1 });
+  }
+  function number(value) { return numbers.format(value); }
   // The colours of the outcome bars on the supervision pages (static/css/sending.css).
   var colours = {
     delivered: "#008055",
@@ -29,9 +39,20 @@
         })
       },
       options: {
+        locale: lang,
         maintainAspectRatio: false,
         animation: reduced ? false : undefined,
-        scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } } }
+        plugins: {
+          tooltip: {
+            callbacks: {
+              label: function (context) { return context.dataset.label + ": " + number(context.parsed.y); }
+            }
+          }
+        },
+        scales: {
+          x: { stacked: true },
+          y: { stacked: true, beginAtZero: true, ticks: { precision: 0, callback: number } }
+        }
       }
     });
     volume.setAttribute("data-rendered", "true");
@@ -46,13 +67,14 @@
       },
       options: {
         indexAxis: "y",
+        locale: lang,
         maintainAspectRatio: false,
         animation: reduced ? false : undefined,
         plugins: {
           legend: { display: false },
           tooltip: {
             callbacks: {
-              label: function (context) { return context.formattedValue + " %"; }
+              label: function (context) { return number(context.parsed.x) + " %"; }
             }
           }
         },
@@ -61,7 +83,7 @@
             min: 0,
             max: 100,
             title: { display: true, text: data.rates.axis },
-            ticks: { callback: function (value) { return value + " %"; } }
+            ticks: { callback: function (value) { return number(value) + " %"; } }
           }
         }
       }

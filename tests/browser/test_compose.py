@@ -3,6 +3,7 @@ columns, read the errors, download the rejected rows, preview three citizens, se
 launch, and approve as a supervisor. Every page passes the accessibility check."""
 
 import pytest
+from django.urls import reverse
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from ioportal.accounts.models import Membership
@@ -180,3 +181,25 @@ def test_single_message_page(page, sign_in, axe_check, organization, monkeypatch
     page.wait_for_load_state()
     assert "carattere di controllo" in page.content()
     axe_check(page, "compose-single-errors")
+
+
+def test_character_counters_speak_the_page_language(page, sign_in, organization):
+    """The counters' words come from the page (gettext), their numbers are grouped as the
+    page's language writes them."""
+    operator = builders.user(Membership.Role.OPERATOR, organization, username="olga")
+    builders.service(organization)
+    sign_in(page, operator)
+    page.goto(reverse("messaging:single"))
+    subject = page.locator("[data-counter-for=id_subject]")
+    markdown = page.locator("[data-counter-for=id_markdown]")
+    assert markdown.inner_text() == "0 / 10.000 caratteri (minimo 80)"
+    page.get_by_label("Testo").fill("x" * 1234)
+    assert markdown.inner_text() == "1.234 / 10.000 caratteri (minimo 80)"
+    assert subject.inner_text() == "0 / 120 caratteri (minimo 10)"
+
+    page.get_by_role("button", name="EN").click()
+    page.wait_for_load_state()
+    assert page.locator("html").get_attribute("lang") == "en"
+    assert markdown.inner_text() == "0 / 10,000 characters (minimum 80)"
+    page.locator("#id_markdown").fill("x" * 1234)
+    assert markdown.inner_text() == "1,234 / 10,000 characters (minimum 80)"

@@ -61,6 +61,12 @@ def test_supervisor_dashboard_charts_render_with_their_tables(
         ".options.scales.x; return [x.title.display, x.title.text, x.ticks.callback(50)]; }"
     )
     assert axis == [True, "Percentuale delle consegne (%)", "50 %"]
+    # Counts on the volume's axis are grouped the Italian way, four digits too.
+    ticks = page.evaluate(
+        "() => { const y = window.Chart.getChart(document.getElementById('chart-volume'))"
+        ".options.scales.y; return [y.ticks.callback(3500), y.ticks.callback(12000)]; }"
+    )
+    assert ticks == ["3.500", "12.000"]
     # "Ultimi invii": a title that wraps starts on its bullet's line.
     wrapped = page.evaluate(
         "() => { const a = document.querySelector('#recent-dispatches li a');"

@@ -52,13 +52,32 @@ def test_confirm_page_shows_the_estimate(client, login, operator_user, own_list)
 
 def test_estimate_button_does_not_launch(client, login, operator_user, own_list) -> None:
     login(operator_user)
-    response = post(client, own_list, daily_cap="1", stima="1")
+    # From tomorrow at 10:00: a paced dispatch without windows sends 08:00–20:00, so the
+    # day of the last message does not depend on the hour the test runs.
+    start = (timezone.localtime() + timedelta(days=1)).replace(hour=10, minute=0)
+    response = post(
+        client, own_list, daily_cap="1", stima="1", when="later", scheduled_at=local(start)
+    )
     assert response.status_code == 200
     text = response.content.decode()
-    assert "al massimo 1 al giorno" in text
-    # 2 valid rows at 1 a day: the last goes tomorrow (local day), not today.
-    tomorrow = timezone.localtime() + timedelta(days=1)
-    assert f"{tomorrow.day} " in text.split("Stima:")[1][:120]
+    # The cap is a sentence of its own, not a clause of the account's rate.
+    assert "Al giorno parte al massimo 1 messaggio." in text
+    assert "al minuto, al massimo" not in text
+    english = client.post(
+        reverse("messaging:list_confirm", args=[own_list.public_id]),
+        {
+            "when": "now",
+            "launch_token": str(own_list.launch_token),
+            "daily_cap": "1000",
+            "stima": "1",
+        },
+        HTTP_ACCEPT_LANGUAGE="en",
+    ).content.decode()
+    assert "At most 1,000 messages are sent a day." in english
+    # 2 valid rows at 1 a day: the last goes the day after the start, at 08:00.
+    following = start + timedelta(days=1)
+    assert f"{following.day} " in text.split("Stima:")[1][:120]
+    assert "08:00" in text.split("Stima:")[1][:120]
     assert not Dispatch.objects.filter(kind=Dispatch.Kind.LIST).exists()
 
 
@@ -174,13 +193,20 @@ def test_a_deadline_without_windows_spreads_over_every_day(
     assert big.valid_count == 1200
     login(operator_user)
     today = timezone.localtime()
-    by = (today + timedelta(days=3)).replace(hour=20, minute=0, second=0, microsecond=0)
-    response = post(client, big, send_by=local(by), stima="1")
+    # Started tomorrow at 10:00 (a paced dispatch without windows sends 08:00–20:00: today
+    # may have no daytime left when the test runs), due four days later.
+    start = (today + timedelta(days=1)).replace(hour=10, minute=0, second=0, microsecond=0)
+    by = (start + timedelta(days=3)).replace(hour=20)
+    response = post(
+        client, big, when="later", scheduled_at=local(start), send_by=local(by), stima="1"
+    )
     text = response.content.decode()
     box = stima(text)
-    assert "distribuiti in parti uguali su ogni giorno fino alla scadenza: 300 il primo giorno" in (
-        box
+    assert (
+        "I messaggi si distribuiscono in parti uguali su ogni giorno fino alla scadenza, "
+        "dalle 8 alle 20: 300 il primo giorno." in box
     )
+    assert "al minuto, distribuiti" not in box and "al minuto." in box
     assert "finestre di invio" not in box
     assert f"l'ultimo messaggio partirà {day_of(by)}" in box.replace("&#x27;", "'")
     assert day_of(today) not in box
@@ -244,3 +270,43 @@ def test_no_estimate_when_every_recipient_is_skipped(
     box = stima(text.decode())
     assert "Nessun messaggio partirà" in box and "Stima:" not in box
     assert "Invia a 0 cittadini (saltati: 2)" in text.decode()
+
+
+def test_pacing_errors_are_shown_with_the_others(client, login, operator_user, own_list) -> None:
+    """A deadline that cannot be met is reported together with another field's error, not
+    only once that one is fixed."""
+    login(operator_user)
+    response = post(
+        client,
+        own_list,
+        when="later",
+        scheduled_at="non una data",
+        send_by=local(timezone.now() - timedelta(hours=1)),
+    )
+    errors = response.context["form"].errors
+    assert "scheduled_at" in errors
+    assert errors["send_by"] == ["La scadenza deve essere nel futuro."]
+    # With an unreadable daily cap, the deadline's own checks still run.
+    response = post(
+        client,
+        own_list,
+        daily_cap="molti",
+        send_by=local(timezone.now() + timedelta(days=90)),
+    )
+    errors = response.context["form"].errors
+    assert "daily_cap" in errors
+    assert "al massimo 60 giorni" in errors["send_by"][0]
+    assert not Dispatch.objects.filter(kind=Dispatch.Kind.LIST).exists()
+
+
+def test_a_daily_cap_has_a_sensible_maximum(client, login, operator_user, own_list) -> None:
+    login(operator_user)
+    response = post(client, own_list, daily_cap="1.000.001")
+    assert response.context["form"].errors["daily_cap"] == [
+        "Il massimo giornaliero può essere al più 1.000.000 messaggi: per non porre un "
+        "limite, lascia vuoto il campo."
+    ]
+    assert not Dispatch.objects.filter(kind=Dispatch.Kind.LIST).exists()
+    response = post(client, own_list, daily_cap="1.000.000")
+    assert response.status_code == 302
+    assert Dispatch.objects.get(kind=Dispatch.Kind.LIST).daily_cap == 1_000_000

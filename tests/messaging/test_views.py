@@ -508,6 +508,12 @@ def test_single_message_form_shows_every_error_at_once(client, login, operator_u
     assert "da 10 a 120" in errors["subject"][0]
     # IO's limits are written the Italian way.
     assert "da 80 a 10.000 caratteri" in errors["markdown"][0]
+    # The date's and the amount's reasons are sentences of their own, each saying once
+    # what the value is not.
+    assert errors["due_date"][0] == "Non è una data valida (esempio: 31/12/2026)."
+    assert errors["amount"][0] == (
+        "Non è un importo in euro nel formato italiano (esempio: 1.234,56)."
+    )
     assert not Dispatch.objects.exists()
 
 

@@ -254,14 +254,42 @@ def test_estimate_with_an_even_spread() -> None:
 
 def test_estimate_with_an_even_spread_and_no_schedule() -> None:
     # 1,200 by Saturday 12 at 20:00 from Wednesday 9 at 10:00, no windows: 300 a day, the last
-    # 300 from Saturday's midnight, not all of them on Wednesday.
+    # 300 on Saturday from 08:00 (a paced dispatch without windows goes in daytime), not at
+    # midnight, and not all of them on Wednesday.
     by = rome(2026, 12, 12, 20)
     last = estimate_last(None, Pacing(send_by=by), rome(2026, 12, 9, 10), 1200, 15.0)
-    assert last == rome(2026, 12, 12, 0, 0, 20)
+    assert last == rome(2026, 12, 12, 8, 0, 20)
     assert shortfall(None, Pacing(send_by=by), rome(2026, 12, 9, 10), 1200, 15.0) is None
-    # A cap alone without a schedule: 500 a day, the third day's 200 from its midnight.
+    # A cap alone without a schedule: 500 a day, the third day's 200 from its 08:00.
     last = estimate_last(None, Pacing(daily_cap=500), rome(2026, 12, 9, 10), 1200, 10.0)
-    assert last == rome(2026, 12, 11, 0, 0, 20)
+    assert last == rome(2026, 12, 11, 8, 0, 20)
+    # Not paced: at once, at any hour.
+    assert estimate_last(None, Pacing(), rome(2026, 12, 9, 23), 10, 10.0) == rome(
+        2026, 12, 9, 23, 0, 1
+    )
+
+
+def test_a_paced_dispatch_without_windows_sends_in_daytime() -> None:
+    """Each day's share starts at 08:00 and ends by 20:00 local, never at midnight; the days
+    counted for the even spread are those with daytime left."""
+    from ioportal.messaging.windows import PACED_DAYTIME, pacing_schedule
+
+    by = rome(2026, 12, 12, 20)
+    assert pacing_schedule(None, Pacing(send_by=by)) is PACED_DAYTIME
+    assert pacing_schedule(None, Pacing(daily_cap=5)) is PACED_DAYTIME
+    assert pacing_schedule(None, Pacing()) is None
+    assert pacing_schedule(P, Pacing(send_by=by)) is P
+    # Launched at 22:00 on Wednesday: Thursday, Friday and Saturday remain, 400 a day.
+    assert (
+        quota_today(None, Pacing(send_by=by), rome(2026, 12, 9, 22), remaining=1200, used_today=0)
+        == 400
+    )
+    # The first of 1,200 leaves on Thursday at 08:00, the last on Saturday morning.
+    last = estimate_last(None, Pacing(send_by=by), rome(2026, 12, 9, 22), 1200, 10.0)
+    assert last == rome(2026, 12, 12, 8, 0, 40)
+    # The night of a paced dispatch is no open time; 08:00 is.
+    assert not is_open(PACED_DAYTIME, rome(2026, 12, 10, 0, 0))
+    assert is_open(PACED_DAYTIME, rome(2026, 12, 25, 8, 0))  # holidays too
 
 
 def test_estimate_beyond_the_horizon_is_none() -> None:

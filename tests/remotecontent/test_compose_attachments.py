@@ -129,6 +129,7 @@ def test_shared_and_per_recipient_files_through_the_flow(
     assert "Allegati che riceve questo cittadino (2)" in shown
     assert re.findall(r"<li>([^<]*)</li>", shown) == ["informativa.pdf", "anna.pdf"]
     confirm = reverse("messaging:list_confirm", args=[recipient_list.public_id])
+    assert 'id="premium-senza-pdf"' not in client.get(confirm).content.decode()
     client.post(confirm, {"when": "now", "launch_token": str(recipient_list.launch_token)})
     dispatch = Dispatch.objects.get(kind=Dispatch.Kind.LIST)
     delivery = Delivery.objects.get(dispatch=dispatch)
@@ -482,3 +483,35 @@ def test_a_kept_attachment_can_be_left_out_and_a_refused_zip_is_asked_again(
     assert done.status_code == 302, done.content.decode()[:3000]
     assert not ListAttachment.objects.exists()
     assert not PendingUpload.objects.exists()
+
+
+def test_a_premium_list_without_pdf_is_confirmed_with_a_warning(
+    client, login, operator_user, organization, premium_service
+):
+    """Attachments are optional (a template has no flag requiring them): a Premium list
+    without any PDF is not refused, but its confirmation page says so, louder when the
+    template's text announces a document; a standard message gets no such warning."""
+    login(operator_user)
+    announcing = builders.template(
+        organization,
+        operator_user,
+        feature_level=FeatureLevel.ADVANCED,
+        markdown="Gentile {{ nome }}, trova in allegato l'avviso TARI 2026 di {{ importo }} "
+        "euro per la sua utenza domestica, da conservare.",
+    )
+    silent = builders.template(
+        organization, operator_user, name="Promemoria", feature_level=FeatureLevel.ADVANCED
+    )
+    standard = builders.template(organization, operator_user, name="Standard")
+
+    def confirm_page(template: Any) -> str:
+        recipient_list = builders.recipient_list(template, premium_service, operator_user)
+        url = reverse("messaging:list_confirm", args=[recipient_list.public_id])
+        return client.get(url).content.decode().replace("&#x27;", "'")
+
+    page = confirm_page(announcing)
+    assert 'id="premium-senza-pdf"' in page
+    assert "Nessun PDF allegato, ma il modello parla di un allegato." in page
+    page = confirm_page(silent)
+    assert "Nessun PDF allegato: i cittadini riceveranno il messaggio Premium" in page
+    assert 'id="premium-senza-pdf"' not in confirm_page(standard)

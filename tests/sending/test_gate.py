@@ -141,7 +141,8 @@ def test_daily_cap_counts_submitted_and_in_flight(
     )
     waiting = gate.dispatch_waiting(capped, now=clock.now())
     assert waiting is not None and waiting.reason == "daily_quota"
-    assert waiting.until == datetime(2026, 12, 15, 0, 0, tzinfo=ROME)  # no windows: midnight
+    # No windows: a paced dispatch resumes in the morning, not at midnight.
+    assert waiting.until == datetime(2026, 12, 15, 8, 0, tzinfo=ROME)
     # One in flight is skipped at the check (not on IO): its place is free again.
     skipped = Delivery.objects.filter(dispatch=capped, state="checking").first()
     assert skipped is not None
@@ -187,7 +188,7 @@ def test_deadline_spreads_the_claims_without_windows(
     assert claim(organization, limit=50) == []
     waiting = gate.dispatch_waiting(spread, now=clock.now())
     assert waiting is not None and waiting.reason == "daily_quota"
-    assert waiting.until == datetime(2026, 12, 10, 0, 0, tzinfo=ROME)
+    assert waiting.until == datetime(2026, 12, 10, 8, 0, tzinfo=ROME)
     # Thursday: the next share (the 5 in flight count as Wednesday's once submitted).
     in_flight = Delivery.objects.filter(dispatch=spread, state="checking").order_by("id")
     for number, delivery in enumerate(in_flight):
@@ -196,6 +197,34 @@ def test_deadline_spreads_the_claims_without_windows(
         )
     moved.to(datetime(2026, 12, 10, 9, 0, tzinfo=ROME))
     assert len(claim(organization, limit=50)) == 5
+
+
+def test_without_windows_a_paced_dispatch_is_claimed_in_daytime_only(
+    organization: Organization, author: Any, moved: MovableClock
+) -> None:
+    """No windows: a dispatch with a cap or a deadline is not claimed at night (its day's
+    share would start at midnight), one without pacing still is; 08:00 opens the day."""
+    service = builders.service(organization, **simulated_service(""))
+    moved.to(MONDAY_21)
+    capped = builders.dispatch(service, author, fiscal_codes(12), daily_cap=5)
+    spread = builders.dispatch(
+        service, author, fiscal_codes(24)[12:], send_by=datetime(2026, 12, 17, 20, tzinfo=ROME)
+    )
+    free = builders.dispatch(service, author, fiscal_codes(30)[24:])
+    ids = claim(organization, limit=50)
+    by_dispatch = set(Delivery.objects.filter(pk__in=ids).values_list("dispatch_id", flat=True))
+    assert by_dispatch == {free.pk}
+    for paced in (capped, spread):
+        waiting = gate.dispatch_waiting(paced, now=clock.now())
+        assert waiting is not None and waiting.reason == "daytime"
+        assert waiting.until == datetime(2026, 12, 15, 8, 0, tzinfo=ROME)
+    moved.to(datetime(2026, 12, 15, 0, 30, tzinfo=ROME))  # a new day's quota, still night
+    assert claim(organization, limit=50) == []
+    moved.to(TUESDAY_8)
+    ids = claim(organization, limit=50)
+    by_dispatch = list(Delivery.objects.filter(pk__in=ids).values_list("dispatch_id", flat=True))
+    # 5 of the capped one; 12 due in three days (Tuesday to Thursday): 4 today.
+    assert by_dispatch.count(capped.pk) == 5 and by_dispatch.count(spread.pk) == 4
 
 
 # -- the real worker on the simulator ----------------------------------------------------------
