@@ -5,8 +5,11 @@ worker of an IO account shares (rate limiter, circuit breaker, worker slots) and
 IO calls.
 """
 
+from collections.abc import Iterable
+
 from django.conf import settings
-from django.db import models
+from django.db import connections, models, router
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from ioportal.messaging.windows import Schedule, schedule_from_hours
@@ -43,6 +46,57 @@ class ApiCall(models.Model):
 
     def __str__(self) -> str:
         return f"{self.operation} {self.status_code or '-'} {self.outcome}"
+
+
+# The columns `insert_api_calls` writes, in order.
+API_CALL_COLUMNS = (
+    "organization_id",
+    "service_id",
+    "delivery_id",
+    "operation",
+    "status_code",
+    "duration_ms",
+    "outcome",
+    "created_at",
+)
+
+
+def insert_api_calls(rows: Iterable[ApiCall]) -> int:
+    """Insert unsaved ApiCall `rows` in one statement (executemany), in the caller's
+    transaction, all created now; their `pk` stays None. Returns how many.
+
+    The account runs write every IO call's row with the transition it belongs to, several per
+    transaction: a statement written out once instead of `bulk_create`, whose query building
+    per row and field was a tenth of a worker's CPU in the fairness benchmark, spent on SQLite
+    while holding the database's one write lock."""
+    rows = list(rows)
+    if not rows:
+        return 0
+    db = connections[router.db_for_write(ApiCall)]
+    created_at = db.ops.adapt_datetimefield_value(timezone.now())
+    table = db.ops.quote_name(ApiCall._meta.db_table)
+    columns = ", ".join(db.ops.quote_name(name) for name in API_CALL_COLUMNS)
+    marks = ", ".join(["%s"] * len(API_CALL_COLUMNS))
+    # Names from the model, quoted; every value a parameter.
+    sql = f"INSERT INTO {table} ({columns}) VALUES ({marks})"  # noqa: S608
+    with db.cursor() as cursor:
+        cursor.executemany(
+            sql,
+            [
+                (
+                    row.organization_id,
+                    row.service_id,
+                    row.delivery_id,
+                    row.operation,
+                    row.status_code,
+                    row.duration_ms,
+                    row.outcome,
+                    created_at,
+                )
+                for row in rows
+            ],
+        )
+    return len(rows)
 
 
 class AccountState(models.Model):

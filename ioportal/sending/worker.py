@@ -48,7 +48,7 @@ from ioportal.sending import (
 )
 from ioportal.sending.conf import sending_settings
 from ioportal.sending.gateway import Attempt, Gateway, executor_for
-from ioportal.sending.models import ApiCall
+from ioportal.sending.models import ApiCall, insert_api_calls
 from ioportal.sending.services import dispatch_check_failure_rate
 
 logger = logging.getLogger(__name__)
@@ -443,7 +443,7 @@ class AccountRun:
         of their earlier calls before any request starts. Returns the jobs claimed; the
         others (dispatch paused or cancelled) are released as READY."""
         with transaction.atomic():
-            ApiCall.objects.bulk_create([row for job in jobs for row in job.calls])
+            insert_api_calls(row for job in jobs for row in job.calls)
             token, won = claims.claim_submissions(
                 claimed=[(job.delivery.pk, job.token) for job in jobs]
             )
@@ -534,9 +534,7 @@ class AccountRun:
             outcome.stats["submitted"] += len(
                 transitions.submitted_many(accepted=accepted, worker=self.worker)
             )
-            for row in rows:
-                row.pk = None  # a rolled-back attempt's ids are not ours
-            ApiCall.objects.bulk_create(rows)
+            insert_api_calls(rows)
         return outcome
 
     def apply(self, job: Job, attempt: Attempt, outcome: "Outcome") -> bool:
@@ -572,7 +570,7 @@ class AccountRun:
         with transaction.atomic():
             while self.queue:
                 job = self.queue.popleft()
-                ApiCall.objects.bulk_create(job.calls)
+                insert_api_calls(job.calls)
                 if job.claimed and not job.after_switch:  # its request was never made
                     transitions.submission_released(delivery_id=job.delivery.pk, token=job.token)
                 elif job.claimed:  # a retry after a key switch that cannot go out now
