@@ -203,7 +203,7 @@ def list_confirm(request: AuthenticatedHttpRequest, public_id: str) -> HttpRespo
             "sample": sample,
             "total_amount": format_cents(recipient_list.total_amount),
             "needs_approval": policy.requires_approval(
-                recipients=recipient_list.valid_count,
+                recipients=to_send,
                 feature_level=recipient_list.template.feature_level,
             ),
             "is_premium": is_premium,
