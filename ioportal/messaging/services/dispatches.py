@@ -107,15 +107,8 @@ def _launch_list(
     if locked.state != RecipientList.State.VALIDATED or locked.valid_count == 0:
         raise NotAllowed(_("L'elenco non è stato controllato o non ha righe valide."))
     # Test mode skips the rows of citizens not authorised without calling IO: the approval
-    # threshold counts only those really sent to, and a list nobody would receive is refused.
-    to_send = locked.valid_count - list_test_mode_skips(locked)
-    if to_send <= 0:
-        raise NotAllowed(
-            _(
-                "Nessun cittadino riceverebbe il messaggio: il servizio è in modalità di prova "
-                "e nessun destinatario è tra quelli autorizzati."
-            )
-        )
+    # threshold counts only those really sent to.
+    to_send = max(0, locked.valid_count - list_test_mode_skips(locked))
     template = locked.template
     needs_approval = approval_required(locked.organization, to_send, template.feature_level)
     dispatch = Dispatch.objects.create(
