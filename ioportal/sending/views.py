@@ -228,13 +228,13 @@ def dispatch_cancel(request: AuthenticatedHttpRequest, public_id: str) -> HttpRe
             },
             status=400 if request.method == "POST" else 200,
         )
-    was_preparing = dispatch.state == Dispatch.State.PREPARING
+    # The messages a cancel stops, counted as the confirmation counted them (those test
+    # mode would skip are not among them).
+    count = services.dispatch_not_started(dispatch)
     try:
-        count = services.dispatch_cancel(dispatch=dispatch, actor=request.user, request=request)
+        services.dispatch_cancel(dispatch=dispatch, actor=request.user, request=request)
     except NotAllowed as error:
         return _refused(request, dispatch.public_id, error)
-    if was_preparing:  # the rows never made deliveries will not be sent either
-        count += services.not_prepared(dispatch)
     return _done(
         request,
         dispatch.public_id,

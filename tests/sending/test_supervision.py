@@ -659,3 +659,22 @@ def test_an_empty_history_says_why(organization: Organization, people: dict[str,
     assert "Non ci sono ancora invii." in page and "corrisponde ai filtri" not in page
     page = client.get(url, {"q": "TARI"}).content.decode()
     assert "Nessun invio corrisponde ai filtri." in page
+
+
+def test_the_cancel_confirmation_counts_only_those_test_mode_would_send_to(
+    organization: Organization, people: dict[str, User]
+) -> None:
+    """Ten messages not started, three of them to authorised citizens: test mode skips the
+    other seven without sending them anything, so a cancel stops three."""
+    codes = fiscal_codes(10)
+    service = builders.service(
+        organization,
+        **{**simulated_service(""), "test_mode": True, "authorized_recipients": codes[:3]},
+    )
+    dispatch = builders.dispatch(service, people["author"], codes)
+    url = reverse("sending:dispatch_cancel", args=[dispatch.public_id])
+    author = client_for(people["author"])
+    text = author.get(url).content.decode()
+    assert "3 messaggi non ancora partiti non saranno inviati." in text
+    done = author.post(url, {"confirm": "on"}, follow=True).content.decode()
+    assert "Invio annullato: 3 messaggi non saranno inviati." in done
