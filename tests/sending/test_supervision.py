@@ -678,3 +678,17 @@ def test_the_cancel_confirmation_counts_only_those_test_mode_would_send_to(
     assert "3 messaggi non ancora partiti non saranno inviati." in text
     done = author.post(url, {"confirm": "on"}, follow=True).content.decode()
     assert "Invio annullato: 3 messaggi non saranno inviati." in done
+
+
+def test_a_dispatch_cancelled_while_running_ends_with_its_cancellation(
+    dispatch: Dispatch, people: dict[str, User]
+) -> None:
+    """Its history has no "Concluso": cancelling sets the end with the state, before the
+    audit of the cancellation, and that end is the cancellation (once, with who)."""
+    Dispatch.objects.filter(pk=dispatch.pk).update(started_at=timezone.now())
+    author = client_for(people["author"])
+    author.post(reverse("sending:dispatch_cancel", args=[dispatch.public_id]), {"confirm": "on"})
+    page = author.get(reverse("sending:dispatch_detail", args=[dispatch.public_id]))
+    history = page.content.decode().split('id="dispatch-timeline"', 1)[1].split("</ol>", 1)[0]
+    assert "Concluso" not in history
+    assert history.count("Annullato") == 1 and "Annullato (autore" in history
