@@ -692,3 +692,22 @@ def test_a_dispatch_cancelled_while_running_ends_with_its_cancellation(
     history = page.content.decode().split('id="dispatch-timeline"', 1)[1].split("</ol>", 1)[0]
     assert "Concluso" not in history
     assert history.count("Annullato") == 1 and "Annullato (autore" in history
+
+
+def test_the_live_page_refreshes_its_history_with_its_counts(
+    dispatch: Dispatch, people: dict[str, User], django_assert_max_num_queries: Any
+) -> None:
+    """The polled block carries the history out of band, so "Avviato" shows without a
+    reload; its queries do not grow with the history's events."""
+    Dispatch.objects.filter(pk=dispatch.pk).update(started_at=timezone.now())
+    client = client_for(people["author"])
+    progress = reverse("sending:dispatch_progress", args=[dispatch.public_id])
+    text = client.get(progress).content.decode()
+    history = text.split('id="dispatch-timeline"', 1)[1].split("</ol>", 1)[0]
+    assert history.startswith(' hx-swap-oob="true"') and "Avviato" in history
+    for _ in range(5):
+        client.post(reverse("sending:dispatch_pause", args=[dispatch.public_id]))
+        client.post(reverse("sending:dispatch_resume", args=[dispatch.public_id]))
+    with django_assert_max_num_queries(21):
+        text = client.get(progress).content.decode()
+    assert text.count("Ripreso") == 5
