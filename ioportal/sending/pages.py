@@ -162,6 +162,9 @@ def progress_context(membership: Membership, dispatch: Dispatch) -> dict[str, An
     }
 
 
+# The uncertain deliveries a page lists (and a decision on them names) at most.
+UNCERTAIN_SHOWN = 200
+
 TIMELINE_ACTIONS = {
     Action.DISPATCH_PAUSED: gettext_lazy("Sospeso"),
     Action.DISPATCH_AUTO_PAUSED: gettext_lazy("Sospeso automaticamente"),
@@ -226,7 +229,11 @@ def dispatch_context(
     )
     supervisor = allowed(membership, dispatch, SUPERVISE)
     uncertain = (
-        list(Delivery.objects.filter(dispatch=dispatch, state=Delivery.State.UNCERTAIN)[:200])
+        list(
+            Delivery.objects.filter(dispatch=dispatch, state=Delivery.State.UNCERTAIN)[
+                :UNCERTAIN_SHOWN
+            ]
+        )
         if supervisor
         else []
     )

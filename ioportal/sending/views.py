@@ -30,8 +30,13 @@ from ioportal.messaging.retention import personal_data_purged
 from ioportal.messaging.windows import schedule_from_hours
 from ioportal.sending import clock, gate, pages, selectors, services
 from ioportal.sending.audit import Action
-from ioportal.sending.forms import CancelConfirmForm, FiscalCodeSearchForm, HistoryFilterForm
-from ioportal.sending.models import SendWindowPolicy
+from ioportal.sending.forms import (
+    CancelConfirmForm,
+    FiscalCodeSearchForm,
+    HistoryFilterForm,
+    MarkSentConfirmForm,
+)
+from ioportal.sending.models import SendWindowPolicy, UncertainResolution
 from ioportal.sending.window_forms import SendWindowsForm
 
 OPERATOR = Membership.Role.OPERATOR
@@ -286,11 +291,29 @@ def uncertain_resolve(request: AuthenticatedHttpRequest, public_id: str) -> Http
             "pk", flat=True
         )
     )
+    decision = request.POST.get("decision", "")
+    if ids and decision == UncertainResolution.Decision.MARK_SENT:
+        # Marking as sent closes them for good: a page names them and asks for a tick
+        # (the form's second step; without the tick the page again, 400, nothing changed).
+        chosen = list(
+            Delivery.objects.filter(
+                dispatch=dispatch, pk__in=ids, state=Delivery.State.UNCERTAIN
+            ).order_by("row_number", "id")[: pages.UNCERTAIN_SHOWN]
+        )
+        confirming = request.POST.get("step") == "confirm"
+        form = MarkSentConfirmForm(request.POST if confirming else None)
+        if chosen and not form.is_valid():
+            return render(
+                request,
+                "sending/uncertain_mark_sent.html",
+                {"dispatch": dispatch, "form": form, "chosen": chosen},
+                status=400 if confirming else 200,
+            )
     try:
         count = services.deliveries_resolve_uncertain(
             dispatch=dispatch,
             delivery_ids=ids,
-            decision=request.POST.get("decision", ""),
+            decision=decision,
             actor=request.user,
             confirmed=request.POST.get("confirm") == "1",
             request=request,

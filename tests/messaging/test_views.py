@@ -573,9 +573,7 @@ def test_counts_and_limits_are_written_the_italian_way(client, login, admin_user
     assert "10.000.000" in error and "2147483647" not in error
 
 
-def test_a_list_test_mode_skips_entirely_cannot_be_sent(
-    client, login, operator_user, organization
-):
+def test_a_list_test_mode_skips_entirely_cannot_be_sent(client, login, operator_user, organization):
     """When test mode skips every valid row the button is disabled with a reason, and a
     POST made anyway is refused: no dispatch of 0 citizens."""
     template = builders.template(organization, operator_user)

@@ -62,6 +62,10 @@ def dispatch(organization: Organization, people: dict[str, User]) -> Dispatch:
     return dispatch
 
 
+# The second step of "Segna come inviati": its confirmation page, ticked.
+MARK_SENT_CONFIRMED = {"step": "confirm", "confirm_mark_sent": "on"}
+
+
 def client_for(user: User) -> Client:
     return verified_login(Client(), user)
 
@@ -490,7 +494,7 @@ def test_a_delivery_marked_as_sent_has_the_decision_once_with_the_name(
     client = client_for(people["supervisor"])
     client.post(
         reverse("sending:uncertain_resolve", args=[dispatch.public_id]),
-        {"delivery": [str(delivery.public_id)], "decision": "mark_sent"},
+        {"delivery": [str(delivery.public_id)], "decision": "mark_sent", **MARK_SENT_CONFIRMED},
     )
     history = _history(_delivery_page(client, delivery))
     assert history.count("Segnato come inviato") == 1
@@ -531,7 +535,9 @@ def test_resolving_nothing_is_not_a_success(dispatch: Dispatch, people: dict[str
     assert Delivery.objects.get(pk=rows[1].pk).state == "uncertain"
     assert not AuditEvent.objects.filter(action="delivery.marked_sent").exists()
     page = client.post(
-        url, {"decision": "mark_sent", "delivery": [str(rows[1].public_id)]}, follow=True
+        url,
+        {"decision": "mark_sent", "delivery": [str(rows[1].public_id)], **MARK_SENT_CONFIRMED},
+        follow=True,
     ).content.decode()
     assert "Esito incerto risolto per 1 destinatario." in page
 
@@ -711,3 +717,43 @@ def test_the_live_page_refreshes_its_history_with_its_counts(
     with django_assert_max_num_queries(21):
         text = client.get(progress).content.decode()
     assert text.count("Ripreso") == 5
+
+
+def test_marking_as_sent_asks_for_a_confirmation(
+    dispatch: Dispatch, people: dict[str, User]
+) -> None:
+    rows = list(dispatch.deliveries.order_by("row_number"))
+    Delivery.objects.filter(pk__in=[rows[1].pk, rows[2].pk]).update(
+        state="uncertain", last_error_code="ambiguous", uncertain_since=timezone.now()
+    )
+    url = reverse("sending:uncertain_resolve", args=[dispatch.public_id])
+    chosen = {"decision": "mark_sent", "delivery": [str(rows[1].public_id), str(rows[2].public_id)]}
+    supervisor = client_for(people["supervisor"])
+    # The button leads to a page naming them, with a tick to give: nothing changed yet.
+    confirm = supervisor.post(url, chosen)
+    text = confirm.content.decode()
+    assert confirm.status_code == 200
+    assert "2 messaggi con esito incerto saranno segnati come inviati." in text
+    assert 'name="confirm_mark_sent"' in text and "csrfmiddlewaretoken" in text
+    assert rows[1].fiscal_code_masked in text and CODES[1] not in text
+    assert Delivery.objects.filter(dispatch=dispatch, state="uncertain").count() == 2
+    # Without the tick: the page again, 400, nothing changed.
+    refused = supervisor.post(url, {**chosen, "step": "confirm"})
+    assert refused.status_code == 400
+    assert "Spunta la casella per confermare." in refused.content.decode()
+    assert Delivery.objects.filter(dispatch=dispatch, state="uncertain").count() == 2
+    assert not AuditEvent.objects.filter(action="delivery.marked_sent").exists()
+    # Roles and CSRF as before.
+    assert (
+        client_for(people["operator"]).post(url, {**chosen, **MARK_SENT_CONFIRMED}).status_code
+        == 403
+    )
+    assert (
+        client_for(people["outsider"]).post(url, {**chosen, **MARK_SENT_CONFIRMED}).status_code
+        == 404
+    )
+    guarded = verified_login(Client(enforce_csrf_checks=True), people["supervisor"])
+    assert guarded.post(url, {**chosen, **MARK_SENT_CONFIRMED}).status_code == 403
+    done = supervisor.post(url, {**chosen, **MARK_SENT_CONFIRMED}, follow=True).content.decode()
+    assert "Esiti incerti risolti per 2 destinatari." in done
+    assert Delivery.objects.filter(dispatch=dispatch, state="marked_sent").count() == 2
