@@ -25,7 +25,7 @@ from ioportal.messaging.dispatch_access import (
     get_delivery_for_user,
     get_dispatch_for_user,
 )
-from ioportal.messaging.models import Delivery, Dispatch
+from ioportal.messaging.models import Delivery
 from ioportal.messaging.retention import personal_data_purged
 from ioportal.messaging.windows import schedule_from_hours
 from ioportal.sending import clock, gate, pages, selectors, services
