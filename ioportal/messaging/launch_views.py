@@ -51,6 +51,13 @@ OPERATOR = Membership.Role.OPERATOR
 ANNOUNCED_ATTACHMENT_RE = re.compile(r"\ballegat|\bpdf\b", re.IGNORECASE)
 
 
+def _nobody_to_send() -> str:
+    return _(
+        "Nessun cittadino riceverebbe il messaggio: il servizio è in modalità di prova "
+        "e nessun destinatario è tra quelli autorizzati."
+    )
+
+
 def _row_message(recipient_list: RecipientList, row: dict[str, Any]) -> tuple[str, str]:
     template = recipient_list.template
     return fill_message(
@@ -166,6 +173,10 @@ def list_confirm(request: AuthenticatedHttpRequest, public_id: str) -> HttpRespo
         recipients=to_send,
     )
     estimate_only = "stima" in request.POST
+    if request.method == "POST" and not estimate_only and not to_send:
+        # The button is disabled, and a request made anyway is refused: no dispatch of 0.
+        messages.error(request, _nobody_to_send())
+        return redirect("messaging:list_confirm", public_id=recipient_list.public_id)
     if request.method == "POST" and form.is_valid() and not estimate_only:
         if str(recipient_list.launch_token) != request.POST.get("launch_token"):
             messages.error(request, _("Il modulo non corrisponde a questo elenco: riprova."))
@@ -213,7 +224,7 @@ def list_confirm(request: AuthenticatedHttpRequest, public_id: str) -> HttpRespo
             "sample": sample,
             "total_amount": format_cents(recipient_list.total_amount),
             "needs_approval": policy.requires_approval(
-                recipients=recipient_list.valid_count,
+                recipients=to_send,
                 feature_level=recipient_list.template.feature_level,
             ),
             "is_premium": is_premium,

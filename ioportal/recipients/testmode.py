@@ -11,6 +11,7 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ioportal.core.fiscalcode import fiscal_code_hmac
 from ioportal.ioapi import SANDBOX_FISCAL_CODE, normalize_fiscal_code
 from ioportal.ioservices.models import IOService
 from ioportal.recipients.models import RecipientChunk, RecipientList
@@ -22,6 +23,16 @@ def authorized_recipients(service: IOService) -> frozenset[str] | None:
         return None
     codes = (normalize_fiscal_code(str(code)) for code in service.authorized_recipients or [])
     return frozenset({*(c for c in codes if c), SANDBOX_FISCAL_CODE})
+
+
+def authorized_hmacs(service: IOService) -> frozenset[str] | None:
+    """The keyed hashes (`Delivery.fiscal_code_hmac`) of the service's authorised recipients
+    while in test mode, to count in the database the deliveries test mode will not skip;
+    None in production mode."""
+    allowed = authorized_recipients(service)
+    if allowed is None:
+        return None
+    return frozenset(fiscal_code_hmac(code) for code in allowed)
 
 
 def authorized_key(allowed: frozenset[str] | None) -> str:

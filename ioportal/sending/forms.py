@@ -142,6 +142,20 @@ class CancelConfirmForm(forms.Form):
     )
 
 
+class MarkSentConfirmForm(forms.Form):
+    """The confirmation marking uncertain deliveries as sent needs: nothing more is ever
+    sent to those citizens for this dispatch."""
+
+    confirm_mark_sent = forms.BooleanField(
+        label=_(
+            "Ho verificato che i cittadini scelti hanno ricevuto il messaggio: non sarà "
+            "inviato loro di nuovo."
+        ),
+        required=True,
+        error_messages={"required": _("Spunta la casella per confermare.")},
+    )
+
+
 class FiscalCodeSearchForm(forms.Form):
     """One citizen's fiscal code, checked (check character included) before the search."""
 

@@ -162,6 +162,9 @@ def progress_context(membership: Membership, dispatch: Dispatch) -> dict[str, An
     }
 
 
+# The uncertain deliveries a page lists (and a decision on them names) at most.
+UNCERTAIN_SHOWN = 200
+
 TIMELINE_ACTIONS = {
     Action.DISPATCH_PAUSED: gettext_lazy("Sospeso"),
     Action.DISPATCH_AUTO_PAUSED: gettext_lazy("Sospeso automaticamente"),
@@ -193,8 +196,19 @@ def timeline(dispatch: Dispatch) -> list[tuple[Any, str, str]]:
             (event.created_at, str(TIMELINE_ACTIONS[event.action]), event.actor_label)  # type: ignore[index]
         )
     if dispatch.finished_at:
-        label = _("Respinto") if dispatch.state == Dispatch.State.REJECTED else _("Concluso")
-        events.append((dispatch.finished_at, label, ""))
+        # The end of a dispatch is its state's: a cancelled one ends with its cancellation
+        # (the audit trail's, with who did it; `finished_at` is set with the state just
+        # before it is audited), never with a "Concluso" before it.
+        if dispatch.state == Dispatch.State.REJECTED:
+            events.append((dispatch.finished_at, _("Respinto"), ""))
+        elif dispatch.state == Dispatch.State.COMPLETED:
+            events.append((dispatch.finished_at, _("Concluso"), ""))
+        elif dispatch.state == Dispatch.State.CANCELLED and not any(
+            event.action == Action.DISPATCH_CANCELLED for event in changes
+        ):
+            events.append(
+                (dispatch.finished_at, str(TIMELINE_ACTIONS[Action.DISPATCH_CANCELLED]), "")
+            )
     return sorted(events, key=lambda event: event[0])
 
 
@@ -215,7 +229,11 @@ def dispatch_context(
     )
     supervisor = allowed(membership, dispatch, SUPERVISE)
     uncertain = (
-        list(Delivery.objects.filter(dispatch=dispatch, state=Delivery.State.UNCERTAIN)[:200])
+        list(
+            Delivery.objects.filter(dispatch=dispatch, state=Delivery.State.UNCERTAIN)[
+                :UNCERTAIN_SHOWN
+            ]
+        )
         if supervisor
         else []
     )

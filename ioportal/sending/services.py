@@ -22,6 +22,7 @@ from ioportal.ioservices.services import SYSTEM_ACTOR
 from ioportal.messaging.models import Delivery, Dispatch
 from ioportal.messaging.retention import personal_data_expired, personal_data_purge_begun
 from ioportal.messaging.windows import schedule_from_hours
+from ioportal.recipients import testmode
 from ioportal.sending import clock, outcomes
 from ioportal.sending.audit import Action
 from ioportal.sending.conf import sending_settings
@@ -123,8 +124,13 @@ def not_prepared(dispatch: Dispatch) -> int:
 def dispatch_not_started(dispatch: Dispatch) -> int:
     """How many messages of `dispatch` nothing has been sent for yet, which a cancel would
     stop: its deliveries not started, and while it is being prepared the rows of its list
-    not yet turned into deliveries. One query."""
-    count = Delivery.objects.filter(dispatch=dispatch, state__in=NOT_STARTED).count()
+    not yet turned into deliveries. Test mode skips the citizens the service is not
+    authorised for without sending them anything, so only the authorised ones count (by
+    their keyed hash, `testmode.authorized_hmacs`). One query."""
+    not_started = Delivery.objects.filter(dispatch=dispatch, state__in=NOT_STARTED)
+    if (allowed := testmode.authorized_hmacs(dispatch.service)) is not None:
+        not_started = not_started.filter(fiscal_code_hmac__in=allowed)
+    count = not_started.count()
     if dispatch.state == D.PREPARING:
         count += not_prepared(dispatch)
     return count

@@ -25,13 +25,18 @@ from ioportal.messaging.dispatch_access import (
     get_delivery_for_user,
     get_dispatch_for_user,
 )
-from ioportal.messaging.models import Delivery, Dispatch
+from ioportal.messaging.models import Delivery
 from ioportal.messaging.retention import personal_data_purged
 from ioportal.messaging.windows import schedule_from_hours
 from ioportal.sending import clock, gate, pages, selectors, services
 from ioportal.sending.audit import Action
-from ioportal.sending.forms import CancelConfirmForm, FiscalCodeSearchForm, HistoryFilterForm
-from ioportal.sending.models import SendWindowPolicy
+from ioportal.sending.forms import (
+    CancelConfirmForm,
+    FiscalCodeSearchForm,
+    HistoryFilterForm,
+    MarkSentConfirmForm,
+)
+from ioportal.sending.models import SendWindowPolicy, UncertainResolution
 from ioportal.sending.window_forms import SendWindowsForm
 
 OPERATOR = Membership.Role.OPERATOR
@@ -83,13 +88,14 @@ def dispatch_detail(request: HttpRequest, public_id: str) -> HttpResponse:
 
 @role_required(OPERATOR)
 def dispatch_progress(request: HttpRequest, public_id: str) -> HttpResponse:
-    """The outcome block of a dispatch alone, polled by its page while it is sending."""
+    """The outcome block of a dispatch, polled by its page while it is sending, with its
+    history swapped out of band (started, paused, cancelled, finished: one query more)."""
     membership = require_role(request, OPERATOR)
     dispatch = get_dispatch_for_user(request, public_id)
     response = render(
         request,
-        "sending/_dispatch_progress.html",
-        pages.progress_context(membership, dispatch),
+        "sending/_dispatch_refresh.html",
+        {**pages.progress_context(membership, dispatch), "timeline": pages.timeline(dispatch)},
     )
     return response
 
@@ -228,13 +234,13 @@ def dispatch_cancel(request: AuthenticatedHttpRequest, public_id: str) -> HttpRe
             },
             status=400 if request.method == "POST" else 200,
         )
-    was_preparing = dispatch.state == Dispatch.State.PREPARING
+    # The messages a cancel stops, counted as the confirmation counted them (those test
+    # mode would skip are not among them).
+    count = services.dispatch_not_started(dispatch)
     try:
-        count = services.dispatch_cancel(dispatch=dispatch, actor=request.user, request=request)
+        services.dispatch_cancel(dispatch=dispatch, actor=request.user, request=request)
     except NotAllowed as error:
         return _refused(request, dispatch.public_id, error)
-    if was_preparing:  # the rows never made deliveries will not be sent either
-        count += services.not_prepared(dispatch)
     return _done(
         request,
         dispatch.public_id,
@@ -285,11 +291,29 @@ def uncertain_resolve(request: AuthenticatedHttpRequest, public_id: str) -> Http
             "pk", flat=True
         )
     )
+    decision = request.POST.get("decision", "")
+    if ids and decision == UncertainResolution.Decision.MARK_SENT:
+        # Marking as sent closes them for good: a page names them and asks for a tick
+        # (the form's second step; without the tick the page again, 400, nothing changed).
+        chosen = list(
+            Delivery.objects.filter(
+                dispatch=dispatch, pk__in=ids, state=Delivery.State.UNCERTAIN
+            ).order_by("row_number", "id")[: pages.UNCERTAIN_SHOWN]
+        )
+        confirming = request.POST.get("step") == "confirm"
+        form = MarkSentConfirmForm(request.POST if confirming else None)
+        if chosen and not form.is_valid():
+            return render(
+                request,
+                "sending/uncertain_mark_sent.html",
+                {"dispatch": dispatch, "form": form, "chosen": chosen},
+                status=400 if confirming else 200,
+            )
     try:
         count = services.deliveries_resolve_uncertain(
             dispatch=dispatch,
             delivery_ids=ids,
-            decision=request.POST.get("decision", ""),
+            decision=decision,
             actor=request.user,
             confirmed=request.POST.get("confirm") == "1",
             request=request,

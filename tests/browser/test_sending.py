@@ -55,6 +55,13 @@ def test_supervisor_reads_and_steers_a_premium_dispatch(page, sign_in, axe_check
     page.get_by_label(uncertain.fiscal_code_masked, exact=True).first.check()
     page.get_by_role("button", name="Segna come inviati").click()
     page.wait_for_load_state()
+    # A page names it and asks for a tick.
+    axe_check(page, "sending-mark-sent-confirm")
+    page.get_by_label("Ho verificato che i cittadini scelti hanno ricevuto il messaggio").check(
+        force=True
+    )
+    page.get_by_role("button", name="Segna come inviati").click()
+    page.wait_for_load_state()
     uncertain.refresh_from_db()
     assert uncertain.state == "marked_sent"
     assert page.locator('[data-outcome="delivered"]').inner_text() == "3 (60%)"

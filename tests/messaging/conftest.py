@@ -19,7 +19,9 @@ def phone_body(response) -> str:
 
 @pytest.fixture
 def service(organization: Organization) -> IOService:
-    return builders.service(organization)
+    """A service in production mode: test mode would skip the lists' citizens, none of them
+    authorised, and a list nobody would receive cannot be sent."""
+    return builders.service(organization, test_mode=False)
 
 
 @pytest.fixture

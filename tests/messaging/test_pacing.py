@@ -258,12 +258,14 @@ def test_test_mode_counts_only_those_really_sent_to(
 
 
 def test_no_estimate_when_every_recipient_is_skipped(
-    client, login, operator_user, organization, service
+    client, login, operator_user, organization
 ) -> None:
     # The builders' service is in test mode with only the sandbox authorised: both valid rows
     # are skipped, nothing goes to IO, so no moment of a last message.
     skipped = builders.recipient_list(
-        builders.template(organization, operator_user), service, operator_user
+        builders.template(organization, operator_user),
+        builders.service(organization),
+        operator_user,
     )
     login(operator_user)
     text = client.get(reverse("messaging:list_confirm", args=[skipped.public_id])).content

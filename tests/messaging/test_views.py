@@ -577,3 +577,42 @@ def test_counts_and_limits_are_written_the_italian_way(client, login, admin_user
     response = client.post(reverse("messaging:approval_settings"), {"threshold": "20.000.000"})
     error = response.context["form"].errors["threshold"][0]
     assert "10.000.000" in error and "2147483647" not in error
+
+
+def test_a_list_test_mode_skips_entirely_cannot_be_sent(client, login, operator_user, organization):
+    """When test mode skips every valid row the button is disabled with a reason, and a
+    POST made anyway is refused: no dispatch of 0 citizens."""
+    template = builders.template(organization, operator_user)
+    testing = builders.service(organization, test_mode=True, authorized_recipients=[])
+    recipient_list = builders.recipient_list(template, testing, operator_user)
+    url = reverse("messaging:list_confirm", args=[recipient_list.public_id])
+    login(operator_user)
+    text = client.get(url).content.decode()
+    assert 'id="nessuno-da-inviare"' in text
+    assert "Nessun cittadino riceverebbe il messaggio" in text
+    assert 'disabled aria-describedby="nessuno-da-inviare"' in text
+    response = client.post(
+        url, {"when": "now", "launch_token": str(recipient_list.launch_token)}, follow=True
+    )
+    assert not Dispatch.objects.exists()
+    assert "Nessun cittadino riceverebbe il messaggio" in response.content.decode()
+
+
+def test_the_approval_threshold_counts_only_those_really_sent_to(
+    client, login, operator_user, organization
+):
+    """Two valid rows, one authorised in test mode, a threshold of one: the one citizen
+    really sent to does not exceed it, on the page and at the launch."""
+    ApprovalPolicy.objects.create(organization=organization, always_for_premium=False, threshold=1)
+    template = builders.template(organization, operator_user)
+    testing = builders.service(
+        organization, test_mode=True, authorized_recipients=["VRDGPP75C15F205S"]
+    )
+    recipient_list = builders.recipient_list(template, testing, operator_user)
+    url = reverse("messaging:list_confirm", args=[recipient_list.public_id])
+    login(operator_user)
+    assert client.get(url).context["needs_approval"] is False
+    client.post(url, {"when": "now", "launch_token": str(recipient_list.launch_token)})
+    dispatch = Dispatch.objects.get()
+    assert dispatch.approval_required is False
+    assert dispatch.state != Dispatch.State.AWAITING_APPROVAL

@@ -62,6 +62,10 @@ def dispatch(organization: Organization, people: dict[str, User]) -> Dispatch:
     return dispatch
 
 
+# The second step of "Segna come inviati": its confirmation page, ticked.
+MARK_SENT_CONFIRMED = {"step": "confirm", "confirm_mark_sent": "on"}
+
+
 def client_for(user: User) -> Client:
     return verified_login(Client(), user)
 
@@ -490,7 +494,7 @@ def test_a_delivery_marked_as_sent_has_the_decision_once_with_the_name(
     client = client_for(people["supervisor"])
     client.post(
         reverse("sending:uncertain_resolve", args=[dispatch.public_id]),
-        {"delivery": [str(delivery.public_id)], "decision": "mark_sent"},
+        {"delivery": [str(delivery.public_id)], "decision": "mark_sent", **MARK_SENT_CONFIRMED},
     )
     history = _history(_delivery_page(client, delivery))
     assert history.count("Segnato come inviato") == 1
@@ -531,7 +535,9 @@ def test_resolving_nothing_is_not_a_success(dispatch: Dispatch, people: dict[str
     assert Delivery.objects.get(pk=rows[1].pk).state == "uncertain"
     assert not AuditEvent.objects.filter(action="delivery.marked_sent").exists()
     page = client.post(
-        url, {"decision": "mark_sent", "delivery": [str(rows[1].public_id)]}, follow=True
+        url,
+        {"decision": "mark_sent", "delivery": [str(rows[1].public_id)], **MARK_SENT_CONFIRMED},
+        follow=True,
     ).content.decode()
     assert "Esito incerto risolto per 1 destinatario." in page
 
@@ -659,3 +665,95 @@ def test_an_empty_history_says_why(organization: Organization, people: dict[str,
     assert "Non ci sono ancora invii." in page and "corrisponde ai filtri" not in page
     page = client.get(url, {"q": "TARI"}).content.decode()
     assert "Nessun invio corrisponde ai filtri." in page
+
+
+def test_the_cancel_confirmation_counts_only_those_test_mode_would_send_to(
+    organization: Organization, people: dict[str, User]
+) -> None:
+    """Ten messages not started, three of them to authorised citizens: test mode skips the
+    other seven without sending them anything, so a cancel stops three."""
+    codes = fiscal_codes(10)
+    service = builders.service(
+        organization,
+        **{**simulated_service(""), "test_mode": True, "authorized_recipients": codes[:3]},
+    )
+    dispatch = builders.dispatch(service, people["author"], codes)
+    url = reverse("sending:dispatch_cancel", args=[dispatch.public_id])
+    author = client_for(people["author"])
+    text = author.get(url).content.decode()
+    assert "3 messaggi non ancora partiti non saranno inviati." in text
+    done = author.post(url, {"confirm": "on"}, follow=True).content.decode()
+    assert "Invio annullato: 3 messaggi non saranno inviati." in done
+
+
+def test_a_dispatch_cancelled_while_running_ends_with_its_cancellation(
+    dispatch: Dispatch, people: dict[str, User]
+) -> None:
+    """Its history has no "Concluso": cancelling sets the end with the state, before the
+    audit of the cancellation, and that end is the cancellation (once, with who)."""
+    Dispatch.objects.filter(pk=dispatch.pk).update(started_at=timezone.now())
+    author = client_for(people["author"])
+    author.post(reverse("sending:dispatch_cancel", args=[dispatch.public_id]), {"confirm": "on"})
+    page = author.get(reverse("sending:dispatch_detail", args=[dispatch.public_id]))
+    history = page.content.decode().split('id="dispatch-timeline"', 1)[1].split("</ol>", 1)[0]
+    assert "Concluso" not in history
+    assert history.count("Annullato") == 1 and "Annullato (autore" in history
+
+
+def test_the_live_page_refreshes_its_history_with_its_counts(
+    dispatch: Dispatch, people: dict[str, User], django_assert_max_num_queries: Any
+) -> None:
+    """The polled block carries the history out of band, so "Avviato" shows without a
+    reload; its queries do not grow with the history's events."""
+    Dispatch.objects.filter(pk=dispatch.pk).update(started_at=timezone.now())
+    client = client_for(people["author"])
+    progress = reverse("sending:dispatch_progress", args=[dispatch.public_id])
+    text = client.get(progress).content.decode()
+    history = text.split('id="dispatch-timeline"', 1)[1].split("</ol>", 1)[0]
+    assert history.startswith(' hx-swap-oob="true"') and "Avviato" in history
+    for _ in range(5):
+        client.post(reverse("sending:dispatch_pause", args=[dispatch.public_id]))
+        client.post(reverse("sending:dispatch_resume", args=[dispatch.public_id]))
+    with django_assert_max_num_queries(21):
+        text = client.get(progress).content.decode()
+    assert text.count("Ripreso") == 5
+
+
+def test_marking_as_sent_asks_for_a_confirmation(
+    dispatch: Dispatch, people: dict[str, User]
+) -> None:
+    rows = list(dispatch.deliveries.order_by("row_number"))
+    Delivery.objects.filter(pk__in=[rows[1].pk, rows[2].pk]).update(
+        state="uncertain", last_error_code="ambiguous", uncertain_since=timezone.now()
+    )
+    url = reverse("sending:uncertain_resolve", args=[dispatch.public_id])
+    chosen = {"decision": "mark_sent", "delivery": [str(rows[1].public_id), str(rows[2].public_id)]}
+    supervisor = client_for(people["supervisor"])
+    # The button leads to a page naming them, with a tick to give: nothing changed yet.
+    confirm = supervisor.post(url, chosen)
+    text = confirm.content.decode()
+    assert confirm.status_code == 200
+    assert "2 messaggi con esito incerto saranno segnati come inviati." in text
+    assert 'name="confirm_mark_sent"' in text and "csrfmiddlewaretoken" in text
+    assert rows[1].fiscal_code_masked in text and CODES[1] not in text
+    assert Delivery.objects.filter(dispatch=dispatch, state="uncertain").count() == 2
+    # Without the tick: the page again, 400, nothing changed.
+    refused = supervisor.post(url, {**chosen, "step": "confirm"})
+    assert refused.status_code == 400
+    assert "Spunta la casella per confermare." in refused.content.decode()
+    assert Delivery.objects.filter(dispatch=dispatch, state="uncertain").count() == 2
+    assert not AuditEvent.objects.filter(action="delivery.marked_sent").exists()
+    # Roles and CSRF as before.
+    assert (
+        client_for(people["operator"]).post(url, {**chosen, **MARK_SENT_CONFIRMED}).status_code
+        == 403
+    )
+    assert (
+        client_for(people["outsider"]).post(url, {**chosen, **MARK_SENT_CONFIRMED}).status_code
+        == 404
+    )
+    guarded = verified_login(Client(enforce_csrf_checks=True), people["supervisor"])
+    assert guarded.post(url, {**chosen, **MARK_SENT_CONFIRMED}).status_code == 403
+    done = supervisor.post(url, {**chosen, **MARK_SENT_CONFIRMED}, follow=True).content.decode()
+    assert "Esiti incerti risolti per 2 destinatari." in done
+    assert Delivery.objects.filter(dispatch=dispatch, state="marked_sent").count() == 2

@@ -108,7 +108,17 @@ def test_supervisor_resolves_uncertain_in_bulk(dispatch: Dispatch, supervisor_us
     client.post(url, {"delivery": ids[:1], "decision": "resend"})  # no confirmation
     assert Delivery.objects.filter(dispatch=dispatch, state="uncertain").count() == 3
     client.post(url, {"delivery": ids[:1], "decision": "resend", "confirm": "1"})
-    client.post(url, {"delivery": ids[1:], "decision": "mark_sent"})
+    client.post(url, {"delivery": ids[1:], "decision": "mark_sent"})  # asks to confirm
+    assert Delivery.objects.filter(dispatch=dispatch, state="uncertain").count() == 2
+    client.post(
+        url,
+        {
+            "delivery": ids[1:],
+            "decision": "mark_sent",
+            "step": "confirm",
+            "confirm_mark_sent": "on",
+        },
+    )
     states = sorted(Delivery.objects.filter(dispatch=dispatch).values_list("state", flat=True))
     assert states == ["marked_sent", "marked_sent", "ready"]
     assert (

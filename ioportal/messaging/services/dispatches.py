@@ -31,6 +31,7 @@ from ioportal.messaging.services.preparation import (
     enqueue_preparation,
 )
 from ioportal.recipients.models import CHUNK_ROWS, RecipientChunk, RecipientList
+from ioportal.recipients.testmode import list_test_mode_skips
 
 # Lists up to this many valid rows get their deliveries inside the launch request (a
 # fraction of a second); bigger ones from the `prepare_dispatch` worker task.
@@ -105,10 +106,11 @@ def _launch_list(
         return existing, False
     if locked.state != RecipientList.State.VALIDATED or locked.valid_count == 0:
         raise NotAllowed(_("L'elenco non è stato controllato o non ha righe valide."))
+    # Test mode skips the rows of citizens not authorised without calling IO: the approval
+    # threshold counts only those really sent to.
+    to_send = max(0, locked.valid_count - list_test_mode_skips(locked))
     template = locked.template
-    needs_approval = approval_required(
-        locked.organization, locked.valid_count, template.feature_level
-    )
+    needs_approval = approval_required(locked.organization, to_send, template.feature_level)
     dispatch = Dispatch.objects.create(
         organization=locked.organization,
         service=locked.service,
