@@ -27,12 +27,25 @@ from ioportal.core.numbers import grouped
 _SPACES = " \u00a0\u202f\u2009"
 
 INVALID = _("Scrivi un numero intero, senza decimali: per esempio %(plain)s oppure %(grouped)s.")
+NOT_ASCII = _("Scrivi il numero con le cifre da 0 a 9.")
+TOO_LARGE = _("Il numero ha troppe cifre.")
+# More digits than any whole number the portal stores (a bigint has 19): such a number is
+# refused as out of range before Python converts it (which refuses more than 4,300 digits).
+MAX_DIGITS = 30
+
+
+class TooManyDigits(ValueError):
+    """A whole number with more than MAX_DIGITS digits; `negative` tells its sign."""
+
+    def __init__(self, negative: bool) -> None:
+        super().__init__("too many digits")
+        self.negative = negative
 
 
 def _grouping_pattern(separator: str) -> re.Pattern[str]:
     separators = re.escape(separator) + "|" + "|".join(re.escape(s) for s in _SPACES)
     return re.compile(
-        rf"^(?P<sign>[+-]?)(?P<head>\d{{1,3}})(?P<tail>(?:(?:{separators})\d{{3}})+)$"
+        rf"^(?P<sign>[+-]?)(?P<head>[0-9]{{1,3}})(?P<tail>(?:(?:{separators})[0-9]{{3}})+)$"
     )
 
 
@@ -41,16 +54,22 @@ def parse_whole_number(text: str) -> int | None:
 
     Plain digits, or digits grouped by three with the language's thousands separator or a
     space. A decimal separator, a group of other than three digits or any other character
-    makes it None (ambiguous, never guessed)."""
+    makes it None (ambiguous, never guessed); only the digits 0-9 are digits. Raises
+    TooManyDigits for more than MAX_DIGITS digits."""
     text = text.strip()
-    if re.fullmatch(r"[+-]?\d+", text):
-        return int(text)
+    if re.fullmatch(r"[+-]?[0-9]+", text):
+        return _to_int(text[:1] if text[:1] in "+-" else "", text.lstrip("+-"))
     separator = str(get_format("THOUSAND_SEPARATOR"))
     match = _grouping_pattern(separator).match(text)
     if match is None:
         return None
-    digits = match["head"] + re.sub(r"\D", "", match["tail"])
-    return int(match["sign"] + digits)
+    return _to_int(match["sign"], match["head"] + re.sub(r"[^0-9]", "", match["tail"]))
+
+
+def _to_int(sign: str, digits: str) -> int:
+    if len(digits.lstrip("0")) > MAX_DIGITS:
+        raise TooManyDigits(negative=sign == "-")
+    return int(sign + digits)
 
 
 class WholeNumberField(forms.IntegerField):
@@ -71,7 +90,13 @@ class WholeNumberField(forms.IntegerField):
             return None
         if isinstance(value, int) and not isinstance(value, bool):
             return value
-        number = parse_whole_number(str(value))
+        text = str(value)
+        try:
+            number = parse_whole_number(text)
+        except TooManyDigits as too_many:
+            raise self._out_of_range(too_many.negative) from too_many
+        if number is None and _other_digits(text):
+            raise ValidationError(NOT_ASCII, code="invalid")
         if number is None:
             raise ValidationError(
                 self.error_messages["invalid"],
@@ -79,6 +104,19 @@ class WholeNumberField(forms.IntegerField):
                 params={"plain": "1000", "grouped": grouped(1000)},
             )
         return number
+
+    def _out_of_range(self, negative: bool) -> ValidationError:
+        """The field's own range message (its validators, run on the number just past its
+        limit) for a number of too many digits to convert."""
+        limit = self.min_value if negative else self.max_value
+        if callable(limit):
+            limit = limit()
+        if limit is not None:
+            try:
+                self.run_validators(limit - 1 if negative else limit + 1)
+            except ValidationError as error:
+                return error
+        return ValidationError(TOO_LARGE, code="min_value" if negative else "max_value")
 
     def run_validators(self, value: Any) -> None:
         """Django's range messages with the limit written the Italian way ("minore o uguale
@@ -110,3 +148,61 @@ def whole_number_formfield(model_field: "models.Field[Any, Any]", **kwargs: Any)
     if isinstance(model_field, models.IntegerField) and not model_field.choices:
         kwargs.setdefault("form_class", WholeNumberField)
     return model_field.formfield(**kwargs)
+
+
+def _other_digits(text: str) -> bool:
+    """Whether `text` has digits other than 0-9 ("١٢", "１０"), which Python reads as numbers."""
+    return not text.isascii() and any(ch.isdigit() for ch in text)
+
+
+class EuroDecimalField(forms.DecimalField):
+    """A DecimalField that reads only the digits 0-9: Django's (Python's Decimal) would read
+    "١٢" or "１٠" as 12 or 10."""
+
+    def to_python(self, value: Any) -> Any:
+        if isinstance(value, str) and _other_digits(value):
+            raise ValidationError(NOT_ASCII, code="invalid")
+        return super().to_python(value)
+
+
+LENGTH = _("Scrivi al massimo %(limit)s caratteri (ora sono %(length)s).")
+
+
+class LimitedCharField(forms.CharField):
+    """A CharField whose too-long message says the limit and the length in Italian, numbers
+    grouped ("ora sono 100.000"), instead of Django's ungrouped one."""
+
+    def run_validators(self, value: Any) -> None:
+        if self.max_length is not None and value not in self.empty_values:
+            length = len(value)
+            if length > self.max_length:
+                raise ValidationError(
+                    LENGTH,
+                    code="max_length",
+                    params={"limit": grouped(self.max_length), "length": grouped(length)},
+                )
+        super().run_validators(value)
+
+
+NO_SUCH_TIME = _(
+    "Le %(time)s del %(date)s non esistono o sono ambigue in Italia per il cambio dell'ora "
+    "legale: indica un altro orario."
+)
+
+
+class LocalDateTimeField(forms.DateTimeField):
+    """A DateTimeField in the portal's time zone whose message for a time the clock change
+    skips (28/03/2027 02:30) or repeats is an Italian sentence, not Django's ISO one."""
+
+    def to_python(self, value: Any) -> Any:
+        try:
+            return super().to_python(value)
+        except ValidationError as error:
+            moment = (error.params or {}).get("datetime") if hasattr(error, "code") else None
+            if getattr(error, "code", None) != "ambiguous_timezone" or moment is None:
+                raise
+            raise ValidationError(
+                NO_SUCH_TIME,
+                code="ambiguous_timezone",
+                params={"date": moment.strftime("%d/%m/%Y"), "time": moment.strftime("%H:%M")},
+            ) from error

@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from ioportal.accounts.models import Membership, Organization, User
-from ioportal.core.forms import WholeNumberField
+from ioportal.core.forms import EuroDecimalField, WholeNumberField
 from ioportal.ioservices.models import IOService
 from ioportal.ioservices.validators import (
     DEFAULT_AUTHORIZED_RECIPIENTS,
@@ -65,7 +65,7 @@ class IOServiceForm(forms.Form):
         required=False,
         help_text=_("I messaggi possono contenere un avviso di pagamento pagoPA."),
     )
-    max_payment_eur = forms.DecimalField(
+    max_payment_eur = EuroDecimalField(
         label=_("Importo massimo per messaggio (euro)"),
         required=False,
         min_value=Decimal(0),

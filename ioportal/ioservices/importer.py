@@ -167,7 +167,7 @@ def _amount(value: Any) -> int:
     if isinstance(value, int):
         return value
     text = str(value).strip()
-    if not re.fullmatch(r"-?\d+", text):
+    if not re.fullmatch(r"-?[0-9]{1,30}", text):
         raise ValueError("deve essere un numero intero di centesimi (ad esempio 150000)")
     return int(text)
 

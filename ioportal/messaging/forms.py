@@ -14,7 +14,12 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from ioportal.core.fiscalcode import normalize_fiscal_code
-from ioportal.core.forms import WholeNumberField, whole_number_formfield
+from ioportal.core.forms import (
+    LimitedCharField,
+    LocalDateTimeField,
+    WholeNumberField,
+    whole_number_formfield,
+)
 from ioportal.core.io_texts import field_error_text
 from ioportal.core.sizes import megabytes
 from ioportal.ioapi import validate_new_message
@@ -395,13 +400,13 @@ class ScheduleForm(forms.Form):
         initial="now",
         widget=forms.RadioSelect,
     )
-    scheduled_at = forms.DateTimeField(
+    scheduled_at = LocalDateTimeField(
         label=_("Data e ora dell'invio"),
         required=False,
         input_formats=["%Y-%m-%dT%H:%M", "%d/%m/%Y %H:%M"],
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
     )
-    send_by = forms.DateTimeField(
+    send_by = LocalDateTimeField(
         label=_("Da inviare entro (facoltativo)"),
         required=False,
         input_formats=["%Y-%m-%dT%H:%M", "%d/%m/%Y %H:%M"],
@@ -564,15 +569,15 @@ class SingleMessageForm(forms.Form):
     feature_level = forms.ChoiceField(
         label=_("Tipo di messaggio"), choices=FeatureLevel.choices, initial=FeatureLevel.STANDARD
     )
-    fiscal_code = forms.CharField(
+    fiscal_code = LimitedCharField(
         label=_("Codice fiscale del cittadino"),
         # 16 characters, with room for the spaces and invisible characters of a pasted code.
         max_length=40,
         widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
     )
-    subject = forms.CharField(
+    subject = LimitedCharField(
         label=_("Oggetto"),
-        max_length=SUBJECT_MAX * 2,
+        max_length=SUBJECT_MAX,
         widget=_counted(forms.TextInput(), SUBJECT_MIN, SUBJECT_MAX),
         help_text=_("Da 10 a 120 caratteri, senza dati personali."),
     )
@@ -592,7 +597,7 @@ class SingleMessageForm(forms.Form):
         required=False,
         help_text=_("Con il codice avviso, il messaggio include un avviso di pagamento pagoPA."),
     )
-    notice_number = forms.CharField(label=_("Codice avviso pagoPA"), max_length=18, required=False)
+    notice_number = LimitedCharField(label=_("Codice avviso pagoPA"), max_length=18, required=False)
     invalid_after_due_date = forms.BooleanField(
         label=_("Non pagabile dopo la scadenza"), required=False
     )
@@ -645,7 +650,7 @@ class SingleMessageForm(forms.Form):
                 amount = read_euro_cents(data["amount"])
             except ValueProblem as problem:
                 self.add_error("amount", column_problem(problem))
-            if not data.get("notice_number"):
+            if not data.get("notice_number") and "notice_number" not in self.errors:
                 self.add_error("notice_number", _("Indica il codice avviso per l'importo."))
         elif data.get("notice_number"):
             self.add_error("amount", _("Indica l'importo dell'avviso."))
@@ -656,13 +661,18 @@ class SingleMessageForm(forms.Form):
         self._add_io_errors(data, due, amount, service)
         return data
 
+    # A notice number of the right form, for checking an amount given without one.
+    STAND_IN_NOTICE_NUMBER = "0" * 18
+
     def _add_io_errors(
         self, data: dict[str, Any], due: Any, amount: int | None, service: IOService | None
     ) -> None:
         """IO's own rules (fiscal code, lengths, notice number, amount range), checked with the
         other errors so that the page shows every problem at once: a field with an error of
         its own is not judged again. Without an amount that could be read, the notice number
-        is still checked (with a stand-in amount whose own problems are not reported)."""
+        is still checked (with a stand-in amount whose own problems are not reported), and
+        without a notice number the amount still is (with a stand-in notice number: the missing
+        one has its own error)."""
         notice = data.get("notice_number", "")
         message = io_message(
             fiscal_code=data.get("fiscal_code", ""),
@@ -671,7 +681,7 @@ class SingleMessageForm(forms.Form):
             feature_level=data.get("feature_level", ""),
             due_date=due,
             amount=amount if amount is not None or not notice else 1,
-            notice_number=notice,
+            notice_number=notice or (self.STAND_IN_NOTICE_NUMBER if amount is not None else ""),
             invalid_after_due_date=bool(data.get("invalid_after_due_date")),
         )
         maximum = service.effective_max_payment_amount if service else None

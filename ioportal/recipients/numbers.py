@@ -61,6 +61,10 @@ class NotANumber(ValueProblem):
     """Text that is a number in neither convention ("dieci", "12,3,4")."""
 
 
+class OtherDigits(NotANumber):
+    """A number written with digits other than 0-9 (Arabic-Indic "١٢", full-width "１０")."""
+
+
 class OtherNumberFormat(ValueProblem):
     """A number that fits the other convention, not the chosen one ("1,000.00" read as
     Italian): refused all the same; the list page suggests uploading with the other one."""
@@ -78,10 +82,11 @@ class NumberFormat:
 def _pattern(thousands: str, decimal: str) -> re.Pattern[str]:
     t, d = re.escape(thousands), re.escape(decimal)
     # A grouped number never starts with a zero group: "0.500" is not five hundred.
-    return re.compile(rf"^[+-]?(?:[1-9]\d{{0,2}}(?:{t}\d{{3}})+|\d+)(?:{d}\d+)?$")
+    # Only the digits 0-9: Python's \d (and Decimal) would read "١٢" or "１０" as 12 and 10.
+    return re.compile(rf"^[+-]?(?:[1-9][0-9]{{0,2}}(?:{t}[0-9]{{3}})+|[0-9]+)(?:{d}[0-9]+)?$")
 
 
-SPACE_GROUPS_RE = re.compile(r"^[+-]?[1-9]\d{0,2}(?: \d{3})+$")
+SPACE_GROUPS_RE = re.compile(r"^[+-]?[1-9][0-9]{0,2}(?: [0-9]{3})+$")
 NUMBER_FORMATS = {
     ITALIAN: NumberFormat(ITALIAN, ".", ",", "1.234,56", _pattern(".", ",")),
     ENGLISH: NumberFormat(ENGLISH, ",", ".", "1,234.56", _pattern(",", ".")),
@@ -174,6 +179,11 @@ def read_number(text: str, number_format: str = DEFAULT_NUMBER_FORMAT) -> Decima
             )
             % {"text": text.strip()}
         )
+    if number is None and not cleaned.isascii() and any(ch.isdigit() for ch in cleaned):
+        raise OtherDigits(
+            _("contiene cifre diverse da 0-9 (%(text)s): scrivi il numero con le cifre da 0 a 9")
+            % {"text": text.strip()}
+        )
     if number is None:
         other = NUMBER_FORMATS[ENGLISH if chosen.code == ITALIAN else ITALIAN]
         if _parse(cleaned, other) is not None:
@@ -217,6 +227,14 @@ def read_euro_cents(text: str, number_format: str = DEFAULT_NUMBER_FORMAT) -> in
     except Percentage as problem:
         raise Percentage(
             _("è una percentuale (%(text)s), non un importo") % {"text": text.strip()}
+        ) from problem
+    except OtherDigits as problem:
+        raise OtherDigits(
+            _(
+                "contiene cifre diverse da 0-9 (%(text)s): scrivi l'importo con le cifre da 0 "
+                "a 9 (esempio: %(example)s)"
+            )
+            % {"text": text.strip(), "example": chosen.example}
         ) from problem
     except NotANumber as problem:
         # Said once: "non è un importo in euro nel formato italiano", not "non è un importo
@@ -410,7 +428,7 @@ def _fixed_decimals(excel_format: str) -> int:
 
 # A number in scientific notation as Excel writes it in the CSV it saves ("3,02E+17" in Italian,
 # "1.23457E+17" in English): Excel always writes the exponent's sign.
-SCIENTIFIC_RE = re.compile(r"^[+-]?\d+(?:[.,]\d+)?E([+-]\d{1,3})$", re.IGNORECASE)
+SCIENTIFIC_RE = re.compile(r"^[+-]?[0-9]+(?:[.,][0-9]+)?E([+-][0-9]{1,3})$", re.IGNORECASE)
 
 
 def scientific_exponent(text: str) -> int | None:

@@ -26,7 +26,7 @@ import regex
 from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext, pgettext
 
 from ioportal.core.fiscalcode import mask_fiscal_code, normalize_fiscal_code
 from ioportal.core.io_texts import field_error_text, io_text
@@ -616,7 +616,10 @@ def column_problem(problem: ValueProblem | str, *, subject: str = "", column: st
     text = str(problem).rstrip(".")
     if subject and not names_column(subject, column):
         return _("«%(name)s» %(problem)s.") % {"name": subject, "problem": text}
-    return f"{text[:1].upper()}{text[1:]}."
+    # Italian drops the subject ("Non è una data valida."); the English translation gives the
+    # sentence one ("This value is not a valid date.").
+    sentence = pgettext("reason without a subject", "%(problem)s") % {"problem": text}
+    return f"{sentence[:1].upper()}{sentence[1:]}."
 
 
 def validate_rows(
