@@ -27,7 +27,7 @@ from ioportal.ioapi.payloads import MARKDOWN_MAX, MARKDOWN_MIN, SUBJECT_MAX, SUB
 from ioportal.ioservices.models import IOService
 from ioportal.messaging.models import FeatureLevel, MessageTemplate
 from ioportal.messaging.preview import cta_check
-from ioportal.messaging.send_conditions import shortfall
+from ioportal.messaging.send_conditions import send_conditions, shortfall
 from ioportal.messaging.windows import Pacing, describe_moment
 from ioportal.recipients.forms import KeptFileForm
 from ioportal.recipients.numbers import (
@@ -414,7 +414,8 @@ class ScheduleForm(forms.Form):
         help_text=_(
             "I messaggi si distribuiscono in parti uguali sui giorni fino a questa data (solo "
             "quelli con una finestra di invio, se l'ente ne ha impostate), così l'ufficio non "
-            "riceve tutte le richieste insieme."
+            "riceve tutte le richieste insieme. Se l'ente non ha finestre di invio, partono "
+            "solo di giorno, dalle 8 alle 20."
         ),
     )
     daily_cap = WholeNumberField(
@@ -422,7 +423,10 @@ class ScheduleForm(forms.Form):
         required=False,
         min_value=1,
         max_value=DAILY_CAP_MAX,
-        help_text=_("Conta i messaggi inviati in ogni giorno di calendario, ora italiana."),
+        help_text=_(
+            "Conta i messaggi inviati in ogni giorno di calendario, ora italiana. Se l'ente non "
+            "ha finestre di invio, partono solo di giorno, dalle 8 alle 20."
+        ),
         error_messages={
             "max_value": _(
                 "Il massimo giornaliero può essere al più %(limit_value)s messaggi: per non "
@@ -445,9 +449,14 @@ class ScheduleForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
+        if data.get("when") != "later" and "scheduled_at" in self.errors:
+            # Sending now ignores the time typed for "later", even one that is not valid.
+            del self.errors["scheduled_at"]
         if data.get("when") == "later":
             when: datetime | None = data.get("scheduled_at")
-            if when is None:
+            if "scheduled_at" in self.errors:
+                pass  # unreadable: its own error says so, not a second one
+            elif when is None:
                 self.add_error("scheduled_at", _("Indica data e ora dell'invio."))
             elif when <= timezone.now():
                 self.add_error("scheduled_at", _("Data e ora devono essere nel futuro."))
@@ -499,7 +508,28 @@ class ScheduleForm(forms.Form):
         )
         if last is None:
             return
-        if cap:
+        daytime = send_conditions().schedule_for(self.organization.pk) is None
+        if daytime and cap:
+            reason = ngettext(
+                "Con al massimo %(cap)s messaggio al giorno, il limite dell'account IO e "
+                "l'invio solo di giorno (dalle 8 alle 20, l'ente non ha finestre di invio), "
+                "l'ultimo messaggio (di %(n)s) partirebbe %(last)s, dopo la scadenza (%(by)s). "
+                "Aumenta il massimo giornaliero o sposta la scadenza.",
+                "Con al massimo %(cap)s messaggi al giorno, il limite dell'account IO e "
+                "l'invio solo di giorno (dalle 8 alle 20, l'ente non ha finestre di invio), "
+                "l'ultimo messaggio (di %(n)s) partirebbe %(last)s, dopo la scadenza (%(by)s). "
+                "Aumenta il massimo giornaliero o sposta la scadenza.",
+                cap,
+            )
+        elif daytime:
+            reason = str(
+                _(
+                    "Con il limite dell'account IO e l'invio solo di giorno (dalle 8 alle 20, "
+                    "l'ente non ha finestre di invio), l'ultimo messaggio (di %(n)s) partirebbe "
+                    "%(last)s, dopo la scadenza (%(by)s). Sposta la scadenza."
+                )
+            )
+        elif cap:
             reason = ngettext(
                 "Con al massimo %(cap)s messaggio al giorno, il limite dell'account IO e le "
                 "finestre di invio dell'ente, l'ultimo messaggio (di %(n)s) partirebbe "

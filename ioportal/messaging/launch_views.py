@@ -35,6 +35,7 @@ from ioportal.messaging.preview import render_preview
 from ioportal.messaging.send_conditions import estimate_last, send_conditions
 from ioportal.messaging.windows import (
     Pacing,
+    describe_moment,
     is_open,
     next_opening,
     pacing_schedule,
@@ -201,6 +202,11 @@ def list_confirm(request: AuthenticatedHttpRequest, public_id: str) -> HttpRespo
             messages.info(request, _("Questo invio era già stato avviato."))
         elif dispatch.state == Dispatch.State.AWAITING_APPROVAL:
             messages.success(request, _("Invio creato: attende l'approvazione di un supervisore."))
+        elif dispatch.state == Dispatch.State.SCHEDULED and dispatch.scheduled_at is not None:
+            messages.success(
+                request,
+                _("Invio programmato per %(at)s.") % {"at": describe_moment(dispatch.scheduled_at)},
+            )
         else:
             messages.success(request, _("Invio avviato."))
         return redirect("sending:dispatch_detail", public_id=dispatch.public_id)

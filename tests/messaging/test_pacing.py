@@ -312,3 +312,103 @@ def test_a_daily_cap_has_a_sensible_maximum(client, login, operator_user, own_li
     response = post(client, own_list, daily_cap="1.000.000")
     assert response.status_code == 302
     assert Dispatch.objects.get(kind=Dispatch.Kind.LIST).daily_cap == 1_000_000
+
+
+def test_without_windows_a_missed_deadline_blames_daytime_not_windows(
+    client, login, operator_user, own_list, organization
+) -> None:
+    """Without windows, the reason a deadline cannot be met is sending in daytime only, not
+    send windows the organization does not have; with windows, the windows are named."""
+    login(operator_user)
+    # Tomorrow at 21:00, due at 23:00: no daytime between them.
+    start = (timezone.localtime() + timedelta(days=1)).replace(hour=21, minute=0)
+    by = start + timedelta(hours=2)
+    fields = {"when": "later", "scheduled_at": local(start), "send_by": local(by)}
+    for extra, opening in (({}, "Con il limite"), ({"daily_cap": "5"}, "Con al massimo 5")):
+        text = post(client, own_list, **fields, **extra).content.decode().replace("&#x27;", "'")
+        assert opening in text and "dopo la scadenza" in text
+        assert "l'invio solo di giorno (dalle 8 alle 20" in text
+        assert "finestre di invio dell'ente" not in text
+    english = client.post(
+        reverse("messaging:list_confirm", args=[own_list.public_id]),
+        {"launch_token": str(own_list.launch_token), **fields},
+        HTTP_ACCEPT_LANGUAGE="en",
+    ).content.decode()
+    assert "sending in daytime only (8:00 to 20:00" in english
+    assert "send windows, the last" not in english
+    SendWindowPolicy.objects.create(
+        organization=organization, enabled=True, hours={"0": ["03:00", "03:01"]}
+    )
+    text = post(client, own_list, **fields).content.decode().replace("&#x27;", "'")
+    assert "finestre di invio dell'ente" in text and "l'invio solo di giorno" not in text
+    assert not Dispatch.objects.filter(kind=Dispatch.Kind.LIST).exists()
+
+
+def test_a_daily_cap_without_windows_says_daytime(
+    client, login, operator_user, own_list, woken
+) -> None:
+    """A cap alone, without windows, is sent 08:00–20:00: the help texts, the estimate and
+    the dispatch's page say so."""
+    login(operator_user)
+    page = client.get(reverse("messaging:list_confirm", args=[own_list.public_id]))
+    form = page.context["form"]
+    assert "dalle 8 alle 20" in str(form.fields["daily_cap"].help_text)
+    assert "dalle 8 alle 20" in str(form.fields["send_by"].help_text)
+    start = (timezone.localtime() + timedelta(days=1)).replace(hour=10, minute=0)
+    later = {"when": "later", "scheduled_at": local(start)}
+    box = stima(post(client, own_list, daily_cap="10", stima="1", **later).content.decode())
+    assert "Al giorno partono al massimo 10 messaggi." in box
+    assert "un invio distribuito parte solo di giorno, dalle 8 alle 20." in box
+    # Not paced: no daytime.
+    box = stima(post(client, own_list, stima="1", **later).content.decode())
+    assert "dalle 8 alle 20" not in box
+    response = post(client, own_list, daily_cap="10")
+    assert response.status_code == 302
+    summary = client.get(response.url).content.decode()
+    assert "Al massimo 10 messaggi al giorno, dalle 8 alle 20." in summary
+
+
+def test_english_refused_estimate_names_the_english_button(
+    client, login, operator_user, own_list
+) -> None:
+    login(operator_user)
+    text = client.post(
+        reverse("messaging:list_confirm", args=[own_list.public_id]),
+        {"when": "now", "launch_token": str(own_list.launch_token), "daily_cap": "0"},
+        HTTP_ACCEPT_LANGUAGE="en",
+    ).content.decode()
+    notice = text.split('id="stima-non-disponibile">', 1)[1].split("</p>", 1)[0]
+    assert "Calculate when the last message goes" in notice
+    assert "Calcola" not in notice
+    italian = post(client, own_list, daily_cap="0").content.decode()
+    assert "premi di nuovo «Calcola quando parte l'ultimo messaggio»." in italian
+
+
+def test_an_invalid_scheduled_time_has_one_error_and_is_ignored_when_sending_now(
+    client, login, operator_user, own_list, woken
+) -> None:
+    login(operator_user)
+    response = post(client, own_list, when="later", scheduled_at="2026-02-31T10:00")
+    assert response.context["form"].errors["scheduled_at"] == ["Inserisci una data/ora valida."]
+    empty = post(client, own_list, when="later", scheduled_at="")
+    assert empty.context["form"].errors["scheduled_at"] == ["Indica data e ora dell'invio."]
+    assert not Dispatch.objects.filter(kind=Dispatch.Kind.LIST).exists()
+    now = post(client, own_list, when="now", scheduled_at="2026-02-31T10:00")
+    assert now.status_code == 302
+    assert Dispatch.objects.get(kind=Dispatch.Kind.LIST).scheduled_at is None
+
+
+def test_a_scheduled_launch_says_when_it_will_go(
+    client, login, operator_user, own_list, woken
+) -> None:
+    login(operator_user)
+    start = (timezone.localtime() + timedelta(days=2)).replace(
+        hour=10, minute=0, second=0, microsecond=0
+    )
+    response = post(client, own_list, when="later", scheduled_at=local(start))
+    assert response.status_code == 302
+    dispatch = Dispatch.objects.get(kind=Dispatch.Kind.LIST)
+    assert dispatch.state == Dispatch.State.SCHEDULED
+    page = client.get(response.url).content.decode().replace("&#x27;", "'")
+    assert f"Invio programmato per {describe_moment(start)}." in page
+    assert "Invio avviato." not in page

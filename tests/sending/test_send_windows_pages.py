@@ -222,3 +222,23 @@ def test_dispatch_page_describes_the_spread_as_it_is(
     client.post(URL, form_data())
     pacing = client.get(url).content.decode().split('id="ritmo-invio">', 1)[1].split("</p>")[0]
     assert "sui giorni con una finestra di invio" in pacing
+
+
+def test_without_windows_the_page_says_paced_dispatches_go_in_daytime(admin_user: Any) -> None:
+    """The help text of the choice is shown, tied to its radios, and the state line says a
+    dispatch with a deadline or a daily cap still goes 08:00–20:00."""
+    page = verified_login(Client(), admin_user).get(URL).content.decode()
+    state = page.split('id="stato-finestra">', 1)[1].split("</p>", 1)[0]
+    assert "un invio con una scadenza o un massimo giornaliero" in state
+    assert "dalle 8 alle 20" in state
+    assert 'aria-describedby="aiuto-quando"' in page
+    help_text = page.split('id="aiuto-quando">', 1)[1].split("</p>", 1)[0]
+    assert "parte comunque solo di giorno, dalle 8 alle 20." in help_text
+    english = (
+        verified_login(Client(), admin_user)
+        .get(URL, HTTP_ACCEPT_LANGUAGE="en")
+        .content.decode()
+        .split('id="stato-finestra">', 1)[1]
+        .split("</p>", 1)[0]
+    )
+    assert "from 8:00 to 20:00" in english
