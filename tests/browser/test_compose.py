@@ -43,6 +43,9 @@ def test_operator_composes_and_supervisor_approves(
         name="Tributi",
         primary_key="3f1c0a9b7e4412d5a6b8c9d0e1f2a3b4",
         authorized_recipients=["AAAAAA00A00A000A"],
+        # In production: the list's citizens are sent to (test mode would skip all three,
+        # and a list nobody would receive cannot be sent).
+        test_mode=False,
     )
     template_create(
         organization=organization,
