@@ -116,6 +116,9 @@ def run(rows: int) -> None:
         service_id="01JD3M0SERV1CE00000000B001",
         name="Tributi",
         primary_key="3f1c0a9b7e4412d5a6b8c9d0e1f2a3b4",
+        # In production mode: test mode would skip every generated citizen, and a list
+        # nobody would receive is not launched.
+        test_mode=False,
         payments_enabled=True,
         max_allowed_payment_amount=100_000_00,
     )

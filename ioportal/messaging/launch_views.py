@@ -52,13 +52,6 @@ OPERATOR = Membership.Role.OPERATOR
 ANNOUNCED_ATTACHMENT_RE = re.compile(r"\ballegat|\bpdf\b", re.IGNORECASE)
 
 
-def _nobody_to_send() -> str:
-    return _(
-        "Nessun cittadino riceverebbe il messaggio: il servizio è in modalità di prova "
-        "e nessun destinatario è tra quelli autorizzati."
-    )
-
-
 def _row_message(recipient_list: RecipientList, row: dict[str, Any]) -> tuple[str, str]:
     template = recipient_list.template
     return fill_message(
@@ -176,7 +169,7 @@ def list_confirm(request: AuthenticatedHttpRequest, public_id: str) -> HttpRespo
     estimate_only = "stima" in request.POST
     if request.method == "POST" and not estimate_only and not to_send:
         # The button is disabled, and a request made anyway is refused: no dispatch of 0.
-        messages.error(request, _nobody_to_send())
+        messages.error(request, str(services.NOBODY_TO_SEND))
         return redirect("messaging:list_confirm", public_id=recipient_list.public_id)
     if request.method == "POST" and form.is_valid() and not estimate_only:
         if str(recipient_list.launch_token) != request.POST.get("launch_token"):

@@ -240,7 +240,10 @@ PAYMENT_MAPPING = {
 
 @pytest.fixture
 def payment_service(organization):
-    return builders.service(organization, payments_enabled=True, max_allowed_payment_amount=500_000)
+    """In production mode: its lists are launched, and test mode would skip their citizens."""
+    return builders.service(
+        organization, test_mode=False, payments_enabled=True, max_allowed_payment_amount=500_000
+    )
 
 
 @pytest.fixture

@@ -270,7 +270,7 @@ def test_the_check_hashes_each_row_as_the_worker_will(organization, operator_use
     """With a due date, an amount and a notice: the hash the check writes for each row is the
     one its delivery gets."""
     service = builders.service(
-        organization, payments_enabled=True, max_allowed_payment_amount=500_000
+        organization, test_mode=False, payments_enabled=True, max_allowed_payment_amount=500_000
     )
     template = builders.template(organization, operator_user, has_payment=True, has_due_date=True)
     checked = builders.recipient_list(
@@ -297,7 +297,7 @@ def test_the_check_hashes_each_row_as_the_worker_will(organization, operator_use
 def payment_list(organization, operator_user) -> RecipientList:
     """Three valid rows with a due date, an amount and a notice, checked."""
     service = builders.service(
-        organization, payments_enabled=True, max_allowed_payment_amount=500_000
+        organization, test_mode=False, payments_enabled=True, max_allowed_payment_amount=500_000
     )
     template = builders.template(organization, operator_user, has_payment=True, has_due_date=True)
     return builders.recipient_list(

@@ -69,6 +69,43 @@ def test_launch_is_idempotent(checked, operator_user, woken, django_capture_on_c
     assert AuditEvent.objects.filter(action=Action.DISPATCH_LAUNCHED).count() == 1
 
 
+def test_the_launch_refuses_a_list_test_mode_would_skip_entirely(
+    organization, operator_user, woken
+):
+    """Whoever calls it, the launch itself refuses a list of which no citizen is authorised
+    while the service is in test mode: nothing is created, the list stays as it was. Once one
+    of them is authorised the same list is launched; once launched, the launch gives the
+    dispatch back even if the service no longer reaches anybody."""
+    template = builders.template(organization, operator_user)
+    testing = builders.service(organization, test_mode=True, authorized_recipients=[])
+    recipient_list = builders.recipient_list(template, testing, operator_user)
+    assert recipient_list.valid_count == 2
+    with pytest.raises(NotAllowed) as refused:
+        services.dispatch_launch_list(recipient_list=recipient_list, actor=operator_user)
+    assert refused.value.message == (
+        "Nessun cittadino riceverebbe il messaggio: il servizio è in modalità di prova "
+        "e nessun destinatario è tra quelli autorizzati."
+    )
+    assert not Dispatch.objects.exists() and not Delivery.objects.exists()
+    assert not AuditEvent.objects.filter(action=Action.DISPATCH_LAUNCHED).exists()
+    recipient_list.refresh_from_db()
+    assert recipient_list.state == RecipientList.State.VALIDATED
+    assert recipient_list.dispatch_id is None and recipient_list.chunks.exists()
+
+    testing.authorized_recipients = ["VRDGPP75C15F205S"]
+    testing.save()
+    dispatch, created = services.dispatch_launch_list(
+        recipient_list=recipient_list, actor=operator_user
+    )
+    assert created and dispatch.deliveries.count() == 2
+    testing.authorized_recipients = []
+    testing.save()
+    again, created_again = services.dispatch_launch_list(
+        recipient_list=recipient_list, actor=operator_user
+    )
+    assert again == dispatch and not created_again
+
+
 def test_scheduled_launch(checked, operator_user, woken, django_capture_on_commit_callbacks):
     when = timezone.now() + timedelta(hours=2)
     with django_capture_on_commit_callbacks(execute=True):

@@ -41,7 +41,8 @@ def test_pages_need_login(client, name, minimum):
 def other_list(other_organization):
     stranger = builders.user(Membership.Role.OPERATOR, other_organization)
     template = builders.template(other_organization, stranger)
-    return builders.recipient_list(template, builders.service(other_organization), stranger)
+    service = builders.service(other_organization, test_mode=False)
+    return builders.recipient_list(template, service, stranger)
 
 
 @pytest.fixture

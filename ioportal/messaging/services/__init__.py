@@ -16,6 +16,7 @@ from ioportal.messaging.services.approvals import (
     notifications_mark_read,
 )
 from ioportal.messaging.services.dispatches import (
+    NOBODY_TO_SEND,
     dispatch_create_single,
     dispatch_launch_list,
     dispatch_send_test,
@@ -30,6 +31,7 @@ from ioportal.messaging.services.templates import (
 )
 
 __all__ = [
+    "NOBODY_TO_SEND",
     "approval_policy_update",
     "dispatch_approve",
     "dispatch_create_single",

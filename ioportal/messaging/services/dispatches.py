@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from ioportal.accounts.models import Organization, User
 from ioportal.core.errors import NotAllowed
@@ -38,6 +39,12 @@ from ioportal.recipients.testmode import list_test_mode_skips
 PREPARE_INLINE_MAX = CHUNK_ROWS
 # The pacing of a list dispatch (`dispatch_launch(pacing=…)`), as Dispatch fields.
 PACING_FIELDS = ("send_by", "daily_cap")
+# Why a list is not launched when test mode would skip every valid row (the confirmation
+# page says it too, beside its disabled button).
+NOBODY_TO_SEND = gettext_lazy(
+    "Nessun cittadino riceverebbe il messaggio: il servizio è in modalità di prova "
+    "e nessun destinatario è tra quelli autorizzati."
+)
 
 
 def _validate_schedule(scheduled_at: datetime | None) -> None:
@@ -71,8 +78,10 @@ def dispatch_launch_list(
 
     Idempotent: the list's `launch_token` becomes the dispatch's, so double clicks, reloads
     and two tabs all get the one dispatch back, with `created` False.
-    Raises NotAllowed when the list is not checked or has no valid rows, ValidationError for
-    a scheduled time not in the future.
+    Raises NotAllowed when the list is not checked or has no valid rows, or when its
+    service is in test mode and none of its valid rows is an authorised recipient
+    (`NOBODY_TO_SEND`: test mode would skip them all, `recipients.testmode`): no dispatch of
+    0 citizens, whoever calls; ValidationError for a scheduled time not in the future.
     """
     _validate_schedule(scheduled_at)
     try:
@@ -109,6 +118,8 @@ def _launch_list(
     # Test mode skips the rows of citizens not authorised without calling IO: the approval
     # threshold counts only those really sent to.
     to_send = max(0, locked.valid_count - list_test_mode_skips(locked))
+    if not to_send:
+        raise NotAllowed(NOBODY_TO_SEND)
     template = locked.template
     needs_approval = approval_required(locked.organization, to_send, template.feature_level)
     dispatch = Dispatch.objects.create(
