@@ -6,6 +6,7 @@ and wakes the account's workers after commit when there is work to do.
 
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -16,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from ioportal.accounts.models import Organization, User
+from ioportal.core.crypto import DecryptionError
 from ioportal.core.errors import NotAllowed
 from ioportal.core.services import audit_log, changed_fields
 from ioportal.ioservices.services import SYSTEM_ACTOR
@@ -23,6 +25,7 @@ from ioportal.messaging.models import Delivery, Dispatch
 from ioportal.messaging.retention import personal_data_expired, personal_data_purge_begun
 from ioportal.messaging.windows import schedule_from_hours
 from ioportal.recipients import testmode
+from ioportal.recipients.models import RecipientList
 from ioportal.sending import clock, outcomes
 from ioportal.sending.audit import Action
 from ioportal.sending.conf import sending_settings
@@ -121,19 +124,57 @@ def not_prepared(dispatch: Dispatch) -> int:
     return max(0, dispatch.deliveries_expected - dispatch.deliveries_prepared)
 
 
-def dispatch_not_started(dispatch: Dispatch) -> int:
+@dataclass(frozen=True)
+class NotStarted:
+    """What a cancel of a dispatch would stop (`dispatch_not_started`): `count` messages,
+    exactly, or at most when `at_most` (see there)."""
+
+    count: int
+    at_most: bool = False
+
+
+def _authorised_rows(dispatch: Dispatch) -> int | None:
+    """How many valid rows of a dispatch's list test mode would not skip (its service's
+    authorised recipients now, `testmode.list_test_mode_skips`: the count the list stores,
+    or counted again from its rows when the authorised recipients changed); None when that
+    is not knowable (the list is gone, or its rows cannot be decrypted)."""
+    recipient_list = RecipientList.objects.filter(dispatch=dispatch).first()
+    if recipient_list is None:
+        return None
+    try:
+        skips = testmode.list_test_mode_skips(recipient_list)
+    except DecryptionError:
+        return None
+    return max(0, recipient_list.valid_count - skips)
+
+
+def dispatch_not_started(dispatch: Dispatch) -> NotStarted:
     """How many messages of `dispatch` nothing has been sent for yet, which a cancel would
     stop: its deliveries not started, and while it is being prepared the rows of its list
     not yet turned into deliveries. Test mode skips the citizens the service is not
-    authorised for without sending them anything, so only the authorised ones count (by
-    their keyed hash, `testmode.authorized_hmacs`). One query."""
-    not_started = Delivery.objects.filter(dispatch=dispatch, state__in=NOT_STARTED)
-    if (allowed := testmode.authorized_hmacs(dispatch.service)) is not None:
-        not_started = not_started.filter(fiscal_code_hmac__in=allowed)
-    count = not_started.count()
-    if dispatch.state == D.PREPARING:
-        count += not_prepared(dispatch)
-    return count
+    authorised for without sending them anything, so only the authorised ones count: the
+    deliveries by their keyed hash (`testmode.authorized_hmacs`), the list's rows by the
+    same rule (`_authorised_rows`: its authorised rows, less the authorised deliveries
+    already made of them). When the rows still to prepare cannot be read, all of them are
+    counted and the count is an upper bound (`at_most`). One query, or two while the
+    dispatch is being prepared (a few more when the list's count must be made again)."""
+    deliveries = Delivery.objects.filter(dispatch=dispatch)
+    allowed = testmode.authorized_hmacs(dispatch.service)
+    if allowed is not None:
+        deliveries = deliveries.filter(fiscal_code_hmac__in=allowed)
+    if dispatch.state != D.PREPARING:
+        return NotStarted(deliveries.filter(state__in=NOT_STARTED).count())
+    # Counted together: the preparation adds deliveries meanwhile.
+    counts = deliveries.aggregate(
+        made=Count("id"), not_started=Count("id", filter=Q(state__in=NOT_STARTED))
+    )
+    if allowed is None:
+        to_prepare = dispatch.deliveries_expected - counts["made"]
+        return NotStarted(counts["not_started"] + max(0, to_prepare))
+    authorised = _authorised_rows(dispatch)
+    if authorised is None:
+        return NotStarted(counts["not_started"] + not_prepared(dispatch), at_most=True)
+    return NotStarted(counts["not_started"] + max(0, authorised - counts["made"]))
 
 
 @transaction.atomic

@@ -236,21 +236,25 @@ def dispatch_cancel(request: AuthenticatedHttpRequest, public_id: str) -> HttpRe
         )
     # The messages a cancel stops, counted as the confirmation counted them (those test
     # mode would skip are not among them).
-    count = services.dispatch_not_started(dispatch)
+    not_started = services.dispatch_not_started(dispatch)
     try:
         services.dispatch_cancel(dispatch=dispatch, actor=request.user, request=request)
     except NotAllowed as error:
         return _refused(request, dispatch.public_id, error)
-    return _done(
-        request,
-        dispatch.public_id,
-        ngettext(
+    count = not_started.count
+    if not_started.at_most:
+        done = ngettext(
+            "Invio annullato: al massimo %(count)s messaggio non sarà inviato.",
+            "Invio annullato: al massimo %(count)s messaggi non saranno inviati.",
+            count,
+        )
+    else:
+        done = ngettext(
             "Invio annullato: %(count)s messaggio non sarà inviato.",
             "Invio annullato: %(count)s messaggi non saranno inviati.",
             count,
         )
-        % {"count": grouped(count)},
-    )
+    return _done(request, dispatch.public_id, done % {"count": grouped(count)})
 
 
 @require_POST

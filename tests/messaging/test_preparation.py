@@ -204,3 +204,54 @@ def test_delivery_variables_are_encrypted_at_rest(
 
     subject, markdown = delivery_content(dispatch, delivery)
     assert "Gentile Anna" in markdown and "12,50 euro" in markdown
+
+
+def test_the_cancel_page_of_a_dispatch_being_prepared_counts_as_test_mode_sends(
+    client,
+    login,
+    small_chunks,
+    organization,
+    operator_user,
+    enqueued,
+    woken,
+    django_capture_on_commit_callbacks,
+):
+    """Anna, Bruno and Dario are valid, only Anna is authorised in test mode: while the list
+    is being prepared, a cancel stops one message (not the three rows), whether or not
+    Anna's row is prepared yet; the count follows the authorised recipients when they
+    change; without its list, the rows still to prepare are all counted, as an upper
+    bound the page says it is."""
+    service = builders.service(
+        organization, test_mode=True, authorized_recipients=["RSSMRA85T10A562S"]
+    )
+    template = builders.template(organization, operator_user)
+    recipient_list = builders.recipient_list(template, service, operator_user, data=CSV)
+    dispatch = _launch(recipient_list, operator_user, django_capture_on_commit_callbacks)
+    url = reverse("sending:dispatch_cancel", args=[dispatch.public_id])
+    login(operator_user)
+
+    def warning() -> str:
+        page = client.get(url).content.decode()
+        return page.split('id="cancel-warning"', 1)[1].split("</div>", 1)[0]
+
+    assert "1 messaggio non ancora partito non sarà inviato." in warning()
+    assert preparation._prepare_step(dispatch.pk) == 1  # Anna's row: a delivery now
+    assert "1 messaggio non ancora partito non sarà inviato." in warning()
+    assert preparation._prepare_step(dispatch.pk) == 1  # Bruno's, not authorised
+    assert "1 messaggio non ancora partito non sarà inviato." in warning()
+    assert "al massimo" not in warning().lower()
+
+    service.authorized_recipients = ["RSSMRA85T10A562S", "MRARSS80A01H501T"]
+    service.save()
+    assert "2 messaggi non ancora partiti non saranno inviati." in warning()
+
+    RecipientList.objects.filter(pk=recipient_list.pk).delete()
+    text = warning()
+    # Anna's delivery, and Dario's row, not known to be authorised without the list.
+    assert 'id="cancel-at-most"' in text
+    assert "Al massimo 2 messaggi non ancora partiti non saranno inviati." in text
+    assert "i destinatari non ancora preparati sono contati tutti" in text
+    done = client.post(url, {"confirm": "on"}, follow=True).content.decode()
+    assert "Invio annullato: al massimo 2 messaggi non saranno inviati." in done
+    dispatch.refresh_from_db()
+    assert dispatch.state == Dispatch.State.CANCELLED
