@@ -145,6 +145,55 @@ def test_shared_and_per_recipient_files_through_the_flow(
     }
 
 
+def test_no_citizen_of_a_list_goes_without_the_pdf_its_row_names(
+    client, login, operator_user, template, premium_service, rc, monkeypatch
+):
+    """A ZIP that matches only part of the rows, and a row whose file-name cell is empty:
+    those rows are rejected with their reason, line by line, before anything is sent; every
+    citizen the list is sent to gets the PDF their row names."""
+    monkeypatch.setattr("ioportal.messaging.services.pipeline.wake_pipeline", lambda **_: None)
+    login(operator_user)
+    partial = (
+        "Codice fiscale;Nome;Allegato\n"
+        "RSSMRA80A01H501U;Anna;anna.pdf\n"
+        "VRDGPP75C15F205S;Bruno;\n"
+        "RSSMRA85T10A562S;Carla;carla.pdf\n"
+        "BNCLCU90D45L219H;Dario;dario.pdf\n"
+    )
+    response = client.post(
+        reverse("messaging:compose"),
+        {
+            "template": template.pk,
+            "service": premium_service.pk,
+            "file": SimpleUploadedFile("tari.csv", partial.encode(), content_type="text/csv"),
+            "attachments_zip": SimpleUploadedFile(
+                "allegati.zip", zip_of({"anna.pdf": make_pdf(), "dario.pdf": make_pdf()})
+            ),
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    recipient_list = RecipientList.objects.get()
+    response = client.post(
+        reverse("messaging:list_mapping", args=[recipient_list.public_id]),
+        {"map_fiscal_code": "Codice fiscale", "map_nome": "Nome", "map_attachment": "Allegato"},
+    )
+    recipient_list.refresh_from_db()
+    assert (recipient_list.valid_count, recipient_list.rejected_count) == (2, 2)
+    page = client.get(response.url).content.decode()
+    assert "Il nome del file allegato è vuoto." in page
+    assert "«carla.pdf» non è nello ZIP" in page
+    confirm = reverse("messaging:list_confirm", args=[recipient_list.public_id])
+    client.post(confirm, {"when": "now", "launch_token": str(recipient_list.launch_token)})
+    dispatch = Dispatch.objects.get(kind=Dispatch.Kind.LIST)
+    own = {
+        delivery.row_number: list(
+            Attachment.objects.filter(delivery=delivery).values_list("original_name", flat=True)
+        )
+        for delivery in Delivery.objects.filter(dispatch=dispatch)
+    }
+    assert own == {2: ["anna.pdf"], 5: ["dario.pdf"]}
+
+
 def test_invalid_shared_pdf_refuses_the_upload(
     client, login, operator_user, template, premium_service
 ):
