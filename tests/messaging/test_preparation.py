@@ -10,6 +10,7 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
+from ioportal.core.errors import NotAllowed
 from ioportal.messaging import services
 from ioportal.messaging.models import Delivery, Dispatch
 from ioportal.messaging.services import dispatches, preparation
@@ -18,7 +19,7 @@ from ioportal.recipients import models as recipient_models
 from ioportal.recipients.models import RecipientChunk, RecipientList
 from ioportal.recipients.services import recipient_lists_purge_expired
 from ioportal.sending import claims
-from ioportal.sending.services import dispatch_cancel
+from ioportal.sending.services import dispatch_cancel, dispatch_pause
 from ioportal.sending.sweeper import complete_finished
 from ioportal.sending.worker import has_due_work
 from tests import builders
@@ -255,3 +256,25 @@ def test_the_cancel_page_of_a_dispatch_being_prepared_counts_as_test_mode_sends(
     assert "Invio annullato: al massimo 2 messaggi non saranno inviati." in done
     dispatch.refresh_from_db()
     assert dispatch.state == Dispatch.State.CANCELLED
+
+
+def test_a_dispatch_being_prepared_cannot_be_paused_and_loses_nothing(
+    big_list, operator_user, enqueued, woken, django_capture_on_commit_callbacks
+):
+    """A preparation stops, erasing the list, once its dispatch is no longer PREPARING: a
+    pause then would leave a part of the citizens out. It is refused, nothing changes, and
+    the preparation goes on to every row (nothing is sent meanwhile anyway)."""
+    dispatch = _launch(big_list, operator_user, django_capture_on_commit_callbacks)
+    preparation._prepare_step(dispatch.pk)
+    with pytest.raises(NotAllowed, match="non è in uno stato che consente"):
+        dispatch_pause(dispatch=dispatch, actor=operator_user)
+    dispatch.refresh_from_db()
+    assert dispatch.state == Dispatch.State.PREPARING
+    assert big_list.chunks.filter(kind=RecipientChunk.Kind.VALID).count() == 3
+    with django_capture_on_commit_callbacks(execute=True):
+        prepare_dispatch(dispatch.pk)
+    dispatch.refresh_from_db()
+    assert dispatch.state == Dispatch.State.RUNNING and dispatch.deliveries.count() == 3
+    dispatch_pause(dispatch=dispatch, actor=operator_user)  # once prepared, as usual
+    dispatch.refresh_from_db()
+    assert dispatch.state == Dispatch.State.PAUSED
