@@ -36,7 +36,7 @@ from ioportal.ioapi import (
     validate_fiscal_code,
     validate_new_message,
 )
-from ioportal.recipients.filenames import attachment_key
+from ioportal.recipients.filenames import attachment_key, visible_file_name
 from ioportal.recipients.notices import (
     has_valid_check_digits,
     is_notice_number,
@@ -59,6 +59,7 @@ from ioportal.recipients.numbers import (
     read_number,
     scientific_exponent,
     serial_to_datetime,
+    strip_invisible,
 )
 from ioportal.recipients.rendering import (
     APP_BR_RE,
@@ -200,12 +201,40 @@ def _scientific_by_excel(kind: str, text: str) -> bool:
     return kind != "text" or exponent >= EXCEL_GENERAL_DIGITS
 
 
+def _date_text(value: str) -> str:
+    """A date cell as the person reads it: invisible formatting characters (zero-width
+    space, word joiner, soft hyphen, byte order mark, `numbers.strip_invisible`) removed and
+    every kind of space (no-break, narrow no-break) made one plain space, as for numbers and
+    identifiers."""
+    if value.isascii():
+        return value.strip()
+    return " ".join(strip_invisible(value).split())
+
+
 def parse_date(value: str) -> date:
+    """A date written the Italian way (31/12/2026, 31.12.2026, 31/12/26) or ISO (2026-12-31).
+
+    Raises ValueProblem saying what the cell holds instead: a date with a time (a date
+    placeholder shows no time, and dropping it is not for the portal to decide), a number, or
+    something else."""
+    value = _date_text(value)
     for fmt in DATE_FORMATS:
         try:
             return datetime.strptime(value, fmt).date()
         except ValueError:
             continue
+    for fmt in DATETIME_FORMATS:
+        try:
+            moment = datetime.strptime(value, fmt)
+        except ValueError:
+            continue
+        raise ValueProblem(
+            _(
+                "contiene una data con un'ora (%(date)s alle %(time)s): per questo segnaposto "
+                "scrivi solo la data (esempio: 31/12/2026)"
+            )
+            % {"date": moment.strftime("%d/%m/%Y"), "time": moment.strftime("%H:%M")}
+        )
     try:
         read_number(value)
     except ValueProblem:
@@ -221,6 +250,7 @@ def parse_date(value: str) -> date:
 def parse_due_date(value: str) -> datetime:
     """A due date, aware: a date alone means the end of that day in Italy."""
     tz = ZoneInfo(settings.TIME_ZONE)
+    value = _date_text(value)
     for fmt in DATETIME_FORMATS:
         try:
             return datetime.strptime(value, fmt).replace(tzinfo=tz)
@@ -911,8 +941,7 @@ def validate_rows(
             if not attachment:
                 found.add(_("Il nome del file allegato è vuoto."), ATTACHMENT)
             elif (
-                not SAFE_FILE_NAME_RE.fullmatch(unicodedata.normalize("NFC", attachment))
-                or ".." in attachment
+                not SAFE_FILE_NAME_RE.fullmatch(visible_file_name(attachment)) or ".." in attachment
             ):
                 found.add(
                     _(
