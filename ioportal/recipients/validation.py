@@ -107,6 +107,8 @@ SAFE_FILE_NAME_RE = re.compile(r"^[^\W_][\w .'’()\-]{0,199}$")
 DATE_FORMATS = ("%d/%m/%Y", "%Y-%m-%d", "%d-%m-%Y", "%d.%m.%Y", "%d/%m/%y")
 DATETIME_FORMATS = ("%d/%m/%Y %H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S")
 WARNING_LINES_SHOWN = 10
+# The column letter `parsing.distinct_headers` adds to a repeated name, in either language.
+TOLD_APART_RE = re.compile(r" \((?:colonna|column) [A-Z]{1,3}\)$")
 # Distinct texts a validation remembers per reader (see `memoized`).
 MEMO_SIZE = 10_000
 T = TypeVar("T")
@@ -423,8 +425,9 @@ def guess_mapping(
     (`special_field_labels`, "Codice avviso pagoPA") or one of its unambiguous synonyms
     ("numero avviso"; never "IUV", which is not the notice number).
 
-    Two columns whose names simplify alike ("Codice fiscale", "codice_fiscale") are not
-    guessed: the operator chooses. The payment targets (amount, notice number, payee, "not
+    Two columns whose names simplify alike ("Codice fiscale", "codice_fiscale", a repeated
+    name told apart by its column letter, "cf (colonna C)") are not guessed: the operator
+    chooses. The payment targets (amount, notice number, payee, "not
     payable after the due date") are guessed only when the template asks for a payment, and
     the due date only when it asks for one: a template without them gets none from a column
     that happens to be named "Importo" or "Scadenza" (the operator may still choose one).
@@ -491,7 +494,9 @@ def guess_mapping(
     ambiguous: set[str] = set()
     for header in headers:
         if header:
-            name = simple(header)
+            # A repeated name told apart by its letter ("cf (colonna C)") still looks like
+            # the others of its name: "CF" next to two "cf" is not guessed either.
+            name = simple(TOLD_APART_RE.sub("", header))
             if name in by_name:
                 ambiguous.add(name)
             by_name[name] = header

@@ -607,3 +607,13 @@ def test_two_cells_naming_the_same_file_otherwise_are_one_file():
         table, {"fiscal_code": "cf", "valore": "valore", "attachment": "allegato"}, spec
     )
     assert "è già assegnato alla riga 2" in outcome.rejected[0]["reasons"][0]
+
+
+@pytest.mark.parametrize("language", ["it", "en"])
+def test_a_look_alike_name_next_to_a_repeated_one_is_not_guessed(language):
+    from django.utils import translation
+
+    with translation.override(language):
+        table = _csv(f"cf;nome;cf;CF\n{CF1};a;{CF2};{CF3}\n")
+        assert table.headers[2] != "cf"
+        assert "fiscal_code" not in guess_mapping(table.headers, ["fiscal_code"])
