@@ -67,7 +67,10 @@ CSV_FIELD_LIMIT = MAX_CELL_CHARS * 10
 LINES_LISTED = 10
 # The first rows of a file shown to the operator to recognise its columns.
 PREVIEW_ROWS = 3
-SEP_LINE_RE = re.compile(r"\Asep=([;,\t|])[ \t]*(?:\r\n|\n|\r)")
+# Excel's "sep=;" first line; also as other programs leave it: quoted ("sep=;" in quotes), in
+# capitals, or padded with the separator up to the header's columns ("sep=;;;" once the file
+# went through a spreadsheet that kept the line as a row).
+SEP_LINE_RE = re.compile(r'\A"?sep=([;,\t|])"?\1*[ \t]*(?:\r\n|\n|\r)', re.IGNORECASE)
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 # The stream an encrypted (password-protected) OOXML file keeps inside its OLE container
 # ([MS-OFFCRYPTO] 2.3.4.4): directory entry names are UTF-16LE.

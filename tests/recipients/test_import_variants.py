@@ -443,6 +443,10 @@ def test_a_workbook_header_with_a_line_break_reads_as_one_line():
         (f'sep=,\r\ncf,nome\r\n{CF1},"Rossi; Mario"\r\n{CF2},Anna\r\n', ","),
         (f'\ufeffsep=;\ncf;nome\n{CF1};"Rossi, M"\n{CF2};Anna\n', ";"),
         (f"sep=\t\ncf\tnome\n{CF1}\tRossi; M, A\n{CF2}\tAnna\n", "\t"),
+        # The line as other programs leave it: padded to the columns, quoted, in capitals.
+        (f"sep=;;\ncf;nome, cognome\n{CF1};Rossi, M\n{CF2};Anna\n", ";"),
+        (f'"sep=;"\r\ncf;nome, cognome\r\n{CF1};Rossi, M\r\n{CF2};Anna\r\n', ";"),
+        (f"SEP=;\ncf;nome, cognome\n{CF1};Rossi, M\n{CF2};Anna\n", ";"),
     ],
 )
 def test_the_separator_is_the_one_every_row_fits(text, delimiter):
