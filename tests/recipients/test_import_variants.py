@@ -621,3 +621,38 @@ def test_a_look_alike_name_next_to_a_repeated_one_is_not_guessed(language):
         table = _csv(f"cf;nome;cf;CF\n{CF1};a;{CF2};{CF3}\n")
         assert table.headers[2] != "cf"
         assert "fiscal_code" not in guess_mapping(table.headers, ["fiscal_code"])
+
+
+def _zip(names):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name in names:
+            archive.writestr(name, b"%PDF-1.4")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        ["Fattura_più.pdf", "fattura_PIÙ.pdf"],
+        ["fattura\u00a0più.pdf", "fattura più.pdf"],
+        ["fattura_più.pdf", "fattura_piu\u0300.pdf"],
+        ["fattura_più.pdf", "altra/fattura_più.pdf"],
+    ],
+)
+def test_zip_entries_naming_one_cell_refuse_the_zip(names):
+    from ioportal.recipients.attachments import AttachmentUploadError, zip_entries
+
+    with pytest.raises(AttachmentUploadError, match="due file con lo stesso nome"):
+        zip_entries(upload=io.BytesIO(_zip(names)))
+
+
+@pytest.mark.parametrize("cell", ["fattura_più.pdf", "FATTURA_PIÙ.PDF", "fattura_piu\u0300.pdf"])
+def test_a_zip_without_the_utf8_flag_matches_the_accented_cell(cell):
+    from ioportal.recipients.attachments import zip_entries
+
+    placeholder = "x" * len("fattura_più.pdf")
+    raw = _zip([placeholder]).replace(placeholder.encode(), "fattura_più.pdf".encode("cp437"))
+    (entry,) = zip_entries(upload=io.BytesIO(raw))
+    assert not entry.flag_bits & 0x800
+    assert attachment_key(entry.filename) == attachment_key(cell)
