@@ -264,8 +264,8 @@ def parse_due_date(value: str) -> datetime:
 
 def parse_bool(value: str) -> bool:
     """A yes/no cell (core.yesno's words); empty means no."""
-    if not value.strip():
-        return False
+    if not strip_invisible(value).strip():
+        return False  # looks empty: nothing but spaces and invisible characters
     answer = read_yes_no(value)
     if answer is None:
         raise ValueProblem(_("deve essere sì o no"))

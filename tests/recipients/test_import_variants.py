@@ -656,3 +656,34 @@ def test_a_zip_without_the_utf8_flag_matches_the_accented_cell(cell):
     (entry,) = zip_entries(upload=io.BytesIO(raw))
     assert not entry.flag_bits & 0x800
     assert attachment_key(entry.filename) == attachment_key(cell)
+
+
+@pytest.mark.parametrize(
+    ("cell", "expected"),
+    [
+        ("sì\u200b", True),
+        ("\ufeffsì", True),
+        ("si\u0300", True),
+        ("no\u2060", False),
+        ("\u200b", False),
+    ],
+)
+def test_a_yes_or_no_cell_is_read_without_invisible_characters(cell, expected):
+    table = _csv(
+        "cf;importo;avviso;scadenza;non_pagabile\n"
+        f"{CF1};10,00;302001234567890136;31/12/2027;{cell}\n"
+    )
+    outcome = _check(
+        table,
+        {
+            "fiscal_code": "cf",
+            "valore": "cf",
+            "amount": "importo",
+            "notice_number": "avviso",
+            "due_date": "scadenza",
+            "invalid_after_due_date": "non_pagabile",
+        },
+        _spec("text", has_payment=True, has_due_date=True),
+    )
+    assert outcome.rejected == []
+    assert outcome.valid[0]["invalid_after_due_date"] is expected
