@@ -12,7 +12,9 @@ Nothing about the file's structure is guessed silently:
   holding data the operator names one; hidden rows (a filter, a grouping) are included or
   excluded only on the operator's word. Password-protected workbooks (an encrypted OLE
   container), old .xls files and ZIPs that are not workbooks are refused saying so.
-- Repeated column names are offered distinctly, each with its column letter.
+- Column names are read as they look (`header_text`); repeated ones are offered distinctly,
+  each with its column letter, and look-alikes (case, accents, spaces) are pointed out.
+- XLSX named columns hidden in Excel are read, and named to the operator.
 - A NUL character anywhere refuses the file: it is never text a person typed, and PostgreSQL
   cannot store it.
 - XLSX Number cells are written as Excel shows them (`numbers.excel_number_text`, with the
