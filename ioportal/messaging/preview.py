@@ -88,6 +88,29 @@ class CtaCheck:
     body: str = ""
 
 
+class _DuplicateKey(yaml.YAMLError):
+    def __init__(self, key: Any) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+class _AppYamlLoader(yaml.SafeLoader):
+    """YAML as the app's `front-matter` package reads it (js-yaml): a key repeated in the
+    same block is an error ("duplicated mapping key"), where PyYAML keeps the last value."""
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
+        if isinstance(node, yaml.MappingNode):
+            seen = set()
+            for key_node, _value in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                if not isinstance(key, str | int | float | bool) and key is not None:
+                    continue  # SafeLoader refuses a key that is a list or a mapping
+                if key in seen:
+                    raise _DuplicateKey(key)
+                seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def split_front_matter(markdown: str) -> tuple[dict[str, Any] | None, str, str]:
     """(parsed front matter or None, body, problem), as the IO app splits the message.
 
@@ -98,7 +121,18 @@ def split_front_matter(markdown: str) -> tuple[dict[str, Any] | None, str, str]:
     if front is None:
         return None, markdown, ""
     try:
-        data = yaml.safe_load(front.group(3).strip())
+        data = yaml.load(front.group(3).strip(), Loader=_AppYamlLoader)  # noqa: S506 - safe
+    except _DuplicateKey as duplicate:
+        return (
+            None,
+            markdown,
+            _(
+                "Nell'intestazione con i pulsanti (CTA) «%(key)s» compare due volte nello "
+                "stesso blocco: l'app IO mostrerebbe un avviso di errore al posto del messaggio. "
+                "Lascia una sola «%(key)s»."
+            )
+            % {"key": duplicate.key},
+        )
     except yaml.YAMLError:
         return (
             None,

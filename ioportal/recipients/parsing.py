@@ -12,7 +12,9 @@ Nothing about the file's structure is guessed silently:
   holding data the operator names one; hidden rows (a filter, a grouping) are included or
   excluded only on the operator's word. Password-protected workbooks (an encrypted OLE
   container), old .xls files and ZIPs that are not workbooks are refused saying so.
-- Repeated column names are offered distinctly, each with its column letter.
+- Column names are read as they look (`header_text`); repeated ones are offered distinctly,
+  each with its column letter, and look-alikes (case, accents, spaces) are pointed out.
+- XLSX named columns hidden in Excel are read, and named to the operator.
 - A NUL character anywhere refuses the file: it is never text a person typed, and PostgreSQL
   cannot store it.
 - XLSX Number cells are written as Excel shows them (`numbers.excel_number_text`, with the
@@ -27,6 +29,7 @@ operator; a missing choice raises `ImportChoiceNeeded`. Nothing is written to di
 import csv
 import io
 import re
+import unicodedata
 import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -51,19 +54,25 @@ from ioportal.recipients.numbers import (
     DEFAULT_NUMBER_FORMAT,
     excel_number_text,
     excel_shown_text,
+    strip_invisible,
 )
 
 # In the order preferred when several fit equally well: Italian spreadsheets write ";".
 CSV_DELIMITERS = ";,\t|"
 SNIFF_BYTES = 64 * 1024
 XLSX_MAX_ENTRIES = 1000
+# Excel's last column (XFD).
+XLSX_MAX_COLUMNS = 16_384
 MAX_CELL_CHARS = 10_000
 # A cell this long can only come from a quote that is never closed.
 CSV_FIELD_LIMIT = MAX_CELL_CHARS * 10
 LINES_LISTED = 10
 # The first rows of a file shown to the operator to recognise its columns.
 PREVIEW_ROWS = 3
-SEP_LINE_RE = re.compile(r"\Asep=([;,\t|])[ \t]*(?:\r\n|\n|\r)")
+# Excel's "sep=;" first line; also as other programs leave it: quoted ("sep=;" in quotes), in
+# capitals, or padded with the separator up to the header's columns ("sep=;;;" once the file
+# went through a spreadsheet that kept the line as a row).
+SEP_LINE_RE = re.compile(r'\A"?sep=([;,\t|])"?\1*[ \t]*(?:\r\n|\n|\r)', re.IGNORECASE)
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 # The stream an encrypted (password-protected) OOXML file keeps inside its OLE container
 # ([MS-OFFCRYPTO] 2.3.4.4): directory entry names are UTF-16LE.
@@ -201,9 +210,54 @@ def parse_table(
         raise ImportFileError(_("La prima riga del file deve contenere i nomi delle colonne."))
     if not table.rows:
         raise ImportFileError(_("Il file non contiene righe di dati dopo l'intestazione."))
-    table.headers, repeated = distinct_headers(table.headers)
-    table.warnings += repeated
+    names = [header_text(header) for header in table.headers]
+    table.headers, repeated = distinct_headers(names)
+    table.warnings += repeated + look_alike_headers(names)
     return table
+
+
+def header_text(header: str) -> str:
+    """A column name as the person sees it: Unicode NFC (macOS writes "à" decomposed),
+    without invisible formatting characters (`numbers.strip_invisible`: zero-width space,
+    word joiner, soft hyphen, byte order mark) and with every run of spaces (no-break, narrow
+    no-break, tab, line break) made one plain space. So two names that look the same are the
+    same name, told apart by `distinct_headers`."""
+    if header.isascii() and "  " not in header and not any(c in header for c in "\t\r\n"):
+        return header.strip()
+    return " ".join(strip_invisible(unicodedata.normalize("NFC", header)).split())
+
+
+def _simple_header(header: str) -> str:
+    """A column name without case, accents, spaces and punctuation, as the mapping guess
+    compares names (`validation.guess_mapping`)."""
+    return re.sub(r"[^a-z0-9]", "", unicodedata.normalize("NFKD", header.lower()))
+
+
+def look_alike_headers(headers: Sequence[str]) -> list[str]:
+    """A warning per group of different column names that differ only by case, accents,
+    spaces or punctuation ("Codice fiscale", "codice_fiscale"): offered distinctly, never
+    guessed (`guess_mapping`), and the operator is told to look at which one is chosen."""
+    groups: dict[str, list[int]] = {}
+    for position, header in enumerate(headers):
+        if header and (simple := _simple_header(header)):
+            groups.setdefault(simple, []).append(position)
+    warnings = []
+    for found in groups.values():
+        if len({headers[position] for position in found}) < 2:
+            continue
+        names = [
+            _("«%(header)s» (colonna %(letter)s)")
+            % {"header": headers[position], "letter": get_column_letter(position + 1)}
+            for position in found
+        ]
+        warnings.append(
+            _(
+                "Le colonne %(names)s hanno nomi che differiscono solo per maiuscole, accenti, "
+                "spazi o punteggiatura: nell'abbinamento controlla di scegliere quella giusta."
+            )
+            % {"names": _letters_text(names)}
+        )
+    return warnings
 
 
 def _binary_content() -> ImportFileError:
@@ -793,14 +847,20 @@ class _SheetRow:
         return shown
 
 
-def _sheet_rows(sheet: ReadOnlyWorksheet, merged: list[str] | None = None) -> Iterator[_SheetRow]:
+def _sheet_rows(
+    sheet: ReadOnlyWorksheet,
+    merged: list[str] | None = None,
+    hidden_columns: list[int] | None = None,
+) -> Iterator[_SheetRow]:
     """Each row the sheet's XML holds, numbered as Excel shows it.
 
     Read as openpyxl's read-only `iter_rows` reads them (same parser, same values), but
     without its reliance on the declared sheet size (`<dimension ref="A1">` would stop it at
     the first cell) and keeping the row attributes it drops: a row hidden by a filter or a
     grouping has hidden="1" (or a zero height). Once every row is read, `merged` (when given)
-    receives the sheet's merged ranges ("A2:A3"), which its XML lists after the rows."""
+    receives the sheet's merged ranges ("A2:A3"), which its XML lists after the rows, and
+    `hidden_columns` (when given) the 0-based columns Excel does not show (hidden="1" or a
+    zero width on their <col> element)."""
     workbook = sheet.parent
     with sheet._get_source() as source:
         parser = _SheetParser(
@@ -828,6 +888,15 @@ def _sheet_rows(sheet: ReadOnlyWorksheet, merged: list[str] | None = None) -> It
             yield _SheetRow(number, hidden, values, styles, uncalculated, errors)
         if merged is not None and parser.merged_cells is not None:
             merged += [str(cell_range.ref) for cell_range in parser.merged_cells.mergeCell]
+        if hidden_columns is not None:
+            for attributes in parser.column_dimensions.values():
+                if attributes.get("hidden") in ("1", "true") or attributes.get("width") in (
+                    "0",
+                    "0.0",
+                ):
+                    first = int(attributes.get("min", 1))
+                    last = min(int(attributes.get("max", first)), first + XLSX_MAX_COLUMNS)
+                    hidden_columns += range(first - 1, last)
 
 
 def _has_data(sheet: ReadOnlyWorksheet) -> bool:
@@ -901,9 +970,10 @@ def _parse_xlsx(data: bytes, options: ReadOptions, number_format: str) -> Parsed
         hidden_lines: list[int] = []
         problems: dict[int, str] = {}
         merged: list[str] = []
+        hidden_columns: list[int] = []
         header_line = 0
         title = ""
-        for row in _sheet_rows(sheet, merged):
+        for row in _sheet_rows(sheet, merged, hidden_columns):
             line, hidden = row.number, row.hidden
             if not headers:
                 # The first row holding anything names the columns.
@@ -966,6 +1036,8 @@ def _parse_xlsx(data: bytes, options: ReadOptions, number_format: str) -> Parsed
         warnings.append(_("È stato letto il foglio «%(sheet)s».") % {"sheet": sheet.title})
     if hidden_lines:
         warnings.append(_hidden_rows_outcome(sheet.title, hidden_lines, options.hidden_rows))
+    if named_hidden := sorted({c for c in hidden_columns if c < len(headers) and headers[c]}):
+        warnings.append(_hidden_columns_warning(headers, named_hidden))
     return ParsedTable(
         headers=headers,
         rows=rows,
@@ -1113,6 +1185,26 @@ def _hidden_rows_outcome(sheet: str, lines: list[int], choice: str) -> str:
         field="hidden_rows",
         choices=hidden_rows_choices(),
     )
+
+
+def _hidden_columns_warning(headers: Sequence[str], columns: Sequence[int]) -> str:
+    """The sentence about named columns that Excel does not show: they are read like the
+    others, and the operator is told so that a hidden column (an old code, a working copy) is
+    not chosen in the mapping without knowing."""
+    names = _letters_text(
+        [
+            _("%(letter)s («%(header)s»)")
+            % {"letter": get_column_letter(column + 1), "header": headers[column]}
+            for column in columns
+        ]
+    )
+    return ngettext(
+        "La colonna %(columns)s è nascosta in Excel: è stata letta come le altre. "
+        "Nell'abbinamento controlla di sceglierla solo se contiene i dati giusti.",
+        "Le colonne %(columns)s sono nascoste in Excel: sono state lette come le altre. "
+        "Nell'abbinamento controlla di sceglierle solo se contengono i dati giusti.",
+        len(columns),
+    ) % {"columns": names}
 
 
 def hidden_rows_choices() -> list[tuple[str, str]]:

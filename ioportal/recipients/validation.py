@@ -36,7 +36,7 @@ from ioportal.ioapi import (
     validate_fiscal_code,
     validate_new_message,
 )
-from ioportal.recipients.filenames import attachment_key
+from ioportal.recipients.filenames import attachment_key, visible_file_name
 from ioportal.recipients.notices import (
     has_valid_check_digits,
     is_notice_number,
@@ -59,6 +59,7 @@ from ioportal.recipients.numbers import (
     read_number,
     scientific_exponent,
     serial_to_datetime,
+    strip_invisible,
 )
 from ioportal.recipients.rendering import (
     APP_BR_RE,
@@ -106,6 +107,8 @@ SAFE_FILE_NAME_RE = re.compile(r"^[^\W_][\w .'’()\-]{0,199}$")
 DATE_FORMATS = ("%d/%m/%Y", "%Y-%m-%d", "%d-%m-%Y", "%d.%m.%Y", "%d/%m/%y")
 DATETIME_FORMATS = ("%d/%m/%Y %H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S")
 WARNING_LINES_SHOWN = 10
+# The column letter `parsing.distinct_headers` adds to a repeated name, in either language.
+TOLD_APART_RE = re.compile(r" \((?:colonna|column) [A-Z]{1,3}\)$")
 # Distinct texts a validation remembers per reader (see `memoized`).
 MEMO_SIZE = 10_000
 T = TypeVar("T")
@@ -200,12 +203,40 @@ def _scientific_by_excel(kind: str, text: str) -> bool:
     return kind != "text" or exponent >= EXCEL_GENERAL_DIGITS
 
 
+def _date_text(value: str) -> str:
+    """A date cell as the person reads it: invisible formatting characters (zero-width
+    space, word joiner, soft hyphen, byte order mark, `numbers.strip_invisible`) removed and
+    every kind of space (no-break, narrow no-break) made one plain space, as for numbers and
+    identifiers."""
+    if value.isascii():
+        return value.strip()
+    return " ".join(strip_invisible(value).split())
+
+
 def parse_date(value: str) -> date:
+    """A date written the Italian way (31/12/2026, 31.12.2026, 31/12/26) or ISO (2026-12-31).
+
+    Raises ValueProblem saying what the cell holds instead: a date with a time (a date
+    placeholder shows no time, and dropping it is not for the portal to decide), a number, or
+    something else."""
+    value = _date_text(value)
     for fmt in DATE_FORMATS:
         try:
             return datetime.strptime(value, fmt).date()
         except ValueError:
             continue
+    for fmt in DATETIME_FORMATS:
+        try:
+            moment = datetime.strptime(value, fmt)
+        except ValueError:
+            continue
+        raise ValueProblem(
+            _(
+                "contiene una data con un'ora (%(date)s alle %(time)s): per questo segnaposto "
+                "scrivi solo la data (esempio: 31/12/2026)"
+            )
+            % {"date": moment.strftime("%d/%m/%Y"), "time": moment.strftime("%H:%M")}
+        )
     try:
         read_number(value)
     except ValueProblem:
@@ -221,6 +252,7 @@ def parse_date(value: str) -> date:
 def parse_due_date(value: str) -> datetime:
     """A due date, aware: a date alone means the end of that day in Italy."""
     tz = ZoneInfo(settings.TIME_ZONE)
+    value = _date_text(value)
     for fmt in DATETIME_FORMATS:
         try:
             return datetime.strptime(value, fmt).replace(tzinfo=tz)
@@ -232,8 +264,8 @@ def parse_due_date(value: str) -> datetime:
 
 def parse_bool(value: str) -> bool:
     """A yes/no cell (core.yesno's words); empty means no."""
-    if not value.strip():
-        return False
+    if not strip_invisible(value).strip():
+        return False  # looks empty: nothing but spaces and invisible characters
     answer = read_yes_no(value)
     if answer is None:
         raise ValueProblem(_("deve essere sì o no"))
@@ -393,8 +425,9 @@ def guess_mapping(
     (`special_field_labels`, "Codice avviso pagoPA") or one of its unambiguous synonyms
     ("numero avviso"; never "IUV", which is not the notice number).
 
-    Two columns whose names simplify alike ("Codice fiscale", "codice_fiscale") are not
-    guessed: the operator chooses. The payment targets (amount, notice number, payee, "not
+    Two columns whose names simplify alike ("Codice fiscale", "codice_fiscale", a repeated
+    name told apart by its column letter, "cf (colonna C)") are not guessed: the operator
+    chooses. The payment targets (amount, notice number, payee, "not
     payable after the due date") are guessed only when the template asks for a payment, and
     the due date only when it asks for one: a template without them gets none from a column
     that happens to be named "Importo" or "Scadenza" (the operator may still choose one).
@@ -461,7 +494,9 @@ def guess_mapping(
     ambiguous: set[str] = set()
     for header in headers:
         if header:
-            name = simple(header)
+            # A repeated name told apart by its letter ("cf (colonna C)") still looks like
+            # the others of its name: "CF" next to two "cf" is not guessed either.
+            name = simple(TOLD_APART_RE.sub("", header))
             if name in by_name:
                 ambiguous.add(name)
             by_name[name] = header
@@ -911,8 +946,7 @@ def validate_rows(
             if not attachment:
                 found.add(_("Il nome del file allegato è vuoto."), ATTACHMENT)
             elif (
-                not SAFE_FILE_NAME_RE.fullmatch(unicodedata.normalize("NFC", attachment))
-                or ".." in attachment
+                not SAFE_FILE_NAME_RE.fullmatch(visible_file_name(attachment)) or ".." in attachment
             ):
                 found.add(
                     _(
