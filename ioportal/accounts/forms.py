@@ -7,14 +7,14 @@ from ioportal.accounts.models import (
     Membership,
     Organization,
 )
-from ioportal.core.forms import whole_number_formfield
+from ioportal.core.forms import LimitedCharField, LimitedEmailField, portal_formfield
 
 
 class OrganizationForm(forms.ModelForm):
     """Installation superusers: every field of an organization."""
 
     class Meta:
-        formfield_callback = whole_number_formfield
+        formfield_callback = portal_formfield
         model = Organization
         fields = ["name", "fiscal_code", "rate_tier", "custom_rate_limit", "require_2fa_for_all"]
 
@@ -34,16 +34,16 @@ class OrganizationSettingsForm(forms.ModelForm):
     """Organization admins: what they may change themselves."""
 
     class Meta:
-        formfield_callback = whole_number_formfield
+        formfield_callback = portal_formfield
         model = Organization
         fields = ["name", "require_2fa_for_all"]
 
 
 class InviteForm(forms.Form):
-    email = forms.EmailField(label=_("E-mail"))
-    first_name = forms.CharField(label=_("Nome"), max_length=150, required=False)
-    last_name = forms.CharField(label=_("Cognome"), max_length=150, required=False)
-    username = forms.CharField(
+    email = LimitedEmailField(label=_("E-mail"))
+    first_name = LimitedCharField(label=_("Nome"), max_length=150, required=False)
+    last_name = LimitedCharField(label=_("Cognome"), max_length=150, required=False)
+    username = LimitedCharField(
         label=_("Nome utente"),
         max_length=150,
         required=False,
@@ -65,7 +65,7 @@ class RoleForm(forms.Form):
 
 
 class TokenForm(forms.Form):
-    token = forms.CharField(
+    token = LimitedCharField(
         label=_("Codice a 6 cifre"),
         min_length=6,
         max_length=6,
@@ -84,7 +84,7 @@ class TokenForm(forms.Form):
 class RecoveryCodeForm(forms.Form):
     """One of the recovery codes given at enrolment: 8 letters and digits, any case or spacing."""
 
-    code = forms.CharField(
+    code = LimitedCharField(
         label=_("Codice di recupero"),
         max_length=20,
         widget=forms.TextInput(

@@ -8,7 +8,7 @@ thousands, and refuses everything else that is not plain digits ("1,5", "1.5", "
 "1.000,00") with a message: a number a person types is never silently read as another one.
 
 ModelForms get it for their integer model fields by declaring
-`formfield_callback = whole_number_formfield` in their Meta (tests/core/test_whole_numbers.py
+`formfield_callback = portal_formfield` in their Meta (tests/core/test_whole_numbers.py
 checks every form of the portal).
 """
 
@@ -142,11 +142,18 @@ class WholeNumberField(forms.IntegerField):
         return attrs
 
 
-def whole_number_formfield(model_field: "models.Field[Any, Any]", **kwargs: Any) -> Any:
+def portal_formfield(model_field: "models.Field[Any, Any]", **kwargs: Any) -> Any:
     """`formfield_callback` of the portal's ModelForms: integer model fields without choices
-    become WholeNumberField, the others keep their default form field."""
-    if isinstance(model_field, models.IntegerField) and not model_field.choices:
-        kwargs.setdefault("form_class", WholeNumberField)
+    become WholeNumberField; text fields with a maximum length (CharField, TextField,
+    EmailField) become LimitedCharField or LimitedEmailField; the others keep their default
+    form field."""
+    if not model_field.choices:
+        if isinstance(model_field, models.IntegerField):
+            kwargs.setdefault("form_class", WholeNumberField)
+        elif isinstance(model_field, models.EmailField):
+            kwargs.setdefault("form_class", LimitedEmailField)
+        elif type(model_field) in (models.CharField, models.TextField):
+            kwargs.setdefault("form_class", LimitedCharField)
     return model_field.formfield(**kwargs)
 
 
@@ -170,7 +177,9 @@ LENGTH = _("Scrivi al massimo %(limit)s caratteri (ora sono %(length)s).")
 
 class LimitedCharField(forms.CharField):
     """A CharField whose too-long message says the limit and the length in Italian, numbers
-    grouped ("ora sono 100.000"), instead of Django's ungrouped one."""
+    grouped ("ora sono 100.000"), instead of Django's ungrouped one ("Assicurati che questo
+    valore contenga al massimo…"). Every text field of the portal's forms with a max_length
+    is one (tests/core/test_text_lengths.py)."""
 
     def run_validators(self, value: Any) -> None:
         if self.max_length is not None and value not in self.empty_values:
@@ -182,6 +191,10 @@ class LimitedCharField(forms.CharField):
                     params={"limit": grouped(self.max_length), "length": grouped(length)},
                 )
         super().run_validators(value)
+
+
+class LimitedEmailField(LimitedCharField, forms.EmailField):
+    """An EmailField (at most 320 characters by default) with LimitedCharField's message."""
 
 
 NO_SUCH_TIME = _(

@@ -5,6 +5,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from ioportal.core.audit import action_choices
+from ioportal.core.forms import LimitedCharField
 
 # Italian format first (gg/mm/aaaa); ISO (aaaa-mm-gg) is still read, for links made before.
 DATE_FORMAT = "%d/%m/%Y"
@@ -23,7 +24,7 @@ class AuditFilterForm(forms.Form):
     action = forms.ChoiceField(
         label=_("Azione"), choices=lambda: [("", _("Tutte")), *action_choices()], required=False
     )
-    actor = forms.CharField(label=_("Autore"), max_length=200, required=False)
+    actor = LimitedCharField(label=_("Autore"), max_length=200, required=False)
     date_from = forms.DateField(
         label=_("Dal"),
         required=False,

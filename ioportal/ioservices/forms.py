@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from ioportal.accounts.models import Membership, Organization, User
-from ioportal.core.forms import EuroDecimalField, WholeNumberField
+from ioportal.core.forms import EuroDecimalField, LimitedCharField, WholeNumberField
 from ioportal.ioservices.models import IOService
 from ioportal.ioservices.validators import (
     DEFAULT_AUTHORIZED_RECIPIENTS,
@@ -22,7 +22,7 @@ SERVICE_TO_FORM_FIELD = {"max_allowed_payment_amount": "max_payment_eur"}
 
 def _key_field(label: Any, help_text: Any) -> forms.CharField:
     # render_value=False: a key typed into a form that fails validation is not sent back.
-    return forms.CharField(
+    return LimitedCharField(
         label=label,
         required=False,
         strip=True,
@@ -41,14 +41,14 @@ class IOServiceForm(forms.Form):
     the service functions, whose errors `add_service_errors` puts next to the fields.
     """
 
-    service_id = forms.CharField(
+    service_id = LimitedCharField(
         label=_("Identificativo del servizio IO"),
         max_length=64,
         help_text=_("Dal Back Office di IO: di solito 26 caratteri (ULID)."),
         widget=forms.TextInput(attrs={"spellcheck": "false", "autocomplete": "off"}),
     )
-    name = forms.CharField(label=_("Nome del servizio"), max_length=200)
-    department_name = forms.CharField(label=_("Ufficio"), max_length=200, required=False)
+    name = LimitedCharField(label=_("Nome del servizio"), max_length=200)
+    department_name = LimitedCharField(label=_("Ufficio"), max_length=200, required=False)
     is_active = forms.BooleanField(
         label=_("Servizio attivo"),
         required=False,
@@ -106,7 +106,7 @@ class IOServiceForm(forms.Form):
             "i messaggi arrivano all'indirizzo e-mail del referente del servizio."
         ),
     )
-    remote_content_configuration_id = forms.CharField(
+    remote_content_configuration_id = LimitedCharField(
         label=_("Configurazione dei contenuti remoti"),
         required=False,
         max_length=64,
@@ -295,7 +295,7 @@ class PremiumCarnetForm(forms.Form):
             "min_value": _("Indica quanti messaggi Premium sono stati acquistati: almeno 1.")
         },
     )
-    note = forms.CharField(
+    note = LimitedCharField(
         label=_("Nota"),
         required=False,
         max_length=500,

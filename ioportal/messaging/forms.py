@@ -18,7 +18,7 @@ from ioportal.core.forms import (
     LimitedCharField,
     LocalDateTimeField,
     WholeNumberField,
-    whole_number_formfield,
+    portal_formfield,
 )
 from ioportal.core.io_texts import field_error_text
 from ioportal.core.sizes import megabytes
@@ -68,7 +68,7 @@ def _counted(widget: forms.Widget, minimum: int, limit: int) -> forms.Widget:
 
 class TemplateForm(forms.ModelForm):
     class Meta:
-        formfield_callback = whole_number_formfield
+        formfield_callback = portal_formfield
         model = MessageTemplate
         fields = [
             "name",
@@ -108,12 +108,12 @@ class TemplateForm(forms.ModelForm):
 
 
 class PlaceholderForm(forms.Form):
-    name = forms.CharField(label=_("Nome"), max_length=40, required=False)
+    name = LimitedCharField(label=_("Nome"), max_length=40, required=False)
     type = forms.ChoiceField(
         label=_("Tipo"), choices=MessageTemplate.PlaceholderType.choices, required=False
     )
     required = forms.BooleanField(label=_("Obbligatorio"), required=False, initial=True)
-    pattern = forms.CharField(
+    pattern = LimitedCharField(
         label=_("Formato (espressione regolare)"), max_length=200, required=False
     )
 
@@ -567,7 +567,7 @@ def _when(moment: datetime) -> str:
 
 
 class RejectForm(forms.Form):
-    reason = forms.CharField(
+    reason = LimitedCharField(
         label=_("Motivo del rifiuto"),
         max_length=1000,
         widget=forms.Textarea(attrs={"rows": 3}),

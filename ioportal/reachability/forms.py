@@ -4,6 +4,7 @@ from django import forms
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
+from ioportal.core.forms import LimitedCharField
 from ioportal.ioservices.models import IOService
 from ioportal.recipients.forms import KeptFileForm
 
@@ -34,7 +35,7 @@ class CheckUploadForm(KeptFileForm):
             "fiscale: le altre sono ignorate."
         ),
     )
-    column = forms.CharField(
+    column = LimitedCharField(
         label=_("Colonna del codice fiscale (facoltativo)"),
         required=False,
         max_length=200,

@@ -1,13 +1,14 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from ioportal.core.forms import LimitedCharField
 from ioportal.ioservices.validators import validate_configuration_id
 
 DEFAULT_HEADER_NAME = "X-Ioportal-Key"
 
 
 class RemoteContentConfigurationForm(forms.Form):
-    configuration_id = forms.CharField(
+    configuration_id = LimitedCharField(
         label=_("Identificativo della configurazione IO (configuration_id)"),
         max_length=26,
         help_text=_(
@@ -16,8 +17,8 @@ class RemoteContentConfigurationForm(forms.Form):
         ),
         widget=forms.TextInput(attrs={"spellcheck": "false", "autocomplete": "off"}),
     )
-    name = forms.CharField(label=_("Nome"), max_length=200)
-    header_name = forms.CharField(
+    name = LimitedCharField(label=_("Nome"), max_length=200)
+    header_name = LimitedCharField(
         label=_("Nome dell'intestazione di autenticazione"),
         max_length=64,
         initial=DEFAULT_HEADER_NAME,

@@ -11,6 +11,7 @@ from django.db.models import F, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from ioportal.accounts.models import Membership, User
+from ioportal.core.forms import LimitedCharField
 from ioportal.ioapi import normalize_fiscal_code
 from ioportal.ioapi.fiscalcode import is_valid_fiscal_code
 from ioportal.ioservices.models import IOService
@@ -29,7 +30,7 @@ SORTS = {
 class HistoryFilterForm(forms.Form):
     """GET filters of the dispatch history: service, author, state, kind, period, title."""
 
-    q = forms.CharField(label=_("Titolo contiene"), required=False, max_length=200)
+    q = LimitedCharField(label=_("Titolo contiene"), required=False, max_length=200)
     servizio = forms.ChoiceField(label=_("Servizio"), required=False)
     autore = forms.ChoiceField(label=_("Autore"), required=False)
     stato = forms.ChoiceField(
@@ -159,7 +160,7 @@ class MarkSentConfirmForm(forms.Form):
 class FiscalCodeSearchForm(forms.Form):
     """One citizen's fiscal code, checked (check character included) before the search."""
 
-    codice_fiscale = forms.CharField(label=_("Codice fiscale"), max_length=32)
+    codice_fiscale = LimitedCharField(label=_("Codice fiscale"), max_length=32)
 
     def clean_codice_fiscale(self) -> str:
         code = normalize_fiscal_code(self.cleaned_data["codice_fiscale"])
