@@ -16,7 +16,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from functools import partial
 from time import thread_time
 from typing import Any, TypeVar
@@ -250,16 +250,44 @@ def parse_date(value: str) -> date:
 
 
 def parse_due_date(value: str) -> datetime:
-    """A due date, aware: a date alone means the end of that day in Italy."""
+    """A due date, aware in the portal's time zone (settings.TIME_ZONE, Europe/Rome): a date
+    (`parse_date`'s forms) or a date with a time (DATETIME_FORMATS); a date alone means the
+    end of that day, 23:59:59.
+
+    The clock changes (Europe/Rome, from the tz database): a time the change to summer time
+    skips (the last Sunday of March, 02:00-02:59) does not exist and raises ValueProblem, never
+    read as another time; a time the change back repeats (the last Sunday of October,
+    02:00-02:59) is read as the later of its two moments (standard time, UTC+1): a due date
+    is a deadline, and the later moment never shortens the time the citizen has to pay.
+    Raises ValueProblem for a text that is not a date."""
     tz = ZoneInfo(settings.TIME_ZONE)
     value = _date_text(value)
     for fmt in DATETIME_FORMATS:
         try:
-            return datetime.strptime(value, fmt).replace(tzinfo=tz)
+            moment = datetime.strptime(value, fmt)
         except ValueError:
             continue
+        return _local_due_moment(moment, tz)
     day = parse_date(value)
     return datetime.combine(day, time(23, 59, 59), tzinfo=tz)
+
+
+def _local_due_moment(naive: datetime, tz: ZoneInfo) -> datetime:
+    """`naive` read on the clocks of `tz`: ValueProblem in a clock change's gap, the later
+    moment in its overlap (see `parse_due_date`)."""
+    first = naive.replace(tzinfo=tz, fold=0)
+    if first.astimezone(UTC).astimezone(tz).replace(tzinfo=None) != naive:
+        raise ValueProblem(
+            _(
+                "contiene le %(time)s del %(date)s, un orario che in Italia non esiste per il "
+                "passaggio all'ora legale: scrivi un altro orario"
+            )
+            % {"date": naive.strftime("%d/%m/%Y"), "time": naive.strftime("%H:%M")}
+        )
+    second = naive.replace(tzinfo=tz, fold=1)
+    # In the overlap the two folds differ: fold=1 is the second moment (after the clocks go
+    # back). Compare or subtract it in UTC: Python ignores fold between datetimes of one zone.
+    return second if second.utcoffset() != first.utcoffset() else first
 
 
 def parse_bool(value: str) -> bool:
