@@ -165,10 +165,15 @@ def claim_work(*, organization_id: int, worker: str, limit: int) -> tuple[uuid.U
 
 
 def claim_polls(*, organization_id: int, worker: str, limit: int) -> tuple[uuid.UUID, list[int]]:
-    """Claim up to `limit` deliveries whose status refresh is due (state unchanged)."""
+    """Claim up to `limit` deliveries whose status refresh is due (state unchanged). With
+    none due, no transaction: a run asks every few seconds while it sends, and on SQLite each
+    claim's transaction takes the database's write lock."""
     now = clock.now()
+    candidates = poll_queryset(organization_id=organization_id, now=now)
+    if not candidates.exists():
+        return uuid.uuid4(), []
     return _claim(
-        poll_queryset(organization_id=organization_id, now=now),
+        candidates,
         (Q(lease_until__isnull=True) | Q(lease_until__lt=now)) & Q(next_poll_at__lte=now),
         limit=limit,
         worker=worker,

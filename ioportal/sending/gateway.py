@@ -259,11 +259,16 @@ class Gateway:
     def may_ask_now(self, *, low_priority: bool = False) -> bool:
         """Has a call reserved, or may ask the limiter now (it announced no wait still
         running)? False while asking could not be granted (`_no_token_until`)."""
-        now = time.monotonic()
-        if any(now - moment <= TOKEN_KEEP for moment in self._reserved):
+        if self.has_reserved():
             return True
+        now = time.monotonic()
         until = max(self._no_token_until[False], self._no_token_until[low_priority])
         return until <= now
+
+    def has_reserved(self) -> bool:
+        """Is a call reserved that `next_token` can hand out without asking the limiter?"""
+        now = time.monotonic()
+        return any(now - moment <= TOKEN_KEEP for moment in self._reserved)
 
     def reserve(self, *, wanted: int) -> float:
         """Ask the limiter for up to `wanted` calls due within TOKEN_HORIZON now, unless calls

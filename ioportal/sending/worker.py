@@ -67,6 +67,11 @@ POLL_SHARE = 4
 # connection's busy timeout, 20 s) after pauses from LOCK_RETRY_PAUSE doubling up to the max.
 LOCK_RETRIES = 10
 LOCK_RETRY_PAUSE, LOCK_RETRY_PAUSE_MAX = 0.1, 2.0
+# The outcomes of ended calls are written together, in one transaction, once the oldest has
+# waited OUTCOME_DELAY seconds (or OUTCOME_BATCH of them wait): a transaction per answer took
+# SQLite's write lock several times per call and kept the other runs waiting for it.
+OUTCOME_DELAY = 0.2
+OUTCOME_BATCH = 32
 
 
 @dataclass
@@ -153,6 +158,9 @@ class AccountRun:
         self.claim_after = 0.0
         self.polls_after = 0.0
         self.stopping = False
+        # Ended calls whose outcomes are not written yet (`collect`, `write_pending`).
+        self.unwritten: list[tuple[Job, Attempt]] = []
+        self.unwritten_since = 0.0
 
     # the loop ------------------------------------------------------------------------------
 
@@ -168,6 +176,7 @@ class AccountRun:
             try:
                 while self.running:
                     self.collect(timeout=None)
+                self.write_pending(force=True)
                 self.give_back()
             finally:
                 slots.release_slot(holder=self.holder)
@@ -202,6 +211,7 @@ class AccountRun:
                 if not found:
                     self.claim_after = now + EMPTY_CLAIM_PAUSE
             if not self.queue and not self.running:
+                self.write_pending(force=True)
                 if self.stopping or not self.wait_for_due_work():
                     return
                 self.claim_after = 0.0
@@ -209,11 +219,13 @@ class AccountRun:
             wait = self.launch()
             if self.running:
                 full = len(self.running) >= self.concurrency or not self.queue
-                self.collect(
-                    timeout=min(wait, COLLECT_TICK) if wait else (COLLECT_TICK if full else 0)
-                )
+                tick = min(wait, COLLECT_TICK) if wait else (COLLECT_TICK if full else 0)
+                if self.unwritten:
+                    tick = min(tick, max(0.0, self.unwritten_since + OUTCOME_DELAY - now))
+                self.collect(timeout=tick)
             elif wait:
                 time.sleep(min(wait, COLLECT_TICK))
+            self.write_pending(force=self.stopping)
 
     def wait_for_due_work(self) -> bool:
         """Sleep until the next retry or poll if it is due soon and within the budget."""
@@ -369,6 +381,15 @@ class AccountRun:
             if self.waits_for_key(job, ()):
                 wait = COLLECT_TICK  # the first answer tells whether the key works
                 break
+            if not self.gateway.has_reserved() and (
+                (job.kind == "submit" and not job.claimed) or self.unwritten
+            ):
+                # A new reservation for the head: with its submissions' claims and the
+                # outcomes waiting, in one transaction (`preclaim`).
+                self.preclaim()
+                if not self.queue:
+                    break
+                job = self.queue[0]
             room = self.concurrency - len(self.running)
             at, wait = self.gateway.next_token(
                 low_priority=job.kind == "poll", wanted=min(len(self.queue), room)
@@ -393,30 +414,47 @@ class AccountRun:
         )
 
     def preclaim(self) -> None:
-        """Claim the submissions among the calls the next limiter reservation may start: the
-        queue's head, up to the room for calls in flight and what one reservation gives,
-        while the limiter has announced no wait. A claimed submission waits in the queue for
-        its token (if the process dies meanwhile it becomes UNCERTAIN, as one between its
-        token and its request would; at the run's end it is given back as READY,
-        `give_back`)."""
+        """One transaction for the run's writes before its next calls (on SQLite, one turn of
+        the database's write lock instead of three): the outcomes waiting in `unwritten`,
+        the claims of the submissions among the calls the next limiter reservation may start
+        (the queue's head, up to the room for calls in flight and what one reservation gives,
+        while the limiter has announced no wait), and, with the database limiter and no call
+        reserved, that reservation, last (the calls' moments count from its answer, a commit
+        before their requests).
+
+        A claimed submission waits in the queue for its token (if the process dies meanwhile
+        it becomes UNCERTAIN, as one between its token and its request would; at the run's
+        end it is given back as READY, `give_back`). Retried after SQLite's "database is
+        locked" like `write_pending`: the run's memory changes only once it has committed."""
         room = min(self.concurrency - len(self.running), self.gateway.calls_per_reservation())
-        if room <= 0 or not self.queue or not self.gateway.may_ask_now():
-            return
         head: list[Job] = []
-        for job in itertools.islice(self.queue, room):
-            if self.waits_for_key(job, head):
-                break
-            head.append(job)
+        if room > 0 and self.queue and self.gateway.may_ask_now():
+            for job in itertools.islice(self.queue, room):
+                if self.waits_for_key(job, head):
+                    break
+                head.append(job)
         unclaimed = [job for job in head if job.kind == "submit" and not job.claimed]
-        if not unclaimed:
-            return
-        with transaction.atomic():
-            claimed = {id(job) for job in self.claim_submissions(unclaimed)}
-            if limiter.backend() == "db":
-                # The limiter's reservation in the same transaction: one write lock on
-                # SQLite instead of two (the calls' moments count from its answer, a
-                # commit before their requests).
-                self.gateway.reserve(wanted=len(head))
+        reserve = (
+            bool(head)
+            and head[0].kind != "poll"  # a poll asks at low priority (`launch`)
+            and limiter.backend() == "db"
+            and not self.gateway.has_reserved()
+        )
+        if not unclaimed and not (reserve and self.unwritten):
+            return  # a reservation alone is the limiter's own transaction (`launch`)
+        finished, self.unwritten = self.unwritten, []
+
+        def write() -> tuple[Outcome, uuid.UUID, set[tuple[int, uuid.UUID]]]:
+            with transaction.atomic():
+                outcome = self.write_outcomes_now(finished)
+                token, won = self.claim_submissions_now(unclaimed)
+                if reserve:
+                    self.gateway.reserve(wanted=len(head))
+            return outcome, token, won
+
+        outcome, token, won = retry_when_locked(write)
+        self.committed(outcome)
+        claimed = {id(job) for job in self.claimed(unclaimed, token, won)}
         if len(claimed) < len(unclaimed):
             lost = {id(job) for job in unclaimed} - claimed
             self.queue = deque(job for job in self.queue if id(job) not in lost)
@@ -442,26 +480,48 @@ class AccountRun:
         """READY/CHECKING → SUBMITTING for `jobs`, committed in one transaction with the rows
         of their earlier calls before any request starts. Returns the jobs claimed; the
         others (dispatch paused or cancelled) are released as READY."""
-        with transaction.atomic():
-            insert_api_calls(row for job in jobs for row in job.calls)
-            token, won = claims.claim_submissions(
-                claimed=[(job.delivery.pk, job.token) for job in jobs]
-            )
-            claimed = []
-            for job in jobs:
-                job.calls = []
-                # By (id, token): the run may still hold a job of the delivery's expired claim.
-                if (job.delivery.pk, job.token) in won:
-                    job.token, job.claimed = token, True
-                    job.delivery.state = S.SUBMITTING
-                    claimed.append(job)
-                else:
-                    transitions.ready_released(delivery_id=job.delivery.pk, token=job.token)
-        return claimed
+
+        def write() -> tuple[uuid.UUID, set[tuple[int, uuid.UUID]]]:
+            with transaction.atomic():
+                return self.claim_submissions_now(jobs)
+
+        return self.claimed(jobs, *retry_when_locked(write))
+
+    def claim_submissions_now(
+        self, jobs: list[Job]
+    ) -> tuple[uuid.UUID, set[tuple[int, uuid.UUID]]]:
+        """The writes of `claim_submissions`, in the caller's transaction, changing nothing in
+        the run's memory (`claimed` does, after the commit): the rows of the jobs' earlier
+        calls, the claims, and READY again for the jobs not claimed."""
+        if not jobs:
+            return uuid.uuid4(), set()
+        insert_api_calls(row for job in jobs for row in job.calls)
+        token, won = claims.claim_submissions(
+            claimed=[(job.delivery.pk, job.token) for job in jobs]
+        )
+        for job in jobs:
+            # By (id, token): the run may still hold a job of the delivery's expired claim.
+            if (job.delivery.pk, job.token) not in won:
+                transitions.ready_released(delivery_id=job.delivery.pk, token=job.token)
+        return token, won
+
+    def claimed(
+        self, jobs: list[Job], token: uuid.UUID, won: set[tuple[int, uuid.UUID]]
+    ) -> list[Job]:
+        """After the commit of `claim_submissions_now`: the jobs claimed, under `token`."""
+        result = []
+        for job in jobs:
+            job.calls = []
+            if (job.delivery.pk, job.token) in won:
+                job.token, job.claimed = token, True
+                job.delivery.state = S.SUBMITTING
+                result.append(job)
+        return result
 
     def collect(self, *, timeout: float | None) -> None:
-        """Write the outcomes of the calls that ended (waiting up to `timeout`), all in one
-        transaction with their ApiCall rows."""
+        """Take the answers of the calls that ended (waiting up to `timeout`): a check that
+        passed queues its submission at once, the other outcomes wait in `unwritten` for
+        `write_pending`."""
         if not self.running:
             return
         done, _pending = futures.wait(
@@ -469,7 +529,6 @@ class AccountRun:
         )
         if not done:
             return
-        finished: list[tuple[Job, Attempt]] = []
         for future in done:
             job = self.running.pop(future)
             attempt = future.result()
@@ -497,9 +556,32 @@ class AccountRun:
                 job.prepared = steps.prepare_message(
                     job.delivery, job.fiscal_code, job.delivery.dispatch.service
                 )
-            finished.append((job, attempt))
-        outcome = retry_when_locked(lambda: self.write_outcomes(finished))
-        # Committed: now the run's memory follows (a retried transaction left it unchanged).
+            if passed_with_message(job, attempt):
+                # Nothing to write now (its rows go with the submission's claim): queued at once.
+                assert job.prepared is not None and job.prepared[0] is not None
+                self.queue_submission(job, job.prepared[0])
+                continue
+            if not self.unwritten:
+                self.unwritten_since = time.monotonic()
+            self.unwritten.append((job, attempt))
+
+    def write_pending(self, *, force: bool = False) -> None:
+        """Write the outcomes `collect` kept (`unwritten`), all in one transaction with their
+        ApiCall rows, once the oldest has waited OUTCOME_DELAY seconds, OUTCOME_BATCH of them
+        wait, or `force`. Until then a submission IO accepted stays SUBMITTING in the database
+        (after a crash: UNCERTAIN, never sent again)."""
+        if not self.unwritten or not (
+            force
+            or len(self.unwritten) >= OUTCOME_BATCH
+            or time.monotonic() >= self.unwritten_since + OUTCOME_DELAY
+        ):
+            return
+        finished, self.unwritten = self.unwritten, []
+        self.committed(retry_when_locked(lambda: self.write_outcomes(finished)))
+
+    def committed(self, outcome: Outcome) -> None:
+        """The transaction writing outcomes has committed: now the run's memory follows (a
+        retried transaction left it unchanged)."""
         self.stats.update(outcome.stats)
         for job in outcome.written:
             job.calls = []
@@ -512,15 +594,13 @@ class AccountRun:
         """Write the outcomes of `finished` with their ApiCall rows in one transaction.
         Changes nothing in the run's memory, so it may be run again after a rollback
         (`retry_when_locked`): what the run must do once it has committed is returned."""
-        outcome = Outcome()
-        if all(passed_with_message(job, attempt) for job, attempt in finished):
-            # Checks that passed write nothing now (their rows go with the submission's
-            # claim): no transaction, which on SQLite would take the write lock for nothing.
-            for job, _attempt in finished:
-                assert job.prepared is not None and job.prepared[0] is not None
-                outcome.submissions.append((job, job.prepared[0]))
-            return outcome
         with transaction.atomic():
+            return self.write_outcomes_now(finished)
+
+    def write_outcomes_now(self, finished: list[tuple[Job, Attempt]]) -> "Outcome":
+        """The writes of `write_outcomes`, in the caller's transaction."""
+        outcome = Outcome()
+        if finished:
             rows: list[ApiCall] = []
             # IO's ids of the submissions it accepted: one UPDATE for all of them.
             accepted: list[tuple[int, uuid.UUID, str]] = []
