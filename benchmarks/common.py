@@ -17,13 +17,14 @@ def use_throwaway_database(name: str) -> Path | None:
 
 
 def remove_throwaway_database(db: Path | None) -> None:
-    """Delete the file made by use_throwaway_database (and its WAL files), if any."""
+    """Delete the file made by use_throwaway_database (with its WAL files and its writers
+    lock, `core/sqlitebackend`), if any."""
     if db is None:
         return
     from django.db import connections
 
     connections.close_all()
-    for suffix in ("", "-wal", "-shm"):
+    for suffix in ("", "-wal", "-shm", "-writers"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
 
 
