@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from django.conf import settings
+from django.utils import timezone
 
 from ioportal.accounts.models import Organization
 from ioportal.ioapi import (
@@ -356,6 +357,8 @@ class Gateway:
             return None
         self.stats["calls"] += 1
         return ApiCall(
+            # When the answer arrived: the row is written later, with its transition.
+            created_at=timezone.now(),
             organization_id=self.organization_id,
             service_id=attempt.service.pk,
             delivery_id=delivery_id,

@@ -63,7 +63,9 @@ API_CALL_COLUMNS = (
 
 def insert_api_calls(rows: Iterable[ApiCall]) -> int:
     """Insert unsaved ApiCall `rows` in one statement (executemany), in the caller's
-    transaction, all created now; their `pk` stays None. Returns how many.
+    transaction; their `pk` stays None. Returns how many. A row keeps the `created_at` it was
+    given (the moment its answer arrived, `Gateway.api_call`: a run writes it with the
+    transition it belongs to, up to a round later), else it is created now.
 
     The account runs write every IO call's row with the transition it belongs to, several per
     transaction: a statement written out once instead of `bulk_create`, whose query building
@@ -73,7 +75,7 @@ def insert_api_calls(rows: Iterable[ApiCall]) -> int:
     if not rows:
         return 0
     db = connections[router.db_for_write(ApiCall)]
-    created_at = db.ops.adapt_datetimefield_value(timezone.now())
+    now = timezone.now()
     table = db.ops.quote_name(ApiCall._meta.db_table)
     columns = ", ".join(db.ops.quote_name(name) for name in API_CALL_COLUMNS)
     marks = ", ".join(["%s"] * len(API_CALL_COLUMNS))
@@ -91,7 +93,7 @@ def insert_api_calls(rows: Iterable[ApiCall]) -> int:
                     row.status_code,
                     row.duration_ms,
                     row.outcome,
-                    created_at,
+                    db.ops.adapt_datetimefield_value(row.created_at or now),
                 )
                 for row in rows
             ],

@@ -753,3 +753,24 @@ def test_status_refresh_goes_on_while_a_dispatch_sends(
     assert "poll" in order, order
     assert Delivery.objects.filter(dispatch=large, state="pending").exists()
     assert Delivery.objects.get(dispatch=earlier).state == "processed"
+
+
+def test_an_api_call_row_keeps_the_moment_its_answer_arrived(organization: Organization) -> None:
+    """A run writes a call's row with the transition it belongs to, a round later: the row
+    says when the answer came, not when it was written."""
+    from datetime import timedelta
+
+    from ioportal.sending.models import insert_api_calls
+
+    answered = timezone.now() - timedelta(seconds=3)
+    rows = [
+        ApiCall(created_at=answered, organization=organization, operation="submit_message"),
+        ApiCall(organization=organization, operation="get_profile"),
+    ]
+    before = timezone.now()
+    assert insert_api_calls(rows) == 2
+    stored = dict(
+        ApiCall.objects.filter(organization=organization).values_list("operation", "created_at")
+    )
+    assert stored["submit_message"] == answered
+    assert stored["get_profile"] >= before
