@@ -21,7 +21,7 @@ from ioportal.recipients.attachments import list_attachment_index
 from ioportal.recipients.audit import Action
 from ioportal.recipients.models import RecipientChunk, RecipientList
 from ioportal.recipients.numbers import DEFAULT_NUMBER_FORMAT, NUMBER_FORMATS
-from ioportal.recipients.parsing import ReadOptions, parse_table, problem_cell
+from ioportal.recipients.parsing import ParsedTable, ReadOptions, parse_table, problem_cell
 from ioportal.recipients.services import recipient_lists_purge_expired
 from ioportal.recipients.testmode import test_mode_skips_record
 from ioportal.recipients.validation import MessageSpec, validate_rows
@@ -50,6 +50,30 @@ def message_spec(
     )
 
 
+def recipient_list_read(
+    *,
+    file_name: str,
+    data: bytes,
+    options: ReadOptions | None = None,
+    number_format: str = DEFAULT_NUMBER_FORMAT,
+) -> ParsedTable:
+    """An uploaded CSV/XLSX read into a table (`parsing.parse_table`), for
+    `recipient_list_upload`.
+
+    `options` carry the operator's choices of separator, sheet and hidden rows;
+    `number_format` ("it" or "en", `numbers.NUMBER_FORMATS`) is the convention the file's
+    numbers are written in. Raises parsing.ImportFileError with an Italian sentence when the
+    file cannot be used, and its subclass ImportChoiceNeeded when the operator must choose
+    first; ValueError for an unknown number format. Reads nothing from the database and writes
+    nothing: call it outside any transaction, since reading a large file takes seconds and on
+    SQLite (transactions in IMMEDIATE mode) a transaction holds the database's one write lock
+    from its start, so every other request and the workers would wait for the parse.
+    """
+    if number_format not in NUMBER_FORMATS:
+        raise ValueError(f"unknown number format {number_format!r}")
+    return parse_table(data=data, filename=file_name, options=options, number_format=number_format)
+
+
 @transaction.atomic
 def recipient_list_upload(
     *,
@@ -58,24 +82,19 @@ def recipient_list_upload(
     template: MessageTemplate,
     service: IOService,
     file_name: str,
-    data: bytes,
-    options: ReadOptions | None = None,
+    table: ParsedTable,
     number_format: str = DEFAULT_NUMBER_FORMAT,
     request: HttpRequest | None = None,
 ) -> RecipientList:
-    """Read an uploaded CSV/XLSX into a new list (rows sealed, the file itself discarded).
+    """A new list of the rows of `table` (from `recipient_list_read`, with the same
+    `number_format`): rows sealed, the file itself discarded.
 
-    `options` carry the operator's choices of separator, sheet and hidden rows;
-    `number_format` ("it" or "en", `numbers.NUMBER_FORMATS`) is the convention the file's
-    numbers are written in, and the list keeps it for the validation. Raises
-    parsing.ImportFileError with an Italian sentence when the file cannot be used, and its
-    subclass ImportChoiceNeeded when the operator must choose first. Expired lists are purged
-    on the way. Audited (file name and row count only). One transaction: a list is never left
-    without its rows.
+    The list keeps `number_format` for the validation. Expired lists are purged on the way.
+    Audited (file name and row count only). One short transaction: a list is never left
+    without its rows. Raises ValueError for an unknown number format.
     """
     if number_format not in NUMBER_FORMATS:
         raise ValueError(f"unknown number format {number_format!r}")
-    table = parse_table(data=data, filename=file_name, options=options, number_format=number_format)
     recipient_lists_purge_expired()
     recipient_list = RecipientList(
         organization=organization,
