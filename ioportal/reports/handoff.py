@@ -280,7 +280,12 @@ class _Texts:
         return text
 
 
-def _row(delivery: Delivery, names: list[str], reason: Reason, texts: _Texts) -> list[str]:
+# The cells of a row, in the order of `header`: the row of the list a number (None when the
+# delivery has none), every other cell text.
+Row = list[int | str | None]
+
+
+def _row(delivery: Delivery, names: list[str], reason: Reason, texts: _Texts) -> Row:
     unreadable = False
     try:
         fiscal_code = reveal_fiscal_code(delivery.fiscal_code_encrypted)
@@ -299,7 +304,6 @@ def _row(delivery: Delivery, names: list[str], reason: Reason, texts: _Texts) ->
         detail = f"{detail} {texts.unreadable}".lstrip()
     due = timezone.localtime(delivery.due_date).strftime("%d/%m/%Y") if delivery.due_date else ""
     cells: list[object] = [
-        delivery.row_number or "",
         fiscal_code,
         *(values.get(name, "") for name in names),
         euros(delivery.payment_amount),
@@ -308,17 +312,21 @@ def _row(delivery: Delivery, names: list[str], reason: Reason, texts: _Texts) ->
         texts.labels[reason.key],
         detail,
     ]
-    return [text_cell("" if cell is None else cell) for cell in cells]
+    return [
+        delivery.row_number or None,
+        *(text_cell("" if cell is None else cell) for cell in cells),
+    ]
 
 
 def handoff_rows(
     *, dispatch: Dispatch, reasons: Sequence[Reason] = REASONS
-) -> Iterator[tuple[Reason, list[str]]]:
-    """(reason, cells in the order of `header`) for each citizen of the list, in clear:
-    fiscal code, the row's values, amount, notice number, due date, reason, and a detail in
-    Italian only where it adds to the reason (why a message failed; empty when it would repeat
-    the reason). A value no key decrypts is left empty and the detail says so. Cells are
-    text as the XLSX holds it; the CSV adds the formula guard (`safe_cell`)."""
+) -> Iterator[tuple[Reason, Row]]:
+    """(reason, cells in the order of `header`) for each citizen of the list, in clear: the
+    row of the list (a number), fiscal code, the row's values, amount, notice number, due
+    date, reason, and a detail in Italian only where it adds to the reason (why a message
+    failed; empty when it would repeat the reason). A value no key decrypts is left empty and
+    the detail says so. Cells but the row are text as the XLSX holds it; the CSV adds the
+    formula guard (`safe_cell`)."""
     names = value_names(dispatch)
     texts = _Texts()
     for delivery in _deliveries(dispatch, reasons):
@@ -344,11 +352,17 @@ def _write_csv(dispatch: Dispatch, reasons: Sequence[Reason], out: IO[bytes]) ->
     writer.writerow([safe_cell(name) for name in header(dispatch)])
     count = 0
     for _reason, cells in handoff_rows(dispatch=dispatch, reasons=reasons):
-        writer.writerow([formula_safe(cell) for cell in cells])
+        writer.writerow([_csv_cell(cell) for cell in cells])
         count += 1
     text.flush()
     text.detach()
     return count
+
+
+def _csv_cell(cell: int | str | None) -> str:
+    if cell is None:
+        return ""
+    return str(cell) if isinstance(cell, int) else formula_safe(cell)
 
 
 def sheet_title(label: object) -> str:
@@ -362,7 +376,8 @@ def _write_xlsx(dispatch: Dispatch, reasons: Sequence[Reason], out: IO[bytes]) -
     # rows come in the list's order, each appended to its reason's sheet.
     book = XlsxFile(out)
     columns = [text_cell(name) for name in header(dispatch)]
-    text = dict.fromkeys(range(len(columns)), TEXT)
+    # Text, so that notice numbers and amounts merge as written; the row a number.
+    text = dict.fromkeys(range(1, len(columns)), TEXT)
     sheets = {
         reason.key: book.sheet(
             Sheet(sheet_title(reason.label), columns, formats=text, widths={1: 20})
