@@ -16,7 +16,7 @@ from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext, pgettext
 from django.views.decorators.http import require_POST
 
 from ioportal.accounts.access import require_role, role_required
@@ -417,6 +417,7 @@ def list_rejected_csv(request: AuthenticatedHttpRequest, public_id: str) -> Http
         recipient_list=recipient_list, actor=request.user, request=request
     )
     response = HttpResponse(body, content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="righe-scartate.csv"'
+    name = f"{pgettext('file name', 'righe-scartate')}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
     response["Cache-Control"] = "no-store"
     return response

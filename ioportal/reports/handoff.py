@@ -34,12 +34,12 @@ from django.db.models import Count, Q, TextField
 from django.db.models.functions import Cast
 from django.http import HttpRequest
 from django.utils import timezone
-from django.utils.text import slugify
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext
 
 from ioportal.accounts.models import User
 from ioportal.core.crypto import DecryptionError
+from ioportal.core.downloads import file_slug
 from ioportal.core.errors import NotAllowed
 from ioportal.core.fiscalcode import reveal_fiscal_code
 from ioportal.core.services import audit_log
@@ -437,11 +437,11 @@ def handoff_export(
         changes={"rows": rows, "format": file_format, "reason": reason or "all"},
         request=request,
     )
-    stem = slugify(dispatch.title)[:60] or "invio"
-    suffix = f"-{slugify(str(REASONS_BY_KEY[reason].label))}" if reason else ""
+    stem = file_slug(dispatch.title) or pgettext("file name", "invio")
+    suffix = f"-{file_slug(REASONS_BY_KEY[reason].label)}" if reason else ""
     return Export(
         file=out,
         rows=rows,
-        filename=f"non-raggiunti-{stem}{suffix}.{file_format}",
+        filename=f"{pgettext('file name', 'non-raggiunti')}-{stem}{suffix}.{file_format}",
         content_type=content_type,
     )

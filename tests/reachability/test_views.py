@@ -373,3 +373,17 @@ def test_upload_without_a_file_or_a_kept_one_asks_for_it(
     )
     assert "non è più disponibile" in response.content.decode()
     assert not ReachabilityCheck.objects.exists()
+
+
+def test_in_english_the_export_has_an_english_name(
+    check: ReachabilityCheck, supervisor_user: Any
+) -> None:
+    client = client_for(supervisor_user)
+    masked = client.get(url("check_export", check, "xlsx"), HTTP_ACCEPT_LANGUAGE="en")
+    assert masked["Content-Disposition"] == 'attachment; filename="reachability-check.xlsx"'
+    clear = client.post(
+        url("check_export", check, "csv"), {"in_chiaro": "1"}, HTTP_ACCEPT_LANGUAGE="en"
+    )
+    assert clear["Content-Disposition"] == (
+        'attachment; filename="reachability-check-in-clear.csv"'
+    )

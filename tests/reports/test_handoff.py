@@ -564,3 +564,13 @@ def test_the_page_takes_the_same_queries_however_many_citizens(
         page = client.get(page_url(dispatch)).content.decode()
     assert 'data-reason="not_on_io">31<' in page
     assert len(many) == len(few) <= 12
+
+
+def test_in_english_the_file_name_is_english(dispatch: Dispatch, people: dict[str, User]) -> None:
+    client = client_for(people["supervisor"])
+    response = client.post(
+        reverse("reports:handoff_download", args=[dispatch.public_id]),
+        {"formato": "csv", "motivo": handoff.NOT_ON_IO},
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+    assert 'filename="not-reached-tari-2026-not-on-io.csv"' in response["Content-Disposition"]
