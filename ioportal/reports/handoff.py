@@ -34,6 +34,7 @@ from django.db.models import Count, Q, TextField
 from django.db.models.functions import Cast
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.formats import get_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext
 
@@ -223,12 +224,13 @@ def _deliveries(dispatch: Dispatch, reasons: Sequence[Reason]) -> Iterator[Deliv
     yield from query.iterator(chunk_size=CHUNK_SIZE)
 
 
-def euros(cents: int | None) -> str:
-    """An amount in euro cents as Italians write it: 123456 → "1.234,56"; None → ""."""
+def euros(cents: int | None, decimal: str = ",", thousands: str = ".") -> str:
+    """An amount in euro cents as a language writes it, Italian by default: 123456 →
+    "1.234,56" (with decimal="." and thousands=",", English: "1,234.56"); None → ""."""
     if cents is None:
         return ""
     whole, rest = divmod(cents, 100)
-    return f"{whole:,}".replace(",", ".") + f",{rest:02d}"
+    return f"{whole:,}".replace(",", thousands) + f"{decimal}{rest:02d}"
 
 
 def text_cell(value: object) -> str:
@@ -263,6 +265,9 @@ class _Texts:
             REJECTED: str(outcomes.STATE_TEXTS[S.REJECTED]),
         }
         self.unreadable = _("Dati non leggibili (chiave di cifratura errata).")
+        # Amounts as the user's language writes them (1.234,56; in English 1,234.56).
+        self.decimal = str(get_format("DECIMAL_SEPARATOR"))
+        self.thousands = str(get_format("THOUSAND_SEPARATOR"))
         self._details: dict[tuple[str, str, str, str], str] = {}
 
     def detail(self, delivery: Delivery) -> str:
@@ -306,7 +311,7 @@ def _row(delivery: Delivery, names: list[str], reason: Reason, texts: _Texts) ->
     cells: list[object] = [
         fiscal_code,
         *(values.get(name, "") for name in names),
-        euros(delivery.payment_amount),
+        euros(delivery.payment_amount, texts.decimal, texts.thousands),
         delivery.notice_number,
         due,
         texts.labels[reason.key],

@@ -423,12 +423,16 @@ def test_the_export_speaks_the_language_of_the_request(
         assert rows[1][2] == str(Delivery.State.PROCESSED.label) != "Consegnato"
 
 
-def test_in_english_the_file_has_an_english_name(
+def test_in_english_the_csv_writes_amounts_with_a_point_and_the_file_has_an_english_name(
     client: Client, supervisor_user: User, dispatch: Dispatch
 ) -> None:
     verified_login(client, supervisor_user)
+    italian = _csv(client.get(_url("csv", dispatch)))
+    assert italian[1][12] == "1234,56"
     response = client.get(_url("csv", dispatch), HTTP_ACCEPT_LANGUAGE="en")
     assert response["Content-Disposition"] == 'attachment; filename="outcomes-tari-2026.csv"'
+    rows = _csv(response)
+    assert rows[1][12] == "1234.56"
     xlsx = client.get(_url("xlsx", dispatch), HTTP_ACCEPT_LANGUAGE="en")
     assert xlsx["Content-Disposition"] == 'attachment; filename="outcomes-tari-2026.xlsx"'
 

@@ -566,11 +566,16 @@ def test_the_page_takes_the_same_queries_however_many_citizens(
     assert len(many) == len(few) <= 12
 
 
-def test_in_english_the_file_name_is_english(dispatch: Dispatch, people: dict[str, User]) -> None:
+def test_in_english_amounts_and_the_file_name_are_english(
+    dispatch: Dispatch, people: dict[str, User]
+) -> None:
     client = client_for(people["supervisor"])
+    italian = csv_rows(download(client, dispatch, "csv", handoff.NOT_ON_IO))
+    assert italian[1][HEADER.index("Importo (euro)")] == "1.234,56"
     response = client.post(
         reverse("reports:handoff_download", args=[dispatch.public_id]),
         {"formato": "csv", "motivo": handoff.NOT_ON_IO},
         HTTP_ACCEPT_LANGUAGE="en",
     )
     assert 'filename="not-reached-tari-2026-not-on-io.csv"' in response["Content-Disposition"]
+    assert csv_rows(response)[1][HEADER.index("Importo (euro)")] == "1,234.56"
