@@ -649,3 +649,28 @@ def test_upload_reads_the_file_outside_any_transaction(
     assert response.status_code == 302
     assert in_transaction == [False]
     assert RecipientList.objects.get(template=template).row_count > 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_check_of_a_list_runs_outside_the_transaction_that_stores_it(
+    operator_user, organization, service
+):
+    from unittest import mock
+
+    from django.db import connection
+
+    from ioportal.messaging import lists
+
+    template = builders.template(organization, operator_user)
+    in_transaction = []
+    validate_rows = lists.validate_rows
+
+    def checking(**kwargs):
+        in_transaction.append(connection.in_atomic_block)
+        return validate_rows(**kwargs)
+
+    with mock.patch.object(lists, "validate_rows", side_effect=checking):
+        checked = builders.recipient_list(template, service, operator_user)
+    assert in_transaction == [False]
+    stored = RecipientList.objects.get(pk=checked.pk)
+    assert stored.state == RecipientList.State.VALIDATED and stored.valid_count > 0
