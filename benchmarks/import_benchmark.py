@@ -158,6 +158,7 @@ def run(rows: int) -> None:
     from ioportal.messaging import services
     from ioportal.messaging.lists import (
         message_spec,
+        recipient_list_read,
         recipient_list_upload,
         recipient_list_validate,
     )
@@ -198,7 +199,7 @@ def run(rows: int) -> None:
         template=template,
         service=service,
         file_name="tari.csv",
-        data=data,
+        table=recipient_list_read(file_name="tari.csv", data=data),
     )
     step("upload", started)
     mapping = dict(COLUMN_MAPPING)
@@ -242,7 +243,7 @@ def run(rows: int) -> None:
         template=template,
         service=service,
         file_name="tari-di-nuovo.csv",
-        data=data,
+        table=recipient_list_read(file_name="tari-di-nuovo.csv", data=data),
     )
     again = recipient_list_validate(recipient_list=again, mapping=mapping)
     started, cpu_started = time.perf_counter(), time.process_time()

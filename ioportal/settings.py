@@ -117,6 +117,8 @@ MIDDLEWARE = [
     "ioportal.remotecontent.middleware.RemoteContentProblemMiddleware",
     # Before anything reads a cookie, a parameter or a form field (core/middleware.py).
     "ioportal.core.middleware.HostileInputMiddleware",
+    # "database is locked" (SQLite's write lock held too long elsewhere): 503, not 500.
+    "ioportal.core.middleware.DatabaseBusyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",

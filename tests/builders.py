@@ -15,7 +15,11 @@ from ioportal.accounts.models import Membership, Organization, User
 from ioportal.core.fiscalcode import protect_fiscal_code
 from ioportal.ioservices.models import IOService
 from ioportal.ioservices.services import ioservice_create
-from ioportal.messaging.lists import recipient_list_upload, recipient_list_validate
+from ioportal.messaging.lists import (
+    recipient_list_read,
+    recipient_list_upload,
+    recipient_list_validate,
+)
 from ioportal.messaging.models import Delivery, Dispatch, MessageTemplate
 from ioportal.messaging.services import template_create
 from ioportal.reachability.models import ReachabilityCheck, ReachabilityRow
@@ -153,7 +157,7 @@ def recipient_list(
         template=template,
         service=service,
         file_name=file_name,
-        data=data,
+        table=recipient_list_read(file_name=file_name, data=data),
     )
     return recipient_list_validate(recipient_list=uploaded, mapping=mapping or RECIPIENTS_MAPPING)
 

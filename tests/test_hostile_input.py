@@ -36,7 +36,11 @@ from ioportal.core.fiscalcode import protect_fiscal_code
 from ioportal.ioservices.models import IOService
 from ioportal.ioservices.services import ioservice_create
 from ioportal.messaging.forms import MAX_PLACEHOLDERS
-from ioportal.messaging.lists import recipient_list_upload, recipient_list_validate
+from ioportal.messaging.lists import (
+    recipient_list_read,
+    recipient_list_upload,
+    recipient_list_validate,
+)
 from ioportal.messaging.models import (
     ApprovalPolicy,
     Delivery,
@@ -131,7 +135,7 @@ def _build_objects(organization: Organization, author: User, number: int) -> Obj
             template=template,
             service=service,
             file_name="tari.csv",
-            data=CSV,
+            table=recipient_list_read(file_name="tari.csv", data=CSV),
         ),
         mapping={"fiscal_code": "Codice fiscale", "nome": "Nome"},
     )
@@ -485,7 +489,10 @@ def test_test_send_of_a_list_without_valid_rows_is_refused_with_a_message(
             template=MessageTemplate.objects.get(public_id=own.ids["template"]),
             service=IOService.objects.get(public_id=own.ids["service"]),
             file_name="scarti.csv",
-            data=b"Codice fiscale;Nome\nRSSMRA85T10A562A;Carla\n",  # wrong check character
+            table=recipient_list_read(
+                file_name="scarti.csv",
+                data=b"Codice fiscale;Nome\nRSSMRA85T10A562A;Carla\n",  # wrong check character
+            ),
         ),
         mapping={"fiscal_code": "Codice fiscale", "nome": "Nome"},
     )

@@ -18,7 +18,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext, pgettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -263,7 +263,8 @@ def otp_codes_download(request: AuthenticatedHttpRequest) -> HttpResponse:
         "",
     ]
     response = HttpResponse("\n".join(lines), content_type="text/plain; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="ioportal-codici-di-recupero.txt"'
+    name = f"{pgettext('file name', 'ioportal-codici-di-recupero')}.txt"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
 
 

@@ -8,7 +8,7 @@ from django.template import loader
 from django.utils.cache import patch_cache_control
 from django.utils.translation import gettext as _
 
-from ioportal.core.errors import error_page, page_not_found
+from ioportal.core.errors import database_busy, error_page, is_database_busy, page_not_found
 
 logger = logging.getLogger(__name__)
 
@@ -95,6 +95,26 @@ class HostileInputMiddleware:
             )
             return bad_request_response()
         return None
+
+
+class DatabaseBusyMiddleware:
+    """A view that gave up waiting for SQLite's write lock ("database is locked": another
+    request or a worker held it past the database's `timeout`) answers 503 with Retry-After
+    and a page asking to try again in a few seconds (`errors.database_busy`, which logs it
+    as a warning): the portal is busy, not broken, and nothing was written. Any other exception
+    goes on to Django's handling (500). The same failure in a middleware reaches
+    `errors.server_error`, which answers the same 503."""
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not is_database_busy(exception):
+            return None
+        return database_busy(request, exception)
 
 
 class NoStoreForSignedInMiddleware:

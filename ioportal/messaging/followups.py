@@ -231,7 +231,6 @@ def _own_files_column(origin: Dispatch, columns: dict[str, str]) -> str:
     return name
 
 
-@transaction.atomic
 def follow_up_list_create(
     *,
     origin: Dispatch,
@@ -257,6 +256,9 @@ def follow_up_list_create(
     (Italian message) when `origin` may not be followed up (`can_follow_up`), its
     organization is not the template's or the service's, or nobody matches; ValueError as
     `audience` does. Audited: who, origin, criterion and its parameter, how many citizens.
+    The list, its rows and the audit event are written in one transaction; the check, when
+    it runs, in its own (`recipient_list_validate`): should it fail, the list waits for the
+    column mapping.
     """
     if not can_follow_up(origin):
         raise NotAllowed(_("Questo invio non consente un sollecito."))
@@ -278,74 +280,77 @@ def follow_up_list_create(
             _("I codici fiscali dell'invio non sono leggibili (chiave di cifratura errata).")
         ) from None
     file_name = (_("Sollecito di «%(title)s»") % {"title": origin.title})[:255]
-    recipient_list = RecipientList.objects.create(
-        organization=origin.organization,
-        created_by=actor,
-        template=template,
-        service=service,
-        file_name=file_name,
-        file_format="origin",
-        headers=headers,
-        row_count=len(read),
-        number_format=ITALIAN,
-        column_mapping={},
-        origin=origin,
-        expires_at=timezone.now() + timedelta(hours=settings.RECIPIENTS_LIST_TTL_HOURS),
-    )
-    answers = follow_up_list_created.send(
-        sender=Dispatch,
-        origin=origin,
-        recipient_list=recipient_list,
-        deliveries=deliveries,
-        own_files={pk: name for pk, name, _values in read if name},
-    )
-    own_files: dict[int, str] = {}
-    for _receiver, answer in answers:
-        own_files.update(cast(dict[int, str], answer or {}))
-    rows = [values for _pk, _name, values in read]
-    if own_files:
-        # Each citizen's own file, by the name the receivers gave it (no file: no name, and
-        # the check says so for that row).
-        columns[ATTACHMENT] = _own_files_column(origin, columns)
-        headers.append(columns[ATTACHMENT])
-        for (pk, _name, _values), row in zip(read, rows, strict=True):
-            row.append(own_files.get(pk, ""))
-    recipient_list.headers = headers
-    recipient_list.save(update_fields=["headers"])
-    recipient_list.set_rows(rows, list(range(2, len(rows) + 2)))
-    spec = message_spec(template=template, service=service, recipient_list=recipient_list)
-    # The origin's template (any version) keeps its optional due date and notice.
-    same = origin.template is not None and origin.template.family == template.family
-    wanted = [FISCAL_CODE, *(str(p["name"]) for p in template.placeholders or [])]
-    if template.has_due_date or same:
-        wanted.append(DUE_DATE)
-    if template.has_payment or same:
-        wanted += PAYMENT_TARGETS
-    if template.feature_level == FeatureLevel.ADVANCED:
-        wanted.append(ATTACHMENT)
-    mapping = {target: columns[target] for target in wanted if target in columns}
-    recipient_list.column_mapping = mapping
-    recipient_list.save(update_fields=["column_mapping"])
-    parameter: dict[str, Any] = {}
-    if criterion == Criterion.NOT_READ:
-        parameter = {"days": days}
-    elif criterion == Criterion.NOT_PAID:
-        parameter = {"paid_by": str(paid_by)}
-    audit_log(
-        action=Action.DISPATCH_FOLLOW_UP_STARTED,
-        actor=actor,
-        organization=origin.organization,
-        target=origin,
-        changes={
-            "criterion": criterion,
-            **parameter,
-            "citizens": count,
-            "list": str(recipient_list.public_id),
-            "template": template.name,
-            "service": service.name,
-        },
-        request=request,
-    )
+    # The origin's deliveries were read and decrypted above, outside the transaction: on SQLite
+    # it holds the database's write lock from its start. The check has its own (short) one.
+    with transaction.atomic():
+        recipient_list = RecipientList.objects.create(
+            organization=origin.organization,
+            created_by=actor,
+            template=template,
+            service=service,
+            file_name=file_name,
+            file_format="origin",
+            headers=headers,
+            row_count=len(read),
+            number_format=ITALIAN,
+            column_mapping={},
+            origin=origin,
+            expires_at=timezone.now() + timedelta(hours=settings.RECIPIENTS_LIST_TTL_HOURS),
+        )
+        answers = follow_up_list_created.send(
+            sender=Dispatch,
+            origin=origin,
+            recipient_list=recipient_list,
+            deliveries=deliveries,
+            own_files={pk: name for pk, name, _values in read if name},
+        )
+        own_files: dict[int, str] = {}
+        for _receiver, answer in answers:
+            own_files.update(cast(dict[int, str], answer or {}))
+        rows = [values for _pk, _name, values in read]
+        if own_files:
+            # Each citizen's own file, by the name the receivers gave it (no file: no name, and
+            # the check says so for that row).
+            columns[ATTACHMENT] = _own_files_column(origin, columns)
+            headers.append(columns[ATTACHMENT])
+            for (pk, _name, _values), row in zip(read, rows, strict=True):
+                row.append(own_files.get(pk, ""))
+        recipient_list.headers = headers
+        recipient_list.save(update_fields=["headers"])
+        recipient_list.set_rows(rows, list(range(2, len(rows) + 2)))
+        spec = message_spec(template=template, service=service, recipient_list=recipient_list)
+        # The origin's template (any version) keeps its optional due date and notice.
+        same = origin.template is not None and origin.template.family == template.family
+        wanted = [FISCAL_CODE, *(str(p["name"]) for p in template.placeholders or [])]
+        if template.has_due_date or same:
+            wanted.append(DUE_DATE)
+        if template.has_payment or same:
+            wanted += PAYMENT_TARGETS
+        if template.feature_level == FeatureLevel.ADVANCED:
+            wanted.append(ATTACHMENT)
+        mapping = {target: columns[target] for target in wanted if target in columns}
+        recipient_list.column_mapping = mapping
+        recipient_list.save(update_fields=["column_mapping"])
+        parameter: dict[str, Any] = {}
+        if criterion == Criterion.NOT_READ:
+            parameter = {"days": days}
+        elif criterion == Criterion.NOT_PAID:
+            parameter = {"paid_by": str(paid_by)}
+        audit_log(
+            action=Action.DISPATCH_FOLLOW_UP_STARTED,
+            actor=actor,
+            organization=origin.organization,
+            target=origin,
+            changes={
+                "criterion": criterion,
+                **parameter,
+                "citizens": count,
+                "list": str(recipient_list.public_id),
+                "template": template.name,
+                "service": service.name,
+            },
+            request=request,
+        )
     if not mapping_errors(headers=recipient_list.headers, mapping=mapping, spec=spec):
         recipient_list = recipient_list_validate(recipient_list=recipient_list, mapping=mapping)
     return recipient_list

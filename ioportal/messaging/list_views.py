@@ -16,7 +16,7 @@ from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext, pgettext
 from django.views.decorators.http import require_POST
 
 from ioportal.accounts.access import require_role, role_required
@@ -127,7 +127,15 @@ def _compose_upload(
     zip_upload: IO[bytes] | None = bundle
     if not bundle and kept["attachments_zip"] is not None:
         zip_upload = io.BytesIO(recipient_services.pending_upload_read(kept["attachments_zip"]))
+    number_format = form.cleaned_data["number_format"]
     try:
+        # Read before the transaction: on SQLite it holds the database's write lock.
+        table = lists.recipient_list_read(
+            file_name=file_name,
+            data=data,
+            options=form.read_options(),
+            number_format=number_format,
+        )
         with transaction.atomic():
             recipient_list = lists.recipient_list_upload(
                 organization=membership.organization,
@@ -135,9 +143,8 @@ def _compose_upload(
                 template=form.cleaned_data["template"],
                 service=form.cleaned_data["service"],
                 file_name=file_name,
-                data=data,
-                options=form.read_options(),
-                number_format=form.cleaned_data["number_format"],
+                table=table,
+                number_format=number_format,
                 request=request,
             )
             if shared_data is not None or zip_upload is not None:
@@ -410,6 +417,7 @@ def list_rejected_csv(request: AuthenticatedHttpRequest, public_id: str) -> Http
         recipient_list=recipient_list, actor=request.user, request=request
     )
     response = HttpResponse(body, content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="righe-scartate.csv"'
+    name = f"{pgettext('file name', 'righe-scartate')}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
     response["Cache-Control"] = "no-store"
     return response

@@ -21,10 +21,10 @@ from ioportal.recipients.attachments import list_attachment_index
 from ioportal.recipients.audit import Action
 from ioportal.recipients.models import RecipientChunk, RecipientList
 from ioportal.recipients.numbers import DEFAULT_NUMBER_FORMAT, NUMBER_FORMATS
-from ioportal.recipients.parsing import ReadOptions, parse_table, problem_cell
+from ioportal.recipients.parsing import ParsedTable, ReadOptions, parse_table, problem_cell
 from ioportal.recipients.services import recipient_lists_purge_expired
 from ioportal.recipients.testmode import test_mode_skips_record
-from ioportal.recipients.validation import MessageSpec, validate_rows
+from ioportal.recipients.validation import MessageSpec, ValidationOutcome, validate_rows
 
 
 def message_spec(
@@ -50,6 +50,30 @@ def message_spec(
     )
 
 
+def recipient_list_read(
+    *,
+    file_name: str,
+    data: bytes,
+    options: ReadOptions | None = None,
+    number_format: str = DEFAULT_NUMBER_FORMAT,
+) -> ParsedTable:
+    """An uploaded CSV/XLSX read into a table (`parsing.parse_table`), for
+    `recipient_list_upload`.
+
+    `options` carry the operator's choices of separator, sheet and hidden rows;
+    `number_format` ("it" or "en", `numbers.NUMBER_FORMATS`) is the convention the file's
+    numbers are written in. Raises parsing.ImportFileError with an Italian sentence when the
+    file cannot be used, and its subclass ImportChoiceNeeded when the operator must choose
+    first; ValueError for an unknown number format. Reads nothing from the database and writes
+    nothing: call it outside any transaction, since reading a large file takes seconds and on
+    SQLite (transactions in IMMEDIATE mode) a transaction holds the database's one write lock
+    from its start, so every other request and the workers would wait for the parse.
+    """
+    if number_format not in NUMBER_FORMATS:
+        raise ValueError(f"unknown number format {number_format!r}")
+    return parse_table(data=data, filename=file_name, options=options, number_format=number_format)
+
+
 @transaction.atomic
 def recipient_list_upload(
     *,
@@ -58,24 +82,19 @@ def recipient_list_upload(
     template: MessageTemplate,
     service: IOService,
     file_name: str,
-    data: bytes,
-    options: ReadOptions | None = None,
+    table: ParsedTable,
     number_format: str = DEFAULT_NUMBER_FORMAT,
     request: HttpRequest | None = None,
 ) -> RecipientList:
-    """Read an uploaded CSV/XLSX into a new list (rows sealed, the file itself discarded).
+    """A new list of the rows of `table` (from `recipient_list_read`, with the same
+    `number_format`): rows sealed, the file itself discarded.
 
-    `options` carry the operator's choices of separator, sheet and hidden rows;
-    `number_format` ("it" or "en", `numbers.NUMBER_FORMATS`) is the convention the file's
-    numbers are written in, and the list keeps it for the validation. Raises
-    parsing.ImportFileError with an Italian sentence when the file cannot be used, and its
-    subclass ImportChoiceNeeded when the operator must choose first. Expired lists are purged
-    on the way. Audited (file name and row count only). One transaction: a list is never left
-    without its rows.
+    The list keeps `number_format` for the validation. Expired lists are purged on the way.
+    Audited (file name and row count only). One short transaction: a list is never left
+    without its rows. Raises ValueError for an unknown number format.
     """
     if number_format not in NUMBER_FORMATS:
         raise ValueError(f"unknown number format {number_format!r}")
-    table = parse_table(data=data, filename=file_name, options=options, number_format=number_format)
     recipient_lists_purge_expired()
     recipient_list = RecipientList(
         organization=organization,
@@ -134,7 +153,6 @@ def _structure_problem(
     return {"column": column, "value": value, "reason": reason}
 
 
-@transaction.atomic
 def recipient_list_validate(
     *, recipient_list: RecipientList, mapping: dict[str, str]
 ) -> RecipientList:
@@ -143,10 +161,30 @@ def recipient_list_validate(
     The mapping is remembered on the template for the next upload. All or nothing: the list
     holds the valid rows and the rejected ones, and nothing is queued until it is launched.
     A row the file's structure made unreadable (its columns do not match the header) is
-    rejected with that reason alone: its values would be shifted.
+    rejected with that reason alone: its values would be shifted. The rows are checked
+    before the transaction that stores the outcome (seconds for a large list, during which
+    SQLite's write lock would otherwise be held: see `recipient_list_read`); the outcome is
+    written in one short transaction.
     """
-    all_rows, all_lines, problems = recipient_list.get_rows_and_problems()
-    all_number_cells, date_system = recipient_list.get_cell_sources()
+    rows, lines, problems = recipient_list.get_rows_and_problems()
+    number_cells, date_system = recipient_list.get_cell_sources()
+    outcome = _check(recipient_list, mapping, rows, lines, problems, number_cells, date_system)
+    with transaction.atomic():
+        _store_check(recipient_list, mapping, outcome)
+    return recipient_list
+
+
+def _check(
+    recipient_list: RecipientList,
+    mapping: dict[str, str],
+    all_rows: list[list[str]],
+    all_lines: list[int],
+    problems: dict[int, str],
+    all_number_cells: list[list[int]],
+    date_system: int | None,
+) -> ValidationOutcome:
+    """The outcome of the check of the rows given (the list's, or those it is about to
+    store), set on the list's fields but not saved: reads only, no write."""
     readable = [index for index, line in enumerate(all_lines) if line not in problems]
     rows = [all_rows[index] for index in readable]
     lines = [all_lines[index] for index in readable]
@@ -183,8 +221,6 @@ def recipient_list_validate(
         outcome.rejected = sorted([*outcome.rejected, *unreadable], key=lambda r: r["line"])
     recipient_list.column_mapping = mapping
     recipient_list.check_warnings = outcome.warnings
-    recipient_list.store(RecipientChunk.Kind.VALID, outcome.valid)
-    recipient_list.store(RecipientChunk.Kind.REJECTED, outcome.rejected)
     recipient_list.valid_count = len(outcome.valid)
     recipient_list.rejected_count = len(outcome.rejected)
     test_mode_skips_record(recipient_list, outcome.valid)
@@ -197,13 +233,20 @@ def recipient_list_validate(
         feature_level=spec.feature_level,
     )
     recipient_list.state = RecipientList.State.VALIDATED
+    return outcome
+
+
+def _store_check(
+    recipient_list: RecipientList, mapping: dict[str, str], outcome: ValidationOutcome
+) -> None:
+    """The writes of a check (`_check`'s outcome), in the caller's transaction."""
+    recipient_list.store(RecipientChunk.Kind.VALID, outcome.valid)
+    recipient_list.store(RecipientChunk.Kind.REJECTED, outcome.rejected)
     recipient_list.save()
     store_content_keys(recipient_list, outcome.valid, outcome.content_hashes)
     template_remember_mapping(template=recipient_list.template, mapping=mapping)
-    return recipient_list
 
 
-@transaction.atomic
 def recipient_list_change_number_format(
     *, recipient_list: RecipientList, number_format: str
 ) -> RecipientList:
@@ -213,13 +256,15 @@ def recipient_list_change_number_format(
     cell's text was written by the reader with the chosen convention's decimal separator and
     no other separator (`numbers.excel_number_text`), so it gets the new one: the same text
     the reader gives with the new choice. A checked list is checked again with its mapping.
-    Raises ValueError for an unknown convention.
+    The rows are rewritten and checked in memory, then stored in one short transaction (see
+    `recipient_list_validate`). Raises ValueError for an unknown convention.
     """
     if number_format not in NUMBER_FORMATS:
         raise ValueError(f"unknown number format {number_format!r}")
     if number_format == recipient_list.number_format:
         return recipient_list
     stored = recipient_list.read_rows()
+    rows = list(stored.rows)
     if any(stored.number_cells):
         swap = str.maketrans(
             NUMBER_FORMATS[recipient_list.number_format].decimal,
@@ -232,18 +277,31 @@ def recipient_list_change_number_format(
             ]
             for row, numbers in zip(stored.rows, stored.number_cells, strict=True)
         ]
-        recipient_list.set_rows(
+    recipient_list.number_format = number_format
+    mapping = dict(recipient_list.column_mapping)
+    outcome = None
+    if recipient_list.state == RecipientList.State.VALIDATED:
+        number_cells = list(stored.number_cells) if any(stored.number_cells) else []
+        outcome = _check(
+            recipient_list,
+            mapping,
             rows,
             list(stored.lines),
             dict(stored.problems),
-            number_cells=list(stored.number_cells),
-            date_system=recipient_list.date_system,
-            shown_cells=list(stored.shown_cells),
+            number_cells,
+            recipient_list.date_system,
         )
-    recipient_list.number_format = number_format
-    recipient_list.save(update_fields=["number_format"])
-    if recipient_list.state == RecipientList.State.VALIDATED:
-        recipient_list = recipient_list_validate(
-            recipient_list=recipient_list, mapping=dict(recipient_list.column_mapping)
-        )
+    with transaction.atomic():
+        if any(stored.number_cells):
+            recipient_list.set_rows(
+                rows,
+                list(stored.lines),
+                dict(stored.problems),
+                number_cells=list(stored.number_cells),
+                date_system=recipient_list.date_system,
+                shown_cells=list(stored.shown_cells),
+            )
+        recipient_list.save(update_fields=["number_format"])
+        if outcome is not None:
+            _store_check(recipient_list, mapping, outcome)
     return recipient_list

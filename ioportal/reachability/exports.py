@@ -1,11 +1,14 @@
 """The result of a check as CSV or XLSX: one line per citizen (masked fiscal code, or in clear
 for supervisors and admins), the result in words and when it was found; the rows refused in
 the file follow with their reasons. Every download is audited (`reachability.exported`).
-The XLSX is written by `core.spreadsheets` into a temporary file, every cell as text."""
+The XLSX is written by `core.spreadsheets` into a temporary file: the row of the file a
+number, the time of the check a date with its time, every other cell text; the CSV writes the
+time as the user's language shows it (`SHORT_DATETIME_FORMAT`)."""
 
 import csv
 import io
 from collections.abc import Iterator
+from datetime import datetime
 from typing import IO
 
 from django.http import HttpRequest
@@ -17,7 +20,7 @@ from ioportal.accounts.models import User
 from ioportal.core import crypto
 from ioportal.core.fiscalcode import reveal_fiscal_code
 from ioportal.core.services import audit_log
-from ioportal.core.spreadsheets import TEXT, Sheet, formula_safe, write_xlsx
+from ioportal.core.spreadsheets import DATETIME, TEXT, Sheet, formula_safe, write_xlsx
 from ioportal.reachability.audit import Action
 from ioportal.reachability.models import ReachabilityCheck, ReachabilityRow
 from ioportal.sending.outcomes import TEXTS as OUTCOME_TEXTS
@@ -48,8 +51,14 @@ def header() -> list[str]:
     return [_("Riga del file"), _("Codice fiscale"), _("Esito"), _("Dettaglio"), _("Verificato il")]
 
 
-def lines(check: ReachabilityCheck, *, in_clear: bool) -> Iterator[list[str]]:
-    """The export's lines after the header, read in chunks."""
+# The cells of a line: the row of the file (None for a refused row that gives none), the
+# fiscal code, the result, its detail, when it was checked (None when it was not).
+Line = list[int | str | datetime | None]
+
+
+def lines(check: ReachabilityCheck, *, in_clear: bool) -> Iterator[Line]:
+    """The export's lines after the header, read in chunks: the cells of `header`, typed
+    (`Line`)."""
     rows = ReachabilityRow.objects.filter(check_run=check).order_by("id")  # file order
     last = 0
     while True:
@@ -63,21 +72,33 @@ def lines(check: ReachabilityCheck, *, in_clear: bool) -> Iterator[list[str]]:
                     code = reveal_fiscal_code(row.fiscal_code_encrypted)
                 except crypto.DecryptionError:
                     code = row.fiscal_code_masked
-            checked = (
-                date_format(timezone.localtime(row.checked_at), "SHORT_DATETIME_FORMAT")
-                if row.checked_at
-                else ""
-            )
-            yield [str(row.line), code, str(row.get_result_display()), result_text(row), checked]
+            yield [
+                row.line,
+                code,
+                str(row.get_result_display()),
+                result_text(row),
+                row.checked_at,
+            ]
         last = chunk[-1].pk
     for refused in check.rejected:
+        line = refused.get("line")
         yield [
-            str(refused.get("line", "")),
+            line if isinstance(line, int) else None,
             "",
             _("Scartato"),
             " | ".join(str(reason) for reason in refused.get("reasons", [])),
-            "",
+            None,
         ]
+
+
+def _csv_cell(value: int | str | datetime | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return date_format(timezone.localtime(value), "SHORT_DATETIME_FORMAT")
+    if isinstance(value, int):
+        return str(value)
+    return formula_safe(value)
 
 
 def export(
@@ -100,15 +121,16 @@ def export(
         writer = csv.writer(buffer, delimiter=";")
         writer.writerow(header())
         for line in lines(check, in_clear=in_clear):
-            writer.writerow([formula_safe(cell) for cell in line])
+            writer.writerow([_csv_cell(cell) for cell in line])
         body = io.BytesIO(("\ufeff" + buffer.getvalue()).encode("utf-8"))
     else:
-        titles = header()
+        # The row a number, the time a date with its time (in the current time zone), the
+        # fiscal code and the texts text.
         sheet = Sheet(
             _("Esito"),
-            titles,
+            header(),
             lines(check, in_clear=in_clear),
-            formats=dict.fromkeys(range(len(titles)), TEXT),
+            formats={1: TEXT, 2: TEXT, 3: TEXT, 4: DATETIME},
         )
         body = write_xlsx([sheet])
     audit_log(

@@ -8,6 +8,7 @@ Nothing here sends a message: the only IO call a check makes is the profile read
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Count, QuerySet
@@ -81,7 +82,6 @@ def fiscal_code_column(headers: Sequence[str], chosen: str = "") -> str:
     )
 
 
-@transaction.atomic
 def reachability_check_create(
     *,
     service: IOService,
@@ -95,7 +95,9 @@ def reachability_check_create(
     enqueue its run once committed. Invalid or repeated codes are kept as rejected lines with
     the import's Italian reasons (codes masked); the valid ones are kept sealed on the check
     until its first run stores them one row each (`reachability_rows_create`), so that a
-    100,000-row upload answers quickly. Audited. Raises nothing for bad rows."""
+    100,000-row upload answers quickly. The rows are checked and sealed before the one short
+    transaction that writes the check (on SQLite a transaction holds the database's write
+    lock from its start). Audited. Raises nothing for bad rows."""
     outcome = validate_rows(
         headers=table.headers,
         rows=table.rows,
@@ -112,16 +114,40 @@ def reachability_check_create(
         }
         for row in outcome.rejected
     ]
+    pending_rows = (
+        seal([[row["line"], row["fiscal_code"]] for row in outcome.valid]) if outcome.valid else ""
+    )
+    with transaction.atomic():
+        return _check_store(
+            service=service,
+            source_name=source_name,
+            actor=actor,
+            rejected=rejected,
+            total=len(outcome.valid),
+            pending_rows=pending_rows,
+            request=request,
+        )
+
+
+def _check_store(
+    *,
+    service: IOService,
+    source_name: str,
+    actor: User,
+    rejected: list[dict[str, Any]],
+    total: int,
+    pending_rows: str,
+    request: HttpRequest | None,
+) -> ReachabilityCheck:
+    """The writes of `reachability_check_create`, in its transaction."""
     check = ReachabilityCheck.objects.create(
         organization=service.organization,
         service=service,
         created_by=actor,
         source_name=source_name[:200],
         rejected=rejected,
-        total=len(outcome.valid),
-        pending_rows=seal([[row["line"], row["fiscal_code"]] for row in outcome.valid])
-        if outcome.valid
-        else "",
+        total=total,
+        pending_rows=pending_rows,
     )
     audit_log(
         action=Action.CHECK_CREATED,

@@ -11,6 +11,7 @@ from django.http import (
     HttpResponseNotAllowed,
 )
 from django.shortcuts import redirect, render
+from django.utils.translation import pgettext
 from django.views.decorators.http import require_http_methods
 
 from ioportal.accounts.access import require_role, role_required
@@ -163,11 +164,11 @@ def check_export(
         actor=request.user,
         request=request,
     )
-    suffix = "-in-chiaro" if in_clear else ""
+    suffix = f"-{pgettext('file name', 'in-chiaro')}" if in_clear else ""
     response = FileResponse(
         body,
         as_attachment=True,
-        filename=f"verifica-raggiungibilita{suffix}.{file_format}",
+        filename=f"{pgettext('file name', 'verifica-raggiungibilita')}{suffix}.{file_format}",
         content_type=CONTENT_TYPES[file_format],
     )
     response.block_size = CHUNK_BYTES

@@ -41,11 +41,14 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from openpyxl import load_workbook
+from openpyxl.packaging.manifest import Manifest
 from openpyxl.styles.numbers import BUILTIN_FORMATS, BUILTIN_FORMATS_MAX_SIZE
 from openpyxl.utils import column_index_from_string, get_column_letter, range_boundaries
 from openpyxl.utils.datetime import CALENDAR_MAC_1904
 from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 from openpyxl.worksheet._reader import FORMULA_TAG, WorkSheetParser
+from openpyxl.xml.constants import ARC_CONTENT_TYPES, SHARED_STRINGS, WORKSHEET_TYPE
+from openpyxl.xml.functions import fromstring
 
 from ioportal.core.numbers import grouped
 from ioportal.core.sizes import megabytes
@@ -77,6 +80,14 @@ OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 # The stream an encrypted (password-protected) OOXML file keeps inside its OLE container
 # ([MS-OFFCRYPTO] 2.3.4.4): directory entry names are UTF-16LE.
 ENCRYPTED_PACKAGE = "EncryptedPackage".encode("utf-16-le")
+# An element of a part's XML, with or without a namespace prefix: a cell (<c ...>) of a sheet,
+# an entry (<si>) of the shared strings table. Text holds no "<" (XML escapes it), so every
+# match is an element.
+_CELL_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?c[\s>/]")
+_SHARED_STRING_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?si[\s>/]")
+# Shared strings a workbook may hold beyond one per cell of its sheets: Excel keeps a few
+# strings no cell uses any more (until the file is saved again).
+XLSX_SHARED_STRINGS_SLACK = 1_000
 
 
 # Excel's error values as a workbook stores them, and as Italian Excel shows them.
@@ -784,6 +795,62 @@ def _check_workbook_archive(data: bytes) -> None:
     if uncompressed > settings.RECIPIENTS_XLSX_MAX_UNCOMPRESSED_BYTES:
         raise ImportFileError(
             _("Il file Excel è troppo grande una volta decompresso: dividilo in più file.")
+        )
+    _check_shared_strings(data, names)
+
+
+def _count_elements(archive: zipfile.ZipFile, name: str, pattern: re.Pattern[bytes]) -> int:
+    """How many elements `pattern` matches in the part `name`, read unpacked 1 MiB at a
+    time (the archive's unpacked size is already bounded)."""
+    count, carry = 0, b""
+    with archive.open(name) as source:
+        while chunk := source.read(1 << 20):
+            block = carry + chunk
+            # An element cut at the chunk's end is counted with the next chunk.
+            cut = block.rfind(b"<")
+            if cut < 0:
+                cut = len(block)
+            count += sum(1 for _match in pattern.finditer(block, 0, cut))
+            carry = block[cut:]
+    return count + sum(1 for _match in pattern.finditer(carry))
+
+
+def _check_shared_strings(data: bytes, names: set[str]) -> None:
+    """Refuse a workbook whose shared strings table holds more entries than its sheets have
+    cells (plus XLSX_SHARED_STRINGS_SLACK): openpyxl reads the whole table before the first
+    row, some ten seconds per million entries, so a small file of a few cells and millions of
+    strings nobody uses would keep the upload busy for minutes. Counted on the unpacked XML
+    (about a second for the largest table the unpacked-size limit lets in), before openpyxl
+    reads anything. Raises ImportFileError."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            # The parts as openpyxl finds them: by their content type.
+            manifest = Manifest.from_tree(fromstring(archive.read(ARC_CONTENT_TYPES)))
+            table = manifest.find(SHARED_STRINGS)
+            if table is None or table.PartName[1:] not in names:
+                return
+            entries = _count_elements(archive, table.PartName[1:], _SHARED_STRING_TAG)
+            if entries <= XLSX_SHARED_STRINGS_SLACK:
+                return
+            sheets = {part.PartName[1:] for part in manifest.findall(WORKSHEET_TYPE)}
+            sheets |= {name for name in names if name.lower().startswith("xl/worksheets/")}
+            cells = sum(
+                _count_elements(archive, name, _CELL_TAG)
+                for name in sheets & names
+                if name.lower().endswith(".xml")
+            )
+    except Exception as exc:  # a damaged archive or manifest
+        raise ImportFileError(
+            _("Il file Excel non è leggibile: salvalo di nuovo in formato .xlsx o come CSV.")
+        ) from exc
+    if entries > cells + XLSX_SHARED_STRINGS_SLACK:
+        raise ImportFileError(
+            _(
+                "Il file Excel contiene %(entries)s testi ma i suoi fogli solo %(cells)s celle: "
+                "non è un elenco che il portale possa leggere. Aprilo con Excel o LibreOffice, "
+                "salvalo di nuovo e caricalo, oppure salvalo come CSV UTF-8."
+            )
+            % {"entries": grouped(entries), "cells": grouped(cells)}
         )
 
 

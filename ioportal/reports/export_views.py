@@ -22,14 +22,15 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
-from django.utils.text import slugify
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from ioportal.accounts.access import require_role, role_required
 from ioportal.accounts.http import AuthenticatedHttpRequest
 from ioportal.accounts.models import Membership
 from ioportal.core import crypto, spreadsheets
+from ioportal.core.downloads import file_slug
 from ioportal.core.fiscalcode import fiscal_code_hmac
 from ioportal.core.services import audit_log
 from ioportal.messaging import availability
@@ -124,9 +125,10 @@ def dispatch_deliveries_export(
     group = form.cleaned_data.get("esito", "") if form.is_bound else ""
     deliveries = prepared.dispatch_export_deliveries(dispatch=dispatch, group=group)
     rows = deliveries.count()
-    name = f"esiti-{slugify(dispatch.title)[:60] or 'invio'}"
+    stem = file_slug(dispatch.title) or pgettext("file name", "invio")
+    name = f"{pgettext('file name', 'esiti')}-{stem}"
     if group:
-        name = f"{name}-{slugify(str(GROUP_LABELS[group]))}"
+        name = f"{name}-{file_slug(GROUP_LABELS[group])}"
     if file_format == "xlsx" and rows > settings.EXPORT_XLSX_INLINE_MAX_ROWS:
         what = prepared.Request(
             kind=PreparedExport.Kind.DISPATCH,
@@ -166,7 +168,7 @@ def search_deliveries_export(
     deliveries = deliveries_of_citizen(membership=membership, fiscal_code=code)
     first = deliveries.values_list("fiscal_code_masked", flat=True).first()
     rows = deliveries.count()
-    filename = f"ricerca-{timezone.localdate():%Y-%m-%d}"
+    filename = f"{pgettext('file name', 'ricerca')}-{timezone.localdate():%Y-%m-%d}"
     if file_format == "xlsx" and rows > settings.EXPORT_XLSX_INLINE_MAX_ROWS:
         what = prepared.Request(
             kind=PreparedExport.Kind.SEARCH,

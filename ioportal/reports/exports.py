@@ -28,6 +28,7 @@ from typing import IO, Any
 from django.db.models import CharField, Exists, OuterRef, QuerySet
 from django.db.models.functions import Cast
 from django.utils import timezone
+from django.utils.formats import get_format
 from django.utils.translation import gettext as _
 
 from ioportal.core import spreadsheets
@@ -200,7 +201,7 @@ def _rows(records: Iterator[Any], texts: _Texts, with_dispatch: bool) -> Iterato
 # --- CSV -----------------------------------------------------------------------------------
 
 
-def _csv_cell(value: Cell, zone: Any) -> str:
+def _csv_cell(value: Cell, zone: Any, decimal: str = ",") -> str:
     if value is None:
         return ""
     if isinstance(value, datetime):
@@ -214,7 +215,7 @@ def _csv_cell(value: Cell, zone: Any) -> str:
             local.second,
         )
     if isinstance(value, Decimal):
-        return f"{value:.2f}".replace(".", ",")
+        return f"{value:.2f}".replace(".", decimal)
     if isinstance(value, int):
         return str(value)
     return formula_safe(value)
@@ -222,11 +223,16 @@ def _csv_cell(value: Cell, zone: Any) -> str:
 
 def stream_csv(titles: list[str], rows: Iterable[list[Cell]]) -> Iterator[bytes]:
     """The CSV file as chunks of bytes: BOM, header, then FLUSH_ROWS rows per chunk. Times
-    in the request's time zone."""
-    return _csv_chunks(titles, rows, timezone.get_current_timezone())
+    in the request's time zone; amounts with the decimal separator of the user's language
+    (1234,56 in Italian, 1234.56 in English), without a thousands separator."""
+    return _csv_chunks(
+        titles, rows, timezone.get_current_timezone(), get_format("DECIMAL_SEPARATOR")
+    )
 
 
-def _csv_chunks(titles: list[str], rows: Iterable[list[Cell]], zone: Any) -> Iterator[bytes]:
+def _csv_chunks(
+    titles: list[str], rows: Iterable[list[Cell]], zone: Any, decimal: str
+) -> Iterator[bytes]:
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";", quoting=csv.QUOTE_ALL)
     buffer.write("\ufeff")
@@ -236,7 +242,7 @@ def _csv_chunks(titles: list[str], rows: Iterable[list[Cell]], zone: Any) -> Ite
     buffer.seek(0)
     buffer.truncate()
     for number, row in enumerate(rows, start=1):
-        writer.writerow([_csv_cell(value, zone) for value in row])
+        writer.writerow([_csv_cell(value, zone, decimal) for value in row])
         if number % FLUSH_ROWS == 0:
             yield buffer.getvalue().encode("utf-8")
             buffer.seek(0)

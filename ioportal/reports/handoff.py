@@ -34,12 +34,13 @@ from django.db.models import Count, Q, TextField
 from django.db.models.functions import Cast
 from django.http import HttpRequest
 from django.utils import timezone
-from django.utils.text import slugify
+from django.utils.formats import get_format
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext
 
 from ioportal.accounts.models import User
 from ioportal.core.crypto import DecryptionError
+from ioportal.core.downloads import file_slug
 from ioportal.core.errors import NotAllowed
 from ioportal.core.fiscalcode import reveal_fiscal_code
 from ioportal.core.services import audit_log
@@ -223,12 +224,13 @@ def _deliveries(dispatch: Dispatch, reasons: Sequence[Reason]) -> Iterator[Deliv
     yield from query.iterator(chunk_size=CHUNK_SIZE)
 
 
-def euros(cents: int | None) -> str:
-    """An amount in euro cents as Italians write it: 123456 → "1.234,56"; None → ""."""
+def euros(cents: int | None, decimal: str = ",", thousands: str = ".") -> str:
+    """An amount in euro cents as a language writes it, Italian by default: 123456 →
+    "1.234,56" (with decimal="." and thousands=",", English: "1,234.56"); None → ""."""
     if cents is None:
         return ""
     whole, rest = divmod(cents, 100)
-    return f"{whole:,}".replace(",", ".") + f",{rest:02d}"
+    return f"{whole:,}".replace(",", thousands) + f"{decimal}{rest:02d}"
 
 
 def text_cell(value: object) -> str:
@@ -263,6 +265,9 @@ class _Texts:
             REJECTED: str(outcomes.STATE_TEXTS[S.REJECTED]),
         }
         self.unreadable = _("Dati non leggibili (chiave di cifratura errata).")
+        # Amounts as the user's language writes them (1.234,56; in English 1,234.56).
+        self.decimal = str(get_format("DECIMAL_SEPARATOR"))
+        self.thousands = str(get_format("THOUSAND_SEPARATOR"))
         self._details: dict[tuple[str, str, str, str], str] = {}
 
     def detail(self, delivery: Delivery) -> str:
@@ -280,7 +285,12 @@ class _Texts:
         return text
 
 
-def _row(delivery: Delivery, names: list[str], reason: Reason, texts: _Texts) -> list[str]:
+# The cells of a row, in the order of `header`: the row of the list a number (None when the
+# delivery has none), every other cell text.
+Row = list[int | str | None]
+
+
+def _row(delivery: Delivery, names: list[str], reason: Reason, texts: _Texts) -> Row:
     unreadable = False
     try:
         fiscal_code = reveal_fiscal_code(delivery.fiscal_code_encrypted)
@@ -299,26 +309,29 @@ def _row(delivery: Delivery, names: list[str], reason: Reason, texts: _Texts) ->
         detail = f"{detail} {texts.unreadable}".lstrip()
     due = timezone.localtime(delivery.due_date).strftime("%d/%m/%Y") if delivery.due_date else ""
     cells: list[object] = [
-        delivery.row_number or "",
         fiscal_code,
         *(values.get(name, "") for name in names),
-        euros(delivery.payment_amount),
+        euros(delivery.payment_amount, texts.decimal, texts.thousands),
         delivery.notice_number,
         due,
         texts.labels[reason.key],
         detail,
     ]
-    return [text_cell("" if cell is None else cell) for cell in cells]
+    return [
+        delivery.row_number or None,
+        *(text_cell("" if cell is None else cell) for cell in cells),
+    ]
 
 
 def handoff_rows(
     *, dispatch: Dispatch, reasons: Sequence[Reason] = REASONS
-) -> Iterator[tuple[Reason, list[str]]]:
-    """(reason, cells in the order of `header`) for each citizen of the list, in clear:
-    fiscal code, the row's values, amount, notice number, due date, reason, and a detail in
-    Italian only where it adds to the reason (why a message failed; empty when it would repeat
-    the reason). A value no key decrypts is left empty and the detail says so. Cells are
-    text as the XLSX holds it; the CSV adds the formula guard (`safe_cell`)."""
+) -> Iterator[tuple[Reason, Row]]:
+    """(reason, cells in the order of `header`) for each citizen of the list, in clear: the
+    row of the list (a number), fiscal code, the row's values, amount, notice number, due
+    date, reason, and a detail in Italian only where it adds to the reason (why a message
+    failed; empty when it would repeat the reason). A value no key decrypts is left empty and
+    the detail says so. Cells but the row are text as the XLSX holds it; the CSV adds the
+    formula guard (`safe_cell`)."""
     names = value_names(dispatch)
     texts = _Texts()
     for delivery in _deliveries(dispatch, reasons):
@@ -344,11 +357,17 @@ def _write_csv(dispatch: Dispatch, reasons: Sequence[Reason], out: IO[bytes]) ->
     writer.writerow([safe_cell(name) for name in header(dispatch)])
     count = 0
     for _reason, cells in handoff_rows(dispatch=dispatch, reasons=reasons):
-        writer.writerow([formula_safe(cell) for cell in cells])
+        writer.writerow([_csv_cell(cell) for cell in cells])
         count += 1
     text.flush()
     text.detach()
     return count
+
+
+def _csv_cell(cell: int | str | None) -> str:
+    if cell is None:
+        return ""
+    return str(cell) if isinstance(cell, int) else formula_safe(cell)
 
 
 def sheet_title(label: object) -> str:
@@ -362,7 +381,8 @@ def _write_xlsx(dispatch: Dispatch, reasons: Sequence[Reason], out: IO[bytes]) -
     # rows come in the list's order, each appended to its reason's sheet.
     book = XlsxFile(out)
     columns = [text_cell(name) for name in header(dispatch)]
-    text = dict.fromkeys(range(len(columns)), TEXT)
+    # Text, so that notice numbers and amounts merge as written; the row a number.
+    text = dict.fromkeys(range(1, len(columns)), TEXT)
     sheets = {
         reason.key: book.sheet(
             Sheet(sheet_title(reason.label), columns, formats=text, widths={1: 20})
@@ -422,11 +442,11 @@ def handoff_export(
         changes={"rows": rows, "format": file_format, "reason": reason or "all"},
         request=request,
     )
-    stem = slugify(dispatch.title)[:60] or "invio"
-    suffix = f"-{slugify(str(REASONS_BY_KEY[reason].label))}" if reason else ""
+    stem = file_slug(dispatch.title) or pgettext("file name", "invio")
+    suffix = f"-{file_slug(REASONS_BY_KEY[reason].label)}" if reason else ""
     return Export(
         file=out,
         rows=rows,
-        filename=f"non-raggiunti-{stem}{suffix}.{file_format}",
+        filename=f"{pgettext('file name', 'non-raggiunti')}-{stem}{suffix}.{file_format}",
         content_type=content_type,
     )

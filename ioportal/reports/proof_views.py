@@ -10,6 +10,7 @@ with CSRF, as the reveal is, and each is one audit event.
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import render
+from django.utils.translation import pgettext
 from django.views.decorators.http import require_POST
 
 from ioportal.accounts.access import current_membership, role_required
@@ -123,6 +124,7 @@ def dispatch_proofs_zip(request: AuthenticatedHttpRequest, public_id: str) -> Ht
     response = StreamingHttpResponse(
         proofs.dispatch_proofs_zip(dispatch), content_type="application/zip"
     )
-    response["Content-Disposition"] = f'attachment; filename="prove-invio-{dispatch.public_id}.zip"'
+    name = f"{pgettext('file name', 'prove-invio')}-{dispatch.public_id}.zip"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
     response["Cache-Control"] = "no-store"
     return response

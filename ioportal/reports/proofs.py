@@ -28,6 +28,7 @@ from typing import Any, cast
 
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
@@ -78,8 +79,10 @@ def delivery_content_sha256(delivery: Delivery) -> str:
 
 
 def proof_filename(delivery: Delivery) -> str:
-    """`prova-invio-<IO id>.pdf`, with only letters, digits, `-` and `_` from the id."""
-    return f"prova-invio-{SAFE_NAME_RE.sub('_', delivery.io_message_id or '')}.pdf"
+    """`prova-invio-<IO id>.pdf` ("delivery-proof-…" in English), with only letters, digits,
+    `-` and `_` from the id."""
+    name = pgettext("file name", "prova-invio")
+    return f"{name}-{SAFE_NAME_RE.sub('_', delivery.io_message_id or '')}.pdf"
 
 
 def proof_pdf(delivery: Delivery, *, attachments: list[Attachment] | None = None) -> bytes:
@@ -137,7 +140,8 @@ def dispatch_proofs_zip(dispatch: Dispatch) -> Iterator[bytes]:
             archive.writestr(info, pdf)
             yield sink.take()
         if skipped:
-            info = zipfile.ZipInfo("non-incluse.txt", _zip_time(timezone.now()))
+            name = f"{pgettext('file name', 'non-incluse')}.txt"
+            info = zipfile.ZipInfo(name, _zip_time(timezone.now()))
             lines = [_("Consegne senza prova di invio"), *skipped, ""]
             archive.writestr(info, "\n".join(lines).encode("utf-8"))
     yield sink.take()

@@ -232,9 +232,13 @@ def test_enrolment_gives_recovery_codes_once(
 
     download = client.get(reverse("accounts:otp_codes_download"))
     assert download["Content-Type"].startswith("text/plain")
-    assert "attachment" in download["Content-Disposition"]
+    assert download["Content-Disposition"] == (
+        'attachment; filename="ioportal-codici-di-recupero.txt"'
+    )
     assert "no-store" in download["Cache-Control"]
     assert all(code in download.content.decode() for code in shown)
+    english = client.get(reverse("accounts:otp_codes_download"), HTTP_ACCEPT_LANGUAGE="en")
+    assert english["Content-Disposition"] == ('attachment; filename="ioportal-recovery-codes.txt"')
 
     evil = client.post(reverse("accounts:otp_codes"), {"next": "https://evil.example/"})
     assert evil.url == reverse("accounts:otp_account")

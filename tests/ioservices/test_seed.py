@@ -19,6 +19,7 @@ from ioportal.fakeio.config import parse_config
 from ioportal.ioservices.models import IOService
 from ioportal.messaging.lists import (
     message_spec,
+    recipient_list_read,
     recipient_list_upload,
     recipient_list_validate,
 )
@@ -187,7 +188,7 @@ def test_sample_lists_fit_their_templates(db, tmp_path, template_name, file_name
         template=template,
         service=template.default_service,
         file_name=file_name,
-        data=data,
+        table=recipient_list_read(file_name=file_name, data=data),
     )
     targets = ["fiscal_code", *(p["name"] for p in template.placeholders), *SPECIAL_FIELDS]
     mapping = guess_mapping(

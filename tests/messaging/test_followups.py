@@ -318,6 +318,46 @@ def test_the_list_has_the_citizens_and_their_values(
     assert built.total_amount == 1250 + 103000
 
 
+@pytest.mark.django_db(transaction=True)
+def test_the_origin_is_read_and_the_list_checked_outside_the_transaction_that_writes_it(
+    payment_template, payment_service, operator_user, woken
+):
+    # On SQLite a transaction holds the database's write lock from its start: decrypting and
+    # checking a large origin inside one would make every other request wait.
+    from unittest import mock
+
+    from django.db import connection
+
+    from ioportal.messaging import followups, lists
+
+    origin = launched(payment_template, payment_service, operator_user, woken)
+    fail(origin, LUCA)
+    in_transaction: dict[str, list[bool]] = {"read": [], "check": []}
+    read_rows, validate_rows = followups._rows, lists.validate_rows
+
+    def reading(*args, **kwargs):
+        in_transaction["read"].append(connection.in_atomic_block)
+        return read_rows(*args, **kwargs)
+
+    def checking(**kwargs):
+        in_transaction["check"].append(connection.in_atomic_block)
+        return validate_rows(**kwargs)
+
+    with (
+        mock.patch.object(followups, "_rows", side_effect=reading),
+        mock.patch.object(lists, "validate_rows", side_effect=checking),
+    ):
+        built = follow_up_list_create(
+            origin=origin,
+            criterion=Criterion.FAILED,
+            template=payment_template,
+            service=payment_service,
+            actor=operator_user,
+        )
+    assert in_transaction == {"read": [False], "check": [False]}
+    assert RecipientList.objects.get(pk=built.pk).state == RecipientList.State.VALIDATED
+
+
 def test_the_follow_up_dispatch_links_to_its_origin(
     payment_template, payment_service, operator_user, woken
 ):

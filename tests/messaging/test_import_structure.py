@@ -328,3 +328,13 @@ def test_excel_errors_and_merged_cells_reject_their_rows_through_the_web_flow(
     assert "celle unite (B4:B5)" in rejected["4"] and "celle unite (B4:B5)" in rejected["5"]
     page = client.get(reverse("messaging:list_result", args=[recipient_list.public_id]))
     assert "«#N/D»" in page.content.decode()
+
+
+def test_the_rejected_rows_file_is_named_in_the_user_language(client, operator, organization):
+    template = builders.template(organization, operator)
+    recipient_list = builders.recipient_list(template, builders.service(organization), operator)
+    url = reverse("messaging:list_rejected_csv", args=[recipient_list.public_id])
+    italian = client.get(url)
+    assert italian["Content-Disposition"] == 'attachment; filename="righe-scartate.csv"'
+    english = client.get(url, HTTP_ACCEPT_LANGUAGE="en")
+    assert english["Content-Disposition"] == 'attachment; filename="rejected-rows.csv"'

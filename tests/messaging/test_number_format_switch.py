@@ -146,3 +146,31 @@ def test_the_result_page_button_offers_the_other_format(client, operator, organi
     html = page.content.decode()
     assert '<input type="hidden" name="number_format" value="en">' in html
     assert "Leggi i numeri nel formato inglese (1,234.56)</button>" in html
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_switch_checks_the_rows_outside_the_transaction_that_stores_them(
+    client, operator, organization, service
+):
+    # On SQLite a transaction holds the database's write lock from its start.
+    from unittest import mock
+
+    from django.db import connection
+
+    from ioportal.messaging import lists
+
+    template = builders.template(organization, operator)
+    recipient_list = _upload(client, template, service, "elenco.csv", ENGLISH_CSV)
+    in_transaction = []
+    validate_rows = lists.validate_rows
+
+    def checking(**kwargs):
+        in_transaction.append(connection.in_atomic_block)
+        return validate_rows(**kwargs)
+
+    with mock.patch.object(lists, "validate_rows", side_effect=checking):
+        assert _switch(client, recipient_list, "en").status_code == 302
+    assert in_transaction == [False]
+    recipient_list.refresh_from_db()
+    assert recipient_list.number_format == "en"
+    assert (recipient_list.valid_count, recipient_list.rejected_count) == (3, 0)

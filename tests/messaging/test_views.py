@@ -617,3 +617,60 @@ def test_the_approval_threshold_counts_only_those_really_sent_to(
     dispatch = Dispatch.objects.get()
     assert dispatch.approval_required is False
     assert dispatch.state != Dispatch.State.AWAITING_APPROVAL
+
+
+@pytest.mark.django_db(transaction=True)
+def test_upload_reads_the_file_outside_any_transaction(
+    client, login, operator_user, organization, service
+):
+    # On SQLite a transaction (IMMEDIATE) holds the database's write lock from its start: a
+    # file read inside one would make every other request and the workers wait for it.
+    from unittest import mock
+
+    from django.db import connection
+
+    from ioportal.messaging import lists
+
+    template = builders.template(organization, operator_user)
+    login(operator_user)
+    in_transaction = []
+
+    def reading(**kwargs):
+        in_transaction.append(connection.in_atomic_block)
+        return parse_table(**kwargs)
+
+    parse_table = lists.parse_table
+    upload = SimpleUploadedFile("tari.csv", CSV, content_type="text/csv")
+    with mock.patch.object(lists, "parse_table", side_effect=reading):
+        response = client.post(
+            reverse("messaging:compose"),
+            {"template": template.pk, "service": service.pk, "file": upload},
+        )
+    assert response.status_code == 302
+    assert in_transaction == [False]
+    assert RecipientList.objects.get(template=template).row_count > 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_check_of_a_list_runs_outside_the_transaction_that_stores_it(
+    operator_user, organization, service
+):
+    from unittest import mock
+
+    from django.db import connection
+
+    from ioportal.messaging import lists
+
+    template = builders.template(organization, operator_user)
+    in_transaction = []
+    validate_rows = lists.validate_rows
+
+    def checking(**kwargs):
+        in_transaction.append(connection.in_atomic_block)
+        return validate_rows(**kwargs)
+
+    with mock.patch.object(lists, "validate_rows", side_effect=checking):
+        checked = builders.recipient_list(template, service, operator_user)
+    assert in_transaction == [False]
+    stored = RecipientList.objects.get(pk=checked.pk)
+    assert stored.state == RecipientList.State.VALIDATED and stored.valid_count > 0

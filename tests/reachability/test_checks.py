@@ -343,3 +343,27 @@ def test_a_run_stores_the_uploaded_rows_first_even_after_a_crash(service: Any, a
     assert (check.reachable, check.blocked, check.not_on_io) == (1, 1, 1)
     assert check.state == ReachabilityCheck.State.DONE
     no_submission(responses.mock)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_rows_are_checked_outside_the_transaction_that_writes_the_check(
+    service: Any, author: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # On SQLite a transaction (IMMEDIATE) holds the database's write lock from its start:
+    # checking 100,000 rows inside one would make every other request wait.
+    from django.db import connection
+
+    in_transaction = []
+    validate_rows = services.validate_rows
+
+    def checking(**kwargs: Any) -> Any:
+        in_transaction.append(connection.in_atomic_block)
+        return validate_rows(**kwargs)
+
+    monkeypatch.setattr(services, "validate_rows", checking)
+    table = parse_table(data=f"codice_fiscale\n{NORMAL}\n".encode(), filename="elenco.csv")
+    check = services.reachability_check_create(
+        service=service, table=table, column="codice_fiscale", source_name="e.csv", actor=author
+    )
+    assert in_transaction == [False]
+    assert ReachabilityCheck.objects.get(pk=check.pk).total == 1

@@ -4,7 +4,7 @@ download audited."""
 
 import csv
 import io
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -213,13 +213,32 @@ def test_operator_downloads_masked_codes_and_each_download_is_audited(
     sheet = workbook.active
     values = [[c.value for c in row] for row in sheet.iter_rows()]
     assert values[0][:3] == ["Riga del file", "Codice fiscale", "Esito"]
-    assert [row[0] for row in values[1:]] == ["2", "3", "4"]  # every cell text, as in the CSV
-    assert all(c.data_type == "s" for row in sheet.iter_rows(min_row=2) for c in row if c.value)
+    assert [row[0] for row in values[1:]] == [2, 3, 4]  # numbers, as the delivery export's
+    assert all(
+        c.data_type == "s" for row in sheet.iter_rows(min_row=2) for c in row[1:4] if c.value
+    )
     assert values[1][1] == check.rows.get(line=2).fiscal_code_masked
     assert values[3][2] == "Scartato"
     events = AuditEvent.objects.filter(action=Action.RESULT_EXPORTED, target_id=check.public_id)
     assert [e.changes["format"] for e in events.order_by("id")] == ["csv", "xlsx"]
     assert not any(e.changes["in_clear"] for e in events)
+
+
+def test_xlsx_rows_are_numbers_and_check_times_excel_dates(
+    check: ReachabilityCheck, operator_user: Any
+) -> None:
+    checked = timezone.make_aware(datetime(2026, 3, 14, 9, 26, 53))  # the portal's time zone
+    check.rows.filter(line=2).update(checked_at=checked)
+    client = client_for(operator_user)
+    sheet = load_workbook(io.BytesIO(body(client.get(url("check_export", check, "xlsx"))))).active
+    rows = {row[0].value: row for row in sheet.iter_rows(min_row=2)}
+    assert sorted(rows) == [2, 3, 4] and all(row[0].data_type == "n" for row in rows.values())
+    assert rows[2][4].value == datetime(2026, 3, 14, 9, 26, 53) and rows[2][4].is_date
+    assert rows[2][4].number_format == "dd/mm/yyyy hh:mm:ss"
+    assert rows[3][4].value is None and rows[4][4].value is None
+    # The CSV shows the same time as the user's language writes it.
+    lines = read_csv(body(client.get(url("check_export", check, "csv"))))
+    assert lines[1][0] == "2" and lines[1][4] == "14/03/2026 09:26"
 
 
 @pytest.mark.parametrize("role", [Membership.Role.SUPERVISOR, Membership.Role.ADMIN])
@@ -354,3 +373,17 @@ def test_upload_without_a_file_or_a_kept_one_asks_for_it(
     )
     assert "non è più disponibile" in response.content.decode()
     assert not ReachabilityCheck.objects.exists()
+
+
+def test_in_english_the_export_has_an_english_name(
+    check: ReachabilityCheck, supervisor_user: Any
+) -> None:
+    client = client_for(supervisor_user)
+    masked = client.get(url("check_export", check, "xlsx"), HTTP_ACCEPT_LANGUAGE="en")
+    assert masked["Content-Disposition"] == 'attachment; filename="reachability-check.xlsx"'
+    clear = client.post(
+        url("check_export", check, "csv"), {"in_chiaro": "1"}, HTTP_ACCEPT_LANGUAGE="en"
+    )
+    assert clear["Content-Disposition"] == (
+        'attachment; filename="reachability-check-in-clear.csv"'
+    )

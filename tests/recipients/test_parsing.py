@@ -1,12 +1,16 @@
 """Reading CSV and XLSX uploads: encodings, delimiters, limits with clear messages."""
 
 import io
+import zipfile
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from openpyxl import Workbook
+from openpyxl.xml.constants import SHARED_STRINGS
+from openpyxl.xml.constants import SHEET_MAIN_NS as MAIN_NS
 
-from ioportal.recipients.parsing import ImportFileError, parse_table
+from ioportal.recipients.parsing import XLSX_SHARED_STRINGS_SLACK, ImportFileError, parse_table
 
 
 def test_utf8_with_bom_semicolon():
@@ -95,6 +99,67 @@ def test_xlsx_uncompressed_size_checked(settings):
     data = _xlsx([["CF"], ["RSSMRA85T10A562S"]])
     with pytest.raises(ImportFileError, match="decompresso"):
         parse_table(data=data, filename="x.xlsx")
+
+
+def _with_unused_shared_strings(data: bytes, count: int, prefix: bytes = b"") -> bytes:
+    """`data` (a workbook openpyxl wrote, its texts inline in the cells) with a shared strings
+    table of `count` entries that no cell uses (`prefix`: a namespace prefix on their tags,
+    "x:"), declared as Excel declares it."""
+    source, target = zipfile.ZipFile(io.BytesIO(data)), io.BytesIO()
+    assert "xl/sharedStrings.xml" not in source.namelist()
+    name = prefix[:-1]
+    entries = b"".join(
+        b"<%ssi><%st>unused %d</%st></%ssi>" % (prefix, prefix, n, prefix, prefix)
+        for n in range(count)
+    )
+    declaration = (
+        b' xmlns:%s="%s"' % (name, MAIN_NS.encode())
+        if prefix
+        else b' xmlns="%s"' % MAIN_NS.encode()
+    )
+    table = b'<%ssst%s count="%d" uniqueCount="%d">%s</%ssst>' % (
+        prefix,
+        declaration,
+        count,
+        count,
+        entries,
+        prefix,
+    )
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
+        for info in source.infolist():
+            content = source.read(info)
+            if info.filename == "[Content_Types].xml":
+                content = content.replace(
+                    b"</Types>",
+                    b'<Override PartName="/xl/sharedStrings.xml" ContentType="%s" /></Types>'
+                    % SHARED_STRINGS.encode(),
+                )
+            archive.writestr(info, content)
+        archive.writestr("xl/sharedStrings.xml", table)
+    return target.getvalue()
+
+
+@pytest.mark.parametrize("prefix", [b"", b"x:"])
+def test_xlsx_shared_strings_far_beyond_the_cells_refused_before_reading(prefix):
+    # A few cells and thousands of strings no cell uses: openpyxl would read them all (a
+    # minute for millions) before the first row.
+    rows = [["CF", "Nome"], ["RSSMRA85T10A562S", "Anna"]]
+    data = _with_unused_shared_strings(_xlsx(rows), XLSX_SHARED_STRINGS_SLACK + 10, prefix)
+    with (
+        mock.patch("ioportal.recipients.parsing.load_workbook") as load,
+        pytest.raises(ImportFileError, match=r"contiene 1\.010 testi ma i suoi fogli solo 4 celle"),
+    ):
+        parse_table(data=data, filename="x.xlsx")
+    load.assert_not_called()
+
+
+def test_xlsx_shared_strings_within_the_cells_and_the_slack_read():
+    # Texts no cell uses, no more than the cells and Excel's few left over: an ordinary workbook
+    # (openpyxl writes texts inline, so every entry of this table is unused).
+    rows = [["CF", "Nome"]] + [["RSSMRA85T10A562S", f"Nome {n}"] for n in range(1_500)]
+    data = _with_unused_shared_strings(_xlsx(rows), 3_000 + XLSX_SHARED_STRINGS_SLACK)
+    table = parse_table(data=data, filename="x.xlsx")
+    assert len(table.rows) == 1_500 and table.rows[-1] == ["RSSMRA85T10A562S", "Nome 1499"]
 
 
 CASES = Path(__file__).resolve().parent.parent / "cases" / "import"

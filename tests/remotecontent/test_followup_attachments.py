@@ -14,7 +14,11 @@ from django.utils import timezone
 from ioportal.core.fiscalcode import fiscal_code_hmac
 from ioportal.messaging import services
 from ioportal.messaging.followups import Criterion, follow_up_list_create
-from ioportal.messaging.lists import recipient_list_upload, recipient_list_validate
+from ioportal.messaging.lists import (
+    recipient_list_read,
+    recipient_list_upload,
+    recipient_list_validate,
+)
 from ioportal.messaging.models import Delivery, Dispatch, FeatureLevel
 from ioportal.recipients.attachments import list_attachments_upload
 from ioportal.recipients.models import ListAttachment, RecipientChunk, RecipientList
@@ -132,7 +136,7 @@ def origin_with_own_files(template: Any, service: Any, actor: Any) -> Dispatch:
         template=template,
         service=service,
         file_name="tari.csv",
-        data=OWN_CSV,
+        table=recipient_list_read(file_name="tari.csv", data=OWN_CSV),
     )
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:

@@ -421,3 +421,30 @@ def test_the_export_speaks_the_language_of_the_request(
     with translation.override("en"):
         assert rows[0][:3] == [gettext("riga"), gettext("codice fiscale"), gettext("stato")]
         assert rows[1][2] == str(Delivery.State.PROCESSED.label) != "Consegnato"
+
+
+def test_in_english_the_csv_writes_amounts_with_a_point_and_the_file_has_an_english_name(
+    client: Client, supervisor_user: User, dispatch: Dispatch
+) -> None:
+    verified_login(client, supervisor_user)
+    italian = _csv(client.get(_url("csv", dispatch)))
+    assert italian[1][12] == "1234,56"
+    response = client.get(_url("csv", dispatch), HTTP_ACCEPT_LANGUAGE="en")
+    assert response["Content-Disposition"] == 'attachment; filename="outcomes-tari-2026.csv"'
+    rows = _csv(response)
+    assert rows[1][12] == "1234.56"
+    xlsx = client.get(_url("xlsx", dispatch), HTTP_ACCEPT_LANGUAGE="en")
+    assert xlsx["Content-Disposition"] == 'attachment; filename="outcomes-tari-2026.xlsx"'
+
+
+def test_the_file_name_keeps_the_words_of_a_title_apart(
+    client: Client, supervisor_user: User, dispatch: Dispatch
+) -> None:
+    # A dispatch's title names its list's file: "imu.csv" must not become "imucsv".
+    dispatch.title = "TARI – accertamento-imu.csv"
+    dispatch.save(update_fields=["title"])
+    verified_login(client, supervisor_user)
+    response = client.get(_url("xlsx", dispatch))
+    assert response["Content-Disposition"] == (
+        'attachment; filename="esiti-tari-accertamento-imu-csv.xlsx"'
+    )

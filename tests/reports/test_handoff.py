@@ -263,7 +263,9 @@ def xlsx_sheets(response: Any) -> dict[str, list[list[str]]]:
     for sheet in workbook.worksheets:
         assert sheet.freeze_panes == "A2" and sheet["A1"].font.b
         for row in sheet.iter_rows(min_row=2):
-            for cell in row:
+            # The row of the list a number, as in the delivery export.
+            assert row[0].data_type == "n" and isinstance(row[0].value, int), row[0].coordinate
+            for cell in row[1:]:
                 # Text, never a formula nor a number (codes keep their digits).
                 assert cell.data_type != "f", cell.coordinate
                 assert cell.value is None or isinstance(cell.value, str), cell.coordinate
@@ -272,8 +274,9 @@ def xlsx_sheets(response: Any) -> dict[str, list[list[str]]]:
                 # (shown as typed, still text when edited), never a `'` added to the value.
                 looks_like_formula = formula_safe(cell.value or "") != (cell.value or "")
                 assert cell.quotePrefix == looks_like_formula, cell.coordinate
+        # Compared with the CSV's texts: the row number as the CSV writes it.
         sheets[sheet.title] = [
-            ["" if value is None else value for value in row]
+            ["" if value is None else str(value) for value in row]
             for row in sheet.iter_rows(values_only=True)
         ]
     return sheets
@@ -347,7 +350,8 @@ def test_rows_are_read_in_chunks_and_keep_the_order_of_the_list(
 ) -> None:
     monkeypatch.setattr(handoff, "CHUNK_SIZE", 2)
     rows = [cells for _reason, cells in handoff.handoff_rows(dispatch=dispatch)]
-    assert rows == ALL_ROWS
+    assert [row[0] for row in rows] == [int(row[0]) for row in ALL_ROWS]
+    assert [row[1:] for row in rows] == [row[1:] for row in ALL_ROWS]
 
 
 def test_no_row_repeats_its_reason_in_the_detail(dispatch: Dispatch) -> None:
@@ -560,3 +564,18 @@ def test_the_page_takes_the_same_queries_however_many_citizens(
         page = client.get(page_url(dispatch)).content.decode()
     assert 'data-reason="not_on_io">31<' in page
     assert len(many) == len(few) <= 12
+
+
+def test_in_english_amounts_and_the_file_name_are_english(
+    dispatch: Dispatch, people: dict[str, User]
+) -> None:
+    client = client_for(people["supervisor"])
+    italian = csv_rows(download(client, dispatch, "csv", handoff.NOT_ON_IO))
+    assert italian[1][HEADER.index("Importo (euro)")] == "1.234,56"
+    response = client.post(
+        reverse("reports:handoff_download", args=[dispatch.public_id]),
+        {"formato": "csv", "motivo": handoff.NOT_ON_IO},
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+    assert 'filename="not-reached-tari-2026-not-on-io.csv"' in response["Content-Disposition"]
+    assert csv_rows(response)[1][HEADER.index("Importo (euro)")] == "1,234.56"

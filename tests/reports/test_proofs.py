@@ -414,3 +414,13 @@ def test_the_proof_pages_are_translated_and_the_pdf_stays_italian(
     assert "2 proofs of sending" in zip_page.content.decode()
     pdf = client.post(_pdf_url(delivery), **english)
     assert "Prova di invio di un messaggio tramite l'app IO" in _text(pdf.content)
+
+
+def test_in_english_the_zip_and_its_proofs_have_english_names(
+    dispatch: Dispatch, people: dict[str, User]
+) -> None:
+    response = client_for(people["supervisor"]).post(_zip_url(dispatch), HTTP_ACCEPT_LANGUAGE="en")
+    name = f"delivery-proofs-{dispatch.public_id}.zip"
+    assert response["Content-Disposition"] == f'attachment; filename="{name}"'
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
+    assert archive.namelist()[0] == "delivery-proof-01JPR00F000000000000000001.pdf"
