@@ -15,7 +15,7 @@ from ioportal.messaging.models import Delivery, Dispatch, FeatureLevel
 from ioportal.sending import selectors
 from ioportal.sending.models import ApiCall
 from tests import builders
-from tests.conftest import verified_login
+from tests.conftest import citizen_search, verified_login
 from tests.sending.support import fiscal_codes, simulated_service
 
 pytestmark = pytest.mark.django_db
@@ -328,17 +328,53 @@ def test_search_by_fiscal_code_across_dispatches_is_audited(
     builders.dispatch(foreign_service, people["outsider"], CODES[:1])
     url = reverse("sending:delivery_search")
     client = client_for(people["supervisor"])
-    text = client.get(url, {"codice_fiscale": CODES[0].lower()}).content.decode()
+    form = client.get(url)
+    assert form.status_code == 200 and 'method="post"' in form.content.decode()
+    assert not AuditEvent.objects.filter(action="delivery.searched").exists()
+    reference = citizen_search(client, CODES[0].lower())
+    results_url = reverse("sending:delivery_search_results", args=[reference])
+    response = client.get(results_url)
+    assert "no-store" in response["Cache-Control"]
+    text = response.content.decode()
     assert "2 messaggi trovati" in text
     for d in (dispatch, second):
         delivery = d.deliveries.get(row_number=1)
         assert reverse("sending:delivery_detail", args=[delivery.public_id]) in text
+    assert CODES[0] not in text  # the export links hold the reference too
+    assert reverse("reports:search_deliveries_csv", args=[reference]) in text
     event = AuditEvent.objects.get(action="delivery.searched")
     assert event.changes == {"results": 2} and CODES[0] not in event.target_label
-    bad = client.get(url, {"codice_fiscale": "RSSMRA80A01H501X"}).content.decode()
-    assert "Il codice fiscale non è valido" in bad
+    bad = client.post(url, {"codice_fiscale": "RSSMRA80A01H501X"})
+    assert bad.status_code == 200
+    assert "Il codice fiscale non è valido" in bad.content.decode()
     assert AuditEvent.objects.filter(action="delivery.searched").count() == 1
+    # A GET with the code in the query searches nothing.
+    assert "messaggi trovati" not in client.get(url, {"codice_fiscale": CODES[0]}).content.decode()
     assert client_for(people["operator"]).get(url).status_code == 403
+    assert client_for(people["operator"]).get(results_url).status_code == 403
+    assert client_for(people["operator"]).post(url, {"codice_fiscale": CODES[0]}).status_code == 403
+
+
+def test_a_search_reference_belongs_to_its_session(
+    dispatch: Dispatch, people: dict[str, User]
+) -> None:
+    """The results of a search are reached only from the session that made it: a reference
+    copied elsewhere, or an invented one, goes back to the form with a message."""
+    client = client_for(people["supervisor"])
+    reference = citizen_search(client, CODES[0])
+    results_url = reverse("sending:delivery_search_results", args=[reference])
+    elsewhere = verified_login(Client(), people["supervisor"])
+    for c, url in (
+        (elsewhere, results_url),
+        (elsewhere, reverse("reports:search_deliveries_csv", args=[reference])),
+        (client, reverse("sending:delivery_search_results", args=["inventato"])),
+    ):
+        response = c.get(url, follow=True)
+        text = response.content.decode()
+        assert response.redirect_chain[-1][0] == reverse("sending:delivery_search"), url
+        assert "Questa ricerca non è più disponibile" in text and "trovat" not in text
+    assert AuditEvent.objects.filter(action="delivery.searched").count() == 0
+    assert AuditEvent.objects.filter(action="export.search_results").count() == 0
 
 
 def test_history_sorts_by_start_and_end_put_the_dates_first(
@@ -391,7 +427,7 @@ def test_pages_make_a_bounded_number_of_queries(
         reverse("sending:dispatch_detail", args=[dispatch.public_id]),
         reverse("sending:dispatch_progress", args=[dispatch.public_id]),
         reverse("sending:delivery_detail", args=[delivery.public_id]),
-        reverse("sending:delivery_search") + f"?codice_fiscale={CODES[0]}",
+        reverse("sending:delivery_search_results", args=[citizen_search(client, CODES[0])]),
     ]
     # The same bound whatever the number of dispatches, deliveries and calls: 21 on the
     # dispatch page (with the follow-up rule's one EXISTS, `followups.has_outcomes`).
