@@ -163,7 +163,6 @@ def search_deliveries_export(
     deliveries = deliveries_of_citizen_hash(
         membership=membership, fiscal_code_hmac=search.fiscal_code_hmac
     )
-    first = deliveries.values_list("fiscal_code_masked", flat=True).first()
     rows = deliveries.count()
     filename = f"ricerca-{timezone.localdate():%Y-%m-%d}"
     if file_format == "xlsx" and rows > settings.EXPORT_XLSX_INLINE_MAX_ROWS:
@@ -171,7 +170,7 @@ def search_deliveries_export(
             kind=PreparedExport.Kind.SEARCH,
             dispatch=None,
             filters={"fiscal_code_hmac": search.fiscal_code_hmac},
-            target_label=first or "",
+            target_label=search.fiscal_code_masked,
             filename=filename,
         )
         return _prepared(request, what, rows)
@@ -179,7 +178,7 @@ def search_deliveries_export(
         action=Action.SEARCH_RESULTS_EXPORTED,
         actor=request.user,
         organization=membership.organization,
-        target_label=first or "",
+        target_label=search.fiscal_code_masked,
         changes={"rows": rows, "format": file_format, "filters": ["codice_fiscale"]},
         request=request,
     )

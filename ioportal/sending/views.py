@@ -180,7 +180,7 @@ def delivery_search_results(request: HttpRequest, reference: str) -> HttpRespons
         action=Action.DELIVERY_SEARCHED,
         actor=request.user,
         organization=membership.organization,
-        target_label=results[0].fiscal_code_masked if results else "",
+        target_label=search.fiscal_code_masked,  # with results or none
         changes={"results": len(results)},
         request=request,
     )

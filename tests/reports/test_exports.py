@@ -16,6 +16,7 @@ from django.utils.translation import gettext
 
 from ioportal.accounts.models import Membership, Organization, User
 from ioportal.core import spreadsheets
+from ioportal.core.fiscalcode import mask_fiscal_code
 from ioportal.core.models import AuditEvent
 from ioportal.messaging.models import Delivery, Dispatch
 from ioportal.recipients.services import csv_safe
@@ -396,6 +397,31 @@ def test_search_export_has_exactly_the_search_results(
     events = AuditEvent.objects.filter(action="export.search_results")
     assert [e.changes["rows"] for e in events] == [2, 2]
     assert all(builders.CITIZEN not in str(e.changes) + e.target_label for e in events)
+
+
+def test_a_search_and_its_export_without_results_record_the_masked_code(
+    client: Client, supervisor_user: User, searched: list[Dispatch]
+) -> None:
+    """The audit says whom the search was for even when nobody was found, masked as with
+    results (never "—", never the code)."""
+    verified_login(client, supervisor_user)
+    assert not Delivery.objects.filter(fiscal_code_masked=mask_fiscal_code(THIRD_CITIZEN))
+    reference = citizen_search(client, THIRD_CITIZEN)
+    page = client.get(reverse("sending:delivery_search_results", args=[reference]))
+    assert "0 messaggi trovati" in page.content.decode()
+    rows = _csv(client.get(reverse("reports:search_deliveries_csv", args=[reference])))
+    assert len(rows) == 1  # the header only
+    searched_event = AuditEvent.objects.get(action="delivery.searched")
+    exported = AuditEvent.objects.get(action="export.search_results")
+    assert searched_event.changes == {"results": 0} and exported.changes["rows"] == 0
+    for event in (searched_event, exported):
+        assert event.target_label == mask_fiscal_code(THIRD_CITIZEN) == "XXX************D"
+    # With results, the same masking.
+    with_results = citizen_search(client, builders.CITIZEN)
+    client.get(reverse("sending:delivery_search_results", args=[with_results]))
+    event = AuditEvent.objects.filter(action="delivery.searched").latest("id")
+    assert event.target_label == mask_fiscal_code(builders.CITIZEN)
+    assert event.target_label == searched[0].deliveries.get(row_number=1).fiscal_code_masked
 
 
 def test_search_export_of_an_unknown_search_goes_back_to_the_search(
