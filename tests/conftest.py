@@ -108,6 +108,19 @@ def verified_login(client: Client, user: User) -> Client:
     return client
 
 
+def citizen_search(client: Client, fiscal_code: str) -> str:
+    """POST the search of `fiscal_code` as the signed-in supervisor; the reference of the
+    results page it redirects to (the URL holds it, never the code)."""
+    from django.urls import reverse
+
+    response = client.post(reverse("sending:delivery_search"), {"codice_fiscale": fiscal_code})
+    assert response.status_code == 302, response.content.decode()
+    assert fiscal_code.upper() not in response["Location"].upper()
+    reference = response["Location"].rstrip("/").rsplit("/", 1)[1]
+    assert response["Location"] == reverse("sending:delivery_search_results", args=[reference])
+    return reference
+
+
 @pytest.fixture
 def login(client: Client) -> Callable[[User], Client]:
     def do(user: User) -> Client:

@@ -139,6 +139,15 @@ def has_confirmed_device(user: User) -> bool:
     return any(True for _device in devices_for_user(user, confirmed=True))
 
 
+def second_factor_expected(user: User) -> bool:
+    """Whether a sign-in of `user` is complete only once the second factor is passed: an
+    account with a confirmed device (TwoFactorMiddleware asks for its code) or one that must
+    enrol (an installation superuser, or a role that requires it, `Membership.requires_2fa`)."""
+    if user.is_superuser or has_confirmed_device(user):
+        return True
+    return any(m.requires_2fa for m in active_memberships(user))
+
+
 def otp_enrolment_allowed(*, user: User, verified: bool) -> bool:
     """Whether this session may enrol an authenticator app.
 

@@ -9,6 +9,8 @@ from django.utils.translation import gettext_lazy as _
 
 class Action(models.TextChoices):
     LOGIN = "auth.login", _("Accesso")
+    # The password of an account that must then give its second factor: not yet a sign-in.
+    LOGIN_PASSWORD = "auth.login_password", _("Password corretta, in attesa del codice")
     LOGOUT = "auth.logout", _("Uscita")
     LOGIN_FAILED = "auth.login_failed", _("Accesso non riuscito")
     LOCKOUT = "auth.lockout", _("Blocco per troppi tentativi")

@@ -28,7 +28,7 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_q.tasks import async_task
 
-from ioportal.accounts.access import otp_enrolment_allowed
+from ioportal.accounts.access import is_verified, otp_enrolment_allowed
 from ioportal.accounts.audit import Action
 from ioportal.accounts.middleware import SESSION_AUTH_AT_KEY
 from ioportal.accounts.models import (
@@ -543,8 +543,11 @@ def otp_session_verify(*, request: HttpRequest, device: Device) -> None:
     """Mark the session as verified with `device` and give it a new key.
 
     The key rotates as at the password step, so a session id seen before the second
-    factor is worthless afterwards; the tracked session follows the new key.
+    factor is worthless afterwards; the tracked session follows the new key. For a session
+    not verified before, this completes the sign-in: audited as `LOGIN` (the password step
+    was `LOGIN_PASSWORD`, see `signals.on_login`).
     """
+    completes_sign_in = not is_verified(request)
     otp_login(request, device)
     old_key = request.session.session_key
     request.session.cycle_key()
@@ -552,6 +555,8 @@ def otp_session_verify(*, request: HttpRequest, device: Device) -> None:
         UserSession.objects.filter(session_key=old_key).update(
             session_key=request.session.session_key
         )
+    if completes_sign_in:
+        audit_log(action=Action.LOGIN, actor=device.user, target=device.user, request=request)
 
 
 def otp_totp_verify(*, user: User, token: str) -> TOTPDevice | None:

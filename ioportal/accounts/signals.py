@@ -9,6 +9,7 @@ from django.dispatch import receiver
 from django.http import HttpRequest
 
 from ioportal.accounts import services
+from ioportal.accounts.access import second_factor_expected
 from ioportal.accounts.audit import Action
 from ioportal.accounts.models import User
 from ioportal.core.services import audit_log
@@ -16,8 +17,12 @@ from ioportal.core.services import audit_log
 
 @receiver(user_logged_in)
 def on_login(sender: Any, request: HttpRequest, user: User, **kwargs: Any) -> None:
+    """The password step. For an account that must give its second factor it is recorded as
+    such (`LOGIN_PASSWORD`), and the sign-in (`LOGIN`) only once the factor is passed
+    (`services.otp_session_verify`); for the others it is the whole sign-in."""
     services.session_started(user=user, request=request)
-    audit_log(action=Action.LOGIN, actor=user, target=user, request=request)
+    action = Action.LOGIN_PASSWORD if second_factor_expected(user) else Action.LOGIN
+    audit_log(action=action, actor=user, target=user, request=request)
 
 
 @receiver(user_logged_out)

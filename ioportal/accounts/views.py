@@ -321,15 +321,31 @@ def invitation_withdraw(request: AuthenticatedHttpRequest, public_id: str) -> Ht
     return redirect(_manager_next(request, invitation))
 
 
+# The session key holding the token of the invitation link opened last (see invitation_open).
+INVITATION_TOKEN_SESSION_KEY = "invitation_token"
+
+
 def invitation_open(request: HttpRequest, token: str) -> HttpResponse:
-    """The link in the invitation e-mail.
+    """The link in the invitation e-mail: any method keeps `token` in the session and
+    redirects to `invitation_continue`, whose URL holds no token, as Django's password reset
+    does: the token then appears in no further request line or Referer (access log, browser
+    history, the static files of the page)."""
+    request.session[INVITATION_TOKEN_SESSION_KEY] = token
+    return redirect("accounts:invitation_continue")
+
+
+def invitation_continue(request: HttpRequest) -> HttpResponse:
+    """The invitation of the link opened in this session (`invitation_open`).
 
     An account without a password chooses it here, which accepts the invitation; an account
     with one is sent to sign in and answer from "Inviti". The link never signs anyone in.
+    The token leaves the session once the invitation is accepted, or is found unusable.
     """
-    invitation = get_invitation_by_token(token)
+    token = request.session.get(INVITATION_TOKEN_SESSION_KEY, "")
+    invitation = get_invitation_by_token(token) if token else None
     context: dict[str, Any] = {"invitation": invitation}
     if invitation is None or invitation.status != Invitation.Status.PENDING:
+        request.session.pop(INVITATION_TOKEN_SESSION_KEY, None)
         context["problem"] = _("Il collegamento non è valido o è già stato usato.")
         return render(request, "accounts/invitation_open.html", context, status=404)
     if invitation.is_expired:
@@ -362,8 +378,10 @@ def invitation_open(request: HttpRequest, token: str) -> HttpResponse:
                 request=request,
             )
         except services.InvitationUnavailableError as exc:
+            request.session.pop(INVITATION_TOKEN_SESSION_KEY, None)
             messages.error(request, exc.message)
             return redirect("accounts:login")
+        request.session.pop(INVITATION_TOKEN_SESSION_KEY, None)
         messages.success(
             request,
             _("Password impostata e invito accettato: ora accedi con il nome utente %(u)s.")

@@ -16,6 +16,7 @@ from ioportal.fakeio.config import (
     DEMO_CONFIG,
     Config,
     ConfigError,
+    key_hint,
     load_config_file,
     parse_config,
 )
@@ -162,7 +163,7 @@ def describe(config: Config, url: str) -> str:
                 flags.append("feed")
             lines.append(
                 f"  {service.service_id}  {service.name}  [{', '.join(flags)}]  "
-                f"keys {service.primary_key} / {service.secondary_key}"
+                f"keys {key_hint(service.primary_key)} / {key_hint(service.secondary_key)}"
             )
     return "\n".join(lines)
 

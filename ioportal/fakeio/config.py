@@ -41,6 +41,13 @@ CITIZEN_OUTCOMES = ("reachable", "not_on_io", "blocked", "slow")
 CITIZEN_READING = ("opens", "never", "denied")
 
 
+def key_hint(key: str) -> str:
+    """A subscription key as shown (start-up banner, `GET /__fakeio__/config`): its last 4
+    characters after "…", as the portal's service page shows a key; "…" alone for a key of
+    4 characters or fewer, which its last 4 would give away whole."""
+    return f"…{key[-4:]}" if len(key) > 4 else "…"
+
+
 class ConfigError(ValueError):
     """The configuration file or an option is invalid; the message says where."""
 

@@ -30,6 +30,7 @@ from ioportal.fakeio.config import (
     Faults,
     RemoteContentEndpoint,
     Service,
+    key_hint,
     parse_faults,
     parse_rc_endpoint,
 )
@@ -577,8 +578,9 @@ class Simulator:
                         {
                             "service_id": service.service_id,
                             "name": service.name,
-                            "primary_key": service.primary_key,
-                            "secondary_key": service.secondary_key,
+                            # Never the keys themselves: their last 4 characters.
+                            "primary_key_hint": key_hint(service.primary_key),
+                            "secondary_key_hint": key_hint(service.secondary_key),
                             "test_mode": service.test_mode,
                             "authorized_recipients": sorted(service.authorized_recipients),
                             "premium": service.premium,

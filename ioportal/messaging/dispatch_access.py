@@ -3,10 +3,11 @@ through these helpers.
 
 Who sees what:
 - another organization's dispatch or delivery answers 404 (its existence is not revealed);
-- supervisors and admins see every dispatch of the organization;
-- operators see the dispatches of the services they may use and the ones they created
-  themselves (a service taken away later does not hide their own work);
-- a draft is seen only by its author and by supervisors;
+- supervisors and admins see every dispatch of the organization (the history is theirs:
+  README's role table);
+- operators see only the dispatches they created themselves, drafts included (a service
+  taken away later does not hide their own work); another user's dispatch answers them 404,
+  as another organization's does, so its deliveries, fiscal codes and proofs stay hidden;
 - a delivery is seen by whoever sees its dispatch.
 
 What they may do: the author, supervisors and admins pause, resume and cancel (`ACT_OWN`);
@@ -18,13 +19,12 @@ rejects (`APPROVE`). A visible object with a forbidden action answers 403.
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404
 
 from ioportal.accounts.access import current_membership, parse_public_id
 from ioportal.accounts.models import Membership
-from ioportal.ioservices.models import IOService
 from ioportal.messaging.models import Delivery, Dispatch
 
 VIEW = ""
@@ -34,23 +34,15 @@ APPROVE = "approve"  # approve or reject a dispatch awaiting approval
 ACTIONS = (VIEW, ACT_OWN, SUPERVISE, APPROVE)
 
 
-def _service_allowed(membership: Membership) -> Q:
-    allowed = IOService.allowed_members.through.objects.filter(
-        ioservice_id=OuterRef("service_id"), membership_id=membership.pk
-    )
-    return Q(service__all_operators=True) | Q(Exists(allowed))
-
-
 def dispatches_visible_to(membership: Membership) -> QuerySet[Dispatch]:
-    """The dispatches `membership` may see (the rule above), without duplicates: filters
-    use EXISTS, never a join that repeats rows."""
+    """The dispatches `membership` may see (the rule above): every one of the organization
+    for a supervisor or admin, an operator's own, none below operator."""
     dispatches = Dispatch.objects.filter(organization_id=membership.organization_id)
     if membership.has_role(Membership.Role.SUPERVISOR):
         return dispatches
     if not membership.has_role(Membership.Role.OPERATOR):
         return dispatches.none()
-    own = Q(created_by_id=membership.user_id)
-    return dispatches.filter(own | (_service_allowed(membership) & ~Q(state=Dispatch.State.DRAFT)))
+    return dispatches.filter(created_by_id=membership.user_id)
 
 
 def deliveries_visible_to(membership: Membership) -> QuerySet[Delivery]:

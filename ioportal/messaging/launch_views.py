@@ -26,6 +26,7 @@ from ioportal.messaging.access import (
     get_recipient_list_for_user,
 )
 from ioportal.messaging.carnet import carnet_need
+from ioportal.messaging.dispatch_access import dispatches_visible_to
 from ioportal.messaging.forms import (
     ScheduleForm,
 )
@@ -210,6 +211,7 @@ def list_confirm(request: AuthenticatedHttpRequest, public_id: str) -> HttpRespo
         sample = render_preview(subject=subject, markdown=markdown)
     policy = selectors.approval_policy(organization=membership.organization)
     is_premium = recipient_list.template.feature_level == FeatureLevel.ADVANCED
+    found = repeated.repeated_content(recipient_list)
     need = None
     if is_premium:
         need = carnet_need(service=recipient_list.service, needed=to_send)
@@ -239,7 +241,13 @@ def list_confirm(request: AuthenticatedHttpRequest, public_id: str) -> HttpRespo
             "test_mode_skips": skips,
             "to_send": to_send,
             "estimate": _send_estimate(membership, form, to_send),
-            "repeated": repeated.repeated_content(recipient_list),
+            "repeated": found,
+            # An earlier dispatch is linked only for a member who sees it (dispatch_access).
+            "repeated_visible": set(
+                dispatches_visible_to(membership)
+                .filter(pk__in=[earlier.pk for earlier, _count in found.dispatches])
+                .values_list("pk", flat=True)
+            ),
         },
     )
 

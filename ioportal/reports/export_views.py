@@ -14,12 +14,10 @@ from django.db.models import QuerySet
 from django.http import (
     FileResponse,
     HttpResponse,
-    HttpResponseRedirect,
     StreamingHttpResponse,
 )
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
@@ -31,7 +29,6 @@ from ioportal.accounts.http import AuthenticatedHttpRequest
 from ioportal.accounts.models import Membership
 from ioportal.core import crypto, spreadsheets
 from ioportal.core.downloads import file_slug
-from ioportal.core.fiscalcode import fiscal_code_hmac
 from ioportal.core.services import audit_log
 from ioportal.messaging import availability
 from ioportal.messaging.dispatch_access import SUPERVISE, get_dispatch_for_user
@@ -39,8 +36,9 @@ from ioportal.messaging.models import Delivery
 from ioportal.reports import exports, prepared
 from ioportal.reports.audit import Action
 from ioportal.reports.models import PreparedExport
-from ioportal.sending.forms import GROUP_LABELS, DeliveryFilterForm, FiscalCodeSearchForm
-from ioportal.sending.selectors import deliveries_of_citizen
+from ioportal.sending import citizen_search
+from ioportal.sending.forms import GROUP_LABELS, DeliveryFilterForm
+from ioportal.sending.selectors import deliveries_of_citizen_hash
 
 # Seconds between two looks of the preparation page at its export.
 REFRESH_SECONDS = 2
@@ -152,29 +150,29 @@ def dispatch_deliveries_export(
 @require_http_methods(["GET", "POST"])
 @role_required(SUPERVISOR)
 def search_deliveries_export(
-    request: AuthenticatedHttpRequest, file_format: str
+    request: AuthenticatedHttpRequest, reference: str, file_format: str
 ) -> HttpResponseBase:
-    """GET or POST `?codice_fiscale=`: the search page's results (every one, not only the
-    first page) as `file_format`, newest first, with the dispatch and service of each. An
-    invalid or missing code goes back to the search page, which says why. A large XLSX is
-    prepared (`_prepared`) by the code's keyed hash: the code itself is not kept."""
+    """GET or POST: the results of the search kept in the session under `reference`
+    (`sending.citizen_search`; every one, not only the first page) as `file_format`, newest
+    first, with the dispatch and service of each. No URL holds the code. An unknown
+    reference goes back to the search form with a message. A large XLSX is prepared
+    (`_prepared`) by the code's keyed hash: the code itself is not kept."""
     membership = require_role(request, SUPERVISOR)
-    form = FiscalCodeSearchForm(request.GET or None)
-    if not form.is_valid():
-        return HttpResponseRedirect(
-            reverse("sending:delivery_search") + "?" + request.GET.urlencode()
-        )
-    code = form.cleaned_data["codice_fiscale"]
-    deliveries = deliveries_of_citizen(membership=membership, fiscal_code=code)
-    first = deliveries.values_list("fiscal_code_masked", flat=True).first()
+    search = citizen_search.recall(request, reference)
+    if search is None:
+        messages.warning(request, _("Questa ricerca non è più disponibile: cerca di nuovo."))
+        return redirect("sending:delivery_search")
+    deliveries = deliveries_of_citizen_hash(
+        membership=membership, fiscal_code_hmac=search.fiscal_code_hmac
+    )
     rows = deliveries.count()
     filename = f"{pgettext('file name', 'ricerca')}-{timezone.localdate():%Y-%m-%d}"
     if file_format == "xlsx" and rows > settings.EXPORT_XLSX_INLINE_MAX_ROWS:
         what = prepared.Request(
             kind=PreparedExport.Kind.SEARCH,
             dispatch=None,
-            filters={"fiscal_code_hmac": fiscal_code_hmac(code)},
-            target_label=first or "",
+            filters={"fiscal_code_hmac": search.fiscal_code_hmac},
+            target_label=search.fiscal_code_masked,
             filename=filename,
         )
         return _prepared(request, what, rows)
@@ -182,7 +180,7 @@ def search_deliveries_export(
         action=Action.SEARCH_RESULTS_EXPORTED,
         actor=request.user,
         organization=membership.organization,
-        target_label=first or "",
+        target_label=search.fiscal_code_masked,
         changes={"rows": rows, "format": file_format, "filters": ["codice_fiscale"]},
         request=request,
     )

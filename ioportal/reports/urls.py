@@ -43,13 +43,13 @@ urlpatterns: list[URLPattern | URLResolver] = [
         name="dispatch_deliveries_xlsx",
     ),
     path(
-        "ricerca/consegne.csv",
+        "ricerca/<str:reference>/consegne.csv",
         export_views.search_deliveries_export,
         {"file_format": "csv"},
         name="search_deliveries_csv",
     ),
     path(
-        "ricerca/consegne.xlsx",
+        "ricerca/<str:reference>/consegne.xlsx",
         export_views.search_deliveries_export,
         {"file_format": "xlsx"},
         name="search_deliveries_xlsx",

@@ -8,27 +8,18 @@ from django.db.models import Count, QuerySet
 from django.utils import timezone
 
 from ioportal.accounts.models import Membership, Organization
-from ioportal.core.fiscalcode import fiscal_code_hmac
 from ioportal.core.models import WorkerHeartbeat
 from ioportal.messaging.dispatch_access import deliveries_visible_to
 from ioportal.messaging.models import Delivery, Dispatch
 
 
-def deliveries_of_citizen(*, membership: Membership, fiscal_code: str) -> QuerySet[Delivery]:
-    """The search by fiscal code: the deliveries to that citizen in every dispatch
-    `membership` sees, newest first. Exact match through the keyed hash; `fiscal_code` is
-    already normalised and valid (FiscalCodeSearchForm). Used by the search page and its
-    exports, so both apply the same filter and scoping."""
-    return deliveries_of_citizen_hash(
-        membership=membership, fiscal_code_hmac=fiscal_code_hmac(fiscal_code)
-    )
-
-
 def deliveries_of_citizen_hash(
     *, membership: Membership, fiscal_code_hmac: str
 ) -> QuerySet[Delivery]:
-    """`deliveries_of_citizen` by the code's keyed hash (`core.fiscalcode.fiscal_code_hmac`),
-    for work done later without keeping the code (a prepared export)."""
+    """The search by fiscal code: the deliveries to that citizen in every dispatch
+    `membership` sees, newest first, by the code's keyed hash
+    (`core.fiscalcode.fiscal_code_hmac`): exact match, the code itself not needed. Used by the
+    search page, its exports and a prepared export, so all apply the same filter and scoping."""
     return (
         deliveries_visible_to(membership)
         .filter(fiscal_code_hmac=fiscal_code_hmac)

@@ -7,6 +7,7 @@ app_name = "sending"
 urlpatterns = [
     path("", views.dispatch_list, name="dispatch_list"),
     path("cerca/", views.delivery_search, name="delivery_search"),
+    path("cerca/<str:reference>/", views.delivery_search_results, name="delivery_search_results"),
     path("consegne/<uuid:public_id>/", views.delivery_detail, name="delivery_detail"),
     path("consegne/<uuid:public_id>/mostra/", views.delivery_reveal, name="delivery_reveal"),
     path("finestre/", views.send_windows, name="send_windows"),

@@ -28,7 +28,7 @@ from ioportal.messaging.dispatch_access import (
 from ioportal.messaging.models import Delivery
 from ioportal.messaging.retention import personal_data_purged
 from ioportal.messaging.windows import schedule_from_hours
-from ioportal.sending import clock, gate, pages, selectors, services
+from ioportal.sending import citizen_search, clock, gate, pages, selectors, services
 from ioportal.sending.audit import Action
 from ioportal.sending.forms import (
     CancelConfirmForm,
@@ -144,32 +144,54 @@ def delivery_reveal(request: HttpRequest, public_id: str) -> HttpResponse:
     return response
 
 
+@require_http_methods(["GET", "POST"])
 @role_required(Membership.Role.SUPERVISOR)
 def delivery_search(request: HttpRequest) -> HttpResponse:
-    """Search one citizen by fiscal code across every dispatch of the organization: exact
-    match through the keyed hash (the code is never stored in clear), audited."""
+    """The search form. POST (CSRF) with a valid code keeps the search in the session
+    (`citizen_search.remember`) and redirects to its results, whose URL holds an opaque
+    reference, never the code; an invalid code is said on the form."""
+    require_role(request, Membership.Role.SUPERVISOR)
+    form = FiscalCodeSearchForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        search = citizen_search.remember(request, form.cleaned_data["codice_fiscale"])
+        return redirect("sending:delivery_search_results", reference=search.reference)
+    response = render(request, "sending/delivery_search.html", {"form": form, "results": None})
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@role_required(Membership.Role.SUPERVISOR)
+def delivery_search_results(request: HttpRequest, reference: str) -> HttpResponse:
+    """One citizen across every dispatch of the organization, for a search kept in the
+    session under `reference`: exact match through the keyed hash (the code is never stored
+    in clear), audited at each showing. An unknown reference (another session's, or too
+    old) goes back to the form with a message."""
     membership = require_role(request, Membership.Role.SUPERVISOR)
-    form = FiscalCodeSearchForm(request.GET or None)
-    results = None
-    if request.GET and form.is_valid():
-        code = form.cleaned_data["codice_fiscale"]
-        results = list(
-            selectors.deliveries_of_citizen(membership=membership, fiscal_code=code).select_related(
-                "dispatch__service", "dispatch__created_by"
-            )[:SEARCH_LIMIT]
-        )
-        audit_log(
-            action=Action.DELIVERY_SEARCHED,
-            actor=request.user,
-            organization=membership.organization,
-            target_label=results[0].fiscal_code_masked if results else "",
-            changes={"results": len(results)},
-            request=request,
-        )
+    search = citizen_search.recall(request, reference)
+    if search is None:
+        messages.warning(request, _("Questa ricerca non è più disponibile: cerca di nuovo."))
+        return redirect("sending:delivery_search")
+    results = list(
+        selectors.deliveries_of_citizen_hash(
+            membership=membership, fiscal_code_hmac=search.fiscal_code_hmac
+        ).select_related("dispatch__service", "dispatch__created_by")[:SEARCH_LIMIT]
+    )
+    audit_log(
+        action=Action.DELIVERY_SEARCHED,
+        actor=request.user,
+        organization=membership.organization,
+        target_label=search.fiscal_code_masked,  # with results or none
+        changes={"results": len(results)},
+        request=request,
+    )
     response = render(
         request,
         "sending/delivery_search.html",
-        {"form": form, "results": pages.search_rows(results) if results is not None else None},
+        {
+            "form": FiscalCodeSearchForm(),
+            "search": search,
+            "results": pages.search_rows(results),
+        },
     )
     response["Cache-Control"] = "no-store"
     return response

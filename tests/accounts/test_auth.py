@@ -37,6 +37,8 @@ def test_operator_logs_in_without_second_factor(client, operator_user):
     assert response.status_code == 302
     assert client.get(reverse("dashboard:dashboard")).status_code == 200
     assert AuditEvent.objects.filter(action=Action.LOGIN, actor=operator_user).exists()
+    # No second factor for this role: the password is the whole sign-in.
+    assert not AuditEvent.objects.filter(action=Action.LOGIN_PASSWORD).exists()
 
 
 def test_wrong_password_has_clear_message_and_is_audited(client, operator_user):

@@ -30,6 +30,19 @@ def link_in(message: mail.EmailMessage) -> str:
     return found.group(1)
 
 
+CONTINUE = "/account/invito/accetta/"
+
+
+def open_link(client: Client, link: str):
+    """GET the e-mailed link as a browser does: it keeps the token in the session and
+    redirects to the page without it; that page's response."""
+    response = client.get(link)
+    assert response.status_code == 302 and response.url == CONTINUE == reverse(
+        "accounts:invitation_continue"
+    )
+    return client.get(CONTINUE)
+
+
 def sign_in(username: str, password: str) -> Client:
     client = Client()
     response = client.post(reverse("accounts:login"), {"username": username, "password": password})
@@ -58,10 +71,12 @@ def test_new_person_receives_link_sets_password_and_signs_in(
 
     link = link_in(message)
     visitor = Client()
-    page = visitor.get(link)
+    page = open_link(visitor, link)
     assert page.status_code == 200
     assert "Invito a lavorare per Comune di Prova" in page.content.decode()
-    done = visitor.post(link, {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD})
+    token = link.rstrip("/").rsplit("/", 1)[1]
+    assert token not in page.content.decode()  # the form posts to the token-less page
+    done = visitor.post(CONTINUE, {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD})
     assert done.status_code == 302
     assert done.url == reverse("accounts:login")
     # The link never signs anyone in: the person signs in with the password just chosen.
@@ -79,11 +94,15 @@ def test_new_person_receives_link_sets_password_and_signs_in(
     ).exists()
 
     # The link works once.
-    reused = Client().get(link)
+    reused = open_link(Client(), link)
     assert reused.status_code == 404
     assert "non è valido o è già stato usato" in reused.content.decode()
-    again = Client().post(link, {"new_password1": "Altra-password-2026-x", "new_password2": "x"})
-    assert again.status_code == 404
+    # Nor does the session that used it keep it.
+    assert visitor.get(CONTINUE).status_code == 404
+    again = Client()
+    open_link(again, link)
+    posted = again.post(CONTINUE, {"new_password1": "Altra-password-2026-x", "new_password2": "x"})
+    assert posted.status_code == 404
     person.refresh_from_db()
     assert person.check_password(NEW_PASSWORD)
 
@@ -93,10 +112,11 @@ def test_expired_link_is_refused_in_italian(client, login, admin_user):
     invite(client, "tardi@esempio.invalid")
     link = link_in(mail.outbox[0])
     Invitation.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
-    page = Client().get(link)
+    visitor = Client()
+    page = open_link(visitor, link)
     assert page.status_code == 410
     assert "L&#x27;invito è scaduto" in page.content.decode()
-    post = Client().post(link, {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD})
+    post = visitor.post(CONTINUE, {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD})
     assert post.status_code == 410
     person = User.objects.get(email="tardi@esempio.invalid")
     assert not person.has_usable_password()
@@ -116,15 +136,20 @@ def test_expiry_follows_the_setting(client, login, admin_user, settings):
 
 def test_unknown_or_malformed_link_is_404(db):
     for token in ("x", "a" * 43, "a" * 200):
-        response = Client().get(reverse("accounts:invitation_open", args=[token]))
+        response = open_link(Client(), reverse("accounts:invitation_open", args=[token]))
         assert response.status_code == 404
+    # The page without a link opened before.
+    assert Client().get(CONTINUE).status_code == 404
+    assert Client().post(CONTINUE, {"new_password1": NEW_PASSWORD}).status_code == 404
 
 
 def test_weak_password_is_refused_on_the_link(client, login, admin_user):
     login(admin_user)
     invite(client, "debole@esempio.invalid")
     link = link_in(mail.outbox[0])
-    page = Client().post(link, {"new_password1": "12345678", "new_password2": "12345678"})
+    visitor = Client()
+    open_link(visitor, link)
+    page = visitor.post(CONTINUE, {"new_password1": "12345678", "new_password2": "12345678"})
     assert page.status_code == 200
     assert "troppo comune" in page.content.decode()
     assert Invitation.objects.get().status == Invitation.Status.PENDING
@@ -142,7 +167,9 @@ def test_existing_account_gets_a_pending_invitation_that_grants_nothing(
 
     # The link does not sign in, nor let anyone set a password: it leads to the sign-in.
     link = link_in(mail.outbox[0])
-    response = Client().get(link)
+    visitor = Client()
+    assert visitor.get(link).url == CONTINUE
+    response = visitor.get(CONTINUE)
     assert response.status_code == 302
     assert response.url.startswith(reverse("accounts:login"))
     assert "next=%2Faccount%2Finviti%2F" in response.url
@@ -215,7 +242,7 @@ def test_nobody_else_can_answer_an_invitation(
         assert other.post(reverse(name, args=[invitation.public_id])).status_code == 404
     # The e-mailed link opened by someone signed in as another account.
     Invitation.objects.filter(pk=invitation.pk).update(token_digest=Invitation.digest("t" * 43))
-    page = other.get(reverse("accounts:invitation_open", args=["t" * 43]))
+    page = open_link(other, reverse("accounts:invitation_open", args=["t" * 43]))
     assert page.status_code == 403
     assert not Membership.objects.filter(organization=organization, user=intruder).exists()
     invitation.refresh_from_db()
@@ -233,8 +260,8 @@ def test_admin_resends_with_a_new_link(client, login, admin_user):
     assert len(mail.outbox) == 2
     second = link_in(mail.outbox[1])
     assert second != first
-    assert Client().get(first).status_code == 404
-    assert Client().get(second).status_code == 200
+    assert open_link(Client(), first).status_code == 404
+    assert open_link(Client(), second).status_code == 200
     assert AuditEvent.objects.filter(action=Action.INVITATION_RESENT).count() == 1
 
 
@@ -247,7 +274,7 @@ def test_admin_withdraws(client, login, admin_user):
     assert response.status_code == 302
     invitation.refresh_from_db()
     assert invitation.status == Invitation.Status.WITHDRAWN
-    assert Client().get(link).status_code == 404
+    assert open_link(Client(), link).status_code == 404
     assert "Inviti in attesa" not in client.get(reverse("accounts:member_list")).content.decode()
     twice = client.post(
         reverse("accounts:invitation_withdraw", args=[invitation.public_id]), follow=True
@@ -332,7 +359,9 @@ def test_superuser_appoints_the_first_admin_by_invitation(client, login, organiz
     assert "capo@esempio.invalid" in page
     link = link_in(mail.outbox[0])
     assert "Amministratore" in mail.outbox[0].body
-    Client().post(link, {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD})
+    visitor = Client()
+    open_link(visitor, link)
+    visitor.post(CONTINUE, {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD})
     membership = Membership.objects.get(user__username="capo")
     assert membership.organization == organization
     assert membership.role == Membership.Role.ADMIN
@@ -388,7 +417,7 @@ def test_superuser_resends_and_withdraws_from_the_organization_page(client, logi
     assert withdrawn.url == back
     invitation.refresh_from_db()
     assert invitation.status == Invitation.Status.WITHDRAWN
-    assert Client().get(link_in(mail.outbox[1])).status_code == 404
+    assert open_link(Client(), link_in(mail.outbox[1])).status_code == 404
 
 
 def test_simultaneous_invitations_get_a_clear_refusal(client, login, admin_user, monkeypatch):

@@ -159,7 +159,9 @@ def test_no_page_before_verification_gives_more_than_the_password(client, person
     new_actions = set(
         AuditEvent.objects.order_by("id")[events_before:].values_list("action", flat=True)
     )
-    assert new_actions <= {Action.LOGIN, Action.OTP_FAILED}
+    # The password step, never a sign-in: the second factor was not passed.
+    assert Action.LOGIN_PASSWORD in new_actions
+    assert new_actions <= {Action.LOGIN_PASSWORD, Action.OTP_FAILED}
 
 
 # An operator whose organization does not ask for it signs in with the password alone.
@@ -190,6 +192,51 @@ def test_operator_without_device_signs_in_with_password(client, operator_user):
     response = client.post(reverse("accounts:otp_codes_regenerate"))
     assert response.url == reverse("accounts:otp_account")
     assert not StaticDevice.objects.filter(user=operator_user).exists()
+
+
+def _sign_in_actions(user: User) -> list[str]:
+    return list(
+        AuditEvent.objects.filter(actor=user, action__startswith="auth.login")
+        .order_by("id")
+        .values_list("action", flat=True)
+    )
+
+
+def test_a_sign_in_is_recorded_only_after_the_second_factor(client, supervisor_user):
+    """A password abandoned at the code page is recorded as such, never as a sign-in; the
+    sign-in is recorded once the code is given, and "I miei accessi" tells them apart."""
+    device, _codes = enrol(supervisor_user)
+    post_login(client, "supervisor")
+    assert _sign_in_actions(supervisor_user) == [Action.LOGIN_PASSWORD]
+    abandoned = Client()
+    post_login(abandoned, "supervisor")
+    assert _sign_in_actions(supervisor_user) == [Action.LOGIN_PASSWORD] * 2
+    assert client.post(reverse(VERIFY), {"token": token_of(device)}).status_code == 302
+    assert _sign_in_actions(supervisor_user) == [Action.LOGIN_PASSWORD] * 2 + [Action.LOGIN]
+    page = client.get(reverse("dashboard:my_sign_ins")).content.decode()
+    assert "Password corretta, in attesa del codice" in page and "Accesso" in page
+    # A later code in the same session (replacing the app) is no new sign-in.
+    client.get(reverse(SETUP))
+    new = TOTPDevice.objects.get(user=supervisor_user, confirmed=False)
+    assert client.post(reverse(SETUP), {"token": token_of(new)}).status_code == 302
+    assert _sign_in_actions(supervisor_user).count(Action.LOGIN) == 1
+
+
+def test_a_sign_in_with_a_recovery_code_or_a_first_enrolment_is_recorded_then(
+    client, supervisor_user, admin_user
+):
+    _device, codes = enrol(supervisor_user)
+    post_login(client, "supervisor")
+    client.post(reverse(RECOVERY), {"code": codes[0]})
+    assert _sign_in_actions(supervisor_user) == [Action.LOGIN_PASSWORD, Action.LOGIN]
+    # An admin without an app must enrol: the sign-in is complete at the enrolment.
+    enrolling = Client()
+    post_login(enrolling, "admin")
+    assert _sign_in_actions(admin_user) == [Action.LOGIN_PASSWORD]
+    enrolling.get(reverse(SETUP))
+    device = TOTPDevice.objects.get(user=admin_user, confirmed=False)
+    enrolling.post(reverse(SETUP), {"token": token_of(device)})
+    assert _sign_in_actions(admin_user) == [Action.LOGIN_PASSWORD, Action.LOGIN]
 
 
 def test_pending_enrolment_is_bound_to_its_session(admin_user):

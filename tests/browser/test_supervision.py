@@ -95,6 +95,7 @@ def test_supervisor_follows_a_dispatch_live_and_finds_a_citizen(
     page.get_by_role("button", name="Cerca").click()
     page.wait_for_load_state()
     assert page.locator("#search-results tbody tr").count() == 2
+    assert CODES[1] not in page.url  # the code was posted, the results' URL holds a reference
     axe_check(page, "search")
     page.locator("#search-results a").first.click()
     page.wait_for_load_state()

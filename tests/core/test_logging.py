@@ -26,7 +26,7 @@ def test_a_403_is_one_warning_line_with_path_and_user_and_no_traceback(
     client: Client, operator_user: User, caplog: pytest.LogCaptureFixture
 ) -> None:
     verified_login(client, operator_user)
-    url = reverse("reports:search_deliveries_csv")
+    url = reverse("reports:search_deliveries_csv", args=["riferimento"])
     with caplog.at_level(logging.INFO):
         assert client.get(url + "?codice_fiscale=RSSMRA80A01H501U").status_code == 403
     records = [r for r in caplog.records if r.name.startswith("django")]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.fakeio.support import BASE_CONFIG, PROD_KEY, REACHABLE
+from tests.fakeio.support import BASE_CONFIG, PROD_KEY, PROD_SECONDARY_KEY, REACHABLE
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -66,6 +66,9 @@ def test_module_serves_and_stops_cleanly(tmp_path: Path, signum: int) -> None:
     assert response.json()["sender_allowed"] is True
     assert code == 0
     assert "SRV-ALPHA-PROD" in out
+    # The banner shows the keys as the portal does, their last 4 characters only.
+    assert "keys …mary / …dary" in out
+    assert PROD_KEY not in out and PROD_SECONDARY_KEY not in out
     assert out.rstrip().endswith("fakeio: stopped")
 
 

@@ -19,6 +19,7 @@ from ioportal.fakeio.config import (
     SANDBOX_FISCAL_CODE,
     Citizen,
     ConfigError,
+    key_hint,
     parse_config,
 )
 from tests.fakeio.support import (
@@ -209,3 +210,18 @@ def test_subscriptions_feed_errors(fakeio: FakeIO) -> None:
     assert invalid.json()["title"] == "Invalid ShortDateString"
     assert no_access.status_code == 403
     assert no_access.json()["title"] == "You are not allowed here"
+
+
+def test_the_start_up_banner_shows_only_the_last_4_characters_of_each_key() -> None:
+    """The banner (printed by `make run` into the developer's terminal and logs) shows each
+    key as the portal's service page does: "…" and its last 4 characters."""
+    config = parse_config(copy.deepcopy(DEMO_CONFIG))
+    banner = cli.describe(config, "http://127.0.0.1:8001")
+    keys = [
+        k for a in config.accounts for s in a.services for k in (s.primary_key, s.secondary_key)
+    ]
+    assert len(keys) == 4
+    for key in keys:
+        assert key not in banner
+        assert f"…{key[-4:]}" in banner
+    assert key_hint("k") == key_hint("abcd") == "…" and key_hint("abcde") == "…bcde"

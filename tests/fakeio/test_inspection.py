@@ -1,5 +1,6 @@
 """The /__fakeio__/ API tests use to see what reached "IO"."""
 
+import json
 import threading
 
 import requests
@@ -7,8 +8,11 @@ import requests
 from tests.fakeio.support import (
     BASIC_KEY,
     OTHER_REACHABLE,
+    PROD_KEY,
+    PROD_SECONDARY_KEY,
     REACHABLE,
     SANDBOX,
+    TEST_KEY,
     FakeIO,
     message_body,
 )
@@ -101,6 +105,22 @@ def test_config_lists_services_with_the_sandbox_recipient(fakeio: FakeIO) -> Non
     assert set(services) == {"SRV-ALPHA-PROD", "SRV-ALPHA-TEST", "SRV-ALPHA-BASIC", "SRV-BETA"}
     assert SANDBOX in services["SRV-ALPHA-BASIC"]["authorized_recipients"]
     assert services["SRV-ALPHA-TEST"]["test_mode"] is True
+
+
+def test_config_shows_only_the_last_4_characters_of_each_key(fakeio: FakeIO) -> None:
+    """The inspection endpoint is open to anyone who reaches the simulator: it shows a key
+    as the portal's service page does, never whole."""
+    text = json.dumps(fakeio.inspect("config"))
+    for key in (PROD_KEY, PROD_SECONDARY_KEY, TEST_KEY, BASIC_KEY):
+        assert key not in text
+    (prod,) = (
+        s
+        for a in fakeio.inspect("config")["accounts"]
+        for s in a["services"]
+        if s["service_id"] == "SRV-ALPHA-PROD"
+    )
+    assert prod["primary_key_hint"] == "…mary" and prod["secondary_key_hint"] == "…dary"
+    assert "primary_key" not in prod and "secondary_key" not in prod
 
 
 def test_unknown_inspection_endpoint(fakeio: FakeIO) -> None:

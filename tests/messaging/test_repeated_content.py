@@ -189,6 +189,23 @@ def test_the_confirm_page_names_the_earlier_dispatch(
     assert "stesso contenuto" not in page
 
 
+def test_an_earlier_dispatch_of_another_user_is_named_but_not_linked(
+    client, login, first, template, service, organization
+):
+    """An operator does not see another user's dispatch (dispatch_access): the warning
+    names it without a link that would answer 404; a supervisor gets the link."""
+    colleague = builders.user(Membership.Role.OPERATOR, organization, username="collega")
+    second = again(template, service, colleague)
+    login(colleague)
+    url = reverse("messaging:list_confirm", args=[second.public_id])
+    page = client.get(url).content.decode()
+    assert "2 cittadini di questo elenco hanno ricevuto" in page and first.title in page
+    assert reverse("sending:dispatch_detail", args=[first.public_id]) not in page
+    login(builders.user(Membership.Role.SUPERVISOR, organization))
+    page = client.get(url).content.decode()
+    assert reverse("sending:dispatch_detail", args=[first.public_id]) in page
+
+
 # --- leaving them out ----------------------------------------------------------------------
 
 

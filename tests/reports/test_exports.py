@@ -16,13 +16,14 @@ from django.utils.translation import gettext
 
 from ioportal.accounts.models import Membership, Organization, User
 from ioportal.core import spreadsheets
+from ioportal.core.fiscalcode import mask_fiscal_code
 from ioportal.core.models import AuditEvent
 from ioportal.messaging.models import Delivery, Dispatch
 from ioportal.recipients.services import csv_safe
 from ioportal.reports import exports
 from ioportal.sending import outcomes
 from tests import builders
-from tests.conftest import verified_login
+from tests.conftest import citizen_search, verified_login
 
 OTHER_CITIZEN = "VRDGPP75C15F205S"
 THIRD_CITIZEN = "XXXMRA80A01H501D"
@@ -371,20 +372,24 @@ def searched(
     return [first, second]
 
 
-def _search_url(kind: str, code: str = builders.CITIZEN) -> str:
-    return reverse(f"reports:search_deliveries_{kind}") + f"?codice_fiscale={code}"
+def _search_url(client: Client, kind: str, code: str = builders.CITIZEN) -> str:
+    return reverse(f"reports:search_deliveries_{kind}", args=[citizen_search(client, code)])
 
 
 def test_search_export_has_exactly_the_search_results(
     client: Client, supervisor_user: User, searched: list[Dispatch]
 ) -> None:
     verified_login(client, supervisor_user)
-    page = client.get(reverse("sending:delivery_search") + f"?codice_fiscale={builders.CITIZEN}")
-    assert _search_url("csv").split("?")[1] in page.content.decode()
-    rows = _csv(client.get(_search_url("csv")))
+    reference = citizen_search(client, builders.CITIZEN)
+    page = client.get(reverse("sending:delivery_search_results", args=[reference]))
+    csv_url = reverse("reports:search_deliveries_csv", args=[reference])
+    xlsx_url = reverse("reports:search_deliveries_xlsx", args=[reference])
+    assert csv_url in page.content.decode() and xlsx_url in page.content.decode()
+    assert builders.CITIZEN not in csv_url + xlsx_url
+    rows = _csv(client.get(csv_url))
     assert rows[0][:3] == ["invio", "servizio", "riga"]
     assert sorted(row[0] for row in rows[1:]) == ["'=Primo", "Secondo"]
-    sheet = _xlsx(client.get(_search_url("xlsx"))).worksheets[0]
+    sheet = _xlsx(client.get(xlsx_url)).worksheets[0]
     assert sorted(r[0] for r in sheet.iter_rows(min_row=2, values_only=True)) == [
         "=Primo",  # a string cell, never a formula: as it is
         "Secondo",
@@ -394,23 +399,54 @@ def test_search_export_has_exactly_the_search_results(
     assert all(builders.CITIZEN not in str(e.changes) + e.target_label for e in events)
 
 
-def test_search_export_of_an_invalid_code_goes_back_to_the_search(
+def test_a_search_and_its_export_without_results_record_the_masked_code(
+    client: Client, supervisor_user: User, searched: list[Dispatch]
+) -> None:
+    """The audit says whom the search was for even when nobody was found, masked as with
+    results (never "—", never the code)."""
+    verified_login(client, supervisor_user)
+    assert not Delivery.objects.filter(fiscal_code_masked=mask_fiscal_code(THIRD_CITIZEN))
+    reference = citizen_search(client, THIRD_CITIZEN)
+    page = client.get(reverse("sending:delivery_search_results", args=[reference]))
+    assert "0 messaggi trovati" in page.content.decode()
+    rows = _csv(client.get(reverse("reports:search_deliveries_csv", args=[reference])))
+    assert len(rows) == 1  # the header only
+    searched_event = AuditEvent.objects.get(action="delivery.searched")
+    exported = AuditEvent.objects.get(action="export.search_results")
+    assert searched_event.changes == {"results": 0} and exported.changes["rows"] == 0
+    for event in (searched_event, exported):
+        assert event.target_label == mask_fiscal_code(THIRD_CITIZEN) == "XXX************D"
+    # With results, the same masking.
+    with_results = citizen_search(client, builders.CITIZEN)
+    client.get(reverse("sending:delivery_search_results", args=[with_results]))
+    event = AuditEvent.objects.filter(action="delivery.searched").latest("id")
+    assert event.target_label == mask_fiscal_code(builders.CITIZEN)
+    assert event.target_label == searched[0].deliveries.get(row_number=1).fiscal_code_masked
+
+
+def test_search_export_of_an_unknown_search_goes_back_to_the_search(
     client: Client, supervisor_user: User, searched: list[Dispatch]
 ) -> None:
     verified_login(client, supervisor_user)
-    response = client.get(_search_url("csv", "RSSMRA80A01H501X"))
-    assert response.status_code == 302
-    assert response["Location"].startswith(reverse("sending:delivery_search") + "?codice_fiscale")
-    assert client.get(reverse("reports:search_deliveries_xlsx")).status_code == 302
+    for kind in ("csv", "xlsx"):
+        response = client.get(reverse(f"reports:search_deliveries_{kind}", args=["inventato"]))
+        assert response.status_code == 302
+        assert response["Location"] == reverse("sending:delivery_search")
+    # The code in the query, as the old links had it, is no search.
+    old = reverse("reports:search_deliveries_csv", args=["inventato"])
+    assert client.get(f"{old}?codice_fiscale={builders.CITIZEN}").status_code == 302
     assert not AuditEvent.objects.filter(action="export.search_results").exists()
 
 
 def test_search_export_is_for_supervisors(
-    client: Client, organization: Organization, searched: list[Dispatch]
+    client: Client, organization: Organization, supervisor_user: User, searched: list[Dispatch]
 ) -> None:
-    verified_login(client, builders.user(Membership.Role.OPERATOR, organization))
-    assert client.get(_search_url("csv")).status_code == 403
-    assert client.get(_search_url("xlsx")).status_code == 403
+    verified_login(client, supervisor_user)
+    csv_url, xlsx_url = _search_url(client, "csv"), _search_url(client, "xlsx")
+    # The same session, its member now an operator.
+    Membership.objects.filter(user=supervisor_user).update(role=Membership.Role.OPERATOR)
+    assert client.get(csv_url).status_code == 403
+    assert client.get(xlsx_url).status_code == 403
 
 
 def test_the_export_speaks_the_language_of_the_request(

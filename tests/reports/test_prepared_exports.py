@@ -22,7 +22,7 @@ from ioportal.reports import prepared, tasks
 from ioportal.reports.models import PreparedExport
 from ioportal.retention.services import dispatch_purge_personal_data
 from tests import builders
-from tests.conftest import verified_login
+from tests.conftest import citizen_search, verified_login
 
 S = PreparedExport.State
 OTHER_CITIZEN = "VRDGPP75C15F205S"
@@ -376,7 +376,7 @@ def test_a_search_export_is_prepared_without_keeping_the_code(
         title="Secondo",
     )
     verified_login(client, supervisor_user)
-    url = reverse("reports:search_deliveries_xlsx") + f"?codice_fiscale={builders.CITIZEN}"
+    url = reverse("reports:search_deliveries_xlsx", args=[citizen_search(client, builders.CITIZEN)])
     with django_capture_on_commit_callbacks(execute=True):
         assert client.post(url).status_code == 302
     export = PreparedExport.objects.get()

@@ -188,9 +188,11 @@ def test_the_pdf_does_not_depend_on_the_user_s_language(dispatch: Dispatch) -> N
 
 # --- downloads, access, audit --------------------------------------------------------------
 
+# Operators follow only their own dispatches: another user's answers 404 (the dispatch
+# access rule), its proofs and fiscal codes included.
 SEES = {
     "author": 200,
-    "operator": 200,
+    "operator": 404,
     "excluded": 404,
     "supervisor": 200,
     "admin": 200,
@@ -230,13 +232,13 @@ def test_downloading_a_proof_is_audited_without_the_fiscal_code(
     dispatch: Dispatch, people: dict[str, User]
 ) -> None:
     delivery = _delivery(dispatch, 1)
-    client = client_for(people["operator"])
+    client = client_for(people["author"])
     assert client.get(_pdf_url(delivery)).status_code == 405
     assert not AuditEvent.objects.filter(action="delivery.proof_downloaded").exists()
     client.post(reverse("reports:delivery_proof", args=[delivery.public_id]))
     assert client.post(_pdf_url(delivery)).status_code == 200
     event = AuditEvent.objects.get(action="delivery.proof_downloaded")
-    assert event.actor == people["operator"]
+    assert event.actor == people["author"]
     assert event.organization == dispatch.organization
     assert event.target_id == str(delivery.public_id)
     assert event.changes == {"io_message_id": "01JPR00F000000000000000001"}
@@ -279,7 +281,7 @@ def test_a_delivery_whose_fiscal_code_cannot_be_read_is_listed_apart_in_the_zip(
     assert archive.namelist() == ["prova-invio-01JPR00F000000000000000001.pdf", "non-incluse.txt"]
     listed = archive.read("non-incluse.txt").decode()
     assert second.fiscal_code_masked in listed and "non è leggibile" in listed
-    page = client_for(people["operator"]).post(_pdf_url(second))
+    page = client_for(people["author"]).post(_pdf_url(second))
     assert page.status_code == 409
     assert "non è leggibile" in page.content.decode()
 
@@ -374,7 +376,7 @@ def test_the_delivery_and_dispatch_pages_link_to_the_proofs(
     delivery = _delivery(dispatch, 1)
     proof_url = reverse("reports:delivery_proof", args=[delivery.public_id])
     zip_page = reverse("reports:dispatch_proofs", args=[dispatch.public_id])
-    operator = client_for(people["operator"])
+    operator = client_for(people["author"])  # an operator, on their own dispatch
     detail = operator.get(reverse("sending:delivery_detail", args=[delivery.public_id]))
     assert proof_url in detail.content.decode()
     dispatch_url = reverse("sending:dispatch_detail", args=[dispatch.public_id])

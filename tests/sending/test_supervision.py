@@ -15,7 +15,7 @@ from ioportal.messaging.models import Delivery, Dispatch, FeatureLevel
 from ioportal.sending import selectors
 from ioportal.sending.models import ApiCall
 from tests import builders
-from tests.conftest import verified_login
+from tests.conftest import citizen_search, verified_login
 from tests.sending.support import fiscal_codes, simulated_service
 
 pytestmark = pytest.mark.django_db
@@ -76,9 +76,11 @@ def _first(dispatch: Dispatch) -> Delivery:
 
 # --- one access rule ----------------------------------------------------------------------
 
+# Operators follow only their own dispatches: another user's, even on a service they use,
+# answers 404 as another organization's does (the history is the supervisors').
 SEES = {
     "author": 200,
-    "operator": 200,
+    "operator": 404,
     "excluded": 404,
     "supervisor": 200,
     "admin": 200,
@@ -102,6 +104,11 @@ def test_every_page_of_a_dispatch_follows_the_same_rule(
     assert old.status_code == (302 if status == 200 else 404)
     reveal = client.post(reverse("sending:delivery_reveal", args=[delivery.public_id]))
     assert reveal.status_code == status
+    # The proof of delivery holds the code in clear: the same rule.
+    proof = client.get(reverse("reports:delivery_proof", args=[delivery.public_id]))
+    assert proof.status_code == status
+    pdf = client.post(reverse("reports:delivery_proof_pdf", args=[delivery.public_id]))
+    assert pdf.status_code == status
     history = client.get(reverse("sending:dispatch_list")).content.decode()
     assert (dispatch.title in history) == (status == 200)
     export = client.get(reverse("reports:dispatch_deliveries_csv", args=[dispatch.public_id]))
@@ -290,7 +297,7 @@ def test_delivery_page_tells_the_story_with_io_calls(
             outcome=outcome,
         )
     page = (
-        client_for(people["operator"])
+        client_for(people["author"])
         .get(reverse("sending:delivery_detail", args=[delivery.public_id]))
         .content.decode()
     )
@@ -304,7 +311,7 @@ def test_delivery_page_tells_the_story_with_io_calls(
 
 def test_showing_the_fiscal_code_is_audited(dispatch: Dispatch, people: dict[str, User]) -> None:
     delivery = _first(dispatch)
-    client = client_for(people["operator"])
+    client = client_for(people["author"])
     url = reverse("sending:delivery_reveal", args=[delivery.public_id])
     assert client.get(url).status_code == 405
     response = client.post(url)
@@ -313,7 +320,7 @@ def test_showing_the_fiscal_code_is_audited(dispatch: Dispatch, people: dict[str
         response["Cache-Control"].startswith("no-store") or "no-store" in response["Cache-Control"]
     )
     event = AuditEvent.objects.get(action="delivery.fiscal_code_shown")
-    assert event.actor == people["operator"] and event.target_id == str(delivery.public_id)
+    assert event.actor == people["author"] and event.target_id == str(delivery.public_id)
     assert CODES[0] not in str(event.changes) + event.target_label
 
 
@@ -328,17 +335,53 @@ def test_search_by_fiscal_code_across_dispatches_is_audited(
     builders.dispatch(foreign_service, people["outsider"], CODES[:1])
     url = reverse("sending:delivery_search")
     client = client_for(people["supervisor"])
-    text = client.get(url, {"codice_fiscale": CODES[0].lower()}).content.decode()
+    form = client.get(url)
+    assert form.status_code == 200 and 'method="post"' in form.content.decode()
+    assert not AuditEvent.objects.filter(action="delivery.searched").exists()
+    reference = citizen_search(client, CODES[0].lower())
+    results_url = reverse("sending:delivery_search_results", args=[reference])
+    response = client.get(results_url)
+    assert "no-store" in response["Cache-Control"]
+    text = response.content.decode()
     assert "2 messaggi trovati" in text
     for d in (dispatch, second):
         delivery = d.deliveries.get(row_number=1)
         assert reverse("sending:delivery_detail", args=[delivery.public_id]) in text
+    assert CODES[0] not in text  # the export links hold the reference too
+    assert reverse("reports:search_deliveries_csv", args=[reference]) in text
     event = AuditEvent.objects.get(action="delivery.searched")
     assert event.changes == {"results": 2} and CODES[0] not in event.target_label
-    bad = client.get(url, {"codice_fiscale": "RSSMRA80A01H501X"}).content.decode()
-    assert "Il codice fiscale non è valido" in bad
+    bad = client.post(url, {"codice_fiscale": "RSSMRA80A01H501X"})
+    assert bad.status_code == 200
+    assert "Il codice fiscale non è valido" in bad.content.decode()
     assert AuditEvent.objects.filter(action="delivery.searched").count() == 1
+    # A GET with the code in the query searches nothing.
+    assert "messaggi trovati" not in client.get(url, {"codice_fiscale": CODES[0]}).content.decode()
     assert client_for(people["operator"]).get(url).status_code == 403
+    assert client_for(people["operator"]).get(results_url).status_code == 403
+    assert client_for(people["operator"]).post(url, {"codice_fiscale": CODES[0]}).status_code == 403
+
+
+def test_a_search_reference_belongs_to_its_session(
+    dispatch: Dispatch, people: dict[str, User]
+) -> None:
+    """The results of a search are reached only from the session that made it: a reference
+    copied elsewhere, or an invented one, goes back to the form with a message."""
+    client = client_for(people["supervisor"])
+    reference = citizen_search(client, CODES[0])
+    results_url = reverse("sending:delivery_search_results", args=[reference])
+    elsewhere = verified_login(Client(), people["supervisor"])
+    for c, url in (
+        (elsewhere, results_url),
+        (elsewhere, reverse("reports:search_deliveries_csv", args=[reference])),
+        (client, reverse("sending:delivery_search_results", args=["inventato"])),
+    ):
+        response = c.get(url, follow=True)
+        text = response.content.decode()
+        assert response.redirect_chain[-1][0] == reverse("sending:delivery_search"), url
+        assert "Questa ricerca non è più disponibile" in text and "trovat" not in text
+    assert AuditEvent.objects.filter(action="delivery.searched").count() == 0
+    assert AuditEvent.objects.filter(action="export.search_results").count() == 0
 
 
 def test_history_sorts_by_start_and_end_put_the_dates_first(
@@ -391,7 +434,7 @@ def test_pages_make_a_bounded_number_of_queries(
         reverse("sending:dispatch_detail", args=[dispatch.public_id]),
         reverse("sending:dispatch_progress", args=[dispatch.public_id]),
         reverse("sending:delivery_detail", args=[delivery.public_id]),
-        reverse("sending:delivery_search") + f"?codice_fiscale={CODES[0]}",
+        reverse("sending:delivery_search_results", args=[citizen_search(client, CODES[0])]),
     ]
     # The same bound whatever the number of dispatches, deliveries and calls: 21 on the
     # dispatch page (with the follow-up rule's one EXISTS, `followups.has_outcomes`).
@@ -434,7 +477,7 @@ def test_attempts_agree_with_the_history_and_the_calls(
     Delivery.objects.filter(pk=delivery.pk).update(first_attempt_at=timezone.now(), attempts=0)
     _call(delivery, "get_profile", 200, "ok")
     _call(delivery, "submit_message", 201, "ok")
-    page = _delivery_page(client_for(people["operator"]), delivery)
+    page = _delivery_page(client_for(people["author"]), delivery)
     assert 'id="delivery-attempts">1<' in page
     assert "Primo tentativo" in _history(page)
     assert "<td>Invio del messaggio</td><td>1</td>" in page
@@ -478,7 +521,7 @@ def test_delivery_page_shows_no_internal_outcome_name(
 
     delivery = _first(dispatch)
     _call(delivery, "submit_message", 500, code)
-    page = _delivery_page(client_for(people["operator"]), delivery)
+    page = _delivery_page(client_for(people["author"]), delivery)
     table = page.split('id="api-calls"', 1)[1].split("</table>", 1)[0]
     assert code not in table
     assert f"<td>{outcomes.call_outcome_text(code)}</td>" in table
@@ -509,7 +552,7 @@ def test_a_test_mode_skip_says_what_happened(dispatch: Dispatch, people: dict[st
     Delivery.objects.filter(pk=delivery.pk).update(
         state="skipped", skip_reason="not_authorized", first_attempt_at=now, finished_at=now
     )
-    page = _delivery_page(client_for(people["operator"]), delivery)
+    page = _delivery_page(client_for(people["author"]), delivery)
     history = _history(page)
     assert "Primo tentativo" not in history
     assert "Destinatario verificato senza chiamare IO" in history
@@ -573,9 +616,10 @@ def test_cancelling_asks_for_a_confirmation(dispatch: Dispatch, people: dict[str
     dispatch.refresh_from_db()
     assert dispatch.state == Dispatch.State.RUNNING
     assert not AuditEvent.objects.filter(action="dispatch.cancelled").exists()
-    # Roles as before: an operator who is not the author, a member of another organization.
-    assert client_for(people["operator"]).get(url).status_code == 403
-    assert client_for(people["operator"]).post(url, {"confirm": "on"}).status_code == 403
+    # Roles as before: an operator who is not the author does not even see it, nor does a
+    # member of another organization.
+    assert client_for(people["operator"]).get(url).status_code == 404
+    assert client_for(people["operator"]).post(url, {"confirm": "on"}).status_code == 404
     assert client_for(people["outsider"]).get(url).status_code == 404
     # CSRF-protected.
     guarded = verified_login(Client(enforce_csrf_checks=True), people["author"])

@@ -33,7 +33,9 @@ def client_for(user: Any) -> Client:
 
 
 def test_list_and_detail_for_operator(dispatch: Dispatch, operator_user: Any) -> None:
-    client = client_for(operator_user)
+    """The author, an operator, follows their own dispatch; another operator does not see it
+    at all (404, as another organization's), nor its deliveries."""
+    client = client_for(dispatch.created_by)
     response = client.get(reverse("sending:dispatch_list"))
     assert response.status_code == 200 and dispatch.title in response.content.decode()
     detail = client.get(reverse("sending:dispatch_detail", args=[dispatch.public_id]))
@@ -41,6 +43,16 @@ def test_list_and_detail_for_operator(dispatch: Dispatch, operator_user: Any) ->
     text = detail.content.decode()
     assert "RSSBBB" not in text  # only masked codes
     assert "Esiti incerti" not in text
+    other = client_for(operator_user)
+    assert dispatch.title not in other.get(reverse("sending:dispatch_list")).content.decode()
+    delivery = dispatch.deliveries.order_by("row_number")[0]
+    for url in (
+        reverse("sending:dispatch_detail", args=[dispatch.public_id]),
+        reverse("sending:delivery_detail", args=[delivery.public_id]),
+    ):
+        assert other.get(url).status_code == 404, url
+    reveal = reverse("sending:delivery_reveal", args=[delivery.public_id])
+    assert other.post(reveal).status_code == 404
 
 
 def test_other_organization_gets_404(dispatch: Dispatch, other_organization: Organization) -> None:
@@ -57,8 +69,11 @@ def test_operator_cannot_control_others_dispatch_nor_supervise(
     dispatch: Dispatch, operator_user: Any
 ) -> None:
     client = client_for(operator_user)
+    # Another user's dispatch: not seen, so nothing to control.
     for name in ("dispatch_pause", "dispatch_resume", "dispatch_cancel"):
-        assert client.post(reverse(f"sending:{name}", args=[dispatch.public_id])).status_code == 403
+        assert client.post(reverse(f"sending:{name}", args=[dispatch.public_id])).status_code == 404
+    # Their own: supervising stays the supervisors'.
+    client = client_for(dispatch.created_by)
     for name in ("dispatch_retry_failed", "uncertain_resolve"):
         assert client.post(reverse(f"sending:{name}", args=[dispatch.public_id])).status_code == 403
     dispatch.refresh_from_db()
@@ -161,7 +176,7 @@ def test_dashboard_lists_the_latest_dispatches_with_delivered_counts(
     )
     Dispatch.objects.filter(pk=foreign.pk).update(title="Invio di un altro ente")
 
-    response = client_for(operator_user).get(reverse("dashboard:dashboard"))
+    response = client_for(dispatch.created_by).get(reverse("dashboard:dashboard"))
 
     text = response.content.decode()
     assert response.status_code == 200

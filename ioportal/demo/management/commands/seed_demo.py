@@ -452,7 +452,8 @@ class Command(BaseCommand):
                 organization, production.remote_content_configuration_id, credentials
             )
             _templates(organization, users["amministratore"], production)
-            history = _history(organization, users["supervisore"], production, configuration)
+            # The operator's own sends: an operator sees only those, supervisors every one.
+            history = _history(organization, users["operatore"], production, configuration)
         _save_credentials(credentials_file, credentials)
         rc_endpoint = {
             "base_url": f"{portal_url}/io/remote-content/{configuration.configuration_id}",
