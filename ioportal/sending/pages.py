@@ -38,6 +38,9 @@ from ioportal.sending.status import (
 DELIVERIES_PAGE_SIZE = 50
 # Seconds between two refreshes of a page while something is being sent.
 REFRESH_SECONDS = 3
+# Seconds between two refreshes of a sent dispatch's outcomes, while IO's are still to come
+# (the first status read of a message is 30 s after IO accepted it: SENDING_POLL_INTERVALS).
+OUTCOMES_REFRESH_SECONDS = 15
 
 OPERATION_LABELS = {
     "get_profile": gettext_lazy("Verifica del destinatario"),
@@ -105,6 +108,15 @@ def history_context(request: HttpRequest, page: Page) -> dict[str, Any]:
     }
 
 
+def dispatch_state_text(dispatch: Dispatch, outcome: dict[str, Any]) -> str:
+    """The state of a dispatch as its pages say it, true at every moment: "Completato" only
+    once every message has a final outcome; before, with nothing left to send, "Inviato,
+    esiti in arrivo" (IO's outcomes come from the status reads that follow)."""
+    if selectors.awaiting_outcomes(dispatch, outcome):
+        return _("Inviato, esiti in arrivo")
+    return str(dispatch.get_state_display())
+
+
 def _rate(part: int, whole: int) -> int | None:
     return round(100 * part / whole) if whole else None
 
@@ -140,6 +152,7 @@ def progress_context(membership: Membership, dispatch: Dispatch) -> dict[str, An
             **dispatch_access_counts(dispatch=dispatch),
         }
     finished = total - groups["waiting"] - groups["accepted"]
+    awaiting = selectors.awaiting_outcomes(dispatch, outcome)
     # Over every recipient, also those of a list still being turned into deliveries.
     recipients = outcome["recipients"]
     return {
@@ -156,8 +169,11 @@ def progress_context(membership: Membership, dispatch: Dispatch) -> dict[str, An
         "finished_rate": _rate(finished, recipients) or 0,
         "reasons": reasons,
         "premium": premium,
-        "active": dispatch.state in selectors.ACTIVE_DISPATCH_STATES,
-        "refresh_seconds": REFRESH_SECONDS,
+        "state_text": dispatch_state_text(dispatch, outcome),
+        "awaiting_outcomes": awaiting,
+        # Sending: every few seconds; only IO's outcomes to come: as often as they are read.
+        "active": dispatch.state in selectors.ACTIVE_DISPATCH_STATES or bool(awaiting),
+        "refresh_seconds": REFRESH_SECONDS if not awaiting else OUTCOMES_REFRESH_SECONDS,
         "is_supervisor": allowed(membership, dispatch, SUPERVISE),
     }
 
@@ -202,7 +218,8 @@ def timeline(dispatch: Dispatch) -> list[tuple[Any, str, str]]:
         if dispatch.state == Dispatch.State.REJECTED:
             events.append((dispatch.finished_at, _("Respinto"), ""))
         elif dispatch.state == Dispatch.State.COMPLETED:
-            events.append((dispatch.finished_at, _("Concluso"), ""))
+            # Nothing left to send; IO's outcomes may still be coming (the progress block).
+            events.append((dispatch.finished_at, _("Invio terminato"), ""))
         elif dispatch.state == Dispatch.State.CANCELLED and not any(
             event.action == Action.DISPATCH_CANCELLED for event in changes
         ):
