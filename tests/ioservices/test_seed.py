@@ -145,6 +145,8 @@ def test_seed_gives_templates_and_a_finished_history(db, tmp_path):
     read = premium.deliveries.filter(read_status="READ").count()
     assert read and counts == {"opened": read, "downloaded": read}
     assert "/__fakeio__/" in output and "docs/examples/" in output
+    # Everyone who must enrol a second factor, the installation admin too.
+    assert "Amministratori, supervisori e l'amministratore dell'installazione" in output
 
 
 def test_the_seeded_deliveries_tell_a_coherent_story(db, tmp_path):

@@ -528,6 +528,6 @@ class Command(BaseCommand):
             label = Membership.Role(role).label if role else "amministratore dell'installazione"
             out.write(f"  {username:<15} {credentials[username]:<20} {label}")
         out.write(
-            "Amministratori e supervisori configurano un'app di autenticazione (TOTP) "
-            "al primo accesso."
+            "Amministratori, supervisori e l'amministratore dell'installazione configurano "
+            "un'app di autenticazione (TOTP) al primo accesso."
         )
