@@ -214,3 +214,39 @@ def test_a_sent_dispatch_says_outcomes_are_still_coming(
     assert "Completato" in page and "esiti in arrivo" not in page
     assert "in attesa dell'esito" not in page
     assert 'hx-trigger="every 15s"' not in page
+
+
+def test_a_bad_date_gets_the_same_message_as_in_the_activity_log(operator_user: Any) -> None:
+    page = client_for(operator_user).get(reverse("sending:dispatch_list"), {"dal": "31/02/2026"})
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "Inserisci una data esistente nel formato gg/mm/aaaa, per esempio 31/01/2026." in text
+    assert "Inserisci una data valida" not in text
+
+
+def test_every_date_field_of_the_forms_speaks_the_same() -> None:
+    """Every date of every form of the portal is a DayField: one format, one message."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    from django import forms
+
+    import ioportal
+    from ioportal.core.forms import DayField
+
+    checked = 0
+    for module_info in pkgutil.walk_packages(ioportal.__path__, "ioportal."):
+        if not module_info.name.endswith("forms"):
+            continue
+        module = importlib.import_module(module_info.name)
+        for _name, form_class in inspect.getmembers(module, inspect.isclass):
+            if not issubclass(form_class, forms.BaseForm) or not hasattr(form_class, "base_fields"):
+                continue
+            for name, field in form_class.base_fields.items():
+                if isinstance(field, forms.DateField) and not isinstance(
+                    field, forms.DateTimeField
+                ):
+                    checked += 1
+                    assert isinstance(field, DayField), (form_class.__name__, name)
+    assert checked >= 6
