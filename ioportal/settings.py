@@ -161,8 +161,12 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "ioportal.accounts.context_processors.organization",
             ],
-            # `|grouped`: counts with the thousands separator (2.000), on every page.
-            "builtins": ["ioportal.core.templatetags.numbers"],
+            # `|grouped`: counts with the thousands separator (2.000), on every page;
+            # `|duration`: lengths of time in words ("15 minuti").
+            "builtins": [
+                "ioportal.core.templatetags.numbers",
+                "ioportal.core.templatetags.durations",
+            ],
         },
     },
 ]

@@ -1,17 +1,22 @@
 """Writes the sample recipient lists and the sample PDF of this folder (README.md, first
 section). Run from the repository root: `.venv/bin/python docs/examples/make_examples.py`.
+The files are byte for byte the same at every run (fixed dates inside the workbook and its
+ZIP entries): a run without changes to this script leaves git clean.
 
 The citizens follow the IO simulator's rule (docs/fakeio.md): XXX… is not on IO, YYY… has
 blocked the service, ZZZ… is slow; for Premium messages …NNN… never reads and …UUU… denies
 the read status. Each list also has a few rows the portal rejects, with the reason shown.
 """
 
+import argparse
 import csv
 import io
-from datetime import date
+import zipfile
+from datetime import date, datetime
 from pathlib import Path
 
 from openpyxl import Workbook
+from openpyxl.writer.excel import ExcelWriter
 from pypdf import PdfWriter
 from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
 
@@ -19,6 +24,8 @@ from ioportal.fakeio.citizens import check_character
 from ioportal.recipients.notices import expected_check_digits
 
 HERE = Path(__file__).resolve().parent
+# The moment written into the workbook's properties and its ZIP entries, instead of "now".
+FIXED_MOMENT = datetime(2026, 1, 1)
 
 
 def code(first15: str) -> str:
@@ -92,7 +99,28 @@ def id_card() -> None:
     sheet.append(["", "Senza codice", date(2027, 5, 1)])  # fiscal code missing
     for cell in sheet["C"][1:]:
         cell.number_format = "DD/MM/YYYY"
-    workbook.save(HERE / "carta-identita.xlsx")
+    save_reproducibly(workbook, HERE / "carta-identita.xlsx")
+
+
+def save_reproducibly(workbook: Workbook, path: Path) -> None:
+    """Save `workbook` as openpyxl does, but with FIXED_MOMENT as its created and modified
+    dates and as the date of every ZIP entry (openpyxl's `save` writes the current time)."""
+    workbook.properties.creator = "ioportal"
+    workbook.properties.created = workbook.properties.modified = FIXED_MOMENT
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        ExcelWriter(workbook, archive).save()
+    output = io.BytesIO()
+    with (
+        zipfile.ZipFile(buffer) as source,
+        zipfile.ZipFile(output, "w", zipfile.ZIP_DEFLATED) as target,
+    ):
+        for entry in source.infolist():
+            fixed = zipfile.ZipInfo(entry.filename, date_time=FIXED_MOMENT.timetuple()[:6])
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            fixed.external_attr = 0o644 << 16
+            target.writestr(fixed, source.read(entry.filename))
+    path.write_bytes(output.getvalue())
 
 
 def premium() -> None:
@@ -141,8 +169,20 @@ def pdf() -> None:
         writer.write(handle)
 
 
-if __name__ == "__main__":
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=(
+            "Write the sample files of docs/examples/ (tari-2026.csv, carta-identita.xlsx, "
+            "accertamento-imu.csv, accertamento-imu.pdf), replacing them. Byte for byte the "
+            "same at every run."
+        )
+    )
+    parser.parse_args(argv)
     tari()
     id_card()
     premium()
     pdf()
+
+
+if __name__ == "__main__":
+    main()

@@ -16,10 +16,12 @@ from django.http import Http404, HttpRequest
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django_otp import devices_for_user
 
 from ioportal.accounts.http import AuthenticatedHttpRequest
 from ioportal.accounts.models import Invitation, Membership, Organization, User
+from ioportal.core.errors import DeniedBecause
 
 # HttpResponseBase: streamed downloads (StreamingHttpResponse, FileResponse) are views too.
 View = TypeVar("View", bound=Callable[..., HttpResponseBase])
@@ -157,27 +159,52 @@ def otp_enrolment_allowed(*, user: User, verified: bool) -> bool:
     return verified or not has_confirmed_device(user)
 
 
-def otp_reset_allowed(*, actor: User, target: User) -> bool:
-    """Whether `actor` may reset `target`'s second factor (devices deleted, re-enrolment).
+def otp_reset_refusal(*, actor: User, target: User) -> str | None:
+    """Why `actor` may not reset `target`'s second factor (devices deleted, re-enrolment), in
+    Italian; None when they may.
 
     Installation superusers may reset anyone but themselves. An organization admin may
     reset a member who is not an admin anywhere, not an installation superuser, and whose
     every active membership is in an organization where the actor is an active admin: a
     reset weakens the account everywhere, so no admin may weaken it where they do not rule.
     """
-    if actor.pk == target.pk or not actor.is_active:
-        return False
+    if actor.pk == target.pk:
+        return _(
+            "Non puoi azzerare la tua verifica in due passaggi: usa un codice di recupero "
+            "o chiedi a un altro amministratore."
+        )
+    if not actor.is_active:
+        return _("Il tuo account non è attivo.")
     if actor.is_superuser:
-        return True
+        return None
     if target.is_superuser or target.is_staff:
-        return False
+        return _(
+            "Solo un amministratore dell'installazione può azzerare la verifica in due "
+            "passaggi di un amministratore dell'installazione."
+        )
     ruled = {
         m.organization_id for m in active_memberships(actor) if m.role == Membership.Role.ADMIN
     }
+    if not ruled:
+        return _("Solo gli amministratori possono azzerare la verifica in due passaggi.")
     target_memberships = active_memberships(target)
-    return bool(ruled) and all(
-        m.role != Membership.Role.ADMIN and m.organization_id in ruled for m in target_memberships
-    )
+    if any(m.role == Membership.Role.ADMIN for m in target_memberships):
+        return _(
+            "%(name)s è amministratore di un ente: solo l'amministratore dell'installazione può "
+            "azzerarne la verifica in due passaggi."
+        ) % {"name": target}
+    if any(m.organization_id not in ruled for m in target_memberships):
+        return _(
+            "%(name)s lavora anche per un ente che non amministri: azzerare la verifica in due "
+            "passaggi indebolirebbe il suo accesso anche lì. Chiedi all'amministratore "
+            "dell'installazione."
+        ) % {"name": target}
+    return None
+
+
+def otp_reset_allowed(*, actor: User, target: User) -> bool:
+    """Whether `actor` may reset `target`'s second factor (`otp_reset_refusal`'s rule)."""
+    return otp_reset_refusal(actor=actor, target=target) is None
 
 
 def get_user_for_otp_reset(request: AuthenticatedHttpRequest, public_id: Any) -> User:
@@ -185,16 +212,17 @@ def get_user_for_otp_reset(request: AuthenticatedHttpRequest, public_id: Any) ->
 
     Superusers reach any account; an organization admin reaches the members of the current
     organization (others: 404, a role below admin: 403). Someone the rule of
-    `otp_reset_allowed` protects (themselves, an admin, a superuser, a member of an
-    organization the actor does not administer): 403.
+    `otp_reset_refusal` protects (themselves, an admin, a superuser, a member of an
+    organization the actor does not administer): 403 (DeniedBecause) with the reason.
     """
     actor: User = request.user
     if actor.is_superuser:
         target = get_object_or_404(User, public_id=parse_public_id(public_id))
     else:
         target = get_membership_for_admin(request, public_id).user
-    if not otp_reset_allowed(actor=actor, target=target):
-        raise PermissionDenied
+    refusal = otp_reset_refusal(actor=actor, target=target)
+    if refusal is not None:
+        raise DeniedBecause(refusal)
     return target
 
 

@@ -272,6 +272,19 @@ def otp_codes_download(request: AuthenticatedHttpRequest) -> HttpResponse:
 def otp_reset(request: AuthenticatedHttpRequest, public_id: str) -> HttpResponse:
     """An admin resets a member's second factor, after confirming (POST with `confirm`)."""
     target = get_user_for_otp_reset(request, public_id)
+    membership = getattr(request, "membership", None)
+    back = (
+        "accounts:member_list"
+        if membership is not None and membership.has_role(Membership.Role.ADMIN)
+        else "dashboard:dashboard"
+    )
+    if not has_confirmed_device(target):
+        messages.info(
+            request,
+            _("%(name)s non ha configurato la verifica in due passaggi: non c'è nulla da azzerare.")
+            % {"name": target},
+        )
+        return redirect(back)
     if request.method == "POST" and request.POST.get("confirm") == "1":
         services.otp_reset(
             user=target,
@@ -287,8 +300,5 @@ def otp_reset(request: AuthenticatedHttpRequest, public_id: str) -> HttpResponse
             )
             % {"name": target},
         )
-        membership = getattr(request, "membership", None)
-        if membership is not None and membership.has_role(Membership.Role.ADMIN):
-            return redirect("accounts:member_list")
-        return redirect("dashboard:dashboard")
+        return redirect(back)
     return render(request, "accounts/otp_reset_confirm.html", {"target": target})

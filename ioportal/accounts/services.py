@@ -39,6 +39,7 @@ from ioportal.accounts.models import (
     User,
     UserSession,
 )
+from ioportal.core.durations import duration_words
 from ioportal.core.errors import NotAllowed
 from ioportal.core.services import audit_log, changed_fields
 
@@ -762,5 +763,12 @@ def password_reset_send(*, email: str, domain: str, use_https: bool) -> int:
         from_email=settings.DEFAULT_FROM_EMAIL,
         subject_template_name="registration/password_reset_subject.txt",
         email_template_name="registration/password_reset_email.txt",
+        extra_email_context={"valid_for": password_reset_valid_for()},
     )
     return len(users)
+
+
+def password_reset_valid_for() -> str:
+    """How long a password-reset link works (settings.PASSWORD_RESET_TIMEOUT), in words of the
+    active language ("1 ora")."""
+    return duration_words(settings.PASSWORD_RESET_TIMEOUT)

@@ -2,6 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
 from ioportal.accounts import otp_views, views
+from ioportal.accounts.services import password_reset_valid_for
 
 app_name = "accounts"
 
@@ -12,7 +13,10 @@ urlpatterns = [
     path("password/reimposta/", views.PasswordResetView.as_view(), name="password_reset"),
     path(
         "password/reimposta/inviata/",
-        auth_views.PasswordResetDoneView.as_view(template_name="accounts/password_reset_done.html"),
+        auth_views.PasswordResetDoneView.as_view(
+            template_name="accounts/password_reset_done.html",
+            extra_context={"valid_for": password_reset_valid_for},
+        ),
         name="password_reset_done",
     ),
     path(

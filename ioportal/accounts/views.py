@@ -39,6 +39,7 @@ from ioportal.accounts.forms import (
 from ioportal.accounts.http import AuthenticatedHttpRequest
 from ioportal.accounts.middleware import SESSION_ORG_KEY
 from ioportal.accounts.models import Invitation, Membership, Organization
+from ioportal.core.durations import duration_words
 from ioportal.core.services import audit_log
 
 
@@ -93,8 +94,9 @@ class PasswordResetView(auth_views.PasswordResetView):
                 None,
                 _(
                     "Troppe richieste di reimpostazione della password per questo indirizzo o "
-                    "da questa rete: riprova tra un'ora."
-                ),
+                    "da questa rete: riprova tra %(wait)s."
+                )
+                % {"wait": duration_words(services.PASSWORD_RESET_WINDOW)},
             )
             response = self.form_invalid(form)
             response.status_code = 429

@@ -1,6 +1,7 @@
 import logging
 import sys
 
+from django.core.exceptions import PermissionDenied
 from django.db import OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -29,18 +30,28 @@ class NotAllowed(Exception):
         super().__init__(self.message)
 
 
+class DeniedBecause(PermissionDenied):
+    """A 403 whose page tells the real reason (`message`, Italian through gettext) instead of
+    the generic "your role does not allow it": the person may open pages like this one, but
+    not for this object."""
+
+    def __init__(self, message: "str | StrPromise") -> None:
+        self.message = str(message)
+        super().__init__(self.message)
+
+
 def error_page(request: HttpRequest, *, title: str, message: str, status: int) -> HttpResponse:
     """The portal's error page (`core/error.html`): a title and a sentence in Italian."""
     return render(request, "core/error.html", {"title": title, "message": message}, status=status)
 
 
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return error_page(
-        request,
-        title=_("Accesso non consentito"),
-        message=_("Il tuo ruolo in questo ente non permette di aprire questa pagina."),
-        status=403,
+    message = (
+        exception.message
+        if isinstance(exception, DeniedBecause)
+        else _("Il tuo ruolo in questo ente non permette di aprire questa pagina.")
     )
+    return error_page(request, title=_("Accesso non consentito"), message=message, status=403)
 
 
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

@@ -219,3 +219,20 @@ class LocalDateTimeField(forms.DateTimeField):
                 code="ambiguous_timezone",
                 params={"date": moment.strftime("%d/%m/%Y"), "time": moment.strftime("%H:%M")},
             ) from error
+
+
+# Italian format first (gg/mm/aaaa); ISO (aaaa-mm-gg) too: what a date picker sends and what
+# links made before carry.
+DAY_INPUT_FORMATS = ["%d/%m/%Y", "%d/%m/%y", "%Y-%m-%d"]
+NO_SUCH_DAY = _("Inserisci una data esistente nel formato gg/mm/aaaa, per esempio 31/01/2026.")
+
+
+class DayField(forms.DateField):
+    """The one date field of the portal's forms: gg/mm/aaaa (or ISO), and the same message
+    for every date that cannot be read or does not exist (31/02/2026), on every page."""
+
+    default_error_messages = {"invalid": NO_SUCH_DAY}
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("input_formats", DAY_INPUT_FORMATS)
+        super().__init__(**kwargs)

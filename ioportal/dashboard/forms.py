@@ -5,12 +5,9 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from ioportal.core.audit import action_choices
-from ioportal.core.forms import LimitedCharField
+from ioportal.core.forms import DayField, LimitedCharField
 
-# Italian format first (gg/mm/aaaa); ISO (aaaa-mm-gg) is still read, for links made before.
 DATE_FORMAT = "%d/%m/%Y"
-DATE_INPUT_FORMATS = [DATE_FORMAT, "%d/%m/%y", "%Y-%m-%d"]
-DATE_ERROR = _("Inserisci una data esistente nel formato gg/mm/aaaa, per esempio 31/01/2026.")
 
 
 class AuditFilterForm(forms.Form):
@@ -25,18 +22,8 @@ class AuditFilterForm(forms.Form):
         label=_("Azione"), choices=lambda: [("", _("Tutte")), *action_choices()], required=False
     )
     actor = LimitedCharField(label=_("Autore"), max_length=200, required=False)
-    date_from = forms.DateField(
-        label=_("Dal"),
-        required=False,
-        input_formats=DATE_INPUT_FORMATS,
-        error_messages={"invalid": DATE_ERROR},
-    )
-    date_to = forms.DateField(
-        label=_("Al"),
-        required=False,
-        input_formats=DATE_INPUT_FORMATS,
-        error_messages={"invalid": DATE_ERROR},
-    )
+    date_from = DayField(label=_("Dal"), required=False)
+    date_to = DayField(label=_("Al"), required=False)
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

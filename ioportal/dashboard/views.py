@@ -1,5 +1,6 @@
 """The pages that show everything: the dashboard and the activity logs."""
 
+from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
@@ -7,6 +8,7 @@ from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ioportal.accounts.access import require_role, role_required, superuser_required
@@ -25,12 +27,29 @@ from ioportal.dashboard.selectors import (
 from ioportal.ioservices.selectors import ioservices_with_key_problem
 from ioportal.messaging.carnet import carnet_alerts_for
 
+# Local hours (TIME_ZONE, Europe/Rome) from which the dashboard says "Buongiorno", and from
+# which "Buonasera" (as Italians greet: good evening from 18:00).
+MORNING_FROM = 5
+EVENING_FROM = 18
+
+
+def greeting(name: str, moment: datetime | None = None) -> str:
+    """ "Buongiorno, Anna" or, from EVENING_FROM until MORNING_FROM local time, "Buonasera,
+    Anna". `moment` (aware; default now) is read in the active time zone."""
+    hour = timezone.localtime(moment or timezone.now()).hour
+    if MORNING_FROM <= hour < EVENING_FROM:
+        return _("Buongiorno, %(name)s") % {"name": name}
+    return _("Buonasera, %(name)s") % {"name": name}
+
 
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     """Home page: what the signed-in user can do in the current organization."""
     membership = getattr(request, "membership", None)
-    context: dict[str, Any] = {}
+    user = request.user
+    context: dict[str, Any] = {
+        "greeting": greeting(getattr(user, "first_name", "") or user.get_username())
+    }
     if membership is not None and membership.has_role(Membership.Role.SUPERVISOR):
         period = request.GET.get("periodo", "")
         if period not in overview.PERIODS:

@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from ioportal.accounts.models import Membership, Organization, User
-from ioportal.core.forms import EuroDecimalField, LimitedCharField, WholeNumberField
+from ioportal.core.forms import DayField, EuroDecimalField, LimitedCharField, WholeNumberField
 from ioportal.ioservices.models import IOService
 from ioportal.ioservices.validators import (
     DEFAULT_AUTHORIZED_RECIPIENTS,
@@ -280,10 +280,10 @@ class PremiumCarnetForm(forms.Form):
     """A carnet's period and count; the overlap with other carnets is checked by the service
     (`ioservices.services.carnet`), whose ValidationError the view shows on the form."""
 
-    starts_on = forms.DateField(
+    starts_on = DayField(
         label=_("Valido dal"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
     )
-    ends_on = forms.DateField(
+    ends_on = DayField(
         label=_("Valido fino al (compreso)"),
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )

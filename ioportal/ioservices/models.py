@@ -3,9 +3,11 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from ioportal.core import crypto
+from ioportal.core.io_texts import io_text
 from ioportal.ioservices.validators import (
     MAX_PAYMENT_AMOUNT_CENTS,
     validate_configuration_id,
@@ -167,6 +169,10 @@ class IOService(models.Model):
         ]
 
 
+# A key slot as an adjective of "chiave" ("la chiave primaria").
+SLOT_ADJECTIVES = {"primary": _("primaria"), "secondary": _("secondaria")}
+
+
 class ServiceCheck(models.Model):
     """One "check the service" run: a harmless call to IO and what it revealed."""
 
@@ -188,6 +194,11 @@ class ServiceCheck(models.Model):
     other_key_works = models.BooleanField(null=True)
     test_mode_detected = models.BooleanField(null=True)
     rate_limit_remaining = models.IntegerField(null=True, blank=True)
+    # What the check found, as sentences to translate when shown (`message_text`): a list of
+    # {"text": Italian msgid, "params": {...}} or {"io": ioapi.messages_it template,
+    # "params": {...}}; a param named "slot" or "other" is a key slot ("primary").
+    message_parts = models.JSONField(default=list, blank=True)
+    # Checks made before `message_parts`: the sentences as written then, in one language.
     message = models.TextField(blank=True)
 
     class Meta:
@@ -201,6 +212,25 @@ class ServiceCheck(models.Model):
 
     def __str__(self) -> str:
         return f"{self.service_id} {self.requested_at:%Y-%m-%d %H:%M} {self.status}"
+
+    @property
+    def message_text(self) -> str:
+        """What the check found, in the reader's language (translated now, not when stored)."""
+        if not self.message_parts:
+            return self.message
+        sentences = []
+        for part in self.message_parts:
+            params = dict(part.get("params") or {})
+            for name in ("slot", "other"):
+                if name in params:
+                    params[name] = str(SLOT_ADJECTIVES.get(params[name], params[name]))
+            if "io" in part:
+                sentences.append(io_text(part["io"], params))
+            else:
+                sentences.append(
+                    gettext(part["text"]) % params if params else gettext(part["text"])
+                )
+        return " ".join(sentences)
 
 
 class PremiumCarnet(models.Model):

@@ -15,6 +15,7 @@ from django.utils.translation import ngettext
 
 from ioportal.core.fiscalcode import normalize_fiscal_code
 from ioportal.core.forms import (
+    DayField,
     LimitedCharField,
     LocalDateTimeField,
     WholeNumberField,
@@ -741,10 +742,9 @@ class FollowUpForm(forms.Form):
             "Solo per «non hanno letto»: giorni trascorsi da quando IO ha accettato il messaggio."
         ),
     )
-    paid_by = forms.DateField(
+    paid_by = DayField(
         label=_("Non pagato entro il giorno"),
         required=False,
-        input_formats=["%Y-%m-%d", "%d/%m/%Y"],
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
         help_text=_("Solo per «non hanno pagato»: oggi o un giorno passato."),
     )

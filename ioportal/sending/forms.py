@@ -11,7 +11,7 @@ from django.db.models import F, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from ioportal.accounts.models import Membership, User
-from ioportal.core.forms import LimitedCharField
+from ioportal.core.forms import DayField, LimitedCharField
 from ioportal.ioapi import normalize_fiscal_code
 from ioportal.ioapi.fiscalcode import is_valid_fiscal_code
 from ioportal.ioservices.models import IOService
@@ -43,10 +43,10 @@ class HistoryFilterForm(forms.Form):
         required=False,
         choices=[("", _("Tutti"))] + list(Dispatch.Kind.choices),
     )
-    dal = forms.DateField(
+    dal = DayField(
         label=_("Creati dal"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
-    al = forms.DateField(
+    al = DayField(
         label=_("Creati fino al"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
     ordine = forms.ChoiceField(

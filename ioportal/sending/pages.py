@@ -7,6 +7,8 @@ from typing import Any
 
 from django.core.paginator import Page, Paginator
 from django.http import HttpRequest
+from django.utils.formats import date_format
+from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -38,6 +40,9 @@ from ioportal.sending.status import (
 DELIVERIES_PAGE_SIZE = 50
 # Seconds between two refreshes of a page while something is being sent.
 REFRESH_SECONDS = 3
+# Seconds between two refreshes of a sent dispatch's outcomes, while IO's are still to come
+# (the first status read of a message is 30 s after IO accepted it: SENDING_POLL_INTERVALS).
+OUTCOMES_REFRESH_SECONDS = 15
 
 OPERATION_LABELS = {
     "get_profile": gettext_lazy("Verifica del destinatario"),
@@ -105,6 +110,15 @@ def history_context(request: HttpRequest, page: Page) -> dict[str, Any]:
     }
 
 
+def dispatch_state_text(dispatch: Dispatch, outcome: dict[str, Any]) -> str:
+    """The state of a dispatch as its pages say it, true at every moment: "Completato" only
+    once every message has a final outcome; before, with nothing left to send, "Inviato,
+    esiti in arrivo" (IO's outcomes come from the status reads that follow)."""
+    if selectors.awaiting_outcomes(dispatch, outcome):
+        return _("Inviato, esiti in arrivo")
+    return str(dispatch.get_state_display())
+
+
 def _rate(part: int, whole: int) -> int | None:
     return round(100 * part / whole) if whole else None
 
@@ -140,6 +154,7 @@ def progress_context(membership: Membership, dispatch: Dispatch) -> dict[str, An
             **dispatch_access_counts(dispatch=dispatch),
         }
     finished = total - groups["waiting"] - groups["accepted"]
+    awaiting = selectors.awaiting_outcomes(dispatch, outcome)
     # Over every recipient, also those of a list still being turned into deliveries.
     recipients = outcome["recipients"]
     return {
@@ -156,8 +171,11 @@ def progress_context(membership: Membership, dispatch: Dispatch) -> dict[str, An
         "finished_rate": _rate(finished, recipients) or 0,
         "reasons": reasons,
         "premium": premium,
-        "active": dispatch.state in selectors.ACTIVE_DISPATCH_STATES,
-        "refresh_seconds": REFRESH_SECONDS,
+        "state_text": dispatch_state_text(dispatch, outcome),
+        "awaiting_outcomes": awaiting,
+        # Sending: every few seconds; only IO's outcomes to come: as often as they are read.
+        "active": dispatch.state in selectors.ACTIVE_DISPATCH_STATES or bool(awaiting),
+        "refresh_seconds": REFRESH_SECONDS if not awaiting else OUTCOMES_REFRESH_SECONDS,
         "is_supervisor": allowed(membership, dispatch, SUPERVISE),
     }
 
@@ -202,7 +220,8 @@ def timeline(dispatch: Dispatch) -> list[tuple[Any, str, str]]:
         if dispatch.state == Dispatch.State.REJECTED:
             events.append((dispatch.finished_at, _("Respinto"), ""))
         elif dispatch.state == Dispatch.State.COMPLETED:
-            events.append((dispatch.finished_at, _("Concluso"), ""))
+            # Nothing left to send; IO's outcomes may still be coming (the progress block).
+            events.append((dispatch.finished_at, _("Invio terminato"), ""))
         elif dispatch.state == Dispatch.State.CANCELLED and not any(
             event.action == Action.DISPATCH_CANCELLED for event in changes
         ):
@@ -312,7 +331,9 @@ def delivery_history(
 ) -> list[tuple[Any, str]]:
     """What happened to a delivery, oldest first, each event once: prepared, first attempt
     (the first IO call; a check made without calling IO says so), accepted by IO, uncertain,
-    the people's decisions, the final state with its reason, IO's reads of the content."""
+    the people's decisions, the final state with its reason, read and paid (Premium), IO's
+    reads of the content. What only IO's status tells (delivered, rejected, read, paid) has
+    no moment from IO: it is placed and labelled at the moment the portal learned it."""
     history: list[tuple[Any, str]] = [(delivery.created_at, _("Messaggio preparato"))]
     attempts = [call for call in calls if call.operation in ATTEMPT_OPERATIONS]
     if attempts:
@@ -334,15 +355,44 @@ def delivery_history(
     closed_by_decision = delivery.state == Delivery.State.MARKED_SENT and any(
         r.decision == UncertainResolution.Decision.MARK_SENT for r in resolutions
     )
+    opened = [a for a in accesses if a.outcome == RemoteContentAccess.Outcome.OK]
     if delivery.finished_at and not closed_by_decision:
         state = str(delivery.get_state_display())
         reason = outcome_texts.describe_delivery(delivery)
         if delivery.state in outcome_texts.WITH_REASON and reason != state:
             state = f"{state}: {reason}"
-        history.append((delivery.finished_at, state))
-    for access in accesses:
-        if access.outcome == RemoteContentAccess.Outcome.OK:
-            history.append((access.created_at, str(access.get_operation_display())))
+        when = delivery.finished_at
+        if delivery.io_status:
+            # IO's message status has no moment (IO-API.md, GetMessage): the portal learns
+            # the outcome at a status read, or earlier when IO asks for the message's content
+            # for the citizen, which it does only for a delivered message.
+            if delivery.state == Delivery.State.PROCESSED and opened:
+                when = min(when, opened[0].created_at)
+            state = _("%(event)s (rilevato alle %(time)s)") % {
+                "event": state,
+                "time": date_format(localtime(when), "TIME_FORMAT"),
+            }
+        history.append((when, state))
+    if delivery.read_at:
+        # Told by a status read ("READ"), with no moment either.
+        history.append(
+            (
+                delivery.read_at,
+                _("Letto dal cittadino (rilevato alle %(time)s)")
+                % {"time": date_format(localtime(delivery.read_at), "TIME_FORMAT")},
+            )
+        )
+    if delivery.paid_at:
+        history.append(
+            (
+                delivery.paid_at,
+                _("Avviso pagato (rilevato alle %(time)s)")
+                % {"time": date_format(localtime(delivery.paid_at), "TIME_FORMAT")},
+            )
+        )
+    for access in opened:
+        history.append((access.created_at, str(access.get_operation_display())))
+    # Stable: events at the same moment keep the order above (outcome, read, accesses).
     history.sort(key=lambda item: item[0])
     return history
 

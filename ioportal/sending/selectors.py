@@ -57,6 +57,15 @@ GROUP_OF_STATE = {state: key for key, states in OUTCOME_GROUPS for state in stat
 ACTIVE_DISPATCH_STATES = (Dispatch.State.PREPARING, Dispatch.State.RUNNING)
 
 
+def awaiting_outcomes(dispatch: Dispatch, outcome: dict[str, Any]) -> int:
+    """How many messages of a dispatch IO accepted and has not yet given a final outcome of
+    (delivered, rejected, failed): the status reads go on after the dispatch is COMPLETED
+    ("nothing left to send"). `outcome` as `outcomes_by_dispatch` gives it."""
+    if dispatch.state != Dispatch.State.COMPLETED:
+        return 0
+    return int(outcome["groups"]["accepted"])
+
+
 def _empty_outcomes() -> dict[str, Any]:
     return {
         "total": 0,

@@ -74,7 +74,7 @@
           legend: { display: false },
           tooltip: {
             callbacks: {
-              label: function (context) { return number(context.parsed.x) + " %"; }
+              label: function (context) { return number(context.parsed.x) + "%"; }
             }
           }
         },
@@ -83,7 +83,7 @@
             min: 0,
             max: 100,
             title: { display: true, text: data.rates.axis },
-            ticks: { callback: function (value) { return number(value) + " %"; } }
+            ticks: { callback: function (value) { return number(value) + "%"; } }
           }
         }
       }

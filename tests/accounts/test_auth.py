@@ -1,6 +1,7 @@
 """Login, lockout, password reset, second factor, session limits."""
 
 import time
+from datetime import timedelta
 
 import pytest
 from django.contrib.sessions.models import Session
@@ -55,11 +56,27 @@ def test_lockout_after_repeated_failures_keyed_on_username_and_ip(client, operat
         post_login(client, "operator", "sbagliata", ip="10.0.0.9")
     locked = post_login(client, "operator", PASSWORD, ip="10.0.0.9")
     assert locked.status_code == 429
-    assert "Accesso temporaneamente bloccato" in locked.content.decode()
+    page = locked.content.decode()
+    assert "Accesso temporaneamente bloccato" in page
+    assert "Riprova tra 15 minuti," in page  # the cool-off in words, not "PT15M"
     assert AuditEvent.objects.filter(action=Action.LOCKOUT, actor=operator_user).exists()
     # The attacker's failures do not lock the real user out from their own address.
     other = Client()
     assert post_login(other, "operator", PASSWORD, ip="10.0.0.2").status_code == 302
+
+
+def test_lockout_page_in_english_says_the_wait_in_words(client, operator_user, settings):
+    settings.AXES_COOLOFF_TIME = timedelta(minutes=90)
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        post_login(client, "operator", "sbagliata", ip="10.0.0.9")
+    locked = client.post(
+        reverse(LOGIN),
+        {"username": "operator", "password": PASSWORD},
+        REMOTE_ADDR="10.0.0.9",
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+    assert locked.status_code == 429
+    assert "Try again in 1 hour and 30 minutes," in locked.content.decode()
 
 
 def test_lockout_ends_after_cooloff(client, operator_user, settings):

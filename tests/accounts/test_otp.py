@@ -504,6 +504,19 @@ def test_admin_resets_a_member(
     assert again.get(reverse("dashboard:dashboard")).url.startswith(reverse(SETUP))
 
 
+def test_reset_is_offered_only_to_whom_has_a_second_factor(client, login, admin_user, organization):
+    never_enrolled = builders.user(Membership.Role.OPERATOR, organization, username="nuova")
+    login(admin_user)
+    url = reverse("accounts:otp_reset", args=[never_enrolled.public_id])
+    assert url not in client.get(reverse("accounts:member_list")).content.decode()
+    # Reached anyway (an old link): it says there is nothing to reset and changes nothing.
+    answer = client.post(url, {"confirm": "1"}, follow=True).content.decode()
+    assert "non ha configurato la verifica in due passaggi" in answer
+    assert not AuditEvent.objects.filter(action=Action.OTP_RESET).exists()
+    enrol(never_enrolled)
+    assert url in client.get(reverse("accounts:member_list")).content.decode()
+
+
 def test_reset_needs_csrf(admin_user, enrolled_operator):
     client = Client(enforce_csrf_checks=True)
     verified_login(client, admin_user)
@@ -543,6 +556,17 @@ def test_reset_refusals(client, login, admin_user, organization, other_organizat
         assert TOTPDevice.objects.filter(user=user, confirmed=True).exists()
     assert client.get(reverse("accounts:otp_reset", args=[uuid.uuid4()])).status_code == 404
     assert not AuditEvent.objects.filter(action=Action.OTP_RESET).exists()
+    # Each refusal tells its real reason, not "your role does not allow it".
+    reasons = {
+        admin_user: "Non puoi azzerare la tua verifica in due passaggi",
+        other_admin: "è amministratore di un ente",
+        supervisor_elsewhere_admin: "è amministratore di un ente",
+        operator_elsewhere: "lavora anche per un ente che non amministri",
+        root_member: "passaggi di un amministratore dell&#x27;installazione",
+    }
+    for user, reason in reasons.items():
+        body = client.get(reverse("accounts:otp_reset", args=[user.public_id])).content.decode()
+        assert reason in body and "Il tuo ruolo" not in body, user.username
     page = client.get(reverse("accounts:member_list")).content.decode()
     assert "otp_reset" not in page and "/verifica/azzera/" not in page
 

@@ -61,6 +61,16 @@ def test_the_mail_is_sent_by_the_task_not_by_the_request(
     assert mail.outbox[0].to == [operator_user.email]
 
 
+def test_the_link_validity_is_the_setting_in_words(
+    client, operator_user, settings, tasks_run_inline, django_capture_on_commit_callbacks
+) -> None:
+    settings.PASSWORD_RESET_TIMEOUT = 2 * 3600
+    response, _ = request_reset(client, operator_user.email, django_capture_on_commit_callbacks)
+    page = client.get(response.url).content.decode()
+    assert "vale 2 ore e si può usare" in page
+    assert "vale 2 ore e si usa una volta sola" in mail.outbox[0].body
+
+
 def test_unknown_address_gets_no_mail(
     client, db, tasks_run_inline, django_capture_on_commit_callbacks
 ):
@@ -102,6 +112,7 @@ def test_requests_for_one_address_are_limited_whatever_the_client(
     )
     assert limited.status_code == 429
     assert LIMITED in limited.content.decode()
+    assert "riprova tra 1 ora." in limited.content.decode()
     assert callbacks == []
     assert len(mail.outbox) == services.PASSWORD_RESET_PER_EMAIL
     # An unknown address is limited the same way: the limit tells nothing about accounts.

@@ -42,11 +42,11 @@ def run_check(service):
 def test_check_detects_each_mode(simulated):
     test_mode, production = simulated
     first = run_check(test_mode)
-    assert first.status == ServiceCheck.Status.OK, first.message
+    assert first.status == ServiceCheck.Status.OK, first.message_text
     assert first.key_works and first.other_key_works
     assert first.test_mode_detected is True
     second = run_check(production)
-    assert second.status == ServiceCheck.Status.OK, second.message
+    assert second.status == ServiceCheck.Status.OK, second.message_text
     assert second.test_mode_detected is False
 
 

@@ -303,7 +303,7 @@ def test_check_in_test_mode(service, client, login, admin_user, caplog):
     assert check.key_works is True and check.other_key_works is True
     assert check.test_mode_detected is True
     assert check.rate_limit_remaining == 148
-    assert "modalità di test" in check.message
+    assert "modalità di test" in check.message_text
     assert check.finished_at is not None
     service.refresh_from_db()
     assert service.primary_key_last_ok_at and service.secondary_key_last_ok_at
@@ -326,8 +326,8 @@ def test_check_detects_production_mode_and_mismatch(service):
     check = run_check(service)
     assert check.status == ServiceCheck.Status.OK
     assert check.test_mode_detected is False
-    assert "in produzione" in check.message
-    assert "ancora in modalità di test" in check.message  # the portal says test mode
+    assert "in produzione" in check.message_text
+    assert "ancora in modalità di test" in check.message_text  # the portal says test mode
 
 
 @responses.activate
@@ -338,10 +338,27 @@ def test_check_with_rejected_active_key(service):
     assert check.status == ServiceCheck.Status.FAILED
     assert check.key_works is False and check.other_key_works is True
     assert check.test_mode_detected is None
-    assert "rifiutato la chiave in uso (primaria)" in check.message
-    assert "La chiave secondaria funziona" in check.message
+    assert "rifiutato la chiave in uso (primaria)" in check.message_text
+    assert "La chiave secondaria funziona" in check.message_text
     service.refresh_from_db()
     assert not service.key_problem
+
+
+@responses.activate
+def test_check_result_is_shown_in_the_readers_language(service, client, login, admin_user):
+    # Stored as sentences to translate, not as the text of the worker's language.
+    profile_reply(PRIMARY_KEY, fiscal_code="AAAAAA00A00A000A")
+    profile_reply(SECONDARY_KEY, 401, UNAUTHORIZED)
+    check = run_check(service)
+    assert "IO ha rifiutato la chiave secondaria" in check.message_text
+    login(admin_user)
+    url = reverse("ioservices:detail", args=[service.public_id])
+    italian = client.get(url).content.decode()
+    assert "La chiave in uso (primaria) funziona." in italian
+    english = client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "The key in use (primary) works." in english
+    assert "IO rejected the secondary key" in english
+    assert "La chiave" not in english and "IO ha rifiutato" not in english
 
 
 @responses.activate
@@ -373,7 +390,7 @@ def test_check_when_io_is_unreachable(service):
     check = run_check(service)
     assert check.status == ServiceCheck.Status.FAILED
     assert check.key_works is None
-    assert "non è raggiungibile" in check.message
+    assert "non è raggiungibile" in check.message_text
 
 
 def test_check_task_is_idempotent(service):

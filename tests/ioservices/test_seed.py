@@ -146,6 +146,31 @@ def test_seed_gives_templates_and_a_finished_history(db, tmp_path):
     read = premium.deliveries.filter(read_status="READ").count()
     assert read and counts == {"opened": read, "downloaded": read}
     assert "/__fakeio__/" in output and "docs/examples/" in output
+    # Everyone who must enrol a second factor, the installation admin too.
+    assert "Amministratori, supervisori e l'amministratore dell'installazione" in output
+
+
+def test_the_seeded_deliveries_tell_a_coherent_story(db, tmp_path):
+    """A delivered message of the demo has its IO calls (one attempt, as its page counts
+    them), and its history lists the delivery before the citizen opened it and then the read."""
+    from ioportal.sending.models import ApiCall
+    from ioportal.sending.pages import attempts_made, call_rows_of, delivery_history
+
+    seed(tmp_path)
+    premium = Dispatch.objects.get(feature_level=FeatureLevel.ADVANCED)
+    delivered = premium.deliveries.filter(state=Delivery.State.PROCESSED, read_status="READ")
+    for delivery in delivered:
+        calls = list(ApiCall.objects.filter(delivery=delivery).order_by("created_at", "id"))
+        assert [c.operation for c in calls] == ["get_profile", "submit_message", "get_message"]
+        assert attempts_made(call_rows_of(calls)) == 1
+        accesses = list(delivery.remote_content_accesses.order_by("created_at", "id"))
+        assert len(accesses) == 2
+        texts = [text for _when, text in delivery_history(delivery, calls, [], accesses)]
+        delivered_at = [t.startswith("Consegnato") for t in texts].index(True)
+        assert texts.index("Accettato da IO") < delivered_at < texts.index("Apertura del messaggio")
+        assert texts[-1].startswith("Letto dal cittadino")
+    not_on_io = Delivery.objects.filter(skip_reason="not_on_io").first()
+    assert ApiCall.objects.get(delivery=not_on_io).status_code == 404
 
 
 def test_the_history_titles_name_what_their_templates_send(db, tmp_path):

@@ -484,6 +484,58 @@ def test_attempts_agree_with_the_history_and_the_calls(
     assert "1.200 ms" in page  # numbers the Italian way
 
 
+def test_history_places_what_io_tells_without_a_moment_where_the_portal_learned_it(
+    dispatch: Dispatch, people: dict[str, User]
+) -> None:
+    """IO's message status has no moment: "Consegnato" is not listed after the citizen
+    opened the message (IO asks for its content only once delivered), and a read is an event."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from ioportal.remotecontent.models import RemoteContentAccess
+
+    accepted = datetime(2026, 12, 6, 18, 25, tzinfo=ZoneInfo("Europe/Rome"))
+    delivery = _first(dispatch)
+    Delivery.objects.filter(pk=delivery.pk).update(
+        submitted_at=accepted,
+        io_status="PROCESSED",
+        finished_at=accepted + timedelta(minutes=6),  # the status read: 18:31
+        read_status="READ",
+        read_at=accepted + timedelta(minutes=6),
+    )
+    for minutes, operation in ((4, "details"), (5, "attachment")):
+        access = RemoteContentAccess.objects.create(
+            delivery=delivery, operation=operation, outcome="ok", http_status=200
+        )
+        RemoteContentAccess.objects.filter(pk=access.pk).update(
+            created_at=accepted + timedelta(minutes=minutes)
+        )
+    history = _history(_delivery_page(client_for(people["operator"]), delivery))
+    order = [
+        "Accettato da IO",
+        "Consegnato (rilevato alle 18:29)",
+        "Apertura del messaggio",
+        "Scaricamento di un allegato",
+        "Letto dal cittadino (rilevato alle 18:31)",
+    ]
+    positions = [history.index(text) for text in order]
+    assert positions == sorted(positions), history
+
+
+def test_an_outcome_only_io_tells_says_when_it_was_learned(
+    dispatch: Dispatch, people: dict[str, User]
+) -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    read = datetime(2026, 12, 6, 18, 31, tzinfo=ZoneInfo("Europe/Rome"))
+    delivery = _first(dispatch)
+    Delivery.objects.filter(pk=delivery.pk).update(io_status="PROCESSED", finished_at=read)
+    history = _history(_delivery_page(client_for(people["operator"]), delivery))
+    assert "Consegnato (rilevato alle 18:31)" in history
+    assert "Letto" not in history
+
+
 def _error_classes() -> set[str]:
     from ioportal.ioapi import IOApiError
 

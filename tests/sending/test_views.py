@@ -194,3 +194,74 @@ def test_an_action_not_allowed_now_is_a_message(dispatch: Dispatch) -> None:
     dispatch.refresh_from_db()
     assert dispatch.state == "running"
     assert not AuditEvent.objects.filter(action="dispatch.resumed").exists()
+
+
+def test_a_sent_dispatch_says_outcomes_are_still_coming(
+    dispatch: Dispatch, operator_user: Any
+) -> None:
+    """Nothing left to send is not "Completato" while IO's outcomes are still to be read."""
+    from django.utils import timezone
+
+    first, second, third = dispatch.deliveries.order_by("id")
+    for number, delivery in enumerate((first, second, third), start=1):
+        Delivery.objects.filter(pk=delivery.pk).update(
+            state=Delivery.State.SUBMITTED, io_message_id=f"01JABCDEFGHJKMNPQRSTVWXYZ{number}"
+        )
+    Delivery.objects.filter(pk=first.pk).update(state=Delivery.State.PROCESSED)
+    Dispatch.objects.filter(pk=dispatch.pk).update(
+        state=Dispatch.State.COMPLETED, finished_at=timezone.now()
+    )
+    client = client_for(operator_user)
+    url = reverse("sending:dispatch_detail", args=[dispatch.public_id])
+    page = client.get(url).content.decode()
+    assert "Inviato, esiti in arrivo" in page and "Completato" not in page
+    assert "2 messaggi accettati da IO sono in attesa dell'esito di consegna." in page
+    assert "– Invio terminato" in page and "– Concluso" not in page  # the history
+    assert 'hx-trigger="every 15s"' in page  # the outcomes keep coming in
+    history = client.get(reverse("sending:dispatch_list")).content.decode()
+    assert "Inviato, esiti in arrivo" in history
+    dashboard = client.get(reverse("dashboard:dashboard")).content.decode()
+    assert "Inviato, esiti in arrivo" in dashboard
+
+    Delivery.objects.filter(pk=second.pk).update(state=Delivery.State.PROCESSED)
+    Delivery.objects.filter(pk=third.pk).update(state=Delivery.State.REJECTED)
+    page = client.get(url).content.decode()
+    assert "Completato" in page and "esiti in arrivo" not in page
+    assert "in attesa dell'esito" not in page
+    assert 'hx-trigger="every 15s"' not in page
+
+
+def test_a_bad_date_gets_the_same_message_as_in_the_activity_log(operator_user: Any) -> None:
+    page = client_for(operator_user).get(reverse("sending:dispatch_list"), {"dal": "31/02/2026"})
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "Inserisci una data esistente nel formato gg/mm/aaaa, per esempio 31/01/2026." in text
+    assert "Inserisci una data valida" not in text
+
+
+def test_every_date_field_of_the_forms_speaks_the_same() -> None:
+    """Every date of every form of the portal is a DayField: one format, one message."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    from django import forms
+
+    import ioportal
+    from ioportal.core.forms import DayField
+
+    checked = 0
+    for module_info in pkgutil.walk_packages(ioportal.__path__, "ioportal."):
+        if not module_info.name.endswith("forms"):
+            continue
+        module = importlib.import_module(module_info.name)
+        for _name, form_class in inspect.getmembers(module, inspect.isclass):
+            if not issubclass(form_class, forms.BaseForm) or not hasattr(form_class, "base_fields"):
+                continue
+            for name, field in form_class.base_fields.items():
+                if isinstance(field, forms.DateField) and not isinstance(
+                    field, forms.DateTimeField
+                ):
+                    checked += 1
+                    assert isinstance(field, DayField), (form_class.__name__, name)
+    assert checked >= 6

@@ -8,22 +8,22 @@ from datetime import timedelta
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
-from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_noop as _
 from django_q.tasks import async_task
 
 from ioportal.accounts.models import User
 from ioportal.core.fiscalcode import SANDBOX_FISCAL_CODE
-from ioportal.core.io_texts import describe_io_error
 from ioportal.core.services import audit_log
 from ioportal.ioapi import (
     CallInfo,
     IOApiError,
     KeyRejectedError,
     NotFoundError,
+    PayloadInvalidError,
     PermanentError,
     Profile,
 )
+from ioportal.ioapi.messages_it import explain_error
 from ioportal.ioservices.audit import Action
 from ioportal.ioservices.models import IOService, ServiceCheck
 from ioportal.ioservices.services.keys import (
@@ -113,11 +113,26 @@ def _probe(
     return True, None, profile.call
 
 
-SLOT_ADJECTIVES = {"primary": gettext_lazy("primaria"), "secondary": gettext_lazy("secondaria")}
+# What a check found is stored as sentences to translate when shown (ServiceCheck.message_parts),
+# so each reader sees it in their language: `_` only marks the Italian texts here.
+Part = dict[str, object]
 
 
-def _slot_label(slot: str) -> str:
-    return str(SLOT_ADJECTIVES[slot])
+def _said(text: str, **params: str) -> Part:
+    return {"text": text, "params": params}
+
+
+def _io_error(error: IOApiError) -> list[Part]:
+    """An IO client error as ioapi.messages_it templates, translated when shown."""
+    if isinstance(error, PayloadInvalidError):
+        return [
+            {"io": e.template, "params": dict(e.params)}
+            if e.template
+            else {"io": "{message}", "params": {"message": e.message}}
+            for e in error.errors
+        ]
+    template, params = explain_error(error)
+    return [{"io": template, "params": params}]
 
 
 def ioservice_check_run(*, check_id: int) -> ServiceCheck:
@@ -135,7 +150,7 @@ def ioservice_check_run(*, check_id: int) -> ServiceCheck:
     service = check.service
     slot = service.active_slot
     other = IOService.other_slot(slot)
-    lines: list[str] = []
+    lines: list[Part] = []
     check.key_slot = slot
     remaining: int | None = None
 
@@ -143,30 +158,30 @@ def ioservice_check_run(*, check_id: int) -> ServiceCheck:
         works, error, call = _probe(service, slot, SANDBOX_FISCAL_CODE)
         if works is None and error is None:
             lines.append(
-                _("IO è occupato dagli invii di questo ente: riprova la verifica tra poco.")
+                _said(_("IO è occupato dagli invii di questo ente: riprova la verifica tra poco."))
             )
     except ServiceKeyUnavailableError:
         works, error, call = False, None, None
         lines.append(
-            _(
-                "La chiave in uso (%(slot)s) non è impostata o non è leggibile: "
-                "inseriscila di nuovo."
+            _said(
+                _(
+                    "La chiave in uso (%(slot)s) non è impostata o non è leggibile: "
+                    "inseriscila di nuovo."
+                ),
+                slot=slot,
             )
-            % {"slot": _slot_label(slot)}
         )
     check.key_works = works
     if call is not None and call.rate_limit_remaining is not None:
         remaining = call.rate_limit_remaining
     ok = works is True and (error is None or isinstance(error, NotFoundError))
     if works is True:
-        lines.append(_("La chiave in uso (%(slot)s) funziona.") % {"slot": _slot_label(slot)})
+        lines.append(_said(_("La chiave in uso (%(slot)s) funziona."), slot=slot))
         ioservice_key_worked(service=service, key_slot=slot)
     elif works is False and error is not None:
-        lines.append(
-            _("IO ha rifiutato la chiave in uso (%(slot)s).") % {"slot": _slot_label(slot)}
-        )
+        lines.append(_said(_("IO ha rifiutato la chiave in uso (%(slot)s)."), slot=slot))
     if error is not None and not isinstance(error, KeyRejectedError | NotFoundError):
-        lines.append(describe_io_error(error))
+        lines.extend(_io_error(error))
 
     if service.has_key(other):
         try:
@@ -178,31 +193,32 @@ def ioservice_check_run(*, check_id: int) -> ServiceCheck:
             ioservice_key_worked(service=service, key_slot=other)
             if works is False:
                 lines.append(
-                    _(
-                        "La chiave %(other)s funziona: sceglila come chiave in uso e aggiorna "
-                        "la %(slot)s."
+                    _said(
+                        _(
+                            "La chiave %(other)s funziona: sceglila come chiave in uso e "
+                            "aggiorna la %(slot)s."
+                        ),
+                        other=other,
+                        slot=slot,
                     )
-                    % {"other": _slot_label(other), "slot": _slot_label(slot)}
                 )
             else:
-                lines.append(
-                    _("Anche la chiave %(other)s funziona.") % {"other": _slot_label(other)}
-                )
+                lines.append(_said(_("Anche la chiave %(other)s funziona."), other=other))
         elif other_works is False:
             template = (
                 _("IO ha rifiutato anche la chiave %(other)s.")
                 if works is False
                 else _("IO ha rifiutato la chiave %(other)s: aggiornala prima di usarla.")
             )
-            lines.append(template % {"other": _slot_label(other)})
+            lines.append(_said(template, other=other))
             if works is False:
                 ioservice_key_problem(service=service)
         elif other_error is not None:
-            lines.append(describe_io_error(other_error))
+            lines.extend(_io_error(other_error))
         if remaining is None and other_call is not None:
             remaining = other_call.rate_limit_remaining
     else:
-        lines.append(_("La chiave %(other)s non è impostata.") % {"other": _slot_label(other)})
+        lines.append(_said(_("La chiave %(other)s non è impostata."), other=other))
         if works is False and error is not None:
             ioservice_key_problem(service=service)
 
@@ -211,28 +227,32 @@ def ioservice_check_run(*, check_id: int) -> ServiceCheck:
         if isinstance(probe_error, PermanentError) and probe_error.is_recipient_forbidden:
             check.test_mode_detected = True
             lines.append(
-                _(
-                    "IO considera il servizio in modalità di test: può inviare messaggi solo "
-                    "ai destinatari autorizzati."
+                _said(
+                    _(
+                        "IO considera il servizio in modalità di test: può inviare messaggi "
+                        "solo ai destinatari autorizzati."
+                    )
                 )
             )
             if not service.test_mode:
                 lines.append(
-                    _("Nel portale il servizio non risulta in modalità di test: aggiornalo.")
+                    _said(_("Nel portale il servizio non risulta in modalità di test: aggiornalo."))
                 )
         elif probe_error is None or isinstance(probe_error, NotFoundError):
             check.test_mode_detected = False
-            lines.append(_("IO considera il servizio in produzione: può inviare a tutti."))
+            lines.append(_said(_("IO considera il servizio in produzione: può inviare a tutti.")))
             if service.test_mode:
                 lines.append(
-                    _("Nel portale il servizio risulta ancora in modalità di test: aggiornalo.")
+                    _said(
+                        _("Nel portale il servizio risulta ancora in modalità di test: aggiornalo.")
+                    )
                 )
         if probe_call is not None and probe_call.rate_limit_remaining is not None:
             remaining = probe_call.rate_limit_remaining
 
     check.rate_limit_remaining = remaining
     check.status = ServiceCheck.Status.OK if ok else ServiceCheck.Status.FAILED
-    check.message = " ".join(lines)
+    check.message_parts = lines
     check.finished_at = timezone.now()
     check.save()
     return check

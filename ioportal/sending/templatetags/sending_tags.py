@@ -40,6 +40,15 @@ def sending_dashboard_cards(context: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+@register.simple_tag
+def dispatch_state(dispatch: Dispatch, outcome: dict[str, Any]) -> str:
+    """`{% dispatch_state dispatch outcome %}`: the state as the dispatch page says it
+    (`pages.dispatch_state_text`: "Inviato, esiti in arrivo" until IO's outcomes are in)."""
+    from ioportal.sending.pages import dispatch_state_text
+
+    return dispatch_state_text(dispatch, outcome)
+
+
 @register.filter
 def moment(value: Any) -> str:
     """A datetime as `messaging.windows.describe_moment` writes it ("" for None)."""

@@ -39,6 +39,7 @@ from ioportal.remotecontent.services import (
     rc_configuration_regenerate_key,
 )
 from ioportal.sending import outcomes
+from ioportal.sending.models import ApiCall
 
 ACTOR = "manage.py seed_demo"
 CREDENTIALS_FILE = Path(settings.BASE_DIR) / ".demo-credentials.json"
@@ -280,6 +281,43 @@ def _premium_accesses(
     RemoteContentAccess.objects.filter(delivery__dispatch=dispatch).update(created_at=when)
 
 
+def _api_calls(dispatch: Dispatch, service: IOService) -> None:
+    """IO's calls for a seeded dispatch, as the pipeline logs them: the profile check of
+    each citizen (404 for one not on IO), the submission of each message IO accepted and
+    the status read that found it delivered, at the moments the deliveries say."""
+    rows: list[tuple[Delivery, str, int, str, datetime]] = []
+    for delivery in dispatch.deliveries.all():
+        assert delivery.first_attempt_at is not None
+        not_on_io = delivery.skip_reason == outcomes.NOT_ON_IO
+        rows.append(
+            (
+                delivery,
+                "get_profile",
+                404 if not_on_io else 200,
+                "NotFoundError" if not_on_io else "ok",
+                delivery.first_attempt_at,
+            )
+        )
+        if delivery.submitted_at and delivery.finished_at:
+            rows.append((delivery, "submit_message", 201, "ok", delivery.submitted_at))
+            rows.append((delivery, "get_message", 200, "ok", delivery.finished_at))
+    created = ApiCall.objects.bulk_create(
+        ApiCall(
+            organization_id=dispatch.organization_id,
+            service=service,
+            delivery=delivery,
+            operation=operation,
+            status_code=status,
+            duration_ms=180,
+            outcome=outcome,
+        )
+        for delivery, operation, status, outcome, _when in rows
+    )
+    # created_at is set on insert: each call gets its moment afterwards.
+    for call, (*_rest, when) in zip(created, rows, strict=True):
+        ApiCall.objects.filter(pk=call.pk).update(created_at=when)
+
+
 def _history(
     organization: Organization,
     actor: User,
@@ -325,7 +363,8 @@ def _history(
             if outcome["state"] == Delivery.State.PROCESSED:
                 outcome["submitted_at"] = started + timedelta(seconds=row)
                 if outcome.get("read_status") == "READ":
-                    outcome["read_at"] = started + timedelta(hours=2)
+                    # The status read after the citizen opened it (_premium_accesses).
+                    outcome["read_at"] = started + timedelta(hours=2, minutes=5)
             variables: dict[str, Any] = {"nome": first_name}
             payment: dict[str, Any] = {}
             if template_index == 1:
@@ -342,8 +381,9 @@ def _history(
                     dispatch=dispatch,
                     row_number=row + 1,
                     variables=variables,
-                    attempts=1,
-                    first_attempt_at=started,
+                    # Accepted at the first attempt: no failed attempt counted.
+                    attempts=0,
+                    first_attempt_at=started + timedelta(seconds=row - 1),
                     finished_at=started + timedelta(minutes=1),
                     **payment,
                     **outcome,
@@ -351,6 +391,7 @@ def _history(
                 )
             )
         Delivery.objects.bulk_create(deliveries)
+        _api_calls(dispatch, service)
         if premium:
             _premium_accesses(dispatch, configuration, started + timedelta(hours=2))
         Dispatch.objects.filter(pk=dispatch.pk).update(created_at=started)
@@ -488,6 +529,6 @@ class Command(BaseCommand):
             label = Membership.Role(role).label if role else "amministratore dell'installazione"
             out.write(f"  {username:<15} {credentials[username]:<20} {label}")
         out.write(
-            "Amministratori e supervisori configurano un'app di autenticazione (TOTP) "
-            "al primo accesso."
+            "Amministratori, supervisori e l'amministratore dell'installazione configurano "
+            "un'app di autenticazione (TOTP) al primo accesso."
         )
