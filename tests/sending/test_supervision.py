@@ -510,7 +510,7 @@ def test_history_places_what_io_tells_without_a_moment_where_the_portal_learned_
         RemoteContentAccess.objects.filter(pk=access.pk).update(
             created_at=accepted + timedelta(minutes=minutes)
         )
-    history = _history(_delivery_page(client_for(people["operator"]), delivery))
+    history = _history(_delivery_page(client_for(people["author"]), delivery))
     order = [
         "Accettato da IO",
         "Consegnato (rilevato alle 18:29)",
@@ -531,7 +531,7 @@ def test_an_outcome_only_io_tells_says_when_it_was_learned(
     read = datetime(2026, 12, 6, 18, 31, tzinfo=ZoneInfo("Europe/Rome"))
     delivery = _first(dispatch)
     Delivery.objects.filter(pk=delivery.pk).update(io_status="PROCESSED", finished_at=read)
-    history = _history(_delivery_page(client_for(people["operator"]), delivery))
+    history = _history(_delivery_page(client_for(people["author"]), delivery))
     assert "Consegnato (rilevato alle 18:31)" in history
     assert "Letto" not in history
 
