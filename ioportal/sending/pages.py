@@ -193,16 +193,21 @@ TIMELINE_ACTIONS = {
 
 def timeline(dispatch: Dispatch) -> list[tuple[Any, str, str]]:
     """(when, what, who) of a dispatch, oldest first: created, approved or rejected,
-    scheduled, started, paused / resumed / cancelled (from the audit trail), finished."""
-    events: list[tuple[Any, str, str]] = [
-        (dispatch.created_at, _("Creato"), str(dispatch.created_by))
+    scheduled, started, paused / resumed / cancelled (from the audit trail), finished.
+
+    Ordered by the true order of events: by time, and on equal times (or a start stamped a
+    moment before the row's own creation, in the same request) by their logical order, so
+    "Creato" always comes first and "Avviato" never before it."""
+    # (when, logical rank, what, who)
+    events: list[tuple[Any, int, str, str]] = [
+        (dispatch.created_at, 0, _("Creato"), str(dispatch.created_by))
     ]
     if dispatch.approved_at:
-        events.append((dispatch.approved_at, _("Approvato"), str(dispatch.approved_by or "")))
+        events.append((dispatch.approved_at, 1, _("Approvato"), str(dispatch.approved_by or "")))
     if dispatch.scheduled_at:
-        events.append((dispatch.scheduled_at, _("Programmato per"), ""))
+        events.append((dispatch.scheduled_at, 2, _("Programmato per"), ""))
     if dispatch.started_at:
-        events.append((dispatch.started_at, _("Avviato"), ""))
+        events.append((dispatch.started_at, 3, _("Avviato"), ""))
     changes = AuditEvent.objects.filter(
         organization_id=dispatch.organization_id,
         target_type="dispatch",
@@ -211,24 +216,32 @@ def timeline(dispatch: Dispatch) -> list[tuple[Any, str, str]]:
     ).order_by("created_at")[:50]
     for event in changes:
         events.append(
-            (event.created_at, str(TIMELINE_ACTIONS[event.action]), event.actor_label)  # type: ignore[index]
+            (event.created_at, 4, str(TIMELINE_ACTIONS[event.action]), event.actor_label)  # type: ignore[index]
         )
     if dispatch.finished_at:
         # The end of a dispatch is its state's: a cancelled one ends with its cancellation
         # (the audit trail's, with who did it; `finished_at` is set with the state just
         # before it is audited), never with a "Concluso" before it.
         if dispatch.state == Dispatch.State.REJECTED:
-            events.append((dispatch.finished_at, _("Respinto"), ""))
+            events.append((dispatch.finished_at, 5, _("Respinto"), ""))
         elif dispatch.state == Dispatch.State.COMPLETED:
             # Nothing left to send; IO's outcomes may still be coming (the progress block).
-            events.append((dispatch.finished_at, _("Invio terminato"), ""))
+            events.append((dispatch.finished_at, 5, _("Invio terminato"), ""))
         elif dispatch.state == Dispatch.State.CANCELLED and not any(
             event.action == Action.DISPATCH_CANCELLED for event in changes
         ):
             events.append(
-                (dispatch.finished_at, str(TIMELINE_ACTIONS[Action.DISPATCH_CANCELLED]), "")
+                (dispatch.finished_at, 5, str(TIMELINE_ACTIONS[Action.DISPATCH_CANCELLED]), "")
             )
-    return sorted(events, key=lambda event: event[0])
+    created = dispatch.created_at
+
+    def order(event: tuple[Any, int, str, str]) -> tuple[Any, int]:
+        # Nothing happens to a dispatch before it exists; a future "Programmato per" sorts
+        # by its own time.
+        when = event[0]
+        return (max(when, created) if created and when else when, event[1])
+
+    return [(when, what, who) for when, _rank, what, who in sorted(events, key=order)]
 
 
 def dispatch_context(

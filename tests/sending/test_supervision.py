@@ -853,3 +853,22 @@ def test_marking_as_sent_asks_for_a_confirmation(
     done = supervisor.post(url, {**chosen, **MARK_SENT_CONFIRMED}, follow=True).content.decode()
     assert "Esiti incerti risolti per 2 destinatari." in done
     assert Delivery.objects.filter(dispatch=dispatch, state="marked_sent").count() == 2
+
+
+def test_the_history_lists_events_in_the_order_they_happened(
+    dispatch: Dispatch, people: dict[str, User]
+) -> None:
+    """A single message is started in the request that creates it, its start stamped a
+    moment before the row's own creation: "Creato" still comes first; on equal times the
+    logical order (created, approved, started) decides."""
+    from ioportal.sending.pages import timeline
+
+    created = dispatch.created_at
+    Dispatch.objects.filter(pk=dispatch.pk).update(started_at=created - timedelta(microseconds=300))
+    dispatch.refresh_from_db()
+    assert [what for _w, what, _who in timeline(dispatch)] == ["Creato", "Avviato"]
+    Dispatch.objects.filter(pk=dispatch.pk).update(
+        started_at=created, approved_at=created, approved_by=people["supervisor"]
+    )
+    dispatch.refresh_from_db()
+    assert [what for _w, what, _who in timeline(dispatch)] == ["Creato", "Approvato", "Avviato"]
