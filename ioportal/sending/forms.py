@@ -27,6 +27,17 @@ SORTS = {
 }
 
 
+# The history's states as its rows say them: a COMPLETED dispatch whose outcomes are still
+# coming reads "Inviato, esiti in arrivo" (pages.dispatch_state_text), "Completato" once all
+# are in; the filter offers both, each one condition of the same rule.
+AWAITING_OUTCOMES = "awaiting_outcomes"
+STATE_CHOICES: list[tuple[str, Any]] = [("", _("Tutti"))]
+for _value, _label in Dispatch.State.choices:
+    if _value == Dispatch.State.COMPLETED:
+        STATE_CHOICES.append((AWAITING_OUTCOMES, _("Inviato, esiti in arrivo")))
+    STATE_CHOICES.append((_value, _label))
+
+
 class HistoryFilterForm(forms.Form):
     """GET filters of the dispatch history: service, author, state, kind, period, title."""
 
@@ -36,7 +47,7 @@ class HistoryFilterForm(forms.Form):
     stato = forms.ChoiceField(
         label=_("Stato"),
         required=False,
-        choices=[("", _("Tutti"))] + list(Dispatch.State.choices),
+        choices=STATE_CHOICES,
     )
     tipo = forms.ChoiceField(
         label=_("Tipo"),
@@ -87,7 +98,11 @@ class HistoryFilterForm(forms.Form):
             dispatches = dispatches.filter(service__public_id=data["servizio"])
         if data["autore"]:
             dispatches = dispatches.filter(created_by__public_id=data["autore"])
-        if data["stato"]:
+        if data["stato"] == AWAITING_OUTCOMES:
+            dispatches = dispatches.filter(selectors.awaiting_outcomes_q())
+        elif data["stato"] == Dispatch.State.COMPLETED:
+            dispatches = dispatches.filter(selectors.completed_with_all_outcomes_q())
+        elif data["stato"]:
             dispatches = dispatches.filter(state=data["stato"])
         if data["tipo"]:
             dispatches = dispatches.filter(kind=data["tipo"])

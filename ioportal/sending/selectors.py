@@ -4,7 +4,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from ioportal.accounts.models import Membership, Organization
@@ -64,6 +64,25 @@ def awaiting_outcomes(dispatch: Dispatch, outcome: dict[str, Any]) -> int:
     if dispatch.state != Dispatch.State.COMPLETED:
         return 0
     return int(outcome["groups"]["accepted"])
+
+
+def awaiting_outcomes_q() -> Q:
+    """The rule of `awaiting_outcomes` as one filter on dispatches (an EXISTS subquery): a
+    COMPLETED dispatch with messages IO accepted and has not yet given a final outcome of.
+    Negated with the state kept (`completed_with_all_outcomes_q`) it is "Completato"."""
+    accepted = dict(OUTCOME_GROUPS)["accepted"]
+    return Q(state=Dispatch.State.COMPLETED) & Q(
+        Exists(Delivery.objects.filter(dispatch_id=OuterRef("pk"), state__in=accepted))
+    )
+
+
+def completed_with_all_outcomes_q() -> Q:
+    """COMPLETED dispatches whose every message has its final outcome: those the pages call
+    "Completato" (`awaiting_outcomes` is 0)."""
+    accepted = dict(OUTCOME_GROUPS)["accepted"]
+    return Q(state=Dispatch.State.COMPLETED) & ~Q(
+        Exists(Delivery.objects.filter(dispatch_id=OuterRef("pk"), state__in=accepted))
+    )
 
 
 def _empty_outcomes() -> dict[str, Any]:

@@ -253,6 +253,10 @@ def dispatch_cancel(request: AuthenticatedHttpRequest, public_id: str) -> HttpRe
                 "dispatch": dispatch,
                 "form": form,
                 "not_started": services.dispatch_not_started(dispatch),
+                # The state in the dispatch page's words.
+                "state_text": pages.dispatch_state_text(
+                    dispatch, selectors.outcomes(dispatch=dispatch)
+                ),
             },
             status=400 if request.method == "POST" else 200,
         )

@@ -872,3 +872,54 @@ def test_the_history_lists_events_in_the_order_they_happened(
     )
     dispatch.refresh_from_db()
     assert [what for _w, what, _who in timeline(dispatch)] == ["Creato", "Approvato", "Avviato"]
+
+
+def test_the_state_filter_agrees_with_the_rows_wording(
+    dispatch: Dispatch, people: dict[str, User], django_assert_max_num_queries: Any
+) -> None:
+    """A COMPLETED dispatch with messages IO accepted and has not yet given the outcome of
+    reads "Inviato, esiti in arrivo": the filter "Completato" leaves it out and the filter
+    "Inviato, esiti in arrivo" lists it (and only it)."""
+    awaiting = builders.dispatch(
+        dispatch.service, people["author"], fiscal_codes(2), state=Dispatch.State.COMPLETED
+    )
+    done = builders.dispatch(
+        dispatch.service, people["author"], fiscal_codes(2), state=Dispatch.State.COMPLETED
+    )
+    Dispatch.objects.filter(pk=awaiting.pk).update(title="Esiti in arrivo")
+    Dispatch.objects.filter(pk=done.pk).update(title="Tutti gli esiti")
+    for n, delivery in enumerate(Delivery.objects.filter(dispatch__in=[awaiting, done])):
+        Delivery.objects.filter(pk=delivery.pk).update(
+            state=Delivery.State.PROCESSED,
+            io_message_id=f"01JF1LTER000000000000000{n:03d}",
+            submitted_at=timezone.now(),
+        )
+    Delivery.objects.filter(pk=_first(awaiting).pk).update(state=Delivery.State.SUBMITTED)
+    client = client_for(people["supervisor"])
+    url = reverse("sending:dispatch_list")
+
+    def titles(**query: str) -> list[str]:
+        text = client.get(url, query).content.decode()
+        return [t for t in ("TARI 2026", "Esiti in arrivo", "Tutti gli esiti") if t in text]
+
+    assert titles(stato="completed") == ["Tutti gli esiti"]
+    assert titles(stato="awaiting_outcomes") == ["Esiti in arrivo"]
+    page = client.get(url, {"stato": "awaiting_outcomes"}).content.decode()
+    assert "Inviato, esiti in arrivo" in page
+    assert '<option value="awaiting_outcomes" selected>Inviato, esiti in arrivo</option>' in page
+    # Each filter is one condition of the query, not a count per dispatch.
+    with django_assert_max_num_queries(25):
+        client.get(url, {"stato": "completed"})
+
+
+def test_the_cancel_confirmation_says_the_state_as_the_dispatch_page(
+    dispatch: Dispatch, people: dict[str, User]
+) -> None:
+    from ioportal.sending.pages import dispatch_state_text
+
+    author = client_for(people["author"])
+    text = author.get(
+        reverse("sending:dispatch_cancel", args=[dispatch.public_id])
+    ).content.decode()
+    wording = dispatch_state_text(dispatch, selectors.outcomes(dispatch=dispatch))
+    assert f"{dispatch.service.name} · {wording}</p>" in text
