@@ -23,7 +23,7 @@ from ioportal.messaging.forms import RejectForm
 from ioportal.messaging.models import Delivery, Dispatch, FeatureLevel
 from ioportal.messaging.preview import render_preview
 from ioportal.messaging.retention import personal_data_purged, personal_data_until
-from ioportal.recipients.rendering import delivery_content
+from ioportal.recipients.rendering import delivery_content, placeholder_names
 from ioportal.remotecontent.models import RemoteContentAccess
 from ioportal.remotecontent.selectors import dispatch_access_counts
 from ioportal.sending import outcomes as outcome_texts
@@ -272,6 +272,10 @@ def dispatch_context(
     return {
         **progress_context(membership, dispatch),
         "content": render_preview(subject=dispatch.subject, markdown=dispatch.markdown),
+        # "I segnaposto sono riempiti per ogni cittadino" only where there are some to fill:
+        # never for a single citizen's message, nor for a text without placeholders.
+        "per_citizen_content": dispatch.kind != Dispatch.Kind.SINGLE
+        and bool(placeholder_names(dispatch.subject, dispatch.markdown)),
         "timeline": timeline(dispatch),
         "filter_form": filter_form,
         "filtered": bool(filter_form.is_valid() and filter_form.cleaned_data["esito"]),

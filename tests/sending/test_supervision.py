@@ -923,3 +923,25 @@ def test_the_cancel_confirmation_says_the_state_as_the_dispatch_page(
     ).content.decode()
     wording = dispatch_state_text(dispatch, selectors.outcomes(dispatch=dispatch))
     assert f"{dispatch.service.name} · {wording}</p>" in text
+
+
+PER_CITIZEN = "I segnaposto sono riempiti per ogni cittadino"
+
+
+def test_the_placeholder_sentence_only_where_there_are_placeholders(
+    dispatch: Dispatch, people: dict[str, User]
+) -> None:
+    author = client_for(people["author"])
+
+    def content_note() -> str:
+        page = author.get(reverse("sending:dispatch_detail", args=[dispatch.public_id]))
+        return page.content.decode()
+
+    assert PER_CITIZEN in content_note()  # a list with {{nome}}
+    Dispatch.objects.filter(pk=dispatch.pk).update(kind=Dispatch.Kind.SINGLE)
+    text = content_note()
+    assert PER_CITIZEN not in text and "Senza modello." in text
+    Dispatch.objects.filter(pk=dispatch.pk).update(
+        kind=Dispatch.Kind.LIST, subject="Avviso per tutti", markdown="Lo stesso testo " * 10
+    )
+    assert PER_CITIZEN not in content_note()
