@@ -74,6 +74,11 @@ class HistoryFilterForm(forms.Form):
         cast(forms.ChoiceField, self.fields["servizio"]).choices = [("", _("Tutti"))] + [
             (str(s.public_id), s.name) for s in services
         ]
+        if not membership.has_role(Membership.Role.SUPERVISOR):
+            # An operator sees only their own dispatches (dispatch_access): no author to
+            # choose among.
+            del self.fields["autore"]
+            return
         authors = User.objects.filter(
             memberships__organization_id=membership.organization_id
         ).order_by("username")
@@ -96,7 +101,7 @@ class HistoryFilterForm(forms.Form):
             dispatches = dispatches.filter(title__icontains=data["q"])
         if data["servizio"]:
             dispatches = dispatches.filter(service__public_id=data["servizio"])
-        if data["autore"]:
+        if data.get("autore"):
             dispatches = dispatches.filter(created_by__public_id=data["autore"])
         if data["stato"] == AWAITING_OUTCOMES:
             dispatches = dispatches.filter(selectors.awaiting_outcomes_q())

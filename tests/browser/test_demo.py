@@ -84,7 +84,7 @@ def test_first_run_sends_a_premium_notice_that_the_citizen_opens(
     page.get_by_role("button", name="Accedi").click()
     page.wait_for_load_state()
     # The dashboard and the history are not empty on the first run.
-    assert "Accertamento IMU – primo invio" in page.locator("#recent-dispatches").inner_text()
+    assert "Accertamento IMU – primo invio" in page.locator("#operator-recent").inner_text()
     page.get_by_role("link", name="Invii").first.click()
     page.wait_for_load_state()
     assert "TARI 2026 – saldo" in page.content()

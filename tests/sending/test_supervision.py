@@ -699,8 +699,10 @@ def test_dashboard_and_dispatch_page_count_the_same(
     detail = client.get(reverse("sending:dispatch_detail", args=[dispatch.public_id]))
     assert 'data-outcome="delivered">2 (50%)' in detail.content.decode()
     dashboard = client.get(reverse("dashboard:dashboard")).content.decode()
-    recent = dashboard.split('id="recent-dispatches"', 1)[1].split("</ul>", 1)[0]
     own = dashboard.split('id="operator-recent"', 1)[1].split("</ul>", 1)[0]
+    supervised = client_for(people["supervisor"]).get(reverse("dashboard:dashboard"))
+    recent = supervised.content.decode().split('id="recent-dispatches"', 1)[1]
+    recent = recent.split("</ul>", 1)[0]
     assert "2 consegnati su 4" in recent and "2 consegnati su 4" in own
     history = client.get(reverse("sending:dispatch_list")).content.decode()
     assert 'class="count-delivered">2<' in history and "4 destinatari" in history
@@ -715,8 +717,10 @@ def test_a_dispatch_being_prepared_counts_its_list(
     )
     client = client_for(people["author"])
     dashboard = client.get(reverse("dashboard:dashboard")).content.decode()
-    recent = dashboard.split('id="recent-dispatches"', 1)[1].split("</ul>", 1)[0]
     own = dashboard.split('id="operator-recent"', 1)[1].split("</ul>", 1)[0]
+    supervised = client_for(people["supervisor"]).get(reverse("dashboard:dashboard"))
+    recent = supervised.content.decode().split('id="recent-dispatches"', 1)[1]
+    recent = recent.split("</ul>", 1)[0]
     assert "0 consegnati su 3.000" in recent and "0 consegnati su 3.000" in own
     history = client.get(reverse("sending:dispatch_list")).content.decode()
     assert "3.000 destinatari" in history
@@ -945,3 +949,27 @@ def test_the_placeholder_sentence_only_where_there_are_placeholders(
         kind=Dispatch.Kind.LIST, subject="Avviso per tutti", markdown="Lo stesso testo " * 10
     )
     assert PER_CITIZEN not in content_note()
+
+
+def test_an_operator_sees_their_dispatches_once_and_no_author_filter(
+    dispatch: Dispatch, people: dict[str, User]
+) -> None:
+    """An operator sees only their own dispatches: the dashboard lists them once ("I tuoi
+    ultimi invii"), the history offers no author to choose; a supervisor keeps both."""
+    author = client_for(people["author"])
+    dashboard = author.get(reverse("dashboard:dashboard")).content.decode()
+    assert dashboard.count("TARI 2026") == 1
+    assert 'id="operator-recent"' in dashboard and 'id="recent-dispatches"' not in dashboard
+    history = author.get(reverse("sending:dispatch_list")).content.decode()
+    assert 'name="autore"' not in history
+    # A forged author filter changes nothing: still only their own.
+    forged = author.get(
+        reverse("sending:dispatch_list"), {"autore": str(people["operator"].public_id)}
+    )
+    assert forged.status_code == 200 and "TARI 2026" in forged.content.decode()
+    supervisor = client_for(people["supervisor"])
+    history = supervisor.get(reverse("sending:dispatch_list")).content.decode()
+    assert 'name="autore"' in history and "operatrice" in history
+    assert (
+        'id="recent-dispatches"' in supervisor.get(reverse("dashboard:dashboard")).content.decode()
+    )

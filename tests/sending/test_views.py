@@ -180,7 +180,8 @@ def test_dashboard_lists_the_latest_dispatches_with_delivered_counts(
 
     text = response.content.decode()
     assert response.status_code == 200
-    assert "Ultimi invii" in text and "1 consegnato su 3" in text
+    # An operator: their own dispatches, once, under "I tuoi ultimi invii".
+    assert "I tuoi ultimi invii" in text and "1 consegnato su 3" in text
     assert reverse("sending:dispatch_detail", args=[dispatch.public_id]) in text
     assert "Invio di un altro ente" not in text
 

@@ -17,11 +17,14 @@ RECENT_DISPATCHES = 3
 @register.inclusion_tag("sending/_dashboard_cards.html", takes_context=True)
 def sending_dashboard_cards(context: dict[str, Any]) -> dict[str, Any]:
     """Dashboard cards: the latest dispatches the member may see, with how many messages
-    were delivered (the dispatch page's count, `selectors.outcomes_of`); for supervisors
-    also no worker alive and paused dispatches."""
+    were delivered (the dispatch page's count, `selectors.outcomes_of`), no worker alive
+    and paused dispatches; for supervisors and admins only (an operator's own dispatches
+    are in the operator's overview)."""
     request = context.get("request")
     membership = getattr(request, "membership", None)
-    if membership is None:
+    if membership is None or not membership.has_role(Membership.Role.SUPERVISOR):
+        # An operator sees only their own dispatches: the dashboard lists them once, in
+        # "I tuoi ultimi invii" (dashboard/_operator.html).
         return {"show": False}
     latest = list(
         dispatches_visible_to(membership)
@@ -30,8 +33,6 @@ def sending_dashboard_cards(context: dict[str, Any]) -> dict[str, Any]:
     )
     outcomes = selectors.outcomes_of(latest)
     recent = [(d, outcomes[d.pk]) for d in latest]
-    if not membership.has_role(Membership.Role.SUPERVISOR):
-        return {"show": False, "recent": recent}
     return {
         "show": True,
         "recent": recent,
