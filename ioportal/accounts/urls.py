@@ -51,8 +51,9 @@ urlpatterns = [
         views.invitation_withdraw,
         name="invitation_withdraw",
     ),
-    # Before the token's path: "accetta" is no token (tokens are 43 characters).
+    # Before the token's path: "accetta" and "rifiuta" are no tokens (tokens are 43 characters).
     path("invito/accetta/", views.invitation_continue, name="invitation_continue"),
+    path("invito/rifiuta/", views.invitation_decline, name="invitation_decline"),
     path("invito/<str:token>/", views.invitation_open, name="invitation_open"),
     path("inviti/", views.my_invitations, name="my_invitations"),
     path("inviti/<uuid:public_id>/accetta/", views.invitation_accept, name="invitation_accept"),

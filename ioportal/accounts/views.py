@@ -336,6 +336,41 @@ def invitation_open(request: HttpRequest, token: str) -> HttpResponse:
     return redirect("accounts:invitation_continue")
 
 
+def _invitation_of_session(request: HttpRequest) -> tuple[str, Any, HttpResponse]:
+    """(token, invitation, None) for the usable invitation whose link this session opened;
+    (token, None, the page saying why) when there is none: unknown or answered (404, the
+    token leaves the session), expired or for a disabled account (410), for another account
+    than the signed-in one (403)."""
+    token = request.session.get(INVITATION_TOKEN_SESSION_KEY, "")
+    invitation = get_invitation_by_token(token) if token else None
+    context: dict[str, Any] = {"invitation": invitation}
+    if invitation is None or invitation.status != Invitation.Status.PENDING:
+        request.session.pop(INVITATION_TOKEN_SESSION_KEY, None)
+        context["problem"] = _("Il collegamento non è valido o è già stato usato.")
+        return token, None, render(request, "accounts/invitation_open.html", context, status=404)
+    problem, status = "", 200
+    if invitation.is_expired:
+        problem, status = (
+            _("L'invito è scaduto: chiedi all'amministratore dell'ente di inviarlo di nuovo."),
+            410,
+        )
+    elif not invitation.user.is_active:
+        problem, status = _("L'account invitato è disattivato."), 410
+    elif request.user.is_authenticated and request.user.pk != invitation.user_id:
+        problem, status = (
+            _("Questo invito è per un altro account: esci e apri di nuovo il collegamento."),
+            403,
+        )
+    if problem:
+        context["problem"] = problem
+        return (
+            token,
+            None,
+            render(request, "accounts/invitation_open.html", context, status=status),
+        )
+    return token, invitation, HttpResponse()
+
+
 def invitation_continue(request: HttpRequest) -> HttpResponse:
     """The invitation of the link opened in this session (`invitation_open`).
 
@@ -343,27 +378,11 @@ def invitation_continue(request: HttpRequest) -> HttpResponse:
     with one is sent to sign in and answer from "Inviti". The link never signs anyone in.
     The token leaves the session once the invitation is accepted, or is found unusable.
     """
-    token = request.session.get(INVITATION_TOKEN_SESSION_KEY, "")
-    invitation = get_invitation_by_token(token) if token else None
+    token, invitation, refused = _invitation_of_session(request)
+    if invitation is None:
+        return refused
     context: dict[str, Any] = {"invitation": invitation}
-    if invitation is None or invitation.status != Invitation.Status.PENDING:
-        request.session.pop(INVITATION_TOKEN_SESSION_KEY, None)
-        context["problem"] = _("Il collegamento non è valido o è già stato usato.")
-        return render(request, "accounts/invitation_open.html", context, status=404)
-    if invitation.is_expired:
-        context["problem"] = _(
-            "L'invito è scaduto: chiedi all'amministratore dell'ente di inviarlo di nuovo."
-        )
-        return render(request, "accounts/invitation_open.html", context, status=410)
     invited = invitation.user
-    if not invited.is_active:
-        context["problem"] = _("L'account invitato è disattivato.")
-        return render(request, "accounts/invitation_open.html", context, status=410)
-    if request.user.is_authenticated and request.user.pk != invited.pk:
-        context["problem"] = _(
-            "Questo invito è per un altro account: esci e apri di nuovo il collegamento."
-        )
-        return render(request, "accounts/invitation_open.html", context, status=403)
     if invited.has_usable_password():
         if request.user.is_authenticated:
             return redirect("accounts:my_invitations")
@@ -392,6 +411,31 @@ def invitation_continue(request: HttpRequest) -> HttpResponse:
         return redirect("accounts:login")
     context["form"] = form
     return render(request, "accounts/invitation_open.html", context)
+
+
+@require_POST
+def invitation_decline(request: HttpRequest) -> HttpResponse:
+    """ "Rifiuta l'invito" on the page of the link opened in this session, for an account
+    still without a password (one with a password answers from "Inviti" once signed in):
+    the invitation is refused as `services.invitation_refuse` does (closed, audited
+    "Invito rifiutato"), the token leaves the session, a page confirms it."""
+    _token, invitation, refused = _invitation_of_session(request)
+    if invitation is None:
+        return refused
+    if invitation.user.has_usable_password():
+        return redirect("accounts:invitation_continue")
+    try:
+        services.invitation_refuse(invitation=invitation, user=invitation.user, request=request)
+    except services.InvitationUnavailableError as exc:
+        request.session.pop(INVITATION_TOKEN_SESSION_KEY, None)
+        return render(
+            request,
+            "accounts/invitation_open.html",
+            {"invitation": invitation, "problem": exc.message},
+            status=409,
+        )
+    request.session.pop(INVITATION_TOKEN_SESSION_KEY, None)
+    return render(request, "accounts/invitation_declined.html", {"invitation": invitation})
 
 
 @login_required

@@ -430,3 +430,51 @@ def test_simultaneous_invitations_get_a_clear_refusal(client, login, admin_user,
     assert response.status_code == 200
     assert "già in attesa" in response.content.decode()
     assert mail.outbox == []
+
+
+DECLINE = "/account/invito/rifiuta/"
+
+
+def test_new_person_can_decline_from_the_link(client, login, admin_user, organization):
+    """ "Rifiuta l'invito" beside the password form: a POST (CSRF-protected) that refuses
+    the invitation as "Inviti in attesa" does, audited, drops the token from the session
+    and confirms it; the link then works no more."""
+    login(admin_user)
+    invite(client, "rifiuta@esempio.invalid", first_name="Rita", username="rita")
+    link = link_in(mail.outbox[-1])
+    person = User.objects.get(email="rifiuta@esempio.invalid")
+    assert reverse("accounts:invitation_decline") == DECLINE
+
+    guarded = Client(enforce_csrf_checks=True)
+    page = open_link(guarded, link).content.decode()
+    assert f'action="{DECLINE}"' in page and "Rifiuta l'invito</button>" in page
+    assert guarded.post(DECLINE).status_code == 403  # no CSRF token
+    assert Invitation.objects.get(user=person).status == Invitation.Status.PENDING
+
+    visitor = Client()
+    open_link(visitor, link)
+    assert visitor.get(DECLINE).status_code == 405  # only POST
+    done = visitor.post(DECLINE)
+    assert done.status_code == 200
+    assert "Hai rifiutato l'invito a lavorare per Comune di Prova" in done.content.decode()
+    invitation = Invitation.objects.get(user=person)
+    assert invitation.status == Invitation.Status.REFUSED
+    assert AuditEvent.objects.filter(
+        action=Action.INVITATION_REFUSED, organization=organization, actor=person
+    ).exists()
+    assert not Membership.objects.filter(user=person).exists()
+    assert "invitation_token" not in visitor.session
+    # Answered: neither the session nor the link accept or decline it again.
+    assert visitor.post(DECLINE).status_code == 404
+    assert open_link(Client(), link).status_code == 404
+    person.refresh_from_db()
+    assert not person.has_usable_password()
+
+
+def test_declining_from_the_link_in_english(client, login, admin_user):
+    login(admin_user)
+    invite(client, "decline@esempio.invalid", username="decline")
+    visitor = Client(headers={"accept-language": "en"})
+    page = open_link(visitor, link_in(mail.outbox[-1])).content.decode()
+    assert "Decline the invitation</button>" in page
+    assert "You declined the invitation" in visitor.post(DECLINE).content.decode()
