@@ -55,6 +55,8 @@ class FileStructureForm(forms.Form):
         # The question offer() asks about the file, "" when none: the page shows it as a
         # question, not as an upload error.
         self.question = ""
+        # The label of the field the question is under (the page's notice points to it).
+        self.question_label = ""
         self.fields["sheet"].label = self.sheet_label
         self.fields["delimiter"].choices = [  # type: ignore[attr-defined]
             ("", _("Riconosci da solo")),
@@ -83,6 +85,7 @@ class FileStructureForm(forms.Form):
             field.choices = needed.choices  # type: ignore[attr-defined]
             field.widget = forms.RadioSelect(choices=needed.choices)
         self.question = needed.text(str(self.submit_label), str(self.holds))
+        self.question_label = str(field.label or "")
         self.add_error(needed.field, self.question)
 
     def has_upload_errors(self) -> bool:

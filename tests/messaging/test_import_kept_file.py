@@ -60,7 +60,12 @@ def test_a_sheet_choice_reads_the_kept_file_without_a_new_upload(
     page = asked.content.decode()
     assert "«data_on_second_sheet.xlsx» è già caricato" in page
     # A question about the file, not an upload error.
-    assert "Serve una scelta sul file: Il file ha più fogli" in page
+    assert (
+        "Serve una scelta sul file: la domanda è qui sotto, al campo «Foglio con i destinatari»."
+        in page
+    )
+    # Said once, under the field where the choice is made.
+    assert page.count("Il file ha più fogli") == 1
     assert "scegli quello con i destinatari" in page
     assert "Il file non è stato caricato" not in page
     kept = PendingUpload.objects.get()

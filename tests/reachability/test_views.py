@@ -316,7 +316,12 @@ def test_upload_keeps_the_file_across_the_sheet_and_hidden_rows_questions(
     assert "scegli quello con i cittadini e premi «Avvia la verifica»" in page
     assert "destinatari" not in page
     # A question, not an upload error.
-    assert "Serve una scelta sul file: Il file ha più fogli" in page
+    assert (
+        "Serve una scelta sul file: la domanda è qui sotto, al campo «Foglio con i cittadini»."
+        in page
+    )
+    # Said once, under the field where the choice is made.
+    assert page.count("Il file ha più fogli") == 1
     assert "Il file non è stato caricato" not in page
     assert "Carica e prosegui" not in page
     assert "«elenco.xlsx» è già caricato" in page
