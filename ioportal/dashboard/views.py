@@ -8,13 +8,13 @@ from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ioportal.accounts.access import require_role, role_required, superuser_required
 from ioportal.accounts.http import AuthenticatedHttpRequest
 from ioportal.accounts.models import Membership
 from ioportal.core.audit import action_choices
+from ioportal.core.greetings import is_evening
 from ioportal.core.models import AuditEvent
 from ioportal.dashboard import overview
 from ioportal.dashboard.audit_display import change_lines, object_names
@@ -27,17 +27,12 @@ from ioportal.dashboard.selectors import (
 from ioportal.ioservices.selectors import ioservices_with_key_problem
 from ioportal.messaging.carnet import carnet_alerts_for
 
-# Local hours (TIME_ZONE, Europe/Rome) from which the dashboard says "Buongiorno", and from
-# which "Buonasera" (as Italians greet: good evening from 18:00).
-MORNING_FROM = 5
-EVENING_FROM = 18
-
 
 def greeting(name: str, moment: datetime | None = None) -> str:
-    """ "Buongiorno, Anna" or, from EVENING_FROM until MORNING_FROM local time, "Buonasera,
-    Anna". `moment` (aware; default now) is read in the active time zone."""
-    hour = timezone.localtime(moment or timezone.now()).hour
-    if MORNING_FROM <= hour < EVENING_FROM:
+    """ "Buongiorno, Anna" or, in the evening and at night (core.greetings.is_evening, the
+    rule of the e-mails too), "Buonasera, Anna". `moment` (aware; default now) is read in
+    the active time zone."""
+    if not is_evening(moment):
         return _("Buongiorno, %(name)s") % {"name": name}
     return _("Buonasera, %(name)s") % {"name": name}
 

@@ -154,3 +154,17 @@ def test_the_limit_ends_with_the_window(
     response, _ = request_reset(Client(), operator_user.email, django_capture_on_commit_callbacks)
     assert response.status_code == 302
     assert PasswordResetRequest.objects.count() == 1  # the old ones deleted
+
+
+def test_the_reset_email_greets_by_the_italian_clock(
+    client, operator_user, django_capture_on_commit_callbacks, tasks_run_inline, monkeypatch
+):
+    """As the dashboard does (core.greetings): "Buonasera" at 19:37 in Rome."""
+    from datetime import UTC, datetime
+
+    from ioportal.core import greetings
+
+    evening = datetime(2026, 12, 6, 18, 37, tzinfo=UTC)
+    monkeypatch.setattr(greetings.timezone, "now", lambda: evening)
+    request_reset(client, operator_user.email, django_capture_on_commit_callbacks)
+    assert mail.outbox[0].body.startswith("Buonasera,")

@@ -1,4 +1,5 @@
-"""The dashboard greets by the Italian clock: "Buongiorno" by day, "Buonasera" from 18:00."""
+"""The dashboard and the e-mails greet by the Italian clock: "Buongiorno" by day,
+"Buonasera" from 18:00."""
 
 from datetime import UTC, datetime
 
@@ -6,7 +7,7 @@ import pytest
 from django.urls import reverse
 from django.utils import translation
 
-from ioportal.dashboard import views
+from ioportal.core import greetings
 from ioportal.dashboard.views import greeting
 
 
@@ -34,6 +35,35 @@ def test_the_evening_greeting_in_english():
 def test_the_dashboard_greets_by_the_clock(client, login, operator_user, monkeypatch):
     login(operator_user)
     evening = datetime(2026, 12, 6, 17, 40, tzinfo=UTC)  # 18:40 in Rome
-    monkeypatch.setattr(views.timezone, "now", lambda: evening)
+    monkeypatch.setattr(greetings.timezone, "now", lambda: evening)
     page = client.get(reverse("dashboard:dashboard")).content.decode()
     assert "<h1" in page and "Buonasera, " in page and "Buongiorno" not in page
+
+
+@pytest.mark.parametrize(
+    ("utc_hour", "expected", "not_expected"),
+    [(18, "Buonasera,", "Buongiorno"), (9, "Buongiorno,", "Buonasera")],  # 19:37, 10:37
+)
+def test_the_invitation_email_greets_as_the_dashboard(
+    client, login, admin_user, monkeypatch, utc_hour, expected, not_expected
+):
+    from django.core import mail
+
+    from ioportal.accounts.models import Membership
+
+    moment = datetime(2026, 12, 6, utc_hour, 37, tzinfo=UTC)
+    monkeypatch.setattr(greetings.timezone, "now", lambda: moment)
+    login(admin_user)
+    client.post(
+        reverse("accounts:member_invite"),
+        {
+            "email": "saluti@esempio.invalid",
+            "role": Membership.Role.OPERATOR,
+            "username": "saluti",
+            "first_name": "Sara",
+        },
+    )
+    body = mail.outbox[-1].body
+    assert body.startswith(expected) and not_expected not in body
+    with translation.override("it"):
+        assert greeting("Sara", moment).startswith(expected[:-1])
