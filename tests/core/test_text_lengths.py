@@ -2,41 +2,25 @@
 sentence, with the real limit and the numbers grouped ("Scrivi al massimo 500 caratteri (ora
 sono 1.000)."), never Django's generic "Assicurati che questo valore contenga al massimo…"."""
 
-import importlib
-import pkgutil
-
 import pytest
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import translation
 
-import ioportal
 from ioportal.accounts.forms import InviteForm
 from ioportal.core.forms import LimitedCharField
 from ioportal.core.numbers import grouped
 from ioportal.ioservices.models import IOService
 from ioportal.messaging.forms import TemplateForm
+from tests.portal_forms import portal_forms
 
 DJANGO_GENERIC = "Assicurati che questo valore contenga al massimo"
-
-
-def _portal_forms() -> list[type[forms.BaseForm]]:
-    for module in pkgutil.walk_packages(ioportal.__path__, "ioportal."):
-        if module.name.rsplit(".", 1)[-1] in {"forms", "views"}:
-            importlib.import_module(module.name)
-    found, pending = [], [forms.BaseForm]
-    while pending:
-        for sub in pending.pop().__subclasses__():
-            pending.append(sub)
-            if sub.__module__.startswith("ioportal."):
-                found.append(sub)
-    return found
 
 
 def _limited_text_fields() -> list[tuple[str, forms.CharField]]:
     return [
         (f"{form.__module__}.{form.__name__}.{name}", field)
-        for form in _portal_forms()
+        for form in portal_forms()
         for name, field in form.base_fields.items()
         if isinstance(field, forms.CharField) and field.max_length is not None
     ]

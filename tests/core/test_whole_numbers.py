@@ -2,16 +2,12 @@
 prints a thousand as "1.000") and refuse what could be read two ways, never saving another
 number: Django's IntegerField reads "1.000" as 1 (it drops a trailing ".000")."""
 
-import importlib
-import pkgutil
-
 import pytest
 from django import forms
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import translation
 
-import ioportal
 from ioportal.accounts.forms import OrganizationForm
 from ioportal.core.forms import WholeNumberField, parse_whole_number
 from ioportal.ioservices.forms import PremiumCarnetForm
@@ -19,6 +15,7 @@ from ioportal.ioservices.models import PremiumCarnet
 from ioportal.messaging.forms import ApprovalPolicyForm, FollowUpForm, ScheduleForm
 from ioportal.retention.forms import RetentionForm
 from tests import builders
+from tests.portal_forms import portal_forms
 
 # Every integer field a person types into: (form, field).
 TYPED_INTEGERS = [
@@ -76,23 +73,10 @@ def test_parse_keeps_signs_and_groups_of_three() -> None:
         assert parse_whole_number("") is None
 
 
-def _portal_forms() -> list[type[forms.BaseForm]]:
-    for module in pkgutil.walk_packages(ioportal.__path__, "ioportal."):
-        if module.name.rsplit(".", 1)[-1] in {"forms", "views"}:
-            importlib.import_module(module.name)
-    found, pending = [], [forms.BaseForm]
-    while pending:
-        for sub in pending.pop().__subclasses__():
-            pending.append(sub)
-            if sub.__module__.startswith("ioportal."):
-                found.append(sub)
-    return found
-
-
 def test_no_form_of_the_portal_uses_django_integer_field() -> None:
     offenders = [
         f"{form.__module__}.{form.__name__}.{name}"
-        for form in _portal_forms()
+        for form in portal_forms()
         for name, field in form.base_fields.items()
         if isinstance(field, forms.IntegerField)
         and not isinstance(field, (WholeNumberField, forms.DecimalField))
@@ -100,7 +84,7 @@ def test_no_form_of_the_portal_uses_django_integer_field() -> None:
     assert offenders == []
     typed = {
         f"{form.__name__}.{name}"
-        for form in _portal_forms()
+        for form in portal_forms()
         for name, field in form.base_fields.items()
         if isinstance(field, WholeNumberField)
     }
