@@ -14,7 +14,7 @@ from openpyxl.utils.datetime import CALENDAR_MAC_1904
 from ioportal.recipients.models import RecipientList
 from tests import builders
 from tests.messaging.test_import_structure import _check, _post_bytes, _rejected_csv, _template
-from tests.recipients.test_import_variants import _rewrite
+from tests.xlsx_parts import rewrite_part
 
 CF1, CF2, CF3 = "RSSMRA85T10A562S", "VRDGPP75C15F205S", "BNCLCU90D45L219H"
 
@@ -194,7 +194,7 @@ def test_a_filtered_and_declared_a1_workbook_over_http(client, operator, organiz
     workbook = _xlsx([["codice_fiscale", "nome"], [CF1, "Anna"], [CF2, "Bruno"], [CF3, "Carla"]])
     workbook.active.auto_filter.ref = "A1:B4"
     workbook.active.row_dimensions[4].hidden = True
-    data = _rewrite(
+    data = rewrite_part(
         _bytes(workbook),
         "xl/worksheets/sheet1.xml",
         lambda xml: re.sub(r'<dimension ref="[^"]*"', '<dimension ref="A1"', xml),

@@ -23,6 +23,7 @@ from ioportal.recipients.parsing import (
 )
 from ioportal.recipients.rendering import fill_message
 from ioportal.recipients.validation import MessageSpec, guess_mapping, validate_rows
+from tests.xlsx_parts import rewrite_part
 
 CF1, CF2, CF3, CF4 = "RSSMRA85T10A562S", "VRDGPP75C15F205S", "BNCLCU90D45L219H", "RSSMRA80A01H501U"
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=ZoneInfo("Europe/Rome"))
@@ -60,19 +61,6 @@ def _save(workbook):
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
-
-
-def _rewrite(data, path, change):
-    """The same XLSX with the XML part `path` changed by `change(text) -> text`."""
-    source = zipfile.ZipFile(io.BytesIO(data))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
-        for entry in source.infolist():
-            content = source.read(entry.filename)
-            if entry.filename == path:
-                content = change(content.decode()).encode()
-            target.writestr(entry, content)
-    return out.getvalue()
 
 
 def _xlsx(rows, *, formats=None, epoch=None):
@@ -282,7 +270,7 @@ def test_a_number_written_as_text_in_a_csv_is_not_a_date(cell):
 )
 def test_every_row_is_read_whatever_size_the_sheet_declares(change):
     workbook, _sheet = _xlsx([["cf", "nome"], *([cf, "x"] for cf in (CF1, CF2, CF3, CF4, CF1))])
-    data = _rewrite(_save(workbook), "xl/worksheets/sheet1.xml", change)
+    data = rewrite_part(_save(workbook), "xl/worksheets/sheet1.xml", change)
     table = parse_table(data=data, filename="elenco.xlsx")
     assert table.lines == [2, 3, 4, 5, 6]
 
@@ -296,7 +284,7 @@ def test_hidden_rows_are_never_read_silently(attributes, with_filter):
     workbook, sheet = _xlsx([["cf", "nome"], [CF1, "a"], [CF2, "b"], [CF3, "c"], [CF4, "d"]])
     if with_filter:
         sheet.auto_filter.ref = "A1:B5"
-    data = _rewrite(
+    data = rewrite_part(
         _save(workbook),
         "xl/worksheets/sheet1.xml",
         lambda xml: re.sub(r'<row r="([35])"', rf'<row r="\1" {attributes}', xml),
@@ -318,7 +306,7 @@ def test_hidden_rows_are_never_read_silently(attributes, with_filter):
 def test_hidden_columns_are_read_and_named_to_the_operator(attributes):
     workbook, sheet = _xlsx([["cf", "nome", "vecchio cf", "nota"], [CF1, "Anna", CF2, "x"]])
     sheet.column_dimensions["C"].width = 20
-    data = _rewrite(
+    data = rewrite_part(
         _save(workbook),
         "xl/worksheets/sheet1.xml",
         lambda xml: re.sub(

@@ -19,6 +19,7 @@ from ioportal.recipients.parsing import (
     parse_table,
 )
 from ioportal.recipients.validation import guess_mapping
+from tests.xlsx_parts import rewrite_part
 
 CF1, CF2, CF3 = "RSSMRA85T10A562S", "VRDGPP75C15F205S", "BNCLCU90D45L219H"
 
@@ -38,26 +39,13 @@ def _workbook(rows, title="Foglio1"):
     return workbook
 
 
-def _rewrite(data, path, change):
-    """The same XLSX with the XML part `path` changed by `change(text) -> text`."""
-    source = zipfile.ZipFile(io.BytesIO(data))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
-        for entry in source.infolist():
-            content = source.read(entry.filename)
-            if entry.filename == path:
-                content = change(content.decode()).encode()
-            target.writestr(entry, content)
-    return out.getvalue()
-
-
 # --- XLSX: declared size ------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("declared", ["A1", "A1:B2", "A1:C1"])
 def test_declared_sheet_size_is_never_trusted(declared):
     data = _save(_workbook([["cf", "nome", "nota"], [CF1, "Anna", "x"], [CF2, "Bruno", "y"]]))
-    data = _rewrite(
+    data = rewrite_part(
         data,
         "xl/worksheets/sheet1.xml",
         lambda xml: re.sub(r'<dimension ref="[^"]*"', f'<dimension ref="{declared}"', xml),
@@ -70,7 +58,7 @@ def test_declared_sheet_size_is_never_trusted(declared):
 
 def test_rows_and_cells_without_references_are_numbered_in_order():
     data = _save(_workbook([["cf", "nome"], [CF1, "Anna"], [CF2, "Bruno"]]))
-    data = _rewrite(
+    data = rewrite_part(
         data,
         "xl/worksheets/sheet1.xml",
         lambda xml: re.sub(r' r="[A-Z]*[0-9]+"', "", re.sub(r"<dimension[^>]*/>", "", xml)),
@@ -106,7 +94,7 @@ def test_a_formula_without_saved_result_is_a_row_problem_not_an_empty_cell():
 
 
 def test_a_formula_with_its_saved_result_reads_the_result():
-    data = _rewrite(
+    data = rewrite_part(
         _save(_workbook([["cf", "totale"], [CF1, "=1+1"]])),
         "xl/worksheets/sheet1.xml",
         lambda xml: xml.replace("<f>1+1</f><v />", "<f>1+1</f><v>2</v>"),
@@ -149,7 +137,7 @@ def test_hidden_rows_excluded_or_included_on_request():
 
 
 def test_a_row_of_zero_height_is_hidden():
-    data = _rewrite(
+    data = rewrite_part(
         _save(_workbook([["cf"], [CF1], [CF2]])),
         "xl/worksheets/sheet1.xml",
         lambda xml: xml.replace('<row r="2"', '<row r="2" ht="0" customHeight="1"'),
