@@ -38,8 +38,9 @@ from ioportal.recipients import services as recipient_services
 from ioportal.recipients.attachments import (
     AttachmentUploadError,
     attachments_precheck,
+    list_attachments_check,
+    list_attachments_record,
     list_attachments_summary,
-    list_attachments_upload,
 )
 from ioportal.recipients.models import PendingUpload, RecipientChunk, RecipientList, row_cells
 from ioportal.recipients.numbers import (
@@ -129,43 +130,48 @@ def _compose_upload(
         zip_upload = io.BytesIO(recipient_services.pending_upload_read(kept["attachments_zip"]))
     number_format = form.cleaned_data["number_format"]
     try:
-        # Read before the transaction: on SQLite it holds the database's write lock.
+        # Read and check before the transaction: on SQLite it holds the database's write lock.
         table = lists.recipient_list_read(
             file_name=file_name,
             data=data,
             options=form.read_options(),
             number_format=number_format,
         )
-        with transaction.atomic():
-            recipient_list = lists.recipient_list_upload(
-                organization=membership.organization,
-                actor=actor,
-                template=form.cleaned_data["template"],
-                service=form.cleaned_data["service"],
-                file_name=file_name,
-                table=table,
-                number_format=number_format,
-                request=request,
+        checked = None
+        if shared_data is not None or zip_upload is not None:
+            checked = list_attachments_check(
+                shared_name=shared_name, shared_data=shared_data, zip_upload=zip_upload
             )
-            if shared_data is not None or zip_upload is not None:
-                counts = list_attachments_upload(
-                    recipient_list=recipient_list,
-                    shared_name=shared_name,
-                    shared_data=shared_data,
-                    zip_upload=zip_upload,
+        try:
+            with transaction.atomic():
+                recipient_list = lists.recipient_list_upload(
+                    organization=membership.organization,
+                    actor=actor,
+                    template=form.cleaned_data["template"],
+                    service=form.cleaned_data["service"],
+                    file_name=file_name,
+                    table=table,
+                    number_format=number_format,
+                    request=request,
                 )
-                if counts["refused"]:
-                    messages.warning(
-                        request,
-                        ngettext(
-                            "%(n)s file dello ZIP è stato rifiutato: la riga che lo indica "
-                            "sarà scartata con il motivo.",
-                            "%(n)s file dello ZIP sono stati rifiutati: le righe che li "
-                            "indicano saranno scartate con il motivo.",
-                            counts["refused"],
-                        )
-                        % {"n": counts["refused"]},
-                    )
+                if checked is not None:
+                    list_attachments_record(recipient_list=recipient_list, checked=checked)
+        except BaseException:
+            if checked is not None:
+                checked.discard()
+            raise
+        if checked is not None and (not_pdf := checked.counts["refused"]):
+            messages.warning(
+                request,
+                ngettext(
+                    "%(n)s file dello ZIP è stato rifiutato: la riga che lo indica "
+                    "sarà scartata con il motivo.",
+                    "%(n)s file dello ZIP sono stati rifiutati: le righe che li "
+                    "indicano saranno scartate con il motivo.",
+                    not_pdf,
+                )
+                % {"n": not_pdf},
+            )
     except (ImportChoiceNeeded, AttachmentUploadError) as exc:
         # The file itself is readable once the choice is made: keep it for the next step.
         pending = form.keep_for_question(

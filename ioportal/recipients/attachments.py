@@ -9,6 +9,7 @@ import struct
 import zipfile
 import zlib
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import IO, Any
 
 from django.conf import settings
@@ -196,18 +197,11 @@ def _read_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
     return b"".join(chunks)
 
 
-def _stage(
-    *,
-    recipient_list: RecipientList,
-    name: str,
-    data: bytes,
-    shared: bool,
-    written: list[str],
-) -> ListAttachment:
-    """Validate one file and stage it with the list: stored when valid, kept with its reasons
-    when not. The stored file's name is appended to `written`."""
+def _checked_file(*, name: str, data: bytes, shared: bool, written: list[str]) -> ListAttachment:
+    """One file validated (`pdf.validate_pdf`) into an unsaved ListAttachment without its
+    list: its file stored when valid (the storage name appended to `written`), its reasons
+    kept when not. Writes to the file storage only, never to the database."""
     staged = ListAttachment(
-        recipient_list=recipient_list,
         shared=shared,
         original_name=attachment_display_name(name),
         match_name=attachment_key(name),
@@ -225,8 +219,87 @@ def _stage(
         staged.warnings = check.warnings
         staged.file.save("upload.pdf", ContentFile(data), save=False)
         written.append(staged.file.name or "")
-    staged.save()
     return staged
+
+
+@dataclass
+class CheckedAttachments:
+    """The files uploaded with a list, checked and stored but not yet recorded
+    (`list_attachments_check`): `staged` unsaved rows without their list, `written` the
+    storage names of their files."""
+
+    staged: list[ListAttachment] = field(default_factory=list)
+    written: list[str] = field(default_factory=list)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """{"accepted": n, "refused": n}: the shared file and the ZIP's entries."""
+        refused = sum(1 for staged in self.staged if staged.problems)
+        return {"accepted": len(self.staged) - refused, "refused": refused}
+
+    def discard(self) -> None:
+        """Delete the stored files: the list they were checked for was not written."""
+        for name in self.written:
+            delete_stored_file(name)
+        self.written = []
+
+
+def list_attachments_check(
+    *,
+    shared_name: str = "",
+    shared_data: bytes | None = None,
+    zip_upload: IO[bytes] | None = None,
+) -> CheckedAttachments:
+    """Validate the files uploaded with a recipient list (Premium only) and store them in the
+    file storage, before the list exists; `list_attachments_record` then writes their rows.
+
+    The shared PDF must be valid; the ZIP must pass `zip_entries` and every entry must be
+    readable (`_read_entry`): otherwise AttachmentUploadError, and the files written so far
+    are deleted at once. An entry that reads but is not an acceptable PDF is kept with its
+    reasons, so the rows naming it are rejected. The entries are read and checked one at a
+    time (seconds for a large ZIP): call this outside any transaction, since on SQLite
+    (transactions in IMMEDIATE mode) a transaction holds the database's one write lock from
+    its start and every other request and the workers would wait. Reads and writes nothing in
+    the database; the caller deletes the files (`CheckedAttachments.discard`) if it does not
+    record them.
+    """
+    checked = CheckedAttachments()
+    try:
+        if shared_data is not None:
+            shared = _checked_file(
+                name=shared_name, data=shared_data, shared=True, written=checked.written
+            )
+            if shared.problems:
+                raise AttachmentUploadError(shared.problems, field="shared_pdf")
+            checked.staged.append(shared)
+        if zip_upload is not None:
+            entries = zip_entries(upload=zip_upload)
+            with zipfile.ZipFile(zip_upload) as archive:
+                for info in entries:
+                    checked.staged.append(
+                        _checked_file(
+                            name=info.filename,
+                            data=_read_entry(archive, info),
+                            shared=False,
+                            written=checked.written,
+                        )
+                    )
+    except BaseException:
+        checked.discard()
+        raise
+    return checked
+
+
+def list_attachments_record(
+    *, recipient_list: RecipientList, checked: CheckedAttachments
+) -> dict[str, int]:
+    """The rows of the files `list_attachments_check` stored, for `recipient_list`, written
+    in the caller's transaction (one INSERT per batch). Returns {"accepted": n, "refused": n}.
+    """
+    for staged in checked.staged:
+        staged.recipient_list = recipient_list
+    ListAttachment.objects.bulk_create(checked.staged)
+    return checked.counts
 
 
 def list_attachments_upload(
@@ -236,48 +309,21 @@ def list_attachments_upload(
     shared_data: bytes | None = None,
     zip_upload: IO[bytes] | None = None,
 ) -> dict[str, int]:
-    """Validate and store the files uploaded with a recipient list (Premium only).
+    """Check the files uploaded with an existing list (`list_attachments_check`, outside
+    any transaction) and record them (`list_attachments_record`) in one short transaction.
 
-    The shared PDF must be valid; the ZIP must pass `zip_entries` and every entry must be
-    readable (`_read_entry`): otherwise AttachmentUploadError, and nothing of the upload is
-    kept, neither rows nor files (the files written so far are deleted at once). An entry
-    that reads but is not an acceptable PDF is kept with its reasons, so the rows naming it
-    are rejected. Returns {"accepted": n, "refused": n}.
+    Raises AttachmentUploadError as `list_attachments_check`: then nothing of the upload is
+    kept. Returns {"accepted": n, "refused": n}.
     """
-    counts = {"accepted": 0, "refused": 0}
-    written: list[str] = []
+    checked = list_attachments_check(
+        shared_name=shared_name, shared_data=shared_data, zip_upload=zip_upload
+    )
     try:
         with transaction.atomic():
-            if shared_data is not None:
-                try:
-                    validate_pdf(shared_data, name=shared_name)
-                except PdfValidationError as exc:
-                    raise AttachmentUploadError(exc.messages, field="shared_pdf") from exc
-                _stage(
-                    recipient_list=recipient_list,
-                    name=shared_name,
-                    data=shared_data,
-                    shared=True,
-                    written=written,
-                )
-                counts["accepted"] += 1
-            if zip_upload is not None:
-                entries = zip_entries(upload=zip_upload)
-                with zipfile.ZipFile(zip_upload) as archive:
-                    for info in entries:
-                        staged = _stage(
-                            recipient_list=recipient_list,
-                            name=info.filename,
-                            data=_read_entry(archive, info),
-                            shared=False,
-                            written=written,
-                        )
-                        counts["refused" if staged.problems else "accepted"] += 1
+            return list_attachments_record(recipient_list=recipient_list, checked=checked)
     except BaseException:
-        for name in written:
-            delete_stored_file(name)
+        checked.discard()
         raise
-    return counts
 
 
 def attachments_precheck(
@@ -286,7 +332,7 @@ def attachments_precheck(
     shared_data: bytes | None = None,
     zip_upload: IO[bytes] | None = None,
 ) -> dict[str, list[str]]:
-    """What `list_attachments_upload` would refuse as a whole, checked before a list exists:
+    """What `list_attachments_check` would refuse as a whole, checked before a list exists:
     the shared PDF (`validate_pdf`) and the ZIP's directory (`zip_entries`, not its entries'
     contents). Returns {field: reasons} for the refused ones ("shared_pdf",
     "attachments_zip"), empty when both may be kept while the operator answers a question

@@ -49,7 +49,8 @@ class PreparedExport(models.Model):
     # Why it failed (state FAILED), in Italian.
     failure_reason = models.CharField(max_length=300, blank=True)
     rows = models.PositiveIntegerField(default=0)
-    # The encrypted file in the default storage (core.crypto.encrypt_file), "" until ready.
+    # The encrypted file in the default storage (core.crypto.encrypt_file): named when the
+    # preparation starts, before it is written; "" before, after a failure and once deleted.
     file_name = models.CharField(max_length=200, blank=True)
     # Bytes of the XLSX (decrypted): the download's Content-Length.
     size = models.PositiveBigIntegerField(default=0)

@@ -14,8 +14,13 @@ whole workbook is written: a million rows take minutes, past any proxy's read ti
   a direct export and gives the decrypted bytes frame by frame.
 - `prepared_exports_purge` (a schedule, every 5 minutes) deletes the files past their
   expiry, the files of a dispatch whose personal data the retention purge removed (for a
-  search: of any dispatch of the organization purged since the export was made), and fails
-  exports left queued or running by a worker that died.
+  search: of any dispatch of the organization purged since the export was made), fails
+  exports left queued or running by a worker that died (deleting what it wrote), and deletes
+  any file of the folder that no queued, running or ready export names (its export deleted
+  with its user, organization or dispatch).
+
+A file of citizens' data is never left without the export that names it: the running export
+names its file before a byte is written, and a failure deletes it at once.
 """
 
 import hashlib
@@ -182,8 +187,13 @@ def _membership(export: PreparedExport) -> Membership:
     return membership
 
 
-def _write(export: PreparedExport) -> tuple[str, int, int]:
-    """Write the workbook and store it encrypted; (storage name, rows, XLSX bytes)."""
+def _storage_name() -> str:
+    return f"{STORAGE_DIR}/{uuid.uuid4().hex}.xlsx.enc"
+
+
+def _write(export: PreparedExport, name: str) -> tuple[int, int]:
+    """Write the workbook and store it encrypted under `name`; (rows, XLSX bytes). The
+    caller deletes `name` if this raises (a file written in part)."""
     membership = _membership(export)
     if export.dispatch is not None and export.dispatch.personal_data_purged_at is not None:
         raise PreparationFailed(_("I dati personali di questo invio sono stati cancellati."))
@@ -202,54 +212,69 @@ def _write(export: PreparedExport) -> tuple[str, int, int]:
         workbook.seek(0)
         crypto.encrypt_file(workbook, encrypted)
         encrypted.seek(0)
-        name = default_storage.save(
-            f"{STORAGE_DIR}/{uuid.uuid4().hex}.xlsx.enc", File(encrypted, name="export")
-        )
-    return name, rows.count, size
+        stored = default_storage.save(name, File(encrypted, name="export"))
+    if stored != name:  # only if a random name were taken: the export must name its file
+        default_storage.delete(stored)
+        raise OSError(f"storage saved {stored!r} instead of {name!r}")
+    return rows.count, size
 
 
 def prepared_export_build(*, export_id: int) -> str:
     """Write a queued export (module docstring): claims it (queued → running, so a second
     task does nothing), writes and stores the encrypted file, then marks it ready for EXPIRY.
-    A failure marks it failed with a reason in Italian (an unexpected error is logged, its
-    text is not shown). Returns the final state, or "" when there was nothing to do."""
+    The running export names its file (`file_name`) before it is written. A failure deletes
+    what was written and marks it failed with a reason in Italian (an unexpected error is
+    logged, its text is not shown); an error that escapes (the database unreachable) deletes
+    the file too. Returns the final state, or "" when there was nothing to do."""
     now = timezone.now()
-    if not P.objects.filter(pk=export_id, state=S.PENDING).update(state=S.RUNNING, started_at=now):
-        return ""
-    export = P.objects.select_related("dispatch", "organization").get(pk=export_id)
-    parameters = export.parameters
-    try:
-        with (
-            translation.override(parameters.get("language") or settings.LANGUAGE_CODE),
-            timezone.override(parameters.get("time_zone") or settings.TIME_ZONE),
-        ):
-            try:
-                name, rows, size = _write(export)
-            except PreparationFailed:
-                raise
-            except Exception as error:
-                logger.exception("prepared export %s failed", export_id)
-                raise PreparationFailed(
-                    _("Non è stato possibile preparare il file. Riprova più tardi o scegli CSV.")
-                ) from error
-    except PreparationFailed as failure:
-        P.objects.filter(pk=export_id, state=S.RUNNING).update(
-            state=S.FAILED,
-            failure_reason=str(failure)[:300],
-            finished_at=timezone.now(),
-            parameters={},
-        )
-        return S.FAILED
-    finished = timezone.now()
-    done = P.objects.filter(pk=export_id, state=S.RUNNING).update(
-        state=S.READY,
-        file_name=name,
-        rows=rows,
-        size=size,
-        finished_at=finished,
-        expires_at=finished + EXPIRY,
+    name = _storage_name()
+    claimed = P.objects.filter(pk=export_id, state=S.PENDING).update(
+        state=S.RUNNING, started_at=now, file_name=name
     )
-    if not done:  # purged or failed meanwhile (stale): the file has no row to name it
+    if not claimed:
+        return ""
+    try:
+        export = P.objects.select_related("dispatch", "organization").get(pk=export_id)
+        parameters = export.parameters
+        try:
+            with (
+                translation.override(parameters.get("language") or settings.LANGUAGE_CODE),
+                timezone.override(parameters.get("time_zone") or settings.TIME_ZONE),
+            ):
+                try:
+                    rows, size = _write(export, name)
+                except PreparationFailed:
+                    raise
+                except Exception as error:
+                    logger.exception("prepared export %s failed", export_id)
+                    raise PreparationFailed(
+                        _(
+                            "Non è stato possibile preparare il file. Riprova più tardi o "
+                            "scegli CSV."
+                        )
+                    ) from error
+        except PreparationFailed as failure:
+            default_storage.delete(name)  # a file written in part (a full disk)
+            P.objects.filter(pk=export_id, state=S.RUNNING).update(
+                state=S.FAILED,
+                failure_reason=str(failure)[:300],
+                finished_at=timezone.now(),
+                parameters={},
+                file_name="",
+            )
+            return S.FAILED
+        finished = timezone.now()
+        done = P.objects.filter(pk=export_id, state=S.RUNNING, file_name=name).update(
+            state=S.READY,
+            rows=rows,
+            size=size,
+            finished_at=finished,
+            expires_at=finished + EXPIRY,
+        )
+    except BaseException:
+        default_storage.delete(name)
+        raise
+    if not done:  # deleted, or failed meanwhile (stale): no row names the file any more
         default_storage.delete(name)
         return ""
     return S.READY
@@ -341,8 +366,10 @@ def _purged_filter() -> QuerySet[PreparedExport]:
 def prepared_exports_purge(*, now: datetime | None = None) -> int:
     """Delete the files of ready exports past their expiry or whose data the retention purge
     removed, and mark them expired (their filters forgotten); fail exports queued for longer
-    than STALE_AFTER or running past their task's timeout; forget the rows of exports ended
-    KEEP_ROWS ago. Returns the number of files deleted. Idempotent."""
+    than STALE_AFTER or running past their task's timeout, deleting the file a running one
+    names; forget the rows of exports ended KEEP_ROWS ago; delete the files of STORAGE_DIR
+    that no queued, running or ready export names (`_orphan_files`). Returns the number of
+    files deleted. Idempotent."""
     now = now or timezone.now()
     deleted = 0
     due = P.objects.filter(state=S.READY).filter(
@@ -358,11 +385,41 @@ def prepared_exports_purge(*, now: datetime | None = None) -> int:
     lost = Q(state=S.PENDING, created_at__lte=now - STALE_AFTER) | Q(
         state=S.RUNNING, started_at__lte=now - timedelta(seconds=TASK_TIMEOUT + 60)
     )
-    P.objects.filter(lost).update(
-        state=S.FAILED,
-        failure_reason=_("La preparazione si è interrotta. Riprova."),
-        finished_at=now,
-        parameters={},
-    )
+    for export_id, state, name in P.objects.filter(lost).values_list("pk", "state", "file_name"):
+        won = P.objects.filter(pk=export_id, state=state, file_name=name).update(
+            state=S.FAILED,
+            failure_reason=_("La preparazione si è interrotta. Riprova."),
+            finished_at=now,
+            parameters={},
+            file_name="",
+        )
+        if won and name:
+            default_storage.delete(name)
     P.objects.filter(state__in=(S.FAILED, S.EXPIRED), created_at__lte=now - KEEP_ROWS).delete()
+    for name in _orphan_files(now):
+        default_storage.delete(name)
+        deleted += 1
     return deleted
+
+
+def _orphan_files(now: datetime) -> list[str]:
+    """The files of STORAGE_DIR that no queued, running or ready export names: their export
+    was deleted (with its user, organization or dispatch: a database cascade), or a worker
+    stopped between writing and recording. A file modified in the last TASK_TIMEOUT + 60 s is
+    left to the next run, for a build that is still writing it."""
+    try:
+        _dirs, files = default_storage.listdir(STORAGE_DIR)
+    except FileNotFoundError:
+        return []
+    named = set(
+        P.objects.filter(state__in=(S.PENDING, S.RUNNING, S.READY))
+        .exclude(file_name="")
+        .values_list("file_name", flat=True)
+    )
+    recent = now - timedelta(seconds=TASK_TIMEOUT + 60)
+    orphans = []
+    for filename in files:
+        name = f"{STORAGE_DIR}/{filename}"
+        if name not in named and default_storage.get_modified_time(name) <= recent:
+            orphans.append(name)
+    return orphans

@@ -564,3 +564,76 @@ def test_a_premium_list_without_pdf_is_confirmed_with_a_warning(
     page = confirm_page(silent)
     assert "Nessun PDF allegato: i cittadini riceveranno il messaggio Premium" in page
     assert 'id="premium-senza-pdf"' not in confirm_page(standard)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_attachments_are_checked_outside_the_transaction_that_writes_the_list(
+    client, login, operator_user, template, premium_service
+):
+    # On SQLite a transaction (IMMEDIATE) holds the database's write lock from its start:
+    # reading a large ZIP and checking each PDF inside one would make the workers wait.
+    from unittest import mock
+
+    from django.db import connection
+
+    login(operator_user)
+    in_transaction = []
+    validate_pdf = uploads.validate_pdf
+
+    def checking(*args, **kwargs):
+        in_transaction.append(connection.in_atomic_block)
+        return validate_pdf(*args, **kwargs)
+
+    bundle = zip_of({"anna.pdf": make_pdf(), "bruno.pdf": make_pdf(javascript=True)})
+    with mock.patch.object(uploads, "validate_pdf", side_effect=checking):
+        response = upload(
+            client,
+            template,
+            premium_service,
+            shared_pdf=SimpleUploadedFile("informativa.pdf", make_pdf()),
+            attachments_zip=SimpleUploadedFile("allegati.zip", bundle),
+        )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert in_transaction and not any(in_transaction)
+    recipient_list = RecipientList.objects.get()
+    rows = ListAttachment.objects.filter(recipient_list=recipient_list)
+    assert sorted((row.original_name, row.shared, bool(row.problems)) for row in rows) == [
+        ("anna.pdf", False, False),
+        ("bruno.pdf", False, True),
+        ("informativa.pdf", True, False),
+    ]
+    assert all(row.file.storage.exists(row.file.name) for row in rows if not row.problems)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_checked_files_are_deleted_when_the_list_cannot_be_written(
+    client, login, operator_user, template, premium_service
+):
+    from unittest import mock
+
+    from django.core.files.storage import default_storage
+
+    from ioportal.messaging import lists
+
+    login(operator_user)
+
+    def stored() -> list[str]:
+        try:
+            return default_storage.listdir("attachments")[1]
+        except FileNotFoundError:
+            return []
+
+    before = stored()
+    with (
+        mock.patch.object(lists, "audit_log", side_effect=RuntimeError("database gone")),
+        pytest.raises(RuntimeError),
+    ):
+        upload(
+            client,
+            template,
+            premium_service,
+            shared_pdf=SimpleUploadedFile("informativa.pdf", make_pdf()),
+            attachments_zip=SimpleUploadedFile("allegati.zip", zip_of({"anna.pdf": make_pdf()})),
+        )
+    assert not RecipientList.objects.exists() and not ListAttachment.objects.exists()
+    assert stored() == before

@@ -493,3 +493,129 @@ def test_the_worker_task_is_enqueued_with_its_own_timeout(
         )
     ]
     assert prepared.TASK_TIMEOUT < 600  # below the cluster's retry: never run twice at once
+
+
+# --- no file of citizens' data without its export --------------------------------------------
+
+
+def _stored() -> list[str]:
+    try:
+        return default_storage.listdir(prepared.STORAGE_DIR)[1]
+    except FileNotFoundError:
+        return []
+
+
+def test_a_preparation_that_fails_half_way_through_storing_leaves_no_file(
+    client: Client,
+    supervisor_user: User,
+    dispatch: Dispatch,
+    enqueued: list[int],
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> None:
+    export = _request(client, supervisor_user, dispatch, django_capture_on_commit_callbacks)
+    save = default_storage.save
+
+    def disk_full(name: str, content: Any, **kwargs: Any) -> str:
+        save(name, io.BytesIO(content.read(100)))  # the first bytes reach the disk
+        raise OSError("disk full")
+
+    monkeypatch.setattr(default_storage, "save", disk_full)
+    assert prepared.prepared_export_build(export_id=export.pk) == S.FAILED
+    export.refresh_from_db()
+    assert (export.state, export.file_name) == (S.FAILED, "")
+    assert export.failure_reason.startswith("Non è stato possibile preparare il file.")
+    assert _stored() == []
+
+
+def test_a_worker_stopped_after_writing_the_file_deletes_it(
+    client: Client,
+    supervisor_user: User,
+    dispatch: Dispatch,
+    enqueued: list[int],
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> None:
+    export = _request(client, supervisor_user, dispatch, django_capture_on_commit_callbacks)
+    write = prepared._write
+
+    def stopped(*args: Any) -> Any:
+        write(*args)
+        assert len(_stored()) == 1
+        raise SystemExit  # django-q2 stopping the task, the worker being shut down
+
+    monkeypatch.setattr(prepared, "_write", stopped)
+    with pytest.raises(SystemExit):
+        prepared.prepared_export_build(export_id=export.pk)
+    assert _stored() == []
+
+
+def test_an_export_whose_worker_died_after_writing_loses_its_file_with_its_state(
+    client: Client,
+    supervisor_user: User,
+    dispatch: Dispatch,
+    enqueued: list[int],
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> None:
+    export = _request(client, supervisor_user, dispatch, django_capture_on_commit_callbacks)
+    written: list[str] = []
+    write = prepared._write
+
+    def killed(export: PreparedExport, *args: Any) -> Any:
+        write(export, *args)
+        written.append(PreparedExport.objects.get(pk=export.pk).file_name)
+        # Killed here: nothing of the worker runs after this point.
+        monkeypatch.setattr(default_storage, "delete", lambda name: None)
+        raise SystemExit
+
+    monkeypatch.setattr(prepared, "_write", killed)
+    with pytest.raises(SystemExit):
+        prepared.prepared_export_build(export_id=export.pk)
+    monkeypatch.undo()
+    export.refresh_from_db()
+    # The running export names the file it was writing.
+    assert export.state == S.RUNNING and export.file_name == written[0]
+    assert default_storage.exists(written[0])
+    assert export.started_at is not None
+    prepared.prepared_exports_purge(
+        now=export.started_at + timedelta(seconds=prepared.TASK_TIMEOUT + 60)
+    )
+    export.refresh_from_db()
+    assert (export.state, export.file_name) == (S.FAILED, "")
+    assert _stored() == []
+
+
+def test_the_purge_deletes_the_files_no_export_names(
+    client: Client,
+    supervisor_user: User,
+    dispatch: Dispatch,
+    enqueued: list[int],
+    settings: Any,
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> None:
+    settings.EXPORT_XLSX_INLINE_MAX_ROWS = 0
+    kept = _built(_request(client, supervisor_user, dispatch, django_capture_on_commit_callbacks))
+    gone = _built(
+        _request(
+            client,
+            supervisor_user,
+            dispatch,
+            django_capture_on_commit_callbacks,
+            query="esito=unreachable",
+        )
+    )
+    assert sorted(_stored()) == sorted(
+        name.rsplit("/", 1)[1] for name in (kept.file_name, gone.file_name)
+    )
+    # Its export deleted without a word to the file (a database cascade from its user,
+    # organization or dispatch): the file has no row to name it.
+    PreparedExport.objects.filter(pk=gone.pk).delete()
+    # Not while a build could still be writing it.
+    assert prepared.prepared_exports_purge() == 0
+    assert default_storage.exists(gone.file_name)
+    later = timezone.now() + timedelta(seconds=prepared.TASK_TIMEOUT + 60)
+    assert prepared.prepared_exports_purge(now=later) == 1
+    assert not default_storage.exists(gone.file_name)
+    assert default_storage.exists(kept.file_name)
+    assert _download(client, kept).status_code == 200

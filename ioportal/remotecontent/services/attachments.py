@@ -110,7 +110,7 @@ def attachments_cleanup(*, now: Any = None) -> dict[str, int]:
         files = []
     known = set(Attachment.objects.values_list("file", flat=True))
     known |= set(ListAttachment.objects.values_list("file", flat=True))
-    # A file written in the last hour may belong to an upload still in its transaction.
+    # A file written in the last hour may belong to an upload still being checked or written.
     grace = now - timedelta(hours=1)
     for filename in files:
         name = f"attachments/{filename}"
