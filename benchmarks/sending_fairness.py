@@ -26,6 +26,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -93,6 +94,22 @@ def record_calls_by_account(sim: Any) -> dict[str, list[float]]:
     return moments
 
 
+def count_connections(server: Any) -> list[int]:
+    """Count the connections the simulator accepts (its keep-alive connections opened by the
+    workers); returns the one-item list it increments."""
+    opened = [0]
+    lock = threading.Lock()
+    track = server.track
+
+    def counting_track(connection: Any) -> None:
+        with lock:
+            opened[0] += 1
+        track(connection)
+
+    server.track = counting_track
+    return opened
+
+
 def jain(values: list[float]) -> float:
     total = sum(values)
     squares = sum(v * v for v in values)
@@ -158,6 +175,7 @@ def main() -> None:
     server = make_server(parse_config(simulator_config(orgs, limits))).start()
     server.sim.set_faults({"latency_ms": args.latency_ms})
     moments = record_calls_by_account(server.sim)  # every call IO sees, per account
+    connections = count_connections(server)
     user = User.objects.create_user(username=f"bench{RUN}", password="x" * 20)
     codes = fiscal_codes(args.recipients)
     dispatches = {}
@@ -242,7 +260,7 @@ def main() -> None:
         f"elapsed={elapsed:.1f}s (includes cluster start-up) deliveries={len(codes) * len(orgs)} "
         f"submitted={submitted} uncertain={uncertain} calls={total_calls} "
         f"429={stats['rate_limited']} "
-        f"duplicates={stats['duplicates']}"
+        f"duplicates={stats['duplicates']} connections_opened={connections[0]}"
     )
     print(
         f"aggregate: {len(codes) * len(orgs) / elapsed:.1f} deliveries/s, "

@@ -364,6 +364,12 @@ class FakeIOServer(ThreadingHTTPServer):
         with self._connections_lock:
             self._connections.discard(connection)
 
+    @property
+    def open_connections(self) -> int:
+        """Client connections being served (kept alive or answering) right now."""
+        with self._connections_lock:
+            return len(self._connections)
+
     def start(self) -> "FakeIOServer":
         """Serve in a background thread; returns self for chaining."""
         self._thread = threading.Thread(

@@ -13,6 +13,7 @@ Note for logging configuration: urllib3 logs request lines at DEBUG on the
 in its path; keep that logger at INFO or above in production.
 """
 
+import functools
 import logging
 import re
 import ssl
@@ -22,12 +23,14 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ClosedPoolError, EmptyPoolError, NewConnectionError
 
 from . import messages_it as it
@@ -51,17 +54,18 @@ from .payloads import (
 )
 from .results import CallInfo, CreatedMessage, MessageInfo, Profile, SubscriptionsFeed
 
+if TYPE_CHECKING:
+    from urllib3._base_connection import BaseHTTPConnection, BaseHTTPSConnection
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://api.io.pagopa.it/api/v1"
 KEY_HEADER = "Ocp-Apim-Subscription-Key"
 DEFAULT_CONNECT_TIMEOUT = 5.0
 DEFAULT_READ_TIMEOUT = 15.0
-# Pooled connections idle longer than this are dropped before the next call. A server that
-# closes an idle keep-alive connection while our request is in flight produces a reset after
-# sending, i.e. a needless AmbiguousError on a submission. A new TLS
-# handshake is cheap next to that; at full sending rate connections are reused anyway.
-DEFAULT_MAX_IDLE_SECONDS = 1.0
+# Pooled connections left idle longer than this are closed when next taken from the pool,
+# before a request is written on them (ConnectionPool explains the value).
+DEFAULT_MAX_IDLE_SECONDS = 5.0
 # Used when a 429 carries no usable wait; PagoPA's own bulk tool waited 5 s (IO-API.md §5).
 DEFAULT_RETRY_AFTER = 5.0
 MIN_RETRY_AFTER = 1.0
@@ -291,58 +295,133 @@ class _Session(requests.Session):
         return {**settings, "proxies": dict(settings["proxies"])}
 
 
+class _ReleaseStamp:
+    """When a pooled connection last went back to its pool (`time.monotonic()` seconds)."""
+
+    released_at: float | None = None
+
+
+class _StampedHTTPConnection(_ReleaseStamp, HTTPConnection):
+    pass
+
+
+class _StampedHTTPSConnection(_ReleaseStamp, HTTPSConnection):
+    pass
+
+
+class _IdleCheckedHTTPPool(HTTPConnectionPool):
+    """urllib3's pool for one host, where a connection idle longer than `max_idle_seconds`
+    is closed when taken from the pool (and so reopened before the request is written).
+
+    urllib3 hands out connections last in, first out: when fewer calls are in flight, the
+    connections at the bottom of the pool sit idle while the others keep working, so the age
+    is checked per connection. Each connection is stamped when it goes back to the pool: for
+    requests (which reads the body before returning), that is when its answer has been
+    read. The stamp is read and written only by the thread holding the connection.
+    """
+
+    ConnectionCls: "type[BaseHTTPConnection] | type[BaseHTTPSConnection]" = _StampedHTTPConnection
+
+    def __init__(self, *args: Any, max_idle_seconds: float | None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.max_idle_seconds = max_idle_seconds
+
+    def _get_conn(self, timeout: float | None = None) -> "BaseHTTPConnection":
+        conn = super()._get_conn(timeout)
+        released_at = conn.released_at if isinstance(conn, _ReleaseStamp) else None
+        if (
+            self.max_idle_seconds is not None
+            and released_at is not None
+            and not conn.is_closed
+            and time.monotonic() - released_at > self.max_idle_seconds
+        ):
+            logger.debug("Closing a connection idle for over %g s", self.max_idle_seconds)
+            conn.close()  # urllib3 connects again on the next request
+        return conn
+
+    def _put_conn(self, conn: "BaseHTTPConnection | None") -> None:
+        if isinstance(conn, _ReleaseStamp):
+            conn.released_at = time.monotonic()
+        super()._put_conn(conn)
+
+
+class _IdleCheckedHTTPSPool(_IdleCheckedHTTPPool, HTTPSConnectionPool):
+    ConnectionCls = _StampedHTTPSConnection
+
+
+class _IdleCheckedAdapter(HTTPAdapter):
+    """An HTTPAdapter whose urllib3 pools (direct or through an HTTP proxy) are the
+    idle-checked ones; SOCKS proxies keep urllib3's own pools (no idle check)."""
+
+    def __init__(self, *, max_idle_seconds: float | None, **kwargs: Any) -> None:
+        # A PoolManager makes each host's pool as pool_classes_by_scheme[scheme](host, port,
+        # **context) (urllib3's own SOCKSProxyManager replaces that mapping the same way).
+        self._pool_classes: dict[str, Any] = {
+            "http": functools.partial(_IdleCheckedHTTPPool, max_idle_seconds=max_idle_seconds),
+            "https": functools.partial(_IdleCheckedHTTPSPool, max_idle_seconds=max_idle_seconds),
+        }
+        super().__init__(**kwargs)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = self._pool_classes
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if not proxy.lower().startswith("socks"):
+            manager.pool_classes_by_scheme = self._pool_classes
+        return manager
+
+
 class ConnectionPool:
     """Keep-alive HTTP connections to IO shared by the clients of one account in one process.
 
     `maxsize` connections per host (size it to the calls made at once: more callers wait
     for a free connection, never open extra ones). Thread-safe: requests' Session and
-    urllib3's pools may be used by several threads; the only state added here is the
-    idle check. Connections left idle longer than `max_idle_seconds` are dropped before the
-    next call, but only when no call is in flight (a server that closes an idle keep-alive
-    connection while a request is written produces a needless AmbiguousError on a
-    submission). None keeps idle connections forever.
+    urllib3's pools may be used by several threads, and each connection's idle age is
+    touched only by the thread holding it.
+
+    A connection left idle longer than `max_idle_seconds` is closed when a call takes it,
+    before the request is written, whatever else is in flight; the call opens a new one.
+    A server closes idle keep-alive connections on its own clock: if it does so while our
+    request is on its way, the request gets a reset after sending, i.e. an AmbiguousError
+    and, for a submission, a delivery someone must check by hand. Reusing only connections
+    idle for well under the server's idle timeout avoids that race.
+
+    The default, DEFAULT_MAX_IDLE_SECONDS = 5 s, is well under the idle timeouts of the
+    gateways in front of IO (Azure API Management and Azure load balancers: typically 4 min
+    or 60 s) and of the IO simulator (60 s by default, 30 s in the sending tests and the
+    fairness benchmark; an `idle_timeout` under 10 s wants a smaller value here). It is not
+    shorter because sending is bursty: the account's limiter grants calls per 5 s window,
+    so connections often wait a few seconds between bursts. In the fairness benchmark (20
+    accounts, 40,000 calls, one run each) 1 s opened 5,089 connections at 5.7 ms of worker
+    CPU per delivery, 5 s opened 950 at 5.3 ms; with IO each new connection is also a TLS
+    handshake. None keeps idle connections forever (urllib3 still replaces a connection
+    whose close it has already seen).
     """
 
     def __init__(
         self,
         *,
         maxsize: int = 4,
-        max_idle_seconds: float | None = None,
+        max_idle_seconds: float | None = DEFAULT_MAX_IDLE_SECONDS,
         user_agent: str = "ioportal-ioapi/1",
     ) -> None:
         self.maxsize = max(1, maxsize)
+        self.max_idle_seconds = max_idle_seconds
         self.session = _Session()
         self.session.headers.update({"User-Agent": user_agent, "Accept": "application/json"})
         # max_retries=0: urllib3 must never resend a POST on its own. pool_block: callers
         # beyond maxsize wait for a connection instead of opening and discarding one.
-        adapter = HTTPAdapter(
-            pool_connections=4, pool_maxsize=self.maxsize, max_retries=0, pool_block=True
+        adapter = _IdleCheckedAdapter(
+            max_idle_seconds=max_idle_seconds,
+            pool_connections=4,
+            pool_maxsize=self.maxsize,
+            max_retries=0,
+            pool_block=True,
         )
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
-        self._max_idle_seconds = max_idle_seconds
-        self._lock = threading.Lock()
-        self._in_flight = 0
-        self._last_used: float | None = None
-
-    def begin(self) -> None:
-        """Called before a request: drop idle connections if nothing is in flight."""
-        with self._lock:
-            idle = (
-                self._max_idle_seconds is not None
-                and self._in_flight == 0
-                and self._last_used is not None
-                and time.monotonic() - self._last_used > self._max_idle_seconds
-            )
-            if idle:
-                for adapter in self.session.adapters.values():
-                    adapter.close()  # the pools are recreated on the next request
-            self._in_flight += 1
-
-    def end(self) -> None:
-        with self._lock:
-            self._in_flight -= 1
-            self._last_used = time.monotonic()
 
     def close(self) -> None:
         self.session.close()
@@ -370,7 +449,9 @@ class IOClient:
         pool: ConnectionPool | None = None,
     ) -> None:
         """`read_timeout` bounds each wait for data, not the whole call. `max_idle_seconds`
-        None keeps idle connections forever (only for a pool the client makes itself)."""
+        is the longest a pooled connection may sit idle and still be reused (see
+        ConnectionPool; None: no limit); it and `pool_maxsize` apply only to a pool the
+        client makes itself."""
         # A key with whitespace or control characters would break or inject headers; the
         # message must not echo the key.
         if not api_key.isascii() or not api_key.isprintable() or " " in api_key or not api_key:
@@ -585,7 +666,6 @@ class IOClient:
             duration_ms = int((time.monotonic() - started) * 1000)
             return CallInfo(op.name, op.method, status, duration_ms, outcome, masked, remaining)
 
-        self._pool.begin()
         started = time.monotonic()
         try:
             response = self._session.request(
@@ -606,8 +686,6 @@ class IOClient:
             # `from None`: the chained requests exception carries the URL, which holds the
             # fiscal code for get_message; `text` keeps its scrubbed description.
             raise error from None
-        finally:
-            self._pool.end()
 
         status = response.status_code
         remaining = _parse_int(response.headers.get("x-rate-limit-remaining"))

@@ -129,7 +129,7 @@ def connection_pool(organization_id: int, size: int) -> ConnectionPool:
     with _pools_lock:
         pool = _pools.get(key)
         if pool is None or pool.maxsize < size:
-            pool = ConnectionPool(maxsize=size, max_idle_seconds=1.0)
+            pool = ConnectionPool(maxsize=size)
             _pools[key] = pool
         return pool
 

@@ -10,18 +10,22 @@ classification are exercised end to end. Faults are set to 0 or 1 through
 import copy
 import time
 from collections.abc import Callable, Iterator
+from concurrent import futures
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import requests
+import urllib3.connectionpool
 
 from ioportal.fakeio import citizens
 from ioportal.fakeio.config import parse_config
 from ioportal.fakeio.server import FakeIOServer, make_server
 from ioportal.ioapi import (
     AmbiguousError,
+    ConnectionPool,
     FeatureLevel,
+    IOApiError,
     IOClient,
     KeyRejectedError,
     MessageInfo,
@@ -645,3 +649,55 @@ def test_accepted_but_answer_lost_is_ambiguous_and_stored_once(
     simulator.set_faults(lost_answer_rate=0.0)
     assert wait_final(client, REACHABLE, message_id).status is MessageStatus.PROCESSED
     assert simulator.stored_count() == 1
+
+
+# --- keep-alive connections -------------------------------------------------------------------
+
+
+def test_connection_left_idle_while_another_works_is_not_reused_after_the_server_closed_it(
+    start_simulator: Callable[..., Simulator], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fewer calls in flight leave the bottom of the LIFO pool idle past the server's
+    idle_timeout while one connection keeps working; more calls then must not reuse it.
+
+    On loopback the server's FIN arrives at once and urllib3, taking a connection from the
+    pool, sees it. Across a network the FIN (or a gateway's reset) can still be on its way
+    while the request is: the race that made a benchmark submission UNCERTAIN. The last
+    step hides the FIN from urllib3's check (`is_connection_dropped` answers False, as it
+    does while the FIN is in flight), so the race is certain instead of sub-millisecond.
+    """
+    sim = start_simulator(idle_timeout=0.3)
+    pool = ConnectionPool(maxsize=3, max_idle_seconds=0.1)
+    client = IOClient(PROD_KEY, base_url=sim.api_url, read_timeout=5.0, pool=pool)
+
+    def three_at_once() -> list[BaseException | None]:
+        """Three submissions, each held 0.2 s by the simulator, so each takes a connection."""
+        sim.set_faults(latency_ms=200)
+
+        def submit(_: int) -> BaseException | None:
+            try:
+                client.submit_message(message())
+            except IOApiError as exc:
+                return exc
+            return None
+
+        with futures.ThreadPoolExecutor(max_workers=3) as executor:
+            errors = list(executor.map(submit, range(3)))
+        sim.set_faults(latency_ms=0)
+        return errors
+
+    try:
+        assert three_at_once() == [None, None, None]
+        assert sim.server.open_connections == 3
+        # One call at a time: the connection on top of the pool keeps working, the server
+        # closes the two below it once they have been idle for 0.3 s.
+        deadline = time.monotonic() + 10
+        while sim.server.open_connections > 1 and time.monotonic() < deadline:
+            assert client.get_profile(REACHABLE).sender_allowed
+        assert sim.server.open_connections == 1
+
+        monkeypatch.setattr(urllib3.connectionpool, "is_connection_dropped", lambda conn: False)
+        assert three_at_once() == [None, None, None]
+    finally:
+        pool.close()
+    assert sim.stored_count() == 6  # every submission reached IO once
