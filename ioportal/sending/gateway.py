@@ -179,6 +179,9 @@ class Gateway:
         self.limit = organization.rate_limit
         self.concurrency = concurrency_for(self.limit)
         self.pool = connection_pool(self.organization_id, self.concurrency)
+        # The run's counters, logged when it ends: calls, 429s, "late" (reserved, not sent),
+        # limiter_ms (asking the limiter), asked_late_ms (the account's next call could have
+        # been granted this long before the run asked: its budget unused meanwhile).
         self.stats: Counter[str] = Counter()
         self._services: dict[int, IOService] = {}
         self._clients: dict[tuple[int, str], IOClient] = {}
@@ -194,6 +197,10 @@ class Gateway:
         # Until this moment (time.monotonic) no request leaves: the account is paused for
         # IO's 429s; calls reserved before the pause and waiting for their moment wait more.
         self._hold_until = 0.0
+        # The moment (time.monotonic) the limiter could have granted the account's next call
+        # (after the last call reserved, or when it said it would grant one): asking later
+        # leaves that budget unused (`stats["asked_late_ms"]`).
+        self._next_due: float | None = None
 
     def key_confirmed(self, service: IOService) -> bool:
         """Has IO accepted the service's active key in this run? Until then a caller keeps one
@@ -246,9 +253,16 @@ class Gateway:
         # (waiting for the lock) would send the calls early by the wait, past the window's
         # margin.
         answered = time.monotonic()
+        self.stats["limiter_ms"] += round((answered - now) * 1000)
         if not delays:
             self._no_token_until[low_priority] = answered + wait
+            if not low_priority:
+                self._next_due = answered + wait
             return wait
+        if not low_priority:
+            if self._next_due is not None and now > self._next_due:
+                self.stats["asked_late_ms"] += round((now - self._next_due) * 1000)
+            self._next_due = answered + delays[-1] + sending_settings().rate_window / self.limit
         self._reserved = [answered + delay for delay in delays]
         return 0.0
 

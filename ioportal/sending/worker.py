@@ -15,12 +15,13 @@ on its claim token, so no two workers call IO for it; a submission is SUBMITTING
 before its request starts, so a crash leaves it UNCERTAIN, never re-sent automatically.
 """
 
+import contextlib
 import itertools
 import logging
 import time
 import uuid
 from collections import Counter, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent import futures
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -162,6 +163,16 @@ class AccountRun:
         self.unwritten: list[tuple[Job, Attempt]] = []
         self.unwritten_since = 0.0
 
+    @contextlib.contextmanager
+    def timed(self, counter: str) -> Iterator[None]:
+        """Add the milliseconds the block takes to the run's counter `counter` (logged when
+        the run ends): where a run's time goes, for sizing workers (docs/sending.md)."""
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            self.stats[counter] += round((time.monotonic() - started) * 1000)
+
     # the loop ------------------------------------------------------------------------------
 
     def run(self) -> dict[str, int]:
@@ -204,7 +215,8 @@ class AccountRun:
                 if not self.running:
                     return
             elif len(self.queue) + len(self.running) < self.concurrency and now >= self.claim_after:
-                found = self.refill()
+                with self.timed("claims_ms"):
+                    found = self.refill()
                 if found is None:  # breaker open
                     self.stopping = True
                     continue
@@ -452,7 +464,8 @@ class AccountRun:
                     self.gateway.reserve(wanted=len(head))
             return outcome, token, won
 
-        outcome, token, won = retry_when_locked(write)
+        with self.timed("writes_ms"):
+            outcome, token, won = retry_when_locked(write)
         self.committed(outcome)
         claimed = {id(job) for job in self.claimed(unclaimed, token, won)}
         if len(claimed) < len(unclaimed):
@@ -485,7 +498,9 @@ class AccountRun:
             with transaction.atomic():
                 return self.claim_submissions_now(jobs)
 
-        return self.claimed(jobs, *retry_when_locked(write))
+        with self.timed("writes_ms"):
+            token, won = retry_when_locked(write)
+        return self.claimed(jobs, token, won)
 
     def claim_submissions_now(
         self, jobs: list[Job]
@@ -577,7 +592,9 @@ class AccountRun:
         ):
             return
         finished, self.unwritten = self.unwritten, []
-        self.committed(retry_when_locked(lambda: self.write_outcomes(finished)))
+        with self.timed("writes_ms"):
+            outcome = retry_when_locked(lambda: self.write_outcomes(finished))
+        self.committed(outcome)
 
     def committed(self, outcome: Outcome) -> None:
         """The transaction writing outcomes has committed: now the run's memory follows (a

@@ -588,6 +588,40 @@ def test_reserved_moments_count_from_the_limiters_answer_not_from_the_question(
     assert gateway.next_token()[1] == pytest.approx(0.1)
 
 
+def test_a_run_counts_the_budget_it_left_unused_by_asking_the_limiter_late(
+    organization: Organization, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`asked_late_ms`: how long after the moment the limiter could have granted the
+    account's next call the run asked for it (its budget unused meanwhile). Not counted
+    while the limiter itself said to wait."""
+    import time
+
+    from ioportal.sending.gateway import Gateway
+
+    clock = {"now": 100.0}
+    monkeypatch.setattr(time, "monotonic", lambda: clock["now"])
+    answers: list[tuple[list[float], float]] = [
+        ([0.0, 0.1], 0.0),  # two calls, the next one due at 100.1 + 5 s / limit
+        ([0.0], 0.0),
+        ([], 0.5),  # at the budget: nothing before 0.5 s
+        ([0.0], 0.0),
+    ]
+    monkeypatch.setattr(limiter, "take_tokens", lambda **kwargs: answers.pop(0))
+    gateway = Gateway(organization)
+    interval = 5.0 / gateway.limit
+    gateway.next_token(wanted=2)
+    gateway.next_token(wanted=2)
+    assert gateway.stats["asked_late_ms"] == 0
+    clock["now"] = 100.1 + interval + 0.25  # asked 250 ms after the next call was due
+    gateway.next_token()
+    assert gateway.stats["asked_late_ms"] == 250
+    clock["now"] += 1.0
+    assert gateway.next_token()[1] == 0.5  # waiting for the limiter is not lateness
+    clock["now"] += 0.5
+    gateway.next_token()
+    assert gateway.stats["asked_late_ms"] == 250
+
+
 def test_a_submission_claim_names_the_job_of_the_current_claim_only(dispatch: Dispatch) -> None:
     """A run may still hold a job of a delivery's expired claim (the sweeper made it
     RETRY_WAIT) next to the job of its new claim: claimed together, only the pair with the
