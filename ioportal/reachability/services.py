@@ -69,10 +69,10 @@ class NoFiscalCodeColumn(ImportChoiceNeeded):
 def fiscal_code_column(headers: Sequence[str], chosen: str = "") -> str:
     """The column holding the fiscal codes: `chosen` when it is a header, else the one the
     recipients' import recognises by name ("codice_fiscale", "CF", …), else the only column.
-    Several columns named like it (a repeated "codice_fiscale", "CF" next to "Codice
-    fiscale") are never chosen among: as on the message import's mapping page
-    (`guess_mapping`), the operator chooses. Raises NoFiscalCodeColumn with an Italian
-    sentence naming them."""
+    Several columns named like it (a repeated "codice_fiscale", "Codice fiscale" next to
+    "codice_fiscale", "CF" next to "codice_fiscale") are never chosen among: the check
+    starts at once, with no mapping page to correct a guess, so the operator chooses.
+    Raises NoFiscalCodeColumn with an Italian sentence naming them."""
     if chosen:
         if chosen in headers:
             return chosen
@@ -84,15 +84,14 @@ def fiscal_code_column(headers: Sequence[str], chosen: str = "") -> str:
             headers=headers,
             values={"column": chosen},
         )
-    guessed = guess_mapping(headers, [FISCAL_CODE]).get(FISCAL_CODE, "")
-    if guessed:
-        return guessed
     named = [h for h in headers if h]
+    # The columns recognised by name, each alone: two of them are never chosen among.
+    alike = [h for h in named if guess_mapping([h], [FISCAL_CODE])]
+    if len(alike) == 1:
+        return alike[0]
     if len(named) == 1:
         return named[0]
-    # Each column alone is recognised by name: together they are ambiguous.
-    alike = [h for h in named if guess_mapping([h], [FISCAL_CODE])]
-    if len(alike) > 1:
+    if alike:
         raise NoFiscalCodeColumn(
             _(
                 "Più colonne possono contenere il codice fiscale: %(columns)s. Scegli quella "

@@ -201,6 +201,19 @@ def test_look_alike_fiscal_code_headers_are_asked_never_guessed(
     assert [code for _, code in _codes(ReachabilityCheck.objects.get())] == [CF[3]]
 
 
+def test_two_differently_named_fiscal_code_columns_are_asked_never_guessed(
+    client: Client, service: Any
+) -> None:
+    data = f"CF;nome;codice_fiscale\n{CF[0]};Anna;{CF[3]}\n".encode()
+    asked = _upload(client, service, "elenco.csv", data)
+    page = html.unescape(asked.content.decode())
+    assert "Più colonne possono contenere il codice fiscale: «CF», «codice_fiscale»" in page
+    assert not ReachabilityCheck.objects.exists()
+    done = _post(client, service, pending_file=_pending(asked), column="codice_fiscale")
+    assert done.status_code == 302
+    assert [code for _, code in _codes(ReachabilityCheck.objects.get())] == [CF[3]]
+
+
 def test_a_file_without_a_recognisable_column_offers_its_columns(
     client: Client, service: Any
 ) -> None:
