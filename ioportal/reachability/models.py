@@ -37,6 +37,9 @@ class ReachabilityCheck(models.Model):
     failure_reason = models.CharField(max_length=300, blank=True)
     # Rows of the file refused before any check: [{"line", "reasons": [text]}], codes masked.
     rejected = models.JSONField(default=list, blank=True)
+    # What reading the file found (`ParsedTable.warnings`: the sheet read, hidden rows and
+    # columns, repeated and look-alike column names), in Italian, shown on the check's page.
+    file_warnings = models.JSONField(default=list, blank=True)
     # The valid rows as the upload left them, [[line, fiscal code]] sealed (recipients.sealing),
     # until the first run turns them into ReachabilityRow; then empty.
     pending_rows = models.TextField(blank=True, editable=False)

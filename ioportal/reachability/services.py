@@ -34,7 +34,7 @@ from ioportal.ioservices.models import IOService
 from ioportal.ioservices.services import ServiceKeyUnavailableError
 from ioportal.reachability.audit import Action
 from ioportal.reachability.models import ReachabilityCheck, ReachabilityRow
-from ioportal.recipients.parsing import ParsedTable
+from ioportal.recipients.parsing import ImportChoiceNeeded, ParsedTable
 from ioportal.recipients.sealing import seal, unseal
 from ioportal.recipients.services import problem_text, rejected_problems
 from ioportal.recipients.validation import (
@@ -56,29 +56,57 @@ _SPEC = MessageSpec(
 )
 
 
-class NoFiscalCodeColumn(Exception):
-    """The file has no column recognisable as the fiscal code; the message says so."""
+class NoFiscalCodeColumn(ImportChoiceNeeded):
+    """The fiscal-code column cannot be told from the file: the operator chooses it among
+    `choices` (the headers, a repeated one told apart by its column letter) in the form's
+    field `column`; the message says why."""
+
+    def __init__(self, message: str, *, headers: Sequence[str], values: dict[str, Any]):
+        named = [header for header in headers if header]
+        super().__init__(message, field="column", choices=[(h, h) for h in named], values=values)
 
 
 def fiscal_code_column(headers: Sequence[str], chosen: str = "") -> str:
     """The column holding the fiscal codes: `chosen` when it is a header, else the one the
     recipients' import recognises by name ("codice_fiscale", "CF", …), else the only column.
-    Raises NoFiscalCodeColumn with an Italian sentence."""
+    Several columns named like it (a repeated "codice_fiscale", "Codice fiscale" next to
+    "codice_fiscale", "CF" next to "codice_fiscale") are never chosen among: the check
+    starts at once, with no mapping page to correct a guess, so the operator chooses.
+    Raises NoFiscalCodeColumn with an Italian sentence naming them."""
     if chosen:
         if chosen in headers:
             return chosen
-        raise NoFiscalCodeColumn(_("La colonna «%(column)s» non è nel file.") % {"column": chosen})
-    guessed = guess_mapping(headers, [FISCAL_CODE]).get(FISCAL_CODE, "")
-    if guessed:
-        return guessed
+        raise NoFiscalCodeColumn(
+            _(
+                "La colonna «%(column)s» non è nel file: scegli quella con i codici fiscali "
+                "e premi %(button)s."
+            ),
+            headers=headers,
+            values={"column": chosen},
+        )
     named = [h for h in headers if h]
+    # The columns recognised by name, each alone: two of them are never chosen among.
+    alike = [h for h in named if guess_mapping([h], [FISCAL_CODE])]
+    if len(alike) == 1:
+        return alike[0]
     if len(named) == 1:
         return named[0]
+    if alike:
+        raise NoFiscalCodeColumn(
+            _(
+                "Più colonne possono contenere il codice fiscale: %(columns)s. Scegli quella "
+                "con i codici fiscali e premi %(button)s."
+            ),
+            headers=headers,
+            values={"columns": ", ".join(_("«%(header)s»") % {"header": h} for h in alike)},
+        )
     raise NoFiscalCodeColumn(
         _(
-            "Non trovo la colonna del codice fiscale: chiamala «codice_fiscale» oppure "
-            "scrivi il suo nome nel campo «Colonna del codice fiscale»."
-        )
+            "Non trovo la colonna del codice fiscale: scegli quella con i codici fiscali e "
+            "premi %(button)s."
+        ),
+        headers=headers,
+        values={},
     )
 
 
@@ -97,7 +125,8 @@ def reachability_check_create(
     until its first run stores them one row each (`reachability_rows_create`), so that a
     100,000-row upload answers quickly. The rows are checked and sealed before the one short
     transaction that writes the check (on SQLite a transaction holds the database's write
-    lock from its start). Audited. Raises nothing for bad rows."""
+    lock from its start). The file's warnings (`table.warnings`) are kept on the check for
+    its page. Audited. Raises nothing for bad rows."""
     outcome = validate_rows(
         headers=table.headers,
         rows=table.rows,
@@ -125,6 +154,7 @@ def reachability_check_create(
             rejected=rejected,
             total=len(outcome.valid),
             pending_rows=pending_rows,
+            file_warnings=table.warnings,
             request=request,
         )
 
@@ -137,6 +167,7 @@ def _check_store(
     rejected: list[dict[str, Any]],
     total: int,
     pending_rows: str,
+    file_warnings: list[str],
     request: HttpRequest | None,
 ) -> ReachabilityCheck:
     """The writes of `reachability_check_create`, in its transaction."""
@@ -148,6 +179,7 @@ def _check_store(
         rejected=rejected,
         total=total,
         pending_rows=pending_rows,
+        file_warnings=file_warnings,
     )
     audit_log(
         action=Action.CHECK_CREATED,

@@ -66,24 +66,25 @@ def _check_upload(
     """Read the submitted file, or the one kept for a question, into a check (None when it
     could not be: the reasons are on the form). A readable file that needs an answer (a
     sheet, hidden rows, a separator, the column) is kept as the compose keeps it
-    (`PendingUpload`), and deleted once read into a check or refused."""
+    (`PendingUpload`), and deleted once read into a check or refused. The file's warnings
+    (`ParsedTable.warnings`) are shown with the column question and on the check's page, as
+    the message import shows them on its mapping page."""
     organization, actor = membership.organization, request.user
     submitted = form.submitted_file(organization=organization, actor=actor)
     if submitted is None:
         return None
     file_name, data, pending = submitted
+    table = None
     try:
         table = parse_table(data=data, filename=file_name, options=form.read_options())
         column = services.fiscal_code_column(table.headers, form.cleaned_data["column"])
-    except (ImportChoiceNeeded, services.NoFiscalCodeColumn) as exc:
-        # Within the size limit: parse_table refuses a larger file before any question.
+    except ImportChoiceNeeded as exc:
+        # A sheet, hidden rows, a separator, or the fiscal-code column (NoFiscalCodeColumn):
+        # within the size limit, parse_table refuses a larger file before any question.
         pending = form.keep_for_question(
             organization=organization, actor=actor, file_name=file_name, data=data, pending=pending
         )
-        if isinstance(exc, ImportChoiceNeeded):
-            form.offer(exc)
-        else:
-            form.add_error("column", str(exc))
+        form.offer(exc, table.warnings if table is not None else ())
         return None
     except ImportFileError as exc:
         if pending is not None:

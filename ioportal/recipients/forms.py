@@ -1,6 +1,7 @@
 """The form fields every upload of a list shares: the choices about the file's structure
 (separator, sheet, hidden rows) that `recipients.parsing` asks for when a file needs them."""
 
+from collections.abc import Sequence
 from typing import Any
 
 from django import forms
@@ -57,6 +58,9 @@ class FileStructureForm(forms.Form):
         self.question = ""
         # The label of the field the question is under (the page's notice points to it).
         self.question_label = ""
+        # What reading the file found that the operator must know while answering
+        # (`ParsedTable.warnings`: repeated and look-alike column names, hidden columns...).
+        self.file_warnings: list[str] = []
         self.fields["sheet"].label = self.sheet_label
         self.fields["delimiter"].choices = [  # type: ignore[attr-defined]
             ("", _("Riconosci da solo")),
@@ -75,15 +79,18 @@ class FileStructureForm(forms.Form):
             hidden_rows=self.cleaned_data.get("hidden_rows") or HiddenRows.ASK,
         )
 
-    def offer(self, needed: ImportChoiceNeeded) -> None:
-        """Show the choice the file needs (a sheet, hidden rows, a separator) with its reason
-        as the field's error; the operator picks and sends the form again."""
+    def offer(self, needed: ImportChoiceNeeded, warnings: Sequence[str] = ()) -> None:
+        """Show the choice the file needs (a sheet, hidden rows, a separator, or a field of
+        the subclass such as a column) with its reason as the field's error, and the file's
+        `warnings` when it could be read (`ParsedTable.warnings`); the operator picks and
+        sends the form again. A text field is offered as a list of `needed.choices`."""
         field = self.fields[needed.field]
-        if needed.field == "sheet":
-            field.widget = forms.Select(choices=[("", "—"), *needed.choices])
-        elif needed.field == "hidden_rows":
+        if needed.field == "hidden_rows":
             field.choices = needed.choices  # type: ignore[attr-defined]
             field.widget = forms.RadioSelect(choices=needed.choices)
+        elif needed.choices and not isinstance(field, forms.ChoiceField):
+            field.widget = forms.Select(choices=[("", "—"), *needed.choices])
+        self.file_warnings = list(warnings)
         self.question = needed.text(str(self.submit_label), str(self.holds))
         self.question_label = str(field.label or "")
         self.add_error(needed.field, self.question)

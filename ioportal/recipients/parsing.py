@@ -247,19 +247,30 @@ def _simple_header(header: str) -> str:
 def look_alike_headers(headers: Sequence[str]) -> list[str]:
     """A warning per group of different column names that differ only by case, accents,
     spaces or punctuation ("Codice fiscale", "codice_fiscale"): offered distinctly, never
-    guessed (`guess_mapping`), and the operator is told to look at which one is chosen."""
+    guessed (`guess_mapping`), and the operator is told to look at which one is chosen.
+    Each name is said once with its columns ("«nome» (colonne B ed E) e «Nome» (colonna
+    D)"): that a name is repeated is `distinct_headers`' warning."""
     groups: dict[str, list[int]] = {}
     for position, header in enumerate(headers):
         if header and (simple := _simple_header(header)):
             groups.setdefault(simple, []).append(position)
     warnings = []
     for found in groups.values():
-        if len({headers[position] for position in found}) < 2:
+        # Each name once with all its columns: a repeated name is already told by
+        # `distinct_headers`, here it is only one of the look-alikes.
+        letters: dict[str, list[str]] = {}
+        for position in found:
+            letters.setdefault(headers[position], []).append(get_column_letter(position + 1))
+        if len(letters) < 2:
             continue
         names = [
-            _("«%(header)s» (colonna %(letter)s)")
-            % {"header": headers[position], "letter": get_column_letter(position + 1)}
-            for position in found
+            ngettext(
+                "«%(header)s» (colonna %(letters)s)",
+                "«%(header)s» (colonne %(letters)s)",
+                len(its_letters),
+            )
+            % {"header": header, "letters": _letters_text(its_letters)}
+            for header, its_letters in letters.items()
         ]
         warnings.append(
             _(

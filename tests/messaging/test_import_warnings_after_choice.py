@@ -23,7 +23,7 @@ ROWS = [
 ]
 HIDDEN_C = "La colonna C («vecchio_cf») è nascosta in Excel: è stata letta come le altre."
 REPEATED = "La colonna «nome» compare 2 volte (colonne B ed E)"
-LOOK_ALIKE = "Le colonne «nome» (colonna B), «Nome» (colonna D) e «nome» (colonna E) hanno nomi"
+LOOK_ALIKE = "Le colonne «nome» (colonne B ed E) e «Nome» (colonna D) hanno nomi"
 
 
 @pytest.fixture

@@ -675,3 +675,21 @@ def test_a_yes_or_no_cell_is_read_without_invisible_characters(cell, expected):
     )
     assert outcome.rejected == []
     assert outcome.valid[0]["invalid_after_due_date"] is expected
+
+
+def test_a_name_both_repeated_and_look_alike_is_told_once_in_each_warning():
+    table = _csv(f"codice_fiscale;nome;vecchio_cf;Nome;nome\n{CF1};a;x;b;c\n")
+    assert table.headers == [
+        "codice_fiscale",
+        "nome (colonna B)",
+        "vecchio_cf",
+        "Nome",
+        "nome (colonna E)",
+    ]
+    assert table.warnings == [
+        "La colonna «nome» compare 2 volte (colonne B ed E): nell'abbinamento scegli quale "
+        "usare, indicata con la sua lettera.",
+        "Le colonne «nome» (colonne B ed E) e «Nome» (colonna D) hanno nomi che differiscono "
+        "solo per maiuscole, accenti, spazi o punteggiatura: nell'abbinamento controlla di "
+        "scegliere quella giusta.",
+    ]
