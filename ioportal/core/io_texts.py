@@ -11,19 +11,24 @@ from typing import Any
 
 from django.utils.translation import gettext
 
-from ioportal.core.numbers import grouped
+from ioportal.core.numbers import euro_amount, grouped
 from ioportal.ioapi import FieldError, IOApiError, PayloadInvalidError
-from ioportal.ioapi.messages_it import explain_error
+from ioportal.ioapi.messages_it import EURO_PARAMS, explain_error
 
 
 def io_text(template: str, params: Mapping[str, Any] | None = None) -> str:
     """`template` (a text of ioapi.messages_it) translated, then filled with `params`, the
-    numbers written the reader's way ("da 80 a 10.000 caratteri")."""
-    shown = {
-        name: grouped(value) if isinstance(value, int) and not isinstance(value, bool) else value
-        for name, value in (params or {}).items()
-    }
+    numbers written the reader's way ("da 80 a 10.000 caratteri"), amounts in cents
+    (messages_it.EURO_PARAMS) as euro ("1.234,56 €", in English "1,234.56 €")."""
+    amounts = EURO_PARAMS.get(template, frozenset())
+    shown = {name: _shown(value, euro=name in amounts) for name, value in (params or {}).items()}
     return gettext(template).format(**shown)
+
+
+def _shown(value: Any, *, euro: bool) -> Any:
+    if not isinstance(value, int) or isinstance(value, bool):
+        return value  # a text, or a value stored already written (older stored outcomes)
+    return f"{euro_amount(value)} €" if euro else grouped(value)
 
 
 def field_error_text(error: FieldError) -> str:
