@@ -339,7 +339,7 @@ def deliveries_resolve_uncertain(
             lease_until=None,
             uncertain_since=None,
             last_error_code="",
-            last_error_detail="",
+            last_error_parts=[],
         )
         _set_state(dispatch, (D.COMPLETED,), state=D.RUNNING, finished_at=None)
         action = Action.DELIVERY_RESENT
