@@ -175,8 +175,9 @@ class Dispatch(models.Model):
     prepared_chunks = models.PositiveIntegerField(default=0, editable=False)
     prepared_at = models.DateTimeField(null=True, blank=True, editable=False)
     approval_required = models.BooleanField(default=False, editable=False)
-    # Set by the pipeline when it pauses a dispatch by itself (key refused, many failures).
-    pause_reason = models.CharField(max_length=300, blank=True)
+    # Set by the pipeline when it pauses a dispatch by itself (key refused, many failures):
+    # sentences translated when shown (core.io_texts.Part; `pause_text`).
+    pause_parts = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -213,6 +214,11 @@ class Dispatch(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    @property
+    def pause_text(self) -> str:
+        """Why the pipeline paused the dispatch, in the reader's language ("" when it did not)."""
+        return parts_text(self.pause_parts)
 
     @property
     def pacing(self) -> Pacing:

@@ -37,6 +37,7 @@ from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from django_q.tasks import async_task
 
 from ioportal.accounts.access import parse_public_id, require_role
@@ -70,7 +71,8 @@ STORAGE_DIR = "prepared-exports"
 
 
 class PreparationFailed(Exception):
-    """The export cannot be written; the message is shown to the user, in Italian."""
+    """The export cannot be written; the message, an Italian msgid (gettext_noop), is stored
+    untranslated and shown in the reader's language (PreparedExport.failure_text)."""
 
 
 @dataclass(frozen=True)
@@ -178,7 +180,9 @@ def _membership(export: PreparedExport) -> Membership:
         .first()
     )
     if membership is None or not membership.has_role(Membership.Role.SUPERVISOR):
-        raise PreparationFailed(_("Chi ha chiesto il file non può più esportare queste consegne."))
+        raise PreparationFailed(
+            gettext_noop("Chi ha chiesto il file non può più esportare queste consegne.")
+        )
     return membership
 
 
@@ -186,7 +190,9 @@ def _write(export: PreparedExport) -> tuple[str, int, int]:
     """Write the workbook and store it encrypted; (storage name, rows, XLSX bytes)."""
     membership = _membership(export)
     if export.dispatch is not None and export.dispatch.personal_data_purged_at is not None:
-        raise PreparationFailed(_("I dati personali di questo invio sono stati cancellati."))
+        raise PreparationFailed(
+            gettext_noop("I dati personali di questo invio sono stati cancellati.")
+        )
     with_dispatch = export.kind == P.Kind.SEARCH
     rows = _Counted(
         exports.delivery_rows(_deliveries(export, membership), with_dispatch=with_dispatch)
@@ -230,7 +236,9 @@ def prepared_export_build(*, export_id: int) -> str:
             except Exception as error:
                 logger.exception("prepared export %s failed", export_id)
                 raise PreparationFailed(
-                    _("Non è stato possibile preparare il file. Riprova più tardi o scegli CSV.")
+                    gettext_noop(
+                        "Non è stato possibile preparare il file. Riprova più tardi o scegli CSV."
+                    )
                 ) from error
     except PreparationFailed as failure:
         P.objects.filter(pk=export_id, state=S.RUNNING).update(
@@ -360,7 +368,7 @@ def prepared_exports_purge(*, now: datetime | None = None) -> int:
     )
     P.objects.filter(lost).update(
         state=S.FAILED,
-        failure_reason=_("La preparazione si è interrotta. Riprova."),
+        failure_reason=gettext_noop("La preparazione si è interrotta. Riprova."),
         finished_at=now,
         parameters={},
     )

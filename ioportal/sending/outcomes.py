@@ -6,6 +6,7 @@ meaning."""
 
 from collections.abc import Callable, Mapping, Sequence
 
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from ioportal.core.io_texts import Part, parts_text
@@ -91,6 +92,12 @@ CALL_OUTCOME_TEXTS = {
     NotFoundError.__name__: _("non trovato in IO"),
     PayloadInvalidError.__name__: _("dati del messaggio non validi: nulla inviato"),
 }
+
+
+def outcome_msgid(code: str) -> str:
+    """The Italian msgid of `code`'s sentence (TEXTS), to store untranslated."""
+    with translation.override(None):  # no catalog: the lazy text gives its msgid
+        return str(TEXTS[code])
 
 
 def call_outcome_text(code: str) -> str:

@@ -75,7 +75,7 @@ def pause_service_dispatches(*, service: IOService, code: str) -> int:
     """Pause every running dispatch of `service` (key refused or unreadable). Audited."""
     paused = 0
     for dispatch in Dispatch.objects.filter(service=service, state=Dispatch.State.RUNNING):
-        paused += dispatch_auto_pause(dispatch=dispatch, reason=str(outcomes.TEXTS[code]))
+        paused += dispatch_auto_pause(dispatch=dispatch, reason=said(outcomes.outcome_msgid(code)))
     return paused
 
 
