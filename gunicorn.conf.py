@@ -16,5 +16,8 @@ timeout = 60
 graceful_timeout = 30
 forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1")
 header_map = "dangerous"
+# The access and error logs mask the token of an invitation or password-reset link
+# (GET /account/invito/<token>/ is the first request of such a link).
+logger_class = "ioportal.core.accesslog.AccessLogger"
 accesslog = "-"
 errorlog = "-"

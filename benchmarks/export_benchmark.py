@@ -98,7 +98,7 @@ INSERT = """
         public_id, dispatch_id, row_number, fiscal_code_encrypted, fiscal_code_hmac,
         fiscal_code_masked, variables, notice_number, payment_amount, invalid_after_due_date,
         payee_fiscal_code, state, attempts, claimed_by, skip_reason, last_error_code,
-        last_error_detail, io_message_id, io_status, read_status, payment_status,
+        last_error_parts, io_message_id, io_status, read_status, payment_status,
         submitted_at, read_at, paid_at, polls, finished_at, created_at, first_attempt_at,
         content_sha256
     )
@@ -108,7 +108,7 @@ INSERT = """
         s.state, 1, '',
         CASE WHEN s.state = 'skipped' THEN (CASE WHEN g %% 2 = 0 THEN 'not_on_io'
             ELSE 'blocked' END) ELSE '' END,
-        CASE WHEN s.state = 'failed' THEN 'retries_exhausted' ELSE '' END, '',
+        CASE WHEN s.state = 'failed' THEN 'retries_exhausted' ELSE '' END, '[]',
         CASE WHEN s.state = 'processed' THEN 'X' || lpad(g::text, 25, '0') END,
         CASE WHEN s.state = 'processed' THEN 'PROCESSED' ELSE '' END,
         CASE WHEN s.state = 'processed'

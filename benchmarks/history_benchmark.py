@@ -120,14 +120,14 @@ def _seed(total: int) -> None:
                 public_id, dispatch_id, row_number, fiscal_code_encrypted, fiscal_code_hmac,
                 fiscal_code_masked, variables, notice_number, invalid_after_due_date,
                 payee_fiscal_code, state, attempts, claimed_by, skip_reason, last_error_code,
-                last_error_detail, io_message_id, io_status, read_status, payment_status,
+                last_error_parts, io_message_id, io_status, read_status, payment_status,
                 submitted_at, polls, finished_at, created_at, first_attempt_at
             )
             SELECT gen_random_uuid(), %(dispatch)s, g - %(start)s + 1, %(encrypted)s,
                 md5(g::text) || md5('cf' || g::text), %(masked)s, %(variables)s, '', false, '',
                 s.state, 1, '',
                 CASE WHEN s.state = 'skipped' THEN 'not_on_io' ELSE '' END,
-                CASE WHEN s.state = 'failed' THEN 'retries_exhausted' ELSE '' END, '',
+                CASE WHEN s.state = 'failed' THEN 'retries_exhausted' ELSE '' END, '[]',
                 CASE WHEN s.state = 'processed' THEN 'B' || lpad(g::text, 25, '0') END,
                 CASE WHEN s.state = 'processed' THEN 'PROCESSED' ELSE '' END,
                 CASE WHEN s.state = 'processed' AND %(premium)s

@@ -448,9 +448,32 @@ if _still_set:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "filters": {"expected_403": {"()": "ioportal.core.logfilters.ExpectedForbidden"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "django.server": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        },
+    },
+    "filters": {
+        "expected_403": {"()": "ioportal.core.logfilters.ExpectedForbidden"},
+        # No log line holds the token of an invitation or password-reset link.
+        "secret_paths": {"()": "ioportal.core.logfilters.SecretPaths"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["secret_paths"],
+        },
+        # runserver's request lines, as Django's default configuration writes them.
+        "django.server": {
+            "class": "logging.StreamHandler",
+            "formatter": "django.server",
+            "filters": ["secret_paths"],
+        },
+    },
     "root": {
         "handlers": ["console"],
         "level": env.get_choice(
@@ -466,5 +489,6 @@ LOGGING = {
         "django": {"handlers": [], "level": "INFO", "propagate": True},
         # A 403 is an expected answer: a warning with path and user id, no traceback.
         "django.request": {"filters": ["expected_403"]},
+        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
     },
 }

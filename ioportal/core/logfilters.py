@@ -1,6 +1,7 @@
 """Filters of the portal's logging configuration (settings.LOGGING)."""
 
 import logging
+import re
 
 
 class ExpectedForbidden(logging.Filter):
@@ -21,4 +22,55 @@ class ExpectedForbidden(logging.Filter):
         record.args = (*record.args, user_id)
         record.exc_info = None
         record.exc_text = None
+        return True
+
+
+# The URL segments that carry a secret: the invitation link (`/invito/<token>/`, not its
+# token-less pages "accetta" and "rifiuta") and the password-reset link
+# (`/password/reimposta/<uidb64>/<token>/`, not Django's token-less "set-password"). The views
+# move the token to the session at once, but the first request line still holds it.
+_SECRET_SEGMENT = r"[^/\s?#&\"'\\]+"
+SECRET_PATHS = re.compile(
+    rf"(?P<head>/invito/)(?!(?:accetta|rifiuta)/)(?P<secret>{_SECRET_SEGMENT})"
+    rf"|(?P<reset_head>/password/reimposta/){_SECRET_SEGMENT}/(?!set-password\b)"
+    rf"(?P<reset_secret>{_SECRET_SEGMENT})"
+)
+MASK = "***"
+
+
+def mask_secret_paths(text: str) -> str:
+    """`text` with the token of every invitation or password-reset path in it replaced by
+    "***" (the uidb64 of a reset link too): "GET /account/invito/Ab3.../ HTTP/1.1" →
+    "GET /account/invito/***/ HTTP/1.1". Other text is returned unchanged."""
+    if "/invito/" not in text and "/password/reimposta/" not in text:
+        return text
+
+    def masked(match: re.Match[str]) -> str:
+        if match.group("head"):
+            return match.group("head") + MASK
+        return f"{match.group('reset_head')}{MASK}/{MASK}"
+
+    return SECRET_PATHS.sub(masked, text)
+
+
+class SecretPaths(logging.Filter):
+    """Masks the token of an invitation or password-reset URL (`mask_secret_paths`) in every
+    record a handler writes: Django's request warnings ("Not Found: /account/invito/…/"),
+    runserver's request lines (django.server), the portal's own refusals that name a path,
+    gunicorn's access and error logs (core.accesslog). Set on handlers, not loggers: a
+    logger's filter does not see the records its children propagate to it. The record is
+    rewritten in place, so the handlers after this one (and the ones of other loggers it
+    propagates to) get the masked text too."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):  # a malformed record: left to the handler to report
+            return True
+        masked = mask_secret_paths(message)
+        if masked != message:
+            record.msg = masked
+            record.args = None
+        if record.exc_text:
+            record.exc_text = mask_secret_paths(record.exc_text)
         return True

@@ -21,3 +21,10 @@ def grouped(value: Any, decimals: int | None = None) -> str:
     if not isinstance(value, int | float | Decimal):
         return "" if value is None else str(value)
     return number_format(value, decimals, use_l10n=True, force_grouping=True)
+
+
+def euro_amount(cents: int) -> str:
+    """An amount in euro cents as the page's reader writes it, without the sign: 123456 →
+    "1.234,56" in Italian, "1,234.56" in English (for a value IO or the citizen reads, or
+    a file documented as Italian, `recipients.numbers.format_cents` instead)."""
+    return grouped(Decimal(cents).scaleb(-2), 2)

@@ -33,11 +33,17 @@ MARKDOWN_LENGTH = "Il testo deve avere da {min} a {max} caratteri (ora ne ha {ac
 DUE_DATE_NAIVE = "La data di scadenza deve indicare il fuso orario."
 FEATURE_LEVEL_UNKNOWN = "Il tipo di messaggio deve essere STANDARD o ADVANCED (Premium)."
 AMOUNT_TYPE = "L'importo deve essere un numero intero di centesimi di euro."
-# Amounts are shown in euro ("1.234,56 €", `payloads.format_euro`), as operators write them.
+# Amounts are shown in euro ("1.234,56 €", `payloads.format_euro`), as operators write them;
+# their params stay cents (EURO_PARAMS), so the portal writes them in the reader's language.
 AMOUNT_RANGE = "L'importo deve essere compreso tra {min} e {max}."
 AMOUNT_OVER_SERVICE_MAX = (
     "L'importo ({amount}) supera il massimo consentito per questo servizio ({max})."
 )
+# The params of a template that are amounts in euro cents, written as euro when shown.
+EURO_PARAMS: dict[str, frozenset[str]] = {
+    AMOUNT_RANGE: frozenset({"min", "max"}),
+    AMOUNT_OVER_SERVICE_MAX: frozenset({"amount", "max"}),
+}
 NOTICE_NUMBER_FORMAT = "Il numero avviso pagoPA deve avere 18 cifre e iniziare con 0, 1, 2 o 3."
 PAYEE_FISCAL_CODE_FORMAT = "Il codice fiscale dell'ente creditore deve essere composto da 11 cifre."
 THIRD_PARTY_ID_FORMAT = (

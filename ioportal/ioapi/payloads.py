@@ -98,6 +98,13 @@ def format_euro(cents: int) -> str:
     return f"{sign}{whole:,}".replace(",", ".") + f",{rest:02d} €"
 
 
+def _amount_error(field: str, template: str, **cents: int) -> FieldError:
+    """The problem of an amount: the Italian message with euro ("1.234,56 €"), the params in
+    cents (messages_it.EURO_PARAMS), so a reader of another language gets its own notation."""
+    message = template.format(**{name: format_euro(value) for name, value in cents.items()})
+    return FieldError(field, message, template, tuple(cents.items()))
+
+
 def _validate_payment(payment: PaymentData, max_allowed_amount: int | None) -> list[FieldError]:
     prefix = "content.payment_data"
     errors: list[FieldError] = []
@@ -106,20 +113,15 @@ def _validate_payment(payment: PaymentData, max_allowed_amount: int | None) -> l
         errors.append(FieldError.of(f"{prefix}.amount", it.AMOUNT_TYPE))
     elif not AMOUNT_MIN <= payment.amount <= AMOUNT_MAX:
         errors.append(
-            FieldError.of(
-                f"{prefix}.amount",
-                it.AMOUNT_RANGE,
-                min=format_euro(AMOUNT_MIN),
-                max=format_euro(AMOUNT_MAX),
-            )
+            _amount_error(f"{prefix}.amount", it.AMOUNT_RANGE, min=AMOUNT_MIN, max=AMOUNT_MAX)
         )
     elif max_allowed_amount is not None and payment.amount > max_allowed_amount:
         errors.append(
-            FieldError.of(
+            _amount_error(
                 f"{prefix}.amount",
                 it.AMOUNT_OVER_SERVICE_MAX,
-                amount=format_euro(payment.amount),
-                max=format_euro(max_allowed_amount),
+                amount=payment.amount,
+                max=max_allowed_amount,
             )
         )
     if not NOTICE_NUMBER_RE.match(payment.notice_number):

@@ -1,13 +1,13 @@
 import uuid
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db import models
-from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from ioportal.core import crypto
-from ioportal.core.io_texts import io_text
+from ioportal.core.io_texts import parts_text
 from ioportal.ioservices.validators import (
     MAX_PAYMENT_AMOUNT_CENTS,
     validate_configuration_id,
@@ -218,19 +218,15 @@ class ServiceCheck(models.Model):
         """What the check found, in the reader's language (translated now, not when stored)."""
         if not self.message_parts:
             return self.message
-        sentences = []
-        for part in self.message_parts:
-            params = dict(part.get("params") or {})
-            for name in ("slot", "other"):
-                if name in params:
-                    params[name] = str(SLOT_ADJECTIVES.get(params[name], params[name]))
-            if "io" in part:
-                sentences.append(io_text(part["io"], params))
-            else:
-                sentences.append(
-                    gettext(part["text"]) % params if params else gettext(part["text"])
-                )
-        return " ".join(sentences)
+        return parts_text(self.message_parts, adjust=_slot_labels)
+
+
+def _slot_labels(params: dict[str, Any]) -> dict[str, Any]:
+    """A param named "slot" or "other" is a key slot ("primary"), shown as its adjective."""
+    for name in ("slot", "other"):
+        if name in params:
+            params[name] = str(SLOT_ADJECTIVES.get(params[name], params[name]))
+    return params
 
 
 class PremiumCarnet(models.Model):

@@ -21,6 +21,7 @@ from ioportal.accounts.access import require_role, role_required
 from ioportal.accounts.http import AuthenticatedHttpRequest
 from ioportal.accounts.models import Membership
 from ioportal.core.errors import NotAllowed
+from ioportal.core.numbers import euro_amount
 from ioportal.messaging import repeated, selectors, services
 from ioportal.messaging.access import (
     get_recipient_list_for_user,
@@ -46,7 +47,7 @@ from ioportal.recipients.attachments import list_attachments_summary, row_attach
 from ioportal.recipients.models import RecipientChunk, RecipientList, StoredItems
 from ioportal.recipients.rendering import fill_message
 from ioportal.recipients.testmode import list_test_mode_skips
-from ioportal.recipients.validation import ATTACHMENT_KEY, format_cents
+from ioportal.recipients.validation import ATTACHMENT_KEY
 
 OPERATOR = Membership.Role.OPERATOR
 # Words with which a template announces a document: "in allegato", "allegati", "PDF".
@@ -89,7 +90,7 @@ def list_preview(request: AuthenticatedHttpRequest, public_id: str) -> HttpRespo
             "list": recipient_list,
             "page": page,
             "row": row,
-            "row_amount": format_cents(row["amount"]) if row and row.get("amount") else "",
+            "row_amount": euro_amount(row["amount"]) if row and row.get("amount") else "",
             "preview": preview,
             "row_attachments": row_attachments,
             "test_recipients": services.recipients_for_test_send(recipient_list.service),
@@ -223,7 +224,7 @@ def list_confirm(request: AuthenticatedHttpRequest, public_id: str) -> HttpRespo
             "list": recipient_list,
             "form": form,
             "sample": sample,
-            "total_amount": format_cents(recipient_list.total_amount),
+            "total_amount": euro_amount(recipient_list.total_amount),
             "needs_approval": policy.requires_approval(
                 recipients=to_send,
                 feature_level=recipient_list.template.feature_level,

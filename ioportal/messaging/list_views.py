@@ -22,6 +22,7 @@ from django.views.decorators.http import require_POST
 from ioportal.accounts.access import require_role, role_required
 from ioportal.accounts.http import AuthenticatedHttpRequest
 from ioportal.accounts.models import Membership
+from ioportal.core.numbers import euro_amount
 from ioportal.core.sizes import megabytes
 from ioportal.ioservices.selectors import ioservices_usable_by
 from ioportal.messaging import lists, selectors
@@ -58,7 +59,7 @@ from ioportal.recipients.parsing import (
 )
 from ioportal.recipients.services import rejected_problems
 from ioportal.recipients.testmode import list_test_mode_skips
-from ioportal.recipients.validation import format_cents, mapping_errors
+from ioportal.recipients.validation import mapping_errors
 
 OPERATOR = Membership.Role.OPERATOR
 REJECTED_SHOWN = 200
@@ -401,7 +402,7 @@ def list_result(request: AuthenticatedHttpRequest, public_id: str) -> HttpRespon
             "list": recipient_list,
             "rejected": rejected,
             "rejected_more": max(0, recipient_list.rejected_count - len(rejected)),
-            "total_amount": format_cents(recipient_list.total_amount),
+            "total_amount": euro_amount(recipient_list.total_amount),
             "attachments": list_attachments_summary(recipient_list=recipient_list),
             "other_number_format": _other_number_format(recipient_list),
             "test_mode_skips": list_test_mode_skips(recipient_list),

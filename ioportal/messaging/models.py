@@ -13,6 +13,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from ioportal.core.fields import EncryptedJSONField
+from ioportal.core.io_texts import parts_text
 from ioportal.messaging.windows import Pacing
 
 
@@ -174,8 +175,9 @@ class Dispatch(models.Model):
     prepared_chunks = models.PositiveIntegerField(default=0, editable=False)
     prepared_at = models.DateTimeField(null=True, blank=True, editable=False)
     approval_required = models.BooleanField(default=False, editable=False)
-    # Set by the pipeline when it pauses a dispatch by itself (key refused, many failures).
-    pause_reason = models.CharField(max_length=300, blank=True)
+    # Set by the pipeline when it pauses a dispatch by itself (key refused, many failures):
+    # sentences translated when shown (core.io_texts.Part; `pause_text`).
+    pause_parts = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -212,6 +214,11 @@ class Dispatch(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    @property
+    def pause_text(self) -> str:
+        """Why the pipeline paused the dispatch, in the reader's language ("" when it did not)."""
+        return parts_text(self.pause_parts)
 
     @property
     def pacing(self) -> Pacing:
@@ -274,7 +281,9 @@ class Delivery(models.Model):
 
     skip_reason = models.CharField(max_length=32, blank=True)
     last_error_code = models.CharField(max_length=64, blank=True)
-    last_error_detail = models.TextField(blank=True)
+    # What the code does not say (IO's reason, the failing field), as sentences translated
+    # when shown (core.io_texts.Part; `last_error_text`).
+    last_error_parts = models.JSONField(default=list, blank=True)
     uncertain_since = models.DateTimeField(null=True, blank=True)
 
     # NULL, not "", so the partial unique constraint below ignores deliveries without an id.
@@ -340,6 +349,11 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.fiscal_code_masked} ({self.get_state_display()})"
+
+    @property
+    def last_error_text(self) -> str:
+        """The stored detail of the outcome in the reader's language ("" when none)."""
+        return parts_text(self.last_error_parts)
 
 
 class ApprovalPolicy(models.Model):

@@ -37,8 +37,8 @@ _RESULT_REASONS = {
 
 def result_text(row: ReachabilityRow) -> str:
     """The row's result in a sentence (the pipeline's texts for the same outcomes)."""
-    if row.detail:
-        return row.detail
+    if row.detail_parts:
+        return row.detail_text
     code = _RESULT_REASONS.get(ReachabilityRow.Result(row.result))
     if code is not None:
         return str(OUTCOME_TEXTS[code])

@@ -8,6 +8,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from ioportal.core.io_texts import parts_text
+
 
 class ReachabilityCheck(models.Model):
     class State(models.TextChoices):
@@ -33,8 +35,9 @@ class ReachabilityCheck(models.Model):
     )
     source_name = models.CharField(_("file"), max_length=200, blank=True)
     state = models.CharField(_("stato"), max_length=10, choices=State.choices, default=State.QUEUED)
-    # Why the check stopped before the end (state FAILED), in Italian.
-    failure_reason = models.CharField(max_length=300, blank=True)
+    # Why the check stopped before the end (state FAILED), as sentences translated when
+    # shown (core.io_texts.Part; `failure_text`).
+    failure_parts = models.JSONField(default=list, blank=True)
     # Rows of the file refused before any check: [{"line", "reasons": [text]}], codes masked.
     rejected = models.JSONField(default=list, blank=True)
     # What reading the file found (`ParsedTable.warnings`: the sheet read, hidden rows and
@@ -80,6 +83,11 @@ class ReachabilityCheck(models.Model):
     def is_active(self) -> bool:
         return self.state in self.ACTIVE
 
+    @property
+    def failure_text(self) -> str:
+        """Why the check stopped, in the reader's language ("" when it did not)."""
+        return parts_text(self.failure_parts)
+
 
 class ReachabilityRow(models.Model):
     class Result(models.TextChoices):
@@ -102,7 +110,9 @@ class ReachabilityRow(models.Model):
     fiscal_code_masked = models.CharField(_("codice fiscale"), max_length=16, editable=False)
     result = models.CharField(max_length=16, choices=Result.choices, default=Result.PENDING)
     source = models.CharField(max_length=10, choices=Source.choices, blank=True)
-    detail = models.CharField(max_length=300, blank=True)
+    # What the result does not say (an error's reason), as sentences translated when shown
+    # (core.io_texts.Part; `detail_text`).
+    detail_parts = models.JSONField(default=list, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     checked_at = models.DateTimeField(null=True, blank=True)
 
@@ -121,3 +131,8 @@ class ReachabilityRow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.fiscal_code_masked} {self.result}"
+
+    @property
+    def detail_text(self) -> str:
+        """What the result does not say, in the reader's language ("" for most rows)."""
+        return parts_text(self.detail_parts)

@@ -27,10 +27,11 @@ from datetime import timedelta
 
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop as _
 
 from ioportal.core import crypto
 from ioportal.core.fiscalcode import reveal_fiscal_code
+from ioportal.core.io_texts import said
 from ioportal.ioapi import IOApiError, Profile
 from ioportal.ioservices.models import IOService
 from ioportal.ioservices.services import ServiceKeyUnavailableError
@@ -118,12 +119,12 @@ class CheckRun:
         try:
             services.reachability_rows_create(check=check)
         except crypto.DecryptionError:
-            reason = _("L'elenco non è leggibile (chiave di cifratura errata).")
+            reason = (said(_("L'elenco non è leggibile (chiave di cifratura errata).")),)
             self.fail(check, Verdict(R.ERROR, reason))
             return False
         service = check.service
         if not service.is_active:
-            reason = _("Il servizio IO è disattivato: la verifica è stata interrotta.")
+            reason = (said(_("Il servizio IO è disattivato: la verifica è stata interrotta.")),)
             self.fail(check, Verdict(R.ERROR, reason))
             return False
         gateway = Gateway(check.organization)
@@ -181,7 +182,7 @@ class CheckRun:
         try:
             fiscal_code = reveal_fiscal_code(row.fiscal_code_encrypted)
         except crypto.DecryptionError:
-            reason = _("Il codice fiscale non è leggibile (chiave di cifratura errata).")
+            reason = (said(_("Il codice fiscale non è leggibile (chiave di cifratura errata).")),)
             verdict = Verdict(R.ERROR, reason)
             self.write(row, verdict, source="")
             return verdict
@@ -225,7 +226,7 @@ class CheckRun:
         # read the same profile, so the first result stays.
         ReachabilityRow.objects.filter(pk=row.pk, result=R.PENDING).update(
             result=verdict.result,
-            detail=verdict.detail[:300],
+            detail_parts=list(verdict.detail),
             source=source,
             attempts=row.attempts if attempts is None else attempts,
             checked_at=timezone.now(),
@@ -259,11 +260,11 @@ class CheckRun:
         """Stop the check: every row still pending ends as an error with the reason."""
         now = timezone.now()
         ReachabilityRow.objects.filter(check_run=check, result=R.PENDING).update(
-            result=R.ERROR, detail=verdict.detail[:300], checked_at=now
+            result=R.ERROR, detail_parts=list(verdict.detail), checked_at=now
         )
         refresh_counts(check)
         ReachabilityCheck.objects.filter(pk=check.pk, runner=self.runner).update(
-            state=S.FAILED, failure_reason=verdict.detail[:300], finished_at=now
+            state=S.FAILED, failure_parts=list(verdict.detail), finished_at=now
         )
 
 

@@ -15,12 +15,12 @@ from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_noop, ngettext
 from django_q.tasks import async_task
 
 from ioportal.accounts.models import Organization, User
 from ioportal.core.fiscalcode import protect_fiscal_code
-from ioportal.core.io_texts import describe_io_error
+from ioportal.core.io_texts import Part, as_is, io_error_parts, said
 from ioportal.core.services import audit_log
 from ioportal.ioapi import (
     IOApiError,
@@ -314,6 +314,9 @@ def refresh_counts(check: ReachabilityCheck) -> None:
     )
 
 
+KEY_PROBLEM = gettext_noop("IO ha rifiutato la chiave del servizio, o la chiave non è leggibile.")
+
+
 @dataclass(frozen=True)
 class Verdict:
     """What one profile read means for a row: a final `result` with its `detail`, or
@@ -321,7 +324,8 @@ class Verdict:
     not work: the whole check stops with `detail`)."""
 
     result: str = R.PENDING
-    detail: str = ""
+    # Sentences translated when shown (core.io_texts.Part), stored as they are.
+    detail: tuple[Part, ...] = ()
     retry: bool = False
     stop: bool = False
 
@@ -343,16 +347,22 @@ def classify(result: Profile | None, error: Exception | None, *, attempts: int) 
     if isinstance(error, KeyRejectedError | ServiceKeyUnavailableError):
         return Verdict(
             R.ERROR,
-            _("IO ha rifiutato la chiave del servizio, o la chiave non è leggibile."),
+            (
+                said(
+                    gettext_noop(
+                        "IO ha rifiutato la chiave del servizio, o la chiave non è leggibile."
+                    )
+                ),
+            ),
             stop=True,
         )
     if isinstance(error, PermanentError):
         if error.is_recipient_forbidden:
             return Verdict(R.NOT_AUTHORIZED)
-        return Verdict(R.ERROR, describe_io_error(error))
+        return Verdict(R.ERROR, tuple(io_error_parts(error)))
     if isinstance(error, RateLimitedError):
         return Verdict(retry=True)
     if attempts < MAX_ATTEMPTS:
         return Verdict(retry=True)
-    detail = describe_io_error(error) if isinstance(error, IOApiError) else str(error)
-    return Verdict(R.ERROR, detail)
+    detail = io_error_parts(error) if isinstance(error, IOApiError) else [as_is(str(error))]
+    return Verdict(R.ERROR, tuple(detail))

@@ -662,9 +662,7 @@ def _parse_csv(data: bytes, options: ReadOptions) -> ParsedTable:
 
 def _too_long() -> str:
     """A cell is never cut: its row is rejected (IO's longest text is 10,000 characters)."""
-    return _("Una cella supera %(max)s caratteri.") % {
-        "max": f"{MAX_CELL_CHARS:,}".replace(",", ".")
-    }
+    return _("Una cella supera %(max)s caratteri.") % {"max": grouped(MAX_CELL_CHARS)}
 
 
 def _unclosed_quote(line: int) -> ImportFileError:

@@ -19,7 +19,7 @@ payment status) are translated once per export, not once per row.
 
 import csv
 import io
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -32,6 +32,7 @@ from django.utils.formats import get_format
 from django.utils.translation import gettext as _
 
 from ioportal.core import spreadsheets
+from ioportal.core.io_texts import Part
 from ioportal.core.spreadsheets import formula_safe
 from ioportal.messaging.models import Delivery
 from ioportal.remotecontent.models import RemoteContentAccess
@@ -54,7 +55,7 @@ _FIELDS = (
     "state",
     "skip_reason",
     "last_error_code",
-    "last_error_detail",
+    "last_error_parts",
     *(f"{name}_text" for name in _TIMES),
     "io_message_id",
     "read_status",
@@ -123,7 +124,7 @@ class _Texts:
     payment: dict[str, str]
     yes: str
     no: str
-    describe: Callable[[str, str, str, str], str]
+    describe: Callable[[str, str, str, Sequence[Part]], str]
 
     @classmethod
     def build(cls) -> "_Texts":
@@ -182,7 +183,7 @@ def _rows(records: Iterator[Any], texts: _Texts, with_dispatch: bool) -> Iterato
             texts.states.get(state, state),
             # The outcome in a sentence: for a message not sent, its reason (one column, not
             # a second one repeating the same words).
-            texts.describe(state, skip_reason, error_code, detail[:DETAIL_MAX]),
+            texts.describe(state, skip_reason, error_code, detail)[:DETAIL_MAX],
             _time(created_at),
             _time(submitted_at),
             _time(finished_at) if state == Delivery.State.PROCESSED else None,

@@ -25,6 +25,7 @@ off: `handoff_export` refuses.
 
 import csv
 import io
+import json
 import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -211,7 +212,7 @@ def _deliveries(dispatch: Dispatch, reasons: Sequence[Reason]) -> Iterator[Deliv
             "state",
             "skip_reason",
             "last_error_code",
-            "last_error_detail",
+            "last_error_parts",
             "payment_amount",
             "notice_number",
             "due_date",
@@ -275,7 +276,7 @@ class _Texts:
             delivery.state,
             delivery.skip_reason,
             delivery.last_error_code,
-            delivery.last_error_detail,
+            json.dumps(delivery.last_error_parts, sort_keys=True),
         )
         text = self._details.get(key)
         if text is None:

@@ -7,6 +7,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 
@@ -46,7 +47,7 @@ class PreparedExport(models.Model):
     target_label = models.CharField(max_length=200, blank=True)
     filename = models.CharField(max_length=120)
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
-    # Why it failed (state FAILED), in Italian.
+    # Why it failed (state FAILED): an Italian msgid, translated when shown (`failure_text`).
     failure_reason = models.CharField(max_length=300, blank=True)
     rows = models.PositiveIntegerField(default=0)
     # The encrypted file in the default storage (core.crypto.encrypt_file): named when the
@@ -75,3 +76,8 @@ class PreparedExport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} ({self.get_state_display()})"
+
+    @property
+    def failure_text(self) -> str:
+        """Why it failed, in the reader's language ("" when it did not)."""
+        return gettext(self.failure_reason) if self.failure_reason else ""

@@ -42,6 +42,7 @@ from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from django_q.tasks import async_task
 
 from ioportal.accounts.access import parse_public_id, require_role
@@ -75,7 +76,8 @@ STORAGE_DIR = "prepared-exports"
 
 
 class PreparationFailed(Exception):
-    """The export cannot be written; the message is shown to the user, in Italian."""
+    """The export cannot be written; the message, an Italian msgid (gettext_noop), is stored
+    untranslated and shown in the reader's language (PreparedExport.failure_text)."""
 
 
 @dataclass(frozen=True)
@@ -183,7 +185,9 @@ def _membership(export: PreparedExport) -> Membership:
         .first()
     )
     if membership is None or not membership.has_role(Membership.Role.SUPERVISOR):
-        raise PreparationFailed(_("Chi ha chiesto il file non può più esportare queste consegne."))
+        raise PreparationFailed(
+            gettext_noop("Chi ha chiesto il file non può più esportare queste consegne.")
+        )
     return membership
 
 
@@ -196,7 +200,9 @@ def _write(export: PreparedExport, name: str) -> tuple[int, int]:
     caller deletes `name` if this raises (a file written in part)."""
     membership = _membership(export)
     if export.dispatch is not None and export.dispatch.personal_data_purged_at is not None:
-        raise PreparationFailed(_("I dati personali di questo invio sono stati cancellati."))
+        raise PreparationFailed(
+            gettext_noop("I dati personali di questo invio sono stati cancellati.")
+        )
     with_dispatch = export.kind == P.Kind.SEARCH
     rows = _Counted(
         exports.delivery_rows(_deliveries(export, membership), with_dispatch=with_dispatch)
@@ -248,7 +254,7 @@ def prepared_export_build(*, export_id: int) -> str:
                 except Exception as error:
                     logger.exception("prepared export %s failed", export_id)
                     raise PreparationFailed(
-                        _(
+                        gettext_noop(
                             "Non è stato possibile preparare il file. Riprova più tardi o "
                             "scegli CSV."
                         )
@@ -388,7 +394,7 @@ def prepared_exports_purge(*, now: datetime | None = None) -> int:
     for export_id, state, name in P.objects.filter(lost).values_list("pk", "state", "file_name"):
         won = P.objects.filter(pk=export_id, state=state, file_name=name).update(
             state=S.FAILED,
-            failure_reason=_("La preparazione si è interrotta. Riprova."),
+            failure_reason=gettext_noop("La preparazione si è interrotta. Riprova."),
             finished_at=now,
             parameters={},
             file_name="",

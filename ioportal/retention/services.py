@@ -155,7 +155,7 @@ def _purge_deliveries(dispatch: Dispatch) -> bool:
                 fiscal_code_masked=PURGED_MASK,
                 variables={},
                 notice_number="",
-                last_error_detail="",
+                last_error_parts=[],
             )
             RemoteContentAccess.objects.filter(delivery_id__in=ids).update(lollipop={})
 

@@ -4,10 +4,12 @@ Where an outcome is what an IO answer says, its text is the IO client's (ioapi.m
 translated through gettext like every text of ioportal.core.io_texts): one sentence per
 meaning."""
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
+from ioportal.core.io_texts import Part, parts_text
 from ioportal.ioapi import (
     AmbiguousError,
     KeyRejectedError,
@@ -92,6 +94,12 @@ CALL_OUTCOME_TEXTS = {
 }
 
 
+def outcome_msgid(code: str) -> str:
+    """The Italian msgid of `code`'s sentence (TEXTS), to store untranslated."""
+    with translation.override(None):  # no catalog: the lazy text gives its msgid
+        return str(TEXTS[code])
+
+
 def call_outcome_text(code: str) -> str:
     """The outcome of one IO call (ApiCall.outcome) in words, never a class name."""
     text = CALL_OUTCOME_TEXTS.get(code)
@@ -117,22 +125,22 @@ def describe_delivery(delivery: Delivery) -> str:
     return _describe(
         delivery.state,
         delivery.skip_reason or delivery.last_error_code,
-        delivery.last_error_detail,
+        delivery.last_error_parts,
         texts=TEXTS,
         state_texts=STATE_TEXTS,
         state_labels=dict(Delivery.State.choices),
     )
 
 
-def outcome_describer() -> Callable[[str, str, str, str], str]:
+def outcome_describer() -> Callable[[str, str, str, Sequence[Part]], str]:
     """`describe_delivery`'s rule with every text translated once, in the active language, for
-    exports of many rows: `describe(state, skip_reason, last_error_code, last_error_detail)`
-    gives the same sentence without a gettext lookup per row."""
+    exports of many rows: `describe(state, skip_reason, last_error_code, last_error_parts)`
+    gives the same sentence without a gettext lookup per row (but the detail's own)."""
     texts = {code: str(text) for code, text in TEXTS.items()}
     state_texts = {state: str(text) for state, text in STATE_TEXTS.items()}
     state_labels = {state: str(label) for state, label in Delivery.State.choices}
 
-    def describe(state: str, skip_reason: str, last_error_code: str, detail: str) -> str:
+    def describe(state: str, skip_reason: str, last_error_code: str, detail: Sequence[Part]) -> str:
         return _describe(
             state,
             skip_reason or last_error_code,
@@ -148,7 +156,7 @@ def outcome_describer() -> Callable[[str, str, str, str], str]:
 def _describe(
     state: str,
     code: str,
-    detail: str,
+    detail: Sequence[Part],
     *,
     texts: Mapping[str, object],
     state_texts: Mapping[str, object],
@@ -159,7 +167,7 @@ def _describe(
         if text is not None:
             return str(text)
         if detail:
-            return detail
+            return parts_text(detail)
     return str(state_texts.get(state, state_labels.get(state, state)))
 
 

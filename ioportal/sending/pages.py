@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy
 
 from ioportal.accounts.models import Membership
 from ioportal.core.models import AuditEvent
-from ioportal.core.numbers import grouped
+from ioportal.core.numbers import euro_amount, grouped
 from ioportal.messaging import availability
 from ioportal.messaging.carnet import dispatch_carnet_need
 from ioportal.messaging.dispatch_access import ACT_OWN, APPROVE, SUPERVISE, allowed
@@ -435,8 +435,7 @@ def delivery_context(delivery: Delivery) -> dict[str, Any]:
     history = delivery_history(delivery, calls, resolutions, accesses)
     payment = ""
     if delivery.payment_amount:
-        euros, cents = divmod(delivery.payment_amount, 100)
-        payment = f"{euros:,}".replace(",", ".") + f",{cents:02d}"
+        payment = euro_amount(delivery.payment_amount)
     return {
         "delivery": delivery,
         "dispatch": dispatch,

@@ -14,11 +14,12 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, gettext_noop
 
 from ioportal.accounts.models import Organization, User
 from ioportal.core.crypto import DecryptionError
 from ioportal.core.errors import NotAllowed
+from ioportal.core.io_texts import Part, parts_text, said
 from ioportal.core.services import audit_log, changed_fields
 from ioportal.ioservices.services import SYSTEM_ACTOR
 from ioportal.messaging.models import Delivery, Dispatch
@@ -58,7 +59,7 @@ def _set_state(dispatch: Dispatch, from_states: Iterable[str], **fields: Any) ->
 def dispatch_pause(*, dispatch: Dispatch, actor: User, request: HttpRequest | None = None) -> None:
     """RUNNING or SCHEDULED → PAUSED. No submission is claimed after the commit (in-flight
     calls finish). Raises NotAllowed (nothing changed) from any other state. Audited."""
-    if not _set_state(dispatch, (D.RUNNING, D.SCHEDULED), state=D.PAUSED, pause_reason=""):
+    if not _set_state(dispatch, (D.RUNNING, D.SCHEDULED), state=D.PAUSED, pause_parts=[]):
         raise NotAllowed(STATE_REFUSED)
     audit_log(
         action=Action.DISPATCH_PAUSED,
@@ -76,7 +77,7 @@ def dispatch_resume(*, dispatch: Dispatch, actor: User, request: HttpRequest | N
     target = (
         D.SCHEDULED if dispatch.scheduled_at and dispatch.scheduled_at > clock.now() else D.RUNNING
     )
-    fields: dict[str, Any] = {"state": target, "pause_reason": ""}
+    fields: dict[str, Any] = {"state": target, "pause_parts": []}
     if target == D.RUNNING and dispatch.started_at is None:
         fields["started_at"] = clock.now()
     if not _set_state(dispatch, (D.PAUSED,), **fields):
@@ -178,10 +179,11 @@ def dispatch_not_started(dispatch: Dispatch) -> NotStarted:
 
 
 @transaction.atomic
-def dispatch_auto_pause(*, dispatch: Dispatch, reason: str) -> int:
+def dispatch_auto_pause(*, dispatch: Dispatch, reason: Part) -> int:
     """The pipeline pauses a running dispatch by itself (key refused, many failures), with a
-    reason shown on its page. Returns 1 when it paused it. Audited as the system."""
-    if not _set_state(dispatch, (D.RUNNING,), state=D.PAUSED, pause_reason=reason[:300]):
+    reason shown on its page in the reader's language (`reason` a core.io_texts.Part, stored
+    untranslated). Returns 1 when it paused it. Audited as the system."""
+    if not _set_state(dispatch, (D.RUNNING,), state=D.PAUSED, pause_parts=[reason]):
         return 0
     logger.warning("dispatch %s paused automatically", dispatch.public_id)
     audit_log(
@@ -189,7 +191,7 @@ def dispatch_auto_pause(*, dispatch: Dispatch, reason: str) -> int:
         actor=str(SYSTEM_ACTOR),
         organization=dispatch.organization,
         target=dispatch,
-        changes={"reason": reason},
+        changes={"reason": parts_text([reason])},
     )
     return 1
 
@@ -212,10 +214,14 @@ def dispatch_check_failure_rate(*, dispatch_id: int) -> bool:
     ):
         return False
     dispatch = Dispatch.objects.get(pk=dispatch_id)
-    reason = _(
-        "Sospeso automaticamente: %(failed)s dei primi %(done)s messaggi sono stati rifiutati "
-        "da IO. Controlla il testo e il servizio, poi riprendi o annulla."
-    ) % {"failed": failed, "done": done}
+    reason = said(
+        gettext_noop(
+            "Sospeso automaticamente: %(failed)s dei primi %(done)s messaggi sono stati "
+            "rifiutati da IO. Controlla il testo e il servizio, poi riprendi o annulla."
+        ),
+        failed=failed,
+        done=done,
+    )
     return bool(dispatch_auto_pause(dispatch=dispatch, reason=reason))
 
 
@@ -339,7 +345,7 @@ def deliveries_resolve_uncertain(
             lease_until=None,
             uncertain_since=None,
             last_error_code="",
-            last_error_detail="",
+            last_error_parts=[],
         )
         _set_state(dispatch, (D.COMPLETED,), state=D.RUNNING, finished_at=None)
         action = Action.DELIVERY_RESENT

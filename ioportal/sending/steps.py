@@ -10,7 +10,7 @@ the delivery state machine are here.
 import uuid
 from collections import Counter
 
-from ioportal.core.io_texts import describe_io_error, field_error_text
+from ioportal.core.io_texts import Part, as_is, field_error_parts, io_error_parts, said
 from ioportal.ioapi import (
     AmbiguousError,
     IOApiError,
@@ -50,30 +50,32 @@ def build_message(delivery: Delivery, fiscal_code: str) -> NewMessage:
 
 def prepare_message(
     delivery: Delivery, fiscal_code: str, service: IOService
-) -> tuple[NewMessage | None, str, str]:
+) -> tuple[NewMessage | None, str, list[Part]]:
     """(message, failure code, detail): the message when it may be submitted, else why not
-    (nothing is sent: cf_unreadable, invalid_content, amount_over_max)."""
+    (nothing is sent: cf_unreadable, invalid_content, amount_over_max), the detail as
+    sentences translated when shown (core.io_texts.Part)."""
     if not fiscal_code:
-        return None, outcomes.CF_UNREADABLE, ""
+        return None, outcomes.CF_UNREADABLE, []
     try:
         message = build_message(delivery, fiscal_code)
     except RemoteContentNotConfigured as exc:
-        return None, outcomes.INVALID_CONTENT, str(exc)
+        # Its message is a msgid in the worker's language (Italian): translated when shown.
+        return None, outcomes.INVALID_CONTENT, [said(str(exc))]
     max_amount = service.effective_max_payment_amount
     errors = validate_new_message(message, max_allowed_payment_amount=max_amount)
     if errors:
         code = outcomes.INVALID_CONTENT
         if delivery.payment_amount and delivery.payment_amount > max_amount:
             code = outcomes.AMOUNT_OVER_MAX
-        return None, code, " ".join(field_error_text(e) for e in errors)
-    return message, "", ""
+        return None, code, field_error_parts(errors)
+    return message, "", []
 
 
 def pause_service_dispatches(*, service: IOService, code: str) -> int:
     """Pause every running dispatch of `service` (key refused or unreadable). Audited."""
     paused = 0
     for dispatch in Dispatch.objects.filter(service=service, state=Dispatch.State.RUNNING):
-        paused += dispatch_auto_pause(dispatch=dispatch, reason=str(outcomes.TEXTS[code]))
+        paused += dispatch_auto_pause(dispatch=dispatch, reason=said(outcomes.outcome_msgid(code)))
     return paused
 
 
@@ -128,7 +130,7 @@ def permanent(
         token=token,
         from_state=from_state,
         code=code,
-        detail=describe_io_error(exc),
+        detail=io_error_parts(exc),
     )
     stats["failed"] += 1
     return True
@@ -166,7 +168,7 @@ def apply_check_failure(
         rate_limited(delivery, token, S.CHECKING, error)
         return False
     # Transient or ambiguous: a profile read is safe to retry.
-    detail = describe_io_error(error) if isinstance(error, IOApiError) else str(error)
+    detail = io_error_parts(error) if isinstance(error, IOApiError) else [as_is(str(error))]
     transitions.retry_later(
         delivery=delivery,
         token=token,
@@ -200,7 +202,10 @@ def apply_submission(
         return False
     if isinstance(error, AmbiguousError):
         transitions.uncertain(
-            delivery_id=delivery.pk, token=token, code=outcomes.AMBIGUOUS, detail=str(error)[:500]
+            delivery_id=delivery.pk,
+            token=token,
+            code=outcomes.AMBIGUOUS,
+            detail=[as_is(str(error)[:500])],
         )
         stats["uncertain"] += 1
         return False
@@ -210,7 +215,7 @@ def apply_submission(
                 delivery_id=delivery.pk,
                 token=token,
                 code=outcomes.SERVER_ERROR,
-                detail=str(error)[:500],
+                detail=[as_is(str(error)[:500])],
             )
             stats["uncertain"] += 1
         else:
@@ -219,7 +224,7 @@ def apply_submission(
                 token=token,
                 from_state=S.SUBMITTING,
                 code=outcomes.TRANSIENT,
-                detail=describe_io_error(error),
+                detail=io_error_parts(error),
             )
             stats["retry"] += 1
         return False
@@ -227,7 +232,10 @@ def apply_submission(
         return permanent(delivery, token, S.SUBMITTING, error, stats)
     # Anything else (a bug): the call may have gone out; never resend blindly.
     transitions.uncertain(
-        delivery_id=delivery.pk, token=token, code=outcomes.AMBIGUOUS, detail=str(error)[:500]
+        delivery_id=delivery.pk,
+        token=token,
+        code=outcomes.AMBIGUOUS,
+        detail=[as_is(str(error)[:500])],
     )
     stats["uncertain"] += 1
     return False

@@ -9,6 +9,7 @@ transaction when it has one.
 import logging
 import random
 import uuid
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -16,6 +17,7 @@ from django.db import connection
 from django.db.models import F, Field, Value
 from django.db.models.functions import Coalesce
 
+from ioportal.core.io_texts import Part
 from ioportal.ioapi import MessageInfo, MessageStatus, ReadStatus
 from ioportal.messaging.models import Delivery, FeatureLevel
 from ioportal.sending import clock, outcomes
@@ -95,7 +97,7 @@ def submission_released(*, delivery_id: int, token: uuid.UUID) -> bool:
 
 
 def fail(
-    *, delivery_id: int, token: uuid.UUID, from_state: str, code: str, detail: str = ""
+    *, delivery_id: int, token: uuid.UUID, from_state: str, code: str, detail: Sequence[Part] = ()
 ) -> bool:
     """CHECKING/SUBMITTING → FAILED with a reason (IO refused; retrying would not help)."""
     return _move(
@@ -104,7 +106,7 @@ def fail(
         (from_state,),
         state=S.FAILED,
         last_error_code=code,
-        last_error_detail=detail[:2000],
+        last_error_parts=list(detail),
         finished_at=clock.now(),
         **RELEASED,
     )
@@ -116,7 +118,7 @@ def retry_later(
     token: uuid.UUID,
     from_state: str,
     code: str,
-    detail: str = "",
+    detail: Sequence[Part] = (),
     retry_after: float = 0.0,
     count_attempt: bool = True,
 ) -> bool:
@@ -138,7 +140,7 @@ def retry_later(
             state=S.FAILED,
             attempts=attempts,
             last_error_code=final_code,
-            last_error_detail=detail[:2000],
+            last_error_parts=list(detail),
             finished_at=now,
             **RELEASED,
         )
@@ -153,7 +155,7 @@ def retry_later(
         attempts=attempts,
         next_attempt_at=now + timedelta(seconds=delay),
         last_error_code=code,
-        last_error_detail=detail[:2000],
+        last_error_parts=list(detail),
         **RELEASED,
     )
 
@@ -184,7 +186,7 @@ def submitted(*, delivery_id: int, token: uuid.UUID, io_message_id: str) -> bool
         submitted_at=now,
         next_poll_at=now + timedelta(seconds=first_poll),
         last_error_code="",
-        last_error_detail="",
+        last_error_parts=[],
         **RELEASED,
     )
 
@@ -224,7 +226,7 @@ def submitted_many(*, accepted: list[tuple[int, uuid.UUID, str]], worker: str = 
         f"UPDATE {quote(Delivery._meta.db_table)} SET {column('state')} = %s, "  # noqa: S608
         f"{column('io_message_id')} = %s, {column('io_status')} = %s, "
         f"{column('submitted_at')} = %s, {column('next_poll_at')} = %s, "
-        f"{column('last_error_code')} = '', {column('last_error_detail')} = '', "
+        f"{column('last_error_code')} = '', {column('last_error_parts')} = '[]', "
         f"{column('claim_token')} = NULL, {column('lease_until')} = NULL "
         f"WHERE {column('id')} = %s AND {column('state')} = %s AND {column('claim_token')} = %s"
     )
@@ -275,7 +277,7 @@ def submitted_many(*, accepted: list[tuple[int, uuid.UUID, str]], worker: str = 
             next_poll_at=now + timedelta(seconds=first_poll),
             uncertain_since=None,
             last_error_code="",
-            last_error_detail="",
+            last_error_parts=[],
         ):
             logger.warning("delivery %s: reaped as uncertain, IO's 201 written", delivery_id)
             done.add(delivery_id)
@@ -284,7 +286,9 @@ def submitted_many(*, accepted: list[tuple[int, uuid.UUID, str]], worker: str = 
     return done
 
 
-def uncertain(*, delivery_id: int, token: uuid.UUID, code: str, detail: str = "") -> bool:
+def uncertain(
+    *, delivery_id: int, token: uuid.UUID, code: str, detail: Sequence[Part] = ()
+) -> bool:
     """SUBMITTING → UNCERTAIN: IO may have the message. Never re-sent without a person."""
     return _move(
         delivery_id,
@@ -293,7 +297,7 @@ def uncertain(*, delivery_id: int, token: uuid.UUID, code: str, detail: str = ""
         state=S.UNCERTAIN,
         uncertain_since=clock.now(),
         last_error_code=code,
-        last_error_detail=detail[:2000],
+        last_error_parts=list(detail),
         **RELEASED,
     )
 

@@ -33,6 +33,7 @@ from django.db.models import Min
 from ioportal.accounts.models import Organization
 from ioportal.core import crypto
 from ioportal.core.fiscalcode import reveal_fiscal_code
+from ioportal.core.io_texts import Part
 from ioportal.ioapi import NewMessage
 from ioportal.messaging.models import Delivery, Dispatch
 from ioportal.recipients import testmode
@@ -87,7 +88,7 @@ class Job:
     after_switch: bool = False
     claimed: bool = False  # a submission already SUBMITTING (retried after a key switch)
     # `steps.prepare_message`'s answer, when built before the transaction that uses it.
-    prepared: tuple[NewMessage | None, str, str] | None = None
+    prepared: tuple[NewMessage | None, str, list[Part]] | None = None
     # ApiCall rows not written yet: they go with the delivery's next write.
     calls: list[ApiCall] = field(default_factory=list)
 

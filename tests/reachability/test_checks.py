@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 import requests
 import responses
-from django.utils import timezone
+from django.urls import reverse
+from django.utils import timezone, translation
 from openpyxl import Workbook
 
 from ioportal.accounts.models import Membership, Organization
@@ -25,13 +26,14 @@ from ioportal.ioapi import (
     Profile,
     RateLimitedError,
 )
-from ioportal.reachability import runs, services
+from ioportal.reachability import exports, runs, services
 from ioportal.reachability.models import ReachabilityCheck, ReachabilityRow
 from ioportal.reachability.services import classify
 from ioportal.recipients.parsing import parse_table
 from ioportal.sending.feed import utc_today
 from ioportal.sending.models import ApiCall, FeedDay, FeedSubscription
 from tests import builders
+from tests.conftest import verified_login
 from tests.sending.support import fiscal_code, simulated_service
 
 pytestmark = pytest.mark.django_db
@@ -284,7 +286,7 @@ def test_transient_failures_are_read_again_then_an_error(service: Any, author: A
         runs.run_check(check_id=check.pk, budget=10)
     check.refresh_from_db()
     row = check.rows.get()
-    assert row.attempts == services.MAX_ATTEMPTS and row.result == R.ERROR and row.detail
+    assert row.attempts == services.MAX_ATTEMPTS and row.result == R.ERROR and row.detail_parts
     assert check.state == ReachabilityCheck.State.DONE and check.errors == 1
     no_submission(responses.mock)
 
@@ -295,7 +297,7 @@ def test_refused_keys_stop_the_check(service: Any, author: Any) -> None:
     check = builders.reachability_check(service, author, [NORMAL, BLOCKED])
     runs.run_check(check_id=check.pk, budget=10)
     check.refresh_from_db()
-    assert check.state == ReachabilityCheck.State.FAILED and check.failure_reason
+    assert check.state == ReachabilityCheck.State.FAILED and check.failure_parts
     assert check.errors == 2
 
 
@@ -367,3 +369,61 @@ def test_the_rows_are_checked_outside_the_transaction_that_writes_the_check(
     )
     assert in_transaction == [False]
     assert ReachabilityCheck.objects.get(pk=check.pk).total == 1
+
+
+# --- reasons stored untranslated, shown in the reader's language -----------------------------
+
+
+@responses.activate
+def test_reasons_are_shown_in_the_readers_language_whoever_ran_the_check(
+    service: Any, author: Any
+) -> None:
+    responses.post(PROFILES, status=503)
+    check = builders.reachability_check(service, author, [NORMAL])
+    # The run happens in English (a request in English, a worker): nothing English is stored.
+    with translation.override("en"):
+        for _ in range(services.MAX_ATTEMPTS):
+            runs.run_check(check_id=check.pk, budget=10)
+    row = check.rows.get()
+    with translation.override("it"):
+        italian = row.detail_text
+        exported = exports.result_text(row)
+    with translation.override("en"):
+        english = row.detail_text
+    assert "IO" in italian and italian != english
+    assert exported == italian
+    assert "non " not in english and "riprova" not in english.lower()
+
+
+@responses.activate
+def test_a_stopped_check_says_why_in_the_readers_language(
+    client: Any, service: Any, author: Any
+) -> None:
+    responses.post(PROFILES, status=401, json={"status": 401})
+    check = builders.reachability_check(service, author, [NORMAL])
+    runs.run_check(check_id=check.pk, budget=10)
+    check.refresh_from_db()
+    row = check.rows.get()
+    verified_login(client, author)
+    url = reverse("reachability:check_detail", args=[check.public_id])
+    italian = client.get(url, HTTP_ACCEPT_LANGUAGE="it").content.decode()
+    english = client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "IO ha rifiutato la chiave del servizio" in italian
+    assert "IO refused the service&#x27;s key" in english
+    assert "IO ha rifiutato la chiave" not in english
+    with translation.override("en"):
+        assert row.detail_text == "IO refused the service's key, or the key cannot be read."
+
+
+def test_a_reason_stored_as_text_before_still_reads() -> None:
+    # What the data migration makes of a text stored before: translated when it is one of
+    # the catalog's sentences, as written otherwise.
+    known = ReachabilityRow(
+        detail_parts=[
+            {"text": "IO ha rifiutato la chiave del servizio, o la chiave non è leggibile."}
+        ]
+    )
+    other = ReachabilityRow(detail_parts=[{"text": "Errore 42 (vecchio testo)"}])
+    with translation.override("en"):
+        assert known.detail_text == "IO refused the service's key, or the key cannot be read."
+        assert other.detail_text == "Errore 42 (vecchio testo)"

@@ -340,7 +340,7 @@ def test_premium_with_attachments_without_configuration_fails_in_italian(
     delivery = run(premium_dispatch)
     assert delivery.state == "failed"
     assert delivery.last_error_code == outcomes.INVALID_CONTENT
-    assert "contenuti remoti" in delivery.last_error_detail
+    assert "contenuti remoti" in delivery.last_error_text
     assert len(responses.calls) == 1  # the profile only: nothing was sent
 
 

@@ -69,7 +69,7 @@ def dispatch(organization: Organization, supervisor_user: User) -> Dispatch:
     Delivery.objects.filter(pk=rows[3].pk).update(
         state=Delivery.State.FAILED,
         last_error_code="something_new",
-        last_error_detail='=HYPERLINK("http://x")',
+        last_error_parts=[{"raw": '=HYPERLINK("http://x")'}],
         io_message_id=None,
         notice_number="\uff1d1+1",
         created_at=CREATED,
@@ -346,7 +346,7 @@ def test_the_export_describes_outcomes_like_the_pages(dispatch: Dispatch) -> Non
             delivery.state,
             delivery.skip_reason,
             delivery.last_error_code,
-            delivery.last_error_detail,
+            delivery.last_error_parts,
         )
         assert describe(*args) == outcomes.describe_delivery(delivery)
 

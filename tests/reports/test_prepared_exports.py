@@ -10,9 +10,10 @@ from typing import Any
 import openpyxl
 import pytest
 from django.core.files.storage import default_storage
+from django.template.loader import render_to_string
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from ioportal.accounts.models import Membership, Organization, User
 from ioportal.core import crypto
@@ -619,3 +620,31 @@ def test_the_purge_deletes_the_files_no_export_names(
     assert not default_storage.exists(gone.file_name)
     assert default_storage.exists(kept.file_name)
     assert _download(client, kept).status_code == 200
+
+
+def test_a_failure_is_stored_untranslated_and_told_in_the_readers_language(
+    client: Client,
+    supervisor_user: User,
+    dispatch: Dispatch,
+    enqueued: list[int],
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> None:
+    # The file is prepared in the requester's language (here English).
+    client.cookies["django_language"] = "en"
+    export = _request(client, supervisor_user, dispatch, django_capture_on_commit_callbacks)
+    PreparedExport.objects.filter(pk=export.pk).update(
+        parameters={**export.parameters, "language": "en"}
+    )
+    Membership.objects.filter(user=supervisor_user).update(role=Membership.Role.OPERATOR)
+    assert prepared.prepared_export_build(export_id=export.pk) == S.FAILED
+    export.refresh_from_db()
+    assert export.failure_reason == "Chi ha chiesto il file non può più esportare queste consegne."
+    with translation.override("it"):
+        assert export.failure_text == export.failure_reason
+    with translation.override("en"):
+        assert export.failure_text == (
+            "The person who asked for the file may no longer export these deliveries."
+        )
+    with translation.override("it"):
+        page = render_to_string("reports/_prepared_status.html", {"export": export})
+    assert "Chi ha chiesto il file" in page

@@ -71,7 +71,7 @@ def finished(
         notice_number="302000100000009424",
         payment_amount=1250,
         read_status="READ",
-        last_error_detail="",
+        last_error_parts=[],
     )
     Delivery.objects.filter(pk=deliveries[1].pk).update(
         state=Delivery.State.SKIPPED, skip_reason="not_on_io"
@@ -80,7 +80,7 @@ def finished(
         Delivery.objects.filter(pk=deliveries[2].pk).update(
             state=Delivery.State.FAILED,
             last_error_code="io_unreachable",
-            last_error_detail=f"IO rifiuta {fiscal_codes[2]}",
+            last_error_parts=[{"raw": f"IO rifiuta {fiscal_codes[2]}"}],
         )
     dispatch.refresh_from_db()
     return dispatch
@@ -166,7 +166,7 @@ def test_purge_removes_every_personal_field_and_keeps_counts_outcomes_stats_and_
         assert delivery.fiscal_code_masked == PURGED_MASK
         assert delivery.variables == {}
         assert delivery.notice_number == ""
-        assert delivery.last_error_detail == ""
+        assert delivery.last_error_parts == []
     raw = connection.cursor()
     raw.execute("SELECT variables FROM messaging_delivery WHERE dispatch_id = %s", [old.pk])
     assert {row[0] for row in raw.fetchall()} == {""}

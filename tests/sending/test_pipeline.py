@@ -249,7 +249,7 @@ def test_401_on_both_keys_pauses_the_service_dispatches(dispatch: Dispatch) -> N
     delivery = run(dispatch)
     dispatch.refresh_from_db()
     assert (delivery.state, delivery.attempts) == ("retry_wait", 0)
-    assert dispatch.state == "paused" and dispatch.pause_reason
+    assert dispatch.state == "paused" and dispatch.pause_parts
     assert len(responses.calls) == 2  # the active key, then the other one
 
 

@@ -5,10 +5,12 @@ from typing import Any
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import translation
 
 from ioportal.accounts.models import Membership, Organization
 from ioportal.core.models import AuditEvent
 from ioportal.messaging.models import Delivery, Dispatch
+from ioportal.sending import outcomes, steps
 from tests import builders
 from tests.conftest import verified_login
 from tests.sending.support import fiscal_codes, simulated_service
@@ -155,9 +157,28 @@ def test_retry_only_failed_technical(dispatch: Dispatch, supervisor_user: Any) -
 def test_dashboard_warns_without_workers_and_lists_paused(
     dispatch: Dispatch, supervisor_user: Any
 ) -> None:
-    Dispatch.objects.filter(pk=dispatch.pk).update(state="paused", pause_reason="Chiave rifiutata")
+    Dispatch.objects.filter(pk=dispatch.pk).update(state="paused", pause_parts=[{"text": "x"}])
     text = client_for(supervisor_user).get(reverse("dashboard:dashboard")).content.decode()
-    assert "Nessun worker attivo" in text and "Chiave rifiutata" in text
+    assert "Nessun worker attivo" in text and ": x</li>" in text
+
+
+def test_the_pause_reason_is_told_in_the_readers_language(
+    dispatch: Dispatch, supervisor_user: Any
+) -> None:
+    # The pipeline pauses it (from a worker, whatever language is active there).
+    with translation.override("en"):
+        steps.pause_service_dispatches(service=dispatch.service, code=outcomes.KEY_REJECTED)
+    dispatch.refresh_from_db()
+    assert dispatch.state == "paused"
+    client = client_for(supervisor_user)
+    url = reverse("sending:dispatch_detail", args=[dispatch.public_id])
+    italian = client.get(url, HTTP_ACCEPT_LANGUAGE="it").content.decode()
+    english = client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "IO ha rifiutato la chiave del servizio: invio sospeso." in italian
+    assert "IO rejected the service key: dispatch paused." in english
+    assert "invio sospeso" not in english
+    dashboard = client.get(reverse("dashboard:dashboard"), HTTP_ACCEPT_LANGUAGE="en")
+    assert "IO rejected the service key: dispatch paused." in dashboard.content.decode()
 
 
 def test_dashboard_lists_the_latest_dispatches_with_delivered_counts(

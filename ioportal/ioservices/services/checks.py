@@ -13,17 +13,16 @@ from django_q.tasks import async_task
 
 from ioportal.accounts.models import User
 from ioportal.core.fiscalcode import SANDBOX_FISCAL_CODE
+from ioportal.core.io_texts import Part, io_error_parts, said
 from ioportal.core.services import audit_log
 from ioportal.ioapi import (
     CallInfo,
     IOApiError,
     KeyRejectedError,
     NotFoundError,
-    PayloadInvalidError,
     PermanentError,
     Profile,
 )
-from ioportal.ioapi.messages_it import explain_error
 from ioportal.ioservices.audit import Action
 from ioportal.ioservices.models import IOService, ServiceCheck
 from ioportal.ioservices.services.keys import (
@@ -113,26 +112,8 @@ def _probe(
     return True, None, profile.call
 
 
-# What a check found is stored as sentences to translate when shown (ServiceCheck.message_parts),
-# so each reader sees it in their language: `_` only marks the Italian texts here.
-Part = dict[str, object]
-
-
-def _said(text: str, **params: str) -> Part:
-    return {"text": text, "params": params}
-
-
-def _io_error(error: IOApiError) -> list[Part]:
-    """An IO client error as ioapi.messages_it templates, translated when shown."""
-    if isinstance(error, PayloadInvalidError):
-        return [
-            {"io": e.template, "params": dict(e.params)}
-            if e.template
-            else {"io": "{message}", "params": {"message": e.message}}
-            for e in error.errors
-        ]
-    template, params = explain_error(error)
-    return [{"io": template, "params": params}]
+# What a check found is stored as sentences to translate when shown (ServiceCheck.message_parts,
+# core.io_texts.Part), so each reader sees it in their language: `_` only marks the texts here.
 
 
 def ioservice_check_run(*, check_id: int) -> ServiceCheck:
@@ -158,12 +139,12 @@ def ioservice_check_run(*, check_id: int) -> ServiceCheck:
         works, error, call = _probe(service, slot, SANDBOX_FISCAL_CODE)
         if works is None and error is None:
             lines.append(
-                _said(_("IO è occupato dagli invii di questo ente: riprova la verifica tra poco."))
+                said(_("IO è occupato dagli invii di questo ente: riprova la verifica tra poco."))
             )
     except ServiceKeyUnavailableError:
         works, error, call = False, None, None
         lines.append(
-            _said(
+            said(
                 _(
                     "La chiave in uso (%(slot)s) non è impostata o non è leggibile: "
                     "inseriscila di nuovo."
@@ -176,12 +157,12 @@ def ioservice_check_run(*, check_id: int) -> ServiceCheck:
         remaining = call.rate_limit_remaining
     ok = works is True and (error is None or isinstance(error, NotFoundError))
     if works is True:
-        lines.append(_said(_("La chiave in uso (%(slot)s) funziona."), slot=slot))
+        lines.append(said(_("La chiave in uso (%(slot)s) funziona."), slot=slot))
         ioservice_key_worked(service=service, key_slot=slot)
     elif works is False and error is not None:
-        lines.append(_said(_("IO ha rifiutato la chiave in uso (%(slot)s)."), slot=slot))
+        lines.append(said(_("IO ha rifiutato la chiave in uso (%(slot)s)."), slot=slot))
     if error is not None and not isinstance(error, KeyRejectedError | NotFoundError):
-        lines.extend(_io_error(error))
+        lines.extend(io_error_parts(error))
 
     if service.has_key(other):
         try:
@@ -193,7 +174,7 @@ def ioservice_check_run(*, check_id: int) -> ServiceCheck:
             ioservice_key_worked(service=service, key_slot=other)
             if works is False:
                 lines.append(
-                    _said(
+                    said(
                         _(
                             "La chiave %(other)s funziona: sceglila come chiave in uso e "
                             "aggiorna la %(slot)s."
@@ -203,22 +184,22 @@ def ioservice_check_run(*, check_id: int) -> ServiceCheck:
                     )
                 )
             else:
-                lines.append(_said(_("Anche la chiave %(other)s funziona."), other=other))
+                lines.append(said(_("Anche la chiave %(other)s funziona."), other=other))
         elif other_works is False:
             template = (
                 _("IO ha rifiutato anche la chiave %(other)s.")
                 if works is False
                 else _("IO ha rifiutato la chiave %(other)s: aggiornala prima di usarla.")
             )
-            lines.append(_said(template, other=other))
+            lines.append(said(template, other=other))
             if works is False:
                 ioservice_key_problem(service=service)
         elif other_error is not None:
-            lines.extend(_io_error(other_error))
+            lines.extend(io_error_parts(other_error))
         if remaining is None and other_call is not None:
             remaining = other_call.rate_limit_remaining
     else:
-        lines.append(_said(_("La chiave %(other)s non è impostata."), other=other))
+        lines.append(said(_("La chiave %(other)s non è impostata."), other=other))
         if works is False and error is not None:
             ioservice_key_problem(service=service)
 
@@ -227,7 +208,7 @@ def ioservice_check_run(*, check_id: int) -> ServiceCheck:
         if isinstance(probe_error, PermanentError) and probe_error.is_recipient_forbidden:
             check.test_mode_detected = True
             lines.append(
-                _said(
+                said(
                     _(
                         "IO considera il servizio in modalità di test: può inviare messaggi "
                         "solo ai destinatari autorizzati."
@@ -236,14 +217,14 @@ def ioservice_check_run(*, check_id: int) -> ServiceCheck:
             )
             if not service.test_mode:
                 lines.append(
-                    _said(_("Nel portale il servizio non risulta in modalità di test: aggiornalo."))
+                    said(_("Nel portale il servizio non risulta in modalità di test: aggiornalo."))
                 )
         elif probe_error is None or isinstance(probe_error, NotFoundError):
             check.test_mode_detected = False
-            lines.append(_said(_("IO considera il servizio in produzione: può inviare a tutti.")))
+            lines.append(said(_("IO considera il servizio in produzione: può inviare a tutti.")))
             if service.test_mode:
                 lines.append(
-                    _said(
+                    said(
                         _("Nel portale il servizio risulta ancora in modalità di test: aggiornalo.")
                     )
                 )

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('reachability', '0001_initial'),
+        ('reachability', '0002_detail_parts'),
     ]
 
     operations = [
