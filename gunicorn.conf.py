@@ -8,6 +8,13 @@ front must keep it too (`underscores_in_headers on;`) and must strip any client-
 """
 
 import os
+import time
+
+# The portal's time zone (settings.TIME_ZONE), set before gunicorn logs anything: the master's
+# error lines and the workers' access lines then carry the same UTC offset as the portal's
+# own lines (which Django writes in TIME_ZONE).
+os.environ.setdefault("TZ", "Europe/Rome")
+time.tzset()
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("GUNICORN_WORKERS", "3"))
@@ -21,3 +28,7 @@ header_map = "dangerous"
 logger_class = "ioportal.core.accesslog.AccessLogger"
 accesslog = "-"
 errorlog = "-"
+# No control socket: its default path ($HOME/.gunicorn/gunicorn.ctl) is one for every gunicorn
+# of the user on the machine, so a second instance (another checkout, the tests) would take
+# it over and remove it when it stops; the portal does not use `gunicornc`.
+control_socket_disable = True

@@ -449,7 +449,10 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "plain": {
+            "()": "ioportal.core.logfilters.IsoTimeFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+        },
         "django.server": {
             "()": "django.utils.log.ServerFormatter",
             "format": "[{server_time}] {message}",

@@ -1,7 +1,8 @@
-"""Filters of the portal's logging configuration (settings.LOGGING)."""
+"""Filters and the formatter of the portal's logging configuration (settings.LOGGING)."""
 
 import logging
 import re
+from datetime import datetime
 
 
 class ExpectedForbidden(logging.Filter):
@@ -74,3 +75,14 @@ class SecretPaths(logging.Filter):
         if record.exc_text:
             record.exc_text = mask_secret_paths(record.exc_text)
         return True
+
+
+class IsoTimeFormatter(logging.Formatter):
+    """`%(asctime)s` as ISO 8601 with milliseconds and the UTC offset
+    ("2026-12-06T22:18:14.855+01:00"): the portal's, django-q2's and gunicorn's lines
+    (gunicorn.conf.py sets the same time zone) can be read side by side, whatever zone each
+    process started in."""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
+        moment = datetime.fromtimestamp(record.created).astimezone()
+        return moment.isoformat(timespec="milliseconds")

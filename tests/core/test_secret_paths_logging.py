@@ -134,3 +134,40 @@ def test_gunicorn_access_and_error_logs_never_show_the_token(
     assert '"GET /account/password/reimposta/***/***/ HTTP/1.1" 302' in out
     assert "Error handling request /account/invito/***/" in err
     assert TOKEN not in out + err and RESET_TOKEN not in out + err
+
+
+def test_log_lines_carry_their_moment_with_its_utc_offset() -> None:
+    """The portal's lines (and django-q2's, through the same handler) say their moment as ISO
+    8601 with the offset, so they read side by side with gunicorn's."""
+    import logging.config
+    import re
+
+    formatter = logging.config.dictConfigClass(settings.LOGGING).configure_formatter(
+        settings.LOGGING["formatters"]["plain"]
+    )
+    record = logging.LogRecord("django-q", logging.INFO, __file__, 1, "Enqueued", (), None)
+    record.created = 1_796_600_000.25  # 2026-12-06T...Z
+    line = formatter.format(record)
+    assert re.fullmatch(
+        r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.250[+-]\d\d:\d\d INFO django-q Enqueued", line
+    ), line
+
+
+def test_gunicorn_runs_in_the_portals_time_zone_without_a_shared_control_socket(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """gunicorn.conf.py: the master's and workers' lines in the portal's time zone; no control
+    socket, whose default path every gunicorn of the user on the machine would share."""
+    import os
+    import time
+
+    monkeypatch.delenv("TZ", raising=False)  # as gunicorn's master starts, before Django
+    try:
+        shipped = runpy.run_path(str(Path(settings.BASE_DIR) / "gunicorn.conf.py"))
+        assert os.environ["TZ"] == settings.TIME_ZONE
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    config = Config()
+    config.set("control_socket_disable", shipped["control_socket_disable"])
+    assert config.control_socket_disable is True
