@@ -21,7 +21,13 @@ from ioportal.recipients.attachments import list_attachment_index
 from ioportal.recipients.audit import Action
 from ioportal.recipients.models import RecipientChunk, RecipientList
 from ioportal.recipients.numbers import DEFAULT_NUMBER_FORMAT, NUMBER_FORMATS
-from ioportal.recipients.parsing import ParsedTable, ReadOptions, parse_table, problem_cell
+from ioportal.recipients.parsing import (
+    MAX_CELL_CHARS,
+    ParsedTable,
+    ReadOptions,
+    parse_table,
+    problem_cell,
+)
 from ioportal.recipients.services import recipient_lists_purge_expired
 from ioportal.recipients.testmode import test_mode_skips_record
 from ioportal.recipients.validation import MessageSpec, ValidationOutcome, validate_rows
@@ -120,6 +126,7 @@ def recipient_list_upload(
         number_cells=table.number_cells,
         date_system=table.date_system,
         shown_cells=table.shown_cells,
+        cell_problems=table.cell_problems,
     )
     audit_log(
         action=Action.RECIPIENTS_UPLOADED,
@@ -150,6 +157,8 @@ def _structure_problem(
     header = headers[position] if position < len(headers) else ""
     column = f"{header} ({reference})" if header else reference
     value = row[position] if position < len(row) else ""
+    if len(value) > MAX_CELL_CHARS:
+        value = ""  # the reason says it is too long: never echoed back
     return {"column": column, "value": value, "reason": reason}
 
 
@@ -161,14 +170,25 @@ def recipient_list_validate(
     The mapping is remembered on the template for the next upload. All or nothing: the list
     holds the valid rows and the rejected ones, and nothing is queued until it is launched.
     A row the file's structure made unreadable (its columns do not match the header) is
-    rejected with that reason alone: its values would be shifted. The rows are checked
+    rejected with that reason alone: its values would be shifted. Unreadable cells
+    (`ParsedTable.cell_problems`) reject their row only in a column the mapping uses, with
+    the row's other problems (`validate_rows`). The rows are checked
     before the transaction that stores the outcome (seconds for a large list, during which
     SQLite's write lock would otherwise be held: see `recipient_list_read`); the outcome is
     written in one short transaction.
     """
     rows, lines, problems = recipient_list.get_rows_and_problems()
     number_cells, date_system = recipient_list.get_cell_sources()
-    outcome = _check(recipient_list, mapping, rows, lines, problems, number_cells, date_system)
+    outcome = _check(
+        recipient_list,
+        mapping,
+        rows,
+        lines,
+        problems,
+        number_cells,
+        date_system,
+        recipient_list.read_rows().cell_problems,
+    )
     with transaction.atomic():
         _store_check(recipient_list, mapping, outcome)
     return recipient_list
@@ -182,6 +202,7 @@ def _check(
     problems: dict[int, str],
     all_number_cells: list[list[int]],
     date_system: int | None,
+    cell_problems: dict[int, dict[int, str]] | None = None,
 ) -> ValidationOutcome:
     """The outcome of the check of the rows given (the list's, or those it is about to
     store), set on the list's fields but not saved: reads only, no write."""
@@ -206,6 +227,7 @@ def _check(
         number_format=recipient_list.number_format,
         number_cells=number_cells,
         date_system=date_system,
+        cell_problems=cell_problems,
     )
     if problems:
         unreadable = [
@@ -290,6 +312,7 @@ def recipient_list_change_number_format(
             dict(stored.problems),
             number_cells,
             recipient_list.date_system,
+            dict(stored.cell_problems),
         )
     with transaction.atomic():
         if any(stored.number_cells):
@@ -300,6 +323,7 @@ def recipient_list_change_number_format(
                 number_cells=list(stored.number_cells),
                 date_system=recipient_list.date_system,
                 shown_cells=list(stored.shown_cells),
+                cell_problems=dict(stored.cell_problems),
             )
         recipient_list.save(update_fields=["number_format"])
         if outcome is not None:

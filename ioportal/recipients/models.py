@@ -126,10 +126,13 @@ class RecipientList(models.Model):
         number_cells: list[list[int]] | None = None,
         date_system: int | None = None,
         shown_cells: list[dict[int, str]] | None = None,
+        cell_problems: dict[int, dict[int, str]] | None = None,
     ) -> None:
         """Store the file's rows (the list must be saved), each with its line number.
 
         `problems`: rows the file's structure makes unreadable (line -> reason);
+        `cell_problems`: cells that cannot be read (line -> 0-based column -> reason,
+        `parsing.ParsedTable.cell_problems`), stored in the problem's place as a mapping;
         `number_cells` (per row, the positions of XLSX Number cells; empty for CSV) and
         `date_system` as in `parsing.ParsedTable`. Each row is sealed with its line, its
         problem ("" when none) and its Number cells, so one chunk is all a page needs; the
@@ -138,6 +141,7 @@ class RecipientList(models.Model):
         (`row_cells`).
         """
         problems = problems or {}
+        cells = cell_problems or {}
         number_cells = number_cells or []
         shown_cells = shown_cells or []
         self.store(
@@ -146,7 +150,9 @@ class RecipientList(models.Model):
                 [
                     line,
                     row,
-                    problems.get(line, ""),
+                    problems.get(line)
+                    or {str(column): reason for column, reason in cells.get(line, {}).items()}
+                    or "",
                     number_cells[index] if index < len(number_cells) else [],
                     *([shown_cells[index]] if index < len(shown_cells) else []),
                 ]
@@ -249,6 +255,8 @@ class StoredRows:
     rows: list[list[str]] = field(default_factory=list)
     lines: list[int] = field(default_factory=list)
     problems: dict[int, str] = field(default_factory=dict)
+    # Unreadable cells: line -> 0-based column -> reason.
+    cell_problems: dict[int, dict[int, str]] = field(default_factory=dict)
     number_cells: list[list[int]] = field(default_factory=list)
     # The first rows' cells as Excel shows them (position -> text), for the preview.
     shown_cells: list[dict[int, str]] = field(default_factory=list)
@@ -259,7 +267,9 @@ class StoredRows:
         line, row, *extra = item
         self.lines.append(line)
         self.rows.append(row)
-        if extra and extra[0]:
+        if extra and isinstance(extra[0], dict) and extra[0]:
+            self.cell_problems[line] = {int(k): v for k, v in extra[0].items()}
+        elif extra and extra[0]:
             self.problems[line] = extra[0]
         self.number_cells.append(list(extra[1]) if len(extra) > 1 else [])
         if len(extra) > 2:

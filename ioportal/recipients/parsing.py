@@ -17,6 +17,10 @@ Nothing about the file's structure is guessed silently:
 - XLSX named columns hidden in Excel are read, and named to the operator.
 - A NUL character anywhere refuses the file: it is never text a person typed, and PostgreSQL
   cannot store it.
+- A cell that cannot be read as it is (a formula without its saved result, an Excel error, a
+  cell over MAX_CELL_CHARS) is a problem of that cell (`ParsedTable.cell_problems`), never of
+  the whole row: the check rejects the row only when the message uses its column. A formula
+  reading another workbook is read with its saved value and named in a warning.
 - XLSX Number cells are written as Excel shows them (`numbers.excel_number_text`, with the
   cell's number format) in the number convention chosen for the upload, and remembered
   (`ParsedTable.number_cells`) with the workbook's date system, so that the validation can
@@ -67,8 +71,6 @@ XLSX_MAX_ENTRIES = 1000
 # Excel's last column (XFD).
 XLSX_MAX_COLUMNS = 16_384
 MAX_CELL_CHARS = 10_000
-# A cell this long can only come from a quote that is never closed.
-CSV_FIELD_LIMIT = MAX_CELL_CHARS * 10
 LINES_LISTED = 10
 # The first rows of a file shown to the operator to recognise its columns.
 PREVIEW_ROWS = 3
@@ -107,6 +109,12 @@ EXCEL_ERRORS_ITALIAN = {
 CSV_ERROR_TEXTS = frozenset(EXCEL_ERRORS_ITALIAN) | frozenset(EXCEL_ERRORS_ITALIAN.values())
 # `_SheetParser`'s mark for a date cell whose serial number is outside Excel's dates.
 OUT_OF_RANGE_DATE = "date out of range"
+# A reference to another workbook in a stored formula: its index among the workbook's
+# external links in brackets, then a sheet or a name and "!" ("[1]Foglio1!A1",
+# "'[2]Dati 2025'!B3", "[1]!Totale"), as ECMA-376 Part 1, 18.17 writes them.
+EXTERNAL_REFERENCE_RE = re.compile(r"\[\d+\][^!\[\]\"]*'?!")
+# Cells named in a warning before "…".
+CELLS_LISTED = 10
 
 
 class HiddenRows:
@@ -176,6 +184,12 @@ class ParsedTable:
     warnings: list[str] = field(default_factory=list)
     # Rows that cannot be read as the header says, by line: they are rejected with the reason.
     row_problems: dict[int, str] = field(default_factory=dict)
+    # Cells whose value cannot be read (a formula without its result, an Excel error, a cell
+    # too long), by line then 0-based column: every one is told, and a row is rejected only
+    # for the cells of the columns its message uses (`validation.validate_rows`).
+    cell_problems: dict[int, dict[int, str]] = field(default_factory=dict)
+    # XLSX: cells ("B2") holding a formula that reads another workbook (value as saved).
+    external_cells: list[str] = field(default_factory=list)
     sheet: str = ""
     hidden_lines: list[int] = field(default_factory=list)
     # XLSX: for each row, the positions of its cells that were Number cells (not text, not
@@ -407,7 +421,9 @@ def _not_text() -> ImportFileError:
 
 
 def _reader(text: str, delimiter: str) -> Iterator[list[str]]:
-    csv.field_size_limit(CSV_FIELD_LIMIT)
+    # No cell is cut short by the csv module: the file's size is already bounded, a long cell
+    # is refused by its length (`_too_long`) and an unclosed quote by what it swallows.
+    csv.field_size_limit(max(settings.RECIPIENTS_MAX_UPLOAD_BYTES, csv.field_size_limit()))
     return csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar='"')
 
 
@@ -587,6 +603,7 @@ def _parse_csv(data: bytes, options: ReadOptions) -> ParsedTable:
     rows: list[list[str]] = []
     lines: list[int] = []
     problems: dict[int, str] = {}
+    cell_problems: dict[int, dict[int, str]] = {}
     misfits: list[int] = []
     # The spreadsheet row of the record being read: one per record, however many line
     # breaks (LF, CRLF, lone CR) its quoted cells hold.
@@ -618,10 +635,16 @@ def _parse_csv(data: bytes, options: ReadOptions) -> ParsedTable:
                     "found": len(cells),
                     "expected": len(headers),
                 }
-            elif errors := [(i, c) for i, c in enumerate(cells) if c in CSV_ERROR_TEXTS]:
-                problems[line] = _error_cell_problem(*errors[0], line)
-            elif any(len(cell) > MAX_CELL_CHARS for cell in cells):
-                problems[line] = _too_long()
+            else:
+                found = {
+                    column: _error_cell_problem(column, cell, line)
+                    if cell in CSV_ERROR_TEXTS
+                    else _too_long(column, line)
+                    for column, cell in enumerate(cells)
+                    if cell in CSV_ERROR_TEXTS or len(cell) > MAX_CELL_CHARS
+                }
+                if found:
+                    cell_problems[line] = found
             if len(cells) > len(headers):
                 cells = cells[: len(headers)]  # only empty cells beyond the header (see _fits)
             rows.append(cells)
@@ -657,12 +680,23 @@ def _parse_csv(data: bytes, options: ReadOptions) -> ParsedTable:
         delimiter=delimiter,
         warnings=warnings,
         row_problems=problems,
+        cell_problems=cell_problems,
     )
 
 
-def _too_long() -> str:
+def _too_long(column: int, line: int) -> str:
     """A cell is never cut: its row is rejected (IO's longest text is 10,000 characters)."""
-    return _("Una cella supera %(max)s caratteri.") % {"max": grouped(MAX_CELL_CHARS)}
+    return _(
+        "La cella %(cell)s supera %(max)s caratteri: accorcia il testo nel file e caricalo di "
+        "nuovo."
+    ) % {"cell": f"{get_column_letter(column + 1)}{line}", "max": grouped(MAX_CELL_CHARS)}
+
+
+def _uncalculated_problem(column: int, line: int) -> str:
+    return _(
+        "La cella %(cell)s contiene una formula di cui il file non ha salvato il "
+        "risultato: apri il file con Excel o LibreOffice, salvalo e caricalo di nuovo."
+    ) % {"cell": f"{get_column_letter(column + 1)}{line}"}
 
 
 def _unclosed_quote(line: int) -> ImportFileError:
@@ -678,14 +712,6 @@ def _unclosed_quote(line: int) -> ImportFileError:
 
 def _csv_error(exc: csv.Error, line: int) -> ImportFileError:
     """The csv module's English error as an Italian sentence for the operator."""
-    if "field limit" in str(exc):
-        return ImportFileError(
-            _(
-                "Alla riga %(line)s una cella non finisce più: probabilmente una virgoletta "
-                '(") la apre e non la chiude. Correggi la riga e carica di nuovo il file.'
-            )
-            % {"line": line}
-        )
     return ImportFileError(
         _(
             "Il file CSV non è leggibile alla riga %(line)s: controlla virgolette e separatori, "
@@ -866,11 +892,27 @@ def _check_shared_strings(data: bytes, names: set[str]) -> None:
 class _SheetParser(WorkSheetParser):
     """openpyxl's sheet parser, also telling which formula cells hold no saved result (a file
     written by a program, never opened in Excel): read as empty, they would change a value
-    the spreadsheet shows."""
+    the spreadsheet shows; and which formulas read another workbook (their value is the one
+    saved with the file, maybe older than that workbook's)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Shared formulas (t="shared") are written once, in their first cell: by their `si`.
+        self.external_shared: dict[str, bool] = {}
 
     def parse_cell(self, element: Any) -> dict[str, Any]:
         cell: dict[str, Any] = super().parse_cell(element)
-        cell["uncalculated"] = cell["value"] is None and element.find(FORMULA_TAG) is not None
+        formula = element.find(FORMULA_TAG)
+        cell["uncalculated"] = cell["value"] is None and formula is not None
+        cell["external"] = False
+        if formula is not None:
+            external = bool(EXTERNAL_REFERENCE_RE.search(formula.text or ""))
+            shared = formula.get("si")
+            if shared is not None:
+                if formula.text:
+                    self.external_shared[shared] = external
+                external = self.external_shared.get(shared, external)
+            cell["external"] = external
         # An error value (#N/A, #DIV/0!...) Excel saved; openpyxl also turns a date serial out
         # of Excel's range into "#VALUE!", which is not what the person sees.
         cell["error"] = ""
@@ -887,6 +929,7 @@ class _SheetRow:
     styles: list[int]  # the cell style of each value (its number format), 0 when none
     uncalculated: list[int]  # 0-based columns of formulas without a saved result
     errors: list[tuple[int, str]]  # 0-based columns holding an error value, and the value
+    external: list[int] = field(default_factory=list)  # formulas reading another workbook
 
     def texts(
         self, width: int, formats: _NumberFormats, number_format: str
@@ -961,7 +1004,8 @@ def _sheet_rows(
                 styles[cell["column"] - 1] = cell["style_id"]
             uncalculated = [cell["column"] - 1 for cell in cells if cell["uncalculated"]]
             errors = [(cell["column"] - 1, cell["error"]) for cell in cells if cell["error"]]
-            yield _SheetRow(number, hidden, values, styles, uncalculated, errors)
+            external = [cell["column"] - 1 for cell in cells if cell["external"]]
+            yield _SheetRow(number, hidden, values, styles, uncalculated, errors, external)
         if merged is not None and parser.merged_cells is not None:
             merged += [str(cell_range.ref) for cell_range in parser.merged_cells.mergeCell]
         if hidden_columns is not None:
@@ -1024,6 +1068,33 @@ def _choose_sheet(workbook: Any, chosen: str) -> ReadOnlyWorksheet:
     )
 
 
+def _empty_sheet(workbook: Any, title: str, *, named: bool) -> ImportChoiceNeeded:
+    """The sheet read holds no recipients (a sheet of instructions, an empty one) but the
+    workbook has others: the operator is told which, and offered them."""
+    others = [(value, label) for value, label in _sheet_choices(workbook) if value != title]
+    if named:
+        message = _(
+            "Il foglio «%(sheet)s» non contiene righe di dati dopo l'intestazione. Il file ha "
+            "anche %(others)s: scegli il foglio con %(holds)s e premi %(button)s."
+        )
+    else:
+        message = _(
+            "Il foglio «%(sheet)s» è vuoto. Il file ha anche %(others)s: scegli il foglio con "
+            "%(holds)s e premi %(button)s."
+        )
+    names = [_("«%(header)s»") % {"header": value} for value, _label in others]
+    return ImportChoiceNeeded(
+        message,
+        values={
+            "sheet": title,
+            "others": ngettext("il foglio %(names)s", "i fogli %(names)s", len(names))
+            % {"names": _letters_text(names)},
+        },
+        field="sheet",
+        choices=others,
+    )
+
+
 def _parse_xlsx(data: bytes, options: ReadOptions, number_format: str) -> ParsedTable:
     _check_workbook_archive(data)
     try:
@@ -1045,6 +1116,8 @@ def _parse_xlsx(data: bytes, options: ReadOptions, number_format: str) -> Parsed
         shown_cells: list[dict[int, str]] = []
         hidden_lines: list[int] = []
         problems: dict[int, str] = {}
+        cell_problems: dict[int, dict[int, str]] = {}
+        external_cells: list[str] = []
         merged: list[str] = []
         hidden_columns: list[int] = []
         header_line = 0
@@ -1082,15 +1155,20 @@ def _parse_xlsx(data: bytes, options: ReadOptions, number_format: str) -> Parsed
                     continue
             if len(rows) >= max_rows:
                 raise _too_many_rows()
-            if uncalculated:
-                problems[line] = _(
-                    "La cella %(cell)s contiene una formula di cui il file non ha salvato il "
-                    "risultato: apri il file con Excel o LibreOffice, salvalo e caricalo di nuovo."
-                ) % {"cell": f"{get_column_letter(uncalculated[0] + 1)}{line}"}
-            elif errors:
-                problems[line] = _error_cell_problem(*errors[0], line)
-            elif any(len(cell) > MAX_CELL_CHARS for cell in record):
-                problems[line] = _too_long()
+            # Every unreadable cell of the row, by column (one reason per cell).
+            found = {column: _uncalculated_problem(column, line) for column in uncalculated}
+            for column, error in errors:
+                found.setdefault(column, _error_cell_problem(column, error, line))
+            for column, text in enumerate(record):
+                if len(text) > MAX_CELL_CHARS:
+                    found.setdefault(column, _too_long(column, line))
+            if found:
+                cell_problems[line] = dict(sorted(found.items()))
+            external_cells += [
+                f"{get_column_letter(column + 1)}{line}"
+                for column in row.external
+                if column < len(headers) and column not in found
+            ]
             rows.append(record)
             lines.append(line)
             number_cells.append(numbers)
@@ -1099,6 +1177,8 @@ def _parse_xlsx(data: bytes, options: ReadOptions, number_format: str) -> Parsed
         _merged_cells_problems(merged, headers, header_line, lines, problems)
         if title:
             raise _title_row(title)
+        if not rows and several:
+            raise _empty_sheet(workbook, sheet.title, named=any(headers))
     except ImportFileError:
         raise
     except Exception as exc:  # a damaged sheet part
@@ -1114,6 +1194,8 @@ def _parse_xlsx(data: bytes, options: ReadOptions, number_format: str) -> Parsed
         warnings.append(_hidden_rows_outcome(sheet.title, hidden_lines, options.hidden_rows))
     if named_hidden := sorted({c for c in hidden_columns if c < len(headers) and headers[c]}):
         warnings.append(_hidden_columns_warning(headers, named_hidden))
+    if external_cells:
+        warnings.append(_external_cells_warning(headers, external_cells))
     return ParsedTable(
         headers=headers,
         rows=rows,
@@ -1121,6 +1203,8 @@ def _parse_xlsx(data: bytes, options: ReadOptions, number_format: str) -> Parsed
         file_format="xlsx",
         warnings=warnings,
         row_problems=problems,
+        cell_problems=cell_problems,
+        external_cells=external_cells,
         sheet=sheet.title,
         hidden_lines=hidden_lines,
         number_cells=number_cells,
@@ -1281,6 +1365,36 @@ def _hidden_columns_warning(headers: Sequence[str], columns: Sequence[int]) -> s
         "Nell'abbinamento controlla di sceglierle solo se contengono i dati giusti.",
         len(columns),
     ) % {"columns": names}
+
+
+def _external_cells_warning(headers: Sequence[str], cells: Sequence[str]) -> str:
+    """The sentence about formulas that take their value from another workbook: the value
+    read is the one saved in the file the last time Excel computed it, which may be older
+    than the other workbook's. Names the cells (the first CELLS_LISTED) and their columns."""
+    columns: list[str] = []
+    for reference in cells:
+        letters = reference.rstrip("0123456789")
+        name = headers[column_index_from_string(letters) - 1]
+        label = _("«%(header)s»") % {"header": name} if name else letters
+        if label not in columns:
+            columns.append(label)
+    shown = ", ".join(cells[:CELLS_LISTED]) + (" …" if len(cells) > CELLS_LISTED else "")
+    return ngettext(
+        "La cella %(cells)s (%(columns)s) prende il valore da un'altra cartella di "
+        "lavoro Excel: è stato letto il valore salvato in questo file, che può non essere "
+        "aggiornato. Controllalo nell'anteprima, oppure in Excel sostituisci la formula con il "
+        "suo valore (Copia, Incolla speciale > Valori) e carica di nuovo il file.",
+        "%(count)s celle (%(cells)s; %(columns)s) prendono il valore da un'altra "
+        "cartella di lavoro Excel: è stato letto il valore salvato in questo file, che può non "
+        "essere aggiornato. Controllali nell'anteprima, oppure in Excel sostituisci le formule "
+        "con i loro valori (Copia, Incolla speciale > Valori) e carica di nuovo il file.",
+        len(cells),
+    ) % {
+        "count": len(cells),
+        "cells": shown,
+        "columns": ngettext("colonna %(names)s", "colonne %(names)s", len(columns))
+        % {"names": _letters_text(columns)},
+    }
 
 
 def hidden_rows_choices() -> list[tuple[str, str]]:

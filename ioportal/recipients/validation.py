@@ -18,6 +18,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from functools import partial
+from itertools import islice
 from time import thread_time
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -27,6 +28,7 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, pgettext
+from openpyxl.utils import get_column_letter
 
 from ioportal.core.fiscalcode import mask_fiscal_code, normalize_fiscal_code
 from ioportal.core.io_texts import field_error_text, io_text
@@ -107,6 +109,14 @@ SAFE_FILE_NAME_RE = re.compile(r"^[^\W_][\w .'’()\-]{0,199}$")
 DATE_FORMATS = ("%d/%m/%Y", "%Y-%m-%d", "%d-%m-%Y", "%d.%m.%Y", "%d/%m/%y")
 DATETIME_FORMATS = ("%d/%m/%Y %H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S")
 WARNING_LINES_SHOWN = 10
+# A number in a General cell of a date column is read as the date Excel shows for it only
+# when that date falls in these years: a message's date (a due date, an appointment, a
+# birth date of a living person) does; 2030 or 45 typed in a General cell would show as a
+# date of 1905-1909 or 1900-1904 (an amount, a year, a count in the wrong column), which no
+# message means. The row is then rejected saying the cell holds a number.
+SERIAL_DATE_YEARS = (1900 + 90, 2100)
+# Serial dates shown one by one in the note about them, before "and N more".
+SERIAL_DATES_SHOWN = 5
 # The column letter `parsing.distinct_headers` adds to a repeated name, in either language.
 TOLD_APART_RE = re.compile(r" \((?:colonna|column) [A-Z]{1,3}\)$")
 # Distinct texts a validation remembers per reader (see `memoized`).
@@ -664,6 +674,16 @@ class RowProblems:
             value = mask_fiscal_code(value)
         self.items.append({"column": column, "value": value, "reason": reason})
 
+    def add_cell(self, reason: str, target: str, reference: str) -> None:
+        """A cell the file could not give (`parsing.ParsedTable.cell_problems`): named by its
+        column and reference ("nome (B6)"), without its value (empty, an error, or too long
+        to show); the cell's other problems are not added."""
+        column = self.mapping.get(target, "")
+        if column in self.reported:
+            return
+        self.reported.add(column)
+        self.items.append({"column": f"{column} ({reference})", "value": "", "reason": reason})
+
 
 def names_column(subject: str, column: str) -> bool:
     """Whether `column`, shown next to a reason, already names placeholder `subject`."""
@@ -696,13 +716,19 @@ def validate_rows(
     number_format: str = DEFAULT_NUMBER_FORMAT,
     number_cells: Sequence[Collection[int]] | None = None,
     date_system: int | None = None,
+    cell_problems: Mapping[int, Mapping[int, str]] | None = None,
 ) -> ValidationOutcome:
     """Check every row; return the valid ones ready to become deliveries and the rejected ones
     with their line number and reasons. No side effects.
 
     `number_format` is the file's number convention ("it" or "en"); for XLSX files,
     `number_cells` gives per row the positions of Number cells and `date_system` the workbook's
-    date system (1900 or 1904), used to read serial numbers in date columns.
+    date system (1900 or 1904), used to read serial numbers in date columns: a serial number
+    becomes a date only within SERIAL_DATE_YEARS, else its row is rejected.
+
+    `cell_problems` (line -> 0-based column -> reason, `parsing.ParsedTable.cell_problems`):
+    cells the file could not give. One in a mapped column rejects its row with the row's
+    other problems; one in a column the mapping does not use only gets a warning.
 
     A rejected row is {"line", "cells", "reasons": [text], "problems": [{"column", "value",
     "reason"}]}: each problem names the column and the value as typed (fiscal codes masked,
@@ -766,6 +792,12 @@ def validate_rows(
     # Per column and line (a column may fill the due date and a placeholder): the serial
     # numbers read as dates, as (serial, date shown).
     serial_dates: dict[str, dict[int, tuple[str, str]]] = {}
+    # The first target mapped to each column position, for the cells the file could not give.
+    target_at: dict[int, str] = {}
+    for target, position in columns.items():
+        target_at.setdefault(position, target)
+    # Cells the file could not give in columns the message does not use: (reference, column).
+    unused_cells: list[tuple[str, str]] = []
 
     def cell(row: Sequence[str], target: str) -> str:
         position = columns.get(target)
@@ -783,13 +815,36 @@ def validate_rows(
         if not raw or date_system is None or not is_number_cell(target):
             return raw
         moment = serial_to_datetime(raw, date_system=date_system, number_format=number_format)
+        if not SERIAL_DATE_YEARS[0] <= moment.year <= SERIAL_DATE_YEARS[1]:
+            raise ValueProblem(
+                _(
+                    "contiene il numero %(number)s, non una data: scrivi la data come "
+                    "31/12/2026 o formatta la cella come data"
+                )
+                % {"number": raw}
+            )
         midnight = moment.time() == time(0, 0)
         shown = moment.strftime("%d/%m/%Y" if midnight else "%d/%m/%Y %H:%M")
         serial_dates.setdefault(mapping[target], {})[line] = (raw, shown)
         return _serial_date_text(moment)
 
-    for row_index, (row, line) in enumerate(zip(rows, line_numbers, strict=False)):
+    for row_index, (original, line) in enumerate(zip(rows, line_numbers, strict=False)):
+        row = original
+        unreadable: list[tuple[str, str, str]] = []  # (reason, target, cell reference)
+        for position, reason in (cell_problems or {}).get(line, {}).items():
+            reference = f"{get_column_letter(position + 1)}{line}"
+            used_by = target_at.get(position)
+            if used_by is None:
+                unused_cells.append(
+                    (reference, headers[position] if position < len(headers) else "")
+                )
+                continue
+            unreadable.append((reason, used_by, reference))
+            # Checked as empty: the cell's own reason says what it holds.
+            row = [*row[:position], "", *row[position + 1 :]]
         found = RowProblems(value_of=partial(cell, row), mapping=mapping, masked=masked_targets)
+        for reason, used_by, reference in unreadable:
+            found.add_cell(reason, used_by, reference)
         numeric = (
             number_cells[row_index]
             if number_cells is not None and row_index < len(number_cells)
@@ -1023,7 +1078,7 @@ def validate_rows(
                     "line": line,
                     "reasons": [p["reason"] for p in found.items],
                     "problems": found.items,
-                    "cells": list(row),
+                    "cells": list(original),
                 }
             )
             continue
@@ -1080,27 +1135,53 @@ def validate_rows(
             % {"lines": _lines_text(check_digit_lines)}
         )
     for column, dates in serial_dates.items():
-        first_line = next(iter(dates))
-        serial, shown = dates[first_line]
-        outcome.warnings.append(
-            ngettext(
-                "La colonna «%(column)s» contiene %(count)s data salvata come numero: è stata "
-                "letta con il sistema di date del file (%(system)s), come Excel la mostra se "
-                "formatti la cella come data. Alla riga %(line)s %(serial)s è il %(date)s: "
-                "controlla la data nell'anteprima.",
-                "La colonna «%(column)s» contiene %(count)s date salvate come numeri: sono state "
-                "lette con il sistema di date del file (%(system)s), come Excel le mostra se "
-                "formatti le celle come data. Ad esempio alla riga %(line)s %(serial)s è il "
-                "%(date)s: controlla le date nell'anteprima.",
-                len(dates),
-            )
-            % {
-                "column": column,
-                "count": len(dates),
-                "system": date_system,
-                "line": first_line,
-                "serial": serial,
-                "date": shown,
-            }
-        )
+        outcome.warnings.append(_serial_dates_warning(column, dates, date_system))
+    if unused_cells:
+        outcome.warnings.append(_unused_cells_warning(unused_cells))
     return outcome
+
+
+def _serial_dates_warning(
+    column: str, dates: Mapping[int, tuple[str, str]], date_system: int | None
+) -> str:
+    """The note about the numbers of a date column read as dates: every row converted (the
+    first SERIAL_DATES_SHOWN with their number and date, then how many more)."""
+    shown = [
+        _("riga %(line)s: %(serial)s è il %(date)s") % {"line": line, "serial": serial, "date": day}
+        for line, (serial, day) in islice(dates.items(), SERIAL_DATES_SHOWN)
+    ]
+    listed = "; ".join(shown)
+    if len(dates) > SERIAL_DATES_SHOWN:
+        listed += " " + _("e altre %(n)s") % {"n": len(dates) - SERIAL_DATES_SHOWN}
+    return ngettext(
+        "La colonna «%(column)s» contiene %(count)s data salvata come numero: è stata letta "
+        "con il sistema di date del file (%(system)s), come Excel la mostra se formatti la "
+        "cella come data (%(dates)s). Controlla la data nell'anteprima.",
+        "La colonna «%(column)s» contiene %(count)s date salvate come numeri: sono state lette "
+        "con il sistema di date del file (%(system)s), come Excel le mostra se formatti le "
+        "celle come data (%(dates)s). Controlla le date nell'anteprima.",
+        len(dates),
+    ) % {"column": column, "count": len(dates), "system": date_system, "dates": listed}
+
+
+def _unused_cells_warning(cells: Sequence[tuple[str, str]]) -> str:
+    """The note about cells the file could not give (a formula without its result, an Excel
+    error, a cell too long) in columns the message does not use: their rows are kept."""
+    names = [
+        _("%(letter)s («%(header)s»)") % {"letter": reference, "header": header}
+        if header
+        else reference
+        for reference, header in cells
+    ]
+    listed = ", ".join(names[:WARNING_LINES_SHOWN])
+    if len(names) > WARNING_LINES_SHOWN:
+        listed += " " + _("e altre %(n)s") % {"n": len(names) - WARNING_LINES_SHOWN}
+    return ngettext(
+        "La cella %(cells)s non è leggibile (una formula senza risultato salvato, un errore "
+        "di Excel o un testo troppo lungo), ma è in una colonna che il messaggio non usa: la "
+        "sua riga non è stata scartata.",
+        "%(count)s celle non sono leggibili (%(cells)s: formule senza risultato salvato, "
+        "errori di Excel o testi troppo lunghi), ma sono in colonne che il messaggio non usa: "
+        "le loro righe non sono state scartate.",
+        len(names),
+    ) % {"count": len(names), "cells": listed}

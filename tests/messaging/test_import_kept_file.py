@@ -2,6 +2,7 @@
 choice re-reads it without selecting it again; only its author in its organization reaches
 it, and it is gone once read, refused or expired."""
 
+import io
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
+from openpyxl import Workbook
 
 from ioportal.accounts.models import Membership
 from ioportal.recipients.models import PendingUpload, RecipientList
@@ -114,12 +116,40 @@ def test_a_new_file_replaces_the_kept_one(client, operator, service, template):
     ]
 
 
+def _two_sheets(other_header):
+    workbook = Workbook()
+    workbook.active.title = "Destinatari"
+    workbook.active.append(["codice_fiscale", "nome"])
+    workbook.active.append(["RSSMRA85T10A562S", "Anna"])
+    other = workbook.create_sheet("Vecchio")
+    other.append(other_header)
+    other.append(["VRDGPP75C15F205S", "Bruno"])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
 def test_a_refused_file_is_not_kept(client, operator, service, template):
-    pending_id = _pending_id(_post(client, template, service, "data_on_second_sheet.xlsx"))
-    refused = _post(client, template, service, pending_file=pending_id, sheet="Istruzioni")
+    data = _two_sheets(["codice_fiscale", "#N/A"])  # an error in the header refuses the sheet
+    pending_id = _pending_id(_post(client, template, service, "elenco.xlsx", data))
+    refused = _post(client, template, service, pending_file=pending_id, sheet="Vecchio")
     assert refused.status_code == 200
-    assert "non contiene righe di dati" in refused.content.decode()
+    assert "L&#x27;intestazione ha un errore di Excel" in refused.content.decode()
     assert "Il file non è stato caricato: correggi i campi indicati." in refused.content.decode()
+    assert not PendingUpload.objects.exists()
+
+
+def test_a_sheet_without_data_offers_the_file_s_other_sheets(client, operator, service, template):
+    pending_id = _pending_id(_post(client, template, service, "data_on_second_sheet.xlsx"))
+    asked = _post(client, template, service, pending_file=pending_id, sheet="Istruzioni")
+    assert asked.status_code == 200
+    page = asked.content.decode()
+    assert "Il foglio «Istruzioni» non contiene righe di dati dopo l&#x27;intestazione" in page
+    assert "Il file ha anche il foglio «Destinatari»: scegli il foglio con i destinatari" in page
+    assert 'value="Destinatari"' in page and 'value="Istruzioni"' not in page
+    # The file is kept: choosing the other sheet reads it.
+    done = _post(client, template, service, pending_file=_pending_id(asked), sheet="Destinatari")
+    assert done.status_code == 302, done.content.decode()[:3000]
     assert not PendingUpload.objects.exists()
 
 

@@ -274,7 +274,7 @@ def test_single_message_amount_uses_the_same_reader(
 def test_number_cells_stay_with_their_rows_when_structure_problems_are_set_aside(
     client, login, operator_user, payment_template, payments_service
 ):
-    """Row 2 is unreadable (a formula without its result), row 3 hidden and excluded: the
+    """Row 2 has an unreadable cell (a formula without its result), row 3 hidden and excluded: the
     notice number of row 5, typed into a Number cell, is still known to be one."""
     import io
 
@@ -283,7 +283,7 @@ def test_number_cells_stay_with_their_rows_when_structure_problems_are_set_aside
     workbook = Workbook()
     sheet = workbook.active
     sheet.append(["codice_fiscale", "importo", "codice_avviso", "nota"])
-    sheet.append(["RSSMRA85T10A562S", 10.5, "302001234567890136", "=1+1"])
+    sheet.append(["RSSMRA85T10A562S", 10.5, "=1+1", "x"])
     sheet.append(["VRDGPP75C15F205S", 11, 302001234567890144, "nascosta"])
     sheet.append(["BNCLCU90D45L219H", "12,50", "302001234567890152", ""])
     sheet.append(["RSSMRA80A01H501U", 13, 302001234567890160.0, ""])
@@ -303,7 +303,7 @@ def test_number_cells_stay_with_their_rows_when_structure_problems_are_set_aside
     assert [row["line"] for row in recipient_list.get_valid()] == [4]
     rejected = {row["line"]: " ".join(row["reasons"]) for row in recipient_list.get_rejected()}
     assert set(rejected) == {2, 5}
-    assert "La cella D2 contiene una formula" in rejected[2]
+    assert "La cella C2 contiene una formula" in rejected[2]
     assert "Il numero avviso è salvato come numero" in rejected[5]
 
 
@@ -356,7 +356,7 @@ def test_a_percentage_cell_and_a_formula_row_are_rejected_naming_their_cell(
     workbook = Workbook()
     sheet = workbook.active
     sheet.append(["codice_fiscale", "importo", "codice_avviso", "nota"])
-    sheet.append(["RSSMRA85T10A562S", 10.5, "302001234567890136", "=1+1"])
+    sheet.append(["RSSMRA85T10A562S", 10.5, "=1+1", "x"])
     sheet.append(["VRDGPP75C15F205S", 0.1, "302001234567890144", ""])
     sheet.append(["BNCLCU90D45L219H", 1234.5, "302001234567890152", ""])
     sheet["B3"].number_format = "0.00%"
@@ -372,9 +372,9 @@ def test_a_percentage_cell_and_a_formula_row_are_rejected_naming_their_cell(
     assert [row["line"] for row in recipient_list.get_valid()] == [4]
     rejected = {row["line"]: row["problems"] for row in recipient_list.get_rejected()}
     # The formula's row names its column and cell.
-    assert rejected[2][0]["column"] == "nota (D2)"
-    assert "La cella D2 contiene una formula" in rejected[2][0]["reason"]
-    assert "nota (D2)" in page
+    assert rejected[2][0]["column"] == "codice_avviso (C2)"
+    assert "La cella C2 contiene una formula" in rejected[2][0]["reason"]
+    assert "codice_avviso (C2)" in page
     # A percentage is a number, but not an amount in euro: said so.
     reasons = " ".join(problem["reason"] for problem in rejected[3])
     assert "È una percentuale (10,00%), non un importo." in reasons

@@ -58,8 +58,8 @@ def test_an_excel_error_cell_rejects_its_row_naming_the_cell_and_the_error(store
     assert b't="e"' in zipfile.ZipFile(io.BytesIO(data)).read("xl/worksheets/sheet1.xml")
     table = _parse(data)
     assert table.lines == [2, 3, 4, 5]
-    assert list(table.row_problems) == [3]
-    reason = table.row_problems[3]
+    assert table.row_problems == {} and list(table.cell_problems) == [3]
+    reason = table.cell_problems[3][2]
     assert "C3" in reason and f"«{shown}»" in reason and "errore di Excel" in reason
 
 
@@ -148,11 +148,12 @@ def test_a_one_column_file_is_not_a_title():
     assert table.rows == [[CF1]]
 
 
-def test_a_merge_on_rows_already_rejected_keeps_the_first_reason():
+def test_a_merge_over_a_row_with_an_error_cell_keeps_both_reasons():
     rows = [list(row) for row in ROWS]
     rows[2][2] = "#N/A"
     table = _parse(_xlsx(rows, merge=["B3:B4"]))
-    assert "#N/D" in table.row_problems[3]
+    assert "#N/D" in table.cell_problems[3][2]
+    assert "celle unite" in table.row_problems[3]
     assert "celle unite" in table.row_problems[4]
 
 
@@ -166,7 +167,7 @@ def test_a_date_cell_outside_excels_dates_rejects_its_row_without_an_invented_er
     workbook.save(buffer)
     with pytest.warns(UserWarning):  # openpyxl's own note, turned into the row's reason
         table = _parse(buffer.getvalue())
-    reason = table.row_problems[2]
+    reason = table.cell_problems[2][1]
     assert "B2" in reason and "non è una data di Excel" in reason and "#VAL" not in reason
 
 
@@ -176,8 +177,8 @@ def test_a_csv_cell_holding_an_excel_error_rejects_its_row(text):
     data = f"codice_fiscale;nome;importo\n{CF1};Anna;10\n{CF2};Bruno; {text} \n".encode()
     table = parse_table(data=data, filename="elenco.csv")
     assert table.lines == [2, 3]
-    assert list(table.row_problems) == [3]
-    reason = table.row_problems[3]
+    assert table.row_problems == {} and list(table.cell_problems) == [3]
+    reason = table.cell_problems[3][2]
     assert "C3" in reason and "errore di Excel" in reason
     assert f"«{EXCEL_ERRORS_ITALIAN.get(text, text)}»" in reason
 
