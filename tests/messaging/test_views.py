@@ -674,3 +674,34 @@ def test_the_check_of_a_list_runs_outside_the_transaction_that_stores_it(
     assert in_transaction == [False]
     stored = RecipientList.objects.get(pk=checked.pk)
     assert stored.state == RecipientList.State.VALIDATED and stored.valid_count > 0
+
+
+def test_test_sends_show_only_on_the_list_they_were_sent_from(
+    client, login, operator_user, service, organization
+):
+    """Two lists of the same template by the same author: the test sent from list A is listed
+    on A's preview and on its polled block, never on B's (an operator would believe B tested);
+    a test recorded before tests named their list belongs to no list for certain."""
+    template = builders.template(organization, operator_user)
+    first = builders.recipient_list(template, service, operator_user, file_name="a.csv")
+    second = builders.recipient_list(template, service, operator_user, file_name="b.csv")
+    login(operator_user)
+    sent = client.post(reverse("messaging:list_test_send", args=[first.public_id]), {"riga": "1"})
+    assert sent.status_code == 302
+    test = Dispatch.objects.get(kind=Dispatch.Kind.TEST)
+    assert test.test_list == first
+
+    def shown(recipient_list: RecipientList) -> list[bool]:
+        pages = ("list_preview", "list_test_sends")
+        return [
+            "Esito delle prove"
+            in client.get(
+                reverse(f"messaging:{page}", args=[recipient_list.public_id])
+            ).content.decode()
+            for page in pages
+        ]
+
+    assert shown(first) == [True, True]
+    assert shown(second) == [False, False]
+    Dispatch.objects.filter(pk=test.pk).update(test_list=None)
+    assert shown(first) == [False, False] and shown(second) == [False, False]
