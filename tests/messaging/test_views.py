@@ -705,3 +705,29 @@ def test_test_sends_show_only_on_the_list_they_were_sent_from(
     assert shown(second) == [False, False]
     Dispatch.objects.filter(pk=test.pk).update(test_list=None)
     assert shown(first) == [False, False] and shown(second) == [False, False]
+
+
+def test_same_text_warning_counts_citizens_only_where_there_is_a_list(
+    client, login, operator_user, service, organization
+):
+    """A template without placeholders: its page says every citizen would get the same text,
+    with no number (no list is involved); a list's check page names the list's citizens."""
+    template = builders.template(
+        organization,
+        operator_user,
+        subject="Chiusura uffici",
+        markdown="Gli uffici comunali resteranno chiusi lunedì per la festa patronale. " * 2,
+        placeholders=[],
+    )
+    login(operator_user)
+    page = client.get(reverse("messaging:template_edit", args=[template.public_id]))
+    text = page.content.decode()
+    assert "Il testo non ha segnaposto: ogni cittadino" in text
+    assert "va a 2 cittadini" not in text and "Lo stesso testo, senza dati" not in text
+    recipient_list = builders.recipient_list(
+        template, service, operator_user, mapping={"fiscal_code": "Codice fiscale"}
+    )
+    result = client.get(reverse("messaging:list_result", args=[recipient_list.public_id]))
+    text = result.content.decode()
+    assert f"va a {recipient_list.valid_count} cittadini" in text
+    assert "Il testo non ha segnaposto" not in text
