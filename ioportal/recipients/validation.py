@@ -763,6 +763,9 @@ def validate_rows(
     no_numbers: Collection[int] = ()
     check_digit_lines: list[int] = []
     other_format_lines: list[int] = []
+    # The lines of the valid rows: warnings about values ask to check rows that will be
+    # sent, never rows already rejected for another reason.
+    sent_lines: set[int] = set()
     # Per column and line (a column may fill the due date and a placeholder): the serial
     # numbers read as dates, as (serial, date shown).
     serial_dates: dict[str, dict[int, tuple[str, str]]] = {}
@@ -1032,6 +1035,7 @@ def validate_rows(
         payment = message.payment_data is not None
         digest = content_sha256(message)
         outcome.content_hashes.append(digest)
+        sent_lines.add(line)
         outcome.valid.append(
             {
                 "line": line,
@@ -1066,6 +1070,12 @@ def validate_rows(
                 "chosen": number_format_name(number_format),
             }
         )
+    check_digit_lines = [line for line in check_digit_lines if line in sent_lines]
+    serial_dates = {
+        column: kept
+        for column, dates in serial_dates.items()
+        if (kept := {line: value for line, value in dates.items() if line in sent_lines})
+    }
     if check_digit_lines:
         outcome.warnings.append(
             ngettext(
