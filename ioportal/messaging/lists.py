@@ -233,6 +233,7 @@ def _check(
         feature_level=spec.feature_level,
     )
     recipient_list.state = RecipientList.State.VALIDATED
+    recipient_list.checked_at = timezone.now()
     return outcome
 
 

@@ -61,14 +61,14 @@ def delivery_counts(*, dispatch: Dispatch) -> dict[str, Any]:
 
 
 def recent_test_sends(*, recipient_list: RecipientList) -> list[Dispatch]:
-    """The five latest test sends made from `recipient_list` (`Dispatch.test_list`), newest
-    first, each with its deliveries as `test_deliveries`. Tests from other lists, even of the
-    same template and author, are not among them, nor tests recorded without a list."""
-    dispatches = list(
-        Dispatch.objects.filter(kind=Dispatch.Kind.TEST, test_list=recipient_list).order_by(
-            "-created_at"
-        )[:5]
-    )
+    """The five latest test sends made from `recipient_list` (`Dispatch.test_list`) since its
+    rows were last checked (`RecipientList.checked_at`: a test before it sent other content),
+    newest first, each with its deliveries as `test_deliveries`. Tests from other lists, even
+    of the same template and author, are not among them, nor tests recorded without a list."""
+    sends = Dispatch.objects.filter(kind=Dispatch.Kind.TEST, test_list=recipient_list)
+    if recipient_list.checked_at is not None:
+        sends = sends.filter(created_at__gte=recipient_list.checked_at)
+    dispatches = list(sends.order_by("-created_at")[:5])
     for dispatch in dispatches:
         dispatch.test_deliveries = list(dispatch.deliveries.order_by("id"))  # type: ignore[attr-defined]
     return dispatches

@@ -97,6 +97,9 @@ class RecipientList(models.Model):
     # placeholder names, feature level: messaging.repeated.content_fingerprint): the worker
     # copies each row's hash when the dispatch's frozen texts give the same; "" before a check.
     content_fingerprint = models.CharField(max_length=64, blank=True, editable=False)
+    # When the rows were last checked (a new mapping or number format gives new messages):
+    # the test sends made before it tried other content, and the list's pages leave them out.
+    checked_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
 

@@ -731,3 +731,22 @@ def test_same_text_warning_counts_citizens_only_where_there_is_a_list(
     text = result.content.decode()
     assert f"va a {recipient_list.valid_count} cittadini" in text
     assert "Il testo non ha segnaposto" not in text
+
+
+def test_a_new_check_of_the_list_leaves_out_the_tests_made_before(
+    client, login, operator_user, own_list
+):
+    """Checking the rows again (another mapping, another number format) can change every
+    message: a test made before it tried other content and is no longer listed."""
+    login(operator_user)
+    client.post(reverse("messaging:list_test_send", args=[own_list.public_id]), {"riga": "1"})
+    preview = reverse("messaging:list_preview", args=[own_list.public_id])
+    assert "Esito delle prove" in client.get(preview).content.decode()
+    response = client.post(
+        reverse("messaging:list_mapping", args=[own_list.public_id]),
+        {"map_fiscal_code": "Codice fiscale", "map_nome": "Importo", "map_importo": "Importo"},
+    )
+    assert response.status_code == 302
+    assert "Esito delle prove" not in client.get(preview).content.decode()
+    client.post(reverse("messaging:list_test_send", args=[own_list.public_id]), {"riga": "1"})
+    assert "Esito delle prove" in client.get(preview).content.decode()
