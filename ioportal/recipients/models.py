@@ -60,6 +60,9 @@ class RecipientList(models.Model):
     date_system = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
     # Sentences about the last validation that block nothing (check digits, serial dates).
     check_warnings = models.JSONField(default=list, blank=True)
+    # What those sentences are made of (validation.ValidationOutcome.warning_facts), to say
+    # them again when rows are left out after the check; {} for lists checked before it.
+    check_warning_facts = models.JSONField(default=dict, blank=True, editable=False)
     column_mapping = models.JSONField(default=dict, blank=True)
     state = models.CharField(max_length=16, choices=State.choices, default=State.UPLOADED)
     valid_count = models.PositiveIntegerField(default=0)

@@ -162,8 +162,11 @@ class MessageSpec:
 class ValidationOutcome:
     valid: list[dict[str, Any]] = field(default_factory=list)
     rejected: list[dict[str, Any]] = field(default_factory=list)
-    # Sentences for the operator that block nothing (check digits, serial dates read as dates).
+    # Sentences for the operator that block nothing (check digits, serial dates read as dates),
+    # said by `row_warnings` from `warning_facts`, which the list keeps to say them again for
+    # fewer rows.
     warnings: list[str] = field(default_factory=list)
+    warning_facts: dict[str, Any] = field(default_factory=dict)
     # Per valid row, in the same order, the hash of its message (rendering.content_sha256).
     content_hashes: list[str] = field(default_factory=list)
 
@@ -1049,10 +1052,47 @@ def validate_rows(
                 "content_sha256": digest,
             }
         )
-    if other_format_lines:
-        lines_with_other = sorted(set(other_format_lines))
+    outcome.warning_facts = {
+        "number_format": number_format,
+        "date_system": date_system,
+        "other_format_lines": sorted(set(other_format_lines)),
+        "check_digit_lines": [line for line in check_digit_lines if line in sent_lines],
+        "serial_dates": [
+            [column, [[line, *value] for line, value in dates.items() if line in sent_lines]]
+            for column, dates in serial_dates.items()
+        ],
+    }
+    outcome.warnings = row_warnings(outcome.warning_facts)
+    return outcome
+
+
+def warning_facts_without(facts: Mapping[str, Any], lines: Collection[int]) -> dict[str, Any]:
+    """`facts` (`ValidationOutcome.warning_facts`) once the valid rows at `lines` are no
+    longer sent (left out as repeated content): the warnings stop naming them."""
+    return {
+        **facts,
+        "check_digit_lines": [
+            line for line in facts.get("check_digit_lines") or [] if line not in lines
+        ],
+        "serial_dates": [
+            [column, [date for date in dates if date[0] not in lines]]
+            for column, dates in facts.get("serial_dates") or []
+        ],
+    }
+
+
+def row_warnings(facts: Mapping[str, Any]) -> list[str]:
+    """The sentences of a check that block nothing, from its `ValidationOutcome.warning_facts`
+    (JSON: "number_format", "date_system", "other_format_lines" (lines of rows rejected for
+    a number in the other format), and about valid rows only, since a warning asks to verify
+    rows that will be sent: "check_digit_lines" (notice numbers failing pagoPA's check
+    digits) and "serial_dates" ([[column, [[line, serial, date shown], ...]], ...]))."""
+    warnings: list[str] = []
+    number_format = str(facts.get("number_format") or DEFAULT_NUMBER_FORMAT)
+    date_system = facts.get("date_system")
+    if lines_with_other := list(facts.get("other_format_lines") or []):
         other = number_format_name(ENGLISH if number_format == ITALIAN else ITALIAN)
-        outcome.warnings.append(
+        warnings.append(
             ngettext(
                 "Riga %(lines)s: numeri scritti nel formato %(other)s, scartati perché per "
                 "questo file è stato scelto il formato %(chosen)s. Se il file usa il formato "
@@ -1070,14 +1110,8 @@ def validate_rows(
                 "chosen": number_format_name(number_format),
             }
         )
-    check_digit_lines = [line for line in check_digit_lines if line in sent_lines]
-    serial_dates = {
-        column: kept
-        for column, dates in serial_dates.items()
-        if (kept := {line: value for line, value in dates.items() if line in sent_lines})
-    }
-    if check_digit_lines:
-        outcome.warnings.append(
+    if check_digit_lines := list(facts.get("check_digit_lines") or []):
+        warnings.append(
             ngettext(
                 "Riga %(lines)s: il codice avviso non supera il controllo delle due cifre "
                 "finali previsto da pagoPA. Verifica che sia trascritto correttamente: con un "
@@ -1089,10 +1123,11 @@ def validate_rows(
             )
             % {"lines": _lines_text(check_digit_lines)}
         )
-    for column, dates in serial_dates.items():
-        first_line = next(iter(dates))
-        serial, shown = dates[first_line]
-        outcome.warnings.append(
+    for column, dates in facts.get("serial_dates") or []:
+        if not dates:
+            continue
+        first_line, serial, shown = dates[0]
+        warnings.append(
             ngettext(
                 "La colonna «%(column)s» contiene %(count)s data salvata come numero: è stata "
                 "letta con il sistema di date del file (%(system)s), come Excel la mostra se "
@@ -1113,4 +1148,4 @@ def validate_rows(
                 "date": shown,
             }
         )
-    return outcome
+    return warnings
