@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from markdown_it import MarkdownIt
@@ -351,7 +352,7 @@ def content_warnings(*, subject: str, markdown: str, recipients: int | None = No
                 "comunicazioni massive non personalizzate.",
                 recipients,
             )
-            % {"n": recipients}
+            % {"n": number_format(recipients, force_grouping=True)}
         )
     if PLACEHOLDER_UNESCAPED_CONTEXT_RE.search(body):
         warnings.append(
