@@ -102,10 +102,8 @@ def list_preview(request: AuthenticatedHttpRequest, public_id: str) -> HttpRespo
 def _test_outcomes(
     request: AuthenticatedHttpRequest, recipient_list: RecipientList
 ) -> dict[str, Any]:
-    """The user's recent test sends with this template, and whether one is still going."""
-    sends = selectors.recent_test_sends(
-        template=recipient_list.template, user=request.user, since=recipient_list.created_at
-    )
+    """The recent test sends made from this list, and whether one is still going."""
+    sends = selectors.recent_test_sends(recipient_list=recipient_list)
     pending = any(
         d.state not in Delivery.FINAL
         for send in sends

@@ -243,6 +243,7 @@ def _check(
         outcome.rejected = sorted([*outcome.rejected, *unreadable], key=lambda r: r["line"])
     recipient_list.column_mapping = mapping
     recipient_list.check_warnings = outcome.warnings
+    recipient_list.check_warning_facts = outcome.warning_facts
     recipient_list.valid_count = len(outcome.valid)
     recipient_list.rejected_count = len(outcome.rejected)
     test_mode_skips_record(recipient_list, outcome.valid)
@@ -255,6 +256,7 @@ def _check(
         feature_level=spec.feature_level,
     )
     recipient_list.state = RecipientList.State.VALIDATED
+    recipient_list.checked_at = timezone.now()
     return outcome
 
 

@@ -194,6 +194,18 @@ class Dispatch(models.Model):
         related_name="follow_ups",
         editable=False,
     )
+    # A test send ("prova", kind "test"): the recipient list whose row it sent. A list's pages
+    # show only its own tests; None for other kinds and for tests recorded before this field
+    # (they belong to no list for certain, so no list shows them).
+    test_list = models.ForeignKey(
+        "recipients.RecipientList",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="test_dispatches",
+        editable=False,
+        db_index=False,
+    )
 
     class Meta:
         verbose_name = _("invio")
@@ -210,6 +222,8 @@ class Dispatch(models.Model):
             models.Index(fields=["organization", "-created_at"], name="dispatch_org_created_idx"),
             # The sweeper: running dispatches and scheduled ones that are due.
             models.Index(fields=["state", "scheduled_at"], name="dispatch_state_sched_idx"),
+            # A list's test sends on its preview page, newest first (recent_test_sends).
+            models.Index(fields=["test_list", "-created_at"], name="dispatch_test_list_idx"),
         ]
 
     def __str__(self) -> str:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from markdown_it import MarkdownIt
@@ -306,12 +307,17 @@ def render_preview(*, subject: str, markdown: str) -> Preview:
     return preview
 
 
-def content_warnings(*, subject: str, markdown: str, recipients: int = 1) -> list[str]:
+def content_warnings(*, subject: str, markdown: str, recipients: int | None = None) -> list[str]:
     """Sentences for the operator about IO's content rules. Advisory: nothing is blocked.
 
     Checks: placeholders or personal-looking data in the subject (IO forbids personal data in
     titles), identical text to many citizens (IO forbids mass communications), links,
     markdown the app does not show, CTA buttons.
+
+    `recipients` is the number of citizens of the list the text goes to, or None for a
+    template on its own (no list yet): a text without placeholders is then said to give
+    every citizen the same text, with no number, and with a list it names the list's count
+    (no sentence for a list of one citizen).
     """
     warnings: list[str] = []
     in_subject = placeholder_names(subject)
@@ -330,7 +336,15 @@ def content_warnings(*, subject: str, markdown: str, recipients: int = 1) -> lis
             _("L'oggetto sembra contenere un importo: spostalo nel testo del messaggio.")
         )
     body = split_front_matter(markdown)[1]
-    if recipients > 1 and not placeholder_names(subject, markdown):
+    if recipients is None and not placeholder_names(subject, markdown):
+        warnings.append(
+            _(
+                "Il testo non ha segnaposto: ogni cittadino a cui invierai questo modello "
+                "riceverà lo stesso testo, senza dati personali. IO vieta le comunicazioni "
+                "massive non personalizzate."
+            )
+        )
+    elif recipients is not None and recipients > 1 and not placeholder_names(subject, markdown):
         warnings.append(
             ngettext(
                 "Lo stesso testo, senza dati personali, va a %(n)s cittadino.",
@@ -338,7 +352,7 @@ def content_warnings(*, subject: str, markdown: str, recipients: int = 1) -> lis
                 "comunicazioni massive non personalizzate.",
                 recipients,
             )
-            % {"n": recipients}
+            % {"n": number_format(recipients, force_grouping=True)}
         )
     if PLACEHOLDER_UNESCAPED_CONTEXT_RE.search(body):
         warnings.append(

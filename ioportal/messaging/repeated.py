@@ -38,6 +38,7 @@ from ioportal.messaging.models import Delivery, Dispatch
 from ioportal.recipients.models import RecipientChunk, RecipientContentKey, RecipientList
 from ioportal.recipients.rendering import content_sha256, fill_message, io_message
 from ioportal.recipients.testmode import test_mode_skips_record
+from ioportal.recipients.validation import row_warnings, warning_facts_without
 
 # Deliveries that never reached their citizen and never will: they do not count as received.
 NOT_RECEIVED = (
@@ -238,8 +239,14 @@ def recipient_list_exclude_repeated(
     locked.total_amount = sum(row.get("amount") or 0 for row in kept)
     test_mode_skips_record(locked, kept)
     locked.repeated_excluded += len(lines)
+    if locked.check_warning_facts:
+        # The check's warnings stop naming rows that will not be sent.
+        locked.check_warning_facts = warning_facts_without(locked.check_warning_facts, lines)
+        locked.check_warnings = row_warnings(locked.check_warning_facts)
     locked.save(
         update_fields=[
+            "check_warnings",
+            "check_warning_facts",
             "valid_count",
             "total_amount",
             "test_mode_skips",

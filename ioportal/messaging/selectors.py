@@ -12,6 +12,7 @@ from ioportal.messaging.models import (
     MessageTemplate,
     Notification,
 )
+from ioportal.recipients.models import RecipientList
 
 
 def templates_for_organization(*, organization: Organization) -> QuerySet[MessageTemplate]:
@@ -59,16 +60,15 @@ def delivery_counts(*, dispatch: Dispatch) -> dict[str, Any]:
     return {"by_state": by_state, "total": sum(n for _label, n in by_state)}
 
 
-def recent_test_sends(*, template: MessageTemplate, user: User, since: Any) -> list[Dispatch]:
-    """The recent test sends of a user with a template, newest first, with their deliveries."""
-    dispatches = list(
-        Dispatch.objects.filter(
-            kind=Dispatch.Kind.TEST,
-            template__family=template.family,
-            created_by=user,
-            created_at__gte=since,
-        ).order_by("-created_at")[:5]
-    )
+def recent_test_sends(*, recipient_list: RecipientList) -> list[Dispatch]:
+    """The five latest test sends made from `recipient_list` (`Dispatch.test_list`) since its
+    rows were last checked (`RecipientList.checked_at`: a test before it sent other content),
+    newest first, each with its deliveries as `test_deliveries`. Tests from other lists, even
+    of the same template and author, are not among them, nor tests recorded without a list."""
+    sends = Dispatch.objects.filter(kind=Dispatch.Kind.TEST, test_list=recipient_list)
+    if recipient_list.checked_at is not None:
+        sends = sends.filter(created_at__gte=recipient_list.checked_at)
+    dispatches = list(sends.order_by("-created_at")[:5])
     for dispatch in dispatches:
         dispatch.test_deliveries = list(dispatch.deliveries.order_by("id"))  # type: ignore[attr-defined]
     return dispatches

@@ -99,9 +99,7 @@ def _template_form_page(
     preview = warnings = None
     if template is not None:
         preview = render_preview(subject=template.subject, markdown=template.markdown)
-        warnings = content_warnings(
-            subject=template.subject, markdown=template.markdown, recipients=2
-        )
+        warnings = content_warnings(subject=template.subject, markdown=template.markdown)
     return render(
         request,
         "messaging/template_form.html",

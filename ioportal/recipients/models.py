@@ -60,6 +60,9 @@ class RecipientList(models.Model):
     date_system = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
     # Sentences about the last validation that block nothing (check digits, serial dates).
     check_warnings = models.JSONField(default=list, blank=True)
+    # What those sentences are made of (validation.ValidationOutcome.warning_facts), to say
+    # them again when rows are left out after the check; {} for lists checked before it.
+    check_warning_facts = models.JSONField(default=dict, blank=True, editable=False)
     column_mapping = models.JSONField(default=dict, blank=True)
     state = models.CharField(max_length=16, choices=State.choices, default=State.UPLOADED)
     valid_count = models.PositiveIntegerField(default=0)
@@ -97,6 +100,9 @@ class RecipientList(models.Model):
     # placeholder names, feature level: messaging.repeated.content_fingerprint): the worker
     # copies each row's hash when the dispatch's frozen texts give the same; "" before a check.
     content_fingerprint = models.CharField(max_length=64, blank=True, editable=False)
+    # When the rows were last checked (a new mapping or number format gives new messages):
+    # the test sends made before it tried other content, and the list's pages leave them out.
+    checked_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
 

@@ -18,7 +18,6 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from functools import partial
-from itertools import islice
 from time import thread_time
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -172,8 +171,11 @@ class MessageSpec:
 class ValidationOutcome:
     valid: list[dict[str, Any]] = field(default_factory=list)
     rejected: list[dict[str, Any]] = field(default_factory=list)
-    # Sentences for the operator that block nothing (check digits, serial dates read as dates).
+    # Sentences for the operator that block nothing (check digits, serial dates read as dates),
+    # said by `row_warnings` from `warning_facts`, which the list keeps to say them again for
+    # fewer rows.
     warnings: list[str] = field(default_factory=list)
+    warning_facts: dict[str, Any] = field(default_factory=dict)
     # Per valid row, in the same order, the hash of its message (rendering.content_sha256).
     content_hashes: list[str] = field(default_factory=list)
 
@@ -789,6 +791,9 @@ def validate_rows(
     no_numbers: Collection[int] = ()
     check_digit_lines: list[int] = []
     other_format_lines: list[int] = []
+    # The lines of the valid rows: warnings about values ask to check rows that will be
+    # sent, never rows already rejected for another reason.
+    sent_lines: set[int] = set()
     # Per column and line (a column may fill the due date and a placeholder): the serial
     # numbers read as dates, as (serial, date shown).
     serial_dates: dict[str, dict[int, tuple[str, str]]] = {}
@@ -1087,6 +1092,7 @@ def validate_rows(
         payment = message.payment_data is not None
         digest = content_sha256(message)
         outcome.content_hashes.append(digest)
+        sent_lines.add(line)
         outcome.valid.append(
             {
                 "line": line,
@@ -1100,10 +1106,49 @@ def validate_rows(
                 "content_sha256": digest,
             }
         )
-    if other_format_lines:
-        lines_with_other = sorted(set(other_format_lines))
+    outcome.warning_facts = {
+        "number_format": number_format,
+        "date_system": date_system,
+        "other_format_lines": sorted(set(other_format_lines)),
+        "check_digit_lines": [line for line in check_digit_lines if line in sent_lines],
+        "serial_dates": [
+            [column, [[line, *value] for line, value in dates.items() if line in sent_lines]]
+            for column, dates in serial_dates.items()
+        ],
+        # Cells the file could not give in columns the message does not use.
+        "unused_cells": [list(cell) for cell in unused_cells],
+    }
+    outcome.warnings = row_warnings(outcome.warning_facts)
+    return outcome
+
+
+def warning_facts_without(facts: Mapping[str, Any], lines: Collection[int]) -> dict[str, Any]:
+    """`facts` (`ValidationOutcome.warning_facts`) once the valid rows at `lines` are no
+    longer sent (left out as repeated content): the warnings stop naming them."""
+    return {
+        **facts,
+        "check_digit_lines": [
+            line for line in facts.get("check_digit_lines") or [] if line not in lines
+        ],
+        "serial_dates": [
+            [column, [date for date in dates if date[0] not in lines]]
+            for column, dates in facts.get("serial_dates") or []
+        ],
+    }
+
+
+def row_warnings(facts: Mapping[str, Any]) -> list[str]:
+    """The sentences of a check that block nothing, from its `ValidationOutcome.warning_facts`
+    (JSON: "number_format", "date_system", "other_format_lines" (lines of rows rejected for
+    a number in the other format), and about valid rows only, since a warning asks to verify
+    rows that will be sent: "check_digit_lines" (notice numbers failing pagoPA's check
+    digits) and "serial_dates" ([[column, [[line, serial, date shown], ...]], ...]))."""
+    warnings: list[str] = []
+    number_format = str(facts.get("number_format") or DEFAULT_NUMBER_FORMAT)
+    date_system = facts.get("date_system")
+    if lines_with_other := list(facts.get("other_format_lines") or []):
         other = number_format_name(ENGLISH if number_format == ITALIAN else ITALIAN)
-        outcome.warnings.append(
+        warnings.append(
             ngettext(
                 "Riga %(lines)s: numeri scritti nel formato %(other)s, scartati perché per "
                 "questo file è stato scelto il formato %(chosen)s. Se il file usa il formato "
@@ -1121,8 +1166,8 @@ def validate_rows(
                 "chosen": number_format_name(number_format),
             }
         )
-    if check_digit_lines:
-        outcome.warnings.append(
+    if check_digit_lines := list(facts.get("check_digit_lines") or []):
+        warnings.append(
             ngettext(
                 "Riga %(lines)s: il codice avviso non supera il controllo delle due cifre "
                 "finali previsto da pagoPA. Verifica che sia trascritto correttamente: con un "
@@ -1134,21 +1179,23 @@ def validate_rows(
             )
             % {"lines": _lines_text(check_digit_lines)}
         )
-    for column, dates in serial_dates.items():
-        outcome.warnings.append(_serial_dates_warning(column, dates, date_system))
-    if unused_cells:
-        outcome.warnings.append(_unused_cells_warning(unused_cells))
-    return outcome
+    for column, dates in facts.get("serial_dates") or []:
+        if dates:
+            warnings.append(_serial_dates_warning(column, dates, date_system))
+    if unused := list(facts.get("unused_cells") or []):
+        warnings.append(_unused_cells_warning(unused))
+    return warnings
 
 
 def _serial_dates_warning(
-    column: str, dates: Mapping[int, tuple[str, str]], date_system: int | None
+    column: str, dates: Sequence[Sequence[Any]], date_system: int | None
 ) -> str:
-    """The note about the numbers of a date column read as dates: every row converted (the
-    first SERIAL_DATES_SHOWN with their number and date, then how many more)."""
+    """The note about the numbers of a date column read as dates: every row converted
+    (`dates`: [line, serial, date shown]; the first SERIAL_DATES_SHOWN with their number and
+    date, then how many more)."""
     shown = [
         _("riga %(line)s: %(serial)s è il %(date)s") % {"line": line, "serial": serial, "date": day}
-        for line, (serial, day) in islice(dates.items(), SERIAL_DATES_SHOWN)
+        for line, serial, day in dates[:SERIAL_DATES_SHOWN]
     ]
     listed = "; ".join(shown)
     if len(dates) > SERIAL_DATES_SHOWN:

@@ -1,5 +1,7 @@
 """Placeholders are filled by plain substitution; the preview follows IO's markdown subset."""
 
+from django.utils import translation
+
 from ioportal.messaging.preview import content_warnings, cta_check, render_preview
 from ioportal.recipients.rendering import placeholder_names, render
 
@@ -51,6 +53,16 @@ def test_warning_identical_text_to_many():
     warnings = content_warnings(subject="Avviso generico", markdown="Testo uguale", recipients=50)
     assert any("comunicazioni massive" in w for w in warnings)
     assert not content_warnings(subject="Avviso generico", markdown="{{ nome }}", recipients=50)
+
+
+def test_identical_text_counts_as_the_pages_count():
+    """The list's citizens grouped by thousands as on the list's other counts; no list, no
+    number."""
+    with translation.override("it"):
+        (many,) = content_warnings(subject="Avviso generico", markdown="Testo", recipients=12_000)
+        (alone,) = content_warnings(subject="Avviso generico", markdown="Testo")
+    assert "va a 12.000 cittadini" in many
+    assert alone.startswith("Il testo non ha segnaposto") and not any(c.isdigit() for c in alone)
 
 
 def test_warning_links_and_unsupported_markdown():

@@ -242,6 +242,36 @@ def test_a_new_check_brings_them_back(first, template, service, operator_user):
     assert repeated_content(checked).count == 2
 
 
+def test_the_check_warnings_stop_naming_rows_left_out(organization, operator_user, woken):
+    """A notice number failing pagoPA's check digits is a warning about a row that will be
+    sent: once its citizen is left out as already served, the warning no longer names it."""
+    service = builders.service(
+        organization, test_mode=False, payments_enabled=True, max_allowed_payment_amount=500_000
+    )
+    template = builders.template(organization, operator_user, has_payment=True, has_due_date=True)
+    # 3020001000000094 mod 93 = 24, …0095 = 32, …0096 = 40: "…25", "…33", "…41" fail.
+    rows = [
+        f"{ANNA};Anna;12,50;302000100000009425;31/12/2030\n",
+        f"{BRUNO};Bruno;30;302000100000009533;31/12/2030\n",
+        f"{LUCA};Luca;5;302000100000009641;31/12/2030\n",
+    ]
+    header = "Codice fiscale;Nome;Importo;Avviso;Scadenza\n"
+
+    def checked(lines: list[str], name: str) -> RecipientList:
+        data = (header + "".join(lines)).encode()
+        return builders.recipient_list(
+            template, service, operator_user, data, mapping=PAYMENT_MAPPING, file_name=name
+        )
+
+    received(launch(checked(rows[:2], "primo.csv"), operator_user))
+    second = checked(rows, "secondo.csv")
+    assert second.check_warnings[0].startswith("Righe 2, 3, 4: il codice avviso")
+    assert recipient_list_exclude_repeated(recipient_list=second, actor=operator_user) == 2
+    second.refresh_from_db()
+    assert second.check_warnings[0].startswith("Riga 4: il codice avviso")
+    assert len(second.check_warnings) == 1
+
+
 def test_nothing_to_leave_out_changes_nothing(template, service, operator_user, client, login):
     fresh = again(template, service, operator_user)
     login(operator_user)

@@ -674,3 +674,79 @@ def test_the_check_of_a_list_runs_outside_the_transaction_that_stores_it(
     assert in_transaction == [False]
     stored = RecipientList.objects.get(pk=checked.pk)
     assert stored.state == RecipientList.State.VALIDATED and stored.valid_count > 0
+
+
+def test_test_sends_show_only_on_the_list_they_were_sent_from(
+    client, login, operator_user, service, organization
+):
+    """Two lists of the same template by the same author: the test sent from list A is listed
+    on A's preview and on its polled block, never on B's (an operator would believe B tested);
+    a test recorded before tests named their list belongs to no list for certain."""
+    template = builders.template(organization, operator_user)
+    first = builders.recipient_list(template, service, operator_user, file_name="a.csv")
+    second = builders.recipient_list(template, service, operator_user, file_name="b.csv")
+    login(operator_user)
+    sent = client.post(reverse("messaging:list_test_send", args=[first.public_id]), {"riga": "1"})
+    assert sent.status_code == 302
+    test = Dispatch.objects.get(kind=Dispatch.Kind.TEST)
+    assert test.test_list == first
+
+    def shown(recipient_list: RecipientList) -> list[bool]:
+        pages = ("list_preview", "list_test_sends")
+        return [
+            "Esito delle prove"
+            in client.get(
+                reverse(f"messaging:{page}", args=[recipient_list.public_id])
+            ).content.decode()
+            for page in pages
+        ]
+
+    assert shown(first) == [True, True]
+    assert shown(second) == [False, False]
+    Dispatch.objects.filter(pk=test.pk).update(test_list=None)
+    assert shown(first) == [False, False] and shown(second) == [False, False]
+
+
+def test_same_text_warning_counts_citizens_only_where_there_is_a_list(
+    client, login, operator_user, service, organization
+):
+    """A template without placeholders: its page says every citizen would get the same text,
+    with no number (no list is involved); a list's check page names the list's citizens."""
+    template = builders.template(
+        organization,
+        operator_user,
+        subject="Chiusura uffici",
+        markdown="Gli uffici comunali resteranno chiusi lunedì per la festa patronale. " * 2,
+        placeholders=[],
+    )
+    login(operator_user)
+    page = client.get(reverse("messaging:template_edit", args=[template.public_id]))
+    text = page.content.decode()
+    assert "Il testo non ha segnaposto: ogni cittadino" in text
+    assert "va a 2 cittadini" not in text and "Lo stesso testo, senza dati" not in text
+    recipient_list = builders.recipient_list(
+        template, service, operator_user, mapping={"fiscal_code": "Codice fiscale"}
+    )
+    result = client.get(reverse("messaging:list_result", args=[recipient_list.public_id]))
+    text = result.content.decode()
+    assert f"va a {recipient_list.valid_count} cittadini" in text
+    assert "Il testo non ha segnaposto" not in text
+
+
+def test_a_new_check_of_the_list_leaves_out_the_tests_made_before(
+    client, login, operator_user, own_list
+):
+    """Checking the rows again (another mapping, another number format) can change every
+    message: a test made before it tried other content and is no longer listed."""
+    login(operator_user)
+    client.post(reverse("messaging:list_test_send", args=[own_list.public_id]), {"riga": "1"})
+    preview = reverse("messaging:list_preview", args=[own_list.public_id])
+    assert "Esito delle prove" in client.get(preview).content.decode()
+    response = client.post(
+        reverse("messaging:list_mapping", args=[own_list.public_id]),
+        {"map_fiscal_code": "Codice fiscale", "map_nome": "Importo", "map_importo": "Importo"},
+    )
+    assert response.status_code == 302
+    assert "Esito delle prove" not in client.get(preview).content.decode()
+    client.post(reverse("messaging:list_test_send", args=[own_list.public_id]), {"riga": "1"})
+    assert "Esito delle prove" in client.get(preview).content.decode()

@@ -643,3 +643,29 @@ def test_scientific_notation_in_a_short_text_is_kept_as_typed():
     placeholders = [{"name": "nome", "type": "text", "required": True, "pattern": ""}]
     outcome = check([[GOOD, "1,5E+03"]], placeholders=placeholders)
     assert not outcome.rejected and outcome.valid[0]["variables"]["nome"] == "1,5E+03"
+
+
+def test_warnings_name_only_rows_that_will_be_sent():
+    """A notice number whose check digits fail, or a date stored as a number, is a warning
+    about a row that will be sent: a row already rejected for another reason (here its
+    fiscal code) is not named again among the rows to verify."""
+    # 3020001000000094 mod 93 = 24: "…25" fails the check, "…26" too.
+    sent = [GOOD, "Anna", "12,50", "302000100000009425", "47664", "", ""]
+    rejected = [GOOD[:-1] + "A", "Bruno", "12,50", "302000100000009426", "47665", "", ""]
+
+    def warnings(rows):
+        return validate_rows(
+            headers=HEADERS,
+            rows=rows,
+            mapping=PAY,
+            spec=spec(has_payment=True),
+            now=NOW,
+            number_cells=[[4]] * len(rows),
+            date_system=1900,
+        ).warnings
+
+    found = warnings([sent, rejected])
+    assert len(found) == 2
+    assert found[0].startswith("Riga 2: il codice avviso non supera il controllo")
+    assert "contiene 1 data salvata come numero" in found[1] and "riga 2 47664" in found[1]
+    assert warnings([rejected]) == []

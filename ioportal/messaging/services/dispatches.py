@@ -261,7 +261,8 @@ def dispatch_send_test(
 
     Goes through the normal pipeline as a dispatch of kind `test` (no approval needed): its
     deliveries carry `row`'s values and payment data with the test recipients' fiscal codes,
-    and a Premium message the list's shared file and the row's own file (copies).
+    and a Premium message the list's shared file and the row's own file (copies). The
+    dispatch names `recipient_list` (`Dispatch.test_list`): only that list's pages show it.
     """
     template = recipient_list.template
     dispatch = Dispatch.objects.create(
@@ -278,6 +279,7 @@ def dispatch_send_test(
         started_at=timezone.now(),
         source_name=recipient_list.file_name[:255],
         created_by=actor,
+        test_list=recipient_list,
     )
     rows = [
         {**row, "fiscal_code": code, "line": row.get("line")}
@@ -290,7 +292,12 @@ def dispatch_send_test(
         actor=actor,
         organization=dispatch.organization,
         target=dispatch,
-        changes={"recipients": len(rows), "row": row.get("line"), "attachments": attachments},
+        changes={
+            "recipients": len(rows),
+            "list": str(recipient_list.public_id),
+            "row": row.get("line"),
+            "attachments": attachments,
+        },
         request=request,
     )
     wake_on_commit(dispatch)
