@@ -12,6 +12,7 @@ from openpyxl.utils.datetime import CALENDAR_MAC_1904
 
 from ioportal.recipients.parsing import ImportChoiceNeeded, ReadOptions, parse_table
 from ioportal.recipients.validation import MessageSpec, validate_rows
+from tests.sending.support import fiscal_codes
 from tests.xlsx_parts import rewrite_part
 
 CF1, CF2, CF3, CF4 = "RSSMRA85T10A562S", "VRDGPP75C15F205S", "BNCLCU90D45L219H", "RSSMRA80A01H501U"
@@ -105,9 +106,9 @@ def test_a_number_in_a_date_column_is_a_date_only_when_plausible(epoch, cells, v
 
 
 def test_the_note_lists_every_row_read_from_a_number_up_to_a_few_then_how_many():
-    rows = [["cf", "scadenza"]] + [[CF1, 47664 + day] for day in range(8)]
+    rows = [["cf", "scadenza"]] + [[code, 47664 + day] for day, code in enumerate(fiscal_codes(8))]
     table = parse_table(data=_save(_workbook(rows)), filename="elenco.xlsx")
-    outcome = _check(table, {"scadenza": "scadenza"}, DATE_SPEC)
+    outcome = _check(table, {"fiscal_code": "cf", "scadenza": "scadenza"}, DATE_SPEC)
     note = outcome.warnings[0]
     assert "contiene 8 date salvate come numeri" in note
     assert "riga 2: 47664 è il 30/06/2030; riga 3: 47665 è il 01/07/2030" in note

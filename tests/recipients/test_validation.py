@@ -667,5 +667,5 @@ def test_warnings_name_only_rows_that_will_be_sent():
     found = warnings([sent, rejected])
     assert len(found) == 2
     assert found[0].startswith("Riga 2: il codice avviso non supera il controllo")
-    assert "contiene 1 data salvata come numero" in found[1] and "riga 2 47664" in found[1]
+    assert "contiene 1 data salvata come numero" in found[1] and "riga 2: 47664 è il" in found[1]
     assert warnings([rejected]) == []
