@@ -1,75 +1,72 @@
 """Form fields shared by the apps.
 
+Numbers, amounts and identifiers typed in a form are read by the list import's reader
+(`ioportal.core.reading`), in the page's convention (`form_number_format`: Italian "1.000",
+"1.234,56"; English "1,000", "1,234.56"), so a value means the same in a form and in a file.
+
 `WholeNumberField` is the one integer field of the portal's forms. Django's IntegerField
 drops a trailing ".000" as decimals (its `re_decimal`), so an Italian who types "1.000" — the
-way the portal itself prints a thousand — saves 1. This field reads the active language's
-thousands separator ("1.000" in Italian, "1,000" in English) and spaces ("1 000") as
-thousands, and refuses everything else that is not plain digits ("1,5", "1.5", "1.00",
-"1.000,00") with a message: a number a person types is never silently read as another one.
+way the portal itself prints a thousand — saves 1. This field reads thousands (with the
+convention's separator or spaces, "1 000") and refuses everything else that is not plain
+digits ("1,5", "1.5", "1.00", "1.000,00", "1,000") with a message: a number a person types is
+never silently read as another one (`reading.read_typed_integer`).
 
-ModelForms get it for their integer model fields by declaring
-`formfield_callback = portal_formfield` in their Meta (tests/core/test_whole_numbers.py
-checks every form of the portal).
+`EuroAmountField` is the one amount field: "1.500" is 1.500,00 euro, "1.500,5" 1.500,50,
+"1,000.00" is refused with the reason (`reading.read_typed_euro_cents`); its value is in cents.
+
+`IdentifierField` is the one field for identifiers typed or pasted by hand (fiscal codes,
+notice numbers, service ids): spaces of every kind and invisible characters are removed
+(`reading.clean_identifier`, what the import does), and the value shown back is that one.
+
+ModelForms get them for their model fields by declaring `formfield_callback = portal_formfield`
+in their Meta (tests/core/test_whole_numbers.py checks every form of the portal).
 """
 
-import re
 from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.utils.formats import get_format
 from django.utils.translation import gettext_lazy as _
 
 from ioportal.core.numbers import grouped
-
-# Spaces a person (or a copied spreadsheet cell) may put between groups of three digits.
-_SPACES = " \u00a0\u202f\u2009"
+from ioportal.core.reading import (
+    OtherDigits,
+    TooLarge,
+    ValueProblem,
+    clean_identifier,
+    form_number_format,
+    format_typed_cents,
+    read_typed_euro_cents,
+    read_typed_integer,
+    reason_sentence,
+)
 
 INVALID = _("Scrivi un numero intero, senza decimali: per esempio %(plain)s oppure %(grouped)s.")
 NOT_ASCII = _("Scrivi il numero con le cifre da 0 a 9.")
 TOO_LARGE = _("Il numero ha troppe cifre.")
-# More digits than any whole number the portal stores (a bigint has 19): such a number is
-# refused as out of range before Python converts it (which refuses more than 4,300 digits).
-MAX_DIGITS = 30
 
 
 class TooManyDigits(ValueError):
-    """A whole number with more than MAX_DIGITS digits; `negative` tells its sign."""
+    """A whole number with more digits than any the portal stores; `negative` tells its sign."""
 
     def __init__(self, negative: bool) -> None:
         super().__init__("too many digits")
         self.negative = negative
 
 
-def _grouping_pattern(separator: str) -> re.Pattern[str]:
-    separators = re.escape(separator) + "|" + "|".join(re.escape(s) for s in _SPACES)
-    return re.compile(
-        rf"^(?P<sign>[+-]?)(?P<head>[0-9]{{1,3}})(?P<tail>(?:(?:{separators})[0-9]{{3}})+)$"
-    )
-
-
 def parse_whole_number(text: str) -> int | None:
-    """The integer `text` writes in the active language, or None if it is not one.
-
-    Plain digits, or digits grouped by three with the language's thousands separator or a
-    space. A decimal separator, a group of other than three digits or any other character
-    makes it None (ambiguous, never guessed); only the digits 0-9 are digits. Raises
-    TooManyDigits for more than MAX_DIGITS digits."""
-    text = text.strip()
-    if re.fullmatch(r"[+-]?[0-9]+", text):
-        return _to_int(text[:1] if text[:1] in "+-" else "", text.lstrip("+-"))
-    separator = str(get_format("THOUSAND_SEPARATOR"))
-    match = _grouping_pattern(separator).match(text)
-    if match is None:
+    """The integer `text` writes in the page's convention (`reading.read_typed_integer`), or
+    None if it is not one: plain digits, or digits grouped by three with the convention's
+    thousands separator or a space. Decimals, a group of other than three digits or any other
+    character make it None (ambiguous, never guessed). Raises TooManyDigits for more than 15
+    digits."""
+    try:
+        return read_typed_integer(text, form_number_format())
+    except TooLarge as too_large:
+        raise TooManyDigits(negative=text.strip().startswith("-")) from too_large
+    except ValueProblem:
         return None
-    return _to_int(match["sign"], match["head"] + re.sub(r"[^0-9]", "", match["tail"]))
-
-
-def _to_int(sign: str, digits: str) -> int:
-    if len(digits.lstrip("0")) > MAX_DIGITS:
-        raise TooManyDigits(negative=sign == "-")
-    return int(sign + digits)
 
 
 class WholeNumberField(forms.IntegerField):
@@ -92,18 +89,17 @@ class WholeNumberField(forms.IntegerField):
             return value
         text = str(value)
         try:
-            number = parse_whole_number(text)
-        except TooManyDigits as too_many:
-            raise self._out_of_range(too_many.negative) from too_many
-        if number is None and _other_digits(text):
-            raise ValidationError(NOT_ASCII, code="invalid")
-        if number is None:
+            return read_typed_integer(text, form_number_format())
+        except TooLarge as too_large:
+            raise self._out_of_range(text.strip().startswith("-")) from too_large
+        except OtherDigits as other_digits:
+            raise ValidationError(NOT_ASCII, code="invalid") from other_digits
+        except ValueProblem as problem:
             raise ValidationError(
                 self.error_messages["invalid"],
                 code="invalid",
                 params={"plain": "1000", "grouped": grouped(1000)},
-            )
-        return number
+            ) from problem
 
     def _out_of_range(self, negative: bool) -> ValidationError:
         """The field's own range message (its validators, run on the number just past its
@@ -157,19 +153,57 @@ def portal_formfield(model_field: "models.Field[Any, Any]", **kwargs: Any) -> An
     return model_field.formfield(**kwargs)
 
 
-def _other_digits(text: str) -> bool:
-    """Whether `text` has digits other than 0-9 ("١٢", "１０"), which Python reads as numbers."""
-    return not text.isascii() and any(ch.isdigit() for ch in text)
+AMOUNT_MAX = _("L'importo può essere al massimo %(limit)s euro.")
+AMOUNT_MIN = _("L'importo deve essere almeno %(limit)s euro.")
 
 
-class EuroDecimalField(forms.DecimalField):
-    """A DecimalField that reads only the digits 0-9: Django's (Python's Decimal) would read
-    "١٢" or "１٠" as 12 or 10."""
+class EuroAmountField(forms.CharField):
+    """An amount in euro typed in a form, read as the list import reads it
+    (`reading.read_typed_euro_cents`); its value is in cents (int). `min_cents`/`max_cents`
+    bound it, with messages that write the bound in euro ("99.999.999,99"); `error_messages`
+    "min_value"/"max_value" replace them (with %(limit)s). A refused text gets the reader's
+    reason as a sentence ("Non è un importo in euro: è scritto nel formato inglese…")."""
 
-    def to_python(self, value: Any) -> Any:
-        if isinstance(value, str) and _other_digits(value):
-            raise ValidationError(NOT_ASCII, code="invalid")
-        return super().to_python(value)
+    def __init__(
+        self, *, min_cents: int | None = None, max_cents: int | None = None, **kwargs: Any
+    ) -> None:
+        self.min_cents, self.max_cents = min_cents, max_cents
+        super().__init__(**kwargs)
+        self.widget.attrs.setdefault("inputmode", "decimal")
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return format_typed_cents(value, form_number_format())
+        return value
+
+    def to_python(self, value: Any) -> int | None:  # type: ignore[override]
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        text = super().to_python(value)
+        if not text:
+            return None
+        try:
+            return read_typed_euro_cents(text, form_number_format())
+        except ValueProblem as problem:
+            raise ValidationError(reason_sentence(problem), code="invalid") from problem
+
+    def run_validators(self, value: Any) -> None:
+        if value is None:
+            return
+        for code, limit, out in (
+            ("min_value", self.min_cents, lambda v, lim: v < lim),
+            ("max_value", self.max_cents, lambda v, lim: v > lim),
+        ):
+            if limit is not None and out(value, limit):
+                message = self.error_messages.get(code) or (
+                    AMOUNT_MIN if code == "min_value" else AMOUNT_MAX
+                )
+                raise ValidationError(
+                    message,
+                    code=code,
+                    params={"limit": format_typed_cents(limit, form_number_format())},
+                )
+        super().run_validators(value)
 
 
 LENGTH = _("Scrivi al massimo %(limit)s caratteri (ora sono %(length)s).")
@@ -191,6 +225,30 @@ class LimitedCharField(forms.CharField):
                     params={"limit": grouped(self.max_length), "length": grouped(length)},
                 )
         super().run_validators(value)
+
+
+class IdentifierField(LimitedCharField):
+    """An identifier typed or pasted by hand (fiscal code, notice number, service id): spaces
+    of every kind and invisible characters removed anywhere (`reading.clean_identifier`, as
+    the list import reads them; "3020 0010 0000 0110 23" is 302000100000011023), the value
+    shown back is that one, and `max_length` is its length once cleaned, with the portal's
+    message. The input itself is not cut by the browser: a notice printed in groups is
+    longer than its digits."""
+
+    def to_python(self, value: Any) -> str:
+        text = super().to_python(value)
+        return clean_identifier(text) if text else ""
+
+    def bound_data(self, data: Any, initial: Any) -> Any:
+        # A page shown again (another field has an error) shows the identifier as read.
+        return clean_identifier(data) if isinstance(data, str) else data
+
+    def widget_attrs(self, widget: forms.Widget) -> dict[str, Any]:
+        attrs = super().widget_attrs(widget)
+        attrs.pop("maxlength", None)
+        attrs.setdefault("spellcheck", "false")
+        attrs.setdefault("autocomplete", "off")
+        return attrs
 
 
 class LimitedEmailField(LimitedCharField, forms.EmailField):

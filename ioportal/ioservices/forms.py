@@ -1,4 +1,3 @@
-from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django import forms
@@ -6,15 +5,23 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from ioportal.accounts.models import Membership, Organization, User
-from ioportal.core.forms import DayField, EuroDecimalField, LimitedCharField, WholeNumberField
-from ioportal.ioservices.models import IOService
+from ioportal.core.forms import (
+    DayField,
+    EuroAmountField,
+    IdentifierField,
+    LimitedCharField,
+    WholeNumberField,
+)
+from ioportal.ioservices.models import IOService, PremiumCarnet
+from ioportal.ioservices.services import ioservice_problems
+from ioportal.ioservices.services.carnet import premium_carnet_check_period
 from ioportal.ioservices.validators import (
     DEFAULT_AUTHORIZED_RECIPIENTS,
     MAX_PAYMENT_AMOUNT_CENTS,
+    normalize_service_id,
+    normalize_ulid,
     parse_authorized_recipients,
 )
-
-MAX_PAYMENT_EUR = Decimal(MAX_PAYMENT_AMOUNT_CENTS) / 100
 
 # Errors raised by the service functions, by model field, shown next to these form fields.
 SERVICE_TO_FORM_FIELD = {"max_allowed_payment_amount": "max_payment_eur"}
@@ -41,11 +48,10 @@ class IOServiceForm(forms.Form):
     the service functions, whose errors `add_service_errors` puts next to the fields.
     """
 
-    service_id = LimitedCharField(
+    service_id = IdentifierField(
         label=_("Identificativo del servizio IO"),
         max_length=64,
         help_text=_("Dal Back Office di IO: di solito 26 caratteri (ULID)."),
-        widget=forms.TextInput(attrs={"spellcheck": "false", "autocomplete": "off"}),
     )
     name = LimitedCharField(label=_("Nome del servizio"), max_length=200)
     department_name = LimitedCharField(label=_("Ufficio"), max_length=200, required=False)
@@ -65,22 +71,16 @@ class IOServiceForm(forms.Form):
         required=False,
         help_text=_("I messaggi possono contenere un avviso di pagamento pagoPA."),
     )
-    max_payment_eur = EuroDecimalField(
+    # Read as the list import reads amounts ("1.500" is 1.500,00 euro); the value is in cents.
+    max_payment_eur = EuroAmountField(
         label=_("Importo massimo per messaggio (euro)"),
         required=False,
-        min_value=Decimal(0),
-        max_value=MAX_PAYMENT_EUR,
-        max_digits=12,
-        decimal_places=2,
-        localize=True,
+        min_cents=0,
+        max_cents=MAX_PAYMENT_AMOUNT_CENTS,
         help_text=_("Lo stesso valore configurato in IO (massimo 99.999.999,99 euro)."),
         error_messages={
-            "invalid": _("Scrivi un importo in euro, ad esempio 1500,00."),
             "min_value": _("L'importo massimo non può essere negativo."),
             "max_value": _("L'importo massimo consentito da IO è 99.999.999,99 euro."),
-            "max_decimal_places": _("Indica al massimo due decimali (i centesimi)."),
-            "max_digits": _("L'importo massimo consentito da IO è 99.999.999,99 euro."),
-            "max_whole_digits": _("L'importo massimo consentito da IO è 99.999.999,99 euro."),
         },
     )
     feed_access = forms.BooleanField(
@@ -106,7 +106,7 @@ class IOServiceForm(forms.Form):
             "i messaggi arrivano all'indirizzo e-mail del referente del servizio."
         ),
     )
-    remote_content_configuration_id = LimitedCharField(
+    remote_content_configuration_id = IdentifierField(
         label=_("Configurazione dei contenuti remoti"),
         required=False,
         max_length=64,
@@ -114,7 +114,6 @@ class IOServiceForm(forms.Form):
             "Per gli allegati dei messaggi Premium: l'identificativo (ULID) della "
             "configurazione registrata in IO."
         ),
-        widget=forms.TextInput(attrs={"spellcheck": "false", "autocomplete": "off"}),
     )
     api_base_url = forms.URLField(
         label=_("Indirizzo API di IO"),
@@ -164,6 +163,7 @@ class IOServiceForm(forms.Form):
         **kwargs: Any,
     ) -> None:
         self.instance = instance
+        self.organization = organization
         if instance is not None:
             kwargs.setdefault("initial", self.initial_from(instance))
         super().__init__(*args, **kwargs)
@@ -202,9 +202,7 @@ class IOServiceForm(forms.Form):
             "premium_enabled": service.premium_enabled,
             "payments_enabled": service.payments_enabled,
             "max_payment_eur": (
-                Decimal(service.max_allowed_payment_amount) / 100
-                if service.payments_enabled
-                else None
+                service.max_allowed_payment_amount if service.payments_enabled else None
             ),
             "test_mode": service.test_mode,
             "feed_access": service.feed_access,
@@ -215,6 +213,12 @@ class IOServiceForm(forms.Form):
             "allowed_members": list(service.allowed_members.all()),
             "active_slot": service.active_slot,
         }
+
+    def clean_service_id(self) -> str:
+        return normalize_service_id(self.cleaned_data["service_id"])
+
+    def clean_remote_content_configuration_id(self) -> str:
+        return normalize_ulid(self.cleaned_data["remote_content_configuration_id"])
 
     def clean_authorized_recipients(self) -> list[str]:
         # Parsed here too, so that an invalid code is reported by its line in the box.
@@ -228,12 +232,52 @@ class IOServiceForm(forms.Form):
                 "max_payment_eur",
                 _("Indica l'importo massimo che il servizio può chiedere ai cittadini."),
             )
+        self._add_rule_errors()
         return data
 
-    def service_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for ioservice_create / ioservice_update."""
-        data = self.cleaned_data
-        amount = data.get("max_payment_eur") or Decimal(0)
+    def _add_rule_errors(self) -> None:
+        """The service functions' rules (`ioservice_problems`: the id's format, a duplicate
+        id, the keys...) checked with the fields' own errors, so that the page shows every
+        problem at once: a field with an error of its own is not judged again, and a field
+        that could not be read stands in with a value that passes (`_checked_kwargs`)."""
+        problems = ioservice_problems(
+            organization=self.organization,
+            service=self.instance,
+            **self._checked_kwargs(),
+        )
+        for field, messages in problems.items():
+            name = SERVICE_TO_FORM_FIELD.get(field, field)
+            if name in self.errors:
+                continue
+            self.add_error(name if name in self.fields else None, messages)
+
+    # A key of the right form, standing in for one whose field has an error of its own.
+    STAND_IN_KEY = "0" * 32
+
+    def _checked_kwargs(self) -> dict[str, Any]:
+        data = dict(self.cleaned_data)
+        stand_ins: dict[str, Any] = {
+            "service_id": "",
+            "name": "",
+            "department_name": "",
+            "max_payment_eur": 0,
+            "authorized_recipients": [],
+            "remote_content_configuration_id": "",
+            "api_base_url": "",
+            "allowed_members": [],
+            "active_slot": IOService.KeySlot.PRIMARY,
+            "primary_key": self.STAND_IN_KEY,
+            "secondary_key": "",
+        }
+        for name in self.fields:
+            if name in self.errors or name not in data:
+                data[name] = stand_ins.get(name, False)
+        return self.service_kwargs(data)
+
+    def service_kwargs(self, data: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Keyword arguments for ioservice_create / ioservice_update, from `data` (by default
+        the cleaned data)."""
+        data = self.cleaned_data if data is None else data
         kwargs: dict[str, Any] = {
             "service_id": data["service_id"],
             "name": data["name"],
@@ -241,9 +285,7 @@ class IOServiceForm(forms.Form):
             "premium_enabled": data["premium_enabled"],
             "payments_enabled": data["payments_enabled"],
             "max_allowed_payment_amount": (
-                int((amount * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
-                if data["payments_enabled"]
-                else 0
+                (data.get("max_payment_eur") or 0) if data["payments_enabled"] else 0
             ),
             "test_mode": data["test_mode"],
             "feed_access": data["feed_access"],
@@ -277,8 +319,9 @@ CARNET_FIRST_YEAR, CARNET_LAST_YEAR = 2000, 2100
 
 
 class PremiumCarnetForm(forms.Form):
-    """A carnet's period and count; the overlap with other carnets is checked by the service
-    (`ioservices.services.carnet`), whose ValidationError the view shows on the form."""
+    """A carnet's period and count. With `service` (and `carnet`, the one being changed), an
+    overlap with the service's other carnets is told with the other fields' errors
+    (`premium_carnet_check_period`, which the service functions check again when saving)."""
 
     starts_on = DayField(
         label=_("Valido dal"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -302,6 +345,16 @@ class PremiumCarnetForm(forms.Form):
         help_text=_("Per esempio il riferimento dell'ordine."),
     )
 
+    def __init__(
+        self,
+        *args: Any,
+        service: IOService | None = None,
+        carnet: PremiumCarnet | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.service, self.carnet = service, carnet
+
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         starts_on, ends_on = data.get("starts_on"), data.get("ends_on")
@@ -315,4 +368,14 @@ class PremiumCarnetForm(forms.Form):
                 starts_on = ends_on = None
         if starts_on and ends_on and starts_on > ends_on:
             self.add_error("ends_on", _("La data di fine non può precedere quella di inizio."))
+        elif starts_on and ends_on and self.service is not None:
+            try:
+                premium_carnet_check_period(
+                    service=self.service,
+                    starts_on=starts_on,
+                    ends_on=ends_on,
+                    exclude=self.carnet.pk if self.carnet else None,
+                )
+            except ValidationError as error:
+                self.add_error(None, error)
         return data

@@ -17,6 +17,7 @@ from ioportal.core.fiscalcode import (
     is_valid_fiscal_code,
     normalize_fiscal_code,
 )
+from ioportal.core.reading import clean_identifier
 
 # IO's own bounds for max_allowed_payment_amount, in euro cents (definitions_v2 MaxAllowed…).
 MAX_PAYMENT_AMOUNT_CENTS = 9_999_999_999
@@ -42,8 +43,9 @@ def new_ulid() -> str:
 
 
 def normalize_service_id(value: str) -> str:
-    """Strip spaces; a ULID is upper-cased (ULIDs are case-insensitive, IO writes them upper)."""
-    value = value.strip()
+    """Every space and invisible character removed (`clean_identifier`, as for any identifier
+    typed by hand); a ULID is upper-cased (ULIDs are case-insensitive, IO writes them upper)."""
+    value = clean_identifier(value)
     if len(value) == 26 and value.isalnum():
         return value.upper()
     return value
@@ -74,7 +76,8 @@ def validate_service_id(value: str) -> None:
 
 
 def normalize_ulid(value: str) -> str:
-    return value.strip().upper()
+    """A ULID as IO writes it: without spaces or invisible characters, upper case."""
+    return clean_identifier(value).upper()
 
 
 def validate_configuration_id(value: str) -> None:

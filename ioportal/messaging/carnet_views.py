@@ -42,7 +42,7 @@ def carnet_list(request: HttpRequest, public_id: str) -> HttpResponse:
 @role_required(ADMIN)
 def carnet_create(request: AuthenticatedHttpRequest, public_id: str) -> HttpResponse:
     service = get_ioservice_for_user(request, public_id, ADMIN)
-    form = PremiumCarnetForm(request.POST or None)
+    form = PremiumCarnetForm(request.POST or None, service=service)
     if request.method == "POST" and form.is_valid():
         try:
             carnet_services.premium_carnet_create(
@@ -66,7 +66,7 @@ def carnet_edit(request: AuthenticatedHttpRequest, public_id: str, carnet_id: st
         "purchased": carnet.purchased,
         "note": carnet.note,
     }
-    form = PremiumCarnetForm(request.POST or None, initial=initial)
+    form = PremiumCarnetForm(request.POST or None, initial=initial, service=service, carnet=carnet)
     if request.method == "POST" and form.is_valid():
         try:
             carnet_services.premium_carnet_update(

@@ -16,6 +16,8 @@ from django.utils.translation import ngettext
 from ioportal.core.fiscalcode import normalize_fiscal_code
 from ioportal.core.forms import (
     DayField,
+    EuroAmountField,
+    IdentifierField,
     LimitedCharField,
     LocalDateTimeField,
     WholeNumberField,
@@ -34,7 +36,6 @@ from ioportal.recipients.forms import KeptFileForm
 from ioportal.recipients.numbers import (
     DEFAULT_NUMBER_FORMAT,
     NUMBER_FORMAT_CHOICES,
-    read_euro_cents,
 )
 from ioportal.recipients.rendering import PLACEHOLDER_NAME_RE, io_message, placeholder_names
 from ioportal.recipients.validation import (
@@ -600,11 +601,10 @@ class SingleMessageForm(forms.Form):
     feature_level = forms.ChoiceField(
         label=_("Tipo di messaggio"), choices=FeatureLevel.choices, initial=FeatureLevel.STANDARD
     )
-    fiscal_code = LimitedCharField(
+    fiscal_code = IdentifierField(
         label=_("Codice fiscale del cittadino"),
-        # 16 characters, with room for the spaces and invisible characters of a pasted code.
+        # 16 characters once read; a longer code gets IO's own message.
         max_length=40,
-        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
     )
     subject = LimitedCharField(
         label=_("Oggetto"),
@@ -623,12 +623,14 @@ class SingleMessageForm(forms.Form):
         required=False,
         help_text=_("Esempio: 31/12/2026 oppure 31/12/2026 12:00."),
     )
-    amount = forms.CharField(
+    # In cents, read as the list import reads amounts ("1.500" is 1.500,00 euro).
+    amount = EuroAmountField(
         label=_("Importo in euro (facoltativo)"),
         required=False,
         help_text=_("Con il codice avviso, il messaggio include un avviso di pagamento pagoPA."),
     )
-    notice_number = LimitedCharField(label=_("Codice avviso pagoPA"), max_length=18, required=False)
+    # Read as the list import reads it: "3020 0010 0000 0110 23", as notices print it, is one.
+    notice_number = IdentifierField(label=_("Codice avviso pagoPA"), max_length=18, required=False)
     invalid_after_due_date = forms.BooleanField(
         label=_("Non pagabile dopo la scadenza"), required=False
     )
@@ -663,11 +665,11 @@ class SingleMessageForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         service: IOService | None = data.get("service")
+        amount: int | None = data.get("amount")
+        amount_typed = amount is not None or "amount" in self.errors
         if service:
-            check_service_for(
-                data.get("feature_level", ""), bool(data.get("amount")), service, self
-            )
-        due, amount = None, None
+            check_service_for(data.get("feature_level", ""), amount_typed, service, self)
+        due = None
         if data.get("due_date"):
             try:
                 due = parse_due_date(data["due_date"])
@@ -676,11 +678,7 @@ class SingleMessageForm(forms.Form):
             else:
                 if due < timezone.now():
                     self.add_error("due_date", _("La data di scadenza è già passata."))
-        if data.get("amount"):
-            try:
-                amount = read_euro_cents(data["amount"])
-            except ValueProblem as problem:
-                self.add_error("amount", column_problem(problem))
+        if amount_typed:
             if not data.get("notice_number") and "notice_number" not in self.errors:
                 self.add_error("notice_number", _("Indica il codice avviso per l'importo."))
         elif data.get("notice_number"):

@@ -1,16 +1,10 @@
 """Numbers and dates read exactly as the person sees them in the file: one reader everywhere.
 
 Every number of a recipient list (amounts, integer and decimal placeholders, euro placeholders)
-goes through `read_number` with the convention the operator chose at upload:
-
-- ``it`` (the default), Italian: ``1.234,56``. The dot groups thousands (groups of exactly three
-  digits), the comma starts the decimals: ``1.500`` is 1500, ``12.345`` is 12345, ``2,5`` is 2.5.
-- ``en``, English: ``1,234.56``. The comma groups thousands, the dot starts the decimals.
-
-A value that does not fit the chosen convention is rejected with a reason, never reinterpreted:
-under the Italian convention ``1,000.00`` and ``12.5`` are refused, not read as 1 or 125. So the
-same cell gives the same number whatever placeholder type it fills; an integer placeholder then
-refuses a number with decimals.
+goes through `read_number` (`ioportal.core.reading`, which the portal's forms use too, and
+re-exported here) with the convention the operator chose at upload: Italian ``1.234,56`` (the
+default) or English ``1,234.56``. A value that does not fit the chosen convention is rejected
+with a reason, never reinterpreted.
 
 XLSX Number cells hold a binary double; Excel shows at most 15 significant digits
 (https://learn.microsoft.com/office/troubleshoot/excel/last-digits-changed-to-zeros), so
@@ -21,20 +15,71 @@ date columns become dates with the workbook's date system (`serial_to_datetime`)
 """
 
 import re
-import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900, from_excel
 
-ITALIAN = "it"
-ENGLISH = "en"
-DEFAULT_NUMBER_FORMAT = ITALIAN
-EXCEL_SIGNIFICANT_DIGITS = 15
+from ioportal.core.reading import (
+    CURRENCY_RE,
+    DEFAULT_NUMBER_FORMAT,
+    ENGLISH,
+    EXCEL_SIGNIFICANT_DIGITS,
+    ITALIAN,
+    NUMBER_FORMAT_CHOICES,
+    NUMBER_FORMATS,
+    SPACE_GROUPS_RE,
+    NotANumber,
+    NumberFormat,
+    OtherDigits,
+    OtherNumberFormat,
+    Percentage,
+    TooLarge,
+    ValueProblem,
+    clean_identifier,
+    format_cents,
+    format_decimal,
+    number_format_name,
+    read_euro_cents,
+    read_integer,
+    read_number,
+    strip_invisible,
+)
+from ioportal.core.reading import _number_format as _number_format
+
+__all__ = [
+    "CURRENCY_RE",
+    "DEFAULT_NUMBER_FORMAT",
+    "ENGLISH",
+    "EXCEL_SIGNIFICANT_DIGITS",
+    "ITALIAN",
+    "NUMBER_FORMATS",
+    "NUMBER_FORMAT_CHOICES",
+    "SPACE_GROUPS_RE",
+    "NotANumber",
+    "NumberFormat",
+    "OtherDigits",
+    "OtherNumberFormat",
+    "Percentage",
+    "TooLarge",
+    "ValueProblem",
+    "clean_identifier",
+    "excel_number_text",
+    "excel_shown_text",
+    "format_cents",
+    "format_decimal",
+    "lost_digits",
+    "number_format_name",
+    "read_euro_cents",
+    "read_integer",
+    "read_number",
+    "scientific_exponent",
+    "serial_to_datetime",
+    "strip_invisible",
+]
+
 # Excel's General format shows a whole number of more digits than this in scientific notation
 # (in a column of the default width).
 EXCEL_GENERAL_DIGITS = 11
@@ -43,237 +88,6 @@ EXCEL_GENERAL_SMALLEST = Decimal("0.0001")
 # Excel's last date, 9999-12-31, as a serial number of the 1900 date system.
 EXCEL_MAX_SERIAL = 2_958_465
 DATE_SYSTEMS = {1900: CALENDAR_WINDOWS_1900, 1904: CALENDAR_MAC_1904}
-
-# A currency word or sign written next to an amount: "€ 12", "12,50 €", "1.500 EUR", "12 euro".
-CURRENCY_RE = re.compile(r"^(?:euro|eur|€)\s*|\s*(?:euro|eur|€)$", re.IGNORECASE)
-
-
-class ValueProblem(ValueError):
-    """A cell that cannot be read as its type; the message is the Italian reason."""
-
-
-class Percentage(ValueProblem):
-    """A number followed by "%" ("10,00%", a Number cell formatted as a percentage): refused
-    where a number or an amount is expected, saying so."""
-
-
-class NotANumber(ValueProblem):
-    """Text that is a number in neither convention ("dieci", "12,3,4")."""
-
-
-class OtherDigits(NotANumber):
-    """A number written with digits other than 0-9 (Arabic-Indic "١٢", full-width "１０")."""
-
-
-class OtherNumberFormat(ValueProblem):
-    """A number that fits the other convention, not the chosen one ("1,000.00" read as
-    Italian): refused all the same; the list page suggests uploading with the other one."""
-
-
-@dataclass(frozen=True)
-class NumberFormat:
-    code: str
-    thousands: str
-    decimal: str
-    example: str
-    pattern: re.Pattern[str]
-
-
-def _pattern(thousands: str, decimal: str) -> re.Pattern[str]:
-    t, d = re.escape(thousands), re.escape(decimal)
-    # A grouped number never starts with a zero group: "0.500" is not five hundred.
-    # Only the digits 0-9: Python's \d (and Decimal) would read "١٢" or "１０" as 12 and 10.
-    return re.compile(rf"^[+-]?(?:[1-9][0-9]{{0,2}}(?:{t}[0-9]{{3}})+|[0-9]+)(?:{d}[0-9]+)?$")
-
-
-SPACE_GROUPS_RE = re.compile(r"^[+-]?[1-9][0-9]{0,2}(?: [0-9]{3})+$")
-NUMBER_FORMATS = {
-    ITALIAN: NumberFormat(ITALIAN, ".", ",", "1.234,56", _pattern(".", ",")),
-    ENGLISH: NumberFormat(ENGLISH, ",", ".", "1,234.56", _pattern(",", ".")),
-}
-NUMBER_FORMAT_CHOICES = [
-    (ITALIAN, gettext_lazy("Italiano: 1.234,56 (punto per le migliaia, virgola per i decimali)")),
-    (ENGLISH, gettext_lazy("Inglese: 1,234.56 (virgola per le migliaia, punto per i decimali)")),
-]
-
-
-def number_format_name(code: str) -> str:
-    return _("italiano") if code != ENGLISH else _("inglese")
-
-
-def strip_invisible(value: str) -> str:
-    """`value` without invisible formatting characters anywhere: every Unicode format
-    character (category Cf), such as the zero-width space, non-joiner and joiner, the word
-    joiner, the soft hyphen, the byte order mark and the direction marks. They come along when
-    a value is copied from a web page, a PDF or a word processor and the cell does not show
-    them, so they are never part of what the person sees."""
-    if value.isascii():
-        return value
-    return "".join(ch for ch in value if unicodedata.category(ch) != "Cf")
-
-
-def clean_identifier(value: str) -> str:
-    """An identifier (fiscal code, notice number, payee code) as the person reads it:
-    invisible formatting characters and every space (plain, no-break, narrow no-break, thin...)
-    removed anywhere, since an identifier has none."""
-    stripped = value.strip()
-    if stripped.isascii() and " " not in stripped and "\t" not in stripped:
-        return stripped  # the usual case, without the per-character scan
-    return "".join(strip_invisible(stripped).split())
-
-
-def _number_format(code: str) -> NumberFormat:
-    return NUMBER_FORMATS.get(code, NUMBER_FORMATS[DEFAULT_NUMBER_FORMAT])
-
-
-def _plain(text: str) -> str:
-    """The number part of a cell: invisible characters dropped, every kind of space made a
-    plain one, a currency sign or word around it ("€ 12", "12 €", "1.500 EUR") removed."""
-    cleaned = text.strip()
-    if not cleaned.isascii() or " " in cleaned or "\t" in cleaned:
-        cleaned = " ".join(strip_invisible(cleaned).split())
-    if cleaned[-1:].isdigit() and cleaned[:1].isdigit():
-        return cleaned  # the usual case: no currency sign or word around the number
-    return CURRENCY_RE.sub("", cleaned, count=1)
-
-
-def _parse(cleaned: str, number_format: NumberFormat) -> Decimal | None:
-    if " " in cleaned:
-        # Thousands may also be grouped by spaces, in groups of three ("1 234,56").
-        whole, decimal, fraction = cleaned.partition(number_format.decimal)
-        if not SPACE_GROUPS_RE.match(whole):
-            return None
-        cleaned = whole.replace(" ", number_format.thousands) + decimal + fraction
-    if not number_format.pattern.match(cleaned):
-        return None
-    canonical = cleaned.replace(number_format.thousands, "").replace(number_format.decimal, ".")
-    try:
-        return Decimal(canonical)
-    except InvalidOperation:  # pragma: no cover - the pattern admits only digits
-        return None
-
-
-def _is_percentage(text: str, chosen: NumberFormat) -> bool:
-    """Whether `text` is a number of the convention followed by "%" ("10,00%", as a Number
-    cell formatted as a percentage reads)."""
-    stripped = text.strip()
-    return stripped.endswith("%") and _parse(_plain(stripped[:-1]), chosen) is not None
-
-
-def read_number(text: str, number_format: str = DEFAULT_NUMBER_FORMAT) -> Decimal:
-    """The number written in `text` under the convention `number_format` ("it" or "en").
-
-    Raises ValueProblem (Italian reason, to follow the field name) when the text is not a number
-    of that convention, or has more than 15 digits before the decimals. No side effects.
-    """
-    chosen = _number_format(number_format)
-    cleaned = _plain(text)
-    number = _parse(cleaned, chosen)
-    if number is None and _is_percentage(text, chosen):
-        # A cell formatted as a percentage shows 10% for 0,1: which of the two the message
-        # means is not for the portal to guess.
-        raise Percentage(
-            _(
-                "è una percentuale (%(text)s), non un numero: scrivi il numero senza %% e "
-                "formatta la cella come numero"
-            )
-            % {"text": text.strip()}
-        )
-    if number is None and not cleaned.isascii() and any(ch.isdigit() for ch in cleaned):
-        raise OtherDigits(
-            _("contiene cifre diverse da 0-9 (%(text)s): scrivi il numero con le cifre da 0 a 9")
-            % {"text": text.strip()}
-        )
-    if number is None:
-        other = NUMBER_FORMATS[ENGLISH if chosen.code == ITALIAN else ITALIAN]
-        if _parse(cleaned, other) is not None:
-            raise OtherNumberFormat(
-                _(
-                    "è scritto nel formato %(other)s (%(other_example)s), ma è atteso il formato "
-                    "%(chosen)s (%(example)s)"
-                )
-                % {
-                    "other": number_format_name(other.code),
-                    "other_example": other.example,
-                    "chosen": number_format_name(chosen.code),
-                    "example": chosen.example,
-                }
-            )
-        raise NotANumber(
-            _("non è un numero nel formato %(chosen)s (esempio: %(example)s)")
-            % {"chosen": number_format_name(chosen.code), "example": chosen.example}
-        )
-    if abs(number) >= Decimal(10) ** EXCEL_SIGNIFICANT_DIGITS:
-        raise ValueProblem(_("ha più di 15 cifre"))
-    return number
-
-
-def read_integer(text: str, number_format: str = DEFAULT_NUMBER_FORMAT) -> int:
-    """A whole number (`read_number`); "2,5" is refused, never rounded. Raises ValueProblem."""
-    number = read_number(text, number_format)
-    if number != number.to_integral_value():
-        raise ValueProblem(_("non è un numero intero"))
-    return int(number)
-
-
-def read_euro_cents(text: str, number_format: str = DEFAULT_NUMBER_FORMAT) -> int:
-    """An amount in euro ("1.234,56", "€ 12") as integer cents; at most two decimals.
-
-    Raises ValueProblem with a reason that speaks of euro (Percentage for "10,00%").
-    """
-    chosen = _number_format(number_format)
-    try:
-        number = read_number(text, number_format)
-    except Percentage as problem:
-        raise Percentage(
-            _("è una percentuale (%(text)s), non un importo") % {"text": text.strip()}
-        ) from problem
-    except OtherDigits as problem:
-        raise OtherDigits(
-            _(
-                "contiene cifre diverse da 0-9 (%(text)s): scrivi l'importo con le cifre da 0 "
-                "a 9 (esempio: %(example)s)"
-            )
-            % {"text": text.strip(), "example": chosen.example}
-        ) from problem
-    except NotANumber as problem:
-        # Said once: "non è un importo in euro nel formato italiano", not "non è un importo
-        # in euro: non è un numero nel formato italiano".
-        raise NotANumber(
-            _("non è un importo in euro nel formato %(chosen)s (esempio: %(example)s)")
-            % {"chosen": number_format_name(chosen.code), "example": chosen.example}
-        ) from problem
-    except ValueProblem as problem:
-        # Same class: a number of the other convention stays recognisable as such.
-        raise type(problem)(
-            _("non è un importo in euro: %(problem)s") % {"problem": problem}
-        ) from problem
-    if number != number.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP):
-        raise ValueProblem(
-            _("ha più di due decimali: indica l'importo in euro con i centesimi (esempio: %(ex)s)")
-            % {"ex": chosen.example}
-        )
-    return int(number * 100)
-
-
-def format_decimal(number: Decimal, places: int | None = None) -> str:
-    """Italian notation, as the citizen reads it: thousands with a dot, decimals with a comma."""
-    if places is not None:
-        number = number.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
-    sign = "-" if number < 0 else ""
-    text = f"{abs(number):f}"
-    whole, _sep, fraction = text.partition(".")
-    groups = f"{int(whole):,}".replace(",", ".")
-    return f"{sign}{groups},{fraction}" if fraction else f"{sign}{groups}"
-
-
-def format_cents(cents: int) -> str:
-    """Cents as euro in Italian notation without the sign: 123456 -> "1.234,56" (what
-    `format_decimal` gives for the amount with two decimals, in integer arithmetic)."""
-    whole, rest = divmod(abs(cents), 100)
-    sign = "-" if cents < 0 else ""
-    return f"{sign}{whole:,}".replace(",", ".") + f",{rest:02d}"
-
 
 # --- XLSX Number cells ---------------------------------------------------------------------
 

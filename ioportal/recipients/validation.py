@@ -26,11 +26,12 @@ import regex
 from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext, pgettext
+from django.utils.translation import ngettext
 from openpyxl.utils import get_column_letter
 
 from ioportal.core.fiscalcode import mask_fiscal_code, normalize_fiscal_code
 from ioportal.core.io_texts import field_error_text, io_text
+from ioportal.core.reading import reason_sentence
 from ioportal.core.yesno import read_yes_no
 from ioportal.ioapi import messages_it as io_texts
 from ioportal.ioapi import (
@@ -698,13 +699,10 @@ def column_problem(problem: ValueProblem | str, *, subject: str = "", column: st
     to it (the check page, `services.problem_text`), so the reason names only a `subject` (a
     placeholder) read from a column of another name: "Non è un importo in euro…", "«figlio»
     non è un codice fiscale valido."."""
-    text = str(problem).rstrip(".")
     if subject and not names_column(subject, column):
+        text = str(problem).rstrip(".")
         return _("«%(name)s» %(problem)s.") % {"name": subject, "problem": text}
-    # Italian drops the subject ("Non è una data valida."); the English translation gives the
-    # sentence one ("This value is not a valid date.").
-    sentence = pgettext("reason without a subject", "%(problem)s") % {"problem": text}
-    return f"{sentence[:1].upper()}{sentence[1:]}."
+    return reason_sentence(problem)
 
 
 def validate_rows(

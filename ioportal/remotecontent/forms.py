@@ -1,21 +1,20 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from ioportal.core.forms import LimitedCharField
-from ioportal.ioservices.validators import validate_configuration_id
+from ioportal.core.forms import IdentifierField, LimitedCharField
+from ioportal.ioservices.validators import normalize_ulid, validate_configuration_id
 
 DEFAULT_HEADER_NAME = "X-Ioportal-Key"
 
 
 class RemoteContentConfigurationForm(forms.Form):
-    configuration_id = LimitedCharField(
+    configuration_id = IdentifierField(
         label=_("Identificativo della configurazione IO (configuration_id)"),
         max_length=26,
         help_text=_(
             "Il ULID restituito da IO quando la configurazione è stata registrata con l'API "
             "dei contenuti remoti."
         ),
-        widget=forms.TextInput(attrs={"spellcheck": "false", "autocomplete": "off"}),
     )
     name = LimitedCharField(label=_("Nome"), max_length=200)
     header_name = LimitedCharField(
@@ -30,6 +29,6 @@ class RemoteContentConfigurationForm(forms.Form):
     )
 
     def clean_configuration_id(self) -> str:
-        value = self.cleaned_data["configuration_id"].strip().upper()
+        value = normalize_ulid(self.cleaned_data["configuration_id"])
         validate_configuration_id(value)
         return value

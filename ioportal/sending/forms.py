@@ -11,7 +11,7 @@ from django.db.models import F, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from ioportal.accounts.models import Membership, User
-from ioportal.core.forms import DayField, LimitedCharField
+from ioportal.core.forms import DayField, IdentifierField, LimitedCharField
 from ioportal.ioapi import normalize_fiscal_code
 from ioportal.ioapi.fiscalcode import is_valid_fiscal_code
 from ioportal.ioservices.models import IOService
@@ -180,7 +180,7 @@ class MarkSentConfirmForm(forms.Form):
 class FiscalCodeSearchForm(forms.Form):
     """One citizen's fiscal code, checked (check character included) before the search."""
 
-    codice_fiscale = LimitedCharField(label=_("Codice fiscale"), max_length=32)
+    codice_fiscale = IdentifierField(label=_("Codice fiscale"), max_length=32)
 
     def clean_codice_fiscale(self) -> str:
         code = normalize_fiscal_code(self.cleaned_data["codice_fiscale"])

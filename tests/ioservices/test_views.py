@@ -142,7 +142,7 @@ def test_only_listed_operators_when_not_open_to_all(
 
 BAD_INPUTS = [
     ({"service_id": "01JD3M0SERV1CE000000000AAI"}, "service_id", "sembra un ULID"),
-    ({"service_id": "servizio con spazi"}, "service_id", "non è valido"),
+    ({"service_id": "servizio_tributi"}, "service_id", "non è valido"),
     ({"service_id": SERVICE_ID}, "service_id", "già registrato"),
     ({"remote_content_configuration_id": "12345"}, "remote_content_configuration_id", "ULID"),
     ({"primary_key": "abc123"}, "primary_key", "lunga 32 caratteri"),
@@ -150,7 +150,8 @@ BAD_INPUTS = [
     ({"secondary_key": NEW_KEY}, "secondary_key", "diversa dalla primaria"),
     ({"max_payment_eur": "-5"}, "max_payment_eur", "non può essere negativo"),
     ({"max_payment_eur": "100000000"}, "max_payment_eur", "99.999.999,99"),
-    ({"max_payment_eur": "dieci"}, "max_payment_eur", "Scrivi un importo"),
+    ({"max_payment_eur": "dieci"}, "max_payment_eur", "Non è un importo in euro"),
+    ({"max_payment_eur": "1,000.00"}, "max_payment_eur", "scritto nel formato inglese"),
     ({"max_payment_eur": ""}, "max_payment_eur", "Indica l&#x27;importo massimo"),
     (
         {"authorized_recipients": "AAAAAA00A00A000A\n\nRSSMRA80A01H501X"},

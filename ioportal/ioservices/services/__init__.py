@@ -20,6 +20,7 @@ from ioportal.ioservices.services.keys import (
 from ioportal.ioservices.services.service import (
     SERVICE_FIELDS,
     ioservice_create,
+    ioservice_problems,
     ioservice_set_active_slot,
     ioservice_update,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "ioservice_key_rejected",
     "ioservice_key_worked",
     "ioservice_keys_reencrypt",
+    "ioservice_problems",
     "ioservice_set_active_slot",
     "ioservice_update",
 ]

@@ -45,12 +45,13 @@ def _check_purchased(purchased: int) -> None:
         )
 
 
-def _check_period(
+def premium_carnet_check_period(
     *, service: IOService, starts_on: datetime.date, ends_on: datetime.date, exclude: int | None
 ) -> None:
     """Raise ValidationError (Italian) when the period is reversed or overlaps another carnet
-    of the service. Both ends are inclusive: a carnet ending on 31/12 and one starting on the
-    same 31/12 overlap."""
+    of the service (but the one of id `exclude`). Both ends are inclusive: a carnet ending on
+    31/12 and one starting on the same 31/12 overlap. Reads only; the form calls it too, to
+    tell an overlap with the other fields' errors."""
     if starts_on > ends_on:
         raise ValidationError(
             _("La data di fine non può precedere quella di inizio."), code="period_reversed"
@@ -86,7 +87,9 @@ def premium_carnet_create(
     with transaction.atomic():
         _check_purchased(purchased)
         IOService.objects.select_for_update().filter(pk=service.pk).first()
-        _check_period(service=service, starts_on=starts_on, ends_on=ends_on, exclude=None)
+        premium_carnet_check_period(
+            service=service, starts_on=starts_on, ends_on=ends_on, exclude=None
+        )
         carnet = PremiumCarnet.objects.create(
             service=service,
             starts_on=starts_on,
@@ -123,7 +126,7 @@ def premium_carnet_update(
         _check_purchased(purchased)
         IOService.objects.select_for_update().filter(pk=carnet.service_id).first()
         before = _values(carnet)
-        _check_period(
+        premium_carnet_check_period(
             service=carnet.service, starts_on=starts_on, ends_on=ends_on, exclude=carnet.pk
         )
         if purchased > carnet.purchased:

@@ -85,7 +85,17 @@ def _normalize(service: IOService) -> None:
 
 @sensitive_variables("keys")
 def _validate(service: IOService, keys: Mapping[str, str]) -> None:
-    """Every problem at once, as {field: messages}, so a form can show each by its field."""
+    """Every problem at once, raised as ValidationError {field: messages}, so a form can show
+    each by its field."""
+    errors = _problems(service, keys)
+    if errors:
+        raise ValidationError(errors)
+
+
+@sensitive_variables("keys")
+def _problems(service: IOService, keys: Mapping[str, str]) -> dict[str, list[str]]:
+    """Every problem of `service` (normalized) and the new `keys`, as {field: messages}.
+    Normalizes the authorized recipients of `service` in place."""
     errors: dict[str, list[str]] = {}
 
     def add(field: str, message: Any) -> None:
@@ -137,8 +147,47 @@ def _validate(service: IOService, keys: Mapping[str, str]) -> None:
             "active_slot",
             _("La chiave scelta per l'invio non è impostata: inseriscila o scegli l'altra."),
         )
-    if errors:
-        raise ValidationError(errors)
+    return errors
+
+
+def _new_keys(primary_key: str, secondary_key: str, *, creating: bool) -> dict[str, str]:
+    """The keys to store, by slot: on creation the primary always (a blank one is refused),
+    otherwise only those typed (blank keeps the stored one)."""
+    keys = {
+        slot: value.strip()
+        for slot, value in (("primary", primary_key), ("secondary", secondary_key))
+        if value.strip()
+    }
+    if creating:
+        keys.setdefault("primary", "")
+    return keys
+
+
+@sensitive_variables("primary_key", "secondary_key")
+def ioservice_problems(
+    *,
+    organization: Organization,
+    service: IOService | None = None,
+    primary_key: str = "",
+    secondary_key: str = "",
+    allowed_members: Iterable[Membership] | None = None,
+    **fields: Any,
+) -> dict[str, list[str]]:
+    """What `ioservice_create` (`service` None) or `ioservice_update` of `service` would
+    refuse in these values, as {field: [messages]} ({} when nothing): for a form to show
+    with its own errors. Saves and changes nothing; reads the database (a duplicate id).
+    """
+    unknown = set(fields) - set(SERVICE_FIELDS)
+    if unknown:
+        raise TypeError(f"unknown IO service fields: {', '.join(sorted(unknown))}")
+    if service is None:
+        candidate = IOService(organization=organization, **fields)
+    else:
+        candidate = IOService.objects.get(pk=service.pk)
+        for field, value in fields.items():
+            setattr(candidate, field, value)
+    _normalize(candidate)
+    return _problems(candidate, _new_keys(primary_key, secondary_key, creating=service is None))
 
 
 @sensitive_variables("value")
@@ -182,9 +231,7 @@ def ioservice_create(
         raise TypeError(f"unknown IO service fields: {', '.join(sorted(unknown))}")
     service = IOService(organization=organization, **fields)
     _normalize(service)
-    keys = {"primary": primary_key.strip()}
-    if secondary_key.strip():
-        keys["secondary"] = secondary_key.strip()
+    keys = _new_keys(primary_key, secondary_key, creating=True)
     _validate(service, keys)
     for slot, value in keys.items():
         _store_key(service, slot, value)
@@ -230,11 +277,7 @@ def ioservice_update(
     for field, value in fields.items():
         setattr(service, field, value)
     _normalize(service)
-    keys = {
-        slot: value.strip()
-        for slot, value in (("primary", primary_key), ("secondary", secondary_key))
-        if value.strip()
-    }
+    keys = _new_keys(primary_key, secondary_key, creating=False)
     _validate(service, keys)
     for slot, value in keys.items():
         _store_key(service, slot, value)
