@@ -23,7 +23,7 @@ from ioportal.accounts.access import require_role, role_required
 from ioportal.accounts.http import AuthenticatedHttpRequest
 from ioportal.accounts.models import Membership
 from ioportal.core.numbers import euro_amount
-from ioportal.core.sizes import megabytes
+from ioportal.core.sizes import size_text
 from ioportal.ioservices.selectors import ioservices_usable_by
 from ioportal.messaging import lists, selectors
 from ioportal.messaging.access import (
@@ -267,10 +267,10 @@ def _keep_attachments(
             form.add_error(
                 name,
                 _(
-                    "«%(name)s» non è stato conservato (supera %(mb)s MB): selezionalo di "
+                    "«%(name)s» non è stato conservato (supera %(size)s): selezionalo di "
                     "nuovo dopo aver fatto la scelta richiesta."
                 )
-                % {"name": upload.name, "mb": megabytes(settings.RECIPIENTS_MAX_UPLOAD_BYTES)},
+                % {"name": upload.name, "size": size_text(settings.RECIPIENTS_MAX_UPLOAD_BYTES)},
             )
             continue
         if data is None:

@@ -51,7 +51,7 @@ from openpyxl.xml.constants import ARC_CONTENT_TYPES, SHARED_STRINGS, WORKSHEET_
 from openpyxl.xml.functions import fromstring
 
 from ioportal.core.numbers import grouped
-from ioportal.core.sizes import megabytes
+from ioportal.core.sizes import size_text
 from ioportal.core.yesno import NO, YES
 from ioportal.recipients.numbers import (
     DEFAULT_NUMBER_FORMAT,
@@ -207,7 +207,7 @@ def parse_table(
     max_bytes = settings.RECIPIENTS_MAX_UPLOAD_BYTES
     if len(data) > max_bytes:
         raise ImportFileError(
-            _("Il file è troppo grande: il massimo è %(max)s MB.") % {"max": megabytes(max_bytes)}
+            _("Il file è troppo grande: il massimo è %(max)s.") % {"max": size_text(max_bytes)}
         )
     if not data.strip():
         raise ImportFileError(_("Il file è vuoto."))

@@ -337,14 +337,10 @@ def test_rejected_rows_show_their_values_with_plurals(
 
 
 def test_sizes_are_in_one_unit():
-    from ioportal.core.sizes import megabytes
+    from ioportal.core.sizes import size_text
 
-    assert [megabytes(n) for n in (20_000_000, 10 * 1024 * 1024, 200_000_000, 1_250_000)] == [
-        "20",
-        "10,5",
-        "200",
-        "1,2",
-    ]
+    sizes = (20 * 1024 * 1024, 10 * 1024 * 1024, 200 * 1024 * 1024, 51_200, 50_000)
+    assert [size_text(n) for n in sizes] == ["20 MB", "10 MB", "200 MB", "50 KB", "50.000 byte"]
 
 
 def test_test_send_outcome_arrives_without_reloading(client, login, operator_user, own_list):
