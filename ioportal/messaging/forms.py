@@ -21,7 +21,7 @@ from ioportal.core.forms import (
     WholeNumberField,
     portal_formfield,
 )
-from ioportal.core.io_texts import field_error_text
+from ioportal.core.io_texts import field_error_text, reason_text
 from ioportal.core.sizes import MEGABYTE, size_text
 from ioportal.ioapi import validate_new_message
 from ioportal.ioapi.payloads import MARKDOWN_MAX, MARKDOWN_MIN, SUBJECT_MAX, SUBJECT_MIN
@@ -672,7 +672,7 @@ class SingleMessageForm(forms.Form):
             try:
                 due = parse_due_date(data["due_date"])
             except ValueProblem as problem:
-                self.add_error("due_date", column_problem(problem))
+                self.add_error("due_date", reason_text(column_problem(problem)))
             else:
                 if due < timezone.now():
                     self.add_error("due_date", _("La data di scadenza è già passata."))
@@ -680,7 +680,7 @@ class SingleMessageForm(forms.Form):
             try:
                 amount = read_euro_cents(data["amount"])
             except ValueProblem as problem:
-                self.add_error("amount", column_problem(problem))
+                self.add_error("amount", reason_text(column_problem(problem)))
             if not data.get("notice_number") and "notice_number" not in self.errors:
                 self.add_error("notice_number", _("Indica il codice avviso per l'importo."))
         elif data.get("notice_number"):

@@ -57,7 +57,7 @@ from ioportal.recipients.parsing import (
     ImportFileError,
     delimiter_label,
 )
-from ioportal.recipients.services import rejected_problems
+from ioportal.recipients.services import shown_problems
 from ioportal.recipients.testmode import list_test_mode_skips
 from ioportal.recipients.validation import mapping_errors
 
@@ -391,7 +391,7 @@ def list_result(request: AuthenticatedHttpRequest, public_id: str) -> HttpRespon
     if (redirect_to := checked(recipient_list)) is not None:
         return redirect_to
     rejected = [
-        {**row, "problems": rejected_problems(row)}
+        {**row, "problems": shown_problems(row)}
         for row in recipient_list.items(RecipientChunk.Kind.REJECTED, 0, REJECTED_SHOWN)
     ]
     template = recipient_list.template

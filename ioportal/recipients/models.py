@@ -22,6 +22,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from ioportal.core.io_texts import reason_text
 from ioportal.recipients.sealing import seal, unseal
 
 # Rows sealed together: one preview page or one worker step decrypts one chunk.
@@ -58,7 +59,9 @@ class RecipientList(models.Model):
     number_format = models.CharField(max_length=2, default="it")
     # An XLSX workbook's date system (1900 or 1904) for its serial dates; None for CSV.
     date_system = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
-    # Sentences about the last validation that block nothing (check digits, serial dates).
+    # Sentences about the last validation that block nothing (check digits, serial dates),
+    # stored untranslated (core.io_texts.Part; texts for lists checked before; shown by
+    # `check_warnings_text`).
     check_warnings = models.JSONField(default=list, blank=True)
     column_mapping = models.JSONField(default=dict, blank=True)
     state = models.CharField(max_length=16, choices=State.choices, default=State.UPLOADED)
@@ -116,6 +119,11 @@ class RecipientList(models.Model):
 
     def __str__(self) -> str:
         return self.file_name
+
+    @property
+    def check_warnings_text(self) -> list[str]:
+        """The check's warnings in the reader's language."""
+        return [reason_text(warning) for warning in self.check_warnings]
 
     def set_rows(
         self,

@@ -26,10 +26,10 @@ import regex
 from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext, pgettext
+from django.utils.translation import gettext_noop as N_
 
 from ioportal.core.fiscalcode import mask_fiscal_code, normalize_fiscal_code
-from ioportal.core.io_texts import field_error_text, io_text
+from ioportal.core.io_texts import Part, field_error_parts, said, said_n
 from ioportal.core.yesno import read_yes_no
 from ioportal.ioapi import messages_it as io_texts
 from ioportal.ioapi import (
@@ -53,7 +53,7 @@ from ioportal.recipients.numbers import (
     format_cents,
     format_decimal,
     lost_digits,
-    number_format_name,
+    number_format_part,
     read_euro_cents,
     read_integer,
     read_number,
@@ -162,8 +162,9 @@ class MessageSpec:
 class ValidationOutcome:
     valid: list[dict[str, Any]] = field(default_factory=list)
     rejected: list[dict[str, Any]] = field(default_factory=list)
-    # Sentences for the operator that block nothing (check digits, serial dates read as dates).
-    warnings: list[str] = field(default_factory=list)
+    # Sentences for the operator that block nothing (check digits, serial dates read as
+    # dates), stored untranslated (core.io_texts.Part).
+    warnings: list[Part] = field(default_factory=list)
     # Per valid row, in the same order, the hash of its message (rendering.content_sha256).
     content_hashes: list[str] = field(default_factory=list)
 
@@ -175,23 +176,30 @@ class ValidationOutcome:
 # --- value parsers ------------------------------------------------------------------------
 
 
-def stored_as_number(what: str) -> str:
+def stored_as_number(what: Part | str) -> Part:
     """The reason for an identifier that Excel stored as a Number cell: at most 15 significant
-    digits are kept and leading zeros are dropped, so its digits may have changed."""
-    return _(
-        "%(what)s è salvato come numero: formatta la colonna come testo e riscrivilo (un numero "
-        "di Excel conserva solo 15 cifre e perde gli zeri iniziali)."
-    ) % {"what": what}
+    digits are kept and leading zeros are dropped, so its digits may have changed. `what` is
+    the value's subject (a part, or a placeholder's name in «»)."""
+    return said(
+        N_(
+            "%(what)s è salvato come numero: formatta la colonna come testo e riscrivilo (un "
+            "numero di Excel conserva solo 15 cifre e perde gli zeri iniziali)."
+        ),
+        what=what,
+    )
 
 
-def written_in_scientific_notation(what: str) -> str:
+def written_in_scientific_notation(what: Part | str) -> Part:
     """The reason for a value of a file saved by Excel in scientific notation ("3,02E+17"):
     as for a Number cell (`stored_as_number`), Excel changed the number it held."""
-    return _(
-        "%(what)s è scritto in notazione scientifica: Excel lo ha salvato come numero e ne ha "
-        "perso le cifre. In Excel formatta la colonna come testo, riscrivi i valori ed esporta "
-        "di nuovo il file."
-    ) % {"what": what}
+    return said(
+        N_(
+            "%(what)s è scritto in notazione scientifica: Excel lo ha salvato come numero e ne "
+            "ha perso le cifre. In Excel formatta la colonna come testo, riscrivi i valori ed "
+            "esporta di nuovo il file."
+        ),
+        what=what,
+    )
 
 
 def _scientific_by_excel(kind: str, text: str) -> bool:
@@ -231,20 +239,25 @@ def parse_date(value: str) -> date:
         except ValueError:
             continue
         raise ValueProblem(
-            _(
-                "contiene una data con un'ora (%(date)s alle %(time)s): per questo segnaposto "
-                "scrivi solo la data (esempio: 31/12/2026)"
+            said(
+                N_(
+                    "contiene una data con un'ora (%(date)s alle %(time)s): per questo "
+                    "segnaposto scrivi solo la data (esempio: 31/12/2026)"
+                ),
+                date=moment.strftime("%d/%m/%Y"),
+                time=moment.strftime("%H:%M"),
             )
-            % {"date": moment.strftime("%d/%m/%Y"), "time": moment.strftime("%H:%M")}
         )
     try:
         read_number(value)
     except ValueProblem:
-        raise ValueProblem(_("non è una data valida (esempio: 31/12/2026)")) from None
+        raise ValueProblem(said(N_("non è una data valida (esempio: 31/12/2026)"))) from None
     raise ValueProblem(
-        _(
-            "contiene un numero, non una data: scrivi la data come 31/12/2026 o formatta la "
-            "colonna come data"
+        said(
+            N_(
+                "contiene un numero, non una data: scrivi la data come 31/12/2026 o formatta la "
+                "colonna come data"
+            )
         )
     )
 
@@ -278,11 +291,14 @@ def _local_due_moment(naive: datetime, tz: ZoneInfo) -> datetime:
     first = naive.replace(tzinfo=tz, fold=0)
     if first.astimezone(UTC).astimezone(tz).replace(tzinfo=None) != naive:
         raise ValueProblem(
-            _(
-                "contiene le %(time)s del %(date)s, un orario che in Italia non esiste per il "
-                "passaggio all'ora legale: scrivi un altro orario"
+            said(
+                N_(
+                    "contiene le %(time)s del %(date)s, un orario che in Italia non esiste per "
+                    "il passaggio all'ora legale: scrivi un altro orario"
+                ),
+                date=naive.strftime("%d/%m/%Y"),
+                time=naive.strftime("%H:%M"),
             )
-            % {"date": naive.strftime("%d/%m/%Y"), "time": naive.strftime("%H:%M")}
         )
     second = naive.replace(tzinfo=tz, fold=1)
     # In the overlap the two folds differ: fold=1 is the second moment (after the clocks go
@@ -296,7 +312,7 @@ def parse_bool(value: str) -> bool:
         return False  # looks empty: nothing but spaces and invisible characters
     answer = read_yes_no(value)
     if answer is None:
-        raise ValueProblem(_("deve essere sì o no"))
+        raise ValueProblem(said(N_("deve essere sì o no")))
     return answer
 
 
@@ -317,12 +333,12 @@ def typed_value(kind: str, value: str, number_format: str = DEFAULT_NUMBER_FORMA
     if kind == "notice_number":
         notice = normalize_notice_number(value)
         if not is_notice_number(notice):
-            raise ValueProblem(_("non è un codice avviso pagoPA (18 cifre, inizia con 0-3)"))
+            raise ValueProblem(said(N_("non è un codice avviso pagoPA (18 cifre, inizia con 0-3)")))
         return notice
     if kind == "fiscal_code":
         code = normalize_fiscal_code(value)
         if validate_fiscal_code(code):
-            raise ValueProblem(_("non è un codice fiscale valido"))
+            raise ValueProblem(said(N_("non è un codice fiscale valido")))
         return code
     return value
 
@@ -365,7 +381,7 @@ def compile_pattern(pattern: str) -> regex.Pattern[str]:
         return regex.compile(pattern)
     except (regex.error, ValueError, OverflowError, RecursionError) as exc:
         raise ValueProblem(
-            _("Espressione regolare non valida: %(error)s") % {"error": exc}
+            said(N_("Espressione regolare non valida: %(error)s"), error=str(exc))
         ) from exc
 
 
@@ -429,11 +445,12 @@ def _serial_date_text(moment: datetime) -> str:
     return moment.isoformat(sep=" ", timespec="seconds")
 
 
-def _lines_text(lines: Sequence[int]) -> str:
+def _lines_text(lines: Sequence[int]) -> Part | str:
+    """The first WARNING_LINES_SHOWN lines, "2, 3, 5", then how many more (a part)."""
     shown = ", ".join(str(line) for line in lines[:WARNING_LINES_SHOWN])
     more = len(lines) - WARNING_LINES_SHOWN
     if more > 0:
-        shown += " " + _("e altre %(n)s") % {"n": more}
+        return said(N_("%(lines)s e altre %(n)s"), lines=shown, n=more)
     return shown
 
 
@@ -611,26 +628,34 @@ def mapping_errors(
 
 def _attachment_problems(
     name: str, line: int, spec: MessageSpec, seen_files: dict[str, int]
-) -> list[str]:
+) -> list[Part]:
     key = attachment_key(name)
     if key in seen_files:
         # A per-recipient file is personal: two citizens never get the same one.
         return [
-            _("Il file allegato «%(name)s» è già assegnato alla riga %(line)s.")
-            % {"name": name, "line": seen_files[key]}
+            said(
+                N_("Il file allegato «%(name)s» è già assegnato alla riga %(line)s."),
+                name=name,
+                line=str(seen_files[key]),
+            )
         ]
     seen_files[key] = line
     if spec.attachments is None:
         return []
     if not spec.attachments:
-        return [_("Il file allegato «%(name)s» non è disponibile: carica lo ZIP.") % {"name": name}]
+        return [
+            said(N_("Il file allegato «%(name)s» non è disponibile: carica lo ZIP."), name=name)
+        ]
     if key not in spec.attachments:
-        return [_("Il file allegato «%(name)s» non è nello ZIP.") % {"name": name}]
+        return [said(N_("Il file allegato «%(name)s» non è nello ZIP."), name=name)]
     problems = spec.attachments[key]
     if problems:
         return [
-            _("Il file allegato «%(name)s» è stato rifiutato: %(problems)s")
-            % {"name": name, "problems": " ".join(problems)}
+            said(
+                N_("Il file allegato «%(name)s» è stato rifiutato: %(problems)s"),
+                name=name,
+                problems=" ".join(problems),
+            )
         ]
     return []
 
@@ -648,10 +673,10 @@ class RowProblems:
         masked: set[str],
     ) -> None:
         self.value_of, self.mapping, self.masked = value_of, mapping, masked
-        self.items: list[dict[str, str]] = []
+        self.items: list[dict[str, Any]] = []
         self.reported: set[str] = set()
 
-    def add(self, reason: str, target: str | None = None, *, shown: bool = True) -> None:
+    def add(self, reason: Part, target: str | None = None, *, shown: bool = True) -> None:
         """`shown` False leaves the value out: an identifier Excel stored as a number is not
         what the person typed (its digits may have changed), so it is not shown as theirs."""
         column = self.mapping.get(target, "") if target else ""
@@ -670,19 +695,25 @@ def names_column(subject: str, column: str) -> bool:
     return subject.casefold() == column.strip().casefold()
 
 
-def column_problem(problem: ValueProblem | str, *, subject: str = "", column: str = "") -> str:
+def column_problem(problem: ValueProblem | Part, *, subject: str = "", column: str = "") -> Part:
     """A value's problem (a ValueProblem, or a predicate such as "è obbligatorio ma è vuoto")
     as the reason of its column. The column is named once, by whoever shows the reason next
     to it (the check page, `services.problem_text`), so the reason names only a `subject` (a
     placeholder) read from a column of another name: "Non è un importo in euro…", "«figlio»
     non è un codice fiscale valido."."""
-    text = str(problem).rstrip(".")
+    part = problem.part if isinstance(problem, ValueProblem) else problem
     if subject and not names_column(subject, column):
-        return _("«%(name)s» %(problem)s.") % {"name": subject, "problem": text}
+        return {
+            **said(N_("«%(name)s» %(problem)s."), name=subject, problem=part),
+            "sentence": True,
+        }
     # Italian drops the subject ("Non è una data valida."); the English translation gives the
     # sentence one ("This value is not a valid date.").
-    sentence = pgettext("reason without a subject", "%(problem)s") % {"problem": text}
-    return f"{sentence[:1].upper()}{sentence[1:]}."
+    return {
+        **said("%(problem)s", problem=part),
+        "context": "reason without a subject",
+        "sentence": True,
+    }
 
 
 def validate_rows(
@@ -704,11 +735,12 @@ def validate_rows(
     `number_cells` gives per row the positions of Number cells and `date_system` the workbook's
     date system (1900 or 1904), used to read serial numbers in date columns.
 
-    A rejected row is {"line", "cells", "reasons": [text], "problems": [{"column", "value",
-    "reason"}]}: each problem names the column and the value as typed (fiscal codes masked,
-    ioapi.mask_fiscal_code; "" for an identifier Excel stored as a number, whose digits may
-    have changed), at most one per cell; a problem of the whole message (its length, its
-    buttons) has no column.
+    A rejected row is {"line", "cells", "reasons": [part], "problems": [{"column", "value",
+    "reason": part}]}, each reason a sentence stored untranslated (core.io_texts.Part,
+    translated when shown by `io_texts.reason_text`): each problem names the column and the
+    value as typed (fiscal codes masked, ioapi.mask_fiscal_code; "" for an identifier Excel
+    stored as a number, whose digits may have changed), at most one per cell; a problem of
+    the whole message (its length, its buttons) has no column.
 
     A valid row is {"line", "fiscal_code", "variables", "due_date" (ISO or None), "amount"
     (cents or None), "notice_number", "invalid_after_due_date", "payee_fiscal_code",
@@ -798,13 +830,16 @@ def validate_rows(
         fiscal_code = normalize_fiscal_code(cell(row, FISCAL_CODE))
         fiscal_code_as_number = is_number_cell(FISCAL_CODE) and bool(fiscal_code)
         if fiscal_code_as_number:
-            found.add(stored_as_number(_("Il codice fiscale")), FISCAL_CODE, shown=False)
+            found.add(stored_as_number(said(N_("Il codice fiscale"))), FISCAL_CODE, shown=False)
         elif scientific_exponent(fiscal_code) is not None:
-            found.add(written_in_scientific_notation(_("Il codice fiscale")), FISCAL_CODE)
+            found.add(written_in_scientific_notation(said(N_("Il codice fiscale"))), FISCAL_CODE)
             fiscal_code_as_number = True
         elif fiscal_code in seen:
             found.add(
-                _("Codice fiscale già presente alla riga %(line)s.") % {"line": seen[fiscal_code]},
+                said(
+                    N_("Codice fiscale già presente alla riga %(line)s."),
+                    line=str(seen[fiscal_code]),
+                ),
                 FISCAL_CODE,
             )
         elif fiscal_code:
@@ -817,13 +852,15 @@ def validate_rows(
             if not raw:
                 if required:
                     found.add(
-                        column_problem(_("è obbligatorio ma è vuoto"), subject=name, column=column),
+                        column_problem(
+                            said(N_("è obbligatorio ma è vuoto")), subject=name, column=column
+                        ),
                         name,
                     )
                 variables[name] = ""
                 continue
             if is_number_cell(name) and _changed_by_excel(kind, raw):
-                what = _("Il valore") if names_column(name, column) else f"«{name}»"
+                what = said(N_("Il valore")) if names_column(name, column) else f"«{name}»"
                 found.add(stored_as_number(what), name, shown=False)
                 continue
             if _scientific_by_excel(kind, raw):
@@ -831,8 +868,11 @@ def validate_rows(
                 continue
             if isinstance(pattern, ValueProblem):
                 found.add(
-                    _("Il formato di «%(name)s» nel modello non si può usare: %(problem)s")
-                    % {"name": name, "problem": pattern},
+                    said(
+                        N_("Il formato di «%(name)s» nel modello non si può usare: %(problem)s"),
+                        name=name,
+                        problem=pattern.part,
+                    ),
                     name,
                 )
                 continue
@@ -840,18 +880,20 @@ def validate_rows(
                 matched = budget.fullmatch(pattern, raw)
                 if matched is None:
                     found.add(
-                        _(
-                            "Il formato di «%(name)s» nel modello richiede troppo tempo per "
-                            "essere verificato: semplifica l'espressione regolare."
-                        )
-                        % {"name": name},
+                        said(
+                            N_(
+                                "Il formato di «%(name)s» nel modello richiede troppo tempo per "
+                                "essere verificato: semplifica l'espressione regolare."
+                            ),
+                            name=name,
+                        ),
                         name,
                     )
                     continue
                 if not matched:
                     found.add(
                         column_problem(
-                            _("non rispetta il formato richiesto dal modello"),
+                            said(N_("non rispetta il formato richiesto dal modello")),
                             subject=name,
                             column=column,
                         ),
@@ -872,11 +914,13 @@ def validate_rows(
                 # line break: the value could not be shown as written.
                 found.add(
                     column_problem(
-                        _(
-                            "contiene «%(tag)s», che l'app IO mostra come un a capo: toglilo "
-                            "dal file"
-                        )
-                        % {"tag": tag.group(0)},
+                        said(
+                            N_(
+                                "contiene «%(tag)s», che l'app IO mostra come un a capo: "
+                                "toglilo dal file"
+                            ),
+                            tag=tag.group(0),
+                        ),
                         subject=name,
                         column=column,
                     ),
@@ -892,9 +936,9 @@ def validate_rows(
                 found.add(column_problem(problem), DUE_DATE)
             else:
                 if due_date < now:
-                    found.add(_("La data di scadenza è già passata."), DUE_DATE)
+                    found.add(said(N_("La data di scadenza è già passata.")), DUE_DATE)
         elif spec.has_due_date:
-            found.add(_("La data di scadenza è obbligatoria ma è vuota."), DUE_DATE)
+            found.add(said(N_("La data di scadenza è obbligatoria ma è vuota.")), DUE_DATE)
 
         amount: int | None = None
         raw_amount, notice = cell(row, AMOUNT), normalize_notice_number(cell(row, NOTICE_NUMBER))
@@ -903,9 +947,9 @@ def validate_rows(
         payee = clean_identifier(cell(row, PAYEE_FISCAL_CODE))
         if raw_amount or notice or spec.has_payment:
             if not raw_amount:
-                found.add(_("L'importo è obbligatorio per l'avviso di pagamento."), AMOUNT)
+                found.add(said(N_("L'importo è obbligatorio per l'avviso di pagamento.")), AMOUNT)
             elif scientific_exponent(raw_amount) is not None:
-                found.add(written_in_scientific_notation(_("L'importo")), AMOUNT)
+                found.add(written_in_scientific_notation(said(N_("L'importo"))), AMOUNT)
             else:
                 try:
                     amount = cents_of(raw_amount)
@@ -914,25 +958,31 @@ def validate_rows(
                     if isinstance(problem, OtherNumberFormat):
                         other_format_lines.append(line)
             if not notice:
-                found.add(_("Il codice avviso pagoPA è obbligatorio."), NOTICE_NUMBER)
+                found.add(said(N_("Il codice avviso pagoPA è obbligatorio.")), NOTICE_NUMBER)
             elif is_number_cell(NOTICE_NUMBER) and (
                 lost_digits(notice) or not is_notice_number(notice)
             ):
-                found.add(stored_as_number(_("Il numero avviso")), NOTICE_NUMBER, shown=False)
+                found.add(
+                    stored_as_number(said(N_("Il numero avviso"))), NOTICE_NUMBER, shown=False
+                )
                 notice_refused = True
             elif scientific_exponent(notice) is not None:
-                found.add(written_in_scientific_notation(_("Il numero avviso")), NOTICE_NUMBER)
+                found.add(
+                    written_in_scientific_notation(said(N_("Il numero avviso"))), NOTICE_NUMBER
+                )
                 notice_refused = True
             elif not is_notice_number(notice):
-                found.add(io_text(io_texts.NOTICE_NUMBER_FORMAT), NOTICE_NUMBER)
+                found.add({"io": io_texts.NOTICE_NUMBER_FORMAT}, NOTICE_NUMBER)
                 notice_refused = True
             elif notice in seen_notices:
                 found.add(
-                    _(
-                        "Codice avviso già presente alla riga %(line)s: ogni avviso va a un solo "
-                        "destinatario."
-                    )
-                    % {"line": seen_notices[notice]},
+                    said(
+                        N_(
+                            "Codice avviso già presente alla riga %(line)s: ogni avviso va a un "
+                            "solo destinatario."
+                        ),
+                        line=str(seen_notices[notice]),
+                    ),
                     NOTICE_NUMBER,
                 )
             else:
@@ -945,14 +995,16 @@ def validate_rows(
                 and (lost_digits(payee) or len(payee) != 11)
             ):
                 found.add(
-                    stored_as_number(_("Il codice fiscale dell'ente creditore")),
+                    stored_as_number(said(N_("Il codice fiscale dell'ente creditore"))),
                     PAYEE_FISCAL_CODE,
                     shown=False,
                 )
                 payee = ""
             elif payee and scientific_exponent(payee) is not None:
                 found.add(
-                    written_in_scientific_notation(_("Il codice fiscale dell'ente creditore")),
+                    written_in_scientific_notation(
+                        said(N_("Il codice fiscale dell'ente creditore"))
+                    ),
                     PAYEE_FISCAL_CODE,
                 )
                 payee = ""
@@ -960,41 +1012,49 @@ def validate_rows(
                 invalid_after = parse_bool(cell(row, INVALID_AFTER_DUE_DATE))
             except ValueProblem as problem:
                 found.add(
-                    _("Avviso non pagabile dopo la scadenza: %(problem)s.") % {"problem": problem},
+                    said(
+                        N_("Avviso non pagabile dopo la scadenza: %(problem)s."),
+                        problem=problem.part,
+                    ),
                     INVALID_AFTER_DUE_DATE,
                 )
             if invalid_after and due_date is None:
                 found.add(
-                    _("Un avviso non pagabile dopo la scadenza richiede una scadenza."),
+                    said(N_("Un avviso non pagabile dopo la scadenza richiede una scadenza.")),
                     INVALID_AFTER_DUE_DATE,
                 )
 
         attachment = cell(row, ATTACHMENT)
         if ATTACHMENT in columns:
             if not attachment:
-                found.add(_("Il nome del file allegato è vuoto."), ATTACHMENT)
+                found.add(said(N_("Il nome del file allegato è vuoto.")), ATTACHMENT)
             elif (
                 not SAFE_FILE_NAME_RE.fullmatch(visible_file_name(attachment)) or ".." in attachment
             ):
                 found.add(
-                    _(
-                        "Il nome del file allegato non è valido: usa lettere (anche accentate), "
-                        "cifre, spazi, apostrofi e . _ ( ) -, senza cartelle."
+                    said(
+                        N_(
+                            "Il nome del file allegato non è valido: usa lettere (anche "
+                            "accentate), cifre, spazi, apostrofi e . _ ( ) -, senza cartelle."
+                        )
                     ),
                     ATTACHMENT,
                 )
             else:
-                for text in _attachment_problems(attachment, line, spec, seen_files):
-                    found.add(text, ATTACHMENT)
+                for reason in _attachment_problems(attachment, line, spec, seen_files):
+                    found.add(reason, ATTACHMENT)
 
         subject, markdown = fill_message(
             subject=spec.subject, markdown=spec.markdown, variables=variables, known=known
         )
         if front_matter_changed(spec.markdown, markdown):
             found.add(
-                _(
-                    "I valori della riga rendono non valida l'intestazione con i pulsanti (CTA): "
-                    "l'app IO non mostrerebbe il messaggio o i pulsanti come nel modello."
+                said(
+                    N_(
+                        "I valori della riga rendono non valida l'intestazione con i pulsanti "
+                        "(CTA): l'app IO non mostrerebbe il messaggio o i pulsanti come nel "
+                        "modello."
+                    )
                 )
             )
         message = io_message(
@@ -1015,7 +1075,7 @@ def validate_rows(
                 continue
             if io_problem.field == "fiscal_code" and fiscal_code_as_number:
                 continue
-            found.add(field_error_text(io_problem), IO_FIELD_TARGETS.get(io_problem.field))
+            found.add(field_error_parts([io_problem])[0], IO_FIELD_TARGETS.get(io_problem.field))
 
         if found.items:
             outcome.rejected.append(
@@ -1047,60 +1107,68 @@ def validate_rows(
         )
     if other_format_lines:
         lines_with_other = sorted(set(other_format_lines))
-        other = number_format_name(ENGLISH if number_format == ITALIAN else ITALIAN)
+        other = number_format_part(ENGLISH if number_format == ITALIAN else ITALIAN)
         outcome.warnings.append(
-            ngettext(
-                "Riga %(lines)s: numeri scritti nel formato %(other)s, scartati perché per "
-                "questo file è stato scelto il formato %(chosen)s. Se il file usa il formato "
-                "%(other)s, premi «Leggi i numeri nel formato %(other)s»: nessun numero "
-                "viene mai interpretato in un formato diverso da quello scelto.",
-                "Righe %(lines)s: numeri scritti nel formato %(other)s, scartati perché per "
-                "questo file è stato scelto il formato %(chosen)s. Se il file usa il formato "
-                "%(other)s, premi «Leggi i numeri nel formato %(other)s»: nessun numero "
-                "viene mai interpretato in un formato diverso da quello scelto.",
+            said_n(
+                N_(
+                    "Riga %(lines)s: numeri scritti nel formato %(other)s, scartati perché per "
+                    "questo file è stato scelto il formato %(chosen)s. Se il file usa il formato "
+                    "%(other)s, premi «Leggi i numeri nel formato %(other)s»: nessun numero "
+                    "viene mai interpretato in un formato diverso da quello scelto."
+                ),
+                N_(
+                    "Righe %(lines)s: numeri scritti nel formato %(other)s, scartati perché per "
+                    "questo file è stato scelto il formato %(chosen)s. Se il file usa il formato "
+                    "%(other)s, premi «Leggi i numeri nel formato %(other)s»: nessun numero "
+                    "viene mai interpretato in un formato diverso da quello scelto."
+                ),
                 len(lines_with_other),
+                lines=_lines_text(lines_with_other),
+                other=other,
+                chosen=number_format_part(number_format),
             )
-            % {
-                "lines": _lines_text(lines_with_other),
-                "other": other,
-                "chosen": number_format_name(number_format),
-            }
         )
     if check_digit_lines:
         outcome.warnings.append(
-            ngettext(
-                "Riga %(lines)s: il codice avviso non supera il controllo delle due cifre "
-                "finali previsto da pagoPA. Verifica che sia trascritto correttamente: con un "
-                "codice sbagliato il cittadino non riesce a pagare.",
-                "Righe %(lines)s: il codice avviso non supera il controllo delle due cifre "
-                "finali previsto da pagoPA. Verifica che sia trascritto correttamente: con un "
-                "codice sbagliato il cittadino non riesce a pagare.",
+            said_n(
+                N_(
+                    "Riga %(lines)s: il codice avviso non supera il controllo delle due cifre "
+                    "finali previsto da pagoPA. Verifica che sia trascritto correttamente: con "
+                    "un codice sbagliato il cittadino non riesce a pagare."
+                ),
+                N_(
+                    "Righe %(lines)s: il codice avviso non supera il controllo delle due cifre "
+                    "finali previsto da pagoPA. Verifica che sia trascritto correttamente: con "
+                    "un codice sbagliato il cittadino non riesce a pagare."
+                ),
                 len(check_digit_lines),
+                lines=_lines_text(check_digit_lines),
             )
-            % {"lines": _lines_text(check_digit_lines)}
         )
     for column, dates in serial_dates.items():
         first_line = next(iter(dates))
         serial, shown = dates[first_line]
         outcome.warnings.append(
-            ngettext(
-                "La colonna «%(column)s» contiene %(count)s data salvata come numero: è stata "
-                "letta con il sistema di date del file (%(system)s), come Excel la mostra se "
-                "formatti la cella come data. Alla riga %(line)s %(serial)s è il %(date)s: "
-                "controlla la data nell'anteprima.",
-                "La colonna «%(column)s» contiene %(count)s date salvate come numeri: sono state "
-                "lette con il sistema di date del file (%(system)s), come Excel le mostra se "
-                "formatti le celle come data. Ad esempio alla riga %(line)s %(serial)s è il "
-                "%(date)s: controlla le date nell'anteprima.",
+            said_n(
+                N_(
+                    "La colonna «%(column)s» contiene %(count)s data salvata come numero: è "
+                    "stata letta con il sistema di date del file (%(system)s), come Excel la "
+                    "mostra se formatti la cella come data. Alla riga %(line)s %(serial)s è il "
+                    "%(date)s: controlla la data nell'anteprima."
+                ),
+                N_(
+                    "La colonna «%(column)s» contiene %(count)s date salvate come numeri: sono "
+                    "state lette con il sistema di date del file (%(system)s), come Excel le "
+                    "mostra se formatti le celle come data. Ad esempio alla riga %(line)s "
+                    "%(serial)s è il %(date)s: controlla le date nell'anteprima."
+                ),
                 len(dates),
+                column=column,
+                count=len(dates),
+                system=str(date_system),
+                line=str(first_line),
+                serial=serial,
+                date=shown,
             )
-            % {
-                "column": column,
-                "count": len(dates),
-                "system": date_system,
-                "line": first_line,
-                "serial": serial,
-                "date": shown,
-            }
         )
     return outcome
