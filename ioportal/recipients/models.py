@@ -129,7 +129,7 @@ class RecipientList(models.Model):
         self,
         rows: list[list[str]],
         lines: list[int],
-        problems: dict[int, str] | None = None,
+        problems: dict[int, Any] | None = None,
         *,
         number_cells: list[list[int]] | None = None,
         date_system: int | None = None,
@@ -137,7 +137,8 @@ class RecipientList(models.Model):
     ) -> None:
         """Store the file's rows (the list must be saved), each with its line number.
 
-        `problems`: rows the file's structure makes unreadable (line -> reason);
+        `problems`: rows the file's structure makes unreadable (line -> reason, a
+        core.io_texts.Part; a text in lists stored before);
         `number_cells` (per row, the positions of XLSX Number cells; empty for CSV) and
         `date_system` as in `parsing.ParsedTable`. Each row is sealed with its line, its
         problem ("" when none) and its Number cells, so one chunk is all a page needs; the
@@ -181,7 +182,7 @@ class RecipientList(models.Model):
         stored = self.read_rows()
         return stored.rows, stored.lines
 
-    def get_rows_and_problems(self) -> tuple[list[list[str]], list[int], dict[int, str]]:
+    def get_rows_and_problems(self) -> tuple[list[list[str]], list[int], dict[int, Any]]:
         """The rows, their lines and the structure problems (line -> reason)."""
         stored = self.read_rows()
         return stored.rows, stored.lines, stored.problems
@@ -256,7 +257,7 @@ class StoredRows:
 
     rows: list[list[str]] = field(default_factory=list)
     lines: list[int] = field(default_factory=list)
-    problems: dict[int, str] = field(default_factory=dict)
+    problems: dict[int, Any] = field(default_factory=dict)
     number_cells: list[list[int]] = field(default_factory=list)
     # The first rows' cells as Excel shows them (position -> text), for the preview.
     shown_cells: list[dict[int, str]] = field(default_factory=list)

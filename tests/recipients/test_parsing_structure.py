@@ -8,6 +8,7 @@ import zipfile
 import pytest
 from openpyxl import Workbook
 
+from ioportal.core.io_texts import reason_text
 from ioportal.recipients.parsing import (
     ENCRYPTED_PACKAGE,
     OLE_MAGIC,
@@ -89,7 +90,7 @@ def test_a_formula_without_saved_result_is_a_row_problem_not_an_empty_cell():
     workbook = _workbook([["cf", "nome", "totale"], [CF1, "Anna", "=1+1"], [CF2, "Bruno", 3]])
     table = parse_table(data=_save(workbook), filename="e.xlsx")  # openpyxl saves no result
     assert list(table.row_problems) == [2]
-    assert "La cella C2 contiene una formula" in table.row_problems[2]
+    assert "La cella C2 contiene una formula" in reason_text(table.row_problems[2])
     assert table.rows[1] == [CF2, "Bruno", "3"]
 
 
@@ -285,8 +286,8 @@ def test_rows_with_other_column_counts_are_marked_not_shifted():
     table = parse_table(data=data.encode(), filename="a.csv")
     assert table.delimiter == ";"
     assert sorted(table.row_problems) == [3, 4]
-    assert "4 colonne invece delle 3" in table.row_problems[3]
-    assert "2 colonne invece delle 3" in table.row_problems[4]
+    assert "4 colonne invece delle 3" in reason_text(table.row_problems[3])
+    assert "2 colonne invece delle 3" in reason_text(table.row_problems[4])
     # Empty cells past the header are no problem and are dropped.
     assert table.rows[3] == [CF3, "Dora", "5"]
     assert "(righe 3, 4)" in table.warnings[-1]
@@ -383,14 +384,18 @@ def test_parser_errors_are_italian():
 def test_a_cell_over_the_limit_is_a_row_problem_not_cut():
     data = f"cf;nota\n{CF1};{'x' * 10_001}\n{CF2};ok\n"
     table = parse_table(data=data.encode(), filename="a.csv")
-    assert table.row_problems == {2: "Una cella supera 10.000 caratteri."}
+    assert {k: reason_text(v) for k, v in table.row_problems.items()} == {
+        2: "Una cella supera 10.000 caratteri."
+    }
     assert len(table.rows[0][1]) == 10_001
 
 
 def test_a_long_xlsx_cell_is_a_row_problem_not_cut():
     data = _save(_workbook([["cf", "nota"], [CF1, "x" * 10_001], [CF2, "ok"]]))
     table = parse_table(data=data, filename="e.xlsx")
-    assert table.row_problems == {2: "Una cella supera 10.000 caratteri."}
+    assert {k: reason_text(v) for k, v in table.row_problems.items()} == {
+        2: "Una cella supera 10.000 caratteri."
+    }
     assert len(table.rows[0][1]) == 10_001
 
 
