@@ -679,3 +679,15 @@ def test_many_warned_lines_say_how_many_more_in_the_readers_language():
     with translation.override("en"):
         text = reason_text(outcome.warnings[0])
     assert text.startswith("Rows 2, 3, 4, 5, 6, 7, 8, 9, 10, 11 and 2 more: the notice")
+
+
+def test_the_other_format_warning_names_the_button_as_the_english_page_shows_it():
+    rows = [pay_row("1,000.00", OTHER_NOTICE)]
+    outcome = validate_rows(
+        headers=HEADERS, rows=rows, mapping=PAY, spec=spec(has_payment=True), now=NOW
+    )
+    with translation.override("en"):
+        text = reason_text(outcome.warnings[0])
+    assert text.startswith("Row 2: numbers written in the English format")
+    assert "press “Read the numbers in the English format”" in text
+    assert "Leggi" not in text
