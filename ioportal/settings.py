@@ -377,12 +377,14 @@ REMOTE_CONTENT_RETENTION_DAYS = env.get_int("REMOTE_CONTENT_RETENTION_DAYS", def
 REMOTE_CONTENT_RETRY_AFTER_SECONDS = 30
 
 # Recipient lists (CSV/XLSX upload): limits, and how long an unsent list is kept.
+# A MB is 2^20 bytes here as on every page (core.sizes.MEGABYTE; settings load before apps).
+megabyte = 1024 * 1024  # lower case: not a setting
 RECIPIENTS_MAX_UPLOAD_BYTES = (
-    env.get_int("RECIPIENTS_MAX_UPLOAD_MB", default=20, minimum=1, maximum=1000) * 1_000_000
+    env.get_int("RECIPIENTS_MAX_UPLOAD_MB", default=20, minimum=1, maximum=1000) * megabyte
 )
 RECIPIENTS_MAX_ROWS = env.get_int("RECIPIENTS_MAX_ROWS", default=100_000, minimum=1)
 # An XLSX is a zip: refused when its sheets would unpack to more than 200 MB (zip bomb).
-RECIPIENTS_XLSX_MAX_UNCOMPRESSED_BYTES = 200 * 1_000_000
+RECIPIENTS_XLSX_MAX_UNCOMPRESSED_BYTES = 200 * megabyte
 RECIPIENTS_LIST_TTL_HOURS = env.get_int("RECIPIENTS_LIST_TTL_HOURS", default=24, minimum=1)
 # Before launch, a list warns about citizens who received the same content from the same
 # service in this many days (ioportal.messaging.repeated).
@@ -395,7 +397,7 @@ EXPORT_XLSX_INLINE_MAX_ROWS = env.get_int(
     "EXPORT_XLSX_INLINE_MAX_ROWS", default=50_000, minimum=0, maximum=1_000_000
 )
 # Uploads up to the limit stay in memory: never written to a temporary file.
-FILE_UPLOAD_MAX_MEMORY_SIZE = RECIPIENTS_MAX_UPLOAD_BYTES + 1_000_000
+FILE_UPLOAD_MAX_MEMORY_SIZE = RECIPIENTS_MAX_UPLOAD_BYTES + megabyte
 
 # Sending pipeline (docs/sending.md): what the operator decides. The pipeline's internal
 # tuning (batch size, leases, back-off, breaker, auto-pause, feed) is in sending/conf.py.

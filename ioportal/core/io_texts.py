@@ -9,7 +9,7 @@ reuse these texts where they mean the same thing.
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext, npgettext, pgettext
 
 from ioportal.core.numbers import euro_amount, grouped
 from ioportal.ioapi import FieldError, IOApiError, PayloadInvalidError
@@ -50,16 +50,32 @@ def describe_io_error(error: IOApiError) -> str:
 # language (ServiceCheck.message_parts, ReachabilityRow.detail_parts,
 # Delivery.last_error_parts): {"text": Italian msgid, "params": {...}} filled with
 # %-placeholders, {"io": ioapi.messages_it template, "params": {...}} filled by `io_text`, or
-# {"raw": text} shown as it is (an exception's technical message). A stored text written
+# {"raw": text} shown as it is (an exception's technical message). A "text" part may carry
+# a plural form ({"plural": msgid_plural, "count": n}, `said_n`), and a param may itself be a
+# part (a reason inside a sentence), translated too; whole numbers are written the reader's
+# way ("1.234", "1,234"). {"context": msgctxt} translates with pgettext; {"sentence": true}
+# makes the text one sentence: first letter capital, one final full stop (a reason built from
+# a predicate, "non è un numero" → "Non è un numero."). A stored text written
 # before these parts existed is kept as {"text": old text}: translated when it is one of the
 # catalog's sentences, shown as written otherwise.
 Part = dict[str, Any]
 
 
-def said(text: str, **params: Any) -> Part:
+def said(text: str, /, **params: Any) -> Part:
     """A portal sentence to translate when shown: `text` an Italian msgid (mark it with
     gettext_noop), `params` the values of its %(name)s placeholders (JSON values)."""
     return {"text": text, "params": params} if params else {"text": text}
+
+
+def said_n(singular: str, plural: str, count: int, /, **params: Any) -> Part:
+    """As `said`, for a sentence with a plural (ngettext's `singular`, `plural`, `count`)."""
+    return {"text": singular, "plural": plural, "count": count, "params": params}
+
+
+def reason_text(reason: Part | str) -> str:
+    """One stored reason in the active language: a part (see Part), or a text stored before
+    parts existed (translated when it is a msgid of the catalog, as written otherwise)."""
+    return parts_text(reason if isinstance(reason, str) else [reason])
 
 
 def as_is(text: str) -> Part:
@@ -105,6 +121,31 @@ def parts_text(
         elif "raw" in part:
             sentences.append(str(part["raw"]))
         else:
-            text = gettext(part.get("text", ""))
-            sentences.append(text % params if params else text)
+            sentences.append(_text_part(part, params))
     return " ".join(sentence for sentence in sentences if sentence)
+
+
+def _param(value: Any) -> Any:
+    """A "text" part's param as shown: a nested part translated, a whole number grouped."""
+    if isinstance(value, dict) and value.keys() & {"text", "io", "raw"}:
+        return parts_text([value])
+    return _shown(value, euro=False)
+
+
+def _text_part(part: Part, params: dict[str, Any]) -> str:
+    """A "text" part in the active language (see Part)."""
+    msgid, context = part.get("text", ""), part.get("context")
+    if "plural" in part:
+        count = part.get("count", 0)
+        if context:
+            text = npgettext(context, msgid, part["plural"], count)
+        else:
+            text = ngettext(msgid, part["plural"], count)
+    else:
+        text = pgettext(context, msgid) if context else gettext(msgid)
+    if params:
+        text = text % {name: _param(value) for name, value in params.items()}
+    if part.get("sentence"):
+        text = text.rstrip().rstrip(".")
+        text = f"{text[:1].upper()}{text[1:]}."
+    return text

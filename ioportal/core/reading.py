@@ -26,7 +26,9 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django.utils.translation import get_language, gettext_lazy, pgettext
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop as N_
+
+from ioportal.core.io_texts import Part, reason_text, said
 
 ITALIAN = "it"
 ENGLISH = "en"
@@ -41,7 +43,17 @@ CURRENCY_RE = re.compile(r"^(?:euro|eur|€)\s*|\s*(?:euro|eur|€)$", re.IGNORE
 
 
 class ValueProblem(ValueError):
-    """A cell that cannot be read as its type; the message is the Italian reason."""
+    """A cell or a typed value that cannot be read as its type. Its argument is the reason,
+    stored untranslated (core.io_texts.Part, `part`, e.g. in a rejected row; a text is taken as
+    already written); str() gives it in the active language, for a form that shows it at once."""
+
+    @property
+    def part(self) -> Part:
+        reason = self.args[0] if self.args else ""
+        return reason if isinstance(reason, dict) else {"text": str(reason)}
+
+    def __str__(self) -> str:
+        return reason_text(self.part)
 
 
 class Percentage(ValueProblem):
@@ -94,7 +106,12 @@ NUMBER_FORMAT_CHOICES = [
 
 
 def number_format_name(code: str) -> str:
-    return _("italiano") if code != ENGLISH else _("inglese")
+    return str(reason_text(number_format_part(code)))
+
+
+def number_format_part(code: str) -> Part:
+    """The convention's name ("italiano", "inglese") to translate when shown."""
+    return said(N_("italiano")) if code != ENGLISH else said(N_("inglese"))
 
 
 def strip_invisible(value: str) -> str:
@@ -169,38 +186,48 @@ def read_number(text: str, number_format: str = DEFAULT_NUMBER_FORMAT) -> Decima
         # A cell formatted as a percentage shows 10% for 0,1: which of the two the message
         # means is not for the portal to guess.
         raise Percentage(
-            _(
-                "è una percentuale (%(text)s), non un numero: scrivi il numero senza %% e "
-                "formatta la cella come numero"
+            said(
+                N_(
+                    "è una percentuale (%(text)s), non un numero: scrivi il numero senza %% e "
+                    "formatta la cella come numero"
+                ),
+                text=text.strip(),
             )
-            % {"text": text.strip()}
         )
     if number is None and not cleaned.isascii() and any(ch.isdigit() for ch in cleaned):
         raise OtherDigits(
-            _("contiene cifre diverse da 0-9 (%(text)s): scrivi il numero con le cifre da 0 a 9")
-            % {"text": text.strip()}
+            said(
+                N_(
+                    "contiene cifre diverse da 0-9 (%(text)s): scrivi il numero con le cifre "
+                    "da 0 a 9"
+                ),
+                text=text.strip(),
+            )
         )
     if number is None:
         other = NUMBER_FORMATS[ENGLISH if chosen.code == ITALIAN else ITALIAN]
         if _parse(cleaned, other) is not None:
             raise OtherNumberFormat(
-                _(
-                    "è scritto nel formato %(other)s (%(other_example)s), ma è atteso il formato "
-                    "%(chosen)s (%(example)s)"
+                said(
+                    N_(
+                        "è scritto nel formato %(other)s (%(other_example)s), ma è atteso il "
+                        "formato %(chosen)s (%(example)s)"
+                    ),
+                    other=number_format_part(other.code),
+                    other_example=other.example,
+                    chosen=number_format_part(chosen.code),
+                    example=chosen.example,
                 )
-                % {
-                    "other": number_format_name(other.code),
-                    "other_example": other.example,
-                    "chosen": number_format_name(chosen.code),
-                    "example": chosen.example,
-                }
             )
         raise NotANumber(
-            _("non è un numero nel formato %(chosen)s (esempio: %(example)s)")
-            % {"chosen": number_format_name(chosen.code), "example": chosen.example}
+            said(
+                N_("non è un numero nel formato %(chosen)s (esempio: %(example)s)"),
+                chosen=number_format_part(chosen.code),
+                example=chosen.example,
+            )
         )
     if abs(number) >= Decimal(10) ** EXCEL_SIGNIFICANT_DIGITS:
-        raise TooLarge(_("ha più di 15 cifre"))
+        raise TooLarge(said(N_("ha più di 15 cifre")))
     return number
 
 
@@ -208,7 +235,7 @@ def read_integer(text: str, number_format: str = DEFAULT_NUMBER_FORMAT) -> int:
     """A whole number (`read_number`); "2,5" is refused, never rounded. Raises ValueProblem."""
     number = read_number(text, number_format)
     if number != number.to_integral_value():
-        raise ValueProblem(_("non è un numero intero"))
+        raise ValueProblem(said(N_("non è un numero intero")))
     return int(number)
 
 
@@ -222,32 +249,43 @@ def read_euro_cents(text: str, number_format: str = DEFAULT_NUMBER_FORMAT) -> in
         number = read_number(text, number_format)
     except Percentage as problem:
         raise Percentage(
-            _("è una percentuale (%(text)s), non un importo") % {"text": text.strip()}
+            said(N_("è una percentuale (%(text)s), non un importo"), text=text.strip())
         ) from problem
     except OtherDigits as problem:
         raise OtherDigits(
-            _(
-                "contiene cifre diverse da 0-9 (%(text)s): scrivi l'importo con le cifre da 0 "
-                "a 9 (esempio: %(example)s)"
+            said(
+                N_(
+                    "contiene cifre diverse da 0-9 (%(text)s): scrivi l'importo con le cifre "
+                    "da 0 a 9 (esempio: %(example)s)"
+                ),
+                text=text.strip(),
+                example=chosen.example,
             )
-            % {"text": text.strip(), "example": chosen.example}
         ) from problem
     except NotANumber as problem:
         # Said once: "non è un importo in euro nel formato italiano", not "non è un importo
         # in euro: non è un numero nel formato italiano".
         raise NotANumber(
-            _("non è un importo in euro nel formato %(chosen)s (esempio: %(example)s)")
-            % {"chosen": number_format_name(chosen.code), "example": chosen.example}
+            said(
+                N_("non è un importo in euro nel formato %(chosen)s (esempio: %(example)s)"),
+                chosen=number_format_part(chosen.code),
+                example=chosen.example,
+            )
         ) from problem
     except ValueProblem as problem:
         # Same class: a number of the other convention stays recognisable as such.
         raise type(problem)(
-            _("non è un importo in euro: %(problem)s") % {"problem": problem}
+            said(N_("non è un importo in euro: %(problem)s"), problem=problem.part)
         ) from problem
     if number != number.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP):
         raise ValueProblem(
-            _("ha più di due decimali: indica l'importo in euro con i centesimi (esempio: %(ex)s)")
-            % {"ex": chosen.example}
+            said(
+                N_(
+                    "ha più di due decimali: indica l'importo in euro con i centesimi "
+                    "(esempio: %(ex)s)"
+                ),
+                ex=chosen.example,
+            )
         )
     return int(number * 100)
 
@@ -308,15 +346,15 @@ def read_typed_integer(text: str, number_format: str = DEFAULT_NUMBER_FORMAT) ->
     for more than 15 digits)."""
     if CURRENCY_RE.search(" ".join(strip_invisible(text).split())):
         raise NotANumber(
-            _("non è un numero nel formato %(chosen)s (esempio: %(example)s)")
-            % {
-                "chosen": number_format_name(number_format),
-                "example": _number_format(number_format).example,
-            }
+            said(
+                N_("non è un numero nel formato %(chosen)s (esempio: %(example)s)"),
+                chosen=number_format_part(number_format),
+                example=_number_format(number_format).example,
+            )
         )
     number = read_number(text, number_format)
     if _written_decimals(text, number_format) is not None:
-        raise NotAWholeNumber(_("non è un numero intero"))
+        raise NotAWholeNumber(said(N_("non è un numero intero")))
     return int(number)
 
 
@@ -328,8 +366,13 @@ def read_typed_euro_cents(text: str, number_format: str = DEFAULT_NUMBER_FORMAT)
     decimals = _written_decimals(text, number_format)
     if decimals is not None and len(decimals) > 2:
         raise ValueProblem(
-            _("ha più di due decimali: indica l'importo in euro con i centesimi (esempio: %(ex)s)")
-            % {"ex": _number_format(number_format).example}
+            said(
+                N_(
+                    "ha più di due decimali: indica l'importo in euro con i centesimi "
+                    "(esempio: %(ex)s)"
+                ),
+                ex=_number_format(number_format).example,
+            )
         )
     return cents
 

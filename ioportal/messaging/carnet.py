@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from ioportal.accounts.models import Membership
+from ioportal.core.io_texts import Part, parts_text, said
 from ioportal.core.services import audit_log
 from ioportal.ioservices.audit import Action
 from ioportal.ioservices.models import IOService, PremiumCarnet
@@ -184,27 +185,33 @@ def carnet_alerts_for(*, organization_id: int) -> list[PremiumCarnet]:
     )
 
 
-def _alert_text(usage: CarnetUsage, threshold: int) -> str:
+def _alert_parts(usage: CarnetUsage, threshold: int) -> list[Part]:
+    """The alert as a sentence translated when shown (core.io_texts.Part), its counts
+    written the reader's way."""
     values = {
         "service": usage.carnet.service.name,
         "used": usage.used,
         "purchased": usage.purchased,
     }
     if threshold >= 100:
-        return (
-            _(
-                "Carnet Premium esaurito per il servizio «%(service)s»: usati %(used)s messaggi "
-                "su %(purchased)s acquistati."
+        return [
+            said(
+                gettext_noop(
+                    "Carnet Premium esaurito per il servizio «%(service)s»: usati %(used)s "
+                    "messaggi su %(purchased)s acquistati."
+                ),
+                **values,
             )
-            % values
+        ]
+    return [
+        said(
+            gettext_noop(
+                "Carnet Premium del servizio «%(service)s» all'80%%: usati %(used)s messaggi su "
+                "%(purchased)s acquistati."
+            ),
+            **values,
         )
-    return (
-        _(
-            "Carnet Premium del servizio «%(service)s» all'80%%: usati %(used)s messaggi su "
-            "%(purchased)s acquistati."
-        )
-        % values
-    )
+    ]
 
 
 def carnet_alerts_notify(*, day: datetime.date | None = None) -> int:
@@ -230,19 +237,19 @@ def carnet_alerts_notify(*, day: datetime.date | None = None) -> int:
                 if not won:
                     continue
                 organization = carnet.service.organization
-                text = _alert_text(usage, threshold)
+                parts = _alert_parts(usage, threshold)
                 admins = Membership.objects.filter(
                     organization=organization, role=Membership.Role.ADMIN, is_active=True
                 ).values_list("user_id", flat=True)
                 Notification.objects.bulk_create(
-                    Notification(user_id=user_id, organization=organization, text=text[:500])
+                    Notification(user_id=user_id, organization=organization, text_parts=parts)
                     for user_id in admins
                 )
                 audit_log(
                     action=Action.PREMIUM_CARNET_ALERT,
                     organization=organization,
                     target=carnet,
-                    target_label=text[:200],
+                    target_label=parts_text(parts)[:200],
                     changes={"threshold": threshold, "used": usage.used},
                 )
                 sent += 1

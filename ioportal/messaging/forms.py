@@ -23,8 +23,8 @@ from ioportal.core.forms import (
     WholeNumberField,
     portal_formfield,
 )
-from ioportal.core.io_texts import field_error_text
-from ioportal.core.sizes import megabytes
+from ioportal.core.io_texts import field_error_text, reason_text
+from ioportal.core.sizes import MEGABYTE, size_text
 from ioportal.ioapi import validate_new_message
 from ioportal.ioapi.payloads import MARKDOWN_MAX, MARKDOWN_MIN, SUBJECT_MAX, SUBJECT_MIN
 from ioportal.ioservices.models import IOService
@@ -57,7 +57,7 @@ MAX_PACING_DAYS = 60
 # The largest daily cap: more than any organization sends in a day, so a cap above it is a
 # typing error (an empty field means no cap).
 DAILY_CAP_MAX = 1_000_000
-ZIP_MAX_UPLOAD_BYTES = 200_000_000
+ZIP_MAX_UPLOAD_BYTES = 200 * MEGABYTE
 UPLOAD_EXTENSIONS = (".csv", ".txt", ".xlsx")
 
 
@@ -295,7 +295,7 @@ class UploadForm(KeptFileForm):
             raise ValidationError(_("Carica un archivio .zip."))
         if upload and upload.size > ZIP_MAX_UPLOAD_BYTES:
             raise ValidationError(
-                _("Lo ZIP supera %(mb)s MB.") % {"mb": megabytes(ZIP_MAX_UPLOAD_BYTES)}
+                _("Lo ZIP supera %(size)s.") % {"size": size_text(ZIP_MAX_UPLOAD_BYTES)}
             )
         return upload
 
@@ -674,7 +674,7 @@ class SingleMessageForm(forms.Form):
             try:
                 due = parse_due_date(data["due_date"])
             except ValueProblem as problem:
-                self.add_error("due_date", column_problem(problem))
+                self.add_error("due_date", reason_text(column_problem(problem)))
             else:
                 if due < timezone.now():
                     self.add_error("due_date", _("La data di scadenza è già passata."))

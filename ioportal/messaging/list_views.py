@@ -23,7 +23,7 @@ from ioportal.accounts.access import require_role, role_required
 from ioportal.accounts.http import AuthenticatedHttpRequest
 from ioportal.accounts.models import Membership
 from ioportal.core.numbers import euro_amount
-from ioportal.core.sizes import megabytes
+from ioportal.core.sizes import size_text
 from ioportal.ioservices.selectors import ioservices_usable_by
 from ioportal.messaging import lists, selectors
 from ioportal.messaging.access import (
@@ -57,7 +57,7 @@ from ioportal.recipients.parsing import (
     ImportFileError,
     delimiter_label,
 )
-from ioportal.recipients.services import rejected_problems
+from ioportal.recipients.services import shown_problems
 from ioportal.recipients.testmode import list_test_mode_skips
 from ioportal.recipients.validation import mapping_errors
 
@@ -267,10 +267,10 @@ def _keep_attachments(
             form.add_error(
                 name,
                 _(
-                    "«%(name)s» non è stato conservato (supera %(mb)s MB): selezionalo di "
+                    "«%(name)s» non è stato conservato (supera %(size)s): selezionalo di "
                     "nuovo dopo aver fatto la scelta richiesta."
                 )
-                % {"name": upload.name, "mb": megabytes(settings.RECIPIENTS_MAX_UPLOAD_BYTES)},
+                % {"name": upload.name, "size": size_text(settings.RECIPIENTS_MAX_UPLOAD_BYTES)},
             )
             continue
         if data is None:
@@ -391,7 +391,7 @@ def list_result(request: AuthenticatedHttpRequest, public_id: str) -> HttpRespon
     if (redirect_to := checked(recipient_list)) is not None:
         return redirect_to
     rejected = [
-        {**row, "problems": rejected_problems(row)}
+        {**row, "problems": shown_problems(row)}
         for row in recipient_list.items(RecipientChunk.Kind.REJECTED, 0, REJECTED_SHOWN)
     ]
     template = recipient_list.template

@@ -5,6 +5,7 @@ template and service it is for, and the files uploaded with it (Premium attachme
 """
 
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -145,8 +146,8 @@ def recipient_list_upload(
 
 
 def _structure_problem(
-    headers: list[str], row: list[str], line: int, reason: str
-) -> dict[str, str]:
+    headers: list[str], row: list[str], line: int, reason: Any
+) -> dict[str, Any]:
     """A row the file's structure made unreadable, as a rejected row's problem: with the
     column and cell its reason names ("Nome (B2)", a formula without its result), so the
     table of rejected rows says where it is."""
@@ -199,10 +200,10 @@ def _check(
     mapping: dict[str, str],
     all_rows: list[list[str]],
     all_lines: list[int],
-    problems: dict[int, str],
+    problems: dict[int, Any],
     all_number_cells: list[list[int]],
     date_system: int | None,
-    cell_problems: dict[int, dict[int, str]] | None = None,
+    cell_problems: dict[int, dict[int, Any]] | None = None,
 ) -> ValidationOutcome:
     """The outcome of the check of the rows given (the list's, or those it is about to
     store), set on the list's fields but not saved: reads only, no write."""

@@ -419,7 +419,9 @@ class Notification(models.Model):
     dispatch = models.ForeignKey(
         Dispatch, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
     )
-    text = models.CharField(max_length=500)
+    # What the note says, as sentences translated when shown (core.io_texts.Part; `text`), so
+    # that each reader reads it in their language.
+    text_parts = models.JSONField(default=list)
     created_at = models.DateTimeField(auto_now_add=True)
     read_at = models.DateTimeField(null=True, blank=True)
 
@@ -434,3 +436,8 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return self.text[:50]
+
+    @property
+    def text(self) -> str:
+        """What the note says, in the reader's language."""
+        return parts_text(self.text_parts)

@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from ioportal.accounts.models import User
 from ioportal.core import crypto
 from ioportal.core.fiscalcode import reveal_fiscal_code
+from ioportal.core.io_texts import reason_text
 from ioportal.core.services import audit_log
 from ioportal.core.spreadsheets import DATETIME, TEXT, Sheet, formula_safe, write_xlsx
 from ioportal.reachability.audit import Action
@@ -86,7 +87,7 @@ def lines(check: ReachabilityCheck, *, in_clear: bool) -> Iterator[Line]:
             line if isinstance(line, int) else None,
             "",
             _("Scartato"),
-            " | ".join(str(reason) for reason in refused.get("reasons", [])),
+            " | ".join(reason_text(reason) for reason in refused.get("reasons", [])),
             None,
         ]
 

@@ -3,12 +3,13 @@ sending anything. Its rows keep the fiscal code as `Delivery` does (encrypted, k
 masked) and the result of the check."""
 
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from ioportal.core.io_texts import parts_text
+from ioportal.core.io_texts import parts_text, reason_text
 
 
 class ReachabilityCheck(models.Model):
@@ -38,7 +39,9 @@ class ReachabilityCheck(models.Model):
     # Why the check stopped before the end (state FAILED), as sentences translated when
     # shown (core.io_texts.Part; `failure_text`).
     failure_parts = models.JSONField(default=list, blank=True)
-    # Rows of the file refused before any check: [{"line", "reasons": [text]}], codes masked.
+    # Rows of the file refused before any check: [{"line", "reasons": [part]}], codes masked,
+    # each reason stored untranslated (core.io_texts.Part; a text for checks made before),
+    # shown by `rejected_rows`.
     rejected = models.JSONField(default=list, blank=True)
     # What reading the file found (`ParsedTable.warnings`: the sheet read, hidden rows and
     # columns, repeated and look-alike column names), in Italian, shown on the check's page.
@@ -82,6 +85,15 @@ class ReachabilityCheck(models.Model):
     @property
     def is_active(self) -> bool:
         return self.state in self.ACTIVE
+
+    @property
+    def rejected_rows(self) -> list[dict[str, Any]]:
+        """The rows refused before any check, {"line", "reasons": [text]}, in the reader's
+        language."""
+        return [
+            {**row, "reasons": [reason_text(reason) for reason in row.get("reasons", [])]}
+            for row in self.rejected
+        ]
 
     @property
     def failure_text(self) -> str:

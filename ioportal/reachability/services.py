@@ -36,7 +36,7 @@ from ioportal.reachability.audit import Action
 from ioportal.reachability.models import ReachabilityCheck, ReachabilityRow
 from ioportal.recipients.parsing import ImportChoiceNeeded, ParsedTable
 from ioportal.recipients.sealing import seal, unseal
-from ioportal.recipients.services import problem_text, rejected_problems
+from ioportal.recipients.services import problem_part, rejected_problems
 from ioportal.recipients.validation import (
     FISCAL_CODE,
     MessageSpec,
@@ -121,12 +121,12 @@ def reachability_check_create(
 ) -> ReachabilityCheck:
     """Create a check of the valid fiscal codes of `table` (column `column`) for `service` and
     enqueue its run once committed. Invalid or repeated codes are kept as rejected lines with
-    the import's Italian reasons (codes masked); the valid ones are kept sealed on the check
-    until its first run stores them one row each (`reachability_rows_create`), so that a
-    100,000-row upload answers quickly. The rows are checked and sealed before the one short
-    transaction that writes the check (on SQLite a transaction holds the database's write
-    lock from its start). The file's warnings (`table.warnings`) are kept on the check for
-    its page. Audited. Raises nothing for bad rows."""
+    the import's reasons, stored untranslated (core.io_texts.Part; codes masked); the valid ones
+    are kept sealed on the check until its first run stores them one row each
+    (`reachability_rows_create`), so that a 100,000-row upload answers quickly. The rows are
+    checked and sealed before the one short transaction that writes the check (on SQLite a
+    transaction holds the database's write lock from its start). The file's warnings
+    (`table.warnings`) are kept on the check for its page. Audited. Raises nothing for bad rows."""
     outcome = validate_rows(
         headers=table.headers,
         rows=table.rows,
@@ -139,7 +139,7 @@ def reachability_check_create(
     rejected = [
         {
             "line": row["line"],
-            "reasons": [problem_text(problem) for problem in rejected_problems(row)],
+            "reasons": [problem_part(problem) for problem in rejected_problems(row)],
         }
         for row in outcome.rejected
     ]

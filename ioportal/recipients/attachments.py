@@ -18,13 +18,13 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from ioportal.core.sizes import megabytes
+from ioportal.core.sizes import MEGABYTE, size_text
 from ioportal.recipients.filenames import attachment_display_name, attachment_key
 from ioportal.recipients.models import ListAttachment, RecipientList
 from ioportal.recipients.pdf import PdfValidationError, validate_pdf
 
 ZIP_MAX_ENTRIES = 5000
-ZIP_MAX_TOTAL_BYTES = 500_000_000
+ZIP_MAX_TOTAL_BYTES = 500 * MEGABYTE
 ZIP_READ_CHUNK = 64 * 1024
 
 
@@ -136,8 +136,8 @@ def zip_entries(*, upload: IO[bytes]) -> list[zipfile.ZipInfo]:
             continue
         if info.file_size > limit:
             problems.append(
-                _("Il file «%(name)s» dello ZIP supera la dimensione massima di %(mb)s MB.")
-                % {"name": parts[-1][:100], "mb": megabytes(limit)}
+                _("Il file «%(name)s» dello ZIP supera la dimensione massima di %(size)s.")
+                % {"name": parts[-1][:100], "size": size_text(limit)}
             )
             continue
         key = attachment_key(name)
@@ -155,8 +155,8 @@ def zip_entries(*, upload: IO[bytes]) -> list[zipfile.ZipInfo]:
         problems.append(_("Lo ZIP contiene più di %(max)s file.") % {"max": ZIP_MAX_ENTRIES})
     if total > ZIP_MAX_TOTAL_BYTES:
         problems.append(
-            _("I file dello ZIP, decompressi, superano %(mb)s MB.")
-            % {"mb": megabytes(ZIP_MAX_TOTAL_BYTES)}
+            _("I file dello ZIP, decompressi, superano %(size)s.")
+            % {"size": size_text(ZIP_MAX_TOTAL_BYTES)}
         )
     if problems:
         raise AttachmentUploadError(problems)

@@ -22,6 +22,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from ioportal.core.io_texts import reason_text
 from ioportal.recipients.sealing import seal, unseal
 
 # Rows sealed together: one preview page or one worker step decrypts one chunk.
@@ -58,7 +59,9 @@ class RecipientList(models.Model):
     number_format = models.CharField(max_length=2, default="it")
     # An XLSX workbook's date system (1900 or 1904) for its serial dates; None for CSV.
     date_system = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
-    # Sentences about the last validation that block nothing (check digits, serial dates).
+    # Sentences about the last validation that block nothing (check digits, serial dates),
+    # stored untranslated (core.io_texts.Part; texts for lists checked before; shown by
+    # `check_warnings_text`).
     check_warnings = models.JSONField(default=list, blank=True)
     # What those sentences are made of (validation.ValidationOutcome.warning_facts), to say
     # them again when rows are left out after the check; {} for lists checked before it.
@@ -123,22 +126,29 @@ class RecipientList(models.Model):
     def __str__(self) -> str:
         return self.file_name
 
+    @property
+    def check_warnings_text(self) -> list[str]:
+        """The check's warnings in the reader's language."""
+        return [reason_text(warning) for warning in self.check_warnings]
+
     def set_rows(
         self,
         rows: list[list[str]],
         lines: list[int],
-        problems: dict[int, str] | None = None,
+        problems: dict[int, Any] | None = None,
         *,
         number_cells: list[list[int]] | None = None,
         date_system: int | None = None,
         shown_cells: list[dict[int, str]] | None = None,
-        cell_problems: dict[int, dict[int, str]] | None = None,
+        cell_problems: dict[int, dict[int, Any]] | None = None,
     ) -> None:
         """Store the file's rows (the list must be saved), each with its line number.
 
-        `problems`: rows the file's structure makes unreadable (line -> reason);
-        `cell_problems`: cells that cannot be read (line -> 0-based column -> reason,
-        `parsing.ParsedTable.cell_problems`), stored in the problem's place as a mapping;
+        `problems`: rows the file's structure makes unreadable (line -> reason, a
+        core.io_texts.Part; a text in lists stored before);
+        `cell_problems`: cells that cannot be read (line -> 0-based column -> reason, a Part or
+        an older text; `parsing.ParsedTable.cell_problems`), stored in the problem's place as a
+        mapping;
         `number_cells` (per row, the positions of XLSX Number cells; empty for CSV) and
         `date_system` as in `parsing.ParsedTable`. Each row is sealed with its line, its
         problem ("" when none) and its Number cells, so one chunk is all a page needs; the
@@ -185,7 +195,7 @@ class RecipientList(models.Model):
         stored = self.read_rows()
         return stored.rows, stored.lines
 
-    def get_rows_and_problems(self) -> tuple[list[list[str]], list[int], dict[int, str]]:
+    def get_rows_and_problems(self) -> tuple[list[list[str]], list[int], dict[int, Any]]:
         """The rows, their lines and the structure problems (line -> reason)."""
         stored = self.read_rows()
         return stored.rows, stored.lines, stored.problems
@@ -260,9 +270,9 @@ class StoredRows:
 
     rows: list[list[str]] = field(default_factory=list)
     lines: list[int] = field(default_factory=list)
-    problems: dict[int, str] = field(default_factory=dict)
-    # Unreadable cells: line -> 0-based column -> reason.
-    cell_problems: dict[int, dict[int, str]] = field(default_factory=dict)
+    problems: dict[int, Any] = field(default_factory=dict)
+    # Unreadable cells: line -> 0-based column -> reason (a core.io_texts.Part).
+    cell_problems: dict[int, dict[int, Any]] = field(default_factory=dict)
     number_cells: list[list[int]] = field(default_factory=list)
     # The first rows' cells as Excel shows them (position -> text), for the preview.
     shown_cells: list[dict[int, str]] = field(default_factory=list)

@@ -19,9 +19,10 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop as N_
 from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900, from_excel
 
+from ioportal.core.io_texts import said
 from ioportal.core.reading import (
     CURRENCY_RE,
     DEFAULT_NUMBER_FORMAT,
@@ -42,6 +43,7 @@ from ioportal.core.reading import (
     format_cents,
     format_decimal,
     number_format_name,
+    number_format_part,
     read_euro_cents,
     read_integer,
     read_number,
@@ -72,6 +74,7 @@ __all__ = [
     "format_decimal",
     "lost_digits",
     "number_format_name",
+    "number_format_part",
     "read_euro_cents",
     "read_integer",
     "read_number",
@@ -271,18 +274,20 @@ def serial_to_datetime(
     try:
         number = read_number(text, number_format)
     except ValueProblem as problem:
-        raise ValueProblem(_("non è una data valida (esempio: 31/12/2026)")) from problem
+        raise ValueProblem(said(N_("non è una data valida (esempio: 31/12/2026)"))) from problem
     if not 1 <= number <= EXCEL_MAX_SERIAL:
         raise ValueProblem(
-            _(
-                "contiene il numero %(number)s, non una data: formatta la colonna come data "
-                "(esempio: 31/12/2026)"
+            said(
+                N_(
+                    "contiene il numero %(number)s, non una data: formatta la colonna come "
+                    "data (esempio: 31/12/2026)"
+                ),
+                number=text,
             )
-            % {"number": text}
         )
     value = from_excel(float(number), DATE_SYSTEMS.get(date_system, CALENDAR_WINDOWS_1900))
     if not isinstance(value, datetime):  # pragma: no cover - serials >= 1 are datetimes
-        raise ValueProblem(_("non è una data valida (esempio: 31/12/2026)"))
+        raise ValueProblem(said(N_("non è una data valida (esempio: 31/12/2026)")))
     # Excel shows times to the second; the double behind a fraction is not exact.
     if value.microsecond >= 500_000:
         value += timedelta(seconds=1)

@@ -43,6 +43,7 @@ from typing import Any
 
 from django.conf import settings
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop as N_
 from django.utils.translation import ngettext
 from openpyxl import load_workbook
 from openpyxl.packaging.manifest import Manifest
@@ -54,8 +55,9 @@ from openpyxl.worksheet._reader import FORMULA_TAG, WorkSheetParser
 from openpyxl.xml.constants import ARC_CONTENT_TYPES, SHARED_STRINGS, WORKSHEET_TYPE
 from openpyxl.xml.functions import fromstring
 
+from ioportal.core.io_texts import Part, reason_text, said
 from ioportal.core.numbers import grouped
-from ioportal.core.sizes import megabytes
+from ioportal.core.sizes import size_text
 from ioportal.core.yesno import NO, YES
 from ioportal.recipients.numbers import (
     DEFAULT_NUMBER_FORMAT,
@@ -182,12 +184,14 @@ class ParsedTable:
     encoding: str = ""
     delimiter: str = ""
     warnings: list[str] = field(default_factory=list)
-    # Rows that cannot be read as the header says, by line: they are rejected with the reason.
-    row_problems: dict[int, str] = field(default_factory=dict)
+    # Rows that cannot be read as the header says, by line: they are rejected with the reason
+    # (stored untranslated, core.io_texts.Part).
+    row_problems: dict[int, Part] = field(default_factory=dict)
     # Cells whose value cannot be read (a formula without its result, an Excel error, a cell
-    # too long), by line then 0-based column: every one is told, and a row is rejected only
-    # for the cells of the columns its message uses (`validation.validate_rows`).
-    cell_problems: dict[int, dict[int, str]] = field(default_factory=dict)
+    # too long), by line then 0-based column (reasons as Parts): every one is told, and a row
+    # is rejected only for the cells of the columns its message uses
+    # (`validation.validate_rows`).
+    cell_problems: dict[int, dict[int, Part]] = field(default_factory=dict)
     # XLSX: cells ("B2") holding a formula that reads another workbook (value as saved).
     external_cells: list[str] = field(default_factory=list)
     sheet: str = ""
@@ -221,7 +225,7 @@ def parse_table(
     max_bytes = settings.RECIPIENTS_MAX_UPLOAD_BYTES
     if len(data) > max_bytes:
         raise ImportFileError(
-            _("Il file è troppo grande: il massimo è %(max)s MB.") % {"max": megabytes(max_bytes)}
+            _("Il file è troppo grande: il massimo è %(max)s.") % {"max": size_text(max_bytes)}
         )
     if not data.strip():
         raise ImportFileError(_("Il file è vuoto."))
@@ -373,6 +377,17 @@ def delimiter_label(delimiter: str) -> str:
         "|": _("barra verticale (|)"),
     }
     return labels.get(delimiter, delimiter)
+
+
+def delimiter_part(delimiter: str) -> Part:
+    """`delimiter_label` to translate when shown (core.io_texts.Part)."""
+    labels = {
+        ";": N_("punto e virgola (;)"),
+        ",": N_("virgola (,)"),
+        "\t": N_("tabulazione"),
+        "|": N_("barra verticale (|)"),
+    }
+    return said(labels[delimiter]) if delimiter in labels else {"raw": delimiter}
 
 
 # --- CSV ----------------------------------------------------------------------------------
@@ -602,8 +617,8 @@ def _parse_csv(data: bytes, options: ReadOptions) -> ParsedTable:
     headers: list[str] = []
     rows: list[list[str]] = []
     lines: list[int] = []
-    problems: dict[int, str] = {}
-    cell_problems: dict[int, dict[int, str]] = {}
+    problems: dict[int, Part] = {}
+    cell_problems: dict[int, dict[int, Part]] = {}
     misfits: list[int] = []
     # The spreadsheet row of the record being read: one per record, however many line
     # breaks (LF, CRLF, lone CR) its quoted cells hold.
@@ -626,15 +641,16 @@ def _parse_csv(data: bytes, options: ReadOptions) -> ParsedTable:
             cells = [cell.strip() for cell in record]
             if not _fits(headers, cells):
                 misfits.append(line)
-                problems[line] = _(
-                    "Con il separatore %(delimiter)s la riga ha %(found)s colonne invece delle "
-                    "%(expected)s dell'intestazione: i valori sarebbero spostati. Controlla "
-                    "separatori e virgolette nella riga."
-                ) % {
-                    "delimiter": delimiter_label(delimiter),
-                    "found": len(cells),
-                    "expected": len(headers),
-                }
+                problems[line] = said(
+                    N_(
+                        "Con il separatore %(delimiter)s la riga ha %(found)s colonne invece "
+                        "delle %(expected)s dell'intestazione: i valori sarebbero spostati. "
+                        "Controlla separatori e virgolette nella riga."
+                    ),
+                    delimiter=delimiter_part(delimiter),
+                    found=len(cells),
+                    expected=len(headers),
+                )
             else:
                 found = {
                     column: _error_cell_problem(column, cell, line)
@@ -684,19 +700,26 @@ def _parse_csv(data: bytes, options: ReadOptions) -> ParsedTable:
     )
 
 
-def _too_long(column: int, line: int) -> str:
+def _too_long(column: int, line: int) -> Part:
     """A cell is never cut: its row is rejected (IO's longest text is 10,000 characters)."""
-    return _(
-        "La cella %(cell)s supera %(max)s caratteri: accorcia il testo nel file e caricalo di "
-        "nuovo."
-    ) % {"cell": f"{get_column_letter(column + 1)}{line}", "max": grouped(MAX_CELL_CHARS)}
+    return said(
+        N_(
+            "La cella %(cell)s supera %(max)s caratteri: accorcia il testo nel file e caricalo "
+            "di nuovo."
+        ),
+        cell=f"{get_column_letter(column + 1)}{line}",
+        max=MAX_CELL_CHARS,
+    )
 
 
-def _uncalculated_problem(column: int, line: int) -> str:
-    return _(
-        "La cella %(cell)s contiene una formula di cui il file non ha salvato il "
-        "risultato: apri il file con Excel o LibreOffice, salvalo e caricalo di nuovo."
-    ) % {"cell": f"{get_column_letter(column + 1)}{line}"}
+def _uncalculated_problem(column: int, line: int) -> Part:
+    return said(
+        N_(
+            "La cella %(cell)s contiene una formula di cui il file non ha salvato il "
+            "risultato: apri il file con Excel o LibreOffice, salvalo e caricalo di nuovo."
+        ),
+        cell=f"{get_column_letter(column + 1)}{line}",
+    )
 
 
 def _unclosed_quote(line: int) -> ImportFileError:
@@ -1115,8 +1138,8 @@ def _parse_xlsx(data: bytes, options: ReadOptions, number_format: str) -> Parsed
         number_cells: list[list[int]] = []
         shown_cells: list[dict[int, str]] = []
         hidden_lines: list[int] = []
-        problems: dict[int, str] = {}
-        cell_problems: dict[int, dict[int, str]] = {}
+        problems: dict[int, Part] = {}
+        cell_problems: dict[int, dict[int, Part]] = {}
         external_cells: list[str] = []
         merged: list[str] = []
         hidden_columns: list[int] = []
@@ -1213,27 +1236,35 @@ def _parse_xlsx(data: bytes, options: ReadOptions, number_format: str) -> Parsed
     )
 
 
-def problem_cell(reason: str, line: int) -> tuple[int, str] | None:
+def problem_cell(reason: Part | str, line: int) -> tuple[int, str] | None:
     """The cell a structure problem of row `line` names ("La cella B2 contiene una
     formula…"): its 0-based column and its reference ("B2"); None when it names none."""
-    match = re.search(rf"\b([A-Z]{{1,3}}){line}\b", reason)
+    text = reason_text(reason)  # the cell's reference reads the same in every language
+    match = re.search(rf"\b([A-Z]{{1,3}}){line}\b", text)
     if match is None:
         return None
     return column_index_from_string(match.group(1)) - 1, match.group(0)
 
 
-def _error_cell_problem(column: int, error: str, line: int) -> str:
+def _error_cell_problem(column: int, error: str, line: int) -> Part:
     """The reason a row is rejected for its cell holding an Excel error value."""
     cell = f"{get_column_letter(column + 1)}{line}"
     if error == OUT_OF_RANGE_DATE:
-        return _(
-            "La cella %(cell)s è formattata come data ma contiene un numero che non è una data "
-            "di Excel: correggi il valore nel file e caricalo di nuovo."
-        ) % {"cell": cell}
-    return _(
-        "La cella %(cell)s contiene l'errore di Excel «%(error)s» al posto di un valore: "
-        "correggi la formula o il dato nel file e caricalo di nuovo."
-    ) % {"cell": cell, "error": EXCEL_ERRORS_ITALIAN.get(error, error)}
+        return said(
+            N_(
+                "La cella %(cell)s è formattata come data ma contiene un numero che non è una "
+                "data di Excel: correggi il valore nel file e caricalo di nuovo."
+            ),
+            cell=cell,
+        )
+    return said(
+        N_(
+            "La cella %(cell)s contiene l'errore di Excel «%(error)s» al posto di un valore: "
+            "correggi la formula o il dato nel file e caricalo di nuovo."
+        ),
+        cell=cell,
+        error=EXCEL_ERRORS_ITALIAN.get(error, error),
+    )
 
 
 def _title_column(headers: Sequence[str]) -> int:
@@ -1269,7 +1300,7 @@ def _merged_cells_problems(
     headers: Sequence[str],
     header_line: int,
     lines: Sequence[int],
-    problems: dict[int, str],
+    problems: dict[int, Part],
 ) -> None:
     """Reject the rows crossed by merged cells (their value shows on several cells but is
     saved in the first one only, so the others would read as empty), or refuse the file when
@@ -1301,11 +1332,15 @@ def _merged_cells_problems(
     for min_row, max_row, ref in sorted(ranges):
         for line in range(max(min_row, covered + 1), min(max_row, lines[-1]) + 1):
             if line in present and line not in problems:
-                problems[line] = _(
-                    "La riga è in un gruppo di celle unite (%(cells)s): Excel mostra il valore "
-                    "su più celle ma lo salva in una sola, quindi le altre risultano vuote. "
-                    "Separa le celle, scrivi il valore in ognuna e carica di nuovo il file."
-                ) % {"cells": ref}
+                problems[line] = said(
+                    N_(
+                        "La riga è in un gruppo di celle unite (%(cells)s): Excel mostra il "
+                        "valore su più celle ma lo salva in una sola, quindi le altre risultano "
+                        "vuote. Separa le celle, scrivi il valore in ognuna e carica di nuovo il "
+                        "file."
+                    ),
+                    cells=ref,
+                )
         covered = max(covered, max_row)
 
 

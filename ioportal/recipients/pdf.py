@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from pypdf import PdfReader
 from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, StreamObject
 
-from ioportal.core.sizes import megabytes
+from ioportal.core.sizes import size_text
 
 PDF_MAGIC = b"%PDF-"
 # Walking a pathological object graph must not take the web process down.
@@ -171,8 +171,9 @@ def validate_pdf(data: bytes, *, name: str = "") -> PdfCheck:
     if not data:
         raise PdfValidationError([_("Il file è vuoto.")])
     if len(data) > max_bytes:
+        limit = size_text(max_bytes)
         raise PdfValidationError(
-            [_("Il file supera la dimensione massima di %(mb)s MB.") % {"mb": megabytes(max_bytes)}]
+            [_("Il file supera la dimensione massima di %(size)s.") % {"size": limit}]
         )
     if not data.startswith(PDF_MAGIC):
         raise PdfValidationError([_("Il file non è un PDF (il contenuto non inizia con %PDF-).")])

@@ -13,8 +13,10 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from ioportal.accounts.models import Organization, User
+from ioportal.core.io_texts import Part, reason_text, said
 from ioportal.core.services import audit_log
 from ioportal.core.spreadsheets import FORMULA_PREFIXES as FORMULA_PREFIXES
 from ioportal.core.spreadsheets import formula_safe
@@ -96,22 +98,43 @@ def pending_upload_read(pending: PendingUpload) -> bytes:
     return unseal_bytes(pending.sealed)
 
 
-def rejected_problems(row: dict[str, Any]) -> list[dict[str, str]]:
-    """A rejected row's problems, {"column", "value", "reason"} (validation.validate_rows);
-    rows checked before values were kept give their reasons alone."""
+def rejected_problems(row: dict[str, Any]) -> list[dict[str, Any]]:
+    """A rejected row's problems, {"column", "value", "reason"} (validation.validate_rows;
+    the reason a core.io_texts.Part, or a text for rows checked before reasons were stored
+    untranslated); rows checked before values were kept give their reasons alone."""
     if "problems" in row:
         return list(row["problems"])
     return [{"column": "", "value": "", "reason": reason} for reason in row["reasons"]]
 
 
-def problem_text(problem: dict[str, str]) -> str:
-    """One problem as a sentence: `Importo «12,3,4»: non è un importo in euro.`; without the
-    value when none is shown (an empty cell, a number Excel changed)."""
+def problem_part(problem: dict[str, Any]) -> Part:
+    """One problem as a sentence to translate when shown: `Importo «12,3,4»: Non è un
+    importo in euro.`; without the value when none is shown (an empty cell, a number Excel
+    changed). A reason stored as text is kept as such (core.io_texts.reason_text)."""
+    reason = problem["reason"]
+    reason = {"text": reason} if isinstance(reason, str) else reason
     if not problem["column"]:
-        return problem["reason"]
+        return reason
     if not problem["value"]:
-        return _("%(column)s: %(reason)s") % problem
-    return _("%(column)s «%(value)s»: %(reason)s") % problem
+        return said(gettext_noop("%(column)s: %(reason)s"), column=problem["column"], reason=reason)
+    return said(
+        gettext_noop("%(column)s «%(value)s»: %(reason)s"),
+        column=problem["column"],
+        value=problem["value"],
+        reason=reason,
+    )
+
+
+def problem_text(problem: dict[str, Any]) -> str:
+    """One problem as a sentence in the active language (`problem_part`)."""
+    return reason_text(problem_part(problem))
+
+
+def shown_problems(row: dict[str, Any]) -> list[dict[str, str]]:
+    """A rejected row's problems for a page, their reasons in the active language."""
+    return [
+        {**problem, "reason": reason_text(problem["reason"])} for problem in rejected_problems(row)
+    ]
 
 
 def rejected_rows_csv(
@@ -121,7 +144,9 @@ def rejected_rows_csv(
     upload again. Formula-looking cells are neutralised. Audited: it is personal data."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=recipient_list.delimiter or ";", quoting=csv.QUOTE_ALL)
-    writer.writerow([csv_safe(h) for h in [*recipient_list.headers, "riga", "motivo"]])
+    # The two columns added after the file's own are named in the reader's language, as the
+    # reasons they hold.
+    writer.writerow([csv_safe(h) for h in [*recipient_list.headers, _("riga"), _("motivo")]])
     rejected = recipient_list.iter_items(RecipientChunk.Kind.REJECTED)
     for row in rejected:
         cells = list(row["cells"]) + [""] * (len(recipient_list.headers) - len(row["cells"]))

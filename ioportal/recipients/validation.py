@@ -26,12 +26,11 @@ import regex
 from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_noop as N_
 from openpyxl.utils import get_column_letter
 
 from ioportal.core.fiscalcode import mask_fiscal_code, normalize_fiscal_code
-from ioportal.core.io_texts import field_error_text, io_text
-from ioportal.core.reading import reason_sentence
+from ioportal.core.io_texts import Part, field_error_parts, said, said_n
 from ioportal.core.yesno import read_yes_no
 from ioportal.ioapi import messages_it as io_texts
 from ioportal.ioapi import (
@@ -55,7 +54,7 @@ from ioportal.recipients.numbers import (
     format_cents,
     format_decimal,
     lost_digits,
-    number_format_name,
+    number_format_part,
     read_euro_cents,
     read_integer,
     read_number,
@@ -173,9 +172,9 @@ class ValidationOutcome:
     valid: list[dict[str, Any]] = field(default_factory=list)
     rejected: list[dict[str, Any]] = field(default_factory=list)
     # Sentences for the operator that block nothing (check digits, serial dates read as dates),
-    # said by `row_warnings` from `warning_facts`, which the list keeps to say them again for
-    # fewer rows.
-    warnings: list[str] = field(default_factory=list)
+    # stored untranslated (core.io_texts.Part) and said by `row_warnings` from
+    # `warning_facts`, which the list keeps to say them again for fewer rows.
+    warnings: list[Part] = field(default_factory=list)
     warning_facts: dict[str, Any] = field(default_factory=dict)
     # Per valid row, in the same order, the hash of its message (rendering.content_sha256).
     content_hashes: list[str] = field(default_factory=list)
@@ -188,23 +187,30 @@ class ValidationOutcome:
 # --- value parsers ------------------------------------------------------------------------
 
 
-def stored_as_number(what: str) -> str:
+def stored_as_number(what: Part | str) -> Part:
     """The reason for an identifier that Excel stored as a Number cell: at most 15 significant
-    digits are kept and leading zeros are dropped, so its digits may have changed."""
-    return _(
-        "%(what)s è salvato come numero: formatta la colonna come testo e riscrivilo (un numero "
-        "di Excel conserva solo 15 cifre e perde gli zeri iniziali)."
-    ) % {"what": what}
+    digits are kept and leading zeros are dropped, so its digits may have changed. `what` is
+    the value's subject (a part, or a placeholder's name in «»)."""
+    return said(
+        N_(
+            "%(what)s è salvato come numero: formatta la colonna come testo e riscrivilo (un "
+            "numero di Excel conserva solo 15 cifre e perde gli zeri iniziali)."
+        ),
+        what=what,
+    )
 
 
-def written_in_scientific_notation(what: str) -> str:
+def written_in_scientific_notation(what: Part | str) -> Part:
     """The reason for a value of a file saved by Excel in scientific notation ("3,02E+17"):
     as for a Number cell (`stored_as_number`), Excel changed the number it held."""
-    return _(
-        "%(what)s è scritto in notazione scientifica: Excel lo ha salvato come numero e ne ha "
-        "perso le cifre. In Excel formatta la colonna come testo, riscrivi i valori ed esporta "
-        "di nuovo il file."
-    ) % {"what": what}
+    return said(
+        N_(
+            "%(what)s è scritto in notazione scientifica: Excel lo ha salvato come numero e ne "
+            "ha perso le cifre. In Excel formatta la colonna come testo, riscrivi i valori ed "
+            "esporta di nuovo il file."
+        ),
+        what=what,
+    )
 
 
 def _scientific_by_excel(kind: str, text: str) -> bool:
@@ -244,20 +250,25 @@ def parse_date(value: str) -> date:
         except ValueError:
             continue
         raise ValueProblem(
-            _(
-                "contiene una data con un'ora (%(date)s alle %(time)s): per questo segnaposto "
-                "scrivi solo la data (esempio: 31/12/2026)"
+            said(
+                N_(
+                    "contiene una data con un'ora (%(date)s alle %(time)s): per questo "
+                    "segnaposto scrivi solo la data (esempio: 31/12/2026)"
+                ),
+                date=moment.strftime("%d/%m/%Y"),
+                time=moment.strftime("%H:%M"),
             )
-            % {"date": moment.strftime("%d/%m/%Y"), "time": moment.strftime("%H:%M")}
         )
     try:
         read_number(value)
     except ValueProblem:
-        raise ValueProblem(_("non è una data valida (esempio: 31/12/2026)")) from None
+        raise ValueProblem(said(N_("non è una data valida (esempio: 31/12/2026)"))) from None
     raise ValueProblem(
-        _(
-            "contiene un numero, non una data: scrivi la data come 31/12/2026 o formatta la "
-            "colonna come data"
+        said(
+            N_(
+                "contiene un numero, non una data: scrivi la data come 31/12/2026 o formatta la "
+                "colonna come data"
+            )
         )
     )
 
@@ -291,11 +302,14 @@ def _local_due_moment(naive: datetime, tz: ZoneInfo) -> datetime:
     first = naive.replace(tzinfo=tz, fold=0)
     if first.astimezone(UTC).astimezone(tz).replace(tzinfo=None) != naive:
         raise ValueProblem(
-            _(
-                "contiene le %(time)s del %(date)s, un orario che in Italia non esiste per il "
-                "passaggio all'ora legale: scrivi un altro orario"
+            said(
+                N_(
+                    "contiene le %(time)s del %(date)s, un orario che in Italia non esiste per "
+                    "il passaggio all'ora legale: scrivi un altro orario"
+                ),
+                date=naive.strftime("%d/%m/%Y"),
+                time=naive.strftime("%H:%M"),
             )
-            % {"date": naive.strftime("%d/%m/%Y"), "time": naive.strftime("%H:%M")}
         )
     second = naive.replace(tzinfo=tz, fold=1)
     # In the overlap the two folds differ: fold=1 is the second moment (after the clocks go
@@ -309,7 +323,7 @@ def parse_bool(value: str) -> bool:
         return False  # looks empty: nothing but spaces and invisible characters
     answer = read_yes_no(value)
     if answer is None:
-        raise ValueProblem(_("deve essere sì o no"))
+        raise ValueProblem(said(N_("deve essere sì o no")))
     return answer
 
 
@@ -330,12 +344,12 @@ def typed_value(kind: str, value: str, number_format: str = DEFAULT_NUMBER_FORMA
     if kind == "notice_number":
         notice = normalize_notice_number(value)
         if not is_notice_number(notice):
-            raise ValueProblem(_("non è un codice avviso pagoPA (18 cifre, inizia con 0-3)"))
+            raise ValueProblem(said(N_("non è un codice avviso pagoPA (18 cifre, inizia con 0-3)")))
         return notice
     if kind == "fiscal_code":
         code = normalize_fiscal_code(value)
         if validate_fiscal_code(code):
-            raise ValueProblem(_("non è un codice fiscale valido"))
+            raise ValueProblem(said(N_("non è un codice fiscale valido")))
         return code
     return value
 
@@ -378,7 +392,7 @@ def compile_pattern(pattern: str) -> regex.Pattern[str]:
         return regex.compile(pattern)
     except (regex.error, ValueError, OverflowError, RecursionError) as exc:
         raise ValueProblem(
-            _("Espressione regolare non valida: %(error)s") % {"error": exc}
+            said(N_("Espressione regolare non valida: %(error)s"), error=str(exc))
         ) from exc
 
 
@@ -442,11 +456,12 @@ def _serial_date_text(moment: datetime) -> str:
     return moment.isoformat(sep=" ", timespec="seconds")
 
 
-def _lines_text(lines: Sequence[int]) -> str:
+def _lines_text(lines: Sequence[int]) -> Part | str:
+    """The first WARNING_LINES_SHOWN lines, "2, 3, 5", then how many more (a part)."""
     shown = ", ".join(str(line) for line in lines[:WARNING_LINES_SHOWN])
     more = len(lines) - WARNING_LINES_SHOWN
     if more > 0:
-        shown += " " + _("e altre %(n)s") % {"n": more}
+        return said(N_("%(lines)s e altre %(n)s"), lines=shown, n=more)
     return shown
 
 
@@ -624,26 +639,34 @@ def mapping_errors(
 
 def _attachment_problems(
     name: str, line: int, spec: MessageSpec, seen_files: dict[str, int]
-) -> list[str]:
+) -> list[Part]:
     key = attachment_key(name)
     if key in seen_files:
         # A per-recipient file is personal: two citizens never get the same one.
         return [
-            _("Il file allegato «%(name)s» è già assegnato alla riga %(line)s.")
-            % {"name": name, "line": seen_files[key]}
+            said(
+                N_("Il file allegato «%(name)s» è già assegnato alla riga %(line)s."),
+                name=name,
+                line=str(seen_files[key]),
+            )
         ]
     seen_files[key] = line
     if spec.attachments is None:
         return []
     if not spec.attachments:
-        return [_("Il file allegato «%(name)s» non è disponibile: carica lo ZIP.") % {"name": name}]
+        return [
+            said(N_("Il file allegato «%(name)s» non è disponibile: carica lo ZIP."), name=name)
+        ]
     if key not in spec.attachments:
-        return [_("Il file allegato «%(name)s» non è nello ZIP.") % {"name": name}]
+        return [said(N_("Il file allegato «%(name)s» non è nello ZIP."), name=name)]
     problems = spec.attachments[key]
     if problems:
         return [
-            _("Il file allegato «%(name)s» è stato rifiutato: %(problems)s")
-            % {"name": name, "problems": " ".join(problems)}
+            said(
+                N_("Il file allegato «%(name)s» è stato rifiutato: %(problems)s"),
+                name=name,
+                problems=" ".join(problems),
+            )
         ]
     return []
 
@@ -661,10 +684,10 @@ class RowProblems:
         masked: set[str],
     ) -> None:
         self.value_of, self.mapping, self.masked = value_of, mapping, masked
-        self.items: list[dict[str, str]] = []
+        self.items: list[dict[str, Any]] = []
         self.reported: set[str] = set()
 
-    def add(self, reason: str, target: str | None = None, *, shown: bool = True) -> None:
+    def add(self, reason: Part, target: str | None = None, *, shown: bool = True) -> None:
         """`shown` False leaves the value out: an identifier Excel stored as a number is not
         what the person typed (its digits may have changed), so it is not shown as theirs."""
         column = self.mapping.get(target, "") if target else ""
@@ -677,7 +700,7 @@ class RowProblems:
             value = mask_fiscal_code(value)
         self.items.append({"column": column, "value": value, "reason": reason})
 
-    def add_cell(self, reason: str, target: str, reference: str) -> None:
+    def add_cell(self, reason: Part, target: str, reference: str) -> None:
         """A cell the file could not give (`parsing.ParsedTable.cell_problems`): named by its
         column and reference ("nome (B6)"), without its value (empty, an error, or too long
         to show); the cell's other problems are not added."""
@@ -693,16 +716,25 @@ def names_column(subject: str, column: str) -> bool:
     return subject.casefold() == column.strip().casefold()
 
 
-def column_problem(problem: ValueProblem | str, *, subject: str = "", column: str = "") -> str:
+def column_problem(problem: ValueProblem | Part, *, subject: str = "", column: str = "") -> Part:
     """A value's problem (a ValueProblem, or a predicate such as "è obbligatorio ma è vuoto")
     as the reason of its column. The column is named once, by whoever shows the reason next
     to it (the check page, `services.problem_text`), so the reason names only a `subject` (a
     placeholder) read from a column of another name: "Non è un importo in euro…", "«figlio»
     non è un codice fiscale valido."."""
+    part = problem.part if isinstance(problem, ValueProblem) else problem
     if subject and not names_column(subject, column):
-        text = str(problem).rstrip(".")
-        return _("«%(name)s» %(problem)s.") % {"name": subject, "problem": text}
-    return reason_sentence(problem)
+        return {
+            **said(N_("«%(name)s» %(problem)s."), name=subject, problem=part),
+            "sentence": True,
+        }
+    # Italian drops the subject ("Non è una data valida."); the English translation gives the
+    # sentence one ("This value is not a valid date.").
+    return {
+        **said("%(problem)s", problem=part),
+        "context": "reason without a subject",
+        "sentence": True,
+    }
 
 
 def validate_rows(
@@ -716,7 +748,7 @@ def validate_rows(
     number_format: str = DEFAULT_NUMBER_FORMAT,
     number_cells: Sequence[Collection[int]] | None = None,
     date_system: int | None = None,
-    cell_problems: Mapping[int, Mapping[int, str]] | None = None,
+    cell_problems: Mapping[int, Mapping[int, Part]] | None = None,
 ) -> ValidationOutcome:
     """Check every row; return the valid ones ready to become deliveries and the rejected ones
     with their line number and reasons. No side effects.
@@ -730,11 +762,12 @@ def validate_rows(
     cells the file could not give. One in a mapped column rejects its row with the row's
     other problems; one in a column the mapping does not use only gets a warning.
 
-    A rejected row is {"line", "cells", "reasons": [text], "problems": [{"column", "value",
-    "reason"}]}: each problem names the column and the value as typed (fiscal codes masked,
-    ioapi.mask_fiscal_code; "" for an identifier Excel stored as a number, whose digits may
-    have changed), at most one per cell; a problem of the whole message (its length, its
-    buttons) has no column.
+    A rejected row is {"line", "cells", "reasons": [part], "problems": [{"column", "value",
+    "reason": part}]}, each reason a sentence stored untranslated (core.io_texts.Part,
+    translated when shown by `io_texts.reason_text`): each problem names the column and the
+    value as typed (fiscal codes masked, ioapi.mask_fiscal_code; "" for an identifier Excel
+    stored as a number, whose digits may have changed), at most one per cell; a problem of
+    the whole message (its length, its buttons) has no column.
 
     A valid row is {"line", "fiscal_code", "variables", "due_date" (ISO or None), "amount"
     (cents or None), "notice_number", "invalid_after_due_date", "payee_fiscal_code",
@@ -820,11 +853,13 @@ def validate_rows(
         moment = serial_to_datetime(raw, date_system=date_system, number_format=number_format)
         if not SERIAL_DATE_YEARS[0] <= moment.year <= SERIAL_DATE_YEARS[1]:
             raise ValueProblem(
-                _(
-                    "contiene il numero %(number)s, non una data: scrivi la data come "
-                    "31/12/2026 o formatta la cella come data"
+                said(
+                    N_(
+                        "contiene il numero %(number)s, non una data: scrivi la data come "
+                        "31/12/2026 o formatta la cella come data"
+                    ),
+                    number=raw,
                 )
-                % {"number": raw}
             )
         midnight = moment.time() == time(0, 0)
         shown = moment.strftime("%d/%m/%Y" if midnight else "%d/%m/%Y %H:%M")
@@ -833,7 +868,7 @@ def validate_rows(
 
     for row_index, (original, line) in enumerate(zip(rows, line_numbers, strict=False)):
         row = original
-        unreadable: list[tuple[str, str, str]] = []  # (reason, target, cell reference)
+        unreadable: list[tuple[Part, str, str]] = []  # (reason, target, cell reference)
         for position, reason in (cell_problems or {}).get(line, {}).items():
             reference = f"{get_column_letter(position + 1)}{line}"
             used_by = target_at.get(position)
@@ -856,13 +891,16 @@ def validate_rows(
         fiscal_code = normalize_fiscal_code(cell(row, FISCAL_CODE))
         fiscal_code_as_number = is_number_cell(FISCAL_CODE) and bool(fiscal_code)
         if fiscal_code_as_number:
-            found.add(stored_as_number(_("Il codice fiscale")), FISCAL_CODE, shown=False)
+            found.add(stored_as_number(said(N_("Il codice fiscale"))), FISCAL_CODE, shown=False)
         elif scientific_exponent(fiscal_code) is not None:
-            found.add(written_in_scientific_notation(_("Il codice fiscale")), FISCAL_CODE)
+            found.add(written_in_scientific_notation(said(N_("Il codice fiscale"))), FISCAL_CODE)
             fiscal_code_as_number = True
         elif fiscal_code in seen:
             found.add(
-                _("Codice fiscale già presente alla riga %(line)s.") % {"line": seen[fiscal_code]},
+                said(
+                    N_("Codice fiscale già presente alla riga %(line)s."),
+                    line=str(seen[fiscal_code]),
+                ),
                 FISCAL_CODE,
             )
         elif fiscal_code:
@@ -875,13 +913,15 @@ def validate_rows(
             if not raw:
                 if required:
                     found.add(
-                        column_problem(_("è obbligatorio ma è vuoto"), subject=name, column=column),
+                        column_problem(
+                            said(N_("è obbligatorio ma è vuoto")), subject=name, column=column
+                        ),
                         name,
                     )
                 variables[name] = ""
                 continue
             if is_number_cell(name) and _changed_by_excel(kind, raw):
-                what = _("Il valore") if names_column(name, column) else f"«{name}»"
+                what = said(N_("Il valore")) if names_column(name, column) else f"«{name}»"
                 found.add(stored_as_number(what), name, shown=False)
                 continue
             if _scientific_by_excel(kind, raw):
@@ -889,8 +929,11 @@ def validate_rows(
                 continue
             if isinstance(pattern, ValueProblem):
                 found.add(
-                    _("Il formato di «%(name)s» nel modello non si può usare: %(problem)s")
-                    % {"name": name, "problem": pattern},
+                    said(
+                        N_("Il formato di «%(name)s» nel modello non si può usare: %(problem)s"),
+                        name=name,
+                        problem=pattern.part,
+                    ),
                     name,
                 )
                 continue
@@ -898,18 +941,20 @@ def validate_rows(
                 matched = budget.fullmatch(pattern, raw)
                 if matched is None:
                     found.add(
-                        _(
-                            "Il formato di «%(name)s» nel modello richiede troppo tempo per "
-                            "essere verificato: semplifica l'espressione regolare."
-                        )
-                        % {"name": name},
+                        said(
+                            N_(
+                                "Il formato di «%(name)s» nel modello richiede troppo tempo per "
+                                "essere verificato: semplifica l'espressione regolare."
+                            ),
+                            name=name,
+                        ),
                         name,
                     )
                     continue
                 if not matched:
                     found.add(
                         column_problem(
-                            _("non rispetta il formato richiesto dal modello"),
+                            said(N_("non rispetta il formato richiesto dal modello")),
                             subject=name,
                             column=column,
                         ),
@@ -930,11 +975,13 @@ def validate_rows(
                 # line break: the value could not be shown as written.
                 found.add(
                     column_problem(
-                        _(
-                            "contiene «%(tag)s», che l'app IO mostra come un a capo: toglilo "
-                            "dal file"
-                        )
-                        % {"tag": tag.group(0)},
+                        said(
+                            N_(
+                                "contiene «%(tag)s», che l'app IO mostra come un a capo: "
+                                "toglilo dal file"
+                            ),
+                            tag=tag.group(0),
+                        ),
                         subject=name,
                         column=column,
                     ),
@@ -950,9 +997,9 @@ def validate_rows(
                 found.add(column_problem(problem), DUE_DATE)
             else:
                 if due_date < now:
-                    found.add(_("La data di scadenza è già passata."), DUE_DATE)
+                    found.add(said(N_("La data di scadenza è già passata.")), DUE_DATE)
         elif spec.has_due_date:
-            found.add(_("La data di scadenza è obbligatoria ma è vuota."), DUE_DATE)
+            found.add(said(N_("La data di scadenza è obbligatoria ma è vuota.")), DUE_DATE)
 
         amount: int | None = None
         raw_amount, notice = cell(row, AMOUNT), normalize_notice_number(cell(row, NOTICE_NUMBER))
@@ -961,9 +1008,9 @@ def validate_rows(
         payee = clean_identifier(cell(row, PAYEE_FISCAL_CODE))
         if raw_amount or notice or spec.has_payment:
             if not raw_amount:
-                found.add(_("L'importo è obbligatorio per l'avviso di pagamento."), AMOUNT)
+                found.add(said(N_("L'importo è obbligatorio per l'avviso di pagamento.")), AMOUNT)
             elif scientific_exponent(raw_amount) is not None:
-                found.add(written_in_scientific_notation(_("L'importo")), AMOUNT)
+                found.add(written_in_scientific_notation(said(N_("L'importo"))), AMOUNT)
             else:
                 try:
                     amount = cents_of(raw_amount)
@@ -972,25 +1019,31 @@ def validate_rows(
                     if isinstance(problem, OtherNumberFormat):
                         other_format_lines.append(line)
             if not notice:
-                found.add(_("Il codice avviso pagoPA è obbligatorio."), NOTICE_NUMBER)
+                found.add(said(N_("Il codice avviso pagoPA è obbligatorio.")), NOTICE_NUMBER)
             elif is_number_cell(NOTICE_NUMBER) and (
                 lost_digits(notice) or not is_notice_number(notice)
             ):
-                found.add(stored_as_number(_("Il numero avviso")), NOTICE_NUMBER, shown=False)
+                found.add(
+                    stored_as_number(said(N_("Il numero avviso"))), NOTICE_NUMBER, shown=False
+                )
                 notice_refused = True
             elif scientific_exponent(notice) is not None:
-                found.add(written_in_scientific_notation(_("Il numero avviso")), NOTICE_NUMBER)
+                found.add(
+                    written_in_scientific_notation(said(N_("Il numero avviso"))), NOTICE_NUMBER
+                )
                 notice_refused = True
             elif not is_notice_number(notice):
-                found.add(io_text(io_texts.NOTICE_NUMBER_FORMAT), NOTICE_NUMBER)
+                found.add({"io": io_texts.NOTICE_NUMBER_FORMAT}, NOTICE_NUMBER)
                 notice_refused = True
             elif notice in seen_notices:
                 found.add(
-                    _(
-                        "Codice avviso già presente alla riga %(line)s: ogni avviso va a un solo "
-                        "destinatario."
-                    )
-                    % {"line": seen_notices[notice]},
+                    said(
+                        N_(
+                            "Codice avviso già presente alla riga %(line)s: ogni avviso va a un "
+                            "solo destinatario."
+                        ),
+                        line=str(seen_notices[notice]),
+                    ),
                     NOTICE_NUMBER,
                 )
             else:
@@ -1003,14 +1056,16 @@ def validate_rows(
                 and (lost_digits(payee) or len(payee) != 11)
             ):
                 found.add(
-                    stored_as_number(_("Il codice fiscale dell'ente creditore")),
+                    stored_as_number(said(N_("Il codice fiscale dell'ente creditore"))),
                     PAYEE_FISCAL_CODE,
                     shown=False,
                 )
                 payee = ""
             elif payee and scientific_exponent(payee) is not None:
                 found.add(
-                    written_in_scientific_notation(_("Il codice fiscale dell'ente creditore")),
+                    written_in_scientific_notation(
+                        said(N_("Il codice fiscale dell'ente creditore"))
+                    ),
                     PAYEE_FISCAL_CODE,
                 )
                 payee = ""
@@ -1018,41 +1073,49 @@ def validate_rows(
                 invalid_after = parse_bool(cell(row, INVALID_AFTER_DUE_DATE))
             except ValueProblem as problem:
                 found.add(
-                    _("Avviso non pagabile dopo la scadenza: %(problem)s.") % {"problem": problem},
+                    said(
+                        N_("Avviso non pagabile dopo la scadenza: %(problem)s."),
+                        problem=problem.part,
+                    ),
                     INVALID_AFTER_DUE_DATE,
                 )
             if invalid_after and due_date is None:
                 found.add(
-                    _("Un avviso non pagabile dopo la scadenza richiede una scadenza."),
+                    said(N_("Un avviso non pagabile dopo la scadenza richiede una scadenza.")),
                     INVALID_AFTER_DUE_DATE,
                 )
 
         attachment = cell(row, ATTACHMENT)
         if ATTACHMENT in columns:
             if not attachment:
-                found.add(_("Il nome del file allegato è vuoto."), ATTACHMENT)
+                found.add(said(N_("Il nome del file allegato è vuoto.")), ATTACHMENT)
             elif (
                 not SAFE_FILE_NAME_RE.fullmatch(visible_file_name(attachment)) or ".." in attachment
             ):
                 found.add(
-                    _(
-                        "Il nome del file allegato non è valido: usa lettere (anche accentate), "
-                        "cifre, spazi, apostrofi e . _ ( ) -, senza cartelle."
+                    said(
+                        N_(
+                            "Il nome del file allegato non è valido: usa lettere (anche "
+                            "accentate), cifre, spazi, apostrofi e . _ ( ) -, senza cartelle."
+                        )
                     ),
                     ATTACHMENT,
                 )
             else:
-                for text in _attachment_problems(attachment, line, spec, seen_files):
-                    found.add(text, ATTACHMENT)
+                for reason in _attachment_problems(attachment, line, spec, seen_files):
+                    found.add(reason, ATTACHMENT)
 
         subject, markdown = fill_message(
             subject=spec.subject, markdown=spec.markdown, variables=variables, known=known
         )
         if front_matter_changed(spec.markdown, markdown):
             found.add(
-                _(
-                    "I valori della riga rendono non valida l'intestazione con i pulsanti (CTA): "
-                    "l'app IO non mostrerebbe il messaggio o i pulsanti come nel modello."
+                said(
+                    N_(
+                        "I valori della riga rendono non valida l'intestazione con i pulsanti "
+                        "(CTA): l'app IO non mostrerebbe il messaggio o i pulsanti come nel "
+                        "modello."
+                    )
                 )
             )
         message = io_message(
@@ -1073,7 +1136,7 @@ def validate_rows(
                 continue
             if io_problem.field == "fiscal_code" and fiscal_code_as_number:
                 continue
-            found.add(field_error_text(io_problem), IO_FIELD_TARGETS.get(io_problem.field))
+            found.add(field_error_parts([io_problem])[0], IO_FIELD_TARGETS.get(io_problem.field))
 
         if found.items:
             outcome.rejected.append(
@@ -1135,47 +1198,55 @@ def warning_facts_without(facts: Mapping[str, Any], lines: Collection[int]) -> d
     }
 
 
-def row_warnings(facts: Mapping[str, Any]) -> list[str]:
-    """The sentences of a check that block nothing, from its `ValidationOutcome.warning_facts`
-    (JSON: "number_format", "date_system", "other_format_lines" (lines of rows rejected for
-    a number in the other format), and about valid rows only, since a warning asks to verify
-    rows that will be sent: "check_digit_lines" (notice numbers failing pagoPA's check
-    digits) and "serial_dates" ([[column, [[line, serial, date shown], ...]], ...]))."""
-    warnings: list[str] = []
+def row_warnings(facts: Mapping[str, Any]) -> list[Part]:
+    """The sentences of a check that block nothing, stored untranslated (core.io_texts.Part),
+    from its `ValidationOutcome.warning_facts` (JSON: "number_format", "date_system",
+    "other_format_lines" (lines of rows rejected for a number in the other format), and about
+    valid rows only, since a warning asks to verify rows that will be sent:
+    "check_digit_lines" (notice numbers failing pagoPA's check digits), "serial_dates"
+    ([[column, [[line, serial, date shown], ...]], ...]) and "unused_cells" ([[cell,
+    header], ...]))."""
+    warnings: list[Part] = []
     number_format = str(facts.get("number_format") or DEFAULT_NUMBER_FORMAT)
     date_system = facts.get("date_system")
     if lines_with_other := list(facts.get("other_format_lines") or []):
-        other = number_format_name(ENGLISH if number_format == ITALIAN else ITALIAN)
+        other = number_format_part(ENGLISH if number_format == ITALIAN else ITALIAN)
         warnings.append(
-            ngettext(
-                "Riga %(lines)s: numeri scritti nel formato %(other)s, scartati perché per "
-                "questo file è stato scelto il formato %(chosen)s. Se il file usa il formato "
-                "%(other)s, premi «Leggi i numeri nel formato %(other)s»: nessun numero "
-                "viene mai interpretato in un formato diverso da quello scelto.",
-                "Righe %(lines)s: numeri scritti nel formato %(other)s, scartati perché per "
-                "questo file è stato scelto il formato %(chosen)s. Se il file usa il formato "
-                "%(other)s, premi «Leggi i numeri nel formato %(other)s»: nessun numero "
-                "viene mai interpretato in un formato diverso da quello scelto.",
+            said_n(
+                N_(
+                    "Riga %(lines)s: numeri scritti nel formato %(other)s, scartati perché per "
+                    "questo file è stato scelto il formato %(chosen)s. Se il file usa il formato "
+                    "%(other)s, premi «Leggi i numeri nel formato %(other)s»: nessun numero "
+                    "viene mai interpretato in un formato diverso da quello scelto."
+                ),
+                N_(
+                    "Righe %(lines)s: numeri scritti nel formato %(other)s, scartati perché per "
+                    "questo file è stato scelto il formato %(chosen)s. Se il file usa il formato "
+                    "%(other)s, premi «Leggi i numeri nel formato %(other)s»: nessun numero "
+                    "viene mai interpretato in un formato diverso da quello scelto."
+                ),
                 len(lines_with_other),
+                lines=_lines_text(lines_with_other),
+                other=other,
+                chosen=number_format_part(number_format),
             )
-            % {
-                "lines": _lines_text(lines_with_other),
-                "other": other,
-                "chosen": number_format_name(number_format),
-            }
         )
     if check_digit_lines := list(facts.get("check_digit_lines") or []):
         warnings.append(
-            ngettext(
-                "Riga %(lines)s: il codice avviso non supera il controllo delle due cifre "
-                "finali previsto da pagoPA. Verifica che sia trascritto correttamente: con un "
-                "codice sbagliato il cittadino non riesce a pagare.",
-                "Righe %(lines)s: il codice avviso non supera il controllo delle due cifre "
-                "finali previsto da pagoPA. Verifica che sia trascritto correttamente: con un "
-                "codice sbagliato il cittadino non riesce a pagare.",
+            said_n(
+                N_(
+                    "Riga %(lines)s: il codice avviso non supera il controllo delle due cifre "
+                    "finali previsto da pagoPA. Verifica che sia trascritto correttamente: con "
+                    "un codice sbagliato il cittadino non riesce a pagare."
+                ),
+                N_(
+                    "Righe %(lines)s: il codice avviso non supera il controllo delle due cifre "
+                    "finali previsto da pagoPA. Verifica che sia trascritto correttamente: con "
+                    "un codice sbagliato il cittadino non riesce a pagare."
+                ),
                 len(check_digit_lines),
+                lines=_lines_text(check_digit_lines),
             )
-            % {"lines": _lines_text(check_digit_lines)}
         )
     for column, dates in facts.get("serial_dates") or []:
         if dates:
@@ -1185,48 +1256,71 @@ def row_warnings(facts: Mapping[str, Any]) -> list[str]:
     return warnings
 
 
+def _listed(items: Sequence[Part | str], separator: str, shown: int) -> Part | str:
+    """The first `shown` of `items` joined by `separator`, then how many more ("e altre N"),
+    untranslated (each item translated when shown)."""
+    listed: Part | str = ""
+    for item in reversed(items[:shown]):
+        listed = (
+            item
+            if listed == ""
+            else said("%(head)s" + separator + "%(tail)s", head=item, tail=listed)
+        )
+    if len(items) > shown:
+        listed = said(N_("%(lines)s e altre %(n)s"), lines=listed, n=len(items) - shown)
+    return listed
+
+
 def _serial_dates_warning(
     column: str, dates: Sequence[Sequence[Any]], date_system: int | None
-) -> str:
+) -> Part:
     """The note about the numbers of a date column read as dates: every row converted
     (`dates`: [line, serial, date shown]; the first SERIAL_DATES_SHOWN with their number and
     date, then how many more)."""
-    shown = [
-        _("riga %(line)s: %(serial)s è il %(date)s") % {"line": line, "serial": serial, "date": day}
-        for line, serial, day in dates[:SERIAL_DATES_SHOWN]
+    items: list[Part | str] = [
+        said(N_("riga %(line)s: %(serial)s è il %(date)s"), line=str(line), serial=serial, date=day)
+        for line, serial, day in dates
     ]
-    listed = "; ".join(shown)
-    if len(dates) > SERIAL_DATES_SHOWN:
-        listed += " " + _("e altre %(n)s") % {"n": len(dates) - SERIAL_DATES_SHOWN}
-    return ngettext(
-        "La colonna «%(column)s» contiene %(count)s data salvata come numero: è stata letta "
-        "con il sistema di date del file (%(system)s), come Excel la mostra se formatti la "
-        "cella come data (%(dates)s). Controlla la data nell'anteprima.",
-        "La colonna «%(column)s» contiene %(count)s date salvate come numeri: sono state lette "
-        "con il sistema di date del file (%(system)s), come Excel le mostra se formatti le "
-        "celle come data (%(dates)s). Controlla le date nell'anteprima.",
+    return said_n(
+        N_(
+            "La colonna «%(column)s» contiene %(count)s data salvata come numero: è stata letta "
+            "con il sistema di date del file (%(system)s), come Excel la mostra se formatti la "
+            "cella come data (%(dates)s). Controlla la data nell'anteprima."
+        ),
+        N_(
+            "La colonna «%(column)s» contiene %(count)s date salvate come numeri: sono state "
+            "lette con il sistema di date del file (%(system)s), come Excel le mostra se "
+            "formatti le celle come data (%(dates)s). Controlla le date nell'anteprima."
+        ),
         len(dates),
-    ) % {"column": column, "count": len(dates), "system": date_system, "dates": listed}
+        column=column,
+        count=len(dates),
+        system=str(date_system),
+        dates=_listed(items, "; ", SERIAL_DATES_SHOWN),
+    )
 
 
-def _unused_cells_warning(cells: Sequence[tuple[str, str]]) -> str:
+def _unused_cells_warning(cells: Sequence[Sequence[str]]) -> Part:
     """The note about cells the file could not give (a formula without its result, an Excel
     error, a cell too long) in columns the message does not use: their rows are kept."""
-    names = [
-        _("%(letter)s («%(header)s»)") % {"letter": reference, "header": header}
+    names: list[Part | str] = [
+        said(N_("%(letter)s («%(header)s»)"), letter=reference, header=header)
         if header
         else reference
         for reference, header in cells
     ]
-    listed = ", ".join(names[:WARNING_LINES_SHOWN])
-    if len(names) > WARNING_LINES_SHOWN:
-        listed += " " + _("e altre %(n)s") % {"n": len(names) - WARNING_LINES_SHOWN}
-    return ngettext(
-        "La cella %(cells)s non è leggibile (una formula senza risultato salvato, un errore "
-        "di Excel o un testo troppo lungo), ma è in una colonna che il messaggio non usa: la "
-        "sua riga non è stata scartata.",
-        "%(count)s celle non sono leggibili (%(cells)s: formule senza risultato salvato, "
-        "errori di Excel o testi troppo lunghi), ma sono in colonne che il messaggio non usa: "
-        "le loro righe non sono state scartate.",
+    return said_n(
+        N_(
+            "La cella %(cells)s non è leggibile (una formula senza risultato salvato, un errore "
+            "di Excel o un testo troppo lungo), ma è in una colonna che il messaggio non usa: la "
+            "sua riga non è stata scartata."
+        ),
+        N_(
+            "%(count)s celle non sono leggibili (%(cells)s: formule senza risultato salvato, "
+            "errori di Excel o testi troppo lunghi), ma sono in colonne che il messaggio non usa: "
+            "le loro righe non sono state scartate."
+        ),
         len(names),
-    ) % {"count": len(names), "cells": listed}
+        count=len(names),
+        cells=_listed(names, ", ", WARNING_LINES_SHOWN),
+    )

@@ -59,7 +59,8 @@ def prepare_message(
     try:
         message = build_message(delivery, fiscal_code)
     except RemoteContentNotConfigured as exc:
-        # Its message is a msgid in the worker's language (Italian): translated when shown.
+        # Its message is an untranslated msgid, whatever the worker's language: translated
+        # when shown.
         return None, outcomes.INVALID_CONTENT, [said(str(exc))]
     max_amount = service.effective_max_payment_amount
     errors = validate_new_message(message, max_allowed_payment_amount=max_amount)

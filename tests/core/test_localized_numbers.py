@@ -10,9 +10,9 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import translation
 
-from ioportal.core.io_texts import field_error_text, io_text
+from ioportal.core.io_texts import field_error_text, io_text, reason_text
 from ioportal.core.numbers import euro_amount
-from ioportal.core.sizes import megabytes
+from ioportal.core.sizes import size_text
 from ioportal.ioapi import messages_it
 from ioportal.ioapi.errors import FieldError
 from ioportal.ioapi.payloads import AMOUNT_MAX, AMOUNT_MIN, PaymentData, _validate_payment
@@ -25,8 +25,8 @@ from tests.conftest import verified_login
 @pytest.mark.parametrize(
     ("language", "amount", "size", "cells"),
     [
-        ("it", "1.234,56", "10,5", "10.000"),
-        ("en", "1,234.56", "10.5", "10,000"),
+        ("it", "1.234,56", "10 MB", "10.000"),
+        ("en", "1,234.56", "10 MB", "10,000"),
     ],
 )
 def test_helpers_write_numbers_the_readers_way(
@@ -35,10 +35,11 @@ def test_helpers_write_numbers_the_readers_way(
     with translation.override(language):
         assert euro_amount(123456) == amount
         assert euro_amount(5) == ("0,05" if language == "it" else "0.05")
-        assert megabytes(10_485_760) == size
-        assert megabytes(20_000_000) == "20"
-        assert megabytes(2_000_000_000) == ("2.000" if language == "it" else "2,000")
-        assert cells in _too_long(1, 6)
+        assert size_text(10_485_760) == size
+        assert size_text(2_000 * 1024 * 1024) == ("2.000 MB" if language == "it" else "2,000 MB")
+        exact = "20.000.000 byte" if language == "it" else "20,000,000 byte"
+        assert size_text(20_000_000) == exact
+        assert cells in reason_text(_too_long(1, 6))
         # The value the citizen reads in the message stays Italian whatever the language.
         assert format_cents(123456) == "1.234,56"
 

@@ -7,6 +7,7 @@ import pytest
 from django.utils import translation
 
 from ioportal.core.forms import parse_whole_number
+from ioportal.core.io_texts import reason_text
 from ioportal.ioservices.forms import IOServiceForm
 from ioportal.ioservices.models import IOService
 from ioportal.messaging.forms import ScheduleForm, SingleMessageForm
@@ -73,17 +74,21 @@ def test_other_digits_are_not_a_service_maximum() -> None:
 def test_a_reason_without_subject_is_a_sentence_in_english() -> None:
     with translation.override("it"):
         problem = ValueProblem("non è una data valida (esempio: 31/12/2026)")
-        assert column_problem(problem) == "Non è una data valida (esempio: 31/12/2026)."
+        assert (
+            reason_text(column_problem(problem)) == "Non è una data valida (esempio: 31/12/2026)."
+        )
     with translation.override("en"):
         try:
             read_euro_cents("dieci")
         except ValueProblem as problem:
-            text = column_problem(problem)
+            text = reason_text(column_problem(problem))
         assert text.startswith("The value is not an amount in euro")
         try:
             read_euro_cents("1,234")
         except ValueProblem as problem:
-            assert column_problem(problem).startswith("The value has more than two decimals")
+            assert reason_text(column_problem(problem)).startswith(
+                "The value has more than two decimals"
+            )
 
 
 MESSAGE = {

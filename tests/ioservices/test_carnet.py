@@ -1,6 +1,7 @@
 """Premium carnets: the period rules, the arithmetic of used and remaining messages, the
 figures on the confirm and approval pages, the admins' alerts and the admin pages."""
 
+import dataclasses
 import datetime
 from zoneinfo import ZoneInfo
 
@@ -276,17 +277,38 @@ def test_alerts_once_per_threshold_to_active_admins(
     submitted(sent, now, 7)
     assert carnet_alerts_notify() == 1  # 80 %
     assert carnet_alerts_notify() == 0  # not again
-    texts = Notification.objects.values_list("user_id", "text")
+    texts = [(n.user_id, n.text) for n in Notification.objects.all()]
     assert sorted(user for user, _text in texts) == sorted([admin_user.pk, other_admin.pk])
     assert all("all'80%" in text for _user, text in texts)
     submitted(sent, now, 8)
     submitted(sent, now, 9)
     assert carnet_alerts_notify() == 1  # 100 %
     assert carnet_alerts_notify() == 0
-    assert Notification.objects.filter(text__contains="esaurito").count() == 2
+    assert sum("esaurito" in n.text for n in Notification.objects.all()) == 2
     assert Notification.objects.count() == 4
     events = AuditEvent.objects.filter(action="ioservice.carnet_alert")
     assert sorted(event.changes["threshold"] for event in events) == [80, 100]
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        ("it", "all'80%: usati 8.000 messaggi su 10.000 acquistati."),
+        ("en", "at 80%: 8,000 messages used of 10,000 purchased."),
+    ],
+)
+def test_alert_is_read_in_the_readers_language_with_grouped_counts(
+    monkeypatch, service, admin_user, language, expected
+):
+    """The alert is stored untranslated: the schedule runs in Italian, the admin reads it in
+    their language, its counts with the thousands separator."""
+    bought = carnet(service, admin_user, D(2020, 1, 1), D(2099, 12, 31), purchased=10_000)
+    usage = dataclasses.replace(carnet_usage(bought), submitted=8_000)
+    monkeypatch.setattr("ioportal.messaging.carnet.carnet_usage", lambda _carnet: usage)
+    with translation.override("it"):
+        assert carnet_alerts_notify() == 1
+    with translation.override(language):
+        assert expected in Notification.objects.get(user=admin_user).text
 
 
 def test_more_messages_bought_let_the_alerts_fire_again(service, admin_user, operator_user):

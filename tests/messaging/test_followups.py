@@ -30,6 +30,7 @@ from ioportal.recipients.models import RecipientChunk, RecipientList
 from ioportal.sending.sweeper import sweep
 from tests import builders
 from tests.processes import wait_until
+from tests.recipients.support import shown_rejected
 from tests.sending.support import fiscal_code, simulated_service, simulator_config
 
 ROME = ZoneInfo("Europe/Rome")
@@ -266,7 +267,7 @@ def launched(template, service, author, woken, data=PAYMENT_CSV, mapping=None) -
         checked = builders.recipient_list(
             template, service, author, data, mapping=mapping or PAYMENT_MAPPING
         )
-        assert checked.rejected_count == 0, checked.get_rejected()
+        assert checked.rejected_count == 0, shown_rejected(checked)
     dispatch, _created = services.dispatch_launch_list(recipient_list=checked, actor=author)
     dispatch.refresh_from_db()
     assert dispatch.state == Dispatch.State.RUNNING
@@ -443,7 +444,7 @@ def test_a_due_date_already_past_rejects_its_row(
         actor=operator_user,
     )
     assert (built.valid_count, built.rejected_count) == (1, 1)
-    assert "La data di scadenza è già passata." in built.get_rejected()[0]["reasons"]
+    assert "La data di scadenza è già passata." in shown_rejected(built)[0]["reasons"]
 
 
 def test_nobody_to_remind_or_a_dispatch_without_follow_ups_is_refused(
@@ -713,7 +714,7 @@ def test_follow_ups_reach_exactly_the_chosen_citizens(clusters, organization, su
                 "notice_number": "Codice avviso",
             },
         )
-        assert checked.valid_count == len(CITIZENS), checked.get_rejected()
+        assert checked.valid_count == len(CITIZENS), shown_rejected(checked)
         origin, _created = services.dispatch_launch_list(recipient_list=checked, actor=author)
         clusters.start()
 

@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import translation
 
 from ioportal.recipients.models import RecipientList
 from tests import builders
+from tests.recipients.support import shown_rejected
 
 CASES = Path(__file__).resolve().parent.parent / "cases" / "import"
 TEXT = "text"
@@ -212,7 +214,7 @@ def test_line_breaks_in_cells_keep_the_spreadsheet_row_numbers(
     assert [(row["line"], row["variables"]["indirizzo"]) for row in valid] == [
         (2, "Via Roma 1\nScala B")
     ]
-    rejected = recipient_list.get_rejected()
+    rejected = shown_rejected(recipient_list)
     assert [row["line"] for row in rejected] == [3]
     result = client.get(reverse("messaging:list_result", args=[recipient_list.public_id]))
     assert '<th scope="row" rowspan="1">3</th>' in result.content.decode()
@@ -265,9 +267,12 @@ def test_a_row_with_shifted_columns_is_rejected_with_its_reason(
     response = _post_bytes(client, template, service, "elenco.csv", data)
     recipient_list = _check(client, response, {"fiscal_code": "cf", "nome": "nome"})
     assert [row["line"] for row in recipient_list.get_valid()] == [2, 4]
-    rejected = recipient_list.get_rejected()
+    rejected = shown_rejected(recipient_list)
     assert [row["line"] for row in rejected] == [3]
     assert "4 colonne invece delle 3" in rejected[0]["reasons"][0]
+    with translation.override("en"):  # uploaded in Italian, read in English
+        (english,) = shown_rejected(recipient_list)
+    assert "With the semicolon (;) separator the row has 4 columns" in english["reasons"][0]
     exported = _rejected_csv(client, recipient_list)
     assert exported[0]["riga"] == "3" and "4 colonne" in exported[0]["motivo"]
 

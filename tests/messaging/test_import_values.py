@@ -12,6 +12,7 @@ from openpyxl import Workbook
 
 from ioportal.recipients.models import RecipientChunk, RecipientList
 from tests import builders
+from tests.recipients.support import shown_rejected
 
 CASES = Path(__file__).resolve().parent.parent / "cases" / "import"
 MARKDOWN = (
@@ -90,7 +91,7 @@ def test_amounts_written_the_italian_way(
         (4, 200000),
     ]
     assert [row["variables"]["importo"] for row in valid] == ["1.500,00", "1.234,56", "2.000,00"]
-    rejected = {row["line"]: " ".join(row["reasons"]) for row in recipient_list.get_rejected()}
+    rejected = {row["line"]: " ".join(row["reasons"]) for row in shown_rejected(recipient_list)}
     assert set(rejected) == {5, 6}
     assert "è scritto nel formato inglese" in rejected[5]
     # 12.345 is twelve thousand euro, then judged against the service's maximum, in euro.
@@ -119,7 +120,7 @@ def test_amounts_with_the_english_convention_chosen(
         (4, 200),
         (5, 100000),
     ]
-    rejected = {row["line"]: " ".join(row["reasons"]) for row in recipient_list.get_rejected()}
+    rejected = {row["line"]: " ".join(row["reasons"]) for row in shown_rejected(recipient_list)}
     assert "è scritto nel formato italiano" in rejected[3]
     assert "più di due decimali" in rejected[6]
     assert (
@@ -165,7 +166,7 @@ def test_notice_numbers_in_number_cells(
     )
     recipient_list, page = map_and_check(client, response, AMOUNTS_MAPPING)
     assert recipient_list.valid_count == 0
-    for row in recipient_list.get_rejected():
+    for row in shown_rejected(recipient_list):
         assert any(
             reason.startswith(
                 "Il numero avviso è salvato come numero: formatta la colonna come testo"
@@ -302,7 +303,7 @@ def test_number_cells_stay_with_their_rows_when_structure_problems_are_set_aside
     )
     recipient_list, _page = map_and_check(client, response, AMOUNTS_MAPPING)
     assert [row["line"] for row in recipient_list.get_valid()] == [4]
-    rejected = {row["line"]: " ".join(row["reasons"]) for row in recipient_list.get_rejected()}
+    rejected = {row["line"]: " ".join(row["reasons"]) for row in shown_rejected(recipient_list)}
     assert set(rejected) == {2, 5}
     assert "La cella C2 contiene una formula" in rejected[2]
     assert "Il numero avviso è salvato come numero" in rejected[5]
@@ -371,7 +372,7 @@ def test_a_percentage_cell_and_a_formula_row_are_rejected_naming_their_cell(
     assert "<td>10,00%</td>" in preview and "<td>1.234,50 €</td>" in preview
     recipient_list, page = map_and_check(client, response, AMOUNTS_MAPPING)
     assert [row["line"] for row in recipient_list.get_valid()] == [4]
-    rejected = {row["line"]: row["problems"] for row in recipient_list.get_rejected()}
+    rejected = {row["line"]: row["problems"] for row in shown_rejected(recipient_list)}
     # The formula's row names its column and cell.
     assert rejected[2][0]["column"] == "codice_avviso (C2)"
     assert "La cella C2 contiene una formula" in rejected[2][0]["reason"]

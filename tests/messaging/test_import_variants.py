@@ -14,6 +14,7 @@ from openpyxl.utils.datetime import CALENDAR_MAC_1904
 from ioportal.recipients.models import RecipientList
 from tests import builders
 from tests.messaging.test_import_structure import _check, _post_bytes, _rejected_csv, _template
+from tests.recipients.support import shown_rejected
 from tests.xlsx_parts import rewrite_part
 
 CF1, CF2, CF3 = "RSSMRA85T10A562S", "VRDGPP75C15F205S", "BNCLCU90D45L219H"
@@ -61,7 +62,7 @@ def test_a_rejected_row_after_multi_line_cells_has_its_spreadsheet_number_everyw
         {"fiscal_code": "codice_fiscale", "indirizzo": "indirizzo"},
     )
     assert [row["line"] for row in recipient_list.get_valid()] == [2, 4]
-    assert [row["line"] for row in recipient_list.get_rejected()] == [3]
+    assert [row["line"] for row in shown_rejected(recipient_list)] == [3]
     result = client.get(reverse("messaging:list_result", args=[recipient_list.public_id]))
     assert '<th scope="row" rowspan="1">3</th>' in result.content.decode()
     exported = _rejected_csv(client, recipient_list)
@@ -142,7 +143,7 @@ def test_a_serial_date_in_a_general_cell_over_http(
         {"fiscal_code": "codice_fiscale", "scadenza": "scadenza"},
     )
     assert [row["variables"]["scadenza"] for row in recipient_list.get_valid()] == [shown]
-    (rejected,) = recipient_list.get_rejected()
+    (rejected,) = shown_rejected(recipient_list)
     assert f"contiene una data con un'ora ({shown} alle 06:00)" in rejected["reasons"][0].lower()
 
 
@@ -179,7 +180,7 @@ def test_invisible_characters_in_a_payment_row_over_http(client, operator, organ
             "giorno": "scadenza",
         },
     )
-    assert recipient_list.get_rejected() == []
+    assert shown_rejected(recipient_list) == []
     valid = recipient_list.get_valid()
     assert [(row["fiscal_code"], row["amount"], row["notice_number"]) for row in valid] == [
         (CF1, 150000, "302001234567890136"),

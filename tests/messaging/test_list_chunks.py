@@ -7,6 +7,7 @@ from ioportal.messaging.lists import recipient_list_validate
 from ioportal.recipients.models import CHUNK_ROWS, RecipientChunk, RecipientList, row_cells
 from ioportal.recipients.services import problem_text
 from tests import builders
+from tests.recipients.support import shown_rejected
 
 GOOD = "RSSMRA85T10A562S"
 ROWS = 2 * CHUNK_ROWS + 500
@@ -66,7 +67,7 @@ def test_validation_reads_them_from_the_chunks(organization, operator_user, serv
         recipient_list=RecipientList.objects.get(pk=recipient_list.pk),
         mapping={"fiscal_code": "CF", "nome": "Nome", "importo": "Importo"},
     )
-    rejected = {row["line"]: row for row in recipient_list.get_rejected()}
+    rejected = {row["line"]: row for row in shown_rejected(recipient_list)}
     assert rejected[PROBLEM_INDEX + 2]["reasons"] == [SHIFTED]
     (stored_as_number,) = rejected[NUMBER_INDEX + 2]["problems"]
     # The value Excel kept is not shown as the one typed.

@@ -13,9 +13,10 @@ from ioportal.messaging.models import Delivery, Dispatch
 from ioportal.messaging.preview import content_warnings
 from ioportal.recipients.models import RecipientList
 from ioportal.recipients.rendering import delivery_content, escape_markdown, fill_message
-from ioportal.recipients.validation import MessageSpec, validate_rows
+from ioportal.recipients.validation import MessageSpec
 from tests import builders
 from tests.messaging.conftest import phone_body
+from tests.recipients.support import validated
 
 CASES = Path(__file__).resolve().parent.parent / "cases" / "import"
 BODY = (
@@ -99,7 +100,7 @@ def test_the_length_check_counts_the_escaped_text():
         markdown=markdown,
         placeholders=[{"name": "nome", "type": "text", "required": True, "pattern": ""}],
     )
-    outcome = validate_rows(
+    outcome = validated(
         headers=["cf", "nome"],
         rows=[["RSSMRA85T10A562S", value], ["VRDGPP75C15F205S", "x" * room]],
         mapping={"fiscal_code": "cf", "nome": "nome"},
@@ -116,7 +117,7 @@ def test_a_br_tag_in_a_value_is_rejected_with_the_reason():
         markdown="Gentile {{ nome }}, " + "testo del messaggio " * 5,
         placeholders=[{"name": "nome", "type": "text", "required": True, "pattern": ""}],
     )
-    outcome = validate_rows(
+    outcome = validated(
         headers=["cf", "nome"],
         rows=[["RSSMRA85T10A562S", "Rossi<BR/>Mario"]],
         mapping={"fiscal_code": "cf", "nome": "nome"},
@@ -227,7 +228,7 @@ def test_values_in_the_cta_front_matter_must_keep_its_structure(value, accepted)
         markdown=CTA_TEMPLATE,
         placeholders=[{"name": "nome", "type": "text", "required": True, "pattern": ""}],
     )
-    outcome = validate_rows(
+    outcome = validated(
         headers=["cf", "nome"],
         rows=[["RSSMRA85T10A562S", value]],
         mapping={"fiscal_code": "cf", "nome": "nome"},

@@ -45,3 +45,39 @@ def test_existing_variables_are_encrypted_and_still_read():
         ).variables == {"nome": "Anna Verdi", "figlio": "VRDGPP75C15F205S"}
     finally:
         migrate_all()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_stored_notification_texts_still_read_after_becoming_parts():
+    """A note stored as text before 0016 is read as written (it is no catalog sentence); the
+    reverse migration writes the sentences back in Italian."""
+    from django.utils import translation
+
+    old = migrate([("messaging", "0015_dispatch_test_list")])
+    organization, user, _service = seed_service(old)
+    old.get_model("messaging", "Notification").objects.create(
+        user=user, organization=organization, text="Mario Rossi ha approvato il tuo invio «TARI»."
+    )
+    try:
+        migrate([("messaging", "0016_notification_text_parts")])
+        migrate(latest("messaging"))
+        from ioportal.messaging.models import Notification
+
+        note = Notification.objects.get()
+        with translation.override("en"):
+            assert note.text == "Mario Rossi ha approvato il tuo invio «TARI»."
+        note.text_parts = [
+            {
+                "text": "%(who)s ha approvato il tuo invio «%(title)s».",
+                "params": {"who": "Anna", "title": "TARI"},
+            }
+        ]
+        note.save()
+        with translation.override("en"):
+            assert note.text == "Anna approved your dispatch “TARI”."
+        back = migrate([("messaging", "0014_dispatch_pause_parts")])
+        assert back.get_model("messaging", "Notification").objects.get().text == (
+            "Anna ha approvato il tuo invio «TARI»."
+        )
+    finally:
+        migrate_all()

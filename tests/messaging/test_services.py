@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from ioportal.accounts.models import Membership
 from ioportal.core.errors import NotAllowed
@@ -152,7 +152,10 @@ def test_reject_needs_reason_and_cancels(
     assert dispatch.state == Dispatch.State.REJECTED
     assert dispatch.rejection_reason == "Importi errati"
     assert not Delivery.objects.filter(dispatch=dispatch).exclude(state="cancelled").exists()
-    assert "Importi errati" in Notification.objects.get(user=operator_user).text
+    note = Notification.objects.get(user=operator_user)
+    assert "ha respinto il tuo invio" in note.text and "Importi errati" in note.text
+    with translation.override("en"):  # stored untranslated: read in the author's language
+        assert "rejected your dispatch" in note.text and "Importi errati" in note.text
     event = AuditEvent.objects.get(action=Action.DISPATCH_REJECTED)
     assert event.changes == {"reason": "Importi errati"}
 

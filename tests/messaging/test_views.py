@@ -4,6 +4,7 @@ too low 403; and the flow through HTTP: upload, map, check, download, preview, t
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import translation
 
 from ioportal.accounts.models import Membership
 from ioportal.ioservices.models import IOService
@@ -336,15 +337,79 @@ def test_rejected_rows_show_their_values_with_plurals(
     assert "Codice fiscale «RSS************A»: Il codice fiscale" in body
 
 
-def test_sizes_are_in_one_unit():
-    from ioportal.core.sizes import megabytes
+@pytest.mark.parametrize(
+    ("reader", "expected", "unexpected"),
+    [
+        (
+            "en",
+            [
+                "To check",
+                "Row 2: the notice number fails pagoPA",
+                '"row";"reason"',
+                "is not an amount in euro",
+                "The fiscal code is not valid",
+            ],
+            ["Da verificare", "Riga 2", "non è", "riga", "motivo"],
+        ),
+        (
+            "it",
+            [
+                "Da verificare",
+                "Riga 2: il codice avviso non supera",
+                '"riga";"motivo"',
+                "Non è un importo in euro",
+                "Il codice fiscale non è valido",
+            ],
+            ["To check", "Row 2", "is not", "reason"],
+        ),
+    ],
+)
+def test_the_check_is_read_in_the_readers_language_whoever_ran_it(
+    client, login, operator_user, organization, service, reader, expected, unexpected
+):
+    """A list checked in one language: its page and its rejected rows' CSV tell the reasons
+    and warnings in the reader's language, the CSV's own column names too."""
+    from ioportal.recipients.validation import MessageSpec, validate_rows
 
-    assert [megabytes(n) for n in (20_000_000, 10 * 1024 * 1024, 200_000_000, 1_250_000)] == [
-        "20",
-        "10,5",
-        "200",
-        "1,2",
-    ]
+    checker = "it" if reader == "en" else "en"
+    template = builders.template(organization, operator_user)
+    data = b"Codice fiscale;Nome;Importo\nRSSMRA85T10A562S;Anna;12,50\nRSSMRA85T10A562A;Carla;1x\n"
+    with translation.override(checker):
+        recipient_list = builders.recipient_list(template, service, operator_user, data=data)
+        # A warning as the check stores it: a notice number failing its check digits.
+        warned = validate_rows(
+            headers=["cf", "importo", "avviso"],
+            rows=[["RSSMRA85T10A562S", "12,50", "302001234567890199"]],
+            mapping={"fiscal_code": "cf", "amount": "importo", "notice_number": "avviso"},
+            spec=MessageSpec(
+                subject="Avviso di pagamento TARI", markdown="Gentile cittadino, " * 6
+            ),
+        )
+    assert warned.warnings
+    recipient_list.check_warnings = warned.warnings
+    recipient_list.save(update_fields=["check_warnings"])
+    login(operator_user)
+    page = client.get(
+        reverse("messaging:list_result", args=[recipient_list.public_id]),
+        HTTP_ACCEPT_LANGUAGE=reader,
+    ).content.decode()
+    body = client.get(
+        reverse("messaging:list_rejected_csv", args=[recipient_list.public_id]),
+        HTTP_ACCEPT_LANGUAGE=reader,
+    ).content.decode("utf-8-sig")
+    shown = page.replace("&#x27;", "'") + body
+    for text in expected:
+        assert text in shown, text
+    for text in unexpected:
+        assert text not in body, text
+    assert unexpected[0] not in page and unexpected[1] not in page
+
+
+def test_sizes_are_in_one_unit():
+    from ioportal.core.sizes import size_text
+
+    sizes = (20 * 1024 * 1024, 10 * 1024 * 1024, 200 * 1024 * 1024, 51_200, 50_000)
+    assert [size_text(n) for n in sizes] == ["20 MB", "10 MB", "200 MB", "50 KB", "50.000 byte"]
 
 
 def test_test_send_outcome_arrives_without_reloading(client, login, operator_user, own_list):

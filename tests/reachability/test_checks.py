@@ -172,7 +172,7 @@ def test_create_from_csv_keeps_valid_codes_protected_and_refuses_invalid(
     assert crypto.decrypt(rows[0].fiscal_code_encrypted) == NORMAL
     assert NORMAL not in rows[0].fiscal_code_masked and "*" in rows[0].fiscal_code_masked
     assert [r["line"] for r in check.rejected] == [3, 4]
-    reasons = " ".join(" ".join(r["reasons"]) for r in check.rejected)
+    reasons = " ".join(" ".join(r["reasons"]) for r in check.rejected_rows)
     assert "già presente alla riga 2" in reasons
     assert "RSSMRA80A01H501X" not in str(check.rejected)  # masked like the import does
     assert enqueued == [("ioportal.reachability.tasks.run_check", check.pk)]
@@ -413,6 +413,39 @@ def test_a_stopped_check_says_why_in_the_readers_language(
     assert "IO ha rifiutato la chiave" not in english
     with translation.override("en"):
         assert row.detail_text == "IO refused the service's key, or the key cannot be read."
+
+
+@pytest.mark.parametrize(
+    ("uploader", "reader", "expected", "unexpected"),
+    [
+        ("en", "it", "Codice fiscale già presente alla riga 2.", "already present"),
+        ("it", "en", "Fiscal code already present in row 2.", "già presente"),
+    ],
+)
+def test_refused_rows_are_told_in_the_readers_language_whoever_uploaded(
+    client: Any,
+    service: Any,
+    author: Any,
+    uploader: str,
+    reader: str,
+    expected: str,
+    unexpected: str,
+) -> None:
+    text = f"Codice fiscale\n{NORMAL}\nRSSMRA80A01H501X\n{NORMAL}\n"
+    table = parse_table(data=text.encode(), filename="elenco.csv")
+    with translation.override(uploader):
+        check = services.reachability_check_create(
+            service=service, table=table, column="Codice fiscale", source_name="e.csv", actor=author
+        )
+    verified_login(client, author)
+    url = reverse("reachability:check_detail", args=[check.public_id])
+    page = client.get(url, HTTP_ACCEPT_LANGUAGE=reader).content.decode()
+    assert expected in page and unexpected not in page
+    with translation.override(reader):
+        shown = " ".join(" ".join(row["reasons"]) for row in check.rejected_rows)
+    assert expected in shown and unexpected not in shown
+    old = ReachabilityCheck(rejected=[{"line": 3, "reasons": ["Testo di una volta."]}])
+    assert old.rejected_rows[0]["reasons"] == ["Testo di una volta."]  # stored before: as it is
 
 
 def test_a_reason_stored_as_text_before_still_reads() -> None:

@@ -5,7 +5,8 @@ import unicodedata
 import pytest
 
 from ioportal.recipients.filenames import attachment_key
-from ioportal.recipients.validation import MessageSpec, validate_rows
+from ioportal.recipients.validation import MessageSpec
+from tests.recipients.support import validated
 
 MARKDOWN = "Gentile {{ nome }}, " + "in allegato trova la fattura del servizio di refezione. " * 2
 FILES = ["fattura_più.pdf", "Ricevuta_Perché.pdf", "avviso dell'anno.pdf", "ÉLÈVE.pdf"]
@@ -19,7 +20,7 @@ def check(cell: str, files: list[str]) -> list[str]:
         feature_level="advanced",
         attachments={attachment_key(name): [] for name in files},
     )
-    outcome = validate_rows(
+    outcome = validated(
         headers=["cf", "nome", "allegato"],
         rows=[["RSSMRA85T10A562S", "Anna", cell]],
         mapping={"fiscal_code": "cf", "nome": "nome", "attachment": "allegato"},

@@ -9,15 +9,16 @@ import pytest
 from django.urls import reverse
 from django.utils import translation
 
+from ioportal.core.io_texts import reason_text
 from ioportal.messaging.models import Dispatch
 from ioportal.recipients.validation import (
     MessageSpec,
     ValueProblem,
     column_problem,
     parse_due_date,
-    validate_rows,
 )
 from tests import builders
+from tests.recipients.support import validated
 
 GAP = "28/03/2027 02:30"
 OVERLAP = "31/10/2027 02:30"
@@ -56,7 +57,7 @@ def test_a_repeated_time_is_the_later_of_its_two_moments() -> None:
 
 
 def test_a_list_row_in_the_skip_is_rejected_and_one_in_the_repeat_is_kept() -> None:
-    outcome = validate_rows(
+    outcome = validated(
         headers=["CF", "Nome", "Scadenza"],
         rows=[[GOOD, "Anna", GAP], ["VRDGPP75C15F205S", "Luca", OVERLAP]],
         mapping={"fiscal_code": "CF", "nome": "Nome", "due_date": "Scadenza"},
@@ -78,7 +79,7 @@ def test_the_reason_in_english() -> None:
     with translation.override("en"):
         with pytest.raises(ValueProblem) as raised:
             parse_due_date(GAP)
-        assert column_problem(raised.value) == (
+        assert reason_text(column_problem(raised.value)) == (
             "The value is 02:30 on 28/03/2027, a time that does not exist in Italy because "
             "the clocks go forward to summer time: write another time."
         )

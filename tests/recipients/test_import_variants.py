@@ -22,7 +22,8 @@ from ioportal.recipients.parsing import (
     parse_table,
 )
 from ioportal.recipients.rendering import fill_message
-from ioportal.recipients.validation import MessageSpec, guess_mapping, validate_rows
+from ioportal.recipients.validation import MessageSpec, guess_mapping
+from tests.recipients.support import validated
 from tests.xlsx_parts import rewrite_part
 
 CF1, CF2, CF3, CF4 = "RSSMRA85T10A562S", "VRDGPP75C15F205S", "BNCLCU90D45L219H", "RSSMRA80A01H501U"
@@ -40,7 +41,7 @@ def _spec(kind="text", **extra):
 
 
 def _check(table, mapping, spec, number_format="it"):
-    return validate_rows(
+    return validated(
         headers=table.headers,
         rows=table.rows,
         lines=table.lines,

@@ -8,6 +8,7 @@ import zipfile
 import pytest
 from openpyxl import Workbook
 
+from ioportal.core.io_texts import reason_text
 from ioportal.recipients.parsing import EXCEL_ERRORS_ITALIAN, ImportFileError, parse_table
 
 CF1, CF2, CF3, CF4 = "RSSMRA85T10A562S", "VRDGPP75C15F205S", "BNCLCU90D45L219H", "RSSMRA80A01H501U"
@@ -59,7 +60,7 @@ def test_an_excel_error_cell_rejects_its_row_naming_the_cell_and_the_error(store
     table = _parse(data)
     assert table.lines == [2, 3, 4, 5]
     assert table.row_problems == {} and list(table.cell_problems) == [3]
-    reason = table.cell_problems[3][2]
+    reason = reason_text(table.cell_problems[3][2])
     assert "C3" in reason and f"«{shown}»" in reason and "errore di Excel" in reason
 
 
@@ -91,19 +92,20 @@ def test_vertically_merged_cells_reject_every_row_they_cross():
     table = _parse(_xlsx(ROWS, merge=["B3:B4"]))
     assert table.lines == [2, 3, 4, 5]
     assert sorted(table.row_problems) == [3, 4]
-    assert all("celle unite (B3:B4)" in reason for reason in table.row_problems.values())
+    reasons = [reason_text(reason) for reason in table.row_problems.values()]
+    assert all("celle unite (B3:B4)" in reason for reason in reasons)
 
 
 def test_horizontally_merged_cells_reject_their_row():
     table = _parse(_xlsx(ROWS, merge=["B5:C5"]))
     assert sorted(table.row_problems) == [5]
-    assert "B5:C5" in table.row_problems[5]
+    assert "B5:C5" in reason_text(table.row_problems[5])
 
 
 def test_overlapping_and_nested_merges_give_one_reason_per_row():
     table = _parse(_xlsx(ROWS, merge=["A2:A4", "C3:C3", "B5:C5"]))
     assert sorted(table.row_problems) == [2, 3, 4, 5]
-    assert "A2:A4" in table.row_problems[3]
+    assert "A2:A4" in reason_text(table.row_problems[3])
 
 
 def test_merged_cells_right_of_the_header_or_above_it_are_ignored():
@@ -152,9 +154,9 @@ def test_a_merge_over_a_row_with_an_error_cell_keeps_both_reasons():
     rows = [list(row) for row in ROWS]
     rows[2][2] = "#N/A"
     table = _parse(_xlsx(rows, merge=["B3:B4"]))
-    assert "#N/D" in table.cell_problems[3][2]
-    assert "celle unite" in table.row_problems[3]
-    assert "celle unite" in table.row_problems[4]
+    assert "#N/D" in reason_text(table.cell_problems[3][2])
+    assert "celle unite" in reason_text(table.row_problems[3])
+    assert "celle unite" in reason_text(table.row_problems[4])
 
 
 def test_a_date_cell_outside_excels_dates_rejects_its_row_without_an_invented_error():
@@ -167,7 +169,7 @@ def test_a_date_cell_outside_excels_dates_rejects_its_row_without_an_invented_er
     workbook.save(buffer)
     with pytest.warns(UserWarning):  # openpyxl's own note, turned into the row's reason
         table = _parse(buffer.getvalue())
-    reason = table.cell_problems[2][1]
+    reason = reason_text(table.cell_problems[2][1])
     assert "B2" in reason and "non è una data di Excel" in reason and "#VAL" not in reason
 
 
@@ -178,7 +180,7 @@ def test_a_csv_cell_holding_an_excel_error_rejects_its_row(text):
     table = parse_table(data=data, filename="elenco.csv")
     assert table.lines == [2, 3]
     assert table.row_problems == {} and list(table.cell_problems) == [3]
-    reason = table.cell_problems[3][2]
+    reason = reason_text(table.cell_problems[3][2])
     assert "C3" in reason and "errore di Excel" in reason
     assert f"«{EXCEL_ERRORS_ITALIAN.get(text, text)}»" in reason
 

@@ -8,6 +8,7 @@ import zipfile
 import pytest
 from openpyxl import Workbook
 
+from ioportal.core.io_texts import reason_text
 from ioportal.recipients.parsing import (
     ENCRYPTED_PACKAGE,
     OLE_MAGIC,
@@ -89,7 +90,7 @@ def test_a_formula_without_saved_result_is_a_row_problem_not_an_empty_cell():
     workbook = _workbook([["cf", "nome", "totale"], [CF1, "Anna", "=1+1"], [CF2, "Bruno", 3]])
     table = parse_table(data=_save(workbook), filename="e.xlsx")  # openpyxl saves no result
     assert table.row_problems == {} and list(table.cell_problems) == [2]
-    assert "La cella C2 contiene una formula" in table.cell_problems[2][2]
+    assert "La cella C2 contiene una formula" in reason_text(table.cell_problems[2][2])
     assert table.rows[1] == [CF2, "Bruno", "3"]
 
 
@@ -285,8 +286,8 @@ def test_rows_with_other_column_counts_are_marked_not_shifted():
     table = parse_table(data=data.encode(), filename="a.csv")
     assert table.delimiter == ";"
     assert sorted(table.row_problems) == [3, 4]
-    assert "4 colonne invece delle 3" in table.row_problems[3]
-    assert "2 colonne invece delle 3" in table.row_problems[4]
+    assert "4 colonne invece delle 3" in reason_text(table.row_problems[3])
+    assert "2 colonne invece delle 3" in reason_text(table.row_problems[4])
     # Empty cells past the header are no problem and are dropped.
     assert table.rows[3] == [CF3, "Dora", "5"]
     assert "(righe 3, 4)" in table.warnings[-1]
@@ -380,7 +381,10 @@ def test_a_csv_cell_over_the_limit_is_too_long_whatever_its_length_never_a_quote
     data = f"cf;nota;nome\n{CF1};{quote}{'x' * length}{quote};Anna\n{CF2};ok;Bruno\n"
     table = parse_table(data=data.encode(), filename="a.csv")
     assert table.row_problems == {}
-    assert table.cell_problems == {
+    assert {
+        line: {column: reason_text(reason) for column, reason in cells.items()}
+        for line, cells in table.cell_problems.items()
+    } == {
         2: {
             1: "La cella B2 supera 10.000 caratteri: accorcia il testo nel file e caricalo di "
             "nuovo."
@@ -393,7 +397,7 @@ def test_a_long_xlsx_cell_is_a_cell_problem_not_cut():
     data = _save(_workbook([["cf", "nota"], [CF1, "x" * 10_001], [CF2, "ok"]]))
     table = parse_table(data=data, filename="e.xlsx")
     assert table.row_problems == {} and list(table.cell_problems) == [2]
-    assert "La cella B2 supera 10.000 caratteri" in table.cell_problems[2][1]
+    assert "La cella B2 supera 10.000 caratteri" in reason_text(table.cell_problems[2][1])
     assert len(table.rows[0][1]) == 10_001
 
 

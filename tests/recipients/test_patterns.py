@@ -10,8 +10,8 @@ from ioportal.recipients.validation import (
     PatternBudget,
     compile_pattern,
     pattern_problem,
-    validate_rows,
 )
+from tests.recipients.support import validated
 
 # Exponential for a backtracking engine, and for `regex` too (unlike `(a+)+b`, which `regex`
 # answers at once).
@@ -29,7 +29,7 @@ def spec(pattern: str) -> MessageSpec:
 
 def check(pattern: str, values: list[str]) -> validation.ValidationOutcome:
     codes = ["RSSMRA85T10A562S", "VRDGPP75C15F205S", "BNCLCU90D45L219H"]
-    return validate_rows(
+    return validated(
         headers=["cf", "codice"],
         rows=[[code, value] for code, value in zip(codes, values, strict=False)],
         mapping={"fiscal_code": "cf", "codice": "codice"},

@@ -1,6 +1,7 @@
 """PDF validation: only plain, readable PDFs within the limits get through."""
 
 import pytest
+from django.utils import translation
 
 from ioportal.recipients.pdf import PdfValidationError, validate_pdf
 from tests.remotecontent.conftest import make_pdf
@@ -69,6 +70,20 @@ def test_too_big_is_refused(settings):
     data = make_pdf()
     settings.REMOTE_CONTENT_MAX_PDF_BYTES = len(data) - 1
     assert "dimensione massima" in refused(data)
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        ("it", "Il file supera la dimensione massima di 10 MB."),
+        ("en", "The file exceeds the maximum size of 10 MB."),
+    ],
+)
+def test_the_size_limit_is_stated_exactly(settings, language, expected):
+    """The default limit, 10,485,760 bytes, is 10 MB (2^20 bytes each), never "10,5 MB"."""
+    settings.REMOTE_CONTENT_MAX_PDF_BYTES = 10 * 1024 * 1024
+    with translation.override(language):
+        assert refused(b"%PDF-" + b"0" * (10 * 1024 * 1024)) == expected
 
 
 def test_too_many_pages_is_refused(settings):

@@ -3,7 +3,9 @@
 from datetime import UTC, datetime
 
 import pytest
+from django.utils import translation
 
+from ioportal.core.io_texts import reason_text
 from ioportal.recipients.services import problem_text
 from ioportal.recipients.validation import (
     ATTACHMENT_KEY,
@@ -12,6 +14,7 @@ from ioportal.recipients.validation import (
     mapping_errors,
     validate_rows,
 )
+from tests.recipients.support import validated
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 GOOD = "RSSMRA85T10A562S"
@@ -35,7 +38,7 @@ def spec(**overrides):
 
 
 def check(rows, mapping=None, **spec_overrides):
-    return validate_rows(
+    return validated(
         headers=HEADERS, rows=rows, mapping=mapping or MAPPING, spec=spec(**spec_overrides), now=NOW
     )
 
@@ -338,7 +341,7 @@ def test_amounts_follow_the_chosen_number_format():
     assert [row["amount"] for row in italian.valid] == [150000]
     assert reasons(italian)[0].startswith("Non è un importo in euro: è scritto nel formato")
     assert italian.warnings[0].startswith("Riga 3: numeri scritti nel formato inglese")
-    english = validate_rows(
+    english = validated(
         headers=HEADERS,
         rows=rows,
         mapping=PAY,
@@ -402,7 +405,7 @@ def test_identifiers_from_number_cells_that_lost_digits():
         [GOOD, "Anna", "12,5", "302001234567890000", "31/12/2030", "1234567890123450000"],
         [OTHER, "Bruno", "80", VALID_NOTICE, "31/12/2030", "00123"],
     ]
-    outcome = validate_rows(
+    outcome = validated(
         headers=headers,
         rows=rows,
         mapping=mapping,
@@ -422,7 +425,7 @@ def test_identifiers_from_number_cells_that_lost_digits():
 
 def test_notice_number_in_a_number_cell_that_lost_its_leading_zero():
     row = pay_row(notice="12345678901234567")
-    outcome = validate_rows(
+    outcome = validated(
         headers=HEADERS,
         rows=[row],
         mapping=PAY,
@@ -439,7 +442,7 @@ def test_payee_and_fiscal_code_in_number_cells():
     row = pay_row(notice=VALID_NOTICE)
     row[6] = "1230582"  # 00001230582 without its zeros
     mapping = {**PAY, "payee_fiscal_code": "Nota"}
-    outcome = validate_rows(
+    outcome = validated(
         headers=HEADERS,
         rows=[row, [OTHER, "Bruno"]],
         mapping=mapping,
@@ -463,14 +466,14 @@ def test_serial_numbers_in_date_columns():
     options = dict(
         headers=HEADERS, rows=rows, mapping=mapping, spec=spec(placeholders=placeholders), now=NOW
     )
-    excel = validate_rows(**options, number_cells=[[4, 5]], date_system=1900)
+    excel = validated(**options, number_cells=[[4, 5]], date_system=1900)
     assert excel.valid[0]["due_date"].startswith("2030-06-30T23:59:59")
     assert excel.valid[0]["variables"]["giorno"] == "01/07/2030"
     assert any("«Scadenza»" in w and "47664 è il 30/06/2030" in w for w in excel.warnings)
-    mac = validate_rows(**options, number_cells=[[4, 5]], date_system=1904)
+    mac = validated(**options, number_cells=[[4, 5]], date_system=1904)
     assert mac.valid[0]["due_date"].startswith("2034-07-01")
     # The same digits typed as text, or in a CSV: a number, not a date.
-    as_text = validate_rows(**options)
+    as_text = validated(**options)
     assert any(r.startswith("Contiene un numero, non una data") for r in reasons(as_text))
     assert any(r.startswith("«giorno» contiene un numero, non una data") for r in reasons(as_text))
 
@@ -492,7 +495,7 @@ def test_placeholders_from_number_cells(kind, value, refused):
         {"name": "nome", "type": "text", "required": True, "pattern": ""},
         {"name": "valore", "type": kind, "required": True, "pattern": ""},
     ]
-    outcome = validate_rows(
+    outcome = validated(
         headers=HEADERS,
         rows=[[GOOD, "Anna", "", "", "", "", value]],
         mapping={**MAPPING, "valore": "Nota"},
@@ -613,7 +616,7 @@ def test_csv_values_excel_wrote_in_scientific_notation_say_excel_changed_them(wr
     }
     row = [written, "Anna", written, written, "31/12/2030", written, "8,00012E+10"]
     rows = [[*row, written, written]]
-    outcome = validate_rows(
+    outcome = validated(
         headers=headers,
         rows=rows,
         mapping=mapping,
@@ -664,8 +667,53 @@ def test_warnings_name_only_rows_that_will_be_sent():
             date_system=1900,
         ).warnings
 
-    found = warnings([sent, rejected])
+    found = [reason_text(w) for w in warnings([sent, rejected])]
     assert len(found) == 2
     assert found[0].startswith("Riga 2: il codice avviso non supera il controllo")
     assert "contiene 1 data salvata come numero" in found[1] and "riga 2: 47664 è il" in found[1]
     assert warnings([rejected]) == []
+
+
+@pytest.mark.parametrize(
+    ("reader", "warning", "reason"),
+    [
+        ("it", "Righe 2, 3: il codice avviso", "Codice fiscale già presente alla riga 2."),
+        ("en", "Rows 2, 3: the notice number", "Fiscal code already present in row 2."),
+    ],
+)
+def test_reasons_and_warnings_are_stored_untranslated(reader, warning, reason):
+    """The check runs in one language, its reasons and warnings are read in another."""
+    second = pay_row(notice=OTHER_NOTICE[:-2] + "98")
+    second[0] = OTHER
+    rows = [pay_row(notice=VALID_NOTICE[:-2] + "99"), second, pay_row(notice=VALID_NOTICE)]
+    with translation.override("en" if reader == "it" else "it"):
+        outcome = validate_rows(
+            headers=HEADERS, rows=rows, mapping=PAY, spec=spec(has_payment=True), now=NOW
+        )
+    with translation.override(reader):
+        warnings = [reason_text(w) for w in outcome.warnings]
+        reasons = [reason_text(r) for row in outcome.rejected for r in row["reasons"]]
+    assert warnings[0].startswith(warning)
+    assert reasons == [reason]
+
+
+def test_many_warned_lines_say_how_many_more_in_the_readers_language():
+    rows = [pay_row(notice=f"3020012345678{number:03d}99") for number in range(12)]
+    outcome = validate_rows(
+        headers=HEADERS, rows=rows, mapping=PAY, spec=spec(has_payment=True), now=NOW
+    )
+    with translation.override("en"):
+        text = reason_text(outcome.warnings[0])
+    assert text.startswith("Rows 2, 3, 4, 5, 6, 7, 8, 9, 10, 11 and 2 more: the notice")
+
+
+def test_the_other_format_warning_names_the_button_as_the_english_page_shows_it():
+    rows = [pay_row("1,000.00", OTHER_NOTICE)]
+    outcome = validate_rows(
+        headers=HEADERS, rows=rows, mapping=PAY, spec=spec(has_payment=True), now=NOW
+    )
+    with translation.override("en"):
+        text = reason_text(outcome.warnings[0])
+    assert text.startswith("Row 2: numbers written in the English format")
+    assert "press “Read the numbers in the English format”" in text
+    assert "Leggi" not in text

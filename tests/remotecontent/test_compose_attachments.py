@@ -28,6 +28,7 @@ from ioportal.remotecontent.models import Attachment
 from ioportal.sending import outcomes
 from ioportal.sending.runner import run_account_worker
 from tests import builders
+from tests.recipients.support import shown_rejected
 from tests.remotecontent.conftest import CONFIGURATION_ID, make_pdf
 from tests.sending.support import simulated_service
 
@@ -356,7 +357,7 @@ def test_file_column_without_zip_rejects_the_rows(
     )
     recipient_list.refresh_from_db()
     assert recipient_list.valid_count == 0
-    assert "carica lo ZIP" in " ".join(recipient_list.get_rejected()[0]["reasons"])
+    assert "carica lo ZIP" in " ".join(shown_rejected(recipient_list)[0]["reasons"])
 
 
 def test_test_send_carries_copies_of_the_rows_files(

@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from ioportal.core.fiscalcode import fiscal_code_hmac
+from ioportal.core.io_texts import reason_text
 from ioportal.messaging import services
 from ioportal.messaging.followups import Criterion, follow_up_list_create
 from ioportal.messaging.lists import (
@@ -216,8 +217,8 @@ def test_one_citizens_lost_file_rejects_that_row_with_the_reason(
     built = follow_up(origin, premium_template, premium_service, operator_user)
     assert built.valid_count == 1 and built.rejected_count == 1
     rejected = built.items(RecipientChunk.Kind.REJECTED, 0, 1)[0]
-    assert "dario.pdf" in " ".join(rejected["reasons"])
-    assert "non è più disponibile" in " ".join(rejected["reasons"])
+    reasons = " ".join(reason_text(reason) for reason in rejected["reasons"])
+    assert "dario.pdf" in reasons and "non è più disponibile" in reasons
 
 
 def test_a_standard_template_says_own_files_are_not_carried(

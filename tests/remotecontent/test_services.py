@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from ioportal.messaging.models import FeatureLevel
 from ioportal.recipients.pdf import PdfValidationError
@@ -104,6 +104,34 @@ def test_third_party_data_needs_a_registered_configuration(
     delivery.refresh_from_db()
     with pytest.raises(services.RemoteContentNotConfigured, match="non ha una configurazione"):
         services.third_party_data_for(delivery)
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        ("it", "Il servizio non ha una configurazione per i contenuti remoti"),
+        ("en", "The service has no remote content configuration"),
+    ],
+)
+def test_missing_configuration_is_stored_untranslated(
+    make_delivery, add_attachment, premium_service, language, expected
+):
+    """The worker's language does not matter: the outcome is read in the reader's."""
+    from ioportal.messaging.models import Delivery
+    from ioportal.sending import steps
+
+    premium_service.remote_content_configuration_id = ""
+    premium_service.save()
+    delivery = make_delivery()
+    add_attachment(delivery=delivery)
+    delivery.refresh_from_db()
+    worker = "en" if language == "it" else "it"
+    with translation.override(worker):
+        _message, _code, detail = steps.prepare_message(delivery, CITIZEN, premium_service)
+    Delivery.objects.filter(pk=delivery.pk).update(last_error_parts=detail)
+    delivery.refresh_from_db()
+    with translation.override(language):
+        assert expected in delivery.last_error_text
 
 
 def test_configuration_key_is_stored_hashed(rc):

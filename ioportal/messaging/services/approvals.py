@@ -9,9 +9,11 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from ioportal.accounts.models import Organization, User
 from ioportal.core.errors import NotAllowed
+from ioportal.core.io_texts import Part, said
 from ioportal.core.services import audit_log, changed_fields
 from ioportal.messaging.audit import Action
 from ioportal.messaging.models import ApprovalPolicy, Delivery, Dispatch, Notification
@@ -63,12 +65,13 @@ def approval_required(organization: Organization, recipients: int, feature_level
 # --- four-eyes approval -------------------------------------------------------------------
 
 
-def _notify(dispatch: Dispatch, text: str) -> None:
+def _notify(dispatch: Dispatch, part: Part) -> None:
+    """A note for the dispatch's author, stored untranslated (read in their language)."""
     Notification.objects.create(
         user=dispatch.created_by,
         organization=dispatch.organization,
         dispatch=dispatch,
-        text=text[:500],
+        text_parts=[part],
     )
 
 
@@ -101,8 +104,11 @@ def dispatch_approve(
     )
     _notify(
         dispatch,
-        _("%(who)s ha approvato il tuo invio «%(title)s».")
-        % {"who": actor.get_full_name() or actor.username, "title": dispatch.title},
+        said(
+            gettext_noop("%(who)s ha approvato il tuo invio «%(title)s»."),
+            who=actor.get_full_name() or actor.username,
+            title=dispatch.title,
+        ),
     )
     wake_on_commit(dispatch)
     return dispatch
@@ -141,12 +147,12 @@ def dispatch_reject(
     )
     _notify(
         dispatch,
-        _("%(who)s ha respinto il tuo invio «%(title)s»: %(reason)s")
-        % {
-            "who": actor.get_full_name() or actor.username,
-            "title": dispatch.title,
-            "reason": reason,
-        },
+        said(
+            gettext_noop("%(who)s ha respinto il tuo invio «%(title)s»: %(reason)s"),
+            who=actor.get_full_name() or actor.username,
+            title=dispatch.title,
+            reason=reason,
+        ),
     )
     return dispatch
 

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.utils import timezone
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from ioportal.messaging.models import Delivery, Dispatch, FeatureLevel
 from ioportal.recipients.attachments import delete_stored_file, delete_stored_files_on_commit
@@ -26,7 +26,8 @@ from ioportal.remotecontent.models import Attachment, RemoteContentConfiguration
 
 class RemoteContentNotConfigured(Exception):
     """A Premium delivery with attachments cannot be sent: the service has no usable
-    remote-content configuration. The message is in Italian, for the operator."""
+    remote-content configuration. Its message is an Italian msgid, untranslated: stored as
+    it is (core.io_texts.said) and translated when an operator reads it."""
 
 
 # --- attachments ---------------------------------------------------------------------------
@@ -149,7 +150,7 @@ def third_party_data_for(delivery: Delivery) -> dict[str, Any] | None:
     configuration_id = dispatch.service.remote_content_configuration_id
     if not configuration_id:
         raise RemoteContentNotConfigured(
-            _(
+            gettext_noop(
                 "Il servizio non ha una configurazione per i contenuti remoti: gli allegati non "
                 "possono essere inviati."
             )
@@ -160,7 +161,7 @@ def third_party_data_for(delivery: Delivery) -> dict[str, Any] | None:
         is_active=True,
     ).exists():
         raise RemoteContentNotConfigured(
-            _(
+            gettext_noop(
                 "La configurazione per i contenuti remoti del servizio non è registrata nel "
                 "portale: registrala in «Contenuti remoti»."
             )
