@@ -146,9 +146,9 @@ class RecipientList(models.Model):
 
         `problems`: rows the file's structure makes unreadable (line -> reason, a
         core.io_texts.Part; a text in lists stored before);
-        `cell_problems`: cells that cannot be read (line -> 0-based column -> reason, a Part or
-        an older text; `parsing.ParsedTable.cell_problems`), stored in the problem's place as a
-        mapping;
+        `cell_problems`: cells that cannot be read (line -> 0-based column -> reason, a Part;
+        `parsing.ParsedTable.cell_problems`), stored in the problem's place as
+        {"cells": {column: reason}};
         `number_cells` (per row, the positions of XLSX Number cells; empty for CSV) and
         `date_system` as in `parsing.ParsedTable`. Each row is sealed with its line, its
         problem ("" when none) and its Number cells, so one chunk is all a page needs; the
@@ -167,8 +167,11 @@ class RecipientList(models.Model):
                     line,
                     row,
                     problems.get(line)
-                    or {str(column): reason for column, reason in cells.get(line, {}).items()}
-                    or "",
+                    or (
+                        {"cells": {str(column): reason for column, reason in cells[line].items()}}
+                        if cells.get(line)
+                        else ""
+                    ),
                     number_cells[index] if index < len(number_cells) else [],
                     *([shown_cells[index]] if index < len(shown_cells) else []),
                 ]
@@ -283,10 +286,11 @@ class StoredRows:
         line, row, *extra = item
         self.lines.append(line)
         self.rows.append(row)
-        if extra and isinstance(extra[0], dict) and extra[0]:
-            self.cell_problems[line] = {int(k): v for k, v in extra[0].items()}
-        elif extra and extra[0]:
-            self.problems[line] = extra[0]
+        problem = extra[0] if extra else ""
+        if isinstance(problem, dict) and "cells" in problem:
+            self.cell_problems[line] = {int(k): v for k, v in problem["cells"].items()}
+        elif problem:
+            self.problems[line] = problem  # a Part, or a text in lists stored before
         self.number_cells.append(list(extra[1]) if len(extra) > 1 else [])
         if len(extra) > 2:
             self.shown_cells.append({int(k): v for k, v in extra[2].items()})

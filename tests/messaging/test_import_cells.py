@@ -11,6 +11,7 @@ from openpyxl import Workbook
 
 from ioportal.recipients.models import RecipientList
 from tests import builders
+from tests.recipients.support import shown_rejected
 
 CF1, CF2, CF3 = "RSSMRA85T10A562S", "VRDGPP75C15F205S", "BNCLCU90D45L219H"
 HUGE = "Z" * 50_000
@@ -77,5 +78,5 @@ def test_a_cell_too_long_is_named_by_column_and_cell_on_the_page_and_in_the_csv(
         {"number_format": "en"},
     )
     recipient_list.refresh_from_db()
-    (rejected,) = recipient_list.get_rejected()
+    (rejected,) = shown_rejected(recipient_list)
     assert rejected["problems"][0] == {"column": "nome (B2)", "value": "", "reason": TOO_LONG}

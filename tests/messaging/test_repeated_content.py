@@ -265,10 +265,10 @@ def test_the_check_warnings_stop_naming_rows_left_out(organization, operator_use
 
     received(launch(checked(rows[:2], "primo.csv"), operator_user))
     second = checked(rows, "secondo.csv")
-    assert second.check_warnings[0].startswith("Righe 2, 3, 4: il codice avviso")
+    assert second.check_warnings_text[0].startswith("Righe 2, 3, 4: il codice avviso")
     assert recipient_list_exclude_repeated(recipient_list=second, actor=operator_user) == 2
     second.refresh_from_db()
-    assert second.check_warnings[0].startswith("Riga 4: il codice avviso")
+    assert second.check_warnings_text[0].startswith("Riga 4: il codice avviso")
     assert len(second.check_warnings) == 1
 
 

@@ -11,7 +11,8 @@ from openpyxl import Workbook
 from openpyxl.utils.datetime import CALENDAR_MAC_1904
 
 from ioportal.recipients.parsing import ImportChoiceNeeded, ReadOptions, parse_table
-from ioportal.recipients.validation import MessageSpec, validate_rows
+from ioportal.recipients.validation import MessageSpec
+from tests.recipients.support import validated
 from tests.sending.support import fiscal_codes
 from tests.xlsx_parts import rewrite_part
 
@@ -50,7 +51,8 @@ def _workbook(rows, *, epoch=None):
 
 
 def _check(table, mapping, spec):
-    return validate_rows(
+    """The check of `table`, its reasons and warnings read as the page shows them."""
+    return validated(
         headers=table.headers,
         rows=table.rows,
         lines=table.lines,

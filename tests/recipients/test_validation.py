@@ -15,6 +15,7 @@ from ioportal.recipients.validation import (
     validate_rows,
 )
 from tests.recipients.support import validated
+from tests.sending.support import fiscal_codes
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 GOOD = "RSSMRA85T10A562S"
@@ -698,7 +699,10 @@ def test_reasons_and_warnings_are_stored_untranslated(reader, warning, reason):
 
 
 def test_many_warned_lines_say_how_many_more_in_the_readers_language():
+    # Twelve citizens: a warning names only rows that will be sent, never a repeated code.
     rows = [pay_row(notice=f"3020012345678{number:03d}99") for number in range(12)]
+    for row, code in zip(rows, fiscal_codes(12), strict=True):
+        row[0] = code
     outcome = validate_rows(
         headers=HEADERS, rows=rows, mapping=PAY, spec=spec(has_payment=True), now=NOW
     )
