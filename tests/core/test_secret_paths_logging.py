@@ -207,4 +207,3 @@ def test_e_mails_are_dated_in_the_portals_time_zone(mailoutbox: Any) -> None:
 
     send_mail("Oggetto", "Testo", "portale@example.invalid", ["a@example.invalid"])
     assert mailoutbox[0].message()["Date"].endswith(("+0100", "+0200"))
-
