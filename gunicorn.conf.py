@@ -27,6 +27,8 @@ header_map = "dangerous"
 # (GET /account/invito/<token>/ is the first request of such a link).
 logger_class = "ioportal.core.accesslog.AccessLogger"
 accesslog = "-"
+# Apache's combined format, its moment first (ISO 8601, `AccessLogger.now`) as every other line.
+access_log_format = '%(t)s %(h)s %(l)s %(u)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"'
 errorlog = "-"
 # No control socket: its default path ($HOME/.gunicorn/gunicorn.ctl) is one for every gunicorn
 # of the user on the machine, so a second instance (another checkout, the tests) would take

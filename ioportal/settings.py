@@ -319,6 +319,8 @@ EMAIL_PORT = env.get_int("EMAIL_PORT", default=25, minimum=1, maximum=65535)
 EMAIL_HOST_USER = env.get_str("EMAIL_HOST_USER", default="")
 EMAIL_HOST_PASSWORD = env.get_str("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.get_bool("EMAIL_USE_TLS", default=False)
+# The e-mails' Date header in TIME_ZONE with its offset, as the log lines, not in UTC (-0000).
+EMAIL_USE_LOCALTIME = True
 DEFAULT_FROM_EMAIL = env.get_str("DEFAULT_FROM_EMAIL", default="ioportal@localhost")
 
 # django-q2. Retries belong to the delivery state machine, so the broker must never run a

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -101,7 +102,7 @@ def gunicorn_logger(capsys: pytest.CaptureFixture[str]):  # type: ignore[no-unty
     """The logger gunicorn builds from the shipped gunicorn.conf.py."""
     shipped = runpy.run_path(str(Path(settings.BASE_DIR) / "gunicorn.conf.py"))
     config = Config()
-    for name in ("logger_class", "accesslog", "errorlog"):
+    for name in ("logger_class", "accesslog", "errorlog", "access_log_format"):
         config.set(name, shipped[name])
     return config.logger_class(config)
 
@@ -171,3 +172,38 @@ def test_gunicorn_runs_in_the_portals_time_zone_without_a_shared_control_socket(
     config = Config()
     config.set("control_socket_disable", shipped["control_socket_disable"])
     assert config.control_socket_disable is True
+
+
+ISO_MOMENT = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d"
+
+
+def test_gunicorn_lines_start_with_their_moment_as_the_portals_do(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """gunicorn's error and access lines begin with the moment in ISO 8601 with the offset,
+    as the portal's and django-q2's lines do (not "[06/Dec/2026:22:44:21 +0100]")."""
+    import re
+
+    logger = gunicorn_logger(capsys)
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "RAW_URI": "/invii/",
+        "PATH_INFO": "/invii/",
+        "QUERY_STRING": "",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
+    }
+    response = SimpleNamespace(status="200 OK", sent=10, headers=[])
+    request = SimpleNamespace(headers=[("Host", "portale.invalid")])
+    logger.access(response, request, environ, timedelta(milliseconds=5))
+    logger.error("Worker timeout")
+    out, err = capsys.readouterr()
+    assert re.match(ISO_MOMENT + r' 127\.0\.0\.1 - - "GET /invii/ HTTP/1\.1" 200 10', out), out
+    assert re.match(ISO_MOMENT + r" \[\d+\] \[ERROR\] Worker timeout", err), err
+
+
+def test_e_mails_are_dated_in_the_portals_time_zone(mailoutbox: Any) -> None:
+    from django.core.mail import send_mail
+
+    send_mail("Oggetto", "Testo", "portale@example.invalid", ["a@example.invalid"])
+    assert mailoutbox[0].message()["Date"].endswith(("+0100", "+0200"))
