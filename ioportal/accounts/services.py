@@ -30,7 +30,7 @@ from django_q.tasks import async_task
 
 from ioportal.accounts.access import is_verified, otp_enrolment_allowed
 from ioportal.accounts.audit import Action
-from ioportal.accounts.middleware import SESSION_AUTH_AT_KEY
+from ioportal.accounts.middleware import SESSION_ACTIVE_AT_KEY, SESSION_AUTH_AT_KEY
 from ioportal.accounts.models import (
     Invitation,
     Membership,
@@ -57,7 +57,7 @@ ORG_FIELDS = (
 
 def session_started(*, user: User, request: HttpRequest) -> None:
     """Remember the session of a fresh login, so deactivation can end it."""
-    request.session[SESSION_AUTH_AT_KEY] = time.time()
+    request.session[SESSION_AUTH_AT_KEY] = request.session[SESSION_ACTIVE_AT_KEY] = time.time()
     if request.session.session_key is None:
         request.session.save()
     UserSession.objects.update_or_create(
