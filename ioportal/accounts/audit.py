@@ -16,6 +16,8 @@ class Action(models.TextChoices):
     LOCKOUT = "auth.lockout", _("Blocco per troppi tentativi")
     PASSWORD_CHANGED = "auth.password_changed", _("Password cambiata")
     PASSWORD_RESET_REQUESTED = "auth.password_reset_requested", _("Richiesta reimpostazione")
+    PASSWORD_RESET = "auth.password_reset", _("Password reimpostata")
+    LOCKOUT_CLEARED = "auth.lockout_cleared", _("Blocco tolto con la reimpostazione della password")
     OTP_ENROLLED = "auth.otp_enrolled", _("App di autenticazione configurata")
     OTP_FAILED = "auth.otp_failed", _("Codice di verifica errato")
     OTP_REPLACED = "auth.otp_replaced", _("App di autenticazione sostituita")

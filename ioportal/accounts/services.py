@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from axes.helpers import get_client_ip_address
+from axes.utils import reset as axes_reset
 from django.conf import settings
 from django.contrib.auth.forms import PasswordResetForm
 from django.contrib.sessions.models import Session
@@ -745,6 +746,21 @@ def password_reset_request(*, email: str, request: HttpRequest) -> None:
             task_name=f"password-reset-{digest[:12]}-{now.timestamp():.0f}",
         )
     )
+
+
+def password_reset_completed(*, user: User, request: HttpRequest) -> int:
+    """Record a password set through the e-mailed reset link and lift the user's sign-in lockout.
+
+    The link proves the owner holds the mailbox, so the failed attempts recorded for the
+    username (from every address: `AXES_LOCKOUT_PARAMETERS` keys them on username and address)
+    are removed through django-axes' `axes.utils.reset`, as the lockout page promises ("oppure
+    reimposta la password"). Returns the number of attempt records removed (0 when none).
+    """
+    removed = axes_reset(username=user.get_username())
+    audit_log(action=Action.PASSWORD_RESET, actor=user, target=user, request=request)
+    if removed:
+        audit_log(action=Action.LOCKOUT_CLEARED, actor=user, target=user, request=request)
+    return removed
 
 
 def password_reset_send(*, email: str, domain: str, use_https: bool) -> int:

@@ -109,6 +109,11 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     success_url = reverse_lazy("accounts:password_reset_complete")
     post_reset_login = False
 
+    def form_valid(self, form: Any) -> HttpResponse:
+        response = super().form_valid(form)
+        services.password_reset_completed(user=form.user, request=self.request)
+        return response
+
 
 @require_POST
 @login_required

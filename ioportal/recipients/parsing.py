@@ -16,7 +16,9 @@ Nothing about the file's structure is guessed silently:
   each with its column letter, and look-alikes (case, accents, spaces) are pointed out.
 - XLSX named columns hidden in Excel are read, and named to the operator.
 - A NUL character anywhere refuses the file: it is never text a person typed, and PostgreSQL
-  cannot store it.
+  cannot store it. So do a known non-list format told by its first bytes whatever the file's
+  name (PDF, PNG, JPEG, GIF: `BINARY_SIGNATURES`) and a CSV whose text is more than
+  `MAX_CONTROL_SHARE` control characters.
 - A cell that cannot be read as it is (a formula without its saved result, an Excel error, a
   cell over MAX_CELL_CHARS) is a problem of that cell (`ParsedTable.cell_problems`), never of
   the whole row: the check rejects the row only when the message uses its column. A formula
@@ -81,6 +83,18 @@ PREVIEW_ROWS = 3
 # went through a spreadsheet that kept the line as a row).
 SEP_LINE_RE = re.compile(r'\A"?sep=([;,\t|])"?\1*[ \t]*(?:\r\n|\n|\r)', re.IGNORECASE)
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+# Known file formats that are never a list, told by their first bytes (their published
+# signatures), whatever the file's name: the kind of file as the operator is told it. ZIP
+# (XLSX, ODS, DOCX) and OLE (.xls) containers are told apart by their own checks.
+BINARY_SIGNATURES: tuple[tuple[tuple[bytes, ...], str], ...] = (
+    ((b"%PDF-",), N_("un documento PDF")),
+    ((b"\x89PNG\r\n\x1a\n",), N_("un'immagine PNG")),
+    ((b"\xff\xd8\xff",), N_("un'immagine JPEG")),
+    ((b"GIF87a", b"GIF89a"), N_("un'immagine GIF")),
+)
+# A text whose share of control characters (other than tab and line breaks) is above this is
+# not a list a person wrote: binary content that happens to hold no NUL.
+MAX_CONTROL_SHARE = 0.05
 # The stream an encrypted (password-protected) OOXML file keeps inside its OLE container
 # ([MS-OFFCRYPTO] 2.3.4.4): directory entry names are UTF-16LE.
 ENCRYPTED_PACKAGE = "EncryptedPackage".encode("utf-16-le")
@@ -217,7 +231,8 @@ def parse_table(
 
     `number_format` ("it" or "en", `numbers.NUMBER_FORMATS`) is how XLSX Number cells are
     written. Raises ImportFileError when the file is too large, has too many rows, no header,
-    holds a NUL character, or is not a readable CSV/XLSX file; ImportChoiceNeeded when the
+    holds a NUL character, is a known non-list format (a PDF, an image) whatever its name, or
+    is not a readable CSV/XLSX file; ImportChoiceNeeded when the
     operator must choose the sheet, what to do with hidden rows or the separator. Empty rows
     are skipped. No side effects.
     """
@@ -231,6 +246,11 @@ def parse_table(
         raise ImportFileError(_("Il file è vuoto."))
     if data.startswith(OLE_MAGIC):
         raise _ole_file_error(data)
+    if kind := _known_binary_kind(data):
+        raise ImportFileError(
+            _("Il file è %(kind)s, non un elenco: carica l'elenco come CSV UTF-8 o .xlsx.")
+            % {"kind": _(kind)}
+        )
     if data[:4] == b"PK\x03\x04" or filename.lower().endswith(".xlsx"):
         table = _parse_xlsx(data, options, number_format)
     else:
@@ -298,6 +318,25 @@ def look_alike_headers(headers: Sequence[str]) -> list[str]:
             % {"names": _letters_text(names)}
         )
     return warnings
+
+
+def _known_binary_kind(data: bytes) -> str:
+    """The untranslated kind of a known non-list format (`BINARY_SIGNATURES`), or ""."""
+    for signatures, kind in BINARY_SIGNATURES:
+        if data.startswith(signatures):
+            return kind
+    return ""
+
+
+def _mostly_control(sample: str) -> bool:
+    """More than `MAX_CONTROL_SHARE` of `sample`'s characters are control characters (Unicode
+    category Cc) other than tab, line feed and carriage return."""
+    if not sample:
+        return False
+    controls = sum(
+        1 for char in sample if char not in "\t\n\r" and unicodedata.category(char) == "Cc"
+    )
+    return controls > len(sample) * MAX_CONTROL_SHARE
 
 
 def _binary_content() -> ImportFileError:
@@ -604,6 +643,8 @@ def _parse_csv(data: bytes, options: ReadOptions) -> ParsedTable:
     text, encoding, warnings = _decode(data)
     if "\x00" in text:
         raise _binary_content()
+    if _mostly_control(text[:SNIFF_BYTES]):
+        raise _not_text()
     # Excel writes, and honours, a first line "sep=;" that it does not show as a row.
     hint = SEP_LINE_RE.match(text)
     if hint:

@@ -217,3 +217,23 @@ def test_language_switch(client, operator_user, language):
     assert response.status_code == 302
     body = client.get(reverse(LOGIN)).content.decode()
     assert ("Sign in to ioportal" in body) == (language == "en")
+
+
+@pytest.mark.parametrize(
+    ("accept_language", "expected"),
+    [
+        ("it", "Questa password è troppo corta. Deve contenere almeno 12 caratteri."),
+        ("en", "This password is too short. It must contain at least 12 characters."),
+    ],
+)
+def test_short_password_error_speaks_the_page_language(
+    client, login, operator_user, accept_language, expected
+):
+    login(operator_user)
+    response = client.post(
+        reverse("accounts:password_change"),
+        {"old_password": PASSWORD, "new_password1": "Corta-1", "new_password2": "Corta-1"},
+        HTTP_ACCEPT_LANGUAGE=accept_language,
+    )
+    assert response.status_code == 200
+    assert expected in response.content.decode()

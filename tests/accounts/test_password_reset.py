@@ -168,3 +168,39 @@ def test_the_reset_email_greets_by_the_italian_clock(
     monkeypatch.setattr(greetings.timezone, "now", lambda: evening)
     request_reset(client, operator_user.email, django_capture_on_commit_callbacks)
     assert mail.outbox[0].body.startswith("Buonasera,")
+
+
+def test_reset_by_the_mailed_link_lifts_the_sign_in_lockout(
+    client, admin_user, settings, tasks_run_inline, django_capture_on_commit_callbacks
+) -> None:
+    # The lockout page says "Riprova tra 15 minuti, oppure reimposta la password".
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        post_login(Client(), "admin", "sbagliata", ip="10.0.0.9")
+    assert post_login(Client(), "admin", "sbagliata", ip="10.0.0.9").status_code == 429
+    request_reset(client, admin_user.email, django_capture_on_commit_callbacks, ip="10.0.0.9")
+    link = re.search(r"https?://[^/]+(/\S+)", mail.outbox[0].body).group(1)
+    form_page = client.get(link, follow=True)
+    new = "Un-altra-password-2026"
+    done = client.post(
+        form_page.redirect_chain[-1][0], {"new_password1": new, "new_password2": new}
+    )
+    assert done.status_code == 302
+    signed_in = Client()
+    accepted = post_login(signed_in, "admin", new, ip="10.0.0.9")
+    assert accepted.status_code == 302
+    # The second factor comes next, as at every sign-in of an administrator.
+    assert signed_in.get(accepted.url).url.startswith(reverse("accounts:otp_setup"))
+    assert AuditEvent.objects.filter(action=Action.PASSWORD_RESET, actor=admin_user).exists()
+    assert AuditEvent.objects.filter(action=Action.LOCKOUT_CLEARED, actor=admin_user).exists()
+
+
+def test_reset_without_a_lockout_records_no_lifted_lockout(
+    client, operator_user, tasks_run_inline, django_capture_on_commit_callbacks
+) -> None:
+    request_reset(client, operator_user.email, django_capture_on_commit_callbacks)
+    link = re.search(r"https?://[^/]+(/\S+)", mail.outbox[0].body).group(1)
+    form_page = client.get(link, follow=True)
+    new = "Un-altra-password-2026"
+    client.post(form_page.redirect_chain[-1][0], {"new_password1": new, "new_password2": new})
+    assert AuditEvent.objects.filter(action=Action.PASSWORD_RESET).count() == 1
+    assert not AuditEvent.objects.filter(action=Action.LOCKOUT_CLEARED).exists()

@@ -381,3 +381,17 @@ def test_a_percentage_cell_and_a_formula_row_are_rejected_naming_their_cell(
     reasons = " ".join(problem["reason"] for problem in rejected[3])
     assert "È una percentuale (10,00%), non un importo." in reasons
     assert "non è un numero nel formato italiano" not in reasons
+
+
+def test_an_image_renamed_csv_is_refused_as_an_image(
+    client, login, operator_user, organization, service
+):
+    template = builders.template(
+        organization, operator_user, markdown=MARKDOWN, placeholders=[IMPORTO]
+    )
+    login(operator_user)
+    data = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01" + bytes(range(256)) * 4
+    response = upload(client, template, service, "foto.csv", data=data)
+    assert response.status_code == 200
+    assert "Il file è un&#x27;immagine JPEG, non un elenco" in response.content.decode()
+    assert not RecipientList.objects.exists()

@@ -5,6 +5,7 @@ download audited."""
 import csv
 import io
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -391,3 +392,16 @@ def test_in_english_the_export_has_an_english_name(
     assert clear["Content-Disposition"] == (
         'attachment; filename="reachability-check-in-clear.csv"'
     )
+
+
+def test_a_pdf_renamed_csv_is_refused_as_a_pdf(service: Any, operator_user: Any) -> None:
+    pdf = (Path(__file__).resolve().parents[2] / "docs/examples/accertamento-imu.pdf").read_bytes()
+    response = client_for(operator_user).post(
+        reverse("reachability:check_new"),
+        {"service": service.pk, "file": SimpleUploadedFile("fake.csv", pdf)},
+    )
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert "Il file è un documento PDF, non un elenco" in text
+    assert "%PDF" not in text
+    assert not ReachabilityCheck.objects.exists()
