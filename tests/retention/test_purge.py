@@ -505,3 +505,18 @@ def test_the_retention_days_tell_a_wrong_number_as_other_whole_number_fields(
     assert "Enter a number of days from 30 to 3650." in page
     organization.refresh_from_db()
     assert organization.retention_days == 365
+
+
+def test_the_confirmation_groups_the_days_thousands(
+    client, login, admin_user, operator_user, organization, service
+):
+    """ "Passando da 1.000 a 30 giorni" (1,000 in English), as every other count is shown."""
+    organization.retention_days = 1000
+    organization.save(update_fields=["retention_days"])
+    finished(service, operator_user, days_ago=100)
+    login(admin_user)
+    url = reverse("retention:settings")
+    page = " ".join(client.post(url, {"retention_days": "30"}).content.decode().split())
+    assert "Passando da 1.000 a 30 giorni" in page
+    english = client.post(url, {"retention_days": "30"}, HTTP_ACCEPT_LANGUAGE="en")
+    assert "1,000" in english.content.decode()
