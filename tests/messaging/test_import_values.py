@@ -381,3 +381,17 @@ def test_a_percentage_cell_and_a_formula_row_are_rejected_naming_their_cell(
     reasons = " ".join(problem["reason"] for problem in rejected[3])
     assert "È una percentuale (10,00%), non un importo." in reasons
     assert "non è un numero nel formato italiano" not in reasons
+
+
+def test_the_confirmation_sample_shows_its_payment_box(
+    client, login, operator_user, payment_template, payments_service
+):
+    """A message with a payment: the sample on the confirmation page shows the payment box
+    of its row, as the preview does, so a text speaking of "the button below" finds it."""
+    login(operator_user)
+    response = upload(client, payment_template, payments_service, "amounts_thousands_separator.csv")
+    recipient_list, _page = map_and_check(client, response, AMOUNTS_MAPPING)
+    page = client.get(reverse("messaging:list_confirm", args=[recipient_list.public_id]))
+    text = page.content.decode()
+    assert 'class="io-phone-payment"' in text
+    assert "1.500,00 €" in text.split('class="io-phone-payment"')[1]
