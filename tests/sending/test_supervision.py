@@ -995,3 +995,23 @@ def test_the_history_says_when_a_scheduled_dispatch_is_due_in_a_whole_phrase(
     assert events[1][0] == dispatch.created_at
     with translation.override("en"):
         assert timeline(dispatch)[1][1] == "Scheduled for 07/12/2026 at 10:00"
+
+
+def test_the_uncertain_outcomes_show_each_row_number(
+    dispatch: Dispatch, people: dict[str, User]
+) -> None:
+    """Two citizens may share one masked code: the table where "Invia di nuovo" risks a
+    double send tells them apart by their row of the file, as the recipients list does."""
+    rows = list(dispatch.deliveries.order_by("row_number"))[:2]
+    for delivery in rows:
+        Delivery.objects.filter(pk=delivery.pk).update(
+            state="uncertain", last_error_code="ambiguous", uncertain_since=timezone.now()
+        )
+    page = client_for(people["supervisor"]).get(
+        reverse("sending:dispatch_detail", args=[dispatch.public_id])
+    )
+    form = page.content.decode().split("Esiti incerti", 1)[1].split("</table>", 1)[0]
+    assert '<th scope="col">Riga</th>' in form
+    for delivery in rows:
+        assert f'<td class="uncertain-row">{delivery.row_number}</td>' in form
+        assert f'aria-label="Riga {delivery.row_number}, ' in form
