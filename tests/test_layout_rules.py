@@ -41,3 +41,14 @@ def test_card_texts_keep_the_page_font_not_bootstrap_italia_s_serif() -> None:
     css = (ROOT / "static/css/ioportal.css").read_text()
     rule = re.search(r"\.card \.card-body \.card-text\s*\{([^}]*)\}", css)
     assert rule is not None and "font-family: inherit" in rule.group(1)
+
+
+def test_the_estimate_keeps_the_page_font_not_the_callout_s_serif() -> None:
+    """Bootstrap Italia writes a callout's paragraphs in Lora (serif): the estimate on the
+    confirmation page takes the page's font with Bootstrap Italia's `font-sans-serif`."""
+    confirm = (ROOT / "templates/messaging/list_confirm.html").read_text()
+    start = confirm.index('id="stima-invio"')
+    callout = confirm[start : confirm.index("\n</div>", start)]
+    paragraphs = re.findall(r"<p\b[^>]*>", callout)
+    assert len(paragraphs) >= 4
+    assert all("font-sans-serif" in p for p in paragraphs), paragraphs

@@ -48,8 +48,9 @@ from ioportal.accounts.models import Membership
 from ioportal.core.audit import change_value_words
 from ioportal.core.fiscalcode import mask_fiscal_codes_in_text
 from ioportal.core.models import AuditEvent
+from ioportal.core.numbers import grouped
 from ioportal.core.services import MASK
-from ioportal.messaging.models import Dispatch
+from ioportal.messaging.models import Delivery, Dispatch
 from ioportal.recipients.models import RecipientList
 from ioportal.recipients.numbers import ENGLISH, ITALIAN
 from ioportal.sending.window_forms import WEEKDAYS
@@ -172,7 +173,41 @@ OBJECT_KEYS: dict[str, tuple[type[models.Model], str]] = {
     "dispatches": (Dispatch, "title"),
     "origin": (Dispatch, "title"),
     "list": (RecipientList, "file_name"),
+    # The deliveries of an uncertain outcome's decision: by their row of the file
+    # (`_object_name`), or their masked fiscal code when they have none.
+    "deliveries": (Delivery, "row_number"),
 }
+
+# How each model of OBJECT_KEYS reaches its organization (default `organization_id`).
+ORGANIZATION_LOOKUPS: dict[type[models.Model], str] = {Delivery: "dispatch__organization_id"}
+
+
+def _object_rows(
+    model: type[models.Model], organizations: Iterable[Any], public_ids: Iterable[uuid.UUID]
+) -> list[tuple[Any, uuid.UUID, str]]:
+    """(organization id, public id, name) of the objects of `model` among `public_ids` that
+    belong to `organizations`; a delivery's name is "riga N" (or its masked fiscal code)."""
+    organization_field = ORGANIZATION_LOOKUPS.get(model, "organization_id")
+    name_field = next(field for kind, field in OBJECT_KEYS.values() if kind is model)
+    rows = model._default_manager.filter(
+        **{f"{organization_field}__in": set(organizations), "public_id__in": set(public_ids)}
+    )
+    if model is Delivery:
+        return [
+            (
+                organization,
+                one,
+                _("riga %(row)s") % {"row": grouped(row)} if row else str(masked),
+            )
+            for organization, one, row, masked in rows.values_list(
+                organization_field, "public_id", "row_number", "fiscal_code_masked"
+            )
+        ]
+    return [
+        (organization, one, str(name))
+        for organization, one, name in rows.values_list(organization_field, "public_id", name_field)
+    ]
+
 
 # Keys whose values are the choices of a field of another model than the target.
 CHOICE_FIELDS: dict[str, models.Field[Any, Any]] = {
@@ -341,12 +376,12 @@ def object_names(events: Iterable[AuditEvent]) -> ObjectNames:
                     )
     names: ObjectNames = {}
     for model, pairs in wanted.items():
-        name_field = next(field for kind, field in OBJECT_KEYS.values() if kind is model)
-        rows = model._default_manager.filter(
-            organization_id__in={organization for organization, _ in pairs},
-            public_id__in={one for _, one in pairs},
-        ).values_list("organization_id", "public_id", name_field)
-        names.update({(model, organization, one): str(name) for organization, one, name in rows})
+        rows = _object_rows(
+            model,
+            {organization for organization, _ in pairs},
+            {one for _, one in pairs},
+        )
+        names.update({(model, organization, one): name for organization, one, name in rows})
     return names
 
 
@@ -357,13 +392,11 @@ def _objects_text(event: AuditEvent, key: str, value: Any, names: ObjectNames | 
     wanted = _object_ids(key, value)
     if wanted is None:
         return None
-    model, name_field = OBJECT_KEYS[key]
+    model = OBJECT_KEYS[key][0]
     if names is None:
         names = {
-            (model, event.organization_id, one): str(name)
-            for one, name in model._default_manager.filter(
-                organization_id=event.organization_id, public_id__in=wanted
-            ).values_list("public_id", name_field)
+            (model, organization, one): name
+            for organization, one, name in _object_rows(model, [event.organization_id], wanted)
         }
     texts = []
     for item in wanted:

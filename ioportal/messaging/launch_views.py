@@ -205,9 +205,14 @@ def list_confirm(request: AuthenticatedHttpRequest, public_id: str) -> HttpRespo
         return redirect("sending:dispatch_detail", public_id=dispatch.public_id)
     first = recipient_list.items(RecipientChunk.Kind.VALID, 0, 1)
     sample = None
+    sample_amount = ""
     if first:
         subject, markdown = _row_message(recipient_list, first[0])
         sample = render_preview(subject=subject, markdown=markdown)
+        # The payment box of the same row, as on the preview page: a text speaking of
+        # "the button below" shows it.
+        if first[0].get("amount"):
+            sample_amount = euro_amount(first[0]["amount"])
     policy = selectors.approval_policy(organization=membership.organization)
     is_premium = recipient_list.template.feature_level == FeatureLevel.ADVANCED
     found = repeated.repeated_content(recipient_list)
@@ -222,6 +227,7 @@ def list_confirm(request: AuthenticatedHttpRequest, public_id: str) -> HttpRespo
             "list": recipient_list,
             "form": form,
             "sample": sample,
+            "sample_amount": sample_amount,
             "total_amount": euro_amount(recipient_list.total_amount),
             "needs_approval": policy.requires_approval(
                 recipients=to_send,

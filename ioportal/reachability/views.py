@@ -1,3 +1,4 @@
+import os
 from datetime import timedelta
 
 from django.core.exceptions import PermissionDenied
@@ -11,12 +12,14 @@ from django.http import (
     HttpResponseNotAllowed,
 )
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import pgettext
 from django.views.decorators.http import require_http_methods
 
 from ioportal.accounts.access import require_role, role_required
 from ioportal.accounts.http import AuthenticatedHttpRequest
 from ioportal.accounts.models import Membership
+from ioportal.core.downloads import file_slug
 from ioportal.core.spreadsheets import CHUNK_BYTES
 from ioportal.core.spreadsheets import CONTENT_TYPE as XLSX_CONTENT_TYPE
 from ioportal.ioservices.selectors import ioservices_usable_by
@@ -141,6 +144,18 @@ def check_progress(request: HttpRequest, public_id: str) -> HttpResponse:
     return render(request, "reachability/_progress.html", _detail_context(request, check))
 
 
+def export_stem(check: ReachabilityCheck) -> str:
+    """A check's export file name without extension: "verifica-raggiungibilita-" and the slug
+    of the uploaded file's name without its extension ("elenco-imu"), or the check's local
+    date (YYYY-MM-DD) when nothing is left of the name; as dispatch exports carry their
+    title (core.downloads.file_slug)."""
+    stem = file_slug(os.path.splitext(check.source_name)[0])
+    if not stem and check.created_at:
+        stem = f"{timezone.localtime(check.created_at):%Y-%m-%d}"
+    word = pgettext("file name", "verifica-raggiungibilita")
+    return f"{word}-{stem}" if stem else word
+
+
 @require_http_methods(["GET", "POST"])
 @role_required(OPERATOR)
 def check_export(
@@ -169,7 +184,7 @@ def check_export(
     response = FileResponse(
         body,
         as_attachment=True,
-        filename=f"{pgettext('file name', 'verifica-raggiungibilita')}{suffix}.{file_format}",
+        filename=f"{export_stem(check)}{suffix}.{file_format}",
         content_type=CONTENT_TYPES[file_format],
     )
     response.block_size = CHUNK_BYTES

@@ -1,20 +1,29 @@
 from typing import Any
 
 from django import forms
+from django.utils.functional import lazy
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from ioportal.accounts.models import DEFAULT_RETENTION_DAYS, MAX_RETENTION_DAYS, MIN_RETENTION_DAYS
 from ioportal.core.forms import WholeNumberField
 
-OUT_OF_RANGE = _("Indica un numero di giorni da %(min)s a %(max)s.") % {
-    "min": MIN_RETENTION_DAYS,
-    "max": MAX_RETENTION_DAYS,
-}
+
+def _out_of_range() -> str:
+    """The range sentence in the active language, filled when shown (not at import)."""
+    return gettext("Indica un numero di giorni da %(min)s a %(max)s.") % {
+        "min": MIN_RETENTION_DAYS,
+        "max": MAX_RETENTION_DAYS,
+    }
+
+
+OUT_OF_RANGE = lazy(_out_of_range, str)()
 
 
 class RetentionForm(forms.Form):
     """The days an organization keeps its dispatches' personal data. One Italian message for
-    any value out of MIN_RETENTION_DAYS..MAX_RETENTION_DAYS (accounts.models)."""
+    any value out of MIN_RETENTION_DAYS..MAX_RETENTION_DAYS (accounts.models) or missing;
+    anything not a whole number gets WholeNumberField's own message."""
 
     retention_days = WholeNumberField(
         label=_("Giorni di conservazione dei dati personali"),
@@ -23,7 +32,6 @@ class RetentionForm(forms.Form):
         error_messages={
             "min_value": OUT_OF_RANGE,
             "max_value": OUT_OF_RANGE,
-            "invalid": OUT_OF_RANGE,
             "required": OUT_OF_RANGE,
         },
     )

@@ -205,7 +205,13 @@ def timeline(dispatch: Dispatch) -> list[tuple[Any, str, str]]:
     if dispatch.approved_at:
         events.append((dispatch.approved_at, 1, _("Approvato"), str(dispatch.approved_by or "")))
     if dispatch.scheduled_at:
-        events.append((dispatch.scheduled_at, 2, _("Programmato per"), ""))
+        # Chosen when the dispatch was created: shown then, with the moment it is due.
+        due = localtime(dispatch.scheduled_at)
+        scheduled = _("Programmato per il %(date)s alle %(time)s") % {
+            "date": date_format(due, "SHORT_DATE_FORMAT"),
+            "time": date_format(due, "TIME_FORMAT"),
+        }
+        events.append((dispatch.created_at, 2, scheduled, str(dispatch.created_by or "")))
     if dispatch.started_at:
         events.append((dispatch.started_at, 3, _("Avviato"), ""))
     changes = AuditEvent.objects.filter(
@@ -236,8 +242,7 @@ def timeline(dispatch: Dispatch) -> list[tuple[Any, str, str]]:
     created = dispatch.created_at
 
     def order(event: tuple[Any, int, str, str]) -> tuple[Any, int]:
-        # Nothing happens to a dispatch before it exists; a future "Programmato per" sorts
-        # by its own time.
+        # Nothing happens to a dispatch before it exists.
         when = event[0]
         return (max(when, created) if created and when else when, event[1])
 

@@ -317,3 +317,39 @@ def test_public_ids_are_shown_by_the_name_of_the_object_of_the_organization(
     assert shown["Elenco di destinatari"] == "imu.csv"
     assert shown["Cittadini esclusi"] == "8"
     assert shown["Invio di origine"] == "not-an-id"
+
+
+@pytest.mark.django_db
+def test_the_deliveries_of_an_uncertain_decision_are_named_by_their_row(
+    organization, operator_user, other_organization
+):
+    """ "Esito incerto segnato come inviato": the deliveries by their row of the file, never by
+    internal ids; one of another organization only by the id's first characters."""
+    from ioportal.core.models import AuditEvent as Event
+    from ioportal.dashboard.audit_display import object_names
+    from ioportal.messaging.models import Delivery
+
+    service = builders.service(organization)
+    codes = ["RSSMRA85T10A562S", "VRDGPP75C15F205S"]
+    dispatch = builders.dispatch(service, operator_user, codes)
+    first, second = list(Delivery.objects.filter(dispatch=dispatch).order_by("row_number"))[:2]
+    Delivery.objects.filter(pk=second.pk).update(row_number=1234)
+    other_service = builders.service(other_organization, service_id="01OTHER")
+    theirs = Delivery.objects.filter(
+        dispatch=builders.dispatch(other_service, operator_user, codes[:1])
+    )[0]
+    decided = Event(
+        action="delivery.marked_sent",
+        organization=organization,
+        target_type="dispatch",
+        changes={
+            "deliveries": [str(first.public_id), str(second.public_id), str(theirs.public_id)]
+        },
+    )
+    expected = f"riga {first.row_number}, riga 1.234, {str(theirs.public_id)[:8]}…"
+    assert lines(decided)["Destinatari"] == expected
+    assert dict(change_lines(decided, object_names([decided])))["Destinatari"] == expected
+    with translation.override("en"):
+        assert "row 1,234" in dict(change_lines(decided))["Recipients"]
+    counted = Event(action="x.other", organization=organization, changes={"deliveries": 3})
+    assert lines(counted)["Destinatari"] == "3"

@@ -395,3 +395,17 @@ def test_an_image_renamed_csv_is_refused_as_an_image(
     assert response.status_code == 200
     assert "Il file è un&#x27;immagine JPEG, non un elenco" in response.content.decode()
     assert not RecipientList.objects.exists()
+
+
+def test_the_confirmation_sample_shows_its_payment_box(
+    client, login, operator_user, payment_template, payments_service
+):
+    """A message with a payment: the sample on the confirmation page shows the payment box
+    of its row, as the preview does, so a text speaking of "the button below" finds it."""
+    login(operator_user)
+    response = upload(client, payment_template, payments_service, "amounts_thousands_separator.csv")
+    recipient_list, _page = map_and_check(client, response, AMOUNTS_MAPPING)
+    page = client.get(reverse("messaging:list_confirm", args=[recipient_list.public_id]))
+    text = page.content.decode()
+    assert 'class="io-phone-payment"' in text
+    assert "1.500,00 €" in text.split('class="io-phone-payment"')[1]

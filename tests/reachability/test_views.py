@@ -63,6 +63,10 @@ def check(service: Any, operator_user: Any) -> ReachabilityCheck:
     return created
 
 
+def check_date(check: ReachabilityCheck) -> str:
+    return f"{timezone.localtime(check.created_at):%Y-%m-%d}"
+
+
 def client_for(user: Any) -> Client:
     return verified_login(Client(), user)
 
@@ -196,7 +200,7 @@ def test_operator_downloads_masked_codes_and_each_download_is_audited(
     response = client.get(url("check_export", check, "csv"))
     assert response.status_code == 200 and response["Cache-Control"] == "no-store"
     assert response["Content-Disposition"] == (
-        'attachment; filename="verifica-raggiungibilita.csv"'
+        f'attachment; filename="verifica-raggiungibilita-{check_date(check)}.csv"'
     )
     content = body(response)
     lines = read_csv(content)
@@ -385,12 +389,13 @@ def test_in_english_the_export_has_an_english_name(
 ) -> None:
     client = client_for(supervisor_user)
     masked = client.get(url("check_export", check, "xlsx"), HTTP_ACCEPT_LANGUAGE="en")
-    assert masked["Content-Disposition"] == 'attachment; filename="reachability-check.xlsx"'
+    day = check_date(check)
+    assert masked["Content-Disposition"] == f'attachment; filename="reachability-check-{day}.xlsx"'
     clear = client.post(
         url("check_export", check, "csv"), {"in_chiaro": "1"}, HTTP_ACCEPT_LANGUAGE="en"
     )
     assert clear["Content-Disposition"] == (
-        'attachment; filename="reachability-check-in-clear.csv"'
+        f'attachment; filename="reachability-check-{day}-in-clear.csv"'
     )
 
 
@@ -405,3 +410,19 @@ def test_a_pdf_renamed_csv_is_refused_as_a_pdf(service: Any, operator_user: Any)
     assert "Il file è un documento PDF, non un elenco" in text
     assert "%PDF" not in text
     assert not ReachabilityCheck.objects.exists()
+
+
+def test_each_export_is_named_after_its_check(check: ReachabilityCheck, operator_user: Any) -> None:
+    """The uploaded file's name, or the check's date when it had none: two checks' exports
+    do not share one name."""
+    client = client_for(operator_user)
+    check.source_name = "Elenco IMU 2026.xlsx"
+    check.save(update_fields=["source_name"])
+    response = client.get(url("check_export", check, "xlsx"))
+    assert response["Content-Disposition"] == (
+        'attachment; filename="verifica-raggiungibilita-elenco-imu-2026.xlsx"'
+    )
+    check.source_name = ""
+    check.save(update_fields=["source_name"])
+    english = client.get(url("check_export", check, "csv"), HTTP_ACCEPT_LANGUAGE="en")
+    assert english["Content-Disposition"].endswith(f'-{check_date(check)}.csv"')

@@ -372,7 +372,7 @@ def test_admin_sets_the_retention_days_on_the_retention_page(
     assert url == "/conservazione/" and url in settings_page
     page = client.get(url).content.decode()
     assert "Predefinito: 365 giorni" in page and 'value="365"' in page
-    for wrong in ("-1", "0", "29", "3651", "tanti", ""):
+    for wrong in ("-1", "0", "29", "3651", ""):
         refused = client.post(url, {"retention_days": wrong})
         assert refused.status_code == 200
         assert "Indica un numero di giorni da 30 a 3650." in refused.content.decode()
@@ -484,3 +484,39 @@ def test_the_confirmation_counts_reachability_checks_too(
     assert organization.retention_days == 365
     assert client.post(url, {"retention_days": "40", "confirmed": "on"}).status_code == 302
     assert reachability_checks_purge_expired(now=timezone.now()) == 2
+
+
+def test_the_retention_days_tell_a_wrong_number_as_other_whole_number_fields(
+    client, login, admin_user, organization
+):
+    """Not a whole number: WholeNumberField's own message; out of range: the range sentence,
+    in the reader's language."""
+    login(admin_user)
+    url = reverse("retention:settings")
+    for wrong in ("1.5", "abc"):
+        page = client.post(url, {"retention_days": wrong}).content.decode()
+        assert "Scrivi un numero intero, senza decimali" in page
+        assert "Indica un numero di giorni" not in page
+    english = client.post(url, {"retention_days": "1.000"}, HTTP_ACCEPT_LANGUAGE="en")
+    page = english.content.decode()
+    assert "Indica un numero di giorni" not in page
+    assert "Write a whole number" in page
+    page = client.post(url, {"retention_days": "5000"}, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Enter a number of days from 30 to 3650." in page
+    organization.refresh_from_db()
+    assert organization.retention_days == 365
+
+
+def test_the_confirmation_groups_the_days_thousands(
+    client, login, admin_user, operator_user, organization, service
+):
+    """ "Passando da 1.000 a 30 giorni" (1,000 in English), as every other count is shown."""
+    organization.retention_days = 1000
+    organization.save(update_fields=["retention_days"])
+    finished(service, operator_user, days_ago=100)
+    login(admin_user)
+    url = reverse("retention:settings")
+    page = " ".join(client.post(url, {"retention_days": "30"}).content.decode().split())
+    assert "Passando da 1.000 a 30 giorni" in page
+    english = client.post(url, {"retention_days": "30"}, HTTP_ACCEPT_LANGUAGE="en")
+    assert "1,000" in english.content.decode()

@@ -1,7 +1,7 @@
 """Supervision pages: the one access rule for dispatches and deliveries, the history, the
 dispatch page, the delivery page and the fiscal-code search; query counts bounded."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -973,3 +973,45 @@ def test_an_operator_sees_their_dispatches_once_and_no_author_filter(
     assert (
         'id="recent-dispatches"' in supervisor.get(reverse("dashboard:dashboard")).content.decode()
     )
+
+
+def test_the_history_says_when_a_scheduled_dispatch_is_due_in_a_whole_phrase(
+    dispatch: Dispatch, people: dict[str, User]
+) -> None:
+    """ "Programmato per il 07/12/2026 alle 10:00", at the time it was scheduled (its
+    creation), not a dangling "Programmato per" after the due time."""
+    from django.utils import translation
+
+    from ioportal.sending.pages import timeline
+
+    due = timezone.make_aware(datetime(2026, 12, 7, 10, 0))
+    Dispatch.objects.filter(pk=dispatch.pk).update(scheduled_at=due)
+    dispatch.refresh_from_db()
+    events = timeline(dispatch)
+    assert [what for _w, what, _who in events] == [
+        "Creato",
+        "Programmato per il 07/12/2026 alle 10:00",
+    ]
+    assert events[1][0] == dispatch.created_at
+    with translation.override("en"):
+        assert timeline(dispatch)[1][1] == "Scheduled for 07/12/2026 at 10:00"
+
+
+def test_the_uncertain_outcomes_show_each_row_number(
+    dispatch: Dispatch, people: dict[str, User]
+) -> None:
+    """Two citizens may share one masked code: the table where "Invia di nuovo" risks a
+    double send tells them apart by their row of the file, as the recipients list does."""
+    rows = list(dispatch.deliveries.order_by("row_number"))[:2]
+    for delivery in rows:
+        Delivery.objects.filter(pk=delivery.pk).update(
+            state="uncertain", last_error_code="ambiguous", uncertain_since=timezone.now()
+        )
+    page = client_for(people["supervisor"]).get(
+        reverse("sending:dispatch_detail", args=[dispatch.public_id])
+    )
+    form = page.content.decode().split("Esiti incerti", 1)[1].split("</table>", 1)[0]
+    assert '<th scope="col">Riga</th>' in form
+    for delivery in rows:
+        assert f'<td class="uncertain-row">{delivery.row_number}</td>' in form
+        assert f'aria-label="Riga {delivery.row_number}, ' in form
