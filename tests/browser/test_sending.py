@@ -52,7 +52,8 @@ def test_supervisor_reads_and_steers_a_premium_dispatch(page, sign_in, axe_check
 
     # Mark one uncertain delivery as sent.
     uncertain = rows[2]
-    page.get_by_label(uncertain.fiscal_code_masked, exact=True).first.check()
+    # Each checkbox is named by the citizen's row and masked code; two citizens may share it.
+    page.locator(f"#u-{uncertain.public_id}").check()
     page.get_by_role("button", name="Segna come inviati").click()
     page.wait_for_load_state()
     # A page names it and asks for a tick.
@@ -67,7 +68,7 @@ def test_supervisor_reads_and_steers_a_premium_dispatch(page, sign_in, axe_check
     assert page.locator('[data-outcome="delivered"]').inner_text() == "3 (60%)"
     assert Delivery.objects.filter(dispatch=dispatch, state="uncertain").count() == 1
     # Sending it again needs the explicit confirmation.
-    page.get_by_label(rows[3].fiscal_code_masked, exact=True).first.check()
+    page.locator(f"#u-{rows[3].public_id}").check()
     page.get_by_role("button", name="Invia di nuovo").click()
     page.wait_for_load_state()
     assert Delivery.objects.get(pk=rows[3].pk).state == "uncertain"
