@@ -5,8 +5,8 @@ delays work, never loses it)."""
 
 import logging
 
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, transaction
+from django.db.models import F, QuerySet
 
 from ioportal.messaging.models import Delivery, Dispatch
 from ioportal.messaging.services import dispatches_resume_preparation
@@ -20,12 +20,33 @@ S = Delivery.State
 D = Dispatch.State
 
 
+def _reap(candidates: QuerySet[Delivery], **fields: object) -> int:
+    """`candidates.update(**fields)` without waiting for a row another transaction holds.
+
+    On PostgreSQL the rows are locked first in id order, skipping the locked ones
+    (`FOR UPDATE SKIP LOCKED`): a plain multi-row UPDATE locks rows in scan order and waited
+    for a run's transaction that held one row and waited for another this UPDATE held (a
+    deadlock, seen between the CHECKING reap and a run's submission claims). A row a live
+    transaction holds is being changed by it; a later sweep reaps it if it is still expired.
+    Call inside a transaction."""
+    if not connection.features.has_select_for_update_skip_locked:
+        return candidates.update(**fields)
+    ids = list(
+        candidates.select_for_update(skip_locked=True, of=("self",))
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+    return candidates.filter(pk__in=ids).update(**fields) if ids else 0
+
+
 def reap_expired_claims() -> dict[str, int]:
     """SUBMITTING past its lease → UNCERTAIN (the worker died during or right after the call:
     IO may have the message, never re-sent automatically). CHECKING past its lease →
-    RETRY_WAIT (nothing was sent). Idempotent."""
+    RETRY_WAIT (nothing was sent). Idempotent; rows another transaction holds are left to the
+    next sweep (`_reap`). Call inside a transaction."""
     now = clock.now()
-    uncertain = Delivery.objects.filter(state=S.SUBMITTING, lease_until__lt=now).update(
+    uncertain = _reap(
+        Delivery.objects.filter(state=S.SUBMITTING, lease_until__lt=now),
         state=S.UNCERTAIN,
         uncertain_since=now,
         last_error_code=outcomes.LEASE_EXPIRED,
@@ -34,7 +55,8 @@ def reap_expired_claims() -> dict[str, int]:
     )
     if uncertain:
         logger.warning("%d deliveries became uncertain (expired submission lease)", uncertain)
-    retried = Delivery.objects.filter(state=S.CHECKING, lease_until__lt=now).update(
+    retried = _reap(
+        Delivery.objects.filter(state=S.CHECKING, lease_until__lt=now),
         state=S.RETRY_WAIT,
         attempts=F("attempts") + 1,
         next_attempt_at=now,

@@ -808,3 +808,49 @@ def test_an_api_call_row_keeps_the_moment_its_answer_arrived(organization: Organ
     )
     assert stored["submit_message"] == answered
     assert stored["get_profile"] >= before
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_sweeper_skips_a_row_a_run_holds_instead_of_waiting_for_it(
+    organization: Organization,
+) -> None:
+    """The reap of expired claims locks its rows in id order and skips those another
+    transaction holds (a run claiming submissions): its multi-row UPDATE waited for such a
+    row while the run waited for one it held, and PostgreSQL aborted one of the two."""
+    import threading
+
+    from django.db import connection, connections, transaction
+
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks between transactions need PostgreSQL")
+    user = builders.user(Membership.Role.OPERATOR, organization)
+    service = builders.service(organization, **simulated_service(""))
+    builders.dispatch(service, user, fiscal_codes(2))
+    _token, ids = claims.claim_work(organization_id=organization.pk, worker="t", limit=2)
+    assert len(ids) == 2
+    Delivery.objects.filter(pk__in=ids).update(lease_until="2000-01-01T00:00:00Z")
+    held, release = threading.Event(), threading.Event()
+
+    def run_holding_the_first() -> None:
+        try:
+            with transaction.atomic():
+                Delivery.objects.select_for_update().get(pk=ids[0])
+                held.set()
+                release.wait(10)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run_holding_the_first)
+    thread.start()
+    try:
+        assert held.wait(10)
+        with transaction.atomic():
+            assert reap_expired_claims()["rechecked"] == 1  # at once, not after the run
+        assert Delivery.objects.get(pk=ids[1]).state == "retry_wait"
+        assert Delivery.objects.get(pk=ids[0]).state == "checking"
+    finally:
+        release.set()
+        thread.join()
+    with transaction.atomic():
+        assert reap_expired_claims()["rechecked"] == 1  # the next sweep
