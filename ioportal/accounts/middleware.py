@@ -29,6 +29,7 @@ Handler = Callable[[HttpRequest], HttpResponse]
 
 
 def is_htmx(request: HttpRequest) -> bool:
+    """A request htmx made (`HX-Request: true`): answered with a fragment, not a page."""
     return request.headers.get("HX-Request") == "true"
 
 

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_POST
 
 from ioportal.accounts.access import require_role, role_required
 from ioportal.accounts.http import AuthenticatedHttpRequest
+from ioportal.accounts.middleware import is_htmx
 from ioportal.accounts.models import Membership
 from ioportal.core.errors import NotAllowed
 from ioportal.core.numbers import euro_amount
@@ -140,7 +141,7 @@ def list_test_send(request: AuthenticatedHttpRequest, public_id: str) -> HttpRes
         recipient_list=recipient_list, row=valid[index - 1], actor=request.user, request=request
     )
     sent = _("Messaggio di prova inviato ai destinatari di test: l'esito compare qui sotto.")
-    if request.headers.get("HX-Request") == "true":
+    if is_htmx(request):
         context = _test_outcomes(request, recipient_list)
         return render(request, "messaging/_test_outcomes.html", {**context, "test_message": sent})
     messages.success(request, sent)

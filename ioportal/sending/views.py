@@ -11,6 +11,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from ioportal.accounts.access import require_role, role_required
 from ioportal.accounts.http import AuthenticatedHttpRequest
+from ioportal.accounts.middleware import is_htmx
 from ioportal.accounts.models import Membership
 from ioportal.core.crypto import DecryptionError
 from ioportal.core.errors import NotAllowed
@@ -44,10 +45,6 @@ HISTORY_PAGE_SIZE = 25
 SEARCH_LIMIT = 200
 
 
-def _is_htmx(request: HttpRequest) -> bool:
-    return request.headers.get("HX-Request") == "true"
-
-
 @role_required(OPERATOR)
 def dispatch_list(request: HttpRequest) -> HttpResponse:
     """The history: the organization's dispatches the member may see, filtered, sorted and
@@ -63,7 +60,7 @@ def dispatch_list(request: HttpRequest) -> HttpResponse:
     context["form"] = form
     context["search_form"] = FiscalCodeSearchForm()
     context["can_search"] = membership.has_role(Membership.Role.SUPERVISOR)
-    template = "sending/_history_rows.html" if _is_htmx(request) else "sending/dispatch_list.html"
+    template = "sending/_history_rows.html" if is_htmx(request) else "sending/dispatch_list.html"
     response = render(request, template, context)
     response["Vary"] = "HX-Request"
     return response
