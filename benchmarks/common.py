@@ -57,3 +57,38 @@ def run_counters(log: Path) -> dict[str, int]:
             if value.isdigit():
                 totals[name] = totals.get(name, 0) + int(value)
     return totals
+
+
+class MachineCpu:
+    """The whole machine's CPU over a stretch of time, from Linux's /proc/stat: every process
+    counts (the workers, the simulator, the database server, Redis, anything else running),
+    which the benchmark's own `getrusage` figures leave out. `busy` is in core-seconds.
+    On a system without /proc/stat every figure is None."""
+
+    PATH = Path("/proc/stat")
+
+    def __init__(self) -> None:
+        self.started = self._read()
+
+    def _read(self) -> tuple[float, float] | None:
+        """(busy, idle) core-seconds since boot: the first line of /proc/stat, in clock
+        ticks (user nice system idle iowait irq softirq steal ...); idle counts iowait."""
+        try:
+            fields = self.PATH.read_text().splitlines()[0].split()
+        except (OSError, IndexError):
+            return None
+        if not fields or fields[0] != "cpu":
+            return None
+        ticks = [int(value) for value in fields[1:9]]
+        per_second = os.sysconf("SC_CLK_TCK")
+        idle = ticks[3] + ticks[4]
+        return (sum(ticks) - idle) / per_second, idle / per_second
+
+    def busy(self) -> tuple[float, float] | None:
+        """Since this object was made: (core-seconds busy, share of the cores busy 0–1)."""
+        now = self._read()
+        if self.started is None or now is None:
+            return None
+        busy = now[0] - self.started[0]
+        idle = now[1] - self.started[1]
+        return busy, busy / (busy + idle) if busy + idle else 0.0

@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import (  # noqa: E402
+    MachineCpu,
     remove_throwaway_database,
     run_counters,
     use_production_settings,
@@ -208,6 +209,7 @@ def main() -> None:
         for _ in range(args.clusters)
     ]
     load_at_start = os.getloadavg()
+    machine = MachineCpu()
     started = time.monotonic()
     for org in orgs:
         wake_up(organization_id=org.pk)
@@ -230,6 +232,7 @@ def main() -> None:
             if org_id not in done and dispatch_id not in still_open:
                 done[org_id] = now
     elapsed = time.monotonic() - started
+    machine_busy = machine.busy()
     for process in clusters:
         process.terminate()
     for process in clusters:
@@ -325,6 +328,17 @@ def main() -> None:
         f"{total_calls / elapsed / max(ceiling, 1e-9):.0%} of it, and "
         f"{total_calls / elapsed / (sum(limits.values()) / 5):.0%} of the sum of the limits"
     )
+    if machine_busy is not None:
+        # Every process on the machine, the database server and Redis included: near 100 %
+        # the run was bound by the machine's CPU, whatever the workers' own share.
+        busy, share = machine_busy
+        per_call_machine = busy / max(1, total_calls)
+        print(
+            f"machine: {share:.0%} of its {cores} cores busy over the run (every process: "
+            f"workers, simulator, database server, Redis); {per_call_machine * 1000:.2f} ms of "
+            f"the machine's CPU per IO call, so at most {cores / per_call_machine:.0f} calls/s "
+            "on this machine"
+        )
     print(f"machine load average at the start: {load_at_start}, at the end: {os.getloadavg()}")
     log.close()
     counters = run_counters(log_path)

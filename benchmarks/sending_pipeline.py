@@ -39,6 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import (  # noqa: E402
+    MachineCpu,
     remove_throwaway_database,
     run_counters,
     use_production_settings,
@@ -112,6 +113,7 @@ def pipeline_figure(args: argparse.Namespace) -> None:
         )
         for _ in range(args.clusters)
     ]
+    machine = MachineCpu()
     wake_up(organization_id=org.pk)
     open_states = ("pending", "checking", "ready", "retry_wait", "submitting")
     while Delivery.objects.filter(dispatch=dispatch, state__in=open_states).exists():
@@ -119,6 +121,7 @@ def pipeline_figure(args: argparse.Namespace) -> None:
         if time.monotonic() - started > 3600:
             break
     elapsed = time.monotonic() - started
+    machine_busy = machine.busy()
     for process in clusters:
         process.terminate()
     for process in clusters:
@@ -153,6 +156,11 @@ def pipeline_figure(args: argparse.Namespace) -> None:
         f"workers cpu={cpu:.1f}s = {cpu * 1000 / max(1, args.recipients):.2f} ms/delivery "
         f"peak_rss(one process)={usage.ru_maxrss / 1024:.0f}MB"
     )
+    if machine_busy is not None:
+        print(
+            f"machine: {machine_busy[1]:.0%} of its {os.cpu_count()} cores busy over the run "
+            "(every process: workers, simulator, database server, Redis)"
+        )
     log.close()
     counters = run_counters(log_path)
     log_path.unlink()

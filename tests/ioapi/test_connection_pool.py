@@ -121,3 +121,39 @@ def test_pools_through_an_http_proxy_check_the_idle_age_too(
     http._put_conn(conn)
     clock.now += 1.5
     assert http._get_conn().is_closed
+
+
+def test_the_pool_a_request_goes_to_is_worked_out_once_per_host_and_tls_settings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """requests works out the urllib3 pool of every request again (a file-system look when
+    the CA bundle is a path); the adapter remembers it per scheme, host and TLS settings,
+    and a different host or CA bundle still gets its own answer."""
+    import requests
+    from requests.adapters import HTTPAdapter
+
+    computed: list[tuple[str, object]] = []
+    original = HTTPAdapter.build_connection_pool_key_attributes
+
+    def counting(self: HTTPAdapter, request: Any, verify: Any, cert: Any = None) -> Any:
+        computed.append((request.url, verify))
+        return original(self, request, verify, cert)
+
+    monkeypatch.setattr(HTTPAdapter, "build_connection_pool_key_attributes", counting)
+    pool = ConnectionPool()
+    adapter = pool.session.get_adapter(URL)
+
+    def key_for(url: str, verify: object) -> Any:
+        request = requests.Request("GET", url).prepare()
+        return adapter.build_connection_pool_key_attributes(request, verify)
+
+    first = key_for(URL, "/etc/ssl/bundle.pem")
+    again = key_for("http://io.test/api/v1/profiles", "/etc/ssl/bundle.pem")
+    assert again == first and len(computed) == 1
+    again[1]["ca_certs"] = "changed by a caller"
+    assert key_for(URL, "/etc/ssl/bundle.pem")[1]["ca_certs"] == "/etc/ssl/bundle.pem"
+    other_host = key_for("https://api.io.test:8443/x", "/etc/ssl/bundle.pem")
+    assert other_host[0] == {"scheme": "https", "host": "api.io.test", "port": 8443}
+    other_bundle = key_for(URL, False)
+    assert other_bundle[1]["cert_reqs"] == "CERT_NONE"
+    assert len(computed) == 3
