@@ -290,16 +290,20 @@ class AccountRun:
         """Queue the claimed deliveries `ids` (claim `token`). False when there are none."""
         if not ids:
             return False
-        deliveries = (
-            Delivery.objects.filter(pk__in=ids, claim_token=token)
-            .select_related("dispatch", "dispatch__service")
-            .order_by("id")
+        deliveries = list(Delivery.objects.filter(pk__in=ids, claim_token=token).order_by("id"))
+        # The batch's few dispatches once each, not joined into every delivery's row (as
+        # select_related would: the dispatch's and its service's columns read and turned
+        # into objects again for each delivery); their service is the gateway's instance.
+        dispatches = Dispatch.objects.select_related("service").in_bulk(
+            {delivery.dispatch_id for delivery in deliveries}
         )
+        for dispatch in dispatches.values():
+            dispatch.service = self.gateway.service(dispatch.service)
         # No transaction around the batch: on SQLite it would hold the database's write lock
         # (IMMEDIATE) while the fiscal codes are decrypted and messages built; the writes
         # here (a delivery that cannot be sent or is known to be skipped) are rare.
         for delivery in deliveries:
-            delivery.dispatch.service = self.gateway.service(delivery.dispatch.service)
+            delivery.dispatch = dispatches[delivery.dispatch_id]
             self.enqueue(delivery, token, polls=polls)
         return True
 
