@@ -16,7 +16,9 @@ calls/s) and, per account, its throughput and its share of its own limit (calls/
 Jain's index ((Σx)² / (n·Σx²), 1 = perfectly fair). Also the 429s served and the workers'
 CPU (and the share of the machine's cores it used: near 100 % the run is CPU-bound and the
 aggregate calls/s is the machine's ceiling), the CPU-bound ceiling (the calls/s the cores
-could carry at the CPU the run spent per call) and peak RSS. Runs as deployed: DEBUG off
+could carry at the CPU the run spent per call), the whole machine's CPU over the run
+(every process: the database server and Redis too, which the other figures leave out; near
+100 % the run was bound by the machine's CPU) and peak RSS. Runs as deployed: DEBUG off
 (`benchmarks.common.use_production_settings`).
 """
 
@@ -210,6 +212,7 @@ def main() -> None:
     ]
     load_at_start = os.getloadavg()
     machine = MachineCpu()
+    own_at_start = resource.getrusage(resource.RUSAGE_SELF)
     started = time.monotonic()
     for org in orgs:
         wake_up(organization_id=org.pk)
@@ -311,16 +314,16 @@ def main() -> None:
         f"last account done at {max(done.values(), default=elapsed):.1f}s"
     )
     own = resource.getrusage(resource.RUSAGE_SELF)
-    own_cpu = own.ru_utime + own.ru_stime
+    own_cpu_run = own.ru_utime + own.ru_stime - own_at_start.ru_utime - own_at_start.ru_stime
     print(
-        f"this process (the IO simulator and the progress queries) cpu={own_cpu:.1f}s = "
-        f"{own_cpu / elapsed / cores:.0%} of {cores} cores; workers and it together "
-        f"{(cpu + own_cpu) / elapsed / cores:.0%}"
+        f"this process (the IO simulator and the progress queries, from the cluster's start) "
+        f"cpu={own_cpu_run:.1f}s = {own_cpu_run / elapsed / cores:.0%} of {cores} cores; "
+        f"workers and it together {(cpu + own_cpu_run) / elapsed / cores:.0%}"
     )
     # What the machine's cores could carry at the CPU this run spent per IO call (the workers,
     # the simulator and the progress queries, not the database server): the aggregate rate
     # at which the run would be CPU-bound.
-    per_call = (cpu + own_cpu) / max(1, total_calls)
+    per_call = (cpu + own_cpu_run) / max(1, total_calls)
     ceiling = cores / per_call if per_call else 0.0
     print(
         f"CPU-bound ceiling: {ceiling:.0f} calls/s ({cores} cores at {per_call * 1000:.2f} ms "
@@ -329,15 +332,17 @@ def main() -> None:
         f"{total_calls / elapsed / (sum(limits.values()) / 5):.0%} of the sum of the limits"
     )
     if machine_busy is not None:
-        # Every process on the machine, the database server and Redis included: near 100 %
-        # the run was bound by the machine's CPU, whatever the workers' own share.
+        # Every process on the machine counts here: near 100 % the run was bound by the
+        # machine's CPU, whatever the workers' own share. "Others" is the database server and
+        # Redis, and anything else running at the time (then the run was not alone).
         busy, share = machine_busy
-        per_call_machine = busy / max(1, total_calls)
+        others = max(0.0, busy - cpu - own_cpu_run)
         print(
-            f"machine: {share:.0%} of its {cores} cores busy over the run (every process: "
-            f"workers, simulator, database server, Redis); {per_call_machine * 1000:.2f} ms of "
-            f"the machine's CPU per IO call, so at most {cores / per_call_machine:.0f} calls/s "
-            "on this machine"
+            f"machine: {share:.0%} of its {cores} cores busy over the run: workers "
+            f"{cpu / elapsed / cores:.0%}, this process {own_cpu_run / elapsed / cores:.0%}, "
+            f"every other process (database server, Redis, anything else running) "
+            f"{others / elapsed / cores:.0%}; {busy * 1000 / max(1, total_calls):.2f} ms of "
+            "the machine's CPU per IO call"
         )
     print(f"machine load average at the start: {load_at_start}, at the end: {os.getloadavg()}")
     log.close()
