@@ -899,6 +899,35 @@ def test_cancel_during_a_run_logs_once_not_a_warning_per_delivery(
     assert str(dispatch.public_id) in told[0]
 
 
+@responses.activate
+def test_a_pause_during_a_run_loses_no_claim(
+    organization: Organization, supervisor_user: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A pause takes no claim: the run gives its checked deliveries back as READY."""
+    user = builders.user(Membership.Role.OPERATOR, organization)
+    service = builders.service(organization, **simulated_service(""))
+    dispatch = builders.dispatch(service, user, fiscal_codes(6))
+    profile_ok(responses.mock)
+    collect = AccountRun.collect
+
+    def pause_then_collect(run: AccountRun, *, timeout: float | None) -> None:
+        if Dispatch.objects.filter(pk=dispatch.pk, state="running").exists():
+            services.dispatch_pause(dispatch=dispatch, actor=supervisor_user)
+        collect(run, timeout=timeout)
+
+    caplog.set_level(logging.INFO, logger="ioportal.sending")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("ioportal.sending.triggers.async_task", lambda *a, **k: None)
+        mp.setattr(AccountRun, "collect", pause_then_collect)
+        run_account_worker(organization_id=organization.pk, budget=2)
+
+    states = set(Delivery.objects.filter(dispatch=dispatch).values_list("state", flat=True))
+    assert states == {"ready"}
+    assert not [c for c in responses.calls if c.request.url == MESSAGES]
+    assert lost_claim_warnings(caplog) == []
+    assert not [r for r in caplog.records if "given up" in r.message]
+
+
 def claimed(dispatch: Dispatch, state: str = "checking") -> tuple[Delivery, uuid.UUID]:
     token = uuid.uuid4()
     delivery = Delivery.objects.get(dispatch=dispatch)
