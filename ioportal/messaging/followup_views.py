@@ -107,6 +107,8 @@ def dispatch_follow_up(request: AuthenticatedHttpRequest, public_id: str) -> Htt
             "origin": origin,
             "form": form,
             "has_services": services.exists(),
+            # The fields of the criteria offered only (days to read, day of payment).
+            "offered": [c.value for c in criteria],
             # Why read or payment cannot be chosen (a missing STOPPED needs no word).
             "not_offered": list(
                 dict.fromkeys(

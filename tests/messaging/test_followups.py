@@ -991,3 +991,18 @@ def test_why_nobody_is_reached_by_the_failure_criterion(organization, operator_u
 def test_every_criterion_says_what_it_counts():
     for criterion in Criterion:
         assert ": " in str(criterion.label), criterion
+
+
+def test_the_form_asks_only_for_the_parameters_of_the_criteria_offered(
+    client, login, origin, premium, operator_user
+):
+    login(operator_user)
+    standard_page = client.get(
+        reverse("messaging:dispatch_follow_up", args=[origin.public_id])
+    ).content.decode()
+    assert 'name="days"' not in standard_page and 'name="paid_by"' not in standard_page
+    add(premium, ANNA, state="processed", submitted_at=timezone.now())
+    premium_page = client.get(
+        reverse("messaging:dispatch_follow_up", args=[premium.public_id])
+    ).content.decode()
+    assert 'name="days"' in premium_page and 'name="paid_by"' not in premium_page
