@@ -143,7 +143,7 @@ def build_config(options: Mapping[str, Any]) -> Config:
 
 def describe(config: Config, url: str) -> str:
     lines = [
-        f"fakeio: IO simulator listening on {url}/api/v1 (inspection: {url}/__fakeio__/)",
+        f"IO simulator listening on {url}/api/v1 (inspection: {url}/__fakeio__/)",
         f"status delay {config.status_delay:g}s, slow {config.slow_status_delay:g}s "
         f"(share {config.slow_share:g}), read delay {config.read_delay:g}s",
     ]
@@ -203,7 +203,7 @@ def run(options: Mapping[str, Any], out: Output = sys.stdout) -> None:
         server.stop()
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-    out.write(log_lines("fakeio: stopped"))
+    out.write(log_lines("IO simulator stopped"))
     out.flush()
 
 

@@ -89,10 +89,10 @@ def test_every_line_it_prints_carries_the_time_as_the_portals_do(tmp_path: Path)
     assert len(lines) > 3
     assert [line for line in lines if not PORTAL_LINE.match(line)] == []
     assert lines[0].endswith(
-        f"ioportal.fakeio fakeio: IO simulator listening on {url}/api/v1 "
+        f"INFO ioportal.fakeio IO simulator listening on {url}/api/v1 "
         f"(inspection: {url}/__fakeio__/)"
     )
-    assert lines[-1].endswith(" INFO ioportal.fakeio fakeio: stopped")
+    assert lines[-1].endswith(" INFO ioportal.fakeio IO simulator stopped")
     access = err.splitlines()
     assert len(access) == 1 and PORTAL_LINE.match(access[0])
     assert '"GET /__fakeio__/stats HTTP/1.1" 200' in access[0]
@@ -123,7 +123,7 @@ def test_module_serves_and_stops_cleanly(tmp_path: Path, signum: int) -> None:
     # The banner shows the keys as the portal does, their last 4 characters only.
     assert "keys …mary / …dary" in out
     assert PROD_KEY not in out and PROD_SECONDARY_KEY not in out
-    assert out.rstrip().endswith("fakeio: stopped")
+    assert out.rstrip().endswith("INFO ioportal.fakeio IO simulator stopped")
 
 
 def test_module_refuses_a_bad_config(tmp_path: Path) -> None:
