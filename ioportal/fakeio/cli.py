@@ -20,6 +20,7 @@ from ioportal.fakeio.config import (
     load_config_file,
     parse_config,
 )
+from ioportal.fakeio.logline import log_lines
 from ioportal.fakeio.server import make_server
 
 DESCRIPTION = "Run the IO simulator: a fake of IO's services API (api.io.pagopa.it/api/v1)."
@@ -142,7 +143,7 @@ def build_config(options: Mapping[str, Any]) -> Config:
 
 def describe(config: Config, url: str) -> str:
     lines = [
-        f"fakeio: IO simulator listening on {url}/api/v1 (inspection: {url}/__fakeio__/)",
+        f"IO simulator listening on {url}/api/v1 (inspection: {url}/__fakeio__/)",
         f"status delay {config.status_delay:g}s, slow {config.slow_status_delay:g}s "
         f"(share {config.slow_share:g}), read delay {config.read_delay:g}s",
     ]
@@ -194,7 +195,7 @@ def run(options: Mapping[str, Any], out: Output = sys.stdout) -> None:
     }
     try:
         server.start()
-        out.write(describe(config, server.url) + "\n")
+        out.write(log_lines(describe(config, server.url)))
         out.flush()
         while not stop.wait(0.5):
             pass
@@ -202,7 +203,7 @@ def run(options: Mapping[str, Any], out: Output = sys.stdout) -> None:
         server.stop()
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-    out.write("fakeio: stopped\n")
+    out.write(log_lines("IO simulator stopped"))
     out.flush()
 
 

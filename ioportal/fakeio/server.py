@@ -24,6 +24,7 @@ from typing import Any, cast
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from ioportal.fakeio.config import SUBMIT_OPERATIONS, Config, ConfigError, Faults
+from ioportal.fakeio.logline import log_lines
 from ioportal.fakeio.simulator import JSON_TYPE, Reply, Simulator, problem
 
 API_PREFIX = "/api/v1/"
@@ -146,8 +147,10 @@ class FakeIOHandler(BaseHTTPRequestHandler):
             self.app.untrack(self.connection)
 
     def log_message(self, format: str, *args: Any) -> None:
+        # The standard library's line has its own date format: the portal's instead (errors
+        # such as an idle connection's timeout come here too).
         if self.app.access_log:
-            super().log_message(format, *args)
+            sys.stderr.write(log_lines(f"{self.address_string()} {format % args}"))
 
     def do_GET(self) -> None:
         self.dispatch("GET")

@@ -36,7 +36,15 @@ def dispatch_follow_up(request: AuthenticatedHttpRequest, public_id: str) -> Htt
     membership = require_role(request, OPERATOR)
     origin = get_dispatch_for_user(request, public_id)
     if not followups.can_follow_up(origin):
-        if origin.state in followups.FOLLOW_UP_STATES and not followups.has_outcomes(origin):
+        if origin.state == origin.State.CANCELLED and not followups.has_outcomes(origin):
+            messages.error(
+                request,
+                _(
+                    "Questo invio è stato annullato prima che IO desse un esito per qualche "
+                    "messaggio: non c'è nessuno da sollecitare."
+                ),
+            )
+        elif origin.state in followups.FOLLOW_UP_STATES and not followups.has_outcomes(origin):
             messages.error(
                 request,
                 _(
@@ -49,16 +57,19 @@ def dispatch_follow_up(request: AuthenticatedHttpRequest, public_id: str) -> Htt
         return redirect("sending:dispatch_detail", public_id=origin.public_id)
     templates = selectors.templates_for_organization(organization=membership.organization)
     services = ioservices_usable_by(membership=membership)
-    initial: dict[str, Any] = {"criterion": followups.criteria_for(origin)[0].value}
+    criteria = followups.criteria_for(origin)
+    unavailable = followups.unavailable_criteria(origin, criteria)
+    initial: dict[str, Any] = {"criterion": criteria[0].value}
     if origin.template is not None:
         initial["template"] = templates.filter(family=origin.template.family).first()
     if services.filter(pk=origin.service_id).exists():
         initial["service"] = origin.service_id
     form = FollowUpForm(
         request.POST or None,
-        criteria=[(c.value, str(c.label)) for c in followups.criteria_for(origin)],
+        criteria=[(c.value, str(c.label)) for c in criteria],
         templates=templates,
         services=services,
+        unavailable=unavailable,
         initial=initial,
     )
     if request.method == "POST" and form.is_valid():
@@ -92,7 +103,21 @@ def dispatch_follow_up(request: AuthenticatedHttpRequest, public_id: str) -> Htt
     return render(
         request,
         "messaging/follow_up.html",
-        {"origin": origin, "form": form, "has_services": services.exists()},
+        {
+            "origin": origin,
+            "form": form,
+            "has_services": services.exists(),
+            # The fields of the criteria offered only (days to read, day of payment).
+            "offered": [c.value for c in criteria],
+            # Why read or payment cannot be chosen (a missing STOPPED needs no word).
+            "not_offered": list(
+                dict.fromkeys(
+                    reason
+                    for value, reason in unavailable.items()
+                    if value != followups.Criterion.STOPPED
+                )
+            ),
+        },
     )
 
 

@@ -14,11 +14,12 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import models, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from ioportal.accounts.models import Membership, User
 from ioportal.core.crypto import DecryptionError
@@ -50,9 +51,30 @@ NO = "no"
 
 
 class Criterion(models.TextChoices):
-    NOT_READ = "not_read", gettext_lazy("Non hanno letto il messaggio dopo alcuni giorni")
-    NOT_PAID = "not_paid", gettext_lazy("Non hanno pagato l'avviso entro una data")
-    FAILED = "failed", gettext_lazy("Il messaggio non è stato consegnato")
+    """Who a follow-up reaches; each label says what it counts (`audience` defines it)."""
+
+    NOT_READ = (
+        "not_read",
+        gettext_lazy(
+            "Non hanno letto il messaggio: accettato da IO da almeno alcuni giorni e non "
+            "ancora letto"
+        ),
+    )
+    NOT_PAID = (
+        "not_paid",
+        gettext_lazy(
+            "Non hanno pagato l'avviso: messaggio con avviso accettato da IO e pagamento non "
+            "risultato entro una data"
+        ),
+    )
+    FAILED = (
+        "failed",
+        gettext_lazy("Il messaggio non è stato consegnato: rifiutato da IO o non riuscito"),
+    )
+    STOPPED = (
+        "stopped",
+        gettext_lazy("Il messaggio non è partito: fermato dall'annullamento dell'invio"),
+    )
 
 
 # A dispatch may be followed up once it has sent something (`has_outcomes`): while it runs
@@ -68,6 +90,14 @@ RECEIVED = (Delivery.State.SUBMITTED, Delivery.State.PROCESSED)
 # Citizens IO did not deliver to: refused by IO, or failed for good. Uncertain outcomes are
 # left out until a supervisor closes them (as sent, or again to send).
 NOT_DELIVERED = (Delivery.State.FAILED, Delivery.State.REJECTED)
+# Messages of a dispatch still going on that may yet be sent.
+STILL_TO_SEND = (
+    Delivery.State.PENDING,
+    Delivery.State.CHECKING,
+    Delivery.State.READY,
+    Delivery.State.RETRY_WAIT,
+    Delivery.State.SUBMITTING,
+)
 
 # Column names of a follow-up list when the origin's list is gone (placeholders keep theirs).
 DEFAULT_COLUMNS = {
@@ -82,12 +112,55 @@ DEFAULT_COLUMNS = {
 PAYMENT_TARGETS = (AMOUNT, NOTICE_NUMBER, INVALID_AFTER_DUE_DATE, PAYEE_FISCAL_CODE)
 
 
+def has_notices(dispatch: Dispatch) -> bool:
+    """Whether some message of `dispatch` carries a pagoPA notice (a notice number)."""
+    return Delivery.objects.filter(dispatch=dispatch).exclude(notice_number="").exists()
+
+
+def has_stopped(dispatch: Dispatch) -> bool:
+    """Whether `dispatch` was cancelled with messages nothing had been sent for (CANCELLED)."""
+    return (
+        dispatch.state == Dispatch.State.CANCELLED
+        and Delivery.objects.filter(dispatch=dispatch, state=Delivery.State.CANCELLED).exists()
+    )
+
+
 def criteria_for(dispatch: Dispatch) -> list[Criterion]:
     """The criteria that make sense for `dispatch`: read and payment status are known only
-    for Premium messages."""
+    for Premium messages, and payment only for messages with a notice; the messages a cancel
+    stopped only on a cancelled dispatch that has some. One to three queries."""
+    criteria = []
     if dispatch.feature_level == FeatureLevel.ADVANCED:
-        return [Criterion.NOT_READ, Criterion.NOT_PAID, Criterion.FAILED]
-    return [Criterion.FAILED]
+        criteria.append(Criterion.NOT_READ)
+        if has_notices(dispatch):
+            criteria.append(Criterion.NOT_PAID)
+    criteria.append(Criterion.FAILED)
+    if has_stopped(dispatch):
+        criteria.append(Criterion.STOPPED)
+    return criteria
+
+
+def unavailable_criteria(dispatch: Dispatch, offered: list[Criterion]) -> dict[str, str]:
+    """Why each criterion not `offered` for `dispatch` (`criteria_for`) is not, in Italian:
+    what the form says to a request for it."""
+    premium_only = _(
+        "Lettura e pagamento sono noti solo per i messaggi Premium: per questo invio non si "
+        "può sollecitare chi non ha letto o non ha pagato."
+    )
+    reasons = {
+        Criterion.NOT_READ: premium_only,
+        Criterion.NOT_PAID: premium_only,
+        Criterion.FAILED: "",
+        Criterion.STOPPED: _(
+            "Nessun messaggio di questo invio è stato fermato da un annullamento."
+        ),
+    }
+    if dispatch.feature_level == FeatureLevel.ADVANCED:
+        reasons[Criterion.NOT_PAID] = _(
+            "I messaggi di questo invio non hanno un avviso di pagamento: non si può "
+            "sollecitare chi non ha pagato."
+        )
+    return {str(c.value): reason for c, reason in reasons.items() if c not in offered}
 
 
 def has_outcomes(dispatch: Dispatch) -> bool:
@@ -132,7 +205,9 @@ def audience(
       never reported it PAID, or the portal learned it later (`paid_at`).
     - FAILED: IO refused the message (REJECTED) or it failed for good (FAILED). Citizens
       not on IO or who blocked the service (SKIPPED) are not reached by IO anyway: they are
-      in the hand-off list.
+      in the hand-off list. The messages a cancel stopped are not failures: STOPPED.
+    - STOPPED (a cancelled dispatch): nothing was sent, the cancel stopped the message
+      (CANCELLED).
 
     Raises ValueError for an unknown criterion, one the dispatch does not allow
     (`criteria_for`), or a missing or invalid parameter.
@@ -140,7 +215,7 @@ def audience(
     if criterion not in Criterion.values:
         raise ValueError(f"unknown criterion {criterion!r}")
     if criterion not in criteria_for(dispatch):
-        raise ValueError(f"criterion {criterion!r} needs a Premium dispatch")
+        raise ValueError(f"criterion {criterion!r} does not apply to this dispatch")
     now = now or timezone.now()
     deliveries = Delivery.objects.filter(dispatch=dispatch)
     if criterion == Criterion.NOT_READ:
@@ -158,7 +233,108 @@ def audience(
             .exclude(notice_number="")
             .filter(~Q(payment_status="PAID") | Q(paid_at__gt=cutoff))
         )
+    if criterion == Criterion.STOPPED:
+        return deliveries.filter(state=Delivery.State.CANCELLED)
     return deliveries.filter(state__in=NOT_DELIVERED)
+
+
+def why_nobody(
+    dispatch: Dispatch,
+    criterion: str,
+    *,
+    days: int | None = None,
+    paid_by: date | None = None,
+    now: datetime | None = None,
+) -> str:
+    """Why `audience` finds nobody for `criterion` (with the same parameters), in Italian:
+    what the criterion counts, and the messages it leaves out that the operator may have
+    in mind (stopped by a cancel, outcomes still uncertain, still to send, not on IO)."""
+    now = now or timezone.now()
+    deliveries = Delivery.objects.filter(dispatch=dispatch)
+    counts = dict(
+        deliveries.order_by().values("state").annotate(n=Count("id")).values_list("state", "n")
+    )
+
+    def count(*states: str) -> int:
+        return sum(counts.get(state, 0) for state in states)
+
+    lead = _("Nessun cittadino corrisponde alla scelta.")
+    if criterion == Criterion.NOT_READ:
+        if not count(*RECEIVED):
+            reason = _("IO non ha ancora accettato nessun messaggio di questo invio.")
+        elif not deliveries.filter(
+            state__in=RECEIVED, submitted_at__lte=now - timedelta(days=days or 0)
+        ).exists():
+            reason = ngettext(
+                "Nessun messaggio è stato accettato da IO da almeno %(days)s giorno: prova "
+                "con meno giorni.",
+                "Nessun messaggio è stato accettato da IO da almeno %(days)s giorni: prova "
+                "con meno giorni.",
+                days or 0,
+            ) % {"days": days}
+        else:
+            reason = ngettext(
+                "Tutti i messaggi accettati da IO da almeno %(days)s giorno risultano letti.",
+                "Tutti i messaggi accettati da IO da almeno %(days)s giorni risultano letti.",
+                days or 0,
+            ) % {"days": days}
+        return f"{lead} {reason}"
+    if criterion == Criterion.NOT_PAID:
+        if not deliveries.filter(state__in=RECEIVED).exclude(notice_number="").exists():
+            reason = _(
+                "IO non ha ancora accettato nessun messaggio con avviso di pagamento di questo "
+                "invio."
+            )
+        else:
+            reason = _(
+                "Gli avvisi di tutti i messaggi accettati da IO risultano pagati entro il %(day)s."
+            ) % {"day": date_format(paid_by or timezone.localdate(now), "SHORT_DATE_FORMAT")}
+        return f"{lead} {reason}"
+    if criterion == Criterion.STOPPED:
+        reason = _("Nessun messaggio di questo invio è stato fermato da un annullamento.")
+        return f"{lead} {reason}"
+    reasons = [_("IO non ha rifiutato nessun messaggio di questo invio e nessuno è fallito.")]
+    if stopped := count(Delivery.State.CANCELLED):
+        reasons.append(
+            ngettext(
+                "%(n)s messaggio fermato dall'annullamento non è mai partito: non è contato "
+                "qui, per sollecitarlo scegli «%(criterion)s».",
+                "%(n)s messaggi fermati dall'annullamento non sono mai partiti: non sono "
+                "contati qui, per sollecitarli scegli «%(criterion)s».",
+                stopped,
+            )
+            % {"n": stopped, "criterion": Criterion.STOPPED.label}
+        )
+    if uncertain := count(Delivery.State.UNCERTAIN):
+        reasons.append(
+            ngettext(
+                "%(n)s esito incerto non è contato finché un supervisore non lo chiude.",
+                "%(n)s esiti incerti non sono contati finché un supervisore non li chiude.",
+                uncertain,
+            )
+            % {"n": uncertain}
+        )
+    if waiting := count(*STILL_TO_SEND):
+        reasons.append(
+            ngettext(
+                "%(n)s messaggio è ancora da inviare.",
+                "%(n)s messaggi sono ancora da inviare.",
+                waiting,
+            )
+            % {"n": waiting}
+        )
+    if skipped := count(Delivery.State.SKIPPED):
+        reasons.append(
+            ngettext(
+                "%(n)s cittadino non raggiungibile su IO non è contato: è nell'elenco dei "
+                "cittadini non raggiunti.",
+                "%(n)s cittadini non raggiungibili su IO non sono contati: sono nell'elenco "
+                "dei cittadini non raggiunti.",
+                skipped,
+            )
+            % {"n": skipped}
+        )
+    return " ".join([lead, *reasons])
 
 
 def _origin_columns(origin: Dispatch, deliveries: QuerySet[Delivery]) -> dict[str, str]:
@@ -267,7 +443,7 @@ def follow_up_list_create(
     deliveries = audience(origin, criterion, days=days, paid_by=paid_by)
     count = deliveries.count()
     if not count:
-        raise NotAllowed(_("Nessun cittadino corrisponde alla scelta: il sollecito non serve."))
+        raise NotAllowed(why_nobody(origin, criterion, days=days, paid_by=paid_by))
     columns = _origin_columns(origin, deliveries)
     # One column per name; a shared column takes the value of its first target.
     first_target = {name: target for target, name in reversed(columns.items())}

@@ -3,7 +3,7 @@
 import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -725,11 +725,25 @@ def euro(cents: int) -> Decimal:
     return Decimal(cents) / 100
 
 
+class CriterionField(forms.ChoiceField):
+    """The criteria offered; a criterion not offered for this dispatch is refused with the
+    reason why (`unavailable`: value -> Italian text), any other value as not valid."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.unavailable: dict[str, str] = {}
+
+    def validate(self, value: Any) -> None:
+        if value in self.unavailable:
+            raise ValidationError(self.unavailable[value], code="unavailable")
+        super().validate(value)
+
+
 class FollowUpForm(forms.Form):
     """Who gets a follow-up of a dispatch (`messaging.followups.audience`), and with which
     template and service."""
 
-    criterion = forms.ChoiceField(label=_("A chi inviare il sollecito"), widget=forms.RadioSelect)
+    criterion = CriterionField(label=_("A chi inviare il sollecito"), widget=forms.RadioSelect)
     days = WholeNumberField(
         label=_("Giorni dall'invio senza lettura"),
         min_value=1,
@@ -755,10 +769,13 @@ class FollowUpForm(forms.Form):
         criteria: list[tuple[str, Any]],
         templates: QuerySet[MessageTemplate],
         services: QuerySet[IOService],
+        unavailable: dict[str, str] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["criterion"].choices = criteria  # type: ignore[attr-defined]
+        criterion = cast(CriterionField, self.fields["criterion"])
+        criterion.choices = criteria
+        criterion.unavailable = unavailable or {}
         self.fields["template"].queryset = templates  # type: ignore[attr-defined]
         self.fields["service"].queryset = services  # type: ignore[attr-defined]
 

@@ -4,12 +4,21 @@ Each write is an UPDATE fenced on (id, expected state, claim token): a worker wh
 taken over (lease expired, reaper, cancel) changes nothing. Each returns True when the row
 changed. None of them calls IO; the caller records the IO call it made (ApiCall) in the same
 transaction when it has one.
+
+A lost claim is logged: a WARNING per delivery when something else took it (a sweeper reaped
+it, another worker holds it), one INFO line per dispatch and batch when a cancel took it
+(expected: nothing was sent for those deliveries). Inside `lost_claims_batch` the lost claims
+are gathered and told apart with one query at its end; outside, with one query each. A claim
+that holds costs nothing more.
 """
 
+import contextlib
 import logging
 import random
+import threading
 import uuid
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -28,6 +37,64 @@ S = Delivery.State
 
 RELEASED = {"claim_token": None, "lease_until": None}
 
+# The lost claims of the current thread's batch (`lost_claims_batch`); None outside one.
+_batch = threading.local()
+
+
+def _report_lost_claims(delivery_ids: Sequence[int]) -> None:
+    """Log the claims lost on `delivery_ids` (one query): those a cancel took (the delivery
+    is CANCELLED: `services.dispatch_cancel` takes only deliveries nothing was sent for) in
+    one INFO line per dispatch; any other as a WARNING per delivery."""
+    rows = Delivery.objects.filter(pk__in=delivery_ids).values_list(
+        "pk", "state", "dispatch__public_id"
+    )
+    states = {pk: (state, str(dispatch)) for pk, state, dispatch in rows}
+    cancelled: Counter[str] = Counter()
+    for pk in delivery_ids:
+        state, dispatch_id = states.get(pk, ("", ""))
+        if state == S.CANCELLED:
+            cancelled[dispatch_id] += 1
+        else:
+            logger.warning("delivery %s: claim lost, result not written", pk)
+    for dispatch_id, count in sorted(cancelled.items()):
+        logger.info(
+            "dispatch %s cancelled: claims of %s deliveries given up, nothing was sent for them",
+            dispatch_id,
+            count,
+        )
+
+
+@contextlib.contextmanager
+def lost_claims_batch() -> Iterator[None]:
+    """Gather the claims lost within the block (this thread) and log them once at its end
+    (`_report_lost_claims`, one query). Nested: the outermost block reports. When the block
+    raises, the lost claims are logged as WARNINGs without telling them apart (the
+    connection may be unusable)."""
+    if getattr(_batch, "lost", None) is not None:
+        yield
+        return
+    lost: list[int] = []
+    _batch.lost = lost
+    try:
+        yield
+    except BaseException:
+        for delivery_id in dict.fromkeys(lost):
+            logger.warning("delivery %s: claim lost, result not written", delivery_id)
+        raise
+    finally:
+        _batch.lost = None
+    if lost:
+        # A write retried after a lock may have lost the same claim twice.
+        _report_lost_claims(list(dict.fromkeys(lost)))
+
+
+def _claim_lost(delivery_id: int) -> None:
+    lost: list[int] | None = getattr(_batch, "lost", None)
+    if lost is None:
+        _report_lost_claims([delivery_id])
+    else:
+        lost.append(delivery_id)
+
 
 def _move(
     delivery_id: int, token: uuid.UUID, from_states: tuple[str, ...], **fields: object
@@ -36,7 +103,7 @@ def _move(
         pk=delivery_id, state__in=from_states, claim_token=token
     ).update(**fields)
     if not changed:
-        logger.warning("delivery %s: claim lost, result not written", delivery_id)
+        _claim_lost(delivery_id)
     return bool(changed)
 
 

@@ -186,10 +186,11 @@ class AccountRun:
             self.loop()
         finally:
             try:
-                while self.running:
-                    self.collect(timeout=None)
-                self.write_pending(force=True)
-                self.give_back()
+                with transitions.lost_claims_batch():
+                    while self.running:
+                        self.collect(timeout=None)
+                    self.write_pending(force=True)
+                    self.give_back()
             finally:
                 slots.release_slot(holder=self.holder)
         # One line per run (counters only, no personal data): what the run did, and the calls
@@ -203,42 +204,51 @@ class AccountRun:
 
     def loop(self) -> None:
         while True:
-            now = time.monotonic()
-            if now >= self.next_heartbeat:
-                self.next_heartbeat = now + slots.HEARTBEAT
-                if not slots.heartbeat(organization_id=self.organization.pk, holder=self.holder):
-                    logger.warning("account %s: worker slot lost", self.organization.pk)
-                    self.stopping = True
-            if now >= self.deadline:
+            # The claims a cancel took during a turn are logged once (`transitions`).
+            with transitions.lost_claims_batch():
+                if self.turn():
+                    return
+
+    def turn(self) -> bool:
+        """One turn of the loop: claim, start calls, collect and write outcomes. True when
+        the run is over."""
+        now = time.monotonic()
+        if now >= self.next_heartbeat:
+            self.next_heartbeat = now + slots.HEARTBEAT
+            if not slots.heartbeat(organization_id=self.organization.pk, holder=self.holder):
+                logger.warning("account %s: worker slot lost", self.organization.pk)
                 self.stopping = True
-            if self.stopping:
-                self.give_back()
-                if not self.running:
-                    return
-            elif len(self.queue) + len(self.running) < self.concurrency and now >= self.claim_after:
-                with self.timed("claims_ms"):
-                    found = self.refill()
-                if found is None:  # breaker open
-                    self.stopping = True
-                    continue
-                if not found:
-                    self.claim_after = now + EMPTY_CLAIM_PAUSE
-            if not self.queue and not self.running:
-                self.write_pending(force=True)
-                if self.stopping or not self.wait_for_due_work():
-                    return
-                self.claim_after = 0.0
-                continue
-            wait = self.launch()
-            if self.running:
-                full = len(self.running) >= self.concurrency or not self.queue
-                tick = min(wait, COLLECT_TICK) if wait else (COLLECT_TICK if full else 0)
-                if self.unwritten:
-                    tick = min(tick, max(0.0, self.unwritten_since + OUTCOME_DELAY - now))
-                self.collect(timeout=tick)
-            elif wait:
-                time.sleep(min(wait, COLLECT_TICK))
-            self.write_pending(force=self.stopping)
+        if now >= self.deadline:
+            self.stopping = True
+        if self.stopping:
+            self.give_back()
+            if not self.running:
+                return True
+        elif len(self.queue) + len(self.running) < self.concurrency and now >= self.claim_after:
+            with self.timed("claims_ms"):
+                found = self.refill()
+            if found is None:  # breaker open
+                self.stopping = True
+                return False
+            if not found:
+                self.claim_after = now + EMPTY_CLAIM_PAUSE
+        if not self.queue and not self.running:
+            self.write_pending(force=True)
+            if self.stopping or not self.wait_for_due_work():
+                return True
+            self.claim_after = 0.0
+            return False
+        wait = self.launch()
+        if self.running:
+            full = len(self.running) >= self.concurrency or not self.queue
+            tick = min(wait, COLLECT_TICK) if wait else (COLLECT_TICK if full else 0)
+            if self.unwritten:
+                tick = min(tick, max(0.0, self.unwritten_since + OUTCOME_DELAY - now))
+            self.collect(timeout=tick)
+        elif wait:
+            time.sleep(min(wait, COLLECT_TICK))
+        self.write_pending(force=self.stopping)
+        return False
 
     def wait_for_due_work(self) -> bool:
         """Sleep until the next retry or poll if it is due soon and within the budget."""

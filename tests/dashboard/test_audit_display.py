@@ -235,7 +235,10 @@ def test_a_key_problem_is_shown_as_yes_no_and_keys_stay_masked(organization):
             "dispatch.follow_up_started",
             {"criterion": "not_read", "days": 1, "citizens": 5},
             {
-                "Criterio": "Non hanno letto il messaggio dopo alcuni giorni",
+                "Criterio": (
+                    "Non hanno letto il messaggio: accettato da IO da almeno alcuni giorni e "
+                    "non ancora letto"
+                ),
                 "Giorni": "1",
                 "Cittadini": "5",
             },

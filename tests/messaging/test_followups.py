@@ -24,9 +24,11 @@ from ioportal.messaging.followups import (
     can_follow_up,
     criteria_for,
     follow_up_list_create,
+    why_nobody,
 )
 from ioportal.messaging.models import Delivery, Dispatch, FeatureLevel
 from ioportal.recipients.models import RecipientChunk, RecipientList
+from ioportal.sending import services as sending_services
 from ioportal.sending.sweeper import sweep
 from tests import builders
 from tests.processes import wait_until
@@ -172,9 +174,9 @@ def test_other_dispatches_deliveries_never_count(premium, operator_user):
 def test_read_and_payment_criteria_need_a_premium_dispatch(organization, operator_user):
     standard = builders.dispatch(builders.service(organization), operator_user)
     assert criteria_for(standard) == [Criterion.FAILED]
-    with pytest.raises(ValueError, match="Premium"):
+    with pytest.raises(ValueError, match="does not apply"):
         audience(standard, Criterion.NOT_READ, days=3)
-    with pytest.raises(ValueError, match="Premium"):
+    with pytest.raises(ValueError, match="does not apply"):
         audience(standard, Criterion.NOT_PAID, paid_by=date(2026, 1, 1))
 
 
@@ -581,7 +583,14 @@ def test_hostile_forms_are_refused_with_a_message(client, login, origin, operato
 
 
 def test_premium_parameters_are_checked(client, login, premium, operator_user):
-    add(premium, ANNA, state="processed", submitted_at=timezone.now() - timedelta(days=9))
+    add(
+        premium,
+        ANNA,
+        state="processed",
+        submitted_at=timezone.now() - timedelta(days=9),
+        notice_number="302000100000009420",
+        payment_amount=12500,
+    )
     template = builders.template(premium.organization, operator_user)
     login(operator_user)
     url = reverse("messaging:dispatch_follow_up", args=[premium.public_id])
@@ -804,3 +813,196 @@ def test_not_paid_by_the_first_possible_day_does_not_overflow(premium, day):
     add(premium, builders_codes[0], **received, **notice, payment_status="NOT_PAID")
     found = audience(premium, Criterion.NOT_PAID, paid_by=day, now=NOW)
     assert hmacs(found) == who(builders_codes[0])
+
+
+# --- what each criterion counts, and why it finds nobody --------------------------------------
+
+
+@pytest.fixture
+def cancelled(organization, operator_user, service, supervisor_user, woken) -> Dispatch:
+    """Anna's message accepted by IO, then the dispatch cancelled: Bruno's never left."""
+    template = builders.template(organization, operator_user)
+    dispatch = launched(template, service, operator_user, woken, None)
+    receive(dispatch, ANNA)
+    sending_services.dispatch_cancel(dispatch=dispatch, actor=supervisor_user)
+    dispatch.refresh_from_db()
+    return dispatch
+
+
+def follow_up_form(origin: Dispatch, criterion: str, **fields: str) -> dict[str, Any]:
+    assert origin.template is not None
+    return {
+        "criterion": criterion,
+        "template": origin.template.pk,
+        "service": origin.service.pk,
+        **fields,
+    }
+
+
+def test_a_cancelled_dispatch_offers_the_messages_the_cancel_stopped(
+    client, login, cancelled, operator_user
+):
+    assert criteria_for(cancelled) == [Criterion.FAILED, Criterion.STOPPED]
+    assert hmacs(audience(cancelled, Criterion.STOPPED)) == who(BRUNO)
+    assert not audience(cancelled, Criterion.FAILED).exists()
+    login(operator_user)
+    url = reverse("messaging:dispatch_follow_up", args=[cancelled.public_id])
+    page = client.get(url).content.decode()
+    assert "Il messaggio non è stato consegnato: rifiutato da IO o non riuscito" in page
+    assert "Il messaggio non è partito: fermato dall&#x27;annullamento dell&#x27;invio" in page
+
+    # "Not delivered" finds nobody, and says why: the stopped message is not a failure.
+    response = client.post(url, follow_up_form(cancelled, "failed"))
+    text = response.content.decode()
+    assert response.status_code == 200
+    assert "Nessun cittadino corrisponde alla scelta." in text
+    assert "IO non ha rifiutato nessun messaggio di questo invio e nessuno è fallito." in text
+    assert "1 messaggio fermato dall&#x27;annullamento non è mai partito" in text
+    assert not RecipientList.objects.filter(origin=cancelled).exists()
+
+    response = client.post(url, follow_up_form(cancelled, "stopped"))
+    assert response.status_code == 302
+    built = RecipientList.objects.get(origin=cancelled)
+    assert hmacs_of_list(built) == who(BRUNO)
+    event = AuditEvent.objects.get(action=Action.DISPATCH_FOLLOW_UP_STARTED)
+    assert event.changes["criterion"] == "stopped" and event.changes["citizens"] == 1
+
+
+def test_the_stopped_messages_are_offered_only_after_a_cancel(client, login, origin, operator_user):
+    assert Criterion.STOPPED not in criteria_for(origin)
+    with pytest.raises(ValueError, match="does not apply"):
+        audience(origin, Criterion.STOPPED)
+    login(operator_user)
+    url = reverse("messaging:dispatch_follow_up", args=[origin.public_id])
+    assert 'value="stopped"' not in client.get(url).content.decode()
+    response = client.post(url, follow_up_form(origin, "stopped"))
+    assert response.status_code == 200
+    assert "Nessun messaggio di questo invio è stato fermato da un annullamento." in (
+        response.content.decode()
+    )
+    assert not RecipientList.objects.filter(origin=origin).exists()
+
+
+def test_a_dispatch_cancelled_before_any_outcome_says_so(
+    client, login, organization, operator_user, service, supervisor_user, woken
+):
+    template = builders.template(organization, operator_user)
+    dispatch = launched(template, service, operator_user, woken, None)
+    sending_services.dispatch_cancel(dispatch=dispatch, actor=supervisor_user)
+    login(operator_user)
+    url = reverse("messaging:dispatch_follow_up", args=[dispatch.public_id])
+    response = client.get(url, follow=True)
+    text = response.content.decode()
+    assert "annullato prima che IO desse un esito" in text
+    assert "quando ci saranno degli esiti" not in text
+
+
+def test_payment_is_offered_only_for_messages_with_a_notice(client, login, premium, operator_user):
+    """A Premium dispatch without notices: "not paid" is neither offered nor accepted from a
+    forged form, and the page says why."""
+    add(premium, ANNA, state="processed", submitted_at=timezone.now() - timedelta(days=9))
+    assert criteria_for(premium) == [Criterion.NOT_READ, Criterion.FAILED]
+    with pytest.raises(ValueError, match="does not apply"):
+        audience(premium, Criterion.NOT_PAID, paid_by=date(2026, 1, 1))
+    template = builders.template(premium.organization, operator_user)
+    login(operator_user)
+    url = reverse("messaging:dispatch_follow_up", args=[premium.public_id])
+    why = "I messaggi di questo invio non hanno un avviso di pagamento"
+    page = client.get(url).content.decode()
+    assert 'value="not_paid"' not in page and why in page
+    yesterday = (timezone.localdate() - timedelta(days=1)).isoformat()
+    response = client.post(
+        url,
+        {
+            "criterion": "not_paid",
+            "paid_by": yesterday,
+            "template": template.pk,
+            "service": premium.service.pk,
+        },
+    )
+    assert response.status_code == 200
+    assert why in response.content.decode()
+    assert not RecipientList.objects.filter(origin=premium).exists()
+
+    add(premium, BRUNO, state="processed", notice_number="302000100000009420")
+    assert criteria_for(premium) == [Criterion.NOT_READ, Criterion.NOT_PAID, Criterion.FAILED]
+
+
+def test_a_standard_dispatch_refuses_read_and_payment_saying_why(
+    client, login, origin, operator_user
+):
+    login(operator_user)
+    url = reverse("messaging:dispatch_follow_up", args=[origin.public_id])
+    why = "Lettura e pagamento sono noti solo per i messaggi Premium"
+    assert client.get(url).content.decode().count(why) == 1
+    response = client.post(url, follow_up_form(origin, "not_read", days="3"))
+    assert response.status_code == 200 and why in response.content.decode()
+
+
+def test_why_nobody_is_reached_by_the_read_criterion(premium):
+    assert why_nobody(premium, Criterion.NOT_READ, days=7, now=NOW).endswith(
+        "IO non ha ancora accettato nessun messaggio di questo invio."
+    )
+    add(premium, ANNA, state="processed", read_status="READ", submitted_at=NOW - timedelta(2))
+    assert why_nobody(premium, Criterion.NOT_READ, days=7, now=NOW).endswith(
+        "Nessun messaggio è stato accettato da IO da almeno 7 giorni: prova con meno giorni."
+    )
+    assert why_nobody(premium, Criterion.NOT_READ, days=1, now=NOW).endswith(
+        "Tutti i messaggi accettati da IO da almeno 1 giorno risultano letti."
+    )
+
+
+def test_why_nobody_is_reached_by_the_payment_criterion(premium):
+    day = date(2026, 3, 5)
+    add(premium, BRUNO, state="failed", notice_number="302000100000009431")
+    assert why_nobody(premium, Criterion.NOT_PAID, paid_by=day, now=NOW).endswith(
+        "IO non ha ancora accettato nessun messaggio con avviso di pagamento di questo invio."
+    )
+    add(
+        premium,
+        ANNA,
+        state="processed",
+        notice_number="302000100000009420",
+        payment_status="PAID",
+        paid_at=NOW - timedelta(days=6),
+    )
+    assert not audience(premium, Criterion.NOT_PAID, paid_by=day, now=NOW).exists()
+    assert why_nobody(premium, Criterion.NOT_PAID, paid_by=day, now=NOW).endswith(
+        "Gli avvisi di tutti i messaggi accettati da IO risultano pagati entro il 05/03/2026."
+    )
+
+
+def test_why_nobody_is_reached_by_the_failure_criterion(organization, operator_user):
+    running = builders.dispatch(
+        builders.service(organization), operator_user, state=Dispatch.State.RUNNING
+    )
+    c = builders_codes
+    states = ("processed", "uncertain", "uncertain", "pending", "skipped")
+    for code, state in zip(c, states, strict=False):
+        add(running, code, state=state)
+    assert why_nobody(running, Criterion.FAILED) == (
+        "Nessun cittadino corrisponde alla scelta. IO non ha rifiutato nessun messaggio di "
+        "questo invio e nessuno è fallito. 2 esiti incerti non sono contati finché un "
+        "supervisore non li chiude. 1 messaggio è ancora da inviare. 1 cittadino non "
+        "raggiungibile su IO non è contato: è nell'elenco dei cittadini non raggiunti."
+    )
+
+
+def test_every_criterion_says_what_it_counts():
+    for criterion in Criterion:
+        assert ": " in str(criterion.label), criterion
+
+
+def test_the_form_asks_only_for_the_parameters_of_the_criteria_offered(
+    client, login, origin, premium, operator_user
+):
+    login(operator_user)
+    standard_page = client.get(
+        reverse("messaging:dispatch_follow_up", args=[origin.public_id])
+    ).content.decode()
+    assert 'name="days"' not in standard_page and 'name="paid_by"' not in standard_page
+    add(premium, ANNA, state="processed", submitted_at=timezone.now())
+    premium_page = client.get(
+        reverse("messaging:dispatch_follow_up", args=[premium.public_id])
+    ).content.decode()
+    assert 'name="days"' in premium_page and 'name="paid_by"' not in premium_page

@@ -1,6 +1,7 @@
 """The account worker against a mocked IO (`responses`): classification and transitions."""
 
 import json
+import logging
 import re
 import uuid
 from typing import Any
@@ -20,6 +21,7 @@ from ioportal.sending.conf import sending_settings
 from ioportal.sending.models import AccountState, ApiCall
 from ioportal.sending.runner import run_account_worker
 from ioportal.sending.sweeper import reap_expired_claims, sweep
+from ioportal.sending.worker import AccountRun
 from tests import builders
 from tests.sending.support import fiscal_codes, simulated_service
 
@@ -854,3 +856,127 @@ def test_the_sweeper_skips_a_row_a_run_holds_instead_of_waiting_for_it(
         thread.join()
     with transaction.atomic():
         assert reap_expired_claims()["rechecked"] == 1  # the next sweep
+
+
+CLAIM_LOST = "claim lost, result not written"
+
+
+def lost_claim_warnings(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.levelno >= logging.WARNING and CLAIM_LOST in r.message]
+
+
+@responses.activate
+def test_cancel_during_a_run_logs_once_not_a_warning_per_delivery(
+    organization: Organization, supervisor_user: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A cancel takes the claims of the deliveries a run holds (checks in flight, submissions
+    queued): nothing was sent for them, so the run says so once, not with a WARNING each."""
+    user = builders.user(Membership.Role.OPERATOR, organization)
+    service = builders.service(organization, **simulated_service(""))
+    dispatch = builders.dispatch(service, user, fiscal_codes(12))
+    profile_ok(responses.mock)
+    responses.post(MESSAGES, json={"id": "01JABCDEFGHJKMNPQRSTVWXYZ0"}, status=201)
+    collect = AccountRun.collect
+
+    def cancel_then_collect(run: AccountRun, *, timeout: float | None) -> None:
+        if Dispatch.objects.filter(pk=dispatch.pk, state="running").exists():
+            services.dispatch_cancel(dispatch=dispatch, actor=supervisor_user)
+        collect(run, timeout=timeout)
+
+    caplog.set_level(logging.INFO, logger="ioportal.sending")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("ioportal.sending.triggers.async_task", lambda *a, **k: None)
+        mp.setattr(AccountRun, "collect", cancel_then_collect)
+        run_account_worker(organization_id=organization.pk, budget=2)
+
+    cancelled = Delivery.objects.filter(dispatch=dispatch, state="cancelled").count()
+    assert cancelled == 12
+    assert not [c for c in responses.calls if c.request.url == MESSAGES]
+    assert lost_claim_warnings(caplog) == []
+    told = [r.message for r in caplog.records if "given up" in r.message]
+    assert told and len(told) < cancelled
+    assert all(r.levelno == logging.INFO for r in caplog.records if "given up" in r.message)
+    assert str(dispatch.public_id) in told[0]
+
+
+@responses.activate
+def test_a_pause_during_a_run_loses_no_claim(
+    organization: Organization, supervisor_user: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A pause takes no claim: the run gives its checked deliveries back as READY."""
+    user = builders.user(Membership.Role.OPERATOR, organization)
+    service = builders.service(organization, **simulated_service(""))
+    dispatch = builders.dispatch(service, user, fiscal_codes(6))
+    profile_ok(responses.mock)
+    collect = AccountRun.collect
+
+    def pause_then_collect(run: AccountRun, *, timeout: float | None) -> None:
+        if Dispatch.objects.filter(pk=dispatch.pk, state="running").exists():
+            services.dispatch_pause(dispatch=dispatch, actor=supervisor_user)
+        collect(run, timeout=timeout)
+
+    caplog.set_level(logging.INFO, logger="ioportal.sending")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("ioportal.sending.triggers.async_task", lambda *a, **k: None)
+        mp.setattr(AccountRun, "collect", pause_then_collect)
+        run_account_worker(organization_id=organization.pk, budget=2)
+
+    states = set(Delivery.objects.filter(dispatch=dispatch).values_list("state", flat=True))
+    assert states == {"ready"}
+    assert not [c for c in responses.calls if c.request.url == MESSAGES]
+    assert lost_claim_warnings(caplog) == []
+    assert not [r for r in caplog.records if "given up" in r.message]
+
+
+def claimed(dispatch: Dispatch, state: str = "checking") -> tuple[Delivery, uuid.UUID]:
+    token = uuid.uuid4()
+    delivery = Delivery.objects.get(dispatch=dispatch)
+    Delivery.objects.filter(pk=delivery.pk).update(state=state, claim_token=token)
+    return delivery, token
+
+
+def test_a_claim_the_cancel_took_is_told_once_per_batch(
+    organization: Organization, supervisor_user: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    user = builders.user(Membership.Role.OPERATOR, organization)
+    service = builders.service(organization, **simulated_service(""))
+    dispatch = builders.dispatch(service, user, fiscal_codes(5))
+    token = uuid.uuid4()
+    Delivery.objects.filter(dispatch=dispatch).update(state="checking", claim_token=token)
+    services.dispatch_cancel(dispatch=dispatch, actor=supervisor_user)
+    caplog.set_level(logging.DEBUG, logger="ioportal.sending")
+    with transitions.lost_claims_batch():
+        for delivery in Delivery.objects.filter(dispatch=dispatch):
+            assert not transitions.check_passed(delivery_id=delivery.pk, token=token)
+    assert lost_claim_warnings(caplog) == []
+    lines = [r for r in caplog.records if r.name == "ioportal.sending.transitions"]
+    assert [(r.levelno, r.message) for r in lines] == [
+        (
+            logging.INFO,
+            f"dispatch {dispatch.public_id} cancelled: claims of 5 deliveries given up, "
+            "nothing was sent for them",
+        )
+    ]
+
+
+def test_a_claim_taken_otherwise_stays_a_warning(
+    dispatch: Dispatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Reaped by a sweeper or held by another worker: a WARNING per delivery, in a batch
+    or outside one."""
+    delivery, _token = claimed(dispatch)
+    stale = uuid.uuid4()  # the claim another worker has now
+    caplog.set_level(logging.INFO, logger="ioportal.sending")
+    with transitions.lost_claims_batch():
+        assert not transitions.check_passed(delivery_id=delivery.pk, token=stale)
+    assert not transitions.ready_released(delivery_id=delivery.pk, token=stale)
+    warnings = lost_claim_warnings(caplog)
+    assert [r.message for r in warnings] == [f"delivery {delivery.pk}: {CLAIM_LOST}"] * 2
+
+
+def test_a_claim_that_holds_costs_one_query(
+    dispatch: Dispatch, django_assert_num_queries: Any
+) -> None:
+    delivery, token = claimed(dispatch)
+    with transitions.lost_claims_batch(), django_assert_num_queries(1):
+        assert transitions.check_passed(delivery_id=delivery.pk, token=token)
