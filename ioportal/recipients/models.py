@@ -54,6 +54,8 @@ class RecipientList(models.Model):
     delimiter = models.CharField(max_length=4, blank=True)
     headers = models.JSONField(default=list)
     row_count = models.PositiveIntegerField(default=0)
+    # What reading the file found (`parsing.ParsedTable.warnings`), stored untranslated
+    # (core.io_texts.Part; texts for lists uploaded before; shown by `file_warnings_text`).
     file_warnings = models.JSONField(default=list, blank=True)
     # How numbers written as text are read (recipients.numbers.NUMBER_FORMATS), chosen at upload.
     number_format = models.CharField(max_length=2, default="it")
@@ -125,6 +127,11 @@ class RecipientList(models.Model):
 
     def __str__(self) -> str:
         return self.file_name
+
+    @property
+    def file_warnings_text(self) -> list[str]:
+        """What reading the file found, in the reader's language."""
+        return [reason_text(warning) for warning in self.file_warnings]
 
     @property
     def check_warnings_text(self) -> list[str]:
