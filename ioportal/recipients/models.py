@@ -438,7 +438,7 @@ def attachment_upload_to(_instance: models.Model, _filename: str) -> str:
 class ListAttachment(models.Model):
     """A file uploaded with a recipient list, before launch: the shared PDF or one ZIP entry.
 
-    A refused entry keeps its name and `problems` (Italian reasons, no file) so that the rows
+    A refused entry keeps its name and `problems` (its reasons, no file) so that the rows
     naming it are rejected with the reason. At launch the files become Premium attachments of
     the dispatch (the stored file is handed over, not copied) and these rows are deleted.
     """
@@ -455,6 +455,9 @@ class ListAttachment(models.Model):
     sha256 = models.CharField(max_length=64, blank=True)
     page_count = models.PositiveIntegerField(null=True, blank=True)
     pdfa_declared = models.CharField(max_length=16, blank=True)
+    # What the file's check found (`pdf.validate_pdf`): warnings that block nothing and the
+    # reasons it is refused, stored untranslated (core.io_texts.Part; texts for files stored
+    # before), the reasons shown by `problem_texts`.
     warnings = models.JSONField(default=list, blank=True)
     problems = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -470,3 +473,8 @@ class ListAttachment(models.Model):
 
     def __str__(self) -> str:
         return self.original_name
+
+    @property
+    def problem_texts(self) -> list[str]:
+        """Why the file is refused, in the reader's language."""
+        return [reason_text(problem) for problem in self.problems]
