@@ -35,7 +35,7 @@ from ioportal.ioservices.models import IOService
 from ioportal.ioservices.services import ServiceKeyUnavailableError
 from ioportal.reachability.audit import Action
 from ioportal.reachability.models import ReachabilityCheck, ReachabilityRow
-from ioportal.recipients.parsing import ImportChoiceNeeded, ParsedTable
+from ioportal.recipients.parsing import ImportChoiceNeeded, ParsedTable, header_label
 from ioportal.recipients.sealing import seal, unseal
 from ioportal.recipients.services import problem_part, rejected_problems
 from ioportal.recipients.validation import (
@@ -65,7 +65,8 @@ class NoFiscalCodeColumn(ImportChoiceNeeded):
 
     def __init__(self, message: str, *, headers: Sequence[str], values: dict[str, Any]):
         named = [header for header in headers if header]
-        super().__init__(message, field="column", choices=[(h, h) for h in named], values=values)
+        choices = [(h, header_label(h)) for h in named]
+        super().__init__(message, field="column", choices=choices, values=values)
 
 
 def fiscal_code_column(headers: Sequence[str], chosen: str = "") -> str:
@@ -100,7 +101,9 @@ def fiscal_code_column(headers: Sequence[str], chosen: str = "") -> str:
                 "con i codici fiscali e premi %(button)s."
             ),
             headers=headers,
-            values={"columns": ", ".join(_("«%(header)s»") % {"header": h} for h in alike)},
+            values={
+                "columns": ", ".join(_("«%(header)s»") % {"header": header_label(h)} for h in alike)
+            },
         )
     raise NoFiscalCodeColumn(
         _(

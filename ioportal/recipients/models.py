@@ -23,6 +23,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from ioportal.core.io_texts import reason_text
+from ioportal.recipients.parsing import header_label
 from ioportal.recipients.sealing import seal, unseal
 
 # Rows sealed together: one preview page or one worker step decrypts one chunk.
@@ -127,6 +128,11 @@ class RecipientList(models.Model):
 
     def __str__(self) -> str:
         return self.file_name
+
+    @property
+    def header_labels(self) -> list[str]:
+        """The file's column names as pages show them (`parsing.header_label`)."""
+        return [header_label(header) for header in self.headers]
 
     @property
     def file_warnings_text(self) -> list[str]:

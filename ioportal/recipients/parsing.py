@@ -131,6 +131,14 @@ OUT_OF_RANGE_DATE = "date out of range"
 EXTERNAL_REFERENCE_RE = re.compile(r"\[\d+\][^!\[\]\"]*'?!")
 # Cells named in a warning before "…".
 CELLS_LISTED = 10
+# A repeated column name told apart by its letter (`distinct_headers`): stored in Italian
+# whoever uploads the file (a list's headers are the keys of its mapping), said in the
+# reader's language (`header_part`). Lists uploaded before may hold the English form; a
+# rejected cell's column adds the cell ("cf (colonna A) (A6)").
+TOLD_APART = N_("%(header)s (colonna %(letter)s)")
+_TOLD_APART_RE = re.compile(
+    r"(.*) \((?:colonna|column) ([A-Z]{1,3})\)(?: \(([A-Z]{1,3}[0-9]+)\))?", re.DOTALL
+)
 
 
 class HiddenRows:
@@ -416,10 +424,7 @@ def distinct_headers(
             continue
         letters = [get_column_letter(position + 1) for position in found]
         for position, letter in zip(found, letters, strict=True):
-            result[position] = _("%(header)s (colonna %(letter)s)") % {
-                "header": header,
-                "letter": letter,
-            }
+            result[position] = TOLD_APART % {"header": header, "letter": letter}
         if mapping:
             text = N_(
                 "La colonna «%(header)s» compare %(count)s volte (colonne %(letters)s): "
@@ -440,6 +445,24 @@ def distinct_headers(
             % {"header": clash}
         )
     return result, warnings
+
+
+def header_part(header: str) -> Part | str:
+    """A column name as pages say it: a repeated name told apart by its letter
+    (`TOLD_APART`) as a part translated when shown (core.io_texts.Part), "cf (column A)" in
+    English; any other name as it is."""
+    match = _TOLD_APART_RE.fullmatch(header)
+    if match is None:
+        return header
+    name, letter, cell = match.groups()
+    told = said(TOLD_APART, header=name, letter=letter)
+    return said("%(column)s (%(cell)s)", column=told, cell=cell) if cell else told
+
+
+def header_label(header: str) -> str:
+    """`header_part` in the active language."""
+    part = header_part(header)
+    return part if isinstance(part, str) else reason_text(part)
 
 
 def delimiter_label(delimiter: str) -> str:

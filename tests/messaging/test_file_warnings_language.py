@@ -140,3 +140,56 @@ def test_a_list_uploaded_before_keeps_its_warnings_as_written(client, operator, 
             "Un avviso scritto prima.",
             "Il file è vuoto.",
         ]
+
+
+REPEATED_CSV = (
+    b"codice_fiscale;nome;codice_fiscale\n"
+    b"RSSMRA80A01H501U;Mario;VRDLGU75B12F205X\n"
+    b"RSSMRA80A01H501X;Luigi;BNCGPP90C03L219L\n"
+)
+OPTION_RE = re.compile(r'<option value="([^"]*)"[^>]*>([^<]*)</option>')
+
+
+@pytest.mark.parametrize("uploaded_in", ["it", "en"])
+def test_a_repeated_column_name_is_told_apart_in_the_readers_language(
+    client, operator, service, template, uploaded_in
+):
+    """The letter that tells a repeated name apart is stored the same whoever uploads the
+    file (the mapping's key), and said in the reader's language: on the mapping page (its
+    choices and the first rows) and among the rejected rows."""
+    done = client.post(
+        reverse("messaging:compose"),
+        {
+            "template": template.pk,
+            "service": service.pk,
+            "file": SimpleUploadedFile("elenco.csv", REPEATED_CSV),
+        },
+        HTTP_ACCEPT_LANGUAGE=uploaded_in,
+    )
+    assert done.status_code == 302, done.content.decode()[:3000]
+    recipient_list = RecipientList.objects.get()
+    assert recipient_list.headers == [
+        "codice_fiscale (colonna A)",
+        "nome",
+        "codice_fiscale (colonna C)",
+    ]
+    url = reverse("messaging:list_mapping", kwargs={"public_id": recipient_list.public_id})
+    english = html.unescape(client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode())
+    options = OPTION_RE.findall(english[english.index('name="map_fiscal_code"') :])
+    assert ("codice_fiscale (colonna A)", "codice_fiscale (column A)") in options
+    assert '<th scope="col">codice_fiscale (column C)</th>' in english
+    italian = html.unescape(client.get(url, HTTP_ACCEPT_LANGUAGE="it").content.decode())
+    assert '<th scope="col">codice_fiscale (colonna C)</th>' in italian
+    checked = client.post(
+        url,
+        {"map_fiscal_code": "codice_fiscale (colonna A)", "map_nome": "nome"},
+        HTTP_ACCEPT_LANGUAGE=uploaded_in,
+    )
+    assert checked.status_code == 302, checked.content.decode()[:3000]
+    result = html.unescape(client.get(checked.url, HTTP_ACCEPT_LANGUAGE="en").content.decode())
+    rejected = result[result.index("<tbody>") :]
+    rejected = rejected[: rejected.index("</tbody>")]
+    assert "<td>codice_fiscale (column A): " in rejected and "colonna" not in rejected
+    csv_url = reverse("messaging:list_rejected_csv", kwargs={"public_id": recipient_list.public_id})
+    header = client.get(csv_url, HTTP_ACCEPT_LANGUAGE="en").content.decode("utf-8-sig")
+    assert header.splitlines()[0].startswith('"codice_fiscale (column A)";"nome"')

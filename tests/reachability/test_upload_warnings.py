@@ -416,3 +416,23 @@ def test_real_world_files_through_the_reachability_upload(
     if name == "line_break_inside_a_cell.csv":
         # Numbered as the spreadsheet shows the rows.
         assert [row["line"] for row in check.rejected] == [3]
+
+
+def test_the_column_question_names_a_repeated_column_in_the_readers_language(
+    client: Client, service: Any
+) -> None:
+    data = f"codice_fiscale;alunno;codice_fiscale\n{CF[0]};Laura;{CF[3]}\n".encode()
+    asked = client.post(
+        reverse("reachability:check_new"),
+        {"service": service.pk, "file": SimpleUploadedFile("elenco.csv", data)},
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+    page = html.unescape(asked.content.decode())
+    assert "“codice_fiscale (column A)”, “codice_fiscale (column C)”" in page
+    select = page[page.index('<select name="column"') :]
+    options = re.findall(r'<option value="([^"]*)"[^>]*>([^<]*)</option>', select)
+    assert ("codice_fiscale (colonna C)", "codice_fiscale (column C)") in options
+    done = _post(client, service, pending_file=_pending(asked), column="codice_fiscale (colonna C)")
+    assert [code for _, code in _codes(ReachabilityCheck.objects.get())] == [CF[3]]
+    english = client.get(done.url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert _column(english) == "Fiscal codes read from the column “codice_fiscale” (C)."
