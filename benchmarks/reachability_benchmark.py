@@ -88,7 +88,7 @@ def main() -> None:
     codes = list(dict.fromkeys(codes))
     data = ("codice_fiscale;nome\n" + "".join(f"{c};x\n" for c in codes)).encode()
     started = time.monotonic()
-    table = parse_table(data=data, filename="elenco.csv")
+    table = parse_table(data=data, filename="elenco.csv", mapping=False)
     parsed = time.monotonic() - started
     check = services.reachability_check_create(
         service=service,
@@ -112,6 +112,7 @@ def main() -> None:
         table=parse_table(
             data=("codice_fiscale\n" + "\n".join(codes[: args.reads]) + "\n").encode(),
             filename="elenco.csv",
+            mapping=False,
         ),
         column="codice_fiscale",
         source_name="elenco.csv",

@@ -37,6 +37,7 @@ from ioportal.recipients.numbers import (
     DEFAULT_NUMBER_FORMAT,
     NUMBER_FORMAT_CHOICES,
 )
+from ioportal.recipients.parsing import header_label
 from ioportal.recipients.rendering import PLACEHOLDER_NAME_RE, io_message, placeholder_names
 from ioportal.recipients.validation import (
     AMOUNT,
@@ -338,7 +339,7 @@ class MappingForm(forms.Form):
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
-        choices = [("", _("— nessuna colonna —")), *((h, h) for h in headers if h)]
+        choices = [("", _("— nessuna colonna —")), *((h, header_label(h)) for h in headers if h)]
         labels = special_field_labels()
         self.placeholder_targets = [str(p["name"]) for p in template.placeholders or []]
         targets = ["fiscal_code", *self.placeholder_targets] + [

@@ -44,8 +44,14 @@ class ReachabilityCheck(models.Model):
     # shown by `rejected_rows`.
     rejected = models.JSONField(default=list, blank=True)
     # What reading the file found (`ParsedTable.warnings`: the sheet read, hidden rows and
-    # columns, repeated and look-alike column names), in Italian, shown on the check's page.
+    # columns, repeated and look-alike column names), stored untranslated
+    # (core.io_texts.Part; texts for checks made before), shown by `file_warnings_text`.
     file_warnings = models.JSONField(default=list, blank=True)
+    # The column of the file read as fiscal codes: its name as the file writes it (without
+    # the letter that tells a repeated name apart) and its letter; blank for checks made
+    # before they were kept.
+    column_name = models.CharField(max_length=255, blank=True)
+    column_letter = models.CharField(max_length=3, blank=True)
     # The valid rows as the upload left them, [[line, fiscal code]] sealed (recipients.sealing),
     # until the first run turns them into ReachabilityRow; then empty.
     pending_rows = models.TextField(blank=True, editable=False)
@@ -94,6 +100,11 @@ class ReachabilityCheck(models.Model):
             {**row, "reasons": [reason_text(reason) for reason in row.get("reasons", [])]}
             for row in self.rejected
         ]
+
+    @property
+    def file_warnings_text(self) -> list[str]:
+        """What reading the file found, in the reader's language."""
+        return [reason_text(warning) for warning in self.file_warnings]
 
     @property
     def failure_text(self) -> str:

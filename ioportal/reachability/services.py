@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop, ngettext
 from django_q.tasks import async_task
+from openpyxl.utils import get_column_letter
 
 from ioportal.accounts.models import Organization, User
 from ioportal.core.fiscalcode import protect_fiscal_code
@@ -34,11 +35,12 @@ from ioportal.ioservices.models import IOService
 from ioportal.ioservices.services import ServiceKeyUnavailableError
 from ioportal.reachability.audit import Action
 from ioportal.reachability.models import ReachabilityCheck, ReachabilityRow
-from ioportal.recipients.parsing import ImportChoiceNeeded, ParsedTable
+from ioportal.recipients.parsing import ImportChoiceNeeded, ParsedTable, header_label
 from ioportal.recipients.sealing import seal, unseal
 from ioportal.recipients.services import problem_part, rejected_problems
 from ioportal.recipients.validation import (
     FISCAL_CODE,
+    TOLD_APART_RE,
     MessageSpec,
     guess_mapping,
     validate_rows,
@@ -63,7 +65,8 @@ class NoFiscalCodeColumn(ImportChoiceNeeded):
 
     def __init__(self, message: str, *, headers: Sequence[str], values: dict[str, Any]):
         named = [header for header in headers if header]
-        super().__init__(message, field="column", choices=[(h, h) for h in named], values=values)
+        choices = [(h, header_label(h)) for h in named]
+        super().__init__(message, field="column", choices=choices, values=values)
 
 
 def fiscal_code_column(headers: Sequence[str], chosen: str = "") -> str:
@@ -98,7 +101,9 @@ def fiscal_code_column(headers: Sequence[str], chosen: str = "") -> str:
                 "con i codici fiscali e premi %(button)s."
             ),
             headers=headers,
-            values={"columns": ", ".join(_("«%(header)s»") % {"header": h} for h in alike)},
+            values={
+                "columns": ", ".join(_("«%(header)s»") % {"header": header_label(h)} for h in alike)
+            },
         )
     raise NoFiscalCodeColumn(
         _(
@@ -126,7 +131,8 @@ def reachability_check_create(
     (`reachability_rows_create`), so that a 100,000-row upload answers quickly. The rows are
     checked and sealed before the one short transaction that writes the check (on SQLite a
     transaction holds the database's write lock from its start). The file's warnings
-    (`table.warnings`) are kept on the check for its page. Audited. Raises nothing for bad rows."""
+    (`table.warnings`) and the column read (its name and letter) are kept on the check for
+    its page. Audited. Raises nothing for bad rows."""
     outcome = validate_rows(
         headers=table.headers,
         rows=table.rows,
@@ -155,6 +161,10 @@ def reachability_check_create(
             total=len(outcome.valid),
             pending_rows=pending_rows,
             file_warnings=table.warnings,
+            column=(
+                TOLD_APART_RE.sub("", column),
+                get_column_letter(table.headers.index(column) + 1),
+            ),
             request=request,
         )
 
@@ -167,7 +177,8 @@ def _check_store(
     rejected: list[dict[str, Any]],
     total: int,
     pending_rows: str,
-    file_warnings: list[str],
+    file_warnings: list[Part],
+    column: tuple[str, str],
     request: HttpRequest | None,
 ) -> ReachabilityCheck:
     """The writes of `reachability_check_create`, in its transaction."""
@@ -180,6 +191,8 @@ def _check_store(
         total=total,
         pending_rows=pending_rows,
         file_warnings=file_warnings,
+        column_name=column[0][:255],
+        column_letter=column[1],
     )
     audit_log(
         action=Action.CHECK_CREATED,

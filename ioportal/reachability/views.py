@@ -79,7 +79,9 @@ def _check_upload(
     file_name, data, pending = submitted
     table = None
     try:
-        table = parse_table(data=data, filename=file_name, options=form.read_options())
+        table = parse_table(
+            data=data, filename=file_name, options=form.read_options(), mapping=False
+        )
         column = services.fiscal_code_column(table.headers, form.cleaned_data["column"])
     except ImportChoiceNeeded as exc:
         # A sheet, hidden rows, a separator, or the fiscal-code column (NoFiscalCodeColumn):

@@ -18,6 +18,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from ioportal.core.io_texts import Part
 from ioportal.core.sizes import MEGABYTE, size_text
 from ioportal.recipients.filenames import attachment_display_name, attachment_key
 from ioportal.recipients.models import ListAttachment, RecipientList
@@ -210,7 +211,7 @@ def _checked_file(*, name: str, data: bytes, shared: bool, written: list[str]) -
     try:
         check = validate_pdf(data, name=staged.original_name)
     except PdfValidationError as exc:
-        staged.problems = exc.messages
+        staged.problems = exc.parts
     else:
         staged.size = check.size
         staged.sha256 = hashlib.sha256(data).hexdigest()
@@ -270,7 +271,7 @@ def list_attachments_check(
                 name=shared_name, data=shared_data, shared=True, written=checked.written
             )
             if shared.problems:
-                raise AttachmentUploadError(shared.problems, field="shared_pdf")
+                raise AttachmentUploadError(shared.problem_texts, field="shared_pdf")
             checked.staged.append(shared)
         if zip_upload is not None:
             entries = zip_entries(upload=zip_upload)
@@ -353,9 +354,10 @@ def attachments_precheck(
     return refused
 
 
-def list_attachment_index(*, recipient_list: RecipientList) -> dict[str, list[str]]:
-    """The per-recipient files of a list for row validation: {`attachment_key`: reasons},
-    empty reasons when the file is valid; empty when no ZIP was uploaded."""
+def list_attachment_index(*, recipient_list: RecipientList) -> dict[str, list[Part | str]]:
+    """The per-recipient files of a list for row validation: {`attachment_key`: reasons
+    (core.io_texts.Part, texts for files stored before)}, empty reasons when the file is
+    valid; empty when no ZIP was uploaded."""
     rows = ListAttachment.objects.filter(recipient_list=recipient_list, shared=False)
     return {row.match_name: list(row.problems or []) for row in rows}
 

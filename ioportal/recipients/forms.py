@@ -8,6 +8,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from ioportal.core.io_texts import Part, reason_text
 from ioportal.recipients.parsing import (
     CSV_DELIMITERS,
     HiddenRows,
@@ -59,7 +60,8 @@ class FileStructureForm(forms.Form):
         # The label of the field the question is under (the page's notice points to it).
         self.question_label = ""
         # What reading the file found that the operator must know while answering
-        # (`ParsedTable.warnings`: repeated and look-alike column names, hidden columns...).
+        # (`ParsedTable.warnings`: repeated and look-alike column names, hidden columns...),
+        # in the reader's language.
         self.file_warnings: list[str] = []
         self.fields["sheet"].label = self.sheet_label
         self.fields["delimiter"].choices = [  # type: ignore[attr-defined]
@@ -79,7 +81,7 @@ class FileStructureForm(forms.Form):
             hidden_rows=self.cleaned_data.get("hidden_rows") or HiddenRows.ASK,
         )
 
-    def offer(self, needed: ImportChoiceNeeded, warnings: Sequence[str] = ()) -> None:
+    def offer(self, needed: ImportChoiceNeeded, warnings: Sequence[Part] = ()) -> None:
         """Show the choice the file needs (a sheet, hidden rows, a separator, or a field of
         the subclass such as a column) with its reason as the field's error, and the file's
         `warnings` when it could be read (`ParsedTable.warnings`); the operator picks and
@@ -90,7 +92,7 @@ class FileStructureForm(forms.Form):
             field.widget = forms.RadioSelect(choices=needed.choices)
         elif needed.choices and not isinstance(field, forms.ChoiceField):
             field.widget = forms.Select(choices=[("", "—"), *needed.choices])
-        self.file_warnings = list(warnings)
+        self.file_warnings = [reason_text(warning) for warning in warnings]
         self.question = needed.text(str(self.submit_label), str(self.holds))
         self.question_label = str(field.label or "")
         self.add_error(needed.field, self.question)

@@ -23,6 +23,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from ioportal.core.io_texts import reason_text
+from ioportal.recipients.parsing import header_label
 from ioportal.recipients.sealing import seal, unseal
 
 # Rows sealed together: one preview page or one worker step decrypts one chunk.
@@ -54,6 +55,8 @@ class RecipientList(models.Model):
     delimiter = models.CharField(max_length=4, blank=True)
     headers = models.JSONField(default=list)
     row_count = models.PositiveIntegerField(default=0)
+    # What reading the file found (`parsing.ParsedTable.warnings`), stored untranslated
+    # (core.io_texts.Part; texts for lists uploaded before; shown by `file_warnings_text`).
     file_warnings = models.JSONField(default=list, blank=True)
     # How numbers written as text are read (recipients.numbers.NUMBER_FORMATS), chosen at upload.
     number_format = models.CharField(max_length=2, default="it")
@@ -125,6 +128,16 @@ class RecipientList(models.Model):
 
     def __str__(self) -> str:
         return self.file_name
+
+    @property
+    def header_labels(self) -> list[str]:
+        """The file's column names as pages show them (`parsing.header_label`)."""
+        return [header_label(header) for header in self.headers]
+
+    @property
+    def file_warnings_text(self) -> list[str]:
+        """What reading the file found, in the reader's language."""
+        return [reason_text(warning) for warning in self.file_warnings]
 
     @property
     def check_warnings_text(self) -> list[str]:
@@ -431,7 +444,7 @@ def attachment_upload_to(_instance: models.Model, _filename: str) -> str:
 class ListAttachment(models.Model):
     """A file uploaded with a recipient list, before launch: the shared PDF or one ZIP entry.
 
-    A refused entry keeps its name and `problems` (Italian reasons, no file) so that the rows
+    A refused entry keeps its name and `problems` (its reasons, no file) so that the rows
     naming it are rejected with the reason. At launch the files become Premium attachments of
     the dispatch (the stored file is handed over, not copied) and these rows are deleted.
     """
@@ -448,6 +461,9 @@ class ListAttachment(models.Model):
     sha256 = models.CharField(max_length=64, blank=True)
     page_count = models.PositiveIntegerField(null=True, blank=True)
     pdfa_declared = models.CharField(max_length=16, blank=True)
+    # What the file's check found (`pdf.validate_pdf`): warnings that block nothing and the
+    # reasons it is refused, stored untranslated (core.io_texts.Part; texts for files stored
+    # before), the reasons shown by `problem_texts`.
     warnings = models.JSONField(default=list, blank=True)
     problems = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -463,3 +479,8 @@ class ListAttachment(models.Model):
 
     def __str__(self) -> str:
         return self.original_name
+
+    @property
+    def problem_texts(self) -> list[str]:
+        """Why the file is refused, in the reader's language."""
+        return [reason_text(problem) for problem in self.problems]

@@ -57,7 +57,7 @@ from openpyxl.worksheet._reader import FORMULA_TAG, WorkSheetParser
 from openpyxl.xml.constants import ARC_CONTENT_TYPES, SHARED_STRINGS, WORKSHEET_TYPE
 from openpyxl.xml.functions import fromstring
 
-from ioportal.core.io_texts import Part, reason_text, said
+from ioportal.core.io_texts import Part, reason_text, said, said_n
 from ioportal.core.numbers import grouped
 from ioportal.core.sizes import size_text
 from ioportal.core.yesno import NO, YES
@@ -131,6 +131,14 @@ OUT_OF_RANGE_DATE = "date out of range"
 EXTERNAL_REFERENCE_RE = re.compile(r"\[\d+\][^!\[\]\"]*'?!")
 # Cells named in a warning before "…".
 CELLS_LISTED = 10
+# A repeated column name told apart by its letter (`distinct_headers`): stored in Italian
+# whoever uploads the file (a list's headers are the keys of its mapping), said in the
+# reader's language (`header_part`). Lists uploaded before may hold the English form; a
+# rejected cell's column adds the cell ("cf (colonna A) (A6)").
+TOLD_APART = N_("%(header)s (colonna %(letter)s)")
+_TOLD_APART_RE = re.compile(
+    r"(.*) \((?:colonna|column) ([A-Z]{1,3})\)(?: \(([A-Z]{1,3}[0-9]+)\))?", re.DOTALL
+)
 
 
 class HiddenRows:
@@ -197,7 +205,10 @@ class ParsedTable:
     file_format: str  # "csv" | "xlsx"
     encoding: str = ""
     delimiter: str = ""
-    warnings: list[str] = field(default_factory=list)
+    # What reading the file found (repeated and look-alike column names, the sheet read,
+    # hidden rows and columns, formulas reading another workbook, the encoding), stored
+    # untranslated (core.io_texts.Part) and said in the reader's language (`reason_text`).
+    warnings: list[Part] = field(default_factory=list)
     # Rows that cannot be read as the header says, by line: they are rejected with the reason
     # (stored untranslated, core.io_texts.Part).
     row_problems: dict[int, Part] = field(default_factory=dict)
@@ -226,15 +237,19 @@ def parse_table(
     filename: str,
     options: ReadOptions | None = None,
     number_format: str = DEFAULT_NUMBER_FORMAT,
+    mapping: bool = True,
 ) -> ParsedTable:
     """The header row and the data rows of an uploaded file, every cell as a stripped string.
 
     `number_format` ("it" or "en", `numbers.NUMBER_FORMATS`) is how XLSX Number cells are
-    written. Raises ImportFileError when the file is too large, has too many rows, no header,
-    holds a NUL character, is a known non-list format (a PDF, an image) whatever its name, or
-    is not a readable CSV/XLSX file; ImportChoiceNeeded when the
-    operator must choose the sheet, what to do with hidden rows or the separator. Empty rows
-    are skipped. No side effects.
+    written. `mapping`: the operator then matches the columns on a mapping page with a
+    preview (a recipient list); False when only the fiscal-code column is read, with no
+    mapping page nor preview (a reachability check): the warnings' advice says so.
+
+    Raises ImportFileError when the file is too large, has too many rows, no header, holds a
+    NUL character, is a known non-list format (a PDF, an image) whatever its name, or is not
+    a readable CSV/XLSX file; ImportChoiceNeeded when the operator must choose the sheet,
+    what to do with hidden rows or the separator. Empty rows are skipped. No side effects.
     """
     options = options or ReadOptions()
     max_bytes = settings.RECIPIENTS_MAX_UPLOAD_BYTES
@@ -252,16 +267,16 @@ def parse_table(
             % {"kind": _(kind)}
         )
     if data[:4] == b"PK\x03\x04" or filename.lower().endswith(".xlsx"):
-        table = _parse_xlsx(data, options, number_format)
+        table = _parse_xlsx(data, options, number_format, mapping)
     else:
-        table = _parse_csv(data, options)
+        table = _parse_csv(data, options, mapping)
     if not any(table.headers):
         raise ImportFileError(_("La prima riga del file deve contenere i nomi delle colonne."))
     if not table.rows:
         raise ImportFileError(_("Il file non contiene righe di dati dopo l'intestazione."))
     names = [header_text(header) for header in table.headers]
-    table.headers, repeated = distinct_headers(names)
-    table.warnings += repeated + look_alike_headers(names)
+    table.headers, repeated = distinct_headers(names, mapping=mapping)
+    table.warnings += repeated + look_alike_headers(names, mapping=mapping)
     return table
 
 
@@ -282,12 +297,13 @@ def _simple_header(header: str) -> str:
     return re.sub(r"[^a-z0-9]", "", unicodedata.normalize("NFKD", header.lower()))
 
 
-def look_alike_headers(headers: Sequence[str]) -> list[str]:
+def look_alike_headers(headers: Sequence[str], *, mapping: bool = True) -> list[Part]:
     """A warning per group of different column names that differ only by case, accents,
     spaces or punctuation ("Codice fiscale", "codice_fiscale"): offered distinctly, never
     guessed (`guess_mapping`), and the operator is told to look at which one is chosen.
     Each name is said once with its columns ("«nome» (colonne B ed E) e «Nome» (colonna
-    D)"): that a name is repeated is `distinct_headers`' warning."""
+    D)"): that a name is repeated is `distinct_headers`' warning. Stored untranslated
+    (core.io_texts.Part); `mapping` as for `parse_table`."""
     groups: dict[str, list[int]] = {}
     for position, header in enumerate(headers):
         if header and (simple := _simple_header(header)):
@@ -301,22 +317,28 @@ def look_alike_headers(headers: Sequence[str]) -> list[str]:
             letters.setdefault(headers[position], []).append(get_column_letter(position + 1))
         if len(letters) < 2:
             continue
-        names = [
-            ngettext(
-                "«%(header)s» (colonna %(letters)s)",
-                "«%(header)s» (colonne %(letters)s)",
+        names: list[Part | str] = [
+            said_n(
+                N_("«%(header)s» (colonna %(letters)s)"),
+                N_("«%(header)s» (colonne %(letters)s)"),
                 len(its_letters),
+                header=header,
+                letters=_joined(its_letters),
             )
-            % {"header": header, "letters": _letters_text(its_letters)}
             for header, its_letters in letters.items()
         ]
-        warnings.append(
-            _(
+        if mapping:
+            text = N_(
                 "Le colonne %(names)s hanno nomi che differiscono solo per maiuscole, accenti, "
                 "spazi o punteggiatura: nell'abbinamento controlla di scegliere quella giusta."
             )
-            % {"names": _letters_text(names)}
-        )
+        else:
+            text = N_(
+                "Le colonne %(names)s hanno nomi che differiscono solo per maiuscole, accenti, "
+                "spazi o punteggiatura: controlla che i codici fiscali siano letti da quella "
+                "giusta."
+            )
+        warnings.append(said(text, names=_joined(names)))
     return warnings
 
 
@@ -369,12 +391,28 @@ def _letters_text(letters: Sequence[str]) -> str:
     return ", ".join(letters[:-1]) + joiner + last
 
 
-def distinct_headers(headers: Sequence[str]) -> tuple[list[str], list[str]]:
+def _joined(items: Sequence[Part | str]) -> Part | str:
+    """`_letters_text` translated when shown (core.io_texts.Part): 'A ed E', 'A, C e F',
+    each item a text or a part."""
+    if len(items) == 1:
+        return items[0]
+    head = items[0]
+    for item in items[1:-1]:
+        head = said("%(head)s, %(tail)s", head=head, tail=item)
+    last = items[-1]
+    joiner = N_(" ed ") if isinstance(last, str) and last.startswith("E") else N_(" e ")
+    return said("%(head)s%(joiner)s%(tail)s", head=head, joiner=said(joiner), tail=last)
+
+
+def distinct_headers(
+    headers: Sequence[str], *, mapping: bool = True
+) -> tuple[list[str], list[Part]]:
     """Headers where a repeated name is told apart by its column letter, and a warning per
     repeated name: ["cf", "nome", "cf"] -> ["cf (colonna A)", "nome", "cf (colonna C)"].
 
-    Without this the mapping would take the last column of that name without a word. Raises
-    ImportFileError if a told-apart name is itself a header of the file."""
+    Without this the mapping would take the last column of that name without a word. The
+    warnings are stored untranslated (core.io_texts.Part); `mapping` as for `parse_table`.
+    Raises ImportFileError if a told-apart name is itself a header of the file."""
     positions: dict[str, list[int]] = {}
     for position, header in enumerate(headers):
         if header:
@@ -386,17 +424,18 @@ def distinct_headers(headers: Sequence[str]) -> tuple[list[str], list[str]]:
             continue
         letters = [get_column_letter(position + 1) for position in found]
         for position, letter in zip(found, letters, strict=True):
-            result[position] = _("%(header)s (colonna %(letter)s)") % {
-                "header": header,
-                "letter": letter,
-            }
-        warnings.append(
-            _(
+            result[position] = TOLD_APART % {"header": header, "letter": letter}
+        if mapping:
+            text = N_(
                 "La colonna «%(header)s» compare %(count)s volte (colonne %(letters)s): "
                 "nell'abbinamento scegli quale usare, indicata con la sua lettera."
             )
-            % {"header": header, "count": len(found), "letters": _letters_text(letters)}
-        )
+        else:
+            text = N_(
+                "La colonna «%(header)s» compare %(count)s volte (colonne %(letters)s): "
+                "ognuna è indicata con la sua lettera."
+            )
+        warnings.append(said(text, header=header, count=len(found), letters=_joined(list(letters))))
     named = [header for header in result if header]
     if len(set(named)) != len(named):
         # Only a header already spelled "x (colonna B)" next to two "x" gets here.
@@ -406,6 +445,24 @@ def distinct_headers(headers: Sequence[str]) -> tuple[list[str], list[str]]:
             % {"header": clash}
         )
     return result, warnings
+
+
+def header_part(header: str) -> Part | str:
+    """A column name as pages say it: a repeated name told apart by its letter
+    (`TOLD_APART`) as a part translated when shown (core.io_texts.Part), "cf (column A)" in
+    English; any other name as it is."""
+    match = _TOLD_APART_RE.fullmatch(header)
+    if match is None:
+        return header
+    name, letter, cell = match.groups()
+    told = said(TOLD_APART, header=name, letter=letter)
+    return said("%(column)s (%(cell)s)", column=told, cell=cell) if cell else told
+
+
+def header_label(header: str) -> str:
+    """`header_part` in the active language."""
+    part = header_part(header)
+    return part if isinstance(part, str) else reason_text(part)
 
 
 def delimiter_label(delimiter: str) -> str:
@@ -432,7 +489,7 @@ def delimiter_part(delimiter: str) -> Part:
 # --- CSV ----------------------------------------------------------------------------------
 
 
-def _decode(data: bytes) -> tuple[str, str, list[str]]:
+def _decode(data: bytes, mapping: bool) -> tuple[str, str, list[Part]]:
     if data.startswith(b"\xef\xbb\xbf"):
         try:
             return data[3:].decode("utf-8"), "utf-8-sig", []
@@ -454,10 +511,15 @@ def _decode(data: bytes) -> tuple[str, str, list[str]]:
         text = data.decode("cp1252")
     except UnicodeDecodeError as exc:
         raise _not_text() from exc
-    warning = _(
-        "Il file non è in UTF-8: è stato letto come Windows-1252. Controlla nell'anteprima che "
-        "le lettere accentate siano corrette."
-    )
+    if mapping:
+        warning = said(
+            N_(
+                "Il file non è in UTF-8: è stato letto come Windows-1252. Controlla "
+                "nell'anteprima che le lettere accentate siano corrette."
+            )
+        )
+    else:
+        warning = said(N_("Il file non è in UTF-8: è stato letto come Windows-1252."))
     return text, "cp1252", [warning]
 
 
@@ -639,8 +701,8 @@ def _csv_title(sample: str, chosen: str) -> str:
     return ""
 
 
-def _parse_csv(data: bytes, options: ReadOptions) -> ParsedTable:
-    text, encoding, warnings = _decode(data)
+def _parse_csv(data: bytes, options: ReadOptions, mapping: bool) -> ParsedTable:
+    text, encoding, warnings = _decode(data, mapping)
     if "\x00" in text:
         raise _binary_content()
     if _mostly_control(text[:SNIFF_BYTES]):
@@ -717,16 +779,21 @@ def _parse_csv(data: bytes, options: ReadOptions) -> ParsedTable:
         raise _no_row_fits(delimiter, options.delimiter)
     if misfits:
         warnings.append(
-            ngettext(
-                "La riga %(lines)s non ha le colonne dell'intestazione: sarà scartata con il "
-                "motivo. Se il separatore è sbagliato, scegline un altro e carica di nuovo il "
-                "file.",
-                "%(count)s righe non hanno le colonne dell'intestazione (righe %(lines)s): "
-                "saranno scartate con il motivo. Se il separatore è sbagliato, scegline un "
-                "altro e carica di nuovo il file.",
+            said_n(
+                N_(
+                    "La riga %(lines)s non ha le colonne dell'intestazione: sarà scartata con "
+                    "il motivo. Se il separatore è sbagliato, scegline un altro e carica di "
+                    "nuovo il file."
+                ),
+                N_(
+                    "%(count)s righe non hanno le colonne dell'intestazione (righe %(lines)s): "
+                    "saranno scartate con il motivo. Se il separatore è sbagliato, scegline un "
+                    "altro e carica di nuovo il file."
+                ),
                 len(misfits),
+                count=len(misfits),
+                lines=_lines_text(misfits),
             )
-            % {"count": len(misfits), "lines": _lines_text(misfits)}
         )
     return ParsedTable(
         headers=headers,
@@ -1159,7 +1226,9 @@ def _empty_sheet(workbook: Any, title: str, *, named: bool) -> ImportChoiceNeede
     )
 
 
-def _parse_xlsx(data: bytes, options: ReadOptions, number_format: str) -> ParsedTable:
+def _parse_xlsx(
+    data: bytes, options: ReadOptions, number_format: str, mapping: bool
+) -> ParsedTable:
     _check_workbook_archive(data)
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
@@ -1251,15 +1320,15 @@ def _parse_xlsx(data: bytes, options: ReadOptions, number_format: str) -> Parsed
         ) from exc
     finally:
         workbook.close()
-    warnings = []
+    warnings: list[Part] = []
     if several:
-        warnings.append(_("È stato letto il foglio «%(sheet)s».") % {"sheet": sheet.title})
+        warnings.append(said(N_("È stato letto il foglio «%(sheet)s»."), sheet=sheet.title))
     if hidden_lines:
         warnings.append(_hidden_rows_outcome(sheet.title, hidden_lines, options.hidden_rows))
     if named_hidden := sorted({c for c in hidden_columns if c < len(headers) and headers[c]}):
-        warnings.append(_hidden_columns_warning(headers, named_hidden))
+        warnings.append(_hidden_columns_warning(headers, named_hidden, mapping))
     if external_cells:
-        warnings.append(_external_cells_warning(headers, external_cells))
+        warnings.append(_external_cells_warning(headers, external_cells, mapping))
     return ParsedTable(
         headers=headers,
         rows=rows,
@@ -1385,29 +1454,31 @@ def _merged_cells_problems(
         covered = max(covered, max_row)
 
 
-def _hidden_rows_outcome(sheet: str, lines: list[int], choice: str) -> str:
-    """The sentence about hidden rows; raises ImportChoiceNeeded if the operator has not
-    said whether they are recipients."""
+def _hidden_rows_outcome(sheet: str, lines: list[int], choice: str) -> Part:
+    """The sentence about hidden rows (core.io_texts.Part); raises ImportChoiceNeeded if the
+    operator has not said whether they are recipients."""
     values = {"count": len(lines), "lines": _lines_text(lines), "sheet": sheet}
     if choice == HiddenRows.INCLUDE:
-        return (
-            ngettext(
-                "La riga nascosta del foglio (riga %(lines)s) è stata letta, come hai scelto.",
-                "Le %(count)s righe nascoste del foglio (righe %(lines)s) sono state lette, come "
-                "hai scelto.",
-                len(lines),
-            )
-            % values
+        return said_n(
+            N_("La riga nascosta del foglio (riga %(lines)s) è stata letta, come hai scelto."),
+            N_(
+                "Le %(count)s righe nascoste del foglio (righe %(lines)s) sono state lette, "
+                "come hai scelto."
+            ),
+            len(lines),
+            count=len(lines),
+            lines=values["lines"],
         )
     if choice == HiddenRows.EXCLUDE:
-        return (
-            ngettext(
-                "La riga nascosta del foglio (riga %(lines)s) non è stata letta, come hai scelto.",
-                "Le %(count)s righe nascoste del foglio (righe %(lines)s) non sono state lette, "
-                "come hai scelto.",
-                len(lines),
-            )
-            % values
+        return said_n(
+            N_("La riga nascosta del foglio (riga %(lines)s) non è stata letta, come hai scelto."),
+            N_(
+                "Le %(count)s righe nascoste del foglio (righe %(lines)s) non sono state "
+                "lette, come hai scelto."
+            ),
+            len(lines),
+            count=len(lines),
+            lines=values["lines"],
         )
     raise ImportChoiceNeeded(
         ngettext(
@@ -1423,54 +1494,97 @@ def _hidden_rows_outcome(sheet: str, lines: list[int], choice: str) -> str:
     )
 
 
-def _hidden_columns_warning(headers: Sequence[str], columns: Sequence[int]) -> str:
-    """The sentence about named columns that Excel does not show: they are read like the
-    others, and the operator is told so that a hidden column (an old code, a working copy) is
-    not chosen in the mapping without knowing."""
-    names = _letters_text(
+def _hidden_columns_warning(headers: Sequence[str], columns: Sequence[int], mapping: bool) -> Part:
+    """The sentence about named columns that Excel does not show (core.io_texts.Part): they
+    are read like the others, and the operator is told so that a hidden column (an old code,
+    a working copy) is not chosen in the mapping, or read as the fiscal codes, without
+    knowing."""
+    names = _joined(
         [
-            _("%(letter)s («%(header)s»)")
-            % {"letter": get_column_letter(column + 1), "header": headers[column]}
+            said(
+                N_("%(letter)s («%(header)s»)"),
+                letter=get_column_letter(column + 1),
+                header=headers[column],
+            )
             for column in columns
         ]
     )
-    return ngettext(
-        "La colonna %(columns)s è nascosta in Excel: è stata letta come le altre. "
-        "Nell'abbinamento controlla di sceglierla solo se contiene i dati giusti.",
-        "Le colonne %(columns)s sono nascoste in Excel: sono state lette come le altre. "
-        "Nell'abbinamento controlla di sceglierle solo se contengono i dati giusti.",
-        len(columns),
-    ) % {"columns": names}
+    if mapping:
+        singular = N_(
+            "La colonna %(columns)s è nascosta in Excel: è stata letta come le altre. "
+            "Nell'abbinamento controlla di sceglierla solo se contiene i dati giusti."
+        )
+        plural = N_(
+            "Le colonne %(columns)s sono nascoste in Excel: sono state lette come le altre. "
+            "Nell'abbinamento controlla di sceglierle solo se contengono i dati giusti."
+        )
+    else:
+        singular = N_(
+            "La colonna %(columns)s è nascosta in Excel: è stata letta come le altre. "
+            "Controlla che i codici fiscali siano letti da questa colonna solo se contiene "
+            "quelli giusti."
+        )
+        plural = N_(
+            "Le colonne %(columns)s sono nascoste in Excel: sono state lette come le altre. "
+            "Controlla che i codici fiscali siano letti da una di queste colonne solo se "
+            "contiene quelli giusti."
+        )
+    return said_n(singular, plural, len(columns), columns=names)
 
 
-def _external_cells_warning(headers: Sequence[str], cells: Sequence[str]) -> str:
-    """The sentence about formulas that take their value from another workbook: the value
-    read is the one saved in the file the last time Excel computed it, which may be older
-    than the other workbook's. Names the cells (the first CELLS_LISTED) and their columns."""
-    columns: list[str] = []
+def _external_cells_warning(headers: Sequence[str], cells: Sequence[str], mapping: bool) -> Part:
+    """The sentence about formulas that take their value from another workbook
+    (core.io_texts.Part): the value read is the one saved in the file the last time Excel
+    computed it, which may be older than the other workbook's. Names the cells (the first
+    CELLS_LISTED) and their columns; the preview to look at them in only with `mapping`."""
+    columns: list[Part | str] = []
     for reference in cells:
         letters = reference.rstrip("0123456789")
         name = headers[column_index_from_string(letters) - 1]
-        label = _("«%(header)s»") % {"header": name} if name else letters
+        label: Part | str = said(N_("«%(header)s»"), header=name) if name else letters
         if label not in columns:
             columns.append(label)
     shown = ", ".join(cells[:CELLS_LISTED]) + (" …" if len(cells) > CELLS_LISTED else "")
-    return ngettext(
-        "La cella %(cells)s (%(columns)s) prende il valore da un'altra cartella di "
-        "lavoro Excel: è stato letto il valore salvato in questo file, che può non essere "
-        "aggiornato. Controllalo nell'anteprima, oppure in Excel sostituisci la formula con il "
-        "suo valore (Copia, Incolla speciale > Valori) e carica di nuovo il file.",
-        "%(count)s celle (%(cells)s; %(columns)s) prendono il valore da un'altra "
-        "cartella di lavoro Excel: è stato letto il valore salvato in questo file, che può non "
-        "essere aggiornato. Controllali nell'anteprima, oppure in Excel sostituisci le formule "
-        "con i loro valori (Copia, Incolla speciale > Valori) e carica di nuovo il file.",
+    if mapping:
+        singular = N_(
+            "La cella %(cells)s (%(columns)s) prende il valore da un'altra cartella di "
+            "lavoro Excel: è stato letto il valore salvato in questo file, che può non essere "
+            "aggiornato. Controllalo nell'anteprima, oppure in Excel sostituisci la formula con "
+            "il suo valore (Copia, Incolla speciale > Valori) e carica di nuovo il file."
+        )
+        plural = N_(
+            "%(count)s celle (%(cells)s; %(columns)s) prendono il valore da un'altra "
+            "cartella di lavoro Excel: è stato letto il valore salvato in questo file, che può "
+            "non essere aggiornato. Controllali nell'anteprima, oppure in Excel sostituisci le "
+            "formule con i loro valori (Copia, Incolla speciale > Valori) e carica di nuovo il "
+            "file."
+        )
+    else:
+        singular = N_(
+            "La cella %(cells)s (%(columns)s) prende il valore da un'altra cartella di "
+            "lavoro Excel: è stato letto il valore salvato in questo file, che può non essere "
+            "aggiornato. In Excel sostituisci la formula con il suo valore (Copia, Incolla "
+            "speciale > Valori) e carica di nuovo il file."
+        )
+        plural = N_(
+            "%(count)s celle (%(cells)s; %(columns)s) prendono il valore da un'altra "
+            "cartella di lavoro Excel: è stato letto il valore salvato in questo file, che può "
+            "non essere aggiornato. In Excel sostituisci le formule con i loro valori (Copia, "
+            "Incolla speciale > Valori) e carica di nuovo il file."
+        )
+    return said_n(
+        singular,
+        plural,
         len(cells),
-    ) % {
-        "count": len(cells),
-        "cells": shown,
-        "columns": ngettext("colonna %(names)s", "colonne %(names)s", len(columns))
-        % {"names": _letters_text(columns)},
-    }
+        count=len(cells),
+        cells=shown,
+        columns=said_n(
+            N_("colonna %(names)s"),
+            N_("colonne %(names)s"),
+            len(columns),
+            names=_joined(columns),
+        ),
+    )
 
 
 def hidden_rows_choices() -> list[tuple[str, str]]:

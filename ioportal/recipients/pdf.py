@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop as N_
 from pypdf import PdfReader
 from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, StreamObject
 
+from ioportal.core.io_texts import Part, reason_text, said
 from ioportal.core.sizes import size_text
 
 PDF_MAGIC = b"%PDF-"
@@ -60,11 +61,16 @@ PDFA_CONFORMANCE_RE = re.compile(rb"pdfaid:conformance(?:>|\s*=\s*[\"'])\s*([ABU
 
 
 class PdfValidationError(Exception):
-    """The file is refused; `messages` are in Italian, for the operator."""
+    """The file is refused: `parts` the reasons stored untranslated (core.io_texts.Part),
+    `messages` the same in the active language, for the operator."""
 
-    def __init__(self, messages: list[str]) -> None:
-        super().__init__("; ".join(messages))
-        self.messages = messages
+    def __init__(self, parts: list[Part]) -> None:
+        self.parts = parts
+        super().__init__("; ".join(self.messages))
+
+    @property
+    def messages(self) -> list[str]:
+        return [reason_text(part) for part in self.parts]
 
 
 @dataclass
@@ -74,18 +80,26 @@ class PdfCheck:
     size: int
     page_count: int
     pdfa: str = ""  # e.g. "PDF/A-2A", "" when not declared
-    warnings: list[str] = field(default_factory=list)
+    # Stored untranslated (core.io_texts.Part).
+    warnings: list[Part] = field(default_factory=list)
 
 
-def _problem_message(kind: str) -> str:
-    return {
-        "javascript": _("Il PDF contiene codice JavaScript o moduli attivi, non ammessi."),
-        "automatic_action": _(
-            "Il PDF contiene azioni automatiche all'apertura o alla visualizzazione, non ammesse."
-        ),
-        "launch": _("Il PDF contiene azioni che avviano programmi o inviano dati, non ammesse."),
-        "embedded_file": _("Il PDF contiene file incorporati o allegati interni, non ammessi."),
-    }[kind]
+def _problem_message(kind: str) -> Part:
+    return said(
+        {
+            "javascript": N_("Il PDF contiene codice JavaScript o moduli attivi, non ammessi."),
+            "automatic_action": N_(
+                "Il PDF contiene azioni automatiche all'apertura o alla visualizzazione, non "
+                "ammesse."
+            ),
+            "launch": N_(
+                "Il PDF contiene azioni che avviano programmi o inviano dati, non ammesse."
+            ),
+            "embedded_file": N_(
+                "Il PDF contiene file incorporati o allegati interni, non ammessi."
+            ),
+        }[kind]
+    )
 
 
 def _active_content(reader: PdfReader) -> list[str]:
@@ -109,7 +123,7 @@ def _active_content(reader: PdfReader) -> list[str]:
             node = node.get_object()
         visited += 1
         if visited > MAX_OBJECTS:
-            raise PdfValidationError([_("Il PDF ha una struttura troppo complessa.")])
+            raise PdfValidationError([said(N_("Il PDF ha una struttura troppo complessa."))])
         if isinstance(node, DictionaryObject):  # StreamObject is one too
             for key, value in node.items():
                 if key in FORBIDDEN_KEYS:
@@ -162,28 +176,32 @@ def validate_pdf(data: bytes, *, name: str = "") -> PdfCheck:
     """Check `data` (the whole file) as a Premium attachment.
 
     Returns a PdfCheck for an acceptable file (warnings included); raises
-    PdfValidationError with every reason in Italian otherwise. No side effects.
+    PdfValidationError with every reason otherwise (stored untranslated). No side effects.
     """
     max_bytes: int = settings.REMOTE_CONTENT_MAX_PDF_BYTES
     max_pages: int = settings.REMOTE_CONTENT_MAX_PDF_PAGES
     if name and not name.lower().endswith(".pdf"):
-        raise PdfValidationError([_("Il nome del file deve terminare con «.pdf».")])
+        raise PdfValidationError([said(N_("Il nome del file deve terminare con «.pdf»."))])
     if not data:
-        raise PdfValidationError([_("Il file è vuoto.")])
+        raise PdfValidationError([said(N_("Il file è vuoto."))])
     if len(data) > max_bytes:
         limit = size_text(max_bytes)
         raise PdfValidationError(
-            [_("Il file supera la dimensione massima di %(size)s.") % {"size": limit}]
+            [said(N_("Il file supera la dimensione massima di %(size)s."), size=limit)]
         )
     if not data.startswith(PDF_MAGIC):
-        raise PdfValidationError([_("Il file non è un PDF (il contenuto non inizia con %PDF-).")])
+        raise PdfValidationError(
+            [said(N_("Il file non è un PDF (il contenuto non inizia con %PDF-)."))]
+        )
     if markup_outside_streams(data):
         raise PdfValidationError(
             [
-                _(
-                    "Il file contiene codice HTML o script fuori dal contenuto del PDF: un "
-                    "browser potrebbe aprirlo come pagina web. Rigeneralo dal programma "
-                    "originale."
+                said(
+                    N_(
+                        "Il file contiene codice HTML o script fuori dal contenuto del PDF: un "
+                        "browser potrebbe aprirlo come pagina web. Rigeneralo dal programma "
+                        "originale."
+                    )
                 )
             ]
         )
@@ -191,7 +209,14 @@ def validate_pdf(data: bytes, *, name: str = "") -> PdfCheck:
         reader = PdfReader(io.BytesIO(data), strict=False)
         if reader.is_encrypted:
             raise PdfValidationError(
-                [_("Il PDF è cifrato o protetto da password: caricane una versione non protetta.")]
+                [
+                    said(
+                        N_(
+                            "Il PDF è cifrato o protetto da password: caricane una versione "
+                            "non protetta."
+                        )
+                    )
+                ]
             )
         page_count = len(reader.pages)
         problems = _active_content(reader)
@@ -200,24 +225,29 @@ def validate_pdf(data: bytes, *, name: str = "") -> PdfCheck:
         raise
     except Exception:  # untrusted input: whatever the parser raises means "not readable"
         raise PdfValidationError(
-            [_("Il file non è un PDF leggibile: è danneggiato o incompleto.")]
+            [said(N_("Il file non è un PDF leggibile: è danneggiato o incompleto."))]
         ) from None
     errors = [_problem_message(kind) for kind in problems]
     if page_count < 1:
-        errors.append(_("Il PDF non ha pagine."))
+        errors.append(said(N_("Il PDF non ha pagine.")))
     elif page_count > max_pages:
         errors.append(
-            _("Il PDF ha %(pages)d pagine: il massimo è %(max)d.")
-            % {"pages": page_count, "max": max_pages}
+            said(
+                N_("Il PDF ha %(pages)s pagine: il massimo è %(max)s."),
+                pages=page_count,
+                max=max_pages,
+            )
         )
     if errors:
         raise PdfValidationError(errors)
-    warnings = []
+    warnings: list[Part] = []
     if not pdfa:
         warnings.append(
-            _(
-                "Il PDF non dichiara la conformità PDF/A: IO richiede allegati PDF/A "
-                "e potrebbe non mostrarlo correttamente."
+            said(
+                N_(
+                    "Il PDF non dichiara la conformità PDF/A: IO richiede allegati PDF/A "
+                    "e potrebbe non mostrarlo correttamente."
+                )
             )
         )
     return PdfCheck(size=len(data), page_count=page_count, pdfa=pdfa, warnings=warnings)

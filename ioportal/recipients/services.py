@@ -27,7 +27,7 @@ from ioportal.recipients.models import (
     RecipientChunk,
     RecipientList,
 )
-from ioportal.recipients.parsing import ImportFileError
+from ioportal.recipients.parsing import ImportFileError, header_label, header_part
 from ioportal.recipients.sealing import seal_bytes, unseal_bytes
 
 # The formula-safety rule of every CSV cell lives in core (core.spreadsheets).
@@ -115,11 +115,12 @@ def problem_part(problem: dict[str, Any]) -> Part:
     reason = {"text": reason} if isinstance(reason, str) else reason
     if not problem["column"]:
         return reason
+    column = header_part(problem["column"])
     if not problem["value"]:
-        return said(gettext_noop("%(column)s: %(reason)s"), column=problem["column"], reason=reason)
+        return said(gettext_noop("%(column)s: %(reason)s"), column=column, reason=reason)
     return said(
         gettext_noop("%(column)s «%(value)s»: %(reason)s"),
-        column=problem["column"],
+        column=column,
         value=problem["value"],
         reason=reason,
     )
@@ -133,7 +134,12 @@ def problem_text(problem: dict[str, Any]) -> str:
 def shown_problems(row: dict[str, Any]) -> list[dict[str, str]]:
     """A rejected row's problems for a page, their reasons in the active language."""
     return [
-        {**problem, "reason": reason_text(problem["reason"])} for problem in rejected_problems(row)
+        {
+            **problem,
+            "column": header_label(problem["column"]),
+            "reason": reason_text(problem["reason"]),
+        }
+        for problem in rejected_problems(row)
     ]
 
 
@@ -146,7 +152,8 @@ def rejected_rows_csv(
     writer = csv.writer(buffer, delimiter=recipient_list.delimiter or ";", quoting=csv.QUOTE_ALL)
     # The two columns added after the file's own are named in the reader's language, as the
     # reasons they hold.
-    writer.writerow([csv_safe(h) for h in [*recipient_list.headers, _("riga"), _("motivo")]])
+    headers = [header_label(h) for h in recipient_list.headers]
+    writer.writerow([csv_safe(h) for h in [*headers, _("riga"), _("motivo")]])
     rejected = recipient_list.iter_items(RecipientChunk.Kind.REJECTED)
     for row in rejected:
         cells = list(row["cells"]) + [""] * (len(recipient_list.headers) - len(row["cells"]))

@@ -161,10 +161,10 @@ class MessageSpec:
     has_payment: bool = False
     # Euro cents; None when unknown. 0 means the service may not send payment notices.
     max_payment_amount: int | None = None
-    # Files of the uploaded ZIP: {`attachment_key` of the name: reasons it was refused, empty
-    # if valid}, empty when no ZIP was uploaded; None when files are not checked (the cell's
-    # format still is).
-    attachments: Mapping[str, Sequence[str]] | None = None
+    # Files of the uploaded ZIP: {`attachment_key` of the name: reasons it was refused
+    # (core.io_texts.Part, texts for files stored before), empty if valid}, empty when no ZIP
+    # was uploaded; None when files are not checked (the cell's format still is).
+    attachments: Mapping[str, Sequence[Part | str]] | None = None
 
 
 @dataclass
@@ -665,7 +665,7 @@ def _attachment_problems(
             said(
                 N_("Il file allegato «%(name)s» è stato rifiutato: %(problems)s"),
                 name=name,
-                problems=" ".join(problems),
+                problems=_listed(list(problems), " ", len(problems)),
             )
         ]
     return []

@@ -87,6 +87,8 @@ class Attachment(models.Model):
     content_type = models.CharField(max_length=100, default="application/pdf")
     page_count = models.PositiveIntegerField(null=True, blank=True)
     pdfa_declared = models.CharField(_("PDF/A dichiarato"), max_length=16, blank=True)
+    # What `recipients.pdf.validate_pdf` found that blocks nothing (no PDF/A declaration),
+    # stored untranslated (core.io_texts.Part; texts for files stored before).
     warnings = models.JSONField(default=list, blank=True)
     # False while a check is pending (e.g. an antivirus scan): IO then gets 503 + Retry-After.
     validated = models.BooleanField(default=False)

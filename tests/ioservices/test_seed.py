@@ -231,7 +231,7 @@ def test_sample_lists_fit_their_templates(db, tmp_path, template_name, file_name
     assert (checked.valid_count, checked.rejected_count) == (valid, rejected)
     # The sample notice numbers pass pagoPA's check digits (recipients/notices.py), and the
     # simulator's rule (even last digit: paid) has both outcomes among the valid rows.
-    warnings = " ".join([*checked.check_warnings, *checked.file_warnings])
+    warnings = " ".join([*checked.check_warnings, *checked.file_warnings_text])
     assert "due cifre finali" not in warnings, warnings
     notices = [row["notice_number"] for row in checked.get_valid() if row.get("notice_number")]
     assert all(has_valid_check_digits(n) for n in notices)

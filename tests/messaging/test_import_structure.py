@@ -104,7 +104,7 @@ def test_filtered_rows_are_asked_about_then_excluded_or_included(
     )
     assert [row["line"] for row in excluded.get_valid()] == [2, 4, 6]
     assert "BNCLCU90D45L219H" not in {row["fiscal_code"] for row in excluded.get_valid()}
-    assert any("non sono state lette" in w for w in excluded.file_warnings)
+    assert any("non sono state lette" in w for w in excluded.file_warnings_text)
 
     excluded.delete()
     included = _check(
@@ -113,7 +113,7 @@ def test_filtered_rows_are_asked_about_then_excluded_or_included(
         mapping,
     )
     assert [row["line"] for row in included.get_valid()] == [2, 3, 4, 5, 6]
-    assert any("sono state lette" in w for w in included.file_warnings)
+    assert any("sono state lette" in w for w in included.file_warnings_text)
 
 
 def test_several_sheets_the_operator_picks_one_by_name(client, operator, organization, service):

@@ -235,14 +235,128 @@ def test_a_repeated_and_look_alike_name_is_told_once_in_each_warning_on_the_chec
     client: Client, service: Any
 ) -> None:
     warnings = _check_warnings(client, _upload(client, service, "elenco.xlsx", _workbook()))
-    assert warnings == [
-        HIDDEN_C + " Nell'abbinamento controlla di sceglierla solo se contiene i dati giusti.",
-        "La colonna «nome» compare 2 volte (colonne B ed E): nell'abbinamento scegli quale "
-        "usare, indicata con la sua lettera.",
-        "Le colonne «nome» (colonne B ed E) e «Nome» (colonna D) hanno nomi che differiscono "
-        "solo per maiuscole, accenti, spazi o punteggiatura: nell'abbinamento controlla di "
-        "scegliere quella giusta.",
+    assert warnings == CHECK_WARNINGS
+
+
+# The check has no mapping page nor preview: its warnings speak of the fiscal-code column.
+CHECK_WARNINGS = [
+    HIDDEN_C + " Controlla che i codici fiscali siano letti da questa colonna solo se contiene "
+    "quelli giusti.",
+    "La colonna «nome» compare 2 volte (colonne B ed E): ognuna è indicata con la sua lettera.",
+    "Le colonne «nome» (colonne B ed E) e «Nome» (colonna D) hanno nomi che differiscono solo "
+    "per maiuscole, accenti, spazi o punteggiatura: controlla che i codici fiscali siano letti "
+    "da quella giusta.",
+]
+CHECK_WARNINGS_EN = [
+    "Column C (“vecchio_cf”) is hidden in Excel: it was read like the others. Check that the "
+    "fiscal codes are read from this column only if it holds the right ones.",
+    "The column “nome” appears 2 times (columns B and E): each one is shown with its letter.",
+    "The columns “nome” (columns B and E) and “Nome” (column D) have names that differ only in "
+    "case, accents, spaces or punctuation: check that the fiscal codes are read from the right "
+    "one.",
+]
+COLUMN_RE = re.compile(r'<p id="check-column">(.*?)</p>', re.S)
+
+
+def _column(page: str) -> str:
+    found = COLUMN_RE.search(page)
+    assert found, page[:3000]
+    return " ".join(html.unescape(found.group(1)).split())
+
+
+@pytest.mark.parametrize(
+    ("uploaded_in", "read_in", "expected"),
+    [("it", "en", CHECK_WARNINGS_EN), ("en", "it", CHECK_WARNINGS)],
+)
+def test_the_check_page_says_the_file_warnings_in_the_readers_language(
+    client: Client, service: Any, uploaded_in: str, read_in: str, expected: list[str]
+) -> None:
+    done = client.post(
+        reverse("reachability:check_new"),
+        {"service": service.pk, "file": SimpleUploadedFile("elenco.xlsx", _workbook())},
+        HTTP_ACCEPT_LANGUAGE=uploaded_in,
+    )
+    assert done.status_code == 302, done.content.decode()[:3000]
+    page = client.get(done.url, HTTP_ACCEPT_LANGUAGE=read_in).content.decode()
+    assert _warnings(page) == expected
+    assert all(isinstance(w, dict) for w in ReachabilityCheck.objects.get().file_warnings)
+
+
+def test_the_column_question_says_the_file_warnings_in_the_readers_language(
+    client: Client, service: Any
+) -> None:
+    data = f"codice_fiscale;alunno;codice_fiscale\n{CF[0]};Laura;{CF[3]}\n".encode()
+    asked = client.post(
+        reverse("reachability:check_new"),
+        {"service": service.pk, "file": SimpleUploadedFile("elenco.csv", data)},
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+    assert _warnings(asked.content.decode()) == [
+        "The column “codice_fiscale” appears 2 times (columns A and C): each one is shown with "
+        "its letter."
     ]
+
+
+def test_a_check_made_before_keeps_its_warnings_as_written(
+    client: Client, service: Any, operator_user: Any
+) -> None:
+    check = builders.reachability_check(
+        service, operator_user, file_warnings=["Un avviso scritto prima.", "Il file è vuoto."]
+    )
+    url = reverse("reachability:check_detail", kwargs={"public_id": check.public_id})
+    page = client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert _warnings(page) == ["Un avviso scritto prima.", "The file is empty."]
+    # Made before the column read was kept: nothing said about it.
+    assert 'id="check-column"' not in page
+
+
+def test_no_warning_of_the_check_speaks_of_a_mapping_or_a_preview(
+    client: Client, service: Any
+) -> None:
+    """A file in Windows-1252 and a workbook with a hidden, a repeated and look-alike column
+    names: the check has neither a mapping page nor a preview."""
+    legacy = f"codice_fiscale;nome\n{CF[0]};Niccolò\n".encode("cp1252")
+    warnings = [
+        *_check_warnings(client, _upload(client, service, "vecchio.csv", legacy)),
+        *_check_warnings(client, _upload(client, service, "elenco.xlsx", _workbook())),
+    ]
+    assert "Il file non è in UTF-8: è stato letto come Windows-1252." in warnings
+    assert len(warnings) == 4, warnings
+    for word in ("abbinamento", "anteprima"):
+        assert not any(word in warning.lower() for warning in warnings), warnings
+
+
+@pytest.mark.parametrize(
+    ("data", "name", "answer", "expected"),
+    [
+        (f"nome;CF\nAnna;{CF[0]}\n", "a.csv", "", "«CF» (B)"),
+        (f"codice fiscale\n{CF[0]}\n", "b.csv", "", "«codice fiscale» (A)"),
+        (f"a;b\nx;{CF[0]}\n", "c.csv", "b", "«b» (B)"),
+        (
+            f"codice_fiscale;alunno;codice_fiscale\n{CF[0]};Laura;{CF[3]}\n",
+            "d.csv",
+            "codice_fiscale (colonna C)",
+            "«codice_fiscale» (C)",
+        ),
+    ],
+)
+def test_the_check_page_names_the_column_read_as_fiscal_codes(
+    client: Client, service: Any, data: str, name: str, answer: str, expected: str
+) -> None:
+    response = _upload(client, service, name, data.encode())
+    if answer:
+        response = _post(client, service, pending_file=_pending(response), column=answer)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    page = client.get(response.url).content.decode()
+    assert _column(page) == f"Codici fiscali letti dalla colonna {expected}."
+    check = ReachabilityCheck.objects.get()
+    assert (check.column_name, check.column_letter) == (
+        expected.split("»")[0][1:],
+        expected[-2],
+    )
+    english = client.get(response.url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    column, letter = check.column_name, check.column_letter
+    assert _column(english) == f"Fiscal codes read from the column “{column}” ({letter})."
 
 
 # What each real-world file gives a reachability check (only its fiscal-code column counts):
@@ -302,3 +416,23 @@ def test_real_world_files_through_the_reachability_upload(
     if name == "line_break_inside_a_cell.csv":
         # Numbered as the spreadsheet shows the rows.
         assert [row["line"] for row in check.rejected] == [3]
+
+
+def test_the_column_question_names_a_repeated_column_in_the_readers_language(
+    client: Client, service: Any
+) -> None:
+    data = f"codice_fiscale;alunno;codice_fiscale\n{CF[0]};Laura;{CF[3]}\n".encode()
+    asked = client.post(
+        reverse("reachability:check_new"),
+        {"service": service.pk, "file": SimpleUploadedFile("elenco.csv", data)},
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+    page = html.unescape(asked.content.decode())
+    assert "“codice_fiscale (column A)”, “codice_fiscale (column C)”" in page
+    select = page[page.index('<select name="column"') :]
+    options = re.findall(r'<option value="([^"]*)"[^>]*>([^<]*)</option>', select)
+    assert ("codice_fiscale (colonna C)", "codice_fiscale (column C)") in options
+    done = _post(client, service, pending_file=_pending(asked), column="codice_fiscale (colonna C)")
+    assert [code for _, code in _codes(ReachabilityCheck.objects.get())] == [CF[3]]
+    english = client.get(done.url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert _column(english) == "Fiscal codes read from the column “codice_fiscale” (C)."

@@ -33,3 +33,9 @@ def shown_rejected(recipient_list: Any) -> list[dict[str, Any]]:
             {**problem, "reason": reason_text(problem["reason"])} for problem in row["problems"]
         ]
     return rows
+
+
+def texts(parts: Any) -> list[str]:
+    """Stored sentences (core.io_texts.Part, such as `ParsedTable.warnings`) in the active
+    language."""
+    return [reason_text(part) for part in parts]

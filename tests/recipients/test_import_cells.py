@@ -12,7 +12,7 @@ from openpyxl.utils.datetime import CALENDAR_MAC_1904
 
 from ioportal.recipients.parsing import ImportChoiceNeeded, ReadOptions, parse_table
 from ioportal.recipients.validation import MessageSpec
-from tests.recipients.support import validated
+from tests.recipients.support import texts, validated
 from tests.sending.support import fiscal_codes
 from tests.xlsx_parts import rewrite_part
 
@@ -242,7 +242,7 @@ def test_a_formula_reading_another_workbook_is_told_with_its_cells_and_columns()
     assert [row[1] for row in table.rows] == ["Mario esterno", "Laura", "Lucia", "Anna"]
     assert table.cell_problems == {}
     assert table.external_cells == ["B2", "B3", "B4", "C5"]
-    (warning,) = table.warnings
+    (warning,) = texts(table.warnings)
     assert warning.startswith(
         "4 celle (B2, B3, B4, C5; colonne «nome» e «importo») prendono il valore da un'altra "
         "cartella di lavoro Excel: è stato letto il valore salvato in questo file, che può non "
@@ -258,7 +258,7 @@ def test_a_formula_of_the_same_workbook_is_no_external_reference():
 
     data = rewrite_part(_save(_workbook(rows)), SHEET, cached)
     table = parse_table(data=data, filename="elenco.xlsx")
-    assert table.external_cells == [] and table.warnings == []
+    assert table.external_cells == [] and texts(table.warnings) == []
 
 
 # --- a sheet chosen that holds no recipients ------------------------------------------------

@@ -23,7 +23,7 @@ from ioportal.recipients.parsing import (
 )
 from ioportal.recipients.rendering import fill_message
 from ioportal.recipients.validation import MessageSpec, guess_mapping
-from tests.recipients.support import validated
+from tests.recipients.support import texts, validated
 from tests.xlsx_parts import rewrite_part
 
 CF1, CF2, CF3, CF4 = "RSSMRA85T10A562S", "VRDGPP75C15F205S", "BNCLCU90D45L219H", "RSSMRA80A01H501U"
@@ -318,7 +318,7 @@ def test_hidden_columns_are_read_and_named_to_the_operator(attributes):
     assert table.rows == [[CF1, "Anna", CF2, "x"]]
     assert (
         "Le colonne C («vecchio cf») e D («nota») sono nascoste in Excel: sono state lette come "
-        "le altre." in table.warnings[0]
+        "le altre." in texts(table.warnings)[0]
     )
 
 
@@ -327,7 +327,7 @@ def test_a_hidden_column_right_of_the_header_is_not_mentioned():
     sheet.column_dimensions["B"].hidden = False
     sheet.column_dimensions["E"].hidden = True
     table = parse_table(data=_save(workbook), filename="elenco.xlsx")
-    assert table.warnings == []
+    assert texts(table.warnings) == []
 
 
 # --- several sheets ------------------------------------------------------------------------
@@ -353,7 +353,7 @@ def test_instructions_on_the_first_sheet_never_become_recipients():
         data=data, filename="elenco.xlsx", options=ReadOptions(sheet="Dati TARI 2026")
     )
     assert table.rows == [[CF1, "Anna"]]
-    assert "È stato letto il foglio «Dati TARI 2026»." in table.warnings
+    assert "È stato letto il foglio «Dati TARI 2026»." in texts(table.warnings)
 
 
 # --- repeated header names -----------------------------------------------------------------
@@ -368,7 +368,7 @@ def test_a_name_repeated_three_times_is_told_apart_by_its_columns():
         "importo",
         "cf (colonna E)",
     ]
-    assert "La colonna «cf» compare 3 volte (colonne A, C ed E)" in table.warnings[0]
+    assert "La colonna «cf» compare 3 volte (colonne A, C ed E)" in texts(table.warnings)[0]
     assert "fiscal_code" not in guess_mapping(table.headers, ["fiscal_code"])
 
 
@@ -384,7 +384,7 @@ def test_a_name_repeated_three_times_is_told_apart_by_its_columns():
 def test_names_that_look_the_same_are_the_same_name(second):
     table = _csv(f"codice_fiscale;nome;{second}\n{CF1};a;{CF2}\n")
     assert table.headers == ["codice_fiscale (colonna A)", "nome", "codice_fiscale (colonna C)"]
-    assert "compare 2 volte (colonne A e C)" in table.warnings[0]
+    assert "compare 2 volte (colonne A e C)" in texts(table.warnings)[0]
     assert "fiscal_code" not in guess_mapping(table.headers, ["fiscal_code"])
 
 
@@ -405,7 +405,7 @@ def test_spaces_and_accents_written_otherwise_are_the_same_name(first, second, n
 def test_names_differing_by_case_spaces_or_accents_are_offered_distinctly_with_a_warning():
     table = _csv(f"Codice fiscale;nome;codice_fiscale;CODICE FISCALE\n{CF1};a;{CF2};{CF3}\n")
     assert table.headers == ["Codice fiscale", "nome", "codice_fiscale", "CODICE FISCALE"]
-    assert table.warnings == [
+    assert texts(table.warnings) == [
         "Le colonne «Codice fiscale» (colonna A), «codice_fiscale» (colonna C) e «CODICE "
         "FISCALE» (colonna D) hanno nomi che differiscono solo per maiuscole, accenti, spazi o "
         "punteggiatura: nell'abbinamento controlla di scegliere quella giusta."
@@ -687,7 +687,7 @@ def test_a_name_both_repeated_and_look_alike_is_told_once_in_each_warning():
         "Nome",
         "nome (colonna E)",
     ]
-    assert table.warnings == [
+    assert texts(table.warnings) == [
         "La colonna «nome» compare 2 volte (colonne B ed E): nell'abbinamento scegli quale "
         "usare, indicata con la sua lettera.",
         "Le colonne «nome» (colonne B ed E) e «Nome» (colonna D) hanno nomi che differiscono "

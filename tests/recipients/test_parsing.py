@@ -11,6 +11,7 @@ from openpyxl.xml.constants import SHARED_STRINGS
 from openpyxl.xml.constants import SHEET_MAIN_NS as MAIN_NS
 
 from ioportal.recipients.parsing import XLSX_SHARED_STRINGS_SLACK, ImportFileError, parse_table
+from tests.recipients.support import texts
 
 
 def test_utf8_with_bom_semicolon():
@@ -36,7 +37,7 @@ def test_windows_1252_is_read_with_a_warning():
     table = parse_table(data=data, filename="a.csv")
     assert table.rows[0][1] == "Niccolò Perù"
     assert table.encoding == "cp1252"
-    assert "Windows-1252" in table.warnings[0]
+    assert "Windows-1252" in texts(table.warnings)[0]
 
 
 def test_quoted_cells_and_empty_rows_keep_line_numbers():

@@ -20,6 +20,7 @@ from ioportal.recipients.parsing import (
     parse_table,
 )
 from ioportal.recipients.validation import guess_mapping
+from tests.recipients.support import texts
 from tests.xlsx_parts import rewrite_part
 
 CF1, CF2, CF3 = "RSSMRA85T10A562S", "VRDGPP75C15F205S", "BNCLCU90D45L219H"
@@ -127,14 +128,14 @@ def test_hidden_rows_excluded_or_included_on_request():
         options=ReadOptions(hidden_rows=HiddenRows.EXCLUDE),
     )
     assert excluded.lines == [2, 4] and excluded.hidden_lines == [3]
-    assert "non è stata letta" in excluded.warnings[-1]
+    assert "non è stata letta" in texts(excluded.warnings)[-1]
     included = parse_table(
         data=_with_hidden_rows(),
         filename="e.xlsx",
         options=ReadOptions(hidden_rows=HiddenRows.INCLUDE),
     )
     assert included.lines == [2, 3, 4]
-    assert "è stata letta" in included.warnings[-1]
+    assert "è stata letta" in texts(included.warnings)[-1]
 
 
 def test_a_row_of_zero_height_is_hidden():
@@ -172,13 +173,13 @@ def test_several_sheets_with_data_need_a_choice():
     assert caught.value.choices == [("Istruzioni", "Istruzioni"), ("Elenco", "Elenco")]
     table = parse_table(data=data, filename="e.xlsx", options=ReadOptions(sheet="Elenco"))
     assert table.sheet == "Elenco" and table.rows == [[CF1, "Anna"]]
-    assert "«Elenco»" in table.warnings[0]
+    assert "«Elenco»" in texts(table.warnings)[0]
 
 
 def test_the_only_sheet_with_data_is_read_with_a_note():
     table = parse_table(data=_save(_two_sheets([])), filename="e.xlsx")
     assert table.sheet == "Elenco"
-    assert table.warnings == ["È stato letto il foglio «Elenco»."]
+    assert texts(table.warnings) == ["È stato letto il foglio «Elenco»."]
 
 
 def test_a_hidden_sheet_with_data_makes_the_choice_the_operators():
@@ -290,7 +291,7 @@ def test_rows_with_other_column_counts_are_marked_not_shifted():
     assert "2 colonne invece delle 3" in reason_text(table.row_problems[4])
     # Empty cells past the header are no problem and are dropped.
     assert table.rows[3] == [CF3, "Dora", "5"]
-    assert "(righe 3, 4)" in table.warnings[-1]
+    assert "(righe 3, 4)" in texts(table.warnings)[-1]
 
 
 def test_no_separator_fits_asks_the_operator():
@@ -407,7 +408,7 @@ def test_a_long_xlsx_cell_is_a_cell_problem_not_cut():
 def test_repeated_headers_told_apart_by_column_letter():
     headers, warnings = distinct_headers(["cf", "nome", "cf", "", "", "cf"])
     assert headers == ["cf (colonna A)", "nome", "cf (colonna C)", "", "", "cf (colonna F)"]
-    assert warnings == [
+    assert texts(warnings) == [
         "La colonna «cf» compare 3 volte (colonne A, C e F): nell'abbinamento scegli quale "
         "usare, indicata con la sua lettera."
     ]

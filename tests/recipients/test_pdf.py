@@ -3,6 +3,7 @@
 import pytest
 from django.utils import translation
 
+from ioportal.core.io_texts import reason_text
 from ioportal.recipients.pdf import PdfValidationError, validate_pdf
 from tests.remotecontent.conftest import make_pdf
 
@@ -24,7 +25,7 @@ def test_pdf_without_pdfa_declaration_is_accepted_with_a_warning():
     check = validate_pdf(make_pdf(), name="avviso.pdf")
     assert check.pdfa == ""
     assert len(check.warnings) == 1
-    assert "PDF/A" in check.warnings[0]
+    assert "PDF/A" in reason_text(check.warnings[0])
 
 
 def test_a_destination_open_action_is_harmless():

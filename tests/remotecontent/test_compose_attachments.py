@@ -1,6 +1,7 @@
 """Premium attachments in the compose flow (shared PDF, ZIP matched by a column) and in the
 payload the pipeline sends (third_party_data)."""
 
+import html
 import io
 import json
 import re
@@ -144,6 +145,44 @@ def test_shared_and_per_recipient_files_through_the_flow(
         "configuration_id": CONFIGURATION_ID,
         "has_attachments": True,
     }
+
+
+def test_a_refused_file_is_told_in_the_readers_language(
+    client, login, operator_user, template, premium_service, rc
+):
+    """A ZIP entry refused when an Italian operator uploaded it reads in English for an
+    English reader: its reasons are stored untranslated."""
+    login(operator_user)
+    bundle = zip_of({"anna.pdf": make_pdf(pdfa=True), "bruno.pdf": make_pdf(javascript=True)})
+    response = client.post(
+        reverse("messaging:compose"),
+        {
+            "template": template.pk,
+            "service": premium_service.pk,
+            "file": SimpleUploadedFile("tari.csv", CSV.encode(), content_type="text/csv"),
+            "attachments_zip": SimpleUploadedFile("allegati.zip", bundle),
+        },
+        HTTP_ACCEPT_LANGUAGE="it",
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    recipient_list = RecipientList.objects.get()
+    refused = ListAttachment.objects.get(recipient_list=recipient_list, match_name="bruno.pdf")
+    assert refused.problems == [
+        {"text": "Il PDF contiene codice JavaScript o moduli attivi, non ammessi."}
+    ]
+    response = client.post(
+        reverse("messaging:list_mapping", args=[recipient_list.public_id]),
+        {"map_fiscal_code": "Codice fiscale", "map_nome": "Nome", "map_attachment": "Allegato"},
+        HTTP_ACCEPT_LANGUAGE="it",
+    )
+    assert response.status_code == 302
+    english = "The PDF contains JavaScript code or active forms, which are not allowed."
+    page = html.unescape(client.get(response.url, HTTP_ACCEPT_LANGUAGE="en").content.decode())
+    assert f"Refused: bruno.pdf — {english}" in page
+    assert f"The attachment “bruno.pdf” was refused: {english}" in page
+    assert "non ammessi" not in page
+    italian = html.unescape(client.get(response.url, HTTP_ACCEPT_LANGUAGE="it").content.decode())
+    assert "«bruno.pdf» è stato rifiutato: Il PDF contiene codice JavaScript" in italian
 
 
 def test_no_citizen_of_a_list_goes_without_the_pdf_its_row_names(

@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.utils import timezone, translation
 
+from ioportal.core.io_texts import reason_text
 from ioportal.messaging.models import FeatureLevel
 from ioportal.recipients.pdf import PdfValidationError
 from ioportal.remotecontent import services
@@ -25,7 +26,7 @@ def test_attachment_is_stored_under_a_random_name(make_delivery, add_attachment,
     assert "passwd" not in attachment.file.name
     assert (media_root / attachment.file.name).exists()
     assert attachment.validated and attachment.size > 0 and len(attachment.sha256) == 64
-    assert attachment.pdfa_declared == "" and "PDF/A" in attachment.warnings[0]
+    assert attachment.pdfa_declared == "" and "PDF/A" in reason_text(attachment.warnings[0])
 
 
 def test_refused_file_stores_nothing(make_delivery, media_root):

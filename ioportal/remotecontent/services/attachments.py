@@ -42,8 +42,9 @@ def attachment_create(
 ) -> Attachment:
     """Validate a PDF and store it under a random name, for a whole dispatch or one delivery.
 
-    Raises PdfValidationError (Italian reasons) when the file is refused; nothing is stored
-    then. The returned attachment carries the validation warnings (e.g. no PDF/A).
+    Raises PdfValidationError when the file is refused; nothing is stored then. The returned
+    attachment carries the validation warnings (e.g. no PDF/A), stored untranslated
+    (core.io_texts.Part).
     """
     if (dispatch is None) == (delivery is None):
         raise ValueError("an attachment belongs to a dispatch or to a delivery, not both")

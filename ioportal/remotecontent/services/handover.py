@@ -12,7 +12,9 @@ from django.core.files.base import ContentFile
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop as N_
 
+from ioportal.core.io_texts import Part, said
 from ioportal.messaging.models import Delivery, Dispatch, FeatureLevel
 from ioportal.recipients.attachments import delete_stored_files_on_commit
 from ioportal.recipients.filenames import attachment_display_name, attachment_key
@@ -93,7 +95,7 @@ def list_attachments_copy_for_test(*, recipient_list: RecipientList, dispatch: D
     return created
 
 
-def _missing(recipient_list: RecipientList, name: str, reason: str) -> ListAttachment:
+def _missing(recipient_list: RecipientList, name: str, reason: Part) -> ListAttachment:
     """A shared row without a file: the list's pages show `name` and `reason` before launch;
     the launch hands nothing over for it."""
     return ListAttachment.objects.create(
@@ -133,7 +135,7 @@ def _own_file_rows(
     wanted = set(by_delivery) | set(own_files)
     if not wanted:
         return {}
-    gone = _("Il file dell'invio originale per questo cittadino non è più disponibile.")
+    gone = said(N_("Il file dell'invio originale per questo cittadino non è più disponibile."))
     names: dict[int, str] = {}
     used: set[str] = set()
     carried = 0
@@ -174,7 +176,7 @@ def _own_file_rows(
         _missing(
             recipient_list,
             _("Altri file per destinatario dell'invio originale (%(n)s)") % {"n": extra},
-            _("Un sollecito riporta un solo file per cittadino: questi non sono riportati."),
+            said(N_("Un sollecito riporta un solo file per cittadino: questi non sono riportati.")),
         )
     if carried:
         return names
@@ -183,12 +185,14 @@ def _own_file_rows(
     _missing(
         recipient_list,
         _("File per destinatario dell'invio originale (%(n)s)") % {"n": len(names)},
-        _(
-            "I file per destinatario dell'invio originale non sono più disponibili (cancellati "
-            "dopo %(days)s giorni di conservazione degli allegati, o dall'archivio): il "
-            "sollecito partirà senza."
-        )
-        % {"days": settings.REMOTE_CONTENT_RETENTION_DAYS},
+        said(
+            N_(
+                "I file per destinatario dell'invio originale non sono più disponibili "
+                "(cancellati dopo %(days)s giorni di conservazione degli allegati, o "
+                "dall'archivio): il sollecito partirà senza."
+            ),
+            days=settings.REMOTE_CONTENT_RETENTION_DAYS,
+        ),
     )
     return {}
 
@@ -210,9 +214,9 @@ def origin_attachments_carry_over(
       list's file-name column;
 
     the launch then hands them over as usual. What cannot be carried becomes a row without
-    file whose reason (Italian) the list's pages show: a file missing from storage, files
-    deleted by retention (REMOTE_CONTENT_RETENTION_DAYS after the origin), own files for a
-    standard template.
+    file whose reason (stored untranslated) the list's pages show: a file missing from
+    storage, files deleted by retention (REMOTE_CONTENT_RETENTION_DAYS after the origin), own
+    files for a standard template.
     """
     shared = list(Attachment.objects.filter(dispatch=origin).order_by("created_at", "id"))
     for attachment in shared:
@@ -224,9 +228,11 @@ def origin_attachments_carry_over(
             _missing(
                 recipient_list,
                 name,
-                _(
-                    "Il file dell'invio originale non è più disponibile: il sollecito "
-                    "partirà senza."
+                said(
+                    N_(
+                        "Il file dell'invio originale non è più disponibile: il sollecito "
+                        "partirà senza."
+                    )
                 ),
             )
             continue
@@ -251,9 +257,11 @@ def origin_attachments_carry_over(
         _missing(
             recipient_list,
             _("File per destinatario dell'invio originale"),
-            _(
-                "Il modello scelto non è Premium: i file per destinatario dell'invio originale "
-                "non sono riportati nel sollecito."
+            said(
+                N_(
+                    "Il modello scelto non è Premium: i file per destinatario dell'invio "
+                    "originale non sono riportati nel sollecito."
+                )
             ),
         )
     elif own:
@@ -270,10 +278,12 @@ def origin_attachments_carry_over(
         _missing(
             recipient_list,
             _("Allegati dell'invio originale"),
-            _(
-                "Gli allegati dell'invio originale, se c'erano, sono stati cancellati dopo "
-                "%(days)s giorni di conservazione: il sollecito partirà senza allegati."
-            )
-            % {"days": settings.REMOTE_CONTENT_RETENTION_DAYS},
+            said(
+                N_(
+                    "Gli allegati dell'invio originale, se c'erano, sono stati cancellati dopo "
+                    "%(days)s giorni di conservazione: il sollecito partirà senza allegati."
+                ),
+                days=settings.REMOTE_CONTENT_RETENTION_DAYS,
+            ),
         )
     return names
