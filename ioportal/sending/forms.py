@@ -124,6 +124,7 @@ class HistoryFilterForm(forms.Form):
 
 GROUP_LABELS = {
     "delivered": _("Consegnati"),
+    "marked_sent": _("Segnati come inviati da una persona"),
     "accepted": _("Accettati da IO, in consegna"),
     "unreachable": _("Non raggiungibili"),
     "failed": _("Non riusciti"),

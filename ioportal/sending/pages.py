@@ -10,7 +10,7 @@ from django.http import HttpRequest
 from django.utils.formats import date_format
 from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from ioportal.accounts.models import Membership
 from ioportal.core.models import AuditEvent
@@ -113,10 +113,20 @@ def history_context(request: HttpRequest, page: Page) -> dict[str, Any]:
 def dispatch_state_text(dispatch: Dispatch, outcome: dict[str, Any]) -> str:
     """The state of a dispatch as its pages say it, true at every moment: "Completato" only
     once every message has a final outcome; before, with nothing left to send, "Inviato,
-    esiti in arrivo" (IO's outcomes come from the status reads that follow)."""
+    esiti in arrivo" (IO's outcomes come from the status reads that follow). A completed
+    dispatch with uncertain outcomes says how many wait for a decision."""
     if selectors.awaiting_outcomes(dispatch, outcome):
-        return _("Inviato, esiti in arrivo")
-    return str(dispatch.get_state_display())
+        state = _("Inviato, esiti in arrivo")
+    else:
+        state = str(dispatch.get_state_display())
+    uncertain = selectors.uncertain_to_decide(outcome)
+    if dispatch.state == Dispatch.State.COMPLETED and uncertain:
+        return ngettext(
+            "%(state)s: %(count)s esito incerto attende una decisione",
+            "%(state)s: %(count)s esiti incerti attendono una decisione",
+            uncertain,
+        ) % {"state": state, "count": grouped(uncertain)}
+    return state
 
 
 def _rate(part: int, whole: int) -> int | None:
@@ -173,6 +183,7 @@ def progress_context(membership: Membership, dispatch: Dispatch) -> dict[str, An
         "premium": premium,
         "state_text": dispatch_state_text(dispatch, outcome),
         "awaiting_outcomes": awaiting,
+        "uncertain_to_decide": selectors.uncertain_to_decide(outcome),
         # Sending: every few seconds; only IO's outcomes to come: as often as they are read.
         "active": dispatch.state in selectors.ACTIVE_DISPATCH_STATES or bool(awaiting),
         "refresh_seconds": REFRESH_SECONDS if not awaiting else OUTCOMES_REFRESH_SECONDS,
