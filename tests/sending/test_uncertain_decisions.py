@@ -1,6 +1,7 @@
 """What the pages say of a dispatch with uncertain outcomes and of the decisions on them: a
 person's "marked as sent" counted apart from what IO confirmed, a completed dispatch that
-says its uncertain outcomes wait for a decision."""
+says its uncertain outcomes wait for a decision, a resend that keeps the first end of
+sending and adds its own events, the decisions in the dispatch's "Chi e quando"."""
 
 from datetime import timedelta
 from typing import Any
@@ -12,7 +13,10 @@ from django.utils import timezone
 
 from ioportal.accounts.models import Membership, Organization, User
 from ioportal.messaging.models import Delivery, Dispatch
-from ioportal.sending import selectors
+from ioportal.messaging.retention import personal_data_until
+from ioportal.retention.services import dispatches_due
+from ioportal.sending import selectors, sweeper
+from ioportal.sending.pages import timeline
 from tests import builders
 from tests.conftest import verified_login
 from tests.sending.support import fiscal_codes, simulated_service
@@ -187,3 +191,141 @@ def test_one_uncertain_outcome_is_said_in_the_singular(
     _resolve(supervisor, dispatch, _uncertain_ids(dispatch)[:2], "mark_sent")
     page = supervisor.get(reverse("sending:dispatch_detail", args=[dispatch.public_id]))
     assert "Completato: 1 esito incerto attende una decisione" in page.content.decode()
+
+
+# --- a resend keeps the first end and adds its own events ------------------------------------
+
+
+def _deliver_resent(dispatch: Dispatch) -> None:
+    """The workers sent the resent deliveries and IO confirmed them; the sweeper ends the
+    round."""
+    for delivery in dispatch.deliveries.filter(state=Delivery.State.READY):
+        Delivery.objects.filter(pk=delivery.pk).update(
+            state=Delivery.State.PROCESSED,
+            io_message_id=f"01JRESENT{delivery.pk:017d}",
+            finished_at=timezone.now(),
+        )
+    assert sweeper.complete_finished() == 1
+
+
+def test_a_resend_keeps_the_first_end_of_sending_and_adds_its_own_events(
+    dispatch: Dispatch, people: dict[str, User]
+) -> None:
+    supervisor = client_for(people["supervisor"])
+    _resolve(supervisor, dispatch, _uncertain_ids(dispatch)[:1], "resend")
+    dispatch.refresh_from_db()
+    assert dispatch.state == Dispatch.State.RUNNING
+    assert dispatch.finished_at == FIRST_END
+
+    running = [what for _w, what, _who in timeline(dispatch)]
+    assert running.count("Invio terminato") == 1
+    assert "Nuovo invio terminato" not in running
+
+    _deliver_resent(dispatch)
+    dispatch.refresh_from_db()
+    assert dispatch.state == Dispatch.State.COMPLETED
+    assert dispatch.finished_at == FIRST_END  # never moved
+    first_round_end = dispatch.resend_finished_at
+    assert first_round_end is not None and first_round_end > FIRST_END
+
+    # A second resend: the end of the first round stays in the history.
+    _resolve(supervisor, dispatch, _uncertain_ids(dispatch)[:1], "resend")
+    _deliver_resent(dispatch)
+    dispatch.refresh_from_db()
+    assert dispatch.finished_at == FIRST_END
+
+    events = timeline(dispatch)
+    whats = [what for _w, what, _who in events]
+    assert whats == [
+        "Creato",
+        "Avviato",
+        "Invio terminato",
+        "Esito incerto inviato di nuovo: 1 destinatario",
+        "Nuovo invio terminato",
+        "Esito incerto inviato di nuovo: 1 destinatario",
+        "Nuovo invio terminato",
+    ]
+    assert events[2][0] == FIRST_END
+    assert events[3][2] == "supervisora"
+    assert events[4][0] == first_round_end
+    assert events[6][0] == dispatch.resend_finished_at
+
+    page = supervisor.get(reverse("sending:dispatch_detail", args=[dispatch.public_id]))
+    history = _timeline_of(page.content.decode())
+    assert history.count("– Invio terminato") == 1
+    assert "Esito incerto inviato di nuovo: 1 destinatario (supervisora)" in history
+
+
+def test_a_resend_cancelled_ends_with_its_cancellation_and_keeps_the_first_end(
+    dispatch: Dispatch, people: dict[str, User]
+) -> None:
+    supervisor = client_for(people["supervisor"])
+    _resolve(supervisor, dispatch, _uncertain_ids(dispatch)[:1], "resend")
+    supervisor.post(
+        reverse("sending:dispatch_cancel", args=[dispatch.public_id]), {"confirm": "on"}
+    )
+    dispatch.refresh_from_db()
+    assert dispatch.state == Dispatch.State.CANCELLED
+    assert dispatch.finished_at == FIRST_END
+    assert dispatch.resend_finished_at is not None  # the retention counts from it
+    whats = [what for _w, what, _who in timeline(dispatch)]
+    assert whats[2:] == [
+        "Invio terminato",
+        "Esito incerto inviato di nuovo: 1 destinatario",
+        "Annullato",
+    ]
+
+
+def test_a_retry_of_failed_messages_keeps_the_first_end_of_sending(
+    dispatch: Dispatch, people: dict[str, User]
+) -> None:
+    last = dispatch.deliveries.order_by("row_number").last()
+    assert last is not None
+    Delivery.objects.filter(pk=last.pk).update(
+        state=Delivery.State.FAILED, last_error_code="retries_exhausted"
+    )
+    supervisor = client_for(people["supervisor"])
+    supervisor.post(reverse("sending:dispatch_retry_failed", args=[dispatch.public_id]))
+    dispatch.refresh_from_db()
+    assert dispatch.state == Dispatch.State.RUNNING
+    assert dispatch.finished_at == FIRST_END
+    whats = [what for _w, what, _who in timeline(dispatch)]
+    assert whats[-2:] == ["Invio terminato", "Nuovo tentativo per 1 messaggio non riuscito"]
+
+
+def test_personal_data_are_kept_from_the_last_end_of_sending(
+    dispatch: Dispatch, people: dict[str, User]
+) -> None:
+    """The retention counts from when sending last ended, as it did when a resend moved the
+    end: the first end stays for the history only."""
+    _resolve(client_for(people["supervisor"]), dispatch, _uncertain_ids(dispatch)[:1], "resend")
+    _deliver_resent(dispatch)
+    dispatch.refresh_from_db()
+    days = dispatch.organization.retention_days
+    assert dispatch.resend_finished_at is not None
+    assert personal_data_until(dispatch) == dispatch.resend_finished_at + timedelta(days=days)
+    organization = dispatch.organization
+    just_after_first = FIRST_END + timedelta(days=days, minutes=1)
+    assert not dispatches_due(organization=organization, now=just_after_first).exists()
+    later = dispatch.resend_finished_at + timedelta(days=days, minutes=1)
+    assert list(dispatches_due(organization=organization, now=later)) == [dispatch]
+
+
+# --- the decisions in "Chi e quando" ---------------------------------------------------------
+
+
+def test_the_decisions_on_uncertain_outcomes_are_in_the_dispatch_history(
+    dispatch: Dispatch, people: dict[str, User]
+) -> None:
+    supervisor = client_for(people["supervisor"])
+    ids = _uncertain_ids(dispatch)
+    _resolve(supervisor, dispatch, ids[:2], "mark_sent")
+    _resolve(supervisor, dispatch, ids[2:], "resend")
+    detail = reverse("sending:dispatch_detail", args=[dispatch.public_id])
+    for user in ("supervisor", "author"):
+        history = _timeline_of(client_for(people[user]).get(detail).content.decode())
+        assert (
+            "Esiti incerti segnati come inviati da una persona: 2 destinatari (supervisora)"
+            in history
+        ), user
+        assert "Esito incerto inviato di nuovo: 1 destinatario (supervisora)" in history, user
