@@ -86,6 +86,14 @@ def awaiting_outcomes_q() -> Q:
     )
 
 
+def uncertain_to_decide_q() -> Q:
+    """COMPLETED dispatches with uncertain outcomes (an EXISTS subquery): those the pages call
+    "Completato: N esiti incerti attendono una decisione" (`uncertain_to_decide`)."""
+    return Q(state=Dispatch.State.COMPLETED) & Q(
+        Exists(Delivery.objects.filter(dispatch_id=OuterRef("pk"), state=S.UNCERTAIN))
+    )
+
+
 def completed_with_all_outcomes_q() -> Q:
     """COMPLETED dispatches whose every message has its final outcome: those the pages call
     "Completato" (`awaiting_outcomes` is 0)."""

@@ -184,6 +184,24 @@ def test_a_completed_dispatch_with_uncertain_outcomes_says_they_wait_for_a_decis
     assert "attend" not in page.split('id="dispatch-state"', 1)[1].split("</p>", 1)[0]
 
 
+def test_the_history_finds_the_dispatches_whose_uncertain_outcomes_wait(
+    dispatch: Dispatch, people: dict[str, User]
+) -> None:
+    decided = builders.dispatch(
+        dispatch.service, people["author"], fiscal_codes(4)[:1], state=Dispatch.State.COMPLETED
+    )
+    Dispatch.objects.filter(pk=decided.pk).update(title="Tutto deciso")
+    Delivery.objects.filter(dispatch=decided).update(state=Delivery.State.MARKED_SENT)
+    supervisor = client_for(people["supervisor"])
+    url = reverse("sending:dispatch_list")
+    page = supervisor.get(url, {"stato": "uncertain_to_decide"}).content.decode()
+    assert dispatch.title in page and "Tutto deciso" not in page
+    assert '<option value="uncertain_to_decide" selected>' in page
+    _resolve(supervisor, dispatch, _uncertain_ids(dispatch), "mark_sent")
+    page = supervisor.get(url, {"stato": "uncertain_to_decide"}).content.decode()
+    assert "Nessun invio corrisponde ai filtri." in page
+
+
 def test_one_uncertain_outcome_is_said_in_the_singular(
     dispatch: Dispatch, people: dict[str, User]
 ) -> None:
@@ -191,6 +209,23 @@ def test_one_uncertain_outcome_is_said_in_the_singular(
     _resolve(supervisor, dispatch, _uncertain_ids(dispatch)[:2], "mark_sent")
     page = supervisor.get(reverse("sending:dispatch_detail", args=[dispatch.public_id]))
     assert "Completato: 1 esito incerto attende una decisione" in page.content.decode()
+
+
+def test_the_pages_say_it_in_english_too(dispatch: Dispatch, people: dict[str, User]) -> None:
+    supervisor = client_for(people["supervisor"])
+    ids = _uncertain_ids(dispatch)
+    _resolve(supervisor, dispatch, ids[:1], "mark_sent")
+    detail = reverse("sending:dispatch_detail", args=[dispatch.public_id])
+    page = supervisor.get(detail, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Completed: 2 uncertain outcomes await a decision" in page
+    assert "2 uncertain outcomes await a decision: IO may or may not have" in page
+    assert "Marked as sent by a person" in page
+    history = _timeline_of(page)
+    assert "Uncertain outcome marked as sent by a person: 1 recipient (supervisora)" in history
+    author = client_for(people["author"]).get(detail, HTTP_ACCEPT_LANGUAGE="en")
+    assert "A supervisor or an administrator of the organisation can decide" in (
+        author.content.decode()
+    )
 
 
 # --- a resend keeps the first end and adds its own events ------------------------------------
