@@ -115,6 +115,7 @@ KEY_LABELS: dict[str, Any] = {
     "payments_enabled": gettext_lazy("pagamenti consentiti"),
     "placeholders": gettext_lazy("segnaposto"),
     "premium_enabled": gettext_lazy("Premium abilitato"),
+    "previous_end": gettext_lazy("invio terminato il"),
     "primary_key": gettext_lazy("chiave primaria"),
     "proofs": gettext_lazy("prove di invio"),
     "purchased": gettext_lazy("messaggi Premium acquistati"),

@@ -30,12 +30,23 @@ OPERATOR_SCANNED = 20
 # Buckets shown per period: (period key, number of buckets).
 PERIODS = {"giorno": 30, "settimana": 12, "mese": 12}
 # The outcome groups drawn on the volume chart, in order.
-CHART_GROUPS = ("delivered", "accepted", "unreachable", "failed", "uncertain", "waiting")
+# A person's "marked as sent" next to the uncertain outcomes it comes from, never among the
+# delivered (IO did not confirm it).
+CHART_GROUPS = (
+    "delivered",
+    "accepted",
+    "unreachable",
+    "failed",
+    "uncertain",
+    "marked_sent",
+    "waiting",
+)
 
 
 def group_labels() -> dict[str, str]:
     return {
         "delivered": _("Consegnati"),
+        "marked_sent": _("Segnati come inviati da una persona"),
         "accepted": _("Accettati da IO"),
         "unreachable": _("Non raggiungibili"),
         "failed": _("Non riusciti"),

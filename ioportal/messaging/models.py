@@ -6,6 +6,7 @@ the broker only carries "wake up" signals. Transitions are made by service funct
 """
 
 import uuid
+from datetime import datetime
 
 from django.conf import settings
 from django.db import models
@@ -180,7 +181,13 @@ class Dispatch(models.Model):
     pause_parts = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    # The first end of sending (completed, cancelled or rejected): set once, never moved by a
+    # resend or a retry that reopens the dispatch later.
     finished_at = models.DateTimeField(null=True, blank=True)
+    # When the round of a resend or a retry that reopened the finished dispatch ended
+    # (completed or cancelled); None while it runs or when nothing reopened it. Earlier
+    # rounds' ends are in the audit events of the reopenings (`previous_end`).
+    resend_finished_at = models.DateTimeField(null=True, blank=True, editable=False)
     # When the retention purge removed the personal data of its deliveries (fiscal codes,
     # values, rendered content, attachments); counts and outcomes stay.
     personal_data_purged_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -237,6 +244,11 @@ class Dispatch(models.Model):
     @property
     def pacing(self) -> Pacing:
         return Pacing(daily_cap=self.daily_cap, send_by=self.send_by)
+
+    @property
+    def last_finished_at(self) -> datetime | None:
+        """When sending last ended: the end of a resend's round, else the first end."""
+        return self.resend_finished_at or self.finished_at
 
 
 class Delivery(models.Model):

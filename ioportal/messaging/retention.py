@@ -15,9 +15,10 @@ PURGED_HMAC_PREFIX = "purged:"
 def personal_data_until(dispatch: Dispatch) -> datetime | None:
     """When the dispatch's personal data will be purged (aware datetime), or None while the
     dispatch has not finished (the date is not set yet) or once they have been purged."""
-    if dispatch.personal_data_purged_at is not None or dispatch.finished_at is None:
+    ended = dispatch.last_finished_at
+    if dispatch.personal_data_purged_at is not None or ended is None:
         return None
-    return dispatch.finished_at + timedelta(days=dispatch.organization.retention_days)
+    return ended + timedelta(days=dispatch.organization.retention_days)
 
 
 def personal_data_purged(dispatch: Dispatch) -> bool:

@@ -33,7 +33,7 @@ from typing import cast
 
 from django.db import transaction
 from django.db.models import CharField, Q, QuerySet, Value
-from django.db.models.functions import Cast, Concat
+from django.db.models.functions import Cast, Coalesce, Concat
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -69,13 +69,18 @@ def dispatches_due(*, organization: Organization, now: datetime.datetime) -> Que
     """The organization's finished dispatches not purged yet whose `finished_at` is more than
     `retention_days` before `now`, oldest first."""
     cutoff = now - datetime.timedelta(days=organization.retention_days)
-    return Dispatch.objects.filter(
-        organization=organization,
-        state__in=FINISHED,
-        finished_at__isnull=False,
-        finished_at__lt=cutoff,
-        personal_data_purged_at__isnull=True,
-    ).order_by("finished_at", "pk")
+    # Counted from the last end of sending: a resend's round, if one reopened the dispatch.
+    return (
+        Dispatch.objects.filter(
+            organization=organization,
+            state__in=FINISHED,
+            finished_at__isnull=False,
+            personal_data_purged_at__isnull=True,
+        )
+        .annotate(last_end=Coalesce("resend_finished_at", "finished_at"))
+        .filter(last_end__lt=cutoff)
+        .order_by("last_end", "pk")
+    )
 
 
 @dataclass(frozen=True)
@@ -108,7 +113,8 @@ def purge_preview(
     due = dispatches_due(
         organization=Organization(pk=organization.pk, retention_days=days), now=now
     )
-    oldest = due.values_list("finished_at", flat=True).first()
+    first = due.first()
+    oldest = first.last_finished_at if first else None
     answers = retention_due_requested.send(
         sender=PurgePreview, organization=organization, days=days, cutoff=cutoff
     )
@@ -218,7 +224,9 @@ def dispatch_purge_personal_data(
             target_label=dispatch.title,
             changes={
                 "deliveries": count,
-                "finished_at": dispatch.finished_at.isoformat() if dispatch.finished_at else "",
+                "finished_at": (
+                    dispatch.last_finished_at.isoformat() if dispatch.last_finished_at else ""
+                ),
                 "retention_days": dispatch.organization.retention_days,
             },
         )

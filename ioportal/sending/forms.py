@@ -29,13 +29,17 @@ SORTS = {
 
 # The history's states as its rows say them: a COMPLETED dispatch whose outcomes are still
 # coming reads "Inviato, esiti in arrivo" (pages.dispatch_state_text), "Completato" once all
-# are in; the filter offers both, each one condition of the same rule.
+# are in; the filter offers both, each one condition of the same rule. Those of either with
+# uncertain outcomes say they wait for a decision: a choice of their own finds them.
 AWAITING_OUTCOMES = "awaiting_outcomes"
+UNCERTAIN_TO_DECIDE = "uncertain_to_decide"
 STATE_CHOICES: list[tuple[str, Any]] = [("", _("Tutti"))]
 for _value, _label in Dispatch.State.choices:
     if _value == Dispatch.State.COMPLETED:
         STATE_CHOICES.append((AWAITING_OUTCOMES, _("Inviato, esiti in arrivo")))
     STATE_CHOICES.append((_value, _label))
+    if _value == Dispatch.State.COMPLETED:
+        STATE_CHOICES.append((UNCERTAIN_TO_DECIDE, _("Con esiti incerti da decidere")))
 
 
 class HistoryFilterForm(forms.Form):
@@ -105,6 +109,8 @@ class HistoryFilterForm(forms.Form):
             dispatches = dispatches.filter(created_by__public_id=data["autore"])
         if data["stato"] == AWAITING_OUTCOMES:
             dispatches = dispatches.filter(selectors.awaiting_outcomes_q())
+        elif data["stato"] == UNCERTAIN_TO_DECIDE:
+            dispatches = dispatches.filter(selectors.uncertain_to_decide_q())
         elif data["stato"] == Dispatch.State.COMPLETED:
             dispatches = dispatches.filter(selectors.completed_with_all_outcomes_q())
         elif data["stato"]:
@@ -124,6 +130,7 @@ class HistoryFilterForm(forms.Form):
 
 GROUP_LABELS = {
     "delivered": _("Consegnati"),
+    "marked_sent": _("Segnati come inviati da una persona"),
     "accepted": _("Accettati da IO, in consegna"),
     "unreachable": _("Non raggiungibili"),
     "failed": _("Non riusciti"),

@@ -7,10 +7,11 @@ from typing import Any
 
 from django.core.paginator import Page, Paginator
 from django.http import HttpRequest
+from django.utils.dateparse import parse_datetime
 from django.utils.formats import date_format
 from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from ioportal.accounts.models import Membership
 from ioportal.core.models import AuditEvent
@@ -113,10 +114,20 @@ def history_context(request: HttpRequest, page: Page) -> dict[str, Any]:
 def dispatch_state_text(dispatch: Dispatch, outcome: dict[str, Any]) -> str:
     """The state of a dispatch as its pages say it, true at every moment: "Completato" only
     once every message has a final outcome; before, with nothing left to send, "Inviato,
-    esiti in arrivo" (IO's outcomes come from the status reads that follow)."""
+    esiti in arrivo" (IO's outcomes come from the status reads that follow). A completed
+    dispatch with uncertain outcomes says how many wait for a decision."""
     if selectors.awaiting_outcomes(dispatch, outcome):
-        return _("Inviato, esiti in arrivo")
-    return str(dispatch.get_state_display())
+        state = _("Inviato, esiti in arrivo")
+    else:
+        state = str(dispatch.get_state_display())
+    uncertain = selectors.uncertain_to_decide(outcome)
+    if dispatch.state == Dispatch.State.COMPLETED and uncertain:
+        return ngettext(
+            "%(state)s: %(count)s esito incerto attende una decisione",
+            "%(state)s: %(count)s esiti incerti attendono una decisione",
+            uncertain,
+        ) % {"state": state, "count": grouped(uncertain)}
+    return state
 
 
 def _rate(part: int, whole: int) -> int | None:
@@ -173,6 +184,7 @@ def progress_context(membership: Membership, dispatch: Dispatch) -> dict[str, An
         "premium": premium,
         "state_text": dispatch_state_text(dispatch, outcome),
         "awaiting_outcomes": awaiting,
+        "uncertain_to_decide": selectors.uncertain_to_decide(outcome),
         # Sending: every few seconds; only IO's outcomes to come: as often as they are read.
         "active": dispatch.state in selectors.ACTIVE_DISPATCH_STATES or bool(awaiting),
         "refresh_seconds": REFRESH_SECONDS if not awaiting else OUTCOMES_REFRESH_SECONDS,
@@ -189,11 +201,60 @@ TIMELINE_ACTIONS = {
     Action.DISPATCH_RESUMED: gettext_lazy("Ripreso"),
     Action.DISPATCH_CANCELLED: gettext_lazy("Annullato"),
 }
+# People's decisions on some deliveries of a dispatch, shown with how many and by whom.
+TIMELINE_DECISIONS = (
+    Action.DELIVERY_MARKED_SENT,
+    Action.DELIVERY_RESENT,
+    Action.DISPATCH_RETRY_FAILED,
+)
+# The audit events of the timeline of one dispatch, at most (oldest first).
+TIMELINE_EVENTS = 100
+
+
+def _decision_text(event: AuditEvent) -> str:
+    changes = event.changes if isinstance(event.changes, dict) else {}
+    deliveries = changes.get("deliveries")
+    n = len(deliveries) if isinstance(deliveries, list) else int(deliveries or 0)
+    count = {"count": grouped(n)}
+    if event.action == Action.DELIVERY_MARKED_SENT:
+        return (
+            ngettext(
+                "Esito incerto segnato come inviato da una persona: %(count)s destinatario",
+                "Esiti incerti segnati come inviati da una persona: %(count)s destinatari",
+                n,
+            )
+            % count
+        )
+    if event.action == Action.DELIVERY_RESENT:
+        return (
+            ngettext(
+                "Esito incerto inviato di nuovo: %(count)s destinatario",
+                "Esiti incerti inviati di nuovo: %(count)s destinatari",
+                n,
+            )
+            % count
+        )
+    return (
+        ngettext(
+            "Nuovo tentativo per %(count)s messaggio non riuscito",
+            "Nuovo tentativo per %(count)s messaggi non riusciti",
+            n,
+        )
+        % count
+    )
+
+
+def _reopened(event: AuditEvent) -> bool:
+    """Whether the event (a resend or a retry) reopened the completed dispatch: it then
+    names when the dispatch had ended (`previous_end`)."""
+    return isinstance(event.changes, dict) and bool(event.changes.get("previous_end"))
 
 
 def timeline(dispatch: Dispatch) -> list[tuple[Any, str, str]]:
     """(when, what, who) of a dispatch, oldest first: created, approved or rejected,
-    scheduled, started, paused / resumed / cancelled (from the audit trail), finished.
+    scheduled, started, paused / resumed / cancelled and people's decisions on deliveries
+    (from the audit trail: how many, by whom), the first end of sending, and the rounds of
+    a resend or a retry that reopened it, each with its end.
 
     Ordered by the true order of events: by time, and on equal times (or a start stamped a
     moment before the row's own creation, in the same request) by their logical order, so
@@ -214,23 +275,38 @@ def timeline(dispatch: Dispatch) -> list[tuple[Any, str, str]]:
         events.append((dispatch.created_at, 2, scheduled, str(dispatch.created_by or "")))
     if dispatch.started_at:
         events.append((dispatch.started_at, 3, _("Avviato"), ""))
-    changes = AuditEvent.objects.filter(
-        organization_id=dispatch.organization_id,
-        target_type="dispatch",
-        target_id=str(dispatch.public_id),
-        action__in=list(TIMELINE_ACTIONS),
-    ).order_by("created_at")[:50]
+    changes = list(
+        AuditEvent.objects.filter(
+            organization_id=dispatch.organization_id,
+            target_type="dispatch",
+            target_id=str(dispatch.public_id),
+            action__in=[*TIMELINE_ACTIONS, *TIMELINE_DECISIONS],
+        ).order_by("created_at", "id")[:TIMELINE_EVENTS]
+    )
     for event in changes:
-        events.append(
-            (event.created_at, 4, str(TIMELINE_ACTIONS[event.action]), event.actor_label)  # type: ignore[index]
-        )
+        if event.action in TIMELINE_ACTIONS:
+            what = str(TIMELINE_ACTIONS[event.action])  # type: ignore[index]
+        else:
+            what = _decision_text(event)
+        events.append((event.created_at, 4, what, event.actor_label))
+    # A round reopened by a resend or a retry ends where the next reopening says the
+    # dispatch had ended, the last one with the dispatch's `resend_finished_at`.
+    # A cancellation ends its round by itself, with who cancelled.
+    reopenings = [event for event in changes if _reopened(event)]
+    round_ends = [parse_datetime(event.changes["previous_end"]) for event in reopenings[1:]]
+    if reopenings and dispatch.state != Dispatch.State.CANCELLED:
+        round_ends.append(dispatch.resend_finished_at)
+    for end in round_ends:
+        if end:
+            events.append((end, 5, _("Nuovo invio terminato"), ""))
     if dispatch.finished_at:
         # The end of a dispatch is its state's: a cancelled one ends with its cancellation
         # (the audit trail's, with who did it; `finished_at` is set with the state just
-        # before it is audited), never with a "Concluso" before it.
+        # before it is audited), never with a "Concluso" before it. The first end of
+        # sending stays where it was when a resend or a retry reopened the dispatch.
         if dispatch.state == Dispatch.State.REJECTED:
             events.append((dispatch.finished_at, 5, _("Respinto"), ""))
-        elif dispatch.state == Dispatch.State.COMPLETED:
+        elif dispatch.state == Dispatch.State.COMPLETED or reopenings:
             # Nothing left to send; IO's outcomes may still be coming (the progress block).
             events.append((dispatch.finished_at, 5, _("Invio terminato"), ""))
         elif dispatch.state == Dispatch.State.CANCELLED and not any(

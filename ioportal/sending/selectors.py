@@ -43,9 +43,12 @@ def workers_alive() -> bool:
 
 S = Delivery.State
 
-# The outcome groups shown to people, in the order of the bar: (key, states).
+# The outcome groups shown to people, in the order of the bar: (key, states). "delivered" is
+# what IO confirmed; "marked_sent" an uncertain outcome a person declared as received, which
+# IO never confirmed: counted apart, never among the delivered.
 OUTCOME_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("delivered", (S.PROCESSED, S.MARKED_SENT)),
+    ("delivered", (S.PROCESSED,)),
+    ("marked_sent", (S.MARKED_SENT,)),
     ("accepted", (S.SUBMITTED,)),
     ("unreachable", (S.SKIPPED, S.REJECTED)),
     ("failed", (S.FAILED,)),
@@ -66,6 +69,13 @@ def awaiting_outcomes(dispatch: Dispatch, outcome: dict[str, Any]) -> int:
     return int(outcome["groups"]["accepted"])
 
 
+def uncertain_to_decide(outcome: dict[str, Any]) -> int:
+    """How many outcomes of a dispatch are uncertain: they wait for a supervisor's decision
+    (marked as sent or sent again) whatever the dispatch's state, a completed one included.
+    `outcome` as `outcomes_by_dispatch` gives it."""
+    return int(outcome["groups"]["uncertain"])
+
+
 def awaiting_outcomes_q() -> Q:
     """The rule of `awaiting_outcomes` as one filter on dispatches (an EXISTS subquery): a
     COMPLETED dispatch with messages IO accepted and has not yet given a final outcome of.
@@ -73,6 +83,14 @@ def awaiting_outcomes_q() -> Q:
     accepted = dict(OUTCOME_GROUPS)["accepted"]
     return Q(state=Dispatch.State.COMPLETED) & Q(
         Exists(Delivery.objects.filter(dispatch_id=OuterRef("pk"), state__in=accepted))
+    )
+
+
+def uncertain_to_decide_q() -> Q:
+    """COMPLETED dispatches with uncertain outcomes (an EXISTS subquery): those the pages call
+    "Completato: N esiti incerti attendono una decisione" (`uncertain_to_decide`)."""
+    return Q(state=Dispatch.State.COMPLETED) & Q(
+        Exists(Delivery.objects.filter(dispatch_id=OuterRef("pk"), state=S.UNCERTAIN))
     )
 
 

@@ -7,11 +7,13 @@ and wakes the account's workers after commit when there is work to do.
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Case, Count, DateTimeField, F, Q, Value, When
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, gettext_noop
@@ -46,6 +48,31 @@ STATE_REFUSED = gettext_lazy("L'invio non è in uno stato che consente questa az
 
 def _wake_after_commit(organization_id: int) -> None:
     transaction.on_commit(lambda: wake_up(organization_id=organization_id))
+
+
+def end_of_sending(now: datetime) -> dict[str, Any]:
+    """The fields of a dispatch's UPDATE that ends its sending at `now` (completed or
+    cancelled): `finished_at` the first time, never moved after; `resend_finished_at` when a
+    resend or a retry had reopened it. Both read the row as it was before the UPDATE."""
+    return {
+        "finished_at": Coalesce(F("finished_at"), Value(now, output_field=DateTimeField())),
+        "resend_finished_at": Case(
+            When(finished_at__isnull=False, then=Value(now)),
+            default=None,
+            output_field=DateTimeField(),
+        ),
+    }
+
+
+def _reopen(dispatch: Dispatch) -> str | None:
+    """A COMPLETED dispatch → RUNNING again (a resend or a retry); its first end stays.
+    Returns when it had last ended (ISO text, for the audit event of the reopening: the end
+    of the previous round), None when it was not completed (nothing changed). Call with the
+    dispatch row locked (`_lock_fresh`)."""
+    previous_end = dispatch.last_finished_at
+    if not _set_state(dispatch, (D.COMPLETED,), state=D.RUNNING, resend_finished_at=None):
+        return None
+    return previous_end.isoformat() if previous_end else None
 
 
 def _set_state(dispatch: Dispatch, from_states: Iterable[str], **fields: Any) -> bool:
@@ -102,7 +129,7 @@ def dispatch_cancel(*, dispatch: Dispatch, actor: User, request: HttpRequest | N
         dispatch,
         CANCELLABLE,
         state=D.CANCELLED,
-        finished_at=clock.now(),
+        **end_of_sending(clock.now()),
     ):
         raise NotAllowed(STATE_REFUSED)
     count = Delivery.objects.filter(dispatch=dispatch, state__in=NOT_STARTED).update(
@@ -253,7 +280,8 @@ def dispatch_retry_failed(
     *, dispatch: Dispatch, actor: User, request: HttpRequest | None = None
 ) -> int:
     """Give the technically failed deliveries (IO unreachable until the attempts or the age
-    ran out, no IO id) a new round of attempts; reopens a completed dispatch. Deliveries IO
+    ran out, no IO id) a new round of attempts; reopens a completed dispatch (its first end
+    stays; the audit event names when it had ended, `previous_end`). Deliveries IO
     refused, skipped or uncertain ones are left alone. Returns how many; raises NotAllowed
     for a dispatch in another state, or whose personal data are purged, due for the purge or
     being purged (the dispatch row is locked first, so a purge and a retry never overlap).
@@ -276,13 +304,16 @@ def dispatch_retry_failed(
     )
     if not count:
         return 0
-    _set_state(dispatch, (D.COMPLETED,), state=D.RUNNING, finished_at=None)
+    changes: dict[str, Any] = {"deliveries": count}
+    previous_end = _reopen(dispatch)
+    if previous_end:
+        changes["previous_end"] = previous_end
     audit_log(
         action=Action.DISPATCH_RETRY_FAILED,
         actor=actor,
         organization=dispatch.organization,
         target=dispatch,
-        changes={"deliveries": count},
+        changes=changes,
         request=request,
     )
     _wake_after_commit(dispatch.organization_id)
@@ -303,7 +334,8 @@ def deliveries_resolve_uncertain(
 
     "mark_sent": the delivery is closed as MARKED_SENT (nothing more is sent). "resend":
     back to READY for one new submission, which may duplicate the message if IO had it: it
-    needs `confirmed` True (else ValidationError). Only deliveries still UNCERTAIN and
+    needs `confirmed` True (else ValidationError), and reopens a completed dispatch as a
+    retry does. Only deliveries still UNCERTAIN and
     without an IO id change. One audit event listing them. Returns how many changed.
     Nothing chosen: ValidationError, nothing changes.
     """
@@ -333,6 +365,7 @@ def deliveries_resolve_uncertain(
     pks = [pk for pk, _public in rows]
     if not pks:
         return 0
+    changes: dict[str, Any] = {"deliveries": [str(public) for _pk, public in rows]}
     if decision == UncertainResolution.Decision.MARK_SENT:
         Delivery.objects.filter(pk__in=pks).update(
             state=S.MARKED_SENT, skip_reason=outcomes.MARKED_SENT, finished_at=clock.now()
@@ -347,7 +380,9 @@ def deliveries_resolve_uncertain(
             last_error_code="",
             last_error_parts=[],
         )
-        _set_state(dispatch, (D.COMPLETED,), state=D.RUNNING, finished_at=None)
+        previous_end = _reopen(dispatch)
+        if previous_end:
+            changes["previous_end"] = previous_end
         action = Action.DELIVERY_RESENT
         _wake_after_commit(dispatch.organization_id)
     UncertainResolution.objects.bulk_create(
@@ -358,7 +393,7 @@ def deliveries_resolve_uncertain(
         actor=actor,
         organization=dispatch.organization,
         target=dispatch,
-        changes={"deliveries": [str(public) for _pk, public in rows]},
+        changes=changes,
         request=request,
     )
     return len(pks)

@@ -11,7 +11,7 @@ from django.db.models import F, QuerySet
 from ioportal.messaging.models import Delivery, Dispatch
 from ioportal.messaging.services import dispatches_resume_preparation
 from ioportal.sending import clock, outcomes, slots
-from ioportal.sending.services import OPEN
+from ioportal.sending.services import OPEN, end_of_sending
 from ioportal.sending.triggers import wake_up
 from ioportal.sending.worker import has_due_work
 
@@ -86,7 +86,7 @@ def complete_finished() -> int:
     return (
         Dispatch.objects.filter(state=D.RUNNING)
         .exclude(pk__in=open_dispatches)
-        .update(state=D.COMPLETED, finished_at=now)
+        .update(state=D.COMPLETED, **end_of_sending(now))
     )
 
 

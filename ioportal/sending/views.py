@@ -60,6 +60,8 @@ def dispatch_list(request: HttpRequest) -> HttpResponse:
     context["form"] = form
     context["search_form"] = FiscalCodeSearchForm()
     context["can_search"] = membership.has_role(Membership.Role.SUPERVISOR)
+    # Who decides about uncertain outcomes (dispatch_access SUPERVISE): the rows link there.
+    context["can_supervise"] = membership.has_role(Membership.Role.SUPERVISOR)
     template = "sending/_history_rows.html" if is_htmx(request) else "sending/dispatch_list.html"
     response = render(request, template, context)
     response["Vary"] = "HX-Request"

@@ -20,6 +20,7 @@
   // The colours of the outcome bars on the supervision pages (static/css/sending.css).
   var colours = {
     delivered: "#008055",
+    marked_sent: "#3d8fa6",
     accepted: "#66b3a0",
     unreachable: "#5c6f82",
     failed: "#cc334d",

@@ -65,7 +65,9 @@ def test_supervisor_reads_and_steers_a_premium_dispatch(page, sign_in, axe_check
     page.wait_for_load_state()
     uncertain.refresh_from_db()
     assert uncertain.state == "marked_sent"
-    assert page.locator('[data-outcome="delivered"]').inner_text() == "3 (60%)"
+    # A person's statement, not IO's confirmation: counted apart from the delivered.
+    assert page.locator('[data-outcome="delivered"]').inner_text() == "2 (40%)"
+    assert page.locator('[data-outcome="marked_sent"]').inner_text() == "1 (20%)"
     assert Delivery.objects.filter(dispatch=dispatch, state="uncertain").count() == 1
     # Sending it again needs the explicit confirmation.
     page.locator(f"#u-{rows[3].public_id}").check()

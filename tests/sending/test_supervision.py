@@ -688,8 +688,9 @@ def test_cancelling_asks_for_a_confirmation(dispatch: Dispatch, people: dict[str
 def test_dashboard_and_dispatch_page_count_the_same(
     dispatch: Dispatch, people: dict[str, User]
 ) -> None:
-    """Delivered = in the citizen's app (PROCESSED) or marked as sent, on every page;
-    accepted by IO and not yet delivered is not delivered."""
+    """Delivered = in the citizen's app (PROCESSED), on every page; marked as sent by a
+    person is counted apart (IO never confirmed it); accepted by IO and not yet delivered is
+    not delivered."""
     rows = list(dispatch.deliveries.order_by("row_number"))
     Delivery.objects.filter(pk=rows[1].pk).update(state="marked_sent")
     Delivery.objects.filter(pk=rows[2].pk).update(
@@ -697,15 +698,18 @@ def test_dashboard_and_dispatch_page_count_the_same(
     )
     client = client_for(people["author"])
     detail = client.get(reverse("sending:dispatch_detail", args=[dispatch.public_id]))
-    assert 'data-outcome="delivered">2 (50%)' in detail.content.decode()
+    assert 'data-outcome="delivered">1 (25%)' in detail.content.decode()
+    assert 'data-outcome="marked_sent">1 (25%)' in detail.content.decode()
     dashboard = client.get(reverse("dashboard:dashboard")).content.decode()
     own = dashboard.split('id="operator-recent"', 1)[1].split("</ul>", 1)[0]
     supervised = client_for(people["supervisor"]).get(reverse("dashboard:dashboard"))
     recent = supervised.content.decode().split('id="recent-dispatches"', 1)[1]
     recent = recent.split("</ul>", 1)[0]
-    assert "2 consegnati su 4" in recent and "2 consegnati su 4" in own
+    counted = "1 consegnato su 4 (1 segnato come inviato da una persona)"
+    assert counted in recent and counted in own
     history = client.get(reverse("sending:dispatch_list")).content.decode()
-    assert 'class="count-delivered">2<' in history and "4 destinatari" in history
+    assert 'class="count-delivered">1<' in history and "4 destinatari" in history
+    assert 'class="count-marked-sent">1<' in history
 
 
 def test_a_dispatch_being_prepared_counts_its_list(
