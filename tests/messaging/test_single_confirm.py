@@ -293,3 +293,60 @@ def test_the_confirmation_speaks_english(client, login, operator_user, message):
         HTTP_ACCEPT_LANGUAGE="en",
     )
     assert "does not match the preview" in html.unescape(refused.content.decode())
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_confirmations_at_the_same_moment_make_one_dispatch(
+    organization, operator_user, monkeypatch
+):
+    """Three clicks at once, each on its own connection, all past the check for an existing
+    dispatch before any inserts: the unique launch token lets one in, the others get its
+    dispatch."""
+    import threading
+
+    from django.db import connection, connections
+
+    if connection.vendor != "postgresql":
+        pytest.skip("concurrent transactions from threads need PostgreSQL")
+    monkeypatch.setattr(
+        "ioportal.messaging.services.pipeline.wake_pipeline", lambda *, organization_id: None
+    )
+    service = builders.service(organization, test_mode=False)
+    checked = threading.Barrier(3)
+    real = dispatches.approval_required
+
+    def after_every_check(*args, **kwargs):
+        checked.wait(timeout=10)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(dispatches, "approval_required", after_every_check)
+    outcomes: list[tuple[int, bool]] = []
+    errors: list[BaseException] = []
+
+    def click() -> None:
+        try:
+            dispatch, created = services.dispatch_create_single(
+                organization=organization,
+                service=service,
+                actor=operator_user,
+                fiscal_code="RSSMRA85T10A562S",
+                subject="Documento pronto",
+                markdown=TEXT,
+                launch_token=TOKEN,
+            )
+            outcomes.append((dispatch.pk, created))
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=click) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert Dispatch.objects.count() == 1
+    assert {pk for pk, _created in outcomes} == {Dispatch.objects.get().pk}
+    assert sorted(created for _pk, created in outcomes) == [False, False, True]
