@@ -2,6 +2,7 @@
 
 import os
 from collections.abc import Callable, Iterator
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from tests import builders, network_guard
 from tests.builders import PASSWORD
 from tests.processes import Clusters
 
-__all__ = ["PASSWORD", "require_service", "verified_login"]
+__all__ = ["PASSWORD", "confirmation_fields", "require_service", "send_single", "verified_login"]
 
 
 def require_service(name: str, available: bool, how: str) -> None:
@@ -119,6 +120,39 @@ def citizen_search(client: Client, fiscal_code: str) -> str:
     reference = response["Location"].rstrip("/").rsplit("/", 1)[1]
     assert response["Location"] == reverse("sending:delivery_search_results", args=[reference])
     return reference
+
+
+class _HiddenInputs(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fields: dict[str, str] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        if tag == "input" and values.get("type") == "hidden" and values.get("name"):
+            self.fields[str(values["name"])] = values.get("value") or ""
+
+
+def confirmation_fields(page: str) -> dict[str, str]:
+    """The hidden inputs of the single message's confirmation page, as a browser posts them
+    (the CSRF token aside)."""
+    form = page[page.index('action="/messaggi/singolo/conferma/"') :]
+    parser = _HiddenInputs()
+    parser.feed(form[: form.index("</form>")])
+    parser.fields.pop("csrfmiddlewaretoken", None)
+    return parser.fields
+
+
+def send_single(client: Client, data: dict[str, object]) -> object:
+    """Send a message to one citizen as the operator does: the form («Invia»), then the
+    confirmation page («Conferma e invia»). The response of the confirmation."""
+    from django.urls import reverse
+
+    page = client.post(reverse("messaging:single"), data)
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert 'id="single-confirm"' in text, text
+    return client.post(reverse("messaging:single_confirm"), confirmation_fields(text))
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """Forms of the compose flow. They parse input; rules about IO live in ioapi and services."""
 
+import json
 import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -9,6 +10,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.formats import number_format
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -595,6 +597,10 @@ class ApprovalPolicyForm(forms.Form):
     )
 
 
+# The key salt of the digest that ties a single message's confirmation to its preview.
+CONFIRMATION_SALT = "ioportal.messaging.single-message-confirmation"
+
+
 class SingleMessageForm(forms.Form):
     """A message to one citizen, for the front office. The text is sent as written."""
 
@@ -720,6 +726,38 @@ class SingleMessageForm(forms.Form):
             if field in self.errors or (field == "amount" and amount is None):
                 continue
             self.add_error(field, field_error_text(io_problem))
+
+    def confirmation_digest(self, *, organization_id: int, user_id: int) -> str:
+        """A keyed digest of the validated message, its launch token, organization and
+        operator: the confirmation page carries it with the fields as hidden inputs, so the
+        message confirmed is the one its preview showed (a field changed on the way, or a
+        page of another organization or operator, no longer matches). No side effects; call
+        after `is_valid()`."""
+        data = self.cleaned_data
+        due = data.get("due")
+        content = {
+            "organization": organization_id,
+            "user": user_id,
+            "service": data["service"].pk,
+            "feature_level": data["feature_level"],
+            "fiscal_code": data["fiscal_code"],
+            "subject": data["subject"],
+            # Browsers send a text's line breaks as CRLF, a page's hidden input may hold LF.
+            "markdown": data["markdown"].replace("\r\n", "\n"),
+            "due": due.isoformat() if due else None,
+            "amount": data.get("amount_cents"),
+            "notice_number": data.get("notice_number") or "",
+            "invalid_after_due_date": bool(data.get("invalid_after_due_date")),
+            "launch_token": str(data["launch_token"]),
+        }
+        return salted_hmac(
+            CONFIRMATION_SALT, json.dumps(content, sort_keys=True), algorithm="sha256"
+        ).hexdigest()
+
+    def confirmation_matches(self, digest: str, *, organization_id: int, user_id: int) -> bool:
+        """Whether `digest` (from the confirmation page) is this message's."""
+        expected = self.confirmation_digest(organization_id=organization_id, user_id=user_id)
+        return constant_time_compare(expected, digest)
 
 
 def euro(cents: int) -> Decimal:

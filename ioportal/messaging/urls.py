@@ -23,6 +23,7 @@ urlpatterns = [
     ),
     path("nuovo/", list_views.compose, name="compose"),
     path("singolo/", views.single_message, name="single"),
+    path("singolo/conferma/", views.single_message_confirm, name="single_confirm"),
     path("modelli/", views.template_list, name="template_list"),
     path("modelli/nuovo/", views.template_create, name="template_create"),
     path("modelli/<uuid:public_id>/", views.template_edit, name="template_edit"),

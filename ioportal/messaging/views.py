@@ -17,11 +17,15 @@ from ioportal.accounts.access import require_role, role_required
 from ioportal.accounts.http import AuthenticatedHttpRequest
 from ioportal.accounts.models import Membership
 from ioportal.core.errors import NotAllowed
+from ioportal.core.fiscalcode import mask_fiscal_code
+from ioportal.core.numbers import euro_amount
+from ioportal.ioservices.models import IOService
 from ioportal.ioservices.selectors import ioservices_usable_by
 from ioportal.messaging import selectors, services
 from ioportal.messaging.access import (
     get_template_for_user,
 )
+from ioportal.messaging.carnet import carnet_need
 from ioportal.messaging.dispatch_access import SUPERVISE, get_dispatch_for_user
 from ioportal.messaging.forms import (
     ApprovalPolicyForm,
@@ -32,10 +36,11 @@ from ioportal.messaging.forms import (
     placeholders_from,
 )
 from ioportal.messaging.list_views import is_uuid
-from ioportal.messaging.models import Dispatch
+from ioportal.messaging.models import Dispatch, FeatureLevel
 from ioportal.messaging.preview import content_warnings, render_preview
 from ioportal.messaging.send_conditions import send_conditions
 from ioportal.messaging.windows import is_open, next_opening
+from ioportal.recipients.testmode import skipped_in_test_mode
 
 OPERATOR = Membership.Role.OPERATOR
 SUPERVISOR = Membership.Role.SUPERVISOR
@@ -196,12 +201,44 @@ def approvals(request: AuthenticatedHttpRequest) -> HttpResponse:
 
 @role_required(OPERATOR)
 def single_message(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """Compose a message to one citizen. «Invia» leads to the confirmation page (nothing is
+    sent yet); the confirmation page's «Modifica» posts the message back here (`modifica`)
+    to show the form with every field as it was."""
     membership = require_role(request, OPERATOR)
     form = SingleMessageForm(
         request.POST or None, services=ioservices_usable_by(membership=membership)
     )
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
+    editing = "modifica" in request.POST
+    if request.method == "POST" and not editing and form.is_valid():
+        return _single_confirm_page(request, membership, form)
+    return _single_form_page(request, membership, form)
+
+
+@require_POST
+@role_required(OPERATOR)
+def single_message_confirm(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """«Conferma e invia»: the message of the confirmation page, checked again as the form
+    checks it and against the page's digest, becomes the dispatch (once per launch token,
+    however many clicks)."""
+    membership = require_role(request, OPERATOR)
+    form = SingleMessageForm(request.POST, services=ioservices_usable_by(membership=membership))
+    if not form.is_valid():
+        return _single_form_page(request, membership, form)
+    if not form.confirmation_matches(
+        request.POST.get("conferma", ""),
+        organization_id=membership.organization_id,
+        user_id=request.user.pk,
+    ):
+        messages.error(
+            request,
+            _(
+                "Il messaggio non è stato inviato: quello confermato non corrisponde "
+                "all'anteprima. Controlla i campi e premi di nuovo «Invia»."
+            ),
+        )
+        return _single_form_page(request, membership, form, status=400)
+    data = form.cleaned_data
+    try:
         dispatch, created = services.dispatch_create_single(
             organization=membership.organization,
             service=data["service"],
@@ -217,28 +254,83 @@ def single_message(request: AuthenticatedHttpRequest) -> HttpResponse:
             invalid_after_due_date=bool(data.get("invalid_after_due_date")),
             request=request,
         )
-        if not created:
-            messages.info(request, _("Questo messaggio era già stato inviato."))
-        elif dispatch.state == Dispatch.State.AWAITING_APPROVAL:
-            messages.success(request, _("Messaggio creato: attende l'approvazione."))
-        else:
-            messages.success(request, _("Messaggio in invio."))
-        return redirect("sending:dispatch_detail", public_id=dispatch.public_id)
+    except NotAllowed as exc:
+        messages.error(request, exc.message)
+        return _single_form_page(request, membership, form, status=400)
+    if not created:
+        messages.info(request, _("Questo messaggio era già stato inviato."))
+    elif dispatch.state == Dispatch.State.AWAITING_APPROVAL:
+        messages.success(request, _("Messaggio creato: attende l'approvazione."))
+    else:
+        messages.success(request, _("Messaggio in invio."))
+    return redirect("sending:dispatch_detail", public_id=dispatch.public_id)
+
+
+def _window_opens_at(membership: Membership) -> Any:
+    """When the organization's send window opens, or None while it is open."""
+    conditions = send_conditions()
+    schedule = conditions.schedule_for(membership.organization_id)
+    now = conditions.now()
+    return None if is_open(schedule, now) else next_opening(schedule, now)
+
+
+def _single_form_page(
+    request: AuthenticatedHttpRequest,
+    membership: Membership,
+    form: SingleMessageForm,
+    status: int = 200,
+) -> HttpResponse:
     preview = None
     if form.is_bound and form.data.get("subject") is not None:
         preview = render_preview(
             subject=form.data.get("subject", ""), markdown=form.data.get("markdown", "")
         )
-    conditions = send_conditions()
-    schedule = conditions.schedule_for(membership.organization_id)
-    now = conditions.now()
     return render(
         request,
         "messaging/single.html",
+        {"form": form, "preview": preview, "window_opens_at": _window_opens_at(membership)},
+        status=status,
+    )
+
+
+def _single_confirm_page(
+    request: AuthenticatedHttpRequest, membership: Membership, form: SingleMessageForm
+) -> HttpResponse:
+    """The message as the app will show it, the content checks of the template and list
+    pages, and what the send will do (approval, test mode, Premium carnet, send window)."""
+    data = form.cleaned_data
+    service: IOService = data["service"]
+    is_premium = data["feature_level"] == FeatureLevel.ADVANCED
+    need = carnet_need(service=service, needed=1) if is_premium else None
+    policy = selectors.approval_policy(organization=membership.organization)
+    return render(
+        request,
+        "messaging/single_confirm.html",
         {
             "form": form,
-            "preview": preview,
-            "window_opens_at": None if is_open(schedule, now) else next_opening(schedule, now),
+            "digest": form.confirmation_digest(
+                organization_id=membership.organization_id, user_id=request.user.pk
+            ),
+            "service": service,
+            "feature_level_label": FeatureLevel(data["feature_level"]).label,
+            "fiscal_code_masked": mask_fiscal_code(data["fiscal_code"]),
+            "preview": render_preview(subject=data["subject"], markdown=data["markdown"]),
+            "warnings": content_warnings(
+                subject=data["subject"], markdown=data["markdown"], recipients=1
+            ),
+            "payment": (
+                euro_amount(data["amount_cents"]) if data.get("amount_cents") is not None else ""
+            ),
+            "is_premium": is_premium,
+            "carnet_need": need,
+            "carnet_hint_service": (
+                service if is_premium and need is None and membership.has_role(ADMIN) else None
+            ),
+            "needs_approval": policy.requires_approval(
+                recipients=1, feature_level=data["feature_level"]
+            ),
+            "test_mode_skip": skipped_in_test_mode(service, data["fiscal_code"]),
+            "window_opens_at": _window_opens_at(membership),
         },
     )
 

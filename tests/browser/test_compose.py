@@ -185,6 +185,45 @@ def test_single_message_page(page, sign_in, axe_check, organization, monkeypatch
     assert "carattere di controllo" in page.content()
     axe_check(page, "compose-single-errors")
 
+    # «Invia» leads to the confirmation: the phone preview and the content checks, no dispatch.
+    page.get_by_label("Codice fiscale del cittadino").fill("RSSMRA85T10A562S")
+    page.get_by_label("Testo").fill(
+        "---\nit:\n    cta_1:\n        text: Prenota\n        action: ioit://PROFILE_MAIN\n---\n"
+        "Il documento richiesto è **pronto** per il ritiro allo sportello anagrafe.\n"
+        "Porti con sé un documento di identità valido."
+    )
+    page.get_by_role("button", name="Invia").click()
+    page.wait_for_load_state()
+    assert page.locator("h1").inner_text() == "Conferma il messaggio"
+    assert page.locator(".io-phone-body strong").inner_text() == "pronto"
+    assert page.locator(".io-phone-ctas").inner_text().strip() == "Prenota"
+    checks = page.locator(".callout.warning", has_text="Controlli sul contenuto")
+    assert "I pulsanti ci sono solo in italiano" in checks.inner_text()
+    assert page.locator("#test-mode-skips").is_visible()  # the service is in test mode
+    assert page.locator("#single-recipient").inner_text() == "RSS************S"
+    assert not Dispatch.objects.exists()
+    axe_check(page, "compose-single-confirm")
+
+    # Back to the form: every field as typed (the multi-line text too).
+    page.get_by_role("button", name="Modifica il messaggio").click()
+    page.wait_for_load_state()
+    assert page.get_by_label("Oggetto").input_value() == "Documento pronto 😀"
+    assert (
+        page.get_by_label("Testo")
+        .input_value()
+        .endswith("anagrafe.\nPorti con sé un documento di identità valido.")
+    )
+    page.get_by_role("button", name="Invia").click()
+    page.wait_for_load_state()
+    page.get_by_role("button", name="Conferma e invia").click()
+    page.wait_for_load_state()
+    dispatch = Dispatch.objects.get()
+    assert page.url.endswith(reverse("sending:dispatch_detail", args=[dispatch.public_id]))
+    # Sent as the browser posts a text area (CRLF line breaks), as before the confirmation.
+    assert dispatch.markdown.replace("\r\n", "\n").endswith(
+        "anagrafe.\nPorti con sé un documento di identità valido."
+    )
+
 
 def test_character_counters_speak_the_page_language(page, sign_in, organization):
     """The counters' words come from the page (gettext), their numbers are grouped as the

@@ -20,6 +20,7 @@ from ioportal.messaging.forms import SingleMessageForm
 from ioportal.messaging.models import Dispatch
 from ioportal.recipients.notices import normalize_notice_number
 from tests import builders
+from tests.conftest import send_single
 from tests.portal_forms import portal_forms
 
 
@@ -258,7 +259,7 @@ def test_the_single_message_takes_a_notice_number_as_printed(
     assert "formato inglese" in page
     assert 'value="302000100000011023"' in page
     assert "18 cifre" not in page
-    response = client.post(reverse("messaging:single"), {**data, "amount": "1.500,5"})
+    response = send_single(client, {**data, "amount": "1.500,5"})
     assert response.status_code == 302
     delivery = Dispatch.objects.get(kind=Dispatch.Kind.SINGLE).deliveries.get()
     assert delivery.notice_number == "302000100000011023"

@@ -12,6 +12,7 @@ from openpyxl import Workbook
 
 from ioportal.recipients.models import RecipientChunk, RecipientList
 from tests import builders
+from tests.conftest import send_single
 from tests.recipients.support import shown_rejected
 
 CASES = Path(__file__).resolve().parent.parent / "cases" / "import"
@@ -268,7 +269,7 @@ def test_single_message_amount_uses_the_same_reader(
     refused = client.post(reverse("messaging:single"), {**message, "amount": "1,000.00"})
     assert refused.status_code == 200
     assert "è scritto nel formato inglese" in refused.content.decode()
-    accepted = client.post(reverse("messaging:single"), {**message, "amount": "1.500"})
+    accepted = send_single(client, {**message, "amount": "1.500"})
     assert accepted.status_code == 302
     assert Delivery.objects.get().payment_amount == 150000
 

@@ -11,6 +11,7 @@ from ioportal.ioservices.models import IOService
 from ioportal.messaging.models import ApprovalPolicy, Delivery, Dispatch
 from ioportal.recipients.models import RecipientList
 from tests import builders
+from tests.conftest import send_single
 from tests.messaging.conftest import CSV
 
 ROLES = [Membership.Role.OPERATOR, Membership.Role.SUPERVISOR, Membership.Role.ADMIN]
@@ -216,8 +217,10 @@ def test_single_message_form(client, login, operator_user, service, woken):
         "markdown": "Il documento richiesto è pronto per il ritiro allo sportello anagrafe. " * 2,
         "launch_token": "6b3c1b52-0d7c-4f2e-9a53-1f8f0c1f5e11",
     }
-    assert client.post(reverse("messaging:single"), good).status_code == 302
-    assert client.post(reverse("messaging:single"), good).status_code == 302
+    assert client.post(reverse("messaging:single"), good).status_code == 200
+    assert not Dispatch.objects.exists()
+    assert send_single(client, good).status_code == 302
+    assert send_single(client, good).status_code == 302
     assert Dispatch.objects.filter(kind=Dispatch.Kind.SINGLE).count() == 1
 
 
@@ -435,8 +438,8 @@ def test_test_send_outcome_arrives_without_reloading(client, login, operator_use
 def test_single_message_takes_a_pasted_fiscal_code(client, login, operator_user, service, woken):
     """The same normalization as a list's cells: spaces and invisible characters removed."""
     login(operator_user)
-    response = client.post(
-        reverse("messaging:single"),
+    response = send_single(
+        client,
         {
             "service": service.pk,
             "feature_level": "standard",

@@ -174,7 +174,6 @@ def _launch_list(
 # --- single citizen -----------------------------------------------------------------------
 
 
-@transaction.atomic
 def dispatch_create_single(
     *,
     organization: Organization,
@@ -193,12 +192,64 @@ def dispatch_create_single(
 ) -> tuple[Dispatch, bool]:
     """A dispatch to one citizen with the text as written (no placeholders are filled).
 
-    Idempotent on `launch_token` (the form's hidden token). Approval rules apply as for
-    lists. The caller has validated the content with IO's rules.
+    Idempotent on `launch_token` (the confirmation's token): a second call, even one racing
+    the first, returns the dispatch of the first with False. Approval rules apply as for
+    lists. The caller has validated the content with IO's rules. Raises NotAllowed when the
+    token is that of another organization's dispatch.
     """
+    try:
+        return _create_single(
+            organization=organization,
+            service=service,
+            actor=actor,
+            fiscal_code=fiscal_code,
+            subject=subject,
+            markdown=markdown,
+            launch_token=launch_token,
+            feature_level=feature_level,
+            due_date=due_date,
+            amount=amount,
+            notice_number=notice_number,
+            invalid_after_due_date=invalid_after_due_date,
+            request=request,
+        )
+    except IntegrityError:
+        # Another request created the dispatch of the same token between our check and our
+        # insert (a double click on the confirmation).
+        existing = Dispatch.objects.filter(launch_token=launch_token).first()
+        if existing is None:
+            raise
+        return _own_single(existing, organization), False
+
+
+def _own_single(dispatch: Dispatch, organization: Organization) -> Dispatch:
+    if dispatch.organization_id != organization.pk:
+        raise NotAllowed(
+            _("Il modulo non corrisponde a questo ente: compila di nuovo il messaggio.")
+        )
+    return dispatch
+
+
+@transaction.atomic
+def _create_single(
+    *,
+    organization: Organization,
+    service: IOService,
+    actor: User,
+    fiscal_code: str,
+    subject: str,
+    markdown: str,
+    launch_token: uuid.UUID,
+    feature_level: str = FeatureLevel.STANDARD,
+    due_date: datetime | None = None,
+    amount: int | None = None,
+    notice_number: str = "",
+    invalid_after_due_date: bool = False,
+    request: HttpRequest | None = None,
+) -> tuple[Dispatch, bool]:
     existing = Dispatch.objects.filter(launch_token=launch_token).first()
     if existing is not None:
-        return existing, False
+        return _own_single(existing, organization), False
     needs_approval = approval_required(organization, 1, feature_level)
     dispatch = Dispatch.objects.create(
         organization=organization,
