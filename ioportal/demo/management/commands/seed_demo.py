@@ -453,8 +453,9 @@ class Command(BaseCommand):
             users: dict[str, User] = {}
             for username, first, last, role in DEMO_USERS:
                 user, created = User.objects.get_or_create(
-                    username=username,
+                    username__iexact=username,
                     defaults={
+                        "username": username,
                         "first_name": first,
                         "last_name": last,
                         "email": f"{username}@esempio.invalid",
