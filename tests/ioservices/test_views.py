@@ -147,6 +147,9 @@ BAD_INPUTS = [
     ({"remote_content_configuration_id": "12345"}, "remote_content_configuration_id", "ULID"),
     ({"primary_key": "abc123"}, "primary_key", "lunga 32 caratteri"),
     ({"primary_key": "z" * 32}, "primary_key", "solo cifre e lettere"),
+    # IO compares keys exactly: the same key in capitals is another key, which IO refuses.
+    ({"primary_key": "8027630CC5B8BFBF0900B52184F5EEC0"}, "primary_key", "lettere maiuscole"),
+    ({"secondary_key": NEW_KEY.upper()}, "secondary_key", "lettere maiuscole"),
     ({"secondary_key": NEW_KEY}, "secondary_key", "diversa dalla primaria"),
     ({"max_payment_eur": "-5"}, "max_payment_eur", "non può essere negativo"),
     ({"max_payment_eur": "100000000"}, "max_payment_eur", "99.999.999,99"),

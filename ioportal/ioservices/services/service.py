@@ -135,7 +135,8 @@ def _problems(service: IOService, keys: Mapping[str, str]) -> dict[str, list[str
                 add(f"{slot}_key", message)
     primary = keys.get("primary")
     secondary = keys.get("secondary")
-    if primary and secondary and primary.lower() == secondary.lower():
+    # Exactly as IO compares them (a key in capitals is refused above).
+    if primary and secondary and primary == secondary:
         add("secondary_key", _("La chiave secondaria deve essere diversa dalla primaria."))
     slot_known = service.active_slot in IOService.KeySlot.values
     if (
