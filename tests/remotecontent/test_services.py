@@ -93,10 +93,11 @@ def test_third_party_data_for_standard_is_none(make_delivery, add_attachment, rc
 
 
 def test_third_party_data_needs_a_registered_configuration(
-    make_delivery, add_attachment, premium_service
+    make_delivery, add_attachment, premium_service, rc
 ):
     delivery = make_delivery()
     add_attachment(delivery=delivery)
+    rc.configuration.delete()  # after the service named it
     with pytest.raises(services.RemoteContentNotConfigured, match="non è registrata"):
         services.third_party_data_for(delivery)
     premium_service.remote_content_configuration_id = ""
