@@ -150,6 +150,38 @@ def test_bad_header_names_are_refused(name):
         services.validate_header_name(name)
 
 
+PROXY_HEADERS = [
+    "X-Forwarded-For",
+    "x-forwarded-host",
+    "X-Forwarded-Proto",
+    "Forwarded",
+    "Via",
+    "X-Real-IP",
+    "Host",
+    "Content-Length",
+    "Connection",
+    "Keep-Alive",
+    "Transfer-Encoding",
+    "TE",
+    "Trailer",
+    "Upgrade",
+    "Proxy-Authorization",
+    "Proxy-Connection",
+]
+
+
+@pytest.mark.parametrize("name", PROXY_HEADERS)
+def test_headers_a_proxy_sets_are_refused_as_the_reserved_ones(name):
+    with pytest.raises(ValidationError) as caught:
+        services.validate_header_name(name)
+    assert caught.value.code == "header_name_reserved"
+
+
+@pytest.mark.parametrize("name", ["X-Ioportal-Key", "X-Api-Key", "Ente-Chiave", "X-Forwarder"])
+def test_other_header_names_are_accepted(name):
+    assert services.validate_header_name(name) == name
+
+
 def test_monthly_counts_split_premium_and_standard(make_delivery, organization):
     now = timezone.now()
     for index, code in enumerate([CITIZEN, OTHER_CITIZEN]):
