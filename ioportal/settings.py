@@ -262,6 +262,8 @@ if env.get_bool("SILENCE_HSTS_PRELOAD_WARNING", default=True):
 AXES_FAILURE_LIMIT = env.get_int("AXES_FAILURE_LIMIT", default=5, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=env.get_int("AXES_COOLOFF_MINUTES", default=15, minimum=1))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# Sign-in ignores the username's case: so do the failures' counts.
+AXES_USERNAME_CALLABLE = "ioportal.accounts.models.sign_in_username"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "accounts/lockout.html"
 AXES_IPWARE_PROXY_COUNT = env.get_int("AXES_PROXY_COUNT", default=0, minimum=0)

@@ -110,6 +110,13 @@ class Objects:
 
 def _build_objects(organization: Organization, author: User, number: int) -> Objects:
     objects = Objects(organization)
+    configuration, objects.rc_key = rc_services.rc_configuration_create(
+        organization=organization,
+        configuration_id=(CONFIGURATION_ID, OTHER_CONFIGURATION_ID)[number - 1],
+        name="Tributi",
+        header_name="X-Ioportal-Key",
+        actor=author,
+    )
     service = ioservice_create(
         organization=organization,
         actor="test",
@@ -118,7 +125,7 @@ def _build_objects(organization: Organization, author: User, number: int) -> Obj
         authorized_recipients=["AAAAAA00A00A000A"],
         primary_key=f"{number:02d}" + "3f1c0a9b7e4412d5a6b8c9d0e1f2a3",
         premium_enabled=True,
-        remote_content_configuration_id=(CONFIGURATION_ID, OTHER_CONFIGURATION_ID)[number - 1],
+        remote_content_configuration_id=configuration.configuration_id,
     )
     template = template_create(
         organization=organization,
@@ -154,13 +161,6 @@ def _build_objects(organization: Organization, author: User, number: int) -> Obj
     )
     attachment = rc_services.attachment_create(
         data=make_pdf(pdfa=True), original_name="avviso.pdf", delivery=delivery
-    )
-    configuration, objects.rc_key = rc_services.rc_configuration_create(
-        organization=organization,
-        configuration_id=service.remote_content_configuration_id,
-        name="Tributi",
-        header_name="X-Ioportal-Key",
-        actor=author,
     )
     bystander = User.objects.create_user(username=f"collega{number}", password="x" * 20)
     membership = Membership.objects.create(

@@ -1,18 +1,55 @@
 import hashlib
 import uuid
+from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from ioportal.core.validators import validate_organization_fiscal_code
 
+# The code of the error a username differing only in case from another one gets.
+USERNAME_TAKEN_ANY_CASE = "username_taken_any_case"
+
+
+class PortalUserManager(UserManager["User"]):
+    def get_by_natural_key(self, username: str | None) -> "User":
+        """The account `username` signs in to, whatever its case: a phone keyboard writes
+        "Mario" for "mario". The exact spelling first (two accounts differing only in case
+        may exist in a database older than the rule), else the one account spelt so in
+        another case; none (DoesNotExist) when several are, rather than guessing one."""
+        try:
+            return self.get(username=username)
+        except self.model.DoesNotExist:
+            found = list(self.filter(username__iexact=username or "")[:2])
+            if len(found) != 1:
+                raise
+            return found[0]
+
+
+def sign_in_username(request: Any, credentials: dict[str, Any] | None = None) -> str:
+    """The username lockouts count failures against (settings.AXES_USERNAME_CALLABLE): the
+    account's own, whatever the case typed, so "Mario" and "mario" share one count; the
+    name as typed when it opens no account."""
+    source = credentials if credentials is not None else getattr(request, "POST", {})
+    typed = str(source.get("username") or "")
+    try:
+        return User.objects.get_by_natural_key(typed).get_username()
+    except User.DoesNotExist:
+        return typed
+
 
 class User(AbstractUser):
-    """A person who signs in. What they may do depends on their memberships."""
+    """A person who signs in. What they may do depends on their memberships.
+
+    Usernames are unique regardless of case (`user_username_unique_any_case`) and sign-in
+    finds the account whatever the case typed (`PortalUserManager.get_by_natural_key`).
+    """
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     email = models.EmailField(_("indirizzo e-mail"), blank=True)
@@ -26,13 +63,40 @@ class User(AbstractUser):
         verbose_name=_("ultimo ente usato"),
     )
 
+    objects = PortalUserManager()  # type: ignore[misc]
+
     class Meta(AbstractUser.Meta):
         verbose_name = _("utente")  # type: ignore[assignment]
         verbose_name_plural = _("utenti")  # type: ignore[assignment]
+        constraints = [
+            # Created by migration 0005 only where no two usernames already differ in case.
+            models.UniqueConstraint(
+                Lower("username"),
+                name="user_username_unique_any_case",
+                violation_error_code=USERNAME_TAKEN_ANY_CASE,
+                violation_error_message=_(
+                    "Esiste già un utente con questo nome utente, scritto con maiuscole e "
+                    "minuscole diverse."
+                ),
+            ),
+        ]
 
     def __str__(self) -> str:
         full = self.get_full_name()
         return f"{full} ({self.username})" if full else self.username
+
+    def validate_constraints(self, exclude: Any = None) -> None:
+        """As Django's, with a username taken in another case the username's error (Django
+        gives an expression's constraint to the whole form)."""
+        try:
+            super().validate_constraints(exclude=exclude)
+        except ValidationError as exc:
+            errors = exc.update_error_dict({})
+            general = errors.pop(NON_FIELD_ERRORS, [])
+            for error in general:
+                key = "username" if error.code == USERNAME_TAKEN_ANY_CASE else NON_FIELD_ERRORS
+                errors.setdefault(key, []).append(error)
+            raise ValidationError(errors) from exc
 
 
 # Days a dispatch's personal data are kept after it finished (Organization.retention_days):

@@ -47,6 +47,14 @@ def _to_verification(request: HttpRequest) -> HttpResponse:
     return redirect(f"{reverse('accounts:otp_verify')}?{urlencode({'next': request.path})}")
 
 
+def _to_enrolment(request: HttpRequest) -> HttpResponse:
+    """To enrolment, keeping where the person was going: a page asking for a code is no use
+    to an account that has no authenticator app (nor recovery codes) yet."""
+    target = _safe_next(request, "")
+    query = f"?{urlencode({'next': target})}" if target else ""
+    return redirect(f"{reverse('accounts:otp_setup')}{query}")
+
+
 def _dashboard() -> str:
     return reverse("dashboard:dashboard")
 
@@ -137,7 +145,10 @@ def otp_setup(request: AuthenticatedHttpRequest) -> HttpResponse:
 @never_cache
 @login_required
 def otp_verify(request: AuthenticatedHttpRequest) -> HttpResponse:
-    """Second step of the sign-in: a code of the authenticator app."""
+    """Second step of the sign-in: a code of the authenticator app (enrolment for an account
+    that has none)."""
+    if not has_confirmed_device(request.user):
+        return _to_enrolment(request)
     form = TokenForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -157,7 +168,10 @@ def otp_verify(request: AuthenticatedHttpRequest) -> HttpResponse:
 @never_cache
 @login_required
 def otp_recovery(request: AuthenticatedHttpRequest) -> HttpResponse:
-    """Second step of the sign-in with a recovery code, when the phone is not at hand."""
+    """Second step of the sign-in with a recovery code, when the phone is not at hand
+    (enrolment for an account that has no second factor)."""
+    if not has_confirmed_device(request.user):
+        return _to_enrolment(request)
     form = RecoveryCodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:

@@ -31,13 +31,21 @@ def on_logout(sender: Any, request: HttpRequest, user: User | None, **kwargs: An
         audit_log(action=Action.LOGOUT, actor=user, target=user, request=request)
 
 
+def _account_of(username: str) -> User | None:
+    """The account this username signs in to (whatever its case), if any."""
+    try:
+        return User.objects.get_by_natural_key(username)
+    except User.DoesNotExist:
+        return None
+
+
 @receiver(user_login_failed)
 def on_login_failed(
     sender: Any, credentials: dict[str, Any], request: HttpRequest | None = None, **kwargs: Any
 ) -> None:
     username = str(credentials.get("username", ""))[:150]
     # The attacked account, when it exists, so its owner sees the attempt in "I miei accessi".
-    user = User.objects.filter(username=username).first()
+    user = _account_of(username)
     audit_log(
         action=Action.LOGIN_FAILED,
         actor=user,
@@ -51,7 +59,7 @@ def on_login_failed(
 def on_locked_out(
     sender: Any, request: HttpRequest, username: str | None = None, **kwargs: Any
 ) -> None:
-    user = User.objects.filter(username=username or "").first()
+    user = _account_of(username or "")
     audit_log(
         action=Action.LOCKOUT,
         actor=user,

@@ -495,26 +495,29 @@ def invitation_refuse(request: AuthenticatedHttpRequest, public_id: str) -> Http
 @role_required(Membership.Role.ADMIN)
 def member_edit(request: AuthenticatedHttpRequest, public_id: str) -> HttpResponse:
     member = get_membership_for_admin(request, public_id)
-    form = RoleForm(request.POST or None, initial={"role": member.role})
-    if request.method == "POST":
+    if request.method == "POST" and "remove" in request.POST:
         try:
-            if "remove" in request.POST:
-                services.membership_remove(
-                    membership=member,
-                    actor=request.user,
-                    request=request,
-                )
-                messages.success(request, _("Accesso revocato."))
-                return redirect("accounts:member_list")
-            if form.is_valid():
+            services.membership_remove(membership=member, actor=request.user, request=request)
+        except services.LastAdminError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, _("Accesso revocato."))
+            return redirect("accounts:member_list")
+        # The refusal is the only message: the role form was not what was sent.
+        form = RoleForm(initial={"role": member.role})
+    else:
+        form = RoleForm(request.POST or None, initial={"role": member.role})
+        if form.is_valid():
+            try:
                 services.membership_update(
                     membership=member,
                     actor=request.user,
                     role=form.cleaned_data["role"],
                     request=request,
                 )
+            except services.LastAdminError as exc:
+                messages.error(request, exc.message)
+            else:
                 messages.success(request, _("Ruolo aggiornato."))
                 return redirect("accounts:member_list")
-        except services.LastAdminError as exc:
-            messages.error(request, exc.message)
     return render(request, "accounts/member_edit.html", {"form": form, "member": member})

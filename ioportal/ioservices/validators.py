@@ -28,8 +28,9 @@ CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 # Services created before ULIDs have other APIM subscription ids (e.g. "azure-deployc49a"):
 # letters, digits and hyphens, never starting or ending with a hyphen.
 LEGACY_SERVICE_ID_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?$")
-# APIM subscription keys as IO issues them: 32 hexadecimal characters.
-API_KEY_RE = re.compile(r"^[0-9A-Fa-f]{32}$")
+# APIM subscription keys as IO issues them: 32 hexadecimal characters, letters in lower case.
+# IO compares a key exactly: the same key in capitals is another key, refused with 401.
+API_KEY_RE = re.compile(r"^[0-9a-f]{32}$")
 
 # A fiscal code that cannot belong to anyone ("XXX" is never a surname code): a profile
 # check on it tells whether the account is in test mode without looking anybody up.
@@ -93,7 +94,9 @@ def validate_configuration_id(value: str) -> None:
 
 
 def validate_api_key(value: str) -> None:
-    """An IO subscription key: 32 hexadecimal characters. The message never echoes it."""
+    """An IO subscription key: 32 hexadecimal characters, in lower case as IO issues them
+    (IO compares keys exactly; the portal does not change what was typed, it refuses it).
+    The message never echoes the key."""
     if not API_KEY_RE.match(value):
         length = len(value)
         if length != 32:
@@ -104,6 +107,15 @@ def validate_api_key(value: str) -> None:
                 ),
                 code="length",
                 params={"length": length},
+            )
+        if API_KEY_RE.match(value.lower()):
+            raise ValidationError(
+                _(
+                    "La chiave API di IO è scritta in minuscolo e quella inserita contiene "
+                    "lettere maiuscole: IO la rifiuterebbe. Copiala dal Back Office di IO senza "
+                    "cambiarla (ad esempio senza il blocco maiuscole)."
+                ),
+                code="capitals",
             )
         raise ValidationError(
             _(

@@ -148,7 +148,7 @@ def dispatch_summary(request: AuthenticatedHttpRequest, public_id: str) -> HttpR
 
 
 @require_POST
-@role_required(SUPERVISOR)
+@role_required(OPERATOR)  # the dispatch's access rule decides: 404 or 403
 def dispatch_approve(request: AuthenticatedHttpRequest, public_id: str) -> HttpResponse:
     dispatch = get_dispatch_for_user(request, public_id, SUPERVISE)
     try:
@@ -161,7 +161,7 @@ def dispatch_approve(request: AuthenticatedHttpRequest, public_id: str) -> HttpR
 
 
 @require_POST
-@role_required(SUPERVISOR)
+@role_required(OPERATOR)  # the dispatch's access rule decides: 404 or 403
 def dispatch_reject(request: AuthenticatedHttpRequest, public_id: str) -> HttpResponse:
     dispatch = get_dispatch_for_user(request, public_id, SUPERVISE)
     form = RejectForm(request.POST)

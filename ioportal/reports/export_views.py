@@ -43,6 +43,7 @@ from ioportal.sending.selectors import deliveries_of_citizen_hash
 # Seconds between two looks of the preparation page at its export.
 REFRESH_SECONDS = 2
 
+OPERATOR = Membership.Role.OPERATOR
 SUPERVISOR = Membership.Role.SUPERVISOR
 
 
@@ -93,14 +94,15 @@ def _prepared(
 
 
 @require_http_methods(["GET", "POST"])
-@role_required(SUPERVISOR)
+@role_required(OPERATOR)  # the dispatch's access rule decides: 404 or 403
 def dispatch_deliveries_export(
     request: AuthenticatedHttpRequest, public_id: str, file_format: str
 ) -> HttpResponseBase:
     """GET or POST (the button): the dispatch's deliveries as `file_format` ("csv" or
     "xlsx"), in row order, filtered by `?esito=` like the dispatch page (an unknown value goes
     back to the page with a message: never every row for a filter not applied), the file
-    named after the outcome group. 404 for a dispatch the member does not see, 403 below supervisor;
+    named after the outcome group. As every sub-URL of a dispatch, 404 for a dispatch the
+    member does not see, 403 for one they see but may not export (`dispatch_access`);
     before the dispatch may send (`availability.deliveries_export_refusal`) back to its page
     with the reason. An XLSX of more than EXPORT_XLSX_INLINE_MAX_ROWS rows is prepared
     (`_prepared`)."""

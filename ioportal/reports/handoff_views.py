@@ -18,7 +18,7 @@ from ioportal.messaging.dispatch_access import SUPERVISE, get_dispatch_for_user
 from ioportal.messaging.retention import personal_data_purged, personal_data_until
 from ioportal.reports import handoff
 
-SUPERVISOR = Membership.Role.SUPERVISOR
+OPERATOR = Membership.Role.OPERATOR
 
 
 class HandoffDownloadForm(forms.Form):
@@ -28,7 +28,7 @@ class HandoffDownloadForm(forms.Form):
     )
 
 
-@role_required(SUPERVISOR)
+@role_required(OPERATOR)  # the dispatch's access rule decides: 404 or 403
 def handoff_page(request: AuthenticatedHttpRequest, public_id: str) -> HttpResponse:
     """Counts per reason, until when the list is available, the download buttons."""
     dispatch = get_dispatch_for_user(request, public_id, SUPERVISE)
@@ -54,9 +54,9 @@ def handoff_download(
     request: AuthenticatedHttpRequest, public_id: str
 ) -> HttpResponse | FileResponse:
     """The list as CSV or XLSX, of every reason or one: personal data in clear, audited.
-    A file response is no HttpResponse, so the role is checked here rather than by
-    `role_required` (the same check)."""
-    require_role(request, SUPERVISOR)
+    A file response is no HttpResponse, so the membership is checked here rather than by
+    `role_required` (the same check); the dispatch's access rule decides 404 or 403."""
+    require_role(request, OPERATOR)
     dispatch = get_dispatch_for_user(request, public_id, SUPERVISE)
     form = HandoffDownloadForm(request.POST)
     if not form.is_valid():

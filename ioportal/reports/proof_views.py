@@ -95,7 +95,7 @@ def _dispatch_page(
     return render(request, "reports/proof_dispatch.html", context, status=status)
 
 
-@role_required(SUPERVISOR)
+@role_required(OPERATOR)  # the dispatch's access rule decides: 404 or 403
 def dispatch_proofs(request: HttpRequest, public_id: str) -> HttpResponse:
     """The page of a dispatch's proofs: how many, until when, and the ZIP download."""
     dispatch = get_dispatch_for_user(request, public_id, SUPERVISE)
@@ -103,7 +103,7 @@ def dispatch_proofs(request: HttpRequest, public_id: str) -> HttpResponse:
 
 
 @require_POST
-@role_required(SUPERVISOR)
+@role_required(OPERATOR)  # the dispatch's access rule decides: 404 or 403
 def dispatch_proofs_zip(request: AuthenticatedHttpRequest, public_id: str) -> HttpResponseBase:
     """Every proof of a dispatch in one ZIP, streamed (one PDF in memory at a time), audited
     once with the number of proofs. Without proofs the page says why (409)."""

@@ -283,7 +283,7 @@ def dispatch_cancel(request: AuthenticatedHttpRequest, public_id: str) -> HttpRe
 
 
 @require_POST
-@role_required(Membership.Role.SUPERVISOR)
+@role_required(OPERATOR)  # the dispatch's access rule decides: 404 or 403
 def dispatch_retry_failed(request: AuthenticatedHttpRequest, public_id: str) -> HttpResponse:
     dispatch = get_dispatch_for_user(request, public_id, SUPERVISE)
     try:
@@ -311,7 +311,7 @@ def dispatch_retry_failed(request: AuthenticatedHttpRequest, public_id: str) -> 
 
 
 @require_POST
-@role_required(Membership.Role.SUPERVISOR)
+@role_required(OPERATOR)  # the dispatch's access rule decides: 404 or 403
 def uncertain_resolve(request: AuthenticatedHttpRequest, public_id: str) -> HttpResponse:
     dispatch = get_dispatch_for_user(request, public_id, SUPERVISE)
     selected = request.POST.getlist("delivery")

@@ -108,6 +108,19 @@ def test_superuser_manages_organizations(client, login, organization):
     assert client.get(url).status_code == 200
 
 
+def test_revoking_the_last_admin_shows_only_the_reason(client, login, admin_user, organization):
+    """Revoca sends no role: the refusal is the one message, no error on the role field."""
+    login(admin_user)
+    url = reverse("accounts:member_edit", args=[admin_user.public_id])
+    response = client.post(url, {"remove": "1"})
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "almeno un amministratore attivo" in page
+    assert "Questo campo è obbligatorio" not in page
+    assert not response.context["form"].errors
+    assert Membership.objects.get(user=admin_user, organization=organization).is_active
+
+
 def test_the_last_admin_is_kept_with_a_message(client, login, admin_user, organization):
     """membership_update raises LastAdminError (a NotAllowed): the page says why."""
     login(admin_user)

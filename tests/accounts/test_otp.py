@@ -658,3 +658,18 @@ def test_admin_sign_in_goes_through_the_portal(client, db):
     assert response.url.startswith(reverse("accounts:login"))
     assert client.get("/admin/").status_code == 302
     assert StaticToken.objects.filter(token=codes[0]).exists()
+
+
+@pytest.mark.parametrize("page", [VERIFY, RECOVERY])
+@pytest.mark.parametrize("role", [Membership.Role.OPERATOR, Membership.Role.ADMIN])
+def test_a_code_page_sends_an_account_without_app_to_enrolment(client, organization, page, role):
+    """Nothing to type a code from: the code pages send to enrolment, keeping `next`."""
+    user = builders.user(role, organization, username="senzaapp")
+    post_login(client, "senzaapp")
+    response = client.get(reverse(page), {"next": "/invii/"})
+    assert response.status_code == 302
+    assert response.url == f"{reverse(SETUP)}?next=%2Finvii%2F"
+    assert client.get(response.url).status_code == 200
+    posted = client.post(reverse(page), {"token": "123456", "code": "abcd2345"})
+    assert posted.status_code == 302 and posted.url == reverse(SETUP)
+    assert not AuditEvent.objects.filter(actor=user, action=Action.OTP_FAILED).exists()

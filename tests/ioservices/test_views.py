@@ -39,6 +39,14 @@ VALID = {
 }
 
 
+@pytest.fixture(autouse=True)
+def _configuration_of_the_organization(organization, admin_user):
+    """VALID's remote-content configuration, registered by the organization."""
+    builders.rc_configuration(
+        organization, admin_user, configuration_id=VALID["remote_content_configuration_id"]
+    )
+
+
 def test_create_service(client, login, admin_user, organization, caplog):
     caplog.set_level(logging.DEBUG)
     login(admin_user)
@@ -140,6 +148,52 @@ def test_only_listed_operators_when_not_open_to_all(
     assert event.changes["allowed_members"] == [[], ["scelto"]]
 
 
+NOT_REGISTERED = "non è registrata per l&#x27;ente"
+OTHER_CONFIGURATION_ID = "01JD3M0C0NF1G0000000000002"
+
+
+@pytest.mark.parametrize("where", ["other organization", "nowhere"])
+def test_a_configuration_not_of_the_organization_is_refused_alike(
+    client, login, admin_user, other_organization, where
+):
+    """Another organization's configuration is refused as an unknown one: the answer does
+    not tell that it exists elsewhere."""
+    if where == "other organization":
+        stranger = builders.user(Membership.Role.ADMIN, other_organization, username="altro")
+        builders.rc_configuration(
+            other_organization, stranger, configuration_id=OTHER_CONFIGURATION_ID
+        )
+    login(admin_user)
+    data = dict(VALID, remote_content_configuration_id=OTHER_CONFIGURATION_ID)
+    response = client.post(reverse("ioservices:create"), data)
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert NOT_REGISTERED in page
+    assert re.search(r'id="id_remote_content_configuration_id".*?invalid-feedback', page, re.S), (
+        "no error next to the configuration"
+    )
+    assert not IOService.objects.filter(service_id=VALID["service_id"]).exists()
+
+
+def test_editing_a_service_to_another_organizations_configuration_is_refused(
+    client, login, admin_user, other_organization, service
+):
+    stranger = builders.user(Membership.Role.ADMIN, other_organization, username="altro")
+    builders.rc_configuration(other_organization, stranger, configuration_id=OTHER_CONFIGURATION_ID)
+    login(admin_user)
+    data = dict(
+        VALID,
+        service_id=service.service_id,
+        primary_key="",
+        remote_content_configuration_id=OTHER_CONFIGURATION_ID,
+    )
+    response = client.post(reverse("ioservices:edit", args=[service.public_id]), data)
+    assert response.status_code == 200
+    assert NOT_REGISTERED in response.content.decode()
+    service.refresh_from_db()
+    assert service.remote_content_configuration_id == ""
+
+
 BAD_INPUTS = [
     ({"service_id": "01JD3M0SERV1CE000000000AAI"}, "service_id", "sembra un ULID"),
     ({"service_id": "servizio_tributi"}, "service_id", "non è valido"),
@@ -147,6 +201,9 @@ BAD_INPUTS = [
     ({"remote_content_configuration_id": "12345"}, "remote_content_configuration_id", "ULID"),
     ({"primary_key": "abc123"}, "primary_key", "lunga 32 caratteri"),
     ({"primary_key": "z" * 32}, "primary_key", "solo cifre e lettere"),
+    # IO compares keys exactly: the same key in capitals is another key, which IO refuses.
+    ({"primary_key": "8027630CC5B8BFBF0900B52184F5EEC0"}, "primary_key", "lettere maiuscole"),
+    ({"secondary_key": NEW_KEY.upper()}, "secondary_key", "lettere maiuscole"),
     ({"secondary_key": NEW_KEY}, "secondary_key", "diversa dalla primaria"),
     ({"max_payment_eur": "-5"}, "max_payment_eur", "non può essere negativo"),
     ({"max_payment_eur": "100000000"}, "max_payment_eur", "99.999.999,99"),

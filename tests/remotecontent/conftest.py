@@ -107,7 +107,9 @@ def media_root(settings: Any, tmp_path: Any) -> Any:
 
 
 @pytest.fixture
-def premium_service(organization: Organization) -> IOService:
+def premium_service(organization: Organization, rc: "Configured") -> IOService:
+    """A Premium service using the organization's configuration (`rc`): a service names only a
+    configuration registered by its organization."""
     return builders.service(
         organization,
         service_id="01JD3M0SERV1CE000000000AAA",

@@ -336,7 +336,7 @@ def _fresh_limiter(settings: Any) -> Any:
 
 
 @pytest.fixture
-def premium_dispatch(organization):
+def premium_dispatch(organization, rc):
     user = builders.user(Membership.Role.OPERATOR, organization)
     service = builders.service(
         organization, **simulated_service("", remote_content_configuration_id=CONFIGURATION_ID)
@@ -372,10 +372,11 @@ def test_payload_carries_third_party_data(settings, premium_dispatch, rc, add_at
 
 @responses.activate
 def test_premium_with_attachments_without_configuration_fails_in_italian(
-    settings, premium_dispatch, add_attachment
+    settings, premium_dispatch, rc, add_attachment
 ):
     settings.SENDING_LIMITER = "db"
-    add_attachment(dispatch=premium_dispatch)  # no configuration registered in the portal
+    add_attachment(dispatch=premium_dispatch)
+    rc.configuration.delete()  # after the service named it: none registered in the portal
     responses.post(f"{IO}/profiles", json={"sender_allowed": True}, status=200)
     delivery = run(premium_dispatch)
     assert delivery.state == "failed"

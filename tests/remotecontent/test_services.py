@@ -94,10 +94,11 @@ def test_third_party_data_for_standard_is_none(make_delivery, add_attachment, rc
 
 
 def test_third_party_data_needs_a_registered_configuration(
-    make_delivery, add_attachment, premium_service
+    make_delivery, add_attachment, premium_service, rc
 ):
     delivery = make_delivery()
     add_attachment(delivery=delivery)
+    rc.configuration.delete()  # after the service named it
     with pytest.raises(services.RemoteContentNotConfigured, match="non è registrata"):
         services.third_party_data_for(delivery)
     premium_service.remote_content_configuration_id = ""
@@ -148,6 +149,38 @@ def test_configuration_key_is_stored_hashed(rc):
 def test_bad_header_names_are_refused(name):
     with pytest.raises(ValidationError):
         services.validate_header_name(name)
+
+
+PROXY_HEADERS = [
+    "X-Forwarded-For",
+    "x-forwarded-host",
+    "X-Forwarded-Proto",
+    "Forwarded",
+    "Via",
+    "X-Real-IP",
+    "Host",
+    "Content-Length",
+    "Connection",
+    "Keep-Alive",
+    "Transfer-Encoding",
+    "TE",
+    "Trailer",
+    "Upgrade",
+    "Proxy-Authorization",
+    "Proxy-Connection",
+]
+
+
+@pytest.mark.parametrize("name", PROXY_HEADERS)
+def test_headers_a_proxy_sets_are_refused_as_the_reserved_ones(name):
+    with pytest.raises(ValidationError) as caught:
+        services.validate_header_name(name)
+    assert caught.value.code == "header_name_reserved"
+
+
+@pytest.mark.parametrize("name", ["X-Ioportal-Key", "X-Api-Key", "Ente-Chiave", "X-Forwarder"])
+def test_other_header_names_are_accepted(name):
+    assert services.validate_header_name(name) == name
 
 
 def test_monthly_counts_split_premium_and_standard(make_delivery, organization):

@@ -81,8 +81,9 @@ def test_export_csv(client, login, supervisor_user, deliveries):
 
 def test_export_access(client, login, organization, other_organization, deliveries):
     url = reverse("reports:dispatch_deliveries_csv", args=[deliveries[0].dispatch.public_id])
+    # An operator who did not create the dispatch does not see it: 404, as its page.
     login(builders.user(Membership.Role.OPERATOR, organization))
-    assert client.get(url).status_code == 403
+    assert client.get(url).status_code == 404
     login(builders.user(Membership.Role.SUPERVISOR, other_organization))
     assert client.get(url).status_code == 404
     login(builders.user(Membership.Role.ADMIN, organization))

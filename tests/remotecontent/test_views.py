@@ -126,3 +126,15 @@ def test_nav_links_for_admins_only(admin_user, operator_user, login, client):
     assert b"/contenuti-remoti/" in login(admin_user).get("/").content
     client.logout()
     assert b"/contenuti-remoti/" not in login(operator_user).get("/").content
+
+
+@pytest.mark.parametrize("header", ["X-Forwarded-For", "Via", "Connection", "Authorization"])
+def test_create_refuses_a_header_a_proxy_or_http_sets(admin_user, login, header):
+    client = login(admin_user)
+    response = client.post(
+        "/contenuti-remoti/nuova/",
+        {"configuration_id": CONFIGURATION_ID, "name": "Tributi", "header_name": header},
+    )
+    assert response.status_code == 200 and "key" not in response.context
+    assert "già usato da HTTP, dai proxy o da IO" in response.content.decode()
+    assert not RemoteContentConfiguration.objects.exists()

@@ -220,7 +220,8 @@ def test_a_proof_follows_the_rule_of_showing_the_fiscal_code(
         )
         assert "no-store" in response["Cache-Control"]
         assert CODES[0] in _text(response.content)
-    zip_status = {"supervisor": 200, "admin": 200, "outsider": 404}.get(who, 403)
+    # Seen but not theirs to bundle (the author): 403; unseen: 404 as the proof itself.
+    zip_status = {"supervisor": 200, "admin": 200, "author": 403}.get(who, 404)
     assert client.post(_zip_url(dispatch)).status_code == zip_status
     assert (
         client.get(reverse("reports:dispatch_proofs", args=[dispatch.public_id])).status_code

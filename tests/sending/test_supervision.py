@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from django.test import Client
-from django.urls import reverse
+from django.urls import get_resolver, reverse
 from django.utils import timezone
 
 from ioportal.accounts.models import Membership, Organization, User
@@ -112,8 +112,54 @@ def test_every_page_of_a_dispatch_follows_the_same_rule(
     history = client.get(reverse("sending:dispatch_list")).content.decode()
     assert (dispatch.title in history) == (status == 200)
     export = client.get(reverse("reports:dispatch_deliveries_csv", args=[dispatch.public_id]))
-    expected_export = {"supervisor": 200, "admin": 200, "outsider": 404}.get(who, 403)
+    # Seen but not to be exported (the author, an operator): 403; unseen: 404 as above.
+    expected_export = {"supervisor": 200, "admin": 200, "author": 403}.get(who, 404)
     assert export.status_code == expected_export
+
+
+def _dispatch_routes() -> list[str]:
+    """Every route under a dispatch's id (`.../invii/<uuid:public_id>/...`), by name."""
+    found: list[str] = []
+
+    def walk(patterns: Any, prefix: str, namespace: str) -> None:
+        for pattern in patterns:
+            if hasattr(pattern, "url_patterns"):
+                inner = f"{namespace}:{pattern.namespace}" if namespace else pattern.namespace
+                walk(pattern.url_patterns, prefix + str(pattern.pattern), inner or "")
+            elif "invii/<uuid:public_id>" in prefix + str(pattern.pattern) and pattern.name:
+                found.append(f"{namespace}:{pattern.name}")
+
+    walk(get_resolver().url_patterns, "", "")
+    return found
+
+
+DISPATCH_ROUTES = _dispatch_routes()
+
+
+def test_every_route_of_a_dispatch_is_found() -> None:
+    assert {
+        "sending:dispatch_detail",
+        "reports:dispatch_deliveries_csv",
+        "reports:handoff_download",
+        "messaging:dispatch_approve",
+    } <= set(DISPATCH_ROUTES)
+
+
+@pytest.mark.parametrize("route", DISPATCH_ROUTES)
+@pytest.mark.parametrize("who", ["operator", "outsider"])
+def test_every_route_of_an_unseen_dispatch_answers_as_for_no_dispatch(
+    route: str, who: str, dispatch: Dispatch, people: dict[str, User]
+) -> None:
+    """An export, a proof, an action... of a dispatch the member does not see answers exactly
+    as for a dispatch that does not exist (404 where the route answers at all): nothing tells
+    that it exists."""
+    client = client_for(people[who])
+    seen = reverse(route, args=[dispatch.public_id])
+    missing = reverse(route, args=["0e6f2a3c-1b4d-4e5f-8a9b-0c1d2e3f4a5b"])
+    for method in (client.get, client.post):
+        answer, none = method(seen).status_code, method(missing).status_code
+        assert answer == none, f"{method.__name__.upper()} {route}: {answer}, {none} for none"
+        assert answer in (404, 405), f"{method.__name__.upper()} {route}: {answer}"
 
 
 def test_the_author_keeps_seeing_a_dispatch_after_losing_the_service(
@@ -163,12 +209,10 @@ def test_approval_by_another_supervisor_redirects_to_the_one_page(
         reverse("messaging:dispatch_approve", args=[dispatch.public_id])
     )
     assert response["Location"] == reverse("sending:dispatch_detail", args=[dispatch.public_id])
-    assert (
-        client_for(people["operator"])
-        .post(reverse("messaging:dispatch_approve", args=[dispatch.public_id]))
-        .status_code
-        == 403
-    )
+    # The author sees it but may not approve (403); another operator does not see it (404).
+    approve = reverse("messaging:dispatch_approve", args=[dispatch.public_id])
+    assert client_for(people["author"]).post(approve).status_code == 403
+    assert client_for(people["operator"]).post(approve).status_code == 404
 
 
 # --- outcomes -----------------------------------------------------------------------------
@@ -847,10 +891,14 @@ def test_marking_as_sent_asks_for_a_confirmation(
     assert "Spunta la casella per confermare." in refused.content.decode()
     assert Delivery.objects.filter(dispatch=dispatch, state="uncertain").count() == 2
     assert not AuditEvent.objects.filter(action="delivery.marked_sent").exists()
-    # Roles and CSRF as before.
+    # Roles and CSRF as before: the author sees the dispatch but may not resolve (403),
+    # another operator does not see it (404).
+    assert (
+        client_for(people["author"]).post(url, {**chosen, **MARK_SENT_CONFIRMED}).status_code == 403
+    )
     assert (
         client_for(people["operator"]).post(url, {**chosen, **MARK_SENT_CONFIRMED}).status_code
-        == 403
+        == 404
     )
     assert (
         client_for(people["outsider"]).post(url, {**chosen, **MARK_SENT_CONFIRMED}).status_code

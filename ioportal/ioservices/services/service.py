@@ -92,6 +92,17 @@ def _validate(service: IOService, keys: Mapping[str, str]) -> None:
         raise ValidationError(errors)
 
 
+def _configuration_registered(service: IOService) -> bool:
+    """Whether the service's remote-content configuration id is one registered in "Contenuti
+    remoti" by the service's own organization (active or not). The same answer for an id of
+    another organization as for an unknown one: nothing tells that it exists elsewhere.
+    (The configurations are read through the organization's relation: remotecontent sits
+    above this app and is not imported.)"""
+    return service.organization.remote_content_configurations.filter(
+        configuration_id=service.remote_content_configuration_id
+    ).exists()
+
+
 @sensitive_variables("keys")
 def _problems(service: IOService, keys: Mapping[str, str]) -> dict[str, list[str]]:
     """Every problem of `service` (normalized) and the new `keys`, as {field: messages}.
@@ -119,6 +130,14 @@ def _problems(service: IOService, keys: Mapping[str, str]) -> dict[str, list[str
         and IOService.objects.filter(service_id=service.service_id).exclude(pk=service.pk).exists()
     ):
         add("service_id", _("Questo servizio IO è già registrato nel portale."))
+    if service.remote_content_configuration_id and not _configuration_registered(service):
+        add(
+            "remote_content_configuration_id",
+            _(
+                "Questa configurazione per i contenuti remoti non è registrata per l'ente: "
+                "registrala prima in «Contenuti remoti», poi indicala qui."
+            ),
+        )
     if service.payments_enabled and service.max_allowed_payment_amount <= 0:
         add(
             "max_allowed_payment_amount",
@@ -135,7 +154,8 @@ def _problems(service: IOService, keys: Mapping[str, str]) -> dict[str, list[str
                 add(f"{slot}_key", message)
     primary = keys.get("primary")
     secondary = keys.get("secondary")
-    if primary and secondary and primary.lower() == secondary.lower():
+    # Exactly as IO compares them (a key in capitals is refused above).
+    if primary and secondary and primary == secondary:
         add("secondary_key", _("La chiave secondaria deve essere diversa dalla primaria."))
     slot_known = service.active_slot in IOService.KeySlot.values
     if (

@@ -33,10 +33,42 @@ RESERVED_HEADER_NAMES = frozenset(
         "signature",
         "signature-input",
         "content-digest",
-        "connection",
         "user-agent",
+        "expect",
+        "max-forwards",
+        # Hop-by-hop (RFC 9110 7.6.1): a proxy removes or rewrites them.
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        # Set or appended by proxies and load balancers on the way in: a key there could be
+        # rewritten, or a client's own value taken for the key.
+        "forwarded",
+        "via",
+        "x-real-ip",
+        "x-client-ip",
+        "true-client-ip",
+        "x-cluster-client-ip",
+        "x-original-forwarded-for",
+        "x-request-id",
+        "x-correlation-id",
+        "x-amzn-trace-id",
+        "traceparent",
+        "tracestate",
     }
 )
+# Families of such headers: IO's own, the proxies' (X-Forwarded-For/-Host/-Proto/...,
+# Proxy-Authorization...), the content's description, the browsers' and Cloudflare's.
+RESERVED_HEADER_PREFIXES = ("x-pagopa-", "x-forwarded-", "proxy-", "content-", "sec-", "cf-")
+
+
+def header_name_reserved(name: str) -> bool:
+    """Whether `name` (any case) is a header HTTP, a proxy or IO sets: refused as a key's."""
+    lowered = name.lower()
+    return lowered in RESERVED_HEADER_NAMES or lowered.startswith(RESERVED_HEADER_PREFIXES)
 
 
 def key_digest(key: str) -> str:
@@ -60,9 +92,13 @@ def validate_header_name(value: str) -> str:
             ),
             code="header_name",
         )
-    if name.lower() in RESERVED_HEADER_NAMES or name.lower().startswith("x-pagopa-"):
+    if header_name_reserved(name):
         raise ValidationError(
-            _("Questo nome di intestazione è già usato da HTTP o da IO: scegline un altro."),
+            _(
+                "Questo nome di intestazione è già usato da HTTP, dai proxy o da IO (che "
+                "potrebbero toglierlo o riscriverlo): scegline un altro, ad esempio "
+                "X-Ioportal-Key."
+            ),
             code="header_name_reserved",
         )
     return name

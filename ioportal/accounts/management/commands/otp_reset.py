@@ -17,9 +17,10 @@ class Command(BaseCommand):
         parser.add_argument("username", help="Nome utente della persona.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        user = User.objects.filter(username=options["username"]).first()
-        if user is None:
-            raise CommandError(f"Nessun utente con nome utente «{options['username']}».")
+        try:  # as sign-in finds it, whatever the case
+            user = User.objects.get_by_natural_key(options["username"])
+        except User.DoesNotExist:
+            raise CommandError(f"Nessun utente con nome utente «{options['username']}».") from None
         count = otp_reset(user=user, actor=None)
         self.stdout.write(
             self.style.SUCCESS(

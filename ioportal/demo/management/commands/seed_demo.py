@@ -158,6 +158,15 @@ def _service(organization: Organization, name: str, api_base_url: str, **fields:
     )
 
 
+def _demo_configuration_id(organization: Organization) -> str:
+    """The configuration id the production demo service already uses (a seed run again), else
+    a new one."""
+    production = IOService.objects.filter(
+        organization=organization, name=PRODUCTION_SERVICE_NAME
+    ).first()
+    return (production.remote_content_configuration_id if production else "") or new_ulid()
+
+
 def _remote_content(
     organization: Organization, configuration_id: str, credentials: dict[str, str]
 ) -> RemoteContentConfiguration:
@@ -453,8 +462,9 @@ class Command(BaseCommand):
             users: dict[str, User] = {}
             for username, first, last, role in DEMO_USERS:
                 user, created = User.objects.get_or_create(
-                    username=username,
+                    username__iexact=username,
                     defaults={
+                        "username": username,
                         "first_name": first,
                         "last_name": last,
                         "email": f"{username}@esempio.invalid",
@@ -471,6 +481,10 @@ class Command(BaseCommand):
                         user=user, organization=organization, defaults={"role": role}
                     )
                 users[username] = user
+            # The configuration first: a service names only one its organization registered.
+            configuration = _remote_content(
+                organization, _demo_configuration_id(organization), credentials
+            )
             test_service = _service(
                 organization,
                 DEMO_SERVICE_NAME,
@@ -478,19 +492,15 @@ class Command(BaseCommand):
                 department_name="Ufficio relazioni con il pubblico",
                 test_mode=True,
                 authorized_recipients=DEMO_RECIPIENTS,
-                remote_content_configuration_id=new_ulid(),
+                remote_content_configuration_id=configuration.configuration_id,
             )
-            configuration_id = test_service.remote_content_configuration_id or new_ulid()
             production = _service(
                 organization,
                 PRODUCTION_SERVICE_NAME,
                 api_base_url,
                 department_name="Ufficio Tributi",
                 test_mode=False,
-                remote_content_configuration_id=configuration_id,
-            )
-            configuration = _remote_content(
-                organization, production.remote_content_configuration_id, credentials
+                remote_content_configuration_id=configuration.configuration_id,
             )
             _templates(organization, users["amministratore"], production)
             # The operator's own sends: an operator sees only those, supervisors every one.
