@@ -129,7 +129,6 @@ def progress_context(membership: Membership, dispatch: Dispatch) -> dict[str, An
     outcome = selectors.outcomes(dispatch=dispatch)
     total = outcome["total"]
     groups = outcome["groups"]
-    delivered = groups["delivered"]
     reasons = [
         (
             str(outcome_texts.TEXTS.get(reason))
@@ -146,8 +145,7 @@ def progress_context(membership: Membership, dispatch: Dispatch) -> dict[str, An
     premium = None
     if dispatch.feature_level == FeatureLevel.ADVANCED:
         premium = {
-            "read": outcome["read"],
-            "read_rate": _rate(outcome["read"], delivered),
+            "read": selectors.read_rate(read=outcome["read"], unread=outcome["unread"]),
             "paid": outcome["paid"],
             "with_payment": outcome["with_payment_status"],
             "paid_rate": _rate(outcome["paid"], outcome["with_payment_status"]),
