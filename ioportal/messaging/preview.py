@@ -384,4 +384,4 @@ def content_warnings(*, subject: str, markdown: str, recipients: int | None = No
             )
         )
     warnings += check.errors + check.warnings
-    return warnings
+    return list(dict.fromkeys(warnings))
