@@ -166,6 +166,7 @@ TEMPLATES = [
             "builtins": [
                 "ioportal.core.templatetags.numbers",
                 "ioportal.core.templatetags.durations",
+                "ioportal.core.templatetags.tables",
             ],
         },
     },

@@ -10,7 +10,8 @@ turns it into [(label, text)], e.g. [("Ruolo", "da Operatore a Supervisore")]:
   (every key the code writes has one: tests/dashboard/test_audit_keys.py), else the key
   humanized ("header_name" → "Header name");
 - a value whose field has choices is shown by its choice label; a code is shown by its words
-  (`VALUE_WORDS`, and those the action's app declares: `core.audit.change_value_words`);
+  (`VALUE_WORDS`, and those the action's app declares: `core.audit.change_value_words`; a
+  boolean looked up as "true" / "false");
 - a percentage (`PERCENT_KEYS`) with "%", send windows ("hours") as "lunedì 08:00–20:00; …",
   public ids of dispatches and lists of the event's organization (`OBJECT_KEYS`) by name;
 - on a creation or deletion, [None, x] or [x, None] (older events) is x;
@@ -152,6 +153,7 @@ KEY_LABELS: dict[str, Any] = {
 # A key whose meaning depends on the action: {(action, key): words}.
 ACTION_KEY_LABELS: dict[tuple[str, str], Any] = {
     ("ioservice.carnet_alert", "threshold"): gettext_lazy("soglia"),
+    ("org.send_windows_changed", "enabled"): gettext_lazy("finestre di invio"),
 }
 
 # Codes any action may hold as the value of a key: {key: {code: words}}. Codes that belong
@@ -425,6 +427,8 @@ def _value_text(
         return _("%(value)s %%") % {"value": formats.number_format(value)}
     words = {**VALUE_WORDS.get(key, {}), **change_value_words(event.action, key)}
     if words:
+        if isinstance(value, bool) and json.dumps(value) in words:
+            return str(words[json.dumps(value)])
         if isinstance(value, str) and value in words:
             return str(words[value])
         if (

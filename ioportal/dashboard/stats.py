@@ -28,7 +28,7 @@ from django.utils import timezone
 from ioportal.accounts.models import Organization
 from ioportal.dashboard.models import DailyDeliveryStats
 from ioportal.messaging.models import Delivery, Dispatch
-from ioportal.sending.selectors import GROUP_OF_STATE
+from ioportal.sending.selectors import GROUP_OF_STATE, read_rate
 
 # Days before the last stored day that every run computes again (late outcomes, reads).
 RECOMPUTE_DAYS = 7
@@ -142,7 +142,8 @@ def rates(rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
 
     Final deliveries are those not waiting or cancelled; delivered, unreachable and failed
     rates are over them; reachability is the share of final deliveries not unreachable;
-    read is READ over READ+UNREAD, paid is PAID over those with a payment status (Premium).
+    read is sending.selectors.read_rate ("read_rate": its counts), paid is PAID over those
+    with a payment status (Premium).
     """
     groups: dict[str, int] = defaultdict(int)
     totals: dict[str, int] = dict.fromkeys(COUNTERS, 0)
@@ -151,6 +152,7 @@ def rates(rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
         for name in COUNTERS:
             totals[name] += row[name]
     final = totals["deliveries"] - groups["waiting"] - groups["cancelled"]
+    read = read_rate(read=totals["read"], unread=totals["unread"])
 
     def pct(part: int, whole: int) -> float | None:
         return round(100 * part / whole, 1) if whole else None
@@ -163,6 +165,7 @@ def rates(rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
         "unreachable": pct(groups["unreachable"], final),
         "failed": pct(groups["failed"], final),
         "reachability": pct(final - groups["unreachable"], final),
-        "read": pct(totals["read"], totals["read"] + totals["unread"]),
+        "read": read["percent"],
+        "read_rate": read,
         "paid": pct(totals["paid"], totals["with_payment_status"]),
     }

@@ -34,7 +34,7 @@ from ioportal.messaging.forms import (
 )
 from ioportal.messaging.list_views import checked
 from ioportal.messaging.models import Delivery, Dispatch, FeatureLevel
-from ioportal.messaging.preview import render_preview
+from ioportal.messaging.preview import payment_box, render_preview
 from ioportal.messaging.send_conditions import estimate_last, send_conditions
 from ioportal.messaging.windows import (
     Pacing,
@@ -53,6 +53,15 @@ from ioportal.recipients.validation import ATTACHMENT_KEY
 OPERATOR = Membership.Role.OPERATOR
 # Words with which a template announces a document: "in allegato", "allegati", "PDF".
 ANNOUNCED_ATTACHMENT_RE = re.compile(r"\ballegat|\bpdf\b", re.IGNORECASE)
+
+
+def _row_payment(row: dict[str, Any]) -> dict[str, Any] | None:
+    """The phone's payment box for a row of a list (`preview.payment_box`)."""
+    return payment_box(
+        amount=row.get("amount"),
+        notice_number=row.get("notice_number") or "",
+        due_date=row.get("due_date"),
+    )
 
 
 def _row_message(recipient_list: RecipientList, row: dict[str, Any]) -> tuple[str, str]:
@@ -91,7 +100,7 @@ def list_preview(request: AuthenticatedHttpRequest, public_id: str) -> HttpRespo
             "list": recipient_list,
             "page": page,
             "row": row,
-            "row_amount": euro_amount(row["amount"]) if row and row.get("amount") else "",
+            "row_payment": _row_payment(row) if row else None,
             "preview": preview,
             "row_attachments": row_attachments,
             "test_recipients": services.recipients_for_test_send(recipient_list.service),
@@ -206,14 +215,13 @@ def list_confirm(request: AuthenticatedHttpRequest, public_id: str) -> HttpRespo
         return redirect("sending:dispatch_detail", public_id=dispatch.public_id)
     first = recipient_list.items(RecipientChunk.Kind.VALID, 0, 1)
     sample = None
-    sample_amount = ""
+    sample_payment = None
     if first:
         subject, markdown = _row_message(recipient_list, first[0])
         sample = render_preview(subject=subject, markdown=markdown)
         # The payment box of the same row, as on the preview page: a text speaking of
         # "the button below" shows it.
-        if first[0].get("amount"):
-            sample_amount = euro_amount(first[0]["amount"])
+        sample_payment = _row_payment(first[0])
     policy = selectors.approval_policy(organization=membership.organization)
     is_premium = recipient_list.template.feature_level == FeatureLevel.ADVANCED
     found = repeated.repeated_content(recipient_list)
@@ -228,7 +236,7 @@ def list_confirm(request: AuthenticatedHttpRequest, public_id: str) -> HttpRespo
             "list": recipient_list,
             "form": form,
             "sample": sample,
-            "sample_amount": sample_amount,
+            "sample_payment": sample_payment,
             "total_amount": euro_amount(recipient_list.total_amount),
             "needs_approval": policy.requires_approval(
                 recipients=to_send,

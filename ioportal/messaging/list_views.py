@@ -59,7 +59,7 @@ from ioportal.recipients.parsing import (
 )
 from ioportal.recipients.services import shown_problems
 from ioportal.recipients.testmode import list_test_mode_skips
-from ioportal.recipients.validation import mapping_errors
+from ioportal.recipients.validation import fiscal_code_targets, mapping_errors, masked_sample
 
 OPERATOR = Membership.Role.OPERATOR
 REJECTED_SHOWN = 200
@@ -327,7 +327,19 @@ def list_mapping(request: AuthenticatedHttpRequest, public_id: str) -> HttpRespo
             lists.recipient_list_validate(recipient_list=recipient_list, mapping=mapping)
             return redirect("messaging:list_result", public_id=recipient_list.public_id)
     rows = recipient_list.items(RecipientChunk.Kind.ROWS, 0, PREVIEW_ROWS)
-    sample = [row_cells(item) for item in rows]
+    # Personal data masked: the columns mapped (or guessed) to a fiscal code, and any value
+    # that looks like one.
+    mapped = {
+        form[f"map_{target}"].value()
+        for target in fiscal_code_targets(recipient_list.template.placeholders or [])
+        if f"map_{target}" in form.fields
+    }
+    sample = masked_sample(
+        [row_cells(item) for item in rows],
+        columns={
+            i for i, header in enumerate(recipient_list.headers) if header and header in mapped
+        },
+    )
     return render(
         request,
         "messaging/list_mapping.html",

@@ -15,6 +15,7 @@ messages' rules, and `features/messages/utils/ctas.ts`):
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import yaml
@@ -24,6 +25,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from markdown_it import MarkdownIt
 
 from ioportal.core.fiscalcode import contains_fiscal_code
+from ioportal.core.numbers import euro_amount
 from ioportal.ioapi.payloads import MARKDOWN_MAX, MARKDOWN_MIN, SUBJECT_MAX, SUBJECT_MIN, js_length
 from ioportal.recipients.rendering import app_front_matter, placeholder_names
 
@@ -289,6 +291,23 @@ def render_body(body: str) -> str:
     return ESCAPED_BR_RE.sub("<br>\n", _renderer.render(body))
 
 
+def payment_box(
+    *, amount: int | None, notice_number: str = "", due_date: datetime | str | None = None
+) -> dict[str, Any] | None:
+    """What the phone preview shows under the text of one citizen's message: the payment
+    notice (`amount` in euro cents, written in euro; its notice number) and the due date
+    (a datetime, or ISO text as the rows of a list hold it); None when there is neither."""
+    if isinstance(due_date, str):
+        due_date = datetime.fromisoformat(due_date) if due_date else None
+    if not amount and due_date is None:
+        return None
+    return {
+        "amount": euro_amount(amount) if amount else "",
+        "notice_number": notice_number if amount else "",
+        "due_date": due_date,
+    }
+
+
 def render_preview(*, subject: str, markdown: str) -> Preview:
     """Subject and markdown as the IO app shows them, with IO's length counts (UTF-16).
 
@@ -384,4 +403,4 @@ def content_warnings(*, subject: str, markdown: str, recipients: int | None = No
             )
         )
     warnings += check.errors + check.warnings
-    return warnings
+    return list(dict.fromkeys(warnings))

@@ -104,7 +104,12 @@ def _template_form_page(
     preview = warnings = None
     if template is not None:
         preview = render_preview(subject=template.subject, markdown=template.markdown)
-        warnings = content_warnings(subject=template.subject, markdown=template.markdown)
+        # What the phone's notes already say (the CTA checks) is not listed twice.
+        warnings = [
+            warning
+            for warning in content_warnings(subject=template.subject, markdown=template.markdown)
+            if warning not in preview.notes
+        ]
     return render(
         request,
         "messaging/template_form.html",

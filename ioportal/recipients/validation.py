@@ -29,7 +29,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop as N_
 from openpyxl.utils import get_column_letter
 
-from ioportal.core.fiscalcode import mask_fiscal_code, normalize_fiscal_code
+from ioportal.core.fiscalcode import (
+    mask_fiscal_code,
+    mask_fiscal_codes_in_text,
+    normalize_fiscal_code,
+)
 from ioportal.core.io_texts import Part, field_error_parts, said, said_n
 from ioportal.core.yesno import read_yes_no
 from ioportal.ioapi import messages_it as io_texts
@@ -381,6 +385,29 @@ def memoized(parse: Callable[[str], T]) -> Callable[[str], T]:
         return outcome
 
     return cached
+
+
+def fiscal_code_targets(placeholders: Sequence[Mapping[str, Any]]) -> set[str]:
+    """The targets whose value is a fiscal code, which pages show masked: the recipient's,
+    the payee's and the template's placeholders of type fiscal code."""
+    return {FISCAL_CODE, PAYEE_FISCAL_CODE} | {
+        str(p["name"]) for p in placeholders if p.get("type") == "fiscal_code"
+    }
+
+
+def masked_sample(rows: Sequence[Sequence[str]], *, columns: Collection[int]) -> list[list[str]]:
+    """The first rows of a file as a page shows them, personal data masked: every cell of
+    `columns` (those holding fiscal codes) and, in any cell, what looks like a fiscal code
+    (`GLL************A`, ioapi.mask_fiscal_code)."""
+    return [
+        [
+            mask_fiscal_code(cell.strip())
+            if position in columns and cell.strip()
+            else mask_fiscal_codes_in_text(cell)
+            for position, cell in enumerate(row)
+        ]
+        for row in rows
+    ]
 
 
 # --- operators' patterns ------------------------------------------------------------------
@@ -790,9 +817,7 @@ def validate_rows(
     budget = PatternBudget(PATTERN_BUDGET_SECONDS, PATTERN_SECONDS_PER_VALUE)
     known = [name for name, *_rest in placeholders]
     # Targets whose value is a fiscal code: shown masked beside a reason.
-    masked_targets = {FISCAL_CODE, PAYEE_FISCAL_CODE} | {
-        name for name, kind, *_rest in placeholders if kind == "fiscal_code"
-    }
+    masked_targets = fiscal_code_targets(spec.placeholders)
     # One reader per type for this validation (numbers.py), remembering each distinct text.
     typed = {
         kind: memoized(partial(typed_value, kind, number_format=number_format))

@@ -12,7 +12,11 @@ from django.utils import timezone
 from ioportal.accounts.models import Organization
 from ioportal.ioservices.models import IOService
 from ioportal.messaging.models import Delivery, Dispatch, FeatureLevel
-from ioportal.remotecontent.models import RemoteContentAccess, RemoteContentConfiguration
+from ioportal.remotecontent.models import (
+    Attachment,
+    RemoteContentAccess,
+    RemoteContentConfiguration,
+)
 
 Operation = RemoteContentAccess.Operation
 Outcome = RemoteContentAccess.Outcome
@@ -80,13 +84,26 @@ def delivery_access_summary(*, delivery: Delivery) -> dict[str, Any]:
 def dispatch_access_counts(*, dispatch: Dispatch) -> dict[str, int]:
     """Deliveries of a dispatch whose message IO opened, and those with a file downloaded."""
     ok = RemoteContentAccess.objects.filter(delivery__dispatch=dispatch, outcome=Outcome.OK)
-    return {
-        "opened": ok.filter(operation=Operation.DETAILS).values("delivery").distinct().count(),
-        "downloaded": ok.filter(operation=Operation.ATTACHMENT)
-        .values("delivery")
-        .distinct()
-        .count(),
-    }
+    # One query for both counts.
+    return ok.aggregate(
+        opened=Count("delivery", filter=Q(operation=Operation.DETAILS), distinct=True),
+        downloaded=Count("delivery", filter=Q(operation=Operation.ATTACHMENT), distinct=True),
+    )
+
+
+def dispatch_has_attachments(*, dispatch: Dispatch) -> bool:
+    """Whether a dispatch's messages carry files IO fetches from the portal (one for all, or
+    one per citizen). Without any, IO never asks the portal for them: nothing can be opened
+    or downloaded (a single citizen's message never has any)."""
+    return Attachment.objects.filter(Q(dispatch=dispatch) | Q(delivery__dispatch=dispatch)).exists()
+
+
+def delivery_has_attachments(*, delivery: Delivery) -> bool:
+    """Whether one citizen's message carries files IO fetches from the portal: its dispatch's
+    or its own (`dispatch_has_attachments`)."""
+    return Attachment.objects.filter(
+        Q(dispatch_id=delivery.dispatch_id) | Q(delivery=delivery)
+    ).exists()
 
 
 def monthly_message_counts(

@@ -8,6 +8,7 @@ class SendingConfig(AppConfig):
     name = "ioportal.sending"
     verbose_name = "Sending"
     audit_actions = Action
+    audit_change_values = "ioportal.sending.audit.change_values"
     schedules = (
         ("ioportal.sending.tasks.sending_sweep", "Invii: ripresa del lavoro in sospeso", 1),
         ("ioportal.sending.tasks.sync_feeds", "Invii: feed delle iscrizioni a IO", 24 * 60),

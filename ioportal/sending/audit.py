@@ -3,6 +3,9 @@
 Named on the app's AppConfig (`audit_actions`), read by `ioportal.core.audit`.
 """
 
+from collections.abc import Mapping
+from typing import Any
+
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -25,3 +28,13 @@ class Action(models.TextChoices):
     )
     DELIVERY_SEARCHED = "delivery.searched", _("Ricerca di un cittadino per codice fiscale")
     SEND_WINDOWS_CHANGED = "org.send_windows_changed", _("Finestre di invio cambiate")
+
+
+def change_values() -> dict[str, dict[str, Mapping[str, Any]]]:
+    """The words of the values the events of `sending` hold (`core.audit.change_value_words`):
+    whether the send windows are on ("enabled", a boolean, looked up as JSON spells it)."""
+    return {
+        Action.SEND_WINDOWS_CHANGED: {
+            "enabled": {"true": _("attive"), "false": _("spente")},
+        }
+    }

@@ -15,18 +15,22 @@ from django.utils.translation import gettext_lazy, ngettext
 
 from ioportal.accounts.models import Membership
 from ioportal.core.models import AuditEvent
-from ioportal.core.numbers import euro_amount, grouped
+from ioportal.core.numbers import grouped
 from ioportal.messaging import availability
 from ioportal.messaging.carnet import dispatch_carnet_need
 from ioportal.messaging.dispatch_access import ACT_OWN, APPROVE, SUPERVISE, allowed
 from ioportal.messaging.followups import follow_up_links
 from ioportal.messaging.forms import RejectForm
 from ioportal.messaging.models import Delivery, Dispatch, FeatureLevel
-from ioportal.messaging.preview import render_preview
+from ioportal.messaging.preview import payment_box, render_preview
 from ioportal.messaging.retention import personal_data_purged, personal_data_until
 from ioportal.recipients.rendering import delivery_content, placeholder_names
 from ioportal.remotecontent.models import RemoteContentAccess
-from ioportal.remotecontent.selectors import dispatch_access_counts
+from ioportal.remotecontent.selectors import (
+    delivery_has_attachments,
+    dispatch_access_counts,
+    dispatch_has_attachments,
+)
 from ioportal.sending import outcomes as outcome_texts
 from ioportal.sending import selectors
 from ioportal.sending.audit import Action
@@ -140,7 +144,6 @@ def progress_context(membership: Membership, dispatch: Dispatch) -> dict[str, An
     outcome = selectors.outcomes(dispatch=dispatch)
     total = outcome["total"]
     groups = outcome["groups"]
-    delivered = groups["delivered"]
     reasons = [
         (
             str(outcome_texts.TEXTS.get(reason))
@@ -156,13 +159,17 @@ def progress_context(membership: Membership, dispatch: Dispatch) -> dict[str, An
     ]
     premium = None
     if dispatch.feature_level == FeatureLevel.ADVANCED:
+        accesses = dispatch_access_counts(dispatch=dispatch)
         premium = {
-            "read": outcome["read"],
-            "read_rate": _rate(outcome["read"], delivered),
+            "read": selectors.read_rate(read=outcome["read"], unread=outcome["unread"]),
             "paid": outcome["paid"],
             "with_payment": outcome["with_payment_status"],
             "paid_rate": _rate(outcome["paid"], outcome["with_payment_status"]),
-            **dispatch_access_counts(dispatch=dispatch),
+            **accesses,
+            # Opened and downloaded only where IO can fetch files (once the personal data
+            # are deleted the files are gone, the accesses stay).
+            "with_attachments": bool(accesses["opened"] or accesses["downloaded"])
+            or dispatch_has_attachments(dispatch=dispatch),
         }
     finished = total - groups["waiting"] - groups["accepted"]
     awaiting = selectors.awaiting_outcomes(dispatch, outcome)
@@ -353,6 +360,9 @@ def dispatch_context(
     return {
         **progress_context(membership, dispatch),
         "content": render_preview(subject=dispatch.subject, markdown=dispatch.markdown),
+        # A single citizen's message shows its payment notice and due date with its text (a
+        # list's differ from citizen to citizen: each on its delivery's page).
+        "content_payment": single_payment(dispatch),
         # "I segnaposto sono riempiti per ogni cittadino" only where there are some to fill:
         # never for a single citizen's message, nor for a text without placeholders.
         "per_citizen_content": dispatch.kind != Dispatch.Kind.SINGLE
@@ -495,6 +505,24 @@ def delivery_history(
     return history
 
 
+def delivery_payment(delivery: Delivery) -> dict[str, Any] | None:
+    """The payment notice and due date of one citizen's message, as the phone shows them."""
+    return payment_box(
+        amount=delivery.payment_amount,
+        notice_number=delivery.notice_number,
+        due_date=delivery.due_date,
+    )
+
+
+def single_payment(dispatch: Dispatch) -> dict[str, Any] | None:
+    """The payment notice and due date of a single citizen's message (`delivery_payment`),
+    None for a list or once the personal data are deleted."""
+    if dispatch.kind != Dispatch.Kind.SINGLE or personal_data_purged(dispatch):
+        return None
+    delivery = Delivery.objects.filter(dispatch=dispatch).first()
+    return delivery_payment(delivery) if delivery is not None else None
+
+
 def delivery_context(delivery: Delivery) -> dict[str, Any]:
     """Everything the delivery page shows."""
     dispatch = delivery.dispatch
@@ -514,9 +542,7 @@ def delivery_context(delivery: Delivery) -> dict[str, Any]:
         .order_by("decided_at")
     )
     history = delivery_history(delivery, calls, resolutions, accesses)
-    payment = ""
-    if delivery.payment_amount:
-        payment = euro_amount(delivery.payment_amount)
+    payment = None if personal_data_purged(dispatch) else delivery_payment(delivery)
     return {
         "delivery": delivery,
         "dispatch": dispatch,
@@ -530,6 +556,8 @@ def delivery_context(delivery: Delivery) -> dict[str, Any]:
         "history": history,
         "accesses": accesses,
         "is_premium": dispatch.feature_level == FeatureLevel.ADVANCED,
+        # Opened and downloaded only where IO can fetch files (`progress_context`).
+        "with_attachments": bool(accesses) or delivery_has_attachments(delivery=delivery),
         "read_text": read_status_text(delivery.read_status),
         "payment_text": payment_status_text(delivery.payment_status),
     }

@@ -103,6 +103,15 @@ def completed_with_all_outcomes_q() -> Q:
     )
 
 
+def read_rate(*, read: int, unread: int) -> dict[str, Any]:
+    """THE read rate of Premium messages, for every page: {"read": n, "base": n, "percent":
+    0–100 with one decimal, or None without a base}. The base is the messages whose reading
+    IO reports (READ or UNREAD): those IO reports as UNAVAILABLE (the citizen does not
+    share it) or has not reported yet are in neither count, since they may have been read."""
+    base = read + unread
+    return {"read": read, "base": base, "percent": round(100 * read / base, 1) if base else None}
+
+
 def _empty_outcomes() -> dict[str, Any]:
     return {
         "total": 0,

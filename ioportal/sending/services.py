@@ -422,7 +422,10 @@ def send_windows_update(
         "skip_holidays": policy.skip_holidays,
     }
     after = {"enabled": enabled, "hours": hours, "skip_holidays": skip_holidays}
-    changes = changed_fields(before, after)
+    changed = changed_fields(before, after)
+    # Whether the windows are on goes with every change: hours saved while they are off read
+    # as such in the log, not as windows switched on.
+    changes = {"enabled": enabled, **changed} if changed and "enabled" not in changed else changed
     policy.enabled, policy.hours, policy.skip_holidays = enabled, hours, skip_holidays
     policy.save()
     if changes:

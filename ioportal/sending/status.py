@@ -4,12 +4,10 @@
 from collections.abc import Iterable
 from typing import Any
 
-from django.db.models import Count, Q
 from django.utils.translation import gettext as _
 
-from ioportal.messaging.models import Delivery, Dispatch, FeatureLevel
+from ioportal.messaging.models import Delivery
 from ioportal.remotecontent.models import RemoteContentAccess
-from ioportal.remotecontent.selectors import dispatch_access_counts
 
 Operation = RemoteContentAccess.Operation
 Outcome = RemoteContentAccess.Outcome
@@ -57,30 +55,4 @@ def premium_status_rows(*, deliveries: Iterable[Delivery]) -> dict[int, dict[str
             **flags[d.pk],
         }
         for d in items
-    }
-
-
-def premium_summary(*, dispatch: Dispatch) -> dict[str, Any] | None:
-    """Read rate and paid rate of a Premium dispatch, with opened / downloaded counts.
-
-    Rates are over the messages IO accepted (with an IO id), and for payment over those
-    with a payment notice; None for a standard dispatch.
-    """
-    if dispatch.feature_level != FeatureLevel.ADVANCED:
-        return None
-    counts = Delivery.objects.filter(dispatch=dispatch, io_message_id__isnull=False).aggregate(
-        sent=Count("id"),
-        read=Count("id", filter=Q(read_status="READ")),
-        with_payment=Count("id", filter=Q(payment_amount__gt=0)),
-        paid=Count("id", filter=Q(payment_status="PAID")),
-    )
-
-    def rate(part: int, whole: int) -> int | None:
-        return round(100 * part / whole) if whole else None
-
-    return {
-        **counts,
-        "read_rate": rate(counts["read"], counts["sent"]),
-        "paid_rate": rate(counts["paid"], counts["with_payment"]),
-        **dispatch_access_counts(dispatch=dispatch),
     }

@@ -56,6 +56,12 @@ def test_admin_registers_and_views_a_service(page, sign_in, axe_check, organizat
     page.get_by_role("button", name="Verifica il servizio").click()
     page.wait_for_load_state()
     assert "Verifica avviata" in page.content()
+    # The check's result is set in the page's font, not Bootstrap Italia's callout serif.
+    fonts = page.evaluate(
+        "[...document.querySelectorAll('.callout p')].map(p => getComputedStyle(p).fontFamily)"
+    )
+    body_font = page.evaluate("getComputedStyle(document.body).fontFamily")
+    assert fonts and all(font == body_font for font in fonts), (fonts, body_font)
 
     page.get_by_role("link", name="Modifica").first.click()
     page.wait_for_load_state()

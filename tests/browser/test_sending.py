@@ -45,7 +45,7 @@ def test_supervisor_reads_and_steers_a_premium_dispatch(page, sign_in, axe_check
     page.get_by_role("link", name=dispatch.title).click()
     page.wait_for_load_state()
     body = page.content()
-    assert "Letti: 1 (50%)" in body
+    assert "Letti: 1 su 2 messaggi Premium di cui IO sa se sono stati letti (50%)" in body
     assert page.locator('[data-outcome="unreachable"]').inner_text() == "1 (20%)"
     assert page.locator('[data-outcome="uncertain"]').inner_text() == "2 (40%)"
     axe_check(page, "sending-detail-premium")

@@ -5,6 +5,7 @@ skips; and the single message form shows every payment error at once."""
 
 import pytest
 from django.utils import translation
+from django.utils.translation import gettext as _
 
 from ioportal.core.forms import parse_whole_number
 from ioportal.core.io_texts import reason_text
@@ -143,3 +144,31 @@ def test_a_time_the_clock_change_skips_is_an_italian_sentence(settings) -> None:
         "Le 02:30 del 28/03/2027 non esistono o sono ambigue in Italia per il cambio dell'ora "
         "legale: indica un altro orario."
     ]
+
+
+@pytest.mark.parametrize(
+    "field",
+    [IOServiceForm.base_fields["max_payment_eur"], SingleMessageForm.base_fields["amount"]],
+)
+def test_an_amount_in_the_other_format_reads_as_a_sentence_in_english(field) -> None:
+    with translation.override("en"), pytest.raises(Exception) as raised:
+        field.clean("1.234,56")  # the Italian way on an English page
+    (message,) = raised.value.messages
+    assert message.startswith("The value is not an amount in euro: it is written in the "), message
+
+
+def test_an_amount_in_the_other_format_reads_well_in_italian() -> None:
+    with translation.override("it"), pytest.raises(Exception) as raised:
+        IOServiceForm.base_fields["max_payment_eur"].clean("1,234.56")
+    (message,) = raised.value.messages
+    assert message == (
+        "Non è un importo in euro: è scritto nel formato inglese (1,234.56), ma è atteso il "
+        "formato italiano (1.234,56)."
+    )
+
+
+def test_a_yes_or_no_problem_has_a_subject_in_english() -> None:
+    with translation.override("en"):
+        assert "due date: the value must be yes or no." in _(
+            "Avviso non pagabile dopo la scadenza: %(problem)s."
+        ) % {"problem": _("deve essere sì o no")}

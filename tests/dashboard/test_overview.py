@@ -218,3 +218,24 @@ def test_chart_labels_write_months_as_each_language_does():
         assert _bucket_label(day, "mese") == "dicembre 2026"
     with translation.override("en"):
         assert _bucket_label(day, "giorno") == "3 Dec"
+
+
+def test_the_dashboard_and_the_dispatch_page_count_the_read_rate_the_same_way(
+    login: Any, organization: Organization, service: Any
+) -> None:
+    """3 READ, 1 UNREAD and 2 UNAVAILABLE (the citizen does not share reading): 75% of the 4
+    messages whose reading IO knows, on both pages, each saying what the 75% is of."""
+    supervisor = builders.user(Membership.Role.SUPERVISOR, organization, username="sara")
+    dispatch = _sent(service, supervisor, 0, {"processed": 6}, feature_level="advanced")
+    statuses = iter(["READ", "READ", "READ", "UNREAD", "UNAVAILABLE", "UNAVAILABLE"])
+    for delivery in Delivery.objects.filter(dispatch=dispatch).order_by("pk"):
+        Delivery.objects.filter(pk=delivery.pk).update(read_status=next(statuses))
+    client = login(supervisor)
+    basis = "3 su 4 messaggi Premium di cui IO sa se sono stati letti (75%)"
+
+    dashboard = client.get(reverse("dashboard:dashboard"))
+    detail = client.get(reverse("sending:dispatch_detail", args=[dispatch.public_id]))
+
+    assert dashboard.context["overview"]["rates"]["read"] == 75.0
+    assert f"Letti (Premium): {basis}" in " ".join(dashboard.content.decode().split())
+    assert f"Letti: {basis}" in " ".join(detail.content.decode().split())

@@ -3,6 +3,7 @@ figures on the confirm and approval pages, the admins' alerts and the admin page
 
 import dataclasses
 import datetime
+import re
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -592,3 +593,19 @@ def test_submitted_messages_are_counted_from_an_index_alone(service, admin_user,
     plan = carnet_submitted_deliveries(record).values("dispatch_id").explain()
     assert "Index Only Scan using delivery_submitted_idx" in plan, plan
     assert carnet_submitted_deliveries(record).count() == 3
+
+
+def test_the_carnet_page_writes_its_counts_with_the_thousands_separator(
+    client, login, admin_user, service
+):
+    PremiumCarnet.objects.create(
+        service=service,
+        starts_on=D(2020, 1, 1),
+        ends_on=D(2099, 12, 31),
+        purchased=1800,
+        created_by=admin_user,
+    )
+    login(admin_user)
+    page = client.get(reverse("messaging:carnet_list", args=[service.public_id]))
+    cells = re.findall(r'<td class="text-end">([^<(]*)', page.content.decode())
+    assert [c.strip() for c in cells] == ["1.800", "0", "1.800"]

@@ -408,7 +408,10 @@ def test_premium_dispatch_end_to_end(
     page = client.get(reverse("sending:dispatch_detail", args=[dispatch.public_id]))
     assert page.status_code == 200
     summary = page.content.decode()
-    assert "Letti: 2 (67%)" in summary and "Pagati: 2 (67%)" in summary
+    assert (
+        "Letti: 2 su 3 messaggi Premium di cui IO sa se sono stati letti (66,7%)" in summary
+        and "Pagati: 2 (67%)" in summary
+    )
     assert "Aperti: 2" in summary and "Con allegati scaricati: 2" in summary
     assert summary.count("aperto, scaricato") == 2
     refused = RemoteContentAccess.objects.filter(configuration=configuration).exclude(outcome="ok")

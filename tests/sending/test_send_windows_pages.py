@@ -1,5 +1,6 @@
 """The send windows page (admins only, audited), and the waiting notice on dispatch pages."""
 
+import re
 import time
 from datetime import datetime
 from types import SimpleNamespace
@@ -242,3 +243,25 @@ def test_without_windows_the_page_says_paced_dispatches_go_in_daytime(admin_user
         .split("</p>", 1)[0]
     )
     assert "from 8:00 to 20:00" in english
+
+
+def test_hours_saved_while_the_windows_are_off_read_as_off_in_the_log(
+    admin_user: Any, organization: Organization
+) -> None:
+    """Hours saved with «In qualsiasi momento» do not read as windows switched on."""
+    client = verified_login(Client(), admin_user)
+    client.post(URL, form_data(enabled="0"))
+    event = AuditEvent.objects.get(action=Action.SEND_WINDOWS_CHANGED)
+    assert event.changes["enabled"] is False
+
+    page = _log_text(client)
+
+    assert "Finestre di invio: spente" in page
+    assert "Orari: da — a lunedì 08:00–20:00" in page
+    client.post(URL, form_data())
+    assert "Finestre di invio: da spente a attive" in _log_text(client)
+
+
+def _log_text(client: Client) -> str:
+    page = client.get(reverse("dashboard:audit_list")).content.decode()
+    return " ".join(re.sub(r"<[^>]+>", "", page).split())
