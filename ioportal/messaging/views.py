@@ -18,7 +18,6 @@ from ioportal.accounts.http import AuthenticatedHttpRequest
 from ioportal.accounts.models import Membership
 from ioportal.core.errors import NotAllowed
 from ioportal.core.fiscalcode import mask_fiscal_code
-from ioportal.core.numbers import euro_amount
 from ioportal.ioservices.models import IOService
 from ioportal.ioservices.selectors import ioservices_usable_by
 from ioportal.messaging import selectors, services
@@ -37,7 +36,7 @@ from ioportal.messaging.forms import (
 )
 from ioportal.messaging.list_views import is_uuid
 from ioportal.messaging.models import Dispatch, FeatureLevel
-from ioportal.messaging.preview import content_warnings, render_preview
+from ioportal.messaging.preview import content_warnings, payment_box, render_preview
 from ioportal.messaging.send_conditions import send_conditions
 from ioportal.messaging.windows import is_open, next_opening
 from ioportal.recipients.testmode import skipped_in_test_mode
@@ -323,8 +322,11 @@ def _single_confirm_page(
             "warnings": content_warnings(
                 subject=data["subject"], markdown=data["markdown"], recipients=1
             ),
-            "payment": (
-                euro_amount(data["amount_cents"]) if data.get("amount_cents") is not None else ""
+            # The phone's payment box, as every other preview draws it.
+            "payment": payment_box(
+                amount=data.get("amount_cents"),
+                notice_number=data.get("notice_number") or "",
+                due_date=data.get("due"),
             ),
             "is_premium": is_premium,
             "carnet_need": need,
